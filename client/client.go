@@ -1,0 +1,440 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/roomcast/roomcast/protocol"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+)
+
+// Errors.
+var (
+	ErrClosed       = errors.New("client: closed")
+	ErrDisconnected = errors.New("client: disconnected")
+)
+
+// ServerError is an Error frame answering a request.
+type ServerError struct {
+	Code         pb.Error_Code
+	Message      string
+	RetryAfterMs uint32
+}
+
+func (e *ServerError) Error() string { return fmt.Sprintf("roomcast: %s: %s", e.Code, e.Message) }
+
+// Is lets errors.Is match a *ServerError by code.
+func (e *ServerError) Is(target error) bool {
+	t, ok := target.(*ServerError)
+	return ok && t.Code == e.Code
+}
+
+// Code returns the wire code of err, or UNSPECIFIED.
+func Code(err error) pb.Error_Code {
+	var se *ServerError
+	if errors.As(err, &se) {
+		return se.Code
+	}
+	return pb.Error_UNSPECIFIED
+}
+
+// Options configure a Client. Zero fields take the defaults noted.
+type Options struct {
+	// URL of the server's WebSocket endpoint, e.g. ws://127.0.0.1:8080/ws.
+	URL string
+	// Token authenticates the client. TokenFunc, if set, is called on each
+	// (re)connect instead, so tokens can be refreshed.
+	Token     string
+	TokenFunc func(ctx context.Context) (string, error)
+	// JSON speaks JSON text frames instead of binary protobuf.
+	JSON bool
+	// Dialer dials the WebSocket (default websocket.DefaultDialer); Header
+	// is sent with the handshake.
+	Dialer *websocket.Dialer
+	Header http.Header
+	// PullLimit is the page size of pulls. Default 0: the server's.
+	PullLimit int
+	// NoReconnect turns automatic reconnection off.
+	NoReconnect bool
+	// BackoffMin and BackoffMax bound the reconnect backoff (jittered,
+	// doubling). Defaults 100ms and 10s.
+	BackoffMin, BackoffMax time.Duration
+	// RequestTimeout bounds each request when ctx has no deadline. Default 10s.
+	RequestTimeout time.Duration
+	// DedupeWindow is how many msg_ids per room are remembered for
+	// deduplication. Default 4096.
+	DedupeWindow int
+	// ManualPull stops the client from pulling and acknowledging by itself
+	// (for tests of the protocol; you then call Pull).
+	ManualPull bool
+
+	// OnMessage receives each room message once, in order per lane.
+	OnMessage func(room string, m *pb.RoomMessage)
+	// OnMissed reports normal messages the server no longer held.
+	OnMissed func(room string, n uint64)
+	// OnKick reports removal from a room (room empty: the connection).
+	OnKick func(room string, reason pb.Kick_Reason)
+	// OnState reports connection changes: true when (re)connected and every
+	// room rejoined, false when the connection broke.
+	OnState func(connected bool, err error)
+	// OnFrame sees every frame received, before the client acts on it.
+	OnFrame func(f *pb.Frame)
+
+	Logger *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.Dialer == nil {
+		o.Dialer = websocket.DefaultDialer
+	}
+	if o.BackoffMin <= 0 {
+		o.BackoffMin = 100 * time.Millisecond
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = 10 * time.Second
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 10 * time.Second
+	}
+	if o.DedupeWindow <= 0 {
+		o.DedupeWindow = 4096
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Stats count what the client saw.
+type Stats struct {
+	Notifies   uint64 // Notify frames received
+	Pulls      uint64 // Pull frames sent (acks included)
+	Acks       uint64 // acknowledge-only pulls sent
+	Messages   uint64 // messages handed to OnMessage
+	Duplicates uint64 // messages dropped by msg_id dedupe
+	Missed     uint64 // messages reported missed
+	Reconnects uint64
+	FramesIn   uint64
+}
+
+// Client is a roomcast connection that survives reconnects.
+type Client struct {
+	opt Options
+	enc protocol.Encoding
+
+	mu      sync.Mutex
+	rooms   map[string]*roomState
+	session *session // current connection, nil while reconnecting
+	connErr error
+	cond    *sync.Cond // signalled when session changes
+
+	nextID atomic.Uint32
+	stats  struct {
+		notifies, pulls, acks, messages, dupes, missed, reconnects, framesIn atomic.Uint64
+	}
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// roomState is one joined room. Guarded by Client.mu except where noted.
+type roomState struct {
+	name      string
+	seq, pseq uint64 // cursors: last seq seen in each lane
+	seen      map[uint64]struct{}
+	order     []uint64 // ring of ids in seen, oldest first
+	next      int
+	joined    bool
+	resume    bool // the Join in flight is a resume
+	pulling   time.Time // when the full pull in flight was sent (zero: none)
+}
+
+// Dial connects and authenticates. It returns once the first connection is
+// up; later breaks are repaired in the background unless NoReconnect.
+func Dial(ctx context.Context, opt Options) (*Client, error) {
+	opt.defaults()
+	c := &Client{opt: opt, rooms: make(map[string]*roomState)}
+	if opt.JSON {
+		c.enc = protocol.JSON
+	}
+	c.cond = sync.NewCond(&c.mu)
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	s, err := c.connect(ctx)
+	if err != nil {
+		c.cancel()
+		return nil, err
+	}
+	c.mu.Lock()
+	c.session = s
+	c.mu.Unlock()
+	c.wg.Add(1)
+	go c.supervise(s)
+	return c, nil
+}
+
+// Close ends the connection and stops every goroutine of the client.
+func (c *Client) Close() error {
+	c.cancel()
+	c.mu.Lock()
+	s := c.session
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	if s != nil {
+		s.close()
+	}
+	c.wg.Wait()
+	return nil
+}
+
+// Stats returns the counters.
+func (c *Client) Stats() Stats {
+	return Stats{
+		Notifies: c.stats.notifies.Load(), Pulls: c.stats.pulls.Load(), Acks: c.stats.acks.Load(),
+		Messages: c.stats.messages.Load(), Duplicates: c.stats.dupes.Load(), Missed: c.stats.missed.Load(),
+		Reconnects: c.stats.reconnects.Load(), FramesIn: c.stats.framesIn.Load(),
+	}
+}
+
+// Cursors returns the client's last seqs in a room.
+func (c *Client) Cursors(room string) (seq, pseq uint64, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.rooms[room]
+	if r == nil {
+		return 0, 0, false
+	}
+	return r.seq, r.pseq, true
+}
+
+// supervise owns the connection cycle: wait for the session to end, then
+// reconnect with backoff and resume the rooms, until Close.
+func (c *Client) supervise(s *session) {
+	defer c.wg.Done()
+	for {
+		err := s.wait()
+		c.mu.Lock()
+		c.session = nil
+		c.connErr = err
+		c.cond.Broadcast()
+		c.mu.Unlock()
+		if c.opt.OnState != nil && c.ctx.Err() == nil {
+			c.opt.OnState(false, err)
+		}
+		if c.ctx.Err() != nil || c.opt.NoReconnect {
+			return
+		}
+		backoff := c.opt.BackoffMin
+		for {
+			d := backoff/2 + rand.N(backoff/2+1)
+			select {
+			case <-c.ctx.Done():
+				return
+			case <-time.After(d):
+			}
+			ctx, cancel := context.WithTimeout(c.ctx, c.opt.RequestTimeout)
+			ns, err := c.connect(ctx)
+			if err == nil {
+				err = c.resume(ctx, ns)
+				if err != nil {
+					ns.close()
+					_ = ns.wait()
+				}
+			}
+			cancel()
+			if err == nil {
+				s = ns
+				c.stats.reconnects.Add(1)
+				c.mu.Lock()
+				c.session = s
+				c.cond.Broadcast()
+				c.mu.Unlock()
+				if c.opt.OnState != nil {
+					c.opt.OnState(true, nil)
+				}
+				break
+			}
+			c.opt.Logger.Debug("reconnect failed", "err", err, "backoff", backoff)
+			backoff = min(backoff*2, c.opt.BackoffMax)
+		}
+	}
+}
+
+// resume rejoins every room on a new session from the client's cursors.
+func (c *Client) resume(ctx context.Context, s *session) error {
+	c.mu.Lock()
+	var joins []*pb.Join
+	for _, r := range c.rooms {
+		if r.joined {
+			r.pulling = time.Time{}
+			r.resume = true
+			joins = append(joins, &pb.Join{Room: r.name, Resume: true, AfterSeq: r.seq, AfterPseq: r.pseq})
+		}
+	}
+	c.mu.Unlock()
+	for _, j := range joins {
+		_, err := s.request(ctx, c.newID(), &pb.Frame{Body: &pb.Frame_Join{Join: j}})
+		if err != nil {
+			if Code(err) == pb.Error_BANNED || Code(err) == pb.Error_ROOM_NOT_FOUND {
+				c.mu.Lock()
+				delete(c.rooms, j.Room)
+				c.mu.Unlock()
+				continue
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Client) newID() uint32 {
+	for {
+		if id := c.nextID.Add(1); id != 0 {
+			return id
+		}
+	}
+}
+
+// current returns the live session, waiting for a reconnect while ctx lasts.
+func (c *Client) current(ctx context.Context) (*session, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.session == nil {
+		if c.ctx.Err() != nil {
+			return nil, ErrClosed
+		}
+		if c.opt.NoReconnect {
+			return nil, fmt.Errorf("%w: %v", ErrDisconnected, c.connErr)
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		stop := context.AfterFunc(ctx, func() {
+			c.mu.Lock()
+			c.cond.Broadcast()
+			c.mu.Unlock()
+		})
+		c.cond.Wait()
+		stop()
+	}
+	return c.session, nil
+}
+
+func (c *Client) do(ctx context.Context, f *pb.Frame) (*pb.Frame, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.opt.RequestTimeout)
+		defer cancel()
+	}
+	s, err := c.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.request(ctx, c.newID(), f)
+}
+
+// Join enters a room; messages start flowing to OnMessage.
+func (c *Client) Join(ctx context.Context, room string) (*pb.Joined, error) {
+	c.expectJoin(room, false)
+	f, err := c.do(ctx, &pb.Frame{Body: &pb.Frame_Join{Join: &pb.Join{Room: room}}})
+	if err != nil {
+		c.mu.Lock()
+		if r := c.rooms[room]; r != nil && !r.joined {
+			delete(c.rooms, room)
+		}
+		c.mu.Unlock()
+		return nil, err
+	}
+	return f.GetJoined(), nil
+}
+
+// expectJoin prepares the room's state before a Join is sent, so the reader
+// can take the Joined answer (and any Notify right behind it) in order.
+func (c *Client) expectJoin(room string, resume bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.rooms[room]
+	if r == nil {
+		r = &roomState{name: room, seen: make(map[uint64]struct{})}
+		c.rooms[room] = r
+	}
+	r.resume = resume
+}
+
+// onJoined records a (re)join; it runs on the reader goroutine, before any
+// Notify of the room is read. On a fresh join the cursors start at the
+// heads; on a resume they stay, unless the room restarted below them.
+func (c *Client) onJoined(j *pb.Joined) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.rooms[j.Room]
+	if r == nil {
+		return // left meanwhile
+	}
+	r.joined = true
+	if !r.resume || j.GetSeq() < r.seq {
+		r.seq = j.GetSeq()
+	}
+	if !r.resume || j.GetPseq() < r.pseq {
+		r.pseq = j.GetPseq()
+	}
+	r.resume = false
+}
+
+// Leave exits a room.
+func (c *Client) Leave(ctx context.Context, room string) error {
+	c.mu.Lock()
+	delete(c.rooms, room)
+	c.mu.Unlock()
+	_, err := c.do(ctx, &pb.Frame{Body: &pb.Frame_Leave{Leave: &pb.Leave{Room: room}}})
+	return err
+}
+
+// SendOptions are the optional parts of a message.
+type SendOptions struct {
+	Kind     string
+	Priority bool
+}
+
+// Send posts a message to a joined room and returns its seq and msg_id.
+func (c *Client) Send(ctx context.Context, room, body string, o SendOptions) (*pb.Sent, error) {
+	f, err := c.do(ctx, &pb.Frame{Body: &pb.Frame_Send{Send: &pb.Send{Room: room, Body: body, Kind: o.Kind, Priority: o.Priority}}})
+	if err != nil {
+		return nil, err
+	}
+	return f.GetSent(), nil
+}
+
+// Ping measures a round trip.
+func (c *Client) Ping(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	_, err := c.do(ctx, &pb.Frame{Body: &pb.Frame_Ping{Ping: &pb.Ping{}}})
+	return time.Since(start), err
+}
+
+// Pull asks for what follows the client's cursors in a room and applies the
+// answer (with ManualPull; otherwise the client pulls by itself).
+func (c *Client) Pull(ctx context.Context, room string) (*pb.PullResult, error) {
+	c.mu.Lock()
+	r := c.rooms[room]
+	if r == nil {
+		c.mu.Unlock()
+		return nil, &ServerError{Code: pb.Error_ROOM_NOT_JOINED, Message: "not joined (client)"}
+	}
+	p := &pb.Pull{Room: room, AfterSeq: r.seq, AfterPseq: r.pseq, Limit: uint32(c.opt.PullLimit)}
+	c.mu.Unlock()
+	c.stats.pulls.Add(1)
+	f, err := c.do(ctx, &pb.Frame{Body: &pb.Frame_Pull{Pull: p}})
+	if err != nil {
+		return nil, err
+	}
+	return f.GetPullResult(), nil
+}

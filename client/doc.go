@@ -1,0 +1,28 @@
+// Package client is the Go SDK for roomcast.
+//
+// A Client holds one WebSocket connection (binary protobuf frames by
+// default, JSON on request), authenticates with a token, joins rooms, sends
+// messages and does the pull side of the protocol by itself: on a Notify it
+// takes the inline messages and acknowledges, or pulls what is waiting; it
+// pulls again while the server says there is more; it dedupes by msg_id and
+// hands each message to OnMessage once, in seq order per lane. When the
+// connection breaks it reconnects with exponential backoff and resumes
+// every room from its last seq, so nothing the server's ring still holds is
+// lost (what it no longer holds is reported through OnMissed).
+//
+//	c, err := client.Dial(ctx, client.Options{
+//		URL:   "ws://127.0.0.1:8080/ws",
+//		Token: token,
+//		OnMessage: func(room string, m *roomcastpb.RoomMessage) {
+//			fmt.Println(room, m.From, m.Body)
+//		},
+//	})
+//	if err != nil { ... }
+//	defer c.Close()
+//	if _, err := c.Join(ctx, "lobby"); err != nil { ... }
+//	_, err = c.Send(ctx, "lobby", "hello", client.SendOptions{})
+//
+// Callbacks run on the client's reader goroutine, one at a time, and must
+// not block. All methods are safe for concurrent use. Dial starts the
+// reader, writer and pinger goroutines; Close stops them and waits.
+package client

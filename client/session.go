@@ -1,0 +1,349 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/roomcast/roomcast/protocol"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+)
+
+// session is one WebSocket connection of a Client.
+type session struct {
+	c   *Client
+	ws  *websocket.Conn
+	enc protocol.Encoding
+
+	wmu      sync.Mutex // one writer at a time
+	lastSend atomic.Int64
+
+	pmu     sync.Mutex
+	pending map[uint32]chan *pb.Frame
+
+	ping     time.Duration
+	done     chan struct{}
+	closeMu  sync.Mutex
+	err      error
+	wg       sync.WaitGroup
+	stopOnce sync.Once
+}
+
+// connect dials, authenticates and starts the session's goroutines.
+func (c *Client) connect(ctx context.Context) (*session, error) {
+	if _, err := url.Parse(c.opt.URL); err != nil {
+		return nil, fmt.Errorf("client: url: %w", err)
+	}
+	token := c.opt.Token
+	if c.opt.TokenFunc != nil {
+		t, err := c.opt.TokenFunc(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("client: token: %w", err)
+		}
+		token = t
+	}
+	ws, resp, err := c.opt.Dialer.DialContext(ctx, c.opt.URL, c.opt.Header)
+	if err != nil {
+		if resp != nil {
+			return nil, fmt.Errorf("client: dial: %w (HTTP %d)", err, resp.StatusCode)
+		}
+		return nil, fmt.Errorf("client: dial: %w", err)
+	}
+	s := &session{c: c, ws: ws, enc: c.enc, pending: make(map[uint32]chan *pb.Frame), done: make(chan struct{}), ping: 25 * time.Second}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = ws.SetReadDeadline(dl)
+	}
+	if err := s.write(&pb.Frame{Id: 1, Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: token, Client: "roomcast-go/1"}}}); err != nil {
+		ws.Close()
+		return nil, err
+	}
+	for {
+		f, err := s.read()
+		if err != nil {
+			ws.Close()
+			return nil, fmt.Errorf("client: connect: %w", err)
+		}
+		if e := f.GetError(); e != nil {
+			ws.Close()
+			return nil, &ServerError{Code: e.Code, Message: e.Message}
+		}
+		if cn := f.GetConnected(); cn != nil {
+			if cn.PingIntervalMs > 0 {
+				s.ping = time.Duration(cn.PingIntervalMs) * time.Millisecond
+			}
+			break
+		}
+	}
+	_ = ws.SetReadDeadline(time.Time{})
+	s.wg.Add(2)
+	go s.readLoop()
+	go s.pingLoop()
+	return s, nil
+}
+
+func (s *session) write(f *pb.Frame) error {
+	data, err := protocol.Encode(s.enc, f)
+	if err != nil {
+		return err
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	_ = s.ws.SetWriteDeadline(time.Now().Add(s.c.opt.RequestTimeout))
+	if err := s.ws.WriteMessage(s.enc.MessageType(), data); err != nil {
+		return fmt.Errorf("%w: %v", ErrDisconnected, err)
+	}
+	s.lastSend.Store(time.Now().UnixNano())
+	return nil
+}
+
+func (s *session) read() (*pb.Frame, error) {
+	mt, data, err := s.ws.ReadMessage()
+	if err != nil {
+		return nil, err
+	}
+	enc, ok := protocol.EncodingOf(mt)
+	if !ok {
+		return nil, errors.New("client: unexpected message type")
+	}
+	return protocol.Decode(enc, data)
+}
+
+// request sends f with id and waits for the frame answering it.
+func (s *session) request(ctx context.Context, id uint32, f *pb.Frame) (*pb.Frame, error) {
+	ch := make(chan *pb.Frame, 1)
+	s.pmu.Lock()
+	s.pending[id] = ch
+	s.pmu.Unlock()
+	defer func() {
+		s.pmu.Lock()
+		delete(s.pending, id)
+		s.pmu.Unlock()
+	}()
+	f.Id = id
+	if err := s.write(f); err != nil {
+		return nil, err
+	}
+	select {
+	case r := <-ch:
+		if e := r.GetError(); e != nil {
+			return nil, &ServerError{Code: e.Code, Message: e.Message, RetryAfterMs: e.RetryAfterMs}
+		}
+		return r, nil
+	case <-s.done:
+		return nil, fmt.Errorf("%w: %v", ErrDisconnected, s.err)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (s *session) close() {
+	_ = s.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	_ = s.ws.Close()
+}
+
+// wait blocks until the session ended and its goroutines stopped.
+func (s *session) wait() error {
+	<-s.done
+	s.wg.Wait()
+	return s.err
+}
+
+func (s *session) stop(err error) {
+	s.stopOnce.Do(func() {
+		s.err = err
+		close(s.done)
+		_ = s.ws.Close()
+	})
+}
+
+func (s *session) pingLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(max(s.ping/4, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+			if time.Since(time.Unix(0, s.lastSend.Load())) >= s.ping {
+				_ = s.write(&pb.Frame{Body: &pb.Frame_Ping{Ping: &pb.Ping{}}})
+			}
+		}
+	}
+}
+
+func (s *session) readLoop() {
+	defer s.wg.Done()
+	for {
+		f, err := s.read()
+		if err != nil {
+			s.stop(err)
+			return
+		}
+		s.c.stats.framesIn.Add(1)
+		s.handle(f)
+	}
+}
+
+func (s *session) handle(f *pb.Frame) {
+	c := s.c
+	if c.opt.OnFrame != nil {
+		c.opt.OnFrame(f)
+	}
+	if j := f.GetJoined(); j != nil {
+		c.onJoined(j)
+	}
+	if f.Id != 0 {
+		s.pmu.Lock()
+		ch := s.pending[f.Id]
+		s.pmu.Unlock()
+		if ch != nil {
+			ch <- f
+		}
+	}
+	switch b := f.Body.(type) {
+	case *pb.Frame_Notify:
+		c.stats.notifies.Add(1)
+		c.onNotify(s, b.Notify)
+	case *pb.Frame_PullResult:
+		c.onPullResult(s, b.PullResult)
+	case *pb.Frame_Kick:
+		c.onKick(b.Kick)
+	}
+}
+
+func (c *Client) onNotify(s *session, n *pb.Notify) {
+	c.apply(n.Room, n.Messages, n.Missed)
+	if c.opt.ManualPull {
+		return
+	}
+	c.mu.Lock()
+	r := c.rooms[n.Room]
+	if r == nil {
+		c.mu.Unlock()
+		return
+	}
+	ack := r.seq >= n.Seq && r.pseq >= n.Pseq
+	if !ack && time.Since(r.pulling) < pullStale {
+		c.mu.Unlock()
+		return // a pull is on its way; its answer covers this
+	}
+	if !ack {
+		r.pulling = time.Now()
+	}
+	p := &pb.Pull{Room: n.Room, AfterSeq: r.seq, AfterPseq: r.pseq, Limit: uint32(c.opt.PullLimit), Ack: ack}
+	c.mu.Unlock()
+	c.sendPull(s, p)
+}
+
+// pullStale is how long an unanswered pull blocks the next one (an answer
+// lost to an error frame must not stop the room forever).
+const pullStale = 2 * time.Second
+
+func (c *Client) sendPull(s *session, p *pb.Pull) {
+	c.stats.pulls.Add(1)
+	if p.Ack {
+		c.stats.acks.Add(1)
+	}
+	// Replies are recognised by type, not id; the id only helps debugging.
+	_ = s.write(&pb.Frame{Id: c.newID(), Body: &pb.Frame_Pull{Pull: p}})
+}
+
+func (c *Client) onPullResult(s *session, res *pb.PullResult) {
+	c.mu.Lock()
+	if r := c.rooms[res.Room]; r != nil {
+		r.pulling = time.Time{}
+		// A room that restarted reports heads below our cursors: follow it.
+		if res.Seq < r.seq {
+			r.seq = res.Seq
+		}
+		if res.Pseq < r.pseq {
+			r.pseq = res.Pseq
+		}
+	}
+	c.mu.Unlock()
+	c.apply(res.Room, res.Messages, res.Missed)
+	if !res.More || c.opt.ManualPull {
+		return
+	}
+	c.mu.Lock()
+	r := c.rooms[res.Room]
+	if r == nil {
+		c.mu.Unlock()
+		return
+	}
+	r.pulling = time.Now()
+	p := &pb.Pull{Room: res.Room, AfterSeq: r.seq, AfterPseq: r.pseq, Limit: uint32(c.opt.PullLimit)}
+	c.mu.Unlock()
+	c.sendPull(s, p)
+}
+
+func (c *Client) onKick(k *pb.Kick) {
+	if k.Room != "" {
+		c.mu.Lock()
+		delete(c.rooms, k.Room)
+		c.mu.Unlock()
+	}
+	if c.opt.OnKick != nil {
+		c.opt.OnKick(k.Room, k.Reason)
+	}
+}
+
+// apply moves the room's cursors over msgs and hands the new ones to
+// OnMessage, deduped by seq and msg_id.
+func (c *Client) apply(room string, msgs []*pb.RoomMessage, missed uint64) {
+	c.mu.Lock()
+	r := c.rooms[room]
+	if r == nil {
+		c.mu.Unlock()
+		return
+	}
+	fresh := msgs[:0:0]
+	for _, m := range msgs {
+		cur := &r.seq
+		if m.Priority {
+			cur = &r.pseq
+		}
+		if m.Seq <= *cur || r.remember(m.MsgId, c.opt.DedupeWindow) {
+			c.stats.dupes.Add(1)
+			continue
+		}
+		*cur = m.Seq
+		fresh = append(fresh, m)
+	}
+	c.mu.Unlock()
+	if missed > 0 {
+		c.stats.missed.Add(missed)
+		if c.opt.OnMissed != nil {
+			c.opt.OnMissed(room, missed)
+		}
+	}
+	c.stats.messages.Add(uint64(len(fresh)))
+	if c.opt.OnMessage != nil {
+		for _, m := range fresh {
+			c.opt.OnMessage(room, m)
+		}
+	}
+}
+
+// remember records id and reports whether it was already seen.
+func (r *roomState) remember(id uint64, window int) bool {
+	if _, dup := r.seen[id]; dup {
+		return true
+	}
+	if len(r.order) < window {
+		r.order = append(r.order, id)
+	} else {
+		delete(r.seen, r.order[r.next])
+		r.order[r.next] = id
+		r.next = (r.next + 1) % window
+	}
+	r.seen[id] = struct{}{}
+	return false
+}

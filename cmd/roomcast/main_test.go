@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/roomcast/roomcast/auth"
+	"github.com/roomcast/roomcast/configs"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("RC_TEST_RUN_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func TestTokenCommand(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := run([]string{"token", "--user", "u1", "--role", "admin", "--ttl", "2h"}, nil, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	keys, _ := auth.NewKeyring(configs.Default().Keys()...)
+	id, err := keys.Verify(strings.TrimSpace(out.String()), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.User != "u1" || !id.Has(auth.RoleAdmin) || time.Until(id.Expires) < 119*time.Minute {
+		t.Fatalf("identity %+v", id)
+	}
+	if !strings.Contains(errOut.String(), "development secret") {
+		t.Fatal("no warning about the development secret")
+	}
+	if code := run([]string{"token"}, nil, &out, &errOut); code == 0 {
+		t.Fatal("token without -user succeeded")
+	}
+}
+
+func TestInvalidConfigNamesTheField(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := run([]string{"serve"}, []string{"ROOMCAST_GATEWAY_MAX_FRAME_BYTES=3"}, &out, &errOut)
+	if code != 1 || !strings.Contains(errOut.String(), "gateway.max_frame_bytes") {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := run([]string{"frobnicate"}, nil, &out, &errOut); code != 2 {
+		t.Fatalf("unknown command exit %d", code)
+	}
+}
+
+// TestServeStartsAndStopsOnSIGTERM runs the README's first command (with a
+// free port) as a process and stops it the way an operator would.
+func TestServeStartsAndStopsOnSIGTERM(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-listen", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "RC_TEST_RUN_MAIN=1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var seen []string
+	wsRe := regexp.MustCompile(`ws=ws://127\.0\.0\.1:\d+/ws`)
+	deadline := time.After(20 * time.Second)
+	for ready := false; !ready; {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("exited early: %v", seen)
+			}
+			seen = append(seen, l)
+			ready = wsRe.MatchString(l)
+		case <-deadline:
+			t.Fatalf("no listening line: %v", seen)
+		}
+	}
+	if !strings.Contains(strings.Join(seen, "\n"), "INSECURE") {
+		t.Fatalf("embedded mode did not warn about the development secret: %v", seen)
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() {
+		for range lines {
+		}
+		done <- cmd.Wait()
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("did not stop on SIGTERM")
+	}
+}

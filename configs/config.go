@@ -1,0 +1,252 @@
+package configs
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/roomcast/roomcast/auth"
+	"github.com/roomcast/roomcast/fanout"
+	"github.com/roomcast/roomcast/gateway"
+	"github.com/roomcast/roomcast/room"
+)
+
+// Modes.
+const (
+	// ModeEmbedded runs every role in one process with in-memory state and
+	// no external service.
+	ModeEmbedded = "embedded"
+)
+
+// DevSecret is the token secret embedded mode uses when none is configured.
+// It is public: anyone can mint tokens for a server that runs with it. The
+// server says so loudly at start and refuses it outside embedded mode.
+const DevSecret = "roomcast-development-secret-do-not-use-in-production"
+
+// Config is the whole configuration of one roomcast process.
+type Config struct {
+	// Mode is "embedded" (default). Other modes come with the cluster.
+	Mode string `yaml:"mode"`
+	// Node identifies this process.
+	Node NodeConfig `yaml:"node" envPrefix:"NODE_"`
+	// Log configures logging.
+	Log LogConfig `yaml:"log" envPrefix:"LOG_"`
+	// Auth configures token verification.
+	Auth AuthConfig `yaml:"auth" envPrefix:"AUTH_"`
+	// HTTP configures the HTTP server around the gateway.
+	HTTP HTTPConfig `yaml:"http" envPrefix:"HTTP_"`
+	// Gateway, Room and Fanout configure those components.
+	Gateway gateway.Config `yaml:"gateway" envPrefix:"GATEWAY_"`
+	Room    room.Config    `yaml:"room" envPrefix:"ROOM_"`
+	Fanout  fanout.Config  `yaml:"fanout" envPrefix:"FANOUT_"`
+}
+
+// NodeConfig identifies the node.
+type NodeConfig struct {
+	// ID names the node in logs, frames and the cluster. Default: the host
+	// name.
+	ID string `yaml:"id"`
+	// Number (0..4095) goes into every message id this node makes; nodes of
+	// one cluster need different numbers. Default -1: pick at random.
+	Number int `yaml:"number"`
+}
+
+// LogConfig configures the logger.
+type LogConfig struct {
+	// Level is debug, info, warn or error. Default info.
+	Level string `yaml:"level"`
+	// Format is text or json. Default text.
+	Format string `yaml:"format"`
+}
+
+// AuthConfig holds the token keys.
+type AuthConfig struct {
+	// Secret is the HMAC-SHA256 secret new tokens are signed with (at least
+	// 32 bytes), with KeyID as its id (default "k1"). Empty in embedded mode
+	// means DevSecret; required otherwise.
+	Secret string `yaml:"secret"`
+	KeyID  string `yaml:"key_id"`
+	// Previous keys still verify tokens during a rotation.
+	Previous []Key `yaml:"previous" env:"-"`
+}
+
+// Key is one verification key.
+type Key struct {
+	ID     string `yaml:"id"`
+	Secret string `yaml:"secret"`
+}
+
+// HTTPConfig configures the HTTP server.
+type HTTPConfig struct {
+	// ShutdownTimeout bounds a graceful shutdown. Default 10s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// ReadHeaderTimeout bounds reading a request's headers (slowloris).
+	// Default 5s.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{Mode: ModeEmbedded, Node: NodeConfig{Number: -1}}.WithDefaults()
+}
+
+// WithDefaults fills every zero field with its default.
+func (c Config) WithDefaults() Config {
+	if c.Mode == "" {
+		c.Mode = ModeEmbedded
+	}
+	if c.Node.ID == "" {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			c.Node.ID = h
+		} else {
+			c.Node.ID = "node"
+		}
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+	if c.Auth.KeyID == "" {
+		c.Auth.KeyID = "k1"
+	}
+	if c.HTTP.ShutdownTimeout == 0 {
+		c.HTTP.ShutdownTimeout = 10 * time.Second
+	}
+	if c.HTTP.ReadHeaderTimeout == 0 {
+		c.HTTP.ReadHeaderTimeout = 5 * time.Second
+	}
+	c.Gateway = c.Gateway.WithDefaults()
+	c.Room = c.Room.WithDefaults()
+	c.Fanout = c.Fanout.WithDefaults()
+	return c
+}
+
+// UsesDevSecret reports whether the process runs with the public DevSecret.
+func (c Config) UsesDevSecret() bool { return c.Auth.Secret == "" || c.Auth.Secret == DevSecret }
+
+// Validate reports the first invalid field, by its YAML path.
+func (c Config) Validate() error {
+	switch c.Mode {
+	case ModeEmbedded:
+	default:
+		return fmt.Errorf("mode: unknown mode %q (want %q)", c.Mode, ModeEmbedded)
+	}
+	if c.Node.Number < -1 || c.Node.Number > 4095 {
+		return fmt.Errorf("node.number: must be -1 (random) or 0..4095, got %d", c.Node.Number)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level: want debug, info, warn or error, got %q", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		return fmt.Errorf("log.format: want text or json, got %q", c.Log.Format)
+	}
+	if c.Mode != ModeEmbedded && c.UsesDevSecret() {
+		return errors.New("auth.secret: required outside embedded mode (the development secret is public)")
+	}
+	if c.Auth.Secret != "" && len(c.Auth.Secret) < auth.MinSecretBytes {
+		return fmt.Errorf("auth.secret: must be at least %d bytes", auth.MinSecretBytes)
+	}
+	for i, k := range c.Auth.Previous {
+		if k.ID == "" || len(k.Secret) < auth.MinSecretBytes {
+			return fmt.Errorf("auth.previous[%d]: needs an id and a secret of at least %d bytes", i, auth.MinSecretBytes)
+		}
+	}
+	if c.HTTP.ShutdownTimeout < 0 || c.HTTP.ReadHeaderTimeout < 0 {
+		return errors.New("http: timeouts must not be negative")
+	}
+	if err := c.Gateway.Validate(); err != nil {
+		return err
+	}
+	if c.Gateway.MaxQueueBytes < 2*(c.Fanout.PullBytes+c.Room.MaxBodyBytes) {
+		return fmt.Errorf("gateway.max_queue_bytes: %d is too small for fanout.pull_bytes %d (need at least twice pull_bytes + room.max_body_bytes)",
+			c.Gateway.MaxQueueBytes, c.Fanout.PullBytes)
+	}
+	if err := c.Room.Validate(); err != nil {
+		return err
+	}
+	return c.Fanout.Validate()
+}
+
+// Keys returns the keys tokens are verified with, the signing key first.
+func (c Config) Keys() []auth.Key {
+	secret := c.Auth.Secret
+	if secret == "" {
+		secret = DevSecret
+	}
+	keys := []auth.Key{{ID: c.Auth.KeyID, Secret: []byte(secret)}}
+	for _, k := range c.Auth.Previous {
+		keys = append(keys, auth.Key{ID: k.ID, Secret: []byte(k.Secret)})
+	}
+	return keys
+}
+
+// Load reads the configuration: defaults, then the YAML file at path (if
+// path is not empty; unknown keys are errors), then environment variables
+// from environ (ROOMCAST_SECTION_FIELD, e.g. ROOMCAST_GATEWAY_LISTEN). The
+// result has its defaults filled but is not validated: apply flags, then
+// call Validate.
+func Load(path string, environ []string) (Config, error) {
+	c := Config{Node: NodeConfig{Number: -1}}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("config: %w", err)
+		}
+		if err := decodeYAML(data, &c); err != nil {
+			return Config{}, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(&c, environ); err != nil {
+		return Config{}, err
+	}
+	return c.WithDefaults(), nil
+}
+
+func decodeYAML(data []byte, c *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// EnvPrefix starts every environment variable roomcast reads.
+const EnvPrefix = "ROOMCAST_"
+
+// applyEnv sets the fields named by ROOMCAST_* variables, one variable at
+// a time, so an error names the variable and a misspelt name is an error
+// rather than silently ignored.
+func applyEnv(c *Config, environ []string) error {
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(k, EnvPrefix) {
+			continue
+		}
+		set := false
+		err := env.ParseWithOptions(c, env.Options{
+			Prefix:                EnvPrefix,
+			Environment:           map[string]string{k: v},
+			UseFieldNameByDefault: true,
+			OnSet:                 func(tag string, _ any, isDefault bool) { set = set || (tag == k && !isDefault) },
+		})
+		if err != nil {
+			return fmt.Errorf("config: environment variable %s: %w", k, err)
+		}
+		if !set {
+			return fmt.Errorf("config: unknown environment variable %s", k)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,188 @@
+package configs
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDocumentedFileIsTheDefaults keeps configs/roomcast.yaml honest: it
+// documents every setting with its default value.
+func TestDocumentedFileIsTheDefaults(t *testing.T) {
+	got, err := Load("roomcast.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	got.Node.ID, want.Node.ID = "", ""
+	// The file spells empty lists as [], the code leaves them nil.
+	got.Auth.Previous, got.Gateway.AllowedOrigins = nil, nil
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("roomcast.yaml differs from the defaults:\n file: %+v\n code: %+v", got, want)
+	}
+	// And it names every field.
+	data, _ := os.ReadFile("roomcast.yaml")
+	for _, path := range yamlPaths(reflect.TypeOf(Config{}), "") {
+		key := path[strings.LastIndex(path, ".")+1:]
+		if !strings.Contains(string(data), key+":") {
+			t.Errorf("roomcast.yaml does not document %s", path)
+		}
+	}
+}
+
+// yamlPaths lists the dotted YAML path of every leaf setting.
+func yamlPaths(t reflect.Type, prefix string) []string {
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if tag == "" || tag == "-" {
+			continue
+		}
+		p := prefix + tag
+		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
+			out = append(out, yamlPaths(f.Type, p+".")...)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// TestEveryScalarSettingHasItsEnvVar checks that the environment name of a
+// setting is its YAML path in upper case, for every scalar setting.
+func TestEveryScalarSettingHasItsEnvVar(t *testing.T) {
+	for _, path := range yamlPaths(reflect.TypeOf(Config{}), "") {
+		if path == "auth.previous" {
+			continue // a list of keys: YAML only
+		}
+		name := EnvPrefix + strings.ToUpper(strings.ReplaceAll(path, ".", "_"))
+		val := sampleValue(t, path)
+		c, err := Load("", []string{name + "=" + val})
+		if err != nil {
+			t.Errorf("%s=%s: %v", name, val, err)
+			continue
+		}
+		if got := fieldString(c, path); got != val {
+			t.Errorf("%s=%s set %s to %q", name, val, path, got)
+		}
+	}
+}
+
+func field(c Config, path string) reflect.Value {
+	v := reflect.ValueOf(c)
+	for _, part := range strings.Split(path, ".") {
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); tag == part {
+				v = v.Field(i)
+				break
+			}
+		}
+	}
+	return v
+}
+
+func sampleValue(t *testing.T, path string) string {
+	v := field(Config{}, path)
+	switch {
+	case v.Type() == reflect.TypeOf(time.Duration(0)):
+		return "1m7s"
+	case v.Kind() == reflect.String:
+		return "x-value"
+	case v.Kind() == reflect.Bool:
+		return "true"
+	case v.Kind() == reflect.Slice:
+		return "a,b"
+	case v.Kind() == reflect.Float64:
+		return "7.5"
+	default:
+		return "7"
+	}
+}
+
+func fieldString(c Config, path string) string {
+	v := field(c, path)
+	if v.Kind() == reflect.Slice {
+		parts := make([]string, v.Len())
+		for i := range parts {
+			parts[i] = v.Index(i).String()
+		}
+		return strings.Join(parts, ",")
+	}
+	return fmt.Sprint(v.Interface())
+}
+
+func TestPrecedenceFileThenEnv(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(path, []byte("gateway:\n  listen: 127.0.0.1:9000\nroom:\n  rate: 50\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path, []string{"ROOMCAST_ROOM_RATE=75", "OTHER=1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Gateway.Listen != "127.0.0.1:9000" || c.Room.Rate != 75 || c.Room.Burst != 7 {
+		t.Fatalf("listen %q rate %v burst %d", c.Gateway.Listen, c.Room.Rate, c.Room.Burst)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestErrorsNameTheField(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) string {
+		p := filepath.Join(dir, "bad.yaml")
+		_ = os.WriteFile(p, []byte(body), 0o600)
+		return p
+	}
+	cases := []struct{ yaml, env, want string }{
+		{"room:\n  rate: -1\n", "", "room.rate"},
+		{"gateway:\n  max_frame_bytes: 10\n", "", "gateway.max_frame_bytes"},
+		{"gateway:\n  idle_timeout: 1s\n  ping_interval: 2s\n", "", "gateway.idle_timeout"},
+		{"fanout:\n  inline_bytes: -5\n", "", "fanout.inline_bytes"},
+		{"fanout:\n  notify:\n    min_interval: -1s\n", "", "fanout.notify.min_interval"},
+		{"log:\n  level: loud\n", "", "log.level"},
+		{"auth:\n  secret: short\n", "", "auth.secret"},
+		{"mode: galaxy\n", "", "mode"},
+		{"gateway:\n  max_queue_bytes: 70000\n", "", "gateway.max_queue_bytes"},
+		{"", "ROOMCAST_ROOM_RATE=fast", "ROOMCAST_ROOM_RATE"},
+		{"", "ROOMCAST_GATEWAY_LISTN=x", "ROOMCAST_GATEWAY_LISTN"},
+		{"node:\n  number: 5000\n", "", "node.number"},
+	}
+	for _, c := range cases {
+		var env []string
+		if c.env != "" {
+			env = []string{c.env}
+		}
+		cfg, err := Load(write(c.yaml), env)
+		if err == nil {
+			err = cfg.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q %q: err %v, want it to name %s", c.yaml, c.env, err, c.want)
+		}
+	}
+	if _, err := Load(write("gatewya:\n  listen: x\n"), nil); err == nil || !strings.Contains(err.Error(), "gatewya") {
+		t.Errorf("unknown key: %v", err)
+	}
+}
+
+func TestKeys(t *testing.T) {
+	c := Default()
+	if !c.UsesDevSecret() || string(c.Keys()[0].Secret) != DevSecret {
+		t.Fatal("embedded default must use the dev secret")
+	}
+	c.Auth.Secret = strings.Repeat("s", 32)
+	c.Auth.Previous = []Key{{ID: "k0", Secret: strings.Repeat("p", 32)}}
+	keys := c.Keys()
+	if c.UsesDevSecret() || len(keys) != 2 || keys[0].ID != "k1" || keys[1].ID != "k0" {
+		t.Fatalf("keys = %+v", keys)
+	}
+}

@@ -1,0 +1,376 @@
+package fanout
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/roomcast/roomcast/internal/shard"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/ringbuf"
+)
+
+// Session is one client connection as the fanout sees it.
+type Session interface {
+	// User is the authenticated user id.
+	User() string
+	// Push queues a frame for the client. It must not block and must not
+	// call back into the Service; it returns false when the session is
+	// closed or could not take the frame (it then closes itself).
+	Push(o *protocol.Outbound) bool
+	// Kick tells the session it was removed from room (its Sub is already
+	// gone). Same rules as Push.
+	Kick(room string, reason pb.Kick_Reason)
+}
+
+// Deps are the Service's collaborators.
+type Deps struct {
+	Logger     *slog.Logger          // nil: discard
+	Registerer prometheus.Registerer // nil: metrics kept, not exported
+	Pacer      Pacer                 // nil: NewBudgetPacer(Config.Notify)
+	Now        func() time.Time      // nil: time.Now
+}
+
+const numRoomShards = 64
+
+// Service is the message service of one node.
+type Service struct {
+	cfg     Config
+	log     *slog.Logger
+	pacer   Pacer
+	now     func() time.Time
+	metrics *metrics
+
+	rooms   [numRoomShards]roomShard
+	shards  []*dshard
+	next    atomic.Uint64 // round-robin shard assignment
+	viewers atomic.Int64  // subs on this node
+
+	startOnce sync.Once
+	stop      chan struct{}
+	wg        sync.WaitGroup
+}
+
+type roomShard struct {
+	mu    sync.RWMutex
+	rooms map[string]*room
+}
+
+// entry is one message in a room buffer with its encoded size.
+type entry struct {
+	m    *pb.RoomMessage
+	size int
+}
+
+// room is the local state of one room on this node.
+type room struct {
+	id    string
+	buf   *ringbuf.Buffer[entry]
+	parts []part // one per dispatcher shard; parts[i] is guarded by shards[i].mu
+
+	// viewers is changed under the room shard lock (so the janitor and
+	// Subscribe agree) and read without it for pacing.
+	viewers    atomic.Int64
+	emptySince time.Time // guarded by the room shard lock
+
+	cmu   sync.Mutex // guards the notify cache
+	cache notifyCache
+}
+
+// part holds the viewers of a room that live in one dispatcher shard.
+type part struct {
+	subs   []*Sub
+	queued bool // in the shard's pending list; guarded by dshard.pmu
+}
+
+// Sub is one viewer (session) of one room on this node.
+type Sub struct {
+	sess  Session
+	room  *room
+	shard int
+	idx   int // index in room.parts[shard].subs; guarded by the shard lock
+
+	mu         sync.Mutex
+	ready      bool
+	known      uint64 // highest normal seq the client was given or told of
+	pknown     uint64
+	pulling    bool
+	notifiedAt time.Time
+	notifies   int // sent since the last pull
+	gone       bool
+}
+
+// Room returns the room id of the subscription.
+func (s *Sub) Room() string { return s.room.id }
+
+// Errors.
+var (
+	ErrGone = errors.New("fanout: subscription gone")
+)
+
+// New builds a Service. It does no I/O and starts nothing (see Start).
+func New(d Deps, cfg Config) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.WithDefaults()
+	s := &Service{cfg: cfg, log: d.Logger, pacer: d.Pacer, now: d.Now, stop: make(chan struct{})}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.pacer == nil {
+		s.pacer = NewBudgetPacer(cfg.Notify)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	for i := range s.rooms {
+		s.rooms[i].rooms = make(map[string]*room)
+	}
+	s.shards = make([]*dshard, cfg.Shards)
+	for i := range s.shards {
+		s.shards[i] = &dshard{svc: s, idx: i, wake: make(chan struct{}, 1)}
+	}
+	m, err := newMetrics(d.Registerer, s)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+	return s, nil
+}
+
+// Start runs the dispatcher shards and the janitor until Close.
+func (s *Service) Start() {
+	s.startOnce.Do(func() {
+		for _, sh := range s.shards {
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				sh.run(s.stop)
+			}()
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.janitor(s.stop)
+		}()
+	})
+}
+
+// Close stops the goroutines Start started and waits for them.
+func (s *Service) Close() {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	s.wg.Wait()
+}
+
+func (s *Service) roomShard(id string) *roomShard { return &s.rooms[shard.Index(id, numRoomShards)] }
+
+func (s *Service) lookup(id string) *room {
+	rs := s.roomShard(id)
+	rs.mu.RLock()
+	r := rs.rooms[id]
+	rs.mu.RUnlock()
+	return r
+}
+
+// Subscribe adds a viewer of roomID for sess. The viewer is not notified
+// until Start gives it its cursors; subscribe before joining the room
+// service so no message is missed in between.
+func (s *Service) Subscribe(sess Session, roomID string) *Sub {
+	rs := s.roomShard(roomID)
+	rs.mu.Lock()
+	r := rs.rooms[roomID]
+	if r == nil {
+		r = &room{id: roomID, buf: ringbuf.NewBuffer[entry](s.cfg.buffer()), parts: make([]part, len(s.shards))}
+		rs.rooms[roomID] = r
+	}
+	r.viewers.Add(1)
+	rs.mu.Unlock()
+
+	sub := &Sub{sess: sess, room: r, shard: int(s.next.Add(1) % uint64(len(s.shards)))}
+	sh := s.shards[sub.shard]
+	sh.mu.Lock()
+	p := &r.parts[sub.shard]
+	sub.idx = len(p.subs)
+	p.subs = append(p.subs, sub)
+	sh.mu.Unlock()
+	s.viewers.Add(1)
+	return sub
+}
+
+// Begin sets the viewer's cursors and lets the dispatcher notify it. A
+// cursor of a fresh join is the room head from the room service; a resume
+// gives the client's own. If the room already moved past them, the viewer
+// is notified on the next round.
+func (s *Service) Begin(sub *Sub, seq, pseq uint64) {
+	sub.mu.Lock()
+	sub.known, sub.pknown = seq, pseq
+	sub.ready = true
+	sub.mu.Unlock()
+	head, phead := sub.room.buf.Heads()
+	if head > seq || phead > pseq {
+		s.shards[sub.shard].markPending(sub.room)
+	}
+}
+
+// Unsubscribe removes a viewer. Removing one twice is harmless.
+func (s *Service) Unsubscribe(sub *Sub) {
+	if s.detach(sub) {
+		s.release(sub.room)
+	}
+}
+
+// detach takes the sub out of its shard; it reports whether it was there.
+func (s *Service) detach(sub *Sub) bool {
+	sh := s.shards[sub.shard]
+	sh.mu.Lock()
+	sub.mu.Lock()
+	if sub.gone {
+		sub.mu.Unlock()
+		sh.mu.Unlock()
+		return false
+	}
+	sub.gone = true
+	sub.mu.Unlock()
+	p := &sub.room.parts[sub.shard]
+	last := len(p.subs) - 1
+	moved := p.subs[last]
+	p.subs[sub.idx] = moved
+	moved.idx = sub.idx
+	p.subs[last] = nil
+	p.subs = p.subs[:last]
+	sh.mu.Unlock()
+	s.viewers.Add(-1)
+	return true
+}
+
+func (s *Service) release(r *room) {
+	rs := s.roomShard(r.id)
+	rs.mu.Lock()
+	if r.viewers.Add(-1) == 0 {
+		r.emptySince = s.now()
+	}
+	rs.mu.Unlock()
+}
+
+// Deliver appends a room message to the local buffer and marks the room's
+// viewers to be notified. A message for a room without local state is
+// dropped and counted (no viewer here wants it).
+func (s *Service) Deliver(roomID string, m *pb.RoomMessage) {
+	r := s.lookup(roomID)
+	if r == nil {
+		s.metrics.deliverNoRoom.Inc()
+		return
+	}
+	e := entry{m: m, size: proto.Size(m)}
+	var err error
+	if m.Priority {
+		err = r.buf.PushPriority(m.Seq, e, e.size, s.now())
+	} else {
+		var evicted int
+		evicted, err = r.buf.Append(m.Seq, e)
+		s.metrics.evicted.Add(float64(evicted))
+	}
+	if err != nil {
+		// A replayed or out-of-order seq: already held, nothing to do.
+		s.metrics.deliverStale.Inc()
+		return
+	}
+	s.metrics.delivered.Inc()
+	for _, sh := range s.shards {
+		sh.markPending(r)
+	}
+}
+
+// KickUser removes every viewer of roomID that belongs to user and tells
+// each session. It returns how many were removed.
+func (s *Service) KickUser(roomID, user string, reason pb.Kick_Reason) int {
+	r := s.lookup(roomID)
+	if r == nil {
+		return 0
+	}
+	var victims []*Sub
+	for i, sh := range s.shards {
+		sh.mu.Lock()
+		for _, sub := range r.parts[i].subs {
+			if sub.sess.User() == user {
+				victims = append(victims, sub)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	for _, sub := range victims {
+		s.kick(sub, reason)
+	}
+	return len(victims)
+}
+
+func (s *Service) kick(sub *Sub, reason pb.Kick_Reason) {
+	if !s.detach(sub) {
+		return
+	}
+	s.release(sub.room)
+	s.metrics.kicks.WithLabelValues(reason.String()).Inc()
+	sub.sess.Kick(sub.room.id, reason)
+}
+
+// RoomStats is the local view of one room.
+type RoomStats struct {
+	Viewers int
+	Buffer  ringbuf.BufferStats
+}
+
+// Room returns the local stats of a room, and false when the node holds none.
+func (s *Service) Room(id string) (RoomStats, bool) {
+	r := s.lookup(id)
+	if r == nil {
+		return RoomStats{}, false
+	}
+	return RoomStats{Viewers: int(r.viewers.Load()), Buffer: r.buf.Stats()}, true
+}
+
+// Viewers returns how many viewers (subscriptions) the node holds.
+func (s *Service) Viewers() int { return int(s.viewers.Load()) }
+
+// janitor forgets rooms whose last local viewer left RoomIdleTTL ago and
+// expires old priority messages.
+func (s *Service) janitor(stop <-chan struct{}) {
+	period := min(s.cfg.RoomIdleTTL/4, 10*time.Second)
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			s.sweep(s.now())
+		}
+	}
+}
+
+func (s *Service) sweep(now time.Time) (removed int) {
+	for i := range s.rooms {
+		rs := &s.rooms[i]
+		rs.mu.Lock()
+		for id, r := range rs.rooms {
+			if r.viewers.Load() == 0 && now.Sub(r.emptySince) >= s.cfg.RoomIdleTTL {
+				delete(rs.rooms, id)
+				removed++
+				continue
+			}
+			r.buf.Expire(now)
+		}
+		rs.mu.Unlock()
+	}
+	return removed
+}

@@ -1,0 +1,58 @@
+package fanout
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	delivered       prometheus.Counter
+	deliverNoRoom   prometheus.Counter
+	deliverStale    prometheus.Counter
+	evicted         prometheus.Counter
+	notifySent      prometheus.Counter
+	notifyMerged    prometheus.Counter
+	inlineDelivered prometheus.Counter
+	pullDelivered   prometheus.Counter
+	missed          prometheus.Counter
+	pulls           *prometheus.CounterVec // kind: pull, ack
+	kicks           *prometheus.CounterVec // reason
+}
+
+func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
+	c := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "roomcast", Subsystem: "fanout", Name: name, Help: help})
+	}
+	m := &metrics{
+		delivered:       c("room_messages_total", "Room messages appended to a local room buffer."),
+		deliverNoRoom:   c("room_messages_no_room_total", "Room messages that reached this node after its last viewer of the room left."),
+		deliverStale:    c("room_messages_stale_total", "Room messages whose seq the local buffer already had (replays)."),
+		evicted:         c("ring_evicted_total", "Normal messages evicted from local rings (oldest first)."),
+		notifySent:      c("notify_sent_total", "Notify frames queued to viewers."),
+		notifyMerged:    c("notify_merged_total", "Messages that rode on a Notify made for an earlier message (merged, so no Notify of their own)."),
+		inlineDelivered: c("messages_inline_total", "Room messages delivered inside Notify frames."),
+		pullDelivered:   c("messages_pulled_total", "Room messages delivered in PullResult frames."),
+		missed:          c("missed_total", "Normal messages viewers asked for that had been evicted (reported to them as missed)."),
+		pulls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "fanout", Name: "pulls_total",
+			Help: "Pulls served, by kind: pull (answered) or ack (acknowledge only, nothing new).",
+		}, []string{"kind"}),
+		kicks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "fanout", Name: "kicks_total",
+			Help: "Viewers removed from a room, by reason.",
+		}, []string{"reason"}),
+	}
+	for _, k := range []string{"pull", "ack"} {
+		m.pulls.WithLabelValues(k)
+	}
+	viewers := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "roomcast", Subsystem: "fanout", Name: "viewers",
+		Help: "Room subscriptions held by this node.",
+	}, func() float64 { return float64(s.Viewers()) })
+	if reg != nil {
+		for _, col := range []prometheus.Collector{m.delivered, m.deliverNoRoom, m.deliverStale, m.evicted, m.notifySent,
+			m.notifyMerged, m.inlineDelivered, m.pullDelivered, m.missed, m.pulls, m.kicks, viewers} {
+			if err := reg.Register(col); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,129 @@
+package gateway
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config tunes the gateway. Every zero field takes the default documented
+// next to it.
+type Config struct {
+	// Listen is the address the HTTP server binds. Default 127.0.0.1:8080.
+	Listen string `yaml:"listen"`
+	// MaxFrameBytes is the largest frame a client may send; a larger one
+	// closes the connection with 1009 before it is read. Default 65536.
+	MaxFrameBytes int `yaml:"max_frame_bytes"`
+	// MaxQueueBytes bounds each connection's outbound queue; past it the
+	// connection is closed as a slow consumer. Default 1 MiB.
+	MaxQueueBytes int `yaml:"max_queue_bytes"`
+	// PingInterval is told to clients: send a Ping when idle this long.
+	// Default 25s.
+	PingInterval time.Duration `yaml:"ping_interval"`
+	// IdleTimeout closes a connection that sent nothing this long. Default
+	// 60s; must exceed PingInterval.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// AuthTimeout closes a connection that has not authenticated this long
+	// after the handshake. Default 10s.
+	AuthTimeout time.Duration `yaml:"auth_timeout"`
+	// WriteTimeout bounds one batch of writes to a connection. Default 10s.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// MaxRoomsPerConn bounds the rooms one connection may join. Default 16.
+	MaxRoomsPerConn int `yaml:"max_rooms_per_conn"`
+	// FrameRate and FrameBurst limit every frame a connection sends (frames
+	// per second); excess frames get CONN_RATE_LIMITED. Defaults 50 and 100.
+	FrameRate  float64 `yaml:"frame_rate"`
+	FrameBurst int     `yaml:"frame_burst"`
+	// SendRate and SendBurst limit one connection's room sends. Defaults 10
+	// and 20.
+	SendRate  float64 `yaml:"send_rate"`
+	SendBurst int     `yaml:"send_burst"`
+	// MaxBadFrames is how many refused frames in a row (undecodable, unknown,
+	// rate limited) a connection may send before it is closed. Default 20.
+	MaxBadFrames int `yaml:"max_bad_frames"`
+	// MaxConns bounds the connections of this node; 0 means no limit.
+	MaxConns int `yaml:"max_conns"`
+	// AllowedOrigins lists the browser origins (scheme://host[:port]) that
+	// may connect, besides the server's own host; "*" allows any. Requests
+	// without an Origin header (non-browser clients) are always allowed.
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// ReadBufferSize is the per-connection read buffer. Default 1024 bytes;
+	// larger frames are read in pieces.
+	ReadBufferSize int `yaml:"read_buffer_size"`
+}
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.MaxFrameBytes == 0 {
+		c.MaxFrameBytes = 64 << 10
+	}
+	if c.MaxQueueBytes == 0 {
+		c.MaxQueueBytes = 1 << 20
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = 25 * time.Second
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 60 * time.Second
+	}
+	if c.AuthTimeout == 0 {
+		c.AuthTimeout = 10 * time.Second
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.MaxRoomsPerConn == 0 {
+		c.MaxRoomsPerConn = 16
+	}
+	if c.FrameRate == 0 {
+		c.FrameRate = 50
+	}
+	if c.FrameBurst == 0 {
+		c.FrameBurst = 100
+	}
+	if c.SendRate == 0 {
+		c.SendRate = 10
+	}
+	if c.SendBurst == 0 {
+		c.SendBurst = 20
+	}
+	if c.MaxBadFrames == 0 {
+		c.MaxBadFrames = 20
+	}
+	if c.ReadBufferSize == 0 {
+		c.ReadBufferSize = 1024
+	}
+	return c
+}
+
+// Validate reports the first invalid field (of a config with defaults).
+func (c Config) Validate() error {
+	d := c.WithDefaults()
+	switch {
+	case c.MaxFrameBytes < 0 || (c.MaxFrameBytes > 0 && c.MaxFrameBytes < 256):
+		return fmt.Errorf("gateway.max_frame_bytes: must be at least 256, got %d", c.MaxFrameBytes)
+	case c.MaxQueueBytes < 0:
+		return fmt.Errorf("gateway.max_queue_bytes: must not be negative, got %d", c.MaxQueueBytes)
+	case d.MaxQueueBytes < d.MaxFrameBytes:
+		return fmt.Errorf("gateway.max_queue_bytes: %d is below max_frame_bytes %d", d.MaxQueueBytes, d.MaxFrameBytes)
+	case c.PingInterval < 0 || c.IdleTimeout < 0 || c.AuthTimeout < 0 || c.WriteTimeout < 0:
+		return fmt.Errorf("gateway: timeouts must not be negative")
+	case d.IdleTimeout <= d.PingInterval:
+		return fmt.Errorf("gateway.idle_timeout: %v must exceed ping_interval %v", d.IdleTimeout, d.PingInterval)
+	case c.MaxRoomsPerConn < 0:
+		return fmt.Errorf("gateway.max_rooms_per_conn: must not be negative, got %d", c.MaxRoomsPerConn)
+	case c.FrameRate < 0 || c.FrameBurst < 0:
+		return fmt.Errorf("gateway.frame_rate/frame_burst: must not be negative")
+	case c.SendRate < 0 || c.SendBurst < 0:
+		return fmt.Errorf("gateway.send_rate/send_burst: must not be negative")
+	case c.MaxBadFrames < 0:
+		return fmt.Errorf("gateway.max_bad_frames: must not be negative, got %d", c.MaxBadFrames)
+	case c.MaxConns < 0:
+		return fmt.Errorf("gateway.max_conns: must not be negative, got %d", c.MaxConns)
+	case c.ReadBufferSize < 0:
+		return fmt.Errorf("gateway.read_buffer_size: must not be negative, got %d", c.ReadBufferSize)
+	}
+	return nil
+}

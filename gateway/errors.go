@@ -1,0 +1,104 @@
+package gateway
+
+import (
+	"errors"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/roomcast/roomcast/auth"
+	"github.com/roomcast/roomcast/fanout"
+	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/room"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+)
+
+// codeOf maps an error from the services to the stable wire code.
+func codeOf(err error) pb.Error_Code {
+	switch {
+	case errors.Is(err, protocol.ErrBadFrame):
+		return pb.Error_BAD_FRAME
+	case errors.Is(err, protocol.ErrUnknownOp):
+		return pb.Error_UNKNOWN_OP
+	case errors.Is(err, auth.ErrMissing):
+		return pb.Error_UNAUTHENTICATED
+	case errors.Is(err, auth.ErrExpired):
+		return pb.Error_TOKEN_EXPIRED
+	case errors.Is(err, auth.ErrInvalid):
+		return pb.Error_TOKEN_INVALID
+	case errors.Is(err, room.ErrNotFound):
+		return pb.Error_ROOM_NOT_FOUND
+	case errors.Is(err, room.ErrInvalidRoom), errors.Is(err, room.ErrInvalid):
+		return pb.Error_INVALID_ARGUMENT
+	case errors.Is(err, room.ErrBanned):
+		return pb.Error_BANNED
+	case errors.Is(err, room.ErrMuted):
+		return pb.Error_MUTED
+	case errors.Is(err, room.ErrRateLimited):
+		return pb.Error_RATE_LIMITED
+	case errors.Is(err, room.ErrForbidden):
+		return pb.Error_FORBIDDEN
+	case errors.Is(err, room.ErrTooLarge):
+		return pb.Error_MESSAGE_TOO_LARGE
+	case errors.Is(err, fanout.ErrGone):
+		return pb.Error_ROOM_NOT_JOINED
+	case errors.Is(err, ErrUnavailable):
+		return pb.Error_UNAVAILABLE
+	}
+	return pb.Error_INTERNAL
+}
+
+// ErrUnavailable is returned by a Rooms implementation that cannot serve a
+// request now (not the owner, shutting down); clients retry.
+var ErrUnavailable = errors.New("gateway: unavailable")
+
+// Close reasons: every close is counted under one of these, and the client
+// sees the WebSocket close code and the reason text.
+const (
+	ReasonClient         = "client"          // the client closed or went away
+	ReasonReadError      = "read_error"      // the connection broke
+	ReasonSlowConsumer   = "slow_consumer"   // outbound queue overflow
+	ReasonIdle           = "idle"            // nothing received for IdleTimeout
+	ReasonAuthTimeout    = "auth_timeout"    // no Connect within AuthTimeout
+	ReasonUnauthorized   = "unauthenticated" // bad, expired or missing token
+	ReasonFrameTooLarge  = "frame_too_large" // frame over MaxFrameBytes
+	ReasonProtocol       = "protocol"        // MaxBadFrames refused frames in a row
+	ReasonShutdown       = "shutdown"        // the node is stopping
+	ReasonWriteError     = "write_error"     // a write failed or timed out
+	ReasonKicked         = "kicked"          // disconnected by an administrator
+	ReasonServerOverload = "overload"        // MaxConns reached (refused at handshake)
+)
+
+var closeReasons = []string{ReasonClient, ReasonReadError, ReasonSlowConsumer, ReasonIdle, ReasonAuthTimeout,
+	ReasonUnauthorized, ReasonFrameTooLarge, ReasonProtocol, ReasonShutdown, ReasonWriteError, ReasonKicked}
+
+// WebSocket close codes roomcast uses (4000-4999 are application codes).
+const (
+	CloseUnauthorized = 4001
+	CloseSlowConsumer = 4002
+	CloseIdle         = 4003
+	CloseAuthTimeout  = 4004
+	CloseKicked       = 4005
+)
+
+// closeCode is the WebSocket close code sent for a reason.
+func closeCode(reason string) int {
+	switch reason {
+	case ReasonSlowConsumer:
+		return CloseSlowConsumer
+	case ReasonIdle:
+		return CloseIdle
+	case ReasonAuthTimeout:
+		return CloseAuthTimeout
+	case ReasonUnauthorized:
+		return CloseUnauthorized
+	case ReasonKicked:
+		return CloseKicked
+	case ReasonFrameTooLarge:
+		return websocket.CloseMessageTooBig
+	case ReasonProtocol:
+		return websocket.ClosePolicyViolation
+	case ReasonShutdown:
+		return websocket.CloseGoingAway
+	}
+	return websocket.CloseNormalClosure
+}

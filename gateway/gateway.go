@@ -1,0 +1,326 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/roomcast/roomcast/auth"
+	"github.com/roomcast/roomcast/fanout"
+	"github.com/roomcast/roomcast/internal/shard"
+	"github.com/roomcast/roomcast/room"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+)
+
+// Rooms is the room service as the gateway uses it: local in embedded
+// mode, routed to the room's owner in a cluster.
+type Rooms interface {
+	Join(ctx context.Context, req room.JoinRequest) (room.JoinInfo, error)
+	Leave(ctx context.Context, roomID, user, node string) error
+	Send(ctx context.Context, req room.SendRequest) (room.Accepted, error)
+}
+
+// Fanout is the node's message service as the gateway uses it.
+type Fanout interface {
+	Subscribe(sess fanout.Session, roomID string) *fanout.Sub
+	Begin(sub *fanout.Sub, seq, pseq uint64)
+	Unsubscribe(sub *fanout.Sub)
+	Pull(sub *fanout.Sub, id uint32, after, pafter uint64, limit int, ack bool) error
+}
+
+// Verifier checks tokens.
+type Verifier interface {
+	Verify(token string, now time.Time) (auth.Identity, error)
+}
+
+// Deps are the gateway's collaborators.
+type Deps struct {
+	Rooms      Rooms    // required
+	Fanout     Fanout   // required
+	Auth       Verifier // required
+	Node       string   // this node's id, told to clients
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+const numConnShards = 64
+
+// Gateway serves /ws.
+type Gateway struct {
+	cfg      Config
+	d        Deps
+	log      *slog.Logger
+	metrics  *metrics
+	upgrader websocket.Upgrader
+	origins  []string
+	anyOrig  bool
+
+	epoch  time.Time    // monotonic base of the coarse clock
+	clock  atomic.Int64 // nanoseconds since epoch, updated by the janitor
+	nextID atomic.Uint64
+	conns  atomic.Int64
+	queued atomic.Int64
+
+	shards [numConnShards]connShard
+
+	closing   atomic.Bool
+	stop      chan struct{}
+	startOnce sync.Once
+	wg        sync.WaitGroup // readers, writers, janitor
+}
+
+type connShard struct {
+	mu sync.Mutex
+	m  map[uint64]*conn
+}
+
+// New builds a gateway. It does no I/O and starts nothing.
+func New(d Deps, cfg Config) (*Gateway, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if d.Rooms == nil || d.Fanout == nil || d.Auth == nil {
+		return nil, errors.New("gateway: Rooms, Fanout and Auth are required")
+	}
+	cfg = cfg.WithDefaults()
+	g := &Gateway{cfg: cfg, d: d, log: d.Logger, epoch: time.Now(), stop: make(chan struct{})}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	for _, o := range cfg.AllowedOrigins {
+		if o == "*" {
+			g.anyOrig = true
+		}
+		g.origins = append(g.origins, strings.ToLower(strings.TrimRight(o, "/")))
+	}
+	for i := range g.shards {
+		g.shards[i].m = make(map[uint64]*conn)
+	}
+	g.upgrader = websocket.Upgrader{
+		ReadBufferSize:  cfg.ReadBufferSize,
+		WriteBufferSize: 4096,
+		WriteBufferPool: &sync.Pool{},
+		CheckOrigin:     g.checkOrigin,
+		Error:           func(w http.ResponseWriter, r *http.Request, status int, reason error) { httpError(w, status, "BAD_HANDSHAKE", reason.Error()) },
+	}
+	m, err := newMetrics(d.Registerer, g)
+	if err != nil {
+		return nil, err
+	}
+	g.metrics = m
+	return g, nil
+}
+
+// now is the coarse monotonic clock (nanoseconds since the gateway was
+// made), good to the janitor's period.
+func (g *Gateway) now() int64 { return g.clock.Load() }
+
+func (g *Gateway) tick() { g.clock.Store(int64(time.Since(g.epoch))) }
+
+func (g *Gateway) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || g.anyOrig {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	return slices.Contains(g.origins, strings.ToLower(strings.TrimRight(origin, "/")))
+}
+
+func httpError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Sec-Websocket-Version", "13")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"code": code, "message": msg})
+}
+
+// handshakeToken returns a token given at the handshake, if any.
+func handshakeToken(r *http.Request) string {
+	if t := r.URL.Query().Get("token"); t != "" {
+		return t
+	}
+	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// ServeHTTP upgrades a request to a WebSocket connection and runs its reader
+// until the connection ends. A token given at the handshake is checked
+// first: a bad one is refused with 401 and a JSON error, before the upgrade.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if g.closing.Load() {
+		g.metrics.rejected.WithLabelValues(ReasonShutdown).Inc()
+		httpError(w, http.StatusServiceUnavailable, pb.Error_UNAVAILABLE.String(), "server shutting down")
+		return
+	}
+	if g.cfg.MaxConns > 0 && g.conns.Load() >= int64(g.cfg.MaxConns) {
+		g.metrics.rejected.WithLabelValues(ReasonServerOverload).Inc()
+		w.Header().Set("Retry-After", "5")
+		httpError(w, http.StatusServiceUnavailable, pb.Error_UNAVAILABLE.String(), "too many connections")
+		return
+	}
+	var ident *auth.Identity
+	if tok := handshakeToken(r); tok != "" {
+		id, err := g.d.Auth.Verify(tok, time.Now())
+		if err != nil {
+			g.metrics.rejected.WithLabelValues(ReasonUnauthorized).Inc()
+			httpError(w, http.StatusUnauthorized, codeOf(err).String(), err.Error())
+			return
+		}
+		ident = &id
+	}
+	ws, err := g.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		g.metrics.rejected.WithLabelValues("handshake").Inc()
+		return // the upgrader has answered
+	}
+	c := g.newConn(ws, r)
+	if !g.register(c) {
+		_ = ws.Close()
+		return
+	}
+	g.metrics.accepted.Inc()
+	if ident != nil {
+		c.authenticate(0, *ident, encodingFromQuery(r))
+	}
+	g.wg.Add(1)
+	defer g.wg.Done()
+	c.readLoop()
+}
+
+func (g *Gateway) register(c *conn) bool {
+	sh := &g.shards[shard.Uint(c.id, numConnShards)]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if g.closing.Load() {
+		return false
+	}
+	sh.m[c.id] = c
+	g.conns.Add(1)
+	return true
+}
+
+func (g *Gateway) unregister(c *conn) {
+	sh := &g.shards[shard.Uint(c.id, numConnShards)]
+	sh.mu.Lock()
+	if _, ok := sh.m[c.id]; ok {
+		delete(sh.m, c.id)
+		g.conns.Add(-1)
+	}
+	sh.mu.Unlock()
+}
+
+// each calls fn for every connection, holding no gateway lock.
+func (g *Gateway) each(fn func(*conn)) {
+	var batch []*conn
+	for i := range g.shards {
+		sh := &g.shards[i]
+		sh.mu.Lock()
+		batch = batch[:0]
+		for _, c := range sh.m {
+			batch = append(batch, c)
+		}
+		sh.mu.Unlock()
+		for _, c := range batch {
+			fn(c)
+		}
+	}
+}
+
+// CloseUser disconnects every connection of user on this node, telling
+// each client it was kicked. It returns how many were closed.
+func (g *Gateway) CloseUser(user string) int {
+	n := 0
+	g.each(func(c *conn) {
+		if c.authed.Load() && c.User() == user {
+			c.push(0, &pb.Frame{Body: &pb.Frame_Kick{Kick: &pb.Kick{Reason: pb.Kick_ADMIN}}})
+			c.closeWith(ReasonKicked, "disconnected by an administrator")
+			n++
+		}
+	})
+	return n
+}
+
+// Conns returns the number of open connections.
+func (g *Gateway) Conns() int { return int(g.conns.Load()) }
+
+// Start runs the janitor that closes idle and unauthenticated connections.
+func (g *Gateway) Start() {
+	g.startOnce.Do(func() {
+		g.tick()
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			g.janitor()
+		}()
+	})
+}
+
+func (g *Gateway) janitor() {
+	period := min(g.cfg.AuthTimeout, g.cfg.IdleTimeout) / 4
+	period = max(min(period, 5*time.Second), 100*time.Millisecond)
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case <-t.C:
+		}
+		g.tick()
+		now := g.now()
+		idle, authT := int64(g.cfg.IdleTimeout), int64(g.cfg.AuthTimeout)
+		g.each(func(c *conn) {
+			switch {
+			case !c.authed.Load() && now-c.born > authT:
+				c.closeWith(ReasonAuthTimeout, "no Connect frame in time")
+			case now-c.lastRead.Load() > idle:
+				c.closeWith(ReasonIdle, "no frame received in time")
+			}
+		})
+	}
+}
+
+// Close refuses new connections, tells every client the node is going away,
+// closes them and waits (until ctx ends) for every goroutine of the gateway.
+func (g *Gateway) Close(ctx context.Context) error {
+	g.closing.Store(true)
+	g.startOnce.Do(func() {}) // a later Start must not run
+	select {
+	case <-g.stop:
+	default:
+		close(g.stop)
+	}
+	g.each(func(c *conn) { c.closeWith(ReasonShutdown, "server shutting down") })
+	done := make(chan struct{})
+	go func() {
+		g.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		// Force: break every connection so the readers return.
+		g.each(func(c *conn) { _ = c.ws.NetConn().Close() })
+		<-done
+		return ctx.Err()
+	}
+}

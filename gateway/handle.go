@@ -1,0 +1,248 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/roomcast/roomcast/auth"
+	"github.com/roomcast/roomcast/fanout"
+	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/room"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+)
+
+// opTimeout bounds one operation against the room service.
+const opTimeout = 5 * time.Second
+
+// handle runs one decoded frame. It returns false when the connection must
+// stop reading.
+func (c *conn) handle(f *pb.Frame, decodeErr error) bool {
+	var id uint32
+	if f != nil {
+		id = f.Id
+	}
+	if decodeErr != nil {
+		msg := "frame carries no known operation"
+		if errors.Is(decodeErr, protocol.ErrBadFrame) {
+			msg = decodeErr.Error()
+		}
+		return c.refuse(id, codeOf(decodeErr), msg)
+	}
+	if !c.frameLim.Allow() {
+		c.g.metrics.errors.WithLabelValues(pb.Error_CONN_RATE_LIMITED.String()).Inc()
+		return c.refuseRetry(id, pb.Error_CONN_RATE_LIMITED, "too many frames on this connection", c.frameLim)
+	}
+	if !c.authed.Load() {
+		conn, ok := f.Body.(*pb.Frame_Connect)
+		if !ok {
+			c.fail(id, pb.Error_UNAUTHENTICATED, "send Connect first")
+			c.closeWith(ReasonUnauthorized, "operation before Connect")
+			return false
+		}
+		return c.connect(id, conn.Connect)
+	}
+	c.bad = 0
+	switch b := f.Body.(type) {
+	case *pb.Frame_Ping:
+		c.reply(id, &pb.Frame{Body: &pb.Frame_Pong{Pong: &pb.Pong{ServerTime: time.Now().UnixMilli()}}})
+	case *pb.Frame_Pull:
+		c.pull(id, b.Pull)
+	case *pb.Frame_Send:
+		c.send(id, b.Send)
+	case *pb.Frame_Join:
+		c.join(id, b.Join)
+	case *pb.Frame_Leave:
+		c.leave(id, b.Leave)
+	case *pb.Frame_Connect:
+		c.fail(id, pb.Error_ALREADY_CONNECTED, "already connected")
+	default:
+		return c.refuse(id, pb.Error_UNKNOWN_OP, fmt.Sprintf("%T is not a client operation", f.Body))
+	}
+	return true
+}
+
+// refuse answers a refused frame and closes the connection after
+// MaxBadFrames in a row.
+func (c *conn) refuse(id uint32, code pb.Error_Code, msg string) bool {
+	c.fail(id, code, msg)
+	c.bad++
+	if c.bad >= c.g.cfg.MaxBadFrames {
+		c.closeWith(ReasonProtocol, "too many refused frames")
+		return false
+	}
+	return true
+}
+
+func (c *conn) refuseRetry(id uint32, code pb.Error_Code, msg string, lim *rate.Limiter) bool {
+	retry := uint32(time.Second / time.Duration(max(float64(lim.Limit()), 1)) / time.Millisecond)
+	c.push(id, &pb.Frame{Body: &pb.Frame_Error{Error: &pb.Error{Code: code, Message: msg, RetryAfterMs: max(retry, 1)}}})
+	c.bad++
+	if c.bad >= c.g.cfg.MaxBadFrames {
+		c.closeWith(ReasonProtocol, "flood: too many rate-limited frames")
+		return false
+	}
+	return true
+}
+
+func (c *conn) connect(id uint32, m *pb.Connect) bool {
+	ident, err := c.g.d.Auth.Verify(m.GetToken(), time.Now())
+	if err != nil {
+		c.fail(id, codeOf(err), err.Error())
+		c.closeWith(ReasonUnauthorized, codeOf(err).String())
+		return false
+	}
+	c.authenticate(id, ident, protocol.Encoding(c.enc.Load()))
+	return true
+}
+
+func (c *conn) authenticate(id uint32, ident auth.Identity, enc protocol.Encoding) {
+	c.ident = ident
+	c.enc.Store(uint32(enc))
+	c.authed.Store(true)
+	cfg := &c.g.cfg
+	c.reply(id, &pb.Frame{Body: &pb.Frame_Connected{Connected: &pb.Connected{
+		User:           ident.User,
+		Node:           c.g.d.Node,
+		PingIntervalMs: uint32(cfg.PingInterval / time.Millisecond),
+		IdleTimeoutMs:  uint32(cfg.IdleTimeout / time.Millisecond),
+		MaxFrameBytes:  uint32(cfg.MaxFrameBytes),
+		ServerTime:     time.Now().UnixMilli(),
+	}}})
+}
+
+func (c *conn) sub(roomID string) *fanout.Sub {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	return c.rooms[roomID]
+}
+
+func (c *conn) join(id uint32, m *pb.Join) {
+	roomID := m.GetRoom()
+	if !room.ValidID(roomID) {
+		c.fail(id, pb.Error_INVALID_ARGUMENT, "invalid room id")
+		return
+	}
+	c.rmu.Lock()
+	if _, ok := c.rooms[roomID]; ok {
+		c.rmu.Unlock()
+		c.fail(id, pb.Error_INVALID_ARGUMENT, "already joined")
+		return
+	}
+	if len(c.rooms) >= c.g.cfg.MaxRoomsPerConn {
+		c.rmu.Unlock()
+		c.fail(id, pb.Error_TOO_MANY_ROOMS, fmt.Sprintf("at most %d rooms per connection", c.g.cfg.MaxRoomsPerConn))
+		return
+	}
+	if c.rooms == nil {
+		c.rooms = make(map[string]*fanout.Sub, 1)
+	}
+	// Reserve the slot, so a concurrent kick of a half-joined room is seen.
+	c.rooms[roomID] = nil
+	c.rmu.Unlock()
+
+	// Subscribe first, so nothing broadcast between the join and the
+	// subscription is missed; Begin once the cursors are known.
+	fan := c.g.d.Fanout
+	sub := fan.Subscribe(c, roomID)
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	info, err := c.g.d.Rooms.Join(ctx, room.JoinRequest{Room: roomID, User: c.ident.User, Node: c.g.d.Node})
+	cancel()
+	if err != nil {
+		fan.Unsubscribe(sub)
+		c.rmu.Lock()
+		delete(c.rooms, roomID)
+		c.rmu.Unlock()
+		c.fail(id, codeOf(err), err.Error())
+		return
+	}
+	c.rmu.Lock()
+	_, still := c.rooms[roomID]
+	if still {
+		c.rooms[roomID] = sub
+	}
+	c.rmu.Unlock()
+	if !still { // kicked while joining
+		fan.Unsubscribe(sub)
+		return
+	}
+	seq, pseq := info.Seq, info.PSeq
+	if m.GetResume() {
+		// Resume from the client's cursors; cursors ahead of the heads are
+		// from a room that restarted and start at the heads.
+		seq, pseq = min(m.GetAfterSeq(), info.Seq), min(m.GetAfterPseq(), info.PSeq)
+	}
+	c.reply(id, &pb.Frame{Body: &pb.Frame_Joined{Joined: &pb.Joined{
+		Room: roomID, Seq: info.Seq, Pseq: info.PSeq, Viewers: uint64(max(info.Viewers, 0)),
+	}}})
+	fan.Begin(sub, seq, pseq)
+}
+
+func (c *conn) leave(id uint32, m *pb.Leave) {
+	roomID := m.GetRoom()
+	c.rmu.Lock()
+	sub, ok := c.rooms[roomID]
+	if ok && sub != nil {
+		delete(c.rooms, roomID)
+	}
+	c.rmu.Unlock()
+	if !ok || sub == nil {
+		c.fail(id, pb.Error_ROOM_NOT_JOINED, "not in room")
+		return
+	}
+	c.g.d.Fanout.Unsubscribe(sub)
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	_ = c.g.d.Rooms.Leave(ctx, roomID, c.ident.User, c.g.d.Node)
+	cancel()
+	c.reply(id, &pb.Frame{Body: &pb.Frame_Left{Left: &pb.Left{Room: roomID}}})
+}
+
+func (c *conn) send(id uint32, m *pb.Send) {
+	roomID := m.GetRoom()
+	if c.sub(roomID) == nil {
+		c.fail(id, pb.Error_ROOM_NOT_JOINED, "join the room before sending")
+		return
+	}
+	if c.sendLim == nil {
+		c.sendLim = rate.NewLimiter(rate.Limit(c.g.cfg.SendRate), c.g.cfg.SendBurst)
+	}
+	if !c.sendLim.Allow() {
+		c.g.metrics.errors.WithLabelValues(pb.Error_CONN_RATE_LIMITED.String()).Inc()
+		c.refuseRetry(id, pb.Error_CONN_RATE_LIMITED, "sending too fast", c.sendLim)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	acc, err := c.g.d.Rooms.Send(ctx, room.SendRequest{
+		Room:       roomID,
+		From:       c.ident.User,
+		Body:       m.GetBody(),
+		Kind:       m.GetKind(),
+		Priority:   m.GetPriority(),
+		Privileged: c.ident.Has(auth.RoleAdmin) || c.ident.Has(auth.RoleSystem),
+	})
+	cancel()
+	if err != nil {
+		e := &pb.Error{Code: codeOf(err), Message: err.Error()}
+		if e.Code == pb.Error_RATE_LIMITED {
+			e.RetryAfterMs = 100
+		}
+		c.g.metrics.errors.WithLabelValues(e.Code.String()).Inc()
+		c.push(id, &pb.Frame{Body: &pb.Frame_Error{Error: e}})
+		return
+	}
+	c.reply(id, &pb.Frame{Body: &pb.Frame_Sent{Sent: &pb.Sent{Room: roomID, Seq: acc.Seq, MsgId: acc.MsgID, Priority: acc.Priority}}})
+}
+
+func (c *conn) pull(id uint32, m *pb.Pull) {
+	sub := c.sub(m.GetRoom())
+	if sub == nil {
+		c.fail(id, pb.Error_ROOM_NOT_JOINED, "not in room")
+		return
+	}
+	if err := c.g.d.Fanout.Pull(sub, id, m.GetAfterSeq(), m.GetAfterPseq(), int(m.GetLimit()), m.GetAck()); err != nil {
+		c.fail(id, codeOf(err), err.Error())
+	}
+}

@@ -1,0 +1,61 @@
+package protocol
+
+import (
+	"sync"
+
+	"github.com/gorilla/websocket"
+
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+)
+
+// Outbound is a frame on its way to one or many connections. It is encoded
+// lazily, at most once per encoding, however many connections write it; the
+// frame must not be modified after NewOutbound.
+type Outbound struct {
+	frame  *pb.Frame
+	shared bool
+	// Messages is how many room messages the frame carries (for the
+	// delivered-messages and frames-per-message counters).
+	Messages int
+
+	once [numEncodings]sync.Once
+	data [numEncodings][]byte
+	pm   [numEncodings]*websocket.PreparedMessage
+	err  [numEncodings]error
+}
+
+// NewOutbound wraps a frame written to a single connection.
+func NewOutbound(f *pb.Frame) *Outbound { return &Outbound{frame: f} }
+
+// NewShared wraps a frame that many connections will write. Its encoded form
+// is also prepared as a WebSocket frame once, so each write is one syscall
+// with no copy.
+func NewShared(f *pb.Frame) *Outbound { return &Outbound{frame: f, shared: true} }
+
+// Frame returns the frame. Callers must not modify it.
+func (o *Outbound) Frame() *pb.Frame { return o.frame }
+
+// Shared reports whether the frame was built for many connections.
+func (o *Outbound) Shared() bool { return o.shared }
+
+func (o *Outbound) encode(enc Encoding) {
+	o.once[enc].Do(func() {
+		o.data[enc], o.err[enc] = Encode(enc, o.frame)
+		if o.err[enc] == nil && o.shared {
+			o.pm[enc], o.err[enc] = websocket.NewPreparedMessage(enc.MessageType(), o.data[enc])
+		}
+	})
+}
+
+// Bytes returns the frame in the given encoding, encoding it on first use.
+func (o *Outbound) Bytes(enc Encoding) ([]byte, error) {
+	o.encode(enc)
+	return o.data[enc], o.err[enc]
+}
+
+// Prepared returns the prepared WebSocket message of a shared frame (nil for
+// a single-connection frame, which is written with its Bytes).
+func (o *Outbound) Prepared(enc Encoding) (*websocket.PreparedMessage, error) {
+	o.encode(enc)
+	return o.pm[enc], o.err[enc]
+}

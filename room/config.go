@@ -1,0 +1,69 @@
+package room
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config tunes the room service. The zero value is usable: every zero field
+// takes the default documented next to it.
+type Config struct {
+	// Rate is each room's upstream limit in messages per second, unless the
+	// room has its own (SetLimit). Default 200.
+	Rate float64 `yaml:"rate"`
+	// Burst is how many messages over Rate a room accepts at once. Default
+	// Rate/10 (at least 1).
+	Burst int `yaml:"burst"`
+	// MaxBodyBytes is the largest message body. Default 4096.
+	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// RequireCreate refuses joins to rooms nobody created (CreateRoom) with
+	// ErrNotFound. Default false: a room is created by its first join.
+	RequireCreate bool `yaml:"require_create"`
+	// IdleTTL is how long a room without viewers and without moderation
+	// state is kept before Sweep forgets it (its seq restarts from 0 if it
+	// comes back; clients see Joined.seq below their cursor and reset).
+	// Default 1h.
+	IdleTTL time.Duration `yaml:"idle_ttl"`
+}
+
+const (
+	defaultRate    = 200
+	defaultBody    = 4096
+	defaultIdleTTL = time.Hour
+	// MaxKindBytes bounds the app-defined message kind.
+	MaxKindBytes = 32
+	// MaxIDBytes bounds room ids.
+	MaxIDBytes = 128
+)
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.Rate == 0 {
+		c.Rate = defaultRate
+	}
+	if c.Burst == 0 {
+		c.Burst = max(1, int(c.Rate/10))
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = defaultBody
+	}
+	if c.IdleTTL == 0 {
+		c.IdleTTL = defaultIdleTTL
+	}
+	return c
+}
+
+// Validate reports the first invalid field.
+func (c Config) Validate() error {
+	switch {
+	case c.Rate < 0:
+		return fmt.Errorf("room.rate: must not be negative, got %v", c.Rate)
+	case c.Burst < 0:
+		return fmt.Errorf("room.burst: must not be negative, got %d", c.Burst)
+	case c.MaxBodyBytes < 0:
+		return fmt.Errorf("room.max_body_bytes: must not be negative, got %d", c.MaxBodyBytes)
+	case c.IdleTTL < 0:
+		return fmt.Errorf("room.idle_ttl: must not be negative, got %v", c.IdleTTL)
+	}
+	return nil
+}

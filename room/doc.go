@@ -1,0 +1,14 @@
+// Package room is the room service: the owner of a room keeps its viewer
+// counts per node, its moderation state (mutes, bans, the sender whitelist),
+// its upstream limiter, and allocates the room's seqs. Each accepted message
+// is handed once to a Broadcaster together with the nodes that have viewers
+// of the room; the Broadcaster (the local fanout in embedded mode, the
+// cluster transport otherwise) takes it from there.
+//
+// Rooms are created on first join unless Config.RequireCreate is set, and
+// forgotten after Config.IdleTTL without viewers or moderation state (Sweep).
+//
+// All Service methods are safe for concurrent use. Broadcast calls for one
+// room are made in seq order, under the room's lock, so a Broadcaster must
+// not block. The Service starts no goroutines; its owner calls Sweep.
+package room

@@ -1,0 +1,499 @@
+package room
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+
+	"github.com/roomcast/roomcast/internal/msgid"
+	"github.com/roomcast/roomcast/internal/shard"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+)
+
+// Broadcaster takes accepted messages to the nodes with viewers of a room.
+// Calls for one room come in seq order and must not block.
+type Broadcaster interface {
+	// Broadcast delivers m to the given nodes (never empty). The message
+	// is shared and must not be modified.
+	Broadcast(room string, m *pb.RoomMessage, nodes []string)
+	// Kick removes the user's viewers of the room on the given nodes.
+	Kick(room, user string, reason pb.Kick_Reason, nodes []string)
+}
+
+// Deps are the Service's collaborators.
+type Deps struct {
+	Broadcaster Broadcaster // required
+	IDs         *msgid.Generator // required
+	Logger      *slog.Logger // nil: discard
+	Registerer  prometheus.Registerer // nil: metrics are kept but not exported
+	Now         func() time.Time // nil: time.Now
+}
+
+const numShards = 64
+
+// Service is the room service of one node.
+type Service struct {
+	cfg     Config
+	bc      Broadcaster
+	ids     *msgid.Generator
+	log     *slog.Logger
+	now     func() time.Time
+	metrics *metrics
+	shards  [numShards]roomShard
+}
+
+type roomShard struct {
+	mu    sync.RWMutex
+	rooms map[string]*state
+}
+
+// New builds a Service. It does no I/O and starts nothing.
+func New(d Deps, cfg Config) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if d.Broadcaster == nil || d.IDs == nil {
+		return nil, fmt.Errorf("room: Broadcaster and IDs are required")
+	}
+	s := &Service{cfg: cfg.WithDefaults(), bc: d.Broadcaster, ids: d.IDs, log: d.Logger, now: d.Now}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	for i := range s.shards {
+		s.shards[i].rooms = make(map[string]*state)
+	}
+	m, err := newMetrics(d.Registerer, func() float64 { return float64(s.Len()) })
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+	return s, nil
+}
+
+// state is one room. Every field is guarded by mu.
+type state struct {
+	id string
+	mu sync.Mutex
+
+	seq, pseq uint64
+	limiter   *rate.Limiter
+	limit     *Limit // per-room override, nil: the service default
+
+	viewers  int
+	perNode  map[string]int
+	nodeList []string // nodes with viewers; replaced, never modified in place
+
+	muted     map[string]time.Time // user -> until (zero: no end)
+	banned    map[string]time.Time
+	whitelist map[string]struct{}
+
+	stats      Stats
+	created    bool // made by CreateRoom (kept while RequireCreate)
+	lastActive time.Time
+}
+
+// Limit is a room's own upstream limit.
+type Limit struct {
+	Rate  float64 `json:"rate"`
+	Burst int     `json:"burst"`
+}
+
+// Stats are a room's counters since it was created on this node.
+type Stats struct {
+	Accepted         uint64            `json:"accepted"`
+	AcceptedPriority uint64            `json:"accepted_priority"`
+	Dropped          map[string]uint64 `json:"dropped"`
+	Joins            uint64            `json:"joins"`
+}
+
+func (s *Service) shard(id string) *roomShard { return &s.shards[shard.Index(id, numShards)] }
+
+// ValidID reports whether id can name a room: 1..MaxIDBytes bytes of
+// letters, digits and ._:@- .
+func ValidID(id string) bool {
+	if len(id) == 0 || len(id) > MaxIDBytes {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '.' || c == '_' || c == ':' || c == '@' || c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Service) newState(id string) *state {
+	return &state{
+		id:         id,
+		limiter:    rate.NewLimiter(rate.Limit(s.cfg.Rate), s.cfg.Burst),
+		perNode:    make(map[string]int, 1),
+		stats:      Stats{Dropped: make(map[string]uint64)},
+		lastActive: s.now(),
+	}
+}
+
+// lookup returns the room, creating it when create is set.
+func (s *Service) lookup(id string, create bool) (*state, error) {
+	if !ValidID(id) {
+		return nil, ErrInvalidRoom
+	}
+	sh := s.shard(id)
+	sh.mu.RLock()
+	r := sh.rooms[id]
+	sh.mu.RUnlock()
+	if r != nil || !create {
+		if r == nil {
+			return nil, ErrNotFound
+		}
+		return r, nil
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if r = sh.rooms[id]; r == nil {
+		r = s.newState(id)
+		sh.rooms[id] = r
+	}
+	return r, nil
+}
+
+// CreateRoom makes a room exist (needed before joins when RequireCreate is
+// set). Creating an existing room is not an error.
+func (s *Service) CreateRoom(id string) error {
+	r, err := s.lookup(id, true)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.created = true
+	r.mu.Unlock()
+	return nil
+}
+
+// JoinRequest asks for one viewer to enter a room.
+type JoinRequest struct {
+	Room string
+	User string
+	Node string // node the viewer is connected to
+}
+
+// JoinInfo is what a viewer needs to start reading a room.
+type JoinInfo struct {
+	Seq, PSeq uint64
+	Viewers   int
+}
+
+// Join counts a viewer in. A banned user gets ErrBanned and changes nothing.
+func (s *Service) Join(_ context.Context, req JoinRequest) (JoinInfo, error) {
+	r, err := s.lookup(req.Room, !s.cfg.RequireCreate)
+	if err != nil {
+		return JoinInfo{}, err
+	}
+	now := s.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if active(r.banned, req.User, now) {
+		return JoinInfo{}, ErrBanned
+	}
+	r.perNode[req.Node]++
+	if r.perNode[req.Node] == 1 {
+		r.nodeList = append(slices.Clone(r.nodeList), req.Node)
+	}
+	r.viewers++
+	r.stats.Joins++
+	r.lastActive = now
+	s.metrics.joins.Inc()
+	return JoinInfo{Seq: r.seq, PSeq: r.pseq, Viewers: r.viewers}, nil
+}
+
+// Leave counts a viewer out. Leaving a room that is gone is not an error.
+func (s *Service) Leave(_ context.Context, roomID, user, node string) error {
+	r, err := s.lookup(roomID, false)
+	if err != nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n, ok := r.perNode[node]
+	if !ok {
+		return nil
+	}
+	if n <= 1 {
+		delete(r.perNode, node)
+		r.nodeList = slices.DeleteFunc(slices.Clone(r.nodeList), func(x string) bool { return x == node })
+	} else {
+		r.perNode[node] = n - 1
+	}
+	r.viewers--
+	r.lastActive = s.now()
+	s.metrics.leaves.Inc()
+	return nil
+}
+
+// DropNode forgets every viewer counted on node (a node that left the
+// cluster or restarted) in every room.
+func (s *Service) DropNode(node string) {
+	s.each(func(r *state) {
+		r.mu.Lock()
+		if n, ok := r.perNode[node]; ok {
+			delete(r.perNode, node)
+			r.nodeList = slices.DeleteFunc(slices.Clone(r.nodeList), func(x string) bool { return x == node })
+			r.viewers -= n
+		}
+		r.mu.Unlock()
+	})
+}
+
+// SendRequest is one message posted to a room.
+type SendRequest struct {
+	Room string
+	From string
+	Body string
+	Kind string
+	// Priority asks for the priority lane.
+	Priority bool
+	// Privileged senders (admin, system) may use the priority lane.
+	Privileged bool
+}
+
+// Accepted describes an accepted message.
+type Accepted struct {
+	Seq      uint64
+	MsgID    uint64
+	Priority bool
+}
+
+// Send checks, limits, numbers and broadcasts one message. Refusals return
+// an error, are counted by reason and change nothing else.
+func (s *Service) Send(_ context.Context, req SendRequest) (Accepted, error) {
+	r, err := s.lookup(req.Room, false)
+	if err != nil {
+		return Accepted{}, err
+	}
+	now := s.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	priority, err := s.check(r, req, now)
+	if err != nil {
+		r.stats.Dropped[dropReason(err)]++
+		s.metrics.dropped.WithLabelValues(dropReason(err)).Inc()
+		return Accepted{}, err
+	}
+	m := &pb.RoomMessage{
+		MsgId:    s.ids.Next(),
+		From:     req.From,
+		Ts:       now.UnixMilli(),
+		Body:     req.Body,
+		Kind:     req.Kind,
+		Priority: priority,
+	}
+	if priority {
+		r.pseq++
+		m.Seq = r.pseq
+		r.stats.AcceptedPriority++
+		s.metrics.accepted.WithLabelValues("priority").Inc()
+	} else {
+		r.seq++
+		m.Seq = r.seq
+		r.stats.Accepted++
+		s.metrics.accepted.WithLabelValues("normal").Inc()
+	}
+	r.lastActive = now
+	if len(r.nodeList) > 0 {
+		s.bc.Broadcast(r.id, m, r.nodeList)
+	}
+	return Accepted{Seq: m.Seq, MsgID: m.MsgId, Priority: priority}, nil
+}
+
+// check runs every refusal rule in order and picks the lane. r.mu is held.
+func (s *Service) check(r *state, req SendRequest, now time.Time) (priority bool, err error) {
+	switch {
+	case req.Body == "":
+		return false, fmt.Errorf("%w: empty body", ErrInvalid)
+	case len(req.Body) > s.cfg.MaxBodyBytes:
+		return false, ErrTooLarge
+	case len(req.Kind) > MaxKindBytes:
+		return false, fmt.Errorf("%w: kind longer than %d bytes", ErrInvalid, MaxKindBytes)
+	case active(r.banned, req.From, now):
+		return false, ErrBanned
+	case active(r.muted, req.From, now):
+		return false, ErrMuted
+	}
+	_, whitelisted := r.whitelist[req.From]
+	switch {
+	case whitelisted:
+		return true, nil
+	case req.Priority && req.Privileged:
+		return true, nil
+	case req.Priority:
+		return false, ErrForbidden
+	}
+	if !r.limiter.AllowN(now, 1) {
+		return false, ErrRateLimited
+	}
+	return false, nil
+}
+
+// active reports whether user has an entry in m that has not ended.
+func active(m map[string]time.Time, user string, now time.Time) bool {
+	until, ok := m[user]
+	return ok && (until.IsZero() || now.Before(until))
+}
+
+// Info is a room's state for stats and the admin API.
+type Info struct {
+	ID        string   `json:"id"`
+	Seq       uint64   `json:"seq"`
+	PSeq      uint64   `json:"pseq"`
+	Viewers   int      `json:"viewers"`
+	Nodes     int      `json:"nodes"`
+	Limit     Limit    `json:"limit"`
+	Muted     []string `json:"muted"`
+	Banned    []string `json:"banned"`
+	Whitelist []string `json:"whitelist"`
+	Stats     Stats    `json:"stats"`
+}
+
+// Info returns a snapshot of one room.
+func (s *Service) Info(id string) (Info, error) {
+	r, err := s.lookup(id, false)
+	if err != nil {
+		return Info{}, err
+	}
+	now := s.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.info(now), nil
+}
+
+func (r *state) info(now time.Time) Info {
+	inf := Info{
+		ID: r.id, Seq: r.seq, PSeq: r.pseq, Viewers: r.viewers, Nodes: len(r.nodeList),
+		Limit:     Limit{Rate: float64(r.limiter.Limit()), Burst: r.limiter.Burst()},
+		Muted:     activeKeys(r.muted, now),
+		Banned:    activeKeys(r.banned, now),
+		Whitelist: make([]string, 0, len(r.whitelist)),
+		Stats:     r.stats,
+	}
+	inf.Stats.Dropped = make(map[string]uint64, len(r.stats.Dropped))
+	for k, v := range r.stats.Dropped {
+		inf.Stats.Dropped[k] = v
+	}
+	for u := range r.whitelist {
+		inf.Whitelist = append(inf.Whitelist, u)
+	}
+	sort.Strings(inf.Whitelist)
+	return inf
+}
+
+func activeKeys(m map[string]time.Time, now time.Time) []string {
+	out := make([]string, 0, len(m))
+	for u := range m {
+		if active(m, u, now) {
+			out = append(out, u)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Top returns up to n rooms with the most viewers, most first.
+func (s *Service) Top(n int) []Info {
+	now := s.now()
+	var all []Info
+	s.each(func(r *state) {
+		r.mu.Lock()
+		all = append(all, r.info(now))
+		r.mu.Unlock()
+	})
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].Viewers != all[j].Viewers {
+			return all[i].Viewers > all[j].Viewers
+		}
+		return all[i].ID < all[j].ID
+	})
+	if len(all) > n {
+		all = all[:n]
+	}
+	return all
+}
+
+// Len returns how many rooms the service holds.
+func (s *Service) Len() int {
+	n := 0
+	for i := range s.shards {
+		s.shards[i].mu.RLock()
+		n += len(s.shards[i].rooms)
+		s.shards[i].mu.RUnlock()
+	}
+	return n
+}
+
+// Rooms returns the ids of every room the service holds.
+func (s *Service) Rooms() []string {
+	var ids []string
+	s.each(func(r *state) { ids = append(ids, r.id) })
+	return ids
+}
+
+// each calls fn for every room, holding no lock of the service.
+func (s *Service) each(fn func(*state)) {
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		rooms := make([]*state, 0, len(sh.rooms))
+		for _, r := range sh.rooms {
+			rooms = append(rooms, r)
+		}
+		sh.mu.RUnlock()
+		for _, r := range rooms {
+			fn(r)
+		}
+	}
+}
+
+// Sweep forgets rooms that have had no viewers for IdleTTL, carry no
+// moderation state and were not created explicitly, and ends expired
+// mutes and bans. It returns how many rooms it removed.
+func (s *Service) Sweep(now time.Time) int {
+	removed := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for id, r := range sh.rooms {
+			r.mu.Lock()
+			prune(r.muted, now)
+			prune(r.banned, now)
+			idle := r.viewers == 0 && !r.created && len(r.muted) == 0 && len(r.banned) == 0 &&
+				len(r.whitelist) == 0 && r.limit == nil && now.Sub(r.lastActive) >= s.cfg.IdleTTL
+			r.mu.Unlock()
+			if idle {
+				delete(sh.rooms, id)
+				removed++
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return removed
+}
+
+func prune(m map[string]time.Time, now time.Time) {
+	for u, until := range m {
+		if !until.IsZero() && !now.Before(until) {
+			delete(m, u)
+		}
+	}
+}

@@ -1,0 +1,291 @@
+package room
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/roomcast/roomcast/internal/msgid"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+)
+
+type recorder struct {
+	mu    sync.Mutex
+	msgs  []*pb.RoomMessage
+	nodes [][]string
+	kicks []string
+}
+
+func (r *recorder) Broadcast(_ string, m *pb.RoomMessage, nodes []string) {
+	r.mu.Lock()
+	r.msgs = append(r.msgs, m)
+	r.nodes = append(r.nodes, append([]string(nil), nodes...))
+	r.mu.Unlock()
+}
+
+func (r *recorder) Kick(room, user string, reason pb.Kick_Reason, nodes []string) {
+	r.mu.Lock()
+	r.kicks = append(r.kicks, room+"/"+user+"/"+reason.String())
+	r.mu.Unlock()
+}
+
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time { return c.t }
+
+func newSvc(t *testing.T, cfg Config) (*Service, *recorder, *fakeClock, *prometheus.Registry) {
+	t.Helper()
+	rec := &recorder{}
+	clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	ids, _ := msgid.New(1, clk.now)
+	reg := prometheus.NewRegistry()
+	s, err := New(Deps{Broadcaster: rec, IDs: ids, Registerer: reg, Now: clk.now}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, rec, clk, reg
+}
+
+var ctx = context.Background()
+
+func TestJoinSendBroadcastsToNodesWithViewers(t *testing.T) {
+	s, rec, _, _ := newSvc(t, Config{})
+	if _, err := s.Send(ctx, SendRequest{Room: "r", From: "u", Body: "x"}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("send to unknown room: %v", err)
+	}
+	for _, n := range []string{"n1", "n1", "n2"} {
+		if _, err := s.Join(ctx, JoinRequest{Room: "r", User: "u", Node: n}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := s.Send(ctx, SendRequest{Room: "r", From: "u", Body: "hello"})
+	if err != nil || a.Seq != 1 || a.Priority {
+		t.Fatalf("send = %+v, %v", a, err)
+	}
+	if len(rec.msgs) != 1 || len(rec.nodes[0]) != 2 {
+		t.Fatalf("broadcast to %v, want n1 and n2 once each", rec.nodes)
+	}
+	_ = s.Leave(ctx, "r", "u", "n2")
+	_, _ = s.Send(ctx, SendRequest{Room: "r", From: "u", Body: "again"})
+	if got := rec.nodes[1]; len(got) != 1 || got[0] != "n1" {
+		t.Fatalf("after n2 left, broadcast to %v", got)
+	}
+	inf, _ := s.Info("r")
+	if inf.Viewers != 2 || inf.Seq != 2 || inf.Nodes != 1 {
+		t.Fatalf("info = %+v", inf)
+	}
+	// Nodes without viewers: accepted, numbered, but nothing broadcast.
+	_ = s.Leave(ctx, "r", "u", "n1")
+	_ = s.Leave(ctx, "r", "u", "n1")
+	if _, err := s.Send(ctx, SendRequest{Room: "r", From: "u", Body: "nobody"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.msgs) != 2 {
+		t.Fatal("broadcast to a room without viewers")
+	}
+}
+
+func TestUpstreamLimitAndPriorityBypass(t *testing.T) {
+	s, rec, clk, reg := newSvc(t, Config{Rate: 200, Burst: 20})
+	_, _ = s.Join(ctx, JoinRequest{Room: "r", User: "v", Node: "n"})
+	accepted, limited := 0, 0
+	// 1000 sends spread over one second.
+	for i := 0; i < 1000; i++ {
+		_, err := s.Send(ctx, SendRequest{Room: "r", From: "u", Body: "m"})
+		switch {
+		case err == nil:
+			accepted++
+		case errors.Is(err, ErrRateLimited):
+			limited++
+		default:
+			t.Fatal(err)
+		}
+		if i%10 == 0 {
+			if _, err := s.Send(ctx, SendRequest{Room: "r", From: "admin", Body: "notice", Priority: true, Privileged: true}); err != nil {
+				t.Fatalf("priority notice refused: %v", err)
+			}
+		}
+		clk.t = clk.t.Add(time.Millisecond)
+	}
+	if accepted < 200 || accepted > 225 {
+		t.Fatalf("accepted %d of 1000 in 1s at 200/s burst 20", accepted)
+	}
+	if got := testutil.ToFloat64(s.metrics.dropped.WithLabelValues(DropRateLimited)); int(got) != limited {
+		t.Fatalf("dropped{rate_limited} = %v, want %d", got, limited)
+	}
+	prio := 0
+	for _, m := range rec.msgs {
+		if m.Priority {
+			prio++
+		}
+	}
+	if prio != 100 {
+		t.Fatalf("priority messages broadcast = %d, want 100", prio)
+	}
+	inf, _ := s.Info("r")
+	if inf.PSeq != 100 || inf.Seq != uint64(accepted) || inf.Stats.Dropped[DropRateLimited] != uint64(limited) {
+		t.Fatalf("info = %+v", inf)
+	}
+	_ = reg
+}
+
+func TestModeration(t *testing.T) {
+	s, rec, clk, _ := newSvc(t, Config{})
+	_, _ = s.Join(ctx, JoinRequest{Room: "r", User: "bad", Node: "n"})
+	send := func(from string, prio bool) error {
+		_, err := s.Send(ctx, SendRequest{Room: "r", From: from, Body: "m", Priority: prio})
+		return err
+	}
+	if err := s.Mute("r", "loud", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := send("loud", false); !errors.Is(err, ErrMuted) {
+		t.Fatalf("muted send: %v", err)
+	}
+	clk.t = clk.t.Add(time.Minute)
+	if err := send("loud", false); err != nil {
+		t.Fatalf("mute did not end: %v", err)
+	}
+	_ = s.Ban("r", "bad", 0)
+	if len(rec.kicks) != 1 || rec.kicks[0] != "r/bad/BANNED" {
+		t.Fatalf("kicks = %v", rec.kicks)
+	}
+	if err := send("bad", false); !errors.Is(err, ErrBanned) {
+		t.Fatalf("banned send: %v", err)
+	}
+	if _, err := s.Join(ctx, JoinRequest{Room: "r", User: "bad", Node: "n"}); !errors.Is(err, ErrBanned) {
+		t.Fatalf("banned join: %v", err)
+	}
+	_ = s.Unban("r", "bad")
+	if err := send("bad", false); err != nil {
+		t.Fatalf("after unban: %v", err)
+	}
+	if err := send("user", true); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("unprivileged priority: %v", err)
+	}
+	_ = s.Whitelist("r", "vip", true)
+	a, err := s.Send(ctx, SendRequest{Room: "r", From: "vip", Body: "m"})
+	if err != nil || !a.Priority {
+		t.Fatalf("whitelisted send = %+v, %v", a, err)
+	}
+	inf, _ := s.Info("r")
+	if len(inf.Whitelist) != 1 || len(inf.Banned) != 0 || inf.Stats.Dropped[DropMuted] != 1 ||
+		inf.Stats.Dropped[DropBanned] != 1 || inf.Stats.Dropped[DropForbidden] != 1 {
+		t.Fatalf("info = %+v", inf)
+	}
+}
+
+func TestBadInputChangesNothing(t *testing.T) {
+	s, rec, _, _ := newSvc(t, Config{MaxBodyBytes: 10})
+	_, _ = s.Join(ctx, JoinRequest{Room: "r", User: "u", Node: "n"})
+	cases := []struct {
+		req  SendRequest
+		want error
+	}{
+		{SendRequest{Room: "r", From: "u", Body: "01234567890"}, ErrTooLarge},
+		{SendRequest{Room: "r", From: "u", Body: ""}, ErrInvalid},
+		{SendRequest{Room: "r", From: "u", Body: "x", Kind: string(make([]byte, 33))}, ErrInvalid},
+		{SendRequest{Room: "bad room", From: "u", Body: "x"}, ErrInvalidRoom},
+		{SendRequest{Room: "nope", From: "u", Body: "x"}, ErrNotFound},
+	}
+	for _, c := range cases {
+		if _, err := s.Send(ctx, c.req); !errors.Is(err, c.want) {
+			t.Errorf("%+v: err %v, want %v", c.req, err, c.want)
+		}
+	}
+	inf, _ := s.Info("r")
+	if inf.Seq != 0 || len(rec.msgs) != 0 {
+		t.Fatal("a refused message changed the room")
+	}
+	if _, err := s.Join(ctx, JoinRequest{Room: "", User: "u", Node: "n"}); !errors.Is(err, ErrInvalidRoom) {
+		t.Fatalf("empty room id: %v", err)
+	}
+}
+
+func TestRequireCreateAndSweep(t *testing.T) {
+	s, _, clk, _ := newSvc(t, Config{RequireCreate: true, IdleTTL: time.Minute})
+	if _, err := s.Join(ctx, JoinRequest{Room: "r", User: "u", Node: "n"}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("join uncreated: %v", err)
+	}
+	_ = s.CreateRoom("r")
+	if _, err := s.Join(ctx, JoinRequest{Room: "r", User: "u", Node: "n"}); err != nil {
+		t.Fatal(err)
+	}
+
+	s2, _, clk2, _ := newSvc(t, Config{IdleTTL: time.Minute})
+	_, _ = s2.Join(ctx, JoinRequest{Room: "a", User: "u", Node: "n"})
+	_, _ = s2.Join(ctx, JoinRequest{Room: "b", User: "u", Node: "n"})
+	_ = s2.Leave(ctx, "a", "u", "n")
+	_ = s2.Leave(ctx, "b", "u", "n")
+	_ = s2.Mute("b", "x", 0)
+	clk2.t = clk2.t.Add(2 * time.Minute)
+	if n := s2.Sweep(clk2.t); n != 1 || s2.Len() != 1 {
+		t.Fatalf("sweep removed %d, left %d; want a removed, b kept (moderation state)", n, s2.Len())
+	}
+	_ = clk
+}
+
+func TestDropNode(t *testing.T) {
+	s, rec, _, _ := newSvc(t, Config{})
+	_, _ = s.Join(ctx, JoinRequest{Room: "r", User: "u", Node: "n1"})
+	_, _ = s.Join(ctx, JoinRequest{Room: "r", User: "u", Node: "n2"})
+	s.DropNode("n2")
+	_, _ = s.Send(ctx, SendRequest{Room: "r", From: "u", Body: "x"})
+	if len(rec.nodes[0]) != 1 || rec.nodes[0][0] != "n1" {
+		t.Fatalf("broadcast to %v after dropping n2", rec.nodes[0])
+	}
+	if inf, _ := s.Info("r"); inf.Viewers != 1 {
+		t.Fatalf("viewers = %d", inf.Viewers)
+	}
+}
+
+func TestSetLimitAndTop(t *testing.T) {
+	s, _, clk, _ := newSvc(t, Config{Rate: 1, Burst: 1})
+	_, _ = s.Join(ctx, JoinRequest{Room: "big", User: "u", Node: "n"})
+	_, _ = s.Join(ctx, JoinRequest{Room: "big", User: "v", Node: "n"})
+	_, _ = s.Join(ctx, JoinRequest{Room: "small", User: "u", Node: "n"})
+	if err := s.SetLimit("big", &Limit{Rate: 1000, Burst: 100}); err != nil {
+		t.Fatal(err)
+	}
+	ok := 0
+	for i := 0; i < 100; i++ {
+		if _, err := s.Send(ctx, SendRequest{Room: "big", From: "u", Body: "x"}); err == nil {
+			ok++
+		}
+	}
+	if ok != 100 {
+		t.Fatalf("override: %d of 100 accepted", ok)
+	}
+	if err := s.SetLimit("big", &Limit{Rate: 0, Burst: 1}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("bad limit: %v", err)
+	}
+	_ = s.SetLimit("big", nil)
+	clk.t = clk.t.Add(time.Hour)
+	if _, err := s.Send(ctx, SendRequest{Room: "big", From: "u", Body: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Send(ctx, SendRequest{Room: "big", From: "u", Body: "x"}); !errors.Is(err, ErrRateLimited) {
+		t.Fatalf("default restored: %v", err)
+	}
+	top := s.Top(1)
+	if len(top) != 1 || top[0].ID != "big" || top[0].Viewers != 2 {
+		t.Fatalf("top = %+v", top)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, c := range []Config{{Rate: -1}, {Burst: -1}, {MaxBodyBytes: -1}, {IdleTTL: -1}} {
+		if err := c.Validate(); err == nil {
+			t.Errorf("%+v: no error", c)
+		}
+	}
+	d := Config{}.WithDefaults()
+	if d.Rate != 200 || d.Burst != 20 || d.MaxBodyBytes != 4096 {
+		t.Fatalf("defaults = %+v", d)
+	}
+}

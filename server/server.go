@@ -1,0 +1,248 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/roomcast/roomcast/auth"
+	"github.com/roomcast/roomcast/configs"
+	"github.com/roomcast/roomcast/fanout"
+	"github.com/roomcast/roomcast/gateway"
+	"github.com/roomcast/roomcast/internal/msgid"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+	"github.com/roomcast/roomcast/room"
+)
+
+// Server is one roomcast node.
+type Server struct {
+	cfg  configs.Config
+	log  *slog.Logger
+	reg  *prometheus.Registry
+	keys *auth.Keyring
+	ids  *msgid.Generator
+
+	rooms *room.Service
+	fan   *fanout.Service
+	gw    *gateway.Gateway
+	mux   *http.ServeMux
+	http  *http.Server
+
+	mu       sync.Mutex
+	ln       net.Listener
+	ready    atomic.Bool
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	serveErr chan error
+	started  bool
+	stopped  bool
+}
+
+// New builds a node from a validated configuration. It does no I/O.
+func New(cfg configs.Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: log, reg: prometheus.NewRegistry(), stop: make(chan struct{}), serveErr: make(chan error, 1)}
+	if err := s.reg.Register(collectors.NewGoCollector()); err != nil {
+		return nil, err
+	}
+	if err := s.reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return nil, err
+	}
+	var err error
+	if s.keys, err = auth.NewKeyring(cfg.Keys()...); err != nil {
+		return nil, err
+	}
+	number := cfg.Node.Number
+	if number < 0 {
+		number = rand.IntN(msgid.MaxNode + 1)
+	}
+	if s.ids, err = msgid.New(number, nil); err != nil {
+		return nil, err
+	}
+	s.fan, err = fanout.New(fanout.Deps{Logger: log.With("component", "fanout"), Registerer: s.reg}, cfg.Fanout)
+	if err != nil {
+		return nil, err
+	}
+	s.rooms, err = room.New(room.Deps{
+		Broadcaster: localBroadcaster{s.fan},
+		IDs:         s.ids,
+		Logger:      log.With("component", "room"),
+		Registerer:  s.reg,
+	}, cfg.Room)
+	if err != nil {
+		return nil, err
+	}
+	s.gw, err = gateway.New(gateway.Deps{
+		Rooms:      s.rooms,
+		Fanout:     s.fan,
+		Auth:       s.keys,
+		Node:       cfg.Node.ID,
+		Logger:     log.With("component", "gateway"),
+		Registerer: s.reg,
+	}, cfg.Gateway)
+	if err != nil {
+		return nil, err
+	}
+	s.mux = http.NewServeMux()
+	s.mux.Handle("GET /ws", s.gw)
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		if !s.ready.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("not ready\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	s.http = &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	return s, nil
+}
+
+// Start listens on the gateway address and starts every component.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return errors.New("server: already started")
+	}
+	ln, err := net.Listen("tcp", s.cfg.Gateway.Listen)
+	if err != nil {
+		return fmt.Errorf("server: listen: %w", err)
+	}
+	s.started = true
+	s.ln = ln
+	s.fan.Start()
+	s.gw.Start()
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.serveErr <- err
+		}
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.maintain()
+	}()
+	s.ready.Store(true)
+	s.log.Info("roomcast node started", "node", s.cfg.Node.ID, "mode", s.cfg.Mode, "addr", ln.Addr().String())
+	return nil
+}
+
+// maintain runs periodic housekeeping until Shutdown.
+func (s *Server) maintain() {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			if n := s.rooms.Sweep(now); n > 0 {
+				s.log.Debug("forgot idle rooms", "rooms", n)
+			}
+		}
+	}
+}
+
+// Addr is the address the node listens on (after Start).
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Shutdown stops the node: it stops accepting, tells clients it is going
+// away, closes their connections, stops the dispatchers and waits for every
+// goroutine, or until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.started || s.stopped {
+		s.mu.Unlock()
+		return nil
+	}
+	s.stopped = true
+	s.mu.Unlock()
+	s.ready.Store(false)
+	close(s.stop)
+	// Stop accepting; hijacked WebSocket connections are not waited for here.
+	err := s.http.Shutdown(ctx)
+	err = errors.Join(err, s.gw.Close(ctx))
+	s.fan.Close()
+	s.wg.Wait()
+	s.log.Info("roomcast node stopped", "node", s.cfg.Node.ID)
+	return err
+}
+
+// Run starts the node and stops it when ctx ends or the HTTP server fails.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Start(); err != nil {
+		return err
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-s.serveErr:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	return errors.Join(runErr, s.Shutdown(sctx))
+}
+
+// Rooms is the node's room service (for the admin API and tests).
+func (s *Server) Rooms() *room.Service { return s.rooms }
+
+// Fanout is the node's message service.
+func (s *Server) Fanout() *fanout.Service { return s.fan }
+
+// Gateway is the node's gateway.
+func (s *Server) Gateway() *gateway.Gateway { return s.gw }
+
+// Keyring verifies and mints tokens.
+func (s *Server) Keyring() *auth.Keyring { return s.keys }
+
+// Registry holds every metric of the node.
+func (s *Server) Registry() *prometheus.Registry { return s.reg }
+
+// Handle adds a route to the node's HTTP server (before Start).
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// localBroadcaster delivers room messages to this node's fanout: the
+// embedded-mode Broadcaster (every node name is this node).
+type localBroadcaster struct{ fan *fanout.Service }
+
+func (b localBroadcaster) Broadcast(roomID string, m *pb.RoomMessage, _ []string) {
+	b.fan.Deliver(roomID, m)
+}
+
+func (b localBroadcaster) Kick(roomID, user string, reason pb.Kick_Reason, _ []string) {
+	b.fan.KickUser(roomID, user, reason)
+}

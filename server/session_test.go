@@ -1,0 +1,148 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/roomcast/roomcast/client"
+	"github.com/roomcast/roomcast/configs"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+	"github.com/roomcast/roomcast/protocol"
+)
+
+// TestJSONSessionByHand types the worked session of docs/protocol.md as
+// raw text frames, next to a binary viewer in the same room.
+func TestJSONSessionByHand(t *testing.T) {
+	s := startServer(t, nil)
+	tok := token(t, s, "alice")
+	ws, _, err := websocket.DefaultDialer.Dial(s.wsURL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	say := func(text string) {
+		t.Helper()
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(text)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hear := func() *pb.Frame {
+		t.Helper()
+		_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		mt, data, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mt != websocket.TextMessage {
+			t.Fatalf("answered a text frame with message type %d", mt)
+		}
+		f, err := protocol.Decode(protocol.JSON, data)
+		if err != nil {
+			t.Fatalf("%v: %s", err, data)
+		}
+		return f
+	}
+	say(`{"id":1,"connect":{"token":"` + tok + `"}}`)
+	if f := hear(); f.Id != 1 || f.GetConnected().GetUser() != "alice" {
+		t.Fatalf("connect: %v", f)
+	}
+	say(`{"id":2,"join":{"room":"lobby"}}`)
+	if f := hear(); f.Id != 2 || f.GetJoined().GetRoom() != "lobby" {
+		t.Fatalf("join: %v", f)
+	}
+	bin := dialViewer(t, s, "bob", client.Options{})
+	if _, err := bin.Join(context.Background(), "lobby"); err != nil {
+		t.Fatal(err)
+	}
+	say(`{"id":3,"send":{"room":"lobby","body":"hello from JSON"}}`)
+	sent := hear().GetSent()
+	if sent.GetSeq() != 1 || sent.GetMsgId() == 0 {
+		t.Fatalf("sent: %v", sent)
+	}
+	n := hear().GetNotify()
+	if n == nil || n.Seq != 1 || len(n.Messages) != 1 || n.Messages[0].Body != "hello from JSON" {
+		t.Fatalf("notify: %v", n)
+	}
+	say(`{"id":4,"pull":{"room":"lobby","afterSeq":"1","ack":true}}`)
+	say(`{"id":5,"pull":{"room":"lobby","afterSeq":0}}`)
+	if r := hear(); r.Id != 5 || len(r.GetPullResult().GetMessages()) != 1 {
+		t.Fatalf("pull: %v (an ack with nothing new must not be answered)", r)
+	}
+	say(`{"id":6,"ping":{}}`)
+	if f := hear(); f.Id != 6 || f.GetPong() == nil {
+		t.Fatalf("ping: %v", f)
+	}
+	// The binary viewer got the JSON client's message.
+	eventually(t, 5*time.Second, "binary viewer receives", func() bool { return len(bin.received("lobby")) == 1 })
+	say(`{"id":7,"leave":{"room":"lobby"}}`)
+	if f := hear(); f.GetLeft().GetRoom() != "lobby" {
+		t.Fatalf("leave: %v", f)
+	}
+}
+
+func TestShutdownClosesClientsGoingAway(t *testing.T) {
+	s := startServer(t, nil)
+	r := dialRaw(t, s, protocol.Binary, "")
+	r.connect(token(t, s, "u"))
+	r.join("r")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ce := r.closed(5 * time.Second); ce.Code != websocket.CloseGoingAway {
+		t.Fatalf("close %d, want 1001", ce.Code)
+	}
+	if _, err := http.Get("http://" + s.Addr() + "/healthz"); err == nil {
+		t.Fatal("still serving after shutdown")
+	}
+}
+
+func TestHealthReadyMetrics(t *testing.T) {
+	s := startServer(t, nil)
+	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+		resp, err := http.Get("http://" + s.Addr() + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d", p, resp.StatusCode)
+		}
+	}
+}
+
+func TestResumeAfterReconnect(t *testing.T) {
+	s := startServer(t, func(c *configs.Config) { lenient(c) })
+	ctx := context.Background()
+	v := dialViewer(t, s, "v", client.Options{BackoffMin: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond})
+	if _, err := v.Join(ctx, "r"); err != nil {
+		t.Fatal(err)
+	}
+	sender := dialViewer(t, s, "sender", client.Options{})
+	_, _ = sender.Join(ctx, "r")
+	for i := 0; i < 10; i++ {
+		_, _ = sender.Send(ctx, "r", "before", client.SendOptions{})
+	}
+	eventually(t, 5*time.Second, "first ten", func() bool { return len(v.received("r")) == 10 })
+	// Break the viewer's connection from the server side, then send while
+	// it is away: it resumes from its cursor and misses nothing.
+	s.Gateway().CloseUser("v")
+	for i := 0; i < 10; i++ {
+		_, _ = sender.Send(ctx, "r", "while away", client.SendOptions{})
+	}
+	eventually(t, 10*time.Second, "resumed", func() bool { return len(v.received("r")) == 20 })
+	if st := v.Stats(); st.Reconnects < 1 || st.Duplicates != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	got := v.received("r")
+	for i, m := range got {
+		if m.Seq != uint64(i+1) {
+			t.Fatalf("message %d has seq %d", i, m.Seq)
+		}
+	}
+}
