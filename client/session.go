@@ -251,8 +251,9 @@ func (c *Client) sendPull(s *session, p *pb.Pull) {
 	if p.Ack {
 		c.stats.acks.Add(1)
 	}
-	// Replies are recognised by type, not id; the id only helps debugging.
-	_ = s.write(&pb.Frame{Id: c.newID(), Body: &pb.Frame_Pull{Pull: p}})
+	// Id 0: the answer is recognised by its type, and the server may share
+	// one encoded PullResult between every viewer at the same cursors.
+	_ = s.write(&pb.Frame{Body: &pb.Frame_Pull{Pull: p}})
 }
 
 func (c *Client) onPullResult(s *session, res *pb.PullResult) {

@@ -27,7 +27,7 @@ type Config struct {
 	// pull before it is kicked from the room. Default 3.
 	MaxUnanswered int `yaml:"max_unanswered"`
 	// InlineBytes is the budget of message bytes a Notify may carry inline;
-	// -1 turns inlining off. Default 4096.
+	// -1 turns inlining off. Default 16384.
 	InlineBytes int `yaml:"inline_bytes"`
 	// PullLimit caps the messages one PullResult carries (and is the default
 	// when the client asks for 0). Default 200.
@@ -69,7 +69,7 @@ func (c Config) WithDefaults() Config {
 		c.MaxUnanswered = 3
 	}
 	if c.InlineBytes == 0 {
-		c.InlineBytes = 4096
+		c.InlineBytes = 16384
 	}
 	if c.PullLimit == 0 {
 		c.PullLimit = 200

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
 )
 
 // dshard is one dispatcher: it owns the viewers assigned to it in every room
@@ -123,7 +122,7 @@ func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool) {
 		return time.Time{}, false
 	}
 	interval := svc.pacer.Interval(int(r.viewers.Load()), int(svc.viewers.Load()))
-	var memo notifyMemo
+	var memo frameMemo
 	sent, merged, inlined := 0, 0, 0
 	for _, sub := range subs {
 		sub.mu.Lock()
@@ -148,7 +147,7 @@ func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool) {
 			sub.mu.Unlock()
 			continue
 		}
-		n := memo.get(r, sub.known, sub.pknown, head, phead, cfg.InlineBytes)
+		n := memo.get(r, frameKey{known: sub.known, pknown: sub.pknown, head: head, phead: phead}, cfg)
 		if n.inline {
 			sub.known, sub.pknown = n.known, n.pknown
 		}
@@ -159,7 +158,7 @@ func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool) {
 		if sub.sess.Push(n.out) {
 			sent++
 			merged += max(n.covers-1, 0)
-			inlined += n.out.Messages
+			inlined += n.messages
 		}
 		sub.mu.Unlock()
 	}
@@ -174,79 +173,4 @@ func earliest(cur time.Time, set bool, t time.Time) (time.Time, bool) {
 		return t, true
 	}
 	return cur, true
-}
-
-// notifyKey identifies one Notify frame: the cursors it starts from and the
-// heads it reports.
-type notifyKey struct{ known, pknown, head, phead uint64 }
-
-// notify is a built Notify frame shared by every viewer at the same cursors.
-type notify struct {
-	out           *protocol.Outbound
-	inline        bool
-	known, pknown uint64 // the viewer's cursors after an inline notify
-	covers        int    // messages the notify stands for (merged count + 1)
-}
-
-// notifyCache keeps the frames built for the current heads of a room; it is
-// shared by the dispatcher shards and guarded by room.cmu.
-type notifyCache struct {
-	head, phead uint64
-	m           map[notifyKey]*notify
-}
-
-// notifyMemo remembers the last frame a walk used, so the common case (every
-// viewer at the same cursors) takes no lock at all.
-type notifyMemo struct {
-	key notifyKey
-	n   *notify
-}
-
-func (m *notifyMemo) get(r *room, known, pknown, head, phead uint64, inlineBytes int) *notify {
-	k := notifyKey{known, pknown, head, phead}
-	if m.n != nil && m.key == k {
-		return m.n
-	}
-	r.cmu.Lock()
-	if r.cache.m == nil || r.cache.head != head || r.cache.phead != phead {
-		r.cache = notifyCache{head: head, phead: phead, m: make(map[notifyKey]*notify, 4)}
-	}
-	n := r.cache.m[k]
-	if n == nil {
-		n = r.buildNotify(known, pknown, head, phead, inlineBytes)
-		r.cache.m[k] = n
-	}
-	r.cmu.Unlock()
-	m.key, m.n = k, n
-	return n
-}
-
-// buildNotify makes the Notify for a viewer at (known, pknown): with the
-// messages inline when all of them fit inlineBytes, bare otherwise.
-func (r *room) buildNotify(known, pknown, head, phead uint64, inlineBytes int) *notify {
-	nt := &pb.Notify{Room: r.id, Seq: head, Pseq: phead}
-	n := &notify{covers: int(head-min(known, head)) + int(phead-min(pknown, phead))}
-	if inlineBytes > 0 {
-		var msgs []*pb.RoomMessage
-		total, over := 0, false
-		normal, prio := r.buf.Read(known, pknown, 0, time.Time{}, func(_ bool, _ uint64, e entry) bool {
-			total += e.size
-			if total > inlineBytes {
-				over = true
-				return false
-			}
-			msgs = append(msgs, e.m)
-			return true
-		})
-		if !over {
-			n.inline = true
-			n.known, n.pknown = max(normal.Last, known), max(prio.Last, pknown)
-			nt.Messages = msgs
-			nt.Missed = normal.Missed
-			nt.Seq, nt.Pseq = max(head, n.known), max(phead, n.pknown)
-		}
-	}
-	n.out = protocol.NewShared(&pb.Frame{Body: &pb.Frame_Notify{Notify: nt}})
-	n.out.Messages = len(nt.Messages)
-	return n
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/roomcast/roomcast/internal/shard"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
@@ -62,10 +61,11 @@ type roomShard struct {
 	rooms map[string]*room
 }
 
-// entry is one message in a room buffer with its encoded size.
+// entry is one message in a room buffer with its protobuf encoding, which
+// frames splice in instead of marshalling the message again.
 type entry struct {
-	m    *pb.RoomMessage
-	size int
+	m   *pb.RoomMessage
+	bin []byte
 }
 
 // room is the local state of one room on this node.
@@ -79,8 +79,8 @@ type room struct {
 	viewers    atomic.Int64
 	emptySince time.Time // guarded by the room shard lock
 
-	cmu   sync.Mutex // guards the notify cache
-	cache notifyCache
+	cmu   sync.Mutex // guards cache
+	cache frameCache
 }
 
 // part holds the viewers of a room that live in one dispatcher shard.
@@ -272,10 +272,14 @@ func (s *Service) Deliver(roomID string, m *pb.RoomMessage) {
 		s.metrics.deliverNoRoom.Inc()
 		return
 	}
-	e := entry{m: m, size: proto.Size(m)}
-	var err error
+	bin, err := protocol.EncodeMessage(m)
+	if err != nil {
+		s.log.Error("encode room message", "room", roomID, "err", err)
+		return
+	}
+	e := entry{m: m, bin: bin}
 	if m.Priority {
-		err = r.buf.PushPriority(m.Seq, e, e.size, s.now())
+		err = r.buf.PushPriority(m.Seq, e, len(bin), s.now())
 	} else {
 		var evicted int
 		evicted, err = r.buf.Append(m.Seq, e)

@@ -20,11 +20,12 @@ type PacerConfig struct {
 	// MaxInterval caps the stretched interval. Default 1s.
 	MaxInterval time.Duration `yaml:"max_interval"`
 	// NodeBudget is the notifications per second the whole node aims not to
-	// exceed; -1 turns it off. Default 200000.
+	// exceed; -1 turns it off. Default 50000 (what two cores sustain with
+	// room to spare: each notification costs a write and an ack read).
 	NodeBudget float64 `yaml:"node_budget"`
 	// RoomBudget is the notifications per second one room aims not to
 	// exceed, so a room of 100k local viewers is notified less often than a
-	// room of 100; -1 turns it off. Default 100000.
+	// room of 100; -1 turns it off. Default 50000.
 	RoomBudget float64 `yaml:"room_budget"`
 }
 
@@ -37,10 +38,10 @@ func (c PacerConfig) WithDefaults() PacerConfig {
 		c.MaxInterval = time.Second
 	}
 	if c.NodeBudget == 0 {
-		c.NodeBudget = 200000
+		c.NodeBudget = 50000
 	}
 	if c.RoomBudget == 0 {
-		c.RoomBudget = 100000
+		c.RoomBudget = 50000
 	}
 	return c
 }

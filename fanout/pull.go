@@ -1,9 +1,8 @@
 package fanout
 
-import (
-	"github.com/roomcast/roomcast/protocol"
-	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-)
+import "time"
+
+var zeroTime time.Time
 
 // Pull answers a viewer's pull: what follows the client's cursors in the
 // priority queue and the ring (at most limit messages; 0 or too many means
@@ -11,6 +10,9 @@ import (
 // missed, pushed to the session as a PullResult with the request id. It
 // clears the pulling flag. With ack set and nothing after the cursors,
 // nothing is pushed: the pull only acknowledged.
+//
+// A pull with id 0 is answered with a shared frame: every viewer pulling
+// from the same cursors at the same heads gets the same encoded bytes.
 //
 // The answer is pushed under the viewer's lock, like every Notify, so the
 // frames of one viewer leave in the order their cursors moved: a Notify
@@ -28,18 +30,24 @@ func (s *Service) Pull(sub *Sub, id uint32, after, pafter uint64, limit int, ack
 	sub.pulling = false
 	sub.notifies = 0
 
-	var msgs []*pb.RoomMessage
-	bytes := 0
-	normal, prio := r.buf.Read(after, pafter, limit, s.now(), func(_ bool, _ uint64, e entry) bool {
-		msgs = append(msgs, e.m)
-		bytes += e.size
-		return bytes < s.cfg.PullBytes
-	})
 	head, phead := r.buf.Heads()
-
+	if ack && after >= head && pafter >= phead {
+		// Nothing after the cursors: the common acknowledgement, no read.
+		sub.known = max(sub.known, min(after, head))
+		sub.pknown = max(sub.pknown, min(pafter, phead))
+		s.metrics.pulls.WithLabelValues("ack").Inc()
+		return nil
+	}
+	k := frameKey{pull: true, limit: limit, known: after, pknown: pafter, head: head, phead: phead}
+	var f *frame
+	if id == 0 {
+		f = r.cached(k, func() *frame { return r.buildPull(k, 0, s.cfg.PullBytes) })
+	} else {
+		f = r.buildPull(k, id, s.cfg.PullBytes)
+	}
 	// A cursor ahead of the head (a room that restarted) is clamped: the
 	// client learns the head from the result and resets.
-	known, pknown := normal.Last, prio.Last
+	known, pknown := f.known, f.pknown
 	if after > head {
 		known = head
 	}
@@ -48,31 +56,19 @@ func (s *Service) Pull(sub *Sub, id uint32, after, pafter uint64, limit int, ack
 	}
 	sub.known = max(sub.known, known)
 	sub.pknown = max(sub.pknown, pknown)
-
-	more := normal.More || prio.More
-	if more {
+	if f.more {
 		// The client pulls again at once: treat it as notified, so no
 		// Notify races its next pull with the same messages.
 		sub.pulling = true
 		sub.notifiedAt = s.now()
 	}
-	if ack && len(msgs) == 0 && !more {
+	if ack && f.messages == 0 && !f.more {
 		s.metrics.pulls.WithLabelValues("ack").Inc()
 		return nil
 	}
 	s.metrics.pulls.WithLabelValues("pull").Inc()
-	s.metrics.pullDelivered.Add(float64(len(msgs)))
-	s.metrics.missed.Add(float64(normal.Missed))
-	o := protocol.NewOutbound(&pb.Frame{Id: id, Body: &pb.Frame_PullResult{PullResult: &pb.PullResult{
-		Room:           r.id,
-		Messages:       msgs,
-		Seq:            max(head, normal.Last),
-		Pseq:           max(phead, prio.Last),
-		Missed:         normal.Missed,
-		MissedPriority: prio.Missed,
-		More:           more,
-	}}})
-	o.Messages = len(msgs)
-	sub.sess.Push(o)
+	s.metrics.pullDelivered.Add(float64(f.messages))
+	s.metrics.missed.Add(float64(f.missed))
+	sub.sess.Push(f.out)
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 type Outbound struct {
 	frame  *pb.Frame
 	shared bool
+	bin    func() ([]byte, error) // custom binary encoder, nil: proto.Marshal
 	// Messages is how many room messages the frame carries (for the
 	// delivered-messages and frames-per-message counters).
 	Messages int
@@ -32,6 +33,19 @@ func NewOutbound(f *pb.Frame) *Outbound { return &Outbound{frame: f} }
 // with no copy.
 func NewShared(f *pb.Frame) *Outbound { return &Outbound{frame: f, shared: true} }
 
+// NewSharedAssembled is NewShared for a Notify or PullResult whose messages
+// are already encoded: the binary form is spliced from them (see
+// AppendFrame) instead of marshalled. f must carry the same messages, for
+// the JSON form and for readers of Frame.
+func NewSharedAssembled(f *pb.Frame, msgs [][]byte) *Outbound {
+	return &Outbound{frame: f, shared: true, bin: func() ([]byte, error) { return AppendFrame(nil, f, msgs) }}
+}
+
+// NewAssembled is NewSharedAssembled for a single connection.
+func NewAssembled(f *pb.Frame, msgs [][]byte) *Outbound {
+	return &Outbound{frame: f, bin: func() ([]byte, error) { return AppendFrame(nil, f, msgs) }}
+}
+
 // Frame returns the frame. Callers must not modify it.
 func (o *Outbound) Frame() *pb.Frame { return o.frame }
 
@@ -40,7 +54,11 @@ func (o *Outbound) Shared() bool { return o.shared }
 
 func (o *Outbound) encode(enc Encoding) {
 	o.once[enc].Do(func() {
-		o.data[enc], o.err[enc] = Encode(enc, o.frame)
+		if enc == Binary && o.bin != nil {
+			o.data[enc], o.err[enc] = o.bin()
+		} else {
+			o.data[enc], o.err[enc] = Encode(enc, o.frame)
+		}
 		if o.err[enc] == nil && o.shared {
 			o.pm[enc], o.err[enc] = websocket.NewPreparedMessage(enc.MessageType(), o.data[enc])
 		}

@@ -2,11 +2,13 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
 
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
@@ -145,4 +147,49 @@ func TestResumeAfterReconnect(t *testing.T) {
 			t.Fatalf("message %d has seq %d", i, m.Seq)
 		}
 	}
+}
+
+// TestNoGoroutineLeftBehind: a node that served clients and shut down
+// leaves no goroutine running (readers, on-demand writers, dispatchers,
+// janitors, the SDK's own).
+func TestNoGoroutineLeftBehind(t *testing.T) {
+	snapshot := goleak.IgnoreCurrent()
+	cfg := configs.Default()
+	cfg.Gateway.Listen = "127.0.0.1:0"
+	lenient(&cfg)
+	s, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var clients []*client.Client
+	for i := 0; i < 5; i++ {
+		tok, _ := s.Keyring().Mint(fmt.Sprintf("u%d", i), nil, time.Hour, time.Now())
+		c, err := client.Dial(ctx, client.Options{URL: s.wsURL(), Token: tok, NoReconnect: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Join(ctx, "r"); err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	for i := 0; i < 20; i++ {
+		if _, err := clients[0].Send(ctx, "r", "m", client.SendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range clients {
+		_ = c.Close()
+	}
+	http.DefaultClient.CloseIdleConnections()
+	goleak.VerifyNone(t, snapshot)
 }

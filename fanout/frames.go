@@ -1,0 +1,143 @@
+package fanout
+
+import (
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+	"github.com/roomcast/roomcast/protocol"
+)
+
+// frameKey identifies one shared frame of a room: a Notify for viewers at
+// cursors (known, pknown), or (pull set) the PullResult for a Pull with id
+// 0 after (known, pknown) with the given limit; both at heads (head, phead).
+type frameKey struct {
+	pull          bool
+	limit         int
+	known, pknown uint64
+	head, phead   uint64
+}
+
+// frame is a built frame shared by every viewer with the same key.
+type frame struct {
+	out      *protocol.Outbound
+	messages int
+	// For a Notify: whether the messages ride inline, and how many
+	// messages it stands for (merged count + 1).
+	inline bool
+	covers int
+	// The viewer's cursors once it has this frame (inline Notify, PullResult).
+	known, pknown uint64
+	// PullResult only.
+	more          bool
+	missed, pmiss uint64
+}
+
+// frameCache keeps the frames built for the current heads of a room; shared
+// by the dispatcher shards and the pullers, guarded by room.cmu.
+type frameCache struct {
+	head, phead uint64
+	m           map[frameKey]*frame
+}
+
+// cached returns the frame for k, building it with build on a miss.
+func (r *room) cached(k frameKey, build func() *frame) *frame {
+	r.cmu.Lock()
+	defer r.cmu.Unlock()
+	if r.cache.m == nil || r.cache.head != k.head || r.cache.phead != k.phead {
+		r.cache = frameCache{head: k.head, phead: k.phead, m: make(map[frameKey]*frame, 4)}
+	}
+	f := r.cache.m[k]
+	if f == nil {
+		f = build()
+		r.cache.m[k] = f
+	}
+	return f
+}
+
+// frameMemo remembers the last frame a walk used, so the common case (every
+// viewer at the same cursors) takes no lock at all.
+type frameMemo struct {
+	key frameKey
+	f   *frame
+}
+
+func (m *frameMemo) get(r *room, k frameKey, cfg *Config) *frame {
+	if m.f != nil && m.key == k {
+		return m.f
+	}
+	f := r.cached(k, func() *frame { return r.buildNotify(k, cfg.InlineBytes) })
+	m.key, m.f = k, f
+	return f
+}
+
+// buildNotify makes the Notify for viewers at k's cursors: with the
+// messages inline when all of them fit inlineBytes, bare otherwise.
+func (r *room) buildNotify(k frameKey, inlineBytes int) *frame {
+	nt := &pb.Notify{Room: r.id, Seq: k.head, Pseq: k.phead}
+	f := &frame{covers: int(k.head-min(k.known, k.head)) + int(k.phead-min(k.pknown, k.phead))}
+	var bins [][]byte
+	if inlineBytes > 0 {
+		var msgs []*pb.RoomMessage
+		total, over := 0, false
+		normal, prio := r.buf.Read(k.known, k.pknown, 0, zeroTime, func(_ bool, _ uint64, e entry) bool {
+			total += len(e.bin)
+			if total > inlineBytes {
+				over = true
+				return false
+			}
+			msgs = append(msgs, e.m)
+			bins = append(bins, e.bin)
+			return true
+		})
+		if !over {
+			f.inline = true
+			f.known, f.pknown = max(normal.Last, k.known), max(prio.Last, k.pknown)
+			nt.Messages = msgs
+			nt.Missed = normal.Missed
+			nt.Seq, nt.Pseq = max(k.head, f.known), max(k.phead, f.pknown)
+		} else {
+			bins = nil
+		}
+	}
+	f.messages = len(nt.Messages)
+	f.out = protocol.NewSharedAssembled(&pb.Frame{Body: &pb.Frame_Notify{Notify: nt}}, bins)
+	f.out.Messages = f.messages
+	return f
+}
+
+// buildPull makes the PullResult for a pull after k's cursors with k's
+// limit, with request id (0: a shared frame) and a byte budget.
+func (r *room) buildPull(k frameKey, id uint32, pullBytes int) *frame {
+	var msgs []*pb.RoomMessage
+	var bins [][]byte
+	bytes := 0
+	normal, prio := r.buf.Read(k.known, k.pknown, k.limit, zeroTime, func(_ bool, _ uint64, e entry) bool {
+		msgs = append(msgs, e.m)
+		bins = append(bins, e.bin)
+		bytes += len(e.bin)
+		return bytes < pullBytes
+	})
+	f := &frame{
+		messages: len(msgs),
+		known:    normal.Last,
+		pknown:   prio.Last,
+		more:     normal.More || prio.More,
+		missed:   normal.Missed,
+		pmiss:    prio.Missed,
+	}
+	res := &pb.PullResult{
+		Room:           r.id,
+		Messages:       msgs,
+		Seq:            max(k.head, normal.Last),
+		Pseq:           max(k.phead, prio.Last),
+		Missed:         normal.Missed,
+		MissedPriority: prio.Missed,
+		More:           f.more,
+	}
+	fr := &pb.Frame{Id: id, Body: &pb.Frame_PullResult{PullResult: res}}
+	if id == 0 {
+		f.out = protocol.NewSharedAssembled(fr, bins)
+	} else {
+		f.out = protocol.NewAssembled(fr, bins)
+	}
+	f.out.Messages = len(msgs)
+	return f
+}

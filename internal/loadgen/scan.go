@@ -1,0 +1,242 @@
+package loadgen
+
+import (
+	"errors"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// The viewer reads binary frames with this allocation-free scanner instead
+// of proto.Unmarshal: a load generator must cost far less per message than
+// the server it measures. Field numbers follow proto/roomcastpb/roomcast.proto;
+// scan_test.go checks them against the generated code.
+
+const (
+	fFrameID      = 1
+	fFrameKick    = 15
+	fFrameNotify  = 26
+	fFramePull    = 27
+	fFramePullRes = 28
+
+	fNotifyRoom   = 1
+	fNotifySeq    = 2
+	fNotifyPseq   = 3
+	fNotifyMsgs   = 4
+	fNotifyMissed = 5
+
+	fResRoom   = 1
+	fResMsgs   = 2
+	fResSeq    = 3
+	fResPseq   = 4
+	fResMissed = 5
+	fResMore   = 7
+
+	fMsgSeq      = 1
+	fMsgBody     = 5
+	fMsgPriority = 7
+
+	fPullRoom   = 1
+	fPullAfter  = 2
+	fPullPafter = 3
+	fPullLimit  = 4
+	fPullAck    = 5
+)
+
+// frameKind is what a scanned frame is.
+type frameKind uint8
+
+const (
+	kindOther frameKind = iota
+	kindNotify
+	kindPullResult
+	kindKick
+)
+
+// scanned is the part of a Notify or PullResult a viewer needs. msgs
+// aliases the frame's bytes.
+type scanned struct {
+	kind      frameKind
+	room      []byte
+	seq, pseq uint64
+	missed    uint64
+	more      bool
+	msgs      []byte // the concatenated message fields, walked by eachMessage
+	msgField  protowire.Number
+}
+
+var errScan = errors.New("loadgen: malformed frame")
+
+// scanFrame reads the envelope and the Notify / PullResult inside it.
+func scanFrame(b []byte) (scanned, error) {
+	var s scanned
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return s, errScan
+		}
+		b = b[n:]
+		if typ == protowire.BytesType && (num == fFrameNotify || num == fFramePullRes || num == fFrameKick) {
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return s, errScan
+			}
+			b = b[n:]
+			switch num {
+			case fFrameNotify:
+				s.kind, s.msgField = kindNotify, fNotifyMsgs
+				return s, s.scanBody(v, fNotifyRoom, fNotifySeq, fNotifyPseq, fNotifyMissed, 0)
+			case fFramePullRes:
+				s.kind, s.msgField = kindPullResult, fResMsgs
+				return s, s.scanBody(v, fResRoom, fResSeq, fResPseq, fResMissed, fResMore)
+			default:
+				s.kind = kindKick
+				return s, nil
+			}
+		}
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return s, errScan
+		}
+		b = b[n:]
+	}
+	return s, nil
+}
+
+func (s *scanned) scanBody(b []byte, room, seq, pseq, missed, more protowire.Number) error {
+	start := b
+	first, last := -1, 0
+	for len(b) > 0 {
+		off := len(start) - len(b)
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return errScan
+		}
+		b = b[n:]
+		switch {
+		case num == room && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return errScan
+			}
+			s.room, b = v, b[n:]
+			continue
+		case num == s.msgField && typ == protowire.BytesType:
+			_, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return errScan
+			}
+			if first < 0 {
+				first = off
+			}
+			b = b[n:]
+			last = len(start) - len(b)
+			continue
+		case typ == protowire.VarintType && (num == seq || num == pseq || num == missed || (more != 0 && num == more)):
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return errScan
+			}
+			b = b[n:]
+			switch num {
+			case seq:
+				s.seq = v
+			case pseq:
+				s.pseq = v
+			case missed:
+				s.missed = v
+			default:
+				s.more = v != 0
+			}
+			continue
+		}
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return errScan
+		}
+		b = b[n:]
+	}
+	if first >= 0 {
+		// Messages are contiguous in what the server writes; anything in
+		// between is skipped by eachMessage as a non-message field.
+		s.msgs = start[first:last]
+	}
+	return nil
+}
+
+// eachMessage calls fn for every RoomMessage of the scanned frame.
+func (s *scanned) eachMessage(fn func(seq uint64, priority bool, body []byte)) error {
+	b := s.msgs
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return errScan
+		}
+		b = b[n:]
+		if num != s.msgField || typ != protowire.BytesType {
+			n = protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return errScan
+			}
+			b = b[n:]
+			continue
+		}
+		m, n := protowire.ConsumeBytes(b)
+		if n < 0 {
+			return errScan
+		}
+		b = b[n:]
+		var seq uint64
+		var prio bool
+		var body []byte
+		for len(m) > 0 {
+			num, typ, n := protowire.ConsumeTag(m)
+			if n < 0 {
+				return errScan
+			}
+			m = m[n:]
+			switch {
+			case num == fMsgSeq && typ == protowire.VarintType:
+				seq, n = protowire.ConsumeVarint(m)
+			case num == fMsgPriority && typ == protowire.VarintType:
+				var v uint64
+				v, n = protowire.ConsumeVarint(m)
+				prio = v != 0
+			case num == fMsgBody && typ == protowire.BytesType:
+				body, n = protowire.ConsumeBytes(m)
+			default:
+				n = protowire.ConsumeFieldValue(num, typ, m)
+			}
+			if n < 0 {
+				return errScan
+			}
+			m = m[n:]
+		}
+		fn(seq, prio, body)
+	}
+	return nil
+}
+
+// appendPull encodes Frame{pull: Pull{...}} without allocating beyond dst.
+func appendPull(dst []byte, room string, after, pafter uint64, limit uint32, ack bool) []byte {
+	var body [128]byte
+	p := protowire.AppendTag(body[:0], fPullRoom, protowire.BytesType)
+	p = protowire.AppendString(p, room)
+	if after != 0 {
+		p = protowire.AppendTag(p, fPullAfter, protowire.VarintType)
+		p = protowire.AppendVarint(p, after)
+	}
+	if pafter != 0 {
+		p = protowire.AppendTag(p, fPullPafter, protowire.VarintType)
+		p = protowire.AppendVarint(p, pafter)
+	}
+	if limit != 0 {
+		p = protowire.AppendTag(p, fPullLimit, protowire.VarintType)
+		p = protowire.AppendVarint(p, uint64(limit))
+	}
+	if ack {
+		p = protowire.AppendTag(p, fPullAck, protowire.VarintType)
+		p = protowire.AppendVarint(p, 1)
+	}
+	dst = protowire.AppendTag(dst, fFramePull, protowire.BytesType)
+	return protowire.AppendBytes(dst, p)
+}

@@ -1,0 +1,74 @@
+package loadgen
+
+import (
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+)
+
+func TestScanMatchesGeneratedCode(t *testing.T) {
+	msgs := []*pb.RoomMessage{
+		{Seq: 7, MsgId: 1, From: "a", Body: "123|x", Priority: true},
+		{Seq: 41, MsgId: 2, From: "b", Body: "hello", Kind: "text"},
+		{Seq: 42, MsgId: 3, Body: "bye"},
+	}
+	frames := []*pb.Frame{
+		{Body: &pb.Frame_Notify{Notify: &pb.Notify{Room: "r1", Seq: 42, Pseq: 7, Missed: 3, Messages: msgs}}},
+		{Id: 9, Body: &pb.Frame_PullResult{PullResult: &pb.PullResult{Room: "r2", Seq: 42, Pseq: 7, Missed: 1, More: true, Messages: msgs}}},
+	}
+	for i, f := range frames {
+		data, _ := proto.Marshal(f)
+		s, err := scanFrame(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantKind := []frameKind{kindNotify, kindPullResult}[i]
+		if s.kind != wantKind || s.seq != 42 || s.pseq != 7 || string(s.room) != []string{"r1", "r2"}[i] {
+			t.Fatalf("frame %d scanned as %+v", i, s)
+		}
+		if (i == 1) != s.more || s.missed != []uint64{3, 1}[i] {
+			t.Fatalf("frame %d: more %v missed %d", i, s.more, s.missed)
+		}
+		var got []*pb.RoomMessage
+		if err := s.eachMessage(func(seq uint64, prio bool, body []byte) {
+			got = append(got, &pb.RoomMessage{Seq: seq, Priority: prio, Body: string(body)})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 3 || got[0].Seq != 7 || !got[0].Priority || got[1].Body != "hello" || got[2].Seq != 42 {
+			t.Fatalf("messages %v", got)
+		}
+	}
+	kick, _ := proto.Marshal(&pb.Frame{Body: &pb.Frame_Kick{Kick: &pb.Kick{Room: "r"}}})
+	if s, _ := scanFrame(kick); s.kind != kindKick {
+		t.Fatal("kick not recognised")
+	}
+	if _, err := scanFrame([]byte{0xff, 0xff}); err == nil {
+		t.Fatal("garbage scanned")
+	}
+}
+
+func TestAppendPullMatchesGeneratedCode(t *testing.T) {
+	data := appendPull(nil, "room-1", 99, 3, 50, true)
+	var f pb.Frame
+	if err := proto.Unmarshal(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	want := &pb.Pull{Room: "room-1", AfterSeq: 99, AfterPseq: 3, Limit: 50, Ack: true}
+	if !proto.Equal(f.GetPull(), want) {
+		t.Fatalf("pull = %v", f.GetPull())
+	}
+}
+
+func TestSentAt(t *testing.T) {
+	if n, ok := sentAt([]byte("1700000000000000000|xx")); !ok || n != 1700000000000000000 {
+		t.Fatal(n, ok)
+	}
+	for _, b := range []string{"|x", "abc|", "12345", ""} {
+		if _, ok := sentAt([]byte(b)); ok {
+			t.Fatalf("%q parsed", b)
+		}
+	}
+}
