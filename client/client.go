@@ -13,8 +13,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/roomcast/roomcast/protocol"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+	"github.com/roomcast/roomcast/protocol"
 )
 
 // Errors.
@@ -154,7 +154,7 @@ type roomState struct {
 	order     []uint64 // ring of ids in seen, oldest first
 	next      int
 	joined    bool
-	resume    bool // the Join in flight is a resume
+	resume    bool      // the Join in flight is a resume
 	pulling   time.Time // when the full pull in flight was sent (zero: none)
 }
 

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roomcast/roomcast/protocol"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+	"github.com/roomcast/roomcast/protocol"
 )
 
 // countSession is the cheapest possible session: it counts what it is given.

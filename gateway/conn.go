@@ -15,8 +15,8 @@ import (
 
 	"github.com/roomcast/roomcast/auth"
 	"github.com/roomcast/roomcast/fanout"
-	"github.com/roomcast/roomcast/protocol"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+	"github.com/roomcast/roomcast/protocol"
 )
 
 // conn is one client connection. Fields without a comment are set before

@@ -7,9 +7,9 @@ import (
 
 	"github.com/roomcast/roomcast/auth"
 	"github.com/roomcast/roomcast/fanout"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/protocol"
 	"github.com/roomcast/roomcast/room"
-	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
 
 // codeOf maps an error from the services to the stable wire code.

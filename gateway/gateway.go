@@ -19,8 +19,8 @@ import (
 	"github.com/roomcast/roomcast/auth"
 	"github.com/roomcast/roomcast/fanout"
 	"github.com/roomcast/roomcast/internal/shard"
-	"github.com/roomcast/roomcast/room"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+	"github.com/roomcast/roomcast/room"
 )
 
 // Rooms is the room service as the gateway uses it: local in embedded
@@ -112,7 +112,9 @@ func New(d Deps, cfg Config) (*Gateway, error) {
 		WriteBufferSize: 4096,
 		WriteBufferPool: &sync.Pool{},
 		CheckOrigin:     g.checkOrigin,
-		Error:           func(w http.ResponseWriter, r *http.Request, status int, reason error) { httpError(w, status, "BAD_HANDSHAKE", reason.Error()) },
+		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
+			httpError(w, status, "BAD_HANDSHAKE", reason.Error())
+		},
 	}
 	m, err := newMetrics(d.Registerer, g)
 	if err != nil {

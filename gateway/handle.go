@@ -10,9 +10,9 @@ import (
 
 	"github.com/roomcast/roomcast/auth"
 	"github.com/roomcast/roomcast/fanout"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/protocol"
 	"github.com/roomcast/roomcast/room"
-	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
 
 // opTimeout bounds one operation against the room service.

@@ -29,11 +29,11 @@ type Broadcaster interface {
 
 // Deps are the Service's collaborators.
 type Deps struct {
-	Broadcaster Broadcaster // required
-	IDs         *msgid.Generator // required
-	Logger      *slog.Logger // nil: discard
+	Broadcaster Broadcaster           // required
+	IDs         *msgid.Generator      // required
+	Logger      *slog.Logger          // nil: discard
 	Registerer  prometheus.Registerer // nil: metrics are kept but not exported
-	Now         func() time.Time // nil: time.Now
+	Now         func() time.Time      // nil: time.Now
 }
 
 const numShards = 64
