@@ -15,6 +15,7 @@ import (
 	"github.com/roomcast/roomcast/auth"
 	"github.com/roomcast/roomcast/fanout"
 	"github.com/roomcast/roomcast/gateway"
+	"github.com/roomcast/roomcast/internal/redisconn"
 	"github.com/roomcast/roomcast/room"
 )
 
@@ -46,6 +47,8 @@ type Config struct {
 	Gateway gateway.Config `yaml:"gateway" envPrefix:"GATEWAY_"`
 	Room    room.Config    `yaml:"room" envPrefix:"ROOM_"`
 	Fanout  fanout.Config  `yaml:"fanout" envPrefix:"FANOUT_"`
+	// Redis is the shared Redis (cluster mode; optional otherwise).
+	Redis redisconn.Config `yaml:"redis" envPrefix:"REDIS_"`
 }
 
 // NodeConfig identifies the node.
@@ -127,6 +130,7 @@ func (c Config) WithDefaults() Config {
 	c.Gateway = c.Gateway.WithDefaults()
 	c.Room = c.Room.WithDefaults()
 	c.Fanout = c.Fanout.WithDefaults()
+	c.Redis = c.Redis.WithDefaults()
 	return c
 }
 
@@ -173,6 +177,9 @@ func (c Config) Validate() error {
 			c.Gateway.MaxQueueBytes, c.Fanout.PullBytes)
 	}
 	if err := c.Room.Validate(); err != nil {
+		return err
+	}
+	if err := c.Redis.Validate(); err != nil {
 		return err
 	}
 	return c.Fanout.Validate()

@@ -20,7 +20,7 @@ func TestDocumentedFileIsTheDefaults(t *testing.T) {
 	want := Default()
 	got.Node.ID, want.Node.ID = "", ""
 	// The file spells empty lists as [], the code leaves them nil.
-	got.Auth.Previous, got.Gateway.AllowedOrigins = nil, nil
+	got.Auth.Previous, got.Gateway.AllowedOrigins, got.Redis.Addrs = nil, nil, nil
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("roomcast.yaml differs from the defaults:\n file: %+v\n code: %+v", got, want)
 	}

@@ -88,8 +88,10 @@ func (r *Ring[T]) Append(seq uint64, v T) (evicted int, err error) {
 		r.n = 0
 	} else {
 		var zero T
-		for q := r.head + 1; q <= seq; q++ {
-			s := &r.slots[q%c]
+		// Walk by distance from the head: q <= seq would wrap when seq
+		// is math.MaxUint64.
+		for d := uint64(1); d <= seq-r.head; d++ {
+			s := &r.slots[(r.head+d)%c]
 			if s.ok {
 				evicted++
 				r.n--
@@ -120,7 +122,8 @@ func (r *Ring[T]) Read(after uint64, max int, fn func(seq uint64, v T) bool) Rea
 	}
 	c := uint64(len(r.slots))
 	prev := start - 1 // last seq accounted for
-	for q := start; q <= r.head; q++ {
+	// q >= start stops the loop if q wraps past math.MaxUint64.
+	for q := start; q >= start && q <= r.head; q++ {
 		s := &r.slots[q%c]
 		if !s.ok || s.seq != q {
 			continue
@@ -147,8 +150,12 @@ func (r *Ring[T]) Read(after uint64, max int, fn func(seq uint64, v T) bool) Rea
 
 // heldAfter reports whether an item with seq > q is held.
 func (r *Ring[T]) heldAfter(q uint64) bool {
+	if q >= r.head {
+		return false // also keeps q+1 from wrapping
+	}
 	c := uint64(len(r.slots))
-	for s := max(q+1, r.windowStart()); s <= r.head; s++ {
+	// s > q stops the loop if s wraps past math.MaxUint64.
+	for s := max(q+1, r.windowStart()); s > q && s <= r.head; s++ {
 		if sl := &r.slots[s%c]; sl.ok && sl.seq == s {
 			return true
 		}
