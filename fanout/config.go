@@ -44,6 +44,10 @@ type Config struct {
 	// RoomIdleTTL is how long a room's local ring outlives its last local
 	// viewer (so a quick rejoin can resume). Default 5m.
 	RoomIdleTTL time.Duration `yaml:"room_idle_ttl"`
+	// Push is the benchmark baseline, not for production: every message is
+	// pushed to every viewer at once as its own Notify (no merging, no
+	// pulling flag), the way a push-per-message server works. Default false.
+	Push bool `yaml:"push"`
 	// Notify paces notifications (see BudgetPacer).
 	Notify PacerConfig `yaml:"notify" envPrefix:"NOTIFY_"`
 }

@@ -370,3 +370,25 @@ func TestStartClose(t *testing.T) {
 		t.Fatal("running dispatcher did not notify")
 	}
 }
+
+func TestPushBaselineSendsEveryMessage(t *testing.T) {
+	s, _, _ := newTestService(t, Config{Push: true})
+	v := &fakeSession{user: "v"}
+	join(s, v, "r", 0, 0)
+	for seq := uint64(1); seq <= 5; seq++ {
+		s.Deliver("r", msg(seq, "m"))
+	}
+	n := v.notifies()
+	if len(n) != 5 {
+		t.Fatalf("push mode sent %d notifies for 5 messages", len(n))
+	}
+	for i, x := range n {
+		if len(x.Messages) != 1 || x.Messages[0].Seq != uint64(i+1) {
+			t.Fatalf("notify %d = %v", i, x)
+		}
+	}
+	s.roundAll() // the dispatcher has nothing left to do
+	if len(v.notifies()) != 5 {
+		t.Fatal("dispatcher re-notified in push mode")
+	}
+}
