@@ -1,0 +1,368 @@
+package ringbuf
+
+import (
+	"errors"
+	"math"
+	"slices"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+type push struct {
+	seq  uint64
+	size int
+	at   time.Duration // since t0
+}
+
+func pushAll(t *testing.T, p *Priority[uint64], ps []push) {
+	t.Helper()
+	for _, x := range ps {
+		if err := p.Push(x.seq, x.seq*10, x.size, t0.Add(x.at)); err != nil {
+			t.Fatalf("Push(%d): %v", x.seq, err)
+		}
+		checkPrioritySlots(t, p)
+	}
+}
+
+// checkPrioritySlots checks the white-box invariants: live items in
+// increasing seq order, bytes matching, dead entries zeroed.
+func checkPrioritySlots(t *testing.T, p *Priority[uint64]) {
+	t.Helper()
+	live := p.live()
+	sum := 0
+	for i, it := range live {
+		sum += it.size
+		if i > 0 && it.seq <= live[i-1].seq {
+			t.Fatalf("live items out of order: %d after %d", it.seq, live[i-1].seq)
+		}
+		if it.seq > p.head {
+			t.Fatalf("item %d above head %d", it.seq, p.head)
+		}
+	}
+	if sum != p.bytes {
+		t.Fatalf("bytes %d, items sum to %d", p.bytes, sum)
+	}
+	var zero pitem[uint64]
+	for i, it := range p.items[:p.start] {
+		if it != zero {
+			t.Fatalf("dead item %d not zeroed: %+v", i, it)
+		}
+	}
+	for i, it := range p.items[len(p.items):cap(p.items)] {
+		if it != zero {
+			t.Fatalf("spare item %d not zeroed: %+v", i, it)
+		}
+	}
+}
+
+func TestPriorityDefaults(t *testing.T) {
+	p := NewPriority[uint64](PriorityConfig{})
+	want := PriorityConfig{MaxItems: 1024, MaxBytes: 1 << 20, MaxAge: 10 * time.Minute}
+	if p.cfg != want {
+		t.Errorf("cfg %+v, want %+v", p.cfg, want)
+	}
+	p = NewPriority[uint64](PriorityConfig{MaxItems: -1, MaxBytes: -1, MaxAge: -1})
+	if p.cfg != want {
+		t.Errorf("negative cfg %+v, want %+v", p.cfg, want)
+	}
+	if p.Len() != 0 || p.Bytes() != 0 || p.Head() != 0 || p.Stats() != (PriorityStats{}) {
+		t.Errorf("not empty: %+v head %d", p.Stats(), p.Head())
+	}
+	runReadCases(t, p, []readCase{
+		{name: "empty", after: 0, res: ReadResult{Last: 0}},
+		{name: "emptyAhead", after: 9, max: 1, stopAt: 1, res: ReadResult{Last: 9}},
+	})
+}
+
+func TestPriorityBounds(t *testing.T) {
+	sec := time.Second
+	cases := []struct {
+		name     string
+		cfg      PriorityConfig
+		pushes   []push
+		expireAt time.Duration // 0: no Expire call
+		expired  int
+		held     []uint64
+		stats    PriorityStats
+	}{
+		{
+			name:   "underBounds",
+			cfg:    PriorityConfig{MaxItems: 4, MaxBytes: 100},
+			pushes: []push{{1, 10, 0}, {2, 20, 0}, {3, 30, 0}},
+			held:   []uint64{1, 2, 3},
+			stats:  PriorityStats{Len: 3, Bytes: 60},
+		},
+		{
+			name:   "maxItems",
+			cfg:    PriorityConfig{MaxItems: 3},
+			pushes: []push{{1, 1, 0}, {2, 1, 0}, {3, 1, 0}, {4, 1, 0}, {6, 1, 0}},
+			held:   []uint64{3, 4, 6},
+			stats:  PriorityStats{Len: 3, Bytes: 3, DroppedItems: 2},
+		},
+		{
+			name:   "maxItemsOne",
+			cfg:    PriorityConfig{MaxItems: 1},
+			pushes: []push{{1, 5, 0}, {2, 6, 0}, {3, 7, 0}},
+			held:   []uint64{3},
+			stats:  PriorityStats{Len: 1, Bytes: 7, DroppedItems: 2},
+		},
+		{
+			name:   "maxBytes",
+			cfg:    PriorityConfig{MaxBytes: 10},
+			pushes: []push{{1, 4, 0}, {2, 4, 0}, {3, 4, 0}},
+			held:   []uint64{2, 3},
+			stats:  PriorityStats{Len: 2, Bytes: 8, DroppedBytes: 1},
+		},
+		{
+			name:   "maxBytesExact",
+			cfg:    PriorityConfig{MaxBytes: 10},
+			pushes: []push{{1, 4, 0}, {2, 6, 0}},
+			held:   []uint64{1, 2},
+			stats:  PriorityStats{Len: 2, Bytes: 10},
+		},
+		{
+			name:   "maxBytesDropsSeveral",
+			cfg:    PriorityConfig{MaxBytes: 10},
+			pushes: []push{{1, 3, 0}, {2, 3, 0}, {3, 3, 0}, {4, 9, 0}},
+			held:   []uint64{4},
+			stats:  PriorityStats{Len: 1, Bytes: 9, DroppedBytes: 3},
+		},
+		{
+			name:   "oversizeKept",
+			cfg:    PriorityConfig{MaxBytes: 10},
+			pushes: []push{{1, 3, 0}, {2, 50, 0}},
+			held:   []uint64{2},
+			stats:  PriorityStats{Len: 1, Bytes: 50, DroppedBytes: 1},
+		},
+		{
+			name:   "oversizeAlone",
+			cfg:    PriorityConfig{MaxBytes: 10},
+			pushes: []push{{7, 50, 0}},
+			held:   []uint64{7},
+			stats:  PriorityStats{Len: 1, Bytes: 50},
+		},
+		{
+			name:   "oversizeThenSmall",
+			cfg:    PriorityConfig{MaxBytes: 10},
+			pushes: []push{{1, 50, 0}, {2, 1, 0}},
+			held:   []uint64{2},
+			stats:  PriorityStats{Len: 1, Bytes: 1, DroppedBytes: 1},
+		},
+		{
+			name:   "itemsThenBytes",
+			cfg:    PriorityConfig{MaxItems: 2, MaxBytes: 10},
+			pushes: []push{{1, 5, 0}, {2, 5, 0}, {3, 5, 0}, {4, 8, 0}},
+			held:   []uint64{4},
+			stats:  PriorityStats{Len: 1, Bytes: 8, DroppedItems: 2, DroppedBytes: 1},
+		},
+		{
+			name:     "age",
+			cfg:      PriorityConfig{MaxAge: time.Minute},
+			pushes:   []push{{1, 1, 0}, {2, 1, 30 * sec}, {3, 1, 61 * sec}},
+			expireAt: 90 * sec, // cut at 30s: 1 and 2 (at the cut) go
+			expired:  2,
+			held:     []uint64{3},
+			stats:    PriorityStats{Len: 1, Bytes: 1, Expired: 2},
+		},
+		{
+			name:     "ageNothingYet",
+			cfg:      PriorityConfig{MaxAge: time.Minute},
+			pushes:   []push{{1, 1, 0}, {2, 1, 30 * sec}},
+			expireAt: 59 * sec,
+			held:     []uint64{1, 2},
+			stats:    PriorityStats{Len: 2, Bytes: 2},
+		},
+		{
+			name:     "ageAll",
+			cfg:      PriorityConfig{MaxAge: time.Minute},
+			pushes:   []push{{1, 4, 0}, {2, 5, 30 * sec}},
+			expireAt: time.Hour,
+			expired:  2,
+			held:     nil,
+			stats:    PriorityStats{Expired: 2},
+		},
+		{
+			name:     "allCounters",
+			cfg:      PriorityConfig{MaxItems: 3, MaxBytes: 10, MaxAge: time.Minute},
+			pushes:   []push{{1, 1, 0}, {2, 1, 0}, {3, 1, 0}, {4, 1, 10 * sec}, {5, 9, 20 * sec}, {6, 1, 70 * sec}},
+			expireAt: 80 * sec, // cut at 20s: 5 goes, 6 stays
+			expired:  1,
+			held:     []uint64{6},
+			stats:    PriorityStats{Len: 1, Bytes: 1, DroppedItems: 2, DroppedBytes: 2, Expired: 1},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := NewPriority[uint64](tc.cfg)
+			pushAll(t, p, tc.pushes)
+			if tc.expireAt != 0 {
+				if n := p.Expire(t0.Add(tc.expireAt)); n != tc.expired {
+					t.Errorf("Expire = %d, want %d", n, tc.expired)
+				}
+				checkPrioritySlots(t, p)
+			}
+			if got := held[uint64](p); !slices.Equal(got, tc.held) {
+				t.Errorf("held %v, want %v", got, tc.held)
+			}
+			if s := p.Stats(); s != tc.stats {
+				t.Errorf("stats %+v, want %+v", s, tc.stats)
+			}
+			if p.Len() != tc.stats.Len || p.Bytes() != tc.stats.Bytes {
+				t.Errorf("Len %d Bytes %d", p.Len(), p.Bytes())
+			}
+			last := tc.pushes[len(tc.pushes)-1].seq
+			if p.Head() != last {
+				t.Errorf("Head %d, want %d", p.Head(), last)
+			}
+			_, _, res := collect[uint64](p, 0, 0, 0)
+			if want := (ReadResult{Count: len(tc.held), Last: last, Missed: last - uint64(len(tc.held))}); res != want {
+				t.Errorf("Read(0) = %+v, want %+v", res, want)
+			}
+		})
+	}
+}
+
+func TestPriorityRead(t *testing.T) {
+	// Seqs 2, 3, 7, 8 pushed with MaxItems 3: 2 dropped, head 8.
+	p := NewPriority[uint64](PriorityConfig{MaxItems: 3, MaxAge: time.Minute})
+	pushAll(t, p, []push{{2, 1, 0}, {3, 1, 0}, {7, 1, time.Second}, {8, 1, 2 * time.Second}})
+	runReadCases(t, p, []readCase{
+		{name: "all", after: 0, want: []uint64{3, 7, 8}, res: ReadResult{Count: 3, Last: 8, Missed: 5}},
+		{name: "afterDropped", after: 2, want: []uint64{3, 7, 8}, res: ReadResult{Count: 3, Last: 8, Missed: 3}},
+		{name: "max1", after: 0, max: 1, want: []uint64{3}, res: ReadResult{Count: 1, Last: 3, Missed: 2, More: true}},
+		{name: "max2", after: 0, max: 2, want: []uint64{3, 7}, res: ReadResult{Count: 2, Last: 7, Missed: 5, More: true}},
+		{name: "maxExact", after: 0, max: 3, want: []uint64{3, 7, 8}, res: ReadResult{Count: 3, Last: 8, Missed: 5}},
+		{name: "stop1", after: 3, stopAt: 1, want: []uint64{7}, res: ReadResult{Count: 1, Last: 7, Missed: 3, More: true}},
+		{name: "stopLast", after: 7, stopAt: 1, want: []uint64{8}, res: ReadResult{Count: 1, Last: 8}},
+		{name: "inGap", after: 5, want: []uint64{7, 8}, res: ReadResult{Count: 2, Last: 8, Missed: 1}},
+		{name: "atHead", after: 8, res: ReadResult{Last: 8}},
+		{name: "ahead", after: 20, res: ReadResult{Last: 20}},
+		{name: "aheadMax", after: math.MaxUint64, max: 1, res: ReadResult{Last: math.MaxUint64}},
+	})
+	// Expire 3 (pushed at 0s) only: the cut is at 0.5s, 7 was pushed at 1s.
+	if n := p.Expire(t0.Add(time.Minute + time.Second/2)); n != 1 {
+		t.Fatalf("Expire = %d", n)
+	}
+	runReadCases(t, p, []readCase{
+		{name: "afterExpire", after: 0, want: []uint64{7, 8}, res: ReadResult{Count: 2, Last: 8, Missed: 6}},
+		{name: "afterExpireMax1", after: 2, max: 1, want: []uint64{7}, res: ReadResult{Count: 1, Last: 7, Missed: 4, More: true}},
+	})
+	p.Expire(t0.Add(time.Hour))
+	runReadCases(t, p, []readCase{
+		{name: "allExpired", after: 0, max: 1, want: nil, res: ReadResult{Last: 8, Missed: 8}},
+		{name: "allExpiredFrom7", after: 7, want: nil, res: ReadResult{Last: 8, Missed: 1}},
+	})
+	if s := p.Stats(); s != (PriorityStats{DroppedItems: 1, Expired: 3}) {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestPriorityErrSeqNotIncreasing(t *testing.T) {
+	p := NewPriority[uint64](PriorityConfig{MaxItems: 2})
+	if err := p.Push(0, 0, 1, t0); !errors.Is(err, ErrSeqNotIncreasing) {
+		t.Errorf("Push(0) on empty queue: %v", err)
+	}
+	pushAll(t, p, []push{{1, 1, 0}, {2, 2, 0}, {5, 3, 0}})
+	before := p.Stats()
+	for _, s := range []uint64{0, 2, 5} {
+		if err := p.Push(s, 999, 100, t0); !errors.Is(err, ErrSeqNotIncreasing) {
+			t.Errorf("Push(%d): %v", s, err)
+		}
+		if p.Stats() != before || p.Head() != 5 {
+			t.Errorf("state changed by Push(%d): %+v", s, p.Stats())
+		}
+		if got := held[uint64](p); !slices.Equal(got, []uint64{2, 5}) {
+			t.Errorf("held %v", got)
+		}
+	}
+}
+
+func TestPriorityReset(t *testing.T) {
+	p := NewPriority[uint64](PriorityConfig{MaxItems: 2})
+	pushAll(t, p, []push{{1, 1, 0}, {2, 2, 0}, {3, 3, 0}})
+	p.Reset(100)
+	checkPrioritySlots(t, p)
+	if s := p.Stats(); s != (PriorityStats{DroppedItems: 1}) || p.Head() != 100 {
+		t.Errorf("after Reset: %+v head %d", s, p.Head())
+	}
+	runReadCases(t, p, []readCase{{name: "afterReset", after: 3, res: ReadResult{Last: 100, Missed: 97}}})
+	if err := p.Push(100, 1, 1, t0); !errors.Is(err, ErrSeqNotIncreasing) {
+		t.Errorf("Push(head): %v", err)
+	}
+	pushAll(t, p, []push{{101, 1, 0}})
+	p.Reset(5) // backwards
+	pushAll(t, p, []push{{6, 1, 0}})
+	if got := held[uint64](p); !slices.Equal(got, []uint64{6}) {
+		t.Errorf("held %v", got)
+	}
+}
+
+func TestPriorityCompaction(t *testing.T) {
+	for _, maxItems := range []int{1, 3, 10, 40, 100} {
+		p := NewPriority[uint64](PriorityConfig{MaxItems: maxItems})
+		compacted := false
+		seq := uint64(0)
+		for i := range 500 {
+			seq += 1 + uint64(i%3) // some gaps
+			if err := p.Push(seq, seq*10, 1, t0); err != nil {
+				t.Fatal(err)
+			}
+			checkPrioritySlots(t, p)
+			if p.start > 32 && p.start*2 > len(p.items) {
+				t.Fatalf("MaxItems %d: not compacted: start %d len %d", maxItems, p.start, len(p.items))
+			}
+			if i > maxItems && p.start == 0 {
+				compacted = true
+			}
+			seqs, vals, res := collect[uint64](p, 0, 0, 0)
+			if len(seqs) != min(i+1, maxItems) || seqs[len(seqs)-1] != seq {
+				t.Fatalf("MaxItems %d push %d: held %v", maxItems, i, seqs)
+			}
+			for j := range seqs {
+				if j > 0 && seqs[j] <= seqs[j-1] {
+					t.Fatalf("order broken: %v", seqs)
+				}
+				if vals[j] != seqs[j]*10 {
+					t.Fatalf("seq %d has value %d", seqs[j], vals[j])
+				}
+			}
+			if res.Last != seq || res.Missed != seq-uint64(len(seqs)) {
+				t.Fatalf("Read(0) = %+v", res)
+			}
+		}
+		if !compacted {
+			t.Errorf("MaxItems %d: never compacted", maxItems)
+		}
+		if cap(p.items) > 4*max(maxItems, 33) {
+			t.Errorf("MaxItems %d: items slice grew to cap %d", maxItems, cap(p.items))
+		}
+		if st := p.Stats(); st.DroppedItems != uint64(500-maxItems) {
+			t.Errorf("DroppedItems %d", st.DroppedItems)
+		}
+	}
+}
+
+func TestPriorityCompactionByExpiry(t *testing.T) {
+	p := NewPriority[uint64](PriorityConfig{MaxAge: time.Second})
+	for i := range 100 {
+		s := uint64(i + 1)
+		if err := p.Push(s, s*10, 1, t0.Add(time.Duration(i)*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Expire the first 60 one at a time (crosses the compaction threshold).
+	for i := range 60 {
+		if n := p.Expire(t0.Add(time.Second + time.Duration(i)*time.Millisecond)); n != 1 {
+			t.Fatalf("Expire step %d = %d", i, n)
+		}
+		checkPrioritySlots(t, p)
+	}
+	if got := held[uint64](p); !slices.Equal(got, seqRange(61, 100)) {
+		t.Errorf("held %v", got)
+	}
+	if p.Stats().Expired != 60 {
+		t.Errorf("Expired %d", p.Stats().Expired)
+	}
+}
