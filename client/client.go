@@ -131,6 +131,8 @@ type Client struct {
 	enc protocol.Encoding
 
 	mu      sync.Mutex
+	url     string // current target (redirects), "" = opt.URL
+	moved   bool   // the server moved us: reconnect without backoff
 	rooms   map[string]*roomState
 	session *session // current connection, nil while reconnecting
 	connErr error
@@ -233,8 +235,15 @@ func (c *Client) supervise(s *session) {
 			return
 		}
 		backoff := c.opt.BackoffMin
+		c.mu.Lock()
+		moved := c.moved
+		c.moved = false
+		c.mu.Unlock()
 		for {
 			d := backoff/2 + rand.N(backoff/2+1)
+			if moved {
+				d, moved = 0, false
+			}
 			select {
 			case <-c.ctx.Done():
 				return
@@ -263,6 +272,7 @@ func (c *Client) supervise(s *session) {
 				break
 			}
 			c.opt.Logger.Debug("reconnect failed", "err", err, "backoff", backoff)
+			c.setTarget("") // a redirect target may be gone: back to the seed URL
 			backoff = min(backoff*2, c.opt.BackoffMax)
 		}
 	}

@@ -35,9 +35,45 @@ type session struct {
 	stopOnce sync.Once
 }
 
-// connect dials, authenticates and starts the session's goroutines.
+// connect dials, authenticates and starts the session's goroutines,
+// following the cluster's redirects to the node that serves this user.
 func (c *Client) connect(ctx context.Context) (*session, error) {
-	if _, err := url.Parse(c.opt.URL); err != nil {
+	for hops := 0; ; hops++ {
+		s, err := c.connectOnce(ctx, c.target())
+		var re *redirectError
+		if errors.As(err, &re) && hops < 3 {
+			c.setTarget(re.url)
+			continue
+		}
+		return s, err
+	}
+}
+
+// redirectError is a REDIRECT answer to Connect.
+type redirectError struct{ url string }
+
+func (e *redirectError) Error() string { return "client: redirected to " + e.url }
+
+func (c *Client) target() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.url == "" {
+		return c.opt.URL
+	}
+	return c.url
+}
+
+func (c *Client) setTarget(u string) {
+	c.mu.Lock()
+	c.url = u
+	c.mu.Unlock()
+}
+
+// URL is where the client connects now (after redirects).
+func (c *Client) URL() string { return c.target() }
+
+func (c *Client) connectOnce(ctx context.Context, target string) (*session, error) {
+	if _, err := url.Parse(target); err != nil {
 		return nil, fmt.Errorf("client: url: %w", err)
 	}
 	token := c.opt.Token
@@ -48,7 +84,7 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 		}
 		token = t
 	}
-	ws, resp, err := c.opt.Dialer.DialContext(ctx, c.opt.URL, c.opt.Header)
+	ws, resp, err := c.opt.Dialer.DialContext(ctx, target, c.opt.Header)
 	if err != nil {
 		if resp != nil {
 			return nil, fmt.Errorf("client: dial: %w (HTTP %d)", err, resp.StatusCode)
@@ -71,7 +107,10 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 		}
 		if e := f.GetError(); e != nil {
 			ws.Close()
-			return nil, &ServerError{Code: e.Code, Message: e.Message}
+			if e.Code == pb.Error_REDIRECT && e.Redirect != "" {
+				return nil, &redirectError{url: e.Redirect}
+			}
+			return nil, &ServerError{Code: e.Code, Message: e.Message, RetryAfterMs: e.RetryAfterMs}
 		}
 		if cn := f.GetConnected(); cn != nil {
 			if cn.PingIntervalMs > 0 {
@@ -286,6 +325,14 @@ func (c *Client) onPullResult(s *session, res *pb.PullResult) {
 }
 
 func (c *Client) onKick(k *pb.Kick) {
+	if k.Reason == pb.Kick_MOVED && k.Redirect != "" {
+		// The cluster moved this user: reconnect there, at once, and resume.
+		c.setTarget(k.Redirect)
+		c.mu.Lock()
+		c.moved = true
+		c.mu.Unlock()
+		return
+	}
 	if k.Room != "" {
 		c.mu.Lock()
 		delete(c.rooms, k.Room)

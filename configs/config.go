@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/roomcast/roomcast/auth"
+	"github.com/roomcast/roomcast/cluster"
 	"github.com/roomcast/roomcast/fanout"
 	"github.com/roomcast/roomcast/gateway"
 	"github.com/roomcast/roomcast/internal/redisconn"
@@ -24,6 +25,9 @@ const (
 	// ModeEmbedded runs every role in one process with in-memory state and
 	// no external service.
 	ModeEmbedded = "embedded"
+	// ModeCluster runs one node of a cluster placed by ZooKeeper and
+	// sharing Redis (cluster: and redis: sections).
+	ModeCluster = "cluster"
 )
 
 // DevSecret is the token secret embedded mode uses when none is configured.
@@ -33,7 +37,7 @@ const DevSecret = "roomcast-development-secret-do-not-use-in-production"
 
 // Config is the whole configuration of one roomcast process.
 type Config struct {
-	// Mode is "embedded" (default). Other modes come with the cluster.
+	// Mode is "embedded" (default) or "cluster".
 	Mode string `yaml:"mode"`
 	// Node identifies this process.
 	Node NodeConfig `yaml:"node" envPrefix:"NODE_"`
@@ -49,6 +53,8 @@ type Config struct {
 	Fanout  fanout.Config  `yaml:"fanout" envPrefix:"FANOUT_"`
 	// Redis is the shared Redis (cluster mode; optional otherwise).
 	Redis redisconn.Config `yaml:"redis" envPrefix:"REDIS_"`
+	// Cluster configures cluster mode.
+	Cluster cluster.Config `yaml:"cluster" envPrefix:"CLUSTER_"`
 }
 
 // NodeConfig identifies the node.
@@ -131,6 +137,10 @@ func (c Config) WithDefaults() Config {
 	c.Room = c.Room.WithDefaults()
 	c.Fanout = c.Fanout.WithDefaults()
 	c.Redis = c.Redis.WithDefaults()
+	c.Cluster = c.Cluster.WithDefaults()
+	if c.Cluster.AdvertiseURL == "" && c.Gateway.Listen != "" && !strings.HasSuffix(c.Gateway.Listen, ":0") {
+		c.Cluster.AdvertiseURL = "ws://" + c.Gateway.Listen + "/ws"
+	}
 	return c
 }
 
@@ -141,8 +151,18 @@ func (c Config) UsesDevSecret() bool { return c.Auth.Secret == "" || c.Auth.Secr
 func (c Config) Validate() error {
 	switch c.Mode {
 	case ModeEmbedded:
+	case ModeCluster:
+		if !c.Redis.Enabled() {
+			return errors.New("redis.addrs: required in cluster mode")
+		}
+		if err := c.Cluster.Validate(); err != nil {
+			return err
+		}
+		if c.Cluster.AdvertiseURL == "" {
+			return errors.New("cluster.advertise_url: required when gateway.listen does not name a fixed port")
+		}
 	default:
-		return fmt.Errorf("mode: unknown mode %q (want %q)", c.Mode, ModeEmbedded)
+		return fmt.Errorf("mode: unknown mode %q (want %q or %q)", c.Mode, ModeEmbedded, ModeCluster)
 	}
 	if c.Node.Number < -1 || c.Node.Number > 4095 {
 		return fmt.Errorf("node.number: must be -1 (random) or 0..4095, got %d", c.Node.Number)

@@ -20,7 +20,7 @@ func TestDocumentedFileIsTheDefaults(t *testing.T) {
 	want := Default()
 	got.Node.ID, want.Node.ID = "", ""
 	// The file spells empty lists as [], the code leaves them nil.
-	got.Auth.Previous, got.Gateway.AllowedOrigins, got.Redis.Addrs = nil, nil, nil
+	got.Auth.Previous, got.Gateway.AllowedOrigins, got.Redis.Addrs, got.Cluster.Zookeeper = nil, nil, nil, nil
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("roomcast.yaml differs from the defaults:\n file: %+v\n code: %+v", got, want)
 	}
@@ -155,6 +155,10 @@ func TestErrorsNameTheField(t *testing.T) {
 		{"", "ROOMCAST_ROOM_RATE=fast", "ROOMCAST_ROOM_RATE"},
 		{"", "ROOMCAST_GATEWAY_LISTN=x", "ROOMCAST_GATEWAY_LISTN"},
 		{"node:\n  number: 5000\n", "", "node.number"},
+		{"mode: cluster\n", "", "redis.addrs"},
+		{"mode: cluster\nredis:\n  addrs: [x:1]\n", "", "cluster.zookeeper"},
+		{"mode: cluster\nredis:\n  addrs: [x:1]\ncluster:\n  zookeeper: [z:1]\n", "", "auth.secret"},
+		{"mode: cluster\nredis:\n  addrs: [x:1]\ncluster:\n  zookeeper: [z:1]\n  roles: [boss]\nauth:\n  secret: 0123456789abcdef0123456789abcdef\n", "", "cluster.roles"},
 	}
 	for _, c := range cases {
 		var env []string

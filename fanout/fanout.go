@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"sync"
@@ -28,8 +29,19 @@ type Session interface {
 	Kick(room string, reason pb.Kick_Reason)
 }
 
+// History is the room store's backup of the rings. The node fills a room
+// from it when it starts holding the room (after a restart, or for its
+// first local viewer), and fills seq gaps from it (deliveries lost between
+// nodes). Tail returns the newest n messages of a lane, Recent the first n
+// after a seq; both oldest first.
+type History interface {
+	Tail(ctx context.Context, room string, priority bool, n int) ([]*pb.RoomMessage, error)
+	Recent(ctx context.Context, room string, priority bool, after uint64, n int) ([]*pb.RoomMessage, error)
+}
+
 // Deps are the Service's collaborators.
 type Deps struct {
+	History    History               // nil: a new local room starts empty
 	Logger     *slog.Logger          // nil: discard
 	Registerer prometheus.Registerer // nil: metrics kept, not exported
 	Pacer      Pacer                 // nil: NewBudgetPacer(Config.Notify)
@@ -41,6 +53,7 @@ const numRoomShards = 64
 // Service is the message service of one node.
 type Service struct {
 	cfg     Config
+	history History
 	log     *slog.Logger
 	pacer   Pacer
 	now     func() time.Time
@@ -81,6 +94,12 @@ type room struct {
 
 	cmu   sync.Mutex // guards cache
 	cache frameCache
+
+	// While a new local room is filled from History, deliveries wait in
+	// pending (guarded by lmu) and are appended after the history.
+	lmu     sync.Mutex
+	loading bool
+	pending []*pb.RoomMessage
 }
 
 // part holds the viewers of a room that live in one dispatcher shard.
@@ -120,7 +139,7 @@ func New(d Deps, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
-	s := &Service{cfg: cfg, log: d.Logger, pacer: d.Pacer, now: d.Now, stop: make(chan struct{})}
+	s := &Service{cfg: cfg, history: d.History, log: d.Logger, pacer: d.Pacer, now: d.Now, stop: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -190,12 +209,17 @@ func (s *Service) Subscribe(sess Session, roomID string) *Sub {
 	rs := s.roomShard(roomID)
 	rs.mu.Lock()
 	r := rs.rooms[roomID]
-	if r == nil {
+	created := r == nil
+	if created {
 		r = &room{id: roomID, buf: ringbuf.NewBuffer[entry](s.cfg.buffer()), parts: make([]part, len(s.shards))}
+		r.loading = s.history != nil
 		rs.rooms[roomID] = r
 	}
 	r.viewers.Add(1)
 	rs.mu.Unlock()
+	if created && r.loading {
+		s.backfill(r)
+	}
 
 	sub := &Sub{sess: sess, room: r, shard: int(s.next.Add(1) % uint64(len(s.shards)))}
 	sh := s.shards[sub.shard]
@@ -263,6 +287,38 @@ func (s *Service) release(r *room) {
 	rs.mu.Unlock()
 }
 
+// backfill fills a new local room from History, then appends what was
+// delivered meanwhile.
+func (s *Service) backfill(r *room) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	normal, err := s.history.Tail(ctx, r.id, false, s.cfg.RingSize)
+	var prio []*pb.RoomMessage
+	if err == nil {
+		prio, err = s.history.Tail(ctx, r.id, true, s.cfg.PriorityMaxItems)
+	}
+	cancel()
+	if err != nil {
+		s.metrics.backfillErrors.Inc()
+		s.log.Warn("room history unavailable; the local ring starts empty", "room", r.id, "err", err)
+	}
+	r.lmu.Lock()
+	defer r.lmu.Unlock()
+	for _, m := range prio {
+		s.appendOne(r, m, time.UnixMilli(m.Ts))
+	}
+	for _, m := range normal {
+		s.appendOne(r, m, time.Time{})
+	}
+	s.metrics.backfilled.Add(float64(len(prio) + len(normal)))
+	for _, m := range r.pending {
+		s.append(r, m, s.now())
+	}
+	r.loading, r.pending = false, nil
+	for _, sh := range s.shards {
+		sh.markPending(r)
+	}
+}
+
 // Deliver appends a room message to the local buffer and marks the room's
 // viewers to be notified. A message for a room without local state is
 // dropped and counted (no viewer here wants it).
@@ -272,22 +328,15 @@ func (s *Service) Deliver(roomID string, m *pb.RoomMessage) {
 		s.metrics.deliverNoRoom.Inc()
 		return
 	}
-	bin, err := protocol.EncodeMessage(m)
-	if err != nil {
-		s.log.Error("encode room message", "room", roomID, "err", err)
+	r.lmu.Lock()
+	if r.loading {
+		r.pending = append(r.pending, m)
+		r.lmu.Unlock()
 		return
 	}
-	e := entry{m: m, bin: bin}
-	if m.Priority {
-		err = r.buf.PushPriority(m.Seq, e, len(bin), s.now())
-	} else {
-		var evicted int
-		evicted, err = r.buf.Append(m.Seq, e)
-		s.metrics.evicted.Add(float64(evicted))
-	}
-	if err != nil {
-		// A replayed or out-of-order seq: already held, nothing to do.
-		s.metrics.deliverStale.Inc()
+	r.lmu.Unlock()
+	e, ok := s.append(r, m, s.now())
+	if !ok {
 		return
 	}
 	s.metrics.delivered.Inc()
@@ -298,6 +347,75 @@ func (s *Service) Deliver(roomID string, m *pb.RoomMessage) {
 	for _, sh := range s.shards {
 		sh.markPending(r)
 	}
+}
+
+// Heads returns the heads of a room's local buffer, and false when the
+// node holds no such room.
+func (s *Service) Heads(roomID string) (seq, pseq uint64, ok bool) {
+	r := s.lookup(roomID)
+	if r == nil {
+		return 0, 0, false
+	}
+	seq, pseq = r.buf.Heads()
+	return seq, pseq, true
+}
+
+// append encodes m and adds it to the room's buffer; false if it could not
+// (a replayed seq, or an encoding failure). A seq past the lane's head + 1
+// is a gap: what is missing is fetched from History first.
+func (s *Service) append(r *room, m *pb.RoomMessage, at time.Time) (entry, bool) {
+	if s.history != nil {
+		seq, pseq := r.buf.Heads()
+		head := seq
+		if m.Priority {
+			head = pseq
+		}
+		if head > 0 && m.Seq > head+1 {
+			s.repair(r, m, head)
+		}
+	}
+	return s.appendOne(r, m, at)
+}
+
+// repair fetches the messages between head and m from History.
+func (s *Service) repair(r *room, m *pb.RoomMessage, head uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	missing, err := s.history.Recent(ctx, r.id, m.Priority, head, int(m.Seq-head-1))
+	cancel()
+	if err != nil {
+		s.metrics.repairErrors.Inc()
+		s.log.Warn("seq gap not repaired: viewers will be told they missed messages", "room", r.id, "head", head, "seq", m.Seq, "err", err)
+		return
+	}
+	for _, x := range missing {
+		if x.Seq < m.Seq {
+			if _, ok := s.appendOne(r, x, time.UnixMilli(x.Ts)); ok {
+				s.metrics.repaired.Inc()
+			}
+		}
+	}
+}
+
+func (s *Service) appendOne(r *room, m *pb.RoomMessage, at time.Time) (entry, bool) {
+	bin, err := protocol.EncodeMessage(m)
+	if err != nil {
+		s.log.Error("encode room message", "room", r.id, "err", err)
+		return entry{}, false
+	}
+	e := entry{m: m, bin: bin}
+	if m.Priority {
+		err = r.buf.PushPriority(m.Seq, e, len(bin), at)
+	} else {
+		var evicted int
+		evicted, err = r.buf.Append(m.Seq, e)
+		s.metrics.evicted.Add(float64(evicted))
+	}
+	if err != nil {
+		// A replayed or out-of-order seq: already held, nothing to do.
+		s.metrics.deliverStale.Inc()
+		return entry{}, false
+	}
+	return e, true
 }
 
 // pushAll is the Push baseline: one Notify per message to every viewer,
@@ -415,4 +533,21 @@ func (s *Service) sweep(now time.Time) (removed int) {
 		rs.mu.Unlock()
 	}
 	return removed
+}
+
+// LocalViewers returns every room this node holds viewers of, with their
+// number (for announcing them to the rooms' owners).
+func (s *Service) LocalViewers() map[string]int {
+	out := make(map[string]int)
+	for i := range s.rooms {
+		rs := &s.rooms[i]
+		rs.mu.RLock()
+		for id, r := range rs.rooms {
+			if n := r.viewers.Load(); n > 0 {
+				out[id] = int(n)
+			}
+		}
+		rs.mu.RUnlock()
+	}
+	return out
 }

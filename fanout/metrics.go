@@ -14,6 +14,10 @@ type metrics struct {
 	missed          prometheus.Counter
 	pulls           *prometheus.CounterVec // kind: pull, ack
 	kicks           *prometheus.CounterVec // reason
+	backfilled      prometheus.Counter
+	backfillErrors  prometheus.Counter
+	repaired        prometheus.Counter
+	repairErrors    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
@@ -30,6 +34,10 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 		inlineDelivered: c("messages_inline_total", "Room messages delivered inside Notify frames."),
 		pullDelivered:   c("messages_pulled_total", "Room messages delivered in PullResult frames."),
 		missed:          c("missed_total", "Normal messages viewers asked for that had been evicted (reported to them as missed)."),
+		backfilled:      c("backfilled_total", "Messages a new local room took from the room store's history."),
+		backfillErrors:  c("backfill_errors_total", "New local rooms whose history could not be read (they start empty)."),
+		repaired:        c("gap_repaired_total", "Messages fetched from the room store to fill a seq gap (deliveries lost between nodes)."),
+		repairErrors:    c("gap_repair_errors_total", "Seq gaps that could not be filled (viewers are told they missed messages)."),
 		pulls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "roomcast", Subsystem: "fanout", Name: "pulls_total",
 			Help: "Pulls served, by kind: pull (answered) or ack (acknowledge only, nothing new).",
@@ -48,7 +56,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 	}, func() float64 { return float64(s.Viewers()) })
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.delivered, m.deliverNoRoom, m.deliverStale, m.evicted, m.notifySent,
-			m.notifyMerged, m.inlineDelivered, m.pullDelivered, m.missed, m.pulls, m.kicks, viewers} {
+			m.notifyMerged, m.inlineDelivered, m.pullDelivered, m.missed, m.pulls, m.kicks, m.backfilled, m.backfillErrors, m.repaired, m.repairErrors, viewers} {
 			if err := reg.Register(col); err != nil {
 				return nil, err
 			}

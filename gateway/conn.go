@@ -330,5 +330,8 @@ func (c *conn) cleanup() {
 		cancel()
 	}
 	_ = c.ws.NetConn().Close()
+	if s := c.g.d.Sessions; s != nil && c.authed.Load() {
+		s.Detach(c.ident.User, c.id)
+	}
 	c.g.unregister(c)
 }

@@ -41,7 +41,7 @@ func codeOf(err error) pb.Error_Code {
 		return pb.Error_MESSAGE_TOO_LARGE
 	case errors.Is(err, fanout.ErrGone):
 		return pb.Error_ROOM_NOT_JOINED
-	case errors.Is(err, ErrUnavailable):
+	case errors.Is(err, ErrUnavailable), errors.Is(err, room.ErrNotOwner), errors.Is(err, room.ErrUnavailable):
 		return pb.Error_UNAVAILABLE
 	}
 	return pb.Error_INTERNAL
@@ -65,11 +65,14 @@ const (
 	ReasonShutdown       = "shutdown"        // the node is stopping
 	ReasonWriteError     = "write_error"     // a write failed or timed out
 	ReasonKicked         = "kicked"          // disconnected by an administrator
+	ReasonMoved          = "moved"           // the user belongs on another node (cluster)
+	ReasonUnavailable    = "unavailable"     // the node cannot serve (fenced)
 	ReasonServerOverload = "overload"        // MaxConns reached (refused at handshake)
 )
 
 var closeReasons = []string{ReasonClient, ReasonReadError, ReasonSlowConsumer, ReasonIdle, ReasonAuthTimeout,
-	ReasonUnauthorized, ReasonFrameTooLarge, ReasonProtocol, ReasonShutdown, ReasonWriteError, ReasonKicked}
+	ReasonUnauthorized, ReasonFrameTooLarge, ReasonProtocol, ReasonShutdown, ReasonWriteError, ReasonKicked,
+	ReasonMoved, ReasonUnavailable}
 
 // WebSocket close codes roomcast uses (4000-4999 are application codes).
 const (
@@ -78,6 +81,8 @@ const (
 	CloseIdle         = 4003
 	CloseAuthTimeout  = 4004
 	CloseKicked       = 4005
+	CloseMoved        = 4006
+	CloseUnavailable  = 4007
 )
 
 // closeCode is the WebSocket close code sent for a reason.
@@ -93,6 +98,10 @@ func closeCode(reason string) int {
 		return CloseUnauthorized
 	case ReasonKicked:
 		return CloseKicked
+	case ReasonMoved:
+		return CloseMoved
+	case ReasonUnavailable:
+		return CloseUnavailable
 	case ReasonFrameTooLarge:
 		return websocket.CloseMessageTooBig
 	case ReasonProtocol:

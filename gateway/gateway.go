@@ -39,6 +39,20 @@ type Fanout interface {
 	Pull(sub *fanout.Sub, id uint32, after, pafter uint64, limit int, ack bool) error
 }
 
+// Home says where a user's connection belongs (cluster mode: the user's
+// owner node). here is false with the URL of the node to redirect to; an
+// error means this node cannot tell now (it is fenced).
+type Home interface {
+	Home(user string) (url string, here bool, err error)
+}
+
+// Sessions is told which users are connected here (the cluster's session
+// registry). Calls must not block.
+type Sessions interface {
+	Attach(user string, conn uint64)
+	Detach(user string, conn uint64)
+}
+
 // Verifier checks tokens.
 type Verifier interface {
 	Verify(token string, now time.Time) (auth.Identity, error)
@@ -50,6 +64,8 @@ type Deps struct {
 	Fanout     Fanout   // required
 	Auth       Verifier // required
 	Node       string   // this node's id, told to clients
+	Home       Home     // nil: every user belongs here
+	Sessions   Sessions // nil: no registry
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 }
@@ -199,11 +215,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.metrics.accepted.Inc()
-	if ident != nil {
-		c.authenticate(0, *ident, encodingFromQuery(r))
-	}
 	g.wg.Add(1)
 	defer g.wg.Done()
+	if ident != nil && !c.authenticate(0, *ident, encodingFromQuery(r)) {
+		c.cleanup()
+		return
+	}
 	c.readLoop()
 }
 
@@ -256,6 +273,32 @@ func (g *Gateway) CloseUser(user string) int {
 			c.closeWith(ReasonKicked, "disconnected by an administrator")
 			n++
 		}
+	})
+	return n
+}
+
+// Move redirects, up to limit, connections whose user fn says belongs on
+// another node: each gets Kick{MOVED, redirect} and is closed with 4006,
+// and its client reconnects there and resumes. It returns how many moved.
+func (g *Gateway) Move(fn func(user string) (url string, move bool), limit int) int {
+	n := 0
+	g.each(func(c *conn) {
+		if n >= limit || !c.authed.Load() {
+			return
+		}
+		url, move := fn(c.User())
+		if !move {
+			return
+		}
+		c.mu.Lock()
+		closing := c.closeWhy != ""
+		c.mu.Unlock()
+		if closing {
+			return
+		}
+		c.push(0, &pb.Frame{Body: &pb.Frame_Kick{Kick: &pb.Kick{Reason: pb.Kick_MOVED, Redirect: url, Message: "this user is served by another node"}}})
+		c.closeWith(ReasonMoved, url)
+		n++
 	})
 	return n
 }

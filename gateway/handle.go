@@ -95,14 +95,33 @@ func (c *conn) connect(id uint32, m *pb.Connect) bool {
 		c.closeWith(ReasonUnauthorized, codeOf(err).String())
 		return false
 	}
-	c.authenticate(id, ident, protocol.Encoding(c.enc.Load()))
-	return true
+	return c.authenticate(id, ident, protocol.Encoding(c.enc.Load()))
 }
 
-func (c *conn) authenticate(id uint32, ident auth.Identity, enc protocol.Encoding) {
-	c.ident = ident
+// authenticate admits a verified identity: it is redirected when the user
+// belongs on another node, refused when this node cannot tell, otherwise
+// greeted with Connected. It reports whether the connection goes on.
+func (c *conn) authenticate(id uint32, ident auth.Identity, enc protocol.Encoding) bool {
 	c.enc.Store(uint32(enc))
+	if home := c.g.d.Home; home != nil {
+		url, here, err := home.Home(ident.User)
+		switch {
+		case err != nil:
+			c.push(id, &pb.Frame{Body: &pb.Frame_Error{Error: &pb.Error{Code: pb.Error_UNAVAILABLE, Message: err.Error(), RetryAfterMs: 1000}}})
+			c.closeWith(ReasonUnavailable, "node cannot serve now")
+			return false
+		case !here:
+			c.g.metrics.errors.WithLabelValues(pb.Error_REDIRECT.String()).Inc()
+			c.push(id, &pb.Frame{Body: &pb.Frame_Error{Error: &pb.Error{Code: pb.Error_REDIRECT, Message: "this user is served by another node", Redirect: url}}})
+			c.closeWith(ReasonMoved, url)
+			return false
+		}
+	}
+	c.ident = ident
 	c.authed.Store(true)
+	if s := c.g.d.Sessions; s != nil {
+		s.Attach(ident.User, c.id)
+	}
 	cfg := &c.g.cfg
 	c.reply(id, &pb.Frame{Body: &pb.Frame_Connected{Connected: &pb.Connected{
 		User:           ident.User,
@@ -112,6 +131,7 @@ func (c *conn) authenticate(id uint32, ident auth.Identity, enc protocol.Encodin
 		MaxFrameBytes:  uint32(cfg.MaxFrameBytes),
 		ServerTime:     time.Now().UnixMilli(),
 	}}})
+	return true
 }
 
 func (c *conn) sub(roomID string) *fanout.Sub {

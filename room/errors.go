@@ -13,6 +13,11 @@ var (
 	ErrRateLimited = errors.New("room: rate limited")
 	ErrForbidden   = errors.New("room: priority lane not allowed")
 	ErrTooLarge    = errors.New("room: message too large")
+	// ErrNotOwner: this node does not own the room (any more); the caller
+	// retries through the room's current owner.
+	ErrNotOwner = errors.New("room: not the owner of this room")
+	// ErrUnavailable: the store could not be reached; nothing was accepted.
+	ErrUnavailable = errors.New("room: store unavailable")
 )
 
 // Drop reasons, as counted per room and in metrics.
@@ -23,10 +28,12 @@ const (
 	DropForbidden   = "forbidden"
 	DropTooLarge    = "too_large"
 	DropInvalid     = "invalid"
+	DropNotOwner    = "not_owner"   // fenced, or ownership moved
+	DropUnavailable = "unavailable" // the store refused or could not be reached
 )
 
 // dropReasons lists every reason so metrics can be pre-created.
-var dropReasons = []string{DropBanned, DropMuted, DropRateLimited, DropForbidden, DropTooLarge, DropInvalid}
+var dropReasons = []string{DropBanned, DropMuted, DropRateLimited, DropForbidden, DropTooLarge, DropInvalid, DropNotOwner, DropUnavailable}
 
 func dropReason(err error) string {
 	switch {

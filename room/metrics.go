@@ -8,6 +8,9 @@ type metrics struct {
 	joins    prometheus.Counter
 	leaves   prometheus.Counter
 	rooms    prometheus.GaugeFunc
+	// fenced counts writes the store refused for a stale ownership term.
+	fenced      prometheus.Counter
+	storeErrors prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, error) {
@@ -28,6 +31,14 @@ func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, erro
 			Namespace: "roomcast", Subsystem: "room", Name: "leaves_total",
 			Help: "Viewers that left a room (including kicks and disconnects).",
 		}),
+		fenced: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "room", Name: "fenced_writes_total",
+			Help: "Room writes the store refused because a newer owner term had written the room.",
+		}),
+		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "room", Name: "store_errors_total",
+			Help: "Room store operations that failed (nothing was accepted).",
+		}),
 		rooms: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "roomcast", Subsystem: "room", Name: "rooms",
 			Help: "Rooms this node owns.",
@@ -39,7 +50,7 @@ func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, erro
 	m.accepted.WithLabelValues("normal")
 	m.accepted.WithLabelValues("priority")
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.accepted, m.dropped, m.joins, m.leaves, m.rooms} {
+		for _, c := range []prometheus.Collector{m.accepted, m.dropped, m.joins, m.leaves, m.rooms, m.fenced, m.storeErrors} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -1,10 +1,10 @@
 package room
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
@@ -20,27 +20,18 @@ func until(now time.Time, d time.Duration) time.Time {
 // Mute stops user from sending to the room for d (0: until Unmute). The
 // user keeps watching.
 func (s *Service) Mute(roomID, user string, d time.Duration) error {
-	return s.moderate(roomID, func(r *state, now time.Time) {
-		if r.muted == nil {
-			r.muted = make(map[string]time.Time)
-		}
-		r.muted[user] = until(now, d)
-	})
+	return s.moderate(roomID, Change{Kind: ChangeMute, User: user, Until: until(s.now(), d)}, nil)
 }
 
 // Unmute lets user send again.
 func (s *Service) Unmute(roomID, user string) error {
-	return s.moderate(roomID, func(r *state, _ time.Time) { delete(r.muted, user) })
+	return s.moderate(roomID, Change{Kind: ChangeUnmute, User: user}, nil)
 }
 
 // Ban removes user from the room for d (0: until Unban): their viewers are
 // kicked on every node and they can neither join nor send.
 func (s *Service) Ban(roomID, user string, d time.Duration) error {
-	return s.moderate(roomID, func(r *state, now time.Time) {
-		if r.banned == nil {
-			r.banned = make(map[string]time.Time)
-		}
-		r.banned[user] = until(now, d)
+	return s.moderate(roomID, Change{Kind: ChangeBan, User: user, Until: until(s.now(), d)}, func(r *state) {
 		if len(r.nodeList) > 0 {
 			s.bc.Kick(r.id, user, pb.Kick_BANNED, r.nodeList)
 		}
@@ -49,58 +40,86 @@ func (s *Service) Ban(roomID, user string, d time.Duration) error {
 
 // Unban lifts a ban.
 func (s *Service) Unban(roomID, user string) error {
-	return s.moderate(roomID, func(r *state, _ time.Time) { delete(r.banned, user) })
+	return s.moderate(roomID, Change{Kind: ChangeUnban, User: user}, nil)
 }
 
 // Kick removes user's viewers from the room on every node; they may join again.
 func (s *Service) Kick(roomID, user string) error {
-	return s.moderate(roomID, func(r *state, _ time.Time) {
-		if len(r.nodeList) > 0 {
-			s.bc.Kick(r.id, user, pb.Kick_ADMIN, r.nodeList)
-		}
-	})
+	r, err := s.lookup(roomID, false)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.nodeList) > 0 {
+		s.bc.Kick(r.id, user, pb.Kick_ADMIN, r.nodeList)
+	}
+	return nil
 }
 
 // Whitelist adds (allow) or removes a sender whose messages always take the
 // priority lane.
 func (s *Service) Whitelist(roomID, user string, allow bool) error {
-	return s.moderate(roomID, func(r *state, _ time.Time) {
-		if !allow {
-			delete(r.whitelist, user)
-			return
-		}
-		if r.whitelist == nil {
-			r.whitelist = make(map[string]struct{})
-		}
-		r.whitelist[user] = struct{}{}
-	})
+	kind := ChangeDisallow
+	if allow {
+		kind = ChangeAllow
+	}
+	return s.moderate(roomID, Change{Kind: kind, User: user}, nil)
 }
 
 // SetLimit gives the room its own upstream limit; a nil limit restores the
-// service default.
+// service default. The new limiter starts with a full burst.
 func (s *Service) SetLimit(roomID string, l *Limit) error {
 	if l != nil && (l.Rate <= 0 || l.Burst < 1) {
 		return fmt.Errorf("%w: limit needs rate > 0 and burst >= 1", ErrInvalid)
 	}
-	return s.moderate(roomID, func(r *state, _ time.Time) {
-		// A new limiter starts with a full burst under the new limit.
-		r.limit = l
-		if l == nil {
-			r.limiter = rate.NewLimiter(rate.Limit(s.cfg.Rate), s.cfg.Burst)
-			return
-		}
-		r.limiter = rate.NewLimiter(rate.Limit(l.Rate), l.Burst)
-	})
+	return s.moderate(roomID, Change{Kind: ChangeLimit, Limit: l}, nil)
 }
 
-func (s *Service) moderate(roomID string, fn func(*state, time.Time)) error {
+// moderate persists c (fenced by this node's term), applies it to the
+// room's state and runs then (if any), all under the room's lock.
+func (s *Service) moderate(roomID string, c Change, then func(*state)) error {
 	r, err := s.lookup(roomID, false)
 	if err != nil {
 		return err
 	}
-	now := s.now()
 	r.mu.Lock()
-	fn(r, now)
-	r.mu.Unlock()
+	defer r.mu.Unlock()
+	term, owner := s.terms.Term(r.id)
+	if !owner {
+		go s.Forget(r.id)
+		return ErrNotOwner
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	err = s.store.Moderate(ctx, r.id, term, c)
+	cancel()
+	switch {
+	case errors.Is(err, ErrFenced):
+		s.metrics.fenced.Inc()
+		go s.Forget(r.id)
+		return fmt.Errorf("%w: %v", ErrNotOwner, err)
+	case err != nil:
+		s.metrics.storeErrors.Inc()
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	snap := Snapshot{Muted: r.muted, Banned: r.banned, Limit: r.limit}
+	applyChange(&snap, c)
+	r.muted, r.banned = snap.Muted, snap.Banned
+	switch c.Kind {
+	case ChangeAllow:
+		if r.whitelist == nil {
+			r.whitelist = make(map[string]struct{})
+		}
+		r.whitelist[c.User] = struct{}{}
+	case ChangeDisallow:
+		delete(r.whitelist, c.User)
+	case ChangeLimit:
+		r.limit = snap.Limit
+		r.limiter = s.limiter(r.limit)
+	}
+	r.lastActive = s.now()
+	if then != nil {
+		then(r)
+	}
 	return nil
 }

@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -27,10 +28,23 @@ type Broadcaster interface {
 	Kick(room, user string, reason pb.Kick_Reason, nodes []string)
 }
 
+// Terms tells whether this node owns a room now, and under which
+// ownership term (a number that only grows from one owner to the next).
+type Terms interface {
+	Term(room string) (term uint64, owner bool)
+}
+
+// soleOwner is the Terms of embedded mode: this node owns every room.
+type soleOwner struct{}
+
+func (soleOwner) Term(string) (uint64, bool) { return 1, true }
+
 // Deps are the Service's collaborators.
 type Deps struct {
 	Broadcaster Broadcaster           // required
 	IDs         *msgid.Generator      // required
+	Store       Store                 // nil: a MemoryStore (embedded mode)
+	Terms       Terms                 // nil: this node owns every room, term 1
 	Logger      *slog.Logger          // nil: discard
 	Registerer  prometheus.Registerer // nil: metrics are kept but not exported
 	Now         func() time.Time      // nil: time.Now
@@ -42,6 +56,8 @@ const numShards = 64
 type Service struct {
 	cfg     Config
 	bc      Broadcaster
+	store   Store
+	terms   Terms
 	ids     *msgid.Generator
 	log     *slog.Logger
 	now     func() time.Time
@@ -62,7 +78,13 @@ func New(d Deps, cfg Config) (*Service, error) {
 	if d.Broadcaster == nil || d.IDs == nil {
 		return nil, fmt.Errorf("room: Broadcaster and IDs are required")
 	}
-	s := &Service{cfg: cfg.WithDefaults(), bc: d.Broadcaster, ids: d.IDs, log: d.Logger, now: d.Now}
+	s := &Service{cfg: cfg.WithDefaults(), bc: d.Broadcaster, ids: d.IDs, store: d.Store, terms: d.Terms, log: d.Logger, now: d.Now}
+	if s.store == nil {
+		s.store = NewMemoryStore(StoreConfig{})
+	}
+	if s.terms == nil {
+		s.terms = soleOwner{}
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -136,38 +158,106 @@ func ValidID(id string) bool {
 	return true
 }
 
-func (s *Service) newState(id string) *state {
-	return &state{
+func (s *Service) newState(id string, snap Snapshot) *state {
+	r := &state{
 		id:         id,
-		limiter:    rate.NewLimiter(rate.Limit(s.cfg.Rate), s.cfg.Burst),
+		seq:        snap.Seq,
+		pseq:       snap.PSeq,
+		limit:      snap.Limit,
 		perNode:    make(map[string]int, 1),
+		muted:      snap.Muted,
+		banned:     snap.Banned,
 		stats:      Stats{Dropped: make(map[string]uint64)},
 		lastActive: s.now(),
 	}
+	if len(snap.Whitelist) > 0 {
+		r.whitelist = make(map[string]struct{}, len(snap.Whitelist))
+		for _, u := range snap.Whitelist {
+			r.whitelist[u] = struct{}{}
+		}
+	}
+	r.limiter = s.limiter(r.limit)
+	return r
 }
 
-// lookup returns the room, creating it when create is set.
+func (s *Service) limiter(l *Limit) *rate.Limiter {
+	if l == nil {
+		return rate.NewLimiter(rate.Limit(s.cfg.Rate), s.cfg.Burst)
+	}
+	return rate.NewLimiter(rate.Limit(l.Rate), l.Burst)
+}
+
+// opTimeout bounds the store I/O of one operation.
+const opTimeout = 5 * time.Second
+
+// lookup returns the room, loading it from the store when this node owns
+// it but does not hold it yet, and creating it when create is set. A room
+// this node does not own is ErrNotOwner.
 func (s *Service) lookup(id string, create bool) (*state, error) {
 	if !ValidID(id) {
 		return nil, ErrInvalidRoom
+	}
+	if _, owner := s.terms.Term(id); !owner {
+		s.Forget(id)
+		return nil, ErrNotOwner
 	}
 	sh := s.shard(id)
 	sh.mu.RLock()
 	r := sh.rooms[id]
 	sh.mu.RUnlock()
-	if r != nil || !create {
-		if r == nil {
-			return nil, ErrNotFound
-		}
+	if r != nil {
 		return r, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	snap, err := s.store.Load(ctx, id)
+	cancel()
+	if err != nil {
+		s.metrics.storeErrors.Inc()
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	if !create && snap.isZero() {
+		return nil, ErrNotFound
 	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if r = sh.rooms[id]; r == nil {
-		r = s.newState(id)
+		r = s.newState(id, snap)
 		sh.rooms[id] = r
 	}
 	return r, nil
+}
+
+func (snap Snapshot) isZero() bool {
+	return snap.Seq == 0 && snap.PSeq == 0 && snap.Term == 0 && len(snap.Muted) == 0 &&
+		len(snap.Banned) == 0 && len(snap.Whitelist) == 0 && snap.Limit == nil
+}
+
+// Forget drops the local state of a room (ownership moved away, or a write
+// was fenced); a later operation reloads it from the store. Viewer counts
+// are rebuilt by the nodes re-announcing their viewers.
+func (s *Service) Forget(id string) {
+	sh := s.shard(id)
+	sh.mu.Lock()
+	delete(sh.rooms, id)
+	sh.mu.Unlock()
+}
+
+// ForgetNotOwned drops every room this node no longer owns and returns
+// their ids.
+func (s *Service) ForgetNotOwned() []string {
+	var gone []string
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for id := range sh.rooms {
+			if _, owner := s.terms.Term(id); !owner {
+				delete(sh.rooms, id)
+				gone = append(gone, id)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return gone
 }
 
 // CreateRoom makes a room exist (needed before joins when RequireCreate is
@@ -288,8 +378,7 @@ func (s *Service) Send(_ context.Context, req SendRequest) (Accepted, error) {
 	defer r.mu.Unlock()
 	priority, err := s.check(r, req, now)
 	if err != nil {
-		r.stats.Dropped[dropReason(err)]++
-		s.metrics.dropped.WithLabelValues(dropReason(err)).Inc()
+		s.dropLocked(r, dropReason(err))
 		return Accepted{}, err
 	}
 	m := &pb.RoomMessage{
@@ -300,14 +389,16 @@ func (s *Service) Send(_ context.Context, req SendRequest) (Accepted, error) {
 		Kind:     req.Kind,
 		Priority: priority,
 	}
+	// The store numbers the message, fenced by this node's ownership term.
+	if err := s.append(r, m); err != nil {
+		return Accepted{}, err
+	}
 	if priority {
-		r.pseq++
-		m.Seq = r.pseq
+		r.pseq = m.Seq
 		r.stats.AcceptedPriority++
 		s.metrics.accepted.WithLabelValues("priority").Inc()
 	} else {
-		r.seq++
-		m.Seq = r.seq
+		r.seq = m.Seq
 		r.stats.Accepted++
 		s.metrics.accepted.WithLabelValues("normal").Inc()
 	}
@@ -316,6 +407,38 @@ func (s *Service) Send(_ context.Context, req SendRequest) (Accepted, error) {
 		s.bc.Broadcast(r.id, m, r.nodeList)
 	}
 	return Accepted{Seq: m.Seq, MsgID: m.MsgId, Priority: priority}, nil
+}
+
+// append numbers and keeps m in the store; r.mu is held, so the room's
+// messages are numbered and broadcast in one order.
+func (s *Service) append(r *state, m *pb.RoomMessage) error {
+	term, owner := s.terms.Term(r.id)
+	if !owner {
+		s.dropLocked(r, DropNotOwner)
+		go s.Forget(r.id)
+		return ErrNotOwner
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	err := s.store.Append(ctx, r.id, term, m)
+	cancel()
+	switch {
+	case errors.Is(err, ErrFenced):
+		s.metrics.fenced.Inc()
+		s.dropLocked(r, DropNotOwner)
+		s.log.Warn("room write fenced: a newer owner took the room", "room", r.id, "term", term)
+		go s.Forget(r.id)
+		return fmt.Errorf("%w: %v", ErrNotOwner, err)
+	case err != nil:
+		s.metrics.storeErrors.Inc()
+		s.dropLocked(r, DropUnavailable)
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return nil
+}
+
+func (s *Service) dropLocked(r *state, reason string) {
+	r.stats.Dropped[reason]++
+	s.metrics.dropped.WithLabelValues(reason).Inc()
 }
 
 // check runs every refusal rule in order and picks the lane. r.mu is held.
@@ -482,6 +605,9 @@ func (s *Service) Sweep(now time.Time) int {
 			r.mu.Unlock()
 			if idle {
 				delete(sh.rooms, id)
+				if f, ok := s.store.(interface{ Forget(string) }); ok {
+					f.Forget(id)
+				}
 				removed++
 			}
 		}
@@ -496,4 +622,32 @@ func prune(m map[string]time.Time, now time.Time) {
 			delete(m, u)
 		}
 	}
+}
+
+// SetViewers records that node holds n viewers of the room (a node
+// re-announcing its viewers to a new owner, or its periodic announcement).
+func (s *Service) SetViewers(roomID, node string, n int) error {
+	r, err := s.lookup(roomID, n > 0)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old, had := r.perNode[node]
+	switch {
+	case n <= 0 && had:
+		delete(r.perNode, node)
+		r.nodeList = slices.DeleteFunc(slices.Clone(r.nodeList), func(x string) bool { return x == node })
+	case n > 0:
+		r.perNode[node] = n
+		if !had {
+			r.nodeList = append(slices.Clone(r.nodeList), node)
+		}
+	}
+	r.viewers += max(n, 0) - old
+	r.lastActive = s.now()
+	return nil
 }

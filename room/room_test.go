@@ -289,3 +289,117 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("defaults = %+v", d)
 	}
 }
+
+// terms is a Terms a test can move.
+type terms struct {
+	mu    sync.Mutex
+	term  uint64
+	owner bool
+}
+
+func (t *terms) Term(string) (uint64, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.term, t.owner
+}
+
+func (t *terms) set(term uint64, owner bool) {
+	t.mu.Lock()
+	t.term, t.owner = term, owner
+	t.mu.Unlock()
+}
+
+// failingStore refuses every write, like a Redis that is out of memory.
+type failingStore struct{ *MemoryStore }
+
+func (failingStore) Append(context.Context, string, uint64, *pb.RoomMessage) error {
+	return errors.New("OOM command not allowed when used memory > 'maxmemory'")
+}
+
+func TestOwnershipHandOverThroughTheStore(t *testing.T) {
+	store := NewMemoryStore(StoreConfig{})
+	ids, _ := msgid.New(1, nil)
+	oldTerms, newTerms := &terms{term: 5, owner: true}, &terms{term: 6, owner: false}
+	oldRec, newRec := &recorder{}, &recorder{}
+	old, _ := New(Deps{Broadcaster: oldRec, IDs: ids, Store: store, Terms: oldTerms}, Config{})
+	next, _ := New(Deps{Broadcaster: newRec, IDs: ids, Store: store, Terms: newTerms}, Config{})
+
+	_, _ = old.Join(ctx, JoinRequest{Room: "r", User: "v", Node: "n1"})
+	for i := 0; i < 3; i++ {
+		if _, err := old.Send(ctx, SendRequest{Room: "r", From: "u", Body: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = old.Ban("r", "troll", 0)
+
+	// The new owner serves the room: seq continues, the ban came along.
+	if _, err := next.Join(ctx, JoinRequest{Room: "r", User: "v", Node: "n1"}); !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("join before owning: %v", err)
+	}
+	newTerms.set(6, true)
+	info, err := next.Join(ctx, JoinRequest{Room: "r", User: "v", Node: "n1"})
+	if err != nil || info.Seq != 3 {
+		t.Fatalf("new owner join: %+v %v", info, err)
+	}
+	if _, err := next.Send(ctx, SendRequest{Room: "r", From: "troll", Body: "x"}); !errors.Is(err, ErrBanned) {
+		t.Fatalf("ban lost in hand-over: %v", err)
+	}
+	a, err := next.Send(ctx, SendRequest{Room: "r", From: "u", Body: "x"})
+	if err != nil || a.Seq != 4 {
+		t.Fatalf("new owner seq %d, %v", a.Seq, err)
+	}
+	// The old owner still believes it owns the room: the store fences it.
+	_, err = old.Send(ctx, SendRequest{Room: "r", From: "u", Body: "stale"})
+	if !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("stale owner send: %v", err)
+	}
+	if got := testutil.ToFloat64(old.metrics.fenced); got != 1 {
+		t.Fatalf("fenced = %v", got)
+	}
+	if len(oldRec.msgs) != 3 {
+		t.Fatal("a fenced message was broadcast")
+	}
+	snap, _ := store.Load(ctx, "r")
+	if snap.Seq != 4 {
+		t.Fatalf("store seq %d, want 4 (the fenced write took none)", snap.Seq)
+	}
+	// Once it learns, it refuses locally.
+	oldTerms.set(5, false)
+	if _, err := old.Send(ctx, SendRequest{Room: "r", From: "u", Body: "x"}); !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("not-owner send: %v", err)
+	}
+}
+
+func TestStoreRefusalAcceptsNothing(t *testing.T) {
+	ids, _ := msgid.New(1, nil)
+	rec := &recorder{}
+	s, _ := New(Deps{Broadcaster: rec, IDs: ids, Store: failingStore{NewMemoryStore(StoreConfig{})}}, Config{})
+	_, _ = s.Join(ctx, JoinRequest{Room: "r", User: "v", Node: "n"})
+	if _, err := s.Send(ctx, SendRequest{Room: "r", From: "u", Body: "x"}); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("send with a refusing store: %v", err)
+	}
+	inf, _ := s.Info("r")
+	if len(rec.msgs) != 0 || inf.Seq != 0 || inf.Stats.Accepted != 0 || inf.Stats.Dropped[DropUnavailable] != 1 {
+		t.Fatalf("refused write changed the room: %+v", inf)
+	}
+}
+
+func TestSetViewers(t *testing.T) {
+	s, rec, _, _ := newSvc(t, Config{})
+	if err := s.SetViewers("r", "n1", 5); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.SetViewers("r", "n2", 3)
+	_ = s.SetViewers("r", "n1", 2)
+	if inf, _ := s.Info("r"); inf.Viewers != 5 || inf.Nodes != 2 {
+		t.Fatalf("info %+v", inf)
+	}
+	_ = s.SetViewers("r", "n2", 0)
+	_, _ = s.Send(ctx, SendRequest{Room: "r", From: "u", Body: "x"})
+	if len(rec.nodes[0]) != 1 || rec.nodes[0][0] != "n1" {
+		t.Fatalf("broadcast to %v", rec.nodes[0])
+	}
+	if err := s.SetViewers("ghost", "n1", 0); err != nil || s.Len() != 1 {
+		t.Fatalf("a zero announcement created a room: %v", err)
+	}
+}

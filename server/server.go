@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"sync"
@@ -15,12 +14,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/roomcast/roomcast/auth"
+	"github.com/roomcast/roomcast/cluster"
 	"github.com/roomcast/roomcast/configs"
 	"github.com/roomcast/roomcast/fanout"
 	"github.com/roomcast/roomcast/gateway"
 	"github.com/roomcast/roomcast/internal/msgid"
+	"github.com/roomcast/roomcast/placement"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/room"
 )
@@ -36,8 +38,13 @@ type Server struct {
 	rooms *room.Service
 	fan   *fanout.Service
 	gw    *gateway.Gateway
-	mux   *http.ServeMux
-	http  *http.Server
+
+	// Cluster mode only.
+	rdb     redis.UniversalClient
+	members placement.Members
+	node    *cluster.Node
+	mux     *http.ServeMux
+	http    *http.Server
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -68,35 +75,7 @@ func New(cfg configs.Config, log *slog.Logger) (*Server, error) {
 	if s.keys, err = auth.NewKeyring(cfg.Keys()...); err != nil {
 		return nil, err
 	}
-	number := cfg.Node.Number
-	if number < 0 {
-		number = rand.IntN(msgid.MaxNode + 1)
-	}
-	if s.ids, err = msgid.New(number, nil); err != nil {
-		return nil, err
-	}
-	s.fan, err = fanout.New(fanout.Deps{Logger: log.With("component", "fanout"), Registerer: s.reg}, cfg.Fanout)
-	if err != nil {
-		return nil, err
-	}
-	s.rooms, err = room.New(room.Deps{
-		Broadcaster: localBroadcaster{s.fan},
-		IDs:         s.ids,
-		Logger:      log.With("component", "room"),
-		Registerer:  s.reg,
-	}, cfg.Room)
-	if err != nil {
-		return nil, err
-	}
-	s.gw, err = gateway.New(gateway.Deps{
-		Rooms:      s.rooms,
-		Fanout:     s.fan,
-		Auth:       s.keys,
-		Node:       cfg.Node.ID,
-		Logger:     log.With("component", "gateway"),
-		Registerer: s.reg,
-	}, cfg.Gateway)
-	if err != nil {
+	if err := s.buildServices(); err != nil {
 		return nil, err
 	}
 	s.mux = http.NewServeMux()
@@ -138,6 +117,22 @@ func (s *Server) Start() error {
 	s.ln = ln
 	s.fan.Start()
 	s.gw.Start()
+	if s.node != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := s.node.Start(ctx)
+		cancel()
+		if err != nil {
+			s.fan.Close()
+			_ = s.gw.Close(context.Background())
+			_ = ln.Close()
+			return fmt.Errorf("server: join the cluster: %w", err)
+		}
+		if s.cfg.Node.Number < 0 {
+			if err := s.ids.SetNode(s.members.Number()); err != nil {
+				return err
+			}
+		}
+	}
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
@@ -195,9 +190,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	close(s.stop)
 	// Stop accepting; hijacked WebSocket connections are not waited for here.
 	err := s.http.Shutdown(ctx)
+	if s.node != nil {
+		// Leave the cluster first: the others take this node's rooms and
+		// users over while its clients are told to go.
+		err = errors.Join(err, s.node.Close(ctx))
+	}
 	err = errors.Join(err, s.gw.Close(ctx))
 	s.fan.Close()
 	s.wg.Wait()
+	if s.rdb != nil {
+		err = errors.Join(err, s.rdb.Close())
+	}
 	s.log.Info("roomcast node stopped", "node", s.cfg.Node.ID)
 	return err
 }
@@ -234,6 +237,9 @@ func (s *Server) Registry() *prometheus.Registry { return s.reg }
 
 // Handle adds a route to the node's HTTP server (before Start).
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// Cluster is the node's cluster membership (nil in embedded mode).
+func (s *Server) Cluster() *cluster.Node { return s.node }
 
 // localBroadcaster delivers room messages to this node's fanout: the
 // embedded-mode Broadcaster (every node name is this node).

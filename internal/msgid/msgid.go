@@ -11,6 +11,7 @@ package msgid
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,7 +28,7 @@ const (
 
 // Generator hands out ids for one node.
 type Generator struct {
-	node uint64
+	node atomic.Uint64
 	now  func() time.Time
 
 	mu   sync.Mutex
@@ -44,7 +45,9 @@ func New(node int, now func() time.Time) (*Generator, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Generator{node: uint64(node), now: now}, nil
+	g := &Generator{now: now}
+	g.node.Store(uint64(node))
+	return g, nil
 }
 
 // Next returns a new id, larger than every id this generator returned before.
@@ -63,9 +66,19 @@ func (g *Generator) Next() uint64 {
 		g.seq = 0
 	}
 	g.last = ms
-	id := ms<<(nodeBits+seqBits) | g.node<<seqBits | g.seq
+	id := ms<<(nodeBits+seqBits) | g.node.Load()<<seqBits | g.seq
 	g.mu.Unlock()
 	return id
+}
+
+// SetNode changes the node number (cluster mode learns its number from
+// ZooKeeper after the generator was built).
+func (g *Generator) SetNode(node int) error {
+	if node < 0 || node > MaxNode {
+		return fmt.Errorf("msgid: node %d out of range 0..%d", node, MaxNode)
+	}
+	g.node.Store(uint64(node))
+	return nil
 }
 
 // Time returns when an id was made.

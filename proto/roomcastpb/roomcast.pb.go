@@ -63,7 +63,10 @@ const (
 	Error_MESSAGE_TOO_LARGE Error_Code = 17
 	// The server cannot serve this now (shutting down, not the owner); retry.
 	Error_UNAVAILABLE Error_Code = 18
-	Error_INTERNAL    Error_Code = 19 // 40-79: offline 1:1 and group flows.
+	Error_INTERNAL    Error_Code = 19
+	// This user is served by another node of the cluster: reconnect to
+	// redirect (at once; it is not an error of the client).
+	Error_REDIRECT Error_Code = 20 // 40-79: offline 1:1 and group flows.
 )
 
 // Enum value maps for Error_Code.
@@ -89,6 +92,7 @@ var (
 		17: "MESSAGE_TOO_LARGE",
 		18: "UNAVAILABLE",
 		19: "INTERNAL",
+		20: "REDIRECT",
 	}
 	Error_Code_value = map[string]int32{
 		"UNSPECIFIED":       0,
@@ -111,6 +115,7 @@ var (
 		"MESSAGE_TOO_LARGE": 17,
 		"UNAVAILABLE":       18,
 		"INTERNAL":          19,
+		"REDIRECT":          20,
 	}
 )
 
@@ -158,6 +163,9 @@ const (
 	Kick_SHUTDOWN Kick_Reason = 6
 	// Too many protocol errors on this connection.
 	Kick_PROTOCOL Kick_Reason = 7
+	// The cluster moved this user to another node: reconnect to redirect
+	// and resume every room from the last seq.
+	Kick_MOVED Kick_Reason = 8
 )
 
 // Enum value maps for Kick_Reason.
@@ -171,6 +179,7 @@ var (
 		5: "IDLE",
 		6: "SHUTDOWN",
 		7: "PROTOCOL",
+		8: "MOVED",
 	}
 	Kick_Reason_value = map[string]int32{
 		"UNSPECIFIED":   0,
@@ -181,6 +190,7 @@ var (
 		"IDLE":          5,
 		"SHUTDOWN":      6,
 		"PROTOCOL":      7,
+		"MOVED":         8,
 	}
 )
 
@@ -746,7 +756,9 @@ type Error struct {
 	Code    Error_Code             `protobuf:"varint,1,opt,name=code,proto3,enum=roomcast.v1.Error_Code" json:"code,omitempty"`
 	Message string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
 	// For RATE_LIMITED / CONN_RATE_LIMITED / UNAVAILABLE: when to retry.
-	RetryAfterMs  uint32 `protobuf:"varint,3,opt,name=retry_after_ms,json=retryAfterMs,proto3" json:"retry_after_ms,omitempty"`
+	RetryAfterMs uint32 `protobuf:"varint,3,opt,name=retry_after_ms,json=retryAfterMs,proto3" json:"retry_after_ms,omitempty"`
+	// For REDIRECT: the WebSocket URL to connect to instead.
+	Redirect      string `protobuf:"bytes,4,opt,name=redirect,proto3" json:"redirect,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -802,13 +814,22 @@ func (x *Error) GetRetryAfterMs() uint32 {
 	return 0
 }
 
+func (x *Error) GetRedirect() string {
+	if x != nil {
+		return x.Redirect
+	}
+	return ""
+}
+
 // Kick tells the client it was removed from a room (room set) or that the
 // connection is about to be closed (room empty).
 type Kick struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Room          string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
-	Reason        Kick_Reason            `protobuf:"varint,2,opt,name=reason,proto3,enum=roomcast.v1.Kick_Reason" json:"reason,omitempty"`
-	Message       string                 `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Room    string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	Reason  Kick_Reason            `protobuf:"varint,2,opt,name=reason,proto3,enum=roomcast.v1.Kick_Reason" json:"reason,omitempty"`
+	Message string                 `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	// For MOVED: the WebSocket URL to reconnect to.
+	Redirect      string `protobuf:"bytes,4,opt,name=redirect,proto3" json:"redirect,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -860,6 +881,13 @@ func (x *Kick) GetReason() Kick_Reason {
 func (x *Kick) GetMessage() string {
 	if x != nil {
 		return x.Message
+	}
+	return ""
+}
+
+func (x *Kick) GetRedirect() string {
+	if x != nil {
+		return x.Redirect
 	}
 	return ""
 }
@@ -1628,11 +1656,12 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x04Ping\"'\n" +
 	"\x04Pong\x12\x1f\n" +
 	"\vserver_time\x18\x01 \x01(\x03R\n" +
-	"serverTime\"\xec\x03\n" +
+	"serverTime\"\x96\x04\n" +
 	"\x05Error\x12+\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x17.roomcast.v1.Error.CodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12$\n" +
-	"\x0eretry_after_ms\x18\x03 \x01(\rR\fretryAfterMs\"\xf5\x02\n" +
+	"\x0eretry_after_ms\x18\x03 \x01(\rR\fretryAfterMs\x12\x1a\n" +
+	"\bredirect\x18\x04 \x01(\tR\bredirect\"\x83\x03\n" +
 	"\x04Code\x12\x0f\n" +
 	"\vUNSPECIFIED\x10\x00\x12\r\n" +
 	"\tBAD_FRAME\x10\x01\x12\x0e\n" +
@@ -1656,11 +1685,13 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x0eTOO_MANY_ROOMS\x10\x10\x12\x15\n" +
 	"\x11MESSAGE_TOO_LARGE\x10\x11\x12\x0f\n" +
 	"\vUNAVAILABLE\x10\x12\x12\f\n" +
-	"\bINTERNAL\x10\x13\"\xe2\x01\n" +
+	"\bINTERNAL\x10\x13\x12\f\n" +
+	"\bREDIRECT\x10\x14\"\x8a\x02\n" +
 	"\x04Kick\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x120\n" +
 	"\x06reason\x18\x02 \x01(\x0e2\x18.roomcast.v1.Kick.ReasonR\x06reason\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage\"z\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\x12\x1a\n" +
+	"\bredirect\x18\x04 \x01(\tR\bredirect\"\x85\x01\n" +
 	"\x06Reason\x12\x0f\n" +
 	"\vUNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vNOT_PULLING\x10\x01\x12\t\n" +
@@ -1670,7 +1701,8 @@ const file_roomcast_proto_rawDesc = "" +
 	"\rSLOW_CONSUMER\x10\x04\x12\b\n" +
 	"\x04IDLE\x10\x05\x12\f\n" +
 	"\bSHUTDOWN\x10\x06\x12\f\n" +
-	"\bPROTOCOL\x10\a\"n\n" +
+	"\bPROTOCOL\x10\a\x12\t\n" +
+	"\x05MOVED\x10\b\"n\n" +
 	"\x04Join\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x16\n" +
 	"\x06resume\x18\x02 \x01(\bR\x06resume\x12\x1b\n" +

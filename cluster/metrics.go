@@ -1,0 +1,83 @@
+package cluster
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	// deliveries counts room messages sent by this node as room owner, once
+	// per destination node (dest: local or remote).
+	deliveries   *prometheus.CounterVec
+	outboxDrops  prometheus.Counter
+	publishes    prometheus.Counter // pub/sub messages carrying deliveries
+	received     *prometheus.CounterVec
+	queueDrops   *prometheus.CounterVec
+	redirects    prometheus.Counter
+	rpcs         *prometheus.CounterVec // op, result
+	rpcLatency   prometheus.Histogram
+	redisLatency prometheus.Histogram
+	redisErrors  prometheus.Counter
+	viewChanges  prometheus.Counter
+	// fencedRefusals counts room operations refused because this node had
+	// no usable view (the self-fence).
+	fencedRefusals prometheus.Counter
+	fenced         prometheus.Gauge
+	zkVersion      prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	c := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "roomcast", Subsystem: "cluster", Name: name, Help: help})
+	}
+	m := &metrics{
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "cluster", Name: "room_deliveries_total",
+			Help: "Accepted room messages this node (as room owner) sent to a node with viewers: once per message and destination node (dest: local, remote).",
+		}, []string{"dest"}),
+		outboxDrops:    c("outbox_drops_total", "Deliveries dropped because a destination's outbox was full (the receiver repairs the gap from the room store)."),
+		publishes:      c("delivery_publishes_total", "Pub/sub messages carrying deliveries (several deliveries may share one)."),
+		redirects:      c("redirects_total", "Client connections sent to their user's owner node (at connect or on hand-over)."),
+		redisErrors:    c("redis_errors_total", "Redis operations of the cluster transport that failed."),
+		viewChanges:    c("view_changes_total", "Membership views this node acted on."),
+		fencedRefusals: c("fenced_refusals_total", "Room operations refused while this node had no usable membership view (self-fence)."),
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "cluster", Name: "received_total",
+			Help: "Envelopes received, by kind (deliveries, request, reply, malformed).",
+		}, []string{"kind"}),
+		queueDrops: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "cluster", Name: "queue_drops_total",
+			Help: "Incoming work dropped because a worker queue was full, by queue.",
+		}, []string{"queue"}),
+		rpcs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "cluster", Name: "rpcs_total",
+			Help: "Requests this node sent to another node, by operation and result.",
+		}, []string{"op", "result"}),
+		rpcLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "roomcast", Subsystem: "cluster", Name: "rpc_seconds",
+			Help: "Round trip of requests to other nodes.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}),
+		redisLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "roomcast", Subsystem: "cluster", Name: "redis_publish_seconds",
+			Help: "Latency of Redis publishes.", Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16),
+		}),
+		fenced: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "roomcast", Subsystem: "cluster", Name: "fenced",
+			Help: "1 while this node has no usable membership view (it owns nothing).",
+		}),
+		zkVersion: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "roomcast", Subsystem: "cluster", Name: "view_version",
+			Help: "Version (ZooKeeper pzxid) of the membership view in use.",
+		}),
+	}
+	for _, d := range []string{"local", "remote"} {
+		m.deliveries.WithLabelValues(d)
+	}
+	if reg != nil {
+		for _, col := range []prometheus.Collector{m.deliveries, m.outboxDrops, m.publishes, m.received, m.queueDrops,
+			m.redirects, m.rpcs, m.rpcLatency, m.redisLatency, m.redisErrors,
+			m.viewChanges, m.fencedRefusals, m.fenced, m.zkVersion} {
+			if err := reg.Register(col); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}

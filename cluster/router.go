@@ -1,0 +1,344 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/roomcast/roomcast/placement"
+	cpb "github.com/roomcast/roomcast/proto/clusterpb"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+	"github.com/roomcast/roomcast/room"
+)
+
+// Errors that cross nodes travel as Failure codes and come back as the
+// same room sentinels.
+var failureCodes = map[string]error{
+	"not_found":    room.ErrNotFound,
+	"invalid_room": room.ErrInvalidRoom,
+	"invalid":      room.ErrInvalid,
+	"banned":       room.ErrBanned,
+	"muted":        room.ErrMuted,
+	"rate_limited": room.ErrRateLimited,
+	"forbidden":    room.ErrForbidden,
+	"too_large":    room.ErrTooLarge,
+	"not_owner":    room.ErrNotOwner,
+	"unavailable":  room.ErrUnavailable,
+}
+
+func failure(err error) *cpb.Envelope {
+	code := "unavailable"
+	for c, e := range failureCodes {
+		if errors.Is(err, e) {
+			code = c
+			break
+		}
+	}
+	return &cpb.Envelope{Body: &cpb.Envelope_Failure{Failure: &cpb.Failure{Code: code, Message: err.Error()}}}
+}
+
+func failureErr(f *cpb.Failure) error {
+	if e, ok := failureCodes[f.Code]; ok {
+		return e
+	}
+	return room.ErrUnavailable
+}
+
+func done() *cpb.Envelope { return &cpb.Envelope{Body: &cpb.Envelope_Done{Done: &cpb.Done{}}} }
+
+func envViewers(roomID string, count int) *cpb.Envelope {
+	return &cpb.Envelope{Body: &cpb.Envelope_Viewers{Viewers: &cpb.Viewers{Room: roomID, Count: uint32(count)}}}
+}
+
+// route runs op at the room's owner: locally when that is this node,
+// through a request otherwise. It retries (a few times, briefly) while the
+// ownership is moving: a stale owner, a node that left, a lost reply.
+func (n *Node) route(ctx context.Context, op, roomID string, local func() error, remote func(ctx context.Context, owner string) error) error {
+	var err error
+	for attempt := 0; attempt < 4; attempt++ {
+		select {
+		case <-n.stop:
+			return wrapUnavailable(errors.New("node left the cluster"))
+		default:
+		}
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return wrapUnavailable(ctx.Err())
+			case <-time.After(time.Duration(attempt) * 150 * time.Millisecond):
+			}
+		}
+		v, ok := n.view()
+		if !ok {
+			n.metrics.fencedRefusals.Inc()
+			err = ErrFenced
+			continue
+		}
+		o, ok := v.Owner(roomID, placement.RoleRoom)
+		if !ok {
+			return wrapUnavailable(errors.New("no node serves rooms"))
+		}
+		if o.ID == n.self {
+			err = local()
+		} else {
+			rctx, cancel := n.rpcCtx(ctx)
+			err = remote(rctx, o.ID)
+			cancel()
+			result := "ok"
+			if err != nil {
+				result = "error"
+			}
+			n.metrics.rpcs.WithLabelValues(op, result).Inc()
+		}
+		if err == nil || !(errors.Is(err, room.ErrNotOwner) || errors.Is(err, ErrNoReceiver) || errors.Is(err, ErrTimeout) || errors.Is(err, ErrFenced)) {
+			return err
+		}
+	}
+	return wrapUnavailable(err)
+}
+
+// call sends a request and turns a Failure reply into its error.
+func (n *Node) call(ctx context.Context, owner string, env *cpb.Envelope) (*cpb.Envelope, error) {
+	rep, err := n.t.call(ctx, owner, env)
+	if err != nil {
+		return nil, err
+	}
+	if f := rep.GetFailure(); f != nil {
+		return nil, failureErr(f)
+	}
+	return rep, nil
+}
+
+// Join implements the gateway's Rooms: count the viewer in at the owner.
+func (n *Node) Join(ctx context.Context, req room.JoinRequest) (room.JoinInfo, error) {
+	var info room.JoinInfo
+	err := n.route(ctx, "join", req.Room, func() (err error) {
+		info, err = n.rooms.Join(ctx, req)
+		return err
+	}, func(ctx context.Context, owner string) error {
+		rep, err := n.call(ctx, owner, &cpb.Envelope{Body: &cpb.Envelope_Join{Join: &cpb.JoinRequest{Room: req.Room, User: req.User}}})
+		if err != nil {
+			return err
+		}
+		j := rep.GetJoined()
+		info = room.JoinInfo{Seq: j.GetSeq(), PSeq: j.GetPseq(), Viewers: int(j.GetViewers())}
+		return nil
+	})
+	return info, err
+}
+
+// Leave implements the gateway's Rooms.
+func (n *Node) Leave(ctx context.Context, roomID, user, node string) error {
+	return n.route(ctx, "leave", roomID, func() error {
+		return n.rooms.Leave(ctx, roomID, user, node)
+	}, func(ctx context.Context, owner string) error {
+		_, err := n.call(ctx, owner, &cpb.Envelope{Body: &cpb.Envelope_Leave{Leave: &cpb.LeaveRequest{Room: roomID, User: user}}})
+		return err
+	})
+}
+
+// Send implements the gateway's Rooms.
+func (n *Node) Send(ctx context.Context, req room.SendRequest) (room.Accepted, error) {
+	var acc room.Accepted
+	err := n.route(ctx, "send", req.Room, func() (err error) {
+		acc, err = n.rooms.Send(ctx, req)
+		return err
+	}, func(ctx context.Context, owner string) error {
+		rep, err := n.call(ctx, owner, &cpb.Envelope{Body: &cpb.Envelope_Send{Send: &cpb.SendRequest{
+			Room: req.Room, From: req.From, Body: req.Body, Kind: req.Kind, Priority: req.Priority, Privileged: req.Privileged,
+		}}})
+		if err != nil {
+			return err
+		}
+		s := rep.GetSent()
+		acc = room.Accepted{Seq: s.GetSeq(), MsgID: s.GetMsgId(), Priority: s.GetPriority()}
+		return nil
+	})
+	return acc, err
+}
+
+// moderate routes one moderation operation to the room's owner.
+func (n *Node) moderate(roomID string, m *cpb.Moderate) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*n.cfg.RPCTimeout)
+	defer cancel()
+	m.Room = roomID
+	return n.route(ctx, "moderate", roomID, func() error {
+		return n.applyModeration(m)
+	}, func(ctx context.Context, owner string) error {
+		_, err := n.call(ctx, owner, &cpb.Envelope{Body: &cpb.Envelope_Moderate{Moderate: m}})
+		return err
+	})
+}
+
+func (n *Node) applyModeration(m *cpb.Moderate) error {
+	d := time.Duration(m.DurationMs) * time.Millisecond
+	switch m.Op {
+	case cpb.Moderate_MUTE:
+		return n.rooms.Mute(m.Room, m.User, d)
+	case cpb.Moderate_UNMUTE:
+		return n.rooms.Unmute(m.Room, m.User)
+	case cpb.Moderate_BAN:
+		return n.rooms.Ban(m.Room, m.User, d)
+	case cpb.Moderate_UNBAN:
+		return n.rooms.Unban(m.Room, m.User)
+	case cpb.Moderate_KICK:
+		return n.rooms.Kick(m.Room, m.User)
+	case cpb.Moderate_ALLOW:
+		return n.rooms.Whitelist(m.Room, m.User, true)
+	case cpb.Moderate_DISALLOW:
+		return n.rooms.Whitelist(m.Room, m.User, false)
+	case cpb.Moderate_SET_LIMIT:
+		return n.rooms.SetLimit(m.Room, &room.Limit{Rate: m.Rate, Burst: int(m.Burst)})
+	case cpb.Moderate_CLEAR_LIMIT:
+		return n.rooms.SetLimit(m.Room, nil)
+	}
+	return room.ErrInvalid
+}
+
+// Mute, Unmute, Ban, Unban, Kick, Whitelist and SetLimit run a moderation
+// operation at the room's owner, wherever that is.
+func (n *Node) Mute(roomID, user string, d time.Duration) error {
+	return n.moderate(roomID, &cpb.Moderate{Op: cpb.Moderate_MUTE, User: user, DurationMs: d.Milliseconds()})
+}
+
+func (n *Node) Unmute(roomID, user string) error {
+	return n.moderate(roomID, &cpb.Moderate{Op: cpb.Moderate_UNMUTE, User: user})
+}
+
+func (n *Node) Ban(roomID, user string, d time.Duration) error {
+	return n.moderate(roomID, &cpb.Moderate{Op: cpb.Moderate_BAN, User: user, DurationMs: d.Milliseconds()})
+}
+
+func (n *Node) Unban(roomID, user string) error {
+	return n.moderate(roomID, &cpb.Moderate{Op: cpb.Moderate_UNBAN, User: user})
+}
+
+func (n *Node) Kick(roomID, user string) error {
+	return n.moderate(roomID, &cpb.Moderate{Op: cpb.Moderate_KICK, User: user})
+}
+
+func (n *Node) Whitelist(roomID, user string, allow bool) error {
+	op := cpb.Moderate_DISALLOW
+	if allow {
+		op = cpb.Moderate_ALLOW
+	}
+	return n.moderate(roomID, &cpb.Moderate{Op: op, User: user})
+}
+
+func (n *Node) SetLimit(roomID string, l *room.Limit) error {
+	if l == nil {
+		return n.moderate(roomID, &cpb.Moderate{Op: cpb.Moderate_CLEAR_LIMIT})
+	}
+	return n.moderate(roomID, &cpb.Moderate{Op: cpb.Moderate_SET_LIMIT, Rate: l.Rate, Burst: int32(l.Burst)})
+}
+
+// Broadcaster returns the room.Broadcaster of this node's room service.
+func (n *Node) Broadcaster() room.Broadcaster { return broadcaster{n} }
+
+type broadcaster struct{ n *Node }
+
+// Broadcast implements room.Broadcaster for the rooms this node owns: the
+// message leaves once per node with viewers — delivered in process here,
+// queued to the node's outbox elsewhere (encoded once for all of them).
+func (b broadcaster) Broadcast(roomID string, m *pb.RoomMessage, nodes []string) {
+	n := b.n
+	var bin []byte
+	for _, node := range nodes {
+		if node == n.self {
+			n.fan.Deliver(roomID, m)
+			n.metrics.deliveries.WithLabelValues("local").Inc()
+			continue
+		}
+		if bin == nil {
+			var err error
+			if bin, err = proto.Marshal(m); err != nil {
+				n.log.Error("encode room message", "room", roomID, "err", err)
+				return
+			}
+		}
+		if n.outbox(node).put(&cpb.Delivery{Room: roomID, Message: bin}) {
+			n.metrics.deliveries.WithLabelValues("remote").Inc()
+		}
+	}
+}
+
+// Kick implements room.Broadcaster: remove a user's viewers of a room on
+// the given nodes.
+func (b broadcaster) Kick(roomID, user string, reason pb.Kick_Reason, nodes []string) {
+	n := b.n
+	for _, node := range nodes {
+		if node == n.self {
+			n.fan.KickUser(roomID, user, reason)
+			continue
+		}
+		env := &cpb.Envelope{Body: &cpb.Envelope_Kick{Kick: &cpb.Kick{Room: roomID, User: user, Reason: int32(reason)}}}
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.RPCTimeout)
+			defer cancel()
+			if err := n.t.send(ctx, node, env); err != nil {
+				n.log.Warn("kick not delivered", "node", node, "room", roomID, "err", err)
+			}
+		}()
+	}
+}
+
+// handle runs what other nodes send this one.
+func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.RPCTimeout)
+	defer cancel()
+	switch b := env.Body.(type) {
+	case *cpb.Envelope_Deliveries:
+		n.receive(ctx, b.Deliveries.Items)
+		return nil
+	case *cpb.Envelope_Kick:
+		n.fan.KickUser(b.Kick.Room, b.Kick.User, pb.Kick_Reason(b.Kick.Reason))
+		return nil
+	case *cpb.Envelope_Viewers:
+		_ = n.rooms.SetViewers(b.Viewers.Room, env.From, int(b.Viewers.Count))
+		return nil
+	case *cpb.Envelope_Join:
+		info, err := n.rooms.Join(ctx, room.JoinRequest{Room: b.Join.Room, User: b.Join.User, Node: env.From})
+		if err != nil {
+			return failure(err)
+		}
+		return &cpb.Envelope{Body: &cpb.Envelope_Joined{Joined: &cpb.JoinReply{Seq: info.Seq, Pseq: info.PSeq, Viewers: uint64(max(info.Viewers, 0))}}}
+	case *cpb.Envelope_Leave:
+		if err := n.rooms.Leave(ctx, b.Leave.Room, b.Leave.User, env.From); err != nil {
+			return failure(err)
+		}
+		return done()
+	case *cpb.Envelope_Send:
+		s := b.Send
+		acc, err := n.rooms.Send(ctx, room.SendRequest{Room: s.Room, From: s.From, Body: s.Body, Kind: s.Kind, Priority: s.Priority, Privileged: s.Privileged})
+		if err != nil {
+			return failure(err)
+		}
+		return &cpb.Envelope{Body: &cpb.Envelope_Sent{Sent: &cpb.SendReply{Seq: acc.Seq, MsgId: acc.MsgID, Priority: acc.Priority}}}
+	case *cpb.Envelope_Moderate:
+		if err := n.applyModeration(b.Moderate); err != nil {
+			return failure(err)
+		}
+		return done()
+	case *cpb.Envelope_CloseUser:
+		n.sess.CloseUser(b.CloseUser.User)
+		return done()
+	}
+	return failure(room.ErrInvalid)
+}
+
+// receive applies deliveries from a room's owner (the fanout fills any seq
+// gap from the room store).
+func (n *Node) receive(_ context.Context, items []*cpb.Delivery) {
+	for _, it := range items {
+		m := new(pb.RoomMessage)
+		if err := proto.Unmarshal(it.Message, m); err != nil {
+			n.metrics.received.WithLabelValues("malformed").Inc()
+			continue
+		}
+		n.fan.Deliver(it.Room, m)
+	}
+}

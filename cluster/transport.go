@@ -1,0 +1,223 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/roomcast/roomcast/internal/shard"
+	cpb "github.com/roomcast/roomcast/proto/clusterpb"
+)
+
+// Errors of the transport.
+var (
+	// ErrNoReceiver: nobody listens on the destination's channel (the node
+	// is down or not subscribed yet).
+	ErrNoReceiver = errors.New("cluster: destination node not listening")
+	// ErrTimeout: no reply within the RPC timeout.
+	ErrTimeout = errors.New("cluster: request timed out")
+)
+
+// handler runs an incoming envelope (on a worker goroutine) and returns
+// the reply body for a request (nil for one-way messages).
+type handler func(env *cpb.Envelope) *cpb.Envelope
+
+// transport is one node's end of the Redis pub/sub mesh.
+type transport struct {
+	rdb     redis.UniversalClient
+	prefix  string
+	self    string
+	log     *slog.Logger
+	metrics *metrics
+	handle  handler
+
+	ps      *redis.PubSub
+	nextID  atomic.Uint64
+	pmu     sync.Mutex
+	pending map[uint64]chan *cpb.Envelope
+
+	// The drainer hands deliveries to per-room workers (ordered per room)
+	// and requests to a pool; both bounded, overflow counted.
+	deliverQ []chan *cpb.Envelope
+	requestQ chan *cpb.Envelope
+
+	wg sync.WaitGroup
+}
+
+const (
+	deliverWorkers = 4
+	requestWorkers = 8
+	queueLen       = 4096
+)
+
+func nodeChannel(prefix, node string) string { return prefix + "node:{" + node + "}" }
+
+func newTransport(rdb redis.UniversalClient, prefix, self string, log *slog.Logger, m *metrics, h handler) *transport {
+	t := &transport{rdb: rdb, prefix: prefix, self: self, log: log, metrics: m, handle: h,
+		pending: make(map[uint64]chan *cpb.Envelope), requestQ: make(chan *cpb.Envelope, queueLen)}
+	for i := 0; i < deliverWorkers; i++ {
+		t.deliverQ = append(t.deliverQ, make(chan *cpb.Envelope, queueLen))
+	}
+	return t
+}
+
+// start subscribes to this node's channel and starts the drainer and the
+// workers. They stop when close is called.
+func (t *transport) start(ctx context.Context) error {
+	t.ps = t.rdb.SSubscribe(ctx, nodeChannel(t.prefix, t.self))
+	if _, err := t.ps.Receive(ctx); err != nil {
+		_ = t.ps.Close()
+		return fmt.Errorf("cluster: subscribe: %w", err)
+	}
+	msgs := t.ps.Channel(redis.WithChannelSize(queueLen))
+	t.wg.Add(1)
+	go func() { defer t.wg.Done(); t.drain(msgs) }()
+	for _, q := range t.deliverQ {
+		t.wg.Add(1)
+		go func() { defer t.wg.Done(); t.work(q) }()
+	}
+	for i := 0; i < requestWorkers; i++ {
+		t.wg.Add(1)
+		go func() { defer t.wg.Done(); t.work(t.requestQ) }()
+	}
+	return nil
+}
+
+// close unsubscribes and waits for the drainer and workers.
+func (t *transport) close() {
+	if t.ps == nil {
+		return
+	}
+	_ = t.ps.Close() // closes the message channel: the drainer ends
+	t.wg.Wait()
+}
+
+// drain decodes what arrives and only hands it off.
+func (t *transport) drain(msgs <-chan *redis.Message) {
+	defer func() {
+		for _, q := range t.deliverQ {
+			close(q)
+		}
+		close(t.requestQ)
+	}()
+	for msg := range msgs {
+		env := new(cpb.Envelope)
+		if err := proto.Unmarshal([]byte(msg.Payload), env); err != nil {
+			t.metrics.received.WithLabelValues("malformed").Inc()
+			continue
+		}
+		if env.Reply {
+			t.pmu.Lock()
+			ch := t.pending[env.Id]
+			delete(t.pending, env.Id)
+			t.pmu.Unlock()
+			if ch != nil {
+				ch <- env
+			}
+			t.metrics.received.WithLabelValues("reply").Inc()
+			continue
+		}
+		if d := env.GetDeliveries(); d != nil {
+			t.metrics.received.WithLabelValues("deliveries").Inc()
+			t.splitDeliveries(env.From, d)
+			continue
+		}
+		t.metrics.received.WithLabelValues("request").Inc()
+		select {
+		case t.requestQ <- env:
+		default:
+			t.metrics.queueDrops.WithLabelValues("request").Inc()
+		}
+	}
+}
+
+// splitDeliveries routes each room's deliveries to the worker that owns
+// the room, so one room's messages are applied in order.
+func (t *transport) splitDeliveries(from string, d *cpb.Deliveries) {
+	parts := make([][]*cpb.Delivery, deliverWorkers)
+	for _, it := range d.Items {
+		i := shard.Index(it.Room, deliverWorkers)
+		parts[i] = append(parts[i], it)
+	}
+	for i, items := range parts {
+		if len(items) == 0 {
+			continue
+		}
+		env := &cpb.Envelope{From: from, Body: &cpb.Envelope_Deliveries{Deliveries: &cpb.Deliveries{Items: items}}}
+		select {
+		case t.deliverQ[i] <- env:
+		default:
+			// The receiver repairs the gap from the room store on the
+			// room's next delivery.
+			t.metrics.queueDrops.WithLabelValues("deliveries").Add(float64(len(items)))
+		}
+	}
+}
+
+func (t *transport) work(q <-chan *cpb.Envelope) {
+	for env := range q {
+		reply := t.handle(env)
+		if reply == nil || env.Id == 0 {
+			continue
+		}
+		reply.Id, reply.Reply = env.Id, true
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := t.send(ctx, env.From, reply); err != nil {
+			t.log.Debug("reply lost", "to", env.From, "err", err)
+		}
+		cancel()
+	}
+}
+
+// send publishes one envelope to a node.
+func (t *transport) send(ctx context.Context, node string, env *cpb.Envelope) error {
+	env.From = t.self
+	data, err := proto.Marshal(env)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	n, err := t.rdb.SPublish(ctx, nodeChannel(t.prefix, node), data).Result()
+	t.metrics.redisLatency.Observe(time.Since(start).Seconds())
+	if err != nil {
+		t.metrics.redisErrors.Inc()
+		return fmt.Errorf("cluster: publish to %s: %w", node, err)
+	}
+	if n == 0 {
+		return ErrNoReceiver
+	}
+	return nil
+}
+
+// call sends a request and waits for its reply.
+func (t *transport) call(ctx context.Context, node string, env *cpb.Envelope) (*cpb.Envelope, error) {
+	id := t.nextID.Add(1)
+	ch := make(chan *cpb.Envelope, 1)
+	t.pmu.Lock()
+	t.pending[id] = ch
+	t.pmu.Unlock()
+	defer func() {
+		t.pmu.Lock()
+		delete(t.pending, id)
+		t.pmu.Unlock()
+	}()
+	env.Id = id
+	start := time.Now()
+	if err := t.send(ctx, node, env); err != nil {
+		return nil, err
+	}
+	select {
+	case r := <-ch:
+		t.metrics.rpcLatency.Observe(time.Since(start).Seconds())
+		return r, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: %s", ErrTimeout, node)
+	}
+}

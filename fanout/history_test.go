@@ -1,0 +1,82 @@
+package fanout
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+)
+
+// slowHistory serves a fixed history once release is closed.
+type slowHistory struct {
+	normal, prio []*pb.RoomMessage
+	release      chan struct{}
+	asked        chan struct{}
+}
+
+func (h *slowHistory) Tail(_ context.Context, _ string, priority bool, n int) ([]*pb.RoomMessage, error) {
+	if !priority {
+		close(h.asked)
+		<-h.release
+	}
+	l := h.normal
+	if priority {
+		l = h.prio
+	}
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return l, nil
+}
+
+func (h *slowHistory) Recent(_ context.Context, _ string, priority bool, after uint64, n int) ([]*pb.RoomMessage, error) {
+	var out []*pb.RoomMessage
+	l := h.normal
+	if priority {
+		l = h.prio
+	}
+	for _, m := range l {
+		if m.Seq > after && len(out) < n {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// TestNewLocalRoomFillsFromHistory: a node that starts holding a room (a
+// restart, a moved viewer) serves what the room store kept, and keeps what
+// was delivered while it was reading it.
+func TestNewLocalRoomFillsFromHistory(t *testing.T) {
+	h := &slowHistory{release: make(chan struct{}), asked: make(chan struct{})}
+	for seq := uint64(81); seq <= 100; seq++ {
+		h.normal = append(h.normal, &pb.RoomMessage{Seq: seq, MsgId: seq, Body: "old"})
+	}
+	h.prio = []*pb.RoomMessage{{Seq: 3, MsgId: 1003, Body: "notice", Priority: true, Ts: time.Now().UnixMilli()}}
+	s, err := New(Deps{History: h}, Config{Shards: 1, RingSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &fakeSession{user: "v"}
+	done := make(chan *Sub)
+	go func() { done <- s.Subscribe(v, "r") }()
+	<-h.asked
+	// Delivered while the history is being read: must not be lost.
+	s.Deliver("r", &pb.RoomMessage{Seq: 101, MsgId: 101, Body: "new"})
+	close(h.release)
+	sub := <-done
+	s.Begin(sub, 85, 0)
+	res, err := s.pull(sub, 85, 0, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Messages) != 11 || !res.Messages[0].Priority || res.Messages[1].Seq != 92 || res.Messages[10].Body != "new" {
+		t.Fatalf("pull after backfill: %v", res.Messages)
+	}
+	if res.Missed != 6 || res.Seq != 101 || res.Pseq != 3 {
+		t.Fatalf("missed %d seq %d pseq %d; want 6 (86..91 beyond the 10-slot ring), 101, 3", res.Missed, res.Seq, res.Pseq)
+	}
+	if seq, pseq, ok := s.Heads("r"); !ok || seq != 101 || pseq != 3 {
+		t.Fatalf("heads %d %d %v", seq, pseq, ok)
+	}
+}

@@ -1,0 +1,91 @@
+package room
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+)
+
+// Store keeps what must outlive one owner of a room: its seqs (allocated by
+// the store, so a new owner continues without reuse), its recent messages
+// (the backup of the rings), its moderation state and its own limit.
+//
+// Every write carries the writer's ownership term. A store refuses a term
+// lower than the highest it has seen for the room with ErrFenced, and
+// records a higher one: a node that merely believes it still owns a room
+// cannot write to it once the new owner has.
+//
+// MemoryStore is the embedded-mode implementation; RedisStore the cluster
+// one. Both pass the conformance suite in store_test.go.
+type Store interface {
+	// Append assigns the next seq of m's lane (normal or priority) to m.Seq
+	// and keeps m among the room's recent messages.
+	Append(ctx context.Context, room string, term uint64, m *pb.RoomMessage) error
+	// Moderate records one moderation change.
+	Moderate(ctx context.Context, room string, term uint64, c Change) error
+	// Load returns the room's persisted state; an unknown room has a zero
+	// Snapshot.
+	Load(ctx context.Context, room string) (Snapshot, error)
+	// Recent returns up to n kept messages of a lane with seq > after,
+	// oldest first.
+	Recent(ctx context.Context, room string, priority bool, after uint64, n int) ([]*pb.RoomMessage, error)
+	// Tail returns the newest n kept messages of a lane, oldest first.
+	Tail(ctx context.Context, room string, priority bool, n int) ([]*pb.RoomMessage, error)
+}
+
+// ErrFenced is returned for a write with a term lower than the room's.
+var ErrFenced = errors.New("room: fenced: a newer owner term wrote this room")
+
+// Snapshot is a room's persisted state.
+type Snapshot struct {
+	Seq, PSeq uint64
+	Term      uint64
+	Muted     map[string]time.Time // user -> until (zero: no end)
+	Banned    map[string]time.Time
+	Whitelist []string
+	Limit     *Limit
+}
+
+// ChangeKind names a moderation change.
+type ChangeKind uint8
+
+// Moderation changes.
+const (
+	ChangeMute ChangeKind = iota + 1
+	ChangeUnmute
+	ChangeBan
+	ChangeUnban
+	ChangeAllow    // add to the sender whitelist
+	ChangeDisallow // remove from it
+	ChangeLimit    // set (or with a nil Limit, clear) the room's own limit
+)
+
+// Change is one moderation change.
+type Change struct {
+	Kind  ChangeKind
+	User  string
+	Until time.Time // mute and ban; zero: no end
+	Limit *Limit
+}
+
+// StoreConfig bounds what a store keeps per room.
+type StoreConfig struct {
+	// Keep is how many normal messages per room are kept (the ring backup).
+	// Default 1024.
+	Keep int `yaml:"keep"`
+	// KeepPriority is how many priority messages per room are kept.
+	// Default 1024.
+	KeepPriority int `yaml:"keep_priority"`
+}
+
+func (c StoreConfig) withDefaults() StoreConfig {
+	if c.Keep <= 0 {
+		c.Keep = 1024
+	}
+	if c.KeepPriority <= 0 {
+		c.KeepPriority = 1024
+	}
+	return c
+}

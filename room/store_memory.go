@@ -1,0 +1,215 @@
+package room
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+)
+
+// MemoryStore is the in-process Store of embedded mode. It is safe for
+// concurrent use and starts no goroutines.
+type MemoryStore struct {
+	cfg   StoreConfig
+	mu    sync.Mutex
+	rooms map[string]*memRoom
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+type memRoom struct {
+	snap      Snapshot
+	log, plog []*pb.RoomMessage // oldest first
+}
+
+// NewMemoryStore returns an empty store.
+func NewMemoryStore(cfg StoreConfig) *MemoryStore {
+	return &MemoryStore{cfg: cfg.withDefaults(), rooms: make(map[string]*memRoom)}
+}
+
+func (s *MemoryStore) room(id string) *memRoom {
+	r := s.rooms[id]
+	if r == nil {
+		r = &memRoom{}
+		s.rooms[id] = r
+	}
+	return r
+}
+
+func (s *MemoryStore) fence(r *memRoom, term uint64) error {
+	if term < r.snap.Term {
+		return ErrFenced
+	}
+	r.snap.Term = term
+	return nil
+}
+
+// Append implements Store.
+func (s *MemoryStore) Append(_ context.Context, roomID string, term uint64, m *pb.RoomMessage) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.room(roomID)
+	if err := s.fence(r, term); err != nil {
+		return err
+	}
+	// Messages are immutable once numbered: keep the pointer, no copy.
+	if m.Priority {
+		r.snap.PSeq++
+		m.Seq = r.snap.PSeq
+		r.plog = trim(append(r.plog, m), s.cfg.KeepPriority)
+	} else {
+		r.snap.Seq++
+		m.Seq = r.snap.Seq
+		r.log = trim(append(r.log, m), s.cfg.Keep)
+	}
+	return nil
+}
+
+func trim(l []*pb.RoomMessage, keep int) []*pb.RoomMessage {
+	if len(l) > keep {
+		n := copy(l, l[len(l)-keep:])
+		clear(l[n:])
+		l = l[:n]
+	}
+	return l
+}
+
+// Moderate implements Store.
+func (s *MemoryStore) Moderate(_ context.Context, roomID string, term uint64, c Change) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.room(roomID)
+	if err := s.fence(r, term); err != nil {
+		return err
+	}
+	applyChange(&r.snap, c)
+	return nil
+}
+
+// applyChange applies c to a snapshot (shared by the stores and the service).
+func applyChange(snap *Snapshot, c Change) {
+	switch c.Kind {
+	case ChangeMute:
+		if snap.Muted == nil {
+			snap.Muted = make(map[string]time.Time)
+		}
+		snap.Muted[c.User] = c.Until
+	case ChangeUnmute:
+		delete(snap.Muted, c.User)
+	case ChangeBan:
+		if snap.Banned == nil {
+			snap.Banned = make(map[string]time.Time)
+		}
+		snap.Banned[c.User] = c.Until
+	case ChangeUnban:
+		delete(snap.Banned, c.User)
+	case ChangeAllow:
+		if !slices.Contains(snap.Whitelist, c.User) {
+			snap.Whitelist = append(snap.Whitelist, c.User)
+		}
+	case ChangeDisallow:
+		snap.Whitelist = slices.DeleteFunc(snap.Whitelist, func(u string) bool { return u == c.User })
+	case ChangeLimit:
+		if c.Limit == nil {
+			snap.Limit = nil
+		} else {
+			l := *c.Limit
+			snap.Limit = &l
+		}
+	}
+}
+
+// Load implements Store.
+func (s *MemoryStore) Load(_ context.Context, roomID string) (Snapshot, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.rooms[roomID]
+	if r == nil {
+		return Snapshot{}, nil
+	}
+	snap := r.snap
+	snap.Muted = cloneTimes(r.snap.Muted)
+	snap.Banned = cloneTimes(r.snap.Banned)
+	snap.Whitelist = slices.Clone(r.snap.Whitelist)
+	if r.snap.Limit != nil {
+		l := *r.snap.Limit
+		snap.Limit = &l
+	}
+	return snap, nil
+}
+
+func cloneTimes(m map[string]time.Time) map[string]time.Time {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]time.Time, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// Recent implements Store.
+func (s *MemoryStore) Recent(_ context.Context, roomID string, priority bool, after uint64, n int) ([]*pb.RoomMessage, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.rooms[roomID]
+	if r == nil {
+		return nil, nil
+	}
+	l := r.log
+	if priority {
+		l = r.plog
+	}
+	i, _ := slices.BinarySearchFunc(l, after+1, func(m *pb.RoomMessage, seq uint64) int {
+		switch {
+		case m.Seq < seq:
+			return -1
+		case m.Seq > seq:
+			return 1
+		}
+		return 0
+	})
+	l = l[i:]
+	if n > 0 && len(l) > n {
+		l = l[:n]
+	}
+	out := make([]*pb.RoomMessage, len(l))
+	for j, m := range l {
+		out[j] = proto.Clone(m).(*pb.RoomMessage)
+	}
+	return out, nil
+}
+
+// Tail implements Store.
+func (s *MemoryStore) Tail(_ context.Context, roomID string, priority bool, n int) ([]*pb.RoomMessage, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.rooms[roomID]
+	if r == nil {
+		return nil, nil
+	}
+	l := r.log
+	if priority {
+		l = r.plog
+	}
+	if n > 0 && len(l) > n {
+		l = l[len(l)-n:]
+	}
+	out := make([]*pb.RoomMessage, len(l))
+	for j, m := range l {
+		out[j] = proto.Clone(m).(*pb.RoomMessage)
+	}
+	return out, nil
+}
+
+// Forget drops everything kept for a room (an idle embedded room).
+func (s *MemoryStore) Forget(roomID string) {
+	s.mu.Lock()
+	delete(s.rooms, roomID)
+	s.mu.Unlock()
+}

@@ -1,0 +1,236 @@
+package room
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+)
+
+// RedisStore is the Store of cluster mode. Every key of a room shares the
+// hash tag {r:<room>}, so each write is one Lua script that Redis Cluster
+// can run on the room's slot:
+//
+//	<prefix>{r:<room>}:m     hash: term, seq, pseq, limit_rate, limit_burst
+//	<prefix>{r:<room>}:log   zset: score seq, member the message (seq 0)
+//	<prefix>{r:<room>}:plog  zset: the same for the priority lane
+//	<prefix>{r:<room>}:mod   hash: m:<user> / b:<user> -> until (unix ms, 0
+//	                         no end); w:<user> -> 1
+//
+// It is safe for concurrent use and starts no goroutines.
+type RedisStore struct {
+	rdb    redis.UniversalClient
+	prefix string
+	cfg    StoreConfig
+}
+
+var _ Store = (*RedisStore)(nil)
+
+// NewRedisStore returns a store over rdb; keys start with prefix.
+func NewRedisStore(rdb redis.UniversalClient, prefix string, cfg StoreConfig) *RedisStore {
+	return &RedisStore{rdb: rdb, prefix: prefix, cfg: cfg.withDefaults()}
+}
+
+func (s *RedisStore) keys(room string, suffixes ...string) []string {
+	base := s.prefix + "{r:" + room + "}:"
+	out := make([]string, len(suffixes))
+	for i, x := range suffixes {
+		out[i] = base + x
+	}
+	return out
+}
+
+// fenceLua is the prologue of every write: refuse a lower term, record a
+// higher one. KEYS[1] is the meta hash, ARGV[1] the term.
+const fenceLua = `
+local cur = tonumber(redis.call('HGET', KEYS[1], 'term') or '0')
+local term = tonumber(ARGV[1])
+if term < cur then return redis.error_reply('FENCED ' .. cur) end
+if term > cur then redis.call('HSET', KEYS[1], 'term', ARGV[1]) end
+`
+
+// appendScript: KEYS meta, log; ARGV term, field (seq|pseq), member, keep.
+var appendScript = redis.NewScript(fenceLua + `
+local seq = redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
+redis.call('ZADD', KEYS[2], seq, ARGV[3])
+local n = redis.call('ZCARD', KEYS[2])
+local keep = tonumber(ARGV[4])
+if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, n - keep - 1) end
+return seq
+`)
+
+// moderateScript: KEYS meta, mod; ARGV term, op, field, value.
+// op: set (HSET mod field value), del (HDEL mod field), limit (HSET meta
+// limit fields; value "rate burst" or "" to clear).
+var moderateScript = redis.NewScript(fenceLua + `
+if ARGV[2] == 'set' then
+  redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+elseif ARGV[2] == 'del' then
+  redis.call('HDEL', KEYS[2], ARGV[3])
+elseif ARGV[2] == 'limit' then
+  if ARGV[4] == '' then
+    redis.call('HDEL', KEYS[1], 'limit')
+  else
+    redis.call('HSET', KEYS[1], 'limit', ARGV[4])
+  end
+end
+return 1
+`)
+
+// translate maps Redis errors to the store's.
+func translate(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if strings.HasPrefix(err.Error(), "FENCED") {
+		return fmt.Errorf("%w (%v)", ErrFenced, err)
+	}
+	return fmt.Errorf("room: redis %s: %w", op, err)
+}
+
+// Append implements Store.
+func (s *RedisStore) Append(ctx context.Context, roomID string, term uint64, m *pb.RoomMessage) error {
+	field, log, keep := "seq", "log", s.cfg.Keep
+	if m.Priority {
+		field, log, keep = "pseq", "plog", s.cfg.KeepPriority
+	}
+	saved := m.Seq
+	m.Seq = 0 // the seq is the score, not part of the member
+	member, err := proto.Marshal(m)
+	m.Seq = saved
+	if err != nil {
+		return err
+	}
+	seq, err := appendScript.Run(ctx, s.rdb, s.keys(roomID, "m", log), term, field, member, keep).Uint64()
+	if err != nil {
+		return translate("append", err)
+	}
+	m.Seq = seq
+	return nil
+}
+
+// Moderate implements Store.
+func (s *RedisStore) Moderate(ctx context.Context, roomID string, term uint64, c Change) error {
+	var op, field, value string
+	switch c.Kind {
+	case ChangeMute, ChangeBan:
+		op, field = "set", map[ChangeKind]string{ChangeMute: "m:", ChangeBan: "b:"}[c.Kind]+c.User
+		value = "0"
+		if !c.Until.IsZero() {
+			value = strconv.FormatInt(c.Until.UnixMilli(), 10)
+		}
+	case ChangeUnmute:
+		op, field = "del", "m:"+c.User
+	case ChangeUnban:
+		op, field = "del", "b:"+c.User
+	case ChangeAllow:
+		op, field, value = "set", "w:"+c.User, "1"
+	case ChangeDisallow:
+		op, field = "del", "w:"+c.User
+	case ChangeLimit:
+		op = "limit"
+		if c.Limit != nil {
+			value = strconv.FormatFloat(c.Limit.Rate, 'g', -1, 64) + " " + strconv.Itoa(c.Limit.Burst)
+		}
+	default:
+		return fmt.Errorf("%w: unknown moderation change %d", ErrInvalid, c.Kind)
+	}
+	err := moderateScript.Run(ctx, s.rdb, s.keys(roomID, "m", "mod"), term, op, field, value).Err()
+	return translate("moderate", err)
+}
+
+// Load implements Store.
+func (s *RedisStore) Load(ctx context.Context, roomID string) (Snapshot, error) {
+	k := s.keys(roomID, "m", "mod")
+	pipe := s.rdb.Pipeline()
+	meta := pipe.HGetAll(ctx, k[0])
+	mod := pipe.HGetAll(ctx, k[1])
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return Snapshot{}, translate("load", err)
+	}
+	var snap Snapshot
+	mv := meta.Val()
+	snap.Seq, _ = strconv.ParseUint(mv["seq"], 10, 64)
+	snap.PSeq, _ = strconv.ParseUint(mv["pseq"], 10, 64)
+	snap.Term, _ = strconv.ParseUint(mv["term"], 10, 64)
+	if l := mv["limit"]; l != "" {
+		rateS, burstS, _ := strings.Cut(l, " ")
+		r, _ := strconv.ParseFloat(rateS, 64)
+		b, _ := strconv.Atoi(burstS)
+		snap.Limit = &Limit{Rate: r, Burst: b}
+	}
+	for field, value := range mod.Val() {
+		kind, user, ok := strings.Cut(field, ":")
+		if !ok {
+			continue
+		}
+		var until time.Time
+		if ms, _ := strconv.ParseInt(value, 10, 64); ms > 0 {
+			until = time.UnixMilli(ms)
+		}
+		switch kind {
+		case "m":
+			applyChange(&snap, Change{Kind: ChangeMute, User: user, Until: until})
+		case "b":
+			applyChange(&snap, Change{Kind: ChangeBan, User: user, Until: until})
+		case "w":
+			applyChange(&snap, Change{Kind: ChangeAllow, User: user})
+		}
+	}
+	return snap, nil
+}
+
+// Recent implements Store.
+func (s *RedisStore) Recent(ctx context.Context, roomID string, priority bool, after uint64, n int) ([]*pb.RoomMessage, error) {
+	log := "log"
+	if priority {
+		log = "plog"
+	}
+	by := &redis.ZRangeBy{Min: "(" + strconv.FormatUint(after, 10), Max: "+inf"}
+	if n > 0 {
+		by.Count = int64(n)
+	}
+	zs, err := s.rdb.ZRangeByScoreWithScores(ctx, s.keys(roomID, log)[0], by).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, translate("recent", err)
+	}
+	return decodeZ(zs)
+}
+
+// Tail implements Store.
+func (s *RedisStore) Tail(ctx context.Context, roomID string, priority bool, n int) ([]*pb.RoomMessage, error) {
+	log := "log"
+	if priority {
+		log = "plog"
+	}
+	start := int64(0)
+	if n > 0 {
+		start = -int64(n)
+	}
+	zs, err := s.rdb.ZRangeWithScores(ctx, s.keys(roomID, log)[0], start, -1).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, translate("tail", err)
+	}
+	return decodeZ(zs)
+}
+
+func decodeZ(zs []redis.Z) ([]*pb.RoomMessage, error) {
+	out := make([]*pb.RoomMessage, 0, len(zs))
+	for _, z := range zs {
+		m := new(pb.RoomMessage)
+		member, _ := z.Member.(string)
+		if err := proto.Unmarshal([]byte(member), m); err != nil {
+			return nil, fmt.Errorf("room: redis recent: corrupt message: %w", err)
+		}
+		m.Seq = uint64(z.Score)
+		out = append(out, m)
+	}
+	return out, nil
+}

@@ -1,0 +1,169 @@
+package room
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/roomcast/roomcast/internal/redisconn"
+	"github.com/roomcast/roomcast/internal/testenv"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+)
+
+// storeFactory builds a fresh store for one conformance test.
+var storeFactory = []struct {
+	name string
+	new  func(t *testing.T, cfg StoreConfig) Store
+}{
+	{"memory", func(t *testing.T, cfg StoreConfig) Store { return NewMemoryStore(cfg) }},
+	{"redis", func(t *testing.T, cfg StoreConfig) Store {
+		r := testenv.StartRedis(t, testenv.RedisOptions{})
+		rdb := redisconn.New(redisconn.Config{Addrs: []string{r.Addr}})
+		t.Cleanup(func() { rdb.Close() })
+		return NewRedisStore(rdb, "test:", cfg)
+	}},
+}
+
+func forEachStore(t *testing.T, cfg StoreConfig, fn func(t *testing.T, s Store)) {
+	for _, f := range storeFactory {
+		t.Run(f.name, func(t *testing.T) { fn(t, f.new(t, cfg)) })
+	}
+}
+
+func TestStoreConformance(t *testing.T) {
+	ctx := context.Background()
+	forEachStore(t, StoreConfig{Keep: 5, KeepPriority: 3}, func(t *testing.T, s Store) {
+		t.Run("append numbers each lane from 1 and keeps the newest", func(t *testing.T) {
+			for i := 1; i <= 8; i++ {
+				m := &pb.RoomMessage{MsgId: uint64(i), From: "u", Body: fmt.Sprint(i)}
+				if err := s.Append(ctx, "a", 1, m); err != nil {
+					t.Fatal(err)
+				}
+				if m.Seq != uint64(i) {
+					t.Fatalf("seq %d, want %d", m.Seq, i)
+				}
+			}
+			p := &pb.RoomMessage{MsgId: 100, Body: "notice", Priority: true}
+			if err := s.Append(ctx, "a", 1, p); err != nil || p.Seq != 1 {
+				t.Fatalf("priority seq %d, %v", p.Seq, err)
+			}
+			got, err := s.Recent(ctx, "a", false, 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 5 || got[0].Seq != 4 || got[4].Seq != 8 || got[4].Body != "8" || got[4].MsgId != 8 {
+				t.Fatalf("recent = %v", got)
+			}
+			got, _ = s.Recent(ctx, "a", false, 6, 1)
+			if len(got) != 1 || got[0].Seq != 7 {
+				t.Fatalf("recent after 6, 1 = %v", got)
+			}
+			tail, err := s.Tail(ctx, "a", false, 2)
+			if err != nil || len(tail) != 2 || tail[0].Seq != 7 || tail[1].Seq != 8 {
+				t.Fatalf("tail 2 = %v, %v", tail, err)
+			}
+			if tail, _ := s.Tail(ctx, "a", false, 100); len(tail) != 5 || tail[0].Seq != 4 {
+				t.Fatalf("tail 100 = %v", tail)
+			}
+			got, _ = s.Recent(ctx, "a", true, 0, 0)
+			if len(got) != 1 || !got[0].Priority || got[0].Seq != 1 {
+				t.Fatalf("priority recent = %v", got)
+			}
+			snap, _ := s.Load(ctx, "a")
+			if snap.Seq != 8 || snap.PSeq != 1 || snap.Term != 1 {
+				t.Fatalf("snapshot = %+v", snap)
+			}
+		})
+		t.Run("a lower term is fenced and changes nothing", func(t *testing.T) {
+			if err := s.Append(ctx, "f", 10, &pb.RoomMessage{Body: "x"}); err != nil {
+				t.Fatal(err)
+			}
+			m := &pb.RoomMessage{Body: "stale"}
+			if err := s.Append(ctx, "f", 9, m); !errors.Is(err, ErrFenced) {
+				t.Fatalf("stale append: %v", err)
+			}
+			if err := s.Moderate(ctx, "f", 9, Change{Kind: ChangeBan, User: "x"}); !errors.Is(err, ErrFenced) {
+				t.Fatalf("stale moderation: %v", err)
+			}
+			snap, _ := s.Load(ctx, "f")
+			if snap.Seq != 1 || snap.Term != 10 || len(snap.Banned) != 0 {
+				t.Fatalf("fenced write changed the room: %+v", snap)
+			}
+			// A newer term takes over and continues the seq.
+			n := &pb.RoomMessage{Body: "new owner"}
+			if err := s.Append(ctx, "f", 11, n); err != nil || n.Seq != 2 {
+				t.Fatalf("new term append: seq %d, %v", n.Seq, err)
+			}
+			if err := s.Append(ctx, "f", 10, &pb.RoomMessage{Body: "old"}); !errors.Is(err, ErrFenced) {
+				t.Fatalf("old term after takeover: %v", err)
+			}
+		})
+		t.Run("moderation round trip", func(t *testing.T) {
+			until := time.UnixMilli(time.Now().Add(time.Hour).UnixMilli())
+			for _, c := range []Change{
+				{Kind: ChangeMute, User: "m1", Until: until}, {Kind: ChangeMute, User: "m2"},
+				{Kind: ChangeBan, User: "b1"}, {Kind: ChangeAllow, User: "vip"}, {Kind: ChangeAllow, User: "gone"},
+				{Kind: ChangeDisallow, User: "gone"}, {Kind: ChangeUnmute, User: "m2"},
+				{Kind: ChangeLimit, Limit: &Limit{Rate: 12.5, Burst: 3}},
+			} {
+				if err := s.Moderate(ctx, "mod", 1, c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			snap, err := s.Load(ctx, "mod")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(snap.Muted) != 1 || !snap.Muted["m1"].Equal(until) || len(snap.Banned) != 1 || !snap.Banned["b1"].IsZero() {
+				t.Fatalf("mutes/bans = %v %v", snap.Muted, snap.Banned)
+			}
+			if len(snap.Whitelist) != 1 || snap.Whitelist[0] != "vip" || snap.Limit == nil || snap.Limit.Rate != 12.5 || snap.Limit.Burst != 3 {
+				t.Fatalf("whitelist/limit = %v %v", snap.Whitelist, snap.Limit)
+			}
+			_ = s.Moderate(ctx, "mod", 1, Change{Kind: ChangeLimit})
+			if snap, _ := s.Load(ctx, "mod"); snap.Limit != nil {
+				t.Fatal("limit not cleared")
+			}
+		})
+		t.Run("unknown room is empty", func(t *testing.T) {
+			snap, err := s.Load(ctx, "nobody")
+			if err != nil || snap.Seq != 0 || snap.Term != 0 {
+				t.Fatalf("%+v %v", snap, err)
+			}
+			if got, err := s.Recent(ctx, "nobody", false, 0, 10); err != nil || len(got) != 0 {
+				t.Fatalf("%v %v", got, err)
+			}
+		})
+		t.Run("concurrent appends never reuse a seq", func(t *testing.T) {
+			var mu sync.Mutex
+			seen := map[uint64]bool{}
+			var wg sync.WaitGroup
+			for w := 0; w < 8; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; i < 50; i++ {
+						m := &pb.RoomMessage{Body: "c"}
+						if err := s.Append(ctx, "c", 1, m); err != nil {
+							t.Error(err)
+							return
+						}
+						mu.Lock()
+						if seen[m.Seq] {
+							t.Errorf("seq %d twice", m.Seq)
+						}
+						seen[m.Seq] = true
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			if len(seen) != 400 {
+				t.Fatalf("%d seqs", len(seen))
+			}
+		})
+	})
+}
