@@ -2,6 +2,7 @@
 //
 //	roomcast [serve] [flags]     run a node (embedded mode by default)
 //	roomcast token --user u1     print a token signed with the configured key
+//	roomcast cluster             run a local 3-node cluster (ZooKeeper + Redis)
 //
 // cmd is wiring only: flags -> config file -> environment -> validate ->
 // build -> Run under signal.NotifyContext -> Shutdown with a deadline.
@@ -40,6 +41,8 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		err = serve(args, environ, stderr)
 	case "token":
 		err = token(args, environ, stdout, stderr)
+	case "cluster":
+		err = cluster(args, stdout, stderr)
 	case "help":
 		usage(stdout)
 		return 0
@@ -62,6 +65,7 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   roomcast [serve] [-config file] [-listen addr] [-node id] [-log-level level]
   roomcast token -user id [-role admin] [-ttl 1h] [-config file]
+  roomcast cluster [-dir .local-cluster]   local 3-node cluster (ZooKeeper, Redis, configs/cluster-node*.yaml)
 `)
 }
 

@@ -7,4 +7,7 @@
 // for one test and stop it at the test's cleanup. If a package is missing
 // the test fails with a message pointing at ./scripts/test.sh, which
 // installs it. Child processes get SIGKILL if the test binary dies.
+//
+// `roomcast cluster` (the local three-node cluster) uses the Launch
+// functions too, on fixed ports.
 package testenv

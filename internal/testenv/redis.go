@@ -23,6 +23,8 @@ type RedisOptions struct {
 	MaxMemory string
 	// Args are extra redis-server arguments ("--name", "value", ...).
 	Args []string
+	// Port to listen on; 0 picks a free one.
+	Port int
 }
 
 // Redis is a running redis-server.
@@ -43,9 +45,13 @@ func LaunchRedis(dir string, opts RedisOptions) (*Redis, error) {
 		}
 		dir = d
 	}
-	port, err := FreePort()
-	if err != nil {
-		return nil, err
+	port := opts.Port
+	if port == 0 {
+		p, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		port = p
 	}
 	r := &Redis{Addr: fmt.Sprintf("127.0.0.1:%d", port), Port: port, Dir: dir, opts: opts}
 	return r, r.start()

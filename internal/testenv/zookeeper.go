@@ -16,6 +16,8 @@ type ZooKeeperOptions struct {
 	// TickTime is ZooKeeper's tick; the minimum session timeout is two
 	// ticks. Default 200ms (sessions can expire in 400ms).
 	TickTime time.Duration
+	// Port to listen on; 0 picks a free one.
+	Port int
 }
 
 // ZooKeeper is a running standalone ZooKeeper server.
@@ -46,9 +48,13 @@ func LaunchZooKeeper(dir string, opts ZooKeeperOptions) (*ZooKeeper, error) {
 	if _, err := os.Stat("/usr/share/zookeeper"); err != nil {
 		return nil, fmt.Errorf("testenv: ZooKeeper not installed (run ./scripts/test.sh, which installs the zookeeper package)")
 	}
-	port, err := FreePort()
-	if err != nil {
-		return nil, err
+	port := opts.Port
+	if port == 0 {
+		p, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		port = p
 	}
 	z := &ZooKeeper{Addr: fmt.Sprintf("127.0.0.1:%d", port), Port: port, Dir: dir, opts: opts}
 	cfg := fmt.Sprintf("tickTime=%d\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
