@@ -5,20 +5,33 @@ import (
 	"time"
 )
 
+// DefaultRingSize is the ring capacity used when BufferConfig.RingSize is
+// zero or negative.
+const DefaultRingSize = 1024
+
 // BufferConfig configures a Buffer.
 type BufferConfig struct {
-	// RingSize is the capacity of the normal ring. Default 1024.
+	// RingSize is the capacity of the normal ring. Zero or negative:
+	// DefaultRingSize (1024).
 	RingSize int
 	// Priority bounds the priority queue.
 	Priority PriorityConfig
 }
 
-// BufferStats are a Buffer's sizes and counters.
+// BufferStats are a Buffer's sizes and counters, taken under one lock.
 type BufferStats struct {
-	Head, PHead uint64
-	Len, Cap    int
-	Evicted     uint64
-	Priority    PriorityStats
+	// Head is the normal lane's head seq (Ring.Head).
+	Head uint64
+	// PHead is the priority lane's head seq (Priority.Head).
+	PHead uint64
+	// Len is the number of normal items held.
+	Len int
+	// Cap is the ring capacity.
+	Cap int
+	// Evicted is the total number of normal items evicted (Ring.Evicted).
+	Evicted uint64
+	// Priority are the priority queue's size and counters.
+	Priority PriorityStats
 }
 
 // Buffer is a Ring and a Priority queue under one sync.RWMutex: the
@@ -29,22 +42,26 @@ type Buffer[T any] struct {
 	prio *Priority[T]
 }
 
-// NewBuffer returns an empty buffer.
+// NewBuffer returns an empty buffer: a ring of cfg.RingSize and a priority
+// queue bounded by cfg.Priority.
 func NewBuffer[T any](cfg BufferConfig) *Buffer[T] {
 	if cfg.RingSize <= 0 {
-		cfg.RingSize = 1024
+		cfg.RingSize = DefaultRingSize
 	}
 	return &Buffer[T]{ring: NewRing[T](cfg.RingSize), prio: NewPriority[T](cfg.Priority)}
 }
 
-// Append adds a normal item (see Ring.Append).
+// Append adds a normal item and returns how many were evicted (see
+// Ring.Append).
 func (b *Buffer[T]) Append(seq uint64, v T) (evicted int, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.ring.Append(seq, v)
 }
 
-// PushPriority expires old priority items, then adds one (see Priority.Push).
+// PushPriority expires the priority items older than MaxAge at now (see
+// Priority.Expire; this happens even if the push is then rejected), then
+// adds v as seq with its size (see Priority.Push).
 func (b *Buffer[T]) PushPriority(seq uint64, v T, size int, now time.Time) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -54,9 +71,19 @@ func (b *Buffer[T]) PushPriority(seq uint64, v T, size int, now time.Time) error
 
 // Read visits, under one read lock, the priority items after pafter and
 // then the normal items after after, at most max in all (max <= 0: no
-// limit). Priority items come first and may use the whole budget. fn must
-// not block or call back into the buffer. now is unused: expiry happens in
-// PushPriority and Expire, so reads stay read-only.
+// limit). Priority items come first and may use the whole budget; the
+// normal lane gets what is left. If fn returns false the whole read stops
+// there (that item counts as delivered).
+//
+// The results are per lane, with the semantics of Ring.Read and
+// Priority.Read. When the normal lane is not read at all (no budget left,
+// or fn stopped during the priority lane) its result is
+// {Last: after, More: normal items are held after after}.
+//
+// now is accepted but unused (reserved): expiry happens in PushPriority
+// and Expire, so reads stay read-only and many can run at once. fn runs
+// under the read lock: it must not block or call back into the buffer.
+// Read does not allocate.
 func (b *Buffer[T]) Read(after, pafter uint64, max int, _ time.Time, fn func(priority bool, seq uint64, v T) bool) (normal, priority ReadResult) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
@@ -75,21 +102,23 @@ func (b *Buffer[T]) Read(after, pafter uint64, max int, _ time.Time, fn func(pri
 	if stopped || (max > 0 && rest <= 0) {
 		// No budget left for the normal lane: report it untouched, with
 		// More set when it has something after the cursor.
-		normal = ReadResult{Last: after, More: b.ring.Head() > after && b.ring.Len() > 0 && b.ring.heldAfter(after)}
+		// (When the ring holds anything, its head is held.)
+		normal = ReadResult{Last: after, More: b.ring.Len() > 0 && b.ring.Head() > after}
 		return normal, priority
 	}
 	normal = b.ring.Read(after, rest, func(seq uint64, v T) bool { return fn(false, seq, v) })
 	return normal, priority
 }
 
-// Heads returns the heads of the normal and priority lanes.
+// Heads returns the head seqs of the normal and priority lanes.
 func (b *Buffer[T]) Heads() (seq, pseq uint64) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	return b.ring.Head(), b.prio.Head()
 }
 
-// Expire removes priority items older than their MaxAge.
+// Expire removes the priority items older than MaxAge (see
+// Priority.Expire) and returns how many. Call it periodically.
 func (b *Buffer[T]) Expire(now time.Time) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -103,7 +132,8 @@ func (b *Buffer[T]) Resize(ringSize int) int {
 	return b.ring.Resize(ringSize)
 }
 
-// Reset drops everything and sets both heads.
+// Reset drops everything and sets the normal head to seq and the
+// priority head to pseq (see Ring.Reset and Priority.Reset).
 func (b *Buffer[T]) Reset(seq, pseq uint64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -111,7 +141,7 @@ func (b *Buffer[T]) Reset(seq, pseq uint64) {
 	b.prio.Reset(pseq)
 }
 
-// Stats returns sizes and counters.
+// Stats returns the sizes and counters of both lanes.
 func (b *Buffer[T]) Stats() BufferStats {
 	b.mu.RLock()
 	defer b.mu.RUnlock()

@@ -11,7 +11,13 @@
 //   - Buffer: one Ring and one Priority behind a sync.RWMutex, the thin
 //     goroutine-safe wrapper the fanout uses.
 //
-// The package does no I/O, has no globals, logs nothing and starts no
-// goroutines; time is passed in. Ring and Priority are not goroutine-safe;
-// Buffer is.
+// The package does no I/O, has no mutable globals, logs nothing and starts
+// no goroutines; time is passed in as an argument. Ring and Priority are
+// not goroutine-safe; Buffer is. Ring.Append and all reads do not
+// allocate; Priority.Push allocates only while its deque grows.
+//
+// Reads follow one contract everywhere (see ReadResult): a reader keeps a
+// cursor per lane, asks for everything after it, and gets back the new
+// cursor plus how many seqs between the two it will never see (Missed),
+// so Last-after == Count+Missed.
 package ringbuf

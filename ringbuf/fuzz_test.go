@@ -160,7 +160,7 @@ func (m *refRing) reset(head uint64) {
 
 func (m *refRing) oldest() uint64 {
 	switch c := uint64(m.capacity); {
-	case m.head == 0:
+	case len(m.items) == 0:
 		return 0
 	case m.head < c:
 		return 1
@@ -188,65 +188,69 @@ func ringSeeds(f *testing.F) {
 
 func FuzzRing(f *testing.F) {
 	ringSeeds(f)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		in := &fuzzInput{data}
-		c := 1 + int(in.next()%16)
-		r := NewRing[uint64](c)
-		m := &refRing{capacity: c, items: map[uint64]uint64{}}
-		for op := uint64(1); in.more(); op++ {
-			var what string
-			switch code := in.next() % 8; code {
-			case 0, 1, 2:
-				seq := in.nextSeq(m.head, m.capacity)
-				what = "append"
-				ev, err := r.Append(seq, op)
-				wev, werr := m.append(seq, op)
-				if ev != wev || !errors.Is(err, werr) || (err == nil) != (werr == nil) {
-					t.Fatalf("op %d: Append(%d) = %d, %v; want %d, %v", op, seq, ev, err, wev, werr)
-				}
-			case 3:
-				what = "bad append"
-				seq := m.head - min(m.head, uint64(in.next()%3))
-				if ev, err := r.Append(seq, op); !errors.Is(err, ErrSeqNotIncreasing) || ev != 0 {
-					t.Fatalf("op %d: Append(%d) with head %d = %d, %v", op, seq, m.head, ev, err)
-				}
-			case 4, 5:
-				what = "read"
-				after := in.nextAfter(m.head, m.capacity)
-				max := int(in.next()%7) - 1
-				stopAt := int(in.next() % 5)
-				checkRead(t, what, r, m.items, m.head, after, max, stopAt)
-			case 6:
-				what = "resize"
-				nc := int(in.next()%19) - 2
-				if ev, wev := r.Resize(nc), m.resize(nc); ev != wev {
-					t.Fatalf("op %d: Resize(%d) = %d, want %d", op, nc, ev, wev)
-				}
-			case 7:
-				what = "reset"
-				b := in.next()
-				h := m.head
-				switch {
-				case b == 255:
-					h = math.MaxUint64 - uint64(in.next()%3)
-				case b%2 == 0:
-					h += uint64(in.next()) // may wrap: any head is allowed
-				default:
-					h -= min(h, uint64(in.next()))
-				}
-				r.Reset(h)
-				m.reset(h)
+	f.Fuzz(fuzzRing)
+}
+
+// fuzzRing runs one fuzz input: a random op sequence checked against the
+// reference model after every op.
+func fuzzRing(t *testing.T, data []byte) {
+	in := &fuzzInput{data}
+	c := 1 + int(in.next()%16)
+	r := NewRing[uint64](c)
+	m := &refRing{capacity: c, items: map[uint64]uint64{}}
+	for op := uint64(1); in.more(); op++ {
+		var what string
+		switch code := in.next() % 8; code {
+		case 0, 1, 2:
+			seq := in.nextSeq(m.head, m.capacity)
+			what = "append"
+			ev, err := r.Append(seq, op)
+			wev, werr := m.append(seq, op)
+			if ev != wev || !errors.Is(err, werr) || (err == nil) != (werr == nil) {
+				t.Fatalf("op %d: Append(%d) = %d, %v; want %d, %v", op, seq, ev, err, wev, werr)
 			}
-			if r.Head() != m.head || r.Len() != len(m.items) || r.Cap() != m.capacity ||
-				r.Evicted() != m.evicted || r.Oldest() != m.oldest() {
-				t.Fatalf("op %d (%s): Head %d Len %d Cap %d Evicted %d Oldest %d; want %d %d %d %d %d",
-					op, what, r.Head(), r.Len(), r.Cap(), r.Evicted(), r.Oldest(),
-					m.head, len(m.items), m.capacity, m.evicted, m.oldest())
+		case 3:
+			what = "bad append"
+			seq := m.head - min(m.head, uint64(in.next()%3))
+			if ev, err := r.Append(seq, op); !errors.Is(err, ErrSeqNotIncreasing) || ev != 0 {
+				t.Fatalf("op %d: Append(%d) with head %d = %d, %v", op, seq, m.head, ev, err)
 			}
-			checkRingSlots(t, r)
-			checkRead(t, what+" then read all", r, m.items, m.head, 0, 0, 0)
+		case 4, 5:
+			what = "read"
+			after := in.nextAfter(m.head, m.capacity)
+			max := int(in.next()%7) - 1
+			stopAt := int(in.next() % 5)
+			checkRead(t, what, r, m.items, m.head, after, max, stopAt)
+		case 6:
+			what = "resize"
+			nc := int(in.next()%19) - 2
+			if ev, wev := r.Resize(nc), m.resize(nc); ev != wev {
+				t.Fatalf("op %d: Resize(%d) = %d, want %d", op, nc, ev, wev)
+			}
+		case 7:
+			what = "reset"
+			b := in.next()
+			h := m.head
+			switch {
+			case b == 255:
+				h = math.MaxUint64 - uint64(in.next()%3)
+			case b%2 == 0:
+				h += uint64(in.next()) // may wrap: any head is allowed
+			default:
+				h -= min(h, uint64(in.next()))
+			}
+			r.Reset(h)
+			m.reset(h)
 		}
-	})
+		if r.Head() != m.head || r.Len() != len(m.items) || r.Cap() != m.capacity ||
+			r.Evicted() != m.evicted || r.Oldest() != m.oldest() {
+			t.Fatalf("op %d (%s): Head %d Len %d Cap %d Evicted %d Oldest %d; want %d %d %d %d %d",
+				op, what, r.Head(), r.Len(), r.Cap(), r.Evicted(), r.Oldest(),
+				m.head, len(m.items), m.capacity, m.evicted, m.oldest())
+		}
+		checkRingSlots(t, r)
+		checkRead(t, what+" then read all", r, m.items, m.head, 0, 0, 0)
+	}
 }
 
 type refPItem struct {
@@ -276,6 +280,10 @@ func (m *refPriority) push(seq, v uint64, size int, now time.Time) error {
 		return ErrSeqNotIncreasing
 	}
 	m.head = seq
+	size = max(size, 0)
+	if n := len(m.items); n > 0 && now.Before(m.items[n-1].at) {
+		now = m.items[n-1].at // push times are clamped to be non-decreasing
+	}
 	m.items = append(m.items, refPItem{seq, v, size, now})
 	for len(m.items) > m.cfg.MaxItems {
 		m.items = m.items[1:]
@@ -324,69 +332,74 @@ func prioritySeeds(f *testing.F) {
 
 func FuzzPriority(f *testing.F) {
 	prioritySeeds(f)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		in := &fuzzInput{data}
-		cfg := PriorityConfig{
-			MaxItems: 1 + int(in.next()%8),
-			MaxBytes: 1 + int(in.next()%64),
-			MaxAge:   time.Duration(1+in.next()%10) * time.Second,
-		}
-		p := NewPriority[uint64](cfg)
-		m := &refPriority{cfg: cfg}
-		now := t0
-		for op := uint64(1); in.more(); op++ {
-			var what string
-			switch code := in.next() % 8; code {
-			case 0, 1, 2:
-				what = "push"
-				seq := in.nextSeq(m.head, cfg.MaxItems)
-				size := int(in.next() % 32)
-				now = now.Add(time.Duration(in.next()%4) * 500 * time.Millisecond)
-				err := p.Push(seq, op, size, now)
-				werr := m.push(seq, op, size, now)
-				if !errors.Is(err, werr) || (err == nil) != (werr == nil) {
-					t.Fatalf("op %d: Push(%d) = %v, want %v", op, seq, err, werr)
-				}
-			case 3:
-				what = "bad push"
-				seq := m.head - min(m.head, uint64(in.next()%3))
-				if err := p.Push(seq, op, 1, now); !errors.Is(err, ErrSeqNotIncreasing) {
-					t.Fatalf("op %d: Push(%d) with head %d = %v", op, seq, m.head, err)
-				}
-			case 4, 5:
-				what = "read"
-				after := in.nextAfter(m.head, cfg.MaxItems)
-				max := int(in.next()%7) - 1
-				stopAt := int(in.next() % 5)
-				checkRead(t, what, p, m.held(), m.head, after, max, stopAt)
-			case 6:
-				what = "expire"
-				now = now.Add(time.Duration(in.next()%8) * 500 * time.Millisecond)
-				if n, wn := p.Expire(now), m.expire(now); n != wn {
-					t.Fatalf("op %d: Expire = %d, want %d", op, n, wn)
-				}
-			case 7:
-				what = "reset"
-				b := in.next()
-				h := m.head
-				switch {
-				case b == 255:
-					h = math.MaxUint64 - uint64(in.next()%3)
-				case b%2 == 0:
-					h += uint64(in.next())
-				default:
-					h -= min(h, uint64(in.next()))
-				}
-				p.Reset(h)
-				m.items, m.head = nil, h
+	f.Fuzz(fuzzPriority)
+}
+
+// fuzzPriority runs one fuzz input: a random op sequence checked against the
+// reference model after every op.
+func fuzzPriority(t *testing.T, data []byte) {
+	in := &fuzzInput{data}
+	cfg := PriorityConfig{
+		MaxItems: 1 + int(in.next()%8),
+		MaxBytes: 1 + int(in.next()%64),
+		MaxAge:   time.Duration(1+in.next()%10) * time.Second,
+	}
+	p := NewPriority[uint64](cfg)
+	m := &refPriority{cfg: cfg}
+	now := t0
+	for op := uint64(1); in.more(); op++ {
+		var what string
+		switch code := in.next() % 8; code {
+		case 0, 1, 2:
+			what = "push"
+			seq := in.nextSeq(m.head, cfg.MaxItems)
+			size := int(in.next()%34) - 2 // negative sizes count as 0
+			// Mostly forwards, sometimes back: Push clamps.
+			now = now.Add(time.Duration(int(in.next()%5)-1) * 500 * time.Millisecond)
+			err := p.Push(seq, op, size, now)
+			werr := m.push(seq, op, size, now)
+			if !errors.Is(err, werr) || (err == nil) != (werr == nil) {
+				t.Fatalf("op %d: Push(%d) = %v, want %v", op, seq, err, werr)
 			}
-			want := m.stats
-			want.Len, want.Bytes = len(m.items), m.bytes()
-			if s := p.Stats(); s != want || p.Head() != m.head || p.Len() != want.Len || p.Bytes() != want.Bytes {
-				t.Fatalf("op %d (%s): stats %+v head %d; want %+v head %d", op, what, s, p.Head(), want, m.head)
+		case 3:
+			what = "bad push"
+			seq := m.head - min(m.head, uint64(in.next()%3))
+			if err := p.Push(seq, op, 1, now); !errors.Is(err, ErrSeqNotIncreasing) {
+				t.Fatalf("op %d: Push(%d) with head %d = %v", op, seq, m.head, err)
 			}
-			checkPrioritySlots(t, p)
-			checkRead(t, what+" then read all", p, m.held(), m.head, 0, 0, 0)
+		case 4, 5:
+			what = "read"
+			after := in.nextAfter(m.head, cfg.MaxItems)
+			max := int(in.next()%7) - 1
+			stopAt := int(in.next() % 5)
+			checkRead(t, what, p, m.held(), m.head, after, max, stopAt)
+		case 6:
+			what = "expire"
+			now = now.Add(time.Duration(in.next()%8) * 500 * time.Millisecond)
+			if n, wn := p.Expire(now), m.expire(now); n != wn {
+				t.Fatalf("op %d: Expire = %d, want %d", op, n, wn)
+			}
+		case 7:
+			what = "reset"
+			b := in.next()
+			h := m.head
+			switch {
+			case b == 255:
+				h = math.MaxUint64 - uint64(in.next()%3)
+			case b%2 == 0:
+				h += uint64(in.next())
+			default:
+				h -= min(h, uint64(in.next()))
+			}
+			p.Reset(h)
+			m.items, m.head = nil, h
 		}
-	})
+		want := m.stats
+		want.Len, want.Bytes = len(m.items), m.bytes()
+		if s := p.Stats(); s != want || p.Head() != m.head || p.Len() != want.Len || p.Bytes() != want.Bytes {
+			t.Fatalf("op %d (%s): stats %+v head %d; want %+v head %d", op, what, s, p.Head(), want, m.head)
+		}
+		checkPrioritySlots(t, p)
+		checkRead(t, what+" then read all", p, m.held(), m.head, 0, 0, 0)
+	}
 }

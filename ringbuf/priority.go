@@ -1,43 +1,55 @@
 package ringbuf
 
-import (
-	"sort"
-	"time"
+import "time"
+
+// Defaults for the zero (or negative) fields of PriorityConfig.
+const (
+	DefaultPriorityMaxItems = 1024
+	DefaultPriorityMaxBytes = 1 << 20
+	DefaultPriorityMaxAge   = 10 * time.Minute
 )
 
-// PriorityConfig bounds a Priority queue. Zero fields take the defaults.
+// PriorityConfig bounds a Priority queue. Zero or negative fields take the
+// defaults.
 type PriorityConfig struct {
 	// MaxItems bounds the item count. Default 1024.
 	MaxItems int
-	// MaxBytes bounds the sum of item sizes. Default 1 MiB.
+	// MaxBytes bounds the sum of the item sizes given to Push. Default
+	// 1 MiB. The newest item is always kept, even if it alone exceeds it.
 	MaxBytes int
-	// MaxAge removes items pushed this long ago. Default 10m.
+	// MaxAge is how long an item is kept: Expire removes items pushed at
+	// or before now-MaxAge. Default 10m.
 	MaxAge time.Duration
 }
 
 func (c PriorityConfig) withDefaults() PriorityConfig {
 	if c.MaxItems <= 0 {
-		c.MaxItems = 1024
+		c.MaxItems = DefaultPriorityMaxItems
 	}
 	if c.MaxBytes <= 0 {
-		c.MaxBytes = 1 << 20
+		c.MaxBytes = DefaultPriorityMaxBytes
 	}
 	if c.MaxAge <= 0 {
-		c.MaxAge = 10 * time.Minute
+		c.MaxAge = DefaultPriorityMaxAge
 	}
 	return c
 }
 
-// PriorityStats are a Priority queue's size and counters.
+// PriorityStats are a Priority queue's current size and its cumulative
+// removal counters, one per bound. The counters are item counts and
+// survive Reset.
 type PriorityStats struct {
-	Len   int
+	// Len is the number of items held.
+	Len int
+	// Bytes is the sum of the sizes of the items held.
 	Bytes int
 	// DroppedItems counts items removed because MaxItems was exceeded.
 	DroppedItems uint64
 	// DroppedBytes counts items (not bytes) removed because MaxBytes was
 	// exceeded.
 	DroppedBytes uint64
-	// Expired counts items removed because they were older than MaxAge.
+	// Expired counts items removed by Expire because they were older than
+	// MaxAge.
 	Expired uint64
 }
 
@@ -48,120 +60,199 @@ type pitem[T any] struct {
 	at   time.Time
 }
 
+const (
+	priorityMinBuf    = 8  // first allocation, in items
+	priorityShrinkMin = 64 // buffers up to this size are never shrunk
+)
+
 // Priority is a queue of important items with its own seq space, bounded
-// by count, bytes and age and never touched by Ring traffic. Not
-// goroutine-safe.
+// by item count, total bytes and age, and never touched by Ring traffic.
+// Items are removed only from the oldest end, so when Len() > 0 the newest
+// item is the head. It is a growable circular deque that never holds more
+// than MaxItems slots. Not goroutine-safe; use Buffer for concurrent
+// access.
 type Priority[T any] struct {
 	cfg   PriorityConfig
-	items []pitem[T] // items[start:] are live, in seq order
-	start int
+	buf   []pitem[T] // circular; buf[first] is the oldest of n items
+	first int
+	n     int
 	head  uint64
 	bytes int
-	stats PriorityStats
+	stats PriorityStats // counters only; Len and Bytes are filled by Stats
 }
 
-// NewPriority returns an empty queue.
+// NewPriority returns an empty queue bounded by cfg (zero fields take the
+// defaults). It allocates nothing until the first Push.
 func NewPriority[T any](cfg PriorityConfig) *Priority[T] {
 	return &Priority[T]{cfg: cfg.withDefaults()}
 }
 
-func (p *Priority[T]) live() []pitem[T] { return p.items[p.start:] }
+// Config returns the effective configuration, defaults applied.
+func (p *Priority[T]) Config() PriorityConfig { return p.cfg }
 
-// Head is the highest seq ever pushed.
+// Head is the highest seq ever pushed, or the seq given to the last Reset
+// if nothing was pushed since (0 for a new queue).
 func (p *Priority[T]) Head() uint64 { return p.head }
 
 // Len is the number of items held.
-func (p *Priority[T]) Len() int { return len(p.items) - p.start }
+func (p *Priority[T]) Len() int { return p.n }
 
 // Bytes is the sum of the sizes of the items held.
 func (p *Priority[T]) Bytes() int { return p.bytes }
 
-// Stats returns the size and counters.
+// Stats returns the size and the removal counters.
 func (p *Priority[T]) Stats() PriorityStats {
 	s := p.stats
-	s.Len, s.Bytes = p.Len(), p.bytes
+	s.Len, s.Bytes = p.n, p.bytes
 	return s
 }
 
-// Push adds v as seq (above Head()) with its size, then drops the oldest
-// items while over MaxItems or MaxBytes; the new item itself is always kept.
+// idx maps the k-th oldest item (0 <= k < len(buf)) to its buf index.
+func (p *Priority[T]) idx(k int) int {
+	i := p.first + k
+	if i >= len(p.buf) {
+		i -= len(p.buf)
+	}
+	return i
+}
+
+// Push adds v as seq, which must be above Head(); otherwise it returns
+// ErrSeqNotIncreasing and changes nothing. size is the item's weight
+// against MaxBytes (negative counts as 0) and now its push time for
+// MaxAge. Push first drops the oldest items while the queue would exceed
+// MaxItems (counted in DroppedItems), adds the item, then drops the oldest
+// items while over MaxBytes (counted in DroppedBytes), always keeping the
+// new item even if it alone exceeds MaxBytes. Push does not expire by age.
+//
+// Push times should not go backwards; a now earlier than the newest
+// item's push time is recorded as that time, so age order always matches
+// seq order and Expire stays exact. Push allocates only while the deque
+// grows towards MaxItems.
 func (p *Priority[T]) Push(seq uint64, v T, size int, now time.Time) error {
 	if seq <= p.head {
 		return ErrSeqNotIncreasing
 	}
-	p.items = append(p.items, pitem[T]{seq: seq, v: v, size: size, at: now})
-	p.head = seq
-	p.bytes += size
-	for p.Len() > p.cfg.MaxItems {
+	size = max(size, 0)
+	if p.n > 0 {
+		if last := p.buf[p.idx(p.n-1)].at; now.Before(last) {
+			now = last
+		}
+	}
+	for p.n >= p.cfg.MaxItems {
 		p.popFront()
 		p.stats.DroppedItems++
 	}
-	for p.bytes > p.cfg.MaxBytes && p.Len() > 1 {
+	if p.n == len(p.buf) {
+		// n < MaxItems here, so the new length is above n.
+		p.realloc(min(max(2*len(p.buf), priorityMinBuf), p.cfg.MaxItems))
+	}
+	p.buf[p.idx(p.n)] = pitem[T]{seq: seq, v: v, size: size, at: now}
+	p.n++
+	p.head = seq
+	p.bytes += size
+	for p.bytes > p.cfg.MaxBytes && p.n > 1 {
 		p.popFront()
 		p.stats.DroppedBytes++
 	}
 	return nil
 }
 
+// popFront removes the oldest item, zeroing its slot.
 func (p *Priority[T]) popFront() {
-	var zero pitem[T]
-	p.bytes -= p.items[p.start].size
-	p.items[p.start] = zero
-	p.start++
-	if p.start == len(p.items) {
-		p.items, p.start = p.items[:0], 0
-	} else if p.start > 32 && p.start*2 > len(p.items) {
-		n := copy(p.items, p.items[p.start:])
-		clear(p.items[n:])
-		p.items, p.start = p.items[:n], 0
+	it := &p.buf[p.first]
+	p.bytes -= it.size
+	*it = pitem[T]{}
+	p.n--
+	if p.first++; p.first == len(p.buf) || p.n == 0 {
+		p.first = 0
 	}
 }
 
-// Expire removes items pushed at or before now-MaxAge and returns how many.
+// realloc moves the items, oldest first, into a new buffer of length
+// size >= n.
+func (p *Priority[T]) realloc(size int) {
+	nb := make([]pitem[T], size)
+	if p.n > 0 {
+		if end := p.first + p.n; end <= len(p.buf) {
+			copy(nb, p.buf[p.first:end])
+		} else {
+			k := copy(nb, p.buf[p.first:])
+			copy(nb[k:], p.buf[:end-len(p.buf)])
+		}
+	}
+	p.buf, p.first = nb, 0
+}
+
+// shrink gives memory back after a burst: a large buffer at most a
+// quarter full is halved (or more).
+func (p *Priority[T]) shrink() {
+	if len(p.buf) > priorityShrinkMin && p.n <= len(p.buf)/4 {
+		p.realloc(max(2*p.n, priorityMinBuf))
+	}
+}
+
+// Expire removes the items pushed at or before now-MaxAge, counting them
+// in Expired, and returns how many. It may shrink the deque afterwards
+// (the only allocation outside growth).
 func (p *Priority[T]) Expire(now time.Time) int {
 	cut := now.Add(-p.cfg.MaxAge)
 	n := 0
-	for p.Len() > 0 && !p.items[p.start].at.After(cut) {
+	for p.n > 0 && !p.buf[p.first].at.After(cut) {
 		p.popFront()
 		n++
 	}
-	p.stats.Expired += uint64(n)
+	if n > 0 {
+		p.stats.Expired += uint64(n)
+		p.shrink()
+	}
 	return n
 }
 
-// Read has the semantics of Ring.Read over the priority seq space.
+// Read has the semantics of Ring.Read over the priority seq space: it
+// calls fn for the held items with seq > after in seq order, at most max
+// (max <= 0: no limit), stopping early when fn returns false (that item
+// counts as delivered). Missed counts the seqs that were dropped, expired,
+// reset or never pushed. Finding the first item is a binary search, so
+// Read costs O(log Len() + items delivered). fn must not modify the queue.
+// Read does not allocate.
 func (p *Priority[T]) Read(after uint64, max int, fn func(seq uint64, v T) bool) ReadResult {
-	if after >= p.head {
+	h := p.head
+	if after >= h {
 		return ReadResult{Last: after}
 	}
-	res := ReadResult{Last: after}
-	live := p.live()
-	i := sort.Search(len(live), func(i int) bool { return live[i].seq > after })
-	prev := after
-	for ; i < len(live); i++ {
-		it := &live[i]
-		if max > 0 && res.Count == max {
-			res.More = true
-			break
-		}
-		res.Missed += it.seq - prev - 1
-		prev = it.seq
-		res.Count++
-		res.Last = it.seq
-		if !fn(it.seq, it.v) {
-			res.More = i+1 < len(live)
-			break
+	// First k with seq > after (the back item is h > after, if any).
+	lo, hi := 0, p.n
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if p.buf[p.idx(m)].seq > after {
+			hi = m
+		} else {
+			lo = m + 1
 		}
 	}
-	if !res.More {
-		res.Missed += p.head - prev
-		res.Last = p.head
+	count := 0
+	for k, i := lo, p.idx(lo); k < p.n; k++ {
+		it := &p.buf[i]
+		count++
+		if !fn(it.seq, it.v) || count == max {
+			if k+1 < p.n {
+				return ReadResult{Count: count, Last: it.seq, Missed: it.seq - after - uint64(count), More: true}
+			}
+			break
+		}
+		if i++; i == len(p.buf) {
+			i = 0
+		}
 	}
-	return res
+	return ReadResult{Count: count, Last: h, Missed: h - after - uint64(count)}
 }
 
-// Reset drops every item; Head() becomes head.
+// Reset drops every item and sets Head() to head (higher or lower than
+// before). Dropped items are not counted in the stats counters, which
+// keep their values; a later Read from before head reports them as
+// Missed.
 func (p *Priority[T]) Reset(head uint64) {
-	clear(p.items)
-	p.items, p.start, p.bytes, p.head = p.items[:0], 0, 0, head
+	clear(p.buf)
+	p.first, p.n, p.bytes, p.head = 0, 0, 0, head
+	p.shrink()
 }

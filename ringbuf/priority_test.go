@@ -26,33 +26,35 @@ func pushAll(t *testing.T, p *Priority[uint64], ps []push) {
 	}
 }
 
-// checkPrioritySlots checks the white-box invariants: live items in
-// increasing seq order, bytes matching, dead entries zeroed.
+// checkPrioritySlots checks the white-box invariants of the deque: the
+// held items in increasing seq order with non-decreasing push times, the
+// newest one at the head, bytes matching, free slots zeroed, and the
+// buffer never longer than MaxItems.
 func checkPrioritySlots(t *testing.T, p *Priority[uint64]) {
 	t.Helper()
-	live := p.live()
+	if p.n < 0 || p.n > len(p.buf) || len(p.buf) > p.cfg.MaxItems || (len(p.buf) > 0 && (p.first < 0 || p.first >= len(p.buf))) {
+		t.Fatalf("bad deque: first %d n %d len %d MaxItems %d", p.first, p.n, len(p.buf), p.cfg.MaxItems)
+	}
 	sum := 0
-	for i, it := range live {
+	var prev pitem[uint64]
+	for k := range p.n {
+		it := p.buf[p.idx(k)]
 		sum += it.size
-		if i > 0 && it.seq <= live[i-1].seq {
-			t.Fatalf("live items out of order: %d after %d", it.seq, live[i-1].seq)
+		if it.seq == 0 || it.size < 0 || (k > 0 && (it.seq <= prev.seq || it.at.Before(prev.at))) {
+			t.Fatalf("item %d (%d, at %v) after (%d, at %v)", k, it.seq, it.at, prev.seq, prev.at)
 		}
-		if it.seq > p.head {
-			t.Fatalf("item %d above head %d", it.seq, p.head)
-		}
+		prev = it
+	}
+	if p.n > 0 && prev.seq != p.head {
+		t.Fatalf("newest item %d, head %d", prev.seq, p.head)
 	}
 	if sum != p.bytes {
 		t.Fatalf("bytes %d, items sum to %d", p.bytes, sum)
 	}
 	var zero pitem[uint64]
-	for i, it := range p.items[:p.start] {
-		if it != zero {
-			t.Fatalf("dead item %d not zeroed: %+v", i, it)
-		}
-	}
-	for i, it := range p.items[len(p.items):cap(p.items)] {
-		if it != zero {
-			t.Fatalf("spare item %d not zeroed: %+v", i, it)
+	for k := p.n; k < len(p.buf); k++ {
+		if it := p.buf[p.idx(k)]; it != zero {
+			t.Fatalf("free slot %d not zeroed: %+v", p.idx(k), it)
 		}
 	}
 }
@@ -299,10 +301,10 @@ func TestPriorityReset(t *testing.T) {
 	}
 }
 
-func TestPriorityCompaction(t *testing.T) {
-	for _, maxItems := range []int{1, 3, 10, 40, 100} {
+func TestPriorityDequeWrap(t *testing.T) {
+	for _, maxItems := range []int{1, 3, 8, 10, 40, 100} {
 		p := NewPriority[uint64](PriorityConfig{MaxItems: maxItems})
-		compacted := false
+		wrapped := false
 		seq := uint64(0)
 		for i := range 500 {
 			seq += 1 + uint64(i%3) // some gaps
@@ -310,12 +312,7 @@ func TestPriorityCompaction(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkPrioritySlots(t, p)
-			if p.start > 32 && p.start*2 > len(p.items) {
-				t.Fatalf("MaxItems %d: not compacted: start %d len %d", maxItems, p.start, len(p.items))
-			}
-			if i > maxItems && p.start == 0 {
-				compacted = true
-			}
+			wrapped = wrapped || p.first+p.n > len(p.buf)
 			seqs, vals, res := collect[uint64](p, 0, 0, 0)
 			if len(seqs) != min(i+1, maxItems) || seqs[len(seqs)-1] != seq {
 				t.Fatalf("MaxItems %d push %d: held %v", maxItems, i, seqs)
@@ -331,12 +328,19 @@ func TestPriorityCompaction(t *testing.T) {
 			if res.Last != seq || res.Missed != seq-uint64(len(seqs)) {
 				t.Fatalf("Read(0) = %+v", res)
 			}
+			// Every suffix is found by the binary search.
+			for j, s := range seqs {
+				got, _, r := collect[uint64](p, s-1, 1, 0)
+				if len(got) != 1 || got[0] != s || r.More != (j+1 < len(seqs)) {
+					t.Fatalf("Read(%d, max 1) = %v %+v", s-1, got, r)
+				}
+			}
 		}
-		if !compacted {
-			t.Errorf("MaxItems %d: never compacted", maxItems)
+		if maxItems > 1 && !wrapped {
+			t.Errorf("MaxItems %d: never wrapped", maxItems)
 		}
-		if cap(p.items) > 4*max(maxItems, 33) {
-			t.Errorf("MaxItems %d: items slice grew to cap %d", maxItems, cap(p.items))
+		if len(p.buf) != maxItems {
+			t.Errorf("MaxItems %d: buffer length %d", maxItems, len(p.buf))
 		}
 		if st := p.Stats(); st.DroppedItems != uint64(500-maxItems) {
 			t.Errorf("DroppedItems %d", st.DroppedItems)
@@ -344,25 +348,89 @@ func TestPriorityCompaction(t *testing.T) {
 	}
 }
 
-func TestPriorityCompactionByExpiry(t *testing.T) {
+func TestPriorityShrinkAfterExpiry(t *testing.T) {
 	p := NewPriority[uint64](PriorityConfig{MaxAge: time.Second})
-	for i := range 100 {
+	const total = 1000
+	for i := range total {
 		s := uint64(i + 1)
 		if err := p.Push(s, s*10, 1, t0.Add(time.Duration(i)*time.Millisecond)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// Expire the first 60 one at a time (crosses the compaction threshold).
-	for i := range 60 {
-		if n := p.Expire(t0.Add(time.Second + time.Duration(i)*time.Millisecond)); n != 1 {
+	if len(p.buf) != 1024 {
+		t.Fatalf("buffer length %d after %d pushes", len(p.buf), total)
+	}
+	// Expire in steps: the buffer shrinks as the queue empties.
+	for i := 0; i < 990; i += 10 {
+		if n := p.Expire(t0.Add(time.Second + time.Duration(i+9)*time.Millisecond)); n != 10 {
 			t.Fatalf("Expire step %d = %d", i, n)
 		}
 		checkPrioritySlots(t, p)
 	}
-	if got := held[uint64](p); !slices.Equal(got, seqRange(61, 100)) {
+	if got := held[uint64](p); !slices.Equal(got, seqRange(991, 1000)) {
 		t.Errorf("held %v", got)
 	}
-	if p.Stats().Expired != 60 {
-		t.Errorf("Expired %d", p.Stats().Expired)
+	if len(p.buf) > priorityShrinkMin {
+		t.Errorf("buffer length %d after expiring down to %d items", len(p.buf), p.Len())
+	}
+	if st := p.Stats(); st.Expired != 990 || st.Len != 10 || st.Bytes != 10 {
+		t.Errorf("stats %+v", st)
+	}
+	for s := uint64(1001); s <= 1100; s++ {
+		if err := p.Push(s, s*10, 1, t0.Add(2*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkPrioritySlots(t, p)
+	if got := held[uint64](p); !slices.Equal(got, seqRange(991, 1100)) {
+		t.Errorf("held after regrowth: %v", got)
+	}
+}
+
+func TestPriorityPushTimeClamp(t *testing.T) {
+	sec := time.Second
+	p := NewPriority[uint64](PriorityConfig{MaxAge: time.Minute})
+	// 2 is pushed "before" 1: it is recorded at 1's time, 10s.
+	pushAll(t, p, []push{{1, 1, 10 * sec}, {2, 1, 0}, {3, 1, 20 * sec}})
+	if n := p.Expire(t0.Add(65 * sec)); n != 0 {
+		t.Errorf("Expire(cut 5s) = %d, want 0", n)
+	}
+	if n := p.Expire(t0.Add(70 * sec)); n != 2 {
+		t.Errorf("Expire(cut 10s) = %d, want 2", n)
+	}
+	if got := held[uint64](p); !slices.Equal(got, []uint64{3}) {
+		t.Errorf("held %v", got)
+	}
+	// Once empty, an earlier time is taken as is.
+	p.Expire(t0.Add(time.Hour))
+	pushAll(t, p, []push{{4, 1, 0}})
+	if n := p.Expire(t0.Add(time.Minute)); n != 1 {
+		t.Errorf("Expire after empty = %d, want 1", n)
+	}
+}
+
+func TestPriorityNegativeSize(t *testing.T) {
+	p := NewPriority[uint64](PriorityConfig{MaxBytes: 10})
+	pushAll(t, p, []push{{1, 8, 0}, {2, -100, 0}, {3, 2, 0}})
+	if s := p.Stats(); s != (PriorityStats{Len: 3, Bytes: 10}) {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestPriorityResetReleases(t *testing.T) {
+	p := NewPriority[*big](PriorityConfig{})
+	for s := uint64(1); s <= 200; s++ {
+		if err := p.Push(s, &big{}, 1, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Reset(500)
+	if p.Len() != 0 || p.Bytes() != 0 || p.Head() != 500 || len(p.buf) > priorityShrinkMin {
+		t.Errorf("after Reset: Len %d Bytes %d Head %d buffer %d", p.Len(), p.Bytes(), p.Head(), len(p.buf))
+	}
+	for _, it := range p.buf {
+		if it.v != nil {
+			t.Fatal("pointer retained after Reset")
+		}
 	}
 }

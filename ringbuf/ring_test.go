@@ -448,8 +448,8 @@ func TestRingReset(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := ringOf(t, 4, seqRange(1, 6)...)
 			r.Reset(tc.to)
-			if r.Len() != 0 || r.Head() != tc.to || r.Evicted() != 2 || r.Cap() != 4 {
-				t.Errorf("Len %d Head %d Evicted %d Cap %d", r.Len(), r.Head(), r.Evicted(), r.Cap())
+			if r.Len() != 0 || r.Head() != tc.to || r.Evicted() != 2 || r.Cap() != 4 || r.Oldest() != 0 {
+				t.Errorf("Len %d Head %d Evicted %d Cap %d Oldest %d", r.Len(), r.Head(), r.Evicted(), r.Cap(), r.Oldest())
 			}
 			if _, _, res := collect[uint64](r, 0, 0, 0); res != (ReadResult{Last: tc.to, Missed: tc.to}) {
 				t.Errorf("Read(0) = %+v", res)
@@ -533,26 +533,33 @@ func TestRingEvictedTotal(t *testing.T) {
 
 // checkRingSlots checks the white-box invariants: every free slot is the
 // zero value (no reference retained), every held slot sits at seq%cap
-// inside the window, and n matches.
+// inside the window, n and the head index match, and the head is held
+// whenever anything is.
 func checkRingSlots[T comparable](t *testing.T, r *Ring[T]) {
 	t.Helper()
 	var zero T
 	c := uint64(len(r.slots))
 	n := 0
 	for i, s := range r.slots {
-		if !s.ok {
-			if s.seq != 0 || s.v != zero {
-				t.Errorf("free slot %d not zeroed: seq %d v %v", i, s.seq, s.v)
+		if s.seq == 0 {
+			if s.v != zero {
+				t.Errorf("free slot %d not zeroed: v %v", i, s.v)
 			}
 			continue
 		}
 		n++
-		if s.seq%c != uint64(i) || s.seq > r.head || r.head-s.seq >= c || s.seq == 0 {
+		if s.seq%c != uint64(i) || s.seq > r.head || r.head-s.seq >= c {
 			t.Errorf("slot %d holds seq %d (head %d cap %d)", i, s.seq, r.head, c)
 		}
 	}
 	if n != r.n {
 		t.Errorf("%d slots held, n = %d", n, r.n)
+	}
+	if r.hi != int(r.head%c) {
+		t.Errorf("head index %d, want %d", r.hi, r.head%c)
+	}
+	if n > 0 && r.slots[r.hi].seq != r.head {
+		t.Errorf("head %d not held while Len() = %d", r.head, n)
 	}
 }
 
