@@ -46,9 +46,14 @@ type Config struct {
 	// may connect, besides the server's own host; "*" allows any. Requests
 	// without an Origin header (non-browser clients) are always allowed.
 	AllowedOrigins []string `yaml:"allowed_origins"`
-	// ReadBufferSize is the per-connection read buffer. Default 1024 bytes;
-	// larger frames are read in pieces.
+	// ReadBufferSize is the buffer an active connection reads into (pooled;
+	// an idle, parked connection holds none). Frames larger than it grow
+	// it. Default 4096.
 	ReadBufferSize int `yaml:"read_buffer_size"`
+	// ParkAfter: a connection that sent nothing for this long gives up its
+	// reader goroutine and waits in the poller (Linux epoll) until data
+	// arrives: idle viewers cost no goroutine. -1 never parks. Default 2s.
+	ParkAfter time.Duration `yaml:"park_after"`
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -93,7 +98,10 @@ func (c Config) WithDefaults() Config {
 		c.MaxBadFrames = 20
 	}
 	if c.ReadBufferSize == 0 {
-		c.ReadBufferSize = 1024
+		c.ReadBufferSize = 4096
+	}
+	if c.ParkAfter == 0 {
+		c.ParkAfter = 2 * time.Second
 	}
 	return c
 }
@@ -124,6 +132,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("gateway.max_conns: must not be negative, got %d", c.MaxConns)
 	case c.ReadBufferSize < 0:
 		return fmt.Errorf("gateway.read_buffer_size: must not be negative, got %d", c.ReadBufferSize)
+	case c.ReadBufferSize > 0 && c.ReadBufferSize < 64:
+		return fmt.Errorf("gateway.read_buffer_size: must be at least 64, got %d", c.ReadBufferSize)
+	case c.ParkAfter < -1:
+		return fmt.Errorf("gateway.park_after: must be -1 (never), 0 (default) or positive, got %v", c.ParkAfter)
 	}
 	return nil
 }

@@ -1,20 +1,20 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
 	"github.com/roomcast/roomcast/auth"
-	"github.com/roomcast/roomcast/fanout"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/protocol"
 )
@@ -51,15 +51,26 @@ type conn struct {
 
 	// rmu guards rooms.
 	rmu   sync.Mutex
-	rooms map[string]*fanout.Sub
-}
+	rooms joinedRooms
 
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	nc        net.Conn // the socket under ws
+	fd        int      // its descriptor, for the poller
+	polled    bool     // registered with the poller (reader or poller only)
+	parked    bool     // waiting in the poller; guarded by mu
+	frag      *fragment
+	cleanOnce sync.Once
+}
 
 func (g *Gateway) newConn(ws *websocket.Conn, r *http.Request) *conn {
 	now := g.now()
-	c := &conn{g: g, ws: ws, id: g.nextID.Add(1), remote: r.RemoteAddr, born: now, done: make(chan struct{})}
+	c := &conn{g: g, ws: ws, nc: ws.NetConn(), fd: -1, id: g.nextID.Add(1), remote: r.RemoteAddr, born: now, done: make(chan struct{})}
 	c.lastRead.Store(now)
+	c.frameLim = rate.NewLimiter(rate.Limit(g.cfg.FrameRate), g.cfg.FrameBurst)
+	if sc, ok := c.nc.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			_ = rc.Control(func(fd uintptr) { c.fd = int(fd) })
+		}
+	}
 	return c
 }
 
@@ -109,8 +120,7 @@ func (c *conn) Push(o *protocol.Outbound) bool {
 // Kick implements fanout.Session: the viewer of room was removed.
 func (c *conn) Kick(roomID string, reason pb.Kick_Reason) {
 	c.rmu.Lock()
-	_, joined := c.rooms[roomID]
-	delete(c.rooms, roomID)
+	joined := c.rooms.del(roomID)
 	c.rmu.Unlock()
 	c.push(0, &pb.Frame{Body: &pb.Frame_Kick{Kick: &pb.Kick{Room: roomID, Reason: reason}}})
 	if joined {
@@ -149,6 +159,8 @@ func (c *conn) closeWith(reason, text string) {
 	}
 	c.closed = true
 	c.closeWhy, c.closeText = reason, text
+	parked := c.parked
+	c.parked = false
 	if reason == ReasonSlowConsumer {
 		c.g.queued.Add(-int64(c.qbytes))
 		clear(c.queue)
@@ -161,11 +173,19 @@ func (c *conn) closeWith(reason, text string) {
 	if reason == ReasonSlowConsumer {
 		// The peer is not reading: a close frame may never fit. Break the
 		// socket so a blocked writer returns at once.
-		_ = c.ws.NetConn().Close()
+		_ = c.nc.Close()
 	}
 	if start {
 		c.g.wg.Add(1)
 		go c.writeLoop()
+	}
+	if parked {
+		// No reader goroutine will notice the end: clean up from here.
+		c.g.wg.Add(1)
+		go func() {
+			defer c.g.wg.Done()
+			c.cleanup()
+		}()
 	}
 }
 
@@ -214,7 +234,7 @@ func (c *conn) writeLoop() {
 		c.mu.Unlock()
 		if err != nil {
 			c.closeWith(ReasonWriteError, err.Error())
-			_ = c.ws.NetConn().Close()
+			_ = c.nc.Close()
 			c.mu.Lock()
 			c.queue, c.qbytes = nil, 0
 			c.mu.Unlock()
@@ -253,63 +273,237 @@ func (c *conn) finishClose() {
 		text = text[:100]
 	}
 	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closeCode(why), why+": "+text), time.Now().Add(time.Second))
-	_ = c.ws.NetConn().Close()
+	_ = c.nc.Close()
 }
 
-// readLoop is the connection's reader: it runs in the ServeHTTP goroutine
-// until the connection ends, then releases everything the connection held.
-func (c *conn) readLoop() {
+// Reading. A connection is either hot — a reader goroutine (serveReads)
+// reads and handles its frames — or parked: no goroutine and no buffer, its
+// fd registered with the poller, which starts serveReads again when data
+// arrives. A hot reader parks after ParkAfter without a frame (when the
+// platform has a poller; otherwise it stays hot).
+
+var readBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// serveReads is the hot reader: it runs until the connection parks or ends.
+func (c *conn) serveReads() {
 	g := c.g
-	defer c.cleanup()
-	c.ws.SetReadLimit(int64(g.cfg.MaxFrameBytes))
-	c.frameLim = rate.NewLimiter(rate.Limit(g.cfg.FrameRate), g.cfg.FrameBurst)
+	bp := readBufs.Get().(*[]byte)
+	if cap(*bp) < g.cfg.ReadBufferSize {
+		*bp = make([]byte, 0, g.cfg.ReadBufferSize)
+	}
+	buf := (*bp)[:0]
+	defer func() {
+		if cap(buf) <= 4*g.cfg.ReadBufferSize {
+			*bp = buf[:0]
+		}
+		readBufs.Put(bp)
+	}()
+	maxFrame := uint64(g.cfg.MaxFrameBytes)
 	for {
-		mt, r, err := c.ws.NextReader()
-		if err != nil {
-			c.readFailed(err)
-			return
+		if g.poller != nil {
+			_ = c.nc.SetReadDeadline(time.Now().Add(g.cfg.ParkAfter))
 		}
-		buf := bufPool.Get().(*bytes.Buffer)
-		buf.Reset()
-		_, err = buf.ReadFrom(r)
-		if err != nil {
-			bufPool.Put(buf)
-			c.readFailed(err)
-			return
+		if len(buf) == cap(buf) {
+			grown := make([]byte, len(buf), 2*cap(buf))
+			copy(grown, buf)
+			buf = grown
 		}
-		c.lastRead.Store(g.now())
-		g.metrics.framesIn.Inc()
-		enc, ok := protocol.EncodingOf(mt)
-		if !ok {
-			bufPool.Put(buf)
+		n, err := c.nc.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		for len(buf) > 0 {
+			h, ok, perr := parseHeader(buf, maxFrame)
+			if perr != nil {
+				c.protocolError(perr)
+				c.cleanup()
+				return
+			}
+			if !ok || uint64(len(buf)-h.hdrSize) < h.length {
+				// Partial frame: make sure the buffer can hold it whole.
+				if need := h.hdrSize + int(h.length); ok && need > cap(buf) {
+					grown := make([]byte, len(buf), need)
+					copy(grown, buf)
+					buf = grown
+				}
+				break
+			}
+			end := h.hdrSize + int(h.length)
+			payload := buf[h.hdrSize:end]
+			unmask(payload, h.mask)
+			if !c.frame(h, payload) {
+				c.cleanup()
+				return
+			}
+			buf = buf[:copy(buf, buf[end:])]
+		}
+		if err == nil {
 			continue
 		}
-		c.enc.Store(uint32(enc))
-		f, err := protocol.Decode(enc, buf.Bytes())
-		if buf.Cap() <= 64<<10 {
-			bufPool.Put(buf)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() && g.poller != nil {
+			if len(buf) > 0 || c.frag != nil {
+				continue // mid-frame: keep reading (the janitor bounds it)
+			}
+			if c.park() {
+				return
+			}
+			continue
 		}
-		if !c.handle(f, err) {
-			return
-		}
+		c.readFailed(err)
+		c.cleanup()
+		return
 	}
+}
+
+// park hands the idle connection to the poller and reports whether the
+// reader goroutine may end.
+func (c *conn) park() bool {
+	c.mu.Lock()
+	if c.closeWhy != "" {
+		c.mu.Unlock()
+		return false // closing: let the reader see the end
+	}
+	c.parked = true
+	c.mu.Unlock()
+	_ = c.nc.SetReadDeadline(time.Time{})
+	if err := c.g.poller.arm(c); err != nil {
+		c.mu.Lock()
+		c.parked = false
+		c.mu.Unlock()
+		c.g.log.Warn("cannot park an idle connection; it keeps its reader", "conn", c.id, "err", err)
+		return false
+	}
+	c.g.metrics.parks.Inc()
+	return true
+}
+
+// wake is called by the poller when a parked connection is readable.
+func (c *conn) wake() {
+	c.mu.Lock()
+	if !c.parked {
+		c.mu.Unlock()
+		return
+	}
+	c.parked = false
+	c.mu.Unlock()
+	c.g.wg.Add(1)
+	go func() {
+		defer c.g.wg.Done()
+		c.serveReads()
+	}()
+}
+
+// frame handles one complete frame; false ends the connection.
+func (c *conn) frame(h frameHeader, payload []byte) bool {
+	g := c.g
+	c.lastRead.Store(g.now())
+	switch h.opcode {
+	case opPing:
+		_ = c.ws.WriteControl(websocket.PongMessage, payload, time.Now().Add(time.Second))
+		return true
+	case opPong:
+		return true
+	case opClose:
+		c.closeWith(ReasonClient, "client closed")
+		return false
+	case opText, opBinary:
+		if c.frag != nil {
+			c.protocolError(errProtocol)
+			return false
+		}
+		if !h.fin {
+			c.frag = &fragment{op: h.opcode, data: append([]byte(nil), payload...)}
+			return true
+		}
+		return c.message(h.opcode, payload)
+	case opContinuation:
+		if c.frag == nil {
+			c.protocolError(errProtocol)
+			return false
+		}
+		if len(c.frag.data)+len(payload) > g.cfg.MaxFrameBytes {
+			c.protocolError(errTooLarge)
+			return false
+		}
+		c.frag.data = append(c.frag.data, payload...)
+		if !h.fin {
+			return true
+		}
+		f := c.frag
+		c.frag = nil
+		return c.message(f.op, f.data)
+	}
+	c.protocolError(errProtocol)
+	return false
+}
+
+// fragment is a data message arriving in several frames.
+type fragment struct {
+	op   byte
+	data []byte
+}
+
+// message decodes and handles one data message.
+func (c *conn) message(op byte, data []byte) bool {
+	c.g.metrics.framesIn.Inc()
+	enc := protocol.Binary
+	if op == opText {
+		enc = protocol.JSON
+	}
+	c.enc.Store(uint32(enc))
+	f, err := protocol.Decode(enc, data)
+	return c.handle(f, err)
+}
+
+func (c *conn) protocolError(err error) {
+	if errors.Is(err, errTooLarge) {
+		c.closeWith(ReasonFrameTooLarge, "frame larger than max_frame_bytes")
+		return
+	}
+	c.closeWith(ReasonBadWebSocket, err.Error())
 }
 
 func (c *conn) readFailed(err error) {
 	switch {
-	case errors.Is(err, websocket.ErrReadLimit):
-		c.closeWith(ReasonFrameTooLarge, "frame larger than max_frame_bytes")
-	case websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		c.closeWith(ReasonClient, "client closed")
 	default:
 		c.closeWith(ReasonReadError, err.Error())
 	}
 }
 
-// cleanup runs when the reader ends: let the writer flush what is queued
+// linger reads and drops what the client still sends, for a moment, after
+// the server closed the WebSocket: closing a socket with unread data makes
+// the kernel answer with a reset, and a client can lose the close frame (and
+// its reason) to it. Only when the server ended the connection and the
+// client may still be talking.
+func (c *conn) linger() {
+	c.mu.Lock()
+	why := c.closeWhy
+	c.mu.Unlock()
+	switch why {
+	case ReasonClient, ReasonReadError, ReasonWriteError, ReasonSlowConsumer:
+		return
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(lingerTime))
+	var scratch [512]byte
+	for n := 0; n < 1<<20; {
+		k, err := c.nc.Read(scratch[:])
+		n += k
+		if err != nil {
+			return
+		}
+	}
+}
+
+// lingerTime bounds linger.
+const lingerTime = 300 * time.Millisecond
+
+// cleanup runs once when the connection ends (from its reader, or from
+// closeWith for a parked connection): let the writer flush what is queued
 // and the close frame, leave every room, drop the connection.
-func (c *conn) cleanup() {
+func (c *conn) cleanup() { c.cleanOnce.Do(c.doCleanup) }
+
+func (c *conn) doCleanup() {
 	c.closeWith(ReasonClient, "client closed") // no-op if a reason is set
 	t := time.NewTimer(c.g.cfg.WriteTimeout)
 	select {
@@ -317,19 +511,22 @@ func (c *conn) cleanup() {
 	case <-t.C:
 	}
 	t.Stop()
+	c.linger()
 	c.rmu.Lock()
 	rooms := c.rooms
 	c.rooms = nil
 	c.rmu.Unlock()
 	if len(rooms) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		for id, sub := range rooms {
-			c.g.d.Fanout.Unsubscribe(sub)
-			_ = c.g.d.Rooms.Leave(ctx, id, c.ident.User, c.g.d.Node)
+		for _, r := range rooms {
+			if r.sub != nil {
+				c.g.d.Fanout.Unsubscribe(r.sub)
+			}
+			_ = c.g.d.Rooms.Leave(ctx, r.id, c.ident.User, c.g.d.Node)
 		}
 		cancel()
 	}
-	_ = c.ws.NetConn().Close()
+	_ = c.nc.Close()
 	if s := c.g.d.Sessions; s != nil && c.authed.Load() {
 		s.Detach(c.ident.User, c.id)
 	}

@@ -62,6 +62,7 @@ const (
 	ReasonUnauthorized   = "unauthenticated" // bad, expired or missing token
 	ReasonFrameTooLarge  = "frame_too_large" // frame over MaxFrameBytes
 	ReasonProtocol       = "protocol"        // MaxBadFrames refused frames in a row
+	ReasonBadWebSocket   = "bad_websocket"   // a frame broke RFC 6455 (unmasked, bad opcode...)
 	ReasonShutdown       = "shutdown"        // the node is stopping
 	ReasonWriteError     = "write_error"     // a write failed or timed out
 	ReasonKicked         = "kicked"          // disconnected by an administrator
@@ -72,7 +73,7 @@ const (
 
 var closeReasons = []string{ReasonClient, ReasonReadError, ReasonSlowConsumer, ReasonIdle, ReasonAuthTimeout,
 	ReasonUnauthorized, ReasonFrameTooLarge, ReasonProtocol, ReasonShutdown, ReasonWriteError, ReasonKicked,
-	ReasonMoved, ReasonUnavailable}
+	ReasonMoved, ReasonUnavailable, ReasonBadWebSocket}
 
 // WebSocket close codes roomcast uses (4000-4999 are application codes).
 const (
@@ -106,6 +107,8 @@ func closeCode(reason string) int {
 		return websocket.CloseMessageTooBig
 	case ReasonProtocol:
 		return websocket.ClosePolicyViolation
+	case ReasonBadWebSocket:
+		return websocket.CloseProtocolError
 	case ReasonShutdown:
 		return websocket.CloseGoingAway
 	}

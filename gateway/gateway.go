@@ -89,6 +89,7 @@ type Gateway struct {
 	queued atomic.Int64
 
 	shards [numConnShards]connShard
+	poller *poller // nil: no parking (platform, or ParkAfter < 0)
 
 	closing   atomic.Bool
 	stop      chan struct{}
@@ -124,7 +125,9 @@ func New(d Deps, cfg Config) (*Gateway, error) {
 		g.shards[i].m = make(map[uint64]*conn)
 	}
 	g.upgrader = websocket.Upgrader{
-		ReadBufferSize:  cfg.ReadBufferSize,
+		// gorilla's own reader is never used (see wsframe.go): keep its
+		// buffer minimal.
+		ReadBufferSize:  1,
 		WriteBufferSize: 4096,
 		WriteBufferPool: &sync.Pool{},
 		CheckOrigin:     g.checkOrigin,
@@ -179,9 +182,9 @@ func handshakeToken(r *http.Request) string {
 	return ""
 }
 
-// ServeHTTP upgrades a request to a WebSocket connection and runs its reader
-// until the connection ends. A token given at the handshake is checked
-// first: a bad one is refused with 401 and a JSON error, before the upgrade.
+// ServeHTTP upgrades a request to a WebSocket connection and starts its
+// reader goroutine. A token given at the handshake is checked first: a bad
+// one is refused with 401 and a JSON error, before the upgrade.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if g.closing.Load() {
 		g.metrics.rejected.WithLabelValues(ReasonShutdown).Inc()
@@ -215,13 +218,19 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.metrics.accepted.Inc()
+	// The reader runs on a goroutine of its own and ServeHTTP returns, so
+	// net/http releases its per-connection buffers and the handler's grown
+	// stack: an idle viewer costs only what roomcast keeps for it.
+	enc := encodingFromQuery(r)
 	g.wg.Add(1)
-	defer g.wg.Done()
-	if ident != nil && !c.authenticate(0, *ident, encodingFromQuery(r)) {
-		c.cleanup()
-		return
-	}
-	c.readLoop()
+	go func() {
+		defer g.wg.Done()
+		if ident != nil && !c.authenticate(0, *ident, enc) {
+			c.cleanup()
+			return
+		}
+		c.serveReads()
+	}()
 }
 
 func (g *Gateway) register(c *conn) bool {
@@ -234,6 +243,14 @@ func (g *Gateway) register(c *conn) bool {
 	sh.m[c.id] = c
 	g.conns.Add(1)
 	return true
+}
+
+// lookup returns the open connection with id.
+func (g *Gateway) lookup(id uint64) *conn {
+	sh := &g.shards[shard.Uint(id, numConnShards)]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.m[id]
 }
 
 func (g *Gateway) unregister(c *conn) {
@@ -306,10 +323,20 @@ func (g *Gateway) Move(fn func(user string) (url string, move bool), limit int) 
 // Conns returns the number of open connections.
 func (g *Gateway) Conns() int { return int(g.conns.Load()) }
 
-// Start runs the janitor that closes idle and unauthenticated connections.
+// Start runs the janitor that closes idle and unauthenticated connections,
+// and the poller that wakes parked idle connections.
 func (g *Gateway) Start() {
 	g.startOnce.Do(func() {
 		g.tick()
+		if g.cfg.ParkAfter > 0 {
+			p, err := newPoller(g)
+			if err == nil {
+				g.poller = p
+				p.start()
+			} else if !errors.Is(err, errNoPoller) {
+				g.log.Warn("no poller: every connection keeps a reader goroutine", "err", err)
+			}
+		}
 		g.wg.Add(1)
 		go func() {
 			defer g.wg.Done()
@@ -359,13 +386,29 @@ func (g *Gateway) Close(ctx context.Context) error {
 		g.wg.Wait()
 		close(done)
 	}()
+	var err error
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		// Force: break every connection so the readers return.
-		g.each(func(c *conn) { _ = c.ws.NetConn().Close() })
+		g.each(func(c *conn) { _ = c.nc.Close() })
 		<-done
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	if g.poller != nil {
+		g.poller.close()
+	}
+	return err
+}
+
+func (g *Gateway) countParked() int {
+	n := 0
+	g.each(func(c *conn) {
+		c.mu.Lock()
+		if c.parked {
+			n++
+		}
+		c.mu.Unlock()
+	})
+	return n
 }

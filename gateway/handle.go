@@ -43,7 +43,9 @@ func (c *conn) handle(f *pb.Frame, decodeErr error) bool {
 			c.closeWith(ReasonUnauthorized, "operation before Connect")
 			return false
 		}
-		return c.connect(id, conn.Connect)
+		var cont bool
+		deep(func() { cont = c.connect(id, conn.Connect) })
+		return cont
 	}
 	c.bad = 0
 	switch b := f.Body.(type) {
@@ -52,17 +54,32 @@ func (c *conn) handle(f *pb.Frame, decodeErr error) bool {
 	case *pb.Frame_Pull:
 		c.pull(id, b.Pull)
 	case *pb.Frame_Send:
-		c.send(id, b.Send)
+		deep(func() { c.send(id, b.Send) })
 	case *pb.Frame_Join:
-		c.join(id, b.Join)
+		deep(func() { c.join(id, b.Join) })
 	case *pb.Frame_Leave:
-		c.leave(id, b.Leave)
+		deep(func() { c.leave(id, b.Leave) })
 	case *pb.Frame_Connect:
 		c.fail(id, pb.Error_ALREADY_CONNECTED, "already connected")
 	default:
 		return c.refuse(id, pb.Error_UNKNOWN_OP, fmt.Sprintf("%T is not a client operation", f.Body))
 	}
 	return true
+}
+
+// deep runs fn on a goroutine of its own and waits for it. Operations with
+// deep call chains (token checks, joins, sends that may cross nodes) grow
+// the stack of the goroutine they run on, and a grown stack is never given
+// back while the goroutine lives: kept off the connection's long-lived
+// reader, they leave an idle viewer with a small stack. The cost, a
+// goroutine start, is paid only by these rare operations, never by pulls.
+func deep(fn func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	<-done
 }
 
 // refuse answers a refused frame and closes the connection after
@@ -137,7 +154,8 @@ func (c *conn) authenticate(id uint32, ident auth.Identity, enc protocol.Encodin
 func (c *conn) sub(roomID string) *fanout.Sub {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	return c.rooms[roomID]
+	sub, _ := c.rooms.get(roomID)
+	return sub
 }
 
 func (c *conn) join(id uint32, m *pb.Join) {
@@ -147,7 +165,7 @@ func (c *conn) join(id uint32, m *pb.Join) {
 		return
 	}
 	c.rmu.Lock()
-	if _, ok := c.rooms[roomID]; ok {
+	if _, ok := c.rooms.get(roomID); ok {
 		c.rmu.Unlock()
 		c.fail(id, pb.Error_INVALID_ARGUMENT, "already joined")
 		return
@@ -157,11 +175,8 @@ func (c *conn) join(id uint32, m *pb.Join) {
 		c.fail(id, pb.Error_TOO_MANY_ROOMS, fmt.Sprintf("at most %d rooms per connection", c.g.cfg.MaxRoomsPerConn))
 		return
 	}
-	if c.rooms == nil {
-		c.rooms = make(map[string]*fanout.Sub, 1)
-	}
 	// Reserve the slot, so a concurrent kick of a half-joined room is seen.
-	c.rooms[roomID] = nil
+	c.rooms.set(roomID, nil)
 	c.rmu.Unlock()
 
 	// Subscribe first, so nothing broadcast between the join and the
@@ -174,15 +189,15 @@ func (c *conn) join(id uint32, m *pb.Join) {
 	if err != nil {
 		fan.Unsubscribe(sub)
 		c.rmu.Lock()
-		delete(c.rooms, roomID)
+		c.rooms.del(roomID)
 		c.rmu.Unlock()
 		c.fail(id, codeOf(err), err.Error())
 		return
 	}
 	c.rmu.Lock()
-	_, still := c.rooms[roomID]
+	_, still := c.rooms.get(roomID)
 	if still {
-		c.rooms[roomID] = sub
+		c.rooms.set(roomID, sub)
 	}
 	c.rmu.Unlock()
 	if !still { // kicked while joining
@@ -204,9 +219,9 @@ func (c *conn) join(id uint32, m *pb.Join) {
 func (c *conn) leave(id uint32, m *pb.Leave) {
 	roomID := m.GetRoom()
 	c.rmu.Lock()
-	sub, ok := c.rooms[roomID]
+	sub, ok := c.rooms.get(roomID)
 	if ok && sub != nil {
-		delete(c.rooms, roomID)
+		c.rooms.del(roomID)
 	}
 	c.rmu.Unlock()
 	if !ok || sub == nil {

@@ -14,6 +14,7 @@ type metrics struct {
 	bytesOut    prometheus.Counter
 	messagesOut prometheus.Counter
 	errors      *prometheus.CounterVec // code
+	parks       prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, g *Gateway) (*metrics, error) {
@@ -26,6 +27,7 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) (*metrics, error) {
 		framesOut:   c("frames_out_total", "Frames written to clients."),
 		bytesOut:    c("bytes_out_total", "Frame payload bytes written to clients."),
 		messagesOut: c("messages_out_total", "Room messages written to clients (inside Notify and PullResult frames)."),
+		parks:       c("parks_total", "Times an idle connection gave up its reader goroutine to wait in the poller."),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "roomcast", Subsystem: "gateway", Name: "handshakes_rejected_total",
 			Help: "WebSocket handshakes refused, by reason.",
@@ -49,13 +51,17 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) (*metrics, error) {
 		Namespace: "roomcast", Subsystem: "gateway", Name: "connections",
 		Help: "Open WebSocket connections.",
 	}, func() float64 { return float64(g.conns.Load()) })
+	parked := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "roomcast", Subsystem: "gateway", Name: "connections_parked",
+		Help: "Open connections waiting in the poller (no reader goroutine).",
+	}, func() float64 { return float64(g.countParked()) })
 	queued := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "roomcast", Subsystem: "gateway", Name: "queue_bytes",
 		Help: "Bytes waiting in outbound queues, all connections.",
 	}, func() float64 { return float64(g.queued.Load()) })
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.accepted, m.rejected, m.closes, m.framesIn, m.framesOut,
-			m.bytesOut, m.messagesOut, m.errors, conns, queued} {
+			m.bytesOut, m.messagesOut, m.errors, m.parks, conns, parked, queued} {
 			if err := reg.Register(col); err != nil {
 				return nil, err
 			}

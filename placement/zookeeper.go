@@ -147,14 +147,25 @@ func (z *ZooKeeper) Start(ctx context.Context, onChange func(View, bool)) error 
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	if err := z.register(); err != nil {
-		conn.Close()
-		return err
-	}
-	v, watch, err := z.readView()
-	if err != nil {
-		conn.Close()
-		return err
+	// Register and read the first view, retrying transient failures (a
+	// connection lost under load) until ctx ends.
+	var v View
+	var watch <-chan zk.Event
+	for {
+		err = z.register()
+		if err == nil {
+			v, watch, err = z.readView()
+		}
+		if err == nil {
+			break
+		}
+		z.log.Warn("zookeeper registration failed; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			conn.Close()
+			return fmt.Errorf("%w (%v)", err, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	z.setView(v)
 	z.wg.Add(2)

@@ -1,0 +1,82 @@
+//go:build linux
+
+package gateway
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// poller waits, on one epoll instance, for idle connections to become
+// readable, so that an idle connection needs no goroutine. Each parked
+// connection is registered level-triggered and one-shot: one wake per
+// parking. Event data is the connection id, never the fd, so an fd number
+// reused after a close cannot reach the wrong connection.
+type poller struct {
+	g       *Gateway
+	epfd    int
+	closing atomic.Bool
+	wg      sync.WaitGroup
+}
+
+var errNoPoller = errors.New("gateway: no poller on this platform")
+
+func newPoller(g *Gateway) (*poller, error) {
+	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	return &poller{g: g, epfd: fd}, nil
+}
+
+func (p *poller) start() {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.run()
+	}()
+}
+
+// arm waits for c's fd to become readable (once).
+func (p *poller) arm(c *conn) error {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT}
+	ev.Fd, ev.Pad = int32(uint32(c.id)), int32(uint32(c.id>>32))
+	op := unix.EPOLL_CTL_MOD
+	if !c.polled {
+		op = unix.EPOLL_CTL_ADD
+	}
+	if err := unix.EpollCtl(p.epfd, op, c.fd, &ev); err != nil {
+		return err
+	}
+	c.polled = true
+	return nil
+}
+
+func (p *poller) run() {
+	events := make([]unix.EpollEvent, 512)
+	for !p.closing.Load() {
+		n, err := unix.EpollWait(p.epfd, events, 100)
+		if err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			p.g.log.Error("epoll wait failed; idle connections may stall", "err", err)
+			return
+		}
+		for i := 0; i < n; i++ {
+			id := uint64(uint32(events[i].Fd)) | uint64(uint32(events[i].Pad))<<32
+			if c := p.g.lookup(id); c != nil {
+				c.wake()
+			}
+		}
+	}
+}
+
+func (p *poller) close() {
+	p.closing.Store(true)
+	p.wg.Wait()
+	_ = unix.Close(p.epfd)
+}

@@ -1,0 +1,46 @@
+package gateway
+
+import "github.com/roomcast/roomcast/fanout"
+
+// joinedRooms is the rooms of one connection: a short slice (at most
+// MaxRoomsPerConn, usually one), cheaper than a map for an idle viewer.
+// A nil sub marks a join in progress. Guarded by conn.rmu.
+type joinedRooms []joinedRoom
+
+type joinedRoom struct {
+	id  string
+	sub *fanout.Sub
+}
+
+func (r joinedRooms) get(id string) (*fanout.Sub, bool) {
+	for i := range r {
+		if r[i].id == id {
+			return r[i].sub, true
+		}
+	}
+	return nil, false
+}
+
+func (r *joinedRooms) set(id string, sub *fanout.Sub) {
+	for i := range *r {
+		if (*r)[i].id == id {
+			(*r)[i].sub = sub
+			return
+		}
+	}
+	*r = append(*r, joinedRoom{id: id, sub: sub})
+}
+
+// del removes id and reports whether it was there.
+func (r *joinedRooms) del(id string) bool {
+	for i := range *r {
+		if (*r)[i].id == id {
+			last := len(*r) - 1
+			(*r)[i] = (*r)[last]
+			(*r)[last] = joinedRoom{}
+			*r = (*r)[:last]
+			return true
+		}
+	}
+	return false
+}
