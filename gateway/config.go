@@ -42,6 +42,26 @@ type Config struct {
 	MaxBadFrames int `yaml:"max_bad_frames"`
 	// MaxConns bounds the connections of this node; 0 means no limit.
 	MaxConns int `yaml:"max_conns"`
+	// MaxConnsPerIP bounds the connections from one client IP (refused at
+	// the handshake with 429); -1 means no limit. Default 2000 (NATs and
+	// mobile carriers put many viewers behind one address).
+	MaxConnsPerIP int `yaml:"max_conns_per_ip"`
+	// MaxConnsPerUser bounds the connections of one user; past it Connect
+	// gets TOO_MANY_CONNECTIONS. -1 means no limit. Default 16.
+	MaxConnsPerUser int `yaml:"max_conns_per_user"`
+	// JoinRatePerUser and JoinBurstPerUser limit joins of one user across
+	// connections; -1 turns it off. Defaults 10/s, burst 20.
+	JoinRatePerUser  float64 `yaml:"join_rate_per_user"`
+	JoinBurstPerUser int     `yaml:"join_burst_per_user"`
+	// JoinRatePerIP and JoinBurstPerIP limit joins from one client IP; -1
+	// turns it off. Defaults 500/s, burst 1000.
+	JoinRatePerIP  float64 `yaml:"join_rate_per_ip"`
+	JoinBurstPerIP int     `yaml:"join_burst_per_ip"`
+	// ClientIPHeader names a header set by a trusted reverse proxy that
+	// carries the client's IP (e.g. X-Forwarded-For; its first address is
+	// used). Empty: the socket's peer address. Only set it behind a proxy
+	// that overwrites the header, or clients can pick their own IP.
+	ClientIPHeader string `yaml:"client_ip_header"`
 	// AllowedOrigins lists the browser origins (scheme://host[:port]) that
 	// may connect, besides the server's own host; "*" allows any. Requests
 	// without an Origin header (non-browser clients) are always allowed.
@@ -100,6 +120,24 @@ func (c Config) WithDefaults() Config {
 	if c.ReadBufferSize == 0 {
 		c.ReadBufferSize = 4096
 	}
+	if c.MaxConnsPerIP == 0 {
+		c.MaxConnsPerIP = 2000
+	}
+	if c.MaxConnsPerUser == 0 {
+		c.MaxConnsPerUser = 16
+	}
+	if c.JoinRatePerUser == 0 {
+		c.JoinRatePerUser = 10
+	}
+	if c.JoinBurstPerUser == 0 {
+		c.JoinBurstPerUser = 20
+	}
+	if c.JoinRatePerIP == 0 {
+		c.JoinRatePerIP = 500
+	}
+	if c.JoinBurstPerIP == 0 {
+		c.JoinBurstPerIP = 1000
+	}
 	if c.ParkAfter == 0 {
 		c.ParkAfter = 2 * time.Second
 	}
@@ -130,6 +168,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("gateway.max_bad_frames: must not be negative, got %d", c.MaxBadFrames)
 	case c.MaxConns < 0:
 		return fmt.Errorf("gateway.max_conns: must not be negative, got %d", c.MaxConns)
+	case c.MaxConnsPerIP < -1:
+		return fmt.Errorf("gateway.max_conns_per_ip: must be -1 (off), 0 (default) or positive, got %d", c.MaxConnsPerIP)
+	case c.MaxConnsPerUser < -1:
+		return fmt.Errorf("gateway.max_conns_per_user: must be -1 (off), 0 (default) or positive, got %d", c.MaxConnsPerUser)
+	case c.JoinRatePerUser < -1 || c.JoinBurstPerUser < 0:
+		return fmt.Errorf("gateway.join_rate_per_user: must be -1 (off), 0 (default) or positive")
+	case c.JoinRatePerIP < -1 || c.JoinBurstPerIP < 0:
+		return fmt.Errorf("gateway.join_rate_per_ip: must be -1 (off), 0 (default) or positive")
 	case c.ReadBufferSize < 0:
 		return fmt.Errorf("gateway.read_buffer_size: must not be negative, got %d", c.ReadBufferSize)
 	case c.ReadBufferSize > 0 && c.ReadBufferSize < 64:

@@ -53,6 +53,9 @@ type conn struct {
 	rmu   sync.Mutex
 	rooms joinedRooms
 
+	ip          string // client IP (counted in ipConns)
+	userCounted bool   // counted in userConns; reader goroutine only
+
 	nc        net.Conn // the socket under ws
 	fd        int      // its descriptor, for the poller
 	polled    bool     // registered with the poller (reader or poller only)
@@ -527,6 +530,10 @@ func (c *conn) doCleanup() {
 		cancel()
 	}
 	_ = c.nc.Close()
+	c.g.ipConns.release(c.ip)
+	if c.userCounted {
+		c.g.userConns.release(c.ident.User)
+	}
 	if s := c.g.d.Sessions; s != nil && c.authed.Load() {
 		s.Detach(c.ident.User, c.id)
 	}

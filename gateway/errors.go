@@ -69,11 +69,13 @@ const (
 	ReasonMoved          = "moved"           // the user belongs on another node (cluster)
 	ReasonUnavailable    = "unavailable"     // the node cannot serve (fenced)
 	ReasonServerOverload = "overload"        // MaxConns reached (refused at handshake)
+	ReasonIPLimit        = "ip_limit"        // MaxConnsPerIP reached (refused at handshake)
+	ReasonUserLimit      = "user_limit"      // MaxConnsPerUser reached (closed after Connect)
 )
 
 var closeReasons = []string{ReasonClient, ReasonReadError, ReasonSlowConsumer, ReasonIdle, ReasonAuthTimeout,
 	ReasonUnauthorized, ReasonFrameTooLarge, ReasonProtocol, ReasonShutdown, ReasonWriteError, ReasonKicked,
-	ReasonMoved, ReasonUnavailable, ReasonBadWebSocket}
+	ReasonMoved, ReasonUnavailable, ReasonBadWebSocket, ReasonUserLimit}
 
 // WebSocket close codes roomcast uses (4000-4999 are application codes).
 const (
@@ -84,6 +86,7 @@ const (
 	CloseKicked       = 4005
 	CloseMoved        = 4006
 	CloseUnavailable  = 4007
+	CloseUserLimit    = 4008
 )
 
 // closeCode is the WebSocket close code sent for a reason.
@@ -103,6 +106,8 @@ func closeCode(reason string) int {
 		return CloseMoved
 	case ReasonUnavailable:
 		return CloseUnavailable
+	case ReasonUserLimit:
+		return CloseUserLimit
 	case ReasonFrameTooLarge:
 		return websocket.CloseMessageTooBig
 	case ReasonProtocol:

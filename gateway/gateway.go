@@ -91,6 +91,10 @@ type Gateway struct {
 	shards [numConnShards]connShard
 	poller *poller // nil: no parking (platform, or ParkAfter < 0)
 
+	ipConns, userConns *counter
+	joinsByUser        *rates
+	joinsByIP          *rates
+
 	closing   atomic.Bool
 	stop      chan struct{}
 	startOnce sync.Once
@@ -124,6 +128,10 @@ func New(d Deps, cfg Config) (*Gateway, error) {
 	for i := range g.shards {
 		g.shards[i].m = make(map[uint64]*conn)
 	}
+	g.ipConns = newCounter(cfg.MaxConnsPerIP)
+	g.userConns = newCounter(cfg.MaxConnsPerUser)
+	g.joinsByUser = newRates(cfg.JoinRatePerUser, cfg.JoinBurstPerUser)
+	g.joinsByIP = newRates(cfg.JoinRatePerIP, cfg.JoinBurstPerIP)
 	g.upgrader = websocket.Upgrader{
 		// gorilla's own reader is never used (see wsframe.go): keep its
 		// buffer minimal.
@@ -197,6 +205,19 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, pb.Error_UNAVAILABLE.String(), "too many connections")
 		return
 	}
+	ip := clientIP(r, g.cfg.ClientIPHeader)
+	if !g.ipConns.acquire(ip) {
+		g.metrics.rejected.WithLabelValues(ReasonIPLimit).Inc()
+		w.Header().Set("Retry-After", "10")
+		httpError(w, http.StatusTooManyRequests, pb.Error_TOO_MANY_CONNECTIONS.String(), "too many connections from this address")
+		return
+	}
+	counted := false
+	defer func() {
+		if !counted {
+			g.ipConns.release(ip)
+		}
+	}()
 	var ident *auth.Identity
 	if tok := handshakeToken(r); tok != "" {
 		id, err := g.d.Auth.Verify(tok, time.Now())
@@ -213,10 +234,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered
 	}
 	c := g.newConn(ws, r)
+	c.ip = ip
 	if !g.register(c) {
 		_ = ws.Close()
 		return
 	}
+	counted = true // released by the connection's cleanup
 	g.metrics.accepted.Inc()
 	// The reader runs on a goroutine of its own and ServeHTTP returns, so
 	// net/http releases its per-connection buffers and the handler's grown
@@ -357,6 +380,9 @@ func (g *Gateway) janitor() {
 		case <-t.C:
 		}
 		g.tick()
+		cutoff := time.Now().Add(-time.Minute)
+		g.joinsByUser.sweep(cutoff)
+		g.joinsByIP.sweep(cutoff)
 		now := g.now()
 		idle, authT := int64(g.cfg.IdleTimeout), int64(g.cfg.AuthTimeout)
 		g.each(func(c *conn) {

@@ -134,6 +134,14 @@ func (c *conn) authenticate(id uint32, ident auth.Identity, enc protocol.Encodin
 			return false
 		}
 	}
+	if !c.g.userConns.acquire(ident.User) {
+		c.g.metrics.errors.WithLabelValues(pb.Error_TOO_MANY_CONNECTIONS.String()).Inc()
+		c.push(id, &pb.Frame{Body: &pb.Frame_Error{Error: &pb.Error{Code: pb.Error_TOO_MANY_CONNECTIONS,
+			Message: fmt.Sprintf("at most %d connections per user", c.g.cfg.MaxConnsPerUser)}}})
+		c.closeWith(ReasonUserLimit, "too many connections for this user")
+		return false
+	}
+	c.userCounted = true
 	c.ident = ident
 	c.authed.Store(true)
 	if s := c.g.d.Sessions; s != nil {
@@ -162,6 +170,12 @@ func (c *conn) join(id uint32, m *pb.Join) {
 	roomID := m.GetRoom()
 	if !room.ValidID(roomID) {
 		c.fail(id, pb.Error_INVALID_ARGUMENT, "invalid room id")
+		return
+	}
+	if now := time.Now(); !c.g.joinsByUser.allow(c.ident.User, now) || !c.g.joinsByIP.allow(c.ip, now) {
+		c.g.metrics.errors.WithLabelValues(pb.Error_TOO_MANY_JOINS.String()).Inc()
+		c.push(id, &pb.Frame{Body: &pb.Frame_Error{Error: &pb.Error{Code: pb.Error_TOO_MANY_JOINS,
+			Message: "joining too fast", RetryAfterMs: 500}}})
 		return
 	}
 	c.rmu.Lock()

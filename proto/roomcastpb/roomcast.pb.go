@@ -66,7 +66,11 @@ const (
 	Error_INTERNAL    Error_Code = 19
 	// This user is served by another node of the cluster: reconnect to
 	// redirect (at once; it is not an error of the client).
-	Error_REDIRECT Error_Code = 20 // 40-79: offline 1:1 and group flows.
+	Error_REDIRECT Error_Code = 20
+	// Too many connections for this user or client address.
+	Error_TOO_MANY_CONNECTIONS Error_Code = 21
+	// This user or address is joining rooms too fast.
+	Error_TOO_MANY_JOINS Error_Code = 22 // 40-79: offline 1:1 and group flows.
 )
 
 // Enum value maps for Error_Code.
@@ -93,29 +97,33 @@ var (
 		18: "UNAVAILABLE",
 		19: "INTERNAL",
 		20: "REDIRECT",
+		21: "TOO_MANY_CONNECTIONS",
+		22: "TOO_MANY_JOINS",
 	}
 	Error_Code_value = map[string]int32{
-		"UNSPECIFIED":       0,
-		"BAD_FRAME":         1,
-		"UNKNOWN_OP":        2,
-		"FRAME_TOO_LARGE":   3,
-		"INVALID_ARGUMENT":  4,
-		"UNAUTHENTICATED":   5,
-		"TOKEN_EXPIRED":     6,
-		"TOKEN_INVALID":     7,
-		"ALREADY_CONNECTED": 8,
-		"FORBIDDEN":         9,
-		"ROOM_NOT_FOUND":    10,
-		"ROOM_NOT_JOINED":   11,
-		"BANNED":            12,
-		"MUTED":             13,
-		"RATE_LIMITED":      14,
-		"CONN_RATE_LIMITED": 15,
-		"TOO_MANY_ROOMS":    16,
-		"MESSAGE_TOO_LARGE": 17,
-		"UNAVAILABLE":       18,
-		"INTERNAL":          19,
-		"REDIRECT":          20,
+		"UNSPECIFIED":          0,
+		"BAD_FRAME":            1,
+		"UNKNOWN_OP":           2,
+		"FRAME_TOO_LARGE":      3,
+		"INVALID_ARGUMENT":     4,
+		"UNAUTHENTICATED":      5,
+		"TOKEN_EXPIRED":        6,
+		"TOKEN_INVALID":        7,
+		"ALREADY_CONNECTED":    8,
+		"FORBIDDEN":            9,
+		"ROOM_NOT_FOUND":       10,
+		"ROOM_NOT_JOINED":      11,
+		"BANNED":               12,
+		"MUTED":                13,
+		"RATE_LIMITED":         14,
+		"CONN_RATE_LIMITED":    15,
+		"TOO_MANY_ROOMS":       16,
+		"MESSAGE_TOO_LARGE":    17,
+		"UNAVAILABLE":          18,
+		"INTERNAL":             19,
+		"REDIRECT":             20,
+		"TOO_MANY_CONNECTIONS": 21,
+		"TOO_MANY_JOINS":       22,
 	}
 )
 
@@ -1656,12 +1664,12 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x04Ping\"'\n" +
 	"\x04Pong\x12\x1f\n" +
 	"\vserver_time\x18\x01 \x01(\x03R\n" +
-	"serverTime\"\x96\x04\n" +
+	"serverTime\"\xc4\x04\n" +
 	"\x05Error\x12+\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x17.roomcast.v1.Error.CodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12$\n" +
 	"\x0eretry_after_ms\x18\x03 \x01(\rR\fretryAfterMs\x12\x1a\n" +
-	"\bredirect\x18\x04 \x01(\tR\bredirect\"\x83\x03\n" +
+	"\bredirect\x18\x04 \x01(\tR\bredirect\"\xb1\x03\n" +
 	"\x04Code\x12\x0f\n" +
 	"\vUNSPECIFIED\x10\x00\x12\r\n" +
 	"\tBAD_FRAME\x10\x01\x12\x0e\n" +
@@ -1686,7 +1694,9 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x11MESSAGE_TOO_LARGE\x10\x11\x12\x0f\n" +
 	"\vUNAVAILABLE\x10\x12\x12\f\n" +
 	"\bINTERNAL\x10\x13\x12\f\n" +
-	"\bREDIRECT\x10\x14\"\x8a\x02\n" +
+	"\bREDIRECT\x10\x14\x12\x18\n" +
+	"\x14TOO_MANY_CONNECTIONS\x10\x15\x12\x12\n" +
+	"\x0eTOO_MANY_JOINS\x10\x16\"\x8a\x02\n" +
 	"\x04Kick\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x120\n" +
 	"\x06reason\x18\x02 \x01(\x0e2\x18.roomcast.v1.Kick.ReasonR\x06reason\x12\x18\n" +

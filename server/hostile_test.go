@@ -1,0 +1,212 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/roomcast/roomcast/client"
+	"github.com/roomcast/roomcast/configs"
+	"github.com/roomcast/roomcast/protocol"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+)
+
+// latencyProbe publishes a timestamped message every interval into a room
+// a bystander watches, and records each message's latency.
+type latencyProbe struct {
+	mu   sync.Mutex
+	lats []time.Duration
+	stop chan struct{}
+	done chan struct{}
+	sent atomic.Int64
+}
+
+func startProbe(t *testing.T, s *Server, roomID string) *latencyProbe {
+	t.Helper()
+	p := &latencyProbe{stop: make(chan struct{}), done: make(chan struct{})}
+	ctx := context.Background()
+	// A watcher whose OnMessage measures each message's latency.
+	tok := token(t, s, "probe-watcher")
+	w, err := client.Dial(ctx, client.Options{URL: s.wsURL(), Token: tok, OnMessage: func(_ string, m *pb.RoomMessage) {
+		sentNs, _ := strconv.ParseInt(strings.SplitN(m.Body, "|", 2)[0], 10, 64)
+		p.mu.Lock()
+		p.lats = append(p.lats, time.Since(time.Unix(0, sentNs)))
+		p.mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	if _, err := w.Join(ctx, roomID); err != nil {
+		t.Fatal(err)
+	}
+	sender := dialViewer(t, s, "probe-sender", client.Options{})
+	if _, err := sender.Join(ctx, roomID); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(p.done)
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			if _, err := sender.Send(ctx, roomID, fmt.Sprintf("%d|probe", time.Now().UnixNano()), client.SendOptions{}); err == nil {
+				p.sent.Add(1)
+			}
+		}
+	}()
+	return p
+}
+
+// finish stops the probe and checks every message arrived within bound at
+// the 99th percentile.
+func (p *latencyProbe) finish(t *testing.T, bound time.Duration) {
+	t.Helper()
+	close(p.stop)
+	<-p.done
+	eventually(t, 5*time.Second, "probe messages delivered", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return int64(len(p.lats)) >= p.sent.Load()
+	})
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sort.Slice(p.lats, func(i, j int) bool { return p.lats[i] < p.lats[j] })
+	p99 := p.lats[len(p.lats)*99/100]
+	t.Logf("bystander: %d messages, p50 %v, p99 %v", len(p.lats), p.lats[len(p.lats)/2], p99)
+	if p99 > bound {
+		t.Fatalf("bystander p99 latency %v over %v", p99, bound)
+	}
+}
+
+// TestSlowlorisAndHalfOpenConnections: stalled handshakes, upgraded
+// connections that never authenticate and frames that never finish are
+// all closed with their reason and counted, and never slow a bystander.
+func TestSlowlorisAndHalfOpenConnections(t *testing.T) {
+	s := startServer(t, func(c *configs.Config) {
+		lenient(c)
+		c.HTTP.ReadHeaderTimeout = time.Second
+		c.Gateway.AuthTimeout = time.Second
+		c.Gateway.PingInterval = 400 * time.Millisecond
+		c.Gateway.IdleTimeout = 1500 * time.Millisecond
+	})
+	probe := startProbe(t, s, "calm")
+	var closed atomic.Int64
+	var wg sync.WaitGroup
+	// 1. Handshakes that never finish their headers.
+	for i := 0; i < 150; i++ {
+		c, err := net.Dial("tcp", s.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: web")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			var b [256]byte
+			for {
+				if _, err := c.Read(b[:]); err != nil {
+					closed.Add(1)
+					return
+				}
+			}
+		}()
+	}
+	// 2. Upgraded connections that never send Connect.
+	var silent []*raw
+	for i := 0; i < 150; i++ {
+		silent = append(silent, dialRaw(t, s, protocol.JSON, ""))
+	}
+	// 3. Authenticated connections that stop in the middle of a frame.
+	var stuck []*raw
+	for i := 0; i < 50; i++ {
+		r := dialRaw(t, s, protocol.Binary, "")
+		r.connect(token(t, s, fmt.Sprintf("stuck-%d", i)))
+		// A masked binary frame header announcing 100 bytes, and 3 of them.
+		_, _ = r.ws.UnderlyingConn().Write([]byte{0x82, 0x80 | 100, 1, 2, 3, 4, 'a', 'b', 'c'})
+		stuck = append(stuck, r)
+	}
+	for _, r := range silent {
+		if ce := r.closed(5 * time.Second); ce.Code != 4004 {
+			t.Fatalf("silent connection closed with %d, want 4004", ce.Code)
+		}
+	}
+	for _, r := range stuck {
+		if ce := r.closed(5 * time.Second); ce.Code != 4003 {
+			t.Fatalf("stuck connection closed with %d, want 4003", ce.Code)
+		}
+	}
+	wg.Wait()
+	if closed.Load() != 150 {
+		t.Fatalf("%d of 150 stalled handshakes were closed", closed.Load())
+	}
+	if got := metric(t, s, `roomcast_gateway_closes_total{reason="auth_timeout"}`); got != 150 {
+		t.Fatalf("closes{auth_timeout} = %v", got)
+	}
+	if got := metric(t, s, `roomcast_gateway_closes_total{reason="idle"}`); got < 50 {
+		t.Fatalf("closes{idle} = %v", got)
+	}
+	probe.finish(t, 300*time.Millisecond)
+}
+
+// TestJoinLeaveChurn: thousands of joins and leaves per second leave no
+// viewer behind and do not slow a bystander.
+func TestJoinLeaveChurn(t *testing.T) {
+	s := startServer(t, func(c *configs.Config) {
+		lenient(c)
+		c.Gateway.JoinRatePerUser, c.Gateway.JoinRatePerIP = -1, -1
+	})
+	probe := startProbe(t, s, "calm")
+	baseline := s.Fanout().Viewers()
+	var ops atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < 8; w++ {
+		r := dialRaw(t, s, protocol.Binary, "")
+		r.connect(token(t, s, fmt.Sprintf("churner-%d", w)))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; time.Since(start) < 2*time.Second; i++ {
+				roomID := fmt.Sprintf("churn-%d", i%20)
+				jf := r.reply(r.send(&pb.Frame{Body: &pb.Frame_Join{Join: &pb.Join{Room: roomID}}}))
+				if jf.GetJoined() == nil {
+					t.Errorf("join: %v", jf)
+					return
+				}
+				lf := r.reply(r.send(&pb.Frame{Body: &pb.Frame_Leave{Leave: &pb.Leave{Room: roomID}}}))
+				if lf.GetLeft() == nil {
+					t.Errorf("leave: %v", lf)
+					return
+				}
+				ops.Add(2)
+			}
+		}()
+	}
+	wg.Wait()
+	rate := float64(ops.Load()) / time.Since(start).Seconds()
+	t.Logf("%d joins+leaves (%.0f/s)", ops.Load(), rate)
+	if rate < 1000 {
+		t.Fatalf("only %.0f joins+leaves per second", rate)
+	}
+	if got := s.Fanout().Viewers(); got != baseline {
+		t.Fatalf("viewers after churn %d, want %d", got, baseline)
+	}
+	for i := 0; i < 20; i++ {
+		if inf, err := s.Rooms().Info(fmt.Sprintf("churn-%d", i)); err == nil && inf.Viewers != 0 {
+			t.Fatalf("room churn-%d still counts %d viewers", i, inf.Viewers)
+		}
+	}
+	probe.finish(t, 300*time.Millisecond)
+}

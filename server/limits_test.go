@@ -1,0 +1,168 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/roomcast/roomcast/client"
+	"github.com/roomcast/roomcast/configs"
+	"github.com/roomcast/roomcast/protocol"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+)
+
+func handshakeRefusal(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	if resp == nil {
+		t.Fatal("no HTTP response")
+	}
+	body, _ := io.ReadAll(resp.Body)
+	var e struct{ Code string }
+	_ = json.Unmarshal(body, &e)
+	return e.Code
+}
+
+func TestConnectionLimitsPerIPAndUser(t *testing.T) {
+	s := startServer(t, func(c *configs.Config) {
+		c.Gateway.MaxConnsPerIP = 3
+		c.Gateway.MaxConnsPerUser = 2
+	})
+	var conns []*raw
+	for i := 0; i < 3; i++ {
+		conns = append(conns, dialRaw(t, s, protocol.JSON, ""))
+	}
+	_, resp, err := websocket.DefaultDialer.Dial(s.wsURL(), nil)
+	if err == nil || resp.StatusCode != http.StatusTooManyRequests || handshakeRefusal(t, resp) != "TOO_MANY_CONNECTIONS" {
+		t.Fatalf("4th connection from one address: err %v resp %v", err, resp)
+	}
+	conns[2].ws.Close()
+	eventually(t, 5*time.Second, "a slot frees up", func() bool {
+		ws, _, err := websocket.DefaultDialer.Dial(s.wsURL(), nil)
+		if err != nil {
+			return false
+		}
+		ws.Close()
+		return true
+	})
+	// Two of the three connections as the same user: the second Connect is
+	// still fine, a third would not be — use a fresh server with room.
+	s2 := startServer(t, func(c *configs.Config) { c.Gateway.MaxConnsPerUser = 2 })
+	tok := token(t, s2, "dup")
+	a, b, c := dialRaw(t, s2, protocol.JSON, ""), dialRaw(t, s2, protocol.JSON, ""), dialRaw(t, s2, protocol.JSON, "")
+	a.connect(tok)
+	b.connect(tok)
+	wantError(t, c.reply(c.send(&pb.Frame{Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: tok}}})), pb.Error_TOO_MANY_CONNECTIONS)
+	if ce := c.closed(5 * time.Second); ce.Code != 4008 {
+		t.Fatalf("close %d, want 4008", ce.Code)
+	}
+	// Another user is not affected.
+	d := dialRaw(t, s2, protocol.JSON, "")
+	d.connect(token(t, s2, "other"))
+	if got := metric(t, s2, `roomcast_gateway_closes_total{reason="user_limit"}`); got != 1 {
+		t.Fatalf("closes{user_limit} = %v", got)
+	}
+	if got := metric(t, s, `roomcast_gateway_handshakes_rejected_total{reason="ip_limit"}`); got < 1 {
+		t.Fatalf("handshakes_rejected{ip_limit} = %v", got)
+	}
+}
+
+func TestJoinRateLimitPerUser(t *testing.T) {
+	s := startServer(t, func(c *configs.Config) {
+		c.Gateway.JoinRatePerUser = 1
+		c.Gateway.JoinBurstPerUser = 3
+	})
+	tok := token(t, s, "hopper")
+	a, b := dialRaw(t, s, protocol.JSON, ""), dialRaw(t, s, protocol.JSON, "")
+	a.connect(tok)
+	b.connect(tok)
+	a.join("r1")
+	b.join("r2")
+	a.join("r3")
+	// The burst is spent across both connections of the user.
+	f := b.reply(b.send(&pb.Frame{Body: &pb.Frame_Join{Join: &pb.Join{Room: "r4"}}}))
+	wantError(t, f, pb.Error_TOO_MANY_JOINS)
+	if f.GetError().RetryAfterMs == 0 {
+		t.Fatal("no retry hint")
+	}
+	// Another user joins freely.
+	o := dialRaw(t, s, protocol.JSON, "")
+	o.connect(token(t, s, "calm"))
+	o.join("r4")
+}
+
+func TestOriginCheck(t *testing.T) {
+	s := startServer(t, func(c *configs.Config) { c.Gateway.AllowedOrigins = []string{"https://app.example"} })
+	dial := func(origin string) (int, error) {
+		h := http.Header{}
+		if origin != "" {
+			h.Set("Origin", origin)
+		}
+		ws, resp, err := websocket.DefaultDialer.Dial(s.wsURL(), h)
+		if err == nil {
+			ws.Close()
+			return http.StatusSwitchingProtocols, nil
+		}
+		if resp == nil {
+			return 0, err
+		}
+		return resp.StatusCode, err
+	}
+	for _, c := range []struct {
+		origin string
+		want   int
+	}{
+		{"", http.StatusSwitchingProtocols},                  // not a browser
+		{"https://app.example", http.StatusSwitchingProtocols}, // allowed
+		{"http://" + s.Addr(), http.StatusSwitchingProtocols},  // same host
+		{"https://evil.example", http.StatusForbidden},
+		{"null", http.StatusForbidden},
+	} {
+		if got, err := dial(c.origin); got != c.want {
+			t.Errorf("origin %q: status %d (%v), want %d", c.origin, got, err, c.want)
+		}
+	}
+}
+
+// TestNoMessageReachesUnjoinedConnections: a connection receives messages
+// only of the rooms it joined, whatever else happens on the node.
+func TestNoMessageReachesUnjoinedConnections(t *testing.T) {
+	s := startServer(t, lenient)
+	ctx := context.Background()
+	inA := dialViewer(t, s, "in-a", client.Options{})
+	_, _ = inA.Join(ctx, "a")
+	outsider := dialRaw(t, s, protocol.Binary, "")
+	outsider.connect(token(t, s, "outsider"))
+	outsider.join("b")
+	sender := dialViewer(t, s, "sender", client.Options{})
+	_, _ = sender.Join(ctx, "a")
+	for i := 0; i < 50; i++ {
+		if _, err := sender.Send(ctx, "a", fmt.Sprintf("for a %d", i), client.SendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	admin := dialViewer(t, s, "admin", client.Options{}, "admin")
+	_, _ = admin.Join(ctx, "a")
+	_, _ = admin.Send(ctx, "a", "notice for a", client.SendOptions{Priority: true})
+	eventually(t, 5*time.Second, "room a delivered", func() bool { return len(inA.received("a")) == 51 })
+	// The outsider may pull room a? It is not in it.
+	wantError(t, outsider.reply(outsider.send(&pb.Frame{Body: &pb.Frame_Pull{Pull: &pb.Pull{Room: "a"}}})), pb.Error_ROOM_NOT_JOINED)
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		f, err := outsider.read(time.Until(deadline))
+		if err != nil {
+			break
+		}
+		if n := f.GetNotify(); n != nil {
+			t.Fatalf("outsider notified of room %q", n.Room)
+		}
+		if r := f.GetPullResult(); r != nil && r.Room == "a" {
+			t.Fatal("outsider got room a's messages")
+		}
+	}
+}
