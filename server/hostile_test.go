@@ -14,8 +14,8 @@ import (
 
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
-	"github.com/roomcast/roomcast/protocol"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+	"github.com/roomcast/roomcast/protocol"
 )
 
 // latencyProbe publishes a timestamped message every interval into a room

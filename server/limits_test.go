@@ -13,8 +13,8 @@ import (
 
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
-	"github.com/roomcast/roomcast/protocol"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+	"github.com/roomcast/roomcast/protocol"
 )
 
 func handshakeRefusal(t *testing.T, resp *http.Response) string {
@@ -117,7 +117,7 @@ func TestOriginCheck(t *testing.T) {
 		origin string
 		want   int
 	}{
-		{"", http.StatusSwitchingProtocols},                  // not a browser
+		{"", http.StatusSwitchingProtocols},                    // not a browser
 		{"https://app.example", http.StatusSwitchingProtocols}, // allowed
 		{"http://" + s.Addr(), http.StatusSwitchingProtocols},  // same host
 		{"https://evil.example", http.StatusForbidden},
