@@ -8,8 +8,8 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -37,61 +37,118 @@ type ViewerConfig struct {
 	Latency bool
 }
 
-// Viewer is one lean client connection.
+// Viewer is one lean client connection: about 3 KiB of heap plus its
+// reader goroutine's stack and the kernel's socket buffers.
 type Viewer struct {
-	cfg   ViewerConfig
-	ws    *websocket.Conn
-	stats *Stats
-	enc   protocol.Encoding
-	wmu   sync.Mutex
-	cur   map[string]*[2]uint64 // room -> {seq, pseq}; reader goroutine only after Dial
-	id    uint32
+	cfg    ViewerConfig
+	ws     *websocket.Conn
+	stats  *Stats
+	enc    protocol.Encoding
+	wmu    sync.Mutex
+	cur    []cursor // one per joined room; reader goroutine only after Dial
+	id     uint32
+	ping   time.Duration // the server's ping interval (Connected)
+	kicked atomic.Bool
+	// lastWrite is when the viewer last sent a frame (Unix seconds), so
+	// the keep-alive loop pings only viewers that went quiet.
+	lastWrite atomic.Int64
+}
+
+// cursor is how far a viewer has read one room's two lanes.
+type cursor struct {
+	room      string
+	seq, pseq uint64
+}
+
+// lane returns a pointer to the cursor of a lane.
+func (c *cursor) lane(priority bool) *uint64 {
+	if priority {
+		return &c.pseq
+	}
+	return &c.seq
+}
+
+// cursorOf finds the cursor of a room (viewers join few rooms: a scan
+// beats a map and costs no allocation).
+func (v *Viewer) cursorOf(room []byte) *cursor {
+	for i := range v.cur {
+		if v.cur[i].room == string(room) {
+			return &v.cur[i]
+		}
+	}
+	return nil
 }
 
 var writePool = &sync.Pool{}
 
-// Dial connects, authenticates and joins the rooms.
+// Errors of Dial, by step (wrapped with the cause).
+var (
+	ErrDial    = errors.New("loadgen: dial")
+	ErrConnect = errors.New("loadgen: connect")
+	ErrJoin    = errors.New("loadgen: join")
+)
+
+// Dial connects, authenticates and joins the rooms, and records how long
+// that took in stats (RecordConnect).
 func Dial(ctx context.Context, cfg ViewerConfig, stats *Stats) (*Viewer, error) {
+	start := time.Now()
 	d := websocket.Dialer{
 		ReadBufferSize:   2048,
 		WriteBufferSize:  512,
 		WriteBufferPool:  writePool,
 		HandshakeTimeout: 30 * time.Second,
 	}
+	nd := &net.Dialer{Timeout: 30 * time.Second, Control: bindNoPort}
 	if cfg.LocalAddr != "" {
-		nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(cfg.LocalAddr)}, Timeout: 30 * time.Second}
-		d.NetDialContext = nd.DialContext
+		ip := net.ParseIP(cfg.LocalAddr)
+		if ip == nil {
+			return nil, fmt.Errorf("%w: bad source address %q", ErrDial, cfg.LocalAddr)
+		}
+		nd.LocalAddr = &net.TCPAddr{IP: ip}
 	}
+	d.NetDialContext = nd.DialContext
 	ws, resp, err := d.DialContext(ctx, cfg.URL, http.Header{})
 	if err != nil {
 		if resp != nil {
-			return nil, fmt.Errorf("dial: %w (HTTP %d)", err, resp.StatusCode)
+			return nil, fmt.Errorf("%w: %w (HTTP %d)", ErrDial, err, resp.StatusCode)
 		}
-		return nil, fmt.Errorf("dial: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrDial, err)
 	}
-	v := &Viewer{cfg: cfg, ws: ws, stats: stats, cur: make(map[string]*[2]uint64, len(cfg.Rooms))}
+	v := &Viewer{cfg: cfg, ws: ws, stats: stats, cur: make([]cursor, 0, len(cfg.Rooms))}
 	if cfg.JSON {
 		v.enc = protocol.JSON
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = ws.SetReadDeadline(dl)
 	}
-	if _, err := v.call(&pb.Frame{Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: cfg.Token, Client: "roomcast-loadgen"}}}); err != nil {
+	f, err := v.call(&pb.Frame{Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: cfg.Token, Client: "roomcast-loadgen"}}})
+	if err != nil {
 		ws.Close()
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrConnect, err)
 	}
+	v.ping = time.Duration(f.GetConnected().GetPingIntervalMs()) * time.Millisecond
 	for _, room := range cfg.Rooms {
 		f, err := v.call(&pb.Frame{Body: &pb.Frame_Join{Join: &pb.Join{Room: room}}})
 		if err != nil {
 			ws.Close()
-			return nil, err
+			return nil, fmt.Errorf("%w %s: %w", ErrJoin, room, err)
 		}
 		j := f.GetJoined()
-		v.cur[room] = &[2]uint64{j.GetSeq(), j.GetPseq()}
+		v.cur = append(v.cur, cursor{room: room, seq: j.GetSeq(), pseq: j.GetPseq()})
 	}
 	_ = ws.SetReadDeadline(time.Time{})
+	stats.RecordConnect(time.Since(start).Microseconds())
 	return v, nil
 }
+
+// PingInterval is how often the server wants a quiet client to ping.
+func (v *Viewer) PingInterval() time.Duration { return v.ping }
+
+// Kicked reports whether the viewer was kicked from a room.
+func (v *Viewer) Kicked() bool { return v.kicked.Load() }
+
+// Quiet reports whether the viewer has sent nothing since before.
+func (v *Viewer) Quiet(before time.Time) bool { return v.lastWrite.Load() < before.Unix() }
 
 // call sends a request and reads until its answer (used before Run only).
 func (v *Viewer) call(f *pb.Frame) (*pb.Frame, error) {
@@ -121,9 +178,16 @@ func (v *Viewer) write(f *pb.Frame) error {
 	if err != nil {
 		return err
 	}
+	return v.send(v.enc.MessageType(), data)
+}
+
+// send writes one frame; every write goes through it (one writer at a
+// time: the reader's pulls and the keep-alive loop's pings).
+func (v *Viewer) send(mt int, data []byte) error {
+	v.lastWrite.Store(time.Now().Unix())
 	v.wmu.Lock()
 	defer v.wmu.Unlock()
-	return v.ws.WriteMessage(v.enc.MessageType(), data)
+	return v.ws.WriteMessage(mt, data)
 }
 
 func (v *Viewer) read() (*pb.Frame, error) {
@@ -137,9 +201,18 @@ func (v *Viewer) read() (*pb.Frame, error) {
 	return protocol.Decode(enc, data)
 }
 
+// pingFrame is Frame{ping: Ping{}} in binary (field 12, empty).
+var pingFrame = []byte{12<<3 | 2, 0}
+
 // Ping sends a Ping (keeps the connection from idling out); safe to call
 // from another goroutine while Run reads.
-func (v *Viewer) Ping() error { return v.write(&pb.Frame{Body: &pb.Frame_Ping{Ping: &pb.Ping{}}}) }
+func (v *Viewer) Ping() error {
+	v.stats.Pings.Add(1)
+	if v.enc == protocol.Binary {
+		return v.send(websocket.BinaryMessage, pingFrame)
+	}
+	return v.write(&pb.Frame{Body: &pb.Frame_Ping{Ping: &pb.Ping{}}})
+}
 
 // Close closes the connection; Run returns.
 func (v *Viewer) Close() error { return v.ws.Close() }
@@ -162,10 +235,12 @@ func (v *Viewer) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
+			code := 0
 			var ce *websocket.CloseError
 			if errors.As(err, &ce) {
-				v.stats.Closed.Add(1)
+				code = ce.Code
 			}
+			v.stats.recordClose(code)
 			return err
 		}
 		if f != nil {
@@ -198,12 +273,12 @@ func (v *Viewer) readFast() error {
 	}
 	switch s.kind {
 	case kindKick:
-		v.stats.Kicks.Add(1)
+		v.kick()
 		return nil
 	case kindOther:
 		return nil
 	}
-	c := v.cur[string(s.room)]
+	c := v.cursorOf(s.room)
 	if c == nil {
 		return nil
 	}
@@ -214,21 +289,18 @@ func (v *Viewer) readFast() error {
 	var now int64
 	fresh, prio := 0, 0
 	err = s.eachMessage(func(seq uint64, priority bool, body []byte) {
-		lane := 0
-		if priority {
-			lane = 1
-		}
-		if seq <= c[lane] {
+		lane := c.lane(priority)
+		if seq <= *lane {
 			v.stats.Duplicates.Add(1)
 			return
 		}
-		c[lane] = seq
+		*lane = seq
 		fresh++
 		if priority {
 			prio++
 		}
 		if v.cfg.Latency {
-			if sent, ok := sentAt(body); ok {
+			if sent, ok := SentAt(body); ok {
 				if now == 0 {
 					now = time.Now().UnixNano()
 				}
@@ -248,7 +320,7 @@ func (v *Viewer) readFast() error {
 	}
 	var ack, pull bool
 	if s.kind == kindNotify {
-		ack = c[0] >= s.seq && c[1] >= s.pseq
+		ack = c.seq >= s.seq && c.pseq >= s.pseq
 		pull = !ack
 	} else {
 		pull = s.more
@@ -262,16 +334,22 @@ func (v *Viewer) readFast() error {
 		v.stats.Pulls.Add(1)
 	}
 	var out [192]byte
-	frame := appendPull(out[:0], string(s.room), c[0], c[1], uint32(v.cfg.PullLimit), ack)
-	v.wmu.Lock()
-	defer v.wmu.Unlock()
-	return v.ws.WriteMessage(websocket.BinaryMessage, frame)
+	frame := appendPull(out[:0], c.room, c.seq, c.pseq, uint32(v.cfg.PullLimit), ack)
+	return v.send(websocket.BinaryMessage, frame)
 }
 
-// sentAt parses the "<unix-nanos>|" prefix of a body.
-func sentAt(body []byte) (int64, bool) {
+func (v *Viewer) kick() {
+	v.stats.Kicks.Add(1)
+	if !v.kicked.Swap(true) {
+		v.stats.KickedViewers.Add(1)
+	}
+}
+
+// SentAt parses the "<unix-nanos>|" prefix of a body made by Body.
+func SentAt[T string | []byte](body T) (int64, bool) {
 	var n int64
-	for i, c := range body {
+	for i := 0; i < len(body); i++ {
+		c := body[i]
 		if c == '|' {
 			return n, i > 0
 		}
@@ -292,27 +370,27 @@ func (v *Viewer) handle(f *pb.Frame) {
 		if c == nil || v.cfg.NoAck {
 			return
 		}
-		ack := c[0] >= n.Seq && c[1] >= n.Pseq
+		ack := c.seq >= n.Seq && c.pseq >= n.Pseq
 		if ack {
 			v.stats.Acks.Add(1)
 		} else {
 			v.stats.Pulls.Add(1)
 		}
-		_ = v.write(&pb.Frame{Body: &pb.Frame_Pull{Pull: &pb.Pull{Room: n.Room, AfterSeq: c[0], AfterPseq: c[1], Limit: uint32(v.cfg.PullLimit), Ack: ack}}})
+		_ = v.write(&pb.Frame{Body: &pb.Frame_Pull{Pull: &pb.Pull{Room: n.Room, AfterSeq: c.seq, AfterPseq: c.pseq, Limit: uint32(v.cfg.PullLimit), Ack: ack}}})
 	case *pb.Frame_PullResult:
 		r := b.PullResult
 		c := v.apply(r.Room, r.Messages, r.Missed)
 		if c != nil && r.More && !v.cfg.NoAck {
 			v.stats.Pulls.Add(1)
-			_ = v.write(&pb.Frame{Body: &pb.Frame_Pull{Pull: &pb.Pull{Room: r.Room, AfterSeq: c[0], AfterPseq: c[1], Limit: uint32(v.cfg.PullLimit)}}})
+			_ = v.write(&pb.Frame{Body: &pb.Frame_Pull{Pull: &pb.Pull{Room: r.Room, AfterSeq: c.seq, AfterPseq: c.pseq, Limit: uint32(v.cfg.PullLimit)}}})
 		}
 	case *pb.Frame_Kick:
-		v.stats.Kicks.Add(1)
+		v.kick()
 	}
 }
 
-func (v *Viewer) apply(room string, msgs []*pb.RoomMessage, missed uint64) *[2]uint64 {
-	c := v.cur[room]
+func (v *Viewer) apply(room string, msgs []*pb.RoomMessage, missed uint64) *cursor {
+	c := v.cursorOf([]byte(room))
 	if c == nil {
 		return nil
 	}
@@ -320,27 +398,22 @@ func (v *Viewer) apply(room string, msgs []*pb.RoomMessage, missed uint64) *[2]u
 	var now int64
 	fresh, prio := 0, 0
 	for _, m := range msgs {
-		lane := 0
-		if m.Priority {
-			lane = 1
-		}
-		if m.Seq <= c[lane] {
+		lane := c.lane(m.Priority)
+		if m.Seq <= *lane {
 			v.stats.Duplicates.Add(1)
 			continue
 		}
-		c[lane] = m.Seq
+		*lane = m.Seq
 		fresh++
 		if m.Priority {
 			prio++
 		}
 		if v.cfg.Latency {
-			if i := strings.IndexByte(m.Body[:min(len(m.Body), 24)], '|'); i > 0 {
-				if sent, err := strconv.ParseInt(m.Body[:i], 10, 64); err == nil {
-					if now == 0 {
-						now = time.Now().UnixNano()
-					}
-					v.stats.RecordLatency((now - sent) / 1000)
+			if sent, ok := SentAt(m.Body); ok {
+				if now == 0 {
+					now = time.Now().UnixNano()
 				}
+				v.stats.RecordLatency((now - sent) / 1000)
 			}
 		}
 	}
@@ -360,4 +433,23 @@ func Body(size int) string {
 		b = append(b, 'x')
 	}
 	return string(b)
+}
+
+// PingQuiet pings every viewer of vs (nil entries are skipped) that has
+// sent nothing for 80% of its ping interval, so idle viewers of a long run
+// are not closed as idle. It returns how many it pinged. Call it about once
+// a second from one goroutine; it is cheap for viewers that are busy.
+func PingQuiet(vs []*Viewer, now time.Time) int {
+	n := 0
+	for _, v := range vs {
+		if v == nil || v.ping <= 0 {
+			continue
+		}
+		if v.Quiet(now.Add(-v.ping * 8 / 10)) {
+			if v.Ping() == nil {
+				n++
+			}
+		}
+	}
+	return n
 }
