@@ -36,16 +36,16 @@ type PublishStats struct {
 	PriorityAccepted atomic.Uint64
 
 	mu     sync.Mutex
-	errs   map[string]uint64 // error code name -> count (bounded by the enum)
-	rooms  []roomAccepted    // by room index
-	unsent atomic.Uint64     // Sends that were never answered (connection lost)
+	errs   map[string]uint64        // error code name -> count (bounded by the enum)
+	rooms  map[string]*roomAccepted // by room id (the rooms of the run)
+	unsent atomic.Uint64            // Sends that were never answered (connection lost)
 }
 
 type roomAccepted struct{ normal, priority uint64 }
 
-// NewPublishStats returns stats for publishers sending to rooms rooms.
-func NewPublishStats(rooms int) *PublishStats {
-	return &PublishStats{errs: make(map[string]uint64), rooms: make([]roomAccepted, rooms)}
+// NewPublishStats returns empty stats.
+func NewPublishStats() *PublishStats {
+	return &PublishStats{errs: make(map[string]uint64), rooms: make(map[string]*roomAccepted)}
 }
 
 // Errors returns the error answers by code name (RATE_LIMITED, ...).
@@ -56,36 +56,50 @@ func (s *PublishStats) Errors() map[string]uint64 {
 }
 
 // RoomAccepted returns how many normal and priority messages the server
-// accepted for the room with index i.
-func (s *PublishStats) RoomAccepted(i int) (normal, priority uint64) {
+// accepted for a room.
+func (s *PublishStats) RoomAccepted(room string) (normal, priority uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if i < 0 || i >= len(s.rooms) {
-		return 0, 0
+	if r := s.rooms[room]; r != nil {
+		return r.normal, r.priority
 	}
-	return s.rooms[i].normal, s.rooms[i].priority
+	return 0, 0
 }
 
 // Unanswered is how many sends got no answer before their connection ended.
 func (s *PublishStats) Unanswered() uint64 { return s.unsent.Load() }
 
-func (s *PublishStats) accepted(room int, priority bool) {
+// Accept counts one accepted message (publishers call it for every Sent;
+// in-process publishers may call it directly).
+func (s *PublishStats) Accept(room string, priority bool) {
 	s.Accepted.Add(1)
 	if priority {
 		s.PriorityAccepted.Add(1)
 	}
 	s.mu.Lock()
-	if room < len(s.rooms) {
-		if priority {
-			s.rooms[room].priority++
-		} else {
-			s.rooms[room].normal++
-		}
+	r := s.rooms[room]
+	if r == nil {
+		r = &roomAccepted{}
+		s.rooms[room] = r
+	}
+	if priority {
+		r.priority++
+	} else {
+		r.normal++
 	}
 	s.mu.Unlock()
 }
 
-func (s *PublishStats) refused(code pb.Error_Code) {
+// CountSent counts one message sent (in-process publishers).
+func (s *PublishStats) CountSent(priority bool) {
+	s.Sent.Add(1)
+	if priority {
+		s.PrioritySent.Add(1)
+	}
+}
+
+// Refuse counts one refused message by its error code.
+func (s *PublishStats) Refuse(code pb.Error_Code) {
 	switch code {
 	case pb.Error_RATE_LIMITED:
 		s.RateLimited.Add(1)
@@ -144,10 +158,7 @@ func (p *Publisher) Send(room int, body string, priority bool) error {
 	id := p.next
 	p.pending[id] = pendingSend{room: room, priority: priority}
 	p.mu.Unlock()
-	p.stats.Sent.Add(1)
-	if priority {
-		p.stats.PrioritySent.Add(1)
-	}
+	p.stats.CountSent(priority)
 	f := &pb.Frame{Id: id, Body: &pb.Frame_Send{Send: &pb.Send{Room: p.rooms[room], Body: body, Priority: priority}}}
 	if err := p.v.write(f); err != nil {
 		p.mu.Lock()
@@ -193,9 +204,9 @@ func (p *Publisher) Run(ctx context.Context) error {
 			p.mu.Unlock()
 			if ok {
 				if e := f.GetError(); e != nil {
-					p.stats.refused(e.Code)
+					p.stats.Refuse(e.Code)
 				} else {
-					p.stats.accepted(ps.room, f.GetSent().GetPriority())
+					p.stats.Accept(p.rooms[ps.room], f.GetSent().GetPriority())
 				}
 				continue
 			}
