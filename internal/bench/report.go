@@ -14,7 +14,7 @@ import (
 
 	"github.com/roomcast/roomcast/internal/loadgen"
 	"github.com/roomcast/roomcast/internal/procstat"
-	)
+)
 
 // Schema names the version of the JSON report. Fields are only ever added
 // under one schema; a rename or removal gets a new schema string.
