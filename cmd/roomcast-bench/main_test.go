@@ -110,6 +110,9 @@ func TestSmokeWebSocket(t *testing.T) {
 	if rep.LatencyMS.Samples != int64(d.Messages) || rep.LatencyMS.P99 <= 0 || rep.LatencyMS.P50 > rep.LatencyMS.P99 {
 		t.Fatalf("latency: %+v (messages %d)", rep.LatencyMS, d.Messages)
 	}
+	if pl := rep.PriorityLatencyMS; pl.Samples != int64(d.Priority) || pl.Max > rep.LatencyMS.Max {
+		t.Fatalf("priority latency: %+v (priority %d)", pl, d.Priority)
+	}
 	if len(rep.Timeline) == 0 {
 		t.Fatal("no timeline")
 	}
@@ -159,7 +162,7 @@ func TestSmokeVirtual(t *testing.T) {
 		if r.Connect.Established != 2000 || d.Messages == 0 || !d.Complete || d.Messages != d.Expected || d.Priority != r.Publish.PriorityAccepted*1000 {
 			t.Fatalf("%s run: connect %+v delivery %+v publish %+v", r.Baseline, r.Connect, d, r.Publish)
 		}
-		if r.LatencyMS.Samples != int64(d.Messages) || r.Server.RSSBytesPerViewer <= 0 {
+		if r.LatencyMS.Samples != int64(d.Messages) || r.PriorityLatencyMS.Samples != int64(d.Priority) || r.Server.RSSBytesPerViewer <= 0 {
 			t.Fatalf("%s run: latency %+v server %+v", r.Baseline, r.LatencyMS, r.Server)
 		}
 	}

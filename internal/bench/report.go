@@ -41,6 +41,9 @@ type Report struct {
 	Publish   Publish      `json:"publish"`
 	Delivery  Delivery     `json:"delivery"`
 	LatencyMS Latency      `json:"latency_ms"`
+	// PriorityLatencyMS is the latency of priority notices only; its max
+	// is the time the slowest viewer took to get a notice.
+	PriorityLatencyMS Latency `json:"priority_latency_ms"`
 	Timeline  []Tick       `json:"timeline"`
 	Server    Procs        `json:"server"`
 	Load      Procs        `json:"load"`
@@ -327,6 +330,9 @@ func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintln(tw, "latency (end to end, ms)")
 	row("p50 / p90 / p99 / p99.9", "%.1f / %.1f / %.1f / %.1f", l.P50, l.P90, l.P99, l.P999)
 	row("min / mean / max", "%.1f / %.1f / %.1f (%d samples)", l.Min, l.Mean, l.Max, l.Samples)
+	if pl := r.PriorityLatencyMS; pl.Samples > 0 {
+		row("priority p50 / p99 / max", "%.1f / %.1f / %.1f (max: the last viewer reached)", pl.P50, pl.P99, pl.Max)
+	}
 	for _, g := range []struct {
 		name string
 		ps   Procs

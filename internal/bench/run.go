@@ -457,7 +457,7 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 	c0, c1 := fl.snapCounters("start"), fl.snapCounters("pubend")
 	var final loadgen.Counters
 	closes := map[int]uint64{}
-	latency, connect := loadgen.NewHistogram(), loadgen.NewHistogram()
+	latency, prioLatency, connect := loadgen.NewHistogram(), loadgen.NewHistogram(), loadgen.NewHistogram()
 	var attempted, failed int64
 	var errs []string
 	for i, wp := range fl.procs {
@@ -477,6 +477,9 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 		}
 		if h, err := loadgen.DecodeHistogram(m.Hist); err == nil && m.Type == "final" {
 			latency.Merge(h)
+		}
+		if h, err := loadgen.DecodeHistogram(m.PrioHist); err == nil {
+			prioLatency.Merge(h)
 		}
 		if h, err := loadgen.DecodeHistogram(m.ConnectHist); err == nil {
 			connect.Merge(h)
@@ -513,6 +516,7 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 	rep.Delivery.DrainSeconds = secs(drainEnd.Sub(pubEnd))
 	rep.latency = latency
 	rep.LatencyMS = latencyOf(latency)
+	rep.PriorityLatencyMS = latencyOf(prioLatency)
 	rep.Timeline = tl.ticks
 
 	runMsgs := final.Messages - c0.Messages

@@ -219,6 +219,7 @@ func runVirtualOnce(ctx context.Context, cfg Config, srv configs.Config, prog *P
 	rep.Delivery.DrainSeconds = secs(drainEnd.Sub(pubEnd))
 	rep.latency = total
 	rep.LatencyMS = latencyOf(total)
+	rep.PriorityLatencyMS = latencyOf(stats.PriorityLatency())
 	rep.Timeline = tl.ticks
 	rep.Server.Processes = self.procs(established)
 	rep.Server.total(final.Messages-c0.Messages, established)

@@ -68,6 +68,7 @@ type workerMsg struct {
 	// samples since the previous progress line, or of the whole run in
 	// the final line.
 	Hist        string `json:"hist,omitempty"`
+	PrioHist    string `json:"prio_hist,omitempty"` // final line only
 	ConnectHist string `json:"connect_hist,omitempty"`
 	RoomViewers []int  `json:"room_viewers,omitempty"`
 	// The worker's own process.
@@ -174,6 +175,7 @@ func (w *worker) run(ctx context.Context, lines *bufio.Scanner) error {
 			m := w.progress("final", "")
 			total.Merge(w.stats.TakeLatency())
 			m.Hist, _ = loadgen.EncodeHistogram(total)
+			m.PrioHist, _ = loadgen.EncodeHistogram(w.stats.PriorityLatency())
 			m.ConnectHist, _ = loadgen.EncodeHistogram(w.stats.ConnectTimes())
 			m.RoomViewers = w.roomViewers()
 			m.Errors = w.firstErrors()

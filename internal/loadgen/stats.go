@@ -26,12 +26,19 @@ type Stats struct {
 	Closed        atomic.Uint64 // connections the server closed (a close frame arrived)
 	Dropped       atomic.Uint64 // connections that ended without a close frame
 
-	stripes [16]latStripe
-	next    atomic.Uint32
+	all  latSet // every message
+	prio latSet // priority messages only
 
 	cmu     sync.Mutex
 	connect *hdrhistogram.Histogram // connect times, µs
 	closes  map[int]uint64          // close code -> connections
+}
+
+// latSet is a latency histogram striped over locks, so concurrent
+// readers rarely contend.
+type latSet struct {
+	stripes [16]latStripe
+	next    atomic.Uint32
 }
 
 type latStripe struct {
@@ -51,14 +58,8 @@ const (
 // range and precision Stats records with, for merging.
 func NewHistogram() *hdrhistogram.Histogram { return hdrhistogram.New(latMin, latMax, 3) }
 
-func (s *Stats) stripe() *latStripe {
-	st := &s.stripes[s.next.Add(1)%uint32(len(s.stripes))]
-	return st
-}
-
-// RecordLatency adds one end-to-end latency sample in microseconds.
-func (s *Stats) RecordLatency(us int64) {
-	st := s.stripe()
+func (l *latSet) record(us int64) {
+	st := &l.stripes[l.next.Add(1)%uint32(len(l.stripes))]
 	st.mu.Lock()
 	if st.h == nil {
 		st.h = NewHistogram()
@@ -67,47 +68,46 @@ func (s *Stats) RecordLatency(us int64) {
 	st.mu.Unlock()
 }
 
-// Latency merges the recorded latencies into one histogram (microseconds).
-func (s *Stats) Latency() *hdrhistogram.Histogram {
+// merge returns the merged stripes, resetting them when take is set.
+func (l *latSet) merge(take bool) *hdrhistogram.Histogram {
 	out := NewHistogram()
-	for i := range s.stripes {
-		st := &s.stripes[i]
+	for i := range l.stripes {
+		st := &l.stripes[i]
 		st.mu.Lock()
 		if st.h != nil {
 			out.Merge(st.h)
+			if take {
+				st.h.Reset()
+			}
 		}
 		st.mu.Unlock()
 	}
 	return out
 }
+
+// RecordLatency adds one end-to-end latency sample in microseconds.
+func (s *Stats) RecordLatency(us int64) { s.all.record(us) }
+
+// RecordPriorityLatency adds the latency of a priority message to the
+// priority-only histogram (record it with RecordLatency as well).
+func (s *Stats) RecordPriorityLatency(us int64) { s.prio.record(us) }
+
+// Latency merges the recorded latencies into one histogram (microseconds).
+func (s *Stats) Latency() *hdrhistogram.Histogram { return s.all.merge(false) }
+
+// PriorityLatency is Latency for priority messages only.
+func (s *Stats) PriorityLatency() *hdrhistogram.Histogram { return s.prio.merge(false) }
 
 // TakeLatency is Latency followed by ResetLatency, stripe by stripe, so no
 // sample is counted twice or lost: the latencies recorded since the last
-// TakeLatency (for interval reports).
-func (s *Stats) TakeLatency() *hdrhistogram.Histogram {
-	out := NewHistogram()
-	for i := range s.stripes {
-		st := &s.stripes[i]
-		st.mu.Lock()
-		if st.h != nil {
-			out.Merge(st.h)
-			st.h.Reset()
-		}
-		st.mu.Unlock()
-	}
-	return out
-}
+// TakeLatency (for interval reports). Priority latencies are not reset.
+func (s *Stats) TakeLatency() *hdrhistogram.Histogram { return s.all.merge(true) }
 
-// ResetLatency drops the recorded latencies (e.g. after a warm-up).
+// ResetLatency drops the recorded latencies, priority ones included (e.g.
+// after a warm-up).
 func (s *Stats) ResetLatency() {
-	for i := range s.stripes {
-		st := &s.stripes[i]
-		st.mu.Lock()
-		if st.h != nil {
-			st.h.Reset()
-		}
-		st.mu.Unlock()
-	}
+	s.all.merge(true)
+	s.prio.merge(true)
 }
 
 // RecordConnect adds the time one viewer took to connect, authenticate and

@@ -305,7 +305,7 @@ func (v *Viewer) readFast() error {
 				if now == 0 {
 					now = time.Now().UnixNano()
 				}
-				v.stats.RecordLatency((now - sent) / 1000)
+				v.record(now-sent, priority)
 			}
 		}
 	})
@@ -344,6 +344,14 @@ func (v *Viewer) readFast() error {
 }
 
 var pullBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+// record adds one latency sample (nanoseconds).
+func (v *Viewer) record(ns int64, priority bool) {
+	v.stats.RecordLatency(ns / 1000)
+	if priority {
+		v.stats.RecordPriorityLatency(ns / 1000)
+	}
+}
 
 func (v *Viewer) kick() {
 	v.stats.Kicks.Add(1)
@@ -420,7 +428,7 @@ func (v *Viewer) apply(room string, msgs []*pb.RoomMessage, missed uint64) *curs
 				if now == 0 {
 					now = time.Now().UnixNano()
 				}
-				v.stats.RecordLatency((now - sent) / 1000)
+				v.record(now-sent, m.Priority)
 			}
 		}
 	}

@@ -179,6 +179,9 @@ func (w *worker) apply(s *session, msgs []*pb.RoomMessage, missed uint64, now in
 		}
 		if sent, ok := loadgen.SentAt(m.Body); ok {
 			w.sw.stats.RecordLatency((now - sent) / 1000)
+			if m.Priority {
+				w.sw.stats.RecordPriorityLatency((now - sent) / 1000)
+			}
 		}
 	}
 }
