@@ -171,17 +171,32 @@ func (f *fleet) command(line string) {
 }
 
 // snap asks every worker for a tagged report and waits for them (or their
-// exit), at most 30 s.
-func (f *fleet) snap(ctx context.Context, tag string) {
+// exit), at most 60 s; onTick (may be nil) runs every 100 ms meanwhile.
+func (f *fleet) snap(ctx context.Context, tag string, onTick func(time.Time)) {
 	f.command("snap " + tag)
-	f.pump(ctx, time.Second, time.Now().Add(30*time.Second), func() bool {
+	f.pump(ctx, 100*time.Millisecond, time.Now().Add(60*time.Second), func() bool {
 		for _, wp := range f.procs {
 			if wp.snaps[tag] == nil && !wp.exited {
 				return false
 			}
 		}
 		return true
-	}, nil)
+	}, onTick)
+}
+
+// rate sums, over the workers, the messages each received between its
+// answers to snaps from and to, divided by the time between them: a
+// delivery rate that stays honest when busy workers answer late.
+func (f *fleet) rate(from, to string) float64 {
+	sum := 0.0
+	for _, wp := range f.procs {
+		a, b := wp.snaps[from], wp.snaps[to]
+		if a == nil || b == nil || b.At <= a.At {
+			continue
+		}
+		sum += float64(b.Counters.Messages-a.Counters.Messages) / (float64(b.At-a.At) / 1e9)
+	}
+	return sum
 }
 
 // stop tells every worker to stop and waits for their final lines and

@@ -103,8 +103,9 @@ type Publish struct {
 // Delivery counts what the viewers received.
 type Delivery struct {
 	Messages uint64 `json:"messages"`
-	// PerSecond is the delivery rate while publishing (messages delivered
-	// during the publishing window / its length).
+	// PerSecond is the delivery rate while publishing: for each worker,
+	// the messages it received from publishing start until its report
+	// right after publishing stopped, divided by that time; summed.
 	PerSecond float64 `json:"per_second"`
 	// Expected is accepted messages x viewers of their room (viewers
 	// connected when publishing started).

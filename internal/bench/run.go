@@ -391,7 +391,7 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 		readers.Wait()
 	}()
 
-	fl.snap(ctx, "start")
+	fl.snap(ctx, "start", nil)
 	servers.sample(phaseRun)
 	self.sample(phaseRun)
 	t0 := time.Now()
@@ -417,7 +417,7 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 	fl.pump(ctx, cfg.ReportEvery, t0.Add(cfg.Duration), nil, tick("run"))
 	<-pubDone
 	pubEnd := time.Now()
-	fl.snap(ctx, "pubend")
+	fl.snap(ctx, "pubend", tick("run"))
 
 	// Answers to the last sends, then the deliveries.
 	fl.pump(ctx, 50*time.Millisecond, time.Now().Add(10*time.Second), func() bool {
@@ -429,21 +429,41 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 		return true
 	}, nil)
 	en, ep := expected(rooms, roomViewers, pstats)
+	// Drain in rounds: every worker answers "snap drain-K" before round
+	// K+1 is asked, so "nothing new arrived" is judged on fresh counts even
+	// when busy workers report late.
+	k, asked := 0, time.Now()
+	fl.command("snap drain-0")
 	var lastMsgs uint64
 	lastChange := time.Now()
 	drainTick := tick("drain")
-	fl.pump(ctx, 250*time.Millisecond, time.Now().Add(cfg.Drain), func() bool {
-		c, _, _, _ := fl.counters()
-		if c.Messages != lastMsgs {
-			lastMsgs, lastChange = c.Messages, time.Now()
+	fl.pump(ctx, 100*time.Millisecond, time.Now().Add(cfg.Drain), func() bool {
+		tag := fmt.Sprintf("drain-%d", k)
+		for _, wp := range fl.procs {
+			if wp.snaps[tag] == nil && !wp.exited {
+				return false
+			}
 		}
-		return (c.Messages-c.Priority >= en && c.Priority >= ep) || time.Since(lastChange) >= cfg.DrainIdle
-	}, func(now time.Time) {
-		fl.command("snap drain")
-		drainTick(now)
-	})
+		c := fl.snapCounters(tag)
+		if c.Messages != lastMsgs {
+			lastMsgs, lastChange = c.Messages, asked
+		}
+		if c.Messages-c.Priority >= en && c.Priority >= ep {
+			return true
+		}
+		if asked.Sub(lastChange) >= cfg.DrainIdle {
+			return true
+		}
+		for _, wp := range fl.procs {
+			delete(wp.snaps, tag)
+		}
+		k++
+		asked = time.Now()
+		fl.command(fmt.Sprintf("snap drain-%d", k))
+		return false
+	}, drainTick)
 	drainEnd := time.Now()
-	fl.snap(context.Background(), "end")
+	fl.snap(context.Background(), "end", nil)
 	servers.sample(phaseEnd)
 	self.sample(phaseEnd)
 	stopPubs()
@@ -454,7 +474,7 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 	fl.stop(30 * time.Second)
 
 	// The report.
-	c0, c1 := fl.snapCounters("start"), fl.snapCounters("pubend")
+	c0 := fl.snapCounters("start")
 	var final loadgen.Counters
 	closes := map[int]uint64{}
 	latency, prioLatency, connect := loadgen.NewHistogram(), loadgen.NewHistogram(), loadgen.NewHistogram()
@@ -512,7 +532,7 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 	rep.Delivery.Expected = en + ep
 	rep.Delivery.NormalExpected, rep.Delivery.PriorityExpected = en, ep
 	rep.Delivery.fill(final, closes)
-	rep.Delivery.PerSecond = round(float64(c1.Messages-c0.Messages)/pubEnd.Sub(t0).Seconds(), 1)
+	rep.Delivery.PerSecond = round(fl.rate("start", "pubend"), 1)
 	rep.Delivery.DrainSeconds = secs(drainEnd.Sub(pubEnd))
 	rep.latency = latency
 	rep.LatencyMS = latencyOf(latency)
@@ -525,7 +545,11 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 	rep.Load.Processes = self.procs(0)
 	for _, wp := range fl.procs {
 		var s [numPhases]procstat.Sample
-		for ph, m := range []*workerMsg{wp.hello, wp.conn, wp.snaps["start"], wp.snaps["end"]} {
+		end := wp.snaps["end"]
+		if end == nil {
+			end = wp.final // the worker was too busy to answer in time
+		}
+		for ph, m := range []*workerMsg{wp.hello, wp.conn, wp.snaps["start"], end} {
 			if m != nil {
 				s[ph] = m.sample()
 			}

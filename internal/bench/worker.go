@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,6 +59,7 @@ type workerMsg struct {
 	Worker    int              `json:"worker"`
 	PID       int              `json:"pid"`
 	Tag       string           `json:"tag,omitempty"`
+	At        int64            `json:"at"` // when the line was made, Unix ns
 	Attempted int64            `json:"attempted"`
 	Connected int64            `json:"connected"`
 	Failed    int64            `json:"failed"`
@@ -156,6 +158,24 @@ func (w *worker) run(ctx context.Context, lines *bufio.Scanner) error {
 	}()
 
 	var readers sync.WaitGroup
+	// Keep-alive pings, off the reporting loop: it must stay responsive.
+	pingDone := make(chan struct{})
+	go func() {
+		defer close(pingDone)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				w.mu.Lock()
+				vs := slices.Clone(w.viewers)
+				w.mu.Unlock()
+				loadgen.PingQuiet(vs, now)
+			}
+		}
+	}()
 	dialDone := make(chan struct{})
 	go func() {
 		defer close(dialDone)
@@ -170,6 +190,7 @@ func (w *worker) run(ctx context.Context, lines *bufio.Scanner) error {
 		select {
 		case <-ctx.Done():
 			<-dialDone
+			<-pingDone
 			w.closeAll()
 			readers.Wait()
 			m := w.progress("final", "")
@@ -195,11 +216,7 @@ func (w *worker) run(ctx context.Context, lines *bufio.Scanner) error {
 			if err := w.emitProgress(tag, total); err != nil {
 				return err
 			}
-		case now := <-tick.C:
-			w.mu.Lock()
-			vs := w.viewers
-			w.mu.Unlock()
-			loadgen.PingQuiet(vs, now)
+		case <-tick.C:
 			if err := w.emitProgress("", total); err != nil {
 				return err
 			}
@@ -231,6 +248,7 @@ func (w *worker) progress(typ, tag string) *workerMsg {
 
 func (w *worker) emit(m *workerMsg) error {
 	m.Worker = w.job.Index
+	m.At = time.Now().UnixNano()
 	if s, err := procstat.Read(0); err == nil {
 		m.PID, m.RSS, m.Peak, m.UserNS, m.SysNS = s.PID, s.RSS, s.Peak, int64(s.User), int64(s.Sys)
 	}

@@ -58,6 +58,37 @@ type Viewer struct {
 type cursor struct {
 	room      string
 	seq, pseq uint64
+	pulling   int64 // when the full pull in flight was sent, Unix ns; 0: none
+}
+
+// PullStale is how long an unanswered pull holds back the next one, as in
+// the SDK: a Notify that arrives while a pull is on its way is not answered
+// (the pull's answer covers it), unless the pull is this old.
+const PullStale = 2 * time.Second
+
+// Answer decides how a client that behaves like the SDK answers a frame:
+// a Notify (notify set, with the room heads seq and pseq) or a PullResult
+// (with its more flag), given the cursors after applying the frame's
+// messages. ack: acknowledge; pull: pull from the cursors; neither: send
+// nothing. pulling is the client's pull-in-flight time (Unix ns, 0: none),
+// updated in place.
+func Answer(notify bool, cur, pcur, seq, pseq uint64, more bool, pulling *int64, now int64) (ack, pull bool) {
+	if notify {
+		if cur >= seq && pcur >= pseq {
+			return true, false
+		}
+		if *pulling != 0 && now-*pulling < int64(PullStale) {
+			return false, false
+		}
+		*pulling = now
+		return false, true
+	}
+	*pulling = 0
+	if more {
+		*pulling = now
+		return false, true
+	}
+	return false, false
 }
 
 // lane returns a pointer to the cursor of a lane.
@@ -319,13 +350,10 @@ func (v *Viewer) readFast() error {
 	if v.cfg.NoAck {
 		return nil
 	}
-	var ack, pull bool
-	if s.kind == kindNotify {
-		ack = c.seq >= s.seq && c.pseq >= s.pseq
-		pull = !ack
-	} else {
-		pull = s.more
+	if now == 0 {
+		now = time.Now().UnixNano()
 	}
+	ack, pull := Answer(s.kind == kindNotify, c.seq, c.pseq, s.seq, s.pseq, s.more, &c.pulling, now)
 	if !ack && !pull {
 		return nil
 	}
@@ -344,6 +372,20 @@ func (v *Viewer) readFast() error {
 }
 
 var pullBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+// answer sends what Answer decides (decoded path).
+func (v *Viewer) answer(c *cursor, notify bool, seq, pseq uint64, more bool) {
+	ack, pull := Answer(notify, c.seq, c.pseq, seq, pseq, more, &c.pulling, time.Now().UnixNano())
+	if !ack && !pull {
+		return
+	}
+	if ack {
+		v.stats.Acks.Add(1)
+	} else {
+		v.stats.Pulls.Add(1)
+	}
+	_ = v.write(&pb.Frame{Body: &pb.Frame_Pull{Pull: &pb.Pull{Room: c.room, AfterSeq: c.seq, AfterPseq: c.pseq, Limit: uint32(v.cfg.PullLimit), Ack: ack}}})
+}
 
 // record adds one latency sample (nanoseconds).
 func (v *Viewer) record(ns int64, priority bool) {
@@ -385,20 +427,14 @@ func (v *Viewer) handle(f *pb.Frame) {
 		if c == nil || v.cfg.NoAck {
 			return
 		}
-		ack := c.seq >= n.Seq && c.pseq >= n.Pseq
-		if ack {
-			v.stats.Acks.Add(1)
-		} else {
-			v.stats.Pulls.Add(1)
-		}
-		_ = v.write(&pb.Frame{Body: &pb.Frame_Pull{Pull: &pb.Pull{Room: n.Room, AfterSeq: c.seq, AfterPseq: c.pseq, Limit: uint32(v.cfg.PullLimit), Ack: ack}}})
+		v.answer(c, true, n.Seq, n.Pseq, false)
 	case *pb.Frame_PullResult:
 		r := b.PullResult
 		c := v.apply(r.Room, r.Messages, r.Missed)
-		if c != nil && r.More && !v.cfg.NoAck {
-			v.stats.Pulls.Add(1)
-			_ = v.write(&pb.Frame{Body: &pb.Frame_Pull{Pull: &pb.Pull{Room: r.Room, AfterSeq: c.seq, AfterPseq: c.pseq, Limit: uint32(v.cfg.PullLimit)}}})
+		if c == nil || v.cfg.NoAck {
+			return
 		}
+		v.answer(c, false, r.Seq, r.Pseq, r.More)
 	case *pb.Frame_Kick:
 		v.kick()
 	}
@@ -452,19 +488,42 @@ func Body(size int) string {
 
 // PingQuiet pings every viewer of vs (nil entries are skipped) that has
 // sent nothing for 80% of its ping interval, so idle viewers of a long run
-// are not closed as idle. It returns how many it pinged. Call it about once
-// a second from one goroutine; it is cheap for viewers that are busy.
+// are not closed as idle. It returns how many it pinged. It never waits on
+// a viewer: one that is writing is not quiet, and a ping that cannot be
+// written within a second fails that viewer's connection. Call it about
+// once a second from one goroutine.
 func PingQuiet(vs []*Viewer, now time.Time) int {
 	n := 0
 	for _, v := range vs {
-		if v == nil || v.ping <= 0 {
+		if v == nil || v.ping <= 0 || !v.Quiet(now.Add(-v.ping*8/10)) {
 			continue
 		}
-		if v.Quiet(now.Add(-v.ping * 8 / 10)) {
-			if v.Ping() == nil {
-				n++
-			}
+		if v.tryPing(now) {
+			n++
 		}
 	}
 	return n
+}
+
+// tryPing writes a Ping unless another write is in progress.
+func (v *Viewer) tryPing(now time.Time) bool {
+	data := pingFrame
+	if v.enc != protocol.Binary {
+		var err error
+		if data, err = protocol.Encode(v.enc, &pb.Frame{Body: &pb.Frame_Ping{Ping: &pb.Ping{}}}); err != nil {
+			return false
+		}
+	}
+	if !v.wmu.TryLock() {
+		return false
+	}
+	defer v.wmu.Unlock()
+	v.lastWrite.Store(now.Unix())
+	_ = v.ws.SetWriteDeadline(now.Add(time.Second))
+	err := v.ws.WriteMessage(v.enc.MessageType(), data)
+	_ = v.ws.SetWriteDeadline(time.Time{})
+	if err == nil {
+		v.stats.Pings.Add(1)
+	}
+	return err == nil
 }

@@ -249,6 +249,7 @@ type session struct {
 	idx       int32
 	room      int32
 	seq, pseq uint64 // worker only
+	pulling   int64  // worker only: when the pull in flight was sent, Unix ns
 	closed    atomic.Bool
 }
 

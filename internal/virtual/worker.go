@@ -139,24 +139,30 @@ func (w *worker) play(it item, now int64, c *counts) {
 		n := b.Notify
 		c.notifies++
 		w.apply(s, n.Messages, n.Missed, now, c)
-		if sw.cfg.NoAck {
-			return
+		if !sw.cfg.NoAck {
+			w.answer(s, true, n.Seq, n.Pseq, false, now, c)
 		}
-		ack := s.seq >= n.Seq && s.pseq >= n.Pseq
-		if ack {
-			c.acks++
-		} else {
-			c.pulls++
-		}
-		_ = sw.fan.Pull(s.sub, 0, s.seq, s.pseq, sw.cfg.PullLimit, ack)
 	case *pb.Frame_PullResult:
 		r := b.PullResult
 		w.apply(s, r.Messages, r.Missed, now, c)
-		if r.More && !sw.cfg.NoAck {
-			c.pulls++
-			_ = sw.fan.Pull(s.sub, 0, s.seq, s.pseq, sw.cfg.PullLimit, false)
+		if !sw.cfg.NoAck {
+			w.answer(s, false, r.Seq, r.Pseq, r.More, now, c)
 		}
 	}
+}
+
+// answer acknowledges or pulls like the SDK (loadgen.Answer).
+func (w *worker) answer(s *session, notify bool, seq, pseq uint64, more bool, now int64, c *counts) {
+	ack, pull := loadgen.Answer(notify, s.seq, s.pseq, seq, pseq, more, &s.pulling, now)
+	switch {
+	case ack:
+		c.acks++
+	case pull:
+		c.pulls++
+	default:
+		return
+	}
+	_ = w.sw.fan.Pull(s.sub, 0, s.seq, s.pseq, w.sw.cfg.PullLimit, ack)
 }
 
 // apply takes the new messages (dedupe by seq per lane, like the SDK) and
