@@ -44,9 +44,9 @@ type Report struct {
 	// PriorityLatencyMS is the latency of priority notices only; its max
 	// is the time the slowest viewer took to get a notice.
 	PriorityLatencyMS Latency `json:"priority_latency_ms"`
-	Timeline  []Tick       `json:"timeline"`
-	Server    Procs        `json:"server"`
-	Load      Procs        `json:"load"`
+	Timeline          []Tick  `json:"timeline"`
+	Server            Procs   `json:"server"`
+	Load              Procs   `json:"load"`
 	// Compare is set by --compare-push (virtual): the push baseline run and
 	// the ratios push / merged.
 	Compare *Comparison `json:"compare,omitempty"`

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"sync"
@@ -203,7 +204,8 @@ type publisher struct {
 
 // publishAll sends at cfg.Rate in total from every publisher, from t0 for
 // cfg.Duration, mixing priority notices at cfg.PriorityRatio. Each
-// publisher p sends every len(pubs)/Rate, offset by p/Rate.
+// publisher p sends every len(pubs)/Rate, offset by p/Rate: together they
+// send message g = k x len(pubs) + p of one schedule at t0 + g/Rate.
 func publishAll(ctx context.Context, cfg Config, t0 time.Time, pubs []publisher) {
 	end := t0.Add(cfg.Duration)
 	interval := time.Duration(float64(len(pubs)) / cfg.Rate * float64(time.Second))
@@ -216,7 +218,6 @@ func publishAll(ctx context.Context, cfg Config, t0 time.Time, pubs []publisher)
 			timer := time.NewTimer(0)
 			defer timer.Stop()
 			<-timer.C
-			acc := 0.0
 			for k := 0; ; k++ {
 				at := start.Add(time.Duration(k) * interval)
 				if !at.Before(end) {
@@ -232,16 +233,23 @@ func publishAll(ctx context.Context, cfg Config, t0 time.Time, pubs []publisher)
 				} else if ctx.Err() != nil {
 					return
 				}
-				acc += cfg.PriorityRatio
-				prio := acc >= 1-1e-9
-				if prio {
-					acc--
-				}
+				// Message g of the whole schedule is a priority notice when
+				// it crosses a multiple of 1/ratio: floor(n x ratio) of the
+				// first n messages are, however many publishers.
+				g := float64(k*len(pubs) + p)
+				prio := math.Floor((g+1)*cfg.PriorityRatio+1e-9) > math.Floor(g*cfg.PriorityRatio+1e-9)
 				_ = pub.send(k%len(pub.rooms), prio)
 			}
 		}()
 	}
 	wg.Wait()
+	// The window is the whole Duration, not up to the last send.
+	if d := time.Until(end); d > 0 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(d):
+		}
+	}
 }
 
 // publisherRooms gives publisher p of n its rooms: every room r with
@@ -537,7 +545,7 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 	rep.latency = latency
 	rep.LatencyMS = latencyOf(latency)
 	rep.PriorityLatencyMS = latencyOf(prioLatency)
-	rep.Timeline = tl.ticks
+	rep.Timeline = append([]Tick{}, tl.ticks...)
 
 	runMsgs := final.Messages - c0.Messages
 	rep.Server.Processes = servers.procs(0)

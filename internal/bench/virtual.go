@@ -136,6 +136,7 @@ func runVirtualOnce(ctx context.Context, cfg Config, srv configs.Config, prog *P
 		pubs = append(pubs, publisher{rooms: mine, send: func(local int, prio bool) error { return send(idx[local])(local, prio) }})
 	}
 
+	rep.Config.Publishers = len(pubs)
 	self.sample(phaseRun)
 	c0 := stats.Counters()
 	t0 := time.Now()
@@ -220,7 +221,7 @@ func runVirtualOnce(ctx context.Context, cfg Config, srv configs.Config, prog *P
 	rep.latency = total
 	rep.LatencyMS = latencyOf(total)
 	rep.PriorityLatencyMS = latencyOf(stats.PriorityLatency())
-	rep.Timeline = tl.ticks
+	rep.Timeline = append([]Tick{}, tl.ticks...)
 	rep.Server.Processes = self.procs(established)
 	rep.Server.total(final.Messages-c0.Messages, established)
 	rep.Load.Processes = []Proc{}
