@@ -8,14 +8,14 @@
 // fanout and room service, not the gateway or the kernel, and every report
 // built on it must say VIRTUAL.
 //
-// A virtual viewer costs about 48 bytes plus its fanout.Sub: a million fit
-// in a few hundred MiB.
+// A virtual viewer costs about 64 bytes plus its fanout.Sub: a million fit
+// in about 300 MiB.
 //
 // Concurrency: New starts nothing. Start runs the fanout's goroutines and
 // Config.Workers worker goroutines that play the viewers' side; Close
 // stops them all and waits. Join, Send, Viewers and Queued are safe for
 // concurrent use after Start. Frames the fanout pushes are queued per
-// worker (bounded by Config.MaxQueue; a viewer whose frame does not fit is
-// dropped like a slow consumer and counted in Stats.Closed), never handled
-// on the fanout's goroutine.
+// worker, at most Config.MaxPending per viewer (a viewer whose frame does
+// not fit is dropped like a slow consumer and counted in Stats.Closed), and
+// never handled on the fanout's goroutine.
 package virtual

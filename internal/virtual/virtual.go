@@ -40,10 +40,11 @@ type Config struct {
 	PullLimit int
 	// Workers is how many goroutines play the clients. Default GOMAXPROCS.
 	Workers int
-	// MaxQueue is how many frames one worker may have waiting; a session
-	// whose frame does not fit is dropped like a slow consumer (counted in
-	// Stats.Closed). Default 4 x Viewers / Workers + 4096.
-	MaxQueue int
+	// MaxPending is how many frames one viewer may have waiting for its
+	// worker; a viewer whose frame does not fit is dropped like a slow
+	// consumer (counted in Stats.Closed), as a gateway connection whose
+	// queue overflows. Default 256.
+	MaxPending int
 }
 
 // Node is the node name the swarm's viewers are counted on.
@@ -62,8 +63,8 @@ func (c Config) withDefaults() Config {
 	if c.Workers == 0 {
 		c.Workers = runtime.GOMAXPROCS(0)
 	}
-	if c.MaxQueue == 0 {
-		c.MaxQueue = 4*c.Viewers/max(c.Workers, 1) + 4096
+	if c.MaxPending == 0 {
+		c.MaxPending = 256
 	}
 	return c
 }
@@ -76,8 +77,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: viewers: at most %d", ErrConfig, 1<<31-1)
 	case c.Workers < 0:
 		return fmt.Errorf("%w: workers must not be negative, got %d", ErrConfig, c.Workers)
-	case c.MaxQueue < 0:
-		return fmt.Errorf("%w: max queue must not be negative, got %d", ErrConfig, c.MaxQueue)
+	case c.MaxPending < 0:
+		return fmt.Errorf("%w: max pending must not be negative, got %d", ErrConfig, c.MaxPending)
 	case c.PullLimit < 0:
 		return fmt.Errorf("%w: pull limit must not be negative, got %d", ErrConfig, c.PullLimit)
 	}
@@ -130,7 +131,7 @@ func New(cfg Config, stats *loadgen.Stats, reg prometheus.Registerer) (*Swarm, e
 	}
 	s.workers = make([]*worker, cfg.Workers)
 	for i := range s.workers {
-		s.workers[i] = &worker{sw: s, max: cfg.MaxQueue, wake: make(chan struct{}, 1)}
+		s.workers[i] = &worker{sw: s, max: int32(cfg.MaxPending), wake: make(chan struct{}, 1)}
 	}
 	s.sessions = make([]session, cfg.Viewers)
 	for i := range s.sessions {
@@ -248,8 +249,9 @@ type session struct {
 	sub       *fanout.Sub
 	idx       int32
 	room      int32
-	seq, pseq uint64 // worker only
-	pulling   int64  // worker only: when the pull in flight was sent, Unix ns
+	seq, pseq uint64       // worker only
+	pulling   int64        // worker only: when the pull in flight was sent, Unix ns
+	pending   atomic.Int32 // frames queued for the worker
 	closed    atomic.Bool
 }
 

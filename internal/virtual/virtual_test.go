@@ -116,9 +116,9 @@ func TestNoAckViewersAreKicked(t *testing.T) {
 
 // A worker queue that overflows drops the viewer like a slow consumer.
 func TestQueueOverflowDropsViewers(t *testing.T) {
-	cfg := Config{Viewers: 100, NoAck: true, Workers: 1, MaxQueue: 10, Room: room.Config{Rate: 1e6}, Fanout: fanout.Config{Push: true}}
+	cfg := Config{Viewers: 100, NoAck: true, Workers: 1, MaxPending: 3, Room: room.Config{Rate: 1e6}, Fanout: fanout.Config{Push: true}}
 	sw, stats := start(t, cfg)
-	publish(t, sw, 0, 1, 0)
+	publish(t, sw, 0, 20, 0) // 20 frames at once for every viewer
 	eventually(t, "drops", func() bool { return stats.Closed.Load() > 0 })
 	eventually(t, "dropped viewers leave", func() bool { return sw.Viewers() == 100-int(stats.Closed.Load()) })
 }

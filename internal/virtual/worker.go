@@ -15,7 +15,7 @@ import (
 // fanout); the worker's goroutine does the rest.
 type worker struct {
 	sw   *Swarm
-	max  int
+	max  int32 // frames one session may have queued
 	wake chan struct{}
 
 	mu    sync.Mutex
@@ -34,10 +34,11 @@ func (w *worker) push(s *session, o *protocol.Outbound) bool {
 	if s.closed.Load() {
 		return false
 	}
-	w.mu.Lock()
-	if len(w.q) >= w.max {
+	if o != nil && s.pending.Add(1) > w.max {
 		// Like a gateway connection whose queue overflowed: the viewer is
 		// cut off, counted, and taken out by the worker.
+		s.pending.Add(-1)
+		w.mu.Lock()
 		if !s.closed.Swap(true) {
 			w.dead = append(w.dead, s)
 		}
@@ -45,6 +46,7 @@ func (w *worker) push(s *session, o *protocol.Outbound) bool {
 		w.signal()
 		return false
 	}
+	w.mu.Lock()
 	w.q = append(w.q, item{s: s, o: o})
 	w.mu.Unlock()
 	w.signal()
@@ -126,6 +128,7 @@ func (w *worker) play(it item, now int64, c *counts) {
 		s.leave()
 		return
 	}
+	s.pending.Add(-1)
 	if s.closed.Load() {
 		return
 	}
