@@ -125,12 +125,12 @@ func TestSmokeWebSocket(t *testing.T) {
 	for _, pr := range rep.Load.Processes {
 		if pr.Role == "worker" {
 			workers++
-			if pr.Viewers != 25 || pr.RSSEndBytes <= 0 || pr.PID == os.Getpid() {
+			if pr.Viewers != 25 || pr.RSSConnectBytes <= 0 || pr.RSSEndBytes <= 0 || pr.PID == os.Getpid() {
 				t.Errorf("worker: %+v", pr)
 			}
 		}
 	}
-	if workers != 2 || rep.Load.RSSBytesPerViewer <= 0 {
+	if workers != 2 || rep.Load.RSSBytes <= 0 {
 		t.Fatalf("load: %+v", rep.Load)
 	}
 	for _, want := range []string{"delivery", "priority notices", "p50 / p90 / p99 / p99.9", "server processes"} {
@@ -162,7 +162,7 @@ func TestSmokeVirtual(t *testing.T) {
 		if r.Connect.Established != 2000 || d.Messages == 0 || !d.Complete || d.Messages != d.Expected || d.Priority != r.Publish.PriorityAccepted*1000 {
 			t.Fatalf("%s run: connect %+v delivery %+v publish %+v", r.Baseline, r.Connect, d, r.Publish)
 		}
-		if r.LatencyMS.Samples != int64(d.Messages) || r.PriorityLatencyMS.Samples != int64(d.Priority) || r.Server.RSSBytesPerViewer <= 0 {
+		if r.LatencyMS.Samples != int64(d.Messages) || r.PriorityLatencyMS.Samples != int64(d.Priority) || r.Server.RSSBytes <= 0 || len(r.Server.Processes) != 1 {
 			t.Fatalf("%s run: latency %+v server %+v", r.Baseline, r.LatencyMS, r.Server)
 		}
 	}

@@ -35,9 +35,8 @@ func runVirtual(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 	if err != nil {
 		return mrep, err
 	}
-	// Give the first run's memory back before the second measures its own.
+	// Drop the first run before the second measures its own memory.
 	runtime.GC()
-	debug.FreeOSMemory()
 	push := srv
 	push.Fanout.Push = true
 	pcfg := cfg
@@ -67,6 +66,9 @@ func runVirtualOnce(ctx context.Context, cfg Config, srv configs.Config, prog *P
 	}
 	rooms := cfg.roomNames()
 	self := newProcSet("virtual", []int{0})
+	// Return free memory first, so the growth measured during the joins is
+	// the viewers' (RSS does not shrink by itself right after a GC).
+	debug.FreeOSMemory()
 	self.sample(phaseBefore)
 	stats := &loadgen.Stats{}
 	sw, err := virtual.New(virtual.Config{
