@@ -208,18 +208,17 @@ type publisher struct {
 // send message g = k x len(pubs) + p of one schedule at t0 + g/Rate.
 func publishAll(ctx context.Context, cfg Config, t0 time.Time, pubs []publisher) {
 	end := t0.Add(cfg.Duration)
-	interval := time.Duration(float64(len(pubs)) / cfg.Rate * float64(time.Second))
 	var wg sync.WaitGroup
 	for p, pub := range pubs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			start := t0.Add(time.Duration(float64(p) / cfg.Rate * float64(time.Second)))
 			timer := time.NewTimer(0)
 			defer timer.Stop()
 			<-timer.C
 			for k := 0; ; k++ {
-				at := start.Add(time.Duration(k) * interval)
+				g := k*len(pubs) + p // the message's place in the whole schedule
+				at := t0.Add(time.Duration(float64(g) / cfg.Rate * float64(time.Second)))
 				if !at.Before(end) {
 					return
 				}
@@ -236,8 +235,8 @@ func publishAll(ctx context.Context, cfg Config, t0 time.Time, pubs []publisher)
 				// Message g of the whole schedule is a priority notice when
 				// it crosses a multiple of 1/ratio: floor(n x ratio) of the
 				// first n messages are, however many publishers.
-				g := float64(k*len(pubs) + p)
-				prio := math.Floor((g+1)*cfg.PriorityRatio+1e-9) > math.Floor(g*cfg.PriorityRatio+1e-9)
+				x := float64(g)
+				prio := math.Floor((x+1)*cfg.PriorityRatio+1e-9) > math.Floor(x*cfg.PriorityRatio+1e-9)
 				_ = pub.send(k%len(pub.rooms), prio)
 			}
 		}()

@@ -138,7 +138,9 @@ func (w *worker) run(ctx context.Context, lines *bufio.Scanner) error {
 		return err
 	}
 
-	// Commands from the coordinator.
+	// Commands from the coordinator. This goroutine ends with stdin (the
+	// coordinator closes it on stop); when RunWorker returns for another
+	// reason it is left blocked in the read until the process exits.
 	snaps := make(chan string, 16)
 	go func() {
 		defer cancel()
