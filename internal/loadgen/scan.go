@@ -216,27 +216,41 @@ func (s *scanned) eachMessage(fn func(seq uint64, priority bool, body []byte)) e
 	return nil
 }
 
-// appendPull encodes Frame{pull: Pull{...}} without allocating beyond dst.
+// appendPull encodes Frame{pull: Pull{...}} without allocating beyond dst
+// (and without a scratch buffer: the body's size is computed first).
 func appendPull(dst []byte, room string, after, pafter uint64, limit uint32, ack bool) []byte {
-	var body [128]byte
-	p := protowire.AppendTag(body[:0], fPullRoom, protowire.BytesType)
-	p = protowire.AppendString(p, room)
+	size := protowire.SizeTag(fPullRoom) + protowire.SizeBytes(len(room))
 	if after != 0 {
-		p = protowire.AppendTag(p, fPullAfter, protowire.VarintType)
-		p = protowire.AppendVarint(p, after)
+		size += protowire.SizeTag(fPullAfter) + protowire.SizeVarint(after)
 	}
 	if pafter != 0 {
-		p = protowire.AppendTag(p, fPullPafter, protowire.VarintType)
-		p = protowire.AppendVarint(p, pafter)
+		size += protowire.SizeTag(fPullPafter) + protowire.SizeVarint(pafter)
 	}
 	if limit != 0 {
-		p = protowire.AppendTag(p, fPullLimit, protowire.VarintType)
-		p = protowire.AppendVarint(p, uint64(limit))
+		size += protowire.SizeTag(fPullLimit) + protowire.SizeVarint(uint64(limit))
 	}
 	if ack {
-		p = protowire.AppendTag(p, fPullAck, protowire.VarintType)
-		p = protowire.AppendVarint(p, 1)
+		size += protowire.SizeTag(fPullAck) + 1
 	}
 	dst = protowire.AppendTag(dst, fFramePull, protowire.BytesType)
-	return protowire.AppendBytes(dst, p)
+	dst = protowire.AppendVarint(dst, uint64(size))
+	dst = protowire.AppendTag(dst, fPullRoom, protowire.BytesType)
+	dst = protowire.AppendString(dst, room)
+	if after != 0 {
+		dst = protowire.AppendTag(dst, fPullAfter, protowire.VarintType)
+		dst = protowire.AppendVarint(dst, after)
+	}
+	if pafter != 0 {
+		dst = protowire.AppendTag(dst, fPullPafter, protowire.VarintType)
+		dst = protowire.AppendVarint(dst, pafter)
+	}
+	if limit != 0 {
+		dst = protowire.AppendTag(dst, fPullLimit, protowire.VarintType)
+		dst = protowire.AppendVarint(dst, uint64(limit))
+	}
+	if ack {
+		dst = protowire.AppendTag(dst, fPullAck, protowire.VarintType)
+		dst = protowire.AppendVarint(dst, 1)
+	}
+	return dst
 }

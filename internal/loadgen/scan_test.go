@@ -63,11 +63,11 @@ func TestAppendPullMatchesGeneratedCode(t *testing.T) {
 }
 
 func TestSentAt(t *testing.T) {
-	if n, ok := sentAt([]byte("1700000000000000000|xx")); !ok || n != 1700000000000000000 {
+	if n, ok := SentAt([]byte("1700000000000000000|xx")); !ok || n != 1700000000000000000 {
 		t.Fatal(n, ok)
 	}
 	for _, b := range []string{"|x", "abc|", "12345", ""} {
-		if _, ok := sentAt([]byte(b)); ok {
+		if _, ok := SentAt([]byte(b)); ok {
 			t.Fatalf("%q parsed", b)
 		}
 	}

@@ -1,26 +1,42 @@
 package loadgen
 
 import (
+	"maps"
 	"sync"
 	"sync/atomic"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
-// Stats aggregate what a set of viewers received.
+// Stats aggregate what a set of viewers received. Every method is safe for
+// concurrent use.
 type Stats struct {
-	Messages   atomic.Uint64 // room messages received (after dedupe)
-	Priority   atomic.Uint64 // of which priority
-	Duplicates atomic.Uint64
-	Missed     atomic.Uint64 // reported missed by the server
-	Notifies   atomic.Uint64
-	Pulls      atomic.Uint64 // full pulls sent
-	Acks       atomic.Uint64 // acknowledge-only pulls sent
-	FramesIn   atomic.Uint64
-	BytesIn    atomic.Uint64
-	Kicks      atomic.Uint64
-	Closed     atomic.Uint64 // connections the server closed
+	Messages      atomic.Uint64 // room messages received (after dedupe)
+	Priority      atomic.Uint64 // of which priority
+	Duplicates    atomic.Uint64
+	Missed        atomic.Uint64 // reported missed by the server
+	Notifies      atomic.Uint64
+	Pulls         atomic.Uint64 // full pulls sent
+	Acks          atomic.Uint64 // acknowledge-only pulls sent
+	Pings         atomic.Uint64 // keep-alive pings sent
+	FramesIn      atomic.Uint64
+	BytesIn       atomic.Uint64
+	Kicks         atomic.Uint64 // Kick frames received
+	KickedViewers atomic.Uint64 // viewers kicked at least once
+	Closed        atomic.Uint64 // connections the server closed (a close frame arrived)
+	Dropped       atomic.Uint64 // connections that ended without a close frame
 
+	all  latSet // every message
+	prio latSet // priority messages only
+
+	cmu     sync.Mutex
+	connect *hdrhistogram.Histogram // connect times, µs
+	closes  map[int]uint64          // close code -> connections
+}
+
+// latSet is a latency histogram striped over locks, so concurrent
+// readers rarely contend.
+type latSet struct {
 	stripes [16]latStripe
 	next    atomic.Uint32
 }
@@ -31,50 +47,182 @@ type latStripe struct {
 	_  [40]byte // keep stripes on separate cache lines
 }
 
-// Latency range recorded, in microseconds: 1 µs .. 10 min, 3 significant digits.
+// Latency range recorded, in microseconds: 1 µs .. 10 min, 3 significant
+// digits. NewHistogram makes a histogram with this range.
 const (
 	latMin = 1
 	latMax = 600_000_000
 )
 
-func (s *Stats) stripe() *latStripe {
-	st := &s.stripes[s.next.Add(1)%uint32(len(s.stripes))]
-	return st
-}
+// NewHistogram returns an empty latency histogram (microseconds) of the
+// range and precision Stats records with, for merging.
+func NewHistogram() *hdrhistogram.Histogram { return hdrhistogram.New(latMin, latMax, 3) }
 
-// RecordLatency adds one end-to-end latency sample in microseconds.
-func (s *Stats) RecordLatency(us int64) {
-	st := s.stripe()
+func (l *latSet) record(us int64) {
+	st := &l.stripes[l.next.Add(1)%uint32(len(l.stripes))]
 	st.mu.Lock()
 	if st.h == nil {
-		st.h = hdrhistogram.New(latMin, latMax, 3)
+		st.h = NewHistogram()
 	}
 	_ = st.h.RecordValue(min(max(us, latMin), latMax))
 	st.mu.Unlock()
 }
 
-// Latency merges the recorded latencies into one histogram (microseconds).
-func (s *Stats) Latency() *hdrhistogram.Histogram {
-	out := hdrhistogram.New(latMin, latMax, 3)
-	for i := range s.stripes {
-		st := &s.stripes[i]
+// merge returns the merged stripes, resetting them when take is set.
+func (l *latSet) merge(take bool) *hdrhistogram.Histogram {
+	out := NewHistogram()
+	for i := range l.stripes {
+		st := &l.stripes[i]
 		st.mu.Lock()
 		if st.h != nil {
 			out.Merge(st.h)
+			if take {
+				st.h.Reset()
+			}
 		}
 		st.mu.Unlock()
 	}
 	return out
 }
 
-// ResetLatency drops the recorded latencies (e.g. after a warm-up).
+// RecordLatency adds one end-to-end latency sample in microseconds.
+func (s *Stats) RecordLatency(us int64) { s.all.record(us) }
+
+// RecordPriorityLatency adds the latency of a priority message to the
+// priority-only histogram (record it with RecordLatency as well).
+func (s *Stats) RecordPriorityLatency(us int64) { s.prio.record(us) }
+
+// Latency merges the recorded latencies into one histogram (microseconds).
+func (s *Stats) Latency() *hdrhistogram.Histogram { return s.all.merge(false) }
+
+// PriorityLatency is Latency for priority messages only.
+func (s *Stats) PriorityLatency() *hdrhistogram.Histogram { return s.prio.merge(false) }
+
+// TakeLatency is Latency followed by ResetLatency, stripe by stripe, so no
+// sample is counted twice or lost: the latencies recorded since the last
+// TakeLatency (for interval reports). Priority latencies are not reset.
+func (s *Stats) TakeLatency() *hdrhistogram.Histogram { return s.all.merge(true) }
+
+// ResetLatency drops the recorded latencies, priority ones included (e.g.
+// after a warm-up).
 func (s *Stats) ResetLatency() {
-	for i := range s.stripes {
-		st := &s.stripes[i]
-		st.mu.Lock()
-		if st.h != nil {
-			st.h.Reset()
-		}
-		st.mu.Unlock()
+	s.all.merge(true)
+	s.prio.merge(true)
+}
+
+// RecordConnect adds the time one viewer took to connect, authenticate and
+// join, in microseconds.
+func (s *Stats) RecordConnect(us int64) {
+	s.cmu.Lock()
+	if s.connect == nil {
+		s.connect = NewHistogram()
 	}
+	_ = s.connect.RecordValue(min(max(us, latMin), latMax))
+	s.cmu.Unlock()
+}
+
+// ConnectTimes returns a copy of the connect-time histogram (microseconds).
+func (s *Stats) ConnectTimes() *hdrhistogram.Histogram {
+	out := NewHistogram()
+	s.cmu.Lock()
+	if s.connect != nil {
+		out.Merge(s.connect)
+	}
+	s.cmu.Unlock()
+	return out
+}
+
+// recordClose counts a connection the server closed with code (0: no close
+// frame).
+func (s *Stats) recordClose(code int) {
+	if code == 0 {
+		s.Dropped.Add(1)
+	} else {
+		s.Closed.Add(1)
+	}
+	s.cmu.Lock()
+	if s.closes == nil {
+		s.closes = make(map[int]uint64)
+	}
+	s.closes[code]++
+	s.cmu.Unlock()
+}
+
+// Closes returns how many connections ended, by WebSocket close code (0:
+// the connection broke without a close frame). Codes are few and bounded.
+func (s *Stats) Closes() map[int]uint64 {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	return maps.Clone(s.closes)
+}
+
+// Counters is a plain copy of the counters of Stats, for reports.
+type Counters struct {
+	Messages      uint64 `json:"messages"`
+	Priority      uint64 `json:"priority"`
+	Duplicates    uint64 `json:"duplicates"`
+	Missed        uint64 `json:"missed"`
+	Notifies      uint64 `json:"notifies"`
+	Pulls         uint64 `json:"pulls"`
+	Acks          uint64 `json:"acks"`
+	Pings         uint64 `json:"pings"`
+	FramesIn      uint64 `json:"frames_in"`
+	BytesIn       uint64 `json:"bytes_in"`
+	Kicks         uint64 `json:"kicks"`
+	KickedViewers uint64 `json:"kicked_viewers"`
+	Closed        uint64 `json:"closed"`
+	Dropped       uint64 `json:"dropped"`
+}
+
+// Counters returns the current counters.
+func (s *Stats) Counters() Counters {
+	return Counters{
+		Messages:      s.Messages.Load(),
+		Priority:      s.Priority.Load(),
+		Duplicates:    s.Duplicates.Load(),
+		Missed:        s.Missed.Load(),
+		Notifies:      s.Notifies.Load(),
+		Pulls:         s.Pulls.Load(),
+		Acks:          s.Acks.Load(),
+		Pings:         s.Pings.Load(),
+		FramesIn:      s.FramesIn.Load(),
+		BytesIn:       s.BytesIn.Load(),
+		Kicks:         s.Kicks.Load(),
+		KickedViewers: s.KickedViewers.Load(),
+		Closed:        s.Closed.Load(),
+		Dropped:       s.Dropped.Load(),
+	}
+}
+
+// Add adds o to c field by field (aggregating workers).
+func (c *Counters) Add(o Counters) {
+	c.Messages += o.Messages
+	c.Priority += o.Priority
+	c.Duplicates += o.Duplicates
+	c.Missed += o.Missed
+	c.Notifies += o.Notifies
+	c.Pulls += o.Pulls
+	c.Acks += o.Acks
+	c.Pings += o.Pings
+	c.FramesIn += o.FramesIn
+	c.BytesIn += o.BytesIn
+	c.Kicks += o.Kicks
+	c.KickedViewers += o.KickedViewers
+	c.Closed += o.Closed
+	c.Dropped += o.Dropped
+}
+
+// EncodeHistogram is the compressed, base64 HdrHistogram V2 encoding of h
+// (the interchange format of every HdrHistogram implementation).
+func EncodeHistogram(h *hdrhistogram.Histogram) (string, error) {
+	b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	return string(b), err
+}
+
+// DecodeHistogram reverses EncodeHistogram; "" is an empty histogram.
+func DecodeHistogram(s string) (*hdrhistogram.Histogram, error) {
+	if s == "" {
+		return NewHistogram(), nil
+	}
+	return hdrhistogram.Decode([]byte(s))
 }

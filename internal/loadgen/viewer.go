@@ -8,8 +8,8 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -37,61 +37,150 @@ type ViewerConfig struct {
 	Latency bool
 }
 
-// Viewer is one lean client connection.
+// Viewer is one lean client connection: about 3 KiB of heap plus its
+// reader goroutine's stack and the kernel's socket buffers.
 type Viewer struct {
-	cfg   ViewerConfig
-	ws    *websocket.Conn
-	stats *Stats
-	enc   protocol.Encoding
-	wmu   sync.Mutex
-	cur   map[string]*[2]uint64 // room -> {seq, pseq}; reader goroutine only after Dial
-	id    uint32
+	cfg    ViewerConfig
+	ws     *websocket.Conn
+	stats  *Stats
+	enc    protocol.Encoding
+	wmu    sync.Mutex
+	cur    []cursor // one per joined room; reader goroutine only after Dial
+	id     uint32
+	ping   time.Duration // the server's ping interval (Connected)
+	kicked atomic.Bool
+	// lastWrite is when the viewer last sent a frame (Unix seconds), so
+	// the keep-alive loop pings only viewers that went quiet.
+	lastWrite atomic.Int64
+}
+
+// cursor is how far a viewer has read one room's two lanes.
+type cursor struct {
+	room      string
+	seq, pseq uint64
+	pulling   int64 // when the full pull in flight was sent, Unix ns; 0: none
+}
+
+// PullStale is how long an unanswered pull holds back the next one, as in
+// the SDK: a Notify that arrives while a pull is on its way is not answered
+// (the pull's answer covers it), unless the pull is this old.
+const PullStale = 2 * time.Second
+
+// Answer decides how a client that behaves like the SDK answers a frame:
+// a Notify (notify set, with the room heads seq and pseq) or a PullResult
+// (with its more flag), given the cursors after applying the frame's
+// messages. ack: acknowledge; pull: pull from the cursors; neither: send
+// nothing. pulling is the client's pull-in-flight time (Unix ns, 0: none),
+// updated in place.
+func Answer(notify bool, cur, pcur, seq, pseq uint64, more bool, pulling *int64, now int64) (ack, pull bool) {
+	if notify {
+		if cur >= seq && pcur >= pseq {
+			return true, false
+		}
+		if *pulling != 0 && now-*pulling < int64(PullStale) {
+			return false, false
+		}
+		*pulling = now
+		return false, true
+	}
+	*pulling = 0
+	if more {
+		*pulling = now
+		return false, true
+	}
+	return false, false
+}
+
+// lane returns a pointer to the cursor of a lane.
+func (c *cursor) lane(priority bool) *uint64 {
+	if priority {
+		return &c.pseq
+	}
+	return &c.seq
+}
+
+// cursorOf finds the cursor of a room (viewers join few rooms: a scan
+// beats a map and costs no allocation).
+func (v *Viewer) cursorOf(room []byte) *cursor {
+	for i := range v.cur {
+		if v.cur[i].room == string(room) {
+			return &v.cur[i]
+		}
+	}
+	return nil
 }
 
 var writePool = &sync.Pool{}
 
-// Dial connects, authenticates and joins the rooms.
+// Errors of Dial, by step (wrapped with the cause).
+var (
+	ErrDial    = errors.New("loadgen: dial")
+	ErrConnect = errors.New("loadgen: connect")
+	ErrJoin    = errors.New("loadgen: join")
+)
+
+// Dial connects, authenticates and joins the rooms, and records how long
+// that took in stats (RecordConnect).
 func Dial(ctx context.Context, cfg ViewerConfig, stats *Stats) (*Viewer, error) {
+	start := time.Now()
 	d := websocket.Dialer{
-		ReadBufferSize:   2048,
+		ReadBufferSize:   1024,
 		WriteBufferSize:  512,
 		WriteBufferPool:  writePool,
 		HandshakeTimeout: 30 * time.Second,
 	}
+	nd := &net.Dialer{Timeout: 30 * time.Second, Control: bindNoPort}
 	if cfg.LocalAddr != "" {
-		nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(cfg.LocalAddr)}, Timeout: 30 * time.Second}
-		d.NetDialContext = nd.DialContext
+		ip := net.ParseIP(cfg.LocalAddr)
+		if ip == nil {
+			return nil, fmt.Errorf("%w: bad source address %q", ErrDial, cfg.LocalAddr)
+		}
+		nd.LocalAddr = &net.TCPAddr{IP: ip}
 	}
+	d.NetDialContext = nd.DialContext
 	ws, resp, err := d.DialContext(ctx, cfg.URL, http.Header{})
 	if err != nil {
 		if resp != nil {
-			return nil, fmt.Errorf("dial: %w (HTTP %d)", err, resp.StatusCode)
+			return nil, fmt.Errorf("%w: %w (HTTP %d)", ErrDial, err, resp.StatusCode)
 		}
-		return nil, fmt.Errorf("dial: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrDial, err)
 	}
-	v := &Viewer{cfg: cfg, ws: ws, stats: stats, cur: make(map[string]*[2]uint64, len(cfg.Rooms))}
+	v := &Viewer{cfg: cfg, ws: ws, stats: stats, cur: make([]cursor, 0, len(cfg.Rooms))}
 	if cfg.JSON {
 		v.enc = protocol.JSON
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = ws.SetReadDeadline(dl)
 	}
-	if _, err := v.call(&pb.Frame{Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: cfg.Token, Client: "roomcast-loadgen"}}}); err != nil {
+	f, err := v.call(&pb.Frame{Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: cfg.Token, Client: "roomcast-loadgen"}}})
+	if err != nil {
 		ws.Close()
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrConnect, err)
 	}
+	v.ping = time.Duration(f.GetConnected().GetPingIntervalMs()) * time.Millisecond
 	for _, room := range cfg.Rooms {
 		f, err := v.call(&pb.Frame{Body: &pb.Frame_Join{Join: &pb.Join{Room: room}}})
 		if err != nil {
 			ws.Close()
-			return nil, err
+			return nil, fmt.Errorf("%w %s: %w", ErrJoin, room, err)
 		}
 		j := f.GetJoined()
-		v.cur[room] = &[2]uint64{j.GetSeq(), j.GetPseq()}
+		v.cur = append(v.cur, cursor{room: room, seq: j.GetSeq(), pseq: j.GetPseq()})
 	}
 	_ = ws.SetReadDeadline(time.Time{})
+	v.cfg.Token = "" // not needed any more: ~400 bytes a viewer
+	stats.RecordConnect(time.Since(start).Microseconds())
 	return v, nil
 }
+
+// PingInterval is how often the server wants a quiet client to ping.
+func (v *Viewer) PingInterval() time.Duration { return v.ping }
+
+// Kicked reports whether the viewer was kicked from a room.
+func (v *Viewer) Kicked() bool { return v.kicked.Load() }
+
+// Quiet reports whether the viewer has sent nothing since before.
+func (v *Viewer) Quiet(before time.Time) bool { return v.lastWrite.Load() < before.Unix() }
 
 // call sends a request and reads until its answer (used before Run only).
 func (v *Viewer) call(f *pb.Frame) (*pb.Frame, error) {
@@ -121,9 +210,16 @@ func (v *Viewer) write(f *pb.Frame) error {
 	if err != nil {
 		return err
 	}
+	return v.send(v.enc.MessageType(), data)
+}
+
+// send writes one frame; every write goes through it (one writer at a
+// time: the reader's pulls and the keep-alive loop's pings).
+func (v *Viewer) send(mt int, data []byte) error {
+	v.lastWrite.Store(time.Now().Unix())
 	v.wmu.Lock()
 	defer v.wmu.Unlock()
-	return v.ws.WriteMessage(v.enc.MessageType(), data)
+	return v.ws.WriteMessage(mt, data)
 }
 
 func (v *Viewer) read() (*pb.Frame, error) {
@@ -137,9 +233,18 @@ func (v *Viewer) read() (*pb.Frame, error) {
 	return protocol.Decode(enc, data)
 }
 
+// pingFrame is Frame{ping: Ping{}} in binary (field 12, empty).
+var pingFrame = []byte{12<<3 | 2, 0}
+
 // Ping sends a Ping (keeps the connection from idling out); safe to call
 // from another goroutine while Run reads.
-func (v *Viewer) Ping() error { return v.write(&pb.Frame{Body: &pb.Frame_Ping{Ping: &pb.Ping{}}}) }
+func (v *Viewer) Ping() error {
+	v.stats.Pings.Add(1)
+	if v.enc == protocol.Binary {
+		return v.send(websocket.BinaryMessage, pingFrame)
+	}
+	return v.write(&pb.Frame{Body: &pb.Frame_Ping{Ping: &pb.Ping{}}})
+}
 
 // Close closes the connection; Run returns.
 func (v *Viewer) Close() error { return v.ws.Close() }
@@ -162,10 +267,12 @@ func (v *Viewer) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
+			code := 0
 			var ce *websocket.CloseError
 			if errors.As(err, &ce) {
-				v.stats.Closed.Add(1)
+				code = ce.Code
 			}
+			v.stats.recordClose(code)
 			return err
 		}
 		if f != nil {
@@ -198,12 +305,12 @@ func (v *Viewer) readFast() error {
 	}
 	switch s.kind {
 	case kindKick:
-		v.stats.Kicks.Add(1)
+		v.kick()
 		return nil
 	case kindOther:
 		return nil
 	}
-	c := v.cur[string(s.room)]
+	c := v.cursorOf(s.room)
 	if c == nil {
 		return nil
 	}
@@ -214,25 +321,22 @@ func (v *Viewer) readFast() error {
 	var now int64
 	fresh, prio := 0, 0
 	err = s.eachMessage(func(seq uint64, priority bool, body []byte) {
-		lane := 0
-		if priority {
-			lane = 1
-		}
-		if seq <= c[lane] {
+		lane := c.lane(priority)
+		if seq <= *lane {
 			v.stats.Duplicates.Add(1)
 			return
 		}
-		c[lane] = seq
+		*lane = seq
 		fresh++
 		if priority {
 			prio++
 		}
 		if v.cfg.Latency {
-			if sent, ok := sentAt(body); ok {
+			if sent, ok := SentAt(body); ok {
 				if now == 0 {
 					now = time.Now().UnixNano()
 				}
-				v.stats.RecordLatency((now - sent) / 1000)
+				v.record(now-sent, priority)
 			}
 		}
 	})
@@ -246,13 +350,10 @@ func (v *Viewer) readFast() error {
 	if v.cfg.NoAck {
 		return nil
 	}
-	var ack, pull bool
-	if s.kind == kindNotify {
-		ack = c[0] >= s.seq && c[1] >= s.pseq
-		pull = !ack
-	} else {
-		pull = s.more
+	if now == 0 {
+		now = time.Now().UnixNano()
 	}
+	ack, pull := Answer(s.kind == kindNotify, c.seq, c.pseq, s.seq, s.pseq, s.more, &c.pulling, now)
 	if !ack && !pull {
 		return nil
 	}
@@ -261,17 +362,51 @@ func (v *Viewer) readFast() error {
 	} else {
 		v.stats.Pulls.Add(1)
 	}
-	var out [192]byte
-	frame := appendPull(out[:0], string(s.room), c[0], c[1], uint32(v.cfg.PullLimit), ack)
-	v.wmu.Lock()
-	defer v.wmu.Unlock()
-	return v.ws.WriteMessage(websocket.BinaryMessage, frame)
+	// The frame is built in a pooled buffer, not on the stack: every byte
+	// of this goroutine's deepest stack is paid by every viewer.
+	bp := pullBufs.Get().(*[]byte)
+	*bp = appendPull((*bp)[:0], c.room, c.seq, c.pseq, uint32(v.cfg.PullLimit), ack)
+	err = v.send(websocket.BinaryMessage, *bp)
+	pullBufs.Put(bp)
+	return err
 }
 
-// sentAt parses the "<unix-nanos>|" prefix of a body.
-func sentAt(body []byte) (int64, bool) {
+var pullBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+// answer sends what Answer decides (decoded path).
+func (v *Viewer) answer(c *cursor, notify bool, seq, pseq uint64, more bool) {
+	ack, pull := Answer(notify, c.seq, c.pseq, seq, pseq, more, &c.pulling, time.Now().UnixNano())
+	if !ack && !pull {
+		return
+	}
+	if ack {
+		v.stats.Acks.Add(1)
+	} else {
+		v.stats.Pulls.Add(1)
+	}
+	_ = v.write(&pb.Frame{Body: &pb.Frame_Pull{Pull: &pb.Pull{Room: c.room, AfterSeq: c.seq, AfterPseq: c.pseq, Limit: uint32(v.cfg.PullLimit), Ack: ack}}})
+}
+
+// record adds one latency sample (nanoseconds).
+func (v *Viewer) record(ns int64, priority bool) {
+	v.stats.RecordLatency(ns / 1000)
+	if priority {
+		v.stats.RecordPriorityLatency(ns / 1000)
+	}
+}
+
+func (v *Viewer) kick() {
+	v.stats.Kicks.Add(1)
+	if !v.kicked.Swap(true) {
+		v.stats.KickedViewers.Add(1)
+	}
+}
+
+// SentAt parses the "<unix-nanos>|" prefix of a body made by Body.
+func SentAt[T string | []byte](body T) (int64, bool) {
 	var n int64
-	for i, c := range body {
+	for i := 0; i < len(body); i++ {
+		c := body[i]
 		if c == '|' {
 			return n, i > 0
 		}
@@ -292,27 +427,21 @@ func (v *Viewer) handle(f *pb.Frame) {
 		if c == nil || v.cfg.NoAck {
 			return
 		}
-		ack := c[0] >= n.Seq && c[1] >= n.Pseq
-		if ack {
-			v.stats.Acks.Add(1)
-		} else {
-			v.stats.Pulls.Add(1)
-		}
-		_ = v.write(&pb.Frame{Body: &pb.Frame_Pull{Pull: &pb.Pull{Room: n.Room, AfterSeq: c[0], AfterPseq: c[1], Limit: uint32(v.cfg.PullLimit), Ack: ack}}})
+		v.answer(c, true, n.Seq, n.Pseq, false)
 	case *pb.Frame_PullResult:
 		r := b.PullResult
 		c := v.apply(r.Room, r.Messages, r.Missed)
-		if c != nil && r.More && !v.cfg.NoAck {
-			v.stats.Pulls.Add(1)
-			_ = v.write(&pb.Frame{Body: &pb.Frame_Pull{Pull: &pb.Pull{Room: r.Room, AfterSeq: c[0], AfterPseq: c[1], Limit: uint32(v.cfg.PullLimit)}}})
+		if c == nil || v.cfg.NoAck {
+			return
 		}
+		v.answer(c, false, r.Seq, r.Pseq, r.More)
 	case *pb.Frame_Kick:
-		v.stats.Kicks.Add(1)
+		v.kick()
 	}
 }
 
-func (v *Viewer) apply(room string, msgs []*pb.RoomMessage, missed uint64) *[2]uint64 {
-	c := v.cur[room]
+func (v *Viewer) apply(room string, msgs []*pb.RoomMessage, missed uint64) *cursor {
+	c := v.cursorOf([]byte(room))
 	if c == nil {
 		return nil
 	}
@@ -320,27 +449,22 @@ func (v *Viewer) apply(room string, msgs []*pb.RoomMessage, missed uint64) *[2]u
 	var now int64
 	fresh, prio := 0, 0
 	for _, m := range msgs {
-		lane := 0
-		if m.Priority {
-			lane = 1
-		}
-		if m.Seq <= c[lane] {
+		lane := c.lane(m.Priority)
+		if m.Seq <= *lane {
 			v.stats.Duplicates.Add(1)
 			continue
 		}
-		c[lane] = m.Seq
+		*lane = m.Seq
 		fresh++
 		if m.Priority {
 			prio++
 		}
 		if v.cfg.Latency {
-			if i := strings.IndexByte(m.Body[:min(len(m.Body), 24)], '|'); i > 0 {
-				if sent, err := strconv.ParseInt(m.Body[:i], 10, 64); err == nil {
-					if now == 0 {
-						now = time.Now().UnixNano()
-					}
-					v.stats.RecordLatency((now - sent) / 1000)
+			if sent, ok := SentAt(m.Body); ok {
+				if now == 0 {
+					now = time.Now().UnixNano()
 				}
+				v.record(now-sent, m.Priority)
 			}
 		}
 	}
@@ -360,4 +484,46 @@ func Body(size int) string {
 		b = append(b, 'x')
 	}
 	return string(b)
+}
+
+// PingQuiet pings every viewer of vs (nil entries are skipped) that has
+// sent nothing for 80% of its ping interval, so idle viewers of a long run
+// are not closed as idle. It returns how many it pinged. It never waits on
+// a viewer: one that is writing is not quiet, and a ping that cannot be
+// written within a second fails that viewer's connection. Call it about
+// once a second from one goroutine.
+func PingQuiet(vs []*Viewer, now time.Time) int {
+	n := 0
+	for _, v := range vs {
+		if v == nil || v.ping <= 0 || !v.Quiet(now.Add(-v.ping*8/10)) {
+			continue
+		}
+		if v.tryPing(now) {
+			n++
+		}
+	}
+	return n
+}
+
+// tryPing writes a Ping unless another write is in progress.
+func (v *Viewer) tryPing(now time.Time) bool {
+	data := pingFrame
+	if v.enc != protocol.Binary {
+		var err error
+		if data, err = protocol.Encode(v.enc, &pb.Frame{Body: &pb.Frame_Ping{Ping: &pb.Ping{}}}); err != nil {
+			return false
+		}
+	}
+	if !v.wmu.TryLock() {
+		return false
+	}
+	defer v.wmu.Unlock()
+	v.lastWrite.Store(now.Unix())
+	_ = v.ws.SetWriteDeadline(now.Add(time.Second))
+	err := v.ws.WriteMessage(v.enc.MessageType(), data)
+	_ = v.ws.SetWriteDeadline(time.Time{})
+	if err == nil {
+		v.stats.Pings.Add(1)
+	}
+	return err == nil
 }

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/roomcast/roomcast/configs"
+	"github.com/roomcast/roomcast/internal/bench"
+	"github.com/roomcast/roomcast/server"
+)
+
+// TestMain lets the test binary be the tool's worker too: the tool
+// re-executes its own binary with the argument "worker".
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "worker" {
+		os.Exit(worker())
+	}
+	os.Exit(m.Run())
+}
+
+// startNode runs an in-process node configured by configs/bench.yaml on a
+// free loopback port.
+func startNode(t *testing.T) *server.Server {
+	t.Helper()
+	cfg, err := configs.Load(filepath.Join("..", "..", "configs", "bench.yaml"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Node.ID = "bench-test"
+	cfg.Gateway.Listen = "127.0.0.1:0"
+	cfg.Log.Level = "error"
+	s, err := server.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return s
+}
+
+func runTool(t *testing.T, args ...string) (bench.Report, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if code := run(ctx, args, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("roomcast-bench %s: exit %d\n%s", strings.Join(args, " "), code, stderr.String())
+	}
+	var rep bench.Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, stdout.String())
+	}
+	if rep.Schema != bench.Schema {
+		t.Fatalf("schema %q", rep.Schema)
+	}
+	return rep, stderr.String()
+}
+
+// TestSmokeWebSocket runs the tool for a few seconds at small N against a
+// real node: 50 viewers in 2 worker processes dialling from two source
+// addresses, 3 publishers with a priority mix.
+func TestSmokeWebSocket(t *testing.T) {
+	s := startNode(t)
+	plot := filepath.Join(t.TempDir(), "latency.svg")
+	rep, table := runTool(t,
+		"--url", "ws://"+s.Addr()+"/ws",
+		"--viewers", "50", "--procs", "2", "--src-ips", "127.0.0.2-3",
+		"--rate", "20", "--priority-ratio", "0.25", "--duration", "2s",
+		"--ramp", "500", "--report-every", "250ms", "--drain-idle", "2s",
+		"--server-pid", fmt.Sprint(os.Getpid()),
+		"--json", "--plot", plot, "--progress")
+
+	c, p, d := rep.Connect, rep.Publish, rep.Delivery
+	if rep.Mode != "websocket" || rep.Virtual || rep.Label != "" {
+		t.Errorf("mode %q virtual %v label %q", rep.Mode, rep.Virtual, rep.Label)
+	}
+	if c.Attempted != 50 || c.Established != 50 || c.Failed != 0 || len(c.FirstErrors) != 0 {
+		t.Fatalf("connect: %+v", c)
+	}
+	if p.Sent == 0 || p.Accepted != p.Sent || p.PrioritySent == 0 || p.PriorityAccepted != p.PrioritySent || p.RateLimited+p.ConnRateLimited+p.OtherErrors != 0 {
+		t.Fatalf("publish: %+v", p)
+	}
+	if d.Messages == 0 || d.PerSecond <= 0 {
+		t.Fatalf("nothing delivered: %+v", d)
+	}
+	if d.PriorityExpected != p.PriorityAccepted*50 || d.Priority != d.PriorityExpected {
+		t.Fatalf("priority delivered %d, want sent %d x 50 viewers = %d", d.Priority, p.PriorityAccepted, d.PriorityExpected)
+	}
+	if d.NormalExpected != (p.Accepted-p.PriorityAccepted)*50 || d.Normal != d.NormalExpected || !d.Complete {
+		t.Fatalf("normal delivered %d of %d (complete %v)", d.Normal, d.NormalExpected, d.Complete)
+	}
+	if d.Kicks != 0 || d.Missed != 0 || d.FramesIn == 0 || d.FramesPerMessage <= 0 || d.BytesPerMessage <= 0 {
+		t.Fatalf("delivery: %+v", d)
+	}
+	if rep.LatencyMS.Samples != int64(d.Messages) || rep.LatencyMS.P99 <= 0 || rep.LatencyMS.P50 > rep.LatencyMS.P99 {
+		t.Fatalf("latency: %+v (messages %d)", rep.LatencyMS, d.Messages)
+	}
+	if pl := rep.PriorityLatencyMS; pl.Samples != int64(d.Priority) || pl.Max > rep.LatencyMS.Max {
+		t.Fatalf("priority latency: %+v (priority %d)", pl, d.Priority)
+	}
+	if len(rep.Timeline) == 0 {
+		t.Fatal("no timeline")
+	}
+	// The server is this test process.
+	if len(rep.Server.Processes) != 1 || rep.Server.Processes[0].PID != os.Getpid() || rep.Server.RSSBytes <= 0 || rep.Server.CPURunS <= 0 {
+		t.Fatalf("server: %+v", rep.Server)
+	}
+	// The coordinator and two workers holding 25 viewers each.
+	var workers int
+	for _, pr := range rep.Load.Processes {
+		if pr.Role == "worker" {
+			workers++
+			if pr.Viewers != 25 || pr.RSSConnectBytes <= 0 || pr.RSSEndBytes <= 0 || pr.PID == os.Getpid() {
+				t.Errorf("worker: %+v", pr)
+			}
+		}
+	}
+	if workers != 2 || rep.Load.RSSBytes <= 0 {
+		t.Fatalf("load: %+v", rep.Load)
+	}
+	for _, want := range []string{"delivery", "priority notices", "p50 / p90 / p99 / p99.9", "server processes"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+	svg, err := os.ReadFile(plot)
+	if err != nil || !bytes.Contains(svg, []byte("<svg")) {
+		t.Fatalf("plot: %v %.100q", err, svg)
+	}
+}
+
+// TestSmokeVirtual runs the virtual mode with its push comparison.
+func TestSmokeVirtual(t *testing.T) {
+	rep, table := runTool(t,
+		"--virtual", "--compare-push", "--viewers", "2000", "--rooms", "2",
+		"--rate", "40", "--priority-ratio", "0.2", "--duration", "1s",
+		"--report-every", "250ms", "--drain-idle", "2s",
+		"--config", filepath.Join("..", "..", "configs", "bench.yaml"), "--json")
+	if !rep.Virtual || rep.Label != "VIRTUAL" || rep.Mode != "virtual" || rep.Baseline != "merged" {
+		t.Fatalf("labels: mode %q virtual %v label %q baseline %q", rep.Mode, rep.Virtual, rep.Label, rep.Baseline)
+	}
+	if !strings.Contains(table, "VIRTUAL") {
+		t.Fatalf("table does not say VIRTUAL:\n%s", table)
+	}
+	for _, r := range []*bench.Report{&rep, rep.Compare.Push} {
+		d := r.Delivery
+		if r.Connect.Established != 2000 || d.Messages == 0 || !d.Complete || d.Messages != d.Expected || d.Priority != r.Publish.PriorityAccepted*1000 {
+			t.Fatalf("%s run: connect %+v delivery %+v publish %+v", r.Baseline, r.Connect, d, r.Publish)
+		}
+		if r.LatencyMS.Samples != int64(d.Messages) || r.PriorityLatencyMS.Samples != int64(d.Priority) || r.Server.RSSBytes <= 0 || len(r.Server.Processes) != 1 {
+			t.Fatalf("%s run: latency %+v server %+v", r.Baseline, r.LatencyMS, r.Server)
+		}
+	}
+	push := rep.Compare.Push
+	if push.Baseline != "push" || !push.Virtual || push.Delivery.Acks+push.Delivery.Pulls != 0 {
+		t.Fatalf("push run: %+v", push.Delivery)
+	}
+	// Push sends a frame per message; merged notify carries several.
+	if push.Delivery.FramesPerMessage != 1 || rep.Compare.FramesPerMessageRate <= 1 {
+		t.Fatalf("frames per message: push %v, ratio %v", push.Delivery.FramesPerMessage, rep.Compare.FramesPerMessageRate)
+	}
+}
+
+func TestFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--url", "ws://10.0.0.1:8080/ws"}, "--url"},
+		{[]string{"--url", "http://127.0.0.1/ws"}, "--url"},
+		{[]string{"--priority-ratio", "1.5"}, "--priority-ratio"},
+		{[]string{"--compare-push"}, "--compare-push"},
+		{[]string{"--src-ips", "192.168.0.1"}, "--src-ips"},
+		{[]string{"--src-ips", "127.0.0.9-127.0.0.2"}, "--src-ips"},
+		{[]string{"--body", "5"}, "--body"},
+		{[]string{"--plot", "x.gif"}, "--plot"},
+		{[]string{"--server-pid", "abc"}, "server-pid"},
+		{[]string{"--viewers", "10", "--rooms", "11"}, "--rooms"},
+		{[]string{"--rooms", "40", "--viewers", "40", "--publishers", "2"}, "--publishers"},
+		{[]string{"extra"}, "unexpected argument"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), tc.args, nil, &stdout, &stderr)
+		if code != 2 || !strings.Contains(stderr.String(), tc.want) || stdout.Len() != 0 {
+			t.Errorf("%v: exit %d, stderr %q", tc.args, code, stderr.String())
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"--help"}, nil, &stdout, &stderr); code != 0 || !strings.Contains(stderr.String(), "--viewers") && !strings.Contains(stderr.String(), "-viewers") {
+		t.Errorf("--help: exit %d: %s", code, stderr.String())
+	}
+}

@@ -1,0 +1,303 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config is one run. Every zero field takes the default documented next to
+// it (WithDefaults); Validate names the flag of a bad field.
+type Config struct {
+	// URLs are the WebSocket endpoints (ws://127.0.0.1:8080/ws); viewers
+	// and publishers are spread over them round-robin. Only loopback
+	// targets are allowed. Default ws://127.0.0.1:8080/ws.
+	URLs []string
+	// Viewers is N. Default 100.
+	Viewers int
+	// Rooms is M; viewer i watches room i % M. Default 1.
+	Rooms int
+	// RoomPrefix names the rooms: the room itself when Rooms is 1,
+	// "<prefix>-<i>" otherwise. Default "bench".
+	RoomPrefix string
+	// Ramp is the total connect rate, connections per second, shared by the
+	// workers. Default 2000.
+	Ramp float64
+	// ConnectConcurrency bounds the dials in flight per worker (the
+	// server's listen backlog is finite). Default 256.
+	ConnectConcurrency int
+	// ConnectTimeout bounds one viewer's dial + connect + join. Default 30s.
+	ConnectTimeout time.Duration
+	// Rate is the publishing rate, messages per second (all rooms). Default 10.
+	Rate float64
+	// PriorityRatio is the share of messages sent as priority notices
+	// (0..1). Default 0.
+	PriorityRatio float64
+	// Body is the message size in bytes (at least 21: the send time
+	// prefix). Default 100.
+	Body int
+	// Duration is how long to publish, after the ramp. Default 10s.
+	Duration time.Duration
+	// Drain bounds the wait for deliveries after publishing stopped; the
+	// wait ends earlier when everything expected arrived or nothing
+	// arrived for DrainIdle. Defaults 30s and 3s.
+	Drain     time.Duration
+	DrainIdle time.Duration
+	// Publishers is how many publishing connections; each is limited by
+	// the server's gateway.send_rate (default 10/s). Default ceil(Rate/8),
+	// at least ceil(Rooms/16) (a connection joins at most 16 rooms).
+	Publishers int
+	// Procs is how many worker processes hold the viewers. Default
+	// ceil(Viewers/18000) (one process may open at most ~19k sockets).
+	Procs int
+	// SourceIPs are the loopback addresses viewers dial from, spread over
+	// the workers; empty: the kernel's choice (127.0.0.1).
+	SourceIPs []string
+	// Secret and KeyID sign the tokens (the server's auth.secret and
+	// auth.key_id). Defaults: configs.DevSecret and "k1".
+	Secret string
+	KeyID  string
+	// NoAck makes viewers never pull or acknowledge (for a server running
+	// the push baseline, fanout.push).
+	NoAck bool
+	// Encoding is "binary" (protobuf, default) or "json".
+	Encoding string
+	// PullLimit is the viewers' pull page size (0: the server's).
+	PullLimit int
+	// ServerPIDs are processes to measure as "the server" (CPU, RSS).
+	ServerPIDs []int
+	// Virtual runs the in-process virtual-viewer mode instead of
+	// WebSockets; ServerConfig (a roomcast YAML file, e.g.
+	// configs/bench.yaml) configures its room service and fanout, with
+	// ROOMCAST_* overrides from Environ.
+	Virtual      bool
+	ComparePush  bool
+	ServerConfig string
+	Environ      []string
+	// ReportEvery is how often workers report and the progress line
+	// refreshes. Default 1s.
+	ReportEvery time.Duration
+	// WorkerCommand starts a worker process: argv, to which nothing is
+	// appended. Default: this executable with the argument "worker".
+	WorkerCommand []string
+}
+
+// Defaults.
+const (
+	DefaultURL       = "ws://127.0.0.1:8080/ws"
+	maxPerWorker     = 18000
+	maxRoomsPerConn  = 16
+	minBody          = 21
+	defaultKeyID     = "k1"
+	perConnSendRate  = 8 // messages/s a publisher sends: under the default gateway.send_rate of 10
+	ephemeralPorts   = 28000
+	defaultRoomName  = "bench"
+	defaultRamp      = 2000
+	defaultRate      = 10
+	defaultViewers   = 100
+	defaultBody      = 100
+	defaultDuration  = 10 * time.Second
+	defaultDrain     = 30 * time.Second
+	defaultDrainIdle = 3 * time.Second
+)
+
+// ErrConfig wraps every configuration error.
+var ErrConfig = errors.New("bench: invalid configuration")
+
+// WithDefaults fills every zero field.
+func (c Config) WithDefaults() Config {
+	if len(c.URLs) == 0 && !c.Virtual {
+		c.URLs = []string{DefaultURL}
+	}
+	if c.Viewers == 0 {
+		c.Viewers = defaultViewers
+	}
+	if c.Rooms == 0 {
+		c.Rooms = 1
+	}
+	if c.RoomPrefix == "" {
+		c.RoomPrefix = defaultRoomName
+	}
+	if c.Ramp == 0 {
+		c.Ramp = defaultRamp
+	}
+	if c.ConnectConcurrency == 0 {
+		c.ConnectConcurrency = 256
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = 30 * time.Second
+	}
+	if c.Rate == 0 {
+		c.Rate = defaultRate
+	}
+	if c.Body == 0 {
+		c.Body = defaultBody
+	}
+	if c.Duration == 0 {
+		c.Duration = defaultDuration
+	}
+	if c.Drain == 0 {
+		c.Drain = defaultDrain
+	}
+	if c.DrainIdle == 0 {
+		c.DrainIdle = defaultDrainIdle
+	}
+	if c.Publishers == 0 {
+		c.Publishers = max(int(math.Ceil(c.Rate/perConnSendRate)), (c.Rooms+maxRoomsPerConn-1)/maxRoomsPerConn, 1)
+	}
+	if c.Procs == 0 {
+		c.Procs = max(1, (c.Viewers+maxPerWorker-1)/maxPerWorker)
+	}
+	if c.KeyID == "" {
+		c.KeyID = defaultKeyID
+	}
+	if c.Encoding == "" {
+		c.Encoding = "binary"
+	}
+	if c.ReportEvery == 0 {
+		c.ReportEvery = time.Second
+	}
+	return c
+}
+
+// Validate reports the first invalid field by its flag name.
+func (c Config) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case c.Viewers < 0:
+		return bad("--viewers: must be positive, got %d", c.Viewers)
+	case c.Rooms < 0 || (c.Viewers > 0 && c.Rooms > c.Viewers):
+		return bad("--rooms: must be 1..viewers, got %d", c.Rooms)
+	case c.Ramp < 0:
+		return bad("--ramp: must be positive, got %v", c.Ramp)
+	case c.Rate < 0:
+		return bad("--rate: must be positive, got %v", c.Rate)
+	case c.PriorityRatio < 0 || c.PriorityRatio > 1:
+		return bad("--priority-ratio: must be in 0..1, got %v", c.PriorityRatio)
+	case c.Body != 0 && c.Body < minBody:
+		return bad("--body: must be at least %d bytes (the send-time prefix), got %d", minBody, c.Body)
+	case c.Duration < 0:
+		return bad("--duration: must not be negative, got %v", c.Duration)
+	case c.Drain < 0 || c.DrainIdle < 0:
+		return bad("--drain: must not be negative")
+	case c.Publishers < 0:
+		return bad("--publishers: must be positive, got %d", c.Publishers)
+	case c.Procs < 0:
+		return bad("--procs: must be positive, got %d", c.Procs)
+	case c.ConnectConcurrency < 0:
+		return bad("--connect-concurrency: must be positive, got %d", c.ConnectConcurrency)
+	case c.Encoding != "" && c.Encoding != "binary" && c.Encoding != "json":
+		return bad("--encoding: want binary or json, got %q", c.Encoding)
+	case c.PullLimit < 0:
+		return bad("--pull-limit: must not be negative, got %d", c.PullLimit)
+	case c.ComparePush && !c.Virtual:
+		return bad("--compare-push: only with --virtual (against servers, run twice: see docs/load-tool.md)")
+	case c.Secret != "" && len(c.Secret) < 32:
+		return bad("--secret: must be at least 32 bytes")
+	}
+	d := c.WithDefaults()
+	if d.Publishers > 0 && (d.Rooms+d.Publishers-1)/d.Publishers > maxRoomsPerConn {
+		return bad("--publishers: %d publishers cannot cover %d rooms (a connection joins at most %d)", d.Publishers, d.Rooms, maxRoomsPerConn)
+	}
+	if !c.Virtual {
+		if d.Procs > d.Viewers {
+			return bad("--procs: %d workers for %d viewers", d.Procs, d.Viewers)
+		}
+		for _, u := range d.URLs {
+			if err := loopbackURL(u); err != nil {
+				return bad("--url: %v", err)
+			}
+		}
+		for _, ip := range c.SourceIPs {
+			a, err := netip.ParseAddr(ip)
+			if err != nil || !a.IsLoopback() {
+				return bad("--src-ips: %q is not a loopback address", ip)
+			}
+		}
+		perSource := d.Viewers / max(len(c.SourceIPs), 1) / len(d.URLs)
+		if perSource > ephemeralPorts {
+			return bad("--src-ips: %d viewers per (source, server) pair exceed the ~%d ephemeral ports; give more source addresses (e.g. --src-ips 127.0.0.2-127.0.0.%d)",
+				perSource, ephemeralPorts, 1+(d.Viewers/len(d.URLs))/ephemeralPorts+1)
+		}
+	}
+	return nil
+}
+
+// loopbackURL accepts ws:// and wss:// URLs whose host is a loopback
+// address or "localhost": the tool is for local benchmarks only.
+func loopbackURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	if u.Scheme != "ws" && u.Scheme != "wss" {
+		return fmt.Errorf("%q: scheme must be ws or wss", raw)
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return nil
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil || !a.IsLoopback() {
+		return fmt.Errorf("%q: only loopback targets (127.0.0.0/8, ::1, localhost) are allowed", raw)
+	}
+	return nil
+}
+
+// ParseIPs reads a list of addresses: comma-separated items, each one
+// address or an IPv4 range "127.0.0.2-127.0.0.40" (or "127.0.0.2-40").
+func ParseIPs(s string) ([]string, error) {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		lo, hi, isRange := strings.Cut(item, "-")
+		from, err := netip.ParseAddr(lo)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", item, err)
+		}
+		if !isRange {
+			out = append(out, from.String())
+			continue
+		}
+		if !strings.Contains(hi, ".") && from.Is4() {
+			b := from.As4()
+			hi = fmt.Sprintf("%d.%d.%d.%s", b[0], b[1], b[2], hi)
+		}
+		to, err := netip.ParseAddr(hi)
+		if err != nil || !from.Is4() || !to.Is4() || to.Less(from) {
+			return nil, fmt.Errorf("%q: want an IPv4 range low-high", item)
+		}
+		for a := from; ; a = a.Next() {
+			out = append(out, a.String())
+			if a == to || len(out) > 1<<16 {
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// roomName is the id of room i.
+func (c Config) roomName(i int) string {
+	if c.Rooms == 1 {
+		return c.RoomPrefix
+	}
+	return fmt.Sprintf("%s-%d", c.RoomPrefix, i)
+}
+
+func (c Config) roomNames() []string {
+	names := make([]string, c.Rooms)
+	for i := range names {
+		names[i] = c.roomName(i)
+	}
+	return names
+}

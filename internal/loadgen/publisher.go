@@ -1,0 +1,228 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gorilla/websocket"
+
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+)
+
+// PublisherConfig describes one publishing connection. Its token should
+// carry the admin or system role when it sends priority messages.
+type PublisherConfig struct {
+	URL   string
+	Token string
+	// Rooms are joined (a connection sends only to rooms it joined); Send
+	// names a room by its index here.
+	Rooms     []string
+	LocalAddr string
+	JSON      bool
+}
+
+// PublishStats count what publishers sent and how the server answered.
+// Every method is safe for concurrent use.
+type PublishStats struct {
+	Sent             atomic.Uint64 // Send frames written
+	Accepted         atomic.Uint64 // answered Sent
+	RateLimited      atomic.Uint64 // RATE_LIMITED: the room's upstream limit
+	ConnRateLimited  atomic.Uint64 // CONN_RATE_LIMITED: the connection's own limits
+	Failed           atomic.Uint64 // any other error
+	PrioritySent     atomic.Uint64
+	PriorityAccepted atomic.Uint64
+
+	mu     sync.Mutex
+	errs   map[string]uint64        // error code name -> count (bounded by the enum)
+	rooms  map[string]*roomAccepted // by room id (the rooms of the run)
+	unsent atomic.Uint64            // Sends that were never answered (connection lost)
+}
+
+type roomAccepted struct{ normal, priority uint64 }
+
+// NewPublishStats returns empty stats.
+func NewPublishStats() *PublishStats {
+	return &PublishStats{errs: make(map[string]uint64), rooms: make(map[string]*roomAccepted)}
+}
+
+// Errors returns the error answers by code name (RATE_LIMITED, ...).
+func (s *PublishStats) Errors() map[string]uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.errs)
+}
+
+// RoomAccepted returns how many normal and priority messages the server
+// accepted for a room.
+func (s *PublishStats) RoomAccepted(room string) (normal, priority uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.rooms[room]; r != nil {
+		return r.normal, r.priority
+	}
+	return 0, 0
+}
+
+// Unanswered is how many sends got no answer before their connection ended.
+func (s *PublishStats) Unanswered() uint64 { return s.unsent.Load() }
+
+// Accept counts one accepted message (publishers call it for every Sent;
+// in-process publishers may call it directly).
+func (s *PublishStats) Accept(room string, priority bool) {
+	s.Accepted.Add(1)
+	if priority {
+		s.PriorityAccepted.Add(1)
+	}
+	s.mu.Lock()
+	r := s.rooms[room]
+	if r == nil {
+		r = &roomAccepted{}
+		s.rooms[room] = r
+	}
+	if priority {
+		r.priority++
+	} else {
+		r.normal++
+	}
+	s.mu.Unlock()
+}
+
+// CountSent counts one message sent (in-process publishers).
+func (s *PublishStats) CountSent(priority bool) {
+	s.Sent.Add(1)
+	if priority {
+		s.PrioritySent.Add(1)
+	}
+}
+
+// Refuse counts one refused message by its error code.
+func (s *PublishStats) Refuse(code pb.Error_Code) {
+	switch code {
+	case pb.Error_RATE_LIMITED:
+		s.RateLimited.Add(1)
+	case pb.Error_CONN_RATE_LIMITED:
+		s.ConnRateLimited.Add(1)
+	default:
+		s.Failed.Add(1)
+	}
+	s.mu.Lock()
+	s.errs[code.String()]++
+	s.mu.Unlock()
+}
+
+// Publisher is one connection that sends room messages. It is also a
+// viewer of the rooms it joined (the server notifies it like anyone), and
+// acknowledges like one so it is never kicked for not pulling.
+type Publisher struct {
+	v     *Viewer
+	stats *PublishStats
+	rooms []string
+
+	mu      sync.Mutex
+	pending map[uint32]pendingSend
+	next    uint32
+	done    bool
+}
+
+type pendingSend struct {
+	room     int
+	priority bool
+}
+
+// ErrPublisherClosed is returned by Send after the connection ended.
+var ErrPublisherClosed = errors.New("loadgen: publisher closed")
+
+// DialPublisher connects, authenticates and joins cfg.Rooms. What the
+// publisher receives as a viewer is counted in vstats.
+func DialPublisher(ctx context.Context, cfg PublisherConfig, stats *PublishStats, vstats *Stats) (*Publisher, error) {
+	v, err := Dial(ctx, ViewerConfig{URL: cfg.URL, Token: cfg.Token, Rooms: cfg.Rooms, LocalAddr: cfg.LocalAddr, JSON: cfg.JSON}, vstats)
+	if err != nil {
+		return nil, err
+	}
+	return &Publisher{v: v, stats: stats, rooms: cfg.Rooms, pending: make(map[uint32]pendingSend), next: v.id}, nil
+}
+
+// Send posts body to the room with index room (of PublisherConfig.Rooms)
+// without waiting for the answer, which Run counts. Safe for concurrent
+// use with Run.
+func (p *Publisher) Send(room int, body string, priority bool) error {
+	p.mu.Lock()
+	if p.done {
+		p.mu.Unlock()
+		return ErrPublisherClosed
+	}
+	p.next++
+	id := p.next
+	p.pending[id] = pendingSend{room: room, priority: priority}
+	p.mu.Unlock()
+	p.stats.CountSent(priority)
+	f := &pb.Frame{Id: id, Body: &pb.Frame_Send{Send: &pb.Send{Room: p.rooms[room], Body: body, Priority: priority}}}
+	if err := p.v.write(f); err != nil {
+		p.mu.Lock()
+		delete(p.pending, id)
+		p.mu.Unlock()
+		p.stats.unsent.Add(1)
+		return err
+	}
+	return nil
+}
+
+// Pending is how many sends await their answer.
+func (p *Publisher) Pending() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.pending)
+}
+
+// Run reads answers and notifications until the connection ends or ctx is
+// cancelled. Sends still unanswered then are counted as unanswered.
+func (p *Publisher) Run(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { _ = p.v.ws.Close() })
+	defer stop()
+	defer p.finish()
+	for {
+		f, err := p.v.read()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			code := 0
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				code = ce.Code
+			}
+			p.v.stats.recordClose(code)
+			return err
+		}
+		if f.Id != 0 {
+			p.mu.Lock()
+			ps, ok := p.pending[f.Id]
+			delete(p.pending, f.Id)
+			p.mu.Unlock()
+			if ok {
+				if e := f.GetError(); e != nil {
+					p.stats.Refuse(e.Code)
+				} else {
+					p.stats.Accept(p.rooms[ps.room], f.GetSent().GetPriority())
+				}
+				continue
+			}
+		}
+		p.v.handle(f)
+	}
+}
+
+func (p *Publisher) finish() {
+	p.mu.Lock()
+	p.done = true
+	n := len(p.pending)
+	clear(p.pending)
+	p.mu.Unlock()
+	p.stats.unsent.Add(uint64(n))
+}
+
+// Close closes the connection; Run returns.
+func (p *Publisher) Close() error { return p.v.Close() }
