@@ -19,6 +19,8 @@ func TestBenchConfig(t *testing.T) {
 		t.Errorf("gateway.send_rate/burst %v/%d: a publisher connection must send far more than %v/s", c.Gateway.SendRate, c.Gateway.SendBurst, d.Gateway.SendRate)
 	case c.Gateway.FrameRate < 2*c.Gateway.SendRate:
 		t.Errorf("gateway.frame_rate %v below 2 x send_rate %v (sends plus acknowledgements)", c.Gateway.FrameRate, c.Gateway.SendRate)
+	case c.Gateway.MaxConnsPerIP != -1 || c.Gateway.JoinRatePerIP != -1 || c.Gateway.JoinRatePerUser != -1:
+		t.Errorf("loopback load needs no per-address connection or join limits")
 	case c.Room.Rate < 10000:
 		t.Errorf("room.rate %v throttles benchmark publishing", c.Room.Rate)
 	case c.Gateway.IdleTimeout < 10*d.Gateway.IdleTimeout:
