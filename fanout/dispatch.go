@@ -162,6 +162,7 @@ func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool) {
 		}
 		sub.mu.Unlock()
 	}
+	r.notifies.Add(uint64(sent))
 	svc.metrics.notifySent.Add(float64(sent))
 	svc.metrics.notifyMerged.Add(float64(merged))
 	svc.metrics.inlineDelivered.Add(float64(inlined))
