@@ -12,6 +12,7 @@ import (
 	"github.com/caarlos0/env/v11"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/roomcast/roomcast/admin"
 	"github.com/roomcast/roomcast/auth"
 	"github.com/roomcast/roomcast/fanout"
 	"github.com/roomcast/roomcast/gateway"
@@ -49,6 +50,8 @@ type Config struct {
 	Fanout  fanout.Config  `yaml:"fanout" envPrefix:"FANOUT_"`
 	// Redis is the shared Redis (cluster mode; optional otherwise).
 	Redis redisconn.Config `yaml:"redis" envPrefix:"REDIS_"`
+	// Admin configures the admin HTTP API (/api/v1).
+	Admin admin.Config `yaml:"admin" envPrefix:"ADMIN_"`
 }
 
 // NodeConfig identifies the node.
@@ -131,6 +134,7 @@ func (c Config) WithDefaults() Config {
 	c.Room = c.Room.WithDefaults()
 	c.Fanout = c.Fanout.WithDefaults()
 	c.Redis = c.Redis.WithDefaults()
+	c.Admin = c.Admin.WithDefaults()
 	return c
 }
 
@@ -180,6 +184,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Redis.Validate(); err != nil {
+		return err
+	}
+	if err := c.Admin.Validate(); err != nil {
 		return err
 	}
 	return c.Fanout.Validate()

@@ -20,7 +20,7 @@ func TestDocumentedFileIsTheDefaults(t *testing.T) {
 	want := Default()
 	got.Node.ID, want.Node.ID = "", ""
 	// The file spells empty lists as [], the code leaves them nil.
-	got.Auth.Previous, got.Gateway.AllowedOrigins, got.Redis.Addrs = nil, nil, nil
+	got.Auth.Previous, got.Gateway.AllowedOrigins, got.Redis.Addrs, got.Admin.APIKeys = nil, nil, nil, nil
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("roomcast.yaml differs from the defaults:\n file: %+v\n code: %+v", got, want)
 	}
@@ -155,6 +155,7 @@ func TestErrorsNameTheField(t *testing.T) {
 		{"", "ROOMCAST_ROOM_RATE=fast", "ROOMCAST_ROOM_RATE"},
 		{"", "ROOMCAST_GATEWAY_LISTN=x", "ROOMCAST_GATEWAY_LISTN"},
 		{"node:\n  number: 5000\n", "", "node.number"},
+		{"admin:\n  api_keys: [short]\n", "", "admin.api_keys[0]"},
 	}
 	for _, c := range cases {
 		var env []string
