@@ -79,3 +79,22 @@ func TestSetRingSizeResizesAndAppliesToNewRings(t *testing.T) {
 		t.Fatalf("a refused resize changed the ring: cap %d", st.Buffer.Cap)
 	}
 }
+
+// TestInlineNotifyMissedIsCounted: the missed count a Notify carries is
+// counted in missed_total like a PullResult's.
+func TestInlineNotifyMissedIsCounted(t *testing.T) {
+	s, _, _ := newTestService(t, Config{RingSize: 4})
+	v := &fakeSession{user: "v"}
+	join(s, v, "r", 0, 0)
+	for seq := uint64(1); seq <= 10; seq++ {
+		s.Deliver("r", msg(seq, "m"))
+	}
+	s.roundAll()
+	n := v.notifies()
+	if len(n) != 1 || n[0].Missed != 6 || len(n[0].Messages) != 4 {
+		t.Fatalf("notifies %v", n)
+	}
+	if got := testutil.ToFloat64(s.metrics.missed); got != 6 {
+		t.Fatalf("missed_total = %v, want 6", got)
+	}
+}
