@@ -203,7 +203,7 @@ func TestMetricsMatchWhatHappened(t *testing.T) {
 		{"roomcast_gateway_connections_accepted_total", "", 4},
 		{"roomcast_gateway_closes_total", "reason=slow_consumer", 1},
 		{"roomcast_gateway_closes_total", "reason=protocol", 0},
-		{"roomcast_room_joins_total", "", 5}, // alice m, bob m, carol m, alice slow, dave slow
+		{"roomcast_room_joins_total", "", 5},  // alice m, bob m, carol m, alice slow, dave slow
 		{"roomcast_room_leaves_total", "", 1}, // dave, by his close
 		{"roomcast_room_messages_accepted_total", "lane=normal", 5 + 1 + 10 + 200},
 		{"roomcast_room_messages_accepted_total", "lane=priority", 1},
