@@ -11,6 +11,7 @@ let client = null;
 let room = "";
 let currentToken = "";
 let viewersTimer = null;
+let removedFor = ""; // why we were removed from the room, if we were
 
 $("room").value = param("room") || "lobby";
 $("user").value = param("user") || "guest-" + Math.floor(1000 + Math.random() * 9000);
@@ -42,7 +43,9 @@ function addMessage(m) {
   const li = el("li", m.priority ? "msg notice" : "msg");
   li.dataset.msgId = m.msgId;
   li.dataset.from = m.from;
-  li.append(el("span", "ts", time(m.ts)), el("b", "from", m.priority ? `📢 ${m.from}` : m.from), el("span", "body", m.body));
+  li.append(el("span", "ts", time(m.ts)));
+  if (m.priority) li.append(el("span", "badge", m.kind || "notice"));
+  li.append(el("b", "from", m.from), el("span", "body", m.body));
   addChat(li);
   fly(m);
 }
@@ -50,7 +53,7 @@ function addMessage(m) {
 // fly sends a message across the stage (danmaku), in one of a few lanes.
 function fly(m) {
   if (danmaku.children.length >= MAX_DANMAKU) return;
-  const d = el("span", m.priority ? "dm notice" : "dm", m.priority ? `📢 ${m.body}` : m.body);
+  const d = el("span", m.priority ? "dm notice" : "dm", m.body);
   d.style.top = `${(Math.floor(Math.random() * 8) * 11) + 2}%`;
   d.style.animationDuration = `${6 + Math.random() * 3}s`;
   d.addEventListener("animationend", () => d.remove());
@@ -77,6 +80,7 @@ async function start(roomName, user) {
   clearInterval(viewersTimer);
   chat.replaceChildren();
   room = roomName;
+  removedFor = "";
   $("live-room").textContent = room;
   setState("connecting…", "wait");
   const c = new RoomcastClient({
@@ -89,6 +93,8 @@ async function start(roomName, user) {
   c.on("joined", (r, j) => r === room && ($("viewers").textContent = j.viewers));
   c.on("kick", (r, reason) => {
     if (r && r !== room) return;
+    removedFor = reason;
+    setState("removed", "off");
     const why = { BANNED: "You were banned from this room.", ADMIN: "An administrator removed you.",
       NOT_PULLING: "You fell behind and were removed; rejoin to continue." }[reason] ?? `Removed (${reason}).`;
     showError(why);
@@ -128,7 +134,8 @@ $("send-form").addEventListener("submit", async (ev) => {
   } catch (e) {
     const code = e instanceof RoomcastError ? e.code : "ERROR";
     const why = { BANNED: "you are banned here", MUTED: "you are muted", RATE_LIMITED: "the room is busy, try again",
-      CONN_RATE_LIMITED: "slow down", ROOM_NOT_JOINED: "you are not in this room" }[code] ?? e.message;
+      CONN_RATE_LIMITED: "slow down",
+      ROOM_NOT_JOINED: removedFor === "BANNED" ? "you were banned from this room" : "you are not in this room" }[code] ?? e.message;
     showError(`Not sent (${code}): ${why}`);
   }
 });
