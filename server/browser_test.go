@@ -6,11 +6,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/roomcast/roomcast/client"
+	"github.com/roomcast/roomcast/configs"
 )
 
 // chromiumPath is the browser the test drives (Debian package chromium,
@@ -210,4 +214,80 @@ func TestBrowserDemo(t *testing.T) {
 		}
 	}
 	t.Logf("browser demo took %v", time.Since(start).Round(time.Millisecond))
+}
+
+// TestBrowserSDKResume drives the JavaScript SDK itself in Chromium: it
+// connects with a token function, joins, receives; after an admin
+// disconnect it reconnects with backoff and resumes from its last seq,
+// getting what its ring still holds and a missed count for the rest, with
+// no duplicate; and it pings when idle so the server keeps it.
+func TestBrowserSDKResume(t *testing.T) {
+	s := startServer(t, func(c *configs.Config) {
+		lenient(c)
+		c.Fanout.RingSize = 8
+		c.Gateway.PingInterval = 100 * time.Millisecond
+		c.Gateway.IdleTimeout = 400 * time.Millisecond
+	})
+	base := "http://" + s.Addr()
+	page := openTab(t, browser(t), "sdk", base+"/sdk/roomcast.js")
+	ok, err := chromedp.Run(page.ctx, chromedp.Evaluate[bool](`(async () => {
+		window.log = { msgs: [], missed: 0, states: [] };
+		const { RoomcastClient } = await import("/sdk/roomcast.js");
+		const tok = (await (await fetch("/demo/token?user=zed")).json()).token;
+		window.c = new RoomcastClient({ url: "ws://" + location.host + "/ws", tokenFunc: async () => tok,
+			backoffMinMs: 1000, backoffMaxMs: 2000 });
+		c.on("message", (room, m) => log.msgs.push(m.body));
+		c.on("missed", (room, n) => { log.missed += n; });
+		c.on("state", (up) => log.states.push(up));
+		await c.connect();
+		await c.join("r");
+		return true;
+	})()`, chromedp.EvalAwaitPromise))
+	if err != nil || !ok {
+		t.Fatalf("SDK setup: %v (page errors %v)", err, page.errors())
+	}
+	ctx := context.Background()
+	sender := dialViewer(t, s, "sender", client.Options{})
+	if _, err := sender.Join(ctx, "r"); err != nil {
+		t.Fatal(err)
+	}
+	post := func(from, to int) {
+		for i := from; i <= to; i++ {
+			if _, err := sender.Send(ctx, "r", fmt.Sprint("m", i), client.SendOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	post(1, 3)
+	page.waitJS("first messages", `log.msgs.join() === "m1,m2,m3"`)
+
+	// Disconnected by an administrator; 20 messages arrive while away (the
+	// ring keeps 8 of them).
+	if n := s.Gateway().CloseUser("zed"); n != 1 {
+		t.Fatalf("closed %d connections", n)
+	}
+	page.waitJS("disconnected", `log.states.includes(false)`)
+	post(4, 23)
+	page.waitJS("reconnected and resumed", `log.states.at(-1) === true && log.msgs.length === 11`)
+	var want []string
+	for _, i := range []int{1, 2, 3, 16, 17, 18, 19, 20, 21, 22, 23} {
+		want = append(want, fmt.Sprint("m", i))
+	}
+	page.waitJS("resumed from seq 3: m16..m23 and 12 missed", fmt.Sprintf(
+		`log.msgs.join() === %q && log.missed === 12 && c.stats().reconnects === 1 && c.stats().duplicates === 0 && c.cursors("r").seq === 23`,
+		strings.Join(want, ",")))
+
+	// Idle: the SDK pings every pingIntervalMs, so the server (idle
+	// timeout 400ms) keeps the connection for several timeouts.
+	closesBefore := metric(t, s, `roomcast_gateway_closes_total{reason="idle"}`)
+	framesBefore := metric(t, s, "roomcast_gateway_frames_in_total")
+	eventually(t, 10*time.Second, "pings for 5 idle timeouts", func() bool {
+		return metric(t, s, "roomcast_gateway_frames_in_total") >= framesBefore+20
+	})
+	if metric(t, s, `roomcast_gateway_closes_total{reason="idle"}`) != closesBefore || page.evalBool(`log.states.join() !== "true,false,true"`) {
+		t.Fatal("the idle SDK connection was closed")
+	}
+	if errs := page.errors(); len(errs) > 0 {
+		t.Fatalf("JavaScript errors: %v", errs)
+	}
 }

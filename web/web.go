@@ -71,6 +71,7 @@ func (h *Handler) Register(mux Mux) {
 	mux.Handle("GET /{$}", h.file("index.html"))
 	mux.Handle("GET /admin", h.file("admin.html"))
 	mux.Handle("GET /sdk/roomcast.js", h.file("roomcast.js"))
+	mux.Handle("GET /favicon.ico", h.file("favicon.svg"))
 	mux.Handle("GET /static/", http.StripPrefix("/static", h.headers(noDirs(h.static))))
 	if h.d.Demo != nil {
 		mux.Handle("GET /demo/token", http.HandlerFunc(h.demoToken))
