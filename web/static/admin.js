@@ -2,6 +2,7 @@ import { param, token, el, time } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 let cred = null; // {header, value}
+let renew = null; // fetches a fresh demo token, when signed in with one
 let room = param("room") || "lobby";
 $("room").value = room;
 
@@ -21,6 +22,10 @@ async function api(method, path, body) {
   }
   const res = await fetch("/api/v1" + path, init);
   const data = await res.json().catch(() => ({ code: "HTTP_" + res.status, message: res.statusText }));
+  if (data.code === "TOKEN_EXPIRED" && renew) {
+    await renew();
+    return api(method, path, body);
+  }
   if (!res.ok) throw Object.assign(new Error(data.message), { code: data.code });
   return data;
 }
@@ -164,8 +169,14 @@ async function signIn() {
     return signedIn("API key");
   }
   try {
-    const t = await token(param("user") || "admin", "admin");
-    cred = { header: "Authorization", value: "Bearer " + t };
+    renew = async () => {
+      cred = { header: "Authorization", value: "Bearer " + (await token(param("user") || "admin", "admin")) };
+    };
+    await renew();
+    if (param("token")) {
+      renew = null; // a token given by hand is not renewed
+      return signedIn("token");
+    }
     signedIn("demo admin");
   } catch (e) {
     $("auth").textContent = "signed out";
