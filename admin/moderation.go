@@ -34,6 +34,15 @@ func (c *call) room() (string, error) {
 	return id, nil
 }
 
+// info returns the {room} path value, checked, and the room's state.
+func (c *call) info() (room.Info, error) {
+	id, err := c.room()
+	if err != nil {
+		return room.Info{}, err
+	}
+	return c.h.d.Rooms.Info(id)
+}
+
 // user returns the {user} path value, checked.
 func (c *call) user() (string, error) {
 	u := c.r.PathValue("user")
@@ -173,15 +182,11 @@ type WhitelistResult struct {
 }
 
 func (h *Handler) whitelist(c *call) (any, error) {
-	roomID, err := c.room()
+	inf, err := c.info()
 	if err != nil {
 		return nil, err
 	}
-	inf, err := h.d.Rooms.Info(roomID)
-	if err != nil {
-		return nil, err
-	}
-	return WhitelistResult{Room: roomID, Users: nonNil(inf.Whitelist)}, nil
+	return WhitelistResult{Room: inf.ID, Users: nonNil(inf.Whitelist)}, nil
 }
 
 func (h *Handler) whitelistSet(c *call, allow bool) (any, error) {

@@ -64,14 +64,11 @@ type DeliveryStats struct {
 }
 
 func (h *Handler) stats(c *call) (any, error) {
-	roomID, err := c.room()
+	inf, err := c.info()
 	if err != nil {
 		return nil, err
 	}
-	inf, err := h.d.Rooms.Info(roomID)
-	if err != nil {
-		return nil, err
-	}
+	roomID := inf.ID
 	res := RoomStats{
 		Room: roomID, Seq: inf.Seq, PSeq: inf.PSeq, Viewers: inf.Viewers, Nodes: inf.Nodes, Limit: inf.Limit,
 		Messages: MessageStats{Accepted: inf.Stats.Accepted, AcceptedPriority: inf.Stats.AcceptedPriority,
@@ -144,13 +141,9 @@ type ViewersResult struct {
 }
 
 func (h *Handler) viewers(c *call) (any, error) {
-	roomID, err := c.room()
+	inf, err := c.info()
 	if err != nil {
 		return nil, err
 	}
-	inf, err := h.d.Rooms.Info(roomID)
-	if err != nil {
-		return nil, err
-	}
-	return ViewersResult{Room: roomID, Viewers: inf.Viewers, At: h.now().UTC()}, nil
+	return ViewersResult{Room: inf.ID, Viewers: inf.Viewers, At: h.now().UTC()}, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -43,34 +42,15 @@ func scrapeMetrics(t testing.TB, s *Server) scrape {
 // get returns the value of name{labels} ("k=v,k=v"), failing when absent.
 func (sc scrape) get(t testing.TB, name, labels string) float64 {
 	t.Helper()
-	f := sc[name]
-	if f == nil {
-		t.Fatalf("metric %s not exported", name)
+	mfs := make([]*dto.MetricFamily, 0, len(sc))
+	for _, f := range sc {
+		mfs = append(mfs, f)
 	}
-next:
-	for _, m := range f.GetMetric() {
-		for _, kv := range strings.Split(labels, ",") {
-			if kv == "" {
-				continue
-			}
-			k, v, _ := strings.Cut(kv, "=")
-			found := false
-			for _, lp := range m.GetLabel() {
-				found = found || (lp.GetName() == k && lp.GetValue() == v)
-			}
-			if !found {
-				continue next
-			}
-		}
-		switch {
-		case m.GetCounter() != nil:
-			return m.GetCounter().GetValue()
-		case m.GetGauge() != nil:
-			return m.GetGauge().GetValue()
-		}
+	v, ok := valueOf(mfs, name, labels)
+	if !ok {
+		t.Fatalf("metric %s{%s} not exported", name, labels)
 	}
-	t.Fatalf("metric %s{%s} not exported", name, labels)
-	return 0
+	return v
 }
 
 // TestMetricsMatchWhatHappened runs a scripted scenario and checks that the
