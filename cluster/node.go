@@ -80,6 +80,8 @@ type Node struct {
 	rooms LocalRooms
 	fan   LocalFanout
 	sess  LocalSessions
+	adm   LocalAdmin
+	stats LocalStats
 
 	omu      sync.Mutex
 	outboxes map[string]*outbox

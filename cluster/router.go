@@ -326,6 +326,11 @@ func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 	case *cpb.Envelope_CloseUser:
 		n.sess.CloseUser(b.CloseUser.User)
 		return done()
+	case *cpb.Envelope_Query:
+		if n.adm == nil || n.stats == nil {
+			return failure(room.ErrUnavailable)
+		}
+		return n.answer(b.Query)
 	}
 	return failure(room.ErrInvalid)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/caarlos0/env/v11"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/roomcast/roomcast/admin"
 	"github.com/roomcast/roomcast/auth"
 	"github.com/roomcast/roomcast/cluster"
 	"github.com/roomcast/roomcast/fanout"
@@ -55,6 +56,8 @@ type Config struct {
 	Redis redisconn.Config `yaml:"redis" envPrefix:"REDIS_"`
 	// Cluster configures cluster mode.
 	Cluster cluster.Config `yaml:"cluster" envPrefix:"CLUSTER_"`
+	// Admin configures the admin HTTP API (/api/v1).
+	Admin admin.Config `yaml:"admin" envPrefix:"ADMIN_"`
 }
 
 // NodeConfig identifies the node.
@@ -141,6 +144,7 @@ func (c Config) WithDefaults() Config {
 	if c.Cluster.AdvertiseURL == "" && c.Gateway.Listen != "" && !strings.HasSuffix(c.Gateway.Listen, ":0") {
 		c.Cluster.AdvertiseURL = "ws://" + c.Gateway.Listen + "/ws"
 	}
+	c.Admin = c.Admin.WithDefaults()
 	return c
 }
 
@@ -200,6 +204,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Redis.Validate(); err != nil {
+		return err
+	}
+	if err := c.Admin.Validate(); err != nil {
 		return err
 	}
 	return c.Fanout.Validate()

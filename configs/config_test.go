@@ -20,7 +20,7 @@ func TestDocumentedFileIsTheDefaults(t *testing.T) {
 	want := Default()
 	got.Node.ID, want.Node.ID = "", ""
 	// The file spells empty lists as [], the code leaves them nil.
-	got.Auth.Previous, got.Gateway.AllowedOrigins, got.Redis.Addrs, got.Cluster.Zookeeper = nil, nil, nil, nil
+	got.Auth.Previous, got.Gateway.AllowedOrigins, got.Redis.Addrs, got.Cluster.Zookeeper, got.Admin.APIKeys = nil, nil, nil, nil, nil
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("roomcast.yaml differs from the defaults:\n file: %+v\n code: %+v", got, want)
 	}
@@ -159,6 +159,7 @@ func TestErrorsNameTheField(t *testing.T) {
 		{"mode: cluster\nredis:\n  addrs: [x:1]\n", "", "cluster.zookeeper"},
 		{"mode: cluster\nredis:\n  addrs: [x:1]\ncluster:\n  zookeeper: [z:1]\n", "", "auth.secret"},
 		{"mode: cluster\nredis:\n  addrs: [x:1]\ncluster:\n  zookeeper: [z:1]\n  roles: [boss]\nauth:\n  secret: 0123456789abcdef0123456789abcdef\n", "", "cluster.roles"},
+		{"admin:\n  api_keys: [short]\n", "", "admin.api_keys[0]"},
 	}
 	for _, c := range cases {
 		var env []string

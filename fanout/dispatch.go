@@ -123,7 +123,7 @@ func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool) {
 	}
 	interval := svc.pacer.Interval(int(r.viewers.Load()), int(svc.viewers.Load()))
 	var memo frameMemo
-	sent, merged, inlined := 0, 0, 0
+	sent, merged, inlined, missed := 0, 0, 0, uint64(0)
 	for _, sub := range subs {
 		sub.mu.Lock()
 		if !sub.ready || (sub.known >= head && sub.pknown >= phead) {
@@ -159,12 +159,15 @@ func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool) {
 			sent++
 			merged += max(n.covers-1, 0)
 			inlined += n.messages
+			missed += n.missed
 		}
 		sub.mu.Unlock()
 	}
+	r.notifies.Add(uint64(sent))
 	svc.metrics.notifySent.Add(float64(sent))
 	svc.metrics.notifyMerged.Add(float64(merged))
 	svc.metrics.inlineDelivered.Add(float64(inlined))
+	svc.metrics.missed.Add(float64(missed))
 	return due, later
 }
 

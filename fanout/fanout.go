@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -72,6 +73,7 @@ type Service struct {
 type roomShard struct {
 	mu    sync.RWMutex
 	rooms map[string]*room
+	sizes map[string]int // ring size overrides (SetRingSize); nil until used
 }
 
 // entry is one message in a room buffer with its protobuf encoding, which
@@ -91,6 +93,12 @@ type room struct {
 	// Subscribe agree) and read without it for pacing.
 	viewers    atomic.Int64
 	emptySince time.Time // guarded by the room shard lock
+
+	// Per-room counters for the admin API: Notify frames queued (added
+	// once per walk) and Pull frames served (acknowledgements included).
+	born     time.Time
+	notifies atomic.Uint64
+	pulls    atomic.Uint64
 
 	cmu   sync.Mutex // guards cache
 	cache frameCache
@@ -130,7 +138,8 @@ func (s *Sub) Room() string { return s.room.id }
 
 // Errors.
 var (
-	ErrGone = errors.New("fanout: subscription gone")
+	ErrGone    = errors.New("fanout: subscription gone")
+	ErrInvalid = errors.New("fanout: invalid argument")
 )
 
 // New builds a Service. It does no I/O and starts nothing (see Start).
@@ -211,7 +220,11 @@ func (s *Service) Subscribe(sess Session, roomID string) *Sub {
 	r := rs.rooms[roomID]
 	created := r == nil
 	if created {
-		r = &room{id: roomID, buf: ringbuf.NewBuffer[entry](s.cfg.buffer()), parts: make([]part, len(s.shards))}
+		bc := s.cfg.buffer()
+		if n := rs.sizes[roomID]; n > 0 {
+			bc.RingSize = n
+		}
+		r = &room{id: roomID, buf: ringbuf.NewBuffer[entry](bc), parts: make([]part, len(s.shards)), born: s.now()}
 		r.loading = s.history != nil
 		rs.rooms[roomID] = r
 	}
@@ -448,6 +461,7 @@ func (s *Service) pushAll(r *room, e entry) {
 		}
 		sh.mu.Unlock()
 	}
+	r.notifies.Add(uint64(sent))
 	s.metrics.notifySent.Add(float64(sent))
 	s.metrics.inlineDelivered.Add(float64(sent))
 }
@@ -488,6 +502,11 @@ func (s *Service) kick(sub *Sub, reason pb.Kick_Reason) {
 type RoomStats struct {
 	Viewers int
 	Buffer  ringbuf.BufferStats
+	// Since is when this node made the room's local state; Notifies and
+	// Pulls count the Notify frames queued to its viewers and the Pull
+	// frames they sent (acknowledgements included) since then.
+	Since           time.Time
+	Notifies, Pulls uint64
 }
 
 // Room returns the local stats of a room, and false when the node holds none.
@@ -496,7 +515,40 @@ func (s *Service) Room(id string) (RoomStats, bool) {
 	if r == nil {
 		return RoomStats{}, false
 	}
-	return RoomStats{Viewers: int(r.viewers.Load()), Buffer: r.buf.Stats()}, true
+	return RoomStats{Viewers: int(r.viewers.Load()), Buffer: r.buf.Stats(),
+		Since: r.born, Notifies: r.notifies.Load(), Pulls: r.pulls.Load()}, true
+}
+
+// MaxRingSize bounds SetRingSize.
+const MaxRingSize = 1 << 20
+
+// SetRingSize gives a room its own ring size on this node: the local ring,
+// if any, is resized now (the oldest messages that no longer fit are
+// evicted and counted) and rings made for the room later use it. n = 0
+// restores Config.RingSize.
+func (s *Service) SetRingSize(roomID string, n int) error {
+	if n < 0 || n > MaxRingSize {
+		return fmt.Errorf("%w: ring size must be 0 (default) .. %d, got %d", ErrInvalid, MaxRingSize, n)
+	}
+	rs := s.roomShard(roomID)
+	rs.mu.Lock()
+	if n == 0 {
+		delete(rs.sizes, roomID)
+	} else {
+		if rs.sizes == nil {
+			rs.sizes = make(map[string]int)
+		}
+		rs.sizes[roomID] = n
+	}
+	r := rs.rooms[roomID]
+	rs.mu.Unlock()
+	if r != nil {
+		if n == 0 {
+			n = s.cfg.RingSize
+		}
+		s.metrics.evicted.Add(float64(r.buf.Resize(n)))
+	}
+	return nil
 }
 
 // Viewers returns how many viewers (subscriptions) the node holds.

@@ -25,9 +25,11 @@ type frame struct {
 	covers int
 	// The viewer's cursors once it has this frame (inline Notify, PullResult).
 	known, pknown uint64
+	// Normal messages reported missed (inline Notify and PullResult).
+	missed uint64
 	// PullResult only.
-	more          bool
-	missed, pmiss uint64
+	more  bool
+	pmiss uint64
 }
 
 // frameCache keeps the frames built for the current heads of a room; shared
@@ -92,6 +94,7 @@ func (r *room) buildNotify(k frameKey, inlineBytes int) *frame {
 			f.known, f.pknown = max(normal.Last, k.known), max(prio.Last, k.pknown)
 			nt.Messages = msgs
 			nt.Missed = normal.Missed
+			f.missed = normal.Missed
 			nt.Seq, nt.Pseq = max(k.head, f.known), max(k.phead, f.pknown)
 		} else {
 			bins = nil

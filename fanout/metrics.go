@@ -1,6 +1,10 @@
 package fanout
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+)
 
 type metrics struct {
 	delivered       prometheus.Counter
@@ -33,7 +37,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 		notifyMerged:    c("notify_merged_total", "Messages that rode on a Notify made for an earlier message (merged, so no Notify of their own)."),
 		inlineDelivered: c("messages_inline_total", "Room messages delivered inside Notify frames."),
 		pullDelivered:   c("messages_pulled_total", "Room messages delivered in PullResult frames."),
-		missed:          c("missed_total", "Normal messages viewers asked for that had been evicted (reported to them as missed)."),
+		missed:          c("missed_total", "Normal messages viewers were told they missed because the ring had evicted them (in Notify and PullResult frames)."),
 		backfilled:      c("backfilled_total", "Messages a new local room took from the room store's history."),
 		backfillErrors:  c("backfill_errors_total", "New local rooms whose history could not be read (they start empty)."),
 		repaired:        c("gap_repaired_total", "Messages fetched from the room store to fill a seq gap (deliveries lost between nodes)."),
@@ -49,6 +53,9 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 	}
 	for _, k := range []string{"pull", "ack"} {
 		m.pulls.WithLabelValues(k)
+	}
+	for _, r := range []pb.Kick_Reason{pb.Kick_NOT_PULLING, pb.Kick_ADMIN, pb.Kick_BANNED} {
+		m.kicks.WithLabelValues(r.String())
 	}
 	viewers := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "roomcast", Subsystem: "fanout", Name: "viewers",

@@ -29,6 +29,7 @@ func (s *Service) Pull(sub *Sub, id uint32, after, pafter uint64, limit int, ack
 	}
 	sub.pulling = false
 	sub.notifies = 0
+	r.pulls.Add(1)
 
 	head, phead := r.buf.Heads()
 	if ack && after >= head && pafter >= phead {

@@ -1,6 +1,8 @@
 // Package server wires one roomcast node from its configuration: the token
 // keyring, the room service, the fanout, the gateway and the HTTP server
-// (/ws, /healthz, /readyz, /metrics), and runs them in order.
+// (/ws, /healthz, /readyz, /metrics, the admin API under /api/v1/, the demo
+// pages and the JavaScript SDK; /demo/token only on an embedded node with
+// the public development secret), and runs them in order.
 //
 // New does no I/O. Start listens and starts every component's goroutines;
 // Shutdown stops them in reverse order (stop accepting, close connections,

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
@@ -255,9 +256,18 @@ func metric(t testing.TB, s *Server, name string) float64 {
 		t.Fatal(err)
 	}
 	base, labels, _ := strings.Cut(name, "{")
-	labels = strings.TrimSuffix(labels, "}")
+	v, ok := valueOf(mfs, base, strings.TrimSuffix(labels, "}"))
+	if !ok {
+		t.Fatalf("metric %s not found", name)
+	}
+	return v
+}
+
+// valueOf finds the counter or gauge name{labels} among mfs; labels are
+// `k=v` or `k="v"`, comma-separated.
+func valueOf(mfs []*dto.MetricFamily, name, labels string) (float64, bool) {
 	for _, mf := range mfs {
-		if mf.GetName() != base {
+		if mf.GetName() != name {
 			continue
 		}
 	next:
@@ -278,13 +288,12 @@ func metric(t testing.TB, s *Server, name string) float64 {
 				}
 			}
 			if c := m.GetCounter(); c != nil {
-				return c.GetValue()
+				return c.GetValue(), true
 			}
-			return m.GetGauge().GetValue()
+			return m.GetGauge().GetValue(), true
 		}
 	}
-	t.Fatalf("metric %s not found", name)
-	return 0
+	return 0, false
 }
 
 var _ = testutil.ToFloat64

@@ -94,6 +94,9 @@ func New(cfg configs.Config, log *slog.Logger) (*Server, error) {
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	if err := s.mountAdmin(); err != nil {
+		return nil, err
+	}
 	s.http = &http.Server{
 		Handler:           s.mux,
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,

@@ -89,6 +89,7 @@ func (s *Server) buildServices() error {
 	}
 	if s.node != nil {
 		s.node.Wire(s.rooms, s.fan, s.gw)
+		s.node.WireAdmin(s.rooms, s.fan)
 	}
 	return nil
 }

@@ -137,7 +137,7 @@ func serve(args, environ []string, stderr io.Writer) error {
 	if err := srv.Start(); err != nil {
 		return err
 	}
-	printWelcome(srv, cfg, log)
+	printWelcome(srv, cfg, log, stderr)
 	<-ctx.Done()
 	stop()
 	log.Info("shutting down", "timeout", cfg.HTTP.ShutdownTimeout)
@@ -146,15 +146,29 @@ func serve(args, environ []string, stderr io.Writer) error {
 	return srv.Shutdown(sctx)
 }
 
-func printWelcome(srv *server.Server, cfg configs.Config, log *slog.Logger) {
+func printWelcome(srv *server.Server, cfg configs.Config, log *slog.Logger, w io.Writer) {
 	addr := srv.Addr()
-	log.Info("listening", "ws", "ws://"+addr+"/ws", "health", "http://"+addr+"/healthz", "metrics", "http://"+addr+"/metrics")
-	if cfg.UsesDevSecret() {
-		tok, err := srv.Keyring().Mint("demo", nil, 24*time.Hour, time.Now())
-		if err == nil {
-			log.Info("demo token for user \"demo\" (valid 24h)", "token", tok)
-		}
+	base := "http://" + addr
+	log.Info("listening", "ws", "ws://"+addr+"/ws", "health", base+"/healthz", "metrics", base+"/metrics",
+		"admin_api", base+"/api/v1")
+	if !cfg.UsesDevSecret() {
+		fmt.Fprintf(w, "\n  Viewer page:   %s/?room=lobby#token=<token>\n  Admin console: %s/admin?room=lobby#token=<admin token>\n"+
+			"  (mint tokens with: roomcast token -user NAME [-role admin])\n\n", base, base)
+		return
 	}
+	tok, err := srv.Keyring().Mint("demo", nil, 24*time.Hour, time.Now())
+	if err != nil {
+		log.Error("mint demo token", "err", err)
+		return
+	}
+	fmt.Fprintf(w, `
+  roomcast is running (embedded mode, public development secret).
+  Viewer page:   %[1]s/?room=lobby        open it in two tabs and chat
+  Admin console: %[1]s/admin?room=lobby   system notices, mute, ban, kick, stats
+  Demo token:    %[2]s
+                 (user "demo", valid 24h; the pages fetch their own)
+
+`, base, tok)
 }
 
 func token(args, environ []string, stdout, stderr io.Writer) error {

@@ -85,18 +85,36 @@ func TestServeStartsAndStopsOnSIGTERM(t *testing.T) {
 	}()
 	var seen []string
 	wsRe := regexp.MustCompile(`ws=ws://127\.0\.0\.1:\d+/ws`)
+	pageRe := regexp.MustCompile(`Viewer page: +(http://127\.0\.0\.1:\d+/\?room=lobby)`)
+	adminRe := regexp.MustCompile(`Admin console: +(http://127\.0\.0\.1:\d+/admin\?room=lobby)`)
 	deadline := time.After(20 * time.Second)
-	for ready := false; !ready; {
+	var listening bool
+	var page, console string
+	for !listening || page == "" || console == "" {
 		select {
 		case l, ok := <-lines:
 			if !ok {
 				t.Fatalf("exited early: %v", seen)
 			}
 			seen = append(seen, l)
-			ready = wsRe.MatchString(l)
+			listening = listening || wsRe.MatchString(l)
+			if m := pageRe.FindStringSubmatch(l); m != nil {
+				page = m[1]
+			}
+			if m := adminRe.FindStringSubmatch(l); m != nil {
+				console = m[1]
+			}
 		case <-deadline:
-			t.Fatalf("no listening line: %v", seen)
+			t.Fatalf("no listening line and demo URLs: %v", seen)
 		}
+	}
+	// The printed URLs serve the pages, and the demo tokens they use.
+	for _, u := range []string{page, console, strings.Replace(page, "/?room=lobby", "/demo/token?user=demo2", 1)} {
+		resp, err := http.Get(u)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %v %v", u, err, resp)
+		}
+		resp.Body.Close()
 	}
 	if !strings.Contains(strings.Join(seen, "\n"), "INSECURE") {
 		t.Fatalf("embedded mode did not warn about the development secret: %v", seen)

@@ -98,6 +98,73 @@ func (Moderate_Op) EnumDescriptor() ([]byte, []int) {
 	return file_cluster_proto_rawDescGZIP(), []int{10, 0}
 }
 
+type Query_Op int32
+
+const (
+	Query_UNSPECIFIED Query_Op = 0
+	// room.Info of a room this node owns.
+	Query_ROOM_INFO Query_Op = 1
+	// The n busiest rooms this node owns (room.Info list).
+	Query_TOP Query_Op = 2
+	// The ids of the rooms this node owns.
+	Query_ROOMS Query_Op = 3
+	// fanout.RoomStats of the room on this node.
+	Query_FANOUT_STATS Query_Op = 4
+	// Set the room's ring size on this node (n).
+	Query_SET_RING_SIZE Query_Op = 5
+	// Disconnect the user's connections on this node; reply n = how many.
+	Query_CLOSE_USER Query_Op = 6
+)
+
+// Enum value maps for Query_Op.
+var (
+	Query_Op_name = map[int32]string{
+		0: "UNSPECIFIED",
+		1: "ROOM_INFO",
+		2: "TOP",
+		3: "ROOMS",
+		4: "FANOUT_STATS",
+		5: "SET_RING_SIZE",
+		6: "CLOSE_USER",
+	}
+	Query_Op_value = map[string]int32{
+		"UNSPECIFIED":   0,
+		"ROOM_INFO":     1,
+		"TOP":           2,
+		"ROOMS":         3,
+		"FANOUT_STATS":  4,
+		"SET_RING_SIZE": 5,
+		"CLOSE_USER":    6,
+	}
+)
+
+func (x Query_Op) Enum() *Query_Op {
+	p := new(Query_Op)
+	*p = x
+	return p
+}
+
+func (x Query_Op) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Query_Op) Descriptor() protoreflect.EnumDescriptor {
+	return file_cluster_proto_enumTypes[1].Descriptor()
+}
+
+func (Query_Op) Type() protoreflect.EnumType {
+	return &file_cluster_proto_enumTypes[1]
+}
+
+func (x Query_Op) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Query_Op.Descriptor instead.
+func (Query_Op) EnumDescriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{15, 0}
+}
+
 // Envelope is one pub/sub message.
 type Envelope struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -122,6 +189,8 @@ type Envelope struct {
 	//	*Envelope_Failure
 	//	*Envelope_UserFrame
 	//	*Envelope_CloseUser
+	//	*Envelope_Query
+	//	*Envelope_QueryReply
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -302,6 +371,24 @@ func (x *Envelope) GetCloseUser() *CloseUser {
 	return nil
 }
 
+func (x *Envelope) GetQuery() *Query {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_Query); ok {
+			return x.Query
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetQueryReply() *QueryReply {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_QueryReply); ok {
+			return x.QueryReply
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Body interface {
 	isEnvelope_Body()
 }
@@ -362,6 +449,15 @@ type Envelope_CloseUser struct {
 	CloseUser *CloseUser `protobuf:"bytes,31,opt,name=close_user,json=closeUser,proto3,oneof"`
 }
 
+type Envelope_Query struct {
+	// Admin queries to one node or to every node, and their answer.
+	Query *Query `protobuf:"bytes,40,opt,name=query,proto3,oneof"`
+}
+
+type Envelope_QueryReply struct {
+	QueryReply *QueryReply `protobuf:"bytes,41,opt,name=query_reply,json=queryReply,proto3,oneof"`
+}
+
 func (*Envelope_Deliveries) isEnvelope_Body() {}
 
 func (*Envelope_Kick) isEnvelope_Body() {}
@@ -387,6 +483,10 @@ func (*Envelope_Failure) isEnvelope_Body() {}
 func (*Envelope_UserFrame) isEnvelope_Body() {}
 
 func (*Envelope_CloseUser) isEnvelope_Body() {}
+
+func (*Envelope_Query) isEnvelope_Body() {}
+
+func (*Envelope_QueryReply) isEnvelope_Body() {}
 
 type Deliveries struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1179,11 +1279,143 @@ func (x *CloseUser) GetUser() string {
 	return ""
 }
 
+// Query asks a node about (or changes) its local state for the admin API.
+type Query struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Op            Query_Op               `protobuf:"varint,1,opt,name=op,proto3,enum=roomcast.cluster.v1.Query_Op" json:"op,omitempty"`
+	Room          string                 `protobuf:"bytes,2,opt,name=room,proto3" json:"room,omitempty"`
+	User          string                 `protobuf:"bytes,3,opt,name=user,proto3" json:"user,omitempty"`
+	N             int64                  `protobuf:"varint,4,opt,name=n,proto3" json:"n,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Query) Reset() {
+	*x = Query{}
+	mi := &file_cluster_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Query) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Query) ProtoMessage() {}
+
+func (x *Query) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Query.ProtoReflect.Descriptor instead.
+func (*Query) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *Query) GetOp() Query_Op {
+	if x != nil {
+		return x.Op
+	}
+	return Query_UNSPECIFIED
+}
+
+func (x *Query) GetRoom() string {
+	if x != nil {
+		return x.Room
+	}
+	return ""
+}
+
+func (x *Query) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *Query) GetN() int64 {
+	if x != nil {
+		return x.N
+	}
+	return 0
+}
+
+// QueryReply carries the answer: json is the JSON encoding of the Go value
+// named in the Op's comment (room.Info, []room.Info, []string,
+// fanout.RoomStats); found is false when the node has no such room.
+type QueryReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Json          []byte                 `protobuf:"bytes,1,opt,name=json,proto3" json:"json,omitempty"`
+	N             int64                  `protobuf:"varint,2,opt,name=n,proto3" json:"n,omitempty"`
+	Found         bool                   `protobuf:"varint,3,opt,name=found,proto3" json:"found,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QueryReply) Reset() {
+	*x = QueryReply{}
+	mi := &file_cluster_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueryReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueryReply) ProtoMessage() {}
+
+func (x *QueryReply) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueryReply.ProtoReflect.Descriptor instead.
+func (*QueryReply) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *QueryReply) GetJson() []byte {
+	if x != nil {
+		return x.Json
+	}
+	return nil
+}
+
+func (x *QueryReply) GetN() int64 {
+	if x != nil {
+		return x.N
+	}
+	return 0
+}
+
+func (x *QueryReply) GetFound() bool {
+	if x != nil {
+		return x.Found
+	}
+	return false
+}
+
 var File_cluster_proto protoreflect.FileDescriptor
 
 const file_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\rcluster.proto\x12\x13roomcast.cluster.v1\"\xbf\x06\n" +
+	"\rcluster.proto\x12\x13roomcast.cluster.v1\"\xb7\a\n" +
 	"\bEnvelope\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\x04R\x02id\x12\x14\n" +
@@ -1205,7 +1437,10 @@ const file_cluster_proto_rawDesc = "" +
 	"\n" +
 	"user_frame\x18\x1e \x01(\v2\x1e.roomcast.cluster.v1.UserFrameH\x00R\tuserFrame\x12?\n" +
 	"\n" +
-	"close_user\x18\x1f \x01(\v2\x1e.roomcast.cluster.v1.CloseUserH\x00R\tcloseUserB\x06\n" +
+	"close_user\x18\x1f \x01(\v2\x1e.roomcast.cluster.v1.CloseUserH\x00R\tcloseUser\x122\n" +
+	"\x05query\x18( \x01(\v2\x1a.roomcast.cluster.v1.QueryH\x00R\x05query\x12B\n" +
+	"\vquery_reply\x18) \x01(\v2\x1f.roomcast.cluster.v1.QueryReplyH\x00R\n" +
+	"queryReplyB\x06\n" +
 	"\x04body\"A\n" +
 	"\n" +
 	"Deliveries\x123\n" +
@@ -1271,7 +1506,26 @@ const file_cluster_proto_rawDesc = "" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12\x14\n" +
 	"\x05frame\x18\x02 \x01(\fR\x05frame\"\x1f\n" +
 	"\tCloseUser\x12\x12\n" +
-	"\x04user\x18\x01 \x01(\tR\x04userB.Z,github.com/roomcast/roomcast/proto/clusterpbb\x06proto3"
+	"\x04user\x18\x01 \x01(\tR\x04user\"\xdb\x01\n" +
+	"\x05Query\x12-\n" +
+	"\x02op\x18\x01 \x01(\x0e2\x1d.roomcast.cluster.v1.Query.OpR\x02op\x12\x12\n" +
+	"\x04room\x18\x02 \x01(\tR\x04room\x12\x12\n" +
+	"\x04user\x18\x03 \x01(\tR\x04user\x12\f\n" +
+	"\x01n\x18\x04 \x01(\x03R\x01n\"m\n" +
+	"\x02Op\x12\x0f\n" +
+	"\vUNSPECIFIED\x10\x00\x12\r\n" +
+	"\tROOM_INFO\x10\x01\x12\a\n" +
+	"\x03TOP\x10\x02\x12\t\n" +
+	"\x05ROOMS\x10\x03\x12\x10\n" +
+	"\fFANOUT_STATS\x10\x04\x12\x11\n" +
+	"\rSET_RING_SIZE\x10\x05\x12\x0e\n" +
+	"\n" +
+	"CLOSE_USER\x10\x06\"D\n" +
+	"\n" +
+	"QueryReply\x12\x12\n" +
+	"\x04json\x18\x01 \x01(\fR\x04json\x12\f\n" +
+	"\x01n\x18\x02 \x01(\x03R\x01n\x12\x14\n" +
+	"\x05found\x18\x03 \x01(\bR\x05foundB.Z,github.com/roomcast/roomcast/proto/clusterpbb\x06proto3"
 
 var (
 	file_cluster_proto_rawDescOnce sync.Once
@@ -1285,47 +1539,53 @@ func file_cluster_proto_rawDescGZIP() []byte {
 	return file_cluster_proto_rawDescData
 }
 
-var file_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_cluster_proto_goTypes = []any{
 	(Moderate_Op)(0),     // 0: roomcast.cluster.v1.Moderate.Op
-	(*Envelope)(nil),     // 1: roomcast.cluster.v1.Envelope
-	(*Deliveries)(nil),   // 2: roomcast.cluster.v1.Deliveries
-	(*Delivery)(nil),     // 3: roomcast.cluster.v1.Delivery
-	(*Kick)(nil),         // 4: roomcast.cluster.v1.Kick
-	(*Viewers)(nil),      // 5: roomcast.cluster.v1.Viewers
-	(*JoinRequest)(nil),  // 6: roomcast.cluster.v1.JoinRequest
-	(*JoinReply)(nil),    // 7: roomcast.cluster.v1.JoinReply
-	(*LeaveRequest)(nil), // 8: roomcast.cluster.v1.LeaveRequest
-	(*SendRequest)(nil),  // 9: roomcast.cluster.v1.SendRequest
-	(*SendReply)(nil),    // 10: roomcast.cluster.v1.SendReply
-	(*Moderate)(nil),     // 11: roomcast.cluster.v1.Moderate
-	(*Done)(nil),         // 12: roomcast.cluster.v1.Done
-	(*Failure)(nil),      // 13: roomcast.cluster.v1.Failure
-	(*UserFrame)(nil),    // 14: roomcast.cluster.v1.UserFrame
-	(*CloseUser)(nil),    // 15: roomcast.cluster.v1.CloseUser
+	(Query_Op)(0),        // 1: roomcast.cluster.v1.Query.Op
+	(*Envelope)(nil),     // 2: roomcast.cluster.v1.Envelope
+	(*Deliveries)(nil),   // 3: roomcast.cluster.v1.Deliveries
+	(*Delivery)(nil),     // 4: roomcast.cluster.v1.Delivery
+	(*Kick)(nil),         // 5: roomcast.cluster.v1.Kick
+	(*Viewers)(nil),      // 6: roomcast.cluster.v1.Viewers
+	(*JoinRequest)(nil),  // 7: roomcast.cluster.v1.JoinRequest
+	(*JoinReply)(nil),    // 8: roomcast.cluster.v1.JoinReply
+	(*LeaveRequest)(nil), // 9: roomcast.cluster.v1.LeaveRequest
+	(*SendRequest)(nil),  // 10: roomcast.cluster.v1.SendRequest
+	(*SendReply)(nil),    // 11: roomcast.cluster.v1.SendReply
+	(*Moderate)(nil),     // 12: roomcast.cluster.v1.Moderate
+	(*Done)(nil),         // 13: roomcast.cluster.v1.Done
+	(*Failure)(nil),      // 14: roomcast.cluster.v1.Failure
+	(*UserFrame)(nil),    // 15: roomcast.cluster.v1.UserFrame
+	(*CloseUser)(nil),    // 16: roomcast.cluster.v1.CloseUser
+	(*Query)(nil),        // 17: roomcast.cluster.v1.Query
+	(*QueryReply)(nil),   // 18: roomcast.cluster.v1.QueryReply
 }
 var file_cluster_proto_depIdxs = []int32{
-	2,  // 0: roomcast.cluster.v1.Envelope.deliveries:type_name -> roomcast.cluster.v1.Deliveries
-	4,  // 1: roomcast.cluster.v1.Envelope.kick:type_name -> roomcast.cluster.v1.Kick
-	5,  // 2: roomcast.cluster.v1.Envelope.viewers:type_name -> roomcast.cluster.v1.Viewers
-	6,  // 3: roomcast.cluster.v1.Envelope.join:type_name -> roomcast.cluster.v1.JoinRequest
-	7,  // 4: roomcast.cluster.v1.Envelope.joined:type_name -> roomcast.cluster.v1.JoinReply
-	8,  // 5: roomcast.cluster.v1.Envelope.leave:type_name -> roomcast.cluster.v1.LeaveRequest
-	9,  // 6: roomcast.cluster.v1.Envelope.send:type_name -> roomcast.cluster.v1.SendRequest
-	10, // 7: roomcast.cluster.v1.Envelope.sent:type_name -> roomcast.cluster.v1.SendReply
-	11, // 8: roomcast.cluster.v1.Envelope.moderate:type_name -> roomcast.cluster.v1.Moderate
-	12, // 9: roomcast.cluster.v1.Envelope.done:type_name -> roomcast.cluster.v1.Done
-	13, // 10: roomcast.cluster.v1.Envelope.failure:type_name -> roomcast.cluster.v1.Failure
-	14, // 11: roomcast.cluster.v1.Envelope.user_frame:type_name -> roomcast.cluster.v1.UserFrame
-	15, // 12: roomcast.cluster.v1.Envelope.close_user:type_name -> roomcast.cluster.v1.CloseUser
-	3,  // 13: roomcast.cluster.v1.Deliveries.items:type_name -> roomcast.cluster.v1.Delivery
-	0,  // 14: roomcast.cluster.v1.Moderate.op:type_name -> roomcast.cluster.v1.Moderate.Op
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	3,  // 0: roomcast.cluster.v1.Envelope.deliveries:type_name -> roomcast.cluster.v1.Deliveries
+	5,  // 1: roomcast.cluster.v1.Envelope.kick:type_name -> roomcast.cluster.v1.Kick
+	6,  // 2: roomcast.cluster.v1.Envelope.viewers:type_name -> roomcast.cluster.v1.Viewers
+	7,  // 3: roomcast.cluster.v1.Envelope.join:type_name -> roomcast.cluster.v1.JoinRequest
+	8,  // 4: roomcast.cluster.v1.Envelope.joined:type_name -> roomcast.cluster.v1.JoinReply
+	9,  // 5: roomcast.cluster.v1.Envelope.leave:type_name -> roomcast.cluster.v1.LeaveRequest
+	10, // 6: roomcast.cluster.v1.Envelope.send:type_name -> roomcast.cluster.v1.SendRequest
+	11, // 7: roomcast.cluster.v1.Envelope.sent:type_name -> roomcast.cluster.v1.SendReply
+	12, // 8: roomcast.cluster.v1.Envelope.moderate:type_name -> roomcast.cluster.v1.Moderate
+	13, // 9: roomcast.cluster.v1.Envelope.done:type_name -> roomcast.cluster.v1.Done
+	14, // 10: roomcast.cluster.v1.Envelope.failure:type_name -> roomcast.cluster.v1.Failure
+	15, // 11: roomcast.cluster.v1.Envelope.user_frame:type_name -> roomcast.cluster.v1.UserFrame
+	16, // 12: roomcast.cluster.v1.Envelope.close_user:type_name -> roomcast.cluster.v1.CloseUser
+	17, // 13: roomcast.cluster.v1.Envelope.query:type_name -> roomcast.cluster.v1.Query
+	18, // 14: roomcast.cluster.v1.Envelope.query_reply:type_name -> roomcast.cluster.v1.QueryReply
+	4,  // 15: roomcast.cluster.v1.Deliveries.items:type_name -> roomcast.cluster.v1.Delivery
+	0,  // 16: roomcast.cluster.v1.Moderate.op:type_name -> roomcast.cluster.v1.Moderate.Op
+	1,  // 17: roomcast.cluster.v1.Query.op:type_name -> roomcast.cluster.v1.Query.Op
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_cluster_proto_init() }
@@ -1347,14 +1607,16 @@ func file_cluster_proto_init() {
 		(*Envelope_Failure)(nil),
 		(*Envelope_UserFrame)(nil),
 		(*Envelope_CloseUser)(nil),
+		(*Envelope_Query)(nil),
+		(*Envelope_QueryReply)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   15,
+			NumEnums:      2,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,293 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/roomcast/roomcast/client"
+	"github.com/roomcast/roomcast/configs"
+)
+
+// chromiumPath is the browser the test drives (Debian package chromium,
+// installed by scripts/test.sh).
+const chromiumPath = "/usr/bin/chromium"
+
+// browser starts headless Chromium for the test with a fresh profile and
+// the flags that keep it off the network (see shared ENV-NOTES).
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := chromiumPath
+	if _, err := os.Stat(path); err != nil {
+		if p, lerr := exec.LookPath("chromium"); lerr == nil {
+			path = p
+		} else {
+			t.Fatalf("headless Chromium is required for this test and was not found at %s: "+
+				"run ./scripts/test.sh (it installs the Debian package chromium) or apt-get install -y chromium", chromiumPath)
+		}
+	}
+	// chromedp's defaults (headless, no first run, no background
+	// networking, no sync, no timer throttling, ...) plus ours.
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.WindowSize(1280, 800),
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(acancel)
+	bctx, bcancel := chromedp.NewContext(actx)
+	t.Cleanup(bcancel)
+	if err := chromedp.Do(bctx); err != nil { // starts the browser
+		t.Fatalf("start %s: %v", path, err)
+	}
+	return bctx
+}
+
+// tab is one page of the browser; JavaScript exceptions fail the test.
+type tab struct {
+	t    *testing.T
+	name string
+	ctx  context.Context
+	mu   sync.Mutex
+	errs []string
+}
+
+func openTab(t *testing.T, bctx context.Context, name, url string, actions ...chromedp.Action[chromedp.Void]) *tab {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(bctx)
+	tb := &tab{t: t, name: name, ctx: ctx}
+	if err := chromedp.Do(ctx); err != nil { // opens the tab
+		t.Fatal(err)
+	}
+	// Uncaught exceptions and console errors of the page fail the test.
+	console := chromedp.Console(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m, err := range console {
+			if err != nil {
+				return
+			}
+			if m.IsException() || m.Type == chromedp.ConsoleError {
+				tb.mu.Lock()
+				tb.errs = append(tb.errs, fmt.Sprintf("%s: %s (%s:%d)", m.Type, m.Text, m.URL, m.Line+1))
+				tb.mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() { <-done })
+	t.Cleanup(cancel) // runs first
+	tb.run(append(actions, chromedp.Navigate(url))...)
+	return tb
+}
+
+func (tb *tab) run(actions ...chromedp.Action[chromedp.Void]) {
+	tb.t.Helper()
+	if err := chromedp.Do(tb.ctx, actions...); err != nil {
+		tb.t.Fatalf("%s: %v (page errors: %v)", tb.name, err, tb.errors())
+	}
+}
+
+func (tb *tab) errors() []string {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return append([]string(nil), tb.errs...)
+}
+
+// waitJS polls a JavaScript condition in the page until it is true.
+func (tb *tab) waitJS(what, cond string) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 15*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingInterval(20*time.Millisecond))); err != nil {
+		text, _ := chromedp.Run(tb.ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		tb.t.Fatalf("%s: waiting for %s: %v\npage errors: %v\npage text:\n%s", tb.name, what, err, tb.errors(), text)
+	}
+}
+
+func (tb *tab) evalBool(js string) bool {
+	tb.t.Helper()
+	v, err := chromedp.Run(tb.ctx, chromedp.Evaluate[bool](js))
+	if err != nil {
+		tb.t.Fatalf("%s: %v", tb.name, err)
+	}
+	return v
+}
+
+// chatHas is a JS condition: the chat list holds a message with this body
+// (from this sender, when from is not empty).
+func chatHas(body, from string) string {
+	return fmt.Sprintf(`[...document.querySelectorAll("#chat li.msg")].some(li =>
+		li.querySelector(".body").textContent === %q && (%q === "" || li.dataset.from === %q))`, body, from, from)
+}
+
+func (tb *tab) screenshot(file string) {
+	tb.t.Helper()
+	png, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100)) // quality 100 makes a PNG
+	if err != nil {
+		tb.t.Fatalf("%s: screenshot: %v", tb.name, err)
+	}
+	dir, err := filepath.Abs(filepath.Join("..", "artifacts", "browser"))
+	if err != nil {
+		tb.t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		tb.t.Fatal(err)
+	}
+	path := filepath.Join(dir, file)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		tb.t.Fatal(err)
+	}
+	tb.t.Logf("screenshot of %s: %s", tb.name, path)
+}
+
+// TestBrowserDemo opens the viewer page twice and the admin console once in
+// headless Chromium against an in-process node: a message typed in one
+// viewer shows in the other, a system notice from the console shows in
+// both, and a ban from the console stops the banned viewer's messages (it
+// sees an error; the other viewer gets nothing more from it).
+func TestBrowserDemo(t *testing.T) {
+	start := time.Now()
+	s := startServer(t, nil)
+	base := "http://" + s.Addr()
+	bctx := browser(t)
+
+	alice := openTab(t, bctx, "alice", base+"/?room=demo&user=alice")
+	// Bob watches on a phone-sized screen.
+	bob := openTab(t, bctx, "bob", base+"/?room=demo&user=bob", chromedp.EmulateViewport(390, 844))
+	for _, v := range []*tab{alice, bob} {
+		v.waitJS("joined", `document.getElementById("state").textContent === "live" && !document.getElementById("send").disabled`)
+	}
+
+	// A message typed in one viewer shows in the other.
+	alice.run(chromedp.SendKeys(chromedp.CSS("#msg"), "hello from alice"), chromedp.Click(chromedp.CSS("#send")))
+	bob.waitJS("alice's message", chatHas("hello from alice", "alice"))
+	alice.waitJS("own message echoed", chatHas("hello from alice", "alice"))
+
+	// A system notice from the console shows in both.
+	console := openTab(t, bctx, "admin", base+"/admin?room=demo")
+	console.waitJS("signed in", `document.getElementById("auth").textContent === "demo admin"`)
+	console.waitJS("room stats", `document.getElementById("s-viewers").textContent === "2"`)
+	console.run(chromedp.SendKeys(chromedp.CSS("#notice"), "stream restarts in 5 minutes"), chromedp.Click(chromedp.CSS("#send-notice")))
+	for _, v := range []*tab{alice, bob} {
+		v.waitJS("system notice", `[...document.querySelectorAll("#chat li.msg.notice .body")].some(e => e.textContent === "stream restarts in 5 minutes")`)
+	}
+
+	// A ban from the console stops bob.
+	console.run(chromedp.SendKeys(chromedp.CSS("#target"), "bob"), chromedp.Click(chromedp.CSS("#ban")))
+	console.waitJS("ban logged", `document.getElementById("log").textContent.includes("ban bob: ok")`)
+	bob.waitJS("told he is banned", `!document.getElementById("error").hidden && document.getElementById("error").textContent.includes("banned")`)
+	bob.run(chromedp.SendKeys(chromedp.CSS("#msg"), "can you hear me"), chromedp.Click(chromedp.CSS("#send")))
+	bob.waitJS("send refused", `document.getElementById("error").textContent.startsWith("Not sent")`)
+	// Alice posts after bob's attempt was refused; once hers arrives,
+	// bob's would have too had it been accepted.
+	alice.run(chromedp.SendKeys(chromedp.CSS("#msg"), "still here"), chromedp.Click(chromedp.CSS("#send")))
+	alice.waitJS("alice's later message", chatHas("still here", "alice"))
+	if alice.evalBool(chatHas("can you hear me", "")) {
+		t.Fatal("the banned viewer's message reached the other viewer")
+	}
+	if inf, _ := s.Rooms().Info("demo"); len(inf.Banned) != 1 || inf.Banned[0] != "bob" || inf.Stats.Accepted != 2 || inf.Stats.AcceptedPriority != 1 {
+		t.Fatalf("room after the scenario: %+v", inf)
+	}
+	console.waitJS("stats show the ban", `document.getElementById("s-banned").textContent === "bob"`)
+
+	alice.screenshot("viewer-alice.png")
+	bob.screenshot("viewer-bob-phone.png")
+	console.screenshot("admin-console.png")
+	for _, tb := range []*tab{alice, bob, console} {
+		if errs := tb.errors(); len(errs) > 0 {
+			t.Errorf("%s: JavaScript errors: %v", tb.name, errs)
+		}
+	}
+	t.Logf("browser demo took %v", time.Since(start).Round(time.Millisecond))
+}
+
+// TestBrowserSDKResume drives the JavaScript SDK itself in Chromium: it
+// connects with a token function, joins, receives; after an admin
+// disconnect it reconnects with backoff and resumes from its last seq,
+// getting what its ring still holds and a missed count for the rest, with
+// no duplicate; and it pings when idle so the server keeps it.
+func TestBrowserSDKResume(t *testing.T) {
+	s := startServer(t, func(c *configs.Config) {
+		lenient(c)
+		c.Fanout.RingSize = 8
+		c.Gateway.PingInterval = 100 * time.Millisecond
+		c.Gateway.IdleTimeout = 400 * time.Millisecond
+	})
+	base := "http://" + s.Addr()
+	page := openTab(t, browser(t), "sdk", base+"/sdk/roomcast.js")
+	ok, err := chromedp.Run(page.ctx, chromedp.Evaluate[bool](`(async () => {
+		window.log = { msgs: [], missed: 0, states: [] };
+		const { RoomcastClient } = await import("/sdk/roomcast.js");
+		const tok = (await (await fetch("/demo/token?user=zed")).json()).token;
+		window.c = new RoomcastClient({ url: "ws://" + location.host + "/ws", tokenFunc: async () => tok,
+			backoffMinMs: 1000, backoffMaxMs: 2000 });
+		c.on("message", (room, m) => log.msgs.push(m.body));
+		c.on("missed", (room, n) => { log.missed += n; });
+		c.on("state", (up) => log.states.push(up));
+		await c.connect();
+		await c.join("r");
+		return true;
+	})()`, chromedp.EvalAwaitPromise))
+	if err != nil || !ok {
+		t.Fatalf("SDK setup: %v (page errors %v)", err, page.errors())
+	}
+	ctx := context.Background()
+	sender := dialViewer(t, s, "sender", client.Options{})
+	if _, err := sender.Join(ctx, "r"); err != nil {
+		t.Fatal(err)
+	}
+	post := func(from, to int) {
+		for i := from; i <= to; i++ {
+			if _, err := sender.Send(ctx, "r", fmt.Sprint("m", i), client.SendOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	post(1, 3)
+	page.waitJS("first messages", `log.msgs.join() === "m1,m2,m3"`)
+
+	// Disconnected by an administrator; 20 messages arrive while away (the
+	// ring keeps 8 of them).
+	if n := s.Gateway().CloseUser("zed"); n != 1 {
+		t.Fatalf("closed %d connections", n)
+	}
+	page.waitJS("disconnected", `log.states.includes(false)`)
+	post(4, 23)
+	page.waitJS("reconnected and resumed", `log.states.at(-1) === true && log.msgs.length === 11`)
+	var want []string
+	for _, i := range []int{1, 2, 3, 16, 17, 18, 19, 20, 21, 22, 23} {
+		want = append(want, fmt.Sprint("m", i))
+	}
+	page.waitJS("resumed from seq 3: m16..m23 and 12 missed", fmt.Sprintf(
+		`log.msgs.join() === %q && log.missed === 12 && c.stats().reconnects === 1 && c.stats().duplicates === 0 && c.cursors("r").seq === 23`,
+		strings.Join(want, ",")))
+
+	// Idle: the SDK pings every pingIntervalMs, so the server (idle
+	// timeout 400ms) keeps the connection for several timeouts.
+	closesBefore := metric(t, s, `roomcast_gateway_closes_total{reason="idle"}`)
+	framesBefore := metric(t, s, "roomcast_gateway_frames_in_total")
+	eventually(t, 10*time.Second, "pings for 5 idle timeouts", func() bool {
+		return metric(t, s, "roomcast_gateway_frames_in_total") >= framesBefore+20
+	})
+	if metric(t, s, `roomcast_gateway_closes_total{reason="idle"}`) != closesBefore || page.evalBool(`log.states.join() !== "true,false,true"`) {
+		t.Fatal("the idle SDK connection was closed")
+	}
+	if errs := page.errors(); len(errs) > 0 {
+		t.Fatalf("JavaScript errors: %v", errs)
+	}
+}

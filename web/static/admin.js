@@ -1,0 +1,189 @@
+import { param, token, el, time } from "/static/common.js";
+
+const $ = (id) => document.getElementById(id);
+let cred = null; // {header, value}
+let renew = null; // fetches a fresh demo token, when signed in with one
+let room = param("room") || "lobby";
+$("room").value = room;
+
+function log(text, ok = true) {
+  const li = el("li", ok ? "ok" : "fail", `${time(Date.now())}  ${text}`);
+  $("log").prepend(li);
+  while ($("log").children.length > 100) $("log").lastElementChild.remove();
+}
+
+/** Calls the admin API; resolves with the JSON answer, throws {code, message}. */
+async function api(method, path, body) {
+  const headers = { [cred.header]: cred.value };
+  const init = { method, headers, cache: "no-store" };
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch("/api/v1" + path, init);
+  const data = await res.json().catch(() => ({ code: "HTTP_" + res.status, message: res.statusText }));
+  if (data.code === "TOKEN_EXPIRED" && renew) {
+    await renew();
+    return api(method, path, body);
+  }
+  if (!res.ok) throw Object.assign(new Error(data.message), { code: data.code });
+  return data;
+}
+
+async function act(what, method, path, body) {
+  try {
+    const r = await api(method, path, body);
+    log(`${what}: ok`);
+    refresh();
+    return r;
+  } catch (e) {
+    log(`${what}: ${e.code ?? "ERROR"} ${e.message}`, false);
+  }
+}
+
+const R = () => "/rooms/" + encodeURIComponent(room);
+const list = (a) => (a && a.length ? a.join(", ") : "none");
+const rate = (v) => (v ?? 0).toFixed(1);
+
+async function refresh() {
+  if (!cred) return;
+  try {
+    const s = await api("GET", R());
+    $("stats-room").textContent = room;
+    $("s-viewers").textContent = s.viewers;
+    $("s-seq").textContent = `${s.seq} / ${s.pseq}`;
+    $("s-accepted").textContent = s.messages.accepted;
+    $("s-priority").textContent = s.messages.accepted_priority;
+    const dropped = Object.entries(s.messages.dropped).filter(([, n]) => n > 0);
+    $("s-dropped").textContent = dropped.length ? dropped.map(([k, n]) => `${k} ${n}`).join(", ") : "0";
+    $("s-evicted").textContent = s.messages.evicted;
+    $("s-notify").textContent = rate(s.delivery.notify_rate);
+    $("s-pull").textContent = rate(s.delivery.pull_rate);
+    $("s-ring").textContent = s.ring ? `${s.ring.len} / ${s.ring.size}` : "no local ring";
+    $("s-limit").textContent = `${s.limit.rate}/s, burst ${s.limit.burst}`;
+    $("s-muted").textContent = list(s.muted);
+    $("s-banned").textContent = list(s.banned);
+    $("s-whitelist").textContent = list(s.whitelist);
+  } catch (e) {
+    $("stats-room").textContent = `${room} (${e.code})`;
+  }
+  try {
+    const t = await api("GET", "/rooms?top=10");
+    $("top").replaceChildren(...t.rooms.map((r) => {
+      const tr = el("tr");
+      const a = el("a", "", r.room);
+      a.href = "#";
+      a.addEventListener("click", (ev) => { ev.preventDefault(); watch(r.room); });
+      const td = el("td");
+      td.append(a);
+      tr.append(td, el("td", "", r.viewers), el("td", "", r.accepted), el("td", "", r.accepted_priority), el("td", "", r.dropped));
+      return tr;
+    }));
+  } catch { /* shown by the stats */ }
+}
+
+function watch(r) {
+  room = r;
+  $("room").value = r;
+  refresh();
+}
+
+function target() {
+  const u = $("target").value.trim();
+  if (!u) log("enter a user id first", false);
+  return u;
+}
+
+$("room-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  watch($("room").value.trim());
+});
+
+$("notice-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const body = $("notice").value.trim();
+  if (!body) return;
+  const r = await act(`notice to ${room}`, "POST", R() + "/notices", { body });
+  if (r) $("notice").value = "";
+});
+
+$("send-notice-all").addEventListener("click", async () => {
+  const body = $("notice").value.trim();
+  if (!body) return;
+  const r = await act("notice to all rooms", "POST", "/notices", { body });
+  if (r) log(`reached ${r.rooms} rooms, ${r.failed} failed`);
+});
+
+const withDuration = () => {
+  const d = $("duration").value.trim();
+  return d ? { duration: d } : {};
+};
+const moderation = {
+  mute: (u) => act(`mute ${u}`, "POST", R() + "/mutes", { user: u, ...withDuration() }),
+  unmute: (u) => act(`unmute ${u}`, "DELETE", R() + "/mutes/" + encodeURIComponent(u)),
+  ban: (u) => act(`ban ${u}`, "POST", R() + "/bans", { user: u, ...withDuration() }),
+  unban: (u) => act(`unban ${u}`, "DELETE", R() + "/bans/" + encodeURIComponent(u)),
+  kick: (u) => act(`kick ${u}`, "POST", R() + "/kicks", { user: u }),
+  disconnect: (u) => act(`disconnect ${u}`, "POST", "/users/" + encodeURIComponent(u) + "/disconnect"),
+  "wl-add": (u) => act(`whitelist ${u}`, "PUT", R() + "/whitelist/" + encodeURIComponent(u)),
+  "wl-remove": (u) => act(`unwhitelist ${u}`, "DELETE", R() + "/whitelist/" + encodeURIComponent(u)),
+};
+for (const [id, fn] of Object.entries(moderation)) {
+  $(id).addEventListener("click", () => {
+    const u = target();
+    if (u) fn(u);
+  });
+}
+
+$("limit-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  act("set limit", "PUT", R() + "/limit", { rate: Number($("rate").value), burst: Number($("burst").value) });
+});
+$("reset-limit").addEventListener("click", () => act("default limit", "DELETE", R() + "/limit"));
+$("ring-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  act("set ring size", "PUT", R() + "/ring", { size: Number($("ring").value || 0) });
+});
+
+$("cred-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const v = $("cred").value.trim();
+  if (!v) return;
+  // Tokens are three base64url parts; anything else is taken as an API key.
+  cred = v.split(".").length === 3 ? { header: "Authorization", value: "Bearer " + v } : { header: "X-API-Key", value: v };
+  signedIn("signed in");
+});
+
+function signedIn(how) {
+  $("cred-form").hidden = true;
+  $("auth").textContent = how;
+  $("auth").className = "state on";
+  refresh();
+  setInterval(refresh, 2000);
+}
+
+async function signIn() {
+  const key = param("key");
+  if (key) {
+    cred = { header: "X-API-Key", value: key };
+    return signedIn("API key");
+  }
+  try {
+    renew = async () => {
+      cred = { header: "Authorization", value: "Bearer " + (await token(param("user") || "admin", "admin")) };
+    };
+    await renew();
+    if (param("token")) {
+      renew = null; // a token given by hand is not renewed
+      return signedIn("token");
+    }
+    signedIn("demo admin");
+  } catch (e) {
+    $("auth").textContent = "signed out";
+    $("auth").className = "state off";
+    $("cred-form").hidden = false;
+    log(e.message, false);
+  }
+}
+
+signIn();

@@ -1,0 +1,143 @@
+import { RoomcastClient, RoomcastError } from "/sdk/roomcast.js";
+import { param, wsURL, token, el, time } from "/static/common.js";
+
+const $ = (id) => document.getElementById(id);
+const chat = $("chat");
+const danmaku = $("danmaku");
+const MAX_CHAT = 500;
+const MAX_DANMAKU = 60;
+
+let client = null;
+let room = "";
+let currentToken = "";
+let viewersTimer = null;
+let removedFor = ""; // why we were removed from the room, if we were
+
+$("room").value = param("room") || "lobby";
+$("user").value = param("user") || "guest-" + Math.floor(1000 + Math.random() * 9000);
+
+function setState(text, cls) {
+  const s = $("state");
+  s.textContent = text;
+  s.className = "state " + cls;
+}
+
+function showError(text) {
+  const e = $("error");
+  e.textContent = text;
+  e.hidden = !text;
+}
+
+function enableSend(on) {
+  $("msg").disabled = !on;
+  $("send").disabled = !on;
+}
+
+function addChat(item) {
+  chat.append(item);
+  while (chat.children.length > MAX_CHAT) chat.firstElementChild.remove();
+  chat.scrollTop = chat.scrollHeight;
+}
+
+function addMessage(m) {
+  const li = el("li", m.priority ? "msg notice" : "msg");
+  li.dataset.msgId = m.msgId;
+  li.dataset.from = m.from;
+  li.append(el("span", "ts", time(m.ts)));
+  if (m.priority) li.append(el("span", "badge", m.kind || "notice"));
+  li.append(el("b", "from", m.from), el("span", "body", m.body));
+  addChat(li);
+  fly(m);
+}
+
+// fly sends a message across the stage (danmaku), in one of a few lanes.
+function fly(m) {
+  if (danmaku.children.length >= MAX_DANMAKU) return;
+  const d = el("span", m.priority ? "dm notice" : "dm", m.body);
+  d.style.top = `${(Math.floor(Math.random() * 8) * 11) + 2}%`;
+  d.style.animationDuration = `${6 + Math.random() * 3}s`;
+  d.addEventListener("animationend", () => d.remove());
+  danmaku.append(d);
+}
+
+function addSkipped(n) {
+  addChat(el("li", "missed", `${n} message${n === 1 ? "" : "s"} skipped`));
+}
+
+async function pollViewers() {
+  if (!room || !currentToken) return;
+  try {
+    const res = await fetch(`/api/v1/rooms/${encodeURIComponent(room)}/viewers`, {
+      headers: { Authorization: "Bearer " + currentToken }, cache: "no-store",
+    });
+    if (res.ok) $("viewers").textContent = (await res.json()).viewers;
+  } catch { /* next time */ }
+}
+
+async function start(roomName, user) {
+  showError("");
+  if (client) client.close();
+  clearInterval(viewersTimer);
+  chat.replaceChildren();
+  room = roomName;
+  removedFor = "";
+  $("live-room").textContent = room;
+  setState("connecting…", "wait");
+  const c = new RoomcastClient({
+    url: wsURL(),
+    tokenFunc: async () => (currentToken = await token(user)),
+  });
+  client = c;
+  c.on("message", (r, m) => r === room && addMessage(m));
+  c.on("missed", (r, n) => r === room && addSkipped(n));
+  c.on("joined", (r, j) => r === room && ($("viewers").textContent = j.viewers));
+  c.on("kick", (r, reason) => {
+    if (r && r !== room) return;
+    removedFor = reason;
+    setState("removed", "off");
+    const why = { BANNED: "You were banned from this room.", ADMIN: "An administrator removed you.",
+      NOT_PULLING: "You fell behind and were removed; rejoin to continue." }[reason] ?? `Removed (${reason}).`;
+    showError(why);
+    addChat(el("li", "system", why));
+  });
+  c.on("state", (up) => {
+    setState(up ? "live" : "reconnecting…", up ? "on" : "wait");
+  });
+  try {
+    await c.connect();
+    await c.join(room);
+    setState("live", "on");
+    enableSend(true);
+    $("msg").focus();
+    viewersTimer = setInterval(pollViewers, 5000);
+  } catch (e) {
+    setState("offline", "off");
+    showError(e instanceof RoomcastError ? `${e.code}: ${e.message.replace(/^roomcast: \w+: /, "")}` : String(e.message ?? e));
+  }
+}
+
+$("join-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  if (!$("join-form").reportValidity()) return;
+  start($("room").value.trim(), $("user").value.trim());
+});
+
+$("send-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const input = $("msg");
+  const text = input.value.trim();
+  if (!text || !client) return;
+  input.value = "";
+  try {
+    await client.send(room, text);
+    showError("");
+  } catch (e) {
+    const code = e instanceof RoomcastError ? e.code : "ERROR";
+    const why = { BANNED: "you are banned here", MUTED: "you are muted", RATE_LIMITED: "the room is busy, try again",
+      CONN_RATE_LIMITED: "slow down",
+      ROOM_NOT_JOINED: removedFor === "BANNED" ? "you were banned from this room" : "you are not in this room" }[code] ?? e.message;
+    showError(`Not sent (${code}): ${why}`);
+  }
+});
+
+if (param("autojoin") !== "0") start($("room").value, $("user").value);
