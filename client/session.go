@@ -81,9 +81,10 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 		}
 	}
 	_ = ws.SetReadDeadline(time.Time{})
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.readLoop()
 	go s.pingLoop()
+	go s.offlineLoop()
 	return s, nil
 }
 
@@ -199,6 +200,7 @@ func (s *session) handle(f *pb.Frame) {
 	if j := f.GetJoined(); j != nil {
 		c.onJoined(j)
 	}
+	c.onOfflineFrame(s, f)
 	if f.Id != 0 {
 		s.pmu.Lock()
 		ch := s.pending[f.Id]

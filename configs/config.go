@@ -16,6 +16,7 @@ import (
 	"github.com/roomcast/roomcast/fanout"
 	"github.com/roomcast/roomcast/gateway"
 	"github.com/roomcast/roomcast/internal/redisconn"
+	"github.com/roomcast/roomcast/offline"
 	"github.com/roomcast/roomcast/room"
 )
 
@@ -49,6 +50,9 @@ type Config struct {
 	Fanout  fanout.Config  `yaml:"fanout" envPrefix:"FANOUT_"`
 	// Redis is the shared Redis (cluster mode; optional otherwise).
 	Redis redisconn.Config `yaml:"redis" envPrefix:"REDIS_"`
+	// Offline configures the offline 1:1 and group flows (stored in Redis
+	// when redis.addrs is set, in memory otherwise).
+	Offline offline.Config `yaml:"offline" envPrefix:"OFFLINE_"`
 }
 
 // NodeConfig identifies the node.
@@ -131,6 +135,7 @@ func (c Config) WithDefaults() Config {
 	c.Room = c.Room.WithDefaults()
 	c.Fanout = c.Fanout.WithDefaults()
 	c.Redis = c.Redis.WithDefaults()
+	c.Offline = c.Offline.WithDefaults()
 	return c
 }
 
@@ -181,6 +186,13 @@ func (c Config) Validate() error {
 	}
 	if err := c.Redis.Validate(); err != nil {
 		return err
+	}
+	if err := c.Offline.Validate(); err != nil {
+		return err
+	}
+	if c.Gateway.MaxQueueBytes < 2*c.Offline.PageBytes {
+		return fmt.Errorf("offline.page_bytes: %d is too large for gateway.max_queue_bytes %d (need at most half of it)",
+			c.Offline.PageBytes, c.Gateway.MaxQueueBytes)
 	}
 	return c.Fanout.Validate()
 }

@@ -31,6 +31,7 @@ type conn struct {
 	enc      atomic.Uint32 // protocol.Encoding of the last frame received
 	lastRead atomic.Int64  // coarse clock of the last frame received
 	authed   atomic.Bool
+	indexed  bool // in Gateway.users; reader goroutine only
 
 	// Reader-goroutine state.
 	ident    auth.Identity
@@ -330,5 +331,8 @@ func (c *conn) cleanup() {
 		cancel()
 	}
 	_ = c.ws.NetConn().Close()
+	if c.indexed {
+		c.g.users.remove(c)
+	}
 	c.g.unregister(c)
 }

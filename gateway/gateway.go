@@ -49,6 +49,7 @@ type Deps struct {
 	Rooms      Rooms    // required
 	Fanout     Fanout   // required
 	Auth       Verifier // required
+	Offline    Offline  // optional: offline 1:1 and group flows (gateway/offline.go)
 	Node       string   // this node's id, told to clients
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -73,6 +74,7 @@ type Gateway struct {
 	queued atomic.Int64
 
 	shards [numConnShards]connShard
+	users  userIndex // user -> connections, for offline live delivery
 
 	closing   atomic.Bool
 	stop      chan struct{}

@@ -36,6 +36,7 @@ type Server struct {
 	rooms *room.Service
 	fan   *fanout.Service
 	gw    *gateway.Gateway
+	off   *offlineParts // server/offline.go
 	mux   *http.ServeMux
 	http  *http.Server
 
@@ -88,10 +89,14 @@ func New(cfg configs.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.newOffline(); err != nil {
+		return nil, err
+	}
 	s.gw, err = gateway.New(gateway.Deps{
 		Rooms:      s.rooms,
 		Fanout:     s.fan,
 		Auth:       s.keys,
+		Offline:    s.off.svc,
 		Node:       cfg.Node.ID,
 		Logger:     log.With("component", "gateway"),
 		Registerer: s.reg,
@@ -99,6 +104,7 @@ func New(cfg configs.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.off.deliver.gw = s.gw
 	s.mux = http.NewServeMux()
 	s.mux.Handle("GET /ws", s.gw)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -129,6 +135,9 @@ func (s *Server) Start() error {
 	defer s.mu.Unlock()
 	if s.started {
 		return errors.New("server: already started")
+	}
+	if err := s.startOffline(); err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", s.cfg.Gateway.Listen)
 	if err != nil {
@@ -198,6 +207,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	err = errors.Join(err, s.gw.Close(ctx))
 	s.fan.Close()
 	s.wg.Wait()
+	err = errors.Join(err, s.closeOffline())
 	s.log.Info("roomcast node stopped", "node", s.cfg.Node.ID)
 	return err
 }
