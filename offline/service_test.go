@@ -94,7 +94,9 @@ func forEachService(t *testing.T, cfg Config, fn func(t *testing.T, f *fixture))
 	}
 }
 
-func (f *fixture) writes(op string) float64 { return testutil.ToFloat64(f.metrics.writes.WithLabelValues(op)) }
+func (f *fixture) writes(op string) float64 {
+	return testutil.ToFloat64(f.metrics.writes.WithLabelValues(op))
+}
 
 func (f *fixture) send(t *testing.T, from, to, body string) *pb.ConvSent {
 	t.Helper()

@@ -190,4 +190,3 @@ func TestRedisGroupSendIsOneCommand(t *testing.T) {
 		}
 	}
 }
-

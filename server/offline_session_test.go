@@ -110,7 +110,10 @@ func TestOfflineJSONSessionByHand(t *testing.T) {
 		return f.Id == 4 && len(p.GetMessages()) == 0 && p.NoMore && p.NextCursor == 2
 	})
 	bob.say(`{"id":5,"ack":{"conv":"d:alice|bob","read":2}}`)
-	bob.hear("acked", func(f *pb.Frame) bool { a := f.GetAcked(); return f.Id == 5 && a.GetRead() == 2 && a.GetReceived() == 2 })
+	bob.hear("acked", func(f *pb.Frame) bool {
+		a := f.GetAcked()
+		return f.Id == 5 && a.GetRead() == 2 && a.GetReceived() == 2
+	})
 	alice.hear("read receipt", func(f *pb.Frame) bool { r := f.GetReceipt(); return r.GetUser() == "bob" && r.GetRead() == 2 })
 
 	// A group, a live message, a recall that travels in the stream.
@@ -124,7 +127,9 @@ func TestOfflineJSONSessionByHand(t *testing.T) {
 		return f.Id == 0 && m.GetConv() == "g:book-club" && m.GetBody() == "chapter 3 tonight"
 	})
 	bob.say(`{"id":6,"ack":{"conv":"g:book-club","received":1}}`)
-	bob.hear("acked", func(f *pb.Frame) bool { return f.Id == 6 && f.GetAcked().GetReceived() == 1 && f.GetAcked().GetUnread() == 1 })
+	bob.hear("acked", func(f *pb.Frame) bool {
+		return f.Id == 6 && f.GetAcked().GetReceived() == 1 && f.GetAcked().GetUnread() == 1
+	})
 	alice.say(`{"id":7,"recall":{"conv":"g:book-club","seq":1}}`)
 	alice.hear("own recall", func(f *pb.Frame) bool { return f.GetConvMessage().GetRecallOf() == 1 })
 	alice.hear("recalled", func(f *pb.Frame) bool { return f.Id == 7 && f.GetRecalled().GetRecallSeq() == 2 })
