@@ -65,6 +65,7 @@ type offlineClient struct {
 type convState struct {
 	known   bool   // cursor is meaningful
 	cursor  uint64 // every seq up to here was received (handed over or skipped)
+	backlog uint64 // max seq at login: up to it the app pulls on demand
 	ahead   map[uint64]bool
 	gapAt   time.Time // when the oldest gap appeared
 	acked   uint64    // last received cursor acknowledged to the server
@@ -117,8 +118,13 @@ func (cs *convState) advance() {
 		delete(cs.ahead, cs.cursor+1)
 		cs.cursor++
 	}
-	if len(cs.ahead) == 0 {
+	switch {
+	case len(cs.ahead) == 0:
 		cs.gapAt = time.Time{}
+	case cs.cursor >= cs.backlog && cs.gapAt.IsZero():
+		// A gap in live delivery (a push lost or overtaken): pulled after
+		// GapTimeout. A backlog the app has not pulled yet is not a gap.
+		cs.gapAt = time.Now()
 	}
 }
 
@@ -158,7 +164,7 @@ func (c *Client) applyCounters(ct *pb.Counters) {
 	}
 	for _, sum := range ct.Convs {
 		cs := o.conv(sum.Conv)
-		cs.known, cs.cursor, cs.acked = true, sum.Received, sum.Received
+		cs.known, cs.cursor, cs.acked, cs.backlog = true, sum.Received, sum.Received, sum.MaxSeq
 		clear(cs.ahead)
 		cs.gapAt, cs.pending = time.Time{}, 0
 	}
@@ -231,9 +237,6 @@ func (c *Client) applyLive(s *session, m *pb.ConvMessage) {
 		}
 		cs.ahead[m.Seq] = true
 		cs.advance()
-		if len(cs.ahead) > 0 && cs.gapAt.IsZero() {
-			cs.gapAt = time.Now()
-		}
 	} else if !ok {
 		c.off.stats.dupes.Add(1)
 	}

@@ -30,7 +30,7 @@ type Config struct {
 	CountersLast int `yaml:"counters_last"`
 	// Retention is how long entries are kept for pulls and roaming
 	// (History); older entries are removed as conversations are written and
-	// read. Default 720h (30 days); -1: forever.
+	// read. Default 720h (30 days); negative (e.g. -1s): forever.
 	Retention time.Duration `yaml:"retention"`
 	// DedupeWindow is how long a (sender, client_msg_id) pair is remembered,
 	// so a resend within it is answered with the original message. Default
@@ -134,8 +134,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("offline.list_limit: %d is above max_list_limit %d", d.ListLimit, d.MaxListLimit)
 	case c.CountersLast < -1 || c.CountersLast > 50:
 		return fmt.Errorf("offline.counters_last: want -1..50, got %d", c.CountersLast)
-	case c.Retention < 0 && c.Retention != -1:
-		return fmt.Errorf("offline.retention: must be positive or -1 (forever), got %v", c.Retention)
 	case c.DedupeWindow < 0:
 		return fmt.Errorf("offline.dedupe_window: must not be negative, got %v", c.DedupeWindow)
 	case c.AckEvery < 0:

@@ -1,9 +1,13 @@
 package offline
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/roomcast/roomcast/room"
+)
 
 // MaxIDBytes bounds user and group ids used in offline flows.
-const MaxIDBytes = 128
+const MaxIDBytes = room.MaxIDBytes
 
 // MaxKindBytes bounds a message kind; MaxClientMsgIDBytes a client_msg_id.
 const (
@@ -12,24 +16,10 @@ const (
 )
 
 // ValidID reports whether id can name a user or a group in offline flows:
-// 1-128 bytes of A-Z a-z 0-9 . _ : @ - (the room-id alphabet). It never
+// the room-id alphabet (1-128 bytes of A-Z a-z 0-9 . _ : @ -). It never
 // contains '|', '{' or '}', so conversation ids and Redis hash tags built
 // from it are unambiguous.
-func ValidID(id string) bool {
-	if len(id) == 0 || len(id) > MaxIDBytes {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case c == '.' || c == '_' || c == ':' || c == '@' || c == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
+func ValidID(id string) bool { return room.ValidID(id) }
 
 // DirectConv is the id of the 1:1 conversation of users a and b:
 // "d:<lower>|<higher>".

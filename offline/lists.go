@@ -151,58 +151,52 @@ func (s *Service) groupItems(ctx context.Context, user string, unreadOnly bool, 
 	return out, nil
 }
 
-func (s *Service) summaries(items []item, user string) []*pb.ConvSummary {
+// listPage answers a Counters or ConvList request: the wire summaries of
+// one page, and the next cursor ("" when no more).
+func (s *Service) listPage(ctx context.Context, user, cursor string, limit uint32, unreadOnly bool, last int) ([]*pb.ConvSummary, string, error) {
+	before, err := decodePos(cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	n, err := pageLimit(limit, s.cfg.ListLimit, s.cfg.MaxListLimit)
+	if err != nil {
+		return nil, "", err
+	}
+	items, more, err := s.list(ctx, user, unreadOnly, before, n, last)
+	if err != nil {
+		return nil, "", s.failed(err)
+	}
 	out := make([]*pb.ConvSummary, len(items))
 	for i, it := range items {
 		out[i] = summary(it.c, user, it.sum)
 	}
-	return out
+	next := ""
+	if more {
+		next = encodePos(items[len(items)-1].pos)
+	}
+	return out, next, nil
 }
 
 // Counters returns a page of the conversations with unread entries, most
 // recent first, each with its last CountersLast entries: what a client
 // shows right after login, before it pulls anything.
 func (s *Service) Counters(ctx context.Context, user, cursor string, limit uint32) (*pb.Counters, error) {
-	before, err := decodePos(cursor)
+	convs, next, err := s.listPage(ctx, user, cursor, limit, true, max(s.cfg.CountersLast, 0))
 	if err != nil {
 		return nil, err
 	}
-	n, err := pageLimit(limit, s.cfg.ListLimit, s.cfg.MaxListLimit)
-	if err != nil {
-		return nil, err
-	}
-	items, more, err := s.list(ctx, user, true, before, n, max(s.cfg.CountersLast, 0))
-	if err != nil {
-		return nil, s.failed(err)
-	}
-	out := &pb.Counters{Convs: s.summaries(items, user), NoMore: !more,
-		AckEvery: uint32(s.cfg.AckEvery), AckIntervalMs: uint32(s.cfg.AckInterval / time.Millisecond)}
-	if more {
-		out.NextCursor = encodePos(items[len(items)-1].pos)
-	}
-	return out, nil
+	return &pb.Counters{Convs: convs, NextCursor: next, NoMore: next == "",
+		AckEvery: uint32(s.cfg.AckEvery), AckIntervalMs: uint32(s.cfg.AckInterval / time.Millisecond)}, nil
 }
 
 // ListConvs pages through all of user's conversations, most recent first,
 // each with its last entry.
 func (s *Service) ListConvs(ctx context.Context, user, cursor string, limit uint32) (*pb.ConvList, error) {
-	before, err := decodePos(cursor)
+	convs, next, err := s.listPage(ctx, user, cursor, limit, false, 1)
 	if err != nil {
 		return nil, err
 	}
-	n, err := pageLimit(limit, s.cfg.ListLimit, s.cfg.MaxListLimit)
-	if err != nil {
-		return nil, err
-	}
-	items, more, err := s.list(ctx, user, false, before, n, 1)
-	if err != nil {
-		return nil, s.failed(err)
-	}
-	out := &pb.ConvList{Convs: s.summaries(items, user), NoMore: !more}
-	if more {
-		out.NextCursor = encodePos(items[len(items)-1].pos)
-	}
-	return out, nil
+	return &pb.ConvList{Convs: convs, NextCursor: next, NoMore: next == ""}, nil
 }
 
 // GetConv summarises one conversation for user (read receipts: peer_read).
@@ -240,39 +234,6 @@ func (s *Service) Login(ctx context.Context, user string) ([]*pb.Frame, error) {
 		return nil, nil // nothing unread: no frame (ListCounters says so too)
 	}
 	return []*pb.Frame{{Body: &pb.Frame_Counters{Counters: c}}}, nil
-}
-
-// pushAll is the benchmark baseline (seed 001, before the fix): every
-// unread entry of every conversation, pushed at login, then the counters.
-func (s *Service) pushAll(ctx context.Context, user string) ([]*pb.Frame, error) {
-	var frames []*pb.Frame
-	cursor := ""
-	for {
-		cs, err := s.Counters(ctx, user, cursor, uint32(s.cfg.MaxListLimit))
-		if err != nil {
-			return nil, err
-		}
-		for _, sum := range cs.Convs {
-			c, _ := parseConv(sum.Conv)
-			for after := sum.Received; after < sum.MaxSeq; {
-				r, err := s.store.Read(ctx, ReadArgs{Conv: c.id, Member: user, Group: c.isGroup(), After: after, Limit: s.cfg.MaxPageLimit, Cutoff: s.cutoff()})
-				if err != nil {
-					return nil, s.failed(err)
-				}
-				page, _ := s.buildPage(c.id, after, r, s.cfg.PageBytes)
-				frames = append(frames, &pb.Frame{Body: &pb.Frame_ConvPage{ConvPage: page}})
-				if page.NextCursor <= after {
-					break
-				}
-				after = page.NextCursor
-			}
-		}
-		if cs.NoMore {
-			break
-		}
-		cursor = cs.NextCursor
-	}
-	return frames, nil
 }
 
 // PullAll applies the acks of the previous AllPage, then pulls across every

@@ -173,22 +173,32 @@ func (s *Service) SendDirect(ctx context.Context, c Caller, to, body, kind, cmid
 		return nil, err
 	}
 	cv := DirectConv(c.User, to)
-	r, err := s.store.Append(ctx, AppendArgs{
-		Conv:      cv,
-		Entry:     Entry{MsgID: s.ids.Next(), From: c.User, TS: s.now().UnixMilli(), Kind: kind, ClientMsgID: cmid, Body: body},
-		DedupeTTL: s.cfg.DedupeWindow,
-		Cutoff:    s.cutoff(),
-	})
+	r, err := s.append(ctx, cv, false, c.User, body, kind, cmid)
 	if err != nil {
-		return nil, s.failed(err)
+		return nil, err
 	}
-	s.wrote(opAppend)
 	if err := s.indexDirect(ctx, cv, c.User, to, r.Entry); err != nil {
 		return nil, s.failed(err)
 	}
 	s.count(r, "direct")
 	s.push([]string{to, c.User}, cv, r.Entry)
 	return sent(cv, r), nil
+}
+
+// append stores a new message (or finds the original of a resend).
+func (s *Service) append(ctx context.Context, cv string, group bool, from, body, kind, cmid string) (AppendResult, error) {
+	r, err := s.store.Append(ctx, AppendArgs{
+		Conv:      cv,
+		Group:     group,
+		Entry:     Entry{MsgID: s.ids.Next(), From: from, TS: s.now().UnixMilli(), Kind: kind, ClientMsgID: cmid, Body: body},
+		DedupeTTL: s.cfg.DedupeWindow,
+		Cutoff:    s.cutoff(),
+	})
+	if err != nil {
+		return AppendResult{}, s.failed(err)
+	}
+	s.wrote(opAppend)
+	return r, nil
 }
 
 // indexDirect records a new entry of a direct conversation in both users'
@@ -240,17 +250,10 @@ func (s *Service) SendGroup(ctx context.Context, c Caller, group, body, kind, cm
 		return nil, err
 	}
 	cv := GroupConv(group)
-	r, err := s.store.Append(ctx, AppendArgs{
-		Conv:      cv,
-		Group:     true,
-		Entry:     Entry{MsgID: s.ids.Next(), From: c.User, TS: s.now().UnixMilli(), Kind: kind, ClientMsgID: cmid, Body: body},
-		DedupeTTL: s.cfg.DedupeWindow,
-		Cutoff:    s.cutoff(),
-	})
+	r, err := s.append(ctx, cv, true, c.User, body, kind, cmid)
 	if err != nil {
-		return nil, s.failed(err)
+		return nil, err
 	}
-	s.wrote(opAppend)
 	s.count(r, "group")
 	s.pushGroup(ctx, group, r.MembersVersion, r.Entry)
 	return sent(cv, r), nil

@@ -8,7 +8,9 @@ import (
 // Store keeps conversations (1:1 and group logs with their cursors), groups
 // and each user's conversation index. Every method is one atomic step on
 // the keys of ONE conversation or ONE user (in Redis: one hash tag, one Lua
-// script), so it works on Redis Cluster; the Service orders the steps.
+// script), or a batch of such steps (Summaries, AddUserGroup,
+// RemoveUserGroup), so it works on Redis Cluster; the Service orders the
+// steps.
 //
 // Two implementations pass the same conformance suite (store_test.go):
 // MemoryStore (embedded mode) and RedisStore (go-redis). Errors are this

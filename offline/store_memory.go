@@ -214,60 +214,57 @@ func (s *MemoryStore) Append(_ context.Context, a AppendArgs) (AppendResult, err
 	return AppendResult{Entry: e, MembersVersion: c.mver}, nil
 }
 
-// Read implements Store.
-func (s *MemoryStore) Read(_ context.Context, a ReadArgs) (ReadResult, error) {
-	c := s.conv(a.Conv, false)
+// with runs fn on a conversation under its lock, after the membership
+// check. A direct conversation nobody wrote to is an empty one (and is not
+// created by a read).
+func (s *MemoryStore) with(id string, group bool, member string, fn func(c *memConv) error) error {
+	c := s.conv(id, false)
 	if c == nil {
-		if a.Group {
-			return ReadResult{}, ErrGroupNotFound
+		if group {
+			return ErrGroupNotFound
 		}
-		if a.After > 0 {
-			return ReadResult{}, ErrCursorAhead
-		}
-		return ReadResult{}, nil
+		c = &memConv{}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, err := c.check(a.Group, a.Member); err != nil {
-		return ReadResult{}, err
+	if _, err := c.check(group, member); err != nil {
+		return err
 	}
-	if a.After > c.seq {
-		return ReadResult{}, ErrCursorAhead
-	}
-	c.trim(a.Cutoff)
-	if a.Ack && a.After > c.recv[a.Member] {
-		setCursor(&c.recv, a.Member, a.After)
-	}
-	st := c.state(a.Member)
-	lo := max(a.After, st.Floor, st.Since)
-	hi := min(lo+uint64(a.Limit), st.MaxSeq)
-	return ReadResult{State: st, Lo: lo, Hi: max(hi, lo), Entries: c.rng(lo, hi)}, nil
+	return fn(c)
+}
+
+// Read implements Store.
+func (s *MemoryStore) Read(_ context.Context, a ReadArgs) (r ReadResult, err error) {
+	err = s.with(a.Conv, a.Group, a.Member, func(c *memConv) error {
+		if a.After > c.seq {
+			return ErrCursorAhead
+		}
+		c.trim(a.Cutoff)
+		if a.Ack && a.After > c.recv[a.Member] {
+			setCursor(&c.recv, a.Member, a.After)
+		}
+		st := c.state(a.Member)
+		lo := max(a.After, st.Floor, st.Since)
+		hi := min(lo+uint64(a.Limit), st.MaxSeq)
+		r = ReadResult{State: st, Lo: lo, Hi: max(hi, lo), Entries: c.rng(lo, hi)}
+		return nil
+	})
+	return r, err
 }
 
 // ReadBack implements Store.
-func (s *MemoryStore) ReadBack(_ context.Context, a ReadBackArgs) (ReadResult, error) {
-	c := s.conv(a.Conv, false)
-	if c == nil {
-		if a.Group {
-			return ReadResult{}, ErrGroupNotFound
+func (s *MemoryStore) ReadBack(_ context.Context, a ReadBackArgs) (r ReadResult, err error) {
+	err = s.with(a.Conv, a.Group, a.Member, func(c *memConv) error {
+		if a.Before > c.seq+1 {
+			return ErrCursorAhead
 		}
-		if a.Before > 1 {
-			return ReadResult{}, ErrCursorAhead
-		}
-		return ReadResult{}, nil
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, err := c.check(a.Group, a.Member); err != nil {
-		return ReadResult{}, err
-	}
-	if a.Before > c.seq+1 {
-		return ReadResult{}, ErrCursorAhead
-	}
-	c.trim(a.Cutoff)
-	st := c.state(a.Member)
-	lo, hi := backRange(st, a.Before, a.Limit)
-	return ReadResult{State: st, Lo: lo, Hi: hi, Entries: c.rng(lo, hi)}, nil
+		c.trim(a.Cutoff)
+		st := c.state(a.Member)
+		lo, hi := backRange(st, a.Before, a.Limit)
+		r = ReadResult{State: st, Lo: lo, Hi: hi, Entries: c.rng(lo, hi)}
+		return nil
+	})
+	return r, err
 }
 
 // backRange is the seq range (lo, hi] of a page before `before`.
@@ -288,29 +285,18 @@ func backRange(st ConvState, before uint64, limit int) (lo, hi uint64) {
 }
 
 // SetCursors implements Store.
-func (s *MemoryStore) SetCursors(_ context.Context, a CursorArgs) (ConvState, error) {
-	c := s.conv(a.Conv, false)
-	if c == nil {
-		if a.Group {
-			return ConvState{}, ErrGroupNotFound
+func (s *MemoryStore) SetCursors(_ context.Context, a CursorArgs) (st ConvState, err error) {
+	err = s.with(a.Conv, a.Group, a.Member, func(c *memConv) error {
+		recv, read, err := moveCursors(c.seq, c.recv[a.Member], c.read[a.Member], a)
+		if err != nil {
+			return err
 		}
-		if a.Received > 0 || a.Read > 0 {
-			return ConvState{}, ErrCursorAhead
-		}
-		return ConvState{}, nil
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, err := c.check(a.Group, a.Member); err != nil {
-		return ConvState{}, err
-	}
-	recv, read, err := moveCursors(c.seq, c.recv[a.Member], c.read[a.Member], a)
-	if err != nil {
-		return ConvState{}, err
-	}
-	setCursor(&c.recv, a.Member, recv)
-	setCursor(&c.read, a.Member, read)
-	return c.state(a.Member), nil
+		setCursor(&c.recv, a.Member, recv)
+		setCursor(&c.read, a.Member, read)
+		st = c.state(a.Member)
+		return nil
+	})
+	return st, err
 }
 
 // moveCursors applies a CursorArgs to the current cursors.

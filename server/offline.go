@@ -69,6 +69,7 @@ func (s *Server) startOffline() error {
 	defer cancel()
 	if err := s.off.redis.CheckDurability(ctx); err != nil {
 		if !s.cfg.Offline.UnsafeNoFsync {
+			_ = s.closeOffline() // the node will not run: release the pool
 			return fmt.Errorf("server: %w (set offline.unsafe_no_fsync to start anyway)", err)
 		}
 		s.log.Warn("UNSAFE: offline messages may be lost", "err", err)
