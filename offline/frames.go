@@ -16,8 +16,9 @@ func convMessage(cv string, e Entry) *pb.ConvMessage {
 	}
 }
 
-// summary is the wire form of a conversation summary for user.
-func summary(c conv, user string, sum Summary) *pb.ConvSummary {
+// summary is the wire form of a conversation summary for user; last
+// entries older than cutoff (past retention, not removed yet) are left out.
+func summary(c conv, user string, sum Summary, cutoff int64) *pb.ConvSummary {
 	out := &pb.ConvSummary{
 		Conv: c.id, Peer: c.peerOrGroup(user), MaxSeq: sum.MaxSeq, LastTs: sum.LastTS,
 		Unread: unread(sum.ConvState), Received: sum.Received, Read: sum.Read,
@@ -28,7 +29,9 @@ func summary(c conv, user string, sum Summary) *pb.ConvSummary {
 		out.Type, out.PeerRead = pb.ConvType_DIRECT, sum.PeerRead
 	}
 	for _, e := range sum.Last {
-		out.Last = append(out.Last, convMessage("", e))
+		if e.TS >= cutoff {
+			out.Last = append(out.Last, convMessage("", e))
+		}
 	}
 	return out
 }

@@ -167,8 +167,9 @@ func (s *Service) listPage(ctx context.Context, user, cursor string, limit uint3
 		return nil, "", s.failed(err)
 	}
 	out := make([]*pb.ConvSummary, len(items))
+	cutoff := s.cutoff()
 	for i, it := range items {
-		out[i] = summary(it.c, user, it.sum)
+		out[i] = summary(it.c, user, it.sum, cutoff)
 	}
 	next := ""
 	if more {
@@ -212,7 +213,7 @@ func (s *Service) GetConv(ctx context.Context, user, id string) (*pb.ConvList, e
 	if sums[0].Missing {
 		return nil, fmt.Errorf("%w: %s", ErrNotMember, id)
 	}
-	return &pb.ConvList{Convs: []*pb.ConvSummary{summary(c, user, sums[0])}, NoMore: true}, nil
+	return &pb.ConvList{Convs: []*pb.ConvSummary{summary(c, user, sums[0], s.cutoff())}, NoMore: true}, nil
 }
 
 // Login returns the frames pushed to a new connection of user right after

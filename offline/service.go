@@ -228,9 +228,10 @@ func sent(cv string, r AppendResult) *pb.ConvSent {
 }
 
 // push delivers an entry live to users (a resend is pushed again: at least
-// once, clients dedupe by msg_id).
+// once, clients dedupe by msg_id). A resend whose original retention has
+// removed is not pushed (the store only remembers its ids).
 func (s *Service) push(users []string, cv string, e Entry) {
-	if s.deliver == nil || len(users) == 0 {
+	if s.deliver == nil || len(users) == 0 || (e.Body == "" && !e.Recalled && e.RecallOf == 0) {
 		return
 	}
 	o := protocol.NewShared(&pb.Frame{Body: &pb.Frame_ConvMessage{ConvMessage: convMessage(cv, e)}})

@@ -759,3 +759,20 @@ func TestOfflineLiveGapIsPulledBacklogIsNot(t *testing.T) {
 		t.Fatalf("cursor %d", cur)
 	}
 }
+
+// TestOfflineCountersAfterHandshakeToken: the token given at the handshake
+// gets the same login push (Connected, then Counters), in JSON with enc=json.
+func TestOfflineCountersAfterHandshakeToken(t *testing.T) {
+	s := startServer(t, chatty)
+	if _, err := s.Offline().SendDirect(context.Background(), offline.Caller{User: "alice"}, "bob", "hi", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	r := dialRaw(t, s, protocol.JSON, "enc=json&token="+token(t, s, "bob"))
+	if f, err := r.read(5 * time.Second); err != nil || f.GetConnected() == nil {
+		t.Fatalf("first frame %v %v", f, err)
+	}
+	f, err := r.read(5 * time.Second)
+	if err != nil || len(f.GetCounters().GetConvs()) != 1 || f.GetCounters().Convs[0].Unread != 1 {
+		t.Fatalf("second frame %v %v", f, err)
+	}
+}
