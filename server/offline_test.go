@@ -776,3 +776,33 @@ func TestOfflineCountersAfterHandshakeToken(t *testing.T) {
 		t.Fatalf("second frame %v %v", f, err)
 	}
 }
+
+// TestOfflineSDKPullAll: one request at a time across every conversation
+// (seed 004), each acknowledging the previous answer, ends with everything
+// received once.
+func TestOfflineSDKPullAll(t *testing.T) {
+	s := startServer(t, chatty)
+	ctx := context.Background()
+	for i := range 4 {
+		from := fmt.Sprint("f", i)
+		for j := range 6 {
+			if _, err := s.Offline().SendDirect(ctx, offline.Caller{User: from}, "bob", fmt.Sprintf("%s-%d", from, j), "", ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	bob := dialOffliner(t, s, "bob", client.Options{})
+	n, err := bob.PullAll(ctx, 5)
+	if err != nil || n != 24 {
+		t.Fatalf("pulled %d: %v", n, err)
+	}
+	for i := range 4 {
+		conv := offline.DirectConv(fmt.Sprint("f", i), "bob")
+		if got := bob.got(conv); len(got) != 6 || got[5].Body != fmt.Sprintf("f%d-5", i) {
+			t.Fatalf("%s: %d messages", conv, len(got))
+		}
+		if sum, err := bob.GetConv(ctx, conv); err != nil || sum.Received != 6 {
+			t.Fatalf("%s: %v %v", conv, sum, err)
+		}
+	}
+}
