@@ -69,8 +69,8 @@ type convState struct {
 	ahead   map[uint64]bool
 	gapAt   time.Time // when the oldest gap appeared
 	acked   uint64    // last received cursor acknowledged to the server
-	pending int       // live messages not acknowledged yet
-	since   time.Time // first of them
+	pending int       // live messages since the last acknowledgement
+	dirty   time.Time // when cursor first moved past acked (zero: it did not)
 	dd      dedupeRing
 }
 
@@ -150,6 +150,16 @@ func (c *Client) onOfflineFrame(s *session, f *pb.Frame) {
 	}
 }
 
+// markDirty notes that the cursor is ahead of the last acknowledgement,
+// after live messages or a pull the client made by itself (a gap, a
+// conversation met live): the offline loop acknowledges it after
+// AckInterval. Pages the app pulls are acknowledged by its next pull.
+func (cs *convState) markDirty() {
+	if cs.cursor > cs.acked && cs.dirty.IsZero() {
+		cs.dirty = time.Now()
+	}
+}
+
 // applyCounters takes the server's received cursors as the truth: a page
 // that was delivered but never acknowledged (the client crashed, or the
 // connection broke before the next pull) is pulled again, and deduped.
@@ -166,7 +176,7 @@ func (c *Client) applyCounters(ct *pb.Counters) {
 		cs := o.conv(sum.Conv)
 		cs.known, cs.cursor, cs.acked, cs.backlog = true, sum.Received, sum.Received, sum.MaxSeq
 		clear(cs.ahead)
-		cs.gapAt, cs.pending = time.Time{}, 0
+		cs.gapAt, cs.pending, cs.dirty = time.Time{}, 0, time.Time{}
 	}
 	o.mu.Unlock()
 	if c.opt.Offline.OnCounters != nil {
@@ -220,31 +230,29 @@ func (c *Client) applyPage(p *pb.ConvPage) {
 }
 
 // applyLive takes a live push: dedupe, cursor, batched acknowledgement.
+// For a conversation the client has no cursor for yet, the messages are
+// handed over (deduped by msg_id) and kept "ahead" until the offline loop
+// has asked the server for the received cursor.
 func (c *Client) applyLive(s *session, m *pb.ConvMessage) {
 	o := &c.off
 	o.mu.Lock()
 	cs := o.conv(m.Conv)
-	if !cs.known {
-		// Not in the login counters: nothing was unread there at login, and
-		// everything since is pushed on this connection.
-		cs.known, cs.cursor = true, m.Seq-1
-		cs.acked = cs.cursor
-	}
-	ok := m.Seq > cs.cursor && c.fresh(cs, m.Conv, m)
-	if m.Seq > cs.cursor {
+	old := cs.known && m.Seq <= cs.cursor
+	ok := !old && c.fresh(cs, m.Conv, m)
+	if old {
+		c.off.stats.dupes.Add(1)
+	} else {
 		if cs.ahead == nil {
 			cs.ahead = make(map[uint64]bool)
 		}
 		cs.ahead[m.Seq] = true
-		cs.advance()
-	} else if !ok {
-		c.off.stats.dupes.Add(1)
+		if cs.known {
+			cs.advance()
+			cs.markDirty()
+		}
 	}
 	var ack *pb.Ack
-	if ok {
-		if cs.pending == 0 {
-			cs.since = time.Now()
-		}
+	if ok && cs.known {
 		cs.pending++
 		if cs.pending >= c.ackEvery() && cs.cursor > cs.acked {
 			ack = cs.ackFrame(m.Conv)
@@ -259,9 +267,32 @@ func (c *Client) applyLive(s *session, m *pb.ConvMessage) {
 	}
 }
 
+// learn sets the cursor of a conversation first met live from the server's
+// received cursor.
+func (c *Client) learn(ctx context.Context, conv string) {
+	sum, err := c.GetConv(ctx, conv)
+	if err != nil {
+		return
+	}
+	c.off.mu.Lock()
+	defer c.off.mu.Unlock()
+	cs := c.off.conv(conv)
+	if cs.known {
+		return
+	}
+	cs.known, cs.cursor, cs.acked, cs.backlog = true, sum.Received, sum.Received, sum.Received
+	for seq := range cs.ahead {
+		if seq <= cs.cursor {
+			delete(cs.ahead, seq)
+		}
+	}
+	cs.advance()
+	cs.markDirty()
+}
+
 // ackFrame makes the acknowledgement of everything received; o.mu is held.
 func (cs *convState) ackFrame(conv string) *pb.Ack {
-	cs.acked, cs.pending = cs.cursor, 0
+	cs.acked, cs.pending, cs.dirty = cs.cursor, 0, time.Time{}
 	return &pb.Ack{Conv: conv, Received: cs.cursor}
 }
 
@@ -314,11 +345,17 @@ func (s *session) offlineLoop() {
 		}
 		now := time.Now()
 		var acks []*pb.Ack
-		var gaps []string
+		var gaps, unknown []string
 		c.off.mu.Lock()
 		interval := c.ackInterval()
 		for id, cs := range c.off.convs {
-			if cs.pending > 0 && now.Sub(cs.since) >= interval && cs.cursor > cs.acked {
+			switch {
+			case !cs.known:
+				if len(cs.ahead) > 0 {
+					unknown = append(unknown, id)
+				}
+				continue
+			case !cs.dirty.IsZero() && now.Sub(cs.dirty) >= interval:
 				acks = append(acks, cs.ackFrame(id))
 			}
 			if !cs.gapAt.IsZero() && now.Sub(cs.gapAt) >= gapTimeout {
@@ -330,11 +367,20 @@ func (s *session) offlineLoop() {
 		for _, a := range acks {
 			c.sendAck(s, a)
 		}
+		for _, id := range unknown {
+			ctx, cancel := context.WithTimeout(c.ctx, c.opt.RequestTimeout)
+			c.learn(ctx, id)
+			cancel()
+		}
 		for _, id := range gaps {
 			c.off.stats.gapPulls.Add(1)
 			ctx, cancel := context.WithTimeout(c.ctx, c.opt.RequestTimeout)
 			_, _ = c.PullConv(ctx, id)
 			cancel()
+			// What the pull brought is acknowledged by the next round.
+			c.off.mu.Lock()
+			c.off.conv(id).markDirty()
+			c.off.mu.Unlock()
 		}
 	}
 }

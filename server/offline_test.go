@@ -383,6 +383,8 @@ func TestOfflineGroupOf10000(t *testing.T) {
 	for i := range 500 {
 		r := dialRaw(t, s, protocol.Binary, "")
 		r.connect(token(t, s, fmt.Sprintf("m%05d", i*20)))
+		// After a round trip the login is done: the connection is indexed.
+		r.reply(r.send(&pb.Frame{Body: &pb.Frame_Ping{Ping: &pb.Ping{}}}))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -678,6 +680,11 @@ func TestOfflineGroupLiveFromManySenders(t *testing.T) {
 		t.Fatal(err)
 	}
 	reader := dialOffliner(t, s, "reader", client.Options{Offline: client.OfflineOptions{GapTimeout: 50 * time.Millisecond}})
+	// A round trip: the server has finished the login (the connection is
+	// in the user index), so everything sent from now on is pushed live.
+	if _, err := reader.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	for i := range 4 {
 		w := dialOffliner(t, s, fmt.Sprint("w", i), client.Options{})
