@@ -88,6 +88,8 @@ type Options struct {
 	OnState func(connected bool, err error)
 	// OnFrame sees every frame received, before the client acts on it.
 	OnFrame func(f *pb.Frame)
+	// Offline configures 1:1 and group messages (client/offline.go).
+	Offline OfflineOptions
 
 	Logger *slog.Logger
 }
@@ -138,6 +140,7 @@ type Client struct {
 	connErr error
 	cond    *sync.Cond // signalled when session changes
 
+	off    offlineClient // client/offline.go
 	nextID atomic.Uint32
 	stats  struct {
 		notifies, pulls, acks, messages, dupes, missed, reconnects, framesIn atomic.Uint64

@@ -22,7 +22,15 @@
 //	if _, err := c.Join(ctx, "lobby"); err != nil { ... }
 //	_, err = c.Send(ctx, "lobby", "hello", client.SendOptions{})
 //
+// 1:1 and group messages (client/offline.go): the server pushes Counters
+// after each connect (OnCounters), live messages as they are sent
+// (OnMessage, acknowledged in batches); the app pulls conversations on
+// demand (PullConv, SyncConv, PullAll), and the client dedupes by msg_id
+// (plus OfflineOptions.Seen, the app's own store, across crashes). Sends
+// (SendDirect, SendGroup) carry a client_msg_id and are retried with it.
+//
 // Callbacks run on the client's reader goroutine, one at a time, and must
 // not block. All methods are safe for concurrent use. Dial starts the
-// reader, writer and pinger goroutines; Close stops them and waits.
+// reader, writer, pinger and offline (batched acks, gap pulls) goroutines;
+// Close stops them and waits.
 package client

@@ -120,9 +120,10 @@ func (c *Client) connectOnce(ctx context.Context, target string) (*session, erro
 		}
 	}
 	_ = ws.SetReadDeadline(time.Time{})
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.readLoop()
 	go s.pingLoop()
+	go s.offlineLoop()
 	return s, nil
 }
 
@@ -238,6 +239,7 @@ func (s *session) handle(f *pb.Frame) {
 	if j := f.GetJoined(); j != nil {
 		c.onJoined(j)
 	}
+	c.onOfflineFrame(s, f)
 	if f.Id != 0 {
 		s.pmu.Lock()
 		ch := s.pending[f.Id]

@@ -15,6 +15,7 @@ import (
 	"github.com/roomcast/roomcast/fanout"
 	"github.com/roomcast/roomcast/placement"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+	"github.com/roomcast/roomcast/protocol"
 	"github.com/roomcast/roomcast/room"
 )
 
@@ -53,6 +54,8 @@ type LocalSessions interface {
 	// Move redirects up to limit connections whose user fn says belongs
 	// elsewhere (fn returns the URL to go to) and returns how many it moved.
 	Move(fn func(user string) (url string, move bool), limit int) int
+	// Deliver pushes a frame to the users' connections on this node.
+	Deliver(users []string, o *protocol.Outbound) int
 }
 
 // Deps are the Node's collaborators.

@@ -10,6 +10,7 @@ import (
 	"github.com/roomcast/roomcast/placement"
 	cpb "github.com/roomcast/roomcast/proto/clusterpb"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+	"github.com/roomcast/roomcast/protocol"
 	"github.com/roomcast/roomcast/room"
 )
 
@@ -323,6 +324,13 @@ func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 			return failure(err)
 		}
 		return done()
+	case *cpb.Envelope_UserFrame:
+		f := new(pb.Frame)
+		if err := proto.Unmarshal(b.UserFrame.Frame, f); err != nil {
+			return nil
+		}
+		n.sess.Deliver(b.UserFrame.Users, protocol.NewShared(f))
+		return nil
 	case *cpb.Envelope_CloseUser:
 		n.sess.CloseUser(b.CloseUser.User)
 		return done()

@@ -18,6 +18,7 @@ import (
 	"github.com/roomcast/roomcast/fanout"
 	"github.com/roomcast/roomcast/gateway"
 	"github.com/roomcast/roomcast/internal/redisconn"
+	"github.com/roomcast/roomcast/offline"
 	"github.com/roomcast/roomcast/room"
 )
 
@@ -58,6 +59,9 @@ type Config struct {
 	Cluster cluster.Config `yaml:"cluster" envPrefix:"CLUSTER_"`
 	// Admin configures the admin HTTP API (/api/v1).
 	Admin admin.Config `yaml:"admin" envPrefix:"ADMIN_"`
+	// Offline configures the offline 1:1 and group flows (stored in Redis
+	// when redis.addrs is set, in memory otherwise).
+	Offline offline.Config `yaml:"offline" envPrefix:"OFFLINE_"`
 }
 
 // NodeConfig identifies the node.
@@ -145,6 +149,7 @@ func (c Config) WithDefaults() Config {
 		c.Cluster.AdvertiseURL = "ws://" + c.Gateway.Listen + "/ws"
 	}
 	c.Admin = c.Admin.WithDefaults()
+	c.Offline = c.Offline.WithDefaults()
 	return c
 }
 
@@ -208,6 +213,13 @@ func (c Config) Validate() error {
 	}
 	if err := c.Admin.Validate(); err != nil {
 		return err
+	}
+	if err := c.Offline.Validate(); err != nil {
+		return err
+	}
+	if c.Gateway.MaxQueueBytes < 2*c.Offline.PageBytes {
+		return fmt.Errorf("offline.page_bytes: %d is too large for gateway.max_queue_bytes %d (need at most half of it)",
+			c.Offline.PageBytes, c.Gateway.MaxQueueBytes)
 	}
 	return c.Fanout.Validate()
 }

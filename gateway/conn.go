@@ -31,6 +31,7 @@ type conn struct {
 	enc      atomic.Uint32 // protocol.Encoding of the last frame received
 	lastRead atomic.Int64  // coarse clock of the last frame received
 	authed   atomic.Bool
+	indexed  bool // in Gateway.users; reader goroutine only
 
 	// Reader-goroutine state.
 	ident    auth.Identity
@@ -536,6 +537,9 @@ func (c *conn) doCleanup() {
 	}
 	if s := c.g.d.Sessions; s != nil && c.authed.Load() {
 		s.Detach(c.ident.User, c.id)
+	}
+	if c.indexed {
+		c.g.users.remove(c)
 	}
 	c.g.unregister(c)
 }

@@ -12,6 +12,12 @@
 // the dispatcher or other viewers. Idle and unauthenticated connections are
 // found by one janitor goroutine (Start), not by per-connection timers.
 //
+// With an Offline service in its Deps, the gateway also routes the offline
+// 1:1 and group frames to it (gateway/offline.go), pushes the login
+// counters right after Connected, and keeps a user -> connections index
+// (maintained at authentication and cleanup) through which Deliver pushes
+// live conversation entries; Deliver implements offline.Deliverer.
+//
 // All exported methods are safe for concurrent use. Close closes every
 // connection and waits for all reader, writer and janitor goroutines.
 package gateway

@@ -63,6 +63,7 @@ type Deps struct {
 	Rooms      Rooms    // required
 	Fanout     Fanout   // required
 	Auth       Verifier // required
+	Offline    Offline  // optional: offline 1:1 and group flows (gateway/offline.go)
 	Node       string   // this node's id, told to clients
 	Home       Home     // nil: every user belongs here
 	Sessions   Sessions // nil: no registry
@@ -94,6 +95,7 @@ type Gateway struct {
 	ipConns, userConns *counter
 	joinsByUser        *rates
 	joinsByIP          *rates
+	users              userIndex // user -> connections, for offline live delivery
 
 	closing   atomic.Bool
 	stop      chan struct{}

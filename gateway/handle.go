@@ -62,6 +62,9 @@ func (c *conn) handle(f *pb.Frame, decodeErr error) bool {
 	case *pb.Frame_Connect:
 		c.fail(id, pb.Error_ALREADY_CONNECTED, "already connected")
 	default:
+		if c.offlineOp(id, f) {
+			return true
+		}
 		return c.refuse(id, pb.Error_UNKNOWN_OP, fmt.Sprintf("%T is not a client operation", f.Body))
 	}
 	return true
@@ -156,6 +159,7 @@ func (c *conn) authenticate(id uint32, ident auth.Identity, enc protocol.Encodin
 		MaxFrameBytes:  uint32(cfg.MaxFrameBytes),
 		ServerTime:     time.Now().UnixMilli(),
 	}}})
+	c.loggedIn()
 	return true
 }
 

@@ -43,6 +43,7 @@ type Server struct {
 	rdb     redis.UniversalClient
 	members placement.Members
 	node    *cluster.Node
+	off     *offlineParts // server/offline.go
 	mux     *http.ServeMux
 	http    *http.Server
 
@@ -78,6 +79,7 @@ func New(cfg configs.Config, log *slog.Logger) (*Server, error) {
 	if err := s.buildServices(); err != nil {
 		return nil, err
 	}
+	s.off.deliver.gw = s.gw
 	s.mux = http.NewServeMux()
 	s.mux.Handle("GET /ws", s.gw)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -111,6 +113,9 @@ func (s *Server) Start() error {
 	defer s.mu.Unlock()
 	if s.started {
 		return errors.New("server: already started")
+	}
+	if err := s.startOffline(); err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", s.cfg.Gateway.Listen)
 	if err != nil {
@@ -201,6 +206,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	err = errors.Join(err, s.gw.Close(ctx))
 	s.fan.Close()
 	s.wg.Wait()
+	err = errors.Join(err, s.closeOffline())
 	if s.rdb != nil {
 		err = errors.Join(err, s.rdb.Close())
 	}

@@ -80,6 +80,10 @@ func (s *Server) buildServices() error {
 	if s.rooms, err = room.New(roomDeps, cfg.Room); err != nil {
 		return err
 	}
+	if err := s.newOffline(); err != nil {
+		return err
+	}
+	gwDeps.Offline = s.off.svc
 	gwDeps.Rooms = s.rooms
 	if s.node != nil {
 		gwDeps.Rooms = s.node
@@ -90,6 +94,7 @@ func (s *Server) buildServices() error {
 	if s.node != nil {
 		s.node.Wire(s.rooms, s.fan, s.gw)
 		s.node.WireAdmin(s.rooms, s.fan)
+		s.off.deliver.cluster = s.node
 	}
 	return nil
 }

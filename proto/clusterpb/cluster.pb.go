@@ -1182,11 +1182,12 @@ func (x *Failure) GetMessage() string {
 }
 
 // UserFrame carries a client frame (roomcast.v1.Frame, protobuf) to every
-// connection of a user on the receiving node.
+// connection of these users on the receiving node (offline messages
+// delivered live).
 type UserFrame struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	User          string                 `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
 	Frame         []byte                 `protobuf:"bytes,2,opt,name=frame,proto3" json:"frame,omitempty"`
+	Users         []string               `protobuf:"bytes,3,rep,name=users,proto3" json:"users,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1221,16 +1222,16 @@ func (*UserFrame) Descriptor() ([]byte, []int) {
 	return file_cluster_proto_rawDescGZIP(), []int{13}
 }
 
-func (x *UserFrame) GetUser() string {
-	if x != nil {
-		return x.User
-	}
-	return ""
-}
-
 func (x *UserFrame) GetFrame() []byte {
 	if x != nil {
 		return x.Frame
+	}
+	return nil
+}
+
+func (x *UserFrame) GetUsers() []string {
+	if x != nil {
+		return x.Users
 	}
 	return nil
 }
@@ -1501,10 +1502,10 @@ const file_cluster_proto_rawDesc = "" +
 	"\x04Done\"7\n" +
 	"\aFailure\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"5\n" +
-	"\tUserFrame\x12\x12\n" +
-	"\x04user\x18\x01 \x01(\tR\x04user\x12\x14\n" +
-	"\x05frame\x18\x02 \x01(\fR\x05frame\"\x1f\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"=\n" +
+	"\tUserFrame\x12\x14\n" +
+	"\x05frame\x18\x02 \x01(\fR\x05frame\x12\x14\n" +
+	"\x05users\x18\x03 \x03(\tR\x05usersJ\x04\b\x01\x10\x02\"\x1f\n" +
 	"\tCloseUser\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\"\xdb\x01\n" +
 	"\x05Query\x12-\n" +

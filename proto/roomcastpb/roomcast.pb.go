@@ -30,6 +30,55 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type ConvType int32
+
+const (
+	ConvType_CONV_UNSPECIFIED ConvType = 0
+	ConvType_DIRECT           ConvType = 1
+	ConvType_GROUP            ConvType = 2
+)
+
+// Enum value maps for ConvType.
+var (
+	ConvType_name = map[int32]string{
+		0: "CONV_UNSPECIFIED",
+		1: "DIRECT",
+		2: "GROUP",
+	}
+	ConvType_value = map[string]int32{
+		"CONV_UNSPECIFIED": 0,
+		"DIRECT":           1,
+		"GROUP":            2,
+	}
+)
+
+func (x ConvType) Enum() *ConvType {
+	p := new(ConvType)
+	*p = x
+	return p
+}
+
+func (x ConvType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ConvType) Descriptor() protoreflect.EnumDescriptor {
+	return file_roomcast_proto_enumTypes[0].Descriptor()
+}
+
+func (ConvType) Type() protoreflect.EnumType {
+	return &file_roomcast_proto_enumTypes[0]
+}
+
+func (x ConvType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ConvType.Descriptor instead.
+func (ConvType) EnumDescriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{0}
+}
+
 // Code is stable: clients branch on it, never on message.
 type Error_Code int32
 
@@ -70,7 +119,30 @@ const (
 	// Too many connections for this user or client address.
 	Error_TOO_MANY_CONNECTIONS Error_Code = 21
 	// This user or address is joining rooms too fast.
-	Error_TOO_MANY_JOINS Error_Code = 22 // 40-79: offline 1:1 and group flows.
+	Error_TOO_MANY_JOINS Error_Code = 22
+	// Offline 1:1 and group flows (40-79).
+	// The caller is not a member of the conversation or group.
+	Error_NOT_MEMBER Error_Code = 40
+	// A cursor (pull, ack, read) is above the conversation's max seq.
+	Error_CURSOR_AHEAD Error_Code = 41
+	// An explicit Ack would move a received or read cursor backwards.
+	Error_CURSOR_BACKWARDS Error_Code = 42
+	// A page size above the server's limit.
+	Error_LIMIT_TOO_LARGE Error_Code = 43
+	// The message store refused or failed the operation (Redis OOM, disk
+	// error, unreachable). Nothing was stored or acknowledged; retry with
+	// the same client_msg_id.
+	Error_STORE_UNAVAILABLE Error_Code = 44
+	Error_GROUP_NOT_FOUND   Error_Code = 45
+	Error_GROUP_EXISTS      Error_Code = 46
+	// The group has offline.max_group_members members.
+	Error_GROUP_FULL Error_Code = 47
+	// The user is in offline.max_groups_per_user groups.
+	Error_TOO_MANY_GROUPS Error_Code = 48
+	// No message with that seq (or it expired).
+	Error_MESSAGE_NOT_FOUND Error_Code = 49
+	// Only the sender (within offline.recall_window) or an admin may recall.
+	Error_RECALL_FORBIDDEN Error_Code = 50
 )
 
 // Enum value maps for Error_Code.
@@ -99,6 +171,17 @@ var (
 		20: "REDIRECT",
 		21: "TOO_MANY_CONNECTIONS",
 		22: "TOO_MANY_JOINS",
+		40: "NOT_MEMBER",
+		41: "CURSOR_AHEAD",
+		42: "CURSOR_BACKWARDS",
+		43: "LIMIT_TOO_LARGE",
+		44: "STORE_UNAVAILABLE",
+		45: "GROUP_NOT_FOUND",
+		46: "GROUP_EXISTS",
+		47: "GROUP_FULL",
+		48: "TOO_MANY_GROUPS",
+		49: "MESSAGE_NOT_FOUND",
+		50: "RECALL_FORBIDDEN",
 	}
 	Error_Code_value = map[string]int32{
 		"UNSPECIFIED":          0,
@@ -124,6 +207,17 @@ var (
 		"REDIRECT":             20,
 		"TOO_MANY_CONNECTIONS": 21,
 		"TOO_MANY_JOINS":       22,
+		"NOT_MEMBER":           40,
+		"CURSOR_AHEAD":         41,
+		"CURSOR_BACKWARDS":     42,
+		"LIMIT_TOO_LARGE":      43,
+		"STORE_UNAVAILABLE":    44,
+		"GROUP_NOT_FOUND":      45,
+		"GROUP_EXISTS":         46,
+		"GROUP_FULL":           47,
+		"TOO_MANY_GROUPS":      48,
+		"MESSAGE_NOT_FOUND":    49,
+		"RECALL_FORBIDDEN":     50,
 	}
 )
 
@@ -138,11 +232,11 @@ func (x Error_Code) String() string {
 }
 
 func (Error_Code) Descriptor() protoreflect.EnumDescriptor {
-	return file_roomcast_proto_enumTypes[0].Descriptor()
+	return file_roomcast_proto_enumTypes[1].Descriptor()
 }
 
 func (Error_Code) Type() protoreflect.EnumType {
-	return &file_roomcast_proto_enumTypes[0]
+	return &file_roomcast_proto_enumTypes[1]
 }
 
 func (x Error_Code) Number() protoreflect.EnumNumber {
@@ -213,11 +307,11 @@ func (x Kick_Reason) String() string {
 }
 
 func (Kick_Reason) Descriptor() protoreflect.EnumDescriptor {
-	return file_roomcast_proto_enumTypes[1].Descriptor()
+	return file_roomcast_proto_enumTypes[2].Descriptor()
 }
 
 func (Kick_Reason) Type() protoreflect.EnumType {
-	return &file_roomcast_proto_enumTypes[1]
+	return &file_roomcast_proto_enumTypes[2]
 }
 
 func (x Kick_Reason) Number() protoreflect.EnumNumber {
@@ -252,6 +346,32 @@ type Frame struct {
 	//	*Frame_Notify
 	//	*Frame_Pull
 	//	*Frame_PullResult
+	//	*Frame_SendDirect
+	//	*Frame_SendGroup
+	//	*Frame_ConvSent
+	//	*Frame_ConvMessage
+	//	*Frame_Counters
+	//	*Frame_ListCounters
+	//	*Frame_ListConvs
+	//	*Frame_ConvList
+	//	*Frame_GetConv
+	//	*Frame_PullConv
+	//	*Frame_ConvPage
+	//	*Frame_PullAll
+	//	*Frame_AllPage
+	//	*Frame_Ack
+	//	*Frame_Acked
+	//	*Frame_Receipt
+	//	*Frame_History
+	//	*Frame_HistoryPage
+	//	*Frame_Recall
+	//	*Frame_Recalled
+	//	*Frame_CreateGroup
+	//	*Frame_JoinGroup
+	//	*Frame_LeaveGroup
+	//	*Frame_GroupInfo
+	//	*Frame_ListMembers
+	//	*Frame_MemberList
 	Body          isFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -436,6 +556,240 @@ func (x *Frame) GetPullResult() *PullResult {
 	return nil
 }
 
+func (x *Frame) GetSendDirect() *SendDirect {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_SendDirect); ok {
+			return x.SendDirect
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetSendGroup() *SendGroup {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_SendGroup); ok {
+			return x.SendGroup
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetConvSent() *ConvSent {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_ConvSent); ok {
+			return x.ConvSent
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetConvMessage() *ConvMessage {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_ConvMessage); ok {
+			return x.ConvMessage
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetCounters() *Counters {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_Counters); ok {
+			return x.Counters
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetListCounters() *ListCounters {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_ListCounters); ok {
+			return x.ListCounters
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetListConvs() *ListConvs {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_ListConvs); ok {
+			return x.ListConvs
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetConvList() *ConvList {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_ConvList); ok {
+			return x.ConvList
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetGetConv() *GetConv {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_GetConv); ok {
+			return x.GetConv
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetPullConv() *PullConv {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_PullConv); ok {
+			return x.PullConv
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetConvPage() *ConvPage {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_ConvPage); ok {
+			return x.ConvPage
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetPullAll() *PullAll {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_PullAll); ok {
+			return x.PullAll
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetAllPage() *AllPage {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_AllPage); ok {
+			return x.AllPage
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetAck() *Ack {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_Ack); ok {
+			return x.Ack
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetAcked() *Acked {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_Acked); ok {
+			return x.Acked
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetReceipt() *Receipt {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_Receipt); ok {
+			return x.Receipt
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetHistory() *History {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_History); ok {
+			return x.History
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetHistoryPage() *HistoryPage {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_HistoryPage); ok {
+			return x.HistoryPage
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetRecall() *Recall {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_Recall); ok {
+			return x.Recall
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetRecalled() *Recalled {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_Recalled); ok {
+			return x.Recalled
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetCreateGroup() *CreateGroup {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_CreateGroup); ok {
+			return x.CreateGroup
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetJoinGroup() *JoinGroup {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_JoinGroup); ok {
+			return x.JoinGroup
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetLeaveGroup() *LeaveGroup {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_LeaveGroup); ok {
+			return x.LeaveGroup
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetGroupInfo() *GroupInfo {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_GroupInfo); ok {
+			return x.GroupInfo
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetListMembers() *ListMembers {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_ListMembers); ok {
+			return x.ListMembers
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetMemberList() *MemberList {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_MemberList); ok {
+			return x.MemberList
+		}
+	}
+	return nil
+}
+
 type isFrame_Body interface {
 	isFrame_Body()
 }
@@ -502,6 +856,111 @@ type Frame_PullResult struct {
 	PullResult *PullResult `protobuf:"bytes,28,opt,name=pull_result,json=pullResult,proto3,oneof"`
 }
 
+type Frame_SendDirect struct {
+	// Offline 1:1 and group flows (40-79); see docs/offline.md.
+	SendDirect *SendDirect `protobuf:"bytes,40,opt,name=send_direct,json=sendDirect,proto3,oneof"`
+}
+
+type Frame_SendGroup struct {
+	SendGroup *SendGroup `protobuf:"bytes,41,opt,name=send_group,json=sendGroup,proto3,oneof"`
+}
+
+type Frame_ConvSent struct {
+	ConvSent *ConvSent `protobuf:"bytes,42,opt,name=conv_sent,json=convSent,proto3,oneof"`
+}
+
+type Frame_ConvMessage struct {
+	ConvMessage *ConvMessage `protobuf:"bytes,43,opt,name=conv_message,json=convMessage,proto3,oneof"`
+}
+
+type Frame_Counters struct {
+	Counters *Counters `protobuf:"bytes,44,opt,name=counters,proto3,oneof"`
+}
+
+type Frame_ListCounters struct {
+	ListCounters *ListCounters `protobuf:"bytes,45,opt,name=list_counters,json=listCounters,proto3,oneof"`
+}
+
+type Frame_ListConvs struct {
+	ListConvs *ListConvs `protobuf:"bytes,46,opt,name=list_convs,json=listConvs,proto3,oneof"`
+}
+
+type Frame_ConvList struct {
+	ConvList *ConvList `protobuf:"bytes,47,opt,name=conv_list,json=convList,proto3,oneof"`
+}
+
+type Frame_GetConv struct {
+	GetConv *GetConv `protobuf:"bytes,48,opt,name=get_conv,json=getConv,proto3,oneof"`
+}
+
+type Frame_PullConv struct {
+	PullConv *PullConv `protobuf:"bytes,49,opt,name=pull_conv,json=pullConv,proto3,oneof"`
+}
+
+type Frame_ConvPage struct {
+	ConvPage *ConvPage `protobuf:"bytes,50,opt,name=conv_page,json=convPage,proto3,oneof"`
+}
+
+type Frame_PullAll struct {
+	PullAll *PullAll `protobuf:"bytes,51,opt,name=pull_all,json=pullAll,proto3,oneof"`
+}
+
+type Frame_AllPage struct {
+	AllPage *AllPage `protobuf:"bytes,52,opt,name=all_page,json=allPage,proto3,oneof"`
+}
+
+type Frame_Ack struct {
+	Ack *Ack `protobuf:"bytes,53,opt,name=ack,proto3,oneof"`
+}
+
+type Frame_Acked struct {
+	Acked *Acked `protobuf:"bytes,54,opt,name=acked,proto3,oneof"`
+}
+
+type Frame_Receipt struct {
+	Receipt *Receipt `protobuf:"bytes,55,opt,name=receipt,proto3,oneof"`
+}
+
+type Frame_History struct {
+	History *History `protobuf:"bytes,56,opt,name=history,proto3,oneof"`
+}
+
+type Frame_HistoryPage struct {
+	HistoryPage *HistoryPage `protobuf:"bytes,57,opt,name=history_page,json=historyPage,proto3,oneof"`
+}
+
+type Frame_Recall struct {
+	Recall *Recall `protobuf:"bytes,58,opt,name=recall,proto3,oneof"`
+}
+
+type Frame_Recalled struct {
+	Recalled *Recalled `protobuf:"bytes,59,opt,name=recalled,proto3,oneof"`
+}
+
+type Frame_CreateGroup struct {
+	CreateGroup *CreateGroup `protobuf:"bytes,60,opt,name=create_group,json=createGroup,proto3,oneof"`
+}
+
+type Frame_JoinGroup struct {
+	JoinGroup *JoinGroup `protobuf:"bytes,61,opt,name=join_group,json=joinGroup,proto3,oneof"`
+}
+
+type Frame_LeaveGroup struct {
+	LeaveGroup *LeaveGroup `protobuf:"bytes,62,opt,name=leave_group,json=leaveGroup,proto3,oneof"`
+}
+
+type Frame_GroupInfo struct {
+	GroupInfo *GroupInfo `protobuf:"bytes,63,opt,name=group_info,json=groupInfo,proto3,oneof"`
+}
+
+type Frame_ListMembers struct {
+	ListMembers *ListMembers `protobuf:"bytes,64,opt,name=list_members,json=listMembers,proto3,oneof"`
+}
+
+type Frame_MemberList struct {
+	MemberList *MemberList `protobuf:"bytes,65,opt,name=member_list,json=memberList,proto3,oneof"`
+}
+
 func (*Frame_Connect) isFrame_Body() {}
 
 func (*Frame_Connected) isFrame_Body() {}
@@ -531,6 +990,58 @@ func (*Frame_Notify) isFrame_Body() {}
 func (*Frame_Pull) isFrame_Body() {}
 
 func (*Frame_PullResult) isFrame_Body() {}
+
+func (*Frame_SendDirect) isFrame_Body() {}
+
+func (*Frame_SendGroup) isFrame_Body() {}
+
+func (*Frame_ConvSent) isFrame_Body() {}
+
+func (*Frame_ConvMessage) isFrame_Body() {}
+
+func (*Frame_Counters) isFrame_Body() {}
+
+func (*Frame_ListCounters) isFrame_Body() {}
+
+func (*Frame_ListConvs) isFrame_Body() {}
+
+func (*Frame_ConvList) isFrame_Body() {}
+
+func (*Frame_GetConv) isFrame_Body() {}
+
+func (*Frame_PullConv) isFrame_Body() {}
+
+func (*Frame_ConvPage) isFrame_Body() {}
+
+func (*Frame_PullAll) isFrame_Body() {}
+
+func (*Frame_AllPage) isFrame_Body() {}
+
+func (*Frame_Ack) isFrame_Body() {}
+
+func (*Frame_Acked) isFrame_Body() {}
+
+func (*Frame_Receipt) isFrame_Body() {}
+
+func (*Frame_History) isFrame_Body() {}
+
+func (*Frame_HistoryPage) isFrame_Body() {}
+
+func (*Frame_Recall) isFrame_Body() {}
+
+func (*Frame_Recalled) isFrame_Body() {}
+
+func (*Frame_CreateGroup) isFrame_Body() {}
+
+func (*Frame_JoinGroup) isFrame_Body() {}
+
+func (*Frame_LeaveGroup) isFrame_Body() {}
+
+func (*Frame_GroupInfo) isFrame_Body() {}
+
+func (*Frame_ListMembers) isFrame_Body() {}
+
+func (*Frame_MemberList) isFrame_Body() {}
 
 // Connect authenticates the connection. It must be the first frame unless the
 // token was given at the WebSocket handshake (?token= or Authorization: Bearer).
@@ -1625,11 +2136,1990 @@ func (x *PullResult) GetMore() bool {
 	return false
 }
 
+// SendDirect sends a 1:1 message to user `to`. The answer (ConvSent) comes
+// only after the message is durable in the store. A resend with the same
+// client_msg_id is answered with the original seq and msg_id and stored once.
+type SendDirect struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	To    string                 `protobuf:"bytes,1,opt,name=to,proto3" json:"to,omitempty"`
+	Body  string                 `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
+	// App-defined type ("text", "image"...), at most 32 bytes.
+	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	// Chosen by the client, unique per sender (at most 64 bytes); empty turns
+	// server-side deduplication off for this message.
+	ClientMsgId   string `protobuf:"bytes,4,opt,name=client_msg_id,json=clientMsgId,proto3" json:"client_msg_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendDirect) Reset() {
+	*x = SendDirect{}
+	mi := &file_roomcast_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendDirect) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendDirect) ProtoMessage() {}
+
+func (x *SendDirect) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendDirect.ProtoReflect.Descriptor instead.
+func (*SendDirect) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *SendDirect) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *SendDirect) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *SendDirect) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *SendDirect) GetClientMsgId() string {
+	if x != nil {
+		return x.ClientMsgId
+	}
+	return ""
+}
+
+// SendGroup sends a message to a group the caller is a member of. It is
+// stored once, whatever the group's size.
+type SendGroup struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	Body          string                 `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
+	Kind          string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	ClientMsgId   string                 `protobuf:"bytes,4,opt,name=client_msg_id,json=clientMsgId,proto3" json:"client_msg_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendGroup) Reset() {
+	*x = SendGroup{}
+	mi := &file_roomcast_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendGroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendGroup) ProtoMessage() {}
+
+func (x *SendGroup) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendGroup.ProtoReflect.Descriptor instead.
+func (*SendGroup) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SendGroup) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *SendGroup) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *SendGroup) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *SendGroup) GetClientMsgId() string {
+	if x != nil {
+		return x.ClientMsgId
+	}
+	return ""
+}
+
+type ConvSent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Conv  string                 `protobuf:"bytes,1,opt,name=conv,proto3" json:"conv,omitempty"`
+	Seq   uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	MsgId uint64                 `protobuf:"varint,3,opt,name=msg_id,json=msgId,proto3" json:"msg_id,omitempty"`
+	// Server time of acceptance, unix milliseconds.
+	Ts          int64  `protobuf:"varint,4,opt,name=ts,proto3" json:"ts,omitempty"`
+	ClientMsgId string `protobuf:"bytes,5,opt,name=client_msg_id,json=clientMsgId,proto3" json:"client_msg_id,omitempty"`
+	// True when this answers a resend: the message was stored earlier.
+	Duplicate     bool `protobuf:"varint,6,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConvSent) Reset() {
+	*x = ConvSent{}
+	mi := &file_roomcast_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConvSent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConvSent) ProtoMessage() {}
+
+func (x *ConvSent) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConvSent.ProtoReflect.Descriptor instead.
+func (*ConvSent) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ConvSent) GetConv() string {
+	if x != nil {
+		return x.Conv
+	}
+	return ""
+}
+
+func (x *ConvSent) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *ConvSent) GetMsgId() uint64 {
+	if x != nil {
+		return x.MsgId
+	}
+	return 0
+}
+
+func (x *ConvSent) GetTs() int64 {
+	if x != nil {
+		return x.Ts
+	}
+	return 0
+}
+
+func (x *ConvSent) GetClientMsgId() string {
+	if x != nil {
+		return x.ClientMsgId
+	}
+	return ""
+}
+
+func (x *ConvSent) GetDuplicate() bool {
+	if x != nil {
+		return x.Duplicate
+	}
+	return false
+}
+
+// ConvMessage is one entry of a conversation. Pushed alone (id 0) to online
+// members when it is sent, and carried in pages.
+type ConvMessage struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Conv        string                 `protobuf:"bytes,1,opt,name=conv,proto3" json:"conv,omitempty"`
+	Seq         uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	MsgId       uint64                 `protobuf:"varint,3,opt,name=msg_id,json=msgId,proto3" json:"msg_id,omitempty"`
+	From        string                 `protobuf:"bytes,4,opt,name=from,proto3" json:"from,omitempty"`
+	Ts          int64                  `protobuf:"varint,5,opt,name=ts,proto3" json:"ts,omitempty"`
+	Body        string                 `protobuf:"bytes,6,opt,name=body,proto3" json:"body,omitempty"`
+	Kind        string                 `protobuf:"bytes,7,opt,name=kind,proto3" json:"kind,omitempty"`
+	ClientMsgId string                 `protobuf:"bytes,8,opt,name=client_msg_id,json=clientMsgId,proto3" json:"client_msg_id,omitempty"`
+	// The message was recalled: body and kind are gone.
+	Recalled bool `protobuf:"varint,9,opt,name=recalled,proto3" json:"recalled,omitempty"`
+	// This entry recalls the message with this seq (kind "recall").
+	RecallOf uint64 `protobuf:"varint,10,opt,name=recall_of,json=recallOf,proto3" json:"recall_of,omitempty"`
+	// No message has this seq (it was allocated but never written); skip it.
+	Tombstone     bool `protobuf:"varint,11,opt,name=tombstone,proto3" json:"tombstone,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConvMessage) Reset() {
+	*x = ConvMessage{}
+	mi := &file_roomcast_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConvMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConvMessage) ProtoMessage() {}
+
+func (x *ConvMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConvMessage.ProtoReflect.Descriptor instead.
+func (*ConvMessage) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ConvMessage) GetConv() string {
+	if x != nil {
+		return x.Conv
+	}
+	return ""
+}
+
+func (x *ConvMessage) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *ConvMessage) GetMsgId() uint64 {
+	if x != nil {
+		return x.MsgId
+	}
+	return 0
+}
+
+func (x *ConvMessage) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *ConvMessage) GetTs() int64 {
+	if x != nil {
+		return x.Ts
+	}
+	return 0
+}
+
+func (x *ConvMessage) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *ConvMessage) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ConvMessage) GetClientMsgId() string {
+	if x != nil {
+		return x.ClientMsgId
+	}
+	return ""
+}
+
+func (x *ConvMessage) GetRecalled() bool {
+	if x != nil {
+		return x.Recalled
+	}
+	return false
+}
+
+func (x *ConvMessage) GetRecallOf() uint64 {
+	if x != nil {
+		return x.RecallOf
+	}
+	return 0
+}
+
+func (x *ConvMessage) GetTombstone() bool {
+	if x != nil {
+		return x.Tombstone
+	}
+	return false
+}
+
+// ConvSummary describes one conversation for one user.
+type ConvSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Conv  string                 `protobuf:"bytes,1,opt,name=conv,proto3" json:"conv,omitempty"`
+	Type  ConvType               `protobuf:"varint,2,opt,name=type,proto3,enum=roomcast.v1.ConvType" json:"type,omitempty"`
+	// The other user (DIRECT) or the group id (GROUP).
+	Peer string `protobuf:"bytes,3,opt,name=peer,proto3" json:"peer,omitempty"`
+	// Highest seq and the time of the last entry (unix ms).
+	MaxSeq uint64 `protobuf:"varint,4,opt,name=max_seq,json=maxSeq,proto3" json:"max_seq,omitempty"`
+	LastTs int64  `protobuf:"varint,5,opt,name=last_ts,json=lastTs,proto3" json:"last_ts,omitempty"`
+	// max_seq - read; the user's own messages never count.
+	Unread uint64 `protobuf:"varint,6,opt,name=unread,proto3" json:"unread,omitempty"`
+	// The user's cumulative cursors.
+	Received uint64 `protobuf:"varint,7,opt,name=received,proto3" json:"received,omitempty"`
+	Read     uint64 `protobuf:"varint,8,opt,name=read,proto3" json:"read,omitempty"`
+	// DIRECT: the other user's read cursor (read receipts).
+	PeerRead uint64 `protobuf:"varint,9,opt,name=peer_read,json=peerRead,proto3" json:"peer_read,omitempty"`
+	// Up to offline.counters_last most recent entries, oldest first.
+	Last []*ConvMessage `protobuf:"bytes,10,rep,name=last,proto3" json:"last,omitempty"`
+	// GROUP: name and member count.
+	Name          string `protobuf:"bytes,11,opt,name=name,proto3" json:"name,omitempty"`
+	Members       uint32 `protobuf:"varint,12,opt,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConvSummary) Reset() {
+	*x = ConvSummary{}
+	mi := &file_roomcast_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConvSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConvSummary) ProtoMessage() {}
+
+func (x *ConvSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConvSummary.ProtoReflect.Descriptor instead.
+func (*ConvSummary) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ConvSummary) GetConv() string {
+	if x != nil {
+		return x.Conv
+	}
+	return ""
+}
+
+func (x *ConvSummary) GetType() ConvType {
+	if x != nil {
+		return x.Type
+	}
+	return ConvType_CONV_UNSPECIFIED
+}
+
+func (x *ConvSummary) GetPeer() string {
+	if x != nil {
+		return x.Peer
+	}
+	return ""
+}
+
+func (x *ConvSummary) GetMaxSeq() uint64 {
+	if x != nil {
+		return x.MaxSeq
+	}
+	return 0
+}
+
+func (x *ConvSummary) GetLastTs() int64 {
+	if x != nil {
+		return x.LastTs
+	}
+	return 0
+}
+
+func (x *ConvSummary) GetUnread() uint64 {
+	if x != nil {
+		return x.Unread
+	}
+	return 0
+}
+
+func (x *ConvSummary) GetReceived() uint64 {
+	if x != nil {
+		return x.Received
+	}
+	return 0
+}
+
+func (x *ConvSummary) GetRead() uint64 {
+	if x != nil {
+		return x.Read
+	}
+	return 0
+}
+
+func (x *ConvSummary) GetPeerRead() uint64 {
+	if x != nil {
+		return x.PeerRead
+	}
+	return 0
+}
+
+func (x *ConvSummary) GetLast() []*ConvMessage {
+	if x != nil {
+		return x.Last
+	}
+	return nil
+}
+
+func (x *ConvSummary) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ConvSummary) GetMembers() uint32 {
+	if x != nil {
+		return x.Members
+	}
+	return 0
+}
+
+// Counters is pushed (id 0) right after Connected: the most recent
+// conversations with unread messages, and nothing else. More pages with
+// ListCounters{cursor: next_cursor}.
+type Counters struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Convs []*ConvSummary         `protobuf:"bytes,1,rep,name=convs,proto3" json:"convs,omitempty"`
+	// Opaque; empty when no_more.
+	NextCursor string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	NoMore     bool   `protobuf:"varint,3,opt,name=no_more,json=noMore,proto3" json:"no_more,omitempty"`
+	// Acknowledgement batching the server asks for: ack live messages every
+	// ack_every messages or ack_interval_ms, whichever comes first.
+	AckEvery      uint32 `protobuf:"varint,4,opt,name=ack_every,json=ackEvery,proto3" json:"ack_every,omitempty"`
+	AckIntervalMs uint32 `protobuf:"varint,5,opt,name=ack_interval_ms,json=ackIntervalMs,proto3" json:"ack_interval_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Counters) Reset() {
+	*x = Counters{}
+	mi := &file_roomcast_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Counters) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Counters) ProtoMessage() {}
+
+func (x *Counters) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Counters.ProtoReflect.Descriptor instead.
+func (*Counters) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *Counters) GetConvs() []*ConvSummary {
+	if x != nil {
+		return x.Convs
+	}
+	return nil
+}
+
+func (x *Counters) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
+func (x *Counters) GetNoMore() bool {
+	if x != nil {
+		return x.NoMore
+	}
+	return false
+}
+
+func (x *Counters) GetAckEvery() uint32 {
+	if x != nil {
+		return x.AckEvery
+	}
+	return 0
+}
+
+func (x *Counters) GetAckIntervalMs() uint32 {
+	if x != nil {
+		return x.AckIntervalMs
+	}
+	return 0
+}
+
+type ListCounters struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Cursor string                 `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// 0: offline.list_limit.
+	Limit         uint32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCounters) Reset() {
+	*x = ListCounters{}
+	mi := &file_roomcast_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCounters) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCounters) ProtoMessage() {}
+
+func (x *ListCounters) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCounters.ProtoReflect.Descriptor instead.
+func (*ListCounters) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListCounters) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+func (x *ListCounters) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// ListConvs pages through all the user's conversations, most recent first.
+type ListConvs struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cursor        string                 `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	Limit         uint32                 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListConvs) Reset() {
+	*x = ListConvs{}
+	mi := &file_roomcast_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListConvs) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListConvs) ProtoMessage() {}
+
+func (x *ListConvs) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListConvs.ProtoReflect.Descriptor instead.
+func (*ListConvs) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ListConvs) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+func (x *ListConvs) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type ConvList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Convs         []*ConvSummary         `protobuf:"bytes,1,rep,name=convs,proto3" json:"convs,omitempty"`
+	NextCursor    string                 `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	NoMore        bool                   `protobuf:"varint,3,opt,name=no_more,json=noMore,proto3" json:"no_more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConvList) Reset() {
+	*x = ConvList{}
+	mi := &file_roomcast_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConvList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConvList) ProtoMessage() {}
+
+func (x *ConvList) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConvList.ProtoReflect.Descriptor instead.
+func (*ConvList) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ConvList) GetConvs() []*ConvSummary {
+	if x != nil {
+		return x.Convs
+	}
+	return nil
+}
+
+func (x *ConvList) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
+func (x *ConvList) GetNoMore() bool {
+	if x != nil {
+		return x.NoMore
+	}
+	return false
+}
+
+// GetConv answers with a ConvList holding one summary.
+type GetConv struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Conv          string                 `protobuf:"bytes,1,opt,name=conv,proto3" json:"conv,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetConv) Reset() {
+	*x = GetConv{}
+	mi := &file_roomcast_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConv) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConv) ProtoMessage() {}
+
+func (x *GetConv) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConv.ProtoReflect.Descriptor instead.
+func (*GetConv) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *GetConv) GetConv() string {
+	if x != nil {
+		return x.Conv
+	}
+	return ""
+}
+
+// PullConv returns the entries after `after`, in seq order. It also
+// acknowledges (as received) everything up to `after`: pulling page k+1
+// acknowledges page k, and the final empty page acknowledges the last.
+type PullConv struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Conv  string                 `protobuf:"bytes,1,opt,name=conv,proto3" json:"conv,omitempty"`
+	After uint64                 `protobuf:"varint,2,opt,name=after,proto3" json:"after,omitempty"`
+	// 0: offline.page_limit; above offline.max_page_limit: LIMIT_TOO_LARGE.
+	Limit         uint32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PullConv) Reset() {
+	*x = PullConv{}
+	mi := &file_roomcast_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PullConv) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PullConv) ProtoMessage() {}
+
+func (x *PullConv) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PullConv.ProtoReflect.Descriptor instead.
+func (*PullConv) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *PullConv) GetConv() string {
+	if x != nil {
+		return x.Conv
+	}
+	return ""
+}
+
+func (x *PullConv) GetAfter() uint64 {
+	if x != nil {
+		return x.After
+	}
+	return 0
+}
+
+func (x *PullConv) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type ConvPage struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Conv     string                 `protobuf:"bytes,1,opt,name=conv,proto3" json:"conv,omitempty"`
+	Messages []*ConvMessage         `protobuf:"bytes,2,rep,name=messages,proto3" json:"messages,omitempty"`
+	// Pull again with after = next_cursor.
+	NextCursor uint64 `protobuf:"varint,3,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	// Nothing after next_cursor on the server: switch to the local store
+	// (after one more pull with after = next_cursor, which acknowledges).
+	NoMore bool   `protobuf:"varint,4,opt,name=no_more,json=noMore,proto3" json:"no_more,omitempty"`
+	MaxSeq uint64 `protobuf:"varint,5,opt,name=max_seq,json=maxSeq,proto3" json:"max_seq,omitempty"`
+	// Entries after `after` that retention has already removed.
+	Expired       uint64 `protobuf:"varint,6,opt,name=expired,proto3" json:"expired,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConvPage) Reset() {
+	*x = ConvPage{}
+	mi := &file_roomcast_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConvPage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConvPage) ProtoMessage() {}
+
+func (x *ConvPage) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConvPage.ProtoReflect.Descriptor instead.
+func (*ConvPage) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ConvPage) GetConv() string {
+	if x != nil {
+		return x.Conv
+	}
+	return ""
+}
+
+func (x *ConvPage) GetMessages() []*ConvMessage {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *ConvPage) GetNextCursor() uint64 {
+	if x != nil {
+		return x.NextCursor
+	}
+	return 0
+}
+
+func (x *ConvPage) GetNoMore() bool {
+	if x != nil {
+		return x.NoMore
+	}
+	return false
+}
+
+func (x *ConvPage) GetMaxSeq() uint64 {
+	if x != nil {
+		return x.MaxSeq
+	}
+	return 0
+}
+
+func (x *ConvPage) GetExpired() uint64 {
+	if x != nil {
+		return x.Expired
+	}
+	return 0
+}
+
+type ConvCursor struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Conv          string                 `protobuf:"bytes,1,opt,name=conv,proto3" json:"conv,omitempty"`
+	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConvCursor) Reset() {
+	*x = ConvCursor{}
+	mi := &file_roomcast_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConvCursor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConvCursor) ProtoMessage() {}
+
+func (x *ConvCursor) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConvCursor.ProtoReflect.Descriptor instead.
+func (*ConvCursor) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ConvCursor) GetConv() string {
+	if x != nil {
+		return x.Conv
+	}
+	return ""
+}
+
+func (x *ConvCursor) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+// PullAll pulls across every conversation with entries the user has not
+// received, in one request. acks carries the next_cursor of every page of
+// the previous AllPage (pulling the next page acknowledges the last one).
+type PullAll struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Acks  []*ConvCursor          `protobuf:"bytes,1,rep,name=acks,proto3" json:"acks,omitempty"`
+	// Most entries in the answer, all conversations together.
+	Limit         uint32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PullAll) Reset() {
+	*x = PullAll{}
+	mi := &file_roomcast_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PullAll) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PullAll) ProtoMessage() {}
+
+func (x *PullAll) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PullAll.ProtoReflect.Descriptor instead.
+func (*PullAll) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *PullAll) GetAcks() []*ConvCursor {
+	if x != nil {
+		return x.Acks
+	}
+	return nil
+}
+
+func (x *PullAll) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type AllPage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Pages []*ConvPage            `protobuf:"bytes,1,rep,name=pages,proto3" json:"pages,omitempty"`
+	// Every conversation is received up to its max seq (after these acks).
+	NoMore        bool `protobuf:"varint,2,opt,name=no_more,json=noMore,proto3" json:"no_more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AllPage) Reset() {
+	*x = AllPage{}
+	mi := &file_roomcast_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AllPage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AllPage) ProtoMessage() {}
+
+func (x *AllPage) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AllPage.ProtoReflect.Descriptor instead.
+func (*AllPage) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *AllPage) GetPages() []*ConvPage {
+	if x != nil {
+		return x.Pages
+	}
+	return nil
+}
+
+func (x *AllPage) GetNoMore() bool {
+	if x != nil {
+		return x.NoMore
+	}
+	return false
+}
+
+// Ack moves the caller's cursors forward. 0 leaves a cursor as it is. A
+// cursor above max_seq is CURSOR_AHEAD; one below the stored value is
+// CURSOR_BACKWARDS. Reading implies receiving.
+type Ack struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Conv          string                 `protobuf:"bytes,1,opt,name=conv,proto3" json:"conv,omitempty"`
+	Received      uint64                 `protobuf:"varint,2,opt,name=received,proto3" json:"received,omitempty"`
+	Read          uint64                 `protobuf:"varint,3,opt,name=read,proto3" json:"read,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Ack) Reset() {
+	*x = Ack{}
+	mi := &file_roomcast_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Ack) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Ack) ProtoMessage() {}
+
+func (x *Ack) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Ack.ProtoReflect.Descriptor instead.
+func (*Ack) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *Ack) GetConv() string {
+	if x != nil {
+		return x.Conv
+	}
+	return ""
+}
+
+func (x *Ack) GetReceived() uint64 {
+	if x != nil {
+		return x.Received
+	}
+	return 0
+}
+
+func (x *Ack) GetRead() uint64 {
+	if x != nil {
+		return x.Read
+	}
+	return 0
+}
+
+type Acked struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Conv          string                 `protobuf:"bytes,1,opt,name=conv,proto3" json:"conv,omitempty"`
+	Received      uint64                 `protobuf:"varint,2,opt,name=received,proto3" json:"received,omitempty"`
+	Read          uint64                 `protobuf:"varint,3,opt,name=read,proto3" json:"read,omitempty"`
+	Unread        uint64                 `protobuf:"varint,4,opt,name=unread,proto3" json:"unread,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Acked) Reset() {
+	*x = Acked{}
+	mi := &file_roomcast_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Acked) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Acked) ProtoMessage() {}
+
+func (x *Acked) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Acked.ProtoReflect.Descriptor instead.
+func (*Acked) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *Acked) GetConv() string {
+	if x != nil {
+		return x.Conv
+	}
+	return ""
+}
+
+func (x *Acked) GetReceived() uint64 {
+	if x != nil {
+		return x.Received
+	}
+	return 0
+}
+
+func (x *Acked) GetRead() uint64 {
+	if x != nil {
+		return x.Read
+	}
+	return 0
+}
+
+func (x *Acked) GetUnread() uint64 {
+	if x != nil {
+		return x.Unread
+	}
+	return 0
+}
+
+// Receipt is pushed (id 0) to the other member of a 1:1 conversation when
+// a user's read cursor moves.
+type Receipt struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Conv          string                 `protobuf:"bytes,1,opt,name=conv,proto3" json:"conv,omitempty"`
+	User          string                 `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	Read          uint64                 `protobuf:"varint,3,opt,name=read,proto3" json:"read,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Receipt) Reset() {
+	*x = Receipt{}
+	mi := &file_roomcast_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Receipt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Receipt) ProtoMessage() {}
+
+func (x *Receipt) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
+func (*Receipt) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *Receipt) GetConv() string {
+	if x != nil {
+		return x.Conv
+	}
+	return ""
+}
+
+func (x *Receipt) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *Receipt) GetRead() uint64 {
+	if x != nil {
+		return x.Read
+	}
+	return 0
+}
+
+// History pages backwards from `before` (0: from the newest), within the
+// server's retention; for roaming to a new device. It acknowledges nothing.
+type History struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Conv          string                 `protobuf:"bytes,1,opt,name=conv,proto3" json:"conv,omitempty"`
+	Before        uint64                 `protobuf:"varint,2,opt,name=before,proto3" json:"before,omitempty"`
+	Limit         uint32                 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *History) Reset() {
+	*x = History{}
+	mi := &file_roomcast_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *History) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*History) ProtoMessage() {}
+
+func (x *History) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use History.ProtoReflect.Descriptor instead.
+func (*History) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *History) GetConv() string {
+	if x != nil {
+		return x.Conv
+	}
+	return ""
+}
+
+func (x *History) GetBefore() uint64 {
+	if x != nil {
+		return x.Before
+	}
+	return 0
+}
+
+func (x *History) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type HistoryPage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Conv  string                 `protobuf:"bytes,1,opt,name=conv,proto3" json:"conv,omitempty"`
+	// Oldest first.
+	Messages []*ConvMessage `protobuf:"bytes,2,rep,name=messages,proto3" json:"messages,omitempty"`
+	// Page on with before = next_before.
+	NextBefore uint64 `protobuf:"varint,3,opt,name=next_before,json=nextBefore,proto3" json:"next_before,omitempty"`
+	// Nothing older on the server (start of the conversation, of the
+	// membership, or of the retention).
+	NoMore        bool `protobuf:"varint,4,opt,name=no_more,json=noMore,proto3" json:"no_more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HistoryPage) Reset() {
+	*x = HistoryPage{}
+	mi := &file_roomcast_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HistoryPage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HistoryPage) ProtoMessage() {}
+
+func (x *HistoryPage) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HistoryPage.ProtoReflect.Descriptor instead.
+func (*HistoryPage) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *HistoryPage) GetConv() string {
+	if x != nil {
+		return x.Conv
+	}
+	return ""
+}
+
+func (x *HistoryPage) GetMessages() []*ConvMessage {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *HistoryPage) GetNextBefore() uint64 {
+	if x != nil {
+		return x.NextBefore
+	}
+	return 0
+}
+
+func (x *HistoryPage) GetNoMore() bool {
+	if x != nil {
+		return x.NoMore
+	}
+	return false
+}
+
+// Recall withdraws a message: its body is erased and a "recall" entry is
+// appended to the same conversation, so devices that catch up learn of it.
+type Recall struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Conv          string                 `protobuf:"bytes,1,opt,name=conv,proto3" json:"conv,omitempty"`
+	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Recall) Reset() {
+	*x = Recall{}
+	mi := &file_roomcast_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Recall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Recall) ProtoMessage() {}
+
+func (x *Recall) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Recall.ProtoReflect.Descriptor instead.
+func (*Recall) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *Recall) GetConv() string {
+	if x != nil {
+		return x.Conv
+	}
+	return ""
+}
+
+func (x *Recall) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+type Recalled struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Conv  string                 `protobuf:"bytes,1,opt,name=conv,proto3" json:"conv,omitempty"`
+	Seq   uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	// Seq of the recall entry.
+	RecallSeq     uint64 `protobuf:"varint,3,opt,name=recall_seq,json=recallSeq,proto3" json:"recall_seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Recalled) Reset() {
+	*x = Recalled{}
+	mi := &file_roomcast_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Recalled) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Recalled) ProtoMessage() {}
+
+func (x *Recalled) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Recalled.ProtoReflect.Descriptor instead.
+func (*Recalled) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *Recalled) GetConv() string {
+	if x != nil {
+		return x.Conv
+	}
+	return ""
+}
+
+func (x *Recalled) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Recalled) GetRecallSeq() uint64 {
+	if x != nil {
+		return x.RecallSeq
+	}
+	return 0
+}
+
+// CreateGroup makes a group owned by the caller, with the caller and
+// members in it. An empty group id gets one made by the server.
+type CreateGroup struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Members       []string               `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateGroup) Reset() {
+	*x = CreateGroup{}
+	mi := &file_roomcast_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateGroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateGroup) ProtoMessage() {}
+
+func (x *CreateGroup) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateGroup.ProtoReflect.Descriptor instead.
+func (*CreateGroup) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *CreateGroup) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *CreateGroup) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateGroup) GetMembers() []string {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+type JoinGroup struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinGroup) Reset() {
+	*x = JoinGroup{}
+	mi := &file_roomcast_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinGroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinGroup) ProtoMessage() {}
+
+func (x *JoinGroup) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinGroup.ProtoReflect.Descriptor instead.
+func (*JoinGroup) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *JoinGroup) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+type LeaveGroup struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaveGroup) Reset() {
+	*x = LeaveGroup{}
+	mi := &file_roomcast_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaveGroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaveGroup) ProtoMessage() {}
+
+func (x *LeaveGroup) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaveGroup.ProtoReflect.Descriptor instead.
+func (*LeaveGroup) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *LeaveGroup) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+type GroupInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	Conv          string                 `protobuf:"bytes,2,opt,name=conv,proto3" json:"conv,omitempty"`
+	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Owner         string                 `protobuf:"bytes,4,opt,name=owner,proto3" json:"owner,omitempty"`
+	Members       uint32                 `protobuf:"varint,5,opt,name=members,proto3" json:"members,omitempty"`
+	MaxSeq        uint64                 `protobuf:"varint,6,opt,name=max_seq,json=maxSeq,proto3" json:"max_seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupInfo) Reset() {
+	*x = GroupInfo{}
+	mi := &file_roomcast_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupInfo) ProtoMessage() {}
+
+func (x *GroupInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupInfo.ProtoReflect.Descriptor instead.
+func (*GroupInfo) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *GroupInfo) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *GroupInfo) GetConv() string {
+	if x != nil {
+		return x.Conv
+	}
+	return ""
+}
+
+func (x *GroupInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GroupInfo) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *GroupInfo) GetMembers() uint32 {
+	if x != nil {
+		return x.Members
+	}
+	return 0
+}
+
+func (x *GroupInfo) GetMaxSeq() uint64 {
+	if x != nil {
+		return x.MaxSeq
+	}
+	return 0
+}
+
+type ListMembers struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	Cursor        string                 `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	Limit         uint32                 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMembers) Reset() {
+	*x = ListMembers{}
+	mi := &file_roomcast_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMembers) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMembers) ProtoMessage() {}
+
+func (x *ListMembers) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMembers.ProtoReflect.Descriptor instead.
+func (*ListMembers) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *ListMembers) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *ListMembers) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+func (x *ListMembers) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type Member struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	User  string                 `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	// Cursors: "who read" is every member whose read >= a seq.
+	Received uint64 `protobuf:"varint,2,opt,name=received,proto3" json:"received,omitempty"`
+	Read     uint64 `protobuf:"varint,3,opt,name=read,proto3" json:"read,omitempty"`
+	// Seq of the group when the member joined; history starts after it.
+	Since         uint64 `protobuf:"varint,4,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Member) Reset() {
+	*x = Member{}
+	mi := &file_roomcast_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Member) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Member) ProtoMessage() {}
+
+func (x *Member) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Member.ProtoReflect.Descriptor instead.
+func (*Member) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *Member) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *Member) GetReceived() uint64 {
+	if x != nil {
+		return x.Received
+	}
+	return 0
+}
+
+func (x *Member) GetRead() uint64 {
+	if x != nil {
+		return x.Read
+	}
+	return 0
+}
+
+func (x *Member) GetSince() uint64 {
+	if x != nil {
+		return x.Since
+	}
+	return 0
+}
+
+type MemberList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	Members       []*Member              `protobuf:"bytes,2,rep,name=members,proto3" json:"members,omitempty"`
+	NextCursor    string                 `protobuf:"bytes,3,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	NoMore        bool                   `protobuf:"varint,4,opt,name=no_more,json=noMore,proto3" json:"no_more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberList) Reset() {
+	*x = MemberList{}
+	mi := &file_roomcast_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberList) ProtoMessage() {}
+
+func (x *MemberList) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberList.ProtoReflect.Descriptor instead.
+func (*MemberList) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *MemberList) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *MemberList) GetMembers() []*Member {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *MemberList) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
+func (x *MemberList) GetNoMore() bool {
+	if x != nil {
+		return x.NoMore
+	}
+	return false
+}
+
 var File_roomcast_proto protoreflect.FileDescriptor
 
 const file_roomcast_proto_rawDesc = "" +
 	"\n" +
-	"\x0eroomcast.proto\x12\vroomcast.v1\"\xc3\x05\n" +
+	"\x0eroomcast.proto\x12\vroomcast.v1\"\xd9\x10\n" +
 	"\x05Frame\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\rR\x02id\x120\n" +
 	"\aconnect\x18\n" +
@@ -1648,7 +4138,40 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x06notify\x18\x1a \x01(\v2\x13.roomcast.v1.NotifyH\x00R\x06notify\x12'\n" +
 	"\x04pull\x18\x1b \x01(\v2\x11.roomcast.v1.PullH\x00R\x04pull\x12:\n" +
 	"\vpull_result\x18\x1c \x01(\v2\x17.roomcast.v1.PullResultH\x00R\n" +
-	"pullResultB\x06\n" +
+	"pullResult\x12:\n" +
+	"\vsend_direct\x18( \x01(\v2\x17.roomcast.v1.SendDirectH\x00R\n" +
+	"sendDirect\x127\n" +
+	"\n" +
+	"send_group\x18) \x01(\v2\x16.roomcast.v1.SendGroupH\x00R\tsendGroup\x124\n" +
+	"\tconv_sent\x18* \x01(\v2\x15.roomcast.v1.ConvSentH\x00R\bconvSent\x12=\n" +
+	"\fconv_message\x18+ \x01(\v2\x18.roomcast.v1.ConvMessageH\x00R\vconvMessage\x123\n" +
+	"\bcounters\x18, \x01(\v2\x15.roomcast.v1.CountersH\x00R\bcounters\x12@\n" +
+	"\rlist_counters\x18- \x01(\v2\x19.roomcast.v1.ListCountersH\x00R\flistCounters\x127\n" +
+	"\n" +
+	"list_convs\x18. \x01(\v2\x16.roomcast.v1.ListConvsH\x00R\tlistConvs\x124\n" +
+	"\tconv_list\x18/ \x01(\v2\x15.roomcast.v1.ConvListH\x00R\bconvList\x121\n" +
+	"\bget_conv\x180 \x01(\v2\x14.roomcast.v1.GetConvH\x00R\agetConv\x124\n" +
+	"\tpull_conv\x181 \x01(\v2\x15.roomcast.v1.PullConvH\x00R\bpullConv\x124\n" +
+	"\tconv_page\x182 \x01(\v2\x15.roomcast.v1.ConvPageH\x00R\bconvPage\x121\n" +
+	"\bpull_all\x183 \x01(\v2\x14.roomcast.v1.PullAllH\x00R\apullAll\x121\n" +
+	"\ball_page\x184 \x01(\v2\x14.roomcast.v1.AllPageH\x00R\aallPage\x12$\n" +
+	"\x03ack\x185 \x01(\v2\x10.roomcast.v1.AckH\x00R\x03ack\x12*\n" +
+	"\x05acked\x186 \x01(\v2\x12.roomcast.v1.AckedH\x00R\x05acked\x120\n" +
+	"\areceipt\x187 \x01(\v2\x14.roomcast.v1.ReceiptH\x00R\areceipt\x120\n" +
+	"\ahistory\x188 \x01(\v2\x14.roomcast.v1.HistoryH\x00R\ahistory\x12=\n" +
+	"\fhistory_page\x189 \x01(\v2\x18.roomcast.v1.HistoryPageH\x00R\vhistoryPage\x12-\n" +
+	"\x06recall\x18: \x01(\v2\x13.roomcast.v1.RecallH\x00R\x06recall\x123\n" +
+	"\brecalled\x18; \x01(\v2\x15.roomcast.v1.RecalledH\x00R\brecalled\x12=\n" +
+	"\fcreate_group\x18< \x01(\v2\x18.roomcast.v1.CreateGroupH\x00R\vcreateGroup\x127\n" +
+	"\n" +
+	"join_group\x18= \x01(\v2\x16.roomcast.v1.JoinGroupH\x00R\tjoinGroup\x12:\n" +
+	"\vleave_group\x18> \x01(\v2\x17.roomcast.v1.LeaveGroupH\x00R\n" +
+	"leaveGroup\x127\n" +
+	"\n" +
+	"group_info\x18? \x01(\v2\x16.roomcast.v1.GroupInfoH\x00R\tgroupInfo\x12=\n" +
+	"\flist_members\x18@ \x01(\v2\x18.roomcast.v1.ListMembersH\x00R\vlistMembers\x12:\n" +
+	"\vmember_list\x18A \x01(\v2\x17.roomcast.v1.MemberListH\x00R\n" +
+	"memberListB\x06\n" +
 	"\x04body\"7\n" +
 	"\aConnect\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x16\n" +
@@ -1664,12 +4187,12 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x04Ping\"'\n" +
 	"\x04Pong\x12\x1f\n" +
 	"\vserver_time\x18\x01 \x01(\x03R\n" +
-	"serverTime\"\xc4\x04\n" +
+	"serverTime\"\xa1\x06\n" +
 	"\x05Error\x12+\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x17.roomcast.v1.Error.CodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12$\n" +
 	"\x0eretry_after_ms\x18\x03 \x01(\rR\fretryAfterMs\x12\x1a\n" +
-	"\bredirect\x18\x04 \x01(\tR\bredirect\"\xb1\x03\n" +
+	"\bredirect\x18\x04 \x01(\tR\bredirect\"\x8e\x05\n" +
 	"\x04Code\x12\x0f\n" +
 	"\vUNSPECIFIED\x10\x00\x12\r\n" +
 	"\tBAD_FRAME\x10\x01\x12\x0e\n" +
@@ -1696,7 +4219,20 @@ const file_roomcast_proto_rawDesc = "" +
 	"\bINTERNAL\x10\x13\x12\f\n" +
 	"\bREDIRECT\x10\x14\x12\x18\n" +
 	"\x14TOO_MANY_CONNECTIONS\x10\x15\x12\x12\n" +
-	"\x0eTOO_MANY_JOINS\x10\x16\"\x8a\x02\n" +
+	"\x0eTOO_MANY_JOINS\x10\x16\x12\x0e\n" +
+	"\n" +
+	"NOT_MEMBER\x10(\x12\x10\n" +
+	"\fCURSOR_AHEAD\x10)\x12\x14\n" +
+	"\x10CURSOR_BACKWARDS\x10*\x12\x13\n" +
+	"\x0fLIMIT_TOO_LARGE\x10+\x12\x15\n" +
+	"\x11STORE_UNAVAILABLE\x10,\x12\x13\n" +
+	"\x0fGROUP_NOT_FOUND\x10-\x12\x10\n" +
+	"\fGROUP_EXISTS\x10.\x12\x0e\n" +
+	"\n" +
+	"GROUP_FULL\x10/\x12\x13\n" +
+	"\x0fTOO_MANY_GROUPS\x100\x12\x15\n" +
+	"\x11MESSAGE_NOT_FOUND\x101\x12\x14\n" +
+	"\x10RECALL_FORBIDDEN\x102\"\x8a\x02\n" +
 	"\x04Kick\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x120\n" +
 	"\x06reason\x18\x02 \x01(\x0e2\x18.roomcast.v1.Kick.ReasonR\x06reason\x12\x18\n" +
@@ -1767,7 +4303,162 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x04pseq\x18\x04 \x01(\x04R\x04pseq\x12\x16\n" +
 	"\x06missed\x18\x05 \x01(\x04R\x06missed\x12'\n" +
 	"\x0fmissed_priority\x18\x06 \x01(\x04R\x0emissedPriority\x12\x12\n" +
-	"\x04more\x18\a \x01(\bR\x04moreB/Z-github.com/roomcast/roomcast/proto/roomcastpbb\x06proto3"
+	"\x04more\x18\a \x01(\bR\x04more\"h\n" +
+	"\n" +
+	"SendDirect\x12\x0e\n" +
+	"\x02to\x18\x01 \x01(\tR\x02to\x12\x12\n" +
+	"\x04body\x18\x02 \x01(\tR\x04body\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\"\n" +
+	"\rclient_msg_id\x18\x04 \x01(\tR\vclientMsgId\"m\n" +
+	"\tSendGroup\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x12\n" +
+	"\x04body\x18\x02 \x01(\tR\x04body\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\"\n" +
+	"\rclient_msg_id\x18\x04 \x01(\tR\vclientMsgId\"\x99\x01\n" +
+	"\bConvSent\x12\x12\n" +
+	"\x04conv\x18\x01 \x01(\tR\x04conv\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x15\n" +
+	"\x06msg_id\x18\x03 \x01(\x04R\x05msgId\x12\x0e\n" +
+	"\x02ts\x18\x04 \x01(\x03R\x02ts\x12\"\n" +
+	"\rclient_msg_id\x18\x05 \x01(\tR\vclientMsgId\x12\x1c\n" +
+	"\tduplicate\x18\x06 \x01(\bR\tduplicate\"\x91\x02\n" +
+	"\vConvMessage\x12\x12\n" +
+	"\x04conv\x18\x01 \x01(\tR\x04conv\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x15\n" +
+	"\x06msg_id\x18\x03 \x01(\x04R\x05msgId\x12\x12\n" +
+	"\x04from\x18\x04 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02ts\x18\x05 \x01(\x03R\x02ts\x12\x12\n" +
+	"\x04body\x18\x06 \x01(\tR\x04body\x12\x12\n" +
+	"\x04kind\x18\a \x01(\tR\x04kind\x12\"\n" +
+	"\rclient_msg_id\x18\b \x01(\tR\vclientMsgId\x12\x1a\n" +
+	"\brecalled\x18\t \x01(\bR\brecalled\x12\x1b\n" +
+	"\trecall_of\x18\n" +
+	" \x01(\x04R\brecallOf\x12\x1c\n" +
+	"\ttombstone\x18\v \x01(\bR\ttombstone\"\xd3\x02\n" +
+	"\vConvSummary\x12\x12\n" +
+	"\x04conv\x18\x01 \x01(\tR\x04conv\x12)\n" +
+	"\x04type\x18\x02 \x01(\x0e2\x15.roomcast.v1.ConvTypeR\x04type\x12\x12\n" +
+	"\x04peer\x18\x03 \x01(\tR\x04peer\x12\x17\n" +
+	"\amax_seq\x18\x04 \x01(\x04R\x06maxSeq\x12\x17\n" +
+	"\alast_ts\x18\x05 \x01(\x03R\x06lastTs\x12\x16\n" +
+	"\x06unread\x18\x06 \x01(\x04R\x06unread\x12\x1a\n" +
+	"\breceived\x18\a \x01(\x04R\breceived\x12\x12\n" +
+	"\x04read\x18\b \x01(\x04R\x04read\x12\x1b\n" +
+	"\tpeer_read\x18\t \x01(\x04R\bpeerRead\x12,\n" +
+	"\x04last\x18\n" +
+	" \x03(\v2\x18.roomcast.v1.ConvMessageR\x04last\x12\x12\n" +
+	"\x04name\x18\v \x01(\tR\x04name\x12\x18\n" +
+	"\amembers\x18\f \x01(\rR\amembers\"\xb9\x01\n" +
+	"\bCounters\x12.\n" +
+	"\x05convs\x18\x01 \x03(\v2\x18.roomcast.v1.ConvSummaryR\x05convs\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor\x12\x17\n" +
+	"\ano_more\x18\x03 \x01(\bR\x06noMore\x12\x1b\n" +
+	"\tack_every\x18\x04 \x01(\rR\backEvery\x12&\n" +
+	"\x0fack_interval_ms\x18\x05 \x01(\rR\rackIntervalMs\"<\n" +
+	"\fListCounters\x12\x16\n" +
+	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\rR\x05limit\"9\n" +
+	"\tListConvs\x12\x16\n" +
+	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\rR\x05limit\"t\n" +
+	"\bConvList\x12.\n" +
+	"\x05convs\x18\x01 \x03(\v2\x18.roomcast.v1.ConvSummaryR\x05convs\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor\x12\x17\n" +
+	"\ano_more\x18\x03 \x01(\bR\x06noMore\"\x1d\n" +
+	"\aGetConv\x12\x12\n" +
+	"\x04conv\x18\x01 \x01(\tR\x04conv\"J\n" +
+	"\bPullConv\x12\x12\n" +
+	"\x04conv\x18\x01 \x01(\tR\x04conv\x12\x14\n" +
+	"\x05after\x18\x02 \x01(\x04R\x05after\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\rR\x05limit\"\xc1\x01\n" +
+	"\bConvPage\x12\x12\n" +
+	"\x04conv\x18\x01 \x01(\tR\x04conv\x124\n" +
+	"\bmessages\x18\x02 \x03(\v2\x18.roomcast.v1.ConvMessageR\bmessages\x12\x1f\n" +
+	"\vnext_cursor\x18\x03 \x01(\x04R\n" +
+	"nextCursor\x12\x17\n" +
+	"\ano_more\x18\x04 \x01(\bR\x06noMore\x12\x17\n" +
+	"\amax_seq\x18\x05 \x01(\x04R\x06maxSeq\x12\x18\n" +
+	"\aexpired\x18\x06 \x01(\x04R\aexpired\"2\n" +
+	"\n" +
+	"ConvCursor\x12\x12\n" +
+	"\x04conv\x18\x01 \x01(\tR\x04conv\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\"L\n" +
+	"\aPullAll\x12+\n" +
+	"\x04acks\x18\x01 \x03(\v2\x17.roomcast.v1.ConvCursorR\x04acks\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\rR\x05limit\"O\n" +
+	"\aAllPage\x12+\n" +
+	"\x05pages\x18\x01 \x03(\v2\x15.roomcast.v1.ConvPageR\x05pages\x12\x17\n" +
+	"\ano_more\x18\x02 \x01(\bR\x06noMore\"I\n" +
+	"\x03Ack\x12\x12\n" +
+	"\x04conv\x18\x01 \x01(\tR\x04conv\x12\x1a\n" +
+	"\breceived\x18\x02 \x01(\x04R\breceived\x12\x12\n" +
+	"\x04read\x18\x03 \x01(\x04R\x04read\"c\n" +
+	"\x05Acked\x12\x12\n" +
+	"\x04conv\x18\x01 \x01(\tR\x04conv\x12\x1a\n" +
+	"\breceived\x18\x02 \x01(\x04R\breceived\x12\x12\n" +
+	"\x04read\x18\x03 \x01(\x04R\x04read\x12\x16\n" +
+	"\x06unread\x18\x04 \x01(\x04R\x06unread\"E\n" +
+	"\aReceipt\x12\x12\n" +
+	"\x04conv\x18\x01 \x01(\tR\x04conv\x12\x12\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\x12\x12\n" +
+	"\x04read\x18\x03 \x01(\x04R\x04read\"K\n" +
+	"\aHistory\x12\x12\n" +
+	"\x04conv\x18\x01 \x01(\tR\x04conv\x12\x16\n" +
+	"\x06before\x18\x02 \x01(\x04R\x06before\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\rR\x05limit\"\x91\x01\n" +
+	"\vHistoryPage\x12\x12\n" +
+	"\x04conv\x18\x01 \x01(\tR\x04conv\x124\n" +
+	"\bmessages\x18\x02 \x03(\v2\x18.roomcast.v1.ConvMessageR\bmessages\x12\x1f\n" +
+	"\vnext_before\x18\x03 \x01(\x04R\n" +
+	"nextBefore\x12\x17\n" +
+	"\ano_more\x18\x04 \x01(\bR\x06noMore\".\n" +
+	"\x06Recall\x12\x12\n" +
+	"\x04conv\x18\x01 \x01(\tR\x04conv\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\"O\n" +
+	"\bRecalled\x12\x12\n" +
+	"\x04conv\x18\x01 \x01(\tR\x04conv\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x1d\n" +
+	"\n" +
+	"recall_seq\x18\x03 \x01(\x04R\trecallSeq\"Q\n" +
+	"\vCreateGroup\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
+	"\amembers\x18\x03 \x03(\tR\amembers\"!\n" +
+	"\tJoinGroup\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\"\"\n" +
+	"\n" +
+	"LeaveGroup\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\"\x92\x01\n" +
+	"\tGroupInfo\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x12\n" +
+	"\x04conv\x18\x02 \x01(\tR\x04conv\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x14\n" +
+	"\x05owner\x18\x04 \x01(\tR\x05owner\x12\x18\n" +
+	"\amembers\x18\x05 \x01(\rR\amembers\x12\x17\n" +
+	"\amax_seq\x18\x06 \x01(\x04R\x06maxSeq\"Q\n" +
+	"\vListMembers\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x16\n" +
+	"\x06cursor\x18\x02 \x01(\tR\x06cursor\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\rR\x05limit\"b\n" +
+	"\x06Member\x12\x12\n" +
+	"\x04user\x18\x01 \x01(\tR\x04user\x12\x1a\n" +
+	"\breceived\x18\x02 \x01(\x04R\breceived\x12\x12\n" +
+	"\x04read\x18\x03 \x01(\x04R\x04read\x12\x14\n" +
+	"\x05since\x18\x04 \x01(\x04R\x05since\"\x8b\x01\n" +
+	"\n" +
+	"MemberList\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12-\n" +
+	"\amembers\x18\x02 \x03(\v2\x13.roomcast.v1.MemberR\amembers\x12\x1f\n" +
+	"\vnext_cursor\x18\x03 \x01(\tR\n" +
+	"nextCursor\x12\x17\n" +
+	"\ano_more\x18\x04 \x01(\bR\x06noMore*7\n" +
+	"\bConvType\x12\x14\n" +
+	"\x10CONV_UNSPECIFIED\x10\x00\x12\n" +
+	"\n" +
+	"\x06DIRECT\x10\x01\x12\t\n" +
+	"\x05GROUP\x10\x02B/Z-github.com/roomcast/roomcast/proto/roomcastpbb\x06proto3"
 
 var (
 	file_roomcast_proto_rawDescOnce sync.Once
@@ -1781,54 +4472,119 @@ func file_roomcast_proto_rawDescGZIP() []byte {
 	return file_roomcast_proto_rawDescData
 }
 
-var file_roomcast_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_roomcast_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_roomcast_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_roomcast_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_roomcast_proto_goTypes = []any{
-	(Error_Code)(0),     // 0: roomcast.v1.Error.Code
-	(Kick_Reason)(0),    // 1: roomcast.v1.Kick.Reason
-	(*Frame)(nil),       // 2: roomcast.v1.Frame
-	(*Connect)(nil),     // 3: roomcast.v1.Connect
-	(*Connected)(nil),   // 4: roomcast.v1.Connected
-	(*Ping)(nil),        // 5: roomcast.v1.Ping
-	(*Pong)(nil),        // 6: roomcast.v1.Pong
-	(*Error)(nil),       // 7: roomcast.v1.Error
-	(*Kick)(nil),        // 8: roomcast.v1.Kick
-	(*Join)(nil),        // 9: roomcast.v1.Join
-	(*Joined)(nil),      // 10: roomcast.v1.Joined
-	(*Leave)(nil),       // 11: roomcast.v1.Leave
-	(*Left)(nil),        // 12: roomcast.v1.Left
-	(*Send)(nil),        // 13: roomcast.v1.Send
-	(*Sent)(nil),        // 14: roomcast.v1.Sent
-	(*RoomMessage)(nil), // 15: roomcast.v1.RoomMessage
-	(*Notify)(nil),      // 16: roomcast.v1.Notify
-	(*Pull)(nil),        // 17: roomcast.v1.Pull
-	(*PullResult)(nil),  // 18: roomcast.v1.PullResult
+	(ConvType)(0),        // 0: roomcast.v1.ConvType
+	(Error_Code)(0),      // 1: roomcast.v1.Error.Code
+	(Kick_Reason)(0),     // 2: roomcast.v1.Kick.Reason
+	(*Frame)(nil),        // 3: roomcast.v1.Frame
+	(*Connect)(nil),      // 4: roomcast.v1.Connect
+	(*Connected)(nil),    // 5: roomcast.v1.Connected
+	(*Ping)(nil),         // 6: roomcast.v1.Ping
+	(*Pong)(nil),         // 7: roomcast.v1.Pong
+	(*Error)(nil),        // 8: roomcast.v1.Error
+	(*Kick)(nil),         // 9: roomcast.v1.Kick
+	(*Join)(nil),         // 10: roomcast.v1.Join
+	(*Joined)(nil),       // 11: roomcast.v1.Joined
+	(*Leave)(nil),        // 12: roomcast.v1.Leave
+	(*Left)(nil),         // 13: roomcast.v1.Left
+	(*Send)(nil),         // 14: roomcast.v1.Send
+	(*Sent)(nil),         // 15: roomcast.v1.Sent
+	(*RoomMessage)(nil),  // 16: roomcast.v1.RoomMessage
+	(*Notify)(nil),       // 17: roomcast.v1.Notify
+	(*Pull)(nil),         // 18: roomcast.v1.Pull
+	(*PullResult)(nil),   // 19: roomcast.v1.PullResult
+	(*SendDirect)(nil),   // 20: roomcast.v1.SendDirect
+	(*SendGroup)(nil),    // 21: roomcast.v1.SendGroup
+	(*ConvSent)(nil),     // 22: roomcast.v1.ConvSent
+	(*ConvMessage)(nil),  // 23: roomcast.v1.ConvMessage
+	(*ConvSummary)(nil),  // 24: roomcast.v1.ConvSummary
+	(*Counters)(nil),     // 25: roomcast.v1.Counters
+	(*ListCounters)(nil), // 26: roomcast.v1.ListCounters
+	(*ListConvs)(nil),    // 27: roomcast.v1.ListConvs
+	(*ConvList)(nil),     // 28: roomcast.v1.ConvList
+	(*GetConv)(nil),      // 29: roomcast.v1.GetConv
+	(*PullConv)(nil),     // 30: roomcast.v1.PullConv
+	(*ConvPage)(nil),     // 31: roomcast.v1.ConvPage
+	(*ConvCursor)(nil),   // 32: roomcast.v1.ConvCursor
+	(*PullAll)(nil),      // 33: roomcast.v1.PullAll
+	(*AllPage)(nil),      // 34: roomcast.v1.AllPage
+	(*Ack)(nil),          // 35: roomcast.v1.Ack
+	(*Acked)(nil),        // 36: roomcast.v1.Acked
+	(*Receipt)(nil),      // 37: roomcast.v1.Receipt
+	(*History)(nil),      // 38: roomcast.v1.History
+	(*HistoryPage)(nil),  // 39: roomcast.v1.HistoryPage
+	(*Recall)(nil),       // 40: roomcast.v1.Recall
+	(*Recalled)(nil),     // 41: roomcast.v1.Recalled
+	(*CreateGroup)(nil),  // 42: roomcast.v1.CreateGroup
+	(*JoinGroup)(nil),    // 43: roomcast.v1.JoinGroup
+	(*LeaveGroup)(nil),   // 44: roomcast.v1.LeaveGroup
+	(*GroupInfo)(nil),    // 45: roomcast.v1.GroupInfo
+	(*ListMembers)(nil),  // 46: roomcast.v1.ListMembers
+	(*Member)(nil),       // 47: roomcast.v1.Member
+	(*MemberList)(nil),   // 48: roomcast.v1.MemberList
 }
 var file_roomcast_proto_depIdxs = []int32{
-	3,  // 0: roomcast.v1.Frame.connect:type_name -> roomcast.v1.Connect
-	4,  // 1: roomcast.v1.Frame.connected:type_name -> roomcast.v1.Connected
-	5,  // 2: roomcast.v1.Frame.ping:type_name -> roomcast.v1.Ping
-	6,  // 3: roomcast.v1.Frame.pong:type_name -> roomcast.v1.Pong
-	7,  // 4: roomcast.v1.Frame.error:type_name -> roomcast.v1.Error
-	8,  // 5: roomcast.v1.Frame.kick:type_name -> roomcast.v1.Kick
-	9,  // 6: roomcast.v1.Frame.join:type_name -> roomcast.v1.Join
-	10, // 7: roomcast.v1.Frame.joined:type_name -> roomcast.v1.Joined
-	11, // 8: roomcast.v1.Frame.leave:type_name -> roomcast.v1.Leave
-	12, // 9: roomcast.v1.Frame.left:type_name -> roomcast.v1.Left
-	13, // 10: roomcast.v1.Frame.send:type_name -> roomcast.v1.Send
-	14, // 11: roomcast.v1.Frame.sent:type_name -> roomcast.v1.Sent
-	16, // 12: roomcast.v1.Frame.notify:type_name -> roomcast.v1.Notify
-	17, // 13: roomcast.v1.Frame.pull:type_name -> roomcast.v1.Pull
-	18, // 14: roomcast.v1.Frame.pull_result:type_name -> roomcast.v1.PullResult
-	0,  // 15: roomcast.v1.Error.code:type_name -> roomcast.v1.Error.Code
-	1,  // 16: roomcast.v1.Kick.reason:type_name -> roomcast.v1.Kick.Reason
-	15, // 17: roomcast.v1.Notify.messages:type_name -> roomcast.v1.RoomMessage
-	15, // 18: roomcast.v1.PullResult.messages:type_name -> roomcast.v1.RoomMessage
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	4,  // 0: roomcast.v1.Frame.connect:type_name -> roomcast.v1.Connect
+	5,  // 1: roomcast.v1.Frame.connected:type_name -> roomcast.v1.Connected
+	6,  // 2: roomcast.v1.Frame.ping:type_name -> roomcast.v1.Ping
+	7,  // 3: roomcast.v1.Frame.pong:type_name -> roomcast.v1.Pong
+	8,  // 4: roomcast.v1.Frame.error:type_name -> roomcast.v1.Error
+	9,  // 5: roomcast.v1.Frame.kick:type_name -> roomcast.v1.Kick
+	10, // 6: roomcast.v1.Frame.join:type_name -> roomcast.v1.Join
+	11, // 7: roomcast.v1.Frame.joined:type_name -> roomcast.v1.Joined
+	12, // 8: roomcast.v1.Frame.leave:type_name -> roomcast.v1.Leave
+	13, // 9: roomcast.v1.Frame.left:type_name -> roomcast.v1.Left
+	14, // 10: roomcast.v1.Frame.send:type_name -> roomcast.v1.Send
+	15, // 11: roomcast.v1.Frame.sent:type_name -> roomcast.v1.Sent
+	17, // 12: roomcast.v1.Frame.notify:type_name -> roomcast.v1.Notify
+	18, // 13: roomcast.v1.Frame.pull:type_name -> roomcast.v1.Pull
+	19, // 14: roomcast.v1.Frame.pull_result:type_name -> roomcast.v1.PullResult
+	20, // 15: roomcast.v1.Frame.send_direct:type_name -> roomcast.v1.SendDirect
+	21, // 16: roomcast.v1.Frame.send_group:type_name -> roomcast.v1.SendGroup
+	22, // 17: roomcast.v1.Frame.conv_sent:type_name -> roomcast.v1.ConvSent
+	23, // 18: roomcast.v1.Frame.conv_message:type_name -> roomcast.v1.ConvMessage
+	25, // 19: roomcast.v1.Frame.counters:type_name -> roomcast.v1.Counters
+	26, // 20: roomcast.v1.Frame.list_counters:type_name -> roomcast.v1.ListCounters
+	27, // 21: roomcast.v1.Frame.list_convs:type_name -> roomcast.v1.ListConvs
+	28, // 22: roomcast.v1.Frame.conv_list:type_name -> roomcast.v1.ConvList
+	29, // 23: roomcast.v1.Frame.get_conv:type_name -> roomcast.v1.GetConv
+	30, // 24: roomcast.v1.Frame.pull_conv:type_name -> roomcast.v1.PullConv
+	31, // 25: roomcast.v1.Frame.conv_page:type_name -> roomcast.v1.ConvPage
+	33, // 26: roomcast.v1.Frame.pull_all:type_name -> roomcast.v1.PullAll
+	34, // 27: roomcast.v1.Frame.all_page:type_name -> roomcast.v1.AllPage
+	35, // 28: roomcast.v1.Frame.ack:type_name -> roomcast.v1.Ack
+	36, // 29: roomcast.v1.Frame.acked:type_name -> roomcast.v1.Acked
+	37, // 30: roomcast.v1.Frame.receipt:type_name -> roomcast.v1.Receipt
+	38, // 31: roomcast.v1.Frame.history:type_name -> roomcast.v1.History
+	39, // 32: roomcast.v1.Frame.history_page:type_name -> roomcast.v1.HistoryPage
+	40, // 33: roomcast.v1.Frame.recall:type_name -> roomcast.v1.Recall
+	41, // 34: roomcast.v1.Frame.recalled:type_name -> roomcast.v1.Recalled
+	42, // 35: roomcast.v1.Frame.create_group:type_name -> roomcast.v1.CreateGroup
+	43, // 36: roomcast.v1.Frame.join_group:type_name -> roomcast.v1.JoinGroup
+	44, // 37: roomcast.v1.Frame.leave_group:type_name -> roomcast.v1.LeaveGroup
+	45, // 38: roomcast.v1.Frame.group_info:type_name -> roomcast.v1.GroupInfo
+	46, // 39: roomcast.v1.Frame.list_members:type_name -> roomcast.v1.ListMembers
+	48, // 40: roomcast.v1.Frame.member_list:type_name -> roomcast.v1.MemberList
+	1,  // 41: roomcast.v1.Error.code:type_name -> roomcast.v1.Error.Code
+	2,  // 42: roomcast.v1.Kick.reason:type_name -> roomcast.v1.Kick.Reason
+	16, // 43: roomcast.v1.Notify.messages:type_name -> roomcast.v1.RoomMessage
+	16, // 44: roomcast.v1.PullResult.messages:type_name -> roomcast.v1.RoomMessage
+	0,  // 45: roomcast.v1.ConvSummary.type:type_name -> roomcast.v1.ConvType
+	23, // 46: roomcast.v1.ConvSummary.last:type_name -> roomcast.v1.ConvMessage
+	24, // 47: roomcast.v1.Counters.convs:type_name -> roomcast.v1.ConvSummary
+	24, // 48: roomcast.v1.ConvList.convs:type_name -> roomcast.v1.ConvSummary
+	23, // 49: roomcast.v1.ConvPage.messages:type_name -> roomcast.v1.ConvMessage
+	32, // 50: roomcast.v1.PullAll.acks:type_name -> roomcast.v1.ConvCursor
+	31, // 51: roomcast.v1.AllPage.pages:type_name -> roomcast.v1.ConvPage
+	23, // 52: roomcast.v1.HistoryPage.messages:type_name -> roomcast.v1.ConvMessage
+	47, // 53: roomcast.v1.MemberList.members:type_name -> roomcast.v1.Member
+	54, // [54:54] is the sub-list for method output_type
+	54, // [54:54] is the sub-list for method input_type
+	54, // [54:54] is the sub-list for extension type_name
+	54, // [54:54] is the sub-list for extension extendee
+	0,  // [0:54] is the sub-list for field type_name
 }
 
 func init() { file_roomcast_proto_init() }
@@ -1852,14 +4608,40 @@ func file_roomcast_proto_init() {
 		(*Frame_Notify)(nil),
 		(*Frame_Pull)(nil),
 		(*Frame_PullResult)(nil),
+		(*Frame_SendDirect)(nil),
+		(*Frame_SendGroup)(nil),
+		(*Frame_ConvSent)(nil),
+		(*Frame_ConvMessage)(nil),
+		(*Frame_Counters)(nil),
+		(*Frame_ListCounters)(nil),
+		(*Frame_ListConvs)(nil),
+		(*Frame_ConvList)(nil),
+		(*Frame_GetConv)(nil),
+		(*Frame_PullConv)(nil),
+		(*Frame_ConvPage)(nil),
+		(*Frame_PullAll)(nil),
+		(*Frame_AllPage)(nil),
+		(*Frame_Ack)(nil),
+		(*Frame_Acked)(nil),
+		(*Frame_Receipt)(nil),
+		(*Frame_History)(nil),
+		(*Frame_HistoryPage)(nil),
+		(*Frame_Recall)(nil),
+		(*Frame_Recalled)(nil),
+		(*Frame_CreateGroup)(nil),
+		(*Frame_JoinGroup)(nil),
+		(*Frame_LeaveGroup)(nil),
+		(*Frame_GroupInfo)(nil),
+		(*Frame_ListMembers)(nil),
+		(*Frame_MemberList)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_roomcast_proto_rawDesc), len(file_roomcast_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   17,
+			NumEnums:      3,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

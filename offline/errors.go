@@ -1,0 +1,33 @@
+package offline
+
+import "errors"
+
+// Errors returned by the Service and the stores. The gateway maps them to
+// wire codes with errors.Is; each one changes nothing in the store.
+var (
+	// ErrInvalid: a malformed argument (bad id, empty body, kind too long).
+	ErrInvalid = errors.New("offline: invalid argument")
+	// ErrTooLarge: a body over Config.MaxBodyBytes.
+	ErrTooLarge = errors.New("offline: message too large")
+	// ErrNotMember: the caller is not in the conversation or group.
+	ErrNotMember = errors.New("offline: not a member")
+	// ErrCursorAhead: a cursor above the conversation's max seq.
+	ErrCursorAhead = errors.New("offline: cursor beyond max seq")
+	// ErrCursorBackwards: an Ack that would move a cursor backwards.
+	ErrCursorBackwards = errors.New("offline: cursor moves backwards")
+	// ErrLimit: a page size above the configured maximum.
+	ErrLimit = errors.New("offline: page size over the limit")
+	// ErrUnavailable: the store refused or failed the operation (Redis
+	// OOM, MISCONF, unreachable). Nothing was acknowledged.
+	ErrUnavailable = errors.New("offline: store unavailable")
+	// ErrGroupNotFound, ErrGroupExists, ErrGroupFull, ErrTooManyGroups:
+	// group operations.
+	ErrGroupNotFound = errors.New("offline: group not found")
+	ErrGroupExists   = errors.New("offline: group exists")
+	ErrGroupFull     = errors.New("offline: group full")
+	ErrTooManyGroups = errors.New("offline: too many groups")
+	// ErrNotFound: no message with that seq.
+	ErrNotFound = errors.New("offline: message not found")
+	// ErrRecallForbidden: not the sender, or past the recall window.
+	ErrRecallForbidden = errors.New("offline: recall not allowed")
+)
