@@ -277,7 +277,24 @@ func (c *conn) finishClose() {
 		text = text[:100]
 	}
 	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closeCode(why), why+": "+text), time.Now().Add(time.Second))
+	// Half-close: the client gets the close frame and then end of stream,
+	// while what it still sends is read and dropped (closing a socket with
+	// unread data makes the kernel answer with a reset, and the client can
+	// lose the close frame to it). The reader, or cleanup for a parked
+	// connection, closes the socket after at most lingerTime.
+	if tc, ok := c.nc.(interface{ CloseWrite() error }); ok && why != ReasonWriteError {
+		_ = tc.CloseWrite()
+		_ = c.nc.SetReadDeadline(time.Now().Add(lingerTime))
+		return
+	}
 	_ = c.nc.Close()
+}
+
+// closing reports whether the connection is being closed.
+func (c *conn) closing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeWhy != ""
 }
 
 // Reading. A connection is either hot — a reader goroutine (serveReads)
@@ -304,7 +321,8 @@ func (c *conn) serveReads() {
 	}()
 	maxFrame := uint64(g.cfg.MaxFrameBytes)
 	for {
-		if g.poller != nil {
+		closing := c.closing()
+		if g.poller != nil && !closing {
 			_ = c.nc.SetReadDeadline(time.Now().Add(g.cfg.ParkAfter))
 		}
 		if len(buf) == cap(buf) {
@@ -314,6 +332,15 @@ func (c *conn) serveReads() {
 		}
 		n, err := c.nc.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
+		if closing {
+			// Draining what the client still sends after the close.
+			buf = buf[:0]
+			if err != nil {
+				c.cleanup()
+				return
+			}
+			continue
+		}
 		for len(buf) > 0 {
 			h, ok, perr := parseHeader(buf, maxFrame)
 			if perr != nil {
@@ -343,7 +370,7 @@ func (c *conn) serveReads() {
 			continue
 		}
 		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() && g.poller != nil {
+		if errors.As(err, &ne) && ne.Timeout() && g.poller != nil && !c.closing() {
 			if len(buf) > 0 || c.frag != nil {
 				continue // mid-frame: keep reading (the janitor bounds it)
 			}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/roomcast/roomcast/internal/testenv"
 )
 
@@ -23,7 +25,7 @@ func (c localCluster) member(_ *testing.T, self Node) Members { return c.g.Membe
 type zkCluster struct{ z *testenv.ZooKeeper }
 
 func (c zkCluster) member(t *testing.T, self Node) Members {
-	m, err := NewZooKeeper(ZooKeeperConfig{Servers: []string{c.z.Addr}, Root: "/test", SessionTimeout: time.Second}, self, nil)
+	m, err := NewZooKeeper(ZooKeeperConfig{Servers: []string{c.z.Addr}, Root: "/test", SessionTimeout: time.Second}, self, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +216,7 @@ func TestOwnerRespectsRoles(t *testing.T) {
 // session is gone for good it registers again under a new session.
 func TestZooKeeperFencesAndReRegisters(t *testing.T) {
 	z := testenv.StartZooKeeper(t, testenv.ZooKeeperOptions{TickTime: 200 * time.Millisecond})
-	m, _ := NewZooKeeper(ZooKeeperConfig{Servers: []string{z.Addr}, SessionTimeout: time.Second}, node("a"), nil)
+	m, _ := NewZooKeeper(ZooKeeperConfig{Servers: []string{z.Addr}, SessionTimeout: time.Second}, node("a"), nil, prometheus.NewRegistry())
 	var mu sync.Mutex
 	var events []bool
 	ctx := context.Background()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"path"
 	"strconv"
@@ -49,9 +50,10 @@ func (c ZooKeeperConfig) withDefaults() ZooKeeperConfig {
 
 // ZooKeeper is a member registered as an ephemeral znode.
 type ZooKeeper struct {
-	cfg  ZooKeeperConfig
-	self Node
-	log  *slog.Logger
+	cfg     ZooKeeperConfig
+	self    Node
+	log     *slog.Logger
+	metrics *zkMetrics
 
 	conn        *zk.Conn
 	nodesPath   string
@@ -82,8 +84,9 @@ type ZooKeeper struct {
 
 var _ Members = (*ZooKeeper)(nil)
 
-// NewZooKeeper returns a member for self. It does no I/O.
-func NewZooKeeper(cfg ZooKeeperConfig, self Node, log *slog.Logger) (*ZooKeeper, error) {
+// NewZooKeeper returns a member for self. It does no I/O. reg (may be nil)
+// receives the ZooKeeper latency, error and session metrics.
+func NewZooKeeper(cfg ZooKeeperConfig, self Node, log *slog.Logger, reg prometheus.Registerer) (*ZooKeeper, error) {
 	if len(cfg.Servers) == 0 {
 		return nil, errors.New("placement: no ZooKeeper servers")
 	}
@@ -94,7 +97,11 @@ func NewZooKeeper(cfg ZooKeeperConfig, self Node, log *slog.Logger) (*ZooKeeper,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	z := &ZooKeeper{cfg: cfg, self: self, log: log, kick: make(chan struct{}, 1), stop: make(chan struct{})}
+	m, err := newZKMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	z := &ZooKeeper{cfg: cfg, self: self, log: log, metrics: m, kick: make(chan struct{}, 1), stop: make(chan struct{})}
 	z.nodesPath = path.Join(cfg.Root, "nodes")
 	z.selfPath = path.Join(z.nodesPath, self.ID)
 	z.numbersPath = path.Join(cfg.Root, "numbers")
@@ -112,6 +119,7 @@ func (z *ZooKeeper) onEvent(ev zk.Event) {
 	if ev.Type != zk.EventSession {
 		return
 	}
+	z.metrics.sessionEvents.WithLabelValues(sessionState(ev.State)).Inc()
 	switch ev.State {
 	case zk.StateHasSession:
 		z.mu.Lock()
@@ -199,6 +207,7 @@ func (z *ZooKeeper) register() error {
 		z.log.Warn("replacing a stale registration of this node id", "path", z.selfPath)
 		_ = z.conn.Delete(z.selfPath, -1)
 	}
+	z.metrics.registrations.Inc()
 	if err := z.claimNumber(session); err != nil {
 		return err
 	}
@@ -245,7 +254,9 @@ func (z *ZooKeeper) Number() int { return int(z.number.Load()) }
 
 // readView reads the members and sets a watch on their list.
 func (z *ZooKeeper) readView() (View, <-chan zk.Event, error) {
+	start := time.Now()
 	children, stat, watch, err := z.conn.ChildrenW(z.nodesPath)
+	z.metrics.observe("list", start, err)
 	if err != nil {
 		return View{}, nil, fmt.Errorf("placement: list members: %w", err)
 	}
@@ -381,7 +392,10 @@ func (z *ZooKeeper) healthLoop() {
 					continue
 				}
 			}
-			if _, _, err := z.conn.Exists(z.selfPath); err == nil {
+			start := time.Now()
+			_, _, err := z.conn.Exists(z.selfPath)
+			z.metrics.observe("ping", start, err)
+			if err == nil {
 				z.mu.Lock()
 				z.lastOK = time.Now()
 				z.mu.Unlock()

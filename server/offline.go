@@ -48,6 +48,9 @@ func (s *Server) newOffline() error {
 		rdb := s.rdb // the cluster's client, when there is one
 		if rdb == nil {
 			p.rdb = redisconn.New(s.cfg.Redis)
+			if err := redisconn.Instrument(p.rdb, s.reg); err != nil {
+				return err
+			}
 			rdb = p.rdb
 		}
 		rs, err := offline.NewRedisStore(rdb, s.cfg.Redis.WithDefaults().KeyPrefix)

@@ -33,6 +33,9 @@ func (s *Server) buildServices() error {
 	var store room.Store = room.NewMemoryStore(storeCfg)
 	if cfg.Mode == configs.ModeCluster {
 		s.rdb = redisconn.New(cfg.Redis)
+		if err := redisconn.Instrument(s.rdb, s.reg); err != nil {
+			return err
+		}
 		store = room.NewRedisStore(s.rdb, cfg.Redis.WithDefaults().KeyPrefix, storeCfg)
 	}
 	s.fan, err = fanout.New(fanout.Deps{History: store, Logger: s.log.With("component", "fanout"), Registerer: s.reg}, cfg.Fanout)
@@ -60,7 +63,7 @@ func (s *Server) buildServices() error {
 			Root:           cfg.Cluster.Root,
 			SessionTimeout: cfg.Cluster.SessionTimeout,
 			NoSelfFence:    cfg.Cluster.NoSelfFence,
-		}, self, s.log.With("component", "placement"))
+		}, self, s.log.With("component", "placement"), s.reg)
 		if err != nil {
 			return err
 		}
