@@ -210,7 +210,7 @@ func (p *proc) kill() {
 
 func (p *proc) url() string { return "ws://" + p.cfg.Gateway.Listen + "/ws" }
 
-// metric scrapes one counter/gauge (summed over label sets matching the
+// metric scrapes one counter/gauge/histogram count (summed over label sets matching the
 // labels given as k=v pairs) from a node's /metrics.
 func scrape(t *testing.T, addr, name string, labels ...string) float64 {
 	t.Helper()
@@ -243,6 +243,8 @@ next:
 		}
 		if c := m.GetCounter(); c != nil {
 			sum += c.GetValue()
+		} else if hs := m.GetHistogram(); hs != nil {
+			sum += float64(hs.GetSampleCount())
 		} else {
 			sum += m.GetGauge().GetValue()
 		}
