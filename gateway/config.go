@@ -68,7 +68,7 @@ type Config struct {
 	AllowedOrigins []string `yaml:"allowed_origins"`
 	// ReadBufferSize is the buffer an active connection reads into (pooled;
 	// an idle, parked connection holds none). Frames larger than it grow
-	// it. Default 4096.
+	// it. Default 512 (client frames are small).
 	ReadBufferSize int `yaml:"read_buffer_size"`
 	// ParkAfter: a connection that sent nothing for this long gives up its
 	// reader goroutine and waits in the poller (Linux epoll) until data
@@ -118,7 +118,7 @@ func (c Config) WithDefaults() Config {
 		c.MaxBadFrames = 20
 	}
 	if c.ReadBufferSize == 0 {
-		c.ReadBufferSize = 4096
+		c.ReadBufferSize = 512
 	}
 	if c.MaxConnsPerIP == 0 {
 		c.MaxConnsPerIP = 2000

@@ -23,7 +23,6 @@ import (
 // the reader starts and never change.
 type conn struct {
 	g      *Gateway
-	ws     *websocket.Conn
 	id     uint64
 	remote string
 	born   int64 // coarse clock at accept
@@ -57,7 +56,8 @@ type conn struct {
 	ip          string // client IP (counted in ipConns)
 	userCounted bool   // counted in userConns; reader goroutine only
 
-	nc        net.Conn // the socket under ws
+	nc        net.Conn   // the socket (gorilla's Conn is dropped after the upgrade)
+	wmu       sync.Mutex // one writer of frames at a time (batches, pongs, close)
 	fd        int      // its descriptor, for the poller
 	polled    bool     // registered with the poller (reader or poller only)
 	parked    bool     // waiting in the poller; guarded by mu
@@ -66,8 +66,11 @@ type conn struct {
 }
 
 func (g *Gateway) newConn(ws *websocket.Conn, r *http.Request) *conn {
+	// After the upgrade the gateway reads and writes frames itself
+	// (wsframe.go): only the socket is kept, so gorilla's Conn and its
+	// buffers become garbage.
 	now := g.now()
-	c := &conn{g: g, ws: ws, nc: ws.NetConn(), fd: -1, id: g.nextID.Add(1), remote: r.RemoteAddr, born: now, done: make(chan struct{})}
+	c := &conn{g: g, nc: ws.NetConn(), fd: -1, id: g.nextID.Add(1), remote: r.RemoteAddr, born: now, done: make(chan struct{})}
 	c.lastRead.Store(now)
 	c.frameLim = rate.NewLimiter(rate.Limit(g.cfg.FrameRate), g.cfg.FrameBurst)
 	if sc, ok := c.nc.(syscall.Conn); ok {
@@ -218,16 +221,8 @@ func (c *conn) writeLoop() {
 		c.g.queued.Add(-int64(n))
 
 		enc = protocol.Encoding(c.enc.Load())
-		_ = c.ws.SetWriteDeadline(time.Now().Add(c.g.cfg.WriteTimeout))
-		msgs, wrote := 0, 0
-		var err error
-		for i, o := range batch {
-			if err == nil {
-				var w int
-				w, err = c.write(enc, o)
-				wrote += w
-				msgs += o.Messages
-			}
+		msgs, wrote, err := c.writeBatch(enc, batch)
+		for i := range batch {
 			batch[i] = nil
 		}
 		c.g.metrics.framesOut.Add(float64(len(batch)))
@@ -248,20 +243,44 @@ func (c *conn) writeLoop() {
 	}
 }
 
-func (c *conn) write(enc protocol.Encoding, o *protocol.Outbound) (int, error) {
-	if o.Shared() {
-		pm, err := o.Prepared(enc)
+// writeBatch writes queued frames with one writev: a small WebSocket
+// header per frame (server frames are not masked) in front of the encoded
+// payload, which shared frames share between every connection. The write
+// mutex keeps the reader's pongs out of the middle of a batch.
+func (c *conn) writeBatch(enc protocol.Encoding, batch []*protocol.Outbound) (msgs, wrote int, err error) {
+	op := byte(opBinary)
+	if enc == protocol.JSON {
+		op = opText
+	}
+	hdrs := make([]byte, 0, 10*len(batch))
+	bufs := make(net.Buffers, 0, 2*len(batch))
+	for _, o := range batch {
+		data, err := o.Bytes(enc)
 		if err != nil {
-			return 0, err
+			return msgs, wrote, err
 		}
-		data, _ := o.Bytes(enc)
-		return len(data), c.ws.WritePreparedMessage(pm)
+		at := len(hdrs)
+		hdrs = appendFrameHeader(hdrs, op, len(data))
+		bufs = append(bufs, hdrs[at:len(hdrs):len(hdrs)], data)
+		wrote += len(data)
+		msgs += o.Messages
 	}
-	data, err := o.Bytes(enc)
-	if err != nil {
-		return 0, err
-	}
-	return len(data), c.ws.WriteMessage(enc.MessageType(), data)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.g.cfg.WriteTimeout))
+	_, err = bufs.WriteTo(c.nc)
+	return msgs, wrote, err
+}
+
+// writeControl writes one control frame (pong, close) between batches.
+func (c *conn) writeControl(op byte, payload []byte, timeout time.Duration) error {
+	var hdr [10]byte
+	frame := append(appendFrameHeader(hdr[:0], op, len(payload)), payload...)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
+	_, err := c.nc.Write(frame)
+	return err
 }
 
 // finishClose sends the close frame (best effort) and closes the socket,
@@ -276,7 +295,7 @@ func (c *conn) finishClose() {
 	if len(text) > 100 {
 		text = text[:100]
 	}
-	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closeCode(why), why+": "+text), time.Now().Add(time.Second))
+	_ = c.writeControl(opClose, websocket.FormatCloseMessage(closeCode(why), why+": "+text), time.Second)
 	// Half-close: the client gets the close frame and then end of stream,
 	// while what it still sends is read and dropped (closing a socket with
 	// unread data makes the kernel answer with a reset, and the client can
@@ -429,7 +448,7 @@ func (c *conn) frame(h frameHeader, payload []byte) bool {
 	c.lastRead.Store(g.now())
 	switch h.opcode {
 	case opPing:
-		_ = c.ws.WriteControl(websocket.PongMessage, payload, time.Now().Add(time.Second))
+		_ = c.writeControl(opPong, payload, time.Second)
 		return true
 	case opPong:
 		return true

@@ -8,7 +8,8 @@ import (
 // The gateway reads client frames itself (RFC 6455 §5) instead of through
 // gorilla/websocket, so that it knows exactly what it has buffered: an idle
 // connection can then give up its reader goroutine and its buffer and wait
-// in the poller (see poller_linux.go). Writes still go through gorilla.
+// in the poller (see poller_linux.go). It writes frames itself too (one
+// writev per batch); gorilla only does the handshake.
 
 // WebSocket opcodes.
 const (
@@ -99,4 +100,17 @@ func unmask(payload []byte, mask [4]byte) {
 	for i := range payload {
 		payload[i] ^= mask[i&3]
 	}
+}
+
+// appendFrameHeader appends the header of a final, unmasked server frame
+// with opcode op and an n-byte payload.
+func appendFrameHeader(dst []byte, op byte, n int) []byte {
+	dst = append(dst, 0x80|op)
+	switch {
+	case n < 126:
+		return append(dst, byte(n))
+	case n <= 0xFFFF:
+		return binary.BigEndian.AppendUint16(append(dst, 126), uint16(n))
+	}
+	return binary.BigEndian.AppendUint64(append(dst, 127), uint64(n))
 }

@@ -92,3 +92,18 @@ func FuzzParseHeader(f *testing.F) {
 		}
 	})
 }
+
+func TestAppendFrameHeader(t *testing.T) {
+	for _, n := range []int{0, 1, 125, 126, 1000, 65535, 65536, 1 << 20} {
+		h := appendFrameHeader(nil, opBinary, n)
+		// Parse it as a (masked) client frame would be, after setting the
+		// mask bit and appending a mask, to reuse parseHeader.
+		m := append([]byte(nil), h...)
+		m[1] |= 0x80
+		m = append(m, 0, 0, 0, 0)
+		got, ok, err := parseHeader(m, 1<<21)
+		if !ok || err != nil || got.length != uint64(n) || !got.fin || got.opcode != opBinary {
+			t.Fatalf("n=%d: %+v ok %v err %v", n, got, ok, err)
+		}
+	}
+}

@@ -95,12 +95,6 @@ func TestSharedOutboundEncodesOnce(t *testing.T) {
 			t.Fatal("a shared frame was encoded more than once per encoding")
 		}
 	}
-	if pm, err := o.Prepared(JSON); err != nil || pm == nil {
-		t.Fatalf("prepared: %v %v", pm, err)
-	}
-	if pm, _ := NewOutbound(sample()).Prepared(Binary); pm != nil {
-		t.Fatal("single-connection frames are not prepared")
-	}
 }
 
 func BenchmarkEncodeNotify(b *testing.B) {

@@ -3,8 +3,6 @@ package protocol
 import (
 	"sync"
 
-	"github.com/gorilla/websocket"
-
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
 
@@ -21,16 +19,14 @@ type Outbound struct {
 
 	once [numEncodings]sync.Once
 	data [numEncodings][]byte
-	pm   [numEncodings]*websocket.PreparedMessage
 	err  [numEncodings]error
 }
 
 // NewOutbound wraps a frame written to a single connection.
 func NewOutbound(f *pb.Frame) *Outbound { return &Outbound{frame: f} }
 
-// NewShared wraps a frame that many connections will write. Its encoded form
-// is also prepared as a WebSocket frame once, so each write is one syscall
-// with no copy.
+// NewShared wraps a frame that many connections will write (encoded once
+// per encoding for all of them).
 func NewShared(f *pb.Frame) *Outbound { return &Outbound{frame: f, shared: true} }
 
 // NewSharedAssembled is NewShared for a Notify or PullResult whose messages
@@ -59,9 +55,6 @@ func (o *Outbound) encode(enc Encoding) {
 		} else {
 			o.data[enc], o.err[enc] = Encode(enc, o.frame)
 		}
-		if o.err[enc] == nil && o.shared {
-			o.pm[enc], o.err[enc] = websocket.NewPreparedMessage(enc.MessageType(), o.data[enc])
-		}
 	})
 }
 
@@ -69,11 +62,4 @@ func (o *Outbound) encode(enc Encoding) {
 func (o *Outbound) Bytes(enc Encoding) ([]byte, error) {
 	o.encode(enc)
 	return o.data[enc], o.err[enc]
-}
-
-// Prepared returns the prepared WebSocket message of a shared frame (nil for
-// a single-connection frame, which is written with its Bytes).
-func (o *Outbound) Prepared(enc Encoding) (*websocket.PreparedMessage, error) {
-	o.encode(enc)
-	return o.pm[enc], o.err[enc]
 }

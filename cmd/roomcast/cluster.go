@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -31,12 +32,18 @@ func cluster(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", ".local-cluster", "working directory for ZooKeeper, Redis and node logs")
 	configsGlob := fs.String("configs", "configs/cluster-node*.yaml", "node configs to run")
+	nodeCount := fs.Int("nodes", 0, "run this many nodes (ports 8081..) from configs/cluster-node1.yaml as a template, instead of -configs")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	files, err := filepath.Glob(*configsGlob)
 	if err != nil || len(files) == 0 {
 		return fmt.Errorf("no node configs match %q (run from the repository root)", *configsGlob)
+	}
+	if *nodeCount > 0 {
+		if files, err = generateNodeConfigs(files[0], *dir, *nodeCount); err != nil {
+			return err
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -98,4 +105,33 @@ func cluster(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintln(stdout, "press Ctrl-C to stop everything")
 	<-ctx.Done()
 	return nil
+}
+
+// generateNodeConfigs writes n node configs into dir/nodes from a template
+// (configs/cluster-node1.yaml): node<i> on 127.0.0.1:<8080+i>.
+func generateNodeConfigs(template, dir string, n int) ([]string, error) {
+	tpl, err := os.ReadFile(template)
+	if err != nil {
+		return nil, err
+	}
+	if n > 900 {
+		return nil, fmt.Errorf("-nodes %d: at most 900 (ports 8081..8980)", n)
+	}
+	out := filepath.Join(dir, "nodes")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, err
+	}
+	var files []string
+	for i := 1; i <= n; i++ {
+		text := strings.NewReplacer(
+			"id: node1", fmt.Sprintf("id: node%d", i),
+			"127.0.0.1:8081", fmt.Sprintf("127.0.0.1:%d", 8080+i),
+		).Replace(string(tpl))
+		f := filepath.Join(out, fmt.Sprintf("node%d.yaml", i))
+		if err := os.WriteFile(f, []byte(text), 0o644); err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	return files, nil
 }

@@ -65,7 +65,7 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   roomcast [serve] [-config file] [-listen addr] [-node id] [-log-level level]
   roomcast token -user id [-role admin] [-ttl 1h] [-config file]
-  roomcast cluster [-dir .local-cluster]   local 3-node cluster (ZooKeeper, Redis, configs/cluster-node*.yaml)
+  roomcast cluster [-nodes N] [-dir .local-cluster]   local cluster (ZooKeeper, Redis, configs/cluster-node*.yaml)
 `)
 }
 

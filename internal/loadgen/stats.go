@@ -11,6 +11,8 @@ import (
 // Stats aggregate what a set of viewers received. Every method is safe for
 // concurrent use.
 type Stats struct {
+	// Redirects counts REDIRECT answers followed at connect (cluster mode).
+	Redirects     atomic.Uint64
 	Messages      atomic.Uint64 // room messages received (after dedupe)
 	Priority      atomic.Uint64 // of which priority
 	Duplicates    atomic.Uint64

@@ -123,6 +123,26 @@ var (
 // that took in stats (RecordConnect).
 func Dial(ctx context.Context, cfg ViewerConfig, stats *Stats) (*Viewer, error) {
 	start := time.Now()
+	// A cluster node answers Connect with REDIRECT when the user lives on
+	// another node: follow it (a few hops at most).
+	for hops := 0; ; hops++ {
+		v, err := dialOnce(ctx, cfg, stats, start)
+		var re *redirectError
+		if errors.As(err, &re) && hops < 3 {
+			cfg.URL = re.url
+			stats.Redirects.Add(1)
+			continue
+		}
+		return v, err
+	}
+}
+
+// redirectError is a REDIRECT answer to Connect.
+type redirectError struct{ url string }
+
+func (e *redirectError) Error() string { return "redirected to " + e.url }
+
+func dialOnce(ctx context.Context, cfg ViewerConfig, stats *Stats, start time.Time) (*Viewer, error) {
 	d := websocket.Dialer{
 		ReadBufferSize:   1024,
 		WriteBufferSize:  512,
@@ -156,6 +176,10 @@ func Dial(ctx context.Context, cfg ViewerConfig, stats *Stats) (*Viewer, error) 
 	if err != nil {
 		ws.Close()
 		return nil, fmt.Errorf("%w: %w", ErrConnect, err)
+	}
+	if e := f.GetError(); e != nil && e.Code == pb.Error_REDIRECT {
+		ws.Close()
+		return nil, &redirectError{url: e.Redirect}
 	}
 	v.ping = time.Duration(f.GetConnected().GetPingIntervalMs()) * time.Millisecond
 	for _, room := range cfg.Rooms {
@@ -199,6 +223,9 @@ func (v *Viewer) call(f *pb.Frame) (*pb.Frame, error) {
 			continue
 		}
 		if e := r.GetError(); e != nil {
+			if e.Code == pb.Error_REDIRECT {
+				return r, nil // the caller follows it
+			}
 			return nil, fmt.Errorf("%s: %s", e.Code, e.Message)
 		}
 		return r, nil
