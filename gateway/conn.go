@@ -58,9 +58,9 @@ type conn struct {
 
 	nc        net.Conn   // the socket (gorilla's Conn is dropped after the upgrade)
 	wmu       sync.Mutex // one writer of frames at a time (batches, pongs, close)
-	fd        int      // its descriptor, for the poller
-	polled    bool     // registered with the poller (reader or poller only)
-	parked    bool     // waiting in the poller; guarded by mu
+	fd        int        // its descriptor, for the poller
+	polled    bool       // registered with the poller (reader or poller only)
+	parked    bool       // waiting in the poller; guarded by mu
 	frag      *fragment
 	cleanOnce sync.Once
 }
