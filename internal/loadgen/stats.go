@@ -70,6 +70,23 @@ func (l *latSet) record(us int64) {
 	st.mu.Unlock()
 }
 
+// recordBatch records several samples under one stripe lock (one frame's
+// messages): no per-message atomic or lock on the hot path.
+func (l *latSet) recordBatch(us []int64) {
+	if len(us) == 0 {
+		return
+	}
+	st := &l.stripes[l.next.Add(1)%uint32(len(l.stripes))]
+	st.mu.Lock()
+	if st.h == nil {
+		st.h = NewHistogram()
+	}
+	for _, v := range us {
+		_ = st.h.RecordValue(min(max(v, latMin), latMax))
+	}
+	st.mu.Unlock()
+}
+
 // merge returns the merged stripes, resetting them when take is set.
 func (l *latSet) merge(take bool) *hdrhistogram.Histogram {
 	out := NewHistogram()
@@ -89,6 +106,9 @@ func (l *latSet) merge(take bool) *hdrhistogram.Histogram {
 
 // RecordLatency adds one end-to-end latency sample in microseconds.
 func (s *Stats) RecordLatency(us int64) { s.all.record(us) }
+
+// RecordLatencies adds several samples (microseconds) at once.
+func (s *Stats) RecordLatencies(us []int64) { s.all.recordBatch(us) }
 
 // RecordPriorityLatency adds the latency of a priority message to the
 // priority-only histogram (record it with RecordLatency as well).

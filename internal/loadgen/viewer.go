@@ -346,11 +346,13 @@ func (v *Viewer) readFast() error {
 	}
 	v.stats.Missed.Add(s.missed)
 	var now int64
-	fresh, prio := 0, 0
+	fresh, prio, dups := 0, 0, 0
+	var latBuf [64]int64
+	lats := latBuf[:0]
 	err = s.eachMessage(func(seq uint64, priority bool, body []byte) {
 		lane := c.lane(priority)
 		if seq <= *lane {
-			v.stats.Duplicates.Add(1)
+			dups++
 			return
 		}
 		*lane = seq
@@ -363,10 +365,17 @@ func (v *Viewer) readFast() error {
 				if now == 0 {
 					now = time.Now().UnixNano()
 				}
-				v.record(now-sent, priority)
+				if priority {
+					v.stats.RecordPriorityLatency((now - sent) / 1000)
+				}
+				lats = append(lats, (now-sent)/1000)
 			}
 		}
 	})
+	v.stats.RecordLatencies(lats)
+	if dups > 0 {
+		v.stats.Duplicates.Add(uint64(dups))
+	}
 	if err != nil {
 		return err
 	}
