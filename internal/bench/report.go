@@ -93,6 +93,7 @@ type Publish struct {
 	ConnRateLimited  uint64            `json:"conn_rate_limited"`
 	OtherErrors      uint64            `json:"other_errors"`
 	Unanswered       uint64            `json:"unanswered"`
+	Rejoins          uint64            `json:"publisher_rejoins"`
 	PrioritySent     uint64            `json:"priority_sent"`
 	PriorityAccepted uint64            `json:"priority_accepted"`
 	Errors           map[string]uint64 `json:"errors"`
@@ -312,7 +313,7 @@ func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintln(tw, "publish")
 	row("sent", "%d (%d priority) in %.1fs, %.1f/s", p.Sent, p.PrioritySent, p.Seconds, p.RatePerS)
 	row("accepted", "%d (%d priority)", p.Accepted, p.PriorityAccepted)
-	row("refused", "%d rate-limited (room), %d conn-rate-limited, %d other, %d unanswered", p.RateLimited, p.ConnRateLimited, p.OtherErrors, p.Unanswered)
+	row("refused", "%d rate-limited (room), %d conn-rate-limited, %d other, %d unanswered; %d publisher rejoins after a kick", p.RateLimited, p.ConnRateLimited, p.OtherErrors, p.Unanswered, p.Rejoins)
 	d := r.Delivery
 	fmt.Fprintln(tw, "delivery")
 	row("delivered", "%d of %d expected (complete: %v), %.0f msg/s while publishing", d.Messages, d.Expected, d.Complete, d.PerSecond)

@@ -315,6 +315,7 @@ func fillPublish(r *Report, ps *loadgen.PublishStats, seconds float64) {
 		ConnRateLimited:  ps.ConnRateLimited.Load(),
 		OtherErrors:      ps.Failed.Load(),
 		Unanswered:       ps.Unanswered(),
+		Rejoins:          ps.Rejoins(),
 		PrioritySent:     ps.PrioritySent.Load(),
 		PriorityAccepted: ps.PriorityAccepted.Load(),
 		Errors:           ps.Errors(),

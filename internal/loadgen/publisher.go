@@ -35,10 +35,11 @@ type PublishStats struct {
 	PrioritySent     atomic.Uint64
 	PriorityAccepted atomic.Uint64
 
-	mu     sync.Mutex
-	errs   map[string]uint64        // error code name -> count (bounded by the enum)
-	rooms  map[string]*roomAccepted // by room id (the rooms of the run)
-	unsent atomic.Uint64            // Sends that were never answered (connection lost)
+	mu      sync.Mutex
+	errs    map[string]uint64        // error code name -> count (bounded by the enum)
+	rooms   map[string]*roomAccepted // by room id (the rooms of the run)
+	unsent  atomic.Uint64            // Sends that were never answered (connection lost)
+	rejoins atomic.Uint64            // rooms rejoined after a kick
 }
 
 type roomAccepted struct{ normal, priority uint64 }
@@ -68,6 +69,9 @@ func (s *PublishStats) RoomAccepted(room string) (normal, priority uint64) {
 
 // Unanswered is how many sends got no answer before their connection ended.
 func (s *PublishStats) Unanswered() uint64 { return s.unsent.Load() }
+
+// Rejoins is how many times publishers rejoined a room after a kick.
+func (s *PublishStats) Rejoins() uint64 { return s.rejoins.Load() }
 
 // Accept counts one accepted message (publishers call it for every Sent;
 // in-process publishers may call it directly).
@@ -125,6 +129,7 @@ type Publisher struct {
 	pending map[uint32]pendingSend
 	next    uint32
 	done    bool
+	rejoins uint32 // reader goroutine only
 }
 
 type pendingSend struct {
@@ -197,6 +202,25 @@ func (p *Publisher) Run(ctx context.Context) error {
 			p.v.stats.recordClose(code)
 			return err
 		}
+		if f.Id >= rejoinIDs {
+			// The answer to a rejoin after a kick: follow the room from its
+			// head (a publisher does not care what it missed meanwhile).
+			if j := f.GetJoined(); j != nil {
+				if c := p.v.cursorOf([]byte(j.Room)); c != nil {
+					c.seq, c.pseq, c.pulling = j.Seq, j.Pseq, 0
+				}
+			}
+			continue
+		}
+		if k := f.GetKick(); k != nil && k.Room != "" {
+			// Kicked (a publisher that fell behind on reading while the
+			// machine was saturated): rejoin, so publishing goes on.
+			p.v.handle(f)
+			p.rejoins++
+			p.stats.rejoins.Add(1)
+			_ = p.v.write(&pb.Frame{Id: rejoinIDs + p.rejoins, Body: &pb.Frame_Join{Join: &pb.Join{Room: k.Room}}})
+			continue
+		}
 		if f.Id != 0 {
 			p.mu.Lock()
 			ps, ok := p.pending[f.Id]
@@ -214,6 +238,9 @@ func (p *Publisher) Run(ctx context.Context) error {
 		p.v.handle(f)
 	}
 }
+
+// rejoinIDs is where the request ids of rejoins start (sends count up from 1).
+const rejoinIDs = 1 << 31
 
 func (p *Publisher) finish() {
 	p.mu.Lock()
