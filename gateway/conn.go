@@ -59,7 +59,7 @@ type conn struct {
 
 	nc        net.Conn // the socket under ws
 	fd        int      // its descriptor, for the poller
-	polled    bool     // registered with the poller (reader or poller only)
+	polled    bool     // registered with the poller; guarded by mu
 	parked    bool     // waiting in the poller; guarded by mu
 	frag      *fragment
 	cleanOnce sync.Once
