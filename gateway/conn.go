@@ -174,6 +174,9 @@ func (c *conn) closeWith(reason, text string) {
 	c.writing = true
 	c.mu.Unlock()
 	c.g.metrics.closes.WithLabelValues(reason).Inc()
+	if limit := closeLimit[reason]; limit != "" {
+		c.g.metrics.limits.refused(limit)
+	}
 	if reason == ReasonSlowConsumer {
 		// The peer is not reading: a close frame may never fit. Break the
 		// socket so a blocked writer returns at once.

@@ -17,7 +17,10 @@ import (
 // request is answered, the node parks connections, and (under -race) the
 // hand-over between parking and waking readers is race-free.
 func TestParkWakeChurn(t *testing.T) {
-	s := startServer(t, func(c *configs.Config) { c.Gateway.ParkAfter = 2 * time.Millisecond })
+	s := startServer(t, func(c *configs.Config) {
+		lenient(c)
+		c.Gateway.ParkAfter = 2 * time.Millisecond
+	})
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	for i := range 8 {
