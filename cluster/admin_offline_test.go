@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/roomcast/roomcast/client"
-	"github.com/roomcast/roomcast/configs"
+	"github.com/roomcast/roomcast/internal/nodetest"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
 
@@ -48,10 +48,7 @@ func TestClusterAdminAndOffline(t *testing.T) {
 	ctx := context.Background()
 	view, _ := nodes[0].Cluster().View()
 	roomID := roomOwnedBy(view, "n2", "adm")
-	cfg := configs.Default()
-	cfg.Auth.Secret = secret
-	keys, _ := newKeyring(cfg)
-	adminTok, _ := keys.Mint("ops", []string{"admin"}, time.Hour, time.Now())
+	adminTok, _ := nodetest.Token("ops", "admin")
 
 	var viewers []*viewer
 	for _, id := range []string{"n1", "n3"} {
@@ -70,7 +67,7 @@ func TestClusterAdminAndOffline(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, "notice on every node", func() bool {
 		for _, v := range viewers {
-			got := v.got(roomID)
+			got := v.Got(roomID)
 			if len(got) == 0 || !got[len(got)-1].Priority {
 				return false
 			}
@@ -86,7 +83,7 @@ func TestClusterAdminAndOffline(t *testing.T) {
 		t.Fatalf("stats viewers = %v, want %d (%v)", body["viewers"], len(viewers), body)
 	}
 	// Mute a viewer through node 3; the owner refuses its sends.
-	code, body = adminCall(t, nodes[2].Addr(), "POST", "/api/v1/rooms/"+roomID+"/mutes", adminTok, map[string]string{"user": viewers[0].user})
+	code, body = adminCall(t, nodes[2].Addr(), "POST", "/api/v1/rooms/"+roomID+"/mutes", adminTok, map[string]string{"user": viewers[0].User})
 	if code >= 300 {
 		t.Fatalf("mute: %d %v", code, body)
 	}
@@ -105,7 +102,7 @@ func TestClusterAdminAndOffline(t *testing.T) {
 	dialOff := func(user string, on func(string, *pb.ConvMessage)) *client.Client {
 		c, err := client.Dial(ctx, client.Options{
 			URL:       wsURL(nodes[1]),
-			TokenFunc: func(context.Context) (string, error) { return keys.Mint(user, nil, time.Hour, time.Now()) },
+			TokenFunc: func(context.Context) (string, error) { return nodetest.Token(user) },
 			Offline:   client.OfflineOptions{OnMessage: on},
 		})
 		if err != nil {

@@ -20,7 +20,7 @@ func threeNodes(t *testing.T) (env, []*server.Server) {
 	ports := freePorts(t, 3)
 	var nodes []*server.Server
 	for i, p := range ports {
-		nodes = append(nodes, startInProc(t, e.nodeConfig(t, fmt.Sprintf("n%d", i+1), p, nil)))
+		nodes = append(nodes, startInProc(t, e.NodeConfig(t, fmt.Sprintf("n%d", i+1), p, nil)))
 	}
 	eventually(t, 10*time.Second, "three members", func() bool {
 		for _, n := range nodes {
@@ -93,14 +93,14 @@ func TestClusterBroadcast(t *testing.T) {
 	all := append(append([]*viewer(nil), vs...), senders...)
 	eventually(t, 20*time.Second, "every viewer has every message", func() bool {
 		for _, v := range all {
-			if len(v.got("stage")) < total {
+			if len(v.Got("stage")) < total {
 				return false
 			}
 		}
 		return true
 	})
 	for i, v := range all {
-		got := v.got("stage")
+		got := v.Got("stage")
 		for j := 1; j < len(got); j++ {
 			if got[j].Seq != got[j-1].Seq+1 {
 				t.Fatalf("viewer %d: seq %d after %d", i, got[j].Seq, got[j-1].Seq)
@@ -182,7 +182,7 @@ func TestClusterModerationOnEveryNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Ban through a node's cluster router (not the owner's room service).
-	if err := other.Cluster().Ban("mod-room", troll.user, 0); err != nil {
+	if err := other.Cluster().Ban("mod-room", troll.User, 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := troll.Send(ctx, "mod-room", "after", client.SendOptions{}); client.Code(err) != pb.Error_ROOM_NOT_JOINED && client.Code(err) != pb.Error_BANNED {

@@ -10,27 +10,13 @@ import (
 
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
+	"github.com/roomcast/roomcast/internal/nodetest"
 	"github.com/roomcast/roomcast/placement"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
 
 // testView is the view of nodes n1..n3 (for picking keys by owner).
-func testView() placement.View {
-	var nodes []placement.Node
-	for i := 1; i <= 3; i++ {
-		nodes = append(nodes, placement.Node{ID: fmt.Sprintf("n%d", i), Roles: []string{placement.RoleRoom, placement.RoleFanout}})
-	}
-	return placement.NewView(1, nodes)
-}
-
-func roomOwnedBy(v placement.View, id, prefix string) string {
-	for i := 0; ; i++ {
-		r := fmt.Sprintf("%s-%d", prefix, i)
-		if o, _ := v.Owner(r, placement.RoleRoom); o.ID == id {
-			return r
-		}
-	}
-}
+func testView() placement.View { return nodetest.View(3) }
 
 // pump sends a message every interval until stopped, retrying each one
 // until accepted, and records what was accepted.
@@ -83,7 +69,7 @@ func recovered(t *testing.T, vs []*viewer, roomID string, after uint64, since ti
 	t.Helper()
 	eventually(t, 30*time.Second, fmt.Sprintf("every viewer past seq %d", after), func() bool {
 		for _, v := range vs {
-			got := v.got(roomID)
+			got := v.Got(roomID)
 			if len(got) == 0 || got[len(got)-1].Seq <= after {
 				return false
 			}
@@ -102,7 +88,7 @@ func TestFailoverStopKillRestart(t *testing.T) {
 	ports := freePorts(t, 3)
 	var ps []*proc
 	for i, port := range ports {
-		ps = append(ps, startProc(t, e.nodeConfig(t, fmt.Sprintf("n%d", i+1), port, nil)))
+		ps = append(ps, startProc(t, e.NodeConfig(t, fmt.Sprintf("n%d", i+1), port, nil)))
 	}
 	v := testView()
 	roomID := roomOwnedBy(v, "n2", "live")
@@ -110,14 +96,14 @@ func TestFailoverStopKillRestart(t *testing.T) {
 	var vs []*viewer
 	for _, id := range []string{"n1", "n2", "n3"} {
 		for _, u := range usersOn(v, id, "w-"+id, 8) {
-			w := dial(t, ps[0].url(), u)
+			w := dial(t, ps[0].URL(), u)
 			if _, err := w.Join(ctx, roomID); err != nil {
 				t.Fatal(err)
 			}
 			vs = append(vs, w)
 		}
 	}
-	sender := dial(t, ps[0].url(), usersOn(v, "n1", "sender", 1)[0])
+	sender := dial(t, ps[0].URL(), usersOn(v, "n1", "sender", 1)[0])
 	if _, err := sender.Join(ctx, roomID); err != nil {
 		t.Fatal(err)
 	}
@@ -133,18 +119,18 @@ func TestFailoverStopKillRestart(t *testing.T) {
 
 	// 1. The room's owner leaves gracefully.
 	t0, last := time.Now(), p.last()
-	ps[1].stop()
+	ps[1].Stop()
 	t.Logf("graceful stop of the room owner: every viewer served again after %v", recovered(t, vs, roomID, last+1, t0))
 
 	// 2. It comes back: rooms and users move back; its rings are restored
 	// from Redis, so the viewers that return to it resume without a gap.
 	t0, last = time.Now(), p.last()
-	ps[1].start()
+	ps[1].Start()
 	t.Logf("restart of that node: every viewer served again after %v", recovered(t, vs, roomID, last+1, t0))
 
 	// 3. Another node dies without a word.
 	t0, last = time.Now(), p.last()
-	ps[2].signal(syscall.SIGKILL)
+	ps[2].Signal(syscall.SIGKILL)
 	t.Logf("kill -9 of a node: every viewer served again after %v", recovered(t, vs, roomID, last+1, t0))
 
 	p.end()
@@ -152,7 +138,7 @@ func TestFailoverStopKillRestart(t *testing.T) {
 	recovered(t, vs, roomID, final-1, time.Now())
 	eventually(t, 10*time.Second, "every viewer has the last message", func() bool {
 		for _, w := range vs {
-			got := w.got(roomID)
+			got := w.Got(roomID)
 			if got[len(got)-1].Seq < final {
 				return false
 			}
@@ -171,10 +157,10 @@ func TestFailoverStopKillRestart(t *testing.T) {
 	p.mu.Unlock()
 	moved := 0
 	for i, w := range vs {
-		got := w.got(roomID)
+		got := w.Got(roomID)
 		for j := 1; j < len(got); j++ {
 			if got[j].Seq != got[j-1].Seq+1 {
-				t.Fatalf("viewer %d (%s): seq %d after %d — a gap or a repeat", i, w.user, got[j].Seq, got[j-1].Seq)
+				t.Fatalf("viewer %d (%s): seq %d after %d — a gap or a repeat", i, w.User, got[j].Seq, got[j-1].Seq)
 			}
 		}
 		st := w.Stats()
@@ -203,7 +189,7 @@ func TestStaleOwnerIsFenced(t *testing.T) {
 			ports := freePorts(t, 3)
 			var ps []*proc
 			for i, port := range ports {
-				ps = append(ps, startProc(t, e.nodeConfig(t, fmt.Sprintf("n%d", i+1), port, func(c *configs.Config) {
+				ps = append(ps, startProc(t, e.NodeConfig(t, fmt.Sprintf("n%d", i+1), port, func(c *configs.Config) {
 					c.Cluster.NoSelfFence = !selfFence
 				})))
 			}
@@ -213,25 +199,25 @@ func TestStaleOwnerIsFenced(t *testing.T) {
 			var watchers []*viewer
 			for _, id := range []string{"n1", "n3"} {
 				for _, u := range usersOn(v, id, "watch-"+id, 2) {
-					w := dial(t, ps[0].url(), u)
+					w := dial(t, ps[0].URL(), u)
 					if _, err := w.Join(ctx, roomID); err != nil {
 						t.Fatal(err)
 					}
 					watchers = append(watchers, w)
 				}
 			}
-			stale := dial(t, ps[1].url(), usersOn(v, "n2", "stale", 1)[0])
+			stale := dial(t, ps[1].URL(), usersOn(v, "n2", "stale", 1)[0])
 			if _, err := stale.Join(ctx, roomID); err != nil {
 				t.Fatal(err)
 			}
-			good := dial(t, ps[0].url(), usersOn(v, "n1", "good", 1)[0])
+			good := dial(t, ps[0].URL(), usersOn(v, "n1", "good", 1)[0])
 			if _, err := good.Join(ctx, roomID); err != nil {
 				t.Fatal(err)
 			}
 			p := startPump(good, roomID, 25*time.Millisecond)
 			recovered(t, watchers, roomID, 5, time.Now())
 
-			ps[1].signal(syscall.SIGSTOP)
+			ps[1].Signal(syscall.SIGSTOP)
 			// Sends to the sleeping owner queue up in its socket.
 			var staleMu sync.Mutex
 			staleSent := map[uint64]uint64{}
@@ -253,17 +239,17 @@ func TestStaleOwnerIsFenced(t *testing.T) {
 			time.Sleep(2500 * time.Millisecond)
 			taken := p.last()
 			recovered(t, watchers, roomID, taken+1, time.Now())
-			ps[1].signal(syscall.SIGCONT)
+			ps[1].Signal(syscall.SIGCONT)
 			wg.Wait()
 			// The old owner comes back as a member under a new session.
 			eventually(t, 20*time.Second, "n2 usable again", func() bool {
-				return scrape(t, ps[1].cfg.Gateway.Listen, "roomcast_cluster_fenced") == 0
+				return scrape(t, ps[1].Addr(), "roomcast_cluster_fenced") == 0
 			})
 			last := p.last()
 			recovered(t, watchers, roomID, last+1, time.Now())
 			p.end()
 
-			addr := ps[1].cfg.Gateway.Listen
+			addr := ps[1].Addr()
 			fencedWrites := scrape(t, addr, "roomcast_room_fenced_writes_total")
 			refusals := scrape(t, addr, "roomcast_cluster_fenced_refusals_total")
 			t.Logf("old owner after waking: %v writes refused by the Redis fence, %v operations refused by its self-fence", fencedWrites, refusals)
@@ -293,8 +279,8 @@ func TestStaleOwnerIsFenced(t *testing.T) {
 			}
 			staleMu.Unlock()
 			for _, w := range watchers {
-				for _, m := range w.got(roomID) {
-					check(m.Seq, m.MsgId, "viewer "+w.user)
+				for _, m := range w.Got(roomID) {
+					check(m.Seq, m.MsgId, "viewer "+w.User)
 				}
 			}
 			_ = pb.Error_UNAVAILABLE

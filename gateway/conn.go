@@ -59,7 +59,7 @@ type conn struct {
 	nc        net.Conn   // the socket (gorilla's Conn is dropped after the upgrade)
 	wmu       sync.Mutex // one writer of frames at a time (batches, pongs, close)
 	fd        int        // its descriptor, for the poller
-	polled    bool       // registered with the poller (reader or poller only)
+	polled    bool       // registered with the poller; guarded by mu
 	parked    bool       // waiting in the poller; guarded by mu
 	frag      *fragment
 	cleanOnce sync.Once
@@ -177,6 +177,9 @@ func (c *conn) closeWith(reason, text string) {
 	c.writing = true
 	c.mu.Unlock()
 	c.g.metrics.closes.WithLabelValues(reason).Inc()
+	if limit := closeLimit[reason]; limit != "" {
+		c.g.metrics.limits.refused(limit)
+	}
 	if reason == ReasonSlowConsumer {
 		// The peer is not reading: a close frame may never fit. Break the
 		// socket so a blocked writer returns at once.

@@ -73,6 +73,16 @@ const (
 	ReasonUserLimit      = "user_limit"      // MaxConnsPerUser reached (closed after Connect)
 )
 
+// Handshake refusal reasons (roomcast_gateway_handshakes_rejected_total),
+// besides ReasonShutdown, ReasonServerOverload, ReasonIPLimit and
+// ReasonUnauthorized.
+const (
+	ReasonOrigin       = "origin"    // an Origin not in allowed_origins
+	ReasonBadHandshake = "handshake" // not a valid WebSocket upgrade
+)
+
+var handshakeReasons = []string{ReasonShutdown, ReasonServerOverload, ReasonIPLimit, ReasonUnauthorized, ReasonOrigin, ReasonBadHandshake}
+
 var closeReasons = []string{ReasonClient, ReasonReadError, ReasonSlowConsumer, ReasonIdle, ReasonAuthTimeout,
 	ReasonUnauthorized, ReasonFrameTooLarge, ReasonProtocol, ReasonShutdown, ReasonWriteError, ReasonKicked,
 	ReasonMoved, ReasonUnavailable, ReasonBadWebSocket, ReasonUserLimit}

@@ -203,13 +203,20 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if g.cfg.MaxConns > 0 && g.conns.Load() >= int64(g.cfg.MaxConns) {
 		g.metrics.rejected.WithLabelValues(ReasonServerOverload).Inc()
+		g.metrics.limits.refused(LimitMaxConns)
 		w.Header().Set("Retry-After", "5")
 		httpError(w, http.StatusServiceUnavailable, pb.Error_UNAVAILABLE.String(), "too many connections")
+		return
+	}
+	if !g.checkOrigin(r) {
+		g.metrics.rejected.WithLabelValues(ReasonOrigin).Inc()
+		httpError(w, http.StatusForbidden, "BAD_HANDSHAKE", "origin not allowed")
 		return
 	}
 	ip := clientIP(r, g.cfg.ClientIPHeader)
 	if !g.ipConns.acquire(ip) {
 		g.metrics.rejected.WithLabelValues(ReasonIPLimit).Inc()
+		g.metrics.limits.refused(LimitMaxConnsPerIP)
 		w.Header().Set("Retry-After", "10")
 		httpError(w, http.StatusTooManyRequests, pb.Error_TOO_MANY_CONNECTIONS.String(), "too many connections from this address")
 		return
@@ -232,7 +239,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ws, err := g.upgrader.Upgrade(w, r, nil)
 	if err != nil {
-		g.metrics.rejected.WithLabelValues("handshake").Inc()
+		g.metrics.rejected.WithLabelValues(ReasonBadHandshake).Inc()
 		return // the upgrader has answered
 	}
 	c := g.newConn(ws, r)

@@ -34,6 +34,7 @@ func (c *conn) handle(f *pb.Frame, decodeErr error) bool {
 	}
 	if !c.frameLim.Allow() {
 		c.g.metrics.errors.WithLabelValues(pb.Error_CONN_RATE_LIMITED.String()).Inc()
+		c.g.metrics.limits.refused(LimitFrameRate)
 		return c.refuseRetry(id, pb.Error_CONN_RATE_LIMITED, "too many frames on this connection", c.frameLim)
 	}
 	if !c.authed.Load() {
@@ -176,8 +177,15 @@ func (c *conn) join(id uint32, m *pb.Join) {
 		c.fail(id, pb.Error_INVALID_ARGUMENT, "invalid room id")
 		return
 	}
-	if now := time.Now(); !c.g.joinsByUser.allow(c.ident.User, now) || !c.g.joinsByIP.allow(c.ip, now) {
+	limit, now := "", time.Now()
+	if !c.g.joinsByUser.allow(c.ident.User, now) {
+		limit = LimitJoinRatePerUser
+	} else if !c.g.joinsByIP.allow(c.ip, now) {
+		limit = LimitJoinRatePerIP
+	}
+	if limit != "" {
 		c.g.metrics.errors.WithLabelValues(pb.Error_TOO_MANY_JOINS.String()).Inc()
+		c.g.metrics.limits.refused(limit)
 		c.push(id, &pb.Frame{Body: &pb.Frame_Error{Error: &pb.Error{Code: pb.Error_TOO_MANY_JOINS,
 			Message: "joining too fast", RetryAfterMs: 500}}})
 		return
@@ -190,6 +198,7 @@ func (c *conn) join(id uint32, m *pb.Join) {
 	}
 	if len(c.rooms) >= c.g.cfg.MaxRoomsPerConn {
 		c.rmu.Unlock()
+		c.g.metrics.limits.refused(LimitMaxRoomsPerConn)
 		c.fail(id, pb.Error_TOO_MANY_ROOMS, fmt.Sprintf("at most %d rooms per connection", c.g.cfg.MaxRoomsPerConn))
 		return
 	}
@@ -264,6 +273,7 @@ func (c *conn) send(id uint32, m *pb.Send) {
 	}
 	if !c.sendLim.Allow() {
 		c.g.metrics.errors.WithLabelValues(pb.Error_CONN_RATE_LIMITED.String()).Inc()
+		c.g.metrics.limits.refused(LimitSendRate)
 		c.refuseRetry(id, pb.Error_CONN_RATE_LIMITED, "sending too fast", c.sendLim)
 		return
 	}

@@ -15,6 +15,7 @@ type metrics struct {
 	messagesOut prometheus.Counter
 	errors      *prometheus.CounterVec // code
 	parks       prometheus.Counter
+	limits      *limitMetrics // every limit and its refusals (below)
 }
 
 func newMetrics(reg prometheus.Registerer, g *Gateway) (*metrics, error) {
@@ -44,6 +45,10 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) (*metrics, error) {
 	for _, r := range closeReasons {
 		m.closes.WithLabelValues(r)
 	}
+	for _, r := range handshakeReasons {
+		m.rejected.WithLabelValues(r)
+	}
+	m.limits = newLimitMetrics(g.cfg)
 	for _, code := range pb.Error_Code_name {
 		m.errors.WithLabelValues(code)
 	}
@@ -61,7 +66,7 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) (*metrics, error) {
 	}, func() float64 { return float64(g.queued.Load()) })
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.accepted, m.rejected, m.closes, m.framesIn, m.framesOut,
-			m.bytesOut, m.messagesOut, m.errors, m.parks, conns, parked, queued} {
+			m.bytesOut, m.messagesOut, m.errors, m.parks, conns, parked, queued, m.limits.values, m.limits.vec} {
 			if err := reg.Register(col); err != nil {
 				return nil, err
 			}
@@ -69,3 +74,97 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) (*metrics, error) {
 	}
 	return m, nil
 }
+
+// Limits, as the label values of roomcast_gateway_limit and
+// roomcast_gateway_limit_refusals_total: the YAML names of the gateway
+// settings that bound what a client may use.
+const (
+	LimitMaxConns         = "max_conns"
+	LimitMaxConnsPerIP    = "max_conns_per_ip"
+	LimitMaxConnsPerUser  = "max_conns_per_user"
+	LimitMaxRoomsPerConn  = "max_rooms_per_conn"
+	LimitMaxFrameBytes    = "max_frame_bytes"
+	LimitMaxQueueBytes    = "max_queue_bytes"
+	LimitFrameRate        = "frame_rate"
+	LimitFrameBurst       = "frame_burst"
+	LimitSendRate         = "send_rate"
+	LimitSendBurst        = "send_burst"
+	LimitJoinRatePerUser  = "join_rate_per_user"
+	LimitJoinBurstPerUser = "join_burst_per_user"
+	LimitJoinRatePerIP    = "join_rate_per_ip"
+	LimitJoinBurstPerIP   = "join_burst_per_ip"
+	LimitMaxBadFrames     = "max_bad_frames"
+)
+
+// RefusingLimits are the limits that refuse something (a burst refuses as
+// its rate): the label values of roomcast_gateway_limit_refusals_total.
+var RefusingLimits = []string{LimitMaxConns, LimitMaxConnsPerIP, LimitMaxConnsPerUser, LimitMaxRoomsPerConn,
+	LimitMaxFrameBytes, LimitMaxQueueBytes, LimitFrameRate, LimitSendRate, LimitJoinRatePerUser, LimitJoinRatePerIP,
+	LimitMaxBadFrames}
+
+// closeLimit is the limit behind a close reason, counted once per
+// connection where the close is decided (closeWith).
+var closeLimit = map[string]string{
+	ReasonSlowConsumer:  LimitMaxQueueBytes,
+	ReasonFrameTooLarge: LimitMaxFrameBytes,
+	ReasonUserLimit:     LimitMaxConnsPerUser,
+	ReasonProtocol:      LimitMaxBadFrames,
+}
+
+// limitValues are the configured limits (defaults filled); -1 means none.
+func limitValues(c Config) map[string]float64 {
+	orNone := func(v float64) float64 {
+		if v <= 0 {
+			return -1
+		}
+		return v
+	}
+	return map[string]float64{
+		LimitMaxConns:         orNone(float64(c.MaxConns)),
+		LimitMaxConnsPerIP:    orNone(float64(c.MaxConnsPerIP)),
+		LimitMaxConnsPerUser:  orNone(float64(c.MaxConnsPerUser)),
+		LimitMaxRoomsPerConn:  float64(c.MaxRoomsPerConn),
+		LimitMaxFrameBytes:    float64(c.MaxFrameBytes),
+		LimitMaxQueueBytes:    float64(c.MaxQueueBytes),
+		LimitFrameRate:        c.FrameRate,
+		LimitFrameBurst:       float64(c.FrameBurst),
+		LimitSendRate:         c.SendRate,
+		LimitSendBurst:        float64(c.SendBurst),
+		LimitJoinRatePerUser:  orNone(c.JoinRatePerUser),
+		LimitJoinBurstPerUser: orNone(float64(c.JoinBurstPerUser)),
+		LimitJoinRatePerIP:    orNone(c.JoinRatePerIP),
+		LimitJoinBurstPerIP:   orNone(float64(c.JoinBurstPerIP)),
+		LimitMaxBadFrames:     float64(c.MaxBadFrames),
+	}
+}
+
+// limitMetrics export every limit and count every refusal by limit.
+type limitMetrics struct {
+	values   *prometheus.GaugeVec
+	refusals map[string]prometheus.Counter // pre-made per RefusingLimits
+	vec      *prometheus.CounterVec
+}
+
+func newLimitMetrics(cfg Config) *limitMetrics {
+	m := &limitMetrics{
+		values: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "roomcast", Subsystem: "gateway", Name: "limit",
+			Help: "Configured gateway limits, by setting name: connections, rooms, bytes, per-second rates and bursts, frames; -1 = no limit.",
+		}, []string{"limit"}),
+		vec: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "gateway", Name: "limit_refusals_total",
+			Help: "Things refused because a gateway limit was reached (handshakes, connects, joins, frames, sends, slow consumers), by limit.",
+		}, []string{"limit"}),
+		refusals: map[string]prometheus.Counter{},
+	}
+	for k, v := range limitValues(cfg) {
+		m.values.WithLabelValues(k).Set(v)
+	}
+	for _, k := range RefusingLimits {
+		m.refusals[k] = m.vec.WithLabelValues(k)
+	}
+	return m
+}
+
+// refused counts one refusal by limit (one of RefusingLimits).
+func (m *limitMetrics) refused(limit string) { m.refusals[limit].Inc() }

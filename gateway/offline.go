@@ -122,6 +122,7 @@ func (c *conn) offlineOp(id uint32, f *pb.Frame) bool {
 		}
 		if !c.sendLim.Allow() {
 			c.g.metrics.errors.WithLabelValues(pb.Error_CONN_RATE_LIMITED.String()).Inc()
+			c.g.metrics.limits.refused(LimitSendRate)
 			c.refuseRetry(id, pb.Error_CONN_RATE_LIMITED, "sending too fast", c.sendLim)
 			return true
 		}

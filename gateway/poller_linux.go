@@ -40,18 +40,29 @@ func (p *poller) start() {
 	}()
 }
 
-// arm waits for c's fd to become readable (once).
+// arm waits for c's fd to become readable (once). c.polled is settled
+// under c.mu before the fd is armed: once armed, the poller may wake c at
+// once and the new reader may park (and arm) again before EpollCtl here
+// returns.
 func (p *poller) arm(c *conn) error {
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT}
 	ev.Fd, ev.Pad = int32(uint32(c.id)), int32(uint32(c.id>>32))
+	c.mu.Lock()
+	add := !c.polled
+	c.polled = true
+	c.mu.Unlock()
 	op := unix.EPOLL_CTL_MOD
-	if !c.polled {
+	if add {
 		op = unix.EPOLL_CTL_ADD
 	}
 	if err := unix.EpollCtl(p.epfd, op, c.fd, &ev); err != nil {
+		if add { // not registered: nothing can wake c
+			c.mu.Lock()
+			c.polled = false
+			c.mu.Unlock()
+		}
 		return err
 	}
-	c.polled = true
 	return nil
 }
 

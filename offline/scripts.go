@@ -89,8 +89,12 @@ local e = enc(seq, ARGV[3], ts, 0, 0, from, ARGV[5], ARGV[6], ARGV[7])
 redis.call('HSET', meta, 'ts', ts)
 redis.call('ZADD', log, seq, e)
 if ttl > 0 then redis.call('SET', KEYS[8], seq .. ',' .. ARGV[3] .. ',' .. ts, 'PX', ttl) end
-redis.call('HSET', rv, from, seq)
-redis.call('HSET', rd, from, seq)
+-- The sender's cursors: to seq when it had received everything before,
+-- otherwise read up to what it received (see Store.Append).
+local recv = math.max(num(redis.call('HGET', rv, from)), ok, num(redis.call('HGET', meta, 'floor')))
+if recv + 1 >= seq then recv = seq end
+if recv > num(redis.call('HGET', rv, from)) then redis.call('HSET', rv, from, recv) end
+if recv > num(redis.call('HGET', rd, from)) then redis.call('HSET', rd, from, recv) end
 trim(meta, log, tonumber(ARGV[9]))
 return {0, num(redis.call('HGET', meta, 'mver')), e, ''}
 `)

@@ -21,8 +21,13 @@ type Store interface {
 	// Append stores one entry: in one atomic step it checks membership
 	// (groups), looks up (From, ClientMsgID) for a resend, allocates the
 	// next seq, writes the entry, remembers the pair for DedupeTTL and moves
-	// the sender's received and read cursors to the new seq. A resend
-	// returns the original entry with Duplicate set and writes nothing.
+	// the sender's received and read cursors to the new seq — when the
+	// sender had received every entry before it (received >= seq-1, counting
+	// its join point and the retention floor). Otherwise the sender missed
+	// entries (it was away, or another device of it sent): received stays,
+	// so the missed entries are still pulled, and read moves up to received.
+	// A resend returns the original entry with Duplicate set and writes
+	// nothing.
 	Append(ctx context.Context, a AppendArgs) (AppendResult, error)
 	// Read returns the entries of a page for a member, after an implicit
 	// acknowledgement (received cursor moved forward to After when Ack).

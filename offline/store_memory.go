@@ -164,6 +164,23 @@ func setCursor(m *map[string]uint64, k string, v uint64) {
 	(*m)[k] = v
 }
 
+// senderCursors moves the cursors of the sender of seq (see the Store
+// interface): received and read to seq when it had received everything
+// before, otherwise read up to what it received; c.mu is held.
+func (c *memConv) senderCursors(from string, seq uint64) {
+	st := c.state(from)
+	recv := max(st.Received, st.Since, st.Floor)
+	if recv+1 >= seq {
+		recv = seq
+	}
+	if recv > c.recv[from] {
+		setCursor(&c.recv, from, recv)
+	}
+	if recv > c.read[from] {
+		setCursor(&c.read, from, recv)
+	}
+}
+
 // Append implements Store.
 func (s *MemoryStore) Append(_ context.Context, a AppendArgs) (AppendResult, error) {
 	c := s.conv(a.Conv, !a.Group)
@@ -208,8 +225,7 @@ func (s *MemoryStore) Append(_ context.Context, a AppendArgs) (AppendResult, err
 			}
 		}
 	}
-	setCursor(&c.recv, e.From, e.Seq)
-	setCursor(&c.read, e.From, e.Seq)
+	c.senderCursors(e.From, e.Seq)
 	c.trim(a.Cutoff)
 	return AppendResult{Entry: e, MembersVersion: c.mver}, nil
 }

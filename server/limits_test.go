@@ -127,6 +127,9 @@ func TestOriginCheck(t *testing.T) {
 			t.Errorf("origin %q: status %d (%v), want %d", c.origin, got, err, c.want)
 		}
 	}
+	if got := metric(t, s, `roomcast_gateway_handshakes_rejected_total{reason="origin"}`); got != 2 {
+		t.Errorf("handshakes_rejected{origin} = %v, want 2", got)
+	}
 }
 
 // TestNoMessageReachesUnjoinedConnections: a connection receives messages

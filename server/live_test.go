@@ -346,6 +346,9 @@ func TestSlowConsumer(t *testing.T) {
 	eventually(t, 20*time.Second, "slow consumer closed", func() bool {
 		return metric(t, s, `roomcast_gateway_closes_total{reason="slow_consumer"}`) == 1
 	})
+	if got := metric(t, s, `roomcast_gateway_limit_refusals_total{limit="max_queue_bytes"}`); got != 1 {
+		t.Fatalf("refusals{max_queue_bytes} = %v, want 1", got)
+	}
 	n := len(good.received("r"))
 	for i := 0; i < 5; i++ {
 		if _, err := sender.Send(ctx, "r", "after", client.SendOptions{}); err != nil {

@@ -1,0 +1,361 @@
+package faults
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/roomcast/roomcast/client"
+	"github.com/roomcast/roomcast/internal/nodetest"
+	"github.com/roomcast/roomcast/offline"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+)
+
+// allViewers are the clients that watch every room.
+func (s *suite) allViewers() []*nodetest.Viewer { return append(slices.Clone(s.viewers), s.lagger) }
+
+// drain waits, once the traffic stopped, until every viewer reached the
+// heads of every room, and has every 1:1 and group reader pull its
+// conversations to the end (the SDK's SyncConv).
+func (s *suite) drain() {
+	t := s.t
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	heads := map[string][2]uint64{}
+	for _, r := range s.rooms {
+		snap, err := s.roomStore().Load(ctx, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		heads[r] = [2]uint64{snap.Seq, snap.PSeq}
+	}
+	nodetest.Eventually(t, 60*time.Second, "every viewer at the heads of every room", func() bool {
+		for _, v := range s.allViewers() {
+			for _, r := range s.rooms {
+				seq, pseq, _ := v.Cursors(r)
+				if seq < heads[r][0] || pseq < heads[r][1] {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	sync := func(v *nodetest.Viewer, conv string) {
+		for {
+			_, err := v.SyncConv(ctx, conv)
+			if err == nil {
+				return
+			}
+			s.awaitReconnect(v, err)
+		}
+	}
+	for _, pr := range s.direct {
+		sync(pr.to, pr.conv)
+	}
+	for _, m := range s.members {
+		sync(m, groupConv)
+	}
+	// The next pager, who never came online: it connects now and pulls
+	// its backlog without drops.
+	user := <-s.pagerTarget
+	if conv := offline.DirectConv(s.pagerSender.User, user); s.directLogs.get(conv).last() > 0 {
+		s.pagers = append(s.pagers, &pager{v: s.offlineClient(user, client.Options{}), conv: conv})
+	}
+	for _, pg := range s.pagers {
+		sync(pg.v, pg.conv)
+	}
+}
+
+// check runs every check of the promises; each failure is reported (not
+// only the first).
+func (s *suite) check() {
+	s.checkLive()
+	s.checkRateLimit()
+	s.checkPriority()
+	readers := map[string][]*nodetest.Viewer{}
+	for _, pr := range s.direct {
+		readers[pr.conv] = []*nodetest.Viewer{pr.to}
+	}
+	for _, pg := range s.pagers {
+		readers[pg.conv] = []*nodetest.Viewer{pg.v}
+	}
+	for conv := range s.directLogs.all() {
+		if readers[conv] == nil {
+			s.t.Errorf("1:1 conversation %s has no reader in the suite", conv)
+		}
+	}
+	readers[groupConv] = s.members
+	s.checkConvs("1:1", &s.directLogs, readers)
+	s.checkConvs("group", &s.groupLogs, readers)
+	s.checkRefusals()
+	s.checkTrolls()
+}
+
+// checkLive: for each viewer and room, normal messages arrived in seq
+// order, each seq carrying the msg_id its sender was acked with, and the
+// messages the viewer did not get since it joined are exactly as many as
+// the server said it missed. No message came twice or from a muted user.
+func (s *suite) checkLive() {
+	t := s.t
+	ctx := context.Background()
+	trolls := map[string]bool{}
+	for _, tl := range s.trolls {
+		trolls[tl.v.User] = true
+	}
+	lostTotal, missedTotal := uint64(0), uint64(0)
+	for _, r := range s.rooms {
+		snap, err := s.roomStore().Load(ctx, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acked := s.normal[r].acks()
+		for _, v := range s.allViewers() {
+			joinedAt := s.joined[v][r].GetSeq()
+			got, ids, last := uint64(0), map[uint64]bool{}, joinedAt
+			for _, m := range v.Got(r) {
+				if ids[m.MsgId] {
+					t.Errorf("%s in %s: msg_id %d shown twice", v.User, r, m.MsgId)
+				}
+				ids[m.MsgId] = true
+				if trolls[m.From] {
+					t.Errorf("%s in %s: got a message from muted %s", v.User, r, m.From)
+				}
+				if m.Priority {
+					continue
+				}
+				if m.Seq <= last || m.Seq > snap.Seq {
+					t.Errorf("%s in %s: seq %d after %d (head %d)", v.User, r, m.Seq, last, snap.Seq)
+				}
+				if id, ok := acked[m.Seq]; ok && id != m.MsgId {
+					t.Errorf("%s in %s: seq %d is msg_id %d, its sender was acked %d", v.User, r, m.Seq, m.MsgId, id)
+				}
+				last = m.Seq
+				got++
+			}
+			lost := snap.Seq - joinedAt - got
+			if missed := v.Missed(r); lost != missed {
+				t.Errorf("%s in %s: did not get %d of the %d messages since it joined, but was told it missed %d",
+					v.User, r, lost, snap.Seq-joinedAt, missed)
+			}
+			lostTotal += lost
+			missedTotal += v.Missed(r)
+		}
+	}
+	t.Logf("live rooms: viewers did not get %d messages (all evicted from rings while they were away) and were told they missed %d", lostTotal, missedTotal)
+	if s.lagger.Missed(s.paused) == 0 {
+		t.Error("the lagger missed nothing: the ring was never outrun")
+	}
+}
+
+// checkRateLimit: the sends to the limited room refused RATE_LIMITED are
+// the room's dropped{rate_limited}, from the admin API (the room's own
+// counter on its owner) and from n1's metric (n1 owns the room
+// throughout, and only that room is ever limited).
+func (s *suite) checkRateLimit() {
+	t := s.t
+	ref := s.normal[s.limited].refusals()
+	limited := ref[pb.Error_RATE_LIMITED.String()]
+	var stats struct {
+		Messages struct {
+			Accepted uint64            `json:"accepted"`
+			Dropped  map[string]uint64 `json:"dropped"`
+		} `json:"messages"`
+	}
+	if err := s.admin("GET", "/api/v1/rooms/"+s.limited, nil, &stats); err != nil {
+		t.Fatal(err)
+	}
+	metric := nodetest.Scrape(t, s.ps[0].Addr(), "roomcast_room_messages_dropped_total", "reason=rate_limited")
+	t.Logf("limited room: %d sends acked, %d refused RATE_LIMITED; the room counts %d dropped{rate_limited}, n1's metric %v; other refusals %v",
+		len(s.normal[s.limited].acks()), limited, stats.Messages.Dropped["rate_limited"], metric, ref)
+	if limited == 0 {
+		t.Error("no send was rate limited")
+	}
+	if ref[unknownOutcome] != 0 {
+		t.Errorf("%d sends to the limited room have no known outcome: the counts cannot be compared", ref[unknownOutcome])
+	}
+	if got := stats.Messages.Dropped["rate_limited"]; got != uint64(limited) {
+		t.Errorf("room %s: dropped{rate_limited} = %d, but %d sends were refused RATE_LIMITED", s.limited, got, limited)
+	}
+	if metric != float64(limited) {
+		t.Errorf("n1: roomcast_room_messages_dropped_total{reason=rate_limited} = %v, but %d sends were refused RATE_LIMITED", metric, limited)
+	}
+}
+
+// checkPriority: for each room, every acked notice is stored (same seq,
+// same msg_id) and every stored notice reached every viewer.
+func (s *suite) checkPriority() {
+	t := s.t
+	ctx := context.Background()
+	total := 0
+	for _, r := range s.rooms {
+		stored := map[uint64]uint64{}
+		msgs, err := s.roomStore().Recent(ctx, r, true, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			stored[m.Seq] = m.MsgId
+		}
+		total += len(stored)
+		acked := s.priority[r].acks()
+		for seq, id := range acked {
+			if got, ok := stored[seq]; !ok || got != id {
+				t.Errorf("priority %s: acked pseq %d (msg_id %d) is not stored (store has %d)", r, seq, id, got)
+			}
+		}
+		for _, v := range s.allViewers() {
+			from := s.joined[v][r].GetPseq()
+			got := map[uint64]uint64{}
+			for _, m := range v.Got(r) {
+				if m.Priority {
+					got[m.Seq] = m.MsgId
+				}
+			}
+			for seq, id := range stored {
+				if seq > from && got[seq] != id {
+					t.Errorf("priority %s: %s never got stored pseq %d (msg_id %d)", r, v.User, seq, id)
+				}
+			}
+		}
+		t.Logf("priority %s: %d acked, %d stored, every stored notice delivered to all %d viewers", r, len(acked), len(stored), len(s.allViewers()))
+	}
+	if total == 0 {
+		t.Error("no priority notice was stored")
+	}
+}
+
+// storedConv reads every entry of conv from Redis, as member.
+func (s *suite) storedConv(conv, member string) map[uint64]offline.Entry {
+	t := s.t
+	ctx := context.Background()
+	st := s.offlineStore()
+	out := map[uint64]offline.Entry{}
+	for after := uint64(0); ; {
+		res, err := st.Read(ctx, offline.ReadArgs{Conv: conv, Member: member, Group: strings.HasPrefix(conv, "g:"), After: after, Limit: 500})
+		if err != nil {
+			t.Fatalf("read %s from Redis: %v", conv, err)
+		}
+		for _, e := range res.Entries {
+			out[e.Seq] = e
+		}
+		if res.Hi <= after || res.Hi >= res.State.MaxSeq {
+			return out
+		}
+		after = res.Hi
+	}
+}
+
+// checkConvs: acked ⊆ stored ⊆ delivered for every conversation of a
+// kind, and no entry shown twice to the app.
+func (s *suite) checkConvs(kind string, logs *convLogs, readers map[string][]*nodetest.Viewer) {
+	t := s.t
+	var acked, stored, unackedStored, delivered int
+	for conv, log := range logs.all() {
+		rs := readers[conv]
+		if len(rs) == 0 {
+			continue
+		}
+		entries := s.storedConv(conv, rs[0].User)
+		for seq, id := range log.acks() {
+			acked++
+			if e, ok := entries[seq]; !ok || e.MsgID != id {
+				t.Errorf("%s %s: acked seq %d (msg_id %d) not stored (store has %+v)", kind, conv, seq, id, e)
+			}
+		}
+		ackedIDs := map[uint64]bool{}
+		for _, id := range log.acks() {
+			ackedIDs[id] = true
+		}
+		for _, e := range entries {
+			stored++
+			if !ackedIDs[e.MsgID] {
+				unackedStored++
+			}
+		}
+		for _, r := range rs {
+			shown := map[uint64]int{}
+			for _, m := range r.Conv(conv) {
+				shown[m.MsgId]++
+			}
+			for id, n := range shown {
+				if n > 1 {
+					t.Errorf("%s %s: %s was shown msg_id %d %d times", kind, conv, r.User, id, n)
+				}
+			}
+			var missing []uint64
+			for _, seq := range slices.Sorted(maps.Keys(entries)) {
+				if e := entries[seq]; e.From != r.User && shown[e.MsgID] == 0 {
+					missing = append(missing, seq)
+				}
+			}
+			if len(missing) > 0 {
+				cur, _ := r.ConvCursor(conv)
+				t.Errorf("%s %s: %s never got stored seqs %v (its cursor %d, stats %+v); its offline frames:\n%s",
+					kind, conv, r.User, missing, cur, r.OfflineStats(), s.traces[r.User])
+			}
+			delivered += len(shown)
+		}
+	}
+	t.Logf("%s: %d acked, %d stored (%d of them never acked: their senders gave up or were refused after the store kept them), %d entries delivered to readers; no duplicate shown",
+		kind, acked, stored, unackedStored, delivered)
+	if acked == 0 {
+		t.Errorf("%s: nothing was acked", kind)
+	}
+}
+
+// checkRefusals: every send that was not acked was refused with a code
+// that says why (or its connection broke under it); the only codes are
+// the ones the faults explain.
+func (s *suite) checkRefusals() {
+	t := s.t
+	allowed := map[string]bool{
+		pb.Error_UNAVAILABLE.String(): true, pb.Error_STORE_UNAVAILABLE.String(): true,
+		pb.Error_RATE_LIMITED.String(): true, unknownOutcome: true,
+	}
+	logs := map[string]*sendLog{"1:1 (unacked)": s.directFailed, "group (unacked)": s.groupFailed}
+	for _, r := range s.rooms {
+		logs["normal "+r] = s.normal[r]
+		logs["priority "+r] = s.priority[r]
+	}
+	for _, name := range slices.Sorted(maps.Keys(logs)) {
+		ref := logs[name].refusals()
+		if len(ref) > 0 {
+			t.Logf("%s: refusals %v", name, ref)
+		}
+		for code := range ref {
+			if !allowed[code] || (code == pb.Error_RATE_LIMITED.String() && name != "normal "+s.limited) {
+				t.Errorf("%s: unexpected refusal %s", name, code)
+			}
+		}
+	}
+}
+
+// checkTrolls: muted and banned users were refused throughout, wherever
+// their rooms moved.
+func (s *suite) checkTrolls() {
+	t := s.t
+	for _, tl := range s.trolls {
+		codes := tl.codes()
+		t.Logf("troll %s: %v", tl.v.User, codes)
+		if n := tl.acked.Load(); n != 0 {
+			t.Errorf("muted %s had %d sends accepted", tl.v.User, n)
+		}
+		if n := tl.joined.Load(); n != 0 {
+			t.Errorf("banned %s joined %d times", tl.v.User, n)
+		}
+		if codes[pb.Error_MUTED.String()] == 0 || codes[pb.Error_BANNED.String()] == 0 {
+			t.Errorf("troll %s was never told MUTED and BANNED: %v", tl.v.User, codes)
+		}
+		for code := range codes {
+			switch code {
+			case pb.Error_MUTED.String(), pb.Error_BANNED.String(), pb.Error_UNAVAILABLE.String(), unknownOutcome:
+			default:
+				t.Errorf("troll %s: unexpected answer %s", tl.v.User, code)
+			}
+		}
+	}
+	_ = fmt.Sprint
+}

@@ -1,0 +1,322 @@
+package faults
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/roomcast/roomcast/client"
+	"github.com/roomcast/roomcast/configs"
+	"github.com/roomcast/roomcast/internal/nodetest"
+	"github.com/roomcast/roomcast/offline"
+	"github.com/roomcast/roomcast/placement"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+	"github.com/roomcast/roomcast/room"
+)
+
+const (
+	apiKey    = "faults-api-key-0123456789"
+	keyPrefix = "t:"
+	ringSize  = 64 // small, so a viewer kept away long enough misses messages
+	group     = "faults"
+	groupConv = "g:" + group
+)
+
+// suite is the cluster under test and everything the clients did.
+type suite struct {
+	t    *testing.T
+	env  nodetest.Env
+	ps   []*nodetest.Proc // n1, n2, n3
+	view placement.View
+	rdb  *redis.Client // for the faults and the checks; reconnects by itself
+
+	// Rooms: limited is owned by n1 (never faulted) and rate limited;
+	// paused by n2 (SIGSTOPped); killed by n3 (kill -9).
+	limited, paused, killed string
+	rooms                   []string
+
+	tr       *traffic
+	normal   map[string]*sendLog // room -> normal sends
+	priority map[string]*sendLog // room -> priority sends
+
+	viewers []*nodetest.Viewer // watch every room; spread over the nodes
+	lagger  *nodetest.Viewer   // a viewer too, kept away past the ring
+	lagLink *nodetest.Link
+	joined  map[*nodetest.Viewer]map[string]*pb.Joined
+
+	direct       []*pair
+	directLogs   convLogs
+	directFailed *sendLog // sends that never got an ack (by the last code)
+	members      []*nodetest.Viewer
+	groupLogs    convLogs
+	groupFailed  *sendLog
+	offErrors    errorCounts // Error frames received by the 1:1 and group clients
+	traces       map[string]*frameTrace
+
+	pagerSender *nodetest.Viewer
+	pagers      []*pager
+	pagerTarget chan string // the user the pager sender writes to now (buffered 1)
+
+	trolls []*troll
+
+	mu       sync.Mutex
+	recovery []recoveryRecord
+	notes    []string
+}
+
+// pair is a 1:1 stream: from sends to to.
+type pair struct {
+	from, to *nodetest.Viewer
+	conv     string
+}
+
+// pager is a user who was offline while messages piled up, then pages
+// through them with its connection dropped between pages.
+type pager struct {
+	v     *nodetest.Viewer
+	link  *nodetest.Link
+	conv  string
+	pages int
+	drops int
+}
+
+func (s *suite) note(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.notes = append(s.notes, fmt.Sprintf(format, args...))
+	s.t.Logf(format, args...)
+}
+
+// nodeConfig is a fault-suite node: small rings, priority queues that
+// never evict in a soak, an API key for the admin API.
+func (s *suite) nodeConfig(id string, port int) configs.Config {
+	return s.env.NodeConfig(s.t, id, port, func(c *configs.Config) {
+		c.Fanout.RingSize = ringSize
+		c.Fanout.PriorityMaxItems = 100000
+		c.Fanout.PriorityMaxBytes = 64 << 20
+		c.Fanout.PriorityMaxAge = 24 * time.Hour
+		c.Admin.APIKeys = []string{apiKey}
+	})
+}
+
+// startCluster starts ZooKeeper, Redis and three node processes.
+func startCluster(t *testing.T) *suite {
+	s := &suite{t: t, env: nodetest.StartEnv(t), view: nodetest.View(3),
+		normal: map[string]*sendLog{}, priority: map[string]*sendLog{}, joined: map[*nodetest.Viewer]map[string]*pb.Joined{},
+		directFailed: newSendLog(), groupFailed: newSendLog(), pagerTarget: make(chan string, 1), traces: map[string]*frameTrace{}}
+	s.rdb = redis.NewClient(&redis.Options{Addr: s.env.Redis.Addr, MaxRetries: -1})
+	t.Cleanup(func() { _ = s.rdb.Close() })
+	for i, port := range nodetest.FreePorts(t, 3) {
+		s.ps = append(s.ps, nodetest.StartProc(t, s.nodeConfig(fmt.Sprintf("n%d", i+1), port)))
+	}
+	s.limited = nodetest.RoomOwnedBy(s.view, "n1", "limited")
+	s.paused = nodetest.RoomOwnedBy(s.view, "n2", "paused")
+	s.killed = nodetest.RoomOwnedBy(s.view, "n3", "killed")
+	s.rooms = []string{s.limited, s.paused, s.killed}
+	for _, r := range s.rooms {
+		s.normal[r], s.priority[r] = newSendLog(), newSendLog()
+	}
+	return s
+}
+
+// seed is the URL every client starts from: n1, which no fault stops, so
+// a client whose node died finds its new owner through it.
+func (s *suite) seed() string { return s.ps[0].URL() }
+
+// user returns the i-th user id with prefix that lives on node id.
+func (s *suite) user(id, prefix string, i int) string {
+	return nodetest.UsersOn(s.view, id, prefix, i+1)[i]
+}
+
+func (s *suite) dial(user string, opt client.Options, roles ...string) *nodetest.Viewer {
+	return nodetest.DialWith(s.t, s.seed(), user, opt, roles...)
+}
+
+// offlineClient dials a 1:1 or group user whose Error frames are counted.
+func (s *suite) offlineClient(user string, opt client.Options) *nodetest.Viewer {
+	ft := &frameTrace{}
+	s.traces[user] = ft
+	opt.OnFrame = func(f *pb.Frame) {
+		s.offErrors.onFrame(f)
+		ft.onFrame(f)
+	}
+	return s.dial(user, opt)
+}
+
+func (s *suite) join(v *nodetest.Viewer, rooms ...string) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, r := range rooms {
+		j, err := v.Join(ctx, r)
+		if err != nil {
+			s.t.Fatalf("%s joins %s: %v", v.User, r, err)
+		}
+		if s.joined[v] == nil {
+			s.joined[v] = map[string]*pb.Joined{}
+		}
+		s.joined[v][r] = j
+	}
+}
+
+// admin calls the admin API of n1 with the API key and decodes the answer.
+func (s *suite) admin(method, path string, body any, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, "http://"+s.ps[0].Addr()+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("X-API-Key", apiKey)
+	req.Header.Set("Content-Type", "application/json")
+	c := http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: HTTP %d %s", method, path, resp.StatusCode, data)
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+func (s *suite) mustAdmin(method, path string, body any) {
+	s.t.Helper()
+	if err := s.admin(method, path, body, nil); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// roomStore and offlineStore read what the cluster stored in Redis.
+func (s *suite) roomStore() *room.RedisStore {
+	return room.NewRedisStore(s.rdb, keyPrefix, room.StoreConfig{Keep: ringSize, KeepPriority: 100000})
+}
+
+func (s *suite) offlineStore() *offline.RedisStore {
+	st, err := offline.NewRedisStore(s.rdb, keyPrefix)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return st
+}
+
+// setUp connects every client and starts the traffic:
+//
+//   - 3 viewers per node and a lagger watch the three rooms;
+//   - one sender per room (on n1) sends normal messages: 50/s to the
+//     limited room (limit 20/s, so most are refused RATE_LIMITED), 25/s to
+//     the others; an admin sends priority notices to each room, 5/s;
+//   - three 1:1 streams (10/s each) between users of different nodes;
+//   - a group of 6 members (2 per node), 3 of them sending (7/s each);
+//   - a sender writing (20/s) to the next pager, who is offline;
+//   - one troll per node, muted in the paused room and banned from the
+//     killed one, trying to send and to join.
+func (s *suite) setUp() {
+	t := s.t
+	for _, id := range []string{"n1", "n2", "n3"} {
+		for i := range 3 {
+			v := s.dial(s.user(id, "viewer-"+id, i), client.Options{})
+			s.join(v, s.rooms...)
+			s.viewers = append(s.viewers, v)
+		}
+	}
+	landed := map[string]int{}
+	for _, v := range s.viewers {
+		landed[v.URL()]++
+	}
+	if len(landed) != 3 {
+		t.Fatalf("viewers landed on %d nodes, want 3: %v", len(landed), landed)
+	}
+	s.lagLink = nodetest.NewLink()
+	s.lagger = s.dial(s.user("n1", "lagger", 0), client.Options{Dialer: s.lagLink.Dialer()})
+	s.join(s.lagger, s.rooms...)
+
+	// Moderation first, then the trolls arrive.
+	for _, id := range []string{"n1", "n2", "n3"} {
+		u := s.user(id, "troll-"+id, 0)
+		s.mustAdmin("POST", "/api/v1/rooms/"+s.paused+"/mutes", map[string]any{"user": u})
+		s.mustAdmin("POST", "/api/v1/rooms/"+s.killed+"/bans", map[string]any{"user": u})
+		tl := &troll{v: s.dial(u, client.Options{})}
+		s.join(tl.v, s.paused)
+		s.trolls = append(s.trolls, tl)
+	}
+	s.mustAdmin("PUT", "/api/v1/rooms/"+s.limited+"/limit", map[string]any{"rate": 20, "burst": 5})
+
+	// 1:1 streams between nodes, and the group.
+	for _, p := range [][2]string{{"n1", "n2"}, {"n2", "n3"}, {"n3", "n1"}} {
+		pr := &pair{from: s.offlineClient(s.user(p[0], "dm-from-"+p[0], 0), client.Options{}),
+			to: s.offlineClient(s.user(p[1], "dm-to-"+p[1], 0), client.Options{})}
+		ctx, cancel := sendCtx()
+		sent, err := pr.from.SendDirect(ctx, pr.to.User, "hello", client.SendOfflineOptions{})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr.conv = sent.Conv
+		s.directLogs.get(sent.Conv).ack(sent.Seq, sent.MsgId)
+		s.direct = append(s.direct, pr)
+	}
+	for _, id := range []string{"n1", "n2", "n3"} {
+		for i := range 2 {
+			s.members = append(s.members, s.offlineClient(s.user(id, "member-"+id, i), client.Options{}))
+		}
+	}
+	var others []string
+	for _, m := range s.members[1:] {
+		others = append(others, m.User)
+	}
+	ctx, cancel := sendCtx()
+	if _, err := s.members[0].CreateGroup(ctx, group, "fault suite", others...); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	s.pagerSender = s.offlineClient(s.user("n2", "pager-sender", 0), client.Options{})
+	s.pagerTarget <- s.user("n1", "pager", 0)
+
+	// Traffic.
+	s.tr = newTraffic()
+	senders := map[string]*nodetest.Viewer{}
+	for _, r := range s.rooms {
+		senders[r] = s.dial(s.user("n1", "sender-"+r, 0), client.Options{})
+		s.join(senders[r], r)
+	}
+	boss := s.dial(s.user("n1", "boss", 0), client.Options{}, "admin")
+	s.join(boss, s.rooms...)
+	s.tr.roomPump(senders[s.limited], s.limited, 20*time.Millisecond, false, s.normal[s.limited])
+	s.tr.roomPump(senders[s.paused], s.paused, 40*time.Millisecond, false, s.normal[s.paused])
+	s.tr.roomPump(senders[s.killed], s.killed, 40*time.Millisecond, false, s.normal[s.killed])
+	for _, r := range s.rooms {
+		s.tr.roomPump(boss, r, 200*time.Millisecond, true, s.priority[r])
+	}
+	for _, pr := range s.direct {
+		to := pr.to.User
+		s.tr.directPump(pr.from, func() string { return to }, 100*time.Millisecond, &s.directLogs, s.directFailed)
+	}
+	for i := 0; i < len(s.members); i += 2 {
+		s.tr.groupPump(s.members[i], group, 150*time.Millisecond, &s.groupLogs, s.groupFailed)
+	}
+	s.tr.directPump(s.pagerSender, func() string {
+		u := <-s.pagerTarget
+		s.pagerTarget <- u
+		return u
+	}, 50*time.Millisecond, &s.directLogs, s.directFailed)
+	for _, tl := range s.trolls {
+		s.tr.trollPump(tl, s.paused, s.killed)
+	}
+}
