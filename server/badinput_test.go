@@ -48,6 +48,9 @@ func TestBadInputGetsTypedErrors(t *testing.T) {
 	})
 	_, check := bystander(t, s)
 	check()
+	probe := startProbe(t, s, "calm")
+	probe.running(t)
+	defer probe.finish(t, 300*time.Millisecond)
 
 	t.Run("garbage binary", func(t *testing.T) {
 		r := dialRaw(t, s, protocol.Binary, "")
@@ -173,6 +176,8 @@ func TestFloodIsLimitedThenClosed(t *testing.T) {
 		c.Gateway.MaxBadFrames = 20
 	})
 	_, check := bystander(t, s)
+	probe := startProbeEvery(t, s, "calm", 200*time.Millisecond)
+	probe.running(t)
 	r := dialRaw(t, s, protocol.JSON, "")
 	r.connect(token(t, s, "flood"))
 	for i := 0; i < 60; i++ {
@@ -205,6 +210,7 @@ func TestFloodIsLimitedThenClosed(t *testing.T) {
 		t.Fatalf("closes{protocol} = %v", got)
 	}
 	check()
+	probe.finish(t, 300*time.Millisecond)
 }
 
 func TestIdleAndAuthTimeouts(t *testing.T) {

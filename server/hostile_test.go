@@ -30,6 +30,13 @@ type latencyProbe struct {
 
 func startProbe(t *testing.T, s *Server, roomID string) *latencyProbe {
 	t.Helper()
+	return startProbeEvery(t, s, roomID, 50*time.Millisecond)
+}
+
+// startProbeEvery is startProbe with its own send interval (under a
+// tight per-connection frame limit).
+func startProbeEvery(t *testing.T, s *Server, roomID string, every time.Duration) *latencyProbe {
+	t.Helper()
 	p := &latencyProbe{stop: make(chan struct{}), done: make(chan struct{})}
 	ctx := context.Background()
 	// A watcher whose OnMessage measures each message's latency.
@@ -57,7 +64,7 @@ func startProbe(t *testing.T, s *Server, roomID string) *latencyProbe {
 			select {
 			case <-p.stop:
 				return
-			case <-time.After(50 * time.Millisecond):
+			case <-time.After(every):
 			}
 			if _, err := sender.Send(ctx, roomID, fmt.Sprintf("%d|probe", time.Now().UnixNano()), client.SendOptions{}); err == nil {
 				p.sent.Add(1)
@@ -67,10 +74,19 @@ func startProbe(t *testing.T, s *Server, roomID string) *latencyProbe {
 	return p
 }
 
+// running waits until the probe has sent a few messages, so that what the
+// test does next overlaps it.
+func (p *latencyProbe) running(t *testing.T) {
+	t.Helper()
+	eventually(t, 10*time.Second, "probe running", func() bool { return p.sent.Load() >= 3 })
+}
+
 // finish stops the probe and checks every message arrived within bound at
 // the 99th percentile.
 func (p *latencyProbe) finish(t *testing.T, bound time.Duration) {
 	t.Helper()
+	// Enough samples for a percentile, even after a short test.
+	eventually(t, 10*time.Second, "probe samples", func() bool { return p.sent.Load() >= 10 })
 	close(p.stop)
 	<-p.done
 	eventually(t, 5*time.Second, "probe messages delivered", func() bool {

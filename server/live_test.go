@@ -327,6 +327,8 @@ func TestSlowConsumer(t *testing.T) {
 	slow.join("r")
 	good := dialViewer(t, s, "good", client.Options{})
 	_, _ = good.Join(ctx, "r")
+	probe := startProbe(t, s, "calm")
+	probe.running(t)
 	sender := dialViewer(t, s, "sender", client.Options{})
 	_, _ = sender.Join(ctx, "r")
 	body := string(make([]byte, 4000))
@@ -356,8 +358,11 @@ func TestSlowConsumer(t *testing.T) {
 		}
 	}
 	eventually(t, 10*time.Second, "good viewer keeps receiving", func() bool { return len(good.received("r")) >= n+5 })
-	// The slow connection is gone from the server.
-	eventually(t, 10*time.Second, "slow connection released", func() bool { return s.Gateway().Conns() == 2 })
+	// A bystander in another room was never slowed.
+	probe.finish(t, 300*time.Millisecond)
+	// The slow connection is gone from the server (good, sender and the
+	// probe's two remain).
+	eventually(t, 10*time.Second, "slow connection released", func() bool { return s.Gateway().Conns() == 4 })
 	if v, _ := s.Fanout().Room("r"); v.Viewers != 2 {
 		t.Fatalf("viewers = %d, want 2", v.Viewers)
 	}
