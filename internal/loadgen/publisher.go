@@ -6,6 +6,7 @@ import (
 	"maps"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -129,7 +130,10 @@ type Publisher struct {
 	pending map[uint32]pendingSend
 	next    uint32
 	done    bool
-	rejoins uint32 // reader goroutine only
+	joining map[uint32]string // rejoin request id -> room
+	// rejoinSeq numbers rejoin requests (from the reader and from retry
+	// timers).
+	rejoinSeq atomic.Uint32
 }
 
 type pendingSend struct {
@@ -203,6 +207,16 @@ func (p *Publisher) Run(ctx context.Context) error {
 			return err
 		}
 		if f.Id >= rejoinIDs {
+			p.mu.Lock()
+			room := p.joining[f.Id]
+			delete(p.joining, f.Id)
+			p.mu.Unlock()
+			if f.GetError() != nil && room != "" {
+				// The node could not take the join now (overloaded
+				// store, room moving): try again shortly.
+				time.AfterFunc(200*time.Millisecond, func() { p.rejoin(room) })
+				continue
+			}
 			// The answer to a rejoin after a kick: follow the room from its
 			// head (a publisher does not care what it missed meanwhile).
 			if j := f.GetJoined(); j != nil {
@@ -216,9 +230,8 @@ func (p *Publisher) Run(ctx context.Context) error {
 			// Kicked (a publisher that fell behind on reading while the
 			// machine was saturated): rejoin, so publishing goes on.
 			p.v.handle(f)
-			p.rejoins++
 			p.stats.rejoins.Add(1)
-			_ = p.v.write(&pb.Frame{Id: rejoinIDs + p.rejoins, Body: &pb.Frame_Join{Join: &pb.Join{Room: k.Room}}})
+			p.rejoin(k.Room)
 			continue
 		}
 		if f.Id != 0 {
@@ -229,6 +242,11 @@ func (p *Publisher) Run(ctx context.Context) error {
 			if ok {
 				if e := f.GetError(); e != nil {
 					p.stats.Refuse(e.Code)
+					if e.Code == pb.Error_ROOM_NOT_JOINED && !p.rejoining(p.rooms[ps.room]) {
+						// A kick whose rejoin was lost: join again.
+						p.stats.rejoins.Add(1)
+						p.rejoin(p.rooms[ps.room])
+					}
 				} else {
 					p.stats.Accept(p.rooms[ps.room], f.GetSent().GetPriority())
 				}
@@ -237,6 +255,32 @@ func (p *Publisher) Run(ctx context.Context) error {
 		}
 		p.v.handle(f)
 	}
+}
+
+// rejoin sends a Join for room with the next rejoin request id. Called
+// from the reader goroutine, or from a timer after a refused rejoin (the
+// id counter is atomic for that case).
+func (p *Publisher) rejoin(room string) {
+	id := rejoinIDs + p.rejoinSeq.Add(1)
+	p.mu.Lock()
+	if p.joining == nil {
+		p.joining = map[uint32]string{}
+	}
+	p.joining[id] = room
+	p.mu.Unlock()
+	_ = p.v.write(&pb.Frame{Id: id, Body: &pb.Frame_Join{Join: &pb.Join{Room: room}}})
+}
+
+// rejoining reports whether a rejoin of room is in flight.
+func (p *Publisher) rejoining(room string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, r := range p.joining {
+		if r == room {
+			return true
+		}
+	}
+	return false
 }
 
 // rejoinIDs is where the request ids of rejoins start (sends count up from 1).
