@@ -106,6 +106,10 @@ type HTTPConfig struct {
 	// ReadHeaderTimeout bounds reading a request's headers (slowloris).
 	// Default 5s.
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// DebugListen serves net/http/pprof under /debug/pprof/ on its own
+	// address (keep it on loopback or a private network: it is not
+	// authenticated). Empty: off.
+	DebugListen string `yaml:"debug_listen"`
 }
 
 // Default returns the configuration used when nothing is set.

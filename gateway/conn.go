@@ -426,6 +426,7 @@ func (c *conn) park() bool {
 		return false
 	}
 	c.g.metrics.parks.Inc()
+	c.g.parks.Add(1)
 	return true
 }
 

@@ -87,6 +87,7 @@ type Gateway struct {
 	clock  atomic.Int64 // nanoseconds since epoch, updated by the janitor
 	nextID atomic.Uint64
 	conns  atomic.Int64
+	parks  atomic.Uint64 // connections parked, ever (the janitor trims memory after waves)
 	queued atomic.Int64
 
 	shards [numConnShards]connShard
@@ -382,6 +383,7 @@ func (g *Gateway) janitor() {
 	period = max(min(period, 5*time.Second), 100*time.Millisecond)
 	t := time.NewTicker(period)
 	defer t.Stop()
+	var trim trimmer
 	for {
 		select {
 		case <-g.stop:
@@ -389,6 +391,9 @@ func (g *Gateway) janitor() {
 		case <-t.C:
 		}
 		g.tick()
+		if trim.tick(g.parks.Load(), time.Now(), freeOSMemory) {
+			g.metrics.trims.Inc()
+		}
 		cutoff := time.Now().Add(-time.Minute)
 		g.joinsByUser.sweep(cutoff)
 		g.joinsByIP.sweep(cutoff)

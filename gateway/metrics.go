@@ -15,6 +15,7 @@ type metrics struct {
 	messagesOut prometheus.Counter
 	errors      *prometheus.CounterVec // code
 	parks       prometheus.Counter
+	trims       prometheus.Counter
 	limits      *limitMetrics // every limit and its refusals (below)
 }
 
@@ -29,6 +30,7 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) (*metrics, error) {
 		bytesOut:    c("bytes_out_total", "Frame payload bytes written to clients."),
 		messagesOut: c("messages_out_total", "Room messages written to clients (inside Notify and PullResult frames)."),
 		parks:       c("parks_total", "Times an idle connection gave up its reader goroutine to wait in the poller."),
+		trims:       c("memory_trims_total", "Times free memory was returned to the OS after a wave of connections parked."),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "roomcast", Subsystem: "gateway", Name: "handshakes_rejected_total",
 			Help: "WebSocket handshakes refused, by reason.",
@@ -66,7 +68,7 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) (*metrics, error) {
 	}, func() float64 { return float64(g.queued.Load()) })
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.accepted, m.rejected, m.closes, m.framesIn, m.framesOut,
-			m.bytesOut, m.messagesOut, m.errors, m.parks, conns, parked, queued, m.limits.values, m.limits.vec} {
+			m.bytesOut, m.messagesOut, m.errors, m.parks, m.trims, conns, parked, queued, m.limits.values, m.limits.vec} {
 			if err := reg.Register(col); err != nil {
 				return nil, err
 			}

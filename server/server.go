@@ -46,6 +46,7 @@ type Server struct {
 	off     *offlineParts // server/offline.go
 	mux     *http.ServeMux
 	http    *http.Server
+	debug   *http.Server // pprof on http.debug_listen, or nil
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -141,6 +142,9 @@ func (s *Server) Start() error {
 			}
 		}
 	}
+	if err := s.startDebug(); err != nil {
+		s.log.Warn("no debug listener", "err", err)
+	}
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
@@ -198,6 +202,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	close(s.stop)
 	// Stop accepting; hijacked WebSocket connections are not waited for here.
 	err := s.http.Shutdown(ctx)
+	if s.debug != nil {
+		_ = s.debug.Close()
+	}
 	if s.node != nil {
 		// Leave the cluster first: the others take this node's rooms and
 		// users over while its clients are told to go.
