@@ -130,7 +130,7 @@ type Publisher struct {
 	pending map[uint32]pendingSend
 	next    uint32
 	done    bool
-	joining map[uint32]string // rejoin request id -> room
+	joining map[uint32]rejoinReq // rejoin request id -> room
 	// rejoinSeq numbers rejoin requests (from the reader and from retry
 	// timers).
 	rejoinSeq atomic.Uint32
@@ -208,7 +208,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 		}
 		if f.Id >= rejoinIDs {
 			p.mu.Lock()
-			room := p.joining[f.Id]
+			room := p.joining[f.Id].room
 			delete(p.joining, f.Id)
 			p.mu.Unlock()
 			if f.GetError() != nil && room != "" {
@@ -264,9 +264,9 @@ func (p *Publisher) rejoin(room string) {
 	id := rejoinIDs + p.rejoinSeq.Add(1)
 	p.mu.Lock()
 	if p.joining == nil {
-		p.joining = map[uint32]string{}
+		p.joining = map[uint32]rejoinReq{}
 	}
-	p.joining[id] = room
+	p.joining[id] = rejoinReq{room: room, at: time.Now()}
 	p.mu.Unlock()
 	_ = p.v.write(&pb.Frame{Id: id, Body: &pb.Frame_Join{Join: &pb.Join{Room: room}}})
 }
@@ -275,13 +275,27 @@ func (p *Publisher) rejoin(room string) {
 func (p *Publisher) rejoining(room string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, r := range p.joining {
-		if r == room {
+	for id, r := range p.joining {
+		if time.Since(r.at) > rejoinTimeout {
+			delete(p.joining, id) // its answer is lost: allow another
+			continue
+		}
+		if r.room == room {
 			return true
 		}
 	}
 	return false
 }
+
+// rejoinReq is a rejoin in flight.
+type rejoinReq struct {
+	room string
+	at   time.Time
+}
+
+// rejoinTimeout is how long a rejoin may go unanswered before another is
+// sent.
+const rejoinTimeout = 5 * time.Second
 
 // rejoinIDs is where the request ids of rejoins start (sends count up from 1).
 const rejoinIDs = 1 << 31

@@ -1,0 +1,12 @@
+# Source this before starting roomcast nodes for a benchmark:
+#   . scripts/bench-env.sh
+# It lifts the per-client limits (they defend against hostile clients; a
+# load tool with 100k viewers on one address is not one) and quiets the log.
+export ROOMCAST_LOG_LEVEL=warn
+export ROOMCAST_GATEWAY_MAX_CONNS_PER_IP=-1
+export ROOMCAST_GATEWAY_JOIN_RATE_PER_USER=-1 ROOMCAST_GATEWAY_JOIN_RATE_PER_IP=-1
+export ROOMCAST_GATEWAY_SEND_RATE=100000 ROOMCAST_GATEWAY_SEND_BURST=100000
+export ROOMCAST_GATEWAY_FRAME_RATE=200000 ROOMCAST_GATEWAY_FRAME_BURST=200000
+export ROOMCAST_GATEWAY_PING_INTERVAL=5m ROOMCAST_GATEWAY_IDLE_TIMEOUT=15m
+export ROOMCAST_GATEWAY_AUTH_TIMEOUT=1m ROOMCAST_GATEWAY_WRITE_TIMEOUT=30s
+export ROOMCAST_ROOM_RATE=100000 ROOMCAST_ROOM_BURST=10000
