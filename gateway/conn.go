@@ -127,10 +127,13 @@ func (c *conn) Push(o *protocol.Outbound) bool {
 // Kick implements fanout.Session: the viewer of room was removed.
 func (c *conn) Kick(roomID string, reason pb.Kick_Reason) {
 	c.rmu.Lock()
-	joined := c.rooms.del(roomID)
+	sub, _ := c.rooms.del(roomID)
 	c.rmu.Unlock()
 	c.push(0, &pb.Frame{Body: &pb.Frame_Kick{Kick: &pb.Kick{Room: roomID, Reason: reason}}})
-	if joined {
+	// A join in progress (nil sub) leaves the room itself once its Join
+	// has been counted (conn.join); leaving here too would count it out
+	// twice.
+	if sub != nil {
 		// The room service may be remote: never block the caller.
 		c.g.wg.Add(1)
 		go func() {

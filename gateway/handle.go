@@ -227,8 +227,15 @@ func (c *conn) join(id uint32, m *pb.Join) {
 		c.rooms.set(roomID, sub)
 	}
 	c.rmu.Unlock()
-	if !still { // kicked while joining
+	if !still {
+		// Kicked while joining (the Kick frame is on its way): the join
+		// still gets its answer, so the client is not left waiting.
 		fan.Unsubscribe(sub)
+		// Kick leaves only rooms fully joined: count this Join out.
+		lctx, lcancel := context.WithTimeout(context.Background(), opTimeout)
+		_ = c.g.d.Rooms.Leave(lctx, roomID, c.ident.User, c.g.d.Node)
+		lcancel()
+		c.fail(id, pb.Error_UNAVAILABLE, "removed from the room while joining; join again")
 		return
 	}
 	seq, pseq := info.Seq, info.PSeq

@@ -31,16 +31,18 @@ func (r *joinedRooms) set(id string, sub *fanout.Sub) {
 	*r = append(*r, joinedRoom{id: id, sub: sub})
 }
 
-// del removes id and reports whether it was there.
-func (r *joinedRooms) del(id string) bool {
+// del removes id and reports its sub (nil for a join in progress) and
+// whether it was there.
+func (r *joinedRooms) del(id string) (*fanout.Sub, bool) {
 	for i := range *r {
 		if (*r)[i].id == id {
+			sub := (*r)[i].sub
 			last := len(*r) - 1
 			(*r)[i] = (*r)[last]
 			(*r)[last] = joinedRoom{}
 			*r = (*r)[:last]
-			return true
+			return sub, true
 		}
 	}
-	return false
+	return nil, false
 }
