@@ -22,15 +22,11 @@ type dshard struct {
 	pending []*room
 	wake    chan struct{}
 
-	// Owned by the run goroutine.
-	deferred []deferredRoom
+	// Owned by the run goroutine. deferred holds each room with viewers
+	// left waiting once, with the earliest time one of them is due.
+	deferred map[*room]time.Time
 	spare    []*room
 	kicks    []*Sub
-}
-
-type deferredRoom struct {
-	r   *room
-	due time.Time
 }
 
 // markPending queues r for the next walk of this shard if the shard holds
@@ -73,15 +69,12 @@ func (sh *dshard) round(now time.Time) {
 	// Deferred rooms that are due join this round; the others wait. A room
 	// both pending and deferred is walked once (walk is idempotent: a second
 	// walk in the same round finds nothing to send).
-	keep := sh.deferred[:0]
-	for _, d := range sh.deferred {
-		if !now.Before(d.due) {
-			list = append(list, d.r)
-		} else {
-			keep = append(keep, d)
+	for r, due := range sh.deferred {
+		if !now.Before(due) {
+			list = append(list, r)
+			delete(sh.deferred, r)
 		}
 	}
-	sh.deferred = keep
 	if len(list) == 0 {
 		sh.spare = list
 		return
@@ -93,7 +86,12 @@ func (sh *dshard) round(now time.Time) {
 		}
 		seen[r] = struct{}{}
 		if due, later := sh.walk(r, now); later {
-			sh.deferred = append(sh.deferred, deferredRoom{r: r, due: due})
+			if cur, ok := sh.deferred[r]; !ok || due.Before(cur) {
+				if sh.deferred == nil {
+					sh.deferred = make(map[*room]time.Time)
+				}
+				sh.deferred[r] = due
+			}
 		}
 	}
 	clear(list)

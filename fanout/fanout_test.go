@@ -392,3 +392,54 @@ func TestPushBaselineSendsEveryMessage(t *testing.T) {
 		t.Fatal("dispatcher re-notified in push mode")
 	}
 }
+
+func TestFrameCacheIsBounded(t *testing.T) {
+	s, _, _ := newTestService(t, Config{})
+	v := &fakeSession{user: "v"}
+	sub := join(s, v, "quiet", 0, 0)
+	for seq := uint64(1); seq <= 50; seq++ {
+		s.Deliver("quiet", msg(seq, "x"))
+	}
+	// One client pulls with id 0 from ever different cursors and limits in
+	// a room that gets nothing new: each answer is built, few are kept.
+	for i := 0; i < 2000; i++ {
+		if err := s.Pull(sub, 0, uint64(i%60), uint64(i), 1+i%7, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := sub.room
+	r.cmu.Lock()
+	n := len(r.cache.m)
+	r.cmu.Unlock()
+	if n > maxCachedFrames {
+		t.Fatalf("%d cached frames, bound %d", n, maxCachedFrames)
+	}
+	// The shared answers are still right past the bound.
+	v.mu.Lock()
+	last := v.out[len(v.out)-1].GetPullResult()
+	v.mu.Unlock()
+	if last == nil || last.Seq != 50 {
+		t.Fatalf("last answer %v", last)
+	}
+}
+
+func TestDeferredRoomsAreKeptOnce(t *testing.T) {
+	s, clk, _ := newTestService(t, Config{})
+	lazy := &fakeSession{user: "lazy"}
+	join(s, lazy, "r", 0, 0)
+	// A viewer that never pulls, a message every tick for a whole window:
+	// the room waits in its shard's deferred set once, not once per tick.
+	for i := uint64(1); i <= 150; i++ {
+		s.Deliver("r", msg(i, "x"))
+		s.roundAll()
+		clk.add(10 * time.Millisecond)
+	}
+	for _, sh := range s.shards {
+		if len(sh.deferred) > 1 {
+			t.Fatalf("shard %d defers %d entries for one room", sh.idx, len(sh.deferred))
+		}
+	}
+	if n := len(lazy.notifies()); n < 1 || n > 2 {
+		t.Fatalf("%d notifies in 1.5s for a viewer that never pulls", n)
+	}
+}

@@ -39,6 +39,12 @@ type frameCache struct {
 	m           map[frameKey]*frame
 }
 
+// maxCachedFrames bounds a room's frame cache: the cursors (and pull
+// limits) in a key come from clients, and viewers of a room sit at a few
+// cursors, so more keys than this at one head are not worth keeping. A
+// miss past the bound builds the frame without keeping it.
+const maxCachedFrames = 64
+
 // cached returns the frame for k, building it with build on a miss.
 func (r *room) cached(k frameKey, build func() *frame) *frame {
 	r.cmu.Lock()
@@ -49,7 +55,9 @@ func (r *room) cached(k frameKey, build func() *frame) *frame {
 	f := r.cache.m[k]
 	if f == nil {
 		f = build()
-		r.cache.m[k] = f
+		if len(r.cache.m) < maxCachedFrames {
+			r.cache.m[k] = f
+		}
 	}
 	return f
 }

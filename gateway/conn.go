@@ -53,6 +53,10 @@ type conn struct {
 	rmu   sync.Mutex
 	rooms joinedRooms
 
+	// smu guards sends (sendq.go).
+	smu   sync.Mutex
+	sends sendQueue
+
 	ip          string // client IP (counted in ipConns)
 	userCounted bool   // counted in userConns; reader goroutine only
 

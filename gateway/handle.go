@@ -55,7 +55,7 @@ func (c *conn) handle(f *pb.Frame, decodeErr error) bool {
 	case *pb.Frame_Pull:
 		c.pull(id, b.Pull)
 	case *pb.Frame_Send:
-		deep(func() { c.send(id, b.Send) })
+		c.queueSend(id, b.Send)
 	case *pb.Frame_Join:
 		deep(func() { c.join(id, b.Join) })
 	case *pb.Frame_Leave:
@@ -267,43 +267,6 @@ func (c *conn) leave(id uint32, m *pb.Leave) {
 	_ = c.g.d.Rooms.Leave(ctx, roomID, c.ident.User, c.g.d.Node)
 	cancel()
 	c.reply(id, &pb.Frame{Body: &pb.Frame_Left{Left: &pb.Left{Room: roomID}}})
-}
-
-func (c *conn) send(id uint32, m *pb.Send) {
-	roomID := m.GetRoom()
-	if c.sub(roomID) == nil {
-		c.fail(id, pb.Error_ROOM_NOT_JOINED, "join the room before sending")
-		return
-	}
-	if c.sendLim == nil {
-		c.sendLim = rate.NewLimiter(rate.Limit(c.g.cfg.SendRate), c.g.cfg.SendBurst)
-	}
-	if !c.sendLim.Allow() {
-		c.g.metrics.errors.WithLabelValues(pb.Error_CONN_RATE_LIMITED.String()).Inc()
-		c.g.metrics.limits.refused(LimitSendRate)
-		c.refuseRetry(id, pb.Error_CONN_RATE_LIMITED, "sending too fast", c.sendLim)
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	acc, err := c.g.d.Rooms.Send(ctx, room.SendRequest{
-		Room:       roomID,
-		From:       c.ident.User,
-		Body:       m.GetBody(),
-		Kind:       m.GetKind(),
-		Priority:   m.GetPriority(),
-		Privileged: c.ident.Has(auth.RoleAdmin) || c.ident.Has(auth.RoleSystem),
-	})
-	cancel()
-	if err != nil {
-		e := &pb.Error{Code: codeOf(err), Message: err.Error()}
-		if e.Code == pb.Error_RATE_LIMITED {
-			e.RetryAfterMs = 100
-		}
-		c.g.metrics.errors.WithLabelValues(e.Code.String()).Inc()
-		c.push(id, &pb.Frame{Body: &pb.Frame_Error{Error: e}})
-		return
-	}
-	c.reply(id, &pb.Frame{Body: &pb.Frame_Sent{Sent: &pb.Sent{Room: roomID, Seq: acc.Seq, MsgId: acc.MsgID, Priority: acc.Priority}}})
 }
 
 func (c *conn) pull(id uint32, m *pb.Pull) {

@@ -84,11 +84,21 @@ func (s *Service) moderate(roomID string, c Change, then func(*state)) error {
 		return err
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	forget, err := s.moderateLocked(r, c, then)
+	r.mu.Unlock()
+	if forget {
+		// Not under r.mu: Sweep takes the shard's lock, then rooms' locks.
+		s.Forget(r.id)
+	}
+	return err
+}
+
+// moderateLocked is moderate with r.mu held; forget reports that the room
+// must be forgotten (ownership lost).
+func (s *Service) moderateLocked(r *state, c Change, then func(*state)) (forget bool, err error) {
 	term, owner := s.terms.Term(r.id)
 	if !owner {
-		go s.Forget(r.id)
-		return ErrNotOwner
+		return true, ErrNotOwner
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	err = s.store.Moderate(ctx, r.id, term, c)
@@ -96,11 +106,10 @@ func (s *Service) moderate(roomID string, c Change, then func(*state)) error {
 	switch {
 	case errors.Is(err, ErrFenced):
 		s.metrics.fenced.Inc()
-		go s.Forget(r.id)
-		return fmt.Errorf("%w: %v", ErrNotOwner, err)
+		return true, fmt.Errorf("%w: %v", ErrNotOwner, err)
 	case err != nil:
 		s.metrics.storeErrors.Inc()
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return false, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	snap := Snapshot{Muted: r.muted, Banned: r.banned, Limit: r.limit}
 	applyChange(&snap, c)
@@ -121,5 +130,5 @@ func (s *Service) moderate(roomID string, c Change, then func(*state)) error {
 	if then != nil {
 		then(r)
 	}
-	return nil
+	return false, nil
 }

@@ -312,7 +312,7 @@ func (t *terms) set(term uint64, owner bool) {
 // failingStore refuses every write, like a Redis that is out of memory.
 type failingStore struct{ *MemoryStore }
 
-func (failingStore) Append(context.Context, string, uint64, *pb.RoomMessage) error {
+func (failingStore) Append(context.Context, string, uint64, ...*pb.RoomMessage) error {
 	return errors.New("OOM command not allowed when used memory > 'maxmemory'")
 }
 
@@ -401,5 +401,98 @@ func TestSetViewers(t *testing.T) {
 	}
 	if err := s.SetViewers("ghost", "n1", 0); err != nil || s.Len() != 1 {
 		t.Fatalf("a zero announcement created a room: %v", err)
+	}
+}
+
+// slowStore holds every Append until released, counting the writes.
+type slowStore struct {
+	*MemoryStore
+	mu      sync.Mutex
+	writes  int
+	sizes   []int
+	release chan struct{}
+}
+
+func (s *slowStore) Append(ctx context.Context, room string, term uint64, msgs ...*pb.RoomMessage) error {
+	<-s.release
+	s.mu.Lock()
+	s.writes++
+	s.sizes = append(s.sizes, len(msgs))
+	s.mu.Unlock()
+	return s.MemoryStore.Append(ctx, room, term, msgs...)
+}
+
+func TestSendsWaitingForTheStoreAreWrittenTogether(t *testing.T) {
+	store := &slowStore{MemoryStore: NewMemoryStore(StoreConfig{}), release: make(chan struct{})}
+	rec := &recorder{}
+	ids, _ := msgid.New(1, nil)
+	s, err := New(Deps{Broadcaster: rec, IDs: ids, Store: store}, Config{Rate: 1e6, Burst: 1e6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Join(ctx, JoinRequest{Room: "r", User: "v", Node: "n1"}); err != nil {
+		t.Fatal(err)
+	}
+	const senders = 50
+	var wg sync.WaitGroup
+	results := make(chan Accepted, senders)
+	for i := 0; i < senders; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a, err := s.Send(ctx, SendRequest{Room: "r", From: "u", Body: "x"})
+			if err != nil {
+				t.Error(err)
+			}
+			results <- a
+		}()
+	}
+	// The first sender's write is held; the others queue behind it. Join
+	// and Info go on meanwhile (the room's lock is not held across I/O).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r, _ := s.lookup("r", false)
+		r.mu.Lock()
+		queued := len(r.wq)
+		r.mu.Unlock()
+		if queued == senders-1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sends queued, want %d", queued, senders-1)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := s.Join(ctx, JoinRequest{Room: "r", User: "w", Node: "n2"}); err != nil {
+		t.Fatal(err)
+	}
+	close(store.release)
+	wg.Wait()
+	close(results)
+	seen := map[uint64]bool{}
+	for a := range results {
+		if seen[a.Seq] || a.Seq < 1 || a.Seq > senders {
+			t.Fatalf("seq %d twice or out of range", a.Seq)
+		}
+		seen[a.Seq] = true
+	}
+	store.mu.Lock()
+	writes, sizes := store.writes, store.sizes
+	store.mu.Unlock()
+	if writes != 2 || sizes[0] != 1 || sizes[1] != senders-1 {
+		t.Fatalf("store writes %d of sizes %v, want 2: [1 %d]", writes, sizes, senders-1)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.msgs) != senders {
+		t.Fatalf("%d broadcasts", len(rec.msgs))
+	}
+	for i, m := range rec.msgs {
+		if m.Seq != uint64(i+1) {
+			t.Fatalf("broadcast %d has seq %d: not in seq order", i, m.Seq)
+		}
+	}
+	if info, _ := s.Info("r"); info.Seq != senders || info.Stats.Accepted != senders {
+		t.Fatalf("info %+v", info)
 	}
 }

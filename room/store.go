@@ -20,9 +20,10 @@ import (
 // MemoryStore is the embedded-mode implementation; RedisStore the cluster
 // one. Both pass the conformance suite in store_test.go.
 type Store interface {
-	// Append assigns the next seq of m's lane (normal or priority) to m.Seq
-	// and keeps m among the room's recent messages.
-	Append(ctx context.Context, room string, term uint64, m *pb.RoomMessage) error
+	// Append assigns each message, in order, the next seq of its lane
+	// (normal or priority) in m.Seq and keeps it among the room's recent
+	// messages: all of them in one atomic write, or none (an error).
+	Append(ctx context.Context, room string, term uint64, msgs ...*pb.RoomMessage) error
 	// Moderate records one moderation change.
 	Moderate(ctx context.Context, room string, term uint64, c Change) error
 	// Load returns the room's persisted state; an unknown room has a zero

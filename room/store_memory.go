@@ -49,7 +49,7 @@ func (s *MemoryStore) fence(r *memRoom, term uint64) error {
 }
 
 // Append implements Store.
-func (s *MemoryStore) Append(_ context.Context, roomID string, term uint64, m *pb.RoomMessage) error {
+func (s *MemoryStore) Append(_ context.Context, roomID string, term uint64, msgs ...*pb.RoomMessage) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.room(roomID)
@@ -57,14 +57,16 @@ func (s *MemoryStore) Append(_ context.Context, roomID string, term uint64, m *p
 		return err
 	}
 	// Messages are immutable once numbered: keep the pointer, no copy.
-	if m.Priority {
-		r.snap.PSeq++
-		m.Seq = r.snap.PSeq
-		r.plog = trim(append(r.plog, m), s.cfg.KeepPriority)
-	} else {
-		r.snap.Seq++
-		m.Seq = r.snap.Seq
-		r.log = trim(append(r.log, m), s.cfg.Keep)
+	for _, m := range msgs {
+		if m.Priority {
+			r.snap.PSeq++
+			m.Seq = r.snap.PSeq
+			r.plog = trim(append(r.plog, m), s.cfg.KeepPriority)
+		} else {
+			r.snap.Seq++
+			m.Seq = r.snap.Seq
+			r.log = trim(append(r.log, m), s.cfg.Keep)
+		}
 	}
 	return nil
 }

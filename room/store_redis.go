@@ -56,14 +56,29 @@ if term < cur then return redis.error_reply('FENCED ' .. cur) end
 if term > cur then redis.call('HSET', KEYS[1], 'term', ARGV[1]) end
 `
 
-// appendScript: KEYS meta, log; ARGV term, field (seq|pseq), member, keep.
+// appendScript numbers and keeps a batch of messages. KEYS meta, log,
+// plog; ARGV term, keep, keep priority, lanes (one byte per message: 0
+// normal, 1 priority), then the members in order. It returns their seqs.
 var appendScript = redis.NewScript(fenceLua + `
-local seq = redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
-redis.call('ZADD', KEYS[2], seq, ARGV[3])
-local n = redis.call('ZCARD', KEYS[2])
-local keep = tonumber(ARGV[4])
-if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, n - keep - 1) end
-return seq
+local lanes = ARGV[4]
+local seqs = {}
+local added = {false, false}
+for i = 1, #lanes do
+  local lane = (string.byte(lanes, i) == 49) and 2 or 1
+  local seq = redis.call('HINCRBY', KEYS[1], lane == 2 and 'pseq' or 'seq', 1)
+  redis.call('ZADD', KEYS[lane + 1], seq, ARGV[4 + i])
+  seqs[i] = seq
+  added[lane] = true
+end
+for lane = 1, 2 do
+  if added[lane] then
+    local key = KEYS[lane + 1]
+    local keep = tonumber(ARGV[lane + 1])
+    local n = redis.call('ZCARD', key)
+    if n > keep then redis.call('ZREMRANGEBYRANK', key, 0, n - keep - 1) end
+  end
+end
+return seqs
 `)
 
 // moderateScript: KEYS meta, mod; ARGV term, op, field, value.
@@ -96,23 +111,37 @@ func translate(op string, err error) error {
 }
 
 // Append implements Store.
-func (s *RedisStore) Append(ctx context.Context, roomID string, term uint64, m *pb.RoomMessage) error {
-	field, log, keep := "seq", "log", s.cfg.Keep
-	if m.Priority {
-		field, log, keep = "pseq", "plog", s.cfg.KeepPriority
+func (s *RedisStore) Append(ctx context.Context, roomID string, term uint64, msgs ...*pb.RoomMessage) error {
+	if len(msgs) == 0 {
+		return nil
 	}
-	saved := m.Seq
-	m.Seq = 0 // the seq is the score, not part of the member
-	member, err := proto.Marshal(m)
-	m.Seq = saved
-	if err != nil {
-		return err
+	lanes := make([]byte, len(msgs))
+	args := make([]any, 4, 4+len(msgs))
+	for i, m := range msgs {
+		lanes[i] = '0'
+		if m.Priority {
+			lanes[i] = '1'
+		}
+		saved := m.Seq
+		m.Seq = 0 // the seq is the score, not part of the member
+		member, err := proto.Marshal(m)
+		m.Seq = saved
+		if err != nil {
+			return err
+		}
+		args = append(args, member)
 	}
-	seq, err := appendScript.Run(ctx, s.rdb, s.keys(roomID, "m", log), term, field, member, keep).Uint64()
+	args[0], args[1], args[2], args[3] = term, s.cfg.Keep, s.cfg.KeepPriority, string(lanes)
+	seqs, err := appendScript.Run(ctx, s.rdb, s.keys(roomID, "m", "log", "plog"), args...).Int64Slice()
 	if err != nil {
 		return translate("append", err)
 	}
-	m.Seq = seq
+	if len(seqs) != len(msgs) {
+		return fmt.Errorf("room: redis append: %d seqs for %d messages", len(seqs), len(msgs))
+	}
+	for i, m := range msgs {
+		m.Seq = uint64(seqs[i])
+	}
 	return nil
 }
 

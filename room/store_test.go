@@ -137,6 +137,51 @@ func TestStoreConformance(t *testing.T) {
 				t.Fatalf("%v %v", got, err)
 			}
 		})
+		t.Run("a batch numbers each lane in order, atomically fenced", func(t *testing.T) {
+			batch := []*pb.RoomMessage{
+				{MsgId: 1, Body: "n1"}, {MsgId: 2, Body: "p1", Priority: true}, {MsgId: 3, Body: "n2"},
+				{MsgId: 4, Body: "n3"}, {MsgId: 5, Body: "p2", Priority: true},
+			}
+			if err := s.Append(ctx, "b", 3, batch...); err != nil {
+				t.Fatal(err)
+			}
+			want := []uint64{1, 1, 2, 3, 2}
+			for i, m := range batch {
+				if m.Seq != want[i] {
+					t.Fatalf("message %d (%s): seq %d, want %d", i, m.Body, m.Seq, want[i])
+				}
+			}
+			got, _ := s.Recent(ctx, "b", false, 0, 0)
+			if len(got) != 3 || got[0].Body != "n1" || got[2].Body != "n3" || got[2].Seq != 3 {
+				t.Fatalf("normal lane = %v", got)
+			}
+			got, _ = s.Recent(ctx, "b", true, 0, 0)
+			if len(got) != 2 || got[1].Body != "p2" || got[1].Seq != 2 {
+				t.Fatalf("priority lane = %v", got)
+			}
+			// A batch longer than what is kept keeps the newest.
+			long := make([]*pb.RoomMessage, 7)
+			for i := range long {
+				long[i] = &pb.RoomMessage{MsgId: uint64(10 + i), Body: fmt.Sprint("l", i)}
+			}
+			if err := s.Append(ctx, "b", 3, long...); err != nil || long[6].Seq != 10 {
+				t.Fatalf("long batch: last seq %d, %v", long[6].Seq, err)
+			}
+			if got, _ := s.Recent(ctx, "b", false, 0, 0); len(got) != 5 || got[0].Seq != 6 || got[4].Body != "l6" {
+				t.Fatalf("after a long batch = %v", got)
+			}
+			// A fenced batch writes none of its messages.
+			stale := []*pb.RoomMessage{{Body: "s1"}, {Body: "s2", Priority: true}}
+			if err := s.Append(ctx, "b", 2, stale...); !errors.Is(err, ErrFenced) {
+				t.Fatalf("stale batch: %v", err)
+			}
+			if snap, _ := s.Load(ctx, "b"); snap.Seq != 10 || snap.PSeq != 2 {
+				t.Fatalf("fenced batch changed the room: %+v", snap)
+			}
+			if err := s.Append(ctx, "b", 3); err != nil {
+				t.Fatalf("empty batch: %v", err)
+			}
+		})
 		t.Run("concurrent appends never reuse a seq", func(t *testing.T) {
 			var mu sync.Mutex
 			seen := map[uint64]bool{}

@@ -1,0 +1,122 @@
+package gateway
+
+import (
+	"context"
+
+	"golang.org/x/time/rate"
+
+	"github.com/roomcast/roomcast/auth"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+	"github.com/roomcast/roomcast/room"
+)
+
+// maxSendsInFlight bounds the Sends of one connection that wait for the
+// room service. Past it a Send is refused with CONN_RATE_LIMITED; the
+// per-connection send rate normally refuses long before.
+const maxSendsInFlight = 64
+
+// queuedSend is one checked Send waiting for the room service.
+type queuedSend struct {
+	id  uint32
+	req room.SendRequest
+}
+
+// sendQueue carries a connection's Sends to the room service in order, on
+// a goroutine of its own (started when the first Send queues, ended when
+// the queue is empty), so the reader goes on reading while a Send waits
+// for a room owner on another node: the connection's pulls and
+// acknowledgements are never stuck behind its Sends.
+type sendQueue struct {
+	q       []queuedSend
+	running bool
+}
+
+// queueSend checks a Send (joined, per-connection rate) on the reader and
+// queues it for the room service. Called by the reader goroutine only.
+func (c *conn) queueSend(id uint32, m *pb.Send) {
+	roomID := m.GetRoom()
+	if c.sub(roomID) == nil {
+		c.fail(id, pb.Error_ROOM_NOT_JOINED, "join the room before sending")
+		return
+	}
+	if c.sendLim == nil {
+		c.sendLim = rate.NewLimiter(rate.Limit(c.g.cfg.SendRate), c.g.cfg.SendBurst)
+	}
+	if !c.sendLim.Allow() {
+		c.g.metrics.errors.WithLabelValues(pb.Error_CONN_RATE_LIMITED.String()).Inc()
+		c.g.metrics.limits.refused(LimitSendRate)
+		c.refuseRetry(id, pb.Error_CONN_RATE_LIMITED, "sending too fast", c.sendLim)
+		return
+	}
+	qs := queuedSend{id: id, req: room.SendRequest{
+		Room:       roomID,
+		From:       c.ident.User,
+		Body:       m.GetBody(),
+		Kind:       m.GetKind(),
+		Priority:   m.GetPriority(),
+		Privileged: c.ident.Has(auth.RoleAdmin) || c.ident.Has(auth.RoleSystem),
+	}}
+	c.smu.Lock()
+	if len(c.sends.q) >= maxSendsInFlight {
+		c.smu.Unlock()
+		c.g.metrics.errors.WithLabelValues(pb.Error_CONN_RATE_LIMITED.String()).Inc()
+		c.g.metrics.limits.refused(LimitSendRate)
+		c.push(id, &pb.Frame{Body: &pb.Frame_Error{Error: &pb.Error{Code: pb.Error_CONN_RATE_LIMITED,
+			Message: "too many sends waiting for the room", RetryAfterMs: 100}}})
+		return
+	}
+	c.sends.q = append(c.sends.q, qs)
+	start := !c.sends.running
+	c.sends.running = true
+	c.smu.Unlock()
+	if start {
+		c.g.wg.Add(1)
+		go c.runSends()
+	}
+}
+
+// runSends sends the queued Sends one after another until none is left.
+// Sends still queued when the connection closes are dropped unanswered
+// (the client is gone).
+func (c *conn) runSends() {
+	defer c.g.wg.Done()
+	for {
+		c.smu.Lock()
+		if len(c.sends.q) == 0 || c.isClosed() {
+			clear(c.sends.q)
+			c.sends.q = c.sends.q[:0]
+			c.sends.running = false
+			c.smu.Unlock()
+			return
+		}
+		qs := c.sends.q[0]
+		c.sends.q[0] = queuedSend{}
+		c.sends.q = c.sends.q[1:]
+		c.smu.Unlock()
+		c.sendNow(qs)
+	}
+}
+
+// sendNow runs one Send through the room service and answers it.
+func (c *conn) sendNow(qs queuedSend) {
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	acc, err := c.g.d.Rooms.Send(ctx, qs.req)
+	cancel()
+	if err != nil {
+		e := &pb.Error{Code: codeOf(err), Message: err.Error()}
+		if e.Code == pb.Error_RATE_LIMITED {
+			e.RetryAfterMs = 100
+		}
+		c.g.metrics.errors.WithLabelValues(e.Code.String()).Inc()
+		c.push(qs.id, &pb.Frame{Body: &pb.Frame_Error{Error: e}})
+		return
+	}
+	c.reply(qs.id, &pb.Frame{Body: &pb.Frame_Sent{Sent: &pb.Sent{Room: qs.req.Room, Seq: acc.Seq, MsgId: acc.MsgID, Priority: acc.Priority}}})
+}
+
+// isClosed reports whether the connection stopped taking frames.
+func (c *conn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}

@@ -1,0 +1,133 @@
+package gateway
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/roomcast/roomcast/auth"
+	"github.com/roomcast/roomcast/fanout"
+	"github.com/roomcast/roomcast/room"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+)
+
+// heldRooms is a room service whose Sends wait until released, like a
+// room owner on a busy node.
+type heldRooms struct {
+	release chan struct{}
+	mu      sync.Mutex
+	seq     uint64
+	order   []string
+}
+
+func (h *heldRooms) Join(context.Context, room.JoinRequest) (room.JoinInfo, error) {
+	return room.JoinInfo{}, nil
+}
+func (h *heldRooms) Leave(context.Context, string, string, string) error { return nil }
+func (h *heldRooms) Send(ctx context.Context, req room.SendRequest) (room.Accepted, error) {
+	select {
+	case <-h.release:
+	case <-ctx.Done():
+		return room.Accepted{}, ctx.Err()
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.seq++
+	h.order = append(h.order, req.Body)
+	return room.Accepted{Seq: h.seq, MsgID: h.seq}, nil
+}
+
+// TestSendsWaitingForTheRoomDoNotBlockTheReader: while a connection's
+// Sends wait for the room service, its pings and pulls are answered; the
+// Sends are then answered in the order they were sent.
+func TestSendsWaitingForTheRoomDoNotBlockTheReader(t *testing.T) {
+	keys, err := auth.NewKeyring(auth.Key{ID: "k1", Secret: []byte(strings.Repeat("s", 32))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fan, err := fanout.New(fanout.Deps{}, fanout.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fan.Start()
+	defer fan.Close()
+	rooms := &heldRooms{release: make(chan struct{})}
+	g, err := New(Deps{Rooms: rooms, Fanout: fan, Auth: keys, Node: "n1"}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Start()
+	srv := httptest.NewServer(g)
+	defer srv.Close()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = g.Close(ctx)
+	}()
+
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	write := func(f *pb.Frame) {
+		t.Helper()
+		b, _ := proto.Marshal(f)
+		if err := ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func() *pb.Frame {
+		t.Helper()
+		_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, b, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := new(pb.Frame)
+		if err := proto.Unmarshal(b, f); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	token, _ := keys.Mint("u1", nil, time.Hour, time.Now())
+	write(&pb.Frame{Id: 1, Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: token}}})
+	if f := read(); f.GetConnected() == nil {
+		t.Fatalf("connect: %v", f)
+	}
+	write(&pb.Frame{Id: 2, Body: &pb.Frame_Join{Join: &pb.Join{Room: "r"}}})
+	if f := read(); f.GetJoined() == nil {
+		t.Fatalf("join: %v", f)
+	}
+	for i, body := range []string{"a", "b", "c"} {
+		write(&pb.Frame{Id: uint32(10 + i), Body: &pb.Frame_Send{Send: &pb.Send{Room: "r", Body: body}}})
+	}
+	// The Sends are held by the room service: the reader goes on.
+	write(&pb.Frame{Id: 20, Body: &pb.Frame_Ping{Ping: &pb.Ping{}}})
+	if f := read(); f.GetPong() == nil || f.Id != 20 {
+		t.Fatalf("ping while sends wait: %v", f)
+	}
+	write(&pb.Frame{Id: 21, Body: &pb.Frame_Pull{Pull: &pb.Pull{Room: "r"}}})
+	if f := read(); f.GetPullResult() == nil || f.Id != 21 {
+		t.Fatalf("pull while sends wait: %v", f)
+	}
+	close(rooms.release)
+	for i := 0; i < 3; i++ {
+		f := read()
+		if f.GetSent() == nil || f.Id != uint32(10+i) || f.GetSent().Seq != uint64(i+1) {
+			t.Fatalf("answer %d: %v", i, f)
+		}
+	}
+	rooms.mu.Lock()
+	got := strings.Join(rooms.order, "")
+	rooms.mu.Unlock()
+	if got != "abc" {
+		t.Fatalf("room service saw %q, want abc", got)
+	}
+}
