@@ -13,8 +13,8 @@ import (
 
 	"github.com/roomcast/roomcast/auth"
 	"github.com/roomcast/roomcast/fanout"
-	"github.com/roomcast/roomcast/room"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+	"github.com/roomcast/roomcast/room"
 )
 
 // heldRooms is a room service whose Sends wait until released, like a
