@@ -197,3 +197,60 @@ func TestClusterModerationOnEveryNode(t *testing.T) {
 		t.Fatalf("banned user's join: %v", err)
 	}
 }
+
+// TestClusterSendsOfOneConnectionAreBatched: sends a connection queues
+// while one waits for a room owner on another node go to the owner
+// together (one request per batch), keep their order and are all
+// accepted once.
+func TestClusterSendsOfOneConnectionAreBatched(t *testing.T) {
+	_, nodes := threeNodes(t)
+	ctx := context.Background()
+	view, _ := nodes[0].Cluster().View()
+	roomID := roomOwnedBy(view, "n1", "batch")
+	// The sender lives on n2: every send crosses to n1.
+	sender := dial(t, wsURL(nodes[1]), usersOn(view, "n2", "batch-sender", 1)[0])
+	watcher := dial(t, wsURL(nodes[2]), usersOn(view, "n3", "batch-watcher", 1)[0])
+	for _, v := range []*viewer{sender, watcher} {
+		if _, err := v.Join(ctx, roomID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := scrape(t, nodes[1].Addr(), "roomcast_cluster_rpcs_total", "op=send", "result=ok")
+	const n = 60
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	seqs := map[uint64]bool{}
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sent, err := sender.Send(ctx, roomID, fmt.Sprintf("m%d", i), client.SendOptions{})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			if seqs[sent.Seq] {
+				t.Errorf("seq %d twice", sent.Seq)
+			}
+			seqs[sent.Seq] = true
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if len(seqs) != n {
+		t.Fatalf("%d sends accepted, want %d", len(seqs), n)
+	}
+	rpcs := scrape(t, nodes[1].Addr(), "roomcast_cluster_rpcs_total", "op=send", "result=ok") - before
+	if rpcs < 1 || rpcs >= n {
+		t.Fatalf("%v send requests for %d sends: not batched", rpcs, n)
+	}
+	t.Logf("%d sends crossed in %v requests", n, rpcs)
+	eventually(t, 10*time.Second, "the watcher has every message", func() bool { return len(watcher.Got(roomID)) >= n })
+	got := watcher.Got(roomID)
+	for j := 1; j < len(got); j++ {
+		if got[j].Seq != got[j-1].Seq+1 {
+			t.Fatalf("seq %d after %d", got[j].Seq, got[j-1].Seq)
+		}
+	}
+}

@@ -24,6 +24,7 @@ type LocalRooms interface {
 	Join(ctx context.Context, req room.JoinRequest) (room.JoinInfo, error)
 	Leave(ctx context.Context, roomID, user, node string) error
 	Send(ctx context.Context, req room.SendRequest) (room.Accepted, error)
+	SendMany(ctx context.Context, reqs []room.SendRequest) []room.SendResult
 	SetViewers(roomID, node string, n int) error
 	DropNode(node string)
 	ForgetNotOwned() []string

@@ -3,6 +3,8 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -96,6 +98,11 @@ func (n *Node) route(ctx context.Context, op, roomID string, local func() error,
 		if err == nil || !(errors.Is(err, room.ErrNotOwner) || errors.Is(err, ErrNoReceiver) || errors.Is(err, ErrTimeout) || errors.Is(err, ErrFenced)) {
 			return err
 		}
+		if op == "send" && errors.Is(err, ErrTimeout) {
+			// The owner may have accepted the messages and lost only the
+			// reply: sending again would show them twice.
+			return wrapUnavailable(err)
+		}
 	}
 	return wrapUnavailable(err)
 }
@@ -158,6 +165,74 @@ func (n *Node) Send(ctx context.Context, req room.SendRequest) (room.Accepted, e
 		return nil
 	})
 	return acc, err
+}
+
+// SendMany implements the gateway's Rooms: a connection's queued sends, in
+// order. Each run of sends for one room goes to the room's owner as one
+// request (SendBatch), so a busy sender costs one round trip per batch,
+// not per message.
+func (n *Node) SendMany(ctx context.Context, reqs []room.SendRequest) []room.SendResult {
+	res := make([]room.SendResult, len(reqs))
+	for i := 0; i < len(reqs); {
+		j := i + 1
+		for j < len(reqs) && reqs[j].Room == reqs[i].Room {
+			j++
+		}
+		n.sendRun(ctx, reqs[i:j], res[i:j])
+		i = j
+	}
+	return res
+}
+
+// sendRun sends messages that are all for one room, at its owner.
+func (n *Node) sendRun(ctx context.Context, reqs []room.SendRequest, res []room.SendResult) {
+	err := n.route(ctx, "send", reqs[0].Room, func() error {
+		out := n.rooms.SendMany(ctx, reqs)
+		if err := wholeRefusal(out); err != nil {
+			return err
+		}
+		copy(res, out)
+		return nil
+	}, func(ctx context.Context, owner string) error {
+		items := make([]*cpb.SendRequest, len(reqs))
+		for i, r := range reqs {
+			items[i] = &cpb.SendRequest{Room: r.Room, From: r.From, Body: r.Body, Kind: r.Kind, Priority: r.Priority, Privileged: r.Privileged}
+		}
+		rep, err := n.call(ctx, owner, &cpb.Envelope{Body: &cpb.Envelope_SendBatch{SendBatch: &cpb.SendBatch{Items: items}}})
+		if err != nil {
+			return err
+		}
+		got := rep.GetSentBatch().GetItems()
+		if len(got) != len(reqs) {
+			return fmt.Errorf("%w: %d answers to %d sends", room.ErrUnavailable, len(got), len(reqs))
+		}
+		for i, it := range got {
+			if f := it.GetFailure(); f != nil {
+				res[i] = room.SendResult{Err: failureErr(f)}
+				continue
+			}
+			s := it.GetSent()
+			res[i] = room.SendResult{Accepted: room.Accepted{Seq: s.GetSeq(), MsgID: s.GetMsgId(), Priority: s.GetPriority()}}
+		}
+		return nil
+	})
+	if err != nil {
+		for i := range res {
+			res[i] = room.SendResult{Err: err}
+		}
+	}
+}
+
+// wholeRefusal returns the error when the room service refused a whole run
+// because this node cannot take the room (not its owner: routing retries
+// against the new view), nil otherwise.
+func wholeRefusal(out []room.SendResult) error {
+	for _, r := range out {
+		if r.Err == nil || !errors.Is(r.Err, room.ErrNotOwner) {
+			return nil
+		}
+	}
+	return out[0].Err
 }
 
 // moderate routes one moderation operation to the room's owner.
@@ -319,6 +394,27 @@ func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 			return failure(err)
 		}
 		return &cpb.Envelope{Body: &cpb.Envelope_Sent{Sent: &cpb.SendReply{Seq: acc.Seq, MsgId: acc.MsgID, Priority: acc.Priority}}}
+	case *cpb.Envelope_SendBatch:
+		reqs := make([]room.SendRequest, len(b.SendBatch.Items))
+		for i, s := range b.SendBatch.Items {
+			reqs[i] = room.SendRequest{Room: s.Room, From: s.From, Body: s.Body, Kind: s.Kind, Priority: s.Priority, Privileged: s.Privileged}
+		}
+		if len(reqs) == 0 || slices.ContainsFunc(reqs, func(r room.SendRequest) bool { return r.Room != reqs[0].Room }) {
+			return failure(room.ErrInvalid)
+		}
+		out := n.rooms.SendMany(ctx, reqs)
+		if err := wholeRefusal(out); err != nil {
+			return failure(err)
+		}
+		items := make([]*cpb.SendResult, len(out))
+		for i, r := range out {
+			if r.Err != nil {
+				items[i] = &cpb.SendResult{Failure: failure(r.Err).GetFailure()}
+				continue
+			}
+			items[i] = &cpb.SendResult{Sent: &cpb.SendReply{Seq: r.Seq, MsgId: r.MsgID, Priority: r.Priority}}
+		}
+		return &cpb.Envelope{Body: &cpb.Envelope_SentBatch{SentBatch: &cpb.SendBatchReply{Items: items}}}
 	case *cpb.Envelope_Moderate:
 		if err := n.applyModeration(b.Moderate); err != nil {
 			return failure(err)

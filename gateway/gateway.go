@@ -28,7 +28,9 @@ import (
 type Rooms interface {
 	Join(ctx context.Context, req room.JoinRequest) (room.JoinInfo, error)
 	Leave(ctx context.Context, roomID, user, node string) error
-	Send(ctx context.Context, req room.SendRequest) (room.Accepted, error)
+	// SendMany sends a connection's queued messages in order, one result
+	// per message.
+	SendMany(ctx context.Context, reqs []room.SendRequest) []room.SendResult
 }
 
 // Fanout is the node's message service as the gateway uses it.

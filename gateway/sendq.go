@@ -75,11 +75,14 @@ func (c *conn) queueSend(id uint32, m *pb.Send) {
 	}
 }
 
-// runSends sends the queued Sends one after another until none is left.
-// Sends still queued when the connection closes are dropped unanswered
-// (the client is gone).
+// runSends hands the queued Sends to the room service, everything queued
+// at once (one batch per room owner round trip) and in order, until none
+// is left. Sends still queued when the connection closes are dropped
+// unanswered (the client is gone).
 func (c *conn) runSends() {
 	defer c.g.wg.Done()
+	var batch []queuedSend
+	var reqs []room.SendRequest
 	for {
 		c.smu.Lock()
 		if len(c.sends.q) == 0 || c.isClosed() {
@@ -89,21 +92,28 @@ func (c *conn) runSends() {
 			c.smu.Unlock()
 			return
 		}
-		qs := c.sends.q[0]
-		c.sends.q[0] = queuedSend{}
-		c.sends.q = c.sends.q[1:]
+		batch = append(batch[:0], c.sends.q...)
+		clear(c.sends.q)
+		c.sends.q = c.sends.q[:0]
 		c.smu.Unlock()
-		c.sendNow(qs)
+		reqs = reqs[:0]
+		for _, qs := range batch {
+			reqs = append(reqs, qs.req)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		res := c.g.d.Rooms.SendMany(ctx, reqs)
+		cancel()
+		for i, qs := range batch {
+			c.answerSend(qs, res[i])
+		}
+		clear(batch)
 	}
 }
 
-// sendNow runs one Send through the room service and answers it.
-func (c *conn) sendNow(qs queuedSend) {
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	acc, err := c.g.d.Rooms.Send(ctx, qs.req)
-	cancel()
-	if err != nil {
-		e := &pb.Error{Code: codeOf(err), Message: err.Error()}
+// answerSend answers one Send: Sent, or its typed error.
+func (c *conn) answerSend(qs queuedSend, r room.SendResult) {
+	if r.Err != nil {
+		e := &pb.Error{Code: codeOf(r.Err), Message: r.Err.Error()}
 		if e.Code == pb.Error_RATE_LIMITED {
 			e.RetryAfterMs = 100
 		}
@@ -111,7 +121,7 @@ func (c *conn) sendNow(qs queuedSend) {
 		c.push(qs.id, &pb.Frame{Body: &pb.Frame_Error{Error: e}})
 		return
 	}
-	c.reply(qs.id, &pb.Frame{Body: &pb.Frame_Sent{Sent: &pb.Sent{Room: qs.req.Room, Seq: acc.Seq, MsgId: acc.MsgID, Priority: acc.Priority}}})
+	c.reply(qs.id, &pb.Frame{Body: &pb.Frame_Sent{Sent: &pb.Sent{Room: qs.req.Room, Seq: r.Seq, MsgId: r.MsgID, Priority: r.Priority}}})
 }
 
 // isClosed reports whether the connection stopped taking frames.

@@ -24,23 +24,32 @@ type heldRooms struct {
 	mu      sync.Mutex
 	seq     uint64
 	order   []string
+	batches []int
 }
 
 func (h *heldRooms) Join(context.Context, room.JoinRequest) (room.JoinInfo, error) {
 	return room.JoinInfo{}, nil
 }
 func (h *heldRooms) Leave(context.Context, string, string, string) error { return nil }
-func (h *heldRooms) Send(ctx context.Context, req room.SendRequest) (room.Accepted, error) {
+func (h *heldRooms) SendMany(ctx context.Context, reqs []room.SendRequest) []room.SendResult {
+	out := make([]room.SendResult, len(reqs))
 	select {
 	case <-h.release:
 	case <-ctx.Done():
-		return room.Accepted{}, ctx.Err()
+		for i := range out {
+			out[i].Err = ctx.Err()
+		}
+		return out
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.seq++
-	h.order = append(h.order, req.Body)
-	return room.Accepted{Seq: h.seq, MsgID: h.seq}, nil
+	h.batches = append(h.batches, len(reqs))
+	for i, req := range reqs {
+		h.seq++
+		h.order = append(h.order, req.Body)
+		out[i].Accepted = room.Accepted{Seq: h.seq, MsgID: h.seq}
+	}
+	return out
 }
 
 // TestSendsWaitingForTheRoomDoNotBlockTheReader: while a connection's
@@ -125,9 +134,14 @@ func TestSendsWaitingForTheRoomDoNotBlockTheReader(t *testing.T) {
 		}
 	}
 	rooms.mu.Lock()
-	got := strings.Join(rooms.order, "")
+	got, batches := strings.Join(rooms.order, ""), rooms.batches
 	rooms.mu.Unlock()
 	if got != "abc" {
 		t.Fatalf("room service saw %q, want abc", got)
+	}
+	// What queued behind the held Send went in one batch: [1 2], [2 1]
+	// or [3], never one call per Send.
+	if len(batches) > 2 {
+		t.Fatalf("batches %v: the queued sends were not batched", batches)
 	}
 }

@@ -375,53 +375,99 @@ type Accepted struct {
 }
 
 // Send checks, limits, numbers and broadcasts one message. Refusals return
-// an error, are counted by reason and change nothing else.
+// an error, are counted by reason and change nothing else. It is SendMany
+// of one message.
+func (s *Service) Send(ctx context.Context, req SendRequest) (Accepted, error) {
+	res := s.SendMany(ctx, []SendRequest{req})
+	return res[0].Accepted, res[0].Err
+}
+
+// SendResult is the outcome of one message of SendMany: Accepted, or the
+// refusal in Err.
+type SendResult struct {
+	Accepted
+	Err error
+}
+
+// SendMany sends messages in order (a connection's queued sends) and
+// returns one result per message. Each message is checked on its own (a
+// refusal of one changes nothing for the others); the accepted messages of
+// one room get their seqs in the order given.
 //
 // Messages that pass the checks while the room's previous store write is
 // in flight wait for it and are then written together (group commit): one
 // store write per batch, so a room's throughput is not one store round
 // trip per message. Seqs are assigned, and messages broadcast, in the
 // order the checks passed.
-func (s *Service) Send(_ context.Context, req SendRequest) (Accepted, error) {
-	r, err := s.lookup(req.Room, false)
+func (s *Service) SendMany(_ context.Context, reqs []SendRequest) []SendResult {
+	res := make([]SendResult, len(reqs))
+	for i := 0; i < len(reqs); {
+		j := i + 1
+		for j < len(reqs) && reqs[j].Room == reqs[i].Room {
+			j++
+		}
+		s.sendRun(reqs[i:j], res[i:j])
+		i = j
+	}
+	return res
+}
+
+// sendRun sends messages that are all for one room.
+func (s *Service) sendRun(reqs []SendRequest, res []SendResult) {
+	r, err := s.lookup(reqs[0].Room, false)
 	if err != nil {
-		return Accepted{}, err
+		for i := range res {
+			res[i].Err = err
+		}
+		return
 	}
 	now := s.now()
 	r.mu.Lock()
-	priority, err := s.check(r, req, now)
-	if err != nil {
-		s.dropLocked(r, dropReason(err))
-		r.mu.Unlock()
-		return Accepted{}, err
-	}
-	m := &pb.RoomMessage{
-		MsgId:    s.ids.Next(),
-		From:     req.From,
-		Ts:       now.UnixMilli(),
-		Body:     req.Body,
-		Kind:     req.Kind,
-		Priority: priority,
-	}
-	p := &pendingAppend{m: m}
-	r.wq = append(r.wq, p)
-	forget := false
-	if r.flushing {
-		for !p.done {
-			r.flushed.Wait()
+	var last *pendingAppend
+	pending := make([]*pendingAppend, len(reqs))
+	for i, req := range reqs {
+		priority, err := s.check(r, req, now)
+		if err != nil {
+			s.dropLocked(r, dropReason(err))
+			res[i].Err = err
+			continue
 		}
-	} else {
-		forget = s.flush(r)
+		p := &pendingAppend{m: &pb.RoomMessage{
+			MsgId:    s.ids.Next(),
+			From:     req.From,
+			Ts:       now.UnixMilli(),
+			Body:     req.Body,
+			Kind:     req.Kind,
+			Priority: priority,
+		}}
+		r.wq = append(r.wq, p)
+		pending[i], last = p, p
 	}
-	err = p.err
+	forget := false
+	if last != nil {
+		if r.flushing {
+			// Batches complete in queue order: the last done means all.
+			for !last.done {
+				r.flushed.Wait()
+			}
+		} else {
+			forget = s.flush(r)
+		}
+	}
+	for i, p := range pending {
+		if p == nil {
+			continue
+		}
+		if p.err != nil {
+			res[i].Err = p.err
+		} else {
+			res[i].Accepted = Accepted{Seq: p.m.Seq, MsgID: p.m.MsgId, Priority: p.m.Priority}
+		}
+	}
 	r.mu.Unlock()
 	if forget {
 		s.Forget(r.id)
 	}
-	if err != nil {
-		return Accepted{}, err
-	}
-	return Accepted{Seq: m.Seq, MsgID: m.MsgId, Priority: priority}, nil
 }
 
 // pendingAppend is one checked message waiting for its room's store write.

@@ -3,6 +3,7 @@ package room
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -494,5 +495,48 @@ func TestSendsWaitingForTheStoreAreWrittenTogether(t *testing.T) {
 	}
 	if info, _ := s.Info("r"); info.Seq != senders || info.Stats.Accepted != senders {
 		t.Fatalf("info %+v", info)
+	}
+}
+
+func TestSendManyKeepsOrderAndRefusesOnlyTheBadOnes(t *testing.T) {
+	store := &slowStore{MemoryStore: NewMemoryStore(StoreConfig{}), release: make(chan struct{})}
+	close(store.release)
+	rec := &recorder{}
+	ids, _ := msgid.New(1, nil)
+	s, _ := New(Deps{Broadcaster: rec, IDs: ids, Store: store}, Config{Rate: 1e6, Burst: 1e6})
+	for _, r := range []string{"a", "b"} {
+		if _, err := s.Join(ctx, JoinRequest{Room: r, User: "v", Node: "n1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reqs := []SendRequest{
+		{Room: "a", From: "u", Body: "a1"}, {Room: "a", From: "u", Body: ""}, {Room: "a", From: "u", Body: "a2"},
+		{Room: "b", From: "u", Body: "b1"}, {Room: "nope!", From: "u", Body: "x"}, {Room: "a", From: "u", Body: "a3"},
+	}
+	res := s.SendMany(ctx, reqs)
+	wantSeq := []uint64{1, 0, 2, 1, 0, 3}
+	for i, r := range res {
+		if (wantSeq[i] == 0) != (r.Err != nil) || r.Seq != wantSeq[i] {
+			t.Fatalf("result %d (%s): %+v, want seq %d", i, reqs[i].Body, r, wantSeq[i])
+		}
+	}
+	if !errors.Is(res[1].Err, ErrInvalid) || !errors.Is(res[4].Err, ErrInvalidRoom) {
+		t.Fatalf("refusals: %v, %v", res[1].Err, res[4].Err)
+	}
+	// One store write per run of one room: a(a1,a2), b(b1), a(a3).
+	store.mu.Lock()
+	sizes := append([]int(nil), store.sizes...)
+	store.mu.Unlock()
+	if len(sizes) != 3 || sizes[0] != 2 || sizes[1] != 1 || sizes[2] != 1 {
+		t.Fatalf("store writes %v", sizes)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var bodies []string
+	for _, m := range rec.msgs {
+		bodies = append(bodies, m.Body)
+	}
+	if got := fmt.Sprint(bodies); got != "[a1 a2 b1 a3]" {
+		t.Fatalf("broadcast order %s", got)
 	}
 }

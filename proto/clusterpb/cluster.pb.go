@@ -95,7 +95,7 @@ func (x Moderate_Op) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Moderate_Op.Descriptor instead.
 func (Moderate_Op) EnumDescriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{10, 0}
+	return file_cluster_proto_rawDescGZIP(), []int{13, 0}
 }
 
 type Query_Op int32
@@ -162,7 +162,7 @@ func (x Query_Op) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Query_Op.Descriptor instead.
 func (Query_Op) EnumDescriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{15, 0}
+	return file_cluster_proto_rawDescGZIP(), []int{18, 0}
 }
 
 // Envelope is one pub/sub message.
@@ -187,6 +187,8 @@ type Envelope struct {
 	//	*Envelope_Moderate
 	//	*Envelope_Done
 	//	*Envelope_Failure
+	//	*Envelope_SendBatch
+	//	*Envelope_SentBatch
 	//	*Envelope_UserFrame
 	//	*Envelope_CloseUser
 	//	*Envelope_Query
@@ -353,6 +355,24 @@ func (x *Envelope) GetFailure() *Failure {
 	return nil
 }
 
+func (x *Envelope) GetSendBatch() *SendBatch {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_SendBatch); ok {
+			return x.SendBatch
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetSentBatch() *SendBatchReply {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_SentBatch); ok {
+			return x.SentBatch
+		}
+	}
+	return nil
+}
+
 func (x *Envelope) GetUserFrame() *UserFrame {
 	if x != nil {
 		if x, ok := x.Body.(*Envelope_UserFrame); ok {
@@ -440,6 +460,15 @@ type Envelope_Failure struct {
 	Failure *Failure `protobuf:"bytes,27,opt,name=failure,proto3,oneof"`
 }
 
+type Envelope_SendBatch struct {
+	// A connection's queued sends, in order (one request for many).
+	SendBatch *SendBatch `protobuf:"bytes,28,opt,name=send_batch,json=sendBatch,proto3,oneof"`
+}
+
+type Envelope_SentBatch struct {
+	SentBatch *SendBatchReply `protobuf:"bytes,29,opt,name=sent_batch,json=sentBatch,proto3,oneof"`
+}
+
 type Envelope_UserFrame struct {
 	// Any node -> the node holding a user's connections.
 	UserFrame *UserFrame `protobuf:"bytes,30,opt,name=user_frame,json=userFrame,proto3,oneof"`
@@ -479,6 +508,10 @@ func (*Envelope_Moderate) isEnvelope_Body() {}
 func (*Envelope_Done) isEnvelope_Body() {}
 
 func (*Envelope_Failure) isEnvelope_Body() {}
+
+func (*Envelope_SendBatch) isEnvelope_Body() {}
+
+func (*Envelope_SentBatch) isEnvelope_Body() {}
 
 func (*Envelope_UserFrame) isEnvelope_Body() {}
 
@@ -1006,6 +1039,150 @@ func (x *SendReply) GetPriority() bool {
 	return false
 }
 
+// SendBatch is several sends for one room, in order; the owner answers
+// each (SendBatchReply), or the whole batch with a Failure when it cannot
+// take the room at all (not its owner).
+type SendBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*SendRequest         `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendBatch) Reset() {
+	*x = SendBatch{}
+	mi := &file_cluster_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendBatch) ProtoMessage() {}
+
+func (x *SendBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendBatch.ProtoReflect.Descriptor instead.
+func (*SendBatch) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SendBatch) GetItems() []*SendRequest {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+type SendBatchReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*SendResult          `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendBatchReply) Reset() {
+	*x = SendBatchReply{}
+	mi := &file_cluster_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendBatchReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendBatchReply) ProtoMessage() {}
+
+func (x *SendBatchReply) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendBatchReply.ProtoReflect.Descriptor instead.
+func (*SendBatchReply) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SendBatchReply) GetItems() []*SendResult {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// SendResult is the answer to one send of a batch: sent, or failure.
+type SendResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sent          *SendReply             `protobuf:"bytes,1,opt,name=sent,proto3" json:"sent,omitempty"`
+	Failure       *Failure               `protobuf:"bytes,2,opt,name=failure,proto3" json:"failure,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendResult) Reset() {
+	*x = SendResult{}
+	mi := &file_cluster_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendResult) ProtoMessage() {}
+
+func (x *SendResult) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendResult.ProtoReflect.Descriptor instead.
+func (*SendResult) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SendResult) GetSent() *SendReply {
+	if x != nil {
+		return x.Sent
+	}
+	return nil
+}
+
+func (x *SendResult) GetFailure() *Failure {
+	if x != nil {
+		return x.Failure
+	}
+	return nil
+}
+
 // Moderate is a moderation operation for the room's owner.
 type Moderate struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1021,7 +1198,7 @@ type Moderate struct {
 
 func (x *Moderate) Reset() {
 	*x = Moderate{}
-	mi := &file_cluster_proto_msgTypes[10]
+	mi := &file_cluster_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1033,7 +1210,7 @@ func (x *Moderate) String() string {
 func (*Moderate) ProtoMessage() {}
 
 func (x *Moderate) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[10]
+	mi := &file_cluster_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1046,7 +1223,7 @@ func (x *Moderate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Moderate.ProtoReflect.Descriptor instead.
 func (*Moderate) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{10}
+	return file_cluster_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Moderate) GetRoom() string {
@@ -1100,7 +1277,7 @@ type Done struct {
 
 func (x *Done) Reset() {
 	*x = Done{}
-	mi := &file_cluster_proto_msgTypes[11]
+	mi := &file_cluster_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1112,7 +1289,7 @@ func (x *Done) String() string {
 func (*Done) ProtoMessage() {}
 
 func (x *Done) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[11]
+	mi := &file_cluster_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1125,7 +1302,7 @@ func (x *Done) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Done.ProtoReflect.Descriptor instead.
 func (*Done) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{11}
+	return file_cluster_proto_rawDescGZIP(), []int{14}
 }
 
 // Failure is an error reply; code names the error (a room.Err* sentinel).
@@ -1139,7 +1316,7 @@ type Failure struct {
 
 func (x *Failure) Reset() {
 	*x = Failure{}
-	mi := &file_cluster_proto_msgTypes[12]
+	mi := &file_cluster_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1151,7 +1328,7 @@ func (x *Failure) String() string {
 func (*Failure) ProtoMessage() {}
 
 func (x *Failure) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[12]
+	mi := &file_cluster_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1164,7 +1341,7 @@ func (x *Failure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Failure.ProtoReflect.Descriptor instead.
 func (*Failure) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{12}
+	return file_cluster_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Failure) GetCode() string {
@@ -1194,7 +1371,7 @@ type UserFrame struct {
 
 func (x *UserFrame) Reset() {
 	*x = UserFrame{}
-	mi := &file_cluster_proto_msgTypes[13]
+	mi := &file_cluster_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1206,7 +1383,7 @@ func (x *UserFrame) String() string {
 func (*UserFrame) ProtoMessage() {}
 
 func (x *UserFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[13]
+	mi := &file_cluster_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1219,7 +1396,7 @@ func (x *UserFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserFrame.ProtoReflect.Descriptor instead.
 func (*UserFrame) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{13}
+	return file_cluster_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UserFrame) GetFrame() []byte {
@@ -1245,7 +1422,7 @@ type CloseUser struct {
 
 func (x *CloseUser) Reset() {
 	*x = CloseUser{}
-	mi := &file_cluster_proto_msgTypes[14]
+	mi := &file_cluster_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1257,7 +1434,7 @@ func (x *CloseUser) String() string {
 func (*CloseUser) ProtoMessage() {}
 
 func (x *CloseUser) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[14]
+	mi := &file_cluster_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1270,7 +1447,7 @@ func (x *CloseUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseUser.ProtoReflect.Descriptor instead.
 func (*CloseUser) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{14}
+	return file_cluster_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CloseUser) GetUser() string {
@@ -1293,7 +1470,7 @@ type Query struct {
 
 func (x *Query) Reset() {
 	*x = Query{}
-	mi := &file_cluster_proto_msgTypes[15]
+	mi := &file_cluster_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1305,7 +1482,7 @@ func (x *Query) String() string {
 func (*Query) ProtoMessage() {}
 
 func (x *Query) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[15]
+	mi := &file_cluster_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1318,7 +1495,7 @@ func (x *Query) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Query.ProtoReflect.Descriptor instead.
 func (*Query) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{15}
+	return file_cluster_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Query) GetOp() Query_Op {
@@ -1363,7 +1540,7 @@ type QueryReply struct {
 
 func (x *QueryReply) Reset() {
 	*x = QueryReply{}
-	mi := &file_cluster_proto_msgTypes[16]
+	mi := &file_cluster_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1375,7 +1552,7 @@ func (x *QueryReply) String() string {
 func (*QueryReply) ProtoMessage() {}
 
 func (x *QueryReply) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[16]
+	mi := &file_cluster_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1388,7 +1565,7 @@ func (x *QueryReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryReply.ProtoReflect.Descriptor instead.
 func (*QueryReply) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{16}
+	return file_cluster_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *QueryReply) GetJson() []byte {
@@ -1416,7 +1593,7 @@ var File_cluster_proto protoreflect.FileDescriptor
 
 const file_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\rcluster.proto\x12\x13roomcast.cluster.v1\"\xb7\a\n" +
+	"\rcluster.proto\x12\x13roomcast.cluster.v1\"\xbe\b\n" +
 	"\bEnvelope\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\x04R\x02id\x12\x14\n" +
@@ -1435,6 +1612,10 @@ const file_cluster_proto_rawDesc = "" +
 	"\bmoderate\x18\x19 \x01(\v2\x1d.roomcast.cluster.v1.ModerateH\x00R\bmoderate\x12/\n" +
 	"\x04done\x18\x1a \x01(\v2\x19.roomcast.cluster.v1.DoneH\x00R\x04done\x128\n" +
 	"\afailure\x18\x1b \x01(\v2\x1c.roomcast.cluster.v1.FailureH\x00R\afailure\x12?\n" +
+	"\n" +
+	"send_batch\x18\x1c \x01(\v2\x1e.roomcast.cluster.v1.SendBatchH\x00R\tsendBatch\x12D\n" +
+	"\n" +
+	"sent_batch\x18\x1d \x01(\v2#.roomcast.cluster.v1.SendBatchReplyH\x00R\tsentBatch\x12?\n" +
 	"\n" +
 	"user_frame\x18\x1e \x01(\v2\x1e.roomcast.cluster.v1.UserFrameH\x00R\tuserFrame\x12?\n" +
 	"\n" +
@@ -1478,7 +1659,15 @@ const file_cluster_proto_rawDesc = "" +
 	"\tSendReply\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x15\n" +
 	"\x06msg_id\x18\x02 \x01(\x04R\x05msgId\x12\x1a\n" +
-	"\bpriority\x18\x03 \x01(\bR\bpriority\"\xb4\x02\n" +
+	"\bpriority\x18\x03 \x01(\bR\bpriority\"C\n" +
+	"\tSendBatch\x126\n" +
+	"\x05items\x18\x01 \x03(\v2 .roomcast.cluster.v1.SendRequestR\x05items\"G\n" +
+	"\x0eSendBatchReply\x125\n" +
+	"\x05items\x18\x01 \x03(\v2\x1f.roomcast.cluster.v1.SendResultR\x05items\"x\n" +
+	"\n" +
+	"SendResult\x122\n" +
+	"\x04sent\x18\x01 \x01(\v2\x1e.roomcast.cluster.v1.SendReplyR\x04sent\x126\n" +
+	"\afailure\x18\x02 \x01(\v2\x1c.roomcast.cluster.v1.FailureR\afailure\"\xb4\x02\n" +
 	"\bModerate\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x120\n" +
 	"\x02op\x18\x02 \x01(\x0e2 .roomcast.cluster.v1.Moderate.OpR\x02op\x12\x12\n" +
@@ -1541,27 +1730,30 @@ func file_cluster_proto_rawDescGZIP() []byte {
 }
 
 var file_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_cluster_proto_goTypes = []any{
-	(Moderate_Op)(0),     // 0: roomcast.cluster.v1.Moderate.Op
-	(Query_Op)(0),        // 1: roomcast.cluster.v1.Query.Op
-	(*Envelope)(nil),     // 2: roomcast.cluster.v1.Envelope
-	(*Deliveries)(nil),   // 3: roomcast.cluster.v1.Deliveries
-	(*Delivery)(nil),     // 4: roomcast.cluster.v1.Delivery
-	(*Kick)(nil),         // 5: roomcast.cluster.v1.Kick
-	(*Viewers)(nil),      // 6: roomcast.cluster.v1.Viewers
-	(*JoinRequest)(nil),  // 7: roomcast.cluster.v1.JoinRequest
-	(*JoinReply)(nil),    // 8: roomcast.cluster.v1.JoinReply
-	(*LeaveRequest)(nil), // 9: roomcast.cluster.v1.LeaveRequest
-	(*SendRequest)(nil),  // 10: roomcast.cluster.v1.SendRequest
-	(*SendReply)(nil),    // 11: roomcast.cluster.v1.SendReply
-	(*Moderate)(nil),     // 12: roomcast.cluster.v1.Moderate
-	(*Done)(nil),         // 13: roomcast.cluster.v1.Done
-	(*Failure)(nil),      // 14: roomcast.cluster.v1.Failure
-	(*UserFrame)(nil),    // 15: roomcast.cluster.v1.UserFrame
-	(*CloseUser)(nil),    // 16: roomcast.cluster.v1.CloseUser
-	(*Query)(nil),        // 17: roomcast.cluster.v1.Query
-	(*QueryReply)(nil),   // 18: roomcast.cluster.v1.QueryReply
+	(Moderate_Op)(0),       // 0: roomcast.cluster.v1.Moderate.Op
+	(Query_Op)(0),          // 1: roomcast.cluster.v1.Query.Op
+	(*Envelope)(nil),       // 2: roomcast.cluster.v1.Envelope
+	(*Deliveries)(nil),     // 3: roomcast.cluster.v1.Deliveries
+	(*Delivery)(nil),       // 4: roomcast.cluster.v1.Delivery
+	(*Kick)(nil),           // 5: roomcast.cluster.v1.Kick
+	(*Viewers)(nil),        // 6: roomcast.cluster.v1.Viewers
+	(*JoinRequest)(nil),    // 7: roomcast.cluster.v1.JoinRequest
+	(*JoinReply)(nil),      // 8: roomcast.cluster.v1.JoinReply
+	(*LeaveRequest)(nil),   // 9: roomcast.cluster.v1.LeaveRequest
+	(*SendRequest)(nil),    // 10: roomcast.cluster.v1.SendRequest
+	(*SendReply)(nil),      // 11: roomcast.cluster.v1.SendReply
+	(*SendBatch)(nil),      // 12: roomcast.cluster.v1.SendBatch
+	(*SendBatchReply)(nil), // 13: roomcast.cluster.v1.SendBatchReply
+	(*SendResult)(nil),     // 14: roomcast.cluster.v1.SendResult
+	(*Moderate)(nil),       // 15: roomcast.cluster.v1.Moderate
+	(*Done)(nil),           // 16: roomcast.cluster.v1.Done
+	(*Failure)(nil),        // 17: roomcast.cluster.v1.Failure
+	(*UserFrame)(nil),      // 18: roomcast.cluster.v1.UserFrame
+	(*CloseUser)(nil),      // 19: roomcast.cluster.v1.CloseUser
+	(*Query)(nil),          // 20: roomcast.cluster.v1.Query
+	(*QueryReply)(nil),     // 21: roomcast.cluster.v1.QueryReply
 }
 var file_cluster_proto_depIdxs = []int32{
 	3,  // 0: roomcast.cluster.v1.Envelope.deliveries:type_name -> roomcast.cluster.v1.Deliveries
@@ -1572,21 +1764,27 @@ var file_cluster_proto_depIdxs = []int32{
 	9,  // 5: roomcast.cluster.v1.Envelope.leave:type_name -> roomcast.cluster.v1.LeaveRequest
 	10, // 6: roomcast.cluster.v1.Envelope.send:type_name -> roomcast.cluster.v1.SendRequest
 	11, // 7: roomcast.cluster.v1.Envelope.sent:type_name -> roomcast.cluster.v1.SendReply
-	12, // 8: roomcast.cluster.v1.Envelope.moderate:type_name -> roomcast.cluster.v1.Moderate
-	13, // 9: roomcast.cluster.v1.Envelope.done:type_name -> roomcast.cluster.v1.Done
-	14, // 10: roomcast.cluster.v1.Envelope.failure:type_name -> roomcast.cluster.v1.Failure
-	15, // 11: roomcast.cluster.v1.Envelope.user_frame:type_name -> roomcast.cluster.v1.UserFrame
-	16, // 12: roomcast.cluster.v1.Envelope.close_user:type_name -> roomcast.cluster.v1.CloseUser
-	17, // 13: roomcast.cluster.v1.Envelope.query:type_name -> roomcast.cluster.v1.Query
-	18, // 14: roomcast.cluster.v1.Envelope.query_reply:type_name -> roomcast.cluster.v1.QueryReply
-	4,  // 15: roomcast.cluster.v1.Deliveries.items:type_name -> roomcast.cluster.v1.Delivery
-	0,  // 16: roomcast.cluster.v1.Moderate.op:type_name -> roomcast.cluster.v1.Moderate.Op
-	1,  // 17: roomcast.cluster.v1.Query.op:type_name -> roomcast.cluster.v1.Query.Op
-	18, // [18:18] is the sub-list for method output_type
-	18, // [18:18] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	15, // 8: roomcast.cluster.v1.Envelope.moderate:type_name -> roomcast.cluster.v1.Moderate
+	16, // 9: roomcast.cluster.v1.Envelope.done:type_name -> roomcast.cluster.v1.Done
+	17, // 10: roomcast.cluster.v1.Envelope.failure:type_name -> roomcast.cluster.v1.Failure
+	12, // 11: roomcast.cluster.v1.Envelope.send_batch:type_name -> roomcast.cluster.v1.SendBatch
+	13, // 12: roomcast.cluster.v1.Envelope.sent_batch:type_name -> roomcast.cluster.v1.SendBatchReply
+	18, // 13: roomcast.cluster.v1.Envelope.user_frame:type_name -> roomcast.cluster.v1.UserFrame
+	19, // 14: roomcast.cluster.v1.Envelope.close_user:type_name -> roomcast.cluster.v1.CloseUser
+	20, // 15: roomcast.cluster.v1.Envelope.query:type_name -> roomcast.cluster.v1.Query
+	21, // 16: roomcast.cluster.v1.Envelope.query_reply:type_name -> roomcast.cluster.v1.QueryReply
+	4,  // 17: roomcast.cluster.v1.Deliveries.items:type_name -> roomcast.cluster.v1.Delivery
+	10, // 18: roomcast.cluster.v1.SendBatch.items:type_name -> roomcast.cluster.v1.SendRequest
+	14, // 19: roomcast.cluster.v1.SendBatchReply.items:type_name -> roomcast.cluster.v1.SendResult
+	11, // 20: roomcast.cluster.v1.SendResult.sent:type_name -> roomcast.cluster.v1.SendReply
+	17, // 21: roomcast.cluster.v1.SendResult.failure:type_name -> roomcast.cluster.v1.Failure
+	0,  // 22: roomcast.cluster.v1.Moderate.op:type_name -> roomcast.cluster.v1.Moderate.Op
+	1,  // 23: roomcast.cluster.v1.Query.op:type_name -> roomcast.cluster.v1.Query.Op
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_cluster_proto_init() }
@@ -1606,6 +1804,8 @@ func file_cluster_proto_init() {
 		(*Envelope_Moderate)(nil),
 		(*Envelope_Done)(nil),
 		(*Envelope_Failure)(nil),
+		(*Envelope_SendBatch)(nil),
+		(*Envelope_SentBatch)(nil),
 		(*Envelope_UserFrame)(nil),
 		(*Envelope_CloseUser)(nil),
 		(*Envelope_Query)(nil),
@@ -1617,7 +1817,7 @@ func file_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   17,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
