@@ -3,6 +3,9 @@ package cluster_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -253,4 +256,44 @@ func TestClusterSendsOfOneConnectionAreBatched(t *testing.T) {
 			t.Fatalf("seq %d after %d", got[j].Seq, got[j-1].Seq)
 		}
 	}
+}
+
+// TestReadyzFollowsRedisAndZooKeeper: a cluster node is ready only while
+// Redis answers and its ZooKeeper membership is usable.
+func TestReadyzFollowsRedisAndZooKeeper(t *testing.T) {
+	e := startEnv(t)
+	n := startInProc(t, e.NodeConfig(t, "n1", freePorts(t, 1)[0], nil))
+	ready := func() (int, string) {
+		resp, err := http.Get("http://" + n.Addr() + "/readyz")
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	eventually(t, 10*time.Second, "ready", func() bool { c, _ := ready(); return c == 200 })
+	if err := e.Redis.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	code, body := ready()
+	if err := e.Redis.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	if code != 503 || !strings.Contains(body, "redis") {
+		t.Fatalf("with Redis paused: %d %q, want 503 naming redis", code, body)
+	}
+	eventually(t, 10*time.Second, "ready again", func() bool { c, _ := ready(); return c == 200 })
+	// ZooKeeper silent past the session timeout: the node fences itself.
+	if err := e.ZK.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "not ready while fenced", func() bool {
+		c, b := ready()
+		return c == 503 && strings.Contains(b, "ZooKeeper")
+	})
+	if err := e.ZK.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "ready after ZooKeeper is back", func() bool { c, _ := ready(); return c == 200 })
 }

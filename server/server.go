@@ -87,11 +87,11 @@ func New(cfg configs.Config, log *slog.Logger) (*Server, error) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
-		if !s.ready.Load() {
+		if why := s.notReady(r.Context()); why != "" {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte("not ready\n"))
+			_, _ = w.Write([]byte("not ready: " + why + "\n"))
 			return
 		}
 		_, _ = w.Write([]byte("ready\n"))
@@ -120,6 +120,7 @@ func (s *Server) Start() error {
 	}
 	ln, err := net.Listen("tcp", s.cfg.Gateway.Listen)
 	if err != nil {
+		_ = s.closeOffline()
 		return fmt.Errorf("server: listen: %w", err)
 	}
 	s.started = true
@@ -130,16 +131,19 @@ func (s *Server) Start() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		err := s.node.Start(ctx)
 		cancel()
-		if err != nil {
-			s.fan.Close()
-			_ = s.gw.Close(context.Background())
-			_ = ln.Close()
-			return fmt.Errorf("server: join the cluster: %w", err)
+		if err == nil && s.cfg.Node.Number < 0 {
+			err = s.ids.SetNode(s.members.Number())
 		}
-		if s.cfg.Node.Number < 0 {
-			if err := s.ids.SetNode(s.members.Number()); err != nil {
-				return err
-			}
+		if err != nil {
+			// Stop what started, in reverse order.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_ = s.node.Close(ctx)
+			_ = s.gw.Close(ctx)
+			cancel()
+			s.fan.Close()
+			_ = ln.Close()
+			_ = s.closeOffline()
+			return fmt.Errorf("server: join the cluster: %w", err)
 		}
 	}
 	if err := s.startDebug(); err != nil {
@@ -160,6 +164,32 @@ func (s *Server) Start() error {
 	s.log.Info("roomcast node started", "node", s.cfg.Node.ID, "mode", s.cfg.Mode, "addr", ln.Addr().String())
 	return nil
 }
+
+// notReady says why the node should not take traffic now ("" when it
+// should): not started or shutting down; in cluster mode also fenced from
+// the cluster (no usable ZooKeeper view) or Redis not answering.
+func (s *Server) notReady(ctx context.Context) string {
+	if !s.ready.Load() {
+		return "not started or shutting down"
+	}
+	if s.node != nil {
+		if _, ok := s.node.View(); !ok {
+			return "not a usable cluster member (ZooKeeper)"
+		}
+	}
+	if s.rdb != nil {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		if err := s.rdb.Ping(ctx).Err(); err != nil {
+			return "redis: " + err.Error()
+		}
+	}
+	return ""
+}
+
+// Failed delivers the error that stopped the HTTP server, if it fails
+// after Start (Run watches it; so should any caller of Start).
+func (s *Server) Failed() <-chan error { return s.serveErr }
 
 // maintain runs periodic housekeeping until Shutdown.
 func (s *Server) maintain() {

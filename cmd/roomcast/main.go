@@ -138,12 +138,17 @@ func serve(args, environ []string, stderr io.Writer) error {
 		return err
 	}
 	printWelcome(srv, cfg, log, stderr)
-	<-ctx.Done()
+	var failed error
+	select {
+	case <-ctx.Done():
+	case failed = <-srv.Failed():
+		log.Error("the HTTP server failed; stopping", "err", failed)
+	}
 	stop()
 	log.Info("shutting down", "timeout", cfg.HTTP.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
 	defer cancel()
-	return srv.Shutdown(sctx)
+	return errors.Join(failed, srv.Shutdown(sctx))
 }
 
 func printWelcome(srv *server.Server, cfg configs.Config, log *slog.Logger, w io.Writer) {
