@@ -416,9 +416,12 @@ func (s *Service) appendOne(r *room, m *pb.RoomMessage, at time.Time) (entry, bo
 		return entry{}, false
 	}
 	e := entry{m: m, bin: bin}
-	if m.Priority {
+	switch {
+	case m.Priority && m.System:
+		err = r.buf.PushNotice(m.Seq, e, len(bin), at)
+	case m.Priority:
 		err = r.buf.PushPriority(m.Seq, e, len(bin), at)
-	} else {
+	default:
 		var evicted int
 		evicted, err = r.buf.Append(m.Seq, e)
 		s.metrics.evicted.Add(float64(evicted))

@@ -288,6 +288,23 @@ func TestPriorityNeverEvictedByNormalTraffic(t *testing.T) {
 	}
 }
 
+func TestSystemNoticesOutliveAWhitelistedFlood(t *testing.T) {
+	s, _, _ := newTestService(t, Config{PriorityMaxItems: 8})
+	v := &fakeSession{user: "v"}
+	sub := join(s, v, "r", 0, 0)
+	s.Deliver("r", &pb.RoomMessage{Seq: 1, MsgId: 1, Body: "stream restarts", Priority: true, System: true})
+	for seq := uint64(2); seq <= 101; seq++ { // a whitelisted sender's flood
+		s.Deliver("r", &pb.RoomMessage{Seq: seq, MsgId: seq, Body: "vip", Priority: true})
+	}
+	res, _ := s.pull(sub, 0, 0, 0, false)
+	if len(res.Messages) != 8 || res.Messages[0].Body != "stream restarts" || !res.Messages[0].System {
+		t.Fatalf("pull = %v", res.Messages)
+	}
+	if res.Pseq != 101 || res.MissedPriority != 93 {
+		t.Fatalf("pseq %d, missed priority %d", res.Pseq, res.MissedPriority)
+	}
+}
+
 func TestKickUserAndUnsubscribe(t *testing.T) {
 	s, _, _ := newTestService(t, Config{})
 	a1, a2, b := &fakeSession{user: "a"}, &fakeSession{user: "a"}, &fakeSession{user: "b"}

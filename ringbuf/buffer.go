@@ -69,6 +69,15 @@ func (b *Buffer[T]) PushPriority(seq uint64, v T, size int, now time.Time) error
 	return b.prio.Push(seq, v, size, now)
 }
 
+// PushNotice is PushPriority for an item the priority queue's bounds
+// remove last (a system notice; see Priority.PushKept).
+func (b *Buffer[T]) PushNotice(seq uint64, v T, size int, now time.Time) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.prio.Expire(now)
+	return b.prio.PushKept(seq, v, size, now)
+}
+
 // Read visits, under one read lock, the priority items after pafter and
 // then the normal items after after, at most max in all (max <= 0: no
 // limit). Priority items come first and may use the whole budget; the

@@ -51,6 +51,10 @@ type PriorityStats struct {
 	// Expired counts items removed by Expire because they were older than
 	// MaxAge.
 	Expired uint64
+	// DroppedKept counts kept items (PushKept) removed by MaxItems or
+	// MaxBytes, which happens only when every held item is a kept one. It
+	// is part of DroppedItems and DroppedBytes.
+	DroppedKept uint64
 }
 
 type pitem[T any] struct {
@@ -58,6 +62,7 @@ type pitem[T any] struct {
 	v    T
 	size int
 	at   time.Time
+	kept bool
 }
 
 const (
@@ -129,6 +134,21 @@ func (p *Priority[T]) idx(k int) int {
 // seq order and Expire stays exact. Push allocates only while the deque
 // grows towards MaxItems.
 func (p *Priority[T]) Push(seq uint64, v T, size int, now time.Time) error {
+	return p.push(seq, v, size, now, false)
+}
+
+// PushKept is Push for an item the bounds remove last (a system notice):
+// while the queue is over MaxItems or MaxBytes, the oldest item that is
+// not kept goes first, and a kept item goes only when nothing else is
+// left (counted in DroppedKept too). Other items can therefore never push
+// a kept one out. Age (Expire) treats every item alike. Removing an item
+// that is not the oldest leaves a hole in the seq space, which Read
+// reports as Missed like any other.
+func (p *Priority[T]) PushKept(seq uint64, v T, size int, now time.Time) error {
+	return p.push(seq, v, size, now, true)
+}
+
+func (p *Priority[T]) push(seq uint64, v T, size int, now time.Time, kept bool) error {
 	if seq <= p.head {
 		return ErrSeqNotIncreasing
 	}
@@ -139,22 +159,77 @@ func (p *Priority[T]) Push(seq uint64, v T, size int, now time.Time) error {
 		}
 	}
 	for p.n >= p.cfg.MaxItems {
-		p.popFront()
+		k := p.oldestUnkept(p.n)
+		if k < 0 && !kept {
+			// Only kept items are held: the new item is the one dropped
+			// (its seq is taken; readers count it as missed).
+			p.head = seq
+			p.stats.DroppedItems++
+			return nil
+		}
+		p.removeAt(max(k, 0))
 		p.stats.DroppedItems++
 	}
 	if p.n == len(p.buf) {
 		// n < MaxItems here, so the new length is above n.
 		p.realloc(min(max(2*len(p.buf), priorityMinBuf), p.cfg.MaxItems))
 	}
-	p.buf[p.idx(p.n)] = pitem[T]{seq: seq, v: v, size: size, at: now}
+	p.buf[p.idx(p.n)] = pitem[T]{seq: seq, v: v, size: size, at: now, kept: kept}
 	p.n++
 	p.head = seq
 	p.bytes += size
 	for p.bytes > p.cfg.MaxBytes && p.n > 1 {
-		p.popFront()
+		// The new item (the newest) goes only when it is not kept and
+		// every older item is.
+		k := p.oldestUnkept(p.n - 1)
+		switch {
+		case k >= 0:
+		case !kept:
+			k = p.n - 1
+		default:
+			k = 0
+		}
+		p.removeAt(k)
 		p.stats.DroppedBytes++
+		if k == p.n { // the new item itself went
+			break
+		}
 	}
 	return nil
+}
+
+// oldestUnkept returns the position (0 = oldest) of the oldest item that
+// is not kept among the oldest n, or -1.
+func (p *Priority[T]) oldestUnkept(n int) int {
+	for k := 0; k < n; k++ {
+		if !p.buf[p.idx(k)].kept {
+			return k
+		}
+	}
+	return -1
+}
+
+// removeAt removes the item at position k (0 = oldest), keeping the order
+// of the others; a kept item removed is counted in DroppedKept.
+func (p *Priority[T]) removeAt(k int) {
+	if p.buf[p.idx(k)].kept {
+		p.stats.DroppedKept++
+	}
+	if k == p.n-1 && k > 0 {
+		i := p.idx(k)
+		p.bytes -= p.buf[i].size
+		p.buf[i] = pitem[T]{}
+		p.n--
+		return
+	}
+	// Move the k items before it one slot towards the back over it, then
+	// drop the front slot.
+	removed := p.buf[p.idx(k)].size
+	for j := k; j > 0; j-- {
+		p.buf[p.idx(j)] = p.buf[p.idx(j-1)]
+	}
+	p.buf[p.first].size = removed
+	p.popFront()
 }
 
 // popFront removes the oldest item, zeroing its slot.

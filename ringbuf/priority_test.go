@@ -45,7 +45,9 @@ func checkPrioritySlots(t *testing.T, p *Priority[uint64]) {
 		}
 		prev = it
 	}
-	if p.n > 0 && prev.seq != p.head {
+	// The newest item is the head, unless an item that is not kept was
+	// dropped on arrival because only kept items were held.
+	if p.n > 0 && (prev.seq > p.head || (prev.seq != p.head && !allKept(p))) {
 		t.Fatalf("newest item %d, head %d", prev.seq, p.head)
 	}
 	if sum != p.bytes {
@@ -56,6 +58,78 @@ func checkPrioritySlots(t *testing.T, p *Priority[uint64]) {
 		if it := p.buf[p.idx(k)]; it != zero {
 			t.Fatalf("free slot %d not zeroed: %+v", p.idx(k), it)
 		}
+	}
+}
+
+func allKept(p *Priority[uint64]) bool {
+	for k := range p.n {
+		if !p.buf[p.idx(k)].kept {
+			return false
+		}
+	}
+	return true
+}
+
+// TestPriorityKeptItemsGoLast: items that are not kept (whitelisted
+// senders) can never push a kept one (a system notice) out; kept items go
+// only when nothing else is held, and age removes every item alike.
+func TestPriorityKeptItemsGoLast(t *testing.T) {
+	p := NewPriority[uint64](PriorityConfig{MaxItems: 4, MaxBytes: 100, MaxAge: time.Minute})
+	seq := uint64(0)
+	push := func(kept bool, size int) {
+		t.Helper()
+		seq++
+		var err error
+		if kept {
+			err = p.PushKept(seq, seq, size, t0.Add(time.Duration(seq)*time.Second))
+		} else {
+			err = p.Push(seq, seq, size, t0.Add(time.Duration(seq)*time.Second))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkPrioritySlots(t, p)
+	}
+	held := func() []uint64 {
+		var out []uint64
+		p.Read(0, 0, func(s uint64, _ uint64) bool { out = append(out, s); return true })
+		return out
+	}
+	push(true, 10)  // 1: notice
+	push(false, 10) // 2
+	push(true, 10)  // 3: notice
+	for range 20 {  // a whitelisted flood
+		push(false, 10)
+	}
+	if got := held(); !slices.Equal(got, []uint64{1, 3, 22, 23}) {
+		t.Fatalf("after a flood by count: %v, want the notices and the newest", got)
+	}
+	if st := p.Stats(); st.DroppedKept != 0 || st.DroppedItems != 19 {
+		t.Fatalf("stats %+v", st)
+	}
+	// By bytes: a big item that is not kept drops the others, not notices.
+	push(false, 80) // 24: room for it by count drops 22, by bytes 23
+	if got := held(); !slices.Equal(got, []uint64{1, 3, 24}) {
+		t.Fatalf("after a big item: %v", got)
+	}
+	// Only notices held: a new item that is not kept is the one dropped.
+	p2 := NewPriority[uint64](PriorityConfig{MaxItems: 2, MaxBytes: 100})
+	_ = p2.PushKept(1, 1, 10, t0)
+	_ = p2.PushKept(2, 2, 10, t0)
+	_ = p2.Push(3, 3, 10, t0)
+	checkPrioritySlots(t, p2)
+	if r := p2.Read(0, 0, func(uint64, uint64) bool { return true }); r.Count != 2 || r.Last != 3 || r.Missed != 1 {
+		t.Fatalf("notices kept, the newcomer dropped and counted missed: %+v", r)
+	}
+	// A notice when only notices are held: the oldest notice goes.
+	_ = p2.PushKept(4, 4, 10, t0)
+	checkPrioritySlots(t, p2)
+	if st := p2.Stats(); st.DroppedKept != 1 || st.Len != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	// Age removes kept items too.
+	if n := p.Expire(t0.Add(time.Hour)); n != 3 || p.Len() != 0 {
+		t.Fatalf("expired %d, %d left", n, p.Len())
 	}
 }
 

@@ -439,6 +439,8 @@ func (s *Service) sendRun(reqs []SendRequest, res []SendResult) {
 			Body:     req.Body,
 			Kind:     req.Kind,
 			Priority: priority,
+			// A privileged sender's priority message is a system notice.
+			System: priority && req.Priority && req.Privileged,
 		}}
 		r.wq = append(r.wq, p)
 		pending[i], last = p, p

@@ -540,3 +540,29 @@ func TestSendManyKeepsOrderAndRefusesOnlyTheBadOnes(t *testing.T) {
 		t.Fatalf("broadcast order %s", got)
 	}
 }
+
+func TestSystemNoticesAreMarked(t *testing.T) {
+	s, rec, _, _ := newSvc(t, Config{})
+	_, _ = s.Join(ctx, JoinRequest{Room: "r", User: "v", Node: "n1"})
+	if err := s.Whitelist("r", "vip", true); err != nil {
+		t.Fatal(err)
+	}
+	for _, req := range []SendRequest{
+		{Room: "r", From: "system", Body: "notice", Priority: true, Privileged: true},
+		{Room: "r", From: "vip", Body: "whitelisted", Priority: true},
+		{Room: "r", From: "vip", Body: "whitelisted, no flag"},
+		{Room: "r", From: "admin", Body: "admin chatting", Privileged: true},
+	} {
+		if _, err := s.Send(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	want := []bool{true, false, false, false}
+	for i, m := range rec.msgs {
+		if m.System != want[i] {
+			t.Fatalf("%q: system %v, want %v", m.Body, m.System, want[i])
+		}
+	}
+}

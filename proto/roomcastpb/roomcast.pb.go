@@ -1789,10 +1789,15 @@ type RoomMessage struct {
 	MsgId uint64 `protobuf:"varint,2,opt,name=msg_id,json=msgId,proto3" json:"msg_id,omitempty"`
 	From  string `protobuf:"bytes,3,opt,name=from,proto3" json:"from,omitempty"`
 	// Server time of acceptance, unix milliseconds.
-	Ts            int64  `protobuf:"varint,4,opt,name=ts,proto3" json:"ts,omitempty"`
-	Body          string `protobuf:"bytes,5,opt,name=body,proto3" json:"body,omitempty"`
-	Kind          string `protobuf:"bytes,6,opt,name=kind,proto3" json:"kind,omitempty"`
-	Priority      bool   `protobuf:"varint,7,opt,name=priority,proto3" json:"priority,omitempty"`
+	Ts       int64  `protobuf:"varint,4,opt,name=ts,proto3" json:"ts,omitempty"`
+	Body     string `protobuf:"bytes,5,opt,name=body,proto3" json:"body,omitempty"`
+	Kind     string `protobuf:"bytes,6,opt,name=kind,proto3" json:"kind,omitempty"`
+	Priority bool   `protobuf:"varint,7,opt,name=priority,proto3" json:"priority,omitempty"`
+	// Set by the server on a system notice (a priority message from an
+	// admin or system sender, e.g. the admin API's notices): other priority
+	// traffic (whitelisted senders) can never push it out of a room's
+	// priority queue.
+	System        bool `protobuf:"varint,8,opt,name=system,proto3" json:"system,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1872,6 +1877,13 @@ func (x *RoomMessage) GetKind() string {
 func (x *RoomMessage) GetPriority() bool {
 	if x != nil {
 		return x.Priority
+	}
+	return false
+}
+
+func (x *RoomMessage) GetSystem() bool {
+	if x != nil {
+		return x.System
 	}
 	return false
 }
@@ -4273,7 +4285,7 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x15\n" +
 	"\x06msg_id\x18\x03 \x01(\x04R\x05msgId\x12\x1a\n" +
-	"\bpriority\x18\x04 \x01(\bR\bpriority\"\x9e\x01\n" +
+	"\bpriority\x18\x04 \x01(\bR\bpriority\"\xb6\x01\n" +
 	"\vRoomMessage\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x15\n" +
 	"\x06msg_id\x18\x02 \x01(\x04R\x05msgId\x12\x12\n" +
@@ -4281,7 +4293,8 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x02ts\x18\x04 \x01(\x03R\x02ts\x12\x12\n" +
 	"\x04body\x18\x05 \x01(\tR\x04body\x12\x12\n" +
 	"\x04kind\x18\x06 \x01(\tR\x04kind\x12\x1a\n" +
-	"\bpriority\x18\a \x01(\bR\bpriority\"\x90\x01\n" +
+	"\bpriority\x18\a \x01(\bR\bpriority\x12\x16\n" +
+	"\x06system\x18\b \x01(\bR\x06system\"\x90\x01\n" +
 	"\x06Notify\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
