@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,9 +14,12 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/gorilla/websocket"
 
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+	"github.com/roomcast/roomcast/protocol"
 )
 
 // chromiumPath is the browser the test drives (Debian package chromium,
@@ -287,6 +292,91 @@ func TestBrowserSDKResume(t *testing.T) {
 	if metric(t, s, `roomcast_gateway_closes_total{reason="idle"}`) != closesBefore || page.evalBool(`log.states.join() !== "true,false,true"`) {
 		t.Fatal("the idle SDK connection was closed")
 	}
+	if errs := page.errors(); len(errs) > 0 {
+		t.Fatalf("JavaScript errors: %v", errs)
+	}
+}
+
+// TestBrowserSDKRedirect: like the Go SDK, the JavaScript SDK follows a
+// REDIRECT answer to Connect to the node that serves the user, and after a
+// Kick{MOVED} (then close 4006) reconnects to the new node at once, without
+// waiting for its backoff. The other node is a fake that speaks just
+// enough of the protocol.
+func TestBrowserSDKRedirect(t *testing.T) {
+	s := startServer(t, nil)
+	move := make(chan struct{})
+	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		write := func(f *pb.Frame) {
+			b, _ := protocol.Encode(protocol.JSON, f)
+			_ = ws.WriteMessage(websocket.TextMessage, b)
+		}
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			return
+		}
+		f, err := protocol.Decode(protocol.JSON, data)
+		if err != nil || f.GetConnect() == nil {
+			t.Errorf("fake node: first frame %v %v", f, err)
+			return
+		}
+		if r.URL.Query().Get("mode") == "redirect" {
+			write(&pb.Frame{Id: f.Id, Body: &pb.Frame_Error{Error: &pb.Error{Code: pb.Error_REDIRECT,
+				Message: "served elsewhere", Redirect: s.wsURL()}}})
+			_, _, _ = ws.ReadMessage() // until the client closes
+			return
+		}
+		write(&pb.Frame{Id: f.Id, Body: &pb.Frame_Connected{Connected: &pb.Connected{User: "zed", PingIntervalMs: 25000}}})
+		select {
+		case <-move:
+		case <-r.Context().Done():
+			return
+		}
+		write(&pb.Frame{Body: &pb.Frame_Kick{Kick: &pb.Kick{Reason: pb.Kick_MOVED, Redirect: s.wsURL()}}})
+		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4006, "moved"), time.Now().Add(time.Second))
+		_, _, _ = ws.ReadMessage()
+	}))
+	defer fake.Close()
+	fakeURL := "ws" + strings.TrimPrefix(fake.URL, "http")
+
+	page := openTab(t, browser(t), "sdk", "http://"+s.Addr()+"/sdk/roomcast.js")
+	ok, err := chromedp.Run(page.ctx, chromedp.Evaluate[bool](fmt.Sprintf(`(async () => {
+		window.log = { msgs: [], states: [], at: [], kicks: [] };
+		const { RoomcastClient } = await import("/sdk/roomcast.js");
+		const tok = (await (await fetch("/demo/token?user=zed")).json()).token;
+		const make = (url) => {
+			const c = new RoomcastClient({ url, tokenFunc: async () => tok, backoffMinMs: 20000, backoffMaxMs: 20000 });
+			c.on("message", (room, m) => log.msgs.push(m.body));
+			c.on("state", (up) => { log.states.push(up); log.at.push(Date.now()); });
+			c.on("kick", (room, reason) => log.kicks.push(reason));
+			return c;
+		};
+		window.redirected = make(%q + "/ws?mode=redirect");
+		await redirected.connect();
+		await redirected.join("r");
+		window.moved = make(%q + "/ws?mode=moved");
+		await moved.connect();
+		return redirected.target() === %q && moved.target() === %q + "/ws?mode=moved";
+	})()`, fakeURL, fakeURL, s.wsURL(), fakeURL), chromedp.EvalAwaitPromise))
+	if err != nil || !ok {
+		t.Fatalf("redirect at connect: %v %v (page errors %v)", ok, err, page.errors())
+	}
+	close(move)
+	// Reconnected at once (the backoff is 20s) to the new node, where it
+	// works as usual.
+	page.waitJS("moved and reconnected", fmt.Sprintf(`log.states.join() === "true,true,false,true" && moved.target() === %q && log.kicks.length === 0`, s.wsURL()))
+	if ms := evalJS[int](page, `log.at[3] - log.at[2]`); ms > 5000 {
+		t.Fatalf("reconnected %dms after the move, want at once", ms)
+	}
+	if ok := evalJS[bool](page, `(async () => { await moved.join("r"); await moved.send("r", "after the move"); return true; })()`); !ok {
+		t.Fatal("send after the move")
+	}
+	page.waitJS("both clients get the message", `log.msgs.join() === "after the move,after the move"`)
 	if errs := page.errors(); len(errs) > 0 {
 		t.Fatalf("JavaScript errors: %v", errs)
 	}
