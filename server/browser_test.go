@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,10 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/debugger"
 	"github.com/chromedp/chromedp"
+	"github.com/gorilla/websocket"
 
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+	"github.com/roomcast/roomcast/protocol"
 )
 
 // chromiumPath is the browser the test drives (Debian package chromium,
@@ -135,6 +142,19 @@ func chatHas(body, from string) string {
 		li.querySelector(".body").textContent === %q && (%q === "" || li.dataset.from === %q))`, body, from, from)
 }
 
+// viewersShow is a JS condition: the viewer page counts n viewers.
+func viewersShow(n int) string {
+	return fmt.Sprintf(`document.getElementById("viewers").textContent === "%d"`, n)
+}
+
+// debuggerDo sends one command of the page's Debugger domain.
+func debuggerDo[P, R any](c cdp.Command[P, R], params P) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, t, c, params)
+		return chromedp.Void{}, err
+	}
+}
+
 func (tb *tab) screenshot(file string) {
 	tb.t.Helper()
 	png, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100)) // quality 100 makes a PNG
@@ -156,27 +176,52 @@ func (tb *tab) screenshot(file string) {
 }
 
 // TestBrowserDemo opens the viewer page twice and the admin console once in
-// headless Chromium against an in-process node: a message typed in one
-// viewer shows in the other, a system notice from the console shows in
-// both, and a ban from the console stops the banned viewer's messages (it
-// sees an error; the other viewer gets nothing more from it).
+// headless Chromium against an in-process node: the viewer count follows
+// the second tab's join; a message typed in one viewer shows in the other,
+// in the chat and as danmaku; a system notice from the console shows in
+// both; messages the ring (made small from the console) evicted before a
+// held-back viewer got them show as "N messages skipped"; and a ban from
+// the console stops the banned viewer's messages (it sees an error; the
+// other viewer gets nothing more from it).
 func TestBrowserDemo(t *testing.T) {
 	start := time.Now()
 	s := startServer(t, nil)
 	base := "http://" + s.Addr()
 	bctx := browser(t)
 
+	joined := `document.getElementById("state").textContent === "live" && !document.getElementById("send").disabled`
 	alice := openTab(t, bctx, "alice", base+"/?room=demo&user=alice")
-	// Bob watches on a phone-sized screen.
+	alice.waitJS("joined", joined)
+	alice.waitJS("alone in the room", viewersShow(1))
+	// Bob watches on a phone-sized screen. When he joins, both pages count
+	// two viewers (alice's by polling the admin API's viewer count).
 	bob := openTab(t, bctx, "bob", base+"/?room=demo&user=bob", chromedp.EmulateViewport(390, 844))
-	for _, v := range []*tab{alice, bob} {
-		v.waitJS("joined", `document.getElementById("state").textContent === "live" && !document.getElementById("send").disabled`)
-	}
+	bob.waitJS("joined", joined)
+	bob.waitJS("two viewers", viewersShow(2))
+	alice.waitJS("the viewer count updated", viewersShow(2))
 
-	// A message typed in one viewer shows in the other.
+	// A message typed in one viewer shows in the other, in the chat and
+	// flying across the stage.
 	alice.run(chromedp.SendKeys(chromedp.CSS("#msg"), "hello from alice"), chromedp.Click(chromedp.CSS("#send")))
 	bob.waitJS("alice's message", chatHas("hello from alice", "alice"))
 	alice.waitJS("own message echoed", chatHas("hello from alice", "alice"))
+	for _, v := range []*tab{alice, bob} {
+		v.waitJS("danmaku", `[...document.querySelectorAll("#danmaku .dm")].some(d => d.textContent === "hello from alice")`)
+		// The danmaku lanes start below the stage's header row and the
+		// row is drawn above them: the viewer count stays readable.
+		layout := evalJS[struct {
+			CountBottom, LanesTop float64
+			OnTop                 string
+		}](v, `(() => {
+			const count = document.querySelector(".viewers").getBoundingClientRect();
+			const lanes = document.getElementById("danmaku").getBoundingClientRect();
+			const top = document.elementFromPoint(count.left + count.width / 2, count.top + count.height / 2);
+			return { countBottom: count.bottom, lanesTop: lanes.top, onTop: top ? top.outerHTML.slice(0, 60) : "" };
+		})()`)
+		if layout.LanesTop < layout.CountBottom || !strings.Contains(layout.OnTop, "viewers") {
+			t.Fatalf("%s: danmaku can cover the viewer count: %+v", v.name, layout)
+		}
+	}
 
 	// A system notice from the console shows in both.
 	console := openTab(t, bctx, "admin", base+"/admin?room=demo")
@@ -185,6 +230,38 @@ func TestBrowserDemo(t *testing.T) {
 	console.run(chromedp.SendKeys(chromedp.CSS("#notice"), "stream restarts in 5 minutes"), chromedp.Click(chromedp.CSS("#send-notice")))
 	for _, v := range []*tab{alice, bob} {
 		v.waitJS("system notice", `[...document.querySelectorAll("#chat li.msg.notice .body")].some(e => e.textContent === "stream restarts in 5 minutes")`)
+	}
+
+	// Messages the ring evicted before bob got them show as "N messages
+	// skipped": the console makes the room's ring small, bob's page is
+	// held (its JavaScript paused in the debugger, so it neither reads
+	// nor pulls) while a publisher sends more than the ring keeps, one at
+	// a time, so alice, who keeps up, gets every one.
+	console.run(chromedp.SendKeys(chromedp.CSS("#ring"), "4"), chromedp.Click(chromedp.CSS("#set-ring")))
+	console.waitJS("ring size set", `document.getElementById("log").textContent.includes("set ring size: ok")`)
+	pub := dialViewer(t, s, "pub", client.Options{})
+	if _, err := pub.Join(context.Background(), "demo"); err != nil {
+		t.Fatal(err)
+	}
+	bob.run(debuggerDo(debugger.Enable, debugger.EnableParams{}), debuggerDo(debugger.Pause, cdp.Empty{}))
+	const burst = 12
+	for i := 1; i <= burst; i++ {
+		if _, err := pub.Send(context.Background(), "demo", fmt.Sprint("burst ", i), client.SendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		alice.waitJS("the burst at alice", chatHas(fmt.Sprint("burst ", i), "pub"))
+	}
+	if n := evalJS[int](alice, `document.querySelectorAll("#chat li.missed").length`); n != 0 {
+		t.Fatalf("alice, who kept up, was told of %d skips", n)
+	}
+	// Resume fails unless bob's page really was paused.
+	bob.run(debuggerDo(debugger.Resume, debugger.ResumeParams{}), debuggerDo(debugger.Disable, cdp.Empty{}))
+	bob.waitJS("skipped marker", `[...document.querySelectorAll("#chat li.missed")].some(li => /^\d+ messages? skipped$/.test(li.textContent))`)
+	bob.waitJS("the burst's end", chatHas(fmt.Sprint("burst ", burst), "pub"))
+	// Each burst message is shown or counted as skipped, exactly once.
+	if n := evalJS[int](bob, `[...document.querySelectorAll("#chat li.msg")].filter(li => li.dataset.from === "pub").length +
+		[...document.querySelectorAll("#chat li.missed")].reduce((n, li) => n + parseInt(li.textContent), 0)`); n != burst {
+		t.Fatalf("bob shows or skips %d of the %d burst messages", n, burst)
 	}
 
 	// A ban from the console stops bob.
@@ -200,7 +277,7 @@ func TestBrowserDemo(t *testing.T) {
 	if alice.evalBool(chatHas("can you hear me", "")) {
 		t.Fatal("the banned viewer's message reached the other viewer")
 	}
-	if inf, _ := s.Rooms().Info("demo"); len(inf.Banned) != 1 || inf.Banned[0] != "bob" || inf.Stats.Accepted != 2 || inf.Stats.AcceptedPriority != 1 {
+	if inf, _ := s.Rooms().Info("demo"); len(inf.Banned) != 1 || inf.Banned[0] != "bob" || inf.Stats.Accepted != 2+burst || inf.Stats.AcceptedPriority != 1 {
 		t.Fatalf("room after the scenario: %+v", inf)
 	}
 	console.waitJS("stats show the ban", `document.getElementById("s-banned").textContent === "bob"`)
@@ -287,6 +364,91 @@ func TestBrowserSDKResume(t *testing.T) {
 	if metric(t, s, `roomcast_gateway_closes_total{reason="idle"}`) != closesBefore || page.evalBool(`log.states.join() !== "true,false,true"`) {
 		t.Fatal("the idle SDK connection was closed")
 	}
+	if errs := page.errors(); len(errs) > 0 {
+		t.Fatalf("JavaScript errors: %v", errs)
+	}
+}
+
+// TestBrowserSDKRedirect: like the Go SDK, the JavaScript SDK follows a
+// REDIRECT answer to Connect to the node that serves the user, and after a
+// Kick{MOVED} (then close 4006) reconnects to the new node at once, without
+// waiting for its backoff. The other node is a fake that speaks just
+// enough of the protocol.
+func TestBrowserSDKRedirect(t *testing.T) {
+	s := startServer(t, nil)
+	move := make(chan struct{})
+	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		write := func(f *pb.Frame) {
+			b, _ := protocol.Encode(protocol.JSON, f)
+			_ = ws.WriteMessage(websocket.TextMessage, b)
+		}
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			return
+		}
+		f, err := protocol.Decode(protocol.JSON, data)
+		if err != nil || f.GetConnect() == nil {
+			t.Errorf("fake node: first frame %v %v", f, err)
+			return
+		}
+		if r.URL.Query().Get("mode") == "redirect" {
+			write(&pb.Frame{Id: f.Id, Body: &pb.Frame_Error{Error: &pb.Error{Code: pb.Error_REDIRECT,
+				Message: "served elsewhere", Redirect: s.wsURL()}}})
+			_, _, _ = ws.ReadMessage() // until the client closes
+			return
+		}
+		write(&pb.Frame{Id: f.Id, Body: &pb.Frame_Connected{Connected: &pb.Connected{User: "zed", PingIntervalMs: 25000}}})
+		select {
+		case <-move:
+		case <-r.Context().Done():
+			return
+		}
+		write(&pb.Frame{Body: &pb.Frame_Kick{Kick: &pb.Kick{Reason: pb.Kick_MOVED, Redirect: s.wsURL()}}})
+		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4006, "moved"), time.Now().Add(time.Second))
+		_, _, _ = ws.ReadMessage()
+	}))
+	defer fake.Close()
+	fakeURL := "ws" + strings.TrimPrefix(fake.URL, "http")
+
+	page := openTab(t, browser(t), "sdk", "http://"+s.Addr()+"/sdk/roomcast.js")
+	ok, err := chromedp.Run(page.ctx, chromedp.Evaluate[bool](fmt.Sprintf(`(async () => {
+		window.log = { msgs: [], states: [], at: [], kicks: [] };
+		const { RoomcastClient } = await import("/sdk/roomcast.js");
+		const tok = (await (await fetch("/demo/token?user=zed")).json()).token;
+		const make = (url) => {
+			const c = new RoomcastClient({ url, tokenFunc: async () => tok, backoffMinMs: 20000, backoffMaxMs: 20000 });
+			c.on("message", (room, m) => log.msgs.push(m.body));
+			c.on("state", (up) => { log.states.push(up); log.at.push(Date.now()); });
+			c.on("kick", (room, reason) => log.kicks.push(reason));
+			return c;
+		};
+		window.redirected = make(%q + "/ws?mode=redirect");
+		await redirected.connect();
+		await redirected.join("r");
+		window.moved = make(%q + "/ws?mode=moved");
+		await moved.connect();
+		return redirected.target() === %q && moved.target() === %q + "/ws?mode=moved";
+	})()`, fakeURL, fakeURL, s.wsURL(), fakeURL), chromedp.EvalAwaitPromise))
+	if err != nil || !ok {
+		t.Fatalf("redirect at connect: %v %v (page errors %v)", ok, err, page.errors())
+	}
+	close(move)
+	// Reconnected at once (the backoff is 20s) to the new node, where it
+	// works as usual.
+	page.waitJS("moved and reconnected", fmt.Sprintf(`log.states.join() === "true,true,false,true" && moved.target() === %q && log.kicks.length === 0`, s.wsURL()))
+	if ms := evalJS[int](page, `log.at[3] - log.at[2]`); ms > 5000 {
+		t.Fatalf("reconnected %dms after the move, want at once", ms)
+	}
+	if ok := evalJS[bool](page, `(async () => { await moved.join("r"); await moved.send("r", "after the move"); return true; })()`); !ok {
+		t.Fatal("send after the move")
+	}
+	page.waitJS("both clients get the message", `log.msgs.join() === "after the move,after the move"`)
 	if errs := page.errors(); len(errs) > 0 {
 		t.Fatalf("JavaScript errors: %v", errs)
 	}

@@ -3,7 +3,8 @@
 // SDK (client/) does:
 //
 //   - connect with a token (or an async tokenFunc, called on every
-//     (re)connect so tokens can be refreshed);
+//     (re)connect so tokens can be refreshed), following a cluster's
+//     REDIRECT answer and Kick{MOVED} to the node that serves the user;
 //   - join several rooms, send, leave, ping;
 //   - the pull side of the protocol: on a Notify it takes the inline
 //     messages and acknowledges when they bring it up to the heads, pulls
@@ -13,7 +14,9 @@
 //   - reconnect with exponential backoff and jitter, resuming every room
 //     from its last seq (what the server no longer holds is reported as
 //     "missed");
-//   - ping when idle, every Connected.pingIntervalMs.
+//   - ping when idle, every Connected.pingIntervalMs;
+//   - 1:1 and group messages (docs/offline.md), as client/offline.go: see
+//     "Offline 1:1 and group messages" below.
 //
 //   import { RoomcastClient } from "/sdk/roomcast.js";
 //   const c = new RoomcastClient({ url: "ws://127.0.0.1:8080/ws", token });
@@ -23,18 +26,69 @@
 //   await c.send("lobby", "hello");
 //
 // Events (c.on(name, fn) returns a function that removes fn):
-//   message (room, msg)        msg = {seq, msgId, from, ts, body, kind, priority}
-//   missed  (room, n)          n normal messages were evicted before we got them
-//   kick    (room, reason)     removed from room ("" = the connection): NOT_PULLING, ADMIN, BANNED, ...
-//   state   (connected, err)   true once (re)connected and every room rejoined
-//   joined  (room, joined)     a Joined answer (fresh or resumed), with viewers
-//   frame   (frame)            every frame received, before it is acted on
+//   message     (room, msg)     msg = {seq, msgId, from, ts, body, kind, priority}
+//   missed      (room, n)       n normal messages were evicted before we got them
+//   kick        (room, reason)  removed from room ("" = the connection): NOT_PULLING, ADMIN, BANNED, ...
+//   state       (connected, err) true once (re)connected and every room rejoined
+//   joined      (room, joined)  a Joined answer (fresh or resumed), with viewers
+//   frame       (frame)         every frame received, before it is acted on
+//   counters    (counters)      login counters (after every connect and reconnect,
+//                               when anything is unread) and every page from counters()
+//   convMessage (conv, msg)     each 1:1 or group entry once (live or pulled), deduped
+//                               by msgId; tombstones are skipped; a recall is an entry
+//                               with kind "recall" and recallOf set
+//   receipt     (receipt)       {conv, user, read}: the other user of a 1:1
+//                               conversation read up to a seq
 //
-// Numbers: protojson writes 64-bit fields as strings. The SDK turns seq,
-// pseq, ts, viewers and missed into Numbers (exact below 2^53) and keeps
-// msgId a string (it uses all 64 bits).
+// Offline 1:1 and group messages. The server never pushes a pile of stored
+// messages: after each (re)connect it pushes Counters (conversations with
+// unread entries, a page of them; the client takes their received cursors
+// as the truth, so a page delivered but never acknowledged is pulled again
+// and deduped), and the app pulls what it shows. Messages sent while the
+// client is online are pushed live, handed over once, acknowledged in
+// batches (every ackEvery messages or ackIntervalMs, from Counters unless
+// set); a gap in live delivery is pulled after gapTimeoutMs, an unread
+// backlog from the counters never is (that is the app's call). Methods,
+// each resolving with the normalised answer:
+//   sendDirect(to, body, {kind, clientMsgId, timeoutMs})  -> {conv, seq, msgId, ts, clientMsgId, duplicate}
+//   sendGroup(group, body, {kind, clientMsgId, timeoutMs}) the same, to a group
+//       Both always carry a clientMsgId (made when not given) and resend it
+//       after UNAVAILABLE, STORE_UNAVAILABLE or a disconnect, with backoff,
+//       until stored or timeoutMs (default requestTimeoutMs) passes: the
+//       server stores the message once.
+//   counters(cursor, limit)         -> {convs, nextCursor, noMore, ackEvery, ackIntervalMs}
+//   listConvs(cursor, limit)        -> {convs, nextCursor, noMore} (all conversations)
+//   getConv(conv)                   -> summary {conv, type, peer, maxSeq, lastTs, unread,
+//                                       received, read, peerRead, last, name, members}
+//   pullConv(conv)                  -> page {conv, messages, nextCursor, noMore, maxSeq, expired}:
+//       the page after the client's cursor (a conversation it knows nothing
+//       of starts at the server's received cursor). Pulling after k
+//       acknowledges everything up to k; new entries go to "convMessage"
+//       before the promise resolves.
+//   pullConvAfter(conv, after, limit) one page after a given cursor
+//   syncConv(conv)                  -> n: page by page until noMore, then the
+//                                       final empty pull that acknowledges the last page
+//   pullAll(limit)                  -> n: every conversation with unreceived entries,
+//                                       each request acknowledging the previous answer
+//   markRead(conv, seq), ack(conv, received, read) -> {conv, received, read, unread}
+//   history(conv, before, limit)    -> {conv, messages, nextBefore, noMore} (roaming;
+//                                       returned, not emitted, acknowledges nothing)
+//   recall(conv, seq)               -> {conv, seq, recallSeq}
+//   createGroup(group, name, ...members), joinGroup(group)
+//                                   -> {group, conv, name, owner, members, maxSeq}
+//   leaveGroup(group)               -> {group, conv} (the server says no more)
+//   members(group, cursor, limit)   -> {group, members: [{user, received, read, since}], nextCursor, noMore}
+//   convCursor(conv)                -> the seq up to which conv was received, or null
+//   offlineStats()                  -> {messages, duplicates, tombstones, acks, gapPulls}
+//
+// Numbers: protojson writes 64-bit fields as strings. The SDK turns seqs,
+// cursors, ts, viewers, counts and missed into Numbers (exact below 2^53)
+// and keeps msgId a string (it uses all 64 bits). Errors: a RoomcastError
+// (branch on .code) for an Error frame, a DisconnectedError when the
+// connection broke before the answer, a ClosedError after close().
 
 const PULL_STALE_MS = 2000; // an unanswered pull blocks the next one this long
+const MAX_REDIRECTS = 3;
 
 /** An Error frame answering a request; branch on `code`. */
 export class RoomcastError extends Error {
@@ -46,10 +100,35 @@ export class RoomcastError extends Error {
   }
 }
 
+/** The connection broke before a request was answered (like the Go SDK's ErrDisconnected). */
+export class DisconnectedError extends Error {
+  constructor(detail) {
+    super(`roomcast: disconnected${detail ? " (" + detail + ")" : ""}`);
+    this.name = "DisconnectedError";
+  }
+}
+
+/** The client was closed (ErrClosed). */
+export class ClosedError extends Error {
+  constructor() {
+    super("roomcast: closed");
+    this.name = "ClosedError";
+  }
+}
+
+// RedirectError is a REDIRECT answer to Connect.
+class RedirectError extends Error {
+  constructor(url) {
+    super("roomcast: redirected to " + url);
+    this.url = url;
+  }
+}
+
 const num = (v) => (v === undefined || v === null ? 0 : Number(v));
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Normalises a RoomMessage from protojson. */
-function message(m) {
+function toRoomMessage(m) {
   return {
     seq: num(m.seq),
     msgId: String(m.msgId ?? "0"),
@@ -61,18 +140,172 @@ function message(m) {
   };
 }
 
+/** Normalises a ConvMessage (entries in pages carry no conv: conv is given). */
+function toConvMessage(m, conv = "") {
+  return {
+    conv: m.conv ?? conv,
+    seq: num(m.seq),
+    msgId: String(m.msgId ?? "0"),
+    from: m.from ?? "",
+    ts: num(m.ts),
+    body: m.body ?? "",
+    kind: m.kind ?? "",
+    clientMsgId: m.clientMsgId ?? "",
+    recalled: !!m.recalled,
+    recallOf: num(m.recallOf),
+    tombstone: !!m.tombstone,
+  };
+}
+
+function toSummary(s) {
+  return {
+    conv: s.conv,
+    type: s.type ?? "CONV_UNSPECIFIED", // DIRECT or GROUP
+    peer: s.peer ?? "",
+    maxSeq: num(s.maxSeq),
+    lastTs: num(s.lastTs),
+    unread: num(s.unread),
+    received: num(s.received),
+    read: num(s.read),
+    peerRead: num(s.peerRead),
+    last: (s.last ?? []).map((m) => toConvMessage(m, s.conv)),
+    name: s.name ?? "",
+    members: num(s.members),
+  };
+}
+
+function toPage(p) {
+  return {
+    conv: p.conv,
+    messages: (p.messages ?? []).map((m) => toConvMessage(m, p.conv)),
+    nextCursor: num(p.nextCursor),
+    noMore: !!p.noMore,
+    maxSeq: num(p.maxSeq),
+    expired: num(p.expired),
+  };
+}
+
+function toCounters(c) {
+  return {
+    convs: (c.convs ?? []).map(toSummary),
+    nextCursor: c.nextCursor ?? "",
+    noMore: !!c.noMore,
+    ackEvery: num(c.ackEvery),
+    ackIntervalMs: num(c.ackIntervalMs),
+  };
+}
+
+function toConvList(l) {
+  return { convs: (l.convs ?? []).map(toSummary), nextCursor: l.nextCursor ?? "", noMore: !!l.noMore };
+}
+
+function toConvSent(s) {
+  return {
+    conv: s.conv,
+    seq: num(s.seq),
+    msgId: String(s.msgId ?? "0"),
+    ts: num(s.ts),
+    clientMsgId: s.clientMsgId ?? "",
+    duplicate: !!s.duplicate,
+  };
+}
+
+function toAcked(a) {
+  return { conv: a.conv, received: num(a.received), read: num(a.read), unread: num(a.unread) };
+}
+
+function toGroupInfo(g) {
+  return {
+    group: g.group,
+    conv: g.conv ?? "",
+    name: g.name ?? "",
+    owner: g.owner ?? "",
+    members: num(g.members),
+    maxSeq: num(g.maxSeq),
+  };
+}
+
+// newRing is a dedupe window: the last n ids.
+const newRing = () => ({ seen: new Set(), order: [], next: 0 });
+
+// remember records id in ring and reports whether it was already there.
+function remember(ring, id, window) {
+  if (ring.seen.has(id)) return true;
+  if (ring.order.length < window) {
+    ring.order.push(id);
+  } else {
+    ring.seen.delete(ring.order[ring.next]);
+    ring.order[ring.next] = id;
+    ring.next = (ring.next + 1) % window;
+  }
+  ring.seen.add(id);
+  return false;
+}
+
+// newClientMsgId makes a client_msg_id: 12 random bytes in hex.
+function newClientMsgId() {
+  const b = new Uint8Array(12);
+  globalThis.crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+// retryable reports errors after which a send may have been stored or
+// not: resend with the same client_msg_id.
+function retryable(e) {
+  if (e instanceof RoomcastError) return e.code === "STORE_UNAVAILABLE" || e.code === "UNAVAILABLE";
+  return e instanceof DisconnectedError;
+}
+
+// advance moves the cursor over contiguous received seqs.
+function advance(cs) {
+  while (cs.ahead.has(cs.cursor + 1)) {
+    cs.ahead.delete(cs.cursor + 1);
+    cs.cursor++;
+  }
+  if (cs.ahead.size === 0) {
+    cs.gapAt = 0;
+  } else if (cs.cursor >= cs.backlog && !cs.gapAt) {
+    // A gap in live delivery (a push lost or overtaken): pulled after
+    // gapTimeoutMs. A backlog the app has not pulled yet is not a gap.
+    cs.gapAt = Date.now();
+  }
+}
+
+// markDirty notes that the cursor is ahead of the last acknowledgement,
+// after live messages or a pull the client made by itself (a gap, a
+// conversation met live): the offline tick acknowledges it after
+// ackIntervalMs. Pages the app pulls are acknowledged by its next pull.
+function markDirty(cs) {
+  if (cs.cursor > cs.acked && !cs.dirty) cs.dirty = Date.now();
+}
+
+// ackFrame makes the acknowledgement of everything received.
+function ackFrame(cs, conv) {
+  cs.acked = cs.cursor;
+  cs.pending = 0;
+  cs.dirty = 0;
+  return { conv, received: cs.cursor };
+}
+
 export class RoomcastClient {
   /**
    * @param {object} opt
    * @param {string} opt.url            ws:// or wss:// URL of /ws
    * @param {string} [opt.token]        token, or:
    * @param {() => Promise<string>} [opt.tokenFunc]  called on every (re)connect
-   * @param {number} [opt.pullLimit=0]  page size of pulls (0: the server's)
+   * @param {number} [opt.pullLimit=0]  page size of room pulls (0: the server's)
    * @param {boolean} [opt.reconnect=true]
    * @param {number} [opt.backoffMinMs=100]
    * @param {number} [opt.backoffMaxMs=10000]
    * @param {number} [opt.requestTimeoutMs=10000]
-   * @param {number} [opt.dedupeWindow=4096]  msgIds remembered per room
+   * @param {number} [opt.dedupeWindow=4096]  msgIds remembered per room and per conversation
+   * @param {object} [opt.offline]      1:1 and group messages:
+   * @param {(conv: string, msgId: string) => boolean} [opt.offline.seen]  asked before
+   *        "convMessage" whether the app already has the message (its local
+   *        store): dedupe that survives a restart of the app
+   * @param {number} [opt.offline.ackEvery=0]      batch acks of live messages; 0: the
+   * @param {number} [opt.offline.ackIntervalMs=0] server's (Counters; 20 and 1000)
+   * @param {number} [opt.offline.gapTimeoutMs=1000] pull a gap in live delivery after this
    * @param {typeof WebSocket} [opt.WebSocket] implementation (default: the global)
    */
   constructor(opt) {
@@ -86,8 +319,11 @@ export class RoomcastClient {
       dedupeWindow: 4096,
       WebSocket: globalThis.WebSocket,
       ...opt,
+      offline: { ackEvery: 0, ackIntervalMs: 0, gapTimeoutMs: 1000, seen: null, ...(opt.offline ?? {}) },
     };
-    this.rooms = new Map(); // name -> {seq, pseq, seen:Set, order:[], next, joined, resume, pullingAt}
+    this.url = ""; // current target after redirects; "" = opt.url
+    this.moved = false; // the server moved us: reconnect without backoff
+    this.rooms = new Map(); // name -> {seq, pseq, ring, joined, resume, pullingAt}
     this.listeners = new Map();
     this.pending = new Map(); // id -> {resolve, reject, timer}
     this.nextId = 0;
@@ -96,11 +332,18 @@ export class RoomcastClient {
     this.closed = false;
     this.waiters = []; // resolved when connected
     this.pingTimer = null;
+    this.offTimer = null;
+    this.offBusy = false;
     this.reconnecting = false;
     this.lastSend = 0;
     this.pingIntervalMs = 25000;
     this.user = "";
-    this.counters = { notifies: 0, pulls: 0, acks: 0, messages: 0, duplicates: 0, missed: 0, reconnects: 0, framesIn: 0 };
+    this.st = { notifies: 0, pulls: 0, acks: 0, messages: 0, duplicates: 0, missed: 0, reconnects: 0, framesIn: 0 };
+    // Offline side (as client/offline.go): conv id -> state, server hints.
+    this.convs = new Map();
+    this.serverAckEvery = 0;
+    this.serverAckIntervalMs = 0;
+    this.offSt = { messages: 0, duplicates: 0, tombstones: 0, acks: 0, gapPulls: 0 };
   }
 
   /** Adds a listener; returns a function that removes it. */
@@ -122,7 +365,7 @@ export class RoomcastClient {
 
   /** Counters of what the client saw (like the Go SDK's Stats). */
   stats() {
-    return { ...this.counters };
+    return { ...this.st };
   }
 
   /** The client's last seqs in a room, or null when not joined. */
@@ -131,9 +374,14 @@ export class RoomcastClient {
     return r ? { seq: r.seq, pseq: r.pseq } : null;
   }
 
+  /** Where the client connects now (after redirects). */
+  target() {
+    return this.url || this.opt.url;
+  }
+
   /** Connects and authenticates; resolves with the Connected frame. */
   async connect() {
-    if (this.closed) throw new Error("roomcast: closed");
+    if (this.closed) throw new ClosedError();
     const connected = await this.open();
     this.setConnected(true, null);
     return connected;
@@ -142,10 +390,10 @@ export class RoomcastClient {
   /** Ends the connection for good and stops reconnecting. */
   close() {
     this.closed = true;
-    this.stopPing();
+    this.stopTimers();
     if (this.ws) this.ws.close(1000, "client");
-    this.failPending(new Error("roomcast: closed"));
-    for (const w of this.waiters) w.reject(new Error("roomcast: closed"));
+    this.failPending(new ClosedError());
+    for (const w of this.waiters) w.reject(new ClosedError());
     this.waiters = [];
   }
 
@@ -153,13 +401,29 @@ export class RoomcastClient {
     return this.opt.tokenFunc ? await this.opt.tokenFunc() : this.opt.token;
   }
 
-  // open dials one WebSocket, sends Connect and resolves on Connected.
+  // open connects, following the cluster's redirects to the node that
+  // serves this user.
   async open() {
+    for (let hops = 0; ; hops++) {
+      try {
+        return await this.openOnce(this.target());
+      } catch (e) {
+        if (e instanceof RedirectError && hops < MAX_REDIRECTS) {
+          this.url = e.url;
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  // openOnce dials one WebSocket, sends Connect and resolves on Connected.
+  async openOnce(url) {
     const token = await this.token();
     return new Promise((resolve, reject) => {
       let ws;
       try {
-        ws = new this.opt.WebSocket(this.opt.url);
+        ws = new this.opt.WebSocket(url);
       } catch (e) {
         reject(e);
         return;
@@ -188,14 +452,15 @@ export class RoomcastClient {
             settled = true;
             clearTimeout(timer);
             ws.close();
-            reject(new RoomcastError(f.error.code, f.error.message ?? ""));
+            if (f.error.code === "REDIRECT" && f.error.redirect) reject(new RedirectError(f.error.redirect));
+            else reject(new RoomcastError(f.error.code, f.error.message ?? "", num(f.error.retryAfterMs)));
           } else if (f.connected) {
             settled = true;
             clearTimeout(timer);
             this.ws = ws;
             this.user = f.connected.user;
             this.pingIntervalMs = num(f.connected.pingIntervalMs) || 25000;
-            this.startPing();
+            this.startTimers();
             resolve(f.connected);
           }
           return;
@@ -228,8 +493,8 @@ export class RoomcastClient {
   // reconnect with backoff unless closed.
   lost(ev) {
     this.ws = null;
-    this.stopPing();
-    const err = new Error(`roomcast: disconnected (${ev.code}${ev.reason ? " " + ev.reason : ""})`);
+    this.stopTimers();
+    const err = new DisconnectedError(`${ev.code}${ev.reason ? " " + ev.reason : ""}`);
     this.failPending(err);
     this.connected = false;
     if (this.closed || this.reconnecting) return; // the reconnect loop goes on
@@ -253,22 +518,28 @@ export class RoomcastClient {
 
   async reconnectLoop() {
     let backoff = this.opt.backoffMinMs;
+    let moved = this.moved;
+    this.moved = false;
     while (!this.closed) {
-      const d = backoff / 2 + Math.random() * (backoff / 2); // jitter
-      await new Promise((r) => setTimeout(r, d));
+      const d = moved ? 0 : backoff / 2 + Math.random() * (backoff / 2); // jitter
+      moved = false;
+      await sleep(d);
       if (this.closed) return;
       try {
         await this.open();
         await this.resume();
-        this.counters.reconnects++;
+        this.st.reconnects++;
         this.setConnected(true, null);
         return;
       } catch (e) {
         if (this.ws) {
           const ws = this.ws;
           this.ws = null; // not "lost": this loop goes on
+          this.stopTimers();
           ws.close();
+          this.failPending(new DisconnectedError("resume failed"));
         }
+        this.url = ""; // a redirect target may be gone: back to the seed URL
         backoff = Math.min(backoff * 2, this.opt.backoffMaxMs);
       }
     }
@@ -281,7 +552,7 @@ export class RoomcastClient {
       r.pullingAt = 0;
       r.resume = true;
       try {
-        await this.request({ join: { room: r.name, resume: true, afterSeq: r.seq, afterPseq: r.pseq } }, true);
+        await this.request({ join: { room: r.name, resume: true, afterSeq: r.seq, afterPseq: r.pseq } }, { resume: true });
       } catch (e) {
         if (e instanceof RoomcastError && (e.code === "BANNED" || e.code === "ROOM_NOT_FOUND")) {
           this.rooms.delete(r.name);
@@ -302,9 +573,10 @@ export class RoomcastClient {
   }
 
   // ready resolves when a session is up (waiting through a reconnect).
-  ready() {
+  ready(timeoutMs = this.opt.requestTimeoutMs) {
     if (this.connected && this.ws) return Promise.resolve();
-    if (this.closed) return Promise.reject(new Error("roomcast: closed"));
+    if (this.closed) return Promise.reject(new ClosedError());
+    if (!this.opt.reconnect && !this.reconnecting) return Promise.reject(new DisconnectedError("not connected"));
     return new Promise((resolve, reject) => {
       const w = { resolve, reject };
       this.waiters.push(w);
@@ -312,9 +584,9 @@ export class RoomcastClient {
         const i = this.waiters.indexOf(w);
         if (i >= 0) {
           this.waiters.splice(i, 1);
-          reject(new Error("roomcast: not connected"));
+          reject(new Error("roomcast: not connected (timed out)"));
         }
-      }, this.opt.requestTimeoutMs);
+      }, timeoutMs);
     });
   }
 
@@ -323,43 +595,49 @@ export class RoomcastClient {
     this.lastSend = Date.now();
   }
 
-  // request sends an operation and resolves with the frame answering it.
-  // During a resume the session is up but not yet "connected".
-  async request(body, duringResume = false) {
-    if (!duringResume) await this.ready();
-    if (!this.ws) throw new Error("roomcast: not connected");
+  // request sends an operation and resolves with the frame answering it,
+  // waiting for a reconnect first if need be; timeoutMs bounds both. During
+  // a resume (opts.resume) the session is up but not yet "connected".
+  async request(body, { resume = false, timeoutMs = this.opt.requestTimeoutMs } = {}) {
+    const deadline = Date.now() + timeoutMs;
+    if (!resume) await this.ready(timeoutMs);
+    if (!this.ws) throw new DisconnectedError("not connected");
     this.nextId = (this.nextId % 0xfffffffe) + 1;
     const id = this.nextId;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new Error("roomcast: request timed out"));
-      }, this.opt.requestTimeoutMs);
+      }, Math.max(deadline - Date.now(), 0));
       this.pending.set(id, { resolve, reject, timer });
       this.write({ id, ...body });
     });
   }
 
-  startPing() {
-    this.stopPing();
+  startTimers() {
+    this.stopTimers();
     const every = Math.max(this.pingIntervalMs / 4, 10);
     this.pingTimer = setInterval(() => {
       if (this.ws && Date.now() - this.lastSend >= this.pingIntervalMs) {
         this.write({ ping: {} });
       }
     }, every);
+    const period = Math.min(this.ackIntervalMs(), this.opt.offline.gapTimeoutMs || 1000) / 2;
+    this.offTimer = setInterval(() => this.offlineTick(), Math.max(period, 20));
   }
 
-  stopPing() {
+  stopTimers() {
     if (this.pingTimer) clearInterval(this.pingTimer);
+    if (this.offTimer) clearInterval(this.offTimer);
     this.pingTimer = null;
+    this.offTimer = null;
   }
 
   /** Joins a room; resolves with {room, seq, pseq, viewers}. */
   async join(room) {
     let r = this.rooms.get(room);
     if (!r) {
-      r = { name: room, seq: 0, pseq: 0, seen: new Set(), order: [], next: 0, joined: false, resume: false, pullingAt: 0 };
+      r = { name: room, seq: 0, pseq: 0, ring: newRing(), joined: false, resume: false, pullingAt: 0 };
       this.rooms.set(room, r);
     }
     r.resume = false;
@@ -396,11 +674,14 @@ export class RoomcastClient {
     return performance.now() - start;
   }
 
-  // handle acts on one frame of a live session, in arrival order.
+  // handle acts on one frame of a live session, in arrival order. Offline
+  // frames are applied before the request they answer resolves, so the
+  // "convMessage" events of a page have run when pullConv resolves.
   handle(f) {
-    this.counters.framesIn++;
+    this.st.framesIn++;
     this.emit("frame", f);
     if (f.joined) this.onJoined(f.joined);
+    this.onOfflineFrame(f);
     if (f.id) {
       const p = this.pending.get(f.id);
       if (p) {
@@ -430,7 +711,7 @@ export class RoomcastClient {
   }
 
   onNotify(n) {
-    this.counters.notifies++;
+    this.st.notifies++;
     const room = n.room;
     this.apply(room, n.messages, num(n.missed));
     const r = this.rooms.get(room);
@@ -445,8 +726,8 @@ export class RoomcastClient {
     const p = { room: r.name, afterSeq: r.seq, afterPseq: r.pseq };
     if (this.opt.pullLimit) p.limit = this.opt.pullLimit;
     if (ack) p.ack = true;
-    this.counters.pulls++;
-    if (ack) this.counters.acks++;
+    this.st.pulls++;
+    if (ack) this.st.acks++;
     // id 0: the answer is known by its type (the server may share it).
     this.write({ pull: p });
   }
@@ -468,6 +749,13 @@ export class RoomcastClient {
   }
 
   onKick(k) {
+    if (k.reason === "MOVED" && k.redirect) {
+      // The cluster moved this user: when the server closes the
+      // connection, reconnect there at once and resume.
+      this.url = k.redirect;
+      this.moved = true;
+      return;
+    }
     const room = k.room ?? "";
     if (room) this.rooms.delete(room);
     this.emit("kick", room, k.reason ?? "UNSPECIFIED");
@@ -479,35 +767,358 @@ export class RoomcastClient {
     if (!r) return;
     const fresh = [];
     for (const raw of msgs ?? []) {
-      const m = message(raw);
+      const m = toRoomMessage(raw);
       const lane = m.priority ? "pseq" : "seq";
-      if (m.seq <= r[lane] || this.remember(r, m.msgId)) {
-        this.counters.duplicates++;
+      if (m.seq <= r[lane] || remember(r.ring, m.msgId, this.opt.dedupeWindow)) {
+        this.st.duplicates++;
         continue;
       }
       r[lane] = m.seq;
       fresh.push(m);
     }
     if (missed > 0) {
-      this.counters.missed += missed;
+      this.st.missed += missed;
       this.emit("missed", room, missed);
     }
-    this.counters.messages += fresh.length;
+    this.st.messages += fresh.length;
     for (const m of fresh) this.emit("message", room, m);
   }
 
-  // remember records id and reports whether it was already seen.
-  remember(r, id) {
-    if (r.seen.has(id)) return true;
-    const w = this.opt.dedupeWindow;
-    if (r.order.length < w) {
-      r.order.push(id);
-    } else {
-      r.seen.delete(r.order[r.next]);
-      r.order[r.next] = id;
-      r.next = (r.next + 1) % w;
+  // ---- Offline 1:1 and group messages (client/offline.go) ----
+
+  // conv returns the state of one conversation:
+  //   known    the cursor is meaningful
+  //   cursor   every seq up to here was received (handed over or skipped)
+  //   backlog  max seq at login: up to it the app pulls on demand
+  //   ahead    seqs received live above the cursor
+  //   gapAt    when the oldest gap appeared (0: none)
+  //   acked    last received cursor acknowledged to the server
+  //   pending  live messages since the last acknowledgement
+  //   dirty    when cursor first moved past acked (0: it did not)
+  conv(id) {
+    let cs = this.convs.get(id);
+    if (!cs) {
+      cs = { known: false, cursor: 0, backlog: 0, ahead: new Set(), gapAt: 0, acked: 0, pending: 0, dirty: 0, ring: newRing() };
+      this.convs.set(id, cs);
     }
-    r.seen.add(id);
-    return false;
+    return cs;
+  }
+
+  onOfflineFrame(f) {
+    if (f.convMessage) this.applyLive(toConvMessage(f.convMessage));
+    else if (f.convPage) this.applyPage(toPage(f.convPage));
+    else if (f.allPage) for (const p of f.allPage.pages ?? []) this.applyPage(toPage(p));
+    else if (f.counters) this.applyCounters(toCounters(f.counters));
+    else if (f.receipt) this.emit("receipt", { conv: f.receipt.conv, user: f.receipt.user ?? "", read: num(f.receipt.read) });
+  }
+
+  // applyCounters takes the server's received cursors as the truth: a page
+  // that was delivered but never acknowledged (the app crashed, or the
+  // connection broke before the next pull) is pulled again, and deduped.
+  applyCounters(ct) {
+    if (ct.ackEvery > 0) this.serverAckEvery = ct.ackEvery;
+    if (ct.ackIntervalMs > 0) this.serverAckIntervalMs = ct.ackIntervalMs;
+    for (const sum of ct.convs) {
+      const cs = this.conv(sum.conv);
+      cs.known = true;
+      cs.cursor = cs.acked = sum.received;
+      cs.backlog = sum.maxSeq;
+      cs.ahead.clear();
+      cs.gapAt = cs.pending = cs.dirty = 0;
+    }
+    this.emit("counters", ct);
+  }
+
+  // fresh dedupes m (by msgId, then the app's seen).
+  fresh(cs, m) {
+    if (m.tombstone) {
+      this.offSt.tombstones++;
+      return false;
+    }
+    const seen = this.opt.offline.seen;
+    if (remember(cs.ring, m.msgId, this.opt.dedupeWindow) || (seen && seen(m.conv, m.msgId))) {
+      this.offSt.duplicates++;
+      return false;
+    }
+    return true;
+  }
+
+  deliver(conv, msgs) {
+    this.offSt.messages += msgs.length;
+    for (const m of msgs) this.emit("convMessage", conv, m);
+  }
+
+  applyPage(p) {
+    const cs = this.conv(p.conv);
+    const out = p.messages.filter((m) => this.fresh(cs, m));
+    if (!cs.known || p.nextCursor > cs.cursor) {
+      cs.known = true;
+      cs.cursor = Math.max(cs.cursor, p.nextCursor);
+      for (const seq of cs.ahead) if (seq <= cs.cursor) cs.ahead.delete(seq);
+      advance(cs);
+    }
+    this.deliver(p.conv, out);
+  }
+
+  // applyLive takes a live push: dedupe, cursor, batched acknowledgement.
+  // For a conversation the client has no cursor for yet, the messages are
+  // handed over (deduped by msgId) and kept "ahead" until the offline tick
+  // has asked the server for the received cursor.
+  applyLive(m) {
+    const cs = this.conv(m.conv);
+    const old = cs.known && m.seq <= cs.cursor;
+    const ok = !old && this.fresh(cs, m);
+    if (old) {
+      this.offSt.duplicates++;
+    } else {
+      cs.ahead.add(m.seq);
+      if (cs.known) {
+        advance(cs);
+        markDirty(cs);
+      }
+    }
+    let ack = null;
+    if (ok && cs.known) {
+      cs.pending++;
+      if (cs.pending >= this.ackEvery() && cs.cursor > cs.acked) ack = ackFrame(cs, m.conv);
+    }
+    if (ok) this.deliver(m.conv, [m]);
+    if (ack) this.sendAck(ack);
+  }
+
+  // learn sets the cursor of a conversation first met live from the
+  // server's received cursor.
+  async learn(conv) {
+    let sum;
+    try {
+      sum = await this.getConv(conv);
+    } catch {
+      return;
+    }
+    const cs = this.conv(conv);
+    if (cs.known) return;
+    cs.known = true;
+    cs.cursor = cs.acked = cs.backlog = sum.received;
+    for (const seq of cs.ahead) if (seq <= cs.cursor) cs.ahead.delete(seq);
+    advance(cs);
+    markDirty(cs);
+  }
+
+  sendAck(a) {
+    this.offSt.acks++;
+    // id 0: fire and forget. A CURSOR_BACKWARDS answer only means another
+    // device acknowledged further.
+    if (this.ws) this.write({ ack: a });
+  }
+
+  ackEvery() {
+    return this.opt.offline.ackEvery || this.serverAckEvery || 20;
+  }
+
+  ackIntervalMs() {
+    return this.opt.offline.ackIntervalMs || this.serverAckIntervalMs || 1000;
+  }
+
+  // offlineTick runs on a timer per session: it sends acknowledgements
+  // that waited ackIntervalMs, asks for the cursors of conversations met
+  // live and pulls gaps older than gapTimeoutMs. One tick at a time.
+  async offlineTick() {
+    if (this.offBusy || !this.ws) return;
+    this.offBusy = true;
+    try {
+      const now = Date.now();
+      const interval = this.ackIntervalMs();
+      const gapTimeout = this.opt.offline.gapTimeoutMs || 1000;
+      const acks = [], gaps = [], unknown = [];
+      for (const [id, cs] of this.convs) {
+        if (!cs.known) {
+          if (cs.ahead.size > 0) unknown.push(id);
+          continue;
+        }
+        if (cs.dirty && now - cs.dirty >= interval) acks.push(ackFrame(cs, id));
+        if (cs.gapAt && now - cs.gapAt >= gapTimeout) {
+          gaps.push(id);
+          cs.gapAt = now; // once per timeout
+        }
+      }
+      for (const a of acks) this.sendAck(a);
+      for (const id of unknown) await this.learn(id);
+      for (const id of gaps) {
+        this.offSt.gapPulls++;
+        try {
+          await this.pullConv(id);
+        } catch {
+          // the next timeout tries again
+        }
+        // What the pull brought is acknowledged by the next round.
+        markDirty(this.conv(id));
+      }
+    } finally {
+      this.offBusy = false;
+    }
+  }
+
+  /** The offline counters. */
+  offlineStats() {
+    return { ...this.offSt };
+  }
+
+  /** The seq up to which the client has received conv, or null when it does not know. */
+  convCursor(conv) {
+    const cs = this.convs.get(conv);
+    return cs && cs.known ? cs.cursor : null;
+  }
+
+  // sendOffline sends until the server acknowledges or timeoutMs passes,
+  // resending with the same client_msg_id after a disconnect or a store
+  // refusal.
+  async sendOffline(frame, { clientMsgId = "", timeoutMs = this.opt.requestTimeoutMs } = {}) {
+    const cmid = clientMsgId || newClientMsgId();
+    const deadline = Date.now() + timeoutMs;
+    let backoff = this.opt.backoffMinMs;
+    for (;;) {
+      try {
+        const f = await this.request(frame(cmid), { timeoutMs: Math.max(deadline - Date.now(), 1) });
+        return toConvSent(f.convSent);
+      } catch (e) {
+        if (!retryable(e) || !this.opt.reconnect || deadline - Date.now() <= backoff) throw e;
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, this.opt.backoffMaxMs);
+      }
+    }
+  }
+
+  /** Sends a 1:1 message; resolves once the server stored it. */
+  sendDirect(to, body, { kind = "", clientMsgId = "", timeoutMs } = {}) {
+    return this.sendOffline((cmid) => ({ sendDirect: { to, body, kind, clientMsgId: cmid } }), { clientMsgId, timeoutMs });
+  }
+
+  /** Sends a message to a group the user is in. */
+  sendGroup(group, body, { kind = "", clientMsgId = "", timeoutMs } = {}) {
+    return this.sendOffline((cmid) => ({ sendGroup: { group, body, kind, clientMsgId: cmid } }), { clientMsgId, timeoutMs });
+  }
+
+  /** A page of the conversations with unread messages (the first is pushed
+   * at login; cursor is the previous page's nextCursor). "counters" sees it too. */
+  async counters(cursor = "", limit = 0) {
+    const f = await this.request({ listCounters: { cursor, limit } });
+    return toCounters(f.counters);
+  }
+
+  /** Pages through all conversations, most recent first. */
+  async listConvs(cursor = "", limit = 0) {
+    const f = await this.request({ listConvs: { cursor, limit } });
+    return toConvList(f.convList);
+  }
+
+  /** Summarises one conversation (cursors, the peer's read cursor). */
+  async getConv(conv) {
+    const f = await this.request({ getConv: { conv } });
+    return toSummary(f.convList.convs[0]);
+  }
+
+  /** Pulls the next page of conv after the client's cursor (which
+   * acknowledges everything up to it), emits new entries and moves the
+   * cursor. A conversation the client knows nothing of starts from the
+   * server's received cursor. */
+  async pullConv(conv) {
+    let after = this.convCursor(conv);
+    if (after === null) after = (await this.getConv(conv)).received;
+    return this.pullConvAfter(conv, after, 0);
+  }
+
+  /** Pulls one page after a given cursor (limit 0: the server's default). */
+  async pullConvAfter(conv, after, limit = 0) {
+    const f = await this.request({ pullConv: { conv, after, limit } });
+    return toPage(f.convPage);
+  }
+
+  /** Pulls conv page by page until the server has no more, then sends the
+   * final pull that acknowledges the last page. Resolves with the number of
+   * entries pulled (before dedupe). */
+  async syncConv(conv) {
+    let n = 0;
+    for (let p = await this.pullConv(conv); ; p = await this.pullConvAfter(conv, p.nextCursor, 0)) {
+      n += p.messages.length;
+      if (p.noMore && p.messages.length === 0) return n; // the final, acknowledging page
+    }
+  }
+
+  /** Pulls every conversation with entries the user has not received,
+   * until the server has no more; each request acknowledges the previous
+   * answer. Resolves with the number of entries pulled. */
+  async pullAll(limit = 0) {
+    let n = 0;
+    let acks = [];
+    for (;;) {
+      const f = await this.request({ pullAll: { acks, limit } });
+      const page = f.allPage ?? {};
+      acks = [];
+      for (const p of page.pages ?? []) {
+        n += (p.messages ?? []).length;
+        acks.push({ conv: p.conv, seq: num(p.nextCursor) });
+      }
+      if (page.noMore && acks.length === 0) return n;
+    }
+  }
+
+  /** Moves the read cursor of conv to seq (and received with it); the
+   * other user of a 1:1 conversation gets a receipt. */
+  markRead(conv, seq) {
+    return this.ack(conv, 0, seq);
+  }
+
+  /** Moves the received and read cursors explicitly (0: leave as is). */
+  async ack(conv, received = 0, read = 0) {
+    const f = await this.request({ ack: { conv, received, read } });
+    return toAcked(f.acked);
+  }
+
+  /** Pages conv backwards from before (0: the newest), for roaming.
+   * Entries are returned, not emitted. */
+  async history(conv, before = 0, limit = 0) {
+    const f = await this.request({ history: { conv, before, limit } });
+    const h = f.historyPage;
+    return {
+      conv: h.conv,
+      messages: (h.messages ?? []).map((m) => toConvMessage(m, h.conv)),
+      nextBefore: num(h.nextBefore),
+      noMore: !!h.noMore,
+    };
+  }
+
+  /** Withdraws one of the user's messages. */
+  async recall(conv, seq) {
+    const f = await this.request({ recall: { conv, seq } });
+    const r = f.recalled;
+    return { conv: r.conv, seq: num(r.seq), recallSeq: num(r.recallSeq) };
+  }
+
+  /** Makes a group with the user and members in it (group "": the server
+   * names it). Members may be given as arguments or as an array. */
+  async createGroup(group, name, ...members) {
+    const f = await this.request({ createGroup: { group, name, members: members.flat() } });
+    return toGroupInfo(f.groupInfo);
+  }
+
+  /** Joins a group. */
+  async joinGroup(group) {
+    return toGroupInfo((await this.request({ joinGroup: { group } })).groupInfo);
+  }
+
+  /** Leaves a group. */
+  async leaveGroup(group) {
+    return toGroupInfo((await this.request({ leaveGroup: { group } })).groupInfo);
+  }
+
+  /** Pages through a group's members with their cursors. */
+  async members(group, cursor = "", limit = 0) {
+    const l = (await this.request({ listMembers: { group, cursor, limit } })).memberList;
+    return {
+      group: l.group,
+      members: (l.members ?? []).map((m) => ({ user: m.user, received: num(m.received), read: num(m.read), since: num(m.since) })),
+      nextCursor: l.nextCursor ?? "",
+      noMore: !!l.noMore,
+    };
   }
 }
