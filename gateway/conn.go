@@ -240,7 +240,11 @@ func (c *conn) writeLoop() {
 		if err != nil {
 			c.closeWith(ReasonWriteError, err.Error())
 			_ = c.nc.Close()
+			// Frames queued while this batch was being written are dropped:
+			// take them out of the node's queue gauge too.
 			c.mu.Lock()
+			c.g.queued.Add(-int64(c.qbytes))
+			clear(c.queue)
 			c.queue, c.qbytes = nil, 0
 			c.mu.Unlock()
 			c.finishClose()

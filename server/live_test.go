@@ -366,4 +366,8 @@ func TestSlowConsumer(t *testing.T) {
 	if v, _ := s.Fanout().Room("r"); v.Viewers != 2 {
 		t.Fatalf("viewers = %d, want 2", v.Viewers)
 	}
+	// Its dropped queue left the node's queue gauge.
+	eventually(t, 10*time.Second, "queue_bytes back to 0", func() bool {
+		return metric(t, s, "roomcast_gateway_queue_bytes") == 0
+	})
 }

@@ -1,0 +1,121 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/roomcast/roomcast/auth"
+	"github.com/roomcast/roomcast/fanout"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+	"github.com/roomcast/roomcast/room"
+)
+
+// Fakes at the gateway's seams: the tests here never join a room.
+
+type noRooms struct{}
+
+func (noRooms) Join(context.Context, room.JoinRequest) (room.JoinInfo, error) {
+	return room.JoinInfo{}, room.ErrUnavailable
+}
+func (noRooms) Leave(context.Context, string, string, string) error { return nil }
+func (noRooms) Send(context.Context, room.SendRequest) (room.Accepted, error) {
+	return room.Accepted{}, room.ErrUnavailable
+}
+
+type noFanout struct{}
+
+func (noFanout) Subscribe(fanout.Session, string) *fanout.Sub              { return nil }
+func (noFanout) Begin(*fanout.Sub, uint64, uint64)                         {}
+func (noFanout) Unsubscribe(*fanout.Sub)                                   {}
+func (noFanout) Pull(*fanout.Sub, uint32, uint64, uint64, int, bool) error { return nil }
+
+// verifierFunc adapts a function to Verifier.
+type verifierFunc func(token string, now time.Time) (auth.Identity, error)
+
+func (f verifierFunc) Verify(token string, now time.Time) (auth.Identity, error) {
+	return f(token, now)
+}
+
+// anyToken accepts every token as the user it names, valid for an hour.
+var anyToken = verifierFunc(func(tok string, now time.Time) (auth.Identity, error) {
+	return auth.Identity{User: tok, Expires: now.Add(time.Hour)}, nil
+})
+
+func newTestGateway(t *testing.T, v Verifier, cfg Config) *Gateway {
+	t.Helper()
+	g, err := New(Deps{Rooms: noRooms{}, Fanout: noFanout{}, Auth: v}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := g.Close(ctx); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return g
+}
+
+// blockingConn is a net.Conn whose first Write blocks until released and
+// then fails, like a peer that stopped reading until the write timed out.
+type blockingConn struct {
+	net.Conn // nil: only what the writer uses is implemented
+	entered  chan struct{}
+	release  chan struct{}
+	once     sync.Once
+}
+
+func (b *blockingConn) Write(p []byte) (int, error) {
+	b.once.Do(func() { close(b.entered) })
+	<-b.release
+	return 0, errors.New("write: i/o timeout")
+}
+func (b *blockingConn) Close() error                     { return nil }
+func (b *blockingConn) SetWriteDeadline(time.Time) error { return nil }
+func (b *blockingConn) SetReadDeadline(time.Time) error  { return nil }
+
+// TestQueueGaugeAfterWriteError: frames queued while a write fails are
+// dropped with the connection and taken out of queue_bytes, which returns
+// to 0.
+func TestQueueGaugeAfterWriteError(t *testing.T) {
+	g := newTestGateway(t, anyToken, Config{})
+	nc := &blockingConn{entered: make(chan struct{}), release: make(chan struct{})}
+	c := &conn{g: g, nc: nc, fd: -1, id: g.nextID.Add(1), done: make(chan struct{})}
+	pong := func() *pb.Frame { return &pb.Frame{Body: &pb.Frame_Pong{Pong: &pb.Pong{ServerTime: 1}}} }
+	c.push(0, pong()) // taken by the writer, which blocks in Write
+	<-nc.entered
+	for range 10 {
+		c.push(0, pong())
+	}
+	if g.queued.Load() <= 0 {
+		t.Fatal("nothing queued behind the blocked write")
+	}
+	close(nc.release)
+	select {
+	case <-c.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the writer did not finish")
+	}
+	if n := g.queued.Load(); n != 0 {
+		t.Fatalf("queue_bytes = %d after the connection died, want 0", n)
+	}
+	if got := c.closeWhy; got != ReasonWriteError {
+		t.Fatalf("closed for %q, want %q", got, ReasonWriteError)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for: %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
