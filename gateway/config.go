@@ -40,7 +40,9 @@ type Config struct {
 	// MaxBadFrames is how many refused frames in a row (undecodable, unknown,
 	// rate limited) a connection may send before it is closed. Default 20.
 	MaxBadFrames int `yaml:"max_bad_frames"`
-	// MaxConns bounds the connections of this node; 0 means no limit.
+	// MaxConns bounds the connections of this node, handshakes in progress
+	// included (a slot is taken before the token check and the upgrade);
+	// 0 means no limit.
 	MaxConns int `yaml:"max_conns"`
 	// MaxConnsPerIP bounds the connections from one client IP (refused at
 	// the handshake with 429); -1 means no limit. Default 2000 (NATs and

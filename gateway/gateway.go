@@ -87,6 +87,7 @@ type Gateway struct {
 	clock  atomic.Int64 // nanoseconds since epoch, updated by the janitor
 	nextID atomic.Uint64
 	conns  atomic.Int64
+	slots  atomic.Int64  // MaxConns slots taken: registered connections and handshakes in progress
 	parks  atomic.Uint64 // connections parked, ever (the janitor trims memory after waves)
 	queued atomic.Int64
 
@@ -202,13 +203,22 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, pb.Error_UNAVAILABLE.String(), "server shutting down")
 		return
 	}
-	if g.cfg.MaxConns > 0 && g.conns.Load() >= int64(g.cfg.MaxConns) {
+	// The slot is taken here, before the token check and the upgrade, so
+	// that concurrent handshakes cannot all pass a check that one of them
+	// fills; every way out below gives it back until register keeps it.
+	if !g.reserve() {
 		g.metrics.rejected.WithLabelValues(ReasonServerOverload).Inc()
 		g.metrics.limits.refused(LimitMaxConns)
 		w.Header().Set("Retry-After", "5")
 		httpError(w, http.StatusServiceUnavailable, pb.Error_UNAVAILABLE.String(), "too many connections")
 		return
 	}
+	counted := false
+	defer func() {
+		if !counted {
+			g.slots.Add(-1)
+		}
+	}()
 	if !g.checkOrigin(r) {
 		g.metrics.rejected.WithLabelValues(ReasonOrigin).Inc()
 		httpError(w, http.StatusForbidden, "BAD_HANDSHAKE", "origin not allowed")
@@ -222,7 +232,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusTooManyRequests, pb.Error_TOO_MANY_CONNECTIONS.String(), "too many connections from this address")
 		return
 	}
-	counted := false
 	defer func() {
 		if !counted {
 			g.ipConns.release(ip)
@@ -266,6 +275,22 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
+// reserve takes one of the node's MaxConns slots (always granted without
+// a limit); false when every slot is taken. The slot is given back by
+// unregister, or by ServeHTTP when the handshake fails.
+func (g *Gateway) reserve() bool {
+	limit := int64(g.cfg.MaxConns)
+	for {
+		n := g.slots.Load()
+		if limit > 0 && n >= limit {
+			return false
+		}
+		if g.slots.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
 func (g *Gateway) register(c *conn) bool {
 	sh := &g.shards[shard.Uint(c.id, numConnShards)]
 	sh.mu.Lock()
@@ -292,6 +317,7 @@ func (g *Gateway) unregister(c *conn) {
 	if _, ok := sh.m[c.id]; ok {
 		delete(sh.m, c.id)
 		g.conns.Add(-1)
+		g.slots.Add(-1)
 	}
 	sh.mu.Unlock()
 }

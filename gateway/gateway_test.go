@@ -3,10 +3,17 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/roomcast/roomcast/auth"
 	"github.com/roomcast/roomcast/fanout"
@@ -59,6 +66,117 @@ func newTestGateway(t *testing.T, v Verifier, cfg Config) *Gateway {
 		}
 	})
 	return g
+}
+
+// TestMaxConnsHoldsUnderConcurrentHandshakes: handshakes that are all past
+// the max_conns check at once (their token checks are held) cannot
+// overshoot it: the slot is taken at the check, and the others are
+// refused with 503 while the first ones are still verifying.
+func TestMaxConnsHoldsUnderConcurrentHandshakes(t *testing.T) {
+	const maxConns, dials = 3, 12
+	release := make(chan struct{})
+	var verifying atomic.Int64
+	slow := verifierFunc(func(tok string, now time.Time) (auth.Identity, error) {
+		verifying.Add(1)
+		<-release
+		return auth.Identity{User: tok, Expires: now.Add(time.Hour)}, nil
+	})
+	g := newTestGateway(t, slow, Config{MaxConns: maxConns})
+	srv := httptest.NewServer(g)
+	defer srv.Close()
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+
+	var refused, upgraded atomic.Int64
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var open []*websocket.Conn
+	for i := range dials {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ws, resp, err := websocket.DefaultDialer.Dial(fmt.Sprintf("%s?token=u%d", url, i), nil)
+			if err != nil {
+				if resp != nil && resp.StatusCode == http.StatusServiceUnavailable {
+					refused.Add(1)
+					return
+				}
+				t.Errorf("dial %d: %v", i, err)
+				return
+			}
+			upgraded.Add(1)
+			mu.Lock()
+			open = append(open, ws)
+			mu.Unlock()
+		}()
+	}
+	// Every handshake is either refused or held in its token check.
+	deadline := time.Now().Add(10 * time.Second)
+	for refused.Load()+verifying.Load() < dials {
+		if time.Now().After(deadline) {
+			t.Fatalf("refused %d, verifying %d of %d", refused.Load(), verifying.Load(), dials)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	defer func() {
+		for _, ws := range open {
+			ws.Close()
+		}
+	}()
+	if upgraded.Load() != maxConns || refused.Load() != dials-maxConns {
+		t.Fatalf("%d upgraded, %d refused; want %d and %d (max_conns %d)",
+			upgraded.Load(), refused.Load(), maxConns, dials-maxConns, maxConns)
+	}
+	if got := g.Conns(); got != maxConns {
+		t.Fatalf("Conns() = %d, want %d", got, maxConns)
+	}
+	// Closing them frees their slots.
+	for _, ws := range open {
+		ws.Close()
+	}
+	open = nil
+	waitFor(t, "slots released", func() bool { return g.slots.Load() == 0 && g.Conns() == 0 })
+	ws, _, err := websocket.DefaultDialer.Dial(url+"?token=again", nil)
+	if err != nil {
+		t.Fatalf("dial after the others left: %v", err)
+	}
+	ws.Close()
+}
+
+// TestMaxConnsSlotReturnedOnRefusal: a handshake refused after its slot
+// was taken (bad token, bad origin, bad upgrade) gives the slot back.
+func TestMaxConnsSlotReturnedOnRefusal(t *testing.T) {
+	bad := verifierFunc(func(string, time.Time) (auth.Identity, error) { return auth.Identity{}, auth.ErrInvalid })
+	g := newTestGateway(t, bad, Config{MaxConns: 1, AllowedOrigins: []string{"https://ok.example"}})
+	srv := httptest.NewServer(g)
+	defer srv.Close()
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	for range 5 {
+		if _, resp, err := websocket.DefaultDialer.Dial(url+"?token=forged", nil); err == nil || resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("forged token: %v %v", err, resp)
+		}
+		h := http.Header{"Origin": {"https://evil.example"}}
+		if _, resp, err := websocket.DefaultDialer.Dial(url, h); err == nil || resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("bad origin: %v %v", err, resp)
+		}
+		resp, err := http.Get(srv.URL) // not an upgrade
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("plain GET: HTTP %d", resp.StatusCode)
+		}
+	}
+	if n := g.slots.Load(); n != 0 {
+		t.Fatalf("%d slots still taken after refused handshakes", n)
+	}
+	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		t.Fatalf("the one slot is not free: %v", err)
+	}
+	ws.Close()
 }
 
 // blockingConn is a net.Conn whose first Write blocks until released and
