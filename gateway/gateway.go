@@ -224,7 +224,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusForbidden, "BAD_HANDSHAKE", "origin not allowed")
 		return
 	}
-	ip := clientIP(r, g.cfg.ClientIPHeader)
+	ip := clientIP(r, g.cfg.ClientIPHeader, g.cfg.ClientIPTrustedHops)
 	if !g.ipConns.acquire(ip) {
 		g.metrics.rejected.WithLabelValues(ReasonIPLimit).Inc()
 		g.metrics.limits.refused(LimitMaxConnsPerIP)

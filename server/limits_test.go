@@ -169,3 +169,61 @@ func TestNoMessageReachesUnjoinedConnections(t *testing.T) {
 		}
 	}
 }
+
+// TestPerIPLimitBehindAProxy: behind a proxy that appends to
+// X-Forwarded-For, a client that writes its own X-Forwarded-For with a
+// fresh address each time is still counted under the address the proxy
+// appended; with two trusted proxies, under the second address from the
+// right.
+func TestPerIPLimitBehindAProxy(t *testing.T) {
+	dial := func(s *Server, xff ...string) int {
+		t.Helper()
+		h := http.Header{}
+		for _, v := range xff {
+			h.Add("X-Forwarded-For", v)
+		}
+		ws, resp, err := websocket.DefaultDialer.Dial(s.wsURL(), h)
+		if err != nil {
+			if resp == nil {
+				t.Fatal(err)
+			}
+			return resp.StatusCode
+		}
+		t.Cleanup(func() { ws.Close() })
+		return http.StatusSwitchingProtocols
+	}
+	one := startServer(t, func(c *configs.Config) {
+		c.Gateway.ClientIPHeader = "X-Forwarded-For"
+		c.Gateway.MaxConnsPerIP = 2
+	})
+	for i := range 2 {
+		if st := dial(one, fmt.Sprintf("6.6.6.%d, 10.0.0.1", i)); st != http.StatusSwitchingProtocols {
+			t.Fatalf("connection %d: HTTP %d", i, st)
+		}
+	}
+	// A spoofed leftmost address, or a spoofed line of its own: still 10.0.0.1.
+	if st := dial(one, "6.6.6.99, 10.0.0.1"); st != http.StatusTooManyRequests {
+		t.Fatalf("spoofed X-Forwarded-For: HTTP %d, want 429", st)
+	}
+	if st := dial(one, "6.6.6.100", "10.0.0.1"); st != http.StatusTooManyRequests {
+		t.Fatalf("spoofed X-Forwarded-For line: HTTP %d, want 429", st)
+	}
+	if st := dial(one, "10.0.0.2"); st != http.StatusSwitchingProtocols {
+		t.Fatalf("another client: HTTP %d", st)
+	}
+
+	two := startServer(t, func(c *configs.Config) {
+		c.Gateway.ClientIPHeader = "X-Forwarded-For"
+		c.Gateway.ClientIPTrustedHops = 2
+		c.Gateway.MaxConnsPerIP = 1
+	})
+	if st := dial(two, "6.6.6.1, 10.0.0.1, 172.16.0.2"); st != http.StatusSwitchingProtocols {
+		t.Fatalf("first connection: HTTP %d", st)
+	}
+	if st := dial(two, "6.6.6.2, 10.0.0.1, 172.16.0.3"); st != http.StatusTooManyRequests {
+		t.Fatalf("same client through another edge proxy: HTTP %d, want 429", st)
+	}
+	if got := metric(t, two, `roomcast_gateway_handshakes_rejected_total{reason="ip_limit"}`); got != 1 {
+		t.Fatalf("handshakes_rejected{ip_limit} = %v", got)
+	}
+}
