@@ -30,7 +30,8 @@ type conn struct {
 	enc      atomic.Uint32 // protocol.Encoding of the last frame received
 	lastRead atomic.Int64  // coarse clock of the last frame received
 	authed   atomic.Bool
-	indexed  bool // in Gateway.users; reader goroutine only
+	expires  atomic.Int64 // Unix ns at which the token expires (set before authed); 0: never
+	indexed  bool         // in Gateway.users; reader goroutine only
 
 	// Reader-goroutine state.
 	ident    auth.Identity

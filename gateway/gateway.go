@@ -382,8 +382,9 @@ func (g *Gateway) Move(fn func(user string) (url string, move bool), limit int) 
 // Conns returns the number of open connections.
 func (g *Gateway) Conns() int { return int(g.conns.Load()) }
 
-// Start runs the janitor that closes idle and unauthenticated connections,
-// and the poller that wakes parked idle connections.
+// Start runs the janitor that closes idle and unauthenticated connections
+// and those whose token expired, and the poller that wakes parked idle
+// connections.
 func (g *Gateway) Start() {
 	g.startOnce.Do(func() {
 		g.tick()
@@ -423,12 +424,14 @@ func (g *Gateway) janitor() {
 		cutoff := time.Now().Add(-time.Minute)
 		g.joinsByUser.sweep(cutoff)
 		g.joinsByIP.sweep(cutoff)
-		now := g.now()
+		now, wall := g.now(), time.Now().UnixNano()
 		idle, authT := int64(g.cfg.IdleTimeout), int64(g.cfg.AuthTimeout)
 		g.each(func(c *conn) {
 			switch {
 			case !c.authed.Load() && now-c.born > authT:
 				c.closeWith(ReasonAuthTimeout, "no Connect frame in time")
+			case c.tokenExpired(wall):
+				c.expire(0)
 			case now-c.lastRead.Load() > idle:
 				c.closeWith(ReasonIdle, "no frame received in time")
 			}
