@@ -264,8 +264,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// net/http releases its per-connection buffers and the handler's grown
 	// stack: an idle viewer costs only what roomcast keeps for it.
 	enc := encodingFromQuery(r)
-	g.wg.Add(1)
-	go func() {
+	go func() { // counted in g.wg by register
 		defer g.wg.Done()
 		if ident != nil && !c.authenticate(0, *ident, enc) {
 			c.cleanup()
@@ -291,6 +290,11 @@ func (g *Gateway) reserve() bool {
 	}
 }
 
+// register adds c to the open connections and counts its reader goroutine
+// in g.wg, both under the shard lock: Close sets closing before it walks
+// the shards, so a connection is either refused here or seen by that walk,
+// and its Add always happens before Close's Wait (after the upgrade,
+// http.Server.Shutdown no longer waits for this handler).
 func (g *Gateway) register(c *conn) bool {
 	sh := &g.shards[shard.Uint(c.id, numConnShards)]
 	sh.mu.Lock()
@@ -300,6 +304,7 @@ func (g *Gateway) register(c *conn) bool {
 	}
 	sh.m[c.id] = c
 	g.conns.Add(1)
+	g.wg.Add(1)
 	return true
 }
 

@@ -128,8 +128,10 @@ func TestMaxConnsHoldsUnderConcurrentHandshakes(t *testing.T) {
 		t.Fatalf("%d upgraded, %d refused; want %d and %d (max_conns %d)",
 			upgraded.Load(), refused.Load(), maxConns, dials-maxConns, maxConns)
 	}
-	if got := g.Conns(); got != maxConns {
-		t.Fatalf("Conns() = %d, want %d", got, maxConns)
+	// A connection is registered just after its upgrade answer went out.
+	waitFor(t, "registered", func() bool { return g.Conns() == maxConns })
+	if n := g.slots.Load(); n != maxConns {
+		t.Fatalf("%d slots taken, want %d", n, maxConns)
 	}
 	// Closing them frees their slots.
 	for _, ws := range open {
