@@ -122,6 +122,13 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("server: listen: %w", err)
 	}
+	if a, ok := ln.Addr().(*net.TCPAddr); ok && s.cfg.UsesDevSecret() && !a.IP.IsLoopback() {
+		// Validate allows only loopback names; this catches a localhost
+		// that resolves elsewhere.
+		_ = ln.Close()
+		return fmt.Errorf("server: gateway.listen %q bound %s, not a loopback address, while auth.secret is unset (the public development secret)",
+			s.cfg.Gateway.Listen, a)
+	}
 	s.started = true
 	s.ln = ln
 	s.fan.Start()
