@@ -173,6 +173,14 @@ func TestSlowlorisAndHalfOpenConnections(t *testing.T) {
 	if got := metric(t, s, `roomcast_gateway_closes_total{reason="idle"}`); got < 50 {
 		t.Fatalf("closes{idle} = %v", got)
 	}
+	// The stalled handshakes never reached the gateway: the HTTP server
+	// counts them.
+	eventually(t, 5*time.Second, "unserved{header_timeout} = 150", func() bool {
+		return metric(t, s, `roomcast_http_connections_unserved_total{reason="header_timeout"}`) == 150
+	})
+	if got := metric(t, s, `roomcast_http_connections_unserved_total{reason="incomplete"}`); got != 0 {
+		t.Fatalf("unserved{incomplete} = %v, want 0", got)
+	}
 	probe.finish(t, 300*time.Millisecond)
 }
 

@@ -105,6 +105,11 @@ func New(cfg configs.Config, log *slog.Logger) (*Server, error) {
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+	hm, err := newHTTPMetrics(s.reg)
+	if err != nil {
+		return nil, err
+	}
+	newConnTracker(cfg.HTTP.ReadHeaderTimeout, hm).install(s.http)
 	return s, nil
 }
 
