@@ -193,6 +193,7 @@ func TestJoinLeaveChurn(t *testing.T) {
 	})
 	probe := startProbe(t, s, "calm")
 	baseline := s.Fanout().Viewers()
+	joins0, leaves0 := metric(t, s, "roomcast_room_joins_total"), metric(t, s, "roomcast_room_leaves_total")
 	var ops atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -231,6 +232,11 @@ func TestJoinLeaveChurn(t *testing.T) {
 		if inf, err := s.Rooms().Info(fmt.Sprintf("churn-%d", i)); err == nil && inf.Viewers != 0 {
 			t.Fatalf("room churn-%d still counts %d viewers", i, inf.Viewers)
 		}
+	}
+	// Every join and every leave is counted, once.
+	joins, leaves := metric(t, s, "roomcast_room_joins_total")-joins0, metric(t, s, "roomcast_room_leaves_total")-leaves0
+	if want := float64(ops.Load() / 2); joins != want || leaves != want {
+		t.Fatalf("joins_total +%v, leaves_total +%v; want +%v each", joins, leaves, want)
 	}
 	probe.finish(t, 300*time.Millisecond)
 }
