@@ -52,7 +52,9 @@ type Options struct {
 	// URL of the server's WebSocket endpoint, e.g. ws://127.0.0.1:8080/ws.
 	URL string
 	// Token authenticates the client. TokenFunc, if set, is called on each
-	// (re)connect instead, so tokens can be refreshed.
+	// (re)connect instead, so tokens can be refreshed: the server closes a
+	// connection when its token expires (close 4009 token_expired) and the
+	// client reconnects with a new one.
 	Token     string
 	TokenFunc func(ctx context.Context) (string, error)
 	// JSON speaks JSON text frames instead of binary protobuf.

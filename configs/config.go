@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -34,7 +35,8 @@ const (
 
 // DevSecret is the token secret embedded mode uses when none is configured.
 // It is public: anyone can mint tokens for a server that runs with it. The
-// server says so loudly at start and refuses it outside embedded mode.
+// server says so loudly at start, and refuses it outside embedded mode and
+// on a non-loopback gateway.listen.
 const DevSecret = "roomcast-development-secret-do-not-use-in-production"
 
 // Config is the whole configuration of one roomcast process.
@@ -86,7 +88,8 @@ type LogConfig struct {
 type AuthConfig struct {
 	// Secret is the HMAC-SHA256 secret new tokens are signed with (at least
 	// 32 bytes), with KeyID as its id (default "k1"). Empty in embedded mode
-	// means DevSecret; required otherwise.
+	// means DevSecret, and then gateway.listen must be a loopback address;
+	// required otherwise.
 	Secret string `yaml:"secret"`
 	KeyID  string `yaml:"key_id"`
 	// Previous keys still verify tokens during a rotation.
@@ -160,6 +163,25 @@ func (c Config) WithDefaults() Config {
 // UsesDevSecret reports whether the process runs with the public DevSecret.
 func (c Config) UsesDevSecret() bool { return c.Auth.Secret == "" || c.Auth.Secret == DevSecret }
 
+// LoopbackAddr reports whether a listen address (host:port) binds only to
+// loopback: an IP in 127.0.0.0/8 or ::1, or the name localhost. An empty
+// host ("":8080), 0.0.0.0, :: and any other name are not. An empty address
+// is the gateway's default, 127.0.0.1:8080.
+func LoopbackAddr(listen string) bool {
+	if listen == "" {
+		return true
+	}
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // Validate reports the first invalid field, by its YAML path.
 func (c Config) Validate() error {
 	switch c.Mode {
@@ -190,6 +212,12 @@ func (c Config) Validate() error {
 	}
 	if c.Mode != ModeEmbedded && c.UsesDevSecret() {
 		return errors.New("auth.secret: required outside embedded mode (the development secret is public)")
+	}
+	if c.UsesDevSecret() && !LoopbackAddr(c.Gateway.Listen) {
+		return fmt.Errorf("gateway.listen: %q is not a loopback host:port while auth.secret is unset: "+
+			"tokens are signed with the public development secret and /demo/token mints admin tokens for anyone "+
+			"who can reach the server; set auth.secret (ROOMCAST_AUTH_SECRET, at least %d bytes) "+
+			"or listen on 127.0.0.1, ::1 or localhost", c.Gateway.Listen, auth.MinSecretBytes)
 	}
 	if c.Auth.Secret != "" && len(c.Auth.Secret) < auth.MinSecretBytes {
 		return fmt.Errorf("auth.secret: must be at least %d bytes", auth.MinSecretBytes)

@@ -160,6 +160,8 @@ func TestErrorsNameTheField(t *testing.T) {
 		{"mode: cluster\nredis:\n  addrs: [x:1]\ncluster:\n  zookeeper: [z:1]\n", "", "auth.secret"},
 		{"mode: cluster\nredis:\n  addrs: [x:1]\ncluster:\n  zookeeper: [z:1]\n  roles: [boss]\nauth:\n  secret: 0123456789abcdef0123456789abcdef\n", "", "cluster.roles"},
 		{"admin:\n  api_keys: [short]\n", "", "admin.api_keys[0]"},
+		{"gateway:\n  listen: 0.0.0.0:8080\n", "", "gateway.listen"},
+		{"", "ROOMCAST_GATEWAY_LISTEN=:8080", "auth.secret"},
 	}
 	for _, c := range cases {
 		var env []string
@@ -189,5 +191,37 @@ func TestKeys(t *testing.T) {
 	keys := c.Keys()
 	if c.UsesDevSecret() || len(keys) != 2 || keys[0].ID != "k1" || keys[1].ID != "k0" {
 		t.Fatalf("keys = %+v", keys)
+	}
+}
+
+// TestDevSecretOnlyOnLoopback: with the public development secret the
+// server may listen on loopback only; with a secret of its own, anywhere.
+func TestDevSecretOnlyOnLoopback(t *testing.T) {
+	for _, c := range []struct {
+		listen string
+		ok     bool
+	}{
+		{"127.0.0.1:8080", true}, {"127.0.0.1:0", true}, {"127.9.9.9:80", true}, {"[::1]:8080", true},
+		{"localhost:8080", true}, {"LOCALHOST:8080", true}, {"", true},
+		{":8080", false}, {"0.0.0.0:8080", false}, {"[::]:8080", false}, {"192.168.1.5:8080", false},
+		{"10.0.0.1:0", false}, {"example.com:8080", false}, {"localhost.example.com:80", false}, {"127.0.0.1", false},
+	} {
+		cfg := Default()
+		cfg.Gateway.Listen = c.listen
+		err := cfg.Validate()
+		if c.ok && err != nil {
+			t.Errorf("listen %q with the dev secret: %v", c.listen, err)
+		}
+		if !c.ok && (err == nil || !strings.Contains(err.Error(), "gateway.listen") || !strings.Contains(err.Error(), "auth.secret")) {
+			t.Errorf("listen %q with the dev secret: err %v, want one naming gateway.listen and auth.secret", c.listen, err)
+		}
+		cfg.Auth.Secret = DevSecret // named explicitly: the same
+		if err2 := cfg.Validate(); (err2 == nil) != c.ok {
+			t.Errorf("listen %q with auth.secret = DevSecret: %v", c.listen, err2)
+		}
+		cfg.Auth.Secret = strings.Repeat("s", 32)
+		if err := cfg.Validate(); err != nil && c.listen != "127.0.0.1" {
+			t.Errorf("listen %q with a secret of its own: %v", c.listen, err)
+		}
 	}
 }

@@ -40,7 +40,9 @@ type Config struct {
 	// MaxBadFrames is how many refused frames in a row (undecodable, unknown,
 	// rate limited) a connection may send before it is closed. Default 20.
 	MaxBadFrames int `yaml:"max_bad_frames"`
-	// MaxConns bounds the connections of this node; 0 means no limit.
+	// MaxConns bounds the connections of this node, handshakes in progress
+	// included (a slot is taken before the token check and the upgrade);
+	// 0 means no limit.
 	MaxConns int `yaml:"max_conns"`
 	// MaxConnsPerIP bounds the connections from one client IP (refused at
 	// the handshake with 429); -1 means no limit. Default 2000 (NATs and
@@ -57,11 +59,20 @@ type Config struct {
 	// turns it off. Defaults 500/s, burst 1000.
 	JoinRatePerIP  float64 `yaml:"join_rate_per_ip"`
 	JoinBurstPerIP int     `yaml:"join_burst_per_ip"`
-	// ClientIPHeader names a header set by a trusted reverse proxy that
-	// carries the client's IP (e.g. X-Forwarded-For; its first address is
-	// used). Empty: the socket's peer address. Only set it behind a proxy
-	// that overwrites the header, or clients can pick their own IP.
+	// ClientIPHeader names a header that trusted reverse proxies append the
+	// client's address to (e.g. X-Forwarded-For); the per-IP limits then
+	// count the address ClientIPTrustedHops from its right end. Empty: the
+	// socket's peer address. Only set it when every client connects through
+	// such a proxy: a client that connects directly can write the header.
 	ClientIPHeader string `yaml:"client_ip_header"`
+	// ClientIPTrustedHops is how many trusted proxies in front of the
+	// gateway append to ClientIPHeader: the client's IP is the address that
+	// many from the right (across every line of the header), the one the
+	// outermost trusted proxy saw. Addresses further left were written by
+	// the client and are never used. A header with fewer addresses, or an
+	// unparsable one at that place, falls back to the socket's peer.
+	// Default 1 (one proxy, which appends the address it sees).
+	ClientIPTrustedHops int `yaml:"client_ip_trusted_hops"`
 	// AllowedOrigins lists the browser origins (scheme://host[:port]) that
 	// may connect, besides the server's own host; "*" allows any. Requests
 	// without an Origin header (non-browser clients) are always allowed.
@@ -141,6 +152,9 @@ func (c Config) WithDefaults() Config {
 	if c.ParkAfter == 0 {
 		c.ParkAfter = 2 * time.Second
 	}
+	if c.ClientIPTrustedHops == 0 {
+		c.ClientIPTrustedHops = 1
+	}
 	return c
 }
 
@@ -180,6 +194,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("gateway.read_buffer_size: must not be negative, got %d", c.ReadBufferSize)
 	case c.ReadBufferSize > 0 && c.ReadBufferSize < 64:
 		return fmt.Errorf("gateway.read_buffer_size: must be at least 64, got %d", c.ReadBufferSize)
+	case c.ClientIPTrustedHops < 0:
+		return fmt.Errorf("gateway.client_ip_trusted_hops: must not be negative, got %d", c.ClientIPTrustedHops)
 	case c.ParkAfter < -1:
 		return fmt.Errorf("gateway.park_after: must be -1 (never), 0 (default) or positive, got %v", c.ParkAfter)
 	}

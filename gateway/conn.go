@@ -30,7 +30,8 @@ type conn struct {
 	enc      atomic.Uint32 // protocol.Encoding of the last frame received
 	lastRead atomic.Int64  // coarse clock of the last frame received
 	authed   atomic.Bool
-	indexed  bool // in Gateway.users; reader goroutine only
+	expires  atomic.Int64 // Unix ns at which the token expires (set before authed); 0: never
+	indexed  bool         // in Gateway.users; reader goroutine only
 
 	// Reader-goroutine state.
 	ident    auth.Identity
@@ -244,7 +245,11 @@ func (c *conn) writeLoop() {
 		if err != nil {
 			c.closeWith(ReasonWriteError, err.Error())
 			_ = c.nc.Close()
+			// Frames queued while this batch was being written are dropped:
+			// take them out of the node's queue gauge too.
 			c.mu.Lock()
+			c.g.queued.Add(-int64(c.qbytes))
+			clear(c.queue)
 			c.queue, c.qbytes = nil, 0
 			c.mu.Unlock()
 			c.finishClose()

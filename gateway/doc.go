@@ -9,8 +9,9 @@
 // when it is drained, so an idle viewer costs no writer goroutine and no
 // write buffer. The outbound queue is bounded in bytes: a connection that
 // cannot keep up is closed with the slow-consumer reason and never blocks
-// the dispatcher or other viewers. Idle and unauthenticated connections are
-// found by one janitor goroutine (Start), not by per-connection timers.
+// the dispatcher or other viewers. Idle and unauthenticated connections,
+// and those whose token expired, are found by one janitor goroutine
+// (Start), not by per-connection timers.
 //
 // With an Offline service in its Deps, the gateway also routes the offline
 // 1:1 and group frames to it (gateway/offline.go), pushes the login

@@ -71,6 +71,7 @@ const (
 	ReasonServerOverload = "overload"        // MaxConns reached (refused at handshake)
 	ReasonIPLimit        = "ip_limit"        // MaxConnsPerIP reached (refused at handshake)
 	ReasonUserLimit      = "user_limit"      // MaxConnsPerUser reached (closed after Connect)
+	ReasonTokenExpired   = "token_expired"   // the token's exp passed while connected
 )
 
 // Handshake refusal reasons (roomcast_gateway_handshakes_rejected_total),
@@ -85,7 +86,7 @@ var handshakeReasons = []string{ReasonShutdown, ReasonServerOverload, ReasonIPLi
 
 var closeReasons = []string{ReasonClient, ReasonReadError, ReasonSlowConsumer, ReasonIdle, ReasonAuthTimeout,
 	ReasonUnauthorized, ReasonFrameTooLarge, ReasonProtocol, ReasonShutdown, ReasonWriteError, ReasonKicked,
-	ReasonMoved, ReasonUnavailable, ReasonBadWebSocket, ReasonUserLimit}
+	ReasonMoved, ReasonUnavailable, ReasonBadWebSocket, ReasonUserLimit, ReasonTokenExpired}
 
 // WebSocket close codes roomcast uses (4000-4999 are application codes).
 const (
@@ -97,6 +98,7 @@ const (
 	CloseMoved        = 4006
 	CloseUnavailable  = 4007
 	CloseUserLimit    = 4008
+	CloseTokenExpired = 4009
 )
 
 // closeCode is the WebSocket close code sent for a reason.
@@ -118,6 +120,8 @@ func closeCode(reason string) int {
 		return CloseUnavailable
 	case ReasonUserLimit:
 		return CloseUserLimit
+	case ReasonTokenExpired:
+		return CloseTokenExpired
 	case ReasonFrameTooLarge:
 		return websocket.CloseMessageTooBig
 	case ReasonProtocol:

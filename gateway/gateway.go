@@ -89,6 +89,7 @@ type Gateway struct {
 	clock  atomic.Int64 // nanoseconds since epoch, updated by the janitor
 	nextID atomic.Uint64
 	conns  atomic.Int64
+	slots  atomic.Int64  // MaxConns slots taken: registered connections and handshakes in progress
 	parks  atomic.Uint64 // connections parked, ever (the janitor trims memory after waves)
 	queued atomic.Int64
 
@@ -204,19 +205,28 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, pb.Error_UNAVAILABLE.String(), "server shutting down")
 		return
 	}
-	if g.cfg.MaxConns > 0 && g.conns.Load() >= int64(g.cfg.MaxConns) {
+	// The slot is taken here, before the token check and the upgrade, so
+	// that concurrent handshakes cannot all pass a check that one of them
+	// fills; every way out below gives it back until register keeps it.
+	if !g.reserve() {
 		g.metrics.rejected.WithLabelValues(ReasonServerOverload).Inc()
 		g.metrics.limits.refused(LimitMaxConns)
 		w.Header().Set("Retry-After", "5")
 		httpError(w, http.StatusServiceUnavailable, pb.Error_UNAVAILABLE.String(), "too many connections")
 		return
 	}
+	counted := false
+	defer func() {
+		if !counted {
+			g.slots.Add(-1)
+		}
+	}()
 	if !g.checkOrigin(r) {
 		g.metrics.rejected.WithLabelValues(ReasonOrigin).Inc()
 		httpError(w, http.StatusForbidden, "BAD_HANDSHAKE", "origin not allowed")
 		return
 	}
-	ip := clientIP(r, g.cfg.ClientIPHeader)
+	ip := clientIP(r, g.cfg.ClientIPHeader, g.cfg.ClientIPTrustedHops)
 	if !g.ipConns.acquire(ip) {
 		g.metrics.rejected.WithLabelValues(ReasonIPLimit).Inc()
 		g.metrics.limits.refused(LimitMaxConnsPerIP)
@@ -224,7 +234,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusTooManyRequests, pb.Error_TOO_MANY_CONNECTIONS.String(), "too many connections from this address")
 		return
 	}
-	counted := false
 	defer func() {
 		if !counted {
 			g.ipConns.release(ip)
@@ -257,8 +266,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// net/http releases its per-connection buffers and the handler's grown
 	// stack: an idle viewer costs only what roomcast keeps for it.
 	enc := encodingFromQuery(r)
-	g.wg.Add(1)
-	go func() {
+	go func() { // counted in g.wg by register
 		defer g.wg.Done()
 		if ident != nil && !c.authenticate(0, *ident, enc) {
 			c.cleanup()
@@ -268,6 +276,27 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
+// reserve takes one of the node's MaxConns slots (always granted without
+// a limit); false when every slot is taken. The slot is given back by
+// unregister, or by ServeHTTP when the handshake fails.
+func (g *Gateway) reserve() bool {
+	limit := int64(g.cfg.MaxConns)
+	for {
+		n := g.slots.Load()
+		if limit > 0 && n >= limit {
+			return false
+		}
+		if g.slots.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// register adds c to the open connections and counts its reader goroutine
+// in g.wg, both under the shard lock: Close sets closing before it walks
+// the shards, so a connection is either refused here or seen by that walk,
+// and its Add always happens before Close's Wait (after the upgrade,
+// http.Server.Shutdown no longer waits for this handler).
 func (g *Gateway) register(c *conn) bool {
 	sh := &g.shards[shard.Uint(c.id, numConnShards)]
 	sh.mu.Lock()
@@ -277,6 +306,7 @@ func (g *Gateway) register(c *conn) bool {
 	}
 	sh.m[c.id] = c
 	g.conns.Add(1)
+	g.wg.Add(1)
 	return true
 }
 
@@ -294,6 +324,7 @@ func (g *Gateway) unregister(c *conn) {
 	if _, ok := sh.m[c.id]; ok {
 		delete(sh.m, c.id)
 		g.conns.Add(-1)
+		g.slots.Add(-1)
 	}
 	sh.mu.Unlock()
 }
@@ -358,8 +389,9 @@ func (g *Gateway) Move(fn func(user string) (url string, move bool), limit int) 
 // Conns returns the number of open connections.
 func (g *Gateway) Conns() int { return int(g.conns.Load()) }
 
-// Start runs the janitor that closes idle and unauthenticated connections,
-// and the poller that wakes parked idle connections.
+// Start runs the janitor that closes idle and unauthenticated connections
+// and those whose token expired, and the poller that wakes parked idle
+// connections.
 func (g *Gateway) Start() {
 	g.startOnce.Do(func() {
 		g.tick()
@@ -399,12 +431,14 @@ func (g *Gateway) janitor() {
 		cutoff := time.Now().Add(-time.Minute)
 		g.joinsByUser.sweep(cutoff)
 		g.joinsByIP.sweep(cutoff)
-		now := g.now()
+		now, wall := g.now(), time.Now().UnixNano()
 		idle, authT := int64(g.cfg.IdleTimeout), int64(g.cfg.AuthTimeout)
 		g.each(func(c *conn) {
 			switch {
 			case !c.authed.Load() && now-c.born > authT:
 				c.closeWith(ReasonAuthTimeout, "no Connect frame in time")
+			case c.tokenExpired(wall):
+				c.expire(0)
 			case now-c.lastRead.Load() > idle:
 				c.closeWith(ReasonIdle, "no frame received in time")
 			}

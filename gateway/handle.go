@@ -48,6 +48,11 @@ func (c *conn) handle(f *pb.Frame, decodeErr error) bool {
 		deep(func() { cont = c.connect(id, conn.Connect) })
 		return cont
 	}
+	if c.tokenExpired(time.Now().UnixNano()) {
+		// Between two janitor rounds: nothing more on the expired token.
+		c.expire(id)
+		return false
+	}
 	c.bad = 0
 	switch b := f.Body.(type) {
 	case *pb.Frame_Ping:
@@ -147,6 +152,9 @@ func (c *conn) authenticate(id uint32, ident auth.Identity, enc protocol.Encodin
 	}
 	c.userCounted = true
 	c.ident = ident
+	if !ident.Expires.IsZero() {
+		c.expires.Store(ident.Expires.UnixNano())
+	}
 	c.authed.Store(true)
 	if s := c.g.d.Sessions; s != nil {
 		s.Attach(ident.User, c.id)
@@ -162,6 +170,24 @@ func (c *conn) authenticate(id uint32, ident auth.Identity, enc protocol.Encodin
 	}}})
 	c.loggedIn()
 	return true
+}
+
+// tokenExpired reports whether the connection's token expired by now
+// (Unix ns). The roles it carried end with it.
+func (c *conn) tokenExpired(now int64) bool {
+	exp := c.expires.Load()
+	return exp != 0 && now >= exp && c.authed.Load()
+}
+
+// expire ends a connection whose token expired: TOKEN_EXPIRED (answering
+// the frame id, or pushed with id 0), then close 4009, on which the SDKs
+// reconnect with a fresh token from their TokenFunc.
+func (c *conn) expire(id uint32) {
+	if c.closing() {
+		return // told already, or closing for another reason
+	}
+	c.fail(id, pb.Error_TOKEN_EXPIRED, "token expired: reconnect with a fresh token")
+	c.closeWith(ReasonTokenExpired, "token expired")
 }
 
 func (c *conn) sub(roomID string) *fanout.Sub {

@@ -94,15 +94,17 @@ func (r *rates) sweep(cutoff time.Time) {
 	r.mu.Unlock()
 }
 
-// clientIP is the connecting client's IP: from the configured header (the
-// first address of X-Forwarded-For, set by a trusted proxy) or the socket.
-func clientIP(r *http.Request, header string) string {
+// clientIP is the connecting client's IP: without a header, the socket's
+// peer; with one, the address hops from the right of that header (its
+// lines in order, each a comma-separated list), which the outermost trusted
+// proxy appended. What lies further left came from the client and is never
+// used. Too few addresses, or an unparsable one at that place, fall back to
+// the peer: the proxy's own address, one shared bucket, rather than one the
+// client chose.
+func clientIP(r *http.Request, header string, hops int) string {
 	if header != "" {
-		if v := r.Header.Get(header); v != "" {
-			first, _, _ := strings.Cut(v, ",")
-			if ip := net.ParseIP(strings.TrimSpace(first)); ip != nil {
-				return ip.String()
-			}
+		if ip, ok := forwardedIP(r.Header.Values(header), max(hops, 1)); ok {
+			return ip
 		}
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -110,4 +112,43 @@ func clientIP(r *http.Request, header string) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// forwardedIP returns the address hops (>= 1) from the right of the lists
+// in lines.
+func forwardedIP(lines []string, hops int) (string, bool) {
+	for i := len(lines) - 1; i >= 0; i-- {
+		list := lines[i]
+		for list != "" {
+			var elem string
+			if at := strings.LastIndexByte(list, ','); at >= 0 {
+				list, elem = list[:at], list[at+1:]
+			} else {
+				list, elem = "", list
+			}
+			elem = strings.TrimSpace(elem)
+			if elem == "" {
+				continue // empty list elements are allowed and mean nothing
+			}
+			if hops--; hops > 0 {
+				continue
+			}
+			return parseIP(elem)
+		}
+	}
+	return "", false
+}
+
+// parseIP reads an address as proxies write it: 192.0.2.1, 2001:db8::1,
+// or with a port, 192.0.2.1:4711 or [2001:db8::1]:4711.
+func parseIP(s string) (string, bool) {
+	if ip := net.ParseIP(s); ip != nil {
+		return ip.String(), true
+	}
+	if host, _, err := net.SplitHostPort(s); err == nil {
+		if ip := net.ParseIP(host); ip != nil {
+			return ip.String(), true
+		}
+	}
+	return "", false
 }

@@ -167,6 +167,13 @@ func TestBadInputGetsTypedErrors(t *testing.T) {
 	if got := metric(t, s, `roomcast_room_messages_dropped_total{reason="muted"}`); got != 1 {
 		t.Fatalf("dropped{muted} = %v", got)
 	}
+	// The two undecodable frames (binary and JSON), and nothing else.
+	if got := metric(t, s, `roomcast_gateway_errors_total{code="BAD_FRAME"}`); got != 2 {
+		t.Fatalf("errors{BAD_FRAME} = %v, want 2", got)
+	}
+	if got := metric(t, s, `roomcast_gateway_errors_total{code="UNKNOWN_OP"}`); got != 3 {
+		t.Fatalf("errors{UNKNOWN_OP} = %v, want 3", got)
+	}
 }
 
 func TestFloodIsLimitedThenClosed(t *testing.T) {

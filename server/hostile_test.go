@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
+	"github.com/roomcast/roomcast/admin"
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
@@ -28,20 +32,48 @@ type latencyProbe struct {
 	sent atomic.Int64
 }
 
+// probeOptions shape a probe for a test's own limits.
+type probeOptions struct {
+	// every is the send interval. Default 50ms.
+	every time.Duration
+	// from is the loopback address the probe's connections dial from
+	// (default 127.0.0.1), so that a test's per-IP limits and floods on
+	// 127.0.0.1 leave it alone.
+	from string
+	// notices sends priority notices through the admin API (needs
+	// testAPIKey among admin.api_keys) instead of room sends over a
+	// WebSocket, for tests whose per-connection send and frame limits
+	// would refuse a sender.
+	notices bool
+}
+
 func startProbe(t *testing.T, s *Server, roomID string) *latencyProbe {
 	t.Helper()
-	return startProbeEvery(t, s, roomID, 50*time.Millisecond)
+	return startProbeWith(t, s, roomID, probeOptions{})
 }
 
 // startProbeEvery is startProbe with its own send interval (under a
 // tight per-connection frame limit).
 func startProbeEvery(t *testing.T, s *Server, roomID string, every time.Duration) *latencyProbe {
 	t.Helper()
+	return startProbeWith(t, s, roomID, probeOptions{every: every})
+}
+
+func startProbeWith(t *testing.T, s *Server, roomID string, o probeOptions) *latencyProbe {
+	t.Helper()
+	if o.every == 0 {
+		o.every = 50 * time.Millisecond
+	}
+	var dialer *websocket.Dialer
+	if o.from != "" {
+		nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(o.from)}}
+		dialer = &websocket.Dialer{NetDialContext: nd.DialContext, HandshakeTimeout: 10 * time.Second}
+	}
 	p := &latencyProbe{stop: make(chan struct{}), done: make(chan struct{})}
 	ctx := context.Background()
 	// A watcher whose OnMessage measures each message's latency.
 	tok := token(t, s, "probe-watcher")
-	w, err := client.Dial(ctx, client.Options{URL: s.wsURL(), Token: tok, OnMessage: func(_ string, m *pb.RoomMessage) {
+	w, err := client.Dial(ctx, client.Options{URL: s.wsURL(), Token: tok, Dialer: dialer, OnMessage: func(_ string, m *pb.RoomMessage) {
 		sentNs, _ := strconv.ParseInt(strings.SplitN(m.Body, "|", 2)[0], 10, 64)
 		p.mu.Lock()
 		p.lats = append(p.lats, time.Since(time.Unix(0, sentNs)))
@@ -54,9 +86,26 @@ func startProbeEvery(t *testing.T, s *Server, roomID string, every time.Duration
 	if _, err := w.Join(ctx, roomID); err != nil {
 		t.Fatal(err)
 	}
-	sender := dialViewer(t, s, "probe-sender", client.Options{})
-	if _, err := sender.Join(ctx, roomID); err != nil {
-		t.Fatal(err)
+	send := func(body string) bool {
+		req, _ := http.NewRequest("POST", "http://"+s.Addr()+"/api/v1/rooms/"+roomID+"/notices",
+			strings.NewReader(fmt.Sprintf(`{"body":%q}`, body)))
+		req.Header.Set(admin.HeaderAPIKey, testAPIKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+	if !o.notices {
+		sender := dialViewer(t, s, "probe-sender", client.Options{Dialer: dialer})
+		if _, err := sender.Join(ctx, roomID); err != nil {
+			t.Fatal(err)
+		}
+		send = func(body string) bool {
+			_, err := sender.Send(ctx, roomID, body, client.SendOptions{})
+			return err == nil
+		}
 	}
 	go func() {
 		defer close(p.done)
@@ -64,9 +113,9 @@ func startProbeEvery(t *testing.T, s *Server, roomID string, every time.Duration
 			select {
 			case <-p.stop:
 				return
-			case <-time.After(every):
+			case <-time.After(o.every):
 			}
-			if _, err := sender.Send(ctx, roomID, fmt.Sprintf("%d|probe", time.Now().UnixNano()), client.SendOptions{}); err == nil {
+			if send(fmt.Sprintf("%d|probe", time.Now().UnixNano())) {
 				p.sent.Add(1)
 			}
 		}
@@ -173,6 +222,14 @@ func TestSlowlorisAndHalfOpenConnections(t *testing.T) {
 	if got := metric(t, s, `roomcast_gateway_closes_total{reason="idle"}`); got < 50 {
 		t.Fatalf("closes{idle} = %v", got)
 	}
+	// The stalled handshakes never reached the gateway: the HTTP server
+	// counts them.
+	eventually(t, 5*time.Second, "unserved{header_timeout} = 150", func() bool {
+		return metric(t, s, `roomcast_http_connections_unserved_total{reason="header_timeout"}`) == 150
+	})
+	if got := metric(t, s, `roomcast_http_connections_unserved_total{reason="incomplete"}`); got != 0 {
+		t.Fatalf("unserved{incomplete} = %v, want 0", got)
+	}
 	probe.finish(t, 300*time.Millisecond)
 }
 
@@ -185,6 +242,7 @@ func TestJoinLeaveChurn(t *testing.T) {
 	})
 	probe := startProbe(t, s, "calm")
 	baseline := s.Fanout().Viewers()
+	joins0, leaves0 := metric(t, s, "roomcast_room_joins_total"), metric(t, s, "roomcast_room_leaves_total")
 	var ops atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -223,6 +281,11 @@ func TestJoinLeaveChurn(t *testing.T) {
 		if inf, err := s.Rooms().Info(fmt.Sprintf("churn-%d", i)); err == nil && inf.Viewers != 0 {
 			t.Fatalf("room churn-%d still counts %d viewers", i, inf.Viewers)
 		}
+	}
+	// Every join and every leave is counted, once.
+	joins, leaves := metric(t, s, "roomcast_room_joins_total")-joins0, metric(t, s, "roomcast_room_leaves_total")-leaves0
+	if want := float64(ops.Load() / 2); joins != want || leaves != want {
+		t.Fatalf("joins_total +%v, leaves_total +%v; want +%v each", joins, leaves, want)
 	}
 	probe.finish(t, 300*time.Millisecond)
 }

@@ -52,7 +52,14 @@ func TestLimitsVisibleInMetrics(t *testing.T) {
 		c.Gateway.JoinRatePerUser, c.Gateway.JoinBurstPerUser = 0.1, 5
 		c.Gateway.JoinRatePerIP, c.Gateway.JoinBurstPerIP = 0.1, 4
 		c.Gateway.MaxBadFrames = 3
+		c.Admin.APIKeys = []string{testAPIKey}
 	})
+	// A bystander whose notices come through the admin API: a sender on a
+	// WebSocket would itself run into the send limit (0.5/s). Its watcher
+	// acks 4 Notify frames a second, under the frame limit (5/s).
+	probe := startProbeWith(t, s, "calm", probeOptions{every: 250 * time.Millisecond, notices: true})
+	probe.running(t)
+	base := s.Gateway().Conns() // the probe's watcher
 	sc := scrapeMetrics(t, s)
 	for limit, want := range map[string]float64{
 		gateway.LimitMaxConns: 12, gateway.LimitMaxConnsPerIP: 3, gateway.LimitMaxConnsPerUser: 2,
@@ -90,7 +97,7 @@ func TestLimitsVisibleInMetrics(t *testing.T) {
 		t.Fatalf("4th connection from one IP: HTTP %d", status)
 	}
 	refused(gateway.LimitMaxConnsPerIP, 1)
-	for i := 3; i < 12; i++ {
+	for i := base + 3; i < 12; i++ {
 		r, status := dialFrom(t, s, fmt.Sprintf("10.0.1.%d", i))
 		if status != http.StatusSwitchingProtocols {
 			t.Fatalf("connection %d: HTTP %d", i, status)
@@ -106,7 +113,7 @@ func TestLimitsVisibleInMetrics(t *testing.T) {
 	for _, r := range conns {
 		r.ws.Close()
 	}
-	eventually(t, 5*time.Second, "connections released", func() bool { return s.Gateway().Conns() == 0 })
+	eventually(t, 5*time.Second, "connections released", func() bool { return s.Gateway().Conns() == base })
 
 	// Per user: a third connection of one user.
 	dup := token(t, s, "dup")
@@ -197,6 +204,7 @@ func TestLimitsVisibleInMetrics(t *testing.T) {
 	if got := sc.get(t, "roomcast_gateway_limit_refusals_total", "limit="+gateway.LimitMaxQueueBytes); got != 0 {
 		t.Errorf("refusals{max_queue_bytes} = %v", got)
 	}
+	probe.finish(t, 300*time.Millisecond)
 }
 
 // TestLimitsExportNoLimitAsMinusOne: limits that are off read -1.

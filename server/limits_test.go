@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,18 +30,45 @@ func handshakeRefusal(t *testing.T, resp *http.Response) string {
 	return e.Code
 }
 
+// TestConnectionLimitsPerIPAndUser: a flood of handshakes from one
+// address past max_conns_per_ip is refused with 429, a flood of Connects of
+// one user past max_conns_per_user with TOO_MANY_CONNECTIONS and 4008, all
+// counted, while a bystander (on another address) keeps its latency.
 func TestConnectionLimitsPerIPAndUser(t *testing.T) {
+	const flood = 200
 	s := startServer(t, func(c *configs.Config) {
 		c.Gateway.MaxConnsPerIP = 3
 		c.Gateway.MaxConnsPerUser = 2
 	})
+	probe := startProbeWith(t, s, "calm", probeOptions{from: "127.0.0.2"})
+	probe.running(t)
 	var conns []*raw
 	for i := 0; i < 3; i++ {
 		conns = append(conns, dialRaw(t, s, protocol.JSON, ""))
 	}
-	_, resp, err := websocket.DefaultDialer.Dial(s.wsURL(), nil)
-	if err == nil || resp.StatusCode != http.StatusTooManyRequests || handshakeRefusal(t, resp) != "TOO_MANY_CONNECTIONS" {
-		t.Fatalf("4th connection from one address: err %v resp %v", err, resp)
+	var wg sync.WaitGroup
+	var refused atomic.Int64
+	for range flood {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ws, resp, err := websocket.DefaultDialer.Dial(s.wsURL(), nil)
+			if err == nil {
+				ws.Close()
+				t.Error("a connection past max_conns_per_ip was accepted")
+				return
+			}
+			if resp != nil && resp.StatusCode == http.StatusTooManyRequests && handshakeRefusal(t, resp) == "TOO_MANY_CONNECTIONS" {
+				refused.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if refused.Load() != flood {
+		t.Fatalf("%d of %d handshakes from one address refused with 429 TOO_MANY_CONNECTIONS", refused.Load(), flood)
+	}
+	if got := metric(t, s, `roomcast_gateway_handshakes_rejected_total{reason="ip_limit"}`); got != flood {
+		t.Fatalf("handshakes_rejected{ip_limit} = %v, want %d", got, flood)
 	}
 	conns[2].ws.Close()
 	eventually(t, 5*time.Second, "a slot frees up", func() bool {
@@ -50,33 +79,67 @@ func TestConnectionLimitsPerIPAndUser(t *testing.T) {
 		ws.Close()
 		return true
 	})
-	// Two of the three connections as the same user: the second Connect is
-	// still fine, a third would not be — use a fresh server with room.
+
+	// Per user: two connections of one user are fine, every further
+	// Connect is refused; another user is not affected.
 	s2 := startServer(t, func(c *configs.Config) { c.Gateway.MaxConnsPerUser = 2 })
+	probe2 := startProbe(t, s2, "calm")
+	probe2.running(t)
 	tok := token(t, s2, "dup")
-	a, b, c := dialRaw(t, s2, protocol.JSON, ""), dialRaw(t, s2, protocol.JSON, ""), dialRaw(t, s2, protocol.JSON, "")
+	a, b := dialRaw(t, s2, protocol.JSON, ""), dialRaw(t, s2, protocol.JSON, "")
 	a.connect(tok)
 	b.connect(tok)
-	wantError(t, c.reply(c.send(&pb.Frame{Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: tok}}})), pb.Error_TOO_MANY_CONNECTIONS)
-	if ce := c.closed(5 * time.Second); ce.Code != 4008 {
-		t.Fatalf("close %d, want 4008", ce.Code)
+	const users = 50
+	for range users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ws, _, err := websocket.DefaultDialer.Dial(s2.wsURL(), nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer ws.Close()
+			c := &raw{t: t, ws: ws, enc: protocol.JSON}
+			data, _ := protocol.Encode(protocol.JSON, &pb.Frame{Id: 1, Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: tok}}})
+			if err := ws.WriteMessage(websocket.TextMessage, data); err != nil {
+				t.Error(err)
+				return
+			}
+			f, err := c.read(10 * time.Second)
+			if err != nil || f.GetError().GetCode() != pb.Error_TOO_MANY_CONNECTIONS {
+				t.Errorf("third connection of a user: %v %v", f, err)
+				return
+			}
+			_, err = c.read(10 * time.Second)
+			if ce, ok := err.(*websocket.CloseError); !ok || ce.Code != 4008 {
+				t.Errorf("third connection of a user: closed with %v, want 4008", err)
+			}
+		}()
 	}
-	// Another user is not affected.
+	wg.Wait()
 	d := dialRaw(t, s2, protocol.JSON, "")
 	d.connect(token(t, s2, "other"))
-	if got := metric(t, s2, `roomcast_gateway_closes_total{reason="user_limit"}`); got != 1 {
-		t.Fatalf("closes{user_limit} = %v", got)
+	if got := metric(t, s2, `roomcast_gateway_closes_total{reason="user_limit"}`); got != users {
+		t.Fatalf("closes{user_limit} = %v, want %d", got, users)
 	}
-	if got := metric(t, s, `roomcast_gateway_handshakes_rejected_total{reason="ip_limit"}`); got < 1 {
-		t.Fatalf("handshakes_rejected{ip_limit} = %v", got)
-	}
+	probe.finish(t, 300*time.Millisecond)
+	probe2.finish(t, 300*time.Millisecond)
 }
 
+// TestJoinRateLimitPerUser: the per-user join limit holds across the
+// user's connections and under a flood of joins, which are refused with
+// TOO_MANY_JOINS and counted, while other users join freely and a
+// bystander keeps its latency.
 func TestJoinRateLimitPerUser(t *testing.T) {
 	s := startServer(t, func(c *configs.Config) {
 		c.Gateway.JoinRatePerUser = 1
 		c.Gateway.JoinBurstPerUser = 3
+		// The frame limit would cut the flood first: let the join limit act.
+		c.Gateway.FrameRate, c.Gateway.FrameBurst = 1e6, 1e6
 	})
+	probe := startProbe(t, s, "calm")
+	probe.running(t)
 	tok := token(t, s, "hopper")
 	a, b := dialRaw(t, s, protocol.JSON, ""), dialRaw(t, s, protocol.JSON, "")
 	a.connect(tok)
@@ -90,10 +153,43 @@ func TestJoinRateLimitPerUser(t *testing.T) {
 	if f.GetError().RetryAfterMs == 0 {
 		t.Fatal("no retry hint")
 	}
+	// A flood: 300 joins sent at once from both connections.
+	const flood = 300
+	start := time.Now()
+	for i := range flood {
+		c := a
+		if i%2 == 1 {
+			c = b
+		}
+		c.send(&pb.Frame{Id: uint32(1000 + i), Body: &pb.Frame_Join{Join: &pb.Join{Room: fmt.Sprintf("f%d", i)}}})
+	}
+	joined, refused := 0, 0
+	for i := range flood {
+		c := a
+		if i%2 == 1 {
+			c = b
+		}
+		switch f := c.reply(uint32(1000 + i)); {
+		case f.GetJoined() != nil:
+			joined++
+		case f.GetError().GetCode() == pb.Error_TOO_MANY_JOINS:
+			refused++
+		default:
+			t.Fatalf("flood join %d: %v", i, f)
+		}
+	}
+	// 1 join/s: at most one per second of the flood, plus one.
+	if max := int(time.Since(start).Seconds()) + 1; joined > max || joined+refused != flood {
+		t.Fatalf("flood: %d joined, %d refused in %v", joined, refused, time.Since(start))
+	}
+	if got := metric(t, s, `roomcast_gateway_limit_refusals_total{limit="join_rate_per_user"}`); got != float64(refused+1) {
+		t.Fatalf("refusals{join_rate_per_user} = %v, want %d", got, refused+1)
+	}
 	// Another user joins freely.
 	o := dialRaw(t, s, protocol.JSON, "")
 	o.connect(token(t, s, "calm"))
 	o.join("r4")
+	probe.finish(t, 300*time.Millisecond)
 }
 
 func TestOriginCheck(t *testing.T) {
@@ -167,5 +263,63 @@ func TestNoMessageReachesUnjoinedConnections(t *testing.T) {
 		if r := f.GetPullResult(); r != nil && r.Room == "a" {
 			t.Fatal("outsider got room a's messages")
 		}
+	}
+}
+
+// TestPerIPLimitBehindAProxy: behind a proxy that appends to
+// X-Forwarded-For, a client that writes its own X-Forwarded-For with a
+// fresh address each time is still counted under the address the proxy
+// appended; with two trusted proxies, under the second address from the
+// right.
+func TestPerIPLimitBehindAProxy(t *testing.T) {
+	dial := func(s *Server, xff ...string) int {
+		t.Helper()
+		h := http.Header{}
+		for _, v := range xff {
+			h.Add("X-Forwarded-For", v)
+		}
+		ws, resp, err := websocket.DefaultDialer.Dial(s.wsURL(), h)
+		if err != nil {
+			if resp == nil {
+				t.Fatal(err)
+			}
+			return resp.StatusCode
+		}
+		t.Cleanup(func() { ws.Close() })
+		return http.StatusSwitchingProtocols
+	}
+	one := startServer(t, func(c *configs.Config) {
+		c.Gateway.ClientIPHeader = "X-Forwarded-For"
+		c.Gateway.MaxConnsPerIP = 2
+	})
+	for i := range 2 {
+		if st := dial(one, fmt.Sprintf("6.6.6.%d, 10.0.0.1", i)); st != http.StatusSwitchingProtocols {
+			t.Fatalf("connection %d: HTTP %d", i, st)
+		}
+	}
+	// A spoofed leftmost address, or a spoofed line of its own: still 10.0.0.1.
+	if st := dial(one, "6.6.6.99, 10.0.0.1"); st != http.StatusTooManyRequests {
+		t.Fatalf("spoofed X-Forwarded-For: HTTP %d, want 429", st)
+	}
+	if st := dial(one, "6.6.6.100", "10.0.0.1"); st != http.StatusTooManyRequests {
+		t.Fatalf("spoofed X-Forwarded-For line: HTTP %d, want 429", st)
+	}
+	if st := dial(one, "10.0.0.2"); st != http.StatusSwitchingProtocols {
+		t.Fatalf("another client: HTTP %d", st)
+	}
+
+	two := startServer(t, func(c *configs.Config) {
+		c.Gateway.ClientIPHeader = "X-Forwarded-For"
+		c.Gateway.ClientIPTrustedHops = 2
+		c.Gateway.MaxConnsPerIP = 1
+	})
+	if st := dial(two, "6.6.6.1, 10.0.0.1, 172.16.0.2"); st != http.StatusSwitchingProtocols {
+		t.Fatalf("first connection: HTTP %d", st)
+	}
+	if st := dial(two, "6.6.6.2, 10.0.0.1, 172.16.0.3"); st != http.StatusTooManyRequests {
+		t.Fatalf("same client through another edge proxy: HTTP %d, want 429", st)
+	}
+	if got := metric(t, two, `roomcast_gateway_handshakes_rejected_total{reason="ip_limit"}`); got != 1 {
+		t.Fatalf("handshakes_rejected{ip_limit} = %v", got)
 	}
 }

@@ -114,6 +114,8 @@ func TestPullingFlag(t *testing.T) {
 		c.Fanout.MaxUnanswered = 3
 	})
 	ctx := context.Background()
+	probe := startProbe(t, s, "calm")
+	probe.running(t)
 	lazy := dialRaw(t, s, 0, "")
 	lazy.connect(token(t, s, "lazy"))
 	lazy.join("r")
@@ -178,6 +180,8 @@ func TestPullingFlag(t *testing.T) {
 	if got := metric(t, s, `roomcast_fanout_kicks_total{reason="NOT_PULLING"}`); got != 1 {
 		t.Fatalf("kicks{NOT_PULLING} = %v", got)
 	}
+	// A viewer in another room was never slowed by the one that never pulls.
+	probe.finish(t, 300*time.Millisecond)
 }
 
 // TestUpstreamLimit: 1,000 sends in one second to a room limited to
@@ -194,6 +198,9 @@ func TestUpstreamLimit(t *testing.T) {
 	if _, err := watcher.Join(ctx, "r"); err != nil {
 		t.Fatal(err)
 	}
+	// A bystander in another room (with its own upstream limit).
+	probe := startProbe(t, s, "calm")
+	probe.running(t)
 	const senders, each = 10, 100
 	var accepted, limited, other atomic.Int64
 	var wg sync.WaitGroup
@@ -265,6 +272,7 @@ func TestUpstreamLimit(t *testing.T) {
 		return true
 	})
 	t.Logf("accepted %d, rate limited %d in %v", accepted.Load(), limited.Load(), elapsed)
+	probe.finish(t, 300*time.Millisecond)
 }
 
 // TestRingEviction: a viewer that pulls late gets the newest messages and
@@ -366,4 +374,8 @@ func TestSlowConsumer(t *testing.T) {
 	if v, _ := s.Fanout().Room("r"); v.Viewers != 2 {
 		t.Fatalf("viewers = %d, want 2", v.Viewers)
 	}
+	// Its dropped queue left the node's queue gauge.
+	eventually(t, 10*time.Second, "queue_bytes back to 0", func() bool {
+		return metric(t, s, "roomcast_gateway_queue_bytes") == 0
+	})
 }

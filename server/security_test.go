@@ -4,8 +4,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/roomcast/roomcast/admin"
 	"github.com/roomcast/roomcast/configs"
@@ -85,5 +89,44 @@ func TestKeyRotationOverTheWire(t *testing.T) {
 		if r.status != c.status || (c.status == 401 && r.code() != admin.CodeTokenInvalid) {
 			t.Errorf("admin API with a %s-era token on a node: HTTP %d %s, want %d", map[bool]string{true: "k1", false: "k2"}[c.tok == oldAdmin], r.status, r.raw, c.status)
 		}
+	}
+}
+
+// TestDevSecretRefusesNonLoopbackListen: a node that would sign tokens
+// with the public development secret (and so serve /demo/token, which
+// mints admin tokens for anyone) refuses to be built for a non-loopback
+// address, naming both settings; with a secret of its own it listens
+// anywhere.
+func TestDevSecretRefusesNonLoopbackListen(t *testing.T) {
+	for _, listen := range []string{"0.0.0.0:0", ":0", "[::]:0"} {
+		cfg := configs.Default()
+		cfg.Gateway.Listen = listen
+		_, err := New(cfg, nil)
+		if err == nil || !strings.Contains(err.Error(), "gateway.listen") || !strings.Contains(err.Error(), "auth.secret") {
+			t.Fatalf("listen %q with the development secret: err %v, want a refusal naming gateway.listen and auth.secret", listen, err)
+		}
+	}
+	s := startServer(t, func(c *configs.Config) {
+		c.Gateway.Listen = "0.0.0.0:0"
+		c.Auth.Secret = newSecret
+	})
+	_, port, err := net.SplitHostPort(s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, _, err := websocket.DefaultDialer.Dial("ws://127.0.0.1:"+port+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	r := &raw{t: t, ws: ws, enc: protocol.JSON}
+	r.connect(token(t, s, "anywhere"))
+	resp, err := http.Get("http://127.0.0.1:" + port + "/demo/token?user=x&role=admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("/demo/token with a real secret: HTTP %d, want 404", resp.StatusCode)
 	}
 }

@@ -105,6 +105,11 @@ func New(cfg configs.Config, log *slog.Logger) (*Server, error) {
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+	hm, err := newHTTPMetrics(s.reg)
+	if err != nil {
+		return nil, err
+	}
+	newConnTracker(cfg.HTTP.ReadHeaderTimeout, hm).install(s.http)
 	return s, nil
 }
 
@@ -122,6 +127,13 @@ func (s *Server) Start() error {
 	if err != nil {
 		_ = s.closeOffline()
 		return fmt.Errorf("server: listen: %w", err)
+	}
+	if a, ok := ln.Addr().(*net.TCPAddr); ok && s.cfg.UsesDevSecret() && !a.IP.IsLoopback() {
+		// Validate allows only loopback names; this catches a localhost
+		// that resolves elsewhere.
+		_ = ln.Close()
+		return fmt.Errorf("server: gateway.listen %q bound %s, not a loopback address, while auth.secret is unset (the public development secret)",
+			s.cfg.Gateway.Listen, a)
 	}
 	s.started = true
 	s.ln = ln
