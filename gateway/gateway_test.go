@@ -29,8 +29,12 @@ func (noRooms) Join(context.Context, room.JoinRequest) (room.JoinInfo, error) {
 	return room.JoinInfo{}, room.ErrUnavailable
 }
 func (noRooms) Leave(context.Context, string, string, string) error { return nil }
-func (noRooms) Send(context.Context, room.SendRequest) (room.Accepted, error) {
-	return room.Accepted{}, room.ErrUnavailable
+func (noRooms) SendMany(_ context.Context, reqs []room.SendRequest) []room.SendResult {
+	out := make([]room.SendResult, len(reqs))
+	for i := range out {
+		out[i].Err = room.ErrUnavailable
+	}
+	return out
 }
 
 type noFanout struct{}
