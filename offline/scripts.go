@@ -60,6 +60,17 @@ local function member(isgroup, meta, mb, user)
   if not since then return redis.error_reply('OFFLINE_NOT_MEMBER') end
   return tonumber(since)
 end
+-- sender_cursors moves the cursors of the sender of seq (an entry or a
+-- recall entry; see Store.Append): received and read to seq when it had
+-- received everything before (its join point since and the floor count as
+-- received), otherwise read up to what it received.
+local function sender_cursors(meta, rv, rd, from, since, seq)
+  local had = num(redis.call('HGET', rv, from))
+  local recv = math.max(had, since, num(redis.call('HGET', meta, 'floor')))
+  if recv + 1 >= seq then recv = seq end
+  if recv > had then redis.call('HSET', rv, from, recv) end
+  if recv > num(redis.call('HGET', rd, from)) then redis.call('HSET', rd, from, recv) end
+end
 `
 
 // Conversation keys, in this order, for every conversation script:
@@ -89,12 +100,7 @@ local e = enc(seq, ARGV[3], ts, 0, 0, from, ARGV[5], ARGV[6], ARGV[7])
 redis.call('HSET', meta, 'ts', ts)
 redis.call('ZADD', log, seq, e)
 if ttl > 0 then redis.call('SET', KEYS[8], seq .. ',' .. ARGV[3] .. ',' .. ts, 'PX', ttl) end
--- The sender's cursors: to seq when it had received everything before,
--- otherwise read up to what it received (see Store.Append).
-local recv = math.max(num(redis.call('HGET', rv, from)), ok, num(redis.call('HGET', meta, 'floor')))
-if recv + 1 >= seq then recv = seq end
-if recv > num(redis.call('HGET', rv, from)) then redis.call('HSET', rv, from, recv) end
-if recv > num(redis.call('HGET', rd, from)) then redis.call('HSET', rd, from, recv) end
+sender_cursors(meta, rv, rd, from, ok, seq)
 trim(meta, log, tonumber(ARGV[9]))
 return {0, num(redis.call('HGET', meta, 'mver')), e, ''}
 `)
@@ -199,11 +205,21 @@ end
 return out
 `)
 
-// ARGV: group, seq, by, admin, not before, msgid, ts, cutoff.
+// ARGV: group, seq, by, admin, not before, msgid, ts, cutoff, by is one of
+// the two users (direct conversations).
 // Reply: already, original entry, recall entry.
 var scriptRecall = redis.NewScript(luaLib + `
 local meta, log, rv, rd, mb, rc = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[7]
 local by = ARGV[3]
+-- since is by's join point when by is in the conversation (false for an
+-- admin who is not: its cursors do not move).
+local since = false
+if ARGV[1] == '1' then
+  local s = redis.call('HGET', mb, by)
+  if s then since = tonumber(s) end
+elseif ARGV[9] == '1' then
+  since = 0
+end
 if ARGV[4] ~= '1' then
   local ok = member(ARGV[1], meta, mb, by)
   if type(ok) == 'table' then return ok end
@@ -231,8 +247,7 @@ redis.call('ZADD', log, seq, ne)
 redis.call('ZADD', log, nseq, re)
 redis.call('HSET', rc, seq, nseq)
 redis.call('HSET', meta, 'ts', ts)
-if num(redis.call('HGET', rv, by)) < nseq then redis.call('HSET', rv, by, nseq) end
-if num(redis.call('HGET', rd, by)) < nseq then redis.call('HSET', rd, by, nseq) end
+if since then sender_cursors(meta, rv, rd, by, since, nseq) end
 trim(meta, log, tonumber(ARGV[8]))
 return {0, ne, re}
 `)

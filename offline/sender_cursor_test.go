@@ -1,6 +1,7 @@
 package offline
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 )
@@ -60,6 +61,75 @@ func TestStoreSenderWithAGapKeepsItsReceivedCursor(t *testing.T) {
 		mustAppend(t, s, AppendArgs{Conv: GroupConv("team"), Group: true, Entry: msg("ben", "b1", "me too", 1002)})
 		if st := mustRead(t, s, ReadArgs{Conv: GroupConv("team"), Group: true, Member: "ben", Limit: 10}); st.State.Received != 0 || len(st.Entries) != 4 {
 			t.Fatalf("ben: %+v, pulls %v", st.State, seqs(st.Entries))
+		}
+	})
+}
+
+// TestStoreRecallAfterAGapKeepsTheRecallersCursors: a recall entry moves
+// the recaller's cursors as a sent entry does. A recaller that had not
+// received everything keeps its received cursor (what it missed is still
+// pulled) and reads only up to what it received; one caught up moves both
+// to the recall entry. An admin who is not in the conversation gets no
+// cursors.
+func TestStoreRecallAfterAGapKeepsTheRecallersCursors(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s Store, _ func(string)) {
+		conv := DirectConv("alice", "bob")
+		mustAppend(t, s, AppendArgs{Conv: conv, Entry: msg("alice", "a1", "oops", 1000)})
+		mustRead(t, s, ReadArgs{Conv: conv, Member: "bob", After: 1, Limit: 1, Ack: true})
+		for i := 2; i <= 4; i++ {
+			mustAppend(t, s, AppendArgs{Conv: conv, Entry: msg("bob", fmt.Sprint("b", i), "yo", 1001)})
+		}
+		recall := func(conv string, group bool, seq uint64, by string, admin bool) RecallResult {
+			t.Helper()
+			r, err := s.Recall(bg, RecallArgs{Conv: conv, Group: group, Seq: seq, By: by, Admin: admin,
+				Recall: Entry{MsgID: 900 + seq, From: by, TS: 1100, Kind: "recall"}})
+			if err != nil {
+				t.Fatalf("recall %d by %s: %v", seq, by, err)
+			}
+			return r
+		}
+		// alice received 1 of 4 and recalls her seq 1: recall entry 5.
+		if r := recall(conv, false, 1, "alice", false); r.Recall.Seq != 5 {
+			t.Fatalf("recall %+v", r)
+		}
+		p := mustRead(t, s, ReadArgs{Conv: conv, Member: "alice", After: 1, Limit: 10})
+		if p.State.Received != 1 || p.State.Read != 1 || fmt.Sprint(seqs(p.Entries)) != "[2 3 4 5]" {
+			t.Fatalf("alice after recalling with a gap: %+v, pulls %v", p.State, seqs(p.Entries))
+		}
+		// bob received everything (up to alice's recall): his recall
+		// moves both cursors to it.
+		mustRead(t, s, ReadArgs{Conv: conv, Member: "bob", After: 5, Limit: 1, Ack: true})
+		if r := recall(conv, false, 4, "bob", false); r.Recall.Seq != 6 {
+			t.Fatalf("recall %+v", r)
+		}
+		if st := mustRead(t, s, ReadArgs{Conv: conv, Member: "bob", After: 6, Limit: 10}).State; st.Received != 6 || st.Read != 6 {
+			t.Fatalf("bob after recalling caught up: %+v", st)
+		}
+
+		// In a group, the join point counts as received; an admin who is
+		// not a member recalls without getting cursors.
+		g := GroupConv("team")
+		mustCreate(t, s, "team", "ann", "ben")
+		for i := 1; i <= 3; i++ {
+			mustAppend(t, s, AppendArgs{Conv: g, Group: true, Entry: msg("ann", fmt.Sprint("g", i), "x", 1000)})
+		}
+		mustAppend(t, s, AppendArgs{Conv: g, Group: true, Entry: msg("ben", "b1", "mine", 1001)}) // ben: gap, seq 4
+		recall(g, true, 4, "ben", false)                                                          // seq 5
+		if st := mustRead(t, s, ReadArgs{Conv: g, Group: true, Member: "ben", Limit: 10}); st.State.Received != 0 || st.State.Read != 0 || len(st.Entries) != 5 {
+			t.Fatalf("ben after recalling with a gap: %+v, pulls %v", st.State, seqs(st.Entries))
+		}
+		recall(g, true, 1, "root", true) // seq 6
+		page, err := s.Members(bg, "team", "ann", 0, 10)
+		if err != nil || len(page.Members) != 2 {
+			t.Fatalf("members %+v %v", page, err)
+		}
+		for _, m := range page.Members {
+			if m.User == "root" {
+				t.Fatalf("the admin became a member: %+v", page.Members)
+			}
+		}
+		if _, err := s.SetCursors(bg, CursorArgs{Conv: g, Group: true, Member: "root"}); !errors.Is(err, ErrNotMember) {
+			t.Fatalf("admin's cursors: %v", err)
 		}
 	})
 }

@@ -41,7 +41,9 @@ type Store interface {
 	// read per conversation; the batch is not a snapshot).
 	Summaries(ctx context.Context, as []SummaryArgs) ([]Summary, error)
 	// Recall erases an entry's body and appends a recall entry for it, in
-	// one step. Recalling an entry twice returns the first recall.
+	// one step. The recaller's cursors move as a sender's do (see Append)
+	// when it is in the conversation (an admin who is not keeps none).
+	// Recalling an entry twice returns the first recall.
 	Recall(ctx context.Context, a RecallArgs) (RecallResult, error)
 
 	// CreateGroup makes a group with its first members; ErrGroupExists.

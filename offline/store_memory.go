@@ -164,9 +164,10 @@ func setCursor(m *map[string]uint64, k string, v uint64) {
 	(*m)[k] = v
 }
 
-// senderCursors moves the cursors of the sender of seq (see the Store
-// interface): received and read to seq when it had received everything
-// before, otherwise read up to what it received; c.mu is held.
+// senderCursors moves the cursors of the sender of seq, an entry or a
+// recall entry (see the Store interface): received and read to seq when it
+// had received everything before, otherwise read up to what it received;
+// c.mu is held.
 func (c *memConv) senderCursors(from string, seq uint64) {
 	st := c.state(from)
 	recv := max(st.Received, st.Since, st.Floor)
@@ -375,7 +376,6 @@ func (s *MemoryStore) Recall(_ context.Context, a RecallArgs) (RecallResult, err
 	if _, err := c.check(a.Group && !a.Admin, a.By); err != nil {
 		return RecallResult{}, err
 	}
-	c.trim(a.Cutoff)
 	i, ok := c.find(a.Seq)
 	if !ok || c.log[i].RecallOf != 0 {
 		return RecallResult{}, ErrNotFound
@@ -400,8 +400,10 @@ func (s *MemoryStore) Recall(_ context.Context, a RecallArgs) (RecallResult, err
 	r.TS = max(r.TS, c.ts)
 	c.ts = r.TS
 	c.log = append(c.log, r)
-	setCursor(&c.recv, r.From, max(c.recv[r.From], r.Seq))
-	setCursor(&c.read, r.From, max(c.read[r.From], r.Seq))
+	if c.members[a.By] != nil || (!a.Group && inDirect(a.Conv, a.By)) {
+		c.senderCursors(a.By, r.Seq)
+	}
+	c.trim(a.Cutoff)
 	return RecallResult{Original: o, Recall: r}, nil
 }
 

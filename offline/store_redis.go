@@ -344,7 +344,8 @@ func (s *RedisStore) pipeline(ctx context.Context, sc *redis.Script, ro bool, n 
 
 // Recall implements Store.
 func (s *RedisStore) Recall(ctx context.Context, a RecallArgs) (RecallResult, error) {
-	r, err := s.run(ctx, scriptRecall, s.convKeys(a.Conv, ""), flag(a.Group), a.Seq, a.By, flag(a.Admin), a.NotBefore, a.Recall.MsgID, a.Recall.TS, a.Cutoff)
+	r, err := s.run(ctx, scriptRecall, s.convKeys(a.Conv, ""), flag(a.Group), a.Seq, a.By, flag(a.Admin), a.NotBefore, a.Recall.MsgID, a.Recall.TS, a.Cutoff,
+		flag(!a.Group && inDirect(a.Conv, a.By)))
 	if err != nil {
 		return RecallResult{}, err
 	}

@@ -415,6 +415,8 @@ func TestStoreRecall(t *testing.T) {
 		if _, err := rec(9, "alice", false, 0); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("no such seq: %v", err)
 		}
+		// alice has received bob's reply: her recall moves her cursors to it.
+		mustRead(t, s, ReadArgs{Conv: conv, Member: "alice", After: 2, Limit: 1, Ack: true})
 		r, err := rec(1, "alice", false, 1000)
 		if err != nil {
 			t.Fatal(err)
