@@ -387,7 +387,9 @@ func (s *Service) Ack(ctx context.Context, user, id string, received, read uint6
 	}
 	s.wrote(opCursor)
 	if !c.isGroup() && st.Read > before[0].Read {
-		if st.Read >= st.MaxSeq {
+		if st.Unread() == 0 {
+			// What is above read (if anything) is the user's own: the
+			// index holds no seq of the peer's above it.
 			if err := s.store.ClearUnread(ctx, user, c.id, st.Read); err != nil {
 				return nil, s.failed(err)
 			}
@@ -398,14 +400,7 @@ func (s *Service) Ack(ctx context.Context, user, id string, received, read uint6
 			s.metrics.pushes.Add(float64(s.deliver.Deliver([]string{c.peer(user)}, o)))
 		}
 	}
-	return &pb.Acked{Conv: c.id, Received: st.Received, Read: st.Read, Unread: unread(st)}, nil
-}
-
-func unread(st ConvState) uint64 {
-	if st.MaxSeq > st.Read {
-		return st.MaxSeq - st.Read
-	}
-	return 0
+	return &pb.Acked{Conv: c.id, Received: st.Received, Read: st.Read, Unread: st.Unread()}, nil
 }
 
 // History pages a conversation backwards from `before` (0: the newest),

@@ -572,3 +572,34 @@ func mustEncode(t *testing.T, f *pb.Frame) []byte {
 	}
 	return b
 }
+
+// TestServiceOwnMessagesAreNeverUnread: a sender who had not received the
+// other side's message sends anyway; its own message is not unread for
+// it, in the counters and in Acked, and reading the other side's message
+// clears the conversation from its unread index though its own message is
+// still above its read cursor.
+func TestServiceOwnMessagesAreNeverUnread(t *testing.T) {
+	forEachService(t, Config{}, func(t *testing.T, f *fixture) {
+		conv := DirectConv("alice", "bob")
+		f.send(t, "bob", "alice", "are you there?") // 1: alice never receives it
+		f.send(t, "alice", "bob", "hello?")         // 2: alice's own
+		c, err := f.Counters(bg, "alice", "", 0)
+		if err != nil || len(c.Convs) != 1 || c.Convs[0].Unread != 1 || c.Convs[0].Read != 0 {
+			t.Fatalf("alice's counters %v %v", c, err)
+		}
+		a, err := f.Ack(bg, "alice", conv, 0, 1)
+		if err != nil || a.Unread != 0 || a.Read != 1 {
+			t.Fatalf("alice reads bob's: %v %v", a, err)
+		}
+		if c, err := f.Counters(bg, "alice", "", 0); err != nil || len(c.Convs) != 0 {
+			t.Fatalf("alice's counters after reading %v %v", c, err)
+		}
+		if ps, err := f.store.Convs(bg, "alice", true, Pos{}, 10); err != nil || len(ps) != 0 {
+			t.Fatalf("alice's unread index %v %v", ps, err)
+		}
+		// bob's view: alice's 2 is unread for him.
+		if c, err := f.Counters(bg, "bob", "", 0); err != nil || len(c.Convs) != 1 || c.Convs[0].Unread != 1 {
+			t.Fatalf("bob's counters %v %v", c, err)
+		}
+	})
+}

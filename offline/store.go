@@ -25,7 +25,9 @@ type Store interface {
 	// sender had received every entry before it (received >= seq-1, counting
 	// its join point and the retention floor). Otherwise the sender missed
 	// entries (it was away, or another device of it sent): received stays,
-	// so the missed entries are still pulled, and read moves up to received.
+	// so the missed entries are still pulled, read moves up to received,
+	// and the entry is counted in the sender's ConvState.Own until its read
+	// cursor passes it, so it never counts as unread for its sender.
 	// A resend returns the original entry with Duplicate set and writes
 	// nothing.
 	Append(ctx context.Context, a AppendArgs) (AppendResult, error)
@@ -106,6 +108,19 @@ type ConvState struct {
 	Since    uint64 // groups: the max seq when the member joined
 	Received uint64
 	Read     uint64
+	// Own counts the entries above Read the member sent itself (while it
+	// had missed entries before them, see Store.Append): they never count
+	// as unread. Unread is MaxSeq - Read - Own.
+	Own uint64
+}
+
+// Unread is the number of entries above the read cursor that the member
+// did not send: max seq - read - own.
+func (st ConvState) Unread() uint64 {
+	if st.MaxSeq <= st.Read {
+		return 0
+	}
+	return st.MaxSeq - st.Read - min(st.Own, st.MaxSeq-st.Read)
 }
 
 // AppendArgs is one entry to store.

@@ -58,6 +58,11 @@ type memConv struct {
 	appends int
 	recv    map[string]uint64
 	read    map[string]uint64
+	// own and ownN account for the entries a member sent above its read
+	// cursor (ConvState.Own): ownN counts them, own holds their seqs in
+	// order, less those retention removed (which ownN still counts).
+	own     map[string][]uint64
+	ownN    map[string]uint64
 	members map[string]*memMember
 	jc      uint64 // join counter
 	mver    uint64
@@ -136,7 +141,68 @@ func (c *memConv) trim(cutoff int64) {
 		return
 	}
 	c.floor = c.log[n-1].Seq
+	for _, e := range c.log[:n] {
+		c.foldOwn(e.From)
+	}
 	c.log = slices.Delete(c.log, 0, n)
+}
+
+// foldOwn forgets the seqs of user's own entries at or below the floor
+// (ownN keeps counting them); c.mu is held.
+func (c *memConv) foldOwn(user string) {
+	o := c.own[user]
+	i := 0
+	for i < len(o) && o[i] <= c.floor {
+		i++
+	}
+	if i == len(o) {
+		delete(c.own, user)
+	} else if i > 0 {
+		c.own[user] = o[i:]
+	}
+}
+
+// addOwn records that user sent seq above its read cursor; c.mu is held.
+func (c *memConv) addOwn(user string, seq uint64) {
+	if c.own == nil {
+		c.own, c.ownN = make(map[string][]uint64), make(map[string]uint64)
+	}
+	c.own[user] = append(c.own[user], seq)
+	c.ownN[user]++
+}
+
+// moveRead moves user's read cursor forward to r and stops counting the
+// own entries it passes. Those retention removed are only known by count:
+// all are at or below the floor, so a cursor at or past the floor passes
+// them all; one below it (an ack inside the removed range) keeps counting
+// them. c.mu is held.
+func (c *memConv) moveRead(user string, r uint64) {
+	setCursor(&c.read, user, r)
+	n := c.ownN[user]
+	if n == 0 {
+		return
+	}
+	o := c.own[user]
+	i := 0
+	for i < len(o) && o[i] <= r {
+		i++
+	}
+	o = o[i:]
+	if r >= c.floor {
+		n = uint64(len(o))
+	} else {
+		n -= min(n, uint64(i))
+	}
+	if len(o) == 0 {
+		delete(c.own, user)
+	} else {
+		c.own[user] = o
+	}
+	if n == 0 {
+		delete(c.ownN, user)
+	} else {
+		c.ownN[user] = n
+	}
 }
 
 // rng returns copies of the entries with lo < seq <= hi.
@@ -150,7 +216,7 @@ func (c *memConv) rng(lo, hi uint64) []Entry {
 }
 
 func (c *memConv) state(member string) ConvState {
-	st := ConvState{MaxSeq: c.seq, LastTS: c.ts, Floor: c.floor, Received: c.recv[member], Read: c.read[member]}
+	st := ConvState{MaxSeq: c.seq, LastTS: c.ts, Floor: c.floor, Received: c.recv[member], Read: c.read[member], Own: c.ownN[member]}
 	if m := c.members[member]; m != nil {
 		st.Since = m.since
 	}
@@ -166,19 +232,23 @@ func setCursor(m *map[string]uint64, k string, v uint64) {
 
 // senderCursors moves the cursors of the sender of seq, an entry or a
 // recall entry (see the Store interface): received and read to seq when it
-// had received everything before, otherwise read up to what it received;
-// c.mu is held.
+// had received everything before; otherwise read up to what it received,
+// and seq is one of its own entries above its read cursor. c.mu is held.
 func (c *memConv) senderCursors(from string, seq uint64) {
 	st := c.state(from)
 	recv := max(st.Received, st.Since, st.Floor)
-	if recv+1 >= seq {
+	gap := recv+1 < seq
+	if !gap {
 		recv = seq
 	}
 	if recv > c.recv[from] {
 		setCursor(&c.recv, from, recv)
 	}
 	if recv > c.read[from] {
-		setCursor(&c.read, from, recv)
+		c.moveRead(from, recv)
+	}
+	if gap {
+		c.addOwn(from, seq)
 	}
 }
 
@@ -309,7 +379,9 @@ func (s *MemoryStore) SetCursors(_ context.Context, a CursorArgs) (st ConvState,
 			return err
 		}
 		setCursor(&c.recv, a.Member, recv)
-		setCursor(&c.read, a.Member, read)
+		if read > c.read[a.Member] {
+			c.moveRead(a.Member, read)
+		}
 		st = c.state(a.Member)
 		return nil
 	})
@@ -492,6 +564,8 @@ func (s *MemoryStore) Leave(_ context.Context, group, user string) error {
 	delete(c.members, user)
 	delete(c.recv, user)
 	delete(c.read, user)
+	delete(c.own, user)
+	delete(c.ownN, user)
 	c.mver++
 	return nil
 }

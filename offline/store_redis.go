@@ -36,7 +36,7 @@ func NewRedisStore(rdb redis.UniversalClient, prefix string) (*RedisStore, error
 // conversation's hash tag. dedupe is the (sender, client_msg_id) record.
 func (s *RedisStore) convKeys(conv, dedupe string) []string {
 	p := s.prefix + "{" + conv + "}:"
-	return []string{p + "m", p + "l", p + "rv", p + "rd", p + "mb", p + "mz", p + "rc", p + "i:" + dedupe}
+	return []string{p + "m", p + "l", p + "rv", p + "rd", p + "mb", p + "mz", p + "rc", p + "i:" + dedupe, p + "ow", p + "on"}
 }
 
 func (s *RedisStore) userKeys(user string) []string {
@@ -184,7 +184,7 @@ func decodeEntries(vs []any) ([]Entry, error) {
 }
 
 func stateOf(r []any) ConvState {
-	return ConvState{MaxSeq: u64(r[0]), LastTS: int64(u64(r[1])), Floor: u64(r[2]), Since: u64(r[3]), Received: u64(r[4]), Read: u64(r[5])}
+	return ConvState{MaxSeq: u64(r[0]), LastTS: int64(u64(r[1])), Floor: u64(r[2]), Since: u64(r[3]), Received: u64(r[4]), Read: u64(r[5]), Own: u64(r[6])}
 }
 
 // Append implements Store.
@@ -221,14 +221,14 @@ func (s *RedisStore) Append(ctx context.Context, a AppendArgs) (AppendResult, er
 }
 
 func (s *RedisStore) page(r []any) (ReadResult, error) {
-	if len(r) < 8 {
+	if len(r) < 9 {
 		return ReadResult{}, fmt.Errorf("%w: read reply of %d fields", ErrUnavailable, len(r))
 	}
-	es, err := decodeEntries(r[8:])
+	es, err := decodeEntries(r[9:])
 	if err != nil {
 		return ReadResult{}, err
 	}
-	return ReadResult{State: stateOf(r), Lo: u64(r[6]), Hi: u64(r[7]), Entries: es}, nil
+	return ReadResult{State: stateOf(r), Lo: u64(r[7]), Hi: u64(r[8]), Entries: es}, nil
 }
 
 // Read implements Store.
@@ -255,7 +255,7 @@ func (s *RedisStore) SetCursors(ctx context.Context, a CursorArgs) (ConvState, e
 	if err != nil {
 		return ConvState{}, err
 	}
-	if len(r) < 6 {
+	if len(r) < 7 {
 		return ConvState{}, fmt.Errorf("%w: cursor reply of %d fields", ErrUnavailable, len(r))
 	}
 	return stateOf(r), nil
@@ -284,11 +284,11 @@ func (s *RedisStore) Summaries(ctx context.Context, as []SummaryArgs) ([]Summary
 			out[i].Missing = true
 			continue
 		}
-		if len(r) < 10 {
+		if len(r) < 11 {
 			return nil, fmt.Errorf("%w: summary reply of %d fields", ErrUnavailable, len(r))
 		}
-		sum := Summary{ConvState: stateOf(r[1:]), PeerRead: u64(r[7]), Name: str(r[8]), Members: int(u64(r[9]))}
-		if sum.Last, err = decodeEntries(r[10:]); err != nil {
+		sum := Summary{ConvState: stateOf(r[1:]), PeerRead: u64(r[8]), Name: str(r[9]), Members: int(u64(r[10]))}
+		if sum.Last, err = decodeEntries(r[11:]); err != nil {
 			return nil, err
 		}
 		out[i] = sum
