@@ -82,6 +82,58 @@ func (s *RedisStore) run(ctx context.Context, sc *redis.Script, keys []string, a
 	return asSlice(v)
 }
 
+// noRetryCmd is a script evaluation that go-redis must not send again by
+// itself. go-redis retries a command whose connection broke or timed out
+// after it was written (MaxRetries, 3 by default), when Redis may already
+// have run it and only the reply was lost; for the scripts that answer a
+// second run differently (Append: a duplicate; Recall: recalled before;
+// CreateGroup: the group exists; Leave: not a member) the caller would get
+// the wrong answer. With NoRetry the caller gets ErrUnavailable and
+// resends itself (a client with the same client_msg_id, which the dedupe
+// record answers); go-redis still retries a command it never wrote. This
+// is per command, so the node's one Redis client (internal/redisconn,
+// shared with the session registry and the room backup) keeps its retries
+// for everything else, the idempotent scripts of this store included.
+type noRetryCmd struct{ *redis.Cmd }
+
+// NoRetry implements redis.Cmder.
+func (noRetryCmd) NoRetry() bool { return true }
+
+// evalOnce is run for the scripts a second run would answer differently:
+// EVALSHA without go-redis's retries (see noRetryCmd); a NOSCRIPT answer
+// (nothing ran) loads the script and runs it once more.
+func (s *RedisStore) evalOnce(ctx context.Context, sc *redis.Script, keys []string, args ...any) (any, error) {
+	eval := func() *redis.Cmd {
+		a := make([]any, 0, 3+len(keys)+len(args))
+		a = append(a, "evalsha", sc.Hash(), len(keys))
+		for _, k := range keys {
+			a = append(a, k)
+		}
+		a = append(a, args...)
+		cmd := redis.NewCmd(ctx, a...)
+		_ = s.rdb.Process(ctx, noRetryCmd{cmd})
+		return cmd
+	}
+	cmd := eval()
+	if err := cmd.Err(); errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+			return nil, translate(err)
+		}
+		cmd = eval()
+	}
+	v, err := cmd.Result()
+	return v, translate(err)
+}
+
+// runOnce is evalOnce for a script that answers a list.
+func (s *RedisStore) runOnce(ctx context.Context, sc *redis.Script, keys []string, args ...any) ([]any, error) {
+	v, err := s.evalOnce(ctx, sc, keys, args...)
+	if err != nil {
+		return nil, err
+	}
+	return asSlice(v)
+}
+
 func (s *RedisStore) runRO(ctx context.Context, sc *redis.Script, keys []string, args ...any) ([]any, error) {
 	v, err := sc.RunRO(ctx, s.rdb, keys, args...).Result()
 	if err != nil {
@@ -194,7 +246,7 @@ func (s *RedisStore) Append(ctx context.Context, a AppendArgs) (AppendResult, er
 	if a.DedupeTTL > 0 && e.ClientMsgID != "" {
 		ttl = max(a.DedupeTTL.Milliseconds(), 1)
 	}
-	r, err := s.run(ctx, scriptAppend, s.convKeys(a.Conv, e.From+"|"+e.ClientMsgID),
+	r, err := s.runOnce(ctx, scriptAppend, s.convKeys(a.Conv, e.From+"|"+e.ClientMsgID),
 		flag(a.Group), e.From, e.MsgID, e.TS, e.Kind, e.ClientMsgID, e.Body, ttl, a.Cutoff)
 	if err != nil {
 		return AppendResult{}, err
@@ -344,7 +396,7 @@ func (s *RedisStore) pipeline(ctx context.Context, sc *redis.Script, ro bool, n 
 
 // Recall implements Store.
 func (s *RedisStore) Recall(ctx context.Context, a RecallArgs) (RecallResult, error) {
-	r, err := s.run(ctx, scriptRecall, s.convKeys(a.Conv, ""), flag(a.Group), a.Seq, a.By, flag(a.Admin), a.NotBefore, a.Recall.MsgID, a.Recall.TS, a.Cutoff,
+	r, err := s.runOnce(ctx, scriptRecall, s.convKeys(a.Conv, ""), flag(a.Group), a.Seq, a.By, flag(a.Admin), a.NotBefore, a.Recall.MsgID, a.Recall.TS, a.Cutoff,
 		flag(!a.Group && inDirect(a.Conv, a.By)))
 	if err != nil {
 		return RecallResult{}, err
@@ -376,7 +428,7 @@ func (s *RedisStore) CreateGroup(ctx context.Context, a CreateGroupArgs) (GroupM
 	for _, m := range members {
 		args = append(args, m)
 	}
-	r, err := s.run(ctx, scriptCreateGroup, s.convKeys(GroupConv(a.Group), ""), args...)
+	r, err := s.runOnce(ctx, scriptCreateGroup, s.convKeys(GroupConv(a.Group), ""), args...)
 	if err != nil {
 		return GroupMeta{}, err
 	}
@@ -400,7 +452,8 @@ func (s *RedisStore) Join(ctx context.Context, group, user string, maxMembers in
 
 // Leave implements Store.
 func (s *RedisStore) Leave(ctx context.Context, group, user string) error {
-	return translate(scriptLeave.Run(ctx, s.rdb, s.convKeys(GroupConv(group), ""), user).Err())
+	_, err := s.evalOnce(ctx, scriptLeave, s.convKeys(GroupConv(group), ""), user)
+	return err
 }
 
 // Members implements Store.

@@ -175,11 +175,11 @@ func TestRedisGroupSendIsOneCommand(t *testing.T) {
 		if _, err := svc.CreateGroup(bg, Caller{User: "owner"}, group, "", members); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.SendGroup(bg, Caller{User: "owner"}, group, "warm", "", ""); err != nil {
+		if _, err := svc.SendGroup(bg, Caller{User: "owner"}, group, "warm", "", "warm"); err != nil {
 			t.Fatal(err) // the first send loads the member list for live delivery
 		}
 		before := hook.n.Load()
-		if _, err := svc.SendGroup(bg, Caller{User: "owner"}, group, "hello", "", ""); err != nil {
+		if _, err := svc.SendGroup(bg, Caller{User: "owner"}, group, "hello", "", "hello"); err != nil {
 			t.Fatal(err)
 		}
 		if n := hook.n.Load() - before; n != 1 {

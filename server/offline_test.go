@@ -639,7 +639,9 @@ func TestOfflineBadInputOverWebSocket(t *testing.T) {
 		{&pb.Frame{Body: &pb.Frame_PullConv{PullConv: &pb.PullConv{Conv: sent.Conv, After: 2}}}, pb.Error_CURSOR_AHEAD},
 		{&pb.Frame{Body: &pb.Frame_PullConv{PullConv: &pb.PullConv{Conv: sent.Conv, Limit: 201}}}, pb.Error_LIMIT_TOO_LARGE},
 		{&pb.Frame{Body: &pb.Frame_Ack{Ack: &pb.Ack{Conv: sent.Conv, Received: 0, Read: 0}}}, pb.Error_INVALID_ARGUMENT},
-		{&pb.Frame{Body: &pb.Frame_SendGroup{SendGroup: &pb.SendGroup{Group: "club", Body: "x"}}}, pb.Error_NOT_MEMBER},
+		{&pb.Frame{Body: &pb.Frame_SendGroup{SendGroup: &pb.SendGroup{Group: "club", Body: "x", ClientMsgId: "c1"}}}, pb.Error_NOT_MEMBER},
+		{&pb.Frame{Body: &pb.Frame_SendDirect{SendDirect: &pb.SendDirect{To: "alice", Body: "no client id"}}}, pb.Error_INVALID_ARGUMENT},
+		{&pb.Frame{Body: &pb.Frame_SendGroup{SendGroup: &pb.SendGroup{Group: "club", Body: "no client id"}}}, pb.Error_INVALID_ARGUMENT},
 		{&pb.Frame{Body: &pb.Frame_ListMembers{ListMembers: &pb.ListMembers{Group: "club"}}}, pb.Error_NOT_MEMBER},
 		{&pb.Frame{Body: &pb.Frame_JoinGroup{JoinGroup: &pb.JoinGroup{Group: "nope"}}}, pb.Error_GROUP_NOT_FOUND},
 		{&pb.Frame{Body: &pb.Frame_Recall{Recall: &pb.Recall{Conv: sent.Conv, Seq: 1}}}, pb.Error_RECALL_FORBIDDEN},
@@ -752,7 +754,7 @@ func TestOfflineLiveGapIsPulledBacklogIsNot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := other.SendDirect(ctx, offline.Caller{User: "alice"}, "bob", "lost push 4", "", ""); err != nil {
+	if _, err := other.SendDirect(ctx, offline.Caller{User: "alice"}, "bob", "lost push 4", "", "lost-4"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := alice.SendDirect(ctx, "bob", "live 5", client.SendOfflineOptions{}); err != nil {
@@ -771,7 +773,7 @@ func TestOfflineLiveGapIsPulledBacklogIsNot(t *testing.T) {
 // gets the same login push (Connected, then Counters), in JSON with enc=json.
 func TestOfflineCountersAfterHandshakeToken(t *testing.T) {
 	s := startServer(t, chatty)
-	if _, err := s.Offline().SendDirect(context.Background(), offline.Caller{User: "alice"}, "bob", "hi", "", ""); err != nil {
+	if _, err := s.Offline().SendDirect(context.Background(), offline.Caller{User: "alice"}, "bob", "hi", "", "a1"); err != nil {
 		t.Fatal(err)
 	}
 	r := dialRaw(t, s, protocol.JSON, "enc=json&token="+token(t, s, "bob"))
@@ -793,7 +795,7 @@ func TestOfflineSDKPullAll(t *testing.T) {
 	for i := range 4 {
 		from := fmt.Sprint("f", i)
 		for j := range 6 {
-			if _, err := s.Offline().SendDirect(ctx, offline.Caller{User: from}, "bob", fmt.Sprintf("%s-%d", from, j), "", ""); err != nil {
+			if _, err := s.Offline().SendDirect(ctx, offline.Caller{User: from}, "bob", fmt.Sprintf("%s-%d", from, j), "", fmt.Sprint(j)); err != nil {
 				t.Fatal(err)
 			}
 		}
