@@ -30,7 +30,9 @@ type Config struct {
 	CountersLast int `yaml:"counters_last"`
 	// Retention is how long entries are kept for pulls and roaming
 	// (History); older entries are removed as conversations are written and
-	// read. Default 720h (30 days); negative (e.g. -1s): forever.
+	// read, and those of a conversation idle for this long are reclaimed
+	// (Redis: its entry keys expire; memory: Service.Sweep). Default 720h
+	// (30 days); negative (e.g. -1s): forever.
 	Retention time.Duration `yaml:"retention"`
 	// DedupeWindow is how long a (sender, client_msg_id) pair is remembered,
 	// so a resend within it is answered with the original message. Default
@@ -155,6 +157,10 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// expiry is how long after its last write a conversation's entries may
+// be reclaimed (AppendArgs.Expire): the retention, 0 when it is forever.
+func (c Config) expiry() time.Duration { return max(c.Retention, 0) }
 
 // retentionCutoff returns the unix ms before which entries expire (0: none).
 func (c Config) retentionCutoff(now time.Time) int64 {

@@ -30,5 +30,7 @@
 //
 // Concurrency: Service and both stores are safe for concurrent use. The
 // package starts no goroutines; Deliverer calls are made on the caller's
-// goroutine and must not block.
+// goroutine and must not block. Periodic work is the caller's: Sweep
+// (reclaims idle conversations of a MemoryStore; Redis expires keys
+// itself).
 package offline

@@ -40,11 +40,19 @@ local function num(v) return tonumber(v or '0') or 0 end
 local function okey(user, seq) return user .. '|' .. string.format('%020d', seq) end
 -- trim removes up to 256 entries older than cutoff and raises the floor;
 -- the own-entries set forgets them (the own counts keep counting them).
--- The removal comes first: deletes are allowed under OOM, and once a
+-- When the last entry is older than cutoff, or the log expired (an idle
+-- conversation, see expire), everything up to the max seq is gone at
+-- once. The removal comes first: deletes are allowed under OOM, and once a
 -- script has written, Redis lets it finish.
 local function trim(cutoff)
   local meta, log, ow = KEYS[1], KEYS[2], KEYS[9]
   if cutoff <= 0 then return end
+  local seq, floor = num(redis.call('HGET', meta, 'seq')), num(redis.call('HGET', meta, 'floor'))
+  if seq > floor and (num(redis.call('HGET', meta, 'ts')) < cutoff or redis.call('EXISTS', log) == 0) then
+    redis.call('DEL', log, KEYS[7], ow)
+    redis.call('HSET', meta, 'floor', seq)
+    return
+  end
   local first = redis.call('ZRANGE', log, 0, 0)
   if #first == 0 or dec(first[1]).ts >= cutoff then return end
   local batch = redis.call('ZRANGE', log, 0, 255)
@@ -61,6 +69,13 @@ local function trim(cutoff)
     for _, k in ipairs(gone) do redis.call('ZREM', ow, k) end
   end
   redis.call('HSET', meta, 'floor', last)
+end
+-- expire makes the keys that hold entries (log, recalls, own-entry seqs)
+-- expire ms after this write (0: never), so an idle conversation's
+-- entries are reclaimed after the retention; trim then raises the floor.
+local function expire(ms)
+  if ms <= 0 then return end
+  for _, i in ipairs({2, 7, 9}) do redis.call('PEXPIRE', KEYS[i], ms) end
 end
 -- move_read moves user's read cursor forward to r and stops counting the
 -- own entries it passes (KEYS[9] set, KEYS[10] counts). Those retention
@@ -115,7 +130,8 @@ end
 // read cursor (zset, score 0, members okey(user, seq)), 10 own counts
 // (hash user->number of own entries above the read cursor).
 
-// ARGV: group, from, msgid, ts, kind, cmid, body, dedupe ttl ms, cutoff.
+// ARGV: group, from, msgid, ts, kind, cmid, body, dedupe ttl ms, cutoff,
+// expire ms.
 var scriptAppend = redis.NewScript(luaLib + `
 local meta, log, rv, rd, mb = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local from = ARGV[2]
@@ -130,6 +146,9 @@ if ttl > 0 then
     return {1, num(redis.call('HGET', meta, 'mver')), got[1] or '', v}
   end
 end
+-- Before the new entry: an expired log is noticed (see trim) before it
+-- is written again.
+trim(tonumber(ARGV[9]))
 local seq = redis.call('HINCRBY', meta, 'seq', 1)
 local ts = math.max(tonumber(ARGV[4]), num(redis.call('HGET', meta, 'ts')))
 local e = enc(seq, ARGV[3], ts, 0, 0, from, ARGV[5], ARGV[6], ARGV[7])
@@ -137,7 +156,7 @@ redis.call('HSET', meta, 'ts', ts)
 redis.call('ZADD', log, seq, e)
 if ttl > 0 then redis.call('SET', KEYS[8], seq .. ',' .. ARGV[3] .. ',' .. ts, 'PX', ttl) end
 sender_cursors(from, ok, seq)
-trim(tonumber(ARGV[9]))
+expire(tonumber(ARGV[10]))
 return {0, num(redis.call('HGET', meta, 'mver')), e, ''}
 `)
 
@@ -243,7 +262,7 @@ return out
 `)
 
 // ARGV: group, seq, by, admin, not before, msgid, ts, cutoff, by is one of
-// the two users (direct conversations).
+// the two users (direct conversations), expire ms.
 // Reply: already, original entry, recall entry.
 var scriptRecall = redis.NewScript(luaLib + `
 local meta, log, rv, rd, mb, rc = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[7]
@@ -286,6 +305,7 @@ redis.call('HSET', rc, seq, nseq)
 redis.call('HSET', meta, 'ts', ts)
 if since then sender_cursors(by, since, nseq) end
 trim(tonumber(ARGV[8]))
+expire(tonumber(ARGV[10]))
 return {0, ne, re}
 `)
 

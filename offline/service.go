@@ -158,6 +158,19 @@ func pageLimit(asked uint32, def, maxLimit int) (int, error) {
 
 func (s *Service) cutoff() int64 { return s.cfg.retentionCutoff(s.now()) }
 
+// Sweep reclaims what retention and the deduplication window released in
+// conversations nobody touched since, when the store needs to be asked
+// (MemoryStore; a Redis store's keys expire by themselves), and returns how
+// many entries and records went. The node calls it periodically, from a
+// goroutine it owns.
+func (s *Service) Sweep() int {
+	sw, ok := s.store.(Sweeper)
+	if !ok {
+		return 0
+	}
+	return sw.Sweep(s.cutoff())
+}
+
 // SendDirect stores a 1:1 message from c.User to `to` and delivers it live
 // to both users' connections. It returns once the message and both users'
 // indexes are in the store: only then may the sender be acknowledged. The
@@ -197,6 +210,7 @@ func (s *Service) append(ctx context.Context, cv string, group bool, from, body,
 		Entry:     Entry{MsgID: s.ids.Next(), From: from, TS: s.now().UnixMilli(), Kind: kind, ClientMsgID: cmid, Body: body},
 		DedupeTTL: s.cfg.DedupeWindow,
 		Cutoff:    s.cutoff(),
+		Expire:    s.cfg.expiry(),
 	})
 	if err != nil {
 		return AppendResult{}, s.failed(err)
@@ -470,6 +484,7 @@ func (s *Service) Recall(ctx context.Context, c Caller, id string, seq uint64) (
 		NotBefore: now.Add(-s.cfg.RecallWindow).UnixMilli(),
 		Recall:    Entry{MsgID: s.ids.Next(), From: c.User, TS: now.UnixMilli(), Kind: "recall"},
 		Cutoff:    s.cutoff(),
+		Expire:    s.cfg.expiry(),
 	})
 	if err != nil {
 		return nil, s.failed(err)

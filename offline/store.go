@@ -132,6 +132,10 @@ type AppendArgs struct {
 	// deduplication when 0 or when ClientMsgID is empty.
 	DedupeTTL time.Duration
 	Cutoff    int64 // entries older than this (unix ms) may be removed; 0: none
+	// Expire: the conversation's entries may all be reclaimed this long
+	// after this write, if nothing is written meanwhile (Redis: the keys
+	// holding entries expire). 0: never. The service passes the retention.
+	Expire time.Duration
 }
 
 // AppendResult is the stored entry (the original one for a resend).
@@ -211,6 +215,7 @@ type RecallArgs struct {
 	// RecallOf are set by the store.
 	Recall Entry
 	Cutoff int64
+	Expire time.Duration // as AppendArgs.Expire
 }
 
 // RecallResult is the recalled entry and the recall entry.
@@ -274,5 +279,15 @@ func (p Pos) after(q Pos) bool {
 	return p.TS < q.TS || (p.TS == q.TS && p.Conv < q.Conv)
 }
 
-// trimBatch bounds the expired entries removed in one store call.
+// trimBatch bounds the expired entries removed in one store call (when
+// the newest entry is expired too, all go at once).
 const trimBatch = 256
+
+// Sweeper is a Store that reclaims what retention and the deduplication
+// window released only when asked (MemoryStore: it starts no goroutines);
+// RedisStore needs none (its keys expire). Sweep removes the entries older
+// than cutoff (unix ms) and the expired deduplication records of every
+// conversation, and returns how many it removed. Safe for concurrent use.
+type Sweeper interface {
+	Sweep(cutoff int64) int
+}

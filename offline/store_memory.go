@@ -55,7 +55,7 @@ type memConv struct {
 	floor   uint64
 	log     []Entry // ascending seq
 	idem    map[string]memIdem
-	appends int
+	idemQ   []memIdemKey // idem's keys in the order they were added
 	recv    map[string]uint64
 	read    map[string]uint64
 	// own and ownN account for the entries a member sent above its read
@@ -68,9 +68,37 @@ type memConv struct {
 	mver    uint64
 }
 
+// memIdem is a deduplication record: what a resend is answered with.
 type memIdem struct {
-	seq     uint64
+	seq, msgID uint64
+	ts         int64
+	expires    time.Time
+}
+
+type memIdemKey struct {
+	key     string
 	expires time.Time
+}
+
+// sweepIdem drops the deduplication records that expired by now, oldest
+// first: each costs O(1) once (a record whose TTL was longer than a later
+// one's waits for it). c.mu is held.
+func (c *memConv) sweepIdem(now time.Time) int {
+	n := 0
+	for n < len(c.idemQ) && !now.Before(c.idemQ[n].expires) {
+		k := c.idemQ[n]
+		if rec, ok := c.idem[k.key]; ok && rec.expires.Equal(k.expires) {
+			delete(c.idem, k.key)
+		}
+		n++
+	}
+	if n > 0 {
+		c.idemQ = slices.Delete(c.idemQ, 0, n)
+		if len(c.idemQ) == 0 {
+			c.idem, c.idemQ = nil, nil
+		}
+	}
+	return n
 }
 
 type memMember struct {
@@ -128,23 +156,32 @@ func (c *memConv) find(seq uint64) (int, bool) {
 	return i, i < len(c.log) && c.log[i].Seq == seq
 }
 
-// trim removes up to trimBatch entries older than cutoff.
-func (c *memConv) trim(cutoff int64) {
+// trim removes up to trimBatch entries older than cutoff, or all of them
+// when the newest is older too (an idle conversation), and returns how
+// many it removed. The own-entry seqs removed go (ownN keeps counting
+// them).
+func (c *memConv) trim(cutoff int64) int {
 	if cutoff <= 0 {
-		return
+		return 0
+	}
+	if c.seq > c.floor && (len(c.log) == 0 || c.ts < cutoff) {
+		n := len(c.log)
+		c.floor, c.log, c.own = c.seq, nil, nil
+		return n
 	}
 	n := 0
 	for n < len(c.log) && n < trimBatch && c.log[n].TS < cutoff {
 		n++
 	}
 	if n == 0 {
-		return
+		return 0
 	}
 	c.floor = c.log[n-1].Seq
 	for _, e := range c.log[:n] {
 		c.foldOwn(e.From)
 	}
 	c.log = slices.Delete(c.log, 0, n)
+	return n
 }
 
 // foldOwn forgets the seqs of user's own entries at or below the floor
@@ -264,17 +301,21 @@ func (s *MemoryStore) Append(_ context.Context, a AppendArgs) (AppendResult, err
 		return AppendResult{}, err
 	}
 	now := s.now()
+	c.sweepIdem(now)
 	key := ""
 	if a.DedupeTTL > 0 && a.Entry.ClientMsgID != "" {
 		key = a.Entry.From + "\x00" + a.Entry.ClientMsgID
 		if rec, ok := c.idem[key]; ok && now.Before(rec.expires) {
-			e := Entry{Seq: rec.seq}
+			// What the record remembers when retention removed the entry.
+			e := Entry{Seq: rec.seq, MsgID: rec.msgID, TS: rec.ts, From: a.Entry.From, ClientMsgID: a.Entry.ClientMsgID}
 			if i, ok := c.find(rec.seq); ok {
 				e = c.log[i]
 			}
 			return AppendResult{Entry: e, Duplicate: true, MembersVersion: c.mver}, nil
 		}
 	}
+	// Before the new entry: an idle conversation's expired entries go.
+	c.trim(a.Cutoff)
 	e := a.Entry
 	c.seq++
 	e.Seq = c.seq
@@ -286,20 +327,50 @@ func (s *MemoryStore) Append(_ context.Context, a AppendArgs) (AppendResult, err
 		if c.idem == nil {
 			c.idem = make(map[string]memIdem)
 		}
-		c.idem[key] = memIdem{seq: e.Seq, expires: now.Add(a.DedupeTTL)}
-		c.appends++
-		if c.appends%1024 == 0 {
-			for k, v := range c.idem {
-				if !now.Before(v.expires) {
-					delete(c.idem, k)
-				}
-			}
-		}
+		exp := now.Add(a.DedupeTTL)
+		c.idem[key] = memIdem{seq: e.Seq, msgID: e.MsgID, ts: e.TS, expires: exp}
+		c.idemQ = append(c.idemQ, memIdemKey{key: key, expires: exp})
 	}
 	c.senderCursors(e.From, e.Seq)
-	c.trim(a.Cutoff)
 	return AppendResult{Entry: e, MembersVersion: c.mver}, nil
 }
+
+// Sweep implements Sweeper: it reclaims, in every conversation, the
+// entries older than cutoff (all of them in an idle one) and the expired
+// deduplication records, which otherwise go only when the conversation is
+// next written (or read, for entries). What stays of an idle conversation
+// is its max seq, floor and cursors (a conversation never starts again at
+// seq 1: clients would take new messages for old ones). It locks one
+// conversation at a time.
+func (s *MemoryStore) Sweep(cutoff int64) int {
+	now := s.now()
+	n := 0
+	var convs []*memConv
+	for i := range s.convs {
+		sh := &s.convs[i]
+		sh.mu.Lock()
+		convs = convs[:0]
+		for _, c := range sh.m {
+			convs = append(convs, c)
+		}
+		sh.mu.Unlock()
+		for _, c := range convs {
+			c.mu.Lock()
+			n += c.sweepIdem(now)
+			for {
+				m := c.trim(cutoff)
+				n += m
+				if m < trimBatch {
+					break
+				}
+			}
+			c.mu.Unlock()
+		}
+	}
+	return n
+}
+
+var _ Sweeper = (*MemoryStore)(nil)
 
 // with runs fn on a conversation under its lock, after the membership
 // check. A direct conversation nobody wrote to is an empty one (and is not

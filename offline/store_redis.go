@@ -247,7 +247,7 @@ func (s *RedisStore) Append(ctx context.Context, a AppendArgs) (AppendResult, er
 		ttl = max(a.DedupeTTL.Milliseconds(), 1)
 	}
 	r, err := s.runOnce(ctx, scriptAppend, s.convKeys(a.Conv, e.From+"|"+e.ClientMsgID),
-		flag(a.Group), e.From, e.MsgID, e.TS, e.Kind, e.ClientMsgID, e.Body, ttl, a.Cutoff)
+		flag(a.Group), e.From, e.MsgID, e.TS, e.Kind, e.ClientMsgID, e.Body, ttl, a.Cutoff, a.Expire.Milliseconds())
 	if err != nil {
 		return AppendResult{}, err
 	}
@@ -397,7 +397,7 @@ func (s *RedisStore) pipeline(ctx context.Context, sc *redis.Script, ro bool, n 
 // Recall implements Store.
 func (s *RedisStore) Recall(ctx context.Context, a RecallArgs) (RecallResult, error) {
 	r, err := s.runOnce(ctx, scriptRecall, s.convKeys(a.Conv, ""), flag(a.Group), a.Seq, a.By, flag(a.Admin), a.NotBefore, a.Recall.MsgID, a.Recall.TS, a.Cutoff,
-		flag(!a.Group && inDirect(a.Conv, a.By)))
+		flag(!a.Group && inDirect(a.Conv, a.By)), a.Expire.Milliseconds())
 	if err != nil {
 		return RecallResult{}, err
 	}

@@ -173,6 +173,11 @@ func (s *Server) maintain() {
 			if n := s.rooms.Sweep(now); n > 0 {
 				s.log.Debug("forgot idle rooms", "rooms", n)
 			}
+			// Embedded mode: reclaim idle conversations' expired entries
+			// and dedupe records (a Redis store's keys expire by themselves).
+			if n := s.off.svc.Sweep(); n > 0 {
+				s.log.Debug("reclaimed offline entries and dedupe records", "n", n)
+			}
 		}
 	}
 }
