@@ -61,6 +61,11 @@ type Config struct {
 	// write (appendonly yes + appendfsync always): acknowledged messages can
 	// then be lost when Redis crashes. Default false: refuse to start.
 	UnsafeNoFsync bool `yaml:"unsafe_no_fsync"`
+	// DurabilityCheck is how often a node on Redis checks again that every
+	// master fsyncs each write; while one does not (say CONFIG SET
+	// appendfsync everysec), messages and group changes are refused with
+	// STORE_UNAVAILABLE. Not done with UnsafeNoFsync. Default 5s.
+	DurabilityCheck time.Duration `yaml:"durability_check"`
 	// PushAllAtLogin is the benchmark baseline of seed 001 only: push every
 	// unread message at login instead of counters. Default false.
 	PushAllAtLogin bool `yaml:"push_all_at_login"`
@@ -113,6 +118,9 @@ func (c Config) WithDefaults() Config {
 	if c.MemberCacheGroups == 0 {
 		c.MemberCacheGroups = 1024
 	}
+	if c.DurabilityCheck == 0 {
+		c.DurabilityCheck = 5 * time.Second
+	}
 	return c
 }
 
@@ -154,6 +162,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("offline.max_groups_per_user: must not be negative, got %d", c.MaxGroupsPerUser)
 	case c.MemberCacheGroups < 0:
 		return fmt.Errorf("offline.member_cache_groups: must not be negative, got %d", c.MemberCacheGroups)
+	case c.DurabilityCheck < 0:
+		return fmt.Errorf("offline.durability_check: must not be negative, got %v", c.DurabilityCheck)
 	}
 	return nil
 }

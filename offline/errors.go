@@ -25,8 +25,13 @@ var (
 	// ErrLimit: a page size above the configured maximum.
 	ErrLimit = errors.New("offline: page size over the limit")
 	// ErrUnavailable: the store refused or failed the operation (Redis
-	// OOM, MISCONF, unreachable). Nothing was acknowledged.
+	// OOM, MISCONF, unreachable, not durable). Nothing was acknowledged.
 	ErrUnavailable = errors.New("offline: store unavailable")
+	// ErrNotDurable: a Redis master does not fsync every write before it
+	// answers (appendonly yes, appendfsync always), so an acknowledged
+	// message could be lost in a crash (RedisStore.CheckDurability; writes
+	// refused meanwhile also wrap ErrUnavailable).
+	ErrNotDurable = errors.New("offline: redis does not fsync every write")
 	// ErrGroupNotFound, ErrGroupExists, ErrGroupFull, ErrTooManyGroups:
 	// group operations.
 	ErrGroupNotFound = errors.New("offline: group not found")

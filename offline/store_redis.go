@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -15,10 +16,14 @@ import (
 // needs (appendonly yes, appendfsync always) are in docs/offline.md; every
 // method is one Lua script on the keys of one conversation or one user
 // (one {hash tag}), see scripts.go. Safe for concurrent use; it starts no
-// goroutines (the client's pool belongs to the caller, who closes it).
+// goroutines (the client's pool belongs to the caller, who closes it; the
+// caller also calls RecheckDurability periodically).
 type RedisStore struct {
 	rdb    redis.UniversalClient
 	prefix string
+	// notDurable is why writes are refused (the last RecheckDurability
+	// found a master not fsyncing every write); nil: they are accepted.
+	notDurable atomic.Pointer[error]
 }
 
 var _ Store = (*RedisStore)(nil)
@@ -241,6 +246,9 @@ func stateOf(r []any) ConvState {
 
 // Append implements Store.
 func (s *RedisStore) Append(ctx context.Context, a AppendArgs) (AppendResult, error) {
+	if err := s.writable(); err != nil {
+		return AppendResult{}, err
+	}
 	e := a.Entry
 	ttl := int64(0)
 	if a.DedupeTTL > 0 && e.ClientMsgID != "" {
@@ -396,6 +404,9 @@ func (s *RedisStore) pipeline(ctx context.Context, sc *redis.Script, ro bool, n 
 
 // Recall implements Store.
 func (s *RedisStore) Recall(ctx context.Context, a RecallArgs) (RecallResult, error) {
+	if err := s.writable(); err != nil {
+		return RecallResult{}, err
+	}
 	r, err := s.runOnce(ctx, scriptRecall, s.convKeys(a.Conv, ""), flag(a.Group), a.Seq, a.By, flag(a.Admin), a.NotBefore, a.Recall.MsgID, a.Recall.TS, a.Cutoff,
 		flag(!a.Group && inDirect(a.Conv, a.By)), a.Expire.Milliseconds())
 	if err != nil {
@@ -422,6 +433,9 @@ func metaOf(group string, r []any) GroupMeta {
 
 // CreateGroup implements Store.
 func (s *RedisStore) CreateGroup(ctx context.Context, a CreateGroupArgs) (GroupMeta, error) {
+	if err := s.writable(); err != nil {
+		return GroupMeta{}, err
+	}
 	members := dedupe(a.Members)
 	args := make([]any, 0, 4+len(members))
 	args = append(args, a.Name, a.Owner, a.Created, a.MaxMembers)
@@ -440,6 +454,9 @@ func (s *RedisStore) CreateGroup(ctx context.Context, a CreateGroupArgs) (GroupM
 
 // Join implements Store.
 func (s *RedisStore) Join(ctx context.Context, group, user string, maxMembers int) (JoinResult, error) {
+	if err := s.writable(); err != nil {
+		return JoinResult{}, err
+	}
 	r, err := s.run(ctx, scriptJoin, s.convKeys(GroupConv(group), ""), user, maxMembers)
 	if err != nil {
 		return JoinResult{}, err
@@ -452,6 +469,9 @@ func (s *RedisStore) Join(ctx context.Context, group, user string, maxMembers in
 
 // Leave implements Store.
 func (s *RedisStore) Leave(ctx context.Context, group, user string) error {
+	if err := s.writable(); err != nil {
+		return err
+	}
 	_, err := s.evalOnce(ctx, scriptLeave, s.convKeys(GroupConv(group), ""), user)
 	return err
 }
@@ -577,7 +597,9 @@ func (s *RedisStore) UserGroups(ctx context.Context, user string) ([]string, err
 
 // CheckDurability reports whether every Redis master fsyncs each write
 // before answering (appendonly yes, appendfsync always): only then is an
-// acknowledged message safe from a Redis crash. See docs/offline.md.
+// acknowledged message safe from a Redis crash. See docs/offline.md. A
+// master that does not gives an error wrapping ErrNotDurable; one that
+// could not be asked, another error.
 func (s *RedisStore) CheckDurability(ctx context.Context) error {
 	check := func(ctx context.Context, c *redis.Client) error {
 		v, err := c.ConfigGet(ctx, "append*").Result()
@@ -585,8 +607,8 @@ func (s *RedisStore) CheckDurability(ctx context.Context) error {
 			return fmt.Errorf("offline: redis %s: CONFIG GET: %w", c.Options().Addr, err)
 		}
 		if v["appendonly"] != "yes" || v["appendfsync"] != "always" {
-			return fmt.Errorf("offline: redis %s runs appendonly=%q appendfsync=%q: acknowledged messages can be lost in a crash (want appendonly yes, appendfsync always)",
-				c.Options().Addr, v["appendonly"], v["appendfsync"])
+			return fmt.Errorf("%w: redis %s runs appendonly=%q appendfsync=%q: acknowledged messages can be lost in a crash (want appendonly yes, appendfsync always)",
+				ErrNotDurable, c.Options().Addr, v["appendonly"], v["appendfsync"])
 		}
 		return nil
 	}
@@ -597,4 +619,34 @@ func (s *RedisStore) CheckDurability(ctx context.Context) error {
 		return c.ForEachMaster(ctx, check)
 	}
 	return fmt.Errorf("offline: cannot check durability of a %T", s.rdb)
+}
+
+// RecheckDurability runs CheckDurability and keeps its verdict: while a
+// master does not fsync every write, the writes that store messages or
+// group changes (Append, Recall, CreateGroup, Join, Leave) are refused with
+// ErrUnavailable (wrapping ErrNotDurable), until a check finds every master
+// durable again. Cursor and index writes go on: losing one re-delivers, it
+// never loses a message. A check that could not ask Redis (unreachable,
+// timeout) keeps the verdict: writes then fail by themselves. It returns
+// the check's error and whether the verdict changed. The node calls it
+// periodically (offline.durability_check), unless it runs with
+// offline.unsafe_no_fsync.
+func (s *RedisStore) RecheckDurability(ctx context.Context) (changed bool, err error) {
+	err = s.CheckDurability(ctx)
+	switch {
+	case errors.Is(err, ErrNotDurable):
+		why := err
+		return s.notDurable.Swap(&why) == nil, err
+	case err != nil:
+		return false, err
+	}
+	return s.notDurable.Swap(nil) != nil, nil
+}
+
+// writable is nil while writes are accepted (see RecheckDurability).
+func (s *RedisStore) writable() error {
+	if p := s.notDurable.Load(); p != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, *p)
+	}
+	return nil
 }

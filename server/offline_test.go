@@ -614,6 +614,54 @@ func TestOfflineRefusesRedisWithoutFsync(t *testing.T) {
 	})
 }
 
+// TestOfflineRefusesWritesWhileRedisIsNotDurable: the node checks again,
+// every offline.durability_check, that Redis fsyncs every write; after
+// CONFIG SET appendfsync everysec its sends get STORE_UNAVAILABLE, and
+// after appendfsync always again they are stored (the refused one once,
+// resent with its client_msg_id).
+func TestOfflineRefusesWritesWhileRedisIsNotDurable(t *testing.T) {
+	r := testenv.StartRedis(t, testenv.RedisOptions{AOF: true})
+	s := startServer(t, func(c *configs.Config) {
+		chatty(c)
+		c.Redis.Addrs = []string{r.Addr}
+		c.Offline.DurabilityCheck = 20 * time.Millisecond
+	})
+	ctx := context.Background()
+	alice := dialOffliner(t, s, "alice", client.Options{NoReconnect: true})
+	if _, err := alice.SendDirect(ctx, "bob", "durable", client.SendOfflineOptions{ClientMsgID: "m0"}); err != nil {
+		t.Fatal(err)
+	}
+	rdb := newRedis(t, r.Addr)
+	if err := rdb.ConfigSet(ctx, "appendfsync", "everysec").Err(); err != nil {
+		t.Fatal(err)
+	}
+	i, refusedID := 0, ""
+	eventually(t, 5*time.Second, "a send refused", func() bool {
+		i++
+		id := fmt.Sprint("m", i)
+		_, err := alice.SendDirect(ctx, "bob", "maybe", client.SendOfflineOptions{ClientMsgID: id})
+		if err != nil && client.Code(err) != pb.Error_STORE_UNAVAILABLE {
+			t.Fatalf("send: %v", err)
+		}
+		if err != nil {
+			refusedID = id
+		}
+		return err != nil
+	})
+	if err := rdb.ConfigSet(ctx, "appendfsync", "always").Err(); err != nil {
+		t.Fatal(err)
+	}
+	var sent *pb.ConvSent
+	eventually(t, 5*time.Second, "the refused send stored", func() bool {
+		var err error
+		sent, err = alice.SendDirect(ctx, "bob", "maybe", client.SendOfflineOptions{ClientMsgID: refusedID})
+		return err == nil
+	})
+	if sent.Duplicate || sent.Seq != uint64(i)+1 { // m0, then i-1 stored before the refusal
+		t.Fatalf("resend %v after %d sends", sent, i)
+	}
+}
+
 // TestOfflineBadInputOverWebSocket: typed codes on the wire.
 func TestOfflineBadInputOverWebSocket(t *testing.T) {
 	s := startServer(t, chatty)

@@ -156,6 +156,13 @@ func (s *Server) Start() error {
 		defer s.wg.Done()
 		s.maintain()
 	}()
+	if s.off.redis != nil && !s.cfg.Offline.UnsafeNoFsync {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.watchDurability()
+		}()
+	}
 	s.ready.Store(true)
 	s.log.Info("roomcast node started", "node", s.cfg.Node.ID, "mode", s.cfg.Mode, "addr", ln.Addr().String())
 	return nil
