@@ -35,8 +35,8 @@ type Config struct {
 	// (30 days); negative (e.g. -1s): forever.
 	Retention time.Duration `yaml:"retention"`
 	// DedupeWindow is how long a (sender, client_msg_id) pair is remembered,
-	// so a resend within it is answered with the original message. Default
-	// 24h.
+	// so a resend within it is answered with the original message; at most
+	// the retention. Default 24h.
 	DedupeWindow time.Duration `yaml:"dedupe_window"`
 	// AckEvery and AckInterval are told to clients in Counters: acknowledge
 	// live messages every AckEvery messages or every AckInterval, whichever
@@ -166,6 +166,15 @@ func (c Config) Validate() error {
 		return fmt.Errorf("offline.durability_check: must not be negative, got %v", c.DurabilityCheck)
 	}
 	return nil
+}
+
+// dedupeTTL is how long a dedupe record lives: the window, but never
+// longer than the retention (the entry it answers for is gone by then).
+func (c Config) dedupeTTL() time.Duration {
+	if c.Retention > 0 {
+		return min(c.DedupeWindow, c.Retention)
+	}
+	return c.DedupeWindow
 }
 
 // expiry is how long after its last write a conversation's entries may

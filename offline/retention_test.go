@@ -159,3 +159,20 @@ func TestRedisStoreEntryKeysExpireWithTheRetention(t *testing.T) {
 		t.Fatalf("log ttl %v with retention forever", ttl)
 	}
 }
+
+// TestDedupeRecordsDoNotOutliveTheRetention: a dedupe window longer than
+// the retention is cut to it (the entry a record answers for is gone).
+func TestDedupeRecordsDoNotOutliveTheRetention(t *testing.T) {
+	for _, c := range []struct {
+		retention, window, want time.Duration
+	}{
+		{time.Hour, 2 * time.Hour, time.Hour},
+		{time.Hour, time.Minute, time.Minute},
+		{-1, 2 * time.Hour, 2 * time.Hour}, // retention forever
+		{0, 0, 24 * time.Hour},             // defaults: 30 days, 24h
+	} {
+		if got := (Config{Retention: c.retention, DedupeWindow: c.window}).WithDefaults().dedupeTTL(); got != c.want {
+			t.Errorf("retention %v window %v: ttl %v, want %v", c.retention, c.window, got, c.want)
+		}
+	}
+}

@@ -147,7 +147,10 @@ if ttl > 0 then
   end
 end
 -- Before the new entry: an expired log is noticed (see trim) before it
--- is written again.
+-- is written again. When trim deletes, Redis lets the rest of the script
+-- write even under OOM (it freed memory first); when it does not, the
+-- HINCRBY below is the first write, refused under OOM with nothing
+-- written. Either way no seq is allocated without its entry.
 trim(tonumber(ARGV[9]))
 local seq = redis.call('HINCRBY', meta, 'seq', 1)
 local ts = math.max(tonumber(ARGV[4]), num(redis.call('HGET', meta, 'ts')))

@@ -208,7 +208,7 @@ func (s *Service) append(ctx context.Context, cv string, group bool, from, body,
 		Conv:      cv,
 		Group:     group,
 		Entry:     Entry{MsgID: s.ids.Next(), From: from, TS: s.now().UnixMilli(), Kind: kind, ClientMsgID: cmid, Body: body},
-		DedupeTTL: s.cfg.DedupeWindow,
+		DedupeTTL: s.cfg.dedupeTTL(),
 		Cutoff:    s.cutoff(),
 		Expire:    s.cfg.expiry(),
 	})
