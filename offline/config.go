@@ -30,11 +30,13 @@ type Config struct {
 	CountersLast int `yaml:"counters_last"`
 	// Retention is how long entries are kept for pulls and roaming
 	// (History); older entries are removed as conversations are written and
-	// read. Default 720h (30 days); negative (e.g. -1s): forever.
+	// read, and those of a conversation idle for this long are reclaimed
+	// (Redis: its entry keys expire; memory: Service.Sweep). Default 720h
+	// (30 days); negative (e.g. -1s): forever.
 	Retention time.Duration `yaml:"retention"`
 	// DedupeWindow is how long a (sender, client_msg_id) pair is remembered,
-	// so a resend within it is answered with the original message. Default
-	// 24h.
+	// so a resend within it is answered with the original message; at most
+	// the retention. Default 24h.
 	DedupeWindow time.Duration `yaml:"dedupe_window"`
 	// AckEvery and AckInterval are told to clients in Counters: acknowledge
 	// live messages every AckEvery messages or every AckInterval, whichever
@@ -59,6 +61,11 @@ type Config struct {
 	// write (appendonly yes + appendfsync always): acknowledged messages can
 	// then be lost when Redis crashes. Default false: refuse to start.
 	UnsafeNoFsync bool `yaml:"unsafe_no_fsync"`
+	// DurabilityCheck is how often a node on Redis checks again that every
+	// master fsyncs each write; while one does not (say CONFIG SET
+	// appendfsync everysec), messages and group changes are refused with
+	// STORE_UNAVAILABLE. Not done with UnsafeNoFsync. Default 5s.
+	DurabilityCheck time.Duration `yaml:"durability_check"`
 	// PushAllAtLogin is the benchmark baseline of seed 001 only: push every
 	// unread message at login instead of counters. Default false.
 	PushAllAtLogin bool `yaml:"push_all_at_login"`
@@ -111,6 +118,9 @@ func (c Config) WithDefaults() Config {
 	if c.MemberCacheGroups == 0 {
 		c.MemberCacheGroups = 1024
 	}
+	if c.DurabilityCheck == 0 {
+		c.DurabilityCheck = 5 * time.Second
+	}
 	return c
 }
 
@@ -152,9 +162,24 @@ func (c Config) Validate() error {
 		return fmt.Errorf("offline.max_groups_per_user: must not be negative, got %d", c.MaxGroupsPerUser)
 	case c.MemberCacheGroups < 0:
 		return fmt.Errorf("offline.member_cache_groups: must not be negative, got %d", c.MemberCacheGroups)
+	case c.DurabilityCheck < 0:
+		return fmt.Errorf("offline.durability_check: must not be negative, got %v", c.DurabilityCheck)
 	}
 	return nil
 }
+
+// dedupeTTL is how long a dedupe record lives: the window, but never
+// longer than the retention (the entry it answers for is gone by then).
+func (c Config) dedupeTTL() time.Duration {
+	if c.Retention > 0 {
+		return min(c.DedupeWindow, c.Retention)
+	}
+	return c.DedupeWindow
+}
+
+// expiry is how long after its last write a conversation's entries may
+// be reclaimed (AppendArgs.Expire): the retention, 0 when it is forever.
+func (c Config) expiry() time.Duration { return max(c.Retention, 0) }
 
 // retentionCutoff returns the unix ms before which entries expire (0: none).
 func (c Config) retentionCutoff(now time.Time) int64 {

@@ -8,8 +8,10 @@
 // ("d:<a>|<b>") is stored once for both users; a group ("g:<group>") once
 // for all its members (read diffusion): a send is one store write whatever
 // the group's size. Every member has two cumulative cursors per
-// conversation, received and read; unread = max seq - read, and sending
-// moves the sender's own cursors to the new seq. Each user also has an index
+// conversation, received and read; unread = max seq - read - the member's
+// own entries above read (a sender's own messages are never unread), and
+// sending moves the sender's cursors to the new seq when it had received
+// everything before. Each user also has an index
 // of their direct conversations (most recent first, and those with unread
 // entries), so the login counters and the conversation list are pages, not
 // a dump.
@@ -28,5 +30,7 @@
 //
 // Concurrency: Service and both stores are safe for concurrent use. The
 // package starts no goroutines; Deliverer calls are made on the caller's
-// goroutine and must not block.
+// goroutine and must not block. Periodic work is the caller's: Sweep
+// (reclaims idle conversations of a MemoryStore; Redis expires keys
+// itself).
 package offline

@@ -21,7 +21,7 @@ func convMessage(cv string, e Entry) *pb.ConvMessage {
 func summary(c conv, user string, sum Summary, cutoff int64) *pb.ConvSummary {
 	out := &pb.ConvSummary{
 		Conv: c.id, Peer: c.peerOrGroup(user), MaxSeq: sum.MaxSeq, LastTs: sum.LastTS,
-		Unread: unread(sum.ConvState), Received: sum.Received, Read: sum.Read,
+		Unread: sum.Unread(), Received: sum.Received, Read: sum.Read,
 	}
 	if c.isGroup() {
 		out.Type, out.Name, out.Members = pb.ConvType_GROUP, sum.Name, uint32(sum.Members)

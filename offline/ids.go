@@ -69,3 +69,10 @@ func parseConv(id string) (conv, bool) {
 	}
 	return conv{}, false
 }
+
+// inDirect reports whether user is one of the two users of the direct
+// conversation id.
+func inDirect(id, user string) bool {
+	c, ok := parseConv(id)
+	return ok && !c.isGroup() && c.has(user)
+}

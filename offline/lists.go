@@ -70,7 +70,7 @@ func (s *Service) list(ctx context.Context, user string, unreadOnly bool, before
 		for i := range cands {
 			it := cands[i]
 			it.sum = sums[i]
-			if unreadOnly && unread(it.sum.ConvState) == 0 {
+			if unreadOnly && it.sum.Unread() == 0 {
 				// Read meanwhile: drop the stale index entry (only if no
 				// newer entry was indexed since; see ClearUnread).
 				if err := s.store.ClearUnread(ctx, user, it.c.id, it.sum.Read); err != nil {
@@ -143,7 +143,7 @@ func (s *Service) groupItems(ctx context.Context, user string, unreadOnly bool, 
 			continue
 		}
 		it := item{c: cs[i], pos: Pos{Conv: cs[i].id, TS: sum.LastTS}, sum: sum}
-		if !it.pos.after(before) || (unreadOnly && unread(sum.ConvState) == 0) {
+		if !it.pos.after(before) || (unreadOnly && sum.Unread() == 0) {
 			continue
 		}
 		out = append(out, it)

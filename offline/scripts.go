@@ -35,22 +35,64 @@ local function dec(e)
   return r
 end
 local function num(v) return tonumber(v or '0') or 0 end
--- trim removes up to 256 entries older than cutoff and raises the floor.
--- The removal comes first: deletes are allowed under OOM, and once a
+-- okey is the member of the own-entries set (KEYS[9]) for user's entry seq:
+-- all scores are 0, members sort by user, then seq.
+local function okey(user, seq) return user .. '|' .. string.format('%020d', seq) end
+-- trim removes up to 256 entries older than cutoff and raises the floor;
+-- the own-entries set forgets them (the own counts keep counting them).
+-- When the last entry is older than cutoff, or the log expired (an idle
+-- conversation, see expire), everything up to the max seq is gone at
+-- once. The removal comes first: deletes are allowed under OOM, and once a
 -- script has written, Redis lets it finish.
-local function trim(meta, log, cutoff)
+local function trim(cutoff)
+  local meta, log, ow = KEYS[1], KEYS[2], KEYS[9]
   if cutoff <= 0 then return end
+  local seq, floor = num(redis.call('HGET', meta, 'seq')), num(redis.call('HGET', meta, 'floor'))
+  if seq > floor and (num(redis.call('HGET', meta, 'ts')) < cutoff or redis.call('EXISTS', log) == 0) then
+    redis.call('DEL', log, KEYS[7], ow)
+    redis.call('HSET', meta, 'floor', seq)
+    return
+  end
   local first = redis.call('ZRANGE', log, 0, 0)
   if #first == 0 or dec(first[1]).ts >= cutoff then return end
   local batch = redis.call('ZRANGE', log, 0, 255)
   local n, last = 0, 0
+  local gone = {}
   for i, e in ipairs(batch) do
     local d = dec(e)
     if d.ts >= cutoff then break end
     n, last = i, d.seq
+    gone[i] = okey(d.from, d.seq)
   end
   redis.call('ZREMRANGEBYRANK', log, 0, n - 1)
+  if redis.call('EXISTS', ow) == 1 then
+    for _, k in ipairs(gone) do redis.call('ZREM', ow, k) end
+  end
   redis.call('HSET', meta, 'floor', last)
+end
+-- expire makes the keys that hold entries (log, recalls, own-entry seqs)
+-- expire ms after this write (0: never), so an idle conversation's
+-- entries are reclaimed after the retention; trim then raises the floor.
+local function expire(ms)
+  if ms <= 0 then return end
+  for _, i in ipairs({2, 7, 9}) do redis.call('PEXPIRE', KEYS[i], ms) end
+end
+-- move_read moves user's read cursor forward to r and stops counting the
+-- own entries it passes (KEYS[9] set, KEYS[10] counts). Those retention
+-- removed are only counted: all are at or below the floor, so a cursor at
+-- or past the floor passes them all; one below it keeps counting them.
+local function move_read(user, r)
+  local meta, rd, ow, on = KEYS[1], KEYS[4], KEYS[9], KEYS[10]
+  redis.call('HSET', rd, user, r)
+  local n = num(redis.call('HGET', on, user))
+  if n == 0 then return end
+  local passed = redis.call('ZREMRANGEBYLEX', ow, '[' .. user .. '|', '[' .. okey(user, r))
+  if r >= num(redis.call('HGET', meta, 'floor')) then
+    n = redis.call('ZLEXCOUNT', ow, '[' .. user .. '|', '[' .. user .. '|~')
+  else
+    n = math.max(n - passed, 0)
+  end
+  if n == 0 then redis.call('HDEL', on, user) else redis.call('HSET', on, user, n) end
 end
 -- member checks a group and returns the member's since seq (0 for direct).
 local function member(isgroup, meta, mb, user)
@@ -60,15 +102,36 @@ local function member(isgroup, meta, mb, user)
   if not since then return redis.error_reply('OFFLINE_NOT_MEMBER') end
   return tonumber(since)
 end
+-- sender_cursors moves the cursors of the sender of seq (an entry or a
+-- recall entry; see Store.Append): received and read to seq when it had
+-- received everything before (its join point since and the floor count as
+-- received); otherwise read up to what it received, and seq is one of its
+-- own entries above its read cursor.
+local function sender_cursors(from, since, seq)
+  local meta, rv, rd = KEYS[1], KEYS[3], KEYS[4]
+  local had = num(redis.call('HGET', rv, from))
+  local recv = math.max(had, since, num(redis.call('HGET', meta, 'floor')))
+  local gap = recv + 1 < seq
+  if not gap then recv = seq end
+  if recv > had then redis.call('HSET', rv, from, recv) end
+  if recv > num(redis.call('HGET', rd, from)) then move_read(from, recv) end
+  if gap then
+    redis.call('ZADD', KEYS[9], 0, okey(from, seq))
+    redis.call('HINCRBY', KEYS[10], from, 1)
+  end
+end
 `
 
 // Conversation keys, in this order, for every conversation script:
 // 1 meta (hash: seq, ts, floor, owner, name, created, jc, mver), 2 log
 // (zset), 3 received (hash user->seq), 4 read (hash), 5 member since
 // (hash user->seq), 6 member order (zset), 7 recalls (hash seq->recall
-// seq), 8 dedupe record (string; Append only).
+// seq), 8 dedupe record (string; Append only), 9 own entries above the
+// read cursor (zset, score 0, members okey(user, seq)), 10 own counts
+// (hash user->number of own entries above the read cursor).
 
-// ARGV: group, from, msgid, ts, kind, cmid, body, dedupe ttl ms, cutoff.
+// ARGV: group, from, msgid, ts, kind, cmid, body, dedupe ttl ms, cutoff,
+// expire ms.
 var scriptAppend = redis.NewScript(luaLib + `
 local meta, log, rv, rd, mb = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local from = ARGV[2]
@@ -83,33 +146,35 @@ if ttl > 0 then
     return {1, num(redis.call('HGET', meta, 'mver')), got[1] or '', v}
   end
 end
+-- Before the new entry: an expired log is noticed (see trim) before it
+-- is written again. When trim deletes, Redis lets the rest of the script
+-- write even under OOM (it freed memory first); when it does not, the
+-- HINCRBY below is the first write, refused under OOM with nothing
+-- written. Either way no seq is allocated without its entry.
+trim(tonumber(ARGV[9]))
 local seq = redis.call('HINCRBY', meta, 'seq', 1)
 local ts = math.max(tonumber(ARGV[4]), num(redis.call('HGET', meta, 'ts')))
 local e = enc(seq, ARGV[3], ts, 0, 0, from, ARGV[5], ARGV[6], ARGV[7])
 redis.call('HSET', meta, 'ts', ts)
 redis.call('ZADD', log, seq, e)
 if ttl > 0 then redis.call('SET', KEYS[8], seq .. ',' .. ARGV[3] .. ',' .. ts, 'PX', ttl) end
--- The sender's cursors: to seq when it had received everything before,
--- otherwise read up to what it received (see Store.Append).
-local recv = math.max(num(redis.call('HGET', rv, from)), ok, num(redis.call('HGET', meta, 'floor')))
-if recv + 1 >= seq then recv = seq end
-if recv > num(redis.call('HGET', rv, from)) then redis.call('HSET', rv, from, recv) end
-if recv > num(redis.call('HGET', rd, from)) then redis.call('HSET', rd, from, recv) end
-trim(meta, log, tonumber(ARGV[9]))
+sender_cursors(from, ok, seq)
+expire(tonumber(ARGV[10]))
 return {0, num(redis.call('HGET', meta, 'mver')), e, ''}
 `)
 
-// state returns the member's view as the first 6 reply fields.
+// state returns the member's view as the first 7 reply fields.
 const luaState = `
 local function state(meta, rv, rd, user, since)
   return {num(redis.call('HGET', meta, 'seq')), num(redis.call('HGET', meta, 'ts')),
     num(redis.call('HGET', meta, 'floor')), since,
-    num(redis.call('HGET', rv, user)), num(redis.call('HGET', rd, user))}
+    num(redis.call('HGET', rv, user)), num(redis.call('HGET', rd, user)),
+    num(redis.call('HGET', KEYS[10], user))}
 end
 `
 
 // ARGV: group, member, after, limit, ack, cutoff.
-// Reply: state(6), lo, hi, entries...
+// Reply: state(7), lo, hi, entries...
 var scriptRead = redis.NewScript(luaLib + luaState + `
 local meta, log, rv, rd, mb = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local user = ARGV[2]
@@ -117,12 +182,12 @@ local since = member(ARGV[1], meta, mb, user)
 if type(since) == 'table' then return since end
 local after = tonumber(ARGV[3])
 if after > num(redis.call('HGET', meta, 'seq')) then return redis.error_reply('OFFLINE_CURSOR_AHEAD') end
-trim(meta, log, tonumber(ARGV[6]))
+trim(tonumber(ARGV[6]))
 if ARGV[5] == '1' and after > num(redis.call('HGET', rv, user)) then redis.call('HSET', rv, user, after) end
 local st = state(meta, rv, rd, user, since)
 local lo = math.max(after, st[3], since)
 local hi = math.max(math.min(lo + tonumber(ARGV[4]), st[1]), lo)
-st[7], st[8] = lo, hi
+st[8], st[9] = lo, hi
 if hi > lo then
   for _, e in ipairs(redis.call('ZRANGEBYSCORE', log, '(' .. lo, hi)) do st[#st + 1] = e end
 end
@@ -138,7 +203,7 @@ if type(since) == 'table' then return since end
 local before = tonumber(ARGV[3])
 local max = num(redis.call('HGET', meta, 'seq'))
 if before > max + 1 then return redis.error_reply('OFFLINE_CURSOR_AHEAD') end
-trim(meta, log, tonumber(ARGV[5]))
+trim(tonumber(ARGV[5]))
 local st = state(meta, rv, rd, user, since)
 if before == 0 then before = max + 1 end
 local floor = math.max(st[3], since)
@@ -148,14 +213,14 @@ if hi <= floor then
 elseif hi - floor > tonumber(ARGV[4]) then
   lo = hi - tonumber(ARGV[4])
 end
-st[7], st[8] = lo, hi
+st[8], st[9] = lo, hi
 if hi > lo then
   for _, e in ipairs(redis.call('ZRANGEBYSCORE', log, '(' .. lo, hi)) do st[#st + 1] = e end
 end
 return st
 `)
 
-// ARGV: group, member, received, read, strict. Reply: state(6).
+// ARGV: group, member, received, read, strict. Reply: state(7).
 var scriptCursors = redis.NewScript(luaLib + luaState + `
 local meta, rv, rd, mb = KEYS[1], KEYS[3], KEYS[4], KEYS[5]
 local user = ARGV[2]
@@ -171,12 +236,12 @@ end
 local nd = math.max(cd, d)
 local nr = math.max(cr, r, nd)
 if nr ~= cr then redis.call('HSET', rv, user, nr) end
-if nd ~= cd then redis.call('HSET', rd, user, nd) end
+if nd ~= cd then move_read(user, nd) end
 return state(meta, rv, rd, user, since)
 `)
 
 // ARGV: group, member, peer, last. Read-only.
-// Reply: missing, state(6), peer read, name, members, entries...
+// Reply: missing, state(7), peer read, name, members, entries...
 var scriptSummary = redis.NewScript(luaLib + luaState + `
 local meta, log, rv, rd, mb, mz = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local user = ARGV[2]
@@ -188,9 +253,9 @@ if ARGV[1] == '1' then
   since = tonumber(s)
 end
 local st = state(meta, rv, rd, user, since)
-local out = {0, st[1], st[2], st[3], st[4], st[5], st[6], 0, redis.call('HGET', meta, 'name') or '', 0}
-if ARGV[3] ~= '' then out[8] = num(redis.call('HGET', rd, ARGV[3])) end
-if ARGV[1] == '1' then out[10] = redis.call('ZCARD', mz) end
+local out = {0, st[1], st[2], st[3], st[4], st[5], st[6], st[7], 0, redis.call('HGET', meta, 'name') or '', 0}
+if ARGV[3] ~= '' then out[9] = num(redis.call('HGET', rd, ARGV[3])) end
+if ARGV[1] == '1' then out[11] = redis.call('ZCARD', mz) end
 local last = tonumber(ARGV[4])
 if last > 0 and st[1] > math.max(st[3], since) then
   local es = redis.call('ZREVRANGEBYSCORE', log, st[1], '(' .. math.max(st[3], since), 'LIMIT', 0, last)
@@ -199,11 +264,21 @@ end
 return out
 `)
 
-// ARGV: group, seq, by, admin, not before, msgid, ts, cutoff.
+// ARGV: group, seq, by, admin, not before, msgid, ts, cutoff, by is one of
+// the two users (direct conversations), expire ms.
 // Reply: already, original entry, recall entry.
 var scriptRecall = redis.NewScript(luaLib + `
 local meta, log, rv, rd, mb, rc = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[7]
 local by = ARGV[3]
+-- since is by's join point when by is in the conversation (false for an
+-- admin who is not: its cursors do not move).
+local since = false
+if ARGV[1] == '1' then
+  local s = redis.call('HGET', mb, by)
+  if s then since = tonumber(s) end
+elseif ARGV[9] == '1' then
+  since = 0
+end
 if ARGV[4] ~= '1' then
   local ok = member(ARGV[1], meta, mb, by)
   if type(ok) == 'table' then return ok end
@@ -231,9 +306,9 @@ redis.call('ZADD', log, seq, ne)
 redis.call('ZADD', log, nseq, re)
 redis.call('HSET', rc, seq, nseq)
 redis.call('HSET', meta, 'ts', ts)
-if num(redis.call('HGET', rv, by)) < nseq then redis.call('HSET', rv, by, nseq) end
-if num(redis.call('HGET', rd, by)) < nseq then redis.call('HSET', rd, by, nseq) end
-trim(meta, log, tonumber(ARGV[8]))
+if since then sender_cursors(by, since, nseq) end
+trim(tonumber(ARGV[8]))
+expire(tonumber(ARGV[10]))
 return {0, ne, re}
 `)
 
@@ -295,6 +370,8 @@ redis.call('ZREM', mz, ARGV[1])
 redis.call('HDEL', mb, ARGV[1])
 redis.call('HDEL', rv, ARGV[1])
 redis.call('HDEL', rd, ARGV[1])
+redis.call('ZREMRANGEBYLEX', KEYS[9], '[' .. ARGV[1] .. '|', '[' .. ARGV[1] .. '|~')
+redis.call('HDEL', KEYS[10], ARGV[1])
 redis.call('HINCRBY', meta, 'mver', 1)
 return 1
 `)

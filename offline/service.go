@@ -137,6 +137,10 @@ func (s *Service) checkBody(body, kind, cmid string) error {
 		return invalid("kind longer than %d bytes", MaxKindBytes)
 	case len(cmid) > MaxClientMsgIDBytes:
 		return invalid("client_msg_id longer than %d bytes", MaxClientMsgIDBytes)
+	case cmid == "":
+		// Without it a resend, the client's or one go-redis makes after a
+		// lost reply, would be stored twice.
+		return ErrNoClientMsgID
 	}
 	return nil
 }
@@ -154,11 +158,24 @@ func pageLimit(asked uint32, def, maxLimit int) (int, error) {
 
 func (s *Service) cutoff() int64 { return s.cfg.retentionCutoff(s.now()) }
 
+// Sweep reclaims what retention and the deduplication window released in
+// conversations nobody touched since, when the store needs to be asked
+// (MemoryStore; a Redis store's keys expire by themselves), and returns how
+// many entries and records went. The node calls it periodically, from a
+// goroutine it owns.
+func (s *Service) Sweep() int {
+	sw, ok := s.store.(Sweeper)
+	if !ok {
+		return 0
+	}
+	return sw.Sweep(s.cutoff())
+}
+
 // SendDirect stores a 1:1 message from c.User to `to` and delivers it live
 // to both users' connections. It returns once the message and both users'
-// indexes are in the store: only then may the sender be acknowledged. A
-// retry after an error is safe (same client_msg_id: stored once, indexes
-// repaired).
+// indexes are in the store: only then may the sender be acknowledged. The
+// client_msg_id cmid is required (ErrNoClientMsgID), so a retry after an
+// error is safe: stored once, indexes repaired.
 func (s *Service) SendDirect(ctx context.Context, c Caller, to, body, kind, cmid string) (*pb.ConvSent, error) {
 	if err := s.checkUser(c.User); err != nil {
 		return nil, err
@@ -191,8 +208,9 @@ func (s *Service) append(ctx context.Context, cv string, group bool, from, body,
 		Conv:      cv,
 		Group:     group,
 		Entry:     Entry{MsgID: s.ids.Next(), From: from, TS: s.now().UnixMilli(), Kind: kind, ClientMsgID: cmid, Body: body},
-		DedupeTTL: s.cfg.DedupeWindow,
+		DedupeTTL: s.cfg.dedupeTTL(),
 		Cutoff:    s.cutoff(),
+		Expire:    s.cfg.expiry(),
 	})
 	if err != nil {
 		return AppendResult{}, s.failed(err)
@@ -239,7 +257,8 @@ func (s *Service) push(users []string, cv string, e Entry) {
 }
 
 // SendGroup stores a group message once and delivers it live to the
-// group's online members: one store write whatever the group's size.
+// group's online members: one store write whatever the group's size. The
+// client_msg_id cmid is required, as for SendDirect.
 func (s *Service) SendGroup(ctx context.Context, c Caller, group, body, kind, cmid string) (*pb.ConvSent, error) {
 	if err := s.checkUser(c.User); err != nil {
 		return nil, err
@@ -387,7 +406,9 @@ func (s *Service) Ack(ctx context.Context, user, id string, received, read uint6
 	}
 	s.wrote(opCursor)
 	if !c.isGroup() && st.Read > before[0].Read {
-		if st.Read >= st.MaxSeq {
+		if st.Unread() == 0 {
+			// What is above read (if anything) is the user's own: the
+			// index holds no seq of the peer's above it.
 			if err := s.store.ClearUnread(ctx, user, c.id, st.Read); err != nil {
 				return nil, s.failed(err)
 			}
@@ -398,14 +419,7 @@ func (s *Service) Ack(ctx context.Context, user, id string, received, read uint6
 			s.metrics.pushes.Add(float64(s.deliver.Deliver([]string{c.peer(user)}, o)))
 		}
 	}
-	return &pb.Acked{Conv: c.id, Received: st.Received, Read: st.Read, Unread: unread(st)}, nil
-}
-
-func unread(st ConvState) uint64 {
-	if st.MaxSeq > st.Read {
-		return st.MaxSeq - st.Read
-	}
-	return 0
+	return &pb.Acked{Conv: c.id, Received: st.Received, Read: st.Read, Unread: st.Unread()}, nil
 }
 
 // History pages a conversation backwards from `before` (0: the newest),
@@ -450,7 +464,9 @@ func (s *Service) History(ctx context.Context, user, id string, before uint64, l
 }
 
 // Recall withdraws a message: by its sender within RecallWindow, or by an
-// admin. The recall entry is delivered like a message.
+// admin. The recall entry is delivered like a message. A retry after an
+// error is safe: the store answers with the first recall, which is indexed
+// and pushed again (what failed after the store step is repaired).
 func (s *Service) Recall(ctx context.Context, c Caller, id string, seq uint64) (*pb.Recalled, error) {
 	cv, ok := parseConv(id)
 	if !ok {
@@ -468,27 +484,34 @@ func (s *Service) Recall(ctx context.Context, c Caller, id string, seq uint64) (
 		NotBefore: now.Add(-s.cfg.RecallWindow).UnixMilli(),
 		Recall:    Entry{MsgID: s.ids.Next(), From: c.User, TS: now.UnixMilli(), Kind: "recall"},
 		Cutoff:    s.cutoff(),
+		Expire:    s.cfg.expiry(),
 	})
 	if err != nil {
 		return nil, s.failed(err)
 	}
 	if !r.Already {
 		s.wrote(opAppend)
-		if cv.isGroup() {
-			s.pushGroup(ctx, cv.group, 0, r.Recall)
-		} else {
-			for _, u := range []string{cv.a, cv.b} {
-				unreadSeq := r.Recall.Seq
-				if u == c.User {
-					unreadSeq = 0
-				}
-				if err := s.store.IndexConv(ctx, u, cv.id, r.Recall.TS, unreadSeq); err != nil {
-					return nil, s.failed(err)
-				}
-				s.wrote(opIndex)
+	}
+	// Also for a recall made before (Already): the earlier call may have
+	// failed after the store step (a lost reply, a crash), and the index
+	// writes and the push are idempotent for clients (dedupe by msg_id).
+	if r.Recall.Seq == 0 { // the recall entry is past retention
+		return &pb.Recalled{Conv: cv.id, Seq: seq}, nil
+	}
+	if cv.isGroup() {
+		s.pushGroup(ctx, cv.group, 0, r.Recall)
+	} else {
+		for _, u := range []string{cv.a, cv.b} {
+			unreadSeq := r.Recall.Seq
+			if u == c.User {
+				unreadSeq = 0
 			}
-			s.push([]string{cv.a, cv.b}, cv.id, r.Recall)
+			if err := s.store.IndexConv(ctx, u, cv.id, r.Recall.TS, unreadSeq); err != nil {
+				return nil, s.failed(err)
+			}
+			s.wrote(opIndex)
 		}
+		s.push([]string{cv.a, cv.b}, cv.id, r.Recall)
 	}
 	return &pb.Recalled{Conv: cv.id, Seq: seq, RecallSeq: r.Recall.Seq}, nil
 }

@@ -76,6 +76,7 @@ type fixture struct {
 	hole  func(string)
 	d     *fakeDeliverer
 	clk   *clock
+	cmids atomic.Int64
 }
 
 // forEachService runs fn against a Service on every Store.
@@ -98,9 +99,12 @@ func (f *fixture) writes(op string) float64 {
 	return testutil.ToFloat64(f.metrics.writes.WithLabelValues(op))
 }
 
+// cmid makes a new client_msg_id.
+func (f *fixture) cmid() string { return fmt.Sprint("cm-", f.cmids.Add(1)) }
+
 func (f *fixture) send(t *testing.T, from, to, body string) *pb.ConvSent {
 	t.Helper()
-	r, err := f.SendDirect(bg, Caller{User: from}, to, body, "text", "")
+	r, err := f.SendDirect(bg, Caller{User: from}, to, body, "text", f.cmid())
 	if err != nil {
 		t.Fatalf("send %s->%s: %v", from, to, err)
 	}
@@ -260,7 +264,9 @@ func TestServiceBadInputChangesNothing(t *testing.T) {
 				_, err := f.PullAll(bg, "bob", []*pb.ConvCursor{{Conv: conv, Seq: 2}, {Conv: conv, Seq: 9}}, 0)
 				return err
 			}, ErrCursorAhead},
-			{"group send by non-member", func() error { _, err := f.SendGroup(bg, Caller{User: "carol"}, "g1", "x", "", ""); return err }, ErrNotMember},
+			{"group send by non-member", func() error { _, err := f.SendGroup(bg, Caller{User: "carol"}, "g1", "x", "", "c1"); return err }, ErrNotMember},
+			{"direct send without client_msg_id", func() error { _, err := f.SendDirect(bg, Caller{User: "alice"}, "bob", "x", "", ""); return err }, ErrNoClientMsgID},
+			{"group send without client_msg_id", func() error { _, err := f.SendGroup(bg, Caller{User: "alice"}, "g1", "x", "", ""); return err }, ErrNoClientMsgID},
 			{"group members by non-member", func() error { _, err := f.ListMembers(bg, Caller{User: "carol"}, "g1", "", 0); return err }, ErrNotMember},
 			{"group pull by non-member", func() error { _, err := f.PullConv(bg, "carol", GroupConv("g1"), 0, 0); return err }, ErrNotMember},
 			{"group ack by non-member", func() error { _, err := f.Ack(bg, "carol", GroupConv("g1"), 0, 1); return err }, ErrNotMember},
@@ -386,7 +392,7 @@ func TestServiceGroupSendIsOneStoreWrite(t *testing.T) {
 		if _, err := f.LeaveGroup(bg, Caller{User: "late"}, "big"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.SendGroup(bg, Caller{User: "late"}, "big", "x", "", ""); !errors.Is(err, ErrNotMember) {
+		if _, err := f.SendGroup(bg, Caller{User: "late"}, "big", "x", "", "l1"); !errors.Is(err, ErrNotMember) {
 			t.Fatalf("send after leave: %v", err)
 		}
 	})
@@ -468,7 +474,7 @@ func TestServicePullAll(t *testing.T) {
 			t.Fatal(err)
 		}
 		for j := range 3 {
-			if _, err := f.SendGroup(bg, Caller{User: "s0"}, "g", fmt.Sprint("g-", j), "", ""); err != nil {
+			if _, err := f.SendGroup(bg, Caller{User: "s0"}, "g", fmt.Sprint("g-", j), "", f.cmid()); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -524,7 +530,7 @@ func TestServiceManyConversationsArePaged(t *testing.T) {
 	}
 	ctx := context.Background()
 	for i := range n {
-		if _, err := svc.SendDirect(ctx, Caller{User: fmt.Sprintf("s%05d", i)}, "bob", "hi", "", ""); err != nil {
+		if _, err := svc.SendDirect(ctx, Caller{User: fmt.Sprintf("s%05d", i)}, "bob", "hi", "", "c1"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -571,4 +577,35 @@ func mustEncode(t *testing.T, f *pb.Frame) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestServiceOwnMessagesAreNeverUnread: a sender who had not received the
+// other side's message sends anyway; its own message is not unread for
+// it, in the counters and in Acked, and reading the other side's message
+// clears the conversation from its unread index though its own message is
+// still above its read cursor.
+func TestServiceOwnMessagesAreNeverUnread(t *testing.T) {
+	forEachService(t, Config{}, func(t *testing.T, f *fixture) {
+		conv := DirectConv("alice", "bob")
+		f.send(t, "bob", "alice", "are you there?") // 1: alice never receives it
+		f.send(t, "alice", "bob", "hello?")         // 2: alice's own
+		c, err := f.Counters(bg, "alice", "", 0)
+		if err != nil || len(c.Convs) != 1 || c.Convs[0].Unread != 1 || c.Convs[0].Read != 0 {
+			t.Fatalf("alice's counters %v %v", c, err)
+		}
+		a, err := f.Ack(bg, "alice", conv, 0, 1)
+		if err != nil || a.Unread != 0 || a.Read != 1 {
+			t.Fatalf("alice reads bob's: %v %v", a, err)
+		}
+		if c, err := f.Counters(bg, "alice", "", 0); err != nil || len(c.Convs) != 0 {
+			t.Fatalf("alice's counters after reading %v %v", c, err)
+		}
+		if ps, err := f.store.Convs(bg, "alice", true, Pos{}, 10); err != nil || len(ps) != 0 {
+			t.Fatalf("alice's unread index %v %v", ps, err)
+		}
+		// bob's view: alice's 2 is unread for him.
+		if c, err := f.Counters(bg, "bob", "", 0); err != nil || len(c.Convs) != 1 || c.Convs[0].Unread != 1 {
+			t.Fatalf("bob's counters %v %v", c, err)
+		}
+	})
 }

@@ -25,7 +25,9 @@ type Store interface {
 	// sender had received every entry before it (received >= seq-1, counting
 	// its join point and the retention floor). Otherwise the sender missed
 	// entries (it was away, or another device of it sent): received stays,
-	// so the missed entries are still pulled, and read moves up to received.
+	// so the missed entries are still pulled, read moves up to received,
+	// and the entry is counted in the sender's ConvState.Own until its read
+	// cursor passes it, so it never counts as unread for its sender.
 	// A resend returns the original entry with Duplicate set and writes
 	// nothing.
 	Append(ctx context.Context, a AppendArgs) (AppendResult, error)
@@ -41,7 +43,9 @@ type Store interface {
 	// read per conversation; the batch is not a snapshot).
 	Summaries(ctx context.Context, as []SummaryArgs) ([]Summary, error)
 	// Recall erases an entry's body and appends a recall entry for it, in
-	// one step. Recalling an entry twice returns the first recall.
+	// one step. The recaller's cursors move as a sender's do (see Append)
+	// when it is in the conversation (an admin who is not keeps none).
+	// Recalling an entry twice returns the first recall.
 	Recall(ctx context.Context, a RecallArgs) (RecallResult, error)
 
 	// CreateGroup makes a group with its first members; ErrGroupExists.
@@ -104,6 +108,19 @@ type ConvState struct {
 	Since    uint64 // groups: the max seq when the member joined
 	Received uint64
 	Read     uint64
+	// Own counts the entries above Read the member sent itself (while it
+	// had missed entries before them, see Store.Append): they never count
+	// as unread. Unread is MaxSeq - Read - Own.
+	Own uint64
+}
+
+// Unread is the number of entries above the read cursor that the member
+// did not send: max seq - read - own.
+func (st ConvState) Unread() uint64 {
+	if st.MaxSeq <= st.Read {
+		return 0
+	}
+	return st.MaxSeq - st.Read - min(st.Own, st.MaxSeq-st.Read)
 }
 
 // AppendArgs is one entry to store.
@@ -115,6 +132,10 @@ type AppendArgs struct {
 	// deduplication when 0 or when ClientMsgID is empty.
 	DedupeTTL time.Duration
 	Cutoff    int64 // entries older than this (unix ms) may be removed; 0: none
+	// Expire: the conversation's entries may all be reclaimed this long
+	// after this write, if nothing is written meanwhile (Redis: the keys
+	// holding entries expire). 0: never. The service passes the retention.
+	Expire time.Duration
 }
 
 // AppendResult is the stored entry (the original one for a resend).
@@ -194,6 +215,7 @@ type RecallArgs struct {
 	// RecallOf are set by the store.
 	Recall Entry
 	Cutoff int64
+	Expire time.Duration // as AppendArgs.Expire
 }
 
 // RecallResult is the recalled entry and the recall entry.
@@ -257,5 +279,15 @@ func (p Pos) after(q Pos) bool {
 	return p.TS < q.TS || (p.TS == q.TS && p.Conv < q.Conv)
 }
 
-// trimBatch bounds the expired entries removed in one store call.
+// trimBatch bounds the expired entries removed in one store call (when
+// the newest entry is expired too, all go at once).
 const trimBatch = 256
+
+// Sweeper is a Store that reclaims what retention and the deduplication
+// window released only when asked (MemoryStore: it starts no goroutines);
+// RedisStore needs none (its keys expire). Sweep removes the entries older
+// than cutoff (unix ms) and the expired deduplication records of every
+// conversation, and returns how many it removed. Safe for concurrent use.
+type Sweeper interface {
+	Sweep(cutoff int64) int
+}

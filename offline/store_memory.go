@@ -55,17 +55,50 @@ type memConv struct {
 	floor   uint64
 	log     []Entry // ascending seq
 	idem    map[string]memIdem
-	appends int
+	idemQ   []memIdemKey // idem's keys in the order they were added
 	recv    map[string]uint64
 	read    map[string]uint64
+	// own and ownN account for the entries a member sent above its read
+	// cursor (ConvState.Own): ownN counts them, own holds their seqs in
+	// order, less those retention removed (which ownN still counts).
+	own     map[string][]uint64
+	ownN    map[string]uint64
 	members map[string]*memMember
 	jc      uint64 // join counter
 	mver    uint64
 }
 
+// memIdem is a deduplication record: what a resend is answered with.
 type memIdem struct {
-	seq     uint64
+	seq, msgID uint64
+	ts         int64
+	expires    time.Time
+}
+
+type memIdemKey struct {
+	key     string
 	expires time.Time
+}
+
+// sweepIdem drops the deduplication records that expired by now, oldest
+// first: each costs O(1) once (a record whose TTL was longer than a later
+// one's waits for it). c.mu is held.
+func (c *memConv) sweepIdem(now time.Time) int {
+	n := 0
+	for n < len(c.idemQ) && !now.Before(c.idemQ[n].expires) {
+		k := c.idemQ[n]
+		if rec, ok := c.idem[k.key]; ok && rec.expires.Equal(k.expires) {
+			delete(c.idem, k.key)
+		}
+		n++
+	}
+	if n > 0 {
+		c.idemQ = slices.Delete(c.idemQ, 0, n)
+		if len(c.idemQ) == 0 {
+			c.idem, c.idemQ = nil, nil
+		}
+	}
+	return n
 }
 
 type memMember struct {
@@ -123,20 +156,90 @@ func (c *memConv) find(seq uint64) (int, bool) {
 	return i, i < len(c.log) && c.log[i].Seq == seq
 }
 
-// trim removes up to trimBatch entries older than cutoff.
-func (c *memConv) trim(cutoff int64) {
+// trim removes up to trimBatch entries older than cutoff, or all of them
+// when the newest is older too (an idle conversation), and returns how
+// many it removed. The own-entry seqs removed go (ownN keeps counting
+// them).
+func (c *memConv) trim(cutoff int64) int {
 	if cutoff <= 0 {
-		return
+		return 0
+	}
+	if c.seq > c.floor && (len(c.log) == 0 || c.ts < cutoff) {
+		n := len(c.log)
+		c.floor, c.log, c.own = c.seq, nil, nil
+		return n
 	}
 	n := 0
 	for n < len(c.log) && n < trimBatch && c.log[n].TS < cutoff {
 		n++
 	}
 	if n == 0 {
-		return
+		return 0
 	}
 	c.floor = c.log[n-1].Seq
+	for _, e := range c.log[:n] {
+		c.foldOwn(e.From)
+	}
 	c.log = slices.Delete(c.log, 0, n)
+	return n
+}
+
+// foldOwn forgets the seqs of user's own entries at or below the floor
+// (ownN keeps counting them); c.mu is held.
+func (c *memConv) foldOwn(user string) {
+	o := c.own[user]
+	i := 0
+	for i < len(o) && o[i] <= c.floor {
+		i++
+	}
+	if i == len(o) {
+		delete(c.own, user)
+	} else if i > 0 {
+		c.own[user] = o[i:]
+	}
+}
+
+// addOwn records that user sent seq above its read cursor; c.mu is held.
+func (c *memConv) addOwn(user string, seq uint64) {
+	if c.own == nil {
+		c.own, c.ownN = make(map[string][]uint64), make(map[string]uint64)
+	}
+	c.own[user] = append(c.own[user], seq)
+	c.ownN[user]++
+}
+
+// moveRead moves user's read cursor forward to r and stops counting the
+// own entries it passes. Those retention removed are only known by count:
+// all are at or below the floor, so a cursor at or past the floor passes
+// them all; one below it (an ack inside the removed range) keeps counting
+// them. c.mu is held.
+func (c *memConv) moveRead(user string, r uint64) {
+	setCursor(&c.read, user, r)
+	n := c.ownN[user]
+	if n == 0 {
+		return
+	}
+	o := c.own[user]
+	i := 0
+	for i < len(o) && o[i] <= r {
+		i++
+	}
+	o = o[i:]
+	if r >= c.floor {
+		n = uint64(len(o))
+	} else {
+		n -= min(n, uint64(i))
+	}
+	if len(o) == 0 {
+		delete(c.own, user)
+	} else {
+		c.own[user] = o
+	}
+	if n == 0 {
+		delete(c.ownN, user)
+	} else {
+		c.ownN[user] = n
+	}
 }
 
 // rng returns copies of the entries with lo < seq <= hi.
@@ -150,7 +253,7 @@ func (c *memConv) rng(lo, hi uint64) []Entry {
 }
 
 func (c *memConv) state(member string) ConvState {
-	st := ConvState{MaxSeq: c.seq, LastTS: c.ts, Floor: c.floor, Received: c.recv[member], Read: c.read[member]}
+	st := ConvState{MaxSeq: c.seq, LastTS: c.ts, Floor: c.floor, Received: c.recv[member], Read: c.read[member], Own: c.ownN[member]}
 	if m := c.members[member]; m != nil {
 		st.Since = m.since
 	}
@@ -164,20 +267,25 @@ func setCursor(m *map[string]uint64, k string, v uint64) {
 	(*m)[k] = v
 }
 
-// senderCursors moves the cursors of the sender of seq (see the Store
-// interface): received and read to seq when it had received everything
-// before, otherwise read up to what it received; c.mu is held.
+// senderCursors moves the cursors of the sender of seq, an entry or a
+// recall entry (see the Store interface): received and read to seq when it
+// had received everything before; otherwise read up to what it received,
+// and seq is one of its own entries above its read cursor. c.mu is held.
 func (c *memConv) senderCursors(from string, seq uint64) {
 	st := c.state(from)
 	recv := max(st.Received, st.Since, st.Floor)
-	if recv+1 >= seq {
+	gap := recv+1 < seq
+	if !gap {
 		recv = seq
 	}
 	if recv > c.recv[from] {
 		setCursor(&c.recv, from, recv)
 	}
 	if recv > c.read[from] {
-		setCursor(&c.read, from, recv)
+		c.moveRead(from, recv)
+	}
+	if gap {
+		c.addOwn(from, seq)
 	}
 }
 
@@ -193,17 +301,21 @@ func (s *MemoryStore) Append(_ context.Context, a AppendArgs) (AppendResult, err
 		return AppendResult{}, err
 	}
 	now := s.now()
+	c.sweepIdem(now)
 	key := ""
 	if a.DedupeTTL > 0 && a.Entry.ClientMsgID != "" {
 		key = a.Entry.From + "\x00" + a.Entry.ClientMsgID
 		if rec, ok := c.idem[key]; ok && now.Before(rec.expires) {
-			e := Entry{Seq: rec.seq}
+			// What the record remembers when retention removed the entry.
+			e := Entry{Seq: rec.seq, MsgID: rec.msgID, TS: rec.ts, From: a.Entry.From, ClientMsgID: a.Entry.ClientMsgID}
 			if i, ok := c.find(rec.seq); ok {
 				e = c.log[i]
 			}
 			return AppendResult{Entry: e, Duplicate: true, MembersVersion: c.mver}, nil
 		}
 	}
+	// Before the new entry: an idle conversation's expired entries go.
+	c.trim(a.Cutoff)
 	e := a.Entry
 	c.seq++
 	e.Seq = c.seq
@@ -215,20 +327,50 @@ func (s *MemoryStore) Append(_ context.Context, a AppendArgs) (AppendResult, err
 		if c.idem == nil {
 			c.idem = make(map[string]memIdem)
 		}
-		c.idem[key] = memIdem{seq: e.Seq, expires: now.Add(a.DedupeTTL)}
-		c.appends++
-		if c.appends%1024 == 0 {
-			for k, v := range c.idem {
-				if !now.Before(v.expires) {
-					delete(c.idem, k)
-				}
-			}
-		}
+		exp := now.Add(a.DedupeTTL)
+		c.idem[key] = memIdem{seq: e.Seq, msgID: e.MsgID, ts: e.TS, expires: exp}
+		c.idemQ = append(c.idemQ, memIdemKey{key: key, expires: exp})
 	}
 	c.senderCursors(e.From, e.Seq)
-	c.trim(a.Cutoff)
 	return AppendResult{Entry: e, MembersVersion: c.mver}, nil
 }
+
+// Sweep implements Sweeper: it reclaims, in every conversation, the
+// entries older than cutoff (all of them in an idle one) and the expired
+// deduplication records, which otherwise go only when the conversation is
+// next written (or read, for entries). What stays of an idle conversation
+// is its max seq, floor and cursors (a conversation never starts again at
+// seq 1: clients would take new messages for old ones). It locks one
+// conversation at a time.
+func (s *MemoryStore) Sweep(cutoff int64) int {
+	now := s.now()
+	n := 0
+	var convs []*memConv
+	for i := range s.convs {
+		sh := &s.convs[i]
+		sh.mu.Lock()
+		convs = convs[:0]
+		for _, c := range sh.m {
+			convs = append(convs, c)
+		}
+		sh.mu.Unlock()
+		for _, c := range convs {
+			c.mu.Lock()
+			n += c.sweepIdem(now)
+			for {
+				m := c.trim(cutoff)
+				n += m
+				if m < trimBatch {
+					break
+				}
+			}
+			c.mu.Unlock()
+		}
+	}
+	return n
+}
+
+var _ Sweeper = (*MemoryStore)(nil)
 
 // with runs fn on a conversation under its lock, after the membership
 // check. A direct conversation nobody wrote to is an empty one (and is not
@@ -308,7 +450,9 @@ func (s *MemoryStore) SetCursors(_ context.Context, a CursorArgs) (st ConvState,
 			return err
 		}
 		setCursor(&c.recv, a.Member, recv)
-		setCursor(&c.read, a.Member, read)
+		if read > c.read[a.Member] {
+			c.moveRead(a.Member, read)
+		}
 		st = c.state(a.Member)
 		return nil
 	})
@@ -375,7 +519,6 @@ func (s *MemoryStore) Recall(_ context.Context, a RecallArgs) (RecallResult, err
 	if _, err := c.check(a.Group && !a.Admin, a.By); err != nil {
 		return RecallResult{}, err
 	}
-	c.trim(a.Cutoff)
 	i, ok := c.find(a.Seq)
 	if !ok || c.log[i].RecallOf != 0 {
 		return RecallResult{}, ErrNotFound
@@ -400,8 +543,10 @@ func (s *MemoryStore) Recall(_ context.Context, a RecallArgs) (RecallResult, err
 	r.TS = max(r.TS, c.ts)
 	c.ts = r.TS
 	c.log = append(c.log, r)
-	setCursor(&c.recv, r.From, max(c.recv[r.From], r.Seq))
-	setCursor(&c.read, r.From, max(c.read[r.From], r.Seq))
+	if c.members[a.By] != nil || (!a.Group && inDirect(a.Conv, a.By)) {
+		c.senderCursors(a.By, r.Seq)
+	}
+	c.trim(a.Cutoff)
 	return RecallResult{Original: o, Recall: r}, nil
 }
 
@@ -490,6 +635,8 @@ func (s *MemoryStore) Leave(_ context.Context, group, user string) error {
 	delete(c.members, user)
 	delete(c.recv, user)
 	delete(c.read, user)
+	delete(c.own, user)
+	delete(c.ownN, user)
 	c.mver++
 	return nil
 }

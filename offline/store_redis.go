@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -15,10 +16,14 @@ import (
 // needs (appendonly yes, appendfsync always) are in docs/offline.md; every
 // method is one Lua script on the keys of one conversation or one user
 // (one {hash tag}), see scripts.go. Safe for concurrent use; it starts no
-// goroutines (the client's pool belongs to the caller, who closes it).
+// goroutines (the client's pool belongs to the caller, who closes it; the
+// caller also calls RecheckDurability periodically).
 type RedisStore struct {
 	rdb    redis.UniversalClient
 	prefix string
+	// notDurable is why writes are refused (the last RecheckDurability
+	// found a master not fsyncing every write); nil: they are accepted.
+	notDurable atomic.Pointer[error]
 }
 
 var _ Store = (*RedisStore)(nil)
@@ -36,7 +41,7 @@ func NewRedisStore(rdb redis.UniversalClient, prefix string) (*RedisStore, error
 // conversation's hash tag. dedupe is the (sender, client_msg_id) record.
 func (s *RedisStore) convKeys(conv, dedupe string) []string {
 	p := s.prefix + "{" + conv + "}:"
-	return []string{p + "m", p + "l", p + "rv", p + "rd", p + "mb", p + "mz", p + "rc", p + "i:" + dedupe}
+	return []string{p + "m", p + "l", p + "rv", p + "rd", p + "mb", p + "mz", p + "rc", p + "i:" + dedupe, p + "ow", p + "on"}
 }
 
 func (s *RedisStore) userKeys(user string) []string {
@@ -78,6 +83,58 @@ func (s *RedisStore) run(ctx context.Context, sc *redis.Script, keys []string, a
 	v, err := sc.Run(ctx, s.rdb, keys, args...).Result()
 	if err != nil {
 		return nil, translate(err)
+	}
+	return asSlice(v)
+}
+
+// noRetryCmd is a script evaluation that go-redis must not send again by
+// itself. go-redis retries a command whose connection broke or timed out
+// after it was written (MaxRetries, 3 by default), when Redis may already
+// have run it and only the reply was lost; for the scripts that answer a
+// second run differently (Append: a duplicate; Recall: recalled before;
+// CreateGroup: the group exists; Leave: not a member) the caller would get
+// the wrong answer. With NoRetry the caller gets ErrUnavailable and
+// resends itself (a client with the same client_msg_id, which the dedupe
+// record answers); go-redis still retries a command it never wrote. This
+// is per command, so the node's one Redis client (internal/redisconn,
+// shared with the session registry and the room backup) keeps its retries
+// for everything else, the idempotent scripts of this store included.
+type noRetryCmd struct{ *redis.Cmd }
+
+// NoRetry implements redis.Cmder.
+func (noRetryCmd) NoRetry() bool { return true }
+
+// evalOnce is run for the scripts a second run would answer differently:
+// EVALSHA without go-redis's retries (see noRetryCmd); a NOSCRIPT answer
+// (nothing ran) loads the script and runs it once more.
+func (s *RedisStore) evalOnce(ctx context.Context, sc *redis.Script, keys []string, args ...any) (any, error) {
+	eval := func() *redis.Cmd {
+		a := make([]any, 0, 3+len(keys)+len(args))
+		a = append(a, "evalsha", sc.Hash(), len(keys))
+		for _, k := range keys {
+			a = append(a, k)
+		}
+		a = append(a, args...)
+		cmd := redis.NewCmd(ctx, a...)
+		_ = s.rdb.Process(ctx, noRetryCmd{cmd})
+		return cmd
+	}
+	cmd := eval()
+	if err := cmd.Err(); errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+			return nil, translate(err)
+		}
+		cmd = eval()
+	}
+	v, err := cmd.Result()
+	return v, translate(err)
+}
+
+// runOnce is evalOnce for a script that answers a list.
+func (s *RedisStore) runOnce(ctx context.Context, sc *redis.Script, keys []string, args ...any) ([]any, error) {
+	v, err := s.evalOnce(ctx, sc, keys, args...)
+	if err != nil {
+		return nil, err
 	}
 	return asSlice(v)
 }
@@ -184,18 +241,21 @@ func decodeEntries(vs []any) ([]Entry, error) {
 }
 
 func stateOf(r []any) ConvState {
-	return ConvState{MaxSeq: u64(r[0]), LastTS: int64(u64(r[1])), Floor: u64(r[2]), Since: u64(r[3]), Received: u64(r[4]), Read: u64(r[5])}
+	return ConvState{MaxSeq: u64(r[0]), LastTS: int64(u64(r[1])), Floor: u64(r[2]), Since: u64(r[3]), Received: u64(r[4]), Read: u64(r[5]), Own: u64(r[6])}
 }
 
 // Append implements Store.
 func (s *RedisStore) Append(ctx context.Context, a AppendArgs) (AppendResult, error) {
+	if err := s.writable(); err != nil {
+		return AppendResult{}, err
+	}
 	e := a.Entry
 	ttl := int64(0)
 	if a.DedupeTTL > 0 && e.ClientMsgID != "" {
 		ttl = max(a.DedupeTTL.Milliseconds(), 1)
 	}
-	r, err := s.run(ctx, scriptAppend, s.convKeys(a.Conv, e.From+"|"+e.ClientMsgID),
-		flag(a.Group), e.From, e.MsgID, e.TS, e.Kind, e.ClientMsgID, e.Body, ttl, a.Cutoff)
+	r, err := s.runOnce(ctx, scriptAppend, s.convKeys(a.Conv, e.From+"|"+e.ClientMsgID),
+		flag(a.Group), e.From, e.MsgID, e.TS, e.Kind, e.ClientMsgID, e.Body, ttl, a.Cutoff, a.Expire.Milliseconds())
 	if err != nil {
 		return AppendResult{}, err
 	}
@@ -221,14 +281,14 @@ func (s *RedisStore) Append(ctx context.Context, a AppendArgs) (AppendResult, er
 }
 
 func (s *RedisStore) page(r []any) (ReadResult, error) {
-	if len(r) < 8 {
+	if len(r) < 9 {
 		return ReadResult{}, fmt.Errorf("%w: read reply of %d fields", ErrUnavailable, len(r))
 	}
-	es, err := decodeEntries(r[8:])
+	es, err := decodeEntries(r[9:])
 	if err != nil {
 		return ReadResult{}, err
 	}
-	return ReadResult{State: stateOf(r), Lo: u64(r[6]), Hi: u64(r[7]), Entries: es}, nil
+	return ReadResult{State: stateOf(r), Lo: u64(r[7]), Hi: u64(r[8]), Entries: es}, nil
 }
 
 // Read implements Store.
@@ -255,7 +315,7 @@ func (s *RedisStore) SetCursors(ctx context.Context, a CursorArgs) (ConvState, e
 	if err != nil {
 		return ConvState{}, err
 	}
-	if len(r) < 6 {
+	if len(r) < 7 {
 		return ConvState{}, fmt.Errorf("%w: cursor reply of %d fields", ErrUnavailable, len(r))
 	}
 	return stateOf(r), nil
@@ -284,11 +344,11 @@ func (s *RedisStore) Summaries(ctx context.Context, as []SummaryArgs) ([]Summary
 			out[i].Missing = true
 			continue
 		}
-		if len(r) < 10 {
+		if len(r) < 11 {
 			return nil, fmt.Errorf("%w: summary reply of %d fields", ErrUnavailable, len(r))
 		}
-		sum := Summary{ConvState: stateOf(r[1:]), PeerRead: u64(r[7]), Name: str(r[8]), Members: int(u64(r[9]))}
-		if sum.Last, err = decodeEntries(r[10:]); err != nil {
+		sum := Summary{ConvState: stateOf(r[1:]), PeerRead: u64(r[8]), Name: str(r[9]), Members: int(u64(r[10]))}
+		if sum.Last, err = decodeEntries(r[11:]); err != nil {
 			return nil, err
 		}
 		out[i] = sum
@@ -344,7 +404,11 @@ func (s *RedisStore) pipeline(ctx context.Context, sc *redis.Script, ro bool, n 
 
 // Recall implements Store.
 func (s *RedisStore) Recall(ctx context.Context, a RecallArgs) (RecallResult, error) {
-	r, err := s.run(ctx, scriptRecall, s.convKeys(a.Conv, ""), flag(a.Group), a.Seq, a.By, flag(a.Admin), a.NotBefore, a.Recall.MsgID, a.Recall.TS, a.Cutoff)
+	if err := s.writable(); err != nil {
+		return RecallResult{}, err
+	}
+	r, err := s.runOnce(ctx, scriptRecall, s.convKeys(a.Conv, ""), flag(a.Group), a.Seq, a.By, flag(a.Admin), a.NotBefore, a.Recall.MsgID, a.Recall.TS, a.Cutoff,
+		flag(!a.Group && inDirect(a.Conv, a.By)), a.Expire.Milliseconds())
 	if err != nil {
 		return RecallResult{}, err
 	}
@@ -369,13 +433,16 @@ func metaOf(group string, r []any) GroupMeta {
 
 // CreateGroup implements Store.
 func (s *RedisStore) CreateGroup(ctx context.Context, a CreateGroupArgs) (GroupMeta, error) {
+	if err := s.writable(); err != nil {
+		return GroupMeta{}, err
+	}
 	members := dedupe(a.Members)
 	args := make([]any, 0, 4+len(members))
 	args = append(args, a.Name, a.Owner, a.Created, a.MaxMembers)
 	for _, m := range members {
 		args = append(args, m)
 	}
-	r, err := s.run(ctx, scriptCreateGroup, s.convKeys(GroupConv(a.Group), ""), args...)
+	r, err := s.runOnce(ctx, scriptCreateGroup, s.convKeys(GroupConv(a.Group), ""), args...)
 	if err != nil {
 		return GroupMeta{}, err
 	}
@@ -387,6 +454,9 @@ func (s *RedisStore) CreateGroup(ctx context.Context, a CreateGroupArgs) (GroupM
 
 // Join implements Store.
 func (s *RedisStore) Join(ctx context.Context, group, user string, maxMembers int) (JoinResult, error) {
+	if err := s.writable(); err != nil {
+		return JoinResult{}, err
+	}
 	r, err := s.run(ctx, scriptJoin, s.convKeys(GroupConv(group), ""), user, maxMembers)
 	if err != nil {
 		return JoinResult{}, err
@@ -399,7 +469,11 @@ func (s *RedisStore) Join(ctx context.Context, group, user string, maxMembers in
 
 // Leave implements Store.
 func (s *RedisStore) Leave(ctx context.Context, group, user string) error {
-	return translate(scriptLeave.Run(ctx, s.rdb, s.convKeys(GroupConv(group), ""), user).Err())
+	if err := s.writable(); err != nil {
+		return err
+	}
+	_, err := s.evalOnce(ctx, scriptLeave, s.convKeys(GroupConv(group), ""), user)
+	return err
 }
 
 // Members implements Store.
@@ -523,7 +597,9 @@ func (s *RedisStore) UserGroups(ctx context.Context, user string) ([]string, err
 
 // CheckDurability reports whether every Redis master fsyncs each write
 // before answering (appendonly yes, appendfsync always): only then is an
-// acknowledged message safe from a Redis crash. See docs/offline.md.
+// acknowledged message safe from a Redis crash. See docs/offline.md. A
+// master that does not gives an error wrapping ErrNotDurable; one that
+// could not be asked, another error.
 func (s *RedisStore) CheckDurability(ctx context.Context) error {
 	check := func(ctx context.Context, c *redis.Client) error {
 		v, err := c.ConfigGet(ctx, "append*").Result()
@@ -531,8 +607,8 @@ func (s *RedisStore) CheckDurability(ctx context.Context) error {
 			return fmt.Errorf("offline: redis %s: CONFIG GET: %w", c.Options().Addr, err)
 		}
 		if v["appendonly"] != "yes" || v["appendfsync"] != "always" {
-			return fmt.Errorf("offline: redis %s runs appendonly=%q appendfsync=%q: acknowledged messages can be lost in a crash (want appendonly yes, appendfsync always)",
-				c.Options().Addr, v["appendonly"], v["appendfsync"])
+			return fmt.Errorf("%w: redis %s runs appendonly=%q appendfsync=%q: acknowledged messages can be lost in a crash (want appendonly yes, appendfsync always)",
+				ErrNotDurable, c.Options().Addr, v["appendonly"], v["appendfsync"])
 		}
 		return nil
 	}
@@ -543,4 +619,34 @@ func (s *RedisStore) CheckDurability(ctx context.Context) error {
 		return c.ForEachMaster(ctx, check)
 	}
 	return fmt.Errorf("offline: cannot check durability of a %T", s.rdb)
+}
+
+// RecheckDurability runs CheckDurability and keeps its verdict: while a
+// master does not fsync every write, the writes that store messages or
+// group changes (Append, Recall, CreateGroup, Join, Leave) are refused with
+// ErrUnavailable (wrapping ErrNotDurable), until a check finds every master
+// durable again. Cursor and index writes go on: losing one re-delivers, it
+// never loses a message. A check that could not ask Redis (unreachable,
+// timeout) keeps the verdict: writes then fail by themselves. It returns
+// the check's error and whether the verdict changed. The node calls it
+// periodically (offline.durability_check), unless it runs with
+// offline.unsafe_no_fsync.
+func (s *RedisStore) RecheckDurability(ctx context.Context) (changed bool, err error) {
+	err = s.CheckDurability(ctx)
+	switch {
+	case errors.Is(err, ErrNotDurable):
+		why := err
+		return s.notDurable.Swap(&why) == nil, err
+	case err != nil:
+		return false, err
+	}
+	return s.notDurable.Swap(nil) != nil, nil
+}
+
+// writable is nil while writes are accepted (see RecheckDurability).
+func (s *RedisStore) writable() error {
+	if p := s.notDurable.Load(); p != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, *p)
+	}
+	return nil
 }

@@ -67,6 +67,85 @@ func TestRedisStoreCheckDurability(t *testing.T) {
 	}
 }
 
+// TestRedisStoreRefusesWritesWhileNotDurable: once a recheck finds Redis
+// not fsyncing every write (CONFIG SET appendfsync everysec on a running
+// server), messages and group changes are refused (ErrUnavailable, and
+// ErrNotDurable) while reads and cursors go on; the check that finds
+// appendfsync always again accepts them. A check that cannot reach Redis
+// keeps the verdict.
+func TestRedisStoreRefusesWritesWhileNotDurable(t *testing.T) {
+	r := testenv.StartRedis(t, testenv.RedisOptions{AOF: true})
+	rdb := newRedisClient(t, r.Addr)
+	s, _ := NewRedisStore(rdb, "")
+	conv := DirectConv("alice", "bob")
+	recheck := func(wantChanged bool, wantErr error) {
+		t.Helper()
+		changed, err := s.RecheckDurability(bg)
+		if changed != wantChanged || !errors.Is(err, wantErr) || (wantErr == nil && err != nil) {
+			t.Fatalf("recheck: changed %v err %v, want %v %v", changed, err, wantChanged, wantErr)
+		}
+	}
+	recheck(false, nil)
+	mustAppend(t, s, AppendArgs{Conv: conv, Entry: msg("alice", "a1", "durable", 1000), DedupeTTL: time.Hour})
+	mustCreate(t, s, "g", "alice", "bob")
+
+	if err := rdb.ConfigSet(bg, "appendfsync", "everysec").Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Until the next check the store cannot know.
+	mustAppend(t, s, AppendArgs{Conv: conv, Entry: msg("alice", "a2", "not checked yet", 1001), DedupeTTL: time.Hour})
+	recheck(true, ErrNotDurable)
+	recheck(false, ErrNotDurable)
+	refused := func() {
+		t.Helper()
+		for name, err := range map[string]error{
+			"append": func() error {
+				_, err := s.Append(bg, AppendArgs{Conv: conv, Entry: msg("alice", "a3", "refused", 1002), DedupeTTL: time.Hour})
+				return err
+			}(),
+			"recall": func() error {
+				_, err := s.Recall(bg, RecallArgs{Conv: conv, Seq: 1, By: "alice", Recall: Entry{MsgID: 9, From: "alice", TS: 1002}})
+				return err
+			}(),
+			"create": func() error {
+				_, err := s.CreateGroup(bg, CreateGroupArgs{Group: "g2", Owner: "alice", Members: []string{"alice"}, MaxMembers: 10})
+				return err
+			}(),
+			"join":  func() error { _, err := s.Join(bg, "g", "carol", 10); return err }(),
+			"leave": s.Leave(bg, "g", "bob"),
+		} {
+			if !errors.Is(err, ErrUnavailable) || !errors.Is(err, ErrNotDurable) {
+				t.Fatalf("%s while not durable: %v", name, err)
+			}
+		}
+	}
+	refused()
+	p := mustRead(t, s, ReadArgs{Conv: conv, Member: "bob", After: 1, Limit: 10, Ack: true})
+	if p.State.MaxSeq != 2 || p.State.Received != 1 {
+		t.Fatalf("read while not durable: %+v", p.State)
+	}
+	// Redis unreachable: the verdict stays.
+	r.Stop()
+	ctx, cancel := context.WithTimeout(bg, 500*time.Millisecond)
+	changed, err := s.RecheckDurability(ctx)
+	cancel()
+	if changed || err == nil || errors.Is(err, ErrNotDurable) {
+		t.Fatalf("recheck of a stopped Redis: %v %v", changed, err)
+	}
+	if _, err := s.Append(bg, AppendArgs{Conv: conv, Entry: msg("alice", "a3", "refused", 1002)}); !errors.Is(err, ErrNotDurable) {
+		t.Fatalf("append after a failed check: %v", err)
+	}
+	if err := r.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	// The restarted server reads its config again (appendfsync always):
+	// the next check accepts writes.
+	recheck(true, nil)
+	if a := mustAppend(t, s, AppendArgs{Conv: conv, Entry: msg("alice", "a3", "durable again", 1003), DedupeTTL: time.Hour}); a.Entry.Seq != 3 || a.Duplicate {
+		t.Fatalf("append when durable again: %+v", a)
+	}
+}
+
 // TestRedisStoreKeysShareAHashTag: every key starts with the prefix and
 // carries the hash tag of its conversation or user, so each script's keys
 // are in one Redis Cluster slot.
@@ -175,11 +254,11 @@ func TestRedisGroupSendIsOneCommand(t *testing.T) {
 		if _, err := svc.CreateGroup(bg, Caller{User: "owner"}, group, "", members); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.SendGroup(bg, Caller{User: "owner"}, group, "warm", "", ""); err != nil {
+		if _, err := svc.SendGroup(bg, Caller{User: "owner"}, group, "warm", "", "warm"); err != nil {
 			t.Fatal(err) // the first send loads the member list for live delivery
 		}
 		before := hook.n.Load()
-		if _, err := svc.SendGroup(bg, Caller{User: "owner"}, group, "hello", "", ""); err != nil {
+		if _, err := svc.SendGroup(bg, Caller{User: "owner"}, group, "hello", "", "hello"); err != nil {
 			t.Fatal(err)
 		}
 		if n := hook.n.Load() - before; n != 1 {

@@ -58,6 +58,10 @@ func newRedisClient(t testing.TB, addr string) redis.UniversalClient {
 type storeFactory struct {
 	name string
 	new  func(t *testing.T) (Store, func(conv string))
+	// footprint counts what a conversation holds that retention and the
+	// dedupe window release: entries, dedupe records, recall links and
+	// own-entry seqs.
+	footprint func(t *testing.T, s Store, conv string) int
 }
 
 func storeFactories() []storeFactory {
@@ -70,6 +74,18 @@ func storeFactories() []storeFactory {
 				c.seq++
 				c.mu.Unlock()
 			}
+		}, func(t *testing.T, s Store, conv string) int {
+			c := s.(*MemoryStore).conv(conv, false)
+			if c == nil {
+				return 0
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			n := len(c.log) + len(c.idem) + len(c.idemQ)
+			for _, o := range c.own {
+				n += len(o)
+			}
+			return n
 		}},
 		{"redis", func(t *testing.T) (Store, func(string)) {
 			rdb := newRedisClient(t, redisAddr(t))
@@ -83,7 +99,30 @@ func storeFactories() []storeFactory {
 					t.Fatal(err)
 				}
 			}
+		}, func(t *testing.T, s Store, conv string) int {
+			rs := s.(*RedisStore)
+			k := rs.convKeys(conv, "")
+			dedupe, err := rs.rdb.Keys(bg, k[7]+"*").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := len(dedupe)
+			for _, c := range []*redis.IntCmd{rs.rdb.ZCard(bg, k[1]), rs.rdb.HLen(bg, k[6]), rs.rdb.ZCard(bg, k[8])} {
+				n += int(c.Val())
+			}
+			return n
 		}},
+	}
+}
+
+// forEachStoreFootprint is forEachStore with the store's footprint
+// function (see storeFactory).
+func forEachStoreFootprint(t *testing.T, fn func(t *testing.T, s Store, footprint func(conv string) int)) {
+	for _, f := range storeFactories() {
+		t.Run(f.name, func(t *testing.T) {
+			s, _ := f.new(t)
+			fn(t, s, func(conv string) int { return f.footprint(t, s, conv) })
+		})
 	}
 }
 
@@ -415,6 +454,8 @@ func TestStoreRecall(t *testing.T) {
 		if _, err := rec(9, "alice", false, 0); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("no such seq: %v", err)
 		}
+		// alice has received bob's reply: her recall moves her cursors to it.
+		mustRead(t, s, ReadArgs{Conv: conv, Member: "alice", After: 2, Limit: 1, Ack: true})
 		r, err := rec(1, "alice", false, 1000)
 		if err != nil {
 			t.Fatal(err)

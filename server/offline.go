@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -91,6 +92,36 @@ func (s *Server) startOffline() error {
 		s.log.Warn("UNSAFE: offline messages may be lost", "err", err)
 	}
 	return nil
+}
+
+// watchDurability checks again every offline.durability_check that Redis
+// fsyncs every write: while it does not, the store refuses messages with
+// STORE_UNAVAILABLE (offline.RedisStore.RecheckDurability). Start runs it
+// on a Redis store without offline.unsafe_no_fsync; it ends with s.stop.
+func (s *Server) watchDurability() {
+	every := s.off.svc.Config().DurabilityCheck
+	t := time.NewTicker(every)
+	defer t.Stop()
+	failing := false // a check that could not ask Redis: warned once in a row
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), min(every, 5*time.Second))
+		changed, err := s.off.redis.RecheckDurability(ctx)
+		cancel()
+		switch {
+		case changed && err != nil:
+			s.log.Error("offline messages refused until Redis fsyncs every write again", "err", err)
+		case changed:
+			s.log.Info("offline messages accepted again: Redis fsyncs every write")
+		case err != nil && !errors.Is(err, offline.ErrNotDurable) && !failing:
+			s.log.Warn("offline durability check failed", "err", err)
+		}
+		failing = err != nil && !errors.Is(err, offline.ErrNotDurable)
+	}
 }
 
 func (s *Server) closeOffline() error {

@@ -69,7 +69,7 @@ func fillInbox(b *testing.B, svc *offline.Service, user string, convs, perConv, 
 		for j := range perConv {
 			text := fmt.Sprintf("%s #%02d ", from, j)
 			text += strings.Repeat("x", size-len(text))
-			if _, err := svc.SendDirect(ctx, offline.Caller{User: from}, user, text, "", ""); err != nil {
+			if _, err := svc.SendDirect(ctx, offline.Caller{User: from}, user, text, "", fmt.Sprint(j)); err != nil {
 				b.Fatal(err)
 			}
 		}

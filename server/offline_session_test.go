@@ -119,7 +119,7 @@ func TestOfflineJSONSessionByHand(t *testing.T) {
 	// A group, a live message, a recall that travels in the stream.
 	alice.say(`{"id":5,"createGroup":{"group":"book-club","name":"Book club","members":["bob"]}}`)
 	alice.hear("group", func(f *pb.Frame) bool { return f.Id == 5 && f.GetGroupInfo().GetMembers() == 2 })
-	alice.say(`{"id":6,"sendGroup":{"group":"book-club","body":"chapter 3 tonight"}}`)
+	alice.say(`{"id":6,"sendGroup":{"group":"book-club","body":"chapter 3 tonight","clientMsgId":"a-3"}}`)
 	alice.hear("own group message", func(f *pb.Frame) bool { return f.GetConvMessage().GetConv() == "g:book-club" })
 	alice.hear("sent", func(f *pb.Frame) bool { return f.Id == 6 && f.GetConvSent().GetSeq() == 1 })
 	bob.hear("live group message", func(f *pb.Frame) bool {

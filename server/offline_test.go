@@ -614,6 +614,54 @@ func TestOfflineRefusesRedisWithoutFsync(t *testing.T) {
 	})
 }
 
+// TestOfflineRefusesWritesWhileRedisIsNotDurable: the node checks again,
+// every offline.durability_check, that Redis fsyncs every write; after
+// CONFIG SET appendfsync everysec its sends get STORE_UNAVAILABLE, and
+// after appendfsync always again they are stored (the refused one once,
+// resent with its client_msg_id).
+func TestOfflineRefusesWritesWhileRedisIsNotDurable(t *testing.T) {
+	r := testenv.StartRedis(t, testenv.RedisOptions{AOF: true})
+	s := startServer(t, func(c *configs.Config) {
+		chatty(c)
+		c.Redis.Addrs = []string{r.Addr}
+		c.Offline.DurabilityCheck = 20 * time.Millisecond
+	})
+	ctx := context.Background()
+	alice := dialOffliner(t, s, "alice", client.Options{NoReconnect: true})
+	if _, err := alice.SendDirect(ctx, "bob", "durable", client.SendOfflineOptions{ClientMsgID: "m0"}); err != nil {
+		t.Fatal(err)
+	}
+	rdb := newRedis(t, r.Addr)
+	if err := rdb.ConfigSet(ctx, "appendfsync", "everysec").Err(); err != nil {
+		t.Fatal(err)
+	}
+	i, refusedID := 0, ""
+	eventually(t, 5*time.Second, "a send refused", func() bool {
+		i++
+		id := fmt.Sprint("m", i)
+		_, err := alice.SendDirect(ctx, "bob", "maybe", client.SendOfflineOptions{ClientMsgID: id})
+		if err != nil && client.Code(err) != pb.Error_STORE_UNAVAILABLE {
+			t.Fatalf("send: %v", err)
+		}
+		if err != nil {
+			refusedID = id
+		}
+		return err != nil
+	})
+	if err := rdb.ConfigSet(ctx, "appendfsync", "always").Err(); err != nil {
+		t.Fatal(err)
+	}
+	var sent *pb.ConvSent
+	eventually(t, 5*time.Second, "the refused send stored", func() bool {
+		var err error
+		sent, err = alice.SendDirect(ctx, "bob", "maybe", client.SendOfflineOptions{ClientMsgID: refusedID})
+		return err == nil
+	})
+	if sent.Duplicate || sent.Seq != uint64(i)+1 { // m0, then i-1 stored before the refusal
+		t.Fatalf("resend %v after %d sends", sent, i)
+	}
+}
+
 // TestOfflineBadInputOverWebSocket: typed codes on the wire.
 func TestOfflineBadInputOverWebSocket(t *testing.T) {
 	s := startServer(t, chatty)
@@ -639,7 +687,9 @@ func TestOfflineBadInputOverWebSocket(t *testing.T) {
 		{&pb.Frame{Body: &pb.Frame_PullConv{PullConv: &pb.PullConv{Conv: sent.Conv, After: 2}}}, pb.Error_CURSOR_AHEAD},
 		{&pb.Frame{Body: &pb.Frame_PullConv{PullConv: &pb.PullConv{Conv: sent.Conv, Limit: 201}}}, pb.Error_LIMIT_TOO_LARGE},
 		{&pb.Frame{Body: &pb.Frame_Ack{Ack: &pb.Ack{Conv: sent.Conv, Received: 0, Read: 0}}}, pb.Error_INVALID_ARGUMENT},
-		{&pb.Frame{Body: &pb.Frame_SendGroup{SendGroup: &pb.SendGroup{Group: "club", Body: "x"}}}, pb.Error_NOT_MEMBER},
+		{&pb.Frame{Body: &pb.Frame_SendGroup{SendGroup: &pb.SendGroup{Group: "club", Body: "x", ClientMsgId: "c1"}}}, pb.Error_NOT_MEMBER},
+		{&pb.Frame{Body: &pb.Frame_SendDirect{SendDirect: &pb.SendDirect{To: "alice", Body: "no client id"}}}, pb.Error_INVALID_ARGUMENT},
+		{&pb.Frame{Body: &pb.Frame_SendGroup{SendGroup: &pb.SendGroup{Group: "club", Body: "no client id"}}}, pb.Error_INVALID_ARGUMENT},
 		{&pb.Frame{Body: &pb.Frame_ListMembers{ListMembers: &pb.ListMembers{Group: "club"}}}, pb.Error_NOT_MEMBER},
 		{&pb.Frame{Body: &pb.Frame_JoinGroup{JoinGroup: &pb.JoinGroup{Group: "nope"}}}, pb.Error_GROUP_NOT_FOUND},
 		{&pb.Frame{Body: &pb.Frame_Recall{Recall: &pb.Recall{Conv: sent.Conv, Seq: 1}}}, pb.Error_RECALL_FORBIDDEN},
@@ -752,7 +802,7 @@ func TestOfflineLiveGapIsPulledBacklogIsNot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := other.SendDirect(ctx, offline.Caller{User: "alice"}, "bob", "lost push 4", "", ""); err != nil {
+	if _, err := other.SendDirect(ctx, offline.Caller{User: "alice"}, "bob", "lost push 4", "", "lost-4"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := alice.SendDirect(ctx, "bob", "live 5", client.SendOfflineOptions{}); err != nil {
@@ -771,7 +821,7 @@ func TestOfflineLiveGapIsPulledBacklogIsNot(t *testing.T) {
 // gets the same login push (Connected, then Counters), in JSON with enc=json.
 func TestOfflineCountersAfterHandshakeToken(t *testing.T) {
 	s := startServer(t, chatty)
-	if _, err := s.Offline().SendDirect(context.Background(), offline.Caller{User: "alice"}, "bob", "hi", "", ""); err != nil {
+	if _, err := s.Offline().SendDirect(context.Background(), offline.Caller{User: "alice"}, "bob", "hi", "", "a1"); err != nil {
 		t.Fatal(err)
 	}
 	r := dialRaw(t, s, protocol.JSON, "enc=json&token="+token(t, s, "bob"))
@@ -793,7 +843,7 @@ func TestOfflineSDKPullAll(t *testing.T) {
 	for i := range 4 {
 		from := fmt.Sprint("f", i)
 		for j := range 6 {
-			if _, err := s.Offline().SendDirect(ctx, offline.Caller{User: from}, "bob", fmt.Sprintf("%s-%d", from, j), "", ""); err != nil {
+			if _, err := s.Offline().SendDirect(ctx, offline.Caller{User: from}, "bob", fmt.Sprintf("%s-%d", from, j), "", fmt.Sprint(j)); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -172,6 +172,13 @@ func (s *Server) Start() error {
 		defer s.wg.Done()
 		s.maintain()
 	}()
+	if s.off.redis != nil && !s.cfg.Offline.UnsafeNoFsync {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.watchDurability()
+		}()
+	}
 	s.ready.Store(true)
 	s.log.Info("roomcast node started", "node", s.cfg.Node.ID, "mode", s.cfg.Mode, "addr", ln.Addr().String())
 	return nil
@@ -214,6 +221,11 @@ func (s *Server) maintain() {
 		case now := <-t.C:
 			if n := s.rooms.Sweep(now); n > 0 {
 				s.log.Debug("forgot idle rooms", "rooms", n)
+			}
+			// Embedded mode: reclaim idle conversations' expired entries
+			// and dedupe records (a Redis store's keys expire by themselves).
+			if n := s.off.svc.Sweep(); n > 0 {
+				s.log.Debug("reclaimed offline entries and dedupe records", "n", n)
 			}
 		}
 	}

@@ -2157,8 +2157,8 @@ type SendDirect struct {
 	Body  string                 `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
 	// App-defined type ("text", "image"...), at most 32 bytes.
 	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
-	// Chosen by the client, unique per sender (at most 64 bytes); empty turns
-	// server-side deduplication off for this message.
+	// Chosen by the client, unique per sender (1-64 bytes), and required:
+	// a message without one is refused (INVALID_ARGUMENT).
 	ClientMsgId   string `protobuf:"bytes,4,opt,name=client_msg_id,json=clientMsgId,proto3" json:"client_msg_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
