@@ -130,8 +130,11 @@ func (p *latencyProbe) running(t *testing.T) {
 	eventually(t, 10*time.Second, "probe running", func() bool { return p.sent.Load() >= 3 })
 }
 
-// finish stops the probe and checks every message arrived within bound at
-// the 99th percentile.
+// finish stops the probe and checks the messages arrived within bound:
+// the 90th percentile under bound and none over 3x bound. With tens of
+// samples a p99 is the single slowest message, and one late message on a
+// two-core CI box that runs other test packages beside this one is
+// scheduling noise; an attack that slows the bystander shifts them all.
 func (p *latencyProbe) finish(t *testing.T, bound time.Duration) {
 	t.Helper()
 	// Enough samples for a percentile, even after a short test.
@@ -146,10 +149,11 @@ func (p *latencyProbe) finish(t *testing.T, bound time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	sort.Slice(p.lats, func(i, j int) bool { return p.lats[i] < p.lats[j] })
-	p99 := p.lats[len(p.lats)*99/100]
-	t.Logf("bystander: %d messages, p50 %v, p99 %v", len(p.lats), p.lats[len(p.lats)/2], p99)
-	if p99 > bound {
-		t.Fatalf("bystander p99 latency %v over %v", p99, bound)
+	n := len(p.lats)
+	p50, p90, p99, worst := p.lats[n/2], p.lats[n*9/10], p.lats[n*99/100], p.lats[n-1]
+	t.Logf("bystander: %d messages, p50 %v, p90 %v, p99 %v, max %v", n, p50, p90, p99, worst)
+	if p90 > bound || worst > 3*bound {
+		t.Fatalf("bystander slowed: p90 %v (bound %v), max %v (bound %v)", p90, bound, worst, 3*bound)
 	}
 }
 
