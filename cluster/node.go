@@ -88,6 +88,7 @@ type Node struct {
 
 	omu      sync.Mutex
 	outboxes map[string]*outbox
+	closed   bool // under omu: Close started; no new outbox or goroutine
 
 	viewSig chan struct{}
 	prev    atomic.Pointer[placement.View]
@@ -172,6 +173,11 @@ func (n *Node) Close(ctx context.Context) error {
 			return
 		}
 		err = n.d.Members.Close()
+		// From here on nothing adds to wg (see spawn) and no outbox is
+		// made: Wait below cannot race an Add.
+		n.omu.Lock()
+		n.closed = true
+		n.omu.Unlock()
 		close(n.stop)
 		n.wg.Wait()
 		n.omu.Lock()
@@ -259,7 +265,7 @@ func (n *Node) handover() {
 				delete(n.outboxes, old.ID)
 				n.omu.Unlock()
 				if o != nil {
-					go o.close()
+					n.spawn(o.close) // publishes what is queued, off the hand-over path
 				}
 			}
 		}
@@ -333,16 +339,34 @@ func (n *Node) moveUsers(v placement.View) {
 	}
 }
 
-// outbox returns the publisher for a destination node.
+// outbox returns the publisher for a destination node; nil once Close
+// started (the caller counts the delivery as dropped).
 func (n *Node) outbox(node string) *outbox {
 	n.omu.Lock()
 	defer n.omu.Unlock()
 	o := n.outboxes[node]
 	if o == nil {
+		if n.closed {
+			return nil
+		}
 		o = newOutbox(node, n.t, n.metrics, n.cfg.OutboxBytes)
+		o.start()
 		n.outboxes[node] = o
 	}
 	return o
+}
+
+// spawn runs fn on a goroutine that Close waits for; false (fn not run)
+// once Close started.
+func (n *Node) spawn(fn func()) bool {
+	n.omu.Lock()
+	defer n.omu.Unlock()
+	if n.closed {
+		return false
+	}
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); fn() }()
+	return true
 }
 
 func (n *Node) rpcCtx(ctx context.Context) (context.Context, context.CancelFunc) {

@@ -36,6 +36,8 @@ type Registry struct {
 	wake  chan struct{}
 	stop  chan struct{}
 	done  chan struct{}
+
+	closeOnce sync.Once
 }
 
 type regOp struct {
@@ -174,21 +176,19 @@ func (r *Registry) Lookup(ctx context.Context, user string) ([]string, error) {
 }
 
 // close removes every entry of this node (graceful shutdown) and stops.
+// Safe to call more than once, concurrently; later calls only wait.
 func (r *Registry) close(ctx context.Context) {
-	select {
-	case <-r.stop:
-		return
-	default:
-	}
-	r.mu.Lock()
-	for user, conns := range r.local {
-		for c := range conns {
-			r.ops = append(r.ops, regOp{user: user, conn: c})
+	r.closeOnce.Do(func() {
+		r.mu.Lock()
+		for user, conns := range r.local {
+			for c := range conns {
+				r.ops = append(r.ops, regOp{user: user, conn: c})
+			}
 		}
-	}
-	r.local = map[string]map[uint64]struct{}{}
-	r.mu.Unlock()
-	close(r.stop)
+		r.local = map[string]map[uint64]struct{}{}
+		r.mu.Unlock()
+		close(r.stop)
+	})
 	select {
 	case <-r.done:
 	case <-ctx.Done():

@@ -259,7 +259,12 @@ func (b broadcaster) Broadcast(roomID string, m *pb.RoomMessage, nodes []string)
 				return
 			}
 		}
-		if n.outbox(node).put(&cpb.Delivery{Room: roomID, Message: bin}) {
+		o := n.outbox(node)
+		if o == nil {
+			n.metrics.outboxDrops.Inc() // the node is closing
+			continue
+		}
+		if o.put(&cpb.Delivery{Room: roomID, Message: bin}) {
 			n.metrics.deliveries.WithLabelValues("remote").Inc()
 		}
 	}
@@ -275,15 +280,16 @@ func (b broadcaster) Kick(roomID, user string, reason pb.Kick_Reason, nodes []st
 			continue
 		}
 		env := &cpb.Envelope{Body: &cpb.Envelope_Kick{Kick: &cpb.Kick{Room: roomID, User: user, Reason: int32(reason)}}}
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
+		sent := n.spawn(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.RPCTimeout)
 			defer cancel()
 			if err := n.t.send(ctx, node, env); err != nil {
 				n.log.Warn("kick not delivered", "node", node, "room", roomID, "err", err)
 			}
-		}()
+		})
+		if !sent {
+			n.log.Warn("kick not delivered: node closing", "node", node, "room", roomID)
+		}
 	}
 }
 
