@@ -198,14 +198,16 @@ func (s *Service) limiter(l *Limit) *rate.Limiter {
 // opTimeout bounds the store I/O of one operation.
 const opTimeout = 5 * time.Second
 
-// lookup returns the room, loading it from the store when this node owns
-// it but does not hold it yet, and creating it when create is set. A room
+// lookup returns the room, claiming it in the store (Store.Claim) when
+// this node owns it but does not hold it yet, and creating it when create
+// is set. A room
 // this node does not own is ErrNotOwner.
 func (s *Service) lookup(id string, create bool) (*state, error) {
 	if !ValidID(id) {
 		return nil, ErrInvalidRoom
 	}
-	if _, owner := s.terms.Term(id); !owner {
+	term, owner := s.terms.Term(id)
+	if !owner {
 		s.Forget(id)
 		return nil, ErrNotOwner
 	}
@@ -216,9 +218,15 @@ func (s *Service) lookup(id string, create bool) (*state, error) {
 	if r != nil {
 		return r, nil
 	}
+	// Taking the room over raises its stored term: the old owner's writes
+	// are refused from now on, not only after our first write.
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	snap, err := s.store.Load(ctx, id)
+	snap, err := s.store.Claim(ctx, id, term)
 	cancel()
+	if errors.Is(err, ErrFenced) {
+		s.metrics.fenced.Inc()
+		return nil, fmt.Errorf("%w: %v", ErrNotOwner, err)
+	}
 	if err != nil {
 		s.metrics.storeErrors.Inc()
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
