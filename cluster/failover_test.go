@@ -287,3 +287,130 @@ func TestStaleOwnerIsFenced(t *testing.T) {
 		})
 	}
 }
+
+// TestFenceBlipKeepsRoomsServed: ZooKeeper goes silent long enough for the
+// room's owner to fence itself (dropping its rooms' state, viewer counts
+// included) but not for its session to expire, so the view does not
+// change. Once usable again the owner re-collects the counts: messages
+// reach the viewers on the other node at once, not an announce interval
+// (here 60 s) later.
+func TestFenceBlipKeepsRoomsServed(t *testing.T) {
+	e := startEnv(t)
+	ports := freePorts(t, 2)
+	cfg := func(c *configs.Config) {
+		c.Cluster.SessionTimeout = 3 * time.Second // self-fence after 2 s of silence
+		c.Cluster.AnnounceInterval = 60 * time.Second
+	}
+	n1 := startInProc(t, e.NodeConfig(t, "n1", ports[0], cfg))
+	n2 := startInProc(t, e.NodeConfig(t, "n2", ports[1], cfg))
+	eventually(t, 10*time.Second, "two members", func() bool {
+		a, ok1 := n1.Cluster().View()
+		b, ok2 := n2.Cluster().View()
+		return ok1 && ok2 && len(a.Nodes) == 2 && len(b.Nodes) == 2
+	})
+	v, _ := n1.Cluster().View()
+	roomID := roomOwnedBy(v, "n1", "blip")
+	ctx := context.Background()
+	w := dial(t, "ws://"+n2.Addr()+"/ws", usersOn(v, "n2", "w", 1)[0])
+	if _, err := w.Join(ctx, roomID); err != nil {
+		t.Fatal(err)
+	}
+	s := dial(t, "ws://"+n1.Addr()+"/ws", usersOn(v, "n1", "s", 1)[0])
+	if _, err := s.Join(ctx, roomID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Send(ctx, roomID, "before", client.SendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "before arrives", func() bool { return len(w.Got(roomID)) == 1 })
+
+	if err := e.ZK.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	fenced := false
+	for t0 := time.Now(); time.Since(t0) < 2500*time.Millisecond; time.Sleep(10 * time.Millisecond) {
+		if _, ok := n1.Cluster().View(); !ok {
+			fenced = true
+		}
+	}
+	if err := e.ZK.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	if !fenced {
+		t.Fatal("n1 never fenced itself during the pause: the test proves nothing")
+	}
+	eventually(t, 10*time.Second, "both usable", func() bool {
+		_, ok1 := n1.Cluster().View()
+		_, ok2 := n2.Cluster().View()
+		return ok1 && ok2
+	})
+	if v2, _ := n1.Cluster().View(); v2.Version != v.Version {
+		t.Logf("the view changed (%d -> %d): a session expired after all", v.Version, v2.Version)
+	}
+	t0 := time.Now()
+	for i := 0; i < 3; i++ {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := s.Send(sctx, roomID, fmt.Sprintf("after %d", i), client.SendOptions{})
+		cancel()
+		if err != nil {
+			t.Fatalf("send after the blip: %v", err)
+		}
+	}
+	eventually(t, 10*time.Second, "messages after the blip reach the viewer on n2", func() bool { return len(w.Got(roomID)) == 4 })
+	t.Logf("served again %v after the first send; n1 resyncs: %v", time.Since(t0), scrape(t, n1.Addr(), "roomcast_cluster_viewer_resyncs_total"))
+}
+
+// TestQuickRestartDropsStaleViewers: a node is killed and starts again
+// within its ZooKeeper session, so the others may never see it leave. Its
+// old process's viewers are not counted any more (new incarnation, and an
+// announcement that lists nothing): the owner stops delivering to it.
+func TestQuickRestartDropsStaleViewers(t *testing.T) {
+	e := startEnv(t)
+	ports := freePorts(t, 2)
+	p1 := startProc(t, e.NodeConfig(t, "n1", ports[0], nil))
+	p2 := startProc(t, e.NodeConfig(t, "n2", ports[1], nil))
+	v := nodetest.View(2)
+	roomID := roomOwnedBy(v, "n1", "qr")
+	ctx := context.Background()
+	w := dial(t, p2.URL(), usersOn(v, "n2", "w", 1)[0])
+	if _, err := w.Join(ctx, roomID); err != nil {
+		t.Fatal(err)
+	}
+	s := dial(t, p1.URL(), usersOn(v, "n1", "s", 1)[0])
+	if _, err := s.Join(ctx, roomID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Send(ctx, roomID, "before", client.SendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "before reaches n2", func() bool { return len(w.Got(roomID)) == 1 })
+	p2.Signal(syscall.SIGKILL)
+	p2.Wait()
+	w.Close()  // its viewer is gone for good
+	p2.Start() // well within the 1.5 s session
+	remote := func() float64 { return scrape(t, p1.Addr(), "roomcast_cluster_room_deliveries_total", "dest=remote") }
+	// n1 adopts the view with n2's new registration.
+	time.Sleep(time.Second)
+	r0 := remote()
+	for i := 0; i < 5; i++ {
+		if _, err := s.Send(ctx, roomID, fmt.Sprint(i), client.SendOptions{}); err != nil {
+			t.Fatalf("send: %v", err)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	if d := remote() - r0; d != 0 {
+		t.Fatalf("the owner delivered %v messages to n2, which has no viewers since its restart", d)
+	}
+	// A viewer that joins on the restarted node is counted and served.
+	w2 := dial(t, p2.URL(), usersOn(v, "n2", "w2", 1)[0])
+	if _, err := w2.Join(ctx, roomID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Send(ctx, roomID, "after", client.SendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "after reaches the new viewer on n2", func() bool {
+		got := w2.Got(roomID)
+		return len(got) > 0 && got[len(got)-1].Body == "after"
+	})
+}

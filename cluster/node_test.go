@@ -2,10 +2,14 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
@@ -174,5 +178,152 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 	bc.Kick("r", "u", pb.Kick_BANNED, []string{"b"})
 	if err := goleak.Find(ignore); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// roomOwned returns a room id, none of skip, that v1 places on owner1
+// and v2 (if set) on owner2.
+func roomOwned(v1 placement.View, owner1 string, v2 *placement.View, owner2 string, skip ...string) string {
+	for i := 0; ; i++ {
+		id := fmt.Sprintf("room-%d", i)
+		if o, _ := v1.Owner(id, placement.RoleRoom); o.ID != owner1 || slices.Contains(skip, id) {
+			continue
+		}
+		if v2 != nil {
+			if o, _ := v2.Owner(id, placement.RoleRoom); o.ID != owner2 {
+				continue
+			}
+		}
+		return id
+	}
+}
+
+// counted returns the viewers and nodes with viewers the room service
+// holds for a room (without loading it).
+func counted(s *room.Service, roomID string) (viewers, nodes int) {
+	for _, inf := range s.Top(1 << 20) {
+		if inf.ID == roomID {
+			return inf.Viewers, inf.Nodes
+		}
+	}
+	return 0, 0
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for: %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// slow is a config whose periodic announcements never come during a test:
+// whatever converges, converges by itself.
+var slow = Config{AnnounceInterval: time.Hour, RPCTimeout: time.Second}
+
+// TestFenceBlipRecollectsViewerCounts: the room's owner fences itself and
+// comes back under the same view (ZooKeeper silent long enough for the
+// self-fence, not for the session). The fence dropped the room's state
+// with the viewer counts; once usable it asks for them again, so its
+// messages reach the viewers' node at once, not an announce interval later.
+func TestFenceBlipRecollectsViewerCounts(t *testing.T) {
+	rdb := startRedis(t)
+	store := room.NewMemoryStore(room.StoreConfig{})
+	a := newTestNode(t, rdb, store, "a", slow)
+	b := newTestNode(t, rdb, store, "b", slow)
+	v := view(1, "a", "b")
+	r := roomOwned(v, "a", nil, "")
+	b.fan.setViewers(r, 2)
+	a.m.set(v, true)
+	b.m.set(v, true)
+	waitFor(t, 5*time.Second, "a counts b's viewers", func() bool { n, nodes := counted(a.rooms, r); return n == 2 && nodes == 1 })
+
+	a.m.set(v, false) // self-fence: the hand-over drops every owned room
+	waitFor(t, 5*time.Second, "a dropped the room", func() bool { return a.rooms.Len() == 0 })
+	a.m.set(v, true) // ZooKeeper answers again: same session, same view
+
+	waitFor(t, 5*time.Second, "a counts b's viewers again", func() bool { n, nodes := counted(a.rooms, r); return n == 2 && nodes == 1 })
+	if _, err := a.rooms.Send(context.Background(), room.SendRequest{Room: r, From: "u", Body: "after the blip"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the message reaches b", func() bool { return b.fan.delivered(r) == 1 })
+}
+
+// TestAnnouncementRefusedBeforeTheOwnerAdoptsTheView: a viewer node adopts
+// the view that moves a room to a new owner first and announces to it; the
+// new owner, still on the old view, refuses. When it adopts the view it
+// asks for announcements, so it counts the viewers without waiting for the
+// next announce interval.
+func TestAnnouncementRefusedBeforeTheOwnerAdoptsTheView(t *testing.T) {
+	rdb := startRedis(t)
+	store := room.NewMemoryStore(room.StoreConfig{})
+	a := newTestNode(t, rdb, store, "a", slow)
+	b := newTestNode(t, rdb, store, "b", slow)
+	c := newTestNode(t, rdb, store, "c", slow)
+	// The room moves from a to c: c joins the members in v2 (with v1 it is
+	// not usable: that view predates its registration).
+	v1, v2 := view(1, "a", "b"), view(2, "a", "b", "c")
+	r := roomOwned(v1, "a", &v2, "c")
+	b.fan.setViewers(r, 3)
+	a.m.set(v1, true)
+	b.m.set(v1, true)
+	c.m.set(v1, false)
+	waitFor(t, 5*time.Second, "a counts b's viewers", func() bool { n, _ := counted(a.rooms, r); return n == 3 })
+
+	b.m.set(v2, true) // b first: announces to c, which does not own r yet
+	waitFor(t, 5*time.Second, "c refused the announcement", func() bool {
+		return testutil.ToFloat64(c.metrics.announceRefused) >= 1
+	})
+	a.m.set(v2, true)
+	c.m.set(v2, true)
+	waitFor(t, 5*time.Second, "c counts b's viewers", func() bool { n, nodes := counted(c.rooms, r); return n == 3 && nodes == 1 })
+}
+
+// TestAnnouncementsAreAuthoritative: a node that registered again (a
+// restart within its session: the owner never saw it leave) is dropped and
+// counted anew; a room a node stops announcing (a lost leave) is counted
+// out at its next announcement.
+func TestAnnouncementsAreAuthoritative(t *testing.T) {
+	rdb := startRedis(t)
+	store := room.NewMemoryStore(room.StoreConfig{})
+	fast := Config{AnnounceInterval: 200 * time.Millisecond, RPCTimeout: 50 * time.Millisecond}
+	a := newTestNode(t, rdb, store, "a", slow)
+	b := newTestNode(t, rdb, store, "b", fast)
+	v := view(1, "a", "b")
+	r1 := roomOwned(v, "a", nil, "")
+	r2 := roomOwned(v, "a", nil, "", r1)
+	b.fan.setViewers(r1, 1)
+	b.fan.setViewers(r2, 1)
+	a.m.set(v, true)
+	b.m.set(v, true)
+	waitFor(t, 5*time.Second, "a counts b's viewers", func() bool {
+		n1, _ := counted(a.rooms, r1)
+		n2, _ := counted(a.rooms, r2)
+		return n1 == 1 && n2 == 1
+	})
+	// A lost leave: b has no viewer of r2 any more, a was never told.
+	b.fan.setViewers(r2, 0)
+	waitFor(t, 5*time.Second, "r2 counted out by b's next announcement", func() bool { n, nodes := counted(a.rooms, r2); return n == 0 && nodes == 0 })
+	if n, _ := counted(a.rooms, r1); n != 1 {
+		t.Fatalf("r1 viewers %d, want 1", n)
+	}
+
+	// b dies and comes back at once, with nobody: same id, new incarnation.
+	_ = b.Close(context.Background())
+	b2 := newTestNode(t, rdb, store, "b", slow)
+	v2 := view(2, "a", "b")
+	v2.Nodes[1].Incarnation = 2
+	b2.m.set(v2, true)
+	a.m.set(v2, true)
+	waitFor(t, 5*time.Second, "the old b's viewers dropped", func() bool { n, nodes := counted(a.rooms, r1); return n == 0 && nodes == 0 })
+	if _, err := a.rooms.Send(context.Background(), room.SendRequest{Room: r1, From: "u", Body: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if got := b2.fan.delivered(r1); got != 0 {
+		t.Fatalf("%d deliveries to the restarted b, which has no viewers", got)
 	}
 }

@@ -49,10 +49,6 @@ func failureErr(f *cpb.Failure) error {
 
 func done() *cpb.Envelope { return &cpb.Envelope{Body: &cpb.Envelope_Done{Done: &cpb.Done{}}} }
 
-func envViewers(roomID string, count int) *cpb.Envelope {
-	return &cpb.Envelope{Body: &cpb.Envelope_Viewers{Viewers: &cpb.Viewers{Room: roomID, Count: uint32(count)}}}
-}
-
 // route runs op at the room's owner: locally when that is this node,
 // through a request otherwise. It retries (a few times, briefly) while the
 // ownership is moving: a stale owner, a node that left, a lost reply.
@@ -304,8 +300,27 @@ func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 	case *cpb.Envelope_Kick:
 		n.fan.KickUser(b.Kick.Room, b.Kick.User, pb.Kick_Reason(b.Kick.Reason))
 		return nil
+	case *cpb.Envelope_Announce:
+		counts := make(map[string]int, len(b.Announce.Rooms))
+		for _, r := range b.Announce.Rooms {
+			counts[r.Room] = int(r.Count)
+		}
+		if refused := n.rooms.AnnounceViewers(env.From, counts, n.announceGrace()); refused > 0 {
+			// Not ours (yet): when this node adopts the view that gives it
+			// these rooms it asks the sender again.
+			n.metrics.announceRefused.Add(float64(refused))
+			n.log.Debug("viewer announcement refused: not owner", "from", env.From, "rooms", refused)
+		}
+		return nil
+	case *cpb.Envelope_AnnounceRequest:
+		if v, ok := n.view(); ok {
+			n.announceTo(env.From, n.viewersByOwner(v)[env.From])
+		}
+		return nil
 	case *cpb.Envelope_Viewers:
-		_ = n.rooms.SetViewers(b.Viewers.Room, env.From, int(b.Viewers.Count))
+		if err := n.rooms.SetViewers(b.Viewers.Room, env.From, int(b.Viewers.Count)); errors.Is(err, room.ErrNotOwner) {
+			n.metrics.announceRefused.Inc()
+		}
 		return nil
 	case *cpb.Envelope_Join:
 		info, err := n.rooms.Join(ctx, room.JoinRequest{Room: b.Join.Room, User: b.Join.User, Node: env.From})
