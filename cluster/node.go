@@ -127,6 +127,7 @@ func New(d Deps, cfg Config) (*Node, error) {
 	n.metrics = m
 	n.t = newTransport(d.Redis, d.KeyPrefix, n.self, n.log, m, n.handle)
 	n.reg = newRegistry(d.Redis, d.KeyPrefix, n.self, cfg.SessionTTL, n.log)
+	n.reg.isMember = n.isMember
 	return n, nil
 }
 
@@ -206,6 +207,17 @@ func (n *Node) view() (placement.View, bool) {
 		n.wasFenced.Store(true)
 	}
 	return v, ok
+}
+
+// isMember reports whether node is in the latest view (fenced or not: a
+// stale view is the best guess there is); true before the first view.
+func (n *Node) isMember(node string) bool {
+	v, _ := n.d.Members.View()
+	if len(v.Nodes) == 0 {
+		return true
+	}
+	_, in := v.Node(node)
+	return in
 }
 
 // View returns the membership view in use, and false while fenced.
