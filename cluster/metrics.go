@@ -21,6 +21,11 @@ type metrics struct {
 	fencedRefusals prometheus.Counter
 	fenced         prometheus.Gauge
 	zkVersion      prometheus.Gauge
+	// announceRefused counts rooms of viewer announcements refused
+	// because this node did not own them (yet); resyncs counts full
+	// re-collections of viewer counts after a fence.
+	announceRefused prometheus.Counter
+	resyncs         prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -32,12 +37,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "roomcast", Subsystem: "cluster", Name: "room_deliveries_total",
 			Help: "Accepted room messages this node (as room owner) sent to a node with viewers: once per message and destination node (dest: local, remote).",
 		}, []string{"dest"}),
-		outboxDrops:    c("outbox_drops_total", "Deliveries dropped because a destination's outbox was full (the receiver repairs the gap from the room store)."),
-		publishes:      c("delivery_publishes_total", "Pub/sub messages carrying deliveries (several deliveries may share one)."),
-		redirects:      c("redirects_total", "Client connections sent to their user's owner node (at connect or on hand-over)."),
-		redisErrors:    c("redis_errors_total", "Redis operations of the cluster transport that failed."),
-		viewChanges:    c("view_changes_total", "Membership views this node acted on."),
-		fencedRefusals: c("fenced_refusals_total", "Room operations refused while this node had no usable membership view (self-fence)."),
+		outboxDrops:     c("outbox_drops_total", "Deliveries dropped because a destination's outbox was full (the receiver repairs the gap from the room store)."),
+		publishes:       c("delivery_publishes_total", "Pub/sub messages carrying deliveries (several deliveries may share one)."),
+		redirects:       c("redirects_total", "Client connections sent to their user's owner node (at connect or on hand-over)."),
+		redisErrors:     c("redis_errors_total", "Redis operations of the cluster transport that failed."),
+		viewChanges:     c("view_changes_total", "Membership views this node acted on."),
+		fencedRefusals:  c("fenced_refusals_total", "Room operations refused while this node had no usable membership view (self-fence)."),
+		announceRefused: c("viewer_announcements_refused_total", "Rooms in viewer announcements refused because this node did not own them (yet); the sender is asked again when this node adopts the view."),
+		resyncs:         c("viewer_resyncs_total", "Times this node, usable again after a fence, re-collected every viewer count (announced its own, asked every node for theirs)."),
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "roomcast", Subsystem: "cluster", Name: "received_total",
 			Help: "Envelopes received, by kind (deliveries, request, reply, malformed).",
@@ -73,7 +80,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.deliveries, m.outboxDrops, m.publishes, m.received, m.queueDrops,
 			m.redirects, m.rpcs, m.rpcLatency, m.redisLatency, m.redisErrors,
-			m.viewChanges, m.fencedRefusals, m.fenced, m.zkVersion} {
+			m.viewChanges, m.fencedRefusals, m.fenced, m.zkVersion, m.announceRefused, m.resyncs} {
 			if err := reg.Register(col); err != nil {
 				return nil, err
 			}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/roomcast/roomcast/fanout"
 	"github.com/roomcast/roomcast/placement"
+	cpb "github.com/roomcast/roomcast/proto/clusterpb"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/protocol"
 	"github.com/roomcast/roomcast/room"
@@ -26,6 +27,7 @@ type LocalRooms interface {
 	Send(ctx context.Context, req room.SendRequest) (room.Accepted, error)
 	SendMany(ctx context.Context, reqs []room.SendRequest) []room.SendResult
 	SetViewers(roomID, node string, n int) error
+	AnnounceViewers(node string, counts map[string]int, grace time.Duration) (notOwned int)
 	DropNode(node string)
 	ForgetNotOwned() []string
 	Mute(roomID, user string, d time.Duration) error
@@ -89,9 +91,14 @@ type Node struct {
 
 	omu      sync.Mutex
 	outboxes map[string]*outbox
+	closed   bool // under omu: Close started; no new outbox or goroutine
 
 	viewSig chan struct{}
 	prev    atomic.Pointer[placement.View]
+	// wasFenced is set whenever the node sees no usable view; the next
+	// hand-over on a usable view re-collects every viewer count (room
+	// state may have been dropped meanwhile, with or without a new view).
+	wasFenced atomic.Bool
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -121,6 +128,7 @@ func New(d Deps, cfg Config) (*Node, error) {
 	n.metrics = m
 	n.t = newTransport(d.Redis, d.KeyPrefix, n.self, n.log, m, n.handle)
 	n.reg = newRegistry(d.Redis, d.KeyPrefix, n.self, cfg.SessionTTL, n.log)
+	n.reg.isMember = n.isMember
 	return n, nil
 }
 
@@ -173,6 +181,11 @@ func (n *Node) Close(ctx context.Context) error {
 			return
 		}
 		err = n.d.Members.Close()
+		// From here on nothing adds to wg (see spawn) and no outbox is
+		// made: Wait below cannot race an Add.
+		n.omu.Lock()
+		n.closed = true
+		n.omu.Unlock()
 		close(n.stop)
 		n.wg.Wait()
 		n.omu.Lock()
@@ -189,7 +202,24 @@ func (n *Node) Close(ctx context.Context) error {
 }
 
 // view returns the usable view, or false while fenced.
-func (n *Node) view() (placement.View, bool) { return n.d.Members.View() }
+func (n *Node) view() (placement.View, bool) {
+	v, ok := n.d.Members.View()
+	if !ok {
+		n.wasFenced.Store(true)
+	}
+	return v, ok
+}
+
+// isMember reports whether node is in the latest view (fenced or not: a
+// stale view is the best guess there is); true before the first view.
+func (n *Node) isMember(node string) bool {
+	v, _ := n.d.Members.View()
+	if len(v.Nodes) == 0 {
+		return true
+	}
+	_, in := v.Node(node)
+	return in
+}
 
 // View returns the membership view in use, and false while fenced.
 func (n *Node) View() (placement.View, bool) { return n.view() }
@@ -245,51 +275,133 @@ func (n *Node) handover() {
 	}
 	n.metrics.fenced.Set(0)
 	n.metrics.zkVersion.Set(float64(v.Version))
+	// A fence, however short, may have dropped room state (viewer counts
+	// included) while the view stayed the same: collect them again.
+	resync := n.wasFenced.Swap(false)
 	prev := n.prev.Swap(&v)
-	if prev != nil && prev.Version == v.Version {
+	changed := prev == nil || prev.Version != v.Version
+	resync = resync && prev != nil // not the first view
+	if !changed && !resync {
 		return
 	}
-	n.metrics.viewChanges.Inc()
-	if prev != nil {
+	if changed {
+		n.metrics.viewChanges.Inc()
+	}
+	if resync {
+		n.metrics.resyncs.Inc()
+		n.log.Info("usable view again after a fence: collecting viewer counts", "version", v.Version)
+	}
+	if prev != nil && changed {
 		for _, old := range prev.Nodes {
-			if _, still := v.Node(old.ID); !still {
+			cur, still := v.Node(old.ID)
+			switch {
+			case !still:
 				n.log.Info("node left the cluster", "node", old.ID)
-				n.rooms.DropNode(old.ID)
-				n.omu.Lock()
-				o := n.outboxes[old.ID]
-				delete(n.outboxes, old.ID)
-				n.omu.Unlock()
-				if o != nil {
-					go o.close()
-				}
+			case cur.Incarnation != old.Incarnation:
+				// Died and registered again between two views: its
+				// viewers are gone with its old process or session;
+				// what it holds now it announces.
+				n.log.Info("node registered again", "node", old.ID)
+			default:
+				continue
+			}
+			n.rooms.DropNode(old.ID)
+			if still {
+				continue
+			}
+			n.omu.Lock()
+			o := n.outboxes[old.ID]
+			delete(n.outboxes, old.ID)
+			n.omu.Unlock()
+			if o != nil {
+				n.spawn(o.close) // publishes what is queued, off the hand-over path
 			}
 		}
 	}
 	gone := n.rooms.ForgetNotOwned()
 	n.log.Info("membership view", "version", v.Version, "nodes", len(v.Nodes), "rooms_handed_over", len(gone))
+	// Both directions, so the counts converge whichever node adopts the
+	// view last: tell the owners what this node holds, and ask every node
+	// for what it holds of the rooms this node owns (an announcement that
+	// reached this node before it owned the rooms was refused).
 	n.announce(v)
-	n.moveUsers(v)
+	n.requestAnnouncements(v)
+	if changed {
+		n.moveUsers(v)
+	}
 }
 
-// announce tells each room's owner how many viewers of it this node holds.
+// announce tells every room owner of v, this node included, how many
+// viewers of its rooms this node holds: all of them in one Announce per
+// owner, an empty one to an owner of none (announcements are
+// authoritative: a room left out has no viewers here).
 func (n *Node) announce(v placement.View) {
+	byOwner := n.viewersByOwner(v)
+	for _, o := range v.Nodes {
+		if o.Has(placement.RoleRoom) {
+			n.announceTo(o.ID, byOwner[o.ID])
+		}
+	}
+}
+
+// viewersByOwner groups this node's viewers by the rooms' owners in v.
+func (n *Node) viewersByOwner(v placement.View) map[string]map[string]int {
+	out := make(map[string]map[string]int)
 	for roomID, count := range n.fan.LocalViewers() {
 		o, ok := v.Owner(roomID, placement.RoleRoom)
 		if !ok {
 			continue
 		}
+		if out[o.ID] == nil {
+			out[o.ID] = make(map[string]int)
+		}
+		out[o.ID][roomID] = count
+	}
+	return out
+}
+
+// announceTo sends one owner this node's viewers of its rooms.
+func (n *Node) announceTo(owner string, counts map[string]int) {
+	if owner == n.self {
+		if refused := n.rooms.AnnounceViewers(n.self, counts, n.announceGrace()); refused > 0 {
+			n.metrics.announceRefused.Add(float64(refused))
+		}
+		return
+	}
+	a := &cpb.Announce{Rooms: make([]*cpb.Viewers, 0, len(counts))}
+	for roomID, c := range counts {
+		a.Rooms = append(a.Rooms, &cpb.Viewers{Room: roomID, Count: uint32(c)})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.RPCTimeout)
+	err := n.t.send(ctx, owner, &cpb.Envelope{Body: &cpb.Envelope_Announce{Announce: a}})
+	cancel()
+	if err != nil {
+		n.log.Debug("announce failed", "owner", owner, "rooms", len(counts), "err", err)
+	}
+}
+
+// requestAnnouncements asks every other node of v to announce its viewers
+// of this node's rooms (when this node owns rooms).
+func (n *Node) requestAnnouncements(v placement.View) {
+	if self, ok := v.Node(n.self); !ok || !self.Has(placement.RoleRoom) {
+		return
+	}
+	for _, o := range v.Nodes {
 		if o.ID == n.self {
-			_ = n.rooms.SetViewers(roomID, n.self, count)
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.RPCTimeout)
-		err := n.t.send(ctx, o.ID, envViewers(roomID, count))
+		err := n.t.send(ctx, o.ID, &cpb.Envelope{Body: &cpb.Envelope_AnnounceRequest{AnnounceRequest: &cpb.AnnounceRequest{}}})
 		cancel()
 		if err != nil {
-			n.log.Debug("announce failed", "room", roomID, "owner", o.ID, "err", err)
+			n.log.Debug("announce request failed", "node", o.ID, "err", err)
 		}
 	}
 }
+
+// announceGrace is how long a join or leave counted at the owner takes
+// precedence over announcements (which may have been taken before it).
+func (n *Node) announceGrace() time.Duration { return n.cfg.RPCTimeout }
 
 func (n *Node) announceLoop() {
 	t := time.NewTicker(n.cfg.AnnounceInterval)
@@ -299,9 +411,18 @@ func (n *Node) announceLoop() {
 		case <-n.stop:
 			return
 		case <-t.C:
-			if v, ok := n.view(); ok {
-				n.announce(v)
+			v, ok := n.view()
+			if !ok {
+				continue
 			}
+			if n.wasFenced.Load() {
+				// A fence the hand-over did not see end: let it resync.
+				select {
+				case n.viewSig <- struct{}{}:
+				default:
+				}
+			}
+			n.announce(v)
 		}
 	}
 }
@@ -334,16 +455,34 @@ func (n *Node) moveUsers(v placement.View) {
 	}
 }
 
-// outbox returns the publisher for a destination node.
+// outbox returns the publisher for a destination node; nil once Close
+// started (the caller counts the delivery as dropped).
 func (n *Node) outbox(node string) *outbox {
 	n.omu.Lock()
 	defer n.omu.Unlock()
 	o := n.outboxes[node]
 	if o == nil {
+		if n.closed {
+			return nil
+		}
 		o = newOutbox(node, n.t, n.metrics, n.cfg.OutboxBytes)
+		o.start()
 		n.outboxes[node] = o
 	}
 	return o
+}
+
+// spawn runs fn on a goroutine that Close waits for; false (fn not run)
+// once Close started.
+func (n *Node) spawn(fn func()) bool {
+	n.omu.Lock()
+	defer n.omu.Unlock()
+	if n.closed {
+		return false
+	}
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); fn() }()
+	return true
 }
 
 func (n *Node) rpcCtx(ctx context.Context) (context.Context, context.CancelFunc) {

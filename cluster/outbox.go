@@ -31,11 +31,13 @@ type outbox struct {
 // maxEnvelopeBytes bounds one published envelope.
 const maxEnvelopeBytes = 512 << 10
 
+// newOutbox builds an outbox; start starts its publisher, close stops it.
 func newOutbox(node string, t *transport, m *metrics, maxBytes int) *outbox {
-	o := &outbox{node: node, t: t, m: m, maxBytes: maxBytes, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	go o.run()
-	return o
+	return &outbox{node: node, t: t, m: m, maxBytes: maxBytes, wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
+
+// start runs the publisher goroutine; close waits for it to end.
+func (o *outbox) start() { go o.run() }
 
 // put queues a delivery without blocking; false if dropped.
 func (o *outbox) put(d *cpb.Delivery) bool {

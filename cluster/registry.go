@@ -19,8 +19,9 @@ import (
 //
 // Entries are written on connect, refreshed every TTL/3 while the
 // connection lives, removed on disconnect and on graceful shutdown; an
-// entry of a node that died without cleaning up expires after TTL (and
-// Lookup ignores nodes that are not members any more). Writes are queued
+// entry of a node that died without cleaning up expires after TTL, and
+// the Lookup that finds it expired deletes it. Lookup ignores (but keeps)
+// entries of nodes that are not in the membership view. Writes are queued
 // and applied by one writer goroutine in pipelines, so a connecting client
 // never waits on Redis. Safe for concurrent use.
 type Registry struct {
@@ -29,6 +30,9 @@ type Registry struct {
 	node   string
 	ttl    time.Duration
 	log    *slog.Logger
+	// isMember reports whether a node is in the membership view (nil:
+	// every node is).
+	isMember func(node string) bool
 
 	mu    sync.Mutex
 	local map[string]map[uint64]struct{} // user -> conn ids on this node
@@ -36,6 +40,8 @@ type Registry struct {
 	wake  chan struct{}
 	stop  chan struct{}
 	done  chan struct{}
+
+	closeOnce sync.Once
 }
 
 type regOp struct {
@@ -152,43 +158,68 @@ func (r *Registry) refresh() {
 	r.flush()
 }
 
-// Lookup returns the nodes holding live connections of user.
+// Lookup returns the member nodes holding live connections of user, and
+// deletes the entries it finds expired.
 func (r *Registry) Lookup(ctx context.Context, user string) ([]string, error) {
-	fields, err := r.rdb.HGetAll(ctx, r.key(user)).Result()
+	key := r.key(user)
+	fields, err := r.rdb.HGetAll(ctx, key).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, err
 	}
 	now := time.Now().UnixMilli()
 	seen := map[string]bool{}
 	var nodes []string
+	var expired []any
 	for f, v := range fields {
 		node, _, ok := strings.Cut(f, "/")
 		exp, _ := strconv.ParseInt(v, 10, 64)
-		if !ok || exp < now || seen[node] {
+		if !ok || exp < now {
+			expired = append(expired, f, v)
+			continue
+		}
+		if seen[node] || (r.isMember != nil && !r.isMember(node)) {
+			// Not a member (left, or not in this node's view yet): kept,
+			// since a member refreshes its entries and a non-member's
+			// expire.
 			continue
 		}
 		seen[node] = true
 		nodes = append(nodes, node)
 	}
+	if len(expired) > 0 {
+		// Only if unchanged since read: a refresh meanwhile wins.
+		if err := delIfUnchanged.Run(ctx, r.rdb, []string{key}, expired...).Err(); err != nil && !errors.Is(err, redis.Nil) {
+			r.log.Debug("session registry cleanup failed", "err", err)
+		}
+	}
 	return nodes, nil
 }
 
+// delIfUnchanged deletes hash fields whose value is still the given one.
+// KEYS[1] the hash; ARGV field, value, field, value, ...
+var delIfUnchanged = redis.NewScript(`
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  end
+end
+return 0
+`)
+
 // close removes every entry of this node (graceful shutdown) and stops.
+// Safe to call more than once, concurrently; later calls only wait.
 func (r *Registry) close(ctx context.Context) {
-	select {
-	case <-r.stop:
-		return
-	default:
-	}
-	r.mu.Lock()
-	for user, conns := range r.local {
-		for c := range conns {
-			r.ops = append(r.ops, regOp{user: user, conn: c})
+	r.closeOnce.Do(func() {
+		r.mu.Lock()
+		for user, conns := range r.local {
+			for c := range conns {
+				r.ops = append(r.ops, regOp{user: user, conn: c})
+			}
 		}
-	}
-	r.local = map[string]map[uint64]struct{}{}
-	r.mu.Unlock()
-	close(r.stop)
+		r.local = map[string]map[uint64]struct{}{}
+		r.mu.Unlock()
+		close(r.stop)
+	})
 	select {
 	case <-r.done:
 	case <-ctx.Done():

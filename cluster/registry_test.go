@@ -58,7 +58,34 @@ func TestRegistryAgainstRealRedis(t *testing.T) {
 	if nodes, _ := a.Lookup(ctx, "carol"); len(nodes) != 0 {
 		t.Fatalf("a dead node's entry outlived its TTL: %v", nodes)
 	}
+	// ... and the lookup that found it expired deleted it.
+	if n, _ := rdb.HLen(ctx, a.key("carol")).Result(); n != 0 {
+		t.Fatalf("%d expired entries left in carol's hash", n)
+	}
 	a.close(ctx)
+}
+
+// TestRegistryLookupIgnoresNonMembers: entries of a node that is not in the
+// view are not returned (nor deleted: it may be a member this node does
+// not know of yet, and entries of one that is gone expire).
+func TestRegistryLookupIgnoresNonMembers(t *testing.T) {
+	r := testenv.StartRedis(t, testenv.RedisOptions{})
+	rdb := redisconn.New(redisconn.Config{Addrs: []string{r.Addr}})
+	defer rdb.Close()
+	ctx := context.Background()
+	a := newRegistry(rdb, "t:", "node-a", time.Minute, discard())
+	gone := newRegistry(rdb, "t:", "node-gone", time.Minute, discard())
+	a.isMember = func(node string) bool { return node == "node-a" }
+	a.Attach("dave", 1)
+	gone.Attach("dave", 2)
+	a.flush()
+	gone.flush()
+	if nodes, _ := a.Lookup(ctx, "dave"); !slices.Equal(nodes, []string{"node-a"}) {
+		t.Fatalf("dave = %v, want only the member node-a", nodes)
+	}
+	if n, _ := rdb.HLen(ctx, a.key("dave")).Result(); n != 2 {
+		t.Fatalf("%d entries, want both kept", n)
+	}
 }
 
 func eventually(t *testing.T, what string, cond func() bool) {

@@ -51,10 +51,6 @@ func failureErr(f *cpb.Failure) error {
 
 func done() *cpb.Envelope { return &cpb.Envelope{Body: &cpb.Envelope_Done{Done: &cpb.Done{}}} }
 
-func envViewers(roomID string, count int) *cpb.Envelope {
-	return &cpb.Envelope{Body: &cpb.Envelope_Viewers{Viewers: &cpb.Viewers{Room: roomID, Count: uint32(count)}}}
-}
-
 // route runs op at the room's owner: locally when that is this node,
 // through a request otherwise. It retries (a few times, briefly) while the
 // ownership is moving: a stale owner, a node that left, a lost reply.
@@ -334,7 +330,12 @@ func (b broadcaster) Broadcast(roomID string, m *pb.RoomMessage, nodes []string)
 				return
 			}
 		}
-		if n.outbox(node).put(&cpb.Delivery{Room: roomID, Message: bin}) {
+		o := n.outbox(node)
+		if o == nil {
+			n.metrics.outboxDrops.Inc() // the node is closing
+			continue
+		}
+		if o.put(&cpb.Delivery{Room: roomID, Message: bin}) {
 			n.metrics.deliveries.WithLabelValues("remote").Inc()
 		}
 	}
@@ -350,15 +351,16 @@ func (b broadcaster) Kick(roomID, user string, reason pb.Kick_Reason, nodes []st
 			continue
 		}
 		env := &cpb.Envelope{Body: &cpb.Envelope_Kick{Kick: &cpb.Kick{Room: roomID, User: user, Reason: int32(reason)}}}
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
+		sent := n.spawn(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.RPCTimeout)
 			defer cancel()
 			if err := n.t.send(ctx, node, env); err != nil {
 				n.log.Warn("kick not delivered", "node", node, "room", roomID, "err", err)
 			}
-		}()
+		})
+		if !sent {
+			n.log.Warn("kick not delivered: node closing", "node", node, "room", roomID)
+		}
 	}
 }
 
@@ -373,8 +375,27 @@ func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 	case *cpb.Envelope_Kick:
 		n.fan.KickUser(b.Kick.Room, b.Kick.User, pb.Kick_Reason(b.Kick.Reason))
 		return nil
+	case *cpb.Envelope_Announce:
+		counts := make(map[string]int, len(b.Announce.Rooms))
+		for _, r := range b.Announce.Rooms {
+			counts[r.Room] = int(r.Count)
+		}
+		if refused := n.rooms.AnnounceViewers(env.From, counts, n.announceGrace()); refused > 0 {
+			// Not ours (yet): when this node adopts the view that gives it
+			// these rooms it asks the sender again.
+			n.metrics.announceRefused.Add(float64(refused))
+			n.log.Debug("viewer announcement refused: not owner", "from", env.From, "rooms", refused)
+		}
+		return nil
+	case *cpb.Envelope_AnnounceRequest:
+		if v, ok := n.view(); ok {
+			n.announceTo(env.From, n.viewersByOwner(v)[env.From])
+		}
+		return nil
 	case *cpb.Envelope_Viewers:
-		_ = n.rooms.SetViewers(b.Viewers.Room, env.From, int(b.Viewers.Count))
+		if err := n.rooms.SetViewers(b.Viewers.Room, env.From, int(b.Viewers.Count)); errors.Is(err, room.ErrNotOwner) {
+			n.metrics.announceRefused.Inc()
+		}
 		return nil
 	case *cpb.Envelope_Join:
 		info, err := n.rooms.Join(ctx, room.JoinRequest{Room: b.Join.Room, User: b.Join.User, Node: env.From})

@@ -15,6 +15,10 @@
 // margin, measured on the monotonic clock so a paused process notices on
 // waking — reports itself fenced: View returns ok=false until it has
 // registered again. Callers must not act as owner of anything meanwhile.
+// "No word" counts from when the last answered request was sent, not from
+// when its answer was read. Every registration gives the member a new
+// Node.Incarnation, so a node id that died and registered again between
+// two views is told apart from the one before.
 //
 // Start starts the member's goroutines (ZooKeeper: watcher and health
 // checker); Close deregisters and stops them. View is safe for concurrent

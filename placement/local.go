@@ -10,9 +10,10 @@ import (
 // group of one) and of tests that run several nodes in one process. Every
 // change bumps the version and is delivered to every member in order.
 type LocalGroup struct {
-	mu      sync.Mutex
-	version uint64
-	members map[string]*Local
+	mu           sync.Mutex
+	version      uint64
+	incarnations uint64
+	members      map[string]*Local
 }
 
 // NewLocalGroup returns an empty group.
@@ -45,9 +46,11 @@ func (m *Local) Start(_ context.Context, onChange func(View, bool)) error {
 		g.mu.Unlock()
 		return errors.New("placement: node id already in the group")
 	}
+	g.incarnations++
 	m.mu.Lock()
 	m.onChange = onChange
 	m.joined = true
+	m.self.Incarnation = g.incarnations
 	m.mu.Unlock()
 	g.members[m.self.ID] = m
 	g.publishLocked()

@@ -26,6 +26,13 @@ type Node struct {
 	// through Redis).
 	Internal string   `json:"internal,omitempty"`
 	Roles    []string `json:"roles"`
+	// Incarnation tells registrations of one node id apart: it changes
+	// every time the node registers again (a restart, a new ZooKeeper
+	// session), so a node that died and came back under the same id
+	// between two views is seen as having left and joined. ZooKeeper: the
+	// creation zxid of the member's znode; LocalGroup: a counter. Not part
+	// of the znode's data.
+	Incarnation uint64 `json:"-"`
 }
 
 // Has reports whether the node serves role.

@@ -3,10 +3,13 @@ package placement
 import (
 	"context"
 	"fmt"
+	"path"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/roomcast/roomcast/internal/testenv"
@@ -153,7 +156,114 @@ func TestMembersConformance(t *testing.T) {
 				t.Fatal("a closed member still reports a usable view")
 			}
 			waitView(t, ms[1], "c gone for b", func(v View) bool { return len(v.Nodes) == 2 })
+
+			// c comes back under the same id: a new incarnation, so the
+			// others tell it from the c that left even if they never saw
+			// a view without it.
+			old, _ := views[0].Node("c")
+			if old.Incarnation == 0 {
+				t.Fatal("no incarnation")
+			}
+			again := c.member(t, node("c"))
+			if err := again.Start(ctx, nil); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = again.Close() })
+			v = waitView(t, ms[0], "c back", func(v View) bool { return len(v.Nodes) == 3 })
+			if n, _ := v.Node("c"); n.Incarnation == old.Incarnation {
+				t.Fatalf("c came back with the same incarnation %d", n.Incarnation)
+			}
+			if a0, _ := views[0].Node("a"); func() bool { a, _ := v.Node("a"); return a.Incarnation != a0.Incarnation }() {
+				t.Fatal("a's incarnation changed without a new registration")
+			}
 		})
+	}
+}
+
+// TestZooKeeperLastOKIsTheSendTime: the self-fence deadline counts from
+// when a ping was sent, not from when its (delayed) answer was read.
+func TestZooKeeperLastOKIsTheSendTime(t *testing.T) {
+	z := testenv.StartZooKeeper(t, testenv.ZooKeeperOptions{TickTime: 200 * time.Millisecond})
+	m, _ := NewZooKeeper(ZooKeeperConfig{Servers: []string{z.Addr}, SessionTimeout: 4 * time.Second}, node("a"), nil, nil)
+	// Connected and registered, but no health loop: only this test pings.
+	conn, _, err := zk.Connect([]string{z.Addr}, 4*time.Second, zk.WithLogger(zkLogger{m.log}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	m.conn = conn
+	for conn.State() != zk.StateHasSession {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := m.register(); err != nil {
+		t.Fatal(err)
+	}
+	if err := z.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // stopped for sure
+	sent := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- m.ping() }()
+	time.Sleep(700 * time.Millisecond)
+	resumed := time.Now()
+	if err := z.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	m.mu.Lock()
+	last := m.lastOK
+	m.mu.Unlock()
+	if !last.Before(resumed) {
+		t.Fatalf("lastOK %v after the answer was delayed %v: stamped on arrival, not when sent", last.Sub(sent), resumed.Sub(sent))
+	}
+}
+
+// TestZooKeeperReportsEveryNumber: a registration that cannot get the
+// member's previous number (another member holds it now) reports the new
+// one, so message ids follow it.
+func TestZooKeeperReportsEveryNumber(t *testing.T) {
+	z := testenv.StartZooKeeper(t, testenv.ZooKeeperOptions{TickTime: 200 * time.Millisecond})
+	var mu sync.Mutex
+	var got []int
+	m, _ := NewZooKeeper(ZooKeeperConfig{Servers: []string{z.Addr}, SessionTimeout: 2 * time.Second,
+		OnNumber: func(n int) { mu.Lock(); got = append(got, n); mu.Unlock() }}, node("a"), nil, nil)
+	if err := m.Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	first := m.Number()
+	mu.Lock()
+	if len(got) != 1 || got[0] != first {
+		t.Fatalf("reported %v, number %d", got, first)
+	}
+	mu.Unlock()
+	// Another session takes the number (as if a's session expired and
+	// another node claimed it meanwhile); a registers again.
+	other, _, err := zk.Connect([]string{z.Addr}, 2*time.Second, zk.WithLogger(zkLogger{m.log}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	p := path.Join(m.numbersPath, strconv.Itoa(first))
+	if err := m.conn.Delete(p, -1); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := other.Create(p, []byte("b"), zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := m.register(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if m.Number() == first || len(got) != 2 || got[1] != m.Number() {
+		t.Fatalf("number %d -> %d, reported %v", first, m.Number(), got)
 	}
 }
 

@@ -33,6 +33,11 @@ type ZooKeeperConfig struct {
 	// NoSelfFence turns the self-fence off, leaving only the fence in the
 	// data store. For tests that prove that fence; never in production.
 	NoSelfFence bool
+	// OnNumber, if set, is called with the member's number every time it
+	// claims one: at Start and after every re-registration (a new session
+	// may get a different number), always before the member reports a
+	// usable view under it. Default nil.
+	OnNumber func(n int)
 }
 
 func (c ZooKeeperConfig) withDefaults() ZooKeeperConfig {
@@ -65,7 +70,7 @@ type ZooKeeper struct {
 	mu         sync.Mutex
 	view       View
 	haveView   bool
-	lastOK     time.Time // last answer from ZooKeeper (monotonic)
+	lastOK     time.Time // when the last request ZooKeeper answered was sent (monotonic)
 	session    int64     // session our znode belongs to
 	czxid      uint64    // creation zxid of our znode: views older than it predate us
 	registered bool
@@ -122,9 +127,8 @@ func (z *ZooKeeper) onEvent(ev zk.Event) {
 	z.metrics.sessionEvents.WithLabelValues(sessionState(ev.State)).Inc()
 	switch ev.State {
 	case zk.StateHasSession:
-		z.mu.Lock()
-		z.lastOK = time.Now()
-		z.mu.Unlock()
+		// Not proof of life by itself (we do not know when the server
+		// answered): the kick below makes the health loop ping at once.
 	case zk.StateExpired:
 		// The ephemeral znode is gone: nothing is ours any more.
 		z.mu.Lock()
@@ -211,14 +215,41 @@ func (z *ZooKeeper) register() error {
 	if err := z.claimNumber(session); err != nil {
 		return err
 	}
+	sent := time.Now()
 	_, stat, err := z.conn.Exists(z.selfPath)
 	if err != nil {
 		return fmt.Errorf("placement: register %s: %w", z.selfPath, err)
 	}
 	z.mu.Lock()
-	z.session, z.registered, z.lastOK, z.czxid = session, true, time.Now(), uint64(stat.Czxid)
+	z.session, z.registered, z.czxid = session, true, uint64(stat.Czxid)
+	z.heardLocked(sent)
 	z.mu.Unlock()
 	return nil
+}
+
+// heardLocked records an answer from ZooKeeper to a request sent at sent
+// (z.mu held). The self-fence deadline counts from when the request left,
+// not from when its answer arrived: the server may have last heard from
+// us long before a delayed answer (a paused process) is read, and its
+// session clock runs from then.
+func (z *ZooKeeper) heardLocked(sent time.Time) {
+	if sent.After(z.lastOK) {
+		z.lastOK = sent
+	}
+}
+
+// ping asks ZooKeeper whether our znode exists: proof the session was
+// alive when the request was sent.
+func (z *ZooKeeper) ping() error {
+	start := time.Now()
+	_, _, err := z.conn.Exists(z.selfPath)
+	z.metrics.observe("ping", start, err)
+	if err == nil {
+		z.mu.Lock()
+		z.heardLocked(start)
+		z.mu.Unlock()
+	}
+	return err
 }
 
 // claimNumber takes the first free number 0..MaxNumber, probing from a
@@ -240,6 +271,9 @@ func (z *ZooKeeper) claimNumber(session int64) error {
 			return fmt.Errorf("placement: claim number: %w", err)
 		}
 		z.number.Store(int64(n))
+		if z.cfg.OnNumber != nil {
+			z.cfg.OnNumber(n)
+		}
 		return nil
 	}
 	return errors.New("placement: no free node number")
@@ -262,7 +296,7 @@ func (z *ZooKeeper) readView() (View, <-chan zk.Event, error) {
 	}
 	nodes := make([]Node, 0, len(children))
 	for _, c := range children {
-		data, _, err := z.conn.Get(path.Join(z.nodesPath, c))
+		data, st, err := z.conn.Get(path.Join(z.nodesPath, c))
 		if errors.Is(err, zk.ErrNoNode) {
 			continue // left between the list and the read; the watch fires
 		}
@@ -274,10 +308,11 @@ func (z *ZooKeeper) readView() (View, <-chan zk.Event, error) {
 			z.log.Warn("ignoring a malformed member znode", "member", c)
 			continue
 		}
+		n.Incarnation = uint64(st.Czxid)
 		nodes = append(nodes, n)
 	}
 	z.mu.Lock()
-	z.lastOK = time.Now()
+	z.heardLocked(start)
 	z.mu.Unlock()
 	return NewView(uint64(stat.Pzxid), nodes), watch, nil
 }
@@ -392,14 +427,7 @@ func (z *ZooKeeper) healthLoop() {
 					continue
 				}
 			}
-			start := time.Now()
-			_, _, err := z.conn.Exists(z.selfPath)
-			z.metrics.observe("ping", start, err)
-			if err == nil {
-				z.mu.Lock()
-				z.lastOK = time.Now()
-				z.mu.Unlock()
-			}
+			_ = z.ping()
 		}
 		z.report()
 	}

@@ -5,6 +5,11 @@
 // of the room; the Broadcaster (the local fanout in embedded mode, the
 // cluster transport otherwise) takes it from there.
 //
+// Viewer counts per node come from joins and leaves and from the nodes'
+// announcements (AnnounceViewers: authoritative for the announcing node).
+// A new owner's first load of a room claims it in the store
+// (Store.Claim), which fences the old owner from then on.
+//
 // Rooms are created on first join unless Config.RequireCreate is set, and
 // forgotten after Config.IdleTTL without viewers or moderation state (Sweep).
 //

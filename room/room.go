@@ -113,7 +113,8 @@ type state struct {
 
 	viewers  int
 	perNode  map[string]int
-	nodeList []string // nodes with viewers; replaced, never modified in place
+	nodeList []string             // nodes with viewers; replaced, never modified in place
+	touched  map[string]time.Time // node -> its last join or leave here (see AnnounceViewers)
 
 	muted     map[string]time.Time // user -> until (zero: no end)
 	banned    map[string]time.Time
@@ -172,6 +173,7 @@ func (s *Service) newState(id string, snap Snapshot) *state {
 		pseq:       snap.PSeq,
 		limit:      snap.Limit,
 		perNode:    make(map[string]int, 1),
+		touched:    make(map[string]time.Time, 1),
 		muted:      snap.Muted,
 		banned:     snap.Banned,
 		stats:      Stats{Dropped: make(map[string]uint64)},
@@ -198,14 +200,16 @@ func (s *Service) limiter(l *Limit) *rate.Limiter {
 // opTimeout bounds the store I/O of one operation.
 const opTimeout = 5 * time.Second
 
-// lookup returns the room, loading it from the store when this node owns
-// it but does not hold it yet, and creating it when create is set. A room
+// lookup returns the room, claiming it in the store (Store.Claim) when
+// this node owns it but does not hold it yet, and creating it when create
+// is set. A room
 // this node does not own is ErrNotOwner.
 func (s *Service) lookup(id string, create bool) (*state, error) {
 	if !ValidID(id) {
 		return nil, ErrInvalidRoom
 	}
-	if _, owner := s.terms.Term(id); !owner {
+	term, owner := s.terms.Term(id)
+	if !owner {
 		s.Forget(id)
 		return nil, ErrNotOwner
 	}
@@ -216,9 +220,15 @@ func (s *Service) lookup(id string, create bool) (*state, error) {
 	if r != nil {
 		return r, nil
 	}
+	// Taking the room over raises its stored term: the old owner's writes
+	// are refused from now on, not only after our first write.
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	snap, err := s.store.Load(ctx, id)
+	snap, err := s.store.Claim(ctx, id, term)
 	cancel()
+	if errors.Is(err, ErrFenced) {
+		s.metrics.fenced.Inc()
+		return nil, fmt.Errorf("%w: %v", ErrNotOwner, err)
+	}
 	if err != nil {
 		s.metrics.storeErrors.Inc()
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
@@ -313,6 +323,7 @@ func (s *Service) Join(_ context.Context, req JoinRequest) (JoinInfo, error) {
 	r.viewers++
 	r.stats.Joins++
 	r.lastActive = now
+	r.touched[req.Node] = now
 	s.metrics.joins.Inc()
 	return JoinInfo{Seq: r.seq, PSeq: r.pseq, Viewers: r.viewers}, nil
 }
@@ -329,6 +340,7 @@ func (s *Service) Leave(_ context.Context, roomID, user, node string) error {
 	if !ok {
 		return nil
 	}
+	r.touched[node] = s.now()
 	if n <= 1 {
 		delete(r.perNode, node)
 		r.nodeList = slices.DeleteFunc(slices.Clone(r.nodeList), func(x string) bool { return x == node })
@@ -346,6 +358,7 @@ func (s *Service) Leave(_ context.Context, roomID, user, node string) error {
 func (s *Service) DropNode(node string) {
 	s.each(func(r *state) {
 		r.mu.Lock()
+		delete(r.touched, node)
 		if n, ok := r.perNode[node]; ok {
 			delete(r.perNode, node)
 			r.nodeList = slices.DeleteFunc(slices.Clone(r.nodeList), func(x string) bool { return x == node })
@@ -755,18 +768,7 @@ func (s *Service) SetViewers(roomID, node string, n int) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	old, had := r.perNode[node]
-	switch {
-	case n <= 0 && had:
-		delete(r.perNode, node)
-		r.nodeList = slices.DeleteFunc(slices.Clone(r.nodeList), func(x string) bool { return x == node })
-	case n > 0:
-		r.perNode[node] = n
-		if !had {
-			r.nodeList = append(slices.Clone(r.nodeList), node)
-		}
-	}
-	r.viewers += max(n, 0) - old
+	r.setViewersLocked(node, n)
 	r.lastActive = s.now()
 	return nil
 }

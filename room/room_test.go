@@ -371,6 +371,34 @@ func TestOwnershipHandOverThroughTheStore(t *testing.T) {
 	}
 }
 
+// TestTakeoverFencesBeforeFirstWrite: the new owner only loads the room
+// (a join); from then on the old owner, which still believes it owns the
+// room, can neither send nor moderate.
+func TestTakeoverFencesBeforeFirstWrite(t *testing.T) {
+	store := NewMemoryStore(StoreConfig{})
+	ids, _ := msgid.New(1, nil)
+	oldTerms, newTerms := &terms{term: 5, owner: true}, &terms{term: 6, owner: true}
+	old, _ := New(Deps{Broadcaster: &recorder{}, IDs: ids, Store: store, Terms: oldTerms}, Config{})
+	next, _ := New(Deps{Broadcaster: &recorder{}, IDs: ids, Store: store, Terms: newTerms}, Config{})
+	_, _ = old.Join(ctx, JoinRequest{Room: "r", User: "v", Node: "n1"})
+	if _, err := old.Send(ctx, SendRequest{Room: "r", From: "u", Body: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := next.Join(ctx, JoinRequest{Room: "r", User: "v", Node: "n2"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Send(ctx, SendRequest{Room: "r", From: "u", Body: "stale"}); !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("old owner's send after the takeover: %v", err)
+	}
+	_, _ = old.Join(ctx, JoinRequest{Room: "r", User: "v", Node: "n1"}) // reloads: refused too
+	if err := old.Unban("r", "x"); !errors.Is(err, ErrNotOwner) && !errors.Is(err, ErrFenced) {
+		t.Fatalf("old owner's moderation after the takeover: %v", err)
+	}
+	if snap, _ := store.Load(ctx, "r"); snap.Seq != 1 || snap.Term != 6 {
+		t.Fatalf("store after the takeover: %+v", snap)
+	}
+}
+
 func TestStoreRefusalAcceptsNothing(t *testing.T) {
 	ids, _ := msgid.New(1, nil)
 	rec := &recorder{}

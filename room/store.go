@@ -29,6 +29,14 @@ type Store interface {
 	// Load returns the room's persisted state; an unknown room has a zero
 	// Snapshot.
 	Load(ctx context.Context, room string) (Snapshot, error)
+	// Claim is the Load of a room's new owner: in one atomic step it
+	// fences like a write (a term lower than the room's is ErrFenced, a
+	// higher one is recorded) and returns the persisted state. From then
+	// on the old owner's writes are refused, before the new owner's first
+	// write. A room with nothing persisted is returned zero and is not
+	// created (there is nothing to fence yet; its first write records the
+	// term).
+	Claim(ctx context.Context, room string, term uint64) (Snapshot, error)
 	// Recent returns up to n kept messages of a lane with seq > after,
 	// oldest first.
 	Recent(ctx context.Context, room string, priority bool, after uint64, n int) ([]*pb.RoomMessage, error)

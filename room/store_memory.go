@@ -133,6 +133,25 @@ func (s *MemoryStore) Load(_ context.Context, roomID string) (Snapshot, error) {
 	if r == nil {
 		return Snapshot{}, nil
 	}
+	return r.snapshot(), nil
+}
+
+// Claim implements Store.
+func (s *MemoryStore) Claim(_ context.Context, roomID string, term uint64) (Snapshot, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.rooms[roomID]
+	if r == nil {
+		return Snapshot{}, nil
+	}
+	if err := s.fence(r, term); err != nil {
+		return Snapshot{}, err
+	}
+	return r.snapshot(), nil
+}
+
+// snapshot returns a copy of the room's state (s.mu held).
+func (r *memRoom) snapshot() Snapshot {
 	snap := r.snap
 	snap.Muted = cloneTimes(r.snap.Muted)
 	snap.Banned = cloneTimes(r.snap.Banned)
@@ -141,7 +160,7 @@ func (s *MemoryStore) Load(_ context.Context, roomID string) (Snapshot, error) {
 		l := *r.snap.Limit
 		snap.Limit = &l
 	}
-	return snap, nil
+	return snap
 }
 
 func cloneTimes(m map[string]time.Time) map[string]time.Time {

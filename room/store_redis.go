@@ -99,6 +99,16 @@ end
 return 1
 `)
 
+// claimScript fences like a write, but only a room that exists, and
+// returns its state. KEYS meta, mod; ARGV term. It returns {meta, mod} as
+// flat field/value lists.
+var claimScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then
+` + fenceLua + `
+end
+return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
+`)
+
 // translate maps Redis errors to the store's.
 func translate(op string, err error) error {
 	if err == nil {
@@ -184,8 +194,36 @@ func (s *RedisStore) Load(ctx context.Context, roomID string) (Snapshot, error) 
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return Snapshot{}, translate("load", err)
 	}
+	return snapshotOf(meta.Val(), mod.Val()), nil
+}
+
+// Claim implements Store.
+func (s *RedisStore) Claim(ctx context.Context, roomID string, term uint64) (Snapshot, error) {
+	res, err := claimScript.Run(ctx, s.rdb, s.keys(roomID, "m", "mod"), term).Slice()
+	if err != nil {
+		return Snapshot{}, translate("claim", err)
+	}
+	if len(res) != 2 {
+		return Snapshot{}, fmt.Errorf("room: redis claim: %d results", len(res))
+	}
+	return snapshotOf(flatMap(res[0]), flatMap(res[1])), nil
+}
+
+// flatMap turns a Lua HGETALL result (field, value, ...) into a map.
+func flatMap(v any) map[string]string {
+	l, _ := v.([]any)
+	m := make(map[string]string, len(l)/2)
+	for i := 0; i+1 < len(l); i += 2 {
+		k, _ := l[i].(string)
+		x, _ := l[i+1].(string)
+		m[k] = x
+	}
+	return m
+}
+
+// snapshotOf decodes the meta and moderation hashes of a room.
+func snapshotOf(mv, modv map[string]string) Snapshot {
 	var snap Snapshot
-	mv := meta.Val()
 	snap.Seq, _ = strconv.ParseUint(mv["seq"], 10, 64)
 	snap.PSeq, _ = strconv.ParseUint(mv["pseq"], 10, 64)
 	snap.Term, _ = strconv.ParseUint(mv["term"], 10, 64)
@@ -195,7 +233,7 @@ func (s *RedisStore) Load(ctx context.Context, roomID string) (Snapshot, error) 
 		b, _ := strconv.Atoi(burstS)
 		snap.Limit = &Limit{Rate: r, Burst: b}
 	}
-	for field, value := range mod.Val() {
+	for field, value := range modv {
 		kind, user, ok := strings.Cut(field, ":")
 		if !ok {
 			continue
@@ -213,7 +251,7 @@ func (s *RedisStore) Load(ctx context.Context, roomID string) (Snapshot, error) 
 			applyChange(&snap, Change{Kind: ChangeAllow, User: user})
 		}
 	}
-	return snap, nil
+	return snap
 }
 
 // Recent implements Store.

@@ -101,6 +101,52 @@ func TestStoreConformance(t *testing.T) {
 				t.Fatalf("old term after takeover: %v", err)
 			}
 		})
+		t.Run("a claim fences the old owner before the new owner writes", func(t *testing.T) {
+			if err := s.Moderate(ctx, "claimed", 5, Change{Kind: ChangeMute, User: "m"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Append(ctx, "claimed", 5, &pb.RoomMessage{Body: "old owner"}); err != nil {
+				t.Fatal(err)
+			}
+			// The new owner (term 7) takes the room over: it reads the
+			// state and raises the term, without writing anything else.
+			snap, err := s.Claim(ctx, "claimed", 7)
+			if err != nil || snap.Seq != 1 || snap.Term != 7 || len(snap.Muted) != 1 {
+				t.Fatalf("claim = %+v, %v", snap, err)
+			}
+			// Every write of the old owner is refused from now on.
+			if err := s.Append(ctx, "claimed", 5, &pb.RoomMessage{Body: "stale"}); !errors.Is(err, ErrFenced) {
+				t.Fatalf("old owner's append after the claim: %v", err)
+			}
+			if err := s.Moderate(ctx, "claimed", 5, Change{Kind: ChangeUnmute, User: "m"}); !errors.Is(err, ErrFenced) {
+				t.Fatalf("old owner's moderation after the claim: %v", err)
+			}
+			// ... and so is its own claim (a stale owner reloading the room).
+			if _, err := s.Claim(ctx, "claimed", 6); !errors.Is(err, ErrFenced) {
+				t.Fatalf("claim with a lower term: %v", err)
+			}
+			// The same term claims again (a reload) and writes.
+			if snap, err := s.Claim(ctx, "claimed", 7); err != nil || snap.Term != 7 {
+				t.Fatalf("reclaim = %+v, %v", snap, err)
+			}
+			m := &pb.RoomMessage{Body: "new owner"}
+			if err := s.Append(ctx, "claimed", 7, m); err != nil || m.Seq != 2 {
+				t.Fatalf("new owner's append: seq %d, %v", m.Seq, err)
+			}
+			snap, _ = s.Load(ctx, "claimed")
+			if snap.Seq != 2 || snap.Term != 7 || len(snap.Muted) != 1 {
+				t.Fatalf("after the fenced writes: %+v", snap)
+			}
+		})
+		t.Run("a claim of an unknown room creates nothing", func(t *testing.T) {
+			snap, err := s.Claim(ctx, "never", 3)
+			if err != nil || !snap.isZero() {
+				t.Fatalf("claim = %+v, %v", snap, err)
+			}
+			if snap, _ := s.Load(ctx, "never"); !snap.isZero() {
+				t.Fatalf("a claim made the room exist: %+v", snap)
+			}
+		})
 		t.Run("moderation round trip", func(t *testing.T) {
 			until := time.UnixMilli(time.Now().Add(time.Hour).UnixMilli())
 			for _, c := range []Change{

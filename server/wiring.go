@@ -58,11 +58,19 @@ func (s *Server) buildServices() error {
 	}
 	if cfg.Mode == configs.ModeCluster {
 		self := placement.Node{ID: cfg.Node.ID, ClientURL: cfg.Cluster.AdvertiseURL, Internal: cfg.Gateway.Listen, Roles: cfg.Cluster.Roles}
+		var onNumber func(int)
+		if cfg.Node.Number < 0 {
+			// Message ids follow every number the member claims: a
+			// re-registration may get a different one.
+			ids := s.ids
+			onNumber = func(n int) { _ = ids.SetNode(n) }
+		}
 		zkm, err := placement.NewZooKeeper(placement.ZooKeeperConfig{
 			Servers:        cfg.Cluster.Zookeeper,
 			Root:           cfg.Cluster.Root,
 			SessionTimeout: cfg.Cluster.SessionTimeout,
 			NoSelfFence:    cfg.Cluster.NoSelfFence,
+			OnNumber:       onNumber,
 		}, self, s.log.With("component", "placement"), s.reg)
 		if err != nil {
 			return err

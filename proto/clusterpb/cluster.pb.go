@@ -95,7 +95,7 @@ func (x Moderate_Op) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Moderate_Op.Descriptor instead.
 func (Moderate_Op) EnumDescriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{13, 0}
+	return file_cluster_proto_rawDescGZIP(), []int{15, 0}
 }
 
 type Query_Op int32
@@ -162,7 +162,7 @@ func (x Query_Op) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Query_Op.Descriptor instead.
 func (Query_Op) EnumDescriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{18, 0}
+	return file_cluster_proto_rawDescGZIP(), []int{20, 0}
 }
 
 // Envelope is one pub/sub message.
@@ -179,6 +179,8 @@ type Envelope struct {
 	//	*Envelope_Deliveries
 	//	*Envelope_Kick
 	//	*Envelope_Viewers
+	//	*Envelope_Announce
+	//	*Envelope_AnnounceRequest
 	//	*Envelope_Join
 	//	*Envelope_Joined
 	//	*Envelope_Leave
@@ -278,6 +280,24 @@ func (x *Envelope) GetViewers() *Viewers {
 	if x != nil {
 		if x, ok := x.Body.(*Envelope_Viewers); ok {
 			return x.Viewers
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetAnnounce() *Announce {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_Announce); ok {
+			return x.Announce
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetAnnounceRequest() *AnnounceRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_AnnounceRequest); ok {
+			return x.AnnounceRequest
 		}
 	}
 	return nil
@@ -424,7 +444,22 @@ type Envelope_Kick struct {
 
 type Envelope_Viewers struct {
 	// Node -> room owner (one-way): how many viewers of a room it holds.
+	// Sent by nodes that predate Announce; still applied.
 	Viewers *Viewers `protobuf:"bytes,12,opt,name=viewers,proto3,oneof"`
+}
+
+type Envelope_Announce struct {
+	// Node -> room owner (one-way): every room of that owner the node
+	// holds viewers of. Authoritative for the sender: a room of the owner
+	// left out has no viewers on the sender.
+	Announce *Announce `protobuf:"bytes,13,opt,name=announce,proto3,oneof"`
+}
+
+type Envelope_AnnounceRequest struct {
+	// Room owner -> node (one-way): send me your Announce now (the owner
+	// adopted a view, or came back from a fence, and may have lost or
+	// refused counts).
+	AnnounceRequest *AnnounceRequest `protobuf:"bytes,14,opt,name=announce_request,json=announceRequest,proto3,oneof"`
 }
 
 type Envelope_Join struct {
@@ -492,6 +527,10 @@ func (*Envelope_Deliveries) isEnvelope_Body() {}
 func (*Envelope_Kick) isEnvelope_Body() {}
 
 func (*Envelope_Viewers) isEnvelope_Body() {}
+
+func (*Envelope_Announce) isEnvelope_Body() {}
+
+func (*Envelope_AnnounceRequest) isEnvelope_Body() {}
 
 func (*Envelope_Join) isEnvelope_Body() {}
 
@@ -731,6 +770,88 @@ func (x *Viewers) GetCount() uint32 {
 	return 0
 }
 
+// Announce lists the sender's viewers of the rooms the receiver owns (in
+// the sender's view); empty when it holds none.
+type Announce struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rooms         []*Viewers             `protobuf:"bytes,1,rep,name=rooms,proto3" json:"rooms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Announce) Reset() {
+	*x = Announce{}
+	mi := &file_cluster_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Announce) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Announce) ProtoMessage() {}
+
+func (x *Announce) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Announce.ProtoReflect.Descriptor instead.
+func (*Announce) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Announce) GetRooms() []*Viewers {
+	if x != nil {
+		return x.Rooms
+	}
+	return nil
+}
+
+type AnnounceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnnounceRequest) Reset() {
+	*x = AnnounceRequest{}
+	mi := &file_cluster_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnnounceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnnounceRequest) ProtoMessage() {}
+
+func (x *AnnounceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnnounceRequest.ProtoReflect.Descriptor instead.
+func (*AnnounceRequest) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{6}
+}
+
 type JoinRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Room          string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
@@ -741,7 +862,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_cluster_proto_msgTypes[5]
+	mi := &file_cluster_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -753,7 +874,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[5]
+	mi := &file_cluster_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -766,7 +887,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{5}
+	return file_cluster_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *JoinRequest) GetRoom() string {
@@ -794,7 +915,7 @@ type JoinReply struct {
 
 func (x *JoinReply) Reset() {
 	*x = JoinReply{}
-	mi := &file_cluster_proto_msgTypes[6]
+	mi := &file_cluster_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -806,7 +927,7 @@ func (x *JoinReply) String() string {
 func (*JoinReply) ProtoMessage() {}
 
 func (x *JoinReply) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[6]
+	mi := &file_cluster_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -819,7 +940,7 @@ func (x *JoinReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinReply.ProtoReflect.Descriptor instead.
 func (*JoinReply) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{6}
+	return file_cluster_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *JoinReply) GetSeq() uint64 {
@@ -853,7 +974,7 @@ type LeaveRequest struct {
 
 func (x *LeaveRequest) Reset() {
 	*x = LeaveRequest{}
-	mi := &file_cluster_proto_msgTypes[7]
+	mi := &file_cluster_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -865,7 +986,7 @@ func (x *LeaveRequest) String() string {
 func (*LeaveRequest) ProtoMessage() {}
 
 func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[7]
+	mi := &file_cluster_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -878,7 +999,7 @@ func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveRequest.ProtoReflect.Descriptor instead.
 func (*LeaveRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{7}
+	return file_cluster_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *LeaveRequest) GetRoom() string {
@@ -909,7 +1030,7 @@ type SendRequest struct {
 
 func (x *SendRequest) Reset() {
 	*x = SendRequest{}
-	mi := &file_cluster_proto_msgTypes[8]
+	mi := &file_cluster_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -921,7 +1042,7 @@ func (x *SendRequest) String() string {
 func (*SendRequest) ProtoMessage() {}
 
 func (x *SendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[8]
+	mi := &file_cluster_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -934,7 +1055,7 @@ func (x *SendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendRequest.ProtoReflect.Descriptor instead.
 func (*SendRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{8}
+	return file_cluster_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SendRequest) GetRoom() string {
@@ -990,7 +1111,7 @@ type SendReply struct {
 
 func (x *SendReply) Reset() {
 	*x = SendReply{}
-	mi := &file_cluster_proto_msgTypes[9]
+	mi := &file_cluster_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1002,7 +1123,7 @@ func (x *SendReply) String() string {
 func (*SendReply) ProtoMessage() {}
 
 func (x *SendReply) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[9]
+	mi := &file_cluster_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1015,7 +1136,7 @@ func (x *SendReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendReply.ProtoReflect.Descriptor instead.
 func (*SendReply) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{9}
+	return file_cluster_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SendReply) GetSeq() uint64 {
@@ -1051,7 +1172,7 @@ type SendBatch struct {
 
 func (x *SendBatch) Reset() {
 	*x = SendBatch{}
-	mi := &file_cluster_proto_msgTypes[10]
+	mi := &file_cluster_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1063,7 +1184,7 @@ func (x *SendBatch) String() string {
 func (*SendBatch) ProtoMessage() {}
 
 func (x *SendBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[10]
+	mi := &file_cluster_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1076,7 +1197,7 @@ func (x *SendBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendBatch.ProtoReflect.Descriptor instead.
 func (*SendBatch) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{10}
+	return file_cluster_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SendBatch) GetItems() []*SendRequest {
@@ -1095,7 +1216,7 @@ type SendBatchReply struct {
 
 func (x *SendBatchReply) Reset() {
 	*x = SendBatchReply{}
-	mi := &file_cluster_proto_msgTypes[11]
+	mi := &file_cluster_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1107,7 +1228,7 @@ func (x *SendBatchReply) String() string {
 func (*SendBatchReply) ProtoMessage() {}
 
 func (x *SendBatchReply) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[11]
+	mi := &file_cluster_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1120,7 +1241,7 @@ func (x *SendBatchReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendBatchReply.ProtoReflect.Descriptor instead.
 func (*SendBatchReply) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{11}
+	return file_cluster_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SendBatchReply) GetItems() []*SendResult {
@@ -1141,7 +1262,7 @@ type SendResult struct {
 
 func (x *SendResult) Reset() {
 	*x = SendResult{}
-	mi := &file_cluster_proto_msgTypes[12]
+	mi := &file_cluster_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1153,7 +1274,7 @@ func (x *SendResult) String() string {
 func (*SendResult) ProtoMessage() {}
 
 func (x *SendResult) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[12]
+	mi := &file_cluster_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1166,7 +1287,7 @@ func (x *SendResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendResult.ProtoReflect.Descriptor instead.
 func (*SendResult) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{12}
+	return file_cluster_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SendResult) GetSent() *SendReply {
@@ -1198,7 +1319,7 @@ type Moderate struct {
 
 func (x *Moderate) Reset() {
 	*x = Moderate{}
-	mi := &file_cluster_proto_msgTypes[13]
+	mi := &file_cluster_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1210,7 +1331,7 @@ func (x *Moderate) String() string {
 func (*Moderate) ProtoMessage() {}
 
 func (x *Moderate) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[13]
+	mi := &file_cluster_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1223,7 +1344,7 @@ func (x *Moderate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Moderate.ProtoReflect.Descriptor instead.
 func (*Moderate) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{13}
+	return file_cluster_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Moderate) GetRoom() string {
@@ -1277,7 +1398,7 @@ type Done struct {
 
 func (x *Done) Reset() {
 	*x = Done{}
-	mi := &file_cluster_proto_msgTypes[14]
+	mi := &file_cluster_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1289,7 +1410,7 @@ func (x *Done) String() string {
 func (*Done) ProtoMessage() {}
 
 func (x *Done) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[14]
+	mi := &file_cluster_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1302,7 +1423,7 @@ func (x *Done) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Done.ProtoReflect.Descriptor instead.
 func (*Done) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{14}
+	return file_cluster_proto_rawDescGZIP(), []int{16}
 }
 
 // Failure is an error reply; code names the error (a room.Err* sentinel).
@@ -1316,7 +1437,7 @@ type Failure struct {
 
 func (x *Failure) Reset() {
 	*x = Failure{}
-	mi := &file_cluster_proto_msgTypes[15]
+	mi := &file_cluster_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1328,7 +1449,7 @@ func (x *Failure) String() string {
 func (*Failure) ProtoMessage() {}
 
 func (x *Failure) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[15]
+	mi := &file_cluster_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1341,7 +1462,7 @@ func (x *Failure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Failure.ProtoReflect.Descriptor instead.
 func (*Failure) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{15}
+	return file_cluster_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Failure) GetCode() string {
@@ -1371,7 +1492,7 @@ type UserFrame struct {
 
 func (x *UserFrame) Reset() {
 	*x = UserFrame{}
-	mi := &file_cluster_proto_msgTypes[16]
+	mi := &file_cluster_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1383,7 +1504,7 @@ func (x *UserFrame) String() string {
 func (*UserFrame) ProtoMessage() {}
 
 func (x *UserFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[16]
+	mi := &file_cluster_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1396,7 +1517,7 @@ func (x *UserFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserFrame.ProtoReflect.Descriptor instead.
 func (*UserFrame) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{16}
+	return file_cluster_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UserFrame) GetFrame() []byte {
@@ -1422,7 +1543,7 @@ type CloseUser struct {
 
 func (x *CloseUser) Reset() {
 	*x = CloseUser{}
-	mi := &file_cluster_proto_msgTypes[17]
+	mi := &file_cluster_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1434,7 +1555,7 @@ func (x *CloseUser) String() string {
 func (*CloseUser) ProtoMessage() {}
 
 func (x *CloseUser) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[17]
+	mi := &file_cluster_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1447,7 +1568,7 @@ func (x *CloseUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseUser.ProtoReflect.Descriptor instead.
 func (*CloseUser) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{17}
+	return file_cluster_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CloseUser) GetUser() string {
@@ -1470,7 +1591,7 @@ type Query struct {
 
 func (x *Query) Reset() {
 	*x = Query{}
-	mi := &file_cluster_proto_msgTypes[18]
+	mi := &file_cluster_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1482,7 +1603,7 @@ func (x *Query) String() string {
 func (*Query) ProtoMessage() {}
 
 func (x *Query) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[18]
+	mi := &file_cluster_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1495,7 +1616,7 @@ func (x *Query) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Query.ProtoReflect.Descriptor instead.
 func (*Query) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{18}
+	return file_cluster_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Query) GetOp() Query_Op {
@@ -1540,7 +1661,7 @@ type QueryReply struct {
 
 func (x *QueryReply) Reset() {
 	*x = QueryReply{}
-	mi := &file_cluster_proto_msgTypes[19]
+	mi := &file_cluster_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1552,7 +1673,7 @@ func (x *QueryReply) String() string {
 func (*QueryReply) ProtoMessage() {}
 
 func (x *QueryReply) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[19]
+	mi := &file_cluster_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1565,7 +1686,7 @@ func (x *QueryReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryReply.ProtoReflect.Descriptor instead.
 func (*QueryReply) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{19}
+	return file_cluster_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *QueryReply) GetJson() []byte {
@@ -1593,7 +1714,7 @@ var File_cluster_proto protoreflect.FileDescriptor
 
 const file_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\rcluster.proto\x12\x13roomcast.cluster.v1\"\xbe\b\n" +
+	"\rcluster.proto\x12\x13roomcast.cluster.v1\"\xce\t\n" +
 	"\bEnvelope\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\x04R\x02id\x12\x14\n" +
@@ -1603,7 +1724,9 @@ const file_cluster_proto_rawDesc = "" +
 	" \x01(\v2\x1f.roomcast.cluster.v1.DeliveriesH\x00R\n" +
 	"deliveries\x12/\n" +
 	"\x04kick\x18\v \x01(\v2\x19.roomcast.cluster.v1.KickH\x00R\x04kick\x128\n" +
-	"\aviewers\x18\f \x01(\v2\x1c.roomcast.cluster.v1.ViewersH\x00R\aviewers\x126\n" +
+	"\aviewers\x18\f \x01(\v2\x1c.roomcast.cluster.v1.ViewersH\x00R\aviewers\x12;\n" +
+	"\bannounce\x18\r \x01(\v2\x1d.roomcast.cluster.v1.AnnounceH\x00R\bannounce\x12Q\n" +
+	"\x10announce_request\x18\x0e \x01(\v2$.roomcast.cluster.v1.AnnounceRequestH\x00R\x0fannounceRequest\x126\n" +
 	"\x04join\x18\x14 \x01(\v2 .roomcast.cluster.v1.JoinRequestH\x00R\x04join\x128\n" +
 	"\x06joined\x18\x15 \x01(\v2\x1e.roomcast.cluster.v1.JoinReplyH\x00R\x06joined\x129\n" +
 	"\x05leave\x18\x16 \x01(\v2!.roomcast.cluster.v1.LeaveRequestH\x00R\x05leave\x126\n" +
@@ -1636,7 +1759,10 @@ const file_cluster_proto_rawDesc = "" +
 	"\x06reason\x18\x03 \x01(\x05R\x06reason\"3\n" +
 	"\aViewers\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\rR\x05count\"5\n" +
+	"\x05count\x18\x02 \x01(\rR\x05count\">\n" +
+	"\bAnnounce\x122\n" +
+	"\x05rooms\x18\x01 \x03(\v2\x1c.roomcast.cluster.v1.ViewersR\x05rooms\"\x11\n" +
+	"\x0fAnnounceRequest\"5\n" +
 	"\vJoinRequest\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
 	"\x04user\x18\x02 \x01(\tR\x04user\"K\n" +
@@ -1730,61 +1856,66 @@ func file_cluster_proto_rawDescGZIP() []byte {
 }
 
 var file_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_cluster_proto_goTypes = []any{
-	(Moderate_Op)(0),       // 0: roomcast.cluster.v1.Moderate.Op
-	(Query_Op)(0),          // 1: roomcast.cluster.v1.Query.Op
-	(*Envelope)(nil),       // 2: roomcast.cluster.v1.Envelope
-	(*Deliveries)(nil),     // 3: roomcast.cluster.v1.Deliveries
-	(*Delivery)(nil),       // 4: roomcast.cluster.v1.Delivery
-	(*Kick)(nil),           // 5: roomcast.cluster.v1.Kick
-	(*Viewers)(nil),        // 6: roomcast.cluster.v1.Viewers
-	(*JoinRequest)(nil),    // 7: roomcast.cluster.v1.JoinRequest
-	(*JoinReply)(nil),      // 8: roomcast.cluster.v1.JoinReply
-	(*LeaveRequest)(nil),   // 9: roomcast.cluster.v1.LeaveRequest
-	(*SendRequest)(nil),    // 10: roomcast.cluster.v1.SendRequest
-	(*SendReply)(nil),      // 11: roomcast.cluster.v1.SendReply
-	(*SendBatch)(nil),      // 12: roomcast.cluster.v1.SendBatch
-	(*SendBatchReply)(nil), // 13: roomcast.cluster.v1.SendBatchReply
-	(*SendResult)(nil),     // 14: roomcast.cluster.v1.SendResult
-	(*Moderate)(nil),       // 15: roomcast.cluster.v1.Moderate
-	(*Done)(nil),           // 16: roomcast.cluster.v1.Done
-	(*Failure)(nil),        // 17: roomcast.cluster.v1.Failure
-	(*UserFrame)(nil),      // 18: roomcast.cluster.v1.UserFrame
-	(*CloseUser)(nil),      // 19: roomcast.cluster.v1.CloseUser
-	(*Query)(nil),          // 20: roomcast.cluster.v1.Query
-	(*QueryReply)(nil),     // 21: roomcast.cluster.v1.QueryReply
+	(Moderate_Op)(0),        // 0: roomcast.cluster.v1.Moderate.Op
+	(Query_Op)(0),           // 1: roomcast.cluster.v1.Query.Op
+	(*Envelope)(nil),        // 2: roomcast.cluster.v1.Envelope
+	(*Deliveries)(nil),      // 3: roomcast.cluster.v1.Deliveries
+	(*Delivery)(nil),        // 4: roomcast.cluster.v1.Delivery
+	(*Kick)(nil),            // 5: roomcast.cluster.v1.Kick
+	(*Viewers)(nil),         // 6: roomcast.cluster.v1.Viewers
+	(*Announce)(nil),        // 7: roomcast.cluster.v1.Announce
+	(*AnnounceRequest)(nil), // 8: roomcast.cluster.v1.AnnounceRequest
+	(*JoinRequest)(nil),     // 9: roomcast.cluster.v1.JoinRequest
+	(*JoinReply)(nil),       // 10: roomcast.cluster.v1.JoinReply
+	(*LeaveRequest)(nil),    // 11: roomcast.cluster.v1.LeaveRequest
+	(*SendRequest)(nil),     // 12: roomcast.cluster.v1.SendRequest
+	(*SendReply)(nil),       // 13: roomcast.cluster.v1.SendReply
+	(*SendBatch)(nil),       // 14: roomcast.cluster.v1.SendBatch
+	(*SendBatchReply)(nil),  // 15: roomcast.cluster.v1.SendBatchReply
+	(*SendResult)(nil),      // 16: roomcast.cluster.v1.SendResult
+	(*Moderate)(nil),        // 17: roomcast.cluster.v1.Moderate
+	(*Done)(nil),            // 18: roomcast.cluster.v1.Done
+	(*Failure)(nil),         // 19: roomcast.cluster.v1.Failure
+	(*UserFrame)(nil),       // 20: roomcast.cluster.v1.UserFrame
+	(*CloseUser)(nil),       // 21: roomcast.cluster.v1.CloseUser
+	(*Query)(nil),           // 22: roomcast.cluster.v1.Query
+	(*QueryReply)(nil),      // 23: roomcast.cluster.v1.QueryReply
 }
 var file_cluster_proto_depIdxs = []int32{
 	3,  // 0: roomcast.cluster.v1.Envelope.deliveries:type_name -> roomcast.cluster.v1.Deliveries
 	5,  // 1: roomcast.cluster.v1.Envelope.kick:type_name -> roomcast.cluster.v1.Kick
 	6,  // 2: roomcast.cluster.v1.Envelope.viewers:type_name -> roomcast.cluster.v1.Viewers
-	7,  // 3: roomcast.cluster.v1.Envelope.join:type_name -> roomcast.cluster.v1.JoinRequest
-	8,  // 4: roomcast.cluster.v1.Envelope.joined:type_name -> roomcast.cluster.v1.JoinReply
-	9,  // 5: roomcast.cluster.v1.Envelope.leave:type_name -> roomcast.cluster.v1.LeaveRequest
-	10, // 6: roomcast.cluster.v1.Envelope.send:type_name -> roomcast.cluster.v1.SendRequest
-	11, // 7: roomcast.cluster.v1.Envelope.sent:type_name -> roomcast.cluster.v1.SendReply
-	15, // 8: roomcast.cluster.v1.Envelope.moderate:type_name -> roomcast.cluster.v1.Moderate
-	16, // 9: roomcast.cluster.v1.Envelope.done:type_name -> roomcast.cluster.v1.Done
-	17, // 10: roomcast.cluster.v1.Envelope.failure:type_name -> roomcast.cluster.v1.Failure
-	12, // 11: roomcast.cluster.v1.Envelope.send_batch:type_name -> roomcast.cluster.v1.SendBatch
-	13, // 12: roomcast.cluster.v1.Envelope.sent_batch:type_name -> roomcast.cluster.v1.SendBatchReply
-	18, // 13: roomcast.cluster.v1.Envelope.user_frame:type_name -> roomcast.cluster.v1.UserFrame
-	19, // 14: roomcast.cluster.v1.Envelope.close_user:type_name -> roomcast.cluster.v1.CloseUser
-	20, // 15: roomcast.cluster.v1.Envelope.query:type_name -> roomcast.cluster.v1.Query
-	21, // 16: roomcast.cluster.v1.Envelope.query_reply:type_name -> roomcast.cluster.v1.QueryReply
-	4,  // 17: roomcast.cluster.v1.Deliveries.items:type_name -> roomcast.cluster.v1.Delivery
-	10, // 18: roomcast.cluster.v1.SendBatch.items:type_name -> roomcast.cluster.v1.SendRequest
-	14, // 19: roomcast.cluster.v1.SendBatchReply.items:type_name -> roomcast.cluster.v1.SendResult
-	11, // 20: roomcast.cluster.v1.SendResult.sent:type_name -> roomcast.cluster.v1.SendReply
-	17, // 21: roomcast.cluster.v1.SendResult.failure:type_name -> roomcast.cluster.v1.Failure
-	0,  // 22: roomcast.cluster.v1.Moderate.op:type_name -> roomcast.cluster.v1.Moderate.Op
-	1,  // 23: roomcast.cluster.v1.Query.op:type_name -> roomcast.cluster.v1.Query.Op
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	7,  // 3: roomcast.cluster.v1.Envelope.announce:type_name -> roomcast.cluster.v1.Announce
+	8,  // 4: roomcast.cluster.v1.Envelope.announce_request:type_name -> roomcast.cluster.v1.AnnounceRequest
+	9,  // 5: roomcast.cluster.v1.Envelope.join:type_name -> roomcast.cluster.v1.JoinRequest
+	10, // 6: roomcast.cluster.v1.Envelope.joined:type_name -> roomcast.cluster.v1.JoinReply
+	11, // 7: roomcast.cluster.v1.Envelope.leave:type_name -> roomcast.cluster.v1.LeaveRequest
+	12, // 8: roomcast.cluster.v1.Envelope.send:type_name -> roomcast.cluster.v1.SendRequest
+	13, // 9: roomcast.cluster.v1.Envelope.sent:type_name -> roomcast.cluster.v1.SendReply
+	17, // 10: roomcast.cluster.v1.Envelope.moderate:type_name -> roomcast.cluster.v1.Moderate
+	18, // 11: roomcast.cluster.v1.Envelope.done:type_name -> roomcast.cluster.v1.Done
+	19, // 12: roomcast.cluster.v1.Envelope.failure:type_name -> roomcast.cluster.v1.Failure
+	14, // 13: roomcast.cluster.v1.Envelope.send_batch:type_name -> roomcast.cluster.v1.SendBatch
+	15, // 14: roomcast.cluster.v1.Envelope.sent_batch:type_name -> roomcast.cluster.v1.SendBatchReply
+	20, // 15: roomcast.cluster.v1.Envelope.user_frame:type_name -> roomcast.cluster.v1.UserFrame
+	21, // 16: roomcast.cluster.v1.Envelope.close_user:type_name -> roomcast.cluster.v1.CloseUser
+	22, // 17: roomcast.cluster.v1.Envelope.query:type_name -> roomcast.cluster.v1.Query
+	23, // 18: roomcast.cluster.v1.Envelope.query_reply:type_name -> roomcast.cluster.v1.QueryReply
+	4,  // 19: roomcast.cluster.v1.Deliveries.items:type_name -> roomcast.cluster.v1.Delivery
+	6,  // 20: roomcast.cluster.v1.Announce.rooms:type_name -> roomcast.cluster.v1.Viewers
+	12, // 21: roomcast.cluster.v1.SendBatch.items:type_name -> roomcast.cluster.v1.SendRequest
+	16, // 22: roomcast.cluster.v1.SendBatchReply.items:type_name -> roomcast.cluster.v1.SendResult
+	13, // 23: roomcast.cluster.v1.SendResult.sent:type_name -> roomcast.cluster.v1.SendReply
+	19, // 24: roomcast.cluster.v1.SendResult.failure:type_name -> roomcast.cluster.v1.Failure
+	0,  // 25: roomcast.cluster.v1.Moderate.op:type_name -> roomcast.cluster.v1.Moderate.Op
+	1,  // 26: roomcast.cluster.v1.Query.op:type_name -> roomcast.cluster.v1.Query.Op
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_cluster_proto_init() }
@@ -1796,6 +1927,8 @@ func file_cluster_proto_init() {
 		(*Envelope_Deliveries)(nil),
 		(*Envelope_Kick)(nil),
 		(*Envelope_Viewers)(nil),
+		(*Envelope_Announce)(nil),
+		(*Envelope_AnnounceRequest)(nil),
 		(*Envelope_Join)(nil),
 		(*Envelope_Joined)(nil),
 		(*Envelope_Leave)(nil),
@@ -1817,7 +1950,7 @@ func file_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
