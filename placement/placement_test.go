@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/roomcast/roomcast/internal/testenv"
 )
@@ -274,5 +275,9 @@ func TestZooKeeperFencesAndReRegisters(t *testing.T) {
 			t.Fatalf("callback events %v: want a fence then ok", got)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	// And the fence was counted.
+	if n := testutil.ToFloat64(m.metrics.fences); n < 1 {
+		t.Fatalf("roomcast_zookeeper_fences_total = %v after a fence", n)
 	}
 }
