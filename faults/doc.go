@@ -3,16 +3,22 @@
 // appendfsync always), carrying live-room, priority, 1:1 and group traffic
 // from SDK clients while the suite kills a node with -9 and restarts it,
 // restarts Redis, pauses a room owner past its ZooKeeper session timeout,
-// drops clients' connections (in the middle of paging through a
-// conversation, and long enough for a room's ring to move past a viewer),
-// and fills Redis's memory. A checker then proves the delivery promises of
-// DESIGN.md:
+// cuts a running room owner's link to ZooKeeper past its session timeout
+// (expiry_test.go: while the node is away its session expires and the
+// others take its rooms and users; back, it fenced itself, noticed its
+// new session and rejoined), drops clients' connections (between the
+// pages of a conversation, in the middle of a page in transit, and long
+// enough for a room's ring to move past a viewer), and fills Redis's
+// memory. A checker then proves the delivery promises of DESIGN.md:
 //
 //   - 1:1, group and priority messages: acked ⊆ stored ⊆ delivered, with
 //     no duplicate shown to the app;
 //   - live-room messages: ordered, and every message a viewer did not get
-//     is one the server told it it missed; sends refused with RATE_LIMITED
-//     equal the room's dropped{rate_limited};
+//     is one the server told it it missed; no seq assigned twice (among
+//     what every client received before the SDK's dedupe, the acks and
+//     Redis: wire_test.go); the missed counts each node sent at most its
+//     roomcast_fanout_missed_total; sends refused with RATE_LIMITED equal
+//     the room's dropped{rate_limited};
 //   - while Redis is full every write is refused with a typed error and
 //     none is acked;
 //   - muted and banned users stay refused wherever the room moves;

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protowire"
+
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/internal/nodetest"
 	"github.com/roomcast/roomcast/offline"
@@ -31,7 +33,8 @@ func TestFaults(t *testing.T) {
 		}
 		s.killNode(s.ps[2])
 		s.restartRedis()
-		s.pauseNode(s.ps[1])
+		s.pauseNode(s.ps[1], s.paused)
+		s.cutZooKeeper(s.ps[2], s.killed)
 		s.lag()
 		s.page(cycle)
 		s.fillRedis()
@@ -52,6 +55,7 @@ func (s *suite) killNode(p *nodetest.Proc) {
 	p.Wait()
 	s.awaitRecovery("kill -9 of the node owning a room", t0, m)
 	m, t0 = s.mark(), time.Now()
+	s.started[p.ID] = t0 // its counters start again from zero
 	p.Start()
 	s.awaitRecovery("restart of that node", t0, m)
 }
@@ -63,17 +67,6 @@ func (s *suite) restartRedis() {
 		s.t.Fatal(err)
 	}
 	s.awaitRecovery("Redis restart (AOF)", t0, m)
-}
-
-// pauseNode SIGSTOPs the owner of a room past its ZooKeeper session
-// timeout (the others take its rooms and users; its session expires) and
-// resumes it.
-func (s *suite) pauseNode(p *nodetest.Proc) {
-	m, t0 := s.mark(), time.Now()
-	p.Signal(syscall.SIGSTOP)
-	time.Sleep(p.Cfg.Cluster.SessionTimeout + time.Second)
-	p.Signal(syscall.SIGCONT)
-	s.awaitRecovery("SIGSTOP of a room owner past its ZooKeeper session", t0, m)
 }
 
 // lag breaks the lagger's connection and keeps it away until every room
@@ -117,10 +110,15 @@ func (s *suite) lag() {
 	s.note("lagger away past the ring: caught up %v after it came back; told it missed %s", time.Since(t0).Round(time.Millisecond), strings.Join(told, ", "))
 }
 
-// page brings the next pager online, with a backlog of 1:1 messages, and
-// pages through it five entries at a time, dropping the connection after
-// every other page (the page was delivered, not yet acknowledged by the
-// next pull). The pager's sender moves on to the next pager.
+// page brings the next pager online, with a backlog of 1:1 messages of
+// about 2 KB, and pages through it five entries (a frame of about 10 KB)
+// at a time. After every other page the connection is dropped between
+// pages (the page was delivered, not yet acknowledged by the next pull:
+// it comes again and the SDK's dedupe drops it); every fourth pull has
+// its page cut in transit (the link closes when half of the ConvPage
+// frame has reached the client: the page is never applied, and the next
+// pull after the reconnect, from the same cursor, delivers it again,
+// whole). The pager's sender moves on to the next pager.
 func (s *suite) page(cycle int) {
 	t := s.t
 	user := <-s.pagerTarget
@@ -130,7 +128,8 @@ func (s *suite) page(cycle int) {
 	pg.v = s.offlineClient(user, client.Options{Dialer: pg.link.Dialer()})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	for {
+	cutAfter, recut := uint64(0), false // the cursor of the pull whose page was cut
+	for pull := 0; ; pull++ {
 		after, ok := pg.v.ConvCursor(conv)
 		if !ok {
 			sum, err := pg.v.GetConv(ctx, conv)
@@ -140,10 +139,37 @@ func (s *suite) page(cycle int) {
 			}
 			after = sum.Received
 		}
+		cut := pull%4 == 2
+		cuts := len(pg.link.Cuts())
+		if cut {
+			pg.link.CutInFrame(pageCutBytes)
+		}
 		p, err := pg.v.PullConvAfter(ctx, conv, after, 5)
+		if cut {
+			pg.link.CutInFrame(0) // the last pages are too small to cut
+		}
+		if c := pg.link.Cuts(); len(c) > cuts {
+			if f := frameBody(c[len(c)-1].Head); f != convPageField {
+				t.Fatalf("pager %s: the link cut a frame of %d bytes whose body is field %d, not a ConvPage (%d)", user, c[len(c)-1].Payload, f, convPageField)
+			}
+			if err == nil {
+				t.Fatalf("pager %s: a page was cut in transit, but the pull after %d returned %d entries", user, after, len(p.Messages))
+			}
+			pg.cuts++
+			cutAfter, recut = after, true
+		}
 		if err != nil {
 			s.awaitReconnect(pg.v, err)
 			continue
+		}
+		if recut {
+			recut = false
+			if after != cutAfter || len(p.Messages) == 0 || p.Messages[0].Seq != after+1 {
+				t.Errorf("pager %s: after the page cut in transit (after %d), the next page was after %d and starts at %v",
+					user, cutAfter, after, p.Messages)
+			} else {
+				pg.redelivered++
+			}
 		}
 		pg.pages++
 		if p.NoMore && len(p.Messages) == 0 {
@@ -156,11 +182,42 @@ func (s *suite) page(cycle int) {
 	s.pagers = append(s.pagers, pg)
 	s.pagerTarget <- s.user("n1", "pager", cycle+1)
 	st := pg.v.OfflineStats()
-	s.note("pager %s: %d pages, connection dropped %d times mid-conversation; %d entries shown, %d re-sent pages' entries dropped by the SDK's dedupe",
-		user, pg.pages, pg.drops, st.Messages, st.Duplicates)
+	s.note("pager %s: %d pages; connection dropped %d times between pages, %d pages cut in transit (%d delivered again, whole, from the same cursor); %d entries shown, %d re-sent entries dropped by the SDK's dedupe",
+		user, pg.pages, pg.drops, pg.cuts, pg.redelivered, st.Messages, st.Duplicates)
 	if pg.drops == 0 {
 		t.Fatal("the pager's connection was never dropped")
 	}
+	if pg.cuts == 0 {
+		t.Fatal("no page was cut in transit")
+	}
+}
+
+// pageCutBytes: the link cuts a frame of at least this size, which only
+// the pager's pages reach (five entries of pagerPad bytes; the Counters
+// and summaries the pager receives carry at most three).
+const pageCutBytes = 8 << 10
+
+// convPageField is the field number of a ConvPage body in a Frame.
+var convPageField = protowire.Number((&pb.Frame{}).ProtoReflect().Descriptor().Fields().ByName("conv_page").Number())
+
+// frameBody returns the field number of the body of a binary frame from
+// the start of its encoding (0 if it cannot tell).
+func frameBody(head []byte) protowire.Number {
+	for len(head) > 0 {
+		num, typ, n := protowire.ConsumeTag(head)
+		if n < 0 {
+			return 0
+		}
+		head = head[n:]
+		if typ == protowire.BytesType {
+			return num
+		}
+		if n = protowire.ConsumeFieldValue(num, typ, head); n < 0 {
+			return 0
+		}
+		head = head[n:]
+	}
+	return 0
 }
 
 // awaitReconnect waits for the client to be connected again after err.

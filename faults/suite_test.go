@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/roomcast/roomcast/client"
@@ -28,6 +29,9 @@ const (
 	ringSize  = 64 // small, so a viewer kept away long enough misses messages
 	group     = "faults"
 	groupConv = "g:" + group
+	// pagerPad pads the pager's messages, so that a page of five is a
+	// frame of about 10 KB that the suite can cut in transit.
+	pagerPad = 2000
 )
 
 // suite is the cluster under test and everything the clients did.
@@ -37,11 +41,24 @@ type suite struct {
 	ps   []*nodetest.Proc // n1, n2, n3
 	view placement.View
 	rdb  *redis.Client // for the faults and the checks; reconnects by itself
+	zk   *zk.Conn      // the suite's own session, to read who is registered
+	// zkProxy is n3's link to ZooKeeper, which the suite cuts.
+	zkProxy *nodetest.Proxy
+	started map[string]time.Time // node -> when its current process started
 
 	// Rooms: limited is owned by n1 (never faulted) and rate limited;
-	// paused by n2 (SIGSTOPped); killed by n3 (kill -9).
+	// paused by n2 (SIGSTOPped); killed by n3 (kill -9, ZooKeeper link
+	// cut).
 	limited, paused, killed string
 	rooms                   []string
+
+	wire        *wireLog           // what the room clients received, before the SDK's dedupe
+	roomClients []*nodetest.Viewer // every client that joins a room
+	// stale is a user of n2 who sends to the paused room while n2 is
+	// stopped: its sends wait in n2's socket and meet the self-fence.
+	stale    *nodetest.Viewer
+	staleLog *sendLog
+	probes   int // users dialed to see where a node's users went
 
 	tr       *traffic
 	normal   map[string]*sendLog // room -> normal sends
@@ -79,13 +96,16 @@ type pair struct {
 }
 
 // pager is a user who was offline while messages piled up, then pages
-// through them with its connection dropped between pages.
+// through them with its connection dropped between pages and pages cut
+// in transit.
 type pager struct {
-	v     *nodetest.Viewer
-	link  *nodetest.Link
-	conv  string
-	pages int
-	drops int
+	v           *nodetest.Viewer
+	link        *nodetest.Link
+	conv        string
+	pages       int
+	drops       int // connections dropped between pages
+	cuts        int // pages cut in transit
+	redelivered int // ... and delivered again, whole, by the next pull
 }
 
 func (s *suite) note(format string, args ...any) {
@@ -109,14 +129,32 @@ func (s *suite) nodeConfig(id string, port int) configs.Config {
 
 // startCluster starts ZooKeeper, Redis and three node processes.
 func startCluster(t *testing.T) *suite {
-	s := &suite{t: t, env: nodetest.StartEnv(t), view: nodetest.View(3),
+	s := &suite{t: t, env: nodetest.StartEnv(t), view: nodetest.View(3), started: map[string]time.Time{},
 		normal: map[string]*sendLog{}, priority: map[string]*sendLog{}, joined: map[*nodetest.Viewer]map[string]*pb.Joined{},
-		directFailed: newSendLog(), groupFailed: newSendLog(), pagerTarget: make(chan string, 1), traces: map[string]*frameTrace{}}
+		directFailed: newSendLog(), groupFailed: newSendLog(), pagerTarget: make(chan string, 1), traces: map[string]*frameTrace{},
+		staleLog: newSendLog()}
 	s.rdb = redis.NewClient(&redis.Options{Addr: s.env.Redis.Addr, MaxRetries: -1})
 	t.Cleanup(func() { _ = s.rdb.Close() })
-	for i, port := range nodetest.FreePorts(t, 3) {
-		s.ps = append(s.ps, nodetest.StartProc(t, s.nodeConfig(fmt.Sprintf("n%d", i+1), port)))
+	conn, _, err := zk.Connect([]string{s.env.ZK.Addr}, 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(quietZK{}))
+	if err != nil {
+		t.Fatal(err)
 	}
+	s.zk = conn
+	t.Cleanup(conn.Close)
+	s.zkProxy = nodetest.StartProxy(t, s.env.ZK.Addr)
+	ports := nodetest.FreePorts(t, 3)
+	addrs := map[string]string{}
+	for i, port := range ports {
+		id := fmt.Sprintf("n%d", i+1)
+		cfg := s.nodeConfig(id, port)
+		if id == "n3" {
+			cfg.Cluster.Zookeeper = []string{s.zkProxy.Addr()}
+		}
+		addrs[cfg.Gateway.Listen] = id
+		s.started[id] = time.Now()
+		s.ps = append(s.ps, nodetest.StartProc(t, cfg))
+	}
+	s.wire = newWireLog(addrs)
 	s.limited = nodetest.RoomOwnedBy(s.view, "n1", "limited")
 	s.paused = nodetest.RoomOwnedBy(s.view, "n2", "paused")
 	s.killed = nodetest.RoomOwnedBy(s.view, "n3", "killed")
@@ -139,6 +177,19 @@ func (s *suite) user(id, prefix string, i int) string {
 func (s *suite) dial(user string, opt client.Options, roles ...string) *nodetest.Viewer {
 	return nodetest.DialWith(s.t, s.seed(), user, opt, roles...)
 }
+
+// roomClient dials a user who joins rooms: what it receives is recorded
+// in the wire log.
+func (s *suite) roomClient(user string, opt client.Options, roles ...string) *nodetest.Viewer {
+	v := s.dial(user, s.wire.wrap(user, opt), roles...)
+	s.roomClients = append(s.roomClients, v)
+	return v
+}
+
+// quietZK keeps the suite's ZooKeeper client quiet.
+type quietZK struct{}
+
+func (quietZK) Printf(string, ...any) {}
 
 // offlineClient dials a 1:1 or group user whose Error frames are counted.
 func (s *suite) offlineClient(user string, opt client.Options) *nodetest.Viewer {
@@ -224,14 +275,16 @@ func (s *suite) offlineStore() *offline.RedisStore {
 //     the others; an admin sends priority notices to each room, 5/s;
 //   - three 1:1 streams (10/s each) between users of different nodes;
 //   - a group of 6 members (2 per node), 3 of them sending (7/s each);
-//   - a sender writing (20/s) to the next pager, who is offline;
+//   - a sender writing (20/s, 2 KB each) to the next pager, who is
+//     offline;
 //   - one troll per node, muted in the paused room and banned from the
-//     killed one, trying to send and to join.
+//     killed one, trying to send and to join;
+//   - a user of n2 in the paused room who sends only while n2 is stopped.
 func (s *suite) setUp() {
 	t := s.t
 	for _, id := range []string{"n1", "n2", "n3"} {
 		for i := range 3 {
-			v := s.dial(s.user(id, "viewer-"+id, i), client.Options{})
+			v := s.roomClient(s.user(id, "viewer-"+id, i), client.Options{})
 			s.join(v, s.rooms...)
 			s.viewers = append(s.viewers, v)
 		}
@@ -244,7 +297,7 @@ func (s *suite) setUp() {
 		t.Fatalf("viewers landed on %d nodes, want 3: %v", len(landed), landed)
 	}
 	s.lagLink = nodetest.NewLink()
-	s.lagger = s.dial(s.user("n1", "lagger", 0), client.Options{Dialer: s.lagLink.Dialer()})
+	s.lagger = s.roomClient(s.user("n1", "lagger", 0), client.Options{Dialer: s.lagLink.Dialer()})
 	s.join(s.lagger, s.rooms...)
 
 	// Moderation first, then the trolls arrive.
@@ -252,7 +305,7 @@ func (s *suite) setUp() {
 		u := s.user(id, "troll-"+id, 0)
 		s.mustAdmin("POST", "/api/v1/rooms/"+s.paused+"/mutes", map[string]any{"user": u})
 		s.mustAdmin("POST", "/api/v1/rooms/"+s.killed+"/bans", map[string]any{"user": u})
-		tl := &troll{v: s.dial(u, client.Options{})}
+		tl := &troll{v: s.roomClient(u, client.Options{})}
 		s.join(tl.v, s.paused)
 		s.trolls = append(s.trolls, tl)
 	}
@@ -293,11 +346,13 @@ func (s *suite) setUp() {
 	s.tr = newTraffic()
 	senders := map[string]*nodetest.Viewer{}
 	for _, r := range s.rooms {
-		senders[r] = s.dial(s.user("n1", "sender-"+r, 0), client.Options{})
+		senders[r] = s.roomClient(s.user("n1", "sender-"+r, 0), client.Options{})
 		s.join(senders[r], r)
 	}
-	boss := s.dial(s.user("n1", "boss", 0), client.Options{}, "admin")
+	boss := s.roomClient(s.user("n1", "boss", 0), client.Options{}, "admin")
 	s.join(boss, s.rooms...)
+	s.stale = s.roomClient(s.user("n2", "stale", 0), client.Options{})
+	s.join(s.stale, s.paused)
 	s.tr.roomPump(senders[s.limited], s.limited, 20*time.Millisecond, false, s.normal[s.limited])
 	s.tr.roomPump(senders[s.paused], s.paused, 40*time.Millisecond, false, s.normal[s.paused])
 	s.tr.roomPump(senders[s.killed], s.killed, 40*time.Millisecond, false, s.normal[s.killed])
@@ -306,7 +361,7 @@ func (s *suite) setUp() {
 	}
 	for _, pr := range s.direct {
 		to := pr.to.User
-		s.tr.directPump(pr.from, func() string { return to }, 100*time.Millisecond, &s.directLogs, s.directFailed)
+		s.tr.directPump(pr.from, func() string { return to }, 100*time.Millisecond, 0, &s.directLogs, s.directFailed)
 	}
 	for i := 0; i < len(s.members); i += 2 {
 		s.tr.groupPump(s.members[i], group, 150*time.Millisecond, &s.groupLogs, s.groupFailed)
@@ -315,7 +370,7 @@ func (s *suite) setUp() {
 		u := <-s.pagerTarget
 		s.pagerTarget <- u
 		return u
-	}, 50*time.Millisecond, &s.directLogs, s.directFailed)
+	}, 50*time.Millisecond, pagerPad, &s.directLogs, s.directFailed)
 	for _, tl := range s.trolls {
 		s.tr.trollPump(tl, s.paused, s.killed)
 	}

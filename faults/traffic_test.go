@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,12 +26,14 @@ const sendTimeout = 20 * time.Second
 const unknownOutcome = "UNKNOWN_OUTCOME"
 
 // sendLog is what one stream of sends was told: the acks (seq -> msg_id)
-// and the refusals by code.
+// and the refusals by code. A seq acked twice with two msg_ids (assigned
+// twice) is kept in twice, since acked keeps one msg_id per seq.
 type sendLog struct {
 	mu      sync.Mutex
 	acked   map[uint64]uint64
 	refused map[string]int
 	maxSeq  uint64
+	twice   []string
 }
 
 func newSendLog() *sendLog { return &sendLog{acked: map[uint64]uint64{}, refused: map[string]int{}} }
@@ -38,8 +41,19 @@ func newSendLog() *sendLog { return &sendLog{acked: map[uint64]uint64{}, refused
 func (l *sendLog) ack(seq, id uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if prev, ok := l.acked[seq]; ok && prev != id {
+		l.twice = append(l.twice, fmt.Sprintf("seq %d acked as msg_id %d and as %d", seq, prev, id))
+		return
+	}
 	l.acked[seq] = id
 	l.maxSeq = max(l.maxSeq, seq)
+}
+
+// assignedTwice lists the seqs acked with two msg_ids.
+func (l *sendLog) assignedTwice() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.twice)
 }
 
 func (l *sendLog) refuse(err error) {
@@ -176,13 +190,15 @@ func (tr *traffic) roomPump(c *nodetest.Viewer, room string, interval time.Durat
 	})
 }
 
-// directPump sends 1:1 messages to one user; the SDK retries refusals by a
-// full or unreachable store with the same client_msg_id until the timeout.
-func (tr *traffic) directPump(c *nodetest.Viewer, to func() string, interval time.Duration, logs *convLogs, refused *sendLog) {
+// directPump sends 1:1 messages to one user, each padded with pad bytes;
+// the SDK retries refusals by a full or unreachable store with the same
+// client_msg_id until the timeout.
+func (tr *traffic) directPump(c *nodetest.Viewer, to func() string, interval time.Duration, pad int, logs *convLogs, refused *sendLog) {
+	padding := strings.Repeat(".", pad)
 	tr.every(interval, func(i int) {
 		ctx, cancel := sendCtx()
 		defer cancel()
-		s, err := c.SendDirect(ctx, to(), fmt.Sprintf("%s #%d", c.User, i), client.SendOfflineOptions{})
+		s, err := c.SendDirect(ctx, to(), fmt.Sprintf("%s #%d%s", c.User, i, padding), client.SendOfflineOptions{})
 		if err != nil {
 			refused.refuse(err)
 			return

@@ -12,6 +12,7 @@ type zkMetrics struct {
 	errors        *prometheus.CounterVec   // op
 	sessionEvents *prometheus.CounterVec   // state
 	registrations prometheus.Counter
+	fences        prometheus.Counter
 }
 
 func newZKMetrics(reg prometheus.Registerer) (*zkMetrics, error) {
@@ -33,13 +34,17 @@ func newZKMetrics(reg prometheus.Registerer) (*zkMetrics, error) {
 			Namespace: "roomcast", Subsystem: "zookeeper", Name: "registrations_total",
 			Help: "Times this node registered its member znode (1 + re-registrations after a new session).",
 		}),
+		fences: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "zookeeper", Name: "fences_total",
+			Help: "Times this node's membership view became unusable (it fenced itself: no answer from ZooKeeper for session_timeout minus the fence margin, or not registered in its session), however short.",
+		}),
 	}
 	for _, op := range []string{"ping", "list"} {
 		m.latency.WithLabelValues(op)
 		m.errors.WithLabelValues(op)
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.latency, m.errors, m.sessionEvents, m.registrations} {
+		for _, c := range []prometheus.Collector{m.latency, m.errors, m.sessionEvents, m.registrations, m.fences} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

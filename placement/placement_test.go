@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/roomcast/roomcast/internal/testenv"
 )
@@ -384,5 +385,9 @@ func TestZooKeeperFencesAndReRegisters(t *testing.T) {
 			t.Fatalf("callback events %v: want a fence then ok", got)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	// And the fence was counted.
+	if n := testutil.ToFloat64(m.metrics.fences); n < 1 {
+		t.Fatalf("roomcast_zookeeper_fences_total = %v after a fence", n)
 	}
 }

@@ -75,6 +75,7 @@ type ZooKeeper struct {
 	czxid      uint64    // creation zxid of our znode: views older than it predate us
 	registered bool
 	closing    bool
+	usable     bool // what View last answered, to count each fence once
 
 	cbMu     sync.Mutex // one onChange call at a time; guards the two below
 	reported bool       // something was reported
@@ -435,20 +436,32 @@ func (z *ZooKeeper) healthLoop() {
 
 // View implements Members. It is fenced (ok=false) when the node is not
 // registered in the current session, or — unless NoSelfFence — has heard
-// nothing from ZooKeeper for SessionTimeout - FenceMargin.
+// nothing from ZooKeeper for SessionTimeout - FenceMargin. Each change from
+// usable to fenced that a caller sees is counted
+// (roomcast_zookeeper_fences_total), however short.
 func (z *ZooKeeper) View() (View, bool) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
+	ok := z.usableLocked()
+	if z.usable && !ok {
+		z.metrics.fences.Inc()
+	}
+	z.usable = ok
+	return z.view, ok
+}
+
+// usableLocked reports whether the view may be used now; z.mu is held.
+func (z *ZooKeeper) usableLocked() bool {
 	if !z.haveView || !z.registered {
-		return z.view, false
+		return false
 	}
 	if !z.cfg.NoSelfFence && time.Since(z.lastOK) > z.cfg.SessionTimeout-z.cfg.FenceMargin {
-		return z.view, false
+		return false
 	}
 	if _, in := z.view.Node(z.self.ID); !in || z.view.Version < z.czxid {
-		return z.view, false
+		return false
 	}
-	return z.view, true
+	return true
 }
 
 // Close implements Members: delete the znode (others see the node leave at

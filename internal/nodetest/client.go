@@ -127,7 +127,8 @@ func DialWith(t testing.TB, url, user string, opt client.Options, roles ...strin
 }
 
 // Link dials a client's connections and lets a test break them (the
-// socket closes under the client, as when a network drops) and refuse new
+// socket closes under the client, as when a network drops), cut one in
+// the middle of a large frame from the server (cut.go), and refuse new
 // ones for a while (the client stays away). Use its Dialer in
 // client.Options.
 type Link struct {
@@ -135,6 +136,8 @@ type Link struct {
 	conns   map[*linkConn]struct{}
 	blocked bool
 	breaks  int
+	cutMin  uint64 // armed: cut the next server data frame of at least this many payload bytes
+	cuts    []FrameCut
 }
 
 // NewLink returns a link with no connection, not blocked.
@@ -205,6 +208,8 @@ type linkConn struct {
 	net.Conn
 	l    *Link
 	once sync.Once
+	scan frameScan // what the reader has read so far; Read's goroutine only
+	cut  bool      // cut inside a frame: every later Read fails
 }
 
 func (c *linkConn) Close() error {

@@ -1,0 +1,63 @@
+package nodetest
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// TestProxyCutsAndRestores: through the proxy an echo server answers;
+// Block closes the open connection and every new one; unblocked, new
+// connections work again.
+func TestProxyCutsAndRestores(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(c, c); c.Close() }()
+		}
+	}()
+	p := StartProxy(t, ln.Addr().String())
+	echo := func(c net.Conn) error {
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write([]byte("hello\n")); err != nil {
+			return err
+		}
+		_, err := bufio.NewReader(c).ReadString('\n')
+		return err
+	}
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", p.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	c := dial()
+	if err := echo(c); err != nil {
+		t.Fatalf("through the proxy: %v", err)
+	}
+	if n := p.Block(true); n != 1 {
+		t.Fatalf("Block closed %d connections, want 1", n)
+	}
+	if err := echo(c); err == nil {
+		t.Fatal("the open connection still works after Block")
+	}
+	if err := echo(dial()); err == nil {
+		t.Fatal("a new connection works while blocked")
+	}
+	p.Block(false)
+	if err := echo(dial()); err != nil {
+		t.Fatalf("after unblocking: %v", err)
+	}
+}
