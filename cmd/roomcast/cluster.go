@@ -33,6 +33,7 @@ func cluster(args []string, stdout, stderr io.Writer) error {
 	dir := fs.String("dir", ".local-cluster", "working directory for ZooKeeper, Redis and node logs")
 	configsGlob := fs.String("configs", "configs/cluster-node*.yaml", "node configs to run")
 	nodeCount := fs.Int("nodes", 0, "run this many nodes (ports 8081..) from configs/cluster-node1.yaml as a template, instead of -configs")
+	roomNode := fs.Bool("room-node", false, "with -nodes N: the N nodes take connections only (role fanout) and one more node, noderoom on port 8081+N, owns the rooms (role room)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -41,7 +42,7 @@ func cluster(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("no node configs match %q (run from the repository root)", *configsGlob)
 	}
 	if *nodeCount > 0 {
-		if files, err = generateNodeConfigs(files[0], *dir, *nodeCount); err != nil {
+		if files, err = generateNodeConfigs(files[0], *dir, *nodeCount, *roomNode); err != nil {
 			return err
 		}
 	}
@@ -108,8 +109,12 @@ func cluster(args []string, stdout, stderr io.Writer) error {
 }
 
 // generateNodeConfigs writes n node configs into dir/nodes from a template
-// (configs/cluster-node1.yaml): node<i> on 127.0.0.1:<8080+i>.
-func generateNodeConfigs(template, dir string, n int) ([]string, error) {
+// (configs/cluster-node1.yaml): node<i> on 127.0.0.1:<8080+i>. With
+// roomNode the n nodes serve connections only and one more, noderoom on
+// 127.0.0.1:<8081+n>, owns every room: the room service apart from the
+// connections, as in the seed's design, so a big room's owner is not also
+// busy notifying thousands of viewers.
+func generateNodeConfigs(template, dir string, n int, roomNode bool) ([]string, error) {
 	tpl, err := os.ReadFile(template)
 	if err != nil {
 		return nil, err
@@ -121,17 +126,35 @@ func generateNodeConfigs(template, dir string, n int) ([]string, error) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, err
 	}
+	if !strings.Contains(string(tpl), "\ncluster:\n") {
+		return nil, fmt.Errorf("%s: no cluster: section", template)
+	}
 	var files []string
-	for i := 1; i <= n; i++ {
+	write := func(name, id string, port int, roles string) error {
 		text := strings.NewReplacer(
-			"id: node1", fmt.Sprintf("id: node%d", i),
-			"127.0.0.1:8081", fmt.Sprintf("127.0.0.1:%d", 8080+i),
+			"id: node1", "id: "+id,
+			"127.0.0.1:8081", fmt.Sprintf("127.0.0.1:%d", port),
 		).Replace(string(tpl))
-		f := filepath.Join(out, fmt.Sprintf("node%d.yaml", i))
-		if err := os.WriteFile(f, []byte(text), 0o644); err != nil {
+		if roles != "" {
+			text = strings.Replace(text, "\ncluster:\n", "\ncluster:\n  roles: "+roles+"\n", 1)
+		}
+		f := filepath.Join(out, name)
+		files = append(files, f)
+		return os.WriteFile(f, []byte(text), 0o644)
+	}
+	roles := ""
+	if roomNode {
+		roles = "[fanout]"
+	}
+	for i := 1; i <= n; i++ {
+		if err := write(fmt.Sprintf("node%d.yaml", i), fmt.Sprintf("node%d", i), 8080+i, roles); err != nil {
 			return nil, err
 		}
-		files = append(files, f)
+	}
+	if roomNode {
+		if err := write("noderoom.yaml", "noderoom", 8081+n, "[room]"); err != nil {
+			return nil, err
+		}
 	}
 	return files, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -219,5 +220,41 @@ func TestLocalCluster(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "local cluster stopped") {
 		t.Fatalf("no clean stop:\n%s", out.String())
+	}
+}
+
+// TestGeneratedNodeConfigs: -nodes N writes N valid configs on ports
+// 8081..; with -room-node they take connections only and one more node
+// owns the rooms.
+func TestGeneratedNodeConfigs(t *testing.T) {
+	for _, roomNode := range []bool{false, true} {
+		files, err := generateNodeConfigs("../../configs/cluster-node1.yaml", t.TempDir(), 3, roomNode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 3
+		if roomNode {
+			want = 4
+		}
+		if len(files) != want {
+			t.Fatalf("room node %v: %d files", roomNode, len(files))
+		}
+		for i, f := range files {
+			cfg, err := configs.Load(f, nil)
+			if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			roles := fmt.Sprint(cfg.Cluster.Roles)
+			switch {
+			case !roomNode && roles != "[room fanout]":
+				t.Fatalf("%s: roles %s", f, roles)
+			case roomNode && i < 3 && roles != "[fanout]":
+				t.Fatalf("%s: roles %s", f, roles)
+			case roomNode && i == 3 && (roles != "[room]" || cfg.Node.ID != "noderoom" || cfg.Gateway.Listen != "127.0.0.1:8084"):
+				t.Fatalf("%s: %s %s %s", f, cfg.Node.ID, cfg.Gateway.Listen, roles)
+			case i < 3 && cfg.Gateway.Listen != fmt.Sprintf("127.0.0.1:%d", 8081+i):
+				t.Fatalf("%s: listen %s", f, cfg.Gateway.Listen)
+			}
+		}
 	}
 }
