@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sync"
 
-	"golang.org/x/time/rate"
 
 	"github.com/roomcast/roomcast/auth"
 	"github.com/roomcast/roomcast/internal/shard"
@@ -116,16 +115,8 @@ func (c *conn) offlineOp(id uint32, f *pb.Frame) bool {
 	if off == nil || !offline.IsOp(f) {
 		return false
 	}
-	if offline.IsSend(f) {
-		if c.sendLim == nil {
-			c.sendLim = rate.NewLimiter(rate.Limit(c.g.cfg.SendRate), c.g.cfg.SendBurst)
-		}
-		if !c.sendLim.Allow() {
-			c.g.metrics.errors.WithLabelValues(pb.Error_CONN_RATE_LIMITED.String()).Inc()
-			c.g.metrics.limits.refused(LimitSendRate)
-			c.refuseRetry(id, pb.Error_CONN_RATE_LIMITED, "sending too fast", c.sendLim)
-			return true
-		}
+	if offline.IsSend(f) && !c.allowSend(id) {
+		return true
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	res, err := off.Serve(ctx, c.ident.User, c.ident.Has(auth.RoleAdmin) || c.ident.Has(auth.RoleSystem), f)

@@ -39,13 +39,7 @@ func (c *conn) queueSend(id uint32, m *pb.Send) {
 		c.fail(id, pb.Error_ROOM_NOT_JOINED, "join the room before sending")
 		return
 	}
-	if c.sendLim == nil {
-		c.sendLim = rate.NewLimiter(rate.Limit(c.g.cfg.SendRate), c.g.cfg.SendBurst)
-	}
-	if !c.sendLim.Allow() {
-		c.g.metrics.errors.WithLabelValues(pb.Error_CONN_RATE_LIMITED.String()).Inc()
-		c.g.metrics.limits.refused(LimitSendRate)
-		c.refuseRetry(id, pb.Error_CONN_RATE_LIMITED, "sending too fast", c.sendLim)
+	if !c.allowSend(id) {
 		return
 	}
 	qs := queuedSend{id: id, req: room.SendRequest{
@@ -73,6 +67,21 @@ func (c *conn) queueSend(id uint32, m *pb.Send) {
 		c.g.wg.Add(1)
 		go c.runSends()
 	}
+}
+
+// allowSend applies the connection's send rate (room and offline sends
+// alike) and refuses the frame when it is spent. Reader goroutine only.
+func (c *conn) allowSend(id uint32) bool {
+	if c.sendLim == nil {
+		c.sendLim = rate.NewLimiter(rate.Limit(c.g.cfg.SendRate), c.g.cfg.SendBurst)
+	}
+	if c.sendLim.Allow() {
+		return true
+	}
+	c.g.metrics.errors.WithLabelValues(pb.Error_CONN_RATE_LIMITED.String()).Inc()
+	c.g.metrics.limits.refused(LimitSendRate)
+	c.refuseRetry(id, pb.Error_CONN_RATE_LIMITED, "sending too fast", c.sendLim)
+	return false
 }
 
 // runSends hands the queued Sends to the room service, everything queued
