@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sync"
 
-
 	"github.com/roomcast/roomcast/auth"
 	"github.com/roomcast/roomcast/internal/shard"
 	"github.com/roomcast/roomcast/offline"
