@@ -459,14 +459,16 @@ func (s *Service) sendRun(reqs []SendRequest, res []SendResult) {
 		pending[i], last = p, p
 	}
 	forget := false
-	if last != nil {
+	// Batches complete in queue order: the last done means all. While
+	// another sender writes, wait; when nobody does (the writer finished
+	// its own messages and left the rest), write.
+	for last != nil && !last.done {
 		if r.flushing {
-			// Batches complete in queue order: the last done means all.
-			for !last.done {
-				r.flushed.Wait()
-			}
-		} else {
-			forget = s.flush(r)
+			r.flushed.Wait()
+			continue
+		}
+		if s.flush(r, last) {
+			forget = true
 		}
 	}
 	for i, p := range pending {
@@ -497,14 +499,14 @@ type pendingAppend struct {
 const maxBatch = 256
 
 // flush writes the room's waiting messages to the store, batch after batch
-// until none is left, and completes each: numbered, counted and broadcast,
-// or failed. r.mu is held on entry and on return, and released during each
+// until mine (the caller's last message) is done, and completes each:
+// numbered, counted and broadcast, or failed. r.mu is held on entry and on return, and released during each
 // store write (joins, leaves and reads of the room go on meanwhile; other
 // senders queue behind). It reports whether the room must be forgotten
 // (ownership lost), which the caller does once r.mu is released.
-func (s *Service) flush(r *state) (forget bool) {
+func (s *Service) flush(r *state, mine *pendingAppend) (forget bool) {
 	r.flushing = true
-	for len(r.wq) > 0 {
+	for len(r.wq) > 0 && !mine.done {
 		batch := r.wq[:min(len(r.wq), maxBatch)]
 		r.wq = r.wq[len(batch):]
 		if len(r.wq) == 0 {
@@ -546,7 +548,11 @@ func (s *Service) flush(r *state) (forget bool) {
 		}
 		r.flushed.Broadcast()
 	}
+	// Hand over: a sender whose messages are still queued takes the next
+	// batch, so under steady traffic no one sender writes for everyone
+	// forever (its own answer would wait as long).
 	r.flushing = false
+	r.flushed.Broadcast()
 	return forget
 }
 

@@ -594,3 +594,53 @@ func TestSystemNoticesAreMarked(t *testing.T) {
 		}
 	}
 }
+
+// TestAWriterHandsOverOnceItsOwnMessageIsDone: the sender that writes a
+// batch returns once its own message is done; what queued behind it is
+// written by one of those senders, so under steady traffic no Send waits
+// for the whole stream of others.
+func TestAWriterHandsOverOnceItsOwnMessageIsDone(t *testing.T) {
+	store := &slowStore{MemoryStore: NewMemoryStore(StoreConfig{}), release: make(chan struct{})}
+	rec := &recorder{}
+	ids, _ := msgid.New(1, nil)
+	s, _ := New(Deps{Broadcaster: rec, IDs: ids, Store: store}, Config{Rate: 1e6, Burst: 1e6})
+	if _, err := s.Join(ctx, JoinRequest{Room: "r", User: "v", Node: "n1"}); err != nil {
+		t.Fatal(err)
+	}
+	queued := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			r, _ := s.lookup("r", false)
+			r.mu.Lock()
+			q := len(r.wq)
+			r.mu.Unlock()
+			if q == n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d queued, want %d", q, n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	aDone, bDone := make(chan error, 1), make(chan error, 1)
+	go func() { _, err := s.Send(ctx, SendRequest{Room: "r", From: "a", Body: "a"}); aDone <- err }()
+	queued(0) // a is writing (held by the store)
+	time.Sleep(10 * time.Millisecond)
+	go func() { _, err := s.Send(ctx, SendRequest{Room: "r", From: "b", Body: "b"}); bDone <- err }()
+	queued(1) // b waits behind a's write
+	store.release <- struct{}{} // a's write completes
+	select {
+	case err := <-aDone:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a waits for b's write: the first writer writes for everyone")
+	}
+	store.release <- struct{}{} // b's own write
+	if err := <-bDone; err != nil {
+		t.Fatal(err)
+	}
+}
