@@ -629,7 +629,7 @@ func TestAWriterHandsOverOnceItsOwnMessageIsDone(t *testing.T) {
 	queued(0) // a is writing (held by the store)
 	time.Sleep(10 * time.Millisecond)
 	go func() { _, err := s.Send(ctx, SendRequest{Room: "r", From: "b", Body: "b"}); bDone <- err }()
-	queued(1) // b waits behind a's write
+	queued(1)                   // b waits behind a's write
 	store.release <- struct{}{} // a's write completes
 	select {
 	case err := <-aDone:
