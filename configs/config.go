@@ -109,6 +109,11 @@ type HTTPConfig struct {
 	// ReadHeaderTimeout bounds reading a request's headers (slowloris).
 	// Default 5s.
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// IdleTimeout closes a kept-alive HTTP connection (admin API, metrics,
+	// pages) that sends no next request for this long; WebSocket
+	// connections are the gateway's and have their own idle timeout.
+	// Default 2m.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// DebugListen serves net/http/pprof under /debug/pprof/ on its own
 	// address (keep it on loopback or a private network: it is not
 	// authenticated). Empty: off.
@@ -143,6 +148,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.HTTP.ShutdownTimeout == 0 {
 		c.HTTP.ShutdownTimeout = 10 * time.Second
+	}
+	if c.HTTP.IdleTimeout == 0 {
+		c.HTTP.IdleTimeout = 2 * time.Minute
 	}
 	if c.HTTP.ReadHeaderTimeout == 0 {
 		c.HTTP.ReadHeaderTimeout = 5 * time.Second
@@ -227,8 +235,13 @@ func (c Config) Validate() error {
 			return fmt.Errorf("auth.previous[%d]: needs an id and a secret of at least %d bytes", i, auth.MinSecretBytes)
 		}
 	}
-	if c.HTTP.ShutdownTimeout < 0 || c.HTTP.ReadHeaderTimeout < 0 {
-		return errors.New("http: timeouts must not be negative")
+	switch {
+	case c.HTTP.ShutdownTimeout < 0:
+		return fmt.Errorf("http.shutdown_timeout: must not be negative, got %v", c.HTTP.ShutdownTimeout)
+	case c.HTTP.ReadHeaderTimeout < 0:
+		return fmt.Errorf("http.read_header_timeout: must not be negative, got %v", c.HTTP.ReadHeaderTimeout)
+	case c.HTTP.IdleTimeout < 0:
+		return fmt.Errorf("http.idle_timeout: must not be negative, got %v", c.HTTP.IdleTimeout)
 	}
 	if err := c.Gateway.Validate(); err != nil {
 		return err

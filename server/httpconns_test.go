@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"testing"
@@ -81,5 +82,33 @@ func TestUnservedHTTPConnections(t *testing.T) {
 	eventually(t, 5*time.Second, "2 incomplete", func() bool { return unserved(UnservedIncomplete) == 2 })
 	if got := unserved(UnservedHeaderTimeout); got != 2 {
 		t.Fatalf("unserved{header_timeout} = %v, want 2", got)
+	}
+}
+
+// TestIdleKeepAliveConnectionsAreClosed: a kept-alive HTTP connection that
+// sends no next request is closed after http.idle_timeout.
+func TestIdleKeepAliveConnectionsAreClosed(t *testing.T) {
+	s := startServer(t, func(c *configs.Config) { c.HTTP.IdleTimeout = 300 * time.Millisecond })
+	nc, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if _, err := nc.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", resp, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	start := time.Now()
+	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("idle kept-alive connection: read %v, want EOF (closed by the server)", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("closed after %v", d)
 	}
 }

@@ -103,6 +103,7 @@ func New(cfg configs.Config, log *slog.Logger) (*Server, error) {
 	s.http = &http.Server{
 		Handler:           s.mux,
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	hm, err := newHTTPMetrics(s.reg)
