@@ -262,6 +262,7 @@ func TestStaleOwnerIsFenced(t *testing.T) {
 			before := startPump(good, roomID, 25*time.Millisecond)
 			recovered(t, watchers, roomID, 5, time.Now())
 			before.end() // nothing in flight: the counters below are the old owner's last
+			oldLast := before.last()
 			addr := ps[1].Addr()
 			accepted0 := scrape(t, addr, "roomcast_room_messages_accepted_total")
 			fenced0 := scrape(t, addr, "roomcast_room_fenced_writes_total")
@@ -294,10 +295,15 @@ func TestStaleOwnerIsFenced(t *testing.T) {
 					staleMu.Unlock()
 				}()
 			}
-			// Past the session timeout, the others take the room over.
+			// Past the session timeout, the others take the room over: wait
+			// until the new owner has accepted (claimed the room under its
+			// term) a message of the pump, and the watchers got it. (The
+			// pump's own count starts at 0: waiting for "past its last"
+			// alone could pass on the old owner's messages on a slow box,
+			// and wake the old owner before anyone took the room.)
 			time.Sleep(2500 * time.Millisecond)
-			taken := p.last()
-			recovered(t, watchers, roomID, taken+1, time.Now())
+			eventually(t, 30*time.Second, "the new owner accepted a message", func() bool { return p.last() > oldLast })
+			recovered(t, watchers, roomID, p.last()-1, time.Now())
 
 			// The old owner wakes into a silent ZooKeeper.
 			if err := e.ZK.Pause(); err != nil {
