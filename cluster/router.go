@@ -143,24 +143,11 @@ func (n *Node) Leave(ctx context.Context, roomID, user, node string) error {
 	})
 }
 
-// Send implements the gateway's Rooms.
+// Send sends one message at its room's owner (the admin API's notices):
+// SendMany of one.
 func (n *Node) Send(ctx context.Context, req room.SendRequest) (room.Accepted, error) {
-	var acc room.Accepted
-	err := n.route(ctx, "send", req.Room, func() (err error) {
-		acc, err = n.rooms.Send(ctx, req)
-		return err
-	}, func(ctx context.Context, owner string) error {
-		rep, err := n.call(ctx, owner, &cpb.Envelope{Body: &cpb.Envelope_Send{Send: &cpb.SendRequest{
-			Room: req.Room, From: req.From, Body: req.Body, Kind: req.Kind, Priority: req.Priority, Privileged: req.Privileged,
-		}}})
-		if err != nil {
-			return err
-		}
-		s := rep.GetSent()
-		acc = room.Accepted{Seq: s.GetSeq(), MsgID: s.GetMsgId(), Priority: s.GetPriority()}
-		return nil
-	})
-	return acc, err
+	res := n.SendMany(ctx, []room.SendRequest{req})
+	return res[0].Accepted, res[0].Err
 }
 
 // SendMany implements the gateway's Rooms: a connection's queued sends, in
@@ -408,7 +395,7 @@ func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 			return failure(err)
 		}
 		return done()
-	case *cpb.Envelope_Send:
+	case *cpb.Envelope_Send: // single sends of nodes from before SendBatch
 		s := b.Send
 		acc, err := n.rooms.Send(ctx, room.SendRequest{Room: s.Room, From: s.From, Body: s.Body, Kind: s.Kind, Priority: s.Priority, Privileged: s.Privileged})
 		if err != nil {
