@@ -118,7 +118,29 @@ type HTTPConfig struct {
 	// address (keep it on loopback or a private network: it is not
 	// authenticated). Empty: off.
 	DebugListen string `yaml:"debug_listen"`
+	// TLS serves the gateway listener (WebSocket, admin API, pages,
+	// metrics) over TLS. Empty files: plain TCP.
+	TLS TLSConfig `yaml:"tls" envPrefix:"TLS_"`
 }
+
+// TLSConfig names the certificate and key the gateway listener serves.
+// Both files are read at start (a node with TLS set and an unreadable pair
+// does not start) and again when they change, so a renewal needs no
+// restart; SIGHUP reloads them at once.
+type TLSConfig struct {
+	// CertFile is the PEM certificate chain, leaf first. Empty: no TLS.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the PEM private key of the leaf. Empty: no TLS.
+	KeyFile string `yaml:"key_file"`
+	// ReloadInterval is how often the files are checked for a change
+	// (modification time or size); a pair that does not parse is logged
+	// and the one in use is kept. Default 10s; a negative value (-1s)
+	// turns the check off (SIGHUP still reloads).
+	ReloadInterval time.Duration `yaml:"reload_interval"`
+}
+
+// Enabled reports whether TLS is configured.
+func (t TLSConfig) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
 
 // Default returns the configuration used when nothing is set.
 func Default() Config {
@@ -151,6 +173,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.HTTP.IdleTimeout == 0 {
 		c.HTTP.IdleTimeout = 2 * time.Minute
+	}
+	if c.HTTP.TLS.ReloadInterval == 0 {
+		c.HTTP.TLS.ReloadInterval = 10 * time.Second
 	}
 	if c.HTTP.ReadHeaderTimeout == 0 {
 		c.HTTP.ReadHeaderTimeout = 5 * time.Second
@@ -242,6 +267,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("http.read_header_timeout: must not be negative, got %v", c.HTTP.ReadHeaderTimeout)
 	case c.HTTP.IdleTimeout < 0:
 		return fmt.Errorf("http.idle_timeout: must not be negative, got %v", c.HTTP.IdleTimeout)
+	case c.HTTP.TLS.Enabled() && c.HTTP.TLS.CertFile == "":
+		return errors.New("http.tls.cert_file: must be set with http.tls.key_file")
+	case c.HTTP.TLS.Enabled() && c.HTTP.TLS.KeyFile == "":
+		return errors.New("http.tls.key_file: must be set with http.tls.cert_file")
 	}
 	if err := c.Gateway.Validate(); err != nil {
 		return err

@@ -21,6 +21,7 @@ import (
 	"github.com/roomcast/roomcast/configs"
 	"github.com/roomcast/roomcast/fanout"
 	"github.com/roomcast/roomcast/gateway"
+	"github.com/roomcast/roomcast/internal/certreload"
 	"github.com/roomcast/roomcast/internal/msgid"
 	"github.com/roomcast/roomcast/placement"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
@@ -46,7 +47,8 @@ type Server struct {
 	off     *offlineParts // server/offline.go
 	mux     *http.ServeMux
 	http    *http.Server
-	debug   *http.Server // pprof on http.debug_listen, or nil
+	debug   *http.Server         // pprof on http.debug_listen, or nil
+	certs   *certreload.Reloader // http.tls, or nil
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -111,6 +113,7 @@ func New(cfg configs.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	newConnTracker(cfg.HTTP.ReadHeaderTimeout, hm).install(s.http)
+	s.certs = s.newTLS()
 	return s, nil
 }
 
@@ -136,6 +139,13 @@ func (s *Server) Start() error {
 		return fmt.Errorf("server: gateway.listen %q bound %s, not a loopback address, while auth.secret is unset (the public development secret)",
 			s.cfg.Gateway.Listen, a)
 	}
+	tln, err := s.wrapTLS(ln)
+	if err != nil {
+		_ = ln.Close()
+		_ = s.closeOffline()
+		return fmt.Errorf("server: http.tls: %w", err)
+	}
+	ln = tln
 	s.started = true
 	s.ln = ln
 	s.fan.Start()
@@ -173,6 +183,13 @@ func (s *Server) Start() error {
 		defer s.wg.Done()
 		s.maintain()
 	}()
+	if s.certs != nil && s.cfg.HTTP.TLS.ReloadInterval > 0 {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.watchTLS()
+		}()
+	}
 	if s.off.redis != nil && !s.cfg.Offline.UnsafeNoFsync {
 		s.wg.Add(1)
 		go func() {

@@ -138,11 +138,24 @@ func serve(args, environ []string, stderr io.Writer) error {
 		return err
 	}
 	printWelcome(srv, cfg, log, stderr)
+	// SIGHUP reloads the TLS certificate and key (http.tls).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	var failed error
-	select {
-	case <-ctx.Done():
-	case failed = <-srv.Failed():
-		log.Error("the HTTP server failed; stopping", "err", failed)
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case failed = <-srv.Failed():
+			log.Error("the HTTP server failed; stopping", "err", failed)
+			break wait
+		case <-hup:
+			if err := srv.ReloadTLS(); err != nil {
+				log.Warn("SIGHUP: TLS certificate not reloaded", "err", err)
+			}
+		}
 	}
 	stop()
 	log.Info("shutting down", "timeout", cfg.HTTP.ShutdownTimeout)
@@ -153,8 +166,11 @@ func serve(args, environ []string, stderr io.Writer) error {
 
 func printWelcome(srv *server.Server, cfg configs.Config, log *slog.Logger, w io.Writer) {
 	addr := srv.Addr()
-	base := "http://" + addr
-	log.Info("listening", "ws", "ws://"+addr+"/ws", "health", base+"/healthz", "metrics", base+"/metrics",
+	base, ws := "http://"+addr, "ws://"+addr
+	if cfg.HTTP.TLS.Enabled() {
+		base, ws = "https://"+addr, "wss://"+addr
+	}
+	log.Info("listening", "ws", ws+"/ws", "health", base+"/healthz", "metrics", base+"/metrics",
 		"admin_api", base+"/api/v1")
 	if !cfg.UsesDevSecret() {
 		fmt.Fprintf(w, "\n  Viewer page:   %s/?room=lobby#token=<token>\n  Admin console: %s/admin?room=lobby#token=<admin token>\n"+
