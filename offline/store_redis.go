@@ -643,6 +643,10 @@ func (s *RedisStore) RecheckDurability(ctx context.Context) (changed bool, err e
 	return s.notDurable.Swap(nil) != nil, nil
 }
 
+// Durable reports the verdict of the last RecheckDurability: false while
+// message writes are refused because a master does not fsync every write.
+func (s *RedisStore) Durable() bool { return s.notDurable.Load() == nil }
+
 // writable is nil while writes are accepted (see RecheckDurability).
 func (s *RedisStore) writable() error {
 	if p := s.notDurable.Load(); p != nil {

@@ -59,6 +59,11 @@ func (s *Server) newOffline() error {
 			return err
 		}
 		p.redis, store = rs, rs
+		if !s.cfg.Offline.UnsafeNoFsync {
+			if s.durable, err = newDurableGauge(s.reg); err != nil {
+				return err
+			}
+		}
 	}
 	svc, err := offline.New(offline.Deps{
 		Store:      store,
@@ -100,6 +105,7 @@ func (s *Server) startOffline() error {
 // on a Redis store without offline.unsafe_no_fsync; it ends with s.stop.
 func (s *Server) watchDurability() {
 	every := s.off.svc.Config().DurabilityCheck
+	s.durable.Set(b2f(s.off.redis.Durable()))
 	t := time.NewTicker(every)
 	defer t.Stop()
 	failing := false // a check that could not ask Redis: warned once in a row
@@ -112,6 +118,7 @@ func (s *Server) watchDurability() {
 		ctx, cancel := context.WithTimeout(context.Background(), min(every, 5*time.Second))
 		changed, err := s.off.redis.RecheckDurability(ctx)
 		cancel()
+		s.durable.Set(b2f(s.off.redis.Durable()))
 		switch {
 		case changed && err != nil:
 			s.log.Error("offline messages refused until Redis fsyncs every write again", "err", err)

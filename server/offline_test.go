@@ -648,9 +648,16 @@ func TestOfflineRefusesWritesWhileRedisIsNotDurable(t *testing.T) {
 		}
 		return err != nil
 	})
+	// The gauge is set right after the check that refused the send.
+	eventually(t, 5*time.Second, "roomcast_offline_redis_durable 0", func() bool {
+		return metric(t, s, "roomcast_offline_redis_durable") == 0
+	})
 	if err := rdb.ConfigSet(ctx, "appendfsync", "always").Err(); err != nil {
 		t.Fatal(err)
 	}
+	eventually(t, 5*time.Second, "roomcast_offline_redis_durable back to 1", func() bool {
+		return metric(t, s, "roomcast_offline_redis_durable") == 1
+	})
 	var sent *pb.ConvSent
 	eventually(t, 5*time.Second, "the refused send stored", func() bool {
 		var err error

@@ -49,6 +49,7 @@ type Server struct {
 	http    *http.Server
 	debug   *http.Server         // pprof on http.debug_listen, or nil
 	certs   *certreload.Reloader // http.tls, or nil
+	durable prometheus.Gauge     // roomcast_offline_redis_durable, with a checked Redis store
 
 	mu       sync.Mutex
 	ln       net.Listener
