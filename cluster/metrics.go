@@ -77,6 +77,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, d := range []string{"local", "remote"} {
 		m.deliveries.WithLabelValues(d)
 	}
+	// Exposed at zero so that an alert on them has a series to watch.
+	for _, q := range []string{"request", "deliveries"} {
+		m.queueDrops.WithLabelValues(q)
+	}
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.deliveries, m.outboxDrops, m.publishes, m.received, m.queueDrops,
 			m.redirects, m.rpcs, m.rpcLatency, m.redisLatency, m.redisErrors,

@@ -18,6 +18,8 @@ command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
 [ -d /usr/share/zookeeper ] || need_pkgs+=(zookeeper)
 command -v java >/dev/null 2>&1 || need_pkgs+=(default-jre-headless)
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+command -v promtool >/dev/null 2>&1 || need_pkgs+=(prometheus)             # checks deploy/prometheus
+command -v systemd-analyze >/dev/null 2>&1 || need_pkgs+=(systemd)         # verifies deploy/systemd
 if [ ${#need_pkgs[@]} -gt 0 ]; then
 	echo "== installing ${need_pkgs[*]}"
 	SUDO=""
