@@ -40,7 +40,7 @@ var (
 
 // dockerfileBuild is the RUN line of the Dockerfile's build stage that
 // makes the binary; the test runs exactly that command.
-func dockerfileBuild(t *testing.T) string {
+func dockerfileBuild(t testing.TB) string {
 	t.Helper()
 	df := readFile(t, filepath.Join(repoRoot, "Dockerfile"))
 	m := regexp.MustCompile(`(?m)^RUN (CGO_ENABLED=0 .*go install .*)$`).FindStringSubmatch(df)
@@ -52,7 +52,7 @@ func dockerfileBuild(t *testing.T) string {
 
 // binary builds roomcast with the Dockerfile's command, GOBIN replaced by a
 // temporary directory, once per test binary.
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	cmdline := dockerfileBuild(t)
 	buildOnce.Do(func() {
@@ -77,7 +77,7 @@ func binary(t *testing.T) string {
 	return builtBin
 }
 
-func readFile(t *testing.T, name string) string {
+func readFile(t testing.TB, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(name)
 	if err != nil {
@@ -188,7 +188,7 @@ func dockerBuildAndRun(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
