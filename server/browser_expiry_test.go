@@ -20,7 +20,7 @@ func TestBrowserSDKTokenExpiry(t *testing.T) {
 		lenient(c)
 		c.Gateway.AuthTimeout = 400 * time.Millisecond // janitor every 100ms
 	})
-	short, _ := shortToken(t, s, "zed", 2*time.Second)
+	short, _ := shortToken(t, s, "zed", 5*time.Second) // long enough for Chromium to start on a busy box
 	long := token(t, s, "zed")
 	base := "http://" + s.Addr()
 	page := openTab(t, browser(t), "sdk", base+"/sdk/roomcast.js")
