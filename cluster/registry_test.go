@@ -12,8 +12,18 @@ import (
 )
 
 func TestRegistryAgainstRealRedis(t *testing.T) {
-	r := testenv.StartRedis(t, testenv.RedisOptions{})
-	rdb := redisconn.New(redisconn.Config{Addrs: []string{r.Addr}})
+	t.Run("redis", func(t *testing.T) {
+		r := testenv.StartRedis(t, testenv.RedisOptions{})
+		testRegistry(t, []string{r.Addr})
+	})
+	t.Run("redis-cluster", func(t *testing.T) {
+		c := testenv.StartRedisCluster(t, testenv.RedisClusterOptions{})
+		testRegistry(t, c.Addrs)
+	})
+}
+
+func testRegistry(t *testing.T, addrs []string) {
+	rdb := redisconn.New(redisconn.Config{Addrs: addrs})
 	defer rdb.Close()
 	ctx := context.Background()
 	a := newRegistry(rdb, "t:", "node-a", time.Second, discard())

@@ -24,6 +24,10 @@ var (
 	sharedRedis     *testenv.Redis
 	sharedRedisErr  error
 	prefixN         atomic.Int64
+
+	sharedClusterOnce sync.Once
+	sharedCluster     *testenv.RedisCluster
+	sharedClusterErr  error
 )
 
 func TestMain(m *testing.M) {
@@ -31,6 +35,12 @@ func TestMain(m *testing.M) {
 	if sharedRedis != nil {
 		sharedRedis.Stop()
 		_ = os.RemoveAll(sharedRedis.Dir)
+	}
+	if sharedCluster != nil {
+		sharedCluster.Stop()
+		for _, n := range sharedCluster.Nodes {
+			_ = os.RemoveAll(n.Dir)
+		}
 	}
 	os.Exit(code)
 }
@@ -44,9 +54,23 @@ func redisAddr(t testing.TB) string {
 	return sharedRedis.Addr
 }
 
-func newRedisClient(t testing.TB, addr string) redis.UniversalClient {
+// clusterAddrs are the nodes of one real Redis Cluster (3 masters, 3
+// replicas, appendfsync always) for the package's tests, started on first
+// use and stopped by TestMain.
+func clusterAddrs(t testing.TB) []string {
 	t.Helper()
-	rdb := redisconn.New(redisconn.Config{Addrs: []string{addr}})
+	sharedClusterOnce.Do(func() {
+		sharedCluster, sharedClusterErr = testenv.LaunchRedisCluster("", testenv.RedisClusterOptions{AOF: true})
+	})
+	if sharedClusterErr != nil {
+		t.Fatal(sharedClusterErr)
+	}
+	return sharedCluster.Addrs
+}
+
+func newRedisClient(t testing.TB, addrs ...string) redis.UniversalClient {
+	t.Helper()
+	rdb := redisconn.New(redisconn.Config{Addrs: addrs})
 	t.Cleanup(func() { _ = rdb.Close() })
 	return rdb
 }
@@ -87,32 +111,58 @@ func storeFactories() []storeFactory {
 			}
 			return n
 		}},
-		{"redis", func(t *testing.T) (Store, func(string)) {
-			rdb := newRedisClient(t, redisAddr(t))
-			prefix := fmt.Sprintf("t%d:", prefixN.Add(1))
-			s, err := NewRedisStore(rdb, prefix)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s, func(conv string) {
-				if err := rdb.HIncrBy(context.Background(), s.convKeys(conv, "")[0], "seq", 1).Err(); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}, func(t *testing.T, s Store, conv string) int {
-			rs := s.(*RedisStore)
-			k := rs.convKeys(conv, "")
-			dedupe, err := rs.rdb.Keys(bg, k[7]+"*").Result()
-			if err != nil {
-				t.Fatal(err)
-			}
-			n := len(dedupe)
-			for _, c := range []*redis.IntCmd{rs.rdb.ZCard(bg, k[1]), rs.rdb.HLen(bg, k[6]), rs.rdb.ZCard(bg, k[8])} {
-				n += int(c.Val())
-			}
-			return n
-		}},
+		redisFactory("redis", func(t testing.TB) []string { return []string{redisAddr(t)} }),
+		redisFactory("redis-cluster", clusterAddrs),
 	}
+}
+
+// redisFactory is the Redis store on the server(s) addrs returns: one
+// address is a single server, several a Redis Cluster.
+func redisFactory(name string, addrs func(t testing.TB) []string) storeFactory {
+	return storeFactory{name, func(t *testing.T) (Store, func(string)) {
+		rdb := newRedisClient(t, addrs(t)...)
+		prefix := fmt.Sprintf("t%d:", prefixN.Add(1))
+		s, err := NewRedisStore(rdb, prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, func(conv string) {
+			if err := rdb.HIncrBy(context.Background(), s.convKeys(conv, "")[0], "seq", 1).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}, func(t *testing.T, s Store, conv string) int {
+		rs := s.(*RedisStore)
+		k := rs.convKeys(conv, "")
+		dedupe, err := keys(rs.rdb, k[7]+"*")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(dedupe)
+		for _, c := range []*redis.IntCmd{rs.rdb.ZCard(bg, k[1]), rs.rdb.HLen(bg, k[6]), rs.rdb.ZCard(bg, k[8])} {
+			n += int(c.Val())
+		}
+		return n
+	}}
+}
+
+// keys lists the keys matching pattern on a server, or on every master of
+// a Redis Cluster (KEYS on a cluster client asks one node).
+func keys(rdb redis.UniversalClient, pattern string) ([]string, error) {
+	cc, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return rdb.Keys(bg, pattern).Result()
+	}
+	var mu sync.Mutex
+	var all []string
+	err := cc.ForEachMaster(bg, func(ctx context.Context, c *redis.Client) error {
+		ks, err := c.Keys(ctx, pattern).Result()
+		mu.Lock()
+		all = append(all, ks...)
+		mu.Unlock()
+		return err
+	})
+	return all, err
 }
 
 // forEachStoreFootprint is forEachStore with the store's footprint

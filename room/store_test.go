@@ -25,6 +25,14 @@ var storeFactory = []struct {
 		t.Cleanup(func() { rdb.Close() })
 		return NewRedisStore(rdb, "test:", cfg)
 	}},
+	// Redis Cluster (3 masters, 3 replicas): every key of a room shares
+	// the room's hash tag, so each script runs on one slot.
+	{"redis-cluster", func(t *testing.T, cfg StoreConfig) Store {
+		c := testenv.StartRedisCluster(t, testenv.RedisClusterOptions{})
+		rdb := redisconn.New(redisconn.Config{Addrs: c.Addrs})
+		t.Cleanup(func() { rdb.Close() })
+		return NewRedisStore(rdb, "test:", cfg)
+	}},
 }
 
 func forEachStore(t *testing.T, cfg StoreConfig, fn func(t *testing.T, s Store)) {

@@ -62,3 +62,26 @@ func TestZooKeeperStarts(t *testing.T) {
 		t.Fatalf("zookeeper (pid %d) still answering after Stop", pid)
 	}
 }
+
+func TestRedisClusterStartsAndFailsOver(t *testing.T) {
+	c := StartRedisCluster(t, RedisClusterOptions{})
+	if len(c.Nodes) != 6 {
+		t.Fatalf("%d nodes, want 6", len(c.Nodes))
+	}
+	if ms := c.Masters(); len(ms) != 3 {
+		t.Fatalf("%d masters, want 3", len(ms))
+	}
+	m, err := c.MasterFor("{r:lobby}:m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Kill()
+	// The replica of the killed master is promoted: all slots served again.
+	if err := c.WaitFailover(3, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := c.MasterFor("{r:lobby}:m")
+	if err != nil || m2 == m {
+		t.Fatalf("after failover the slot is served by %v (%v), want the promoted replica", m2, err)
+	}
+}
