@@ -146,7 +146,7 @@ func New(d Deps, cfg Config) (*Gateway, error) {
 	g.joinsByUser = newRates(cfg.JoinRatePerUser, cfg.JoinBurstPerUser)
 	g.joinsByIP = newRates(cfg.JoinRatePerIP, cfg.JoinBurstPerIP)
 	g.upgrader = websocket.Upgrader{
-		// gorilla's own reader is never used (see wsframe.go): keep its
+		// gorilla's own reader is never used (see gateway/wsconn): keep its
 		// buffer minimal.
 		ReadBufferSize:  1,
 		WriteBufferSize: 4096,

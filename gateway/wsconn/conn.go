@@ -50,34 +50,46 @@ type item struct {
 
 // Conn is one WebSocket connection after the upgrade: the core reads and
 // writes its frames itself. See doc.go for its goroutines and lock order.
+//
+// An idle connection costs this struct and the gateway's conn: state that
+// only a busy or closing connection needs (the queue, the close reason, an
+// unfinished message) hangs off pointers that are nil while idle.
 type Conn struct {
 	grp      *Group
 	h        Handler
 	id       uint64
 	nc       net.Conn
-	fd       int          // for the poller; -1: none
 	lastRead atomic.Int64 // Group.Now() at the last whole frame received
+	fd       int32        // for the poller; -1: none
+	cleaned  atomic.Bool  // cleanup ran
 
 	// mu guards the outbound queue, the close state and the park state.
-	mu        sync.Mutex
-	queue     []item
-	spare     []item // the writer's last batch, reused while it runs
-	qbytes    int
-	writing   bool
-	closeWhy  string // reason, once closing started
-	closeCode int
-	closeText string
-	aborted   bool // Abort: the queue was dropped and the socket broken
-	polled    bool // registered with the poller
-	parked    bool // waiting in the poller
-	done      chan struct{}
+	mu      sync.Mutex
+	writing bool // a writer goroutine runs
+	polled  bool // registered with the poller
+	parked  bool // waiting in the poller
+	q       *outQueue
+	cl      *closeState // nil while open
+	done    chan struct{}
 
 	wmu sync.Mutex // one writer of frames at a time (batches, pongs, close)
 
 	// Reader state: owned by the hot reader, or by nobody while parked.
-	dec       Decoder
-	held      []byte // unfinished frame kept while parked
-	cleanOnce sync.Once
+	dec  Decoder
+	held *[]byte // unfinished frame kept while parked
+}
+
+// outQueue is the outbound queue; dropped when the writer drains it.
+type outQueue struct {
+	items []item
+	spare []item // the writer's last batch, reused while it runs
+	bytes int
+}
+
+type closeState struct {
+	why, text string
+	code      int
+	aborted   bool // Abort: the queue was dropped and the socket broken
 }
 
 // New wraps nc (an upgraded connection whose handshake is done and whose
@@ -89,7 +101,7 @@ func New(grp *Group, id uint64, nc net.Conn, h Handler) *Conn {
 	c.lastRead.Store(grp.Now())
 	if sc, ok := nc.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
-			_ = rc.Control(func(fd uintptr) { c.fd = int(fd) })
+			_ = rc.Control(func(fd uintptr) { c.fd = int32(fd) })
 		}
 	}
 	return c
@@ -107,22 +119,25 @@ func (c *Conn) LastRead() int64 { return c.lastRead.Load() }
 func (c *Conn) Push(op Op, data []byte, msgs int) PushResult {
 	n := len(data)
 	c.mu.Lock()
-	if c.closeWhy != "" {
+	if c.cl != nil {
 		c.mu.Unlock()
 		return Closed
 	}
-	if c.qbytes+n > c.grp.cfg.MaxQueueBytes {
+	if c.q == nil {
+		c.q = new(outQueue)
+	}
+	if c.q.bytes+n > c.grp.cfg.MaxQueueBytes {
 		c.mu.Unlock()
 		return Full
 	}
-	c.queue = append(c.queue, item{data: data, msgs: int32(msgs), op: op})
-	c.qbytes += n
+	c.q.items = append(c.q.items, item{data: data, msgs: int32(msgs), op: op})
+	c.q.bytes += n
 	c.grp.Queued.Add(int64(n))
 	start := !c.writing
 	c.writing = true
 	c.mu.Unlock()
 	if start {
-		c.grp.go_(c.writeLoop)
+		c.grp.spawn(c.writeLoop)
 	}
 	return Queued
 }
@@ -131,7 +146,7 @@ func (c *Conn) Push(op Op, data []byte, msgs int) PushResult {
 func (c *Conn) Closing() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.closeWhy != ""
+	return c.cl != nil
 }
 
 // Parked reports whether the connection waits in the poller.
@@ -157,17 +172,16 @@ func (c *Conn) Abort(reason string, code int, text string) bool {
 
 func (c *Conn) close(reason string, code int, text string, err error, abort bool) bool {
 	c.mu.Lock()
-	if c.closeWhy != "" {
+	if c.cl != nil {
 		c.mu.Unlock()
 		return false
 	}
-	c.closeWhy, c.closeCode, c.closeText, c.aborted = reason, code, text, abort
+	c.cl = &closeState{why: reason, code: code, text: text, aborted: abort}
 	parked := c.parked
 	c.parked = false
-	if abort {
-		c.grp.Queued.Add(-int64(c.qbytes))
-		clear(c.queue)
-		c.queue, c.qbytes = c.queue[:0], 0
+	if abort && c.q != nil {
+		c.grp.Queued.Add(-int64(c.q.bytes))
+		c.q = nil
 	}
 	start := !c.writing
 	c.writing = true
@@ -177,12 +191,12 @@ func (c *Conn) close(reason string, code int, text string, err error, abort bool
 		_ = c.nc.Close()
 	}
 	if start {
-		c.grp.go_(c.writeLoop)
+		c.grp.spawn(c.writeLoop)
 	}
 	if parked {
 		// No reader goroutine will notice the end: clean up from here.
 		c.unpark()
-		c.grp.go_(c.cleanup)
+		c.grp.spawn(c.cleanup)
 	}
 	return true
 }
@@ -205,10 +219,10 @@ func (c *Conn) fail(err error) {
 func (c *Conn) writeLoop() {
 	for {
 		c.mu.Lock()
-		batch := c.queue
-		if len(batch) == 0 {
-			c.spare = nil // an idle connection keeps no batch
-			if c.closeWhy != "" {
+		q := c.q
+		if q == nil || len(q.items) == 0 {
+			c.q = nil // an idle connection keeps no queue
+			if c.cl != nil {
 				c.mu.Unlock()
 				c.finishClose()
 				return
@@ -217,9 +231,10 @@ func (c *Conn) writeLoop() {
 			c.mu.Unlock()
 			return
 		}
-		c.queue, c.spare = c.spare[:0], nil
-		n := c.qbytes
-		c.qbytes = 0
+		batch := q.items
+		q.items, q.spare = q.spare[:0], nil
+		n := q.bytes
+		q.bytes = 0
 		c.mu.Unlock()
 		c.grp.Queued.Add(-int64(n))
 
@@ -229,7 +244,9 @@ func (c *Conn) writeLoop() {
 		c.grp.BytesOut.Add(uint64(wrote))
 		c.grp.MessagesOut.Add(uint64(msgs))
 		c.mu.Lock()
-		c.spare = batch[:0]
+		if c.q != nil {
+			c.q.spare = batch[:0]
+		}
 		c.mu.Unlock()
 		if err != nil {
 			c.close(ReasonWriteError, CloseNormal, "write failed", err, false)
@@ -237,8 +254,10 @@ func (c *Conn) writeLoop() {
 			// Frames queued while this batch was being written are dropped:
 			// take them out of the queue gauge too.
 			c.mu.Lock()
-			c.grp.Queued.Add(-int64(c.qbytes))
-			c.queue, c.spare, c.qbytes = nil, nil, 0
+			if c.q != nil {
+				c.grp.Queued.Add(-int64(c.q.bytes))
+				c.q = nil
+			}
 			c.mu.Unlock()
 			c.finishClose()
 			return
@@ -284,7 +303,7 @@ func (c *Conn) writeControl(op Op, payload []byte, timeout time.Duration) error 
 func (c *Conn) finishClose() {
 	defer close(c.done)
 	c.mu.Lock()
-	why, code, text := c.closeWhy, c.closeCode, c.closeText
+	why, code, text := c.cl.why, c.cl.code, c.cl.text
 	c.writing = false
 	c.mu.Unlock()
 	_ = c.writeControl(OpClose, CloseMessage(code, why+": "+text), time.Second)
@@ -316,8 +335,8 @@ func (c *Conn) Serve() {
 		*bp = make([]byte, 0, cfg.ReadBufferSize)
 	}
 	buf := (*bp)[:0]
-	if len(c.held) > 0 {
-		buf = append(buf, c.held...)
+	if c.held != nil {
+		buf = append(buf, *c.held...)
 		c.held = nil
 	}
 	defer func() {
@@ -415,15 +434,16 @@ func (c *Conn) event(ev Event) bool {
 // unfinished frame, and reports whether the reader goroutine may end.
 func (c *Conn) park(p *Poller, buf []byte) bool {
 	c.mu.Lock()
-	if c.closeWhy != "" {
+	if c.cl != nil {
 		c.mu.Unlock()
 		return false // closing: let the reader see the end
 	}
 	if len(buf) > 0 {
-		c.held = append([]byte(nil), buf...)
+		held := append(make([]byte, 0, len(buf)), buf...)
+		c.held = &held
 	}
 	c.dec.Compact()
-	c.grp.Partial.Add(int64(len(c.held) + c.dec.Partial()))
+	c.grp.Partial.Add(int64(c.heldBytes()))
 	c.parked = true
 	c.mu.Unlock()
 	_ = c.nc.SetReadDeadline(time.Time{})
@@ -445,8 +465,15 @@ func (c *Conn) park(p *Poller, buf []byte) bool {
 
 // unpark takes the held bytes of a parked connection out of
 // Stats.Partial; whoever took c out of the parked state calls it.
-func (c *Conn) unpark() {
-	c.grp.Partial.Add(-int64(len(c.held) + c.dec.Partial()))
+func (c *Conn) unpark() { c.grp.Partial.Add(-int64(c.heldBytes())) }
+
+// heldBytes is what the connection holds of unfinished frames and messages.
+func (c *Conn) heldBytes() int {
+	n := c.dec.Partial()
+	if c.held != nil {
+		n += len(*c.held)
+	}
+	return n
 }
 
 // wake is called by the poller when a parked connection is readable.
@@ -459,7 +486,7 @@ func (c *Conn) wake() {
 	c.parked = false
 	c.mu.Unlock()
 	c.unpark()
-	c.grp.go_(c.Serve)
+	c.grp.spawn(c.Serve)
 }
 
 func (c *Conn) readFailed(err error) {
@@ -477,7 +504,7 @@ func (c *Conn) readFailed(err error) {
 // the client may still be talking.
 func (c *Conn) linger() {
 	c.mu.Lock()
-	why, aborted := c.closeWhy, c.aborted
+	why, aborted := c.cl.why, c.cl.aborted
 	c.mu.Unlock()
 	switch {
 	case aborted, why == ReasonClient, why == ReasonReadError, why == ReasonWriteError:
@@ -500,9 +527,10 @@ const lingerTime = 300 * time.Millisecond
 // cleanup runs once when the connection ends (from its reader, or from
 // close for a parked connection): let the writer flush what is queued and
 // the close frame, close the socket, tell the handler.
-func (c *Conn) cleanup() { c.cleanOnce.Do(c.doCleanup) }
-
-func (c *Conn) doCleanup() {
+func (c *Conn) cleanup() {
+	if !c.cleaned.CompareAndSwap(false, true) {
+		return
+	}
 	c.close(ReasonClient, CloseNormal, "client closed", nil, false) // no-op if a reason is set
 	t := time.NewTimer(c.grp.cfg.WriteTimeout)
 	select {
@@ -512,7 +540,7 @@ func (c *Conn) doCleanup() {
 	t.Stop()
 	c.linger()
 	_ = c.nc.Close()
-	c.dec = Decoder{}
+	c.dec.frag = nil
 	c.held = nil
 	c.h.Ended()
 }
@@ -531,5 +559,8 @@ func (c *Conn) Done() <-chan struct{} { return c.done }
 func (c *Conn) CloseReason() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.closeWhy
+	if c.cl == nil {
+		return ""
+	}
+	return c.cl.why
 }

@@ -38,20 +38,30 @@ type Event struct {
 type Decoder struct {
 	// Max is the largest message, in payload bytes (across fragments).
 	Max int
+	// frag is the fragmented message in progress (nil: none), apart so
+	// that a connection without one pays a pointer for it.
+	frag *fragment
+}
 
-	op      Op     // opcode of the fragmented message in progress; 0: none
+type fragment struct {
+	op      Op     // opcode of the message
 	msg     []byte // its payload so far
 	checked int    // bytes of msg known to be whole, valid UTF-8 runes
 }
 
 // Partial is the number of bytes held for an unfinished fragmented message.
-func (d *Decoder) Partial() int { return cap(d.msg) }
+func (d *Decoder) Partial() int {
+	if d.frag == nil {
+		return 0
+	}
+	return len(d.frag.msg)
+}
 
 // Compact trims the unfinished message's buffer to its length (before a
 // connection parks with it).
 func (d *Decoder) Compact() {
-	if cap(d.msg) > len(d.msg) {
-		d.msg = append([]byte(nil), d.msg...)
+	if f := d.frag; f != nil && cap(f.msg) > len(f.msg) {
+		f.msg = append(make([]byte, 0, len(f.msg)), f.msg...)
 	}
 }
 
@@ -99,11 +109,11 @@ func (d *Decoder) header(b []byte) (h header, ok bool, err error) {
 			return h, false, ErrControlFragment
 		}
 	case OpText, OpBinary:
-		if d.op != 0 {
+		if d.frag != nil {
 			return h, false, ErrInterleaved
 		}
 	case OpContinuation:
-		if d.op == 0 {
+		if d.frag == nil {
 			return h, false, ErrContinuation
 		}
 	default:
@@ -136,7 +146,7 @@ func (d *Decoder) header(b []byte) (h header, ok bool, err error) {
 	h.length = l
 	copy(h.mask[:], b[n:n+4])
 	h.size = n + 4
-	if !h.op.control() && uint64(len(d.msg))+l > uint64(d.Max) {
+	if !h.op.control() && uint64(d.Partial())+l > uint64(d.Max) {
 		return h, false, ErrTooLarge
 	}
 	return h, true, nil
@@ -158,27 +168,25 @@ func (d *Decoder) frame(h header, payload []byte) (Event, error) {
 			}
 			return Event{Kind: KindMessage, Op: h.op, Data: payload}, nil
 		}
-		d.op = h.op
-		d.msg = append(d.msg[:0], payload...)
-		d.checked = 0
+		d.frag = &fragment{op: h.op, msg: append([]byte(nil), payload...)}
 	default: // continuation
-		d.msg = append(d.msg, payload...)
+		d.frag.msg = append(d.frag.msg, payload...)
 	}
-	if d.op == OpText {
+	f := d.frag
+	if f.op == OpText {
 		// Check the runes that are whole so far; an incomplete one at the
 		// end waits for the next fragment (or fails at the last one).
-		n, ok := validPrefix(d.msg[d.checked:])
-		if !ok || (h.fin && d.checked+n != len(d.msg)) {
+		n, ok := validPrefix(f.msg[f.checked:])
+		if !ok || (h.fin && f.checked+n != len(f.msg)) {
 			return Event{}, ErrTextUTF8
 		}
-		d.checked += n
+		f.checked += n
 	}
 	if !h.fin {
 		return Event{}, nil
 	}
-	ev := Event{Kind: KindMessage, Op: d.op, Data: d.msg}
-	d.op, d.msg, d.checked = 0, nil, 0
-	return ev, nil
+	d.frag = nil
+	return Event{Kind: KindMessage, Op: f.op, Data: f.msg}, nil
 }
 
 func closeEvent(p []byte) (Event, error) {

@@ -67,7 +67,7 @@ func (g *Group) Now() int64 { return int64(time.Since(g.epoch)) }
 // SetPoller lets idle connections park in p (nil: they keep their reader).
 func (g *Group) SetPoller(p *Poller) { g.poller.Store(p) }
 
-func (g *Group) go_(fn func()) {
+func (g *Group) spawn(fn func()) {
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()

@@ -66,7 +66,7 @@ func (p *Poller) arm(c *Conn) error {
 	if add {
 		op = unix.EPOLL_CTL_ADD
 	}
-	if err := unix.EpollCtl(p.epfd, op, c.fd, &ev); err != nil {
+	if err := unix.EpollCtl(p.epfd, op, int(c.fd), &ev); err != nil {
 		if add { // not registered: nothing can wake c
 			c.mu.Lock()
 			c.polled = false
