@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
@@ -230,5 +231,57 @@ func TestClientViolationsAreLoggedRateLimited(t *testing.T) {
 	}
 	if h.lvls[slog.LevelError] != 0 {
 		t.Fatalf("client-caused ERROR lines: %v", h.recs)
+	}
+}
+
+// TestPipelinedAndLargeFrames: many frames in one write, and a frame
+// several times the read buffer, split at every kind of boundary, are all
+// answered in order.
+func TestPipelinedAndLargeFrames(t *testing.T) {
+	g := newTestGateway(t, anyToken, Config{ReadBufferSize: 64})
+	url := startGateway(t, g)
+	ws, _, err := websocket.DefaultDialer.Dial(url+"?token=u&enc=json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	var raw []byte
+	const n = 60
+	for i := 1; i <= n; i++ {
+		body := fmt.Sprintf(`{"id":%d,"ping":{}}`, i)
+		if i%20 == 0 { // a big one: padded with spaces (valid JSON)
+			body = fmt.Sprintf(`{"id":%d,"ping":{}%s}`, i, strings.Repeat(" ", 3000))
+		}
+		if i%7 == 0 { // fragmented
+			raw = append(raw, zeroMaskFrame(0x01, []byte(body[:5]))...)
+			raw = append(raw, zeroMaskFrame(0x80, []byte(body[5:]))...)
+			continue
+		}
+		raw = append(raw, zeroMaskFrame(0x81, []byte(body))...)
+	}
+	nc := ws.NetConn()
+	go func() {
+		for len(raw) > 0 { // odd-sized writes: boundaries fall everywhere
+			k := min(len(raw), 37)
+			if _, err := nc.Write(raw[:k]); err != nil {
+				return
+			}
+			raw = raw[k:]
+		}
+	}()
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	next := 1
+	for next <= n {
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("after %d pongs: %v", next-1, err)
+		}
+		if !strings.Contains(string(data), `"pong"`) {
+			continue
+		}
+		if want := fmt.Sprintf(`"id":%d,`, next); !strings.Contains(string(data), want) {
+			t.Fatalf("pong %q, want id %d", data, next)
+		}
+		next++
 	}
 }

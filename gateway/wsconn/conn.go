@@ -365,29 +365,31 @@ func (c *Conn) Serve() {
 			}
 			continue
 		}
-		var stamped bool
-		for len(buf) > 0 {
-			ev, used, need, derr := c.dec.Next(buf)
+		off, need := 0, 0
+		for off < len(buf) {
+			ev, used, want, derr := c.dec.Next(buf[off:])
 			if derr != nil {
 				c.fail(derr)
 				c.cleanup()
 				return
 			}
 			if used == 0 {
-				if need > cap(buf) { // make room for the whole frame
-					buf = grow(buf, need)
-				}
+				need = want
 				break
 			}
-			if !stamped {
-				c.lastRead.Store(c.grp.Now())
-				stamped = true
+			if off == 0 {
+				c.lastRead.Store(c.grp.Now()) // once per read
 			}
 			if !c.event(ev) {
 				c.cleanup()
 				return
 			}
-			buf = buf[:copy(buf, buf[used:])]
+			off += used
+		}
+		// Keep the unfinished frame at the start, with room for all of it.
+		buf = buf[:copy(buf, buf[off:])]
+		if need > cap(buf) {
+			buf = grow(buf, need)
 		}
 		if err == nil {
 			continue
