@@ -10,8 +10,9 @@ import (
 type Config struct {
 	// Listen is the address the HTTP server binds. Default 127.0.0.1:8080.
 	Listen string `yaml:"listen"`
-	// MaxFrameBytes is the largest frame a client may send; a larger one
-	// closes the connection with 1009 before it is read. Default 65536.
+	// MaxFrameBytes is the largest frame a client may send, and the largest
+	// message across its fragments; a larger one closes the connection
+	// with 1009 before it is read. Default 65536.
 	MaxFrameBytes int `yaml:"max_frame_bytes"`
 	// MaxQueueBytes bounds each connection's outbound queue; past it the
 	// connection is closed as a slow consumer. Default 1 MiB.
@@ -19,11 +20,14 @@ type Config struct {
 	// PingInterval is told to clients: send a Ping when idle this long.
 	// Default 25s.
 	PingInterval time.Duration `yaml:"ping_interval"`
-	// IdleTimeout closes a connection that sent nothing this long. Default
+	// IdleTimeout closes a connection that sent no whole frame this long
+	// (it fires at most one janitor period late, never early). Default
 	// 60s; must exceed PingInterval.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// AuthTimeout closes a connection that has not authenticated this long
-	// after the handshake. Default 10s.
+	// after the handshake (at most one janitor period late, never early).
+	// Default 10s. The janitor's period is a quarter of the smaller of
+	// AuthTimeout and IdleTimeout, between 100ms and 5s.
 	AuthTimeout time.Duration `yaml:"auth_timeout"`
 	// WriteTimeout bounds one batch of writes to a connection. Default 10s.
 	WriteTimeout time.Duration `yaml:"write_timeout"`
@@ -83,7 +87,10 @@ type Config struct {
 	ReadBufferSize int `yaml:"read_buffer_size"`
 	// ParkAfter: a connection that sent nothing for this long gives up its
 	// reader goroutine and waits in the poller (Linux epoll) until data
-	// arrives: idle viewers cost no goroutine. -1 never parks. Default 2s.
+	// arrives: idle viewers cost no goroutine. One that stopped in the
+	// middle of a frame or a fragmented message parks too, keeping just the
+	// bytes it sent (roomcast_gateway_partial_bytes). -1 never parks.
+	// Default 2s.
 	ParkAfter time.Duration `yaml:"park_after"`
 }
 

@@ -3,15 +3,19 @@
 // in kind), applies per-connection limits and hands operations to the room
 // service and the fanout through the Rooms and Fanout interfaces it defines.
 //
-// Per connection there is exactly one reader goroutine (started by
-// ServeHTTP, for the life of the connection) and at most one writer
-// goroutine, started when the outbound queue becomes non-empty and ending
-// when it is drained, so an idle viewer costs no writer goroutine and no
-// write buffer. The outbound queue is bounded in bytes: a connection that
-// cannot keep up is closed with the slow-consumer reason and never blocks
-// the dispatcher or other viewers. Idle and unauthenticated connections,
-// and those whose token expired, are found by one janitor goroutine
-// (Start), not by per-connection timers.
+// Connections run on the connection core, gateway/wsconn: it reads and
+// checks frames (RFC 6455), parks idle connections in epoll so they hold
+// no goroutine and no read buffer, and writes with an on-demand writer
+// that exists only while the bounded outbound queue is non-empty; see its
+// doc.go for the goroutines, the lock order and why this departs from "one
+// reader goroutine, one writer". This package keeps the protocol: Connect,
+// Join, Send, Pull, limits. A connection that cannot keep up is closed
+// with the slow-consumer reason and never blocks the dispatcher or other
+// viewers. Idle and unauthenticated connections, and those whose token
+// expired, are found by one janitor goroutine (Start), not by
+// per-connection timers: connections stamp with the real clock and the
+// janitor compares with its own clock, read at each round, so a timeout
+// fires at most one janitor period late and never early.
 //
 // With an Offline service in its Deps, the gateway also routes the offline
 // 1:1 and group frames to it (gateway/offline.go), pushes the login

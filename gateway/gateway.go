@@ -18,6 +18,7 @@ import (
 
 	"github.com/roomcast/roomcast/auth"
 	"github.com/roomcast/roomcast/fanout"
+	"github.com/roomcast/roomcast/gateway/wsconn"
 	"github.com/roomcast/roomcast/internal/shard"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/room"
@@ -85,16 +86,15 @@ type Gateway struct {
 	origins  []string
 	anyOrig  bool
 
-	epoch  time.Time    // monotonic base of the coarse clock
-	clock  atomic.Int64 // nanoseconds since epoch, updated by the janitor
+	core   *wsconn.Group // the connection core: framing, parking, writers, counters
+	clock  atomic.Int64  // coarse clock: core.Now() at the janitor's last round
 	nextID atomic.Uint64
 	conns  atomic.Int64
-	slots  atomic.Int64  // MaxConns slots taken: registered connections and handshakes in progress
-	parks  atomic.Uint64 // connections parked, ever (the janitor trims memory after waves)
-	queued atomic.Int64
+	slots  atomic.Int64 // MaxConns slots taken: registered connections and handshakes in progress
+	logs   logLimiter   // rate-limits client-caused log lines, per reason
 
 	shards [numConnShards]connShard
-	poller *poller // nil: no parking (platform, or ParkAfter < 0)
+	poller *wsconn.Poller // nil: no parking (platform, or ParkAfter < 0)
 
 	ipConns, userConns *counter
 	joinsByUser        *rates
@@ -121,10 +121,17 @@ func New(d Deps, cfg Config) (*Gateway, error) {
 		return nil, errors.New("gateway: Rooms, Fanout and Auth are required")
 	}
 	cfg = cfg.WithDefaults()
-	g := &Gateway{cfg: cfg, d: d, log: d.Logger, epoch: time.Now(), stop: make(chan struct{})}
+	g := &Gateway{cfg: cfg, d: d, log: d.Logger, stop: make(chan struct{})}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
+	g.core = wsconn.NewGroup(wsconn.Config{
+		ReadBufferSize:  cfg.ReadBufferSize,
+		MaxMessageBytes: cfg.MaxFrameBytes,
+		MaxQueueBytes:   cfg.MaxQueueBytes,
+		WriteTimeout:    cfg.WriteTimeout,
+		ParkAfter:       cfg.ParkAfter,
+	}, &g.wg, g.log)
 	for _, o := range cfg.AllowedOrigins {
 		if o == "*" {
 			g.anyOrig = true
@@ -139,7 +146,7 @@ func New(d Deps, cfg Config) (*Gateway, error) {
 	g.joinsByUser = newRates(cfg.JoinRatePerUser, cfg.JoinBurstPerUser)
 	g.joinsByIP = newRates(cfg.JoinRatePerIP, cfg.JoinBurstPerIP)
 	g.upgrader = websocket.Upgrader{
-		// gorilla's own reader is never used (see wsframe.go): keep its
+		// gorilla's own reader is never used (see gateway/wsconn): keep its
 		// buffer minimal.
 		ReadBufferSize:  1,
 		WriteBufferSize: 4096,
@@ -158,10 +165,13 @@ func New(d Deps, cfg Config) (*Gateway, error) {
 }
 
 // now is the coarse monotonic clock (nanoseconds since the gateway was
-// made), good to the janitor's period.
+// made): the real clock (core.Now) read at the janitor's last round, so it
+// is never ahead of the real one and at most one janitor period behind.
+// Connections stamp with the real clock; only comparisons use this one
+// (STYLE.md rule 18: a timeout may fire late by one period, never early).
 func (g *Gateway) now() int64 { return g.clock.Load() }
 
-func (g *Gateway) tick() { g.clock.Store(int64(time.Since(g.epoch))) }
+func (g *Gateway) tick() { g.clock.Store(g.core.Now()) }
 
 func (g *Gateway) checkOrigin(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
@@ -269,10 +279,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	go func() { // counted in g.wg by register
 		defer g.wg.Done()
 		if ident != nil && !c.authenticate(0, *ident, enc) {
-			c.cleanup()
+			c.ws.End()
 			return
 		}
-		c.serveReads()
+		c.ws.Serve()
 	}()
 }
 
@@ -309,6 +319,17 @@ func (g *Gateway) register(c *conn) bool {
 	g.wg.Add(1)
 	return true
 }
+
+// lookupCore is lookup for the poller.
+func (g *Gateway) lookupCore(id uint64) *wsconn.Conn {
+	if c := g.lookup(id); c != nil {
+		return c.ws
+	}
+	return nil
+}
+
+// freeOSMemory is the trim the janitor runs (a variable for tests).
+var freeOSMemory = wsconn.FreeOSMemory
 
 // lookup returns the open connection with id.
 func (g *Gateway) lookup(id uint64) *conn {
@@ -373,10 +394,7 @@ func (g *Gateway) Move(fn func(user string) (url string, move bool), limit int) 
 		if !move {
 			return
 		}
-		c.mu.Lock()
-		closing := c.closeWhy != ""
-		c.mu.Unlock()
-		if closing {
+		if c.closing() {
 			return
 		}
 		c.push(0, &pb.Frame{Body: &pb.Frame_Kick{Kick: &pb.Kick{Reason: pb.Kick_MOVED, Redirect: url, Message: "this user is served by another node"}}})
@@ -396,11 +414,12 @@ func (g *Gateway) Start() {
 	g.startOnce.Do(func() {
 		g.tick()
 		if g.cfg.ParkAfter > 0 {
-			p, err := newPoller(g)
+			p, err := wsconn.NewPoller(g.lookupCore, g.log)
 			if err == nil {
 				g.poller = p
-				p.start()
-			} else if !errors.Is(err, errNoPoller) {
+				g.core.SetPoller(p)
+				p.Start()
+			} else if !errors.Is(err, wsconn.ErrNoPoller) {
 				g.log.Warn("no poller: every connection keeps a reader goroutine", "err", err)
 			}
 		}
@@ -417,7 +436,7 @@ func (g *Gateway) janitor() {
 	period = max(min(period, 5*time.Second), 100*time.Millisecond)
 	t := time.NewTicker(period)
 	defer t.Stop()
-	var trim trimmer
+	var trim wsconn.Trimmer
 	for {
 		select {
 		case <-g.stop:
@@ -425,7 +444,7 @@ func (g *Gateway) janitor() {
 		case <-t.C:
 		}
 		g.tick()
-		if trim.tick(g.parks.Load(), time.Now(), freeOSMemory) {
+		if trim.Tick(g.core.Parks.Load(), time.Now(), freeOSMemory) {
 			g.metrics.trims.Inc()
 		}
 		cutoff := time.Now().Add(-time.Minute)
@@ -439,7 +458,7 @@ func (g *Gateway) janitor() {
 				c.closeWith(ReasonAuthTimeout, "no Connect frame in time")
 			case c.tokenExpired(wall):
 				c.expire(0)
-			case now-c.lastRead.Load() > idle:
+			case now-c.ws.LastRead() > idle:
 				c.closeWith(ReasonIdle, "no frame received in time")
 			}
 		})
@@ -467,12 +486,12 @@ func (g *Gateway) Close(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		// Force: break every connection so the readers return.
-		g.each(func(c *conn) { _ = c.nc.Close() })
+		g.each(func(c *conn) { c.ws.Kill() })
 		<-done
 		err = ctx.Err()
 	}
 	if g.poller != nil {
-		g.poller.close()
+		g.poller.Close()
 	}
 	return err
 }
@@ -480,11 +499,9 @@ func (g *Gateway) Close(ctx context.Context) error {
 func (g *Gateway) countParked() int {
 	n := 0
 	g.each(func(c *conn) {
-		c.mu.Lock()
-		if c.parked {
+		if c.ws.Parked() {
 			n++
 		}
-		c.mu.Unlock()
 	})
 	return n
 }

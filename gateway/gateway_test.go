@@ -17,6 +17,7 @@ import (
 
 	"github.com/roomcast/roomcast/auth"
 	"github.com/roomcast/roomcast/fanout"
+	"github.com/roomcast/roomcast/gateway/wsconn"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/room"
 )
@@ -209,26 +210,27 @@ func (b *blockingConn) SetReadDeadline(time.Time) error  { return nil }
 func TestQueueGaugeAfterWriteError(t *testing.T) {
 	g := newTestGateway(t, anyToken, Config{})
 	nc := &blockingConn{entered: make(chan struct{}), release: make(chan struct{})}
-	c := &conn{g: g, nc: nc, fd: -1, id: g.nextID.Add(1), done: make(chan struct{})}
+	c := &conn{g: g, id: g.nextID.Add(1)}
+	c.ws = wsconn.New(g.core, c.id, nc, c)
 	pong := func() *pb.Frame { return &pb.Frame{Body: &pb.Frame_Pong{Pong: &pb.Pong{ServerTime: 1}}} }
 	c.push(0, pong()) // taken by the writer, which blocks in Write
 	<-nc.entered
 	for range 10 {
 		c.push(0, pong())
 	}
-	if g.queued.Load() <= 0 {
+	if g.core.Queued.Load() <= 0 {
 		t.Fatal("nothing queued behind the blocked write")
 	}
 	close(nc.release)
 	select {
-	case <-c.done:
+	case <-c.ws.Done():
 	case <-time.After(5 * time.Second):
 		t.Fatal("the writer did not finish")
 	}
-	if n := g.queued.Load(); n != 0 {
+	if n := g.core.Queued.Load(); n != 0 {
 		t.Fatalf("queue_bytes = %d after the connection died, want 0", n)
 	}
-	if got := c.closeWhy; got != ReasonWriteError {
+	if got := c.ws.CloseReason(); got != ReasonWriteError {
 		t.Fatalf("closed for %q, want %q", got, ReasonWriteError)
 	}
 }

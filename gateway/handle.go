@@ -26,9 +26,11 @@ func (c *conn) handle(f *pb.Frame, decodeErr error) bool {
 		id = f.Id
 	}
 	if decodeErr != nil {
+		// Fixed text: an error message never echoes the client's bytes
+		// (the decoder's own error may quote them).
 		msg := "frame carries no known operation"
 		if errors.Is(decodeErr, protocol.ErrBadFrame) {
-			msg = decodeErr.Error()
+			msg = "frame is not a valid " + encodingName(protocol.Encoding(c.enc.Load())) + " Frame"
 		}
 		return c.refuse(id, codeOf(decodeErr), msg)
 	}
@@ -74,6 +76,13 @@ func (c *conn) handle(f *pb.Frame, decodeErr error) bool {
 		return c.refuse(id, pb.Error_UNKNOWN_OP, fmt.Sprintf("%T is not a client operation", f.Body))
 	}
 	return true
+}
+
+func encodingName(e protocol.Encoding) string {
+	if e == protocol.JSON {
+		return "JSON"
+	}
+	return "protobuf"
 }
 
 // deep runs fn on a goroutine of its own and waits for it. Operations with

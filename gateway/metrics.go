@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
@@ -10,11 +12,11 @@ type metrics struct {
 	rejected    *prometheus.CounterVec // reason
 	closes      *prometheus.CounterVec // reason
 	framesIn    prometheus.Counter
-	framesOut   prometheus.Counter
-	bytesOut    prometheus.Counter
-	messagesOut prometheus.Counter
+	framesOut   prometheus.CounterFunc
+	bytesOut    prometheus.CounterFunc
+	messagesOut prometheus.CounterFunc
 	errors      *prometheus.CounterVec // code
-	parks       prometheus.Counter
+	parks       prometheus.CounterFunc
 	trims       prometheus.Counter
 	limits      *limitMetrics // every limit and its refusals (below)
 }
@@ -23,13 +25,17 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) (*metrics, error) {
 	c := func(name, help string) prometheus.Counter {
 		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "roomcast", Subsystem: "gateway", Name: name, Help: help})
 	}
+	cf := func(name, help string, v *atomic.Uint64) prometheus.CounterFunc {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "roomcast", Subsystem: "gateway", Name: name, Help: help},
+			func() float64 { return float64(v.Load()) })
+	}
 	m := &metrics{
 		accepted:    c("connections_accepted_total", "WebSocket connections accepted."),
 		framesIn:    c("frames_in_total", "Frames received from clients."),
-		framesOut:   c("frames_out_total", "Frames written to clients."),
-		bytesOut:    c("bytes_out_total", "Frame payload bytes written to clients."),
-		messagesOut: c("messages_out_total", "Room messages written to clients (inside Notify and PullResult frames)."),
-		parks:       c("parks_total", "Times an idle connection gave up its reader goroutine to wait in the poller."),
+		framesOut:   cf("frames_out_total", "Frames written to clients.", &g.core.FramesOut),
+		bytesOut:    cf("bytes_out_total", "Frame payload bytes written to clients.", &g.core.BytesOut),
+		messagesOut: cf("messages_out_total", "Room messages written to clients (inside Notify and PullResult frames).", &g.core.MessagesOut),
+		parks:       cf("parks_total", "Times an idle connection gave up its reader goroutine to wait in the poller.", &g.core.Parks),
 		trims:       c("memory_trims_total", "Times free memory was returned to the OS after a wave of connections parked."),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "roomcast", Subsystem: "gateway", Name: "handshakes_rejected_total",
@@ -65,10 +71,14 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) (*metrics, error) {
 	queued := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "roomcast", Subsystem: "gateway", Name: "queue_bytes",
 		Help: "Bytes waiting in outbound queues, all connections.",
-	}, func() float64 { return float64(g.queued.Load()) })
+	}, func() float64 { return float64(g.core.Queued.Load()) })
+	partial := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "roomcast", Subsystem: "gateway", Name: "partial_bytes",
+		Help: "Bytes of unfinished client frames and fragmented messages held by parked connections (each at most max_frame_bytes and a frame header).",
+	}, func() float64 { return float64(g.core.Partial.Load()) })
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.accepted, m.rejected, m.closes, m.framesIn, m.framesOut,
-			m.bytesOut, m.messagesOut, m.errors, m.parks, m.trims, conns, parked, queued, m.limits.values, m.limits.vec} {
+			m.bytesOut, m.messagesOut, m.errors, m.parks, m.trims, conns, parked, queued, partial, m.limits.values, m.limits.vec} {
 			if err := reg.Register(col); err != nil {
 				return nil, err
 			}

@@ -135,7 +135,5 @@ func (c *conn) answerSend(qs queuedSend, r room.SendResult) {
 
 // isClosed reports whether the connection stopped taking frames.
 func (c *conn) isClosed() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closed
+	return c.ws.Closing()
 }

@@ -1,4 +1,4 @@
-package gateway
+package wsconn
 
 import (
 	"testing"
@@ -9,7 +9,7 @@ import (
 // parking, one when the wave has settled, none for a small wave or within
 // the minimum gap.
 func TestTrimmerTrimsOnceAfterASettledWave(t *testing.T) {
-	var tr trimmer
+	var tr Trimmer
 	trims := 0
 	trim := func() { trims++ }
 	t0 := time.Unix(1000, 0)
@@ -31,7 +31,7 @@ func TestTrimmerTrimsOnceAfterASettledWave(t *testing.T) {
 		{4100, 82 * time.Second, 3}, // past the gap: trim
 	}
 	for i, s := range steps {
-		tr.tick(s.parks, t0.Add(s.at), trim)
+		tr.Tick(s.parks, t0.Add(s.at), trim)
 		if trims != s.want {
 			t.Fatalf("step %d (parks %d at %v): %d trims, want %d", i, s.parks, s.at, trims, s.want)
 		}

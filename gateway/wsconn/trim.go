@@ -1,4 +1,4 @@
-package gateway
+package wsconn
 
 import (
 	"runtime/debug"
@@ -21,17 +21,18 @@ const (
 	trimMinGap   = 30 * time.Second // least time between two trims
 )
 
-// trimmer decides when a park wave has settled; owned by the janitor.
-type trimmer struct {
+// Trimmer decides when a park wave has settled; owned by the caller's
+// periodic task (the gateway's janitor). The zero value is ready.
+type Trimmer struct {
 	lastParks uint64    // parks counter at the previous tick
 	waveStart uint64    // parks counter at the last trim
 	lastTrim  time.Time // when the last trim ran
 }
 
-// tick is called by the janitor with the parks counter; it trims when at
+// Tick is called periodically with the parks counter; it trims when at
 // least trimMinParks connections parked since the last trim, none parked
 // since the previous tick (the wave is over) and trimMinGap has passed.
-func (t *trimmer) tick(parks uint64, now time.Time, trim func()) bool {
+func (t *Trimmer) Tick(parks uint64, now time.Time, trim func()) bool {
 	settled := parks == t.lastParks
 	t.lastParks = parks
 	if !settled || parks-t.waveStart < trimMinParks || now.Sub(t.lastTrim) < trimMinGap {
@@ -42,5 +43,5 @@ func (t *trimmer) tick(parks uint64, now time.Time, trim func()) bool {
 	return true
 }
 
-// freeOSMemory is the trim the gateway runs (a variable for tests).
-var freeOSMemory = debug.FreeOSMemory
+// FreeOSMemory is the trim to pass to Tick.
+func FreeOSMemory() { debug.FreeOSMemory() }

@@ -1,38 +1,49 @@
 //go:build linux
 
-package gateway
+package wsconn
 
 import (
 	"errors"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
 
-// poller waits, on one epoll instance, for idle connections to become
+// Poller waits, on one epoll instance, for parked connections to become
 // readable, so that an idle connection needs no goroutine. Each parked
 // connection is registered level-triggered and one-shot: one wake per
 // parking. Event data is the connection id, never the fd, so an fd number
-// reused after a close cannot reach the wrong connection.
-type poller struct {
-	g       *Gateway
+// reused after a close cannot reach the wrong connection. Start runs its
+// one goroutine; Close stops it and waits.
+type Poller struct {
+	lookup  func(id uint64) *Conn
+	log     *slog.Logger
 	epfd    int
 	closing atomic.Bool
 	wg      sync.WaitGroup
 }
 
-var errNoPoller = errors.New("gateway: no poller on this platform")
+// ErrNoPoller: the platform has no poller; every connection keeps its
+// reader goroutine.
+var ErrNoPoller = errors.New("wsconn: no poller on this platform")
 
-func newPoller(g *Gateway) (*poller, error) {
+// NewPoller makes a poller (an epoll instance; no goroutine yet). lookup
+// finds an open connection by id.
+func NewPoller(lookup func(id uint64) *Conn, log *slog.Logger) (*Poller, error) {
 	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}
-	return &poller{g: g, epfd: fd}, nil
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Poller{lookup: lookup, log: log, epfd: fd}, nil
 }
 
-func (p *poller) start() {
+// Start runs the poller's goroutine.
+func (p *Poller) Start() {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -44,7 +55,7 @@ func (p *poller) start() {
 // under c.mu before the fd is armed: once armed, the poller may wake c at
 // once and the new reader may park (and arm) again before EpollCtl here
 // returns.
-func (p *poller) arm(c *conn) error {
+func (p *Poller) arm(c *Conn) error {
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT}
 	ev.Fd, ev.Pad = int32(uint32(c.id)), int32(uint32(c.id>>32))
 	c.mu.Lock()
@@ -55,7 +66,7 @@ func (p *poller) arm(c *conn) error {
 	if add {
 		op = unix.EPOLL_CTL_ADD
 	}
-	if err := unix.EpollCtl(p.epfd, op, c.fd, &ev); err != nil {
+	if err := unix.EpollCtl(p.epfd, op, int(c.fd), &ev); err != nil {
 		if add { // not registered: nothing can wake c
 			c.mu.Lock()
 			c.polled = false
@@ -66,7 +77,7 @@ func (p *poller) arm(c *conn) error {
 	return nil
 }
 
-func (p *poller) run() {
+func (p *Poller) run() {
 	events := make([]unix.EpollEvent, 512)
 	for !p.closing.Load() {
 		n, err := unix.EpollWait(p.epfd, events, 100)
@@ -74,19 +85,20 @@ func (p *poller) run() {
 			if errors.Is(err, unix.EINTR) {
 				continue
 			}
-			p.g.log.Error("epoll wait failed; idle connections may stall", "err", err)
+			p.log.Error("epoll wait failed; idle connections may stall", "err", err)
 			return
 		}
 		for i := 0; i < n; i++ {
 			id := uint64(uint32(events[i].Fd)) | uint64(uint32(events[i].Pad))<<32
-			if c := p.g.lookup(id); c != nil {
+			if c := p.lookup(id); c != nil {
 				c.wake()
 			}
 		}
 	}
 }
 
-func (p *poller) close() {
+// Close stops the poller and waits for its goroutine.
+func (p *Poller) Close() {
 	p.closing.Store(true)
 	p.wg.Wait()
 	_ = unix.Close(p.epfd)
