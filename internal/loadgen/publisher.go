@@ -118,6 +118,15 @@ func (s *PublishStats) Refuse(code pb.Error_Code) {
 	s.mu.Unlock()
 }
 
+// RefuseNamed counts one refused message under an error name of another
+// server (e.g. "http_503", "api_102"), as another error.
+func (s *PublishStats) RefuseNamed(name string) {
+	s.Failed.Add(1)
+	s.mu.Lock()
+	s.errs[name]++
+	s.mu.Unlock()
+}
+
 // Publisher is one connection that sends room messages. It is also a
 // viewer of the rooms it joined (the server notifies it like anyone), and
 // acknowledges like one so it is never kicked for not pulling.
