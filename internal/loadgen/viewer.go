@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/protocol"
@@ -89,6 +90,14 @@ func Answer(notify bool, cur, pcur, seq, pseq uint64, more bool, pulling *int64,
 		return false, true
 	}
 	return false, false
+}
+
+// complete applies a complete Notify (Notify.complete, docs/protocol.md):
+// it carried everything up to the heads seq and pseq (what the server no
+// longer held is counted in its missed), so the cursors move there and the
+// viewer answers nothing.
+func (c *cursor) complete(seq, pseq uint64) {
+	c.seq, c.pseq = max(c.seq, seq), max(c.pseq, pseq)
 }
 
 // lane returns a pointer to the cursor of a lane.
@@ -386,6 +395,10 @@ func (v *Viewer) readFast() error {
 	if v.cfg.NoAck {
 		return nil
 	}
+	if s.kind == kindNotify && s.complete {
+		c.complete(s.seq, s.pseq)
+		return nil
+	}
 	if now == 0 {
 		now = time.Now().UnixNano()
 	}
@@ -421,6 +434,15 @@ func (v *Viewer) answer(c *cursor, notify bool, seq, pseq uint64, more bool) {
 		v.stats.Pulls.Add(1)
 	}
 	_ = v.write(&pb.Frame{Body: &pb.Frame_Pull{Pull: &pb.Pull{Room: c.room, AfterSeq: c.seq, AfterPseq: c.pseq, Limit: uint32(v.cfg.PullLimit), Ack: ack}}})
+}
+
+// notifyComplete reports Notify.complete through reflection, so the
+// viewer reads it from generated code that has the field and sees false
+// with code from before it (a server from before it never sets it).
+func notifyComplete(n *pb.Notify) bool {
+	m := n.ProtoReflect()
+	fd := m.Descriptor().Fields().ByNumber(fNotifyComplete)
+	return fd != nil && fd.Kind() == protoreflect.BoolKind && m.Get(fd).Bool()
 }
 
 // record adds one latency sample (nanoseconds).
@@ -461,6 +483,10 @@ func (v *Viewer) handle(f *pb.Frame) {
 		v.stats.Notifies.Add(1)
 		c := v.apply(n.Room, n.Messages, n.Missed)
 		if c == nil || v.cfg.NoAck {
+			return
+		}
+		if notifyComplete(n) {
+			c.complete(n.Seq, n.Pseq)
 			return
 		}
 		v.answer(c, true, n.Seq, n.Pseq, false)
