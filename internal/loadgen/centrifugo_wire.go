@@ -197,32 +197,12 @@ func eachField(b []byte, fn func(num protowire.Number, typ protowire.Type, v uin
 	return nil
 }
 
-// cfJSONReply is one JSON reply, as far as the viewer reads it.
-type cfJSONReply struct {
-	ID    uint32 `json:"id"`
-	Error *struct {
-		Code    uint32 `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-	Push *struct {
-		Channel string `json:"channel"`
-		Pub     *struct {
-			Data json.RawMessage `json:"data"`
-		} `json:"pub"`
-		Disconnect *struct {
-			Code uint32 `json:"code"`
-		} `json:"disconnect"`
-	} `json:"push"`
-	Connect *struct {
-		Ping uint32 `json:"ping"`
-		Pong bool   `json:"pong"`
-	} `json:"connect"`
-	Subscribe *struct{} `json:"subscribe"`
-}
-
 // CfEachReplyJSON calls fn for every reply of a JSON frame (one object a
-// line), in order, and stops at fn's first error.
+// line), in order, and stops at fn's first error. It reads the lines with
+// the allocation-free JSON walker (jsonscan.go); byte slices alias the
+// frame, and string escapes are kept.
 func CfEachReplyJSON(frame []byte, fn func(r *CfReply) error) error {
+	var r CfReply
 	for len(frame) > 0 {
 		line := frame
 		if i := bytes.IndexByte(frame, '\n'); i >= 0 {
@@ -234,34 +214,91 @@ func CfEachReplyJSON(frame []byte, fn func(r *CfReply) error) error {
 		if len(line) == 0 {
 			continue
 		}
-		var j cfJSONReply
-		if err := json.Unmarshal(line, &j); err != nil {
+		r = CfReply{}
+		if err := cfScanReplyJSON(line, &r); err != nil {
 			return fmt.Errorf("%w: %w", ErrCfFrame, err)
-		}
-		r := CfReply{ID: j.ID}
-		switch {
-		case j.Error != nil:
-			r.Error, r.ErrCode, r.ErrMessage = true, j.Error.Code, j.Error.Message
-		case j.Push != nil:
-			r.Channel = []byte(j.Push.Channel)
-			if j.Push.Pub != nil {
-				r.Pub, r.Data = true, j.Push.Pub.Data
-			}
-			if j.Push.Disconnect != nil {
-				r.Disconnect, r.DisconnectCode = true, j.Push.Disconnect.Code
-			}
-		case j.Connect != nil:
-			r.Connect, r.PingSeconds, r.Pong = true, j.Connect.Ping, j.Connect.Pong
-		case j.Subscribe != nil:
-			r.Subscribe = true
-		case j.ID == 0:
-			r.Ping = true // {}: the server's ping
 		}
 		if err := fn(&r); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// cfScanReplyJSON reads one JSON reply.
+func cfScanReplyJSON(line []byte, r *CfReply) error {
+	keys := 0
+	err := jsonObject(line, func(key, val []byte) error {
+		keys++
+		var err error
+		switch string(key) {
+		case "id":
+			var id uint64
+			id, err = jsonUint(val)
+			r.ID = uint32(id)
+		case "error":
+			r.Error = true
+			err = jsonObject(val, func(k, v []byte) error {
+				switch string(k) {
+				case "code":
+					c, err := jsonUint(v)
+					r.ErrCode = uint32(c)
+					return err
+				case "message":
+					m, err := jsonString(v)
+					r.ErrMessage = string(m)
+					return err
+				}
+				return nil
+			})
+		case "push":
+			err = jsonObject(val, func(k, v []byte) error {
+				switch string(k) {
+				case "channel":
+					var err error
+					r.Channel, err = jsonString(v)
+					return err
+				case "pub":
+					r.Pub = true
+					return jsonObject(v, func(k, d []byte) error {
+						if string(k) == "data" {
+							r.Data = d
+						}
+						return nil
+					})
+				case "disconnect":
+					r.Disconnect = true
+					return jsonObject(v, func(k, c []byte) error {
+						if string(k) == "code" {
+							code, err := jsonUint(c)
+							r.DisconnectCode = uint32(code)
+							return err
+						}
+						return nil
+					})
+				}
+				return nil
+			})
+		case "connect":
+			r.Connect = true
+			err = jsonObject(val, func(k, v []byte) error {
+				switch string(k) {
+				case "ping":
+					p, err := jsonUint(v)
+					r.PingSeconds = uint32(p)
+					return err
+				case "pong":
+					r.Pong = jsonTrue(v)
+				}
+				return nil
+			})
+		case "subscribe":
+			r.Subscribe = true
+		}
+		return err
+	})
+	r.Ping = err == nil && keys == 0 // {}: the server's ping
+	return err
 }
 
 // CfConnectCommand encodes Command{id, connect: {token, name}} as one

@@ -64,6 +64,7 @@ type scanned struct {
 	missed    uint64
 	more      bool
 	complete  bool   // Notify.complete: nothing to answer
+	json      bool   // scanned from JSON: msgs is the messages array
 	msgs      []byte // the concatenated message fields, walked by eachMessage
 	msgField  protowire.Number
 }
@@ -171,6 +172,9 @@ func (s *scanned) scanBody(b []byte, room, seq, pseq, missed, more, complete pro
 
 // eachMessage calls fn for every RoomMessage of the scanned frame.
 func (s *scanned) eachMessage(fn func(seq uint64, priority bool, body []byte)) error {
+	if s.json {
+		return s.eachMessageJSON(fn)
+	}
 	b := s.msgs
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)

@@ -292,13 +292,7 @@ func (v *Viewer) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { _ = v.ws.Close() })
 	defer stop()
 	for {
-		var f *pb.Frame
-		var err error
-		if v.enc == protocol.Binary {
-			err = v.readFast()
-		} else {
-			f, err = v.read()
-		}
+		err := v.readFast()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -311,14 +305,12 @@ func (v *Viewer) Run(ctx context.Context) error {
 			v.stats.recordClose(code)
 			return err
 		}
-		if f != nil {
-			v.handle(f)
-		}
 	}
 }
 
-// readFast reads one binary frame and acts on it without decoding it into
-// messages (see scan.go).
+// readFast reads one frame and acts on it without decoding it into
+// messages: binary frames with scan.go's scanner, JSON ones with
+// jsonscan.go's walker.
 func (v *Viewer) readFast() error {
 	mt, r, err := v.ws.NextReader()
 	if err != nil {
@@ -332,10 +324,15 @@ func (v *Viewer) readFast() error {
 	}
 	v.stats.FramesIn.Add(1)
 	v.stats.BytesIn.Add(uint64(buf.Len()))
-	if mt != websocket.BinaryMessage {
+	var s scanned
+	switch {
+	case mt == websocket.BinaryMessage && v.enc == protocol.Binary:
+		s, err = scanFrame(buf.Bytes())
+	case mt == websocket.TextMessage && v.enc == protocol.JSON:
+		s, err = scanFrameJSON(buf.Bytes())
+	default:
 		return nil
 	}
-	s, err := scanFrame(buf.Bytes())
 	if err != nil {
 		return err
 	}
@@ -411,6 +408,10 @@ func (v *Viewer) readFast() error {
 	} else {
 		v.stats.Pulls.Add(1)
 	}
+	if v.enc != protocol.Binary {
+		v.sendPull(c, ack)
+		return nil
+	}
 	// The frame is built in a pooled buffer, not on the stack: every byte
 	// of this goroutine's deepest stack is paid by every viewer.
 	bp := pullBufs.Get().(*[]byte)
@@ -433,6 +434,12 @@ func (v *Viewer) answer(c *cursor, notify bool, seq, pseq uint64, more bool) {
 	} else {
 		v.stats.Pulls.Add(1)
 	}
+	v.sendPull(c, ack)
+}
+
+// sendPull writes a Pull from c's cursors (an acknowledge-only one with
+// ack) in the viewer's encoding.
+func (v *Viewer) sendPull(c *cursor, ack bool) {
 	_ = v.write(&pb.Frame{Body: &pb.Frame_Pull{Pull: &pb.Pull{Room: c.room, AfterSeq: c.seq, AfterPseq: c.pseq, Limit: uint32(v.cfg.PullLimit), Ack: ack}}})
 }
 
