@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -431,8 +433,8 @@ func (r *CompareReport) WriteTable(w io.Writer) {
 			fmt.Fprintf(w, "FAILED %s %s %s #%d: %s\n", run.Row, run.Server, run.Encoding, run.Repeat, run.Error)
 		}
 	}
-	for k, v := range r.Drive {
-		fmt.Fprintf(w, "%s: %s\n", k, v)
+	for _, k := range slices.Sorted(maps.Keys(r.Drive)) {
+		fmt.Fprintf(w, "%s: %s\n", k, r.Drive[k])
 	}
 }
 
@@ -462,7 +464,7 @@ func deliveredStr(a *Aggregate) string {
 
 // How each server is driven (the report's "drive").
 const (
-	driveRoomcast   = "viewers: roomcast WebSocket protocol (protobuf binary frames, or JSON text frames), each joins the room and behaves like the SDK (applies inline messages, acknowledges complete Notifies, pulls otherwise); publishers: roomcast WebSocket connections with the system role sending Send frames (the client send path; encoding as the viewers'), answers counted asynchronously"
+	driveRoomcast   = "viewers: roomcast WebSocket protocol (protobuf binary frames, or JSON text frames), each joins the room and behaves like the SDK (applies inline messages; answers nothing to a Notify marked complete, acknowledges one that brought it up to date otherwise, pulls when behind); publishers: roomcast WebSocket connections with the system role sending Send frames (the client send path; encoding as the viewers'), answers counted asynchronously"
 	driveCentrifugo = "viewers: Centrifugo client protocol over WebSocket (JSON text frames, or protobuf with ?format=protobuf), connect with an HS256 JWT then subscribe to room:<room> (namespace without subscription tokens; memory engine, no history, presence or join/leave), answer the server's pings; publishers: the server HTTP API, POST /api/publish with X-API-Key, one request in flight per publisher on a kept-alive connection; the payload is a JSON string of the same body bytes"
 )
 
