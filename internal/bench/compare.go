@@ -223,11 +223,14 @@ type CompareSettings struct {
 
 // CompareRun is one run: its figures and the full run report.
 type CompareRun struct {
-	Row      string   `json:"row"`
-	Server   string   `json:"server"`
-	Encoding string   `json:"encoding"`
-	Repeat   int      `json:"repeat"`
-	Error    string   `json:"error,omitempty"`
+	Row      string `json:"row"`
+	Server   string `json:"server"`
+	Encoding string `json:"encoding"`
+	Repeat   int    `json:"repeat"`
+	Error    string `json:"error,omitempty"`
+	// StopNote says the server had to be killed after the run (it did
+	// not exit within 30 s of SIGTERM); the run's figures stand.
+	StopNote string   `json:"stop_note,omitempty"`
 	Figures  *Figures `json:"figures,omitempty"`
 	Report   *Report  `json:"report,omitempty"`
 }
@@ -518,8 +521,12 @@ func RunCompare(ctx context.Context, cc CompareConfig, prog *Progress, log io.Wr
 					tag := fmt.Sprintf("%s-%s-%s-%d", strings.ReplaceAll(row.Name(), "@", "at"), srv, enc, rep0)
 					fmt.Fprintf(log, "compare: run %d/%d: %s, %s, %s, repeat %d\n", n, total, row.Name(), srv, enc, rep0)
 					run := CompareRun{Row: row.Name(), Server: srv, Encoding: enc, Repeat: rep0}
-					r, err := compareOne(ctx, cc, row, srv, enc, tag, prog)
+					r, stopErr, err := compareOne(ctx, cc, row, srv, enc, tag, prog)
 					run.Report = r
+					if stopErr != nil {
+						run.StopNote = stopErr.Error()
+						fmt.Fprintf(log, "compare: %v\n", stopErr)
+					}
 					if r != nil {
 						run.Figures = FiguresOf(r)
 					}
@@ -546,11 +553,12 @@ func RunCompare(ctx context.Context, cc CompareConfig, prog *Progress, log io.Wr
 	return rep, nil
 }
 
-// compareOne starts a fresh server, runs the load against it and stops it.
-func compareOne(ctx context.Context, cc CompareConfig, row Row, srv, enc, tag string, prog *Progress) (*Report, error) {
+// compareOne starts a fresh server, runs the load against it and stops it;
+// stopErr says the server had to be killed.
+func compareOne(ctx context.Context, cc CompareConfig, row Row, srv, enc, tag string, prog *Progress) (rep *Report, stopErr, err error) {
 	p, err := startServer(ctx, cc.Spec, srv, tag)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c := cc.Base
 	c.Server = srv
@@ -569,13 +577,11 @@ func compareOne(ctx context.Context, cc CompareConfig, row Row, srv, enc, tag st
 		c.PullLimit = 0
 	}
 	r, err := Run(ctx, c, prog)
-	if serr := p.stop(); serr != nil && err == nil {
-		err = serr
-	}
+	stopErr = p.stop()
 	if err == nil && r != nil && r.Server.Processes[0].Error != "" {
 		err = fmt.Errorf("%w: server process: %s", ErrCompare, r.Server.Processes[0].Error)
 	}
-	return r, err
+	return r, stopErr, err
 }
 
 // cpuModel is the first "model name" of /proc/cpuinfo ("" elsewhere).
