@@ -117,7 +117,7 @@ func TestCompareRoomcastEndToEnd(t *testing.T) {
 	if err != nil || !bytes.Equal(table, stdout.Bytes()) {
 		t.Fatalf("table file: %v\n%s\nstdout:\n%s", err, table, stdout.String())
 	}
-	for _, frag := range []string{"20@10", "protobuf", "json", "FAILED 20@10 centrifugo"} {
+	for _, frag := range []string{"20@10 (1s)", "protobuf", "json", "FAILED 20@10 centrifugo"} {
 		if !strings.Contains(string(table), frag) {
 			t.Errorf("table lacks %q:\n%s", frag, table)
 		}

@@ -399,7 +399,7 @@ func (r *CompareReport) Summarize() {
 // Centrifugo.
 func (r *CompareReport) WriteTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "roomcast vs Centrifugo: %d repeat(s), %gs publishing, %d-byte messages; %d CPUs, %s; ratio = roomcast / Centrifugo (below 1: roomcast lower)\n",
+	fmt.Fprintf(tw, "roomcast vs Centrifugo: %d repeat(s), %gs publishing (rows with their own time say so), %d-byte messages; %d CPUs, %s; ratio = roomcast / Centrifugo (below 1: roomcast lower)\n",
 		r.Config.Repeats, r.Config.DurationS, r.Config.BodyBytes, r.Machine.CPUs, r.Machine.CPUModel)
 	fmt.Fprintln(tw, "row\tframes\tp50 ms rc / cf\tp99 ms rc / cf (ratio)\tserver µs/delivery rc / cf (ratio)\tRSS/viewer KiB rc / cf (ratio)\tframes in/delivery rc / cf\tframes out/delivery rc / cf\tdelivered rc / cf")
 	for _, s := range r.Summary {
@@ -420,8 +420,14 @@ func (r *CompareReport) WriteTable(w io.Writer) {
 		if enc == "binary" {
 			enc = "protobuf"
 		}
+		label := s.Row
+		for _, row := range r.Config.Rows {
+			if row.Name() == s.Row && row.DurationS > 0 {
+				label += fmt.Sprintf(" (%gs)", row.DurationS)
+			}
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s / %s\t%s / %s (%s)\t%s / %s (%s)\t%s / %s (%s)\t%s / %s\t%s / %s\t%s / %s\n",
-			s.Row, enc,
+			label, enc,
 			spreadStr(rc, rc.P50MS, 1, 1), spreadStr(cf, cf.P50MS, 1, 1),
 			spreadStr(rc, rc.P99MS, 1, 1), spreadStr(cf, cf.P99MS, 1, 1), rt("p99"),
 			spreadStr(rc, rc.ServerCPUUs, 2, 1), spreadStr(cf, cf.ServerCPUUs, 2, 1), rt("server_cpu_per_deliv"),

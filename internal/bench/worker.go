@@ -320,6 +320,13 @@ func (w *worker) dial(ctx context.Context, j int, readers *sync.WaitGroup) {
 	dctx, cancel := context.WithTimeout(ctx, job.Timeout)
 	v, err := loadgen.Dial(dctx, cfg, w.stats)
 	cancel()
+	w.started(ctx, err, i%len(job.Rooms), func() { w.viewers[j] = v }, func() { _ = v.Run(ctx) }, readers)
+}
+
+// started records the outcome of a dial: a failure (unless the worker is
+// stopping), or a viewer of room that store keeps and run reads until the
+// worker stops.
+func (w *worker) started(ctx context.Context, err error, room int, store, run func(), readers *sync.WaitGroup) {
 	if err != nil {
 		if ctx.Err() == nil {
 			w.fail(err)
@@ -327,14 +334,14 @@ func (w *worker) dial(ctx context.Context, j int, readers *sync.WaitGroup) {
 		return
 	}
 	w.mu.Lock()
-	w.viewers[j] = v
-	w.rooms[i%len(job.Rooms)]++
+	store()
+	w.rooms[room]++
 	w.mu.Unlock()
 	w.connected.Add(1)
 	readers.Add(1)
 	go func() {
 		defer readers.Done()
-		_ = v.Run(ctx)
+		run()
 	}()
 }
 
@@ -362,22 +369,7 @@ func (w *worker) dialCentrifugo(ctx context.Context, j int, readers *sync.WaitGr
 	dctx, cancel := context.WithTimeout(ctx, job.Timeout)
 	v, err := loadgen.DialCentrifugo(dctx, cfg, w.stats)
 	cancel()
-	if err != nil {
-		if ctx.Err() == nil {
-			w.fail(err)
-		}
-		return
-	}
-	w.mu.Lock()
-	w.cf[j] = v
-	w.rooms[room]++
-	w.mu.Unlock()
-	w.connected.Add(1)
-	readers.Add(1)
-	go func() {
-		defer readers.Done()
-		_ = v.Run(ctx)
-	}()
+	w.started(ctx, err, room, func() { w.cf[j] = v }, func() { _ = v.Run(ctx) }, readers)
 }
 
 func (w *worker) fail(err error) {

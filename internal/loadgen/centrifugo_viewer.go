@@ -1,12 +1,9 @@
 package loadgen
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"net/url"
 	"sync"
 	"time"
@@ -55,31 +52,13 @@ var ErrCfCommand = errors.New("loadgen: centrifugo refused")
 // long that took in stats (RecordConnect).
 func DialCentrifugo(ctx context.Context, cfg CfViewerConfig, stats *Stats) (*CfViewer, error) {
 	start := time.Now()
-	d := websocket.Dialer{
-		ReadBufferSize:   1024,
-		WriteBufferSize:  512,
-		WriteBufferPool:  writePool,
-		HandshakeTimeout: 30 * time.Second,
-	}
-	nd := &net.Dialer{Timeout: 30 * time.Second, Control: bindNoPort}
-	if cfg.LocalAddr != "" {
-		ip := net.ParseIP(cfg.LocalAddr)
-		if ip == nil {
-			return nil, fmt.Errorf("%w: bad source address %q", ErrDial, cfg.LocalAddr)
-		}
-		nd.LocalAddr = &net.TCPAddr{IP: ip}
-	}
-	d.NetDialContext = nd.DialContext
 	target, err := CfURL(cfg.URL, cfg.Protobuf)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDial, err)
 	}
-	ws, resp, err := d.DialContext(ctx, target, http.Header{})
+	ws, err := dialWS(ctx, target, cfg.LocalAddr)
 	if err != nil {
-		if resp != nil {
-			return nil, fmt.Errorf("%w: %w (HTTP %d)", ErrDial, err, resp.StatusCode)
-		}
-		return nil, fmt.Errorf("%w: %w", ErrDial, err)
+		return nil, err
 	}
 	v := &CfViewer{cfg: cfg, ws: ws, stats: stats}
 	if dl, ok := ctx.Deadline(); ok {
@@ -216,44 +195,15 @@ func (v *CfViewer) Close() error { return v.ws.Close() }
 
 // Run reads until the connection ends or ctx is cancelled.
 func (v *CfViewer) Run(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() { _ = v.ws.Close() })
-	defer stop()
-	for {
-		err := v.readOne()
-		if err == nil {
-			continue
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		code := 0
-		var ce *websocket.CloseError
-		if errors.As(err, &ce) {
-			code = ce.Code
-		}
-		v.stats.recordClose(code)
-		return err
-	}
+	return runReader(ctx, v.ws, v.stats, func() error { return readPooled(v.ws, v.stats, v.readOne) })
 }
 
-// readOne reads one frame into a pooled buffer and handles its replies.
-func (v *CfViewer) readOne() error {
-	_, r, err := v.ws.NextReader()
-	if err != nil {
-		return err
-	}
-	buf := readBufs.Get().(*bytes.Buffer)
-	defer readBufs.Put(buf)
-	buf.Reset()
-	if _, err := buf.ReadFrom(r); err != nil {
-		return err
-	}
-	v.stats.FramesIn.Add(1)
-	v.stats.BytesIn.Add(uint64(buf.Len()))
+// readOne handles the replies of one frame.
+func (v *CfViewer) readOne(_ int, data []byte) error {
 	now := time.Now().UnixNano()
 	var latBuf [64]int64
 	lats := latBuf[:0]
-	err = v.each(buf.Bytes(), func(r *CfReply) error { return v.handle(r, now, &lats) })
+	err := v.each(data, func(r *CfReply) error { return v.handle(r, now, &lats) })
 	v.stats.RecordLatencies(lats)
 	return err
 }

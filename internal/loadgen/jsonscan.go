@@ -45,15 +45,9 @@ func jsonObject(b []byte, fn func(key, val []byte) error) error {
 		if err := fn(key, b[:n]); err != nil {
 			return err
 		}
-		b = trimSpace(b[n:])
-		if len(b) > 0 {
-			if b[0] != ',' {
-				return errJSON
-			}
-			b = trimSpace(b[1:])
-			if len(b) == 0 {
-				return errJSON
-			}
+		var err error
+		if b, err = nextItem(b[n:]); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -74,18 +68,28 @@ func jsonArray(b []byte, fn func(elem []byte) error) error {
 		if err := fn(b[:n]); err != nil {
 			return err
 		}
-		b = trimSpace(b[n:])
-		if len(b) > 0 {
-			if b[0] != ',' {
-				return errJSON
-			}
-			b = trimSpace(b[1:])
-			if len(b) == 0 {
-				return errJSON
-			}
+		var err error
+		if b, err = nextItem(b[n:]); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// nextItem skips the comma after an object member or array element: the
+// rest, empty at the end, or an error for anything but ", <more>".
+func nextItem(b []byte) ([]byte, error) {
+	b = trimSpace(b)
+	if len(b) == 0 {
+		return b, nil
+	}
+	if b[0] != ',' {
+		return nil, errJSON
+	}
+	if b = trimSpace(b[1:]); len(b) == 0 {
+		return nil, errJSON
+	}
+	return b, nil
 }
 
 // jsonUint reads an unsigned integer written as a number or, as protojson

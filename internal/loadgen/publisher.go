@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
 
@@ -207,12 +205,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			code := 0
-			var ce *websocket.CloseError
-			if errors.As(err, &ce) {
-				code = ce.Code
-			}
-			p.v.stats.recordClose(code)
+			p.v.stats.recordClose(closeCode(err))
 			return err
 		}
 		if f.Id >= rejoinIDs {

@@ -151,7 +151,9 @@ type redirectError struct{ url string }
 
 func (e *redirectError) Error() string { return "redirected to " + e.url }
 
-func dialOnce(ctx context.Context, cfg ViewerConfig, stats *Stats, start time.Time) (*Viewer, error) {
+// dialWS opens a lean WebSocket connection to url from localAddr (""
+// : the kernel's choice); its errors wrap ErrDial.
+func dialWS(ctx context.Context, url, localAddr string) (*websocket.Conn, error) {
 	d := websocket.Dialer{
 		ReadBufferSize:   1024,
 		WriteBufferSize:  512,
@@ -159,20 +161,28 @@ func dialOnce(ctx context.Context, cfg ViewerConfig, stats *Stats, start time.Ti
 		HandshakeTimeout: 30 * time.Second,
 	}
 	nd := &net.Dialer{Timeout: 30 * time.Second, Control: bindNoPort}
-	if cfg.LocalAddr != "" {
-		ip := net.ParseIP(cfg.LocalAddr)
+	if localAddr != "" {
+		ip := net.ParseIP(localAddr)
 		if ip == nil {
-			return nil, fmt.Errorf("%w: bad source address %q", ErrDial, cfg.LocalAddr)
+			return nil, fmt.Errorf("%w: bad source address %q", ErrDial, localAddr)
 		}
 		nd.LocalAddr = &net.TCPAddr{IP: ip}
 	}
 	d.NetDialContext = nd.DialContext
-	ws, resp, err := d.DialContext(ctx, cfg.URL, http.Header{})
+	ws, resp, err := d.DialContext(ctx, url, http.Header{})
 	if err != nil {
 		if resp != nil {
 			return nil, fmt.Errorf("%w: %w (HTTP %d)", ErrDial, err, resp.StatusCode)
 		}
 		return nil, fmt.Errorf("%w: %w", ErrDial, err)
+	}
+	return ws, nil
+}
+
+func dialOnce(ctx context.Context, cfg ViewerConfig, stats *Stats, start time.Time) (*Viewer, error) {
+	ws, err := dialWS(ctx, cfg.URL, cfg.LocalAddr)
+	if err != nil {
+		return nil, err
 	}
 	v := &Viewer{cfg: cfg, ws: ws, stats: stats, cur: make([]cursor, 0, len(cfg.Rooms))}
 	if cfg.JSON {
@@ -289,30 +299,38 @@ var readBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // Run reads until the connection ends or ctx is cancelled.
 func (v *Viewer) Run(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() { _ = v.ws.Close() })
+	return runReader(ctx, v.ws, v.stats, func() error { return readPooled(v.ws, v.stats, v.readFast) })
+}
+
+// runReader calls read until it fails or ctx ends (which closes ws); a
+// failure before ctx ended is counted in stats as a close, by code.
+func runReader(ctx context.Context, ws *websocket.Conn, stats *Stats, read func() error) error {
+	stop := context.AfterFunc(ctx, func() { _ = ws.Close() })
 	defer stop()
 	for {
-		err := v.readFast()
-		if err != nil {
+		if err := read(); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			code := 0
-			var ce *websocket.CloseError
-			if errors.As(err, &ce) {
-				code = ce.Code
-			}
-			v.stats.recordClose(code)
+			stats.recordClose(closeCode(err))
 			return err
 		}
 	}
 }
 
-// readFast reads one frame and acts on it without decoding it into
-// messages: binary frames with scan.go's scanner, JSON ones with
-// jsonscan.go's walker.
-func (v *Viewer) readFast() error {
-	mt, r, err := v.ws.NextReader()
+// closeCode is the WebSocket close code of a read error (0: none).
+func closeCode(err error) int {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	return 0
+}
+
+// readPooled reads the next frame into a pooled buffer, counts it in
+// stats and hands it to fn (data is valid until fn returns).
+func readPooled(ws *websocket.Conn, stats *Stats, fn func(mt int, data []byte) error) error {
+	mt, r, err := ws.NextReader()
 	if err != nil {
 		return err
 	}
@@ -322,14 +340,21 @@ func (v *Viewer) readFast() error {
 	if _, err := buf.ReadFrom(r); err != nil {
 		return err
 	}
-	v.stats.FramesIn.Add(1)
-	v.stats.BytesIn.Add(uint64(buf.Len()))
+	stats.FramesIn.Add(1)
+	stats.BytesIn.Add(uint64(buf.Len()))
+	return fn(mt, buf.Bytes())
+}
+
+// readFast acts on one frame without decoding it into messages: binary
+// frames with scan.go's scanner, JSON ones with jsonscan.go's walker.
+func (v *Viewer) readFast(mt int, data []byte) error {
 	var s scanned
+	var err error
 	switch {
 	case mt == websocket.BinaryMessage && v.enc == protocol.Binary:
-		s, err = scanFrame(buf.Bytes())
+		s, err = scanFrame(data)
 	case mt == websocket.TextMessage && v.enc == protocol.JSON:
-		s, err = scanFrameJSON(buf.Bytes())
+		s, err = scanFrameJSON(data)
 	default:
 		return nil
 	}
