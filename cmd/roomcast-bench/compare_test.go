@@ -92,6 +92,10 @@ func TestCompareRoomcastEndToEnd(t *testing.T) {
 	if rep.Schema != bench.CompareSchema || len(rep.Runs) != 4 || len(rep.Summary) != 2 || rep.Drive["roomcast"] == "" || rep.Drive["centrifugo"] == "" {
 		t.Fatalf("report: schema %q, %d runs, %d summary entries, drive %v", rep.Schema, len(rep.Runs), len(rep.Summary), rep.Drive)
 	}
+	// The roomcast "binary" here is this test binary: its module is ours.
+	if !strings.Contains(rep.Versions["roomcast"], "github.com/roomcast/roomcast") || !strings.HasPrefix(rep.Versions["centrifugo"], "unknown") {
+		t.Errorf("versions %v", rep.Versions)
+	}
 	pids := map[int]bool{}
 	for _, r := range rep.Runs {
 		if r.Server == bench.ServerCentrifugo {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"debug/buildinfo"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -194,7 +195,11 @@ type CompareReport struct {
 	// Drive says how each server was driven, in words.
 	Drive   map[string]string `json:"drive"`
 	Servers map[string]string `json:"servers"` // binary and config of each
-	Config  CompareSettings   `json:"config"`
+	// Versions are each server binary's main module and version from its
+	// Go build information (a Centrifugo built by go install reports
+	// 0.0.0 itself; this says v6.9.1).
+	Versions map[string]string `json:"versions"`
+	Config   CompareSettings   `json:"config"`
 	// Runs are every run, in the order they ran; Summary is one entry per
 	// (row, encoding).
 	Runs    []CompareRun     `json:"runs"`
@@ -491,11 +496,12 @@ func RunCompare(ctx context.Context, cc CompareConfig, prog *Progress, log io.Wr
 	base.Server, base.URLs, base.APIURL, base.APIKey, base.ServerPIDs = "", nil, "", "", nil
 	d := base.WithDefaults()
 	rep := &CompareReport{
-		Schema:  CompareSchema,
-		Started: time.Now().UTC().Truncate(time.Second),
-		Machine: Machine{CPUs: runtime.NumCPU(), CPUModel: cpuModel(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH},
-		Drive:   map[string]string{},
-		Servers: map[string]string{},
+		Schema:   CompareSchema,
+		Started:  time.Now().UTC().Truncate(time.Second),
+		Machine:  Machine{CPUs: runtime.NumCPU(), CPUModel: cpuModel(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH},
+		Drive:    map[string]string{},
+		Servers:  map[string]string{},
+		Versions: map[string]string{},
 		Config: CompareSettings{
 			Rows: cc.Rows, Repeats: cc.Repeats, Encodings: cc.Encodings, Servers: cc.Servers,
 			DurationS: d.Duration.Seconds(), BodyBytes: d.Body, Ramp: d.Ramp, SourceIPs: len(d.SourceIPs),
@@ -507,9 +513,11 @@ func RunCompare(ctx context.Context, cc CompareConfig, prog *Progress, log io.Wr
 		case ServerRoomcast:
 			rep.Drive[s] = driveRoomcast
 			rep.Servers[s] = cc.Spec.Roomcast + " -config " + cc.Spec.RoomcastConfig
+			rep.Versions[s] = binaryVersion(cc.Spec.Roomcast)
 		case ServerCentrifugo:
 			rep.Drive[s] = driveCentrifugo
 			rep.Servers[s] = cc.Spec.Centrifugo + " --config <generated: CfConfig>"
+			rep.Versions[s] = binaryVersion(cc.Spec.Centrifugo)
 		}
 	}
 	total := len(cc.Rows) * cc.Repeats * len(cc.Encodings) * len(cc.Servers)
@@ -588,6 +596,22 @@ func compareOne(ctx context.Context, cc CompareConfig, row Row, srv, enc, tag st
 		err = fmt.Errorf("%w: server process: %s", ErrCompare, r.Server.Processes[0].Error)
 	}
 	return r, stopErr, err
+}
+
+// binaryVersion is "<main module> <version>" (and the VCS revision when
+// recorded) from a Go binary's build information, or why it is unknown.
+func binaryVersion(path string) string {
+	info, err := buildinfo.ReadFile(path)
+	if err != nil {
+		return "unknown: " + err.Error()
+	}
+	v := info.Main.Path + " " + info.Main.Version
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" {
+			v += " " + s.Value
+		}
+	}
+	return v
 }
 
 // cpuModel is the first "model name" of /proc/cpuinfo ("" elsewhere).
