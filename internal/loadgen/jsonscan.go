@@ -249,3 +249,48 @@ func (s *scanned) eachMessageJSON(fn func(seq uint64, priority bool, body []byte
 		return nil
 	})
 }
+
+// appendPullJSON is appendPull for JSON frames: the protojson form of
+// Frame{pull: {room, afterSeq, afterPseq, limit, ack}} (64-bit integers
+// as strings, zero fields left out), built without reflection.
+func appendPullJSON(dst []byte, room string, after, pafter uint64, limit uint32, ack bool) []byte {
+	dst = append(dst, `{"pull":{"room":`...)
+	dst = appendJSONString(dst, room)
+	if after != 0 {
+		dst = append(dst, `,"afterSeq":"`...)
+		dst = strconv.AppendUint(dst, after, 10)
+		dst = append(dst, '"')
+	}
+	if pafter != 0 {
+		dst = append(dst, `,"afterPseq":"`...)
+		dst = strconv.AppendUint(dst, pafter, 10)
+		dst = append(dst, '"')
+	}
+	if limit != 0 {
+		dst = append(dst, `,"limit":`...)
+		dst = strconv.AppendUint(dst, uint64(limit), 10)
+	}
+	if ack {
+		dst = append(dst, `,"ack":true`...)
+	}
+	return append(dst, "}}"...)
+}
+
+// appendJSONString appends s as a JSON string: quotes, backslashes and
+// control characters escaped, everything else (valid UTF-8 included) as
+// is.
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c < 0x20:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, '"')
+}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/protocol"
 )
@@ -105,6 +107,23 @@ func BenchmarkScanJSON(b *testing.B) {
 		_ = s.eachMessage(func(uint64, bool, []byte) { n++ })
 		if n != 20 {
 			b.Fatal(n)
+		}
+	}
+}
+
+func TestAppendPullJSONMatchesGeneratedCode(t *testing.T) {
+	for _, tc := range []*pb.Pull{
+		{Room: "room-1", AfterSeq: 99, AfterPseq: 3, Limit: 50, Ack: true},
+		{Room: "r"},
+		{Room: "we\"ird\\ \x01 rööm", AfterSeq: 18446744073709551615},
+	} {
+		data := appendPullJSON(nil, tc.Room, tc.AfterSeq, tc.AfterPseq, tc.Limit, tc.Ack)
+		f, err := protocol.Decode(protocol.JSON, data)
+		if err != nil {
+			t.Fatalf("%s: %v", data, err)
+		}
+		if !proto.Equal(f.GetPull(), tc) {
+			t.Fatalf("%s decoded as %v, want %v", data, f.GetPull(), tc)
 		}
 	}
 }

@@ -433,15 +433,15 @@ func (v *Viewer) readFast(mt int, data []byte) error {
 	} else {
 		v.stats.Pulls.Add(1)
 	}
-	if v.enc != protocol.Binary {
-		v.sendPull(c, ack)
-		return nil
-	}
 	// The frame is built in a pooled buffer, not on the stack: every byte
 	// of this goroutine's deepest stack is paid by every viewer.
 	bp := pullBufs.Get().(*[]byte)
-	*bp = appendPull((*bp)[:0], c.room, c.seq, c.pseq, uint32(v.cfg.PullLimit), ack)
-	err = v.send(websocket.BinaryMessage, *bp)
+	if v.enc == protocol.Binary {
+		*bp = appendPull((*bp)[:0], c.room, c.seq, c.pseq, uint32(v.cfg.PullLimit), ack)
+	} else {
+		*bp = appendPullJSON((*bp)[:0], c.room, c.seq, c.pseq, uint32(v.cfg.PullLimit), ack)
+	}
+	err = v.send(v.enc.MessageType(), *bp)
 	pullBufs.Put(bp)
 	return err
 }
