@@ -406,3 +406,18 @@ func TestCfViewerAgainstFakeServer(t *testing.T) {
 		})
 	}
 }
+
+// eachField walks the fields of a protobuf message with nextField.
+func eachField(b []byte, fn func(num protowire.Number, typ protowire.Type, v uint64, sub []byte) error) error {
+	for len(b) > 0 {
+		num, typ, v, sub, rest, err := nextField(b)
+		if err != nil {
+			return err
+		}
+		b = rest
+		if err := fn(num, typ, v, sub); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -104,97 +104,128 @@ func CfEachReplyProtobuf(frame []byte, fn func(r *CfReply) error) error {
 	return nil
 }
 
-// cfScanReply reads one protobuf Reply.
+// cfScanReply reads one protobuf Reply. It walks the nested messages with
+// plain loops, not callbacks: it runs on every viewer's reader goroutine,
+// whose deepest stack every viewer pays for.
 func cfScanReply(b []byte, r *CfReply) error {
 	if len(b) == 0 {
 		r.Ping = true
 		return nil
 	}
-	return eachField(b, func(num protowire.Number, typ protowire.Type, v uint64, sub []byte) error {
+	for len(b) > 0 {
+		num, typ, v, sub, rest, err := nextField(b)
+		if err != nil {
+			return err
+		}
+		b = rest
 		switch {
 		case num == cfReplyID && typ == protowire.VarintType:
 			r.ID = uint32(v)
 		case num == cfReplyError && typ == protowire.BytesType:
 			r.Error = true
-			return eachField(sub, func(num protowire.Number, typ protowire.Type, v uint64, s []byte) error {
+			for len(sub) > 0 {
+				num, typ, v, s, rest, err := nextField(sub)
+				if err != nil {
+					return err
+				}
+				sub = rest
 				switch {
 				case num == cfErrorCode && typ == protowire.VarintType:
 					r.ErrCode = uint32(v)
 				case num == cfErrorMessage && typ == protowire.BytesType:
 					r.ErrMessage = string(s)
 				}
-				return nil
-			})
+			}
 		case num == cfReplyPush && typ == protowire.BytesType:
-			return eachField(sub, func(num protowire.Number, typ protowire.Type, v uint64, s []byte) error {
-				switch {
-				case num == cfPushChannel && typ == protowire.BytesType:
-					r.Channel = s
-				case num == cfPushPub && typ == protowire.BytesType:
-					r.Pub = true
-					return eachField(s, func(num protowire.Number, typ protowire.Type, _ uint64, d []byte) error {
-						if num == cfPubData && typ == protowire.BytesType {
-							r.Data = d
-						}
-						return nil
-					})
-				case num == cfPushDisconnect && typ == protowire.BytesType:
-					r.Disconnect = true
-					return eachField(s, func(num protowire.Number, typ protowire.Type, v uint64, _ []byte) error {
-						if num == cfDisconnectCode && typ == protowire.VarintType {
-							r.DisconnectCode = uint32(v)
-						}
-						return nil
-					})
-				}
-				return nil
-			})
+			if err := cfScanPush(sub, r); err != nil {
+				return err
+			}
 		case num == cfReplyConnect && typ == protowire.BytesType:
 			r.Connect = true
-			return eachField(sub, func(num protowire.Number, typ protowire.Type, v uint64, _ []byte) error {
+			for len(sub) > 0 {
+				num, typ, v, _, rest, err := nextField(sub)
+				if err != nil {
+					return err
+				}
+				sub = rest
 				switch {
 				case num == cfConnectResultPing && typ == protowire.VarintType:
 					r.PingSeconds = uint32(v)
 				case num == cfConnectResultPong && typ == protowire.VarintType:
 					r.Pong = v != 0
 				}
-				return nil
-			})
+			}
 		case num == cfReplySubscribe && typ == protowire.BytesType:
 			r.Subscribe = true
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// eachField walks the fields of a protobuf message: v is a varint's value,
-// sub a length-delimited field's bytes; other wire types are skipped.
-func eachField(b []byte, fn func(num protowire.Number, typ protowire.Type, v uint64, sub []byte) error) error {
+// cfScanPush reads a Push: its channel, publication data or disconnect.
+func cfScanPush(b []byte, r *CfReply) error {
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return ErrCfFrame
-		}
-		b = b[n:]
-		var v uint64
-		var sub []byte
-		switch typ {
-		case protowire.VarintType:
-			v, n = protowire.ConsumeVarint(b)
-		case protowire.BytesType:
-			sub, n = protowire.ConsumeBytes(b)
-		default:
-			n = protowire.ConsumeFieldValue(num, typ, b)
-		}
-		if n < 0 {
-			return ErrCfFrame
-		}
-		b = b[n:]
-		if err := fn(num, typ, v, sub); err != nil {
+		num, typ, _, sub, rest, err := nextField(b)
+		if err != nil {
 			return err
+		}
+		b = rest
+		if typ != protowire.BytesType {
+			continue
+		}
+		switch num {
+		case cfPushChannel:
+			r.Channel = sub
+		case cfPushPub:
+			r.Pub = true
+			for len(sub) > 0 {
+				num, typ, _, d, rest, err := nextField(sub)
+				if err != nil {
+					return err
+				}
+				sub = rest
+				if num == cfPubData && typ == protowire.BytesType {
+					r.Data = d
+				}
+			}
+		case cfPushDisconnect:
+			r.Disconnect = true
+			for len(sub) > 0 {
+				num, typ, v, _, rest, err := nextField(sub)
+				if err != nil {
+					return err
+				}
+				sub = rest
+				if num == cfDisconnectCode && typ == protowire.VarintType {
+					r.DisconnectCode = uint32(v)
+				}
+			}
 		}
 	}
 	return nil
+}
+
+// nextField reads the first field of b: v is a varint's value, sub a
+// length-delimited field's bytes (other wire types are skipped), rest what
+// follows.
+func nextField(b []byte) (num protowire.Number, typ protowire.Type, v uint64, sub, rest []byte, err error) {
+	num, typ, n := protowire.ConsumeTag(b)
+	if n < 0 {
+		return 0, 0, 0, nil, nil, ErrCfFrame
+	}
+	b = b[n:]
+	switch typ {
+	case protowire.VarintType:
+		v, n = protowire.ConsumeVarint(b)
+	case protowire.BytesType:
+		sub, n = protowire.ConsumeBytes(b)
+	default:
+		n = protowire.ConsumeFieldValue(num, typ, b)
+	}
+	if n < 0 {
+		return 0, 0, 0, nil, nil, ErrCfFrame
+	}
+	return num, typ, v, sub, b[n:], nil
 }
 
 // CfEachReplyJSON calls fn for every reply of a JSON frame (one object a
