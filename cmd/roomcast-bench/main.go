@@ -4,10 +4,13 @@
 // publishes at a rate with a mix of priority notices, and reports
 // connections, deliveries, end-to-end latency, missed messages, kicks and
 // the CPU and memory of the server and of itself. --virtual drives the
-// room service and fanout in process instead, with no sockets.
+// room service and fanout in process instead, with no sockets. --server
+// centrifugo drives a Centrifugo server the same way, and the compare
+// subcommand runs roomcast and Centrifugo side by side.
 //
 //	roomcast-bench --viewers 10000 --rate 200 --duration 30s --server-pid $(pgrep -n roomcast)
 //	roomcast-bench --virtual --viewers 1000000 --rate 1 --priority-ratio 1
+//	roomcast-bench compare -rows all -repeats 2 -roomcast /tmp/roomcast -out bench-results/compare-20261206.json
 //
 // docs/load-tool.md describes every flag and the --json schema. cmd is
 // wiring only: flags -> bench.Config -> bench.Run under
@@ -37,7 +40,12 @@ func main() {
 		os.Exit(worker())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+	var code int
+	if len(os.Args) > 1 && os.Args[1] == "compare" {
+		code = runCompare(ctx, os.Args[2:], os.Environ(), os.Stdout, os.Stderr)
+	} else {
+		code = run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+	}
 	stop()
 	os.Exit(code)
 }
@@ -120,7 +128,10 @@ flags (--flag and -flag are the same):
 		plotFile string
 		progress bool
 	)
-	fs.Var(&urls, "url", "WebSocket URL of a node (repeatable or comma list; loopback only; viewers are spread round-robin) (default "+bench.DefaultURL+")")
+	fs.StringVar(&c.Server, "server", bench.ServerRoomcast, "server kind: roomcast, or centrifugo (Centrifugo's client protocol; publishers use its HTTP API)")
+	fs.Var(&urls, "url", "WebSocket URL of a node (repeatable or comma list; loopback only; viewers are spread round-robin) (default "+bench.DefaultURL+", Centrifugo "+bench.DefaultCfURL+")")
+	fs.StringVar(&c.APIURL, "api-url", "", "with --server centrifugo: its HTTP API (default "+bench.DefaultCfAPIURL+")")
+	fs.StringVar(&c.APIKey, "api-key", getenv(environ, "CENTRIFUGO_HTTP_API_KEY"), "with --server centrifugo: its http_api.key (default $CENTRIFUGO_HTTP_API_KEY)")
 	fs.IntVar(&c.Viewers, "viewers", 100, "number of viewers N")
 	fs.IntVar(&c.Rooms, "rooms", 1, "number of rooms M; viewer i watches room i % M")
 	fs.StringVar(&c.RoomPrefix, "room", "bench", "room id (with --rooms > 1: prefix of <room>-<i>)")
@@ -136,7 +147,7 @@ flags (--flag and -flag are the same):
 	fs.IntVar(&c.Publishers, "publishers", 0, "publishing connections (0: ceil(rate/8), under the default gateway.send_rate of 10/s)")
 	fs.IntVar(&c.Procs, "procs", 0, "worker processes holding the viewers (0: ceil(viewers/18000))")
 	fs.StringVar(&srcIPs, "src-ips", "", "loopback source addresses to dial from, spread over the workers: 127.0.0.2-127.0.0.40,127.0.1.1")
-	fs.StringVar(&c.Secret, "secret", getenv(environ, "ROOMCAST_AUTH_SECRET"), "token secret: the server's auth.secret (default $ROOMCAST_AUTH_SECRET, else the embedded dev secret)")
+	fs.StringVar(&c.Secret, "secret", getenv(environ, "ROOMCAST_AUTH_SECRET"), "token secret: the server's auth.secret, or Centrifugo's client.token.hmac_secret_key (default $ROOMCAST_AUTH_SECRET, else the embedded dev secret)")
 	fs.StringVar(&c.KeyID, "key-id", firstNonEmpty(getenv(environ, "ROOMCAST_AUTH_KEY_ID"), "k1"), "token key id: the server's auth.key_id")
 	fs.BoolVar(&c.NoAck, "no-ack", false, "viewers never pull or acknowledge (for a server with fanout.push: true)")
 	fs.StringVar(&c.Encoding, "encoding", "binary", "viewer frames: binary (protobuf) or json")

@@ -22,6 +22,9 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "worker" {
 		os.Exit(worker())
 	}
+	if os.Getenv(serveEnv) == "1" {
+		os.Exit(serveForTest(os.Args[1:]))
+	}
 	os.Exit(m.Run())
 }
 

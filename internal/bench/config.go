@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -13,10 +14,22 @@ import (
 // Config is one run. Every zero field takes the default documented next to
 // it (WithDefaults); Validate names the flag of a bad field.
 type Config struct {
+	// Server is the kind of server driven: "roomcast" (default) or
+	// "centrifugo" (viewers speak Centrifugo's client protocol and
+	// subscribe to channel "room:<room>"; publishers post to its server
+	// HTTP API at APIURL with APIKey; Secret signs the connection JWTs,
+	// its client.token.hmac_secret_key).
+	Server string
 	// URLs are the WebSocket endpoints (ws://127.0.0.1:8080/ws); viewers
 	// and publishers are spread over them round-robin. Only loopback
-	// targets are allowed. Default ws://127.0.0.1:8080/ws.
+	// targets are allowed. Default ws://127.0.0.1:8080/ws, or
+	// ws://127.0.0.1:8000/connection/websocket for Centrifugo.
 	URLs []string
+	// APIURL is Centrifugo's HTTP API (Server "centrifugo" only). Default
+	// http://127.0.0.1:8000/api.
+	APIURL string
+	// APIKey is Centrifugo's http_api.key (required for Centrifugo).
+	APIKey string
 	// Viewers is N. Default 100.
 	Viewers int
 	// Rooms is M; viewer i watches room i % M. Default 1.
@@ -86,9 +99,24 @@ type Config struct {
 	WorkerCommand []string
 }
 
+// Servers the tool drives (Config.Server).
+const (
+	ServerRoomcast   = "roomcast"
+	ServerCentrifugo = "centrifugo"
+)
+
+// CfNamespace is the Centrifugo channel namespace of the rooms: room R is
+// channel "room:R".
+const CfNamespace = "room"
+
+// CfChannel is the Centrifugo channel of a room.
+func CfChannel(room string) string { return CfNamespace + ":" + room }
+
 // Defaults.
 const (
 	DefaultURL       = "ws://127.0.0.1:8080/ws"
+	DefaultCfURL     = "ws://127.0.0.1:8000/connection/websocket"
+	DefaultCfAPIURL  = "http://127.0.0.1:8000/api"
 	maxPerWorker     = 18000
 	maxRoomsPerConn  = 16
 	minBody          = 21
@@ -110,8 +138,17 @@ var ErrConfig = errors.New("bench: invalid configuration")
 
 // WithDefaults fills every zero field.
 func (c Config) WithDefaults() Config {
+	if c.Server == "" {
+		c.Server = ServerRoomcast
+	}
 	if len(c.URLs) == 0 && !c.Virtual {
 		c.URLs = []string{DefaultURL}
+		if c.Server == ServerCentrifugo {
+			c.URLs = []string{DefaultCfURL}
+		}
+	}
+	if c.Server == ServerCentrifugo && c.APIURL == "" {
+		c.APIURL = DefaultCfAPIURL
 	}
 	if c.Viewers == 0 {
 		c.Viewers = defaultViewers
@@ -200,6 +237,25 @@ func (c Config) Validate() error {
 		return bad("--compare-push: only with --virtual (against servers, run twice: see docs/load-tool.md)")
 	case c.Secret != "" && len(c.Secret) < 32:
 		return bad("--secret: must be at least 32 bytes")
+	case c.Server != "" && c.Server != ServerRoomcast && c.Server != ServerCentrifugo:
+		return bad("--server: want roomcast or centrifugo, got %q", c.Server)
+	}
+	if c.Server == ServerCentrifugo {
+		switch {
+		case c.Virtual:
+			return bad("--server centrifugo: not with --virtual")
+		case c.APIKey == "":
+			return bad("--api-key: required with --server centrifugo (its http_api.key)")
+		case c.PriorityRatio > 0:
+			return bad("--priority-ratio: Centrifugo has no priority lane; must be 0 with --server centrifugo")
+		case c.NoAck || c.PullLimit != 0:
+			return bad("--no-ack, --pull-limit: roomcast only")
+		}
+		if c.APIURL != "" {
+			if err := loopbackURL(c.APIURL, "http", "https"); err != nil {
+				return bad("--api-url: %v", err)
+			}
+		}
 	}
 	d := c.WithDefaults()
 	if d.Publishers > 0 && (d.Rooms+d.Publishers-1)/d.Publishers > maxRoomsPerConn {
@@ -210,7 +266,7 @@ func (c Config) Validate() error {
 			return bad("--procs: %d workers for %d viewers", d.Procs, d.Viewers)
 		}
 		for _, u := range d.URLs {
-			if err := loopbackURL(u); err != nil {
+			if err := loopbackURL(u, "ws", "wss"); err != nil {
 				return bad("--url: %v", err)
 			}
 		}
@@ -229,15 +285,15 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// loopbackURL accepts ws:// and wss:// URLs whose host is a loopback
+// loopbackURL accepts URLs of one of schemes whose host is a loopback
 // address or "localhost": the tool is for local benchmarks only.
-func loopbackURL(raw string) error {
+func loopbackURL(raw string, schemes ...string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return err
 	}
-	if u.Scheme != "ws" && u.Scheme != "wss" {
-		return fmt.Errorf("%q: scheme must be ws or wss", raw)
+	if !slices.Contains(schemes, u.Scheme) {
+		return fmt.Errorf("%q: scheme must be %s", raw, strings.Join(schemes, " or "))
 	}
 	host := u.Hostname()
 	if host == "localhost" {

@@ -33,7 +33,8 @@ type Report struct {
 	Started time.Time `json:"started"`
 	// Baseline is "merged" (notify + pull) or "push" (push every message,
 	// viewers do not acknowledge) as far as the tool knows: in virtual mode
-	// it set the fanout itself; against a server it reports --no-ack.
+	// it set the fanout itself; against a server it reports --no-ack; a
+	// Centrifugo run (config.server) is "push".
 	Baseline string `json:"baseline"`
 
 	Config    ReportConfig `json:"config"`
@@ -56,6 +57,10 @@ type Report struct {
 
 // ReportConfig echoes what the run was asked to do.
 type ReportConfig struct {
+	// Server is "roomcast" or "centrifugo"; APIURL the Centrifugo HTTP
+	// API its publishers posted to.
+	Server        string   `json:"server,omitempty"`
+	APIURL        string   `json:"api_url,omitempty"`
 	URLs          []string `json:"urls,omitempty"`
 	Viewers       int      `json:"viewers"`
 	Rooms         int      `json:"rooms"`
@@ -127,8 +132,14 @@ type Delivery struct {
 	BytesIn          uint64  `json:"bytes_in"`
 	FramesPerMessage float64 `json:"frames_per_message"`
 	BytesPerMessage  float64 `json:"bytes_per_message"`
-	Kicks            uint64  `json:"kicks"`
-	KickedViewers    uint64  `json:"kicked_viewers"`
+	// RunFramesInPerMessage and RunFramesOutPerMessage count only what
+	// happened while publishing and draining (no connect, join or
+	// subscribe answers): frames viewers received, and frames they sent
+	// (pulls, acks, pings or pongs), per message delivered then.
+	RunFramesInPerMessage  float64 `json:"run_frames_in_per_message"`
+	RunFramesOutPerMessage float64 `json:"run_frames_out_per_message"`
+	Kicks                  uint64  `json:"kicks"`
+	KickedViewers          uint64  `json:"kicked_viewers"`
 	// Closed counts viewer connections the server closed, by close code
 	// ("0": broken without a close frame).
 	Closed map[string]uint64 `json:"closed"`
@@ -273,6 +284,19 @@ func (ps *Procs) total(delivered uint64, viewers int64) {
 	}
 }
 
+// fillRun sets the Run* figures from the counters at the start of
+// publishing (c0) and at the end (c).
+func (d *Delivery) fillRun(c0, c loadgen.Counters) {
+	msgs := c.Messages - min(c0.Messages, c.Messages)
+	if msgs == 0 {
+		return
+	}
+	in := c.FramesIn - min(c0.FramesIn, c.FramesIn)
+	out := (c.Pulls + c.Acks + c.Pings) - min(c0.Pulls+c0.Acks+c0.Pings, c.Pulls+c.Acks+c.Pings)
+	d.RunFramesInPerMessage = round(float64(in)/float64(msgs), 4)
+	d.RunFramesOutPerMessage = round(float64(out)/float64(msgs), 4)
+}
+
 // fillDelivery derives the per-message figures of d.
 func (d *Delivery) fill(c loadgen.Counters, closes map[int]uint64) {
 	d.Messages = c.Messages
@@ -301,7 +325,11 @@ func (r *Report) WriteTable(w io.Writer) {
 	if r.Virtual {
 		title = "roomcast-bench: VIRTUAL (in-process room service + fanout, no sockets)"
 	}
-	fmt.Fprintf(tw, "%s, %s baseline, %d viewers in %d room(s), %.0f msg/s for %gs\n", title, r.Baseline, r.Config.Viewers, r.Config.Rooms, r.Config.Rate, r.Config.DurationS)
+	kind := r.Baseline + " baseline"
+	if r.Config.Server == ServerCentrifugo {
+		kind = "Centrifugo (HTTP API publish, " + r.Config.Encoding + " client protocol)"
+	}
+	fmt.Fprintf(tw, "%s, %s, %d viewers in %d room(s), %.0f msg/s for %gs\n", title, kind, r.Config.Viewers, r.Config.Rooms, r.Config.Rate, r.Config.DurationS)
 	c := r.Connect
 	fmt.Fprintln(tw, "connect")
 	row("established", "%d of %d (%d failed) in %.1fs, %.0f/s", c.Established, c.Attempted, c.Failed, c.Seconds, c.RatePerS)
@@ -319,7 +347,7 @@ func (r *Report) WriteTable(w io.Writer) {
 	row("delivered", "%d of %d expected (complete: %v), %.0f msg/s while publishing", d.Messages, d.Expected, d.Complete, d.PerSecond)
 	row("priority notices", "%d of %d expected", d.Priority, d.PriorityExpected)
 	row("normal", "%d of %d expected, %d missed (evicted), %d duplicates", d.Normal, d.NormalExpected, d.Missed, d.Duplicates)
-	row("frames / message", "%.4f (%d frames, %d notifies, %d pulls, %d acks)", d.FramesPerMessage, d.FramesIn, d.Notifies, d.Pulls, d.Acks)
+	row("frames / message", "%.4f (%d frames, %d notifies, %d pulls, %d acks); while publishing %.4f in, %.4f out", d.FramesPerMessage, d.FramesIn, d.Notifies, d.Pulls, d.Acks, d.RunFramesInPerMessage, d.RunFramesOutPerMessage)
 	row("bytes / message", "%.1f (%d bytes)", d.BytesPerMessage, d.BytesIn)
 	closes := make([]string, 0, len(d.Closed))
 	for k, n := range d.Closed {

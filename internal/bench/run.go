@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/http"
 	"os"
 	"slices"
 	"sync"
@@ -43,6 +44,8 @@ func newReport(cfg Config, mode string) *Report {
 		Started:  time.Now().UTC().Truncate(time.Millisecond),
 		Baseline: "merged",
 		Config: ReportConfig{
+			Server:        cfg.Server,
+			APIURL:        cfg.APIURL,
 			URLs:          cfg.URLs,
 			Viewers:       cfg.Viewers,
 			Rooms:         cfg.Rooms,
@@ -59,7 +62,7 @@ func newReport(cfg Config, mode string) *Report {
 		},
 		Timeline: []Tick{},
 	}
-	if cfg.NoAck {
+	if cfg.NoAck || cfg.Server == ServerCentrifugo {
 		r.Baseline = "push"
 	}
 	if mode == "virtual" {
@@ -152,6 +155,7 @@ func splitJobs(cfg Config, rooms []string) []workerJob {
 			JSON:        cfg.Encoding == "json",
 			PullLimit:   cfg.PullLimit,
 			Every:       cfg.ReportEvery,
+			Server:      cfg.Server,
 		}
 		first += n
 	}
@@ -294,6 +298,63 @@ func dialPublishers(ctx context.Context, cfg Config, rooms []string, stats *load
 	return pubs, nil
 }
 
+// startPublishers connects the publishers of cfg.Server and returns one
+// sender each, how many sends await an answer, and how to close them all
+// (idempotent).
+func startPublishers(ctx context.Context, cfg Config, rooms []string, pstats *loadgen.PublishStats) (senders []publisher, pending func() int, closeAll func(), err error) {
+	if cfg.Server == ServerCentrifugo {
+		// One kept-alive HTTP connection per publisher; each publisher
+		// sends its next message when the previous one was answered, as
+		// a backend calling the API does.
+		client := &http.Client{
+			Timeout:   30 * time.Second,
+			Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Publishers, MaxConnsPerHost: cfg.Publishers, IdleConnTimeout: time.Minute},
+		}
+		for p := range cfg.Publishers {
+			pub := loadgen.NewCfPublisher(cfg.APIURL, cfg.APIKey, client, pstats)
+			prooms := publisherRooms(rooms, p, cfg.Publishers)
+			senders = append(senders, publisher{rooms: prooms, send: func(local int, _ bool) error {
+				return pub.Send(ctx, prooms[local], CfChannel(prooms[local]), loadgen.CfPayload(cfg.Body))
+			}})
+		}
+		return senders, func() int { return 0 }, client.CloseIdleConnections, nil
+	}
+	pubs, err := dialPublishers(ctx, cfg, rooms, pstats, &loadgen.Stats{})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pubCtx, stopPubs := context.WithCancel(context.Background())
+	var readers sync.WaitGroup
+	for p, pub := range pubs {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			_ = pub.Run(pubCtx)
+		}()
+		senders = append(senders, publisher{rooms: publisherRooms(rooms, p, len(pubs)), send: func(local int, prio bool) error {
+			return pub.Send(local, loadgen.Body(cfg.Body), prio)
+		}})
+	}
+	pending = func() int {
+		n := 0
+		for _, p := range pubs {
+			n += p.Pending()
+		}
+		return n
+	}
+	var once sync.Once
+	closeAll = func() {
+		once.Do(func() {
+			stopPubs()
+			for _, p := range pubs {
+				_ = p.Close()
+			}
+			readers.Wait()
+		})
+	}
+	return senders, pending, closeAll, nil
+}
+
 // expected is what viewers should receive: accepted messages of each room
 // times the viewers of that room.
 func expected(rooms []string, viewers []int, stats *loadgen.PublishStats) (normal, priority uint64) {
@@ -375,29 +436,12 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 	}
 
 	pstats := loadgen.NewPublishStats()
-	pubs, err := dialPublishers(ctx, cfg, rooms, pstats, &loadgen.Stats{})
+	senders, pending, closePubs, err := startPublishers(ctx, cfg, rooms, pstats)
 	if err != nil {
 		fl.stop(10 * time.Second)
 		return nil, err
 	}
-	pubCtx, stopPubs := context.WithCancel(context.Background())
-	var readers sync.WaitGroup
-	senders := make([]publisher, len(pubs))
-	for p, pub := range pubs {
-		readers.Add(1)
-		go func() {
-			defer readers.Done()
-			_ = pub.Run(pubCtx)
-		}()
-		prooms := publisherRooms(rooms, p, len(pubs))
-		senders[p] = publisher{rooms: prooms, send: func(local int, prio bool) error {
-			return pub.Send(local, loadgen.Body(cfg.Body), prio)
-		}}
-	}
-	defer func() {
-		stopPubs()
-		readers.Wait()
-	}()
+	defer closePubs()
 
 	fl.snap(ctx, "start", nil)
 	servers.sample(phaseRun)
@@ -428,14 +472,7 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 	fl.snap(ctx, "pubend", tick("run"))
 
 	// Answers to the last sends, then the deliveries.
-	fl.pump(ctx, 50*time.Millisecond, time.Now().Add(10*time.Second), func() bool {
-		for _, p := range pubs {
-			if p.Pending() > 0 {
-				return false
-			}
-		}
-		return true
-	}, nil)
+	fl.pump(ctx, 50*time.Millisecond, time.Now().Add(10*time.Second), func() bool { return pending() == 0 }, nil)
 	en, ep := expected(rooms, roomViewers, pstats)
 	// Drain in rounds: every worker answers "snap drain-K" before round
 	// K+1 is asked, so "nothing new arrived" is judged on fresh counts even
@@ -474,11 +511,7 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 	fl.snap(context.Background(), "end", nil)
 	servers.sample(phaseEnd)
 	self.sample(phaseEnd)
-	stopPubs()
-	for _, p := range pubs {
-		_ = p.Close()
-	}
-	readers.Wait()
+	closePubs()
 	fl.stop(30 * time.Second)
 
 	// The report.
@@ -540,6 +573,7 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 	rep.Delivery.Expected = en + ep
 	rep.Delivery.NormalExpected, rep.Delivery.PriorityExpected = en, ep
 	rep.Delivery.fill(final, closes)
+	rep.Delivery.fillRun(c0, final)
 	rep.Delivery.PerSecond = round(fl.rate("start", "pubend"), 1)
 	rep.Delivery.DrainSeconds = secs(drainEnd.Sub(pubEnd))
 	rep.latency = latency

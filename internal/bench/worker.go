@@ -51,6 +51,10 @@ type workerJob struct {
 	JSON        bool          `json:"json"`
 	PullLimit   int           `json:"pull_limit"`
 	Every       time.Duration `json:"every"`
+	// Server is "roomcast" (empty) or "centrifugo": then viewers speak
+	// Centrifugo's protocol (JSON, or protobuf when not JSON), subscribe
+	// to CfChannel(room) and sign their JWT with Secret.
+	Server string `json:"server,omitempty"`
 }
 
 // workerMsg is one line a worker reports.
@@ -97,6 +101,7 @@ type worker struct {
 
 	mu      sync.Mutex
 	viewers []*loadgen.Viewer
+	cf      []*loadgen.CfViewer // Centrifugo viewers (Server "centrifugo")
 	rooms   []int
 	errs    []string
 }
@@ -121,12 +126,16 @@ func RunWorker(ctx context.Context, in io.Reader, out io.Writer) error {
 		return errors.New("bench worker: incomplete job")
 	}
 	w := &worker{
-		job:     job,
-		keys:    keys,
-		stats:   &loadgen.Stats{},
-		out:     json.NewEncoder(out),
-		viewers: make([]*loadgen.Viewer, job.Count),
-		rooms:   make([]int, len(job.Rooms)),
+		job:   job,
+		keys:  keys,
+		stats: &loadgen.Stats{},
+		out:   json.NewEncoder(out),
+		rooms: make([]int, len(job.Rooms)),
+	}
+	if job.Server == ServerCentrifugo {
+		w.cf = make([]*loadgen.CfViewer, job.Count)
+	} else {
+		w.viewers = make([]*loadgen.Viewer, job.Count)
 	}
 	return w.run(ctx, lines)
 }
@@ -287,6 +296,10 @@ func (w *worker) dial(ctx context.Context, j int, readers *sync.WaitGroup) {
 	job := w.job
 	i := job.First + j
 	w.attempted.Add(1)
+	if job.Server == ServerCentrifugo {
+		w.dialCentrifugo(ctx, j, readers)
+		return
+	}
 	cfg := loadgen.ViewerConfig{
 		URL:       job.URLs[i%len(job.URLs)],
 		Rooms:     []string{job.Rooms[i%len(job.Rooms)]},
@@ -307,6 +320,13 @@ func (w *worker) dial(ctx context.Context, j int, readers *sync.WaitGroup) {
 	dctx, cancel := context.WithTimeout(ctx, job.Timeout)
 	v, err := loadgen.Dial(dctx, cfg, w.stats)
 	cancel()
+	w.started(ctx, err, i%len(job.Rooms), func() { w.viewers[j] = v }, func() { _ = v.Run(ctx) }, readers)
+}
+
+// started records the outcome of a dial: a failure (unless the worker is
+// stopping), or a viewer of room that store keeps and run reads until the
+// worker stops.
+func (w *worker) started(ctx context.Context, err error, room int, store, run func(), readers *sync.WaitGroup) {
 	if err != nil {
 		if ctx.Err() == nil {
 			w.fail(err)
@@ -314,15 +334,42 @@ func (w *worker) dial(ctx context.Context, j int, readers *sync.WaitGroup) {
 		return
 	}
 	w.mu.Lock()
-	w.viewers[j] = v
-	w.rooms[i%len(job.Rooms)]++
+	store()
+	w.rooms[room]++
 	w.mu.Unlock()
 	w.connected.Add(1)
 	readers.Add(1)
 	go func() {
 		defer readers.Done()
-		_ = v.Run(ctx)
+		run()
 	}()
+}
+
+// dialCentrifugo connects viewer j to Centrifugo and subscribes it to its
+// room's channel.
+func (w *worker) dialCentrifugo(ctx context.Context, j int, readers *sync.WaitGroup) {
+	job := w.job
+	i := job.First + j
+	room := i % len(job.Rooms)
+	cfg := loadgen.CfViewerConfig{
+		URL:      job.URLs[i%len(job.URLs)],
+		Channel:  CfChannel(job.Rooms[room]),
+		Protobuf: !job.JSON,
+		Latency:  true,
+	}
+	if len(job.SourceIPs) > 0 {
+		cfg.LocalAddr = job.SourceIPs[j%len(job.SourceIPs)]
+	}
+	tok, err := loadgen.CfToken([]byte(job.Secret), "v"+strconv.Itoa(i), 24*time.Hour, time.Now())
+	if err != nil {
+		w.fail(err)
+		return
+	}
+	cfg.Token = tok
+	dctx, cancel := context.WithTimeout(ctx, job.Timeout)
+	v, err := loadgen.DialCentrifugo(dctx, cfg, w.stats)
+	cancel()
+	w.started(ctx, err, room, func() { w.cf[j] = v }, func() { _ = v.Run(ctx) }, readers)
 }
 
 func (w *worker) fail(err error) {
@@ -338,6 +385,11 @@ func (w *worker) closeAll() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, v := range w.viewers {
+		if v != nil {
+			_ = v.Close()
+		}
+	}
+	for _, v := range w.cf {
 		if v != nil {
 			_ = v.Close()
 		}

@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
 
@@ -118,6 +116,15 @@ func (s *PublishStats) Refuse(code pb.Error_Code) {
 	s.mu.Unlock()
 }
 
+// RefuseNamed counts one refused message under an error name of another
+// server (e.g. "http_503", "api_102"), as another error.
+func (s *PublishStats) RefuseNamed(name string) {
+	s.Failed.Add(1)
+	s.mu.Lock()
+	s.errs[name]++
+	s.mu.Unlock()
+}
+
 // Publisher is one connection that sends room messages. It is also a
 // viewer of the rooms it joined (the server notifies it like anyone), and
 // acknowledges like one so it is never kicked for not pulling.
@@ -198,12 +205,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			code := 0
-			var ce *websocket.CloseError
-			if errors.As(err, &ce) {
-				code = ce.Code
-			}
-			p.v.stats.recordClose(code)
+			p.v.stats.recordClose(closeCode(err))
 			return err
 		}
 		if f.Id >= rejoinIDs {

@@ -23,6 +23,9 @@ const (
 	fNotifyPseq   = 3
 	fNotifyMsgs   = 4
 	fNotifyMissed = 5
+	// fNotifyComplete is Notify.complete (a Notify that needs no answer,
+	// docs/protocol.md); servers from before it never set it.
+	fNotifyComplete = 20
 
 	fResRoom   = 1
 	fResMsgs   = 2
@@ -60,6 +63,8 @@ type scanned struct {
 	seq, pseq uint64
 	missed    uint64
 	more      bool
+	complete  bool   // Notify.complete: nothing to answer
+	json      bool   // scanned from JSON: msgs is the messages array
 	msgs      []byte // the concatenated message fields, walked by eachMessage
 	msgField  protowire.Number
 }
@@ -84,10 +89,10 @@ func scanFrame(b []byte) (scanned, error) {
 			switch num {
 			case fFrameNotify:
 				s.kind, s.msgField = kindNotify, fNotifyMsgs
-				return s, s.scanBody(v, fNotifyRoom, fNotifySeq, fNotifyPseq, fNotifyMissed, 0)
+				return s, s.scanBody(v, fNotifyRoom, fNotifySeq, fNotifyPseq, fNotifyMissed, 0, fNotifyComplete)
 			case fFramePullRes:
 				s.kind, s.msgField = kindPullResult, fResMsgs
-				return s, s.scanBody(v, fResRoom, fResSeq, fResPseq, fResMissed, fResMore)
+				return s, s.scanBody(v, fResRoom, fResSeq, fResPseq, fResMissed, fResMore, 0)
 			default:
 				s.kind = kindKick
 				return s, nil
@@ -102,7 +107,7 @@ func scanFrame(b []byte) (scanned, error) {
 	return s, nil
 }
 
-func (s *scanned) scanBody(b []byte, room, seq, pseq, missed, more protowire.Number) error {
+func (s *scanned) scanBody(b []byte, room, seq, pseq, missed, more, complete protowire.Number) error {
 	start := b
 	first, last := -1, 0
 	for len(b) > 0 {
@@ -131,7 +136,7 @@ func (s *scanned) scanBody(b []byte, room, seq, pseq, missed, more protowire.Num
 			b = b[n:]
 			last = len(start) - len(b)
 			continue
-		case typ == protowire.VarintType && (num == seq || num == pseq || num == missed || (more != 0 && num == more)):
+		case typ == protowire.VarintType && (num == seq || num == pseq || num == missed || (more != 0 && num == more) || (complete != 0 && num == complete)):
 			v, n := protowire.ConsumeVarint(b)
 			if n < 0 {
 				return errScan
@@ -144,6 +149,8 @@ func (s *scanned) scanBody(b []byte, room, seq, pseq, missed, more protowire.Num
 				s.pseq = v
 			case missed:
 				s.missed = v
+			case complete:
+				s.complete = v != 0
 			default:
 				s.more = v != 0
 			}
@@ -165,6 +172,9 @@ func (s *scanned) scanBody(b []byte, room, seq, pseq, missed, more protowire.Num
 
 // eachMessage calls fn for every RoomMessage of the scanned frame.
 func (s *scanned) eachMessage(fn func(seq uint64, priority bool, body []byte)) error {
+	if s.json {
+		return s.eachMessageJSON(fn)
+	}
 	b := s.msgs
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/protocol"
@@ -91,6 +92,14 @@ func Answer(notify bool, cur, pcur, seq, pseq uint64, more bool, pulling *int64,
 	return false, false
 }
 
+// complete applies a complete Notify (Notify.complete, docs/protocol.md):
+// it carried everything up to the heads seq and pseq (what the server no
+// longer held is counted in its missed), so the cursors move there and the
+// viewer answers nothing.
+func (c *cursor) complete(seq, pseq uint64) {
+	c.seq, c.pseq = max(c.seq, seq), max(c.pseq, pseq)
+}
+
 // lane returns a pointer to the cursor of a lane.
 func (c *cursor) lane(priority bool) *uint64 {
 	if priority {
@@ -142,7 +151,9 @@ type redirectError struct{ url string }
 
 func (e *redirectError) Error() string { return "redirected to " + e.url }
 
-func dialOnce(ctx context.Context, cfg ViewerConfig, stats *Stats, start time.Time) (*Viewer, error) {
+// dialWS opens a lean WebSocket connection to url from localAddr (""
+// : the kernel's choice); its errors wrap ErrDial.
+func dialWS(ctx context.Context, url, localAddr string) (*websocket.Conn, error) {
 	d := websocket.Dialer{
 		ReadBufferSize:   1024,
 		WriteBufferSize:  512,
@@ -150,20 +161,28 @@ func dialOnce(ctx context.Context, cfg ViewerConfig, stats *Stats, start time.Ti
 		HandshakeTimeout: 30 * time.Second,
 	}
 	nd := &net.Dialer{Timeout: 30 * time.Second, Control: bindNoPort}
-	if cfg.LocalAddr != "" {
-		ip := net.ParseIP(cfg.LocalAddr)
+	if localAddr != "" {
+		ip := net.ParseIP(localAddr)
 		if ip == nil {
-			return nil, fmt.Errorf("%w: bad source address %q", ErrDial, cfg.LocalAddr)
+			return nil, fmt.Errorf("%w: bad source address %q", ErrDial, localAddr)
 		}
 		nd.LocalAddr = &net.TCPAddr{IP: ip}
 	}
 	d.NetDialContext = nd.DialContext
-	ws, resp, err := d.DialContext(ctx, cfg.URL, http.Header{})
+	ws, resp, err := d.DialContext(ctx, url, http.Header{})
 	if err != nil {
 		if resp != nil {
 			return nil, fmt.Errorf("%w: %w (HTTP %d)", ErrDial, err, resp.StatusCode)
 		}
 		return nil, fmt.Errorf("%w: %w", ErrDial, err)
+	}
+	return ws, nil
+}
+
+func dialOnce(ctx context.Context, cfg ViewerConfig, stats *Stats, start time.Time) (*Viewer, error) {
+	ws, err := dialWS(ctx, cfg.URL, cfg.LocalAddr)
+	if err != nil {
+		return nil, err
 	}
 	v := &Viewer{cfg: cfg, ws: ws, stats: stats, cur: make([]cursor, 0, len(cfg.Rooms))}
 	if cfg.JSON {
@@ -280,38 +299,38 @@ var readBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // Run reads until the connection ends or ctx is cancelled.
 func (v *Viewer) Run(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() { _ = v.ws.Close() })
+	return runReader(ctx, v.ws, v.stats, func() error { return readPooled(v.ws, v.stats, v.readFast) })
+}
+
+// runReader calls read until it fails or ctx ends (which closes ws); a
+// failure before ctx ended is counted in stats as a close, by code.
+func runReader(ctx context.Context, ws *websocket.Conn, stats *Stats, read func() error) error {
+	stop := context.AfterFunc(ctx, func() { _ = ws.Close() })
 	defer stop()
 	for {
-		var f *pb.Frame
-		var err error
-		if v.enc == protocol.Binary {
-			err = v.readFast()
-		} else {
-			f, err = v.read()
-		}
-		if err != nil {
+		if err := read(); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			code := 0
-			var ce *websocket.CloseError
-			if errors.As(err, &ce) {
-				code = ce.Code
-			}
-			v.stats.recordClose(code)
+			stats.recordClose(closeCode(err))
 			return err
-		}
-		if f != nil {
-			v.handle(f)
 		}
 	}
 }
 
-// readFast reads one binary frame and acts on it without decoding it into
-// messages (see scan.go).
-func (v *Viewer) readFast() error {
-	mt, r, err := v.ws.NextReader()
+// closeCode is the WebSocket close code of a read error (0: none).
+func closeCode(err error) int {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	return 0
+}
+
+// readPooled reads the next frame into a pooled buffer, counts it in
+// stats and hands it to fn (data is valid until fn returns).
+func readPooled(ws *websocket.Conn, stats *Stats, fn func(mt int, data []byte) error) error {
+	mt, r, err := ws.NextReader()
 	if err != nil {
 		return err
 	}
@@ -321,12 +340,24 @@ func (v *Viewer) readFast() error {
 	if _, err := buf.ReadFrom(r); err != nil {
 		return err
 	}
-	v.stats.FramesIn.Add(1)
-	v.stats.BytesIn.Add(uint64(buf.Len()))
-	if mt != websocket.BinaryMessage {
+	stats.FramesIn.Add(1)
+	stats.BytesIn.Add(uint64(buf.Len()))
+	return fn(mt, buf.Bytes())
+}
+
+// readFast acts on one frame without decoding it into messages: binary
+// frames with scan.go's scanner, JSON ones with jsonscan.go's walker.
+func (v *Viewer) readFast(mt int, data []byte) error {
+	var s scanned
+	var err error
+	switch {
+	case mt == websocket.BinaryMessage && v.enc == protocol.Binary:
+		s, err = scanFrame(data)
+	case mt == websocket.TextMessage && v.enc == protocol.JSON:
+		s, err = scanFrameJSON(data)
+	default:
 		return nil
 	}
-	s, err := scanFrame(buf.Bytes())
 	if err != nil {
 		return err
 	}
@@ -386,6 +417,10 @@ func (v *Viewer) readFast() error {
 	if v.cfg.NoAck {
 		return nil
 	}
+	if s.kind == kindNotify && s.complete {
+		c.complete(s.seq, s.pseq)
+		return nil
+	}
 	if now == 0 {
 		now = time.Now().UnixNano()
 	}
@@ -401,8 +436,12 @@ func (v *Viewer) readFast() error {
 	// The frame is built in a pooled buffer, not on the stack: every byte
 	// of this goroutine's deepest stack is paid by every viewer.
 	bp := pullBufs.Get().(*[]byte)
-	*bp = appendPull((*bp)[:0], c.room, c.seq, c.pseq, uint32(v.cfg.PullLimit), ack)
-	err = v.send(websocket.BinaryMessage, *bp)
+	if v.enc == protocol.Binary {
+		*bp = appendPull((*bp)[:0], c.room, c.seq, c.pseq, uint32(v.cfg.PullLimit), ack)
+	} else {
+		*bp = appendPullJSON((*bp)[:0], c.room, c.seq, c.pseq, uint32(v.cfg.PullLimit), ack)
+	}
+	err = v.send(v.enc.MessageType(), *bp)
 	pullBufs.Put(bp)
 	return err
 }
@@ -420,7 +459,22 @@ func (v *Viewer) answer(c *cursor, notify bool, seq, pseq uint64, more bool) {
 	} else {
 		v.stats.Pulls.Add(1)
 	}
+	v.sendPull(c, ack)
+}
+
+// sendPull writes a Pull from c's cursors (an acknowledge-only one with
+// ack) in the viewer's encoding.
+func (v *Viewer) sendPull(c *cursor, ack bool) {
 	_ = v.write(&pb.Frame{Body: &pb.Frame_Pull{Pull: &pb.Pull{Room: c.room, AfterSeq: c.seq, AfterPseq: c.pseq, Limit: uint32(v.cfg.PullLimit), Ack: ack}}})
+}
+
+// notifyComplete reports Notify.complete through reflection, so the
+// viewer reads it from generated code that has the field and sees false
+// with code from before it (a server from before it never sets it).
+func notifyComplete(n *pb.Notify) bool {
+	m := n.ProtoReflect()
+	fd := m.Descriptor().Fields().ByNumber(fNotifyComplete)
+	return fd != nil && fd.Kind() == protoreflect.BoolKind && m.Get(fd).Bool()
 }
 
 // record adds one latency sample (nanoseconds).
@@ -461,6 +515,10 @@ func (v *Viewer) handle(f *pb.Frame) {
 		v.stats.Notifies.Add(1)
 		c := v.apply(n.Room, n.Messages, n.Missed)
 		if c == nil || v.cfg.NoAck {
+			return
+		}
+		if notifyComplete(n) {
+			c.complete(n.Seq, n.Pseq)
 			return
 		}
 		v.answer(c, true, n.Seq, n.Pseq, false)

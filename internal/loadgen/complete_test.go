@@ -1,0 +1,167 @@
+package loadgen
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+	"github.com/roomcast/roomcast/protocol"
+)
+
+// withComplete appends Notify.complete = true (field 20) to an encoded
+// Notify frame: the field is set on the wire as a server that has it
+// writes it, whether or not this build's generated code knows it.
+func withComplete(t *testing.T, n *pb.Notify) []byte {
+	t.Helper()
+	body, err := proto.Marshal(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = protowire.AppendTag(body, fNotifyComplete, protowire.VarintType)
+	body = protowire.AppendVarint(body, 1)
+	var f []byte
+	f = protowire.AppendTag(f, fFrameNotify, protowire.BytesType)
+	return protowire.AppendBytes(f, body)
+}
+
+func TestScanCompleteNotify(t *testing.T) {
+	n := &pb.Notify{Room: "r", Seq: 12, Pseq: 2, Messages: []*pb.RoomMessage{{Seq: 12, Body: "x"}}}
+	s, err := scanFrame(withComplete(t, n))
+	if err != nil || s.kind != kindNotify || !s.complete || s.seq != 12 || s.pseq != 2 {
+		t.Fatalf("scanned %+v, %v", s, err)
+	}
+	plain, _ := proto.Marshal(&pb.Frame{Body: &pb.Frame_Notify{Notify: n}})
+	if s, _ := scanFrame(plain); s.complete {
+		t.Fatal("a Notify without the field scanned as complete")
+	}
+}
+
+// fakeNode is a roomcast node that accepts Connect and Join, sends the
+// given frames, then reports every frame the viewer sends.
+func fakeNode(t *testing.T, enc protocol.Encoding, frames [][]byte) (string, chan *pb.Frame) {
+	t.Helper()
+	got := make(chan *pb.Frame, 16)
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		write := func(f *pb.Frame) {
+			data, _ := protocol.Encode(enc, f)
+			_ = ws.WriteMessage(enc.MessageType(), data)
+		}
+		for range 2 {
+			mt, data, err := ws.ReadMessage()
+			if err != nil {
+				return
+			}
+			e, _ := protocol.EncodingOf(mt)
+			f, err := protocol.Decode(e, data)
+			if err != nil {
+				return
+			}
+			switch {
+			case f.GetConnect() != nil:
+				write(&pb.Frame{Id: f.Id, Body: &pb.Frame_Connected{Connected: &pb.Connected{PingIntervalMs: 60000}}})
+			case f.GetJoin() != nil:
+				write(&pb.Frame{Id: f.Id, Body: &pb.Frame_Joined{Joined: &pb.Joined{Room: f.GetJoin().Room, Seq: 10, Pseq: 2}}})
+			}
+		}
+		for _, data := range frames {
+			_ = ws.WriteMessage(enc.MessageType(), data)
+		}
+		for {
+			mt, data, err := ws.ReadMessage()
+			if err != nil {
+				return
+			}
+			e, _ := protocol.EncodingOf(mt)
+			if f, err := protocol.Decode(e, data); err == nil {
+				got <- f
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http"), got
+}
+
+// A complete Notify is applied and not answered; the Notify after it,
+// which is not complete, is acknowledged from the cursors the complete one
+// set (its missed message skipped, not pulled). Both encodings read the
+// field from the wire, whatever the generated code knows.
+func TestViewerDoesNotAnswerCompleteNotify(t *testing.T) {
+	complete := &pb.Notify{Room: "r", Seq: 12, Pseq: 2, Missed: 1, Messages: []*pb.RoomMessage{{Seq: 12, Body: "1|x"}}}
+	plain := &pb.Frame{Body: &pb.Frame_Notify{Notify: &pb.Notify{Room: "r", Seq: 13, Pseq: 2, Messages: []*pb.RoomMessage{{Seq: 13, Body: "2|x"}}}}}
+	for _, enc := range []protocol.Encoding{protocol.Binary, protocol.JSON} {
+		var frames [][]byte
+		if enc == protocol.Binary {
+			p, _ := protocol.Encode(enc, plain)
+			frames = [][]byte{withComplete(t, complete), p}
+		} else {
+			// JSON: the protojson form of the same frame with "complete".
+			c, _ := protocol.Encode(enc, &pb.Frame{Body: &pb.Frame_Notify{Notify: complete}})
+			c = []byte(strings.Replace(string(c), `"notify":{`, `"notify":{"complete":true,`, 1))
+			p, _ := protocol.Encode(enc, plain)
+			frames = [][]byte{c, p}
+		}
+		url, got := fakeNode(t, enc, frames)
+		stats := &Stats{}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		v, err := Dial(ctx, ViewerConfig{URL: url, Token: "t", Rooms: []string{"r"}, JSON: enc == protocol.JSON}, stats)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = v.Run(ctx) }()
+		select {
+		case f := <-got:
+			p := f.GetPull()
+			if p == nil || !p.Ack || p.AfterSeq != 13 || p.AfterPseq != 2 {
+				t.Fatalf("%v: answer %v, want an ack of 13 (the complete Notify answered nothing)", enc, f)
+			}
+		case <-ctx.Done():
+			t.Fatalf("%v: no answer to the second Notify", enc)
+		}
+		if stats.Messages.Load() != 2 || stats.Acks.Load() != 1 || stats.Pulls.Load() != 0 {
+			t.Fatalf("%v: messages %d acks %d pulls %d", enc, stats.Messages.Load(), stats.Acks.Load(), stats.Pulls.Load())
+		}
+		cancel()
+		v.Close()
+	}
+}
+
+// The decoded path (publishers, and frames read before Run) reads
+// Notify.complete from the generated code when it has the field: a Notify
+// without it is never complete.
+func TestNotifyCompleteDecoded(t *testing.T) {
+	n := &pb.Notify{Room: "r", Seq: 1}
+	if notifyComplete(n) {
+		t.Fatal("a Notify without complete reads as complete")
+	}
+	fd := n.ProtoReflect().Descriptor().Fields().ByNumber(fNotifyComplete)
+	if fd == nil {
+		// Generated code from before the field: the wire form with it
+		// decodes, the field is unknown and reads as false.
+		var f pb.Frame
+		if err := proto.Unmarshal(withComplete(t, n), &f); err != nil || notifyComplete(f.GetNotify()) {
+			t.Fatalf("decoded %v, %v", &f, err)
+		}
+		return
+	}
+	if fd.Name() != "complete" {
+		t.Fatalf("Notify field %d is %s, want complete", fNotifyComplete, fd.Name())
+	}
+	var f pb.Frame
+	if err := proto.Unmarshal(withComplete(t, n), &f); err != nil || !notifyComplete(f.GetNotify()) {
+		t.Fatalf("decoded %v, %v: complete not read", &f, err)
+	}
+}
