@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/roomcast/roomcast/internal/nodetest"
+	"github.com/roomcast/roomcast/internal/testsupport/nodetest"
 )
 
 // TestMain doubles as a roomcast node process (nodetest.EnvNodeConfig

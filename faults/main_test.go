@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roomcast/roomcast/internal/nodetest"
+	"github.com/roomcast/roomcast/internal/testsupport/nodetest"
 )
 
 var soakFlag = flag.Duration("soak", 0, "run the fault cycle again and again for this long (also RC_SOAK)")

@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/roomcast/roomcast/internal/testenv"
+	"github.com/roomcast/roomcast/internal/testsupport/testenv"
 )
 
 // Local cluster ports (they match configs/cluster-node*.yaml).

@@ -7,9 +7,9 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/roomcast/roomcast/cmd/roomcast-bench/loadgen"
+	"github.com/roomcast/roomcast/cmd/roomcast-bench/virtual"
 	"github.com/roomcast/roomcast/configs"
-	"github.com/roomcast/roomcast/internal/loadgen"
-	"github.com/roomcast/roomcast/internal/virtual"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/room"
 )

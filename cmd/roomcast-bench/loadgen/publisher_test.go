@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roomcast/roomcast/cmd/roomcast-bench/loadgen"
 	"github.com/roomcast/roomcast/configs"
-	"github.com/roomcast/roomcast/internal/loadgen"
 	"github.com/roomcast/roomcast/server"
 )
 

@@ -8,8 +8,8 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/roomcast/roomcast/cmd/roomcast-bench/loadgen"
 	"github.com/roomcast/roomcast/fanout"
-	"github.com/roomcast/roomcast/internal/loadgen"
 	"github.com/roomcast/roomcast/room"
 )
 

@@ -12,8 +12,8 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/roomcast/roomcast/auth"
+	"github.com/roomcast/roomcast/cmd/roomcast-bench/loadgen"
 	"github.com/roomcast/roomcast/configs"
-	"github.com/roomcast/roomcast/internal/loadgen"
 	"github.com/roomcast/roomcast/internal/procstat"
 )
 

@@ -18,7 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/roomcast/roomcast/auth"
-	"github.com/roomcast/roomcast/internal/loadgen"
+	"github.com/roomcast/roomcast/cmd/roomcast-bench/loadgen"
 	"github.com/roomcast/roomcast/internal/procstat"
 )
 

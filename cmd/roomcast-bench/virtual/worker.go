@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/roomcast/roomcast/internal/loadgen"
+	"github.com/roomcast/roomcast/cmd/roomcast-bench/loadgen"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/protocol"
 )

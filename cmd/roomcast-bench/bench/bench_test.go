@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roomcast/roomcast/internal/loadgen"
+	"github.com/roomcast/roomcast/cmd/roomcast-bench/loadgen"
 )
 
 func TestParseIPs(t *testing.T) {

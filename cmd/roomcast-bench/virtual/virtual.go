@@ -13,8 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/roomcast/roomcast/cmd/roomcast-bench/loadgen"
 	"github.com/roomcast/roomcast/fanout"
-	"github.com/roomcast/roomcast/internal/loadgen"
 	"github.com/roomcast/roomcast/internal/msgid"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/protocol"
