@@ -1,4 +1,4 @@
-package testenv
+package services
 
 import (
 	"bufio"
@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -57,7 +56,40 @@ func LaunchRedis(dir string, opts RedisOptions) (*Redis, error) {
 	return r, r.start()
 }
 
+// CommandLine is the redis-server command this Redis runs, as a shell
+// would be given it.
+func (r *Redis) CommandLine() string {
+	var b strings.Builder
+	b.WriteString("redis-server")
+	for _, a := range r.args() {
+		if a == "" {
+			a = `""`
+		}
+		b.WriteString(" " + a)
+	}
+	return b.String()
+}
+
+// Start starts the server again after it exited (same port, same data).
+func (r *Redis) Start() error { return r.start() }
+
+// Exited is closed when the current process ends.
+func (r *Redis) Exited() <-chan struct{} { return r.p.done }
+
 func (r *Redis) start() error {
+	p, err := startProc("redis-server", r.args(), r.Dir, filepath.Join(r.Dir, "redis.log"))
+	if err != nil {
+		return err
+	}
+	r.p = p
+	if err := waitFor(p, 10*time.Second, "redis-server", r.ping); err != nil {
+		p.kill(time.Second)
+		return err
+	}
+	return nil
+}
+
+func (r *Redis) args() []string {
 	args := []string{"--bind", "127.0.0.1", "--port", strconv.Itoa(r.Port), "--dir", r.Dir,
 		"--save", "", "--protected-mode", "no", "--daemonize", "no"}
 	if r.opts.AOF {
@@ -68,17 +100,7 @@ func (r *Redis) start() error {
 	if r.opts.MaxMemory != "" {
 		args = append(args, "--maxmemory", r.opts.MaxMemory, "--maxmemory-policy", "noeviction")
 	}
-	args = append(args, r.opts.Args...)
-	p, err := startProc("redis-server", args, r.Dir, filepath.Join(r.Dir, "redis.log"))
-	if err != nil {
-		return err
-	}
-	r.p = p
-	if err := waitFor(p, 10*time.Second, "redis-server", r.ping); err != nil {
-		p.kill(time.Second)
-		return err
-	}
-	return nil
+	return append(args, r.opts.Args...)
 }
 
 // ping speaks RESP by hand so this package needs no client.
@@ -123,15 +145,3 @@ func (r *Redis) Restart() error {
 // Pause and Resume send SIGSTOP and SIGCONT.
 func (r *Redis) Pause() error  { return r.p.signal(syscall.SIGSTOP) }
 func (r *Redis) Resume() error { return r.p.signal(syscall.SIGCONT) }
-
-// StartRedis runs a redis-server for the test; it is stopped (and its
-// directory removed) at cleanup.
-func StartRedis(t testing.TB, opts RedisOptions) *Redis {
-	t.Helper()
-	r, err := LaunchRedis(t.TempDir(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(r.Stop)
-	return r
-}

@@ -1,4 +1,4 @@
-package testenv
+package services
 
 import (
 	"fmt"
@@ -30,7 +30,7 @@ type proc struct {
 func startProc(name string, args []string, dir string, logFile string) (*proc, error) {
 	path, err := exec.LookPath(name)
 	if err != nil {
-		return nil, fmt.Errorf("testenv: %s not found (run ./scripts/test.sh, which installs it): %w", name, err)
+		return nil, fmt.Errorf("services: %s not found (run ./scripts/test.sh, which installs it): %w", name, err)
 	}
 	cmd := exec.Command(path, args...)
 	cmd.Dir = dir
@@ -91,12 +91,12 @@ func waitFor(p *proc, d time.Duration, what string, check func() error) error {
 	var err error
 	for time.Now().Before(deadline) {
 		if p.exited() {
-			return fmt.Errorf("testenv: %s exited before it was ready", what)
+			return fmt.Errorf("services: %s exited before it was ready", what)
 		}
 		if err = check(); err == nil {
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return fmt.Errorf("testenv: %s not ready after %v: %v", what, d, err)
+	return fmt.Errorf("services: %s not ready after %v: %v", what, d, err)
 }

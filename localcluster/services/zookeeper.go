@@ -1,4 +1,4 @@
-package testenv
+package services
 
 import (
 	"fmt"
@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -46,7 +45,7 @@ func LaunchZooKeeper(dir string, opts ZooKeeperOptions) (*ZooKeeper, error) {
 		dir = d
 	}
 	if _, err := os.Stat("/usr/share/zookeeper"); err != nil {
-		return nil, fmt.Errorf("testenv: ZooKeeper not installed (run ./scripts/test.sh, which installs the zookeeper package)")
+		return nil, fmt.Errorf("services: ZooKeeper not installed (run ./scripts/test.sh, which installs the zookeeper package)")
 	}
 	port := opts.Port
 	if port == 0 {
@@ -104,6 +103,12 @@ func (z *ZooKeeper) ruok() error {
 	return nil
 }
 
+// Start starts the server again after it exited (same port, same data).
+func (z *ZooKeeper) Start() error { return z.start() }
+
+// Exited is closed when the current process ends.
+func (z *ZooKeeper) Exited() <-chan struct{} { return z.p.done }
+
 // PID of the server process.
 func (z *ZooKeeper) PID() int { return z.p.PID() }
 
@@ -122,14 +127,3 @@ func (z *ZooKeeper) Restart() error {
 // Pause and Resume send SIGSTOP and SIGCONT.
 func (z *ZooKeeper) Pause() error  { return z.p.signal(syscall.SIGSTOP) }
 func (z *ZooKeeper) Resume() error { return z.p.signal(syscall.SIGCONT) }
-
-// StartZooKeeper runs a ZooKeeper server for the test, stopped at cleanup.
-func StartZooKeeper(t testing.TB, opts ZooKeeperOptions) *ZooKeeper {
-	t.Helper()
-	z, err := LaunchZooKeeper(t.TempDir(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(z.Stop)
-	return z
-}

@@ -1,4 +1,4 @@
-package testenv
+package services
 
 import (
 	"bufio"
@@ -26,7 +26,7 @@ func resp(t *testing.T, addr, cmd string) string {
 }
 
 func TestRedisStartsAndKeepsAOFAcrossRestart(t *testing.T) {
-	r := StartRedis(t, RedisOptions{AOF: true})
+	r := startRedis(t, RedisOptions{AOF: true})
 	if got := resp(t, r.Addr, "SET k v"); got != "+OK" {
 		t.Fatalf("SET: %s", got)
 	}
@@ -39,7 +39,7 @@ func TestRedisStartsAndKeepsAOFAcrossRestart(t *testing.T) {
 }
 
 func TestRedisMaxMemoryRefusesWrites(t *testing.T) {
-	r := StartRedis(t, RedisOptions{MaxMemory: "1mb"})
+	r := startRedis(t, RedisOptions{MaxMemory: "1mb"})
 	big := strings.Repeat("x", 50000)
 	var last string
 	for i := 0; i < 100; i++ {
@@ -52,7 +52,7 @@ func TestRedisMaxMemoryRefusesWrites(t *testing.T) {
 }
 
 func TestZooKeeperStarts(t *testing.T) {
-	z := StartZooKeeper(t, ZooKeeperOptions{})
+	z := startZooKeeper(t, ZooKeeperOptions{})
 	if err := z.ruok(); err != nil {
 		t.Fatal(err)
 	}
@@ -61,4 +61,24 @@ func TestZooKeeperStarts(t *testing.T) {
 	if err := z.ruok(); err == nil {
 		t.Fatalf("zookeeper (pid %d) still answering after Stop", pid)
 	}
+}
+
+func startRedis(t *testing.T, opts RedisOptions) *Redis {
+	t.Helper()
+	r, err := LaunchRedis(t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Stop)
+	return r
+}
+
+func startZooKeeper(t *testing.T, opts ZooKeeperOptions) *ZooKeeper {
+	t.Helper()
+	z, err := LaunchZooKeeper(t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(z.Stop)
+	return z
 }
