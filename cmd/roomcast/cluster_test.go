@@ -189,8 +189,8 @@ func TestLocalCluster(t *testing.T) {
 	if err != nil {
 		t.Fatalf("README admin example failed: %v\n%s\nscript:\n%s", err, shOut, script)
 	}
-	if !strings.Contains(string(shOut), `"room":"lobby"`) {
-		t.Fatalf("room stats answer: %s", shOut)
+	if !strings.Contains(string(shOut), `"rooms":1,"failed":0`) || !strings.Contains(string(shOut), `"room":"lobby"`) {
+		t.Fatalf("the notice did not reach one room or lobby is not listed: %s", shOut)
 	}
 	for i := 0; i < 2; i++ {
 		select {
