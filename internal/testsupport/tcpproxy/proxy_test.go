@@ -1,4 +1,4 @@
-package nodetest
+package tcpproxy
 
 import (
 	"bufio"
@@ -26,7 +26,7 @@ func TestProxyCutsAndRestores(t *testing.T) {
 			go func() { _, _ = io.Copy(c, c); c.Close() }()
 		}
 	}()
-	p := StartProxy(t, ln.Addr().String())
+	p := Start(t, ln.Addr().String())
 	echo := func(c net.Conn) error {
 		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 		if _, err := c.Write([]byte("hello\n")); err != nil {
@@ -59,5 +59,56 @@ func TestProxyCutsAndRestores(t *testing.T) {
 	p.Block(false)
 	if err := echo(dial()); err != nil {
 		t.Fatalf("after unblocking: %v", err)
+	}
+}
+
+// TestProxyFreezes: a frozen connection stays open and carries nothing;
+// a new connection works.
+func TestProxyFreezes(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(c, c); c.Close() }()
+		}
+	}()
+	p := Start(t, ln.Addr().String())
+	roundTrip := func(c net.Conn, d time.Duration) error {
+		_ = c.SetDeadline(time.Now().Add(d))
+		if _, err := c.Write([]byte("hello\n")); err != nil {
+			return err
+		}
+		_, err := bufio.NewReader(c).ReadString('\n')
+		return err
+	}
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := roundTrip(c, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if n := p.Freeze(); n != 1 {
+		t.Fatalf("Freeze froze %d connections, want 1", n)
+	}
+	err = roundTrip(c, 300*time.Millisecond)
+	if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+		t.Fatalf("a frozen connection answered or closed: %v", err)
+	}
+	c2, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if err := roundTrip(c2, 5*time.Second); err != nil {
+		t.Fatalf("a new connection after Freeze: %v", err)
 	}
 }
