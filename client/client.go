@@ -21,6 +21,19 @@ import (
 var (
 	ErrClosed       = errors.New("client: closed")
 	ErrDisconnected = errors.New("client: disconnected")
+	// ErrServerSilent ends a session whose server sent nothing (not even a
+	// Pong to the client's Ping) for SilentPings ping intervals.
+	ErrServerSilent = errors.New("client: server silent")
+)
+
+// Liveness: the client pings when it has sent or heard nothing for the
+// server's ping interval (Connected.ping_interval_ms), and gives the
+// connection up when it has heard nothing for SilentPings intervals (at
+// least MinSilent); it then reconnects with backoff through Options.URL,
+// which redirects it to the node that serves the user now.
+const (
+	SilentPings = 2
+	MinSilent   = 2 * time.Second
 )
 
 // ServerError is an Error frame answering a request.
@@ -36,6 +49,16 @@ func (e *ServerError) Error() string { return fmt.Sprintf("roomcast: %s: %s", e.
 func (e *ServerError) Is(target error) bool {
 	t, ok := target.(*ServerError)
 	return ok && t.Code == e.Code
+}
+
+// RetryAfter is the wait the server asked for with err (its retryAfterMs),
+// or 0. The client never resends, reconnects or rejoins sooner.
+func RetryAfter(err error) time.Duration {
+	var se *ServerError
+	if errors.As(err, &se) {
+		return time.Duration(se.RetryAfterMs) * time.Millisecond
+	}
+	return 0
 }
 
 // Code returns the wire code of err, or UNSPECIFIED.
@@ -239,16 +262,21 @@ func (c *Client) supervise(s *session) {
 		if c.ctx.Err() != nil || c.opt.NoReconnect {
 			return
 		}
+		if errors.Is(err, ErrServerSilent) {
+			c.setTarget("") // the node may be stopped: ask the seed where to go
+		}
 		backoff := c.opt.BackoffMin
 		c.mu.Lock()
 		moved := c.moved
 		c.moved = false
 		c.mu.Unlock()
+		var asked time.Duration // the last refusal's retryAfterMs
 		for {
 			d := backoff/2 + rand.N(backoff/2+1)
 			if moved {
 				d, moved = 0, false
 			}
+			d = max(d, asked)
 			select {
 			case <-c.ctx.Done():
 				return
@@ -276,7 +304,8 @@ func (c *Client) supervise(s *session) {
 				}
 				break
 			}
-			c.opt.Logger.Debug("reconnect failed", "err", err, "backoff", backoff)
+			asked = RetryAfter(err)
+			c.opt.Logger.Debug("reconnect failed", "err", err, "backoff", backoff, "retry_after", asked)
 			c.setTarget("") // a redirect target may be gone: back to the seed URL
 			backoff = min(backoff*2, c.opt.BackoffMax)
 		}

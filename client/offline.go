@@ -446,7 +446,7 @@ func (c *Client) sendOffline(ctx context.Context, f func(cmid string) *pb.Frame,
 		select {
 		case <-ctx.Done():
 			return nil, err
-		case <-time.After(backoff):
+		case <-time.After(max(backoff, RetryAfter(err))):
 		}
 		backoff = min(backoff*2, c.opt.BackoffMax)
 	}
