@@ -179,10 +179,8 @@ type Client struct {
 // roomState is one joined room. Guarded by Client.mu except where noted.
 type roomState struct {
 	name      string
-	seq, pseq uint64 // cursors: last seq seen in each lane
-	seen      map[uint64]struct{}
-	order     []uint64 // ring of ids in seen, oldest first
-	next      int
+	seq, pseq uint64     // cursors: last seq seen in each lane
+	dd        dedupeRing // msg_ids of the last Options.DedupeWindow messages
 	joined    bool
 	resume    bool      // the Join in flight is a resume
 	pulling   time.Time // when the full pull in flight was sent (zero: none)
@@ -407,7 +405,7 @@ func (c *Client) expectJoin(room string, resume bool) {
 	defer c.mu.Unlock()
 	r := c.rooms[room]
 	if r == nil {
-		r = &roomState{name: room, seen: make(map[uint64]struct{})}
+		r = &roomState{name: room}
 		c.rooms[room] = r
 	}
 	r.resume = resume

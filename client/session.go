@@ -386,7 +386,7 @@ func (c *Client) apply(room string, msgs []*pb.RoomMessage, missed uint64) {
 		if m.Priority {
 			cur = &r.pseq
 		}
-		if m.Seq <= *cur || r.remember(m.MsgId, c.opt.DedupeWindow) {
+		if m.Seq <= *cur || r.dd.add(m.MsgId, c.opt.DedupeWindow) {
 			c.stats.dupes.Add(1)
 			continue
 		}
@@ -406,20 +406,4 @@ func (c *Client) apply(room string, msgs []*pb.RoomMessage, missed uint64) {
 			c.opt.OnMessage(room, m)
 		}
 	}
-}
-
-// remember records id and reports whether it was already seen.
-func (r *roomState) remember(id uint64, window int) bool {
-	if _, dup := r.seen[id]; dup {
-		return true
-	}
-	if len(r.order) < window {
-		r.order = append(r.order, id)
-	} else {
-		delete(r.seen, r.order[r.next])
-		r.order[r.next] = id
-		r.next = (r.next + 1) % window
-	}
-	r.seen[id] = struct{}{}
-	return false
 }

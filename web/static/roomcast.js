@@ -56,7 +56,8 @@
 //   sendDirect(to, body, {kind, clientMsgId, timeoutMs})  -> {conv, seq, msgId, ts, clientMsgId, duplicate}
 //   sendGroup(group, body, {kind, clientMsgId, timeoutMs}) the same, to a group
 //       Both always carry a clientMsgId (made when not given) and resend it
-//       after UNAVAILABLE, STORE_UNAVAILABLE or a disconnect, with backoff,
+//       after UNAVAILABLE, STORE_UNAVAILABLE or a disconnect, with backoff
+//       (never sooner than the refusal's retryAfterMs),
 //       until stored or timeoutMs (default requestTimeoutMs) passes: the
 //       server stores the message once.
 //   counters(cursor, limit)         -> {convs, nextCursor, noMore, ackEvery, ackIntervalMs}
