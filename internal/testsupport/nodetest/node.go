@@ -127,18 +127,7 @@ func FreePorts(t testing.TB, n int) []int {
 func StartInProc(t testing.TB, cfg configs.Config) *server.Server {
 	t.Helper()
 	s, err := server.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-	})
-	return s
+	return testenv.StartNode(t, s, err)
 }
 
 // Proc is a node running as a separate process (the test binary, see

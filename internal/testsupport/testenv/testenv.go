@@ -1,7 +1,9 @@
 package testenv
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/roomcast/roomcast/localcluster/services"
 )
@@ -43,4 +45,31 @@ func StartZooKeeper(t testing.TB, opts ZooKeeperOptions) *ZooKeeper {
 	}
 	t.Cleanup(z.Stop)
 	return z
+}
+
+// Node is a roomcast node as server.New builds it.
+type Node interface {
+	Start() error
+	Shutdown(ctx context.Context) error
+}
+
+// StartNode is the one way tests start an in-process node: n and err are
+// what server.New returned; the node is started, and shut down at the
+// test's cleanup (10s at most; a failed shutdown fails the test).
+func StartNode[N Node](t testing.TB, n N, err error) N {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := n.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return n
 }
