@@ -66,14 +66,21 @@ type Env struct {
 	Redis *testenv.Redis
 }
 
-// StartEnv starts both, in parallel; they stop at the test's cleanup.
+// StartEnv starts both, in parallel, ZooKeeper with a 200ms tick (sessions
+// of 0.4-4s); they stop at the test's cleanup.
 func StartEnv(t testing.TB) Env {
+	t.Helper()
+	return StartEnvTick(t, 200*time.Millisecond)
+}
+
+// StartEnvTick is StartEnv with ZooKeeper's tick (sessions of 2-20 ticks).
+func StartEnvTick(t testing.TB, tick time.Duration) Env {
 	t.Helper()
 	var e Env
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); e.Redis = testenv.StartRedis(t, testenv.RedisOptions{AOF: true}) }()
-	e.ZK = testenv.StartZooKeeper(t, testenv.ZooKeeperOptions{TickTime: 200 * time.Millisecond})
+	e.ZK = testenv.StartZooKeeper(t, testenv.ZooKeeperOptions{TickTime: tick})
 	wg.Wait()
 	if e.Redis == nil {
 		t.FailNow() // StartRedis failed on its goroutine and said why
