@@ -1,12 +1,15 @@
-package services
+package services_test
 
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/roomcast/roomcast/internal/testsupport/testenv"
 )
 
 func resp(t *testing.T, addr, cmd string) string {
@@ -26,7 +29,7 @@ func resp(t *testing.T, addr, cmd string) string {
 }
 
 func TestRedisStartsAndKeepsAOFAcrossRestart(t *testing.T) {
-	r := startRedis(t, RedisOptions{AOF: true})
+	r := testenv.StartRedis(t, testenv.RedisOptions{AOF: true})
 	if got := resp(t, r.Addr, "SET k v"); got != "+OK" {
 		t.Fatalf("SET: %s", got)
 	}
@@ -39,7 +42,7 @@ func TestRedisStartsAndKeepsAOFAcrossRestart(t *testing.T) {
 }
 
 func TestRedisMaxMemoryRefusesWrites(t *testing.T) {
-	r := startRedis(t, RedisOptions{MaxMemory: "1mb"})
+	r := testenv.StartRedis(t, testenv.RedisOptions{MaxMemory: "1mb"})
 	big := strings.Repeat("x", 50000)
 	var last string
 	for i := 0; i < 100; i++ {
@@ -52,33 +55,34 @@ func TestRedisMaxMemoryRefusesWrites(t *testing.T) {
 }
 
 func TestZooKeeperStarts(t *testing.T) {
-	z := startZooKeeper(t, ZooKeeperOptions{})
-	if err := z.ruok(); err != nil {
+	z := testenv.StartZooKeeper(t, testenv.ZooKeeperOptions{})
+	if err := ruok(z.Addr); err != nil {
 		t.Fatal(err)
 	}
 	pid := z.PID()
 	z.Stop()
-	if err := z.ruok(); err == nil {
+	if err := ruok(z.Addr); err == nil {
 		t.Fatalf("zookeeper (pid %d) still answering after Stop", pid)
 	}
 }
 
-func startRedis(t *testing.T, opts RedisOptions) *Redis {
-	t.Helper()
-	r, err := LaunchRedis(t.TempDir(), opts)
+// ruok asks ZooKeeper at addr whether it is ok.
+func ruok(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	t.Cleanup(r.Stop)
-	return r
-}
-
-func startZooKeeper(t *testing.T, opts ZooKeeperOptions) *ZooKeeper {
-	t.Helper()
-	z, err := LaunchZooKeeper(t.TempDir(), opts)
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write([]byte("ruok")); err != nil {
+		return err
+	}
+	b, err := io.ReadAll(c)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	t.Cleanup(z.Stop)
-	return z
+	if string(b) != "imok" {
+		return fmt.Errorf("ruok answered %q", b)
+	}
+	return nil
 }

@@ -12,21 +12,7 @@ import (
 // Block closes the open connection and every new one; unblocked, new
 // connections work again.
 func TestProxyCutsAndRestores(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { _, _ = io.Copy(c, c); c.Close() }()
-		}
-	}()
-	p := Start(t, ln.Addr().String())
+	p := Start(t, echoServer(t))
 	echo := func(c net.Conn) error {
 		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 		if _, err := c.Write([]byte("hello\n")); err != nil {
@@ -65,21 +51,7 @@ func TestProxyCutsAndRestores(t *testing.T) {
 // TestProxyFreezes: a frozen connection stays open and carries nothing;
 // a new connection works.
 func TestProxyFreezes(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { _, _ = io.Copy(c, c); c.Close() }()
-		}
-	}()
-	p := Start(t, ln.Addr().String())
+	p := Start(t, echoServer(t))
 	roundTrip := func(c net.Conn, d time.Duration) error {
 		_ = c.SetDeadline(time.Now().Add(d))
 		if _, err := c.Write([]byte("hello\n")); err != nil {
@@ -111,4 +83,25 @@ func TestProxyFreezes(t *testing.T) {
 	if err := roundTrip(c2, 5*time.Second); err != nil {
 		t.Fatalf("a new connection after Freeze: %v", err)
 	}
+}
+
+// echoServer listens on loopback and echoes every connection until the
+// test ends; it returns its address.
+func echoServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(c, c); c.Close() }()
+		}
+	}()
+	return ln.Addr().String()
 }
