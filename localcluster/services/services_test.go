@@ -3,7 +3,6 @@ package services_test
 import (
 	"bufio"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"testing"
@@ -56,33 +55,12 @@ func TestRedisMaxMemoryRefusesWrites(t *testing.T) {
 
 func TestZooKeeperStarts(t *testing.T) {
 	z := testenv.StartZooKeeper(t, testenv.ZooKeeperOptions{})
-	if err := ruok(z.Addr); err != nil {
+	if err := z.Ruok(); err != nil {
 		t.Fatal(err)
 	}
 	pid := z.PID()
 	z.Stop()
-	if err := ruok(z.Addr); err == nil {
+	if err := z.Ruok(); err == nil {
 		t.Fatalf("zookeeper (pid %d) still answering after Stop", pid)
 	}
-}
-
-// ruok asks ZooKeeper at addr whether it is ok.
-func ruok(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := c.Write([]byte("ruok")); err != nil {
-		return err
-	}
-	b, err := io.ReadAll(c)
-	if err != nil {
-		return err
-	}
-	if string(b) != "imok" {
-		return fmt.Errorf("ruok answered %q", b)
-	}
-	return nil
 }

@@ -76,14 +76,15 @@ func (z *ZooKeeper) start() error {
 		return err
 	}
 	z.p = p
-	if err := waitFor(p, 30*time.Second, "zookeeper", z.ruok); err != nil {
+	if err := waitFor(p, 30*time.Second, "zookeeper", z.Ruok); err != nil {
 		p.kill(time.Second)
 		return err
 	}
 	return nil
 }
 
-func (z *ZooKeeper) ruok() error {
+// Ruok asks the server "ruok" and reports an error unless it answers imok.
+func (z *ZooKeeper) Ruok() error {
 	c, err := net.DialTimeout("tcp", z.Addr, 200*time.Millisecond)
 	if err != nil {
 		return err
