@@ -275,3 +275,17 @@ func readmeAdminExample(t *testing.T) string {
 	t.Fatal("README has no admin example for the local cluster")
 	return ""
 }
+
+// TestBinaryLinksNoTestSupport: the server binary imports neither test
+// support (internal/testsupport) nor the load tool's packages.
+func TestBinaryLinksNoTestSupport(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		if strings.Contains(pkg, "/internal/testsupport/") || strings.Contains(pkg, "/cmd/roomcast-bench/") || pkg == "testing" {
+			t.Errorf("cmd/roomcast links %s", pkg)
+		}
+	}
+}
