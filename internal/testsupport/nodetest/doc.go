@@ -1,5 +1,5 @@
 // Package nodetest runs roomcast clusters for tests: real ZooKeeper and
-// Redis processes (internal/testenv), roomcast nodes in the test process or
+// Redis processes (internal/testsupport/testenv), roomcast nodes in the test process or
 // as separate processes that a test can kill -9, SIGSTOP and restart, SDK
 // clients that record what they receive, links that let a test break a
 // client's connection or cut it in the middle of a large frame (cut.go),
