@@ -21,6 +21,19 @@ import (
 var (
 	ErrClosed       = errors.New("client: closed")
 	ErrDisconnected = errors.New("client: disconnected")
+	// ErrServerSilent ends a session whose server sent nothing (not even a
+	// Pong to the client's Ping) for SilentPings ping intervals.
+	ErrServerSilent = errors.New("client: server silent")
+)
+
+// Liveness: the client pings when it has sent or heard nothing for the
+// server's ping interval (Connected.ping_interval_ms), and gives the
+// connection up when it has heard nothing for SilentPings intervals (at
+// least MinSilent); it then reconnects with backoff through Options.URL,
+// which redirects it to the node that serves the user now.
+const (
+	SilentPings = 2
+	MinSilent   = 2 * time.Second
 )
 
 // ServerError is an Error frame answering a request.
@@ -36,6 +49,16 @@ func (e *ServerError) Error() string { return fmt.Sprintf("roomcast: %s: %s", e.
 func (e *ServerError) Is(target error) bool {
 	t, ok := target.(*ServerError)
 	return ok && t.Code == e.Code
+}
+
+// RetryAfter is the wait the server asked for with err (its retryAfterMs),
+// or 0. The client never resends, reconnects or rejoins sooner.
+func RetryAfter(err error) time.Duration {
+	var se *ServerError
+	if errors.As(err, &se) {
+		return time.Duration(se.RetryAfterMs) * time.Millisecond
+	}
+	return 0
 }
 
 // Code returns the wire code of err, or UNSPECIFIED.
@@ -156,10 +179,8 @@ type Client struct {
 // roomState is one joined room. Guarded by Client.mu except where noted.
 type roomState struct {
 	name      string
-	seq, pseq uint64 // cursors: last seq seen in each lane
-	seen      map[uint64]struct{}
-	order     []uint64 // ring of ids in seen, oldest first
-	next      int
+	seq, pseq uint64     // cursors: last seq seen in each lane
+	dd        dedupeRing // msg_ids of the last Options.DedupeWindow messages
 	joined    bool
 	resume    bool      // the Join in flight is a resume
 	pulling   time.Time // when the full pull in flight was sent (zero: none)
@@ -239,16 +260,21 @@ func (c *Client) supervise(s *session) {
 		if c.ctx.Err() != nil || c.opt.NoReconnect {
 			return
 		}
+		if errors.Is(err, ErrServerSilent) {
+			c.setTarget("") // the node may be stopped: ask the seed where to go
+		}
 		backoff := c.opt.BackoffMin
 		c.mu.Lock()
 		moved := c.moved
 		c.moved = false
 		c.mu.Unlock()
+		var asked time.Duration // the last refusal's retryAfterMs
 		for {
 			d := backoff/2 + rand.N(backoff/2+1)
 			if moved {
 				d, moved = 0, false
 			}
+			d = max(d, asked)
 			select {
 			case <-c.ctx.Done():
 				return
@@ -276,7 +302,8 @@ func (c *Client) supervise(s *session) {
 				}
 				break
 			}
-			c.opt.Logger.Debug("reconnect failed", "err", err, "backoff", backoff)
+			asked = RetryAfter(err)
+			c.opt.Logger.Debug("reconnect failed", "err", err, "backoff", backoff, "retry_after", asked)
 			c.setTarget("") // a redirect target may be gone: back to the seed URL
 			backoff = min(backoff*2, c.opt.BackoffMax)
 		}
@@ -378,7 +405,7 @@ func (c *Client) expectJoin(room string, resume bool) {
 	defer c.mu.Unlock()
 	r := c.rooms[room]
 	if r == nil {
-		r = &roomState{name: room, seen: make(map[uint64]struct{})}
+		r = &roomState{name: room}
 		c.rooms[room] = r
 	}
 	r.resume = resume

@@ -74,7 +74,7 @@ type convState struct {
 	dd      dedupeRing
 }
 
-// dedupeRing remembers the last n msg_ids.
+// dedupeRing remembers the last n msg_ids (of a room or a conversation).
 type dedupeRing struct {
 	seen  map[uint64]struct{}
 	order []uint64
@@ -422,7 +422,8 @@ func retryable(err error) bool {
 }
 
 // sendOffline sends until the server acknowledges or ctx ends, resending
-// with the same client_msg_id after a disconnect or a store refusal.
+// with the same client_msg_id after a disconnect or a store refusal, never
+// sooner than the refusal's retryAfterMs.
 func (c *Client) sendOffline(ctx context.Context, f func(cmid string) *pb.Frame, cmid string) (*pb.ConvSent, error) {
 	if cmid == "" {
 		var b [12]byte
@@ -446,7 +447,7 @@ func (c *Client) sendOffline(ctx context.Context, f func(cmid string) *pb.Frame,
 		select {
 		case <-ctx.Done():
 			return nil, err
-		case <-time.After(backoff):
+		case <-time.After(max(backoff, RetryAfter(err))):
 		}
 		backoff = min(backoff*2, c.opt.BackoffMax)
 	}

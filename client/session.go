@@ -23,6 +23,7 @@ type session struct {
 
 	wmu      sync.Mutex // one writer at a time
 	lastSend atomic.Int64
+	lastRecv atomic.Int64 // unix nanos of the last frame read (liveness)
 
 	pmu     sync.Mutex
 	pending map[uint32]chan *pb.Frame
@@ -120,6 +121,7 @@ func (c *Client) connectOnce(ctx context.Context, target string) (*session, erro
 		}
 	}
 	_ = ws.SetReadDeadline(time.Time{})
+	s.lastRecv.Store(time.Now().UnixNano())
 	s.wg.Add(3)
 	go s.readLoop()
 	go s.pingLoop()
@@ -202,20 +204,43 @@ func (s *session) stop(err error) {
 	})
 }
 
+// pingLoop sends a Ping when the session has sent nothing for the
+// server's ping interval, or heard nothing for it (a probe, once per
+// interval), and ends the session when the server has been silent for
+// silentAfter(ping): a stopped node or a half-open connection is left
+// instead of waited for.
 func (s *session) pingLoop() {
 	defer s.wg.Done()
-	t := time.NewTicker(max(s.ping/4, 10*time.Millisecond))
+	t := time.NewTicker(max(s.ping/8, 10*time.Millisecond))
 	defer t.Stop()
+	var probed time.Time
+	dead := silentAfter(s.ping)
 	for {
 		select {
 		case <-s.done:
 			return
 		case <-t.C:
-			if time.Since(time.Unix(0, s.lastSend.Load())) >= s.ping {
+			heard := time.Since(time.Unix(0, s.lastRecv.Load()))
+			if heard >= dead {
+				s.stop(fmt.Errorf("%w: nothing heard for %v", ErrServerSilent, heard.Round(time.Millisecond)))
+				return
+			}
+			quietOut := time.Since(time.Unix(0, s.lastSend.Load())) >= s.ping
+			quietIn := heard >= s.ping && time.Since(probed) >= s.ping
+			if quietOut || quietIn {
+				if quietIn {
+					probed = time.Now()
+				}
 				_ = s.write(&pb.Frame{Body: &pb.Frame_Ping{Ping: &pb.Ping{}}})
 			}
 		}
 	}
+}
+
+// silentAfter is how long a server may stay silent before the session is
+// given up: SilentPings ping intervals, at least MinSilent.
+func silentAfter(ping time.Duration) time.Duration {
+	return max(SilentPings*ping, MinSilent)
 }
 
 func (s *session) readLoop() {
@@ -226,6 +251,7 @@ func (s *session) readLoop() {
 			s.stop(err)
 			return
 		}
+		s.lastRecv.Store(time.Now().UnixNano())
 		s.c.stats.framesIn.Add(1)
 		s.handle(f)
 	}
@@ -360,7 +386,7 @@ func (c *Client) apply(room string, msgs []*pb.RoomMessage, missed uint64) {
 		if m.Priority {
 			cur = &r.pseq
 		}
-		if m.Seq <= *cur || r.remember(m.MsgId, c.opt.DedupeWindow) {
+		if m.Seq <= *cur || r.dd.add(m.MsgId, c.opt.DedupeWindow) {
 			c.stats.dupes.Add(1)
 			continue
 		}
@@ -380,20 +406,4 @@ func (c *Client) apply(room string, msgs []*pb.RoomMessage, missed uint64) {
 			c.opt.OnMessage(room, m)
 		}
 	}
-}
-
-// remember records id and reports whether it was already seen.
-func (r *roomState) remember(id uint64, window int) bool {
-	if _, dup := r.seen[id]; dup {
-		return true
-	}
-	if len(r.order) < window {
-		r.order = append(r.order, id)
-	} else {
-		delete(r.seen, r.order[r.next])
-		r.order[r.next] = id
-		r.next = (r.next + 1) % window
-	}
-	r.seen[id] = struct{}{}
-	return false
 }

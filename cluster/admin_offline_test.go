@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/roomcast/roomcast/client"
-	"github.com/roomcast/roomcast/internal/nodetest"
+	"github.com/roomcast/roomcast/internal/testsupport/nodetest"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
 

@@ -10,7 +10,7 @@ import (
 
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
-	"github.com/roomcast/roomcast/internal/nodetest"
+	"github.com/roomcast/roomcast/internal/testsupport/nodetest"
 	"github.com/roomcast/roomcast/placement"
 )
 

@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/roomcast/roomcast/internal/nodetest"
+	"github.com/roomcast/roomcast/internal/testsupport/nodetest"
 )
 
 // TestMain doubles as a roomcast node process (nodetest.EnvNodeConfig
@@ -15,7 +15,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// The harness lives in internal/nodetest (the fault suite uses it too).
+// The harness lives in internal/testsupport/nodetest (the fault suite uses it too).
 type (
 	env    = nodetest.Env
 	proc   = nodetest.Proc

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/roomcast/roomcast/client"
-	"github.com/roomcast/roomcast/internal/nodetest"
+	"github.com/roomcast/roomcast/internal/testsupport/nodetest"
 	"github.com/roomcast/roomcast/placement"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/server"

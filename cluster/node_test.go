@@ -15,7 +15,7 @@ import (
 
 	"github.com/roomcast/roomcast/internal/msgid"
 	"github.com/roomcast/roomcast/internal/redisconn"
-	"github.com/roomcast/roomcast/internal/testenv"
+	"github.com/roomcast/roomcast/internal/testsupport/testenv"
 	"github.com/roomcast/roomcast/placement"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/protocol"

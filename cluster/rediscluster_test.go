@@ -9,7 +9,7 @@ import (
 
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
-	"github.com/roomcast/roomcast/internal/testenv"
+	"github.com/roomcast/roomcast/internal/testsupport/testenv"
 	"github.com/roomcast/roomcast/server"
 )
 

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/roomcast/roomcast/internal/redisconn"
-	"github.com/roomcast/roomcast/internal/testenv"
+	"github.com/roomcast/roomcast/internal/testsupport/testenv"
 )
 
 func TestRegistryAgainstRealRedis(t *testing.T) {

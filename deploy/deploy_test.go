@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roomcast/roomcast/internal/nodetest"
+	"github.com/roomcast/roomcast/internal/testsupport/nodetest"
 )
 
 // repoRoot is the module root (this package is one level below it),

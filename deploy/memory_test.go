@@ -15,7 +15,7 @@ import (
 
 	"github.com/roomcast/roomcast/auth"
 	"github.com/roomcast/roomcast/configs"
-	"github.com/roomcast/roomcast/internal/testcert"
+	"github.com/roomcast/roomcast/internal/testsupport/testcert"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/protocol"
 )

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/roomcast/roomcast/client"
-	"github.com/roomcast/roomcast/internal/nodetest"
+	"github.com/roomcast/roomcast/internal/testsupport/nodetest"
 	"github.com/roomcast/roomcast/offline"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )

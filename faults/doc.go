@@ -32,5 +32,13 @@
 //	go test ./faults -run TestFaults -soak 5m -timeout 30m
 //	RC_SOAK=5m go test ./faults -run TestFaults -timeout 30m
 //
+// The nodes run with fast sessions by default (ZooKeeper tick 200ms,
+// session timeout 1.5s). -shipped (or RC_SHIPPED=1) runs them with the
+// shipped timing instead — session, announce and RPC timeouts at their
+// defaults (6s, 30s, 3s) on a ZooKeeper ticking as the local cluster's
+// (1s) — to measure recovery as an operator will see it:
+//
+//	go test ./faults -run TestFaults -shipped -soak 4m -timeout 30m -v
+//
 // The package has no code outside its tests.
 package faults

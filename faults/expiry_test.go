@@ -12,7 +12,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/roomcast/roomcast/client"
-	"github.com/roomcast/roomcast/internal/nodetest"
+	"github.com/roomcast/roomcast/internal/testsupport/nodetest"
 	"github.com/roomcast/roomcast/placement"
 )
 

@@ -12,7 +12,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/roomcast/roomcast/client"
-	"github.com/roomcast/roomcast/internal/nodetest"
+	"github.com/roomcast/roomcast/internal/testsupport/nodetest"
 	"github.com/roomcast/roomcast/offline"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )

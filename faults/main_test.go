@@ -6,10 +6,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roomcast/roomcast/internal/nodetest"
+	"github.com/roomcast/roomcast/internal/testsupport/nodetest"
 )
 
-var soakFlag = flag.Duration("soak", 0, "run the fault cycle again and again for this long (also RC_SOAK)")
+var (
+	soakFlag    = flag.Duration("soak", 0, "run the fault cycle again and again for this long (also RC_SOAK)")
+	shippedFlag = flag.Bool("shipped", false, "run the nodes with the shipped cluster timing (session, announce and RPC timeouts at their defaults) on a ZooKeeper with the local cluster's tick (also RC_SHIPPED=1)")
+)
+
+// shipped reports whether the suite runs with the shipped timing instead
+// of its fast sessions (1.5s on a 200ms tick).
+func shipped() bool { return *shippedFlag || os.Getenv("RC_SHIPPED") == "1" }
 
 // TestMain doubles as a roomcast node process (see nodetest).
 func TestMain(m *testing.M) {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/roomcast/roomcast/internal/nodetest"
+	"github.com/roomcast/roomcast/internal/testsupport/nodetest"
 )
 
 // Traffic categories whose recovery is measured.

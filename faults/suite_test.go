@@ -16,7 +16,8 @@ import (
 
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
-	"github.com/roomcast/roomcast/internal/nodetest"
+	"github.com/roomcast/roomcast/internal/testsupport/nodetest"
+	"github.com/roomcast/roomcast/localcluster"
 	"github.com/roomcast/roomcast/offline"
 	"github.com/roomcast/roomcast/placement"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
@@ -124,12 +125,25 @@ func (s *suite) nodeConfig(id string, port int) configs.Config {
 		c.Fanout.PriorityMaxBytes = 64 << 20
 		c.Fanout.PriorityMaxAge = 24 * time.Hour
 		c.Admin.APIKeys = []string{apiKey}
+		if shipped() {
+			d := configs.Default().WithDefaults().Cluster
+			c.Cluster.SessionTimeout, c.Cluster.AnnounceInterval, c.Cluster.RPCTimeout = d.SessionTimeout, d.AnnounceInterval, d.RPCTimeout
+		}
 	})
+}
+
+// startEnv is ZooKeeper and Redis: with -shipped, ZooKeeper ticks as the
+// local cluster's (localcluster.TickTime), so a 6s session is granted.
+func startEnv(t *testing.T) nodetest.Env {
+	if shipped() {
+		return nodetest.StartEnvTick(t, localcluster.TickTime)
+	}
+	return nodetest.StartEnv(t)
 }
 
 // startCluster starts ZooKeeper, Redis and three node processes.
 func startCluster(t *testing.T) *suite {
-	s := &suite{t: t, env: nodetest.StartEnv(t), view: nodetest.View(3), started: map[string]time.Time{},
+	s := &suite{t: t, env: startEnv(t), view: nodetest.View(3), started: map[string]time.Time{},
 		normal: map[string]*sendLog{}, priority: map[string]*sendLog{}, joined: map[*nodetest.Viewer]map[string]*pb.Joined{},
 		directFailed: newSendLog(), groupFailed: newSendLog(), pagerTarget: make(chan string, 1), traces: map[string]*frameTrace{},
 		staleLog: newSendLog()}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/roomcast/roomcast/internal/testenv"
+	"github.com/roomcast/roomcast/internal/testsupport/testenv"
 )
 
 // lossy makes go-redis lose one reply: after lose(), the next command a

@@ -14,7 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/roomcast/roomcast/internal/redisconn"
-	"github.com/roomcast/roomcast/internal/testenv"
+	"github.com/roomcast/roomcast/internal/testsupport/testenv"
 )
 
 // One real redis-server for the package's tests (each test uses its own

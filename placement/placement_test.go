@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/roomcast/roomcast/internal/testenv"
+	"github.com/roomcast/roomcast/internal/testsupport/testenv"
 )
 
 // membersFactory builds the members of one cluster for the conformance

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/roomcast/roomcast/internal/redisconn"
-	"github.com/roomcast/roomcast/internal/testenv"
+	"github.com/roomcast/roomcast/internal/testsupport/testenv"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
 

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/roomcast/roomcast/auth"
+	"github.com/roomcast/roomcast/cmd/roomcast-bench/loadgen"
 	"github.com/roomcast/roomcast/configs"
-	"github.com/roomcast/roomcast/internal/loadgen"
 	"github.com/roomcast/roomcast/room"
 )
 

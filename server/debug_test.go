@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/roomcast/roomcast/configs"
-	"github.com/roomcast/roomcast/internal/testenv"
+	"github.com/roomcast/roomcast/internal/testsupport/testenv"
 )
 
 // TestDebugListenerServesPprofApart: with http.debug_listen set, pprof

@@ -19,6 +19,7 @@ import (
 
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
+	"github.com/roomcast/roomcast/internal/testsupport/testenv"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/protocol"
 )
@@ -37,20 +38,7 @@ func startServer(t testing.TB, mutate func(*configs.Config)) *Server {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	s, err := New(cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return s
+	return testenv.StartNode(t, s, err)
 }
 
 func (s *Server) wsURL() string { return "ws://" + s.Addr() + "/ws" }

@@ -14,7 +14,7 @@ import (
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
 	"github.com/roomcast/roomcast/internal/redisconn"
-	"github.com/roomcast/roomcast/internal/testenv"
+	"github.com/roomcast/roomcast/internal/testsupport/testenv"
 	"github.com/roomcast/roomcast/offline"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/protocol"

@@ -11,7 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/roomcast/roomcast/configs"
-	"github.com/roomcast/roomcast/internal/testcert"
+	"github.com/roomcast/roomcast/internal/testsupport/testcert"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/protocol"
 )

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/roomcast/roomcast/internal/bench"
+	"github.com/roomcast/roomcast/cmd/roomcast-bench/bench"
 )
 
 // runCompare is `roomcast-bench compare`: the same load against roomcast

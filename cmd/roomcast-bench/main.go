@@ -32,7 +32,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/roomcast/roomcast/internal/bench"
+	"github.com/roomcast/roomcast/cmd/roomcast-bench/bench"
 )
 
 func main() {

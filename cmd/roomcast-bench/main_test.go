@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roomcast/roomcast/cmd/roomcast-bench/bench"
 	"github.com/roomcast/roomcast/configs"
-	"github.com/roomcast/roomcast/internal/bench"
 	"github.com/roomcast/roomcast/server"
 )
 

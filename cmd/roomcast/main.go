@@ -2,7 +2,7 @@
 //
 //	roomcast [serve] [flags]     run a node (embedded mode by default)
 //	roomcast token --user u1     print a token signed with the configured key
-//	roomcast cluster             run a local 3-node cluster (ZooKeeper + Redis)
+//	roomcast cluster             run a local 3-node cluster (package localcluster)
 //
 // cmd is wiring only: flags -> config file -> environment -> validate ->
 // build -> Run under signal.NotifyContext -> Shutdown with a deadline.
@@ -65,7 +65,7 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   roomcast [serve] [-config file] [-listen addr] [-node id] [-log-level level]
   roomcast token -user id [-role admin] [-ttl 1h] [-config file]
-  roomcast cluster [-nodes N] [-dir .local-cluster]   local cluster (ZooKeeper, Redis, configs/cluster-node*.yaml)
+  roomcast cluster [-nodes N] [-dir .local-cluster] [-restart=false]   local cluster (ZooKeeper, Redis, configs/cluster-node*.yaml; logs in -dir)
 `)
 }
 

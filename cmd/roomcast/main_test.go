@@ -3,9 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,9 +14,8 @@ import (
 	"time"
 
 	"github.com/roomcast/roomcast/auth"
-	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
-	"github.com/roomcast/roomcast/proto/roomcastpb"
+	"github.com/roomcast/roomcast/localcluster"
 )
 
 func TestMain(m *testing.M) {
@@ -137,98 +134,12 @@ func TestServeStartsAndStopsOnSIGTERM(t *testing.T) {
 	}
 }
 
-// TestLocalCluster runs `roomcast cluster` (ZooKeeper, Redis and three
-// nodes from configs/cluster-node*.yaml), talks to it through one node, and
-// stops it with SIGTERM: everything it started goes away.
-func TestLocalCluster(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "cluster", "-dir", t.TempDir(), "-configs", "../../configs/cluster-node*.yaml")
-	cmd.Env = append(os.Environ(), "RC_TEST_RUN_MAIN=1")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	nodes := []string{"127.0.0.1:8081", "127.0.0.1:8082", "127.0.0.1:8083"}
-	deadline := time.Now().Add(60 * time.Second)
-	for _, n := range nodes {
-		for {
-			resp, err := http.Get("http://" + n + "/readyz")
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					break
-				}
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("node %s not ready:\n%s", n, out.String())
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	cfg, err := configs.Load("../../configs/cluster-node1.yaml", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, _ := auth.NewKeyring(cfg.Keys()...)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	got := make(chan string, 10)
-	dial := func(user string) *client.Client {
-		tok, _ := keys.Mint(user, nil, time.Hour, time.Now())
-		c, err := client.Dial(ctx, client.Options{URL: "ws://" + nodes[0] + "/ws", Token: tok,
-			OnMessage: func(_ string, m *roomcastpb.RoomMessage) { got <- m.Body }})
-		if err != nil {
-			t.Fatalf("dial as %s: %v\n%s", user, err, out.String())
-		}
-		return c
-	}
-	a, b := dial("alice"), dial("bob")
-	defer a.Close()
-	defer b.Close()
-	for _, c := range []*client.Client{a, b} {
-		if _, err := c.Join(ctx, "lobby"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := a.Send(ctx, "lobby", "hello cluster", client.SendOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 2; i++ {
-		select {
-		case body := <-got:
-			if body != "hello cluster" {
-				t.Fatalf("got %q", body)
-			}
-		case <-ctx.Done():
-			t.Fatal("message did not arrive through the local cluster")
-		}
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("cluster did not stop:\n%s", out.String())
-	}
-	for _, addr := range append(nodes, "127.0.0.1:22181", "127.0.0.1:26379") {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			t.Fatalf("%s still listening after the cluster stopped", addr)
-		}
-	}
-	if !strings.Contains(out.String(), "local cluster stopped") {
-		t.Fatalf("no clean stop:\n%s", out.String())
-	}
-}
-
 // TestGeneratedNodeConfigs: -nodes N writes N valid configs on ports
 // 8081..; with -room-node they take connections only and one more node
 // owns the rooms.
 func TestGeneratedNodeConfigs(t *testing.T) {
 	for _, roomNode := range []bool{false, true} {
-		files, err := generateNodeConfigs("../../configs/cluster-node1.yaml", t.TempDir(), 3, roomNode)
+		files, err := localcluster.GenerateNodeConfigs("../../configs/cluster-node1.yaml", t.TempDir(), 3, roomNode)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roomcast/roomcast/internal/testcert"
+	"github.com/roomcast/roomcast/internal/testsupport/testcert"
 )
 
 // TestSIGHUPReloadsTLS runs the server with http.tls and no periodic check

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/roomcast/roomcast/internal/testcert"
+	"github.com/roomcast/roomcast/internal/testsupport/testcert"
 )
 
 func commonName(t *testing.T, r *Reloader) string {

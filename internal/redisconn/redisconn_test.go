@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/roomcast/roomcast/internal/testenv"
+	"github.com/roomcast/roomcast/internal/testsupport/testenv"
 )
 
 func TestNewAgainstRealRedis(t *testing.T) {

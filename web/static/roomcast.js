@@ -14,7 +14,10 @@
 //   - reconnect with exponential backoff and jitter, resuming every room
 //     from its last seq (what the server no longer holds is reported as
 //     "missed");
-//   - ping when idle, every Connected.pingIntervalMs;
+//   - ping when idle, every Connected.pingIntervalMs, and when nothing was
+//     heard for that long; a server silent for SILENT_PINGS intervals (at
+//     least MIN_SILENT_MS) is given up: the client reconnects through
+//     opt.url, which redirects it to the node serving it now;
 //   - 1:1 and group messages (docs/offline.md), as client/offline.go: see
 //     "Offline 1:1 and group messages" below.
 //
@@ -53,7 +56,8 @@
 //   sendDirect(to, body, {kind, clientMsgId, timeoutMs})  -> {conv, seq, msgId, ts, clientMsgId, duplicate}
 //   sendGroup(group, body, {kind, clientMsgId, timeoutMs}) the same, to a group
 //       Both always carry a clientMsgId (made when not given) and resend it
-//       after UNAVAILABLE, STORE_UNAVAILABLE or a disconnect, with backoff,
+//       after UNAVAILABLE, STORE_UNAVAILABLE or a disconnect, with backoff
+//       (never sooner than the refusal's retryAfterMs),
 //       until stored or timeoutMs (default requestTimeoutMs) passes: the
 //       server stores the message once.
 //   counters(cursor, limit)         -> {convs, nextCursor, noMore, ackEvery, ackIntervalMs}
@@ -89,6 +93,11 @@
 
 const PULL_STALE_MS = 2000; // an unanswered pull blocks the next one this long
 const MAX_REDIRECTS = 3;
+// Liveness (as the Go SDK's client.SilentPings, client.MinSilent): the
+// connection is given up after SILENT_PINGS ping intervals without a frame
+// from the server, and never sooner than MIN_SILENT_MS.
+export const SILENT_PINGS = 2;
+export const MIN_SILENT_MS = 2000;
 
 /** An Error frame answering a request; branch on `code`. */
 export class RoomcastError extends Error {
@@ -249,6 +258,12 @@ function newClientMsgId() {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
+// retryAfterMs is the wait a refusal asked for (0 if none): the client
+// never resends, reconnects or rejoins sooner.
+function retryAfterMs(e) {
+  return e instanceof RoomcastError ? e.retryAfterMs || 0 : 0;
+}
+
 // retryable reports errors after which a send may have been stored or
 // not: resend with the same client_msg_id.
 function retryable(e) {
@@ -336,6 +351,8 @@ export class RoomcastClient {
     this.offBusy = false;
     this.reconnecting = false;
     this.lastSend = 0;
+    this.lastRecv = 0; // when the live session last heard a frame
+    this.lastProbe = 0; // when a Ping was last sent because nothing was heard
     this.pingIntervalMs = 25000;
     this.user = "";
     this.st = { notifies: 0, pulls: 0, acks: 0, messages: 0, duplicates: 0, missed: 0, reconnects: 0, framesIn: 0 };
@@ -460,11 +477,13 @@ export class RoomcastClient {
             this.ws = ws;
             this.user = f.connected.user;
             this.pingIntervalMs = num(f.connected.pingIntervalMs) || 25000;
+            this.lastRecv = Date.now();
             this.startTimers();
             resolve(f.connected);
           }
           return;
         }
+        if (this.ws === ws) this.lastRecv = Date.now();
         this.handle(f);
       };
       ws.onclose = (ev) => {
@@ -520,8 +539,9 @@ export class RoomcastClient {
     let backoff = this.opt.backoffMinMs;
     let moved = this.moved;
     this.moved = false;
+    let asked = 0; // the last refusal's retryAfterMs
     while (!this.closed) {
-      const d = moved ? 0 : backoff / 2 + Math.random() * (backoff / 2); // jitter
+      const d = Math.max(moved ? 0 : backoff / 2 + Math.random() * (backoff / 2), asked); // jitter
       moved = false;
       await sleep(d);
       if (this.closed) return;
@@ -540,6 +560,7 @@ export class RoomcastClient {
           this.failPending(new DisconnectedError("resume failed"));
         }
         this.url = ""; // a redirect target may be gone: back to the seed URL
+        asked = retryAfterMs(e);
         backoff = Math.min(backoff * 2, this.opt.backoffMaxMs);
       }
     }
@@ -616,14 +637,32 @@ export class RoomcastClient {
 
   startTimers() {
     this.stopTimers();
-    const every = Math.max(this.pingIntervalMs / 4, 10);
-    this.pingTimer = setInterval(() => {
-      if (this.ws && Date.now() - this.lastSend >= this.pingIntervalMs) {
-        this.write({ ping: {} });
-      }
-    }, every);
+    this.pingTimer = setInterval(() => this.liveness(), Math.max(this.pingIntervalMs / 8, 10));
     const period = Math.min(this.ackIntervalMs(), this.opt.offline.gapTimeoutMs || 1000) / 2;
     this.offTimer = setInterval(() => this.offlineTick(), Math.max(period, 20));
+  }
+
+  // liveness pings when nothing was sent, or nothing heard (once per
+  // interval), for a ping interval, and gives up a server silent for
+  // SILENT_PINGS intervals: the socket is dropped at once (a browser's
+  // close() of a silent peer would wait for its closing handshake) and the
+  // client reconnects through opt.url.
+  liveness() {
+    const ws = this.ws;
+    if (!ws) return;
+    const now = Date.now();
+    const heard = now - this.lastRecv;
+    if (heard >= Math.max(SILENT_PINGS * this.pingIntervalMs, MIN_SILENT_MS)) {
+      this.url = ""; // the node may be stopped: ask the seed where to go
+      this.lost({ code: 4000, reason: `server silent for ${heard} ms` });
+      ws.close();
+      return;
+    }
+    const quietIn = heard >= this.pingIntervalMs && now - this.lastProbe >= this.pingIntervalMs;
+    if (now - this.lastSend >= this.pingIntervalMs || quietIn) {
+      if (quietIn) this.lastProbe = now;
+      this.write({ ping: {} });
+    }
   }
 
   stopTimers() {
@@ -981,8 +1020,9 @@ export class RoomcastClient {
         const f = await this.request(frame(cmid), { timeoutMs: Math.max(deadline - Date.now(), 1) });
         return toConvSent(f.convSent);
       } catch (e) {
-        if (!retryable(e) || !this.opt.reconnect || deadline - Date.now() <= backoff) throw e;
-        await sleep(backoff);
+        const wait = Math.max(backoff, retryAfterMs(e)); // never sooner than the server asked
+        if (!retryable(e) || !this.opt.reconnect || deadline - Date.now() <= wait) throw e;
+        await sleep(wait);
         backoff = Math.min(backoff * 2, this.opt.backoffMaxMs);
       }
     }

@@ -1,0 +1,102 @@
+package services
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// proc is a child process we own.
+type proc struct {
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func startProc(name string, args []string, dir string, logFile string) (*proc, error) {
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return nil, fmt.Errorf("services: %s not found (run ./scripts/test.sh, which installs it): %w", name, err)
+	}
+	cmd := exec.Command(path, args...)
+	cmd.Dir = dir
+	out, err := os.Create(logFile)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		out.Close()
+		return nil, err
+	}
+	p := &proc{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		out.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// PID of the process.
+func (p *proc) PID() int { return p.cmd.Process.Pid }
+
+// signal sends sig to the process.
+func (p *proc) signal(sig syscall.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// kill stops the process: SIGTERM, then SIGKILL after grace, and waits.
+func (p *proc) kill(grace time.Duration) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// exited reports whether the process has ended.
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitFor polls check until it succeeds, the process exits or d passes.
+func waitFor(p *proc, d time.Duration, what string, check func() error) error {
+	deadline := time.Now().Add(d)
+	var err error
+	for time.Now().Before(deadline) {
+		if p.exited() {
+			return fmt.Errorf("services: %s exited before it was ready", what)
+		}
+		if err = check(); err == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("services: %s not ready after %v: %v", what, d, err)
+}
