@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/roomcast/roomcast/fanout"
+	"github.com/roomcast/roomcast/internal/errcode"
 	"github.com/roomcast/roomcast/placement"
 	cpb "github.com/roomcast/roomcast/proto/clusterpb"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
@@ -236,7 +237,7 @@ func (n *Node) Term(roomID string) (uint64, bool) {
 }
 
 // ErrFenced: this node has no usable membership view.
-var ErrFenced = errors.New("cluster: node fenced (no ZooKeeper session)")
+var ErrFenced = errcode.New(pb.Error_UNAVAILABLE, "cluster_fenced", "cluster: node fenced (no ZooKeeper session)")
 
 // Home implements the gateway's Home: where user's connection belongs.
 func (n *Node) Home(user string) (url string, here bool, err error) {
@@ -490,5 +491,5 @@ func (n *Node) rpcCtx(ctx context.Context) (context.Context, context.CancelFunc)
 }
 
 func wrapUnavailable(err error) error {
-	return fmt.Errorf("%w: %v", room.ErrUnavailable, err)
+	return fmt.Errorf("%w: %w", room.ErrUnavailable, err)
 }

@@ -2,7 +2,6 @@ package fanout
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/roomcast/roomcast/internal/errcode"
 	"github.com/roomcast/roomcast/internal/shard"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/protocol"
@@ -138,8 +138,8 @@ func (s *Sub) Room() string { return s.room.id }
 
 // Errors.
 var (
-	ErrGone    = errors.New("fanout: subscription gone")
-	ErrInvalid = errors.New("fanout: invalid argument")
+	ErrGone    = errcode.New(pb.Error_ROOM_NOT_JOINED, "fanout_gone", "fanout: subscription gone")
+	ErrInvalid = errcode.New(pb.Error_INVALID_ARGUMENT, "fanout_invalid", "fanout: invalid argument")
 )
 
 // New builds a Service. It does no I/O and starts nothing (see Start).

@@ -18,6 +18,7 @@ import (
 
 	"github.com/roomcast/roomcast/auth"
 	"github.com/roomcast/roomcast/fanout"
+	"github.com/roomcast/roomcast/internal/errcode"
 	"github.com/roomcast/roomcast/internal/shard"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/room"
@@ -244,7 +245,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id, err := g.d.Auth.Verify(tok, time.Now())
 		if err != nil {
 			g.metrics.rejected.WithLabelValues(ReasonUnauthorized).Inc()
-			httpError(w, http.StatusUnauthorized, codeOf(err).String(), err.Error())
+			httpError(w, http.StatusUnauthorized, errcode.Of(err).Name(), err.Error())
 			return
 		}
 		ident = &id

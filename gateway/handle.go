@@ -10,6 +10,7 @@ import (
 
 	"github.com/roomcast/roomcast/auth"
 	"github.com/roomcast/roomcast/fanout"
+	"github.com/roomcast/roomcast/internal/errcode"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/protocol"
 	"github.com/roomcast/roomcast/room"
@@ -30,7 +31,7 @@ func (c *conn) handle(f *pb.Frame, decodeErr error) bool {
 		if errors.Is(decodeErr, protocol.ErrBadFrame) {
 			msg = decodeErr.Error()
 		}
-		return c.refuse(id, codeOf(decodeErr), msg)
+		return c.refuse(id, errcode.Of(decodeErr).Code, msg)
 	}
 	if !c.frameLim.Allow() {
 		c.g.metrics.errors.WithLabelValues(pb.Error_CONN_RATE_LIMITED.String()).Inc()
@@ -117,8 +118,8 @@ func (c *conn) refuseRetry(id uint32, code pb.Error_Code, msg string, lim *rate.
 func (c *conn) connect(id uint32, m *pb.Connect) bool {
 	ident, err := c.g.d.Auth.Verify(m.GetToken(), time.Now())
 	if err != nil {
-		c.fail(id, codeOf(err), err.Error())
-		c.closeWith(ReasonUnauthorized, codeOf(err).String())
+		c.failErr(id, err)
+		c.closeWith(ReasonUnauthorized, errcode.Of(err).Name())
 		return false
 	}
 	return c.authenticate(id, ident, protocol.Encoding(c.enc.Load()))
@@ -244,7 +245,7 @@ func (c *conn) join(id uint32, m *pb.Join) {
 		c.rmu.Lock()
 		c.rooms.del(roomID)
 		c.rmu.Unlock()
-		c.fail(id, codeOf(err), err.Error())
+		c.failErr(id, err)
 		return
 	}
 	c.rmu.Lock()
@@ -302,6 +303,6 @@ func (c *conn) pull(id uint32, m *pb.Pull) {
 		return
 	}
 	if err := c.g.d.Fanout.Pull(sub, id, m.GetAfterSeq(), m.GetAfterPseq(), int(m.GetLimit()), m.GetAck()); err != nil {
-		c.fail(id, codeOf(err), err.Error())
+		c.failErr(id, err)
 	}
 }

@@ -106,10 +106,10 @@ func (s *Service) moderateLocked(r *state, c Change, then func(*state)) (forget 
 	switch {
 	case errors.Is(err, ErrFenced):
 		s.metrics.fenced.Inc()
-		return true, fmt.Errorf("%w: %v", ErrNotOwner, err)
+		return true, fmt.Errorf("%w: %w", ErrNotOwner, err)
 	case err != nil:
 		s.metrics.storeErrors.Inc()
-		return false, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	snap := Snapshot{Muted: r.muted, Banned: r.banned, Limit: r.limit}
 	applyChange(&snap, c)

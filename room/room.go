@@ -227,11 +227,11 @@ func (s *Service) lookup(id string, create bool) (*state, error) {
 	cancel()
 	if errors.Is(err, ErrFenced) {
 		s.metrics.fenced.Inc()
-		return nil, fmt.Errorf("%w: %v", ErrNotOwner, err)
+		return nil, fmt.Errorf("%w: %w", ErrNotOwner, err)
 	}
 	if err != nil {
 		s.metrics.storeErrors.Inc()
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	if !create && snap.isZero() {
 		return nil, ErrNotFound
@@ -531,10 +531,10 @@ func (s *Service) flush(r *state, mine *pendingAppend) (forget bool) {
 			case errors.Is(err, ErrFenced):
 				s.metrics.fenced.Inc()
 				s.log.Warn("room write fenced: a newer owner took the room", "room", r.id, "term", term)
-				err, reason, forget = fmt.Errorf("%w: %v", ErrNotOwner, err), DropNotOwner, true
+				err, reason, forget = fmt.Errorf("%w: %w", ErrNotOwner, err), DropNotOwner, true
 			case err != nil:
 				s.metrics.storeErrors.Inc()
-				err, reason = fmt.Errorf("%w: %v", ErrUnavailable, err), DropUnavailable
+				err, reason = fmt.Errorf("%w: %w", ErrUnavailable, err), DropUnavailable
 			}
 		}
 		for _, p := range batch {
