@@ -181,7 +181,7 @@ func (n *Node) Close(ctx context.Context) error {
 		if !n.started.Load() {
 			return
 		}
-		err = n.d.Members.Close()
+		err = n.d.Members.Close(ctx)
 		// From here on nothing adds to wg (see spawn) and no outbox is
 		// made: Wait below cannot race an Add.
 		n.omu.Lock()
@@ -373,6 +373,8 @@ func (n *Node) announceTo(owner string, counts map[string]int) {
 	for roomID, c := range counts {
 		a.Rooms = append(a.Rooms, &cpb.Viewers{Room: roomID, Count: uint32(c)})
 	}
+	// Called on the node's own goroutines (announce loop, hand-over loop,
+	// transport workers), which own their lifetime.
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.RPCTimeout)
 	err := n.t.send(ctx, owner, &cpb.Envelope{Body: &cpb.Envelope_Announce{Announce: a}})
 	cancel()
@@ -391,6 +393,7 @@ func (n *Node) requestAnnouncements(v placement.View) {
 		if o.ID == n.self {
 			continue
 		}
+		// On the hand-over loop's goroutine, which owns its lifetime.
 		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.RPCTimeout)
 		err := n.t.send(ctx, o.ID, &cpb.Envelope{Body: &cpb.Envelope_AnnounceRequest{AnnounceRequest: &cpb.AnnounceRequest{}}})
 		cancel()

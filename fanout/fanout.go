@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/roomcast/roomcast/internal/errcode"
+	"github.com/roomcast/roomcast/internal/loops"
 	"github.com/roomcast/roomcast/internal/shard"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/protocol"
@@ -173,8 +174,14 @@ func New(d Deps, cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Start runs the dispatcher shards and the janitor until Close.
-func (s *Service) Start() {
+// Start runs the dispatcher shards and the janitor until Close. It never
+// fails (the error is the common lifecycle's shape).
+func (s *Service) Start(context.Context) error {
+	s.start()
+	return nil
+}
+
+func (s *Service) start() {
 	s.startOnce.Do(func() {
 		for _, sh := range s.shards {
 			s.wg.Add(1)
@@ -191,14 +198,15 @@ func (s *Service) Start() {
 	})
 }
 
-// Close stops the goroutines Start started and waits for them.
-func (s *Service) Close() {
+// Close stops the goroutines Start started and waits for them, or until
+// ctx ends (then it returns ctx's error; they still stop).
+func (s *Service) Close(ctx context.Context) error {
 	select {
 	case <-s.stop:
 	default:
 		close(s.stop)
 	}
-	s.wg.Wait()
+	return loops.Wait(ctx, &s.wg)
 }
 
 func (s *Service) roomShard(id string) *roomShard { return &s.rooms[shard.Index(id, numRoomShards)] }

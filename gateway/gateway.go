@@ -393,7 +393,12 @@ func (g *Gateway) Conns() int { return int(g.conns.Load()) }
 // Start runs the janitor that closes idle and unauthenticated connections
 // and those whose token expired, and the poller that wakes parked idle
 // connections.
-func (g *Gateway) Start() {
+func (g *Gateway) Start(context.Context) error {
+	g.start()
+	return nil
+}
+
+func (g *Gateway) start() {
 	g.startOnce.Do(func() {
 		g.tick()
 		if g.cfg.ParkAfter > 0 {

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"github.com/roomcast/roomcast/internal/loops"
 	"github.com/roomcast/roomcast/internal/msgid"
 	"github.com/roomcast/roomcast/internal/shard"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
@@ -63,6 +64,7 @@ type Service struct {
 	now     func() time.Time
 	metrics *metrics
 	shards  [numShards]roomShard
+	janitor loops.Group // Start/Close (janitor.go)
 }
 
 type roomShard struct {

@@ -130,13 +130,13 @@ func StartInProc(t testing.TB, cfg configs.Config) *server.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Start(); err != nil {
+	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = s.Shutdown(ctx)
+		_ = s.Close(ctx)
 	})
 	return s
 }
