@@ -172,6 +172,7 @@ func (t *transport) work(q <-chan *cpb.Envelope) {
 			continue
 		}
 		reply.Id, reply.Reply = env.Id, true
+		// On a transport worker goroutine, which owns its lifetime.
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := t.send(ctx, env.From, reply); err != nil {
 			t.log.Debug("reply lost", "to", env.From, "err", err)

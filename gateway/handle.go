@@ -237,6 +237,8 @@ func (c *conn) join(id uint32, m *pb.Join) {
 	// subscription is missed; Begin once the cursors are known.
 	fan := c.g.d.Fanout
 	sub := fan.Subscribe(c, roomID)
+	// On the connection's reader goroutine, which owns its lifetime: each
+	// request gets opTimeout.
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	info, err := c.g.d.Rooms.Join(ctx, room.JoinRequest{Room: roomID, User: c.ident.User, Node: c.g.d.Node})
 	cancel()
@@ -259,6 +261,7 @@ func (c *conn) join(id uint32, m *pb.Join) {
 		// still gets its answer, so the client is not left waiting.
 		fan.Unsubscribe(sub)
 		// Kick leaves only rooms fully joined: count this Join out.
+		// The reader goroutine owns its lifetime: opTimeout bounds the leave.
 		lctx, lcancel := context.WithTimeout(context.Background(), opTimeout)
 		_ = c.g.d.Rooms.Leave(lctx, roomID, c.ident.User, c.g.d.Node)
 		lcancel()
@@ -290,6 +293,7 @@ func (c *conn) leave(id uint32, m *pb.Leave) {
 		return
 	}
 	c.g.d.Fanout.Unsubscribe(sub)
+	// The reader goroutine owns its lifetime: opTimeout bounds the leave.
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	_ = c.g.d.Rooms.Leave(ctx, roomID, c.ident.User, c.g.d.Node)
 	cancel()

@@ -93,6 +93,7 @@ func (c *conn) loggedIn() {
 	}
 	c.g.users.add(c)
 	c.indexed = true
+	// On the connection's reader goroutine, which owns its lifetime.
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	frames, err := off.Login(ctx, c.ident.User)
 	cancel()
@@ -116,6 +117,7 @@ func (c *conn) offlineOp(id uint32, f *pb.Frame) bool {
 	if offline.IsSend(f) && !c.allowSend(id) {
 		return true
 	}
+	// On the connection's reader goroutine, which owns its lifetime.
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	res, err := off.Serve(ctx, c.ident.User, c.ident.Has(auth.RoleAdmin) || c.ident.Has(auth.RoleSystem), f)
 	cancel()

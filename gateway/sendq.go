@@ -109,6 +109,8 @@ func (c *conn) runSends() {
 		for _, qs := range batch {
 			reqs = append(reqs, qs.req)
 		}
+		// The connection's sender goroutine owns its lifetime: each batch
+		// gets opTimeout.
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		res := c.g.d.Rooms.SendMany(ctx, reqs)
 		cancel()

@@ -100,6 +100,8 @@ func (s *Service) moderateLocked(r *state, c Change, then func(*state)) (forget 
 	if !owner {
 		return true, ErrNotOwner
 	}
+	// The moderation API takes no ctx yet (admin and cluster call it
+	// without one): the store write is bounded by opTimeout alone.
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	err = s.store.Moderate(ctx, r.id, term, c)
 	cancel()
