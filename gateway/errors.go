@@ -9,9 +9,11 @@ import (
 
 // failErr answers a request with err's typed error (errcode.Of: the code
 // and, for the codes that are retried, retryAfterMs).
-func (c *conn) failErr(id uint32, err error) {
-	st := errcode.Of(err)
-	e := &pb.Error{Code: st.Code, Message: err.Error(), RetryAfterMs: st.RetryAfterMs()}
+func (c *conn) failErr(id uint32, err error) { c.failStatus(id, errcode.Of(err), err.Error()) }
+
+// failStatus answers a request with st's code and retry hint.
+func (c *conn) failStatus(id uint32, st errcode.Status, msg string) {
+	e := &pb.Error{Code: st.Code, Message: msg, RetryAfterMs: st.RetryAfterMs()}
 	c.g.metrics.errors.WithLabelValues(e.Code.String()).Inc()
 	c.push(id, &pb.Frame{Body: &pb.Frame_Error{Error: e}})
 }

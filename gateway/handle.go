@@ -265,7 +265,7 @@ func (c *conn) join(id uint32, m *pb.Join) {
 		lctx, lcancel := context.WithTimeout(context.Background(), opTimeout)
 		_ = c.g.d.Rooms.Leave(lctx, roomID, c.ident.User, c.g.d.Node)
 		lcancel()
-		c.fail(id, pb.Error_UNAVAILABLE, "removed from the room while joining; join again")
+		c.failStatus(id, errcode.ForCode(pb.Error_UNAVAILABLE), "removed from the room while joining; join again")
 		return
 	}
 	seq, pseq := info.Seq, info.PSeq
