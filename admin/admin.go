@@ -12,6 +12,8 @@ import (
 
 	"github.com/roomcast/roomcast/auth"
 	"github.com/roomcast/roomcast/fanout"
+	"github.com/roomcast/roomcast/internal/errcode"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/room"
 )
 
@@ -173,12 +175,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if allow := rec.header.Get("Allow"); allow != "" {
 			w.Header().Set("Allow", allow)
 		}
-		code, msg := CodeNotFound, "no such route: "+r.URL.Path
+		st, msg := errcode.ForCode(pb.Error_NOT_FOUND), "no such route: "+r.URL.Path
 		if rec.status == http.StatusMethodNotAllowed {
-			code, msg = CodeMethodNotAllowed, fmt.Sprintf("method %s not allowed on %s", r.Method, r.URL.Path)
+			st, msg = errcode.ForCode(pb.Error_METHOD_NOT_ALLOWED), fmt.Sprintf("method %s not allowed on %s", r.Method, r.URL.Path)
 		}
-		h.metrics.requests.WithLabelValues("unrouted", code).Inc()
-		writeError(w, code, msg)
+		h.metrics.requests.WithLabelValues("unrouted", st.Name()).Inc()
+		writeError(w, st, msg)
 		return
 	}
 	h.mux.ServeHTTP(w, r)
@@ -196,12 +198,12 @@ func (s *statusRecorder) WriteHeader(code int)        { s.status = code }
 
 func (h *Handler) respond(w http.ResponseWriter, r *http.Request, pattern string, body any, err error) {
 	if err != nil {
-		code := classify(err)
-		h.metrics.requests.WithLabelValues(pattern, code).Inc()
-		if code == CodeInternal {
+		st := errcode.Of(err)
+		h.metrics.requests.WithLabelValues(pattern, st.Name()).Inc()
+		if st.Code == pb.Error_INTERNAL {
 			h.log.Error("admin request failed", "route", pattern, "err", err)
 		}
-		writeError(w, code, err.Error())
+		writeError(w, st, err.Error())
 		return
 	}
 	h.metrics.requests.WithLabelValues(pattern, "OK").Inc()

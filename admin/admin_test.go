@@ -150,13 +150,15 @@ func TestServiceErrorsMapToStableCodes(t *testing.T) {
 		status int
 		code   string
 	}{
-		fmt.Errorf("owner moving: %w", gateway.ErrUnavailable): {503, admin.CodeUnavailable},
-		room.ErrNotFound:                     {404, admin.CodeRoomNotFound},
-		room.ErrBanned:                       {409, admin.CodeBanned},
-		room.ErrMuted:                        {409, admin.CodeMuted},
-		room.ErrTooLarge:                     {400, admin.CodeMessageTooLarge},
-		errors.New("disk on fire"):           {500, admin.CodeInternal},
-		fmt.Errorf("x: %w", room.ErrInvalid): {400, admin.CodeInvalid},
+		fmt.Errorf("%w: %w", room.ErrUnavailable, errors.New("redis down")): {503, admin.CodeUnavailable},
+		fmt.Errorf("owner moving: %w", room.ErrNotOwner):                    {503, admin.CodeUnavailable},
+		context.DeadlineExceeded:                                            {503, admin.CodeUnavailable},
+		room.ErrNotFound:                                                    {404, admin.CodeRoomNotFound},
+		room.ErrBanned:                                                      {409, admin.CodeBanned},
+		room.ErrMuted:                                                       {409, admin.CodeMuted},
+		room.ErrTooLarge:                                                    {400, admin.CodeMessageTooLarge},
+		errors.New("disk on fire"):                                          {500, admin.CodeInternal},
+		fmt.Errorf("x: %w", room.ErrInvalid):                                {400, admin.CodeInvalid},
 	} {
 		d := fakeDeps()
 		d.Rooms = &fakeRooms{err: err}
@@ -164,6 +166,9 @@ func TestServiceErrorsMapToStableCodes(t *testing.T) {
 		code, body := call(t, h, "POST", "/api/v1/rooms/r/notices", "key-0123456789abcdef", `{"body":"x"}`)
 		if code != want.status || body["code"] != want.code {
 			t.Errorf("%v: HTTP %d %v, want %d %s", err, code, body, want.status, want.code)
+		}
+		if retry, _ := body["retryAfterMs"].(float64); (code == 503) != (retry > 0) {
+			t.Errorf("%v: HTTP %d with retryAfterMs %v", err, code, body["retryAfterMs"])
 		}
 	}
 }

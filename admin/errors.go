@@ -1,24 +1,19 @@
 package admin
 
 import (
-	"errors"
-	"net/http"
-
-	"github.com/roomcast/roomcast/auth"
-	"github.com/roomcast/roomcast/fanout"
-	"github.com/roomcast/roomcast/gateway"
-	"github.com/roomcast/roomcast/room"
+	"github.com/roomcast/roomcast/internal/errcode"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
 
-// Errors of the admin API itself. Errors of the services it calls are
-// mapped by their own sentinels (see classify).
+// Errors of the admin API itself. Each carries its code (errcode.Of maps
+// every error, the services' too).
 var (
-	ErrUnauthenticated = errors.New("admin: unauthenticated")
-	ErrForbidden       = errors.New("admin: admin role required")
-	ErrBadJSON         = errors.New("admin: bad JSON body")
-	ErrBodyTooLarge    = errors.New("admin: body too large")
-	ErrMediaType       = errors.New("admin: content type must be application/json")
-	ErrInvalid         = errors.New("admin: invalid argument")
+	ErrUnauthenticated = errcode.New(pb.Error_UNAUTHENTICATED, "admin_unauthenticated", "admin: unauthenticated")
+	ErrForbidden       = errcode.New(pb.Error_FORBIDDEN, "admin_forbidden", "admin: admin role required")
+	ErrBadJSON         = errcode.New(pb.Error_BAD_JSON, "admin_bad_json", "admin: bad JSON body")
+	ErrBodyTooLarge    = errcode.New(pb.Error_BODY_TOO_LARGE, "admin_body_too_large", "admin: body too large")
+	ErrMediaType       = errcode.New(pb.Error_UNSUPPORTED_MEDIA_TYPE, "admin_media_type", "admin: content type must be application/json")
+	ErrInvalid         = errcode.New(pb.Error_INVALID_ARGUMENT, "admin_invalid", "admin: invalid argument")
 )
 
 // Stable error codes, as the "code" of every error body. Clients branch on
@@ -42,49 +37,21 @@ const (
 	CodeInternal         = "INTERNAL"               // 500: a bug
 )
 
-// Codes lists every code with its HTTP status (the OpenAPI test checks the
-// document names each one).
-var Codes = map[string]int{
-	CodeUnauthenticated: http.StatusUnauthorized, CodeTokenExpired: http.StatusUnauthorized,
-	CodeTokenInvalid: http.StatusUnauthorized, CodeForbidden: http.StatusForbidden,
-	CodeBadJSON: http.StatusBadRequest, CodeBodyTooLarge: http.StatusRequestEntityTooLarge,
-	CodeMediaType: http.StatusUnsupportedMediaType, CodeInvalid: http.StatusBadRequest,
-	CodeRoomNotFound: http.StatusNotFound, CodeNotFound: http.StatusNotFound,
-	CodeMethodNotAllowed: http.StatusMethodNotAllowed, CodeMessageTooLarge: http.StatusBadRequest,
-	CodeBanned: http.StatusConflict, CodeMuted: http.StatusConflict,
-	CodeUnavailable: http.StatusServiceUnavailable, CodeInternal: http.StatusInternalServerError,
+// documented lists the codes this API answers with (the OpenAPI test
+// checks the document names each one); their statuses come from errcode,
+// the one table every surface shares.
+var documented = []pb.Error_Code{
+	pb.Error_UNAUTHENTICATED, pb.Error_TOKEN_EXPIRED, pb.Error_TOKEN_INVALID, pb.Error_FORBIDDEN,
+	pb.Error_BAD_JSON, pb.Error_BODY_TOO_LARGE, pb.Error_UNSUPPORTED_MEDIA_TYPE, pb.Error_INVALID_ARGUMENT,
+	pb.Error_ROOM_NOT_FOUND, pb.Error_NOT_FOUND, pb.Error_METHOD_NOT_ALLOWED, pb.Error_MESSAGE_TOO_LARGE,
+	pb.Error_BANNED, pb.Error_MUTED, pb.Error_UNAVAILABLE, pb.Error_INTERNAL,
 }
 
-// classify maps an error to its stable code.
-func classify(err error) string {
-	switch {
-	case errors.Is(err, ErrUnauthenticated), errors.Is(err, auth.ErrMissing):
-		return CodeUnauthenticated
-	case errors.Is(err, auth.ErrExpired):
-		return CodeTokenExpired
-	case errors.Is(err, auth.ErrInvalid):
-		return CodeTokenInvalid
-	case errors.Is(err, ErrForbidden):
-		return CodeForbidden
-	case errors.Is(err, ErrBadJSON):
-		return CodeBadJSON
-	case errors.Is(err, ErrBodyTooLarge):
-		return CodeBodyTooLarge
-	case errors.Is(err, ErrMediaType):
-		return CodeMediaType
-	case errors.Is(err, ErrInvalid), errors.Is(err, room.ErrInvalid), errors.Is(err, room.ErrInvalidRoom),
-		errors.Is(err, fanout.ErrInvalid):
-		return CodeInvalid
-	case errors.Is(err, room.ErrNotFound):
-		return CodeRoomNotFound
-	case errors.Is(err, room.ErrTooLarge):
-		return CodeMessageTooLarge
-	case errors.Is(err, room.ErrBanned):
-		return CodeBanned
-	case errors.Is(err, room.ErrMuted):
-		return CodeMuted
-	case errors.Is(err, gateway.ErrUnavailable):
-		return CodeUnavailable
+// Codes lists every documented code with its HTTP status.
+var Codes = func() map[string]int {
+	m := make(map[string]int, len(documented))
+	for _, c := range documented {
+		m[c.String()] = errcode.ForCode(c).HTTP
 	}
-	return CodeInternal
-}
+	return m
+}()

@@ -8,13 +8,20 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
+
 	"time"
+
+	"github.com/roomcast/roomcast/internal/errcode"
 )
 
 // Error is the body of every error response.
 type Error struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// RetryAfterMs: for UNAVAILABLE, when to retry (also sent as the
+	// Retry-After header, in whole seconds).
+	RetryAfterMs uint32 `json:"retryAfterMs,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {
@@ -31,12 +38,16 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-func writeError(w http.ResponseWriter, code, msg string) {
-	status, ok := Codes[code]
-	if !ok {
-		status = http.StatusInternalServerError
+// writeError answers with st's status and code, and its retry hint.
+func writeError(w http.ResponseWriter, st errcode.Status, msg string) {
+	if st.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((st.RetryAfter+time.Second-1)/time.Second)))
 	}
-	writeJSON(w, status, Error{Code: code, Message: msg})
+	writeJSON(w, st.HTTP, errorBody(st, msg))
+}
+
+func errorBody(st errcode.Status, msg string) Error {
+	return Error{Code: st.Name(), Message: msg, RetryAfterMs: st.RetryAfterMs()}
 }
 
 // decode reads the request body into v: JSON only, at most

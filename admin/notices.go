@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"unicode/utf8"
 
+	"github.com/roomcast/roomcast/internal/errcode"
 	"github.com/roomcast/roomcast/room"
 )
 
@@ -104,7 +105,7 @@ func (h *Handler) noticeAll(c *call) (any, error) {
 		if _, err := h.send(c.r.Context(), id, req); err != nil {
 			res.Failed++
 			if len(res.Errors) < maxFailures {
-				res.Errors = append(res.Errors, NoticeFailed{Room: id, Error: Error{Code: classify(err), Message: err.Error()}})
+				res.Errors = append(res.Errors, NoticeFailed{Room: id, Error: errorBody(errcode.Of(err), err.Error())})
 			}
 			continue
 		}

@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/roomcast/roomcast/internal/errcode"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
 
 // Roles the server gives meaning to. Tokens may carry others; they are kept
@@ -21,9 +24,9 @@ const (
 
 // Errors returned by Verify. Anything a client sees maps to a stable code.
 var (
-	ErrMissing = errors.New("auth: token missing")
-	ErrExpired = errors.New("auth: token expired")
-	ErrInvalid = errors.New("auth: token invalid")
+	ErrMissing = errcode.New(pb.Error_UNAUTHENTICATED, "auth_missing", "auth: token missing")
+	ErrExpired = errcode.New(pb.Error_TOKEN_EXPIRED, "auth_expired", "auth: token expired")
+	ErrInvalid = errcode.New(pb.Error_TOKEN_INVALID, "auth_invalid", "auth: token invalid")
 )
 
 // MinSecretBytes is the shortest HMAC secret a Keyring accepts.

@@ -21,7 +21,7 @@ func startNode() (srv *server.Server, url string, mint func(user string, roles .
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := srv.Start(); err != nil {
+	if err := srv.Start(context.Background()); err != nil {
 		log.Fatal(err)
 	}
 	mint = func(user string, roles ...string) string {
@@ -34,7 +34,7 @@ func startNode() (srv *server.Server, url string, mint func(user string, roles .
 	stop = func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = srv.Shutdown(ctx)
+		_ = srv.Close(ctx)
 	}
 	return srv, "ws://" + srv.Addr() + "/ws", mint, stop
 }

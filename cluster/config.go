@@ -77,8 +77,14 @@ func (c Config) Validate() error {
 	switch {
 	case len(c.Zookeeper) == 0:
 		return errors.New("cluster.zookeeper: required in cluster mode")
-	case c.SessionTimeout < 0 || c.RPCTimeout < 0 || c.AnnounceInterval < 0 || c.SessionTTL < 0:
-		return errors.New("cluster: durations must not be negative")
+	case c.SessionTimeout < 0:
+		return fmt.Errorf("cluster.session_timeout: must not be negative, got %v", c.SessionTimeout)
+	case c.RPCTimeout < 0:
+		return fmt.Errorf("cluster.rpc_timeout: must not be negative, got %v", c.RPCTimeout)
+	case c.AnnounceInterval < 0:
+		return fmt.Errorf("cluster.announce_interval: must not be negative, got %v", c.AnnounceInterval)
+	case c.SessionTTL < 0:
+		return fmt.Errorf("cluster.session_ttl: must not be negative, got %v", c.SessionTTL)
 	case c.SessionTimeout != 0 && c.SessionTimeout < 400*time.Millisecond:
 		return fmt.Errorf("cluster.session_timeout: %v is below ZooKeeper's minimum", c.SessionTimeout)
 	case c.HandoverRate < 0:

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/roomcast/roomcast/fanout"
+	"github.com/roomcast/roomcast/internal/errcode"
 	"github.com/roomcast/roomcast/placement"
 	cpb "github.com/roomcast/roomcast/proto/clusterpb"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
@@ -180,7 +181,7 @@ func (n *Node) Close(ctx context.Context) error {
 		if !n.started.Load() {
 			return
 		}
-		err = n.d.Members.Close()
+		err = n.d.Members.Close(ctx)
 		// From here on nothing adds to wg (see spawn) and no outbox is
 		// made: Wait below cannot race an Add.
 		n.omu.Lock()
@@ -236,7 +237,7 @@ func (n *Node) Term(roomID string) (uint64, bool) {
 }
 
 // ErrFenced: this node has no usable membership view.
-var ErrFenced = errors.New("cluster: node fenced (no ZooKeeper session)")
+var ErrFenced = errcode.New(pb.Error_UNAVAILABLE, "cluster_fenced", "cluster: node fenced (no ZooKeeper session)")
 
 // Home implements the gateway's Home: where user's connection belongs.
 func (n *Node) Home(user string) (url string, here bool, err error) {
@@ -372,6 +373,8 @@ func (n *Node) announceTo(owner string, counts map[string]int) {
 	for roomID, c := range counts {
 		a.Rooms = append(a.Rooms, &cpb.Viewers{Room: roomID, Count: uint32(c)})
 	}
+	// Called on the node's own goroutines (announce loop, hand-over loop,
+	// transport workers), which own their lifetime.
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.RPCTimeout)
 	err := n.t.send(ctx, owner, &cpb.Envelope{Body: &cpb.Envelope_Announce{Announce: a}})
 	cancel()
@@ -390,6 +393,7 @@ func (n *Node) requestAnnouncements(v placement.View) {
 		if o.ID == n.self {
 			continue
 		}
+		// On the hand-over loop's goroutine, which owns its lifetime.
 		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.RPCTimeout)
 		err := n.t.send(ctx, o.ID, &cpb.Envelope{Body: &cpb.Envelope_AnnounceRequest{AnnounceRequest: &cpb.AnnounceRequest{}}})
 		cancel()
@@ -490,5 +494,5 @@ func (n *Node) rpcCtx(ctx context.Context) (context.Context, context.CancelFunc)
 }
 
 func wrapUnavailable(err error) error {
-	return fmt.Errorf("%w: %v", room.ErrUnavailable, err)
+	return fmt.Errorf("%w: %w", room.ErrUnavailable, err)
 }

@@ -44,8 +44,8 @@ func (m *fakeMembers) View() (placement.View, bool) {
 	return m.v, m.ok
 }
 
-func (m *fakeMembers) Close() error { return nil }
-func (m *fakeMembers) Number() int  { return 0 }
+func (m *fakeMembers) Close(context.Context) error { return nil }
+func (m *fakeMembers) Number() int                 { return 0 }
 
 // set makes v (ok: usable) the member's view and reports it.
 func (m *fakeMembers) set(v placement.View, ok bool) {

@@ -123,6 +123,7 @@ func (r *Registry) flush() {
 	if len(ops) == 0 {
 		return
 	}
+	// On the registry's writer goroutine, which owns its lifetime.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	exp := r.expiry()

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/roomcast/roomcast/internal/errcode"
 	"github.com/roomcast/roomcast/placement"
 	cpb "github.com/roomcast/roomcast/proto/clusterpb"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
@@ -16,37 +18,34 @@ import (
 	"github.com/roomcast/roomcast/room"
 )
 
-// Errors that cross nodes travel as Failure codes and come back as the
-// same room sentinels.
-var failureCodes = map[string]error{
-	"not_found":    room.ErrNotFound,
-	"invalid_room": room.ErrInvalidRoom,
-	"invalid":      room.ErrInvalid,
-	"banned":       room.ErrBanned,
-	"muted":        room.ErrMuted,
-	"rate_limited": room.ErrRateLimited,
-	"forbidden":    room.ErrForbidden,
-	"too_large":    room.ErrTooLarge,
-	"not_owner":    room.ErrNotOwner,
-	"unavailable":  room.ErrUnavailable,
-}
-
+// An error crosses nodes as its sentinel's key (errcode) in a Failure and
+// comes back as the same sentinel, so errors.Is and errcode.Of see on this
+// node what the owner returned. An error without a sentinel travels as
+// errcode.ErrTimeout when it is a timeout, errcode.ErrInternal otherwise.
+// The room sentinels' keys are the codes nodes from before errcode send.
 func failure(err error) *cpb.Envelope {
-	code := "unavailable"
-	for c, e := range failureCodes {
-		if errors.Is(err, e) {
-			code = c
-			break
+	e, ok := errcode.Sentinel(err)
+	if !ok {
+		e = errcode.ErrInternal
+		if errcode.Of(err).Code == pb.Error_UNAVAILABLE {
+			e = errcode.ErrTimeout
 		}
 	}
-	return &cpb.Envelope{Body: &cpb.Envelope_Failure{Failure: &cpb.Failure{Code: code, Message: err.Error()}}}
+	return &cpb.Envelope{Body: &cpb.Envelope_Failure{Failure: &cpb.Failure{Code: e.Key(), Message: err.Error()}}}
 }
 
+// failureErr is the error of a Failure reply; a key this node does not
+// know (a newer node's) is UNAVAILABLE, as nodes before errcode had it.
 func failureErr(f *cpb.Failure) error {
-	if e, ok := failureCodes[f.Code]; ok {
-		return e
+	e, ok := errcode.Lookup(f.Code)
+	if !ok {
+		e = room.ErrUnavailable
 	}
-	return room.ErrUnavailable
+	// The message starts with the sentinel's text: keep only the cause.
+	if cause := strings.TrimPrefix(strings.TrimPrefix(f.Message, e.Error()), ": "); cause != "" {
+		return fmt.Errorf("%w: %s", e, cause)
+	}
+	return e
 }
 
 func done() *cpb.Envelope { return &cpb.Envelope{Body: &cpb.Envelope_Done{Done: &cpb.Done{}}} }
@@ -220,6 +219,7 @@ func wholeRefusal(out []room.SendResult) error {
 
 // moderate routes one moderation operation to the room's owner.
 func (n *Node) moderate(roomID string, m *cpb.Moderate) error {
+	// The moderation API takes no ctx yet: bounded by two RPC timeouts.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*n.cfg.RPCTimeout)
 	defer cancel()
 	m.Room = roomID
@@ -339,6 +339,7 @@ func (b broadcaster) Kick(roomID, user string, reason pb.Kick_Reason, nodes []st
 		}
 		env := &cpb.Envelope{Body: &cpb.Envelope_Kick{Kick: &cpb.Kick{Room: roomID, User: user, Reason: int32(reason)}}}
 		sent := n.spawn(func() {
+			// A goroutine of the node's (spawn), which owns its lifetime.
 			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.RPCTimeout)
 			defer cancel()
 			if err := n.t.send(ctx, node, env); err != nil {
@@ -353,6 +354,8 @@ func (b broadcaster) Kick(roomID, user string, reason pb.Kick_Reason, nodes []st
 
 // handle runs what other nodes send this one.
 func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
+	// On a transport worker goroutine: a request carries no deadline of
+	// its sender's, so the RPC timeout bounds its work here.
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.RPCTimeout)
 	defer cancel()
 	switch b := env.Body.(type) {

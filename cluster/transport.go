@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -12,17 +11,22 @@ import (
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/roomcast/roomcast/internal/errcode"
 	"github.com/roomcast/roomcast/internal/shard"
 	cpb "github.com/roomcast/roomcast/proto/clusterpb"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
 
 // Errors of the transport.
 var (
 	// ErrNoReceiver: nobody listens on the destination's channel (the node
 	// is down or not subscribed yet).
-	ErrNoReceiver = errors.New("cluster: destination node not listening")
+	ErrNoReceiver = errcode.New(pb.Error_UNAVAILABLE, "cluster_no_receiver", "cluster: destination node not listening")
+	// ErrPublish: the publish to the destination failed (Redis unreachable
+	// or refusing); it wraps the cause.
+	ErrPublish = errcode.New(pb.Error_UNAVAILABLE, "cluster_publish", "cluster: publish failed")
 	// ErrTimeout: no reply within the RPC timeout.
-	ErrTimeout = errors.New("cluster: request timed out")
+	ErrTimeout = errcode.New(pb.Error_UNAVAILABLE, "cluster_timeout", "cluster: request timed out")
 )
 
 // handler runs an incoming envelope (on a worker goroutine) and returns
@@ -168,6 +172,7 @@ func (t *transport) work(q <-chan *cpb.Envelope) {
 			continue
 		}
 		reply.Id, reply.Reply = env.Id, true
+		// On a transport worker goroutine, which owns its lifetime.
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := t.send(ctx, env.From, reply); err != nil {
 			t.log.Debug("reply lost", "to", env.From, "err", err)
@@ -188,7 +193,7 @@ func (t *transport) send(ctx context.Context, node string, env *cpb.Envelope) er
 	t.metrics.redisLatency.Observe(time.Since(start).Seconds())
 	if err != nil {
 		t.metrics.redisErrors.Inc()
-		return fmt.Errorf("cluster: publish to %s: %w", node, err)
+		return fmt.Errorf("%w: to %s: %w", ErrPublish, node, err)
 	}
 	if n == 0 {
 		return ErrNoReceiver

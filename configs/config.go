@@ -1,17 +1,14 @@
 package configs
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/roomcast/roomcast/admin"
 	"github.com/roomcast/roomcast/auth"
@@ -331,15 +328,6 @@ func Load(path string, environ []string) (Config, error) {
 		return Config{}, err
 	}
 	return c.WithDefaults(), nil
-}
-
-func decodeYAML(data []byte, c *Config) error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	return nil
 }
 
 // EnvPrefix starts every environment variable roomcast reads.

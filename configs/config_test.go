@@ -225,3 +225,70 @@ func TestDevSecretOnlyOnLoopback(t *testing.T) {
 		}
 	}
 }
+
+// TestYAMLErrorsNameTheSetting: every way a YAML value can be wrong — its
+// type, its range, an unknown or repeated key — gives an error that names
+// the setting by its full path, and nothing of the YAML library's Go types.
+func TestYAMLErrorsNameTheSetting(t *testing.T) {
+	dir := t.TempDir()
+	for i, c := range []struct{ yaml, want string }{
+		// wrong type
+		{"fanout: {pull_window: banana}\n", `fanout.pull_window: cannot use "banana" (line 1): want a duration`},
+		{"fanout:\n  notify:\n    min_interval: [1, 2]\n", "fanout.notify.min_interval: cannot use a list (line 3): want a duration"},
+		{"room:\n  rate: fast\n", `room.rate: cannot use "fast" (line 2): want a number`},
+		{"gateway:\n  max_conns: 1.5\n", `gateway.max_conns: cannot use "1.5" (line 2): want an integer`},
+		{"node:\n  number: 99999999999999999999\n", "node.number: cannot use"},
+		{"gateway: 8080\n", `gateway: cannot use "8080" (line 1): want a mapping`},
+		{"redis:\n  addrs: {a: b}\n", "redis.addrs: cannot use a mapping (line 2): want a list"},
+		{"auth:\n  previous:\n    - id: k0\n      secret: [x]\n", "auth.previous[0].secret: cannot use a list (line 4): want a string"},
+		// out of range (Validate)
+		{"fanout:\n  pull_window: -1s\n", "fanout.pull_window: must not be negative"},
+		{"gateway:\n  send_burst: -1\n", "gateway.send_burst: must not be negative"},
+		{"gateway:\n  write_timeout: -1s\n", "gateway.write_timeout: must not be negative"},
+		// unknown or repeated key
+		{"fanout:\n  pull_windw: 1s\n", "fanout.pull_windw: unknown setting (line 2)"},
+		{"auth:\n  previous:\n    - id: k0\n      secrt: x\n", "auth.previous[0].secrt: unknown setting (line 4)"},
+		{"room:\n  rate: 1\n  rate: 2\n", "room.rate: set twice (lines 2 and 3)"},
+	} {
+		p := filepath.Join(dir, fmt.Sprintf("bad%d.yaml", i))
+		if err := os.WriteFile(p, []byte(c.yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := Load(p, nil)
+		if err == nil {
+			err = cfg.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: err %v, want it to contain %q", c.yaml, err, c.want)
+			continue
+		}
+		if strings.Contains(err.Error(), "unmarshal") || strings.Contains(err.Error(), "time.Duration") {
+			t.Errorf("%q: err %v speaks of the YAML library's types", c.yaml, err)
+		}
+	}
+}
+
+// TestYAMLStillDecodesAliasesAndLists: values load as before
+// (aliases, flow and block styles, lists of mappings).
+func TestYAMLStillDecodesAliasesAndLists(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "ok.yaml")
+	body := "x-common: &rate 42\nroom:\n  rate: *rate\nauth:\n  previous:\n    - {id: k0, secret: s}\nredis:\n  addrs: [a:1, b:2]\nfanout:\n"
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(p, nil); err == nil || !strings.Contains(err.Error(), "x-common: unknown setting") {
+		t.Fatalf("top-level anchor key: %v", err)
+	}
+	body = "room:\n  rate: &rate 42\n  burst: 7\nfanout:\n  pull_window: 3s\nauth:\n  previous:\n    - {id: k0, secret: s}\nredis:\n  addrs: [a:1, b:2]\ncluster:\n"
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Room.Rate != 42 || c.Room.Burst != 7 || c.Fanout.PullWindow != 3*time.Second ||
+		len(c.Auth.Previous) != 1 || c.Auth.Previous[0].Secret != "s" || len(c.Redis.Addrs) != 2 {
+		t.Fatalf("decoded %+v %+v %+v %+v", c.Room, c.Fanout.PullWindow, c.Auth.Previous, c.Redis.Addrs)
+	}
+}

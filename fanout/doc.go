@@ -23,8 +23,9 @@
 //     interval stretched by a node-wide and a per-room notification budget,
 //     so big rooms are served in larger, rarer batches.
 //
-// Concurrency: all Service methods are safe for concurrent use. Start runs
-// one goroutine per dispatcher shard plus a janitor; Close stops them and
-// waits. Session.Push and Session.Kick are called from dispatcher goroutines
+// Concurrency: all Service methods are safe for concurrent use. Start(ctx)
+// runs one goroutine per dispatcher shard plus the package's own janitor
+// (each package runs its own periodic work); Close(ctx) stops them and
+// waits, until ctx ends. Session.Push and Session.Kick are called from dispatcher goroutines
 // and must neither block nor call back into the Service.
 package fanout

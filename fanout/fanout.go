@@ -2,7 +2,6 @@ package fanout
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/roomcast/roomcast/internal/errcode"
+	"github.com/roomcast/roomcast/internal/loops"
 	"github.com/roomcast/roomcast/internal/shard"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/protocol"
@@ -138,8 +139,8 @@ func (s *Sub) Room() string { return s.room.id }
 
 // Errors.
 var (
-	ErrGone    = errors.New("fanout: subscription gone")
-	ErrInvalid = errors.New("fanout: invalid argument")
+	ErrGone    = errcode.New(pb.Error_ROOM_NOT_JOINED, "fanout_gone", "fanout: subscription gone")
+	ErrInvalid = errcode.New(pb.Error_INVALID_ARGUMENT, "fanout_invalid", "fanout: invalid argument")
 )
 
 // New builds a Service. It does no I/O and starts nothing (see Start).
@@ -173,8 +174,14 @@ func New(d Deps, cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Start runs the dispatcher shards and the janitor until Close.
-func (s *Service) Start() {
+// Start runs the dispatcher shards and the janitor until Close. It never
+// fails (the error is the common lifecycle's shape).
+func (s *Service) Start(context.Context) error {
+	s.start()
+	return nil
+}
+
+func (s *Service) start() {
 	s.startOnce.Do(func() {
 		for _, sh := range s.shards {
 			s.wg.Add(1)
@@ -191,14 +198,15 @@ func (s *Service) Start() {
 	})
 }
 
-// Close stops the goroutines Start started and waits for them.
-func (s *Service) Close() {
+// Close stops the goroutines Start started and waits for them, or until
+// ctx ends (then it returns ctx's error; they still stop).
+func (s *Service) Close(ctx context.Context) error {
 	select {
 	case <-s.stop:
 	default:
 		close(s.stop)
 	}
-	s.wg.Wait()
+	return loops.Wait(ctx, &s.wg)
 }
 
 func (s *Service) roomShard(id string) *roomShard { return &s.rooms[shard.Index(id, numRoomShards)] }

@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -373,7 +374,7 @@ func TestBudgetPacer(t *testing.T) {
 
 func TestStartClose(t *testing.T) {
 	s, _, _ := newTestService(t, Config{Tick: time.Millisecond})
-	s.Start()
+	_ = s.Start(context.Background())
 	v := &fakeSession{user: "v"}
 	join(s, v, "r", 0, 0)
 	s.Deliver("r", msg(1, "m"))
@@ -381,8 +382,8 @@ func TestStartClose(t *testing.T) {
 	for len(v.notifies()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	s.Close()
-	s.Close()
+	_ = s.Close(context.Background())
+	_ = s.Close(context.Background())
 	if len(v.notifies()) != 1 {
 		t.Fatal("running dispatcher did not notify")
 	}

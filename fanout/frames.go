@@ -87,7 +87,7 @@ func (r *room) buildNotify(k frameKey, inlineBytes int) *frame {
 	if inlineBytes > 0 {
 		var msgs []*pb.RoomMessage
 		total, over := 0, false
-		normal, prio := r.buf.Read(k.known, k.pknown, 0, zeroTime, func(_ bool, _ uint64, e entry) bool {
+		normal, prio := r.buf.Read(k.known, k.pknown, 0, func(_ bool, _ uint64, e entry) bool {
 			total += len(e.bin)
 			if total > inlineBytes {
 				over = true
@@ -120,7 +120,7 @@ func (r *room) buildPull(k frameKey, id uint32, pullBytes int) *frame {
 	var msgs []*pb.RoomMessage
 	var bins [][]byte
 	bytes := 0
-	normal, prio := r.buf.Read(k.known, k.pknown, k.limit, zeroTime, func(_ bool, _ uint64, e entry) bool {
+	normal, prio := r.buf.Read(k.known, k.pknown, k.limit, func(_ bool, _ uint64, e entry) bool {
 		msgs = append(msgs, e.m)
 		bins = append(bins, e.bin)
 		bytes += len(e.bin)

@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -65,8 +66,8 @@ func TestFramesKeepCursorOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Start()
-	defer s.Close()
+	_ = s.Start(context.Background())
+	defer func() { _ = s.Close(context.Background()) }()
 	const viewers, messages = 8, 5000
 	clients := make([]*modelClient, viewers)
 	subs := make([]*Sub, viewers)

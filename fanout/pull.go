@@ -1,9 +1,5 @@
 package fanout
 
-import "time"
-
-var zeroTime time.Time
-
 // Pull answers a viewer's pull: what follows the client's cursors in the
 // priority queue and the ring (at most limit messages; 0 or too many means
 // Config.PullLimit; about Config.PullBytes at most), the heads, and what it

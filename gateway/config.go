@@ -175,16 +175,26 @@ func (c Config) Validate() error {
 		return fmt.Errorf("gateway.max_queue_bytes: must not be negative, got %d", c.MaxQueueBytes)
 	case d.MaxQueueBytes < d.MaxFrameBytes:
 		return fmt.Errorf("gateway.max_queue_bytes: %d is below max_frame_bytes %d", d.MaxQueueBytes, d.MaxFrameBytes)
-	case c.PingInterval < 0 || c.IdleTimeout < 0 || c.AuthTimeout < 0 || c.WriteTimeout < 0:
-		return fmt.Errorf("gateway: timeouts must not be negative")
+	case c.PingInterval < 0:
+		return fmt.Errorf("gateway.ping_interval: must not be negative, got %v", c.PingInterval)
+	case c.IdleTimeout < 0:
+		return fmt.Errorf("gateway.idle_timeout: must not be negative, got %v", c.IdleTimeout)
+	case c.AuthTimeout < 0:
+		return fmt.Errorf("gateway.auth_timeout: must not be negative, got %v", c.AuthTimeout)
+	case c.WriteTimeout < 0:
+		return fmt.Errorf("gateway.write_timeout: must not be negative, got %v", c.WriteTimeout)
 	case d.IdleTimeout <= d.PingInterval:
 		return fmt.Errorf("gateway.idle_timeout: %v must exceed ping_interval %v", d.IdleTimeout, d.PingInterval)
 	case c.MaxRoomsPerConn < 0:
 		return fmt.Errorf("gateway.max_rooms_per_conn: must not be negative, got %d", c.MaxRoomsPerConn)
-	case c.FrameRate < 0 || c.FrameBurst < 0:
-		return fmt.Errorf("gateway.frame_rate/frame_burst: must not be negative")
-	case c.SendRate < 0 || c.SendBurst < 0:
-		return fmt.Errorf("gateway.send_rate/send_burst: must not be negative")
+	case c.FrameRate < 0:
+		return fmt.Errorf("gateway.frame_rate: must not be negative, got %v", c.FrameRate)
+	case c.FrameBurst < 0:
+		return fmt.Errorf("gateway.frame_burst: must not be negative, got %d", c.FrameBurst)
+	case c.SendRate < 0:
+		return fmt.Errorf("gateway.send_rate: must not be negative, got %v", c.SendRate)
+	case c.SendBurst < 0:
+		return fmt.Errorf("gateway.send_burst: must not be negative, got %d", c.SendBurst)
 	case c.MaxBadFrames < 0:
 		return fmt.Errorf("gateway.max_bad_frames: must not be negative, got %d", c.MaxBadFrames)
 	case c.MaxConns < 0:
@@ -193,10 +203,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("gateway.max_conns_per_ip: must be -1 (off), 0 (default) or positive, got %d", c.MaxConnsPerIP)
 	case c.MaxConnsPerUser < -1:
 		return fmt.Errorf("gateway.max_conns_per_user: must be -1 (off), 0 (default) or positive, got %d", c.MaxConnsPerUser)
-	case c.JoinRatePerUser < -1 || c.JoinBurstPerUser < 0:
-		return fmt.Errorf("gateway.join_rate_per_user: must be -1 (off), 0 (default) or positive")
-	case c.JoinRatePerIP < -1 || c.JoinBurstPerIP < 0:
-		return fmt.Errorf("gateway.join_rate_per_ip: must be -1 (off), 0 (default) or positive")
+	case c.JoinRatePerUser < -1:
+		return fmt.Errorf("gateway.join_rate_per_user: must be -1 (off), 0 (default) or positive, got %v", c.JoinRatePerUser)
+	case c.JoinBurstPerUser < 0:
+		return fmt.Errorf("gateway.join_burst_per_user: must not be negative, got %d", c.JoinBurstPerUser)
+	case c.JoinRatePerIP < -1:
+		return fmt.Errorf("gateway.join_rate_per_ip: must be -1 (off), 0 (default) or positive, got %v", c.JoinRatePerIP)
+	case c.JoinBurstPerIP < 0:
+		return fmt.Errorf("gateway.join_burst_per_ip: must not be negative, got %d", c.JoinBurstPerIP)
 	case c.ReadBufferSize < 0:
 		return fmt.Errorf("gateway.read_buffer_size: must not be negative, got %d", c.ReadBufferSize)
 	case c.ReadBufferSize > 0 && c.ReadBufferSize < 64:

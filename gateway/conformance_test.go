@@ -40,7 +40,9 @@ func closeFrame(code int, reason string) []byte {
 // startGateway serves g on a test server and returns its ws:// URL.
 func startGateway(t *testing.T, g *Gateway) string {
 	t.Helper()
-	g.Start()
+	if err := g.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(g)
 	t.Cleanup(srv.Close)
 	return "ws" + strings.TrimPrefix(srv.URL, "http")

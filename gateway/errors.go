@@ -1,55 +1,22 @@
 package gateway
 
 import (
-	"errors"
-
 	"github.com/gorilla/websocket"
 
-	"github.com/roomcast/roomcast/auth"
-	"github.com/roomcast/roomcast/fanout"
+	"github.com/roomcast/roomcast/internal/errcode"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
-	"github.com/roomcast/roomcast/room"
 )
 
-// codeOf maps an error from the services to the stable wire code.
-func codeOf(err error) pb.Error_Code {
-	switch {
-	case errors.Is(err, protocol.ErrBadFrame):
-		return pb.Error_BAD_FRAME
-	case errors.Is(err, protocol.ErrUnknownOp):
-		return pb.Error_UNKNOWN_OP
-	case errors.Is(err, auth.ErrMissing):
-		return pb.Error_UNAUTHENTICATED
-	case errors.Is(err, auth.ErrExpired):
-		return pb.Error_TOKEN_EXPIRED
-	case errors.Is(err, auth.ErrInvalid):
-		return pb.Error_TOKEN_INVALID
-	case errors.Is(err, room.ErrNotFound):
-		return pb.Error_ROOM_NOT_FOUND
-	case errors.Is(err, room.ErrInvalidRoom), errors.Is(err, room.ErrInvalid):
-		return pb.Error_INVALID_ARGUMENT
-	case errors.Is(err, room.ErrBanned):
-		return pb.Error_BANNED
-	case errors.Is(err, room.ErrMuted):
-		return pb.Error_MUTED
-	case errors.Is(err, room.ErrRateLimited):
-		return pb.Error_RATE_LIMITED
-	case errors.Is(err, room.ErrForbidden):
-		return pb.Error_FORBIDDEN
-	case errors.Is(err, room.ErrTooLarge):
-		return pb.Error_MESSAGE_TOO_LARGE
-	case errors.Is(err, fanout.ErrGone):
-		return pb.Error_ROOM_NOT_JOINED
-	case errors.Is(err, ErrUnavailable), errors.Is(err, room.ErrNotOwner), errors.Is(err, room.ErrUnavailable):
-		return pb.Error_UNAVAILABLE
-	}
-	return pb.Error_INTERNAL
-}
+// failErr answers a request with err's typed error (errcode.Of: the code
+// and, for the codes that are retried, retryAfterMs).
+func (c *conn) failErr(id uint32, err error) { c.failStatus(id, errcode.Of(err), err.Error()) }
 
-// ErrUnavailable is returned by a Rooms implementation that cannot serve a
-// request now (not the owner, shutting down); clients retry.
-var ErrUnavailable = errors.New("gateway: unavailable")
+// failStatus answers a request with st's code and retry hint.
+func (c *conn) failStatus(id uint32, st errcode.Status, msg string) {
+	e := &pb.Error{Code: st.Code, Message: msg, RetryAfterMs: st.RetryAfterMs()}
+	c.g.metrics.errors.WithLabelValues(e.Code.String()).Inc()
+	c.push(id, &pb.Frame{Body: &pb.Frame_Error{Error: e}})
+}
 
 // Close reasons: every close is counted under one of these, and the client
 // sees the WebSocket close code and the reason text.

@@ -19,6 +19,7 @@ import (
 	"github.com/roomcast/roomcast/auth"
 	"github.com/roomcast/roomcast/fanout"
 	"github.com/roomcast/roomcast/gateway/wsconn"
+	"github.com/roomcast/roomcast/internal/errcode"
 	"github.com/roomcast/roomcast/internal/shard"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/room"
@@ -254,7 +255,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id, err := g.d.Auth.Verify(tok, time.Now())
 		if err != nil {
 			g.metrics.rejected.WithLabelValues(ReasonUnauthorized).Inc()
-			httpError(w, http.StatusUnauthorized, codeOf(err).String(), err.Error())
+			httpError(w, http.StatusUnauthorized, errcode.Of(err).Name(), err.Error())
 			return
 		}
 		ident = &id
@@ -410,7 +411,12 @@ func (g *Gateway) Conns() int { return int(g.conns.Load()) }
 // Start runs the janitor that closes idle and unauthenticated connections
 // and those whose token expired, and the poller that wakes parked idle
 // connections.
-func (g *Gateway) Start() {
+func (g *Gateway) Start(context.Context) error {
+	g.start()
+	return nil
+}
+
+func (g *Gateway) start() {
 	g.startOnce.Do(func() {
 		g.tick()
 		if g.cfg.ParkAfter > 0 {

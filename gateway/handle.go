@@ -10,6 +10,7 @@ import (
 
 	"github.com/roomcast/roomcast/auth"
 	"github.com/roomcast/roomcast/fanout"
+	"github.com/roomcast/roomcast/internal/errcode"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/protocol"
 	"github.com/roomcast/roomcast/room"
@@ -32,7 +33,7 @@ func (c *conn) handle(f *pb.Frame, decodeErr error) bool {
 		if errors.Is(decodeErr, protocol.ErrBadFrame) {
 			msg = "frame is not a valid " + encodingName(protocol.Encoding(c.enc.Load())) + " Frame"
 		}
-		return c.refuse(id, codeOf(decodeErr), msg)
+		return c.refuse(id, errcode.Of(decodeErr).Code, msg)
 	}
 	if !c.frameLim.Allow() {
 		c.g.metrics.errors.WithLabelValues(pb.Error_CONN_RATE_LIMITED.String()).Inc()
@@ -126,8 +127,8 @@ func (c *conn) refuseRetry(id uint32, code pb.Error_Code, msg string, lim *rate.
 func (c *conn) connect(id uint32, m *pb.Connect) bool {
 	ident, err := c.g.d.Auth.Verify(m.GetToken(), time.Now())
 	if err != nil {
-		c.fail(id, codeOf(err), err.Error())
-		c.closeWith(ReasonUnauthorized, codeOf(err).String())
+		c.failErr(id, err)
+		c.closeWith(ReasonUnauthorized, errcode.Of(err).Name())
 		return false
 	}
 	return c.authenticate(id, ident, protocol.Encoding(c.enc.Load()))
@@ -245,6 +246,8 @@ func (c *conn) join(id uint32, m *pb.Join) {
 	// subscription is missed; Begin once the cursors are known.
 	fan := c.g.d.Fanout
 	sub := fan.Subscribe(c, roomID)
+	// On the connection's reader goroutine, which owns its lifetime: each
+	// request gets opTimeout.
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	info, err := c.g.d.Rooms.Join(ctx, room.JoinRequest{Room: roomID, User: c.ident.User, Node: c.g.d.Node})
 	cancel()
@@ -253,7 +256,7 @@ func (c *conn) join(id uint32, m *pb.Join) {
 		c.rmu.Lock()
 		c.rooms.del(roomID)
 		c.rmu.Unlock()
-		c.fail(id, codeOf(err), err.Error())
+		c.failErr(id, err)
 		return
 	}
 	c.rmu.Lock()
@@ -267,10 +270,11 @@ func (c *conn) join(id uint32, m *pb.Join) {
 		// still gets its answer, so the client is not left waiting.
 		fan.Unsubscribe(sub)
 		// Kick leaves only rooms fully joined: count this Join out.
+		// The reader goroutine owns its lifetime: opTimeout bounds the leave.
 		lctx, lcancel := context.WithTimeout(context.Background(), opTimeout)
 		_ = c.g.d.Rooms.Leave(lctx, roomID, c.ident.User, c.g.d.Node)
 		lcancel()
-		c.fail(id, pb.Error_UNAVAILABLE, "removed from the room while joining; join again")
+		c.failStatus(id, errcode.ForCode(pb.Error_UNAVAILABLE), "removed from the room while joining; join again")
 		return
 	}
 	seq, pseq := info.Seq, info.PSeq
@@ -298,6 +302,7 @@ func (c *conn) leave(id uint32, m *pb.Leave) {
 		return
 	}
 	c.g.d.Fanout.Unsubscribe(sub)
+	// The reader goroutine owns its lifetime: opTimeout bounds the leave.
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	_ = c.g.d.Rooms.Leave(ctx, roomID, c.ident.User, c.g.d.Node)
 	cancel()
@@ -311,6 +316,6 @@ func (c *conn) pull(id uint32, m *pb.Pull) {
 		return
 	}
 	if err := c.g.d.Fanout.Pull(sub, id, m.GetAfterSeq(), m.GetAfterPseq(), int(m.GetLimit()), m.GetAck()); err != nil {
-		c.fail(id, codeOf(err), err.Error())
+		c.failErr(id, err)
 	}
 }

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"sync"
 
@@ -94,12 +93,13 @@ func (c *conn) loggedIn() {
 	}
 	c.g.users.add(c)
 	c.indexed = true
+	// On the connection's reader goroutine, which owns its lifetime.
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	frames, err := off.Login(ctx, c.ident.User)
 	cancel()
 	if err != nil {
 		c.g.log.Warn("login counters", "conn", c.id, "user", c.ident.User, "err", err)
-		c.failOffline(0, err)
+		c.failErr(0, err)
 		return
 	}
 	for _, f := range frames {
@@ -117,52 +117,14 @@ func (c *conn) offlineOp(id uint32, f *pb.Frame) bool {
 	if offline.IsSend(f) && !c.allowSend(id) {
 		return true
 	}
+	// On the connection's reader goroutine, which owns its lifetime.
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	res, err := off.Serve(ctx, c.ident.User, c.ident.Has(auth.RoleAdmin) || c.ident.Has(auth.RoleSystem), f)
 	cancel()
 	if err != nil {
-		c.failOffline(id, err)
+		c.failErr(id, err)
 		return true
 	}
 	c.reply(id, res)
 	return true
-}
-
-func (c *conn) failOffline(id uint32, err error) {
-	e := &pb.Error{Code: offlineCode(err), Message: err.Error()}
-	if e.Code == pb.Error_STORE_UNAVAILABLE {
-		e.RetryAfterMs = 1000
-	}
-	c.g.metrics.errors.WithLabelValues(e.Code.String()).Inc()
-	c.push(id, &pb.Frame{Body: &pb.Frame_Error{Error: e}})
-}
-
-// offlineCode maps the offline service's errors to wire codes.
-func offlineCode(err error) pb.Error_Code {
-	for _, m := range []struct {
-		err  error
-		code pb.Error_Code
-	}{
-		{offline.ErrUnavailable, pb.Error_STORE_UNAVAILABLE},
-		{offline.ErrInvalid, pb.Error_INVALID_ARGUMENT},
-		{offline.ErrTooLarge, pb.Error_MESSAGE_TOO_LARGE},
-		{offline.ErrNotMember, pb.Error_NOT_MEMBER},
-		{offline.ErrCursorAhead, pb.Error_CURSOR_AHEAD},
-		{offline.ErrCursorBackwards, pb.Error_CURSOR_BACKWARDS},
-		{offline.ErrLimit, pb.Error_LIMIT_TOO_LARGE},
-		{offline.ErrGroupNotFound, pb.Error_GROUP_NOT_FOUND},
-		{offline.ErrGroupExists, pb.Error_GROUP_EXISTS},
-		{offline.ErrGroupFull, pb.Error_GROUP_FULL},
-		{offline.ErrTooManyGroups, pb.Error_TOO_MANY_GROUPS},
-		{offline.ErrNotFound, pb.Error_MESSAGE_NOT_FOUND},
-		{offline.ErrRecallForbidden, pb.Error_RECALL_FORBIDDEN},
-	} {
-		if errors.Is(err, m.err) {
-			return m.code
-		}
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return pb.Error_UNAVAILABLE
-	}
-	return codeOf(err)
 }

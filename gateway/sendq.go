@@ -109,6 +109,8 @@ func (c *conn) runSends() {
 		for _, qs := range batch {
 			reqs = append(reqs, qs.req)
 		}
+		// The connection's sender goroutine owns its lifetime: each batch
+		// gets opTimeout.
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		res := c.g.d.Rooms.SendMany(ctx, reqs)
 		cancel()
@@ -122,12 +124,7 @@ func (c *conn) runSends() {
 // answerSend answers one Send: Sent, or its typed error.
 func (c *conn) answerSend(qs queuedSend, r room.SendResult) {
 	if r.Err != nil {
-		e := &pb.Error{Code: codeOf(r.Err), Message: r.Err.Error()}
-		if e.Code == pb.Error_RATE_LIMITED {
-			e.RetryAfterMs = 100
-		}
-		c.g.metrics.errors.WithLabelValues(e.Code.String()).Inc()
-		c.push(qs.id, &pb.Frame{Body: &pb.Frame_Error{Error: e}})
+		c.failErr(qs.id, r.Err)
 		return
 	}
 	c.reply(qs.id, &pb.Frame{Body: &pb.Frame_Sent{Sent: &pb.Sent{Room: qs.req.Room, Seq: r.Seq, MsgId: r.MsgID, Priority: r.Priority}}})

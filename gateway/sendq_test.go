@@ -64,14 +64,14 @@ func TestSendsWaitingForTheRoomDoNotBlockTheReader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fan.Start()
-	defer fan.Close()
+	_ = fan.Start(context.Background())
+	defer func() { _ = fan.Close(context.Background()) }()
 	rooms := &heldRooms{release: make(chan struct{})}
 	g, err := New(Deps{Rooms: rooms, Fanout: fan, Auth: keys, Node: "n1"}, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.Start()
+	_ = g.Start(context.Background())
 	srv := httptest.NewServer(g)
 	defer srv.Close()
 	defer func() {

@@ -28,9 +28,14 @@
 // embedded mode; in a cluster, an implementation that routes users to
 // their nodes).
 //
-// Concurrency: Service and both stores are safe for concurrent use. The
-// package starts no goroutines; Deliverer calls are made on the caller's
-// goroutine and must not block. Periodic work is the caller's: Sweep
-// (reclaims idle conversations of a MemoryStore; Redis expires keys
-// itself).
+// Concurrency: Service and both stores are safe for concurrent use.
+// Deliverer calls are made on the caller's goroutine and must not block.
+//
+// Lifecycle: like every long-lived component, the Service owns its
+// periodic work. Start(ctx) checks a RedisStore's durability and starts
+// the janitor goroutines — Sweep every SweepPeriod (reclaims idle
+// conversations of a MemoryStore; Redis expires keys itself) and the
+// durability recheck every Config.DurabilityCheck on Redis — and
+// Close(ctx) stops them and waits for them. The server only orders the
+// Starts and Closes.
 package offline

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/roomcast/roomcast/internal/loops"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/protocol"
 )
@@ -56,6 +57,8 @@ type Service struct {
 
 	cmu   sync.Mutex
 	cache map[string]memberList // group -> members, for live delivery
+
+	janitor loops.Group // Start/Close (janitor.go)
 }
 
 type memberList struct {

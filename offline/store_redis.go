@@ -76,7 +76,7 @@ func translate(err error) error {
 			return e
 		}
 	}
-	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
 func (s *RedisStore) run(ctx context.Context, sc *redis.Script, keys []string, args ...any) ([]any, error) {

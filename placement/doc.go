@@ -21,6 +21,6 @@
 // two views is told apart from the one before.
 //
 // Start starts the member's goroutines (ZooKeeper: watcher and health
-// checker); Close deregisters and stops them. View is safe for concurrent
+// checker); Close(ctx) deregisters and stops them, waiting until ctx ends. View is safe for concurrent
 // use. The change callback is called from one goroutine at a time.
 package placement

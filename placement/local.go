@@ -112,8 +112,8 @@ func (m *Local) View() (View, bool) {
 	return m.view, m.joined
 }
 
-// Close implements Members.
-func (m *Local) Close() error {
+// Close implements Members. Local runs no goroutines: it returns at once.
+func (m *Local) Close(context.Context) error {
 	g := m.g
 	g.mu.Lock()
 	defer g.mu.Unlock()

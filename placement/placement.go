@@ -109,8 +109,9 @@ type Members interface {
 	// View returns the current view; ok is false while the member is
 	// fenced (and before Start).
 	View() (v View, ok bool)
-	// Close deregisters the node and stops the member's goroutines.
-	Close() error
+	// Close deregisters the node, stops the member's goroutines and waits
+	// for them, or until ctx ends.
+	Close(ctx context.Context) error
 	// Number is a small number (0..MaxNumber) unique among the live members
 	// (it goes into message ids); -1 before Start.
 	Number() int

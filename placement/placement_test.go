@@ -102,7 +102,7 @@ func TestMembersConformance(t *testing.T) {
 				if err := m.Start(ctx, rec.on); err != nil {
 					t.Fatal(err)
 				}
-				t.Cleanup(func() { _ = m.Close() })
+				t.Cleanup(func() { _ = m.Close(context.Background()) })
 				ms, recs = append(ms, m), append(recs, rec)
 			}
 			three := func(v View) bool { return len(v.Nodes) == 3 }
@@ -143,7 +143,7 @@ func TestMembersConformance(t *testing.T) {
 			}
 			// A member leaves: the others see it gone, with a higher version.
 			before := views[0].Version
-			if err := ms[2].Close(); err != nil {
+			if err := ms[2].Close(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			v := waitView(t, ms[0], "c gone", func(v View) bool { return len(v.Nodes) == 2 })
@@ -169,7 +169,7 @@ func TestMembersConformance(t *testing.T) {
 			if err := again.Start(ctx, nil); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { _ = again.Close() })
+			t.Cleanup(func() { _ = again.Close(context.Background()) })
 			v = waitView(t, ms[0], "c back", func(v View) bool { return len(v.Nodes) == 3 })
 			if n, _ := v.Node("c"); n.Incarnation == old.Incarnation {
 				t.Fatalf("c came back with the same incarnation %d", n.Incarnation)
@@ -234,7 +234,7 @@ func TestZooKeeperReportsEveryNumber(t *testing.T) {
 	if err := m.Start(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
+	defer func() { _ = m.Close(context.Background()) }()
 	first := m.Number()
 	mu.Lock()
 	if len(got) != 1 || got[0] != first {
@@ -334,7 +334,7 @@ func TestZooKeeperFencesAndReRegisters(t *testing.T) {
 	if err := m.Start(ctx, func(_ View, ok bool) { mu.Lock(); events = append(events, ok); mu.Unlock() }); err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
+	defer func() { _ = m.Close(context.Background()) }()
 	v1 := waitView(t, m, "registered", func(v View) bool { return len(v.Nodes) == 1 })
 	session := m.conn.SessionID()
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"path"
 	"strconv"
@@ -13,7 +12,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/go-zookeeper/zk"
+
+	"github.com/roomcast/roomcast/internal/loops"
 )
 
 // ZooKeeperConfig configures a ZooKeeper member. Zero fields take the
@@ -466,17 +469,20 @@ func (z *ZooKeeper) usableLocked() bool {
 
 // Close implements Members: delete the znode (others see the node leave at
 // once instead of after the session timeout) and stop.
-func (z *ZooKeeper) Close() error {
+// Close waits for the member's goroutines until ctx ends (then it returns
+// ctx's error, and deletes the znode and closes the session anyway).
+func (z *ZooKeeper) Close(ctx context.Context) error {
+	var err error
 	z.closeOnce.Do(func() {
 		z.mu.Lock()
 		z.registered, z.closing = false, true
 		z.mu.Unlock()
 		close(z.stop)
-		z.wg.Wait()
+		err = loops.Wait(ctx, &z.wg)
 		if z.conn != nil {
 			_ = z.conn.Delete(z.selfPath, -1)
 			z.conn.Close()
 		}
 	})
-	return nil
+	return err
 }

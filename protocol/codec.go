@@ -1,13 +1,13 @@
 package protocol
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/gorilla/websocket"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/roomcast/roomcast/internal/errcode"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
 
@@ -53,9 +53,9 @@ func EncodingOf(messageType int) (Encoding, bool) {
 // Decoding errors. Both wrap the underlying parser error.
 var (
 	// ErrBadFrame: the bytes are not a Frame in the message's encoding.
-	ErrBadFrame = errors.New("protocol: bad frame")
+	ErrBadFrame = errcode.New(pb.Error_BAD_FRAME, "protocol_bad_frame", "protocol: bad frame")
 	// ErrUnknownOp: the frame decoded but carries no operation this server knows.
-	ErrUnknownOp = errors.New("protocol: unknown operation")
+	ErrUnknownOp = errcode.New(pb.Error_UNKNOWN_OP, "protocol_unknown_op", "protocol: unknown operation")
 )
 
 var (

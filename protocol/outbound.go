@@ -10,9 +10,8 @@ import (
 // lazily, at most once per encoding, however many connections write it; the
 // frame must not be modified after NewOutbound.
 type Outbound struct {
-	frame  *pb.Frame
-	shared bool
-	bin    func() ([]byte, error) // custom binary encoder, nil: proto.Marshal
+	frame *pb.Frame
+	bin   func() ([]byte, error) // custom binary encoder, nil: proto.Marshal
 	// Messages is how many room messages the frame carries (for the
 	// delivered-messages and frames-per-message counters).
 	Messages int
@@ -26,27 +25,24 @@ type Outbound struct {
 func NewOutbound(f *pb.Frame) *Outbound { return &Outbound{frame: f} }
 
 // NewShared wraps a frame that many connections will write (encoded once
-// per encoding for all of them).
-func NewShared(f *pb.Frame) *Outbound { return &Outbound{frame: f, shared: true} }
+// per encoding for all of them): the same Outbound as NewOutbound, named
+// for the reader of the call.
+func NewShared(f *pb.Frame) *Outbound { return NewOutbound(f) }
 
 // NewSharedAssembled is NewShared for a Notify or PullResult whose messages
 // are already encoded: the binary form is spliced from them (see
 // AppendFrame) instead of marshalled. f must carry the same messages, for
 // the JSON form and for readers of Frame.
-func NewSharedAssembled(f *pb.Frame, msgs [][]byte) *Outbound {
-	return &Outbound{frame: f, shared: true, bin: func() ([]byte, error) { return AppendFrame(nil, f, msgs) }}
-}
+func NewSharedAssembled(f *pb.Frame, msgs [][]byte) *Outbound { return NewAssembled(f, msgs) }
 
-// NewAssembled is NewSharedAssembled for a single connection.
+// NewAssembled is NewSharedAssembled for a single connection (the same
+// Outbound).
 func NewAssembled(f *pb.Frame, msgs [][]byte) *Outbound {
 	return &Outbound{frame: f, bin: func() ([]byte, error) { return AppendFrame(nil, f, msgs) }}
 }
 
 // Frame returns the frame. Callers must not modify it.
 func (o *Outbound) Frame() *pb.Frame { return o.frame }
-
-// Shared reports whether the frame was built for many connections.
-func (o *Outbound) Shared() bool { return o.shared }
 
 func (o *Outbound) encode(enc Encoding) {
 	o.once[enc].Do(func() {

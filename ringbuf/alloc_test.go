@@ -42,9 +42,9 @@ func TestNoAllocs(t *testing.T) {
 		{"Priority.Read", func() { p.Read(pseq-10, 0, visit) }},
 		{"Buffer.Append", func() { bseq++; b.Append(bseq, v) }},
 		{"Buffer.PushPriority", func() { bpseq++; b.PushPriority(bpseq, v, 1, t0.Add(time.Second)) }},
-		{"Buffer.Read", func() { b.Read(bseq-20, bpseq-3, 10, t0, bvisit) }},
+		{"Buffer.Read", func() { b.Read(bseq-20, bpseq-3, 10, bvisit) }},
 		{"Buffer.ReadStopEarly", func() {
-			b.Read(0, 0, 0, t0, func(bool, uint64, *int) bool { return false })
+			b.Read(0, 0, 0, func(bool, uint64, *int) bool { return false })
 		}},
 	}
 	for _, tc := range cases {

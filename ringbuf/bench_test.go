@@ -87,7 +87,7 @@ func BenchmarkBufferReadParallel(b *testing.B) {
 		for pb.Next() {
 			head, phead := buf.Heads()
 			after := head - min(head, 20)
-			buf.Read(after, phead-1, 20, t0, visit)
+			buf.Read(after, phead-1, 20, visit)
 		}
 		atomic.AddUint64(&benchSink, sum)
 	})

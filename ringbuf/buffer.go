@@ -89,11 +89,11 @@ func (b *Buffer[T]) PushNotice(seq uint64, v T, size int, now time.Time) error {
 // or fn stopped during the priority lane) its result is
 // {Last: after, More: normal items are held after after}.
 //
-// now is accepted but unused (reserved): expiry happens in PushPriority
-// and Expire, so reads stay read-only and many can run at once. fn runs
+// Read takes no time: expiry happens in PushPriority and Expire, so reads
+// stay read-only and many can run at once. fn runs
 // under the read lock: it must not block or call back into the buffer.
 // Read does not allocate.
-func (b *Buffer[T]) Read(after, pafter uint64, max int, _ time.Time, fn func(priority bool, seq uint64, v T) bool) (normal, priority ReadResult) {
+func (b *Buffer[T]) Read(after, pafter uint64, max int, fn func(priority bool, seq uint64, v T) bool) (normal, priority ReadResult) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	stopped := false

@@ -22,7 +22,7 @@ func n(seq uint64) bufEvent { return bufEvent{false, seq} }
 // (1-based; 0: never).
 func collectBuf(b *Buffer[uint64], after, pafter uint64, max, stopAt int) ([]bufEvent, ReadResult, ReadResult) {
 	var evs []bufEvent
-	nr, pr := b.Read(after, pafter, max, t0, func(prio bool, seq uint64, v uint64) bool {
+	nr, pr := b.Read(after, pafter, max, func(prio bool, seq uint64, v uint64) bool {
 		evs = append(evs, bufEvent{prio, seq})
 		return stopAt == 0 || len(evs) != stopAt
 	})
@@ -126,7 +126,7 @@ func TestBufferValues(t *testing.T) {
 	b.Append(2, "n2")
 	b.PushPriority(7, "p7", 2, t0)
 	var got []string
-	b.Read(0, 0, 0, t0, func(prio bool, seq uint64, v string) bool {
+	b.Read(0, 0, 0, func(prio bool, seq uint64, v string) bool {
 		got = append(got, v)
 		return true
 	})
@@ -256,7 +256,7 @@ func TestBufferConcurrent(t *testing.T) {
 				seen := 0
 				normalSeen := false
 				bad := ""
-				nr, pr := b.Read(after, pafter, max, t0, func(prio bool, seq uint64, v uint64) bool {
+				nr, pr := b.Read(after, pafter, max, func(prio bool, seq uint64, v uint64) bool {
 					seen++
 					switch {
 					case prio && normalSeen:

@@ -15,5 +15,11 @@
 //
 // All Service methods are safe for concurrent use. Broadcast calls for one
 // room are made in seq order, under the room's lock, so a Broadcaster must
-// not block. The Service starts no goroutines; its owner calls Sweep.
+// not block.
+//
+// Lifecycle: like every long-lived component, Start(ctx) starts the
+// Service's one goroutine, its janitor (Sweep every SweepPeriod), and
+// Close(ctx) stops it and waits for it. Each package runs its own periodic
+// work this way; the server only orders the Starts and Closes. Sweep may
+// also be called directly (tests).
 package room

@@ -1,23 +1,28 @@
 package room
 
-import "errors"
+import (
+	"slices"
 
-// Errors returned by the Service. Callers map them to wire codes with
-// errors.Is.
+	"github.com/roomcast/roomcast/internal/errcode"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+)
+
+// Errors returned by the Service. Each carries its wire code
+// (errcode.Of); the key names it between nodes and as a drop reason.
 var (
-	ErrNotFound    = errors.New("room: not found")
-	ErrInvalidRoom = errors.New("room: invalid room id")
-	ErrInvalid     = errors.New("room: invalid argument")
-	ErrBanned      = errors.New("room: banned")
-	ErrMuted       = errors.New("room: muted")
-	ErrRateLimited = errors.New("room: rate limited")
-	ErrForbidden   = errors.New("room: priority lane not allowed")
-	ErrTooLarge    = errors.New("room: message too large")
+	ErrNotFound    = errcode.New(pb.Error_ROOM_NOT_FOUND, "not_found", "room: not found")
+	ErrInvalidRoom = errcode.New(pb.Error_INVALID_ARGUMENT, "invalid_room", "room: invalid room id")
+	ErrInvalid     = errcode.New(pb.Error_INVALID_ARGUMENT, DropInvalid, "room: invalid argument")
+	ErrBanned      = errcode.New(pb.Error_BANNED, DropBanned, "room: banned")
+	ErrMuted       = errcode.New(pb.Error_MUTED, DropMuted, "room: muted")
+	ErrRateLimited = errcode.New(pb.Error_RATE_LIMITED, DropRateLimited, "room: rate limited")
+	ErrForbidden   = errcode.New(pb.Error_FORBIDDEN, DropForbidden, "room: priority lane not allowed")
+	ErrTooLarge    = errcode.New(pb.Error_MESSAGE_TOO_LARGE, DropTooLarge, "room: message too large")
 	// ErrNotOwner: this node does not own the room (any more); the caller
 	// retries through the room's current owner.
-	ErrNotOwner = errors.New("room: not the owner of this room")
+	ErrNotOwner = errcode.New(pb.Error_UNAVAILABLE, DropNotOwner, "room: not the owner of this room")
 	// ErrUnavailable: the store could not be reached; nothing was accepted.
-	ErrUnavailable = errors.New("room: store unavailable")
+	ErrUnavailable = errcode.New(pb.Error_UNAVAILABLE, DropUnavailable, "room: store unavailable")
 )
 
 // Drop reasons, as counted per room and in metrics.
@@ -35,18 +40,11 @@ const (
 // dropReasons lists every reason so metrics can be pre-created.
 var dropReasons = []string{DropBanned, DropMuted, DropRateLimited, DropForbidden, DropTooLarge, DropInvalid, DropNotOwner, DropUnavailable}
 
+// dropReason is the drop reason of a refused message: the key of its
+// error when that is a reason, DropInvalid otherwise.
 func dropReason(err error) string {
-	switch {
-	case errors.Is(err, ErrBanned):
-		return DropBanned
-	case errors.Is(err, ErrMuted):
-		return DropMuted
-	case errors.Is(err, ErrRateLimited):
-		return DropRateLimited
-	case errors.Is(err, ErrForbidden):
-		return DropForbidden
-	case errors.Is(err, ErrTooLarge):
-		return DropTooLarge
+	if e, ok := errcode.Sentinel(err); ok && slices.Contains(dropReasons, e.Key()) {
+		return e.Key()
 	}
 	return DropInvalid
 }

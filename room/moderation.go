@@ -100,16 +100,18 @@ func (s *Service) moderateLocked(r *state, c Change, then func(*state)) (forget 
 	if !owner {
 		return true, ErrNotOwner
 	}
+	// The moderation API takes no ctx yet (admin and cluster call it
+	// without one): the store write is bounded by opTimeout alone.
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	err = s.store.Moderate(ctx, r.id, term, c)
 	cancel()
 	switch {
 	case errors.Is(err, ErrFenced):
 		s.metrics.fenced.Inc()
-		return true, fmt.Errorf("%w: %v", ErrNotOwner, err)
+		return true, fmt.Errorf("%w: %w", ErrNotOwner, err)
 	case err != nil:
 		s.metrics.storeErrors.Inc()
-		return false, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	snap := Snapshot{Muted: r.muted, Banned: r.banned, Limit: r.limit}
 	applyChange(&snap, c)

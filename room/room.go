@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"github.com/roomcast/roomcast/internal/loops"
 	"github.com/roomcast/roomcast/internal/msgid"
 	"github.com/roomcast/roomcast/internal/shard"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
@@ -63,6 +64,7 @@ type Service struct {
 	now     func() time.Time
 	metrics *metrics
 	shards  [numShards]roomShard
+	janitor loops.Group // Start/Close (janitor.go)
 }
 
 type roomShard struct {
@@ -200,11 +202,18 @@ func (s *Service) limiter(l *Limit) *rate.Limiter {
 // opTimeout bounds the store I/O of one operation.
 const opTimeout = 5 * time.Second
 
-// lookup returns the room, claiming it in the store (Store.Claim) when
-// this node owns it but does not hold it yet, and creating it when create
-// is set. A room
-// this node does not own is ErrNotOwner.
+// lookup is lookupCtx for the operations whose API takes no ctx yet
+// (moderation, Info, viewer announcements, CreateRoom): their store claim
+// is bounded by opTimeout alone.
 func (s *Service) lookup(id string, create bool) (*state, error) {
+	return s.lookupCtx(context.Background(), id, create)
+}
+
+// lookupCtx returns the room, claiming it in the store (Store.Claim) when
+// this node owns it but does not hold it yet (within ctx and opTimeout),
+// and creating it when create is set. A room this node does not own is
+// ErrNotOwner.
+func (s *Service) lookupCtx(ctx context.Context, id string, create bool) (*state, error) {
 	if !ValidID(id) {
 		return nil, ErrInvalidRoom
 	}
@@ -222,16 +231,16 @@ func (s *Service) lookup(id string, create bool) (*state, error) {
 	}
 	// Taking the room over raises its stored term: the old owner's writes
 	// are refused from now on, not only after our first write.
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	snap, err := s.store.Claim(ctx, id, term)
 	cancel()
 	if errors.Is(err, ErrFenced) {
 		s.metrics.fenced.Inc()
-		return nil, fmt.Errorf("%w: %v", ErrNotOwner, err)
+		return nil, fmt.Errorf("%w: %w", ErrNotOwner, err)
 	}
 	if err != nil {
 		s.metrics.storeErrors.Inc()
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	if !create && snap.isZero() {
 		return nil, ErrNotFound
@@ -305,8 +314,8 @@ type JoinInfo struct {
 }
 
 // Join counts a viewer in. A banned user gets ErrBanned and changes nothing.
-func (s *Service) Join(_ context.Context, req JoinRequest) (JoinInfo, error) {
-	r, err := s.lookup(req.Room, !s.cfg.RequireCreate)
+func (s *Service) Join(ctx context.Context, req JoinRequest) (JoinInfo, error) {
+	r, err := s.lookupCtx(ctx, req.Room, !s.cfg.RequireCreate)
 	if err != nil {
 		return JoinInfo{}, err
 	}
@@ -329,8 +338,8 @@ func (s *Service) Join(_ context.Context, req JoinRequest) (JoinInfo, error) {
 }
 
 // Leave counts a viewer out. Leaving a room that is gone is not an error.
-func (s *Service) Leave(_ context.Context, roomID, user, node string) error {
-	r, err := s.lookup(roomID, false)
+func (s *Service) Leave(ctx context.Context, roomID, user, node string) error {
+	r, err := s.lookupCtx(ctx, roomID, false)
 	if err != nil {
 		return nil
 	}
@@ -412,22 +421,26 @@ type SendResult struct {
 // store write per batch, so a room's throughput is not one store round
 // trip per message. Seqs are assigned, and messages broadcast, in the
 // order the checks passed.
-func (s *Service) SendMany(_ context.Context, reqs []SendRequest) []SendResult {
+//
+// ctx bounds the store I/O (with opTimeout): the room's claim and the
+// store write this call makes, which may carry other senders' messages of
+// the same batch (they fail with it, UNAVAILABLE, and may be resent).
+func (s *Service) SendMany(ctx context.Context, reqs []SendRequest) []SendResult {
 	res := make([]SendResult, len(reqs))
 	for i := 0; i < len(reqs); {
 		j := i + 1
 		for j < len(reqs) && reqs[j].Room == reqs[i].Room {
 			j++
 		}
-		s.sendRun(reqs[i:j], res[i:j])
+		s.sendRun(ctx, reqs[i:j], res[i:j])
 		i = j
 	}
 	return res
 }
 
 // sendRun sends messages that are all for one room.
-func (s *Service) sendRun(reqs []SendRequest, res []SendResult) {
-	r, err := s.lookup(reqs[0].Room, false)
+func (s *Service) sendRun(ctx context.Context, reqs []SendRequest, res []SendResult) {
+	r, err := s.lookupCtx(ctx, reqs[0].Room, false)
 	if err != nil {
 		for i := range res {
 			res[i].Err = err
@@ -467,7 +480,7 @@ func (s *Service) sendRun(reqs []SendRequest, res []SendResult) {
 			r.flushed.Wait()
 			continue
 		}
-		if s.flush(r, last) {
+		if s.flush(ctx, r, last) {
 			forget = true
 		}
 	}
@@ -504,7 +517,7 @@ const maxBatch = 256
 // store write (joins, leaves and reads of the room go on meanwhile; other
 // senders queue behind). It reports whether the room must be forgotten
 // (ownership lost), which the caller does once r.mu is released.
-func (s *Service) flush(r *state, mine *pendingAppend) (forget bool) {
+func (s *Service) flush(ctx context.Context, r *state, mine *pendingAppend) (forget bool) {
 	r.flushing = true
 	for len(r.wq) > 0 && !mine.done {
 		batch := r.wq[:min(len(r.wq), maxBatch)]
@@ -523,7 +536,7 @@ func (s *Service) flush(r *state, mine *pendingAppend) (forget bool) {
 			err, reason, forget = ErrNotOwner, DropNotOwner, true
 		} else {
 			r.mu.Unlock()
-			ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+			ctx, cancel := context.WithTimeout(ctx, opTimeout)
 			err = s.store.Append(ctx, r.id, term, msgs...)
 			cancel()
 			r.mu.Lock()
@@ -531,10 +544,10 @@ func (s *Service) flush(r *state, mine *pendingAppend) (forget bool) {
 			case errors.Is(err, ErrFenced):
 				s.metrics.fenced.Inc()
 				s.log.Warn("room write fenced: a newer owner took the room", "room", r.id, "term", term)
-				err, reason, forget = fmt.Errorf("%w: %v", ErrNotOwner, err), DropNotOwner, true
+				err, reason, forget = fmt.Errorf("%w: %w", ErrNotOwner, err), DropNotOwner, true
 			case err != nil:
 				s.metrics.storeErrors.Inc()
-				err, reason = fmt.Errorf("%w: %v", ErrUnavailable, err), DropUnavailable
+				err, reason = fmt.Errorf("%w: %w", ErrUnavailable, err), DropUnavailable
 			}
 		}
 		for _, p := range batch {

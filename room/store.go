@@ -2,9 +2,9 @@ package room
 
 import (
 	"context"
-	"errors"
 	"time"
 
+	"github.com/roomcast/roomcast/internal/errcode"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
 
@@ -45,7 +45,7 @@ type Store interface {
 }
 
 // ErrFenced is returned for a write with a term lower than the room's.
-var ErrFenced = errors.New("room: fenced: a newer owner term wrote this room")
+var ErrFenced = errcode.New(pb.Error_UNAVAILABLE, "fenced", "room: fenced: a newer owner term wrote this room")
 
 // Snapshot is a room's persisted state.
 type Snapshot struct {

@@ -115,7 +115,7 @@ func translate(op string, err error) error {
 		return nil
 	}
 	if strings.HasPrefix(err.Error(), "FENCED") {
-		return fmt.Errorf("%w (%v)", ErrFenced, err)
+		return fmt.Errorf("%w (%w)", ErrFenced, err)
 	}
 	return fmt.Errorf("room: redis %s: %w", op, err)
 }

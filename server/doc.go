@@ -7,8 +7,17 @@
 // secret), and runs them in order. With Redis, Start refuses to run unless
 // Redis fsyncs every write (offline.unsafe_no_fsync overrides).
 //
-// New does no I/O. Start listens and starts every component's goroutines;
-// Shutdown stops them in reverse order (stop accepting, close connections,
-// stop the dispatchers) and waits for all of them. Run does both around a
-// context. Methods are safe for concurrent use.
+// New does no I/O. Every long-lived component has the same lifecycle,
+// Start(ctx) error and Close(ctx) error, and Close waits for every
+// goroutine the component started; the Server has it too. Start starts the
+// components in order (offline, room, fanout, gateway, cluster node);
+// Close stops them in reverse order (stop accepting, leave the cluster,
+// close connections, stop the dispatchers and janitors) and waits for all
+// of them. Run does both around a context. Methods are safe for concurrent
+// use.
+//
+// Periodic work belongs to the package whose state it keeps: each
+// component runs its own janitor from Start (room's Sweep, offline's Sweep
+// and durability check, fanout's and gateway's janitors, the cluster's
+// loops); the server runs none.
 package server

@@ -33,21 +33,19 @@ func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
 	return m, nil
 }
 
-// newDurableGauge is roomcast_offline_redis_durable: 1 while the offline
-// store's Redis fsyncs every write, 0 while message writes are refused
-// because it does not (offline.durability_check). Registered only on a
-// node whose offline store is Redis checked for durability.
-func newDurableGauge(reg prometheus.Registerer) (prometheus.Gauge, error) {
-	g := prometheus.NewGauge(prometheus.GaugeOpts{
+// registerDurableGauge registers roomcast_offline_redis_durable, read
+// at each scrape from the offline store's verdict: 1 while its Redis fsyncs
+// every write, 0 while 1:1 and group messages are refused because it does
+// not (offline.durability_check). Only for a Redis store checked for
+// durability.
+func registerDurableGauge(reg prometheus.Registerer, rs interface{ Durable() bool }) error {
+	return reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "roomcast", Subsystem: "offline", Name: "redis_durable",
 		Help: "1 while the offline store's Redis fsyncs every write (appendonly yes, appendfsync always on every master); 0 while 1:1 and group messages are refused because it does not.",
-	})
-	return g, reg.Register(g)
-}
-
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
+	}, func() float64 {
+		if rs.Durable() {
+			return 1
+		}
+		return 0
+	}))
 }

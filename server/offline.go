@@ -1,11 +1,6 @@
 package server
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"time"
-
 	"github.com/redis/go-redis/v9"
 
 	"github.com/roomcast/roomcast/cluster"
@@ -60,7 +55,7 @@ func (s *Server) newOffline() error {
 		}
 		p.redis, store = rs, rs
 		if !s.cfg.Offline.UnsafeNoFsync {
-			if s.durable, err = newDurableGauge(s.reg); err != nil {
+			if err := registerDurableGauge(s.reg, rs); err != nil {
 				return err
 			}
 		}
@@ -78,57 +73,6 @@ func (s *Server) newOffline() error {
 	p.svc = svc
 	s.off = p
 	return nil
-}
-
-// startOffline checks that Redis fsyncs every write before the node
-// acknowledges messages stored in it (see docs/offline.md): without it,
-// the node refuses to start unless offline.unsafe_no_fsync is set.
-func (s *Server) startOffline() error {
-	if s.off.redis == nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := s.off.redis.CheckDurability(ctx); err != nil {
-		if !s.cfg.Offline.UnsafeNoFsync {
-			_ = s.closeOffline() // the node will not run: release the pool
-			return fmt.Errorf("server: %w (set offline.unsafe_no_fsync to start anyway)", err)
-		}
-		s.log.Warn("UNSAFE: offline messages may be lost", "err", err)
-	}
-	return nil
-}
-
-// watchDurability checks again every offline.durability_check that Redis
-// fsyncs every write: while it does not, the store refuses messages with
-// STORE_UNAVAILABLE (offline.RedisStore.RecheckDurability). Start runs it
-// on a Redis store without offline.unsafe_no_fsync; it ends with s.stop.
-func (s *Server) watchDurability() {
-	every := s.off.svc.Config().DurabilityCheck
-	s.durable.Set(b2f(s.off.redis.Durable()))
-	t := time.NewTicker(every)
-	defer t.Stop()
-	failing := false // a check that could not ask Redis: warned once in a row
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), min(every, 5*time.Second))
-		changed, err := s.off.redis.RecheckDurability(ctx)
-		cancel()
-		s.durable.Set(b2f(s.off.redis.Durable()))
-		switch {
-		case changed && err != nil:
-			s.log.Error("offline messages refused until Redis fsyncs every write again", "err", err)
-		case changed:
-			s.log.Info("offline messages accepted again: Redis fsyncs every write")
-		case err != nil && !errors.Is(err, offline.ErrNotDurable) && !failing:
-			s.log.Warn("offline durability check failed", "err", err)
-		}
-		failing = err != nil && !errors.Is(err, offline.ErrNotDurable)
-	}
 }
 
 func (s *Server) closeOffline() error {

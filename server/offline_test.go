@@ -604,10 +604,10 @@ func TestOfflineRefusesRedisWithoutFsync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Start(); err == nil || !strings.Contains(err.Error(), "appendfsync") {
+	if err := s.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "appendfsync") {
 		t.Fatalf("start: %v", err)
 	}
-	_ = s.Shutdown(context.Background())
+	_ = s.Close(context.Background())
 	startServer(t, func(c *configs.Config) {
 		c.Redis.Addrs = []string{r.Addr}
 		c.Offline.UnsafeNoFsync = true

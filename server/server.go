@@ -22,6 +22,7 @@ import (
 	"github.com/roomcast/roomcast/fanout"
 	"github.com/roomcast/roomcast/gateway"
 	"github.com/roomcast/roomcast/internal/certreload"
+	"github.com/roomcast/roomcast/internal/loops"
 	"github.com/roomcast/roomcast/internal/msgid"
 	"github.com/roomcast/roomcast/placement"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
@@ -49,12 +50,12 @@ type Server struct {
 	http    *http.Server
 	debug   *http.Server         // pprof on http.debug_listen, or nil
 	certs   *certreload.Reloader // http.tls, or nil
-	durable prometheus.Gauge     // roomcast_offline_redis_durable, with a checked Redis store
+	tlsErr  string               // the last reload error logged (checkTLS, on bg)
+	bg      loops.Group          // the node's own periodic work: the TLS reload check
 
 	mu       sync.Mutex
 	ln       net.Listener
 	ready    atomic.Bool
-	stop     chan struct{}
 	wg       sync.WaitGroup
 	serveErr chan error
 	started  bool
@@ -69,7 +70,7 @@ func New(cfg configs.Config, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: log, reg: prometheus.NewRegistry(), stop: make(chan struct{}), serveErr: make(chan error, 1)}
+	s := &Server{cfg: cfg, log: log, reg: prometheus.NewRegistry(), serveErr: make(chan error, 1)}
 	if err := s.reg.Register(collectors.NewGoCollector()); err != nil {
 		return nil, err
 	}
@@ -118,85 +119,74 @@ func New(cfg configs.Config, log *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
-// Start listens on the gateway address and starts every component.
-func (s *Server) Start() error {
+// Start listens on the gateway address and starts every component, in
+// order: the offline service (which checks Redis's durability), the room
+// service, the fanout, the gateway, then the cluster node (joining the
+// cluster takes at most 30s of ctx). ctx bounds the start only; the node
+// runs until Close.
+func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.started {
 		return errors.New("server: already started")
 	}
-	if err := s.startOffline(); err != nil {
-		return err
+	if err := s.off.svc.Start(ctx); err != nil {
+		_ = s.closeOffline() // the node will not run: release the pool
+		return fmt.Errorf("server: %w", err)
 	}
 	ln, err := net.Listen("tcp", s.cfg.Gateway.Listen)
+	if err == nil {
+		if a, ok := ln.Addr().(*net.TCPAddr); ok && s.cfg.UsesDevSecret() && !a.IP.IsLoopback() {
+			// Validate allows only loopback names; this catches a localhost
+			// that resolves elsewhere.
+			_ = ln.Close()
+			err = fmt.Errorf("gateway.listen %q bound %s, not a loopback address, while auth.secret is unset (the public development secret)",
+				s.cfg.Gateway.Listen, a)
+		}
+	}
 	if err != nil {
+		_ = s.off.svc.Close(ctx)
 		_ = s.closeOffline()
 		return fmt.Errorf("server: listen: %w", err)
-	}
-	if a, ok := ln.Addr().(*net.TCPAddr); ok && s.cfg.UsesDevSecret() && !a.IP.IsLoopback() {
-		// Validate allows only loopback names; this catches a localhost
-		// that resolves elsewhere.
-		_ = ln.Close()
-		return fmt.Errorf("server: gateway.listen %q bound %s, not a loopback address, while auth.secret is unset (the public development secret)",
-			s.cfg.Gateway.Listen, a)
 	}
 	tln, err := s.wrapTLS(ln)
 	if err != nil {
 		_ = ln.Close()
+		_ = s.off.svc.Close(ctx)
 		_ = s.closeOffline()
 		return fmt.Errorf("server: http.tls: %w", err)
 	}
 	ln = tln
 	s.started = true
 	s.ln = ln
-	s.fan.Start()
-	s.gw.Start()
+	for _, c := range []component{s.rooms, s.fan, s.gw} {
+		if err := c.Start(ctx); err != nil {
+			return s.abortStart(ctx, err)
+		}
+	}
 	if s.node != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err := s.node.Start(ctx)
+		nctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := s.node.Start(nctx)
 		cancel()
 		if err == nil && s.cfg.Node.Number < 0 {
 			err = s.ids.SetNode(s.members.Number())
 		}
 		if err != nil {
-			// Stop what started, in reverse order.
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			_ = s.node.Close(ctx)
-			_ = s.gw.Close(ctx)
-			cancel()
-			s.fan.Close()
-			_ = ln.Close()
-			_ = s.closeOffline()
-			return fmt.Errorf("server: join the cluster: %w", err)
+			return s.abortStart(ctx, fmt.Errorf("join the cluster: %w", err))
 		}
 	}
 	if err := s.startDebug(); err != nil {
 		s.log.Warn("no debug listener", "err", err)
 	}
-	s.wg.Add(2)
+	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.serveErr <- err
 		}
 	}()
-	go func() {
-		defer s.wg.Done()
-		s.maintain()
-	}()
 	if s.certs != nil && s.cfg.HTTP.TLS.ReloadInterval > 0 {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.watchTLS()
-		}()
-	}
-	if s.off.redis != nil && !s.cfg.Offline.UnsafeNoFsync {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.watchDurability()
-		}()
+		s.bg.Every(s.cfg.HTTP.TLS.ReloadInterval, s.checkTLS)
 	}
 	s.ready.Store(true)
 	s.log.Info("roomcast node started", "node", s.cfg.Node.ID, "mode", s.cfg.Mode, "addr", ln.Addr().String())
@@ -229,27 +219,6 @@ func (s *Server) notReady(ctx context.Context) string {
 // after Start (Run watches it; so should any caller of Start).
 func (s *Server) Failed() <-chan error { return s.serveErr }
 
-// maintain runs periodic housekeeping until Shutdown.
-func (s *Server) maintain() {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case now := <-t.C:
-			if n := s.rooms.Sweep(now); n > 0 {
-				s.log.Debug("forgot idle rooms", "rooms", n)
-			}
-			// Embedded mode: reclaim idle conversations' expired entries
-			// and dedupe records (a Redis store's keys expire by themselves).
-			if n := s.off.svc.Sweep(); n > 0 {
-				s.log.Debug("reclaimed offline entries and dedupe records", "n", n)
-			}
-		}
-	}
-}
-
 // Addr is the address the node listens on (after Start).
 func (s *Server) Addr() string {
 	s.mu.Lock()
@@ -260,10 +229,34 @@ func (s *Server) Addr() string {
 	return s.ln.Addr().String()
 }
 
-// Shutdown stops the node: it stops accepting, tells clients it is going
-// away, closes their connections, stops the dispatchers and waits for every
-// goroutine, or until ctx ends.
-func (s *Server) Shutdown(ctx context.Context) error {
+// component is the lifecycle every long-lived part of a node has: Start
+// starts its goroutines (ctx bounds the start only), Close stops them and
+// waits for them, or until ctx ends.
+type component interface {
+	Start(ctx context.Context) error
+	Close(ctx context.Context) error
+}
+
+// abortStart stops what Start started, in reverse order, and returns err.
+// s.mu is held.
+func (s *Server) abortStart(ctx context.Context, err error) error {
+	if s.node != nil {
+		_ = s.node.Close(ctx)
+	}
+	for _, c := range []component{s.gw, s.fan, s.rooms, s.off.svc} {
+		_ = c.Close(ctx)
+	}
+	_ = s.ln.Close()
+	_ = s.closeOffline()
+	s.started = false
+	return fmt.Errorf("server: %w", err)
+}
+
+// Close stops the node: it stops accepting, leaves the cluster, tells
+// clients it is going away and closes their connections, then closes the
+// fanout, the room service and the offline service (the reverse of
+// Start), and waits for every goroutine, or until ctx ends.
+func (s *Server) Close(ctx context.Context) error {
 	s.mu.Lock()
 	if !s.started || s.stopped {
 		s.mu.Unlock()
@@ -272,7 +265,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopped = true
 	s.mu.Unlock()
 	s.ready.Store(false)
-	close(s.stop)
 	// Stop accepting; hijacked WebSocket connections are not waited for here.
 	err := s.http.Shutdown(ctx)
 	if s.debug != nil {
@@ -283,8 +275,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		// users over while its clients are told to go.
 		err = errors.Join(err, s.node.Close(ctx))
 	}
-	err = errors.Join(err, s.gw.Close(ctx))
-	s.fan.Close()
+	for _, c := range []component{s.gw, s.fan, s.rooms, s.off.svc} {
+		err = errors.Join(err, c.Close(ctx))
+	}
+	err = errors.Join(err, s.bg.Close(ctx))
 	s.wg.Wait()
 	err = errors.Join(err, s.closeOffline())
 	if s.rdb != nil {
@@ -296,7 +290,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Run starts the node and stops it when ctx ends or the HTTP server fails.
 func (s *Server) Run(ctx context.Context) error {
-	if err := s.Start(); err != nil {
+	if err := s.Start(ctx); err != nil {
 		return err
 	}
 	var runErr error
@@ -304,9 +298,9 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case runErr = <-s.serveErr:
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTP.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.HTTP.ShutdownTimeout)
 	defer cancel()
-	return errors.Join(runErr, s.Shutdown(sctx))
+	return errors.Join(runErr, s.Close(sctx))
 }
 
 // Rooms is the node's room service (for the admin API and tests).

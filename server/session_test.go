@@ -93,7 +93,7 @@ func TestShutdownClosesClientsGoingAway(t *testing.T) {
 	r.join("r")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := s.Shutdown(ctx); err != nil {
+	if err := s.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if ce := r.closed(5 * time.Second); ce.Code != websocket.CloseGoingAway {
@@ -161,7 +161,7 @@ func TestNoGoroutineLeftBehind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Start(); err != nil {
+	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -184,7 +184,7 @@ func TestNoGoroutineLeftBehind(t *testing.T) {
 	}
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := s.Shutdown(sctx); err != nil {
+	if err := s.Close(sctx); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range clients {

@@ -55,29 +55,19 @@ func (s *Server) ReloadTLS() error {
 	return nil
 }
 
-// watchTLS reloads the pair when its files change, every
-// http.tls.reload_interval, until s.stop. A pair that does not parse (a
-// renewal half written) is logged once per change and the old one kept.
-func (s *Server) watchTLS() {
-	t := time.NewTicker(s.cfg.HTTP.TLS.ReloadInterval)
-	defer t.Stop()
-	var lastErr string
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
+// checkTLS reloads the pair when its files changed; Start runs it every
+// http.tls.reload_interval on s.bg. A pair that does not parse (a renewal
+// half written) is logged once per distinct error and the old one kept.
+func (s *Server) checkTLS(time.Time) {
+	changed, err := s.certs.ReloadIfChanged()
+	switch {
+	case err != nil:
+		if msg := err.Error(); msg != s.tlsErr {
+			s.log.Warn("TLS certificate not reloaded; the one in use is kept", "err", err)
+			s.tlsErr = msg
 		}
-		changed, err := s.certs.ReloadIfChanged()
-		switch {
-		case err != nil:
-			if err.Error() != lastErr {
-				s.log.Warn("TLS certificate not reloaded; the one in use is kept", "err", err)
-			}
-			lastErr = err.Error()
-		case changed:
-			lastErr = ""
-			s.log.Info("TLS certificate reloaded", "cert_file", s.cfg.HTTP.TLS.CertFile)
-		}
+	case changed:
+		s.tlsErr = ""
+		s.log.Info("TLS certificate reloaded", "cert_file", s.cfg.HTTP.TLS.CertFile)
 	}
 }

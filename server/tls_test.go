@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"os"
@@ -87,7 +88,7 @@ func TestTLSStartFailsOnUnreadablePair(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Start(); err == nil {
+	if err := s.Start(context.Background()); err == nil {
 		t.Fatal("Start succeeded without a certificate")
 	}
 }

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roomcast/roomcast/configs"
 	"github.com/roomcast/roomcast/cmd/roomcast-bench/bench"
+	"github.com/roomcast/roomcast/configs"
 	"github.com/roomcast/roomcast/server"
 )
 
@@ -46,14 +46,14 @@ func serveForTest(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	if err := s.Start(); err != nil {
+	if err := s.Start(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_ = s.Shutdown(sctx)
+	_ = s.Close(sctx)
 	return 0
 }
 

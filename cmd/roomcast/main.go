@@ -134,7 +134,7 @@ func serve(args, environ []string, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := srv.Start(); err != nil {
+	if err := srv.Start(ctx); err != nil {
 		return err
 	}
 	printWelcome(srv, cfg, log, stderr)
@@ -161,7 +161,7 @@ wait:
 	log.Info("shutting down", "timeout", cfg.HTTP.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
 	defer cancel()
-	return errors.Join(failed, srv.Shutdown(sctx))
+	return errors.Join(failed, srv.Close(sctx))
 }
 
 func printWelcome(srv *server.Server, cfg configs.Config, log *slog.Logger, w io.Writer) {

@@ -143,6 +143,18 @@ const (
 	Error_MESSAGE_NOT_FOUND Error_Code = 49
 	// Only the sender (within offline.recall_window) or an admin may recall.
 	Error_RECALL_FORBIDDEN Error_Code = 50
+	// Codes of the admin HTTP API's own request handling (80-84); they
+	// share this enum so one table (internal/errcode) serves both surfaces.
+	// A WebSocket client never sees them.
+	// The body is not JSON, has an unknown field, a wrong type or trailing data.
+	Error_BAD_JSON Error_Code = 80
+	// The body is over admin.max_body_bytes.
+	Error_BODY_TOO_LARGE Error_Code = 81
+	// A Content-Type other than application/json.
+	Error_UNSUPPORTED_MEDIA_TYPE Error_Code = 82
+	// No such route.
+	Error_NOT_FOUND          Error_Code = 83
+	Error_METHOD_NOT_ALLOWED Error_Code = 84
 )
 
 // Enum value maps for Error_Code.
@@ -182,42 +194,52 @@ var (
 		48: "TOO_MANY_GROUPS",
 		49: "MESSAGE_NOT_FOUND",
 		50: "RECALL_FORBIDDEN",
+		80: "BAD_JSON",
+		81: "BODY_TOO_LARGE",
+		82: "UNSUPPORTED_MEDIA_TYPE",
+		83: "NOT_FOUND",
+		84: "METHOD_NOT_ALLOWED",
 	}
 	Error_Code_value = map[string]int32{
-		"UNSPECIFIED":          0,
-		"BAD_FRAME":            1,
-		"UNKNOWN_OP":           2,
-		"FRAME_TOO_LARGE":      3,
-		"INVALID_ARGUMENT":     4,
-		"UNAUTHENTICATED":      5,
-		"TOKEN_EXPIRED":        6,
-		"TOKEN_INVALID":        7,
-		"ALREADY_CONNECTED":    8,
-		"FORBIDDEN":            9,
-		"ROOM_NOT_FOUND":       10,
-		"ROOM_NOT_JOINED":      11,
-		"BANNED":               12,
-		"MUTED":                13,
-		"RATE_LIMITED":         14,
-		"CONN_RATE_LIMITED":    15,
-		"TOO_MANY_ROOMS":       16,
-		"MESSAGE_TOO_LARGE":    17,
-		"UNAVAILABLE":          18,
-		"INTERNAL":             19,
-		"REDIRECT":             20,
-		"TOO_MANY_CONNECTIONS": 21,
-		"TOO_MANY_JOINS":       22,
-		"NOT_MEMBER":           40,
-		"CURSOR_AHEAD":         41,
-		"CURSOR_BACKWARDS":     42,
-		"LIMIT_TOO_LARGE":      43,
-		"STORE_UNAVAILABLE":    44,
-		"GROUP_NOT_FOUND":      45,
-		"GROUP_EXISTS":         46,
-		"GROUP_FULL":           47,
-		"TOO_MANY_GROUPS":      48,
-		"MESSAGE_NOT_FOUND":    49,
-		"RECALL_FORBIDDEN":     50,
+		"UNSPECIFIED":            0,
+		"BAD_FRAME":              1,
+		"UNKNOWN_OP":             2,
+		"FRAME_TOO_LARGE":        3,
+		"INVALID_ARGUMENT":       4,
+		"UNAUTHENTICATED":        5,
+		"TOKEN_EXPIRED":          6,
+		"TOKEN_INVALID":          7,
+		"ALREADY_CONNECTED":      8,
+		"FORBIDDEN":              9,
+		"ROOM_NOT_FOUND":         10,
+		"ROOM_NOT_JOINED":        11,
+		"BANNED":                 12,
+		"MUTED":                  13,
+		"RATE_LIMITED":           14,
+		"CONN_RATE_LIMITED":      15,
+		"TOO_MANY_ROOMS":         16,
+		"MESSAGE_TOO_LARGE":      17,
+		"UNAVAILABLE":            18,
+		"INTERNAL":               19,
+		"REDIRECT":               20,
+		"TOO_MANY_CONNECTIONS":   21,
+		"TOO_MANY_JOINS":         22,
+		"NOT_MEMBER":             40,
+		"CURSOR_AHEAD":           41,
+		"CURSOR_BACKWARDS":       42,
+		"LIMIT_TOO_LARGE":        43,
+		"STORE_UNAVAILABLE":      44,
+		"GROUP_NOT_FOUND":        45,
+		"GROUP_EXISTS":           46,
+		"GROUP_FULL":             47,
+		"TOO_MANY_GROUPS":        48,
+		"MESSAGE_NOT_FOUND":      49,
+		"RECALL_FORBIDDEN":       50,
+		"BAD_JSON":               80,
+		"BODY_TOO_LARGE":         81,
+		"UNSUPPORTED_MEDIA_TYPE": 82,
+		"NOT_FOUND":              83,
+		"METHOD_NOT_ALLOWED":     84,
 	}
 )
 
@@ -4199,12 +4221,12 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x04Ping\"'\n" +
 	"\x04Pong\x12\x1f\n" +
 	"\vserver_time\x18\x01 \x01(\x03R\n" +
-	"serverTime\"\xa1\x06\n" +
+	"serverTime\"\x86\a\n" +
 	"\x05Error\x12+\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x17.roomcast.v1.Error.CodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12$\n" +
 	"\x0eretry_after_ms\x18\x03 \x01(\rR\fretryAfterMs\x12\x1a\n" +
-	"\bredirect\x18\x04 \x01(\tR\bredirect\"\x8e\x05\n" +
+	"\bredirect\x18\x04 \x01(\tR\bredirect\"\xf3\x05\n" +
 	"\x04Code\x12\x0f\n" +
 	"\vUNSPECIFIED\x10\x00\x12\r\n" +
 	"\tBAD_FRAME\x10\x01\x12\x0e\n" +
@@ -4244,7 +4266,12 @@ const file_roomcast_proto_rawDesc = "" +
 	"GROUP_FULL\x10/\x12\x13\n" +
 	"\x0fTOO_MANY_GROUPS\x100\x12\x15\n" +
 	"\x11MESSAGE_NOT_FOUND\x101\x12\x14\n" +
-	"\x10RECALL_FORBIDDEN\x102\"\x8a\x02\n" +
+	"\x10RECALL_FORBIDDEN\x102\x12\f\n" +
+	"\bBAD_JSON\x10P\x12\x12\n" +
+	"\x0eBODY_TOO_LARGE\x10Q\x12\x1a\n" +
+	"\x16UNSUPPORTED_MEDIA_TYPE\x10R\x12\r\n" +
+	"\tNOT_FOUND\x10S\x12\x16\n" +
+	"\x12METHOD_NOT_ALLOWED\x10T\"\x8a\x02\n" +
 	"\x04Kick\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x120\n" +
 	"\x06reason\x18\x02 \x01(\x0e2\x18.roomcast.v1.Kick.ReasonR\x06reason\x12\x18\n" +

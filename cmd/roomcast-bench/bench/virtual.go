@@ -82,10 +82,10 @@ func runVirtualOnce(ctx context.Context, cfg Config, srv configs.Config, prog *P
 	if err != nil {
 		return nil, err
 	}
-	if err := sw.Start(); err != nil {
+	if err := sw.Start(ctx); err != nil {
 		return nil, err
 	}
-	defer sw.Close()
+	defer func() { _ = sw.Close(context.WithoutCancel(ctx)) }()
 
 	joinStart := time.Now()
 	joinErr := make(chan error, 1)

@@ -19,10 +19,10 @@ func TestPublisherCountsAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Start(); err != nil {
+	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	defer s.Shutdown(context.Background())
+	defer s.Close(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	dial := func(user string, roles ...string) (*loadgen.Publisher, *loadgen.PublishStats) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/roomcast/roomcast/cmd/roomcast-bench/loadgen"
 	"github.com/roomcast/roomcast/fanout"
+	"github.com/roomcast/roomcast/internal/loops"
 	"github.com/roomcast/roomcast/internal/msgid"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/protocol"
@@ -141,11 +142,13 @@ func New(cfg Config, stats *loadgen.Stats, reg prometheus.Registerer) (*Swarm, e
 }
 
 // Start runs the fanout's dispatchers and the client workers until Close.
-func (s *Swarm) Start() error {
+func (s *Swarm) Start(ctx context.Context) error {
 	if s.started.Swap(true) {
 		return ErrStarted
 	}
-	s.fan.Start()
+	if err := s.fan.Start(ctx); err != nil {
+		return err
+	}
 	for _, w := range s.workers {
 		s.wg.Add(1)
 		go func() {
@@ -156,19 +159,22 @@ func (s *Swarm) Start() error {
 	return nil
 }
 
-// Close stops the workers and the fanout and waits for them.
-func (s *Swarm) Close() {
+// Close stops the workers and the fanout and waits for them, or until ctx
+// ends.
+func (s *Swarm) Close(ctx context.Context) error {
 	if !s.started.Load() {
-		return
+		return nil
 	}
 	select {
 	case <-s.stop:
-		return
+		return nil
 	default:
 		close(s.stop)
 	}
-	s.wg.Wait()
-	s.fan.Close()
+	if err := loops.Wait(ctx, &s.wg); err != nil {
+		return err
+	}
+	return s.fan.Close(ctx)
 }
 
 // Join makes every viewer join its room the way the gateway does

@@ -33,10 +33,10 @@ func start(t *testing.T, cfg Config) (*Swarm, *loadgen.Stats) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sw.Start(); err != nil {
+	if err := sw.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(sw.Close)
+	t.Cleanup(func() { _ = sw.Close(context.Background()) })
 	if err := sw.Join(context.Background()); err != nil {
 		t.Fatal(err)
 	}

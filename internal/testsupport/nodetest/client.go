@@ -135,7 +135,6 @@ type Link struct {
 	mu      sync.Mutex
 	conns   map[*linkConn]struct{}
 	blocked bool
-	breaks  int
 	cutMin  uint64 // armed: cut the next server data frame of at least this many payload bytes
 	cuts    []FrameCut
 }
@@ -175,7 +174,6 @@ func (l *Link) Break() int {
 	for c := range l.conns {
 		cs = append(cs, c)
 	}
-	l.breaks += len(cs)
 	l.mu.Unlock()
 	for _, c := range cs {
 		_ = c.Close()
@@ -188,20 +186,6 @@ func (l *Link) Block(on bool) {
 	l.mu.Lock()
 	l.blocked = on
 	l.mu.Unlock()
-}
-
-// Open is the number of open connections.
-func (l *Link) Open() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.conns)
-}
-
-// Breaks is how many connections Break closed.
-func (l *Link) Breaks() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.breaks
 }
 
 type linkConn struct {

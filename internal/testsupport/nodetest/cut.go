@@ -21,13 +21,6 @@ func (l *Link) CutInFrame(minPayload int) {
 	l.mu.Unlock()
 }
 
-// CutPending reports whether the link is armed and has not cut yet.
-func (l *Link) CutPending() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.cutMin > 0
-}
-
 // FrameCut is a frame the link cut: its payload size and the first bytes
 // of its payload (up to 32) that reached the client, to tell what it was.
 type FrameCut struct {

@@ -66,8 +66,8 @@ func StartZooKeeper(t testing.TB, opts ZooKeeperOptions) *ZooKeeper {
 
 // Node is a roomcast node as server.New builds it.
 type Node interface {
-	Start() error
-	Shutdown(ctx context.Context) error
+	Start(ctx context.Context) error
+	Close(ctx context.Context) error
 }
 
 // StartNode is the one way tests start an in-process node: n and err are
@@ -78,13 +78,13 @@ func StartNode[N Node](t testing.TB, n N, err error) N {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Start(); err != nil {
+	if err := n.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := n.Shutdown(ctx); err != nil {
+		if err := n.Close(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
 	})

@@ -1,0 +1,27 @@
+package room
+
+import (
+	"context"
+	"time"
+)
+
+// SweepPeriod is how often the janitor Start runs calls Sweep: an idle
+// room is forgotten between IdleTTL and IdleTTL + SweepPeriod after its
+// last activity, an expired mute or ban ends within SweepPeriod (checks
+// compare with the clock, so it stops applying at once).
+const SweepPeriod = time.Minute
+
+// Start runs the service's janitor (Sweep every SweepPeriod) until Close.
+// It does no I/O and never fails; it takes a ctx and returns an error to
+// look like every other component's lifecycle.
+func (s *Service) Start(context.Context) error {
+	s.janitor.Every(SweepPeriod, func(time.Time) {
+		if n := s.Sweep(s.now()); n > 0 {
+			s.log.Debug("forgot idle rooms", "rooms", n)
+		}
+	})
+	return nil
+}
+
+// Close stops the janitor and waits for it (or until ctx ends).
+func (s *Service) Close(ctx context.Context) error { return s.janitor.Close(ctx) }
