@@ -56,6 +56,9 @@ func TestClusterBroadcast(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	if t.Failed() { // a dial failed (and said why) on its goroutine
+		t.FailNow()
+	}
 	perNode := map[string]int{}
 	for _, v := range vs {
 		if _, err := v.Join(ctx, "stage"); err != nil {
