@@ -27,6 +27,11 @@ type Config struct {
 	// rooms' owners (they are also announced on every membership change).
 	// Default 30s.
 	AnnounceInterval time.Duration `yaml:"announce_interval"`
+	// LeaveInterval is how often a node reports the viewers that left
+	// rooms another node owns, one batch per owner (a room's owner counts
+	// its own rooms' leaves at once). The owner's viewer count lags a
+	// leave by at most this. Default 100ms.
+	LeaveInterval time.Duration `yaml:"leave_interval"`
 	// HandoverRate is how many misplaced connections per second a node
 	// redirects to their new owner after a membership change. Default 2000.
 	HandoverRate int `yaml:"handover_rate"`
@@ -60,6 +65,9 @@ func (c Config) WithDefaults() Config {
 	if c.AnnounceInterval == 0 {
 		c.AnnounceInterval = 30 * time.Second
 	}
+	if c.LeaveInterval == 0 {
+		c.LeaveInterval = 100 * time.Millisecond
+	}
 	if c.HandoverRate == 0 {
 		c.HandoverRate = 2000
 	}
@@ -83,6 +91,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("cluster.rpc_timeout: must not be negative, got %v", c.RPCTimeout)
 	case c.AnnounceInterval < 0:
 		return fmt.Errorf("cluster.announce_interval: must not be negative, got %v", c.AnnounceInterval)
+	case c.LeaveInterval < 0:
+		return fmt.Errorf("cluster.leave_interval: must not be negative, got %v", c.LeaveInterval)
 	case c.SessionTTL < 0:
 		return fmt.Errorf("cluster.session_ttl: must not be negative, got %v", c.SessionTTL)
 	case c.SessionTimeout != 0 && c.SessionTimeout < 400*time.Millisecond:

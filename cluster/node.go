@@ -25,6 +25,7 @@ import (
 type LocalRooms interface {
 	Join(ctx context.Context, req room.JoinRequest) (room.JoinInfo, error)
 	Leave(ctx context.Context, roomID, user, node string) error
+	LeaveMany(ctx context.Context, roomID, node string, n int) error
 	Send(ctx context.Context, req room.SendRequest) (room.Accepted, error)
 	SendMany(ctx context.Context, reqs []room.SendRequest) []room.SendResult
 	SetViewers(roomID, node string, n int) error
@@ -96,6 +97,7 @@ type Node struct {
 
 	viewSig chan struct{}
 	prev    atomic.Pointer[placement.View]
+	leaves  leaveBatch // leaves of remote-owned rooms, flushed by leaveLoop
 	// wasFenced is set whenever the node sees no usable view; the next
 	// hand-over on a usable view re-collects every viewer count (room
 	// state may have been dropped meanwhile, with or without a new view).
@@ -162,9 +164,10 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	n.started.Store(true)
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go func() { defer n.wg.Done(); n.handoverLoop() }()
 	go func() { defer n.wg.Done(); n.announceLoop() }()
+	go func() { defer n.wg.Done(); n.leaveLoop() }()
 	select {
 	case n.viewSig <- struct{}{}:
 	default:
@@ -337,6 +340,10 @@ func (n *Node) handover() {
 // owner, an empty one to an owner of none (announcements are
 // authoritative: a room left out has no viewers here).
 func (n *Node) announce(v placement.View) {
+	// Leaves not yet reported go out first: the announcement below already
+	// counts them out, and a batch the owner applied after it would count
+	// them out twice.
+	n.flushLeaves()
 	byOwner := n.viewersByOwner(v)
 	for _, o := range v.Nodes {
 		if o.Has(placement.RoleRoom) {

@@ -132,14 +132,18 @@ func (n *Node) Join(ctx context.Context, req room.JoinRequest) (room.JoinInfo, e
 	return info, err
 }
 
-// Leave implements the gateway's Rooms.
+// Leave implements the gateway's Rooms. A room this node owns counts the
+// viewer out at once; another owner learns it with the node's next
+// LeaveBatch (cluster.leave_interval, leaves.go), so Leave never waits
+// for a remote node.
 func (n *Node) Leave(ctx context.Context, roomID, user, node string) error {
-	return n.route(ctx, "leave", roomID, func() error {
-		return n.rooms.Leave(ctx, roomID, user, node)
-	}, func(ctx context.Context, owner string) error {
-		_, err := n.call(ctx, owner, &cpb.Envelope{Body: &cpb.Envelope_Leave{Leave: &cpb.LeaveRequest{Room: roomID, User: user}}})
-		return err
-	})
+	if v, ok := n.view(); ok {
+		if o, ok := v.Owner(roomID, placement.RoleRoom); ok && o.ID == n.self {
+			return n.rooms.Leave(ctx, roomID, user, node)
+		}
+	}
+	n.leaves.add(roomID)
+	return nil
 }
 
 // Send sends one message at its room's owner (the admin API's notices):
@@ -393,7 +397,12 @@ func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 			return failure(err)
 		}
 		return &cpb.Envelope{Body: &cpb.Envelope_Joined{Joined: &cpb.JoinReply{Seq: info.Seq, Pseq: info.PSeq, Viewers: uint64(max(info.Viewers, 0))}}}
-	case *cpb.Envelope_Leave:
+	case *cpb.Envelope_LeaveBatch:
+		for _, it := range b.LeaveBatch.Items {
+			_ = n.rooms.LeaveMany(ctx, it.Room, env.From, int(it.Count))
+		}
+		return nil
+	case *cpb.Envelope_Leave: // single leaves of nodes from before LeaveBatch
 		if err := n.rooms.Leave(ctx, b.Leave.Room, b.Leave.User, env.From); err != nil {
 			return failure(err)
 		}

@@ -339,26 +339,37 @@ func (s *Service) Join(ctx context.Context, req JoinRequest) (JoinInfo, error) {
 
 // Leave counts a viewer out. Leaving a room that is gone is not an error.
 func (s *Service) Leave(ctx context.Context, roomID, user, node string) error {
+	return s.LeaveMany(ctx, roomID, node, 1)
+}
+
+// LeaveMany counts n viewers of node out of the room at once (a node's
+// batch of leaves, cluster.leave_interval); never below zero for the node.
+// An unknown room is not an error: its viewers are gone already.
+func (s *Service) LeaveMany(ctx context.Context, roomID, node string, n int) error {
+	if n <= 0 {
+		return nil
+	}
 	r, err := s.lookupCtx(ctx, roomID, false)
 	if err != nil {
 		return nil
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	n, ok := r.perNode[node]
+	have, ok := r.perNode[node]
 	if !ok {
 		return nil
 	}
+	n = min(n, have)
 	r.touched[node] = s.now()
-	if n <= 1 {
+	if have <= n {
 		delete(r.perNode, node)
 		r.nodeList = slices.DeleteFunc(slices.Clone(r.nodeList), func(x string) bool { return x == node })
 	} else {
-		r.perNode[node] = n - 1
+		r.perNode[node] = have - n
 	}
-	r.viewers--
+	r.viewers -= n
 	r.lastActive = s.now()
-	s.metrics.leaves.Inc()
+	s.metrics.leaves.Add(float64(n))
 	return nil
 }
 

@@ -195,6 +195,7 @@ type Envelope struct {
 	//	*Envelope_CloseUser
 	//	*Envelope_Query
 	//	*Envelope_QueryReply
+	//	*Envelope_LeaveBatch
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -429,6 +430,15 @@ func (x *Envelope) GetQueryReply() *QueryReply {
 	return nil
 }
 
+func (x *Envelope) GetLeaveBatch() *LeaveBatch {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_LeaveBatch); ok {
+			return x.LeaveBatch
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Body interface {
 	isEnvelope_Body()
 }
@@ -522,6 +532,12 @@ type Envelope_QueryReply struct {
 	QueryReply *QueryReply `protobuf:"bytes,41,opt,name=query_reply,json=queryReply,proto3,oneof"`
 }
 
+type Envelope_LeaveBatch struct {
+	// Node -> room owner (one-way): the viewers that left the owner's
+	// rooms on the sender since its last batch (cluster.leave_interval).
+	LeaveBatch *LeaveBatch `protobuf:"bytes,100,opt,name=leave_batch,json=leaveBatch,proto3,oneof"`
+}
+
 func (*Envelope_Deliveries) isEnvelope_Body() {}
 
 func (*Envelope_Kick) isEnvelope_Body() {}
@@ -559,6 +575,8 @@ func (*Envelope_CloseUser) isEnvelope_Body() {}
 func (*Envelope_Query) isEnvelope_Body() {}
 
 func (*Envelope_QueryReply) isEnvelope_Body() {}
+
+func (*Envelope_LeaveBatch) isEnvelope_Body() {}
 
 type Deliveries struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1710,11 +1728,111 @@ func (x *QueryReply) GetFound() bool {
 	return false
 }
 
+// LeaveBatch reports, per room, how many of the sender's viewers left it
+// since the previous batch. One per owner per round, whatever the number of
+// leaves, so a mass disconnect costs a few messages, not one per viewer.
+type LeaveBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*LeaveCount          `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaveBatch) Reset() {
+	*x = LeaveBatch{}
+	mi := &file_cluster_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaveBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaveBatch) ProtoMessage() {}
+
+func (x *LeaveBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaveBatch.ProtoReflect.Descriptor instead.
+func (*LeaveBatch) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *LeaveBatch) GetItems() []*LeaveCount {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+type LeaveCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Room          string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	Count         uint32                 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaveCount) Reset() {
+	*x = LeaveCount{}
+	mi := &file_cluster_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaveCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaveCount) ProtoMessage() {}
+
+func (x *LeaveCount) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaveCount.ProtoReflect.Descriptor instead.
+func (*LeaveCount) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *LeaveCount) GetRoom() string {
+	if x != nil {
+		return x.Room
+	}
+	return ""
+}
+
+func (x *LeaveCount) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 var File_cluster_proto protoreflect.FileDescriptor
 
 const file_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\rcluster.proto\x12\x13roomcast.cluster.v1\"\xce\t\n" +
+	"\rcluster.proto\x12\x13roomcast.cluster.v1\"\x92\n" +
+	"\n" +
 	"\bEnvelope\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\x04R\x02id\x12\x14\n" +
@@ -1745,7 +1863,9 @@ const file_cluster_proto_rawDesc = "" +
 	"close_user\x18\x1f \x01(\v2\x1e.roomcast.cluster.v1.CloseUserH\x00R\tcloseUser\x122\n" +
 	"\x05query\x18( \x01(\v2\x1a.roomcast.cluster.v1.QueryH\x00R\x05query\x12B\n" +
 	"\vquery_reply\x18) \x01(\v2\x1f.roomcast.cluster.v1.QueryReplyH\x00R\n" +
-	"queryReplyB\x06\n" +
+	"queryReply\x12B\n" +
+	"\vleave_batch\x18d \x01(\v2\x1f.roomcast.cluster.v1.LeaveBatchH\x00R\n" +
+	"leaveBatchB\x06\n" +
 	"\x04body\"A\n" +
 	"\n" +
 	"Deliveries\x123\n" +
@@ -1841,7 +1961,14 @@ const file_cluster_proto_rawDesc = "" +
 	"QueryReply\x12\x12\n" +
 	"\x04json\x18\x01 \x01(\fR\x04json\x12\f\n" +
 	"\x01n\x18\x02 \x01(\x03R\x01n\x12\x14\n" +
-	"\x05found\x18\x03 \x01(\bR\x05foundB.Z,github.com/roomcast/roomcast/proto/clusterpbb\x06proto3"
+	"\x05found\x18\x03 \x01(\bR\x05found\"C\n" +
+	"\n" +
+	"LeaveBatch\x125\n" +
+	"\x05items\x18\x01 \x03(\v2\x1f.roomcast.cluster.v1.LeaveCountR\x05items\"6\n" +
+	"\n" +
+	"LeaveCount\x12\x12\n" +
+	"\x04room\x18\x01 \x01(\tR\x04room\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\rR\x05countB.Z,github.com/roomcast/roomcast/proto/clusterpbb\x06proto3"
 
 var (
 	file_cluster_proto_rawDescOnce sync.Once
@@ -1856,7 +1983,7 @@ func file_cluster_proto_rawDescGZIP() []byte {
 }
 
 var file_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_cluster_proto_goTypes = []any{
 	(Moderate_Op)(0),        // 0: roomcast.cluster.v1.Moderate.Op
 	(Query_Op)(0),           // 1: roomcast.cluster.v1.Query.Op
@@ -1882,6 +2009,8 @@ var file_cluster_proto_goTypes = []any{
 	(*CloseUser)(nil),       // 21: roomcast.cluster.v1.CloseUser
 	(*Query)(nil),           // 22: roomcast.cluster.v1.Query
 	(*QueryReply)(nil),      // 23: roomcast.cluster.v1.QueryReply
+	(*LeaveBatch)(nil),      // 24: roomcast.cluster.v1.LeaveBatch
+	(*LeaveCount)(nil),      // 25: roomcast.cluster.v1.LeaveCount
 }
 var file_cluster_proto_depIdxs = []int32{
 	3,  // 0: roomcast.cluster.v1.Envelope.deliveries:type_name -> roomcast.cluster.v1.Deliveries
@@ -1903,19 +2032,21 @@ var file_cluster_proto_depIdxs = []int32{
 	21, // 16: roomcast.cluster.v1.Envelope.close_user:type_name -> roomcast.cluster.v1.CloseUser
 	22, // 17: roomcast.cluster.v1.Envelope.query:type_name -> roomcast.cluster.v1.Query
 	23, // 18: roomcast.cluster.v1.Envelope.query_reply:type_name -> roomcast.cluster.v1.QueryReply
-	4,  // 19: roomcast.cluster.v1.Deliveries.items:type_name -> roomcast.cluster.v1.Delivery
-	6,  // 20: roomcast.cluster.v1.Announce.rooms:type_name -> roomcast.cluster.v1.Viewers
-	12, // 21: roomcast.cluster.v1.SendBatch.items:type_name -> roomcast.cluster.v1.SendRequest
-	16, // 22: roomcast.cluster.v1.SendBatchReply.items:type_name -> roomcast.cluster.v1.SendResult
-	13, // 23: roomcast.cluster.v1.SendResult.sent:type_name -> roomcast.cluster.v1.SendReply
-	19, // 24: roomcast.cluster.v1.SendResult.failure:type_name -> roomcast.cluster.v1.Failure
-	0,  // 25: roomcast.cluster.v1.Moderate.op:type_name -> roomcast.cluster.v1.Moderate.Op
-	1,  // 26: roomcast.cluster.v1.Query.op:type_name -> roomcast.cluster.v1.Query.Op
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	24, // 19: roomcast.cluster.v1.Envelope.leave_batch:type_name -> roomcast.cluster.v1.LeaveBatch
+	4,  // 20: roomcast.cluster.v1.Deliveries.items:type_name -> roomcast.cluster.v1.Delivery
+	6,  // 21: roomcast.cluster.v1.Announce.rooms:type_name -> roomcast.cluster.v1.Viewers
+	12, // 22: roomcast.cluster.v1.SendBatch.items:type_name -> roomcast.cluster.v1.SendRequest
+	16, // 23: roomcast.cluster.v1.SendBatchReply.items:type_name -> roomcast.cluster.v1.SendResult
+	13, // 24: roomcast.cluster.v1.SendResult.sent:type_name -> roomcast.cluster.v1.SendReply
+	19, // 25: roomcast.cluster.v1.SendResult.failure:type_name -> roomcast.cluster.v1.Failure
+	0,  // 26: roomcast.cluster.v1.Moderate.op:type_name -> roomcast.cluster.v1.Moderate.Op
+	1,  // 27: roomcast.cluster.v1.Query.op:type_name -> roomcast.cluster.v1.Query.Op
+	25, // 28: roomcast.cluster.v1.LeaveBatch.items:type_name -> roomcast.cluster.v1.LeaveCount
+	29, // [29:29] is the sub-list for method output_type
+	29, // [29:29] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_cluster_proto_init() }
@@ -1943,6 +2074,7 @@ func file_cluster_proto_init() {
 		(*Envelope_CloseUser)(nil),
 		(*Envelope_Query)(nil),
 		(*Envelope_QueryReply)(nil),
+		(*Envelope_LeaveBatch)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1950,7 +2082,7 @@ func file_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
