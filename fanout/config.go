@@ -38,17 +38,15 @@ type Config struct {
 	PullBytes int `yaml:"pull_bytes"`
 	// Shards is the number of dispatcher goroutines. Default GOMAXPROCS.
 	Shards int `yaml:"shards"`
-	// Tick is how often a dispatcher shard looks at its pending rooms.
-	// Default 10ms.
-	Tick time.Duration `yaml:"tick"`
 	// RoomIdleTTL is how long a room's local ring outlives its last local
 	// viewer (so a quick rejoin can resume). Default 5m.
 	RoomIdleTTL time.Duration `yaml:"room_idle_ttl"`
-	// Push is the benchmark baseline, not for production: every message is
-	// pushed to every viewer at once as its own Notify (no merging, no
-	// pulling flag), the way a push-per-message server works. Default false.
+	// Push is for benchmarks only (roomcast-bench --compare-push), never
+	// for production: every message is pushed to every viewer at once as
+	// its own Notify, from the delivering goroutine (no merging, no
+	// pacing), the way a push-per-message server works. Default false.
 	Push bool `yaml:"push"`
-	// Notify paces notifications (see BudgetPacer).
+	// Notify paces notifications (see MeasuredPacer).
 	Notify PacerConfig `yaml:"notify" envPrefix:"NOTIFY_"`
 }
 
@@ -84,9 +82,6 @@ func (c Config) WithDefaults() Config {
 	if c.Shards == 0 {
 		c.Shards = runtime.GOMAXPROCS(0)
 	}
-	if c.Tick == 0 {
-		c.Tick = 10 * time.Millisecond
-	}
 	if c.RoomIdleTTL == 0 {
 		c.RoomIdleTTL = 5 * time.Minute
 	}
@@ -117,8 +112,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("fanout.pull_bytes: must not be negative, got %d", c.PullBytes)
 	case c.Shards < 0 || c.Shards > 1024:
 		return fmt.Errorf("fanout.shards: must be 0..1024, got %d", c.Shards)
-	case c.Tick < 0:
-		return fmt.Errorf("fanout.tick: must not be negative, got %v", c.Tick)
 	case c.RoomIdleTTL < 0:
 		return fmt.Errorf("fanout.room_idle_ttl: must not be negative, got %v", c.RoomIdleTTL)
 	}
