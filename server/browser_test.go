@@ -337,6 +337,10 @@ func TestBrowserSDKResume(t *testing.T) {
 	}
 	post(1, 3)
 	page.waitJS("first messages", `log.msgs.join() === "m1,m2,m3"`)
+	// They came in complete Notifies: the SDK answered none of them.
+	if !page.evalBool(`c.stats().acks === 0 && c.stats().pulls === 0 && c.cursors("r").seq === 3`) {
+		t.Fatalf("the SDK answered complete notifies: %v", page.evalBool(`c.stats().acks === 0`))
+	}
 
 	// Disconnected by an administrator; 20 messages arrive while away (the
 	// ring keeps 8 of them).

@@ -23,6 +23,7 @@ const (
 	fNotifyPseq   = 3
 	fNotifyMsgs   = 4
 	fNotifyMissed = 5
+	fNotifyDone   = 20 // complete
 
 	fResRoom   = 1
 	fResMsgs   = 2
@@ -59,7 +60,8 @@ type scanned struct {
 	room      []byte
 	seq, pseq uint64
 	missed    uint64
-	more      bool
+	more      bool   // PullResult.more
+	complete  bool   // Notify.complete
 	msgs      []byte // the concatenated message fields, walked by eachMessage
 	msgField  protowire.Number
 }
@@ -84,7 +86,10 @@ func scanFrame(b []byte) (scanned, error) {
 			switch num {
 			case fFrameNotify:
 				s.kind, s.msgField = kindNotify, fNotifyMsgs
-				return s, s.scanBody(v, fNotifyRoom, fNotifySeq, fNotifyPseq, fNotifyMissed, 0)
+				// The flag field is complete here (more in a PullResult).
+				err := s.scanBody(v, fNotifyRoom, fNotifySeq, fNotifyPseq, fNotifyMissed, fNotifyDone)
+				s.complete, s.more = s.more, false
+				return s, err
 			case fFramePullRes:
 				s.kind, s.msgField = kindPullResult, fResMsgs
 				return s, s.scanBody(v, fResRoom, fResSeq, fResPseq, fResMissed, fResMore)
