@@ -65,9 +65,28 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 		Namespace: "roomcast", Subsystem: "fanout", Name: "viewers",
 		Help: "Room subscriptions held by this node.",
 	}, func() float64 { return float64(s.Viewers()) })
+	cols := []prometheus.Collector{viewers}
+	if p, ok := s.pacer.(interface{ Stats() PacerStats }); ok {
+		cols = append(cols,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Namespace: "roomcast", Subsystem: "fanout", Name: "pacer_interval_seconds",
+				Help: "The pacer's node-wide notify interval (0: a message goes out at once).",
+			}, func() float64 { return p.Stats().NodeInterval.Seconds() }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Namespace: "roomcast", Subsystem: "fanout", Name: "pacer_afford_per_second",
+				Help: "Notifications per second the pacer measured the node affords (+Inf: not measured yet).",
+			}, func() float64 { return p.Stats().Afford }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Namespace: "roomcast", Subsystem: "fanout", Name: "pacer_rate_per_second",
+				Help: "Notifications per second in the pacer's last window.",
+			}, func() float64 { return p.Stats().Rate }))
+	}
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.delivered, m.deliverNoRoom, m.deliverStale, m.evicted, m.notifySent,
-			m.notifyMerged, m.inlineDelivered, m.pullDelivered, m.missed, m.pulls, m.kicks, m.backfilled, m.backfillErrors, m.repaired, m.repairErrors, m.repairSkipped, m.notifyComplete, viewers} {
+			m.notifyMerged, m.inlineDelivered, m.pullDelivered, m.missed, m.pulls, m.kicks, m.backfilled, m.backfillErrors, m.repaired, m.repairErrors, m.repairSkipped, m.notifyComplete} {
+			cols = append(cols, col)
+		}
+		for _, col := range cols {
 			if err := reg.Register(col); err != nil {
 				return nil, err
 			}

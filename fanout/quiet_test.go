@@ -101,7 +101,7 @@ func TestIncompleteNotifyStillKicks(t *testing.T) {
 // message at the same instant is not held back). An idle service runs no
 // rounds at all.
 func TestIdleViewerNotifiedAtOnce(t *testing.T) {
-	s, _, _ := newTestService(t, Config{})
+	s, _, reg := newTestService(t, Config{})
 	s.Start()
 	defer s.Close()
 	v := &fakeSession{user: "v"}
@@ -121,6 +121,13 @@ func TestIdleViewerNotifiedAtOnce(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if got := rounds(); got != idle {
 		t.Fatalf("an idle service ran %d rounds in 50ms", got-idle)
+	}
+	// The pacer's view is exported: no stretch on this quiet node.
+	if n, err := testutil.GatherAndCount(reg, "roomcast_fanout_pacer_interval_seconds", "roomcast_fanout_pacer_afford_per_second", "roomcast_fanout_pacer_rate_per_second"); err != nil || n != 3 {
+		t.Fatalf("pacer gauges: %d, %v", n, err)
+	}
+	if d := s.pacer.(*MeasuredPacer).Stats().NodeInterval; d != 0 {
+		t.Fatalf("node interval %v on a quiet node", d)
 	}
 }
 
