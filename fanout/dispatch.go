@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -115,15 +116,16 @@ func (sh *dshard) round(now time.Time) (next time.Time, deferred bool) {
 			continue
 		}
 		seen[r] = struct{}{}
+		if nb := r.parts[sh.idx].notBefore.Load(); nb > now.UnixNano() {
+			// Every viewer here was notified within its interval (or
+			// waits for its pull): come back when the first may be.
+			sh.deferUntil(r, time.Unix(0, nb))
+			continue
+		}
 		due, later, n := sh.walk(r, now)
 		sent += n
 		if later {
-			if cur, ok := sh.deferred[r]; !ok || due.Before(cur) {
-				if sh.deferred == nil {
-					sh.deferred = make(map[*room]time.Time)
-				}
-				sh.deferred[r] = due
-			}
+			sh.deferUntil(r, due)
 		}
 	}
 	clear(list)
@@ -137,6 +139,16 @@ func (sh *dshard) round(now time.Time) (next time.Time, deferred bool) {
 	}
 	sh.svc.pacer.Observe(Round{At: now, Busy: sh.svc.now().Sub(now), Lag: lag, Notifies: sent})
 	return sh.nextDue()
+}
+
+// deferUntil makes r due for a walk at due (or earlier if it already was).
+func (sh *dshard) deferUntil(r *room, due time.Time) {
+	if cur, ok := sh.deferred[r]; !ok || due.Before(cur) {
+		if sh.deferred == nil {
+			sh.deferred = make(map[*room]time.Time)
+		}
+		sh.deferred[r] = due
+	}
 }
 
 // nextDue returns the earliest due time of the deferred rooms.
@@ -165,22 +177,44 @@ func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool, sent 
 
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	subs := r.parts[sh.idx].subs
+	p := &r.parts[sh.idx]
+	subs := p.subs
 	if len(subs) == 0 {
 		return time.Time{}, false, 0
 	}
+	// nb: the earliest time a ready viewer may be notified next. Stored
+	// at the end unless something let a viewer be notified earlier
+	// meanwhile (lowered moved): then the next round walks regardless.
+	lowered := p.lowered.Load()
+	nb := int64(math.MaxInt64)
+	defer func() {
+		p.notBefore.Store(nb)
+		if p.lowered.Load() != lowered {
+			p.notBefore.Store(math.MinInt64)
+		}
+	}()
 	interval := svc.pacer.Interval(int(r.viewers.Load()), int(svc.viewers.Load()))
 	var memo frameMemo
 	merged, inlined, complete, missed := 0, 0, 0, uint64(0)
 	for _, sub := range subs {
 		sub.mu.Lock()
-		if !sub.ready || (sub.known >= head && sub.pknown >= phead) {
+		if !sub.ready {
+			sub.mu.Unlock()
+			continue
+		}
+		wait := interval
+		if sub.pulling {
+			wait = cfg.PullWindow
+		}
+		if sub.known >= head && sub.pknown >= phead {
+			nb = min(nb, nanos(sub.notifiedAt, wait))
 			sub.mu.Unlock()
 			continue
 		}
 		if sub.pulling {
 			if at := sub.notifiedAt.Add(cfg.PullWindow); now.Before(at) {
 				due, later = earliest(due, later, at)
+				nb = min(nb, at.UnixNano())
 				sub.mu.Unlock()
 				continue
 			}
@@ -192,6 +226,7 @@ func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool, sent 
 		}
 		if at := sub.notifiedAt.Add(interval); now.Before(at) {
 			due, later = earliest(due, later, at)
+			nb = min(nb, at.UnixNano())
 			sub.mu.Unlock()
 			continue
 		}
@@ -205,6 +240,11 @@ func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool, sent 
 			sub.notifies++
 		}
 		sub.notifiedAt = now
+		if sub.pulling {
+			nb = min(nb, now.Add(cfg.PullWindow).UnixNano())
+		} else {
+			nb = min(nb, now.Add(interval).UnixNano())
+		}
 		// Pushed under the viewer's lock: see Pull.
 		if sub.sess.Push(n.out) {
 			sent++
@@ -224,6 +264,15 @@ func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool, sent 
 	svc.metrics.inlineDelivered.Add(float64(inlined))
 	svc.metrics.missed.Add(float64(missed))
 	return due, later, sent
+}
+
+// nanos is when a viewer notified at t may be notified again after d, in
+// Unix ns; never notified: the minimum (at once).
+func nanos(t time.Time, d time.Duration) int64 {
+	if t.IsZero() {
+		return math.MinInt64
+	}
+	return t.Add(d).UnixNano()
 }
 
 func earliest(cur time.Time, set bool, t time.Time) (time.Time, bool) {

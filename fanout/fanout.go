@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -132,6 +133,21 @@ type gapRepair struct {
 type part struct {
 	subs   []*Sub
 	queued bool // in the shard's pending list; guarded by dshard.pmu
+
+	// notBefore (Unix ns) is the earliest time a viewer of this part may
+	// be notified, as the last walk found it: a room marked pending before
+	// then waits for it instead of being walked for nothing. Whatever lets
+	// a viewer be notified earlier (Begin, a pull that clears the pulling
+	// flag) bumps lowered and resets notBefore, so a walk running at the
+	// same time does not keep a value that is too late (see walk).
+	notBefore atomic.Int64
+	lowered   atomic.Uint64
+}
+
+// unblock lets the next round walk the part whatever its last walk found.
+func (p *part) unblock() {
+	p.lowered.Add(1)
+	p.notBefore.Store(math.MinInt64)
 }
 
 // Sub is one viewer (session) of one room on this node.
@@ -280,6 +296,7 @@ func (s *Service) Begin(sub *Sub, seq, pseq uint64) {
 	sub.mu.Lock()
 	sub.known, sub.pknown = seq, pseq
 	sub.ready = true
+	sub.room.parts[sub.shard].unblock()
 	sub.mu.Unlock()
 	head, phead := sub.room.buf.Heads()
 	if head > seq || phead > pseq {

@@ -229,3 +229,44 @@ func TestCloseEndsABlockedRepair(t *testing.T) {
 		t.Fatalf("gap_repair_errors = %v, want 1", got)
 	}
 }
+
+// TestWaitingRoomIsNotWalkedButWakes: a room whose viewers all wait (for
+// their pull, or their interval) is not walked on every message; a pull
+// that clears the flag, or a new viewer, makes it walkable at once.
+func TestWaitingRoomIsNotWalkedButWakes(t *testing.T) {
+	s, clk, _ := newTestService(t, Config{InlineBytes: -1, PullWindow: 2 * time.Second})
+	v := &fakeSession{user: "v"}
+	sub := join(s, v, "r", 0, 0)
+	s.Deliver("r", msg(1, "m"))
+	s.roundAll()
+	if len(v.notifies()) != 1 {
+		t.Fatal("first message not notified")
+	}
+	// Pulling: the next messages leave the room waiting, unwalked.
+	p := &sub.room.parts[sub.shard]
+	if nb := p.notBefore.Load(); nb != clk.now().Add(2*time.Second).UnixNano() {
+		t.Fatalf("notBefore %v, want the end of the pull window", time.Unix(0, nb))
+	}
+	s.Deliver("r", msg(2, "m"))
+	s.roundAll()
+	if _, ok := s.shards[sub.shard].deferred[sub.room]; !ok || len(v.notifies()) != 1 {
+		t.Fatalf("room not deferred (%v) or viewer notified (%d)", ok, len(v.notifies()))
+	}
+	// The pull clears the flag: message 3 goes out at once, the clock
+	// still at the same instant.
+	if _, err := s.pull(sub, 2, 0, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	s.Deliver("r", msg(3, "m"))
+	s.roundAll()
+	if n := v.notifies(); len(n) != 2 || n[1].Seq != 3 {
+		t.Fatalf("after the pull: %d notifies", len(n))
+	}
+	// A viewer joining a waiting room is notified at once.
+	w := &fakeSession{user: "w"}
+	join(s, w, "r", 0, 0)
+	s.roundAll()
+	if n := w.notifies(); len(n) != 1 || n[0].Seq != 3 {
+		t.Fatalf("new viewer of a waiting room: %v", n)
+	}
+}
