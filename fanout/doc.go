@@ -32,11 +32,11 @@
 //     Config.Notify's budgets only cap it. Big rooms are served in larger,
 //     rarer batches.
 //  6. A seq gap (deliveries lost between nodes) is filled from History by
-//     the repair goroutine, never by Deliver: Deliver runs under the room
+//     a repair goroutine, never by Deliver: Deliver runs under the room
 //     owner's lock and does no I/O. Deliveries wait in order meanwhile.
 //
 // Concurrency: all Service methods are safe for concurrent use. Start runs
-// one goroutine per dispatcher shard, the gap repairer and a janitor;
+// one goroutine per dispatcher shard, four gap repairers and a janitor;
 // Close stops them (cancelling a History read in flight) and waits.
 // Session.Push and Session.Kick are called from dispatcher goroutines and
 // must neither block nor call back into the Service.

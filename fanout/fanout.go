@@ -67,7 +67,7 @@ type Service struct {
 	viewers atomic.Int64  // subs on this node
 
 	// repairs queues rooms waiting for a seq gap to be filled from
-	// History by the repair goroutine (bounded: see repairQueue).
+	// History by the repair goroutines (bounded: see repairQueue).
 	repairs chan *room
 	ctx     context.Context // cancelled by Close: ends a History read
 	cancel  context.CancelFunc
@@ -79,7 +79,12 @@ type Service struct {
 
 // repairQueue bounds the rooms waiting for a gap repair; a gap found while
 // it is full is not repaired (counted; viewers are told they missed).
-const repairQueue = 64
+// repairWorkers goroutines read History for them, so one slow read does
+// not hold every other room's repair behind it.
+const (
+	repairQueue   = 64
+	repairWorkers = 4
+)
 
 type roomShard struct {
 	mu    sync.RWMutex
@@ -209,15 +214,17 @@ func New(d Deps, cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Start runs the dispatcher shards, the gap repairer and the janitor
-// until Close.
+// Start runs the dispatcher shards, the gap repairers and the janitor
+// until Close. Gaps are repaired only once it ran.
 func (s *Service) Start() {
 	s.startOnce.Do(func() {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.repairer(s.stop)
-		}()
+		for range repairWorkers {
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				s.repairer(s.stop)
+			}()
+		}
 		for _, sh := range s.shards {
 			s.wg.Add(1)
 			go func() {
@@ -418,7 +425,7 @@ func (s *Service) queueRepair(r *room, m *pb.RoomMessage, head uint64) bool {
 //
 // Deliver does no I/O and never waits for any: it is called under the room
 // owner's lock. A seq gap (deliveries lost between nodes) is handed to the
-// repair goroutine; until it has read the missing messages from History,
+// repair goroutines; until one has read the missing messages from History,
 // later deliveries of the room wait in the room's pending list.
 func (s *Service) Deliver(roomID string, m *pb.RoomMessage) {
 	r := s.lookup(roomID)

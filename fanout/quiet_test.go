@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -131,12 +132,14 @@ func TestIdleViewerNotifiedAtOnce(t *testing.T) {
 	}
 }
 
-// blockingHistory's Recent blocks until release is closed or ctx ends.
+// blockingHistory's Recent blocks until release is closed or ctx ends;
+// returned says it has returned.
 type blockingHistory struct {
-	msgs    map[uint64]*pb.RoomMessage
-	release chan struct{}
-	asked   chan struct{}
-	once    sync.Once
+	msgs     map[uint64]*pb.RoomMessage
+	release  chan struct{}
+	asked    chan struct{}
+	once     sync.Once
+	returned atomic.Bool
 }
 
 func (h *blockingHistory) Tail(context.Context, string, bool, int) ([]*pb.RoomMessage, error) {
@@ -145,6 +148,7 @@ func (h *blockingHistory) Tail(context.Context, string, bool, int) ([]*pb.RoomMe
 
 func (h *blockingHistory) Recent(ctx context.Context, _ string, _ bool, after uint64, n int) ([]*pb.RoomMessage, error) {
 	h.once.Do(func() { close(h.asked) })
+	defer h.returned.Store(true)
 	select {
 	case <-h.release:
 	case <-ctx.Done():
@@ -192,6 +196,9 @@ func TestGapRepairDoesNotBlockDeliver(t *testing.T) {
 	case <-delivered:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Deliver waited for the blocked store")
+	}
+	if h.returned.Load() {
+		t.Fatal("Deliver returned only once the store read had ended")
 	}
 	if m.at() != 1 {
 		t.Fatalf("viewer at %d while the gap is being repaired, want 1", m.at())
