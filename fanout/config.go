@@ -20,14 +20,17 @@ type Config struct {
 	PriorityMaxItems int           `yaml:"priority_max_items"`
 	PriorityMaxBytes int           `yaml:"priority_max_bytes"`
 	PriorityMaxAge   time.Duration `yaml:"priority_max_age"`
-	// PullWindow is how long a notified viewer is left alone waiting for its
-	// pull before it is notified again. Default 2s.
+	// PullWindow is how long a viewer sent a Notify that needs a pull is
+	// left alone waiting for its pull before it is notified again (a
+	// complete Notify needs none). Default 2s.
 	PullWindow time.Duration `yaml:"pull_window"`
-	// MaxUnanswered is how many notifications a viewer may leave without a
-	// pull before it is kicked from the room. Default 3.
+	// MaxUnanswered is how many Notifies that need a pull a viewer may
+	// leave without one before it is kicked from the room. Default 3.
 	MaxUnanswered int `yaml:"max_unanswered"`
-	// InlineBytes is the budget of message bytes a Notify may carry inline;
-	// -1 turns inlining off. Default 16384.
+	// InlineBytes is the budget of message bytes a Notify may carry inline
+	// (a Notify that carries every new message is complete: no answer is
+	// expected); -1 turns inlining off, so every Notify needs a pull.
+	// Default 16384.
 	InlineBytes int `yaml:"inline_bytes"`
 	// PullLimit caps the messages one PullResult carries (and is the default
 	// when the client asks for 0). Default 200.
