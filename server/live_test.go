@@ -350,17 +350,19 @@ func TestSlowConsumer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Ask for the whole ring again and again, never reading: each answer
-	// is ~800 KB, far past the socket buffers and the queue bound.
-	for i := 0; i < 40; i++ {
+	// Ask for the ring again and again, never reading, until the server
+	// gives up: each answer is ~16 KB (pull_bytes), and together with the
+	// 200 complete Notifies of 4 KB it already queued, they go far past
+	// the socket buffers (their size varies with the kernel's tuning) and
+	// the queue bound.
+	closed := func() bool { return metric(t, s, `roomcast_gateway_closes_total{reason="slow_consumer"}`) == 1 }
+	for i := 0; i < 1000 && !(i%20 == 0 && closed()); i++ {
 		data, _ := protocol.Encode(protocol.Binary, &pb.Frame{Id: uint32(10 + i), Body: &pb.Frame_Pull{Pull: &pb.Pull{Room: "r"}}})
 		if slow.ws.WriteMessage(websocket.BinaryMessage, data) != nil {
 			break // already closed
 		}
 	}
-	eventually(t, 20*time.Second, "slow consumer closed", func() bool {
-		return metric(t, s, `roomcast_gateway_closes_total{reason="slow_consumer"}`) == 1
-	})
+	eventually(t, 20*time.Second, "slow consumer closed", closed)
 	if got := metric(t, s, `roomcast_gateway_limit_refusals_total{limit="max_queue_bytes"}`); got != 1 {
 		t.Fatalf("refusals{max_queue_bytes} = %v, want 1", got)
 	}
