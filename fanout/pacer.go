@@ -124,7 +124,9 @@ const (
 //   - saturation: a dispatcher round that started LagTarget or more after
 //     its room was marked, or dispatchers busy most of the window, mean
 //     the node is at what it affords whatever the cost says (a shared
-//     box, a starved process).
+//     box, a starved process); both count only in windows with at least
+//     minCostSamples notifies (a node that sends few is not slowed by
+//     them, and stretching it would only add latency).
 //
 // Each Window the node's notification rate is set against what it affords:
 // at pressureHigh or more the node-wide interval doubles (from minStretch),
@@ -221,12 +223,17 @@ func (p *MeasuredPacer) close(end time.Time, el time.Duration) {
 	afford = p.capped(afford)
 	pressure := rate / afford
 	// Saturated, whatever the cost says: rounds wait, or dispatchers are
-	// busy most of the window.
-	if p.lag >= p.cfg.LagTarget && p.cfg.LagTarget > 0 && p.notifies > 0 {
-		pressure = max(pressure, pressureHigh)
-	}
-	if p.busy.Seconds()/(secs*p.cores) >= busyHigh {
-		pressure = max(pressure, pressureHigh)
+	// busy most of the window. Both count only while notifications are a
+	// real load (as many as it takes to measure their cost): on a node
+	// that sends few, slow rounds come from something else (other work,
+	// other processes), and stretching would add latency and save nothing.
+	if p.notifies >= minCostSamples {
+		if p.lag >= p.cfg.LagTarget && p.cfg.LagTarget > 0 {
+			pressure = max(pressure, pressureHigh)
+		}
+		if p.busy.Seconds()/(secs*p.cores) >= busyHigh {
+			pressure = max(pressure, pressureHigh)
+		}
 	}
 	d := time.Duration(p.node.Load())
 	switch {

@@ -98,16 +98,23 @@ func TestMeasuredPacerStretchesUnderLoad(t *testing.T) {
 }
 
 // TestMeasuredPacerStretchesOnLag: rounds that start late mean the node is
-// saturated (a shared box) even when the CPU cost looks cheap.
+// saturated (a shared box) even when the CPU cost looks cheap, as long as
+// it sends enough notifications for them to matter.
 func TestMeasuredPacerStretchesOnLag(t *testing.T) {
 	p, cpu, at := newTestPacer(PacerConfig{LagTarget: 20 * time.Millisecond})
-	drive(p, cpu, &at, 2, 100, time.Microsecond, 50*time.Millisecond)
+	drive(p, cpu, &at, 2, 300, time.Microsecond, 50*time.Millisecond)
 	if d := p.Stats().NodeInterval; d != 2*minStretch {
 		t.Fatalf("two lagging windows: %v, want %v", d, 2*minStretch)
 	}
-	drive(p, cpu, &at, 2, 100, time.Microsecond, time.Millisecond)
+	drive(p, cpu, &at, 2, 300, time.Microsecond, time.Millisecond)
 	if d := p.Stats().NodeInterval; d != 0 {
 		t.Fatalf("lag gone: %v, want 0", d)
+	}
+	// A node that notifies little is not stretched by lag it did not
+	// cause: a quiet room keeps its latency on a starved box.
+	drive(p, cpu, &at, 5, 100, time.Microsecond, 500*time.Millisecond)
+	if d := p.Stats().NodeInterval; d != 0 {
+		t.Fatalf("lag with 1,000 notifies/s: %v, want 0", d)
 	}
 }
 
