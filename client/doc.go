@@ -3,8 +3,10 @@
 // A Client holds one WebSocket connection (binary protobuf frames by
 // default, JSON on request), authenticates with a token, joins rooms, sends
 // messages and does the pull side of the protocol by itself: on a Notify it
-// takes the inline messages and acknowledges, or pulls what is waiting; it
-// pulls again while the server says there is more; it dedupes by msg_id and
+// takes the inline messages; a complete Notify needs no answer, otherwise
+// it acknowledges (the inline messages caught it up) or pulls what is
+// waiting; it pulls again while the server says there is more; it dedupes
+// by msg_id and
 // hands each message to OnMessage once, in seq order per lane. When the
 // connection breaks it reconnects with exponential backoff and resumes
 // every room from its last seq, so nothing the server's ring still holds is

@@ -287,6 +287,16 @@ func (s *session) handle(f *pb.Frame) {
 
 func (c *Client) onNotify(s *session, n *pb.Notify) {
 	c.apply(n.Room, n.Messages, n.Missed)
+	if n.Complete {
+		// Everything new came inline: the cursors follow the heads and
+		// the server expects no answer.
+		c.mu.Lock()
+		if r := c.rooms[n.Room]; r != nil {
+			r.seq, r.pseq = max(r.seq, n.Seq), max(r.pseq, n.Pseq)
+		}
+		c.mu.Unlock()
+		return
+	}
 	if c.opt.ManualPull {
 		return
 	}

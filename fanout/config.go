@@ -20,14 +20,17 @@ type Config struct {
 	PriorityMaxItems int           `yaml:"priority_max_items"`
 	PriorityMaxBytes int           `yaml:"priority_max_bytes"`
 	PriorityMaxAge   time.Duration `yaml:"priority_max_age"`
-	// PullWindow is how long a notified viewer is left alone waiting for its
-	// pull before it is notified again. Default 2s.
+	// PullWindow is how long a viewer sent a Notify that needs a pull is
+	// left alone waiting for its pull before it is notified again (a
+	// complete Notify needs none). Default 2s.
 	PullWindow time.Duration `yaml:"pull_window"`
-	// MaxUnanswered is how many notifications a viewer may leave without a
-	// pull before it is kicked from the room. Default 3.
+	// MaxUnanswered is how many Notifies that need a pull a viewer may
+	// leave without one before it is kicked from the room. Default 3.
 	MaxUnanswered int `yaml:"max_unanswered"`
-	// InlineBytes is the budget of message bytes a Notify may carry inline;
-	// -1 turns inlining off. Default 16384.
+	// InlineBytes is the budget of message bytes a Notify may carry inline
+	// (a Notify that carries every new message is complete: no answer is
+	// expected); -1 turns inlining off, so every Notify needs a pull.
+	// Default 16384.
 	InlineBytes int `yaml:"inline_bytes"`
 	// PullLimit caps the messages one PullResult carries (and is the default
 	// when the client asks for 0). Default 200.
@@ -38,17 +41,15 @@ type Config struct {
 	PullBytes int `yaml:"pull_bytes"`
 	// Shards is the number of dispatcher goroutines. Default GOMAXPROCS.
 	Shards int `yaml:"shards"`
-	// Tick is how often a dispatcher shard looks at its pending rooms.
-	// Default 10ms.
-	Tick time.Duration `yaml:"tick"`
 	// RoomIdleTTL is how long a room's local ring outlives its last local
 	// viewer (so a quick rejoin can resume). Default 5m.
 	RoomIdleTTL time.Duration `yaml:"room_idle_ttl"`
-	// Push is the benchmark baseline, not for production: every message is
-	// pushed to every viewer at once as its own Notify (no merging, no
-	// pulling flag), the way a push-per-message server works. Default false.
+	// Push is for benchmarks only (roomcast-bench --compare-push), never
+	// for production: every message is pushed to every viewer at once as
+	// its own Notify, from the delivering goroutine (no merging, no
+	// pacing), the way a push-per-message server works. Default false.
 	Push bool `yaml:"push"`
-	// Notify paces notifications (see BudgetPacer).
+	// Notify paces notifications (see MeasuredPacer).
 	Notify PacerConfig `yaml:"notify" envPrefix:"NOTIFY_"`
 }
 
@@ -84,9 +85,6 @@ func (c Config) WithDefaults() Config {
 	if c.Shards == 0 {
 		c.Shards = runtime.GOMAXPROCS(0)
 	}
-	if c.Tick == 0 {
-		c.Tick = 10 * time.Millisecond
-	}
 	if c.RoomIdleTTL == 0 {
 		c.RoomIdleTTL = 5 * time.Minute
 	}
@@ -117,8 +115,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("fanout.pull_bytes: must not be negative, got %d", c.PullBytes)
 	case c.Shards < 0 || c.Shards > 1024:
 		return fmt.Errorf("fanout.shards: must be 0..1024, got %d", c.Shards)
-	case c.Tick < 0:
-		return fmt.Errorf("fanout.tick: must not be negative, got %v", c.Tick)
 	case c.RoomIdleTTL < 0:
 		return fmt.Errorf("fanout.room_idle_ttl: must not be negative, got %v", c.RoomIdleTTL)
 	}

@@ -1,7 +1,9 @@
 package fanout
 
 import (
+	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
@@ -17,9 +19,12 @@ type dshard struct {
 	// walk holds it; Subscribe/Unsubscribe take it briefly.
 	mu sync.Mutex
 
-	// pmu guards pending and parts[idx].queued; Deliver takes only this.
+	// pmu guards pending, since and parts[idx].queued; Deliver takes only
+	// this. wake (capacity 1) tells the run goroutine that pending is not
+	// empty.
 	pmu     sync.Mutex
 	pending []*room
+	since   time.Time // when pending last went from empty to not empty
 	wake    chan struct{}
 
 	// Owned by the run goroutine. deferred holds each room with viewers
@@ -27,10 +32,12 @@ type dshard struct {
 	deferred map[*room]time.Time
 	spare    []*room
 	kicks    []*Sub
+
+	rounds atomic.Uint64 // rounds run (tests: an idle shard runs none)
 }
 
-// markPending queues r for the next walk of this shard if the shard holds
-// viewers of it. O(1).
+// markPending queues r for this shard's next round and wakes the shard.
+// O(1).
 func (sh *dshard) markPending(r *room) {
 	sh.pmu.Lock()
 	p := &r.parts[sh.idx]
@@ -39,32 +46,55 @@ func (sh *dshard) markPending(r *room) {
 		return
 	}
 	p.queued = true
+	if len(sh.pending) == 0 {
+		sh.since = sh.svc.now()
+	}
 	sh.pending = append(sh.pending, r)
 	sh.pmu.Unlock()
-}
-
-func (sh *dshard) run(stop <-chan struct{}) {
-	t := time.NewTicker(sh.svc.cfg.Tick)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		}
-		sh.round(sh.svc.now())
+	select {
+	case sh.wake <- struct{}{}:
+	default: // a wake-up is already on its way
 	}
 }
 
-// round walks every pending room and every deferred room that is due.
-func (sh *dshard) round(now time.Time) {
+// run sleeps until a room is marked pending or a deferred room is due,
+// then runs a round. Nothing wakes it while nothing happens: an idle node
+// spends no CPU here.
+func (sh *dshard) run(stop <-chan struct{}) {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case <-stop:
+			timer.Stop()
+			return
+		case <-sh.wake:
+		case <-timer.C:
+		}
+		if due, ok := sh.round(sh.svc.now()); ok {
+			timer.Reset(max(due.Sub(sh.svc.now()), 0))
+		} else {
+			timer.Stop()
+		}
+	}
+}
+
+// round walks every pending room and every deferred room that is due. It
+// returns when the earliest room still deferred is due (false: none).
+func (sh *dshard) round(now time.Time) (next time.Time, deferred bool) {
 	sh.pmu.Lock()
 	list := sh.pending
+	since := sh.since
 	sh.pending = sh.spare[:0]
 	for _, r := range list {
 		r.parts[sh.idx].queued = false
 	}
 	sh.pmu.Unlock()
+	sh.rounds.Add(1)
+	var lag time.Duration
+	if len(list) > 0 {
+		lag = max(now.Sub(since), 0)
+	}
 
 	// Deferred rooms that are due join this round; the others wait. A room
 	// both pending and deferred is walked once (walk is idempotent: a second
@@ -77,21 +107,25 @@ func (sh *dshard) round(now time.Time) {
 	}
 	if len(list) == 0 {
 		sh.spare = list
-		return
+		return sh.nextDue()
 	}
 	seen := make(map[*room]struct{}, len(list))
+	sent := 0
 	for _, r := range list {
 		if _, dup := seen[r]; dup {
 			continue
 		}
 		seen[r] = struct{}{}
-		if due, later := sh.walk(r, now); later {
-			if cur, ok := sh.deferred[r]; !ok || due.Before(cur) {
-				if sh.deferred == nil {
-					sh.deferred = make(map[*room]time.Time)
-				}
-				sh.deferred[r] = due
-			}
+		if nb := r.parts[sh.idx].notBefore.Load(); nb > now.UnixNano() {
+			// Every viewer here was notified within its interval (or
+			// waits for its pull): come back when the first may be.
+			sh.deferUntil(r, time.Unix(0, nb))
+			continue
+		}
+		due, later, n := sh.walk(r, now)
+		sent += n
+		if later {
+			sh.deferUntil(r, due)
 		}
 	}
 	clear(list)
@@ -103,34 +137,84 @@ func (sh *dshard) round(now time.Time) {
 		}
 		sh.kicks = sh.kicks[:0]
 	}
+	sh.svc.pacer.Observe(Round{At: now, Busy: sh.svc.now().Sub(now), Lag: lag, Notifies: sent})
+	return sh.nextDue()
+}
+
+// deferUntil makes r due for a walk at due (or earlier if it already was).
+func (sh *dshard) deferUntil(r *room, due time.Time) {
+	if cur, ok := sh.deferred[r]; !ok || due.Before(cur) {
+		if sh.deferred == nil {
+			sh.deferred = make(map[*room]time.Time)
+		}
+		sh.deferred[r] = due
+	}
+}
+
+// nextDue returns the earliest due time of the deferred rooms.
+func (sh *dshard) nextDue() (next time.Time, ok bool) {
+	for _, due := range sh.deferred {
+		if !ok || due.Before(next) {
+			next, ok = due, true
+		}
+	}
+	return next, ok
 }
 
 // walk notifies every viewer of r in this shard that is behind and allowed
 // to be notified now. It returns when the next walk is needed for viewers it
-// had to leave waiting.
-func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool) {
+// had to leave waiting, and how many Notify frames it queued.
+//
+// A Notify that carries everything new (complete) ends the exchange: the
+// viewer's cursors move to the heads now, and it is not pulling. A Notify
+// that needs a pull (too much for inline, or a gap) makes it pulling: no
+// further Notify until it pulls or Config.PullWindow passes, and a kick
+// after Config.MaxUnanswered of them without a pull.
+func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool, sent int) {
 	svc := sh.svc
 	cfg := &svc.cfg
 	head, phead := r.buf.Heads()
 
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	subs := r.parts[sh.idx].subs
+	p := &r.parts[sh.idx]
+	subs := p.subs
 	if len(subs) == 0 {
-		return time.Time{}, false
+		return time.Time{}, false, 0
 	}
+	// nb: the earliest time a ready viewer may be notified next. Stored
+	// at the end unless something let a viewer be notified earlier
+	// meanwhile (lowered moved): then the next round walks regardless.
+	lowered := p.lowered.Load()
+	nb := int64(math.MaxInt64)
+	defer func() {
+		p.notBefore.Store(nb)
+		if p.lowered.Load() != lowered {
+			p.notBefore.Store(math.MinInt64)
+		}
+	}()
 	interval := svc.pacer.Interval(int(r.viewers.Load()), int(svc.viewers.Load()))
 	var memo frameMemo
-	sent, merged, inlined, missed := 0, 0, 0, uint64(0)
+	merged, inlined, complete, missed := 0, 0, 0, uint64(0)
 	for _, sub := range subs {
 		sub.mu.Lock()
-		if !sub.ready || (sub.known >= head && sub.pknown >= phead) {
+		if !sub.ready {
+			sub.mu.Unlock()
+			continue
+		}
+		wait := interval
+		if sub.pulling {
+			wait = cfg.PullWindow
+		}
+		if sub.known >= head && sub.pknown >= phead {
+			nb = min(nb, nanos(sub.notifiedAt, wait))
 			sub.mu.Unlock()
 			continue
 		}
 		if sub.pulling {
 			if at := sub.notifiedAt.Add(cfg.PullWindow); now.Before(at) {
 				due, later = earliest(due, later, at)
+				nb = min(nb, at.UnixNano())
 				sub.mu.Unlock()
 				continue
 			}
@@ -142,31 +226,53 @@ func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool) {
 		}
 		if at := sub.notifiedAt.Add(interval); now.Before(at) {
 			due, later = earliest(due, later, at)
+			nb = min(nb, at.UnixNano())
 			sub.mu.Unlock()
 			continue
 		}
 		n := memo.get(r, frameKey{known: sub.known, pknown: sub.pknown, head: head, phead: phead}, cfg)
 		if n.inline {
 			sub.known, sub.pknown = n.known, n.pknown
+			sub.pulling = false
+			sub.notifies = 0
+		} else {
+			sub.pulling = true
+			sub.notifies++
 		}
-		sub.pulling = true
 		sub.notifiedAt = now
-		sub.notifies++
+		if sub.pulling {
+			nb = min(nb, now.Add(cfg.PullWindow).UnixNano())
+		} else {
+			nb = min(nb, now.Add(interval).UnixNano())
+		}
 		// Pushed under the viewer's lock: see Pull.
 		if sub.sess.Push(n.out) {
 			sent++
 			merged += max(n.covers-1, 0)
 			inlined += n.messages
 			missed += n.missed
+			if n.inline {
+				complete++
+			}
 		}
 		sub.mu.Unlock()
 	}
 	r.notifies.Add(uint64(sent))
 	svc.metrics.notifySent.Add(float64(sent))
+	svc.metrics.notifyComplete.Add(float64(complete))
 	svc.metrics.notifyMerged.Add(float64(merged))
 	svc.metrics.inlineDelivered.Add(float64(inlined))
 	svc.metrics.missed.Add(float64(missed))
-	return due, later
+	return due, later, sent
+}
+
+// nanos is when a viewer notified at t may be notified again after d, in
+// Unix ns; never notified: the minimum (at once).
+func nanos(t time.Time, d time.Duration) int64 {
+	if t.IsZero() {
+		return math.MinInt64
+	}
+	return t.Add(d).UnixNano()
 }
 
 func earliest(cur time.Time, set bool, t time.Time) (time.Time, bool) {

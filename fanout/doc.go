@@ -8,24 +8,40 @@
 //  1. Deliver appends a room message to the room's local buffer and marks the
 //     room pending in every dispatcher shard that holds viewers of it. It
 //     costs O(shards), never O(viewers).
-//  2. Each dispatcher shard wakes every Config.Tick, walks the viewers of its
-//     pending rooms and sends each viewer that is behind at most one Notify,
-//     however many messages arrived (merged). One Notify frame is encoded
-//     once and shared by every viewer at the same cursor. When the new
-//     messages fit Config.InlineBytes they ride inside the Notify.
-//  3. A notified viewer is "pulling": no further Notify until it pulls or
-//     Config.PullWindow passes; after Config.MaxUnanswered notifications
-//     without a pull it is kicked with reason NOT_PULLING.
+//  2. Deliver wakes the dispatcher shards (there is no tick: an idle node
+//     runs nothing). A shard walks the viewers of its pending rooms and
+//     sends each viewer that is behind at most one Notify, however many
+//     messages arrived (merged). One Notify frame is encoded once and
+//     shared by every viewer at the same cursor.
+//  3. When the new messages fit Config.InlineBytes they ride inside the
+//     Notify, which is then complete: the viewer's cursors move to the
+//     heads as the frame is queued, no answer is expected and the viewer
+//     is not pulling, so a quiet room costs one frame per message. A
+//     Notify that needs a pull (too much for inline, or a gap) makes the
+//     viewer "pulling": no further Notify until it pulls or
+//     Config.PullWindow passes; after Config.MaxUnanswered such
+//     notifications without a pull it is kicked with reason NOT_PULLING.
 //  4. Pull returns what follows the client's cursors from the priority
 //     queue and the ring, with the missed count, and clears the flag. An
 //     acknowledge-only pull is answered only when more is waiting.
-//  5. How often one viewer may be notified is a Pacer: a fixed minimum
-//     interval stretched by a node-wide and a per-room notification budget,
-//     so big rooms are served in larger, rarer batches.
+//  5. How often one viewer may be notified is a Pacer. The default
+//     MeasuredPacer starts at zero (a message for a viewer not notified
+//     recently goes out at once) and stretches the interval only when the
+//     node's notification rate nears what the node affords, which it
+//     measures (process CPU per Notify, dispatcher lag and busy time);
+//     Config.Notify's budgets only cap it. Big rooms are served in larger,
+//     rarer batches.
+//  6. A seq gap (deliveries lost between nodes) is filled from History by
+//     a repair goroutine, never by Deliver: Deliver runs under the room
+//     owner's lock and does no I/O. Deliveries wait in order meanwhile.
 //
 // Concurrency: all Service methods are safe for concurrent use. Start(ctx)
-// runs one goroutine per dispatcher shard plus the package's own janitor
-// (each package runs its own periodic work); Close(ctx) stops them and
-// waits, until ctx ends. Session.Push and Session.Kick are called from dispatcher goroutines
-// and must neither block nor call back into the Service.
+// runs one goroutine per dispatcher shard, four gap repairers and the
+// package's own janitor (each package runs its own periodic work);
+// Close(ctx) stops them (cancelling a History read in flight) and waits,
+// until ctx ends.
+// Session.Push and Session.Kick are called from dispatcher goroutines and
+// must neither block nor call back into the Service.
+//
+// Config.Push is a baseline for benchmarks only (baseline.go).
 package fanout

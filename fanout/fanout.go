@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,7 +47,7 @@ type Deps struct {
 	History    History               // nil: a new local room starts empty
 	Logger     *slog.Logger          // nil: discard
 	Registerer prometheus.Registerer // nil: metrics kept, not exported
-	Pacer      Pacer                 // nil: NewBudgetPacer(Config.Notify)
+	Pacer      Pacer                 // nil: NewMeasuredPacer(Config.Notify, nil)
 	Now        func() time.Time      // nil: time.Now
 }
 
@@ -66,10 +67,25 @@ type Service struct {
 	next    atomic.Uint64 // round-robin shard assignment
 	viewers atomic.Int64  // subs on this node
 
+	// repairs queues rooms waiting for a seq gap to be filled from
+	// History by the repair goroutines (bounded: see repairQueue).
+	repairs chan *room
+	ctx     context.Context // cancelled by Close: ends a History read
+	cancel  context.CancelFunc
+
 	startOnce sync.Once
 	stop      chan struct{}
 	wg        sync.WaitGroup
 }
+
+// repairQueue bounds the rooms waiting for a gap repair; a gap found while
+// it is full is not repaired (counted; viewers are told they missed).
+// repairWorkers goroutines read History for them, so one slow read does
+// not hold every other room's repair behind it.
+const (
+	repairQueue   = 64
+	repairWorkers = 4
+)
 
 type roomShard struct {
 	mu    sync.RWMutex
@@ -104,17 +120,40 @@ type room struct {
 	cmu   sync.Mutex // guards cache
 	cache frameCache
 
-	// While a new local room is filled from History, deliveries wait in
-	// pending (guarded by lmu) and are appended after the history.
+	// While a new local room is filled from History, or a seq gap is
+	// repaired from it, deliveries wait in pending (guarded by lmu) and are
+	// appended after what History gave. gap is the repair's: the head of
+	// the lane (priority or not) the gap opened after.
 	lmu     sync.Mutex
 	loading bool
 	pending []*pb.RoomMessage
+	gap     gapRepair
+}
+
+type gapRepair struct {
+	priority bool
+	head     uint64
 }
 
 // part holds the viewers of a room that live in one dispatcher shard.
 type part struct {
 	subs   []*Sub
 	queued bool // in the shard's pending list; guarded by dshard.pmu
+
+	// notBefore (Unix ns) is the earliest time a viewer of this part may
+	// be notified, as the last walk found it: a room marked pending before
+	// then waits for it instead of being walked for nothing. Whatever lets
+	// a viewer be notified earlier (Begin, a pull that clears the pulling
+	// flag) bumps lowered and resets notBefore, so a walk running at the
+	// same time does not keep a value that is too late (see walk).
+	notBefore atomic.Int64
+	lowered   atomic.Uint64
+}
+
+// unblock lets the next round walk the part whatever its last walk found.
+func (p *part) unblock() {
+	p.lowered.Add(1)
+	p.notBefore.Store(math.MinInt64)
 }
 
 // Sub is one viewer (session) of one room on this node.
@@ -154,7 +193,7 @@ func New(d Deps, cfg Config) (*Service, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.pacer == nil {
-		s.pacer = NewBudgetPacer(cfg.Notify)
+		s.pacer = NewMeasuredPacer(cfg.Notify, nil)
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -162,6 +201,8 @@ func New(d Deps, cfg Config) (*Service, error) {
 	for i := range s.rooms {
 		s.rooms[i].rooms = make(map[string]*room)
 	}
+	s.repairs = make(chan *room, repairQueue)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.shards = make([]*dshard, cfg.Shards)
 	for i := range s.shards {
 		s.shards[i] = &dshard{svc: s, idx: i, wake: make(chan struct{}, 1)}
@@ -174,8 +215,9 @@ func New(d Deps, cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Start runs the dispatcher shards and the janitor until Close. It never
-// fails (the error is the common lifecycle's shape).
+// Start runs the dispatcher shards, the gap repairers and the janitor
+// until Close. Gaps are repaired only once it ran. It never fails (the
+// error is the common lifecycle's shape).
 func (s *Service) Start(context.Context) error {
 	s.start()
 	return nil
@@ -183,6 +225,13 @@ func (s *Service) Start(context.Context) error {
 
 func (s *Service) start() {
 	s.startOnce.Do(func() {
+		for range repairWorkers {
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				s.repairer(s.stop)
+			}()
+		}
 		for _, sh := range s.shards {
 			s.wg.Add(1)
 			go func() {
@@ -205,6 +254,7 @@ func (s *Service) Close(ctx context.Context) error {
 	case <-s.stop:
 	default:
 		close(s.stop)
+		s.cancel()
 	}
 	return loops.Wait(ctx, &s.wg)
 }
@@ -261,6 +311,7 @@ func (s *Service) Begin(sub *Sub, seq, pseq uint64) {
 	sub.mu.Lock()
 	sub.known, sub.pknown = seq, pseq
 	sub.ready = true
+	sub.room.parts[sub.shard].unblock()
 	sub.mu.Unlock()
 	head, phead := sub.room.buf.Heads()
 	if head > seq || phead > pseq {
@@ -323,7 +374,6 @@ func (s *Service) backfill(r *room) {
 		s.log.Warn("room history unavailable; the local ring starts empty", "room", r.id, "err", err)
 	}
 	r.lmu.Lock()
-	defer r.lmu.Unlock()
 	for _, m := range prio {
 		s.appendOne(r, m, time.UnixMilli(m.Ts))
 	}
@@ -331,18 +381,60 @@ func (s *Service) backfill(r *room) {
 		s.appendOne(r, m, time.Time{})
 	}
 	s.metrics.backfilled.Add(float64(len(prio) + len(normal)))
-	for _, m := range r.pending {
-		s.append(r, m, s.now())
+	repairing := s.settle(r, true)
+	r.lmu.Unlock()
+	if !repairing {
+		for _, sh := range s.shards {
+			sh.markPending(r)
+		}
 	}
-	r.loading, r.pending = false, nil
-	for _, sh := range s.shards {
-		sh.markPending(r)
+}
+
+// settle ends r's loading: the deliveries that waited are appended in
+// order, unless (repair set) the first opens a seq gap that the repair
+// goroutine takes; r then stays loading until it is done. The caller holds
+// r.lmu.
+func (s *Service) settle(r *room, repair bool) (repairing bool) {
+	if repair && len(r.pending) > 0 {
+		if head, gap := s.gapBefore(r, r.pending[0]); gap && s.queueRepair(r, r.pending[0], head) {
+			return true
+		}
+	}
+	n := 0
+	for _, m := range r.pending {
+		if _, ok := s.appendOne(r, m, s.now()); ok {
+			n++
+		}
+	}
+	s.metrics.delivered.Add(float64(n))
+	clear(r.pending)
+	r.loading, r.pending, r.gap = false, nil, gapRepair{}
+	return false
+}
+
+// queueRepair hands r's gap before m (after head) to the repair
+// goroutine without waiting; false (counted) when its queue is full. The
+// caller holds r.lmu; r is loading once it returns true.
+func (s *Service) queueRepair(r *room, m *pb.RoomMessage, head uint64) bool {
+	select {
+	case s.repairs <- r:
+		r.loading = true
+		r.gap = gapRepair{priority: m.Priority, head: head}
+		return true
+	default:
+		s.metrics.repairSkipped.Inc()
+		return false
 	}
 }
 
 // Deliver appends a room message to the local buffer and marks the room's
 // viewers to be notified. A message for a room without local state is
 // dropped and counted (no viewer here wants it).
+//
+// Deliver does no I/O and never waits for any: it is called under the room
+// owner's lock. A seq gap (deliveries lost between nodes) is handed to the
+// repair goroutines; until one has read the missing messages from History,
+// later deliveries of the room wait in the room's pending list.
 func (s *Service) Deliver(roomID string, m *pb.RoomMessage) {
 	r := s.lookup(roomID)
 	if r == nil {
@@ -355,8 +447,13 @@ func (s *Service) Deliver(roomID string, m *pb.RoomMessage) {
 		r.lmu.Unlock()
 		return
 	}
+	if head, gap := s.gapBefore(r, m); gap && s.queueRepair(r, m, head) {
+		r.pending = append(r.pending, m)
+		r.lmu.Unlock()
+		return
+	}
+	e, ok := s.appendOne(r, m, s.now())
 	r.lmu.Unlock()
-	e, ok := s.append(r, m, s.now())
 	if !ok {
 		return
 	}
@@ -381,39 +478,75 @@ func (s *Service) Heads(roomID string) (seq, pseq uint64, ok bool) {
 	return seq, pseq, true
 }
 
-// append encodes m and adds it to the room's buffer; false if it could not
-// (a replayed seq, or an encoding failure). A seq past the lane's head + 1
-// is a gap: what is missing is fetched from History first.
-func (s *Service) append(r *room, m *pb.RoomMessage, at time.Time) (entry, bool) {
-	if s.history != nil {
-		seq, pseq := r.buf.Heads()
-		head := seq
-		if m.Priority {
-			head = pseq
-		}
-		if head > 0 && m.Seq > head+1 {
-			s.repair(r, m, head)
-		}
+// gapBefore reports whether m's seq lies past its lane's head + 1 (with
+// the head) while there is a History to fill the gap from.
+func (s *Service) gapBefore(r *room, m *pb.RoomMessage) (head uint64, gap bool) {
+	if s.history == nil {
+		return 0, false
 	}
-	return s.appendOne(r, m, at)
+	seq, pseq := r.buf.Heads()
+	head = seq
+	if m.Priority {
+		head = pseq
+	}
+	return head, head > 0 && m.Seq > head+1
 }
 
-// repair fetches the messages between head and m from History.
-func (s *Service) repair(r *room, m *pb.RoomMessage, head uint64) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	missing, err := s.history.Recent(ctx, r.id, m.Priority, head, int(m.Seq-head-1))
-	cancel()
+// fillWith appends what History returned for a gap (head, seq). The
+// caller holds r.lmu.
+func (s *Service) fillWith(r *room, missing []*pb.RoomMessage, err error, head, seq uint64) {
 	if err != nil {
 		s.metrics.repairErrors.Inc()
-		s.log.Warn("seq gap not repaired: viewers will be told they missed messages", "room", r.id, "head", head, "seq", m.Seq, "err", err)
+		s.log.Warn("seq gap not repaired: viewers will be told they missed messages", "room", r.id, "head", head, "seq", seq, "err", err)
 		return
 	}
 	for _, x := range missing {
-		if x.Seq < m.Seq {
+		if x.Seq < seq {
 			if _, ok := s.appendOne(r, x, time.UnixMilli(x.Ts)); ok {
 				s.metrics.repaired.Inc()
 			}
 		}
+	}
+}
+
+// repairer fills the seq gaps Deliver queued, one room at a time, until
+// stop; rooms still queued then are released unrepaired.
+func (s *Service) repairer(stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			for {
+				select {
+				case r := <-s.repairs:
+					s.metrics.repairSkipped.Inc()
+					s.finishRepair(r, nil, nil)
+				default:
+					return
+				}
+			}
+		case r := <-s.repairs:
+			r.lmu.Lock()
+			g, first := r.gap, r.pending[0].Seq
+			r.lmu.Unlock()
+			// The read runs without any lock: Deliver keeps queueing. Close
+			// cancels it.
+			rctx, rcancel := context.WithTimeout(s.ctx, 2*time.Second)
+			missing, err := s.history.Recent(rctx, r.id, g.priority, g.head, int(first-g.head-1))
+			rcancel()
+			s.finishRepair(r, missing, err)
+		}
+	}
+}
+
+// finishRepair appends what History returned for r's gap, then every
+// delivery that waited, and lets Deliver append directly again.
+func (s *Service) finishRepair(r *room, missing []*pb.RoomMessage, err error) {
+	r.lmu.Lock()
+	s.fillWith(r, missing, err, r.gap.head, r.pending[0].Seq)
+	s.settle(r, false)
+	r.lmu.Unlock()
+	for _, sh := range s.shards {
+		sh.markPending(r)
 	}
 }
 
@@ -440,41 +573,6 @@ func (s *Service) appendOne(r *room, m *pb.RoomMessage, at time.Time) (entry, bo
 		return entry{}, false
 	}
 	return e, true
-}
-
-// pushAll is the Push baseline: one Notify per message to every viewer,
-// now, from the delivering goroutine.
-func (s *Service) pushAll(r *room, e entry) {
-	nt := &pb.Notify{Room: r.id, Messages: []*pb.RoomMessage{e.m}}
-	if e.m.Priority {
-		nt.Pseq = e.m.Seq
-	} else {
-		nt.Seq = e.m.Seq
-	}
-	out := protocol.NewSharedAssembled(&pb.Frame{Body: &pb.Frame_Notify{Notify: nt}}, [][]byte{e.bin})
-	out.Messages = 1
-	sent := 0
-	for i, sh := range s.shards {
-		sh.mu.Lock()
-		for _, sub := range r.parts[i].subs {
-			sub.mu.Lock()
-			if sub.ready {
-				if e.m.Priority {
-					sub.pknown = max(sub.pknown, e.m.Seq)
-				} else {
-					sub.known = max(sub.known, e.m.Seq)
-				}
-				if sub.sess.Push(out) {
-					sent++
-				}
-			}
-			sub.mu.Unlock()
-		}
-		sh.mu.Unlock()
-	}
-	r.notifies.Add(uint64(sent))
-	s.metrics.notifySent.Add(float64(sent))
-	s.metrics.inlineDelivered.Add(float64(sent))
 }
 
 // KickUser removes every viewer of roomID that belongs to user and tells

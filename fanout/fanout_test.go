@@ -150,14 +150,17 @@ func TestNotifyIsMergedAndInline(t *testing.T) {
 	_ = reg
 }
 
+// TestPullingFlagWindowAndKick: a Notify that needs a pull (inline off)
+// makes the viewer pulling; one that never pulls is notified once per
+// window and kicked after MaxUnanswered.
 func TestPullingFlagWindowAndKick(t *testing.T) {
-	s, clk, _ := newTestService(t, Config{PullWindow: 2 * time.Second, MaxUnanswered: 3})
+	s, clk, _ := newTestService(t, Config{PullWindow: 2 * time.Second, MaxUnanswered: 3, InlineBytes: -1})
 	lazy := &fakeSession{user: "lazy"}
 	prompt := &fakeSession{user: "prompt"}
 	join(s, lazy, "r", 0, 0)
 	psub := join(s, prompt, "r", 0, 0)
 
-	seq := uint64(0)
+	seq, cursor, seen := uint64(0), uint64(0), 0
 	var lazyTimes []time.Duration
 	start := clk.now()
 	for step := 0; step < 100; step++ { // 10 s in 100 ms steps, a message each step
@@ -168,12 +171,14 @@ func TestPullingFlagWindowAndKick(t *testing.T) {
 		if len(lazy.notifies()) > before {
 			lazyTimes = append(lazyTimes, clk.now().Sub(start))
 		}
-		// The prompt viewer acknowledges whatever it was given.
-		if n := prompt.notifies(); len(n) > 0 {
-			last := n[len(n)-1]
-			if _, err := s.pull(psub, last.Seq, last.Pseq, 0, true); err != nil {
-				t.Fatal(err)
+		// The prompt viewer pulls after each Notify.
+		if n := prompt.notifies(); len(n) > seen {
+			seen = len(n)
+			res, err := s.pull(psub, cursor, 0, 0, false)
+			if err != nil || res == nil {
+				t.Fatalf("pull: %v, %v", res, err)
 			}
+			cursor = res.Seq
 		}
 		clk.add(100 * time.Millisecond)
 	}
@@ -354,26 +359,8 @@ func TestIdleRoomForgotten(t *testing.T) {
 	}
 }
 
-func TestBudgetPacer(t *testing.T) {
-	p := NewBudgetPacer(PacerConfig{MinInterval: 50 * time.Millisecond, MaxInterval: time.Second, NodeBudget: 100000, RoomBudget: 50000})
-	small := p.Interval(100, 100)
-	big := p.Interval(100000, 100000)
-	if small != 50*time.Millisecond {
-		t.Fatalf("small room interval = %v", small)
-	}
-	if big != time.Second {
-		t.Fatalf("100k room interval = %v, want capped 1s", big)
-	}
-	if mid := p.Interval(10000, 10000); mid != 200*time.Millisecond {
-		t.Fatalf("10k room interval = %v, want 200ms (10k / 50k/s)", mid)
-	}
-	if busy := p.Interval(100, 50000); busy != 500*time.Millisecond {
-		t.Fatalf("busy node interval = %v, want 500ms (50k / 100k/s)", busy)
-	}
-}
-
 func TestStartClose(t *testing.T) {
-	s, _, _ := newTestService(t, Config{Tick: time.Millisecond})
+	s, _, _ := newTestService(t, Config{})
 	_ = s.Start(context.Background())
 	v := &fakeSession{user: "v"}
 	join(s, v, "r", 0, 0)
@@ -442,7 +429,7 @@ func TestFrameCacheIsBounded(t *testing.T) {
 }
 
 func TestDeferredRoomsAreKeptOnce(t *testing.T) {
-	s, clk, _ := newTestService(t, Config{})
+	s, clk, _ := newTestService(t, Config{InlineBytes: -1})
 	lazy := &fakeSession{user: "lazy"}
 	join(s, lazy, "r", 0, 0)
 	// A viewer that never pulls, a message every tick for a whole window:

@@ -19,8 +19,9 @@ type frameKey struct {
 type frame struct {
 	out      *protocol.Outbound
 	messages int
-	// For a Notify: whether the messages ride inline, and how many
-	// messages it stands for (merged count + 1).
+	// For a Notify: whether the messages ride inline (then it is
+	// complete: nothing is left to pull), and how many messages it stands
+	// for (merged count + 1).
 	inline bool
 	covers int
 	// The viewer's cursors once it has this frame (inline Notify, PullResult).
@@ -78,8 +79,10 @@ func (m *frameMemo) get(r *room, k frameKey, cfg *Config) *frame {
 	return f
 }
 
-// buildNotify makes the Notify for viewers at k's cursors: with the
-// messages inline when all of them fit inlineBytes, bare otherwise.
+// buildNotify makes the Notify for viewers at k's cursors: complete, with
+// every message inline, when all of them fit inlineBytes and no priority
+// message after the cursors has expired (a Notify cannot report those: the
+// client learns it from the PullResult); bare otherwise.
 func (r *room) buildNotify(k frameKey, inlineBytes int) *frame {
 	nt := &pb.Notify{Room: r.id, Seq: k.head, Pseq: k.phead}
 	f := &frame{covers: int(k.head-min(k.known, k.head)) + int(k.phead-min(k.pknown, k.phead))}
@@ -97,8 +100,9 @@ func (r *room) buildNotify(k frameKey, inlineBytes int) *frame {
 			bins = append(bins, e.bin)
 			return true
 		})
-		if !over {
+		if !over && prio.Missed == 0 {
 			f.inline = true
+			nt.Complete = true
 			f.known, f.pknown = max(normal.Last, k.known), max(prio.Last, k.pknown)
 			nt.Messages = msgs
 			nt.Missed = normal.Missed

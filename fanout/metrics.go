@@ -22,6 +22,8 @@ type metrics struct {
 	backfillErrors  prometheus.Counter
 	repaired        prometheus.Counter
 	repairErrors    prometheus.Counter
+	repairSkipped   prometheus.Counter
+	notifyComplete  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
@@ -42,6 +44,8 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 		backfillErrors:  c("backfill_errors_total", "New local rooms whose history could not be read (they start empty)."),
 		repaired:        c("gap_repaired_total", "Messages fetched from the room store to fill a seq gap (deliveries lost between nodes)."),
 		repairErrors:    c("gap_repair_errors_total", "Seq gaps that could not be filled (viewers are told they missed messages)."),
+		repairSkipped:   c("gap_repair_skipped_total", "Seq gaps not repaired because the repair queue was full or the service was closing (viewers are told they missed messages)."),
+		notifyComplete:  c("notify_complete_total", "Notify frames that carried every new message (complete: no answer expected, the viewer is not pulling)."),
 		pulls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "roomcast", Subsystem: "fanout", Name: "pulls_total",
 			Help: "Pulls served, by kind: pull (answered) or ack (acknowledge only, nothing new).",
@@ -61,9 +65,28 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 		Namespace: "roomcast", Subsystem: "fanout", Name: "viewers",
 		Help: "Room subscriptions held by this node.",
 	}, func() float64 { return float64(s.Viewers()) })
+	cols := []prometheus.Collector{viewers}
+	if p, ok := s.pacer.(interface{ Stats() PacerStats }); ok {
+		cols = append(cols,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Namespace: "roomcast", Subsystem: "fanout", Name: "pacer_interval_seconds",
+				Help: "The pacer's node-wide notify interval (0: a message goes out at once).",
+			}, func() float64 { return p.Stats().NodeInterval.Seconds() }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Namespace: "roomcast", Subsystem: "fanout", Name: "pacer_afford_per_second",
+				Help: "Notifications per second the pacer measured the node affords (+Inf: not measured yet).",
+			}, func() float64 { return p.Stats().Afford }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Namespace: "roomcast", Subsystem: "fanout", Name: "pacer_rate_per_second",
+				Help: "Notifications per second in the pacer's last window.",
+			}, func() float64 { return p.Stats().Rate }))
+	}
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.delivered, m.deliverNoRoom, m.deliverStale, m.evicted, m.notifySent,
-			m.notifyMerged, m.inlineDelivered, m.pullDelivered, m.missed, m.pulls, m.kicks, m.backfilled, m.backfillErrors, m.repaired, m.repairErrors, viewers} {
+			m.notifyMerged, m.inlineDelivered, m.pullDelivered, m.missed, m.pulls, m.kicks, m.backfilled, m.backfillErrors, m.repaired, m.repairErrors, m.repairSkipped, m.notifyComplete} {
+			cols = append(cols, col)
+		}
+		for _, col := range cols {
 			if err := reg.Register(col); err != nil {
 				return nil, err
 			}

@@ -61,7 +61,7 @@ func (m *modelClient) at() uint64 {
 // the interleaving, a viewer never receives a frame that skips past
 // messages it has not received yet.
 func TestFramesKeepCursorOrder(t *testing.T) {
-	s, err := New(Deps{}, Config{Tick: time.Millisecond, RingSize: 100000, InlineBytes: 2000,
+	s, err := New(Deps{}, Config{RingSize: 100000, InlineBytes: 2000,
 		PullLimit: 30, Notify: PacerConfig{MinInterval: time.Millisecond, NodeBudget: -1, RoomBudget: -1}})
 	if err != nil {
 		t.Fatal(err)

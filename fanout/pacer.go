@@ -2,46 +2,79 @@ package fanout
 
 import (
 	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// Pacer decides how often one viewer may be notified. It is called once per
-// room walk, with the room's local viewers and the node's viewers, and must
-// be cheap and goroutine-safe.
+// Pacer decides how often one viewer may be notified. Interval is called
+// once per room walk, with the room's local viewers and the node's
+// viewers; Observe once per dispatcher round, with what the round did.
+// Both must be cheap and goroutine-safe.
 type Pacer interface {
 	Interval(roomViewers, nodeViewers int) time.Duration
+	Observe(Round)
 }
 
-// PacerConfig configures the default BudgetPacer.
+// Round is what one dispatcher round reports to the Pacer.
+type Round struct {
+	// At is when the round started, Busy how long it took (wall time).
+	At   time.Time
+	Busy time.Duration
+	// Lag is how long the oldest room the round served waited for it
+	// (from Deliver marking it pending to the round's start): it grows
+	// when the dispatcher cannot keep up or the node is starved of CPU.
+	Lag time.Duration
+	// Notifies is how many Notify frames the round queued.
+	Notifies int
+}
+
+// PacerConfig configures the default MeasuredPacer. The node measures
+// what it can afford; the budgets only cap it.
 type PacerConfig struct {
-	// MinInterval is the shortest time between two notifications to one
-	// viewer. Default 50ms.
+	// MinInterval is a floor on the time between two notifications to one
+	// viewer. Default 0: a message for a viewer that was not notified
+	// recently goes out at once.
 	MinInterval time.Duration `yaml:"min_interval"`
 	// MaxInterval caps the stretched interval. Default 1s.
 	MaxInterval time.Duration `yaml:"max_interval"`
-	// NodeBudget is the notifications per second the whole node aims not to
-	// exceed; -1 turns it off. Default 50000 (what two cores sustain with
-	// room to spare: each notification costs a write and an ack read).
+	// NodeBudget caps the notifications per second the node takes itself
+	// to afford (what it measures can be lower, never higher); 0 or -1: no
+	// cap (default).
 	NodeBudget float64 `yaml:"node_budget"`
-	// RoomBudget is the notifications per second one room aims not to
-	// exceed, so a room of 100k local viewers is notified less often than a
-	// room of 100; -1 turns it off. Default 50000.
+	// RoomBudget caps the notifications per second of one room, so a room
+	// of 100k local viewers is notified less often than a room of 100;
+	// 0 or -1: no cap beyond what the node affords (default).
 	RoomBudget float64 `yaml:"room_budget"`
+	// CPUTarget is the share of the node's cores (GOMAXPROCS) its
+	// notifications may use, measured as the process's CPU time per
+	// Notify; the rest stays for reads, writes of other traffic and
+	// whatever shares the box. Default 0.5.
+	CPUTarget float64 `yaml:"cpu_target"`
+	// LagTarget is how long a room may wait for its dispatcher round
+	// before the node counts as saturated (a starved or shared box).
+	// Default 20ms.
+	LagTarget time.Duration `yaml:"lag_target"`
+	// Window is how often the pacer turns its observations into a new
+	// interval. Default 100ms.
+	Window time.Duration `yaml:"window"`
 }
 
 // WithDefaults returns c with every zero field set to its default.
 func (c PacerConfig) WithDefaults() PacerConfig {
-	if c.MinInterval == 0 {
-		c.MinInterval = 50 * time.Millisecond
-	}
 	if c.MaxInterval == 0 {
 		c.MaxInterval = time.Second
 	}
-	if c.NodeBudget == 0 {
-		c.NodeBudget = 50000
+	if c.CPUTarget == 0 {
+		c.CPUTarget = 0.5
 	}
-	if c.RoomBudget == 0 {
-		c.RoomBudget = 50000
+	if c.LagTarget == 0 {
+		c.LagTarget = 20 * time.Millisecond
+	}
+	if c.Window == 0 {
+		c.Window = 100 * time.Millisecond
 	}
 	return c
 }
@@ -55,31 +88,185 @@ func (c PacerConfig) Validate() error {
 		return fmt.Errorf("fanout.notify.max_interval: must not be negative, got %v", c.MaxInterval)
 	case c.MaxInterval != 0 && c.MaxInterval < c.MinInterval:
 		return fmt.Errorf("fanout.notify.max_interval: %v is below min_interval %v", c.MaxInterval, c.MinInterval)
-	case c.NodeBudget < -1:
-		return fmt.Errorf("fanout.notify.node_budget: must be -1 (off) or positive, got %v", c.NodeBudget)
-	case c.RoomBudget < -1:
-		return fmt.Errorf("fanout.notify.room_budget: must be -1 (off) or positive, got %v", c.RoomBudget)
+	case c.NodeBudget < -1 || math.IsNaN(c.NodeBudget):
+		return fmt.Errorf("fanout.notify.node_budget: must be -1 or 0 (no cap) or positive, got %v", c.NodeBudget)
+	case c.RoomBudget < -1 || math.IsNaN(c.RoomBudget):
+		return fmt.Errorf("fanout.notify.room_budget: must be -1 or 0 (no cap) or positive, got %v", c.RoomBudget)
+	case c.CPUTarget < 0 || c.CPUTarget > 1 || math.IsNaN(c.CPUTarget):
+		return fmt.Errorf("fanout.notify.cpu_target: must be 0 (default) .. 1, got %v", c.CPUTarget)
+	case c.LagTarget < 0:
+		return fmt.Errorf("fanout.notify.lag_target: must not be negative, got %v", c.LagTarget)
+	case c.Window < 0:
+		return fmt.Errorf("fanout.notify.window: must not be negative, got %v", c.Window)
 	}
 	return nil
 }
 
-// BudgetPacer is the default Pacer: the interval is the time it takes to
-// notify every viewer of the room within RoomBudget, or every viewer of the
-// node within NodeBudget, whichever is longer, clamped to
-// [MinInterval, MaxInterval]. With both budgets off it is a fixed interval.
-type BudgetPacer struct{ cfg PacerConfig }
+// Thresholds of the node's stretch controller: at or above pressureHigh
+// of what the node affords the interval doubles, below pressureLow it
+// halves (a factor of 2 apart, so one step lands between them).
+const (
+	pressureHigh   = 0.8
+	pressureLow    = 0.4
+	minStretch     = time.Millisecond
+	minCostSamples = 200 // notifies in a window before its CPU cost per notify counts
+	costSmoothing  = 0.3 // weight of a new window in the cost per notify
+	busyHigh       = 0.8 // dispatcher busy share that counts as saturated
+)
 
-// NewBudgetPacer returns a pacer; zero fields take their defaults.
-func NewBudgetPacer(cfg PacerConfig) *BudgetPacer { return &BudgetPacer{cfg: cfg.WithDefaults()} }
+// MeasuredPacer is the default Pacer. It starts at MinInterval (0) and
+// stretches the interval only when notifications near what the node
+// affords, which it measures from what it observes:
+//
+//   - cost: process CPU time (rusage) per Notify queued, smoothed over
+//     windows with enough notifies; the node affords
+//     CPUTarget x GOMAXPROCS / cost notifies per second (NodeBudget caps it);
+//   - saturation: a dispatcher round that started LagTarget or more after
+//     its room was marked, or dispatchers busy most of the window, mean
+//     the node is at what it affords whatever the cost says (a shared
+//     box, a starved process); both count only in windows with at least
+//     minCostSamples notifies (a node that sends few is not slowed by
+//     them, and stretching it would only add latency).
+//
+// Each Window the node's notification rate is set against what it affords:
+// at pressureHigh or more the node-wide interval doubles (from minStretch),
+// under pressureLow it halves (to 0 below minStretch); quiet windows halve
+// it once per Window that passed. A room's interval is at least its local
+// viewers divided by what one room may use (the node's afford, capped by
+// RoomBudget): a big room is served in larger, rarer batches before it
+// alone can fill the node. A viewer not notified within the interval is
+// notified at once, so in a quiet room every message goes out when it
+// arrives.
+type MeasuredPacer struct {
+	cfg   PacerConfig
+	cores float64
+	cpu   func() time.Duration // process CPU so far; nil: no cost signal
+
+	mu       sync.Mutex
+	started  bool
+	start    time.Time // window start
+	cpu0     time.Duration
+	notifies int
+	busy     time.Duration
+	lag      time.Duration // max in the window
+	cost     float64       // CPU seconds per notify (smoothed); 0: unknown
+
+	node   atomic.Int64  // node-wide interval, ns
+	afford atomic.Uint64 // math.Float64bits of notifies/s the node affords; +Inf: unknown
+	rate   atomic.Uint64 // math.Float64bits of the last window's notifies/s
+}
+
+// NewMeasuredPacer returns a pacer; zero fields of cfg take their
+// defaults. cpu returns the process's CPU time so far (nil: the
+// process's own rusage where the platform has it, else no cost signal).
+func NewMeasuredPacer(cfg PacerConfig, cpu func() time.Duration) *MeasuredPacer {
+	if cpu == nil {
+		cpu = processCPU
+	}
+	p := &MeasuredPacer{cfg: cfg.WithDefaults(), cores: float64(runtime.GOMAXPROCS(0)), cpu: cpu}
+	p.afford.Store(math.Float64bits(p.capped(math.Inf(1))))
+	return p
+}
+
+func (p *MeasuredPacer) capped(afford float64) float64 {
+	if p.cfg.NodeBudget > 0 {
+		return min(afford, p.cfg.NodeBudget)
+	}
+	return afford
+}
 
 // Interval implements Pacer.
-func (p *BudgetPacer) Interval(roomViewers, nodeViewers int) time.Duration {
-	d := p.cfg.MinInterval
+func (p *MeasuredPacer) Interval(roomViewers, _ int) time.Duration {
+	d := max(p.cfg.MinInterval, time.Duration(p.node.Load()))
+	room := math.Float64frombits(p.afford.Load())
 	if p.cfg.RoomBudget > 0 {
-		d = max(d, time.Duration(float64(roomViewers)/p.cfg.RoomBudget*float64(time.Second)))
+		room = min(room, p.cfg.RoomBudget)
 	}
-	if p.cfg.NodeBudget > 0 {
-		d = max(d, time.Duration(float64(nodeViewers)/p.cfg.NodeBudget*float64(time.Second)))
+	if room > 0 && !math.IsInf(room, 1) {
+		d = max(d, time.Duration(float64(roomViewers)/room*float64(time.Second)))
 	}
 	return min(d, p.cfg.MaxInterval)
+}
+
+// Observe implements Pacer.
+func (p *MeasuredPacer) Observe(r Round) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.started {
+		p.started, p.start, p.cpu0 = true, r.At, p.cpu()
+	}
+	p.notifies += r.Notifies
+	p.busy += r.Busy
+	p.lag = max(p.lag, r.Lag)
+	if el := r.At.Add(r.Busy).Sub(p.start); el >= p.cfg.Window {
+		p.close(r.At.Add(r.Busy), el)
+	}
+}
+
+// close ends the window at end, el after it began, and sets the interval.
+func (p *MeasuredPacer) close(end time.Time, el time.Duration) {
+	secs := el.Seconds()
+	rate := float64(p.notifies) / secs
+	cpu := p.cpu()
+	if used := (cpu - p.cpu0).Seconds(); p.notifies >= minCostSamples && used > 0 {
+		c := used / float64(p.notifies)
+		if p.cost == 0 {
+			p.cost = c
+		} else {
+			p.cost += costSmoothing * (c - p.cost)
+		}
+	}
+	afford := math.Inf(1)
+	if p.cost > 0 {
+		afford = p.cfg.CPUTarget * p.cores / p.cost
+	}
+	afford = p.capped(afford)
+	pressure := rate / afford
+	// Saturated, whatever the cost says: rounds wait, or dispatchers are
+	// busy most of the window. Both count only while notifications are a
+	// real load (as many as it takes to measure their cost): on a node
+	// that sends few, slow rounds come from something else (other work,
+	// other processes), and stretching would add latency and save nothing.
+	if p.notifies >= minCostSamples {
+		if p.lag >= p.cfg.LagTarget && p.cfg.LagTarget > 0 {
+			pressure = max(pressure, pressureHigh)
+		}
+		if p.busy.Seconds()/(secs*p.cores) >= busyHigh {
+			pressure = max(pressure, pressureHigh)
+		}
+	}
+	d := time.Duration(p.node.Load())
+	switch {
+	case pressure >= pressureHigh:
+		d = min(max(2*d, minStretch), p.cfg.MaxInterval)
+	case pressure < pressureLow:
+		// Halve once per Window that passed (an idle node has no rounds
+		// to observe: the first one after a pause catches up).
+		for n := el / p.cfg.Window; n > 0 && d > 0; n-- {
+			d /= 2
+		}
+		if d < minStretch {
+			d = 0
+		}
+	}
+	p.node.Store(int64(d))
+	p.afford.Store(math.Float64bits(afford))
+	p.rate.Store(math.Float64bits(rate))
+	p.start, p.cpu0, p.notifies, p.busy, p.lag = end, cpu, 0, 0, 0
+}
+
+// PacerStats is what a MeasuredPacer concluded from its last window.
+type PacerStats struct {
+	NodeInterval time.Duration // the node-wide interval
+	Afford       float64       // notifies/s the node affords (+Inf: not measured yet)
+	Rate         float64       // notifies/s of the last window
+}
+
+// Stats returns the pacer's current conclusions.
+func (p *MeasuredPacer) Stats() PacerStats {
+	return PacerStats{
+		NodeInterval: time.Duration(p.node.Load()),
+		Afford:       math.Float64frombits(p.afford.Load()),
+		Rate:         math.Float64frombits(p.rate.Load()),
+	}
 }

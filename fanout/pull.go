@@ -23,6 +23,9 @@ func (s *Service) Pull(sub *Sub, id uint32, after, pafter uint64, limit int, ack
 	if sub.gone {
 		return ErrGone
 	}
+	if sub.pulling {
+		r.parts[sub.shard].unblock()
+	}
 	sub.pulling = false
 	sub.notifies = 0
 	r.pulls.Add(1)

@@ -36,7 +36,7 @@ func AppendFrame(dst []byte, f *pb.Frame, msgs [][]byte) ([]byte, error) {
 		// The body without its messages (built field by field: generated
 		// messages must not be copied).
 		n := b.Notify
-		head = &pb.Notify{Room: n.Room, Seq: n.Seq, Pseq: n.Pseq, Missed: n.Missed}
+		head = &pb.Notify{Room: n.Room, Seq: n.Seq, Pseq: n.Pseq, Missed: n.Missed, Complete: n.Complete}
 		bodyField, msgField = fieldFrameNotify, fieldNotifyMessages
 	case *pb.Frame_PullResult:
 		r := b.PullResult

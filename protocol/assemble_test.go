@@ -22,7 +22,7 @@ func TestAppendFrameEqualsMarshal(t *testing.T) {
 		enc = append(enc, b)
 	}
 	frames := []*pb.Frame{
-		{Body: &pb.Frame_Notify{Notify: &pb.Notify{Room: "r", Seq: 1, Pseq: 9, Missed: 2, Messages: msgs}}},
+		{Body: &pb.Frame_Notify{Notify: &pb.Notify{Room: "r", Seq: 1, Pseq: 9, Missed: 2, Messages: msgs, Complete: true}}},
 		{Id: 77, Body: &pb.Frame_PullResult{PullResult: &pb.PullResult{Room: "r", Seq: 1, Pseq: 9, More: true, MissedPriority: 1, Messages: msgs}}},
 		{Id: 3, Body: &pb.Frame_PullResult{PullResult: &pb.PullResult{Room: "r"}}},
 	}
@@ -55,7 +55,7 @@ func TestAppendFrameEqualsMarshal(t *testing.T) {
 	}
 	// AppendFrame copies the non-message fields one by one: a new field in
 	// Notify or PullResult must be added there (and here).
-	if n := (&pb.Notify{}).ProtoReflect().Descriptor().Fields().Len(); n != 5 {
+	if n := (&pb.Notify{}).ProtoReflect().Descriptor().Fields().Len(); n != 6 {
 		t.Fatalf("Notify has %d fields: update AppendFrame", n)
 	}
 	if n := (&pb.PullResult{}).ProtoReflect().Descriptor().Fields().Len(); n != 7 {

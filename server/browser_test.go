@@ -185,7 +185,12 @@ func (tb *tab) screenshot(file string) {
 // other viewer gets nothing more from it).
 func TestBrowserDemo(t *testing.T) {
 	start := time.Now()
-	s := startServer(t, nil)
+	// Inline off: every Notify needs a pull, so a page that is paused
+	// (below) is notified once and then left alone until it pulls, and
+	// the ring evicts what it did not pull. (With inline on, a quiet room
+	// pushes every message in a complete Notify, which the paused page's
+	// socket keeps for it: nothing would be skipped.)
+	s := startServer(t, func(c *configs.Config) { c.Fanout.InlineBytes = -1 })
 	base := "http://" + s.Addr()
 	bctx := browser(t)
 
@@ -337,6 +342,10 @@ func TestBrowserSDKResume(t *testing.T) {
 	}
 	post(1, 3)
 	page.waitJS("first messages", `log.msgs.join() === "m1,m2,m3"`)
+	// They came in complete Notifies: the SDK answered none of them.
+	if !page.evalBool(`c.stats().acks === 0 && c.stats().pulls === 0 && c.cursors("r").seq === 3`) {
+		t.Fatalf("the SDK answered complete notifies: %v", page.evalBool(`c.stats().acks === 0`))
+	}
 
 	// Disconnected by an administrator; 20 messages arrive while away (the
 	// ring keeps 8 of them).

@@ -104,14 +104,16 @@ func TestBurstReachesEveryViewerMerged(t *testing.T) {
 		viewers, messages, maxNotifies, dupes, metric(t, s, "roomcast_gateway_frames_out_total"), metric(t, s, "roomcast_gateway_messages_out_total"))
 }
 
-// TestPullingFlag: a viewer that never pulls gets one Notify per pull
-// window and is kicked after max_unanswered; a prompt viewer is not.
+// TestPullingFlag: a viewer that never pulls when it must (here every
+// Notify needs a pull: inline is off) gets one Notify per pull window and
+// is kicked after max_unanswered; a prompt viewer is not.
 func TestPullingFlag(t *testing.T) {
 	const window = 400 * time.Millisecond
 	s := startServer(t, func(c *configs.Config) {
 		lenient(c)
 		c.Fanout.PullWindow = window
 		c.Fanout.MaxUnanswered = 3
+		c.Fanout.InlineBytes = -1
 	})
 	ctx := context.Background()
 	probe := startProbe(t, s, "calm")
@@ -152,6 +154,9 @@ func TestPullingFlag(t *testing.T) {
 		}
 		switch {
 		case f.GetNotify() != nil:
+			if f.GetNotify().Complete {
+				t.Fatalf("complete notify with inline off: %v", f.GetNotify())
+			}
 			times = append(times, time.Now())
 		case f.GetKick() != nil:
 			kick = f.GetKick()
@@ -345,17 +350,19 @@ func TestSlowConsumer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Ask for the whole ring again and again, never reading: each answer
-	// is ~800 KB, far past the socket buffers and the queue bound.
-	for i := 0; i < 40; i++ {
+	// Ask for the ring again and again, never reading, until the server
+	// gives up: each answer is ~16 KB (pull_bytes), and together with the
+	// 200 complete Notifies of 4 KB it already queued, they go far past
+	// the socket buffers (their size varies with the kernel's tuning) and
+	// the queue bound.
+	closed := func() bool { return metric(t, s, `roomcast_gateway_closes_total{reason="slow_consumer"}`) == 1 }
+	for i := 0; i < 1000 && !(i%20 == 0 && closed()); i++ {
 		data, _ := protocol.Encode(protocol.Binary, &pb.Frame{Id: uint32(10 + i), Body: &pb.Frame_Pull{Pull: &pb.Pull{Room: "r"}}})
 		if slow.ws.WriteMessage(websocket.BinaryMessage, data) != nil {
 			break // already closed
 		}
 	}
-	eventually(t, 20*time.Second, "slow consumer closed", func() bool {
-		return metric(t, s, `roomcast_gateway_closes_total{reason="slow_consumer"}`) == 1
-	})
+	eventually(t, 20*time.Second, "slow consumer closed", closed)
 	if got := metric(t, s, `roomcast_gateway_limit_refusals_total{limit="max_queue_bytes"}`); got != 1 {
 		t.Fatalf("refusals{max_queue_bytes} = %v, want 1", got)
 	}
@@ -378,4 +385,72 @@ func TestSlowConsumer(t *testing.T) {
 	eventually(t, 10*time.Second, "queue_bytes back to 0", func() bool {
 		return metric(t, s, "roomcast_gateway_queue_bytes") == 0
 	})
+}
+
+// TestQuietRoomNeedsNoAnswer: in a quiet room every message reaches a
+// client that never answers in a complete Notify, for many times
+// pull_window x max_unanswered, and it is neither kicked nor closed; an
+// old client's acknowledgement of such a Notify gets no frame back; the
+// Go SDK sends no acknowledgement at all.
+func TestQuietRoomNeedsNoAnswer(t *testing.T) {
+	const window = 100 * time.Millisecond
+	s := startServer(t, func(c *configs.Config) {
+		lenient(c)
+		c.Fanout.PullWindow = window
+		c.Fanout.MaxUnanswered = 2
+	})
+	ctx := context.Background()
+	silent := dialRaw(t, s, 0, "")
+	silent.connect(token(t, s, "silent"))
+	silent.join("q")
+	acker := dialRaw(t, s, 0, "")
+	acker.connect(token(t, s, "acker"))
+	acker.join("q")
+	sdk := dialViewer(t, s, "sdk", client.Options{})
+	if _, err := sdk.Join(ctx, "q"); err != nil {
+		t.Fatal(err)
+	}
+	sender := dialViewer(t, s, "sender", client.Options{})
+	if _, err := sender.Join(ctx, "q"); err != nil {
+		t.Fatal(err)
+	}
+	const messages = 12 // one every 100 ms: 1.2 s, six times window x max_unanswered
+	for i := 1; i <= messages; i++ {
+		if _, err := sender.Send(ctx, "q", fmt.Sprintf("m%d", i), client.SendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []*raw{silent, acker} {
+			f := r.await("the notify", func(f *pb.Frame) bool { return f.GetNotify() != nil || f.GetKick() != nil })
+			nt := f.GetNotify()
+			if nt == nil {
+				t.Fatalf("message %d: %v", i, f)
+			}
+			if !nt.Complete || len(nt.Messages) != 1 || nt.Messages[0].Body != fmt.Sprintf("m%d", i) || nt.Seq != uint64(i) {
+				t.Fatalf("message %d: notify %v, want complete with the message", i, nt)
+			}
+			if r == acker { // an old SDK acknowledges: nothing comes back
+				r.send(&pb.Frame{Body: &pb.Frame_Pull{Pull: &pb.Pull{Room: "q", AfterSeq: nt.Seq, AfterPseq: nt.Pseq, Ack: true}}})
+			}
+		}
+		time.Sleep(window)
+	}
+	// Nothing else was sent to either: no PullResult for the acks, no kick.
+	for _, r := range []*raw{silent, acker} {
+		if f, err := r.read(300 * time.Millisecond); err == nil {
+			t.Fatalf("unexpected frame %v", f)
+		}
+	}
+	eventually(t, 5*time.Second, "the SDK viewer has every message", func() bool { return len(sdk.received("q")) == messages })
+	if st := sdk.Stats(); st.Acks != 0 || st.Pulls != 0 {
+		t.Fatalf("SDK answered complete notifies: %+v", st)
+	}
+	if got := metric(t, s, `roomcast_fanout_kicks_total{reason="NOT_PULLING"}`); got != 0 {
+		t.Fatalf("kicks{NOT_PULLING} = %v", got)
+	}
+	if got := metric(t, s, "roomcast_fanout_notify_complete_total"); got < 3*messages {
+		t.Fatalf("notify_complete = %v, want >= %d", got, 3*messages)
+	}
+	if got := metric(t, s, `roomcast_fanout_pulls_total{kind="ack"}`); got != messages {
+		t.Fatalf("acks served = %v, want %d (the old client's)", got, messages)
+	}
 }

@@ -66,7 +66,7 @@ func TestJSONSessionByHand(t *testing.T) {
 		t.Fatalf("sent: %v", sent)
 	}
 	n := hear().GetNotify()
-	if n == nil || n.Seq != 1 || len(n.Messages) != 1 || n.Messages[0].Body != "hello from JSON" {
+	if n == nil || n.Seq != 1 || len(n.Messages) != 1 || n.Messages[0].Body != "hello from JSON" || !n.Complete {
 		t.Fatalf("notify: %v", n)
 	}
 	say(`{"id":4,"pull":{"room":"lobby","afterSeq":"1","ack":true}}`)

@@ -1922,7 +1922,13 @@ type Notify struct {
 	Pseq     uint64                 `protobuf:"varint,3,opt,name=pseq,proto3" json:"pseq,omitempty"`
 	Messages []*RoomMessage         `protobuf:"bytes,4,rep,name=messages,proto3" json:"messages,omitempty"`
 	// Normal messages evicted before they could be carried inline.
-	Missed        uint64 `protobuf:"varint,5,opt,name=missed,proto3" json:"missed,omitempty"`
+	Missed uint64 `protobuf:"varint,5,opt,name=missed,proto3" json:"missed,omitempty"`
+	// The Notify carries every message after the client's cursors up to seq
+	// and pseq (those the server no longer held are counted in missed): the
+	// client sets its cursors to seq and pseq and answers nothing. Unset, the
+	// client must answer with a Pull (ack set when the inline messages
+	// already brought it up to seq and pseq).
+	Complete      bool `protobuf:"varint,20,opt,name=complete,proto3" json:"complete,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1990,6 +1996,13 @@ func (x *Notify) GetMissed() uint64 {
 		return x.Missed
 	}
 	return 0
+}
+
+func (x *Notify) GetComplete() bool {
+	if x != nil {
+		return x.Complete
+	}
+	return false
 }
 
 // Pull asks for what follows the client's cursors; it also acknowledges
@@ -4321,13 +4334,14 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x04body\x18\x05 \x01(\tR\x04body\x12\x12\n" +
 	"\x04kind\x18\x06 \x01(\tR\x04kind\x12\x1a\n" +
 	"\bpriority\x18\a \x01(\bR\bpriority\x12\x16\n" +
-	"\x06system\x18\b \x01(\bR\x06system\"\x90\x01\n" +
+	"\x06system\x18\b \x01(\bR\x06system\"\xac\x01\n" +
 	"\x06Notify\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
 	"\x04pseq\x18\x03 \x01(\x04R\x04pseq\x124\n" +
 	"\bmessages\x18\x04 \x03(\v2\x18.roomcast.v1.RoomMessageR\bmessages\x12\x16\n" +
-	"\x06missed\x18\x05 \x01(\x04R\x06missed\"~\n" +
+	"\x06missed\x18\x05 \x01(\x04R\x06missed\x12\x1a\n" +
+	"\bcomplete\x18\x14 \x01(\bR\bcomplete\"~\n" +
 	"\x04Pull\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x1b\n" +
 	"\tafter_seq\x18\x02 \x01(\x04R\bafterSeq\x12\x1d\n" +

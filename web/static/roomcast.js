@@ -7,8 +7,9 @@
 //     REDIRECT answer and Kick{MOVED} to the node that serves the user;
 //   - join several rooms, send, leave, ping;
 //   - the pull side of the protocol: on a Notify it takes the inline
-//     messages and acknowledges when they bring it up to the heads, pulls
-//     otherwise, and pulls again while the answer says `more`;
+//     messages; a complete Notify needs no answer, otherwise it
+//     acknowledges when they brought it up to the heads, pulls otherwise,
+//     and pulls again while the answer says `more`;
 //   - dedupe by msgId and by per-lane seq, so each message reaches the
 //     "message" listeners once, in seq order per lane;
 //   - reconnect with exponential backoff and jitter, resuming every room
@@ -754,7 +755,15 @@ export class RoomcastClient {
     const room = n.room;
     this.apply(room, n.messages, num(n.missed));
     const r = this.rooms.get(room);
-    if (!r || !this.ws) return;
+    if (!r) return;
+    if (n.complete) {
+      // Everything new came inline: the cursors follow the heads and the
+      // server expects no answer.
+      r.seq = Math.max(r.seq, num(n.seq));
+      r.pseq = Math.max(r.pseq, num(n.pseq));
+      return;
+    }
+    if (!this.ws) return;
     const ack = r.seq >= num(n.seq) && r.pseq >= num(n.pseq);
     if (!ack && Date.now() - r.pullingAt < PULL_STALE_MS) return; // a pull is on its way
     if (!ack) r.pullingAt = Date.now();

@@ -15,7 +15,7 @@ func TestScanMatchesGeneratedCode(t *testing.T) {
 		{Seq: 42, MsgId: 3, Body: "bye"},
 	}
 	frames := []*pb.Frame{
-		{Body: &pb.Frame_Notify{Notify: &pb.Notify{Room: "r1", Seq: 42, Pseq: 7, Missed: 3, Messages: msgs}}},
+		{Body: &pb.Frame_Notify{Notify: &pb.Notify{Room: "r1", Seq: 42, Pseq: 7, Missed: 3, Messages: msgs, Complete: true}}},
 		{Id: 9, Body: &pb.Frame_PullResult{PullResult: &pb.PullResult{Room: "r2", Seq: 42, Pseq: 7, Missed: 1, More: true, Messages: msgs}}},
 	}
 	for i, f := range frames {
@@ -28,8 +28,8 @@ func TestScanMatchesGeneratedCode(t *testing.T) {
 		if s.kind != wantKind || s.seq != 42 || s.pseq != 7 || string(s.room) != []string{"r1", "r2"}[i] {
 			t.Fatalf("frame %d scanned as %+v", i, s)
 		}
-		if (i == 1) != s.more || s.missed != []uint64{3, 1}[i] {
-			t.Fatalf("frame %d: more %v missed %d", i, s.more, s.missed)
+		if (i == 1) != s.more || (i == 0) != s.complete || s.missed != []uint64{3, 1}[i] {
+			t.Fatalf("frame %d: more %v complete %v missed %d", i, s.more, s.complete, s.missed)
 		}
 		var got []*pb.RoomMessage
 		if err := s.eachMessage(func(seq uint64, prio bool, body []byte) {
@@ -70,5 +70,28 @@ func TestSentAt(t *testing.T) {
 		if _, ok := SentAt([]byte(b)); ok {
 			t.Fatalf("%q parsed", b)
 		}
+	}
+}
+
+// TestAnswerLikeTheSDK: a complete Notify moves the cursors to the heads
+// and is not answered; an incomplete one is acknowledged when the inline
+// messages caught up, pulled otherwise (once while a pull is on its way).
+func TestAnswerLikeTheSDK(t *testing.T) {
+	var pulling int64
+	cur, pcur := uint64(5), uint64(1)
+	if ack, pull := Answer(true, true, &cur, &pcur, 9, 2, false, &pulling, 1); ack || pull || cur != 9 || pcur != 2 {
+		t.Fatalf("complete notify: ack %v pull %v cursors %d %d", ack, pull, cur, pcur)
+	}
+	if ack, pull := Answer(true, false, &cur, &pcur, 9, 2, false, &pulling, 2); !ack || pull {
+		t.Fatalf("caught-up incomplete notify: ack %v pull %v", ack, pull)
+	}
+	if ack, pull := Answer(true, false, &cur, &pcur, 20, 2, false, &pulling, 3); ack || !pull || pulling != 3 {
+		t.Fatalf("notify needing a pull: ack %v pull %v", ack, pull)
+	}
+	if ack, pull := Answer(true, false, &cur, &pcur, 21, 2, false, &pulling, 4); ack || pull {
+		t.Fatalf("second notify while pulling: ack %v pull %v", ack, pull)
+	}
+	if ack, pull := Answer(false, false, &cur, &pcur, 21, 2, true, &pulling, 5); ack || !pull {
+		t.Fatalf("pull result with more: ack %v pull %v", ack, pull)
 	}
 }

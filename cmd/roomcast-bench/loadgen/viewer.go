@@ -68,14 +68,19 @@ type cursor struct {
 const PullStale = 2 * time.Second
 
 // Answer decides how a client that behaves like the SDK answers a frame:
-// a Notify (notify set, with the room heads seq and pseq) or a PullResult
-// (with its more flag), given the cursors after applying the frame's
-// messages. ack: acknowledge; pull: pull from the cursors; neither: send
-// nothing. pulling is the client's pull-in-flight time (Unix ns, 0: none),
-// updated in place.
-func Answer(notify bool, cur, pcur, seq, pseq uint64, more bool, pulling *int64, now int64) (ack, pull bool) {
+// a Notify (notify set, with the room heads seq and pseq and its complete
+// flag) or a PullResult (with its more flag), given the cursors after
+// applying the frame's messages. ack: acknowledge; pull: pull from the
+// cursors; neither: send nothing. A complete Notify moves the cursors to
+// the heads and is not answered. pulling is the client's pull-in-flight
+// time (Unix ns, 0: none), updated in place.
+func Answer(notify, complete bool, cur, pcur *uint64, seq, pseq uint64, more bool, pulling *int64, now int64) (ack, pull bool) {
 	if notify {
-		if cur >= seq && pcur >= pseq {
+		if complete {
+			*cur, *pcur = max(*cur, seq), max(*pcur, pseq)
+			return false, false
+		}
+		if *cur >= seq && *pcur >= pseq {
 			return true, false
 		}
 		if *pulling != 0 && now-*pulling < int64(PullStale) {
@@ -424,7 +429,7 @@ func (v *Viewer) readFast(mt int, data []byte) error {
 	if now == 0 {
 		now = time.Now().UnixNano()
 	}
-	ack, pull := Answer(s.kind == kindNotify, c.seq, c.pseq, s.seq, s.pseq, s.more, &c.pulling, now)
+	ack, pull := Answer(s.kind == kindNotify, s.complete, &c.seq, &c.pseq, s.seq, s.pseq, s.more, &c.pulling, now)
 	if !ack && !pull {
 		return nil
 	}
@@ -449,8 +454,8 @@ func (v *Viewer) readFast(mt int, data []byte) error {
 var pullBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
 
 // answer sends what Answer decides (decoded path).
-func (v *Viewer) answer(c *cursor, notify bool, seq, pseq uint64, more bool) {
-	ack, pull := Answer(notify, c.seq, c.pseq, seq, pseq, more, &c.pulling, time.Now().UnixNano())
+func (v *Viewer) answer(c *cursor, notify, complete bool, seq, pseq uint64, more bool) {
+	ack, pull := Answer(notify, complete, &c.seq, &c.pseq, seq, pseq, more, &c.pulling, time.Now().UnixNano())
 	if !ack && !pull {
 		return
 	}
@@ -521,14 +526,14 @@ func (v *Viewer) handle(f *pb.Frame) {
 			c.complete(n.Seq, n.Pseq)
 			return
 		}
-		v.answer(c, true, n.Seq, n.Pseq, false)
+		v.answer(c, true, false, n.Seq, n.Pseq, false)
 	case *pb.Frame_PullResult:
 		r := b.PullResult
 		c := v.apply(r.Room, r.Messages, r.Missed)
 		if c == nil || v.cfg.NoAck {
 			return
 		}
-		v.answer(c, false, r.Seq, r.Pseq, r.More)
+		v.answer(c, false, false, r.Seq, r.Pseq, r.More)
 	case *pb.Frame_Kick:
 		v.kick()
 	}

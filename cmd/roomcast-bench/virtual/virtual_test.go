@@ -55,7 +55,7 @@ func publish(t *testing.T, sw *Swarm, roomIdx, normal, priority int) {
 // Every viewer gets every message once, priority notices included, over
 // the merged notify + pull path; latencies are recorded per delivery.
 func TestEveryViewerGetsEveryMessage(t *testing.T) {
-	cfg := Config{Viewers: 1000, Rooms: []string{"a", "b"}, Room: room.Config{Rate: 1e6}, Fanout: fanout.Config{Tick: 2 * time.Millisecond}}
+	cfg := Config{Viewers: 1000, Rooms: []string{"a", "b"}, Room: room.Config{Rate: 1e6}, Fanout: fanout.Config{}}
 	sw, stats := start(t, cfg)
 	if sw.Viewers() != 1000 {
 		t.Fatalf("viewers %d", sw.Viewers())
@@ -102,9 +102,10 @@ func TestPushBaseline(t *testing.T) {
 	}
 }
 
-// A viewer that never pulls is kicked for NOT_PULLING in merged mode.
+// A viewer that never pulls is kicked for NOT_PULLING in merged mode when
+// its Notifies need a pull (inline off: none is complete).
 func TestNoAckViewersAreKicked(t *testing.T) {
-	cfg := Config{Viewers: 50, NoAck: true, Fanout: fanout.Config{Tick: time.Millisecond, PullWindow: 5 * time.Millisecond, MaxUnanswered: 1}}
+	cfg := Config{Viewers: 50, NoAck: true, Fanout: fanout.Config{InlineBytes: -1, PullWindow: 5 * time.Millisecond, MaxUnanswered: 1}}
 	sw, stats := start(t, cfg)
 	// Kicks happen to viewers that are behind: keep the room moving.
 	eventually(t, "kicks", func() bool {

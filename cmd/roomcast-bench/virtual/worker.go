@@ -143,20 +143,20 @@ func (w *worker) play(it item, now int64, c *counts) {
 		c.notifies++
 		w.apply(s, n.Messages, n.Missed, now, c)
 		if !sw.cfg.NoAck {
-			w.answer(s, true, n.Seq, n.Pseq, false, now, c)
+			w.answer(s, true, n.Complete, n.Seq, n.Pseq, false, now, c)
 		}
 	case *pb.Frame_PullResult:
 		r := b.PullResult
 		w.apply(s, r.Messages, r.Missed, now, c)
 		if !sw.cfg.NoAck {
-			w.answer(s, false, r.Seq, r.Pseq, r.More, now, c)
+			w.answer(s, false, false, r.Seq, r.Pseq, r.More, now, c)
 		}
 	}
 }
 
 // answer acknowledges or pulls like the SDK (loadgen.Answer).
-func (w *worker) answer(s *session, notify bool, seq, pseq uint64, more bool, now int64, c *counts) {
-	ack, pull := loadgen.Answer(notify, s.seq, s.pseq, seq, pseq, more, &s.pulling, now)
+func (w *worker) answer(s *session, notify, complete bool, seq, pseq uint64, more bool, now int64, c *counts) {
+	ack, pull := loadgen.Answer(notify, complete, &s.seq, &s.pseq, seq, pseq, more, &s.pulling, now)
 	switch {
 	case ack:
 		c.acks++
