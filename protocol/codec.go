@@ -84,9 +84,13 @@ func Decode(enc Encoding, data []byte) (*pb.Frame, error) {
 	return f, nil
 }
 
-// Encode writes one frame in the given encoding.
+// Encode writes one frame in the given encoding. The JSON form of a Notify
+// or PullResult is written without reflection (see json.go).
 func Encode(enc Encoding, f *pb.Frame) ([]byte, error) {
 	if enc == JSON {
+		if data, ok := appendFrameJSON(make([]byte, 0, jsonSizeHint(f)), f); ok {
+			return data, nil
+		}
 		return jsonOut.Marshal(f)
 	}
 	return binOut.Marshal(f)
