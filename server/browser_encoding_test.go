@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
 
 	"github.com/roomcast/roomcast/client"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
