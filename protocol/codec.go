@@ -64,10 +64,16 @@ var (
 	binOut  = proto.MarshalOptions{}
 )
 
-// Decode parses one frame. Unknown fields are ignored, so a frame whose only
+// Decode parses one frame (a JSON Pull, Ping, Notify or PullResult without
+// reflection, see json_decode.go). Unknown fields are ignored, so a frame whose only
 // operation is unknown to this server decodes to ErrUnknownOp (with the frame,
 // so its id can be echoed).
 func Decode(enc Encoding, data []byte) (*pb.Frame, error) {
+	if enc == JSON {
+		if f, ok := decodeFrameJSON(data); ok {
+			return f, nil
+		}
+	}
 	f := new(pb.Frame)
 	var err error
 	if enc == JSON {
