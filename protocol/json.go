@@ -203,8 +203,7 @@ func appendPullResultJSON(dst []byte, r *pb.PullResult) ([]byte, bool) {
 	return o.close()
 }
 
-// appendRoomMessageJSON appends one room message's JSON form (a nil
-// message is an empty object, as protojson writes a nil list element).
+// appendRoomMessageJSON appends one room message's JSON form.
 func appendRoomMessageJSON(dst []byte, m *pb.RoomMessage) ([]byte, bool) {
 	o := openObject(dst)
 	o.u64("seq", m.GetSeq())

@@ -3,7 +3,6 @@ package protocol
 import (
 	"testing"
 
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
@@ -95,20 +94,29 @@ func FuzzJSONDecodeFast(f *testing.F) {
 	})
 }
 
-func BenchmarkDecodePull(b *testing.B) {
-	data := []byte(`{"pull":{"room":"bench","afterSeq":"123456","afterPseq":"12","ack":true}}`)
-	b.Run("fast", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := Decode(JSON, data); err != nil {
-				b.Fatal(err)
-			}
+// BenchmarkDecodeAck is the server's cost of reading one viewer's
+// acknowledgement (Pull{ack}), in each encoding.
+func BenchmarkDecodeAck(b *testing.B) {
+	f := &pb.Frame{Body: &pb.Frame_Pull{Pull: &pb.Pull{Room: "bench", AfterSeq: 123456, AfterPseq: 12, Ack: true}}}
+	for _, enc := range []Encoding{Binary, JSON} {
+		data, err := Encode(enc, f)
+		if err != nil {
+			b.Fatal(err)
 		}
-	})
+		b.Run(enc.String(), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Decode(enc, data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	data, _ := Encode(JSON, f)
 	b.Run("protojson", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if err := protojson.Unmarshal(data, new(pb.Frame)); err != nil {
+			if err := jsonIn.Unmarshal(data, new(pb.Frame)); err != nil {
 				b.Fatal(err)
 			}
 		}
