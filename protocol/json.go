@@ -4,13 +4,14 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
 
 // The JSON form of the hot frames (a Notify or PullResult and the room
-// messages in them) is written by hand instead of by protojson, which walks
+// messages in them, and the Sent answering each published message) is written by hand instead of by protojson, which walks
 // every field through reflection: a frame shared by a whole room is cheap
 // either way, but a PullResult answering one viewer's Pull, or the many
 // frames of a room whose viewers sit at different cursors, are not. The
@@ -24,61 +25,73 @@ import (
 // encoded by protojson instead, so the wire stays right while the test
 // fails and names the field.
 
-// jsonFields are the fields appendJSON writes, by message, in order.
+// jsonFields are the fields the hand-written encoder writes, by message,
+// in order (Frame: its plain fields; its oneof cases other than the bodies
+// below are encoded by protojson).
 var jsonFields = map[protoreflect.FullName][]protoreflect.Name{
-	"roomcast.v1.Frame":       {"id"}, // plus the notify and pull_result bodies
+	"roomcast.v1.Frame":       {"id"},
 	"roomcast.v1.Notify":      {"room", "seq", "pseq", "messages", "missed"},
 	"roomcast.v1.PullResult":  {"room", "messages", "seq", "pseq", "missed", "missed_priority", "more"},
 	"roomcast.v1.RoomMessage": {"seq", "msg_id", "from", "ts", "body", "kind", "priority", "system"},
+	"roomcast.v1.Sent":        {"room", "seq", "msg_id", "priority"},
 }
 
-// fastJSON reports whether the hand-written encoder covers every field of
-// the hot messages (see jsonFields); false sends every frame to protojson.
-var fastJSON = unknownJSONFields() == nil
+// Which frame bodies the hand-written encoder covers completely (the
+// envelope's and the body's fields, and its messages' fields); the others
+// go to protojson.
+var (
+	fastRoomMessage = unknownFields(&pb.RoomMessage{}) == nil && unknownFields(&pb.Frame{}) == nil
+	fastNotify      = fastRoomMessage && unknownFields(&pb.Notify{}) == nil
+	fastPullResult  = fastRoomMessage && unknownFields(&pb.PullResult{}) == nil
+	fastSent        = unknownFields(&pb.Frame{}) == nil && unknownFields(&pb.Sent{}) == nil
+)
 
 // unknownJSONFields lists the fields of the hot messages the hand-written
 // encoder does not write ("Message.field").
 func unknownJSONFields() []string {
 	var missing []string
-	check := func(md protoreflect.MessageDescriptor, extra ...protoreflect.Name) {
-		known := map[protoreflect.Name]bool{}
-		for _, n := range jsonFields[md.FullName()] {
-			known[n] = true
-		}
-		for _, n := range extra {
-			known[n] = true
-		}
-		fs := md.Fields()
-		for i := 0; i < fs.Len(); i++ {
-			fd := fs.Get(i)
-			if !known[fd.Name()] {
-				missing = append(missing, string(md.Name())+"."+string(fd.Name()))
-			}
-		}
+	for _, m := range []proto.Message{&pb.Frame{}, &pb.Notify{}, &pb.PullResult{}, &pb.RoomMessage{}, &pb.Sent{}} {
+		missing = append(missing, unknownFields(m)...)
 	}
-	frame := (&pb.Frame{}).ProtoReflect().Descriptor()
-	// Frame's oneof cases other than these two are encoded by protojson;
-	// only its plain fields must be known.
-	fs := frame.Fields()
-	known := map[protoreflect.Name]bool{"id": true}
-	for i := 0; i < fs.Len(); i++ {
-		fd := fs.Get(i)
-		if fd.ContainingOneof() == nil && !known[fd.Name()] {
-			missing = append(missing, "Frame."+string(fd.Name()))
-		}
-	}
-	check((&pb.Notify{}).ProtoReflect().Descriptor())
-	check((&pb.PullResult{}).ProtoReflect().Descriptor())
-	check((&pb.RoomMessage{}).ProtoReflect().Descriptor())
 	return missing
 }
 
-// appendFrameJSON appends the JSON form of f when f is a Notify or a
-// PullResult and the hand-written encoder covers it; ok is false
+// unknownFields lists m's fields (for Frame: outside the oneof) missing
+// from jsonFields.
+func unknownFields(m proto.Message) []string {
+	md := m.ProtoReflect().Descriptor()
+	known := map[protoreflect.Name]bool{}
+	for _, n := range jsonFields[md.FullName()] {
+		known[n] = true
+	}
+	var missing []string
+	fs := md.Fields()
+	for i := 0; i < fs.Len(); i++ {
+		fd := fs.Get(i)
+		if md.Name() == "Frame" && fd.ContainingOneof() != nil {
+			continue
+		}
+		if !known[fd.Name()] {
+			missing = append(missing, string(md.Name())+"."+string(fd.Name()))
+		}
+	}
+	return missing
+}
+
+// appendFrameJSON appends the JSON form of f when f is a Notify, a
+// PullResult or a Sent and the hand-written encoder covers it; ok is false
 // otherwise (and for strings that are not valid UTF-8, which protojson
 // rejects with an error of its own).
 func appendFrameJSON(dst []byte, f *pb.Frame) (out []byte, ok bool) {
-	if !fastJSON {
+	switch f.Body.(type) {
+	case *pb.Frame_Notify:
+		ok = fastNotify
+	case *pb.Frame_PullResult:
+		ok = fastPullResult
+	case *pb.Frame_Sent:
+		ok = fastSent
+	}
+	if !ok {
 		return dst, false
 	}
 	start := len(dst)
@@ -95,6 +108,9 @@ func appendFrameJSON(dst []byte, f *pb.Frame) (out []byte, ok bool) {
 	case *pb.Frame_PullResult:
 		dst = append(dst, `"pullResult":`...)
 		dst, ok = appendPullResultJSON(dst, b.PullResult)
+	case *pb.Frame_Sent:
+		dst = append(dst, `"sent":`...)
+		dst, ok = appendSentJSON(dst, b.Sent)
 	}
 	if !ok {
 		return dst[:start], false
@@ -200,6 +216,15 @@ func appendPullResultJSON(dst []byte, r *pb.PullResult) ([]byte, bool) {
 	o.u64("missed", r.GetMissed())
 	o.u64("missedPriority", r.GetMissedPriority())
 	o.boolean("more", r.GetMore())
+	return o.close()
+}
+
+func appendSentJSON(dst []byte, m *pb.Sent) ([]byte, bool) {
+	o := openObject(dst)
+	o.str("room", m.GetRoom())
+	o.u64("seq", m.GetSeq())
+	o.u64("msgId", m.GetMsgId())
+	o.boolean("priority", m.GetPriority())
 	return o.close()
 }
 
