@@ -3,6 +3,9 @@ package server
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,6 +78,24 @@ func TestBrowserSDKEncodings(t *testing.T) {
 			})()`, user, option, room), chromedp.EvalAwaitPromise))
 			if err != nil || !ok {
 				t.Fatalf("SDK setup: %v (page errors %v)", err, tab.errors())
+			}
+
+			if enc == "protobuf" {
+				// A bad encoding is refused by name; a protobufUrl that is
+				// not the protobuf module (here: another module of the
+				// site) fails connect with a clear error.
+				got := evalJS[string](tab, `(async () => {
+					const { RoomcastClient } = await import("/sdk/roomcast.js");
+					let bad = "";
+					try { new RoomcastClient({ url: "ws://x/ws", encoding: "xml" }); } catch (e) { bad = e.message; }
+					const c2 = new RoomcastClient({ url: "ws://" + location.host + "/ws", token: "x", protobufUrl: "/static/common.js", reconnect: false });
+					let load = "";
+					try { await c2.connect(); } catch (e) { load = e.message; }
+					return bad + " | " + load;
+				})()`)
+				if !strings.Contains(got, `encoding must be "protobuf" or "json", not "xml"`) || !strings.Contains(got, "cannot load the protobuf encoding from /static/common.js: no Frame export") {
+					t.Fatalf("bad options: %q", got)
+				}
 			}
 
 			// From Go to the page.
@@ -171,6 +192,25 @@ func TestBrowserViewerEncoding(t *testing.T) {
 	for _, tb := range []*tab{bin, text} {
 		if errs := tb.errors(); len(errs) > 0 {
 			t.Errorf("%s: JavaScript errors: %v", tb.name, errs)
+		}
+	}
+}
+
+// TestVendorModuleServed: the SDK's protobuf module is served next to the
+// SDK (/sdk/vendor/, where roomcast.js imports it from) and under /static/,
+// as JavaScript with the pages' security headers.
+func TestVendorModuleServed(t *testing.T) {
+	s := startServer(t, nil)
+	for _, path := range []string{"/sdk/vendor/roomcast-pb.min.js", "/static/vendor/roomcast-pb.min.js"} {
+		resp, err := http.Get("http://" + s.Addr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Type"), "javascript") ||
+			resp.Header.Get("Content-Security-Policy") == "" || !strings.Contains(string(body), "Frame") {
+			t.Fatalf("GET %s: %d %q CSP %q, %d bytes", path, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Security-Policy"), len(body))
 		}
 	}
 }

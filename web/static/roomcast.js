@@ -110,16 +110,15 @@ const protobufModules = new Map(); // url -> Promise of the module's Frame
 function loadFrameType(url) {
   let p = protobufModules.get(url);
   if (!p) {
-    p = import(url).then(
-      (mod) => {
+    p = import(url)
+      .then((mod) => {
         if (!mod.Frame) throw new Error("no Frame export");
         return mod.Frame;
-      },
-      (e) => {
+      })
+      .catch((e) => {
         protobufModules.delete(url);
         throw new Error(`roomcast: cannot load the protobuf encoding from ${url}: ${e.message ?? e}`);
-      },
-    );
+      });
     protobufModules.set(url, p);
   }
   return p;
