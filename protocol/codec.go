@@ -64,10 +64,16 @@ var (
 	binOut  = proto.MarshalOptions{}
 )
 
-// Decode parses one frame. Unknown fields are ignored, so a frame whose only
+// Decode parses one frame (a JSON Pull, Ping, Notify or PullResult without
+// reflection, see json_decode.go). Unknown fields are ignored, so a frame whose only
 // operation is unknown to this server decodes to ErrUnknownOp (with the frame,
 // so its id can be echoed).
 func Decode(enc Encoding, data []byte) (*pb.Frame, error) {
+	if enc == JSON {
+		if f, ok := decodeFrameJSON(data); ok {
+			return f, nil
+		}
+	}
 	f := new(pb.Frame)
 	var err error
 	if enc == JSON {
@@ -84,9 +90,13 @@ func Decode(enc Encoding, data []byte) (*pb.Frame, error) {
 	return f, nil
 }
 
-// Encode writes one frame in the given encoding.
+// Encode writes one frame in the given encoding. The JSON form of a Notify
+// or PullResult is written without reflection (see json.go).
 func Encode(enc Encoding, f *pb.Frame) ([]byte, error) {
 	if enc == JSON {
+		if data, ok := appendFrameJSON(make([]byte, 0, jsonSizeHint(f)), f); ok {
+			return data, nil
+		}
 		return jsonOut.Marshal(f)
 	}
 	return binOut.Marshal(f)

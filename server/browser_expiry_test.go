@@ -20,10 +20,12 @@ func TestBrowserSDKTokenExpiry(t *testing.T) {
 		lenient(c)
 		c.Gateway.AuthTimeout = 400 * time.Millisecond // janitor every 100ms
 	})
-	short, _ := shortToken(t, s, "zed", 5*time.Second) // long enough for Chromium to start on a busy box
-	long := token(t, s, "zed")
 	base := "http://" + s.Addr()
 	page := openTab(t, browser(t), "sdk", base+"/sdk/roomcast.js")
+	// Minted once the browser is up (starting it can take most of the
+	// short token's life on a loaded box).
+	short, _ := shortToken(t, s, "zed", 3*time.Second)
+	long := token(t, s, "zed")
 	ok, err := chromedp.Run(page.ctx, chromedp.Evaluate[bool](fmt.Sprintf(`(async () => {
 		window.log = { msgs: [], states: [], tokens: 0 };
 		const { RoomcastClient } = await import("/sdk/roomcast.js");

@@ -209,9 +209,11 @@ func TestBrowserSDKOfflinePagedPull(t *testing.T) {
 // shim.dropBody is lost on the way; with shim.refuse > 0 the answer to the
 // next send is replaced by STORE_UNAVAILABLE (the message was stored, the
 // client cannot know); with shim.cut > 0 the connection is closed right
-// after the next send, before its answer.
+// after the next send, before its answer. It reads and rewrites frames in
+// their JSON form, so the SDK speaks JSON under it.
 const shimJS = `
 	window.shim = { sent: [], dropBody: "", refuse: 0, cut: 0 };
+	opts.encoding = "json";
 	class Shim extends WebSocket {
 		send(data) {
 			const f = JSON.parse(data);

@@ -393,15 +393,17 @@ func TestBrowserSDKRedirect(t *testing.T) {
 			return
 		}
 		defer ws.Close()
-		write := func(f *pb.Frame) {
-			b, _ := protocol.Encode(protocol.JSON, f)
-			_ = ws.WriteMessage(websocket.TextMessage, b)
-		}
-		_, data, err := ws.ReadMessage()
+		// The fake answers in the encoding the SDK speaks.
+		mt, data, err := ws.ReadMessage()
 		if err != nil {
 			return
 		}
-		f, err := protocol.Decode(protocol.JSON, data)
+		enc, _ := protocol.EncodingOf(mt)
+		write := func(f *pb.Frame) {
+			b, _ := protocol.Encode(enc, f)
+			_ = ws.WriteMessage(enc.MessageType(), b)
+		}
+		f, err := protocol.Decode(enc, data)
 		if err != nil || f.GetConnect() == nil {
 			t.Errorf("fake node: first frame %v %v", f, err)
 			return

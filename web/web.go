@@ -71,6 +71,8 @@ func (h *Handler) Register(mux Mux) {
 	mux.Handle("GET /{$}", h.file("index.html"))
 	mux.Handle("GET /admin", h.file("admin.html"))
 	mux.Handle("GET /sdk/roomcast.js", h.file("roomcast.js"))
+	// The SDK's protobuf encoding, which it imports from next to itself.
+	mux.Handle("GET /sdk/vendor/roomcast-pb.min.js", h.file("vendor/roomcast-pb.min.js"))
 	mux.Handle("GET /favicon.ico", h.file("favicon.svg"))
 	mux.Handle("GET /static/", http.StripPrefix("/static", h.headers(noDirs(h.static))))
 	if h.d.Demo != nil {

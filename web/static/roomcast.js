@@ -1,6 +1,8 @@
 // roomcast.js — the JavaScript SDK for roomcast (one ES module, no build
-// step). It speaks JSON text frames (docs/protocol.md) and does what the Go
-// SDK (client/) does:
+// step). It speaks protobuf binary frames (the default; the protobuf code is
+// the vendored module vendor/roomcast-pb.min.js, loaded on first connect) or
+// JSON text frames (opt.encoding "json", for debugging), see
+// docs/protocol.md, and does what the Go SDK (client/) does:
 //
 //   - connect with a token (or an async tokenFunc, called on every
 //     (re)connect so tokens can be refreshed), following a cluster's
@@ -91,6 +93,56 @@
 // and keeps msgId a string (it uses all 64 bits). Errors: a RoomcastError
 // (branch on .code) for an Error frame, a DisconnectedError when the
 // connection broke before the answer, a ClosedError after close().
+
+// Frame encodings (opt.encoding). Both hand the SDK the same objects: the
+// protojson form of a Frame (lowerCamelCase names, 64-bit integers as
+// decimal strings, enums as names, zero values left out).
+//   "protobuf" (default): binary WebSocket messages, the protobuf encoding.
+//     Smaller frames and the server's cheapest path (as the Go SDK's
+//     default). The code comes from vendor/roomcast-pb.min.js (protobufjs +
+//     roomcast.proto, built by web/pbjs/build.sh), imported on the first
+//     connect (opt.protobufUrl).
+//   "json": text WebSocket messages, protojson: readable in the browser's
+//     network panel; no extra module.
+// A frame is decoded by its WebSocket message type, whatever was chosen.
+const ENCODINGS = ["protobuf", "json"];
+const PROTOBUF_URL = new URL("./vendor/roomcast-pb.min.js", import.meta.url).href;
+const TO_OBJECT = { longs: String, enums: String, bytes: String, json: true };
+const protobufModules = new Map(); // url -> Promise of the module's Frame
+
+// loadFrameType imports the protobuf code once per URL (again after a
+// failure).
+function loadFrameType(url) {
+  let p = protobufModules.get(url);
+  if (!p) {
+    p = import(url)
+      .then((mod) => {
+        if (!mod.Frame) throw new Error("no Frame export");
+        return mod.Frame;
+      })
+      .catch((e) => {
+        protobufModules.delete(url);
+        throw new Error(`roomcast: cannot load the protobuf encoding from ${url}: ${e.message ?? e}`);
+      });
+    protobufModules.set(url, p);
+  }
+  return p;
+}
+
+// newCodec makes the frame codec of one client: encode(frame object) ->
+// what WebSocket.send takes; decode(MessageEvent.data) -> frame object.
+async function newCodec(encoding, url) {
+  const Frame = encoding === "protobuf" ? await loadFrameType(url) : null;
+  return {
+    binary: !!Frame,
+    encode: Frame ? (f) => Frame.encode(Frame.fromObject(f)).finish() : (f) => JSON.stringify(f),
+    decode(data) {
+      if (typeof data === "string") return JSON.parse(data);
+      if (!Frame) throw new Error("roomcast: binary frame on a JSON connection");
+      return Frame.toObject(Frame.decode(new Uint8Array(data)), TO_OBJECT);
+    },
+  };
+}
 
 const PULL_STALE_MS = 2000; // an unanswered pull blocks the next one this long
 const MAX_REDIRECTS = 3;
@@ -323,9 +375,15 @@ export class RoomcastClient {
    * @param {number} [opt.offline.ackIntervalMs=0] server's (Counters; 20 and 1000)
    * @param {number} [opt.offline.gapTimeoutMs=1000] pull a gap in live delivery after this
    * @param {typeof WebSocket} [opt.WebSocket] implementation (default: the global)
+   * @param {"protobuf"|"json"} [opt.encoding="protobuf"] frames on the wire (see ENCODINGS)
+   * @param {string} [opt.protobufUrl] where the protobuf module is (default:
+   *        vendor/roomcast-pb.min.js next to this file)
    */
   constructor(opt) {
     if (!opt || !opt.url) throw new Error("roomcast: url is required");
+    if (opt.encoding !== undefined && !ENCODINGS.includes(opt.encoding)) {
+      throw new Error(`roomcast: encoding must be "protobuf" or "json", not ${JSON.stringify(opt.encoding)}`);
+    }
     this.opt = {
       pullLimit: 0,
       reconnect: true,
@@ -334,6 +392,8 @@ export class RoomcastClient {
       requestTimeoutMs: 10000,
       dedupeWindow: 4096,
       WebSocket: globalThis.WebSocket,
+      encoding: "protobuf",
+      protobufUrl: PROTOBUF_URL,
       ...opt,
       offline: { ackEvery: 0, ackIntervalMs: 0, gapTimeoutMs: 1000, seen: null, ...(opt.offline ?? {}) },
     };
@@ -344,6 +404,7 @@ export class RoomcastClient {
     this.pending = new Map(); // id -> {resolve, reject, timer}
     this.nextId = 0;
     this.ws = null;
+    this.codec = null; // set by the first connect (newCodec)
     this.connected = false;
     this.closed = false;
     this.waiters = []; // resolved when connected
@@ -437,6 +498,8 @@ export class RoomcastClient {
 
   // openOnce dials one WebSocket, sends Connect and resolves on Connected.
   async openOnce(url) {
+    this.codec ??= await newCodec(this.opt.encoding, this.opt.protobufUrl);
+    const codec = this.codec;
     const token = await this.token();
     return new Promise((resolve, reject) => {
       let ws;
@@ -454,14 +517,15 @@ export class RoomcastClient {
           reject(new Error("roomcast: connect timed out"));
         }
       }, this.opt.requestTimeoutMs);
+      if (codec.binary) ws.binaryType = "arraybuffer";
       ws.onopen = () => {
-        ws.send(JSON.stringify({ id: 1, connect: { token, client: "roomcast-js/1" } }));
+        ws.send(codec.encode({ id: 1, connect: { token, client: "roomcast-js/1" } }));
         this.lastSend = Date.now();
       };
       ws.onmessage = (ev) => {
         let f;
         try {
-          f = JSON.parse(ev.data);
+          f = codec.decode(ev.data);
         } catch {
           return;
         }
@@ -613,7 +677,7 @@ export class RoomcastClient {
   }
 
   write(frame) {
-    this.ws.send(JSON.stringify(frame));
+    this.ws.send(this.codec.encode(frame));
     this.lastSend = Date.now();
   }
 

@@ -86,6 +86,8 @@ async function start(roomName, user) {
   const c = new RoomcastClient({
     url: wsURL(),
     tokenFunc: async () => (currentToken = await token(user)),
+    // Protobuf frames (the SDK's default); ?enc=json for readable frames.
+    encoding: param("enc") === "json" ? "json" : "protobuf",
   });
   client = c;
   c.on("message", (r, m) => r === room && addMessage(m));
