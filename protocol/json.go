@@ -30,7 +30,7 @@ import (
 // below are encoded by protojson).
 var jsonFields = map[protoreflect.FullName][]protoreflect.Name{
 	"roomcast.v1.Frame":       {"id"},
-	"roomcast.v1.Notify":      {"room", "seq", "pseq", "messages", "missed"},
+	"roomcast.v1.Notify":      {"room", "seq", "pseq", "messages", "missed", "complete"},
 	"roomcast.v1.PullResult":  {"room", "messages", "seq", "pseq", "missed", "missed_priority", "more"},
 	"roomcast.v1.RoomMessage": {"seq", "msg_id", "from", "ts", "body", "kind", "priority", "system"},
 	"roomcast.v1.Sent":        {"room", "seq", "msg_id", "priority"},
@@ -204,6 +204,7 @@ func appendNotifyJSON(dst []byte, n *pb.Notify) ([]byte, bool) {
 	o.u64("pseq", n.GetPseq())
 	o.messages("messages", n.GetMessages())
 	o.u64("missed", n.GetMissed())
+	o.boolean("complete", n.GetComplete())
 	return o.close()
 }
 

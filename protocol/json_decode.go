@@ -278,6 +278,10 @@ func (d *jsonDecoder) notify(n *pb.Notify) bool {
 			return d.u64(&n.Missed)
 		case "messages":
 			return d.messages(&n.Messages)
+		case "complete":
+			v, ok := d.boolean()
+			n.Complete = v
+			return ok
 		}
 		return false
 	})
