@@ -22,6 +22,7 @@ type metrics struct {
 	backfillErrors  prometheus.Counter
 	repaired        prometheus.Counter
 	repairErrors    prometheus.Counter
+	tombstoned      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
@@ -42,6 +43,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 		backfillErrors:  c("backfill_errors_total", "New local rooms whose history could not be read (they start empty)."),
 		repaired:        c("gap_repaired_total", "Messages fetched from the room store to fill a seq gap (deliveries lost between nodes)."),
 		repairErrors:    c("gap_repair_errors_total", "Seq gaps that could not be filled (viewers are told they missed messages)."),
+		tombstoned:      c("tombstoned_total", "Messages of local rings replaced by their tombstone (deleted by moderation)."),
 		pulls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "roomcast", Subsystem: "fanout", Name: "pulls_total",
 			Help: "Pulls served, by kind: pull (answered) or ack (acknowledge only, nothing new).",
@@ -63,7 +65,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 	}, func() float64 { return float64(s.Viewers()) })
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.delivered, m.deliverNoRoom, m.deliverStale, m.evicted, m.notifySent,
-			m.notifyMerged, m.inlineDelivered, m.pullDelivered, m.missed, m.pulls, m.kicks, m.backfilled, m.backfillErrors, m.repaired, m.repairErrors, viewers} {
+			m.notifyMerged, m.inlineDelivered, m.pullDelivered, m.missed, m.pulls, m.kicks, m.backfilled, m.backfillErrors, m.repaired, m.repairErrors, m.tombstoned, viewers} {
 			if err := reg.Register(col); err != nil {
 				return nil, err
 			}

@@ -18,6 +18,12 @@ var (
 	ErrNotOwner = errors.New("room: not the owner of this room")
 	// ErrUnavailable: the store could not be reached; nothing was accepted.
 	ErrUnavailable = errors.New("room: store unavailable")
+	// ErrDeleteForbidden: only the sender (within Config.DeleteWindow), a
+	// room moderator or host, or an admin may delete a message.
+	ErrDeleteForbidden = errors.New("room: not allowed to delete this message")
+	// ErrMessageNotFound: no such message (a seq above the lane's head, or
+	// one the store no longer keeps, for a sender's own delete).
+	ErrMessageNotFound = errors.New("room: message not found")
 )
 
 // Drop reasons, as counted per room and in metrics.

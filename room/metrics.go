@@ -11,6 +11,8 @@ type metrics struct {
 	// fenced counts writes the store refused for a stale ownership term.
 	fenced      prometheus.Counter
 	storeErrors prometheus.Counter
+	// deleted counts messages deleted by moderation (events announced).
+	deleted prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, error) {
@@ -39,6 +41,10 @@ func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, erro
 			Namespace: "roomcast", Subsystem: "room", Name: "store_errors_total",
 			Help: "Room store operations that failed (nothing was accepted).",
 		}),
+		deleted: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "room", Name: "messages_deleted_total",
+			Help: "Room messages deleted by their sender, a room moderator or host, or an admin.",
+		}),
 		rooms: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "roomcast", Subsystem: "room", Name: "rooms",
 			Help: "Rooms this node owns.",
@@ -50,7 +56,7 @@ func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, erro
 	m.accepted.WithLabelValues("normal")
 	m.accepted.WithLabelValues("priority")
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.accepted, m.dropped, m.joins, m.leaves, m.rooms, m.fenced, m.storeErrors} {
+		for _, c := range []prometheus.Collector{m.accepted, m.dropped, m.joins, m.leaves, m.rooms, m.fenced, m.storeErrors, m.deleted} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -458,19 +458,7 @@ func (s *Service) sendRun(reqs []SendRequest, res []SendResult) {
 		r.wq = append(r.wq, p)
 		pending[i], last = p, p
 	}
-	forget := false
-	// Batches complete in queue order: the last done means all. While
-	// another sender writes, wait; when nobody does (the writer finished
-	// its own messages and left the rest), write.
-	for last != nil && !last.done {
-		if r.flushing {
-			r.flushed.Wait()
-			continue
-		}
-		if s.flush(r, last) {
-			forget = true
-		}
-	}
+	forget := s.commitLocked(r, last)
 	for i, p := range pending {
 		if p == nil {
 			continue
@@ -485,6 +473,25 @@ func (s *Service) sendRun(reqs []SendRequest, res []SendResult) {
 	if forget {
 		s.Forget(r.id)
 	}
+}
+
+// commitLocked waits until last (and so every message queued before it)
+// is written or failed; nil is nothing to wait for. r.mu is held. It
+// reports whether the room must be forgotten once r.mu is released.
+func (s *Service) commitLocked(r *state, last *pendingAppend) (forget bool) {
+	// Batches complete in queue order: the last done means all. While
+	// another sender writes, wait; when nobody does (the writer finished
+	// its own messages and left the rest), write.
+	for last != nil && !last.done {
+		if r.flushing {
+			r.flushed.Wait()
+			continue
+		}
+		if s.flush(r, last) {
+			forget = true
+		}
+	}
+	return forget
 }
 
 // pendingAppend is one checked message waiting for its room's store write.

@@ -42,6 +42,11 @@ type Store interface {
 	Recent(ctx context.Context, room string, priority bool, after uint64, n int) ([]*pb.RoomMessage, error)
 	// Tail returns the newest n kept messages of a lane, oldest first.
 	Tail(ctx context.Context, room string, priority bool, n int) ([]*pb.RoomMessage, error)
+	// Tombstone replaces the kept message tomb.Seq of tomb's lane with
+	// tomb (a deleted message: same seq, no body) and reports whether that
+	// seq was kept. It is fenced like every write; a seq no longer kept
+	// changes nothing.
+	Tombstone(ctx context.Context, room string, term uint64, tomb *pb.RoomMessage) (bool, error)
 }
 
 // ErrFenced is returned for a write with a term lower than the room's.

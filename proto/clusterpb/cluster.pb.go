@@ -195,6 +195,8 @@ type Envelope struct {
 	//	*Envelope_CloseUser
 	//	*Envelope_Query
 	//	*Envelope_QueryReply
+	//	*Envelope_ModerationDelete
+	//	*Envelope_ModerationDeleted
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -429,6 +431,24 @@ func (x *Envelope) GetQueryReply() *QueryReply {
 	return nil
 }
 
+func (x *Envelope) GetModerationDelete() *ModerationDelete {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_ModerationDelete); ok {
+			return x.ModerationDelete
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetModerationDeleted() *ModerationDeleted {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_ModerationDeleted); ok {
+			return x.ModerationDeleted
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Body interface {
 	isEnvelope_Body()
 }
@@ -522,6 +542,15 @@ type Envelope_QueryReply struct {
 	QueryReply *QueryReply `protobuf:"bytes,41,opt,name=query_reply,json=queryReply,proto3,oneof"`
 }
 
+type Envelope_ModerationDelete struct {
+	// Moderation (70-79): node -> room owner, and the reply.
+	ModerationDelete *ModerationDelete `protobuf:"bytes,70,opt,name=moderation_delete,json=moderationDelete,proto3,oneof"`
+}
+
+type Envelope_ModerationDeleted struct {
+	ModerationDeleted *ModerationDeleted `protobuf:"bytes,71,opt,name=moderation_deleted,json=moderationDeleted,proto3,oneof"`
+}
+
 func (*Envelope_Deliveries) isEnvelope_Body() {}
 
 func (*Envelope_Kick) isEnvelope_Body() {}
@@ -559,6 +588,10 @@ func (*Envelope_CloseUser) isEnvelope_Body() {}
 func (*Envelope_Query) isEnvelope_Body() {}
 
 func (*Envelope_QueryReply) isEnvelope_Body() {}
+
+func (*Envelope_ModerationDelete) isEnvelope_Body() {}
+
+func (*Envelope_ModerationDeleted) isEnvelope_Body() {}
 
 type Deliveries struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1710,11 +1743,151 @@ func (x *QueryReply) GetFound() bool {
 	return false
 }
 
+// ModerationDelete deletes a room message at the room's owner
+// (room.DeleteRequest).
+type ModerationDelete struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Room          string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Priority      bool                   `protobuf:"varint,3,opt,name=priority,proto3" json:"priority,omitempty"`
+	By            string                 `protobuf:"bytes,4,opt,name=by,proto3" json:"by,omitempty"`
+	Admin         bool                   `protobuf:"varint,5,opt,name=admin,proto3" json:"admin,omitempty"`
+	Reason        string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModerationDelete) Reset() {
+	*x = ModerationDelete{}
+	mi := &file_cluster_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModerationDelete) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModerationDelete) ProtoMessage() {}
+
+func (x *ModerationDelete) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModerationDelete.ProtoReflect.Descriptor instead.
+func (*ModerationDelete) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ModerationDelete) GetRoom() string {
+	if x != nil {
+		return x.Room
+	}
+	return ""
+}
+
+func (x *ModerationDelete) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *ModerationDelete) GetPriority() bool {
+	if x != nil {
+		return x.Priority
+	}
+	return false
+}
+
+func (x *ModerationDelete) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *ModerationDelete) GetAdmin() bool {
+	if x != nil {
+		return x.Admin
+	}
+	return false
+}
+
+func (x *ModerationDelete) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// ModerationDeleted answers ModerationDelete (room.Deleted).
+type ModerationDeleted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EventPseq     uint64                 `protobuf:"varint,1,opt,name=event_pseq,json=eventPseq,proto3" json:"event_pseq,omitempty"`
+	MsgId         uint64                 `protobuf:"varint,2,opt,name=msg_id,json=msgId,proto3" json:"msg_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModerationDeleted) Reset() {
+	*x = ModerationDeleted{}
+	mi := &file_cluster_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModerationDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModerationDeleted) ProtoMessage() {}
+
+func (x *ModerationDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModerationDeleted.ProtoReflect.Descriptor instead.
+func (*ModerationDeleted) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ModerationDeleted) GetEventPseq() uint64 {
+	if x != nil {
+		return x.EventPseq
+	}
+	return 0
+}
+
+func (x *ModerationDeleted) GetMsgId() uint64 {
+	if x != nil {
+		return x.MsgId
+	}
+	return 0
+}
+
 var File_cluster_proto protoreflect.FileDescriptor
 
 const file_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\rcluster.proto\x12\x13roomcast.cluster.v1\"\xce\t\n" +
+	"\rcluster.proto\x12\x13roomcast.cluster.v1\"\xfd\n" +
+	"\n" +
 	"\bEnvelope\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\x04R\x02id\x12\x14\n" +
@@ -1745,7 +1918,9 @@ const file_cluster_proto_rawDesc = "" +
 	"close_user\x18\x1f \x01(\v2\x1e.roomcast.cluster.v1.CloseUserH\x00R\tcloseUser\x122\n" +
 	"\x05query\x18( \x01(\v2\x1a.roomcast.cluster.v1.QueryH\x00R\x05query\x12B\n" +
 	"\vquery_reply\x18) \x01(\v2\x1f.roomcast.cluster.v1.QueryReplyH\x00R\n" +
-	"queryReplyB\x06\n" +
+	"queryReply\x12T\n" +
+	"\x11moderation_delete\x18F \x01(\v2%.roomcast.cluster.v1.ModerationDeleteH\x00R\x10moderationDelete\x12W\n" +
+	"\x12moderation_deleted\x18G \x01(\v2&.roomcast.cluster.v1.ModerationDeletedH\x00R\x11moderationDeletedB\x06\n" +
 	"\x04body\"A\n" +
 	"\n" +
 	"Deliveries\x123\n" +
@@ -1841,7 +2016,18 @@ const file_cluster_proto_rawDesc = "" +
 	"QueryReply\x12\x12\n" +
 	"\x04json\x18\x01 \x01(\fR\x04json\x12\f\n" +
 	"\x01n\x18\x02 \x01(\x03R\x01n\x12\x14\n" +
-	"\x05found\x18\x03 \x01(\bR\x05foundB.Z,github.com/roomcast/roomcast/proto/clusterpbb\x06proto3"
+	"\x05found\x18\x03 \x01(\bR\x05found\"\x92\x01\n" +
+	"\x10ModerationDelete\x12\x12\n" +
+	"\x04room\x18\x01 \x01(\tR\x04room\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x1a\n" +
+	"\bpriority\x18\x03 \x01(\bR\bpriority\x12\x0e\n" +
+	"\x02by\x18\x04 \x01(\tR\x02by\x12\x14\n" +
+	"\x05admin\x18\x05 \x01(\bR\x05admin\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\"I\n" +
+	"\x11ModerationDeleted\x12\x1d\n" +
+	"\n" +
+	"event_pseq\x18\x01 \x01(\x04R\teventPseq\x12\x15\n" +
+	"\x06msg_id\x18\x02 \x01(\x04R\x05msgIdB.Z,github.com/roomcast/roomcast/proto/clusterpbb\x06proto3"
 
 var (
 	file_cluster_proto_rawDescOnce sync.Once
@@ -1856,32 +2042,34 @@ func file_cluster_proto_rawDescGZIP() []byte {
 }
 
 var file_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_cluster_proto_goTypes = []any{
-	(Moderate_Op)(0),        // 0: roomcast.cluster.v1.Moderate.Op
-	(Query_Op)(0),           // 1: roomcast.cluster.v1.Query.Op
-	(*Envelope)(nil),        // 2: roomcast.cluster.v1.Envelope
-	(*Deliveries)(nil),      // 3: roomcast.cluster.v1.Deliveries
-	(*Delivery)(nil),        // 4: roomcast.cluster.v1.Delivery
-	(*Kick)(nil),            // 5: roomcast.cluster.v1.Kick
-	(*Viewers)(nil),         // 6: roomcast.cluster.v1.Viewers
-	(*Announce)(nil),        // 7: roomcast.cluster.v1.Announce
-	(*AnnounceRequest)(nil), // 8: roomcast.cluster.v1.AnnounceRequest
-	(*JoinRequest)(nil),     // 9: roomcast.cluster.v1.JoinRequest
-	(*JoinReply)(nil),       // 10: roomcast.cluster.v1.JoinReply
-	(*LeaveRequest)(nil),    // 11: roomcast.cluster.v1.LeaveRequest
-	(*SendRequest)(nil),     // 12: roomcast.cluster.v1.SendRequest
-	(*SendReply)(nil),       // 13: roomcast.cluster.v1.SendReply
-	(*SendBatch)(nil),       // 14: roomcast.cluster.v1.SendBatch
-	(*SendBatchReply)(nil),  // 15: roomcast.cluster.v1.SendBatchReply
-	(*SendResult)(nil),      // 16: roomcast.cluster.v1.SendResult
-	(*Moderate)(nil),        // 17: roomcast.cluster.v1.Moderate
-	(*Done)(nil),            // 18: roomcast.cluster.v1.Done
-	(*Failure)(nil),         // 19: roomcast.cluster.v1.Failure
-	(*UserFrame)(nil),       // 20: roomcast.cluster.v1.UserFrame
-	(*CloseUser)(nil),       // 21: roomcast.cluster.v1.CloseUser
-	(*Query)(nil),           // 22: roomcast.cluster.v1.Query
-	(*QueryReply)(nil),      // 23: roomcast.cluster.v1.QueryReply
+	(Moderate_Op)(0),          // 0: roomcast.cluster.v1.Moderate.Op
+	(Query_Op)(0),             // 1: roomcast.cluster.v1.Query.Op
+	(*Envelope)(nil),          // 2: roomcast.cluster.v1.Envelope
+	(*Deliveries)(nil),        // 3: roomcast.cluster.v1.Deliveries
+	(*Delivery)(nil),          // 4: roomcast.cluster.v1.Delivery
+	(*Kick)(nil),              // 5: roomcast.cluster.v1.Kick
+	(*Viewers)(nil),           // 6: roomcast.cluster.v1.Viewers
+	(*Announce)(nil),          // 7: roomcast.cluster.v1.Announce
+	(*AnnounceRequest)(nil),   // 8: roomcast.cluster.v1.AnnounceRequest
+	(*JoinRequest)(nil),       // 9: roomcast.cluster.v1.JoinRequest
+	(*JoinReply)(nil),         // 10: roomcast.cluster.v1.JoinReply
+	(*LeaveRequest)(nil),      // 11: roomcast.cluster.v1.LeaveRequest
+	(*SendRequest)(nil),       // 12: roomcast.cluster.v1.SendRequest
+	(*SendReply)(nil),         // 13: roomcast.cluster.v1.SendReply
+	(*SendBatch)(nil),         // 14: roomcast.cluster.v1.SendBatch
+	(*SendBatchReply)(nil),    // 15: roomcast.cluster.v1.SendBatchReply
+	(*SendResult)(nil),        // 16: roomcast.cluster.v1.SendResult
+	(*Moderate)(nil),          // 17: roomcast.cluster.v1.Moderate
+	(*Done)(nil),              // 18: roomcast.cluster.v1.Done
+	(*Failure)(nil),           // 19: roomcast.cluster.v1.Failure
+	(*UserFrame)(nil),         // 20: roomcast.cluster.v1.UserFrame
+	(*CloseUser)(nil),         // 21: roomcast.cluster.v1.CloseUser
+	(*Query)(nil),             // 22: roomcast.cluster.v1.Query
+	(*QueryReply)(nil),        // 23: roomcast.cluster.v1.QueryReply
+	(*ModerationDelete)(nil),  // 24: roomcast.cluster.v1.ModerationDelete
+	(*ModerationDeleted)(nil), // 25: roomcast.cluster.v1.ModerationDeleted
 }
 var file_cluster_proto_depIdxs = []int32{
 	3,  // 0: roomcast.cluster.v1.Envelope.deliveries:type_name -> roomcast.cluster.v1.Deliveries
@@ -1903,19 +2091,21 @@ var file_cluster_proto_depIdxs = []int32{
 	21, // 16: roomcast.cluster.v1.Envelope.close_user:type_name -> roomcast.cluster.v1.CloseUser
 	22, // 17: roomcast.cluster.v1.Envelope.query:type_name -> roomcast.cluster.v1.Query
 	23, // 18: roomcast.cluster.v1.Envelope.query_reply:type_name -> roomcast.cluster.v1.QueryReply
-	4,  // 19: roomcast.cluster.v1.Deliveries.items:type_name -> roomcast.cluster.v1.Delivery
-	6,  // 20: roomcast.cluster.v1.Announce.rooms:type_name -> roomcast.cluster.v1.Viewers
-	12, // 21: roomcast.cluster.v1.SendBatch.items:type_name -> roomcast.cluster.v1.SendRequest
-	16, // 22: roomcast.cluster.v1.SendBatchReply.items:type_name -> roomcast.cluster.v1.SendResult
-	13, // 23: roomcast.cluster.v1.SendResult.sent:type_name -> roomcast.cluster.v1.SendReply
-	19, // 24: roomcast.cluster.v1.SendResult.failure:type_name -> roomcast.cluster.v1.Failure
-	0,  // 25: roomcast.cluster.v1.Moderate.op:type_name -> roomcast.cluster.v1.Moderate.Op
-	1,  // 26: roomcast.cluster.v1.Query.op:type_name -> roomcast.cluster.v1.Query.Op
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	24, // 19: roomcast.cluster.v1.Envelope.moderation_delete:type_name -> roomcast.cluster.v1.ModerationDelete
+	25, // 20: roomcast.cluster.v1.Envelope.moderation_deleted:type_name -> roomcast.cluster.v1.ModerationDeleted
+	4,  // 21: roomcast.cluster.v1.Deliveries.items:type_name -> roomcast.cluster.v1.Delivery
+	6,  // 22: roomcast.cluster.v1.Announce.rooms:type_name -> roomcast.cluster.v1.Viewers
+	12, // 23: roomcast.cluster.v1.SendBatch.items:type_name -> roomcast.cluster.v1.SendRequest
+	16, // 24: roomcast.cluster.v1.SendBatchReply.items:type_name -> roomcast.cluster.v1.SendResult
+	13, // 25: roomcast.cluster.v1.SendResult.sent:type_name -> roomcast.cluster.v1.SendReply
+	19, // 26: roomcast.cluster.v1.SendResult.failure:type_name -> roomcast.cluster.v1.Failure
+	0,  // 27: roomcast.cluster.v1.Moderate.op:type_name -> roomcast.cluster.v1.Moderate.Op
+	1,  // 28: roomcast.cluster.v1.Query.op:type_name -> roomcast.cluster.v1.Query.Op
+	29, // [29:29] is the sub-list for method output_type
+	29, // [29:29] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_cluster_proto_init() }
@@ -1943,6 +2133,8 @@ func file_cluster_proto_init() {
 		(*Envelope_CloseUser)(nil),
 		(*Envelope_Query)(nil),
 		(*Envelope_QueryReply)(nil),
+		(*Envelope_ModerationDelete)(nil),
+		(*Envelope_ModerationDeleted)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1950,7 +2142,7 @@ func file_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -143,6 +143,13 @@ const (
 	Error_MESSAGE_NOT_FOUND Error_Code = 49
 	// Only the sender (within offline.recall_window) or an admin may recall.
 	Error_RECALL_FORBIDDEN Error_Code = 50
+	// Live-room moderation (60-69); see docs/moderation.md.
+	// DeleteMessage: only the sender (within room.delete_window), a room
+	// moderator or host, or an admin may delete this message.
+	Error_DELETE_FORBIDDEN Error_Code = 60
+	// DeleteMessage: no such message in the room (a seq above the lane's
+	// head, or one no longer kept and not deletable by this caller).
+	Error_ROOM_MESSAGE_NOT_FOUND Error_Code = 61
 )
 
 // Enum value maps for Error_Code.
@@ -182,42 +189,46 @@ var (
 		48: "TOO_MANY_GROUPS",
 		49: "MESSAGE_NOT_FOUND",
 		50: "RECALL_FORBIDDEN",
+		60: "DELETE_FORBIDDEN",
+		61: "ROOM_MESSAGE_NOT_FOUND",
 	}
 	Error_Code_value = map[string]int32{
-		"UNSPECIFIED":          0,
-		"BAD_FRAME":            1,
-		"UNKNOWN_OP":           2,
-		"FRAME_TOO_LARGE":      3,
-		"INVALID_ARGUMENT":     4,
-		"UNAUTHENTICATED":      5,
-		"TOKEN_EXPIRED":        6,
-		"TOKEN_INVALID":        7,
-		"ALREADY_CONNECTED":    8,
-		"FORBIDDEN":            9,
-		"ROOM_NOT_FOUND":       10,
-		"ROOM_NOT_JOINED":      11,
-		"BANNED":               12,
-		"MUTED":                13,
-		"RATE_LIMITED":         14,
-		"CONN_RATE_LIMITED":    15,
-		"TOO_MANY_ROOMS":       16,
-		"MESSAGE_TOO_LARGE":    17,
-		"UNAVAILABLE":          18,
-		"INTERNAL":             19,
-		"REDIRECT":             20,
-		"TOO_MANY_CONNECTIONS": 21,
-		"TOO_MANY_JOINS":       22,
-		"NOT_MEMBER":           40,
-		"CURSOR_AHEAD":         41,
-		"CURSOR_BACKWARDS":     42,
-		"LIMIT_TOO_LARGE":      43,
-		"STORE_UNAVAILABLE":    44,
-		"GROUP_NOT_FOUND":      45,
-		"GROUP_EXISTS":         46,
-		"GROUP_FULL":           47,
-		"TOO_MANY_GROUPS":      48,
-		"MESSAGE_NOT_FOUND":    49,
-		"RECALL_FORBIDDEN":     50,
+		"UNSPECIFIED":            0,
+		"BAD_FRAME":              1,
+		"UNKNOWN_OP":             2,
+		"FRAME_TOO_LARGE":        3,
+		"INVALID_ARGUMENT":       4,
+		"UNAUTHENTICATED":        5,
+		"TOKEN_EXPIRED":          6,
+		"TOKEN_INVALID":          7,
+		"ALREADY_CONNECTED":      8,
+		"FORBIDDEN":              9,
+		"ROOM_NOT_FOUND":         10,
+		"ROOM_NOT_JOINED":        11,
+		"BANNED":                 12,
+		"MUTED":                  13,
+		"RATE_LIMITED":           14,
+		"CONN_RATE_LIMITED":      15,
+		"TOO_MANY_ROOMS":         16,
+		"MESSAGE_TOO_LARGE":      17,
+		"UNAVAILABLE":            18,
+		"INTERNAL":               19,
+		"REDIRECT":               20,
+		"TOO_MANY_CONNECTIONS":   21,
+		"TOO_MANY_JOINS":         22,
+		"NOT_MEMBER":             40,
+		"CURSOR_AHEAD":           41,
+		"CURSOR_BACKWARDS":       42,
+		"LIMIT_TOO_LARGE":        43,
+		"STORE_UNAVAILABLE":      44,
+		"GROUP_NOT_FOUND":        45,
+		"GROUP_EXISTS":           46,
+		"GROUP_FULL":             47,
+		"TOO_MANY_GROUPS":        48,
+		"MESSAGE_NOT_FOUND":      49,
+		"RECALL_FORBIDDEN":       50,
+		"DELETE_FORBIDDEN":       60,
+		"ROOM_MESSAGE_NOT_FOUND": 61,
 	}
 )
 
@@ -372,6 +383,8 @@ type Frame struct {
 	//	*Frame_GroupInfo
 	//	*Frame_ListMembers
 	//	*Frame_MemberList
+	//	*Frame_DeleteMessage
+	//	*Frame_MessageDeleted
 	Body          isFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -790,6 +803,24 @@ func (x *Frame) GetMemberList() *MemberList {
 	return nil
 }
 
+func (x *Frame) GetDeleteMessage() *DeleteMessage {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_DeleteMessage); ok {
+			return x.DeleteMessage
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetMessageDeleted() *MessageDeleted {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_MessageDeleted); ok {
+			return x.MessageDeleted
+		}
+	}
+	return nil
+}
+
 type isFrame_Body interface {
 	isFrame_Body()
 }
@@ -958,7 +989,16 @@ type Frame_ListMembers struct {
 }
 
 type Frame_MemberList struct {
-	MemberList *MemberList `protobuf:"bytes,65,opt,name=member_list,json=memberList,proto3,oneof"`
+	MemberList *MemberList `protobuf:"bytes,65,opt,name=member_list,json=memberList,proto3,oneof"` // 66-69: reserved for offline flows.
+}
+
+type Frame_DeleteMessage struct {
+	// Live-room moderation (70-79); see docs/moderation.md.
+	DeleteMessage *DeleteMessage `protobuf:"bytes,70,opt,name=delete_message,json=deleteMessage,proto3,oneof"`
+}
+
+type Frame_MessageDeleted struct {
+	MessageDeleted *MessageDeleted `protobuf:"bytes,71,opt,name=message_deleted,json=messageDeleted,proto3,oneof"` // 80-99: reserved.
 }
 
 func (*Frame_Connect) isFrame_Body() {}
@@ -1042,6 +1082,10 @@ func (*Frame_GroupInfo) isFrame_Body() {}
 func (*Frame_ListMembers) isFrame_Body() {}
 
 func (*Frame_MemberList) isFrame_Body() {}
+
+func (*Frame_DeleteMessage) isFrame_Body() {}
+
+func (*Frame_MessageDeleted) isFrame_Body() {}
 
 // Connect authenticates the connection. It must be the first frame unless the
 // token was given at the WebSocket handshake (?token= or Authorization: Bearer).
@@ -1797,7 +1841,14 @@ type RoomMessage struct {
 	// admin or system sender, e.g. the admin API's notices): other priority
 	// traffic (whitelisted senders) can never push it out of a room's
 	// priority queue.
-	System        bool `protobuf:"varint,8,opt,name=system,proto3" json:"system,omitempty"`
+	System bool `protobuf:"varint,8,opt,name=system,proto3" json:"system,omitempty"`
+	// Moderation (40-59); see docs/moderation.md.
+	// Set on a tombstone: the message was deleted; its seq, msg_id, from,
+	// ts and kind stay, its body is gone.
+	Deleted bool `protobuf:"varint,40,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// Set on a deletion event (a system notice in the priority lane): the
+	// message it names was deleted. Clients remove it from what they show.
+	Deletes       *Deletion `protobuf:"bytes,41,opt,name=deletes,proto3" json:"deletes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1886,6 +1937,20 @@ func (x *RoomMessage) GetSystem() bool {
 		return x.System
 	}
 	return false
+}
+
+func (x *RoomMessage) GetDeleted() bool {
+	if x != nil {
+		return x.Deleted
+	}
+	return false
+}
+
+func (x *RoomMessage) GetDeletes() *Deletion {
+	if x != nil {
+		return x.Deletes
+	}
+	return nil
 }
 
 // Notify tells a viewer that a room moved on. At most one Notify per viewer
@@ -4127,11 +4192,219 @@ func (x *MemberList) GetNoMore() bool {
 	return false
 }
 
+// DeleteMessage deletes one broadcast message of a joined room: the sender
+// may within room.delete_window (default 2m) of its acceptance; a room
+// moderator or host, or an admin, at any time. The message becomes a
+// tombstone (seq kept, body gone) and every viewer receives a deletion
+// event (RoomMessage.deletes) in the priority lane. Deleting a deleted
+// message again succeeds and announces nothing new.
+type DeleteMessage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Room  string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	// The message's seq in its lane.
+	Seq uint64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	// The message is in the priority lane (seq is a pseq).
+	Priority bool `protobuf:"varint,3,opt,name=priority,proto3" json:"priority,omitempty"`
+	// Why (kept in the room's moderation log), at most 256 bytes.
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteMessage) Reset() {
+	*x = DeleteMessage{}
+	mi := &file_roomcast_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteMessage) ProtoMessage() {}
+
+func (x *DeleteMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteMessage.ProtoReflect.Descriptor instead.
+func (*DeleteMessage) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *DeleteMessage) GetRoom() string {
+	if x != nil {
+		return x.Room
+	}
+	return ""
+}
+
+func (x *DeleteMessage) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *DeleteMessage) GetPriority() bool {
+	if x != nil {
+		return x.Priority
+	}
+	return false
+}
+
+func (x *DeleteMessage) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// MessageDeleted answers DeleteMessage.
+type MessageDeleted struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Room     string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	Seq      uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Priority bool                   `protobuf:"varint,3,opt,name=priority,proto3" json:"priority,omitempty"`
+	// The pseq of the deletion event; 0 when the message was already deleted.
+	EventPseq     uint64 `protobuf:"varint,4,opt,name=event_pseq,json=eventPseq,proto3" json:"event_pseq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MessageDeleted) Reset() {
+	*x = MessageDeleted{}
+	mi := &file_roomcast_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageDeleted) ProtoMessage() {}
+
+func (x *MessageDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageDeleted.ProtoReflect.Descriptor instead.
+func (*MessageDeleted) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *MessageDeleted) GetRoom() string {
+	if x != nil {
+		return x.Room
+	}
+	return ""
+}
+
+func (x *MessageDeleted) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *MessageDeleted) GetPriority() bool {
+	if x != nil {
+		return x.Priority
+	}
+	return false
+}
+
+func (x *MessageDeleted) GetEventPseq() uint64 {
+	if x != nil {
+		return x.EventPseq
+	}
+	return 0
+}
+
+// Deletion names a deleted message.
+type Deletion struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Priority      bool                   `protobuf:"varint,2,opt,name=priority,proto3" json:"priority,omitempty"`
+	MsgId         uint64                 `protobuf:"varint,3,opt,name=msg_id,json=msgId,proto3" json:"msg_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Deletion) Reset() {
+	*x = Deletion{}
+	mi := &file_roomcast_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Deletion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Deletion) ProtoMessage() {}
+
+func (x *Deletion) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Deletion.ProtoReflect.Descriptor instead.
+func (*Deletion) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *Deletion) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Deletion) GetPriority() bool {
+	if x != nil {
+		return x.Priority
+	}
+	return false
+}
+
+func (x *Deletion) GetMsgId() uint64 {
+	if x != nil {
+		return x.MsgId
+	}
+	return 0
+}
+
 var File_roomcast_proto protoreflect.FileDescriptor
 
 const file_roomcast_proto_rawDesc = "" +
 	"\n" +
-	"\x0eroomcast.proto\x12\vroomcast.v1\"\xd9\x10\n" +
+	"\x0eroomcast.proto\x12\vroomcast.v1\"\xe6\x11\n" +
 	"\x05Frame\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\rR\x02id\x120\n" +
 	"\aconnect\x18\n" +
@@ -4183,7 +4456,9 @@ const file_roomcast_proto_rawDesc = "" +
 	"group_info\x18? \x01(\v2\x16.roomcast.v1.GroupInfoH\x00R\tgroupInfo\x12=\n" +
 	"\flist_members\x18@ \x01(\v2\x18.roomcast.v1.ListMembersH\x00R\vlistMembers\x12:\n" +
 	"\vmember_list\x18A \x01(\v2\x17.roomcast.v1.MemberListH\x00R\n" +
-	"memberListB\x06\n" +
+	"memberList\x12C\n" +
+	"\x0edelete_message\x18F \x01(\v2\x1a.roomcast.v1.DeleteMessageH\x00R\rdeleteMessage\x12F\n" +
+	"\x0fmessage_deleted\x18G \x01(\v2\x1b.roomcast.v1.MessageDeletedH\x00R\x0emessageDeletedB\x06\n" +
 	"\x04body\"7\n" +
 	"\aConnect\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x16\n" +
@@ -4199,12 +4474,12 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x04Ping\"'\n" +
 	"\x04Pong\x12\x1f\n" +
 	"\vserver_time\x18\x01 \x01(\x03R\n" +
-	"serverTime\"\xa1\x06\n" +
+	"serverTime\"\xd3\x06\n" +
 	"\x05Error\x12+\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x17.roomcast.v1.Error.CodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12$\n" +
 	"\x0eretry_after_ms\x18\x03 \x01(\rR\fretryAfterMs\x12\x1a\n" +
-	"\bredirect\x18\x04 \x01(\tR\bredirect\"\x8e\x05\n" +
+	"\bredirect\x18\x04 \x01(\tR\bredirect\"\xc0\x05\n" +
 	"\x04Code\x12\x0f\n" +
 	"\vUNSPECIFIED\x10\x00\x12\r\n" +
 	"\tBAD_FRAME\x10\x01\x12\x0e\n" +
@@ -4244,7 +4519,9 @@ const file_roomcast_proto_rawDesc = "" +
 	"GROUP_FULL\x10/\x12\x13\n" +
 	"\x0fTOO_MANY_GROUPS\x100\x12\x15\n" +
 	"\x11MESSAGE_NOT_FOUND\x101\x12\x14\n" +
-	"\x10RECALL_FORBIDDEN\x102\"\x8a\x02\n" +
+	"\x10RECALL_FORBIDDEN\x102\x12\x14\n" +
+	"\x10DELETE_FORBIDDEN\x10<\x12\x1a\n" +
+	"\x16ROOM_MESSAGE_NOT_FOUND\x10=\"\x8a\x02\n" +
 	"\x04Kick\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x120\n" +
 	"\x06reason\x18\x02 \x01(\x0e2\x18.roomcast.v1.Kick.ReasonR\x06reason\x12\x18\n" +
@@ -4285,7 +4562,7 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x15\n" +
 	"\x06msg_id\x18\x03 \x01(\x04R\x05msgId\x12\x1a\n" +
-	"\bpriority\x18\x04 \x01(\bR\bpriority\"\xb6\x01\n" +
+	"\bpriority\x18\x04 \x01(\bR\bpriority\"\x81\x02\n" +
 	"\vRoomMessage\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x15\n" +
 	"\x06msg_id\x18\x02 \x01(\x04R\x05msgId\x12\x12\n" +
@@ -4294,7 +4571,9 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x04body\x18\x05 \x01(\tR\x04body\x12\x12\n" +
 	"\x04kind\x18\x06 \x01(\tR\x04kind\x12\x1a\n" +
 	"\bpriority\x18\a \x01(\bR\bpriority\x12\x16\n" +
-	"\x06system\x18\b \x01(\bR\x06system\"\x90\x01\n" +
+	"\x06system\x18\b \x01(\bR\x06system\x12\x18\n" +
+	"\adeleted\x18( \x01(\bR\adeleted\x12/\n" +
+	"\adeletes\x18) \x01(\v2\x15.roomcast.v1.DeletionR\adeletes\"\x90\x01\n" +
 	"\x06Notify\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
@@ -4466,7 +4745,22 @@ const file_roomcast_proto_rawDesc = "" +
 	"\amembers\x18\x02 \x03(\v2\x13.roomcast.v1.MemberR\amembers\x12\x1f\n" +
 	"\vnext_cursor\x18\x03 \x01(\tR\n" +
 	"nextCursor\x12\x17\n" +
-	"\ano_more\x18\x04 \x01(\bR\x06noMore*7\n" +
+	"\ano_more\x18\x04 \x01(\bR\x06noMore\"i\n" +
+	"\rDeleteMessage\x12\x12\n" +
+	"\x04room\x18\x01 \x01(\tR\x04room\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x1a\n" +
+	"\bpriority\x18\x03 \x01(\bR\bpriority\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"q\n" +
+	"\x0eMessageDeleted\x12\x12\n" +
+	"\x04room\x18\x01 \x01(\tR\x04room\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x1a\n" +
+	"\bpriority\x18\x03 \x01(\bR\bpriority\x12\x1d\n" +
+	"\n" +
+	"event_pseq\x18\x04 \x01(\x04R\teventPseq\"O\n" +
+	"\bDeletion\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x1a\n" +
+	"\bpriority\x18\x02 \x01(\bR\bpriority\x12\x15\n" +
+	"\x06msg_id\x18\x03 \x01(\x04R\x05msgId*7\n" +
 	"\bConvType\x12\x14\n" +
 	"\x10CONV_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
@@ -4486,57 +4780,60 @@ func file_roomcast_proto_rawDescGZIP() []byte {
 }
 
 var file_roomcast_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_roomcast_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_roomcast_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_roomcast_proto_goTypes = []any{
-	(ConvType)(0),        // 0: roomcast.v1.ConvType
-	(Error_Code)(0),      // 1: roomcast.v1.Error.Code
-	(Kick_Reason)(0),     // 2: roomcast.v1.Kick.Reason
-	(*Frame)(nil),        // 3: roomcast.v1.Frame
-	(*Connect)(nil),      // 4: roomcast.v1.Connect
-	(*Connected)(nil),    // 5: roomcast.v1.Connected
-	(*Ping)(nil),         // 6: roomcast.v1.Ping
-	(*Pong)(nil),         // 7: roomcast.v1.Pong
-	(*Error)(nil),        // 8: roomcast.v1.Error
-	(*Kick)(nil),         // 9: roomcast.v1.Kick
-	(*Join)(nil),         // 10: roomcast.v1.Join
-	(*Joined)(nil),       // 11: roomcast.v1.Joined
-	(*Leave)(nil),        // 12: roomcast.v1.Leave
-	(*Left)(nil),         // 13: roomcast.v1.Left
-	(*Send)(nil),         // 14: roomcast.v1.Send
-	(*Sent)(nil),         // 15: roomcast.v1.Sent
-	(*RoomMessage)(nil),  // 16: roomcast.v1.RoomMessage
-	(*Notify)(nil),       // 17: roomcast.v1.Notify
-	(*Pull)(nil),         // 18: roomcast.v1.Pull
-	(*PullResult)(nil),   // 19: roomcast.v1.PullResult
-	(*SendDirect)(nil),   // 20: roomcast.v1.SendDirect
-	(*SendGroup)(nil),    // 21: roomcast.v1.SendGroup
-	(*ConvSent)(nil),     // 22: roomcast.v1.ConvSent
-	(*ConvMessage)(nil),  // 23: roomcast.v1.ConvMessage
-	(*ConvSummary)(nil),  // 24: roomcast.v1.ConvSummary
-	(*Counters)(nil),     // 25: roomcast.v1.Counters
-	(*ListCounters)(nil), // 26: roomcast.v1.ListCounters
-	(*ListConvs)(nil),    // 27: roomcast.v1.ListConvs
-	(*ConvList)(nil),     // 28: roomcast.v1.ConvList
-	(*GetConv)(nil),      // 29: roomcast.v1.GetConv
-	(*PullConv)(nil),     // 30: roomcast.v1.PullConv
-	(*ConvPage)(nil),     // 31: roomcast.v1.ConvPage
-	(*ConvCursor)(nil),   // 32: roomcast.v1.ConvCursor
-	(*PullAll)(nil),      // 33: roomcast.v1.PullAll
-	(*AllPage)(nil),      // 34: roomcast.v1.AllPage
-	(*Ack)(nil),          // 35: roomcast.v1.Ack
-	(*Acked)(nil),        // 36: roomcast.v1.Acked
-	(*Receipt)(nil),      // 37: roomcast.v1.Receipt
-	(*History)(nil),      // 38: roomcast.v1.History
-	(*HistoryPage)(nil),  // 39: roomcast.v1.HistoryPage
-	(*Recall)(nil),       // 40: roomcast.v1.Recall
-	(*Recalled)(nil),     // 41: roomcast.v1.Recalled
-	(*CreateGroup)(nil),  // 42: roomcast.v1.CreateGroup
-	(*JoinGroup)(nil),    // 43: roomcast.v1.JoinGroup
-	(*LeaveGroup)(nil),   // 44: roomcast.v1.LeaveGroup
-	(*GroupInfo)(nil),    // 45: roomcast.v1.GroupInfo
-	(*ListMembers)(nil),  // 46: roomcast.v1.ListMembers
-	(*Member)(nil),       // 47: roomcast.v1.Member
-	(*MemberList)(nil),   // 48: roomcast.v1.MemberList
+	(ConvType)(0),          // 0: roomcast.v1.ConvType
+	(Error_Code)(0),        // 1: roomcast.v1.Error.Code
+	(Kick_Reason)(0),       // 2: roomcast.v1.Kick.Reason
+	(*Frame)(nil),          // 3: roomcast.v1.Frame
+	(*Connect)(nil),        // 4: roomcast.v1.Connect
+	(*Connected)(nil),      // 5: roomcast.v1.Connected
+	(*Ping)(nil),           // 6: roomcast.v1.Ping
+	(*Pong)(nil),           // 7: roomcast.v1.Pong
+	(*Error)(nil),          // 8: roomcast.v1.Error
+	(*Kick)(nil),           // 9: roomcast.v1.Kick
+	(*Join)(nil),           // 10: roomcast.v1.Join
+	(*Joined)(nil),         // 11: roomcast.v1.Joined
+	(*Leave)(nil),          // 12: roomcast.v1.Leave
+	(*Left)(nil),           // 13: roomcast.v1.Left
+	(*Send)(nil),           // 14: roomcast.v1.Send
+	(*Sent)(nil),           // 15: roomcast.v1.Sent
+	(*RoomMessage)(nil),    // 16: roomcast.v1.RoomMessage
+	(*Notify)(nil),         // 17: roomcast.v1.Notify
+	(*Pull)(nil),           // 18: roomcast.v1.Pull
+	(*PullResult)(nil),     // 19: roomcast.v1.PullResult
+	(*SendDirect)(nil),     // 20: roomcast.v1.SendDirect
+	(*SendGroup)(nil),      // 21: roomcast.v1.SendGroup
+	(*ConvSent)(nil),       // 22: roomcast.v1.ConvSent
+	(*ConvMessage)(nil),    // 23: roomcast.v1.ConvMessage
+	(*ConvSummary)(nil),    // 24: roomcast.v1.ConvSummary
+	(*Counters)(nil),       // 25: roomcast.v1.Counters
+	(*ListCounters)(nil),   // 26: roomcast.v1.ListCounters
+	(*ListConvs)(nil),      // 27: roomcast.v1.ListConvs
+	(*ConvList)(nil),       // 28: roomcast.v1.ConvList
+	(*GetConv)(nil),        // 29: roomcast.v1.GetConv
+	(*PullConv)(nil),       // 30: roomcast.v1.PullConv
+	(*ConvPage)(nil),       // 31: roomcast.v1.ConvPage
+	(*ConvCursor)(nil),     // 32: roomcast.v1.ConvCursor
+	(*PullAll)(nil),        // 33: roomcast.v1.PullAll
+	(*AllPage)(nil),        // 34: roomcast.v1.AllPage
+	(*Ack)(nil),            // 35: roomcast.v1.Ack
+	(*Acked)(nil),          // 36: roomcast.v1.Acked
+	(*Receipt)(nil),        // 37: roomcast.v1.Receipt
+	(*History)(nil),        // 38: roomcast.v1.History
+	(*HistoryPage)(nil),    // 39: roomcast.v1.HistoryPage
+	(*Recall)(nil),         // 40: roomcast.v1.Recall
+	(*Recalled)(nil),       // 41: roomcast.v1.Recalled
+	(*CreateGroup)(nil),    // 42: roomcast.v1.CreateGroup
+	(*JoinGroup)(nil),      // 43: roomcast.v1.JoinGroup
+	(*LeaveGroup)(nil),     // 44: roomcast.v1.LeaveGroup
+	(*GroupInfo)(nil),      // 45: roomcast.v1.GroupInfo
+	(*ListMembers)(nil),    // 46: roomcast.v1.ListMembers
+	(*Member)(nil),         // 47: roomcast.v1.Member
+	(*MemberList)(nil),     // 48: roomcast.v1.MemberList
+	(*DeleteMessage)(nil),  // 49: roomcast.v1.DeleteMessage
+	(*MessageDeleted)(nil), // 50: roomcast.v1.MessageDeleted
+	(*Deletion)(nil),       // 51: roomcast.v1.Deletion
 }
 var file_roomcast_proto_depIdxs = []int32{
 	4,  // 0: roomcast.v1.Frame.connect:type_name -> roomcast.v1.Connect
@@ -4580,24 +4877,27 @@ var file_roomcast_proto_depIdxs = []int32{
 	45, // 38: roomcast.v1.Frame.group_info:type_name -> roomcast.v1.GroupInfo
 	46, // 39: roomcast.v1.Frame.list_members:type_name -> roomcast.v1.ListMembers
 	48, // 40: roomcast.v1.Frame.member_list:type_name -> roomcast.v1.MemberList
-	1,  // 41: roomcast.v1.Error.code:type_name -> roomcast.v1.Error.Code
-	2,  // 42: roomcast.v1.Kick.reason:type_name -> roomcast.v1.Kick.Reason
-	16, // 43: roomcast.v1.Notify.messages:type_name -> roomcast.v1.RoomMessage
-	16, // 44: roomcast.v1.PullResult.messages:type_name -> roomcast.v1.RoomMessage
-	0,  // 45: roomcast.v1.ConvSummary.type:type_name -> roomcast.v1.ConvType
-	23, // 46: roomcast.v1.ConvSummary.last:type_name -> roomcast.v1.ConvMessage
-	24, // 47: roomcast.v1.Counters.convs:type_name -> roomcast.v1.ConvSummary
-	24, // 48: roomcast.v1.ConvList.convs:type_name -> roomcast.v1.ConvSummary
-	23, // 49: roomcast.v1.ConvPage.messages:type_name -> roomcast.v1.ConvMessage
-	32, // 50: roomcast.v1.PullAll.acks:type_name -> roomcast.v1.ConvCursor
-	31, // 51: roomcast.v1.AllPage.pages:type_name -> roomcast.v1.ConvPage
-	23, // 52: roomcast.v1.HistoryPage.messages:type_name -> roomcast.v1.ConvMessage
-	47, // 53: roomcast.v1.MemberList.members:type_name -> roomcast.v1.Member
-	54, // [54:54] is the sub-list for method output_type
-	54, // [54:54] is the sub-list for method input_type
-	54, // [54:54] is the sub-list for extension type_name
-	54, // [54:54] is the sub-list for extension extendee
-	0,  // [0:54] is the sub-list for field type_name
+	49, // 41: roomcast.v1.Frame.delete_message:type_name -> roomcast.v1.DeleteMessage
+	50, // 42: roomcast.v1.Frame.message_deleted:type_name -> roomcast.v1.MessageDeleted
+	1,  // 43: roomcast.v1.Error.code:type_name -> roomcast.v1.Error.Code
+	2,  // 44: roomcast.v1.Kick.reason:type_name -> roomcast.v1.Kick.Reason
+	51, // 45: roomcast.v1.RoomMessage.deletes:type_name -> roomcast.v1.Deletion
+	16, // 46: roomcast.v1.Notify.messages:type_name -> roomcast.v1.RoomMessage
+	16, // 47: roomcast.v1.PullResult.messages:type_name -> roomcast.v1.RoomMessage
+	0,  // 48: roomcast.v1.ConvSummary.type:type_name -> roomcast.v1.ConvType
+	23, // 49: roomcast.v1.ConvSummary.last:type_name -> roomcast.v1.ConvMessage
+	24, // 50: roomcast.v1.Counters.convs:type_name -> roomcast.v1.ConvSummary
+	24, // 51: roomcast.v1.ConvList.convs:type_name -> roomcast.v1.ConvSummary
+	23, // 52: roomcast.v1.ConvPage.messages:type_name -> roomcast.v1.ConvMessage
+	32, // 53: roomcast.v1.PullAll.acks:type_name -> roomcast.v1.ConvCursor
+	31, // 54: roomcast.v1.AllPage.pages:type_name -> roomcast.v1.ConvPage
+	23, // 55: roomcast.v1.HistoryPage.messages:type_name -> roomcast.v1.ConvMessage
+	47, // 56: roomcast.v1.MemberList.members:type_name -> roomcast.v1.Member
+	57, // [57:57] is the sub-list for method output_type
+	57, // [57:57] is the sub-list for method input_type
+	57, // [57:57] is the sub-list for extension type_name
+	57, // [57:57] is the sub-list for extension extendee
+	0,  // [0:57] is the sub-list for field type_name
 }
 
 func init() { file_roomcast_proto_init() }
@@ -4647,6 +4947,8 @@ func file_roomcast_proto_init() {
 		(*Frame_GroupInfo)(nil),
 		(*Frame_ListMembers)(nil),
 		(*Frame_MemberList)(nil),
+		(*Frame_DeleteMessage)(nil),
+		(*Frame_MessageDeleted)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -4654,7 +4956,7 @@ func file_roomcast_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_roomcast_proto_rawDesc), len(file_roomcast_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   46,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
