@@ -39,6 +39,7 @@ const (
 	CodeBanned           = "BANNED"                 // 409: the notice's sender is banned in the room
 	CodeMuted            = "MUTED"                  // 409: the notice's sender is muted in the room
 	CodeUnavailable      = "UNAVAILABLE"            // 503: retry (e.g. the room's owner is moving)
+	CodeMsgNotFound      = "MESSAGE_NOT_FOUND"      // 404: no message with that seq in the room
 	CodeInternal         = "INTERNAL"               // 500: a bug
 )
 
@@ -53,6 +54,7 @@ var Codes = map[string]int{
 	CodeMethodNotAllowed: http.StatusMethodNotAllowed, CodeMessageTooLarge: http.StatusBadRequest,
 	CodeBanned: http.StatusConflict, CodeMuted: http.StatusConflict,
 	CodeUnavailable: http.StatusServiceUnavailable, CodeInternal: http.StatusInternalServerError,
+	CodeMsgNotFound: http.StatusNotFound,
 }
 
 // classify maps an error to its stable code.
@@ -83,6 +85,10 @@ func classify(err error) string {
 		return CodeBanned
 	case errors.Is(err, room.ErrMuted):
 		return CodeMuted
+	case errors.Is(err, room.ErrMessageNotFound):
+		return CodeMsgNotFound
+	case errors.Is(err, room.ErrDeleteForbidden):
+		return CodeForbidden
 	case errors.Is(err, gateway.ErrUnavailable):
 		return CodeUnavailable
 	}

@@ -87,6 +87,7 @@ type Node struct {
 	fan   LocalFanout
 	sess  LocalSessions
 	adm   LocalAdmin
+	mod   LocalModeration // see WireModeration
 	stats LocalStats
 
 	omu      sync.Mutex

@@ -29,6 +29,9 @@ var failureCodes = map[string]error{
 	"too_large":    room.ErrTooLarge,
 	"not_owner":    room.ErrNotOwner,
 	"unavailable":  room.ErrUnavailable,
+	// Moderation (cluster/moderation.go).
+	"delete_forbidden":  room.ErrDeleteForbidden,
+	"message_not_found": room.ErrMessageNotFound,
 }
 
 func failure(err error) *cpb.Envelope {
@@ -438,6 +441,8 @@ func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 	case *cpb.Envelope_CloseUser:
 		n.sess.CloseUser(b.CloseUser.User)
 		return done()
+	case *cpb.Envelope_ModerationDelete:
+		return n.answerDelete(ctx, b.ModerationDelete)
 	case *cpb.Envelope_Query:
 		if n.adm == nil || n.stats == nil {
 			return failure(room.ErrUnavailable)

@@ -39,6 +39,10 @@ func codeOf(err error) pb.Error_Code {
 		return pb.Error_FORBIDDEN
 	case errors.Is(err, room.ErrTooLarge):
 		return pb.Error_MESSAGE_TOO_LARGE
+	case errors.Is(err, room.ErrDeleteForbidden):
+		return pb.Error_DELETE_FORBIDDEN
+	case errors.Is(err, room.ErrMessageNotFound):
+		return pb.Error_ROOM_MESSAGE_NOT_FOUND
 	case errors.Is(err, fanout.ErrGone):
 		return pb.Error_ROOM_NOT_JOINED
 	case errors.Is(err, ErrUnavailable), errors.Is(err, room.ErrNotOwner), errors.Is(err, room.ErrUnavailable):

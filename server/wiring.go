@@ -95,9 +95,9 @@ func (s *Server) buildServices() error {
 		return err
 	}
 	gwDeps.Offline = s.off.svc
-	gwDeps.Rooms = s.rooms
+	gwDeps.Rooms, gwDeps.Moderation = s.rooms, s.rooms
 	if s.node != nil {
-		gwDeps.Rooms = s.node
+		gwDeps.Rooms, gwDeps.Moderation = s.node, s.node
 	}
 	if s.gw, err = gateway.New(gwDeps, cfg.Gateway); err != nil {
 		return err
@@ -105,6 +105,7 @@ func (s *Server) buildServices() error {
 	if s.node != nil {
 		s.node.Wire(s.rooms, s.fan, s.gw)
 		s.node.WireAdmin(s.rooms, s.fan)
+		s.node.WireModeration(s.rooms)
 		s.off.deliver.cluster = s.node
 	}
 	return nil

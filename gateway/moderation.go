@@ -1,0 +1,51 @@
+package gateway
+
+import (
+	"context"
+
+	"github.com/roomcast/roomcast/auth"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+	"github.com/roomcast/roomcast/room"
+)
+
+// Moderation is live-room moderation as the client protocol reaches it:
+// *room.Service in embedded mode, the cluster node (which runs each
+// request at the room's owner) in a cluster. The owner decides who may
+// do what. Optional: without it, moderation frames get UNKNOWN_OP.
+type Moderation interface {
+	DeleteMessage(ctx context.Context, req room.DeleteRequest) (room.Deleted, error)
+}
+
+var _ Moderation = (*room.Service)(nil)
+
+// moderationOp runs a moderation frame; false if f is none (or the
+// gateway has no Moderation).
+func (c *conn) moderationOp(id uint32, f *pb.Frame) bool {
+	mod := c.g.d.Moderation
+	if mod == nil {
+		return false
+	}
+	switch b := f.Body.(type) {
+	case *pb.Frame_DeleteMessage:
+		deep(func() { c.deleteMessage(mod, id, b.DeleteMessage) })
+		return true
+	}
+	return false
+}
+
+func (c *conn) deleteMessage(mod Moderation, id uint32, m *pb.DeleteMessage) {
+	if !room.ValidID(m.GetRoom()) {
+		c.fail(id, pb.Error_INVALID_ARGUMENT, "invalid room id")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	d, err := mod.DeleteMessage(ctx, room.DeleteRequest{Room: m.GetRoom(), Seq: m.GetSeq(), Priority: m.GetPriority(),
+		By: c.ident.User, Admin: c.ident.Has(auth.RoleAdmin), Reason: m.GetReason()})
+	cancel()
+	if err != nil {
+		c.fail(id, codeOf(err), err.Error())
+		return
+	}
+	c.reply(id, &pb.Frame{Body: &pb.Frame_MessageDeleted{MessageDeleted: &pb.MessageDeleted{
+		Room: m.GetRoom(), Seq: m.GetSeq(), Priority: m.GetPriority(), EventPseq: d.EventPSeq}}})
+}
