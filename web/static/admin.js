@@ -140,6 +140,14 @@ $("limit-form").addEventListener("submit", (ev) => {
   act("set limit", "PUT", R() + "/limit", { rate: Number($("rate").value), burst: Number($("burst").value) });
 });
 $("reset-limit").addEventListener("click", () => act("default limit", "DELETE", R() + "/limit"));
+$("delete-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const seq = $("del-seq").value.trim();
+  const q = new URLSearchParams({ lane: $("del-lane").value });
+  const reason = $("del-reason").value.trim();
+  if (reason) q.set("reason", reason);
+  act(`delete message ${seq}`, "DELETE", `${R()}/messages/${encodeURIComponent(seq)}?${q}`);
+});
 $("ring-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   act("set ring size", "PUT", R() + "/ring", { size: Number($("ring").value || 0) });

@@ -1,0 +1,65 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/roomcast/roomcast/client"
+)
+
+// TestBrowserDeleteMessage: in headless Chromium, a message shown in the
+// viewer page (chat and danmaku) disappears when it is deleted — once by
+// its sender through the JS SDK of another page, once from the admin
+// console's "Delete message" form.
+func TestBrowserDeleteMessage(t *testing.T) {
+	s := startServer(t, nil)
+	base := "http://" + s.Addr()
+	bctx := browser(t)
+	joined := `document.getElementById("state").textContent === "live" && !document.getElementById("send").disabled`
+	bob := openTab(t, bctx, "bob", base+"/?room=mod&user=bob")
+	bob.waitJS("joined", joined)
+
+	// The sender is a page of its own, using the SDK directly.
+	alice := openTab(t, bctx, "alice", base+"/?room=mod&user=alice")
+	alice.waitJS("joined", joined)
+	alice.run(chromedp.SendKeys(chromedp.CSS("#msg"), "regrettable"), chromedp.Click(chromedp.CSS("#send")))
+	bob.waitJS("alice's message", chatHas("regrettable", "alice"))
+	alice.waitJS("own message", chatHas("regrettable", "alice"))
+	seq := evalJS[int](alice, `Number([...document.querySelectorAll("#chat li.msg")].find(li => li.querySelector(".body").textContent === "regrettable").dataset.seq)`)
+	evalJS[bool](alice, fmt.Sprintf(`(async () => {
+		const { RoomcastClient } = await import("/sdk/roomcast.js");
+		const tok = await (await fetch("/demo/token?user=alice")).json();
+		const c = new RoomcastClient({ url: "ws://" + location.host + "/ws", token: tok.token });
+		await c.connect();
+		await c.join("mod");
+		window.deleted = await c.deleteMessage("mod", %d, { reason: "typo" });
+		return true;
+	})()`, seq))
+	for _, v := range []*tab{alice, bob} {
+		v.waitJS("the deleted line is gone", "!("+chatHas("regrettable", "alice")+")")
+		v.waitJS("the danmaku is gone", `![...document.querySelectorAll("#danmaku .dm")].some(d => d.textContent === "regrettable")`)
+	}
+	if !alice.evalBool(`window.deleted.eventPseq > 0 && window.deleted.seq === ` + fmt.Sprint(seq)) {
+		t.Fatal("deleteMessage did not resolve with the deletion")
+	}
+
+	// From the console.
+	pub := dialViewer(t, s, "pub", client.Options{})
+	if _, err := pub.Join(context.Background(), "mod"); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := pub.Send(context.Background(), "mod", "spam spam", client.SendOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob.waitJS("the spam", chatHas("spam spam", "pub"))
+	console := openTab(t, bctx, "admin", base+"/admin?room=mod")
+	console.waitJS("signed in", `document.getElementById("auth").textContent === "demo admin"`)
+	console.run(chromedp.SendKeys(chromedp.CSS("#del-seq"), fmt.Sprint(sent.Seq)),
+		chromedp.SendKeys(chromedp.CSS("#del-reason"), "spam"), chromedp.Click(chromedp.CSS("#delete-msg")))
+	console.waitJS("deleted", `document.getElementById("log").textContent.includes("delete message `+fmt.Sprint(sent.Seq)+`: ok")`)
+	bob.waitJS("the spam is gone", "!("+chatHas("spam spam", "pub")+")")
+}
