@@ -24,6 +24,9 @@ var (
 	// ErrMessageNotFound: no such message (a seq above the lane's head, or
 	// one the store no longer keeps, for a sender's own delete).
 	ErrMessageNotFound = errors.New("room: message not found")
+	// ErrNotModerator: the caller lacks the room role (or rank) the
+	// moderation action needs.
+	ErrNotModerator = errors.New("room: not allowed to moderate")
 )
 
 // Drop reasons, as counted per room and in metrics.

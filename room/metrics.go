@@ -13,6 +13,8 @@ type metrics struct {
 	storeErrors prometheus.Counter
 	// deleted counts messages deleted by moderation (events announced).
 	deleted prometheus.Counter
+	// auditErrors counts moderation audit entries the store did not take.
+	auditErrors prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, error) {
@@ -45,6 +47,10 @@ func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, erro
 			Namespace: "roomcast", Subsystem: "room", Name: "messages_deleted_total",
 			Help: "Room messages deleted by their sender, a room moderator or host, or an admin.",
 		}),
+		auditErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "room", Name: "audit_errors_total",
+			Help: "Moderation actions done whose audit log entry could not be written.",
+		}),
 		rooms: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "roomcast", Subsystem: "room", Name: "rooms",
 			Help: "Rooms this node owns.",
@@ -56,7 +62,7 @@ func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, erro
 	m.accepted.WithLabelValues("normal")
 	m.accepted.WithLabelValues("priority")
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.accepted, m.dropped, m.joins, m.leaves, m.rooms, m.fenced, m.storeErrors, m.deleted} {
+		for _, c := range []prometheus.Collector{m.accepted, m.dropped, m.joins, m.leaves, m.rooms, m.fenced, m.storeErrors, m.deleted, m.auditErrors} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -38,8 +38,8 @@ type Deleted struct {
 }
 
 // DeleteMessage deletes one message: the sender may within
-// Config.DeleteWindow of its acceptance; admins (and, see roles, the
-// room's moderators and hosts) at any time. The kept copy in the store
+// Config.DeleteWindow of its acceptance; the room's hosts and moderators
+// and admins at any time. Every deletion is in the room's audit log. The kept copy in the store
 // becomes a tombstone (seq kept, body gone), then a deletion event is
 // accepted in the priority lane as a system notice (so no other priority
 // traffic evicts it) and broadcast like any message: every node replaces
@@ -66,6 +66,7 @@ func (s *Service) DeleteMessage(ctx context.Context, req DeleteRequest) (Deleted
 	if req.Priority {
 		head = r.pseq
 	}
+	role := r.roles[req.By]
 	r.mu.Unlock()
 	if req.Seq > head {
 		return Deleted{}, ErrMessageNotFound
@@ -81,7 +82,8 @@ func (s *Service) DeleteMessage(ctx context.Context, req DeleteRequest) (Deleted
 	if len(kept) == 1 && kept[0].Seq == req.Seq {
 		orig = kept[0]
 	}
-	if err := s.mayDelete(req, orig); err != nil {
+	as, err := s.mayDelete(req, orig, role)
+	if err != nil {
 		return Deleted{}, err
 	}
 	var d Deleted
@@ -127,26 +129,35 @@ func (s *Service) DeleteMessage(ctx context.Context, req DeleteRequest) (Deleted
 	}
 	d.EventPSeq = ev.m.Seq
 	s.metrics.deleted.Inc()
-	s.log.Info("room message deleted", "room", r.id, "seq", req.Seq, "priority", req.Priority, "by", req.By,
-		"admin", req.Admin, "reason", req.Reason)
+	lane := "normal"
+	if req.Priority {
+		lane = "priority"
+	}
+	e := AuditEntry{At: s.now().UTC(), By: req.By, As: as, Action: ActDelete, Seq: req.Seq, Lane: lane, Reason: req.Reason}
+	if orig != nil {
+		e.Target = orig.From
+	}
+	s.audit(ctx, r.id, e)
 	return d, nil
 }
 
-// mayDelete decides whether req's caller may delete orig (nil: the store
-// no longer keeps it).
-func (s *Service) mayDelete(req DeleteRequest, orig *pb.RoomMessage) error {
-	if req.Admin {
-		return nil
-	}
-	if orig == nil {
+// mayDelete decides whether req's caller, holding role in the room, may
+// delete orig (nil: the store no longer keeps it), and returns the
+// standing it deletes with (for the audit log).
+func (s *Service) mayDelete(req DeleteRequest, orig *pb.RoomMessage, role Role) (string, error) {
+	switch {
+	case req.Admin:
+		return "admin", nil
+	case role.rank() > 0:
+		return string(role), nil
+	case orig == nil:
 		// Nobody can tell who sent it: only a privileged caller may.
-		return ErrMessageNotFound
-	}
-	if orig.From != req.By || orig.System {
-		return ErrDeleteForbidden
+		return "", ErrMessageNotFound
+	case orig.From != req.By || orig.System:
+		return "", ErrDeleteForbidden
 	}
 	if age := s.now().Sub(time.UnixMilli(orig.Ts)); age > s.cfg.DeleteWindow {
-		return fmt.Errorf("%w: sent %v ago, the sender may delete within %v", ErrDeleteForbidden, age.Round(1e9), s.cfg.DeleteWindow)
+		return "", fmt.Errorf("%w: sent %v ago, the sender may delete within %v", ErrDeleteForbidden, age.Round(time.Second), s.cfg.DeleteWindow)
 	}
-	return nil
+	return "sender", nil
 }

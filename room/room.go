@@ -119,6 +119,7 @@ type state struct {
 	muted     map[string]time.Time // user -> until (zero: no end)
 	banned    map[string]time.Time
 	whitelist map[string]struct{}
+	roles     map[string]Role // hosts and moderators (moderation_roles.go)
 
 	stats      Stats
 	created    bool // made by CreateRoom (kept while RequireCreate)
@@ -176,6 +177,7 @@ func (s *Service) newState(id string, snap Snapshot) *state {
 		touched:    make(map[string]time.Time, 1),
 		muted:      snap.Muted,
 		banned:     snap.Banned,
+		roles:      snap.Roles,
 		stats:      Stats{Dropped: make(map[string]uint64)},
 		lastActive: s.now(),
 	}
@@ -247,7 +249,7 @@ func (s *Service) lookup(id string, create bool) (*state, error) {
 
 func (snap Snapshot) isZero() bool {
 	return snap.Seq == 0 && snap.PSeq == 0 && snap.Term == 0 && len(snap.Muted) == 0 &&
-		len(snap.Banned) == 0 && len(snap.Whitelist) == 0 && snap.Limit == nil
+		len(snap.Banned) == 0 && len(snap.Whitelist) == 0 && snap.Limit == nil && len(snap.Roles) == 0
 }
 
 // Forget drops the local state of a room (ownership moved away, or a write
@@ -632,7 +634,10 @@ type Info struct {
 	Muted     []string `json:"muted"`
 	Banned    []string `json:"banned"`
 	Whitelist []string `json:"whitelist"`
-	Stats     Stats    `json:"stats"`
+	// Hosts and Moderators hold the room's roles (moderation_roles.go).
+	Hosts      []string `json:"hosts"`
+	Moderators []string `json:"moderators"`
+	Stats      Stats    `json:"stats"`
 }
 
 // Info returns a snapshot of one room.
@@ -650,11 +655,13 @@ func (s *Service) Info(id string) (Info, error) {
 func (r *state) info(now time.Time) Info {
 	inf := Info{
 		ID: r.id, Seq: r.seq, PSeq: r.pseq, Viewers: r.viewers, Nodes: len(r.nodeList),
-		Limit:     Limit{Rate: float64(r.limiter.Limit()), Burst: r.limiter.Burst()},
-		Muted:     activeKeys(r.muted, now),
-		Banned:    activeKeys(r.banned, now),
-		Whitelist: make([]string, 0, len(r.whitelist)),
-		Stats:     r.stats,
+		Limit:      Limit{Rate: float64(r.limiter.Limit()), Burst: r.limiter.Burst()},
+		Muted:      activeKeys(r.muted, now),
+		Banned:     activeKeys(r.banned, now),
+		Whitelist:  make([]string, 0, len(r.whitelist)),
+		Hosts:      r.usersWith(RoleHost),
+		Moderators: r.usersWith(RoleModerator),
+		Stats:      r.stats,
 	}
 	inf.Stats.Dropped = make(map[string]uint64, len(r.stats.Dropped))
 	for k, v := range r.stats.Dropped {
@@ -746,7 +753,7 @@ func (s *Service) Sweep(now time.Time) int {
 			prune(r.muted, now)
 			prune(r.banned, now)
 			idle := r.viewers == 0 && !r.created && len(r.muted) == 0 && len(r.banned) == 0 &&
-				len(r.whitelist) == 0 && r.limit == nil && now.Sub(r.lastActive) >= s.cfg.IdleTTL
+				len(r.whitelist) == 0 && r.limit == nil && len(r.roles) == 0 && now.Sub(r.lastActive) >= s.cfg.IdleTTL
 			r.mu.Unlock()
 			if idle {
 				delete(sh.rooms, id)

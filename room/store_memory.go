@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -24,6 +25,7 @@ var _ Store = (*MemoryStore)(nil)
 type memRoom struct {
 	snap      Snapshot
 	log, plog []*pb.RoomMessage // oldest first
+	audit     []AuditEntry      // oldest first
 }
 
 // NewMemoryStore returns an empty store.
@@ -115,6 +117,13 @@ func applyChange(snap *Snapshot, c Change) {
 		}
 	case ChangeDisallow:
 		snap.Whitelist = slices.DeleteFunc(snap.Whitelist, func(u string) bool { return u == c.User })
+	case ChangeGrant:
+		if snap.Roles == nil {
+			snap.Roles = make(map[string]Role)
+		}
+		snap.Roles[c.User] = c.Role
+	case ChangeRevoke:
+		delete(snap.Roles, c.User)
 	case ChangeLimit:
 		if c.Limit == nil {
 			snap.Limit = nil
@@ -156,6 +165,7 @@ func (r *memRoom) snapshot() Snapshot {
 	snap.Muted = cloneTimes(r.snap.Muted)
 	snap.Banned = cloneTimes(r.snap.Banned)
 	snap.Whitelist = slices.Clone(r.snap.Whitelist)
+	snap.Roles = maps.Clone(r.snap.Roles)
 	if r.snap.Limit != nil {
 		l := *r.snap.Limit
 		snap.Limit = &l

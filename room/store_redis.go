@@ -22,7 +22,8 @@ import (
 //	<prefix>{r:<room>}:log   zset: score seq, member the message (seq 0)
 //	<prefix>{r:<room>}:plog  zset: the same for the priority lane
 //	<prefix>{r:<room>}:mod   hash: m:<user> / b:<user> -> until (unix ms, 0
-//	                         no end); w:<user> -> 1
+//	                         no end); w:<user> -> 1; r:<user> -> role
+//	<prefix>{r:<room>}:audit list: the audit log, JSON entries, newest first
 //
 // It is safe for concurrent use and starts no goroutines.
 type RedisStore struct {
@@ -173,6 +174,10 @@ func (s *RedisStore) Moderate(ctx context.Context, roomID string, term uint64, c
 		op, field, value = "set", "w:"+c.User, "1"
 	case ChangeDisallow:
 		op, field = "del", "w:"+c.User
+	case ChangeGrant:
+		op, field, value = "set", "r:"+c.User, string(c.Role)
+	case ChangeRevoke:
+		op, field = "del", "r:"+c.User
 	case ChangeLimit:
 		op = "limit"
 		if c.Limit != nil {
@@ -249,6 +254,8 @@ func snapshotOf(mv, modv map[string]string) Snapshot {
 			applyChange(&snap, Change{Kind: ChangeBan, User: user, Until: until})
 		case "w":
 			applyChange(&snap, Change{Kind: ChangeAllow, User: user})
+		case "r":
+			applyChange(&snap, Change{Kind: ChangeGrant, User: user, Role: Role(value)})
 		}
 	}
 	return snap

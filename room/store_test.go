@@ -301,3 +301,26 @@ func TestStoreTombstone(t *testing.T) {
 		}
 	})
 }
+
+func TestStoreAuditKeepsTheNewest(t *testing.T) {
+	ctx := context.Background()
+	forEachStore(t, StoreConfig{KeepAudit: 3}, func(t *testing.T, s Store) {
+		if got, err := s.Audit(ctx, "a", 0); err != nil || len(got) != 0 {
+			t.Fatalf("empty log: %v, %v", got, err)
+		}
+		at := time.Unix(1_800_000_000, 0).UTC()
+		for i := 1; i <= 5; i++ {
+			e := AuditEntry{At: at.Add(time.Duration(i) * time.Second), By: "m", As: "moderator", Action: ActKick, Target: fmt.Sprint("u", i), Reason: "r"}
+			if err := s.AppendAudit(ctx, "a", e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.Audit(ctx, "a", 0)
+		if err != nil || len(got) != 3 || got[0].Target != "u5" || got[2].Target != "u3" || !got[0].At.Equal(at.Add(5*time.Second)) || got[0].As != "moderator" {
+			t.Fatalf("log = %+v, %v", got, err)
+		}
+		if got, _ := s.Audit(ctx, "a", 1); len(got) != 1 || got[0].Target != "u5" {
+			t.Fatalf("newest 1 = %+v", got)
+		}
+	})
+}
