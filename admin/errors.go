@@ -87,7 +87,7 @@ func classify(err error) string {
 		return CodeMuted
 	case errors.Is(err, room.ErrMessageNotFound):
 		return CodeMsgNotFound
-	case errors.Is(err, room.ErrDeleteForbidden):
+	case errors.Is(err, room.ErrDeleteForbidden), errors.Is(err, room.ErrNotModerator):
 		return CodeForbidden
 	case errors.Is(err, gateway.ErrUnavailable):
 		return CodeUnavailable

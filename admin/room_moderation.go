@@ -15,6 +15,10 @@ import (
 // cluster.
 type Moderation interface {
 	DeleteMessage(ctx context.Context, req room.DeleteRequest) (room.Deleted, error)
+	// Act runs (and audits) one moderation action at the room's owner.
+	Act(ctx context.Context, a room.Action) error
+	// Audit reads a room's audit log, newest first.
+	Audit(ctx context.Context, roomID string, n int) ([]room.AuditEntry, error)
 }
 
 // moderationTimeout bounds one moderation call (it may cross nodes).
@@ -22,6 +26,168 @@ const moderationTimeout = 5 * time.Second
 
 func (h *Handler) moderationRoutes() {
 	h.route("DELETE /api/v1/rooms/{room}/messages/{seq}", adminOnly, h.deleteMessage)
+	h.route("PUT /api/v1/rooms/{room}/roles/{user}", adminOnly, h.grantRole)
+	h.route("DELETE /api/v1/rooms/{room}/roles/{user}", adminOnly, h.revokeRole)
+	h.route("GET /api/v1/rooms/{room}/audit", adminOnly, h.auditLog)
+}
+
+// roomMutator is what the moderation handlers change a room with.
+type roomMutator interface {
+	Mute(roomID, user string, d time.Duration) error
+	Unmute(roomID, user string) error
+	Ban(roomID, user string, d time.Duration) error
+	Unban(roomID, user string) error
+	Kick(roomID, user string) error
+	Whitelist(roomID, user string, allow bool) error
+	SetLimit(roomID string, l *room.Limit) error
+}
+
+// rooms returns what the call changes rooms through: with Moderation
+// wired, actions run as the caller and land in the room's audit log;
+// without it, the Rooms dependency directly.
+func (c *call) rooms(reason string) roomMutator {
+	if c.h.d.Moderation == nil {
+		return c.h.d.Rooms
+	}
+	return actor{c: c, reason: reason}
+}
+
+// actor turns the admin API's moderation calls into audited Actions.
+type actor struct {
+	c      *call
+	reason string
+}
+
+func (a actor) act(x room.Action) error {
+	x.By, x.Admin, x.Reason = a.c.who, true, a.reason
+	ctx, cancel := context.WithTimeout(a.c.r.Context(), moderationTimeout)
+	defer cancel()
+	return a.c.h.d.Moderation.Act(ctx, x)
+}
+
+func (a actor) Mute(roomID, user string, d time.Duration) error {
+	return a.act(room.Action{Room: roomID, Kind: room.ActMute, Target: user, Duration: d})
+}
+
+func (a actor) Unmute(roomID, user string) error {
+	return a.act(room.Action{Room: roomID, Kind: room.ActUnmute, Target: user})
+}
+
+func (a actor) Ban(roomID, user string, d time.Duration) error {
+	return a.act(room.Action{Room: roomID, Kind: room.ActBan, Target: user, Duration: d})
+}
+
+func (a actor) Unban(roomID, user string) error {
+	return a.act(room.Action{Room: roomID, Kind: room.ActUnban, Target: user})
+}
+
+func (a actor) Kick(roomID, user string) error {
+	return a.act(room.Action{Room: roomID, Kind: room.ActKick, Target: user})
+}
+
+func (a actor) Whitelist(roomID, user string, allow bool) error {
+	kind := room.ActWhitelistRemove
+	if allow {
+		kind = room.ActWhitelistAdd
+	}
+	return a.act(room.Action{Room: roomID, Kind: kind, Target: user})
+}
+
+func (a actor) SetLimit(roomID string, l *room.Limit) error {
+	if l == nil {
+		return a.act(room.Action{Room: roomID, Kind: room.ActResetLimit})
+	}
+	return a.act(room.Action{Room: roomID, Kind: room.ActSetLimit, Limit: l})
+}
+
+// RoleRequest grants a room role.
+type RoleRequest struct {
+	// Role is "host" or "moderator".
+	Role   string `json:"role"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// RoleResult echoes a role change.
+type RoleResult struct {
+	Room string `json:"room"`
+	User string `json:"user"`
+	// Role is the user's role now ("" after a revoke).
+	Role string `json:"role"`
+}
+
+func (h *Handler) grantRole(c *call) (any, error) {
+	roomID, user, err := c.pathModeration()
+	if err != nil {
+		return nil, err
+	}
+	var req RoleRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	if !room.Role(req.Role).Valid() {
+		return nil, fmt.Errorf("%w: role must be host or moderator", ErrInvalid)
+	}
+	if len(req.Reason) > room.MaxReasonBytes {
+		return nil, fmt.Errorf("%w: reason longer than %d bytes", ErrInvalid, room.MaxReasonBytes)
+	}
+	mod, err := h.moderation()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(c.r.Context(), moderationTimeout)
+	defer cancel()
+	if err := mod.Act(ctx, room.Action{Room: roomID, By: c.who, Admin: true, Kind: room.ActGrant, Target: user,
+		Role: room.Role(req.Role), Reason: req.Reason}); err != nil {
+		return nil, err
+	}
+	return RoleResult{Room: roomID, User: user, Role: req.Role}, nil
+}
+
+func (h *Handler) revokeRole(c *call) (any, error) {
+	roomID, user, err := c.pathModeration()
+	if err != nil {
+		return nil, err
+	}
+	mod, err := h.moderation()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(c.r.Context(), moderationTimeout)
+	defer cancel()
+	if err := mod.Act(ctx, room.Action{Room: roomID, By: c.who, Admin: true, Kind: room.ActRevoke, Target: user}); err != nil {
+		return nil, err
+	}
+	return RoleResult{Room: roomID, User: user}, nil
+}
+
+// AuditResult is a page of a room's audit log, newest first.
+type AuditResult struct {
+	Room    string            `json:"room"`
+	Entries []room.AuditEntry `json:"entries"`
+}
+
+func (h *Handler) auditLog(c *call) (any, error) {
+	roomID, err := c.room()
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	if v := c.r.URL.Query().Get("limit"); v != "" {
+		if n, err = strconv.Atoi(v); err != nil || n < 1 || n > room.MaxAuditPage {
+			return nil, fmt.Errorf("%w: limit must be 1..%d", ErrInvalid, room.MaxAuditPage)
+		}
+	}
+	mod, err := h.moderation()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(c.r.Context(), moderationTimeout)
+	defer cancel()
+	entries, err := mod.Audit(ctx, roomID, n)
+	if err != nil {
+		return nil, err
+	}
+	return AuditResult{Room: roomID, Entries: entries}, nil
 }
 
 // DeleteResult echoes a deletion.

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"time"
 
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
@@ -35,4 +36,13 @@ func (c *Client) DeleteMessage(ctx context.Context, room string, seq uint64, pri
 		return nil, err
 	}
 	return f.GetMessageDeleted(), nil
+}
+
+// Moderate runs a moderation action in a room: as a host or moderator of
+// the room (on a user of a lower rank) or with an admin token. d is how
+// long a mute lasts (0: until lifted); reason goes to the room's audit log.
+func (c *Client) Moderate(ctx context.Context, room string, action pb.ModerateRoom_Action, user string, d time.Duration, reason string) error {
+	_, err := c.do(ctx, &pb.Frame{Body: &pb.Frame_ModerateRoom{ModerateRoom: &pb.ModerateRoom{
+		Room: room, Action: action, User: user, DurationMs: uint64(max(d, 0) / time.Millisecond), Reason: reason}}})
+	return err
 }

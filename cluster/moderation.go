@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"time"
 
 	cpb "github.com/roomcast/roomcast/proto/clusterpb"
 	"github.com/roomcast/roomcast/room"
@@ -13,6 +14,8 @@ import (
 // LocalModeration is this node's room moderation (*room.Service).
 type LocalModeration interface {
 	DeleteMessage(ctx context.Context, req room.DeleteRequest) (room.Deleted, error)
+	Act(ctx context.Context, a room.Action) error
+	Audit(ctx context.Context, roomID string, n int) ([]room.AuditEntry, error)
 }
 
 var _ LocalModeration = (*room.Service)(nil)
@@ -53,4 +56,46 @@ func (n *Node) answerDelete(ctx context.Context, m *cpb.ModerationDelete) *cpb.E
 		return failure(err)
 	}
 	return &cpb.Envelope{Body: &cpb.Envelope_ModerationDeleted{ModerationDeleted: &cpb.ModerationDeleted{EventPseq: d.EventPSeq, MsgId: d.MsgID}}}
+}
+
+// Act runs a moderation action at the room's owner.
+func (n *Node) Act(ctx context.Context, a room.Action) error {
+	return n.route(ctx, "act", a.Room, func() error {
+		if n.mod == nil {
+			return room.ErrUnavailable
+		}
+		return n.mod.Act(ctx, a)
+	}, func(ctx context.Context, owner string) error {
+		m := &cpb.ModerationAction{Room: a.Room, By: a.By, Admin: a.Admin, Kind: string(a.Kind), Target: a.Target,
+			DurationMs: a.Duration.Milliseconds(), Role: string(a.Role), Reason: a.Reason}
+		if a.Limit != nil {
+			m.Rate, m.Burst = a.Limit.Rate, int32(a.Limit.Burst)
+		}
+		_, err := n.call(ctx, owner, &cpb.Envelope{Body: &cpb.Envelope_ModerationAction{ModerationAction: m}})
+		return err
+	})
+}
+
+func (n *Node) answerAct(ctx context.Context, m *cpb.ModerationAction) *cpb.Envelope {
+	if n.mod == nil {
+		return failure(room.ErrUnavailable)
+	}
+	a := room.Action{Room: m.Room, By: m.By, Admin: m.Admin, Kind: room.ActionKind(m.Kind), Target: m.Target,
+		Duration: time.Duration(m.DurationMs) * time.Millisecond, Role: room.Role(m.Role), Reason: m.Reason}
+	if a.Kind == room.ActSetLimit {
+		a.Limit = &room.Limit{Rate: m.Rate, Burst: int(m.Burst)}
+	}
+	if err := n.mod.Act(ctx, a); err != nil {
+		return failure(err)
+	}
+	return done()
+}
+
+// Audit reads the room's audit log. The log is in the shared store, so
+// this node reads it itself.
+func (n *Node) Audit(ctx context.Context, roomID string, limit int) ([]room.AuditEntry, error) {
+	if n.mod == nil {
+		return nil, room.ErrUnavailable
+	}
+	return n.mod.Audit(ctx, roomID, limit)
 }

@@ -32,6 +32,7 @@ var failureCodes = map[string]error{
 	// Moderation (cluster/moderation.go).
 	"delete_forbidden":  room.ErrDeleteForbidden,
 	"message_not_found": room.ErrMessageNotFound,
+	"not_moderator":     room.ErrNotModerator,
 }
 
 func failure(err error) *cpb.Envelope {
@@ -443,6 +444,8 @@ func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 		return done()
 	case *cpb.Envelope_ModerationDelete:
 		return n.answerDelete(ctx, b.ModerationDelete)
+	case *cpb.Envelope_ModerationAction:
+		return n.answerAct(ctx, b.ModerationAction)
 	case *cpb.Envelope_Query:
 		if n.adm == nil || n.stats == nil {
 			return failure(room.ErrUnavailable)

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"time"
 
 	"github.com/roomcast/roomcast/auth"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
@@ -14,6 +15,7 @@ import (
 // do what. Optional: without it, moderation frames get UNKNOWN_OP.
 type Moderation interface {
 	DeleteMessage(ctx context.Context, req room.DeleteRequest) (room.Deleted, error)
+	Act(ctx context.Context, a room.Action) error
 }
 
 var _ Moderation = (*room.Service)(nil)
@@ -28,6 +30,9 @@ func (c *conn) moderationOp(id uint32, f *pb.Frame) bool {
 	switch b := f.Body.(type) {
 	case *pb.Frame_DeleteMessage:
 		deep(func() { c.deleteMessage(mod, id, b.DeleteMessage) })
+		return true
+	case *pb.Frame_ModerateRoom:
+		deep(func() { c.moderateRoom(mod, id, b.ModerateRoom) })
 		return true
 	}
 	return false
@@ -49,3 +54,38 @@ func (c *conn) deleteMessage(mod Moderation, id uint32, m *pb.DeleteMessage) {
 	c.reply(id, &pb.Frame{Body: &pb.Frame_MessageDeleted{MessageDeleted: &pb.MessageDeleted{
 		Room: m.GetRoom(), Seq: m.GetSeq(), Priority: m.GetPriority(), EventPseq: d.EventPSeq}}})
 }
+
+// frameActions maps the client protocol's actions to the room service's.
+var frameActions = map[pb.ModerateRoom_Action]room.ActionKind{
+	pb.ModerateRoom_MUTE:   room.ActMute,
+	pb.ModerateRoom_UNMUTE: room.ActUnmute,
+	pb.ModerateRoom_KICK:   room.ActKick,
+}
+
+func (c *conn) moderateRoom(mod Moderation, id uint32, m *pb.ModerateRoom) {
+	kind, ok := frameActions[m.GetAction()]
+	switch {
+	case !room.ValidID(m.GetRoom()):
+		c.fail(id, pb.Error_INVALID_ARGUMENT, "invalid room id")
+		return
+	case !ok:
+		c.fail(id, pb.Error_INVALID_ARGUMENT, "unknown moderation action")
+		return
+	case m.GetDurationMs() > uint64(maxModerationDuration/time.Millisecond):
+		c.fail(id, pb.Error_INVALID_ARGUMENT, "duration too long")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	err := mod.Act(ctx, room.Action{Room: m.GetRoom(), By: c.ident.User, Admin: c.ident.Has(auth.RoleAdmin), Kind: kind,
+		Target: m.GetUser(), Duration: time.Duration(m.GetDurationMs()) * time.Millisecond, Reason: m.GetReason()})
+	cancel()
+	if err != nil {
+		c.fail(id, codeOf(err), err.Error())
+		return
+	}
+	c.reply(id, &pb.Frame{Body: &pb.Frame_RoomModerated{RoomModerated: &pb.RoomModerated{
+		Room: m.GetRoom(), Action: m.GetAction(), User: m.GetUser()}}})
+}
+
+// maxModerationDuration bounds a mute from the client protocol.
+const maxModerationDuration = 366 * 24 * time.Hour

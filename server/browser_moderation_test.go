@@ -8,13 +8,16 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/roomcast/roomcast/client"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
 
-// TestBrowserDeleteMessage: in headless Chromium, a message shown in the
+// TestBrowserModeration: in headless Chromium, a message shown in the
 // viewer page (chat and danmaku) disappears when it is deleted — once by
 // its sender through the JS SDK of another page, once from the admin
-// console's "Delete message" form.
-func TestBrowserDeleteMessage(t *testing.T) {
+// console's "Delete message" form; the console grants a room role (shown
+// in its stats) and shows the room's audit log; a moderator mutes from the
+// JS SDK.
+func TestBrowserModeration(t *testing.T) {
 	s := startServer(t, nil)
 	base := "http://" + s.Addr()
 	bctx := browser(t)
@@ -58,8 +61,31 @@ func TestBrowserDeleteMessage(t *testing.T) {
 	bob.waitJS("the spam", chatHas("spam spam", "pub"))
 	console := openTab(t, bctx, "admin", base+"/admin?room=mod")
 	console.waitJS("signed in", `document.getElementById("auth").textContent === "demo admin"`)
+	console.run(chromedp.SendKeys(chromedp.CSS("#target"), "bob"), chromedp.Click(chromedp.CSS("#role-mod")))
+	console.waitJS("bob is moderator", `document.getElementById("s-moderators").textContent === "bob"`)
 	console.run(chromedp.SendKeys(chromedp.CSS("#del-seq"), fmt.Sprint(sent.Seq)),
 		chromedp.SendKeys(chromedp.CSS("#del-reason"), "spam"), chromedp.Click(chromedp.CSS("#delete-msg")))
 	console.waitJS("deleted", `document.getElementById("log").textContent.includes("delete message `+fmt.Sprint(sent.Seq)+`: ok")`)
 	bob.waitJS("the spam is gone", "!("+chatHas("spam spam", "pub")+")")
+
+	// Bob, now moderator, mutes pub from the JS SDK of his page.
+	evalJS[bool](bob, `(async () => {
+		const { RoomcastClient } = await import("/sdk/roomcast.js");
+		const tok = await (await fetch("/demo/token?user=bob")).json();
+		const c = new RoomcastClient({ url: "ws://" + location.host + "/ws", token: tok.token });
+		await c.connect();
+		await c.moderate("mod", "MUTE", "pub", { durationMs: 60000, reason: "spam" });
+		return true;
+	})()`)
+	if _, err := pub.Send(context.Background(), "mod", "more", client.SendOptions{}); client.Code(err) != pb.Error_MUTED {
+		t.Fatalf("muted by bob from the browser, pub sent: %v", err)
+	}
+	// The console's audit log shows all three actions, newest first.
+	console.run(chromedp.Click(chromedp.CSS("#role-mod"))) // refreshes the stats and the log
+	console.waitJS("audit log", `(() => {
+		const rows = [...document.querySelectorAll("#audit tr")].map(tr => [...tr.children].slice(1).map(td => td.textContent).join("|"));
+		return rows.some(r => r === "bob|moderator|mute|pub|spam") &&
+			rows.some(r => /\|admin\|delete #`+fmt.Sprint(sent.Seq)+`\|pub\|spam$/.test(r)) &&
+			rows.some(r => /\|admin\|grant moderator\|bob\|$/.test(r));
+	})()`)
 }

@@ -197,6 +197,7 @@ type Envelope struct {
 	//	*Envelope_QueryReply
 	//	*Envelope_ModerationDelete
 	//	*Envelope_ModerationDeleted
+	//	*Envelope_ModerationAction
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -449,6 +450,15 @@ func (x *Envelope) GetModerationDeleted() *ModerationDeleted {
 	return nil
 }
 
+func (x *Envelope) GetModerationAction() *ModerationAction {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_ModerationAction); ok {
+			return x.ModerationAction
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Body interface {
 	isEnvelope_Body()
 }
@@ -551,6 +561,11 @@ type Envelope_ModerationDeleted struct {
 	ModerationDeleted *ModerationDeleted `protobuf:"bytes,71,opt,name=moderation_deleted,json=moderationDeleted,proto3,oneof"`
 }
 
+type Envelope_ModerationAction struct {
+	// room.Action at the owner; the reply is Done or Failure.
+	ModerationAction *ModerationAction `protobuf:"bytes,72,opt,name=moderation_action,json=moderationAction,proto3,oneof"`
+}
+
 func (*Envelope_Deliveries) isEnvelope_Body() {}
 
 func (*Envelope_Kick) isEnvelope_Body() {}
@@ -592,6 +607,8 @@ func (*Envelope_QueryReply) isEnvelope_Body() {}
 func (*Envelope_ModerationDelete) isEnvelope_Body() {}
 
 func (*Envelope_ModerationDeleted) isEnvelope_Body() {}
+
+func (*Envelope_ModerationAction) isEnvelope_Body() {}
 
 type Deliveries struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1882,12 +1899,130 @@ func (x *ModerationDeleted) GetMsgId() uint64 {
 	return 0
 }
 
+// ModerationAction is a room.Action for the room's owner.
+type ModerationAction struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Room  string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	By    string                 `protobuf:"bytes,2,opt,name=by,proto3" json:"by,omitempty"`
+	Admin bool                   `protobuf:"varint,3,opt,name=admin,proto3" json:"admin,omitempty"`
+	// room.ActionKind ("mute", "kick", "grant"...).
+	Kind       string `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
+	Target     string `protobuf:"bytes,5,opt,name=target,proto3" json:"target,omitempty"`
+	DurationMs int64  `protobuf:"varint,6,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
+	Role       string `protobuf:"bytes,7,opt,name=role,proto3" json:"role,omitempty"`
+	// set_limit.
+	Rate          float64 `protobuf:"fixed64,8,opt,name=rate,proto3" json:"rate,omitempty"`
+	Burst         int32   `protobuf:"varint,9,opt,name=burst,proto3" json:"burst,omitempty"`
+	Reason        string  `protobuf:"bytes,10,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModerationAction) Reset() {
+	*x = ModerationAction{}
+	mi := &file_cluster_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModerationAction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModerationAction) ProtoMessage() {}
+
+func (x *ModerationAction) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModerationAction.ProtoReflect.Descriptor instead.
+func (*ModerationAction) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ModerationAction) GetRoom() string {
+	if x != nil {
+		return x.Room
+	}
+	return ""
+}
+
+func (x *ModerationAction) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *ModerationAction) GetAdmin() bool {
+	if x != nil {
+		return x.Admin
+	}
+	return false
+}
+
+func (x *ModerationAction) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ModerationAction) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *ModerationAction) GetDurationMs() int64 {
+	if x != nil {
+		return x.DurationMs
+	}
+	return 0
+}
+
+func (x *ModerationAction) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *ModerationAction) GetRate() float64 {
+	if x != nil {
+		return x.Rate
+	}
+	return 0
+}
+
+func (x *ModerationAction) GetBurst() int32 {
+	if x != nil {
+		return x.Burst
+	}
+	return 0
+}
+
+func (x *ModerationAction) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_cluster_proto protoreflect.FileDescriptor
 
 const file_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\rcluster.proto\x12\x13roomcast.cluster.v1\"\xfd\n" +
-	"\n" +
+	"\rcluster.proto\x12\x13roomcast.cluster.v1\"\xd3\v\n" +
 	"\bEnvelope\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\x04R\x02id\x12\x14\n" +
@@ -1920,7 +2055,8 @@ const file_cluster_proto_rawDesc = "" +
 	"\vquery_reply\x18) \x01(\v2\x1f.roomcast.cluster.v1.QueryReplyH\x00R\n" +
 	"queryReply\x12T\n" +
 	"\x11moderation_delete\x18F \x01(\v2%.roomcast.cluster.v1.ModerationDeleteH\x00R\x10moderationDelete\x12W\n" +
-	"\x12moderation_deleted\x18G \x01(\v2&.roomcast.cluster.v1.ModerationDeletedH\x00R\x11moderationDeletedB\x06\n" +
+	"\x12moderation_deleted\x18G \x01(\v2&.roomcast.cluster.v1.ModerationDeletedH\x00R\x11moderationDeleted\x12T\n" +
+	"\x11moderation_action\x18H \x01(\v2%.roomcast.cluster.v1.ModerationActionH\x00R\x10moderationActionB\x06\n" +
 	"\x04body\"A\n" +
 	"\n" +
 	"Deliveries\x123\n" +
@@ -2027,7 +2163,20 @@ const file_cluster_proto_rawDesc = "" +
 	"\x11ModerationDeleted\x12\x1d\n" +
 	"\n" +
 	"event_pseq\x18\x01 \x01(\x04R\teventPseq\x12\x15\n" +
-	"\x06msg_id\x18\x02 \x01(\x04R\x05msgIdB.Z,github.com/roomcast/roomcast/proto/clusterpbb\x06proto3"
+	"\x06msg_id\x18\x02 \x01(\x04R\x05msgId\"\xef\x01\n" +
+	"\x10ModerationAction\x12\x12\n" +
+	"\x04room\x18\x01 \x01(\tR\x04room\x12\x0e\n" +
+	"\x02by\x18\x02 \x01(\tR\x02by\x12\x14\n" +
+	"\x05admin\x18\x03 \x01(\bR\x05admin\x12\x12\n" +
+	"\x04kind\x18\x04 \x01(\tR\x04kind\x12\x16\n" +
+	"\x06target\x18\x05 \x01(\tR\x06target\x12\x1f\n" +
+	"\vduration_ms\x18\x06 \x01(\x03R\n" +
+	"durationMs\x12\x12\n" +
+	"\x04role\x18\a \x01(\tR\x04role\x12\x12\n" +
+	"\x04rate\x18\b \x01(\x01R\x04rate\x12\x14\n" +
+	"\x05burst\x18\t \x01(\x05R\x05burst\x12\x16\n" +
+	"\x06reason\x18\n" +
+	" \x01(\tR\x06reasonB.Z,github.com/roomcast/roomcast/proto/clusterpbb\x06proto3"
 
 var (
 	file_cluster_proto_rawDescOnce sync.Once
@@ -2042,7 +2191,7 @@ func file_cluster_proto_rawDescGZIP() []byte {
 }
 
 var file_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_cluster_proto_goTypes = []any{
 	(Moderate_Op)(0),          // 0: roomcast.cluster.v1.Moderate.Op
 	(Query_Op)(0),             // 1: roomcast.cluster.v1.Query.Op
@@ -2070,6 +2219,7 @@ var file_cluster_proto_goTypes = []any{
 	(*QueryReply)(nil),        // 23: roomcast.cluster.v1.QueryReply
 	(*ModerationDelete)(nil),  // 24: roomcast.cluster.v1.ModerationDelete
 	(*ModerationDeleted)(nil), // 25: roomcast.cluster.v1.ModerationDeleted
+	(*ModerationAction)(nil),  // 26: roomcast.cluster.v1.ModerationAction
 }
 var file_cluster_proto_depIdxs = []int32{
 	3,  // 0: roomcast.cluster.v1.Envelope.deliveries:type_name -> roomcast.cluster.v1.Deliveries
@@ -2093,19 +2243,20 @@ var file_cluster_proto_depIdxs = []int32{
 	23, // 18: roomcast.cluster.v1.Envelope.query_reply:type_name -> roomcast.cluster.v1.QueryReply
 	24, // 19: roomcast.cluster.v1.Envelope.moderation_delete:type_name -> roomcast.cluster.v1.ModerationDelete
 	25, // 20: roomcast.cluster.v1.Envelope.moderation_deleted:type_name -> roomcast.cluster.v1.ModerationDeleted
-	4,  // 21: roomcast.cluster.v1.Deliveries.items:type_name -> roomcast.cluster.v1.Delivery
-	6,  // 22: roomcast.cluster.v1.Announce.rooms:type_name -> roomcast.cluster.v1.Viewers
-	12, // 23: roomcast.cluster.v1.SendBatch.items:type_name -> roomcast.cluster.v1.SendRequest
-	16, // 24: roomcast.cluster.v1.SendBatchReply.items:type_name -> roomcast.cluster.v1.SendResult
-	13, // 25: roomcast.cluster.v1.SendResult.sent:type_name -> roomcast.cluster.v1.SendReply
-	19, // 26: roomcast.cluster.v1.SendResult.failure:type_name -> roomcast.cluster.v1.Failure
-	0,  // 27: roomcast.cluster.v1.Moderate.op:type_name -> roomcast.cluster.v1.Moderate.Op
-	1,  // 28: roomcast.cluster.v1.Query.op:type_name -> roomcast.cluster.v1.Query.Op
-	29, // [29:29] is the sub-list for method output_type
-	29, // [29:29] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	26, // 21: roomcast.cluster.v1.Envelope.moderation_action:type_name -> roomcast.cluster.v1.ModerationAction
+	4,  // 22: roomcast.cluster.v1.Deliveries.items:type_name -> roomcast.cluster.v1.Delivery
+	6,  // 23: roomcast.cluster.v1.Announce.rooms:type_name -> roomcast.cluster.v1.Viewers
+	12, // 24: roomcast.cluster.v1.SendBatch.items:type_name -> roomcast.cluster.v1.SendRequest
+	16, // 25: roomcast.cluster.v1.SendBatchReply.items:type_name -> roomcast.cluster.v1.SendResult
+	13, // 26: roomcast.cluster.v1.SendResult.sent:type_name -> roomcast.cluster.v1.SendReply
+	19, // 27: roomcast.cluster.v1.SendResult.failure:type_name -> roomcast.cluster.v1.Failure
+	0,  // 28: roomcast.cluster.v1.Moderate.op:type_name -> roomcast.cluster.v1.Moderate.Op
+	1,  // 29: roomcast.cluster.v1.Query.op:type_name -> roomcast.cluster.v1.Query.Op
+	30, // [30:30] is the sub-list for method output_type
+	30, // [30:30] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_cluster_proto_init() }
@@ -2135,6 +2286,7 @@ func file_cluster_proto_init() {
 		(*Envelope_QueryReply)(nil),
 		(*Envelope_ModerationDelete)(nil),
 		(*Envelope_ModerationDeleted)(nil),
+		(*Envelope_ModerationAction)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2142,7 +2294,7 @@ func file_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   24,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

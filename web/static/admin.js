@@ -64,6 +64,9 @@ async function refresh() {
     $("s-muted").textContent = list(s.muted);
     $("s-banned").textContent = list(s.banned);
     $("s-whitelist").textContent = list(s.whitelist);
+    $("s-hosts").textContent = list(s.hosts);
+    $("s-moderators").textContent = list(s.moderators);
+    refreshAudit();
   } catch (e) {
     $("stats-room").textContent = `${room} (${e.code})`;
   }
@@ -127,7 +130,23 @@ const moderation = {
   disconnect: (u) => act(`disconnect ${u}`, "POST", "/users/" + encodeURIComponent(u) + "/disconnect"),
   "wl-add": (u) => act(`whitelist ${u}`, "PUT", R() + "/whitelist/" + encodeURIComponent(u)),
   "wl-remove": (u) => act(`unwhitelist ${u}`, "DELETE", R() + "/whitelist/" + encodeURIComponent(u)),
+  "role-host": (u) => act(`make ${u} host`, "PUT", R() + "/roles/" + encodeURIComponent(u), { role: "host" }),
+  "role-mod": (u) => act(`make ${u} moderator`, "PUT", R() + "/roles/" + encodeURIComponent(u), { role: "moderator" }),
+  "role-revoke": (u) => act(`revoke ${u}'s role`, "DELETE", R() + "/roles/" + encodeURIComponent(u)),
 };
+
+// refreshAudit shows the room's newest moderation actions.
+async function refreshAudit() {
+  try {
+    const a = await api("GET", R() + "/audit?limit=50");
+    $("audit").replaceChildren(...a.entries.map((e) => {
+      const tr = el("tr");
+      const what = e.action + (e.role ? ` ${e.role}` : "") + (e.seq ? ` #${e.seq}` : "");
+      for (const v of [time(Date.parse(e.at)), e.by, e.as, what, e.target ?? "", e.reason ?? ""]) tr.append(el("td", "", v));
+      return tr;
+    }));
+  } catch { /* the stats refresh reports errors */ }
+}
 for (const [id, fn] of Object.entries(moderation)) {
   $(id).addEventListener("click", () => {
     const u = target();

@@ -806,6 +806,18 @@ export class RoomcastClient {
     return { room: d.room, seq: num(d.seq), priority: !!d.priority, eventPseq: num(d.eventPseq) };
   }
 
+  /**
+   * Moderates a room as its host or moderator (on a user of a lower rank)
+   * or with an admin token: action is "MUTE", "UNMUTE" or "KICK"
+   * (docs/moderation.md). Rejects with MODERATION_FORBIDDEN otherwise.
+   */
+  async moderate(room, action, user, { durationMs = 0, reason = "" } = {}) {
+    const m = { room, action, user };
+    if (durationMs > 0) m.durationMs = String(durationMs);
+    if (reason) m.reason = reason;
+    await this.request({ moderateRoom: m });
+  }
+
   // ---- Offline 1:1 and group messages (client/offline.go) ----
 
   // conv returns the state of one conversation:
