@@ -29,6 +29,8 @@ func (h *Handler) moderationRoutes() {
 	h.route("PUT /api/v1/rooms/{room}/roles/{user}", adminOnly, h.grantRole)
 	h.route("DELETE /api/v1/rooms/{room}/roles/{user}", adminOnly, h.revokeRole)
 	h.route("GET /api/v1/rooms/{room}/audit", adminOnly, h.auditLog)
+	h.route("PUT /api/v1/rooms/{room}/slowmode", adminOnly, h.setSlowMode)
+	h.route("DELETE /api/v1/rooms/{room}/slowmode", adminOnly, h.clearSlowMode)
 }
 
 // roomMutator is what the moderation handlers change a room with.
@@ -244,4 +246,58 @@ func (h *Handler) deleteMessage(c *call) (any, error) {
 	}
 	h.log.Info("admin: delete message", "by", c.who, "room", roomID, "seq", seq, "lane", lane, "reason", reason)
 	return DeleteResult{Room: roomID, Seq: seq, Lane: lane, MsgID: d.MsgID, EventPSeq: d.EventPSeq}, nil
+}
+
+// SlowModeRequest sets a room's slow mode.
+type SlowModeRequest struct {
+	// Interval between two messages of one user ("10s"); "0s" turns it off.
+	Interval Duration `json:"interval"`
+	Reason   string   `json:"reason,omitempty"`
+}
+
+// SlowModeResult is the slow mode in force.
+type SlowModeResult struct {
+	Room string `json:"room"`
+	// Interval is "0s" when slow mode is off.
+	Interval Duration `json:"interval"`
+}
+
+func (h *Handler) setSlowMode(c *call) (any, error) {
+	roomID, err := c.room()
+	if err != nil {
+		return nil, err
+	}
+	var req SlowModeRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	return h.slowMode(c, roomID, req)
+}
+
+func (h *Handler) clearSlowMode(c *call) (any, error) {
+	roomID, err := c.room()
+	if err != nil {
+		return nil, err
+	}
+	return h.slowMode(c, roomID, SlowModeRequest{})
+}
+
+func (h *Handler) slowMode(c *call, roomID string, req SlowModeRequest) (any, error) {
+	if time.Duration(req.Interval) > room.MaxSlowMode {
+		return nil, fmt.Errorf("%w: interval must be 0s (off) .. %v", ErrInvalid, room.MaxSlowMode)
+	}
+	if len(req.Reason) > room.MaxReasonBytes {
+		return nil, fmt.Errorf("%w: reason longer than %d bytes", ErrInvalid, room.MaxReasonBytes)
+	}
+	mod, err := h.moderation()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(c.r.Context(), moderationTimeout)
+	defer cancel()
+	if err := mod.Act(ctx, room.Action{Room: roomID, By: c.who, Admin: true, Kind: room.ActSlowMode,
+		Duration: time.Duration(req.Interval), Reason: req.Reason}); err != nil {
+		return nil, err
+	}
+	return SlowModeResult{Room: roomID, Interval: req.Interval}, nil
 }

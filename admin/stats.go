@@ -33,6 +33,8 @@ type RoomStats struct {
 	// Hosts and Moderators hold the room's roles (docs/moderation.md).
 	Hosts      []string `json:"hosts"`
 	Moderators []string `json:"moderators"`
+	// SlowModeMS is the slow mode interval in milliseconds (0: off).
+	SlowModeMS int64 `json:"slow_mode_ms"`
 }
 
 // MessageStats are a room's message counters.
@@ -77,7 +79,7 @@ func (h *Handler) stats(c *call) (any, error) {
 		Messages: MessageStats{Accepted: inf.Stats.Accepted, AcceptedPriority: inf.Stats.AcceptedPriority,
 			Dropped: inf.Stats.Dropped},
 		Joins: inf.Stats.Joins, Muted: nonNil(inf.Muted), Banned: nonNil(inf.Banned), Whitelist: nonNil(inf.Whitelist),
-		Hosts: nonNil(inf.Hosts), Moderators: nonNil(inf.Moderators),
+		Hosts: nonNil(inf.Hosts), Moderators: nonNil(inf.Moderators), SlowModeMS: inf.SlowModeMS,
 	}
 	if res.Messages.Dropped == nil {
 		res.Messages.Dropped = map[string]uint64{}

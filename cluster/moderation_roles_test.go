@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -59,6 +60,23 @@ func TestClusterRoomRoles(t *testing.T) {
 	if _, err := fan.Send(ctx, roomID, "x", client.SendOptions{}); client.Code(err) != pb.Error_MUTED {
 		t.Fatalf("muted fan on %s sent: %v", ids[fi], err)
 	}
+	// Slow mode set by the moderator binds a talker on a non-owner node:
+	// the refusal and its retry-after cross the cluster.
+	talker := dial(t, wsURL(nodes[fi]), usersOn(view, ids[fi], "talker", 1)[0])
+	if _, err := talker.Join(ctx, roomID); err != nil {
+		t.Fatal(err)
+	}
+	if err := mod.Moderate(ctx, roomID, pb.ModerateRoom_SLOW_MODE, "", time.Minute, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := talker.Send(ctx, roomID, "1", client.SendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := talker.Send(ctx, roomID, "2", client.SendOptions{})
+	var se *client.ServerError
+	if !errors.As(err, &se) || se.Code != pb.Error_SLOW_MODE || se.RetryAfterMs == 0 || se.RetryAfterMs > 60000 {
+		t.Fatalf("talker's second message on %s: %v", ids[fi], err)
+	}
 	// A moderator may not act on another moderator, from any node.
 	if err := nodes[mi].Cluster().Act(ctx, room.Action{Room: roomID, By: "x", Admin: true, Kind: room.ActGrant,
 		Target: fan.User, Role: room.RoleModerator}); err != nil {
@@ -76,7 +94,7 @@ func TestClusterRoomRoles(t *testing.T) {
 		for _, e := range log {
 			got = append(got, fmt.Sprintf("%s/%s/%s/%s", e.By, e.As, e.Action, e.Target))
 		}
-		want := fmt.Sprint([]string{"x/admin/grant/" + fan.User, mod.User + "/moderator/mute/" + fan.User, "api-key#0/admin/grant/" + mod.User})
+		want := fmt.Sprint([]string{"x/admin/grant/" + fan.User, mod.User + "/moderator/slow_mode/", mod.User + "/moderator/mute/" + fan.User, "api-key#0/admin/grant/" + mod.User})
 		if fmt.Sprint(got) != want {
 			t.Fatalf("audit from %s: %v, want %v", ids[i], got, want)
 		}

@@ -33,6 +33,7 @@ var failureCodes = map[string]error{
 	"delete_forbidden":  room.ErrDeleteForbidden,
 	"message_not_found": room.ErrMessageNotFound,
 	"not_moderator":     room.ErrNotModerator,
+	"slow_mode":         room.ErrSlowMode,
 }
 
 func failure(err error) *cpb.Envelope {
@@ -43,10 +44,17 @@ func failure(err error) *cpb.Envelope {
 			break
 		}
 	}
-	return &cpb.Envelope{Body: &cpb.Envelope_Failure{Failure: &cpb.Failure{Code: code, Message: err.Error()}}}
+	f := &cpb.Failure{Code: code, Message: err.Error()}
+	if wait, ok := room.RetryAfter(err); ok {
+		f.RetryAfterMs = uint32(max(wait.Milliseconds(), 1))
+	}
+	return &cpb.Envelope{Body: &cpb.Envelope_Failure{Failure: f}}
 }
 
 func failureErr(f *cpb.Failure) error {
+	if f.Code == "slow_mode" {
+		return &room.SlowModeError{RetryAfter: time.Duration(f.RetryAfterMs) * time.Millisecond}
+	}
 	if e, ok := failureCodes[f.Code]; ok {
 		return e
 	}

@@ -126,6 +126,9 @@ func (c *conn) answerSend(qs queuedSend, r room.SendResult) {
 		if e.Code == pb.Error_RATE_LIMITED {
 			e.RetryAfterMs = 100
 		}
+		if wait, ok := room.RetryAfter(r.Err); ok {
+			e.RetryAfterMs = uint32(max(wait.Milliseconds(), 1))
+		}
 		c.g.metrics.errors.WithLabelValues(e.Code.String()).Inc()
 		c.push(qs.id, &pb.Frame{Body: &pb.Frame_Error{Error: e}})
 		return

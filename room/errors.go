@@ -27,6 +27,9 @@ var (
 	// ErrNotModerator: the caller lacks the room role (or rank) the
 	// moderation action needs.
 	ErrNotModerator = errors.New("room: not allowed to moderate")
+	// ErrSlowMode: the room is in slow mode and the sender sent less than
+	// its interval ago (the error is a *SlowModeError with the wait).
+	ErrSlowMode = errors.New("room: slow mode")
 )
 
 // Drop reasons, as counted per room and in metrics.
@@ -39,10 +42,11 @@ const (
 	DropInvalid     = "invalid"
 	DropNotOwner    = "not_owner"   // fenced, or ownership moved
 	DropUnavailable = "unavailable" // the store refused or could not be reached
+	DropSlowMode    = "slow_mode"   // within the room's slow mode interval
 )
 
 // dropReasons lists every reason so metrics can be pre-created.
-var dropReasons = []string{DropBanned, DropMuted, DropRateLimited, DropForbidden, DropTooLarge, DropInvalid, DropNotOwner, DropUnavailable}
+var dropReasons = []string{DropBanned, DropMuted, DropRateLimited, DropForbidden, DropTooLarge, DropInvalid, DropNotOwner, DropUnavailable, DropSlowMode}
 
 func dropReason(err error) string {
 	switch {
@@ -56,6 +60,8 @@ func dropReason(err error) string {
 		return DropForbidden
 	case errors.Is(err, ErrTooLarge):
 		return DropTooLarge
+	case errors.Is(err, ErrSlowMode):
+		return DropSlowMode
 	}
 	return DropInvalid
 }

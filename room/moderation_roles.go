@@ -50,11 +50,12 @@ const (
 	ActResetLimit      ActionKind = "reset_limit"
 	ActGrant           ActionKind = "grant"
 	ActRevoke          ActionKind = "revoke"
-	ActDelete          ActionKind = "delete" // DeleteMessage
+	ActDelete          ActionKind = "delete"    // DeleteMessage
+	ActSlowMode        ActionKind = "slow_mode" // Duration: the interval, 0 off
 )
 
 // staffActions are what hosts and moderators may do in their room.
-var staffActions = map[ActionKind]bool{ActMute: true, ActUnmute: true, ActKick: true}
+var staffActions = map[ActionKind]bool{ActMute: true, ActUnmute: true, ActKick: true, ActSlowMode: true}
 
 // Action is one moderation action by a caller.
 type Action struct {
@@ -84,9 +85,11 @@ type AuditEntry struct {
 	Until  *time.Time `json:"until,omitempty"`
 	Limit  *Limit     `json:"limit,omitempty"`
 	// Seq and Lane name a deleted message.
-	Seq    uint64 `json:"seq,omitempty"`
-	Lane   string `json:"lane,omitempty"`
-	Reason string `json:"reason,omitempty"`
+	Seq  uint64 `json:"seq,omitempty"`
+	Lane string `json:"lane,omitempty"`
+	// SlowModeMS is the interval a slow_mode action set (0: off).
+	SlowModeMS int64  `json:"slow_mode_ms,omitempty"`
+	Reason     string `json:"reason,omitempty"`
 }
 
 // Act runs one moderation action after checking that its caller may, and
@@ -125,11 +128,16 @@ func (s *Service) Act(ctx context.Context, a Action) error {
 		err = s.moderate(a.Room, Change{Kind: ChangeGrant, User: a.Target, Role: a.Role}, nil)
 	case ActRevoke:
 		err = s.moderate(a.Room, Change{Kind: ChangeRevoke, User: a.Target}, nil)
+	case ActSlowMode:
+		err = s.SetSlowMode(a.Room, a.Duration)
 	}
 	if err != nil {
 		return err
 	}
 	e := AuditEntry{At: s.now().UTC(), By: a.By, As: as, Action: a.Kind, Target: a.Target, Role: a.Role, Limit: a.Limit, Reason: a.Reason}
+	if a.Kind == ActSlowMode {
+		e.SlowModeMS = a.Duration.Milliseconds()
+	}
 	if (a.Kind == ActMute || a.Kind == ActBan) && a.Duration > 0 {
 		t := e.At.Add(a.Duration)
 		e.Until = &t
@@ -148,6 +156,11 @@ func (a Action) check() error {
 		return fmt.Errorf("%w: negative duration", ErrInvalid)
 	}
 	switch a.Kind {
+	case ActSlowMode:
+		if a.Duration > MaxSlowMode {
+			return fmt.Errorf("%w: slow mode must be 0 (off) .. %v", ErrInvalid, MaxSlowMode)
+		}
+		return nil
 	case ActSetLimit, ActResetLimit:
 		if a.Kind == ActSetLimit && a.Limit == nil {
 			return fmt.Errorf("%w: set_limit needs a limit", ErrInvalid)

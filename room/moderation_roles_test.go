@@ -139,3 +139,12 @@ func TestRolesOutliveTheOwner(t *testing.T) {
 type fixedTerm uint64
 
 func (f fixedTerm) Term(string) (uint64, bool) { return uint64(f), true }
+
+func mustIDs(t *testing.T) *msgid.Generator {
+	t.Helper()
+	ids, err := msgid.New(1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}

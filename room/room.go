@@ -120,6 +120,8 @@ type state struct {
 	banned    map[string]time.Time
 	whitelist map[string]struct{}
 	roles     map[string]Role // hosts and moderators (moderation_roles.go)
+	slow      time.Duration   // slow mode interval, 0: off (moderation_slow.go)
+	lastSent  map[string]time.Time
 
 	stats      Stats
 	created    bool // made by CreateRoom (kept while RequireCreate)
@@ -178,6 +180,7 @@ func (s *Service) newState(id string, snap Snapshot) *state {
 		muted:      snap.Muted,
 		banned:     snap.Banned,
 		roles:      snap.Roles,
+		slow:       snap.SlowMode,
 		stats:      Stats{Dropped: make(map[string]uint64)},
 		lastActive: s.now(),
 	}
@@ -249,7 +252,7 @@ func (s *Service) lookup(id string, create bool) (*state, error) {
 
 func (snap Snapshot) isZero() bool {
 	return snap.Seq == 0 && snap.PSeq == 0 && snap.Term == 0 && len(snap.Muted) == 0 &&
-		len(snap.Banned) == 0 && len(snap.Whitelist) == 0 && snap.Limit == nil && len(snap.Roles) == 0
+		len(snap.Banned) == 0 && len(snap.Whitelist) == 0 && snap.Limit == nil && len(snap.Roles) == 0 && snap.SlowMode == 0
 }
 
 // Forget drops the local state of a room (ownership moved away, or a write
@@ -602,6 +605,10 @@ func (s *Service) check(r *state, req SendRequest, now time.Time) (priority bool
 	case active(r.muted, req.From, now):
 		return false, ErrMuted
 	}
+	slowed, err := r.slowLocked(req, now)
+	if err != nil {
+		return false, err
+	}
 	_, whitelisted := r.whitelist[req.From]
 	switch {
 	case whitelisted:
@@ -613,6 +620,9 @@ func (s *Service) check(r *state, req SendRequest, now time.Time) (priority bool
 	}
 	if !r.limiter.AllowN(now, 1) {
 		return false, ErrRateLimited
+	}
+	if slowed {
+		r.sentLocked(req.From, now)
 	}
 	return false, nil
 }
@@ -637,7 +647,9 @@ type Info struct {
 	// Hosts and Moderators hold the room's roles (moderation_roles.go).
 	Hosts      []string `json:"hosts"`
 	Moderators []string `json:"moderators"`
-	Stats      Stats    `json:"stats"`
+	// SlowModeMS is the slow mode interval in milliseconds (0: off).
+	SlowModeMS int64 `json:"slow_mode_ms"`
+	Stats      Stats `json:"stats"`
 }
 
 // Info returns a snapshot of one room.
@@ -661,6 +673,7 @@ func (r *state) info(now time.Time) Info {
 		Whitelist:  make([]string, 0, len(r.whitelist)),
 		Hosts:      r.usersWith(RoleHost),
 		Moderators: r.usersWith(RoleModerator),
+		SlowModeMS: r.slow.Milliseconds(),
 		Stats:      r.stats,
 	}
 	inf.Stats.Dropped = make(map[string]uint64, len(r.stats.Dropped))
@@ -752,8 +765,9 @@ func (s *Service) Sweep(now time.Time) int {
 			r.mu.Lock()
 			prune(r.muted, now)
 			prune(r.banned, now)
+			r.pruneSlowLocked(now)
 			idle := r.viewers == 0 && !r.created && len(r.muted) == 0 && len(r.banned) == 0 &&
-				len(r.whitelist) == 0 && r.limit == nil && len(r.roles) == 0 && now.Sub(r.lastActive) >= s.cfg.IdleTTL
+				len(r.whitelist) == 0 && r.limit == nil && len(r.roles) == 0 && r.slow == 0 && now.Sub(r.lastActive) >= s.cfg.IdleTTL
 			r.mu.Unlock()
 			if idle {
 				delete(sh.rooms, id)

@@ -68,6 +68,8 @@ type Snapshot struct {
 	Limit     *Limit
 	// Roles are the room's hosts and moderators (moderation_roles.go).
 	Roles map[string]Role
+	// SlowMode is the room's slow mode interval (0: off).
+	SlowMode time.Duration
 }
 
 // ChangeKind names a moderation change.
@@ -84,6 +86,7 @@ const (
 	ChangeLimit    // set (or with a nil Limit, clear) the room's own limit
 	ChangeGrant    // give User the Role in the room
 	ChangeRevoke   // take User's role away
+	ChangeSlowMode // set the slow mode interval (Slow; 0: off)
 )
 
 // Change is one moderation change.
@@ -92,7 +95,8 @@ type Change struct {
 	User  string
 	Until time.Time // mute and ban; zero: no end
 	Limit *Limit
-	Role  Role // ChangeGrant
+	Role  Role          // ChangeGrant
+	Slow  time.Duration // ChangeSlowMode
 }
 
 // StoreConfig bounds what a store keeps per room.

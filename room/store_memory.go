@@ -124,6 +124,8 @@ func applyChange(snap *Snapshot, c Change) {
 		snap.Roles[c.User] = c.Role
 	case ChangeRevoke:
 		delete(snap.Roles, c.User)
+	case ChangeSlowMode:
+		snap.SlowMode = c.Slow
 	case ChangeLimit:
 		if c.Limit == nil {
 			snap.Limit = nil

@@ -80,12 +80,22 @@ func TestBrowserModeration(t *testing.T) {
 	if _, err := pub.Send(context.Background(), "mod", "more", client.SendOptions{}); client.Code(err) != pb.Error_MUTED {
 		t.Fatalf("muted by bob from the browser, pub sent: %v", err)
 	}
-	// The console's audit log shows all three actions, newest first.
+	// Slow mode from the console: the viewer page's second message is
+	// refused with the wait shown.
+	console.run(chromedp.SendKeys(chromedp.CSS("#slow"), "30s"), chromedp.Click(chromedp.CSS("#set-slow")))
+	console.waitJS("slow mode on", `document.getElementById("s-slow").textContent === "1 message / 30s per user"`)
+	alice.run(chromedp.SendKeys(chromedp.CSS("#msg"), "first"), chromedp.Click(chromedp.CSS("#send")))
+	alice.waitJS("first sent", chatHas("first", "alice"))
+	alice.run(chromedp.SendKeys(chromedp.CSS("#msg"), "second"), chromedp.Click(chromedp.CSS("#send")))
+	alice.waitJS("slow mode refusal", `/^Not sent \(SLOW_MODE\): slow mode: wait \d+s$/.test(document.getElementById("error").textContent)`)
+
+	// The console's audit log shows the actions, newest first.
 	console.run(chromedp.Click(chromedp.CSS("#role-mod"))) // refreshes the stats and the log
 	console.waitJS("audit log", `(() => {
 		const rows = [...document.querySelectorAll("#audit tr")].map(tr => [...tr.children].slice(1).map(td => td.textContent).join("|"));
 		return rows.some(r => r === "bob|moderator|mute|pub|spam") &&
 			rows.some(r => /\|admin\|delete #`+fmt.Sprint(sent.Seq)+`\|pub\|spam$/.test(r)) &&
-			rows.some(r => /\|admin\|grant moderator\|bob\|$/.test(r));
+			rows.some(r => /\|admin\|grant moderator\|bob\|$/.test(r)) &&
+			rows.some(r => /\|admin\|slow_mode 30s\|\|$/.test(r));
 	})()`)
 }

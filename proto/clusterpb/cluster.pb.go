@@ -1478,9 +1478,11 @@ func (*Done) Descriptor() ([]byte, []int) {
 
 // Failure is an error reply; code names the error (a room.Err* sentinel).
 type Failure struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Code          string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
-	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Code    string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	Message string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// Moderation (40-59): slow_mode's retry-after.
+	RetryAfterMs  uint32 `protobuf:"varint,40,opt,name=retry_after_ms,json=retryAfterMs,proto3" json:"retry_after_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1527,6 +1529,13 @@ func (x *Failure) GetMessage() string {
 		return x.Message
 	}
 	return ""
+}
+
+func (x *Failure) GetRetryAfterMs() uint32 {
+	if x != nil {
+		return x.RetryAfterMs
+	}
+	return 0
 }
 
 // UserFrame carries a client frame (roomcast.v1.Frame, protobuf) to every
@@ -2125,10 +2134,11 @@ const file_cluster_proto_rawDesc = "" +
 	"\bDISALLOW\x10\a\x12\r\n" +
 	"\tSET_LIMIT\x10\b\x12\x0f\n" +
 	"\vCLEAR_LIMIT\x10\t\"\x06\n" +
-	"\x04Done\"7\n" +
+	"\x04Done\"]\n" +
 	"\aFailure\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"=\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12$\n" +
+	"\x0eretry_after_ms\x18( \x01(\rR\fretryAfterMs\"=\n" +
 	"\tUserFrame\x12\x14\n" +
 	"\x05frame\x18\x02 \x01(\fR\x05frame\x12\x14\n" +
 	"\x05users\x18\x03 \x03(\tR\x05usersJ\x04\b\x01\x10\x02\"\x1f\n" +

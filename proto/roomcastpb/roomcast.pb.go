@@ -154,6 +154,9 @@ const (
 	// the action is for admins, or the target's rank is not below the
 	// caller's.
 	Error_MODERATION_FORBIDDEN Error_Code = 62
+	// Send: the room is in slow mode and this user sent less than its
+	// interval ago; retry_after_ms says when the next message is taken.
+	Error_SLOW_MODE Error_Code = 63
 )
 
 // Enum value maps for Error_Code.
@@ -196,6 +199,7 @@ var (
 		60: "DELETE_FORBIDDEN",
 		61: "ROOM_MESSAGE_NOT_FOUND",
 		62: "MODERATION_FORBIDDEN",
+		63: "SLOW_MODE",
 	}
 	Error_Code_value = map[string]int32{
 		"UNSPECIFIED":            0,
@@ -235,6 +239,7 @@ var (
 		"DELETE_FORBIDDEN":       60,
 		"ROOM_MESSAGE_NOT_FOUND": 61,
 		"MODERATION_FORBIDDEN":   62,
+		"SLOW_MODE":              63,
 	}
 )
 
@@ -347,6 +352,9 @@ const (
 	ModerateRoom_MUTE        ModerateRoom_Action = 1
 	ModerateRoom_UNMUTE      ModerateRoom_Action = 2
 	ModerateRoom_KICK        ModerateRoom_Action = 3
+	// Set the room's slow mode: one message per user per duration_ms
+	// (0: off). No user.
+	ModerateRoom_SLOW_MODE ModerateRoom_Action = 4
 )
 
 // Enum value maps for ModerateRoom_Action.
@@ -356,12 +364,14 @@ var (
 		1: "MUTE",
 		2: "UNMUTE",
 		3: "KICK",
+		4: "SLOW_MODE",
 	}
 	ModerateRoom_Action_value = map[string]int32{
 		"UNSPECIFIED": 0,
 		"MUTE":        1,
 		"UNMUTE":      2,
 		"KICK":        3,
+		"SLOW_MODE":   4,
 	}
 )
 
@@ -4498,7 +4508,7 @@ type ModerateRoom struct {
 	Room   string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
 	Action ModerateRoom_Action    `protobuf:"varint,2,opt,name=action,proto3,enum=roomcast.v1.ModerateRoom_Action" json:"action,omitempty"`
 	User   string                 `protobuf:"bytes,3,opt,name=user,proto3" json:"user,omitempty"`
-	// MUTE: how long (0: until lifted).
+	// MUTE: how long (0: until lifted). SLOW_MODE: the interval (0: off).
 	DurationMs uint64 `protobuf:"varint,4,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
 	// Why (kept in the audit log), at most 256 bytes.
 	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
@@ -4708,12 +4718,12 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x04Ping\"'\n" +
 	"\x04Pong\x12\x1f\n" +
 	"\vserver_time\x18\x01 \x01(\x03R\n" +
-	"serverTime\"\xed\x06\n" +
+	"serverTime\"\xfc\x06\n" +
 	"\x05Error\x12+\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x17.roomcast.v1.Error.CodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12$\n" +
 	"\x0eretry_after_ms\x18\x03 \x01(\rR\fretryAfterMs\x12\x1a\n" +
-	"\bredirect\x18\x04 \x01(\tR\bredirect\"\xda\x05\n" +
+	"\bredirect\x18\x04 \x01(\tR\bredirect\"\xe9\x05\n" +
 	"\x04Code\x12\x0f\n" +
 	"\vUNSPECIFIED\x10\x00\x12\r\n" +
 	"\tBAD_FRAME\x10\x01\x12\x0e\n" +
@@ -4756,7 +4766,8 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x10RECALL_FORBIDDEN\x102\x12\x14\n" +
 	"\x10DELETE_FORBIDDEN\x10<\x12\x1a\n" +
 	"\x16ROOM_MESSAGE_NOT_FOUND\x10=\x12\x18\n" +
-	"\x14MODERATION_FORBIDDEN\x10>\"\x8a\x02\n" +
+	"\x14MODERATION_FORBIDDEN\x10>\x12\r\n" +
+	"\tSLOW_MODE\x10?\"\x8a\x02\n" +
 	"\x04Kick\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x120\n" +
 	"\x06reason\x18\x02 \x01(\x0e2\x18.roomcast.v1.Kick.ReasonR\x06reason\x12\x18\n" +
@@ -4995,20 +5006,21 @@ const file_roomcast_proto_rawDesc = "" +
 	"\bDeletion\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x1a\n" +
 	"\bpriority\x18\x02 \x01(\bR\bpriority\x12\x15\n" +
-	"\x06msg_id\x18\x03 \x01(\x04R\x05msgId\"\xe4\x01\n" +
+	"\x06msg_id\x18\x03 \x01(\x04R\x05msgId\"\xf3\x01\n" +
 	"\fModerateRoom\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x128\n" +
 	"\x06action\x18\x02 \x01(\x0e2 .roomcast.v1.ModerateRoom.ActionR\x06action\x12\x12\n" +
 	"\x04user\x18\x03 \x01(\tR\x04user\x12\x1f\n" +
 	"\vduration_ms\x18\x04 \x01(\x04R\n" +
 	"durationMs\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason\"9\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"H\n" +
 	"\x06Action\x12\x0f\n" +
 	"\vUNSPECIFIED\x10\x00\x12\b\n" +
 	"\x04MUTE\x10\x01\x12\n" +
 	"\n" +
 	"\x06UNMUTE\x10\x02\x12\b\n" +
-	"\x04KICK\x10\x03\"q\n" +
+	"\x04KICK\x10\x03\x12\r\n" +
+	"\tSLOW_MODE\x10\x04\"q\n" +
 	"\rRoomModerated\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x128\n" +
 	"\x06action\x18\x02 \x01(\x0e2 .roomcast.v1.ModerateRoom.ActionR\x06action\x12\x12\n" +

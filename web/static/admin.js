@@ -66,6 +66,7 @@ async function refresh() {
     $("s-whitelist").textContent = list(s.whitelist);
     $("s-hosts").textContent = list(s.hosts);
     $("s-moderators").textContent = list(s.moderators);
+    $("s-slow").textContent = s.slow_mode_ms ? `1 message / ${s.slow_mode_ms / 1000}s per user` : "off";
     refreshAudit();
   } catch (e) {
     $("stats-room").textContent = `${room} (${e.code})`;
@@ -141,7 +142,8 @@ async function refreshAudit() {
     const a = await api("GET", R() + "/audit?limit=50");
     $("audit").replaceChildren(...a.entries.map((e) => {
       const tr = el("tr");
-      const what = e.action + (e.role ? ` ${e.role}` : "") + (e.seq ? ` #${e.seq}` : "");
+      const what = e.action + (e.role ? ` ${e.role}` : "") + (e.seq ? ` #${e.seq}` : "") +
+        (e.action === "slow_mode" ? ` ${(e.slow_mode_ms ?? 0) / 1000}s` : "");
       for (const v of [time(Date.parse(e.at)), e.by, e.as, what, e.target ?? "", e.reason ?? ""]) tr.append(el("td", "", v));
       return tr;
     }));
@@ -159,6 +161,11 @@ $("limit-form").addEventListener("submit", (ev) => {
   act("set limit", "PUT", R() + "/limit", { rate: Number($("rate").value), burst: Number($("burst").value) });
 });
 $("reset-limit").addEventListener("click", () => act("default limit", "DELETE", R() + "/limit"));
+$("slow-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  act("set slow mode", "PUT", R() + "/slowmode", { interval: $("slow").value.trim() || "0s" });
+});
+$("slow-off").addEventListener("click", () => act("slow mode off", "DELETE", R() + "/slowmode"));
 $("delete-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const seq = $("del-seq").value.trim();
