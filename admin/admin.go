@@ -61,6 +61,9 @@ type Deps struct {
 	// Moderation deletes messages (and runs the room moderation of
 	// admin/room_moderation.go). nil: those routes answer UNAVAILABLE.
 	Moderation Moderation
+	// Filter reloads the word filter (POST /filter/reload). nil: that
+	// route answers UNAVAILABLE.
+	Filter FilterReloader
 	// Logger records every mutation (who, what). nil: discard.
 	Logger *slog.Logger
 	// Registerer takes the API's metrics. nil: kept, not exported.

@@ -31,6 +31,32 @@ func (h *Handler) moderationRoutes() {
 	h.route("GET /api/v1/rooms/{room}/audit", adminOnly, h.auditLog)
 	h.route("PUT /api/v1/rooms/{room}/slowmode", adminOnly, h.setSlowMode)
 	h.route("DELETE /api/v1/rooms/{room}/slowmode", adminOnly, h.clearSlowMode)
+	h.route("POST /api/v1/filter/reload", adminOnly, h.reloadFilter)
+}
+
+// FilterReloader reloads the word filter from its file: on this node, or
+// on every node of a cluster.
+type FilterReloader interface {
+	ReloadFilter() (FilterReloadResult, error)
+}
+
+// FilterReloadResult says where the new list is in force.
+type FilterReloadResult struct {
+	Nodes  int `json:"nodes"`  // nodes that reloaded
+	Failed int `json:"failed"` // nodes that did not
+	Words  int `json:"words"`  // words in the list now in force
+}
+
+func (h *Handler) reloadFilter(c *call) (any, error) {
+	if h.d.Filter == nil {
+		return nil, fmt.Errorf("%w: no word filter on this node", gateway.ErrUnavailable)
+	}
+	res, err := h.d.Filter.ReloadFilter()
+	if err != nil {
+		return nil, err
+	}
+	h.log.Info("admin: reload word filter", "by", c.who, "nodes", res.Nodes, "failed", res.Failed, "words", res.Words)
+	return res, nil
 }
 
 // roomMutator is what the moderation handlers change a room with.

@@ -99,3 +99,50 @@ func (n *Node) Audit(ctx context.Context, roomID string, limit int) ([]room.Audi
 	}
 	return n.mod.Audit(ctx, roomID, limit)
 }
+
+// WireFilter gives the node what reloads its word filter (the server's
+// ReloadFilter), for FilterReload requests from other nodes.
+func (n *Node) WireFilter(reload func() (int, error)) { n.reloadFilter = reload }
+
+// FilterReload is the outcome of reloading the word filter on every node.
+type FilterReload struct {
+	Nodes  int `json:"nodes"`  // nodes that reloaded
+	Failed int `json:"failed"` // nodes that did not (unreachable, bad file)
+	Words  int `json:"words"`  // words in force (the most any node reported)
+}
+
+// ReloadFilter reloads the word filter on every node of the cluster.
+func (n *Node) ReloadFilter() (FilterReload, error) {
+	var res FilterReload
+	var firstErr error
+	total := 0
+	if v, ok := n.view(); ok {
+		total = len(v.Nodes)
+	}
+	n.everyNode(query(cpb.Query_FILTER_RELOAD, "", "", 0), func(local bool, rep *cpb.QueryReply) {
+		words := int(rep.GetN())
+		if local {
+			var err error
+			if words, err = n.localFilterReload(); err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				return
+			}
+		}
+		res.Nodes++
+		res.Words = max(res.Words, words)
+	})
+	res.Failed = max(total, 1) - res.Nodes
+	if res.Nodes == 0 && firstErr != nil {
+		return res, firstErr
+	}
+	return res, nil
+}
+
+func (n *Node) localFilterReload() (int, error) {
+	if n.reloadFilter == nil {
+		return 0, room.ErrUnavailable
+	}
+	return n.reloadFilter()
+}

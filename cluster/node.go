@@ -88,7 +88,9 @@ type Node struct {
 	sess  LocalSessions
 	adm   LocalAdmin
 	mod   LocalModeration // see WireModeration
-	stats LocalStats
+
+	reloadFilter func() (int, error) // see WireFilter
+	stats        LocalStats
 
 	omu      sync.Mutex
 	outboxes map[string]*outbox

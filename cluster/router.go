@@ -34,6 +34,7 @@ var failureCodes = map[string]error{
 	"message_not_found": room.ErrMessageNotFound,
 	"not_moderator":     room.ErrNotModerator,
 	"slow_mode":         room.ErrSlowMode,
+	"filtered":          room.ErrFiltered,
 }
 
 func failure(err error) *cpb.Envelope {

@@ -47,6 +47,8 @@ func codeOf(err error) pb.Error_Code {
 		return pb.Error_MODERATION_FORBIDDEN
 	case errors.Is(err, room.ErrSlowMode):
 		return pb.Error_SLOW_MODE
+	case errors.Is(err, room.ErrFiltered):
+		return pb.Error_MESSAGE_BLOCKED
 	case errors.Is(err, fanout.ErrGone):
 		return pb.Error_ROOM_NOT_JOINED
 	case errors.Is(err, ErrUnavailable), errors.Is(err, room.ErrNotOwner), errors.Is(err, room.ErrUnavailable):

@@ -28,6 +28,10 @@ type Config struct {
 	// its own message (moderators, hosts and admins may at any time).
 	// Default 2m.
 	DeleteWindow time.Duration `yaml:"delete_window"`
+	// FilterFile is the word filter's list (YAML, see docs/moderation.md),
+	// read by the server at start and on POST /api/v1/filter/reload. Empty
+	// (the default): no word filter.
+	FilterFile string `yaml:"filter_file"`
 }
 
 const (

@@ -30,6 +30,8 @@ var (
 	// ErrSlowMode: the room is in slow mode and the sender sent less than
 	// its interval ago (the error is a *SlowModeError with the wait).
 	ErrSlowMode = errors.New("room: slow mode")
+	// ErrFiltered: the word filter blocked the message.
+	ErrFiltered = errors.New("room: message blocked by the word filter")
 )
 
 // Drop reasons, as counted per room and in metrics.
@@ -43,10 +45,11 @@ const (
 	DropNotOwner    = "not_owner"   // fenced, or ownership moved
 	DropUnavailable = "unavailable" // the store refused or could not be reached
 	DropSlowMode    = "slow_mode"   // within the room's slow mode interval
+	DropFiltered    = "filtered"    // the word filter blocked it
 )
 
 // dropReasons lists every reason so metrics can be pre-created.
-var dropReasons = []string{DropBanned, DropMuted, DropRateLimited, DropForbidden, DropTooLarge, DropInvalid, DropNotOwner, DropUnavailable, DropSlowMode}
+var dropReasons = []string{DropBanned, DropMuted, DropRateLimited, DropForbidden, DropTooLarge, DropInvalid, DropNotOwner, DropUnavailable, DropSlowMode, DropFiltered}
 
 func dropReason(err error) string {
 	switch {
@@ -62,6 +65,8 @@ func dropReason(err error) string {
 		return DropTooLarge
 	case errors.Is(err, ErrSlowMode):
 		return DropSlowMode
+	case errors.Is(err, ErrFiltered):
+		return DropFiltered
 	}
 	return DropInvalid
 }

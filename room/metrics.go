@@ -15,6 +15,8 @@ type metrics struct {
 	deleted prometheus.Counter
 	// auditErrors counts moderation audit entries the store did not take.
 	auditErrors prometheus.Counter
+	// filtered counts word filter verdicts by action (mask, block).
+	filtered *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, error) {
@@ -51,6 +53,10 @@ func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, erro
 			Namespace: "roomcast", Subsystem: "room", Name: "audit_errors_total",
 			Help: "Moderation actions done whose audit log entry could not be written.",
 		}),
+		filtered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "room", Name: "filter_matches_total",
+			Help: "Messages the word filter changed, by action (mask, block).",
+		}, []string{"action"}),
 		rooms: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "roomcast", Subsystem: "room", Name: "rooms",
 			Help: "Rooms this node owns.",
@@ -59,10 +65,12 @@ func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, erro
 	for _, r := range dropReasons {
 		m.dropped.WithLabelValues(r)
 	}
+	m.filtered.WithLabelValues("mask")
+	m.filtered.WithLabelValues("block")
 	m.accepted.WithLabelValues("normal")
 	m.accepted.WithLabelValues("priority")
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.accepted, m.dropped, m.joins, m.leaves, m.rooms, m.fenced, m.storeErrors, m.deleted, m.auditErrors} {
+		for _, c := range []prometheus.Collector{m.accepted, m.dropped, m.joins, m.leaves, m.rooms, m.fenced, m.storeErrors, m.deleted, m.auditErrors, m.filtered} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -63,6 +63,7 @@ type Service struct {
 	now     func() time.Time
 	metrics *metrics
 	shards  [numShards]roomShard
+	filter  filterRef // the word filter (moderation_filter.go)
 }
 
 type roomShard struct {
@@ -383,6 +384,8 @@ type SendRequest struct {
 	Priority bool
 	// Privileged senders (admin, system) may use the priority lane.
 	Privileged bool
+
+	blocked bool // the word filter blocked it (set by sendRun)
 }
 
 // Accepted describes an accepted message.
@@ -439,11 +442,15 @@ func (s *Service) sendRun(reqs []SendRequest, res []SendResult) {
 		}
 		return
 	}
+	verdicts := s.filterAll(reqs)
 	now := s.now()
 	r.mu.Lock()
 	var last *pendingAppend
 	pending := make([]*pendingAppend, len(reqs))
 	for i, req := range reqs {
+		if verdicts != nil {
+			req.Body, req.blocked = verdicts[i].body, verdicts[i].blocked
+		}
 		priority, err := s.check(r, req, now)
 		if err != nil {
 			s.dropLocked(r, dropReason(err))
@@ -608,6 +615,9 @@ func (s *Service) check(r *state, req SendRequest, now time.Time) (priority bool
 	slowed, err := r.slowLocked(req, now)
 	if err != nil {
 		return false, err
+	}
+	if req.blocked {
+		return false, ErrFiltered
 	}
 	_, whitelisted := r.whitelist[req.From]
 	switch {

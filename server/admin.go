@@ -17,6 +17,7 @@ func (s *Server) mountAdmin() error {
 		Fanout:     s.fan,
 		Auth:       s.keys,
 		Moderation: s.rooms,
+		Filter:     filterReloader{s},
 		Logger:     s.log.With("component", "admin"),
 		Registerer: s.reg,
 	}

@@ -121,6 +121,11 @@ func (s *Server) Start() error {
 	if s.started {
 		return errors.New("server: already started")
 	}
+	if s.cfg.Room.FilterFile != "" {
+		if _, err := s.loadFilter(); err != nil {
+			return err
+		}
+	}
 	if err := s.startOffline(); err != nil {
 		return err
 	}

@@ -106,6 +106,7 @@ func (s *Server) buildServices() error {
 		s.node.Wire(s.rooms, s.fan, s.gw)
 		s.node.WireAdmin(s.rooms, s.fan)
 		s.node.WireModeration(s.rooms)
+		s.node.WireFilter(s.loadFilter)
 		s.off.deliver.cluster = s.node
 	}
 	return nil

@@ -114,18 +114,22 @@ const (
 	Query_SET_RING_SIZE Query_Op = 5
 	// Disconnect the user's connections on this node; reply n = how many.
 	Query_CLOSE_USER Query_Op = 6
+	// Moderation (40-59): reload the word filter from its file; reply
+	// n = its words.
+	Query_FILTER_RELOAD Query_Op = 40
 )
 
 // Enum value maps for Query_Op.
 var (
 	Query_Op_name = map[int32]string{
-		0: "UNSPECIFIED",
-		1: "ROOM_INFO",
-		2: "TOP",
-		3: "ROOMS",
-		4: "FANOUT_STATS",
-		5: "SET_RING_SIZE",
-		6: "CLOSE_USER",
+		0:  "UNSPECIFIED",
+		1:  "ROOM_INFO",
+		2:  "TOP",
+		3:  "ROOMS",
+		4:  "FANOUT_STATS",
+		5:  "SET_RING_SIZE",
+		6:  "CLOSE_USER",
+		40: "FILTER_RELOAD",
 	}
 	Query_Op_value = map[string]int32{
 		"UNSPECIFIED":   0,
@@ -135,6 +139,7 @@ var (
 		"FANOUT_STATS":  4,
 		"SET_RING_SIZE": 5,
 		"CLOSE_USER":    6,
+		"FILTER_RELOAD": 40,
 	}
 )
 
@@ -2143,12 +2148,12 @@ const file_cluster_proto_rawDesc = "" +
 	"\x05frame\x18\x02 \x01(\fR\x05frame\x12\x14\n" +
 	"\x05users\x18\x03 \x03(\tR\x05usersJ\x04\b\x01\x10\x02\"\x1f\n" +
 	"\tCloseUser\x12\x12\n" +
-	"\x04user\x18\x01 \x01(\tR\x04user\"\xdb\x01\n" +
+	"\x04user\x18\x01 \x01(\tR\x04user\"\xef\x01\n" +
 	"\x05Query\x12-\n" +
 	"\x02op\x18\x01 \x01(\x0e2\x1d.roomcast.cluster.v1.Query.OpR\x02op\x12\x12\n" +
 	"\x04room\x18\x02 \x01(\tR\x04room\x12\x12\n" +
 	"\x04user\x18\x03 \x01(\tR\x04user\x12\f\n" +
-	"\x01n\x18\x04 \x01(\x03R\x01n\"m\n" +
+	"\x01n\x18\x04 \x01(\x03R\x01n\"\x80\x01\n" +
 	"\x02Op\x12\x0f\n" +
 	"\vUNSPECIFIED\x10\x00\x12\r\n" +
 	"\tROOM_INFO\x10\x01\x12\a\n" +
@@ -2157,7 +2162,8 @@ const file_cluster_proto_rawDesc = "" +
 	"\fFANOUT_STATS\x10\x04\x12\x11\n" +
 	"\rSET_RING_SIZE\x10\x05\x12\x0e\n" +
 	"\n" +
-	"CLOSE_USER\x10\x06\"D\n" +
+	"CLOSE_USER\x10\x06\x12\x11\n" +
+	"\rFILTER_RELOAD\x10(\"D\n" +
 	"\n" +
 	"QueryReply\x12\x12\n" +
 	"\x04json\x18\x01 \x01(\fR\x04json\x12\f\n" +

@@ -157,6 +157,8 @@ const (
 	// Send: the room is in slow mode and this user sent less than its
 	// interval ago; retry_after_ms says when the next message is taken.
 	Error_SLOW_MODE Error_Code = 63
+	// Send: the room's word filter blocked the message.
+	Error_MESSAGE_BLOCKED Error_Code = 64
 )
 
 // Enum value maps for Error_Code.
@@ -200,6 +202,7 @@ var (
 		61: "ROOM_MESSAGE_NOT_FOUND",
 		62: "MODERATION_FORBIDDEN",
 		63: "SLOW_MODE",
+		64: "MESSAGE_BLOCKED",
 	}
 	Error_Code_value = map[string]int32{
 		"UNSPECIFIED":            0,
@@ -240,6 +243,7 @@ var (
 		"ROOM_MESSAGE_NOT_FOUND": 61,
 		"MODERATION_FORBIDDEN":   62,
 		"SLOW_MODE":              63,
+		"MESSAGE_BLOCKED":        64,
 	}
 )
 
@@ -4718,12 +4722,12 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x04Ping\"'\n" +
 	"\x04Pong\x12\x1f\n" +
 	"\vserver_time\x18\x01 \x01(\x03R\n" +
-	"serverTime\"\xfc\x06\n" +
+	"serverTime\"\x91\a\n" +
 	"\x05Error\x12+\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x17.roomcast.v1.Error.CodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12$\n" +
 	"\x0eretry_after_ms\x18\x03 \x01(\rR\fretryAfterMs\x12\x1a\n" +
-	"\bredirect\x18\x04 \x01(\tR\bredirect\"\xe9\x05\n" +
+	"\bredirect\x18\x04 \x01(\tR\bredirect\"\xfe\x05\n" +
 	"\x04Code\x12\x0f\n" +
 	"\vUNSPECIFIED\x10\x00\x12\r\n" +
 	"\tBAD_FRAME\x10\x01\x12\x0e\n" +
@@ -4767,7 +4771,8 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x10DELETE_FORBIDDEN\x10<\x12\x1a\n" +
 	"\x16ROOM_MESSAGE_NOT_FOUND\x10=\x12\x18\n" +
 	"\x14MODERATION_FORBIDDEN\x10>\x12\r\n" +
-	"\tSLOW_MODE\x10?\"\x8a\x02\n" +
+	"\tSLOW_MODE\x10?\x12\x13\n" +
+	"\x0fMESSAGE_BLOCKED\x10@\"\x8a\x02\n" +
 	"\x04Kick\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x120\n" +
 	"\x06reason\x18\x02 \x01(\x0e2\x18.roomcast.v1.Kick.ReasonR\x06reason\x12\x18\n" +

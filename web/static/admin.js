@@ -166,6 +166,10 @@ $("slow-form").addEventListener("submit", (ev) => {
   act("set slow mode", "PUT", R() + "/slowmode", { interval: $("slow").value.trim() || "0s" });
 });
 $("slow-off").addEventListener("click", () => act("slow mode off", "DELETE", R() + "/slowmode"));
+$("reload-filter").addEventListener("click", async () => {
+  const r = await act("reload word filter", "POST", "/filter/reload");
+  if (r) log(`word filter: ${r.words} words on ${r.nodes} node(s), ${r.failed} failed`, r.failed === 0);
+});
 $("delete-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const seq = $("del-seq").value.trim();

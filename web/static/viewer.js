@@ -151,6 +151,7 @@ $("send-form").addEventListener("submit", async (ev) => {
     const why = { BANNED: "you are banned here", MUTED: "you are muted", RATE_LIMITED: "the room is busy, try again",
       CONN_RATE_LIMITED: "slow down",
       SLOW_MODE: `slow mode: wait ${Math.ceil((e.retryAfterMs ?? 0) / 1000)}s`,
+      MESSAGE_BLOCKED: "the room's word filter blocked it",
       ROOM_NOT_JOINED: removedFor === "BANNED" ? "you were banned from this room" : "you are not in this room" }[code] ?? e.message;
     showError(`Not sent (${code}): ${why}`);
   }
