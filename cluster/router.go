@@ -35,6 +35,7 @@ var failureCodes = map[string]error{
 	"not_moderator":     room.ErrNotModerator,
 	"slow_mode":         room.ErrSlowMode,
 	"filtered":          room.ErrFiltered,
+	"hook_blocked":      room.ErrHookBlocked,
 }
 
 func failure(err error) *cpb.Envelope {

@@ -47,7 +47,7 @@ func codeOf(err error) pb.Error_Code {
 		return pb.Error_MODERATION_FORBIDDEN
 	case errors.Is(err, room.ErrSlowMode):
 		return pb.Error_SLOW_MODE
-	case errors.Is(err, room.ErrFiltered):
+	case errors.Is(err, room.ErrFiltered), errors.Is(err, room.ErrHookBlocked):
 		return pb.Error_MESSAGE_BLOCKED
 	case errors.Is(err, fanout.ErrGone):
 		return pb.Error_ROOM_NOT_JOINED

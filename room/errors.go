@@ -32,6 +32,9 @@ var (
 	ErrSlowMode = errors.New("room: slow mode")
 	// ErrFiltered: the word filter blocked the message.
 	ErrFiltered = errors.New("room: message blocked by the word filter")
+	// ErrHookBlocked: the before-send hook (the app's backend) blocked
+	// the message, or failed for a room class that fails closed.
+	ErrHookBlocked = errors.New("room: message blocked")
 )
 
 // Drop reasons, as counted per room and in metrics.
@@ -46,10 +49,11 @@ const (
 	DropUnavailable = "unavailable" // the store refused or could not be reached
 	DropSlowMode    = "slow_mode"   // within the room's slow mode interval
 	DropFiltered    = "filtered"    // the word filter blocked it
+	DropHook        = "hook"        // the before-send hook blocked it
 )
 
 // dropReasons lists every reason so metrics can be pre-created.
-var dropReasons = []string{DropBanned, DropMuted, DropRateLimited, DropForbidden, DropTooLarge, DropInvalid, DropNotOwner, DropUnavailable, DropSlowMode, DropFiltered}
+var dropReasons = []string{DropBanned, DropMuted, DropRateLimited, DropForbidden, DropTooLarge, DropInvalid, DropNotOwner, DropUnavailable, DropSlowMode, DropFiltered, DropHook}
 
 func dropReason(err error) string {
 	switch {
@@ -67,6 +71,8 @@ func dropReason(err error) string {
 		return DropSlowMode
 	case errors.Is(err, ErrFiltered):
 		return DropFiltered
+	case errors.Is(err, ErrHookBlocked):
+		return DropHook
 	}
 	return DropInvalid
 }

@@ -53,6 +53,7 @@ func (s *Service) filterAll(reqs []SendRequest) []filtered {
 
 // filtered is the word filter's verdict on one message.
 type filtered struct {
-	body    string
-	blocked bool
+	body        string
+	blocked     bool // by the word filter
+	hookBlocked bool // by the before-send hook (moderation_hook.go)
 }

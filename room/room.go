@@ -48,6 +48,8 @@ type Deps struct {
 	Logger      *slog.Logger          // nil: discard
 	Registerer  prometheus.Registerer // nil: metrics are kept but not exported
 	Now         func() time.Time      // nil: time.Now
+	// Hook is the before-send hook (moderation_hook.go). nil: none.
+	Hook Hook
 }
 
 const numShards = 64
@@ -64,6 +66,7 @@ type Service struct {
 	metrics *metrics
 	shards  [numShards]roomShard
 	filter  filterRef // the word filter (moderation_filter.go)
+	hook    Hook      // the before-send hook, nil: none
 }
 
 type roomShard struct {
@@ -79,7 +82,7 @@ func New(d Deps, cfg Config) (*Service, error) {
 	if d.Broadcaster == nil || d.IDs == nil {
 		return nil, fmt.Errorf("room: Broadcaster and IDs are required")
 	}
-	s := &Service{cfg: cfg.WithDefaults(), bc: d.Broadcaster, ids: d.IDs, store: d.Store, terms: d.Terms, log: d.Logger, now: d.Now}
+	s := &Service{cfg: cfg.WithDefaults(), bc: d.Broadcaster, ids: d.IDs, store: d.Store, terms: d.Terms, log: d.Logger, now: d.Now, hook: d.Hook}
 	if s.store == nil {
 		s.store = NewMemoryStore(StoreConfig{})
 	}
@@ -385,7 +388,8 @@ type SendRequest struct {
 	// Privileged senders (admin, system) may use the priority lane.
 	Privileged bool
 
-	blocked bool // the word filter blocked it (set by sendRun)
+	blocked     bool // the word filter blocked it (set by sendRun)
+	hookBlocked bool // the before-send hook blocked it (set by sendRun)
 }
 
 // Accepted describes an accepted message.
@@ -444,12 +448,15 @@ func (s *Service) sendRun(reqs []SendRequest, res []SendResult) {
 	}
 	verdicts := s.filterAll(reqs)
 	now := s.now()
+	if s.hook != nil {
+		verdicts = s.hookAll(r, reqs, verdicts, now)
+	}
 	r.mu.Lock()
 	var last *pendingAppend
 	pending := make([]*pendingAppend, len(reqs))
 	for i, req := range reqs {
 		if verdicts != nil {
-			req.Body, req.blocked = verdicts[i].body, verdicts[i].blocked
+			req.Body, req.blocked, req.hookBlocked = verdicts[i].body, verdicts[i].blocked, verdicts[i].hookBlocked
 		}
 		priority, err := s.check(r, req, now)
 		if err != nil {
@@ -618,6 +625,9 @@ func (s *Service) check(r *state, req SendRequest, now time.Time) (priority bool
 	}
 	if req.blocked {
 		return false, ErrFiltered
+	}
+	if req.hookBlocked {
+		return false, ErrHookBlocked
 	}
 	_, whitelisted := r.whitelist[req.From]
 	switch {

@@ -7,6 +7,7 @@ import (
 	"github.com/roomcast/roomcast/configs"
 	"github.com/roomcast/roomcast/fanout"
 	"github.com/roomcast/roomcast/gateway"
+	"github.com/roomcast/roomcast/hook"
 	"github.com/roomcast/roomcast/internal/msgid"
 	"github.com/roomcast/roomcast/internal/redisconn"
 	"github.com/roomcast/roomcast/placement"
@@ -87,6 +88,13 @@ func (s *Server) buildServices() error {
 		roomDeps.Terms = s.node
 		gwDeps.Home = s.node
 		gwDeps.Sessions = s.node.Registry()
+	}
+	if cfg.Hook.URL != "" {
+		h, err := hook.New(cfg.Hook, nil, s.reg)
+		if err != nil {
+			return err
+		}
+		roomDeps.Hook = h
 	}
 	if s.rooms, err = room.New(roomDeps, cfg.Room); err != nil {
 		return err
