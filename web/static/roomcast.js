@@ -16,7 +16,10 @@
 //     "missed");
 //   - ping when idle, every Connected.pingIntervalMs;
 //   - 1:1 and group messages (docs/offline.md), as client/offline.go: see
-//     "Offline 1:1 and group messages" below.
+//     "Offline 1:1 and group messages" below;
+//   - live-room moderation (docs/moderation.md): deleteMessage(room, seq,
+//     {priority, reason}) and moderate(room, action, user, {durationMs,
+//     reason}); deletions reach every viewer as "deleted" events.
 //
 //   import { RoomcastClient } from "/sdk/roomcast.js";
 //   const c = new RoomcastClient({ url: "ws://127.0.0.1:8080/ws", token });
