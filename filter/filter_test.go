@@ -61,6 +61,12 @@ func TestNewRefusesBadEntries(t *testing.T) {
 	}
 }
 
+func TestNewRefusesTooManyWords(t *testing.T) {
+	if _, err := New(make([]Entry, MaxWords+1)); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("%d words: %v", MaxWords+1, err)
+	}
+}
+
 // TestMatchesLikeNaive compares the automaton with a naive substring
 // search on random words and texts over a small alphabet (many overlaps).
 func TestMatchesLikeNaive(t *testing.T) {

@@ -35,6 +35,8 @@ func backend(t *testing.T, release <-chan struct{}) *httptest.Server {
 			_, _ = w.Write([]byte(`{"action":"replace","body":"nice"}`))
 		case "garbage":
 			_, _ = w.Write([]byte(`{"action":`))
+		case "weird":
+			_, _ = w.Write([]byte(`{"action":"shout"}`))
 		case "oops":
 			http.Error(w, "down", http.StatusInternalServerError)
 		default:
@@ -63,6 +65,7 @@ func TestJudge(t *testing.T) {
 		{"show:1", "spam", "spam", true},
 		{"show:1", "rude", "nice", false},
 		{"show:1", "garbage", "garbage", false}, // a bad answer fails open
+		{"vip:1", "weird", "weird", true},       // an unknown action is a failure
 		{"show:1", "oops", "oops", false},
 		{"vip:1", "oops", "oops", true}, // vip fails closed
 		{"vip:1", "hello", "hello", false},
@@ -72,8 +75,8 @@ func TestJudge(t *testing.T) {
 			t.Errorf("Judge(%s, %q) = %q, %v; want %q, %v", tc.room, tc.body, got, blocked, tc.want, tc.blocked)
 		}
 	}
-	if got := testutil.ToFloat64(c.calls.WithLabelValues(ResultError)); got != 3 {
-		t.Fatalf("errors counted %v, want 3", got)
+	if got := testutil.ToFloat64(c.calls.WithLabelValues(ResultError)); got != 4 {
+		t.Fatalf("errors counted %v, want 4", got)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/roomcast/roomcast/internal/msgid"
 )
 
@@ -147,4 +149,33 @@ func mustIDs(t *testing.T) *msgid.Generator {
 		t.Fatal(err)
 	}
 	return ids
+}
+
+// auditFailStore refuses every audit entry.
+type auditFailStore struct{ *MemoryStore }
+
+func (auditFailStore) AppendAudit(context.Context, string, AuditEntry) error {
+	return errors.New("disk full")
+}
+
+// TestAuditFailureKeepsTheAction: an audit entry the store refuses does
+// not undo the action; it is counted.
+func TestAuditFailureKeepsTheAction(t *testing.T) {
+	ids, _ := msgid.New(1, nil)
+	s, err := New(Deps{Broadcaster: &recorder{}, IDs: ids, Store: auditFailStore{NewMemoryStore(StoreConfig{})}}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateRoom("r"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Act(ctx, Action{Room: "r", By: "admin", Admin: true, Kind: ActMute, Target: "u"}); err != nil {
+		t.Fatalf("the action failed with its audit entry: %v", err)
+	}
+	if _, err := s.Send(ctx, SendRequest{Room: "r", From: "u", Body: "x"}); !errors.Is(err, ErrMuted) {
+		t.Fatalf("the mute did not hold: %v", err)
+	}
+	if got := testutil.ToFloat64(s.metrics.auditErrors); got != 1 {
+		t.Fatalf("audit errors %v, want 1", got)
+	}
 }
