@@ -87,10 +87,23 @@ type actor struct {
 }
 
 func (a actor) act(x room.Action) error {
-	x.By, x.Admin, x.Reason = a.c.who, true, a.reason
-	ctx, cancel := context.WithTimeout(a.c.r.Context(), moderationTimeout)
+	x.Reason = a.reason
+	return a.c.act(x)
+}
+
+// act runs one moderation action as the caller (an admin), audited.
+func (c *call) act(x room.Action) error {
+	mod, err := c.h.moderation()
+	if err != nil {
+		return err
+	}
+	if len(x.Reason) > room.MaxReasonBytes {
+		return fmt.Errorf("%w: reason longer than %d bytes", ErrInvalid, room.MaxReasonBytes)
+	}
+	x.By, x.Admin = c.who, true
+	ctx, cancel := context.WithTimeout(c.r.Context(), moderationTimeout)
 	defer cancel()
-	return a.c.h.d.Moderation.Act(ctx, x)
+	return mod.Act(ctx, x)
 }
 
 func (a actor) Mute(roomID, user string, d time.Duration) error {
@@ -155,17 +168,7 @@ func (h *Handler) grantRole(c *call) (any, error) {
 	if !room.Role(req.Role).Valid() {
 		return nil, fmt.Errorf("%w: role must be host or moderator", ErrInvalid)
 	}
-	if len(req.Reason) > room.MaxReasonBytes {
-		return nil, fmt.Errorf("%w: reason longer than %d bytes", ErrInvalid, room.MaxReasonBytes)
-	}
-	mod, err := h.moderation()
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(c.r.Context(), moderationTimeout)
-	defer cancel()
-	if err := mod.Act(ctx, room.Action{Room: roomID, By: c.who, Admin: true, Kind: room.ActGrant, Target: user,
-		Role: room.Role(req.Role), Reason: req.Reason}); err != nil {
+	if err := c.act(room.Action{Room: roomID, Kind: room.ActGrant, Target: user, Role: room.Role(req.Role), Reason: req.Reason}); err != nil {
 		return nil, err
 	}
 	return RoleResult{Room: roomID, User: user, Role: req.Role}, nil
@@ -176,13 +179,7 @@ func (h *Handler) revokeRole(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	mod, err := h.moderation()
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(c.r.Context(), moderationTimeout)
-	defer cancel()
-	if err := mod.Act(ctx, room.Action{Room: roomID, By: c.who, Admin: true, Kind: room.ActRevoke, Target: user}); err != nil {
+	if err := c.act(room.Action{Room: roomID, Kind: room.ActRevoke, Target: user}); err != nil {
 		return nil, err
 	}
 	return RoleResult{Room: roomID, User: user}, nil
@@ -312,17 +309,7 @@ func (h *Handler) slowMode(c *call, roomID string, req SlowModeRequest) (any, er
 	if time.Duration(req.Interval) > room.MaxSlowMode {
 		return nil, fmt.Errorf("%w: interval must be 0s (off) .. %v", ErrInvalid, room.MaxSlowMode)
 	}
-	if len(req.Reason) > room.MaxReasonBytes {
-		return nil, fmt.Errorf("%w: reason longer than %d bytes", ErrInvalid, room.MaxReasonBytes)
-	}
-	mod, err := h.moderation()
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(c.r.Context(), moderationTimeout)
-	defer cancel()
-	if err := mod.Act(ctx, room.Action{Room: roomID, By: c.who, Admin: true, Kind: room.ActSlowMode,
-		Duration: time.Duration(req.Interval), Reason: req.Reason}); err != nil {
+	if err := c.act(room.Action{Room: roomID, Kind: room.ActSlowMode, Duration: time.Duration(req.Interval), Reason: req.Reason}); err != nil {
 		return nil, err
 	}
 	return SlowModeResult{Room: roomID, Interval: req.Interval}, nil

@@ -27,22 +27,7 @@ func TestClusterWordFilter(t *testing.T) {
 		}
 	}
 	write("words:\n  - {word: darn, action: mask}\n")
-	e := startEnv(t)
-	ports := freePorts(t, 3)
-	var nodes []*server.Server
-	for i, p := range ports {
-		nodes = append(nodes, startInProc(t, e.NodeConfig(t, fmt.Sprintf("n%d", i+1), p, func(c *configs.Config) {
-			c.Room.FilterFile = path
-		})))
-	}
-	eventually(t, 10*time.Second, "three members", func() bool {
-		for _, n := range nodes {
-			if v, ok := n.Cluster().View(); !ok || len(v.Nodes) != 3 {
-				return false
-			}
-		}
-		return true
-	})
+	nodes := threeNodesWith(t, func(c *configs.Config) { c.Room.FilterFile = path })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	view, _ := nodes[0].Cluster().View()
@@ -93,4 +78,24 @@ func TestClusterWordFilter(t *testing.T) {
 			t.Fatalf("%s after the reload: %v", v.User, err)
 		}
 	}
+}
+
+// threeNodesWith is threeNodes with every node's config changed by mutate.
+func threeNodesWith(t *testing.T, mutate func(*configs.Config)) []*server.Server {
+	t.Helper()
+	e := startEnv(t)
+	ports := freePorts(t, 3)
+	var nodes []*server.Server
+	for i, p := range ports {
+		nodes = append(nodes, startInProc(t, e.NodeConfig(t, fmt.Sprintf("n%d", i+1), p, mutate)))
+	}
+	eventually(t, 10*time.Second, "three members", func() bool {
+		for _, n := range nodes {
+			if v, ok := n.Cluster().View(); !ok || len(v.Nodes) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	return nodes
 }

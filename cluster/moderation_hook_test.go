@@ -14,7 +14,6 @@ import (
 	"github.com/roomcast/roomcast/configs"
 	"github.com/roomcast/roomcast/placement"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/server"
 )
 
 // TestClusterBeforeSendHook: every node is configured with the hook; the
@@ -37,22 +36,7 @@ func TestClusterBeforeSendHook(t *testing.T) {
 		}
 	}))
 	t.Cleanup(backend.Close)
-	e := startEnv(t)
-	ports := freePorts(t, 3)
-	var nodes []*server.Server
-	for i, p := range ports {
-		nodes = append(nodes, startInProc(t, e.NodeConfig(t, fmt.Sprintf("n%d", i+1), p, func(c *configs.Config) {
-			c.Hook.URL = backend.URL
-		})))
-	}
-	eventually(t, 10*time.Second, "three members", func() bool {
-		for _, n := range nodes {
-			if v, ok := n.Cluster().View(); !ok || len(v.Nodes) != 3 {
-				return false
-			}
-		}
-		return true
-	})
+	nodes := threeNodesWith(t, func(c *configs.Config) { c.Hook.URL = backend.URL })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	view, _ := nodes[0].Cluster().View()

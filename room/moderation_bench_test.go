@@ -25,19 +25,7 @@ import (
 // same without the filter. Slow mode is off (it is one map lookup) and
 // there is no before-send hook (not built).
 func BenchmarkSendModerated(b *testing.B) {
-	r := rand.New(rand.NewPCG(5, 6))
-	words := make([]filter.Entry, 1000)
-	for i := range words {
-		w := make([]byte, 4+r.IntN(7))
-		for j := range w {
-			w[j] = byte('a' + r.IntN(26))
-		}
-		words[i] = filter.Entry{Word: string(w), Action: filter.Mask}
-		if i%10 == 0 {
-			words[i].Action = filter.Block
-		}
-	}
-	f, err := filter.New(words)
+	f, err := filter.New(benchWords(true))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -96,16 +84,7 @@ func BenchmarkSendHooked(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := rand.New(rand.NewPCG(5, 6))
-	words := make([]filter.Entry, 1000)
-	for i := range words {
-		w := make([]byte, 4+r.IntN(7))
-		for j := range w {
-			w[j] = byte('a' + r.IntN(26))
-		}
-		words[i] = filter.Entry{Word: string(w), Action: filter.Mask}
-	}
-	f, err := filter.New(words)
+	f, err := filter.New(benchWords(false))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -147,4 +126,22 @@ func cpuNanos() int64 {
 		return 0
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// benchWords is a 1,000-word list of random 4-10 letter words, masked (a
+// tenth blocked, with block).
+func benchWords(block bool) []filter.Entry {
+	r := rand.New(rand.NewPCG(5, 6))
+	words := make([]filter.Entry, 1000)
+	for i := range words {
+		w := make([]byte, 4+r.IntN(7))
+		for j := range w {
+			w[j] = byte('a' + r.IntN(26))
+		}
+		words[i] = filter.Entry{Word: string(w), Action: filter.Mask}
+		if block && i%10 == 0 {
+			words[i].Action = filter.Block
+		}
+	}
+	return words
 }

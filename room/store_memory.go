@@ -1,6 +1,7 @@
 package room
 
 import (
+	"cmp"
 	"context"
 	"maps"
 	"slices"
@@ -198,15 +199,7 @@ func (s *MemoryStore) Recent(_ context.Context, roomID string, priority bool, af
 	if priority {
 		l = r.plog
 	}
-	i, _ := slices.BinarySearchFunc(l, after+1, func(m *pb.RoomMessage, seq uint64) int {
-		switch {
-		case m.Seq < seq:
-			return -1
-		case m.Seq > seq:
-			return 1
-		}
-		return 0
-	})
+	i, _ := slices.BinarySearchFunc(l, after+1, bySeq)
 	l = l[i:]
 	if n > 0 && len(l) > n {
 		l = l[:n]
@@ -217,6 +210,9 @@ func (s *MemoryStore) Recent(_ context.Context, roomID string, priority bool, af
 	}
 	return out, nil
 }
+
+// bySeq orders kept messages by seq, for binary searches.
+func bySeq(m *pb.RoomMessage, seq uint64) int { return cmp.Compare(m.Seq, seq) }
 
 // Tail implements Store.
 func (s *MemoryStore) Tail(_ context.Context, roomID string, priority bool, n int) ([]*pb.RoomMessage, error) {

@@ -26,15 +26,7 @@ func (s *MemoryStore) Tombstone(_ context.Context, roomID string, term uint64, t
 	if tomb.Priority {
 		l = r.plog
 	}
-	i, found := slices.BinarySearchFunc(l, tomb.Seq, func(m *pb.RoomMessage, seq uint64) int {
-		switch {
-		case m.Seq < seq:
-			return -1
-		case m.Seq > seq:
-			return 1
-		}
-		return 0
-	})
+	i, found := slices.BinarySearchFunc(l, tomb.Seq, bySeq)
 	if !found {
 		return false, nil
 	}
