@@ -60,6 +60,12 @@ type Deps struct {
 	Sessions Sessions // required
 	Fanout   Fanout   // required
 	Auth     Verifier // required
+	// Moderation deletes messages (and runs the room moderation of
+	// admin/room_moderation.go). nil: those routes answer UNAVAILABLE.
+	Moderation Moderation
+	// Filter reloads the word filter (POST /filter/reload). nil: that
+	// route answers UNAVAILABLE.
+	Filter FilterReloader
 	// Logger records every mutation (who, what). nil: discard.
 	Logger *slog.Logger
 	// Registerer takes the API's metrics. nil: kept, not exported.
@@ -146,6 +152,7 @@ func (h *Handler) routesTable() {
 	h.route("GET /api/v1/rooms/{room}", adminOnly, h.stats)
 	h.route("GET /api/v1/rooms", adminOnly, h.top)
 	h.route("GET /api/v1/rooms/{room}/viewers", anyUser, h.viewers)
+	h.moderationRoutes()
 }
 
 func (h *Handler) route(pattern string, a access, fn handlerFunc) {

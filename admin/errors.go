@@ -14,6 +14,9 @@ var (
 	ErrBodyTooLarge    = errcode.New(pb.Error_BODY_TOO_LARGE, "admin_body_too_large", "admin: body too large")
 	ErrMediaType       = errcode.New(pb.Error_UNSUPPORTED_MEDIA_TYPE, "admin_media_type", "admin: content type must be application/json")
 	ErrInvalid         = errcode.New(pb.Error_INVALID_ARGUMENT, "admin_invalid", "admin: invalid argument")
+	// ErrNotWired: the node lacks the part a route needs (no word filter,
+	// no moderation service).
+	ErrNotWired = errcode.New(pb.Error_UNAVAILABLE, "admin_not_wired", "admin: not available on this node")
 )
 
 // Stable error codes, as the "code" of every error body. Clients branch on
@@ -34,6 +37,7 @@ const (
 	CodeBanned           = "BANNED"                 // 409: the notice's sender is banned in the room
 	CodeMuted            = "MUTED"                  // 409: the notice's sender is muted in the room
 	CodeUnavailable      = "UNAVAILABLE"            // 503: retry (e.g. the room's owner is moving)
+	CodeMsgNotFound      = "MESSAGE_NOT_FOUND"      // 404: no message with that seq in the room
 	CodeInternal         = "INTERNAL"               // 500: a bug
 )
 
@@ -45,6 +49,7 @@ var documented = []pb.Error_Code{
 	pb.Error_BAD_JSON, pb.Error_BODY_TOO_LARGE, pb.Error_UNSUPPORTED_MEDIA_TYPE, pb.Error_INVALID_ARGUMENT,
 	pb.Error_ROOM_NOT_FOUND, pb.Error_NOT_FOUND, pb.Error_METHOD_NOT_ALLOWED, pb.Error_MESSAGE_TOO_LARGE,
 	pb.Error_BANNED, pb.Error_MUTED, pb.Error_UNAVAILABLE, pb.Error_INTERNAL,
+	pb.Error_ROOM_MESSAGE_NOT_FOUND, pb.Error_DELETE_FORBIDDEN, pb.Error_MODERATION_FORBIDDEN,
 }
 
 // Codes lists every documented code with its HTTP status.

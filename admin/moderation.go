@@ -54,6 +54,8 @@ type ModerationRequest struct {
 	User string `json:"user"`
 	// Duration ("10m", "1h"); absent or "0s": until lifted.
 	Duration Duration `json:"duration,omitempty"`
+	// Reason is kept in the room's audit log (at most 256 bytes).
+	Reason string `json:"reason,omitempty"`
 }
 
 // ModerationResult echoes what was done.
@@ -77,6 +79,9 @@ func (c *call) readModeration(withDuration bool) (string, ModerationRequest, err
 	}
 	if err := checkUser(req.User, "user"); err != nil {
 		return "", req, err
+	}
+	if len(req.Reason) > room.MaxReasonBytes {
+		return "", req, fmt.Errorf("%w: reason longer than %d bytes", ErrInvalid, room.MaxReasonBytes)
 	}
 	if !withDuration && req.Duration != 0 {
 		return "", req, fmt.Errorf("%w: duration does not apply here", ErrInvalid)
@@ -109,7 +114,7 @@ func (h *Handler) mute(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := h.d.Rooms.Mute(roomID, req.User, time.Duration(req.Duration)); err != nil {
+	if err := c.rooms(req.Reason).Mute(roomID, req.User, time.Duration(req.Duration)); err != nil {
 		return nil, err
 	}
 	return c.done(roomID, req.User, "mute", req.Duration)
@@ -120,7 +125,7 @@ func (h *Handler) unmute(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := h.d.Rooms.Unmute(roomID, user); err != nil {
+	if err := c.rooms("").Unmute(roomID, user); err != nil {
 		return nil, err
 	}
 	return c.done(roomID, user, "unmute", 0)
@@ -131,7 +136,7 @@ func (h *Handler) ban(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := h.d.Rooms.Ban(roomID, req.User, time.Duration(req.Duration)); err != nil {
+	if err := c.rooms(req.Reason).Ban(roomID, req.User, time.Duration(req.Duration)); err != nil {
 		return nil, err
 	}
 	return c.done(roomID, req.User, "ban", req.Duration)
@@ -142,7 +147,7 @@ func (h *Handler) unban(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := h.d.Rooms.Unban(roomID, user); err != nil {
+	if err := c.rooms("").Unban(roomID, user); err != nil {
 		return nil, err
 	}
 	return c.done(roomID, user, "unban", 0)
@@ -153,7 +158,7 @@ func (h *Handler) kick(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := h.d.Rooms.Kick(roomID, req.User); err != nil {
+	if err := c.rooms(req.Reason).Kick(roomID, req.User); err != nil {
 		return nil, err
 	}
 	return c.done(roomID, req.User, "kick", 0)
@@ -194,7 +199,7 @@ func (h *Handler) whitelistSet(c *call, allow bool) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := h.d.Rooms.Whitelist(roomID, user, allow); err != nil {
+	if err := c.rooms("").Whitelist(roomID, user, allow); err != nil {
 		return nil, err
 	}
 	action := "whitelist_remove"
@@ -234,7 +239,7 @@ func (h *Handler) setLimit(c *call) (any, error) {
 		return nil, fmt.Errorf("%w: rate must be > 0 and burst >= 1", ErrInvalid)
 	}
 	l := room.Limit{Rate: req.Rate, Burst: req.Burst}
-	if err := h.d.Rooms.SetLimit(roomID, &l); err != nil {
+	if err := c.rooms("").SetLimit(roomID, &l); err != nil {
 		return nil, err
 	}
 	h.log.Info("admin: set limit", "by", c.who, "room", roomID, "rate", l.Rate, "burst", l.Burst)
@@ -246,7 +251,7 @@ func (h *Handler) resetLimit(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := h.d.Rooms.SetLimit(roomID, nil); err != nil {
+	if err := c.rooms("").SetLimit(roomID, nil); err != nil {
 		return nil, err
 	}
 	inf, err := h.d.Rooms.Info(roomID)

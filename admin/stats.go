@@ -30,6 +30,11 @@ type RoomStats struct {
 	Muted     []string      `json:"muted"`
 	Banned    []string      `json:"banned"`
 	Whitelist []string      `json:"whitelist"`
+	// Hosts and Moderators hold the room's roles (docs/moderation.md).
+	Hosts      []string `json:"hosts"`
+	Moderators []string `json:"moderators"`
+	// SlowModeMS is the slow mode interval in milliseconds (0: off).
+	SlowModeMS int64 `json:"slow_mode_ms"`
 }
 
 // MessageStats are a room's message counters.
@@ -74,6 +79,7 @@ func (h *Handler) stats(c *call) (any, error) {
 		Messages: MessageStats{Accepted: inf.Stats.Accepted, AcceptedPriority: inf.Stats.AcceptedPriority,
 			Dropped: inf.Stats.Dropped},
 		Joins: inf.Stats.Joins, Muted: nonNil(inf.Muted), Banned: nonNil(inf.Banned), Whitelist: nonNil(inf.Whitelist),
+		Hosts: nonNil(inf.Hosts), Moderators: nonNil(inf.Moderators), SlowModeMS: inf.SlowModeMS,
 	}
 	if res.Messages.Dropped == nil {
 		res.Messages.Dropped = map[string]uint64{}

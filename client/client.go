@@ -104,6 +104,11 @@ type Options struct {
 
 	// OnMessage receives each room message once, in order per lane.
 	OnMessage func(room string, m *pb.RoomMessage)
+	// OnDeleted reports that a message of a room was deleted by
+	// moderation (its sender, a moderator or an admin): remove it from
+	// what you show. Deletion events and tombstones (messages deleted
+	// before this client read them) never reach OnMessage.
+	OnDeleted func(room string, d *pb.Deletion)
 	// OnMissed reports normal messages the server no longer held.
 	OnMissed func(room string, n uint64)
 	// OnKick reports removal from a room (room empty: the connection).

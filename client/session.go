@@ -410,6 +410,7 @@ func (c *Client) apply(room string, msgs []*pb.RoomMessage, missed uint64) {
 			c.opt.OnMissed(room, missed)
 		}
 	}
+	fresh = c.takeModeration(room, fresh)
 	c.stats.messages.Add(uint64(len(fresh)))
 	if c.opt.OnMessage != nil {
 		for _, m := range fresh {

@@ -221,6 +221,12 @@ func (n *Node) answer(q *cpb.Query) *cpb.Envelope {
 		}
 	case cpb.Query_CLOSE_USER:
 		rep.N = int64(n.sess.CloseUser(q.User))
+	case cpb.Query_FILTER_RELOAD:
+		words, err := n.localFilterReload()
+		if err != nil {
+			return failure(err)
+		}
+		rep.N = int64(words)
 	default:
 		return failure(room.ErrInvalid)
 	}

@@ -89,7 +89,10 @@ type Node struct {
 	fan   LocalFanout
 	sess  LocalSessions
 	adm   LocalAdmin
-	stats LocalStats
+	mod   LocalModeration // see WireModeration
+
+	reloadFilter func() (int, error) // see WireFilter
+	stats        LocalStats
 
 	omu      sync.Mutex
 	outboxes map[string]*outbox

@@ -31,12 +31,19 @@ func failure(err error) *cpb.Envelope {
 			e = errcode.ErrTimeout
 		}
 	}
-	return &cpb.Envelope{Body: &cpb.Envelope_Failure{Failure: &cpb.Failure{Code: e.Key(), Message: err.Error()}}}
+	f := &cpb.Failure{Code: e.Key(), Message: err.Error()}
+	if wait, ok := room.RetryAfter(err); ok {
+		f.RetryAfterMs = uint32(max(wait.Milliseconds(), 1))
+	}
+	return &cpb.Envelope{Body: &cpb.Envelope_Failure{Failure: f}}
 }
 
 // failureErr is the error of a Failure reply; a key this node does not
 // know (a newer node's) is UNAVAILABLE, as nodes before errcode had it.
 func failureErr(f *cpb.Failure) error {
+	if f.Code == room.DropSlowMode {
+		return &room.SlowModeError{RetryAfter: time.Duration(f.RetryAfterMs) * time.Millisecond}
+	}
 	e, ok := errcode.Lookup(f.Code)
 	if !ok {
 		e = room.ErrUnavailable
@@ -450,6 +457,10 @@ func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 	case *cpb.Envelope_CloseUser:
 		n.sess.CloseUser(b.CloseUser.User)
 		return done()
+	case *cpb.Envelope_ModerationDelete:
+		return n.answerDelete(ctx, b.ModerationDelete)
+	case *cpb.Envelope_ModerationAction:
+		return n.answerAct(ctx, b.ModerationAction)
 	case *cpb.Envelope_Query:
 		if n.adm == nil || n.stats == nil {
 			return failure(room.ErrUnavailable)

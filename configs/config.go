@@ -15,6 +15,7 @@ import (
 	"github.com/roomcast/roomcast/cluster"
 	"github.com/roomcast/roomcast/fanout"
 	"github.com/roomcast/roomcast/gateway"
+	"github.com/roomcast/roomcast/hook"
 	"github.com/roomcast/roomcast/internal/redisconn"
 	"github.com/roomcast/roomcast/offline"
 	"github.com/roomcast/roomcast/room"
@@ -61,6 +62,9 @@ type Config struct {
 	// Offline configures the offline 1:1 and group flows (stored in Redis
 	// when redis.addrs is set, in memory otherwise).
 	Offline offline.Config `yaml:"offline" envPrefix:"OFFLINE_"`
+	// Hook is the before-send hook of live-room messages
+	// (docs/moderation.md); no url: none.
+	Hook hook.Config `yaml:"hook" envPrefix:"HOOK_"`
 }
 
 // NodeConfig identifies the node.
@@ -187,6 +191,7 @@ func (c Config) WithDefaults() Config {
 	}
 	c.Admin = c.Admin.WithDefaults()
 	c.Offline = c.Offline.WithDefaults()
+	c.Hook = c.Hook.WithDefaults()
 	return c
 }
 
@@ -286,6 +291,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Offline.Validate(); err != nil {
+		return err
+	}
+	if err := c.Hook.Validate(); err != nil {
 		return err
 	}
 	if c.Gateway.MaxQueueBytes < 2*c.Offline.PageBytes {

@@ -557,6 +557,12 @@ func (s *Service) appendOne(r *room, m *pb.RoomMessage, at time.Time) (entry, bo
 		return entry{}, false
 	}
 	e := entry{m: m, bin: bin}
+	if m.Deletes != nil {
+		// A deletion event: the message it names becomes a tombstone here
+		// before the event is held, so a viewer that reads the event's
+		// lane head can no longer read the body.
+		s.tombstone(r, m.Deletes)
+	}
 	switch {
 	case m.Priority && m.System:
 		err = r.buf.PushNotice(m.Seq, e, len(bin), at)

@@ -24,6 +24,7 @@ type metrics struct {
 	repairErrors    prometheus.Counter
 	repairSkipped   prometheus.Counter
 	notifyComplete  prometheus.Counter
+	tombstoned      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
@@ -46,6 +47,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 		repairErrors:    c("gap_repair_errors_total", "Seq gaps that could not be filled (viewers are told they missed messages)."),
 		repairSkipped:   c("gap_repair_skipped_total", "Seq gaps not repaired because the repair queue was full or the service was closing (viewers are told they missed messages)."),
 		notifyComplete:  c("notify_complete_total", "Notify frames that carried every new message (complete: no answer expected, the viewer is not pulling)."),
+		tombstoned:      c("tombstoned_total", "Messages of local rings replaced by their tombstone (deleted by moderation)."),
 		pulls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "roomcast", Subsystem: "fanout", Name: "pulls_total",
 			Help: "Pulls served, by kind: pull (answered) or ack (acknowledge only, nothing new).",
@@ -83,7 +85,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 	}
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.delivered, m.deliverNoRoom, m.deliverStale, m.evicted, m.notifySent,
-			m.notifyMerged, m.inlineDelivered, m.pullDelivered, m.missed, m.pulls, m.kicks, m.backfilled, m.backfillErrors, m.repaired, m.repairErrors, m.repairSkipped, m.notifyComplete} {
+			m.notifyMerged, m.inlineDelivered, m.pullDelivered, m.missed, m.pulls, m.kicks, m.backfilled, m.backfillErrors, m.repaired, m.repairErrors, m.repairSkipped, m.notifyComplete, m.tombstoned} {
 			cols = append(cols, col)
 		}
 		for _, col := range cols {

@@ -64,13 +64,14 @@ type Verifier interface {
 
 // Deps are the gateway's collaborators.
 type Deps struct {
-	Rooms      Rooms    // required
-	Fanout     Fanout   // required
-	Auth       Verifier // required
-	Offline    Offline  // optional: offline 1:1 and group flows (gateway/offline.go)
-	Node       string   // this node's id, told to clients
-	Home       Home     // nil: every user belongs here
-	Sessions   Sessions // nil: no registry
+	Rooms      Rooms      // required
+	Fanout     Fanout     // required
+	Auth       Verifier   // required
+	Offline    Offline    // optional: offline 1:1 and group flows (gateway/offline.go)
+	Moderation Moderation // optional: moderation frames (gateway/moderation.go)
+	Node       string     // this node's id, told to clients
+	Home       Home       // nil: every user belongs here
+	Sessions   Sessions   // nil: no registry
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 }

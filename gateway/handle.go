@@ -71,6 +71,9 @@ func (c *conn) handle(f *pb.Frame, decodeErr error) bool {
 	case *pb.Frame_Connect:
 		c.fail(id, pb.Error_ALREADY_CONNECTED, "already connected")
 	default:
+		if c.moderationOp(id, f) {
+			return true
+		}
 		if c.offlineOp(id, f) {
 			return true
 		}

@@ -32,7 +32,8 @@ var jsonFields = map[protoreflect.FullName][]protoreflect.Name{
 	"roomcast.v1.Frame":       {"id"},
 	"roomcast.v1.Notify":      {"room", "seq", "pseq", "messages", "missed", "complete"},
 	"roomcast.v1.PullResult":  {"room", "messages", "seq", "pseq", "missed", "missed_priority", "more"},
-	"roomcast.v1.RoomMessage": {"seq", "msg_id", "from", "ts", "body", "kind", "priority", "system"},
+	"roomcast.v1.RoomMessage": {"seq", "msg_id", "from", "ts", "body", "kind", "priority", "system", "deleted", "deletes"},
+	"roomcast.v1.Deletion":    {"seq", "priority", "msg_id"},
 	"roomcast.v1.Sent":        {"room", "seq", "msg_id", "priority"},
 }
 
@@ -40,7 +41,7 @@ var jsonFields = map[protoreflect.FullName][]protoreflect.Name{
 // envelope's and the body's fields, and its messages' fields); the others
 // go to protojson.
 var (
-	fastRoomMessage = unknownFields(&pb.RoomMessage{}) == nil && unknownFields(&pb.Frame{}) == nil
+	fastRoomMessage = unknownFields(&pb.RoomMessage{}) == nil && unknownFields(&pb.Deletion{}) == nil && unknownFields(&pb.Frame{}) == nil
 	fastNotify      = fastRoomMessage && unknownFields(&pb.Notify{}) == nil
 	fastPullResult  = fastRoomMessage && unknownFields(&pb.PullResult{}) == nil
 	fastSent        = unknownFields(&pb.Frame{}) == nil && unknownFields(&pb.Sent{}) == nil
@@ -240,6 +241,21 @@ func appendRoomMessageJSON(dst []byte, m *pb.RoomMessage) ([]byte, bool) {
 	o.str("kind", m.GetKind())
 	o.boolean("priority", m.GetPriority())
 	o.boolean("system", m.GetSystem())
+	o.boolean("deleted", m.GetDeleted())
+	if d := m.GetDeletes(); d != nil {
+		o.key("deletes")
+		var ok bool
+		o.buf, ok = appendDeletionJSON(o.buf, d)
+		o.ok = o.ok && ok
+	}
+	return o.close()
+}
+
+func appendDeletionJSON(dst []byte, d *pb.Deletion) ([]byte, bool) {
+	o := openObject(dst)
+	o.u64("seq", d.GetSeq())
+	o.boolean("priority", d.GetPriority())
+	o.u64("msgId", d.GetMsgId())
 	return o.close()
 }
 

@@ -161,3 +161,45 @@ func (b *Buffer[T]) Stats() BufferStats {
 		Priority: b.prio.Stats(),
 	}
 }
+
+// Replace swaps the item held as seq in a lane for v (size counts only in
+// the priority lane; see Ring.Replace and Priority.Replace) and reports
+// whether seq was held.
+func (b *Buffer[T]) Replace(priority bool, seq uint64, v T, size int) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if priority {
+		return b.prio.Replace(seq, v, size)
+	}
+	return b.ring.Replace(seq, v)
+}
+
+// Update replaces the item held as seq in a lane with what fn makes of
+// it (the new value and its size, which counts only in the priority
+// lane), under one lock; fn returning false changes nothing. It reports
+// whether the item was replaced. fn must not block or call back into the
+// buffer.
+func (b *Buffer[T]) Update(priority bool, seq uint64, fn func(v T) (T, int, bool)) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var (
+		v  T
+		ok bool
+	)
+	if priority {
+		v, ok = b.prio.Get(seq)
+	} else {
+		v, ok = b.ring.Get(seq)
+	}
+	if !ok {
+		return false
+	}
+	nv, size, ok := fn(v)
+	if !ok {
+		return false
+	}
+	if priority {
+		return b.prio.Replace(seq, nv, size)
+	}
+	return b.ring.Replace(seq, nv)
+}

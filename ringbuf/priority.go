@@ -331,3 +331,47 @@ func (p *Priority[T]) Reset(head uint64) {
 	p.first, p.n, p.bytes, p.head = 0, 0, 0, head
 	p.shrink()
 }
+
+// Replace swaps the value held as seq for v with its new size (a
+// tombstone in place of a deleted message) and reports whether seq was
+// held. The seq, push time and kept flag stay; Bytes follows the new
+// size, and nothing is removed even if it grows (the next Push applies
+// the bounds).
+func (p *Priority[T]) Replace(seq uint64, v T, size int) bool {
+	it := p.find(seq)
+	if it == nil {
+		return false
+	}
+	size = max(size, 0)
+	p.bytes += size - it.size
+	it.v, it.size = v, size
+	return true
+}
+
+// Get returns the value held as seq, and false when seq is not held.
+func (p *Priority[T]) Get(seq uint64) (T, bool) {
+	if it := p.find(seq); it != nil {
+		return it.v, true
+	}
+	var zero T
+	return zero, false
+}
+
+func (p *Priority[T]) find(seq uint64) *pitem[T] {
+	lo, hi := 0, p.n
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if p.buf[p.idx(m)].seq >= seq {
+			hi = m
+		} else {
+			lo = m + 1
+		}
+	}
+	if lo == p.n {
+		return nil
+	}
+	if it := &p.buf[p.idx(lo)]; it.seq == seq {
+		return it
+	}
+	return nil
+}

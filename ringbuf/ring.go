@@ -217,3 +217,35 @@ func (r *Ring[T]) Reset(head uint64) {
 	r.head = head
 	r.hi = int(head % uint64(len(r.slots)))
 }
+
+// Replace swaps the value held as seq for v (a tombstone in place of a
+// deleted message) and reports whether seq was held. The seq, the head
+// and every counter stay as they were.
+func (r *Ring[T]) Replace(seq uint64, v T) bool {
+	s := r.find(seq)
+	if s == nil {
+		return false
+	}
+	s.v = v
+	return true
+}
+
+// Get returns the value held as seq, and false when seq is not held.
+func (r *Ring[T]) Get(seq uint64) (T, bool) {
+	if s := r.find(seq); s != nil {
+		return s.v, true
+	}
+	var zero T
+	return zero, false
+}
+
+func (r *Ring[T]) find(seq uint64) *slot[T] {
+	if seq == 0 || seq > r.head {
+		return nil
+	}
+	s := &r.slots[seq%uint64(len(r.slots))]
+	if s.seq != seq {
+		return nil
+	}
+	return s
+}

@@ -24,12 +24,22 @@ type Config struct {
 	// comes back; clients see Joined.seq below their cursor and reset).
 	// Default 1h.
 	IdleTTL time.Duration `yaml:"idle_ttl"`
+	// DeleteWindow is how long after its acceptance a sender may delete
+	// its own message (moderators, hosts and admins may at any time).
+	// Default 2m.
+	DeleteWindow time.Duration `yaml:"delete_window"`
+	// FilterFile is the word filter's list (YAML, see docs/moderation.md),
+	// read by the server at start and on POST /api/v1/filter/reload. Empty
+	// (the default): no word filter.
+	FilterFile string `yaml:"filter_file"`
 }
 
 const (
 	defaultRate    = 200
 	defaultBody    = 4096
 	defaultIdleTTL = time.Hour
+	// defaultDeleteWindow is Config.DeleteWindow's default.
+	defaultDeleteWindow = 2 * time.Minute
 	// MaxKindBytes bounds the app-defined message kind.
 	MaxKindBytes = 32
 	// MaxIDBytes bounds room ids.
@@ -50,6 +60,9 @@ func (c Config) WithDefaults() Config {
 	if c.IdleTTL == 0 {
 		c.IdleTTL = defaultIdleTTL
 	}
+	if c.DeleteWindow == 0 {
+		c.DeleteWindow = defaultDeleteWindow
+	}
 	return c
 }
 
@@ -64,6 +77,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("room.max_body_bytes: must not be negative, got %d", c.MaxBodyBytes)
 	case c.IdleTTL < 0:
 		return fmt.Errorf("room.idle_ttl: must not be negative, got %v", c.IdleTTL)
+	case c.DeleteWindow < 0:
+		return fmt.Errorf("room.delete_window: must not be negative, got %v", c.DeleteWindow)
 	}
 	return nil
 }

@@ -11,6 +11,12 @@ type metrics struct {
 	// fenced counts writes the store refused for a stale ownership term.
 	fenced      prometheus.Counter
 	storeErrors prometheus.Counter
+	// deleted counts messages deleted by moderation (events announced).
+	deleted prometheus.Counter
+	// auditErrors counts moderation audit entries the store did not take.
+	auditErrors prometheus.Counter
+	// filtered counts word filter verdicts by action (mask, block).
+	filtered *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, error) {
@@ -39,6 +45,18 @@ func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, erro
 			Namespace: "roomcast", Subsystem: "room", Name: "store_errors_total",
 			Help: "Room store operations that failed (nothing was accepted).",
 		}),
+		deleted: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "room", Name: "messages_deleted_total",
+			Help: "Room messages deleted by their sender, a room moderator or host, or an admin.",
+		}),
+		auditErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "room", Name: "audit_errors_total",
+			Help: "Moderation actions done whose audit log entry could not be written.",
+		}),
+		filtered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "room", Name: "filter_matches_total",
+			Help: "Messages the word filter changed, by action (mask, block).",
+		}, []string{"action"}),
 		rooms: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "roomcast", Subsystem: "room", Name: "rooms",
 			Help: "Rooms this node owns.",
@@ -47,10 +65,12 @@ func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, erro
 	for _, r := range dropReasons {
 		m.dropped.WithLabelValues(r)
 	}
+	m.filtered.WithLabelValues("mask")
+	m.filtered.WithLabelValues("block")
 	m.accepted.WithLabelValues("normal")
 	m.accepted.WithLabelValues("priority")
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.accepted, m.dropped, m.joins, m.leaves, m.rooms, m.fenced, m.storeErrors} {
+		for _, c := range []prometheus.Collector{m.accepted, m.dropped, m.joins, m.leaves, m.rooms, m.fenced, m.storeErrors, m.deleted, m.auditErrors, m.filtered} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

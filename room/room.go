@@ -49,6 +49,8 @@ type Deps struct {
 	Logger      *slog.Logger          // nil: discard
 	Registerer  prometheus.Registerer // nil: metrics are kept but not exported
 	Now         func() time.Time      // nil: time.Now
+	// Hook is the before-send hook (moderation_hook.go). nil: none.
+	Hook Hook
 }
 
 const numShards = 64
@@ -65,6 +67,8 @@ type Service struct {
 	metrics *metrics
 	shards  [numShards]roomShard
 	janitor loops.Group // Start/Close (janitor.go)
+	filter  filterRef   // the word filter (moderation_filter.go)
+	hook    Hook        // the before-send hook, nil: none
 }
 
 type roomShard struct {
@@ -80,7 +84,7 @@ func New(d Deps, cfg Config) (*Service, error) {
 	if d.Broadcaster == nil || d.IDs == nil {
 		return nil, fmt.Errorf("room: Broadcaster and IDs are required")
 	}
-	s := &Service{cfg: cfg.WithDefaults(), bc: d.Broadcaster, ids: d.IDs, store: d.Store, terms: d.Terms, log: d.Logger, now: d.Now}
+	s := &Service{cfg: cfg.WithDefaults(), bc: d.Broadcaster, ids: d.IDs, store: d.Store, terms: d.Terms, log: d.Logger, now: d.Now, hook: d.Hook}
 	if s.store == nil {
 		s.store = NewMemoryStore(StoreConfig{})
 	}
@@ -121,6 +125,9 @@ type state struct {
 	muted     map[string]time.Time // user -> until (zero: no end)
 	banned    map[string]time.Time
 	whitelist map[string]struct{}
+	roles     map[string]Role // hosts and moderators (moderation_roles.go)
+	slow      time.Duration   // slow mode interval, 0: off (moderation_slow.go)
+	lastSent  map[string]time.Time
 
 	stats      Stats
 	created    bool // made by CreateRoom (kept while RequireCreate)
@@ -178,6 +185,8 @@ func (s *Service) newState(id string, snap Snapshot) *state {
 		touched:    make(map[string]time.Time, 1),
 		muted:      snap.Muted,
 		banned:     snap.Banned,
+		roles:      snap.Roles,
+		slow:       snap.SlowMode,
 		stats:      Stats{Dropped: make(map[string]uint64)},
 		lastActive: s.now(),
 	}
@@ -256,7 +265,7 @@ func (s *Service) lookupCtx(ctx context.Context, id string, create bool) (*state
 
 func (snap Snapshot) isZero() bool {
 	return snap.Seq == 0 && snap.PSeq == 0 && snap.Term == 0 && len(snap.Muted) == 0 &&
-		len(snap.Banned) == 0 && len(snap.Whitelist) == 0 && snap.Limit == nil
+		len(snap.Banned) == 0 && len(snap.Whitelist) == 0 && snap.Limit == nil && len(snap.Roles) == 0 && snap.SlowMode == 0
 }
 
 // Forget drops the local state of a room (ownership moved away, or a write
@@ -398,6 +407,9 @@ type SendRequest struct {
 	Priority bool
 	// Privileged senders (admin, system) may use the priority lane.
 	Privileged bool
+
+	blocked     bool // the word filter blocked it (set by sendRun)
+	hookBlocked bool // the before-send hook blocked it (set by sendRun)
 }
 
 // Accepted describes an accepted message.
@@ -458,11 +470,18 @@ func (s *Service) sendRun(ctx context.Context, reqs []SendRequest, res []SendRes
 		}
 		return
 	}
+	verdicts := s.filterAll(reqs)
 	now := s.now()
+	if s.hook != nil {
+		verdicts = s.hookAll(r, reqs, verdicts, now)
+	}
 	r.mu.Lock()
 	var last *pendingAppend
 	pending := make([]*pendingAppend, len(reqs))
 	for i, req := range reqs {
+		if verdicts != nil {
+			req.Body, req.blocked, req.hookBlocked = verdicts[i].body, verdicts[i].blocked, verdicts[i].hookBlocked
+		}
 		priority, err := s.check(r, req, now)
 		if err != nil {
 			s.dropLocked(r, dropReason(err))
@@ -482,19 +501,7 @@ func (s *Service) sendRun(ctx context.Context, reqs []SendRequest, res []SendRes
 		r.wq = append(r.wq, p)
 		pending[i], last = p, p
 	}
-	forget := false
-	// Batches complete in queue order: the last done means all. While
-	// another sender writes, wait; when nobody does (the writer finished
-	// its own messages and left the rest), write.
-	for last != nil && !last.done {
-		if r.flushing {
-			r.flushed.Wait()
-			continue
-		}
-		if s.flush(ctx, r, last) {
-			forget = true
-		}
-	}
+	forget := s.commitLocked(ctx, r, last)
 	for i, p := range pending {
 		if p == nil {
 			continue
@@ -509,6 +516,25 @@ func (s *Service) sendRun(ctx context.Context, reqs []SendRequest, res []SendRes
 	if forget {
 		s.Forget(r.id)
 	}
+}
+
+// commitLocked waits until last (and so every message queued before it)
+// is written or failed; nil is nothing to wait for. r.mu is held. It
+// reports whether the room must be forgotten once r.mu is released.
+func (s *Service) commitLocked(ctx context.Context, r *state, last *pendingAppend) (forget bool) {
+	// Batches complete in queue order: the last done means all. While
+	// another sender writes, wait; when nobody does (the writer finished
+	// its own messages and left the rest), write.
+	for last != nil && !last.done {
+		if r.flushing {
+			r.flushed.Wait()
+			continue
+		}
+		if s.flush(ctx, r, last) {
+			forget = true
+		}
+	}
+	return forget
 }
 
 // pendingAppend is one checked message waiting for its room's store write.
@@ -617,6 +643,16 @@ func (s *Service) check(r *state, req SendRequest, now time.Time) (priority bool
 	case active(r.muted, req.From, now):
 		return false, ErrMuted
 	}
+	slowed, err := r.slowLocked(req, now)
+	if err != nil {
+		return false, err
+	}
+	if req.blocked {
+		return false, ErrFiltered
+	}
+	if req.hookBlocked {
+		return false, ErrHookBlocked
+	}
 	_, whitelisted := r.whitelist[req.From]
 	switch {
 	case whitelisted:
@@ -628,6 +664,9 @@ func (s *Service) check(r *state, req SendRequest, now time.Time) (priority bool
 	}
 	if !r.limiter.AllowN(now, 1) {
 		return false, ErrRateLimited
+	}
+	if slowed {
+		r.sentLocked(req.From, now)
 	}
 	return false, nil
 }
@@ -649,7 +688,12 @@ type Info struct {
 	Muted     []string `json:"muted"`
 	Banned    []string `json:"banned"`
 	Whitelist []string `json:"whitelist"`
-	Stats     Stats    `json:"stats"`
+	// Hosts and Moderators hold the room's roles (moderation_roles.go).
+	Hosts      []string `json:"hosts"`
+	Moderators []string `json:"moderators"`
+	// SlowModeMS is the slow mode interval in milliseconds (0: off).
+	SlowModeMS int64 `json:"slow_mode_ms"`
+	Stats      Stats `json:"stats"`
 }
 
 // Info returns a snapshot of one room.
@@ -667,11 +711,14 @@ func (s *Service) Info(id string) (Info, error) {
 func (r *state) info(now time.Time) Info {
 	inf := Info{
 		ID: r.id, Seq: r.seq, PSeq: r.pseq, Viewers: r.viewers, Nodes: len(r.nodeList),
-		Limit:     Limit{Rate: float64(r.limiter.Limit()), Burst: r.limiter.Burst()},
-		Muted:     activeKeys(r.muted, now),
-		Banned:    activeKeys(r.banned, now),
-		Whitelist: make([]string, 0, len(r.whitelist)),
-		Stats:     r.stats,
+		Limit:      Limit{Rate: float64(r.limiter.Limit()), Burst: r.limiter.Burst()},
+		Muted:      activeKeys(r.muted, now),
+		Banned:     activeKeys(r.banned, now),
+		Whitelist:  make([]string, 0, len(r.whitelist)),
+		Hosts:      r.usersWith(RoleHost),
+		Moderators: r.usersWith(RoleModerator),
+		SlowModeMS: r.slow.Milliseconds(),
+		Stats:      r.stats,
 	}
 	inf.Stats.Dropped = make(map[string]uint64, len(r.stats.Dropped))
 	for k, v := range r.stats.Dropped {
@@ -762,8 +809,9 @@ func (s *Service) Sweep(now time.Time) int {
 			r.mu.Lock()
 			prune(r.muted, now)
 			prune(r.banned, now)
+			r.pruneSlowLocked(now)
 			idle := r.viewers == 0 && !r.created && len(r.muted) == 0 && len(r.banned) == 0 &&
-				len(r.whitelist) == 0 && r.limit == nil && now.Sub(r.lastActive) >= s.cfg.IdleTTL
+				len(r.whitelist) == 0 && r.limit == nil && len(r.roles) == 0 && r.slow == 0 && now.Sub(r.lastActive) >= s.cfg.IdleTTL
 			r.mu.Unlock()
 			if idle {
 				delete(sh.rooms, id)

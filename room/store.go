@@ -42,6 +42,17 @@ type Store interface {
 	Recent(ctx context.Context, room string, priority bool, after uint64, n int) ([]*pb.RoomMessage, error)
 	// Tail returns the newest n kept messages of a lane, oldest first.
 	Tail(ctx context.Context, room string, priority bool, n int) ([]*pb.RoomMessage, error)
+	// AppendAudit records one moderation action in the room's audit log,
+	// which keeps the newest StoreConfig.KeepAudit entries.
+	AppendAudit(ctx context.Context, room string, e AuditEntry) error
+	// Audit returns up to n entries of the room's audit log, newest first
+	// (n <= 0: all kept).
+	Audit(ctx context.Context, room string, n int) ([]AuditEntry, error)
+	// Tombstone replaces the kept message tomb.Seq of tomb's lane with
+	// tomb (a deleted message: same seq, no body) and reports whether that
+	// seq was kept. It is fenced like every write; a seq no longer kept
+	// changes nothing.
+	Tombstone(ctx context.Context, room string, term uint64, tomb *pb.RoomMessage) (bool, error)
 }
 
 // ErrFenced is returned for a write with a term lower than the room's.
@@ -55,6 +66,10 @@ type Snapshot struct {
 	Banned    map[string]time.Time
 	Whitelist []string
 	Limit     *Limit
+	// Roles are the room's hosts and moderators (moderation_roles.go).
+	Roles map[string]Role
+	// SlowMode is the room's slow mode interval (0: off).
+	SlowMode time.Duration
 }
 
 // ChangeKind names a moderation change.
@@ -69,6 +84,9 @@ const (
 	ChangeAllow    // add to the sender whitelist
 	ChangeDisallow // remove from it
 	ChangeLimit    // set (or with a nil Limit, clear) the room's own limit
+	ChangeGrant    // give User the Role in the room
+	ChangeRevoke   // take User's role away
+	ChangeSlowMode // set the slow mode interval (Slow; 0: off)
 )
 
 // Change is one moderation change.
@@ -77,6 +95,8 @@ type Change struct {
 	User  string
 	Until time.Time // mute and ban; zero: no end
 	Limit *Limit
+	Role  Role          // ChangeGrant
+	Slow  time.Duration // ChangeSlowMode
 }
 
 // StoreConfig bounds what a store keeps per room.
@@ -87,6 +107,9 @@ type StoreConfig struct {
 	// KeepPriority is how many priority messages per room are kept.
 	// Default 1024.
 	KeepPriority int `yaml:"keep_priority"`
+	// KeepAudit is how many audit log entries per room are kept. Default
+	// 1000.
+	KeepAudit int `yaml:"keep_audit"`
 }
 
 func (c StoreConfig) withDefaults() StoreConfig {
@@ -95,6 +118,9 @@ func (c StoreConfig) withDefaults() StoreConfig {
 	}
 	if c.KeepPriority <= 0 {
 		c.KeepPriority = 1024
+	}
+	if c.KeepAudit <= 0 {
+		c.KeepAudit = 1000
 	}
 	return c
 }

@@ -1,7 +1,9 @@
 package room
 
 import (
+	"cmp"
 	"context"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -24,6 +26,7 @@ var _ Store = (*MemoryStore)(nil)
 type memRoom struct {
 	snap      Snapshot
 	log, plog []*pb.RoomMessage // oldest first
+	audit     []AuditEntry      // oldest first
 }
 
 // NewMemoryStore returns an empty store.
@@ -115,6 +118,15 @@ func applyChange(snap *Snapshot, c Change) {
 		}
 	case ChangeDisallow:
 		snap.Whitelist = slices.DeleteFunc(snap.Whitelist, func(u string) bool { return u == c.User })
+	case ChangeGrant:
+		if snap.Roles == nil {
+			snap.Roles = make(map[string]Role)
+		}
+		snap.Roles[c.User] = c.Role
+	case ChangeRevoke:
+		delete(snap.Roles, c.User)
+	case ChangeSlowMode:
+		snap.SlowMode = c.Slow
 	case ChangeLimit:
 		if c.Limit == nil {
 			snap.Limit = nil
@@ -156,6 +168,7 @@ func (r *memRoom) snapshot() Snapshot {
 	snap.Muted = cloneTimes(r.snap.Muted)
 	snap.Banned = cloneTimes(r.snap.Banned)
 	snap.Whitelist = slices.Clone(r.snap.Whitelist)
+	snap.Roles = maps.Clone(r.snap.Roles)
 	if r.snap.Limit != nil {
 		l := *r.snap.Limit
 		snap.Limit = &l
@@ -186,15 +199,7 @@ func (s *MemoryStore) Recent(_ context.Context, roomID string, priority bool, af
 	if priority {
 		l = r.plog
 	}
-	i, _ := slices.BinarySearchFunc(l, after+1, func(m *pb.RoomMessage, seq uint64) int {
-		switch {
-		case m.Seq < seq:
-			return -1
-		case m.Seq > seq:
-			return 1
-		}
-		return 0
-	})
+	i, _ := slices.BinarySearchFunc(l, after+1, bySeq)
 	l = l[i:]
 	if n > 0 && len(l) > n {
 		l = l[:n]
@@ -205,6 +210,9 @@ func (s *MemoryStore) Recent(_ context.Context, roomID string, priority bool, af
 	}
 	return out, nil
 }
+
+// bySeq orders kept messages by seq, for binary searches.
+func bySeq(m *pb.RoomMessage, seq uint64) int { return cmp.Compare(m.Seq, seq) }
 
 // Tail implements Store.
 func (s *MemoryStore) Tail(_ context.Context, roomID string, priority bool, n int) ([]*pb.RoomMessage, error) {

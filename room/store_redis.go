@@ -18,11 +18,13 @@ import (
 // hash tag {r:<room>}, so each write is one Lua script that Redis Cluster
 // can run on the room's slot:
 //
-//	<prefix>{r:<room>}:m     hash: term, seq, pseq, limit_rate, limit_burst
+//	<prefix>{r:<room>}:m     hash: term, seq, pseq, limit_rate, limit_burst,
+//	                         slow (ms)
 //	<prefix>{r:<room>}:log   zset: score seq, member the message (seq 0)
 //	<prefix>{r:<room>}:plog  zset: the same for the priority lane
 //	<prefix>{r:<room>}:mod   hash: m:<user> / b:<user> -> until (unix ms, 0
-//	                         no end); w:<user> -> 1
+//	                         no end); w:<user> -> 1; r:<user> -> role
+//	<prefix>{r:<room>}:audit list: the audit log, JSON entries, newest first
 //
 // It is safe for concurrent use and starts no goroutines.
 type RedisStore struct {
@@ -83,17 +85,18 @@ return seqs
 
 // moderateScript: KEYS meta, mod; ARGV term, op, field, value.
 // op: set (HSET mod field value), del (HDEL mod field), limit (HSET meta
-// limit fields; value "rate burst" or "" to clear).
+// limit fields; value "rate burst" or "" to clear), slow (HSET meta slow:
+// the slow mode interval in ms, "" to clear).
 var moderateScript = redis.NewScript(fenceLua + `
 if ARGV[2] == 'set' then
   redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
 elseif ARGV[2] == 'del' then
   redis.call('HDEL', KEYS[2], ARGV[3])
-elseif ARGV[2] == 'limit' then
+elseif ARGV[2] == 'limit' or ARGV[2] == 'slow' then
   if ARGV[4] == '' then
-    redis.call('HDEL', KEYS[1], 'limit')
+    redis.call('HDEL', KEYS[1], ARGV[2])
   else
-    redis.call('HSET', KEYS[1], 'limit', ARGV[4])
+    redis.call('HSET', KEYS[1], ARGV[2], ARGV[4])
   end
 end
 return 1
@@ -173,6 +176,15 @@ func (s *RedisStore) Moderate(ctx context.Context, roomID string, term uint64, c
 		op, field, value = "set", "w:"+c.User, "1"
 	case ChangeDisallow:
 		op, field = "del", "w:"+c.User
+	case ChangeGrant:
+		op, field, value = "set", "r:"+c.User, string(c.Role)
+	case ChangeRevoke:
+		op, field = "del", "r:"+c.User
+	case ChangeSlowMode:
+		op = "slow"
+		if c.Slow > 0 {
+			value = strconv.FormatInt(c.Slow.Milliseconds(), 10)
+		}
 	case ChangeLimit:
 		op = "limit"
 		if c.Limit != nil {
@@ -227,6 +239,9 @@ func snapshotOf(mv, modv map[string]string) Snapshot {
 	snap.Seq, _ = strconv.ParseUint(mv["seq"], 10, 64)
 	snap.PSeq, _ = strconv.ParseUint(mv["pseq"], 10, 64)
 	snap.Term, _ = strconv.ParseUint(mv["term"], 10, 64)
+	if ms, _ := strconv.ParseInt(mv["slow"], 10, 64); ms > 0 {
+		snap.SlowMode = time.Duration(ms) * time.Millisecond
+	}
 	if l := mv["limit"]; l != "" {
 		rateS, burstS, _ := strings.Cut(l, " ")
 		r, _ := strconv.ParseFloat(rateS, 64)
@@ -249,6 +264,8 @@ func snapshotOf(mv, modv map[string]string) Snapshot {
 			applyChange(&snap, Change{Kind: ChangeBan, User: user, Until: until})
 		case "w":
 			applyChange(&snap, Change{Kind: ChangeAllow, User: user})
+		case "r":
+			applyChange(&snap, Change{Kind: ChangeGrant, User: user, Role: Role(value)})
 		}
 	}
 	return snap

@@ -266,3 +266,69 @@ func TestStoreConformance(t *testing.T) {
 		})
 	})
 }
+
+func TestStoreTombstone(t *testing.T) {
+	ctx := context.Background()
+	forEachStore(t, StoreConfig{Keep: 3, KeepPriority: 3}, func(t *testing.T, s Store) {
+		for i := 1; i <= 5; i++ { // keeps 3..5
+			if err := s.Append(ctx, "a", 2, &pb.RoomMessage{MsgId: uint64(i), From: "u", Body: fmt.Sprint(i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p := &pb.RoomMessage{MsgId: 100, Body: "p", Priority: true}
+		if err := s.Append(ctx, "a", 2, p); err != nil {
+			t.Fatal(err)
+		}
+		ok, err := s.Tombstone(ctx, "a", 2, &pb.RoomMessage{Seq: 4, MsgId: 4, From: "u", Deleted: true})
+		if err != nil || !ok {
+			t.Fatalf("tombstone 4: %v %v", ok, err)
+		}
+		if ok, err := s.Tombstone(ctx, "a", 2, &pb.RoomMessage{Seq: 1, MsgId: 1, Deleted: true}); err != nil || ok {
+			t.Fatalf("tombstone of a seq no longer kept: %v %v", ok, err)
+		}
+		if ok, err := s.Tombstone(ctx, "a", 2, &pb.RoomMessage{Seq: 1, Priority: true, MsgId: 100, Deleted: true}); err != nil || !ok {
+			t.Fatalf("tombstone of priority 1: %v %v", ok, err)
+		}
+		got, _ := s.Recent(ctx, "a", false, 0, 0)
+		if len(got) != 3 || got[1].Seq != 4 || !got[1].Deleted || got[1].Body != "" || got[1].MsgId != 4 ||
+			got[0].Body != "3" || got[2].Body != "5" {
+			t.Fatalf("after tombstone: %v", got)
+		}
+		tail, _ := s.Tail(ctx, "a", true, 1)
+		if len(tail) != 1 || !tail[0].Deleted || tail[0].Body != "" || tail[0].Seq != 1 {
+			t.Fatalf("priority after tombstone: %v", tail)
+		}
+		if _, err := s.Tombstone(ctx, "a", 1, &pb.RoomMessage{Seq: 5, Deleted: true}); !errors.Is(err, ErrFenced) {
+			t.Fatalf("a lower term: %v, want ErrFenced", err)
+		}
+		if got, _ := s.Recent(ctx, "a", false, 4, 0); len(got) != 1 || got[0].Body != "5" {
+			t.Fatalf("a fenced tombstone changed the log: %v", got)
+		}
+		if snap, _ := s.Load(ctx, "a"); snap.Seq != 5 || snap.PSeq != 1 {
+			t.Fatalf("tombstones moved the seqs: %+v", snap)
+		}
+	})
+}
+
+func TestStoreAuditKeepsTheNewest(t *testing.T) {
+	ctx := context.Background()
+	forEachStore(t, StoreConfig{KeepAudit: 3}, func(t *testing.T, s Store) {
+		if got, err := s.Audit(ctx, "a", 0); err != nil || len(got) != 0 {
+			t.Fatalf("empty log: %v, %v", got, err)
+		}
+		at := time.Unix(1_800_000_000, 0).UTC()
+		for i := 1; i <= 5; i++ {
+			e := AuditEntry{At: at.Add(time.Duration(i) * time.Second), By: "m", As: "moderator", Action: ActKick, Target: fmt.Sprint("u", i), Reason: "r"}
+			if err := s.AppendAudit(ctx, "a", e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.Audit(ctx, "a", 0)
+		if err != nil || len(got) != 3 || got[0].Target != "u5" || got[2].Target != "u3" || !got[0].At.Equal(at.Add(5*time.Second)) || got[0].As != "moderator" {
+			t.Fatalf("log = %+v, %v", got, err)
+		}
+		if got, _ := s.Audit(ctx, "a", 1); len(got) != 1 || got[0].Target != "u5" {
+			t.Fatalf("newest 1 = %+v", got)
+		}
+	})
+}

@@ -16,6 +16,8 @@ func (s *Server) mountAdmin() error {
 		Sessions:   s.gw,
 		Fanout:     s.fan,
 		Auth:       s.keys,
+		Moderation: s.rooms,
+		Filter:     filterReloader{s},
 		Logger:     s.log.With("component", "admin"),
 		Registerer: s.reg,
 	}
@@ -23,6 +25,7 @@ func (s *Server) mountAdmin() error {
 		// In a cluster every call is routed: to the room's owner, or to
 		// every node.
 		deps.Rooms, deps.Sessions, deps.Fanout = s.node, s.node, s.node
+		deps.Moderation = s.node
 	}
 	api, err := admin.New(deps, s.cfg.Admin)
 	if err != nil {
@@ -42,7 +45,8 @@ func (s *Server) mountAdmin() error {
 }
 
 var (
-	_ admin.Rooms    = (*cluster.Node)(nil)
-	_ admin.Sessions = (*cluster.Node)(nil)
-	_ admin.Fanout   = (*cluster.Node)(nil)
+	_ admin.Rooms      = (*cluster.Node)(nil)
+	_ admin.Sessions   = (*cluster.Node)(nil)
+	_ admin.Fanout     = (*cluster.Node)(nil)
+	_ admin.Moderation = (*cluster.Node)(nil)
 )

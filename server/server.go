@@ -130,6 +130,11 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.started {
 		return errors.New("server: already started")
 	}
+	if s.cfg.Room.FilterFile != "" {
+		if _, err := s.loadFilter(); err != nil {
+			return err
+		}
+	}
 	if err := s.off.svc.Start(ctx); err != nil {
 		_ = s.closeOffline() // the node will not run: release the pool
 		return fmt.Errorf("server: %w", err)

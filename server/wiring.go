@@ -7,6 +7,7 @@ import (
 	"github.com/roomcast/roomcast/configs"
 	"github.com/roomcast/roomcast/fanout"
 	"github.com/roomcast/roomcast/gateway"
+	"github.com/roomcast/roomcast/hook"
 	"github.com/roomcast/roomcast/internal/msgid"
 	"github.com/roomcast/roomcast/internal/redisconn"
 	"github.com/roomcast/roomcast/placement"
@@ -88,6 +89,13 @@ func (s *Server) buildServices() error {
 		gwDeps.Home = s.node
 		gwDeps.Sessions = s.node.Registry()
 	}
+	if cfg.Hook.URL != "" {
+		h, err := hook.New(cfg.Hook, nil, s.reg)
+		if err != nil {
+			return err
+		}
+		roomDeps.Hook = h
+	}
 	if s.rooms, err = room.New(roomDeps, cfg.Room); err != nil {
 		return err
 	}
@@ -95,9 +103,9 @@ func (s *Server) buildServices() error {
 		return err
 	}
 	gwDeps.Offline = s.off.svc
-	gwDeps.Rooms = s.rooms
+	gwDeps.Rooms, gwDeps.Moderation = s.rooms, s.rooms
 	if s.node != nil {
-		gwDeps.Rooms = s.node
+		gwDeps.Rooms, gwDeps.Moderation = s.node, s.node
 	}
 	if s.gw, err = gateway.New(gwDeps, cfg.Gateway); err != nil {
 		return err
@@ -105,6 +113,8 @@ func (s *Server) buildServices() error {
 	if s.node != nil {
 		s.node.Wire(s.rooms, s.fan, s.gw)
 		s.node.WireAdmin(s.rooms, s.fan)
+		s.node.WireModeration(s.rooms)
+		s.node.WireFilter(s.loadFilter)
 		s.off.deliver.cluster = s.node
 	}
 	return nil

@@ -100,8 +100,19 @@ func Of(err error) Status {
 	} else if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		code = ErrTimeout.code
 	}
-	return ForCode(code)
+	st := ForCode(code)
+	var h retryHinter
+	if errors.As(err, &h) {
+		if d := h.RetryHint(); d > 0 {
+			st.RetryAfter = d
+		}
+	}
+	return st
 }
+
+// retryHinter is an error that knows when to retry better than its code's
+// default (slow mode's wait).
+type retryHinter interface{ RetryHint() time.Duration }
 
 // ForCode is the status of a code set directly by a caller (a frame
 // refused before any service ran).
@@ -153,6 +164,11 @@ var httpStatus = map[pb.Error_Code]int{
 	pb.Error_UNSUPPORTED_MEDIA_TYPE: http.StatusUnsupportedMediaType,
 	pb.Error_NOT_FOUND:              http.StatusNotFound,
 	pb.Error_METHOD_NOT_ALLOWED:     http.StatusMethodNotAllowed,
+	pb.Error_DELETE_FORBIDDEN:       http.StatusForbidden,
+	pb.Error_ROOM_MESSAGE_NOT_FOUND: http.StatusNotFound,
+	pb.Error_MODERATION_FORBIDDEN:   http.StatusForbidden,
+	pb.Error_SLOW_MODE:              http.StatusTooManyRequests,
+	pb.Error_MESSAGE_BLOCKED:        http.StatusUnprocessableEntity,
 }
 
 // retryAfter is the default retry hint of the codes that are retried.

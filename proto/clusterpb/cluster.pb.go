@@ -114,18 +114,22 @@ const (
 	Query_SET_RING_SIZE Query_Op = 5
 	// Disconnect the user's connections on this node; reply n = how many.
 	Query_CLOSE_USER Query_Op = 6
+	// Moderation (40-59): reload the word filter from its file; reply
+	// n = its words.
+	Query_FILTER_RELOAD Query_Op = 40
 )
 
 // Enum value maps for Query_Op.
 var (
 	Query_Op_name = map[int32]string{
-		0: "UNSPECIFIED",
-		1: "ROOM_INFO",
-		2: "TOP",
-		3: "ROOMS",
-		4: "FANOUT_STATS",
-		5: "SET_RING_SIZE",
-		6: "CLOSE_USER",
+		0:  "UNSPECIFIED",
+		1:  "ROOM_INFO",
+		2:  "TOP",
+		3:  "ROOMS",
+		4:  "FANOUT_STATS",
+		5:  "SET_RING_SIZE",
+		6:  "CLOSE_USER",
+		40: "FILTER_RELOAD",
 	}
 	Query_Op_value = map[string]int32{
 		"UNSPECIFIED":   0,
@@ -135,6 +139,7 @@ var (
 		"FANOUT_STATS":  4,
 		"SET_RING_SIZE": 5,
 		"CLOSE_USER":    6,
+		"FILTER_RELOAD": 40,
 	}
 )
 
@@ -196,6 +201,9 @@ type Envelope struct {
 	//	*Envelope_Query
 	//	*Envelope_QueryReply
 	//	*Envelope_LeaveBatch
+	//	*Envelope_ModerationDelete
+	//	*Envelope_ModerationDeleted
+	//	*Envelope_ModerationAction
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -439,6 +447,33 @@ func (x *Envelope) GetLeaveBatch() *LeaveBatch {
 	return nil
 }
 
+func (x *Envelope) GetModerationDelete() *ModerationDelete {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_ModerationDelete); ok {
+			return x.ModerationDelete
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetModerationDeleted() *ModerationDeleted {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_ModerationDeleted); ok {
+			return x.ModerationDeleted
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetModerationAction() *ModerationAction {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_ModerationAction); ok {
+			return x.ModerationAction
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Body interface {
 	isEnvelope_Body()
 }
@@ -538,6 +573,20 @@ type Envelope_LeaveBatch struct {
 	LeaveBatch *LeaveBatch `protobuf:"bytes,100,opt,name=leave_batch,json=leaveBatch,proto3,oneof"`
 }
 
+type Envelope_ModerationDelete struct {
+	// Moderation (70-79): node -> room owner, and the reply.
+	ModerationDelete *ModerationDelete `protobuf:"bytes,70,opt,name=moderation_delete,json=moderationDelete,proto3,oneof"`
+}
+
+type Envelope_ModerationDeleted struct {
+	ModerationDeleted *ModerationDeleted `protobuf:"bytes,71,opt,name=moderation_deleted,json=moderationDeleted,proto3,oneof"`
+}
+
+type Envelope_ModerationAction struct {
+	// room.Action at the owner; the reply is Done or Failure.
+	ModerationAction *ModerationAction `protobuf:"bytes,72,opt,name=moderation_action,json=moderationAction,proto3,oneof"`
+}
+
 func (*Envelope_Deliveries) isEnvelope_Body() {}
 
 func (*Envelope_Kick) isEnvelope_Body() {}
@@ -577,6 +626,12 @@ func (*Envelope_Query) isEnvelope_Body() {}
 func (*Envelope_QueryReply) isEnvelope_Body() {}
 
 func (*Envelope_LeaveBatch) isEnvelope_Body() {}
+
+func (*Envelope_ModerationDelete) isEnvelope_Body() {}
+
+func (*Envelope_ModerationDeleted) isEnvelope_Body() {}
+
+func (*Envelope_ModerationAction) isEnvelope_Body() {}
 
 type Deliveries struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1446,9 +1501,11 @@ func (*Done) Descriptor() ([]byte, []int) {
 
 // Failure is an error reply; code names the error (a room.Err* sentinel).
 type Failure struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Code          string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
-	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Code    string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	Message string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// Moderation (40-59): slow_mode's retry-after.
+	RetryAfterMs  uint32 `protobuf:"varint,40,opt,name=retry_after_ms,json=retryAfterMs,proto3" json:"retry_after_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1495,6 +1552,13 @@ func (x *Failure) GetMessage() string {
 		return x.Message
 	}
 	return ""
+}
+
+func (x *Failure) GetRetryAfterMs() uint32 {
+	if x != nil {
+		return x.RetryAfterMs
+	}
+	return 0
 }
 
 // UserFrame carries a client frame (roomcast.v1.Frame, protobuf) to every
@@ -1827,12 +1891,269 @@ func (x *LeaveCount) GetCount() uint32 {
 	return 0
 }
 
+// ModerationDelete deletes a room message at the room's owner
+// (room.DeleteRequest).
+type ModerationDelete struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Room          string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Priority      bool                   `protobuf:"varint,3,opt,name=priority,proto3" json:"priority,omitempty"`
+	By            string                 `protobuf:"bytes,4,opt,name=by,proto3" json:"by,omitempty"`
+	Admin         bool                   `protobuf:"varint,5,opt,name=admin,proto3" json:"admin,omitempty"`
+	Reason        string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModerationDelete) Reset() {
+	*x = ModerationDelete{}
+	mi := &file_cluster_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModerationDelete) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModerationDelete) ProtoMessage() {}
+
+func (x *ModerationDelete) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModerationDelete.ProtoReflect.Descriptor instead.
+func (*ModerationDelete) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ModerationDelete) GetRoom() string {
+	if x != nil {
+		return x.Room
+	}
+	return ""
+}
+
+func (x *ModerationDelete) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *ModerationDelete) GetPriority() bool {
+	if x != nil {
+		return x.Priority
+	}
+	return false
+}
+
+func (x *ModerationDelete) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *ModerationDelete) GetAdmin() bool {
+	if x != nil {
+		return x.Admin
+	}
+	return false
+}
+
+func (x *ModerationDelete) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// ModerationDeleted answers ModerationDelete (room.Deleted).
+type ModerationDeleted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EventPseq     uint64                 `protobuf:"varint,1,opt,name=event_pseq,json=eventPseq,proto3" json:"event_pseq,omitempty"`
+	MsgId         uint64                 `protobuf:"varint,2,opt,name=msg_id,json=msgId,proto3" json:"msg_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModerationDeleted) Reset() {
+	*x = ModerationDeleted{}
+	mi := &file_cluster_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModerationDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModerationDeleted) ProtoMessage() {}
+
+func (x *ModerationDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModerationDeleted.ProtoReflect.Descriptor instead.
+func (*ModerationDeleted) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ModerationDeleted) GetEventPseq() uint64 {
+	if x != nil {
+		return x.EventPseq
+	}
+	return 0
+}
+
+func (x *ModerationDeleted) GetMsgId() uint64 {
+	if x != nil {
+		return x.MsgId
+	}
+	return 0
+}
+
+// ModerationAction is a room.Action for the room's owner.
+type ModerationAction struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Room  string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	By    string                 `protobuf:"bytes,2,opt,name=by,proto3" json:"by,omitempty"`
+	Admin bool                   `protobuf:"varint,3,opt,name=admin,proto3" json:"admin,omitempty"`
+	// room.ActionKind ("mute", "kick", "grant"...).
+	Kind       string `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
+	Target     string `protobuf:"bytes,5,opt,name=target,proto3" json:"target,omitempty"`
+	DurationMs int64  `protobuf:"varint,6,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
+	Role       string `protobuf:"bytes,7,opt,name=role,proto3" json:"role,omitempty"`
+	// set_limit.
+	Rate          float64 `protobuf:"fixed64,8,opt,name=rate,proto3" json:"rate,omitempty"`
+	Burst         int32   `protobuf:"varint,9,opt,name=burst,proto3" json:"burst,omitempty"`
+	Reason        string  `protobuf:"bytes,10,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModerationAction) Reset() {
+	*x = ModerationAction{}
+	mi := &file_cluster_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModerationAction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModerationAction) ProtoMessage() {}
+
+func (x *ModerationAction) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModerationAction.ProtoReflect.Descriptor instead.
+func (*ModerationAction) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ModerationAction) GetRoom() string {
+	if x != nil {
+		return x.Room
+	}
+	return ""
+}
+
+func (x *ModerationAction) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *ModerationAction) GetAdmin() bool {
+	if x != nil {
+		return x.Admin
+	}
+	return false
+}
+
+func (x *ModerationAction) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ModerationAction) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *ModerationAction) GetDurationMs() int64 {
+	if x != nil {
+		return x.DurationMs
+	}
+	return 0
+}
+
+func (x *ModerationAction) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *ModerationAction) GetRate() float64 {
+	if x != nil {
+		return x.Rate
+	}
+	return 0
+}
+
+func (x *ModerationAction) GetBurst() int32 {
+	if x != nil {
+		return x.Burst
+	}
+	return 0
+}
+
+func (x *ModerationAction) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_cluster_proto protoreflect.FileDescriptor
 
 const file_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\rcluster.proto\x12\x13roomcast.cluster.v1\"\x92\n" +
-	"\n" +
+	"\rcluster.proto\x12\x13roomcast.cluster.v1\"\x97\f\n" +
 	"\bEnvelope\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\x04R\x02id\x12\x14\n" +
@@ -1865,7 +2186,10 @@ const file_cluster_proto_rawDesc = "" +
 	"\vquery_reply\x18) \x01(\v2\x1f.roomcast.cluster.v1.QueryReplyH\x00R\n" +
 	"queryReply\x12B\n" +
 	"\vleave_batch\x18d \x01(\v2\x1f.roomcast.cluster.v1.LeaveBatchH\x00R\n" +
-	"leaveBatchB\x06\n" +
+	"leaveBatch\x12T\n" +
+	"\x11moderation_delete\x18F \x01(\v2%.roomcast.cluster.v1.ModerationDeleteH\x00R\x10moderationDelete\x12W\n" +
+	"\x12moderation_deleted\x18G \x01(\v2&.roomcast.cluster.v1.ModerationDeletedH\x00R\x11moderationDeleted\x12T\n" +
+	"\x11moderation_action\x18H \x01(\v2%.roomcast.cluster.v1.ModerationActionH\x00R\x10moderationActionB\x06\n" +
 	"\x04body\"A\n" +
 	"\n" +
 	"Deliveries\x123\n" +
@@ -1934,20 +2258,21 @@ const file_cluster_proto_rawDesc = "" +
 	"\bDISALLOW\x10\a\x12\r\n" +
 	"\tSET_LIMIT\x10\b\x12\x0f\n" +
 	"\vCLEAR_LIMIT\x10\t\"\x06\n" +
-	"\x04Done\"7\n" +
+	"\x04Done\"]\n" +
 	"\aFailure\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"=\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12$\n" +
+	"\x0eretry_after_ms\x18( \x01(\rR\fretryAfterMs\"=\n" +
 	"\tUserFrame\x12\x14\n" +
 	"\x05frame\x18\x02 \x01(\fR\x05frame\x12\x14\n" +
 	"\x05users\x18\x03 \x03(\tR\x05usersJ\x04\b\x01\x10\x02\"\x1f\n" +
 	"\tCloseUser\x12\x12\n" +
-	"\x04user\x18\x01 \x01(\tR\x04user\"\xdb\x01\n" +
+	"\x04user\x18\x01 \x01(\tR\x04user\"\xef\x01\n" +
 	"\x05Query\x12-\n" +
 	"\x02op\x18\x01 \x01(\x0e2\x1d.roomcast.cluster.v1.Query.OpR\x02op\x12\x12\n" +
 	"\x04room\x18\x02 \x01(\tR\x04room\x12\x12\n" +
 	"\x04user\x18\x03 \x01(\tR\x04user\x12\f\n" +
-	"\x01n\x18\x04 \x01(\x03R\x01n\"m\n" +
+	"\x01n\x18\x04 \x01(\x03R\x01n\"\x80\x01\n" +
 	"\x02Op\x12\x0f\n" +
 	"\vUNSPECIFIED\x10\x00\x12\r\n" +
 	"\tROOM_INFO\x10\x01\x12\a\n" +
@@ -1956,7 +2281,8 @@ const file_cluster_proto_rawDesc = "" +
 	"\fFANOUT_STATS\x10\x04\x12\x11\n" +
 	"\rSET_RING_SIZE\x10\x05\x12\x0e\n" +
 	"\n" +
-	"CLOSE_USER\x10\x06\"D\n" +
+	"CLOSE_USER\x10\x06\x12\x11\n" +
+	"\rFILTER_RELOAD\x10(\"D\n" +
 	"\n" +
 	"QueryReply\x12\x12\n" +
 	"\x04json\x18\x01 \x01(\fR\x04json\x12\f\n" +
@@ -1968,7 +2294,31 @@ const file_cluster_proto_rawDesc = "" +
 	"\n" +
 	"LeaveCount\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\rR\x05countB.Z,github.com/roomcast/roomcast/proto/clusterpbb\x06proto3"
+	"\x05count\x18\x02 \x01(\rR\x05count\"\x92\x01\n" +
+	"\x10ModerationDelete\x12\x12\n" +
+	"\x04room\x18\x01 \x01(\tR\x04room\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x1a\n" +
+	"\bpriority\x18\x03 \x01(\bR\bpriority\x12\x0e\n" +
+	"\x02by\x18\x04 \x01(\tR\x02by\x12\x14\n" +
+	"\x05admin\x18\x05 \x01(\bR\x05admin\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\"I\n" +
+	"\x11ModerationDeleted\x12\x1d\n" +
+	"\n" +
+	"event_pseq\x18\x01 \x01(\x04R\teventPseq\x12\x15\n" +
+	"\x06msg_id\x18\x02 \x01(\x04R\x05msgId\"\xef\x01\n" +
+	"\x10ModerationAction\x12\x12\n" +
+	"\x04room\x18\x01 \x01(\tR\x04room\x12\x0e\n" +
+	"\x02by\x18\x02 \x01(\tR\x02by\x12\x14\n" +
+	"\x05admin\x18\x03 \x01(\bR\x05admin\x12\x12\n" +
+	"\x04kind\x18\x04 \x01(\tR\x04kind\x12\x16\n" +
+	"\x06target\x18\x05 \x01(\tR\x06target\x12\x1f\n" +
+	"\vduration_ms\x18\x06 \x01(\x03R\n" +
+	"durationMs\x12\x12\n" +
+	"\x04role\x18\a \x01(\tR\x04role\x12\x12\n" +
+	"\x04rate\x18\b \x01(\x01R\x04rate\x12\x14\n" +
+	"\x05burst\x18\t \x01(\x05R\x05burst\x12\x16\n" +
+	"\x06reason\x18\n" +
+	" \x01(\tR\x06reasonB.Z,github.com/roomcast/roomcast/proto/clusterpbb\x06proto3"
 
 var (
 	file_cluster_proto_rawDescOnce sync.Once
@@ -1983,34 +2333,37 @@ func file_cluster_proto_rawDescGZIP() []byte {
 }
 
 var file_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_cluster_proto_goTypes = []any{
-	(Moderate_Op)(0),        // 0: roomcast.cluster.v1.Moderate.Op
-	(Query_Op)(0),           // 1: roomcast.cluster.v1.Query.Op
-	(*Envelope)(nil),        // 2: roomcast.cluster.v1.Envelope
-	(*Deliveries)(nil),      // 3: roomcast.cluster.v1.Deliveries
-	(*Delivery)(nil),        // 4: roomcast.cluster.v1.Delivery
-	(*Kick)(nil),            // 5: roomcast.cluster.v1.Kick
-	(*Viewers)(nil),         // 6: roomcast.cluster.v1.Viewers
-	(*Announce)(nil),        // 7: roomcast.cluster.v1.Announce
-	(*AnnounceRequest)(nil), // 8: roomcast.cluster.v1.AnnounceRequest
-	(*JoinRequest)(nil),     // 9: roomcast.cluster.v1.JoinRequest
-	(*JoinReply)(nil),       // 10: roomcast.cluster.v1.JoinReply
-	(*LeaveRequest)(nil),    // 11: roomcast.cluster.v1.LeaveRequest
-	(*SendRequest)(nil),     // 12: roomcast.cluster.v1.SendRequest
-	(*SendReply)(nil),       // 13: roomcast.cluster.v1.SendReply
-	(*SendBatch)(nil),       // 14: roomcast.cluster.v1.SendBatch
-	(*SendBatchReply)(nil),  // 15: roomcast.cluster.v1.SendBatchReply
-	(*SendResult)(nil),      // 16: roomcast.cluster.v1.SendResult
-	(*Moderate)(nil),        // 17: roomcast.cluster.v1.Moderate
-	(*Done)(nil),            // 18: roomcast.cluster.v1.Done
-	(*Failure)(nil),         // 19: roomcast.cluster.v1.Failure
-	(*UserFrame)(nil),       // 20: roomcast.cluster.v1.UserFrame
-	(*CloseUser)(nil),       // 21: roomcast.cluster.v1.CloseUser
-	(*Query)(nil),           // 22: roomcast.cluster.v1.Query
-	(*QueryReply)(nil),      // 23: roomcast.cluster.v1.QueryReply
-	(*LeaveBatch)(nil),      // 24: roomcast.cluster.v1.LeaveBatch
-	(*LeaveCount)(nil),      // 25: roomcast.cluster.v1.LeaveCount
+	(Moderate_Op)(0),          // 0: roomcast.cluster.v1.Moderate.Op
+	(Query_Op)(0),             // 1: roomcast.cluster.v1.Query.Op
+	(*Envelope)(nil),          // 2: roomcast.cluster.v1.Envelope
+	(*Deliveries)(nil),        // 3: roomcast.cluster.v1.Deliveries
+	(*Delivery)(nil),          // 4: roomcast.cluster.v1.Delivery
+	(*Kick)(nil),              // 5: roomcast.cluster.v1.Kick
+	(*Viewers)(nil),           // 6: roomcast.cluster.v1.Viewers
+	(*Announce)(nil),          // 7: roomcast.cluster.v1.Announce
+	(*AnnounceRequest)(nil),   // 8: roomcast.cluster.v1.AnnounceRequest
+	(*JoinRequest)(nil),       // 9: roomcast.cluster.v1.JoinRequest
+	(*JoinReply)(nil),         // 10: roomcast.cluster.v1.JoinReply
+	(*LeaveRequest)(nil),      // 11: roomcast.cluster.v1.LeaveRequest
+	(*SendRequest)(nil),       // 12: roomcast.cluster.v1.SendRequest
+	(*SendReply)(nil),         // 13: roomcast.cluster.v1.SendReply
+	(*SendBatch)(nil),         // 14: roomcast.cluster.v1.SendBatch
+	(*SendBatchReply)(nil),    // 15: roomcast.cluster.v1.SendBatchReply
+	(*SendResult)(nil),        // 16: roomcast.cluster.v1.SendResult
+	(*Moderate)(nil),          // 17: roomcast.cluster.v1.Moderate
+	(*Done)(nil),              // 18: roomcast.cluster.v1.Done
+	(*Failure)(nil),           // 19: roomcast.cluster.v1.Failure
+	(*UserFrame)(nil),         // 20: roomcast.cluster.v1.UserFrame
+	(*CloseUser)(nil),         // 21: roomcast.cluster.v1.CloseUser
+	(*Query)(nil),             // 22: roomcast.cluster.v1.Query
+	(*QueryReply)(nil),        // 23: roomcast.cluster.v1.QueryReply
+	(*LeaveBatch)(nil),        // 24: roomcast.cluster.v1.LeaveBatch
+	(*LeaveCount)(nil),        // 25: roomcast.cluster.v1.LeaveCount
+	(*ModerationDelete)(nil),  // 26: roomcast.cluster.v1.ModerationDelete
+	(*ModerationDeleted)(nil), // 27: roomcast.cluster.v1.ModerationDeleted
+	(*ModerationAction)(nil),  // 28: roomcast.cluster.v1.ModerationAction
 }
 var file_cluster_proto_depIdxs = []int32{
 	3,  // 0: roomcast.cluster.v1.Envelope.deliveries:type_name -> roomcast.cluster.v1.Deliveries
@@ -2033,20 +2386,23 @@ var file_cluster_proto_depIdxs = []int32{
 	22, // 17: roomcast.cluster.v1.Envelope.query:type_name -> roomcast.cluster.v1.Query
 	23, // 18: roomcast.cluster.v1.Envelope.query_reply:type_name -> roomcast.cluster.v1.QueryReply
 	24, // 19: roomcast.cluster.v1.Envelope.leave_batch:type_name -> roomcast.cluster.v1.LeaveBatch
-	4,  // 20: roomcast.cluster.v1.Deliveries.items:type_name -> roomcast.cluster.v1.Delivery
-	6,  // 21: roomcast.cluster.v1.Announce.rooms:type_name -> roomcast.cluster.v1.Viewers
-	12, // 22: roomcast.cluster.v1.SendBatch.items:type_name -> roomcast.cluster.v1.SendRequest
-	16, // 23: roomcast.cluster.v1.SendBatchReply.items:type_name -> roomcast.cluster.v1.SendResult
-	13, // 24: roomcast.cluster.v1.SendResult.sent:type_name -> roomcast.cluster.v1.SendReply
-	19, // 25: roomcast.cluster.v1.SendResult.failure:type_name -> roomcast.cluster.v1.Failure
-	0,  // 26: roomcast.cluster.v1.Moderate.op:type_name -> roomcast.cluster.v1.Moderate.Op
-	1,  // 27: roomcast.cluster.v1.Query.op:type_name -> roomcast.cluster.v1.Query.Op
-	25, // 28: roomcast.cluster.v1.LeaveBatch.items:type_name -> roomcast.cluster.v1.LeaveCount
-	29, // [29:29] is the sub-list for method output_type
-	29, // [29:29] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	26, // 20: roomcast.cluster.v1.Envelope.moderation_delete:type_name -> roomcast.cluster.v1.ModerationDelete
+	27, // 21: roomcast.cluster.v1.Envelope.moderation_deleted:type_name -> roomcast.cluster.v1.ModerationDeleted
+	28, // 22: roomcast.cluster.v1.Envelope.moderation_action:type_name -> roomcast.cluster.v1.ModerationAction
+	4,  // 23: roomcast.cluster.v1.Deliveries.items:type_name -> roomcast.cluster.v1.Delivery
+	6,  // 24: roomcast.cluster.v1.Announce.rooms:type_name -> roomcast.cluster.v1.Viewers
+	12, // 25: roomcast.cluster.v1.SendBatch.items:type_name -> roomcast.cluster.v1.SendRequest
+	16, // 26: roomcast.cluster.v1.SendBatchReply.items:type_name -> roomcast.cluster.v1.SendResult
+	13, // 27: roomcast.cluster.v1.SendResult.sent:type_name -> roomcast.cluster.v1.SendReply
+	19, // 28: roomcast.cluster.v1.SendResult.failure:type_name -> roomcast.cluster.v1.Failure
+	0,  // 29: roomcast.cluster.v1.Moderate.op:type_name -> roomcast.cluster.v1.Moderate.Op
+	1,  // 30: roomcast.cluster.v1.Query.op:type_name -> roomcast.cluster.v1.Query.Op
+	25, // 31: roomcast.cluster.v1.LeaveBatch.items:type_name -> roomcast.cluster.v1.LeaveCount
+	32, // [32:32] is the sub-list for method output_type
+	32, // [32:32] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_cluster_proto_init() }
@@ -2075,6 +2431,9 @@ func file_cluster_proto_init() {
 		(*Envelope_Query)(nil),
 		(*Envelope_QueryReply)(nil),
 		(*Envelope_LeaveBatch)(nil),
+		(*Envelope_ModerationDelete)(nil),
+		(*Envelope_ModerationDeleted)(nil),
+		(*Envelope_ModerationAction)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2082,7 +2441,7 @@ func file_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   24,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

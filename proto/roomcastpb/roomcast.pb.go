@@ -155,6 +155,22 @@ const (
 	// No such route.
 	Error_NOT_FOUND          Error_Code = 83
 	Error_METHOD_NOT_ALLOWED Error_Code = 84
+	// Live-room moderation (60-69); see docs/moderation.md.
+	// DeleteMessage: only the sender (within room.delete_window), a room
+	// moderator or host, or an admin may delete this message.
+	Error_DELETE_FORBIDDEN Error_Code = 60
+	// DeleteMessage: no such message in the room (a seq above the lane's
+	// head, or one no longer kept and not deletable by this caller).
+	Error_ROOM_MESSAGE_NOT_FOUND Error_Code = 61
+	// ModerateRoom: the caller is neither host nor moderator of the room,
+	// the action is for admins, or the target's rank is not below the
+	// caller's.
+	Error_MODERATION_FORBIDDEN Error_Code = 62
+	// Send: the room is in slow mode and this user sent less than its
+	// interval ago; retry_after_ms says when the next message is taken.
+	Error_SLOW_MODE Error_Code = 63
+	// Send: the room's word filter blocked the message.
+	Error_MESSAGE_BLOCKED Error_Code = 64
 )
 
 // Enum value maps for Error_Code.
@@ -199,6 +215,11 @@ var (
 		82: "UNSUPPORTED_MEDIA_TYPE",
 		83: "NOT_FOUND",
 		84: "METHOD_NOT_ALLOWED",
+		60: "DELETE_FORBIDDEN",
+		61: "ROOM_MESSAGE_NOT_FOUND",
+		62: "MODERATION_FORBIDDEN",
+		63: "SLOW_MODE",
+		64: "MESSAGE_BLOCKED",
 	}
 	Error_Code_value = map[string]int32{
 		"UNSPECIFIED":            0,
@@ -240,6 +261,11 @@ var (
 		"UNSUPPORTED_MEDIA_TYPE": 82,
 		"NOT_FOUND":              83,
 		"METHOD_NOT_ALLOWED":     84,
+		"DELETE_FORBIDDEN":       60,
+		"ROOM_MESSAGE_NOT_FOUND": 61,
+		"MODERATION_FORBIDDEN":   62,
+		"SLOW_MODE":              63,
+		"MESSAGE_BLOCKED":        64,
 	}
 )
 
@@ -345,6 +371,63 @@ func (Kick_Reason) EnumDescriptor() ([]byte, []int) {
 	return file_roomcast_proto_rawDescGZIP(), []int{6, 0}
 }
 
+type ModerateRoom_Action int32
+
+const (
+	ModerateRoom_UNSPECIFIED ModerateRoom_Action = 0
+	ModerateRoom_MUTE        ModerateRoom_Action = 1
+	ModerateRoom_UNMUTE      ModerateRoom_Action = 2
+	ModerateRoom_KICK        ModerateRoom_Action = 3
+	// Set the room's slow mode: one message per user per duration_ms
+	// (0: off). No user.
+	ModerateRoom_SLOW_MODE ModerateRoom_Action = 4
+)
+
+// Enum value maps for ModerateRoom_Action.
+var (
+	ModerateRoom_Action_name = map[int32]string{
+		0: "UNSPECIFIED",
+		1: "MUTE",
+		2: "UNMUTE",
+		3: "KICK",
+		4: "SLOW_MODE",
+	}
+	ModerateRoom_Action_value = map[string]int32{
+		"UNSPECIFIED": 0,
+		"MUTE":        1,
+		"UNMUTE":      2,
+		"KICK":        3,
+		"SLOW_MODE":   4,
+	}
+)
+
+func (x ModerateRoom_Action) Enum() *ModerateRoom_Action {
+	p := new(ModerateRoom_Action)
+	*p = x
+	return p
+}
+
+func (x ModerateRoom_Action) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ModerateRoom_Action) Descriptor() protoreflect.EnumDescriptor {
+	return file_roomcast_proto_enumTypes[3].Descriptor()
+}
+
+func (ModerateRoom_Action) Type() protoreflect.EnumType {
+	return &file_roomcast_proto_enumTypes[3]
+}
+
+func (x ModerateRoom_Action) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ModerateRoom_Action.Descriptor instead.
+func (ModerateRoom_Action) EnumDescriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{49, 0}
+}
+
 // Frame is the envelope of every message in both directions.
 type Frame struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -394,6 +477,10 @@ type Frame struct {
 	//	*Frame_GroupInfo
 	//	*Frame_ListMembers
 	//	*Frame_MemberList
+	//	*Frame_DeleteMessage
+	//	*Frame_MessageDeleted
+	//	*Frame_ModerateRoom
+	//	*Frame_RoomModerated
 	Body          isFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -812,6 +899,42 @@ func (x *Frame) GetMemberList() *MemberList {
 	return nil
 }
 
+func (x *Frame) GetDeleteMessage() *DeleteMessage {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_DeleteMessage); ok {
+			return x.DeleteMessage
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetMessageDeleted() *MessageDeleted {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_MessageDeleted); ok {
+			return x.MessageDeleted
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetModerateRoom() *ModerateRoom {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_ModerateRoom); ok {
+			return x.ModerateRoom
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetRoomModerated() *RoomModerated {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_RoomModerated); ok {
+			return x.RoomModerated
+		}
+	}
+	return nil
+}
+
 type isFrame_Body interface {
 	isFrame_Body()
 }
@@ -980,7 +1103,24 @@ type Frame_ListMembers struct {
 }
 
 type Frame_MemberList struct {
-	MemberList *MemberList `protobuf:"bytes,65,opt,name=member_list,json=memberList,proto3,oneof"`
+	MemberList *MemberList `protobuf:"bytes,65,opt,name=member_list,json=memberList,proto3,oneof"` // 66-69: reserved for offline flows.
+}
+
+type Frame_DeleteMessage struct {
+	// Live-room moderation (70-79); see docs/moderation.md.
+	DeleteMessage *DeleteMessage `protobuf:"bytes,70,opt,name=delete_message,json=deleteMessage,proto3,oneof"`
+}
+
+type Frame_MessageDeleted struct {
+	MessageDeleted *MessageDeleted `protobuf:"bytes,71,opt,name=message_deleted,json=messageDeleted,proto3,oneof"`
+}
+
+type Frame_ModerateRoom struct {
+	ModerateRoom *ModerateRoom `protobuf:"bytes,72,opt,name=moderate_room,json=moderateRoom,proto3,oneof"`
+}
+
+type Frame_RoomModerated struct {
+	RoomModerated *RoomModerated `protobuf:"bytes,73,opt,name=room_moderated,json=roomModerated,proto3,oneof"` // 80-99: reserved.
 }
 
 func (*Frame_Connect) isFrame_Body() {}
@@ -1064,6 +1204,14 @@ func (*Frame_GroupInfo) isFrame_Body() {}
 func (*Frame_ListMembers) isFrame_Body() {}
 
 func (*Frame_MemberList) isFrame_Body() {}
+
+func (*Frame_DeleteMessage) isFrame_Body() {}
+
+func (*Frame_MessageDeleted) isFrame_Body() {}
+
+func (*Frame_ModerateRoom) isFrame_Body() {}
+
+func (*Frame_RoomModerated) isFrame_Body() {}
 
 // Connect authenticates the connection. It must be the first frame unless the
 // token was given at the WebSocket handshake (?token= or Authorization: Bearer).
@@ -1819,7 +1967,14 @@ type RoomMessage struct {
 	// admin or system sender, e.g. the admin API's notices): other priority
 	// traffic (whitelisted senders) can never push it out of a room's
 	// priority queue.
-	System        bool `protobuf:"varint,8,opt,name=system,proto3" json:"system,omitempty"`
+	System bool `protobuf:"varint,8,opt,name=system,proto3" json:"system,omitempty"`
+	// Moderation (40-59); see docs/moderation.md.
+	// Set on a tombstone: the message was deleted; its seq, msg_id, from,
+	// ts and kind stay, its body is gone.
+	Deleted bool `protobuf:"varint,40,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// Set on a deletion event (a system notice in the priority lane): the
+	// message it names was deleted. Clients remove it from what they show.
+	Deletes       *Deletion `protobuf:"bytes,41,opt,name=deletes,proto3" json:"deletes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1908,6 +2063,20 @@ func (x *RoomMessage) GetSystem() bool {
 		return x.System
 	}
 	return false
+}
+
+func (x *RoomMessage) GetDeleted() bool {
+	if x != nil {
+		return x.Deleted
+	}
+	return false
+}
+
+func (x *RoomMessage) GetDeletes() *Deletion {
+	if x != nil {
+		return x.Deletes
+	}
+	return nil
 }
 
 // Notify tells a viewer that a room moved on. At most one Notify per viewer
@@ -4162,11 +4331,361 @@ func (x *MemberList) GetNoMore() bool {
 	return false
 }
 
+// DeleteMessage deletes one broadcast message of a joined room: the sender
+// may within room.delete_window (default 2m) of its acceptance; a room
+// moderator or host, or an admin, at any time. The message becomes a
+// tombstone (seq kept, body gone) and every viewer receives a deletion
+// event (RoomMessage.deletes) in the priority lane. Deleting a deleted
+// message again succeeds and announces nothing new.
+type DeleteMessage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Room  string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	// The message's seq in its lane.
+	Seq uint64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	// The message is in the priority lane (seq is a pseq).
+	Priority bool `protobuf:"varint,3,opt,name=priority,proto3" json:"priority,omitempty"`
+	// Why (kept in the room's moderation log), at most 256 bytes.
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteMessage) Reset() {
+	*x = DeleteMessage{}
+	mi := &file_roomcast_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteMessage) ProtoMessage() {}
+
+func (x *DeleteMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteMessage.ProtoReflect.Descriptor instead.
+func (*DeleteMessage) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *DeleteMessage) GetRoom() string {
+	if x != nil {
+		return x.Room
+	}
+	return ""
+}
+
+func (x *DeleteMessage) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *DeleteMessage) GetPriority() bool {
+	if x != nil {
+		return x.Priority
+	}
+	return false
+}
+
+func (x *DeleteMessage) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// MessageDeleted answers DeleteMessage.
+type MessageDeleted struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Room     string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	Seq      uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Priority bool                   `protobuf:"varint,3,opt,name=priority,proto3" json:"priority,omitempty"`
+	// The pseq of the deletion event; 0 when the message was already deleted.
+	EventPseq     uint64 `protobuf:"varint,4,opt,name=event_pseq,json=eventPseq,proto3" json:"event_pseq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MessageDeleted) Reset() {
+	*x = MessageDeleted{}
+	mi := &file_roomcast_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageDeleted) ProtoMessage() {}
+
+func (x *MessageDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageDeleted.ProtoReflect.Descriptor instead.
+func (*MessageDeleted) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *MessageDeleted) GetRoom() string {
+	if x != nil {
+		return x.Room
+	}
+	return ""
+}
+
+func (x *MessageDeleted) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *MessageDeleted) GetPriority() bool {
+	if x != nil {
+		return x.Priority
+	}
+	return false
+}
+
+func (x *MessageDeleted) GetEventPseq() uint64 {
+	if x != nil {
+		return x.EventPseq
+	}
+	return 0
+}
+
+// Deletion names a deleted message.
+type Deletion struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Priority      bool                   `protobuf:"varint,2,opt,name=priority,proto3" json:"priority,omitempty"`
+	MsgId         uint64                 `protobuf:"varint,3,opt,name=msg_id,json=msgId,proto3" json:"msg_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Deletion) Reset() {
+	*x = Deletion{}
+	mi := &file_roomcast_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Deletion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Deletion) ProtoMessage() {}
+
+func (x *Deletion) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Deletion.ProtoReflect.Descriptor instead.
+func (*Deletion) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *Deletion) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Deletion) GetPriority() bool {
+	if x != nil {
+		return x.Priority
+	}
+	return false
+}
+
+func (x *Deletion) GetMsgId() uint64 {
+	if x != nil {
+		return x.MsgId
+	}
+	return 0
+}
+
+// ModerateRoom is a moderation action from the client protocol: by an admin
+// token, or by a host or moderator of the room (granted through the admin
+// API) on a user of a lower rank. Every action is in the room's audit log.
+type ModerateRoom struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Room   string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	Action ModerateRoom_Action    `protobuf:"varint,2,opt,name=action,proto3,enum=roomcast.v1.ModerateRoom_Action" json:"action,omitempty"`
+	User   string                 `protobuf:"bytes,3,opt,name=user,proto3" json:"user,omitempty"`
+	// MUTE: how long (0: until lifted). SLOW_MODE: the interval (0: off).
+	DurationMs uint64 `protobuf:"varint,4,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
+	// Why (kept in the audit log), at most 256 bytes.
+	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModerateRoom) Reset() {
+	*x = ModerateRoom{}
+	mi := &file_roomcast_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModerateRoom) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModerateRoom) ProtoMessage() {}
+
+func (x *ModerateRoom) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModerateRoom.ProtoReflect.Descriptor instead.
+func (*ModerateRoom) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *ModerateRoom) GetRoom() string {
+	if x != nil {
+		return x.Room
+	}
+	return ""
+}
+
+func (x *ModerateRoom) GetAction() ModerateRoom_Action {
+	if x != nil {
+		return x.Action
+	}
+	return ModerateRoom_UNSPECIFIED
+}
+
+func (x *ModerateRoom) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *ModerateRoom) GetDurationMs() uint64 {
+	if x != nil {
+		return x.DurationMs
+	}
+	return 0
+}
+
+func (x *ModerateRoom) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// RoomModerated answers ModerateRoom.
+type RoomModerated struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Room          string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	Action        ModerateRoom_Action    `protobuf:"varint,2,opt,name=action,proto3,enum=roomcast.v1.ModerateRoom_Action" json:"action,omitempty"`
+	User          string                 `protobuf:"bytes,3,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoomModerated) Reset() {
+	*x = RoomModerated{}
+	mi := &file_roomcast_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoomModerated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoomModerated) ProtoMessage() {}
+
+func (x *RoomModerated) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoomModerated.ProtoReflect.Descriptor instead.
+func (*RoomModerated) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *RoomModerated) GetRoom() string {
+	if x != nil {
+		return x.Room
+	}
+	return ""
+}
+
+func (x *RoomModerated) GetAction() ModerateRoom_Action {
+	if x != nil {
+		return x.Action
+	}
+	return ModerateRoom_UNSPECIFIED
+}
+
+func (x *RoomModerated) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
 var File_roomcast_proto protoreflect.FileDescriptor
 
 const file_roomcast_proto_rawDesc = "" +
 	"\n" +
-	"\x0eroomcast.proto\x12\vroomcast.v1\"\xd9\x10\n" +
+	"\x0eroomcast.proto\x12\vroomcast.v1\"\xed\x12\n" +
 	"\x05Frame\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\rR\x02id\x120\n" +
 	"\aconnect\x18\n" +
@@ -4218,7 +4737,11 @@ const file_roomcast_proto_rawDesc = "" +
 	"group_info\x18? \x01(\v2\x16.roomcast.v1.GroupInfoH\x00R\tgroupInfo\x12=\n" +
 	"\flist_members\x18@ \x01(\v2\x18.roomcast.v1.ListMembersH\x00R\vlistMembers\x12:\n" +
 	"\vmember_list\x18A \x01(\v2\x17.roomcast.v1.MemberListH\x00R\n" +
-	"memberListB\x06\n" +
+	"memberList\x12C\n" +
+	"\x0edelete_message\x18F \x01(\v2\x1a.roomcast.v1.DeleteMessageH\x00R\rdeleteMessage\x12F\n" +
+	"\x0fmessage_deleted\x18G \x01(\v2\x1b.roomcast.v1.MessageDeletedH\x00R\x0emessageDeleted\x12@\n" +
+	"\rmoderate_room\x18H \x01(\v2\x19.roomcast.v1.ModerateRoomH\x00R\fmoderateRoom\x12C\n" +
+	"\x0eroom_moderated\x18I \x01(\v2\x1a.roomcast.v1.RoomModeratedH\x00R\rroomModeratedB\x06\n" +
 	"\x04body\"7\n" +
 	"\aConnect\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x16\n" +
@@ -4234,12 +4757,12 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x04Ping\"'\n" +
 	"\x04Pong\x12\x1f\n" +
 	"\vserver_time\x18\x01 \x01(\x03R\n" +
-	"serverTime\"\x86\a\n" +
+	"serverTime\"\xf6\a\n" +
 	"\x05Error\x12+\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x17.roomcast.v1.Error.CodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12$\n" +
 	"\x0eretry_after_ms\x18\x03 \x01(\rR\fretryAfterMs\x12\x1a\n" +
-	"\bredirect\x18\x04 \x01(\tR\bredirect\"\xf3\x05\n" +
+	"\bredirect\x18\x04 \x01(\tR\bredirect\"\xe3\x06\n" +
 	"\x04Code\x12\x0f\n" +
 	"\vUNSPECIFIED\x10\x00\x12\r\n" +
 	"\tBAD_FRAME\x10\x01\x12\x0e\n" +
@@ -4284,7 +4807,12 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x0eBODY_TOO_LARGE\x10Q\x12\x1a\n" +
 	"\x16UNSUPPORTED_MEDIA_TYPE\x10R\x12\r\n" +
 	"\tNOT_FOUND\x10S\x12\x16\n" +
-	"\x12METHOD_NOT_ALLOWED\x10T\"\x8a\x02\n" +
+	"\x12METHOD_NOT_ALLOWED\x10T\x12\x14\n" +
+	"\x10DELETE_FORBIDDEN\x10<\x12\x1a\n" +
+	"\x16ROOM_MESSAGE_NOT_FOUND\x10=\x12\x18\n" +
+	"\x14MODERATION_FORBIDDEN\x10>\x12\r\n" +
+	"\tSLOW_MODE\x10?\x12\x13\n" +
+	"\x0fMESSAGE_BLOCKED\x10@\"\x8a\x02\n" +
 	"\x04Kick\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x120\n" +
 	"\x06reason\x18\x02 \x01(\x0e2\x18.roomcast.v1.Kick.ReasonR\x06reason\x12\x18\n" +
@@ -4325,7 +4853,7 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x15\n" +
 	"\x06msg_id\x18\x03 \x01(\x04R\x05msgId\x12\x1a\n" +
-	"\bpriority\x18\x04 \x01(\bR\bpriority\"\xb6\x01\n" +
+	"\bpriority\x18\x04 \x01(\bR\bpriority\"\x81\x02\n" +
 	"\vRoomMessage\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x15\n" +
 	"\x06msg_id\x18\x02 \x01(\x04R\x05msgId\x12\x12\n" +
@@ -4334,7 +4862,9 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x04body\x18\x05 \x01(\tR\x04body\x12\x12\n" +
 	"\x04kind\x18\x06 \x01(\tR\x04kind\x12\x1a\n" +
 	"\bpriority\x18\a \x01(\bR\bpriority\x12\x16\n" +
-	"\x06system\x18\b \x01(\bR\x06system\"\xac\x01\n" +
+	"\x06system\x18\b \x01(\bR\x06system\x12\x18\n" +
+	"\adeleted\x18( \x01(\bR\adeleted\x12/\n" +
+	"\adeletes\x18) \x01(\v2\x15.roomcast.v1.DeletionR\adeletes\"\xac\x01\n" +
 	"\x06Notify\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
@@ -4507,7 +5037,40 @@ const file_roomcast_proto_rawDesc = "" +
 	"\amembers\x18\x02 \x03(\v2\x13.roomcast.v1.MemberR\amembers\x12\x1f\n" +
 	"\vnext_cursor\x18\x03 \x01(\tR\n" +
 	"nextCursor\x12\x17\n" +
-	"\ano_more\x18\x04 \x01(\bR\x06noMore*7\n" +
+	"\ano_more\x18\x04 \x01(\bR\x06noMore\"i\n" +
+	"\rDeleteMessage\x12\x12\n" +
+	"\x04room\x18\x01 \x01(\tR\x04room\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x1a\n" +
+	"\bpriority\x18\x03 \x01(\bR\bpriority\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"q\n" +
+	"\x0eMessageDeleted\x12\x12\n" +
+	"\x04room\x18\x01 \x01(\tR\x04room\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x1a\n" +
+	"\bpriority\x18\x03 \x01(\bR\bpriority\x12\x1d\n" +
+	"\n" +
+	"event_pseq\x18\x04 \x01(\x04R\teventPseq\"O\n" +
+	"\bDeletion\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x1a\n" +
+	"\bpriority\x18\x02 \x01(\bR\bpriority\x12\x15\n" +
+	"\x06msg_id\x18\x03 \x01(\x04R\x05msgId\"\xf3\x01\n" +
+	"\fModerateRoom\x12\x12\n" +
+	"\x04room\x18\x01 \x01(\tR\x04room\x128\n" +
+	"\x06action\x18\x02 \x01(\x0e2 .roomcast.v1.ModerateRoom.ActionR\x06action\x12\x12\n" +
+	"\x04user\x18\x03 \x01(\tR\x04user\x12\x1f\n" +
+	"\vduration_ms\x18\x04 \x01(\x04R\n" +
+	"durationMs\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"H\n" +
+	"\x06Action\x12\x0f\n" +
+	"\vUNSPECIFIED\x10\x00\x12\b\n" +
+	"\x04MUTE\x10\x01\x12\n" +
+	"\n" +
+	"\x06UNMUTE\x10\x02\x12\b\n" +
+	"\x04KICK\x10\x03\x12\r\n" +
+	"\tSLOW_MODE\x10\x04\"q\n" +
+	"\rRoomModerated\x12\x12\n" +
+	"\x04room\x18\x01 \x01(\tR\x04room\x128\n" +
+	"\x06action\x18\x02 \x01(\x0e2 .roomcast.v1.ModerateRoom.ActionR\x06action\x12\x12\n" +
+	"\x04user\x18\x03 \x01(\tR\x04user*7\n" +
 	"\bConvType\x12\x14\n" +
 	"\x10CONV_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
@@ -4526,119 +5089,132 @@ func file_roomcast_proto_rawDescGZIP() []byte {
 	return file_roomcast_proto_rawDescData
 }
 
-var file_roomcast_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_roomcast_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_roomcast_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_roomcast_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
 var file_roomcast_proto_goTypes = []any{
-	(ConvType)(0),        // 0: roomcast.v1.ConvType
-	(Error_Code)(0),      // 1: roomcast.v1.Error.Code
-	(Kick_Reason)(0),     // 2: roomcast.v1.Kick.Reason
-	(*Frame)(nil),        // 3: roomcast.v1.Frame
-	(*Connect)(nil),      // 4: roomcast.v1.Connect
-	(*Connected)(nil),    // 5: roomcast.v1.Connected
-	(*Ping)(nil),         // 6: roomcast.v1.Ping
-	(*Pong)(nil),         // 7: roomcast.v1.Pong
-	(*Error)(nil),        // 8: roomcast.v1.Error
-	(*Kick)(nil),         // 9: roomcast.v1.Kick
-	(*Join)(nil),         // 10: roomcast.v1.Join
-	(*Joined)(nil),       // 11: roomcast.v1.Joined
-	(*Leave)(nil),        // 12: roomcast.v1.Leave
-	(*Left)(nil),         // 13: roomcast.v1.Left
-	(*Send)(nil),         // 14: roomcast.v1.Send
-	(*Sent)(nil),         // 15: roomcast.v1.Sent
-	(*RoomMessage)(nil),  // 16: roomcast.v1.RoomMessage
-	(*Notify)(nil),       // 17: roomcast.v1.Notify
-	(*Pull)(nil),         // 18: roomcast.v1.Pull
-	(*PullResult)(nil),   // 19: roomcast.v1.PullResult
-	(*SendDirect)(nil),   // 20: roomcast.v1.SendDirect
-	(*SendGroup)(nil),    // 21: roomcast.v1.SendGroup
-	(*ConvSent)(nil),     // 22: roomcast.v1.ConvSent
-	(*ConvMessage)(nil),  // 23: roomcast.v1.ConvMessage
-	(*ConvSummary)(nil),  // 24: roomcast.v1.ConvSummary
-	(*Counters)(nil),     // 25: roomcast.v1.Counters
-	(*ListCounters)(nil), // 26: roomcast.v1.ListCounters
-	(*ListConvs)(nil),    // 27: roomcast.v1.ListConvs
-	(*ConvList)(nil),     // 28: roomcast.v1.ConvList
-	(*GetConv)(nil),      // 29: roomcast.v1.GetConv
-	(*PullConv)(nil),     // 30: roomcast.v1.PullConv
-	(*ConvPage)(nil),     // 31: roomcast.v1.ConvPage
-	(*ConvCursor)(nil),   // 32: roomcast.v1.ConvCursor
-	(*PullAll)(nil),      // 33: roomcast.v1.PullAll
-	(*AllPage)(nil),      // 34: roomcast.v1.AllPage
-	(*Ack)(nil),          // 35: roomcast.v1.Ack
-	(*Acked)(nil),        // 36: roomcast.v1.Acked
-	(*Receipt)(nil),      // 37: roomcast.v1.Receipt
-	(*History)(nil),      // 38: roomcast.v1.History
-	(*HistoryPage)(nil),  // 39: roomcast.v1.HistoryPage
-	(*Recall)(nil),       // 40: roomcast.v1.Recall
-	(*Recalled)(nil),     // 41: roomcast.v1.Recalled
-	(*CreateGroup)(nil),  // 42: roomcast.v1.CreateGroup
-	(*JoinGroup)(nil),    // 43: roomcast.v1.JoinGroup
-	(*LeaveGroup)(nil),   // 44: roomcast.v1.LeaveGroup
-	(*GroupInfo)(nil),    // 45: roomcast.v1.GroupInfo
-	(*ListMembers)(nil),  // 46: roomcast.v1.ListMembers
-	(*Member)(nil),       // 47: roomcast.v1.Member
-	(*MemberList)(nil),   // 48: roomcast.v1.MemberList
+	(ConvType)(0),            // 0: roomcast.v1.ConvType
+	(Error_Code)(0),          // 1: roomcast.v1.Error.Code
+	(Kick_Reason)(0),         // 2: roomcast.v1.Kick.Reason
+	(ModerateRoom_Action)(0), // 3: roomcast.v1.ModerateRoom.Action
+	(*Frame)(nil),            // 4: roomcast.v1.Frame
+	(*Connect)(nil),          // 5: roomcast.v1.Connect
+	(*Connected)(nil),        // 6: roomcast.v1.Connected
+	(*Ping)(nil),             // 7: roomcast.v1.Ping
+	(*Pong)(nil),             // 8: roomcast.v1.Pong
+	(*Error)(nil),            // 9: roomcast.v1.Error
+	(*Kick)(nil),             // 10: roomcast.v1.Kick
+	(*Join)(nil),             // 11: roomcast.v1.Join
+	(*Joined)(nil),           // 12: roomcast.v1.Joined
+	(*Leave)(nil),            // 13: roomcast.v1.Leave
+	(*Left)(nil),             // 14: roomcast.v1.Left
+	(*Send)(nil),             // 15: roomcast.v1.Send
+	(*Sent)(nil),             // 16: roomcast.v1.Sent
+	(*RoomMessage)(nil),      // 17: roomcast.v1.RoomMessage
+	(*Notify)(nil),           // 18: roomcast.v1.Notify
+	(*Pull)(nil),             // 19: roomcast.v1.Pull
+	(*PullResult)(nil),       // 20: roomcast.v1.PullResult
+	(*SendDirect)(nil),       // 21: roomcast.v1.SendDirect
+	(*SendGroup)(nil),        // 22: roomcast.v1.SendGroup
+	(*ConvSent)(nil),         // 23: roomcast.v1.ConvSent
+	(*ConvMessage)(nil),      // 24: roomcast.v1.ConvMessage
+	(*ConvSummary)(nil),      // 25: roomcast.v1.ConvSummary
+	(*Counters)(nil),         // 26: roomcast.v1.Counters
+	(*ListCounters)(nil),     // 27: roomcast.v1.ListCounters
+	(*ListConvs)(nil),        // 28: roomcast.v1.ListConvs
+	(*ConvList)(nil),         // 29: roomcast.v1.ConvList
+	(*GetConv)(nil),          // 30: roomcast.v1.GetConv
+	(*PullConv)(nil),         // 31: roomcast.v1.PullConv
+	(*ConvPage)(nil),         // 32: roomcast.v1.ConvPage
+	(*ConvCursor)(nil),       // 33: roomcast.v1.ConvCursor
+	(*PullAll)(nil),          // 34: roomcast.v1.PullAll
+	(*AllPage)(nil),          // 35: roomcast.v1.AllPage
+	(*Ack)(nil),              // 36: roomcast.v1.Ack
+	(*Acked)(nil),            // 37: roomcast.v1.Acked
+	(*Receipt)(nil),          // 38: roomcast.v1.Receipt
+	(*History)(nil),          // 39: roomcast.v1.History
+	(*HistoryPage)(nil),      // 40: roomcast.v1.HistoryPage
+	(*Recall)(nil),           // 41: roomcast.v1.Recall
+	(*Recalled)(nil),         // 42: roomcast.v1.Recalled
+	(*CreateGroup)(nil),      // 43: roomcast.v1.CreateGroup
+	(*JoinGroup)(nil),        // 44: roomcast.v1.JoinGroup
+	(*LeaveGroup)(nil),       // 45: roomcast.v1.LeaveGroup
+	(*GroupInfo)(nil),        // 46: roomcast.v1.GroupInfo
+	(*ListMembers)(nil),      // 47: roomcast.v1.ListMembers
+	(*Member)(nil),           // 48: roomcast.v1.Member
+	(*MemberList)(nil),       // 49: roomcast.v1.MemberList
+	(*DeleteMessage)(nil),    // 50: roomcast.v1.DeleteMessage
+	(*MessageDeleted)(nil),   // 51: roomcast.v1.MessageDeleted
+	(*Deletion)(nil),         // 52: roomcast.v1.Deletion
+	(*ModerateRoom)(nil),     // 53: roomcast.v1.ModerateRoom
+	(*RoomModerated)(nil),    // 54: roomcast.v1.RoomModerated
 }
 var file_roomcast_proto_depIdxs = []int32{
-	4,  // 0: roomcast.v1.Frame.connect:type_name -> roomcast.v1.Connect
-	5,  // 1: roomcast.v1.Frame.connected:type_name -> roomcast.v1.Connected
-	6,  // 2: roomcast.v1.Frame.ping:type_name -> roomcast.v1.Ping
-	7,  // 3: roomcast.v1.Frame.pong:type_name -> roomcast.v1.Pong
-	8,  // 4: roomcast.v1.Frame.error:type_name -> roomcast.v1.Error
-	9,  // 5: roomcast.v1.Frame.kick:type_name -> roomcast.v1.Kick
-	10, // 6: roomcast.v1.Frame.join:type_name -> roomcast.v1.Join
-	11, // 7: roomcast.v1.Frame.joined:type_name -> roomcast.v1.Joined
-	12, // 8: roomcast.v1.Frame.leave:type_name -> roomcast.v1.Leave
-	13, // 9: roomcast.v1.Frame.left:type_name -> roomcast.v1.Left
-	14, // 10: roomcast.v1.Frame.send:type_name -> roomcast.v1.Send
-	15, // 11: roomcast.v1.Frame.sent:type_name -> roomcast.v1.Sent
-	17, // 12: roomcast.v1.Frame.notify:type_name -> roomcast.v1.Notify
-	18, // 13: roomcast.v1.Frame.pull:type_name -> roomcast.v1.Pull
-	19, // 14: roomcast.v1.Frame.pull_result:type_name -> roomcast.v1.PullResult
-	20, // 15: roomcast.v1.Frame.send_direct:type_name -> roomcast.v1.SendDirect
-	21, // 16: roomcast.v1.Frame.send_group:type_name -> roomcast.v1.SendGroup
-	22, // 17: roomcast.v1.Frame.conv_sent:type_name -> roomcast.v1.ConvSent
-	23, // 18: roomcast.v1.Frame.conv_message:type_name -> roomcast.v1.ConvMessage
-	25, // 19: roomcast.v1.Frame.counters:type_name -> roomcast.v1.Counters
-	26, // 20: roomcast.v1.Frame.list_counters:type_name -> roomcast.v1.ListCounters
-	27, // 21: roomcast.v1.Frame.list_convs:type_name -> roomcast.v1.ListConvs
-	28, // 22: roomcast.v1.Frame.conv_list:type_name -> roomcast.v1.ConvList
-	29, // 23: roomcast.v1.Frame.get_conv:type_name -> roomcast.v1.GetConv
-	30, // 24: roomcast.v1.Frame.pull_conv:type_name -> roomcast.v1.PullConv
-	31, // 25: roomcast.v1.Frame.conv_page:type_name -> roomcast.v1.ConvPage
-	33, // 26: roomcast.v1.Frame.pull_all:type_name -> roomcast.v1.PullAll
-	34, // 27: roomcast.v1.Frame.all_page:type_name -> roomcast.v1.AllPage
-	35, // 28: roomcast.v1.Frame.ack:type_name -> roomcast.v1.Ack
-	36, // 29: roomcast.v1.Frame.acked:type_name -> roomcast.v1.Acked
-	37, // 30: roomcast.v1.Frame.receipt:type_name -> roomcast.v1.Receipt
-	38, // 31: roomcast.v1.Frame.history:type_name -> roomcast.v1.History
-	39, // 32: roomcast.v1.Frame.history_page:type_name -> roomcast.v1.HistoryPage
-	40, // 33: roomcast.v1.Frame.recall:type_name -> roomcast.v1.Recall
-	41, // 34: roomcast.v1.Frame.recalled:type_name -> roomcast.v1.Recalled
-	42, // 35: roomcast.v1.Frame.create_group:type_name -> roomcast.v1.CreateGroup
-	43, // 36: roomcast.v1.Frame.join_group:type_name -> roomcast.v1.JoinGroup
-	44, // 37: roomcast.v1.Frame.leave_group:type_name -> roomcast.v1.LeaveGroup
-	45, // 38: roomcast.v1.Frame.group_info:type_name -> roomcast.v1.GroupInfo
-	46, // 39: roomcast.v1.Frame.list_members:type_name -> roomcast.v1.ListMembers
-	48, // 40: roomcast.v1.Frame.member_list:type_name -> roomcast.v1.MemberList
-	1,  // 41: roomcast.v1.Error.code:type_name -> roomcast.v1.Error.Code
-	2,  // 42: roomcast.v1.Kick.reason:type_name -> roomcast.v1.Kick.Reason
-	16, // 43: roomcast.v1.Notify.messages:type_name -> roomcast.v1.RoomMessage
-	16, // 44: roomcast.v1.PullResult.messages:type_name -> roomcast.v1.RoomMessage
-	0,  // 45: roomcast.v1.ConvSummary.type:type_name -> roomcast.v1.ConvType
-	23, // 46: roomcast.v1.ConvSummary.last:type_name -> roomcast.v1.ConvMessage
-	24, // 47: roomcast.v1.Counters.convs:type_name -> roomcast.v1.ConvSummary
-	24, // 48: roomcast.v1.ConvList.convs:type_name -> roomcast.v1.ConvSummary
-	23, // 49: roomcast.v1.ConvPage.messages:type_name -> roomcast.v1.ConvMessage
-	32, // 50: roomcast.v1.PullAll.acks:type_name -> roomcast.v1.ConvCursor
-	31, // 51: roomcast.v1.AllPage.pages:type_name -> roomcast.v1.ConvPage
-	23, // 52: roomcast.v1.HistoryPage.messages:type_name -> roomcast.v1.ConvMessage
-	47, // 53: roomcast.v1.MemberList.members:type_name -> roomcast.v1.Member
-	54, // [54:54] is the sub-list for method output_type
-	54, // [54:54] is the sub-list for method input_type
-	54, // [54:54] is the sub-list for extension type_name
-	54, // [54:54] is the sub-list for extension extendee
-	0,  // [0:54] is the sub-list for field type_name
+	5,  // 0: roomcast.v1.Frame.connect:type_name -> roomcast.v1.Connect
+	6,  // 1: roomcast.v1.Frame.connected:type_name -> roomcast.v1.Connected
+	7,  // 2: roomcast.v1.Frame.ping:type_name -> roomcast.v1.Ping
+	8,  // 3: roomcast.v1.Frame.pong:type_name -> roomcast.v1.Pong
+	9,  // 4: roomcast.v1.Frame.error:type_name -> roomcast.v1.Error
+	10, // 5: roomcast.v1.Frame.kick:type_name -> roomcast.v1.Kick
+	11, // 6: roomcast.v1.Frame.join:type_name -> roomcast.v1.Join
+	12, // 7: roomcast.v1.Frame.joined:type_name -> roomcast.v1.Joined
+	13, // 8: roomcast.v1.Frame.leave:type_name -> roomcast.v1.Leave
+	14, // 9: roomcast.v1.Frame.left:type_name -> roomcast.v1.Left
+	15, // 10: roomcast.v1.Frame.send:type_name -> roomcast.v1.Send
+	16, // 11: roomcast.v1.Frame.sent:type_name -> roomcast.v1.Sent
+	18, // 12: roomcast.v1.Frame.notify:type_name -> roomcast.v1.Notify
+	19, // 13: roomcast.v1.Frame.pull:type_name -> roomcast.v1.Pull
+	20, // 14: roomcast.v1.Frame.pull_result:type_name -> roomcast.v1.PullResult
+	21, // 15: roomcast.v1.Frame.send_direct:type_name -> roomcast.v1.SendDirect
+	22, // 16: roomcast.v1.Frame.send_group:type_name -> roomcast.v1.SendGroup
+	23, // 17: roomcast.v1.Frame.conv_sent:type_name -> roomcast.v1.ConvSent
+	24, // 18: roomcast.v1.Frame.conv_message:type_name -> roomcast.v1.ConvMessage
+	26, // 19: roomcast.v1.Frame.counters:type_name -> roomcast.v1.Counters
+	27, // 20: roomcast.v1.Frame.list_counters:type_name -> roomcast.v1.ListCounters
+	28, // 21: roomcast.v1.Frame.list_convs:type_name -> roomcast.v1.ListConvs
+	29, // 22: roomcast.v1.Frame.conv_list:type_name -> roomcast.v1.ConvList
+	30, // 23: roomcast.v1.Frame.get_conv:type_name -> roomcast.v1.GetConv
+	31, // 24: roomcast.v1.Frame.pull_conv:type_name -> roomcast.v1.PullConv
+	32, // 25: roomcast.v1.Frame.conv_page:type_name -> roomcast.v1.ConvPage
+	34, // 26: roomcast.v1.Frame.pull_all:type_name -> roomcast.v1.PullAll
+	35, // 27: roomcast.v1.Frame.all_page:type_name -> roomcast.v1.AllPage
+	36, // 28: roomcast.v1.Frame.ack:type_name -> roomcast.v1.Ack
+	37, // 29: roomcast.v1.Frame.acked:type_name -> roomcast.v1.Acked
+	38, // 30: roomcast.v1.Frame.receipt:type_name -> roomcast.v1.Receipt
+	39, // 31: roomcast.v1.Frame.history:type_name -> roomcast.v1.History
+	40, // 32: roomcast.v1.Frame.history_page:type_name -> roomcast.v1.HistoryPage
+	41, // 33: roomcast.v1.Frame.recall:type_name -> roomcast.v1.Recall
+	42, // 34: roomcast.v1.Frame.recalled:type_name -> roomcast.v1.Recalled
+	43, // 35: roomcast.v1.Frame.create_group:type_name -> roomcast.v1.CreateGroup
+	44, // 36: roomcast.v1.Frame.join_group:type_name -> roomcast.v1.JoinGroup
+	45, // 37: roomcast.v1.Frame.leave_group:type_name -> roomcast.v1.LeaveGroup
+	46, // 38: roomcast.v1.Frame.group_info:type_name -> roomcast.v1.GroupInfo
+	47, // 39: roomcast.v1.Frame.list_members:type_name -> roomcast.v1.ListMembers
+	49, // 40: roomcast.v1.Frame.member_list:type_name -> roomcast.v1.MemberList
+	50, // 41: roomcast.v1.Frame.delete_message:type_name -> roomcast.v1.DeleteMessage
+	51, // 42: roomcast.v1.Frame.message_deleted:type_name -> roomcast.v1.MessageDeleted
+	53, // 43: roomcast.v1.Frame.moderate_room:type_name -> roomcast.v1.ModerateRoom
+	54, // 44: roomcast.v1.Frame.room_moderated:type_name -> roomcast.v1.RoomModerated
+	1,  // 45: roomcast.v1.Error.code:type_name -> roomcast.v1.Error.Code
+	2,  // 46: roomcast.v1.Kick.reason:type_name -> roomcast.v1.Kick.Reason
+	52, // 47: roomcast.v1.RoomMessage.deletes:type_name -> roomcast.v1.Deletion
+	17, // 48: roomcast.v1.Notify.messages:type_name -> roomcast.v1.RoomMessage
+	17, // 49: roomcast.v1.PullResult.messages:type_name -> roomcast.v1.RoomMessage
+	0,  // 50: roomcast.v1.ConvSummary.type:type_name -> roomcast.v1.ConvType
+	24, // 51: roomcast.v1.ConvSummary.last:type_name -> roomcast.v1.ConvMessage
+	25, // 52: roomcast.v1.Counters.convs:type_name -> roomcast.v1.ConvSummary
+	25, // 53: roomcast.v1.ConvList.convs:type_name -> roomcast.v1.ConvSummary
+	24, // 54: roomcast.v1.ConvPage.messages:type_name -> roomcast.v1.ConvMessage
+	33, // 55: roomcast.v1.PullAll.acks:type_name -> roomcast.v1.ConvCursor
+	32, // 56: roomcast.v1.AllPage.pages:type_name -> roomcast.v1.ConvPage
+	24, // 57: roomcast.v1.HistoryPage.messages:type_name -> roomcast.v1.ConvMessage
+	48, // 58: roomcast.v1.MemberList.members:type_name -> roomcast.v1.Member
+	3,  // 59: roomcast.v1.ModerateRoom.action:type_name -> roomcast.v1.ModerateRoom.Action
+	3,  // 60: roomcast.v1.RoomModerated.action:type_name -> roomcast.v1.ModerateRoom.Action
+	61, // [61:61] is the sub-list for method output_type
+	61, // [61:61] is the sub-list for method input_type
+	61, // [61:61] is the sub-list for extension type_name
+	61, // [61:61] is the sub-list for extension extendee
+	0,  // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_roomcast_proto_init() }
@@ -4688,14 +5264,18 @@ func file_roomcast_proto_init() {
 		(*Frame_GroupInfo)(nil),
 		(*Frame_ListMembers)(nil),
 		(*Frame_MemberList)(nil),
+		(*Frame_DeleteMessage)(nil),
+		(*Frame_MessageDeleted)(nil),
+		(*Frame_ModerateRoom)(nil),
+		(*Frame_RoomModerated)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_roomcast_proto_rawDesc), len(file_roomcast_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   46,
+			NumEnums:      4,
+			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -64,6 +64,10 @@ async function refresh() {
     $("s-muted").textContent = list(s.muted);
     $("s-banned").textContent = list(s.banned);
     $("s-whitelist").textContent = list(s.whitelist);
+    $("s-hosts").textContent = list(s.hosts);
+    $("s-moderators").textContent = list(s.moderators);
+    $("s-slow").textContent = s.slow_mode_ms ? `1 message / ${s.slow_mode_ms / 1000}s per user` : "off";
+    refreshAudit();
   } catch (e) {
     $("stats-room").textContent = `${room} (${e.code})`;
   }
@@ -127,7 +131,24 @@ const moderation = {
   disconnect: (u) => act(`disconnect ${u}`, "POST", "/users/" + encodeURIComponent(u) + "/disconnect"),
   "wl-add": (u) => act(`whitelist ${u}`, "PUT", R() + "/whitelist/" + encodeURIComponent(u)),
   "wl-remove": (u) => act(`unwhitelist ${u}`, "DELETE", R() + "/whitelist/" + encodeURIComponent(u)),
+  "role-host": (u) => act(`make ${u} host`, "PUT", R() + "/roles/" + encodeURIComponent(u), { role: "host" }),
+  "role-mod": (u) => act(`make ${u} moderator`, "PUT", R() + "/roles/" + encodeURIComponent(u), { role: "moderator" }),
+  "role-revoke": (u) => act(`revoke ${u}'s role`, "DELETE", R() + "/roles/" + encodeURIComponent(u)),
 };
+
+// refreshAudit shows the room's newest moderation actions.
+async function refreshAudit() {
+  try {
+    const a = await api("GET", R() + "/audit?limit=50");
+    $("audit").replaceChildren(...a.entries.map((e) => {
+      const tr = el("tr");
+      const what = e.action + (e.role ? ` ${e.role}` : "") + (e.seq ? ` #${e.seq}` : "") +
+        (e.action === "slow_mode" ? ` ${(e.slow_mode_ms ?? 0) / 1000}s` : "");
+      for (const v of [time(Date.parse(e.at)), e.by, e.as, what, e.target ?? "", e.reason ?? ""]) tr.append(el("td", "", v));
+      return tr;
+    }));
+  } catch { /* the stats refresh reports errors */ }
+}
 for (const [id, fn] of Object.entries(moderation)) {
   $(id).addEventListener("click", () => {
     const u = target();
@@ -140,6 +161,23 @@ $("limit-form").addEventListener("submit", (ev) => {
   act("set limit", "PUT", R() + "/limit", { rate: Number($("rate").value), burst: Number($("burst").value) });
 });
 $("reset-limit").addEventListener("click", () => act("default limit", "DELETE", R() + "/limit"));
+$("slow-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  act("set slow mode", "PUT", R() + "/slowmode", { interval: $("slow").value.trim() || "0s" });
+});
+$("slow-off").addEventListener("click", () => act("slow mode off", "DELETE", R() + "/slowmode"));
+$("reload-filter").addEventListener("click", async () => {
+  const r = await act("reload word filter", "POST", "/filter/reload");
+  if (r) log(`word filter: ${r.words} words on ${r.nodes} node(s), ${r.failed} failed`, r.failed === 0);
+});
+$("delete-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const seq = $("del-seq").value.trim();
+  const q = new URLSearchParams({ lane: $("del-lane").value });
+  const reason = $("del-reason").value.trim();
+  if (reason) q.set("reason", reason);
+  act(`delete message ${seq}`, "DELETE", `${R()}/messages/${encodeURIComponent(seq)}?${q}`);
+});
 $("ring-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   act("set ring size", "PUT", R() + "/ring", { size: Number($("ring").value || 0) });

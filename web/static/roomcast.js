@@ -22,7 +22,10 @@
 //     least MIN_SILENT_MS) is given up: the client reconnects through
 //     opt.url, which redirects it to the node serving it now;
 //   - 1:1 and group messages (docs/offline.md), as client/offline.go: see
-//     "Offline 1:1 and group messages" below.
+//     "Offline 1:1 and group messages" below;
+//   - live-room moderation (docs/moderation.md): deleteMessage(room, seq,
+//     {priority, reason}) and moderate(room, action, user, {durationMs,
+//     reason}); deletions reach every viewer as "deleted" events.
 //
 //   import { RoomcastClient } from "/sdk/roomcast.js";
 //   const c = new RoomcastClient({ url: "ws://127.0.0.1:8080/ws", token });
@@ -33,6 +36,9 @@
 //
 // Events (c.on(name, fn) returns a function that removes fn):
 //   message     (room, msg)     msg = {seq, msgId, from, ts, body, kind, priority}
+//   deleted     (room, del)     del = {seq, priority, msgId}: a message was deleted by
+//                               moderation; remove it (deletion events and tombstones
+//                               never reach "message")
 //   missed      (room, n)       n normal messages were evicted before we got them
 //   kick        (room, reason)  removed from room ("" = the connection): NOT_PULLING, ADMIN, BANNED, ...
 //   state       (connected, err) true once (re)connected and every room rejoined
@@ -199,6 +205,8 @@ function toRoomMessage(m) {
     body: m.body ?? "",
     kind: m.kind ?? "",
     priority: !!m.priority,
+    deleted: !!m.deleted,
+    deletes: m.deletes ? { seq: num(m.deletes.seq), priority: !!m.deletes.priority, msgId: String(m.deletes.msgId ?? "0") } : null,
   };
 }
 
@@ -892,8 +900,37 @@ export class RoomcastClient {
       this.st.missed += missed;
       this.emit("missed", room, missed);
     }
-    this.st.messages += fresh.length;
-    for (const m of fresh) this.emit("message", room, m);
+    const shown = fresh.filter((m) => !m.deletes && !m.deleted);
+    this.st.messages += shown.length;
+    for (const m of fresh) {
+      if (m.deletes) this.emit("deleted", room, m.deletes);
+      else if (!m.deleted) this.emit("message", room, m);
+    }
+  }
+
+  /**
+   * Deletes a message of a room (docs/moderation.md): your own within the
+   * server's room.delete_window, any as a moderator, host or admin.
+   * Resolves with {room, seq, priority, eventPseq}; every viewer gets "deleted".
+   */
+  async deleteMessage(room, seq, { priority = false, reason = "" } = {}) {
+    const del = { room, seq: String(seq) };
+    if (priority) del.priority = true;
+    if (reason) del.reason = reason;
+    const d = (await this.request({ deleteMessage: del })).messageDeleted;
+    return { room: d.room, seq: num(d.seq), priority: !!d.priority, eventPseq: num(d.eventPseq) };
+  }
+
+  /**
+   * Moderates a room as its host or moderator (on a user of a lower rank)
+   * or with an admin token: action is "MUTE", "UNMUTE" or "KICK"
+   * (docs/moderation.md). Rejects with MODERATION_FORBIDDEN otherwise.
+   */
+  async moderate(room, action, user, { durationMs = 0, reason = "" } = {}) {
+    const m = { room, action, user };
+    if (durationMs > 0) m.durationMs = String(durationMs);
+    if (reason) m.reason = reason;
+    await this.request({ moderateRoom: m });
   }
 
   // ---- Offline 1:1 and group messages (client/offline.go) ----

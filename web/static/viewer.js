@@ -43,6 +43,8 @@ function addMessage(m) {
   const li = el("li", m.priority ? "msg notice" : "msg");
   li.dataset.msgId = m.msgId;
   li.dataset.from = m.from;
+  li.dataset.seq = m.seq;
+  li.dataset.lane = m.priority ? "priority" : "normal";
   li.append(el("span", "ts", time(m.ts)));
   if (m.priority) li.append(el("span", "badge", m.kind || "notice"));
   li.append(el("b", "from", m.from), el("span", "body", m.body));
@@ -56,8 +58,20 @@ function fly(m) {
   const d = el("span", m.priority ? "dm notice" : "dm", m.body);
   d.style.top = `${(Math.floor(Math.random() * 8) * 11) + 2}%`;
   d.style.animationDuration = `${6 + Math.random() * 3}s`;
+  d.dataset.msgId = m.msgId;
   d.addEventListener("animationend", () => d.remove());
   danmaku.append(d);
+}
+
+// removeMessage takes a deleted message off the chat and the stage.
+function removeMessage(del) {
+  const lane = del.priority ? "priority" : "normal";
+  for (const li of chat.querySelectorAll("li.msg")) {
+    if (li.dataset.seq === String(del.seq) && li.dataset.lane === lane) li.remove();
+  }
+  if (del.msgId !== "0") {
+    for (const d of danmaku.querySelectorAll(".dm")) if (d.dataset.msgId === del.msgId) d.remove();
+  }
 }
 
 function addSkipped(n) {
@@ -92,6 +106,7 @@ async function start(roomName, user) {
   client = c;
   c.on("message", (r, m) => r === room && addMessage(m));
   c.on("missed", (r, n) => r === room && addSkipped(n));
+  c.on("deleted", (r, del) => r === room && removeMessage(del));
   c.on("joined", (r, j) => r === room && ($("viewers").textContent = j.viewers));
   c.on("kick", (r, reason) => {
     if (r && r !== room) return;
@@ -137,6 +152,8 @@ $("send-form").addEventListener("submit", async (ev) => {
     const code = e instanceof RoomcastError ? e.code : "ERROR";
     const why = { BANNED: "you are banned here", MUTED: "you are muted", RATE_LIMITED: "the room is busy, try again",
       CONN_RATE_LIMITED: "slow down",
+      SLOW_MODE: `slow mode: wait ${Math.ceil((e.retryAfterMs ?? 0) / 1000)}s`,
+      MESSAGE_BLOCKED: "the room's word filter blocked it",
       ROOM_NOT_JOINED: removedFor === "BANNED" ? "you were banned from this room" : "you are not in this room" }[code] ?? e.message;
     showError(`Not sent (${code}): ${why}`);
   }
