@@ -564,10 +564,14 @@ func (s *Service) appendOne(r *room, m *pb.RoomMessage, at time.Time) (entry, bo
 		s.tombstone(r, m.Deletes)
 	}
 	switch {
-	case m.Priority && m.System:
-		err = r.buf.PushNotice(m.Seq, e, len(bin), at)
 	case m.Priority:
-		err = r.buf.PushPriority(m.Seq, e, len(bin), at)
+		dropped := r.buf.PriorityDropped()
+		if m.System {
+			err = r.buf.PushNotice(m.Seq, e, len(bin), at)
+		} else {
+			err = r.buf.PushPriority(m.Seq, e, len(bin), at)
+		}
+		s.metrics.priorityDropped.Add(float64(r.buf.PriorityDropped() - dropped))
 	default:
 		var evicted int
 		evicted, err = r.buf.Append(m.Seq, e)

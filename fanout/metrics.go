@@ -11,6 +11,7 @@ type metrics struct {
 	deliverNoRoom   prometheus.Counter
 	deliverStale    prometheus.Counter
 	evicted         prometheus.Counter
+	priorityDropped prometheus.Counter
 	notifySent      prometheus.Counter
 	notifyMerged    prometheus.Counter
 	inlineDelivered prometheus.Counter
@@ -36,6 +37,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 		deliverNoRoom:   c("room_messages_no_room_total", "Room messages that reached this node after its last viewer of the room left."),
 		deliverStale:    c("room_messages_stale_total", "Room messages whose seq the local buffer already had (replays)."),
 		evicted:         c("ring_evicted_total", "Normal messages evicted from local rings (oldest first)."),
+		priorityDropped: c("priority_dropped_total", "Priority messages removed from local priority queues because a bound (fanout.priority_max_items or _max_bytes) was exceeded; system notices go last. Expiry by age is not counted."),
 		notifySent:      c("notify_sent_total", "Notify frames queued to viewers."),
 		notifyMerged:    c("notify_merged_total", "Messages that rode on a Notify made for an earlier message (merged, so no Notify of their own)."),
 		inlineDelivered: c("messages_inline_total", "Room messages delivered inside Notify frames."),
@@ -85,7 +87,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 	}
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.delivered, m.deliverNoRoom, m.deliverStale, m.evicted, m.notifySent,
-			m.notifyMerged, m.inlineDelivered, m.pullDelivered, m.missed, m.pulls, m.kicks, m.backfilled, m.backfillErrors, m.repaired, m.repairErrors, m.repairSkipped, m.notifyComplete, m.tombstoned} {
+			m.notifyMerged, m.inlineDelivered, m.pullDelivered, m.missed, m.pulls, m.kicks, m.backfilled, m.backfillErrors, m.repaired, m.repairErrors, m.repairSkipped, m.notifyComplete, m.tombstoned, m.priorityDropped} {
 			cols = append(cols, col)
 		}
 		for _, col := range cols {

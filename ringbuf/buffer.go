@@ -69,6 +69,15 @@ func (b *Buffer[T]) PushPriority(seq uint64, v T, size int, now time.Time) error
 	return b.prio.Push(seq, v, size, now)
 }
 
+// PriorityDropped is how many items the priority queue removed because a
+// bound (items or bytes) was exceeded, ever; expiry by age is not counted.
+func (b *Buffer[T]) PriorityDropped() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	st := b.prio.Stats()
+	return st.DroppedItems + st.DroppedBytes
+}
+
 // PushNotice is PushPriority for an item the priority queue's bounds
 // remove last (a system notice; see Priority.PushKept).
 func (b *Buffer[T]) PushNotice(seq uint64, v T, size int, now time.Time) error {
