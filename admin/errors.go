@@ -37,7 +37,7 @@ const (
 	CodeBanned           = "BANNED"                 // 409: the notice's sender is banned in the room
 	CodeMuted            = "MUTED"                  // 409: the notice's sender is muted in the room
 	CodeUnavailable      = "UNAVAILABLE"            // 503: retry (e.g. the room's owner is moving)
-	CodeMsgNotFound      = "MESSAGE_NOT_FOUND"      // 404: no message with that seq in the room
+	CodeMsgNotFound      = "ROOM_MESSAGE_NOT_FOUND" // 404: no message with that seq in the room
 	CodeInternal         = "INTERNAL"               // 500: a bug
 )
 
