@@ -166,7 +166,7 @@ func TestBrowserSDKWaitsForRetryAfter(t *testing.T) {
 	ok, err := chromedp.Run(page.ctx, chromedp.Evaluate[bool](fmt.Sprintf(`(async () => {
 		window.log = { states: [] };
 		const { RoomcastClient } = await import("/sdk/roomcast.js");
-		window.c = new RoomcastClient({ url: %q, token: "t", backoffMinMs: 5, backoffMaxMs: 10 });
+		window.c = new RoomcastClient({ url: %q, token: "t", backoffMinMs: 5, backoffMaxMs: 10, encoding: "json" }); // the fake server speaks JSON
 		c.on("state", (up) => log.states.push(up));
 		await c.connect();
 		const sent = await c.sendDirect("v", "hi");
