@@ -20,6 +20,26 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// placeOf fills in a launcher's working directory (a new temp dir named
+// prefix* when empty) and port (a free one when 0).
+func placeOf(dir, prefix string, port int) (string, int, error) {
+	if dir == "" {
+		d, err := os.MkdirTemp("", prefix)
+		if err != nil {
+			return "", 0, err
+		}
+		dir = d
+	}
+	if port == 0 {
+		p, err := FreePort()
+		if err != nil {
+			return "", 0, err
+		}
+		port = p
+	}
+	return dir, port, nil
+}
+
 // proc is a child process we own.
 type proc struct {
 	mu   sync.Mutex
