@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -381,7 +382,7 @@ func (s *Service) backfill(r *room) {
 		s.appendOne(r, m, time.Time{})
 	}
 	s.metrics.backfilled.Add(float64(len(prio) + len(normal)))
-	repairing := s.settle(r, true)
+	repairing := s.settle(r, false)
 	r.lmu.Unlock()
 	if !repairing {
 		for _, sh := range s.shards {
@@ -391,22 +392,31 @@ func (s *Service) backfill(r *room) {
 }
 
 // settle ends r's loading: the deliveries that waited are appended in
-// order, unless (repair set) the first opens a seq gap that the repair
-// goroutine takes; r then stays loading until it is done. The caller holds
-// r.lmu.
-func (s *Service) settle(r *room, repair bool) (repairing bool) {
-	if repair && len(r.pending) > 0 {
-		if head, gap := s.gapBefore(r, r.pending[0]); gap && s.queueRepair(r, r.pending[0], head) {
-			return true
-		}
-	}
+// order, unless one of them opens a seq gap in its lane (priority or not)
+// that the repair goroutine takes: r then stays loading until it is done,
+// with that delivery and the ones after it still waiting. Each waiting
+// delivery is checked, not only the first: the two lanes have their own
+// heads, and a gap in one found while the other was being repaired must
+// be repaired too (or the viewers' complete Notifies would skip it).
+// skipFirst: the first waiting delivery follows a repair that already
+// ran (and may have failed): append it without asking again. The caller
+// holds r.lmu.
+func (s *Service) settle(r *room, skipFirst bool) (repairing bool) {
 	n := 0
-	for _, m := range r.pending {
+	defer func() { s.metrics.delivered.Add(float64(n)) }()
+	for i, m := range r.pending {
+		if i > 0 || !skipFirst {
+			if head, gap := s.gapBefore(r, m); gap && s.queueRepair(r, m, head) {
+				rest := slices.Clone(r.pending[i:])
+				clear(r.pending)
+				r.pending = rest
+				return true
+			}
+		}
 		if _, ok := s.appendOne(r, m, s.now()); ok {
 			n++
 		}
 	}
-	s.metrics.delivered.Add(float64(n))
 	clear(r.pending)
 	r.loading, r.pending, r.gap = false, nil, gapRepair{}
 	return false
@@ -543,7 +553,7 @@ func (s *Service) repairer(stop <-chan struct{}) {
 func (s *Service) finishRepair(r *room, missing []*pb.RoomMessage, err error) {
 	r.lmu.Lock()
 	s.fillWith(r, missing, err, r.gap.head, r.pending[0].Seq)
-	s.settle(r, false)
+	s.settle(r, true) // may queue the next gap's repair
 	r.lmu.Unlock()
 	for _, sh := range s.shards {
 		sh.markPending(r)

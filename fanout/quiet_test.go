@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -275,5 +276,93 @@ func TestWaitingRoomIsNotWalkedButWakes(t *testing.T) {
 	s.roundAll()
 	if n := w.notifies(); len(n) != 1 || n[0].Seq != 3 {
 		t.Fatalf("new viewer of a waiting room: %v", n)
+	}
+}
+
+// laneHistory answers Recent from one map per lane; its first Recent
+// blocks until release is closed.
+type laneHistory struct {
+	normal, prio map[uint64]*pb.RoomMessage
+	release      chan struct{}
+	asked        chan struct{}
+	once         sync.Once
+}
+
+func (h *laneHistory) Tail(context.Context, string, bool, int) ([]*pb.RoomMessage, error) {
+	return nil, nil
+}
+
+func (h *laneHistory) Recent(ctx context.Context, _ string, priority bool, after uint64, n int) ([]*pb.RoomMessage, error) {
+	first := false
+	h.once.Do(func() { first = true; close(h.asked) })
+	if first {
+		select {
+		case <-h.release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	lane := h.normal
+	if priority {
+		lane = h.prio
+	}
+	var out []*pb.RoomMessage
+	for seq := after + 1; seq <= after+uint64(n); seq++ {
+		if m := lane[seq]; m != nil {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// TestGapInTheOtherLaneWhileRepairing: while a gap of the normal lane is
+// being repaired, a priority delivery that opens a gap of its own lane
+// arrives (both lanes' deliveries were lost while this node was out of
+// the owner's list). It must be repaired too: the viewer gets every
+// priority message, none skipped by a complete Notify.
+func TestGapInTheOtherLaneWhileRepairing(t *testing.T) {
+	h := &laneHistory{normal: map[uint64]*pb.RoomMessage{}, prio: map[uint64]*pb.RoomMessage{},
+		release: make(chan struct{}), asked: make(chan struct{})}
+	for seq := uint64(1); seq <= 5; seq++ {
+		h.normal[seq] = msg(seq, "m")
+		p := msg(seq, "notice")
+		p.Priority, p.MsgId = true, 5000+seq
+		h.prio[seq] = p
+	}
+	s, err := New(Deps{History: h}, Config{Shards: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Start(context.Background())
+	defer func() { _ = s.Close(context.Background()) }()
+	v := &fakeSession{user: "v"}
+	join(s, v, "r", 0, 0)
+	got := func() (normal, prio []uint64) {
+		for _, n := range v.notifies() {
+			for _, m := range n.Messages {
+				if m.Priority {
+					prio = append(prio, m.Seq)
+				} else {
+					normal = append(normal, m.Seq)
+				}
+			}
+		}
+		return normal, prio
+	}
+	s.Deliver("r", h.normal[1])
+	s.Deliver("r", h.prio[1])
+	waitFor(t, "the first message of each lane", func() bool { n, p := got(); return len(n) == 1 && len(p) == 1 })
+
+	s.Deliver("r", h.normal[5]) // 2..4 lost: repaired, blocked for now
+	<-h.asked
+	s.Deliver("r", h.prio[4]) // 2..3 lost: waits behind the repair
+	close(h.release)
+	waitFor(t, "both lanes' heads", func() bool { n, p := got(); return len(n) > 0 && n[len(n)-1] == 5 && p[len(p)-1] == 4 })
+	n, p := got()
+	if !slices.Equal(n, []uint64{1, 2, 3, 4, 5}) || !slices.Equal(p, []uint64{1, 2, 3, 4}) {
+		t.Fatalf("viewer got normal %v, priority %v; want 1..5 and 1..4", n, p)
+	}
+	if got := testutil.ToFloat64(s.metrics.repaired); got != 5 {
+		t.Fatalf("gap_repaired = %v, want 5 (3 normal, 2 priority)", got)
 	}
 }

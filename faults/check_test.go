@@ -346,10 +346,23 @@ func (s *suite) checkPriority() {
 					got[m.Seq] = m.MsgId
 				}
 			}
+			missing := 0
 			for seq, id := range stored {
 				if seq > from && got[seq] != id {
+					missing++
 					t.Errorf("priority %s: %s never got stored pseq %d (msg_id %d)", r, v.User, seq, id)
 				}
+			}
+			if missing > 0 {
+				// What the viewer did get, for the one who reads the failure.
+				var order []uint64
+				for _, m := range v.Got(r) {
+					if m.Priority {
+						order = append(order, m.Seq)
+					}
+				}
+				t.Logf("priority %s: %s joined at pseq %d, got pseqs %v in that order; told missed %d; stats %+v",
+					r, v.User, from, order, v.Missed(r), v.Stats())
 			}
 		}
 		t.Logf("priority %s: %d acked, %d stored, every stored notice delivered to all %d viewers", r, len(acked), len(stored), len(s.allViewers()))
