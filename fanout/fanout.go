@@ -129,6 +129,13 @@ type room struct {
 	loading bool
 	pending []*pb.RoomMessage
 	gap     gapRepair
+	// filled: History answered the backfill, so the ring's heads were the
+	// room's when it was read: a lane still empty then (head 0) that next
+	// gets seq 3 lost 1 and 2 (delivered before this node was in the
+	// owner's list). Without it a head of 0 says nothing.
+	filled bool
+	// ringSize is the normal ring's capacity: a repair fetches no more.
+	ringSize int
 }
 
 type gapRepair struct {
@@ -283,7 +290,7 @@ func (s *Service) Subscribe(sess Session, roomID string) *Sub {
 		if n := rs.sizes[roomID]; n > 0 {
 			bc.RingSize = n
 		}
-		r = &room{id: roomID, buf: ringbuf.NewBuffer[entry](bc), parts: make([]part, len(s.shards)), born: s.now()}
+		r = &room{id: roomID, buf: ringbuf.NewBuffer[entry](bc), parts: make([]part, len(s.shards)), born: s.now(), ringSize: bc.RingSize}
 		r.loading = s.history != nil
 		rs.rooms[roomID] = r
 	}
@@ -375,6 +382,7 @@ func (s *Service) backfill(r *room) {
 		s.log.Warn("room history unavailable; the local ring starts empty", "room", r.id, "err", err)
 	}
 	r.lmu.Lock()
+	r.filled = err == nil
 	for _, m := range prio {
 		s.appendOne(r, m, time.UnixMilli(m.Ts))
 	}
@@ -428,6 +436,15 @@ func (s *Service) settle(r *room, skipFirst bool) (repairing bool) {
 func (s *Service) queueRepair(r *room, m *pb.RoomMessage, head uint64) bool {
 	select {
 	case s.repairs <- r:
+		// No more than the lane keeps: the older part of a longer gap
+		// would be evicted at once (the viewers are told they missed it).
+		keep := uint64(max(s.cfg.PriorityMaxItems, 1))
+		if !m.Priority {
+			keep = uint64(max(r.ringSize, 1))
+		}
+		if m.Seq-1-head > keep {
+			head = m.Seq - 1 - keep
+		}
 		r.loading = true
 		r.gap = gapRepair{priority: m.Priority, head: head}
 		return true
@@ -489,7 +506,8 @@ func (s *Service) Heads(roomID string) (seq, pseq uint64, ok bool) {
 }
 
 // gapBefore reports whether m's seq lies past its lane's head + 1 (with
-// the head) while there is a History to fill the gap from.
+// the head) while there is a History to fill the gap from. An empty lane
+// (head 0) has a gap only when the backfill read the room (r.filled).
 func (s *Service) gapBefore(r *room, m *pb.RoomMessage) (head uint64, gap bool) {
 	if s.history == nil {
 		return 0, false
@@ -499,7 +517,7 @@ func (s *Service) gapBefore(r *room, m *pb.RoomMessage) (head uint64, gap bool) 
 	if m.Priority {
 		head = pseq
 	}
-	return head, head > 0 && m.Seq > head+1
+	return head, (head > 0 || r.filled) && m.Seq > head+1
 }
 
 // fillWith appends what History returned for a gap (head, seq). The

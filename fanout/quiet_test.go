@@ -326,7 +326,7 @@ func TestGapInTheOtherLaneWhileRepairing(t *testing.T) {
 	for seq := uint64(1); seq <= 5; seq++ {
 		h.normal[seq] = msg(seq, "m")
 		p := msg(seq, "notice")
-		p.Priority, p.MsgId = true, 5000+seq
+		p.Priority, p.MsgId, p.Ts = true, 5000+seq, time.Now().UnixMilli()
 		h.prio[seq] = p
 	}
 	s, err := New(Deps{History: h}, Config{Shards: 1})
@@ -364,5 +364,42 @@ func TestGapInTheOtherLaneWhileRepairing(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(s.metrics.repaired); got != 5 {
 		t.Fatalf("gap_repaired = %v, want 5 (3 normal, 2 priority)", got)
+	}
+}
+
+// TestGapFromAnEmptyLane: a local room filled from History while its
+// priority lane was still empty, whose first priority deliveries were
+// lost (sent before this node was in the owner's list): the first one
+// that arrives opens a gap from 0, which is repaired.
+func TestGapFromAnEmptyLane(t *testing.T) {
+	h := &laneHistory{normal: map[uint64]*pb.RoomMessage{}, prio: map[uint64]*pb.RoomMessage{},
+		release: make(chan struct{}), asked: make(chan struct{})}
+	close(h.release)
+	s, err := New(Deps{History: h}, Config{Shards: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Start(context.Background())
+	defer func() { _ = s.Close(context.Background()) }()
+	v := &fakeSession{user: "v"}
+	join(s, v, "r", 0, 0) // the backfill finds the room empty
+	for seq := uint64(1); seq <= 3; seq++ {
+		p := msg(seq, "notice")
+		p.Priority, p.MsgId, p.Ts = true, 5000+seq, time.Now().UnixMilli()
+		h.prio[seq] = p
+	}
+	s.Deliver("r", h.prio[3]) // 1 and 2 never reached this node
+	var got []uint64
+	waitFor(t, "pseq 3", func() bool {
+		got = got[:0]
+		for _, n := range v.notifies() {
+			for _, m := range n.Messages {
+				got = append(got, m.Seq)
+			}
+		}
+		return len(got) > 0 && got[len(got)-1] == 3
+	})
+	if !slices.Equal(got, []uint64{1, 2, 3}) {
+		t.Fatalf("viewer got %v, want 1, 2, 3", got)
 	}
 }

@@ -143,8 +143,8 @@ func (s *suite) checkLive() {
 			}
 			lost := snap.Seq - joinedAt - got
 			if missed := v.Missed(r); lost != missed {
-				t.Errorf("%s in %s: did not get %d of the %d messages since it joined, but was told it missed %d",
-					v.User, r, lost, snap.Seq-joinedAt, missed)
+				t.Errorf("%s in %s: did not get %d of the %d messages since it joined, but was told it missed %d (holes: %v; stats %+v)",
+					v.User, r, lost, snap.Seq-joinedAt, missed, holes(v.Got(r), joinedAt, snap.Seq), v.Stats())
 			}
 			lostTotal += lost
 			missedTotal += v.Missed(r)
@@ -502,4 +502,27 @@ func (s *suite) checkTrolls() {
 			}
 		}
 	}
+}
+
+// holes lists the normal seqs in (from, head] that msgs lacks, as ranges.
+func holes(msgs []*pb.RoomMessage, from, head uint64) []string {
+	have := map[uint64]bool{}
+	for _, m := range msgs {
+		if !m.Priority {
+			have[m.Seq] = true
+		}
+	}
+	var out []string
+	for seq := from + 1; seq <= head; seq++ {
+		if have[seq] {
+			continue
+		}
+		end := seq
+		for end+1 <= head && !have[end+1] {
+			end++
+		}
+		out = append(out, fmt.Sprintf("%d-%d", seq, end))
+		seq = end
+	}
+	return out
 }
