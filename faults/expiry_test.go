@@ -9,10 +9,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/go-zookeeper/zk"
-
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/internal/testsupport/nodetest"
+	"github.com/roomcast/roomcast/internal/zk"
 	"github.com/roomcast/roomcast/placement"
 )
 

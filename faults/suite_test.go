@@ -11,12 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
 	"github.com/roomcast/roomcast/internal/testsupport/nodetest"
+	"github.com/roomcast/roomcast/internal/zk"
 	"github.com/roomcast/roomcast/localcluster"
 	"github.com/roomcast/roomcast/offline"
 	"github.com/roomcast/roomcast/placement"

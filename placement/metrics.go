@@ -3,8 +3,9 @@ package placement
 import (
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/roomcast/roomcast/internal/zk"
 )
 
 type zkMetrics struct {

@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/roomcast/roomcast/internal/testsupport/testenv"
+	"github.com/roomcast/roomcast/internal/zk"
 )
 
 // membersFactory builds the members of one cluster for the conformance

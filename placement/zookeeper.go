@@ -14,9 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/go-zookeeper/zk"
-
 	"github.com/roomcast/roomcast/internal/loops"
+	"github.com/roomcast/roomcast/internal/zk"
 )
 
 // ZooKeeperConfig configures a ZooKeeper member. Zero fields take the
