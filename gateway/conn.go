@@ -160,10 +160,11 @@ func (c *conn) closing() bool { return c.ws.Closing() }
 // that broke the protocol is logged (rate-limited per reason: see
 // loglimit.go), never at ERROR.
 func (c *conn) Closing(reason string, err error) {
-	c.g.metrics.closes.WithLabelValues(reason).Inc()
+	// The limit first: whoever sees the close counted sees its limit too.
 	if limit := closeLimit[reason]; limit != "" {
 		c.g.metrics.limits.refused(limit)
 	}
+	c.g.metrics.closes.WithLabelValues(reason).Inc()
 	if reason == ReasonBadWebSocket || reason == ReasonFrameTooLarge {
 		why := reason
 		if err != nil {
