@@ -29,8 +29,10 @@ type Config struct {
 	MaxUnanswered int `yaml:"max_unanswered"`
 	// InlineBytes is the budget of message bytes a Notify may carry inline
 	// (a Notify that carries every new message is complete: no answer is
-	// expected); -1 turns inlining off, so every Notify needs a pull.
-	// Default 16384.
+	// expected); -1 turns inlining off, so every Notify needs a pull. It
+	// is also the backlog past which a viewer gets no messages inline (see
+	// Backlogger). Keep twice it plus PullBytes below
+	// gateway.max_queue_bytes. Default 16384.
 	InlineBytes int `yaml:"inline_bytes"`
 	// PullLimit caps the messages one PullResult carries (and is the default
 	// when the client asks for 0). Default 200.

@@ -195,7 +195,7 @@ func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool, sent 
 	}()
 	interval := svc.pacer.Interval(int(r.viewers.Load()), int(svc.viewers.Load()))
 	var memo frameMemo
-	merged, inlined, complete, missed := 0, 0, 0, uint64(0)
+	merged, inlined, complete, backedUp, missed := 0, 0, 0, 0, uint64(0)
 	for _, sub := range subs {
 		sub.mu.Lock()
 		if !sub.ready {
@@ -230,7 +230,8 @@ func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool, sent 
 			sub.mu.Unlock()
 			continue
 		}
-		n := memo.get(r, frameKey{known: sub.known, pknown: sub.pknown, head: head, phead: phead}, cfg)
+		bare := sub.backedUp(cfg.InlineBytes)
+		n := memo.get(r, frameKey{known: sub.known, pknown: sub.pknown, head: head, phead: phead, bare: bare}, cfg)
 		if n.inline {
 			sub.known, sub.pknown = n.known, n.pknown
 			sub.pulling = false
@@ -254,16 +255,27 @@ func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool, sent 
 			if n.inline {
 				complete++
 			}
+			if bare {
+				backedUp++
+			}
 		}
 		sub.mu.Unlock()
 	}
 	r.notifies.Add(uint64(sent))
 	svc.metrics.notifySent.Add(float64(sent))
 	svc.metrics.notifyComplete.Add(float64(complete))
+	svc.metrics.notifyBackedUp.Add(float64(backedUp))
 	svc.metrics.notifyMerged.Add(float64(merged))
 	svc.metrics.inlineDelivered.Add(float64(inlined))
 	svc.metrics.missed.Add(float64(missed))
 	return due, later, sent
+}
+
+// backedUp reports whether the viewer holds more than limit bytes that
+// its client has not taken (see Backlogger); never with inlining off.
+// Called under s.mu, like Push.
+func (s *Sub) backedUp(limit int) bool {
+	return s.backlog != nil && limit > 0 && s.backlog.Backlog() > limit
 }
 
 // nanos is when a viewer notified at t may be notified again after d, in

@@ -17,8 +17,12 @@
 //     Notify, which is then complete: the viewer's cursors move to the
 //     heads as the frame is queued, no answer is expected and the viewer
 //     is not pulling, so a quiet room costs one frame per message. A
-//     Notify that needs a pull (too much for inline, or a gap) makes the
-//     viewer "pulling": no further Notify until it pulls or
+//     viewer whose connection is backed up (a Backlogger holding more than
+//     Config.InlineBytes its client has not taken) gets no messages
+//     inline: what it is sent is then paced by its own pulls. A Notify
+//     that needs a pull (too much for inline, a gap, or a backed-up
+//     viewer) makes the viewer "pulling": no further Notify until it
+//     pulls or
 //     Config.PullWindow passes; after Config.MaxUnanswered such
 //     notifications without a pull it is kicked with reason NOT_PULLING.
 //  4. Pull returns what follows the client's cursors from the priority

@@ -33,6 +33,17 @@ type Session interface {
 	Kick(room string, reason pb.Kick_Reason)
 }
 
+// Backlogger is a Session that tells how many bytes it holds that its
+// client has not taken yet (the gateway's connections do). Such a viewer
+// gets messages inline in a Notify only while its backlog is at most
+// Config.InlineBytes; past that it gets a Notify that needs a pull, so
+// what it is sent next is paced by its own pulls and a burst cannot fill
+// the queue of a client that is reading, only slower than the room.
+// Backlog must not block and must not call back into the Service.
+type Backlogger interface {
+	Backlog() int
+}
+
 // History is the room store's backup of the rings. The node fills a room
 // from it when it starts holding the room (after a restart, or for its
 // first local viewer), and fills seq gaps from it (deliveries lost between
@@ -166,10 +177,11 @@ func (p *part) unblock() {
 
 // Sub is one viewer (session) of one room on this node.
 type Sub struct {
-	sess  Session
-	room  *room
-	shard int
-	idx   int // index in room.parts[shard].subs; guarded by the shard lock
+	sess    Session
+	backlog Backlogger // sess, if it is one
+	room    *room
+	shard   int
+	idx     int // index in room.parts[shard].subs; guarded by the shard lock
 
 	mu         sync.Mutex
 	ready      bool
@@ -301,6 +313,7 @@ func (s *Service) Subscribe(sess Session, roomID string) *Sub {
 	}
 
 	sub := &Sub{sess: sess, room: r, shard: int(s.next.Add(1) % uint64(len(s.shards)))}
+	sub.backlog, _ = sess.(Backlogger)
 	sh := s.shards[sub.shard]
 	sh.mu.Lock()
 	p := &r.parts[sub.shard]

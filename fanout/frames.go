@@ -6,10 +6,12 @@ import (
 )
 
 // frameKey identifies one shared frame of a room: a Notify for viewers at
-// cursors (known, pknown), or (pull set) the PullResult for a Pull with id
+// cursors (known, pknown) (bare: without messages inline, for a viewer
+// that is backed up), or (pull set) the PullResult for a Pull with id
 // 0 after (known, pknown) with the given limit; both at heads (head, phead).
 type frameKey struct {
 	pull          bool
+	bare          bool
 	limit         int
 	known, pknown uint64
 	head, phead   uint64
@@ -74,7 +76,11 @@ func (m *frameMemo) get(r *room, k frameKey, cfg *Config) *frame {
 	if m.f != nil && m.key == k {
 		return m.f
 	}
-	f := r.cached(k, func() *frame { return r.buildNotify(k, cfg.InlineBytes) })
+	inline := cfg.InlineBytes
+	if k.bare {
+		inline = -1
+	}
+	f := r.cached(k, func() *frame { return r.buildNotify(k, inline) })
 	m.key, m.f = k, f
 	return f
 }

@@ -25,6 +25,7 @@ type metrics struct {
 	repairErrors    prometheus.Counter
 	repairSkipped   prometheus.Counter
 	notifyComplete  prometheus.Counter
+	notifyBackedUp  prometheus.Counter
 	tombstoned      prometheus.Counter
 }
 
@@ -49,6 +50,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 		repairErrors:    c("gap_repair_errors_total", "Seq gaps that could not be filled (viewers are told they missed messages)."),
 		repairSkipped:   c("gap_repair_skipped_total", "Seq gaps not repaired because the repair queue was full or the service was closing (viewers are told they missed messages)."),
 		notifyComplete:  c("notify_complete_total", "Notify frames that carried every new message (complete: no answer expected, the viewer is not pulling)."),
+		notifyBackedUp:  c("notify_backed_up_total", "Notify frames sent without messages inline (the viewer must pull) because the viewer's connection held more than fanout.inline_bytes its client had not taken yet."),
 		tombstoned:      c("tombstoned_total", "Messages of local rings replaced by their tombstone (deleted by moderation)."),
 		pulls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "roomcast", Subsystem: "fanout", Name: "pulls_total",
@@ -87,7 +89,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 	}
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.delivered, m.deliverNoRoom, m.deliverStale, m.evicted, m.notifySent,
-			m.notifyMerged, m.inlineDelivered, m.pullDelivered, m.missed, m.pulls, m.kicks, m.backfilled, m.backfillErrors, m.repaired, m.repairErrors, m.repairSkipped, m.notifyComplete, m.tombstoned, m.priorityDropped} {
+			m.notifyMerged, m.inlineDelivered, m.pullDelivered, m.missed, m.pulls, m.kicks, m.backfilled, m.backfillErrors, m.repaired, m.repairErrors, m.repairSkipped, m.notifyComplete, m.notifyBackedUp, m.tombstoned, m.priorityDropped} {
 			cols = append(cols, col)
 		}
 		for _, col := range cols {

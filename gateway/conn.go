@@ -12,6 +12,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/roomcast/roomcast/auth"
+	"github.com/roomcast/roomcast/fanout"
 	"github.com/roomcast/roomcast/gateway/wsconn"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/protocol"
@@ -92,6 +93,16 @@ func (c *conn) Push(o *protocol.Outbound) bool {
 	return false
 }
 
+// Backlog implements fanout.Backlogger: the bytes queued for the client
+// that its socket has not taken yet.
+func (c *conn) Backlog() int { return c.ws.Backlog() }
+
+// A connection is a fanout session that tells its backlog.
+var _ interface {
+	fanout.Session
+	fanout.Backlogger
+} = (*conn)(nil)
+
 // Kick implements fanout.Session: the viewer of room was removed.
 func (c *conn) Kick(roomID string, reason pb.Kick_Reason) {
 	c.rmu.Lock()
@@ -149,10 +160,11 @@ func (c *conn) closing() bool { return c.ws.Closing() }
 // that broke the protocol is logged (rate-limited per reason: see
 // loglimit.go), never at ERROR.
 func (c *conn) Closing(reason string, err error) {
-	c.g.metrics.closes.WithLabelValues(reason).Inc()
+	// The limit first: whoever sees the close counted sees its limit too.
 	if limit := closeLimit[reason]; limit != "" {
 		c.g.metrics.limits.refused(limit)
 	}
+	c.g.metrics.closes.WithLabelValues(reason).Inc()
 	if reason == ReasonBadWebSocket || reason == ReasonFrameTooLarge {
 		why := reason
 		if err != nil {

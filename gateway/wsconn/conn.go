@@ -81,9 +81,10 @@ type Conn struct {
 
 // outQueue is the outbound queue; dropped when the writer drains it.
 type outQueue struct {
-	items []item
-	spare []item // the writer's last batch, reused while it runs
-	bytes int
+	items    []item
+	spare    []item // the writer's last batch, reused while it runs
+	bytes    int
+	inflight int // bytes of the batch the writer is writing
 }
 
 type closeState struct {
@@ -140,6 +141,19 @@ func (c *Conn) Push(op Op, data []byte, msgs int) PushResult {
 		c.grp.spawn(c.writeLoop)
 	}
 	return Queued
+}
+
+// Backlog is how many data bytes the connection holds that the socket
+// has not taken yet: queued, or in the batch the writer is writing (which
+// Stats.Queued and MaxQueueBytes no longer count). A client that reads
+// keeps it near zero.
+func (c *Conn) Backlog() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.q == nil {
+		return 0
+	}
+	return c.q.bytes + c.q.inflight
 }
 
 // Closing reports whether the connection is being closed.
@@ -235,6 +249,7 @@ func (c *Conn) writeLoop() {
 		q.items, q.spare = q.spare[:0], nil
 		n := q.bytes
 		q.bytes = 0
+		q.inflight = n
 		c.mu.Unlock()
 		c.grp.Queued.Add(-int64(n))
 
@@ -246,6 +261,7 @@ func (c *Conn) writeLoop() {
 		c.mu.Lock()
 		if c.q != nil {
 			c.q.spare = batch[:0]
+			c.q.inflight = 0
 		}
 		c.mu.Unlock()
 		if err != nil {
