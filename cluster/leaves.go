@@ -2,8 +2,12 @@ package cluster
 
 import (
 	"context"
+	"errors"
+	"net"
 	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/roomcast/roomcast/placement"
 	cpb "github.com/roomcast/roomcast/proto/clusterpb"
@@ -24,12 +28,14 @@ type leaveBatch struct {
 	pending map[string]uint32
 }
 
-func (b *leaveBatch) add(roomID string) {
+func (b *leaveBatch) add(roomID string) { b.addN(roomID, 1) }
+
+func (b *leaveBatch) addN(roomID string, n uint32) {
 	b.mu.Lock()
 	if b.pending == nil {
 		b.pending = make(map[string]uint32)
 	}
-	b.pending[roomID]++
+	b.pending[roomID] += n
 	b.mu.Unlock()
 }
 
@@ -70,9 +76,7 @@ func (n *Node) flushLeaves() {
 	v, ok := n.view()
 	if !ok {
 		for r, c := range p {
-			for i := uint32(0); i < c; i++ {
-				n.leaves.add(r)
-			}
+			n.leaves.addN(r, c)
 		}
 		return
 	}
@@ -99,9 +103,36 @@ func (n *Node) flushLeaves() {
 	for owner, b := range byOwner {
 		result := "ok"
 		if err := n.t.send(ctx, owner, &cpb.Envelope{Body: &cpb.Envelope_LeaveBatch{LeaveBatch: b}}); err != nil {
-			// The owner's next announcement from this node heals it.
 			result = "error"
+			if undelivered(err) {
+				// Nobody got it (the owner's subscription was
+				// reconnecting, Redis refused): the next round sends it
+				// again, to whoever owns the rooms then.
+				result = "retry"
+				for _, it := range b.Items {
+					n.leaves.addN(it.Room, it.Count)
+				}
+			}
+			// Otherwise it may have arrived: the owner's next
+			// announcement from this node heals a lost one.
 		}
 		n.metrics.rpcs.WithLabelValues("leave_batch", result).Inc()
 	}
+}
+
+// undelivered reports whether a one-way send surely did not reach its
+// receiver: no subscriber, Redis answered with an error, or no
+// connection to Redis could be made. A timeout
+// (ours or the connection's) may have come after the publish.
+func undelivered(err error) bool {
+	if errors.Is(err, ErrNoReceiver) {
+		return true
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || (errors.As(err, &ne) && ne.Timeout()) {
+		return false
+	}
+	var re redis.Error
+	var oe *net.OpError
+	return errors.As(err, &re) || (errors.As(err, &oe) && oe.Op == "dial")
 }
