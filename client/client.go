@@ -166,8 +166,8 @@ type Client struct {
 	enc protocol.Encoding
 
 	mu      sync.Mutex
-	url     string // current target (redirects), "" = opt.URL
-	moved   bool   // the server moved us: reconnect without backoff
+	url     string        // current target (redirects), "" = opt.URL
+	moved   bool          // the server moved us: reconnect without backoff
 	drain   time.Duration // a draining node asked us to wait this long (client/drain.go); -1: none
 	rooms   map[string]*roomState
 	session *session // current connection, nil while reconnecting

@@ -24,11 +24,13 @@ const DrainJitter = 0.1
 // onDrainKick records a draining node's delay and redirect; the session
 // ends when the node closes the connection right after the Kick.
 func (c *Client) onDrainKick(k *pb.Kick) {
-	if k.Reason != pb.Kick_SHUTDOWN || k.Room != "" || k.ReconnectAfterMs == 0 {
+	if k.Reason != pb.Kick_SHUTDOWN || k.Room != "" {
 		return
 	}
 	c.mu.Lock()
-	c.drain = time.Duration(k.ReconnectAfterMs) * time.Millisecond
+	if k.ReconnectAfterMs > 0 {
+		c.drain = time.Duration(k.ReconnectAfterMs) * time.Millisecond
+	}
 	if k.Redirect != "" {
 		c.url = k.Redirect
 	}

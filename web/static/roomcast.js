@@ -894,10 +894,10 @@ export class RoomcastClient {
 
   onKick(k) {
     const after = num(k.reconnectAfterMs);
-    if (k.reason === "SHUTDOWN" && !k.room && after > 0) {
+    if (k.reason === "SHUTDOWN" && !k.room) {
       // A draining node: when it closes the connection, wait `after`
       // (plus jitter), then reconnect where it says.
-      this.drainMs = after;
+      if (after > 0) this.drainMs = after;
       if (k.redirect) this.url = k.redirect;
     }
     if (k.reason === "MOVED" && k.redirect) {
