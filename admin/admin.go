@@ -66,6 +66,9 @@ type Deps struct {
 	// Filter reloads the word filter (POST /filter/reload). nil: that
 	// route answers UNAVAILABLE.
 	Filter FilterReloader
+	// Drain drains this node (POST /node/drain). nil: that route answers
+	// UNAVAILABLE.
+	Drain Drainer
 	// Logger records every mutation (who, what). nil: discard.
 	Logger *slog.Logger
 	// Registerer takes the API's metrics. nil: kept, not exported.
@@ -153,6 +156,7 @@ func (h *Handler) routesTable() {
 	h.route("GET /api/v1/rooms", adminOnly, h.top)
 	h.route("GET /api/v1/rooms/{room}/viewers", anyUser, h.viewers)
 	h.moderationRoutes()
+	h.drainRoutes()
 }
 
 func (h *Handler) route(pattern string, a access, fn handlerFunc) {

@@ -155,6 +155,9 @@ type Stats struct {
 	Missed     uint64 // messages reported missed
 	Reconnects uint64
 	FramesIn   uint64
+	// Drains counts reconnects a draining node asked for (Kick SHUTDOWN
+	// with reconnect_after_ms): waited for, not counted as failures.
+	Drains uint64
 }
 
 // Client is a roomcast connection that survives reconnects.
@@ -163,8 +166,9 @@ type Client struct {
 	enc protocol.Encoding
 
 	mu      sync.Mutex
-	url     string // current target (redirects), "" = opt.URL
-	moved   bool   // the server moved us: reconnect without backoff
+	url     string        // current target (redirects), "" = opt.URL
+	moved   bool          // the server moved us: reconnect without backoff
+	drain   time.Duration // a draining node asked us to wait this long (client/drain.go); -1: none
 	rooms   map[string]*roomState
 	session *session // current connection, nil while reconnecting
 	connErr error
@@ -173,7 +177,7 @@ type Client struct {
 	off    offlineClient // client/offline.go
 	nextID atomic.Uint32
 	stats  struct {
-		notifies, pulls, acks, messages, dupes, missed, reconnects, framesIn atomic.Uint64
+		notifies, pulls, acks, messages, dupes, missed, reconnects, framesIn, drains atomic.Uint64
 	}
 
 	ctx    context.Context
@@ -195,7 +199,7 @@ type roomState struct {
 // up; later breaks are repaired in the background unless NoReconnect.
 func Dial(ctx context.Context, opt Options) (*Client, error) {
 	opt.defaults()
-	c := &Client{opt: opt, rooms: make(map[string]*roomState)}
+	c := &Client{opt: opt, rooms: make(map[string]*roomState), drain: -1}
 	if opt.JSON {
 		c.enc = protocol.JSON
 	}
@@ -233,7 +237,7 @@ func (c *Client) Stats() Stats {
 	return Stats{
 		Notifies: c.stats.notifies.Load(), Pulls: c.stats.pulls.Load(), Acks: c.stats.acks.Load(),
 		Messages: c.stats.messages.Load(), Duplicates: c.stats.dupes.Load(), Missed: c.stats.missed.Load(),
-		Reconnects: c.stats.reconnects.Load(), FramesIn: c.stats.framesIn.Load(),
+		Reconnects: c.stats.reconnects.Load(), FramesIn: c.stats.framesIn.Load(), Drains: c.stats.drains.Load(),
 	}
 }
 
@@ -255,6 +259,11 @@ func (c *Client) supervise(s *session) {
 	for {
 		err := s.wait()
 		c.mu.Lock()
+		drain := c.drain
+		c.drain = -1
+		if drain >= 0 {
+			err = fmt.Errorf("%w: reconnect after %v (%v)", ErrNodeDraining, drain, err)
+		}
 		c.session = nil
 		c.connErr = err
 		c.cond.Broadcast()
@@ -278,6 +287,12 @@ func (c *Client) supervise(s *session) {
 			d := backoff/2 + rand.N(backoff/2+1)
 			if moved {
 				d, moved = 0, false
+			}
+			if drain >= 0 {
+				// Asked by the node, not a failure: its delay (never
+				// less) with jitter, and the backoff does not grow.
+				d, drain = drainWait(drain), -1
+				c.stats.drains.Add(1)
 			}
 			d = max(d, asked)
 			select {

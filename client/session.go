@@ -363,6 +363,7 @@ func (c *Client) onPullResult(s *session, res *pb.PullResult) {
 }
 
 func (c *Client) onKick(k *pb.Kick) {
+	c.onDrainKick(k) // client/drain.go
 	if k.Reason == pb.Kick_MOVED && k.Redirect != "" {
 		// The cluster moved this user: reconnect there, at once, and resume.
 		c.setTarget(k.Redirect)

@@ -93,6 +93,14 @@ type Config struct {
 	// never parks.
 	// Default 2s.
 	ParkAfter time.Duration `yaml:"park_after"`
+	// DrainWindow is the span over which a draining node (SIGTERM, or POST
+	// /api/v1/node/drain) spreads its viewers' reconnects: each connection
+	// is told to wait its own delay in [0, DrainWindow) before it comes
+	// back (Kick.reconnect_after_ms), so the other nodes take about
+	// connections/DrainWindow new connections per second instead of all at
+	// once. -1 (in YAML: -1ns) tells every client to reconnect at once.
+	// Default 30s.
+	DrainWindow time.Duration `yaml:"drain_window"`
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -160,6 +168,9 @@ func (c Config) WithDefaults() Config {
 	if c.ParkAfter == 0 {
 		c.ParkAfter = 2 * time.Second
 	}
+	if c.DrainWindow == 0 {
+		c.DrainWindow = 30 * time.Second
+	}
 	if c.ClientIPTrustedHops == 0 {
 		c.ClientIPTrustedHops = 1
 	}
@@ -218,6 +229,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("gateway.read_buffer_size: must be at least 64, got %d", c.ReadBufferSize)
 	case c.ClientIPTrustedHops < 0:
 		return fmt.Errorf("gateway.client_ip_trusted_hops: must not be negative, got %d", c.ClientIPTrustedHops)
+	case c.DrainWindow < -1:
+		return fmt.Errorf("gateway.drain_window: must be -1 (no spreading), 0 (default) or positive, got %v", c.DrainWindow)
+	case c.DrainWindow > time.Hour:
+		return fmt.Errorf("gateway.drain_window: at most 1h (reconnect_after_ms is 32 bits; viewers wait that long), got %v", c.DrainWindow)
 	case c.ParkAfter < -1:
 		return fmt.Errorf("gateway.park_after: must be -1 (never), 0 (default) or positive, got %v", c.ParkAfter)
 	}

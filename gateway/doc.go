@@ -23,6 +23,10 @@
 // (maintained at authentication and cleanup) through which Deliver pushes
 // live conversation entries; Deliver implements offline.Deliverer.
 //
+// Drain (gateway/drain.go) refuses new connections and tells every client
+// to reconnect after its own delay, spread over Config.DrainWindow, then
+// closes it; it starts no goroutine.
+//
 // All exported methods are safe for concurrent use. Close closes every
 // connection and waits for all reader, writer and janitor goroutines.
 package gateway

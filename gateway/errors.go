@@ -31,6 +31,7 @@ const (
 	ReasonProtocol       = "protocol"        // MaxBadFrames refused frames in a row
 	ReasonBadWebSocket   = "bad_websocket"   // a frame broke RFC 6455 (unmasked, bad opcode...)
 	ReasonShutdown       = "shutdown"        // the node is stopping
+	ReasonDrain          = "drain"           // the node is draining: reconnect after the Kick's delay
 	ReasonWriteError     = "write_error"     // a write failed or timed out
 	ReasonKicked         = "kicked"          // disconnected by an administrator
 	ReasonMoved          = "moved"           // the user belongs on another node (cluster)
@@ -49,11 +50,11 @@ const (
 	ReasonBadHandshake = "handshake" // not a valid WebSocket upgrade
 )
 
-var handshakeReasons = []string{ReasonShutdown, ReasonServerOverload, ReasonIPLimit, ReasonUnauthorized, ReasonOrigin, ReasonBadHandshake}
+var handshakeReasons = []string{ReasonShutdown, ReasonDrain, ReasonServerOverload, ReasonIPLimit, ReasonUnauthorized, ReasonOrigin, ReasonBadHandshake}
 
 var closeReasons = []string{ReasonClient, ReasonReadError, ReasonSlowConsumer, ReasonIdle, ReasonAuthTimeout,
 	ReasonUnauthorized, ReasonFrameTooLarge, ReasonProtocol, ReasonShutdown, ReasonWriteError, ReasonKicked,
-	ReasonMoved, ReasonUnavailable, ReasonBadWebSocket, ReasonUserLimit, ReasonTokenExpired}
+	ReasonMoved, ReasonUnavailable, ReasonBadWebSocket, ReasonUserLimit, ReasonTokenExpired, ReasonDrain}
 
 // WebSocket close codes roomcast uses (4000-4999 are application codes).
 const (
@@ -95,7 +96,7 @@ func closeCode(reason string) int {
 		return websocket.ClosePolicyViolation
 	case ReasonBadWebSocket:
 		return websocket.CloseProtocolError
-	case ReasonShutdown:
+	case ReasonShutdown, ReasonDrain:
 		return websocket.CloseGoingAway
 	}
 	return websocket.CloseNormalClosure

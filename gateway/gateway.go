@@ -104,6 +104,7 @@ type Gateway struct {
 	users              userIndex // user -> connections, for offline live delivery
 
 	closing   atomic.Bool
+	draining  atomic.Bool // Drain was called: refuse new connections (drain.go)
 	stop      chan struct{}
 	startOnce sync.Once
 	wg        sync.WaitGroup // readers, writers, janitor
@@ -217,6 +218,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, pb.Error_UNAVAILABLE.String(), "server shutting down")
 		return
 	}
+	if g.draining.Load() {
+		g.refuseDraining(w)
+		return
+	}
 	// The slot is taken here, before the token check and the upgrade, so
 	// that concurrent handshakes cannot all pass a check that one of them
 	// fills; every way out below gives it back until register keeps it.
@@ -313,7 +318,9 @@ func (g *Gateway) register(c *conn) bool {
 	sh := &g.shards[shard.Uint(c.id, numConnShards)]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if g.closing.Load() {
+	if g.closing.Load() || g.draining.Load() {
+		// Drain sets draining before it walks the shards: a connection
+		// is either refused here or told to go by that walk.
 		return false
 	}
 	sh.m[c.id] = c

@@ -289,3 +289,27 @@ func BenchmarkFramePerDelivery(b *testing.B) {
 		run("protojson", func() ([]byte, error) { return protojson.Marshal(c.f) })
 	}
 }
+
+// TestDrainKickInBothEncodings: a draining node's Kick (reconnect_after_ms,
+// field 110, and redirect) survives both encodings; in JSON it is
+// "reconnectAfterMs", a number, as protojson writes a uint32 (protojson
+// may put a space after the colon).
+func TestDrainKickInBothEncodings(t *testing.T) {
+	f := &pb.Frame{Body: &pb.Frame_Kick{Kick: &pb.Kick{Reason: pb.Kick_SHUTDOWN, Redirect: "ws://n2/ws", ReconnectAfterMs: 12345}}}
+	for _, enc := range []Encoding{Binary, JSON} {
+		data, err := Encode(enc, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if enc == JSON && !strings.Contains(strings.ReplaceAll(string(data), " ", ""), `"reconnectAfterMs":12345`) {
+			t.Errorf("JSON kick: %s", data)
+		}
+		got, err := Decode(enc, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k := got.GetKick(); k == nil || k.ReconnectAfterMs != 12345 || k.Redirect != "ws://n2/ws" || k.Reason != pb.Kick_SHUTDOWN {
+			t.Errorf("encoding %v: decoded %v", enc, got)
+		}
+	}
+}

@@ -18,6 +18,7 @@ func (s *Server) mountAdmin() error {
 		Auth:       s.keys,
 		Moderation: s.rooms,
 		Filter:     filterReloader{s},
+		Drain:      s,
 		Logger:     s.log.With("component", "admin"),
 		Registerer: s.reg,
 	}

@@ -13,11 +13,15 @@
 // components in order (offline, room, fanout, gateway, cluster node);
 // Close stops them in reverse order (stop accepting, leave the cluster,
 // close connections, stop the dispatchers and janitors) and waits for all
-// of them. Run does both around a context. Methods are safe for concurrent
-// use.
+// of them. Run does both around a context, draining the node first
+// (server/drain.go: leave the cluster, spread the clients' reconnects over
+// gateway.drain_window); a drain started by the admin API ends Run too.
+// Methods are safe for concurrent use.
 //
 // Periodic work belongs to the package whose state it keeps: each
 // component runs its own janitor from Start (room's Sweep, offline's Sweep
 // and durability check, fanout's and gateway's janitors, the cluster's
-// loops); the server runs none.
+// loops); the server runs none, besides the goroutine a drain starts on
+// its loops.Group to close Drained once the connections are gone (Close
+// stops it).
 package server

@@ -60,6 +60,8 @@ type Server struct {
 	serveErr chan error
 	started  bool
 	stopped  bool
+	draining bool          // under mu: a drain began (drain.go)
+	drained  chan struct{} // closed when the drain's connections are gone
 }
 
 // New builds a node from a validated configuration. It does no I/O.
@@ -70,7 +72,7 @@ func New(cfg configs.Config, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: log, reg: prometheus.NewRegistry(), serveErr: make(chan error, 1)}
+	s := &Server{cfg: cfg, log: log, reg: prometheus.NewRegistry(), serveErr: make(chan error, 1), drained: make(chan struct{})}
 	if err := s.reg.Register(collectors.NewGoCollector()); err != nil {
 		return nil, err
 	}
@@ -203,6 +205,12 @@ func (s *Server) Start(ctx context.Context) error {
 // the cluster (no usable ZooKeeper view) or Redis not answering.
 func (s *Server) notReady(ctx context.Context) string {
 	if !s.ready.Load() {
+		s.mu.Lock()
+		draining := s.draining
+		s.mu.Unlock()
+		if draining {
+			return "draining"
+		}
 		return "not started or shutting down"
 	}
 	if s.node != nil {
@@ -293,7 +301,10 @@ func (s *Server) Close(ctx context.Context) error {
 	return err
 }
 
-// Run starts the node and stops it when ctx ends or the HTTP server fails.
+// Run starts the node and stops it when ctx ends (after draining it: see
+// StartDrain), when a drain started through the admin API has finished,
+// or when the HTTP server fails. The drain and the stop share
+// http.shutdown_timeout.
 func (s *Server) Run(ctx context.Context) error {
 	if err := s.Start(ctx); err != nil {
 		return err
@@ -301,10 +312,16 @@ func (s *Server) Run(ctx context.Context) error {
 	var runErr error
 	select {
 	case <-ctx.Done():
+	case <-s.drained:
 	case runErr = <-s.serveErr:
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.HTTP.ShutdownTimeout)
 	defer cancel()
+	if runErr == nil {
+		if err := s.Drain(sctx); err != nil {
+			s.log.Warn("drain did not finish; stopping anyway", "err", err, "conns", s.gw.Conns())
+		}
+	}
 	return errors.Join(runErr, s.Close(sctx))
 }
 

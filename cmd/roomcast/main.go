@@ -148,6 +148,8 @@ wait:
 		select {
 		case <-ctx.Done():
 			break wait
+		case <-srv.Drained(): // POST /api/v1/node/drain
+			break wait
 		case failed = <-srv.Failed():
 			log.Error("the HTTP server failed; stopping", "err", failed)
 			break wait
@@ -161,6 +163,14 @@ wait:
 	log.Info("shutting down", "timeout", cfg.HTTP.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
 	defer cancel()
+	if failed == nil {
+		// SIGTERM or SIGINT: drain first (leave the cluster, spread the
+		// clients' reconnects over gateway.drain_window; see
+		// server.StartDrain), then stop.
+		if err := srv.Drain(sctx); err != nil {
+			log.Warn("drain did not finish; stopping anyway", "err", err, "conns", srv.Gateway().Conns())
+		}
+	}
 	return errors.Join(failed, srv.Close(sctx))
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,9 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/roomcast/roomcast/auth"
 	"github.com/roomcast/roomcast/configs"
 	"github.com/roomcast/roomcast/localcluster"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+	"github.com/roomcast/roomcast/protocol"
 )
 
 func TestMain(m *testing.M) {
@@ -61,7 +66,10 @@ func TestInvalidConfigNamesTheField(t *testing.T) {
 }
 
 // TestServeStartsAndStopsOnSIGTERM runs the README's first command (with a
-// free port) as a process and stops it the way an operator would.
+// free port) as a process and stops it the way an operator would: SIGTERM
+// drains it (its viewer is told Kick{SHUTDOWN} with a reconnect delay
+// within the default 30s window, then closed with 1001) and it exits once
+// that connection is gone, without waiting for the window.
 func TestServeStartsAndStopsOnSIGTERM(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-listen", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "RC_TEST_RUN_MAIN=1")
@@ -85,10 +93,12 @@ func TestServeStartsAndStopsOnSIGTERM(t *testing.T) {
 	wsRe := regexp.MustCompile(`ws=ws://127\.0\.0\.1:\d+/ws`)
 	pageRe := regexp.MustCompile(`Viewer page: +(http://127\.0\.0\.1:\d+/\?room=lobby)`)
 	adminRe := regexp.MustCompile(`Admin console: +(http://127\.0\.0\.1:\d+/admin\?room=lobby)`)
+	tokenRe := regexp.MustCompile(`Demo token: +(\S+)`)
+	var demoToken string
 	deadline := time.After(20 * time.Second)
 	var listening bool
 	var page, console string
-	for !listening || page == "" || console == "" {
+	for !listening || page == "" || console == "" || demoToken == "" {
 		select {
 		case l, ok := <-lines:
 			if !ok {
@@ -101,6 +111,9 @@ func TestServeStartsAndStopsOnSIGTERM(t *testing.T) {
 			}
 			if m := adminRe.FindStringSubmatch(l); m != nil {
 				console = m[1]
+			}
+			if m := tokenRe.FindStringSubmatch(l); m != nil {
+				demoToken = m[1]
 			}
 		case <-deadline:
 			t.Fatalf("no listening line and demo URLs: %v", seen)
@@ -117,7 +130,39 @@ func TestServeStartsAndStopsOnSIGTERM(t *testing.T) {
 	if !strings.Contains(strings.Join(seen, "\n"), "INSECURE") {
 		t.Fatalf("embedded mode did not warn about the development secret: %v", seen)
 	}
+	wsURL := strings.Replace(strings.Replace(page, "http://", "ws://", 1), "/?room=lobby", "/ws?token="+demoToken, 1)
+	ws, _, err := websocket.DefaultDialer.Dial(wsURL, nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v", wsURL, err)
+	}
+	defer ws.Close()
+	if _, _, err := ws.ReadMessage(); err != nil { // Connected
+		t.Fatal(err)
+	}
+	stopped := time.Now()
 	_ = cmd.Process.Signal(syscall.SIGTERM)
+	var kick *pb.Kick
+	for {
+		_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		mt, data, err := ws.ReadMessage()
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			if ce.Code != websocket.CloseGoingAway {
+				t.Errorf("closed with %d %q, want 1001", ce.Code, ce.Text)
+			}
+			break
+		}
+		if err != nil {
+			t.Fatalf("no close frame after SIGTERM: %v", err)
+		}
+		enc, _ := protocol.EncodingOf(mt)
+		if f, err := protocol.Decode(enc, data); err == nil && f.GetKick() != nil {
+			kick = f.GetKick()
+		}
+	}
+	if kick == nil || kick.Reason != pb.Kick_SHUTDOWN || kick.ReconnectAfterMs >= 30000 {
+		t.Errorf("SIGTERM: kick %v, want SHUTDOWN with a delay under 30s", kick)
+	}
 	done := make(chan error, 1)
 	go func() {
 		for range lines {
@@ -128,6 +173,9 @@ func TestServeStartsAndStopsOnSIGTERM(t *testing.T) {
 	case err := <-done:
 		if err != nil {
 			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+		if d := time.Since(stopped); d > 10*time.Second {
+			t.Errorf("exited %v after SIGTERM: it waited for the drain window", d)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("did not stop on SIGTERM")

@@ -1517,10 +1517,16 @@ type Kick struct {
 	Room    string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
 	Reason  Kick_Reason            `protobuf:"varint,2,opt,name=reason,proto3,enum=roomcast.v1.Kick_Reason" json:"reason,omitempty"`
 	Message string                 `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
-	// For MOVED: the WebSocket URL to reconnect to.
-	Redirect      string `protobuf:"bytes,4,opt,name=redirect,proto3" json:"redirect,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// For MOVED: the WebSocket URL to reconnect to. For SHUTDOWN from a
+	// draining node: the node that serves this user now, if any.
+	Redirect string `protobuf:"bytes,4,opt,name=redirect,proto3" json:"redirect,omitempty"`
+	// For SHUTDOWN from a draining node: wait this long (plus a little
+	// jitter) before reconnecting, so the node's viewers come back spread
+	// over gateway.drain_window instead of all at once. 0: reconnect with
+	// the usual backoff. Not a failure: the backoff does not grow.
+	ReconnectAfterMs uint32 `protobuf:"varint,110,opt,name=reconnect_after_ms,json=reconnectAfterMs,proto3" json:"reconnect_after_ms,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Kick) Reset() {
@@ -1579,6 +1585,13 @@ func (x *Kick) GetRedirect() string {
 		return x.Redirect
 	}
 	return ""
+}
+
+func (x *Kick) GetReconnectAfterMs() uint32 {
+	if x != nil {
+		return x.ReconnectAfterMs
+	}
+	return 0
 }
 
 // Join enters a room. A fresh join starts at the room's current head; a
@@ -4812,12 +4825,13 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x16ROOM_MESSAGE_NOT_FOUND\x10=\x12\x18\n" +
 	"\x14MODERATION_FORBIDDEN\x10>\x12\r\n" +
 	"\tSLOW_MODE\x10?\x12\x13\n" +
-	"\x0fMESSAGE_BLOCKED\x10@\"\x8a\x02\n" +
+	"\x0fMESSAGE_BLOCKED\x10@\"\xb8\x02\n" +
 	"\x04Kick\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x120\n" +
 	"\x06reason\x18\x02 \x01(\x0e2\x18.roomcast.v1.Kick.ReasonR\x06reason\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12\x1a\n" +
-	"\bredirect\x18\x04 \x01(\tR\bredirect\"\x85\x01\n" +
+	"\bredirect\x18\x04 \x01(\tR\bredirect\x12,\n" +
+	"\x12reconnect_after_ms\x18n \x01(\rR\x10reconnectAfterMs\"\x85\x01\n" +
 	"\x06Reason\x12\x0f\n" +
 	"\vUNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vNOT_PULLING\x10\x01\x12\t\n" +

@@ -17,6 +17,11 @@
 //   - reconnect with exponential backoff and jitter, resuming every room
 //     from its last seq (what the server no longer holds is reported as
 //     "missed");
+//   - a draining node (a restart) sends Kick{SHUTDOWN, reconnectAfterMs,
+//     redirect} before it closes: the client waits that long plus up to
+//     DRAIN_JITTER of it (never less), then reconnects to the redirect (or
+//     opt.url); not a failure: the backoff does not grow, stats().drains
+//     counts them;
 //   - ping when idle, every Connected.pingIntervalMs, and when nothing was
 //     heard for that long; a server silent for SILENT_PINGS intervals (at
 //     least MIN_SILENT_MS) is given up: the client reconnects through
@@ -319,6 +324,15 @@ function newClientMsgId() {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
+// DRAIN_JITTER is the most a draining node's delay is stretched, as a
+// fraction of it: the client never comes back sooner, and at most 10% later.
+export const DRAIN_JITTER = 0.1;
+
+// drainWaitMs is how long to wait for a drain that asked for ms.
+function drainWaitMs(ms) {
+  return ms + Math.random() * ms * DRAIN_JITTER;
+}
+
 // retryAfterMs is the wait a refusal asked for (0 if none): the client
 // never resends, reconnects or rejoins sooner.
 function retryAfterMs(e) {
@@ -407,6 +421,7 @@ export class RoomcastClient {
     };
     this.url = ""; // current target after redirects; "" = opt.url
     this.moved = false; // the server moved us: reconnect without backoff
+    this.drainMs = -1; // a draining node asked us to wait this long (-1: none)
     this.rooms = new Map(); // name -> {seq, pseq, ring, joined, resume, pullingAt}
     this.listeners = new Map();
     this.pending = new Map(); // id -> {resolve, reject, timer}
@@ -425,7 +440,7 @@ export class RoomcastClient {
     this.lastProbe = 0; // when a Ping was last sent because nothing was heard
     this.pingIntervalMs = 25000;
     this.user = "";
-    this.st = { notifies: 0, pulls: 0, acks: 0, messages: 0, duplicates: 0, missed: 0, reconnects: 0, framesIn: 0 };
+    this.st = { notifies: 0, pulls: 0, acks: 0, messages: 0, duplicates: 0, missed: 0, reconnects: 0, framesIn: 0, drains: 0 };
     // Offline side (as client/offline.go): conv id -> state, server hints.
     this.convs = new Map();
     this.serverAckEvery = 0;
@@ -613,9 +628,18 @@ export class RoomcastClient {
     let moved = this.moved;
     this.moved = false;
     let asked = 0; // the last refusal's retryAfterMs
+    let drain = this.drainMs;
+    this.drainMs = -1;
     while (!this.closed) {
-      const d = Math.max(moved ? 0 : backoff / 2 + Math.random() * (backoff / 2), asked); // jitter
+      let d = Math.max(moved ? 0 : backoff / 2 + Math.random() * (backoff / 2), asked); // jitter
       moved = false;
+      if (drain >= 0) {
+        // Asked by a draining node, not a failure: its delay (never less)
+        // with jitter; the backoff does not grow.
+        d = drainWaitMs(drain);
+        drain = -1;
+        this.st.drains++;
+      }
       await sleep(d);
       if (this.closed) return;
       try {
@@ -869,6 +893,13 @@ export class RoomcastClient {
   }
 
   onKick(k) {
+    const after = num(k.reconnectAfterMs);
+    if (k.reason === "SHUTDOWN" && !k.room) {
+      // A draining node: when it closes the connection, wait `after`
+      // (plus jitter), then reconnect where it says.
+      if (after > 0) this.drainMs = after;
+      if (k.redirect) this.url = k.redirect;
+    }
     if (k.reason === "MOVED" && k.redirect) {
       // The cluster moved this user: when the server closes the
       // connection, reconnect there at once and resume.

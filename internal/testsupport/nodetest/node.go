@@ -90,7 +90,7 @@ func StartEnvTick(t testing.TB, tick time.Duration) Env {
 }
 
 // NodeConfig is the configuration of a cluster node id listening on port:
-// Secret, generous client limits, ZooKeeper session timeout 1.5s, the
+// Secret, generous client limits, a 300ms drain window, ZooKeeper session timeout 1.5s, the
 // test's own ZooKeeper root and Redis. mutate, if set, changes it last.
 func (e Env) NodeConfig(t testing.TB, id string, port int, mutate func(*configs.Config)) configs.Config {
 	cfg := configs.Default()
@@ -110,6 +110,9 @@ func (e Env) NodeConfig(t testing.TB, id string, port int, mutate func(*configs.
 	cfg.Cluster.AdvertiseURL = fmt.Sprintf("ws://127.0.0.1:%d/ws", port)
 	cfg.Cluster.AnnounceInterval = 2 * time.Second
 	cfg.Cluster.RPCTimeout = time.Second
+	// A graceful stop drains: its viewers come back within 300ms (plus
+	// jitter) instead of the production default's 30s.
+	cfg.Gateway.DrainWindow = 300 * time.Millisecond
 	cfg = cfg.WithDefaults()
 	if mutate != nil {
 		mutate(&cfg)
