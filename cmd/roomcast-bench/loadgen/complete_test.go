@@ -126,6 +126,22 @@ func startReading(t *testing.T, ctx context.Context, v *Viewer, polled bool) {
 	}
 }
 
+// readFake connects a viewer of room "r" to a fakeNode and reads it (Run
+// or a Poller) until the test ends or 10 s pass (ctx).
+func readFake(t *testing.T, url string, enc protocol.Encoding, polled bool) (*Stats, context.Context) {
+	t.Helper()
+	stats := &Stats{}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	v, err := Dial(ctx, ViewerConfig{URL: url, Token: "t", Rooms: []string{"r"}, JSON: enc == protocol.JSON}, stats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = v.Close() })
+	startReading(t, ctx, v, polled)
+	return stats, ctx
+}
+
 func testCompleteNotify(t *testing.T, polled bool) {
 	complete := &pb.Notify{Room: "r", Seq: 12, Pseq: 2, Missed: 1, Messages: []*pb.RoomMessage{{Seq: 12, Body: "1|x"}}}
 	plain := &pb.Frame{Body: &pb.Frame_Notify{Notify: &pb.Notify{Room: "r", Seq: 13, Pseq: 2, Messages: []*pb.RoomMessage{{Seq: 13, Body: "2|x"}}}}}
@@ -142,13 +158,7 @@ func testCompleteNotify(t *testing.T, polled bool) {
 			frames = [][]byte{c, p}
 		}
 		url, got := fakeNode(t, enc, frames)
-		stats := &Stats{}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		v, err := Dial(ctx, ViewerConfig{URL: url, Token: "t", Rooms: []string{"r"}, JSON: enc == protocol.JSON}, stats)
-		if err != nil {
-			t.Fatal(err)
-		}
-		startReading(t, ctx, v, polled)
+		stats, ctx := readFake(t, url, enc, polled)
 		select {
 		case f := <-got:
 			p := f.GetPull()
@@ -161,8 +171,6 @@ func testCompleteNotify(t *testing.T, polled bool) {
 		if stats.Messages.Load() != 2 || stats.Acks.Load() != 1 || stats.Pulls.Load() != 0 {
 			t.Fatalf("%v: messages %d acks %d pulls %d", enc, stats.Messages.Load(), stats.Acks.Load(), stats.Pulls.Load())
 		}
-		cancel()
-		v.Close()
 	}
 }
 
@@ -212,13 +220,7 @@ func TestUnknownFrameKindsAreCountedNotFatal(t *testing.T) {
 			}
 			n, _ := protocol.Encode(enc, notify)
 			url, got := fakeNode(t, enc, [][]byte{unknown, n})
-			stats := &Stats{}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			v, err := Dial(ctx, ViewerConfig{URL: url, Token: "t", Rooms: []string{"r"}, JSON: enc == protocol.JSON}, stats)
-			if err != nil {
-				t.Fatal(err)
-			}
-			startReading(t, ctx, v, polled)
+			stats, ctx := readFake(t, url, enc, polled)
 			select {
 			case f := <-got:
 				if p := f.GetPull(); p == nil || !p.Ack || p.AfterSeq != 11 {
@@ -230,8 +232,6 @@ func TestUnknownFrameKindsAreCountedNotFatal(t *testing.T) {
 			if u, c := stats.Unknown.Load(), stats.Closed.Load()+stats.Dropped.Load(); u != 1 || c != 0 {
 				t.Fatalf("%v polled=%v: unknown %d, closes %d; want 1 and 0", enc, polled, u, c)
 			}
-			cancel()
-			v.Close()
 		}
 	}
 }

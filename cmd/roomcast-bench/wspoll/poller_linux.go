@@ -125,11 +125,7 @@ func (p *Poller) Add(c *Conn, h Handler) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.started || p.stopping {
-		p.held.Add(-int64(c.buffered()))
-		c.mu.Lock()
-		c.closing = true
-		c.mu.Unlock()
-		p.closeFD(c)
+		p.abandon(c)
 		return ErrPollerClosed
 	}
 	var slot int32
@@ -146,14 +142,20 @@ func (p *Poller) Add(c *Conn, h Handler) error {
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		p.conns[slot] = nil
 		p.free = append(p.free, slot)
-		p.held.Add(-int64(c.buffered()))
-		c.mu.Lock()
-		c.closing = true
-		c.mu.Unlock()
-		p.closeFD(c)
+		p.abandon(c)
 		return err
 	}
 	return nil
+}
+
+// abandon closes a connection Add could not register, unreported.
+func (p *Poller) abandon(c *Conn) {
+	p.held.Add(-int64(c.buffered()))
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
+	p.closeFD(c)
+	c.in, c.frag = nil, nil
 }
 
 func (p *Poller) loop() {
