@@ -41,6 +41,9 @@ type Options struct {
 	// HandshakeTimeout bounds the TCP connect, TLS and the opening
 	// handshake; 0: 30 s. The context's deadline applies too.
 	HandshakeTimeout time.Duration
+	// TLS configures wss:// connections; nil: the system's roots, the
+	// URL's host as the server name.
+	TLS *tls.Config
 }
 
 // Errors of Dial (wrapped with the cause).
@@ -110,7 +113,7 @@ func Dial(ctx context.Context, rawURL string, o Options) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := handshake(ctx, nc, u, host)
+	c, err := handshake(ctx, nc, u, o.TLS)
 	if err != nil {
 		_ = nc.Close()
 		return nil, err
@@ -118,17 +121,24 @@ func Dial(ctx context.Context, rawURL string, o Options) (*Conn, error) {
 	return c, nil
 }
 
-func handshake(ctx context.Context, nc net.Conn, u *url.URL, host string) (*Conn, error) {
+func handshake(ctx context.Context, nc net.Conn, u *url.URL, tc *tls.Config) (*Conn, error) {
 	dl, _ := ctx.Deadline()
 	_ = nc.SetDeadline(dl)
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	if u.Scheme == "wss" {
-		tc := tls.Client(nc, &tls.Config{ServerName: u.Hostname()})
-		if err := tc.HandshakeContext(ctx); err != nil {
+		if tc == nil {
+			tc = &tls.Config{}
+		}
+		if tc.ServerName == "" {
+			tc = tc.Clone()
+			tc.ServerName = u.Hostname()
+		}
+		t := tls.Client(nc, tc)
+		if err := t.HandshakeContext(ctx); err != nil {
 			return nil, err
 		}
-		nc = tc
+		nc = t
 	}
 	var key [16]byte
 	_, _ = rand.Read(key[:])

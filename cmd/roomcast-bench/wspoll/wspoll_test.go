@@ -3,6 +3,8 @@ package wspoll
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -513,5 +515,44 @@ func TestWritesNeverBlockAndAreBounded(t *testing.T) {
 	waitFor(t, "the failed connection's end", func() bool { _, closed, _, _ := r.snapshot(); return closed == 1 })
 	if _, _, _, err := r.snapshot(); !errors.Is(err, ErrPending) {
 		t.Fatalf("ended with %v, want ErrPending", err)
+	}
+}
+
+// A wss:// connection cannot be polled (its TLS state lives in Go): Add
+// refuses it untouched, and Run reads it.
+func TestTLSConnectionsAreReadByRun(t *testing.T) {
+	up := websocket.Upgrader{}
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		_ = ws.WriteMessage(websocket.BinaryMessage, []byte("secret"))
+		_, _, _ = ws.ReadMessage()
+	}))
+	defer srv.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, "wss"+strings.TrimPrefix(srv.URL, "https"), Options{TLS: &tls.Config{RootCAs: roots}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startPoller(t, Config{})
+	r := &recorder{}
+	if err := p.Add(c, r); !errors.Is(err, ErrNotPollable) {
+		t.Fatalf("Add of a TLS connection: %v, want ErrNotPollable", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx, r) }()
+	waitFor(t, "the message over TLS", func() bool { m, _, _, _ := r.snapshot(); return len(m) == 1 })
+	if m, _, _, _ := r.snapshot(); m[0] != "b:secret" {
+		t.Fatalf("got %q", m)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run after cancel: %v", err)
 	}
 }
