@@ -556,3 +556,32 @@ func TestTLSConnectionsAreReadByRun(t *testing.T) {
 		t.Fatalf("Run after cancel: %v", err)
 	}
 }
+
+// FuzzFeedSplit: whatever the server sends, feeding it at once or cut in
+// two gives the same messages and the same verdict, and never panics.
+func FuzzFeedSplit(f *testing.F) {
+	f.Add(append(frame(opText, false, []byte("ab")), frame(opCont, true, []byte("c"))...), 3)
+	f.Add(append(frame(opBinary, true, bytes.Repeat([]byte("x"), 200)), 0x83, 0), 100)
+	f.Add([]byte{0x82, 127, 0, 0, 0, 0, 0, 0, 0, 5, 1, 2, 3, 4, 5}, 9)
+	f.Add(frame(opClose, true, []byte{0x0f, 0xa2}), 1)
+	f.Fuzz(func(t *testing.T, stream []byte, cut int) {
+		run := func(parts ...[]byte) ([]string, bool) {
+			c := &Conn{fd: -1, slot: -1}
+			r := &recorder{}
+			for _, p := range parts {
+				if err := c.feed(p, r); err != nil {
+					m, _, _, _ := r.snapshot()
+					return m, true
+				}
+			}
+			m, _, _, _ := r.snapshot()
+			return m, false
+		}
+		whole, failed := run(stream)
+		cut = min(max(cut, 0), len(stream))
+		split, failedSplit := run(stream[:cut], stream[cut:])
+		if fmt.Sprint(whole) != fmt.Sprint(split) || failed != failedSplit {
+			t.Fatalf("at once: %q (failed %v); cut at %d: %q (failed %v)", whole, failed, cut, split, failedSplit)
+		}
+	})
+}
