@@ -143,6 +143,9 @@ type Delivery struct {
 	// Closed counts viewer connections the server closed, by close code
 	// ("0": broken without a close frame).
 	Closed map[string]uint64 `json:"closed"`
+	// UnknownFrames counts frames viewers ignored: a kind they do not
+	// know (a newer server's), or in the other encoding.
+	UnknownFrames uint64 `json:"unknown_frames"`
 }
 
 // Latency summarises end-to-end latency (publish to the viewer's read) of
@@ -306,6 +309,7 @@ func (d *Delivery) fill(c loadgen.Counters, closes map[int]uint64) {
 	d.Notifies, d.Pulls, d.Acks, d.Pings = c.Notifies, c.Pulls, c.Acks, c.Pings
 	d.FramesIn, d.BytesIn = c.FramesIn, c.BytesIn
 	d.Kicks, d.KickedViewers = c.Kicks, c.KickedViewers
+	d.UnknownFrames = c.Unknown
 	if c.Messages > 0 {
 		d.FramesPerMessage = round(float64(c.FramesIn)/float64(c.Messages), 4)
 		d.BytesPerMessage = round(float64(c.BytesIn)/float64(c.Messages), 2)
@@ -355,6 +359,9 @@ func (r *Report) WriteTable(w io.Writer) {
 	}
 	slices.Sort(closes)
 	row("kicks / closes", "%d kicks (%d viewers), closed by code [%s]", d.Kicks, d.KickedViewers, strings.Join(closes, " "))
+	if d.UnknownFrames > 0 {
+		row("unknown frames", "%d ignored (a kind the tool does not know)", d.UnknownFrames)
+	}
 	row("drain", "%.1fs after publishing stopped", d.DrainSeconds)
 	l := r.LatencyMS
 	fmt.Fprintln(tw, "latency (end to end, ms)")

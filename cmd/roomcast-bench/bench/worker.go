@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/roomcast/roomcast/auth"
 	"github.com/roomcast/roomcast/cmd/roomcast-bench/loadgen"
+	"github.com/roomcast/roomcast/cmd/roomcast-bench/wspoll"
 	"github.com/roomcast/roomcast/internal/procstat"
 )
 
@@ -99,6 +101,10 @@ type worker struct {
 
 	attempted, connected, failed atomic.Int64
 
+	// poller reads every viewer (nil where the platform has none: each
+	// viewer then has a reader goroutine).
+	poller *wspoll.Poller
+
 	mu      sync.Mutex
 	viewers []*loadgen.Viewer
 	cf      []*loadgen.CfViewer // Centrifugo viewers (Server "centrifugo")
@@ -168,6 +174,12 @@ func (w *worker) run(ctx context.Context, lines *bufio.Scanner) error {
 		}
 	}()
 
+	// One poller reads every viewer: no goroutine per idle viewer.
+	w.poller = wspoll.NewPoller(wspoll.Config{})
+	if err := w.poller.Start(); err != nil {
+		fmt.Fprintf(os.Stderr, "bench worker: no poller (%v): one reader goroutine per viewer\n", err)
+		w.poller = nil
+	}
 	var readers sync.WaitGroup
 	// Keep-alive pings, off the reporting loop: it must stay responsive.
 	pingDone := make(chan struct{})
@@ -204,6 +216,9 @@ func (w *worker) run(ctx context.Context, lines *bufio.Scanner) error {
 			<-pingDone
 			w.closeAll()
 			readers.Wait()
+			if w.poller != nil {
+				w.poller.Close()
+			}
 			m := w.progress("final", "")
 			total.Merge(w.stats.TakeLatency())
 			m.Hist, _ = loadgen.EncodeHistogram(total)
@@ -320,13 +335,20 @@ func (w *worker) dial(ctx context.Context, j int, readers *sync.WaitGroup) {
 	dctx, cancel := context.WithTimeout(ctx, job.Timeout)
 	v, err := loadgen.Dial(dctx, cfg, w.stats)
 	cancel()
-	w.started(ctx, err, i%len(job.Rooms), func() { w.viewers[j] = v }, func() { _ = v.Run(ctx) }, readers)
+	w.started(ctx, err, i%len(job.Rooms), func() { w.viewers[j] = v }, v, readers)
+}
+
+// polledViewer is a viewer the worker's poller can read, or Run can.
+type polledViewer interface {
+	Poll(p *wspoll.Poller) error
+	Run(ctx context.Context) error
 }
 
 // started records the outcome of a dial: a failure (unless the worker is
-// stopping), or a viewer of room that store keeps and run reads until the
-// worker stops.
-func (w *worker) started(ctx context.Context, err error, room int, store, run func(), readers *sync.WaitGroup) {
+// stopping), or a viewer of room that store keeps and the poller reads
+// until the worker stops (a reader goroutine when the poller cannot:
+// wss://, or no poller on this platform).
+func (w *worker) started(ctx context.Context, err error, room int, store func(), v polledViewer, readers *sync.WaitGroup) {
 	if err != nil {
 		if ctx.Err() == nil {
 			w.fail(err)
@@ -338,10 +360,16 @@ func (w *worker) started(ctx context.Context, err error, room int, store, run fu
 	w.rooms[room]++
 	w.mu.Unlock()
 	w.connected.Add(1)
+	if w.poller != nil {
+		err := v.Poll(w.poller)
+		if err == nil || !errors.Is(err, wspoll.ErrNotPollable) {
+			return // polled, or closed with the poller (the worker is stopping)
+		}
+	}
 	readers.Add(1)
 	go func() {
 		defer readers.Done()
-		run()
+		_ = v.Run(ctx)
 	}()
 }
 
@@ -369,7 +397,7 @@ func (w *worker) dialCentrifugo(ctx context.Context, j int, readers *sync.WaitGr
 	dctx, cancel := context.WithTimeout(ctx, job.Timeout)
 	v, err := loadgen.DialCentrifugo(dctx, cfg, w.stats)
 	cancel()
-	w.started(ctx, err, room, func() { w.cf[j] = v }, func() { _ = v.Run(ctx) }, readers)
+	w.started(ctx, err, room, func() { w.cf[j] = v }, v, readers)
 }
 
 func (w *worker) fail(err error) {

@@ -17,6 +17,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/roomcast/roomcast/cmd/roomcast-bench/wspoll"
 )
 
 // Frames captured from Centrifugo v6.9.1 (memory engine) answering
@@ -360,50 +362,67 @@ func bytesJoin(parts [][]byte, sep string) []byte {
 }
 
 func TestCfViewerAgainstFakeServer(t *testing.T) {
-	for _, protobuf := range []bool{true, false} {
-		t.Run(map[bool]string{true: "protobuf", false: "json"}[protobuf], func(t *testing.T) {
-			url, got := fakeCentrifugo(t, protobuf, 3)
-			stats := &Stats{}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			v, err := DialCentrifugo(ctx, CfViewerConfig{URL: url, Token: "tok", Channel: "room:bench", Protobuf: protobuf, Latency: true}, stats)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer v.Close()
-			if v.PingInterval() != 2*time.Second {
-				t.Fatalf("ping interval %v", v.PingInterval())
-			}
-			connect, subscribe := <-got, <-got
-			if string(connect) != string(CfConnectCommand(protobuf, 1, "tok", "roomcast-bench")) || string(subscribe) != string(CfSubscribeCommand(protobuf, 2, "room:bench")) {
-				t.Fatalf("commands %q %q", connect, subscribe)
-			}
-			done := make(chan error, 1)
-			go func() { done <- v.Run(ctx) }()
-			// The ping is answered with an empty command.
-			select {
-			case pong := <-got:
-				if want := map[bool]string{true: "\x00", false: "{}"}[protobuf]; string(pong) != want {
-					t.Fatalf("pong %q, want %q", pong, want)
-				}
-			case <-ctx.Done():
-				t.Fatal("no pong")
-			}
-			for stats.Messages.Load() < 3 && ctx.Err() == nil {
-				time.Sleep(5 * time.Millisecond)
-			}
-			if stats.Messages.Load() != 3 || stats.Pings.Load() != 1 || stats.Latency().TotalCount() != 3 {
-				t.Fatalf("messages %d pongs %d latencies %d", stats.Messages.Load(), stats.Pings.Load(), stats.Latency().TotalCount())
-			}
-			// Frames: connect, subscribe, ping, one batch of three.
-			if stats.FramesIn.Load() != 4 {
-				t.Fatalf("frames in %d", stats.FramesIn.Load())
-			}
-			cancel()
-			if err := <-done; err != nil {
-				t.Fatalf("Run after cancel: %v", err)
-			}
-		})
+	for _, polled := range []bool{false, true} {
+		for _, protobuf := range []bool{true, false} {
+			name := map[bool]string{true: "protobuf", false: "json"}[protobuf] + map[bool]string{false: "/run", true: "/poller"}[polled]
+			t.Run(name, func(t *testing.T) { testCfViewer(t, protobuf, polled) })
+		}
+	}
+}
+
+func testCfViewer(t *testing.T, protobuf, polled bool) {
+	url, got := fakeCentrifugo(t, protobuf, 3)
+	stats := &Stats{}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	v, err := DialCentrifugo(ctx, CfViewerConfig{URL: url, Token: "tok", Channel: "room:bench", Protobuf: protobuf, Latency: true}, stats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if v.PingInterval() != 2*time.Second {
+		t.Fatalf("ping interval %v", v.PingInterval())
+	}
+	connect, subscribe := <-got, <-got
+	if string(connect) != string(CfConnectCommand(protobuf, 1, "tok", "roomcast-bench")) || string(subscribe) != string(CfSubscribeCommand(protobuf, 2, "room:bench")) {
+		t.Fatalf("commands %q %q", connect, subscribe)
+	}
+	done := make(chan error, 1)
+	if polled {
+		p := wspoll.NewPoller(wspoll.Config{})
+		if err := p.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		if err := v.Poll(p); err != nil {
+			t.Fatal(err)
+		}
+		done <- nil
+	} else {
+		go func() { done <- v.Run(ctx) }()
+	}
+	// The ping is answered with an empty command.
+	select {
+	case pong := <-got:
+		if want := map[bool]string{true: "\x00", false: "{}"}[protobuf]; string(pong) != want {
+			t.Fatalf("pong %q, want %q", pong, want)
+		}
+	case <-ctx.Done():
+		t.Fatal("no pong")
+	}
+	for stats.Messages.Load() < 3 && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if stats.Messages.Load() != 3 || stats.Pings.Load() != 1 || stats.Latency().TotalCount() != 3 {
+		t.Fatalf("messages %d pongs %d latencies %d", stats.Messages.Load(), stats.Pings.Load(), stats.Latency().TotalCount())
+	}
+	// Frames: connect, subscribe, ping, one batch of three.
+	if stats.FramesIn.Load() != 4 {
+		t.Fatalf("frames in %d", stats.FramesIn.Load())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run after cancel: %v", err)
 	}
 }
 

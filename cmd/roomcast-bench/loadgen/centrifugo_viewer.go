@@ -5,10 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"sync"
 	"time"
 
-	"github.com/gorilla/websocket"
+	"github.com/roomcast/roomcast/cmd/roomcast-bench/wspoll"
 )
 
 // CfViewerConfig describes one viewer of a Centrifugo server.
@@ -35,14 +34,15 @@ type CfViewerConfig struct {
 // to one channel, answers the server's pings and records every publication
 // in the shared Stats (messages, latency, frames and bytes in; pongs count
 // as pings). Centrifugo publications carry no per-channel sequence here
-// (no history), so duplicates are not detected.
+// (no history), so duplicates are not detected. Replies of a kind it does
+// not know are counted in Stats.Unknown and ignored.
 type CfViewer struct {
-	cfg   CfViewerConfig
-	ws    *websocket.Conn
-	stats *Stats
-	wmu   sync.Mutex
-	pong  bool
-	ping  time.Duration
+	c        *wspoll.Conn
+	stats    *Stats
+	protobuf bool
+	latency  bool
+	pong     bool
+	ping     time.Duration
 }
 
 // ErrCfCommand is a Centrifugo error reply to connect or subscribe.
@@ -60,9 +60,9 @@ func DialCentrifugo(ctx context.Context, cfg CfViewerConfig, stats *Stats) (*CfV
 	if err != nil {
 		return nil, err
 	}
-	v := &CfViewer{cfg: cfg, ws: ws, stats: stats}
+	v := &CfViewer{c: ws, stats: stats, protobuf: cfg.Protobuf, latency: cfg.Latency}
 	if dl, ok := ctx.Deadline(); ok {
-		_ = ws.SetReadDeadline(dl)
+		_ = ws.SetDeadline(dl)
 	}
 	r, err := v.call(1, CfConnectCommand(cfg.Protobuf, 1, cfg.Token, "roomcast-bench"))
 	if err != nil {
@@ -74,8 +74,7 @@ func DialCentrifugo(ctx context.Context, cfg CfViewerConfig, stats *Stats) (*CfV
 		ws.Close()
 		return nil, fmt.Errorf("%w %s: %w", ErrJoin, cfg.Channel, err)
 	}
-	_ = ws.SetReadDeadline(time.Time{})
-	v.cfg.Token = ""
+	_ = ws.SetDeadline(time.Time{})
 	stats.RecordConnect(time.Since(start).Microseconds())
 	return v, nil
 }
@@ -129,26 +128,19 @@ func (v *CfViewer) call(id uint32, cmd []byte) (CfReply, error) {
 }
 
 func (v *CfViewer) each(frame []byte, fn func(*CfReply) error) error {
-	if v.cfg.Protobuf {
+	if v.protobuf {
 		return CfEachReplyProtobuf(frame, fn)
 	}
 	return CfEachReplyJSON(frame, fn)
 }
 
 func (v *CfViewer) send(data []byte) error {
-	mt := websocket.TextMessage
-	if v.cfg.Protobuf {
-		mt = websocket.BinaryMessage
-	}
-	v.wmu.Lock()
-	defer v.wmu.Unlock()
-	return v.ws.WriteMessage(mt, data)
+	return v.c.Write(v.protobuf, data)
 }
 
-// readFrame reads one frame (copied: the caller may keep it until the next
-// call).
+// readFrame reads one frame (valid until the next call).
 func (v *CfViewer) readFrame() ([]byte, error) {
-	_, data, err := v.ws.ReadMessage()
+	_, data, err := v.c.ReadMessage()
 	if err != nil {
 		return nil, err
 	}
@@ -168,13 +160,13 @@ func (v *CfViewer) handle(r *CfReply, now int64, lats *[]int64) error {
 			return nil
 		}
 		v.stats.Pings.Add(1)
-		if v.cfg.Protobuf {
+		if v.protobuf {
 			return v.send(cfPongProtobuf)
 		}
 		return v.send(cfPongJSON)
 	case r.Pub:
 		v.stats.Messages.Add(1)
-		if v.cfg.Latency {
+		if v.latency {
 			if sent, ok := SentAt(CfData(r.Data)); ok {
 				if now == 0 {
 					now = time.Now().UnixNano()
@@ -186,20 +178,36 @@ func (v *CfViewer) handle(r *CfReply, now int64, lats *[]int64) error {
 				}
 			}
 		}
+	case r.ID == 0 && !r.Disconnect:
+		// Neither a reply to a command nor a push the viewer knows.
+		v.stats.Unknown.Add(1)
 	}
 	return nil
 }
 
-// Close closes the connection; Run returns.
-func (v *CfViewer) Close() error { return v.ws.Close() }
+// Close closes the connection; Run returns, a Poller lets it go.
+func (v *CfViewer) Close() error { return v.c.Close() }
 
-// Run reads until the connection ends or ctx is cancelled.
-func (v *CfViewer) Run(ctx context.Context) error {
-	return runReader(ctx, v.ws, v.stats, func() error { return readPooled(v.ws, v.stats, v.readOne) })
+// Run reads on the caller's goroutine until the connection ends or ctx is
+// cancelled; an end other than by ctx or Close is counted as a close.
+func (v *CfViewer) Run(ctx context.Context) error { return v.c.Run(ctx, (*cfReader)(v)) }
+
+// Poll hands the viewer to p, like Viewer.Poll.
+func (v *CfViewer) Poll(p *wspoll.Poller) error { return p.Add(v.c, (*cfReader)(v)) }
+
+// cfReader is the CfViewer as a wspoll.Handler.
+type cfReader CfViewer
+
+func (r *cfReader) Message(_ bool, data []byte) error {
+	r.stats.FramesIn.Add(1)
+	r.stats.BytesIn.Add(uint64(len(data)))
+	return (*CfViewer)(r).readOne(data)
 }
 
+func (r *cfReader) Closed(code int, _ error) { r.stats.recordClose(code) }
+
 // readOne handles the replies of one frame.
-func (v *CfViewer) readOne(_ int, data []byte) error {
+func (v *CfViewer) readOne(data []byte) error {
 	now := time.Now().UnixNano()
 	var latBuf [64]int64
 	lats := latBuf[:0]

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/roomcast/roomcast/cmd/roomcast-bench/wspoll"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/protocol"
 )
@@ -98,8 +99,50 @@ func fakeNode(t *testing.T, enc protocol.Encoding, frames [][]byte) (string, cha
 // A complete Notify is applied and not answered; the Notify after it,
 // which is not complete, is acknowledged from the cursors the complete one
 // set (its missed message skipped, not pulled). Both encodings read the
-// field from the wire, whatever the generated code knows.
+// field from the wire, whatever the generated code knows; both ways of
+// reading (Run, a Poller) behave the same.
 func TestViewerDoesNotAnswerCompleteNotify(t *testing.T) {
+	for _, polled := range []bool{false, true} {
+		t.Run(map[bool]string{false: "run", true: "poller"}[polled], func(t *testing.T) {
+			testCompleteNotify(t, polled)
+		})
+	}
+}
+
+// startReading reads v with Run on a goroutine, or with a Poller.
+func startReading(t *testing.T, ctx context.Context, v *Viewer, polled bool) {
+	t.Helper()
+	if !polled {
+		go func() { _ = v.Run(ctx) }()
+		return
+	}
+	p := wspoll.NewPoller(wspoll.Config{})
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	if err := v.Poll(p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readFake connects a viewer of room "r" to a fakeNode and reads it (Run
+// or a Poller) until the test ends or 10 s pass (ctx).
+func readFake(t *testing.T, url string, enc protocol.Encoding, polled bool) (*Stats, context.Context) {
+	t.Helper()
+	stats := &Stats{}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	v, err := Dial(ctx, ViewerConfig{URL: url, Token: "t", Rooms: []string{"r"}, JSON: enc == protocol.JSON}, stats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = v.Close() })
+	startReading(t, ctx, v, polled)
+	return stats, ctx
+}
+
+func testCompleteNotify(t *testing.T, polled bool) {
 	complete := &pb.Notify{Room: "r", Seq: 12, Pseq: 2, Missed: 1, Messages: []*pb.RoomMessage{{Seq: 12, Body: "1|x"}}}
 	plain := &pb.Frame{Body: &pb.Frame_Notify{Notify: &pb.Notify{Room: "r", Seq: 13, Pseq: 2, Messages: []*pb.RoomMessage{{Seq: 13, Body: "2|x"}}}}}
 	for _, enc := range []protocol.Encoding{protocol.Binary, protocol.JSON} {
@@ -115,13 +158,7 @@ func TestViewerDoesNotAnswerCompleteNotify(t *testing.T) {
 			frames = [][]byte{c, p}
 		}
 		url, got := fakeNode(t, enc, frames)
-		stats := &Stats{}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		v, err := Dial(ctx, ViewerConfig{URL: url, Token: "t", Rooms: []string{"r"}, JSON: enc == protocol.JSON}, stats)
-		if err != nil {
-			t.Fatal(err)
-		}
-		go func() { _ = v.Run(ctx) }()
+		stats, ctx := readFake(t, url, enc, polled)
 		select {
 		case f := <-got:
 			p := f.GetPull()
@@ -134,8 +171,6 @@ func TestViewerDoesNotAnswerCompleteNotify(t *testing.T) {
 		if stats.Messages.Load() != 2 || stats.Acks.Load() != 1 || stats.Pulls.Load() != 0 {
 			t.Fatalf("%v: messages %d acks %d pulls %d", enc, stats.Messages.Load(), stats.Acks.Load(), stats.Pulls.Load())
 		}
-		cancel()
-		v.Close()
 	}
 }
 
@@ -163,5 +198,83 @@ func TestNotifyCompleteDecoded(t *testing.T) {
 	var f pb.Frame
 	if err := proto.Unmarshal(withComplete(t, n), &f); err != nil || !notifyComplete(f.GetNotify()) {
 		t.Fatalf("decoded %v, %v: complete not read", &f, err)
+	}
+}
+
+// A frame of a kind the viewer does not know (a newer server's: a Frame
+// field this build lacks), or in the other encoding, is counted in
+// Stats.Unknown and ignored: the connection goes on and the Notify after
+// it is answered.
+func TestUnknownFrameKindsAreCountedNotFatal(t *testing.T) {
+	notify := &pb.Frame{Body: &pb.Frame_Notify{Notify: &pb.Notify{Room: "r", Seq: 11, Pseq: 2, Messages: []*pb.RoomMessage{{Seq: 11, Body: "1|x"}}}}}
+	for _, enc := range []protocol.Encoding{protocol.Binary, protocol.JSON} {
+		for _, polled := range []bool{false, true} {
+			var unknown []byte
+			if enc == protocol.Binary {
+				unknown = protowire.AppendTag(unknown, fFrameID, protowire.VarintType)
+				unknown = protowire.AppendVarint(unknown, 0)
+				unknown = protowire.AppendTag(unknown, 1999, protowire.BytesType)
+				unknown = protowire.AppendBytes(unknown, []byte{8, 1})
+			} else {
+				unknown = []byte(`{"roomWeather":{"sunny":true}}`)
+			}
+			n, _ := protocol.Encode(enc, notify)
+			url, got := fakeNode(t, enc, [][]byte{unknown, n})
+			stats, ctx := readFake(t, url, enc, polled)
+			select {
+			case f := <-got:
+				if p := f.GetPull(); p == nil || !p.Ack || p.AfterSeq != 11 {
+					t.Fatalf("%v polled=%v: answer %v, want an ack of 11", enc, polled, f)
+				}
+			case <-ctx.Done():
+				t.Fatalf("%v polled=%v: the Notify after an unknown frame was not answered", enc, polled)
+			}
+			if u, c := stats.Unknown.Load(), stats.Closed.Load()+stats.Dropped.Load(); u != 1 || c != 0 {
+				t.Fatalf("%v polled=%v: unknown %d, closes %d; want 1 and 0", enc, polled, u, c)
+			}
+		}
+	}
+}
+
+// A polled viewer's connection that the server closes is counted by its
+// close code, like one read by Run.
+func TestPolledViewerCountsCloses(t *testing.T) {
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		for range 2 {
+			_, data, err := ws.ReadMessage()
+			if err != nil {
+				return
+			}
+			f, _ := protocol.Decode(protocol.Binary, data)
+			a := &pb.Frame{Id: f.Id, Body: &pb.Frame_Connected{Connected: &pb.Connected{PingIntervalMs: 60000}}}
+			if f.GetJoin() != nil {
+				a = &pb.Frame{Id: f.Id, Body: &pb.Frame_Joined{Joined: &pb.Joined{Room: "r"}}}
+			}
+			out, _ := protocol.Encode(protocol.Binary, a)
+			_ = ws.WriteMessage(websocket.BinaryMessage, out)
+		}
+		_ = ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(4002, "slow_consumer"))
+		_, _, _ = ws.ReadMessage()
+	}))
+	defer srv.Close()
+	stats := &Stats{}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	v, err := Dial(ctx, ViewerConfig{URL: "ws" + strings.TrimPrefix(srv.URL, "http"), Token: "t", Rooms: []string{"r"}}, stats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startReading(t, ctx, v, true)
+	for stats.Closed.Load() == 0 && ctx.Err() == nil {
+		time.Sleep(2 * time.Millisecond)
+	}
+	if c := stats.Closes(); c[4002] != 1 || len(c) != 1 {
+		t.Fatalf("closes %v, want one 4002", c)
 	}
 }

@@ -192,6 +192,10 @@ func scanFrameJSON(b []byte) (scanned, error) {
 			return s.scanBodyJSON(val)
 		case "kick":
 			s.kind = kindKick
+		default:
+			if frameFields.ByJSONName(string(key)) == nil && frameFields.ByTextName(string(key)) == nil {
+				s.kind = kindUnknown
+			}
 		}
 		return nil
 	})

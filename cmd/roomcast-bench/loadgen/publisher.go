@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/roomcast/roomcast/cmd/roomcast-bench/wspoll"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
 
@@ -196,7 +197,7 @@ func (p *Publisher) Pending() int {
 // Run reads answers and notifications until the connection ends or ctx is
 // cancelled. Sends still unanswered then are counted as unanswered.
 func (p *Publisher) Run(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() { _ = p.v.ws.Close() })
+	stop := context.AfterFunc(ctx, func() { _ = p.v.c.Close() })
 	defer stop()
 	defer p.finish()
 	for {
@@ -205,7 +206,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			p.v.stats.recordClose(closeCode(err))
+			p.v.stats.recordClose(wspoll.CloseCode(err))
 			return err
 		}
 		if f.Id >= rejoinIDs {

@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
 
 // The viewer reads binary frames with this allocation-free scanner instead
@@ -49,11 +51,16 @@ const (
 type frameKind uint8
 
 const (
-	kindOther frameKind = iota
+	kindOther frameKind = iota // a kind the viewer has nothing to do with
 	kindNotify
 	kindPullResult
 	kindKick
+	kindUnknown // a kind this build's generated code does not know
 )
+
+// frameFields are the fields of Frame this build knows: a frame with
+// another one is a kind a newer server added (kindUnknown).
+var frameFields = (&pb.Frame{}).ProtoReflect().Descriptor().Fields()
 
 // scanned is the part of a Notify or PullResult a viewer needs. msgs
 // aliases the frame's bytes.
@@ -97,6 +104,9 @@ func scanFrame(b []byte) (scanned, error) {
 				s.kind = kindKick
 				return s, nil
 			}
+		}
+		if frameFields.ByNumber(num) == nil {
+			s.kind = kindUnknown
 		}
 		n = protowire.ConsumeFieldValue(num, typ, b)
 		if n < 0 {

@@ -27,6 +27,9 @@ type Stats struct {
 	KickedViewers atomic.Uint64 // viewers kicked at least once
 	Closed        atomic.Uint64 // connections the server closed (a close frame arrived)
 	Dropped       atomic.Uint64 // connections that ended without a close frame
+	// Unknown counts frames ignored because the viewer does not know
+	// their kind (a newer server's), or they came in the other encoding.
+	Unknown atomic.Uint64
 
 	all  latSet // every message
 	prio latSet // priority messages only
@@ -194,6 +197,7 @@ type Counters struct {
 	KickedViewers uint64 `json:"kicked_viewers"`
 	Closed        uint64 `json:"closed"`
 	Dropped       uint64 `json:"dropped"`
+	Unknown       uint64 `json:"unknown"`
 }
 
 // Counters returns the current counters.
@@ -213,6 +217,7 @@ func (s *Stats) Counters() Counters {
 		KickedViewers: s.KickedViewers.Load(),
 		Closed:        s.Closed.Load(),
 		Dropped:       s.Dropped.Load(),
+		Unknown:       s.Unknown.Load(),
 	}
 }
 
@@ -232,6 +237,7 @@ func (c *Counters) Add(o Counters) {
 	c.KickedViewers += o.KickedViewers
 	c.Closed += o.Closed
 	c.Dropped += o.Dropped
+	c.Unknown += o.Unknown
 }
 
 // EncodeHistogram is the compressed, base64 HdrHistogram V2 encoding of h

@@ -81,9 +81,9 @@ func TestHistogramEncoding(t *testing.T) {
 }
 
 func TestCountersAdd(t *testing.T) {
-	a := Counters{Messages: 1, Priority: 2, FramesIn: 3, KickedViewers: 4, Dropped: 5}
-	a.Add(Counters{Messages: 10, Priority: 20, FramesIn: 30, KickedViewers: 40, Dropped: 50, Pings: 1})
-	if a != (Counters{Messages: 11, Priority: 22, FramesIn: 33, KickedViewers: 44, Dropped: 55, Pings: 1}) {
+	a := Counters{Messages: 1, Priority: 2, FramesIn: 3, KickedViewers: 4, Dropped: 5, Unknown: 6}
+	a.Add(Counters{Messages: 10, Priority: 20, FramesIn: 30, KickedViewers: 40, Dropped: 50, Pings: 1, Unknown: 60})
+	if a != (Counters{Messages: 11, Priority: 22, FramesIn: 33, KickedViewers: 44, Dropped: 55, Pings: 1, Unknown: 66}) {
 		t.Fatalf("%+v", a)
 	}
 }

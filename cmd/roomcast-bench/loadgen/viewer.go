@@ -1,20 +1,17 @@
 package loadgen
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/roomcast/roomcast/cmd/roomcast-bench/wspoll"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/protocol"
 )
@@ -38,18 +35,20 @@ type ViewerConfig struct {
 	Latency bool
 }
 
-// Viewer is one lean client connection: about 3 KiB of heap plus its
-// reader goroutine's stack and the kernel's socket buffers.
+// Viewer is one lean client connection: a few hundred bytes of heap
+// when a wspoll.Poller reads it (Poll), plus a goroutine and its read
+// buffer when Run does, plus the kernel's socket buffers.
 type Viewer struct {
-	cfg    ViewerConfig
-	ws     *websocket.Conn
-	stats  *Stats
-	enc    protocol.Encoding
-	wmu    sync.Mutex
-	cur    []cursor // one per joined room; reader goroutine only after Dial
-	id     uint32
-	ping   time.Duration // the server's ping interval (Connected)
-	kicked atomic.Bool
+	c         *wspoll.Conn
+	stats     *Stats
+	enc       protocol.Encoding
+	pullLimit uint32
+	noAck     bool
+	latency   bool
+	cur       []cursor // one per joined room; the reading side only after Dial
+	id        uint32
+	ping      time.Duration // the server's ping interval (Connected)
+	kicked    atomic.Bool
 	// lastWrite is when the viewer last sent a frame (Unix seconds), so
 	// the keep-alive loop pings only viewers that went quiet.
 	lastWrite atomic.Int64
@@ -124,8 +123,6 @@ func (v *Viewer) cursorOf(room []byte) *cursor {
 	return nil
 }
 
-var writePool = &sync.Pool{}
-
 // Errors of Dial, by step (wrapped with the cause).
 var (
 	ErrDial    = errors.New("loadgen: dial")
@@ -158,30 +155,12 @@ func (e *redirectError) Error() string { return "redirected to " + e.url }
 
 // dialWS opens a lean WebSocket connection to url from localAddr (""
 // : the kernel's choice); its errors wrap ErrDial.
-func dialWS(ctx context.Context, url, localAddr string) (*websocket.Conn, error) {
-	d := websocket.Dialer{
-		ReadBufferSize:   1024,
-		WriteBufferSize:  512,
-		WriteBufferPool:  writePool,
-		HandshakeTimeout: 30 * time.Second,
-	}
-	nd := &net.Dialer{Timeout: 30 * time.Second, Control: bindNoPort}
-	if localAddr != "" {
-		ip := net.ParseIP(localAddr)
-		if ip == nil {
-			return nil, fmt.Errorf("%w: bad source address %q", ErrDial, localAddr)
-		}
-		nd.LocalAddr = &net.TCPAddr{IP: ip}
-	}
-	d.NetDialContext = nd.DialContext
-	ws, resp, err := d.DialContext(ctx, url, http.Header{})
+func dialWS(ctx context.Context, url, localAddr string) (*wspoll.Conn, error) {
+	c, err := wspoll.Dial(ctx, url, wspoll.Options{LocalAddr: localAddr, Control: bindNoPort, HandshakeTimeout: 30 * time.Second})
 	if err != nil {
-		if resp != nil {
-			return nil, fmt.Errorf("%w: %w (HTTP %d)", ErrDial, err, resp.StatusCode)
-		}
 		return nil, fmt.Errorf("%w: %w", ErrDial, err)
 	}
-	return ws, nil
+	return c, nil
 }
 
 func dialOnce(ctx context.Context, cfg ViewerConfig, stats *Stats, start time.Time) (*Viewer, error) {
@@ -189,12 +168,13 @@ func dialOnce(ctx context.Context, cfg ViewerConfig, stats *Stats, start time.Ti
 	if err != nil {
 		return nil, err
 	}
-	v := &Viewer{cfg: cfg, ws: ws, stats: stats, cur: make([]cursor, 0, len(cfg.Rooms))}
+	v := &Viewer{c: ws, stats: stats, pullLimit: uint32(cfg.PullLimit), noAck: cfg.NoAck, latency: cfg.Latency,
+		cur: make([]cursor, 0, len(cfg.Rooms))}
 	if cfg.JSON {
 		v.enc = protocol.JSON
 	}
 	if dl, ok := ctx.Deadline(); ok {
-		_ = ws.SetReadDeadline(dl)
+		_ = ws.SetDeadline(dl)
 	}
 	f, err := v.call(&pb.Frame{Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: cfg.Token, Client: "roomcast-loadgen"}}})
 	if err != nil {
@@ -215,8 +195,7 @@ func dialOnce(ctx context.Context, cfg ViewerConfig, stats *Stats, start time.Ti
 		j := f.GetJoined()
 		v.cur = append(v.cur, cursor{room: room, seq: j.GetSeq(), pseq: j.GetPseq()})
 	}
-	_ = ws.SetReadDeadline(time.Time{})
-	v.cfg.Token = "" // not needed any more: ~400 bytes a viewer
+	_ = ws.SetDeadline(time.Time{})
 	stats.RecordConnect(time.Since(start).Microseconds())
 	return v, nil
 }
@@ -261,26 +240,29 @@ func (v *Viewer) write(f *pb.Frame) error {
 	if err != nil {
 		return err
 	}
-	return v.send(v.enc.MessageType(), data)
+	return v.send(data)
 }
 
-// send writes one frame; every write goes through it (one writer at a
-// time: the reader's pulls and the keep-alive loop's pings).
-func (v *Viewer) send(mt int, data []byte) error {
+// send writes one frame; every write goes through it (the Conn takes one
+// writer at a time: the reader's pulls and the keep-alive loop's pings).
+func (v *Viewer) send(data []byte) error {
 	v.lastWrite.Store(time.Now().Unix())
-	v.wmu.Lock()
-	defer v.wmu.Unlock()
-	return v.ws.WriteMessage(mt, data)
+	return v.c.Write(v.enc == protocol.Binary, data)
 }
 
+// read reads and decodes the next frame (before Run or Poll, and for
+// publishers).
 func (v *Viewer) read() (*pb.Frame, error) {
-	mt, data, err := v.ws.ReadMessage()
+	bin, data, err := v.c.ReadMessage()
 	if err != nil {
 		return nil, err
 	}
 	v.stats.FramesIn.Add(1)
 	v.stats.BytesIn.Add(uint64(len(data)))
-	enc, _ := protocol.EncodingOf(mt)
+	enc := protocol.JSON
+	if bin {
+		enc = protocol.Binary
+	}
 	return protocol.Decode(enc, data)
 }
 
@@ -292,75 +274,55 @@ var pingFrame = []byte{12<<3 | 2, 0}
 func (v *Viewer) Ping() error {
 	v.stats.Pings.Add(1)
 	if v.enc == protocol.Binary {
-		return v.send(websocket.BinaryMessage, pingFrame)
+		return v.send(pingFrame)
 	}
 	return v.write(&pb.Frame{Body: &pb.Frame_Ping{Ping: &pb.Ping{}}})
 }
 
-// Close closes the connection; Run returns.
-func (v *Viewer) Close() error { return v.ws.Close() }
+// Close closes the connection; Run returns, a Poller lets it go. The end
+// is not counted as a close.
+func (v *Viewer) Close() error { return v.c.Close() }
 
-var readBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// Run reads until the connection ends or ctx is cancelled.
+// Run reads on the caller's goroutine until the connection ends or ctx
+// is cancelled. An end other than by ctx or Close is counted in Stats as
+// a close, by code.
 func (v *Viewer) Run(ctx context.Context) error {
-	return runReader(ctx, v.ws, v.stats, func() error { return readPooled(v.ws, v.stats, v.readFast) })
+	return v.c.Run(ctx, (*viewerReader)(v))
 }
 
-// runReader calls read until it fails or ctx ends (which closes ws); a
-// failure before ctx ended is counted in stats as a close, by code.
-func runReader(ctx context.Context, ws *websocket.Conn, stats *Stats, read func() error) error {
-	stop := context.AfterFunc(ctx, func() { _ = ws.Close() })
-	defer stop()
-	for {
-		if err := read(); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			stats.recordClose(closeCode(err))
-			return err
-		}
-	}
+// Poll hands the viewer to p, whose goroutine reads it from now on (no
+// goroutine and no read buffer of its own while idle); ends are counted
+// as with Run. wspoll.ErrNotPollable (wss://): use Run.
+func (v *Viewer) Poll(p *wspoll.Poller) error {
+	return p.Add(v.c, (*viewerReader)(v))
 }
 
-// closeCode is the WebSocket close code of a read error (0: none).
-func closeCode(err error) int {
-	var ce *websocket.CloseError
-	if errors.As(err, &ce) {
-		return ce.Code
-	}
-	return 0
+// viewerReader is the Viewer as a wspoll.Handler.
+type viewerReader Viewer
+
+func (r *viewerReader) Message(binary bool, data []byte) error {
+	v := (*Viewer)(r)
+	v.stats.FramesIn.Add(1)
+	v.stats.BytesIn.Add(uint64(len(data)))
+	return v.readFast(binary, data)
 }
 
-// readPooled reads the next frame into a pooled buffer, counts it in
-// stats and hands it to fn (data is valid until fn returns).
-func readPooled(ws *websocket.Conn, stats *Stats, fn func(mt int, data []byte) error) error {
-	mt, r, err := ws.NextReader()
-	if err != nil {
-		return err
-	}
-	buf := readBufs.Get().(*bytes.Buffer)
-	defer readBufs.Put(buf)
-	buf.Reset()
-	if _, err := buf.ReadFrom(r); err != nil {
-		return err
-	}
-	stats.FramesIn.Add(1)
-	stats.BytesIn.Add(uint64(buf.Len()))
-	return fn(mt, buf.Bytes())
-}
+func (r *viewerReader) Closed(code int, _ error) { r.stats.recordClose(code) }
 
 // readFast acts on one frame without decoding it into messages: binary
 // frames with scan.go's scanner, JSON ones with jsonscan.go's walker.
-func (v *Viewer) readFast(mt int, data []byte) error {
+// Frames of a kind the viewer does not know (a newer server's), or in the
+// other encoding, are counted in Stats.Unknown and ignored.
+func (v *Viewer) readFast(binary bool, data []byte) error {
 	var s scanned
 	var err error
 	switch {
-	case mt == websocket.BinaryMessage && v.enc == protocol.Binary:
+	case binary && v.enc == protocol.Binary:
 		s, err = scanFrame(data)
-	case mt == websocket.TextMessage && v.enc == protocol.JSON:
+	case !binary && v.enc == protocol.JSON:
 		s, err = scanFrameJSON(data)
 	default:
+		v.stats.Unknown.Add(1)
 		return nil
 	}
 	if err != nil {
@@ -371,6 +333,9 @@ func (v *Viewer) readFast(mt int, data []byte) error {
 		v.kick()
 		return nil
 	case kindOther:
+		return nil
+	case kindUnknown:
+		v.stats.Unknown.Add(1)
 		return nil
 	}
 	c := v.cursorOf(s.room)
@@ -396,7 +361,7 @@ func (v *Viewer) readFast(mt int, data []byte) error {
 		if priority {
 			prio++
 		}
-		if v.cfg.Latency {
+		if v.latency {
 			if sent, ok := SentAt(body); ok {
 				if now == 0 {
 					now = time.Now().UnixNano()
@@ -419,7 +384,7 @@ func (v *Viewer) readFast(mt int, data []byte) error {
 	if prio > 0 {
 		v.stats.Priority.Add(uint64(prio))
 	}
-	if v.cfg.NoAck {
+	if v.noAck {
 		return nil
 	}
 	if s.kind == kindNotify && s.complete {
@@ -442,11 +407,11 @@ func (v *Viewer) readFast(mt int, data []byte) error {
 	// of this goroutine's deepest stack is paid by every viewer.
 	bp := pullBufs.Get().(*[]byte)
 	if v.enc == protocol.Binary {
-		*bp = appendPull((*bp)[:0], c.room, c.seq, c.pseq, uint32(v.cfg.PullLimit), ack)
+		*bp = appendPull((*bp)[:0], c.room, c.seq, c.pseq, v.pullLimit, ack)
 	} else {
-		*bp = appendPullJSON((*bp)[:0], c.room, c.seq, c.pseq, uint32(v.cfg.PullLimit), ack)
+		*bp = appendPullJSON((*bp)[:0], c.room, c.seq, c.pseq, v.pullLimit, ack)
 	}
-	err = v.send(v.enc.MessageType(), *bp)
+	err = v.send(*bp)
 	pullBufs.Put(bp)
 	return err
 }
@@ -470,7 +435,7 @@ func (v *Viewer) answer(c *cursor, notify, complete bool, seq, pseq uint64, more
 // sendPull writes a Pull from c's cursors (an acknowledge-only one with
 // ack) in the viewer's encoding.
 func (v *Viewer) sendPull(c *cursor, ack bool) {
-	_ = v.write(&pb.Frame{Body: &pb.Frame_Pull{Pull: &pb.Pull{Room: c.room, AfterSeq: c.seq, AfterPseq: c.pseq, Limit: uint32(v.cfg.PullLimit), Ack: ack}}})
+	_ = v.write(&pb.Frame{Body: &pb.Frame_Pull{Pull: &pb.Pull{Room: c.room, AfterSeq: c.seq, AfterPseq: c.pseq, Limit: v.pullLimit, Ack: ack}}})
 }
 
 // notifyComplete reports Notify.complete through reflection, so the
@@ -519,7 +484,7 @@ func (v *Viewer) handle(f *pb.Frame) {
 		n := b.Notify
 		v.stats.Notifies.Add(1)
 		c := v.apply(n.Room, n.Messages, n.Missed)
-		if c == nil || v.cfg.NoAck {
+		if c == nil || v.noAck {
 			return
 		}
 		if notifyComplete(n) {
@@ -530,12 +495,15 @@ func (v *Viewer) handle(f *pb.Frame) {
 	case *pb.Frame_PullResult:
 		r := b.PullResult
 		c := v.apply(r.Room, r.Messages, r.Missed)
-		if c == nil || v.cfg.NoAck {
+		if c == nil || v.noAck {
 			return
 		}
 		v.answer(c, false, false, r.Seq, r.Pseq, r.More)
 	case *pb.Frame_Kick:
 		v.kick()
+	case nil:
+		// A frame kind this build does not know (a newer server's).
+		v.stats.Unknown.Add(1)
 	}
 }
 
@@ -558,7 +526,7 @@ func (v *Viewer) apply(room string, msgs []*pb.RoomMessage, missed uint64) *curs
 		if m.Priority {
 			prio++
 		}
-		if v.cfg.Latency {
+		if v.latency {
 			if sent, ok := SentAt(m.Body); ok {
 				if now == 0 {
 					now = time.Now().UnixNano()
@@ -613,14 +581,11 @@ func (v *Viewer) tryPing(now time.Time) bool {
 			return false
 		}
 	}
-	if !v.wmu.TryLock() {
+	ok, err := v.c.TryWrite(v.enc == protocol.Binary, data, time.Second)
+	if !ok {
 		return false
 	}
-	defer v.wmu.Unlock()
 	v.lastWrite.Store(now.Unix())
-	_ = v.ws.SetWriteDeadline(now.Add(time.Second))
-	err := v.ws.WriteMessage(v.enc.MessageType(), data)
-	_ = v.ws.SetWriteDeadline(time.Time{})
 	if err == nil {
 		v.stats.Pings.Add(1)
 	}
