@@ -118,6 +118,16 @@ func DialWith(t testing.TB, url, user string, opt client.Options, roles ...strin
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	c, err := client.Dial(ctx, opt)
+	// A node may refuse for a moment (UNAVAILABLE: fenced while
+	// ZooKeeper answers late on a loaded box); an app dials again, after
+	// the wait the server asked for, and so do the tests.
+	for unavailable := (&client.ServerError{Code: pb.Error_UNAVAILABLE}); errors.Is(err, unavailable) && ctx.Err() == nil; {
+		select {
+		case <-ctx.Done():
+		case <-time.After(max(client.RetryAfter(err), 50*time.Millisecond)):
+			c, err = client.Dial(ctx, opt)
+		}
+	}
 	if err != nil {
 		t.Fatalf("dial %s as %s: %v", url, user, err)
 	}
