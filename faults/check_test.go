@@ -208,12 +208,12 @@ func (s *suite) checkSeqs() {
 			x.add(s.paused, false, seq, id, "acks of "+s.stale.User)
 		}
 		for _, d := range x.twice {
-			t.Errorf("seq assigned twice: %s", d)
+			t.Errorf("numbered twice: %s", d)
 		}
 		if x.ntwice > len(x.twice) {
-			t.Errorf("... and %d more seqs assigned twice", x.ntwice-len(x.twice))
+			t.Errorf("... and %d more seqs or msg_ids numbered twice", x.ntwice-len(x.twice))
 		}
-		t.Logf("seqs: %d room messages received by %d room clients (before dedupe), the acks and Redis's logs: %d distinct (room, lane, seq), none with two msg_ids",
+		t.Logf("seqs: %d room messages received by %d room clients (before dedupe), the acks and Redis's logs: %d distinct (room, lane, seq), none with two msg_ids, no msg_id at two seqs",
 			received, len(s.roomClients), len(x.first))
 	})
 }

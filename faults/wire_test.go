@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -143,12 +144,27 @@ type seqSeen struct {
 }
 
 // seqIndex maps each seq of a room lane to the first msg_id it was seen
-// with, and lists every seq seen with another one: a seq assigned twice.
+// with, and each msg_id to the first seq it was seen at, and lists every
+// seq seen with another msg_id (a seq assigned twice) and every msg_id
+// seen at another seq (a message numbered twice: the viewers that got
+// both dropped the second as a duplicate, unaware they lost a seq).
 type seqIndex struct {
 	first   map[seqKey]seqSeen
+	at      map[idKey]idSeen
 	twice   []string
 	ntwice  int
 	entries int
+}
+
+// idKey is one msg_id of a room.
+type idKey struct {
+	room string
+	id   uint64
+}
+
+type idSeen struct {
+	key   seqKey
+	where string
 }
 
 // maxListed bounds the conflicts seqIndex spells out.
@@ -156,10 +172,15 @@ const maxListed = 20
 
 func (x *seqIndex) add(room string, priority bool, seq, id uint64, where string) {
 	if x.first == nil {
-		x.first = map[seqKey]seqSeen{}
+		x.first, x.at = map[seqKey]seqSeen{}, map[idKey]idSeen{}
 	}
 	x.entries++
 	k := seqKey{room, priority, seq}
+	if a, ok := x.at[idKey{room, id}]; !ok {
+		x.at[idKey{room, id}] = idSeen{k, where}
+	} else if a.key != k {
+		x.conflict("%s msg_id %d is %s (%s) and %s (%s)", room, id, a.key.lane(), a.where, k.lane(), where)
+	}
 	f, ok := x.first[k]
 	if !ok {
 		x.first[k] = seqSeen{id, where}
@@ -168,20 +189,30 @@ func (x *seqIndex) add(room string, priority bool, seq, id uint64, where string)
 	if f.id == id {
 		return // the same message again (a redelivery)
 	}
+	x.conflict("%s %s is msg_id %d (%s) and msg_id %d (%s)", room, k.lane(), f.id, f.where, id, where)
+}
+
+// conflict counts one, and spells out the first maxListed.
+func (x *seqIndex) conflict(format string, args ...any) {
 	x.ntwice++
 	if len(x.twice) < maxListed {
-		lane := "seq"
-		if priority {
-			lane = "pseq"
-		}
-		x.twice = append(x.twice, fmt.Sprintf("%s %s %d is msg_id %d (%s) and msg_id %d (%s)", room, lane, seq, f.id, f.where, id, where))
+		x.twice = append(x.twice, fmt.Sprintf(format, args...))
 	}
+}
+
+// lane names k's seq: "seq 5" or "pseq 5".
+func (k seqKey) lane() string {
+	if k.priority {
+		return fmt.Sprintf("pseq %d", k.seq)
+	}
+	return fmt.Sprintf("seq %d", k.seq)
 }
 
 // TestFaultsCheckerCatchesDuplicateSeq: the checks of TestFaults see a
 // seq assigned twice — two viewers given the same seq with two msg_ids
 // (each viewer's SDK would show only the first it got), or a sender acked
-// the same seq twice — and attribute missed counts to the node that sent
+// the same seq twice —, a message numbered twice (one msg_id at two
+// seqs), and attribute missed counts to the node that sent
 // them. It needs no cluster (and runs with -run TestFaults).
 func TestFaultsCheckerCatchesDuplicateSeq(t *testing.T) {
 	w := newWireLog(map[string]string{"127.0.0.1:1": "n1", "127.0.0.1:2": "n2"})
@@ -193,15 +224,16 @@ func TestFaultsCheckerCatchesDuplicateSeq(t *testing.T) {
 	w.onFrame("v3", "n1", notify(5, 102, true))  // the priority lane has its own seqs
 	w.onFrame("v2", "n2", &pb.Frame{Body: &pb.Frame_PullResult{PullResult: &pb.PullResult{Room: "r",
 		Messages: []*pb.RoomMessage{{Seq: 5, MsgId: 101}, {Seq: 6, MsgId: 103}}, Missed: 3}}})
+	w.onFrame("v4", "n2", notify(7, 103, false)) // numbered twice: 6 and 7
 	var twice []string
 	w.index(func(x *seqIndex) {
 		x.add("r", false, 6, 103, "store") // agrees
 		twice = x.twice
 	})
-	if len(twice) != 1 {
-		t.Fatalf("conflicts %q, want exactly seq 5 of r", twice)
+	if len(twice) != 2 {
+		t.Fatalf("conflicts %q, want seq 5 of r and msg_id 103", twice)
 	}
-	t.Logf("caught: %s", twice[0])
+	t.Logf("caught: %s", strings.Join(twice, "; "))
 
 	l := newSendLog()
 	l.ack(7, 1)

@@ -1,71 +1,26 @@
 package offline
 
 import (
-	"context"
 	"errors"
-	"io"
-	"net"
 	"regexp"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/roomcast/roomcast/internal/testsupport/lossy"
 	"github.com/roomcast/roomcast/internal/testsupport/testenv"
 )
-
-// lossy makes go-redis lose one reply: after lose(), the next command a
-// connection writes reaches Redis, which runs it; its reply is dropped and
-// the connection closed, as when the network or a proxy fails between the
-// two. go-redis retries such a command by default (MaxRetries 3).
-type lossy struct {
-	armed atomic.Bool
-	lost  atomic.Int64
-}
-
-func (l *lossy) lose() { l.armed.Store(true) }
-
-func (l *lossy) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-	if err != nil {
-		return nil, err
-	}
-	return &lossyConn{Conn: c, l: l}, nil
-}
-
-type lossyConn struct {
-	net.Conn
-	l    *lossy
-	drop atomic.Bool
-}
-
-func (c *lossyConn) Write(p []byte) (int, error) {
-	if c.l.armed.CompareAndSwap(true, false) {
-		c.drop.Store(true)
-	}
-	return c.Conn.Write(p)
-}
-
-func (c *lossyConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n > 0 && c.drop.Load() {
-		c.l.lost.Add(1)
-		_ = c.Conn.Close()
-		return 0, io.EOF
-	}
-	return n, err
-}
 
 // lossyRedis is a store on a fresh redis-server through a client (go-redis
 // defaults, as internal/redisconn builds it) that can lose a reply, and a
 // function counting the EVALSHA calls Redis ran.
-func lossyRedis(t *testing.T) (*RedisStore, *lossy, func() int) {
+func lossyRedis(t *testing.T) (*RedisStore, *lossy.Dialer, func() int) {
 	t.Helper()
 	r := testenv.StartRedis(t, testenv.RedisOptions{AOF: true})
-	l := &lossy{}
-	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, Dialer: l.dial, ReadTimeout: 2 * time.Second})
+	l := &lossy.Dialer{}
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, Dialer: l.Dial, ReadTimeout: 2 * time.Second})
 	t.Cleanup(func() { _ = rdb.Close() })
 	plain := newRedisClient(t, r.Addr)
 	calls := regexp.MustCompile(`cmdstat_evalsha:calls=(\d+)`)
@@ -106,13 +61,13 @@ func TestRedisStoreLostReplyIsNotRunAgain(t *testing.T) {
 	mustAppend(t, s, AppendArgs{Conv: conv, Entry: msg("bob", "b1", "warm up", 1000), DedupeTTL: time.Hour})
 
 	before := evals()
-	l.lose()
+	l.Lose()
 	a := AppendArgs{Conv: conv, Entry: msg("alice", "a1", "hello", 1001), DedupeTTL: time.Hour}
 	if r, err := s.Append(bg, a); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("append whose reply was lost: %+v %v", r, err)
 	}
-	if n := evals() - before; n != 1 || l.lost.Load() != 1 {
-		t.Fatalf("the append ran %d times (%d replies lost)", n, l.lost.Load())
+	if n := evals() - before; n != 1 || l.Lost() != 1 {
+		t.Fatalf("the append ran %d times (%d replies lost)", n, l.Lost())
 	}
 	again := mustAppend(t, s, a)
 	if !again.Duplicate || again.Entry.Seq != 2 || again.Entry.Body != "hello" {
@@ -120,7 +75,7 @@ func TestRedisStoreLostReplyIsNotRunAgain(t *testing.T) {
 	}
 
 	before = evals()
-	l.lose()
+	l.Lose()
 	ra := RecallArgs{Conv: conv, Seq: 2, By: "alice", Recall: Entry{MsgID: 77, From: "alice", TS: 1002, Kind: "recall"}}
 	if r, err := s.Recall(bg, ra); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("recall whose reply was lost: %+v %v", r, err)
@@ -152,7 +107,7 @@ func TestServiceRecallResentAfterALostReplyIsDelivered(t *testing.T) {
 		t.Fatal(err)
 	}
 	conv := DirectConv("alice", "bob")
-	l.lose()
+	l.Lose()
 	if _, err := svc.Recall(bg, alice, conv, 1); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("recall whose reply was lost: %v", err)
 	}

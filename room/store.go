@@ -23,6 +23,9 @@ type Store interface {
 	// Append assigns each message, in order, the next seq of its lane
 	// (normal or priority) in m.Seq and keeps it among the room's recent
 	// messages: all of them in one atomic write, or none (an error).
+	// Messages are unique by msg_id; RedisStore answers a message it
+	// already holds (a write sent again after its reply was lost) with
+	// the seq it has.
 	Append(ctx context.Context, room string, term uint64, msgs ...*pb.RoomMessage) error
 	// Moderate records one moderation change.
 	Moderate(ctx context.Context, room string, term uint64, c Change) error

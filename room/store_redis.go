@@ -61,16 +61,32 @@ if term > cur then redis.call('HSET', KEYS[1], 'term', ARGV[1]) end
 // appendScript numbers and keeps a batch of messages. KEYS meta, log,
 // plog; ARGV term, keep, keep priority, lanes (one byte per message: 0
 // normal, 1 priority), then the members in order. It returns their seqs.
+//
+// A second run of the same batch answers what the first did: a member the
+// lane already holds keeps its seq (members are unique: each carries its
+// msg_id). go-redis sends a script again by itself when its reply was
+// lost after Redis ran it (Redis restarted, or the connection broke or
+// timed out after the write; MaxRetries, 3 by default). Numbered again,
+// the message moved to the next seq and left a hole at the first, which a
+// node that read the log in between held under the same msg_id: its
+// viewers dropped the second as a duplicate and were never told they
+// missed a seq.
 var appendScript = redis.NewScript(fenceLua + `
 local lanes = ARGV[4]
 local seqs = {}
 local added = {false, false}
 for i = 1, #lanes do
   local lane = (string.byte(lanes, i) == 49) and 2 or 1
-  local seq = redis.call('HINCRBY', KEYS[1], lane == 2 and 'pseq' or 'seq', 1)
-  redis.call('ZADD', KEYS[lane + 1], seq, ARGV[4 + i])
-  seqs[i] = seq
-  added[lane] = true
+  local key, member = KEYS[lane + 1], ARGV[4 + i]
+  local held = redis.call('ZSCORE', key, member)
+  if held then
+    seqs[i] = tonumber(held)
+  else
+    local seq = redis.call('HINCRBY', KEYS[1], lane == 2 and 'pseq' or 'seq', 1)
+    redis.call('ZADD', key, seq, member)
+    seqs[i] = seq
+    added[lane] = true
+  end
 end
 for lane = 1, 2 do
   if added[lane] then

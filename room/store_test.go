@@ -245,7 +245,9 @@ func TestStoreConformance(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					for i := 0; i < 50; i++ {
-						m := &pb.RoomMessage{Body: "c"}
+						// Messages are unique by msg_id (a message the
+						// store already holds keeps its seq).
+						m := &pb.RoomMessage{MsgId: uint64(w*1000 + i + 1), Body: "c"}
 						if err := s.Append(ctx, "c", 1, m); err != nil {
 							t.Error(err)
 							return
