@@ -32,6 +32,13 @@ type Config struct {
 	// read by the server at start and on POST /api/v1/filter/reload. Empty
 	// (the default): no word filter.
 	FilterFile string `yaml:"filter_file"`
+	// DedupeWindow is how long the owner remembers a Send's client_msg_id
+	// after accepting it: a resend within it is answered with the first
+	// acceptance and posts nothing (dedupe.go). Default 2m.
+	DedupeWindow time.Duration `yaml:"dedupe_window"`
+	// DedupeKeep bounds the client_msg_ids remembered per room (the
+	// oldest are forgotten first, counted). Default 1024.
+	DedupeKeep int `yaml:"dedupe_keep"`
 }
 
 const (
@@ -40,6 +47,10 @@ const (
 	defaultIdleTTL = time.Hour
 	// defaultDeleteWindow is Config.DeleteWindow's default.
 	defaultDeleteWindow = 2 * time.Minute
+	// defaultDedupeWindow and defaultDedupeKeep are Config.DedupeWindow's
+	// and Config.DedupeKeep's defaults.
+	defaultDedupeWindow = 2 * time.Minute
+	defaultDedupeKeep   = 1024
 	// MaxKindBytes bounds the app-defined message kind.
 	MaxKindBytes = 32
 	// MaxIDBytes bounds room ids.
@@ -63,6 +74,12 @@ func (c Config) WithDefaults() Config {
 	if c.DeleteWindow == 0 {
 		c.DeleteWindow = defaultDeleteWindow
 	}
+	if c.DedupeWindow == 0 {
+		c.DedupeWindow = defaultDedupeWindow
+	}
+	if c.DedupeKeep == 0 {
+		c.DedupeKeep = defaultDedupeKeep
+	}
 	return c
 }
 
@@ -79,6 +96,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("room.idle_ttl: must not be negative, got %v", c.IdleTTL)
 	case c.DeleteWindow < 0:
 		return fmt.Errorf("room.delete_window: must not be negative, got %v", c.DeleteWindow)
+	case c.DedupeWindow < 0:
+		return fmt.Errorf("room.dedupe_window: must not be negative, got %v", c.DedupeWindow)
+	case c.DedupeKeep < 0:
+		return fmt.Errorf("room.dedupe_keep: must not be negative, got %d", c.DedupeKeep)
 	}
 	return nil
 }

@@ -17,6 +17,13 @@ type metrics struct {
 	auditErrors prometheus.Counter
 	// filtered counts word filter verdicts by action (mask, block).
 	filtered *prometheus.CounterVec
+	// duplicates counts resends answered with their first acceptance, by
+	// where the client_msg_id was found (owner: the owner's window;
+	// store: the store's, in the append).
+	duplicates *prometheus.CounterVec
+	// dedupeEvicted counts client_msg_ids an owner forgot before their
+	// window ended because the room held DedupeKeep newer ones.
+	dedupeEvicted prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, error) {
@@ -57,6 +64,14 @@ func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, erro
 			Namespace: "roomcast", Subsystem: "room", Name: "filter_matches_total",
 			Help: "Messages the word filter changed, by action (mask, block).",
 		}, []string{"action"}),
+		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "room", Name: "send_duplicates_total",
+			Help: "Resent messages (a client_msg_id accepted before) answered with their first acceptance, by where the id was found (owner, store).",
+		}, []string{"where"}),
+		dedupeEvicted: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "room", Name: "dedupe_evicted_total",
+			Help: "client_msg_ids a room owner forgot before room.dedupe_window ended because the room held room.dedupe_keep newer ones.",
+		}),
 		rooms: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "roomcast", Subsystem: "room", Name: "rooms",
 			Help: "Rooms this node owns.",
@@ -67,10 +82,12 @@ func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, erro
 	}
 	m.filtered.WithLabelValues("mask")
 	m.filtered.WithLabelValues("block")
+	m.duplicates.WithLabelValues("owner")
+	m.duplicates.WithLabelValues("store")
 	m.accepted.WithLabelValues("normal")
 	m.accepted.WithLabelValues("priority")
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.accepted, m.dropped, m.joins, m.leaves, m.rooms, m.fenced, m.storeErrors, m.deleted, m.auditErrors, m.filtered} {
+		for _, c := range []prometheus.Collector{m.accepted, m.dropped, m.joins, m.leaves, m.rooms, m.fenced, m.storeErrors, m.deleted, m.auditErrors, m.filtered, m.duplicates, m.dedupeEvicted} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -139,6 +139,9 @@ type state struct {
 	wq       []*pendingAppend
 	flushing bool
 	flushed  sync.Cond
+
+	// once holds the client_msg_ids accepted here (dedupe.go).
+	once onceWindow
 }
 
 // Limit is a room's own upstream limit.
@@ -407,6 +410,9 @@ type SendRequest struct {
 	Priority bool
 	// Privileged senders (admin, system) may use the priority lane.
 	Privileged bool
+	// ClientMsgID is the client's id for the message, kept on resends
+	// (at most MaxClientMsgIDBytes); "" none. See dedupe.go.
+	ClientMsgID string
 
 	blocked     bool // the word filter blocked it (set by sendRun)
 	hookBlocked bool // the before-send hook blocked it (set by sendRun)
@@ -417,6 +423,10 @@ type Accepted struct {
 	Seq      uint64
 	MsgID    uint64
 	Priority bool
+	// Duplicate: the request's ClientMsgID had been accepted before;
+	// Seq, MsgID and Priority are that first acceptance's and nothing
+	// was posted again.
+	Duplicate bool
 }
 
 // Send checks, limits, numbers and broadcasts one message. Refusals return
@@ -482,13 +492,21 @@ func (s *Service) sendRun(ctx context.Context, reqs []SendRequest, res []SendRes
 		if verdicts != nil {
 			req.Body, req.blocked, req.hookBlocked = verdicts[i].body, verdicts[i].blocked, verdicts[i].hookBlocked
 		}
-		priority, err := s.check(r, req, now)
+		key, acc, seen, err := s.seenLocked(r, req, now)
+		if seen {
+			res[i].Accepted = acc
+			continue
+		}
+		var priority bool
+		if err == nil {
+			priority, err = s.check(r, req, now)
+		}
 		if err != nil {
 			s.dropLocked(r, dropReason(err))
 			res[i].Err = err
 			continue
 		}
-		p := &pendingAppend{m: &pb.RoomMessage{
+		p := &pendingAppend{key: key, m: &pb.RoomMessage{
 			MsgId:    s.ids.Next(),
 			From:     req.From,
 			Ts:       now.UnixMilli(),
@@ -509,7 +527,7 @@ func (s *Service) sendRun(ctx context.Context, reqs []SendRequest, res []SendRes
 		if p.err != nil {
 			res[i].Err = p.err
 		} else {
-			res[i].Accepted = Accepted{Seq: p.m.Seq, MsgID: p.m.MsgId, Priority: p.m.Priority}
+			res[i].Accepted = Accepted{Seq: p.m.Seq, MsgID: p.m.MsgId, Priority: p.m.Priority, Duplicate: p.dup}
 		}
 	}
 	r.mu.Unlock()
@@ -541,8 +559,10 @@ func (s *Service) commitLocked(ctx context.Context, r *state, last *pendingAppen
 // Guarded by the room's mu.
 type pendingAppend struct {
 	m    *pb.RoomMessage
+	key  string // dedupe key (dedupe.go), "" none
 	err  error
 	done bool
+	dup  bool // the store found key: m carries the first acceptance
 }
 
 // maxBatch bounds the messages of one store write.
@@ -563,10 +583,18 @@ func (s *Service) flush(ctx context.Context, r *state, mine *pendingAppend) (for
 			r.wq = nil
 		}
 		msgs := make([]*pb.RoomMessage, len(batch))
+		var once Once
 		for i, p := range batch {
 			msgs[i] = p.m
+			if p.key != "" && once.Keys == nil {
+				once = Once{Keys: make([]string, len(batch)), Now: s.now(), Window: s.cfg.DedupeWindow, Keep: s.cfg.DedupeKeep}
+			}
+			if once.Keys != nil {
+				once.Keys[i] = p.key
+			}
 		}
 		var err error
+		var dup []bool
 		reason := ""
 		term, owner := s.terms.Term(r.id)
 		if !owner {
@@ -574,7 +602,11 @@ func (s *Service) flush(ctx context.Context, r *state, mine *pendingAppend) (for
 		} else {
 			r.mu.Unlock()
 			ctx, cancel := context.WithTimeout(ctx, opTimeout)
-			err = s.store.Append(ctx, r.id, term, msgs...)
+			if once.Keys != nil {
+				dup, err = s.store.AppendOnce(ctx, r.id, term, once, msgs...)
+			} else {
+				err = s.store.Append(ctx, r.id, term, msgs...)
+			}
 			cancel()
 			r.mu.Lock()
 			switch {
@@ -587,12 +619,21 @@ func (s *Service) flush(ctx context.Context, r *state, mine *pendingAppend) (for
 				err, reason = fmt.Errorf("%w: %w", ErrUnavailable, err), DropUnavailable
 			}
 		}
-		for _, p := range batch {
-			if err != nil {
+		for i, p := range batch {
+			switch {
+			case err != nil:
 				p.err = err
 				s.dropLocked(r, reason)
-			} else {
+			case dup != nil && dup[i]:
+				// The store took it before (its first try, maybe at an
+				// earlier owner): answered with that, posted nothing.
+				p.dup = true
+				s.metrics.duplicates.WithLabelValues("store").Inc()
+			default:
 				s.acceptedLocked(r, p.m)
+			}
+			if err == nil && p.key != "" {
+				s.rememberLocked(r, p.key, p.m, once.Now)
 			}
 			p.done = true
 		}

@@ -1819,7 +1819,14 @@ type Send struct {
 	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
 	// Ask for the priority lane. Granted to admins, the system role and the
 	// room's whitelisted senders (whose messages always take it); FORBIDDEN otherwise.
-	Priority      bool `protobuf:"varint,4,opt,name=priority,proto3" json:"priority,omitempty"`
+	Priority bool `protobuf:"varint,4,opt,name=priority,proto3" json:"priority,omitempty"`
+	// Optional, at most 64 bytes, chosen by the client once per message and
+	// kept on resends. The room owner remembers the ids it accepted from each
+	// sender for a window (room.dedupe_window, default 2m; the newest
+	// room.dedupe_keep per room, default 1024): a resend of an accepted id
+	// is not accepted again but answered with the first acceptance's seq and
+	// msg_id, and duplicate set. See docs/protocol.md.
+	ClientMsgId   string `protobuf:"bytes,90,opt,name=client_msg_id,json=clientMsgId,proto3" json:"client_msg_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1882,12 +1889,22 @@ func (x *Send) GetPriority() bool {
 	return false
 }
 
+func (x *Send) GetClientMsgId() string {
+	if x != nil {
+		return x.ClientMsgId
+	}
+	return ""
+}
+
 type Sent struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Room          string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
-	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
-	MsgId         uint64                 `protobuf:"varint,3,opt,name=msg_id,json=msgId,proto3" json:"msg_id,omitempty"`
-	Priority      bool                   `protobuf:"varint,4,opt,name=priority,proto3" json:"priority,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Room     string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	Seq      uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	MsgId    uint64                 `protobuf:"varint,3,opt,name=msg_id,json=msgId,proto3" json:"msg_id,omitempty"`
+	Priority bool                   `protobuf:"varint,4,opt,name=priority,proto3" json:"priority,omitempty"`
+	// Set when the Send's client_msg_id had been accepted before: seq and
+	// msg_id are the first acceptance's, nothing was posted again.
+	Duplicate     bool `protobuf:"varint,90,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1946,6 +1963,13 @@ func (x *Sent) GetMsgId() uint64 {
 func (x *Sent) GetPriority() bool {
 	if x != nil {
 		return x.Priority
+	}
+	return false
+}
+
+func (x *Sent) GetDuplicate() bool {
+	if x != nil {
+		return x.Duplicate
 	}
 	return false
 }
@@ -4843,17 +4867,19 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x05Leave\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\"\x1a\n" +
 	"\x04Left\x12\x12\n" +
-	"\x04room\x18\x01 \x01(\tR\x04room\"^\n" +
+	"\x04room\x18\x01 \x01(\tR\x04room\"\x82\x01\n" +
 	"\x04Send\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
 	"\x04body\x18\x02 \x01(\tR\x04body\x12\x12\n" +
 	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x1a\n" +
-	"\bpriority\x18\x04 \x01(\bR\bpriority\"_\n" +
+	"\bpriority\x18\x04 \x01(\bR\bpriority\x12\"\n" +
+	"\rclient_msg_id\x18Z \x01(\tR\vclientMsgId\"}\n" +
 	"\x04Sent\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x15\n" +
 	"\x06msg_id\x18\x03 \x01(\x04R\x05msgId\x12\x1a\n" +
-	"\bpriority\x18\x04 \x01(\bR\bpriority\"\x81\x02\n" +
+	"\bpriority\x18\x04 \x01(\bR\bpriority\x12\x1c\n" +
+	"\tduplicate\x18Z \x01(\bR\tduplicate\"\x81\x02\n" +
 	"\vRoomMessage\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x15\n" +
 	"\x06msg_id\x18\x02 \x01(\x04R\x05msgId\x12\x12\n" +
