@@ -65,3 +65,29 @@ func TestSendClientMsgIDAcrossNodesAndOwners(t *testing.T) {
 		t.Fatalf("Redis keeps %d messages (%v), want 2: hello once, then next", len(kept), err)
 	}
 }
+
+// TestSendClassRolesCrossNodes: the sender's token roles travel with a
+// Send to the room's owner on another node, which classes by them: a gift
+// from a gifter is high (the priority lane), from anyone else normal.
+func TestSendClassRolesCrossNodes(t *testing.T) {
+	rdb := startRedis(t)
+	store := room.NewMemoryStore(room.StoreConfig{})
+	a := newTestNode(t, rdb, store, "a", slow)
+	b := newTestNode(t, rdb, store, "b", slow)
+	v := view(1, "a", "b")
+	r := roomOwned(v, "b", nil, "")
+	a.m.set(v, true)
+	b.m.set(v, true)
+	if err := b.rooms.CreateRoom(r); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res := a.SendMany(ctx, []room.SendRequest{
+		{Room: r, From: "u", Body: "rocket", Kind: "gift", Roles: []string{"gifter"}},
+		{Room: r, From: "u", Body: "rocket", Kind: "gift"},
+	})
+	if res[0].Err != nil || !res[0].Priority || res[1].Err != nil || res[1].Priority {
+		t.Fatalf("through a to b: %+v; want the gifter's gift high (priority), the other normal", res)
+	}
+}

@@ -189,7 +189,7 @@ func (n *Node) sendRun(ctx context.Context, reqs []room.SendRequest, res []room.
 	}, func(ctx context.Context, owner string) error {
 		items := make([]*cpb.SendRequest, len(reqs))
 		for i, r := range reqs {
-			items[i] = &cpb.SendRequest{Room: r.Room, From: r.From, Body: r.Body, Kind: r.Kind, Priority: r.Priority, Privileged: r.Privileged, ClientMsgId: r.ClientMsgID}
+			items[i] = &cpb.SendRequest{Room: r.Room, From: r.From, Body: r.Body, Kind: r.Kind, Priority: r.Priority, Privileged: r.Privileged, ClientMsgId: r.ClientMsgID, Roles: r.Roles}
 		}
 		rep, err := n.call(ctx, owner, &cpb.Envelope{Body: &cpb.Envelope_SendBatch{SendBatch: &cpb.SendBatch{Items: items}}})
 		if err != nil {
@@ -416,7 +416,7 @@ func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 		return done()
 	case *cpb.Envelope_Send: // single sends of nodes from before SendBatch
 		s := b.Send
-		acc, err := n.rooms.Send(ctx, room.SendRequest{Room: s.Room, From: s.From, Body: s.Body, Kind: s.Kind, Priority: s.Priority, Privileged: s.Privileged, ClientMsgID: s.ClientMsgId})
+		acc, err := n.rooms.Send(ctx, room.SendRequest{Room: s.Room, From: s.From, Body: s.Body, Kind: s.Kind, Priority: s.Priority, Privileged: s.Privileged, ClientMsgID: s.ClientMsgId, Roles: s.Roles})
 		if err != nil {
 			return failure(err)
 		}
@@ -424,7 +424,7 @@ func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 	case *cpb.Envelope_SendBatch:
 		reqs := make([]room.SendRequest, len(b.SendBatch.Items))
 		for i, s := range b.SendBatch.Items {
-			reqs[i] = room.SendRequest{Room: s.Room, From: s.From, Body: s.Body, Kind: s.Kind, Priority: s.Priority, Privileged: s.Privileged, ClientMsgID: s.ClientMsgId}
+			reqs[i] = room.SendRequest{Room: s.Room, From: s.From, Body: s.Body, Kind: s.Kind, Priority: s.Priority, Privileged: s.Privileged, ClientMsgID: s.ClientMsgId, Roles: s.Roles}
 		}
 		if len(reqs) == 0 || slices.ContainsFunc(reqs, func(r room.SendRequest) bool { return r.Room != reqs[0].Room }) {
 			return failure(room.ErrInvalid)

@@ -50,6 +50,7 @@ func (c *conn) queueSend(id uint32, m *pb.Send) {
 		Priority:    m.GetPriority(),
 		Privileged:  c.ident.Has(auth.RoleAdmin) || c.ident.Has(auth.RoleSystem),
 		ClientMsgID: m.GetClientMsgId(),
+		Roles:       c.ident.Roles,
 	}}
 	c.smu.Lock()
 	if len(c.sends.q) >= maxSendsInFlight {

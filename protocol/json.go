@@ -32,7 +32,7 @@ var jsonFields = map[protoreflect.FullName][]protoreflect.Name{
 	"roomcast.v1.Frame":       {"id"},
 	"roomcast.v1.Notify":      {"room", "seq", "pseq", "messages", "missed", "complete"},
 	"roomcast.v1.PullResult":  {"room", "messages", "seq", "pseq", "missed", "missed_priority", "more"},
-	"roomcast.v1.RoomMessage": {"seq", "msg_id", "from", "ts", "body", "kind", "priority", "system", "deleted", "deletes"},
+	"roomcast.v1.RoomMessage": {"seq", "msg_id", "from", "ts", "body", "kind", "priority", "system", "deleted", "deletes", "class"},
 	"roomcast.v1.Deletion":    {"seq", "priority", "msg_id"},
 	"roomcast.v1.Sent":        {"room", "seq", "msg_id", "priority", "duplicate"},
 }
@@ -248,6 +248,9 @@ func appendRoomMessageJSON(dst []byte, m *pb.RoomMessage) ([]byte, bool) {
 		var ok bool
 		o.buf, ok = appendDeletionJSON(o.buf, d)
 		o.ok = o.ok && ok
+	}
+	if c := m.GetClass(); c != pb.RoomMessage_NORMAL {
+		o.str("class", c.String()) // protojson writes an enum by name
 	}
 	return o.close()
 }

@@ -39,6 +39,34 @@ type Config struct {
 	// DedupeKeep bounds the client_msg_ids remembered per room (the
 	// oldest are forgotten first, counted). Default 1024.
 	DedupeKeep int `yaml:"dedupe_keep"`
+	// Classes sets the traffic classes (classes.go, docs/traffic-classes.md).
+	Classes ClassConfig `yaml:"classes" envPrefix:"CLASSES_"`
+}
+
+// ClassConfig sets how messages are classed (high, normal, low) and the
+// upstream budgets of the classes. The zero value takes the defaults.
+type ClassConfig struct {
+	// HighKinds are the kinds that are high when the sender may send
+	// them: its token carries HighRole, admin or system. Default [gift];
+	// [""] (one empty kind) for none.
+	HighKinds []string `yaml:"high_kinds"`
+	// HighRole is the token role that allows a sender the high kinds
+	// (the app grants it, e.g. after a payment). Default "gifter".
+	HighRole string `yaml:"high_role"`
+	// LowKinds are the kinds that are low, from any sender but a room's
+	// hosts. Default [like, enter, effect]; [""] for none.
+	LowKinds []string `yaml:"low_kinds"`
+	// HighShare is the share of a room's limit (its burst) reserved for
+	// high messages: a normal message is refused when it would leave
+	// fewer tokens than that. 0..1, default 0.2; -1: no reserve.
+	HighShare float64 `yaml:"high_share"`
+	// LowRate is the room's separate budget for low messages, messages
+	// per second; they never take from the room's limit. Default Rate/10
+	// (20 with the default Rate).
+	LowRate float64 `yaml:"low_rate"`
+	// LowBurst is how many low messages over LowRate a room takes at
+	// once. Default LowRate (at least 1).
+	LowBurst int `yaml:"low_burst"`
 }
 
 const (
@@ -80,6 +108,7 @@ func (c Config) WithDefaults() Config {
 	if c.DedupeKeep == 0 {
 		c.DedupeKeep = defaultDedupeKeep
 	}
+	c.Classes = c.Classes.withDefaults(c.Rate)
 	return c
 }
 
@@ -100,6 +129,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("room.dedupe_window: must not be negative, got %v", c.DedupeWindow)
 	case c.DedupeKeep < 0:
 		return fmt.Errorf("room.dedupe_keep: must not be negative, got %d", c.DedupeKeep)
+	case c.Classes.HighShare != -1 && (c.Classes.HighShare < 0 || c.Classes.HighShare > 1):
+		return fmt.Errorf("room.classes.high_share: must be within 0..1 (or -1: none), got %v", c.Classes.HighShare)
+	case c.Classes.LowRate < 0:
+		return fmt.Errorf("room.classes.low_rate: must not be negative, got %v", c.Classes.LowRate)
+	case c.Classes.LowBurst < 0:
+		return fmt.Errorf("room.classes.low_burst: must not be negative, got %d", c.Classes.LowBurst)
 	}
 	return nil
 }

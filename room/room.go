@@ -113,9 +113,10 @@ type state struct {
 	id string
 	mu sync.Mutex
 
-	seq, pseq uint64
-	limiter   *rate.Limiter
-	limit     *Limit // per-room override, nil: the service default
+	seq, pseq  uint64
+	limiter    *rate.Limiter
+	lowLimiter *rate.Limiter // the low class's budget (classes.go); nil until used
+	limit      *Limit        // per-room override, nil: the service default
 
 	viewers  int
 	perNode  map[string]int
@@ -410,6 +411,8 @@ type SendRequest struct {
 	Priority bool
 	// Privileged senders (admin, system) may use the priority lane.
 	Privileged bool
+	// Roles are the sender's token roles (traffic classes, classes.go).
+	Roles []string
 	// ClientMsgID is the client's id for the message, kept on resends
 	// (at most MaxClientMsgIDBytes); "" none. See dedupe.go.
 	ClientMsgID string
@@ -498,8 +501,9 @@ func (s *Service) sendRun(ctx context.Context, reqs []SendRequest, res []SendRes
 			continue
 		}
 		var priority bool
+		var class pb.RoomMessage_Class
 		if err == nil {
-			priority, err = s.check(r, req, now)
+			priority, class, err = s.check(r, req, now)
 		}
 		if err != nil {
 			s.dropLocked(r, dropReason(err))
@@ -515,6 +519,7 @@ func (s *Service) sendRun(ctx context.Context, reqs []SendRequest, res []SendRes
 			Priority: priority,
 			// A privileged sender's priority message is a system notice.
 			System: priority && req.Priority && req.Privileged,
+			Class:  class,
 		}}
 		r.wq = append(r.wq, p)
 		pending[i], last = p, p
@@ -650,6 +655,7 @@ func (s *Service) flush(ctx context.Context, r *state, mine *pendingAppend) (for
 // acceptedLocked records a numbered message and broadcasts it. r.mu is
 // held, so the room's messages are broadcast in seq order.
 func (s *Service) acceptedLocked(r *state, m *pb.RoomMessage) {
+	s.countClass(m.Class, "accepted")
 	if m.Priority {
 		r.pseq = max(r.pseq, m.Seq)
 		r.stats.AcceptedPriority++
@@ -671,45 +677,48 @@ func (s *Service) dropLocked(r *state, reason string) {
 }
 
 // check runs every refusal rule in order and picks the lane. r.mu is held.
-func (s *Service) check(r *state, req SendRequest, now time.Time) (priority bool, err error) {
+func (s *Service) check(r *state, req SendRequest, now time.Time) (priority bool, class pb.RoomMessage_Class, err error) {
 	switch {
 	case req.Body == "":
-		return false, fmt.Errorf("%w: empty body", ErrInvalid)
+		return false, 0, fmt.Errorf("%w: empty body", ErrInvalid)
 	case len(req.Body) > s.cfg.MaxBodyBytes:
-		return false, ErrTooLarge
+		return false, 0, ErrTooLarge
 	case len(req.Kind) > MaxKindBytes:
-		return false, fmt.Errorf("%w: kind longer than %d bytes", ErrInvalid, MaxKindBytes)
+		return false, 0, fmt.Errorf("%w: kind longer than %d bytes", ErrInvalid, MaxKindBytes)
 	case active(r.banned, req.From, now):
-		return false, ErrBanned
+		return false, 0, ErrBanned
 	case active(r.muted, req.From, now):
-		return false, ErrMuted
+		return false, 0, ErrMuted
 	}
 	slowed, err := r.slowLocked(req, now)
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	if req.blocked {
-		return false, ErrFiltered
+		return false, 0, ErrFiltered
 	}
 	if req.hookBlocked {
-		return false, ErrHookBlocked
+		return false, 0, ErrHookBlocked
 	}
 	_, whitelisted := r.whitelist[req.From]
 	switch {
 	case whitelisted:
-		return true, nil
+		return true, pb.RoomMessage_HIGH, nil
 	case req.Priority && req.Privileged:
-		return true, nil
+		return true, pb.RoomMessage_HIGH, nil
 	case req.Priority:
-		return false, ErrForbidden
+		return false, 0, ErrForbidden
 	}
-	if !r.limiter.AllowN(now, 1) {
-		return false, ErrRateLimited
+	class = s.classOf(r, req)
+	if !s.admitLocked(r, class, now) {
+		s.countClass(class, "refused")
+		return false, 0, ErrRateLimited
 	}
 	if slowed {
 		r.sentLocked(req.From, now)
 	}
-	return false, nil
+	// High messages take the priority lane: no lower class evicts them.
+	return class == pb.RoomMessage_HIGH, class, nil
 }
 
 // active reports whether user has an entry in m that has not ended.

@@ -20,7 +20,7 @@ import (
 // repeated with the same clientMsgId resolves with the first seq and
 // msgId and duplicate true, and the room posts it once. Against a fake
 // that refuses the first try UNAVAILABLE, the SDK resends it with the
-// same clientMsgId.
+// same clientMsgId. Messages carry their traffic class (cls).
 func TestBrowserSDKRoomSendOnce(t *testing.T) {
 	s := startServer(t, nil)
 	var mu sync.Mutex
@@ -70,13 +70,14 @@ func TestBrowserSDKRoomSendOnce(t *testing.T) {
 		const tok = (await (await fetch("/demo/token?user=zed")).json()).token;
 		const c = new RoomcastClient({ url: "ws://%s/ws", token: tok });
 		const msgs = [];
-		c.on("message", (room, m) => msgs.push(m.body));
+		c.on("message", (room, m) => msgs.push(m.body + "/" + m.cls));
 		await c.connect();
 		await c.join("r");
 		const a = await c.send("r", "hello", { clientMsgId: "js-1" });
 		const b = await c.send("r", "hello", { clientMsgId: "js-1" });
 		const d = await c.send("r", "other");
-		while (msgs.length < 2) await new Promise((r) => setTimeout(r, 10));
+		await c.send("r", "heart", { kind: "like" });
+		while (msgs.length < 3) await new Promise((r) => setTimeout(r, 10));
 		await new Promise((r) => setTimeout(r, 200));
 		const f = new RoomcastClient({ url: %q, token: "t", encoding: "json", backoffMinMs: 5, backoffMaxMs: 10 });
 		await f.connect();
@@ -92,7 +93,7 @@ func TestBrowserSDKRoomSendOnce(t *testing.T) {
 	if len(cmids) != 2 || cmids[0] == "" || cmids[0] != cmids[1] {
 		t.Fatalf("the fake got clientMsgIds %q, want one id sent twice", cmids)
 	}
-	want := fmt.Sprintf(`[false,true,true,"js-1",true,false,"hello,other",4,true,%q]`, cmids[0])
+	want := fmt.Sprintf(`[false,true,true,"js-1",true,false,"hello/normal,other/normal,heart/low",4,true,%q]`, cmids[0])
 	if got != want {
 		t.Fatalf("SDK saw %s, want %s (page errors %v)", got, want, page.errors())
 	}

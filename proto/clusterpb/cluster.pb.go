@@ -1098,7 +1098,9 @@ type SendRequest struct {
 	Priority   bool                   `protobuf:"varint,5,opt,name=priority,proto3" json:"priority,omitempty"`
 	Privileged bool                   `protobuf:"varint,6,opt,name=privileged,proto3" json:"privileged,omitempty"`
 	// The client's id for the message (roomcast Send.client_msg_id), "" none.
-	ClientMsgId   string `protobuf:"bytes,90,opt,name=client_msg_id,json=clientMsgId,proto3" json:"client_msg_id,omitempty"`
+	ClientMsgId string `protobuf:"bytes,90,opt,name=client_msg_id,json=clientMsgId,proto3" json:"client_msg_id,omitempty"`
+	// The sender's token roles (traffic classes: docs/traffic-classes.md).
+	Roles         []string `protobuf:"bytes,91,rep,name=roles,proto3" json:"roles,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1180,6 +1182,13 @@ func (x *SendRequest) GetClientMsgId() string {
 		return x.ClientMsgId
 	}
 	return ""
+}
+
+func (x *SendRequest) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
 }
 
 type SendReply struct {
@@ -2235,7 +2244,7 @@ const file_cluster_proto_rawDesc = "" +
 	"\aviewers\x18\x03 \x01(\x04R\aviewers\"6\n" +
 	"\fLeaveRequest\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
-	"\x04user\x18\x02 \x01(\tR\x04user\"\xbd\x01\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\"\xd3\x01\n" +
 	"\vSendRequest\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12\x12\n" +
@@ -2245,7 +2254,8 @@ const file_cluster_proto_rawDesc = "" +
 	"\n" +
 	"privileged\x18\x06 \x01(\bR\n" +
 	"privileged\x12\"\n" +
-	"\rclient_msg_id\x18Z \x01(\tR\vclientMsgId\"n\n" +
+	"\rclient_msg_id\x18Z \x01(\tR\vclientMsgId\x12\x14\n" +
+	"\x05roles\x18[ \x03(\tR\x05roles\"n\n" +
 	"\tSendReply\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x15\n" +
 	"\x06msg_id\x18\x02 \x01(\x04R\x05msgId\x12\x1a\n" +

@@ -37,7 +37,8 @@
 //   await c.send("lobby", "hello");
 //
 // Events (c.on(name, fn) returns a function that removes fn):
-//   message     (room, msg)     msg = {seq, msgId, from, ts, body, kind, priority}
+//   message     (room, msg)     msg = {seq, msgId, from, ts, body, kind, priority, cls}
+//                               (cls: the traffic class, "high", "normal" or "low")
 //   deleted     (room, del)     del = {seq, priority, msgId}: a message was deleted by
 //                               moderation; remove it (deletion events and tombstones
 //                               never reach "message")
@@ -209,7 +210,16 @@ function toRoomMessage(m) {
     priority: !!m.priority,
     deleted: !!m.deleted,
     deletes: m.deletes ? { seq: num(m.deletes.seq), priority: !!m.deletes.priority, msgId: String(m.deletes.msgId ?? "0") } : null,
+    cls: toClass(m.class),
   };
+}
+
+// toClass names a RoomMessage's traffic class (docs/traffic-classes.md):
+// "high", "normal" or "low".
+function toClass(c) {
+  if (c === "HIGH" || c === 1) return "high";
+  if (c === "LOW" || c === 2) return "low";
+  return "normal";
 }
 
 /** Normalises a ConvMessage (entries in pages carry no conv: conv is given). */
