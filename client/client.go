@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -464,11 +465,31 @@ func (c *Client) Leave(ctx context.Context, room string) error {
 type SendOptions struct {
 	Kind     string
 	Priority bool
+	// ClientMsgID makes resends safe (the room's owner accepts the
+	// message once; a resend is answered with the first acceptance, Sent.
+	// duplicate set); empty: the client makes one, and uses it for its own
+	// retries.
+	ClientMsgID string
+	// NoResend sends once: a refusal or disconnect is returned as is.
+	NoResend bool
 }
 
 // Send posts a message to a joined room and returns its seq and msg_id.
+// It carries a client_msg_id and resends it after a disconnect or an
+// UNAVAILABLE refusal (never sooner than its retryAfterMs) until the
+// room answers or ctx (default Options.RequestTimeout) ends: the message
+// is posted once.
 func (c *Client) Send(ctx context.Context, room, body string, o SendOptions) (*pb.Sent, error) {
-	f, err := c.do(ctx, &pb.Frame{Body: &pb.Frame_Send{Send: &pb.Send{Room: room, Body: body, Kind: o.Kind, Priority: o.Priority}}})
+	frame := func(cmid string) *pb.Frame {
+		return &pb.Frame{Body: &pb.Frame_Send{Send: &pb.Send{Room: room, Body: body, Kind: o.Kind, Priority: o.Priority, ClientMsgId: cmid}}}
+	}
+	var f *pb.Frame
+	var err error
+	if o.NoResend {
+		f, err = c.do(ctx, frame(cmp.Or(o.ClientMsgID, newClientMsgID())))
+	} else {
+		f, err = c.sendOnce(ctx, frame, o.ClientMsgID)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -421,14 +421,14 @@ func retryable(err error) bool {
 	return errors.Is(err, ErrDisconnected)
 }
 
-// sendOffline sends until the server acknowledges or ctx ends, resending
-// with the same client_msg_id after a disconnect or a store refusal, never
-// sooner than the refusal's retryAfterMs.
-func (c *Client) sendOffline(ctx context.Context, f func(cmid string) *pb.Frame, cmid string) (*pb.ConvSent, error) {
+// sendOnce sends a frame made for a client_msg_id until the server
+// answers it or ctx ends, resending with the same client_msg_id after a
+// disconnect or an UNAVAILABLE/STORE_UNAVAILABLE refusal, never sooner
+// than the refusal's retryAfterMs: the server accepts the message once.
+// An empty cmid is made here.
+func (c *Client) sendOnce(ctx context.Context, f func(cmid string) *pb.Frame, cmid string) (*pb.Frame, error) {
 	if cmid == "" {
-		var b [12]byte
-		_, _ = rand.Read(b[:])
-		cmid = hex.EncodeToString(b[:])
+		cmid = newClientMsgID()
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -439,7 +439,7 @@ func (c *Client) sendOffline(ctx context.Context, f func(cmid string) *pb.Frame,
 	for {
 		r, err := c.do(ctx, f(cmid))
 		if err == nil {
-			return r.GetConvSent(), nil
+			return r, nil
 		}
 		if !retryable(err) || c.opt.NoReconnect {
 			return nil, err
@@ -451,6 +451,22 @@ func (c *Client) sendOffline(ctx context.Context, f func(cmid string) *pb.Frame,
 		}
 		backoff = min(backoff*2, c.opt.BackoffMax)
 	}
+}
+
+// newClientMsgID makes a client_msg_id: 12 random bytes in hex.
+func newClientMsgID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// sendOffline is sendOnce for a 1:1 or group message.
+func (c *Client) sendOffline(ctx context.Context, f func(cmid string) *pb.Frame, cmid string) (*pb.ConvSent, error) {
+	r, err := c.sendOnce(ctx, f, cmid)
+	if err != nil {
+		return nil, err
+	}
+	return r.GetConvSent(), nil
 }
 
 // SendDirect sends a 1:1 message and returns once the server stored it.

@@ -285,7 +285,8 @@ func TestStaleOwnerIsFenced(t *testing.T) {
 					defer wg.Done()
 					sctx, cancel := context.WithTimeout(ctx, 8*time.Second)
 					defer cancel()
-					s, err := c.Send(sctx, roomID, fmt.Sprintf("stale %d", i), client.SendOptions{})
+					// NoResend: the test wants the old owner's own answer.
+					s, err := c.Send(sctx, roomID, fmt.Sprintf("stale %d", i), client.SendOptions{NoResend: true})
 					o := outcome{at: time.Now(), err: err}
 					if err == nil {
 						o.ack = ack{s.Seq, s.MsgId}

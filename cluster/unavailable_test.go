@@ -53,7 +53,7 @@ func TestUnavailabilityIsUNAVAILABLEOnBothSurfaces(t *testing.T) {
 	check := func(what, roomID string) {
 		t.Helper()
 		sctx, cancel := context.WithTimeout(ctx, 6*time.Second)
-		_, err := c.Send(sctx, roomID, "hello", client.SendOptions{})
+		_, err := c.Send(sctx, roomID, "hello", client.SendOptions{NoResend: true})
 		cancel()
 		var se *client.ServerError
 		if !errors.As(err, &se) || se.Code != pb.Error_UNAVAILABLE || se.RetryAfterMs == 0 {

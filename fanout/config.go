@@ -51,6 +51,12 @@ type Config struct {
 	// its own Notify, from the delivering goroutine (no merging, no
 	// pacing), the way a push-per-message server works. Default false.
 	Push bool `yaml:"push"`
+	// LowWindow is how far (in seqs) behind the head a viewer is still
+	// given low-class messages (likes, join notices; docs/traffic-classes.md):
+	// a viewer further behind skips the older ones, counted as missed,
+	// long before normal messages fall out of the ring. Default
+	// RingSize/4 (at least 1).
+	LowWindow int `yaml:"low_window"`
 	// Notify paces notifications (see MeasuredPacer).
 	Notify PacerConfig `yaml:"notify" envPrefix:"NOTIFY_"`
 }
@@ -90,6 +96,9 @@ func (c Config) WithDefaults() Config {
 	if c.RoomIdleTTL == 0 {
 		c.RoomIdleTTL = 5 * time.Minute
 	}
+	if c.LowWindow == 0 {
+		c.LowWindow = max(1, c.RingSize/4)
+	}
 	c.Notify = c.Notify.WithDefaults()
 	return c
 }
@@ -117,6 +126,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("fanout.pull_bytes: must not be negative, got %d", c.PullBytes)
 	case c.Shards < 0 || c.Shards > 1024:
 		return fmt.Errorf("fanout.shards: must be 0..1024, got %d", c.Shards)
+	case c.LowWindow < 0:
+		return fmt.Errorf("fanout.low_window: must not be negative, got %d", c.LowWindow)
 	case c.RoomIdleTTL < 0:
 		return fmt.Errorf("fanout.room_idle_ttl: must not be negative, got %v", c.RoomIdleTTL)
 	}

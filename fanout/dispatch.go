@@ -194,8 +194,12 @@ func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool, sent 
 		}
 	}()
 	interval := svc.pacer.Interval(int(r.viewers.Load()), int(svc.viewers.Load()))
+	// The pacer stretches this room's interval past its floor: Notifies
+	// shed the low class (classes.go).
+	stretched := interval > cfg.Notify.MinInterval
 	var memo frameMemo
-	merged, inlined, complete, backedUp, missed := 0, 0, 0, 0, uint64(0)
+	var classes [numClasses]int
+	merged, inlined, complete, backedUp, missed, shed := 0, 0, 0, 0, uint64(0), 0
 	for _, sub := range subs {
 		sub.mu.Lock()
 		if !sub.ready {
@@ -231,7 +235,7 @@ func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool, sent 
 			continue
 		}
 		bare := sub.backedUp(cfg.InlineBytes)
-		n := memo.get(r, frameKey{known: sub.known, pknown: sub.pknown, head: head, phead: phead, bare: bare}, cfg)
+		n := memo.get(r, frameKey{known: sub.known, pknown: sub.pknown, head: head, phead: phead, bare: bare, stretched: stretched}, cfg)
 		if n.inline {
 			sub.known, sub.pknown = n.known, n.pknown
 			sub.pulling = false
@@ -252,6 +256,10 @@ func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool, sent 
 			merged += max(n.covers-1, 0)
 			inlined += n.messages
 			missed += n.missed
+			shed += n.shed
+			for i, c := range n.classes {
+				classes[i] += c
+			}
 			if n.inline {
 				complete++
 			}
@@ -268,6 +276,7 @@ func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool, sent 
 	svc.metrics.notifyMerged.Add(float64(merged))
 	svc.metrics.inlineDelivered.Add(float64(inlined))
 	svc.metrics.missed.Add(float64(missed))
+	svc.metrics.countClasses(&classes, shed)
 	return due, later, sent
 }
 

@@ -15,6 +15,9 @@ type frameKey struct {
 	limit         int
 	known, pknown uint64
 	head, phead   uint64
+	// stretched: the pacer stretches the room's interval, so a Notify
+	// sheds every low-class message (classes.go).
+	stretched bool
 }
 
 // frame is a built frame shared by every viewer with the same key.
@@ -33,6 +36,10 @@ type frame struct {
 	// PullResult only.
 	more  bool
 	pmiss uint64
+	// Messages carried by class, and low-class messages shed (counted
+	// in missed too); see classes.go.
+	classes [numClasses]int
+	shed    int
 }
 
 // frameCache keeps the frames built for the current heads of a room; shared
@@ -80,7 +87,7 @@ func (m *frameMemo) get(r *room, k frameKey, cfg *Config) *frame {
 	if k.bare {
 		inline = -1
 	}
-	f := r.cached(k, func() *frame { return r.buildNotify(k, inline) })
+	f := r.cached(k, func() *frame { return r.buildNotify(k, inline, cfg.LowWindow) })
 	m.key, m.f = k, f
 	return f
 }
@@ -88,15 +95,23 @@ func (m *frameMemo) get(r *room, k frameKey, cfg *Config) *frame {
 // buildNotify makes the Notify for viewers at k's cursors: complete, with
 // every message inline, when all of them fit inlineBytes and no priority
 // message after the cursors has expired (a Notify cannot report those: the
-// client learns it from the PullResult); bare otherwise.
-func (r *room) buildNotify(k frameKey, inlineBytes int) *frame {
+// client learns it from the PullResult); bare otherwise. Low-class
+// messages are shed (see shedLowBefore).
+func (r *room) buildNotify(k frameKey, inlineBytes, lowWindow int) *frame {
 	nt := &pb.Notify{Room: r.id, Seq: k.head, Pseq: k.phead}
 	f := &frame{covers: int(k.head-min(k.known, k.head)) + int(k.phead-min(k.pknown, k.phead))}
 	var bins [][]byte
 	if inlineBytes > 0 {
 		var msgs []*pb.RoomMessage
-		total, over := 0, false
-		normal, prio := r.buf.Read(k.known, k.pknown, 0, func(_ bool, _ uint64, e entry) bool {
+		var classes [numClasses]int
+		total, over, shed := 0, false, 0
+		before := shedLowBefore(k.head, lowWindow, k.stretched)
+		normal, prio := r.buf.Read(k.known, k.pknown, 0, func(p bool, seq uint64, e entry) bool {
+			if !p && seq <= before && e.m.GetClass() == pb.RoomMessage_LOW {
+				shed++
+				return true
+			}
+			classes[e.m.GetClass()]++
 			total += len(e.bin)
 			if total > inlineBytes {
 				over = true
@@ -111,8 +126,9 @@ func (r *room) buildNotify(k frameKey, inlineBytes int) *frame {
 			nt.Complete = true
 			f.known, f.pknown = max(normal.Last, k.known), max(prio.Last, k.pknown)
 			nt.Messages = msgs
-			nt.Missed = normal.Missed
-			f.missed = normal.Missed
+			nt.Missed = normal.Missed + uint64(shed)
+			f.missed = nt.Missed
+			f.classes, f.shed = classes, shed
 			nt.Seq, nt.Pseq = max(k.head, f.known), max(k.phead, f.pknown)
 		} else {
 			bins = nil
@@ -125,12 +141,20 @@ func (r *room) buildNotify(k frameKey, inlineBytes int) *frame {
 }
 
 // buildPull makes the PullResult for a pull after k's cursors with k's
-// limit, with request id (0: a shared frame) and a byte budget.
-func (r *room) buildPull(k frameKey, id uint32, pullBytes int) *frame {
+// limit, with request id (0: a shared frame) and a byte budget. Low-class
+// messages more than lowWindow seqs behind the head are shed.
+func (r *room) buildPull(k frameKey, id uint32, pullBytes, lowWindow int) *frame {
 	var msgs []*pb.RoomMessage
 	var bins [][]byte
-	bytes := 0
-	normal, prio := r.buf.Read(k.known, k.pknown, k.limit, func(_ bool, _ uint64, e entry) bool {
+	var classes [numClasses]int
+	bytes, shed := 0, 0
+	before := shedLowBefore(k.head, lowWindow, false)
+	normal, prio := r.buf.Read(k.known, k.pknown, k.limit, func(p bool, seq uint64, e entry) bool {
+		if !p && seq <= before && e.m.GetClass() == pb.RoomMessage_LOW {
+			shed++
+			return true
+		}
+		classes[e.m.GetClass()]++
 		msgs = append(msgs, e.m)
 		bins = append(bins, e.bin)
 		bytes += len(e.bin)
@@ -141,15 +165,17 @@ func (r *room) buildPull(k frameKey, id uint32, pullBytes int) *frame {
 		known:    normal.Last,
 		pknown:   prio.Last,
 		more:     normal.More || prio.More,
-		missed:   normal.Missed,
+		missed:   normal.Missed + uint64(shed),
 		pmiss:    prio.Missed,
+		classes:  classes,
+		shed:     shed,
 	}
 	res := &pb.PullResult{
 		Room:           r.id,
 		Messages:       msgs,
 		Seq:            max(k.head, normal.Last),
 		Pseq:           max(k.phead, prio.Last),
-		Missed:         normal.Missed,
+		Missed:         f.missed,
 		MissedPriority: prio.Missed,
 		More:           f.more,
 	}

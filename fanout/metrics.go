@@ -27,6 +27,7 @@ type metrics struct {
 	notifyComplete  prometheus.Counter
 	notifyBackedUp  prometheus.Counter
 	tombstoned      prometheus.Counter
+	classes         classMetrics
 }
 
 func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
@@ -43,7 +44,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 		notifyMerged:    c("notify_merged_total", "Messages that rode on a Notify made for an earlier message (merged, so no Notify of their own)."),
 		inlineDelivered: c("messages_inline_total", "Room messages delivered inside Notify frames."),
 		pullDelivered:   c("messages_pulled_total", "Room messages delivered in PullResult frames."),
-		missed:          c("missed_total", "Normal messages viewers were told they missed because the ring had evicted them (in Notify and PullResult frames)."),
+		missed:          c("missed_total", "Normal messages viewers were told they missed because the ring had evicted them, or low-class ones shed (in Notify and PullResult frames)."),
 		backfilled:      c("backfilled_total", "Messages a new local room took from the room store's history."),
 		backfillErrors:  c("backfill_errors_total", "New local rooms whose history could not be read (they start empty)."),
 		repaired:        c("gap_repaired_total", "Messages fetched from the room store to fill a seq gap (deliveries lost between nodes)."),
@@ -52,6 +53,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 		notifyComplete:  c("notify_complete_total", "Notify frames that carried every new message (complete: no answer expected, the viewer is not pulling)."),
 		notifyBackedUp:  c("notify_backed_up_total", "Notify frames sent without messages inline (the viewer must pull) because the viewer's connection held more than fanout.inline_bytes its client had not taken yet."),
 		tombstoned:      c("tombstoned_total", "Messages of local rings replaced by their tombstone (deleted by moderation)."),
+		classes:         newClassMetrics(),
 		pulls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "roomcast", Subsystem: "fanout", Name: "pulls_total",
 			Help: "Pulls served, by kind: pull (answered) or ack (acknowledge only, nothing new).",
@@ -87,6 +89,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 				Help: "Notifications per second in the pacer's last window.",
 			}, func() float64 { return p.Stats().Rate }))
 	}
+	cols = append(cols, m.classes.collectors()...)
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.delivered, m.deliverNoRoom, m.deliverStale, m.evicted, m.notifySent,
 			m.notifyMerged, m.inlineDelivered, m.pullDelivered, m.missed, m.pulls, m.kicks, m.backfilled, m.backfillErrors, m.repaired, m.repairErrors, m.repairSkipped, m.notifyComplete, m.notifyBackedUp, m.tombstoned, m.priorityDropped} {

@@ -41,9 +41,9 @@ func (s *Service) Pull(sub *Sub, id uint32, after, pafter uint64, limit int, ack
 	k := frameKey{pull: true, limit: limit, known: after, pknown: pafter, head: head, phead: phead}
 	var f *frame
 	if id == 0 {
-		f = r.cached(k, func() *frame { return r.buildPull(k, 0, s.cfg.PullBytes) })
+		f = r.cached(k, func() *frame { return r.buildPull(k, 0, s.cfg.PullBytes, s.cfg.LowWindow) })
 	} else {
-		f = r.buildPull(k, id, s.cfg.PullBytes)
+		f = r.buildPull(k, id, s.cfg.PullBytes, s.cfg.LowWindow)
 	}
 	// A cursor ahead of the head (a room that restarted) is clamped: the
 	// client learns the head from the result and resets.
@@ -69,6 +69,7 @@ func (s *Service) Pull(sub *Sub, id uint32, after, pafter uint64, limit int, ack
 	s.metrics.pulls.WithLabelValues("pull").Inc()
 	s.metrics.pullDelivered.Add(float64(f.messages))
 	s.metrics.missed.Add(float64(f.missed))
+	s.metrics.countClasses(&f.classes, f.shed)
 	sub.sess.Push(f.out)
 	return nil
 }

@@ -43,12 +43,14 @@ func (c *conn) queueSend(id uint32, m *pb.Send) {
 		return
 	}
 	qs := queuedSend{id: id, req: room.SendRequest{
-		Room:       roomID,
-		From:       c.ident.User,
-		Body:       m.GetBody(),
-		Kind:       m.GetKind(),
-		Priority:   m.GetPriority(),
-		Privileged: c.ident.Has(auth.RoleAdmin) || c.ident.Has(auth.RoleSystem),
+		Room:        roomID,
+		From:        c.ident.User,
+		Body:        m.GetBody(),
+		Kind:        m.GetKind(),
+		Priority:    m.GetPriority(),
+		Privileged:  c.ident.Has(auth.RoleAdmin) || c.ident.Has(auth.RoleSystem),
+		ClientMsgID: m.GetClientMsgId(),
+		Roles:       c.ident.Roles,
 	}}
 	c.smu.Lock()
 	if len(c.sends.q) >= maxSendsInFlight {
@@ -127,7 +129,7 @@ func (c *conn) answerSend(qs queuedSend, r room.SendResult) {
 		c.failErr(qs.id, r.Err)
 		return
 	}
-	c.reply(qs.id, &pb.Frame{Body: &pb.Frame_Sent{Sent: &pb.Sent{Room: qs.req.Room, Seq: r.Seq, MsgId: r.MsgID, Priority: r.Priority}}})
+	c.reply(qs.id, &pb.Frame{Body: &pb.Frame_Sent{Sent: &pb.Sent{Room: qs.req.Room, Seq: r.Seq, MsgId: r.MsgID, Priority: r.Priority, Duplicate: r.Duplicate}}})
 }
 
 // isClosed reports whether the connection stopped taking frames.

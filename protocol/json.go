@@ -32,9 +32,9 @@ var jsonFields = map[protoreflect.FullName][]protoreflect.Name{
 	"roomcast.v1.Frame":       {"id"},
 	"roomcast.v1.Notify":      {"room", "seq", "pseq", "messages", "missed", "complete"},
 	"roomcast.v1.PullResult":  {"room", "messages", "seq", "pseq", "missed", "missed_priority", "more"},
-	"roomcast.v1.RoomMessage": {"seq", "msg_id", "from", "ts", "body", "kind", "priority", "system", "deleted", "deletes"},
+	"roomcast.v1.RoomMessage": {"seq", "msg_id", "from", "ts", "body", "kind", "priority", "system", "deleted", "deletes", "class"},
 	"roomcast.v1.Deletion":    {"seq", "priority", "msg_id"},
-	"roomcast.v1.Sent":        {"room", "seq", "msg_id", "priority"},
+	"roomcast.v1.Sent":        {"room", "seq", "msg_id", "priority", "duplicate"},
 }
 
 // Which frame bodies the hand-written encoder covers completely (the
@@ -227,6 +227,7 @@ func appendSentJSON(dst []byte, m *pb.Sent) ([]byte, bool) {
 	o.u64("seq", m.GetSeq())
 	o.u64("msgId", m.GetMsgId())
 	o.boolean("priority", m.GetPriority())
+	o.boolean("duplicate", m.GetDuplicate())
 	return o.close()
 }
 
@@ -247,6 +248,9 @@ func appendRoomMessageJSON(dst []byte, m *pb.RoomMessage) ([]byte, bool) {
 		var ok bool
 		o.buf, ok = appendDeletionJSON(o.buf, d)
 		o.ok = o.ok && ok
+	}
+	if c := m.GetClass(); c != pb.RoomMessage_NORMAL {
+		o.str("class", c.String()) // protojson writes an enum by name
 	}
 	return o.close()
 }

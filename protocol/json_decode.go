@@ -356,6 +356,11 @@ func (d *jsonDecoder) roomMessage(m *pb.RoomMessage) bool {
 			v, ok := d.boolean()
 			m.System = v
 			return ok
+		case "class":
+			name, ok := d.str()
+			v, known := pb.RoomMessage_Class_value[string(name)]
+			m.Class = pb.RoomMessage_Class(v)
+			return ok && known
 		}
 		return false
 	})

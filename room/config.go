@@ -32,6 +32,41 @@ type Config struct {
 	// read by the server at start and on POST /api/v1/filter/reload. Empty
 	// (the default): no word filter.
 	FilterFile string `yaml:"filter_file"`
+	// DedupeWindow is how long the owner remembers a Send's client_msg_id
+	// after accepting it: a resend within it is answered with the first
+	// acceptance and posts nothing (dedupe.go). Default 2m.
+	DedupeWindow time.Duration `yaml:"dedupe_window"`
+	// DedupeKeep bounds the client_msg_ids remembered per room (the
+	// oldest are forgotten first, counted). Default 1024.
+	DedupeKeep int `yaml:"dedupe_keep"`
+	// Classes sets the traffic classes (classes.go, docs/traffic-classes.md).
+	Classes ClassConfig `yaml:"classes" envPrefix:"CLASSES_"`
+}
+
+// ClassConfig sets how messages are classed (high, normal, low) and the
+// upstream budgets of the classes. The zero value takes the defaults.
+type ClassConfig struct {
+	// HighKinds are the kinds that are high when the sender may send
+	// them: its token carries HighRole, admin or system. Default [gift];
+	// [""] (one empty kind) for none.
+	HighKinds []string `yaml:"high_kinds"`
+	// HighRole is the token role that allows a sender the high kinds
+	// (the app grants it, e.g. after a payment). Default "gifter".
+	HighRole string `yaml:"high_role"`
+	// LowKinds are the kinds that are low, from any sender but a room's
+	// hosts. Default [like, enter, effect]; [""] for none.
+	LowKinds []string `yaml:"low_kinds"`
+	// HighShare is the share of a room's limit (its burst) reserved for
+	// high messages: a normal message is refused when it would leave
+	// fewer tokens than that. 0..1, default 0.2; -1: no reserve.
+	HighShare float64 `yaml:"high_share"`
+	// LowRate is the room's separate budget for low messages, messages
+	// per second; they never take from the room's limit. Default Rate/10
+	// (20 with the default Rate).
+	LowRate float64 `yaml:"low_rate"`
+	// LowBurst is how many low messages over LowRate a room takes at
+	// once. Default LowRate (at least 1).
+	LowBurst int `yaml:"low_burst"`
 }
 
 const (
@@ -40,6 +75,10 @@ const (
 	defaultIdleTTL = time.Hour
 	// defaultDeleteWindow is Config.DeleteWindow's default.
 	defaultDeleteWindow = 2 * time.Minute
+	// defaultDedupeWindow and defaultDedupeKeep are Config.DedupeWindow's
+	// and Config.DedupeKeep's defaults.
+	defaultDedupeWindow = 2 * time.Minute
+	defaultDedupeKeep   = 1024
 	// MaxKindBytes bounds the app-defined message kind.
 	MaxKindBytes = 32
 	// MaxIDBytes bounds room ids.
@@ -63,6 +102,13 @@ func (c Config) WithDefaults() Config {
 	if c.DeleteWindow == 0 {
 		c.DeleteWindow = defaultDeleteWindow
 	}
+	if c.DedupeWindow == 0 {
+		c.DedupeWindow = defaultDedupeWindow
+	}
+	if c.DedupeKeep == 0 {
+		c.DedupeKeep = defaultDedupeKeep
+	}
+	c.Classes = c.Classes.withDefaults(c.Rate)
 	return c
 }
 
@@ -79,6 +125,16 @@ func (c Config) Validate() error {
 		return fmt.Errorf("room.idle_ttl: must not be negative, got %v", c.IdleTTL)
 	case c.DeleteWindow < 0:
 		return fmt.Errorf("room.delete_window: must not be negative, got %v", c.DeleteWindow)
+	case c.DedupeWindow < 0:
+		return fmt.Errorf("room.dedupe_window: must not be negative, got %v", c.DedupeWindow)
+	case c.DedupeKeep < 0:
+		return fmt.Errorf("room.dedupe_keep: must not be negative, got %d", c.DedupeKeep)
+	case c.Classes.HighShare != -1 && (c.Classes.HighShare < 0 || c.Classes.HighShare > 1):
+		return fmt.Errorf("room.classes.high_share: must be within 0..1 (or -1: none), got %v", c.Classes.HighShare)
+	case c.Classes.LowRate < 0:
+		return fmt.Errorf("room.classes.low_rate: must not be negative, got %v", c.Classes.LowRate)
+	case c.Classes.LowBurst < 0:
+		return fmt.Errorf("room.classes.low_burst: must not be negative, got %d", c.Classes.LowBurst)
 	}
 	return nil
 }

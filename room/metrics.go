@@ -17,6 +17,16 @@ type metrics struct {
 	auditErrors prometheus.Counter
 	// filtered counts word filter verdicts by action (mask, block).
 	filtered *prometheus.CounterVec
+	// duplicates counts resends answered with their first acceptance, by
+	// where the client_msg_id was found (owner: the owner's window;
+	// store: the store's, in the append).
+	duplicates *prometheus.CounterVec
+	// dedupeEvicted counts client_msg_ids an owner forgot before their
+	// window ended because the room held DedupeKeep newer ones.
+	dedupeEvicted prometheus.Counter
+	// classes counts messages by traffic class and outcome (accepted, or
+	// refused by the class's upstream budget).
+	classes *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, error) {
@@ -57,6 +67,18 @@ func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, erro
 			Namespace: "roomcast", Subsystem: "room", Name: "filter_matches_total",
 			Help: "Messages the word filter changed, by action (mask, block).",
 		}, []string{"action"}),
+		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "room", Name: "send_duplicates_total",
+			Help: "Resent messages (a client_msg_id accepted before) answered with their first acceptance, by where the id was found (owner, store).",
+		}, []string{"where"}),
+		dedupeEvicted: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "room", Name: "dedupe_evicted_total",
+			Help: "client_msg_ids a room owner forgot before room.dedupe_window ended because the room held room.dedupe_keep newer ones.",
+		}),
+		classes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "room", Name: "class_messages_total",
+			Help: "Room messages by traffic class (high, normal, low) and outcome (accepted; refused by the class's upstream budget).",
+		}, []string{"class", "outcome"}),
 		rooms: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "roomcast", Subsystem: "room", Name: "rooms",
 			Help: "Rooms this node owns.",
@@ -67,10 +89,16 @@ func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, erro
 	}
 	m.filtered.WithLabelValues("mask")
 	m.filtered.WithLabelValues("block")
+	for _, c := range []string{ClassHigh, ClassNormal, ClassLow} {
+		m.classes.WithLabelValues(c, "accepted")
+		m.classes.WithLabelValues(c, "refused")
+	}
+	m.duplicates.WithLabelValues("owner")
+	m.duplicates.WithLabelValues("store")
 	m.accepted.WithLabelValues("normal")
 	m.accepted.WithLabelValues("priority")
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.accepted, m.dropped, m.joins, m.leaves, m.rooms, m.fenced, m.storeErrors, m.deleted, m.auditErrors, m.filtered} {
+		for _, c := range []prometheus.Collector{m.accepted, m.dropped, m.joins, m.leaves, m.rooms, m.fenced, m.storeErrors, m.deleted, m.auditErrors, m.filtered, m.duplicates, m.dedupeEvicted, m.classes} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

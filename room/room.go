@@ -113,9 +113,10 @@ type state struct {
 	id string
 	mu sync.Mutex
 
-	seq, pseq uint64
-	limiter   *rate.Limiter
-	limit     *Limit // per-room override, nil: the service default
+	seq, pseq  uint64
+	limiter    *rate.Limiter
+	lowLimiter *rate.Limiter // the low class's budget (classes.go); nil until used
+	limit      *Limit        // per-room override, nil: the service default
 
 	viewers  int
 	perNode  map[string]int
@@ -139,6 +140,9 @@ type state struct {
 	wq       []*pendingAppend
 	flushing bool
 	flushed  sync.Cond
+
+	// once holds the client_msg_ids accepted here (dedupe.go).
+	once onceWindow
 }
 
 // Limit is a room's own upstream limit.
@@ -407,6 +411,11 @@ type SendRequest struct {
 	Priority bool
 	// Privileged senders (admin, system) may use the priority lane.
 	Privileged bool
+	// Roles are the sender's token roles (traffic classes, classes.go).
+	Roles []string
+	// ClientMsgID is the client's id for the message, kept on resends
+	// (at most MaxClientMsgIDBytes); "" none. See dedupe.go.
+	ClientMsgID string
 
 	blocked     bool // the word filter blocked it (set by sendRun)
 	hookBlocked bool // the before-send hook blocked it (set by sendRun)
@@ -417,6 +426,10 @@ type Accepted struct {
 	Seq      uint64
 	MsgID    uint64
 	Priority bool
+	// Duplicate: the request's ClientMsgID had been accepted before;
+	// Seq, MsgID and Priority are that first acceptance's and nothing
+	// was posted again.
+	Duplicate bool
 }
 
 // Send checks, limits, numbers and broadcasts one message. Refusals return
@@ -482,13 +495,22 @@ func (s *Service) sendRun(ctx context.Context, reqs []SendRequest, res []SendRes
 		if verdicts != nil {
 			req.Body, req.blocked, req.hookBlocked = verdicts[i].body, verdicts[i].blocked, verdicts[i].hookBlocked
 		}
-		priority, err := s.check(r, req, now)
+		key, acc, seen, err := s.seenLocked(r, req, now)
+		if seen {
+			res[i].Accepted = acc
+			continue
+		}
+		var priority bool
+		var class pb.RoomMessage_Class
+		if err == nil {
+			priority, class, err = s.check(r, req, now)
+		}
 		if err != nil {
 			s.dropLocked(r, dropReason(err))
 			res[i].Err = err
 			continue
 		}
-		p := &pendingAppend{m: &pb.RoomMessage{
+		p := &pendingAppend{key: key, m: &pb.RoomMessage{
 			MsgId:    s.ids.Next(),
 			From:     req.From,
 			Ts:       now.UnixMilli(),
@@ -497,6 +519,7 @@ func (s *Service) sendRun(ctx context.Context, reqs []SendRequest, res []SendRes
 			Priority: priority,
 			// A privileged sender's priority message is a system notice.
 			System: priority && req.Priority && req.Privileged,
+			Class:  class,
 		}}
 		r.wq = append(r.wq, p)
 		pending[i], last = p, p
@@ -509,7 +532,7 @@ func (s *Service) sendRun(ctx context.Context, reqs []SendRequest, res []SendRes
 		if p.err != nil {
 			res[i].Err = p.err
 		} else {
-			res[i].Accepted = Accepted{Seq: p.m.Seq, MsgID: p.m.MsgId, Priority: p.m.Priority}
+			res[i].Accepted = Accepted{Seq: p.m.Seq, MsgID: p.m.MsgId, Priority: p.m.Priority, Duplicate: p.dup}
 		}
 	}
 	r.mu.Unlock()
@@ -541,8 +564,10 @@ func (s *Service) commitLocked(ctx context.Context, r *state, last *pendingAppen
 // Guarded by the room's mu.
 type pendingAppend struct {
 	m    *pb.RoomMessage
+	key  string // dedupe key (dedupe.go), "" none
 	err  error
 	done bool
+	dup  bool // the store found key: m carries the first acceptance
 }
 
 // maxBatch bounds the messages of one store write.
@@ -563,10 +588,18 @@ func (s *Service) flush(ctx context.Context, r *state, mine *pendingAppend) (for
 			r.wq = nil
 		}
 		msgs := make([]*pb.RoomMessage, len(batch))
+		var once Once
 		for i, p := range batch {
 			msgs[i] = p.m
+			if p.key != "" && once.Keys == nil {
+				once = Once{Keys: make([]string, len(batch)), Now: s.now(), Window: s.cfg.DedupeWindow, Keep: s.cfg.DedupeKeep}
+			}
+			if once.Keys != nil {
+				once.Keys[i] = p.key
+			}
 		}
 		var err error
+		var dup []bool
 		reason := ""
 		term, owner := s.terms.Term(r.id)
 		if !owner {
@@ -574,7 +607,11 @@ func (s *Service) flush(ctx context.Context, r *state, mine *pendingAppend) (for
 		} else {
 			r.mu.Unlock()
 			ctx, cancel := context.WithTimeout(ctx, opTimeout)
-			err = s.store.Append(ctx, r.id, term, msgs...)
+			if once.Keys != nil {
+				dup, err = s.store.AppendOnce(ctx, r.id, term, once, msgs...)
+			} else {
+				err = s.store.Append(ctx, r.id, term, msgs...)
+			}
 			cancel()
 			r.mu.Lock()
 			switch {
@@ -587,12 +624,21 @@ func (s *Service) flush(ctx context.Context, r *state, mine *pendingAppend) (for
 				err, reason = fmt.Errorf("%w: %w", ErrUnavailable, err), DropUnavailable
 			}
 		}
-		for _, p := range batch {
-			if err != nil {
+		for i, p := range batch {
+			switch {
+			case err != nil:
 				p.err = err
 				s.dropLocked(r, reason)
-			} else {
+			case dup != nil && dup[i]:
+				// The store took it before (its first try, maybe at an
+				// earlier owner): answered with that, posted nothing.
+				p.dup = true
+				s.metrics.duplicates.WithLabelValues("store").Inc()
+			default:
 				s.acceptedLocked(r, p.m)
+			}
+			if err == nil && p.key != "" {
+				s.rememberLocked(r, p.key, p.m, once.Now)
 			}
 			p.done = true
 		}
@@ -609,6 +655,7 @@ func (s *Service) flush(ctx context.Context, r *state, mine *pendingAppend) (for
 // acceptedLocked records a numbered message and broadcasts it. r.mu is
 // held, so the room's messages are broadcast in seq order.
 func (s *Service) acceptedLocked(r *state, m *pb.RoomMessage) {
+	s.countClass(m.Class, "accepted")
 	if m.Priority {
 		r.pseq = max(r.pseq, m.Seq)
 		r.stats.AcceptedPriority++
@@ -630,45 +677,48 @@ func (s *Service) dropLocked(r *state, reason string) {
 }
 
 // check runs every refusal rule in order and picks the lane. r.mu is held.
-func (s *Service) check(r *state, req SendRequest, now time.Time) (priority bool, err error) {
+func (s *Service) check(r *state, req SendRequest, now time.Time) (priority bool, class pb.RoomMessage_Class, err error) {
 	switch {
 	case req.Body == "":
-		return false, fmt.Errorf("%w: empty body", ErrInvalid)
+		return false, 0, fmt.Errorf("%w: empty body", ErrInvalid)
 	case len(req.Body) > s.cfg.MaxBodyBytes:
-		return false, ErrTooLarge
+		return false, 0, ErrTooLarge
 	case len(req.Kind) > MaxKindBytes:
-		return false, fmt.Errorf("%w: kind longer than %d bytes", ErrInvalid, MaxKindBytes)
+		return false, 0, fmt.Errorf("%w: kind longer than %d bytes", ErrInvalid, MaxKindBytes)
 	case active(r.banned, req.From, now):
-		return false, ErrBanned
+		return false, 0, ErrBanned
 	case active(r.muted, req.From, now):
-		return false, ErrMuted
+		return false, 0, ErrMuted
 	}
 	slowed, err := r.slowLocked(req, now)
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	if req.blocked {
-		return false, ErrFiltered
+		return false, 0, ErrFiltered
 	}
 	if req.hookBlocked {
-		return false, ErrHookBlocked
+		return false, 0, ErrHookBlocked
 	}
 	_, whitelisted := r.whitelist[req.From]
 	switch {
 	case whitelisted:
-		return true, nil
+		return true, pb.RoomMessage_HIGH, nil
 	case req.Priority && req.Privileged:
-		return true, nil
+		return true, pb.RoomMessage_HIGH, nil
 	case req.Priority:
-		return false, ErrForbidden
+		return false, 0, ErrForbidden
 	}
-	if !r.limiter.AllowN(now, 1) {
-		return false, ErrRateLimited
+	class = s.classOf(r, req)
+	if !s.admitLocked(r, class, now) {
+		s.countClass(class, "refused")
+		return false, 0, ErrRateLimited
 	}
 	if slowed {
 		r.sentLocked(req.From, now)
 	}
-	return false, nil
+	// High messages take the priority lane: no lower class evicts them.
+	return class == pb.RoomMessage_HIGH, class, nil
 }
 
 // active reports whether user has an entry in m that has not ended.

@@ -259,8 +259,10 @@ func TestSetLimitAndTop(t *testing.T) {
 			ok++
 		}
 	}
-	if ok != 100 {
-		t.Fatalf("override: %d of 100 accepted", ok)
+	// Of the override's burst of 100, high_share (0.2) is kept for high
+	// messages (classes.go).
+	if ok != 80 {
+		t.Fatalf("override: %d of 100 accepted, want 80", ok)
 	}
 	if err := s.SetLimit("big", &Limit{Rate: 0, Burst: 1}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("bad limit: %v", err)

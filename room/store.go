@@ -27,6 +27,13 @@ type Store interface {
 	// already holds (a write sent again after its reply was lost) with
 	// the seq it has.
 	Append(ctx context.Context, room string, term uint64, msgs ...*pb.RoomMessage) error
+	// AppendOnce is Append with dedupe keys (o.Keys[i] for msgs[i], ""
+	// for none). A key the room recorded less than o.Window before o.Now
+	// is a duplicate: its message is not numbered nor kept again, it gets
+	// the first acceptance's Seq, MsgId and Priority, and dup[i] is true
+	// (dup is nil when there is none). Every new key is recorded with its
+	// message, in the same atomic write; the room keeps at most o.Keep.
+	AppendOnce(ctx context.Context, room string, term uint64, o Once, msgs ...*pb.RoomMessage) (dup []bool, err error)
 	// Moderate records one moderation change.
 	Moderate(ctx context.Context, room string, term uint64, c Change) error
 	// Load returns the room's persisted state; an unknown room has a zero

@@ -27,6 +27,7 @@ type memRoom struct {
 	snap      Snapshot
 	log, plog []*pb.RoomMessage // oldest first
 	audit     []AuditEntry      // oldest first
+	once      onceWindow        // AppendOnce's keys
 }
 
 // NewMemoryStore returns an empty store.
@@ -52,15 +53,32 @@ func (s *MemoryStore) fence(r *memRoom, term uint64) error {
 }
 
 // Append implements Store.
-func (s *MemoryStore) Append(_ context.Context, roomID string, term uint64, msgs ...*pb.RoomMessage) error {
+func (s *MemoryStore) Append(ctx context.Context, roomID string, term uint64, msgs ...*pb.RoomMessage) error {
+	_, err := s.AppendOnce(ctx, roomID, term, Once{}, msgs...)
+	return err
+}
+
+// AppendOnce implements Store.
+func (s *MemoryStore) AppendOnce(_ context.Context, roomID string, term uint64, o Once, msgs ...*pb.RoomMessage) (dup []bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.room(roomID)
 	if err := s.fence(r, term); err != nil {
-		return err
+		return nil, err
 	}
 	// Messages are immutable once numbered: keep the pointer, no copy.
-	for _, m := range msgs {
+	for i, m := range msgs {
+		key := o.key(i)
+		if key != "" {
+			if e, ok := r.once.get(key, o.Now, o.Window); ok {
+				if dup == nil {
+					dup = make([]bool, len(msgs))
+				}
+				dup[i] = true
+				m.Seq, m.MsgId, m.Priority = e.seq, e.msgID, e.priority
+				continue
+			}
+		}
 		if m.Priority {
 			r.snap.PSeq++
 			m.Seq = r.snap.PSeq
@@ -70,8 +88,11 @@ func (s *MemoryStore) Append(_ context.Context, roomID string, term uint64, msgs
 			m.Seq = r.snap.Seq
 			r.log = trim(append(r.log, m), s.cfg.Keep)
 		}
+		if key != "" {
+			r.once.put(key, onceEntry{seq: m.Seq, msgID: m.MsgId, priority: m.Priority}, o.Now, o.Window, o.Keep)
+		}
 	}
-	return nil
+	return dup, nil
 }
 
 func trim(l []*pb.RoomMessage, keep int) []*pb.RoomMessage {

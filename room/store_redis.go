@@ -25,6 +25,8 @@ import (
 //	<prefix>{r:<room>}:mod   hash: m:<user> / b:<user> -> until (unix ms, 0
 //	                         no end); w:<user> -> 1; r:<user> -> role
 //	<prefix>{r:<room>}:audit list: the audit log, JSON entries, newest first
+//	<prefix>{r:<room>}:dd    hash: the Send dedupe window (appendScript)
+//	<prefix>{r:<room>}:ddq   list: its keys in the order recorded
 //
 // It is safe for concurrent use and starts no goroutines.
 type RedisStore struct {
@@ -58,34 +60,62 @@ if term < cur then return redis.error_reply('FENCED ' .. cur) end
 if term > cur then redis.call('HSET', KEYS[1], 'term', ARGV[1]) end
 `
 
-// appendScript numbers and keeps a batch of messages. KEYS meta, log,
-// plog; ARGV term, keep, keep priority, lanes (one byte per message: 0
-// normal, 1 priority), then the members in order. It returns their seqs.
+// appendScript numbers and keeps a batch of messages, deduping those that
+// carry a key. KEYS meta, log, plog, dd, ddq; ARGV term, keep, keep
+// priority, lanes (one byte per message: 0 normal, 1 priority), now (unix
+// ms), dedupe window (ms), dedupe keep, then per message its member, its
+// msg id and its dedupe key ("" none). It returns four strings per
+// message: seq, duplicate (0 or 1), and for a duplicate the first
+// acceptance's msg id and lane (1 priority).
+//
+// dd maps a key to "seq|msgid|lane|at"; ddq lists "at|key" oldest first.
+// A key is forgotten when its window ends or when more than dedupe keep
+// were recorded after it; both keys expire with the window when the room
+// records no new key.
 //
 // A second run of the same batch answers what the first did: a member the
 // lane already holds keeps its seq (members are unique: each carries its
-// msg_id). go-redis sends a script again by itself when its reply was
-// lost after Redis ran it (Redis restarted, or the connection broke or
-// timed out after the write; MaxRetries, 3 by default). Numbered again,
-// the message moved to the next seq and left a hole at the first, which a
-// node that read the log in between held under the same msg_id: its
-// viewers dropped the second as a duplicate and were never told they
+// msg_id), and a dedupe key recorded for the same msg id is that first
+// run, not a resend. go-redis sends a script again by itself when its
+// reply was lost after Redis ran it (Redis restarted, or the connection
+// broke or timed out after the write; MaxRetries, 3 by default). Numbered
+// again, the message moved to the next seq and left a hole at the first,
+// which a node that read the log in between held under the same msg_id:
+// its viewers dropped the second as a duplicate and were never told they
 // missed a seq.
 var appendScript = redis.NewScript(fenceLua + `
 local lanes = ARGV[4]
-local seqs = {}
+local now, window, dkeep = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local out = {}
 local added = {false, false}
+local keyed = false
 for i = 1, #lanes do
+  local member, msgid, key = ARGV[5 + 3 * i], ARGV[6 + 3 * i], ARGV[7 + 3 * i]
   local lane = (string.byte(lanes, i) == 49) and 2 or 1
-  local key, member = KEYS[lane + 1], ARGV[4 + i]
-  local held = redis.call('ZSCORE', key, member)
-  if held then
-    seqs[i] = tonumber(held)
+  local seen = nil
+  if key ~= '' then
+    keyed = true
+    local v = redis.call('HGET', KEYS[4], key)
+    if v then
+      local s, id, l, at = string.match(v, '^(%d+)|(%d+)|(%d)|(%d+)$')
+      if at and tonumber(at) > now - window and id ~= msgid then seen = {s, '1', id, l} end
+    end
+  end
+  local held = nil
+  if not seen then held = redis.call('ZSCORE', KEYS[lane + 1], member) end
+  if seen then
+    out[#out + 1], out[#out + 2], out[#out + 3], out[#out + 4] = seen[1], seen[2], seen[3], seen[4]
+  elseif held then
+    out[#out + 1], out[#out + 2], out[#out + 3], out[#out + 4] = held, '0', '0', '0'
   else
     local seq = redis.call('HINCRBY', KEYS[1], lane == 2 and 'pseq' or 'seq', 1)
-    redis.call('ZADD', key, seq, member)
-    seqs[i] = seq
+    redis.call('ZADD', KEYS[lane + 1], seq, member)
     added[lane] = true
+    if key ~= '' then
+      redis.call('HSET', KEYS[4], key, seq .. '|' .. msgid .. '|' .. (lane - 1) .. '|' .. ARGV[5])
+      redis.call('RPUSH', KEYS[5], ARGV[5] .. '|' .. key)
+    end
+    out[#out + 1], out[#out + 2], out[#out + 3], out[#out + 4] = tostring(seq), '0', '0', '0'
   end
 end
 for lane = 1, 2 do
@@ -96,7 +126,21 @@ for lane = 1, 2 do
     if n > keep then redis.call('ZREMRANGEBYRANK', key, 0, n - keep - 1) end
   end
 end
-return seqs
+if keyed then
+  while true do
+    local n = redis.call('LLEN', KEYS[5])
+    if n == 0 then break end
+    local head = redis.call('LINDEX', KEYS[5], 0)
+    local at, key = string.match(head, '^(%d+)|(.*)$')
+    if n <= dkeep and tonumber(at) > now - window then break end
+    redis.call('LPOP', KEYS[5])
+    local v = redis.call('HGET', KEYS[4], key)
+    if v and string.match(v, '|(%d+)$') == at then redis.call('HDEL', KEYS[4], key) end
+  end
+  redis.call('PEXPIRE', KEYS[4], window)
+  redis.call('PEXPIRE', KEYS[5], window)
+end
+return out
 `)
 
 // moderateScript: KEYS meta, mod; ARGV term, op, field, value.
@@ -141,11 +185,17 @@ func translate(op string, err error) error {
 
 // Append implements Store.
 func (s *RedisStore) Append(ctx context.Context, roomID string, term uint64, msgs ...*pb.RoomMessage) error {
+	_, err := s.AppendOnce(ctx, roomID, term, Once{}, msgs...)
+	return err
+}
+
+// AppendOnce implements Store.
+func (s *RedisStore) AppendOnce(ctx context.Context, roomID string, term uint64, o Once, msgs ...*pb.RoomMessage) (dup []bool, err error) {
 	if len(msgs) == 0 {
-		return nil
+		return nil, nil
 	}
 	lanes := make([]byte, len(msgs))
-	args := make([]any, 4, 4+len(msgs))
+	args := make([]any, 7, 7+3*len(msgs))
 	for i, m := range msgs {
 		lanes[i] = '0'
 		if m.Priority {
@@ -156,22 +206,39 @@ func (s *RedisStore) Append(ctx context.Context, roomID string, term uint64, msg
 		member, err := proto.Marshal(m)
 		m.Seq = saved
 		if err != nil {
-			return err
+			return nil, err
 		}
-		args = append(args, member)
+		args = append(args, member, strconv.FormatUint(m.MsgId, 10), o.key(i))
 	}
 	args[0], args[1], args[2], args[3] = term, s.cfg.Keep, s.cfg.KeepPriority, string(lanes)
-	seqs, err := appendScript.Run(ctx, s.rdb, s.keys(roomID, "m", "log", "plog"), args...).Int64Slice()
+	args[4], args[5], args[6] = o.Now.UnixMilli(), max(o.Window.Milliseconds(), 1), max(o.Keep, 1)
+	out, err := appendScript.Run(ctx, s.rdb, s.keys(roomID, "m", "log", "plog", "dd", "ddq"), args...).StringSlice()
 	if err != nil {
-		return translate("append", err)
+		return nil, translate("append", err)
 	}
-	if len(seqs) != len(msgs) {
-		return fmt.Errorf("room: redis append: %d seqs for %d messages", len(seqs), len(msgs))
+	if len(out) != 4*len(msgs) {
+		return nil, fmt.Errorf("room: redis append: %d answers for %d messages", len(out), len(msgs))
 	}
 	for i, m := range msgs {
-		m.Seq = uint64(seqs[i])
+		a := out[4*i : 4*i+4]
+		seq, err := strconv.ParseUint(a[0], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("room: redis append: seq %q: %w", a[0], err)
+		}
+		m.Seq = seq
+		if a[1] != "1" {
+			continue
+		}
+		if m.MsgId, err = strconv.ParseUint(a[2], 10, 64); err != nil {
+			return nil, fmt.Errorf("room: redis append: msg id %q: %w", a[2], err)
+		}
+		m.Priority = a[3] == "1"
+		if dup == nil {
+			dup = make([]bool, len(msgs))
+		}
+		dup[i] = true
 	}
-	return nil
+	return dup, nil
 }
 
 // Moderate implements Store.

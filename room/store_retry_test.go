@@ -68,3 +68,45 @@ func TestRedisStoreAppendWhoseReplyWasLost(t *testing.T) {
 		t.Fatalf("snapshot %+v, %v; want heads 3 and 1", snap, err)
 	}
 }
+
+// TestRedisStoreAppendOnceWhoseReplyWasLost: the same, for messages that
+// carry a dedupe key (a room Send's client_msg_id). The second run finds
+// the key it recorded itself (same msg id): that is the first run, not a
+// resend, so the message is answered as accepted at its seq, not as a
+// duplicate (which would never be broadcast). A real resend of the key,
+// with a new msg id, is still a duplicate.
+func TestRedisStoreAppendOnceWhoseReplyWasLost(t *testing.T) {
+	ctx := context.Background()
+	r := testenv.StartRedis(t, testenv.RedisOptions{})
+	l := &lossy.Dialer{}
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, Dialer: l.Dial, ReadTimeout: 2 * time.Second})
+	t.Cleanup(func() { _ = rdb.Close() })
+	s := NewRedisStore(rdb, "test:", StoreConfig{})
+	once := func(keys ...string) Once {
+		return Once{Keys: keys, Now: time.Now(), Window: time.Minute, Keep: 100}
+	}
+	if _, err := s.AppendOnce(ctx, "r", 1, once("w"), &pb.RoomMessage{MsgId: 1, Body: "warm up"}); err != nil {
+		t.Fatal(err)
+	}
+	m := &pb.RoomMessage{MsgId: 2, Body: "hello"}
+	l.Lose()
+	dup, err := s.AppendOnce(ctx, "r", 1, once("a|k1"), m)
+	if err != nil {
+		t.Fatalf("append sent again after its reply was lost: %v", err)
+	}
+	if l.Lost() != 1 {
+		t.Fatalf("%d replies lost, want 1", l.Lost())
+	}
+	if m.Seq != 2 || (dup != nil && dup[0]) {
+		t.Fatalf("answered seq %d, duplicate %v; want seq 2, not a duplicate", m.Seq, dup)
+	}
+	resend := &pb.RoomMessage{MsgId: 3, Body: "hello"}
+	dup, err = s.AppendOnce(ctx, "r", 1, once("a|k1"), resend)
+	if err != nil || dup == nil || !dup[0] || resend.Seq != 2 || resend.MsgId != 2 {
+		t.Fatalf("a resend of the key: seq %d, msg id %d, duplicate %v, %v; want the first acceptance (2, 2) as a duplicate",
+			resend.Seq, resend.MsgId, dup, err)
+	}
+	if snap, err := s.Load(ctx, "r"); err != nil || snap.Seq != 2 {
+		t.Fatalf("snapshot %+v, %v; want head 2", snap, err)
+	}
+}

@@ -1090,13 +1090,17 @@ func (x *LeaveRequest) GetUser() string {
 }
 
 type SendRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Room          string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
-	From          string                 `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
-	Body          string                 `protobuf:"bytes,3,opt,name=body,proto3" json:"body,omitempty"`
-	Kind          string                 `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
-	Priority      bool                   `protobuf:"varint,5,opt,name=priority,proto3" json:"priority,omitempty"`
-	Privileged    bool                   `protobuf:"varint,6,opt,name=privileged,proto3" json:"privileged,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Room       string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	From       string                 `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	Body       string                 `protobuf:"bytes,3,opt,name=body,proto3" json:"body,omitempty"`
+	Kind       string                 `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
+	Priority   bool                   `protobuf:"varint,5,opt,name=priority,proto3" json:"priority,omitempty"`
+	Privileged bool                   `protobuf:"varint,6,opt,name=privileged,proto3" json:"privileged,omitempty"`
+	// The client's id for the message (roomcast Send.client_msg_id), "" none.
+	ClientMsgId string `protobuf:"bytes,90,opt,name=client_msg_id,json=clientMsgId,proto3" json:"client_msg_id,omitempty"`
+	// The sender's token roles (traffic classes: docs/traffic-classes.md).
+	Roles         []string `protobuf:"bytes,91,rep,name=roles,proto3" json:"roles,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1173,11 +1177,28 @@ func (x *SendRequest) GetPrivileged() bool {
 	return false
 }
 
+func (x *SendRequest) GetClientMsgId() string {
+	if x != nil {
+		return x.ClientMsgId
+	}
+	return ""
+}
+
+func (x *SendRequest) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
 type SendReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
-	MsgId         uint64                 `protobuf:"varint,2,opt,name=msg_id,json=msgId,proto3" json:"msg_id,omitempty"`
-	Priority      bool                   `protobuf:"varint,3,opt,name=priority,proto3" json:"priority,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Seq      uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	MsgId    uint64                 `protobuf:"varint,2,opt,name=msg_id,json=msgId,proto3" json:"msg_id,omitempty"`
+	Priority bool                   `protobuf:"varint,3,opt,name=priority,proto3" json:"priority,omitempty"`
+	// The client_msg_id had been accepted before: seq and msg_id are the
+	// first acceptance's.
+	Duplicate     bool `protobuf:"varint,90,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1229,6 +1250,13 @@ func (x *SendReply) GetMsgId() uint64 {
 func (x *SendReply) GetPriority() bool {
 	if x != nil {
 		return x.Priority
+	}
+	return false
+}
+
+func (x *SendReply) GetDuplicate() bool {
+	if x != nil {
+		return x.Duplicate
 	}
 	return false
 }
@@ -2216,7 +2244,7 @@ const file_cluster_proto_rawDesc = "" +
 	"\aviewers\x18\x03 \x01(\x04R\aviewers\"6\n" +
 	"\fLeaveRequest\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
-	"\x04user\x18\x02 \x01(\tR\x04user\"\x99\x01\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\"\xd3\x01\n" +
 	"\vSendRequest\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12\x12\n" +
@@ -2225,11 +2253,14 @@ const file_cluster_proto_rawDesc = "" +
 	"\bpriority\x18\x05 \x01(\bR\bpriority\x12\x1e\n" +
 	"\n" +
 	"privileged\x18\x06 \x01(\bR\n" +
-	"privileged\"P\n" +
+	"privileged\x12\"\n" +
+	"\rclient_msg_id\x18Z \x01(\tR\vclientMsgId\x12\x14\n" +
+	"\x05roles\x18[ \x03(\tR\x05roles\"n\n" +
 	"\tSendReply\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x15\n" +
 	"\x06msg_id\x18\x02 \x01(\x04R\x05msgId\x12\x1a\n" +
-	"\bpriority\x18\x03 \x01(\bR\bpriority\"C\n" +
+	"\bpriority\x18\x03 \x01(\bR\bpriority\x12\x1c\n" +
+	"\tduplicate\x18Z \x01(\bR\tduplicate\"C\n" +
 	"\tSendBatch\x126\n" +
 	"\x05items\x18\x01 \x03(\v2 .roomcast.cluster.v1.SendRequestR\x05items\"G\n" +
 	"\x0eSendBatchReply\x125\n" +

@@ -371,6 +371,61 @@ func (Kick_Reason) EnumDescriptor() ([]byte, []int) {
 	return file_roomcast_proto_rawDescGZIP(), []int{6, 0}
 }
 
+// Traffic classes (90-99); see docs/traffic-classes.md.
+// Class is set by the server from the sender's role and the message's
+// kind, never by the client alone. HIGH messages (gifts from senders
+// allowed to send them, a room's hosts) take the priority lane; LOW ones
+// (likes, join notices, effects) are shed first when a viewer is behind
+// or the node stretches its notify interval.
+type RoomMessage_Class int32
+
+const (
+	RoomMessage_NORMAL RoomMessage_Class = 0
+	RoomMessage_HIGH   RoomMessage_Class = 1
+	RoomMessage_LOW    RoomMessage_Class = 2
+)
+
+// Enum value maps for RoomMessage_Class.
+var (
+	RoomMessage_Class_name = map[int32]string{
+		0: "NORMAL",
+		1: "HIGH",
+		2: "LOW",
+	}
+	RoomMessage_Class_value = map[string]int32{
+		"NORMAL": 0,
+		"HIGH":   1,
+		"LOW":    2,
+	}
+)
+
+func (x RoomMessage_Class) Enum() *RoomMessage_Class {
+	p := new(RoomMessage_Class)
+	*p = x
+	return p
+}
+
+func (x RoomMessage_Class) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RoomMessage_Class) Descriptor() protoreflect.EnumDescriptor {
+	return file_roomcast_proto_enumTypes[3].Descriptor()
+}
+
+func (RoomMessage_Class) Type() protoreflect.EnumType {
+	return &file_roomcast_proto_enumTypes[3]
+}
+
+func (x RoomMessage_Class) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RoomMessage_Class.Descriptor instead.
+func (RoomMessage_Class) EnumDescriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{13, 0}
+}
+
 type ModerateRoom_Action int32
 
 const (
@@ -412,11 +467,11 @@ func (x ModerateRoom_Action) String() string {
 }
 
 func (ModerateRoom_Action) Descriptor() protoreflect.EnumDescriptor {
-	return file_roomcast_proto_enumTypes[3].Descriptor()
+	return file_roomcast_proto_enumTypes[4].Descriptor()
 }
 
 func (ModerateRoom_Action) Type() protoreflect.EnumType {
-	return &file_roomcast_proto_enumTypes[3]
+	return &file_roomcast_proto_enumTypes[4]
 }
 
 func (x ModerateRoom_Action) Number() protoreflect.EnumNumber {
@@ -1832,7 +1887,14 @@ type Send struct {
 	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
 	// Ask for the priority lane. Granted to admins, the system role and the
 	// room's whitelisted senders (whose messages always take it); FORBIDDEN otherwise.
-	Priority      bool `protobuf:"varint,4,opt,name=priority,proto3" json:"priority,omitempty"`
+	Priority bool `protobuf:"varint,4,opt,name=priority,proto3" json:"priority,omitempty"`
+	// Optional, at most 64 bytes, chosen by the client once per message and
+	// kept on resends. The room owner remembers the ids it accepted from each
+	// sender for a window (room.dedupe_window, default 2m; the newest
+	// room.dedupe_keep per room, default 1024): a resend of an accepted id
+	// is not accepted again but answered with the first acceptance's seq and
+	// msg_id, and duplicate set. See docs/protocol.md.
+	ClientMsgId   string `protobuf:"bytes,90,opt,name=client_msg_id,json=clientMsgId,proto3" json:"client_msg_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1895,12 +1957,22 @@ func (x *Send) GetPriority() bool {
 	return false
 }
 
+func (x *Send) GetClientMsgId() string {
+	if x != nil {
+		return x.ClientMsgId
+	}
+	return ""
+}
+
 type Sent struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Room          string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
-	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
-	MsgId         uint64                 `protobuf:"varint,3,opt,name=msg_id,json=msgId,proto3" json:"msg_id,omitempty"`
-	Priority      bool                   `protobuf:"varint,4,opt,name=priority,proto3" json:"priority,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Room     string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	Seq      uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	MsgId    uint64                 `protobuf:"varint,3,opt,name=msg_id,json=msgId,proto3" json:"msg_id,omitempty"`
+	Priority bool                   `protobuf:"varint,4,opt,name=priority,proto3" json:"priority,omitempty"`
+	// Set when the Send's client_msg_id had been accepted before: seq and
+	// msg_id are the first acceptance's, nothing was posted again.
+	Duplicate     bool `protobuf:"varint,90,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1963,6 +2035,13 @@ func (x *Sent) GetPriority() bool {
 	return false
 }
 
+func (x *Sent) GetDuplicate() bool {
+	if x != nil {
+		return x.Duplicate
+	}
+	return false
+}
+
 // RoomMessage is one accepted live-room message.
 type RoomMessage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1987,7 +2066,8 @@ type RoomMessage struct {
 	Deleted bool `protobuf:"varint,40,opt,name=deleted,proto3" json:"deleted,omitempty"`
 	// Set on a deletion event (a system notice in the priority lane): the
 	// message it names was deleted. Clients remove it from what they show.
-	Deletes       *Deletion `protobuf:"bytes,41,opt,name=deletes,proto3" json:"deletes,omitempty"`
+	Deletes       *Deletion         `protobuf:"bytes,41,opt,name=deletes,proto3" json:"deletes,omitempty"`
+	Class         RoomMessage_Class `protobuf:"varint,90,opt,name=class,proto3,enum=roomcast.v1.RoomMessage_Class" json:"class,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2090,6 +2170,13 @@ func (x *RoomMessage) GetDeletes() *Deletion {
 		return x.Deletes
 	}
 	return nil
+}
+
+func (x *RoomMessage) GetClass() RoomMessage_Class {
+	if x != nil {
+		return x.Class
+	}
+	return RoomMessage_NORMAL
 }
 
 // Notify tells a viewer that a room moved on. At most one Notify per viewer
@@ -4857,17 +4944,19 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x05Leave\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\"\x1a\n" +
 	"\x04Left\x12\x12\n" +
-	"\x04room\x18\x01 \x01(\tR\x04room\"^\n" +
+	"\x04room\x18\x01 \x01(\tR\x04room\"\x82\x01\n" +
 	"\x04Send\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
 	"\x04body\x18\x02 \x01(\tR\x04body\x12\x12\n" +
 	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x1a\n" +
-	"\bpriority\x18\x04 \x01(\bR\bpriority\"_\n" +
+	"\bpriority\x18\x04 \x01(\bR\bpriority\x12\"\n" +
+	"\rclient_msg_id\x18Z \x01(\tR\vclientMsgId\"}\n" +
 	"\x04Sent\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x15\n" +
 	"\x06msg_id\x18\x03 \x01(\x04R\x05msgId\x12\x1a\n" +
-	"\bpriority\x18\x04 \x01(\bR\bpriority\"\x81\x02\n" +
+	"\bpriority\x18\x04 \x01(\bR\bpriority\x12\x1c\n" +
+	"\tduplicate\x18Z \x01(\bR\tduplicate\"\xdf\x02\n" +
 	"\vRoomMessage\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x15\n" +
 	"\x06msg_id\x18\x02 \x01(\x04R\x05msgId\x12\x12\n" +
@@ -4878,7 +4967,13 @@ const file_roomcast_proto_rawDesc = "" +
 	"\bpriority\x18\a \x01(\bR\bpriority\x12\x16\n" +
 	"\x06system\x18\b \x01(\bR\x06system\x12\x18\n" +
 	"\adeleted\x18( \x01(\bR\adeleted\x12/\n" +
-	"\adeletes\x18) \x01(\v2\x15.roomcast.v1.DeletionR\adeletes\"\xac\x01\n" +
+	"\adeletes\x18) \x01(\v2\x15.roomcast.v1.DeletionR\adeletes\x124\n" +
+	"\x05class\x18Z \x01(\x0e2\x1e.roomcast.v1.RoomMessage.ClassR\x05class\"&\n" +
+	"\x05Class\x12\n" +
+	"\n" +
+	"\x06NORMAL\x10\x00\x12\b\n" +
+	"\x04HIGH\x10\x01\x12\a\n" +
+	"\x03LOW\x10\x02\"\xac\x01\n" +
 	"\x06Notify\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
@@ -5103,132 +5198,134 @@ func file_roomcast_proto_rawDescGZIP() []byte {
 	return file_roomcast_proto_rawDescData
 }
 
-var file_roomcast_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_roomcast_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
 var file_roomcast_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
 var file_roomcast_proto_goTypes = []any{
 	(ConvType)(0),            // 0: roomcast.v1.ConvType
 	(Error_Code)(0),          // 1: roomcast.v1.Error.Code
 	(Kick_Reason)(0),         // 2: roomcast.v1.Kick.Reason
-	(ModerateRoom_Action)(0), // 3: roomcast.v1.ModerateRoom.Action
-	(*Frame)(nil),            // 4: roomcast.v1.Frame
-	(*Connect)(nil),          // 5: roomcast.v1.Connect
-	(*Connected)(nil),        // 6: roomcast.v1.Connected
-	(*Ping)(nil),             // 7: roomcast.v1.Ping
-	(*Pong)(nil),             // 8: roomcast.v1.Pong
-	(*Error)(nil),            // 9: roomcast.v1.Error
-	(*Kick)(nil),             // 10: roomcast.v1.Kick
-	(*Join)(nil),             // 11: roomcast.v1.Join
-	(*Joined)(nil),           // 12: roomcast.v1.Joined
-	(*Leave)(nil),            // 13: roomcast.v1.Leave
-	(*Left)(nil),             // 14: roomcast.v1.Left
-	(*Send)(nil),             // 15: roomcast.v1.Send
-	(*Sent)(nil),             // 16: roomcast.v1.Sent
-	(*RoomMessage)(nil),      // 17: roomcast.v1.RoomMessage
-	(*Notify)(nil),           // 18: roomcast.v1.Notify
-	(*Pull)(nil),             // 19: roomcast.v1.Pull
-	(*PullResult)(nil),       // 20: roomcast.v1.PullResult
-	(*SendDirect)(nil),       // 21: roomcast.v1.SendDirect
-	(*SendGroup)(nil),        // 22: roomcast.v1.SendGroup
-	(*ConvSent)(nil),         // 23: roomcast.v1.ConvSent
-	(*ConvMessage)(nil),      // 24: roomcast.v1.ConvMessage
-	(*ConvSummary)(nil),      // 25: roomcast.v1.ConvSummary
-	(*Counters)(nil),         // 26: roomcast.v1.Counters
-	(*ListCounters)(nil),     // 27: roomcast.v1.ListCounters
-	(*ListConvs)(nil),        // 28: roomcast.v1.ListConvs
-	(*ConvList)(nil),         // 29: roomcast.v1.ConvList
-	(*GetConv)(nil),          // 30: roomcast.v1.GetConv
-	(*PullConv)(nil),         // 31: roomcast.v1.PullConv
-	(*ConvPage)(nil),         // 32: roomcast.v1.ConvPage
-	(*ConvCursor)(nil),       // 33: roomcast.v1.ConvCursor
-	(*PullAll)(nil),          // 34: roomcast.v1.PullAll
-	(*AllPage)(nil),          // 35: roomcast.v1.AllPage
-	(*Ack)(nil),              // 36: roomcast.v1.Ack
-	(*Acked)(nil),            // 37: roomcast.v1.Acked
-	(*Receipt)(nil),          // 38: roomcast.v1.Receipt
-	(*History)(nil),          // 39: roomcast.v1.History
-	(*HistoryPage)(nil),      // 40: roomcast.v1.HistoryPage
-	(*Recall)(nil),           // 41: roomcast.v1.Recall
-	(*Recalled)(nil),         // 42: roomcast.v1.Recalled
-	(*CreateGroup)(nil),      // 43: roomcast.v1.CreateGroup
-	(*JoinGroup)(nil),        // 44: roomcast.v1.JoinGroup
-	(*LeaveGroup)(nil),       // 45: roomcast.v1.LeaveGroup
-	(*GroupInfo)(nil),        // 46: roomcast.v1.GroupInfo
-	(*ListMembers)(nil),      // 47: roomcast.v1.ListMembers
-	(*Member)(nil),           // 48: roomcast.v1.Member
-	(*MemberList)(nil),       // 49: roomcast.v1.MemberList
-	(*DeleteMessage)(nil),    // 50: roomcast.v1.DeleteMessage
-	(*MessageDeleted)(nil),   // 51: roomcast.v1.MessageDeleted
-	(*Deletion)(nil),         // 52: roomcast.v1.Deletion
-	(*ModerateRoom)(nil),     // 53: roomcast.v1.ModerateRoom
-	(*RoomModerated)(nil),    // 54: roomcast.v1.RoomModerated
+	(RoomMessage_Class)(0),   // 3: roomcast.v1.RoomMessage.Class
+	(ModerateRoom_Action)(0), // 4: roomcast.v1.ModerateRoom.Action
+	(*Frame)(nil),            // 5: roomcast.v1.Frame
+	(*Connect)(nil),          // 6: roomcast.v1.Connect
+	(*Connected)(nil),        // 7: roomcast.v1.Connected
+	(*Ping)(nil),             // 8: roomcast.v1.Ping
+	(*Pong)(nil),             // 9: roomcast.v1.Pong
+	(*Error)(nil),            // 10: roomcast.v1.Error
+	(*Kick)(nil),             // 11: roomcast.v1.Kick
+	(*Join)(nil),             // 12: roomcast.v1.Join
+	(*Joined)(nil),           // 13: roomcast.v1.Joined
+	(*Leave)(nil),            // 14: roomcast.v1.Leave
+	(*Left)(nil),             // 15: roomcast.v1.Left
+	(*Send)(nil),             // 16: roomcast.v1.Send
+	(*Sent)(nil),             // 17: roomcast.v1.Sent
+	(*RoomMessage)(nil),      // 18: roomcast.v1.RoomMessage
+	(*Notify)(nil),           // 19: roomcast.v1.Notify
+	(*Pull)(nil),             // 20: roomcast.v1.Pull
+	(*PullResult)(nil),       // 21: roomcast.v1.PullResult
+	(*SendDirect)(nil),       // 22: roomcast.v1.SendDirect
+	(*SendGroup)(nil),        // 23: roomcast.v1.SendGroup
+	(*ConvSent)(nil),         // 24: roomcast.v1.ConvSent
+	(*ConvMessage)(nil),      // 25: roomcast.v1.ConvMessage
+	(*ConvSummary)(nil),      // 26: roomcast.v1.ConvSummary
+	(*Counters)(nil),         // 27: roomcast.v1.Counters
+	(*ListCounters)(nil),     // 28: roomcast.v1.ListCounters
+	(*ListConvs)(nil),        // 29: roomcast.v1.ListConvs
+	(*ConvList)(nil),         // 30: roomcast.v1.ConvList
+	(*GetConv)(nil),          // 31: roomcast.v1.GetConv
+	(*PullConv)(nil),         // 32: roomcast.v1.PullConv
+	(*ConvPage)(nil),         // 33: roomcast.v1.ConvPage
+	(*ConvCursor)(nil),       // 34: roomcast.v1.ConvCursor
+	(*PullAll)(nil),          // 35: roomcast.v1.PullAll
+	(*AllPage)(nil),          // 36: roomcast.v1.AllPage
+	(*Ack)(nil),              // 37: roomcast.v1.Ack
+	(*Acked)(nil),            // 38: roomcast.v1.Acked
+	(*Receipt)(nil),          // 39: roomcast.v1.Receipt
+	(*History)(nil),          // 40: roomcast.v1.History
+	(*HistoryPage)(nil),      // 41: roomcast.v1.HistoryPage
+	(*Recall)(nil),           // 42: roomcast.v1.Recall
+	(*Recalled)(nil),         // 43: roomcast.v1.Recalled
+	(*CreateGroup)(nil),      // 44: roomcast.v1.CreateGroup
+	(*JoinGroup)(nil),        // 45: roomcast.v1.JoinGroup
+	(*LeaveGroup)(nil),       // 46: roomcast.v1.LeaveGroup
+	(*GroupInfo)(nil),        // 47: roomcast.v1.GroupInfo
+	(*ListMembers)(nil),      // 48: roomcast.v1.ListMembers
+	(*Member)(nil),           // 49: roomcast.v1.Member
+	(*MemberList)(nil),       // 50: roomcast.v1.MemberList
+	(*DeleteMessage)(nil),    // 51: roomcast.v1.DeleteMessage
+	(*MessageDeleted)(nil),   // 52: roomcast.v1.MessageDeleted
+	(*Deletion)(nil),         // 53: roomcast.v1.Deletion
+	(*ModerateRoom)(nil),     // 54: roomcast.v1.ModerateRoom
+	(*RoomModerated)(nil),    // 55: roomcast.v1.RoomModerated
 }
 var file_roomcast_proto_depIdxs = []int32{
-	5,  // 0: roomcast.v1.Frame.connect:type_name -> roomcast.v1.Connect
-	6,  // 1: roomcast.v1.Frame.connected:type_name -> roomcast.v1.Connected
-	7,  // 2: roomcast.v1.Frame.ping:type_name -> roomcast.v1.Ping
-	8,  // 3: roomcast.v1.Frame.pong:type_name -> roomcast.v1.Pong
-	9,  // 4: roomcast.v1.Frame.error:type_name -> roomcast.v1.Error
-	10, // 5: roomcast.v1.Frame.kick:type_name -> roomcast.v1.Kick
-	11, // 6: roomcast.v1.Frame.join:type_name -> roomcast.v1.Join
-	12, // 7: roomcast.v1.Frame.joined:type_name -> roomcast.v1.Joined
-	13, // 8: roomcast.v1.Frame.leave:type_name -> roomcast.v1.Leave
-	14, // 9: roomcast.v1.Frame.left:type_name -> roomcast.v1.Left
-	15, // 10: roomcast.v1.Frame.send:type_name -> roomcast.v1.Send
-	16, // 11: roomcast.v1.Frame.sent:type_name -> roomcast.v1.Sent
-	18, // 12: roomcast.v1.Frame.notify:type_name -> roomcast.v1.Notify
-	19, // 13: roomcast.v1.Frame.pull:type_name -> roomcast.v1.Pull
-	20, // 14: roomcast.v1.Frame.pull_result:type_name -> roomcast.v1.PullResult
-	21, // 15: roomcast.v1.Frame.send_direct:type_name -> roomcast.v1.SendDirect
-	22, // 16: roomcast.v1.Frame.send_group:type_name -> roomcast.v1.SendGroup
-	23, // 17: roomcast.v1.Frame.conv_sent:type_name -> roomcast.v1.ConvSent
-	24, // 18: roomcast.v1.Frame.conv_message:type_name -> roomcast.v1.ConvMessage
-	26, // 19: roomcast.v1.Frame.counters:type_name -> roomcast.v1.Counters
-	27, // 20: roomcast.v1.Frame.list_counters:type_name -> roomcast.v1.ListCounters
-	28, // 21: roomcast.v1.Frame.list_convs:type_name -> roomcast.v1.ListConvs
-	29, // 22: roomcast.v1.Frame.conv_list:type_name -> roomcast.v1.ConvList
-	30, // 23: roomcast.v1.Frame.get_conv:type_name -> roomcast.v1.GetConv
-	31, // 24: roomcast.v1.Frame.pull_conv:type_name -> roomcast.v1.PullConv
-	32, // 25: roomcast.v1.Frame.conv_page:type_name -> roomcast.v1.ConvPage
-	34, // 26: roomcast.v1.Frame.pull_all:type_name -> roomcast.v1.PullAll
-	35, // 27: roomcast.v1.Frame.all_page:type_name -> roomcast.v1.AllPage
-	36, // 28: roomcast.v1.Frame.ack:type_name -> roomcast.v1.Ack
-	37, // 29: roomcast.v1.Frame.acked:type_name -> roomcast.v1.Acked
-	38, // 30: roomcast.v1.Frame.receipt:type_name -> roomcast.v1.Receipt
-	39, // 31: roomcast.v1.Frame.history:type_name -> roomcast.v1.History
-	40, // 32: roomcast.v1.Frame.history_page:type_name -> roomcast.v1.HistoryPage
-	41, // 33: roomcast.v1.Frame.recall:type_name -> roomcast.v1.Recall
-	42, // 34: roomcast.v1.Frame.recalled:type_name -> roomcast.v1.Recalled
-	43, // 35: roomcast.v1.Frame.create_group:type_name -> roomcast.v1.CreateGroup
-	44, // 36: roomcast.v1.Frame.join_group:type_name -> roomcast.v1.JoinGroup
-	45, // 37: roomcast.v1.Frame.leave_group:type_name -> roomcast.v1.LeaveGroup
-	46, // 38: roomcast.v1.Frame.group_info:type_name -> roomcast.v1.GroupInfo
-	47, // 39: roomcast.v1.Frame.list_members:type_name -> roomcast.v1.ListMembers
-	49, // 40: roomcast.v1.Frame.member_list:type_name -> roomcast.v1.MemberList
-	50, // 41: roomcast.v1.Frame.delete_message:type_name -> roomcast.v1.DeleteMessage
-	51, // 42: roomcast.v1.Frame.message_deleted:type_name -> roomcast.v1.MessageDeleted
-	53, // 43: roomcast.v1.Frame.moderate_room:type_name -> roomcast.v1.ModerateRoom
-	54, // 44: roomcast.v1.Frame.room_moderated:type_name -> roomcast.v1.RoomModerated
+	6,  // 0: roomcast.v1.Frame.connect:type_name -> roomcast.v1.Connect
+	7,  // 1: roomcast.v1.Frame.connected:type_name -> roomcast.v1.Connected
+	8,  // 2: roomcast.v1.Frame.ping:type_name -> roomcast.v1.Ping
+	9,  // 3: roomcast.v1.Frame.pong:type_name -> roomcast.v1.Pong
+	10, // 4: roomcast.v1.Frame.error:type_name -> roomcast.v1.Error
+	11, // 5: roomcast.v1.Frame.kick:type_name -> roomcast.v1.Kick
+	12, // 6: roomcast.v1.Frame.join:type_name -> roomcast.v1.Join
+	13, // 7: roomcast.v1.Frame.joined:type_name -> roomcast.v1.Joined
+	14, // 8: roomcast.v1.Frame.leave:type_name -> roomcast.v1.Leave
+	15, // 9: roomcast.v1.Frame.left:type_name -> roomcast.v1.Left
+	16, // 10: roomcast.v1.Frame.send:type_name -> roomcast.v1.Send
+	17, // 11: roomcast.v1.Frame.sent:type_name -> roomcast.v1.Sent
+	19, // 12: roomcast.v1.Frame.notify:type_name -> roomcast.v1.Notify
+	20, // 13: roomcast.v1.Frame.pull:type_name -> roomcast.v1.Pull
+	21, // 14: roomcast.v1.Frame.pull_result:type_name -> roomcast.v1.PullResult
+	22, // 15: roomcast.v1.Frame.send_direct:type_name -> roomcast.v1.SendDirect
+	23, // 16: roomcast.v1.Frame.send_group:type_name -> roomcast.v1.SendGroup
+	24, // 17: roomcast.v1.Frame.conv_sent:type_name -> roomcast.v1.ConvSent
+	25, // 18: roomcast.v1.Frame.conv_message:type_name -> roomcast.v1.ConvMessage
+	27, // 19: roomcast.v1.Frame.counters:type_name -> roomcast.v1.Counters
+	28, // 20: roomcast.v1.Frame.list_counters:type_name -> roomcast.v1.ListCounters
+	29, // 21: roomcast.v1.Frame.list_convs:type_name -> roomcast.v1.ListConvs
+	30, // 22: roomcast.v1.Frame.conv_list:type_name -> roomcast.v1.ConvList
+	31, // 23: roomcast.v1.Frame.get_conv:type_name -> roomcast.v1.GetConv
+	32, // 24: roomcast.v1.Frame.pull_conv:type_name -> roomcast.v1.PullConv
+	33, // 25: roomcast.v1.Frame.conv_page:type_name -> roomcast.v1.ConvPage
+	35, // 26: roomcast.v1.Frame.pull_all:type_name -> roomcast.v1.PullAll
+	36, // 27: roomcast.v1.Frame.all_page:type_name -> roomcast.v1.AllPage
+	37, // 28: roomcast.v1.Frame.ack:type_name -> roomcast.v1.Ack
+	38, // 29: roomcast.v1.Frame.acked:type_name -> roomcast.v1.Acked
+	39, // 30: roomcast.v1.Frame.receipt:type_name -> roomcast.v1.Receipt
+	40, // 31: roomcast.v1.Frame.history:type_name -> roomcast.v1.History
+	41, // 32: roomcast.v1.Frame.history_page:type_name -> roomcast.v1.HistoryPage
+	42, // 33: roomcast.v1.Frame.recall:type_name -> roomcast.v1.Recall
+	43, // 34: roomcast.v1.Frame.recalled:type_name -> roomcast.v1.Recalled
+	44, // 35: roomcast.v1.Frame.create_group:type_name -> roomcast.v1.CreateGroup
+	45, // 36: roomcast.v1.Frame.join_group:type_name -> roomcast.v1.JoinGroup
+	46, // 37: roomcast.v1.Frame.leave_group:type_name -> roomcast.v1.LeaveGroup
+	47, // 38: roomcast.v1.Frame.group_info:type_name -> roomcast.v1.GroupInfo
+	48, // 39: roomcast.v1.Frame.list_members:type_name -> roomcast.v1.ListMembers
+	50, // 40: roomcast.v1.Frame.member_list:type_name -> roomcast.v1.MemberList
+	51, // 41: roomcast.v1.Frame.delete_message:type_name -> roomcast.v1.DeleteMessage
+	52, // 42: roomcast.v1.Frame.message_deleted:type_name -> roomcast.v1.MessageDeleted
+	54, // 43: roomcast.v1.Frame.moderate_room:type_name -> roomcast.v1.ModerateRoom
+	55, // 44: roomcast.v1.Frame.room_moderated:type_name -> roomcast.v1.RoomModerated
 	1,  // 45: roomcast.v1.Error.code:type_name -> roomcast.v1.Error.Code
 	2,  // 46: roomcast.v1.Kick.reason:type_name -> roomcast.v1.Kick.Reason
-	52, // 47: roomcast.v1.RoomMessage.deletes:type_name -> roomcast.v1.Deletion
-	17, // 48: roomcast.v1.Notify.messages:type_name -> roomcast.v1.RoomMessage
-	17, // 49: roomcast.v1.PullResult.messages:type_name -> roomcast.v1.RoomMessage
-	0,  // 50: roomcast.v1.ConvSummary.type:type_name -> roomcast.v1.ConvType
-	24, // 51: roomcast.v1.ConvSummary.last:type_name -> roomcast.v1.ConvMessage
-	25, // 52: roomcast.v1.Counters.convs:type_name -> roomcast.v1.ConvSummary
-	25, // 53: roomcast.v1.ConvList.convs:type_name -> roomcast.v1.ConvSummary
-	24, // 54: roomcast.v1.ConvPage.messages:type_name -> roomcast.v1.ConvMessage
-	33, // 55: roomcast.v1.PullAll.acks:type_name -> roomcast.v1.ConvCursor
-	32, // 56: roomcast.v1.AllPage.pages:type_name -> roomcast.v1.ConvPage
-	24, // 57: roomcast.v1.HistoryPage.messages:type_name -> roomcast.v1.ConvMessage
-	48, // 58: roomcast.v1.MemberList.members:type_name -> roomcast.v1.Member
-	3,  // 59: roomcast.v1.ModerateRoom.action:type_name -> roomcast.v1.ModerateRoom.Action
-	3,  // 60: roomcast.v1.RoomModerated.action:type_name -> roomcast.v1.ModerateRoom.Action
-	61, // [61:61] is the sub-list for method output_type
-	61, // [61:61] is the sub-list for method input_type
-	61, // [61:61] is the sub-list for extension type_name
-	61, // [61:61] is the sub-list for extension extendee
-	0,  // [0:61] is the sub-list for field type_name
+	53, // 47: roomcast.v1.RoomMessage.deletes:type_name -> roomcast.v1.Deletion
+	3,  // 48: roomcast.v1.RoomMessage.class:type_name -> roomcast.v1.RoomMessage.Class
+	18, // 49: roomcast.v1.Notify.messages:type_name -> roomcast.v1.RoomMessage
+	18, // 50: roomcast.v1.PullResult.messages:type_name -> roomcast.v1.RoomMessage
+	0,  // 51: roomcast.v1.ConvSummary.type:type_name -> roomcast.v1.ConvType
+	25, // 52: roomcast.v1.ConvSummary.last:type_name -> roomcast.v1.ConvMessage
+	26, // 53: roomcast.v1.Counters.convs:type_name -> roomcast.v1.ConvSummary
+	26, // 54: roomcast.v1.ConvList.convs:type_name -> roomcast.v1.ConvSummary
+	25, // 55: roomcast.v1.ConvPage.messages:type_name -> roomcast.v1.ConvMessage
+	34, // 56: roomcast.v1.PullAll.acks:type_name -> roomcast.v1.ConvCursor
+	33, // 57: roomcast.v1.AllPage.pages:type_name -> roomcast.v1.ConvPage
+	25, // 58: roomcast.v1.HistoryPage.messages:type_name -> roomcast.v1.ConvMessage
+	49, // 59: roomcast.v1.MemberList.members:type_name -> roomcast.v1.Member
+	4,  // 60: roomcast.v1.ModerateRoom.action:type_name -> roomcast.v1.ModerateRoom.Action
+	4,  // 61: roomcast.v1.RoomModerated.action:type_name -> roomcast.v1.ModerateRoom.Action
+	62, // [62:62] is the sub-list for method output_type
+	62, // [62:62] is the sub-list for method input_type
+	62, // [62:62] is the sub-list for extension type_name
+	62, // [62:62] is the sub-list for extension extendee
+	0,  // [0:62] is the sub-list for field type_name
 }
 
 func init() { file_roomcast_proto_init() }
@@ -5288,7 +5385,7 @@ func file_roomcast_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_roomcast_proto_rawDesc), len(file_roomcast_proto_rawDesc)),
-			NumEnums:      4,
+			NumEnums:      5,
 			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   0,

@@ -7,7 +7,9 @@
 //   - connect with a token (or an async tokenFunc, called on every
 //     (re)connect so tokens can be refreshed), following a cluster's
 //     REDIRECT answer and Kick{MOVED} to the node that serves the user;
-//   - join several rooms, send, leave, ping;
+//   - join several rooms, send, leave, ping; each room send carries a
+//     clientMsgId and is resent with it after UNAVAILABLE or a disconnect,
+//     so the room posts it once (docs/protocol.md);
 //   - the pull side of the protocol: on a Notify it takes the inline
 //     messages; a complete Notify needs no answer, otherwise it
 //     acknowledges when they brought it up to the heads, pulls otherwise,
@@ -40,7 +42,8 @@
 //   await c.send("lobby", "hello");
 //
 // Events (c.on(name, fn) returns a function that removes fn):
-//   message     (room, msg)     msg = {seq, msgId, from, ts, body, kind, priority}
+//   message     (room, msg)     msg = {seq, msgId, from, ts, body, kind, priority, cls}
+//                               (cls: the traffic class, "high", "normal" or "low")
 //   deleted     (room, del)     del = {seq, priority, msgId}: a message was deleted by
 //                               moderation; remove it (deletion events and tombstones
 //                               never reach "message")
@@ -212,7 +215,16 @@ function toRoomMessage(m) {
     priority: !!m.priority,
     deleted: !!m.deleted,
     deletes: m.deletes ? { seq: num(m.deletes.seq), priority: !!m.deletes.priority, msgId: String(m.deletes.msgId ?? "0") } : null,
+    cls: toClass(m.class),
   };
+}
+
+// toClass names a RoomMessage's traffic class (docs/traffic-classes.md):
+// "high", "normal" or "low".
+function toClass(c) {
+  if (c === "HIGH" || c === 1) return "high";
+  if (c === "LOW" || c === 2) return "low";
+  return "normal";
 }
 
 /** Normalises a ConvMessage (entries in pages carry no conv: conv is given). */
@@ -793,14 +805,23 @@ export class RoomcastClient {
     await this.request({ leave: { room } });
   }
 
-  /** Posts to a joined room; resolves with {room, seq, msgId, priority}. */
-  async send(room, body, { kind = "", priority = false } = {}) {
-    const send = { room, body };
-    if (kind) send.kind = kind;
-    if (priority) send.priority = true;
-    const f = await this.request({ send });
+  /** Posts to a joined room; resolves with {room, seq, msgId, priority,
+   * clientMsgId, duplicate}. The message carries a clientMsgId (made when
+   * not given) that is resent after UNAVAILABLE or a disconnect, with
+   * backoff, until the room answers or timeoutMs (default
+   * requestTimeoutMs) passes: the room posts it once, and answers a resend
+   * of an accepted one with its first seq and msgId (duplicate true). */
+  async send(room, body, { kind = "", priority = false, clientMsgId = "", timeoutMs } = {}) {
+    let cmid = "";
+    const f = await this.sendOnce((id) => {
+      cmid = id;
+      const send = { room, body, clientMsgId: id };
+      if (kind) send.kind = kind;
+      if (priority) send.priority = true;
+      return { send };
+    }, { clientMsgId, timeoutMs });
     const s = f.sent;
-    return { room: s.room, seq: num(s.seq), msgId: String(s.msgId), priority: !!s.priority };
+    return { room: s.room, seq: num(s.seq), msgId: String(s.msgId), priority: !!s.priority, clientMsgId: cmid, duplicate: !!s.duplicate };
   }
 
   /** Measures a round trip in milliseconds. */
@@ -1149,17 +1170,23 @@ export class RoomcastClient {
     return cs && cs.known ? cs.cursor : null;
   }
 
-  // sendOffline sends until the server acknowledges or timeoutMs passes,
-  // resending with the same client_msg_id after a disconnect or a store
-  // refusal.
-  async sendOffline(frame, { clientMsgId = "", timeoutMs = this.opt.requestTimeoutMs } = {}) {
+  // sendOffline is sendOnce for a 1:1 or group message.
+  async sendOffline(frame, opts) {
+    const f = await this.sendOnce(frame, opts);
+    return toConvSent(f.convSent);
+  }
+
+  // sendOnce sends frame(clientMsgId) until the server answers or
+  // timeoutMs passes, resending with the same client_msg_id after a
+  // disconnect or an UNAVAILABLE/STORE_UNAVAILABLE refusal (never sooner
+  // than its retryAfterMs): the server accepts the message once.
+  async sendOnce(frame, { clientMsgId = "", timeoutMs = this.opt.requestTimeoutMs } = {}) {
     const cmid = clientMsgId || newClientMsgId();
     const deadline = Date.now() + timeoutMs;
     let backoff = this.opt.backoffMinMs;
     for (;;) {
       try {
-        const f = await this.request(frame(cmid), { timeoutMs: Math.max(deadline - Date.now(), 1) });
-        return toConvSent(f.convSent);
+        return await this.request(frame(cmid), { timeoutMs: Math.max(deadline - Date.now(), 1) });
       } catch (e) {
         const wait = Math.max(backoff, retryAfterMs(e)); // never sooner than the server asked
         if (!retryable(e) || !this.opt.reconnect || deadline - Date.now() <= wait) throw e;
