@@ -260,7 +260,7 @@ func (s *suite) pauseNode(p *nodetest.Proc, room string) {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
 			defer cancel()
-			sent, err := s.stale.Send(ctx, room, fmt.Sprintf("stale #%d", i), client.SendOptions{})
+			sent, err := s.stale.Send(ctx, room, fmt.Sprintf("stale #%d", i), client.SendOptions{NoResend: true})
 			if err != nil {
 				s.staleLog.refuse(err)
 				return

@@ -181,7 +181,9 @@ func (tr *traffic) roomPump(c *nodetest.Viewer, room string, interval time.Durat
 	tr.every(interval, func(i int) {
 		ctx, cancel := sendCtx()
 		defer cancel()
-		s, err := c.Send(ctx, room, fmt.Sprintf("%s #%d", c.User, i), client.SendOptions{Priority: prio})
+		// NoResend: the suite logs every answer of the room (a resend
+		// after UNAVAILABLE would hide the refusals it counts).
+		s, err := c.Send(ctx, room, fmt.Sprintf("%s #%d", c.User, i), client.SendOptions{Priority: prio, NoResend: true})
 		if err != nil {
 			log.refuse(err)
 			return
