@@ -19,6 +19,8 @@ import (
 // embedded mode, a client of each room's owner in a cluster.
 type Rooms interface {
 	Send(ctx context.Context, req room.SendRequest) (room.Accepted, error)
+	// SendMany sends messages in order, one result each (batch publish).
+	SendMany(ctx context.Context, reqs []room.SendRequest) []room.SendResult
 	Mute(roomID, user string, d time.Duration) error
 	Unmute(roomID, user string) error
 	Ban(roomID, user string, d time.Duration) error
@@ -129,6 +131,8 @@ type handlerFunc func(c *call) (any, error)
 func (h *Handler) routesTable() {
 	h.route("POST /api/v1/notices", adminOnly, h.noticeAll)
 	h.route("POST /api/v1/rooms/{room}/notices", adminOnly, h.notice)
+	h.route("POST /api/v1/rooms/{room}/messages", adminOnly, h.publish)
+	h.route("POST /api/v1/rooms/{room}/messages/batch", adminOnly, h.publishBatch)
 	h.route("POST /api/v1/rooms/{room}/mutes", adminOnly, h.mute)
 	h.route("DELETE /api/v1/rooms/{room}/mutes/{user}", adminOnly, h.unmute)
 	h.route("POST /api/v1/rooms/{room}/bans", adminOnly, h.ban)

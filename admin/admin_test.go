@@ -51,6 +51,13 @@ func (f *fakeRooms) Send(_ context.Context, req room.SendRequest) (room.Accepted
 	f.sent = append(f.sent, req)
 	return room.Accepted{Seq: uint64(len(f.sent)), MsgID: 1 << 62, Priority: true}, nil
 }
+func (f *fakeRooms) SendMany(ctx context.Context, reqs []room.SendRequest) []room.SendResult {
+	out := make([]room.SendResult, len(reqs))
+	for i, r := range reqs {
+		out[i].Accepted, out[i].Err = f.Send(ctx, r)
+	}
+	return out
+}
 func (f *fakeRooms) Rooms() []string { return []string{"a", "b", "c"} }
 func (f *fakeRooms) Info(id string) (room.Info, error) {
 	if f.err != nil {

@@ -38,6 +38,7 @@ const (
 	CodeMessageTooLarge  = "MESSAGE_TOO_LARGE"      // 400: notice over room.max_body_bytes
 	CodeBanned           = "BANNED"                 // 409: the notice's sender is banned in the room
 	CodeMuted            = "MUTED"                  // 409: the notice's sender is muted in the room
+	CodeRateLimited      = "RATE_LIMITED"           // 429: a normal-class publish over the room's upstream limit
 	CodeUnavailable      = "UNAVAILABLE"            // 503: retry (e.g. the room's owner is moving)
 	CodeInternal         = "INTERNAL"               // 500: a bug
 )
@@ -51,7 +52,7 @@ var Codes = map[string]int{
 	CodeMediaType: http.StatusUnsupportedMediaType, CodeInvalid: http.StatusBadRequest,
 	CodeRoomNotFound: http.StatusNotFound, CodeNotFound: http.StatusNotFound,
 	CodeMethodNotAllowed: http.StatusMethodNotAllowed, CodeMessageTooLarge: http.StatusBadRequest,
-	CodeBanned: http.StatusConflict, CodeMuted: http.StatusConflict,
+	CodeBanned: http.StatusConflict, CodeMuted: http.StatusConflict, CodeRateLimited: http.StatusTooManyRequests,
 	CodeUnavailable: http.StatusServiceUnavailable, CodeInternal: http.StatusInternalServerError,
 }
 
@@ -83,7 +84,9 @@ func classify(err error) string {
 		return CodeBanned
 	case errors.Is(err, room.ErrMuted):
 		return CodeMuted
-	case errors.Is(err, gateway.ErrUnavailable):
+	case errors.Is(err, room.ErrRateLimited):
+		return CodeRateLimited
+	case errors.Is(err, gateway.ErrUnavailable), errors.Is(err, room.ErrUnavailable):
 		return CodeUnavailable
 	}
 	return CodeInternal

@@ -24,12 +24,17 @@ type Config struct {
 	// comes back; clients see Joined.seq below their cursor and reset).
 	// Default 1h.
 	IdleTTL time.Duration `yaml:"idle_ttl"`
+	// IdempotencyWindow is how long the room's owner remembers the
+	// idempotency key of a send (the admin publish API's): a send with a
+	// key seen within the window gets the first send's answer. Default 10m.
+	IdempotencyWindow time.Duration `yaml:"idempotency_window"`
 }
 
 const (
 	defaultRate    = 200
 	defaultBody    = 4096
 	defaultIdleTTL = time.Hour
+	defaultIdemWin = 10 * time.Minute
 	// MaxKindBytes bounds the app-defined message kind.
 	MaxKindBytes = 32
 	// MaxIDBytes bounds room ids.
@@ -50,6 +55,9 @@ func (c Config) WithDefaults() Config {
 	if c.IdleTTL == 0 {
 		c.IdleTTL = defaultIdleTTL
 	}
+	if c.IdempotencyWindow == 0 {
+		c.IdempotencyWindow = defaultIdemWin
+	}
 	return c
 }
 
@@ -64,6 +72,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("room.max_body_bytes: must not be negative, got %d", c.MaxBodyBytes)
 	case c.IdleTTL < 0:
 		return fmt.Errorf("room.idle_ttl: must not be negative, got %v", c.IdleTTL)
+	case c.IdempotencyWindow < 0:
+		return fmt.Errorf("room.idempotency_window: must not be negative, got %v", c.IdempotencyWindow)
 	}
 	return nil
 }

@@ -130,6 +130,8 @@ type state struct {
 	wq       []*pendingAppend
 	flushing bool
 	flushed  sync.Cond
+
+	idem *idemCache // recent idempotency keys (idempotency.go); nil until the first
 }
 
 // Limit is a room's own upstream limit.
@@ -378,6 +380,13 @@ type SendRequest struct {
 	Priority bool
 	// Privileged senders (admin, system) may use the priority lane.
 	Privileged bool
+	// High marks a privileged priority message as high-class traffic (a
+	// gift, a host's words from the backend): it travels the priority lane
+	// but is not a system notice.
+	High bool
+	// IdempotencyKey, when set, makes the send idempotent within
+	// Config.IdempotencyWindow (see idempotency.go).
+	IdempotencyKey string
 }
 
 // Accepted describes an accepted message.
@@ -385,6 +394,9 @@ type Accepted struct {
 	Seq      uint64
 	MsgID    uint64
 	Priority bool
+	// Duplicate: the request's idempotency key was seen within the window;
+	// this is the first send's answer and nothing new was sent.
+	Duplicate bool
 }
 
 // Send checks, limits, numbers and broadcasts one message. Refusals return
@@ -438,7 +450,15 @@ func (s *Service) sendRun(reqs []SendRequest, res []SendResult) {
 	r.mu.Lock()
 	var last *pendingAppend
 	pending := make([]*pendingAppend, len(reqs))
+	var dups []*pendingAppend // by index, for keys seen before
 	for i, req := range reqs {
+		if p := r.idem.seen(req.IdempotencyKey, now, s.cfg.IdempotencyWindow); p != nil {
+			if dups == nil {
+				dups = make([]*pendingAppend, len(reqs))
+			}
+			dups[i] = p
+			continue
+		}
 		priority, err := s.check(r, req, now)
 		if err != nil {
 			s.dropLocked(r, dropReason(err))
@@ -452,23 +472,24 @@ func (s *Service) sendRun(reqs []SendRequest, res []SendResult) {
 			Body:     req.Body,
 			Kind:     req.Kind,
 			Priority: priority,
-			// A privileged sender's priority message is a system notice.
-			System: priority && req.Priority && req.Privileged,
+			// A privileged sender's priority message is a system notice,
+			// unless it is high-class traffic.
+			System: priority && req.Priority && req.Privileged && !req.High,
 		}}
 		r.wq = append(r.wq, p)
 		pending[i], last = p, p
+		if req.IdempotencyKey != "" {
+			r.rememberKey(req.IdempotencyKey, p, now, s.cfg.IdempotencyWindow)
+		}
 	}
-	forget := false
 	// Batches complete in queue order: the last done means all. While
 	// another sender writes, wait; when nobody does (the writer finished
 	// its own messages and left the rest), write.
-	for last != nil && !last.done {
-		if r.flushing {
-			r.flushed.Wait()
-			continue
-		}
-		if s.flush(r, last) {
-			forget = true
+	forget := s.await(r, last)
+	for i, p := range dups {
+		if p != nil {
+			forget = s.await(r, p) || forget
+			pending[i] = p
 		}
 	}
 	for i, p := range pending {
@@ -478,7 +499,7 @@ func (s *Service) sendRun(reqs []SendRequest, res []SendResult) {
 		if p.err != nil {
 			res[i].Err = p.err
 		} else {
-			res[i].Accepted = Accepted{Seq: p.m.Seq, MsgID: p.m.MsgId, Priority: p.m.Priority}
+			res[i].Accepted = Accepted{Seq: p.m.Seq, MsgID: p.m.MsgId, Priority: p.m.Priority, Duplicate: dups != nil && dups[i] != nil}
 		}
 	}
 	r.mu.Unlock()
@@ -588,6 +609,8 @@ func (s *Service) check(r *state, req SendRequest, now time.Time) (priority bool
 		return false, ErrTooLarge
 	case len(req.Kind) > MaxKindBytes:
 		return false, fmt.Errorf("%w: kind longer than %d bytes", ErrInvalid, MaxKindBytes)
+	case len(req.IdempotencyKey) > MaxIdempotencyKeyBytes:
+		return false, fmt.Errorf("%w: idempotency key longer than %d bytes", ErrInvalid, MaxIdempotencyKeyBytes)
 	case active(r.banned, req.From, now):
 		return false, ErrBanned
 	case active(r.muted, req.From, now):

@@ -1017,15 +1017,18 @@ func (x *LeaveRequest) GetUser() string {
 }
 
 type SendRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Room          string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
-	From          string                 `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
-	Body          string                 `protobuf:"bytes,3,opt,name=body,proto3" json:"body,omitempty"`
-	Kind          string                 `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
-	Priority      bool                   `protobuf:"varint,5,opt,name=priority,proto3" json:"priority,omitempty"`
-	Privileged    bool                   `protobuf:"varint,6,opt,name=privileged,proto3" json:"privileged,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Room       string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	From       string                 `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	Body       string                 `protobuf:"bytes,3,opt,name=body,proto3" json:"body,omitempty"`
+	Kind       string                 `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
+	Priority   bool                   `protobuf:"varint,5,opt,name=priority,proto3" json:"priority,omitempty"`
+	Privileged bool                   `protobuf:"varint,6,opt,name=privileged,proto3" json:"privileged,omitempty"`
+	// h7: server publish (admin API).
+	IdempotencyKey string `protobuf:"bytes,60,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"` // deduped at the owner within room.idempotency_window
+	High           bool   `protobuf:"varint,61,opt,name=high,proto3" json:"high,omitempty"`                                          // high class: priority lane, not a system notice
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SendRequest) Reset() {
@@ -1100,11 +1103,26 @@ func (x *SendRequest) GetPrivileged() bool {
 	return false
 }
 
+func (x *SendRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *SendRequest) GetHigh() bool {
+	if x != nil {
+		return x.High
+	}
+	return false
+}
+
 type SendReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
 	MsgId         uint64                 `protobuf:"varint,2,opt,name=msg_id,json=msgId,proto3" json:"msg_id,omitempty"`
 	Priority      bool                   `protobuf:"varint,3,opt,name=priority,proto3" json:"priority,omitempty"`
+	Duplicate     bool                   `protobuf:"varint,60,opt,name=duplicate,proto3" json:"duplicate,omitempty"` // h7: the idempotency key was seen; the first send's answer
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1156,6 +1174,13 @@ func (x *SendReply) GetMsgId() uint64 {
 func (x *SendReply) GetPriority() bool {
 	if x != nil {
 		return x.Priority
+	}
+	return false
+}
+
+func (x *SendReply) GetDuplicate() bool {
+	if x != nil {
+		return x.Duplicate
 	}
 	return false
 }
@@ -1772,7 +1797,7 @@ const file_cluster_proto_rawDesc = "" +
 	"\aviewers\x18\x03 \x01(\x04R\aviewers\"6\n" +
 	"\fLeaveRequest\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
-	"\x04user\x18\x02 \x01(\tR\x04user\"\x99\x01\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\"\xd6\x01\n" +
 	"\vSendRequest\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12\x12\n" +
@@ -1781,11 +1806,14 @@ const file_cluster_proto_rawDesc = "" +
 	"\bpriority\x18\x05 \x01(\bR\bpriority\x12\x1e\n" +
 	"\n" +
 	"privileged\x18\x06 \x01(\bR\n" +
-	"privileged\"P\n" +
+	"privileged\x12'\n" +
+	"\x0fidempotency_key\x18< \x01(\tR\x0eidempotencyKey\x12\x12\n" +
+	"\x04high\x18= \x01(\bR\x04high\"n\n" +
 	"\tSendReply\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x15\n" +
 	"\x06msg_id\x18\x02 \x01(\x04R\x05msgId\x12\x1a\n" +
-	"\bpriority\x18\x03 \x01(\bR\bpriority\"C\n" +
+	"\bpriority\x18\x03 \x01(\bR\bpriority\x12\x1c\n" +
+	"\tduplicate\x18< \x01(\bR\tduplicate\"C\n" +
 	"\tSendBatch\x126\n" +
 	"\x05items\x18\x01 \x03(\v2 .roomcast.cluster.v1.SendRequestR\x05items\"G\n" +
 	"\x0eSendBatchReply\x125\n" +

@@ -114,6 +114,23 @@ $("send-notice-all").addEventListener("click", async () => {
   if (r) log(`reached ${r.rooms} rooms, ${r.failed} failed`);
 });
 
+// Publish sends with an idempotency key: a double click or a retry after
+// a network error is answered with the first answer, not sent twice.
+let pubKey = null;
+$("publish-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const body = $("pub-body").value.trim();
+  if (!body) return;
+  pubKey ??= crypto.randomUUID();
+  const msg = { from: $("pub-from").value.trim(), body, class: $("pub-class").value, idempotency_key: pubKey };
+  const r = await act(`publish to ${room}`, "POST", R() + "/messages", msg);
+  if (r) {
+    log(`published seq ${r.seq} (${r.lane} lane${r.duplicate ? ", duplicate" : ""})`);
+    $("pub-body").value = "";
+    pubKey = null;
+  }
+});
+
 const withDuration = () => {
   const d = $("duration").value.trim();
   return d ? { duration: d } : {};

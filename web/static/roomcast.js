@@ -26,7 +26,9 @@
 //   await c.send("lobby", "hello");
 //
 // Events (c.on(name, fn) returns a function that removes fn):
-//   message     (room, msg)     msg = {seq, msgId, from, ts, body, kind, priority}
+//   message     (room, msg)     msg = {seq, msgId, from, ts, body, kind, priority, system}
+//                               (system: a notice from an admin or the system;
+//                               priority without system: high-class traffic)
 //   missed      (room, n)       n normal messages were evicted before we got them
 //   kick        (room, reason)  removed from room ("" = the connection): NOT_PULLING, ADMIN, BANNED, ...
 //   state       (connected, err) true once (re)connected and every room rejoined
@@ -137,6 +139,7 @@ function toRoomMessage(m) {
     body: m.body ?? "",
     kind: m.kind ?? "",
     priority: !!m.priority,
+    system: !!m.system,
   };
 }
 

@@ -40,11 +40,12 @@ function addChat(item) {
 }
 
 function addMessage(m) {
-  const li = el("li", m.priority ? "msg notice" : "msg");
+  // A system notice, high-class traffic (a gift: priority, not system), chat.
+  const li = el("li", m.system ? "msg notice" : m.priority ? "msg high" : "msg");
   li.dataset.msgId = m.msgId;
   li.dataset.from = m.from;
   li.append(el("span", "ts", time(m.ts)));
-  if (m.priority) li.append(el("span", "badge", m.kind || "notice"));
+  if (m.priority) li.append(el("span", "badge", m.kind || (m.system ? "notice" : "high")));
   li.append(el("b", "from", m.from), el("span", "body", m.body));
   addChat(li);
   fly(m);

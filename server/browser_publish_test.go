@@ -1,0 +1,39 @@
+package server
+
+import (
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestBrowserConsolePublish: the admin console publishes a high-class
+// message to a room; a viewer page shows it from the given sender (not as
+// a system notice), and the console logs the seq it was given.
+func TestBrowserConsolePublish(t *testing.T) {
+	s := startServer(t, nil)
+	base := "http://" + s.Addr()
+	bctx := browser(t)
+	viewer := openTab(t, bctx, "viewer", base+"/?room=show&user=ann")
+	viewer.waitJS("joined", `document.getElementById("state").textContent === "live"`)
+	console := openTab(t, bctx, "admin", base+"/admin?room=show")
+	console.waitJS("signed in", `document.getElementById("auth").textContent === "demo admin"`)
+	console.run(
+		chromedp.SetValue(chromedp.CSS("#pub-from"), "payments"),
+		chromedp.SetValue(chromedp.CSS("#pub-class"), "high"),
+		chromedp.SendKeys(chromedp.CSS("#pub-body"), "Ann sent a rocket"),
+		chromedp.Click(chromedp.CSS("#publish")),
+	)
+	console.waitJS("published", `document.getElementById("log").textContent.includes("published seq 1 (priority lane)")`)
+	viewer.waitJS("the gift", chatHas("Ann sent a rocket", "payments"))
+	if viewer.evalBool(`[...document.querySelectorAll("#chat li.msg.notice .body")].some(e => e.textContent === "Ann sent a rocket")`) {
+		t.Fatal("a high-class message shows as a system notice")
+	}
+	if inf, err := s.Rooms().Info("show"); err != nil || inf.PSeq != 1 || inf.Stats.AcceptedPriority != 1 {
+		t.Fatalf("room after the publish: %+v %v", inf, err)
+	}
+	for _, tb := range []*tab{viewer, console} {
+		if errs := tb.errors(); len(errs) > 0 {
+			t.Errorf("%s: JavaScript errors: %v", tb.name, errs)
+		}
+	}
+}
