@@ -21,6 +21,9 @@ type Rooms interface {
 	Send(ctx context.Context, req room.SendRequest) (room.Accepted, error)
 	// SendMany sends messages in order, one result each (batch publish).
 	SendMany(ctx context.Context, reqs []room.SendRequest) []room.SendResult
+	// Create creates a room with its options; CloseRoom closes it.
+	Create(roomID string, opts room.CreateOptions) error
+	CloseRoom(roomID string) error
 	Mute(roomID, user string, d time.Duration) error
 	Unmute(roomID, user string) error
 	Ban(roomID, user string, d time.Duration) error
@@ -147,6 +150,8 @@ func (h *Handler) routesTable() {
 	h.route("PUT /api/v1/rooms/{room}/ring", adminOnly, h.setRing)
 	h.route("GET /api/v1/rooms/{room}", adminOnly, h.stats)
 	h.route("GET /api/v1/rooms", adminOnly, h.top)
+	h.route("POST /api/v1/rooms", adminOnly, h.createRoom)
+	h.route("DELETE /api/v1/rooms/{room}", adminOnly, h.closeRoom)
 	h.route("GET /api/v1/rooms/{room}/viewers", anyUser, h.viewers)
 }
 

@@ -43,6 +43,8 @@ func (unimplemented) Kick(string, string) error                { panic("unused")
 func (unimplemented) Whitelist(string, string, bool) error     { panic("unused") }
 func (unimplemented) SetLimit(string, *room.Limit) error       { panic("unused") }
 func (unimplemented) Top(int) []room.Info                      { panic("unused") }
+func (unimplemented) Create(string, room.CreateOptions) error  { panic("unused") }
+func (unimplemented) CloseRoom(string) error                   { panic("unused") }
 
 func (f *fakeRooms) Send(_ context.Context, req room.SendRequest) (room.Accepted, error) {
 	if f.err != nil {

@@ -39,6 +39,7 @@ const (
 	CodeBanned           = "BANNED"                 // 409: the notice's sender is banned in the room
 	CodeMuted            = "MUTED"                  // 409: the notice's sender is muted in the room
 	CodeRateLimited      = "RATE_LIMITED"           // 429: a normal-class publish over the room's upstream limit
+	CodeRoomClosed       = "ROOM_CLOSED"            // 410: the room was closed (create it again to reopen)
 	CodeUnavailable      = "UNAVAILABLE"            // 503: retry (e.g. the room's owner is moving)
 	CodeInternal         = "INTERNAL"               // 500: a bug
 )
@@ -53,6 +54,7 @@ var Codes = map[string]int{
 	CodeRoomNotFound: http.StatusNotFound, CodeNotFound: http.StatusNotFound,
 	CodeMethodNotAllowed: http.StatusMethodNotAllowed, CodeMessageTooLarge: http.StatusBadRequest,
 	CodeBanned: http.StatusConflict, CodeMuted: http.StatusConflict, CodeRateLimited: http.StatusTooManyRequests,
+	CodeRoomClosed:  http.StatusGone,
 	CodeUnavailable: http.StatusServiceUnavailable, CodeInternal: http.StatusInternalServerError,
 }
 
@@ -84,6 +86,8 @@ func classify(err error) string {
 		return CodeBanned
 	case errors.Is(err, room.ErrMuted):
 		return CodeMuted
+	case errors.Is(err, room.ErrClosed):
+		return CodeRoomClosed
 	case errors.Is(err, room.ErrRateLimited):
 		return CodeRateLimited
 	case errors.Is(err, gateway.ErrUnavailable), errors.Is(err, room.ErrUnavailable):

@@ -37,6 +37,9 @@ type LocalRooms interface {
 	Kick(roomID, user string) error
 	Whitelist(roomID, user string, allow bool) error
 	SetLimit(roomID string, l *room.Limit) error
+	// Lifecycle (lifecycle.go).
+	Create(roomID string, opts room.CreateOptions) error
+	CloseRoom(roomID string) error
 }
 
 // LocalFanout is this node's message service.

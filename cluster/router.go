@@ -29,6 +29,7 @@ var failureCodes = map[string]error{
 	"too_large":    room.ErrTooLarge,
 	"not_owner":    room.ErrNotOwner,
 	"unavailable":  room.ErrUnavailable,
+	"closed":       room.ErrClosed,
 }
 
 func failure(err error) *cpb.Envelope {
@@ -422,6 +423,11 @@ func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 			items[i] = &cpb.SendResult{Sent: acceptedToWire(r.Accepted)}
 		}
 		return &cpb.Envelope{Body: &cpb.Envelope_SentBatch{SentBatch: &cpb.SendBatchReply{Items: items}}}
+	case *cpb.Envelope_Lifecycle:
+		if err := n.applyLifecycle(b.Lifecycle); err != nil {
+			return failure(err)
+		}
+		return done()
 	case *cpb.Envelope_Moderate:
 		if err := n.applyModeration(b.Moderate); err != nil {
 			return failure(err)

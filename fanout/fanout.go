@@ -469,8 +469,9 @@ func (s *Service) pushAll(r *room, e entry) {
 	s.metrics.inlineDelivered.Add(float64(sent))
 }
 
-// KickUser removes every viewer of roomID that belongs to user and tells
-// each session. It returns how many were removed.
+// KickUser removes every viewer of roomID that belongs to user (every
+// viewer of the room when user is "": a closed room) and tells each
+// session. It returns how many were removed.
 func (s *Service) KickUser(roomID, user string, reason pb.Kick_Reason) int {
 	r := s.lookup(roomID)
 	if r == nil {
@@ -480,7 +481,7 @@ func (s *Service) KickUser(roomID, user string, reason pb.Kick_Reason) int {
 	for i, sh := range s.shards {
 		sh.mu.Lock()
 		for _, sub := range r.parts[i].subs {
-			if sub.sess.User() == user {
+			if user == "" || sub.sess.User() == user {
 				victims = append(victims, sub)
 			}
 		}

@@ -27,6 +27,8 @@ func codeOf(err error) pb.Error_Code {
 		return pb.Error_TOKEN_INVALID
 	case errors.Is(err, room.ErrNotFound):
 		return pb.Error_ROOM_NOT_FOUND
+	case errors.Is(err, room.ErrClosed):
+		return pb.Error_ROOM_CLOSED
 	case errors.Is(err, room.ErrInvalidRoom), errors.Is(err, room.ErrInvalid):
 		return pb.Error_INVALID_ARGUMENT
 	case errors.Is(err, room.ErrBanned):

@@ -28,6 +28,11 @@ type Config struct {
 	// idempotency key of a send (the admin publish API's): a send with a
 	// key seen within the window gets the first send's answer. Default 10m.
 	IdempotencyWindow time.Duration `yaml:"idempotency_window"`
+	// ClosedTTL is how long a closed room refuses joins (ROOM_CLOSED)
+	// unless created again; its stored tombstone expires with it and the
+	// id is then free (the first join or a create makes a new room).
+	// Default 10m.
+	ClosedTTL time.Duration `yaml:"closed_ttl"`
 }
 
 const (
@@ -55,6 +60,9 @@ func (c Config) WithDefaults() Config {
 	if c.IdleTTL == 0 {
 		c.IdleTTL = defaultIdleTTL
 	}
+	if c.ClosedTTL == 0 {
+		c.ClosedTTL = defaultIdemWin
+	}
 	if c.IdempotencyWindow == 0 {
 		c.IdempotencyWindow = defaultIdemWin
 	}
@@ -72,6 +80,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("room.max_body_bytes: must not be negative, got %d", c.MaxBodyBytes)
 	case c.IdleTTL < 0:
 		return fmt.Errorf("room.idle_ttl: must not be negative, got %v", c.IdleTTL)
+	case c.ClosedTTL < 0:
+		return fmt.Errorf("room.closed_ttl: must not be negative, got %v", c.ClosedTTL)
 	case c.IdempotencyWindow < 0:
 		return fmt.Errorf("room.idempotency_window: must not be negative, got %v", c.IdempotencyWindow)
 	}

@@ -30,10 +30,11 @@ const (
 	DropInvalid     = "invalid"
 	DropNotOwner    = "not_owner"   // fenced, or ownership moved
 	DropUnavailable = "unavailable" // the store refused or could not be reached
+	DropClosed      = "closed"      // the room was closed (lifecycle.go)
 )
 
 // dropReasons lists every reason so metrics can be pre-created.
-var dropReasons = []string{DropBanned, DropMuted, DropRateLimited, DropForbidden, DropTooLarge, DropInvalid, DropNotOwner, DropUnavailable}
+var dropReasons = []string{DropBanned, DropMuted, DropRateLimited, DropForbidden, DropTooLarge, DropInvalid, DropNotOwner, DropUnavailable, DropClosed}
 
 func dropReason(err error) string {
 	switch {
@@ -47,6 +48,8 @@ func dropReason(err error) string {
 		return DropForbidden
 	case errors.Is(err, ErrTooLarge):
 		return DropTooLarge
+	case errors.Is(err, ErrClosed):
+		return DropClosed
 	}
 	return DropInvalid
 }

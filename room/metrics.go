@@ -11,6 +11,7 @@ type metrics struct {
 	// fenced counts writes the store refused for a stale ownership term.
 	fenced      prometheus.Counter
 	storeErrors prometheus.Counter
+	closed      *prometheus.CounterVec // reason (lifecycle.go)
 }
 
 func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, error) {
@@ -39,6 +40,10 @@ func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, erro
 			Namespace: "roomcast", Subsystem: "room", Name: "store_errors_total",
 			Help: "Room store operations that failed (nothing was accepted).",
 		}),
+		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "room", Name: "closed_total",
+			Help: "Rooms closed, by reason (request, lifetime, idle).",
+		}, []string{"reason"}),
 		rooms: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "roomcast", Subsystem: "room", Name: "rooms",
 			Help: "Rooms this node owns.",
@@ -50,7 +55,7 @@ func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, erro
 	m.accepted.WithLabelValues("normal")
 	m.accepted.WithLabelValues("priority")
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.accepted, m.dropped, m.joins, m.leaves, m.rooms, m.fenced, m.storeErrors} {
+		for _, c := range []prometheus.Collector{m.accepted, m.dropped, m.joins, m.leaves, m.rooms, m.fenced, m.storeErrors, m.closed} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -24,7 +24,8 @@ type Broadcaster interface {
 	// Broadcast delivers m to the given nodes (never empty). The message
 	// is shared and must not be modified.
 	Broadcast(room string, m *pb.RoomMessage, nodes []string)
-	// Kick removes the user's viewers of the room on the given nodes.
+	// Kick removes the user's viewers of the room on the given nodes
+	// (every viewer of the room when user is "").
 	Kick(room, user string, reason pb.Kick_Reason, nodes []string)
 }
 
@@ -132,6 +133,12 @@ type state struct {
 	flushed  sync.Cond
 
 	idem *idemCache // recent idempotency keys (idempotency.go); nil until the first
+
+	// Lifecycle (lifecycle.go): when a created room closes on its own,
+	// and when a closed room's tombstone ends (zero: open).
+	closeAt     time.Time
+	idleTimeout time.Duration
+	closed      time.Time
 }
 
 // Limit is a room's own upstream limit.
@@ -180,6 +187,11 @@ func (s *Service) newState(id string, snap Snapshot) *state {
 		banned:     snap.Banned,
 		stats:      Stats{Dropped: make(map[string]uint64)},
 		lastActive: s.now(),
+
+		created:     snap.Created,
+		closeAt:     snap.CloseAt,
+		idleTimeout: snap.IdleTimeout,
+		closed:      snap.Closed,
 	}
 	r.flushed.L = &r.mu
 	if len(snap.Whitelist) > 0 {
@@ -235,6 +247,9 @@ func (s *Service) lookup(id string, create bool) (*state, error) {
 		s.metrics.storeErrors.Inc()
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
+	if !snap.Closed.IsZero() && !s.now().Before(snap.Closed) {
+		snap = Snapshot{Term: snap.Term} // a tombstone that ended: the id is free
+	}
 	if !create && snap.isZero() {
 		return nil, ErrNotFound
 	}
@@ -280,19 +295,6 @@ func (s *Service) ForgetNotOwned() []string {
 	return gone
 }
 
-// CreateRoom makes a room exist (needed before joins when RequireCreate is
-// set). Creating an existing room is not an error.
-func (s *Service) CreateRoom(id string) error {
-	r, err := s.lookup(id, true)
-	if err != nil {
-		return err
-	}
-	r.mu.Lock()
-	r.created = true
-	r.mu.Unlock()
-	return nil
-}
-
 // JoinRequest asks for one viewer to enter a room.
 type JoinRequest struct {
 	Room string
@@ -315,6 +317,12 @@ func (s *Service) Join(_ context.Context, req JoinRequest) (JoinInfo, error) {
 	now := s.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	switch {
+	case !r.closed.IsZero():
+		return JoinInfo{}, ErrClosed
+	case s.cfg.RequireCreate && !r.created:
+		return JoinInfo{}, ErrNotFound
+	}
 	if active(r.banned, req.User, now) {
 		return JoinInfo{}, ErrBanned
 	}
@@ -603,6 +611,8 @@ func (s *Service) dropLocked(r *state, reason string) {
 // check runs every refusal rule in order and picks the lane. r.mu is held.
 func (s *Service) check(r *state, req SendRequest, now time.Time) (priority bool, err error) {
 	switch {
+	case !r.closed.IsZero():
+		return false, ErrClosed
 	case req.Body == "":
 		return false, fmt.Errorf("%w: empty body", ErrInvalid)
 	case len(req.Body) > s.cfg.MaxBodyBytes:
@@ -753,7 +763,8 @@ func (s *Service) each(fn func(*state)) {
 // moderation state and were not created explicitly, and ends expired
 // mutes and bans. It returns how many rooms it removed.
 func (s *Service) Sweep(now time.Time) int {
-	removed := 0
+	removed := s.sweepLifecycle(now)
+	var idle []string
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
@@ -761,19 +772,21 @@ func (s *Service) Sweep(now time.Time) int {
 			r.mu.Lock()
 			prune(r.muted, now)
 			prune(r.banned, now)
-			idle := r.viewers == 0 && !r.created && len(r.muted) == 0 && len(r.banned) == 0 &&
+			isIdle := r.viewers == 0 && !r.created && r.closed.IsZero() && len(r.muted) == 0 && len(r.banned) == 0 &&
 				len(r.whitelist) == 0 && r.limit == nil && now.Sub(r.lastActive) >= s.cfg.IdleTTL
 			r.mu.Unlock()
-			if idle {
+			if isIdle {
 				delete(sh.rooms, id)
 				if f, ok := s.store.(interface{ Forget(string) }); ok {
 					f.Forget(id)
 				}
+				idle = append(idle, id)
 				removed++
 			}
 		}
 		sh.mu.Unlock()
 	}
+	s.expireStored(idle, now)
 	return removed
 }
 

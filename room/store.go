@@ -55,6 +55,13 @@ type Snapshot struct {
 	Banned    map[string]time.Time
 	Whitelist []string
 	Limit     *Limit
+
+	// Lifecycle (lifecycle.go): made by Create, with its options; Closed
+	// is when a closed room's tombstone ends (zero: open).
+	Created     bool
+	CloseAt     time.Time
+	IdleTimeout time.Duration
+	Closed      time.Time
 }
 
 // ChangeKind names a moderation change.
@@ -69,6 +76,12 @@ const (
 	ChangeAllow    // add to the sender whitelist
 	ChangeDisallow // remove from it
 	ChangeLimit    // set (or with a nil Limit, clear) the room's own limit
+
+	// Lifecycle changes (lifecycle.go).
+	ChangeCreate // mark created with Options (CloseAt: Until, zero: none); the room's keys no longer expire
+	ChangeClose  // delete everything but the term; a tombstone until Until
+	ChangeReopen // delete everything but the term (a closed room created again)
+	ChangeExpire // an idle room forgotten by its owner: its keys expire at Until
 )
 
 // Change is one moderation change.
@@ -77,6 +90,11 @@ type Change struct {
 	User  string
 	Until time.Time // mute and ban; zero: no end
 	Limit *Limit
+	// Options of ChangeCreate.
+	Options *CreateOptions
+	// TTL of ChangeClose and ChangeExpire: how long the stored keys live
+	// (Until is the same moment on the service's clock).
+	TTL time.Duration
 }
 
 // StoreConfig bounds what a store keeps per room.

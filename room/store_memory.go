@@ -88,6 +88,16 @@ func (s *MemoryStore) Moderate(_ context.Context, roomID string, term uint64, c 
 	if err := s.fence(r, term); err != nil {
 		return err
 	}
+	switch c.Kind {
+	case ChangeClose, ChangeReopen:
+		*r = memRoom{snap: Snapshot{Term: r.snap.Term}}
+		if c.Kind == ChangeClose {
+			r.snap.Closed = c.Until
+		}
+		return nil
+	case ChangeExpire: // Forget drops the room at once
+		return nil
+	}
 	applyChange(&r.snap, c)
 	return nil
 }
@@ -115,6 +125,16 @@ func applyChange(snap *Snapshot, c Change) {
 		}
 	case ChangeDisallow:
 		snap.Whitelist = slices.DeleteFunc(snap.Whitelist, func(u string) bool { return u == c.User })
+	case ChangeCreate:
+		o := c.Options
+		snap.Created, snap.IdleTimeout, snap.CloseAt, snap.Limit = true, o.IdleTimeout, time.Time{}, nil
+		if o.Lifetime > 0 {
+			snap.CloseAt = c.Until
+		}
+		if o.Limit != nil {
+			l := *o.Limit
+			snap.Limit = &l
+		}
 	case ChangeLimit:
 		if c.Limit == nil {
 			snap.Limit = nil

@@ -100,11 +100,15 @@ return 1
 `)
 
 // claimScript fences like a write, but only a room that exists, and
-// returns its state. KEYS meta, mod; ARGV term. It returns {meta, mod} as
-// flat field/value lists.
+// returns its state. An open room's keys stop expiring (see
+// store_lifecycle.go). KEYS meta, mod, log, plog; ARGV term. It returns
+// {meta, mod} as flat field/value lists.
 var claimScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then
 ` + fenceLua + `
+  if redis.call('HEXISTS', KEYS[1], 'closed') == 0 then
+    for i = 1, 4 do redis.call('PERSIST', KEYS[i]) end
+  end
 end
 return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
 `)
@@ -173,6 +177,8 @@ func (s *RedisStore) Moderate(ctx context.Context, roomID string, term uint64, c
 		op, field, value = "set", "w:"+c.User, "1"
 	case ChangeDisallow:
 		op, field = "del", "w:"+c.User
+	case ChangeCreate, ChangeClose, ChangeReopen, ChangeExpire:
+		return s.lifecycle(ctx, roomID, term, c)
 	case ChangeLimit:
 		op = "limit"
 		if c.Limit != nil {
@@ -199,7 +205,7 @@ func (s *RedisStore) Load(ctx context.Context, roomID string) (Snapshot, error) 
 
 // Claim implements Store.
 func (s *RedisStore) Claim(ctx context.Context, roomID string, term uint64) (Snapshot, error) {
-	res, err := claimScript.Run(ctx, s.rdb, s.keys(roomID, "m", "mod"), term).Slice()
+	res, err := claimScript.Run(ctx, s.rdb, s.keys(roomID, "m", "mod", "log", "plog"), term).Slice()
 	if err != nil {
 		return Snapshot{}, translate("claim", err)
 	}
@@ -227,6 +233,7 @@ func snapshotOf(mv, modv map[string]string) Snapshot {
 	snap.Seq, _ = strconv.ParseUint(mv["seq"], 10, 64)
 	snap.PSeq, _ = strconv.ParseUint(mv["pseq"], 10, 64)
 	snap.Term, _ = strconv.ParseUint(mv["term"], 10, 64)
+	lifecycleOf(&snap, mv)
 	if l := mv["limit"]; l != "" {
 		rateS, burstS, _ := strings.Cut(l, " ")
 		r, _ := strconv.ParseFloat(rateS, 64)

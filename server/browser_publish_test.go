@@ -1,14 +1,19 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/roomcast/roomcast/room"
 )
 
 // TestBrowserConsolePublish: the admin console publishes a high-class
 // message to a room; a viewer page shows it from the given sender (not as
-// a system notice), and the console logs the seq it was given.
+// a system notice), and the console logs the seq it was given; the
+// console's Close closes the room.
 func TestBrowserConsolePublish(t *testing.T) {
 	s := startServer(t, nil)
 	base := "http://" + s.Addr()
@@ -30,6 +35,13 @@ func TestBrowserConsolePublish(t *testing.T) {
 	}
 	if inf, err := s.Rooms().Info("show"); err != nil || inf.PSeq != 1 || inf.Stats.AcceptedPriority != 1 {
 		t.Fatalf("room after the publish: %+v %v", inf, err)
+	}
+	// Closing the room from the console removes the viewer.
+	console.evalBool(`(window.confirm = () => true, true)`)
+	console.run(chromedp.Click(chromedp.CSS("#close-room")))
+	console.waitJS("closed", `document.getElementById("log").textContent.includes("close show: ok")`)
+	if _, err := s.Rooms().Join(context.Background(), room.JoinRequest{Room: "show", User: "x", Node: "test"}); !errors.Is(err, room.ErrClosed) {
+		t.Fatalf("join after the console closed the room: %v", err)
 	}
 	for _, tb := range []*tab{viewer, console} {
 		if errs := tb.errors(); len(errs) > 0 {

@@ -165,6 +165,55 @@ func (Query_Op) EnumDescriptor() ([]byte, []int) {
 	return file_cluster_proto_rawDescGZIP(), []int{20, 0}
 }
 
+type RoomLifecycle_Op int32
+
+const (
+	RoomLifecycle_UNSPECIFIED RoomLifecycle_Op = 0
+	RoomLifecycle_CREATE      RoomLifecycle_Op = 1
+	RoomLifecycle_CLOSE       RoomLifecycle_Op = 2
+)
+
+// Enum value maps for RoomLifecycle_Op.
+var (
+	RoomLifecycle_Op_name = map[int32]string{
+		0: "UNSPECIFIED",
+		1: "CREATE",
+		2: "CLOSE",
+	}
+	RoomLifecycle_Op_value = map[string]int32{
+		"UNSPECIFIED": 0,
+		"CREATE":      1,
+		"CLOSE":       2,
+	}
+)
+
+func (x RoomLifecycle_Op) Enum() *RoomLifecycle_Op {
+	p := new(RoomLifecycle_Op)
+	*p = x
+	return p
+}
+
+func (x RoomLifecycle_Op) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RoomLifecycle_Op) Descriptor() protoreflect.EnumDescriptor {
+	return file_cluster_proto_enumTypes[2].Descriptor()
+}
+
+func (RoomLifecycle_Op) Type() protoreflect.EnumType {
+	return &file_cluster_proto_enumTypes[2]
+}
+
+func (x RoomLifecycle_Op) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RoomLifecycle_Op.Descriptor instead.
+func (RoomLifecycle_Op) EnumDescriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{22, 0}
+}
+
 // Envelope is one pub/sub message.
 type Envelope struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -195,6 +244,7 @@ type Envelope struct {
 	//	*Envelope_CloseUser
 	//	*Envelope_Query
 	//	*Envelope_QueryReply
+	//	*Envelope_Lifecycle
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -429,6 +479,15 @@ func (x *Envelope) GetQueryReply() *QueryReply {
 	return nil
 }
 
+func (x *Envelope) GetLifecycle() *RoomLifecycle {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_Lifecycle); ok {
+			return x.Lifecycle
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Body interface {
 	isEnvelope_Body()
 }
@@ -522,6 +581,11 @@ type Envelope_QueryReply struct {
 	QueryReply *QueryReply `protobuf:"bytes,41,opt,name=query_reply,json=queryReply,proto3,oneof"`
 }
 
+type Envelope_Lifecycle struct {
+	// h7: room lifecycle (create, close), routed to the room's owner.
+	Lifecycle *RoomLifecycle `protobuf:"bytes,80,opt,name=lifecycle,proto3,oneof"`
+}
+
 func (*Envelope_Deliveries) isEnvelope_Body() {}
 
 func (*Envelope_Kick) isEnvelope_Body() {}
@@ -559,6 +623,8 @@ func (*Envelope_CloseUser) isEnvelope_Body() {}
 func (*Envelope_Query) isEnvelope_Body() {}
 
 func (*Envelope_QueryReply) isEnvelope_Body() {}
+
+func (*Envelope_Lifecycle) isEnvelope_Body() {}
 
 type Deliveries struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1735,11 +1801,74 @@ func (x *QueryReply) GetFound() bool {
 	return false
 }
 
+// RoomLifecycle creates or closes a room at its owner (h7). The options of
+// a create travel as room.CreateOptions in JSON.
+type RoomLifecycle struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Op            RoomLifecycle_Op       `protobuf:"varint,1,opt,name=op,proto3,enum=roomcast.cluster.v1.RoomLifecycle_Op" json:"op,omitempty"`
+	Room          string                 `protobuf:"bytes,2,opt,name=room,proto3" json:"room,omitempty"`
+	Options       []byte                 `protobuf:"bytes,3,opt,name=options,proto3" json:"options,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoomLifecycle) Reset() {
+	*x = RoomLifecycle{}
+	mi := &file_cluster_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoomLifecycle) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoomLifecycle) ProtoMessage() {}
+
+func (x *RoomLifecycle) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoomLifecycle.ProtoReflect.Descriptor instead.
+func (*RoomLifecycle) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *RoomLifecycle) GetOp() RoomLifecycle_Op {
+	if x != nil {
+		return x.Op
+	}
+	return RoomLifecycle_UNSPECIFIED
+}
+
+func (x *RoomLifecycle) GetRoom() string {
+	if x != nil {
+		return x.Room
+	}
+	return ""
+}
+
+func (x *RoomLifecycle) GetOptions() []byte {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
 var File_cluster_proto protoreflect.FileDescriptor
 
 const file_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\rcluster.proto\x12\x13roomcast.cluster.v1\"\xce\t\n" +
+	"\rcluster.proto\x12\x13roomcast.cluster.v1\"\x92\n" +
+	"\n" +
 	"\bEnvelope\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\x04R\x02id\x12\x14\n" +
@@ -1770,7 +1899,8 @@ const file_cluster_proto_rawDesc = "" +
 	"close_user\x18\x1f \x01(\v2\x1e.roomcast.cluster.v1.CloseUserH\x00R\tcloseUser\x122\n" +
 	"\x05query\x18( \x01(\v2\x1a.roomcast.cluster.v1.QueryH\x00R\x05query\x12B\n" +
 	"\vquery_reply\x18) \x01(\v2\x1f.roomcast.cluster.v1.QueryReplyH\x00R\n" +
-	"queryReplyB\x06\n" +
+	"queryReply\x12B\n" +
+	"\tlifecycle\x18P \x01(\v2\".roomcast.cluster.v1.RoomLifecycleH\x00R\tlifecycleB\x06\n" +
 	"\x04body\"A\n" +
 	"\n" +
 	"Deliveries\x123\n" +
@@ -1869,7 +1999,16 @@ const file_cluster_proto_rawDesc = "" +
 	"QueryReply\x12\x12\n" +
 	"\x04json\x18\x01 \x01(\fR\x04json\x12\f\n" +
 	"\x01n\x18\x02 \x01(\x03R\x01n\x12\x14\n" +
-	"\x05found\x18\x03 \x01(\bR\x05foundB.Z,github.com/roomcast/roomcast/proto/clusterpbb\x06proto3"
+	"\x05found\x18\x03 \x01(\bR\x05found\"\xa2\x01\n" +
+	"\rRoomLifecycle\x125\n" +
+	"\x02op\x18\x01 \x01(\x0e2%.roomcast.cluster.v1.RoomLifecycle.OpR\x02op\x12\x12\n" +
+	"\x04room\x18\x02 \x01(\tR\x04room\x12\x18\n" +
+	"\aoptions\x18\x03 \x01(\fR\aoptions\",\n" +
+	"\x02Op\x12\x0f\n" +
+	"\vUNSPECIFIED\x10\x00\x12\n" +
+	"\n" +
+	"\x06CREATE\x10\x01\x12\t\n" +
+	"\x05CLOSE\x10\x02B.Z,github.com/roomcast/roomcast/proto/clusterpbb\x06proto3"
 
 var (
 	file_cluster_proto_rawDescOnce sync.Once
@@ -1883,67 +2022,71 @@ func file_cluster_proto_rawDescGZIP() []byte {
 	return file_cluster_proto_rawDescData
 }
 
-var file_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_cluster_proto_goTypes = []any{
 	(Moderate_Op)(0),        // 0: roomcast.cluster.v1.Moderate.Op
 	(Query_Op)(0),           // 1: roomcast.cluster.v1.Query.Op
-	(*Envelope)(nil),        // 2: roomcast.cluster.v1.Envelope
-	(*Deliveries)(nil),      // 3: roomcast.cluster.v1.Deliveries
-	(*Delivery)(nil),        // 4: roomcast.cluster.v1.Delivery
-	(*Kick)(nil),            // 5: roomcast.cluster.v1.Kick
-	(*Viewers)(nil),         // 6: roomcast.cluster.v1.Viewers
-	(*Announce)(nil),        // 7: roomcast.cluster.v1.Announce
-	(*AnnounceRequest)(nil), // 8: roomcast.cluster.v1.AnnounceRequest
-	(*JoinRequest)(nil),     // 9: roomcast.cluster.v1.JoinRequest
-	(*JoinReply)(nil),       // 10: roomcast.cluster.v1.JoinReply
-	(*LeaveRequest)(nil),    // 11: roomcast.cluster.v1.LeaveRequest
-	(*SendRequest)(nil),     // 12: roomcast.cluster.v1.SendRequest
-	(*SendReply)(nil),       // 13: roomcast.cluster.v1.SendReply
-	(*SendBatch)(nil),       // 14: roomcast.cluster.v1.SendBatch
-	(*SendBatchReply)(nil),  // 15: roomcast.cluster.v1.SendBatchReply
-	(*SendResult)(nil),      // 16: roomcast.cluster.v1.SendResult
-	(*Moderate)(nil),        // 17: roomcast.cluster.v1.Moderate
-	(*Done)(nil),            // 18: roomcast.cluster.v1.Done
-	(*Failure)(nil),         // 19: roomcast.cluster.v1.Failure
-	(*UserFrame)(nil),       // 20: roomcast.cluster.v1.UserFrame
-	(*CloseUser)(nil),       // 21: roomcast.cluster.v1.CloseUser
-	(*Query)(nil),           // 22: roomcast.cluster.v1.Query
-	(*QueryReply)(nil),      // 23: roomcast.cluster.v1.QueryReply
+	(RoomLifecycle_Op)(0),   // 2: roomcast.cluster.v1.RoomLifecycle.Op
+	(*Envelope)(nil),        // 3: roomcast.cluster.v1.Envelope
+	(*Deliveries)(nil),      // 4: roomcast.cluster.v1.Deliveries
+	(*Delivery)(nil),        // 5: roomcast.cluster.v1.Delivery
+	(*Kick)(nil),            // 6: roomcast.cluster.v1.Kick
+	(*Viewers)(nil),         // 7: roomcast.cluster.v1.Viewers
+	(*Announce)(nil),        // 8: roomcast.cluster.v1.Announce
+	(*AnnounceRequest)(nil), // 9: roomcast.cluster.v1.AnnounceRequest
+	(*JoinRequest)(nil),     // 10: roomcast.cluster.v1.JoinRequest
+	(*JoinReply)(nil),       // 11: roomcast.cluster.v1.JoinReply
+	(*LeaveRequest)(nil),    // 12: roomcast.cluster.v1.LeaveRequest
+	(*SendRequest)(nil),     // 13: roomcast.cluster.v1.SendRequest
+	(*SendReply)(nil),       // 14: roomcast.cluster.v1.SendReply
+	(*SendBatch)(nil),       // 15: roomcast.cluster.v1.SendBatch
+	(*SendBatchReply)(nil),  // 16: roomcast.cluster.v1.SendBatchReply
+	(*SendResult)(nil),      // 17: roomcast.cluster.v1.SendResult
+	(*Moderate)(nil),        // 18: roomcast.cluster.v1.Moderate
+	(*Done)(nil),            // 19: roomcast.cluster.v1.Done
+	(*Failure)(nil),         // 20: roomcast.cluster.v1.Failure
+	(*UserFrame)(nil),       // 21: roomcast.cluster.v1.UserFrame
+	(*CloseUser)(nil),       // 22: roomcast.cluster.v1.CloseUser
+	(*Query)(nil),           // 23: roomcast.cluster.v1.Query
+	(*QueryReply)(nil),      // 24: roomcast.cluster.v1.QueryReply
+	(*RoomLifecycle)(nil),   // 25: roomcast.cluster.v1.RoomLifecycle
 }
 var file_cluster_proto_depIdxs = []int32{
-	3,  // 0: roomcast.cluster.v1.Envelope.deliveries:type_name -> roomcast.cluster.v1.Deliveries
-	5,  // 1: roomcast.cluster.v1.Envelope.kick:type_name -> roomcast.cluster.v1.Kick
-	6,  // 2: roomcast.cluster.v1.Envelope.viewers:type_name -> roomcast.cluster.v1.Viewers
-	7,  // 3: roomcast.cluster.v1.Envelope.announce:type_name -> roomcast.cluster.v1.Announce
-	8,  // 4: roomcast.cluster.v1.Envelope.announce_request:type_name -> roomcast.cluster.v1.AnnounceRequest
-	9,  // 5: roomcast.cluster.v1.Envelope.join:type_name -> roomcast.cluster.v1.JoinRequest
-	10, // 6: roomcast.cluster.v1.Envelope.joined:type_name -> roomcast.cluster.v1.JoinReply
-	11, // 7: roomcast.cluster.v1.Envelope.leave:type_name -> roomcast.cluster.v1.LeaveRequest
-	12, // 8: roomcast.cluster.v1.Envelope.send:type_name -> roomcast.cluster.v1.SendRequest
-	13, // 9: roomcast.cluster.v1.Envelope.sent:type_name -> roomcast.cluster.v1.SendReply
-	17, // 10: roomcast.cluster.v1.Envelope.moderate:type_name -> roomcast.cluster.v1.Moderate
-	18, // 11: roomcast.cluster.v1.Envelope.done:type_name -> roomcast.cluster.v1.Done
-	19, // 12: roomcast.cluster.v1.Envelope.failure:type_name -> roomcast.cluster.v1.Failure
-	14, // 13: roomcast.cluster.v1.Envelope.send_batch:type_name -> roomcast.cluster.v1.SendBatch
-	15, // 14: roomcast.cluster.v1.Envelope.sent_batch:type_name -> roomcast.cluster.v1.SendBatchReply
-	20, // 15: roomcast.cluster.v1.Envelope.user_frame:type_name -> roomcast.cluster.v1.UserFrame
-	21, // 16: roomcast.cluster.v1.Envelope.close_user:type_name -> roomcast.cluster.v1.CloseUser
-	22, // 17: roomcast.cluster.v1.Envelope.query:type_name -> roomcast.cluster.v1.Query
-	23, // 18: roomcast.cluster.v1.Envelope.query_reply:type_name -> roomcast.cluster.v1.QueryReply
-	4,  // 19: roomcast.cluster.v1.Deliveries.items:type_name -> roomcast.cluster.v1.Delivery
-	6,  // 20: roomcast.cluster.v1.Announce.rooms:type_name -> roomcast.cluster.v1.Viewers
-	12, // 21: roomcast.cluster.v1.SendBatch.items:type_name -> roomcast.cluster.v1.SendRequest
-	16, // 22: roomcast.cluster.v1.SendBatchReply.items:type_name -> roomcast.cluster.v1.SendResult
-	13, // 23: roomcast.cluster.v1.SendResult.sent:type_name -> roomcast.cluster.v1.SendReply
-	19, // 24: roomcast.cluster.v1.SendResult.failure:type_name -> roomcast.cluster.v1.Failure
-	0,  // 25: roomcast.cluster.v1.Moderate.op:type_name -> roomcast.cluster.v1.Moderate.Op
-	1,  // 26: roomcast.cluster.v1.Query.op:type_name -> roomcast.cluster.v1.Query.Op
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	4,  // 0: roomcast.cluster.v1.Envelope.deliveries:type_name -> roomcast.cluster.v1.Deliveries
+	6,  // 1: roomcast.cluster.v1.Envelope.kick:type_name -> roomcast.cluster.v1.Kick
+	7,  // 2: roomcast.cluster.v1.Envelope.viewers:type_name -> roomcast.cluster.v1.Viewers
+	8,  // 3: roomcast.cluster.v1.Envelope.announce:type_name -> roomcast.cluster.v1.Announce
+	9,  // 4: roomcast.cluster.v1.Envelope.announce_request:type_name -> roomcast.cluster.v1.AnnounceRequest
+	10, // 5: roomcast.cluster.v1.Envelope.join:type_name -> roomcast.cluster.v1.JoinRequest
+	11, // 6: roomcast.cluster.v1.Envelope.joined:type_name -> roomcast.cluster.v1.JoinReply
+	12, // 7: roomcast.cluster.v1.Envelope.leave:type_name -> roomcast.cluster.v1.LeaveRequest
+	13, // 8: roomcast.cluster.v1.Envelope.send:type_name -> roomcast.cluster.v1.SendRequest
+	14, // 9: roomcast.cluster.v1.Envelope.sent:type_name -> roomcast.cluster.v1.SendReply
+	18, // 10: roomcast.cluster.v1.Envelope.moderate:type_name -> roomcast.cluster.v1.Moderate
+	19, // 11: roomcast.cluster.v1.Envelope.done:type_name -> roomcast.cluster.v1.Done
+	20, // 12: roomcast.cluster.v1.Envelope.failure:type_name -> roomcast.cluster.v1.Failure
+	15, // 13: roomcast.cluster.v1.Envelope.send_batch:type_name -> roomcast.cluster.v1.SendBatch
+	16, // 14: roomcast.cluster.v1.Envelope.sent_batch:type_name -> roomcast.cluster.v1.SendBatchReply
+	21, // 15: roomcast.cluster.v1.Envelope.user_frame:type_name -> roomcast.cluster.v1.UserFrame
+	22, // 16: roomcast.cluster.v1.Envelope.close_user:type_name -> roomcast.cluster.v1.CloseUser
+	23, // 17: roomcast.cluster.v1.Envelope.query:type_name -> roomcast.cluster.v1.Query
+	24, // 18: roomcast.cluster.v1.Envelope.query_reply:type_name -> roomcast.cluster.v1.QueryReply
+	25, // 19: roomcast.cluster.v1.Envelope.lifecycle:type_name -> roomcast.cluster.v1.RoomLifecycle
+	5,  // 20: roomcast.cluster.v1.Deliveries.items:type_name -> roomcast.cluster.v1.Delivery
+	7,  // 21: roomcast.cluster.v1.Announce.rooms:type_name -> roomcast.cluster.v1.Viewers
+	13, // 22: roomcast.cluster.v1.SendBatch.items:type_name -> roomcast.cluster.v1.SendRequest
+	17, // 23: roomcast.cluster.v1.SendBatchReply.items:type_name -> roomcast.cluster.v1.SendResult
+	14, // 24: roomcast.cluster.v1.SendResult.sent:type_name -> roomcast.cluster.v1.SendReply
+	20, // 25: roomcast.cluster.v1.SendResult.failure:type_name -> roomcast.cluster.v1.Failure
+	0,  // 26: roomcast.cluster.v1.Moderate.op:type_name -> roomcast.cluster.v1.Moderate.Op
+	1,  // 27: roomcast.cluster.v1.Query.op:type_name -> roomcast.cluster.v1.Query.Op
+	2,  // 28: roomcast.cluster.v1.RoomLifecycle.op:type_name -> roomcast.cluster.v1.RoomLifecycle.Op
+	29, // [29:29] is the sub-list for method output_type
+	29, // [29:29] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_cluster_proto_init() }
@@ -1971,14 +2114,15 @@ func file_cluster_proto_init() {
 		(*Envelope_CloseUser)(nil),
 		(*Envelope_Query)(nil),
 		(*Envelope_QueryReply)(nil),
+		(*Envelope_Lifecycle)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   22,
+			NumEnums:      3,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -143,6 +143,10 @@ const (
 	Error_MESSAGE_NOT_FOUND Error_Code = 49
 	// Only the sender (within offline.recall_window) or an admin may recall.
 	Error_RECALL_FORBIDDEN Error_Code = 50
+	// Room lifecycle (h7, 70-79).
+	// The room was closed (by the backend, its lifetime or its idle
+	// timeout): joins are refused until it is created again.
+	Error_ROOM_CLOSED Error_Code = 70
 )
 
 // Enum value maps for Error_Code.
@@ -182,6 +186,7 @@ var (
 		48: "TOO_MANY_GROUPS",
 		49: "MESSAGE_NOT_FOUND",
 		50: "RECALL_FORBIDDEN",
+		70: "ROOM_CLOSED",
 	}
 	Error_Code_value = map[string]int32{
 		"UNSPECIFIED":          0,
@@ -218,6 +223,7 @@ var (
 		"TOO_MANY_GROUPS":      48,
 		"MESSAGE_NOT_FOUND":    49,
 		"RECALL_FORBIDDEN":     50,
+		"ROOM_CLOSED":          70,
 	}
 )
 
@@ -268,20 +274,24 @@ const (
 	// The cluster moved this user to another node: reconnect to redirect
 	// and resume every room from the last seq.
 	Kick_MOVED Kick_Reason = 8
+	// h7 (25-29): the room was closed (by the backend, its lifetime or its
+	// idle timeout). Do not rejoin.
+	Kick_ROOM_CLOSED Kick_Reason = 25
 )
 
 // Enum value maps for Kick_Reason.
 var (
 	Kick_Reason_name = map[int32]string{
-		0: "UNSPECIFIED",
-		1: "NOT_PULLING",
-		2: "ADMIN",
-		3: "BANNED",
-		4: "SLOW_CONSUMER",
-		5: "IDLE",
-		6: "SHUTDOWN",
-		7: "PROTOCOL",
-		8: "MOVED",
+		0:  "UNSPECIFIED",
+		1:  "NOT_PULLING",
+		2:  "ADMIN",
+		3:  "BANNED",
+		4:  "SLOW_CONSUMER",
+		5:  "IDLE",
+		6:  "SHUTDOWN",
+		7:  "PROTOCOL",
+		8:  "MOVED",
+		25: "ROOM_CLOSED",
 	}
 	Kick_Reason_value = map[string]int32{
 		"UNSPECIFIED":   0,
@@ -293,6 +303,7 @@ var (
 		"SHUTDOWN":      6,
 		"PROTOCOL":      7,
 		"MOVED":         8,
+		"ROOM_CLOSED":   25,
 	}
 )
 
@@ -4199,12 +4210,12 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x04Ping\"'\n" +
 	"\x04Pong\x12\x1f\n" +
 	"\vserver_time\x18\x01 \x01(\x03R\n" +
-	"serverTime\"\xa1\x06\n" +
+	"serverTime\"\xb2\x06\n" +
 	"\x05Error\x12+\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x17.roomcast.v1.Error.CodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12$\n" +
 	"\x0eretry_after_ms\x18\x03 \x01(\rR\fretryAfterMs\x12\x1a\n" +
-	"\bredirect\x18\x04 \x01(\tR\bredirect\"\x8e\x05\n" +
+	"\bredirect\x18\x04 \x01(\tR\bredirect\"\x9f\x05\n" +
 	"\x04Code\x12\x0f\n" +
 	"\vUNSPECIFIED\x10\x00\x12\r\n" +
 	"\tBAD_FRAME\x10\x01\x12\x0e\n" +
@@ -4244,12 +4255,13 @@ const file_roomcast_proto_rawDesc = "" +
 	"GROUP_FULL\x10/\x12\x13\n" +
 	"\x0fTOO_MANY_GROUPS\x100\x12\x15\n" +
 	"\x11MESSAGE_NOT_FOUND\x101\x12\x14\n" +
-	"\x10RECALL_FORBIDDEN\x102\"\x8a\x02\n" +
+	"\x10RECALL_FORBIDDEN\x102\x12\x0f\n" +
+	"\vROOM_CLOSED\x10F\"\x9b\x02\n" +
 	"\x04Kick\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x120\n" +
 	"\x06reason\x18\x02 \x01(\x0e2\x18.roomcast.v1.Kick.ReasonR\x06reason\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12\x1a\n" +
-	"\bredirect\x18\x04 \x01(\tR\bredirect\"\x85\x01\n" +
+	"\bredirect\x18\x04 \x01(\tR\bredirect\"\x96\x01\n" +
 	"\x06Reason\x12\x0f\n" +
 	"\vUNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vNOT_PULLING\x10\x01\x12\t\n" +
@@ -4260,7 +4272,8 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x04IDLE\x10\x05\x12\f\n" +
 	"\bSHUTDOWN\x10\x06\x12\f\n" +
 	"\bPROTOCOL\x10\a\x12\t\n" +
-	"\x05MOVED\x10\b\"n\n" +
+	"\x05MOVED\x10\b\x12\x0f\n" +
+	"\vROOM_CLOSED\x10\x19\"n\n" +
 	"\x04Join\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x16\n" +
 	"\x06resume\x18\x02 \x01(\bR\x06resume\x12\x1b\n" +

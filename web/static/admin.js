@@ -114,6 +114,17 @@ $("send-notice-all").addEventListener("click", async () => {
   if (r) log(`reached ${r.rooms} rooms, ${r.failed} failed`);
 });
 
+$("create-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const opts = { room };
+  if ($("lifetime").value.trim()) opts.lifetime = $("lifetime").value.trim();
+  if ($("idle-timeout").value.trim()) opts.idle_timeout = $("idle-timeout").value.trim();
+  act(`create ${room}`, "POST", "/rooms", opts);
+});
+$("close-room").addEventListener("click", () => {
+  if (confirm(`Close ${room}? Every viewer is removed and joins are refused.`)) act(`close ${room}`, "DELETE", R());
+});
+
 // Publish sends with an idempotency key: a double click or a retry after
 // a network error is answered with the first answer, not sent twice.
 let pubKey = null;

@@ -30,7 +30,8 @@
 //                               (system: a notice from an admin or the system;
 //                               priority without system: high-class traffic)
 //   missed      (room, n)       n normal messages were evicted before we got them
-//   kick        (room, reason)  removed from room ("" = the connection): NOT_PULLING, ADMIN, BANNED, ...
+//   kick        (room, reason)  removed from room ("" = the connection): NOT_PULLING, ADMIN, BANNED,
+//                               ROOM_CLOSED (the room was closed: do not rejoin), ...
 //   state       (connected, err) true once (re)connected and every room rejoined
 //   joined      (room, joined)  a Joined answer (fresh or resumed), with viewers
 //   frame       (frame)         every frame received, before it is acted on
