@@ -85,6 +85,11 @@ type Options struct {
 	OnMissed func(room string, n uint64)
 	// OnKick reports removal from a room (room empty: the connection).
 	OnKick func(room string, reason pb.Kick_Reason)
+	// OnReset is told that a room was reset while the client was away (it
+	// resumed with the epoch of an earlier incarnation of the room): its
+	// cursors start over and the new room's messages follow from its
+	// beginning (the ring's oldest). Optional.
+	OnReset func(room string)
 	// OnState reports connection changes: true when (re)connected and every
 	// room rejoined, false when the connection broke.
 	OnState func(connected bool, err error)
@@ -163,6 +168,7 @@ type roomState struct {
 	joined    bool
 	resume    bool      // the Join in flight is a resume
 	pulling   time.Time // when the full pull in flight was sent (zero: none)
+	epoch     uint64    // the room's incarnation (Joined.epoch)
 }
 
 // Dial connects and authenticates. It returns once the first connection is
@@ -291,7 +297,7 @@ func (c *Client) resume(ctx context.Context, s *session) error {
 		if r.joined {
 			r.pulling = time.Time{}
 			r.resume = true
-			joins = append(joins, &pb.Join{Room: r.name, Resume: true, AfterSeq: r.seq, AfterPseq: r.pseq})
+			joins = append(joins, &pb.Join{Room: r.name, Resume: true, AfterSeq: r.seq, AfterPseq: r.pseq, Epoch: r.epoch})
 		}
 	}
 	c.mu.Unlock()
@@ -388,13 +394,27 @@ func (c *Client) expectJoin(room string, resume bool) {
 // Notify of the room is read. On a fresh join the cursors start at the
 // heads; on a resume they stay, unless the room restarted below them.
 func (c *Client) onJoined(j *pb.Joined) {
+	if c.recordJoin(j) && c.opt.OnReset != nil {
+		c.opt.OnReset(j.Room)
+	}
+}
+
+// recordJoin records the join under c.mu and reports whether the room
+// was reset (Joined.reset: an earlier room's cursors; the server starts
+// from the new room's beginning).
+func (c *Client) recordJoin(j *pb.Joined) (reset bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r := c.rooms[j.Room]
 	if r == nil {
-		return // left meanwhile
+		return false // left meanwhile
 	}
 	r.joined = true
+	r.epoch = j.GetEpoch()
+	if j.GetReset_() {
+		r.seq, r.pseq, r.resume = 0, 0, false
+		return true
+	}
 	if !r.resume || j.GetSeq() < r.seq {
 		r.seq = j.GetSeq()
 	}
@@ -402,6 +422,7 @@ func (c *Client) onJoined(j *pb.Joined) {
 		r.pseq = j.GetPseq()
 	}
 	r.resume = false
+	return false
 }
 
 // Leave exits a room.

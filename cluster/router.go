@@ -128,7 +128,7 @@ func (n *Node) Join(ctx context.Context, req room.JoinRequest) (room.JoinInfo, e
 			return err
 		}
 		j := rep.GetJoined()
-		info = room.JoinInfo{Seq: j.GetSeq(), PSeq: j.GetPseq(), Viewers: int(j.GetViewers())}
+		info = room.JoinInfo{Seq: j.GetSeq(), PSeq: j.GetPseq(), Viewers: int(j.GetViewers()), Epoch: j.GetEpoch()}
 		return nil
 	})
 	return info, err
@@ -389,7 +389,7 @@ func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 		if err != nil {
 			return failure(err)
 		}
-		return &cpb.Envelope{Body: &cpb.Envelope_Joined{Joined: &cpb.JoinReply{Seq: info.Seq, Pseq: info.PSeq, Viewers: uint64(max(info.Viewers, 0))}}}
+		return &cpb.Envelope{Body: &cpb.Envelope_Joined{Joined: &cpb.JoinReply{Seq: info.Seq, Pseq: info.PSeq, Viewers: uint64(max(info.Viewers, 0)), Epoch: info.Epoch}}}
 	case *cpb.Envelope_Leave:
 		if err := n.rooms.Leave(ctx, b.Leave.Room, b.Leave.User, env.From); err != nil {
 			return failure(err)

@@ -108,6 +108,8 @@ type room struct {
 	lmu     sync.Mutex
 	loading bool
 	pending []*pb.RoomMessage
+
+	epoch atomic.Uint64 // the room incarnation the buffer holds (epoch.go); 0: unknown
 }
 
 // part holds the viewers of a room that live in one dispatcher shard.

@@ -37,6 +37,9 @@ type Rooms interface {
 type Fanout interface {
 	Subscribe(sess fanout.Session, roomID string) *fanout.Sub
 	Begin(sub *fanout.Sub, seq, pseq uint64)
+	// SetEpoch tells the node which incarnation of the room a viewer
+	// joined (before Begin).
+	SetEpoch(roomID string, epoch uint64)
 	Unsubscribe(sub *fanout.Sub)
 	Pull(sub *fanout.Sub, id uint32, after, pafter uint64, limit int, ack bool) error
 }

@@ -139,6 +139,7 @@ type state struct {
 	closeAt     time.Time
 	idleTimeout time.Duration
 	closed      time.Time
+	epoch       uint64 // the room's incarnation (epoch.go)
 }
 
 // Limit is a room's own upstream limit.
@@ -192,6 +193,7 @@ func (s *Service) newState(id string, snap Snapshot) *state {
 		closeAt:     snap.CloseAt,
 		idleTimeout: snap.IdleTimeout,
 		closed:      snap.Closed,
+		epoch:       snap.Epoch,
 	}
 	r.flushed.L = &r.mu
 	if len(snap.Whitelist) > 0 {
@@ -253,6 +255,11 @@ func (s *Service) lookup(id string, create bool) (*state, error) {
 	if !create && snap.isZero() {
 		return nil, ErrNotFound
 	}
+	if snap.Epoch == 0 && snap.Closed.IsZero() {
+		if snap.Epoch, err = s.newEpoch(id, term); err != nil {
+			return nil, err
+		}
+	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if r = sh.rooms[id]; r == nil {
@@ -306,6 +313,8 @@ type JoinRequest struct {
 type JoinInfo struct {
 	Seq, PSeq uint64
 	Viewers   int
+	// Epoch is the room's incarnation (epoch.go).
+	Epoch uint64
 }
 
 // Join counts a viewer in. A banned user gets ErrBanned and changes nothing.
@@ -335,7 +344,7 @@ func (s *Service) Join(_ context.Context, req JoinRequest) (JoinInfo, error) {
 	r.lastActive = now
 	r.touched[req.Node] = now
 	s.metrics.joins.Inc()
-	return JoinInfo{Seq: r.seq, PSeq: r.pseq, Viewers: r.viewers}, nil
+	return JoinInfo{Seq: r.seq, PSeq: r.pseq, Viewers: r.viewers, Epoch: r.epoch}, nil
 }
 
 // Leave counts a viewer out. Leaving a room that is gone is not an error.

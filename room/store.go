@@ -62,6 +62,8 @@ type Snapshot struct {
 	CloseAt     time.Time
 	IdleTimeout time.Duration
 	Closed      time.Time
+	// Epoch is the room's incarnation (epoch.go); 0: none yet.
+	Epoch uint64
 }
 
 // ChangeKind names a moderation change.
@@ -82,6 +84,7 @@ const (
 	ChangeClose  // delete everything but the term; a tombstone until Until
 	ChangeReopen // delete everything but the term (a closed room created again)
 	ChangeExpire // an idle room forgotten by its owner: its keys expire at Until
+	ChangeEpoch  // record Epoch as the room's incarnation unless it has one
 )
 
 // Change is one moderation change.
@@ -92,6 +95,8 @@ type Change struct {
 	Limit *Limit
 	// Options of ChangeCreate.
 	Options *CreateOptions
+	// Epoch of ChangeEpoch.
+	Epoch uint64
 	// TTL of ChangeClose and ChangeExpire: how long the stored keys live
 	// (Until is the same moment on the service's clock).
 	TTL time.Duration

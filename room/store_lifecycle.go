@@ -30,6 +30,8 @@ elseif op == 'close' or op == 'reopen' then
     redis.call('HSET', KEYS[1], 'closed', ARGV[3])
     redis.call('PEXPIRE', KEYS[1], ARGV[4])
   end
+elseif op == 'epoch' then
+  redis.call('HSETNX', KEYS[1], 'epoch', ARGV[3])
 elseif op == 'expire' then
   for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
 end
@@ -63,6 +65,8 @@ func (s *RedisStore) lifecycle(ctx context.Context, roomID string, term uint64, 
 		args = append(args, "reopen")
 	case ChangeExpire:
 		args = append(args, "expire", ttl())
+	case ChangeEpoch:
+		args = append(args, "epoch", strconv.FormatUint(c.Epoch, 10))
 	}
 	err := lifecycleScript.Run(ctx, s.rdb, s.keys(roomID, "m", "mod", "log", "plog"), args...).Err()
 	return translate("lifecycle", err)
@@ -76,6 +80,7 @@ func lifecycleOf(snap *Snapshot, mv map[string]string) {
 		}
 		return time.Time{}
 	}
+	snap.Epoch, _ = strconv.ParseUint(mv["epoch"], 10, 64)
 	snap.Created = mv["created"] == "1"
 	snap.CloseAt, snap.Closed = at("close_at"), at("closed")
 	if v, _ := strconv.ParseInt(mv["idle_ms"], 10, 64); v > 0 {

@@ -125,6 +125,10 @@ func applyChange(snap *Snapshot, c Change) {
 		}
 	case ChangeDisallow:
 		snap.Whitelist = slices.DeleteFunc(snap.Whitelist, func(u string) bool { return u == c.User })
+	case ChangeEpoch:
+		if snap.Epoch == 0 {
+			snap.Epoch = c.Epoch
+		}
 	case ChangeCreate:
 		o := c.Options
 		snap.Created, snap.IdleTimeout, snap.CloseAt, snap.Limit = true, o.IdleTimeout, time.Time{}, nil

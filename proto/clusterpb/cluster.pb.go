@@ -975,6 +975,7 @@ type JoinReply struct {
 	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
 	Pseq          uint64                 `protobuf:"varint,2,opt,name=pseq,proto3" json:"pseq,omitempty"`
 	Viewers       uint64                 `protobuf:"varint,3,opt,name=viewers,proto3" json:"viewers,omitempty"`
+	Epoch         uint64                 `protobuf:"varint,60,opt,name=epoch,proto3" json:"epoch,omitempty"` // h7: the room's incarnation
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1026,6 +1027,13 @@ func (x *JoinReply) GetPseq() uint64 {
 func (x *JoinReply) GetViewers() uint64 {
 	if x != nil {
 		return x.Viewers
+	}
+	return 0
+}
+
+func (x *JoinReply) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
 	}
 	return 0
 }
@@ -1920,11 +1928,12 @@ const file_cluster_proto_rawDesc = "" +
 	"\x0fAnnounceRequest\"5\n" +
 	"\vJoinRequest\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
-	"\x04user\x18\x02 \x01(\tR\x04user\"K\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\"a\n" +
 	"\tJoinReply\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x12\n" +
 	"\x04pseq\x18\x02 \x01(\x04R\x04pseq\x12\x18\n" +
-	"\aviewers\x18\x03 \x01(\x04R\aviewers\"6\n" +
+	"\aviewers\x18\x03 \x01(\x04R\aviewers\x12\x14\n" +
+	"\x05epoch\x18< \x01(\x04R\x05epoch\"6\n" +
 	"\fLeaveRequest\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
 	"\x04user\x18\x02 \x01(\tR\x04user\"\xd6\x01\n" +

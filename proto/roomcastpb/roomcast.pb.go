@@ -1426,11 +1426,16 @@ func (x *Kick) GetRedirect() string {
 // resume (after a reconnect) gives the cursors the client already has and is
 // notified at once if the room moved on.
 type Join struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Room          string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
-	Resume        bool                   `protobuf:"varint,2,opt,name=resume,proto3" json:"resume,omitempty"`
-	AfterSeq      uint64                 `protobuf:"varint,3,opt,name=after_seq,json=afterSeq,proto3" json:"after_seq,omitempty"`
-	AfterPseq     uint64                 `protobuf:"varint,4,opt,name=after_pseq,json=afterPseq,proto3" json:"after_pseq,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Room      string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	Resume    bool                   `protobuf:"varint,2,opt,name=resume,proto3" json:"resume,omitempty"`
+	AfterSeq  uint64                 `protobuf:"varint,3,opt,name=after_seq,json=afterSeq,proto3" json:"after_seq,omitempty"`
+	AfterPseq uint64                 `protobuf:"varint,4,opt,name=after_pseq,json=afterPseq,proto3" json:"after_pseq,omitempty"`
+	// h7: the epoch of the room the cursors are from (Joined.epoch of the
+	// earlier join; 0: unknown). On a resume with another epoch the room was
+	// reset: Joined.reset is set and delivery starts from the new room's
+	// beginning (the ring's oldest), not from the cursors.
+	Epoch         uint64 `protobuf:"varint,60,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1493,6 +1498,13 @@ func (x *Join) GetAfterPseq() uint64 {
 	return 0
 }
 
+func (x *Join) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
 type Joined struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Room  string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
@@ -1500,7 +1512,13 @@ type Joined struct {
 	Seq  uint64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
 	Pseq uint64 `protobuf:"varint,3,opt,name=pseq,proto3" json:"pseq,omitempty"`
 	// Viewers currently in the room (all nodes).
-	Viewers       uint64 `protobuf:"varint,4,opt,name=viewers,proto3" json:"viewers,omitempty"`
+	Viewers uint64 `protobuf:"varint,4,opt,name=viewers,proto3" json:"viewers,omitempty"`
+	// h7: the room's incarnation: a new value whenever the room starts over
+	// (created again after a close, forgotten as idle, an embedded restart).
+	Epoch uint64 `protobuf:"varint,60,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// h7: this resume carried another epoch: the client's cursors are from
+	// an earlier room; set them to 0 (delivery starts at the room's oldest).
+	Reset_        bool `protobuf:"varint,61,opt,name=reset,proto3" json:"reset,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1561,6 +1579,20 @@ func (x *Joined) GetViewers() uint64 {
 		return x.Viewers
 	}
 	return 0
+}
+
+func (x *Joined) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *Joined) GetReset_() bool {
+	if x != nil {
+		return x.Reset_
+	}
+	return false
 }
 
 type Leave struct {
@@ -4273,18 +4305,21 @@ const file_roomcast_proto_rawDesc = "" +
 	"\bSHUTDOWN\x10\x06\x12\f\n" +
 	"\bPROTOCOL\x10\a\x12\t\n" +
 	"\x05MOVED\x10\b\x12\x0f\n" +
-	"\vROOM_CLOSED\x10\x19\"n\n" +
+	"\vROOM_CLOSED\x10\x19\"\x84\x01\n" +
 	"\x04Join\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x16\n" +
 	"\x06resume\x18\x02 \x01(\bR\x06resume\x12\x1b\n" +
 	"\tafter_seq\x18\x03 \x01(\x04R\bafterSeq\x12\x1d\n" +
 	"\n" +
-	"after_pseq\x18\x04 \x01(\x04R\tafterPseq\"\\\n" +
+	"after_pseq\x18\x04 \x01(\x04R\tafterPseq\x12\x14\n" +
+	"\x05epoch\x18< \x01(\x04R\x05epoch\"\x88\x01\n" +
 	"\x06Joined\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
 	"\x04pseq\x18\x03 \x01(\x04R\x04pseq\x12\x18\n" +
-	"\aviewers\x18\x04 \x01(\x04R\aviewers\"\x1b\n" +
+	"\aviewers\x18\x04 \x01(\x04R\aviewers\x12\x14\n" +
+	"\x05epoch\x18< \x01(\x04R\x05epoch\x12\x14\n" +
+	"\x05reset\x18= \x01(\bR\x05reset\"\x1b\n" +
 	"\x05Leave\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\"\x1a\n" +
 	"\x04Left\x12\x12\n" +

@@ -33,7 +33,10 @@
 //   kick        (room, reason)  removed from room ("" = the connection): NOT_PULLING, ADMIN, BANNED,
 //                               ROOM_CLOSED (the room was closed: do not rejoin), ...
 //   state       (connected, err) true once (re)connected and every room rejoined
-//   joined      (room, joined)  a Joined answer (fresh or resumed), with viewers
+//   joined      (room, joined)  a Joined answer (fresh or resumed), with viewers and epoch
+//   reset       (room)          resumed with an earlier room's epoch: the room started over
+//                               while away; cursors restart and its messages follow from
+//                               its beginning (the ring's oldest)
 //   frame       (frame)         every frame received, before it is acted on
 //   counters    (counters)      login counters (after every connect and reconnect,
 //                               when anything is unread) and every page from counters()
@@ -556,7 +559,9 @@ export class RoomcastClient {
       r.pullingAt = 0;
       r.resume = true;
       try {
-        await this.request({ join: { room: r.name, resume: true, afterSeq: r.seq, afterPseq: r.pseq } }, { resume: true });
+        const join = { room: r.name, resume: true, afterSeq: r.seq, afterPseq: r.pseq };
+        if (r.epoch && r.epoch !== "0") join.epoch = r.epoch; // a string: 64 bits
+        await this.request({ join }, { resume: true });
       } catch (e) {
         if (e instanceof RoomcastError && (e.code === "BANNED" || e.code === "ROOM_NOT_FOUND")) {
           this.rooms.delete(r.name);
@@ -708,10 +713,19 @@ export class RoomcastClient {
     if (!r) return;
     const seq = num(j.seq), pseq = num(j.pseq);
     r.joined = true;
-    if (!r.resume || seq < r.seq) r.seq = seq;
-    if (!r.resume || pseq < r.pseq) r.pseq = pseq;
+    r.epoch = String(j.epoch ?? "0");
+    if (j.reset) {
+      // The cursors are an earlier room's: the server starts from the
+      // new room's beginning.
+      r.seq = 0;
+      r.pseq = 0;
+    } else {
+      if (!r.resume || seq < r.seq) r.seq = seq;
+      if (!r.resume || pseq < r.pseq) r.pseq = pseq;
+    }
     r.resume = false;
-    this.emit("joined", j.room, { room: j.room, seq, pseq, viewers: num(j.viewers) });
+    this.emit("joined", j.room, { room: j.room, seq, pseq, viewers: num(j.viewers), epoch: r.epoch });
+    if (j.reset) this.emit("reset", j.room);
   }
 
   onNotify(n) {
