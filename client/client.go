@@ -90,6 +90,10 @@ type Options struct {
 	// cursors start over and the new room's messages follow from its
 	// beginning (the ring's oldest). Optional.
 	OnReset func(room string)
+	// OnViewers receives a joined room's viewer count whenever the server
+	// pushes it (a RoomCount frame: when it changed by more than
+	// room.count_threshold, or every room.count_interval). Optional.
+	OnViewers func(room string, viewers uint64)
 	// OnState reports connection changes: true when (re)connected and every
 	// room rejoined, false when the connection broke.
 	OnState func(connected bool, err error)

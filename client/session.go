@@ -239,6 +239,9 @@ func (s *session) handle(f *pb.Frame) {
 	if j := f.GetJoined(); j != nil {
 		c.onJoined(j)
 	}
+	if rc := f.GetRoomCount(); rc != nil && c.opt.OnViewers != nil {
+		c.opt.OnViewers(rc.Room, rc.Viewers)
+	}
 	c.onOfflineFrame(s, f)
 	if f.Id != 0 {
 		s.pmu.Lock()

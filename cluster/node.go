@@ -48,6 +48,7 @@ type LocalFanout interface {
 	Heads(roomID string) (seq, pseq uint64, ok bool)
 	KickUser(roomID, user string, reason pb.Kick_Reason) int
 	LocalViewers() map[string]int
+	SetViewerCount(roomID string, viewers int) int
 }
 
 var _ LocalFanout = (*fanout.Service)(nil)

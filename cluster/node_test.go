@@ -83,6 +83,7 @@ func (f *fakeFan) Deliver(roomID string, _ *pb.RoomMessage) {
 
 func (f *fakeFan) Heads(string) (uint64, uint64, bool)         { return 0, 0, false }
 func (f *fakeFan) KickUser(string, string, pb.Kick_Reason) int { return 0 }
+func (f *fakeFan) SetViewerCount(string, int) int              { return 0 }
 
 func (f *fakeFan) LocalViewers() map[string]int {
 	f.mu.Lock()

@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"context"
+
 	cpb "github.com/roomcast/roomcast/proto/clusterpb"
 	"github.com/roomcast/roomcast/room"
 )
@@ -36,4 +38,33 @@ func sendOp(reqs []room.SendRequest) string {
 		}
 	}
 	return "publish"
+}
+
+// BroadcastCounts implements room.CountBroadcaster: one envelope per node
+// per round, this node's rooms locally.
+func (b broadcaster) BroadcastCounts(perNode map[string][]room.RoomCount) {
+	n := b.n
+	for node, counts := range perNode {
+		if node == n.self {
+			for _, c := range counts {
+				n.fan.SetViewerCount(c.Room, c.Viewers)
+			}
+			continue
+		}
+		items := make([]*cpb.RoomCountsItem, len(counts))
+		for i, c := range counts {
+			items[i] = &cpb.RoomCountsItem{Room: c.Room, Viewers: uint64(max(c.Viewers, 0))}
+		}
+		env := &cpb.Envelope{Body: &cpb.Envelope_RoomCounts{RoomCounts: &cpb.RoomCounts{Items: items}}}
+		sent := n.spawn(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.RPCTimeout)
+			defer cancel()
+			if err := n.t.send(ctx, node, env); err != nil {
+				n.log.Debug("viewer counts not delivered", "node", node, "err", err)
+			}
+		})
+		if !sent {
+			return // the node is closing
+		}
+	}
 }

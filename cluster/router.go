@@ -423,6 +423,11 @@ func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 			items[i] = &cpb.SendResult{Sent: acceptedToWire(r.Accepted)}
 		}
 		return &cpb.Envelope{Body: &cpb.Envelope_SentBatch{SentBatch: &cpb.SendBatchReply{Items: items}}}
+	case *cpb.Envelope_RoomCounts:
+		for _, it := range b.RoomCounts.Items {
+			n.fan.SetViewerCount(it.Room, int(it.Viewers))
+		}
+		return nil
 	case *cpb.Envelope_Lifecycle:
 		if err := n.applyLifecycle(b.Lifecycle); err != nil {
 			return failure(err)

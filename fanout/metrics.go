@@ -10,6 +10,7 @@ type metrics struct {
 	delivered       prometheus.Counter
 	deliverNoRoom   prometheus.Counter
 	epochResets     prometheus.Counter // epoch.go
+	countsPushed    prometheus.Counter // counts.go
 	deliverStale    prometheus.Counter
 	evicted         prometheus.Counter
 	notifySent      prometheus.Counter
@@ -32,6 +33,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 	m := &metrics{
 		delivered:       c("room_messages_total", "Room messages appended to a local room buffer."),
 		deliverNoRoom:   c("room_messages_no_room_total", "Room messages that reached this node after its last viewer of the room left."),
+		countsPushed:    c("room_counts_pushed_total", "RoomCount frames (a room's viewer count) queued to viewers."),
 		epochResets:     c("room_epoch_resets_total", "Local rooms emptied because a viewer joined a newer incarnation of the room."),
 		deliverStale:    c("room_messages_stale_total", "Room messages whose seq the local buffer already had (replays)."),
 		evicted:         c("ring_evicted_total", "Normal messages evicted from local rings (oldest first)."),
@@ -65,7 +67,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 	}, func() float64 { return float64(s.Viewers()) })
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.delivered, m.deliverNoRoom, m.deliverStale, m.evicted, m.notifySent,
-			m.notifyMerged, m.inlineDelivered, m.pullDelivered, m.missed, m.pulls, m.kicks, m.backfilled, m.backfillErrors, m.repaired, m.repairErrors, m.epochResets, viewers} {
+			m.notifyMerged, m.inlineDelivered, m.pullDelivered, m.missed, m.pulls, m.kicks, m.backfilled, m.backfillErrors, m.repaired, m.repairErrors, m.epochResets, m.countsPushed, viewers} {
 			if err := reg.Register(col); err != nil {
 				return nil, err
 			}

@@ -33,6 +33,16 @@ type Config struct {
 	// id is then free (the first join or a create makes a new room).
 	// Default 10m.
 	ClosedTTL time.Duration `yaml:"closed_ttl"`
+	// CountRound is how often the room's owner looks for viewer counts to
+	// push to viewers (counts.go). Default 1s.
+	CountRound time.Duration `yaml:"count_round"`
+	// CountThreshold pushes a room's viewer count at the next round once it
+	// changed by more than this share of the count last pushed (0.1: 10%;
+	// at least one viewer). Default 0.1.
+	CountThreshold float64 `yaml:"count_threshold"`
+	// CountInterval pushes a count that changed less than that once it is
+	// this old. Default 5s.
+	CountInterval time.Duration `yaml:"count_interval"`
 }
 
 const (
@@ -60,6 +70,15 @@ func (c Config) WithDefaults() Config {
 	if c.IdleTTL == 0 {
 		c.IdleTTL = defaultIdleTTL
 	}
+	if c.CountRound == 0 {
+		c.CountRound = time.Second
+	}
+	if c.CountThreshold == 0 {
+		c.CountThreshold = 0.1
+	}
+	if c.CountInterval == 0 {
+		c.CountInterval = 5 * time.Second
+	}
 	if c.ClosedTTL == 0 {
 		c.ClosedTTL = defaultIdemWin
 	}
@@ -80,6 +99,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("room.max_body_bytes: must not be negative, got %d", c.MaxBodyBytes)
 	case c.IdleTTL < 0:
 		return fmt.Errorf("room.idle_ttl: must not be negative, got %v", c.IdleTTL)
+	case c.CountRound < 0:
+		return fmt.Errorf("room.count_round: must not be negative, got %v", c.CountRound)
+	case c.CountThreshold < 0:
+		return fmt.Errorf("room.count_threshold: must not be negative, got %v", c.CountThreshold)
+	case c.CountInterval < 0:
+		return fmt.Errorf("room.count_interval: must not be negative, got %v", c.CountInterval)
 	case c.ClosedTTL < 0:
 		return fmt.Errorf("room.closed_ttl: must not be negative, got %v", c.ClosedTTL)
 	case c.IdempotencyWindow < 0:

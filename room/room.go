@@ -139,7 +139,8 @@ type state struct {
 	closeAt     time.Time
 	idleTimeout time.Duration
 	closed      time.Time
-	epoch       uint64 // the room's incarnation (epoch.go)
+	epoch       uint64     // the room's incarnation (epoch.go)
+	count       countState // the viewer count last pushed (counts.go)
 }
 
 // Limit is a room's own upstream limit.

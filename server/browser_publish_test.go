@@ -10,7 +10,8 @@ import (
 	"github.com/roomcast/roomcast/room"
 )
 
-// TestBrowserConsolePublish: the admin console publishes a high-class
+// TestBrowserConsolePublish: a viewer page's count follows a second
+// viewer without polling; the admin console publishes a high-class
 // message to a room; a viewer page shows it from the given sender (not as
 // a system notice), and the console logs the seq it was given; the
 // console's Close closes the room.
@@ -20,6 +21,14 @@ func TestBrowserConsolePublish(t *testing.T) {
 	bctx := browser(t)
 	viewer := openTab(t, bctx, "viewer", base+"/?room=show&user=ann")
 	viewer.waitJS("joined", `document.getElementById("state").textContent === "live"`)
+	// A second viewer: the first page's count follows, pushed by the
+	// server (the page never asks for it).
+	bob := openTab(t, bctx, "bob", base+"/?room=show&user=bob")
+	bob.waitJS("joined", `document.getElementById("state").textContent === "live"`)
+	viewer.waitJS("the pushed count", viewersShow(2))
+	if viewer.evalBool(`performance.getEntriesByType("resource").some(e => e.name.includes("/viewers"))`) {
+		t.Fatal("the viewer page polled the viewer count")
+	}
 	console := openTab(t, bctx, "admin", base+"/admin?room=show")
 	console.waitJS("signed in", `document.getElementById("auth").textContent === "demo admin"`)
 	console.run(

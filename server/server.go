@@ -173,6 +173,11 @@ func (s *Server) Start() error {
 		defer s.wg.Done()
 		s.maintain()
 	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.pushCounts()
+	}()
 	if s.off.redis != nil && !s.cfg.Offline.UnsafeNoFsync {
 		s.wg.Add(1)
 		go func() {

@@ -245,6 +245,7 @@ type Envelope struct {
 	//	*Envelope_Query
 	//	*Envelope_QueryReply
 	//	*Envelope_Lifecycle
+	//	*Envelope_RoomCounts
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -488,6 +489,15 @@ func (x *Envelope) GetLifecycle() *RoomLifecycle {
 	return nil
 }
 
+func (x *Envelope) GetRoomCounts() *RoomCounts {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_RoomCounts); ok {
+			return x.RoomCounts
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Body interface {
 	isEnvelope_Body()
 }
@@ -586,6 +596,12 @@ type Envelope_Lifecycle struct {
 	Lifecycle *RoomLifecycle `protobuf:"bytes,80,opt,name=lifecycle,proto3,oneof"`
 }
 
+type Envelope_RoomCounts struct {
+	// h7: room owner -> nodes with viewers: viewer counts, one per room,
+	// all rooms of one round in one envelope (one-way).
+	RoomCounts *RoomCounts `protobuf:"bytes,81,opt,name=room_counts,json=roomCounts,proto3,oneof"`
+}
+
 func (*Envelope_Deliveries) isEnvelope_Body() {}
 
 func (*Envelope_Kick) isEnvelope_Body() {}
@@ -625,6 +641,8 @@ func (*Envelope_Query) isEnvelope_Body() {}
 func (*Envelope_QueryReply) isEnvelope_Body() {}
 
 func (*Envelope_Lifecycle) isEnvelope_Body() {}
+
+func (*Envelope_RoomCounts) isEnvelope_Body() {}
 
 type Deliveries struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1871,11 +1889,108 @@ func (x *RoomLifecycle) GetOptions() []byte {
 	return nil
 }
 
+// RoomCounts carries the viewer counts of a round of the room owner (h7).
+type RoomCounts struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*RoomCountsItem      `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoomCounts) Reset() {
+	*x = RoomCounts{}
+	mi := &file_cluster_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoomCounts) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoomCounts) ProtoMessage() {}
+
+func (x *RoomCounts) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoomCounts.ProtoReflect.Descriptor instead.
+func (*RoomCounts) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *RoomCounts) GetItems() []*RoomCountsItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+type RoomCountsItem struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Room          string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	Viewers       uint64                 `protobuf:"varint,2,opt,name=viewers,proto3" json:"viewers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoomCountsItem) Reset() {
+	*x = RoomCountsItem{}
+	mi := &file_cluster_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoomCountsItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoomCountsItem) ProtoMessage() {}
+
+func (x *RoomCountsItem) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoomCountsItem.ProtoReflect.Descriptor instead.
+func (*RoomCountsItem) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *RoomCountsItem) GetRoom() string {
+	if x != nil {
+		return x.Room
+	}
+	return ""
+}
+
+func (x *RoomCountsItem) GetViewers() uint64 {
+	if x != nil {
+		return x.Viewers
+	}
+	return 0
+}
+
 var File_cluster_proto protoreflect.FileDescriptor
 
 const file_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\rcluster.proto\x12\x13roomcast.cluster.v1\"\x92\n" +
+	"\rcluster.proto\x12\x13roomcast.cluster.v1\"\xd6\n" +
 	"\n" +
 	"\bEnvelope\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x0e\n" +
@@ -1908,7 +2023,9 @@ const file_cluster_proto_rawDesc = "" +
 	"\x05query\x18( \x01(\v2\x1a.roomcast.cluster.v1.QueryH\x00R\x05query\x12B\n" +
 	"\vquery_reply\x18) \x01(\v2\x1f.roomcast.cluster.v1.QueryReplyH\x00R\n" +
 	"queryReply\x12B\n" +
-	"\tlifecycle\x18P \x01(\v2\".roomcast.cluster.v1.RoomLifecycleH\x00R\tlifecycleB\x06\n" +
+	"\tlifecycle\x18P \x01(\v2\".roomcast.cluster.v1.RoomLifecycleH\x00R\tlifecycle\x12B\n" +
+	"\vroom_counts\x18Q \x01(\v2\x1f.roomcast.cluster.v1.RoomCountsH\x00R\n" +
+	"roomCountsB\x06\n" +
 	"\x04body\"A\n" +
 	"\n" +
 	"Deliveries\x123\n" +
@@ -2017,7 +2134,13 @@ const file_cluster_proto_rawDesc = "" +
 	"\vUNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
 	"\x06CREATE\x10\x01\x12\t\n" +
-	"\x05CLOSE\x10\x02B.Z,github.com/roomcast/roomcast/proto/clusterpbb\x06proto3"
+	"\x05CLOSE\x10\x02\"G\n" +
+	"\n" +
+	"RoomCounts\x129\n" +
+	"\x05items\x18\x01 \x03(\v2#.roomcast.cluster.v1.RoomCountsItemR\x05items\">\n" +
+	"\x0eRoomCountsItem\x12\x12\n" +
+	"\x04room\x18\x01 \x01(\tR\x04room\x12\x18\n" +
+	"\aviewers\x18\x02 \x01(\x04R\aviewersB.Z,github.com/roomcast/roomcast/proto/clusterpbb\x06proto3"
 
 var (
 	file_cluster_proto_rawDescOnce sync.Once
@@ -2032,7 +2155,7 @@ func file_cluster_proto_rawDescGZIP() []byte {
 }
 
 var file_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_cluster_proto_goTypes = []any{
 	(Moderate_Op)(0),        // 0: roomcast.cluster.v1.Moderate.Op
 	(Query_Op)(0),           // 1: roomcast.cluster.v1.Query.Op
@@ -2060,6 +2183,8 @@ var file_cluster_proto_goTypes = []any{
 	(*Query)(nil),           // 23: roomcast.cluster.v1.Query
 	(*QueryReply)(nil),      // 24: roomcast.cluster.v1.QueryReply
 	(*RoomLifecycle)(nil),   // 25: roomcast.cluster.v1.RoomLifecycle
+	(*RoomCounts)(nil),      // 26: roomcast.cluster.v1.RoomCounts
+	(*RoomCountsItem)(nil),  // 27: roomcast.cluster.v1.RoomCountsItem
 }
 var file_cluster_proto_depIdxs = []int32{
 	4,  // 0: roomcast.cluster.v1.Envelope.deliveries:type_name -> roomcast.cluster.v1.Deliveries
@@ -2082,20 +2207,22 @@ var file_cluster_proto_depIdxs = []int32{
 	23, // 17: roomcast.cluster.v1.Envelope.query:type_name -> roomcast.cluster.v1.Query
 	24, // 18: roomcast.cluster.v1.Envelope.query_reply:type_name -> roomcast.cluster.v1.QueryReply
 	25, // 19: roomcast.cluster.v1.Envelope.lifecycle:type_name -> roomcast.cluster.v1.RoomLifecycle
-	5,  // 20: roomcast.cluster.v1.Deliveries.items:type_name -> roomcast.cluster.v1.Delivery
-	7,  // 21: roomcast.cluster.v1.Announce.rooms:type_name -> roomcast.cluster.v1.Viewers
-	13, // 22: roomcast.cluster.v1.SendBatch.items:type_name -> roomcast.cluster.v1.SendRequest
-	17, // 23: roomcast.cluster.v1.SendBatchReply.items:type_name -> roomcast.cluster.v1.SendResult
-	14, // 24: roomcast.cluster.v1.SendResult.sent:type_name -> roomcast.cluster.v1.SendReply
-	20, // 25: roomcast.cluster.v1.SendResult.failure:type_name -> roomcast.cluster.v1.Failure
-	0,  // 26: roomcast.cluster.v1.Moderate.op:type_name -> roomcast.cluster.v1.Moderate.Op
-	1,  // 27: roomcast.cluster.v1.Query.op:type_name -> roomcast.cluster.v1.Query.Op
-	2,  // 28: roomcast.cluster.v1.RoomLifecycle.op:type_name -> roomcast.cluster.v1.RoomLifecycle.Op
-	29, // [29:29] is the sub-list for method output_type
-	29, // [29:29] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	26, // 20: roomcast.cluster.v1.Envelope.room_counts:type_name -> roomcast.cluster.v1.RoomCounts
+	5,  // 21: roomcast.cluster.v1.Deliveries.items:type_name -> roomcast.cluster.v1.Delivery
+	7,  // 22: roomcast.cluster.v1.Announce.rooms:type_name -> roomcast.cluster.v1.Viewers
+	13, // 23: roomcast.cluster.v1.SendBatch.items:type_name -> roomcast.cluster.v1.SendRequest
+	17, // 24: roomcast.cluster.v1.SendBatchReply.items:type_name -> roomcast.cluster.v1.SendResult
+	14, // 25: roomcast.cluster.v1.SendResult.sent:type_name -> roomcast.cluster.v1.SendReply
+	20, // 26: roomcast.cluster.v1.SendResult.failure:type_name -> roomcast.cluster.v1.Failure
+	0,  // 27: roomcast.cluster.v1.Moderate.op:type_name -> roomcast.cluster.v1.Moderate.Op
+	1,  // 28: roomcast.cluster.v1.Query.op:type_name -> roomcast.cluster.v1.Query.Op
+	2,  // 29: roomcast.cluster.v1.RoomLifecycle.op:type_name -> roomcast.cluster.v1.RoomLifecycle.Op
+	27, // 30: roomcast.cluster.v1.RoomCounts.items:type_name -> roomcast.cluster.v1.RoomCountsItem
+	31, // [31:31] is the sub-list for method output_type
+	31, // [31:31] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_cluster_proto_init() }
@@ -2124,6 +2251,7 @@ func file_cluster_proto_init() {
 		(*Envelope_Query)(nil),
 		(*Envelope_QueryReply)(nil),
 		(*Envelope_Lifecycle)(nil),
+		(*Envelope_RoomCounts)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2131,7 +2259,7 @@ func file_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   23,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

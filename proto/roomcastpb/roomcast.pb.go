@@ -383,6 +383,7 @@ type Frame struct {
 	//	*Frame_GroupInfo
 	//	*Frame_ListMembers
 	//	*Frame_MemberList
+	//	*Frame_RoomCount
 	Body          isFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -801,6 +802,15 @@ func (x *Frame) GetMemberList() *MemberList {
 	return nil
 }
 
+func (x *Frame) GetRoomCount() *RoomCount {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_RoomCount); ok {
+			return x.RoomCount
+		}
+	}
+	return nil
+}
+
 type isFrame_Body interface {
 	isFrame_Body()
 }
@@ -972,6 +982,13 @@ type Frame_MemberList struct {
 	MemberList *MemberList `protobuf:"bytes,65,opt,name=member_list,json=memberList,proto3,oneof"`
 }
 
+type Frame_RoomCount struct {
+	// 66-79: reserved for offline flows.
+	// 80-99: reserved.
+	// h7 (80-89): the room's viewer count, pushed (RoomCount).
+	RoomCount *RoomCount `protobuf:"bytes,80,opt,name=room_count,json=roomCount,proto3,oneof"`
+}
+
 func (*Frame_Connect) isFrame_Body() {}
 
 func (*Frame_Connected) isFrame_Body() {}
@@ -1053,6 +1070,8 @@ func (*Frame_GroupInfo) isFrame_Body() {}
 func (*Frame_ListMembers) isFrame_Body() {}
 
 func (*Frame_MemberList) isFrame_Body() {}
+
+func (*Frame_RoomCount) isFrame_Body() {}
 
 // Connect authenticates the connection. It must be the first frame unless the
 // token was given at the WebSocket handshake (?token= or Authorization: Bearer).
@@ -4170,11 +4189,66 @@ func (x *MemberList) GetNoMore() bool {
 	return false
 }
 
+// RoomCount is a room's viewer count (all nodes), pushed to its viewers
+// when it changed by more than room.count_threshold or, if it changed at
+// all, every room.count_interval (h7).
+type RoomCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Room          string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	Viewers       uint64                 `protobuf:"varint,2,opt,name=viewers,proto3" json:"viewers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoomCount) Reset() {
+	*x = RoomCount{}
+	mi := &file_roomcast_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoomCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoomCount) ProtoMessage() {}
+
+func (x *RoomCount) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoomCount.ProtoReflect.Descriptor instead.
+func (*RoomCount) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *RoomCount) GetRoom() string {
+	if x != nil {
+		return x.Room
+	}
+	return ""
+}
+
+func (x *RoomCount) GetViewers() uint64 {
+	if x != nil {
+		return x.Viewers
+	}
+	return 0
+}
+
 var File_roomcast_proto protoreflect.FileDescriptor
 
 const file_roomcast_proto_rawDesc = "" +
 	"\n" +
-	"\x0eroomcast.proto\x12\vroomcast.v1\"\xd9\x10\n" +
+	"\x0eroomcast.proto\x12\vroomcast.v1\"\x92\x11\n" +
 	"\x05Frame\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\rR\x02id\x120\n" +
 	"\aconnect\x18\n" +
@@ -4226,7 +4300,9 @@ const file_roomcast_proto_rawDesc = "" +
 	"group_info\x18? \x01(\v2\x16.roomcast.v1.GroupInfoH\x00R\tgroupInfo\x12=\n" +
 	"\flist_members\x18@ \x01(\v2\x18.roomcast.v1.ListMembersH\x00R\vlistMembers\x12:\n" +
 	"\vmember_list\x18A \x01(\v2\x17.roomcast.v1.MemberListH\x00R\n" +
-	"memberListB\x06\n" +
+	"memberList\x127\n" +
+	"\n" +
+	"room_count\x18P \x01(\v2\x16.roomcast.v1.RoomCountH\x00R\troomCountB\x06\n" +
 	"\x04body\"7\n" +
 	"\aConnect\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x16\n" +
@@ -4514,7 +4590,10 @@ const file_roomcast_proto_rawDesc = "" +
 	"\amembers\x18\x02 \x03(\v2\x13.roomcast.v1.MemberR\amembers\x12\x1f\n" +
 	"\vnext_cursor\x18\x03 \x01(\tR\n" +
 	"nextCursor\x12\x17\n" +
-	"\ano_more\x18\x04 \x01(\bR\x06noMore*7\n" +
+	"\ano_more\x18\x04 \x01(\bR\x06noMore\"9\n" +
+	"\tRoomCount\x12\x12\n" +
+	"\x04room\x18\x01 \x01(\tR\x04room\x12\x18\n" +
+	"\aviewers\x18\x02 \x01(\x04R\aviewers*7\n" +
 	"\bConvType\x12\x14\n" +
 	"\x10CONV_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
@@ -4534,7 +4613,7 @@ func file_roomcast_proto_rawDescGZIP() []byte {
 }
 
 var file_roomcast_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_roomcast_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_roomcast_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_roomcast_proto_goTypes = []any{
 	(ConvType)(0),        // 0: roomcast.v1.ConvType
 	(Error_Code)(0),      // 1: roomcast.v1.Error.Code
@@ -4585,6 +4664,7 @@ var file_roomcast_proto_goTypes = []any{
 	(*ListMembers)(nil),  // 46: roomcast.v1.ListMembers
 	(*Member)(nil),       // 47: roomcast.v1.Member
 	(*MemberList)(nil),   // 48: roomcast.v1.MemberList
+	(*RoomCount)(nil),    // 49: roomcast.v1.RoomCount
 }
 var file_roomcast_proto_depIdxs = []int32{
 	4,  // 0: roomcast.v1.Frame.connect:type_name -> roomcast.v1.Connect
@@ -4628,24 +4708,25 @@ var file_roomcast_proto_depIdxs = []int32{
 	45, // 38: roomcast.v1.Frame.group_info:type_name -> roomcast.v1.GroupInfo
 	46, // 39: roomcast.v1.Frame.list_members:type_name -> roomcast.v1.ListMembers
 	48, // 40: roomcast.v1.Frame.member_list:type_name -> roomcast.v1.MemberList
-	1,  // 41: roomcast.v1.Error.code:type_name -> roomcast.v1.Error.Code
-	2,  // 42: roomcast.v1.Kick.reason:type_name -> roomcast.v1.Kick.Reason
-	16, // 43: roomcast.v1.Notify.messages:type_name -> roomcast.v1.RoomMessage
-	16, // 44: roomcast.v1.PullResult.messages:type_name -> roomcast.v1.RoomMessage
-	0,  // 45: roomcast.v1.ConvSummary.type:type_name -> roomcast.v1.ConvType
-	23, // 46: roomcast.v1.ConvSummary.last:type_name -> roomcast.v1.ConvMessage
-	24, // 47: roomcast.v1.Counters.convs:type_name -> roomcast.v1.ConvSummary
-	24, // 48: roomcast.v1.ConvList.convs:type_name -> roomcast.v1.ConvSummary
-	23, // 49: roomcast.v1.ConvPage.messages:type_name -> roomcast.v1.ConvMessage
-	32, // 50: roomcast.v1.PullAll.acks:type_name -> roomcast.v1.ConvCursor
-	31, // 51: roomcast.v1.AllPage.pages:type_name -> roomcast.v1.ConvPage
-	23, // 52: roomcast.v1.HistoryPage.messages:type_name -> roomcast.v1.ConvMessage
-	47, // 53: roomcast.v1.MemberList.members:type_name -> roomcast.v1.Member
-	54, // [54:54] is the sub-list for method output_type
-	54, // [54:54] is the sub-list for method input_type
-	54, // [54:54] is the sub-list for extension type_name
-	54, // [54:54] is the sub-list for extension extendee
-	0,  // [0:54] is the sub-list for field type_name
+	49, // 41: roomcast.v1.Frame.room_count:type_name -> roomcast.v1.RoomCount
+	1,  // 42: roomcast.v1.Error.code:type_name -> roomcast.v1.Error.Code
+	2,  // 43: roomcast.v1.Kick.reason:type_name -> roomcast.v1.Kick.Reason
+	16, // 44: roomcast.v1.Notify.messages:type_name -> roomcast.v1.RoomMessage
+	16, // 45: roomcast.v1.PullResult.messages:type_name -> roomcast.v1.RoomMessage
+	0,  // 46: roomcast.v1.ConvSummary.type:type_name -> roomcast.v1.ConvType
+	23, // 47: roomcast.v1.ConvSummary.last:type_name -> roomcast.v1.ConvMessage
+	24, // 48: roomcast.v1.Counters.convs:type_name -> roomcast.v1.ConvSummary
+	24, // 49: roomcast.v1.ConvList.convs:type_name -> roomcast.v1.ConvSummary
+	23, // 50: roomcast.v1.ConvPage.messages:type_name -> roomcast.v1.ConvMessage
+	32, // 51: roomcast.v1.PullAll.acks:type_name -> roomcast.v1.ConvCursor
+	31, // 52: roomcast.v1.AllPage.pages:type_name -> roomcast.v1.ConvPage
+	23, // 53: roomcast.v1.HistoryPage.messages:type_name -> roomcast.v1.ConvMessage
+	47, // 54: roomcast.v1.MemberList.members:type_name -> roomcast.v1.Member
+	55, // [55:55] is the sub-list for method output_type
+	55, // [55:55] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_roomcast_proto_init() }
@@ -4695,6 +4776,7 @@ func file_roomcast_proto_init() {
 		(*Frame_GroupInfo)(nil),
 		(*Frame_ListMembers)(nil),
 		(*Frame_MemberList)(nil),
+		(*Frame_RoomCount)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -4702,7 +4784,7 @@ func file_roomcast_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_roomcast_proto_rawDesc), len(file_roomcast_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   46,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -34,6 +34,7 @@
 //                               ROOM_CLOSED (the room was closed: do not rejoin), ...
 //   state       (connected, err) true once (re)connected and every room rejoined
 //   joined      (room, joined)  a Joined answer (fresh or resumed), with viewers and epoch
+//   viewers     (room, n)       the room's viewer count, pushed when it changes (no polling)
 //   reset       (room)          resumed with an earlier room's epoch: the room started over
 //                               while away; cursors restart and its messages follow from
 //                               its beginning (the ring's oldest)
@@ -690,6 +691,7 @@ export class RoomcastClient {
     this.st.framesIn++;
     this.emit("frame", f);
     if (f.joined) this.onJoined(f.joined);
+    if (f.roomCount) this.emit("viewers", f.roomCount.room, num(f.roomCount.viewers));
     this.onOfflineFrame(f);
     if (f.id) {
       const p = this.pending.get(f.id);

@@ -9,8 +9,6 @@ const MAX_DANMAKU = 60;
 
 let client = null;
 let room = "";
-let currentToken = "";
-let viewersTimer = null;
 let removedFor = ""; // why we were removed from the room, if we were
 
 $("room").value = param("room") || "lobby";
@@ -65,20 +63,9 @@ function addSkipped(n) {
   addChat(el("li", "missed", `${n} message${n === 1 ? "" : "s"} skipped`));
 }
 
-async function pollViewers() {
-  if (!room || !currentToken) return;
-  try {
-    const res = await fetch(`/api/v1/rooms/${encodeURIComponent(room)}/viewers`, {
-      headers: { Authorization: "Bearer " + currentToken }, cache: "no-store",
-    });
-    if (res.ok) $("viewers").textContent = (await res.json()).viewers;
-  } catch { /* next time */ }
-}
-
 async function start(roomName, user) {
   showError("");
   if (client) client.close();
-  clearInterval(viewersTimer);
   chat.replaceChildren();
   room = roomName;
   removedFor = "";
@@ -86,18 +73,21 @@ async function start(roomName, user) {
   setState("connecting…", "wait");
   const c = new RoomcastClient({
     url: wsURL(),
-    tokenFunc: async () => (currentToken = await token(user)),
+    tokenFunc: async () => token(user),
   });
   client = c;
   c.on("message", (r, m) => r === room && addMessage(m));
   c.on("missed", (r, n) => r === room && addSkipped(n));
   c.on("joined", (r, j) => r === room && ($("viewers").textContent = j.viewers));
+  // The server pushes the count when it changes: no polling.
+  c.on("viewers", (r, n) => r === room && ($("viewers").textContent = n));
   c.on("kick", (r, reason) => {
     if (r && r !== room) return;
     removedFor = reason;
     setState("removed", "off");
     const why = { BANNED: "You were banned from this room.", ADMIN: "An administrator removed you.",
-      NOT_PULLING: "You fell behind and were removed; rejoin to continue." }[reason] ?? `Removed (${reason}).`;
+      NOT_PULLING: "You fell behind and were removed; rejoin to continue.",
+      ROOM_CLOSED: "This room was closed." }[reason] ?? `Removed (${reason}).`;
     showError(why);
     addChat(el("li", "system", why));
   });
@@ -110,7 +100,6 @@ async function start(roomName, user) {
     setState("live", "on");
     enableSend(true);
     $("msg").focus();
-    viewersTimer = setInterval(pollViewers, 5000);
   } catch (e) {
     setState("offline", "off");
     showError(e instanceof RoomcastError ? `${e.code}: ${e.message.replace(/^roomcast: \w+: /, "")}` : String(e.message ?? e));
