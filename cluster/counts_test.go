@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/internal/nodetest"
 )
@@ -54,4 +56,26 @@ func TestClusterViewerCountIsPushed(t *testing.T) {
 	eventually(t, 10*time.Second, "every viewer told 6", all(6, 6))
 	join("b-")
 	eventually(t, 10*time.Second, "every viewer told 12", all(12, 12))
+}
+
+// TestClusterConnectWritesNoSessionKeys: connections leave no per-user
+// session keys in Redis (live frames go to the user's owner node by
+// placement; docs/cluster.md).
+func TestClusterConnectWritesNoSessionKeys(t *testing.T) {
+	e, nodes := threeNodes(t)
+	view, _ := nodes[0].Cluster().View()
+	for i, n := range nodes {
+		for _, u := range usersOn(view, fmt.Sprintf("n%d", i+1), "s-", 3) {
+			// A join after the connect: a registry write queued by the
+			// connect would have been flushed by then.
+			if _, err := dial(t, wsURL(n), u).Join(context.Background(), "any"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: e.Redis.Addr})
+	defer rdb.Close()
+	if keys := rdb.Keys(context.Background(), "*:sess").Val(); len(keys) != 0 {
+		t.Fatalf("session keys written: %v", keys)
+	}
 }

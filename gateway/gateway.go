@@ -51,13 +51,6 @@ type Home interface {
 	Home(user string) (url string, here bool, err error)
 }
 
-// Sessions is told which users are connected here (the cluster's session
-// registry). Calls must not block.
-type Sessions interface {
-	Attach(user string, conn uint64)
-	Detach(user string, conn uint64)
-}
-
 // Verifier checks tokens.
 type Verifier interface {
 	Verify(token string, now time.Time) (auth.Identity, error)
@@ -71,7 +64,6 @@ type Deps struct {
 	Offline    Offline  // optional: offline 1:1 and group flows (gateway/offline.go)
 	Node       string   // this node's id, told to clients
 	Home       Home     // nil: every user belongs here
-	Sessions   Sessions // nil: no registry
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 }

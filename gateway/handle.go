@@ -156,9 +156,6 @@ func (c *conn) authenticate(id uint32, ident auth.Identity, enc protocol.Encodin
 		c.expires.Store(ident.Expires.UnixNano())
 	}
 	c.authed.Store(true)
-	if s := c.g.d.Sessions; s != nil {
-		s.Attach(ident.User, c.id)
-	}
 	cfg := &c.g.cfg
 	c.reply(id, &pb.Frame{Body: &pb.Frame_Connected{Connected: &pb.Connected{
 		User:           ident.User,

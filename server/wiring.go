@@ -86,7 +86,6 @@ func (s *Server) buildServices() error {
 		roomDeps.Broadcaster = s.node.Broadcaster()
 		roomDeps.Terms = s.node
 		gwDeps.Home = s.node
-		gwDeps.Sessions = s.node.Registry()
 	}
 	if s.rooms, err = room.New(roomDeps, cfg.Room); err != nil {
 		return err
