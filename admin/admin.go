@@ -24,6 +24,9 @@ type Rooms interface {
 	// Create creates a room with its options; CloseRoom closes it.
 	Create(roomID string, opts room.CreateOptions) error
 	CloseRoom(roomID string) error
+	// SetAttrs and GetAttrs change and read a room's attributes.
+	SetAttrs(ctx context.Context, roomID string, c room.AttrChange) (room.Attrs, error)
+	GetAttrs(roomID string) (room.Attrs, error)
 	Mute(roomID, user string, d time.Duration) error
 	Unmute(roomID, user string) error
 	Ban(roomID, user string, d time.Duration) error
@@ -152,6 +155,8 @@ func (h *Handler) routesTable() {
 	h.route("GET /api/v1/rooms", adminOnly, h.top)
 	h.route("POST /api/v1/rooms", adminOnly, h.createRoom)
 	h.route("DELETE /api/v1/rooms/{room}", adminOnly, h.closeRoom)
+	h.route("GET /api/v1/rooms/{room}/attrs", adminOnly, h.getAttrs)
+	h.route("PATCH /api/v1/rooms/{room}/attrs", adminOnly, h.setAttrs)
 	h.route("GET /api/v1/rooms/{room}/viewers", anyUser, h.viewers)
 }
 

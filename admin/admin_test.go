@@ -45,6 +45,10 @@ func (unimplemented) SetLimit(string, *room.Limit) error       { panic("unused")
 func (unimplemented) Top(int) []room.Info                      { panic("unused") }
 func (unimplemented) Create(string, room.CreateOptions) error  { panic("unused") }
 func (unimplemented) CloseRoom(string) error                   { panic("unused") }
+func (unimplemented) SetAttrs(context.Context, string, room.AttrChange) (room.Attrs, error) {
+	panic("unused")
+}
+func (unimplemented) GetAttrs(string) (room.Attrs, error) { panic("unused") }
 
 func (f *fakeRooms) Send(_ context.Context, req room.SendRequest) (room.Accepted, error) {
 	if f.err != nil {

@@ -179,3 +179,35 @@ func TestPublishBatchAnswersEachMessage(t *testing.T) {
 		t.Fatalf("broadcast %q", got)
 	}
 }
+
+// TestAttrsRoutes: PATCH sets and deletes attributes and answers the map
+// and version; GET reads them; refusals carry their codes and change
+// nothing.
+func TestAttrsRoutes(t *testing.T) {
+	h, _, bc := publishAPI(t, room.Config{})
+	code, out := call(t, h, "PATCH", "/api/v1/rooms/show/attrs", key, `{"set":{"pinned":"hi","poll":"q1"}}`)
+	if code != 200 || out["version"] != 1.0 || out["attrs"].(map[string]any)["pinned"] != "hi" {
+		t.Fatalf("set: %d %v", code, out)
+	}
+	code, out = call(t, h, "PATCH", "/api/v1/rooms/show/attrs", key, `{"delete":["poll"]}`)
+	if code != 200 || out["version"] != 2.0 || len(out["attrs"].(map[string]any)) != 1 {
+		t.Fatalf("delete: %d %v", code, out)
+	}
+	for _, tc := range []struct{ path, body, code string }{
+		{"/api/v1/rooms/show/attrs", `{}`, admin.CodeInvalid},
+		{"/api/v1/rooms/show/attrs", `{"set":{"big":"` + strings.Repeat("x", room.MaxAttrsBytes) + `"}}`, admin.CodeMessageTooLarge},
+		{"/api/v1/rooms/show/attrs", `{"set":{"a":"1"},"delete":["a"]}`, admin.CodeInvalid},
+		{"/api/v1/rooms/nobody/attrs", `{"set":{"a":"1"}}`, admin.CodeRoomNotFound},
+	} {
+		if code, out := call(t, h, "PATCH", tc.path, key, tc.body); out["code"] != tc.code || code != admin.Codes[tc.code] {
+			t.Errorf("%s: %d %v, want %s", tc.body[:min(len(tc.body), 40)], code, out, tc.code)
+		}
+	}
+	code, out = call(t, h, "GET", "/api/v1/rooms/show/attrs", key, "")
+	if code != 200 || out["version"] != 2.0 || out["attrs"].(map[string]any)["pinned"] != "hi" {
+		t.Fatalf("get: %d %v", code, out)
+	}
+	if n := len(bc.bodies()); n != 2 {
+		t.Fatalf("%d attribute messages broadcast, want 2", n)
+	}
+}

@@ -40,6 +40,9 @@ type LocalRooms interface {
 	// Lifecycle (lifecycle.go).
 	Create(roomID string, opts room.CreateOptions) error
 	CloseRoom(roomID string) error
+	// Attributes (attrs.go).
+	SetAttrs(ctx context.Context, roomID string, c room.AttrChange) (room.Attrs, error)
+	GetAttrs(roomID string) (room.Attrs, error)
 }
 
 // LocalFanout is this node's message service.

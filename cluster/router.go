@@ -128,7 +128,8 @@ func (n *Node) Join(ctx context.Context, req room.JoinRequest) (room.JoinInfo, e
 			return err
 		}
 		j := rep.GetJoined()
-		info = room.JoinInfo{Seq: j.GetSeq(), PSeq: j.GetPseq(), Viewers: int(j.GetViewers()), Epoch: j.GetEpoch()}
+		info = room.JoinInfo{Seq: j.GetSeq(), PSeq: j.GetPseq(), Viewers: int(j.GetViewers()), Epoch: j.GetEpoch(),
+			Attrs: room.Attrs{Version: j.GetAttrsVersion(), Attrs: j.GetAttrs()}}
 		return nil
 	})
 	return info, err
@@ -389,7 +390,8 @@ func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 		if err != nil {
 			return failure(err)
 		}
-		return &cpb.Envelope{Body: &cpb.Envelope_Joined{Joined: &cpb.JoinReply{Seq: info.Seq, Pseq: info.PSeq, Viewers: uint64(max(info.Viewers, 0)), Epoch: info.Epoch}}}
+		return &cpb.Envelope{Body: &cpb.Envelope_Joined{Joined: &cpb.JoinReply{Seq: info.Seq, Pseq: info.PSeq, Viewers: uint64(max(info.Viewers, 0)), Epoch: info.Epoch,
+			Attrs: info.Attrs.Attrs, AttrsVersion: info.Attrs.Version}}}
 	case *cpb.Envelope_Leave:
 		if err := n.rooms.Leave(ctx, b.Leave.Room, b.Leave.User, env.From); err != nil {
 			return failure(err)
@@ -423,6 +425,8 @@ func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 			items[i] = &cpb.SendResult{Sent: acceptedToWire(r.Accepted)}
 		}
 		return &cpb.Envelope{Body: &cpb.Envelope_SentBatch{SentBatch: &cpb.SendBatchReply{Items: items}}}
+	case *cpb.Envelope_RoomAttrs:
+		return n.answerAttrs(ctx, b.RoomAttrs)
 	case *cpb.Envelope_RoomCounts:
 		for _, it := range b.RoomCounts.Items {
 			n.fan.SetViewerCount(it.Room, int(it.Viewers))

@@ -141,6 +141,7 @@ type state struct {
 	closed      time.Time
 	epoch       uint64     // the room's incarnation (epoch.go)
 	count       countState // the viewer count last pushed (counts.go)
+	attrs       attrState  // attributes (attrs.go)
 }
 
 // Limit is a room's own upstream limit.
@@ -195,6 +196,7 @@ func (s *Service) newState(id string, snap Snapshot) *state {
 		idleTimeout: snap.IdleTimeout,
 		closed:      snap.Closed,
 		epoch:       snap.Epoch,
+		attrs:       attrState{m: snap.Attrs, version: snap.AttrsVersion},
 	}
 	r.flushed.L = &r.mu
 	if len(snap.Whitelist) > 0 {
@@ -316,6 +318,8 @@ type JoinInfo struct {
 	Viewers   int
 	// Epoch is the room's incarnation (epoch.go).
 	Epoch uint64
+	// Attrs is the room's attribute map (attrs.go).
+	Attrs Attrs
 }
 
 // Join counts a viewer in. A banned user gets ErrBanned and changes nothing.
@@ -345,7 +349,7 @@ func (s *Service) Join(_ context.Context, req JoinRequest) (JoinInfo, error) {
 	r.lastActive = now
 	r.touched[req.Node] = now
 	s.metrics.joins.Inc()
-	return JoinInfo{Seq: r.seq, PSeq: r.pseq, Viewers: r.viewers, Epoch: r.epoch}, nil
+	return JoinInfo{Seq: r.seq, PSeq: r.pseq, Viewers: r.viewers, Epoch: r.epoch, Attrs: r.attrsLocked()}, nil
 }
 
 // Leave counts a viewer out. Leaving a room that is gone is not an error.

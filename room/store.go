@@ -64,6 +64,9 @@ type Snapshot struct {
 	Closed      time.Time
 	// Epoch is the room's incarnation (epoch.go); 0: none yet.
 	Epoch uint64
+	// Attrs and their version (attrs.go).
+	Attrs        map[string]string
+	AttrsVersion uint64
 }
 
 // ChangeKind names a moderation change.
@@ -85,6 +88,7 @@ const (
 	ChangeReopen // delete everything but the term (a closed room created again)
 	ChangeExpire // an idle room forgotten by its owner: its keys expire at Until
 	ChangeEpoch  // record Epoch as the room's incarnation unless it has one
+	ChangeAttrs  // apply Attrs; the attributes' version becomes Epoch
 )
 
 // Change is one moderation change.
@@ -95,8 +99,10 @@ type Change struct {
 	Limit *Limit
 	// Options of ChangeCreate.
 	Options *CreateOptions
-	// Epoch of ChangeEpoch.
+	// Epoch of ChangeEpoch; the new attributes version of ChangeAttrs.
 	Epoch uint64
+	// Attrs of ChangeAttrs.
+	Attrs *AttrChange
 	// TTL of ChangeClose and ChangeExpire: how long the stored keys live
 	// (Until is the same moment on the service's clock).
 	TTL time.Duration

@@ -3,6 +3,7 @@ package room
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -30,6 +31,11 @@ elseif op == 'close' or op == 'reopen' then
     redis.call('HSET', KEYS[1], 'closed', ARGV[3])
     redis.call('PEXPIRE', KEYS[1], ARGV[4])
   end
+elseif op == 'attrs' then
+  local nset = tonumber(ARGV[4])
+  for i = 0, nset - 1 do redis.call('HSET', KEYS[1], ARGV[5 + 2 * i], ARGV[6 + 2 * i]) end
+  for i = 5 + 2 * nset, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
+  redis.call('HSET', KEYS[1], 'av', ARGV[3])
 elseif op == 'epoch' then
   redis.call('HSETNX', KEYS[1], 'epoch', ARGV[3])
 elseif op == 'expire' then
@@ -67,6 +73,12 @@ func (s *RedisStore) lifecycle(ctx context.Context, roomID string, term uint64, 
 		args = append(args, "expire", ttl())
 	case ChangeEpoch:
 		args = append(args, "epoch", strconv.FormatUint(c.Epoch, 10))
+	case ChangeAttrs:
+		set, del := attrFields(c.Attrs)
+		args = append(args, "attrs", strconv.FormatUint(c.Epoch, 10), strconv.Itoa(len(set)/2))
+		for _, f := range append(set, del...) {
+			args = append(args, f)
+		}
 	}
 	err := lifecycleScript.Run(ctx, s.rdb, s.keys(roomID, "m", "mod", "log", "plog"), args...).Err()
 	return translate("lifecycle", err)
@@ -81,6 +93,15 @@ func lifecycleOf(snap *Snapshot, mv map[string]string) {
 		return time.Time{}
 	}
 	snap.Epoch, _ = strconv.ParseUint(mv["epoch"], 10, 64)
+	snap.AttrsVersion, _ = strconv.ParseUint(mv[attrVersionField], 10, 64)
+	for f, v := range mv {
+		if k, ok := strings.CutPrefix(f, attrFieldPrefix); ok {
+			if snap.Attrs == nil {
+				snap.Attrs = map[string]string{}
+			}
+			snap.Attrs[k] = v
+		}
+	}
 	snap.Created = mv["created"] == "1"
 	snap.CloseAt, snap.Closed = at("close_at"), at("closed")
 	if v, _ := strconv.ParseInt(mv["idle_ms"], 10, 64); v > 0 {

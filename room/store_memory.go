@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -125,6 +126,8 @@ func applyChange(snap *Snapshot, c Change) {
 		}
 	case ChangeDisallow:
 		snap.Whitelist = slices.DeleteFunc(snap.Whitelist, func(u string) bool { return u == c.User })
+	case ChangeAttrs:
+		applyAttrs(snap, c.Attrs, c.Epoch)
 	case ChangeEpoch:
 		if snap.Epoch == 0 {
 			snap.Epoch = c.Epoch
@@ -180,6 +183,7 @@ func (r *memRoom) snapshot() Snapshot {
 	snap.Muted = cloneTimes(r.snap.Muted)
 	snap.Banned = cloneTimes(r.snap.Banned)
 	snap.Whitelist = slices.Clone(r.snap.Whitelist)
+	snap.Attrs = maps.Clone(r.snap.Attrs)
 	if r.snap.Limit != nil {
 		l := *r.snap.Limit
 		snap.Limit = &l

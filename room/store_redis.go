@@ -177,7 +177,7 @@ func (s *RedisStore) Moderate(ctx context.Context, roomID string, term uint64, c
 		op, field, value = "set", "w:"+c.User, "1"
 	case ChangeDisallow:
 		op, field = "del", "w:"+c.User
-	case ChangeCreate, ChangeClose, ChangeReopen, ChangeExpire, ChangeEpoch:
+	case ChangeCreate, ChangeClose, ChangeReopen, ChangeExpire, ChangeEpoch, ChangeAttrs:
 		return s.lifecycle(ctx, roomID, term, c)
 	case ChangeLimit:
 		op = "limit"

@@ -246,6 +246,7 @@ type Envelope struct {
 	//	*Envelope_QueryReply
 	//	*Envelope_Lifecycle
 	//	*Envelope_RoomCounts
+	//	*Envelope_RoomAttrs
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -498,6 +499,15 @@ func (x *Envelope) GetRoomCounts() *RoomCounts {
 	return nil
 }
 
+func (x *Envelope) GetRoomAttrs() *RoomAttrs {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_RoomAttrs); ok {
+			return x.RoomAttrs
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Body interface {
 	isEnvelope_Body()
 }
@@ -602,6 +612,12 @@ type Envelope_RoomCounts struct {
 	RoomCounts *RoomCounts `protobuf:"bytes,81,opt,name=room_counts,json=roomCounts,proto3,oneof"`
 }
 
+type Envelope_RoomAttrs struct {
+	// h7: set or delete room attributes at the room's owner; answered
+	// with a QueryReply (the new version and map, JSON) or a Failure.
+	RoomAttrs *RoomAttrs `protobuf:"bytes,82,opt,name=room_attrs,json=roomAttrs,proto3,oneof"`
+}
+
 func (*Envelope_Deliveries) isEnvelope_Body() {}
 
 func (*Envelope_Kick) isEnvelope_Body() {}
@@ -643,6 +659,8 @@ func (*Envelope_QueryReply) isEnvelope_Body() {}
 func (*Envelope_Lifecycle) isEnvelope_Body() {}
 
 func (*Envelope_RoomCounts) isEnvelope_Body() {}
+
+func (*Envelope_RoomAttrs) isEnvelope_Body() {}
 
 type Deliveries struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -993,7 +1011,9 @@ type JoinReply struct {
 	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
 	Pseq          uint64                 `protobuf:"varint,2,opt,name=pseq,proto3" json:"pseq,omitempty"`
 	Viewers       uint64                 `protobuf:"varint,3,opt,name=viewers,proto3" json:"viewers,omitempty"`
-	Epoch         uint64                 `protobuf:"varint,60,opt,name=epoch,proto3" json:"epoch,omitempty"` // h7: the room's incarnation
+	Epoch         uint64                 `protobuf:"varint,60,opt,name=epoch,proto3" json:"epoch,omitempty"`                                                                          // h7: the room's incarnation
+	Attrs         map[string]string      `protobuf:"bytes,61,rep,name=attrs,proto3" json:"attrs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"` // h7: the room's attributes
+	AttrsVersion  uint64                 `protobuf:"varint,62,opt,name=attrs_version,json=attrsVersion,proto3" json:"attrs_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1052,6 +1072,20 @@ func (x *JoinReply) GetViewers() uint64 {
 func (x *JoinReply) GetEpoch() uint64 {
 	if x != nil {
 		return x.Epoch
+	}
+	return 0
+}
+
+func (x *JoinReply) GetAttrs() map[string]string {
+	if x != nil {
+		return x.Attrs
+	}
+	return nil
+}
+
+func (x *JoinReply) GetAttrsVersion() uint64 {
+	if x != nil {
+		return x.AttrsVersion
 	}
 	return 0
 }
@@ -1986,12 +2020,65 @@ func (x *RoomCountsItem) GetViewers() uint64 {
 	return 0
 }
 
+// RoomAttrs changes a room's attributes at its owner (h7): room.AttrChange
+// in JSON.
+type RoomAttrs struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Room          string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	Change        []byte                 `protobuf:"bytes,2,opt,name=change,proto3" json:"change,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoomAttrs) Reset() {
+	*x = RoomAttrs{}
+	mi := &file_cluster_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoomAttrs) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoomAttrs) ProtoMessage() {}
+
+func (x *RoomAttrs) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoomAttrs.ProtoReflect.Descriptor instead.
+func (*RoomAttrs) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *RoomAttrs) GetRoom() string {
+	if x != nil {
+		return x.Room
+	}
+	return ""
+}
+
+func (x *RoomAttrs) GetChange() []byte {
+	if x != nil {
+		return x.Change
+	}
+	return nil
+}
+
 var File_cluster_proto protoreflect.FileDescriptor
 
 const file_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\rcluster.proto\x12\x13roomcast.cluster.v1\"\xd6\n" +
-	"\n" +
+	"\rcluster.proto\x12\x13roomcast.cluster.v1\"\x97\v\n" +
 	"\bEnvelope\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\x04R\x02id\x12\x14\n" +
@@ -2025,7 +2112,9 @@ const file_cluster_proto_rawDesc = "" +
 	"queryReply\x12B\n" +
 	"\tlifecycle\x18P \x01(\v2\".roomcast.cluster.v1.RoomLifecycleH\x00R\tlifecycle\x12B\n" +
 	"\vroom_counts\x18Q \x01(\v2\x1f.roomcast.cluster.v1.RoomCountsH\x00R\n" +
-	"roomCountsB\x06\n" +
+	"roomCounts\x12?\n" +
+	"\n" +
+	"room_attrs\x18R \x01(\v2\x1e.roomcast.cluster.v1.RoomAttrsH\x00R\troomAttrsB\x06\n" +
 	"\x04body\"A\n" +
 	"\n" +
 	"Deliveries\x123\n" +
@@ -2045,12 +2134,18 @@ const file_cluster_proto_rawDesc = "" +
 	"\x0fAnnounceRequest\"5\n" +
 	"\vJoinRequest\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
-	"\x04user\x18\x02 \x01(\tR\x04user\"a\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\"\x81\x02\n" +
 	"\tJoinReply\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x12\n" +
 	"\x04pseq\x18\x02 \x01(\x04R\x04pseq\x12\x18\n" +
 	"\aviewers\x18\x03 \x01(\x04R\aviewers\x12\x14\n" +
-	"\x05epoch\x18< \x01(\x04R\x05epoch\"6\n" +
+	"\x05epoch\x18< \x01(\x04R\x05epoch\x12?\n" +
+	"\x05attrs\x18= \x03(\v2).roomcast.cluster.v1.JoinReply.AttrsEntryR\x05attrs\x12#\n" +
+	"\rattrs_version\x18> \x01(\x04R\fattrsVersion\x1a8\n" +
+	"\n" +
+	"AttrsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"6\n" +
 	"\fLeaveRequest\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
 	"\x04user\x18\x02 \x01(\tR\x04user\"\xd6\x01\n" +
@@ -2140,7 +2235,10 @@ const file_cluster_proto_rawDesc = "" +
 	"\x05items\x18\x01 \x03(\v2#.roomcast.cluster.v1.RoomCountsItemR\x05items\">\n" +
 	"\x0eRoomCountsItem\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x18\n" +
-	"\aviewers\x18\x02 \x01(\x04R\aviewersB.Z,github.com/roomcast/roomcast/proto/clusterpbb\x06proto3"
+	"\aviewers\x18\x02 \x01(\x04R\aviewers\"7\n" +
+	"\tRoomAttrs\x12\x12\n" +
+	"\x04room\x18\x01 \x01(\tR\x04room\x12\x16\n" +
+	"\x06change\x18\x02 \x01(\fR\x06changeB.Z,github.com/roomcast/roomcast/proto/clusterpbb\x06proto3"
 
 var (
 	file_cluster_proto_rawDescOnce sync.Once
@@ -2155,7 +2253,7 @@ func file_cluster_proto_rawDescGZIP() []byte {
 }
 
 var file_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_cluster_proto_goTypes = []any{
 	(Moderate_Op)(0),        // 0: roomcast.cluster.v1.Moderate.Op
 	(Query_Op)(0),           // 1: roomcast.cluster.v1.Query.Op
@@ -2185,6 +2283,8 @@ var file_cluster_proto_goTypes = []any{
 	(*RoomLifecycle)(nil),   // 25: roomcast.cluster.v1.RoomLifecycle
 	(*RoomCounts)(nil),      // 26: roomcast.cluster.v1.RoomCounts
 	(*RoomCountsItem)(nil),  // 27: roomcast.cluster.v1.RoomCountsItem
+	(*RoomAttrs)(nil),       // 28: roomcast.cluster.v1.RoomAttrs
+	nil,                     // 29: roomcast.cluster.v1.JoinReply.AttrsEntry
 }
 var file_cluster_proto_depIdxs = []int32{
 	4,  // 0: roomcast.cluster.v1.Envelope.deliveries:type_name -> roomcast.cluster.v1.Deliveries
@@ -2208,21 +2308,23 @@ var file_cluster_proto_depIdxs = []int32{
 	24, // 18: roomcast.cluster.v1.Envelope.query_reply:type_name -> roomcast.cluster.v1.QueryReply
 	25, // 19: roomcast.cluster.v1.Envelope.lifecycle:type_name -> roomcast.cluster.v1.RoomLifecycle
 	26, // 20: roomcast.cluster.v1.Envelope.room_counts:type_name -> roomcast.cluster.v1.RoomCounts
-	5,  // 21: roomcast.cluster.v1.Deliveries.items:type_name -> roomcast.cluster.v1.Delivery
-	7,  // 22: roomcast.cluster.v1.Announce.rooms:type_name -> roomcast.cluster.v1.Viewers
-	13, // 23: roomcast.cluster.v1.SendBatch.items:type_name -> roomcast.cluster.v1.SendRequest
-	17, // 24: roomcast.cluster.v1.SendBatchReply.items:type_name -> roomcast.cluster.v1.SendResult
-	14, // 25: roomcast.cluster.v1.SendResult.sent:type_name -> roomcast.cluster.v1.SendReply
-	20, // 26: roomcast.cluster.v1.SendResult.failure:type_name -> roomcast.cluster.v1.Failure
-	0,  // 27: roomcast.cluster.v1.Moderate.op:type_name -> roomcast.cluster.v1.Moderate.Op
-	1,  // 28: roomcast.cluster.v1.Query.op:type_name -> roomcast.cluster.v1.Query.Op
-	2,  // 29: roomcast.cluster.v1.RoomLifecycle.op:type_name -> roomcast.cluster.v1.RoomLifecycle.Op
-	27, // 30: roomcast.cluster.v1.RoomCounts.items:type_name -> roomcast.cluster.v1.RoomCountsItem
-	31, // [31:31] is the sub-list for method output_type
-	31, // [31:31] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	28, // 21: roomcast.cluster.v1.Envelope.room_attrs:type_name -> roomcast.cluster.v1.RoomAttrs
+	5,  // 22: roomcast.cluster.v1.Deliveries.items:type_name -> roomcast.cluster.v1.Delivery
+	7,  // 23: roomcast.cluster.v1.Announce.rooms:type_name -> roomcast.cluster.v1.Viewers
+	29, // 24: roomcast.cluster.v1.JoinReply.attrs:type_name -> roomcast.cluster.v1.JoinReply.AttrsEntry
+	13, // 25: roomcast.cluster.v1.SendBatch.items:type_name -> roomcast.cluster.v1.SendRequest
+	17, // 26: roomcast.cluster.v1.SendBatchReply.items:type_name -> roomcast.cluster.v1.SendResult
+	14, // 27: roomcast.cluster.v1.SendResult.sent:type_name -> roomcast.cluster.v1.SendReply
+	20, // 28: roomcast.cluster.v1.SendResult.failure:type_name -> roomcast.cluster.v1.Failure
+	0,  // 29: roomcast.cluster.v1.Moderate.op:type_name -> roomcast.cluster.v1.Moderate.Op
+	1,  // 30: roomcast.cluster.v1.Query.op:type_name -> roomcast.cluster.v1.Query.Op
+	2,  // 31: roomcast.cluster.v1.RoomLifecycle.op:type_name -> roomcast.cluster.v1.RoomLifecycle.Op
+	27, // 32: roomcast.cluster.v1.RoomCounts.items:type_name -> roomcast.cluster.v1.RoomCountsItem
+	33, // [33:33] is the sub-list for method output_type
+	33, // [33:33] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_cluster_proto_init() }
@@ -2252,6 +2354,7 @@ func file_cluster_proto_init() {
 		(*Envelope_QueryReply)(nil),
 		(*Envelope_Lifecycle)(nil),
 		(*Envelope_RoomCounts)(nil),
+		(*Envelope_RoomAttrs)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2259,7 +2362,7 @@ func file_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   25,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1537,7 +1537,13 @@ type Joined struct {
 	Epoch uint64 `protobuf:"varint,60,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	// h7: this resume carried another epoch: the client's cursors are from
 	// an earlier room; set them to 0 (delivery starts at the room's oldest).
-	Reset_        bool `protobuf:"varint,61,opt,name=reset,proto3" json:"reset,omitempty"`
+	Reset_ bool `protobuf:"varint,61,opt,name=reset,proto3" json:"reset,omitempty"`
+	// h7: the room's attributes (a small key-value map set by the backend)
+	// and their version. Later changes arrive as priority messages of kind
+	// "room.attrs" whose body is {"version":N,"set":{...},"delete":[...]};
+	// apply those with a version above attrs_version.
+	Attrs         map[string]string `protobuf:"bytes,62,rep,name=attrs,proto3" json:"attrs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	AttrsVersion  uint64            `protobuf:"varint,63,opt,name=attrs_version,json=attrsVersion,proto3" json:"attrs_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1612,6 +1618,20 @@ func (x *Joined) GetReset_() bool {
 		return x.Reset_
 	}
 	return false
+}
+
+func (x *Joined) GetAttrs() map[string]string {
+	if x != nil {
+		return x.Attrs
+	}
+	return nil
+}
+
+func (x *Joined) GetAttrsVersion() uint64 {
+	if x != nil {
+		return x.AttrsVersion
+	}
+	return 0
 }
 
 type Leave struct {
@@ -4388,14 +4408,20 @@ const file_roomcast_proto_rawDesc = "" +
 	"\tafter_seq\x18\x03 \x01(\x04R\bafterSeq\x12\x1d\n" +
 	"\n" +
 	"after_pseq\x18\x04 \x01(\x04R\tafterPseq\x12\x14\n" +
-	"\x05epoch\x18< \x01(\x04R\x05epoch\"\x88\x01\n" +
+	"\x05epoch\x18< \x01(\x04R\x05epoch\"\x9d\x02\n" +
 	"\x06Joined\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
 	"\x04pseq\x18\x03 \x01(\x04R\x04pseq\x12\x18\n" +
 	"\aviewers\x18\x04 \x01(\x04R\aviewers\x12\x14\n" +
 	"\x05epoch\x18< \x01(\x04R\x05epoch\x12\x14\n" +
-	"\x05reset\x18= \x01(\bR\x05reset\"\x1b\n" +
+	"\x05reset\x18= \x01(\bR\x05reset\x124\n" +
+	"\x05attrs\x18> \x03(\v2\x1e.roomcast.v1.Joined.AttrsEntryR\x05attrs\x12#\n" +
+	"\rattrs_version\x18? \x01(\x04R\fattrsVersion\x1a8\n" +
+	"\n" +
+	"AttrsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x1b\n" +
 	"\x05Leave\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\"\x1a\n" +
 	"\x04Left\x12\x12\n" +
@@ -4613,7 +4639,7 @@ func file_roomcast_proto_rawDescGZIP() []byte {
 }
 
 var file_roomcast_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_roomcast_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
+var file_roomcast_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_roomcast_proto_goTypes = []any{
 	(ConvType)(0),        // 0: roomcast.v1.ConvType
 	(Error_Code)(0),      // 1: roomcast.v1.Error.Code
@@ -4665,6 +4691,7 @@ var file_roomcast_proto_goTypes = []any{
 	(*Member)(nil),       // 47: roomcast.v1.Member
 	(*MemberList)(nil),   // 48: roomcast.v1.MemberList
 	(*RoomCount)(nil),    // 49: roomcast.v1.RoomCount
+	nil,                  // 50: roomcast.v1.Joined.AttrsEntry
 }
 var file_roomcast_proto_depIdxs = []int32{
 	4,  // 0: roomcast.v1.Frame.connect:type_name -> roomcast.v1.Connect
@@ -4711,22 +4738,23 @@ var file_roomcast_proto_depIdxs = []int32{
 	49, // 41: roomcast.v1.Frame.room_count:type_name -> roomcast.v1.RoomCount
 	1,  // 42: roomcast.v1.Error.code:type_name -> roomcast.v1.Error.Code
 	2,  // 43: roomcast.v1.Kick.reason:type_name -> roomcast.v1.Kick.Reason
-	16, // 44: roomcast.v1.Notify.messages:type_name -> roomcast.v1.RoomMessage
-	16, // 45: roomcast.v1.PullResult.messages:type_name -> roomcast.v1.RoomMessage
-	0,  // 46: roomcast.v1.ConvSummary.type:type_name -> roomcast.v1.ConvType
-	23, // 47: roomcast.v1.ConvSummary.last:type_name -> roomcast.v1.ConvMessage
-	24, // 48: roomcast.v1.Counters.convs:type_name -> roomcast.v1.ConvSummary
-	24, // 49: roomcast.v1.ConvList.convs:type_name -> roomcast.v1.ConvSummary
-	23, // 50: roomcast.v1.ConvPage.messages:type_name -> roomcast.v1.ConvMessage
-	32, // 51: roomcast.v1.PullAll.acks:type_name -> roomcast.v1.ConvCursor
-	31, // 52: roomcast.v1.AllPage.pages:type_name -> roomcast.v1.ConvPage
-	23, // 53: roomcast.v1.HistoryPage.messages:type_name -> roomcast.v1.ConvMessage
-	47, // 54: roomcast.v1.MemberList.members:type_name -> roomcast.v1.Member
-	55, // [55:55] is the sub-list for method output_type
-	55, // [55:55] is the sub-list for method input_type
-	55, // [55:55] is the sub-list for extension type_name
-	55, // [55:55] is the sub-list for extension extendee
-	0,  // [0:55] is the sub-list for field type_name
+	50, // 44: roomcast.v1.Joined.attrs:type_name -> roomcast.v1.Joined.AttrsEntry
+	16, // 45: roomcast.v1.Notify.messages:type_name -> roomcast.v1.RoomMessage
+	16, // 46: roomcast.v1.PullResult.messages:type_name -> roomcast.v1.RoomMessage
+	0,  // 47: roomcast.v1.ConvSummary.type:type_name -> roomcast.v1.ConvType
+	23, // 48: roomcast.v1.ConvSummary.last:type_name -> roomcast.v1.ConvMessage
+	24, // 49: roomcast.v1.Counters.convs:type_name -> roomcast.v1.ConvSummary
+	24, // 50: roomcast.v1.ConvList.convs:type_name -> roomcast.v1.ConvSummary
+	23, // 51: roomcast.v1.ConvPage.messages:type_name -> roomcast.v1.ConvMessage
+	32, // 52: roomcast.v1.PullAll.acks:type_name -> roomcast.v1.ConvCursor
+	31, // 53: roomcast.v1.AllPage.pages:type_name -> roomcast.v1.ConvPage
+	23, // 54: roomcast.v1.HistoryPage.messages:type_name -> roomcast.v1.ConvMessage
+	47, // 55: roomcast.v1.MemberList.members:type_name -> roomcast.v1.Member
+	56, // [56:56] is the sub-list for method output_type
+	56, // [56:56] is the sub-list for method input_type
+	56, // [56:56] is the sub-list for extension type_name
+	56, // [56:56] is the sub-list for extension extendee
+	0,  // [0:56] is the sub-list for field type_name
 }
 
 func init() { file_roomcast_proto_init() }
@@ -4784,7 +4812,7 @@ func file_roomcast_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_roomcast_proto_rawDesc), len(file_roomcast_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   47,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -34,6 +34,7 @@
 //                               ROOM_CLOSED (the room was closed: do not rejoin), ...
 //   state       (connected, err) true once (re)connected and every room rejoined
 //   joined      (room, joined)  a Joined answer (fresh or resumed), with viewers and epoch
+//   attrs       (room, map)     the room's whole attribute map, on join/resume and each change
 //   viewers     (room, n)       the room's viewer count, pushed when it changes (no polling)
 //   reset       (room)          resumed with an earlier room's epoch: the room started over
 //                               while away; cursors restart and its messages follow from
@@ -130,6 +131,9 @@ class RedirectError extends Error {
     this.url = url;
   }
 }
+
+// Kind of the priority messages carrying room attribute changes.
+const ATTRS_KIND = "room.attrs";
 
 const num = (v) => (v === undefined || v === null ? 0 : Number(v));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -716,6 +720,12 @@ export class RoomcastClient {
     const seq = num(j.seq), pseq = num(j.pseq);
     r.joined = true;
     r.epoch = String(j.epoch ?? "0");
+    const av = num(j.attrsVersion);
+    if (!r.attrs || av !== r.attrsVersion) {
+      r.attrs = { ...(j.attrs ?? {}) };
+      r.attrsVersion = av;
+      this.emit("attrs", j.room, { ...r.attrs });
+    }
     if (j.reset) {
       // The cursors are an earlier room's: the server starts from the
       // new room's beginning.
@@ -794,6 +804,10 @@ export class RoomcastClient {
         continue;
       }
       r[lane] = m.seq;
+      if (m.system && m.kind === ATTRS_KIND) {
+        this.applyAttrs(room, r, m);
+        continue;
+      }
       fresh.push(m);
     }
     if (missed > 0) {
@@ -802,6 +816,25 @@ export class RoomcastClient {
     }
     this.st.messages += fresh.length;
     for (const m of fresh) this.emit("message", room, m);
+  }
+
+  // applyAttrs applies a room attribute change (a priority message of kind
+  // "room.attrs") newer than the map and emits the whole map.
+  applyAttrs(room, r, m) {
+    let ch;
+    try { ch = JSON.parse(m.body); } catch { return; }
+    if (!(ch.version > (r.attrsVersion ?? 0))) return;
+    r.attrs = { ...(r.attrs ?? {}) };
+    for (const k of ch.delete ?? []) delete r.attrs[k];
+    Object.assign(r.attrs, ch.set ?? {});
+    r.attrsVersion = ch.version;
+    this.emit("attrs", room, { ...r.attrs });
+  }
+
+  /** A joined room's attributes (a copy), or null. */
+  attrs(room) {
+    const r = this.rooms.get(room);
+    return r && r.attrs ? { ...r.attrs } : null;
   }
 
   // ---- Offline 1:1 and group messages (client/offline.go) ----

@@ -81,6 +81,12 @@ async function start(roomName, user) {
   c.on("joined", (r, j) => r === room && ($("viewers").textContent = j.viewers));
   // The server pushes the count when it changes: no polling.
   c.on("viewers", (r, n) => r === room && ($("viewers").textContent = n));
+  // The room's "pinned" attribute (set by the backend) stays above the chat.
+  c.on("attrs", (r, a) => {
+    if (r !== room) return;
+    $("pinned").textContent = a.pinned ?? "";
+    $("pinned").hidden = !a.pinned;
+  });
   c.on("kick", (r, reason) => {
     if (r && r !== room) return;
     removedFor = reason;

@@ -1,0 +1,102 @@
+package cluster_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/roomcast/roomcast/client"
+	"github.com/roomcast/roomcast/internal/nodetest"
+	"github.com/roomcast/roomcast/placement"
+	"github.com/roomcast/roomcast/server"
+)
+
+// TestClusterAttrsReachEveryViewerAndSurviveTheOwner: attributes set
+// through a node that does not own the room reach viewers on every node;
+// after the owner leaves, the new owner restores them from Redis and a
+// viewer joining then gets the whole map.
+func TestClusterAttrsReachEveryViewerAndSurviveTheOwner(t *testing.T) {
+	_, nodes := threeNodes(t)
+	ctx := context.Background()
+	view, _ := nodes[0].Cluster().View()
+	const roomID = "stage-attrs"
+	owner, _ := view.Owner(roomID, placement.RoleRoom)
+	var ownerNode *server.Server
+	var others []*server.Server
+	for i, n := range nodes {
+		if fmt.Sprintf("n%d", i+1) == owner.ID {
+			ownerNode = n
+		} else {
+			others = append(others, n)
+		}
+	}
+	var mu sync.Mutex
+	seen := map[string]map[string]string{}
+	watch := func(n *server.Server, id, user string) {
+		v := nodetest.DialWith(t, wsURL(n), user, client.Options{OnAttrs: func(room string, a map[string]string) {
+			mu.Lock()
+			seen[user] = maps.Clone(a)
+			mu.Unlock()
+		}})
+		if _, err := v.Join(ctx, roomID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, n := range nodes {
+		id := fmt.Sprintf("n%d", i+1)
+		watch(n, id, usersOn(view, id, "att-"+id, 1)[0])
+	}
+	patch := func(s *server.Server, body any) {
+		tok, _ := nodetest.Token("ops", "admin")
+		data, _ := json.Marshal(body)
+		req, _ := http.NewRequest("PATCH", "http://"+s.Addr()+"/api/v1/rooms/"+roomID+"/attrs", bytes.NewReader(data))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("PATCH attrs: HTTP %d", resp.StatusCode)
+		}
+	}
+	patch(others[0], map[string]any{"set": map[string]string{"pinned": "Welcome", "poll": "a"}})
+	patch(others[1], map[string]any{"set": map[string]string{"pinned": "Starts in 5"}, "delete": []string{"poll"}})
+	want := func(n int) func() bool {
+		return func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			if len(seen) < n {
+				return false
+			}
+			for _, a := range seen {
+				if len(a) != 1 || a["pinned"] != "Starts in 5" {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	eventually(t, 10*time.Second, "every viewer has the map after both changes", want(3))
+
+	// The owner leaves; a viewer joining through another node gets the
+	// map the new owner restored from Redis.
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := ownerNode.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "two members", func() bool {
+		v, ok := others[0].Cluster().View()
+		return ok && len(v.Nodes) == 2
+	})
+	// Any user: the SDK follows the redirect to the user's node.
+	watch(others[0], "", "late-viewer")
+	eventually(t, 15*time.Second, "the late viewer has the restored map", want(4))
+}
