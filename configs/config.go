@@ -21,6 +21,7 @@ import (
 	"github.com/roomcast/roomcast/internal/redisconn"
 	"github.com/roomcast/roomcast/offline"
 	"github.com/roomcast/roomcast/room"
+	"github.com/roomcast/roomcast/webhook"
 )
 
 // Modes.
@@ -64,6 +65,9 @@ type Config struct {
 	// Offline configures the offline 1:1 and group flows (stored in Redis
 	// when redis.addrs is set, in memory otherwise).
 	Offline offline.Config `yaml:"offline" envPrefix:"OFFLINE_"`
+	// Webhook tells the backend of rooms created and closed (off unless
+	// webhook.url is set).
+	Webhook webhook.Config `yaml:"webhook" envPrefix:"WEBHOOK_"`
 }
 
 // NodeConfig identifies the node.
@@ -165,6 +169,7 @@ func (c Config) WithDefaults() Config {
 	}
 	c.Admin = c.Admin.WithDefaults()
 	c.Offline = c.Offline.WithDefaults()
+	c.Webhook = c.Webhook.WithDefaults()
 	return c
 }
 
@@ -257,6 +262,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Admin.Validate(); err != nil {
+		return err
+	}
+	if err := c.Webhook.Validate(); err != nil {
 		return err
 	}
 	if err := c.Offline.Validate(); err != nil {

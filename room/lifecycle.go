@@ -44,6 +44,18 @@ func (o CreateOptions) Validate() error {
 	return nil
 }
 
+// Lifecycle events (Deps.Events).
+const (
+	EventCreated = "room.created"
+	EventClosed  = "room.closed"
+)
+
+func (s *Service) emit(kind, id, reason string) {
+	if s.events != nil {
+		s.events(kind, id, reason)
+	}
+}
+
 // Close reasons, as logged and counted.
 const (
 	CloseByRequest  = "request"
@@ -91,6 +103,7 @@ func (s *Service) Create(id string, opts CreateOptions) error {
 	r.limiter = s.limiter(opts.Limit)
 	r.lastActive = now
 	s.log.Info("room created", "room", id, "lifetime", opts.Lifetime, "idle_timeout", opts.IdleTimeout)
+	s.emit(EventCreated, id, "")
 	return nil
 }
 
@@ -172,6 +185,7 @@ func (s *Service) close(id, why string) error {
 		s.bc.Kick(id, "", pb.Kick_ROOM_CLOSED, nodes)
 	}
 	s.metrics.closed.WithLabelValues(why).Inc()
+	s.emit(EventClosed, id, why)
 	s.log.Info("room closed", "room", id, "reason", why)
 	return nil
 }

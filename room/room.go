@@ -49,6 +49,9 @@ type Deps struct {
 	Logger      *slog.Logger          // nil: discard
 	Registerer  prometheus.Registerer // nil: metrics are kept but not exported
 	Now         func() time.Time      // nil: time.Now
+	// Events is told of lifecycle events (lifecycle.go): "room.created"
+	// and "room.closed" with the close reason. It must not block. nil: none.
+	Events func(kind, room, reason string)
 }
 
 const numShards = 64
@@ -64,6 +67,7 @@ type Service struct {
 	now     func() time.Time
 	metrics *metrics
 	shards  [numShards]roomShard
+	events  func(kind, room, reason string) // lifecycle.go; nil: none
 }
 
 type roomShard struct {
@@ -79,7 +83,7 @@ func New(d Deps, cfg Config) (*Service, error) {
 	if d.Broadcaster == nil || d.IDs == nil {
 		return nil, fmt.Errorf("room: Broadcaster and IDs are required")
 	}
-	s := &Service{cfg: cfg.WithDefaults(), bc: d.Broadcaster, ids: d.IDs, store: d.Store, terms: d.Terms, log: d.Logger, now: d.Now}
+	s := &Service{cfg: cfg.WithDefaults(), bc: d.Broadcaster, ids: d.IDs, store: d.Store, terms: d.Terms, log: d.Logger, now: d.Now, events: d.Events}
 	if s.store == nil {
 		s.store = NewMemoryStore(StoreConfig{})
 	}

@@ -2,8 +2,12 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +15,7 @@ import (
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+	"github.com/roomcast/roomcast/webhook"
 )
 
 // TestRequireCreateAndCloseThroughTheAPI: with room.require_create a join
@@ -58,5 +63,49 @@ func TestRequireCreateAndCloseThroughTheAPI(t *testing.T) {
 	info, err := v.Join(ctx, "show")
 	if err != nil || info.GetSeq() != 0 {
 		t.Fatalf("join of the room created again: %v %v", info, err)
+	}
+}
+
+// TestLifecycleWebhook: with webhook.url set, creating and closing a room
+// through the API POSTs signed room.created and room.closed events to a
+// real HTTP server, retrying one that got a 503.
+func TestLifecycleWebhook(t *testing.T) {
+	const secret = "webhook-secret-0123456789"
+	var mu sync.Mutex
+	var got []webhook.Event
+	tries := 0
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		tries++
+		if r.Header.Get(webhook.HeaderSignature) != webhook.Sign([]byte(secret), body) {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		if tries == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable) // the first delivery is retried
+			return
+		}
+		var e webhook.Event
+		_ = json.Unmarshal(body, &e)
+		got = append(got, e)
+	}))
+	defer hook.Close()
+	s := adminNode(t, func(c *configs.Config) {
+		c.Webhook.URL, c.Webhook.Secret, c.Webhook.Backoff = hook.URL, secret, 20*time.Millisecond
+	})
+	key := cred{"api key", admin.HeaderAPIKey, testAPIKey}
+	must(t, s, key, "POST", "/api/v1/rooms", map[string]any{"room": "show"})
+	must(t, s, key, "DELETE", "/api/v1/rooms/show", nil)
+	eventually(t, 5*time.Second, "both events", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) == 2
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if got[0].Type != webhook.RoomCreated || got[1].Type != webhook.RoomClosed || got[1].Room != "show" || got[1].Reason != "request" || got[0].Node != "test" || tries != 3 {
+		t.Fatalf("events %+v after %d deliveries", got, tries)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/roomcast/roomcast/placement"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/room"
+	"github.com/roomcast/roomcast/webhook"
 )
 
 // Server is one roomcast node.
@@ -43,7 +44,8 @@ type Server struct {
 	rdb     redis.UniversalClient
 	members placement.Members
 	node    *cluster.Node
-	off     *offlineParts // server/offline.go
+	off     *offlineParts   // server/offline.go
+	hooks   *webhook.Sender // server/counts.go; nil: no webhook
 	mux     *http.ServeMux
 	http    *http.Server
 	debug   *http.Server // pprof on http.debug_listen, or nil
@@ -178,6 +180,13 @@ func (s *Server) Start() error {
 		defer s.wg.Done()
 		s.pushCounts()
 	}()
+	if s.hooks != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.hooks.Run(s.stop)
+		}()
+	}
 	if s.off.redis != nil && !s.cfg.Offline.UnsafeNoFsync {
 		s.wg.Add(1)
 		go func() {

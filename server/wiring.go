@@ -56,6 +56,9 @@ func (s *Server) buildServices() error {
 		Logger:      s.log.With("component", "room"),
 		Registerer:  s.reg,
 	}
+	if err := s.newWebhook(&roomDeps); err != nil {
+		return err
+	}
 	if cfg.Mode == configs.ModeCluster {
 		self := placement.Node{ID: cfg.Node.ID, ClientURL: cfg.Cluster.AdvertiseURL, Internal: cfg.Gateway.Listen, Roles: cfg.Cluster.Roles}
 		var onNumber func(int)
