@@ -20,7 +20,8 @@ import (
 // TestClusterAttrsReachEveryViewerAndSurviveTheOwner: attributes set
 // through a node that does not own the room reach viewers on every node;
 // after the owner leaves, the new owner restores them from Redis and a
-// viewer joining then gets the whole map.
+// viewer joining then gets the whole map, and the same epoch (the same
+// incarnation of the room).
 func TestClusterAttrsReachEveryViewerAndSurviveTheOwner(t *testing.T) {
 	_, nodes := threeNodes(t)
 	ctx := context.Background()
@@ -38,19 +39,22 @@ func TestClusterAttrsReachEveryViewerAndSurviveTheOwner(t *testing.T) {
 	}
 	var mu sync.Mutex
 	seen := map[string]map[string]string{}
-	watch := func(n *server.Server, id, user string) {
+	watch := func(n *server.Server, user string) uint64 {
 		v := nodetest.DialWith(t, wsURL(n), user, client.Options{OnAttrs: func(room string, a map[string]string) {
 			mu.Lock()
 			seen[user] = maps.Clone(a)
 			mu.Unlock()
 		}})
-		if _, err := v.Join(ctx, roomID); err != nil {
+		j, err := v.Join(ctx, roomID)
+		if err != nil {
 			t.Fatal(err)
 		}
+		return j.GetEpoch()
 	}
+	var epoch uint64
 	for i, n := range nodes {
 		id := fmt.Sprintf("n%d", i+1)
-		watch(n, id, usersOn(view, id, "att-"+id, 1)[0])
+		epoch = watch(n, usersOn(view, id, "att-"+id, 1)[0])
 	}
 	patch := func(s *server.Server, body any) {
 		tok, _ := nodetest.Token("ops", "admin")
@@ -97,6 +101,8 @@ func TestClusterAttrsReachEveryViewerAndSurviveTheOwner(t *testing.T) {
 		return ok && len(v.Nodes) == 2
 	})
 	// Any user: the SDK follows the redirect to the user's node.
-	watch(others[0], "", "late-viewer")
+	if late := watch(others[0], "late-viewer"); late != epoch || epoch == 0 {
+		t.Fatalf("epoch %d after the owner left, want the same incarnation's %d", late, epoch)
+	}
 	eventually(t, 15*time.Second, "the late viewer has the restored map", want(4))
 }

@@ -65,6 +65,11 @@ func TestBrowserConsolePublish(t *testing.T) {
 	if inf, err := s.Rooms().Info("show"); err != nil || inf.PSeq != 3 || inf.Stats.AcceptedPriority != 3 {
 		t.Fatalf("room after the publish: %+v %v", inf, err)
 	}
+	// The console pins a message too.
+	console.run(chromedp.SendKeys(chromedp.CSS("#pin"), "Pinned from the console"), chromedp.Click(chromedp.CSS("#set-pin")))
+	for _, v := range []*tab{viewer, bob} {
+		v.waitJS("the console's pinned message", pinned("Pinned from the console"))
+	}
 	// Closing the room from the console removes the viewer.
 	console.evalBool(`(window.confirm = () => true, true)`)
 	console.run(chromedp.Click(chromedp.CSS("#close-room")))

@@ -125,6 +125,14 @@ $("close-room").addEventListener("click", () => {
   if (confirm(`Close ${room}? Every viewer is removed and joins are refused.`)) act(`close ${room}`, "DELETE", R());
 });
 
+// The pinned message is the room attribute "pinned" (viewers show it).
+$("pin-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const text = $("pin").value.trim();
+  const change = text ? { set: { pinned: text } } : { delete: ["pinned"] };
+  act(text ? `pin in ${room}` : `unpin in ${room}`, "PATCH", R() + "/attrs", change);
+});
+
 // Publish sends with an idempotency key: a double click or a retry after
 // a network error is answered with the first answer, not sent twice.
 let pubKey = null;
