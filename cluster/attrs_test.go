@@ -1,12 +1,9 @@
 package cluster_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -56,18 +53,10 @@ func TestClusterAttrsReachEveryViewerAndSurviveTheOwner(t *testing.T) {
 		id := fmt.Sprintf("n%d", i+1)
 		epoch = watch(n, usersOn(view, id, "att-"+id, 1)[0])
 	}
+	tok, _ := nodetest.Token("ops", "admin")
 	patch := func(s *server.Server, body any) {
-		tok, _ := nodetest.Token("ops", "admin")
-		data, _ := json.Marshal(body)
-		req, _ := http.NewRequest("PATCH", "http://"+s.Addr()+"/api/v1/rooms/"+roomID+"/attrs", bytes.NewReader(data))
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("PATCH attrs: HTTP %d", resp.StatusCode)
+		if code, out := adminCall(t, s.Addr(), "PATCH", "/api/v1/rooms/"+roomID+"/attrs", tok, body); code != 200 {
+			t.Fatalf("PATCH attrs: HTTP %d %v", code, out)
 		}
 	}
 	patch(others[0], map[string]any{"set": map[string]string{"pinned": "Welcome", "poll": "a"}})

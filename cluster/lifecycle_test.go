@@ -3,7 +3,6 @@ package cluster_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,23 +13,6 @@ import (
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/server"
 )
-
-// adminDelete calls DELETE on node s's admin API with an admin token.
-func adminDelete(t *testing.T, s *server.Server, path string) int {
-	t.Helper()
-	tok, err := nodetest.Token("ops", "admin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, _ := http.NewRequest("DELETE", "http://"+s.Addr()+path, nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
 
 // TestClusterCreateAndCloseAtTheOwner: a room is created through one node
 // that does not own it and closed through another; viewers on every node
@@ -69,7 +51,8 @@ func TestClusterCreateAndCloseAtTheOwner(t *testing.T) {
 	if err != nil || inf.Limit.Rate != 7 || inf.Viewers != 3 {
 		t.Fatalf("the owner's room: %+v %v", inf, err)
 	}
-	if code := adminDelete(t, others[1], "/api/v1/rooms/"+roomID); code != 200 {
+	tok, _ := nodetest.Token("ops", "admin")
+	if code, _ := adminCall(t, others[1].Addr(), "DELETE", "/api/v1/rooms/"+roomID, tok, nil); code != 200 {
 		t.Fatalf("close: HTTP %d", code)
 	}
 	eventually(t, 10*time.Second, "every viewer kicked with ROOM_CLOSED", func() bool { return kicked.Load() == 3 })

@@ -1,11 +1,8 @@
 package cluster_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"testing"
 	"time"
 
@@ -14,28 +11,14 @@ import (
 	"github.com/roomcast/roomcast/server"
 )
 
-// adminPost calls the admin API of node s with an admin token and decodes
-// the JSON answer.
+// adminPost calls POST on node s's admin API with an admin token.
 func adminPost(t *testing.T, s *server.Server, path string, body any) (int, map[string]any) {
 	t.Helper()
 	tok, err := nodetest.Token("ops", "admin")
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, _ := json.Marshal(body)
-	req, _ := http.NewRequest("POST", "http://"+s.Addr()+path, bytes.NewReader(data))
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, out
+	return adminCall(t, s.Addr(), "POST", path, tok, body)
 }
 
 // TestClusterPublishIsRoutedToTheOwnerAndDeduped: a backend publishes

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/roomcast/roomcast/client"
 )
@@ -39,20 +38,7 @@ func TestBrowserSDKEpochReset(t *testing.T) {
 		t.Fatalf("closed %d connections", n)
 	}
 	page.waitJS("away", `log.states.includes(false)`)
-	if err := pub.Leave(ctx, "idle"); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 5*time.Second, "the room empty", func() bool {
-		inf, err := s.Rooms().Info("idle")
-		return err == nil && inf.Viewers == 0
-	})
-	if n := s.Rooms().Sweep(time.Now().Add(2 * time.Hour)); n != 1 {
-		t.Fatalf("Sweep forgot %d rooms", n)
-	}
-	if _, err := pub.Join(ctx, "idle"); err != nil {
-		t.Fatal(err)
-	}
-	publishN(t, pub, "idle", "new ", 6)
+	sweepAndRefill(t, s, pub, "idle", 6)
 	page.evalBool(`(window.block = false, true)`)
 	want := "old 1,old 2,old 3"
 	for i := 1; i <= 6; i++ {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
-	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
 
 // gatedViewer is an SDK client whose reconnects a test can hold back, so
@@ -160,21 +159,28 @@ func TestEpochResetAfterAnIdleSweep(t *testing.T) {
 	if n := s.Gateway().CloseUser("ann"); n != 1 {
 		t.Fatalf("closed %d connections", n)
 	}
-	if err := pub.Leave(context.Background(), "idle"); err != nil {
+	sweepAndRefill(t, s, pub, "idle", 6)
+	g.blocked.Store(false)
+	wantNewRoom(t, g, "idle", 3, 6)
+}
+
+// sweepAndRefill has pub, the room's last viewer, leave; the room is then
+// forgotten as idle, and pub joins the new room of that id and sends n
+// messages "new 1".."new n".
+func sweepAndRefill(t *testing.T, s *Server, pub *viewer, roomID string, n int) {
+	t.Helper()
+	if err := pub.Leave(context.Background(), roomID); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 5*time.Second, "the room empty", func() bool {
-		inf, err := s.Rooms().Info("idle")
+		inf, err := s.Rooms().Info(roomID)
 		return err == nil && inf.Viewers == 0
 	})
-	if n := s.Rooms().Sweep(time.Now().Add(2 * time.Hour)); n != 1 {
-		t.Fatalf("Sweep forgot %d rooms", n)
+	if got := s.Rooms().Sweep(time.Now().Add(2 * time.Hour)); got != 1 {
+		t.Fatalf("Sweep forgot %d rooms", got)
 	}
-	if _, err := pub.Join(context.Background(), "idle"); err != nil {
+	if _, err := pub.Join(context.Background(), roomID); err != nil {
 		t.Fatal(err)
 	}
-	publishN(t, pub, "idle", "new ", 6)
-	g.blocked.Store(false)
-	wantNewRoom(t, g, "idle", 3, 6)
-	_ = pb.Kick_ROOM_CLOSED
+	publishN(t, pub, roomID, "new ", n)
 }
