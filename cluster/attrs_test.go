@@ -10,7 +10,6 @@ import (
 
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/internal/nodetest"
-	"github.com/roomcast/roomcast/placement"
 	"github.com/roomcast/roomcast/server"
 )
 
@@ -24,16 +23,7 @@ func TestClusterAttrsReachEveryViewerAndSurviveTheOwner(t *testing.T) {
 	ctx := context.Background()
 	view, _ := nodes[0].Cluster().View()
 	const roomID = "stage-attrs"
-	owner, _ := view.Owner(roomID, placement.RoleRoom)
-	var ownerNode *server.Server
-	var others []*server.Server
-	for i, n := range nodes {
-		if fmt.Sprintf("n%d", i+1) == owner.ID {
-			ownerNode = n
-		} else {
-			others = append(others, n)
-		}
-	}
+	ownerNode, others := ownerOf(t, nodes, roomID)
 	var mu sync.Mutex
 	seen := map[string]map[string]string{}
 	watch := func(n *server.Server, user string) uint64 {

@@ -9,9 +9,7 @@ import (
 
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/internal/nodetest"
-	"github.com/roomcast/roomcast/placement"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/server"
 )
 
 // TestClusterCreateAndCloseAtTheOwner: a room is created through one node
@@ -23,13 +21,7 @@ func TestClusterCreateAndCloseAtTheOwner(t *testing.T) {
 	ctx := context.Background()
 	view, _ := nodes[0].Cluster().View()
 	const roomID = "finale"
-	owner, _ := view.Owner(roomID, placement.RoleRoom)
-	var others []*server.Server
-	for i, n := range nodes {
-		if fmt.Sprintf("n%d", i+1) != owner.ID {
-			others = append(others, n)
-		}
-	}
+	_, others := ownerOf(t, nodes, roomID)
 	if code, out := adminPost(t, others[0], "/api/v1/rooms", map[string]any{"room": roomID, "limit": map[string]any{"rate": 7, "burst": 2}}); code != 200 {
 		t.Fatalf("create: %d %v", code, out)
 	}

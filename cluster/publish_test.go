@@ -21,6 +21,22 @@ func adminPost(t *testing.T, s *server.Server, path string, body any) (int, map[
 	return adminCall(t, s.Addr(), "POST", path, tok, body)
 }
 
+// ownerOf splits the three nodes (n1..n3, in order) into the room's owner
+// and the others.
+func ownerOf(t *testing.T, nodes []*server.Server, roomID string) (owner *server.Server, others []*server.Server) {
+	t.Helper()
+	view, _ := nodes[0].Cluster().View()
+	o, _ := view.Owner(roomID, placement.RoleRoom)
+	for i, n := range nodes {
+		if fmt.Sprintf("n%d", i+1) == o.ID {
+			owner = n
+		} else {
+			others = append(others, n)
+		}
+	}
+	return owner, others
+}
+
 // TestClusterPublishIsRoutedToTheOwnerAndDeduped: a backend publishes
 // through nodes that do not own the room; the owner numbers the messages,
 // a retry of an idempotency key through another node gets the first
@@ -30,14 +46,10 @@ func TestClusterPublishIsRoutedToTheOwnerAndDeduped(t *testing.T) {
 	ctx := context.Background()
 	view, _ := nodes[0].Cluster().View()
 	const roomID = "gifts"
-	owner, _ := view.Owner(roomID, placement.RoleRoom)
-	var others []*server.Server
+	_, others := ownerOf(t, nodes, roomID)
 	var vs []*viewer
 	for i, n := range nodes {
 		id := fmt.Sprintf("n%d", i+1)
-		if id != owner.ID {
-			others = append(others, n)
-		}
 		v := dial(t, wsURL(n), usersOn(view, id, "fan-"+id, 1)[0])
 		if _, err := v.Join(ctx, roomID); err != nil {
 			t.Fatal(err)
