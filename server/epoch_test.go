@@ -14,6 +14,7 @@ import (
 
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
 
 // gatedViewer is an SDK client whose reconnects a test can hold back, so
@@ -183,4 +184,39 @@ func sweepAndRefill(t *testing.T, s *Server, pub *viewer, roomID string, n int) 
 		t.Fatal(err)
 	}
 	publishN(t, pub, roomID, "new ", n)
+}
+
+// TestPullResultsCarryTheEpoch: a pull's answer names the incarnation of
+// the room its messages belong to, the one Joined gave.
+func TestPullResultsCarryTheEpoch(t *testing.T) {
+	s := startServer(t, func(c *configs.Config) { c.Fanout.InlineBytes = -1 }) // every message is pulled
+	var mu sync.Mutex
+	var epochs []uint64
+	v := dialViewer(t, s, "ann", client.Options{OnFrame: func(f *pb.Frame) {
+		if pr := f.GetPullResult(); pr != nil && len(pr.Messages) > 0 {
+			mu.Lock()
+			epochs = append(epochs, pr.Epoch)
+			mu.Unlock()
+		}
+	}})
+	j, err := v.Join(context.Background(), "show")
+	if err != nil || j.GetEpoch() == 0 {
+		t.Fatalf("join: %v %v", j, err)
+	}
+	pub := dialViewer(t, s, "pub", client.Options{})
+	if _, err := pub.Join(context.Background(), "show"); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, pub, "show", "m", 3)
+	eventually(t, 5*time.Second, "the messages", func() bool { return len(v.received("show")) == 3 })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(epochs) == 0 {
+		t.Fatal("no PullResult carried the messages")
+	}
+	for _, e := range epochs {
+		if e != j.GetEpoch() {
+			t.Fatalf("PullResult epoch %d, Joined %d", e, j.GetEpoch())
+		}
+	}
 }

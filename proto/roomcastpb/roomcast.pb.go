@@ -2146,7 +2146,10 @@ type PullResult struct {
 	// Priority messages after after_pseq that had expired.
 	MissedPriority uint64 `protobuf:"varint,6,opt,name=missed_priority,json=missedPriority,proto3" json:"missed_priority,omitempty"`
 	// The limit cut the answer: pull again from the last message received.
-	More          bool `protobuf:"varint,7,opt,name=more,proto3" json:"more,omitempty"`
+	More bool `protobuf:"varint,7,opt,name=more,proto3" json:"more,omitempty"`
+	// h7: the epoch (Joined.epoch) of the room these messages belong to; 0
+	// when the node does not know it yet.
+	Epoch         uint64 `protobuf:"varint,60,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2228,6 +2231,13 @@ func (x *PullResult) GetMore() bool {
 		return x.More
 	}
 	return false
+}
+
+func (x *PullResult) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
 }
 
 // SendDirect sends a 1:1 message to user `to`. The answer (ConvSent) comes
@@ -4457,7 +4467,7 @@ const file_roomcast_proto_rawDesc = "" +
 	"\n" +
 	"after_pseq\x18\x03 \x01(\x04R\tafterPseq\x12\x14\n" +
 	"\x05limit\x18\x04 \x01(\rR\x05limit\x12\x10\n" +
-	"\x03ack\x18\x05 \x01(\bR\x03ack\"\xd1\x01\n" +
+	"\x03ack\x18\x05 \x01(\bR\x03ack\"\xe7\x01\n" +
 	"\n" +
 	"PullResult\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x124\n" +
@@ -4466,7 +4476,8 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x04pseq\x18\x04 \x01(\x04R\x04pseq\x12\x16\n" +
 	"\x06missed\x18\x05 \x01(\x04R\x06missed\x12'\n" +
 	"\x0fmissed_priority\x18\x06 \x01(\x04R\x0emissedPriority\x12\x12\n" +
-	"\x04more\x18\a \x01(\bR\x04more\"h\n" +
+	"\x04more\x18\a \x01(\bR\x04more\x12\x14\n" +
+	"\x05epoch\x18< \x01(\x04R\x05epoch\"h\n" +
 	"\n" +
 	"SendDirect\x12\x0e\n" +
 	"\x02to\x18\x01 \x01(\tR\x02to\x12\x12\n" +
