@@ -166,6 +166,12 @@ func (s *Service) close(id, why string) error {
 	if err != nil {
 		return err
 	}
+	r.mu.Lock()
+	closed := !r.closed.IsZero()
+	r.mu.Unlock()
+	if closed {
+		return ErrClosed // and the tombstone keeps its end
+	}
 	now := s.now()
 	until := now.Add(s.cfg.ClosedTTL)
 	if err := s.persist(r, Change{Kind: ChangeClose, Until: until, TTL: s.cfg.ClosedTTL}); err != nil {
@@ -174,7 +180,7 @@ func (s *Service) close(id, why string) error {
 	r.mu.Lock()
 	if !r.closed.IsZero() {
 		r.mu.Unlock()
-		return ErrClosed
+		return ErrClosed // closed meanwhile
 	}
 	r.closed = until
 	nodes := r.nodeList
