@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -265,6 +266,9 @@ func (s *session) handle(f *pb.Frame) {
 	if j := f.GetJoined(); j != nil {
 		c.onJoined(j)
 	}
+	if rc := f.GetRoomCount(); rc != nil && c.opt.OnViewers != nil {
+		c.opt.OnViewers(rc.Room, rc.Viewers)
+	}
 	c.onOfflineFrame(s, f)
 	if f.Id != 0 {
 		s.pmu.Lock()
@@ -391,6 +395,7 @@ func (c *Client) apply(room string, msgs []*pb.RoomMessage, missed uint64) {
 		return
 	}
 	fresh := msgs[:0:0]
+	var attrs map[string]string // the map after an attribute change
 	for _, m := range msgs {
 		cur := &r.seq
 		if m.Priority {
@@ -401,9 +406,18 @@ func (c *Client) apply(room string, msgs []*pb.RoomMessage, missed uint64) {
 			continue
 		}
 		*cur = m.Seq
+		if isAttrs, changed := r.attrs.apply(m); isAttrs {
+			if changed {
+				attrs = maps.Clone(r.attrs.m)
+			}
+			continue
+		}
 		fresh = append(fresh, m)
 	}
 	c.mu.Unlock()
+	if attrs != nil {
+		c.tellAttrs(room, attrs)
+	}
 	if missed > 0 {
 		c.stats.missed.Add(missed)
 		if c.opt.OnMissed != nil {

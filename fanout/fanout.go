@@ -127,6 +127,8 @@ type room struct {
 	lmu     sync.Mutex
 	loading bool
 	pending []*pb.RoomMessage
+
+	epoch atomic.Uint64 // the room incarnation the buffer holds (epoch.go); 0: unknown
 	gap     gapRepair
 }
 
@@ -596,7 +598,7 @@ func (s *Service) KickUser(roomID, user string, reason pb.Kick_Reason) int {
 	for i, sh := range s.shards {
 		sh.mu.Lock()
 		for _, sub := range r.parts[i].subs {
-			if sub.sess.User() == user {
+			if user == "" || sub.sess.User() == user {
 				victims = append(victims, sub)
 			}
 		}

@@ -146,6 +146,7 @@ func (r *room) buildPull(k frameKey, id uint32, pullBytes int) *frame {
 		Missed:         normal.Missed,
 		MissedPriority: prio.Missed,
 		More:           f.more,
+		Epoch:          r.epoch.Load(),
 	}
 	fr := &pb.Frame{Id: id, Body: &pb.Frame_PullResult{PullResult: res}}
 	if id == 0 {

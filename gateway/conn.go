@@ -195,9 +195,6 @@ func (c *conn) Ended() {
 	if c.userCounted {
 		c.g.userConns.release(c.ident.User)
 	}
-	if s := c.g.d.Sessions; s != nil && c.authed.Load() {
-		s.Detach(c.ident.User, c.id)
-	}
 	if c.indexed {
 		c.g.users.remove(c)
 	}

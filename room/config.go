@@ -32,6 +32,25 @@ type Config struct {
 	// read by the server at start and on POST /api/v1/filter/reload. Empty
 	// (the default): no word filter.
 	FilterFile string `yaml:"filter_file"`
+	// IdempotencyWindow is how long the room's owner remembers the
+	// idempotency key of a send (the admin publish API's): a send with a
+	// key seen within the window gets the first send's answer. Default 10m.
+	IdempotencyWindow time.Duration `yaml:"idempotency_window"`
+	// ClosedTTL is how long a closed room refuses joins (ROOM_CLOSED)
+	// unless created again; its stored tombstone expires with it and the
+	// id is then free (the first join or a create makes a new room).
+	// Default 10m.
+	ClosedTTL time.Duration `yaml:"closed_ttl"`
+	// CountRound is how often the room's owner looks for viewer counts to
+	// push to viewers (counts.go). Default 1s.
+	CountRound time.Duration `yaml:"count_round"`
+	// CountThreshold pushes a room's viewer count at the next round once it
+	// changed by more than this share of the count last pushed (0.1: 10%;
+	// at least one viewer). Default 0.1.
+	CountThreshold float64 `yaml:"count_threshold"`
+	// CountInterval pushes a count that changed less than that once it is
+	// this old. Default 5s.
+	CountInterval time.Duration `yaml:"count_interval"`
 }
 
 const (
@@ -40,6 +59,7 @@ const (
 	defaultIdleTTL = time.Hour
 	// defaultDeleteWindow is Config.DeleteWindow's default.
 	defaultDeleteWindow = 2 * time.Minute
+	defaultIdemWin      = 10 * time.Minute
 	// MaxKindBytes bounds the app-defined message kind.
 	MaxKindBytes = 32
 	// MaxIDBytes bounds room ids.
@@ -63,6 +83,21 @@ func (c Config) WithDefaults() Config {
 	if c.DeleteWindow == 0 {
 		c.DeleteWindow = defaultDeleteWindow
 	}
+	if c.CountRound == 0 {
+		c.CountRound = time.Second
+	}
+	if c.CountThreshold == 0 {
+		c.CountThreshold = 0.1
+	}
+	if c.CountInterval == 0 {
+		c.CountInterval = 5 * time.Second
+	}
+	if c.ClosedTTL == 0 {
+		c.ClosedTTL = defaultIdemWin
+	}
+	if c.IdempotencyWindow == 0 {
+		c.IdempotencyWindow = defaultIdemWin
+	}
 	return c
 }
 
@@ -79,6 +114,16 @@ func (c Config) Validate() error {
 		return fmt.Errorf("room.idle_ttl: must not be negative, got %v", c.IdleTTL)
 	case c.DeleteWindow < 0:
 		return fmt.Errorf("room.delete_window: must not be negative, got %v", c.DeleteWindow)
+	case c.CountRound < 0:
+		return fmt.Errorf("room.count_round: must not be negative, got %v", c.CountRound)
+	case c.CountThreshold < 0:
+		return fmt.Errorf("room.count_threshold: must not be negative, got %v", c.CountThreshold)
+	case c.CountInterval < 0:
+		return fmt.Errorf("room.count_interval: must not be negative, got %v", c.CountInterval)
+	case c.ClosedTTL < 0:
+		return fmt.Errorf("room.closed_ttl: must not be negative, got %v", c.ClosedTTL)
+	case c.IdempotencyWindow < 0:
+		return fmt.Errorf("room.idempotency_window: must not be negative, got %v", c.IdempotencyWindow)
 	}
 	return nil
 }

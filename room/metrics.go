@@ -17,6 +17,7 @@ type metrics struct {
 	auditErrors prometheus.Counter
 	// filtered counts word filter verdicts by action (mask, block).
 	filtered *prometheus.CounterVec
+	closed   *prometheus.CounterVec // reason (lifecycle.go)
 }
 
 func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, error) {
@@ -57,6 +58,10 @@ func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, erro
 			Namespace: "roomcast", Subsystem: "room", Name: "filter_matches_total",
 			Help: "Messages the word filter changed, by action (mask, block).",
 		}, []string{"action"}),
+		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "room", Name: "closed_total",
+			Help: "Rooms closed, by reason (request, lifetime, idle).",
+		}, []string{"reason"}),
 		rooms: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "roomcast", Subsystem: "room", Name: "rooms",
 			Help: "Rooms this node owns.",
@@ -70,7 +75,7 @@ func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, erro
 	m.accepted.WithLabelValues("normal")
 	m.accepted.WithLabelValues("priority")
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.accepted, m.dropped, m.joins, m.leaves, m.rooms, m.fenced, m.storeErrors, m.deleted, m.auditErrors, m.filtered} {
+		for _, c := range []prometheus.Collector{m.accepted, m.dropped, m.joins, m.leaves, m.rooms, m.fenced, m.storeErrors, m.deleted, m.auditErrors, m.filtered, m.closed} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -35,14 +35,22 @@
 //   await c.send("lobby", "hello");
 //
 // Events (c.on(name, fn) returns a function that removes fn):
-//   message     (room, msg)     msg = {seq, msgId, from, ts, body, kind, priority}
+//   message     (room, msg)     msg = {seq, msgId, from, ts, body, kind, priority, system}
+//                               (system: a notice from an admin or the system;
+//                               priority without system: high-class traffic)
 //   deleted     (room, del)     del = {seq, priority, msgId}: a message was deleted by
 //                               moderation; remove it (deletion events and tombstones
 //                               never reach "message")
 //   missed      (room, n)       n normal messages were evicted before we got them
-//   kick        (room, reason)  removed from room ("" = the connection): NOT_PULLING, ADMIN, BANNED, ...
+//   kick        (room, reason)  removed from room ("" = the connection): NOT_PULLING, ADMIN, BANNED,
+//                               ROOM_CLOSED (the room was closed: do not rejoin), ...
 //   state       (connected, err) true once (re)connected and every room rejoined
-//   joined      (room, joined)  a Joined answer (fresh or resumed), with viewers
+//   joined      (room, joined)  a Joined answer (fresh or resumed), with viewers and epoch
+//   attrs       (room, map)     the room's whole attribute map, on join/resume and each change
+//   viewers     (room, n)       the room's viewer count, pushed when it changes (no polling)
+//   reset       (room)          resumed with an earlier room's epoch: the room started over
+//                               while away; cursors restart and its messages follow from
+//                               its beginning (the ring's oldest)
 //   frame       (frame)         every frame received, before it is acted on
 //   counters    (counters)      login counters (after every connect and reconnect,
 //                               when anything is unread) and every page from counters()
@@ -192,6 +200,9 @@ class RedirectError extends Error {
   }
 }
 
+// Kind of the priority messages carrying room attribute changes.
+const ATTRS_KIND = "room.attrs";
+
 const num = (v) => (v === undefined || v === null ? 0 : Number(v));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -205,6 +216,7 @@ function toRoomMessage(m) {
     body: m.body ?? "",
     kind: m.kind ?? "",
     priority: !!m.priority,
+    system: !!m.system,
     deleted: !!m.deleted,
     deletes: m.deletes ? { seq: num(m.deletes.seq), priority: !!m.deletes.priority, msgId: String(m.deletes.msgId ?? "0") } : null,
   };
@@ -646,7 +658,9 @@ export class RoomcastClient {
       r.pullingAt = 0;
       r.resume = true;
       try {
-        await this.request({ join: { room: r.name, resume: true, afterSeq: r.seq, afterPseq: r.pseq } }, { resume: true });
+        const join = { room: r.name, resume: true, afterSeq: r.seq, afterPseq: r.pseq };
+        if (r.epoch && r.epoch !== "0") join.epoch = r.epoch; // a string: 64 bits
+        await this.request({ join }, { resume: true });
       } catch (e) {
         if (e instanceof RoomcastError && (e.code === "BANNED" || e.code === "ROOM_NOT_FOUND")) {
           this.rooms.delete(r.name);
@@ -793,6 +807,7 @@ export class RoomcastClient {
     this.st.framesIn++;
     this.emit("frame", f);
     if (f.joined) this.onJoined(f.joined);
+    if (f.roomCount) this.emit("viewers", f.roomCount.room, num(f.roomCount.viewers));
     this.onOfflineFrame(f);
     if (f.id) {
       const p = this.pending.get(f.id);
@@ -816,10 +831,25 @@ export class RoomcastClient {
     if (!r) return;
     const seq = num(j.seq), pseq = num(j.pseq);
     r.joined = true;
-    if (!r.resume || seq < r.seq) r.seq = seq;
-    if (!r.resume || pseq < r.pseq) r.pseq = pseq;
+    r.epoch = String(j.epoch ?? "0");
+    const av = num(j.attrsVersion);
+    if (!r.attrs || av !== r.attrsVersion) {
+      r.attrs = { ...(j.attrs ?? {}) };
+      r.attrsVersion = av;
+      this.emit("attrs", j.room, { ...r.attrs });
+    }
+    if (j.reset) {
+      // The cursors are an earlier room's: the server starts from the
+      // new room's beginning.
+      r.seq = 0;
+      r.pseq = 0;
+    } else {
+      if (!r.resume || seq < r.seq) r.seq = seq;
+      if (!r.resume || pseq < r.pseq) r.pseq = pseq;
+    }
     r.resume = false;
-    this.emit("joined", j.room, { room: j.room, seq, pseq, viewers: num(j.viewers) });
+    this.emit("joined", j.room, { room: j.room, seq, pseq, viewers: num(j.viewers), epoch: r.epoch });
+    if (j.reset) this.emit("reset", j.room);
   }
 
   onNotify(n) {
@@ -894,6 +924,10 @@ export class RoomcastClient {
         continue;
       }
       r[lane] = m.seq;
+      if (m.system && m.kind === ATTRS_KIND) {
+        this.applyAttrs(room, r, m);
+        continue;
+      }
       fresh.push(m);
     }
     if (missed > 0) {
@@ -931,6 +965,25 @@ export class RoomcastClient {
     if (durationMs > 0) m.durationMs = String(durationMs);
     if (reason) m.reason = reason;
     await this.request({ moderateRoom: m });
+  }
+
+  // applyAttrs applies a room attribute change (a priority message of kind
+  // "room.attrs") newer than the map and emits the whole map.
+  applyAttrs(room, r, m) {
+    let ch;
+    try { ch = JSON.parse(m.body); } catch { return; }
+    if (!(ch.version > (r.attrsVersion ?? 0))) return;
+    r.attrs = { ...(r.attrs ?? {}) };
+    for (const k of ch.delete ?? []) delete r.attrs[k];
+    Object.assign(r.attrs, ch.set ?? {});
+    r.attrsVersion = ch.version;
+    this.emit("attrs", room, { ...r.attrs });
+  }
+
+  /** A joined room's attributes (a copy), or null. */
+  attrs(room) {
+    const r = this.rooms.get(room);
+    return r && r.attrs ? { ...r.attrs } : null;
   }
 
   // ---- Offline 1:1 and group messages (client/offline.go) ----
