@@ -129,7 +129,7 @@ type room struct {
 	pending []*pb.RoomMessage
 
 	epoch atomic.Uint64 // the room incarnation the buffer holds (epoch.go); 0: unknown
-	gap     gapRepair
+	gap   gapRepair
 }
 
 type gapRepair struct {
