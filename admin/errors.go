@@ -39,7 +39,7 @@ const (
 	CodeRateLimited      = "RATE_LIMITED"           // 429: a normal-class publish over the room's upstream limit
 	CodeRoomClosed       = "ROOM_CLOSED"            // 410: the room was closed (create it again to reopen)
 	CodeUnavailable      = "UNAVAILABLE"            // 503: retry (e.g. the room's owner is moving)
-	CodeMsgNotFound      = "MESSAGE_NOT_FOUND"      // 404: no message with that seq in the room
+	CodeMsgNotFound      = "ROOM_MESSAGE_NOT_FOUND" // 404: no message with that seq in the room
 	CodeInternal         = "INTERNAL"               // 500: a bug
 )
 
