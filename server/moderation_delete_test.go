@@ -106,7 +106,7 @@ func TestDeleteMessageEmbedded(t *testing.T) {
 	}
 	eventually(t, 5*time.Second, "bob is told of the admin's deletion", func() bool { return bobDel.has(n.Seq, false) })
 	code, body = adminCall(t, s, http.MethodDelete, "/api/v1/rooms/show/messages/999", nil, false)
-	if code != http.StatusNotFound || body["code"] != "MESSAGE_NOT_FOUND" {
+	if code != http.StatusNotFound || body["code"] != "ROOM_MESSAGE_NOT_FOUND" {
 		t.Fatalf("admin delete above the head: %d %v", code, body)
 	}
 	code, body = adminCall(t, s, http.MethodDelete, "/api/v1/rooms/show/messages/1?lane=sideways", nil, false)
