@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/roomcast/roomcast/internal/testsupport/nodetest"
+	"github.com/roomcast/roomcast/internal/testsupport/testenv"
 )
 
 // repoRoot is the module root (this package is one level below it),
@@ -145,7 +146,7 @@ func TestDockerfileImage(t *testing.T) {
 	cmd = exec.Command(bin, "-config", filepath.Join(repoRoot, "configs", "container.yaml"))
 	cmd.Dir = empty
 	cmd.Env = []string{"ROOMCAST_AUTH_SECRET=" + strings.Repeat("s", 32), "ROOMCAST_GATEWAY_LISTEN=" + addr}
-	var out lockedBuffer
+	var out testenv.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -317,23 +318,4 @@ func TestMonitoredMetricsExist(t *testing.T) {
 	if len(missing) > 0 {
 		t.Fatalf("named by the rules or the dashboard but not exposed by a cluster node: %v", missing)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer written by a command's output copier and
-// read by the test.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -12,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,27 +18,10 @@ import (
 	"github.com/roomcast/roomcast/auth"
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
+	"github.com/roomcast/roomcast/internal/testsupport/testenv"
 	"github.com/roomcast/roomcast/localcluster/services"
 	"github.com/roomcast/roomcast/proto/roomcastpb"
 )
-
-// syncBuffer is an output buffer the child writes while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // localClusterConfigs copies configs/cluster-node*.yaml into dir with the
 // demo's ports (nodes 8081-8083, ZooKeeper 22181, Redis 26379) replaced by
@@ -74,7 +55,7 @@ func localClusterConfigs(t *testing.T, dir string) (nodes []string, zk, redis st
 	return nodes, zk, redis
 }
 
-func waitUntil(t *testing.T, d time.Duration, what string, out *syncBuffer, cond func() bool) {
+func waitUntil(t *testing.T, d time.Duration, what string, out *testenv.SyncBuffer, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -96,7 +77,7 @@ func ready(addr string) bool {
 }
 
 // pidOf finds the last "<what> ... (pid N" line of the cluster's output.
-func pidOf(t *testing.T, out *syncBuffer, what string) int {
+func pidOf(t *testing.T, out *testenv.SyncBuffer, what string) int {
 	t.Helper()
 	m := regexp.MustCompile(regexp.QuoteMeta(what)+`[^\n]*\(pid (\d+)`).FindAllStringSubmatch(out.String(), -1)
 	if len(m) == 0 {
@@ -117,7 +98,7 @@ func TestLocalCluster(t *testing.T) {
 	run := filepath.Join(tmp, "run")
 	cmd := exec.Command(os.Args[0], "cluster", "-dir", run, "-configs", filepath.Join(tmp, "cluster-node*.yaml"))
 	cmd.Env = append(os.Environ(), "RC_TEST_RUN_MAIN=1")
-	out := &syncBuffer{}
+	out := &testenv.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
