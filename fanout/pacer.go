@@ -131,10 +131,9 @@ const (
 // Each Window the node's notification rate is set against what it affords:
 // at pressureHigh or more the node-wide interval doubles (from minStretch),
 // under pressureLow it halves (to 0 below minStretch); quiet windows halve
-// it once per Window that passed. A room's interval is at least its local
-// viewers divided by what one room may use (the node's afford, capped by
-// RoomBudget): a big room is served in larger, rarer batches before it
-// alone can fill the node. A viewer not notified within the interval is
+// it once per Window that passed. With RoomBudget set, a room's interval
+// is at least its local viewers divided by it. A viewer not notified
+// within the interval is
 // notified at once, so in a quiet room every message goes out when it
 // arrives.
 type MeasuredPacer struct {
@@ -175,15 +174,17 @@ func (p *MeasuredPacer) capped(afford float64) float64 {
 	return afford
 }
 
-// Interval implements Pacer.
+// Interval implements Pacer: the node-wide interval, and for a room the
+// time RoomBudget (when set) takes to notify all its viewers. A room is
+// not held back by what the node measured it affords: that estimate is
+// noisy (a window's CPU includes joins, pulls and whatever else ran), and
+// a floor derived from it delayed quiet nodes' big rooms by up to
+// MaxInterval; a room that really fills the node raises the node's
+// pressure, which stretches the node-wide interval within a few windows.
 func (p *MeasuredPacer) Interval(roomViewers, _ int) time.Duration {
 	d := max(p.cfg.MinInterval, time.Duration(p.node.Load()))
-	room := math.Float64frombits(p.afford.Load())
 	if p.cfg.RoomBudget > 0 {
-		room = min(room, p.cfg.RoomBudget)
-	}
-	if room > 0 && !math.IsInf(room, 1) {
-		d = max(d, time.Duration(float64(roomViewers)/room*float64(time.Second)))
+		d = max(d, time.Duration(float64(roomViewers)/p.cfg.RoomBudget*float64(time.Second)))
 	}
 	return min(d, p.cfg.MaxInterval)
 }

@@ -48,13 +48,13 @@ func TestMeasuredPacerStartsAtZero(t *testing.T) {
 	if st := p.Stats(); math.Abs(st.Afford-want) > want*0.01 || st.NodeInterval != 0 {
 		t.Fatalf("stats %+v, want afford %v and no stretch", st, want)
 	}
-	// A room's own floor is its viewers over what the node affords: the
-	// time the node needs to notify all of them once (100 viewers: 1 ms on
-	// one core, 0.5 ms on two); a single viewer is notified at once.
-	if d, room := p.Interval(100, 1000), time.Duration(100/want*float64(time.Second)); d < room-time.Microsecond || d > room+time.Microsecond {
-		t.Fatalf("quiet node, 100-viewer room: interval %v, want %v", d, room)
+	// A quiet node holds back no room, however big: what it measured it
+	// affords is no floor (a misestimate right after a wave of joins once
+	// held a 10,000-viewer room at MaxInterval for seconds).
+	if d := p.Interval(100_000, 100_000); d != 0 {
+		t.Fatalf("quiet node, 100k-viewer room: interval %v, want 0", d)
 	}
-	if d := p.Interval(1, 1000); d > 20*time.Microsecond {
+	if d := p.Interval(1, 1000); d != 0 {
 		t.Fatalf("quiet node, one viewer: interval %v", d)
 	}
 }
@@ -84,9 +84,10 @@ func TestMeasuredPacerStretchesUnderLoad(t *testing.T) {
 	if d := p.Stats().NodeInterval; d != 8*minStretch {
 		t.Fatalf("at 60 %%: %v, want held at %v", d, 8*minStretch)
 	}
-	// A big room is stretched by its own size: 5,000 viewers over 10,000/s.
-	if d := p.Interval(5000, 5000); d != 500*time.Millisecond {
-		t.Fatalf("5k-viewer room: %v, want 500ms", d)
+	// A big room gets the node's interval, no more: its load is what
+	// stretched it.
+	if d := p.Interval(5000, 5000); d != 8*minStretch {
+		t.Fatalf("5k-viewer room: %v, want the node's %v", d, 8*minStretch)
 	}
 	// Load gone: a pause of a second, then a quiet round, halves it once
 	// per window that passed.
