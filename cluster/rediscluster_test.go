@@ -10,6 +10,7 @@ import (
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
 	"github.com/roomcast/roomcast/internal/testsupport/testenv"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/server"
 )
 
@@ -146,11 +147,20 @@ func TestClusterOnRedisClusterSurvivesMasterFailover(t *testing.T) {
 	close(stop)
 	<-done
 
-	// Messages acknowledged from now on reach every viewer, in order.
+	// Messages acknowledged from now on reach every viewer, in order. A
+	// send refused UNAVAILABLE (a node's link to the promoted master may
+	// still be settling) is sent again, as a client does.
 	var lastSeq uint64
 	for i := 0; i < 10; i++ {
 		for j, s := range senders {
-			seq, err := send(s, fmt.Sprintf("after %d/%d", j, i))
+			var seq uint64
+			var err error
+			for try := 0; try < 10; try++ {
+				if seq, err = send(s, fmt.Sprintf("after %d/%d", j, i)); err == nil || client.Code(err) != pb.Error_UNAVAILABLE {
+					break
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
 			if err != nil {
 				t.Fatalf("send after the failover: %v", err)
 			}

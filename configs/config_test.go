@@ -292,3 +292,22 @@ func TestYAMLStillDecodesAliasesAndLists(t *testing.T) {
 		t.Fatalf("decoded %+v %+v %+v %+v", c.Room, c.Fanout.PullWindow, c.Auth.Previous, c.Redis.Addrs)
 	}
 }
+
+// TestParkAfterNeverAsDocumented: configs/roomcast.yaml documents
+// park_after -1ns as "never park"; it loads and validates as -1.
+func TestParkAfterNeverAsDocumented(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte("gateway:\n  park_after: -1ns\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Gateway.ParkAfter != -1 {
+		t.Fatalf("park_after -1ns loaded as %v, want -1ns", c.Gateway.ParkAfter)
+	}
+}

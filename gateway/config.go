@@ -89,7 +89,8 @@ type Config struct {
 	// reader goroutine and waits in the poller (Linux epoll) until data
 	// arrives: idle viewers cost no goroutine. One that stopped in the
 	// middle of a frame or a fragmented message parks too, keeping just the
-	// bytes it sent (roomcast_gateway_partial_bytes). -1 never parks.
+	// bytes it sent (roomcast_gateway_partial_bytes). -1 (in YAML: -1ns)
+	// never parks.
 	// Default 2s.
 	ParkAfter time.Duration `yaml:"park_after"`
 }

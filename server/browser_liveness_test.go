@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -13,7 +12,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/gorilla/websocket"
 
-	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
 	"github.com/roomcast/roomcast/internal/testsupport/tcpproxy"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
@@ -55,18 +53,7 @@ func TestBrowserSDKLeavesASilentServer(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("SDK setup: %v (page errors %v)", err, page.errors())
 	}
-	ctx := context.Background()
-	sender := dialViewer(t, s, "sender", client.Options{})
-	if _, err := sender.Join(ctx, "r"); err != nil {
-		t.Fatal(err)
-	}
-	post := func(from, to int) {
-		for i := from; i <= to; i++ {
-			if _, err := sender.Send(ctx, "r", fmt.Sprint("m", i), client.SendOptions{}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	post := roomPoster(t, s, "r")
 	post(1, 2)
 	page.waitJS("first messages", `log.msgs.join() === "m1,m2"`)
 
@@ -166,7 +153,7 @@ func TestBrowserSDKWaitsForRetryAfter(t *testing.T) {
 	ok, err := chromedp.Run(page.ctx, chromedp.Evaluate[bool](fmt.Sprintf(`(async () => {
 		window.log = { states: [] };
 		const { RoomcastClient } = await import("/sdk/roomcast.js");
-		window.c = new RoomcastClient({ url: %q, token: "t", backoffMinMs: 5, backoffMaxMs: 10 });
+		window.c = new RoomcastClient({ url: %q, token: "t", backoffMinMs: 5, backoffMaxMs: 10, encoding: "json" }); // the fake server speaks JSON
 		c.on("state", (up) => log.states.push(up));
 		await c.connect();
 		const sent = await c.sendDirect("v", "hi");

@@ -328,18 +328,7 @@ func TestBrowserSDKResume(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("SDK setup: %v (page errors %v)", err, page.errors())
 	}
-	ctx := context.Background()
-	sender := dialViewer(t, s, "sender", client.Options{})
-	if _, err := sender.Join(ctx, "r"); err != nil {
-		t.Fatal(err)
-	}
-	post := func(from, to int) {
-		for i := from; i <= to; i++ {
-			if _, err := sender.Send(ctx, "r", fmt.Sprint("m", i), client.SendOptions{}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	post := roomPoster(t, s, "r")
 	post(1, 3)
 	page.waitJS("first messages", `log.msgs.join() === "m1,m2,m3"`)
 	// They came in complete Notifies: the SDK answered none of them.

@@ -286,3 +286,21 @@ func valueOf(mfs []*dto.MetricFamily, name, labels string) (float64, bool) {
 
 var _ = testutil.ToFloat64
 var _ = http.StatusOK
+
+// roomPoster joins a sender to room and returns a function that sends it
+// the messages "m<from>" .. "m<to>", in order.
+func roomPoster(t testing.TB, s *Server, room string) func(from, to int) {
+	t.Helper()
+	ctx := context.Background()
+	sender := dialViewer(t, s, "sender", client.Options{})
+	if _, err := sender.Join(ctx, room); err != nil {
+		t.Fatal(err)
+	}
+	return func(from, to int) {
+		for i := from; i <= to; i++ {
+			if _, err := sender.Send(ctx, room, fmt.Sprint("m", i), client.SendOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}

@@ -1,10 +1,13 @@
 package services
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -18,6 +21,26 @@ func FreePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// placeOf fills in a launcher's working directory (a new temp dir named
+// prefix* when empty) and port (a free one when 0).
+func placeOf(dir, prefix string, port int) (string, int, error) {
+	if dir == "" {
+		d, err := os.MkdirTemp("", prefix)
+		if err != nil {
+			return "", 0, err
+		}
+		dir = d
+	}
+	if port == 0 {
+		p, err := FreePort()
+		if err != nil {
+			return "", 0, err
+		}
+		port = p
+	}
+	return dir, port, nil
 }
 
 // proc is a child process we own.
@@ -57,7 +80,58 @@ func startProc(name string, args []string, dir string, logFile string) (*proc, e
 func (p *proc) PID() int { return p.cmd.Process.Pid }
 
 // signal sends sig to the process.
-func (p *proc) signal(sig syscall.Signal) error { return p.cmd.Process.Signal(sig) }
+// signal sends sig; for SIGSTOP it returns once the process is stopped.
+func (p *proc) signal(sig syscall.Signal) error {
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		return err
+	}
+	if sig == syscall.SIGSTOP {
+		return WaitStopped(p.cmd.Process.Pid, 5*time.Second)
+	}
+	return nil
+}
+
+// WaitStopped waits until every thread of process pid is stopped (after
+// SIGSTOP), or timeout. kill(2) returns once the signal is queued, not
+// once it took effect: a thread running on another CPU (a busy box, a
+// descheduled vCPU) goes on for a moment, and what a caller does "while
+// the process is stopped" right after could still be served by it.
+func WaitStopped(pid int, timeout time.Duration) error {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	deadline := time.Now().Add(timeout)
+	for {
+		stopped, err := allStopped(dir)
+		if stopped {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			if err == nil {
+				err = errors.New("a thread still runs")
+			}
+			return fmt.Errorf("services: process %d not stopped after %v: %w", pid, timeout, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func allStopped(dir string) (bool, error) {
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return false, err
+	}
+	for _, task := range tasks {
+		stat, err := os.ReadFile(filepath.Join(dir, task.Name(), "stat"))
+		if err != nil {
+			return false, err
+		}
+		// The state is the field after the command name in parentheses.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 || i+2 >= len(stat) || (stat[i+2] != 'T' && stat[i+2] != 't') {
+			return false, nil
+		}
+	}
+	return len(tasks) > 0, nil
+}
 
 // kill stops the process: SIGTERM, then SIGKILL after grace, and waits.
 func (p *proc) kill(grace time.Duration) {

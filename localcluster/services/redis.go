@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -37,20 +36,9 @@ type Redis struct {
 
 // LaunchRedis starts a redis-server in dir (a new temp dir if empty).
 func LaunchRedis(dir string, opts RedisOptions) (*Redis, error) {
-	if dir == "" {
-		d, err := os.MkdirTemp("", "roomcast-redis-")
-		if err != nil {
-			return nil, err
-		}
-		dir = d
-	}
-	port := opts.Port
-	if port == 0 {
-		p, err := FreePort()
-		if err != nil {
-			return nil, err
-		}
-		port = p
+	dir, port, err := placeOf(dir, "roomcast-redis-", opts.Port)
+	if err != nil {
+		return nil, err
 	}
 	r := &Redis{Addr: fmt.Sprintf("127.0.0.1:%d", port), Port: port, Dir: dir, opts: opts}
 	return r, r.start()

@@ -4,11 +4,15 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/roomcast/roomcast/internal/testsupport/testenv"
+	"github.com/roomcast/roomcast/localcluster/services"
 )
 
 func resp(t *testing.T, addr, cmd string) string {
@@ -85,5 +89,35 @@ func TestRedisClusterStartsAndFailsOver(t *testing.T) {
 	m2, err := c.MasterFor("{r:lobby}:m")
 	if err != nil || m2 == m {
 		t.Fatalf("after failover the slot is served by %v (%v), want the promoted replica", m2, err)
+	}
+}
+
+// TestWaitStopped: it returns only once every thread of the process is
+// stopped, and times out with an error on a process that runs.
+func TestWaitStopped(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	pid := cmd.Process.Pid
+	if err := services.WaitStopped(pid, 50*time.Millisecond); err == nil {
+		t.Fatal("WaitStopped returned nil for a running process")
+	}
+	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	if err := services.WaitStopped(pid, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(stat), ") T ") {
+		t.Fatalf("stat after WaitStopped: %s", stat)
+	}
+	if err := cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
 	}
 }

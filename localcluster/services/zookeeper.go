@@ -37,23 +37,12 @@ func LaunchZooKeeper(dir string, opts ZooKeeperOptions) (*ZooKeeper, error) {
 	if opts.TickTime <= 0 {
 		opts.TickTime = 200 * time.Millisecond
 	}
-	if dir == "" {
-		d, err := os.MkdirTemp("", "roomcast-zk-")
-		if err != nil {
-			return nil, err
-		}
-		dir = d
-	}
 	if _, err := os.Stat("/usr/share/zookeeper"); err != nil {
 		return nil, fmt.Errorf("services: ZooKeeper not installed (run ./scripts/test.sh, which installs the zookeeper package)")
 	}
-	port := opts.Port
-	if port == 0 {
-		p, err := FreePort()
-		if err != nil {
-			return nil, err
-		}
-		port = p
+	dir, port, err := placeOf(dir, "roomcast-zk-", opts.Port)
+	if err != nil {
+		return nil, err
 	}
 	z := &ZooKeeper{Addr: fmt.Sprintf("127.0.0.1:%d", port), Port: port, Dir: dir, opts: opts}
 	cfg := fmt.Sprintf("tickTime=%d\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+

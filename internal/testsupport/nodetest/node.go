@@ -18,6 +18,7 @@ import (
 
 	"github.com/roomcast/roomcast/configs"
 	"github.com/roomcast/roomcast/internal/testsupport/testenv"
+	"github.com/roomcast/roomcast/localcluster/services"
 	"github.com/roomcast/roomcast/server"
 )
 
@@ -225,6 +226,12 @@ func (p *Proc) Signal(sig syscall.Signal) {
 	p.mu.Unlock()
 	if err := cmd.Process.Signal(sig); err != nil {
 		p.t.Fatalf("signal %v to %s: %v", sig, p.ID, err)
+	}
+	if sig == syscall.SIGSTOP {
+		// What the test does next must find the node stopped.
+		if err := services.WaitStopped(cmd.Process.Pid, 5*time.Second); err != nil {
+			p.t.Fatal(err)
+		}
 	}
 }
 
