@@ -383,7 +383,7 @@ func (s *Service) backfill(r *room) {
 		s.appendOne(r, m, time.Time{})
 	}
 	s.metrics.backfilled.Add(float64(len(prio) + len(normal)))
-	repairing := s.settle(r, true)
+	repairing := s.settle(r, true, false)
 	r.lmu.Unlock()
 	if !repairing {
 		for _, sh := range s.shards {
@@ -393,22 +393,29 @@ func (s *Service) backfill(r *room) {
 }
 
 // settle ends r's loading: the deliveries that waited are appended in
-// order, unless (repair set) the first opens a seq gap that the repair
-// goroutine takes; r then stays loading until it is done. The caller holds
-// r.lmu.
-func (s *Service) settle(r *room, repair bool) (repairing bool) {
-	if repair && len(r.pending) > 0 {
-		if head, gap := s.gapBefore(r, r.pending[0]); gap && s.queueRepair(r, r.pending[0], head) {
-			return true
-		}
-	}
+// order. With repair set, the first of them that opens a seq gap in its
+// lane (either lane: a node that was away lost both, and the first gap
+// found was only one of them) is handed to the repair goroutine with
+// every delivery after it; r then stays loading until that is done.
+// repaired says the first delivery is the one a repair just ran for: it
+// is appended even if the gap remains (History no longer had it). The
+// caller holds r.lmu.
+func (s *Service) settle(r *room, repair, repaired bool) (repairing bool) {
 	n := 0
-	for _, m := range r.pending {
+	defer func() { s.metrics.delivered.Add(float64(n)) }()
+	for i, m := range r.pending {
+		if repair && (i > 0 || !repaired) {
+			if head, gap := s.gapBefore(r, m); gap && s.queueRepair(r, m, head) {
+				k := copy(r.pending, r.pending[i:])
+				clear(r.pending[k:])
+				r.pending = r.pending[:k]
+				return true
+			}
+		}
 		if _, ok := s.appendOne(r, m, s.now()); ok {
 			n++
 		}
 	}
-	s.metrics.delivered.Add(float64(n))
 	clear(r.pending)
 	r.loading, r.pending, r.gap = false, nil, gapRepair{}
 	return false
@@ -521,7 +528,7 @@ func (s *Service) repairer(stop <-chan struct{}) {
 				select {
 				case r := <-s.repairs:
 					s.metrics.repairSkipped.Inc()
-					s.finishRepair(r, nil, nil)
+					s.finishRepair(r, nil, nil, false)
 				default:
 					return
 				}
@@ -535,17 +542,19 @@ func (s *Service) repairer(stop <-chan struct{}) {
 			rctx, rcancel := context.WithTimeout(s.ctx, 2*time.Second)
 			missing, err := s.history.Recent(rctx, r.id, g.priority, g.head, int(first-g.head-1))
 			rcancel()
-			s.finishRepair(r, missing, err)
+			s.finishRepair(r, missing, err, true)
 		}
 	}
 }
 
 // finishRepair appends what History returned for r's gap, then every
-// delivery that waited, and lets Deliver append directly again.
-func (s *Service) finishRepair(r *room, missing []*pb.RoomMessage, err error) {
+// delivery that waited, and lets Deliver append directly again, unless
+// (more set) a waiting delivery opens another gap, which is queued for
+// repair in turn.
+func (s *Service) finishRepair(r *room, missing []*pb.RoomMessage, err error, more bool) {
 	r.lmu.Lock()
 	s.fillWith(r, missing, err, r.gap.head, r.pending[0].Seq)
-	s.settle(r, false)
+	s.settle(r, more, true)
 	r.lmu.Unlock()
 	for _, sh := range s.shards {
 		sh.markPending(r)
