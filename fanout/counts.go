@@ -6,9 +6,10 @@ import (
 )
 
 // SetViewerCount pushes a room's viewer count (from its owner's round,
-// room/counts.go) to this node's viewers of the room that have joined:
-// one RoomCount frame, encoded once and shared. It returns how many
-// viewers it reached.
+// room/counts.go) to this node's viewers of the room whose client
+// understands RoomCount frames (protocol.FeatureRoomCount; an older client
+// would not decode them): one frame, encoded once and shared. It returns
+// how many viewers it reached.
 func (s *Service) SetViewerCount(roomID string, viewers int) int {
 	r := s.lookup(roomID)
 	if r == nil {
@@ -19,7 +20,9 @@ func (s *Service) SetViewerCount(roomID string, viewers int) int {
 	for i, sh := range s.shards {
 		sh.mu.Lock()
 		for _, sub := range r.parts[i].subs {
-			to = append(to, sub.sess)
+			if sub.sess.Features().Has(protocol.FeatureRoomCount) {
+				to = append(to, sub.sess)
+			}
 		}
 		sh.mu.Unlock()
 	}

@@ -30,6 +30,10 @@ type Session interface {
 	// Kick tells the session it was removed from room (its Sub is already
 	// gone). Same rules as Push.
 	Kick(room string, reason pb.Kick_Reason)
+	// Features are the optional frame kinds the client understands
+	// (protocol.Features): frames of a kind it lacks are not pushed to it.
+	// It must not block.
+	Features() protocol.Features
 }
 
 // History is the room store's backup of the rings. The node fills a room

@@ -273,6 +273,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// net/http releases its per-connection buffers and the handler's grown
 	// stack: an idle viewer costs only what roomcast keeps for it.
 	enc := encodingFromQuery(r)
+	c.features.Store(uint32(featuresFromQuery(r)))
 	go func() { // counted in g.wg by register
 		defer g.wg.Done()
 		if ident != nil && !c.authenticate(0, *ident, enc) {

@@ -134,6 +134,7 @@ func (c *conn) connect(id uint32, m *pb.Connect) bool {
 		c.closeWith(ReasonUnauthorized, errcode.Of(err).Name())
 		return false
 	}
+	c.features.Store(uint32(protocol.ParseFeatures(m.GetFeatures()...)))
 	return c.authenticate(id, ident, protocol.Encoding(c.enc.Load()))
 }
 
@@ -177,6 +178,7 @@ func (c *conn) authenticate(id uint32, ident auth.Identity, enc protocol.Encodin
 		IdleTimeoutMs:  uint32(cfg.IdleTimeout / time.Millisecond),
 		MaxFrameBytes:  uint32(cfg.MaxFrameBytes),
 		ServerTime:     time.Now().UnixMilli(),
+		Features:       c.Features().Names(),
 	}}})
 	c.loggedIn()
 	return true

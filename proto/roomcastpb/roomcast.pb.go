@@ -1248,7 +1248,13 @@ type Connect struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Token string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
 	// Free-form client name and version, for logs ("roomcast-js/1.0").
-	Client        string `protobuf:"bytes,2,opt,name=client,proto3" json:"client,omitempty"`
+	Client string `protobuf:"bytes,2,opt,name=client,proto3" json:"client,omitempty"`
+	// h7: the optional frame kinds this client understands, by name
+	// ("room_count": RoomCount pushes). The server pushes such frames only
+	// to connections that named them; names it does not know are ignored.
+	// A client given its token at the handshake names them in the URL
+	// (?features=room_count, comma-separated).
+	Features      []string `protobuf:"bytes,60,rep,name=features,proto3" json:"features,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1297,6 +1303,13 @@ func (x *Connect) GetClient() string {
 	return ""
 }
 
+func (x *Connect) GetFeatures() []string {
+	if x != nil {
+		return x.Features
+	}
+	return nil
+}
+
 // Connected answers Connect (or is pushed right after a handshake that carried
 // a valid token, with id 0).
 type Connected struct {
@@ -1310,7 +1323,10 @@ type Connected struct {
 	// Largest frame the server accepts.
 	MaxFrameBytes uint32 `protobuf:"varint,5,opt,name=max_frame_bytes,json=maxFrameBytes,proto3" json:"max_frame_bytes,omitempty"`
 	// Server time, unix milliseconds.
-	ServerTime    int64 `protobuf:"varint,6,opt,name=server_time,json=serverTime,proto3" json:"server_time,omitempty"`
+	ServerTime int64 `protobuf:"varint,6,opt,name=server_time,json=serverTime,proto3" json:"server_time,omitempty"`
+	// h7: the features (Connect.features) turned on for this connection:
+	// those the client named that this server knows.
+	Features      []string `protobuf:"bytes,60,rep,name=features,proto3" json:"features,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1385,6 +1401,13 @@ func (x *Connected) GetServerTime() int64 {
 		return x.ServerTime
 	}
 	return 0
+}
+
+func (x *Connected) GetFeatures() []string {
+	if x != nil {
+		return x.Features
+	}
+	return nil
 }
 
 type Ping struct {
@@ -4890,10 +4913,11 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x0eroom_moderated\x18I \x01(\v2\x1a.roomcast.v1.RoomModeratedH\x00R\rroomModerated\x127\n" +
 	"\n" +
 	"room_count\x18P \x01(\v2\x16.roomcast.v1.RoomCountH\x00R\troomCountB\x06\n" +
-	"\x04body\"7\n" +
+	"\x04body\"S\n" +
 	"\aConnect\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x16\n" +
-	"\x06client\x18\x02 \x01(\tR\x06client\"\xce\x01\n" +
+	"\x06client\x18\x02 \x01(\tR\x06client\x12\x1a\n" +
+	"\bfeatures\x18< \x03(\tR\bfeatures\"\xea\x01\n" +
 	"\tConnected\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12(\n" +
@@ -4901,7 +4925,8 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x0fidle_timeout_ms\x18\x04 \x01(\rR\ridleTimeoutMs\x12&\n" +
 	"\x0fmax_frame_bytes\x18\x05 \x01(\rR\rmaxFrameBytes\x12\x1f\n" +
 	"\vserver_time\x18\x06 \x01(\x03R\n" +
-	"serverTime\"\x06\n" +
+	"serverTime\x12\x1a\n" +
+	"\bfeatures\x18< \x03(\tR\bfeatures\"\x06\n" +
 	"\x04Ping\"'\n" +
 	"\x04Pong\x12\x1f\n" +
 	"\vserver_time\x18\x01 \x01(\x03R\n" +
