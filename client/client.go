@@ -169,6 +169,9 @@ type Stats struct {
 	Missed     uint64 // messages reported missed
 	Reconnects uint64
 	FramesIn   uint64
+	// Unknown counts frames of a kind this client does not know (from a
+	// newer server), skipped.
+	Unknown uint64
 }
 
 // Client is a roomcast connection that survives reconnects.
@@ -187,7 +190,7 @@ type Client struct {
 	off    offlineClient // client/offline.go
 	nextID atomic.Uint32
 	stats  struct {
-		notifies, pulls, acks, messages, dupes, missed, reconnects, framesIn atomic.Uint64
+		notifies, pulls, acks, messages, dupes, missed, reconnects, framesIn, unknown atomic.Uint64
 	}
 
 	ctx    context.Context
@@ -249,7 +252,7 @@ func (c *Client) Stats() Stats {
 	return Stats{
 		Notifies: c.stats.notifies.Load(), Pulls: c.stats.pulls.Load(), Acks: c.stats.acks.Load(),
 		Messages: c.stats.messages.Load(), Duplicates: c.stats.dupes.Load(), Missed: c.stats.missed.Load(),
-		Reconnects: c.stats.reconnects.Load(), FramesIn: c.stats.framesIn.Load(),
+		Reconnects: c.stats.reconnects.Load(), FramesIn: c.stats.framesIn.Load(), Unknown: c.stats.unknown.Load(),
 	}
 }
 

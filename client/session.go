@@ -97,7 +97,8 @@ func (c *Client) connectOnce(ctx context.Context, target string) (*session, erro
 	if dl, ok := ctx.Deadline(); ok {
 		_ = ws.SetReadDeadline(dl)
 	}
-	if err := s.write(&pb.Frame{Id: 1, Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: token, Client: "roomcast-go/1"}}}); err != nil {
+	if err := s.write(&pb.Frame{Id: 1, Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: token, Client: "roomcast-go/1",
+		Features: clientFeatures.Names()}}}); err != nil {
 		ws.Close()
 		return nil, err
 	}
@@ -106,6 +107,10 @@ func (c *Client) connectOnce(ctx context.Context, target string) (*session, erro
 		if err != nil {
 			ws.Close()
 			return nil, fmt.Errorf("client: connect: %w", err)
+		}
+		if f.Body == nil {
+			c.stats.unknown.Add(1)
+			continue // a frame kind this client does not know
 		}
 		if e := f.GetError(); e != nil {
 			ws.Close()
@@ -145,6 +150,13 @@ func (s *session) write(f *pb.Frame) error {
 	return nil
 }
 
+// clientFeatures are the optional frame kinds this SDK understands
+// (Connect.features).
+const clientFeatures = protocol.FeatureRoomCount
+
+// read returns the next frame. A frame of a kind this client does not
+// know (a newer server's) comes back without a body, for the caller to
+// skip: new frame kinds must never break an older client.
 func (s *session) read() (*pb.Frame, error) {
 	mt, data, err := s.ws.ReadMessage()
 	if err != nil {
@@ -154,7 +166,11 @@ func (s *session) read() (*pb.Frame, error) {
 	if !ok {
 		return nil, errors.New("client: unexpected message type")
 	}
-	return protocol.Decode(enc, data)
+	f, err := protocol.Decode(enc, data)
+	if errors.Is(err, protocol.ErrUnknownOp) && f != nil {
+		return f, nil
+	}
+	return f, err
 }
 
 // request sends f with id and waits for the frame answering it.
@@ -254,6 +270,10 @@ func (s *session) readLoop() {
 		}
 		s.lastRecv.Store(time.Now().UnixNano())
 		s.c.stats.framesIn.Add(1)
+		if f.Body == nil {
+			s.c.stats.unknown.Add(1)
+			continue // a frame kind this client does not know
+		}
 		s.handle(f)
 	}
 }
