@@ -158,6 +158,12 @@ async function newCodec(encoding, url) {
   };
 }
 
+// FEATURES are the optional frame kinds this SDK understands, named in
+// Connect (docs/protocol.md, "Features"): the server pushes RoomCount only
+// to clients that name "room_count". Frames of a kind the SDK does not know
+// (a newer server's) are decoded to objects without a known key and
+// skipped.
+const FEATURES = ["room_count"];
 const PULL_STALE_MS = 2000; // an unanswered pull blocks the next one this long
 const MAX_REDIRECTS = 3;
 // Liveness (as the Go SDK's client.SilentPings, client.MinSilent): the
@@ -539,7 +545,7 @@ export class RoomcastClient {
       }, this.opt.requestTimeoutMs);
       if (codec.binary) ws.binaryType = "arraybuffer";
       ws.onopen = () => {
-        ws.send(codec.encode({ id: 1, connect: { token, client: "roomcast-js/1" } }));
+        ws.send(codec.encode({ id: 1, connect: { token, client: "roomcast-js/1", features: FEATURES } }));
         this.lastSend = Date.now();
       };
       ws.onmessage = (ev) => {
