@@ -87,7 +87,7 @@ async function start(roomName, user) {
   setState("connecting…", "wait");
   const c = new RoomcastClient({
     url: wsURL(),
-    tokenFunc: async () => (currentToken = await token(user)),
+    tokenFunc: () => token(user),
     // Protobuf frames (the SDK's default); ?enc=json for readable frames.
     encoding: param("enc") === "json" ? "json" : "protobuf",
   });
