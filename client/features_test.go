@@ -2,10 +2,7 @@ package client
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,45 +17,22 @@ import (
 // client stays connected and goes on reading. It also names the features
 // it understands in Connect.
 func TestUnknownFrameKindIsSkipped(t *testing.T) {
-	for _, json := range []bool{false, true} {
-		name := "binary"
-		// Frame field 99, empty (binary); a key no Frame has (JSON).
-		unknown := []byte("\x9a\x06\x00")
-		if json {
-			name, unknown = "json", []byte(`{"frameFromTheFuture":{"room":"r","n":1}}`)
+	for _, enc := range []protocol.Encoding{protocol.Binary, protocol.JSON} {
+		unknown := []byte("\x9a\x06\x00") // Frame field 99, empty
+		if enc == protocol.JSON {
+			unknown = []byte(`{"frameFromTheFuture":{"room":"r","n":1}}`)
 		}
-		t.Run(name, func(t *testing.T) {
+		t.Run(enc.String(), func(t *testing.T) {
 			connect := make(chan *pb.Connect, 1)
-			up := websocket.Upgrader{}
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				ws, err := up.Upgrade(w, r, nil)
-				if err != nil {
-					return
-				}
-				defer ws.Close()
-				mt, data, err := ws.ReadMessage()
-				if err != nil {
-					return
-				}
-				enc, _ := protocol.EncodingOf(mt)
-				f, err := protocol.Decode(enc, data)
-				if err != nil || f.GetConnect() == nil {
-					t.Errorf("fake server: first frame %v %v", f, err)
-					return
-				}
-				connect <- f.GetConnect()
-				write := func(f *pb.Frame) {
-					b, _ := protocol.Encode(enc, f)
-					_ = ws.WriteMessage(enc.MessageType(), b)
-				}
+			url := fakeServer(t, func(_ int, ws *websocket.Conn, c *pb.Frame, write func(*pb.Frame)) {
+				connect <- c.GetConnect()
 				_ = ws.WriteMessage(enc.MessageType(), unknown) // before Connected
-				write(connected(f.Id))
+				write(connected(c.Id))
 				_ = ws.WriteMessage(enc.MessageType(), unknown)
-				mt, data, err = ws.ReadMessage()
+				_, data, err := ws.ReadMessage()
 				if err != nil {
 					return
 				}
-				enc, _ = protocol.EncodingOf(mt)
 				j, err := protocol.Decode(enc, data)
 				if err != nil || j.GetJoin() == nil {
 					t.Errorf("fake server: want a Join, got %v %v", j, err)
@@ -69,10 +43,9 @@ func TestUnknownFrameKindIsSkipped(t *testing.T) {
 				write(&pb.Frame{Body: &pb.Frame_Notify{Notify: &pb.Notify{Room: "r", Seq: 1, Complete: true,
 					Messages: []*pb.RoomMessage{{Seq: 1, MsgId: 7, Body: "after the unknown frame"}}}}})
 				_, _, _ = ws.ReadMessage() // until the client closes
-			}))
-			defer srv.Close()
+			})
 			got := make(chan string, 1)
-			c, err := Dial(context.Background(), Options{URL: "ws" + strings.TrimPrefix(srv.URL, "http"), Token: "t", JSON: json,
+			c, err := Dial(context.Background(), Options{URL: url, Token: "t", JSON: enc == protocol.JSON,
 				OnMessage: func(_ string, m *pb.RoomMessage) { got <- m.Body }})
 			if err != nil {
 				t.Fatalf("connect with an unknown frame before Connected: %v", err)
