@@ -21,6 +21,14 @@ import (
 // embedded mode, a client of each room's owner in a cluster.
 type Rooms interface {
 	Send(ctx context.Context, req room.SendRequest) (room.Accepted, error)
+	// SendMany sends messages in order, one result each (batch publish).
+	SendMany(ctx context.Context, reqs []room.SendRequest) []room.SendResult
+	// Create creates a room with its options; CloseRoom closes it.
+	Create(roomID string, opts room.CreateOptions) error
+	CloseRoom(roomID string) error
+	// SetAttrs and GetAttrs change and read a room's attributes.
+	SetAttrs(ctx context.Context, roomID string, c room.AttrChange) (room.Attrs, error)
+	GetAttrs(roomID string) (room.Attrs, error)
 	Mute(roomID, user string, d time.Duration) error
 	Unmute(roomID, user string) error
 	Ban(roomID, user string, d time.Duration) error
@@ -140,6 +148,8 @@ type handlerFunc func(c *call) (any, error)
 func (h *Handler) routesTable() {
 	h.route("POST /api/v1/notices", adminOnly, h.noticeAll)
 	h.route("POST /api/v1/rooms/{room}/notices", adminOnly, h.notice)
+	h.route("POST /api/v1/rooms/{room}/messages", adminOnly, h.publish)
+	h.route("POST /api/v1/rooms/{room}/messages/batch", adminOnly, h.publishBatch)
 	h.route("POST /api/v1/rooms/{room}/mutes", adminOnly, h.mute)
 	h.route("DELETE /api/v1/rooms/{room}/mutes/{user}", adminOnly, h.unmute)
 	h.route("POST /api/v1/rooms/{room}/bans", adminOnly, h.ban)
@@ -154,6 +164,10 @@ func (h *Handler) routesTable() {
 	h.route("PUT /api/v1/rooms/{room}/ring", adminOnly, h.setRing)
 	h.route("GET /api/v1/rooms/{room}", adminOnly, h.stats)
 	h.route("GET /api/v1/rooms", adminOnly, h.top)
+	h.route("POST /api/v1/rooms", adminOnly, h.createRoom)
+	h.route("DELETE /api/v1/rooms/{room}", adminOnly, h.closeRoom)
+	h.route("GET /api/v1/rooms/{room}/attrs", adminOnly, h.getAttrs)
+	h.route("PATCH /api/v1/rooms/{room}/attrs", adminOnly, h.setAttrs)
 	h.route("GET /api/v1/rooms/{room}/viewers", anyUser, h.viewers)
 	h.moderationRoutes()
 	h.drainRoutes()

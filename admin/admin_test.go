@@ -43,6 +43,12 @@ func (unimplemented) Kick(string, string) error                { panic("unused")
 func (unimplemented) Whitelist(string, string, bool) error     { panic("unused") }
 func (unimplemented) SetLimit(string, *room.Limit) error       { panic("unused") }
 func (unimplemented) Top(int) []room.Info                      { panic("unused") }
+func (unimplemented) Create(string, room.CreateOptions) error  { panic("unused") }
+func (unimplemented) CloseRoom(string) error                   { panic("unused") }
+func (unimplemented) SetAttrs(context.Context, string, room.AttrChange) (room.Attrs, error) {
+	panic("unused")
+}
+func (unimplemented) GetAttrs(string) (room.Attrs, error) { panic("unused") }
 
 func (f *fakeRooms) Send(_ context.Context, req room.SendRequest) (room.Accepted, error) {
 	if f.err != nil {
@@ -50,6 +56,13 @@ func (f *fakeRooms) Send(_ context.Context, req room.SendRequest) (room.Accepted
 	}
 	f.sent = append(f.sent, req)
 	return room.Accepted{Seq: uint64(len(f.sent)), MsgID: 1 << 62, Priority: true}, nil
+}
+func (f *fakeRooms) SendMany(ctx context.Context, reqs []room.SendRequest) []room.SendResult {
+	out := make([]room.SendResult, len(reqs))
+	for i, r := range reqs {
+		out[i].Accepted, out[i].Err = f.Send(ctx, r)
+	}
+	return out
 }
 func (f *fakeRooms) Rooms() []string { return []string{"a", "b", "c"} }
 func (f *fakeRooms) Info(id string) (room.Info, error) {

@@ -36,6 +36,8 @@ const (
 	CodeMessageTooLarge  = "MESSAGE_TOO_LARGE"      // 400: notice over room.max_body_bytes
 	CodeBanned           = "BANNED"                 // 409: the notice's sender is banned in the room
 	CodeMuted            = "MUTED"                  // 409: the notice's sender is muted in the room
+	CodeRateLimited      = "RATE_LIMITED"           // 429: a normal-class publish over the room's upstream limit
+	CodeRoomClosed       = "ROOM_CLOSED"            // 410: the room was closed (create it again to reopen)
 	CodeUnavailable      = "UNAVAILABLE"            // 503: retry (e.g. the room's owner is moving)
 	CodeMsgNotFound      = "ROOM_MESSAGE_NOT_FOUND" // 404: no message with that seq in the room
 	CodeInternal         = "INTERNAL"               // 500: a bug
@@ -50,6 +52,7 @@ var documented = []pb.Error_Code{
 	pb.Error_ROOM_NOT_FOUND, pb.Error_NOT_FOUND, pb.Error_METHOD_NOT_ALLOWED, pb.Error_MESSAGE_TOO_LARGE,
 	pb.Error_BANNED, pb.Error_MUTED, pb.Error_UNAVAILABLE, pb.Error_INTERNAL,
 	pb.Error_ROOM_MESSAGE_NOT_FOUND, pb.Error_DELETE_FORBIDDEN, pb.Error_MODERATION_FORBIDDEN,
+	pb.Error_RATE_LIMITED, pb.Error_ROOM_CLOSED,
 }
 
 // Codes lists every documented code with its HTTP status.

@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"unicode/utf8"
 
 	"github.com/roomcast/roomcast/internal/errcode"
@@ -33,6 +34,12 @@ type BroadcastResult struct {
 	Rooms  int            `json:"rooms"`  // rooms that accepted it
 	Failed int            `json:"failed"` // rooms that refused it (gone meanwhile, ...)
 	Errors []NoticeFailed `json:"errors"` // the first maxFailures refusals
+	// Nodes reports per node (in a cluster; one entry in embedded mode)
+	// what was sent and what failed (nodes.go).
+	Nodes []NodeNotice `json:"nodes"`
+	// NodesFailed counts nodes that did not say which rooms they own, even
+	// when asked twice: their rooms did not get the notice.
+	NodesFailed int `json:"nodes_failed"`
 }
 
 // NoticeFailed is one room that refused a notice to all rooms.
@@ -100,17 +107,31 @@ func (h *Handler) noticeAll(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := BroadcastResult{Errors: []NoticeFailed{}}
-	for _, id := range h.d.Rooms.Rooms() {
-		if _, err := h.send(c.r.Context(), id, req); err != nil {
-			res.Failed++
-			if len(res.Errors) < maxFailures {
-				res.Errors = append(res.Errors, NoticeFailed{Room: id, Error: errorBody(errcode.Of(err), err.Error())})
-			}
-			continue
+	res := BroadcastResult{Errors: []NoticeFailed{}, Nodes: []NodeNotice{}}
+	for _, nr := range h.roomsByNode() {
+		nn := NodeNotice{Node: nr.Node, Attempts: nr.Attempts}
+		if nr.Err != nil {
+			nn.Error = nodeError(nr.Err)
+			res.NodesFailed++
 		}
-		res.Rooms++
+		for _, id := range nr.Rooms {
+			if _, err := h.send(c.r.Context(), id, req); err != nil {
+				res.Failed++
+				nn.Failed++
+				if len(res.Errors) < maxFailures {
+					res.Errors = append(res.Errors, NoticeFailed{Room: id, Error: errorBody(errcode.Of(err), err.Error())})
+				}
+				continue
+			}
+			res.Rooms++
+			nn.Rooms++
+		}
+		res.Nodes = append(res.Nodes, nn)
 	}
-	h.log.Info("admin: system notice to all rooms", "by", c.who, "rooms", res.Rooms, "failed", res.Failed)
+	lvl := slog.LevelInfo
+	if res.NodesFailed > 0 {
+		lvl = slog.LevelWarn
+	}
+	h.log.Log(c.r.Context(), lvl, "admin: system notice to all rooms", "by", c.who, "rooms", res.Rooms, "failed", res.Failed, "nodes_failed", res.NodesFailed)
 	return res, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -114,6 +115,19 @@ type Options struct {
 	OnMissed func(room string, n uint64)
 	// OnKick reports removal from a room (room empty: the connection).
 	OnKick func(room string, reason pb.Kick_Reason)
+	// OnReset is told that a room was reset while the client was away (it
+	// resumed with the epoch of an earlier incarnation of the room): its
+	// cursors start over and the new room's messages follow from its
+	// beginning (the ring's oldest). Optional.
+	OnReset func(room string)
+	// OnViewers receives a joined room's viewer count whenever the server
+	// pushes it (a RoomCount frame: when it changed by more than
+	// room.count_threshold, or every room.count_interval). Optional.
+	OnViewers func(room string, viewers uint64)
+	// OnAttrs receives a joined room's whole attribute map when it changes
+	// (on join and resume, and for each change the server sends; see
+	// Attrs). Optional.
+	OnAttrs func(room string, attrs map[string]string)
 	// OnState reports connection changes: true when (re)connected and every
 	// room rejoined, false when the connection broke.
 	OnState func(connected bool, err error)
@@ -159,6 +173,9 @@ type Stats struct {
 	// Drains counts reconnects a draining node asked for (Kick SHUTDOWN
 	// with reconnect_after_ms): waited for, not counted as failures.
 	Drains uint64
+	// Unknown counts frames of a kind this client does not know (from a
+	// newer server), skipped.
+	Unknown uint64
 }
 
 // Client is a roomcast connection that survives reconnects.
@@ -178,7 +195,7 @@ type Client struct {
 	off    offlineClient // client/offline.go
 	nextID atomic.Uint32
 	stats  struct {
-		notifies, pulls, acks, messages, dupes, missed, reconnects, framesIn, drains atomic.Uint64
+		notifies, pulls, acks, messages, dupes, missed, reconnects, framesIn, drains, unknown atomic.Uint64
 	}
 
 	ctx    context.Context
@@ -194,6 +211,8 @@ type roomState struct {
 	joined    bool
 	resume    bool      // the Join in flight is a resume
 	pulling   time.Time // when the full pull in flight was sent (zero: none)
+	epoch     uint64    // the room's incarnation (Joined.epoch)
+	attrs     roomAttrs // the room's attributes (attrs.go)
 }
 
 // Dial connects and authenticates. It returns once the first connection is
@@ -238,7 +257,7 @@ func (c *Client) Stats() Stats {
 	return Stats{
 		Notifies: c.stats.notifies.Load(), Pulls: c.stats.pulls.Load(), Acks: c.stats.acks.Load(),
 		Messages: c.stats.messages.Load(), Duplicates: c.stats.dupes.Load(), Missed: c.stats.missed.Load(),
-		Reconnects: c.stats.reconnects.Load(), FramesIn: c.stats.framesIn.Load(), Drains: c.stats.drains.Load(),
+		Reconnects: c.stats.reconnects.Load(), FramesIn: c.stats.framesIn.Load(), Drains: c.stats.drains.Load(), Unknown: c.stats.unknown.Load(),
 	}
 }
 
@@ -339,7 +358,7 @@ func (c *Client) resume(ctx context.Context, s *session) error {
 		if r.joined {
 			r.pulling = time.Time{}
 			r.resume = true
-			joins = append(joins, &pb.Join{Room: r.name, Resume: true, AfterSeq: r.seq, AfterPseq: r.pseq})
+			joins = append(joins, &pb.Join{Room: r.name, Resume: true, AfterSeq: r.seq, AfterPseq: r.pseq, Epoch: r.epoch})
 		}
 	}
 	c.mu.Unlock()
@@ -436,13 +455,35 @@ func (c *Client) expectJoin(room string, resume bool) {
 // Notify of the room is read. On a fresh join the cursors start at the
 // heads; on a resume they stay, unless the room restarted below them.
 func (c *Client) onJoined(j *pb.Joined) {
+	reset, attrs := c.recordJoin(j)
+	if reset && c.opt.OnReset != nil {
+		c.opt.OnReset(j.Room)
+	}
+	if attrs != nil {
+		c.tellAttrs(j.Room, attrs)
+	}
+}
+
+// recordJoin records the join under c.mu and reports whether the room
+// was reset (Joined.reset: an earlier room's cursors; the server starts
+// from the new room's beginning) and returns the attribute map when the
+// Joined changed it.
+func (c *Client) recordJoin(j *pb.Joined) (reset bool, attrs map[string]string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r := c.rooms[j.Room]
 	if r == nil {
-		return // left meanwhile
+		return false, nil // left meanwhile
 	}
 	r.joined = true
+	r.epoch = j.GetEpoch()
+	if r.attrs.fromJoined(j) {
+		attrs = maps.Clone(r.attrs.m)
+	}
+	if j.GetReset_() {
+		r.seq, r.pseq, r.resume = 0, 0, false
+		return true, attrs
+	}
 	if !r.resume || j.GetSeq() < r.seq {
 		r.seq = j.GetSeq()
 	}
@@ -450,6 +491,7 @@ func (c *Client) onJoined(j *pb.Joined) {
 		r.pseq = j.GetPseq()
 	}
 	r.resume = false
+	return false, attrs
 }
 
 // Leave exits a room.

@@ -16,7 +16,8 @@ import (
 )
 
 // fakeServer speaks just enough of the protocol for one test: serve gets
-// each connection after its Connect frame was read, with a write func.
+// each connection after its Connect frame was read, with a write func
+// (in the encoding the client spoke).
 func fakeServer(t *testing.T, serve func(n int, ws *websocket.Conn, connect *pb.Frame, write func(*pb.Frame))) string {
 	t.Helper()
 	var mu sync.Mutex
@@ -28,15 +29,16 @@ func fakeServer(t *testing.T, serve func(n int, ws *websocket.Conn, connect *pb.
 			return
 		}
 		defer ws.Close()
-		write := func(f *pb.Frame) {
-			b, _ := protocol.Encode(protocol.Binary, f)
-			_ = ws.WriteMessage(websocket.BinaryMessage, b)
-		}
-		_, data, err := ws.ReadMessage()
+		mt, data, err := ws.ReadMessage()
 		if err != nil {
 			return
 		}
-		f, err := protocol.Decode(protocol.Binary, data)
+		enc, _ := protocol.EncodingOf(mt)
+		write := func(f *pb.Frame) {
+			b, _ := protocol.Encode(enc, f)
+			_ = ws.WriteMessage(enc.MessageType(), b)
+		}
+		f, err := protocol.Decode(enc, data)
 		if err != nil || f.GetConnect() == nil {
 			t.Errorf("fake server: first frame %v %v", f, err)
 			return

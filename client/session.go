@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -96,7 +97,8 @@ func (c *Client) connectOnce(ctx context.Context, target string) (*session, erro
 	if dl, ok := ctx.Deadline(); ok {
 		_ = ws.SetReadDeadline(dl)
 	}
-	if err := s.write(&pb.Frame{Id: 1, Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: token, Client: "roomcast-go/1"}}}); err != nil {
+	if err := s.write(&pb.Frame{Id: 1, Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: token, Client: "roomcast-go/1",
+		Features: clientFeatures.Names()}}}); err != nil {
 		ws.Close()
 		return nil, err
 	}
@@ -105,6 +107,10 @@ func (c *Client) connectOnce(ctx context.Context, target string) (*session, erro
 		if err != nil {
 			ws.Close()
 			return nil, fmt.Errorf("client: connect: %w", err)
+		}
+		if f.Body == nil {
+			c.stats.unknown.Add(1)
+			continue // a frame kind this client does not know
 		}
 		if e := f.GetError(); e != nil {
 			ws.Close()
@@ -144,6 +150,13 @@ func (s *session) write(f *pb.Frame) error {
 	return nil
 }
 
+// clientFeatures are the optional frame kinds this SDK understands
+// (Connect.features).
+const clientFeatures = protocol.FeatureRoomCount
+
+// read returns the next frame. A frame of a kind this client does not
+// know (a newer server's) comes back without a body, for the caller to
+// skip: new frame kinds must never break an older client.
 func (s *session) read() (*pb.Frame, error) {
 	mt, data, err := s.ws.ReadMessage()
 	if err != nil {
@@ -153,7 +166,11 @@ func (s *session) read() (*pb.Frame, error) {
 	if !ok {
 		return nil, errors.New("client: unexpected message type")
 	}
-	return protocol.Decode(enc, data)
+	f, err := protocol.Decode(enc, data)
+	if errors.Is(err, protocol.ErrUnknownOp) && f != nil {
+		return f, nil
+	}
+	return f, err
 }
 
 // request sends f with id and waits for the frame answering it.
@@ -253,6 +270,10 @@ func (s *session) readLoop() {
 		}
 		s.lastRecv.Store(time.Now().UnixNano())
 		s.c.stats.framesIn.Add(1)
+		if f.Body == nil {
+			s.c.stats.unknown.Add(1)
+			continue // a frame kind this client does not know
+		}
 		s.handle(f)
 	}
 }
@@ -264,6 +285,9 @@ func (s *session) handle(f *pb.Frame) {
 	}
 	if j := f.GetJoined(); j != nil {
 		c.onJoined(j)
+	}
+	if rc := f.GetRoomCount(); rc != nil && c.opt.OnViewers != nil {
+		c.opt.OnViewers(rc.Room, rc.Viewers)
 	}
 	c.onOfflineFrame(s, f)
 	if f.Id != 0 {
@@ -392,6 +416,7 @@ func (c *Client) apply(room string, msgs []*pb.RoomMessage, missed uint64) {
 		return
 	}
 	fresh := msgs[:0:0]
+	var attrs map[string]string // the map after an attribute change
 	for _, m := range msgs {
 		cur := &r.seq
 		if m.Priority {
@@ -402,9 +427,18 @@ func (c *Client) apply(room string, msgs []*pb.RoomMessage, missed uint64) {
 			continue
 		}
 		*cur = m.Seq
+		if isAttrs, changed := r.attrs.apply(m); isAttrs {
+			if changed {
+				attrs = maps.Clone(r.attrs.m)
+			}
+			continue
+		}
 		fresh = append(fresh, m)
 	}
 	c.mu.Unlock()
+	if attrs != nil {
+		c.tellAttrs(room, attrs)
+	}
 	if missed > 0 {
 		c.stats.missed.Add(missed)
 		if c.opt.OnMissed != nil {

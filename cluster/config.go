@@ -35,9 +35,6 @@ type Config struct {
 	// HandoverRate is how many misplaced connections per second a node
 	// redirects to their new owner after a membership change. Default 2000.
 	HandoverRate int `yaml:"handover_rate"`
-	// SessionTTL is how long a session registry entry lives without a
-	// refresh (a node that died without cleaning up). Default 90s.
-	SessionTTL time.Duration `yaml:"session_ttl"`
 	// OutboxBytes bounds the deliveries queued for one destination node;
 	// past it deliveries are dropped (counted) and the receiver fills the
 	// gap from the room store. Default 8 MiB.
@@ -71,9 +68,6 @@ func (c Config) WithDefaults() Config {
 	if c.HandoverRate == 0 {
 		c.HandoverRate = 2000
 	}
-	if c.SessionTTL == 0 {
-		c.SessionTTL = 90 * time.Second
-	}
 	if c.OutboxBytes == 0 {
 		c.OutboxBytes = 8 << 20
 	}
@@ -93,8 +87,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("cluster.announce_interval: must not be negative, got %v", c.AnnounceInterval)
 	case c.LeaveInterval < 0:
 		return fmt.Errorf("cluster.leave_interval: must not be negative, got %v", c.LeaveInterval)
-	case c.SessionTTL < 0:
-		return fmt.Errorf("cluster.session_ttl: must not be negative, got %v", c.SessionTTL)
 	case c.SessionTimeout != 0 && c.SessionTimeout < 400*time.Millisecond:
 		return fmt.Errorf("cluster.session_timeout: %v is below ZooKeeper's minimum", c.SessionTimeout)
 	case c.HandoverRate < 0:

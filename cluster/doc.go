@@ -1,9 +1,9 @@
 // Package cluster makes several roomcast nodes one service: it registers
 // the node with the placement component, routes room operations to each
 // room's owner, carries accepted room messages from the owner to the nodes
-// with viewers (once per node, never per viewer), keeps the session
-// registry in Redis, and hands rooms and users over when the membership
-// changes. docs/cluster.md explains the design and its costs.
+// with viewers (once per node, never per viewer), delivers live frames to
+// users on their owner node (placement, no registry), and hands rooms and
+// users over when the membership changes. docs/cluster.md explains the design and its costs.
 //
 // Nodes talk through Redis sharded pub/sub: every node subscribes to its
 // own channel and others publish clusterpb.Envelopes to it. Requests
@@ -13,6 +13,6 @@
 //
 // Node.Start starts: the subscription drainer, delivery workers, request
 // workers, one publisher per destination node, the handover worker, the
-// announcer and the session registry writer. Close stops them all, in
+// announcer. Close stops them all, in
 // order, and waits. Every exported method is safe for concurrent use.
 package cluster

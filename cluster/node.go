@@ -39,6 +39,12 @@ type LocalRooms interface {
 	Kick(roomID, user string) error
 	Whitelist(roomID, user string, allow bool) error
 	SetLimit(roomID string, l *room.Limit) error
+	// Lifecycle (lifecycle.go).
+	Create(roomID string, opts room.CreateOptions) error
+	CloseRoom(roomID string) error
+	// Attributes (attrs.go).
+	SetAttrs(ctx context.Context, roomID string, c room.AttrChange) (room.Attrs, error)
+	GetAttrs(roomID string) (room.Attrs, error)
 }
 
 // LocalFanout is this node's message service.
@@ -47,6 +53,7 @@ type LocalFanout interface {
 	Heads(roomID string) (seq, pseq uint64, ok bool)
 	KickUser(roomID, user string, reason pb.Kick_Reason) int
 	LocalViewers() map[string]int
+	SetViewerCount(roomID string, viewers int) int
 }
 
 var _ LocalFanout = (*fanout.Service)(nil)
@@ -83,7 +90,6 @@ type Node struct {
 	log     *slog.Logger
 	metrics *metrics
 	t       *transport
-	reg     *Registry
 
 	rooms LocalRooms
 	fan   LocalFanout
@@ -133,8 +139,6 @@ func New(d Deps, cfg Config) (*Node, error) {
 	}
 	n.metrics = m
 	n.t = newTransport(d.Redis, d.KeyPrefix, n.self, n.log, m, n.handle)
-	n.reg = newRegistry(d.Redis, d.KeyPrefix, n.self, cfg.SessionTTL, n.log)
-	n.reg.isMember = n.isMember
 	return n, nil
 }
 
@@ -142,9 +146,6 @@ func New(d Deps, cfg Config) (*Node, error) {
 func (n *Node) Wire(rooms LocalRooms, fan LocalFanout, sess LocalSessions) {
 	n.rooms, n.fan, n.sess = rooms, fan, sess
 }
-
-// Registry is the node's session registry (the gateway's Sessions).
-func (n *Node) Registry() *Registry { return n.reg }
 
 // Start subscribes to the node's channel, registers with the placement
 // component and starts the hand-over and announcement loops.
@@ -155,14 +156,12 @@ func (n *Node) Start(ctx context.Context) error {
 	if err := n.t.start(ctx); err != nil {
 		return err
 	}
-	n.reg.start()
 	if err := n.d.Members.Start(ctx, func(placement.View, bool) {
 		select {
 		case n.viewSig <- struct{}{}:
 		default:
 		}
 	}); err != nil {
-		n.reg.close(ctx)
 		n.t.close()
 		return err
 	}
@@ -180,7 +179,7 @@ func (n *Node) Start(ctx context.Context) error {
 
 // Close leaves the cluster: deregister first (the others take the node's
 // rooms and users over at once), then stop the loops, flush the outboxes,
-// unsubscribe and remove this node's sessions from the registry.
+// and unsubscribe.
 func (n *Node) Close(ctx context.Context) error {
 	var err error
 	n.closeOnce.Do(func() {
@@ -203,7 +202,6 @@ func (n *Node) Close(ctx context.Context) error {
 			o.close()
 		}
 		n.t.close()
-		n.reg.close(ctx)
 	})
 	return err
 }
@@ -215,17 +213,6 @@ func (n *Node) view() (placement.View, bool) {
 		n.wasFenced.Store(true)
 	}
 	return v, ok
-}
-
-// isMember reports whether node is in the latest view (fenced or not: a
-// stale view is the best guess there is); true before the first view.
-func (n *Node) isMember(node string) bool {
-	v, _ := n.d.Members.View()
-	if len(v.Nodes) == 0 {
-		return true
-	}
-	_, in := v.Node(node)
-	return in
 }
 
 // View returns the membership view in use, and false while fenced.

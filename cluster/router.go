@@ -133,7 +133,8 @@ func (n *Node) Join(ctx context.Context, req room.JoinRequest) (room.JoinInfo, e
 			return err
 		}
 		j := rep.GetJoined()
-		info = room.JoinInfo{Seq: j.GetSeq(), PSeq: j.GetPseq(), Viewers: int(j.GetViewers())}
+		info = room.JoinInfo{Seq: j.GetSeq(), PSeq: j.GetPseq(), Viewers: int(j.GetViewers()), Epoch: j.GetEpoch(),
+			Attrs: room.Attrs{Version: j.GetAttrsVersion(), Attrs: j.GetAttrs()}}
 		return nil
 	})
 	return info, err
@@ -179,7 +180,7 @@ func (n *Node) SendMany(ctx context.Context, reqs []room.SendRequest) []room.Sen
 
 // sendRun sends messages that are all for one room, at its owner.
 func (n *Node) sendRun(ctx context.Context, reqs []room.SendRequest, res []room.SendResult) {
-	err := n.route(ctx, "send", reqs[0].Room, func() error {
+	err := n.route(ctx, sendOp(reqs), reqs[0].Room, func() error {
 		out := n.rooms.SendMany(ctx, reqs)
 		if err := wholeRefusal(out); err != nil {
 			return err
@@ -189,7 +190,7 @@ func (n *Node) sendRun(ctx context.Context, reqs []room.SendRequest, res []room.
 	}, func(ctx context.Context, owner string) error {
 		items := make([]*cpb.SendRequest, len(reqs))
 		for i, r := range reqs {
-			items[i] = &cpb.SendRequest{Room: r.Room, From: r.From, Body: r.Body, Kind: r.Kind, Priority: r.Priority, Privileged: r.Privileged, ClientMsgId: r.ClientMsgID, Roles: r.Roles}
+			items[i] = sendToWire(r)
 		}
 		rep, err := n.call(ctx, owner, &cpb.Envelope{Body: &cpb.Envelope_SendBatch{SendBatch: &cpb.SendBatch{Items: items}}})
 		if err != nil {
@@ -204,8 +205,7 @@ func (n *Node) sendRun(ctx context.Context, reqs []room.SendRequest, res []room.
 				res[i] = room.SendResult{Err: failureErr(f)}
 				continue
 			}
-			s := it.GetSent()
-			res[i] = room.SendResult{Accepted: room.Accepted{Seq: s.GetSeq(), MsgID: s.GetMsgId(), Priority: s.GetPriority(), Duplicate: s.GetDuplicate()}}
+			res[i] = room.SendResult{Accepted: acceptedFromWire(it.GetSent())}
 		}
 		return nil
 	})
@@ -403,7 +403,8 @@ func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 		if err != nil {
 			return failure(err)
 		}
-		return &cpb.Envelope{Body: &cpb.Envelope_Joined{Joined: &cpb.JoinReply{Seq: info.Seq, Pseq: info.PSeq, Viewers: uint64(max(info.Viewers, 0))}}}
+		return &cpb.Envelope{Body: &cpb.Envelope_Joined{Joined: &cpb.JoinReply{Seq: info.Seq, Pseq: info.PSeq, Viewers: uint64(max(info.Viewers, 0)), Epoch: info.Epoch,
+			Attrs: info.Attrs.Attrs, AttrsVersion: info.Attrs.Version}}}
 	case *cpb.Envelope_LeaveBatch:
 		for _, it := range b.LeaveBatch.Items {
 			_ = n.rooms.LeaveMany(ctx, it.Room, env.From, int(it.Count))
@@ -416,15 +417,15 @@ func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 		return done()
 	case *cpb.Envelope_Send: // single sends of nodes from before SendBatch
 		s := b.Send
-		acc, err := n.rooms.Send(ctx, room.SendRequest{Room: s.Room, From: s.From, Body: s.Body, Kind: s.Kind, Priority: s.Priority, Privileged: s.Privileged, ClientMsgID: s.ClientMsgId, Roles: s.Roles})
+		acc, err := n.rooms.Send(ctx, sendFromWire(s))
 		if err != nil {
 			return failure(err)
 		}
-		return &cpb.Envelope{Body: &cpb.Envelope_Sent{Sent: &cpb.SendReply{Seq: acc.Seq, MsgId: acc.MsgID, Priority: acc.Priority, Duplicate: acc.Duplicate}}}
+		return &cpb.Envelope{Body: &cpb.Envelope_Sent{Sent: acceptedToWire(acc)}}
 	case *cpb.Envelope_SendBatch:
 		reqs := make([]room.SendRequest, len(b.SendBatch.Items))
 		for i, s := range b.SendBatch.Items {
-			reqs[i] = room.SendRequest{Room: s.Room, From: s.From, Body: s.Body, Kind: s.Kind, Priority: s.Priority, Privileged: s.Privileged, ClientMsgID: s.ClientMsgId, Roles: s.Roles}
+			reqs[i] = sendFromWire(s)
 		}
 		if len(reqs) == 0 || slices.ContainsFunc(reqs, func(r room.SendRequest) bool { return r.Room != reqs[0].Room }) {
 			return failure(room.ErrInvalid)
@@ -439,9 +440,21 @@ func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 				items[i] = &cpb.SendResult{Failure: failure(r.Err).GetFailure()}
 				continue
 			}
-			items[i] = &cpb.SendResult{Sent: &cpb.SendReply{Seq: r.Seq, MsgId: r.MsgID, Priority: r.Priority, Duplicate: r.Duplicate}}
+			items[i] = &cpb.SendResult{Sent: acceptedToWire(r.Accepted)}
 		}
 		return &cpb.Envelope{Body: &cpb.Envelope_SentBatch{SentBatch: &cpb.SendBatchReply{Items: items}}}
+	case *cpb.Envelope_RoomAttrs:
+		return n.answerAttrs(ctx, b.RoomAttrs)
+	case *cpb.Envelope_RoomCounts:
+		for _, it := range b.RoomCounts.Items {
+			n.fan.SetViewerCount(it.Room, int(it.Viewers))
+		}
+		return nil
+	case *cpb.Envelope_Lifecycle:
+		if err := n.applyLifecycle(b.Lifecycle); err != nil {
+			return failure(err)
+		}
+		return done()
 	case *cpb.Envelope_Moderate:
 		if err := n.applyModeration(b.Moderate); err != nil {
 			return failure(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/roomcast/roomcast/internal/redisconn"
 	"github.com/roomcast/roomcast/offline"
 	"github.com/roomcast/roomcast/room"
+	"github.com/roomcast/roomcast/webhook"
 )
 
 // Modes.
@@ -65,6 +66,9 @@ type Config struct {
 	// Hook is the before-send hook of live-room messages
 	// (docs/moderation.md); no url: none.
 	Hook hook.Config `yaml:"hook" envPrefix:"HOOK_"`
+	// Webhook tells the backend of rooms created and closed (off unless
+	// webhook.url is set).
+	Webhook webhook.Config `yaml:"webhook" envPrefix:"WEBHOOK_"`
 }
 
 // NodeConfig identifies the node.
@@ -192,6 +196,7 @@ func (c Config) WithDefaults() Config {
 	c.Admin = c.Admin.WithDefaults()
 	c.Offline = c.Offline.WithDefaults()
 	c.Hook = c.Hook.WithDefaults()
+	c.Webhook = c.Webhook.WithDefaults()
 	return c
 }
 
@@ -288,6 +293,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Admin.Validate(); err != nil {
+		return err
+	}
+	if err := c.Webhook.Validate(); err != nil {
 		return err
 	}
 	if err := c.Offline.Validate(); err != nil {

@@ -21,6 +21,8 @@ func (c *countSession) Push(o *protocol.Outbound) bool {
 }
 func (c *countSession) Kick(string, pb.Kick_Reason) {}
 
+func (c *countSession) Features() protocol.Features { return 0 }
+
 // BenchmarkNotifyRound measures one dispatcher round over a room of N
 // in-process viewers: per iteration one new message arrives and every
 // viewer is notified once (inline). ns/op is the cost of the whole round;

@@ -37,15 +37,20 @@
 //     rarer batches.
 //  6. A seq gap (deliveries lost between nodes) is filled from History by
 //     a repair goroutine, never by Deliver: Deliver runs under the room
-//     owner's lock and does no I/O. Deliveries wait in order meanwhile.
+//     owner's lock and does no I/O. Deliveries wait in order meanwhile;
+//     when the repair ends, a waiting delivery that opens a gap in either
+//     lane is repaired in turn, so a node that lost both lanes skips no
+//     priority message.
 //
 // Concurrency: all Service methods are safe for concurrent use. Start(ctx)
 // runs one goroutine per dispatcher shard, four gap repairers and the
 // package's own janitor (each package runs its own periodic work);
 // Close(ctx) stops them (cancelling a History read in flight) and waits,
 // until ctx ends.
-// Session.Push and Session.Kick are called from dispatcher goroutines and
-// must neither block nor call back into the Service.
+// Session.Push, Session.Kick and Session.Features are called from
+// dispatcher goroutines and must neither block nor call back into the
+// Service. A frame kind added after v1 (RoomCount) is pushed only to
+// sessions whose Features have it.
 //
 // Config.Push is a baseline for benchmarks only (baseline.go).
 package fanout

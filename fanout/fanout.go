@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +30,10 @@ type Session interface {
 	// Kick tells the session it was removed from room (its Sub is already
 	// gone). Same rules as Push.
 	Kick(room string, reason pb.Kick_Reason)
+	// Features are the optional frame kinds the client understands
+	// (protocol.Features): frames of a kind it lacks are not pushed to it.
+	// It must not block.
+	Features() protocol.Features
 }
 
 // Backlogger is a Session that tells how many bytes it holds that its
@@ -147,6 +150,8 @@ type room struct {
 	filled bool
 	// ringSize is the normal ring's capacity: a repair fetches no more.
 	ringSize int
+
+	epoch atomic.Uint64 // the room incarnation the buffer holds (epoch.go); 0: unknown
 }
 
 type gapRepair struct {
@@ -403,7 +408,7 @@ func (s *Service) backfill(r *room) {
 		s.appendOne(r, m, time.Time{})
 	}
 	s.metrics.backfilled.Add(float64(len(prio) + len(normal)))
-	repairing := s.settle(r, false)
+	repairing := s.settle(r, true, false)
 	r.lmu.Unlock()
 	if !repairing {
 		for _, sh := range s.shards {
@@ -413,24 +418,22 @@ func (s *Service) backfill(r *room) {
 }
 
 // settle ends r's loading: the deliveries that waited are appended in
-// order, unless one of them opens a seq gap in its lane (priority or not)
-// that the repair goroutine takes: r then stays loading until it is done,
-// with that delivery and the ones after it still waiting. Each waiting
-// delivery is checked, not only the first: the two lanes have their own
-// heads, and a gap in one found while the other was being repaired must
-// be repaired too (or the viewers' complete Notifies would skip it).
-// skipFirst: the first waiting delivery follows a repair that already
-// ran (and may have failed): append it without asking again. The caller
-// holds r.lmu.
-func (s *Service) settle(r *room, skipFirst bool) (repairing bool) {
+// order. With repair set, the first of them that opens a seq gap in its
+// lane (either lane: a node that was away lost both, and the first gap
+// found was only one of them) is handed to the repair goroutine with
+// every delivery after it; r then stays loading until that is done.
+// repaired says the first delivery is the one a repair just ran for: it
+// is appended even if the gap remains (History no longer had it). The
+// caller holds r.lmu.
+func (s *Service) settle(r *room, repair, repaired bool) (repairing bool) {
 	n := 0
 	defer func() { s.metrics.delivered.Add(float64(n)) }()
 	for i, m := range r.pending {
-		if i > 0 || !skipFirst {
+		if repair && (i > 0 || !repaired) {
 			if head, gap := s.gapBefore(r, m); gap && s.queueRepair(r, m, head) {
-				rest := slices.Clone(r.pending[i:])
-				clear(r.pending)
-				r.pending = rest
+				k := copy(r.pending, r.pending[i:])
+				clear(r.pending[k:])
+				r.pending = r.pending[:k]
 				return true
 			}
 		}
@@ -560,7 +563,7 @@ func (s *Service) repairer(stop <-chan struct{}) {
 				select {
 				case r := <-s.repairs:
 					s.metrics.repairSkipped.Inc()
-					s.finishRepair(r, nil, nil)
+					s.finishRepair(r, nil, nil, false)
 				default:
 					return
 				}
@@ -574,17 +577,19 @@ func (s *Service) repairer(stop <-chan struct{}) {
 			rctx, rcancel := context.WithTimeout(s.ctx, 2*time.Second)
 			missing, err := s.history.Recent(rctx, r.id, g.priority, g.head, int(first-g.head-1))
 			rcancel()
-			s.finishRepair(r, missing, err)
+			s.finishRepair(r, missing, err, true)
 		}
 	}
 }
 
 // finishRepair appends what History returned for r's gap, then every
-// delivery that waited, and lets Deliver append directly again.
-func (s *Service) finishRepair(r *room, missing []*pb.RoomMessage, err error) {
+// delivery that waited, and lets Deliver append directly again, unless
+// (more set) a waiting delivery opens another gap, which is queued for
+// repair in turn.
+func (s *Service) finishRepair(r *room, missing []*pb.RoomMessage, err error, more bool) {
 	r.lmu.Lock()
 	s.fillWith(r, missing, err, r.gap.head, r.pending[0].Seq)
-	s.settle(r, true) // may queue the next gap's repair
+	s.settle(r, more, true)
 	r.lmu.Unlock()
 	for _, sh := range s.shards {
 		sh.markPending(r)
@@ -637,7 +642,7 @@ func (s *Service) KickUser(roomID, user string, reason pb.Kick_Reason) int {
 	for i, sh := range s.shards {
 		sh.mu.Lock()
 		for _, sub := range r.parts[i].subs {
-			if sub.sess.User() == user {
+			if user == "" || sub.sess.User() == user {
 				victims = append(victims, sub)
 			}
 		}

@@ -20,9 +20,12 @@ type fakeSession struct {
 	out  []*pb.Frame
 	kick []pb.Kick_Reason
 	full bool
+	feat protocol.Features
 }
 
 func (f *fakeSession) User() string { return f.user }
+
+func (f *fakeSession) Features() protocol.Features { return f.feat }
 
 func (f *fakeSession) Push(o *protocol.Outbound) bool {
 	f.mu.Lock()

@@ -178,6 +178,7 @@ func (r *room) buildPull(k frameKey, id uint32, pullBytes, lowWindow int) *frame
 		Missed:         f.missed,
 		MissedPriority: prio.Missed,
 		More:           f.more,
+		Epoch:          r.epoch.Load(),
 	}
 	fr := &pb.Frame{Id: id, Body: &pb.Frame_PullResult{PullResult: res}}
 	if id == 0 {

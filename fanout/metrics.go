@@ -9,6 +9,8 @@ import (
 type metrics struct {
 	delivered       prometheus.Counter
 	deliverNoRoom   prometheus.Counter
+	epochResets     prometheus.Counter // epoch.go
+	countsPushed    prometheus.Counter // counts.go
 	deliverStale    prometheus.Counter
 	evicted         prometheus.Counter
 	priorityDropped prometheus.Counter
@@ -37,6 +39,8 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 	m := &metrics{
 		delivered:       c("room_messages_total", "Room messages appended to a local room buffer."),
 		deliverNoRoom:   c("room_messages_no_room_total", "Room messages that reached this node after its last viewer of the room left."),
+		countsPushed:    c("room_counts_pushed_total", "RoomCount frames (a room's viewer count) queued to viewers."),
+		epochResets:     c("room_epoch_resets_total", "Local rooms emptied because a viewer joined a newer incarnation of the room."),
 		deliverStale:    c("room_messages_stale_total", "Room messages whose seq the local buffer already had (replays)."),
 		evicted:         c("ring_evicted_total", "Normal messages evicted from local rings (oldest first)."),
 		priorityDropped: c("priority_dropped_total", "Priority messages removed from local priority queues because a bound (fanout.priority_max_items or _max_bytes) was exceeded; system notices go last. Expiry by age is not counted."),
@@ -92,7 +96,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 	cols = append(cols, m.classes.collectors()...)
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.delivered, m.deliverNoRoom, m.deliverStale, m.evicted, m.notifySent,
-			m.notifyMerged, m.inlineDelivered, m.pullDelivered, m.missed, m.pulls, m.kicks, m.backfilled, m.backfillErrors, m.repaired, m.repairErrors, m.repairSkipped, m.notifyComplete, m.notifyBackedUp, m.tombstoned, m.priorityDropped} {
+			m.notifyMerged, m.inlineDelivered, m.pullDelivered, m.missed, m.pulls, m.kicks, m.backfilled, m.backfillErrors, m.repaired, m.repairErrors, m.repairSkipped, m.notifyComplete, m.notifyBackedUp, m.tombstoned, m.priorityDropped, m.epochResets, m.countsPushed} {
 			cols = append(cols, col)
 		}
 		for _, col := range cols {

@@ -23,6 +23,7 @@ type modelClient struct {
 
 func (m *modelClient) User() string                { return "m" }
 func (m *modelClient) Kick(string, pb.Kick_Reason) {}
+func (m *modelClient) Features() protocol.Features { return 0 }
 
 func (m *modelClient) Push(o *protocol.Outbound) bool {
 	f := o.Frame()

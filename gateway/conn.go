@@ -28,10 +28,11 @@ type conn struct {
 	remote string
 	born   int64 // real clock (Gateway.now) at accept
 
-	enc     atomic.Uint32 // protocol.Encoding of the last frame received
-	authed  atomic.Bool
-	expires atomic.Int64 // Unix ns at which the token expires (set before authed); 0: never
-	indexed bool         // in Gateway.users; reader goroutine only
+	enc      atomic.Uint32 // protocol.Encoding of the last frame received
+	features atomic.Uint32 // protocol.Features the client named (set before authed)
+	authed   atomic.Bool
+	expires  atomic.Int64 // Unix ns at which the token expires (set before authed); 0: never
+	indexed  bool         // in Gateway.users; reader goroutine only
 
 	// Reader-goroutine state.
 	ident    auth.Identity
@@ -61,6 +62,12 @@ func (g *Gateway) newConn(ws *websocket.Conn, r *http.Request) *conn {
 	return c
 }
 
+// featuresFromQuery reads the features a client that authenticates at
+// the handshake names in its URL (?features=room_count,...).
+func featuresFromQuery(r *http.Request) protocol.Features {
+	return protocol.ParseFeatures(r.URL.Query()["features"]...)
+}
+
 func encodingFromQuery(r *http.Request) protocol.Encoding {
 	if r.URL.Query().Get("enc") == "json" {
 		return protocol.JSON
@@ -70,6 +77,10 @@ func encodingFromQuery(r *http.Request) protocol.Encoding {
 
 // User implements fanout.Session.
 func (c *conn) User() string { return c.ident.User }
+
+// Features implements fanout.Session: the optional frame kinds the client
+// named when it connected.
+func (c *conn) Features() protocol.Features { return protocol.Features(c.features.Load()) }
 
 // Push implements fanout.Session: it queues a frame without blocking. A
 // queue over MaxQueueBytes closes the connection as a slow consumer.
@@ -206,9 +217,6 @@ func (c *conn) Ended() {
 	c.g.ipConns.release(c.ip)
 	if c.userCounted {
 		c.g.userConns.release(c.ident.User)
-	}
-	if s := c.g.d.Sessions; s != nil && c.authed.Load() {
-		s.Detach(c.ident.User, c.id)
 	}
 	if c.indexed {
 		c.g.users.remove(c)

@@ -39,6 +39,9 @@ type Rooms interface {
 type Fanout interface {
 	Subscribe(sess fanout.Session, roomID string) *fanout.Sub
 	Begin(sub *fanout.Sub, seq, pseq uint64)
+	// SetEpoch tells the node which incarnation of the room a viewer
+	// joined (before Begin).
+	SetEpoch(roomID string, epoch uint64)
 	Unsubscribe(sub *fanout.Sub)
 	Pull(sub *fanout.Sub, id uint32, after, pafter uint64, limit int, ack bool) error
 }
@@ -48,13 +51,6 @@ type Fanout interface {
 // error means this node cannot tell now (it is fenced).
 type Home interface {
 	Home(user string) (url string, here bool, err error)
-}
-
-// Sessions is told which users are connected here (the cluster's session
-// registry). Calls must not block.
-type Sessions interface {
-	Attach(user string, conn uint64)
-	Detach(user string, conn uint64)
 }
 
 // Verifier checks tokens.
@@ -71,7 +67,6 @@ type Deps struct {
 	Moderation Moderation // optional: moderation frames (gateway/moderation.go)
 	Node       string     // this node's id, told to clients
 	Home       Home       // nil: every user belongs here
-	Sessions   Sessions   // nil: no registry
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 }
@@ -283,6 +278,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// net/http releases its per-connection buffers and the handler's grown
 	// stack: an idle viewer costs only what roomcast keeps for it.
 	enc := encodingFromQuery(r)
+	c.features.Store(uint32(featuresFromQuery(r)))
 	go func() { // counted in g.wg by register
 		defer g.wg.Done()
 		if ident != nil && !c.authenticate(0, *ident, enc) {

@@ -134,6 +134,7 @@ func (c *conn) connect(id uint32, m *pb.Connect) bool {
 		c.closeWith(ReasonUnauthorized, errcode.Of(err).Name())
 		return false
 	}
+	c.features.Store(uint32(protocol.ParseFeatures(m.GetFeatures()...)))
 	return c.authenticate(id, ident, protocol.Encoding(c.enc.Load()))
 }
 
@@ -169,9 +170,6 @@ func (c *conn) authenticate(id uint32, ident auth.Identity, enc protocol.Encodin
 		c.expires.Store(ident.Expires.UnixNano())
 	}
 	c.authed.Store(true)
-	if s := c.g.d.Sessions; s != nil {
-		s.Attach(ident.User, c.id)
-	}
 	cfg := &c.g.cfg
 	c.reply(id, &pb.Frame{Body: &pb.Frame_Connected{Connected: &pb.Connected{
 		User:           ident.User,
@@ -180,6 +178,7 @@ func (c *conn) authenticate(id uint32, ident auth.Identity, enc protocol.Encodin
 		IdleTimeoutMs:  uint32(cfg.IdleTimeout / time.Millisecond),
 		MaxFrameBytes:  uint32(cfg.MaxFrameBytes),
 		ServerTime:     time.Now().UnixMilli(),
+		Features:       c.Features().Names(),
 	}}})
 	c.loggedIn()
 	return true
@@ -281,14 +280,22 @@ func (c *conn) join(id uint32, m *pb.Join) {
 		return
 	}
 	seq, pseq := info.Seq, info.PSeq
-	if m.GetResume() {
+	reset := m.GetResume() && m.GetEpoch() != 0 && info.Epoch != 0 && m.GetEpoch() != info.Epoch
+	switch {
+	case reset:
+		// The cursors are from an earlier incarnation of the room: read
+		// the new one from its beginning (the ring's oldest).
+		seq, pseq = 0, 0
+	case m.GetResume():
 		// Resume from the client's cursors; cursors ahead of the heads are
 		// from a room that restarted and start at the heads.
 		seq, pseq = min(m.GetAfterSeq(), info.Seq), min(m.GetAfterPseq(), info.PSeq)
 	}
 	c.reply(id, &pb.Frame{Body: &pb.Frame_Joined{Joined: &pb.Joined{
 		Room: roomID, Seq: info.Seq, Pseq: info.PSeq, Viewers: uint64(max(info.Viewers, 0)),
+		Epoch: info.Epoch, Reset_: reset, Attrs: info.Attrs.Attrs, AttrsVersion: info.Attrs.Version,
 	}}})
+	fan.SetEpoch(roomID, info.Epoch)
 	fan.Begin(sub, seq, pseq)
 }
 

@@ -40,7 +40,7 @@ func AppendFrame(dst []byte, f *pb.Frame, msgs [][]byte) ([]byte, error) {
 		bodyField, msgField = fieldFrameNotify, fieldNotifyMessages
 	case *pb.Frame_PullResult:
 		r := b.PullResult
-		head = &pb.PullResult{Room: r.Room, Seq: r.Seq, Pseq: r.Pseq, Missed: r.Missed, MissedPriority: r.MissedPriority, More: r.More}
+		head = &pb.PullResult{Room: r.Room, Seq: r.Seq, Pseq: r.Pseq, Missed: r.Missed, MissedPriority: r.MissedPriority, More: r.More, Epoch: r.Epoch}
 		bodyField, msgField = fieldFramePullResult, fieldPullMessages
 	default:
 		return nil, fmt.Errorf("protocol: AppendFrame: %T carries no messages", f.Body)

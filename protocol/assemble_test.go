@@ -23,7 +23,7 @@ func TestAppendFrameEqualsMarshal(t *testing.T) {
 	}
 	frames := []*pb.Frame{
 		{Body: &pb.Frame_Notify{Notify: &pb.Notify{Room: "r", Seq: 1, Pseq: 9, Missed: 2, Messages: msgs, Complete: true}}},
-		{Id: 77, Body: &pb.Frame_PullResult{PullResult: &pb.PullResult{Room: "r", Seq: 1, Pseq: 9, More: true, MissedPriority: 1, Messages: msgs}}},
+		{Id: 77, Body: &pb.Frame_PullResult{PullResult: &pb.PullResult{Room: "r", Seq: 1, Pseq: 9, More: true, MissedPriority: 1, Epoch: 1 << 60, Messages: msgs}}},
 		{Id: 3, Body: &pb.Frame_PullResult{PullResult: &pb.PullResult{Room: "r"}}},
 	}
 	for i, f := range frames {
@@ -58,7 +58,7 @@ func TestAppendFrameEqualsMarshal(t *testing.T) {
 	if n := (&pb.Notify{}).ProtoReflect().Descriptor().Fields().Len(); n != 6 {
 		t.Fatalf("Notify has %d fields: update AppendFrame", n)
 	}
-	if n := (&pb.PullResult{}).ProtoReflect().Descriptor().Fields().Len(); n != 7 {
+	if n := (&pb.PullResult{}).ProtoReflect().Descriptor().Fields().Len(); n != 8 {
 		t.Fatalf("PullResult has %d fields: update AppendFrame", n)
 	}
 	if _, err := AppendFrame(nil, &pb.Frame{Body: &pb.Frame_Ping{}}, nil); err == nil {

@@ -31,7 +31,7 @@ import (
 var jsonFields = map[protoreflect.FullName][]protoreflect.Name{
 	"roomcast.v1.Frame":       {"id"},
 	"roomcast.v1.Notify":      {"room", "seq", "pseq", "messages", "missed", "complete"},
-	"roomcast.v1.PullResult":  {"room", "messages", "seq", "pseq", "missed", "missed_priority", "more"},
+	"roomcast.v1.PullResult":  {"room", "messages", "seq", "pseq", "missed", "missed_priority", "more", "epoch"},
 	"roomcast.v1.RoomMessage": {"seq", "msg_id", "from", "ts", "body", "kind", "priority", "system", "deleted", "deletes", "class"},
 	"roomcast.v1.Deletion":    {"seq", "priority", "msg_id"},
 	"roomcast.v1.Sent":        {"room", "seq", "msg_id", "priority", "duplicate"},
@@ -218,6 +218,7 @@ func appendPullResultJSON(dst []byte, r *pb.PullResult) ([]byte, bool) {
 	o.u64("missed", r.GetMissed())
 	o.u64("missedPriority", r.GetMissedPriority())
 	o.boolean("more", r.GetMore())
+	o.u64("epoch", r.GetEpoch())
 	return o.close()
 }
 

@@ -300,6 +300,8 @@ func (d *jsonDecoder) pullResult(r *pb.PullResult) bool {
 			return d.u64(&r.Missed)
 		case "missedPriority":
 			return d.u64(&r.MissedPriority)
+		case "epoch":
+			return d.u64(&r.Epoch)
 		case "more":
 			v, ok := d.boolean()
 			r.More = v

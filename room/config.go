@@ -34,13 +34,29 @@ type Config struct {
 	FilterFile string `yaml:"filter_file"`
 	// DedupeWindow is how long the owner remembers a Send's client_msg_id
 	// after accepting it: a resend within it is answered with the first
-	// acceptance and posts nothing (dedupe.go). Default 2m.
+	// acceptance and posts nothing (dedupe.go); the same holds for the
+	// admin publish API's idempotency key. Default 2m.
 	DedupeWindow time.Duration `yaml:"dedupe_window"`
 	// DedupeKeep bounds the client_msg_ids remembered per room (the
 	// oldest are forgotten first, counted). Default 1024.
 	DedupeKeep int `yaml:"dedupe_keep"`
 	// Classes sets the traffic classes (classes.go, docs/traffic-classes.md).
 	Classes ClassConfig `yaml:"classes" envPrefix:"CLASSES_"`
+	// ClosedTTL is how long a closed room refuses joins (ROOM_CLOSED)
+	// unless created again; its stored tombstone expires with it and the
+	// id is then free (the first join or a create makes a new room).
+	// Default 10m.
+	ClosedTTL time.Duration `yaml:"closed_ttl"`
+	// CountRound is how often the room's owner looks for viewer counts to
+	// push to viewers (counts.go). Default 1s.
+	CountRound time.Duration `yaml:"count_round"`
+	// CountThreshold pushes a room's viewer count at the next round once it
+	// changed by more than this share of the count last pushed (0.1: 10%;
+	// at least one viewer). Default 0.1.
+	CountThreshold float64 `yaml:"count_threshold"`
+	// CountInterval pushes a count that changed less than that once it is
+	// this old. Default 5s.
+	CountInterval time.Duration `yaml:"count_interval"`
 }
 
 // ClassConfig sets how messages are classed (high, normal, low) and the
@@ -79,6 +95,8 @@ const (
 	// and Config.DedupeKeep's defaults.
 	defaultDedupeWindow = 2 * time.Minute
 	defaultDedupeKeep   = 1024
+	// defaultClosedTTL is Config.ClosedTTL's default.
+	defaultClosedTTL = 10 * time.Minute
 	// MaxKindBytes bounds the app-defined message kind.
 	MaxKindBytes = 32
 	// MaxIDBytes bounds room ids.
@@ -109,6 +127,18 @@ func (c Config) WithDefaults() Config {
 		c.DedupeKeep = defaultDedupeKeep
 	}
 	c.Classes = c.Classes.withDefaults(c.Rate)
+	if c.CountRound == 0 {
+		c.CountRound = time.Second
+	}
+	if c.CountThreshold == 0 {
+		c.CountThreshold = 0.1
+	}
+	if c.CountInterval == 0 {
+		c.CountInterval = 5 * time.Second
+	}
+	if c.ClosedTTL == 0 {
+		c.ClosedTTL = defaultClosedTTL
+	}
 	return c
 }
 
@@ -135,6 +165,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("room.classes.low_rate: must not be negative, got %v", c.Classes.LowRate)
 	case c.Classes.LowBurst < 0:
 		return fmt.Errorf("room.classes.low_burst: must not be negative, got %d", c.Classes.LowBurst)
+	case c.CountRound < 0:
+		return fmt.Errorf("room.count_round: must not be negative, got %v", c.CountRound)
+	case c.CountThreshold < 0:
+		return fmt.Errorf("room.count_threshold: must not be negative, got %v", c.CountThreshold)
+	case c.CountInterval < 0:
+		return fmt.Errorf("room.count_interval: must not be negative, got %v", c.CountInterval)
+	case c.ClosedTTL < 0:
+		return fmt.Errorf("room.closed_ttl: must not be negative, got %v", c.ClosedTTL)
 	}
 	return nil
 }

@@ -20,7 +20,7 @@ import (
 // there too.
 
 // MaxClientMsgIDBytes bounds SendRequest.ClientMsgID.
-const MaxClientMsgIDBytes = 64
+const MaxClientMsgIDBytes = 128
 
 // onceKey is the dedupe key of a sender's client message id: ids are the
 // sender's own, two senders may pick the same one.

@@ -55,10 +55,11 @@ const (
 	DropSlowMode    = "slow_mode"   // within the room's slow mode interval
 	DropFiltered    = "filtered"    // the word filter blocked it
 	DropHook        = "hook"        // the before-send hook blocked it
+	DropClosed      = "closed"      // the room was closed (lifecycle.go)
 )
 
 // dropReasons lists every reason so metrics can be pre-created.
-var dropReasons = []string{DropBanned, DropMuted, DropRateLimited, DropForbidden, DropTooLarge, DropInvalid, DropNotOwner, DropUnavailable, DropSlowMode, DropFiltered, DropHook}
+var dropReasons = []string{DropBanned, DropMuted, DropRateLimited, DropForbidden, DropTooLarge, DropInvalid, DropNotOwner, DropUnavailable, DropSlowMode, DropFiltered, DropHook, DropClosed}
 
 // dropReason is the drop reason of a refused message: the key of its
 // error when that is a reason, DropInvalid otherwise.

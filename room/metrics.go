@@ -27,6 +27,7 @@ type metrics struct {
 	// classes counts messages by traffic class and outcome (accepted, or
 	// refused by the class's upstream budget).
 	classes *prometheus.CounterVec
+	closed  *prometheus.CounterVec // reason (lifecycle.go)
 }
 
 func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, error) {
@@ -79,6 +80,10 @@ func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, erro
 			Namespace: "roomcast", Subsystem: "room", Name: "class_messages_total",
 			Help: "Room messages by traffic class (high, normal, low) and outcome (accepted; refused by the class's upstream budget).",
 		}, []string{"class", "outcome"}),
+		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "room", Name: "closed_total",
+			Help: "Rooms closed, by reason (request, lifetime, idle).",
+		}, []string{"reason"}),
 		rooms: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "roomcast", Subsystem: "room", Name: "rooms",
 			Help: "Rooms this node owns.",
@@ -98,7 +103,7 @@ func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, erro
 	m.accepted.WithLabelValues("normal")
 	m.accepted.WithLabelValues("priority")
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.accepted, m.dropped, m.joins, m.leaves, m.rooms, m.fenced, m.storeErrors, m.deleted, m.auditErrors, m.filtered, m.duplicates, m.dedupeEvicted, m.classes} {
+		for _, c := range []prometheus.Collector{m.accepted, m.dropped, m.joins, m.leaves, m.rooms, m.fenced, m.storeErrors, m.deleted, m.auditErrors, m.filtered, m.duplicates, m.dedupeEvicted, m.classes, m.closed} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

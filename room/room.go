@@ -25,7 +25,8 @@ type Broadcaster interface {
 	// Broadcast delivers m to the given nodes (never empty). The message
 	// is shared and must not be modified.
 	Broadcast(room string, m *pb.RoomMessage, nodes []string)
-	// Kick removes the user's viewers of the room on the given nodes.
+	// Kick removes the user's viewers of the room on the given nodes
+	// (every viewer of the room when user is "").
 	Kick(room, user string, reason pb.Kick_Reason, nodes []string)
 }
 
@@ -51,6 +52,9 @@ type Deps struct {
 	Now         func() time.Time      // nil: time.Now
 	// Hook is the before-send hook (moderation_hook.go). nil: none.
 	Hook Hook
+	// Events is told of lifecycle events (lifecycle.go): "room.created"
+	// and "room.closed" with the close reason. It must not block. nil: none.
+	Events func(kind, room, reason string)
 }
 
 const numShards = 64
@@ -66,9 +70,10 @@ type Service struct {
 	now     func() time.Time
 	metrics *metrics
 	shards  [numShards]roomShard
-	janitor loops.Group // Start/Close (janitor.go)
-	filter  filterRef   // the word filter (moderation_filter.go)
-	hook    Hook        // the before-send hook, nil: none
+	janitor loops.Group                     // Start/Close (janitor.go)
+	filter  filterRef                       // the word filter (moderation_filter.go)
+	hook    Hook                            // the before-send hook, nil: none
+	events  func(kind, room, reason string) // lifecycle.go; nil: none
 }
 
 type roomShard struct {
@@ -84,7 +89,8 @@ func New(d Deps, cfg Config) (*Service, error) {
 	if d.Broadcaster == nil || d.IDs == nil {
 		return nil, fmt.Errorf("room: Broadcaster and IDs are required")
 	}
-	s := &Service{cfg: cfg.WithDefaults(), bc: d.Broadcaster, ids: d.IDs, store: d.Store, terms: d.Terms, log: d.Logger, now: d.Now, hook: d.Hook}
+	s := &Service{cfg: cfg.WithDefaults(), bc: d.Broadcaster, ids: d.IDs, store: d.Store, terms: d.Terms, log: d.Logger, now: d.Now,
+		hook: d.Hook, events: d.Events}
 	if s.store == nil {
 		s.store = NewMemoryStore(StoreConfig{})
 	}
@@ -143,6 +149,15 @@ type state struct {
 
 	// once holds the client_msg_ids accepted here (dedupe.go).
 	once onceWindow
+
+	// Lifecycle (lifecycle.go): when a created room closes on its own,
+	// and when a closed room's tombstone ends (zero: open).
+	closeAt     time.Time
+	idleTimeout time.Duration
+	closed      time.Time
+	epoch       uint64     // the room's incarnation (epoch.go)
+	count       countState // the viewer count last pushed (counts.go)
+	attrs       attrState  // attributes (attrs.go)
 }
 
 // Limit is a room's own upstream limit.
@@ -193,6 +208,13 @@ func (s *Service) newState(id string, snap Snapshot) *state {
 		slow:       snap.SlowMode,
 		stats:      Stats{Dropped: make(map[string]uint64)},
 		lastActive: s.now(),
+
+		created:     snap.Created,
+		closeAt:     snap.CloseAt,
+		idleTimeout: snap.IdleTimeout,
+		closed:      snap.Closed,
+		epoch:       snap.Epoch,
+		attrs:       attrState{m: snap.Attrs, version: snap.AttrsVersion},
 	}
 	r.flushed.L = &r.mu
 	if len(snap.Whitelist) > 0 {
@@ -255,8 +277,16 @@ func (s *Service) lookupCtx(ctx context.Context, id string, create bool) (*state
 		s.metrics.storeErrors.Inc()
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
+	if !snap.Closed.IsZero() && !s.now().Before(snap.Closed) {
+		snap = Snapshot{Term: snap.Term} // a tombstone that ended: the id is free
+	}
 	if !create && snap.isZero() {
 		return nil, ErrNotFound
+	}
+	if snap.Epoch == 0 && snap.Closed.IsZero() {
+		if snap.Epoch, err = s.newEpoch(id, term); err != nil {
+			return nil, err
+		}
 	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -300,19 +330,6 @@ func (s *Service) ForgetNotOwned() []string {
 	return gone
 }
 
-// CreateRoom makes a room exist (needed before joins when RequireCreate is
-// set). Creating an existing room is not an error.
-func (s *Service) CreateRoom(id string) error {
-	r, err := s.lookup(id, true)
-	if err != nil {
-		return err
-	}
-	r.mu.Lock()
-	r.created = true
-	r.mu.Unlock()
-	return nil
-}
-
 // JoinRequest asks for one viewer to enter a room.
 type JoinRequest struct {
 	Room string
@@ -324,6 +341,10 @@ type JoinRequest struct {
 type JoinInfo struct {
 	Seq, PSeq uint64
 	Viewers   int
+	// Epoch is the room's incarnation (epoch.go).
+	Epoch uint64
+	// Attrs is the room's attribute map (attrs.go).
+	Attrs Attrs
 }
 
 // Join counts a viewer in. A banned user gets ErrBanned and changes nothing.
@@ -335,6 +356,12 @@ func (s *Service) Join(ctx context.Context, req JoinRequest) (JoinInfo, error) {
 	now := s.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	switch {
+	case !r.closed.IsZero():
+		return JoinInfo{}, ErrClosed
+	case s.cfg.RequireCreate && !r.created:
+		return JoinInfo{}, ErrNotFound
+	}
 	if active(r.banned, req.User, now) {
 		return JoinInfo{}, ErrBanned
 	}
@@ -347,7 +374,7 @@ func (s *Service) Join(ctx context.Context, req JoinRequest) (JoinInfo, error) {
 	r.lastActive = now
 	r.touched[req.Node] = now
 	s.metrics.joins.Inc()
-	return JoinInfo{Seq: r.seq, PSeq: r.pseq, Viewers: r.viewers}, nil
+	return JoinInfo{Seq: r.seq, PSeq: r.pseq, Viewers: r.viewers, Epoch: r.epoch, Attrs: r.attrsLocked()}, nil
 }
 
 // Leave counts a viewer out. Leaving a room that is gone is not an error.
@@ -414,8 +441,13 @@ type SendRequest struct {
 	// Roles are the sender's token roles (traffic classes, classes.go).
 	Roles []string
 	// ClientMsgID is the client's id for the message, kept on resends
-	// (at most MaxClientMsgIDBytes); "" none. See dedupe.go.
+	// (at most MaxClientMsgIDBytes); "" none. See dedupe.go. The admin
+	// publish API's idempotency key is one.
 	ClientMsgID string
+	// High marks a privileged sender's message as high-class traffic (a
+	// gift, a host's words from the backend): it travels the priority lane
+	// but is not a system notice.
+	High bool
 
 	blocked     bool // the word filter blocked it (set by sendRun)
 	hookBlocked bool // the before-send hook blocked it (set by sendRun)
@@ -517,8 +549,9 @@ func (s *Service) sendRun(ctx context.Context, reqs []SendRequest, res []SendRes
 			Body:     req.Body,
 			Kind:     req.Kind,
 			Priority: priority,
-			// A privileged sender's priority message is a system notice.
-			System: priority && req.Priority && req.Privileged,
+			// A privileged sender's priority message is a system notice,
+			// unless it is high-class traffic.
+			System: priority && req.Priority && req.Privileged && !req.High,
 			Class:  class,
 		}}
 		r.wq = append(r.wq, p)
@@ -679,6 +712,8 @@ func (s *Service) dropLocked(r *state, reason string) {
 // check runs every refusal rule in order and picks the lane. r.mu is held.
 func (s *Service) check(r *state, req SendRequest, now time.Time) (priority bool, class pb.RoomMessage_Class, err error) {
 	switch {
+	case !r.closed.IsZero():
+		return false, 0, ErrClosed
 	case req.Body == "":
 		return false, 0, fmt.Errorf("%w: empty body", ErrInvalid)
 	case len(req.Body) > s.cfg.MaxBodyBytes:
@@ -851,7 +886,8 @@ func (s *Service) each(fn func(*state)) {
 // moderation state and were not created explicitly, and ends expired
 // mutes and bans. It returns how many rooms it removed.
 func (s *Service) Sweep(now time.Time) int {
-	removed := 0
+	removed := s.sweepLifecycle(now)
+	var idle []string
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
@@ -860,19 +896,21 @@ func (s *Service) Sweep(now time.Time) int {
 			prune(r.muted, now)
 			prune(r.banned, now)
 			r.pruneSlowLocked(now)
-			idle := r.viewers == 0 && !r.created && len(r.muted) == 0 && len(r.banned) == 0 &&
+			isIdle := r.viewers == 0 && !r.created && r.closed.IsZero() && len(r.muted) == 0 && len(r.banned) == 0 &&
 				len(r.whitelist) == 0 && r.limit == nil && len(r.roles) == 0 && r.slow == 0 && now.Sub(r.lastActive) >= s.cfg.IdleTTL
 			r.mu.Unlock()
-			if idle {
+			if isIdle {
 				delete(sh.rooms, id)
 				if f, ok := s.store.(interface{ Forget(string) }); ok {
 					f.Forget(id)
 				}
+				idle = append(idle, id)
 				removed++
 			}
 		}
 		sh.mu.Unlock()
 	}
+	s.expireStored(idle, now)
 	return removed
 }
 

@@ -80,6 +80,18 @@ type Snapshot struct {
 	Roles map[string]Role
 	// SlowMode is the room's slow mode interval (0: off).
 	SlowMode time.Duration
+
+	// Lifecycle (lifecycle.go): made by Create, with its options; Closed
+	// is when a closed room's tombstone ends (zero: open).
+	Created     bool
+	CloseAt     time.Time
+	IdleTimeout time.Duration
+	Closed      time.Time
+	// Epoch is the room's incarnation (epoch.go); 0: none yet.
+	Epoch uint64
+	// Attrs and their version (attrs.go).
+	Attrs        map[string]string
+	AttrsVersion uint64
 }
 
 // ChangeKind names a moderation change.
@@ -97,6 +109,14 @@ const (
 	ChangeGrant    // give User the Role in the room
 	ChangeRevoke   // take User's role away
 	ChangeSlowMode // set the slow mode interval (Slow; 0: off)
+
+	// Lifecycle changes (lifecycle.go).
+	ChangeCreate // mark created with Options (CloseAt: Until, zero: none); the room's keys no longer expire
+	ChangeClose  // delete everything but the term; a tombstone until Until
+	ChangeReopen // delete everything but the term (a closed room created again)
+	ChangeExpire // an idle room forgotten by its owner: its keys expire at Until
+	ChangeEpoch  // record Epoch as the room's incarnation unless it has one
+	ChangeAttrs  // apply Attrs; the attributes' version becomes Epoch
 )
 
 // Change is one moderation change.
@@ -107,6 +127,15 @@ type Change struct {
 	Limit *Limit
 	Role  Role          // ChangeGrant
 	Slow  time.Duration // ChangeSlowMode
+	// Options of ChangeCreate.
+	Options *CreateOptions
+	// Epoch of ChangeEpoch; the new attributes version of ChangeAttrs.
+	Epoch uint64
+	// Attrs of ChangeAttrs.
+	Attrs *AttrChange
+	// TTL of ChangeClose and ChangeExpire: how long the stored keys live
+	// (Until is the same moment on the service's clock).
+	TTL time.Duration
 }
 
 // StoreConfig bounds what a store keeps per room.

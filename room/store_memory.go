@@ -112,6 +112,16 @@ func (s *MemoryStore) Moderate(_ context.Context, roomID string, term uint64, c 
 	if err := s.fence(r, term); err != nil {
 		return err
 	}
+	switch c.Kind {
+	case ChangeClose, ChangeReopen:
+		*r = memRoom{snap: Snapshot{Term: r.snap.Term}}
+		if c.Kind == ChangeClose {
+			r.snap.Closed = c.Until
+		}
+		return nil
+	case ChangeExpire: // Forget drops the room at once
+		return nil
+	}
 	applyChange(&r.snap, c)
 	return nil
 }
@@ -148,6 +158,22 @@ func applyChange(snap *Snapshot, c Change) {
 		delete(snap.Roles, c.User)
 	case ChangeSlowMode:
 		snap.SlowMode = c.Slow
+	case ChangeAttrs:
+		applyAttrs(snap, c.Attrs, c.Epoch)
+	case ChangeEpoch:
+		if snap.Epoch == 0 {
+			snap.Epoch = c.Epoch
+		}
+	case ChangeCreate:
+		o := c.Options
+		snap.Created, snap.IdleTimeout, snap.CloseAt, snap.Limit = true, o.IdleTimeout, time.Time{}, nil
+		if o.Lifetime > 0 {
+			snap.CloseAt = c.Until
+		}
+		if o.Limit != nil {
+			l := *o.Limit
+			snap.Limit = &l
+		}
 	case ChangeLimit:
 		if c.Limit == nil {
 			snap.Limit = nil
@@ -190,6 +216,7 @@ func (r *memRoom) snapshot() Snapshot {
 	snap.Banned = cloneTimes(r.snap.Banned)
 	snap.Whitelist = slices.Clone(r.snap.Whitelist)
 	snap.Roles = maps.Clone(r.snap.Roles)
+	snap.Attrs = maps.Clone(r.snap.Attrs)
 	if r.snap.Limit != nil {
 		l := *r.snap.Limit
 		snap.Limit = &l

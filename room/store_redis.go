@@ -163,11 +163,15 @@ return 1
 `)
 
 // claimScript fences like a write, but only a room that exists, and
-// returns its state. KEYS meta, mod; ARGV term. It returns {meta, mod} as
-// flat field/value lists.
+// returns its state. An open room's keys stop expiring (see
+// store_lifecycle.go). KEYS meta, mod, log, plog; ARGV term. It returns
+// {meta, mod} as flat field/value lists.
 var claimScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then
 ` + fenceLua + `
+  if redis.call('HEXISTS', KEYS[1], 'closed') == 0 then
+    for i = 1, 4 do redis.call('PERSIST', KEYS[i]) end
+  end
 end
 return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
 `)
@@ -268,6 +272,8 @@ func (s *RedisStore) Moderate(ctx context.Context, roomID string, term uint64, c
 		if c.Slow > 0 {
 			value = strconv.FormatInt(c.Slow.Milliseconds(), 10)
 		}
+	case ChangeCreate, ChangeClose, ChangeReopen, ChangeExpire, ChangeEpoch, ChangeAttrs:
+		return s.lifecycle(ctx, roomID, term, c)
 	case ChangeLimit:
 		op = "limit"
 		if c.Limit != nil {
@@ -294,7 +300,7 @@ func (s *RedisStore) Load(ctx context.Context, roomID string) (Snapshot, error) 
 
 // Claim implements Store.
 func (s *RedisStore) Claim(ctx context.Context, roomID string, term uint64) (Snapshot, error) {
-	res, err := claimScript.Run(ctx, s.rdb, s.keys(roomID, "m", "mod"), term).Slice()
+	res, err := claimScript.Run(ctx, s.rdb, s.keys(roomID, "m", "mod", "log", "plog"), term).Slice()
 	if err != nil {
 		return Snapshot{}, translate("claim", err)
 	}
@@ -325,6 +331,7 @@ func snapshotOf(mv, modv map[string]string) Snapshot {
 	if ms, _ := strconv.ParseInt(mv["slow"], 10, 64); ms > 0 {
 		snap.SlowMode = time.Duration(ms) * time.Millisecond
 	}
+	lifecycleOf(&snap, mv)
 	if l := mv["limit"]; l != "" {
 		rateS, burstS, _ := strings.Cut(l, " ")
 		r, _ := strconv.ParseFloat(rateS, 64)

@@ -199,7 +199,7 @@ func TestBrowserDemo(t *testing.T) {
 	alice.waitJS("joined", joined)
 	alice.waitJS("alone in the room", viewersShow(1))
 	// Bob watches on a phone-sized screen. When he joins, both pages count
-	// two viewers (alice's by polling the admin API's viewer count).
+	// two viewers (alice's from the count the server pushes).
 	bob := openTab(t, bctx, "bob", base+"/?room=demo&user=bob", chromedp.EmulateViewport(390, 844))
 	bob.waitJS("joined", joined)
 	bob.waitJS("two viewers", viewersShow(2))

@@ -27,6 +27,7 @@ import (
 	"github.com/roomcast/roomcast/placement"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/room"
+	"github.com/roomcast/roomcast/webhook"
 )
 
 // Server is one roomcast node.
@@ -45,13 +46,14 @@ type Server struct {
 	rdb     redis.UniversalClient
 	members placement.Members
 	node    *cluster.Node
-	off     *offlineParts // server/offline.go
+	off     *offlineParts   // server/offline.go
+	hooks   *webhook.Sender // server/counts.go; nil: no webhook
 	mux     *http.ServeMux
 	http    *http.Server
 	debug   *http.Server         // pprof on http.debug_listen, or nil
 	certs   *certreload.Reloader // http.tls, or nil
 	tlsErr  string               // the last reload error logged (checkTLS, on bg)
-	bg      loops.Group          // the node's own periodic work: the TLS reload check
+	bg      loops.Group          // the node's own periodic work: TLS reload check, count round, webhook sender
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -194,6 +196,12 @@ func (s *Server) Start(ctx context.Context) error {
 	}()
 	if s.certs != nil && s.cfg.HTTP.TLS.ReloadInterval > 0 {
 		s.bg.Every(s.cfg.HTTP.TLS.ReloadInterval, s.checkTLS)
+	}
+	// The node's own periodic work (each package runs its own; these
+	// belong to the wiring): the viewer-count round and the webhook sender.
+	s.bg.Every(s.rooms.CountRoundEvery(), func(now time.Time) { s.rooms.CountRound(now) })
+	if s.hooks != nil {
+		s.bg.Go(s.hooks.Run)
 	}
 	s.ready.Store(true)
 	s.log.Info("roomcast node started", "node", s.cfg.Node.ID, "mode", s.cfg.Mode, "addr", ln.Addr().String())

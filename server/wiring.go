@@ -57,6 +57,9 @@ func (s *Server) buildServices() error {
 		Logger:      s.log.With("component", "room"),
 		Registerer:  s.reg,
 	}
+	if err := s.newWebhook(&roomDeps); err != nil {
+		return err
+	}
 	if cfg.Mode == configs.ModeCluster {
 		self := placement.Node{ID: cfg.Node.ID, ClientURL: cfg.Cluster.AdvertiseURL, Internal: cfg.Gateway.Listen, Roles: cfg.Cluster.Roles}
 		var onNumber func(int)
@@ -87,7 +90,6 @@ func (s *Server) buildServices() error {
 		roomDeps.Broadcaster = s.node.Broadcaster()
 		roomDeps.Terms = s.node
 		gwDeps.Home = s.node
-		gwDeps.Sessions = s.node.Registry()
 	}
 	if cfg.Hook.URL != "" {
 		h, err := hook.New(cfg.Hook, nil, s.reg)

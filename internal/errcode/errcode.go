@@ -169,6 +169,7 @@ var httpStatus = map[pb.Error_Code]int{
 	pb.Error_MODERATION_FORBIDDEN:   http.StatusForbidden,
 	pb.Error_SLOW_MODE:              http.StatusTooManyRequests,
 	pb.Error_MESSAGE_BLOCKED:        http.StatusUnprocessableEntity,
+	pb.Error_ROOM_CLOSED:            http.StatusGone,
 }
 
 // retryAfter is the default retry hint of the codes that are retried.

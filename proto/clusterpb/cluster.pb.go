@@ -170,6 +170,55 @@ func (Query_Op) EnumDescriptor() ([]byte, []int) {
 	return file_cluster_proto_rawDescGZIP(), []int{20, 0}
 }
 
+type RoomLifecycle_Op int32
+
+const (
+	RoomLifecycle_UNSPECIFIED RoomLifecycle_Op = 0
+	RoomLifecycle_CREATE      RoomLifecycle_Op = 1
+	RoomLifecycle_CLOSE       RoomLifecycle_Op = 2
+)
+
+// Enum value maps for RoomLifecycle_Op.
+var (
+	RoomLifecycle_Op_name = map[int32]string{
+		0: "UNSPECIFIED",
+		1: "CREATE",
+		2: "CLOSE",
+	}
+	RoomLifecycle_Op_value = map[string]int32{
+		"UNSPECIFIED": 0,
+		"CREATE":      1,
+		"CLOSE":       2,
+	}
+)
+
+func (x RoomLifecycle_Op) Enum() *RoomLifecycle_Op {
+	p := new(RoomLifecycle_Op)
+	*p = x
+	return p
+}
+
+func (x RoomLifecycle_Op) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RoomLifecycle_Op) Descriptor() protoreflect.EnumDescriptor {
+	return file_cluster_proto_enumTypes[2].Descriptor()
+}
+
+func (RoomLifecycle_Op) Type() protoreflect.EnumType {
+	return &file_cluster_proto_enumTypes[2]
+}
+
+func (x RoomLifecycle_Op) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RoomLifecycle_Op.Descriptor instead.
+func (RoomLifecycle_Op) EnumDescriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{27, 0}
+}
+
 // Envelope is one pub/sub message.
 type Envelope struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -204,6 +253,9 @@ type Envelope struct {
 	//	*Envelope_ModerationDelete
 	//	*Envelope_ModerationDeleted
 	//	*Envelope_ModerationAction
+	//	*Envelope_Lifecycle
+	//	*Envelope_RoomCounts
+	//	*Envelope_RoomAttrs
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -474,6 +526,33 @@ func (x *Envelope) GetModerationAction() *ModerationAction {
 	return nil
 }
 
+func (x *Envelope) GetLifecycle() *RoomLifecycle {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_Lifecycle); ok {
+			return x.Lifecycle
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetRoomCounts() *RoomCounts {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_RoomCounts); ok {
+			return x.RoomCounts
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetRoomAttrs() *RoomAttrs {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_RoomAttrs); ok {
+			return x.RoomAttrs
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Body interface {
 	isEnvelope_Body()
 }
@@ -587,6 +666,23 @@ type Envelope_ModerationAction struct {
 	ModerationAction *ModerationAction `protobuf:"bytes,72,opt,name=moderation_action,json=moderationAction,proto3,oneof"`
 }
 
+type Envelope_Lifecycle struct {
+	// h7: room lifecycle (create, close), routed to the room's owner.
+	Lifecycle *RoomLifecycle `protobuf:"bytes,80,opt,name=lifecycle,proto3,oneof"`
+}
+
+type Envelope_RoomCounts struct {
+	// h7: room owner -> nodes with viewers: viewer counts, one per room,
+	// all rooms of one round in one envelope (one-way).
+	RoomCounts *RoomCounts `protobuf:"bytes,81,opt,name=room_counts,json=roomCounts,proto3,oneof"`
+}
+
+type Envelope_RoomAttrs struct {
+	// h7: set or delete room attributes at the room's owner; answered
+	// with a QueryReply (the new version and map, JSON) or a Failure.
+	RoomAttrs *RoomAttrs `protobuf:"bytes,82,opt,name=room_attrs,json=roomAttrs,proto3,oneof"`
+}
+
 func (*Envelope_Deliveries) isEnvelope_Body() {}
 
 func (*Envelope_Kick) isEnvelope_Body() {}
@@ -632,6 +728,12 @@ func (*Envelope_ModerationDelete) isEnvelope_Body() {}
 func (*Envelope_ModerationDeleted) isEnvelope_Body() {}
 
 func (*Envelope_ModerationAction) isEnvelope_Body() {}
+
+func (*Envelope_Lifecycle) isEnvelope_Body() {}
+
+func (*Envelope_RoomCounts) isEnvelope_Body() {}
+
+func (*Envelope_RoomAttrs) isEnvelope_Body() {}
 
 type Deliveries struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -982,6 +1084,9 @@ type JoinReply struct {
 	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
 	Pseq          uint64                 `protobuf:"varint,2,opt,name=pseq,proto3" json:"pseq,omitempty"`
 	Viewers       uint64                 `protobuf:"varint,3,opt,name=viewers,proto3" json:"viewers,omitempty"`
+	Epoch         uint64                 `protobuf:"varint,60,opt,name=epoch,proto3" json:"epoch,omitempty"`                                                                          // h7: the room's incarnation
+	Attrs         map[string]string      `protobuf:"bytes,61,rep,name=attrs,proto3" json:"attrs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"` // h7: the room's attributes
+	AttrsVersion  uint64                 `protobuf:"varint,62,opt,name=attrs_version,json=attrsVersion,proto3" json:"attrs_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1033,6 +1138,27 @@ func (x *JoinReply) GetPseq() uint64 {
 func (x *JoinReply) GetViewers() uint64 {
 	if x != nil {
 		return x.Viewers
+	}
+	return 0
+}
+
+func (x *JoinReply) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *JoinReply) GetAttrs() map[string]string {
+	if x != nil {
+		return x.Attrs
+	}
+	return nil
+}
+
+func (x *JoinReply) GetAttrsVersion() uint64 {
+	if x != nil {
+		return x.AttrsVersion
 	}
 	return 0
 }
@@ -1097,7 +1223,11 @@ type SendRequest struct {
 	Kind       string                 `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
 	Priority   bool                   `protobuf:"varint,5,opt,name=priority,proto3" json:"priority,omitempty"`
 	Privileged bool                   `protobuf:"varint,6,opt,name=privileged,proto3" json:"privileged,omitempty"`
-	// The client's id for the message (roomcast Send.client_msg_id), "" none.
+	// Server publish (admin API): the high class for a privileged sender
+	// (priority lane, not a system notice).
+	High bool `protobuf:"varint,61,opt,name=high,proto3" json:"high,omitempty"`
+	// The client's id for the message (roomcast Send.client_msg_id, or the
+	// admin publish API's idempotency key), "" none.
 	ClientMsgId string `protobuf:"bytes,90,opt,name=client_msg_id,json=clientMsgId,proto3" json:"client_msg_id,omitempty"`
 	// The sender's token roles (traffic classes: docs/traffic-classes.md).
 	Roles         []string `protobuf:"bytes,91,rep,name=roles,proto3" json:"roles,omitempty"`
@@ -1173,6 +1303,13 @@ func (x *SendRequest) GetPriority() bool {
 func (x *SendRequest) GetPrivileged() bool {
 	if x != nil {
 		return x.Privileged
+	}
+	return false
+}
+
+func (x *SendRequest) GetHigh() bool {
+	if x != nil {
+		return x.High
 	}
 	return false
 }
@@ -2177,11 +2314,224 @@ func (x *ModerationAction) GetReason() string {
 	return ""
 }
 
+// RoomLifecycle creates or closes a room at its owner (h7). The options of
+// a create travel as room.CreateOptions in JSON.
+type RoomLifecycle struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Op            RoomLifecycle_Op       `protobuf:"varint,1,opt,name=op,proto3,enum=roomcast.cluster.v1.RoomLifecycle_Op" json:"op,omitempty"`
+	Room          string                 `protobuf:"bytes,2,opt,name=room,proto3" json:"room,omitempty"`
+	Options       []byte                 `protobuf:"bytes,3,opt,name=options,proto3" json:"options,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoomLifecycle) Reset() {
+	*x = RoomLifecycle{}
+	mi := &file_cluster_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoomLifecycle) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoomLifecycle) ProtoMessage() {}
+
+func (x *RoomLifecycle) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoomLifecycle.ProtoReflect.Descriptor instead.
+func (*RoomLifecycle) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *RoomLifecycle) GetOp() RoomLifecycle_Op {
+	if x != nil {
+		return x.Op
+	}
+	return RoomLifecycle_UNSPECIFIED
+}
+
+func (x *RoomLifecycle) GetRoom() string {
+	if x != nil {
+		return x.Room
+	}
+	return ""
+}
+
+func (x *RoomLifecycle) GetOptions() []byte {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+// RoomCounts carries the viewer counts of a round of the room owner (h7).
+type RoomCounts struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*RoomCountsItem      `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoomCounts) Reset() {
+	*x = RoomCounts{}
+	mi := &file_cluster_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoomCounts) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoomCounts) ProtoMessage() {}
+
+func (x *RoomCounts) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoomCounts.ProtoReflect.Descriptor instead.
+func (*RoomCounts) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *RoomCounts) GetItems() []*RoomCountsItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+type RoomCountsItem struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Room          string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	Viewers       uint64                 `protobuf:"varint,2,opt,name=viewers,proto3" json:"viewers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoomCountsItem) Reset() {
+	*x = RoomCountsItem{}
+	mi := &file_cluster_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoomCountsItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoomCountsItem) ProtoMessage() {}
+
+func (x *RoomCountsItem) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoomCountsItem.ProtoReflect.Descriptor instead.
+func (*RoomCountsItem) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *RoomCountsItem) GetRoom() string {
+	if x != nil {
+		return x.Room
+	}
+	return ""
+}
+
+func (x *RoomCountsItem) GetViewers() uint64 {
+	if x != nil {
+		return x.Viewers
+	}
+	return 0
+}
+
+// RoomAttrs changes a room's attributes at its owner (h7): room.AttrChange
+// in JSON.
+type RoomAttrs struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Room          string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	Change        []byte                 `protobuf:"bytes,2,opt,name=change,proto3" json:"change,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoomAttrs) Reset() {
+	*x = RoomAttrs{}
+	mi := &file_cluster_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoomAttrs) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoomAttrs) ProtoMessage() {}
+
+func (x *RoomAttrs) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoomAttrs.ProtoReflect.Descriptor instead.
+func (*RoomAttrs) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *RoomAttrs) GetRoom() string {
+	if x != nil {
+		return x.Room
+	}
+	return ""
+}
+
+func (x *RoomAttrs) GetChange() []byte {
+	if x != nil {
+		return x.Change
+	}
+	return nil
+}
+
 var File_cluster_proto protoreflect.FileDescriptor
 
 const file_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\rcluster.proto\x12\x13roomcast.cluster.v1\"\x97\f\n" +
+	"\rcluster.proto\x12\x13roomcast.cluster.v1\"\xe0\r\n" +
 	"\bEnvelope\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\x04R\x02id\x12\x14\n" +
@@ -2217,7 +2567,12 @@ const file_cluster_proto_rawDesc = "" +
 	"leaveBatch\x12T\n" +
 	"\x11moderation_delete\x18F \x01(\v2%.roomcast.cluster.v1.ModerationDeleteH\x00R\x10moderationDelete\x12W\n" +
 	"\x12moderation_deleted\x18G \x01(\v2&.roomcast.cluster.v1.ModerationDeletedH\x00R\x11moderationDeleted\x12T\n" +
-	"\x11moderation_action\x18H \x01(\v2%.roomcast.cluster.v1.ModerationActionH\x00R\x10moderationActionB\x06\n" +
+	"\x11moderation_action\x18H \x01(\v2%.roomcast.cluster.v1.ModerationActionH\x00R\x10moderationAction\x12B\n" +
+	"\tlifecycle\x18P \x01(\v2\".roomcast.cluster.v1.RoomLifecycleH\x00R\tlifecycle\x12B\n" +
+	"\vroom_counts\x18Q \x01(\v2\x1f.roomcast.cluster.v1.RoomCountsH\x00R\n" +
+	"roomCounts\x12?\n" +
+	"\n" +
+	"room_attrs\x18R \x01(\v2\x1e.roomcast.cluster.v1.RoomAttrsH\x00R\troomAttrsB\x06\n" +
 	"\x04body\"A\n" +
 	"\n" +
 	"Deliveries\x123\n" +
@@ -2237,14 +2592,21 @@ const file_cluster_proto_rawDesc = "" +
 	"\x0fAnnounceRequest\"5\n" +
 	"\vJoinRequest\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
-	"\x04user\x18\x02 \x01(\tR\x04user\"K\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\"\x81\x02\n" +
 	"\tJoinReply\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x12\n" +
 	"\x04pseq\x18\x02 \x01(\x04R\x04pseq\x12\x18\n" +
-	"\aviewers\x18\x03 \x01(\x04R\aviewers\"6\n" +
+	"\aviewers\x18\x03 \x01(\x04R\aviewers\x12\x14\n" +
+	"\x05epoch\x18< \x01(\x04R\x05epoch\x12?\n" +
+	"\x05attrs\x18= \x03(\v2).roomcast.cluster.v1.JoinReply.AttrsEntryR\x05attrs\x12#\n" +
+	"\rattrs_version\x18> \x01(\x04R\fattrsVersion\x1a8\n" +
+	"\n" +
+	"AttrsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"6\n" +
 	"\fLeaveRequest\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
-	"\x04user\x18\x02 \x01(\tR\x04user\"\xd3\x01\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\"\xe7\x01\n" +
 	"\vSendRequest\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12\x12\n" +
@@ -2253,7 +2615,8 @@ const file_cluster_proto_rawDesc = "" +
 	"\bpriority\x18\x05 \x01(\bR\bpriority\x12\x1e\n" +
 	"\n" +
 	"privileged\x18\x06 \x01(\bR\n" +
-	"privileged\x12\"\n" +
+	"privileged\x12\x12\n" +
+	"\x04high\x18= \x01(\bR\x04high\x12\"\n" +
 	"\rclient_msg_id\x18Z \x01(\tR\vclientMsgId\x12\x14\n" +
 	"\x05roles\x18[ \x03(\tR\x05roles\"n\n" +
 	"\tSendReply\x12\x10\n" +
@@ -2349,7 +2712,25 @@ const file_cluster_proto_rawDesc = "" +
 	"\x04rate\x18\b \x01(\x01R\x04rate\x12\x14\n" +
 	"\x05burst\x18\t \x01(\x05R\x05burst\x12\x16\n" +
 	"\x06reason\x18\n" +
-	" \x01(\tR\x06reasonB.Z,github.com/roomcast/roomcast/proto/clusterpbb\x06proto3"
+	" \x01(\tR\x06reason\"\xa2\x01\n" +
+	"\rRoomLifecycle\x125\n" +
+	"\x02op\x18\x01 \x01(\x0e2%.roomcast.cluster.v1.RoomLifecycle.OpR\x02op\x12\x12\n" +
+	"\x04room\x18\x02 \x01(\tR\x04room\x12\x18\n" +
+	"\aoptions\x18\x03 \x01(\fR\aoptions\",\n" +
+	"\x02Op\x12\x0f\n" +
+	"\vUNSPECIFIED\x10\x00\x12\n" +
+	"\n" +
+	"\x06CREATE\x10\x01\x12\t\n" +
+	"\x05CLOSE\x10\x02\"G\n" +
+	"\n" +
+	"RoomCounts\x129\n" +
+	"\x05items\x18\x01 \x03(\v2#.roomcast.cluster.v1.RoomCountsItemR\x05items\">\n" +
+	"\x0eRoomCountsItem\x12\x12\n" +
+	"\x04room\x18\x01 \x01(\tR\x04room\x12\x18\n" +
+	"\aviewers\x18\x02 \x01(\x04R\aviewers\"7\n" +
+	"\tRoomAttrs\x12\x12\n" +
+	"\x04room\x18\x01 \x01(\tR\x04room\x12\x16\n" +
+	"\x06change\x18\x02 \x01(\fR\x06changeB.Z,github.com/roomcast/roomcast/proto/clusterpbb\x06proto3"
 
 var (
 	file_cluster_proto_rawDescOnce sync.Once
@@ -2363,77 +2744,89 @@ func file_cluster_proto_rawDescGZIP() []byte {
 	return file_cluster_proto_rawDescData
 }
 
-var file_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_cluster_proto_goTypes = []any{
 	(Moderate_Op)(0),          // 0: roomcast.cluster.v1.Moderate.Op
 	(Query_Op)(0),             // 1: roomcast.cluster.v1.Query.Op
-	(*Envelope)(nil),          // 2: roomcast.cluster.v1.Envelope
-	(*Deliveries)(nil),        // 3: roomcast.cluster.v1.Deliveries
-	(*Delivery)(nil),          // 4: roomcast.cluster.v1.Delivery
-	(*Kick)(nil),              // 5: roomcast.cluster.v1.Kick
-	(*Viewers)(nil),           // 6: roomcast.cluster.v1.Viewers
-	(*Announce)(nil),          // 7: roomcast.cluster.v1.Announce
-	(*AnnounceRequest)(nil),   // 8: roomcast.cluster.v1.AnnounceRequest
-	(*JoinRequest)(nil),       // 9: roomcast.cluster.v1.JoinRequest
-	(*JoinReply)(nil),         // 10: roomcast.cluster.v1.JoinReply
-	(*LeaveRequest)(nil),      // 11: roomcast.cluster.v1.LeaveRequest
-	(*SendRequest)(nil),       // 12: roomcast.cluster.v1.SendRequest
-	(*SendReply)(nil),         // 13: roomcast.cluster.v1.SendReply
-	(*SendBatch)(nil),         // 14: roomcast.cluster.v1.SendBatch
-	(*SendBatchReply)(nil),    // 15: roomcast.cluster.v1.SendBatchReply
-	(*SendResult)(nil),        // 16: roomcast.cluster.v1.SendResult
-	(*Moderate)(nil),          // 17: roomcast.cluster.v1.Moderate
-	(*Done)(nil),              // 18: roomcast.cluster.v1.Done
-	(*Failure)(nil),           // 19: roomcast.cluster.v1.Failure
-	(*UserFrame)(nil),         // 20: roomcast.cluster.v1.UserFrame
-	(*CloseUser)(nil),         // 21: roomcast.cluster.v1.CloseUser
-	(*Query)(nil),             // 22: roomcast.cluster.v1.Query
-	(*QueryReply)(nil),        // 23: roomcast.cluster.v1.QueryReply
-	(*LeaveBatch)(nil),        // 24: roomcast.cluster.v1.LeaveBatch
-	(*LeaveCount)(nil),        // 25: roomcast.cluster.v1.LeaveCount
-	(*ModerationDelete)(nil),  // 26: roomcast.cluster.v1.ModerationDelete
-	(*ModerationDeleted)(nil), // 27: roomcast.cluster.v1.ModerationDeleted
-	(*ModerationAction)(nil),  // 28: roomcast.cluster.v1.ModerationAction
+	(RoomLifecycle_Op)(0),     // 2: roomcast.cluster.v1.RoomLifecycle.Op
+	(*Envelope)(nil),          // 3: roomcast.cluster.v1.Envelope
+	(*Deliveries)(nil),        // 4: roomcast.cluster.v1.Deliveries
+	(*Delivery)(nil),          // 5: roomcast.cluster.v1.Delivery
+	(*Kick)(nil),              // 6: roomcast.cluster.v1.Kick
+	(*Viewers)(nil),           // 7: roomcast.cluster.v1.Viewers
+	(*Announce)(nil),          // 8: roomcast.cluster.v1.Announce
+	(*AnnounceRequest)(nil),   // 9: roomcast.cluster.v1.AnnounceRequest
+	(*JoinRequest)(nil),       // 10: roomcast.cluster.v1.JoinRequest
+	(*JoinReply)(nil),         // 11: roomcast.cluster.v1.JoinReply
+	(*LeaveRequest)(nil),      // 12: roomcast.cluster.v1.LeaveRequest
+	(*SendRequest)(nil),       // 13: roomcast.cluster.v1.SendRequest
+	(*SendReply)(nil),         // 14: roomcast.cluster.v1.SendReply
+	(*SendBatch)(nil),         // 15: roomcast.cluster.v1.SendBatch
+	(*SendBatchReply)(nil),    // 16: roomcast.cluster.v1.SendBatchReply
+	(*SendResult)(nil),        // 17: roomcast.cluster.v1.SendResult
+	(*Moderate)(nil),          // 18: roomcast.cluster.v1.Moderate
+	(*Done)(nil),              // 19: roomcast.cluster.v1.Done
+	(*Failure)(nil),           // 20: roomcast.cluster.v1.Failure
+	(*UserFrame)(nil),         // 21: roomcast.cluster.v1.UserFrame
+	(*CloseUser)(nil),         // 22: roomcast.cluster.v1.CloseUser
+	(*Query)(nil),             // 23: roomcast.cluster.v1.Query
+	(*QueryReply)(nil),        // 24: roomcast.cluster.v1.QueryReply
+	(*LeaveBatch)(nil),        // 25: roomcast.cluster.v1.LeaveBatch
+	(*LeaveCount)(nil),        // 26: roomcast.cluster.v1.LeaveCount
+	(*ModerationDelete)(nil),  // 27: roomcast.cluster.v1.ModerationDelete
+	(*ModerationDeleted)(nil), // 28: roomcast.cluster.v1.ModerationDeleted
+	(*ModerationAction)(nil),  // 29: roomcast.cluster.v1.ModerationAction
+	(*RoomLifecycle)(nil),     // 30: roomcast.cluster.v1.RoomLifecycle
+	(*RoomCounts)(nil),        // 31: roomcast.cluster.v1.RoomCounts
+	(*RoomCountsItem)(nil),    // 32: roomcast.cluster.v1.RoomCountsItem
+	(*RoomAttrs)(nil),         // 33: roomcast.cluster.v1.RoomAttrs
+	nil,                       // 34: roomcast.cluster.v1.JoinReply.AttrsEntry
 }
 var file_cluster_proto_depIdxs = []int32{
-	3,  // 0: roomcast.cluster.v1.Envelope.deliveries:type_name -> roomcast.cluster.v1.Deliveries
-	5,  // 1: roomcast.cluster.v1.Envelope.kick:type_name -> roomcast.cluster.v1.Kick
-	6,  // 2: roomcast.cluster.v1.Envelope.viewers:type_name -> roomcast.cluster.v1.Viewers
-	7,  // 3: roomcast.cluster.v1.Envelope.announce:type_name -> roomcast.cluster.v1.Announce
-	8,  // 4: roomcast.cluster.v1.Envelope.announce_request:type_name -> roomcast.cluster.v1.AnnounceRequest
-	9,  // 5: roomcast.cluster.v1.Envelope.join:type_name -> roomcast.cluster.v1.JoinRequest
-	10, // 6: roomcast.cluster.v1.Envelope.joined:type_name -> roomcast.cluster.v1.JoinReply
-	11, // 7: roomcast.cluster.v1.Envelope.leave:type_name -> roomcast.cluster.v1.LeaveRequest
-	12, // 8: roomcast.cluster.v1.Envelope.send:type_name -> roomcast.cluster.v1.SendRequest
-	13, // 9: roomcast.cluster.v1.Envelope.sent:type_name -> roomcast.cluster.v1.SendReply
-	17, // 10: roomcast.cluster.v1.Envelope.moderate:type_name -> roomcast.cluster.v1.Moderate
-	18, // 11: roomcast.cluster.v1.Envelope.done:type_name -> roomcast.cluster.v1.Done
-	19, // 12: roomcast.cluster.v1.Envelope.failure:type_name -> roomcast.cluster.v1.Failure
-	14, // 13: roomcast.cluster.v1.Envelope.send_batch:type_name -> roomcast.cluster.v1.SendBatch
-	15, // 14: roomcast.cluster.v1.Envelope.sent_batch:type_name -> roomcast.cluster.v1.SendBatchReply
-	20, // 15: roomcast.cluster.v1.Envelope.user_frame:type_name -> roomcast.cluster.v1.UserFrame
-	21, // 16: roomcast.cluster.v1.Envelope.close_user:type_name -> roomcast.cluster.v1.CloseUser
-	22, // 17: roomcast.cluster.v1.Envelope.query:type_name -> roomcast.cluster.v1.Query
-	23, // 18: roomcast.cluster.v1.Envelope.query_reply:type_name -> roomcast.cluster.v1.QueryReply
-	24, // 19: roomcast.cluster.v1.Envelope.leave_batch:type_name -> roomcast.cluster.v1.LeaveBatch
-	26, // 20: roomcast.cluster.v1.Envelope.moderation_delete:type_name -> roomcast.cluster.v1.ModerationDelete
-	27, // 21: roomcast.cluster.v1.Envelope.moderation_deleted:type_name -> roomcast.cluster.v1.ModerationDeleted
-	28, // 22: roomcast.cluster.v1.Envelope.moderation_action:type_name -> roomcast.cluster.v1.ModerationAction
-	4,  // 23: roomcast.cluster.v1.Deliveries.items:type_name -> roomcast.cluster.v1.Delivery
-	6,  // 24: roomcast.cluster.v1.Announce.rooms:type_name -> roomcast.cluster.v1.Viewers
-	12, // 25: roomcast.cluster.v1.SendBatch.items:type_name -> roomcast.cluster.v1.SendRequest
-	16, // 26: roomcast.cluster.v1.SendBatchReply.items:type_name -> roomcast.cluster.v1.SendResult
-	13, // 27: roomcast.cluster.v1.SendResult.sent:type_name -> roomcast.cluster.v1.SendReply
-	19, // 28: roomcast.cluster.v1.SendResult.failure:type_name -> roomcast.cluster.v1.Failure
-	0,  // 29: roomcast.cluster.v1.Moderate.op:type_name -> roomcast.cluster.v1.Moderate.Op
-	1,  // 30: roomcast.cluster.v1.Query.op:type_name -> roomcast.cluster.v1.Query.Op
-	25, // 31: roomcast.cluster.v1.LeaveBatch.items:type_name -> roomcast.cluster.v1.LeaveCount
-	32, // [32:32] is the sub-list for method output_type
-	32, // [32:32] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	4,  // 0: roomcast.cluster.v1.Envelope.deliveries:type_name -> roomcast.cluster.v1.Deliveries
+	6,  // 1: roomcast.cluster.v1.Envelope.kick:type_name -> roomcast.cluster.v1.Kick
+	7,  // 2: roomcast.cluster.v1.Envelope.viewers:type_name -> roomcast.cluster.v1.Viewers
+	8,  // 3: roomcast.cluster.v1.Envelope.announce:type_name -> roomcast.cluster.v1.Announce
+	9,  // 4: roomcast.cluster.v1.Envelope.announce_request:type_name -> roomcast.cluster.v1.AnnounceRequest
+	10, // 5: roomcast.cluster.v1.Envelope.join:type_name -> roomcast.cluster.v1.JoinRequest
+	11, // 6: roomcast.cluster.v1.Envelope.joined:type_name -> roomcast.cluster.v1.JoinReply
+	12, // 7: roomcast.cluster.v1.Envelope.leave:type_name -> roomcast.cluster.v1.LeaveRequest
+	13, // 8: roomcast.cluster.v1.Envelope.send:type_name -> roomcast.cluster.v1.SendRequest
+	14, // 9: roomcast.cluster.v1.Envelope.sent:type_name -> roomcast.cluster.v1.SendReply
+	18, // 10: roomcast.cluster.v1.Envelope.moderate:type_name -> roomcast.cluster.v1.Moderate
+	19, // 11: roomcast.cluster.v1.Envelope.done:type_name -> roomcast.cluster.v1.Done
+	20, // 12: roomcast.cluster.v1.Envelope.failure:type_name -> roomcast.cluster.v1.Failure
+	15, // 13: roomcast.cluster.v1.Envelope.send_batch:type_name -> roomcast.cluster.v1.SendBatch
+	16, // 14: roomcast.cluster.v1.Envelope.sent_batch:type_name -> roomcast.cluster.v1.SendBatchReply
+	21, // 15: roomcast.cluster.v1.Envelope.user_frame:type_name -> roomcast.cluster.v1.UserFrame
+	22, // 16: roomcast.cluster.v1.Envelope.close_user:type_name -> roomcast.cluster.v1.CloseUser
+	23, // 17: roomcast.cluster.v1.Envelope.query:type_name -> roomcast.cluster.v1.Query
+	24, // 18: roomcast.cluster.v1.Envelope.query_reply:type_name -> roomcast.cluster.v1.QueryReply
+	25, // 19: roomcast.cluster.v1.Envelope.leave_batch:type_name -> roomcast.cluster.v1.LeaveBatch
+	27, // 20: roomcast.cluster.v1.Envelope.moderation_delete:type_name -> roomcast.cluster.v1.ModerationDelete
+	28, // 21: roomcast.cluster.v1.Envelope.moderation_deleted:type_name -> roomcast.cluster.v1.ModerationDeleted
+	29, // 22: roomcast.cluster.v1.Envelope.moderation_action:type_name -> roomcast.cluster.v1.ModerationAction
+	30, // 23: roomcast.cluster.v1.Envelope.lifecycle:type_name -> roomcast.cluster.v1.RoomLifecycle
+	31, // 24: roomcast.cluster.v1.Envelope.room_counts:type_name -> roomcast.cluster.v1.RoomCounts
+	33, // 25: roomcast.cluster.v1.Envelope.room_attrs:type_name -> roomcast.cluster.v1.RoomAttrs
+	5,  // 26: roomcast.cluster.v1.Deliveries.items:type_name -> roomcast.cluster.v1.Delivery
+	7,  // 27: roomcast.cluster.v1.Announce.rooms:type_name -> roomcast.cluster.v1.Viewers
+	34, // 28: roomcast.cluster.v1.JoinReply.attrs:type_name -> roomcast.cluster.v1.JoinReply.AttrsEntry
+	13, // 29: roomcast.cluster.v1.SendBatch.items:type_name -> roomcast.cluster.v1.SendRequest
+	17, // 30: roomcast.cluster.v1.SendBatchReply.items:type_name -> roomcast.cluster.v1.SendResult
+	14, // 31: roomcast.cluster.v1.SendResult.sent:type_name -> roomcast.cluster.v1.SendReply
+	20, // 32: roomcast.cluster.v1.SendResult.failure:type_name -> roomcast.cluster.v1.Failure
+	0,  // 33: roomcast.cluster.v1.Moderate.op:type_name -> roomcast.cluster.v1.Moderate.Op
+	1,  // 34: roomcast.cluster.v1.Query.op:type_name -> roomcast.cluster.v1.Query.Op
+	26, // 35: roomcast.cluster.v1.LeaveBatch.items:type_name -> roomcast.cluster.v1.LeaveCount
+	2,  // 36: roomcast.cluster.v1.RoomLifecycle.op:type_name -> roomcast.cluster.v1.RoomLifecycle.Op
+	32, // 37: roomcast.cluster.v1.RoomCounts.items:type_name -> roomcast.cluster.v1.RoomCountsItem
+	38, // [38:38] is the sub-list for method output_type
+	38, // [38:38] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_cluster_proto_init() }
@@ -2465,14 +2858,17 @@ func file_cluster_proto_init() {
 		(*Envelope_ModerationDelete)(nil),
 		(*Envelope_ModerationDeleted)(nil),
 		(*Envelope_ModerationAction)(nil),
+		(*Envelope_Lifecycle)(nil),
+		(*Envelope_RoomCounts)(nil),
+		(*Envelope_RoomAttrs)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   27,
+			NumEnums:      3,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -171,6 +171,10 @@ const (
 	Error_SLOW_MODE Error_Code = 63
 	// Send: the room's word filter blocked the message.
 	Error_MESSAGE_BLOCKED Error_Code = 64
+	// Room lifecycle (h7, 70-79).
+	// The room was closed (by the backend, its lifetime or its idle
+	// timeout): joins are refused until it is created again.
+	Error_ROOM_CLOSED Error_Code = 70
 )
 
 // Enum value maps for Error_Code.
@@ -220,6 +224,7 @@ var (
 		62: "MODERATION_FORBIDDEN",
 		63: "SLOW_MODE",
 		64: "MESSAGE_BLOCKED",
+		70: "ROOM_CLOSED",
 	}
 	Error_Code_value = map[string]int32{
 		"UNSPECIFIED":            0,
@@ -266,6 +271,7 @@ var (
 		"MODERATION_FORBIDDEN":   62,
 		"SLOW_MODE":              63,
 		"MESSAGE_BLOCKED":        64,
+		"ROOM_CLOSED":            70,
 	}
 )
 
@@ -316,20 +322,24 @@ const (
 	// The cluster moved this user to another node: reconnect to redirect
 	// and resume every room from the last seq.
 	Kick_MOVED Kick_Reason = 8
+	// h7 (25-29): the room was closed (by the backend, its lifetime or its
+	// idle timeout). Do not rejoin.
+	Kick_ROOM_CLOSED Kick_Reason = 25
 )
 
 // Enum value maps for Kick_Reason.
 var (
 	Kick_Reason_name = map[int32]string{
-		0: "UNSPECIFIED",
-		1: "NOT_PULLING",
-		2: "ADMIN",
-		3: "BANNED",
-		4: "SLOW_CONSUMER",
-		5: "IDLE",
-		6: "SHUTDOWN",
-		7: "PROTOCOL",
-		8: "MOVED",
+		0:  "UNSPECIFIED",
+		1:  "NOT_PULLING",
+		2:  "ADMIN",
+		3:  "BANNED",
+		4:  "SLOW_CONSUMER",
+		5:  "IDLE",
+		6:  "SHUTDOWN",
+		7:  "PROTOCOL",
+		8:  "MOVED",
+		25: "ROOM_CLOSED",
 	}
 	Kick_Reason_value = map[string]int32{
 		"UNSPECIFIED":   0,
@@ -341,6 +351,7 @@ var (
 		"SHUTDOWN":      6,
 		"PROTOCOL":      7,
 		"MOVED":         8,
+		"ROOM_CLOSED":   25,
 	}
 )
 
@@ -536,6 +547,7 @@ type Frame struct {
 	//	*Frame_MessageDeleted
 	//	*Frame_ModerateRoom
 	//	*Frame_RoomModerated
+	//	*Frame_RoomCount
 	Body          isFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -990,6 +1002,15 @@ func (x *Frame) GetRoomModerated() *RoomModerated {
 	return nil
 }
 
+func (x *Frame) GetRoomCount() *RoomCount {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_RoomCount); ok {
+			return x.RoomCount
+		}
+	}
+	return nil
+}
+
 type isFrame_Body interface {
 	isFrame_Body()
 }
@@ -1175,7 +1196,13 @@ type Frame_ModerateRoom struct {
 }
 
 type Frame_RoomModerated struct {
-	RoomModerated *RoomModerated `protobuf:"bytes,73,opt,name=room_moderated,json=roomModerated,proto3,oneof"` // 80-99: reserved.
+	RoomModerated *RoomModerated `protobuf:"bytes,73,opt,name=room_moderated,json=roomModerated,proto3,oneof"`
+}
+
+type Frame_RoomCount struct {
+	// 80-99: reserved.
+	// h7 (80-89): the room's viewer count, pushed (RoomCount).
+	RoomCount *RoomCount `protobuf:"bytes,80,opt,name=room_count,json=roomCount,proto3,oneof"`
 }
 
 func (*Frame_Connect) isFrame_Body() {}
@@ -1268,13 +1295,21 @@ func (*Frame_ModerateRoom) isFrame_Body() {}
 
 func (*Frame_RoomModerated) isFrame_Body() {}
 
+func (*Frame_RoomCount) isFrame_Body() {}
+
 // Connect authenticates the connection. It must be the first frame unless the
 // token was given at the WebSocket handshake (?token= or Authorization: Bearer).
 type Connect struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Token string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
 	// Free-form client name and version, for logs ("roomcast-js/1.0").
-	Client        string `protobuf:"bytes,2,opt,name=client,proto3" json:"client,omitempty"`
+	Client string `protobuf:"bytes,2,opt,name=client,proto3" json:"client,omitempty"`
+	// h7: the optional frame kinds this client understands, by name
+	// ("room_count": RoomCount pushes). The server pushes such frames only
+	// to connections that named them; names it does not know are ignored.
+	// A client given its token at the handshake names them in the URL
+	// (?features=room_count, comma-separated).
+	Features      []string `protobuf:"bytes,60,rep,name=features,proto3" json:"features,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1323,6 +1358,13 @@ func (x *Connect) GetClient() string {
 	return ""
 }
 
+func (x *Connect) GetFeatures() []string {
+	if x != nil {
+		return x.Features
+	}
+	return nil
+}
+
 // Connected answers Connect (or is pushed right after a handshake that carried
 // a valid token, with id 0).
 type Connected struct {
@@ -1336,7 +1378,10 @@ type Connected struct {
 	// Largest frame the server accepts.
 	MaxFrameBytes uint32 `protobuf:"varint,5,opt,name=max_frame_bytes,json=maxFrameBytes,proto3" json:"max_frame_bytes,omitempty"`
 	// Server time, unix milliseconds.
-	ServerTime    int64 `protobuf:"varint,6,opt,name=server_time,json=serverTime,proto3" json:"server_time,omitempty"`
+	ServerTime int64 `protobuf:"varint,6,opt,name=server_time,json=serverTime,proto3" json:"server_time,omitempty"`
+	// h7: the features (Connect.features) turned on for this connection:
+	// those the client named that this server knows.
+	Features      []string `protobuf:"bytes,60,rep,name=features,proto3" json:"features,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1411,6 +1456,13 @@ func (x *Connected) GetServerTime() int64 {
 		return x.ServerTime
 	}
 	return 0
+}
+
+func (x *Connected) GetFeatures() []string {
+	if x != nil {
+		return x.Features
+	}
+	return nil
 }
 
 type Ping struct {
@@ -1653,11 +1705,16 @@ func (x *Kick) GetReconnectAfterMs() uint32 {
 // resume (after a reconnect) gives the cursors the client already has and is
 // notified at once if the room moved on.
 type Join struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Room          string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
-	Resume        bool                   `protobuf:"varint,2,opt,name=resume,proto3" json:"resume,omitempty"`
-	AfterSeq      uint64                 `protobuf:"varint,3,opt,name=after_seq,json=afterSeq,proto3" json:"after_seq,omitempty"`
-	AfterPseq     uint64                 `protobuf:"varint,4,opt,name=after_pseq,json=afterPseq,proto3" json:"after_pseq,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Room      string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	Resume    bool                   `protobuf:"varint,2,opt,name=resume,proto3" json:"resume,omitempty"`
+	AfterSeq  uint64                 `protobuf:"varint,3,opt,name=after_seq,json=afterSeq,proto3" json:"after_seq,omitempty"`
+	AfterPseq uint64                 `protobuf:"varint,4,opt,name=after_pseq,json=afterPseq,proto3" json:"after_pseq,omitempty"`
+	// h7: the epoch of the room the cursors are from (Joined.epoch of the
+	// earlier join; 0: unknown). On a resume with another epoch the room was
+	// reset: Joined.reset is set and delivery starts from the new room's
+	// beginning (the ring's oldest), not from the cursors.
+	Epoch         uint64 `protobuf:"varint,60,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1720,6 +1777,13 @@ func (x *Join) GetAfterPseq() uint64 {
 	return 0
 }
 
+func (x *Join) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
 type Joined struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Room  string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
@@ -1727,7 +1791,19 @@ type Joined struct {
 	Seq  uint64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
 	Pseq uint64 `protobuf:"varint,3,opt,name=pseq,proto3" json:"pseq,omitempty"`
 	// Viewers currently in the room (all nodes).
-	Viewers       uint64 `protobuf:"varint,4,opt,name=viewers,proto3" json:"viewers,omitempty"`
+	Viewers uint64 `protobuf:"varint,4,opt,name=viewers,proto3" json:"viewers,omitempty"`
+	// h7: the room's incarnation: a new value whenever the room starts over
+	// (created again after a close, forgotten as idle, an embedded restart).
+	Epoch uint64 `protobuf:"varint,60,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// h7: this resume carried another epoch: the client's cursors are from
+	// an earlier room; set them to 0 (delivery starts at the room's oldest).
+	Reset_ bool `protobuf:"varint,61,opt,name=reset,proto3" json:"reset,omitempty"`
+	// h7: the room's attributes (a small key-value map set by the backend)
+	// and their version. Later changes arrive as priority messages of kind
+	// "room.attrs" whose body is {"version":N,"set":{...},"delete":[...]};
+	// apply those with a version above attrs_version.
+	Attrs         map[string]string `protobuf:"bytes,62,rep,name=attrs,proto3" json:"attrs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	AttrsVersion  uint64            `protobuf:"varint,63,opt,name=attrs_version,json=attrsVersion,proto3" json:"attrs_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1786,6 +1862,34 @@ func (x *Joined) GetPseq() uint64 {
 func (x *Joined) GetViewers() uint64 {
 	if x != nil {
 		return x.Viewers
+	}
+	return 0
+}
+
+func (x *Joined) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *Joined) GetReset_() bool {
+	if x != nil {
+		return x.Reset_
+	}
+	return false
+}
+
+func (x *Joined) GetAttrs() map[string]string {
+	if x != nil {
+		return x.Attrs
+	}
+	return nil
+}
+
+func (x *Joined) GetAttrsVersion() uint64 {
+	if x != nil {
+		return x.AttrsVersion
 	}
 	return 0
 }
@@ -2368,7 +2472,10 @@ type PullResult struct {
 	// Priority messages after after_pseq that had expired.
 	MissedPriority uint64 `protobuf:"varint,6,opt,name=missed_priority,json=missedPriority,proto3" json:"missed_priority,omitempty"`
 	// The limit cut the answer: pull again from the last message received.
-	More          bool `protobuf:"varint,7,opt,name=more,proto3" json:"more,omitempty"`
+	More bool `protobuf:"varint,7,opt,name=more,proto3" json:"more,omitempty"`
+	// h7: the epoch (Joined.epoch) of the room these messages belong to; 0
+	// when the node does not know it yet.
+	Epoch         uint64 `protobuf:"varint,60,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2450,6 +2557,13 @@ func (x *PullResult) GetMore() bool {
 		return x.More
 	}
 	return false
+}
+
+func (x *PullResult) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
 }
 
 // SendDirect sends a 1:1 message to user `to`. The answer (ConvSent) comes
@@ -4781,11 +4895,66 @@ func (x *RoomModerated) GetUser() string {
 	return ""
 }
 
+// RoomCount is a room's viewer count (all nodes), pushed to its viewers
+// when it changed by more than room.count_threshold or, if it changed at
+// all, every room.count_interval (h7).
+type RoomCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Room          string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	Viewers       uint64                 `protobuf:"varint,2,opt,name=viewers,proto3" json:"viewers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoomCount) Reset() {
+	*x = RoomCount{}
+	mi := &file_roomcast_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoomCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoomCount) ProtoMessage() {}
+
+func (x *RoomCount) ProtoReflect() protoreflect.Message {
+	mi := &file_roomcast_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoomCount.ProtoReflect.Descriptor instead.
+func (*RoomCount) Descriptor() ([]byte, []int) {
+	return file_roomcast_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *RoomCount) GetRoom() string {
+	if x != nil {
+		return x.Room
+	}
+	return ""
+}
+
+func (x *RoomCount) GetViewers() uint64 {
+	if x != nil {
+		return x.Viewers
+	}
+	return 0
+}
+
 var File_roomcast_proto protoreflect.FileDescriptor
 
 const file_roomcast_proto_rawDesc = "" +
 	"\n" +
-	"\x0eroomcast.proto\x12\vroomcast.v1\"\xed\x12\n" +
+	"\x0eroomcast.proto\x12\vroomcast.v1\"\xa6\x13\n" +
 	"\x05Frame\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\rR\x02id\x120\n" +
 	"\aconnect\x18\n" +
@@ -4841,11 +5010,14 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x0edelete_message\x18F \x01(\v2\x1a.roomcast.v1.DeleteMessageH\x00R\rdeleteMessage\x12F\n" +
 	"\x0fmessage_deleted\x18G \x01(\v2\x1b.roomcast.v1.MessageDeletedH\x00R\x0emessageDeleted\x12@\n" +
 	"\rmoderate_room\x18H \x01(\v2\x19.roomcast.v1.ModerateRoomH\x00R\fmoderateRoom\x12C\n" +
-	"\x0eroom_moderated\x18I \x01(\v2\x1a.roomcast.v1.RoomModeratedH\x00R\rroomModeratedB\x06\n" +
-	"\x04body\"7\n" +
+	"\x0eroom_moderated\x18I \x01(\v2\x1a.roomcast.v1.RoomModeratedH\x00R\rroomModerated\x127\n" +
+	"\n" +
+	"room_count\x18P \x01(\v2\x16.roomcast.v1.RoomCountH\x00R\troomCountB\x06\n" +
+	"\x04body\"S\n" +
 	"\aConnect\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x16\n" +
-	"\x06client\x18\x02 \x01(\tR\x06client\"\xce\x01\n" +
+	"\x06client\x18\x02 \x01(\tR\x06client\x12\x1a\n" +
+	"\bfeatures\x18< \x03(\tR\bfeatures\"\xea\x01\n" +
 	"\tConnected\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12(\n" +
@@ -4853,16 +5025,17 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x0fidle_timeout_ms\x18\x04 \x01(\rR\ridleTimeoutMs\x12&\n" +
 	"\x0fmax_frame_bytes\x18\x05 \x01(\rR\rmaxFrameBytes\x12\x1f\n" +
 	"\vserver_time\x18\x06 \x01(\x03R\n" +
-	"serverTime\"\x06\n" +
+	"serverTime\x12\x1a\n" +
+	"\bfeatures\x18< \x03(\tR\bfeatures\"\x06\n" +
 	"\x04Ping\"'\n" +
 	"\x04Pong\x12\x1f\n" +
 	"\vserver_time\x18\x01 \x01(\x03R\n" +
-	"serverTime\"\xf6\a\n" +
+	"serverTime\"\x87\b\n" +
 	"\x05Error\x12+\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x17.roomcast.v1.Error.CodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12$\n" +
 	"\x0eretry_after_ms\x18\x03 \x01(\rR\fretryAfterMs\x12\x1a\n" +
-	"\bredirect\x18\x04 \x01(\tR\bredirect\"\xe3\x06\n" +
+	"\bredirect\x18\x04 \x01(\tR\bredirect\"\xf4\x06\n" +
 	"\x04Code\x12\x0f\n" +
 	"\vUNSPECIFIED\x10\x00\x12\r\n" +
 	"\tBAD_FRAME\x10\x01\x12\x0e\n" +
@@ -4912,13 +5085,14 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x16ROOM_MESSAGE_NOT_FOUND\x10=\x12\x18\n" +
 	"\x14MODERATION_FORBIDDEN\x10>\x12\r\n" +
 	"\tSLOW_MODE\x10?\x12\x13\n" +
-	"\x0fMESSAGE_BLOCKED\x10@\"\xb8\x02\n" +
+	"\x0fMESSAGE_BLOCKED\x10@\x12\x0f\n" +
+	"\vROOM_CLOSED\x10F\"\xc9\x02\n" +
 	"\x04Kick\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x120\n" +
 	"\x06reason\x18\x02 \x01(\x0e2\x18.roomcast.v1.Kick.ReasonR\x06reason\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12\x1a\n" +
 	"\bredirect\x18\x04 \x01(\tR\bredirect\x12,\n" +
-	"\x12reconnect_after_ms\x18n \x01(\rR\x10reconnectAfterMs\"\x85\x01\n" +
+	"\x12reconnect_after_ms\x18n \x01(\rR\x10reconnectAfterMs\"\x96\x01\n" +
 	"\x06Reason\x12\x0f\n" +
 	"\vUNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vNOT_PULLING\x10\x01\x12\t\n" +
@@ -4929,18 +5103,28 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x04IDLE\x10\x05\x12\f\n" +
 	"\bSHUTDOWN\x10\x06\x12\f\n" +
 	"\bPROTOCOL\x10\a\x12\t\n" +
-	"\x05MOVED\x10\b\"n\n" +
+	"\x05MOVED\x10\b\x12\x0f\n" +
+	"\vROOM_CLOSED\x10\x19\"\x84\x01\n" +
 	"\x04Join\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x16\n" +
 	"\x06resume\x18\x02 \x01(\bR\x06resume\x12\x1b\n" +
 	"\tafter_seq\x18\x03 \x01(\x04R\bafterSeq\x12\x1d\n" +
 	"\n" +
-	"after_pseq\x18\x04 \x01(\x04R\tafterPseq\"\\\n" +
+	"after_pseq\x18\x04 \x01(\x04R\tafterPseq\x12\x14\n" +
+	"\x05epoch\x18< \x01(\x04R\x05epoch\"\x9d\x02\n" +
 	"\x06Joined\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
 	"\x04pseq\x18\x03 \x01(\x04R\x04pseq\x12\x18\n" +
-	"\aviewers\x18\x04 \x01(\x04R\aviewers\"\x1b\n" +
+	"\aviewers\x18\x04 \x01(\x04R\aviewers\x12\x14\n" +
+	"\x05epoch\x18< \x01(\x04R\x05epoch\x12\x14\n" +
+	"\x05reset\x18= \x01(\bR\x05reset\x124\n" +
+	"\x05attrs\x18> \x03(\v2\x1e.roomcast.v1.Joined.AttrsEntryR\x05attrs\x12#\n" +
+	"\rattrs_version\x18? \x01(\x04R\fattrsVersion\x1a8\n" +
+	"\n" +
+	"AttrsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x1b\n" +
 	"\x05Leave\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\"\x1a\n" +
 	"\x04Left\x12\x12\n" +
@@ -4987,7 +5171,7 @@ const file_roomcast_proto_rawDesc = "" +
 	"\n" +
 	"after_pseq\x18\x03 \x01(\x04R\tafterPseq\x12\x14\n" +
 	"\x05limit\x18\x04 \x01(\rR\x05limit\x12\x10\n" +
-	"\x03ack\x18\x05 \x01(\bR\x03ack\"\xd1\x01\n" +
+	"\x03ack\x18\x05 \x01(\bR\x03ack\"\xe7\x01\n" +
 	"\n" +
 	"PullResult\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x124\n" +
@@ -4996,7 +5180,8 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x04pseq\x18\x04 \x01(\x04R\x04pseq\x12\x16\n" +
 	"\x06missed\x18\x05 \x01(\x04R\x06missed\x12'\n" +
 	"\x0fmissed_priority\x18\x06 \x01(\x04R\x0emissedPriority\x12\x12\n" +
-	"\x04more\x18\a \x01(\bR\x04more\"h\n" +
+	"\x04more\x18\a \x01(\bR\x04more\x12\x14\n" +
+	"\x05epoch\x18< \x01(\x04R\x05epoch\"h\n" +
 	"\n" +
 	"SendDirect\x12\x0e\n" +
 	"\x02to\x18\x01 \x01(\tR\x02to\x12\x12\n" +
@@ -5179,7 +5364,10 @@ const file_roomcast_proto_rawDesc = "" +
 	"\rRoomModerated\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x128\n" +
 	"\x06action\x18\x02 \x01(\x0e2 .roomcast.v1.ModerateRoom.ActionR\x06action\x12\x12\n" +
-	"\x04user\x18\x03 \x01(\tR\x04user*7\n" +
+	"\x04user\x18\x03 \x01(\tR\x04user\"9\n" +
+	"\tRoomCount\x12\x12\n" +
+	"\x04room\x18\x01 \x01(\tR\x04room\x12\x18\n" +
+	"\aviewers\x18\x02 \x01(\x04R\aviewers*7\n" +
 	"\bConvType\x12\x14\n" +
 	"\x10CONV_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
@@ -5199,7 +5387,7 @@ func file_roomcast_proto_rawDescGZIP() []byte {
 }
 
 var file_roomcast_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_roomcast_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
+var file_roomcast_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_roomcast_proto_goTypes = []any{
 	(ConvType)(0),            // 0: roomcast.v1.ConvType
 	(Error_Code)(0),          // 1: roomcast.v1.Error.Code
@@ -5257,6 +5445,8 @@ var file_roomcast_proto_goTypes = []any{
 	(*Deletion)(nil),         // 53: roomcast.v1.Deletion
 	(*ModerateRoom)(nil),     // 54: roomcast.v1.ModerateRoom
 	(*RoomModerated)(nil),    // 55: roomcast.v1.RoomModerated
+	(*RoomCount)(nil),        // 56: roomcast.v1.RoomCount
+	nil,                      // 57: roomcast.v1.Joined.AttrsEntry
 }
 var file_roomcast_proto_depIdxs = []int32{
 	6,  // 0: roomcast.v1.Frame.connect:type_name -> roomcast.v1.Connect
@@ -5304,28 +5494,30 @@ var file_roomcast_proto_depIdxs = []int32{
 	52, // 42: roomcast.v1.Frame.message_deleted:type_name -> roomcast.v1.MessageDeleted
 	54, // 43: roomcast.v1.Frame.moderate_room:type_name -> roomcast.v1.ModerateRoom
 	55, // 44: roomcast.v1.Frame.room_moderated:type_name -> roomcast.v1.RoomModerated
-	1,  // 45: roomcast.v1.Error.code:type_name -> roomcast.v1.Error.Code
-	2,  // 46: roomcast.v1.Kick.reason:type_name -> roomcast.v1.Kick.Reason
-	53, // 47: roomcast.v1.RoomMessage.deletes:type_name -> roomcast.v1.Deletion
-	3,  // 48: roomcast.v1.RoomMessage.class:type_name -> roomcast.v1.RoomMessage.Class
-	18, // 49: roomcast.v1.Notify.messages:type_name -> roomcast.v1.RoomMessage
-	18, // 50: roomcast.v1.PullResult.messages:type_name -> roomcast.v1.RoomMessage
-	0,  // 51: roomcast.v1.ConvSummary.type:type_name -> roomcast.v1.ConvType
-	25, // 52: roomcast.v1.ConvSummary.last:type_name -> roomcast.v1.ConvMessage
-	26, // 53: roomcast.v1.Counters.convs:type_name -> roomcast.v1.ConvSummary
-	26, // 54: roomcast.v1.ConvList.convs:type_name -> roomcast.v1.ConvSummary
-	25, // 55: roomcast.v1.ConvPage.messages:type_name -> roomcast.v1.ConvMessage
-	34, // 56: roomcast.v1.PullAll.acks:type_name -> roomcast.v1.ConvCursor
-	33, // 57: roomcast.v1.AllPage.pages:type_name -> roomcast.v1.ConvPage
-	25, // 58: roomcast.v1.HistoryPage.messages:type_name -> roomcast.v1.ConvMessage
-	49, // 59: roomcast.v1.MemberList.members:type_name -> roomcast.v1.Member
-	4,  // 60: roomcast.v1.ModerateRoom.action:type_name -> roomcast.v1.ModerateRoom.Action
-	4,  // 61: roomcast.v1.RoomModerated.action:type_name -> roomcast.v1.ModerateRoom.Action
-	62, // [62:62] is the sub-list for method output_type
-	62, // [62:62] is the sub-list for method input_type
-	62, // [62:62] is the sub-list for extension type_name
-	62, // [62:62] is the sub-list for extension extendee
-	0,  // [0:62] is the sub-list for field type_name
+	56, // 45: roomcast.v1.Frame.room_count:type_name -> roomcast.v1.RoomCount
+	1,  // 46: roomcast.v1.Error.code:type_name -> roomcast.v1.Error.Code
+	2,  // 47: roomcast.v1.Kick.reason:type_name -> roomcast.v1.Kick.Reason
+	57, // 48: roomcast.v1.Joined.attrs:type_name -> roomcast.v1.Joined.AttrsEntry
+	53, // 49: roomcast.v1.RoomMessage.deletes:type_name -> roomcast.v1.Deletion
+	3,  // 50: roomcast.v1.RoomMessage.class:type_name -> roomcast.v1.RoomMessage.Class
+	18, // 51: roomcast.v1.Notify.messages:type_name -> roomcast.v1.RoomMessage
+	18, // 52: roomcast.v1.PullResult.messages:type_name -> roomcast.v1.RoomMessage
+	0,  // 53: roomcast.v1.ConvSummary.type:type_name -> roomcast.v1.ConvType
+	25, // 54: roomcast.v1.ConvSummary.last:type_name -> roomcast.v1.ConvMessage
+	26, // 55: roomcast.v1.Counters.convs:type_name -> roomcast.v1.ConvSummary
+	26, // 56: roomcast.v1.ConvList.convs:type_name -> roomcast.v1.ConvSummary
+	25, // 57: roomcast.v1.ConvPage.messages:type_name -> roomcast.v1.ConvMessage
+	34, // 58: roomcast.v1.PullAll.acks:type_name -> roomcast.v1.ConvCursor
+	33, // 59: roomcast.v1.AllPage.pages:type_name -> roomcast.v1.ConvPage
+	25, // 60: roomcast.v1.HistoryPage.messages:type_name -> roomcast.v1.ConvMessage
+	49, // 61: roomcast.v1.MemberList.members:type_name -> roomcast.v1.Member
+	4,  // 62: roomcast.v1.ModerateRoom.action:type_name -> roomcast.v1.ModerateRoom.Action
+	4,  // 63: roomcast.v1.RoomModerated.action:type_name -> roomcast.v1.ModerateRoom.Action
+	64, // [64:64] is the sub-list for method output_type
+	64, // [64:64] is the sub-list for method input_type
+	64, // [64:64] is the sub-list for extension type_name
+	64, // [64:64] is the sub-list for extension extendee
+	0,  // [0:64] is the sub-list for field type_name
 }
 
 func init() { file_roomcast_proto_init() }
@@ -5379,6 +5571,7 @@ func file_roomcast_proto_init() {
 		(*Frame_MessageDeleted)(nil),
 		(*Frame_ModerateRoom)(nil),
 		(*Frame_RoomModerated)(nil),
+		(*Frame_RoomCount)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -5386,7 +5579,7 @@ func file_roomcast_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_roomcast_proto_rawDesc), len(file_roomcast_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   51,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

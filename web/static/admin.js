@@ -118,6 +118,42 @@ $("send-notice-all").addEventListener("click", async () => {
   if (r) log(`reached ${r.rooms} rooms, ${r.failed} failed`);
 });
 
+$("create-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const opts = { room };
+  if ($("lifetime").value.trim()) opts.lifetime = $("lifetime").value.trim();
+  if ($("idle-timeout").value.trim()) opts.idle_timeout = $("idle-timeout").value.trim();
+  act(`create ${room}`, "POST", "/rooms", opts);
+});
+$("close-room").addEventListener("click", () => {
+  if (confirm(`Close ${room}? Every viewer is removed and joins are refused.`)) act(`close ${room}`, "DELETE", R());
+});
+
+// The pinned message is the room attribute "pinned" (viewers show it).
+$("pin-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const text = $("pin").value.trim();
+  const change = text ? { set: { pinned: text } } : { delete: ["pinned"] };
+  act(text ? `pin in ${room}` : `unpin in ${room}`, "PATCH", R() + "/attrs", change);
+});
+
+// Publish sends with an idempotency key: a double click or a retry after
+// a network error is answered with the first answer, not sent twice.
+let pubKey = null;
+$("publish-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const body = $("pub-body").value.trim();
+  if (!body) return;
+  pubKey ??= crypto.randomUUID();
+  const msg = { from: $("pub-from").value.trim(), body, class: $("pub-class").value, idempotency_key: pubKey };
+  const r = await act(`publish to ${room}`, "POST", R() + "/messages", msg);
+  if (r) {
+    log(`published seq ${r.seq} (${r.lane} lane${r.duplicate ? ", duplicate" : ""})`);
+    $("pub-body").value = "";
+    pubKey = null;
+  }
+});
+
 const withDuration = () => {
   const d = $("duration").value.trim();
   return d ? { duration: d } : {};

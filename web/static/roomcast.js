@@ -42,15 +42,22 @@
 //   await c.send("lobby", "hello");
 //
 // Events (c.on(name, fn) returns a function that removes fn):
-//   message     (room, msg)     msg = {seq, msgId, from, ts, body, kind, priority, cls}
-//                               (cls: the traffic class, "high", "normal" or "low")
+//   message     (room, msg)     msg = {seq, msgId, from, ts, body, kind, priority, system, cls}
+//                               (system: a notice from an admin or the system;
+//                               cls: the traffic class, "high", "normal" or "low")
 //   deleted     (room, del)     del = {seq, priority, msgId}: a message was deleted by
 //                               moderation; remove it (deletion events and tombstones
 //                               never reach "message")
 //   missed      (room, n)       n normal messages were evicted before we got them
-//   kick        (room, reason)  removed from room ("" = the connection): NOT_PULLING, ADMIN, BANNED, ...
+//   kick        (room, reason)  removed from room ("" = the connection): NOT_PULLING, ADMIN, BANNED,
+//                               ROOM_CLOSED (the room was closed: do not rejoin), ...
 //   state       (connected, err) true once (re)connected and every room rejoined
-//   joined      (room, joined)  a Joined answer (fresh or resumed), with viewers
+//   joined      (room, joined)  a Joined answer (fresh or resumed), with viewers and epoch
+//   attrs       (room, map)     the room's whole attribute map, on join/resume and each change
+//   viewers     (room, n)       the room's viewer count, pushed when it changes (no polling)
+//   reset       (room)          resumed with an earlier room's epoch: the room started over
+//                               while away; cursors restart and its messages follow from
+//                               its beginning (the ring's oldest)
 //   frame       (frame)         every frame received, before it is acted on
 //   counters    (counters)      login counters (after every connect and reconnect,
 //                               when anything is unread) and every page from counters()
@@ -158,6 +165,12 @@ async function newCodec(encoding, url) {
   };
 }
 
+// FEATURES are the optional frame kinds this SDK understands, named in
+// Connect (docs/protocol.md, "Features"): the server pushes RoomCount only
+// to clients that name "room_count". Frames of a kind the SDK does not know
+// (a newer server's) are decoded to objects without a known key and
+// skipped.
+const FEATURES = ["room_count"];
 const PULL_STALE_MS = 2000; // an unanswered pull blocks the next one this long
 const MAX_REDIRECTS = 3;
 // Liveness (as the Go SDK's client.SilentPings, client.MinSilent): the
@@ -200,6 +213,9 @@ class RedirectError extends Error {
   }
 }
 
+// Kind of the priority messages carrying room attribute changes.
+const ATTRS_KIND = "room.attrs";
+
 const num = (v) => (v === undefined || v === null ? 0 : Number(v));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -213,6 +229,7 @@ function toRoomMessage(m) {
     body: m.body ?? "",
     kind: m.kind ?? "",
     priority: !!m.priority,
+    system: !!m.system,
     deleted: !!m.deleted,
     deletes: m.deletes ? { seq: num(m.deletes.seq), priority: !!m.deletes.priority, msgId: String(m.deletes.msgId ?? "0") } : null,
     cls: toClass(m.class),
@@ -554,7 +571,7 @@ export class RoomcastClient {
       }, this.opt.requestTimeoutMs);
       if (codec.binary) ws.binaryType = "arraybuffer";
       ws.onopen = () => {
-        ws.send(codec.encode({ id: 1, connect: { token, client: "roomcast-js/1" } }));
+        ws.send(codec.encode({ id: 1, connect: { token, client: "roomcast-js/1", features: FEATURES } }));
         this.lastSend = Date.now();
       };
       ws.onmessage = (ev) => {
@@ -682,7 +699,9 @@ export class RoomcastClient {
       r.pullingAt = 0;
       r.resume = true;
       try {
-        await this.request({ join: { room: r.name, resume: true, afterSeq: r.seq, afterPseq: r.pseq } }, { resume: true });
+        const join = { room: r.name, resume: true, afterSeq: r.seq, afterPseq: r.pseq };
+        if (r.epoch && r.epoch !== "0") join.epoch = r.epoch; // a string: 64 bits
+        await this.request({ join }, { resume: true });
       } catch (e) {
         if (e instanceof RoomcastError && (e.code === "BANNED" || e.code === "ROOM_NOT_FOUND")) {
           this.rooms.delete(r.name);
@@ -838,6 +857,7 @@ export class RoomcastClient {
     this.st.framesIn++;
     this.emit("frame", f);
     if (f.joined) this.onJoined(f.joined);
+    if (f.roomCount) this.emit("viewers", f.roomCount.room, num(f.roomCount.viewers));
     this.onOfflineFrame(f);
     if (f.id) {
       const p = this.pending.get(f.id);
@@ -861,10 +881,25 @@ export class RoomcastClient {
     if (!r) return;
     const seq = num(j.seq), pseq = num(j.pseq);
     r.joined = true;
-    if (!r.resume || seq < r.seq) r.seq = seq;
-    if (!r.resume || pseq < r.pseq) r.pseq = pseq;
+    r.epoch = String(j.epoch ?? "0");
+    const av = num(j.attrsVersion);
+    if (!r.attrs || av !== r.attrsVersion) {
+      r.attrs = { ...(j.attrs ?? {}) };
+      r.attrsVersion = av;
+      this.emit("attrs", j.room, { ...r.attrs });
+    }
+    if (j.reset) {
+      // The cursors are an earlier room's: the server starts from the
+      // new room's beginning.
+      r.seq = 0;
+      r.pseq = 0;
+    } else {
+      if (!r.resume || seq < r.seq) r.seq = seq;
+      if (!r.resume || pseq < r.pseq) r.pseq = pseq;
+    }
     r.resume = false;
-    this.emit("joined", j.room, { room: j.room, seq, pseq, viewers: num(j.viewers) });
+    this.emit("joined", j.room, { room: j.room, seq, pseq, viewers: num(j.viewers), epoch: r.epoch });
+    if (j.reset) this.emit("reset", j.room);
   }
 
   onNotify(n) {
@@ -946,6 +981,10 @@ export class RoomcastClient {
         continue;
       }
       r[lane] = m.seq;
+      if (m.system && m.kind === ATTRS_KIND) {
+        this.applyAttrs(room, r, m);
+        continue;
+      }
       fresh.push(m);
     }
     if (missed > 0) {
@@ -983,6 +1022,25 @@ export class RoomcastClient {
     if (durationMs > 0) m.durationMs = String(durationMs);
     if (reason) m.reason = reason;
     await this.request({ moderateRoom: m });
+  }
+
+  // applyAttrs applies a room attribute change (a priority message of kind
+  // "room.attrs") newer than the map and emits the whole map.
+  applyAttrs(room, r, m) {
+    let ch;
+    try { ch = JSON.parse(m.body); } catch { return; }
+    if (!(ch.version > (r.attrsVersion ?? 0))) return;
+    r.attrs = { ...(r.attrs ?? {}) };
+    for (const k of ch.delete ?? []) delete r.attrs[k];
+    Object.assign(r.attrs, ch.set ?? {});
+    r.attrsVersion = ch.version;
+    this.emit("attrs", room, { ...r.attrs });
+  }
+
+  /** A joined room's attributes (a copy), or null. */
+  attrs(room) {
+    const r = this.rooms.get(room);
+    return r && r.attrs ? { ...r.attrs } : null;
   }
 
   // ---- Offline 1:1 and group messages (client/offline.go) ----

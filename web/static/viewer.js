@@ -9,8 +9,6 @@ const MAX_DANMAKU = 60;
 
 let client = null;
 let room = "";
-let currentToken = "";
-let viewersTimer = null;
 let removedFor = ""; // why we were removed from the room, if we were
 
 $("room").value = param("room") || "lobby";
@@ -40,13 +38,14 @@ function addChat(item) {
 }
 
 function addMessage(m) {
-  const li = el("li", m.priority ? "msg notice" : "msg");
+  // A system notice, high-class traffic (a gift: priority, not system), chat.
+  const li = el("li", m.system ? "msg notice" : m.priority ? "msg high" : "msg");
   li.dataset.msgId = m.msgId;
   li.dataset.from = m.from;
   li.dataset.seq = m.seq;
   li.dataset.lane = m.priority ? "priority" : "normal";
   li.append(el("span", "ts", time(m.ts)));
-  if (m.priority) li.append(el("span", "badge", m.kind || "notice"));
+  if (m.priority) li.append(el("span", "badge", m.kind || (m.system ? "notice" : "high")));
   li.append(el("b", "from", m.from), el("span", "body", m.body));
   addChat(li);
   fly(m);
@@ -78,20 +77,9 @@ function addSkipped(n) {
   addChat(el("li", "missed", `${n} message${n === 1 ? "" : "s"} skipped`));
 }
 
-async function pollViewers() {
-  if (!room || !currentToken) return;
-  try {
-    const res = await fetch(`/api/v1/rooms/${encodeURIComponent(room)}/viewers`, {
-      headers: { Authorization: "Bearer " + currentToken }, cache: "no-store",
-    });
-    if (res.ok) $("viewers").textContent = (await res.json()).viewers;
-  } catch { /* next time */ }
-}
-
 async function start(roomName, user) {
   showError("");
   if (client) client.close();
-  clearInterval(viewersTimer);
   chat.replaceChildren();
   room = roomName;
   removedFor = "";
@@ -99,7 +87,7 @@ async function start(roomName, user) {
   setState("connecting…", "wait");
   const c = new RoomcastClient({
     url: wsURL(),
-    tokenFunc: async () => (currentToken = await token(user)),
+    tokenFunc: () => token(user),
     // Protobuf frames (the SDK's default); ?enc=json for readable frames.
     encoding: param("enc") === "json" ? "json" : "protobuf",
   });
@@ -108,12 +96,21 @@ async function start(roomName, user) {
   c.on("missed", (r, n) => r === room && addSkipped(n));
   c.on("deleted", (r, del) => r === room && removeMessage(del));
   c.on("joined", (r, j) => r === room && ($("viewers").textContent = j.viewers));
+  // The server pushes the count when it changes: no polling.
+  c.on("viewers", (r, n) => r === room && ($("viewers").textContent = n));
+  // The room's "pinned" attribute (set by the backend) stays above the chat.
+  c.on("attrs", (r, a) => {
+    if (r !== room) return;
+    $("pinned").textContent = a.pinned ?? "";
+    $("pinned").hidden = !a.pinned;
+  });
   c.on("kick", (r, reason) => {
     if (r && r !== room) return;
     removedFor = reason;
     setState("removed", "off");
     const why = { BANNED: "You were banned from this room.", ADMIN: "An administrator removed you.",
-      NOT_PULLING: "You fell behind and were removed; rejoin to continue." }[reason] ?? `Removed (${reason}).`;
+      NOT_PULLING: "You fell behind and were removed; rejoin to continue.",
+      ROOM_CLOSED: "This room was closed." }[reason] ?? `Removed (${reason}).`;
     showError(why);
     addChat(el("li", "system", why));
   });
@@ -126,7 +123,6 @@ async function start(roomName, user) {
     setState("live", "on");
     enableSend(true);
     $("msg").focus();
-    viewersTimer = setInterval(pollViewers, 5000);
   } catch (e) {
     setState("offline", "off");
     showError(e instanceof RoomcastError ? `${e.code}: ${e.message.replace(/^roomcast: \w+: /, "")}` : String(e.message ?? e));

@@ -49,6 +49,13 @@ func TestScanCompleteNotify(t *testing.T) {
 // given frames, then reports every frame the viewer sends.
 func fakeNode(t *testing.T, enc protocol.Encoding, frames [][]byte) (string, chan *pb.Frame) {
 	t.Helper()
+	return fakeNodeWith(t, enc, nil, frames)
+}
+
+// fakeNodeWith is fakeNode that also sends early before its answers to
+// Connect and Join (a push that overtakes them).
+func fakeNodeWith(t *testing.T, enc protocol.Encoding, early, frames [][]byte) (string, chan *pb.Frame) {
+	t.Helper()
 	got := make(chan *pb.Frame, 16)
 	up := websocket.Upgrader{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -70,6 +77,9 @@ func fakeNode(t *testing.T, enc protocol.Encoding, frames [][]byte) (string, cha
 			f, err := protocol.Decode(e, data)
 			if err != nil {
 				return
+			}
+			for _, data := range early {
+				_ = ws.WriteMessage(enc.MessageType(), data)
 			}
 			switch {
 			case f.GetConnect() != nil:

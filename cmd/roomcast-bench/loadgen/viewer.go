@@ -176,7 +176,8 @@ func dialOnce(ctx context.Context, cfg ViewerConfig, stats *Stats, start time.Ti
 	if dl, ok := ctx.Deadline(); ok {
 		_ = ws.SetDeadline(dl)
 	}
-	f, err := v.call(&pb.Frame{Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: cfg.Token, Client: "roomcast-loadgen"}}})
+	f, err := v.call(&pb.Frame{Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: cfg.Token, Client: "roomcast-loadgen",
+		Features: protocol.FeatureRoomCount.Names()}}})
 	if err != nil {
 		ws.Close()
 		return nil, fmt.Errorf("%w: %w", ErrConnect, err)
@@ -263,7 +264,13 @@ func (v *Viewer) read() (*pb.Frame, error) {
 	if bin {
 		enc = protocol.Binary
 	}
-	return protocol.Decode(enc, data)
+	f, err := protocol.Decode(enc, data)
+	if errors.Is(err, protocol.ErrUnknownOp) && f != nil {
+		// A frame kind this tool does not know (a newer server's): it
+		// comes back without a body and is skipped, never an error.
+		return f, nil
+	}
+	return f, err
 }
 
 // pingFrame is Frame{ping: Ping{}} in binary (field 12, empty).

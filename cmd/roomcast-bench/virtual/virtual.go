@@ -269,6 +269,10 @@ func (s *session) User() string { return "v" + strconv.Itoa(int(s.idx)) }
 // Push implements fanout.Session: queue the frame for the worker.
 func (s *session) Push(o *protocol.Outbound) bool { return s.worker().push(s, o) }
 
+// Features implements fanout.Session: a virtual viewer stands for an SDK
+// client, which asks for RoomCount pushes.
+func (s *session) Features() protocol.Features { return protocol.FeatureRoomCount }
+
 // Kick implements fanout.Session.
 func (s *session) Kick(_ string, _ pb.Kick_Reason) {
 	st := s.sw.stats
