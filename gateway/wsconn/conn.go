@@ -136,9 +136,12 @@ func (c *Conn) Push(op Op, data []byte, msgs int) PushResult {
 	c.grp.Queued.Add(int64(n))
 	start := !c.writing
 	c.writing = true
+	if start {
+		c.grp.wg.Add(1) // counted under c.mu (see wake)
+	}
 	c.mu.Unlock()
 	if start {
-		c.grp.spawn(c.writeLoop)
+		go c.grp.run(c.writeLoop)
 	}
 	return Queued
 }
@@ -199,18 +202,25 @@ func (c *Conn) close(reason string, code int, text string, err error, abort bool
 	}
 	start := !c.writing
 	c.writing = true
+	// The goroutines are counted before c.mu is released (see wake).
+	if start {
+		c.grp.wg.Add(1)
+	}
+	if parked {
+		c.grp.wg.Add(1)
+	}
 	c.mu.Unlock()
 	c.h.Closing(reason, err)
 	if abort {
 		_ = c.nc.Close()
 	}
 	if start {
-		c.grp.spawn(c.writeLoop)
+		go c.grp.run(c.writeLoop)
 	}
 	if parked {
 		// No reader goroutine will notice the end: clean up from here.
 		c.unpark()
-		c.grp.spawn(c.cleanup)
+		go c.grp.run(c.cleanup)
 	}
 	return true
 }
@@ -502,9 +512,14 @@ func (c *Conn) wake() {
 		return
 	}
 	c.parked = false
+	// Counted while c.mu is held: a Close that follows (the owner closing
+	// every connection before it waits for the group) then sees a running
+	// reader, and the owner's Wait never meets an Add from a count of 0
+	// (the poller's goroutine is not counted).
+	c.grp.wg.Add(1)
 	c.mu.Unlock()
 	c.unpark()
-	c.grp.spawn(c.Serve)
+	go c.grp.run(c.Serve)
 }
 
 func (c *Conn) readFailed(err error) {

@@ -67,10 +67,11 @@ func (g *Group) Now() int64 { return int64(time.Since(g.epoch)) }
 // SetPoller lets idle connections park in p (nil: they keep their reader).
 func (g *Group) SetPoller(p *Poller) { g.poller.Store(p) }
 
-func (g *Group) spawn(fn func()) {
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		fn()
-	}()
+// run runs fn on a goroutine already counted in the group's WaitGroup:
+// the caller adds 1 while it holds the connection's mu, so that a Close
+// that follows sees the goroutine, and the owner's Wait (which begins
+// after it closed every connection) never meets an Add from a count of 0.
+func (g *Group) run(fn func()) {
+	defer g.wg.Done()
+	fn()
 }
