@@ -104,7 +104,7 @@ func (p PublishRequest) check(roomID, field string) (room.SendRequest, error) {
 	}
 	high := p.Class == ClassHigh
 	return room.SendRequest{Room: roomID, From: p.From, Body: p.Body, Kind: p.Kind,
-		Priority: high, Privileged: high, High: high, ClientMsgID: p.IdempotencyKey}, nil
+		Priority: high, Privileged: high, High: high, ClientMsgID: p.IdempotencyKey, Retry: p.IdempotencyKey != ""}, nil
 }
 
 func checkIdempotencyKey(k, field string) error {

@@ -30,12 +30,11 @@ func acceptedFromWire(s *cpb.SendReply) room.Accepted {
 }
 
 // sendOp names a run of sends for routing: "publish" when every send
-// carries a client_msg_id (an SDK's send, or a publish's idempotency key:
-// a lost reply may be retried, the owner answers the retry with the first
-// answer), "send" otherwise.
+// may be retried (Retry: a publish with an idempotency key, which the
+// owner answers the retry with the first answer), "send" otherwise.
 func sendOp(reqs []room.SendRequest) string {
 	for _, r := range reqs {
-		if r.ClientMsgID == "" {
+		if !r.Retry || r.ClientMsgID == "" {
 			return "send"
 		}
 	}

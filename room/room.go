@@ -448,6 +448,13 @@ type SendRequest struct {
 	// gift, a host's words from the backend): it travels the priority lane
 	// but is not a system notice.
 	High bool
+	// Retry lets the node that routes the send to the room's owner send it
+	// again when the owner's reply was lost (a timeout): set by the admin
+	// publish API for a message with an idempotency key (ClientMsgID), so
+	// the owner answers the second with the first. A connection's sends
+	// are answered UNAVAILABLE instead, and the SDK resends them. Local
+	// to a node; not carried between nodes.
+	Retry bool
 
 	blocked     bool // the word filter blocked it (set by sendRun)
 	hookBlocked bool // the before-send hook blocked it (set by sendRun)

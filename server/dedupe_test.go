@@ -10,6 +10,7 @@ import (
 	"github.com/roomcast/roomcast/configs"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/room"
 )
 
 // TestSendClientMsgIDEmbedded: in embedded mode a Send resent with its
@@ -50,7 +51,7 @@ func TestSendClientMsgIDEmbedded(t *testing.T) {
 	if f.GetSent().GetSeq() != first.GetSeq()+1 || f.GetSent().GetDuplicate() {
 		t.Fatalf("a send without an id: %v", f)
 	}
-	f = r.reply(r.send(&pb.Frame{Body: &pb.Frame_Send{Send: &pb.Send{Room: "once", Body: "x", ClientMsgId: strings.Repeat("x", 65)}}}))
+	f = r.reply(r.send(&pb.Frame{Body: &pb.Frame_Send{Send: &pb.Send{Room: "once", Body: "x", ClientMsgId: strings.Repeat("x", room.MaxClientMsgIDBytes+1)}}}))
 	wantError(t, f, pb.Error_INVALID_ARGUMENT)
 
 	// dedupe_keep 2: two newer ids push m-1 out; it is a new message then.
