@@ -1653,11 +1653,18 @@ func (x *Kick) GetReconnectAfterMs() uint32 {
 // resume (after a reconnect) gives the cursors the client already has and is
 // notified at once if the room moved on.
 type Join struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Room          string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
-	Resume        bool                   `protobuf:"varint,2,opt,name=resume,proto3" json:"resume,omitempty"`
-	AfterSeq      uint64                 `protobuf:"varint,3,opt,name=after_seq,json=afterSeq,proto3" json:"after_seq,omitempty"`
-	AfterPseq     uint64                 `protobuf:"varint,4,opt,name=after_pseq,json=afterPseq,proto3" json:"after_pseq,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Room      string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	Resume    bool                   `protobuf:"varint,2,opt,name=resume,proto3" json:"resume,omitempty"`
+	AfterSeq  uint64                 `protobuf:"varint,3,opt,name=after_seq,json=afterSeq,proto3" json:"after_seq,omitempty"`
+	AfterPseq uint64                 `protobuf:"varint,4,opt,name=after_pseq,json=afterPseq,proto3" json:"after_pseq,omitempty"`
+	// The most room messages per second this viewer wants (a weak device):
+	// 0 = no cap, else 1..10000. The server then samples the room's normal
+	// and low-class messages for it, always sends high-class and priority
+	// ones, and counts what it skipped in the missed of its Notify and
+	// PullResult frames. Anything else is INVALID_ARGUMENT.
+	// See docs/traffic-classes.md.
+	MaxRate       int32 `protobuf:"varint,92,opt,name=max_rate,json=maxRate,proto3" json:"max_rate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1720,6 +1727,13 @@ func (x *Join) GetAfterPseq() uint64 {
 	return 0
 }
 
+func (x *Join) GetMaxRate() int32 {
+	if x != nil {
+		return x.MaxRate
+	}
+	return 0
+}
+
 type Joined struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Room  string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
@@ -1727,7 +1741,9 @@ type Joined struct {
 	Seq  uint64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
 	Pseq uint64 `protobuf:"varint,3,opt,name=pseq,proto3" json:"pseq,omitempty"`
 	// Viewers currently in the room (all nodes).
-	Viewers       uint64 `protobuf:"varint,4,opt,name=viewers,proto3" json:"viewers,omitempty"`
+	Viewers uint64 `protobuf:"varint,4,opt,name=viewers,proto3" json:"viewers,omitempty"`
+	// The cap in force for this viewer (Join.max_rate), messages/s; 0: none.
+	MaxRate       int32 `protobuf:"varint,92,opt,name=max_rate,json=maxRate,proto3" json:"max_rate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1786,6 +1802,13 @@ func (x *Joined) GetPseq() uint64 {
 func (x *Joined) GetViewers() uint64 {
 	if x != nil {
 		return x.Viewers
+	}
+	return 0
+}
+
+func (x *Joined) GetMaxRate() int32 {
+	if x != nil {
+		return x.MaxRate
 	}
 	return 0
 }
@@ -4929,18 +4952,20 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x04IDLE\x10\x05\x12\f\n" +
 	"\bSHUTDOWN\x10\x06\x12\f\n" +
 	"\bPROTOCOL\x10\a\x12\t\n" +
-	"\x05MOVED\x10\b\"n\n" +
+	"\x05MOVED\x10\b\"\x89\x01\n" +
 	"\x04Join\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x16\n" +
 	"\x06resume\x18\x02 \x01(\bR\x06resume\x12\x1b\n" +
 	"\tafter_seq\x18\x03 \x01(\x04R\bafterSeq\x12\x1d\n" +
 	"\n" +
-	"after_pseq\x18\x04 \x01(\x04R\tafterPseq\"\\\n" +
+	"after_pseq\x18\x04 \x01(\x04R\tafterPseq\x12\x19\n" +
+	"\bmax_rate\x18\\ \x01(\x05R\amaxRate\"w\n" +
 	"\x06Joined\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
 	"\x04pseq\x18\x03 \x01(\x04R\x04pseq\x12\x18\n" +
-	"\aviewers\x18\x04 \x01(\x04R\aviewers\"\x1b\n" +
+	"\aviewers\x18\x04 \x01(\x04R\aviewers\x12\x19\n" +
+	"\bmax_rate\x18\\ \x01(\x05R\amaxRate\"\x1b\n" +
 	"\x05Leave\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\"\x1a\n" +
 	"\x04Left\x12\x12\n" +
