@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -194,6 +195,7 @@ type roomState struct {
 	joined    bool
 	resume    bool      // the Join in flight is a resume
 	pulling   time.Time // when the full pull in flight was sent (zero: none)
+	maxRate   int32     // JoinOptions.MaxRate, sent again on every resume
 }
 
 // Dial connects and authenticates. It returns once the first connection is
@@ -339,7 +341,7 @@ func (c *Client) resume(ctx context.Context, s *session) error {
 		if r.joined {
 			r.pulling = time.Time{}
 			r.resume = true
-			joins = append(joins, &pb.Join{Room: r.name, Resume: true, AfterSeq: r.seq, AfterPseq: r.pseq})
+			joins = append(joins, &pb.Join{Room: r.name, Resume: true, AfterSeq: r.seq, AfterPseq: r.pseq, MaxRate: r.maxRate})
 		}
 	}
 	c.mu.Unlock()
@@ -406,8 +408,26 @@ func (c *Client) do(ctx context.Context, f *pb.Frame) (*pb.Frame, error) {
 
 // Join enters a room; messages start flowing to OnMessage.
 func (c *Client) Join(ctx context.Context, room string) (*pb.Joined, error) {
-	c.expectJoin(room, false)
-	f, err := c.do(ctx, &pb.Frame{Body: &pb.Frame_Join{Join: &pb.Join{Room: room}}})
+	return c.JoinWith(ctx, room, JoinOptions{})
+}
+
+// JoinOptions are the optional parts of a Join.
+type JoinOptions struct {
+	// MaxRate is the most room messages per second the client wants from
+	// the room (a weak device). The server then samples the room's normal
+	// and low-class messages for it, always sends high-class and priority
+	// ones, and reports what it skipped to Options.OnMissed. 0 (default):
+	// no cap; at most 10000 (more, or negative: INVALID_ARGUMENT). Kept for
+	// the resumes after a reconnect. See docs/traffic-classes.md.
+	MaxRate int
+}
+
+// JoinWith is Join with options.
+func (c *Client) JoinWith(ctx context.Context, room string, o JoinOptions) (*pb.Joined, error) {
+	// The server checks the value; clamping only keeps it on the wire.
+	rate := int32(max(min(o.MaxRate, math.MaxInt32), math.MinInt32))
+	c.expectJoin(room, rate)
+	f, err := c.do(ctx, &pb.Frame{Body: &pb.Frame_Join{Join: &pb.Join{Room: room, MaxRate: rate}}})
 	if err != nil {
 		c.mu.Lock()
 		if r := c.rooms[room]; r != nil && !r.joined {
@@ -421,7 +441,7 @@ func (c *Client) Join(ctx context.Context, room string) (*pb.Joined, error) {
 
 // expectJoin prepares the room's state before a Join is sent, so the reader
 // can take the Joined answer (and any Notify right behind it) in order.
-func (c *Client) expectJoin(room string, resume bool) {
+func (c *Client) expectJoin(room string, maxRate int32) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r := c.rooms[room]
@@ -429,7 +449,8 @@ func (c *Client) expectJoin(room string, resume bool) {
 		r = &roomState{name: room}
 		c.rooms[room] = r
 	}
-	r.resume = resume
+	r.resume = false
+	r.maxRate = maxRate
 }
 
 // onJoined records a (re)join; it runs on the reader goroutine, before any

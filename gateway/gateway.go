@@ -39,6 +39,8 @@ type Rooms interface {
 type Fanout interface {
 	Subscribe(sess fanout.Session, roomID string) *fanout.Sub
 	Begin(sub *fanout.Sub, seq, pseq uint64)
+	// Cap sets a viewer's Join.max_rate (0: none) before Begin.
+	Cap(sub *fanout.Sub, perSecond int) error
 	Unsubscribe(sub *fanout.Sub)
 	Pull(sub *fanout.Sub, id uint32, after, pafter uint64, limit int, ack bool) error
 }
