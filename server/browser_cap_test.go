@@ -17,7 +17,9 @@ import (
 // burst of 30 chat messages and 2 gifts: the capped one gets at most its
 // burst plus 3 a second of the chat, both gifts, and "missed" events that
 // add up to exactly the chat it skipped; the uncapped one gets all 32
-// and misses nothing. A negative maxRate is refused INVALID_ARGUMENT.
+// and misses nothing. The same again after the capped client's connection
+// broke (it resumes with its maxRate). A negative maxRate is refused
+// INVALID_ARGUMENT.
 func TestBrowserSDKMaxRate(t *testing.T) {
 	const chats, gifts, rate = 30, 2, 3
 	s := startServer(t, lenient)
@@ -27,9 +29,10 @@ func TestBrowserSDKMaxRate(t *testing.T) {
 		const { RoomcastClient } = await import("/sdk/roomcast.js");
 		const tok = async (u) => (await (await fetch("/demo/token?user=" + u)).json()).token;
 		const watch = (c) => {
-			const st = { chat: 0, gift: 0, missed: 0 };
+			const st = { chat: 0, gift: 0, missed: 0, up: 0 };
 			c.on("message", (room, m) => { if (m.body === "rocket") st.gift++; else st.chat++; });
 			c.on("missed", (room, n) => { st.missed += n; });
+			c.on("state", (ok) => { if (ok) st.up++; });
 			return st;
 		};
 		const weak = new RoomcastClient({ url: "ws://%[1]s/ws", token: await tok("weak") });
@@ -66,19 +69,9 @@ func TestBrowserSDKMaxRate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for i := range chats {
-		if _, err := sender.Send(ctx, "show", fmt.Sprint("chat", i), client.SendOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		if i%(chats/gifts) == 0 {
-			if _, err := gifter.Send(ctx, "show", "rocket", client.SendOptions{Kind: "gift"}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	type counts struct{ Chat, Gift, Missed int }
+	type counts struct{ Chat, Gift, Missed, Up int }
 	var got struct{ Weak, Strong counts }
-	eventually(t, 15*time.Second, "both browser clients accounted for every message", func() bool {
+	read := func() {
 		out, err := chromedp.Run(page.ctx, chromedp.Evaluate[string](`JSON.stringify(window.capTest)`))
 		if err != nil {
 			t.Fatalf("read: %v", err)
@@ -86,15 +79,45 @@ func TestBrowserSDKMaxRate(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &got); err != nil {
 			t.Fatal(err)
 		}
-		w, st := got.Weak, got.Strong
-		return st.Chat == chats && st.Gift == gifts && w.Gift == gifts && w.Chat+w.Missed == chats
-	})
-	elapsed := time.Since(start).Seconds()
-	t.Logf("capped %+v, uncapped %+v, in %.2fs", got.Weak, got.Strong, elapsed)
-	if limit := int(rate*elapsed) + rate; got.Weak.Chat > limit || got.Weak.Missed == 0 {
-		t.Errorf("capped browser client: %+v in %.1fs, want at most %d chat and some missed", got.Weak, elapsed, limit)
 	}
-	if got.Strong.Missed != 0 {
-		t.Errorf("uncapped browser client missed %d", got.Strong.Missed)
+	// phase sends chats more chat messages and the gifts, waits until both
+	// clients accounted for all of them and checks the capped one's share
+	// since start.
+	phase := func(round int, start time.Time) {
+		read()
+		before := got.Weak
+		for i := range chats {
+			if _, err := sender.Send(ctx, "show", fmt.Sprint("chat", i), client.SendOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if i%(chats/gifts) == 0 {
+				if _, err := gifter.Send(ctx, "show", "rocket", client.SendOptions{Kind: "gift"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		eventually(t, 15*time.Second, "both browser clients accounted for every message", func() bool {
+			read()
+			w, st := got.Weak, got.Strong
+			return st.Chat == round*chats && st.Gift == round*gifts && w.Gift == round*gifts && w.Chat+w.Missed == round*chats
+		})
+		elapsed := time.Since(start).Seconds()
+		chat, missed := got.Weak.Chat-before.Chat, got.Weak.Missed-before.Missed
+		t.Logf("round %d: capped %d chat, %d missed; uncapped %+v; in %.2fs", round, chat, missed, got.Strong, elapsed)
+		if limit := int(rate*elapsed) + rate; chat > limit || missed == 0 {
+			t.Errorf("round %d: capped browser client got %d chat (missed %d) in %.1fs, want at most %d and some missed", round, chat, missed, elapsed, limit)
+		}
+		if got.Strong.Missed != 0 {
+			t.Errorf("uncapped browser client missed %d", got.Strong.Missed)
+		}
 	}
+	phase(1, start)
+
+	// The capped client's connection breaks: it resumes with its maxRate.
+	read()
+	up := got.Weak.Up
+	start = time.Now()
+	s.Gateway().CloseUser("weak")
+	eventually(t, 10*time.Second, "the capped browser client resumed", func() bool { read(); return got.Weak.Up > up })
+	phase(2, start)
 }

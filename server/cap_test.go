@@ -107,3 +107,40 @@ func TestJoinMaxRateValidated(t *testing.T) {
 		t.Fatalf("join with max_rate 10000: %v", f)
 	}
 }
+
+// TestCapSurvivesResume: the Go client sends its MaxRate again when it
+// resumes the room after a reconnect, so the cap still holds.
+func TestCapSurvivesResume(t *testing.T) {
+	const chats, rate = 40, 2
+	s := startServer(t, lenient)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	weak := dialViewer(t, s, "weak", client.Options{BackoffMin: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond})
+	sender := dialViewer(t, s, "sender", client.Options{})
+	if _, err := weak.JoinWith(ctx, "show", client.JoinOptions{MaxRate: rate}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sender.Join(ctx, "show"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	s.Gateway().CloseUser("weak")
+	eventually(t, 10*time.Second, "the capped client reconnected", func() bool { return weak.Stats().Reconnects >= 1 })
+	for i := range chats {
+		if _, err := sender.Send(ctx, "show", fmt.Sprint("chat", i), client.SendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	missed := func() int {
+		weak.mu.Lock()
+		defer weak.mu.Unlock()
+		return int(weak.missed)
+	}
+	eventually(t, 10*time.Second, "the capped client was told of every chat", func() bool {
+		return len(weak.received("show"))+missed() == chats
+	})
+	elapsed := time.Since(start).Seconds()
+	if got, limit := len(weak.received("show")), int(rate*elapsed)+rate; got > limit || missed() == 0 {
+		t.Errorf("after the resume the capped client got %d of %d in %.1fs (missed %d), want at most %d", got, chats, elapsed, missed(), limit)
+	}
+}
