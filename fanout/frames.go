@@ -91,6 +91,30 @@ func (m *frameMemo) get(r *room, k frameKey, cfg *Config) *frame {
 	return f
 }
 
+// readFilter decides which messages of the normal lane a frame leaves
+// out, counting them: low-class ones at or before seq before (shed, see
+// shedLowBefore) and, for a capped viewer, those its cap refuses
+// (skipped, cap.go). Priority messages are never left out.
+type readFilter struct {
+	before        uint64
+	cap           *rateCap // nil: uncapped
+	shed, skipped int
+}
+
+func (f *readFilter) skip(priority bool, seq uint64, e entry) bool {
+	switch {
+	case priority:
+		return false
+	case seq <= f.before && e.m.GetClass() == pb.RoomMessage_LOW:
+		f.shed++
+		return true
+	case f.cap != nil && !f.cap.admit(e.m.GetClass()):
+		f.skipped++
+		return true
+	}
+	return false
+}
+
 // inlineFor is the inline budget of a Notify with key k: none when bare.
 func inlineFor(k frameKey, cfg *Config) int {
 	if k.bare {
@@ -115,19 +139,14 @@ func (r *room) buildNotify(k frameKey, inlineBytes, lowWindow int, c *rateCap) *
 	if inlineBytes > 0 {
 		var msgs []*pb.RoomMessage
 		var classes [numClasses]int
-		total, over, shed, skipped := 0, false, 0, 0
-		before := shedLowBefore(k.head, lowWindow, k.stretched)
+		total, over := 0, false
+		drop := readFilter{before: shedLowBefore(k.head, lowWindow, k.stretched), cap: c}
 		var saved rateCap
 		if c != nil {
 			saved = *c
 		}
 		normal, prio := r.buf.Read(k.known, k.pknown, 0, func(p bool, seq uint64, e entry) bool {
-			if !p && seq <= before && e.m.GetClass() == pb.RoomMessage_LOW {
-				shed++
-				return true
-			}
-			if !p && c != nil && !c.admit(e.m.GetClass()) {
-				skipped++
+			if drop.skip(p, seq, e) {
 				return true
 			}
 			classes[e.m.GetClass()]++
@@ -145,9 +164,9 @@ func (r *room) buildNotify(k frameKey, inlineBytes, lowWindow int, c *rateCap) *
 			nt.Complete = true
 			f.known, f.pknown = max(normal.Last, k.known), max(prio.Last, k.pknown)
 			nt.Messages = msgs
-			nt.Missed = normal.Missed + uint64(shed+skipped)
+			nt.Missed = normal.Missed + uint64(drop.shed+drop.skipped)
 			f.missed = nt.Missed
-			f.classes, f.shed, f.skipped = classes, shed, skipped
+			f.classes, f.shed, f.skipped = classes, drop.shed, drop.skipped
 			nt.Seq, nt.Pseq = max(k.head, f.known), max(k.phead, f.pknown)
 		} else {
 			bins = nil
@@ -176,15 +195,10 @@ func (r *room) buildPull(k frameKey, id uint32, pullBytes, lowWindow int, c *rat
 	var msgs []*pb.RoomMessage
 	var bins [][]byte
 	var classes [numClasses]int
-	bytes, shed, skipped := 0, 0, 0
-	before := shedLowBefore(k.head, lowWindow, false)
+	bytes := 0
+	drop := readFilter{before: shedLowBefore(k.head, lowWindow, false), cap: c}
 	normal, prio := r.buf.Read(k.known, k.pknown, k.limit, func(p bool, seq uint64, e entry) bool {
-		if !p && seq <= before && e.m.GetClass() == pb.RoomMessage_LOW {
-			shed++
-			return true
-		}
-		if !p && c != nil && !c.admit(e.m.GetClass()) {
-			skipped++
+		if drop.skip(p, seq, e) {
 			return true
 		}
 		classes[e.m.GetClass()]++
@@ -198,11 +212,11 @@ func (r *room) buildPull(k frameKey, id uint32, pullBytes, lowWindow int, c *rat
 		known:    normal.Last,
 		pknown:   prio.Last,
 		more:     normal.More || prio.More,
-		missed:   normal.Missed + uint64(shed+skipped),
+		missed:   normal.Missed + uint64(drop.shed+drop.skipped),
 		pmiss:    prio.Missed,
 		classes:  classes,
-		shed:     shed,
-		skipped:  skipped,
+		shed:     drop.shed,
+		skipped:  drop.skipped,
 	}
 	res := &pb.PullResult{
 		Room:           r.id,
