@@ -13,8 +13,11 @@ import (
 // burst N): a message is given while a token is left and skipped (counted
 // in the frame's missed, and in roomcast_fanout_capped_skipped_total)
 // otherwise. High-class and priority messages never take a token and are
-// always given. A capped viewer's Notify and PullResult frames are its
-// own; uncapped viewers keep sharing theirs.
+// always given. While its bucket holds no whole token and only the normal
+// lane has news, the viewer is not notified (it is due when the next
+// token is): its Notifies come at most about N a second, plus one per
+// priority round, and each carries a message. A capped viewer's Notify
+// and PullResult frames are its own; uncapped viewers keep sharing theirs.
 
 // MaxViewerRate bounds a viewer's cap (Join.max_rate), messages/s: a
 // larger cap is no cap for a device, only a mistake.
@@ -28,6 +31,10 @@ func ValidateMaxRate(n int64) error {
 	}
 	return nil
 }
+
+// whole is a whole token, less float rounding: a bucket refilled for
+// exactly the time one token takes holds one.
+const whole = 1 - 1e-9
 
 // rateCap is a capped viewer's token bucket; guarded by Sub.mu.
 type rateCap struct {
@@ -50,13 +57,23 @@ func (c *rateCap) refill(now time.Time) {
 	}
 }
 
+// nextToken reports when the bucket next holds a whole token, and false
+// if it holds one now. Call refill(now) first.
+func (c *rateCap) nextToken(now time.Time) (time.Time, bool) {
+	if c.tokens >= whole {
+		return time.Time{}, false
+	}
+	wait := time.Duration((1 - c.tokens) / c.rate * float64(time.Second))
+	return now.Add(max(wait, time.Millisecond)), true
+}
+
 // admit reports whether the viewer is given a message of the normal lane
 // with class cl: high always; normal and low while a token is left.
 func (c *rateCap) admit(cl pb.RoomMessage_Class) bool {
 	if cl == pb.RoomMessage_HIGH {
 		return true
 	}
-	if c.tokens < 1 {
+	if c.tokens < whole {
 		return false
 	}
 	c.tokens--

@@ -132,3 +132,48 @@ func TestCapValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestCappedViewerNotifiesFollowItsTokens: a capped viewer (2 msg/s) of a
+// room with 100 normal messages a second is not sent a Notify per
+// message: it waits for its next token, so it gets at most 2 Notifies a
+// second (plus its burst), each with a message, and every message is
+// given or counted missed. An uncapped viewer beside it is notified every
+// round.
+func TestCappedViewerNotifiesFollowItsTokens(t *testing.T) {
+	clk := &clock{t: time.Unix(1_800_000_000, 0)}
+	s, err := New(Deps{Now: clk.now, Registerer: prometheus.NewRegistry(), Pacer: fixedPacer(0)}, Config{Shards: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	capped, free := &fakeSession{user: "weak"}, &fakeSession{user: "strong"}
+	sub := s.Subscribe(capped, "r")
+	if err := s.Cap(sub, 2); err != nil {
+		t.Fatal(err)
+	}
+	s.Begin(sub, 0, 0)
+	join(s, free, "r", 0, 0)
+	const messages = 200 // 2 s at 100 msg/s
+	for seq := uint64(1); seq <= messages; seq++ {
+		s.Deliver("r", msg(seq, "m"))
+		s.roundAll()
+		clk.add(10 * time.Millisecond)
+	}
+	clk.add(time.Second) // the last waiting message's token
+	s.roundAll()
+	given, missed := 0, uint64(0)
+	ns := capped.notifies()
+	for _, n := range ns {
+		if len(n.Messages) == 0 {
+			t.Fatalf("a Notify with no message (missed %d) to the capped viewer", n.Missed)
+		}
+		given += len(n.Messages)
+		missed += n.Missed
+	}
+	// 3 s in all: at most 2 + 2 x 3 messages, so as many Notifies.
+	if len(ns) > 2*3+2 || given > 2*3+2 || given+int(missed) != messages {
+		t.Errorf("capped viewer: %d notifies, %d messages, %d missed; want at most %d of each, %d in all", len(ns), given, missed, 2*3+2, messages)
+	}
+	if n := len(free.notifies()); n != messages {
+		t.Errorf("uncapped viewer: %d notifies, want %d", n, messages)
+	}
+}

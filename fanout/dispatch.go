@@ -235,11 +235,22 @@ func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool, sent 
 			continue
 		}
 		bare := sub.backedUp(cfg.InlineBytes)
+		if sub.cap != nil {
+			sub.cap.refill(now)
+			// With only normal-lane news and no token left, a capped
+			// viewer waits for its next token: a Notify then would carry
+			// nothing but a missed count (cap.go).
+			if at, wait := sub.cap.nextToken(now); wait && !bare && !sub.pulling && sub.pknown >= phead {
+				due, later = earliest(due, later, at)
+				nb = min(nb, at.UnixNano())
+				sub.mu.Unlock()
+				continue
+			}
+		}
 		k := frameKey{known: sub.known, pknown: sub.pknown, head: head, phead: phead, bare: bare, stretched: stretched}
 		var n *frame
 		if sub.cap != nil {
 			// A capped viewer gets a frame of its own (cap.go).
-			sub.cap.refill(now)
 			n = r.buildNotify(k, inlineFor(k, cfg), cfg.LowWindow, sub.cap)
 		} else {
 			n = memo.get(r, k, cfg)
