@@ -450,7 +450,9 @@ func (c *Client) expectJoin(room string, maxRate int32) {
 		c.rooms[room] = r
 	}
 	r.resume = false
-	r.maxRate = maxRate
+	if !r.joined { // a second Join of a joined room is refused: the cap stays
+		r.maxRate = maxRate
+	}
 }
 
 // onJoined records a (re)join; it runs on the reader goroutine, before any

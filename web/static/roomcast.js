@@ -797,7 +797,7 @@ export class RoomcastClient {
       this.rooms.set(room, r);
     }
     r.resume = false;
-    r.maxRate = maxRate;
+    if (!r.joined) r.maxRate = maxRate; // a second join of a joined room is refused: the cap stays
     try {
       const join = { room };
       if (maxRate) join.maxRate = maxRate;
