@@ -12,24 +12,32 @@ import (
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
 
+// cappedRoom is a service on a manual clock whose pacer never waits, with
+// two viewers of room "r" from seq 0: one capped at rate, one not.
+func cappedRoom(t *testing.T, rate int) (s *Service, clk *clock, capped, free *fakeSession) {
+	t.Helper()
+	clk = &clock{t: time.Unix(1_800_000_000, 0)}
+	s, err := New(Deps{Now: clk.now, Registerer: prometheus.NewRegistry(), Pacer: fixedPacer(0)}, Config{Shards: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	capped, free = &fakeSession{user: "weak"}, &fakeSession{user: "strong"}
+	sub := s.Subscribe(capped, "r")
+	if err := s.Cap(sub, rate); err != nil {
+		t.Fatal(err)
+	}
+	s.Begin(sub, 0, 0)
+	join(s, free, "r", 0, 0)
+	return s, clk, capped, free
+}
+
 // TestCappedViewerIsSampled: in one room, a viewer capped at 5 msg/s is
 // given at most 5 normal/low messages a second (plus a burst of 5) and
 // every high and priority one, and its missed counts exactly what it
 // skipped; an uncapped viewer beside it is given everything, from the
 // shared frames.
 func TestCappedViewerIsSampled(t *testing.T) {
-	clk := &clock{t: time.Unix(1_800_000_000, 0)}
-	s, err := New(Deps{Now: clk.now, Registerer: prometheus.NewRegistry(), Pacer: fixedPacer(0)}, Config{Shards: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	capped, free := &fakeSession{user: "weak"}, &fakeSession{user: "strong"}
-	sub := s.Subscribe(capped, "r")
-	if err := s.Cap(sub, 5); err != nil {
-		t.Fatal(err)
-	}
-	s.Begin(sub, 0, 0)
-	join(s, free, "r", 0, 0)
+	s, clk, capped, free := cappedRoom(t, 5)
 
 	const seconds, steps = 3, 10 // 10 rounds a second
 	var seq, pseq uint64
@@ -140,18 +148,7 @@ func TestCapValidation(t *testing.T) {
 // given or counted missed. An uncapped viewer beside it is notified every
 // round.
 func TestCappedViewerNotifiesFollowItsTokens(t *testing.T) {
-	clk := &clock{t: time.Unix(1_800_000_000, 0)}
-	s, err := New(Deps{Now: clk.now, Registerer: prometheus.NewRegistry(), Pacer: fixedPacer(0)}, Config{Shards: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	capped, free := &fakeSession{user: "weak"}, &fakeSession{user: "strong"}
-	sub := s.Subscribe(capped, "r")
-	if err := s.Cap(sub, 2); err != nil {
-		t.Fatal(err)
-	}
-	s.Begin(sub, 0, 0)
-	join(s, free, "r", 0, 0)
+	s, clk, capped, free := cappedRoom(t, 2)
 	const messages = 200 // 2 s at 100 msg/s
 	for seq := uint64(1); seq <= messages; seq++ {
 		s.Deliver("r", msg(seq, "m"))
