@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -213,6 +214,7 @@ type roomState struct {
 	pulling   time.Time // when the full pull in flight was sent (zero: none)
 	epoch     uint64    // the room's incarnation (Joined.epoch)
 	attrs     roomAttrs // the room's attributes (attrs.go)
+	maxRate   int32     // JoinOptions.MaxRate, sent again on every resume
 }
 
 // Dial connects and authenticates. It returns once the first connection is
@@ -358,7 +360,7 @@ func (c *Client) resume(ctx context.Context, s *session) error {
 		if r.joined {
 			r.pulling = time.Time{}
 			r.resume = true
-			joins = append(joins, &pb.Join{Room: r.name, Resume: true, AfterSeq: r.seq, AfterPseq: r.pseq, Epoch: r.epoch})
+			joins = append(joins, &pb.Join{Room: r.name, Resume: true, AfterSeq: r.seq, AfterPseq: r.pseq, Epoch: r.epoch, MaxRate: r.maxRate})
 		}
 	}
 	c.mu.Unlock()
@@ -425,8 +427,26 @@ func (c *Client) do(ctx context.Context, f *pb.Frame) (*pb.Frame, error) {
 
 // Join enters a room; messages start flowing to OnMessage.
 func (c *Client) Join(ctx context.Context, room string) (*pb.Joined, error) {
-	c.expectJoin(room, false)
-	f, err := c.do(ctx, &pb.Frame{Body: &pb.Frame_Join{Join: &pb.Join{Room: room}}})
+	return c.JoinWith(ctx, room, JoinOptions{})
+}
+
+// JoinOptions are the optional parts of a Join.
+type JoinOptions struct {
+	// MaxRate is the most room messages per second the client wants from
+	// the room (a weak device). The server then samples the room's normal
+	// and low-class messages for it, always sends high-class and priority
+	// ones, and reports what it skipped to Options.OnMissed. 0 (default):
+	// no cap; at most 10000 (more, or negative: INVALID_ARGUMENT). Kept for
+	// the resumes after a reconnect. See docs/traffic-classes.md.
+	MaxRate int
+}
+
+// JoinWith is Join with options.
+func (c *Client) JoinWith(ctx context.Context, room string, o JoinOptions) (*pb.Joined, error) {
+	// The server checks the value; clamping only keeps it on the wire.
+	rate := int32(max(min(o.MaxRate, math.MaxInt32), math.MinInt32))
+	c.expectJoin(room, rate)
+	f, err := c.do(ctx, &pb.Frame{Body: &pb.Frame_Join{Join: &pb.Join{Room: room, MaxRate: rate}}})
 	if err != nil {
 		c.mu.Lock()
 		if r := c.rooms[room]; r != nil && !r.joined {
@@ -440,7 +460,7 @@ func (c *Client) Join(ctx context.Context, room string) (*pb.Joined, error) {
 
 // expectJoin prepares the room's state before a Join is sent, so the reader
 // can take the Joined answer (and any Notify right behind it) in order.
-func (c *Client) expectJoin(room string, resume bool) {
+func (c *Client) expectJoin(room string, maxRate int32) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r := c.rooms[room]
@@ -448,7 +468,10 @@ func (c *Client) expectJoin(room string, resume bool) {
 		r = &roomState{name: room}
 		c.rooms[room] = r
 	}
-	r.resume = resume
+	r.resume = false
+	if !r.joined { // a second Join of a joined room is refused: the cap stays
+		r.maxRate = maxRate
+	}
 }
 
 // onJoined records a (re)join; it runs on the reader goroutine, before any

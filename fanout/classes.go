@@ -40,6 +40,7 @@ func shedLowBefore(head uint64, lowWindow int, stretched bool) uint64 {
 type classMetrics struct {
 	delivered *prometheus.CounterVec // class
 	shed      prometheus.Counter
+	skipped   prometheus.Counter // capped viewers (cap.go)
 }
 
 func newClassMetrics() classMetrics {
@@ -52,6 +53,10 @@ func newClassMetrics() classMetrics {
 			Namespace: "roomcast", Subsystem: "fanout", Name: "low_shed_total",
 			Help: "Low-class messages viewers were not given (counted missed) because they were behind by more than fanout.low_window or the pacer was stretching.",
 		}),
+		skipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "fanout", Name: "capped_skipped_total",
+			Help: "Normal and low-class messages viewers with a cap (Join.max_rate) were not given (counted missed) because their cap was spent.",
+		}),
 	}
 	for _, c := range []string{"high", "normal", "low"} {
 		m.delivered.WithLabelValues(c)
@@ -60,7 +65,7 @@ func newClassMetrics() classMetrics {
 }
 
 func (m classMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.delivered, m.shed}
+	return []prometheus.Collector{m.delivered, m.shed, m.skipped}
 }
 
 // countClasses adds one frame's (or round's) counts.

@@ -199,7 +199,7 @@ func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool, sent 
 	stretched := interval > cfg.Notify.MinInterval
 	var memo frameMemo
 	var classes [numClasses]int
-	merged, inlined, complete, backedUp, missed, shed := 0, 0, 0, 0, uint64(0), 0
+	merged, inlined, complete, backedUp, missed, shed, skipped := 0, 0, 0, 0, uint64(0), 0, 0
 	for _, sub := range subs {
 		sub.mu.Lock()
 		if !sub.ready {
@@ -235,7 +235,26 @@ func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool, sent 
 			continue
 		}
 		bare := sub.backedUp(cfg.InlineBytes)
-		n := memo.get(r, frameKey{known: sub.known, pknown: sub.pknown, head: head, phead: phead, bare: bare, stretched: stretched}, cfg)
+		if sub.cap != nil {
+			sub.cap.refill(now)
+			// With only normal-lane news and no token left, a capped
+			// viewer waits for its next token: a Notify then would carry
+			// nothing but a missed count (cap.go).
+			if at, wait := sub.cap.nextToken(now); wait && !bare && !sub.pulling && sub.pknown >= phead {
+				due, later = earliest(due, later, at)
+				nb = min(nb, at.UnixNano())
+				sub.mu.Unlock()
+				continue
+			}
+		}
+		k := frameKey{known: sub.known, pknown: sub.pknown, head: head, phead: phead, bare: bare, stretched: stretched}
+		var n *frame
+		if sub.cap != nil {
+			// A capped viewer gets a frame of its own (cap.go).
+			n = r.buildNotify(k, inlineFor(k, cfg), cfg.LowWindow, sub.cap)
+		} else {
+			n = memo.get(r, k, cfg)
+		}
 		if n.inline {
 			sub.known, sub.pknown = n.known, n.pknown
 			sub.pulling = false
@@ -257,6 +276,7 @@ func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool, sent 
 			inlined += n.messages
 			missed += n.missed
 			shed += n.shed
+			skipped += n.skipped
 			for i, c := range n.classes {
 				classes[i] += c
 			}
@@ -277,6 +297,7 @@ func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool, sent 
 	svc.metrics.inlineDelivered.Add(float64(inlined))
 	svc.metrics.missed.Add(float64(missed))
 	svc.metrics.countClasses(&classes, shed)
+	svc.metrics.classes.skipped.Add(float64(skipped))
 	return due, later, sent
 }
 

@@ -35,7 +35,11 @@
 //     measures (process CPU per Notify, dispatcher lag and busy time);
 //     Config.Notify's budgets only cap it. Big rooms are served in larger,
 //     rarer batches.
-//  6. A seq gap (deliveries lost between nodes) is filled from History by
+//  6. A viewer may be capped (Cap, from Join.max_rate; cap.go): its
+//     normal and low messages are sampled through a token bucket of its
+//     own, high and priority ones always given, the skipped ones counted
+//     missed. Its frames are its own; the others keep sharing theirs.
+//  7. A seq gap (deliveries lost between nodes) is filled from History by
 //     a repair goroutine, never by Deliver: Deliver runs under the room
 //     owner's lock and does no I/O. Deliveries wait in order meanwhile;
 //     when the repair ends, a waiting delivery that opens a gap in either

@@ -196,6 +196,9 @@ type Sub struct {
 	notifiedAt time.Time
 	notifies   int // sent since the last pull
 	gone       bool
+	// cap samples the viewer's normal and low messages (cap.go); nil:
+	// uncapped, the viewer shares its frames with the room.
+	cap *rateCap
 }
 
 // Room returns the room id of the subscription.

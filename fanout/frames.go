@@ -40,6 +40,8 @@ type frame struct {
 	// in missed too); see classes.go.
 	classes [numClasses]int
 	shed    int
+	// Messages a capped viewer skipped (counted in missed too); cap.go.
+	skipped int
 }
 
 // frameCache keeps the frames built for the current heads of a room; shared
@@ -83,13 +85,42 @@ func (m *frameMemo) get(r *room, k frameKey, cfg *Config) *frame {
 	if m.f != nil && m.key == k {
 		return m.f
 	}
-	inline := cfg.InlineBytes
-	if k.bare {
-		inline = -1
-	}
-	f := r.cached(k, func() *frame { return r.buildNotify(k, inline, cfg.LowWindow) })
+	inline := inlineFor(k, cfg)
+	f := r.cached(k, func() *frame { return r.buildNotify(k, inline, cfg.LowWindow, nil) })
 	m.key, m.f = k, f
 	return f
+}
+
+// readFilter decides which messages of the normal lane a frame leaves
+// out, counting them: low-class ones at or before seq before (shed, see
+// shedLowBefore) and, for a capped viewer, those its cap refuses
+// (skipped, cap.go). Priority messages are never left out.
+type readFilter struct {
+	before        uint64
+	cap           *rateCap // nil: uncapped
+	shed, skipped int
+}
+
+func (f *readFilter) skip(priority bool, seq uint64, e entry) bool {
+	switch {
+	case priority:
+		return false
+	case seq <= f.before && e.m.GetClass() == pb.RoomMessage_LOW:
+		f.shed++
+		return true
+	case f.cap != nil && !f.cap.admit(e.m.GetClass()):
+		f.skipped++
+		return true
+	}
+	return false
+}
+
+// inlineFor is the inline budget of a Notify with key k: none when bare.
+func inlineFor(k frameKey, cfg *Config) int {
+	if k.bare {
+		return -1
+	}
+	return cfg.InlineBytes
 }
 
 // buildNotify makes the Notify for viewers at k's cursors: complete, with
@@ -97,18 +128,25 @@ func (m *frameMemo) get(r *room, k frameKey, cfg *Config) *frame {
 // message after the cursors has expired (a Notify cannot report those: the
 // client learns it from the PullResult); bare otherwise. Low-class
 // messages are shed (see shedLowBefore).
-func (r *room) buildNotify(k frameKey, inlineBytes, lowWindow int) *frame {
+//
+// With c set (a capped viewer's own frame) normal and low messages are
+// sampled through c; a Notify that turns out bare gives back the tokens
+// it took, since its messages are pulled (and sampled) later.
+func (r *room) buildNotify(k frameKey, inlineBytes, lowWindow int, c *rateCap) *frame {
 	nt := &pb.Notify{Room: r.id, Seq: k.head, Pseq: k.phead}
 	f := &frame{covers: int(k.head-min(k.known, k.head)) + int(k.phead-min(k.pknown, k.phead))}
 	var bins [][]byte
 	if inlineBytes > 0 {
 		var msgs []*pb.RoomMessage
 		var classes [numClasses]int
-		total, over, shed := 0, false, 0
-		before := shedLowBefore(k.head, lowWindow, k.stretched)
+		total, over := 0, false
+		drop := readFilter{before: shedLowBefore(k.head, lowWindow, k.stretched), cap: c}
+		var saved rateCap
+		if c != nil {
+			saved = *c
+		}
 		normal, prio := r.buf.Read(k.known, k.pknown, 0, func(p bool, seq uint64, e entry) bool {
-			if !p && seq <= before && e.m.GetClass() == pb.RoomMessage_LOW {
-				shed++
+			if drop.skip(p, seq, e) {
 				return true
 			}
 			classes[e.m.GetClass()]++
@@ -126,32 +164,41 @@ func (r *room) buildNotify(k frameKey, inlineBytes, lowWindow int) *frame {
 			nt.Complete = true
 			f.known, f.pknown = max(normal.Last, k.known), max(prio.Last, k.pknown)
 			nt.Messages = msgs
-			nt.Missed = normal.Missed + uint64(shed)
+			nt.Missed = normal.Missed + uint64(drop.shed+drop.skipped)
 			f.missed = nt.Missed
-			f.classes, f.shed = classes, shed
+			f.classes, f.shed, f.skipped = classes, drop.shed, drop.skipped
 			nt.Seq, nt.Pseq = max(k.head, f.known), max(k.phead, f.pknown)
 		} else {
 			bins = nil
+			if c != nil {
+				*c = saved
+			}
 		}
 	}
 	f.messages = len(nt.Messages)
-	f.out = protocol.NewSharedAssembled(&pb.Frame{Body: &pb.Frame_Notify{Notify: nt}}, bins)
+	fr := &pb.Frame{Body: &pb.Frame_Notify{Notify: nt}}
+	if c != nil {
+		f.out = protocol.NewAssembled(fr, bins)
+	} else {
+		f.out = protocol.NewSharedAssembled(fr, bins)
+	}
 	f.out.Messages = f.messages
 	return f
 }
 
 // buildPull makes the PullResult for a pull after k's cursors with k's
 // limit, with request id (0: a shared frame) and a byte budget. Low-class
-// messages more than lowWindow seqs behind the head are shed.
-func (r *room) buildPull(k frameKey, id uint32, pullBytes, lowWindow int) *frame {
+// messages more than lowWindow seqs behind the head are shed. With c set
+// (a capped viewer) normal and low messages are sampled through c and the
+// frame is the viewer's own.
+func (r *room) buildPull(k frameKey, id uint32, pullBytes, lowWindow int, c *rateCap) *frame {
 	var msgs []*pb.RoomMessage
 	var bins [][]byte
 	var classes [numClasses]int
-	bytes, shed := 0, 0
-	before := shedLowBefore(k.head, lowWindow, false)
+	bytes := 0
+	drop := readFilter{before: shedLowBefore(k.head, lowWindow, false), cap: c}
 	normal, prio := r.buf.Read(k.known, k.pknown, k.limit, func(p bool, seq uint64, e entry) bool {
-		if !p && seq <= before && e.m.GetClass() == pb.RoomMessage_LOW {
-			shed++
+		if drop.skip(p, seq, e) {
 			return true
 		}
 		classes[e.m.GetClass()]++
@@ -165,10 +212,11 @@ func (r *room) buildPull(k frameKey, id uint32, pullBytes, lowWindow int) *frame
 		known:    normal.Last,
 		pknown:   prio.Last,
 		more:     normal.More || prio.More,
-		missed:   normal.Missed + uint64(shed),
+		missed:   normal.Missed + uint64(drop.shed+drop.skipped),
 		pmiss:    prio.Missed,
 		classes:  classes,
-		shed:     shed,
+		shed:     drop.shed,
+		skipped:  drop.skipped,
 	}
 	res := &pb.PullResult{
 		Room:           r.id,
@@ -181,7 +229,7 @@ func (r *room) buildPull(k frameKey, id uint32, pullBytes, lowWindow int) *frame
 		Epoch:          r.epoch.Load(),
 	}
 	fr := &pb.Frame{Id: id, Body: &pb.Frame_PullResult{PullResult: res}}
-	if id == 0 {
+	if id == 0 && c == nil {
 		f.out = protocol.NewSharedAssembled(fr, bins)
 	} else {
 		f.out = protocol.NewAssembled(fr, bins)

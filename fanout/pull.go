@@ -40,10 +40,15 @@ func (s *Service) Pull(sub *Sub, id uint32, after, pafter uint64, limit int, ack
 	}
 	k := frameKey{pull: true, limit: limit, known: after, pknown: pafter, head: head, phead: phead}
 	var f *frame
-	if id == 0 {
-		f = r.cached(k, func() *frame { return r.buildPull(k, 0, s.cfg.PullBytes, s.cfg.LowWindow) })
-	} else {
-		f = r.buildPull(k, id, s.cfg.PullBytes, s.cfg.LowWindow)
+	switch {
+	case sub.cap != nil:
+		// A capped viewer's answer is its own (cap.go).
+		sub.cap.refill(s.now())
+		f = r.buildPull(k, id, s.cfg.PullBytes, s.cfg.LowWindow, sub.cap)
+	case id == 0:
+		f = r.cached(k, func() *frame { return r.buildPull(k, 0, s.cfg.PullBytes, s.cfg.LowWindow, nil) })
+	default:
+		f = r.buildPull(k, id, s.cfg.PullBytes, s.cfg.LowWindow, nil)
 	}
 	// A cursor ahead of the head (a room that restarted) is clamped: the
 	// client learns the head from the result and resets.
@@ -70,6 +75,7 @@ func (s *Service) Pull(sub *Sub, id uint32, after, pafter uint64, limit int, ack
 	s.metrics.pullDelivered.Add(float64(f.messages))
 	s.metrics.missed.Add(float64(f.missed))
 	s.metrics.countClasses(&f.classes, f.shed)
+	s.metrics.classes.skipped.Add(float64(f.skipped))
 	sub.sess.Push(f.out)
 	return nil
 }

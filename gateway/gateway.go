@@ -42,6 +42,8 @@ type Fanout interface {
 	// SetEpoch tells the node which incarnation of the room a viewer
 	// joined (before Begin).
 	SetEpoch(roomID string, epoch uint64)
+	// Cap sets a viewer's Join.max_rate (0: none) before Begin.
+	Cap(sub *fanout.Sub, perSecond int) error
 	Unsubscribe(sub *fanout.Sub)
 	Pull(sub *fanout.Sub, id uint32, after, pafter uint64, limit int, ack bool) error
 }

@@ -215,6 +215,10 @@ func (c *conn) join(id uint32, m *pb.Join) {
 		c.fail(id, pb.Error_INVALID_ARGUMENT, "invalid room id")
 		return
 	}
+	if err := fanout.ValidateMaxRate(int64(m.GetMaxRate())); err != nil {
+		c.failErr(id, err)
+		return
+	}
 	limit, now := "", time.Now()
 	if !c.g.joinsByUser.allow(c.ident.User, now) {
 		limit = LimitJoinRatePerUser
@@ -248,6 +252,7 @@ func (c *conn) join(id uint32, m *pb.Join) {
 	// subscription is missed; Begin once the cursors are known.
 	fan := c.g.d.Fanout
 	sub := fan.Subscribe(c, roomID)
+	_ = fan.Cap(sub, int(m.GetMaxRate())) // validated above
 	// On the connection's reader goroutine, which owns its lifetime: each
 	// request gets opTimeout.
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
@@ -294,6 +299,7 @@ func (c *conn) join(id uint32, m *pb.Join) {
 	c.reply(id, &pb.Frame{Body: &pb.Frame_Joined{Joined: &pb.Joined{
 		Room: roomID, Seq: info.Seq, Pseq: info.PSeq, Viewers: uint64(max(info.Viewers, 0)),
 		Epoch: info.Epoch, Reset_: reset, Attrs: info.Attrs.Attrs, AttrsVersion: info.Attrs.Version,
+		MaxRate: m.GetMaxRate(),
 	}}})
 	fan.SetEpoch(roomID, info.Epoch)
 	fan.Begin(sub, seq, pseq)

@@ -1714,7 +1714,14 @@ type Join struct {
 	// earlier join; 0: unknown). On a resume with another epoch the room was
 	// reset: Joined.reset is set and delivery starts from the new room's
 	// beginning (the ring's oldest), not from the cursors.
-	Epoch         uint64 `protobuf:"varint,60,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Epoch uint64 `protobuf:"varint,60,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// The most room messages per second this viewer wants (a weak device):
+	// 0 = no cap, else 1..10000. The server then samples the room's normal
+	// and low-class messages for it, always sends high-class and priority
+	// ones, and counts what it skipped in the missed of its Notify and
+	// PullResult frames. Anything else is INVALID_ARGUMENT.
+	// See docs/traffic-classes.md.
+	MaxRate       int32 `protobuf:"varint,92,opt,name=max_rate,json=maxRate,proto3" json:"max_rate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1784,6 +1791,13 @@ func (x *Join) GetEpoch() uint64 {
 	return 0
 }
 
+func (x *Join) GetMaxRate() int32 {
+	if x != nil {
+		return x.MaxRate
+	}
+	return 0
+}
+
 type Joined struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Room  string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
@@ -1802,8 +1816,10 @@ type Joined struct {
 	// and their version. Later changes arrive as priority messages of kind
 	// "room.attrs" whose body is {"version":N,"set":{...},"delete":[...]};
 	// apply those with a version above attrs_version.
-	Attrs         map[string]string `protobuf:"bytes,62,rep,name=attrs,proto3" json:"attrs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	AttrsVersion  uint64            `protobuf:"varint,63,opt,name=attrs_version,json=attrsVersion,proto3" json:"attrs_version,omitempty"`
+	Attrs        map[string]string `protobuf:"bytes,62,rep,name=attrs,proto3" json:"attrs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	AttrsVersion uint64            `protobuf:"varint,63,opt,name=attrs_version,json=attrsVersion,proto3" json:"attrs_version,omitempty"`
+	// The cap in force for this viewer (Join.max_rate), messages/s; 0: none.
+	MaxRate       int32 `protobuf:"varint,92,opt,name=max_rate,json=maxRate,proto3" json:"max_rate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1890,6 +1906,13 @@ func (x *Joined) GetAttrs() map[string]string {
 func (x *Joined) GetAttrsVersion() uint64 {
 	if x != nil {
 		return x.AttrsVersion
+	}
+	return 0
+}
+
+func (x *Joined) GetMaxRate() int32 {
+	if x != nil {
+		return x.MaxRate
 	}
 	return 0
 }
@@ -5104,14 +5127,15 @@ const file_roomcast_proto_rawDesc = "" +
 	"\bSHUTDOWN\x10\x06\x12\f\n" +
 	"\bPROTOCOL\x10\a\x12\t\n" +
 	"\x05MOVED\x10\b\x12\x0f\n" +
-	"\vROOM_CLOSED\x10\x19\"\x84\x01\n" +
+	"\vROOM_CLOSED\x10\x19\"\x9f\x01\n" +
 	"\x04Join\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x16\n" +
 	"\x06resume\x18\x02 \x01(\bR\x06resume\x12\x1b\n" +
 	"\tafter_seq\x18\x03 \x01(\x04R\bafterSeq\x12\x1d\n" +
 	"\n" +
 	"after_pseq\x18\x04 \x01(\x04R\tafterPseq\x12\x14\n" +
-	"\x05epoch\x18< \x01(\x04R\x05epoch\"\x9d\x02\n" +
+	"\x05epoch\x18< \x01(\x04R\x05epoch\x12\x19\n" +
+	"\bmax_rate\x18\\ \x01(\x05R\amaxRate\"\xb8\x02\n" +
 	"\x06Joined\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
@@ -5120,7 +5144,8 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x05epoch\x18< \x01(\x04R\x05epoch\x12\x14\n" +
 	"\x05reset\x18= \x01(\bR\x05reset\x124\n" +
 	"\x05attrs\x18> \x03(\v2\x1e.roomcast.v1.Joined.AttrsEntryR\x05attrs\x12#\n" +
-	"\rattrs_version\x18? \x01(\x04R\fattrsVersion\x1a8\n" +
+	"\rattrs_version\x18? \x01(\x04R\fattrsVersion\x12\x19\n" +
+	"\bmax_rate\x18\\ \x01(\x05R\amaxRate\x1a8\n" +
 	"\n" +
 	"AttrsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +

@@ -48,7 +48,8 @@
 //   deleted     (room, del)     del = {seq, priority, msgId}: a message was deleted by
 //                               moderation; remove it (deletion events and tombstones
 //                               never reach "message")
-//   missed      (room, n)       n normal messages were evicted before we got them
+//   missed      (room, n)       n normal messages were evicted before we got them,
+//                               shed (low class) or skipped by join's maxRate cap
 //   kick        (room, reason)  removed from room ("" = the connection): NOT_PULLING, ADMIN, BANNED,
 //                               ROOM_CLOSED (the room was closed: do not rejoin), ...
 //   state       (connected, err) true once (re)connected and every room rejoined
@@ -701,6 +702,7 @@ export class RoomcastClient {
       try {
         const join = { room: r.name, resume: true, afterSeq: r.seq, afterPseq: r.pseq };
         if (r.epoch && r.epoch !== "0") join.epoch = r.epoch; // a string: 64 bits
+        if (r.maxRate) join.maxRate = r.maxRate;
         await this.request({ join }, { resume: true });
       } catch (e) {
         if (e instanceof RoomcastError && (e.code === "BANNED" || e.code === "ROOM_NOT_FOUND")) {
@@ -800,18 +802,26 @@ export class RoomcastClient {
     this.offTimer = null;
   }
 
-  /** Joins a room; resolves with {room, seq, pseq, viewers}. */
-  async join(room) {
+  /** Joins a room; resolves with {room, seq, pseq, viewers, maxRate}.
+   * maxRate (a weak device): the most room messages per second wanted;
+   * the server samples the room's normal and low messages, always sends
+   * high and priority ones, and reports what it skipped as "missed".
+   * 0 (default): no cap; at most 10000 (else INVALID_ARGUMENT). Kept for
+   * the resumes after a reconnect. */
+  async join(room, { maxRate = 0 } = {}) {
     let r = this.rooms.get(room);
     if (!r) {
-      r = { name: room, seq: 0, pseq: 0, ring: newRing(), joined: false, resume: false, pullingAt: 0 };
+      r = { name: room, seq: 0, pseq: 0, ring: newRing(), joined: false, resume: false, pullingAt: 0, maxRate: 0 };
       this.rooms.set(room, r);
     }
     r.resume = false;
+    if (!r.joined) r.maxRate = maxRate; // a second join of a joined room is refused: the cap stays
     try {
-      const f = await this.request({ join: { room } });
+      const join = { room };
+      if (maxRate) join.maxRate = maxRate;
+      const f = await this.request({ join });
       const j = f.joined;
-      return { room: j.room, seq: num(j.seq), pseq: num(j.pseq), viewers: num(j.viewers) };
+      return { room: j.room, seq: num(j.seq), pseq: num(j.pseq), viewers: num(j.viewers), maxRate: num(j.maxRate) };
     } catch (e) {
       if (!r.joined) this.rooms.delete(room);
       throw e;
