@@ -478,7 +478,7 @@ func deliveredStr(a *Aggregate) string {
 
 // How each server is driven (the report's "drive").
 const (
-	driveRoomcast   = "viewers: roomcast WebSocket protocol (protobuf binary frames, or JSON text frames), each joins the room and behaves like the SDK (applies inline messages; answers nothing to a Notify marked complete, acknowledges one that brought it up to date otherwise, pulls when behind); publishers: roomcast WebSocket connections with the system role sending Send frames (the client send path: normal messages have no backend path, the admin API posts priority notices only; encoding as the viewers'), answers counted asynchronously"
+	driveRoomcast   = "viewers: roomcast WebSocket protocol (protobuf binary frames, or JSON text frames), each joins the room and behaves like the SDK (applies inline messages; answers nothing to a Notify marked complete, acknowledges one that brought it up to date otherwise, pulls when behind); publishers: roomcast WebSocket connections with the system role sending Send frames (the client send path, not the admin publish API; encoding as the viewers'), answers counted asynchronously"
 	driveCentrifugo = "viewers: Centrifugo client protocol over WebSocket (JSON text frames, or protobuf with ?format=protobuf), connect with an HS256 JWT then subscribe to room:<room> (namespace without subscription tokens; memory engine, no history, presence or join/leave), answer the server's pings; publishers: the server HTTP API, POST /api/publish with X-API-Key, one request in flight per publisher on a kept-alive connection; the payload is a JSON string of the same body bytes"
 )
 
