@@ -19,4 +19,4 @@ web-proto:
 	cd web/pbjs && npm ci --no-audit --no-fund && sh build.sh
 
 bench:
-	go test -run='^$$' -bench=. -benchmem ./ringbuf ./fanout ./protocol
+	go test -run='^$$' -bench=. -benchmem ./ringbuf ./fanout ./wire

@@ -17,7 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // Errors.
@@ -182,7 +182,7 @@ type Stats struct {
 // Client is a roomcast connection that survives reconnects.
 type Client struct {
 	opt Options
-	enc protocol.Encoding
+	enc wire.Encoding
 
 	mu      sync.Mutex
 	url     string        // current target (redirects), "" = opt.URL
@@ -223,7 +223,7 @@ func Dial(ctx context.Context, opt Options) (*Client, error) {
 	opt.defaults()
 	c := &Client{opt: opt, rooms: make(map[string]*roomState), drain: -1}
 	if opt.JSON {
-		c.enc = protocol.JSON
+		c.enc = wire.JSON
 	}
 	c.cond = sync.NewCond(&c.mu)
 	c.ctx, c.cancel = context.WithCancel(context.Background())

@@ -9,7 +9,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // TestUnknownFrameKindIsSkipped: a frame of a kind this client does not
@@ -17,9 +17,9 @@ import (
 // client stays connected and goes on reading. It also names the features
 // it understands in Connect.
 func TestUnknownFrameKindIsSkipped(t *testing.T) {
-	for _, enc := range []protocol.Encoding{protocol.Binary, protocol.JSON} {
+	for _, enc := range []wire.Encoding{wire.Binary, wire.JSON} {
 		unknown := []byte("\x9a\x06\x00") // Frame field 99, empty
-		if enc == protocol.JSON {
+		if enc == wire.JSON {
 			unknown = []byte(`{"frameFromTheFuture":{"room":"r","n":1}}`)
 		}
 		t.Run(enc.String(), func(t *testing.T) {
@@ -33,7 +33,7 @@ func TestUnknownFrameKindIsSkipped(t *testing.T) {
 				if err != nil {
 					return
 				}
-				j, err := protocol.Decode(enc, data)
+				j, err := wire.Decode(enc, data)
 				if err != nil || j.GetJoin() == nil {
 					t.Errorf("fake server: want a Join, got %v %v", j, err)
 					return
@@ -45,7 +45,7 @@ func TestUnknownFrameKindIsSkipped(t *testing.T) {
 				_, _, _ = ws.ReadMessage() // until the client closes
 			})
 			got := make(chan string, 1)
-			c, err := Dial(context.Background(), Options{URL: url, Token: "t", JSON: enc == protocol.JSON,
+			c, err := Dial(context.Background(), Options{URL: url, Token: "t", JSON: enc == wire.JSON,
 				OnMessage: func(_ string, m *pb.RoomMessage) { got <- m.Body }})
 			if err != nil {
 				t.Fatalf("connect with an unknown frame before Connected: %v", err)

@@ -12,7 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // fakeServer speaks just enough of the protocol for one test: serve gets
@@ -33,12 +33,12 @@ func fakeServer(t *testing.T, serve func(n int, ws *websocket.Conn, connect *pb.
 		if err != nil {
 			return
 		}
-		enc, _ := protocol.EncodingOf(mt)
+		enc, _ := wire.EncodingOf(mt)
 		write := func(f *pb.Frame) {
-			b, _ := protocol.Encode(enc, f)
+			b, _ := wire.Encode(enc, f)
 			_ = ws.WriteMessage(enc.MessageType(), b)
 		}
-		f, err := protocol.Decode(enc, data)
+		f, err := wire.Decode(enc, data)
 		if err != nil || f.GetConnect() == nil {
 			t.Errorf("fake server: first frame %v %v", f, err)
 			return
@@ -120,7 +120,7 @@ func TestSendDirectWaitsForRetryAfter(t *testing.T) {
 			if err != nil {
 				return
 			}
-			f, err := protocol.Decode(protocol.Binary, data)
+			f, err := wire.Decode(wire.Binary, data)
 			if err != nil {
 				return
 			}

@@ -8,7 +8,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // TestSendResendsWithTheSameClientMsgID: a room Send carries a
@@ -30,7 +30,7 @@ func TestSendResendsWithTheSameClientMsgID(t *testing.T) {
 			if err != nil {
 				return
 			}
-			f, err := protocol.Decode(protocol.Binary, data)
+			f, err := wire.Decode(wire.Binary, data)
 			if err != nil {
 				return
 			}

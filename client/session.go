@@ -13,14 +13,14 @@ import (
 	"github.com/gorilla/websocket"
 
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // session is one WebSocket connection of a Client.
 type session struct {
 	c   *Client
 	ws  *websocket.Conn
-	enc protocol.Encoding
+	enc wire.Encoding
 
 	wmu      sync.Mutex // one writer at a time
 	lastSend atomic.Int64
@@ -136,7 +136,7 @@ func (c *Client) connectOnce(ctx context.Context, target string) (*session, erro
 }
 
 func (s *session) write(f *pb.Frame) error {
-	data, err := protocol.Encode(s.enc, f)
+	data, err := wire.Encode(s.enc, f)
 	if err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func (s *session) write(f *pb.Frame) error {
 
 // clientFeatures are the optional frame kinds this SDK understands
 // (Connect.features).
-const clientFeatures = protocol.FeatureRoomCount
+const clientFeatures = wire.FeatureRoomCount
 
 // read returns the next frame. A frame of a kind this client does not
 // know (a newer server's) comes back without a body, for the caller to
@@ -162,12 +162,12 @@ func (s *session) read() (*pb.Frame, error) {
 	if err != nil {
 		return nil, err
 	}
-	enc, ok := protocol.EncodingOf(mt)
+	enc, ok := wire.EncodingOf(mt)
 	if !ok {
 		return nil, errors.New("client: unexpected message type")
 	}
-	f, err := protocol.Decode(enc, data)
-	if errors.Is(err, protocol.ErrUnknownOp) && f != nil {
+	f, err := wire.Decode(enc, data)
+	if errors.Is(err, wire.ErrUnknownOp) && f != nil {
 		return f, nil
 	}
 	return f, err

@@ -17,8 +17,8 @@ import (
 	"github.com/roomcast/roomcast/placement"
 	cpb "github.com/roomcast/roomcast/proto/clusterpb"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
 	"github.com/roomcast/roomcast/room"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // LocalRooms is this node's room service, as the cluster drives it.
@@ -67,7 +67,7 @@ type LocalSessions interface {
 	// elsewhere (fn returns the URL to go to) and returns how many it moved.
 	Move(fn func(user string) (url string, move bool), limit int) int
 	// Deliver pushes a frame to the users' connections on this node.
-	Deliver(users []string, o *protocol.Outbound) int
+	Deliver(users []string, o *wire.Outbound) int
 }
 
 // Deps are the Node's collaborators.

@@ -19,8 +19,8 @@ import (
 	"github.com/roomcast/roomcast/internal/testsupport/testenv"
 	"github.com/roomcast/roomcast/placement"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
 	"github.com/roomcast/roomcast/room"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // fakeMembers is a placement.Members the test drives: each node gets the
@@ -102,7 +102,7 @@ type fakeSess struct{}
 
 func (fakeSess) CloseUser(string) int                      { return 0 }
 func (fakeSess) Move(func(string) (string, bool), int) int { return 0 }
-func (fakeSess) Deliver([]string, *protocol.Outbound) int  { return 0 }
+func (fakeSess) Deliver([]string, *wire.Outbound) int      { return 0 }
 
 // testNode is a cluster node over a real Redis, with a real room service
 // (memory store shared by the test's nodes), a fake fanout and fake

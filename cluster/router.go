@@ -14,8 +14,8 @@ import (
 	"github.com/roomcast/roomcast/placement"
 	cpb "github.com/roomcast/roomcast/proto/clusterpb"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
 	"github.com/roomcast/roomcast/room"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // An error crosses nodes as its sentinel's key (errcode) in a Failure and
@@ -465,7 +465,7 @@ func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 		if err := proto.Unmarshal(b.UserFrame.Frame, f); err != nil {
 			return nil
 		}
-		n.sess.Deliver(b.UserFrame.Users, protocol.NewShared(f))
+		n.sess.Deliver(b.UserFrame.Users, wire.NewShared(f))
 		return nil
 	case *cpb.Envelope_CloseUser:
 		n.sess.CloseUser(b.CloseUser.User)

@@ -5,7 +5,7 @@ import (
 
 	"github.com/roomcast/roomcast/placement"
 	cpb "github.com/roomcast/roomcast/proto/clusterpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // Deliver implements the offline service's Deliverer in a cluster: a frame
@@ -14,7 +14,7 @@ import (
 // best effort by design — offline messages are durable and clients pull
 // what a live push missed (during a hand-over, say). It returns the local
 // connections that took the frame plus the users handed to other nodes.
-func (n *Node) Deliver(users []string, o *protocol.Outbound) int {
+func (n *Node) Deliver(users []string, o *wire.Outbound) int {
 	v, ok := n.view()
 	if !ok {
 		return n.sess.Deliver(users, o)
@@ -36,7 +36,7 @@ func (n *Node) Deliver(users []string, o *protocol.Outbound) int {
 		}
 		if bin == nil {
 			var err error
-			if bin, err = o.Bytes(protocol.Binary); err != nil {
+			if bin, err = o.Bytes(wire.Binary); err != nil {
 				return total
 			}
 		}

@@ -17,7 +17,7 @@ import (
 	"github.com/roomcast/roomcast/configs"
 	"github.com/roomcast/roomcast/internal/testsupport/testcert"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // BenchmarkIdleConnMemory measures the server's RSS per idle, connected
@@ -63,7 +63,7 @@ func idleKiBPerConn(b *testing.B, useTLS bool, n int) float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	connect, err := protocol.Encode(protocol.Binary, &pb.Frame{Id: 1, Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: tok}}})
+	connect, err := wire.Encode(wire.Binary, &pb.Frame{Id: 1, Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: tok}}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,28 +2,28 @@ package fanout
 
 import (
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // pushAll is the Push baseline (Config.Push, for benchmarks only): one
 // Notify per message to every viewer, now, from the delivering goroutine.
-func (s *Service) pushAll(r *room, e entry) {
+func (s *Service) pushAll(r *roomFeed, e entry) {
 	nt := &pb.Notify{Room: r.id, Messages: []*pb.RoomMessage{e.m}, Complete: true}
 	if e.m.Priority {
 		nt.Pseq = e.m.Seq
 	} else {
 		nt.Seq = e.m.Seq
 	}
-	out := protocol.NewSharedAssembled(&pb.Frame{Body: &pb.Frame_Notify{Notify: nt}}, [][]byte{e.bin})
+	out := wire.NewSharedAssembled(&pb.Frame{Body: &pb.Frame_Notify{Notify: nt}}, [][]byte{e.bin})
 	out.Messages = 1
 	sent := 0
 	for i, sh := range s.shards {
 		sh.mu.Lock()
-		for _, sub := range r.parts[i].subs {
+		for _, sub := range r.byShard[i].subs {
 			sub.mu.Lock()
 			if sub.ready {
 				if e.m.Priority {
-					sub.pknown = max(sub.pknown, e.m.Seq)
+					sub.prioKnown = max(sub.prioKnown, e.m.Seq)
 				} else {
 					sub.known = max(sub.known, e.m.Seq)
 				}

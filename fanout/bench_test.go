@@ -7,21 +7,21 @@ import (
 	"time"
 
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // countSession is the cheapest possible session: it counts what it is given.
 type countSession struct{ frames, msgs atomic.Int64 }
 
 func (c *countSession) User() string { return "v" }
-func (c *countSession) Push(o *protocol.Outbound) bool {
+func (c *countSession) Push(o *wire.Outbound) bool {
 	c.frames.Add(1)
 	c.msgs.Add(int64(o.Messages))
 	return true
 }
 func (c *countSession) Kick(string, pb.Kick_Reason) {}
 
-func (c *countSession) Features() protocol.Features { return 0 }
+func (c *countSession) Features() wire.Features { return 0 }
 
 // BenchmarkNotifyRound measures one dispatcher round over a room of N
 // in-process viewers: per iteration one new message arrives and every

@@ -3,7 +3,7 @@ package fanout
 import (
 	"testing"
 
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // TestViewerCountOnlyToClientsThatAskedForIt: a RoomCount frame goes to
@@ -11,7 +11,7 @@ import (
 // older client that did not (it could not decode the frame).
 func TestViewerCountOnlyToClientsThatAskedForIt(t *testing.T) {
 	s, _, _ := newTestService(t, Config{})
-	asked := &fakeSession{user: "new", feat: protocol.FeatureRoomCount}
+	asked := &fakeSession{user: "new", feat: wire.FeatureRoomCount}
 	old := &fakeSession{user: "old"}
 	join(s, asked, "r", 0, 0)
 	join(s, old, "r", 0, 0)

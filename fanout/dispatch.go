@@ -9,28 +9,28 @@ import (
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
 
-// dshard is one dispatcher: it owns the viewers assigned to it in every room
+// dispatcher is one dispatcher: it owns the viewers assigned to it in every room
 // and walks the rooms that have something new.
-type dshard struct {
+type dispatcher struct {
 	svc *Service
 	idx int
 
-	// mu guards parts[idx].subs of every room and Sub.idx of its subs. The
+	// mu guards byShard[idx].subs of every room and Sub.idx of its subs. The
 	// walk holds it; Subscribe/Unsubscribe take it briefly.
 	mu sync.Mutex
 
-	// pmu guards pending, since and parts[idx].queued; Deliver takes only
+	// pmu guards pending, since and byShard[idx].queued; Deliver takes only
 	// this. wake (capacity 1) tells the run goroutine that pending is not
 	// empty.
 	pmu     sync.Mutex
-	pending []*room
+	pending []*roomFeed
 	since   time.Time // when pending last went from empty to not empty
 	wake    chan struct{}
 
 	// Owned by the run goroutine. deferred holds each room with viewers
 	// left waiting once, with the earliest time one of them is due.
-	deferred map[*room]time.Time
-	spare    []*room
+	deferred map[*roomFeed]time.Time
+	spare    []*roomFeed
 	kicks    []*Sub
 
 	rounds atomic.Uint64 // rounds run (tests: an idle shard runs none)
@@ -38,9 +38,9 @@ type dshard struct {
 
 // markPending queues r for this shard's next round and wakes the shard.
 // O(1).
-func (sh *dshard) markPending(r *room) {
+func (sh *dispatcher) markPending(r *roomFeed) {
 	sh.pmu.Lock()
-	p := &r.parts[sh.idx]
+	p := &r.byShard[sh.idx]
 	if p.queued {
 		sh.pmu.Unlock()
 		return
@@ -60,7 +60,7 @@ func (sh *dshard) markPending(r *room) {
 // run sleeps until a room is marked pending or a deferred room is due,
 // then runs a round. Nothing wakes it while nothing happens: an idle node
 // spends no CPU here.
-func (sh *dshard) run(stop <-chan struct{}) {
+func (sh *dispatcher) run(stop <-chan struct{}) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
@@ -81,13 +81,13 @@ func (sh *dshard) run(stop <-chan struct{}) {
 
 // round walks every pending room and every deferred room that is due. It
 // returns when the earliest room still deferred is due (false: none).
-func (sh *dshard) round(now time.Time) (next time.Time, deferred bool) {
+func (sh *dispatcher) round(now time.Time) (next time.Time, deferred bool) {
 	sh.pmu.Lock()
 	list := sh.pending
 	since := sh.since
 	sh.pending = sh.spare[:0]
 	for _, r := range list {
-		r.parts[sh.idx].queued = false
+		r.byShard[sh.idx].queued = false
 	}
 	sh.pmu.Unlock()
 	sh.rounds.Add(1)
@@ -109,14 +109,14 @@ func (sh *dshard) round(now time.Time) (next time.Time, deferred bool) {
 		sh.spare = list
 		return sh.nextDue()
 	}
-	seen := make(map[*room]struct{}, len(list))
+	seen := make(map[*roomFeed]struct{}, len(list))
 	sent := 0
 	for _, r := range list {
 		if _, dup := seen[r]; dup {
 			continue
 		}
 		seen[r] = struct{}{}
-		if nb := r.parts[sh.idx].notBefore.Load(); nb > now.UnixNano() {
+		if nb := r.byShard[sh.idx].notBefore.Load(); nb > now.UnixNano() {
 			// Every viewer here was notified within its interval (or
 			// waits for its pull): come back when the first may be.
 			sh.deferUntil(r, time.Unix(0, nb))
@@ -142,17 +142,17 @@ func (sh *dshard) round(now time.Time) (next time.Time, deferred bool) {
 }
 
 // deferUntil makes r due for a walk at due (or earlier if it already was).
-func (sh *dshard) deferUntil(r *room, due time.Time) {
+func (sh *dispatcher) deferUntil(r *roomFeed, due time.Time) {
 	if cur, ok := sh.deferred[r]; !ok || due.Before(cur) {
 		if sh.deferred == nil {
-			sh.deferred = make(map[*room]time.Time)
+			sh.deferred = make(map[*roomFeed]time.Time)
 		}
 		sh.deferred[r] = due
 	}
 }
 
 // nextDue returns the earliest due time of the deferred rooms.
-func (sh *dshard) nextDue() (next time.Time, ok bool) {
+func (sh *dispatcher) nextDue() (next time.Time, ok bool) {
 	for _, due := range sh.deferred {
 		if !ok || due.Before(next) {
 			next, ok = due, true
@@ -170,14 +170,14 @@ func (sh *dshard) nextDue() (next time.Time, ok bool) {
 // that needs a pull (too much for inline, or a gap) makes it pulling: no
 // further Notify until it pulls or Config.PullWindow passes, and a kick
 // after Config.MaxUnanswered of them without a pull.
-func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool, sent int) {
+func (sh *dispatcher) walk(r *roomFeed, now time.Time) (due time.Time, later bool, sent int) {
 	svc := sh.svc
 	cfg := &svc.cfg
-	head, phead := r.buf.Heads()
+	head, prioHead := r.buf.Heads()
 
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	p := &r.parts[sh.idx]
+	p := &r.byShard[sh.idx]
 	subs := p.subs
 	if len(subs) == 0 {
 		return time.Time{}, false, 0
@@ -210,7 +210,7 @@ func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool, sent 
 		if sub.pulling {
 			wait = cfg.PullWindow
 		}
-		if sub.known >= head && sub.pknown >= phead {
+		if sub.known >= head && sub.prioKnown >= prioHead {
 			nb = min(nb, nanos(sub.notifiedAt, wait))
 			sub.mu.Unlock()
 			continue
@@ -240,14 +240,14 @@ func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool, sent 
 			// With only normal-lane news and no token left, a capped
 			// viewer waits for its next token: a Notify then would carry
 			// nothing but a missed count (cap.go).
-			if at, wait := sub.cap.nextToken(now); wait && !bare && !sub.pulling && sub.pknown >= phead {
+			if at, wait := sub.cap.nextToken(now); wait && !bare && !sub.pulling && sub.prioKnown >= prioHead {
 				due, later = earliest(due, later, at)
 				nb = min(nb, at.UnixNano())
 				sub.mu.Unlock()
 				continue
 			}
 		}
-		k := frameKey{known: sub.known, pknown: sub.pknown, head: head, phead: phead, bare: bare, stretched: stretched}
+		k := frameKey{known: sub.known, prioKnown: sub.prioKnown, head: head, prioHead: prioHead, bare: bare, stretched: stretched}
 		var n *frame
 		if sub.cap != nil {
 			// A capped viewer gets a frame of its own (cap.go).
@@ -256,7 +256,7 @@ func (sh *dshard) walk(r *room, now time.Time) (due time.Time, later bool, sent 
 			n = memo.get(r, k, cfg)
 		}
 		if n.inline {
-			sub.known, sub.pknown = n.known, n.pknown
+			sub.known, sub.prioKnown = n.known, n.prioKnown
 			sub.pulling = false
 			sub.notifies = 0
 		} else {

@@ -15,8 +15,8 @@ import (
 	"github.com/roomcast/roomcast/internal/loops"
 	"github.com/roomcast/roomcast/internal/shard"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
 	"github.com/roomcast/roomcast/ringbuf"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // Session is one client connection as the fanout sees it.
@@ -26,14 +26,14 @@ type Session interface {
 	// Push queues a frame for the client. It must not block and must not
 	// call back into the Service; it returns false when the session is
 	// closed or could not take the frame (it then closes itself).
-	Push(o *protocol.Outbound) bool
+	Push(o *wire.Outbound) bool
 	// Kick tells the session it was removed from room (its Sub is already
 	// gone). Same rules as Push.
 	Kick(room string, reason pb.Kick_Reason)
 	// Features are the optional frame kinds the client understands
-	// (protocol.Features): frames of a kind it lacks are not pushed to it.
+	// (wire.Features): frames of a kind it lacks are not pushed to it.
 	// It must not block.
-	Features() protocol.Features
+	Features() wire.Features
 }
 
 // Backlogger is a Session that tells how many bytes it holds that its
@@ -78,13 +78,13 @@ type Service struct {
 	metrics *metrics
 
 	rooms   [numRoomShards]roomShard
-	shards  []*dshard
+	shards  []*dispatcher
 	next    atomic.Uint64 // round-robin shard assignment
 	viewers atomic.Int64  // subs on this node
 
 	// repairs queues rooms waiting for a seq gap to be filled from
 	// History by the repair goroutines (bounded: see repairQueue).
-	repairs chan *room
+	repairs chan *roomFeed
 	ctx     context.Context // cancelled by Close: ends a History read
 	cancel  context.CancelFunc
 
@@ -104,7 +104,7 @@ const (
 
 type roomShard struct {
 	mu    sync.RWMutex
-	rooms map[string]*room
+	rooms map[string]*roomFeed
 	sizes map[string]int // ring size overrides (SetRingSize); nil until used
 }
 
@@ -115,11 +115,11 @@ type entry struct {
 	bin []byte
 }
 
-// room is the local state of one room on this node.
-type room struct {
-	id    string
-	buf   *ringbuf.Buffer[entry]
-	parts []part // one per dispatcher shard; parts[i] is guarded by shards[i].mu
+// roomFeed is the local state of one roomFeed on this node.
+type roomFeed struct {
+	id      string
+	buf     *ringbuf.Buffer[entry]
+	byShard []shardViewers // one per dispatcher shard; byShard[i] is guarded by shards[i].mu
 
 	// viewers is changed under the room shard lock (so the janitor and
 	// Subscribe agree) and read without it for pacing.
@@ -159,12 +159,12 @@ type gapRepair struct {
 	head     uint64
 }
 
-// part holds the viewers of a room that live in one dispatcher shard.
-type part struct {
+// shardViewers holds the viewers of a room that live in one dispatcher shard.
+type shardViewers struct {
 	subs   []*Sub
-	queued bool // in the shard's pending list; guarded by dshard.pmu
+	queued bool // in the shard's pending list; guarded by dispatcher.pmu
 
-	// notBefore (Unix ns) is the earliest time a viewer of this part may
+	// notBefore (Unix ns) is the earliest time a viewer in this shard may
 	// be notified, as the last walk found it: a room marked pending before
 	// then waits for it instead of being walked for nothing. Whatever lets
 	// a viewer be notified earlier (Begin, a pull that clears the pulling
@@ -174,8 +174,8 @@ type part struct {
 	lowered   atomic.Uint64
 }
 
-// unblock lets the next round walk the part whatever its last walk found.
-func (p *part) unblock() {
+// unblock lets the next round walk the shard's viewers whatever its last walk found.
+func (p *shardViewers) unblock() {
 	p.lowered.Add(1)
 	p.notBefore.Store(math.MinInt64)
 }
@@ -184,14 +184,14 @@ func (p *part) unblock() {
 type Sub struct {
 	sess    Session
 	backlog Backlogger // sess, if it is one
-	room    *room
+	room    *roomFeed
 	shard   int
-	idx     int // index in room.parts[shard].subs; guarded by the shard lock
+	idx     int // index in room.byShard[shard].subs; guarded by the shard lock
 
 	mu         sync.Mutex
 	ready      bool
 	known      uint64 // highest normal seq the client was given or told of
-	pknown     uint64
+	prioKnown  uint64
 	pulling    bool
 	notifiedAt time.Time
 	notifies   int // sent since the last pull
@@ -227,13 +227,13 @@ func New(d Deps, cfg Config) (*Service, error) {
 		s.now = time.Now
 	}
 	for i := range s.rooms {
-		s.rooms[i].rooms = make(map[string]*room)
+		s.rooms[i].rooms = make(map[string]*roomFeed)
 	}
-	s.repairs = make(chan *room, repairQueue)
+	s.repairs = make(chan *roomFeed, repairQueue)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.shards = make([]*dshard, cfg.Shards)
+	s.shards = make([]*dispatcher, cfg.Shards)
 	for i := range s.shards {
-		s.shards[i] = &dshard{svc: s, idx: i, wake: make(chan struct{}, 1)}
+		s.shards[i] = &dispatcher{svc: s, idx: i, wake: make(chan struct{}, 1)}
 	}
 	m, err := newMetrics(d.Registerer, s)
 	if err != nil {
@@ -289,7 +289,7 @@ func (s *Service) Close(ctx context.Context) error {
 
 func (s *Service) roomShard(id string) *roomShard { return &s.rooms[shard.Index(id, numRoomShards)] }
 
-func (s *Service) lookup(id string) *room {
+func (s *Service) lookup(id string) *roomFeed {
 	rs := s.roomShard(id)
 	rs.mu.RLock()
 	r := rs.rooms[id]
@@ -310,7 +310,7 @@ func (s *Service) Subscribe(sess Session, roomID string) *Sub {
 		if n := rs.sizes[roomID]; n > 0 {
 			bc.RingSize = n
 		}
-		r = &room{id: roomID, buf: ringbuf.NewBuffer[entry](bc), parts: make([]part, len(s.shards)), born: s.now(), ringSize: bc.RingSize}
+		r = &roomFeed{id: roomID, buf: ringbuf.NewBuffer[entry](bc), byShard: make([]shardViewers, len(s.shards)), born: s.now(), ringSize: bc.RingSize}
 		r.loading = s.history != nil
 		rs.rooms[roomID] = r
 	}
@@ -324,7 +324,7 @@ func (s *Service) Subscribe(sess Session, roomID string) *Sub {
 	sub.backlog, _ = sess.(Backlogger)
 	sh := s.shards[sub.shard]
 	sh.mu.Lock()
-	p := &r.parts[sub.shard]
+	p := &r.byShard[sub.shard]
 	sub.idx = len(p.subs)
 	p.subs = append(p.subs, sub)
 	sh.mu.Unlock()
@@ -338,12 +338,12 @@ func (s *Service) Subscribe(sess Session, roomID string) *Sub {
 // is notified on the next round.
 func (s *Service) Begin(sub *Sub, seq, pseq uint64) {
 	sub.mu.Lock()
-	sub.known, sub.pknown = seq, pseq
+	sub.known, sub.prioKnown = seq, pseq
 	sub.ready = true
-	sub.room.parts[sub.shard].unblock()
+	sub.room.byShard[sub.shard].unblock()
 	sub.mu.Unlock()
-	head, phead := sub.room.buf.Heads()
-	if head > seq || phead > pseq {
+	head, prioHead := sub.room.buf.Heads()
+	if head > seq || prioHead > pseq {
 		s.shards[sub.shard].markPending(sub.room)
 	}
 }
@@ -367,7 +367,7 @@ func (s *Service) detach(sub *Sub) bool {
 	}
 	sub.gone = true
 	sub.mu.Unlock()
-	p := &sub.room.parts[sub.shard]
+	p := &sub.room.byShard[sub.shard]
 	last := len(p.subs) - 1
 	moved := p.subs[last]
 	p.subs[sub.idx] = moved
@@ -379,7 +379,7 @@ func (s *Service) detach(sub *Sub) bool {
 	return true
 }
 
-func (s *Service) release(r *room) {
+func (s *Service) release(r *roomFeed) {
 	rs := s.roomShard(r.id)
 	rs.mu.Lock()
 	if r.viewers.Add(-1) == 0 {
@@ -390,7 +390,7 @@ func (s *Service) release(r *room) {
 
 // backfill fills a new local room from History, then appends what was
 // delivered meanwhile.
-func (s *Service) backfill(r *room) {
+func (s *Service) backfill(r *roomFeed) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	normal, err := s.history.Tail(ctx, r.id, false, s.cfg.RingSize)
 	var prio []*pb.RoomMessage
@@ -428,7 +428,7 @@ func (s *Service) backfill(r *room) {
 // repaired says the first delivery is the one a repair just ran for: it
 // is appended even if the gap remains (History no longer had it). The
 // caller holds r.lmu.
-func (s *Service) settle(r *room, repair, repaired bool) (repairing bool) {
+func (s *Service) settle(r *roomFeed, repair, repaired bool) (repairing bool) {
 	n := 0
 	defer func() { s.metrics.delivered.Add(float64(n)) }()
 	for i, m := range r.pending {
@@ -452,7 +452,7 @@ func (s *Service) settle(r *room, repair, repaired bool) (repairing bool) {
 // queueRepair hands r's gap before m (after head) to the repair
 // goroutine without waiting; false (counted) when its queue is full. The
 // caller holds r.lmu; r is loading once it returns true.
-func (s *Service) queueRepair(r *room, m *pb.RoomMessage, head uint64) bool {
+func (s *Service) queueRepair(r *roomFeed, m *pb.RoomMessage, head uint64) bool {
 	select {
 	case s.repairs <- r:
 		// No more than the lane keeps: the older part of a longer gap
@@ -527,7 +527,7 @@ func (s *Service) Heads(roomID string) (seq, pseq uint64, ok bool) {
 // gapBefore reports whether m's seq lies past its lane's head + 1 (with
 // the head) while there is a History to fill the gap from. An empty lane
 // (head 0) has a gap only when the backfill read the room (r.filled).
-func (s *Service) gapBefore(r *room, m *pb.RoomMessage) (head uint64, gap bool) {
+func (s *Service) gapBefore(r *roomFeed, m *pb.RoomMessage) (head uint64, gap bool) {
 	if s.history == nil {
 		return 0, false
 	}
@@ -541,7 +541,7 @@ func (s *Service) gapBefore(r *room, m *pb.RoomMessage) (head uint64, gap bool) 
 
 // fillWith appends what History returned for a gap (head, seq). The
 // caller holds r.lmu.
-func (s *Service) fillWith(r *room, missing []*pb.RoomMessage, err error, head, seq uint64) {
+func (s *Service) fillWith(r *roomFeed, missing []*pb.RoomMessage, err error, head, seq uint64) {
 	if err != nil {
 		s.metrics.repairErrors.Inc()
 		s.log.Warn("seq gap not repaired: viewers will be told they missed messages", "room", r.id, "head", head, "seq", seq, "err", err)
@@ -589,7 +589,7 @@ func (s *Service) repairer(stop <-chan struct{}) {
 // delivery that waited, and lets Deliver append directly again, unless
 // (more set) a waiting delivery opens another gap, which is queued for
 // repair in turn.
-func (s *Service) finishRepair(r *room, missing []*pb.RoomMessage, err error, more bool) {
+func (s *Service) finishRepair(r *roomFeed, missing []*pb.RoomMessage, err error, more bool) {
 	r.lmu.Lock()
 	s.fillWith(r, missing, err, r.gap.head, r.pending[0].Seq)
 	s.settle(r, more, true)
@@ -599,8 +599,8 @@ func (s *Service) finishRepair(r *room, missing []*pb.RoomMessage, err error, mo
 	}
 }
 
-func (s *Service) appendOne(r *room, m *pb.RoomMessage, at time.Time) (entry, bool) {
-	bin, err := protocol.EncodeMessage(m)
+func (s *Service) appendOne(r *roomFeed, m *pb.RoomMessage, at time.Time) (entry, bool) {
+	bin, err := wire.EncodeMessage(m)
 	if err != nil {
 		s.log.Error("encode room message", "room", r.id, "err", err)
 		return entry{}, false
@@ -644,7 +644,7 @@ func (s *Service) KickUser(roomID, user string, reason pb.Kick_Reason) int {
 	var victims []*Sub
 	for i, sh := range s.shards {
 		sh.mu.Lock()
-		for _, sub := range r.parts[i].subs {
+		for _, sub := range r.byShard[i].subs {
 			if user == "" || sub.sess.User() == user {
 				victims = append(victims, sub)
 			}

@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // fakeSession records what the fanout pushes to it.
@@ -20,14 +20,14 @@ type fakeSession struct {
 	out  []*pb.Frame
 	kick []pb.Kick_Reason
 	full bool
-	feat protocol.Features
+	feat wire.Features
 }
 
 func (f *fakeSession) User() string { return f.user }
 
-func (f *fakeSession) Features() protocol.Features { return f.feat }
+func (f *fakeSession) Features() wire.Features { return f.feat }
 
-func (f *fakeSession) Push(o *protocol.Outbound) bool {
+func (f *fakeSession) Push(o *wire.Outbound) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.full {

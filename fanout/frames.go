@@ -2,19 +2,19 @@ package fanout
 
 import (
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // frameKey identifies one shared frame of a room: a Notify for viewers at
-// cursors (known, pknown) (bare: without messages inline, for a viewer
+// cursors (known, prioKnown) (bare: without messages inline, for a viewer
 // that is backed up), or (pull set) the PullResult for a Pull with id
-// 0 after (known, pknown) with the given limit; both at heads (head, phead).
+// 0 after (known, prioKnown) with the given limit; both at heads (head, prioHead).
 type frameKey struct {
-	pull          bool
-	bare          bool
-	limit         int
-	known, pknown uint64
-	head, phead   uint64
+	pull             bool
+	bare             bool
+	limit            int
+	known, prioKnown uint64
+	head, prioHead   uint64
 	// stretched: the pacer stretches the room's interval, so a Notify
 	// sheds every low-class message (classes.go).
 	stretched bool
@@ -22,7 +22,7 @@ type frameKey struct {
 
 // frame is a built frame shared by every viewer with the same key.
 type frame struct {
-	out      *protocol.Outbound
+	out      *wire.Outbound
 	messages int
 	// For a Notify: whether the messages ride inline (then it is
 	// complete: nothing is left to pull), and how many messages it stands
@@ -30,7 +30,7 @@ type frame struct {
 	inline bool
 	covers int
 	// The viewer's cursors once it has this frame (inline Notify, PullResult).
-	known, pknown uint64
+	known, prioKnown uint64
 	// Normal messages reported missed (inline Notify and PullResult).
 	missed uint64
 	// PullResult only.
@@ -47,8 +47,8 @@ type frame struct {
 // frameCache keeps the frames built for the current heads of a room; shared
 // by the dispatcher shards and the pullers, guarded by room.cmu.
 type frameCache struct {
-	head, phead uint64
-	m           map[frameKey]*frame
+	head, prioHead uint64
+	m              map[frameKey]*frame
 }
 
 // maxCachedFrames bounds a room's frame cache: the cursors (and pull
@@ -58,11 +58,11 @@ type frameCache struct {
 const maxCachedFrames = 64
 
 // cached returns the frame for k, building it with build on a miss.
-func (r *room) cached(k frameKey, build func() *frame) *frame {
+func (r *roomFeed) cached(k frameKey, build func() *frame) *frame {
 	r.cmu.Lock()
 	defer r.cmu.Unlock()
-	if r.cache.m == nil || r.cache.head != k.head || r.cache.phead != k.phead {
-		r.cache = frameCache{head: k.head, phead: k.phead, m: make(map[frameKey]*frame, 4)}
+	if r.cache.m == nil || r.cache.head != k.head || r.cache.prioHead != k.prioHead {
+		r.cache = frameCache{head: k.head, prioHead: k.prioHead, m: make(map[frameKey]*frame, 4)}
 	}
 	f := r.cache.m[k]
 	if f == nil {
@@ -81,7 +81,7 @@ type frameMemo struct {
 	f   *frame
 }
 
-func (m *frameMemo) get(r *room, k frameKey, cfg *Config) *frame {
+func (m *frameMemo) get(r *roomFeed, k frameKey, cfg *Config) *frame {
 	if m.f != nil && m.key == k {
 		return m.f
 	}
@@ -132,9 +132,9 @@ func inlineFor(k frameKey, cfg *Config) int {
 // With c set (a capped viewer's own frame) normal and low messages are
 // sampled through c; a Notify that turns out bare gives back the tokens
 // it took, since its messages are pulled (and sampled) later.
-func (r *room) buildNotify(k frameKey, inlineBytes, lowWindow int, c *rateCap) *frame {
-	nt := &pb.Notify{Room: r.id, Seq: k.head, Pseq: k.phead}
-	f := &frame{covers: int(k.head-min(k.known, k.head)) + int(k.phead-min(k.pknown, k.phead))}
+func (r *roomFeed) buildNotify(k frameKey, inlineBytes, lowWindow int, c *rateCap) *frame {
+	nt := &pb.Notify{Room: r.id, Seq: k.head, Pseq: k.prioHead}
+	f := &frame{covers: int(k.head-min(k.known, k.head)) + int(k.prioHead-min(k.prioKnown, k.prioHead))}
 	var bins [][]byte
 	if inlineBytes > 0 {
 		var msgs []*pb.RoomMessage
@@ -145,7 +145,7 @@ func (r *room) buildNotify(k frameKey, inlineBytes, lowWindow int, c *rateCap) *
 		if c != nil {
 			saved = *c
 		}
-		normal, prio := r.buf.Read(k.known, k.pknown, 0, func(p bool, seq uint64, e entry) bool {
+		normal, prio := r.buf.Read(k.known, k.prioKnown, 0, func(p bool, seq uint64, e entry) bool {
 			if drop.skip(p, seq, e) {
 				return true
 			}
@@ -162,12 +162,12 @@ func (r *room) buildNotify(k frameKey, inlineBytes, lowWindow int, c *rateCap) *
 		if !over && prio.Missed == 0 {
 			f.inline = true
 			nt.Complete = true
-			f.known, f.pknown = max(normal.Last, k.known), max(prio.Last, k.pknown)
+			f.known, f.prioKnown = max(normal.Last, k.known), max(prio.Last, k.prioKnown)
 			nt.Messages = msgs
 			nt.Missed = normal.Missed + uint64(drop.shed+drop.skipped)
 			f.missed = nt.Missed
 			f.classes, f.shed, f.skipped = classes, drop.shed, drop.skipped
-			nt.Seq, nt.Pseq = max(k.head, f.known), max(k.phead, f.pknown)
+			nt.Seq, nt.Pseq = max(k.head, f.known), max(k.prioHead, f.prioKnown)
 		} else {
 			bins = nil
 			if c != nil {
@@ -178,9 +178,9 @@ func (r *room) buildNotify(k frameKey, inlineBytes, lowWindow int, c *rateCap) *
 	f.messages = len(nt.Messages)
 	fr := &pb.Frame{Body: &pb.Frame_Notify{Notify: nt}}
 	if c != nil {
-		f.out = protocol.NewAssembled(fr, bins)
+		f.out = wire.NewAssembled(fr, bins)
 	} else {
-		f.out = protocol.NewSharedAssembled(fr, bins)
+		f.out = wire.NewSharedAssembled(fr, bins)
 	}
 	f.out.Messages = f.messages
 	return f
@@ -191,13 +191,13 @@ func (r *room) buildNotify(k frameKey, inlineBytes, lowWindow int, c *rateCap) *
 // messages more than lowWindow seqs behind the head are shed. With c set
 // (a capped viewer) normal and low messages are sampled through c and the
 // frame is the viewer's own.
-func (r *room) buildPull(k frameKey, id uint32, pullBytes, lowWindow int, c *rateCap) *frame {
+func (r *roomFeed) buildPull(k frameKey, id uint32, pullBytes, lowWindow int, c *rateCap) *frame {
 	var msgs []*pb.RoomMessage
 	var bins [][]byte
 	var classes [numClasses]int
 	bytes := 0
 	drop := readFilter{before: shedLowBefore(k.head, lowWindow, false), cap: c}
-	normal, prio := r.buf.Read(k.known, k.pknown, k.limit, func(p bool, seq uint64, e entry) bool {
+	normal, prio := r.buf.Read(k.known, k.prioKnown, k.limit, func(p bool, seq uint64, e entry) bool {
 		if drop.skip(p, seq, e) {
 			return true
 		}
@@ -208,21 +208,21 @@ func (r *room) buildPull(k frameKey, id uint32, pullBytes, lowWindow int, c *rat
 		return bytes < pullBytes
 	})
 	f := &frame{
-		messages: len(msgs),
-		known:    normal.Last,
-		pknown:   prio.Last,
-		more:     normal.More || prio.More,
-		missed:   normal.Missed + uint64(drop.shed+drop.skipped),
-		pmiss:    prio.Missed,
-		classes:  classes,
-		shed:     drop.shed,
-		skipped:  drop.skipped,
+		messages:  len(msgs),
+		known:     normal.Last,
+		prioKnown: prio.Last,
+		more:      normal.More || prio.More,
+		missed:    normal.Missed + uint64(drop.shed+drop.skipped),
+		pmiss:     prio.Missed,
+		classes:   classes,
+		shed:      drop.shed,
+		skipped:   drop.skipped,
 	}
 	res := &pb.PullResult{
 		Room:           r.id,
 		Messages:       msgs,
 		Seq:            max(k.head, normal.Last),
-		Pseq:           max(k.phead, prio.Last),
+		Pseq:           max(k.prioHead, prio.Last),
 		Missed:         f.missed,
 		MissedPriority: prio.Missed,
 		More:           f.more,
@@ -230,9 +230,9 @@ func (r *room) buildPull(k frameKey, id uint32, pullBytes, lowWindow int, c *rat
 	}
 	fr := &pb.Frame{Id: id, Body: &pb.Frame_PullResult{PullResult: res}}
 	if id == 0 && c == nil {
-		f.out = protocol.NewSharedAssembled(fr, bins)
+		f.out = wire.NewSharedAssembled(fr, bins)
 	} else {
-		f.out = protocol.NewAssembled(fr, bins)
+		f.out = wire.NewAssembled(fr, bins)
 	}
 	f.out.Messages = len(msgs)
 	return f

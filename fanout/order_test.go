@@ -7,7 +7,7 @@ import (
 	"time"
 
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // modelClient is a session that behaves like the SDK: it applies every
@@ -23,9 +23,9 @@ type modelClient struct {
 
 func (m *modelClient) User() string                { return "m" }
 func (m *modelClient) Kick(string, pb.Kick_Reason) {}
-func (m *modelClient) Features() protocol.Features { return 0 }
+func (m *modelClient) Features() wire.Features     { return 0 }
 
-func (m *modelClient) Push(o *protocol.Outbound) bool {
+func (m *modelClient) Push(o *wire.Outbound) bool {
 	f := o.Frame()
 	var msgs []*pb.RoomMessage
 	switch {

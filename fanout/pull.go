@@ -24,21 +24,21 @@ func (s *Service) Pull(sub *Sub, id uint32, after, pafter uint64, limit int, ack
 		return ErrGone
 	}
 	if sub.pulling {
-		r.parts[sub.shard].unblock()
+		r.byShard[sub.shard].unblock()
 	}
 	sub.pulling = false
 	sub.notifies = 0
 	r.pulls.Add(1)
 
-	head, phead := r.buf.Heads()
-	if ack && after >= head && pafter >= phead {
+	head, prioHead := r.buf.Heads()
+	if ack && after >= head && pafter >= prioHead {
 		// Nothing after the cursors: the common acknowledgement, no read.
 		sub.known = max(sub.known, min(after, head))
-		sub.pknown = max(sub.pknown, min(pafter, phead))
+		sub.prioKnown = max(sub.prioKnown, min(pafter, prioHead))
 		s.metrics.pulls.WithLabelValues("ack").Inc()
 		return nil
 	}
-	k := frameKey{pull: true, limit: limit, known: after, pknown: pafter, head: head, phead: phead}
+	k := frameKey{pull: true, limit: limit, known: after, prioKnown: pafter, head: head, prioHead: prioHead}
 	var f *frame
 	switch {
 	case sub.cap != nil:
@@ -52,15 +52,15 @@ func (s *Service) Pull(sub *Sub, id uint32, after, pafter uint64, limit int, ack
 	}
 	// A cursor ahead of the head (a room that restarted) is clamped: the
 	// client learns the head from the result and resets.
-	known, pknown := f.known, f.pknown
+	known, prioKnown := f.known, f.prioKnown
 	if after > head {
 		known = head
 	}
-	if pafter > phead {
-		pknown = phead
+	if pafter > prioHead {
+		prioKnown = prioHead
 	}
 	sub.known = max(sub.known, known)
-	sub.pknown = max(sub.pknown, pknown)
+	sub.prioKnown = max(sub.prioKnown, prioKnown)
 	if f.more {
 		// The client pulls again at once: treat it as notified, so no
 		// Notify races its next pull with the same messages.

@@ -251,7 +251,7 @@ func TestWaitingRoomIsNotWalkedButWakes(t *testing.T) {
 		t.Fatal("first message not notified")
 	}
 	// Pulling: the next messages leave the room waiting, unwalked.
-	p := &sub.room.parts[sub.shard]
+	p := &sub.room.byShard[sub.shard]
 	if nb := p.notBefore.Load(); nb != clk.now().Add(2*time.Second).UnixNano() {
 		t.Fatalf("notBefore %v, want the end of the pull window", time.Unix(0, nb))
 	}

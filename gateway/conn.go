@@ -15,7 +15,7 @@ import (
 	"github.com/roomcast/roomcast/fanout"
 	"github.com/roomcast/roomcast/gateway/wsconn"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // conn is one client connection: the protocol on top of a wsconn.Conn,
@@ -28,8 +28,8 @@ type conn struct {
 	remote string
 	born   int64 // real clock (Gateway.now) at accept
 
-	enc      atomic.Uint32 // protocol.Encoding of the last frame received
-	features atomic.Uint32 // protocol.Features the client named (set before authed)
+	enc      atomic.Uint32 // wire.Encoding of the last frame received
+	features atomic.Uint32 // wire.Features the client named (set before authed)
 	authed   atomic.Bool
 	expires  atomic.Int64 // Unix ns at which the token expires (set before authed); 0: never
 	indexed  bool         // in Gateway.users; reader goroutine only
@@ -64,15 +64,15 @@ func (g *Gateway) newConn(ws *websocket.Conn, r *http.Request) *conn {
 
 // featuresFromQuery reads the features a client that authenticates at
 // the handshake names in its URL (?features=room_count,...).
-func featuresFromQuery(r *http.Request) protocol.Features {
-	return protocol.ParseFeatures(r.URL.Query()["features"]...)
+func featuresFromQuery(r *http.Request) wire.Features {
+	return wire.ParseFeatures(r.URL.Query()["features"]...)
 }
 
-func encodingFromQuery(r *http.Request) protocol.Encoding {
+func encodingFromQuery(r *http.Request) wire.Encoding {
 	if r.URL.Query().Get("enc") == "json" {
-		return protocol.JSON
+		return wire.JSON
 	}
-	return protocol.Binary
+	return wire.Binary
 }
 
 // User implements fanout.Session.
@@ -80,19 +80,19 @@ func (c *conn) User() string { return c.ident.User }
 
 // Features implements fanout.Session: the optional frame kinds the client
 // named when it connected.
-func (c *conn) Features() protocol.Features { return protocol.Features(c.features.Load()) }
+func (c *conn) Features() wire.Features { return wire.Features(c.features.Load()) }
 
 // Push implements fanout.Session: it queues a frame without blocking. A
 // queue over MaxQueueBytes closes the connection as a slow consumer.
-func (c *conn) Push(o *protocol.Outbound) bool {
-	enc := protocol.Encoding(c.enc.Load())
+func (c *conn) Push(o *wire.Outbound) bool {
+	enc := wire.Encoding(c.enc.Load())
 	data, err := o.Bytes(enc)
 	if err != nil {
 		c.g.logs.log(c.g.log, slogError, "encode", "cannot encode a frame for a connection", "conn", c.id, "err", err)
 		return false
 	}
 	op := wsconn.OpBinary
-	if enc == protocol.JSON {
+	if enc == wire.JSON {
 		op = wsconn.OpText
 	}
 	switch c.ws.Push(op, data, o.Messages) {
@@ -138,7 +138,7 @@ func (c *conn) Kick(roomID string, reason pb.Kick_Reason) {
 // push queues a frame for this connection only.
 func (c *conn) push(id uint32, f *pb.Frame) {
 	f.Id = id
-	c.Push(protocol.NewOutbound(f))
+	c.Push(wire.NewOutbound(f))
 }
 
 func (c *conn) reply(id uint32, f *pb.Frame) { c.push(id, f) }
@@ -188,12 +188,12 @@ func (c *conn) Closing(reason string, err error) {
 // Message implements wsconn.Handler: one whole data message.
 func (c *conn) Message(op wsconn.Op, data []byte) bool {
 	c.g.metrics.framesIn.Inc()
-	enc := protocol.Binary
+	enc := wire.Binary
 	if op == wsconn.OpText {
-		enc = protocol.JSON
+		enc = wire.JSON
 	}
 	c.enc.Store(uint32(enc))
-	f, err := protocol.Decode(enc, data)
+	f, err := wire.Decode(enc, data)
 	return c.handle(f, err)
 }
 

@@ -12,8 +12,8 @@ import (
 	"github.com/roomcast/roomcast/fanout"
 	"github.com/roomcast/roomcast/internal/errcode"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
 	"github.com/roomcast/roomcast/room"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // opTimeout bounds one operation against the room service.
@@ -30,8 +30,8 @@ func (c *conn) handle(f *pb.Frame, decodeErr error) bool {
 		// Fixed text: an error message never echoes the client's bytes
 		// (the decoder's own error may quote them).
 		msg := "frame carries no known operation"
-		if errors.Is(decodeErr, protocol.ErrBadFrame) {
-			msg = "frame is not a valid " + encodingName(protocol.Encoding(c.enc.Load())) + " Frame"
+		if errors.Is(decodeErr, wire.ErrBadFrame) {
+			msg = "frame is not a valid " + encodingName(wire.Encoding(c.enc.Load())) + " Frame"
 		}
 		return c.refuse(id, errcode.Of(decodeErr).Code, msg)
 	}
@@ -48,7 +48,7 @@ func (c *conn) handle(f *pb.Frame, decodeErr error) bool {
 			return false
 		}
 		var cont bool
-		deep(func() { cont = c.connect(id, conn.Connect) })
+		onOwnStack(func() { cont = c.connect(id, conn.Connect) })
 		return cont
 	}
 	if c.tokenExpired(time.Now().UnixNano()) {
@@ -65,9 +65,9 @@ func (c *conn) handle(f *pb.Frame, decodeErr error) bool {
 	case *pb.Frame_Send:
 		c.queueSend(id, b.Send)
 	case *pb.Frame_Join:
-		deep(func() { c.join(id, b.Join) })
+		onOwnStack(func() { c.join(id, b.Join) })
 	case *pb.Frame_Leave:
-		deep(func() { c.leave(id, b.Leave) })
+		onOwnStack(func() { c.leave(id, b.Leave) })
 	case *pb.Frame_Connect:
 		c.fail(id, pb.Error_ALREADY_CONNECTED, "already connected")
 	default:
@@ -82,20 +82,20 @@ func (c *conn) handle(f *pb.Frame, decodeErr error) bool {
 	return true
 }
 
-func encodingName(e protocol.Encoding) string {
-	if e == protocol.JSON {
+func encodingName(e wire.Encoding) string {
+	if e == wire.JSON {
 		return "JSON"
 	}
 	return "protobuf"
 }
 
-// deep runs fn on a goroutine of its own and waits for it. Operations with
+// onOwnStack runs fn on a goroutine of its own and waits for it. Operations with
 // deep call chains (token checks, joins, sends that may cross nodes) grow
 // the stack of the goroutine they run on, and a grown stack is never given
 // back while the goroutine lives: kept off the connection's long-lived
 // reader, they leave an idle viewer with a small stack. The cost, a
 // goroutine start, is paid only by these rare operations, never by pulls.
-func deep(fn func()) {
+func onOwnStack(fn func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -134,14 +134,14 @@ func (c *conn) connect(id uint32, m *pb.Connect) bool {
 		c.closeWith(ReasonUnauthorized, errcode.Of(err).Name())
 		return false
 	}
-	c.features.Store(uint32(protocol.ParseFeatures(m.GetFeatures()...)))
-	return c.authenticate(id, ident, protocol.Encoding(c.enc.Load()))
+	c.features.Store(uint32(wire.ParseFeatures(m.GetFeatures()...)))
+	return c.authenticate(id, ident, wire.Encoding(c.enc.Load()))
 }
 
 // authenticate admits a verified identity: it is redirected when the user
 // belongs on another node, refused when this node cannot tell, otherwise
 // greeted with Connected. It reports whether the connection goes on.
-func (c *conn) authenticate(id uint32, ident auth.Identity, enc protocol.Encoding) bool {
+func (c *conn) authenticate(id uint32, ident auth.Identity, enc wire.Encoding) bool {
 	c.enc.Store(uint32(enc))
 	if home := c.g.d.Home; home != nil {
 		url, here, err := home.Home(ident.User)

@@ -29,10 +29,10 @@ func (c *conn) moderationOp(id uint32, f *pb.Frame) bool {
 	}
 	switch b := f.Body.(type) {
 	case *pb.Frame_DeleteMessage:
-		deep(func() { c.deleteMessage(mod, id, b.DeleteMessage) })
+		onOwnStack(func() { c.deleteMessage(mod, id, b.DeleteMessage) })
 		return true
 	case *pb.Frame_ModerateRoom:
-		deep(func() { c.moderateRoom(mod, id, b.ModerateRoom) })
+		onOwnStack(func() { c.moderateRoom(mod, id, b.ModerateRoom) })
 		return true
 	}
 	return false

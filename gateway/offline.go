@@ -9,7 +9,7 @@ import (
 	"github.com/roomcast/roomcast/internal/shard"
 	"github.com/roomcast/roomcast/offline"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // Offline is the offline 1:1 and group service as the gateway uses it
@@ -66,7 +66,7 @@ func (x *userIndex) remove(c *conn) {
 // Deliver implements offline.Deliverer for this node: it queues o on every
 // connection of each user (never blocking: a full queue closes that
 // connection as a slow consumer) and returns how many took it.
-func (g *Gateway) Deliver(users []string, o *protocol.Outbound) int {
+func (g *Gateway) Deliver(users []string, o *wire.Outbound) int {
 	n := 0
 	var buf []*conn
 	for _, u := range users {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/roomcast/roomcast/internal/loops"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // Deliverer pushes frames to the online connections of users. In embedded
@@ -23,7 +23,7 @@ import (
 // bounded and close slow consumers) and must not call back into the
 // Service. It returns how many connections took the frame.
 type Deliverer interface {
-	Deliver(users []string, o *protocol.Outbound) int
+	Deliver(users []string, o *wire.Outbound) int
 }
 
 // IDs hands out message ids (internal/msgid.Generator).
@@ -255,7 +255,7 @@ func (s *Service) push(users []string, cv string, e Entry) {
 	if s.deliver == nil || len(users) == 0 || (e.Body == "" && !e.Recalled && e.RecallOf == 0) {
 		return
 	}
-	o := protocol.NewShared(&pb.Frame{Body: &pb.Frame_ConvMessage{ConvMessage: convMessage(cv, e)}})
+	o := wire.NewShared(&pb.Frame{Body: &pb.Frame_ConvMessage{ConvMessage: convMessage(cv, e)}})
 	s.metrics.pushes.Add(float64(s.deliver.Deliver(users, o)))
 }
 
@@ -418,7 +418,7 @@ func (s *Service) Ack(ctx context.Context, user, id string, received, read uint6
 			s.wrote(opIndex)
 		}
 		if s.deliver != nil {
-			o := protocol.NewOutbound(&pb.Frame{Body: &pb.Frame_Receipt{Receipt: &pb.Receipt{Conv: c.id, User: user, Read: st.Read}}})
+			o := wire.NewOutbound(&pb.Frame{Body: &pb.Frame_Receipt{Receipt: &pb.Receipt{Conv: c.id, User: user, Read: st.Read}}})
 			s.metrics.pushes.Add(float64(s.deliver.Deliver([]string{c.peer(user)}, o)))
 		}
 	}

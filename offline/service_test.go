@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // fakeDeliverer records live deliveries to "online" users.
@@ -30,7 +30,7 @@ func newFakeDeliverer(online ...string) *fakeDeliverer {
 	return d
 }
 
-func (d *fakeDeliverer) Deliver(users []string, o *protocol.Outbound) int {
+func (d *fakeDeliverer) Deliver(users []string, o *wire.Outbound) int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	n := 0
@@ -572,7 +572,7 @@ func TestServiceManyConversationsArePaged(t *testing.T) {
 
 func mustEncode(t *testing.T, f *pb.Frame) []byte {
 	t.Helper()
-	b, err := protocol.Encode(protocol.Binary, f)
+	b, err := wire.Encode(wire.Binary, f)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // MaxReasonBytes bounds the reason of a moderation action.
@@ -99,7 +99,7 @@ func (s *Service) DeleteMessage(ctx context.Context, req DeleteRequest) (Deleted
 		return Deleted{}, ErrNotOwner
 	}
 	if orig != nil {
-		if _, err := s.store.Tombstone(ctx, r.id, term, protocol.Tombstone(orig)); err != nil {
+		if _, err := s.store.Tombstone(ctx, r.id, term, wire.Tombstone(orig)); err != nil {
 			if errors.Is(err, ErrFenced) {
 				s.metrics.fenced.Inc()
 				s.Forget(r.id)

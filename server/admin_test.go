@@ -18,8 +18,8 @@ import (
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
 	"github.com/roomcast/roomcast/room"
+	"github.com/roomcast/roomcast/wire"
 )
 
 const testAPIKey = "test-api-key-0123456789"
@@ -334,7 +334,7 @@ func TestAdminModeration(t *testing.T) {
 	}
 
 	// Disconnect closes every connection of the user with 4005.
-	r := dialRaw(t, s, protocol.JSON, "")
+	r := dialRaw(t, s, wire.JSON, "")
 	r.connect(token(t, s, "carol"))
 	res = must(t, s, adm, "POST", "/api/v1/users/carol/disconnect", nil)
 	if res["closed"] != 1.0 {

@@ -14,7 +14,7 @@ import (
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // bystander joins room r and must keep receiving through every bad input.
@@ -53,7 +53,7 @@ func TestBadInputGetsTypedErrors(t *testing.T) {
 	defer probe.finish(t, 300*time.Millisecond)
 
 	t.Run("garbage binary", func(t *testing.T) {
-		r := dialRaw(t, s, protocol.Binary, "")
+		r := dialRaw(t, s, wire.Binary, "")
 		r.connect(token(t, s, "g1"))
 		r.sendBytes(websocket.BinaryMessage, []byte{0xff, 0xff, 0xff, 0x01, 0x02})
 		f := r.await("error", func(f *pb.Frame) bool { return f.GetError() != nil })
@@ -62,20 +62,20 @@ func TestBadInputGetsTypedErrors(t *testing.T) {
 		r.join("r")
 	})
 	t.Run("garbage json", func(t *testing.T) {
-		r := dialRaw(t, s, protocol.JSON, "")
+		r := dialRaw(t, s, wire.JSON, "")
 		r.connect(token(t, s, "g2"))
 		r.sendBytes(websocket.TextMessage, []byte(`{"id":3,"join":{"room":`))
 		wantError(t, r.await("error", func(f *pb.Frame) bool { return f.GetError() != nil }), pb.Error_BAD_FRAME)
 		r.join("r")
 	})
 	t.Run("unknown operation", func(t *testing.T) {
-		r := dialRaw(t, s, protocol.JSON, "")
+		r := dialRaw(t, s, wire.JSON, "")
 		r.connect(token(t, s, "u1"))
 		r.sendBytes(websocket.TextMessage, []byte(`{"id":42,"teleport":{"to":"mars"}}`))
 		f := r.reply(42)
 		wantError(t, f, pb.Error_UNKNOWN_OP)
 		// Binary: field 99 is no operation of the schema.
-		rb := dialRaw(t, s, protocol.Binary, "")
+		rb := dialRaw(t, s, wire.Binary, "")
 		rb.connect(token(t, s, "u2"))
 		rb.sendBytes(websocket.BinaryMessage, []byte{0x08, 0x07, 0x9a, 0x06, 0x00}) // id=7, field 99 (len 0)
 		wantError(t, rb.reply(7), pb.Error_UNKNOWN_OP)
@@ -83,7 +83,7 @@ func TestBadInputGetsTypedErrors(t *testing.T) {
 		wantError(t, r.reply(r.send(&pb.Frame{Body: &pb.Frame_Notify{Notify: &pb.Notify{Room: "r"}}})), pb.Error_UNKNOWN_OP)
 	})
 	t.Run("oversized frame", func(t *testing.T) {
-		r := dialRaw(t, s, protocol.Binary, "")
+		r := dialRaw(t, s, wire.Binary, "")
 		r.connect(token(t, s, "big"))
 		r.sendBytes(websocket.BinaryMessage, make([]byte, 2000))
 		ce := r.closed(5 * time.Second)
@@ -95,18 +95,18 @@ func TestBadInputGetsTypedErrors(t *testing.T) {
 		})
 	})
 	t.Run("bad token", func(t *testing.T) {
-		r := dialRaw(t, s, protocol.JSON, "")
+		r := dialRaw(t, s, wire.JSON, "")
 		f := r.reply(r.send(&pb.Frame{Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: "forged.token.value"}}}))
 		wantError(t, f, pb.Error_TOKEN_INVALID)
 		if ce := r.closed(5 * time.Second); ce.Code != 4001 {
 			t.Fatalf("close code %d, want 4001", ce.Code)
 		}
 		expired, _ := s.Keyring().Mint("old", nil, time.Second, time.Now().Add(-time.Hour))
-		r2 := dialRaw(t, s, protocol.JSON, "")
+		r2 := dialRaw(t, s, wire.JSON, "")
 		wantError(t, r2.reply(r2.send(&pb.Frame{Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: expired}}})), pb.Error_TOKEN_EXPIRED)
-		r3 := dialRaw(t, s, protocol.JSON, "")
+		r3 := dialRaw(t, s, wire.JSON, "")
 		wantError(t, r3.reply(r3.send(&pb.Frame{Body: &pb.Frame_Connect{Connect: &pb.Connect{}}})), pb.Error_UNAUTHENTICATED)
-		r4 := dialRaw(t, s, protocol.JSON, "")
+		r4 := dialRaw(t, s, wire.JSON, "")
 		wantError(t, r4.reply(r4.send(&pb.Frame{Body: &pb.Frame_Join{Join: &pb.Join{Room: "r"}}})), pb.Error_UNAUTHENTICATED)
 		if ce := r4.closed(5 * time.Second); ce.Code != 4001 {
 			t.Fatalf("op before connect: close code %d, want 4001", ce.Code)
@@ -123,13 +123,13 @@ func TestBadInputGetsTypedErrors(t *testing.T) {
 			t.Fatalf("refusal body %q", body)
 		}
 		// A good one is accepted and greeted with Connected.
-		r := dialRaw(t, s, protocol.JSON, "enc=json&token="+token(t, s, "hs"))
+		r := dialRaw(t, s, wire.JSON, "enc=json&token="+token(t, s, "hs"))
 		if f := r.await("connected", func(f *pb.Frame) bool { return true }); f.GetConnected().GetUser() != "hs" {
 			t.Fatalf("handshake token: %v", f)
 		}
 	})
 	t.Run("room errors", func(t *testing.T) {
-		r := dialRaw(t, s, protocol.JSON, "")
+		r := dialRaw(t, s, wire.JSON, "")
 		r.connect(token(t, s, "rude"))
 		wantError(t, r.reply(r.send(&pb.Frame{Body: &pb.Frame_Send{Send: &pb.Send{Room: "r", Body: "x"}}})), pb.Error_ROOM_NOT_JOINED)
 		wantError(t, r.reply(r.send(&pb.Frame{Body: &pb.Frame_Pull{Pull: &pb.Pull{Room: "r"}}})), pb.Error_ROOM_NOT_JOINED)
@@ -156,7 +156,7 @@ func TestBadInputGetsTypedErrors(t *testing.T) {
 		wantError(t, r.reply(r.send(&pb.Frame{Body: &pb.Frame_Join{Join: &pb.Join{Room: "r"}}})), pb.Error_BANNED)
 	})
 	t.Run("too many rooms", func(t *testing.T) {
-		r := dialRaw(t, s, protocol.JSON, "")
+		r := dialRaw(t, s, wire.JSON, "")
 		r.connect(token(t, s, "greedy"))
 		for i := 0; i < 16; i++ {
 			r.join("room" + string(rune('a'+i)))
@@ -185,10 +185,10 @@ func TestFloodIsLimitedThenClosed(t *testing.T) {
 	_, check := bystander(t, s)
 	probe := startProbeEvery(t, s, "calm", 200*time.Millisecond)
 	probe.running(t)
-	r := dialRaw(t, s, protocol.JSON, "")
+	r := dialRaw(t, s, wire.JSON, "")
 	r.connect(token(t, s, "flood"))
 	for i := 0; i < 60; i++ {
-		data, _ := protocol.Encode(protocol.JSON, &pb.Frame{Id: uint32(100 + i), Body: &pb.Frame_Ping{Ping: &pb.Ping{}}})
+		data, _ := wire.Encode(wire.JSON, &pb.Frame{Id: uint32(100 + i), Body: &pb.Frame_Ping{Ping: &pb.Ping{}}})
 		if r.ws.WriteMessage(websocket.TextMessage, data) != nil {
 			break // closed by the server mid-flood
 		}
@@ -226,9 +226,9 @@ func TestIdleAndAuthTimeouts(t *testing.T) {
 		c.Gateway.IdleTimeout = 800 * time.Millisecond
 		c.Gateway.AuthTimeout = 500 * time.Millisecond
 	})
-	silent := dialRaw(t, s, protocol.JSON, "")
+	silent := dialRaw(t, s, wire.JSON, "")
 	silent.connect(token(t, s, "silent"))
-	anon := dialRaw(t, s, protocol.JSON, "")
+	anon := dialRaw(t, s, wire.JSON, "")
 	// The SDK pings by itself and survives.
 	alive := dialViewer(t, s, "alive", client.Options{NoReconnect: true})
 	if ce := anon.closed(5 * time.Second); ce.Code != 4004 {

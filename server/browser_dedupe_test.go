@@ -12,7 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // TestBrowserSDKRoomSendOnce: the JavaScript SDK's room send carries a
@@ -33,7 +33,7 @@ func TestBrowserSDKRoomSendOnce(t *testing.T) {
 		}
 		defer ws.Close()
 		write := func(f *pb.Frame) {
-			b, _ := protocol.Encode(protocol.JSON, f)
+			b, _ := wire.Encode(wire.JSON, f)
 			_ = ws.WriteMessage(websocket.TextMessage, b)
 		}
 		for {
@@ -41,7 +41,7 @@ func TestBrowserSDKRoomSendOnce(t *testing.T) {
 			if err != nil {
 				return
 			}
-			f, err := protocol.Decode(protocol.JSON, data)
+			f, err := wire.Decode(wire.JSON, data)
 			if err != nil {
 				return
 			}

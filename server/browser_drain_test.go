@@ -13,7 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // drainFake is a fake node speaking binary frames: serve gets each
@@ -28,15 +28,15 @@ func drainFake(t *testing.T, serve func(ws *websocket.Conn, write func(*pb.Frame
 		}
 		defer ws.Close()
 		write := func(f *pb.Frame) {
-			b, _ := protocol.Encode(protocol.Binary, f)
+			b, _ := wire.Encode(wire.Binary, f)
 			_ = ws.WriteMessage(websocket.BinaryMessage, b)
 		}
 		mt, data, err := ws.ReadMessage()
 		if err != nil {
 			return
 		}
-		enc, _ := protocol.EncodingOf(mt)
-		f, err := protocol.Decode(enc, data)
+		enc, _ := wire.EncodingOf(mt)
+		f, err := wire.Decode(enc, data)
 		if err != nil || f.GetConnect() == nil {
 			return
 		}

@@ -12,7 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // TestBrowserSDKSkipsUnknownFrameKinds: the JavaScript SDK in Chromium,
@@ -33,22 +33,22 @@ func TestBrowserSDKSkipsUnknownFrameKinds(t *testing.T) {
 					return
 				}
 				defer ws.Close()
-				enc := protocol.JSON
+				enc := wire.JSON
 				read := func() *pb.Frame {
 					mt, data, err := ws.ReadMessage()
 					if err != nil {
 						return nil
 					}
-					enc, _ = protocol.EncodingOf(mt)
-					f, _ := protocol.Decode(enc, data)
+					enc, _ = wire.EncodingOf(mt)
+					f, _ := wire.Decode(enc, data)
 					return f
 				}
 				write := func(f *pb.Frame) {
-					b, _ := protocol.Encode(enc, f)
+					b, _ := wire.Encode(enc, f)
 					_ = ws.WriteMessage(enc.MessageType(), b)
 				}
 				unknown := func() {
-					if enc == protocol.JSON {
+					if enc == wire.JSON {
 						_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"frameFromTheFuture":{"room":"r","n":1}}`))
 						return
 					}

@@ -15,7 +15,7 @@ import (
 	"github.com/roomcast/roomcast/configs"
 	"github.com/roomcast/roomcast/internal/testsupport/tcpproxy"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // TestBrowserSDKLeavesASilentServer: the JavaScript SDK in Chromium is
@@ -101,11 +101,11 @@ func TestBrowserSDKWaitsForRetryAfter(t *testing.T) {
 			if err != nil {
 				return nil
 			}
-			f, _ := protocol.Decode(protocol.JSON, data)
+			f, _ := wire.Decode(wire.JSON, data)
 			return f
 		}
 		write := func(f *pb.Frame) {
-			b, _ := protocol.Encode(protocol.JSON, f)
+			b, _ := wire.Encode(wire.JSON, f)
 			_ = ws.WriteMessage(websocket.TextMessage, b)
 		}
 		f := read()

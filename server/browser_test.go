@@ -21,7 +21,7 @@ import (
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // chromiumPath is the browser the test drives (Debian package chromium,
@@ -389,12 +389,12 @@ func TestBrowserSDKRedirect(t *testing.T) {
 		if err != nil {
 			return
 		}
-		enc, _ := protocol.EncodingOf(mt)
+		enc, _ := wire.EncodingOf(mt)
 		write := func(f *pb.Frame) {
-			b, _ := protocol.Encode(enc, f)
+			b, _ := wire.Encode(enc, f)
 			_ = ws.WriteMessage(enc.MessageType(), b)
 		}
-		f, err := protocol.Decode(enc, data)
+		f, err := wire.Decode(enc, data)
 		if err != nil || f.GetConnect() == nil {
 			t.Errorf("fake node: first frame %v %v", f, err)
 			return

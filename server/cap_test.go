@@ -9,7 +9,7 @@ import (
 
 	"github.com/roomcast/roomcast/client"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // TestCappedAndUncappedViewersEmbedded: in one room with 40 chat
@@ -93,7 +93,7 @@ func TestCappedAndUncappedViewersEmbedded(t *testing.T) {
 // join the room.
 func TestJoinMaxRateValidated(t *testing.T) {
 	s := startServer(t, nil)
-	r := dialRaw(t, s, protocol.Binary, "")
+	r := dialRaw(t, s, wire.Binary, "")
 	r.connect(token(t, s, "v"))
 	for _, n := range []int32{-1, 10001, 1 << 30} {
 		f := r.reply(r.send(&pb.Frame{Body: &pb.Frame_Join{Join: &pb.Join{Room: "show", MaxRate: n}}}))

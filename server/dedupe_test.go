@@ -9,8 +9,8 @@ import (
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
 	"github.com/roomcast/roomcast/room"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // TestSendClientMsgIDEmbedded: in embedded mode a Send resent with its
@@ -39,7 +39,7 @@ func TestSendClientMsgIDEmbedded(t *testing.T) {
 	}
 
 	// A JSON client: the same id of the same sender is a duplicate too.
-	r := dialRaw(t, s, protocol.JSON, "")
+	r := dialRaw(t, s, wire.JSON, "")
 	r.connect(token(t, s, "sam"))
 	r.join("once")
 	f := r.reply(r.send(&pb.Frame{Body: &pb.Frame_Send{Send: &pb.Send{Room: "once", Body: "hello", ClientMsgId: "m-1"}}}))

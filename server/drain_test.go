@@ -13,7 +13,7 @@ import (
 
 	"github.com/roomcast/roomcast/configs"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 func postDrain(t *testing.T, s *Server, tok string) (int, string) {
@@ -43,7 +43,7 @@ func TestDrainSpreadsReconnectsOverTheWindow(t *testing.T) {
 	s := startServer(t, func(c *configs.Config) { c.Gateway.DrainWindow = window })
 	rs := make([]*raw, n)
 	for i := range rs {
-		rs[i] = dialRaw(t, s, protocol.Binary, "")
+		rs[i] = dialRaw(t, s, wire.Binary, "")
 		rs[i].connect(token(t, s, "u"+string(rune('a'+i%26))+strings.Repeat("x", i/26)))
 	}
 	if code, body := postDrain(t, s, token(t, s, "viewer")); code != http.StatusForbidden {

@@ -13,7 +13,7 @@ import (
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // shortToken mints a token valid for about ttl (exp has whole seconds)
@@ -74,15 +74,15 @@ func TestTokenExpiryClosesOpenConnections(t *testing.T) {
 		c.Gateway.AuthTimeout = 400 * time.Millisecond // janitor every 100ms
 	})
 	adminTok, adminExp := shortToken(t, s, "boss", 2*time.Second, "admin")
-	admin := dialRaw(t, s, protocol.Binary, "")
+	admin := dialRaw(t, s, wire.Binary, "")
 	admin.connect(adminTok)
 	admin.join("r")
 	// A handshake token expires the same way (idle: it parks).
 	viewerTok, viewerExp := shortToken(t, s, "viewer", 2*time.Second)
-	viewer := dialRaw(t, s, protocol.JSON, "enc=json&token="+viewerTok)
+	viewer := dialRaw(t, s, wire.JSON, "enc=json&token="+viewerTok)
 	viewer.await("connected", func(f *pb.Frame) bool { return f.GetConnected() != nil })
 	viewer.join("r")
-	stays := dialRaw(t, s, protocol.JSON, "")
+	stays := dialRaw(t, s, wire.JSON, "")
 	stays.connect(token(t, s, "stays"))
 	stays.join("r")
 
@@ -113,7 +113,7 @@ func TestTokenExpiryRefusesTheNextOperation(t *testing.T) {
 		c.Gateway.AuthTimeout = 20 * time.Second // janitor every 5s: not the one that acts here
 	})
 	tok, exp := shortToken(t, s, "boss", 2*time.Second, "admin")
-	admin := dialRaw(t, s, protocol.JSON, "")
+	admin := dialRaw(t, s, wire.JSON, "")
 	admin.connect(tok)
 	admin.join("r")
 	if f := admin.reply(admin.send(&pb.Frame{Body: &pb.Frame_Send{Send: &pb.Send{Room: "r", Body: "before", Priority: true}}})); f.GetSent() == nil {

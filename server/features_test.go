@@ -9,7 +9,7 @@ import (
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // TestRoomCountOnlyToClientsThatAskedForIt: RoomCount frames reach the
@@ -19,13 +19,13 @@ import (
 func TestRoomCountOnlyToClientsThatAskedForIt(t *testing.T) {
 	s := startServer(t, func(c *configs.Config) { c.Room.CountRound = 20 * time.Millisecond })
 
-	old := dialRaw(t, s, protocol.Binary, "")
+	old := dialRaw(t, s, wire.Binary, "")
 	if cn := old.connect(token(t, s, "old")); len(cn.Features) != 0 {
 		t.Fatalf("Connected.features = %v for a client that named none", cn.Features)
 	}
 	old.join("r")
 
-	hs := dialRaw(t, s, protocol.JSON, "enc=json&features=room_count,not_a_feature&token="+token(t, s, "hs"))
+	hs := dialRaw(t, s, wire.JSON, "enc=json&features=room_count,not_a_feature&token="+token(t, s, "hs"))
 	cn := hs.await("Connected", func(f *pb.Frame) bool { return f.GetConnected() != nil }).GetConnected()
 	if !slices.Equal(cn.Features, []string{"room_count"}) {
 		t.Fatalf("Connected.features = %v, want [room_count] (unknown names ignored)", cn.Features)

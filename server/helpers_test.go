@@ -21,7 +21,7 @@ import (
 	"github.com/roomcast/roomcast/configs"
 	"github.com/roomcast/roomcast/internal/testsupport/testenv"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // startServer runs a node on a free loopback port for the test.
@@ -114,11 +114,11 @@ func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 type raw struct {
 	t   testing.TB
 	ws  *websocket.Conn
-	enc protocol.Encoding
+	enc wire.Encoding
 	id  uint32
 }
 
-func dialRaw(t testing.TB, s *Server, enc protocol.Encoding, query string) *raw {
+func dialRaw(t testing.TB, s *Server, enc wire.Encoding, query string) *raw {
 	t.Helper()
 	url := s.wsURL()
 	if query != "" {
@@ -143,7 +143,7 @@ func (r *raw) send(f *pb.Frame) uint32 {
 		r.id++
 		f.Id = r.id
 	}
-	data, err := protocol.Encode(r.enc, f)
+	data, err := wire.Encode(r.enc, f)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -168,8 +168,8 @@ func (r *raw) read(d time.Duration) (*pb.Frame, error) {
 	if err != nil {
 		return nil, err
 	}
-	enc, _ := protocol.EncodingOf(mt)
-	return protocol.Decode(enc, data)
+	enc, _ := wire.EncodingOf(mt)
+	return wire.Decode(enc, data)
 }
 
 // await reads until a frame matches, failing on timeout or close.

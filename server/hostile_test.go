@@ -19,7 +19,7 @@ import (
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // latencyProbe publishes a timestamped message every interval into a room
@@ -195,12 +195,12 @@ func TestSlowlorisAndHalfOpenConnections(t *testing.T) {
 	// 2. Upgraded connections that never send Connect.
 	var silent []*raw
 	for i := 0; i < 150; i++ {
-		silent = append(silent, dialRaw(t, s, protocol.JSON, ""))
+		silent = append(silent, dialRaw(t, s, wire.JSON, ""))
 	}
 	// 3. Authenticated connections that stop in the middle of a frame.
 	var stuck []*raw
 	for i := 0; i < 50; i++ {
-		r := dialRaw(t, s, protocol.Binary, "")
+		r := dialRaw(t, s, wire.Binary, "")
 		r.connect(token(t, s, fmt.Sprintf("stuck-%d", i)))
 		// A masked binary frame header announcing 100 bytes, and 3 of them.
 		_, _ = r.ws.UnderlyingConn().Write([]byte{0x82, 0x80 | 100, 1, 2, 3, 4, 'a', 'b', 'c'})
@@ -251,7 +251,7 @@ func TestJoinLeaveChurn(t *testing.T) {
 	var wg sync.WaitGroup
 	start := time.Now()
 	for w := 0; w < 8; w++ {
-		r := dialRaw(t, s, protocol.Binary, "")
+		r := dialRaw(t, s, wire.Binary, "")
 		r.connect(token(t, s, fmt.Sprintf("churner-%d", w)))
 		wg.Add(1)
 		go func() {

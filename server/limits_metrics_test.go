@@ -12,7 +12,7 @@ import (
 	"github.com/roomcast/roomcast/configs"
 	"github.com/roomcast/roomcast/gateway"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // dialFrom opens a raw connection that claims client IP ip (the node
@@ -30,7 +30,7 @@ func dialFrom(t *testing.T, s *Server, ip string) (*raw, int) {
 		return nil, resp.StatusCode
 	}
 	t.Cleanup(func() { ws.Close() })
-	return &raw{t: t, ws: ws, enc: protocol.JSON}, http.StatusSwitchingProtocols
+	return &raw{t: t, ws: ws, enc: wire.JSON}, http.StatusSwitchingProtocols
 }
 
 // TestLimitsVisibleInMetrics: every configured gateway limit is exported

@@ -16,7 +16,7 @@ import (
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 func handshakeRefusal(t *testing.T, resp *http.Response) string {
@@ -44,7 +44,7 @@ func TestConnectionLimitsPerIPAndUser(t *testing.T) {
 	probe.running(t)
 	var conns []*raw
 	for i := 0; i < 3; i++ {
-		conns = append(conns, dialRaw(t, s, protocol.JSON, ""))
+		conns = append(conns, dialRaw(t, s, wire.JSON, ""))
 	}
 	var wg sync.WaitGroup
 	var refused atomic.Int64
@@ -86,7 +86,7 @@ func TestConnectionLimitsPerIPAndUser(t *testing.T) {
 	probe2 := startProbe(t, s2, "calm")
 	probe2.running(t)
 	tok := token(t, s2, "dup")
-	a, b := dialRaw(t, s2, protocol.JSON, ""), dialRaw(t, s2, protocol.JSON, "")
+	a, b := dialRaw(t, s2, wire.JSON, ""), dialRaw(t, s2, wire.JSON, "")
 	a.connect(tok)
 	b.connect(tok)
 	const users = 50
@@ -100,8 +100,8 @@ func TestConnectionLimitsPerIPAndUser(t *testing.T) {
 				return
 			}
 			defer ws.Close()
-			c := &raw{t: t, ws: ws, enc: protocol.JSON}
-			data, _ := protocol.Encode(protocol.JSON, &pb.Frame{Id: 1, Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: tok}}})
+			c := &raw{t: t, ws: ws, enc: wire.JSON}
+			data, _ := wire.Encode(wire.JSON, &pb.Frame{Id: 1, Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: tok}}})
 			if err := ws.WriteMessage(websocket.TextMessage, data); err != nil {
 				t.Error(err)
 				return
@@ -118,7 +118,7 @@ func TestConnectionLimitsPerIPAndUser(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	d := dialRaw(t, s2, protocol.JSON, "")
+	d := dialRaw(t, s2, wire.JSON, "")
 	d.connect(token(t, s2, "other"))
 	if got := metric(t, s2, `roomcast_gateway_closes_total{reason="user_limit"}`); got != users {
 		t.Fatalf("closes{user_limit} = %v, want %d", got, users)
@@ -141,7 +141,7 @@ func TestJoinRateLimitPerUser(t *testing.T) {
 	probe := startProbe(t, s, "calm")
 	probe.running(t)
 	tok := token(t, s, "hopper")
-	a, b := dialRaw(t, s, protocol.JSON, ""), dialRaw(t, s, protocol.JSON, "")
+	a, b := dialRaw(t, s, wire.JSON, ""), dialRaw(t, s, wire.JSON, "")
 	a.connect(tok)
 	b.connect(tok)
 	a.join("r1")
@@ -186,7 +186,7 @@ func TestJoinRateLimitPerUser(t *testing.T) {
 		t.Fatalf("refusals{join_rate_per_user} = %v, want %d", got, refused+1)
 	}
 	// Another user joins freely.
-	o := dialRaw(t, s, protocol.JSON, "")
+	o := dialRaw(t, s, wire.JSON, "")
 	o.connect(token(t, s, "calm"))
 	o.join("r4")
 	probe.finish(t, 300*time.Millisecond)
@@ -235,7 +235,7 @@ func TestNoMessageReachesUnjoinedConnections(t *testing.T) {
 	ctx := context.Background()
 	inA := dialViewer(t, s, "in-a", client.Options{})
 	_, _ = inA.Join(ctx, "a")
-	outsider := dialRaw(t, s, protocol.Binary, "")
+	outsider := dialRaw(t, s, wire.Binary, "")
 	outsider.connect(token(t, s, "outsider"))
 	outsider.join("b")
 	sender := dialViewer(t, s, "sender", client.Options{})

@@ -13,7 +13,7 @@ import (
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // lenient lifts the limits that would get in the way of bursts.
@@ -358,7 +358,7 @@ func TestSlowConsumer(t *testing.T) {
 	// kernel's tuning) and the queue bound.
 	closed := func() bool { return metric(t, s, `roomcast_gateway_closes_total{reason="slow_consumer"}`) == 1 }
 	for i := 0; i < 1000 && !(i%20 == 0 && closed()); i++ {
-		data, _ := protocol.Encode(protocol.Binary, &pb.Frame{Id: uint32(10 + i), Body: &pb.Frame_Pull{Pull: &pb.Pull{Room: "r"}}})
+		data, _ := wire.Encode(wire.Binary, &pb.Frame{Id: uint32(10 + i), Body: &pb.Frame_Pull{Pull: &pb.Pull{Room: "r"}}})
 		if slow.ws.WriteMessage(websocket.BinaryMessage, data) != nil {
 			break // already closed
 		}

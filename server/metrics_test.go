@@ -15,7 +15,7 @@ import (
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // scrape fetches /metrics over HTTP and parses the text format.
@@ -70,7 +70,7 @@ func TestMetricsMatchWhatHappened(t *testing.T) {
 	adm := bearer("admin", token(t, s, "boss", "admin"))
 	alice := dialViewer(t, s, "alice", client.Options{})
 	bob := dialViewer(t, s, "bob", client.Options{})
-	carol := dialRaw(t, s, protocol.JSON, "")
+	carol := dialRaw(t, s, wire.JSON, "")
 	carol.connect(token(t, s, "carol"))
 	for _, v := range []*viewer{alice, bob} {
 		if _, err := v.Join(ctx, "m"); err != nil {
@@ -157,7 +157,7 @@ func TestMetricsMatchWhatHappened(t *testing.T) {
 	if _, err := alice.Join(ctx, "slow"); err != nil {
 		t.Fatal(err)
 	}
-	dave := dialRaw(t, s, protocol.Binary, "")
+	dave := dialRaw(t, s, wire.Binary, "")
 	dave.connect(token(t, s, "dave"))
 	dave.join("slow")
 	send(alice, "slow", 200, string(make([]byte, 4000)))
@@ -167,7 +167,7 @@ func TestMetricsMatchWhatHappened(t *testing.T) {
 	// limit, so only the queue bound can end it.
 	deadline := time.Now().Add(20 * time.Second)
 	for i := 0; s.Gateway().Conns() > 3 && time.Now().Before(deadline); i++ {
-		data, _ := protocol.Encode(protocol.Binary, &pb.Frame{Id: uint32(100 + i), Body: &pb.Frame_Pull{Pull: &pb.Pull{Room: "slow"}}})
+		data, _ := wire.Encode(wire.Binary, &pb.Frame{Id: uint32(100 + i), Body: &pb.Frame_Pull{Pull: &pb.Pull{Room: "slow"}}})
 		if dave.ws.WriteMessage(websocket.BinaryMessage, data) != nil {
 			break
 		}

@@ -7,7 +7,7 @@ import (
 	"github.com/roomcast/roomcast/gateway"
 	"github.com/roomcast/roomcast/internal/redisconn"
 	"github.com/roomcast/roomcast/offline"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // offlineParts are the node's offline 1:1 and group flows.
@@ -28,7 +28,7 @@ type gatewayDeliverer struct {
 	cluster *cluster.Node
 }
 
-func (d *gatewayDeliverer) Deliver(users []string, o *protocol.Outbound) int {
+func (d *gatewayDeliverer) Deliver(users []string, o *wire.Outbound) int {
 	if d.cluster != nil {
 		return d.cluster.Deliver(users, o)
 	}

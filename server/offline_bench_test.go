@@ -12,7 +12,7 @@ import (
 	"github.com/roomcast/roomcast/configs"
 	"github.com/roomcast/roomcast/offline"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // BenchmarkOfflineLogin: a user with 10,000 offline messages in 500
@@ -85,7 +85,7 @@ func loginOnce(b *testing.B, s *Server, tok, mode string) (int, int) {
 	}
 	defer ws.Close()
 	send := func(f *pb.Frame) {
-		data, _ := protocol.Encode(protocol.Binary, f)
+		data, _ := wire.Encode(wire.Binary, f)
 		if err := ws.WriteMessage(websocket.BinaryMessage, data); err != nil {
 			b.Fatal(err)
 		}
@@ -100,7 +100,7 @@ func loginOnce(b *testing.B, s *Server, tok, mode string) (int, int) {
 		}
 		bytes += len(data)
 		frames++
-		f, err := protocol.Decode(protocol.Binary, data)
+		f, err := wire.Decode(wire.Binary, data)
 		if err != nil {
 			b.Fatal(err)
 		}

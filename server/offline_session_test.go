@@ -10,7 +10,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // typist is a person at a JSON WebSocket prompt.
@@ -50,7 +50,7 @@ func (p *typist) hear(what string, match func(*pb.Frame) bool) *pb.Frame {
 	if mt != websocket.TextMessage {
 		p.t.Fatalf("%s: binary answer to JSON", p.name)
 	}
-	f, err := protocol.Decode(protocol.JSON, data)
+	f, err := wire.Decode(wire.JSON, data)
 	if err != nil || !match(f) {
 		p.t.Fatalf("%s: got %s, want %s (%v)", p.name, data, what, err)
 	}

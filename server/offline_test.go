@@ -17,7 +17,7 @@ import (
 	"github.com/roomcast/roomcast/internal/testsupport/testenv"
 	"github.com/roomcast/roomcast/offline"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // offliner is an SDK client that records its offline side.
@@ -105,7 +105,7 @@ func startOnRedis(t *testing.T, opts testenv.RedisOptions) (*testenv.Redis, *Ser
 // pushes until it has been quiet for quiet, with their encoded sizes.
 func rawLogin(t *testing.T, s *Server, user string, quiet time.Duration) (*raw, []*pb.Frame, int) {
 	t.Helper()
-	r := dialRaw(t, s, protocol.Binary, "")
+	r := dialRaw(t, s, wire.Binary, "")
 	r.send(&pb.Frame{Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: token(t, s, user)}}})
 	var frames []*pb.Frame
 	size := 0
@@ -118,7 +118,7 @@ func rawLogin(t *testing.T, s *Server, user string, quiet time.Duration) (*raw, 
 			}
 			break // quiet: the login push is over
 		}
-		f, err := protocol.Decode(protocol.Binary, data)
+		f, err := wire.Decode(wire.Binary, data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +127,7 @@ func rawLogin(t *testing.T, s *Server, user string, quiet time.Duration) (*raw, 
 	}
 	// The read deadline broke the connection's reader; use a fresh one.
 	r.ws.Close()
-	r = dialRaw(t, s, protocol.Binary, "")
+	r = dialRaw(t, s, wire.Binary, "")
 	r.connect(token(t, s, user))
 	return r, frames, size
 }
@@ -381,7 +381,7 @@ func TestOfflineGroupOf10000(t *testing.T) {
 	var live atomic.Int64
 	var wg sync.WaitGroup
 	for i := range 500 {
-		r := dialRaw(t, s, protocol.Binary, "")
+		r := dialRaw(t, s, wire.Binary, "")
 		r.connect(token(t, s, fmt.Sprintf("m%05d", i*20)))
 		// After a round trip the login is done: the connection is indexed.
 		r.reply(r.send(&pb.Frame{Body: &pb.Frame_Ping{Ping: &pb.Ping{}}}))
@@ -681,7 +681,7 @@ func TestOfflineBadInputOverWebSocket(t *testing.T) {
 	if _, err := alice.CreateGroup(ctx, "club", ""); err != nil {
 		t.Fatal(err)
 	}
-	r := dialRaw(t, s, protocol.JSON, "")
+	r := dialRaw(t, s, wire.JSON, "")
 	r.connect(token(t, s, "bob"))
 	if f := r.reply(r.send(&pb.Frame{Body: &pb.Frame_Ack{Ack: &pb.Ack{Conv: sent.Conv, Read: 1}}})); f.GetAcked() == nil {
 		t.Fatalf("ack %v", f)
@@ -831,7 +831,7 @@ func TestOfflineCountersAfterHandshakeToken(t *testing.T) {
 	if _, err := s.Offline().SendDirect(context.Background(), offline.Caller{User: "alice"}, "bob", "hi", "", "a1"); err != nil {
 		t.Fatal(err)
 	}
-	r := dialRaw(t, s, protocol.JSON, "enc=json&token="+token(t, s, "bob"))
+	r := dialRaw(t, s, wire.JSON, "enc=json&token="+token(t, s, "bob"))
 	if f, err := r.read(5 * time.Second); err != nil || f.GetConnected() == nil {
 		t.Fatalf("first frame %v %v", f, err)
 	}

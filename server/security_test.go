@@ -14,7 +14,7 @@ import (
 	"github.com/roomcast/roomcast/admin"
 	"github.com/roomcast/roomcast/configs"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 var (
@@ -48,7 +48,7 @@ func TestKeyRotationOverTheWire(t *testing.T) {
 	}
 	connect := func(s *Server, tok string) *pb.Frame {
 		t.Helper()
-		r := dialRaw(t, s, protocol.JSON, "")
+		r := dialRaw(t, s, wire.JSON, "")
 		return r.reply(r.send(&pb.Frame{Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: tok}}}))
 	}
 	for _, c := range []struct {
@@ -119,7 +119,7 @@ func TestDevSecretRefusesNonLoopbackListen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ws.Close()
-	r := &raw{t: t, ws: ws, enc: protocol.JSON}
+	r := &raw{t: t, ws: ws, enc: wire.JSON}
 	r.connect(token(t, s, "anywhere"))
 	resp, err := http.Get("http://127.0.0.1:" + port + "/demo/token?user=x&role=admin")
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // TestJSONSessionByHand types the worked session of docs/protocol.md as
@@ -42,7 +42,7 @@ func TestJSONSessionByHand(t *testing.T) {
 		if mt != websocket.TextMessage {
 			t.Fatalf("answered a text frame with message type %d", mt)
 		}
-		f, err := protocol.Decode(protocol.JSON, data)
+		f, err := wire.Decode(wire.JSON, data)
 		if err != nil {
 			t.Fatalf("%v: %s", err, data)
 		}
@@ -100,7 +100,7 @@ func TestJSONSessionByHand(t *testing.T) {
 
 func TestShutdownClosesClientsGoingAway(t *testing.T) {
 	s := startServer(t, nil)
-	r := dialRaw(t, s, protocol.Binary, "")
+	r := dialRaw(t, s, wire.Binary, "")
 	r.connect(token(t, s, "u"))
 	r.join("r")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

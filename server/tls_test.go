@@ -14,7 +14,7 @@ import (
 	"github.com/roomcast/roomcast/configs"
 	"github.com/roomcast/roomcast/internal/testsupport/testcert"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // TestTLSListenerServesAndReloads serves the gateway over TLS from files the
@@ -107,7 +107,7 @@ func dialTLS(t *testing.T, s *Server, roots *x509.CertPool) *websocket.Conn {
 // exchange sends f and reads until match accepts a frame.
 func exchange(t *testing.T, c *websocket.Conn, f *pb.Frame, match func(*pb.Frame) bool) {
 	t.Helper()
-	data, err := protocol.Encode(protocol.Binary, f)
+	data, err := wire.Encode(wire.Binary, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func exchange(t *testing.T, c *websocket.Conn, f *pb.Frame, match func(*pb.Frame
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := protocol.Decode(protocol.Binary, data)
+		got, err := wire.Decode(wire.Binary, data)
 		if err != nil {
 			t.Fatal(err)
 		}

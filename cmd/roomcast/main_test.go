@@ -20,7 +20,7 @@ import (
 	"github.com/roomcast/roomcast/configs"
 	"github.com/roomcast/roomcast/localcluster"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 func TestMain(m *testing.M) {
@@ -155,8 +155,8 @@ func TestServeStartsAndStopsOnSIGTERM(t *testing.T) {
 		if err != nil {
 			t.Fatalf("no close frame after SIGTERM: %v", err)
 		}
-		enc, _ := protocol.EncodingOf(mt)
-		if f, err := protocol.Decode(enc, data); err == nil && f.GetKick() != nil {
+		enc, _ := wire.EncodingOf(mt)
+		if f, err := wire.Decode(enc, data); err == nil && f.GetKick() != nil {
 			kick = f.GetKick()
 		}
 	}

@@ -15,8 +15,8 @@ import (
 	"github.com/roomcast/roomcast/internal/errcode"
 	"github.com/roomcast/roomcast/offline"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
 	"github.com/roomcast/roomcast/room"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // TestOfMapsEveryErrorToOneStatus is the table of the one mapping: each
@@ -53,8 +53,8 @@ func TestOfMapsEveryErrorToOneStatus(t *testing.T) {
 		{"token missing", auth.ErrMissing, errcode.Status{Code: pb.Error_UNAUTHENTICATED, HTTP: 401}},
 		{"token expired", auth.ErrExpired, errcode.Status{Code: pb.Error_TOKEN_EXPIRED, HTTP: 401}},
 		{"token invalid", fmt.Errorf("%w: bad sig", auth.ErrInvalid), errcode.Status{Code: pb.Error_TOKEN_INVALID, HTTP: 401}},
-		{"bad frame", protocol.ErrBadFrame, errcode.Status{Code: pb.Error_BAD_FRAME, HTTP: 400}},
-		{"unknown op", protocol.ErrUnknownOp, errcode.Status{Code: pb.Error_UNKNOWN_OP, HTTP: 400}},
+		{"bad frame", wire.ErrBadFrame, errcode.Status{Code: pb.Error_BAD_FRAME, HTTP: 400}},
+		{"unknown op", wire.ErrUnknownOp, errcode.Status{Code: pb.Error_UNKNOWN_OP, HTTP: 400}},
 		{"subscription gone", fanout.ErrGone, errcode.Status{Code: pb.Error_ROOM_NOT_JOINED, HTTP: 409}},
 		{"fanout invalid", fanout.ErrInvalid, errcode.Status{Code: pb.Error_INVALID_ARGUMENT, HTTP: 400}},
 		{"offline store down", fmt.Errorf("%w: %w", offline.ErrUnavailable, cause), errcode.Status{Code: pb.Error_STORE_UNAVAILABLE, HTTP: 503, RetryAfter: time.Second}},

@@ -14,7 +14,7 @@ import (
 
 	"github.com/roomcast/roomcast/cmd/roomcast-bench/wspoll"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // withComplete appends Notify.complete = true (field 20) to an encoded
@@ -47,14 +47,14 @@ func TestScanCompleteNotify(t *testing.T) {
 
 // fakeNode is a roomcast node that accepts Connect and Join, sends the
 // given frames, then reports every frame the viewer sends.
-func fakeNode(t *testing.T, enc protocol.Encoding, frames [][]byte) (string, chan *pb.Frame) {
+func fakeNode(t *testing.T, enc wire.Encoding, frames [][]byte) (string, chan *pb.Frame) {
 	t.Helper()
 	return fakeNodeWith(t, enc, nil, frames)
 }
 
 // fakeNodeWith is fakeNode that also sends early before its answers to
 // Connect and Join (a push that overtakes them).
-func fakeNodeWith(t *testing.T, enc protocol.Encoding, early, frames [][]byte) (string, chan *pb.Frame) {
+func fakeNodeWith(t *testing.T, enc wire.Encoding, early, frames [][]byte) (string, chan *pb.Frame) {
 	t.Helper()
 	got := make(chan *pb.Frame, 16)
 	up := websocket.Upgrader{}
@@ -65,7 +65,7 @@ func fakeNodeWith(t *testing.T, enc protocol.Encoding, early, frames [][]byte) (
 		}
 		defer ws.Close()
 		write := func(f *pb.Frame) {
-			data, _ := protocol.Encode(enc, f)
+			data, _ := wire.Encode(enc, f)
 			_ = ws.WriteMessage(enc.MessageType(), data)
 		}
 		for range 2 {
@@ -73,8 +73,8 @@ func fakeNodeWith(t *testing.T, enc protocol.Encoding, early, frames [][]byte) (
 			if err != nil {
 				return
 			}
-			e, _ := protocol.EncodingOf(mt)
-			f, err := protocol.Decode(e, data)
+			e, _ := wire.EncodingOf(mt)
+			f, err := wire.Decode(e, data)
 			if err != nil {
 				return
 			}
@@ -96,8 +96,8 @@ func fakeNodeWith(t *testing.T, enc protocol.Encoding, early, frames [][]byte) (
 			if err != nil {
 				return
 			}
-			e, _ := protocol.EncodingOf(mt)
-			if f, err := protocol.Decode(e, data); err == nil {
+			e, _ := wire.EncodingOf(mt)
+			if f, err := wire.Decode(e, data); err == nil {
 				got <- f
 			}
 		}
@@ -138,12 +138,12 @@ func startReading(t *testing.T, ctx context.Context, v *Viewer, polled bool) {
 
 // readFake connects a viewer of room "r" to a fakeNode and reads it (Run
 // or a Poller) until the test ends or 10 s pass (ctx).
-func readFake(t *testing.T, url string, enc protocol.Encoding, polled bool) (*Stats, context.Context) {
+func readFake(t *testing.T, url string, enc wire.Encoding, polled bool) (*Stats, context.Context) {
 	t.Helper()
 	stats := &Stats{}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
-	v, err := Dial(ctx, ViewerConfig{URL: url, Token: "t", Rooms: []string{"r"}, JSON: enc == protocol.JSON}, stats)
+	v, err := Dial(ctx, ViewerConfig{URL: url, Token: "t", Rooms: []string{"r"}, JSON: enc == wire.JSON}, stats)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,16 +155,16 @@ func readFake(t *testing.T, url string, enc protocol.Encoding, polled bool) (*St
 func testCompleteNotify(t *testing.T, polled bool) {
 	complete := &pb.Notify{Room: "r", Seq: 12, Pseq: 2, Missed: 1, Messages: []*pb.RoomMessage{{Seq: 12, Body: "1|x"}}}
 	plain := &pb.Frame{Body: &pb.Frame_Notify{Notify: &pb.Notify{Room: "r", Seq: 13, Pseq: 2, Messages: []*pb.RoomMessage{{Seq: 13, Body: "2|x"}}}}}
-	for _, enc := range []protocol.Encoding{protocol.Binary, protocol.JSON} {
+	for _, enc := range []wire.Encoding{wire.Binary, wire.JSON} {
 		var frames [][]byte
-		if enc == protocol.Binary {
-			p, _ := protocol.Encode(enc, plain)
+		if enc == wire.Binary {
+			p, _ := wire.Encode(enc, plain)
 			frames = [][]byte{withComplete(t, complete), p}
 		} else {
 			// JSON: the protojson form of the same frame with "complete".
-			c, _ := protocol.Encode(enc, &pb.Frame{Body: &pb.Frame_Notify{Notify: complete}})
+			c, _ := wire.Encode(enc, &pb.Frame{Body: &pb.Frame_Notify{Notify: complete}})
 			c = []byte(strings.Replace(string(c), `"notify":{`, `"notify":{"complete":true,`, 1))
-			p, _ := protocol.Encode(enc, plain)
+			p, _ := wire.Encode(enc, plain)
 			frames = [][]byte{c, p}
 		}
 		url, got := fakeNode(t, enc, frames)
@@ -217,10 +217,10 @@ func TestNotifyCompleteDecoded(t *testing.T) {
 // it is answered.
 func TestUnknownFrameKindsAreCountedNotFatal(t *testing.T) {
 	notify := &pb.Frame{Body: &pb.Frame_Notify{Notify: &pb.Notify{Room: "r", Seq: 11, Pseq: 2, Messages: []*pb.RoomMessage{{Seq: 11, Body: "1|x"}}}}}
-	for _, enc := range []protocol.Encoding{protocol.Binary, protocol.JSON} {
+	for _, enc := range []wire.Encoding{wire.Binary, wire.JSON} {
 		for _, polled := range []bool{false, true} {
 			var unknown []byte
-			if enc == protocol.Binary {
+			if enc == wire.Binary {
 				unknown = protowire.AppendTag(unknown, fFrameID, protowire.VarintType)
 				unknown = protowire.AppendVarint(unknown, 0)
 				unknown = protowire.AppendTag(unknown, 1999, protowire.BytesType)
@@ -228,7 +228,7 @@ func TestUnknownFrameKindsAreCountedNotFatal(t *testing.T) {
 			} else {
 				unknown = []byte(`{"roomWeather":{"sunny":true}}`)
 			}
-			n, _ := protocol.Encode(enc, notify)
+			n, _ := wire.Encode(enc, notify)
 			url, got := fakeNode(t, enc, [][]byte{unknown, n})
 			stats, ctx := readFake(t, url, enc, polled)
 			select {
@@ -261,12 +261,12 @@ func TestPolledViewerCountsCloses(t *testing.T) {
 			if err != nil {
 				return
 			}
-			f, _ := protocol.Decode(protocol.Binary, data)
+			f, _ := wire.Decode(wire.Binary, data)
 			a := &pb.Frame{Id: f.Id, Body: &pb.Frame_Connected{Connected: &pb.Connected{PingIntervalMs: 60000}}}
 			if f.GetJoin() != nil {
 				a = &pb.Frame{Id: f.Id, Body: &pb.Frame_Joined{Joined: &pb.Joined{Room: "r"}}}
 			}
-			out, _ := protocol.Encode(protocol.Binary, a)
+			out, _ := wire.Encode(wire.Binary, a)
 			_ = ws.WriteMessage(websocket.BinaryMessage, out)
 		}
 		_ = ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(4002, "slow_consumer"))

@@ -8,7 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // The JSON walker reads what protojson writes (the server's JSON frames)
@@ -25,7 +25,7 @@ func TestScanJSONMatchesGeneratedCode(t *testing.T) {
 		{Id: 10, Body: &pb.Frame_PullResult{PullResult: &pb.PullResult{Room: "r2", Seq: 42}}},
 	}
 	for i, f := range frames {
-		data, err := protocol.Encode(protocol.JSON, f)
+		data, err := wire.Encode(wire.JSON, f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,11 +59,11 @@ func TestScanJSONMatchesGeneratedCode(t *testing.T) {
 			t.Fatalf("send time %d %v", sent, ok)
 		}
 	}
-	kick, _ := protocol.Encode(protocol.JSON, &pb.Frame{Body: &pb.Frame_Kick{Kick: &pb.Kick{Room: "r"}}})
+	kick, _ := wire.Encode(wire.JSON, &pb.Frame{Body: &pb.Frame_Kick{Kick: &pb.Kick{Room: "r"}}})
 	if s, err := scanFrameJSON(kick); err != nil || s.kind != kindKick {
 		t.Fatalf("kick: %+v %v", s, err)
 	}
-	pong, _ := protocol.Encode(protocol.JSON, &pb.Frame{Id: 4, Body: &pb.Frame_Pong{Pong: &pb.Pong{}}})
+	pong, _ := wire.Encode(wire.JSON, &pb.Frame{Id: 4, Body: &pb.Frame_Pong{Pong: &pb.Pong{}}})
 	if s, err := scanFrameJSON(pong); err != nil || s.kind != kindOther {
 		t.Fatalf("pong: %+v %v", s, err)
 	}
@@ -96,7 +96,7 @@ func BenchmarkScanJSON(b *testing.B) {
 	for i := range 20 {
 		msgs = append(msgs, &pb.RoomMessage{Seq: uint64(100 + i), MsgId: 1234567, From: "bench-publisher-3", Body: strings.Repeat("x", 100), Ts: 1700000000000})
 	}
-	data, _ := protocol.Encode(protocol.JSON, &pb.Frame{Body: &pb.Frame_PullResult{PullResult: &pb.PullResult{Room: "bench", Seq: 200, Messages: msgs}}})
+	data, _ := wire.Encode(wire.JSON, &pb.Frame{Body: &pb.Frame_PullResult{PullResult: &pb.PullResult{Room: "bench", Seq: 200, Messages: msgs}}})
 	b.ReportAllocs()
 	for b.Loop() {
 		s, err := scanFrameJSON(data)
@@ -118,7 +118,7 @@ func TestAppendPullJSONMatchesGeneratedCode(t *testing.T) {
 		{Room: "we\"ird\\ \x01 rööm", AfterSeq: 18446744073709551615},
 	} {
 		data := appendPullJSON(nil, tc.Room, tc.AfterSeq, tc.AfterPseq, tc.Limit, tc.Ack)
-		f, err := protocol.Decode(protocol.JSON, data)
+		f, err := wire.Decode(wire.JSON, data)
 		if err != nil {
 			t.Fatalf("%s: %v", data, err)
 		}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // TestViewerSkipsUnknownFrameKinds: frames of a kind the load tool does
@@ -15,16 +15,16 @@ import (
 // answering Notifies.
 func TestViewerSkipsUnknownFrameKinds(t *testing.T) {
 	notify := &pb.Frame{Body: &pb.Frame_Notify{Notify: &pb.Notify{Room: "r", Seq: 11, Pseq: 2, Messages: []*pb.RoomMessage{{Seq: 11, Body: "1|x"}}}}}
-	for _, enc := range []protocol.Encoding{protocol.Binary, protocol.JSON} {
+	for _, enc := range []wire.Encoding{wire.Binary, wire.JSON} {
 		unknown := []byte("\x9a\x06\x00") // Frame field 99, empty
-		if enc == protocol.JSON {
+		if enc == wire.JSON {
 			unknown = []byte(`{"frameFromTheFuture":{"room":"r"}}`)
 		}
-		n, _ := protocol.Encode(enc, notify)
+		n, _ := wire.Encode(enc, notify)
 		url, got := fakeNodeWith(t, enc, [][]byte{unknown}, [][]byte{unknown, n})
 		stats := &Stats{}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		v, err := Dial(ctx, ViewerConfig{URL: url, Token: "t", Rooms: []string{"r"}, JSON: enc == protocol.JSON}, stats)
+		v, err := Dial(ctx, ViewerConfig{URL: url, Token: "t", Rooms: []string{"r"}, JSON: enc == wire.JSON}, stats)
 		if err != nil {
 			cancel()
 			t.Fatalf("%v: dial with unknown frames before the answers: %v", enc, err)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/roomcast/roomcast/cmd/roomcast-bench/wspoll"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // ViewerConfig describes one viewer.
@@ -41,7 +41,7 @@ type ViewerConfig struct {
 type Viewer struct {
 	c         *wspoll.Conn
 	stats     *Stats
-	enc       protocol.Encoding
+	enc       wire.Encoding
 	pullLimit uint32
 	noAck     bool
 	latency   bool
@@ -171,13 +171,13 @@ func dialOnce(ctx context.Context, cfg ViewerConfig, stats *Stats, start time.Ti
 	v := &Viewer{c: ws, stats: stats, pullLimit: uint32(cfg.PullLimit), noAck: cfg.NoAck, latency: cfg.Latency,
 		cur: make([]cursor, 0, len(cfg.Rooms))}
 	if cfg.JSON {
-		v.enc = protocol.JSON
+		v.enc = wire.JSON
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = ws.SetDeadline(dl)
 	}
 	f, err := v.call(&pb.Frame{Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: cfg.Token, Client: "roomcast-loadgen",
-		Features: protocol.FeatureRoomCount.Names()}}})
+		Features: wire.FeatureRoomCount.Names()}}})
 	if err != nil {
 		ws.Close()
 		return nil, fmt.Errorf("%w: %w", ErrConnect, err)
@@ -237,7 +237,7 @@ func (v *Viewer) call(f *pb.Frame) (*pb.Frame, error) {
 }
 
 func (v *Viewer) write(f *pb.Frame) error {
-	data, err := protocol.Encode(v.enc, f)
+	data, err := wire.Encode(v.enc, f)
 	if err != nil {
 		return err
 	}
@@ -248,7 +248,7 @@ func (v *Viewer) write(f *pb.Frame) error {
 // writer at a time: the reader's pulls and the keep-alive loop's pings).
 func (v *Viewer) send(data []byte) error {
 	v.lastWrite.Store(time.Now().Unix())
-	return v.c.Write(v.enc == protocol.Binary, data)
+	return v.c.Write(v.enc == wire.Binary, data)
 }
 
 // read reads and decodes the next frame (before Run or Poll, and for
@@ -260,12 +260,12 @@ func (v *Viewer) read() (*pb.Frame, error) {
 	}
 	v.stats.FramesIn.Add(1)
 	v.stats.BytesIn.Add(uint64(len(data)))
-	enc := protocol.JSON
+	enc := wire.JSON
 	if bin {
-		enc = protocol.Binary
+		enc = wire.Binary
 	}
-	f, err := protocol.Decode(enc, data)
-	if errors.Is(err, protocol.ErrUnknownOp) && f != nil {
+	f, err := wire.Decode(enc, data)
+	if errors.Is(err, wire.ErrUnknownOp) && f != nil {
 		// A frame kind this tool does not know (a newer server's): it
 		// comes back without a body and is skipped, never an error.
 		return f, nil
@@ -280,7 +280,7 @@ var pingFrame = []byte{12<<3 | 2, 0}
 // from another goroutine while Run reads.
 func (v *Viewer) Ping() error {
 	v.stats.Pings.Add(1)
-	if v.enc == protocol.Binary {
+	if v.enc == wire.Binary {
 		return v.send(pingFrame)
 	}
 	return v.write(&pb.Frame{Body: &pb.Frame_Ping{Ping: &pb.Ping{}}})
@@ -324,9 +324,9 @@ func (v *Viewer) readFast(binary bool, data []byte) error {
 	var s scanned
 	var err error
 	switch {
-	case binary && v.enc == protocol.Binary:
+	case binary && v.enc == wire.Binary:
 		s, err = scanFrame(data)
-	case !binary && v.enc == protocol.JSON:
+	case !binary && v.enc == wire.JSON:
 		s, err = scanFrameJSON(data)
 	default:
 		v.stats.Unknown.Add(1)
@@ -413,7 +413,7 @@ func (v *Viewer) readFast(binary bool, data []byte) error {
 	// The frame is built in a pooled buffer, not on the stack: every byte
 	// of this goroutine's deepest stack is paid by every viewer.
 	bp := pullBufs.Get().(*[]byte)
-	if v.enc == protocol.Binary {
+	if v.enc == wire.Binary {
 		*bp = appendPull((*bp)[:0], c.room, c.seq, c.pseq, v.pullLimit, ack)
 	} else {
 		*bp = appendPullJSON((*bp)[:0], c.room, c.seq, c.pseq, v.pullLimit, ack)
@@ -582,13 +582,13 @@ func PingQuiet(vs []*Viewer, now time.Time) int {
 // tryPing writes a Ping unless another write is in progress.
 func (v *Viewer) tryPing(now time.Time) bool {
 	data := pingFrame
-	if v.enc != protocol.Binary {
+	if v.enc != wire.Binary {
 		var err error
-		if data, err = protocol.Encode(v.enc, &pb.Frame{Body: &pb.Frame_Ping{Ping: &pb.Ping{}}}); err != nil {
+		if data, err = wire.Encode(v.enc, &pb.Frame{Body: &pb.Frame_Ping{Ping: &pb.Ping{}}}); err != nil {
 			return false
 		}
 	}
-	ok, err := v.c.TryWrite(v.enc == protocol.Binary, data, time.Second)
+	ok, err := v.c.TryWrite(v.enc == wire.Binary, data, time.Second)
 	if !ok {
 		return false
 	}

@@ -18,8 +18,8 @@ import (
 	"github.com/roomcast/roomcast/internal/loops"
 	"github.com/roomcast/roomcast/internal/msgid"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
 	"github.com/roomcast/roomcast/room"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // Config describes a swarm. Every zero field takes the default documented
@@ -267,11 +267,11 @@ func (s *session) worker() *worker { return s.sw.workers[int(s.idx)%len(s.sw.wor
 func (s *session) User() string { return "v" + strconv.Itoa(int(s.idx)) }
 
 // Push implements fanout.Session: queue the frame for the worker.
-func (s *session) Push(o *protocol.Outbound) bool { return s.worker().push(s, o) }
+func (s *session) Push(o *wire.Outbound) bool { return s.worker().push(s, o) }
 
 // Features implements fanout.Session: a virtual viewer stands for an SDK
 // client, which asks for RoomCount pushes.
-func (s *session) Features() protocol.Features { return protocol.FeatureRoomCount }
+func (s *session) Features() wire.Features { return wire.FeatureRoomCount }
 
 // Kick implements fanout.Session.
 func (s *session) Kick(_ string, _ pb.Kick_Reason) {

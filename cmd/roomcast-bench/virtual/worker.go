@@ -6,7 +6,7 @@ import (
 
 	"github.com/roomcast/roomcast/cmd/roomcast-bench/loadgen"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/protocol"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // worker plays the client side of its sessions: it applies the frames the
@@ -27,10 +27,10 @@ type worker struct {
 // item is one frame for a session; a nil frame means it was kicked.
 type item struct {
 	s *session
-	o *protocol.Outbound
+	o *wire.Outbound
 }
 
-func (w *worker) push(s *session, o *protocol.Outbound) bool {
+func (w *worker) push(s *session, o *wire.Outbound) bool {
 	if s.closed.Load() {
 		return false
 	}
@@ -133,7 +133,7 @@ func (w *worker) play(it item, now int64, c *counts) {
 		return
 	}
 	c.frames++
-	if b, err := it.o.Bytes(protocol.Binary); err == nil {
+	if b, err := it.o.Bytes(wire.Binary); err == nil {
 		c.bytes += uint64(len(b)) // what the frame would weigh on the wire
 	}
 	sw := w.sw

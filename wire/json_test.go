@@ -1,4 +1,4 @@
-package protocol
+package wire
 
 import (
 	"bytes"
@@ -169,7 +169,7 @@ func TestJSONFastEncoderCoversHotMessages(t *testing.T) {
 	// json.go (jsonFields and the append function); until then those
 	// frames fall back to protojson.
 	if missing := unknownJSONFields(); len(missing) > 0 {
-		t.Fatalf("protocol/json.go does not write %s: add them to jsonFields and the encoder", strings.Join(missing, ", "))
+		t.Fatalf("wire/json.go does not write %s: add them to jsonFields and the encoder", strings.Join(missing, ", "))
 	}
 	if !fastNotify || !fastPullResult || !fastSent {
 		t.Fatal("fast JSON encoder disabled")
