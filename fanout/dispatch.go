@@ -9,7 +9,7 @@ import (
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
 
-// dispatcher is one dispatcher: it owns the viewers assigned to it in every room
+// dispatcher is one dispatcher shard: it owns the viewers assigned to it in every room
 // and walks the rooms that have something new.
 type dispatcher struct {
 	svc *Service

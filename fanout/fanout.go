@@ -115,7 +115,8 @@ type entry struct {
 	bin []byte
 }
 
-// roomFeed is the local state of one roomFeed on this node.
+// roomFeed is the local state of one room on this node: its rings and its
+// viewers, split by dispatcher shard.
 type roomFeed struct {
 	id      string
 	buf     *ringbuf.Buffer[entry]
