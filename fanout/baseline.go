@@ -21,7 +21,7 @@ func (s *Service) pushAll(r *roomFeed, e entry) {
 		sh.mu.Lock()
 		for _, sub := range r.byShard[i].subs {
 			sub.mu.Lock()
-			if sub.ready {
+			if sub.ready && (e.only == "" || e.only == sub.sess.User()) {
 				if e.m.Priority {
 					sub.prioKnown = max(sub.prioKnown, e.m.Seq)
 				} else {

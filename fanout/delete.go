@@ -18,7 +18,7 @@ func (s *Service) tombstone(r *roomFeed, d *pb.Deletion) {
 		if err != nil {
 			return e, 0, false
 		}
-		return entry{m: t, bin: bin}, len(bin), true
+		return entry{m: t, bin: bin, only: e.only}, len(bin), true
 	})
 	if !replaced {
 		return

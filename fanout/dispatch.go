@@ -247,10 +247,12 @@ func (sh *dispatcher) walk(r *roomFeed, now time.Time) (due time.Time, later boo
 				continue
 			}
 		}
-		k := frameKey{known: sub.known, prioKnown: sub.prioKnown, head: head, prioHead: prioHead, bare: bare, stretched: stretched}
+		k := frameKey{known: sub.known, prioKnown: sub.prioKnown, head: head, prioHead: prioHead, bare: bare, stretched: stretched,
+			viewer: r.hidden.viewer(sub.sess.User(), sub.known, sub.prioKnown)}
 		var n *frame
-		if sub.cap != nil {
-			// A capped viewer gets a frame of its own (cap.go).
+		if sub.cap != nil || k.viewer != "" {
+			// A capped viewer gets a frame of its own (cap.go), and so
+			// does one that may read a message nobody else may (hidden.go).
 			n = r.buildNotify(k, inlineFor(k, cfg), cfg.LowWindow, sub.cap)
 		} else {
 			n = memo.get(r, k, cfg)

@@ -113,6 +113,9 @@ type roomShard struct {
 type entry struct {
 	m   *pb.RoomMessage
 	bin []byte
+	// only is the one user who may read the message ("": everybody); m
+	// and bin then carry no mark of it (hidden.go).
+	only string
 }
 
 // roomFeed is the local state of one room on this node: its rings and its
@@ -153,6 +156,9 @@ type roomFeed struct {
 	ringSize int
 
 	epoch atomic.Uint64 // the room incarnation the buffer holds (epoch.go); 0: unknown
+
+	// hidden knows which users have messages only they may read (hidden.go).
+	hidden hiddenIndex
 }
 
 type gapRepair struct {
@@ -601,12 +607,14 @@ func (s *Service) finishRepair(r *roomFeed, missing []*pb.RoomMessage, err error
 }
 
 func (s *Service) appendOne(r *roomFeed, m *pb.RoomMessage, at time.Time) (entry, bool) {
+	only := m.VisibleTo
+	m = wire.ForClient(m)
 	bin, err := wire.EncodeMessage(m)
 	if err != nil {
 		s.log.Error("encode room message", "room", r.id, "err", err)
 		return entry{}, false
 	}
-	e := entry{m: m, bin: bin}
+	e := entry{m: m, bin: bin, only: only}
 	if m.Deletes != nil {
 		// A deletion event: the message it names becomes a tombstone here
 		// before the event is held, so a viewer that reads the event's
@@ -631,6 +639,9 @@ func (s *Service) appendOne(r *roomFeed, m *pb.RoomMessage, at time.Time) (entry
 		// A replayed or out-of-order seq: already held, nothing to do.
 		s.metrics.deliverStale.Inc()
 		return entry{}, false
+	}
+	if only != "" {
+		r.hidden.add(only, m.Priority, m.Seq)
 	}
 	return e, true
 }

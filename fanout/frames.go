@@ -18,6 +18,9 @@ type frameKey struct {
 	// stretched: the pacer stretches the room's interval, so a Notify
 	// sheds every low-class message (classes.go).
 	stretched bool
+	// viewer: the frame of one user that may read messages nobody else
+	// may (hidden.go); "": the shared rendering, which skips them all.
+	viewer string
 }
 
 // frame is a built frame shared by every viewer with the same key.
@@ -98,11 +101,21 @@ func (m *frameMemo) get(r *roomFeed, k frameKey, cfg *Config) *frame {
 type readFilter struct {
 	before        uint64
 	cap           *rateCap // nil: uncapped
+	viewer        string   // the user reading ("": anybody), hidden.go
 	shed, skipped int
+	// hidden: normal messages left out because another user alone may
+	// read them (counted in missed too). In the priority lane they are
+	// left out uncounted (priority misses are expiries only).
+	hidden int
 }
 
 func (f *readFilter) skip(priority bool, seq uint64, e entry) bool {
 	switch {
+	case e.only != "" && e.only != f.viewer:
+		if !priority {
+			f.hidden++
+		}
+		return true
 	case priority:
 		return false
 	case seq <= f.before && e.m.GetClass() == pb.RoomMessage_LOW:
@@ -140,7 +153,7 @@ func (r *roomFeed) buildNotify(k frameKey, inlineBytes, lowWindow int, c *rateCa
 		var msgs []*pb.RoomMessage
 		var classes [numClasses]int
 		total, over := 0, false
-		drop := readFilter{before: shedLowBefore(k.head, lowWindow, k.stretched), cap: c}
+		drop := readFilter{before: shedLowBefore(k.head, lowWindow, k.stretched), cap: c, viewer: k.viewer}
 		var saved rateCap
 		if c != nil {
 			saved = *c
@@ -164,7 +177,7 @@ func (r *roomFeed) buildNotify(k frameKey, inlineBytes, lowWindow int, c *rateCa
 			nt.Complete = true
 			f.known, f.prioKnown = max(normal.Last, k.known), max(prio.Last, k.prioKnown)
 			nt.Messages = msgs
-			nt.Missed = normal.Missed + uint64(drop.shed+drop.skipped)
+			nt.Missed = normal.Missed + uint64(drop.shed+drop.skipped+drop.hidden)
 			f.missed = nt.Missed
 			f.classes, f.shed, f.skipped = classes, drop.shed, drop.skipped
 			nt.Seq, nt.Pseq = max(k.head, f.known), max(k.prioHead, f.prioKnown)
@@ -177,7 +190,7 @@ func (r *roomFeed) buildNotify(k frameKey, inlineBytes, lowWindow int, c *rateCa
 	}
 	f.messages = len(nt.Messages)
 	fr := &pb.Frame{Body: &pb.Frame_Notify{Notify: nt}}
-	if c != nil {
+	if c != nil || k.viewer != "" {
 		f.out = wire.NewAssembled(fr, bins)
 	} else {
 		f.out = wire.NewSharedAssembled(fr, bins)
@@ -196,7 +209,7 @@ func (r *roomFeed) buildPull(k frameKey, id uint32, pullBytes, lowWindow int, c 
 	var bins [][]byte
 	var classes [numClasses]int
 	bytes := 0
-	drop := readFilter{before: shedLowBefore(k.head, lowWindow, false), cap: c}
+	drop := readFilter{before: shedLowBefore(k.head, lowWindow, false), cap: c, viewer: k.viewer}
 	normal, prio := r.buf.Read(k.known, k.prioKnown, k.limit, func(p bool, seq uint64, e entry) bool {
 		if drop.skip(p, seq, e) {
 			return true
@@ -212,7 +225,7 @@ func (r *roomFeed) buildPull(k frameKey, id uint32, pullBytes, lowWindow int, c 
 		known:     normal.Last,
 		prioKnown: prio.Last,
 		more:      normal.More || prio.More,
-		missed:    normal.Missed + uint64(drop.shed+drop.skipped),
+		missed:    normal.Missed + uint64(drop.shed+drop.skipped+drop.hidden),
 		pmiss:     prio.Missed,
 		classes:   classes,
 		shed:      drop.shed,
@@ -229,7 +242,7 @@ func (r *roomFeed) buildPull(k frameKey, id uint32, pullBytes, lowWindow int, c 
 		Epoch:          r.epoch.Load(),
 	}
 	fr := &pb.Frame{Id: id, Body: &pb.Frame_PullResult{PullResult: res}}
-	if id == 0 && c == nil {
+	if id == 0 && c == nil && k.viewer == "" {
 		f.out = wire.NewSharedAssembled(fr, bins)
 	} else {
 		f.out = wire.NewAssembled(fr, bins)

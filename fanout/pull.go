@@ -38,12 +38,16 @@ func (s *Service) Pull(sub *Sub, id uint32, after, pafter uint64, limit int, ack
 		s.metrics.pulls.WithLabelValues("ack").Inc()
 		return nil
 	}
-	k := frameKey{pull: true, limit: limit, known: after, prioKnown: pafter, head: head, prioHead: prioHead}
+	k := frameKey{pull: true, limit: limit, known: after, prioKnown: pafter, head: head, prioHead: prioHead,
+		viewer: r.hidden.viewer(sub.sess.User(), after, pafter)}
 	var f *frame
 	switch {
-	case sub.cap != nil:
-		// A capped viewer's answer is its own (cap.go).
-		sub.cap.refill(s.now())
+	case sub.cap != nil || k.viewer != "":
+		// A capped viewer's answer is its own (cap.go), and so is the
+		// answer of one that may read a message nobody else may (hidden.go).
+		if sub.cap != nil {
+			sub.cap.refill(s.now())
+		}
 		f = r.buildPull(k, id, s.cfg.PullBytes, s.cfg.LowWindow, sub.cap)
 	case id == 0:
 		f = r.cached(k, func() *frame { return r.buildPull(k, 0, s.cfg.PullBytes, s.cfg.LowWindow, nil) })

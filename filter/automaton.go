@@ -76,7 +76,7 @@ func New(entries []Entry) (*Filter, error) {
 		case e.Word == "" || len(e.Word) > MaxWordBytes:
 			return nil, fmt.Errorf("%w: words[%d]: word must be 1..%d bytes", ErrInvalid, i, MaxWordBytes)
 		case e.Action.rank() == 0:
-			return nil, fmt.Errorf("%w: words[%d] (%q): action must be mask or block, got %q", ErrInvalid, i, e.Word, e.Action)
+			return nil, fmt.Errorf("%w: words[%d] (%q): action must be mask, hold or block, got %q", ErrInvalid, i, e.Word, e.Action)
 		}
 		cur := int32(0)
 		for j := 0; j < len(e.Word); j++ {

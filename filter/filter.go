@@ -17,6 +17,9 @@ type Action string
 const (
 	// Mask replaces each matched word with '*' (one per character).
 	Mask Action = "mask"
+	// Hold accepts the message but shows it to its sender only (masked
+	// words stay masked).
+	Hold Action = "hold"
 	// Block refuses the message (a typed error to the sender).
 	Block Action = "block"
 )
@@ -25,8 +28,10 @@ func (a Action) rank() int {
 	switch a {
 	case Mask:
 		return 1
-	case Block:
+	case Hold:
 		return 2
+	case Block:
+		return 3
 	}
 	return 0
 }
@@ -36,7 +41,7 @@ type Entry struct {
 	// Word is matched anywhere in a message, ASCII letters case-insensitively
 	// (other scripts exactly). 1..MaxWordBytes bytes.
 	Word string `yaml:"word"`
-	// Action is mask or block.
+	// Action is mask, hold or block.
 	Action Action `yaml:"action"`
 	// WholeWord matches the word only when no ASCII letter or digit
 	// touches it on either side ("ass" then spares "class").
@@ -74,8 +79,8 @@ func Load(path string) (*Filter, error) {
 type Verdict struct {
 	// Action is the strongest action matched ("" for none).
 	Action Action
-	// Text is the message with every masked word replaced (set when Action
-	// is Mask; the input otherwise).
+	// Text is the message with every masked word replaced (when Action is
+	// Mask or Hold; the input otherwise).
 	Text string
 	// Matches counts the words found.
 	Matches int
@@ -129,7 +134,7 @@ func (f *Filter) Check(text string) Verdict {
 			}
 		}
 	}
-	if v.Action == Mask {
+	if mask != nil && v.Action != Block {
 		v.Text = masked(text, mask)
 	}
 	return v
@@ -167,8 +172,9 @@ func fold(c byte) byte {
 }
 
 // Judge is Check for the room service: the text to accept (masked when a
-// mask word matched) and whether a block word matched.
-func (f *Filter) Judge(text string) (out string, blocked bool) {
+// mask word matched), whether a block word matched and whether a hold
+// word (and no block word) matched.
+func (f *Filter) Judge(text string) (out string, blocked, held bool) {
 	v := f.Check(text)
-	return v.Text, v.Action == Block
+	return v.Text, v.Action == Block, v.Action == Hold
 }

@@ -19,6 +19,7 @@ func TestCheck(t *testing.T) {
 		{Word: "she", Action: Mask},
 		{Word: "hers", Action: Mask},
 		{Word: "脏话", Action: Mask},
+		{Word: "scam", Action: Hold},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -37,10 +38,19 @@ func TestCheck(t *testing.T) {
 		{"ushers", "u*****", Mask, 3}, // she, he, hers overlap
 		{"说脏话了", "说**了", Mask, 1},
 		{"", "", "", 0},
+		{"a scam", "a scam", Hold, 1},
+		{"darn scam", "**** scam", Hold, 2},  // held, masked words stay masked
+		{"scam spam", "scam spam", Block, 2}, // block over hold
 	} {
 		v := f.Check(tc.in)
 		if v.Action != tc.action || v.Matches != tc.matches || (tc.action != Block && v.Text != tc.text) {
 			t.Errorf("Check(%q) = %+v, want action %q text %q matches %d", tc.in, v, tc.action, tc.text, tc.matches)
+		}
+	}
+	for in, want := range map[string][3]any{"a scam": {"a scam", false, true}, "spam": {"spam", true, false}, "darn": {"****", false, false}} {
+		out, blocked, held := f.Judge(in)
+		if out != want[0] || blocked != want[1] || held != want[2] {
+			t.Errorf("Judge(%q) = %q, %v, %v; want %v", in, out, blocked, held, want)
 		}
 	}
 	var none *Filter

@@ -76,9 +76,10 @@ type Request struct {
 
 // Answer is what the backend returns (JSON, status 200).
 type Answer struct {
-	// Action is allow, block or replace.
+	// Action is allow, block, replace or shadow (accept the message but
+	// show it to its sender only).
 	Action string `json:"action"`
-	// Body replaces the message's body (replace).
+	// Body replaces the message's body (replace; with shadow, optional).
 	Body string `json:"body,omitempty"`
 }
 
@@ -87,12 +88,13 @@ const (
 	ResultAllow     = "allow"
 	ResultBlock     = "block"
 	ResultReplace   = "replace"
+	ResultShadow    = "shadow"
 	ResultTimeout   = "timeout"
 	ResultError     = "error"     // unreachable, not 200, a bad answer
 	ResultSaturated = "saturated" // MaxConcurrent calls already in flight
 )
 
-var results = []string{ResultAllow, ResultBlock, ResultReplace, ResultTimeout, ResultError, ResultSaturated}
+var results = []string{ResultAllow, ResultBlock, ResultReplace, ResultShadow, ResultTimeout, ResultError, ResultSaturated}
 
 // Client calls the hook.
 type Client struct {
@@ -163,26 +165,32 @@ func Class(room string) string {
 	return class
 }
 
-// Judge asks the backend about one message and returns the body to accept
-// and whether it is blocked; a failure allows or blocks as the room's
+// Judge asks the backend about one message and returns the body to
+// accept, whether it is blocked and whether it is shadowed (accepted,
+// shown to its sender only); a failure allows or blocks as the room's
 // class says. It never takes longer than Config.Timeout (plus scheduling).
-func (c *Client) Judge(ctx context.Context, room, from, body, kind string) (string, bool) {
+func (c *Client) Judge(ctx context.Context, room, from, body, kind string) (out string, blocked, shadow bool) {
 	res, out := c.call(ctx, Request{Room: room, From: from, Body: body, Kind: kind})
 	c.calls.WithLabelValues(res).Inc()
 	switch res {
 	case ResultAllow:
-		return body, false
+		return body, false, false
 	case ResultBlock:
-		return body, true
+		return body, true, false
 	case ResultReplace:
-		return out, false
+		return out, false, false
+	case ResultShadow:
+		if out == "" {
+			out = body
+		}
+		return out, false, true
 	}
 	if slices.Contains(c.cfg.FailClosed, Class(room)) {
 		c.failed.WithLabelValues("blocked").Inc()
-		return body, true
+		return body, true, false
 	}
 	c.failed.WithLabelValues("allowed").Inc()
-	return body, false
+	return body, false, false
 }
 
 func (c *Client) call(ctx context.Context, req Request) (result, body string) {
@@ -235,6 +243,8 @@ func (c *Client) call(ctx context.Context, req Request) (result, body string) {
 			return ResultError, ""
 		}
 		return ResultReplace, a.Body
+	case "shadow":
+		return ResultShadow, a.Body
 	}
 	return ResultError, ""
 }

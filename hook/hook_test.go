@@ -31,6 +31,8 @@ func backend(t *testing.T, release <-chan struct{}) *httptest.Server {
 			return
 		case "spam":
 			_, _ = w.Write([]byte(`{"action":"block"}`))
+		case "troll":
+			_, _ = w.Write([]byte(`{"action":"shadow"}`))
 		case "rude":
 			_, _ = w.Write([]byte(`{"action":"replace","body":"nice"}`))
 		case "garbage":
@@ -59,20 +61,21 @@ func TestJudge(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		room, body, want string
-		blocked          bool
+		blocked, shadow  bool
 	}{
-		{"show:1", "hello", "hello", false},
-		{"show:1", "spam", "spam", true},
-		{"show:1", "rude", "nice", false},
-		{"show:1", "garbage", "garbage", false}, // a bad answer fails open
-		{"vip:1", "weird", "weird", true},       // an unknown action is a failure
-		{"show:1", "oops", "oops", false},
-		{"vip:1", "oops", "oops", true}, // vip fails closed
-		{"vip:1", "hello", "hello", false},
+		{"show:1", "hello", "hello", false, false},
+		{"show:1", "spam", "spam", true, false},
+		{"show:1", "rude", "nice", false, false},
+		{"show:1", "troll", "troll", false, true},
+		{"show:1", "garbage", "garbage", false, false}, // a bad answer fails open
+		{"vip:1", "weird", "weird", true, false},       // an unknown action is a failure
+		{"show:1", "oops", "oops", false, false},
+		{"vip:1", "oops", "oops", true, false}, // vip fails closed
+		{"vip:1", "hello", "hello", false, false},
 	} {
-		got, blocked := c.Judge(ctx, tc.room, "u", tc.body, "")
-		if got != tc.want || blocked != tc.blocked {
-			t.Errorf("Judge(%s, %q) = %q, %v; want %q, %v", tc.room, tc.body, got, blocked, tc.want, tc.blocked)
+		got, blocked, shadow := c.Judge(ctx, tc.room, "u", tc.body, "")
+		if got != tc.want || blocked != tc.blocked || shadow != tc.shadow {
+			t.Errorf("Judge(%s, %q) = %q, %v, %v; want %q, %v, %v", tc.room, tc.body, got, blocked, shadow, tc.want, tc.blocked, tc.shadow)
 		}
 	}
 	if got := testutil.ToFloat64(c.calls.WithLabelValues(ResultError)); got != 4 {
@@ -97,7 +100,7 @@ func TestHangingBackend(t *testing.T) {
 		blocked bool
 	}{{"open", false}, {"vip:1", true}} {
 		start := time.Now()
-		_, blocked := c.Judge(context.Background(), tc.room, "u", "hang", "")
+		_, blocked, _ := c.Judge(context.Background(), tc.room, "u", "hang", "")
 		took := time.Since(start)
 		if blocked != tc.blocked || took < timeout || took > timeout+2*time.Second {
 			t.Fatalf("%s: blocked %v after %v; want %v after %v", tc.room, blocked, took, tc.blocked, timeout)
@@ -133,7 +136,7 @@ func TestBoundedConcurrency(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	start := time.Now()
-	if _, blocked := c.Judge(context.Background(), "r", "u", "hello", ""); blocked || time.Since(start) > time.Second {
+	if _, blocked, _ := c.Judge(context.Background(), "r", "u", "hello", ""); blocked || time.Since(start) > time.Second {
 		t.Fatalf("saturated call: blocked %v after %v", blocked, time.Since(start))
 	}
 	if got := testutil.ToFloat64(c.calls.WithLabelValues(ResultSaturated)); got != 1 {

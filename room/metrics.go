@@ -15,8 +15,11 @@ type metrics struct {
 	deleted prometheus.Counter
 	// auditErrors counts moderation audit entries the store did not take.
 	auditErrors prometheus.Counter
-	// filtered counts word filter verdicts by action (mask, block).
+	// filtered counts word filter verdicts by action (mask, block, hold).
 	filtered *prometheus.CounterVec
+	// hidden counts messages accepted as shown to their sender only, by
+	// cause (shadow_ban, filter_hold, hook_shadow).
+	hidden *prometheus.CounterVec
 	// duplicates counts resends answered with their first acceptance, by
 	// where the client_msg_id was found (owner: the owner's window;
 	// store: the store's, in the append).
@@ -56,6 +59,10 @@ func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, erro
 			Namespace: "roomcast", Subsystem: "room", Name: "store_errors_total",
 			Help: "Room store operations that failed (nothing was accepted).",
 		}),
+		hidden: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "room", Name: "messages_hidden_total",
+			Help: "Messages judged to be shown to their sender only (then accepted unless the rate limit or the store refused them), by cause (shadow_ban, filter_hold, hook_shadow).",
+		}, []string{"cause"}),
 		deleted: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "roomcast", Subsystem: "room", Name: "messages_deleted_total",
 			Help: "Room messages deleted by their sender, a room moderator or host, or an admin.",
@@ -103,7 +110,7 @@ func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, erro
 	m.accepted.WithLabelValues("normal")
 	m.accepted.WithLabelValues("priority")
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.accepted, m.dropped, m.joins, m.leaves, m.rooms, m.fenced, m.storeErrors, m.deleted, m.auditErrors, m.filtered, m.duplicates, m.dedupeEvicted, m.classes, m.closed} {
+		for _, c := range []prometheus.Collector{m.accepted, m.dropped, m.joins, m.leaves, m.rooms, m.fenced, m.storeErrors, m.deleted, m.hidden, m.auditErrors, m.filtered, m.duplicates, m.dedupeEvicted, m.classes, m.closed} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -113,9 +113,9 @@ func (s *Service) moderateLocked(r *state, c Change, then func(*state)) (forget 
 		s.metrics.storeErrors.Inc()
 		return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	snap := Snapshot{Muted: r.muted, Banned: r.banned, Limit: r.limit, Roles: r.roles, SlowMode: r.slow}
+	snap := Snapshot{Muted: r.muted, Banned: r.banned, Limit: r.limit, Roles: r.roles, SlowMode: r.slow, Shadowed: r.shadowed}
 	applyChange(&snap, c)
-	r.muted, r.banned, r.roles, r.slow = snap.Muted, snap.Banned, snap.Roles, snap.SlowMode
+	r.muted, r.banned, r.roles, r.slow, r.shadowed = snap.Muted, snap.Banned, snap.Roles, snap.SlowMode, snap.Shadowed
 	switch c.Kind {
 	case ChangeAllow:
 		if r.whitelist == nil {

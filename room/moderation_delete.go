@@ -117,6 +117,11 @@ func (s *Service) DeleteMessage(ctx context.Context, req DeleteRequest) (Deleted
 		System:   true,
 		Deletes:  &pb.Deletion{Seq: req.Seq, Priority: req.Priority, MsgId: d.MsgID},
 	}}
+	if orig != nil {
+		// The deletion of a message shown to its sender only is shown to
+		// the sender only: nobody else learns there was one.
+		ev.m.VisibleTo = orig.VisibleTo
+	}
 	r.mu.Lock()
 	r.wq = append(r.wq, ev)
 	forget := s.commitLocked(ctx, r, ev)

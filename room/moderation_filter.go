@@ -3,10 +3,11 @@ package room
 import "sync/atomic"
 
 // Filter is the word filter as the room service uses it (*filter.Filter):
-// the body to accept (masked) and whether the message is blocked. It must
-// be safe for concurrent use.
+// the body to accept (masked), whether the message is blocked, and
+// whether it is held (accepted, shown to its sender only). It must be
+// safe for concurrent use.
 type Filter interface {
-	Judge(body string) (out string, blocked bool)
+	Judge(body string) (out string, blocked, held bool)
 }
 
 type filterBox struct{ f Filter }
@@ -39,11 +40,13 @@ func (s *Service) filterAll(reqs []SendRequest) []filtered {
 			out[i] = filtered{body: req.Body}
 			continue
 		}
-		body, blocked := box.f.Judge(req.Body)
-		out[i] = filtered{body: body, blocked: blocked}
+		body, blocked, held := box.f.Judge(req.Body)
+		out[i] = filtered{body: body, blocked: blocked, held: held && !blocked}
 		switch {
 		case blocked:
 			s.metrics.filtered.WithLabelValues("block").Inc()
+		case held:
+			s.metrics.filtered.WithLabelValues("hold").Inc()
 		case body != req.Body:
 			s.metrics.filtered.WithLabelValues("mask").Inc()
 		}
@@ -56,4 +59,6 @@ type filtered struct {
 	body        string
 	blocked     bool // by the word filter
 	hookBlocked bool // by the before-send hook (moderation_hook.go)
+	held        bool // held by the word filter: shown to its sender only
+	hookShadow  bool // shadowed by the before-send hook: the same
 }

@@ -7,11 +7,12 @@ import (
 )
 
 // Hook is the before-send hook as the room service uses it
-// (*hook.Client): the body to accept (replaced or not) and whether the
-// app's backend blocked the message. It decides failures itself (fail
-// open or closed by room class) and bounds its own time and concurrency.
+// (*hook.Client): the body to accept (replaced or not), whether the app's
+// backend blocked the message, and whether it shadows it (accepted, shown
+// to its sender only). It decides failures itself (fail open or closed by
+// room class) and bounds its own time and concurrency.
 type Hook interface {
-	Judge(ctx context.Context, room, from, body, kind string) (out string, blocked bool)
+	Judge(ctx context.Context, room, from, body, kind string) (out string, blocked, shadow bool)
 }
 
 // hookAll asks the hook about the messages of reqs that would pass the
@@ -45,8 +46,8 @@ func (s *Service) hookAll(r *state, reqs []SendRequest, verdicts []filtered, now
 	}
 	judge := func(i int) {
 		req := reqs[i]
-		body, blocked := s.hook.Judge(context.Background(), req.Room, req.From, verdicts[i].body, req.Kind)
-		verdicts[i].body, verdicts[i].hookBlocked = body, blocked
+		body, blocked, shadow := s.hook.Judge(context.Background(), req.Room, req.From, verdicts[i].body, req.Kind)
+		verdicts[i].body, verdicts[i].hookBlocked, verdicts[i].hookShadow = body, blocked, shadow && !blocked
 	}
 	if len(ask) == 1 {
 		judge(ask[0])

@@ -50,12 +50,15 @@ const (
 	ActResetLimit      ActionKind = "reset_limit"
 	ActGrant           ActionKind = "grant"
 	ActRevoke          ActionKind = "revoke"
-	ActDelete          ActionKind = "delete"    // DeleteMessage
-	ActSlowMode        ActionKind = "slow_mode" // Duration: the interval, 0 off
+	ActDelete          ActionKind = "delete"     // DeleteMessage
+	ActSlowMode        ActionKind = "slow_mode"  // Duration: the interval, 0 off
+	ActShadowBan       ActionKind = "shadow_ban" // Duration: 0 until lifted
+	ActUnshadow        ActionKind = "unshadow"
 )
 
 // staffActions are what hosts and moderators may do in their room.
-var staffActions = map[ActionKind]bool{ActMute: true, ActUnmute: true, ActKick: true, ActSlowMode: true}
+var staffActions = map[ActionKind]bool{ActMute: true, ActUnmute: true, ActKick: true, ActSlowMode: true,
+	ActShadowBan: true, ActUnshadow: true}
 
 // Action is one moderation action by a caller.
 type Action struct {
@@ -130,6 +133,10 @@ func (s *Service) Act(ctx context.Context, a Action) error {
 		err = s.moderate(a.Room, Change{Kind: ChangeRevoke, User: a.Target}, nil)
 	case ActSlowMode:
 		err = s.SetSlowMode(a.Room, a.Duration)
+	case ActShadowBan:
+		err = s.ShadowBan(a.Room, a.Target, a.Duration)
+	case ActUnshadow:
+		err = s.Unshadow(a.Room, a.Target)
 	}
 	if err != nil {
 		return err
@@ -138,7 +145,7 @@ func (s *Service) Act(ctx context.Context, a Action) error {
 	if a.Kind == ActSlowMode {
 		e.SlowModeMS = a.Duration.Milliseconds()
 	}
-	if (a.Kind == ActMute || a.Kind == ActBan) && a.Duration > 0 {
+	if (a.Kind == ActMute || a.Kind == ActBan || a.Kind == ActShadowBan) && a.Duration > 0 {
 		t := e.At.Add(a.Duration)
 		e.Until = &t
 	}
@@ -166,7 +173,7 @@ func (a Action) check() error {
 			return fmt.Errorf("%w: set_limit needs a limit", ErrInvalid)
 		}
 		return nil
-	case ActMute, ActUnmute, ActBan, ActUnban, ActKick, ActWhitelistAdd, ActWhitelistRemove, ActRevoke:
+	case ActMute, ActUnmute, ActBan, ActUnban, ActKick, ActWhitelistAdd, ActWhitelistRemove, ActRevoke, ActShadowBan, ActUnshadow:
 	case ActGrant:
 		if !a.Role.Valid() {
 			return fmt.Errorf("%w: role must be %s or %s", ErrInvalid, RoleHost, RoleModerator)

@@ -131,6 +131,7 @@ type state struct {
 
 	muted     map[string]time.Time // user -> until (zero: no end)
 	banned    map[string]time.Time
+	shadowed  map[string]time.Time // shadow bans (moderation_shadow.go)
 	whitelist map[string]struct{}
 	roles     map[string]Role // hosts and moderators (moderation_roles.go)
 	slow      time.Duration   // slow mode interval, 0: off (moderation_slow.go)
@@ -204,6 +205,7 @@ func (s *Service) newState(id string, snap Snapshot) *state {
 		touched:    make(map[string]time.Time, 1),
 		muted:      snap.Muted,
 		banned:     snap.Banned,
+		shadowed:   snap.Shadowed,
 		roles:      snap.Roles,
 		slow:       snap.SlowMode,
 		stats:      Stats{Dropped: make(map[string]uint64)},
@@ -299,7 +301,8 @@ func (s *Service) lookupCtx(ctx context.Context, id string, create bool) (*state
 
 func (snap Snapshot) isZero() bool {
 	return snap.Seq == 0 && snap.PSeq == 0 && snap.Term == 0 && len(snap.Muted) == 0 &&
-		len(snap.Banned) == 0 && len(snap.Whitelist) == 0 && snap.Limit == nil && len(snap.Roles) == 0 && snap.SlowMode == 0
+		len(snap.Banned) == 0 && len(snap.Whitelist) == 0 && snap.Limit == nil && len(snap.Roles) == 0 && snap.SlowMode == 0 &&
+		len(snap.Shadowed) == 0
 }
 
 // Forget drops the local state of a room (ownership moved away, or a write
@@ -458,6 +461,8 @@ type SendRequest struct {
 
 	blocked     bool // the word filter blocked it (set by sendRun)
 	hookBlocked bool // the before-send hook blocked it (set by sendRun)
+	held        bool // the word filter holds it: shown to its sender only
+	hookShadow  bool // the before-send hook shadows it: the same
 }
 
 // Accepted describes an accepted message.
@@ -532,17 +537,18 @@ func (s *Service) sendRun(ctx context.Context, reqs []SendRequest, res []SendRes
 	pending := make([]*pendingAppend, len(reqs))
 	for i, req := range reqs {
 		if verdicts != nil {
-			req.Body, req.blocked, req.hookBlocked = verdicts[i].body, verdicts[i].blocked, verdicts[i].hookBlocked
+			v := verdicts[i]
+			req.Body, req.blocked, req.hookBlocked, req.held, req.hookShadow = v.body, v.blocked, v.hookBlocked, v.held, v.hookShadow
 		}
 		key, acc, seen, err := s.seenLocked(r, req, now)
 		if seen {
 			res[i].Accepted = acc
 			continue
 		}
-		var priority bool
+		var priority, hidden bool
 		var class pb.RoomMessage_Class
 		if err == nil {
-			priority, class, err = s.check(r, req, now)
+			priority, class, hidden, err = s.check(r, req, now)
 		}
 		if err != nil {
 			s.dropLocked(r, dropReason(err))
@@ -561,6 +567,12 @@ func (s *Service) sendRun(ctx context.Context, reqs []SendRequest, res []SendRes
 			System: priority && req.Priority && req.Privileged && !req.High,
 			Class:  class,
 		}}
+		if hidden {
+			// Accepted like any message, shown to its sender only
+			// (moderation_shadow.go).
+			p.m.VisibleTo = req.From
+			s.countHidden(r, req, now)
+		}
 		r.wq = append(r.wq, p)
 		pending[i], last = p, p
 	}
@@ -716,51 +728,56 @@ func (s *Service) dropLocked(r *state, reason string) {
 	s.metrics.dropped.WithLabelValues(reason).Inc()
 }
 
-// check runs every refusal rule in order and picks the lane. r.mu is held.
-func (s *Service) check(r *state, req SendRequest, now time.Time) (priority bool, class pb.RoomMessage_Class, err error) {
+// check runs every refusal rule in order and picks the lane; hidden says
+// the message, if accepted, is shown to its sender only (a shadow ban, the
+// word filter's hold, the hook's shadow). r.mu is held.
+func (s *Service) check(r *state, req SendRequest, now time.Time) (priority bool, class pb.RoomMessage_Class, hidden bool, err error) {
 	switch {
 	case !r.closed.IsZero():
-		return false, 0, ErrClosed
+		return false, 0, false, ErrClosed
 	case req.Body == "":
-		return false, 0, fmt.Errorf("%w: empty body", ErrInvalid)
+		return false, 0, false, fmt.Errorf("%w: empty body", ErrInvalid)
 	case len(req.Body) > s.cfg.MaxBodyBytes:
-		return false, 0, ErrTooLarge
+		return false, 0, false, ErrTooLarge
 	case len(req.Kind) > MaxKindBytes:
-		return false, 0, fmt.Errorf("%w: kind longer than %d bytes", ErrInvalid, MaxKindBytes)
+		return false, 0, false, fmt.Errorf("%w: kind longer than %d bytes", ErrInvalid, MaxKindBytes)
 	case active(r.banned, req.From, now):
-		return false, 0, ErrBanned
+		return false, 0, false, ErrBanned
 	case active(r.muted, req.From, now):
-		return false, 0, ErrMuted
+		return false, 0, false, ErrMuted
 	}
+	// A shadow-banned sender goes through every later check exactly like
+	// anyone else, so no refusal (or its absence) tells it apart.
+	hidden = !req.Privileged && (active(r.shadowed, req.From, now) || req.held || req.hookShadow)
 	slowed, err := r.slowLocked(req, now)
 	if err != nil {
-		return false, 0, err
+		return false, 0, false, err
 	}
 	if req.blocked {
-		return false, 0, ErrFiltered
+		return false, 0, false, ErrFiltered
 	}
 	if req.hookBlocked {
-		return false, 0, ErrHookBlocked
+		return false, 0, false, ErrHookBlocked
 	}
 	_, whitelisted := r.whitelist[req.From]
 	switch {
 	case whitelisted:
-		return true, pb.RoomMessage_HIGH, nil
+		return true, pb.RoomMessage_HIGH, hidden, nil
 	case req.Priority && req.Privileged:
-		return true, pb.RoomMessage_HIGH, nil
+		return true, pb.RoomMessage_HIGH, false, nil
 	case req.Priority:
-		return false, 0, ErrForbidden
+		return false, 0, false, ErrForbidden
 	}
 	class = s.classOf(r, req)
 	if !s.admitLocked(r, class, now) {
 		s.countClass(class, "refused")
-		return false, 0, ErrRateLimited
+		return false, 0, false, ErrRateLimited
 	}
 	if slowed {
 		r.sentLocked(req.From, now)
 	}
 	// High messages take the priority lane: no lower class evicts them.
-	return class == pb.RoomMessage_HIGH, class, nil
+	return class == pb.RoomMessage_HIGH, class, hidden, nil
 }
 
 // active reports whether user has an entry in m that has not ended.
@@ -771,14 +788,16 @@ func active(m map[string]time.Time, user string, now time.Time) bool {
 
 // Info is a room's state for stats and the admin API.
 type Info struct {
-	ID        string   `json:"id"`
-	Seq       uint64   `json:"seq"`
-	PSeq      uint64   `json:"pseq"`
-	Viewers   int      `json:"viewers"`
-	Nodes     int      `json:"nodes"`
-	Limit     Limit    `json:"limit"`
-	Muted     []string `json:"muted"`
-	Banned    []string `json:"banned"`
+	ID      string   `json:"id"`
+	Seq     uint64   `json:"seq"`
+	PSeq    uint64   `json:"pseq"`
+	Viewers int      `json:"viewers"`
+	Nodes   int      `json:"nodes"`
+	Limit   Limit    `json:"limit"`
+	Muted   []string `json:"muted"`
+	Banned  []string `json:"banned"`
+	// Shadowed are the room's shadow-banned users (moderation_shadow.go).
+	Shadowed  []string `json:"shadowed"`
 	Whitelist []string `json:"whitelist"`
 	// Hosts and Moderators hold the room's roles (moderation_roles.go).
 	Hosts      []string `json:"hosts"`
@@ -806,6 +825,7 @@ func (r *state) info(now time.Time) Info {
 		Limit:      Limit{Rate: float64(r.limiter.Limit()), Burst: r.limiter.Burst()},
 		Muted:      activeKeys(r.muted, now),
 		Banned:     activeKeys(r.banned, now),
+		Shadowed:   activeKeys(r.shadowed, now),
 		Whitelist:  make([]string, 0, len(r.whitelist)),
 		Hosts:      r.usersWith(RoleHost),
 		Moderators: r.usersWith(RoleModerator),
@@ -902,8 +922,9 @@ func (s *Service) Sweep(now time.Time) int {
 			r.mu.Lock()
 			prune(r.muted, now)
 			prune(r.banned, now)
+			prune(r.shadowed, now)
 			r.pruneSlowLocked(now)
-			isIdle := r.viewers == 0 && !r.created && r.closed.IsZero() && len(r.muted) == 0 && len(r.banned) == 0 &&
+			isIdle := r.viewers == 0 && !r.created && r.closed.IsZero() && len(r.muted) == 0 && len(r.banned) == 0 && len(r.shadowed) == 0 &&
 				len(r.whitelist) == 0 && r.limit == nil && len(r.roles) == 0 && r.slow == 0 && now.Sub(r.lastActive) >= s.cfg.IdleTTL
 			r.mu.Unlock()
 			if isIdle {

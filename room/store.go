@@ -80,6 +80,9 @@ type Snapshot struct {
 	Roles map[string]Role
 	// SlowMode is the room's slow mode interval (0: off).
 	SlowMode time.Duration
+	// Shadowed are the room's shadow-banned users (moderation_shadow.go):
+	// user -> until (zero: no end).
+	Shadowed map[string]time.Time
 
 	// Lifecycle (lifecycle.go): made by Create, with its options; Closed
 	// is when a closed room's tombstone ends (zero: open).
@@ -109,6 +112,8 @@ const (
 	ChangeGrant    // give User the Role in the room
 	ChangeRevoke   // take User's role away
 	ChangeSlowMode // set the slow mode interval (Slow; 0: off)
+	ChangeShadow   // shadow-ban User until Until (zero: no end)
+	ChangeUnshadow // lift User's shadow ban
 
 	// Lifecycle changes (lifecycle.go).
 	ChangeCreate // mark created with Options (CloseAt: Until, zero: none); the room's keys no longer expire
@@ -123,7 +128,7 @@ const (
 type Change struct {
 	Kind  ChangeKind
 	User  string
-	Until time.Time // mute and ban; zero: no end
+	Until time.Time // mute, ban and shadow ban; zero: no end
 	Limit *Limit
 	Role  Role          // ChangeGrant
 	Slow  time.Duration // ChangeSlowMode

@@ -136,6 +136,13 @@ func applyChange(snap *Snapshot, c Change) {
 		snap.Muted[c.User] = c.Until
 	case ChangeUnmute:
 		delete(snap.Muted, c.User)
+	case ChangeShadow:
+		if snap.Shadowed == nil {
+			snap.Shadowed = make(map[string]time.Time)
+		}
+		snap.Shadowed[c.User] = c.Until
+	case ChangeUnshadow:
+		delete(snap.Shadowed, c.User)
 	case ChangeBan:
 		if snap.Banned == nil {
 			snap.Banned = make(map[string]time.Time)
@@ -214,6 +221,7 @@ func (r *memRoom) snapshot() Snapshot {
 	snap := r.snap
 	snap.Muted = cloneTimes(r.snap.Muted)
 	snap.Banned = cloneTimes(r.snap.Banned)
+	snap.Shadowed = cloneTimes(r.snap.Shadowed)
 	snap.Whitelist = slices.Clone(r.snap.Whitelist)
 	snap.Roles = maps.Clone(r.snap.Roles)
 	snap.Attrs = maps.Clone(r.snap.Attrs)

@@ -22,8 +22,9 @@ import (
 //	                         slow (ms)
 //	<prefix>{r:<room>}:log   zset: score seq, member the message (seq 0)
 //	<prefix>{r:<room>}:plog  zset: the same for the priority lane
-//	<prefix>{r:<room>}:mod   hash: m:<user> / b:<user> -> until (unix ms, 0
-//	                         no end); w:<user> -> 1; r:<user> -> role
+//	<prefix>{r:<room>}:mod   hash: m:<user> / b:<user> / s:<user> (shadow
+//	                         ban) -> until (unix ms, 0 no end); w:<user> -> 1;
+//	                         r:<user> -> role
 //	<prefix>{r:<room>}:audit list: the audit log, JSON entries, newest first
 //	<prefix>{r:<room>}:dd    hash: the Send dedupe window (appendScript)
 //	<prefix>{r:<room>}:ddq   list: its keys in the order recorded
@@ -249,8 +250,8 @@ func (s *RedisStore) AppendOnce(ctx context.Context, roomID string, term uint64,
 func (s *RedisStore) Moderate(ctx context.Context, roomID string, term uint64, c Change) error {
 	var op, field, value string
 	switch c.Kind {
-	case ChangeMute, ChangeBan:
-		op, field = "set", map[ChangeKind]string{ChangeMute: "m:", ChangeBan: "b:"}[c.Kind]+c.User
+	case ChangeMute, ChangeBan, ChangeShadow:
+		op, field = "set", map[ChangeKind]string{ChangeMute: "m:", ChangeBan: "b:", ChangeShadow: "s:"}[c.Kind]+c.User
 		value = "0"
 		if !c.Until.IsZero() {
 			value = strconv.FormatInt(c.Until.UnixMilli(), 10)
@@ -259,6 +260,8 @@ func (s *RedisStore) Moderate(ctx context.Context, roomID string, term uint64, c
 		op, field = "del", "m:"+c.User
 	case ChangeUnban:
 		op, field = "del", "b:"+c.User
+	case ChangeUnshadow:
+		op, field = "del", "s:"+c.User
 	case ChangeAllow:
 		op, field, value = "set", "w:"+c.User, "1"
 	case ChangeDisallow:
@@ -352,6 +355,8 @@ func snapshotOf(mv, modv map[string]string) Snapshot {
 			applyChange(&snap, Change{Kind: ChangeMute, User: user, Until: until})
 		case "b":
 			applyChange(&snap, Change{Kind: ChangeBan, User: user, Until: until})
+		case "s":
+			applyChange(&snap, Change{Kind: ChangeShadow, User: user, Until: until})
 		case "w":
 			applyChange(&snap, Change{Kind: ChangeAllow, User: user})
 		case "r":

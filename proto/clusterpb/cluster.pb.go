@@ -1028,9 +1028,12 @@ func (*AnnounceRequest) Descriptor() ([]byte, []int) {
 }
 
 type JoinRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Room          string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
-	User          string                 `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Room  string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	User  string                 `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	// The viewer's role in this room from its token (host, moderator), ""
+	// none; see docs/moderation.md.
+	TokenRole     string `protobuf:"bytes,130,opt,name=token_role,json=tokenRole,proto3" json:"token_role,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1075,6 +1078,13 @@ func (x *JoinRequest) GetRoom() string {
 func (x *JoinRequest) GetUser() string {
 	if x != nil {
 		return x.User
+	}
+	return ""
+}
+
+func (x *JoinRequest) GetTokenRole() string {
+	if x != nil {
+		return x.TokenRole
 	}
 	return ""
 }
@@ -1230,7 +1240,9 @@ type SendRequest struct {
 	// admin publish API's idempotency key), "" none.
 	ClientMsgId string `protobuf:"bytes,90,opt,name=client_msg_id,json=clientMsgId,proto3" json:"client_msg_id,omitempty"`
 	// The sender's token roles (traffic classes: docs/traffic-classes.md).
-	Roles         []string `protobuf:"bytes,91,rep,name=roles,proto3" json:"roles,omitempty"`
+	Roles []string `protobuf:"bytes,91,rep,name=roles,proto3" json:"roles,omitempty"`
+	// The sender's role in this room from its token, "" none.
+	TokenRole     string `protobuf:"bytes,131,opt,name=token_role,json=tokenRole,proto3" json:"token_role,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1326,6 +1338,13 @@ func (x *SendRequest) GetRoles() []string {
 		return x.Roles
 	}
 	return nil
+}
+
+func (x *SendRequest) GetTokenRole() string {
+	if x != nil {
+		return x.TokenRole
+	}
+	return ""
 }
 
 type SendReply struct {
@@ -2059,13 +2078,15 @@ func (x *LeaveCount) GetCount() uint32 {
 // ModerationDelete deletes a room message at the room's owner
 // (room.DeleteRequest).
 type ModerationDelete struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Room          string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
-	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
-	Priority      bool                   `protobuf:"varint,3,opt,name=priority,proto3" json:"priority,omitempty"`
-	By            string                 `protobuf:"bytes,4,opt,name=by,proto3" json:"by,omitempty"`
-	Admin         bool                   `protobuf:"varint,5,opt,name=admin,proto3" json:"admin,omitempty"`
-	Reason        string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Room     string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	Seq      uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Priority bool                   `protobuf:"varint,3,opt,name=priority,proto3" json:"priority,omitempty"`
+	By       string                 `protobuf:"bytes,4,opt,name=by,proto3" json:"by,omitempty"`
+	Admin    bool                   `protobuf:"varint,5,opt,name=admin,proto3" json:"admin,omitempty"`
+	Reason   string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The caller's role in this room from its token, "" none.
+	ByRole        string `protobuf:"bytes,133,opt,name=by_role,json=byRole,proto3" json:"by_role,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2142,6 +2163,13 @@ func (x *ModerationDelete) GetReason() string {
 	return ""
 }
 
+func (x *ModerationDelete) GetByRole() string {
+	if x != nil {
+		return x.ByRole
+	}
+	return ""
+}
+
 // ModerationDeleted answers ModerationDelete (room.Deleted).
 type ModerationDeleted struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2207,9 +2235,11 @@ type ModerationAction struct {
 	DurationMs int64  `protobuf:"varint,6,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
 	Role       string `protobuf:"bytes,7,opt,name=role,proto3" json:"role,omitempty"`
 	// set_limit.
-	Rate          float64 `protobuf:"fixed64,8,opt,name=rate,proto3" json:"rate,omitempty"`
-	Burst         int32   `protobuf:"varint,9,opt,name=burst,proto3" json:"burst,omitempty"`
-	Reason        string  `protobuf:"bytes,10,opt,name=reason,proto3" json:"reason,omitempty"`
+	Rate   float64 `protobuf:"fixed64,8,opt,name=rate,proto3" json:"rate,omitempty"`
+	Burst  int32   `protobuf:"varint,9,opt,name=burst,proto3" json:"burst,omitempty"`
+	Reason string  `protobuf:"bytes,10,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The caller's role in this room from its token, "" none.
+	ByRole        string `protobuf:"bytes,132,opt,name=by_role,json=byRole,proto3" json:"by_role,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2310,6 +2340,13 @@ func (x *ModerationAction) GetBurst() int32 {
 func (x *ModerationAction) GetReason() string {
 	if x != nil {
 		return x.Reason
+	}
+	return ""
+}
+
+func (x *ModerationAction) GetByRole() string {
+	if x != nil {
+		return x.ByRole
 	}
 	return ""
 }
@@ -2589,10 +2626,12 @@ const file_cluster_proto_rawDesc = "" +
 	"\x05count\x18\x02 \x01(\rR\x05count\">\n" +
 	"\bAnnounce\x122\n" +
 	"\x05rooms\x18\x01 \x03(\v2\x1c.roomcast.cluster.v1.ViewersR\x05rooms\"\x11\n" +
-	"\x0fAnnounceRequest\"5\n" +
+	"\x0fAnnounceRequest\"U\n" +
 	"\vJoinRequest\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
-	"\x04user\x18\x02 \x01(\tR\x04user\"\x81\x02\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\x12\x1e\n" +
+	"\n" +
+	"token_role\x18\x82\x01 \x01(\tR\ttokenRole\"\x81\x02\n" +
 	"\tJoinReply\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x12\n" +
 	"\x04pseq\x18\x02 \x01(\x04R\x04pseq\x12\x18\n" +
@@ -2606,7 +2645,7 @@ const file_cluster_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"6\n" +
 	"\fLeaveRequest\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
-	"\x04user\x18\x02 \x01(\tR\x04user\"\xe7\x01\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\"\x87\x02\n" +
 	"\vSendRequest\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12\x12\n" +
@@ -2618,7 +2657,9 @@ const file_cluster_proto_rawDesc = "" +
 	"privileged\x12\x12\n" +
 	"\x04high\x18= \x01(\bR\x04high\x12\"\n" +
 	"\rclient_msg_id\x18Z \x01(\tR\vclientMsgId\x12\x14\n" +
-	"\x05roles\x18[ \x03(\tR\x05roles\"n\n" +
+	"\x05roles\x18[ \x03(\tR\x05roles\x12\x1e\n" +
+	"\n" +
+	"token_role\x18\x83\x01 \x01(\tR\ttokenRole\"n\n" +
 	"\tSendReply\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x15\n" +
 	"\x06msg_id\x18\x02 \x01(\x04R\x05msgId\x12\x1a\n" +
@@ -2688,18 +2729,19 @@ const file_cluster_proto_rawDesc = "" +
 	"\n" +
 	"LeaveCount\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\rR\x05count\"\x92\x01\n" +
+	"\x05count\x18\x02 \x01(\rR\x05count\"\xac\x01\n" +
 	"\x10ModerationDelete\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x1a\n" +
 	"\bpriority\x18\x03 \x01(\bR\bpriority\x12\x0e\n" +
 	"\x02by\x18\x04 \x01(\tR\x02by\x12\x14\n" +
 	"\x05admin\x18\x05 \x01(\bR\x05admin\x12\x16\n" +
-	"\x06reason\x18\x06 \x01(\tR\x06reason\"I\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x18\n" +
+	"\aby_role\x18\x85\x01 \x01(\tR\x06byRole\"I\n" +
 	"\x11ModerationDeleted\x12\x1d\n" +
 	"\n" +
 	"event_pseq\x18\x01 \x01(\x04R\teventPseq\x12\x15\n" +
-	"\x06msg_id\x18\x02 \x01(\x04R\x05msgId\"\xef\x01\n" +
+	"\x06msg_id\x18\x02 \x01(\x04R\x05msgId\"\x89\x02\n" +
 	"\x10ModerationAction\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x0e\n" +
 	"\x02by\x18\x02 \x01(\tR\x02by\x12\x14\n" +
@@ -2712,7 +2754,8 @@ const file_cluster_proto_rawDesc = "" +
 	"\x04rate\x18\b \x01(\x01R\x04rate\x12\x14\n" +
 	"\x05burst\x18\t \x01(\x05R\x05burst\x12\x16\n" +
 	"\x06reason\x18\n" +
-	" \x01(\tR\x06reason\"\xa2\x01\n" +
+	" \x01(\tR\x06reason\x12\x18\n" +
+	"\aby_role\x18\x84\x01 \x01(\tR\x06byRole\"\xa2\x01\n" +
 	"\rRoomLifecycle\x125\n" +
 	"\x02op\x18\x01 \x01(\x0e2%.roomcast.cluster.v1.RoomLifecycle.OpR\x02op\x12\x12\n" +
 	"\x04room\x18\x02 \x01(\tR\x04room\x12\x18\n" +

@@ -447,16 +447,23 @@ const (
 	// Set the room's slow mode: one message per user per duration_ms
 	// (0: off). No user.
 	ModerateRoom_SLOW_MODE ModerateRoom_Action = 4
+	// Shadow-ban user in the room for duration_ms (0: until lifted): its
+	// messages are accepted but shown to it only.
+	ModerateRoom_SHADOW_BAN ModerateRoom_Action = 130
+	// Lift a shadow ban.
+	ModerateRoom_UNSHADOW ModerateRoom_Action = 131
 )
 
 // Enum value maps for ModerateRoom_Action.
 var (
 	ModerateRoom_Action_name = map[int32]string{
-		0: "UNSPECIFIED",
-		1: "MUTE",
-		2: "UNMUTE",
-		3: "KICK",
-		4: "SLOW_MODE",
+		0:   "UNSPECIFIED",
+		1:   "MUTE",
+		2:   "UNMUTE",
+		3:   "KICK",
+		4:   "SLOW_MODE",
+		130: "SHADOW_BAN",
+		131: "UNSHADOW",
 	}
 	ModerateRoom_Action_value = map[string]int32{
 		"UNSPECIFIED": 0,
@@ -464,6 +471,8 @@ var (
 		"UNMUTE":      2,
 		"KICK":        3,
 		"SLOW_MODE":   4,
+		"SHADOW_BAN":  130,
+		"UNSHADOW":    131,
 	}
 )
 
@@ -2193,8 +2202,15 @@ type RoomMessage struct {
 	Deleted bool `protobuf:"varint,40,opt,name=deleted,proto3" json:"deleted,omitempty"`
 	// Set on a deletion event (a system notice in the priority lane): the
 	// message it names was deleted. Clients remove it from what they show.
-	Deletes       *Deletion         `protobuf:"bytes,41,opt,name=deletes,proto3" json:"deletes,omitempty"`
-	Class         RoomMessage_Class `protobuf:"varint,90,opt,name=class,proto3,enum=roomcast.v1.RoomMessage_Class" json:"class,omitempty"`
+	Deletes *Deletion         `protobuf:"bytes,41,opt,name=deletes,proto3" json:"deletes,omitempty"`
+	Class   RoomMessage_Class `protobuf:"varint,90,opt,name=class,proto3,enum=roomcast.v1.RoomMessage_Class" json:"class,omitempty"`
+	// Messages shown to their sender only (130-139); see docs/moderation.md.
+	// Set by the room's owner on a message only this user may read (a
+	// shadow-banned sender's, one the word filter holds, one the before-send
+	// hook shadows). Kept between nodes and in the room's store; never sent
+	// to a client: the sender gets the message without it, every other
+	// viewer never gets the message (its seq counts as missed).
+	VisibleTo     string `protobuf:"bytes,130,opt,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2304,6 +2320,13 @@ func (x *RoomMessage) GetClass() RoomMessage_Class {
 		return x.Class
 	}
 	return RoomMessage_NORMAL
+}
+
+func (x *RoomMessage) GetVisibleTo() string {
+	if x != nil {
+		return x.VisibleTo
+	}
+	return ""
 }
 
 // Notify tells a viewer that a room moved on. At most one Notify per viewer
@@ -5165,7 +5188,7 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x15\n" +
 	"\x06msg_id\x18\x03 \x01(\x04R\x05msgId\x12\x1a\n" +
 	"\bpriority\x18\x04 \x01(\bR\bpriority\x12\x1c\n" +
-	"\tduplicate\x18Z \x01(\bR\tduplicate\"\xdf\x02\n" +
+	"\tduplicate\x18Z \x01(\bR\tduplicate\"\xff\x02\n" +
 	"\vRoomMessage\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x15\n" +
 	"\x06msg_id\x18\x02 \x01(\x04R\x05msgId\x12\x12\n" +
@@ -5177,7 +5200,9 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x06system\x18\b \x01(\bR\x06system\x12\x18\n" +
 	"\adeleted\x18( \x01(\bR\adeleted\x12/\n" +
 	"\adeletes\x18) \x01(\v2\x15.roomcast.v1.DeletionR\adeletes\x124\n" +
-	"\x05class\x18Z \x01(\x0e2\x1e.roomcast.v1.RoomMessage.ClassR\x05class\"&\n" +
+	"\x05class\x18Z \x01(\x0e2\x1e.roomcast.v1.RoomMessage.ClassR\x05class\x12\x1e\n" +
+	"\n" +
+	"visible_to\x18\x82\x01 \x01(\tR\tvisibleTo\"&\n" +
 	"\x05Class\x12\n" +
 	"\n" +
 	"\x06NORMAL\x10\x00\x12\b\n" +
@@ -5371,21 +5396,24 @@ const file_roomcast_proto_rawDesc = "" +
 	"\bDeletion\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x1a\n" +
 	"\bpriority\x18\x02 \x01(\bR\bpriority\x12\x15\n" +
-	"\x06msg_id\x18\x03 \x01(\x04R\x05msgId\"\xf3\x01\n" +
+	"\x06msg_id\x18\x03 \x01(\x04R\x05msgId\"\x93\x02\n" +
 	"\fModerateRoom\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x128\n" +
 	"\x06action\x18\x02 \x01(\x0e2 .roomcast.v1.ModerateRoom.ActionR\x06action\x12\x12\n" +
 	"\x04user\x18\x03 \x01(\tR\x04user\x12\x1f\n" +
 	"\vduration_ms\x18\x04 \x01(\x04R\n" +
 	"durationMs\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason\"H\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"h\n" +
 	"\x06Action\x12\x0f\n" +
 	"\vUNSPECIFIED\x10\x00\x12\b\n" +
 	"\x04MUTE\x10\x01\x12\n" +
 	"\n" +
 	"\x06UNMUTE\x10\x02\x12\b\n" +
 	"\x04KICK\x10\x03\x12\r\n" +
-	"\tSLOW_MODE\x10\x04\"q\n" +
+	"\tSLOW_MODE\x10\x04\x12\x0f\n" +
+	"\n" +
+	"SHADOW_BAN\x10\x82\x01\x12\r\n" +
+	"\bUNSHADOW\x10\x83\x01\"q\n" +
 	"\rRoomModerated\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x128\n" +
 	"\x06action\x18\x02 \x01(\x0e2 .roomcast.v1.ModerateRoom.ActionR\x06action\x12\x12\n" +
