@@ -62,8 +62,8 @@ type ModerationRequest struct {
 type ModerationResult struct {
 	Room   string `json:"room"`
 	User   string `json:"user"`
-	Action string `json:"action"` // mute, unmute, ban, unban, kick, whitelist_add, whitelist_remove
-	// Until is when a mute or ban ends (absent: until lifted).
+	Action string `json:"action"` // mute, unmute, ban, unban, kick, whitelist_add, whitelist_remove, shadow_ban, unshadow
+	// Until is when a mute, ban or shadow ban ends (absent: until lifted).
 	Until *time.Time `json:"until,omitempty"`
 }
 

@@ -30,6 +30,8 @@ func (h *Handler) moderationRoutes() {
 	h.route("GET /api/v1/rooms/{room}/audit", adminOnly, h.auditLog)
 	h.route("PUT /api/v1/rooms/{room}/slowmode", adminOnly, h.setSlowMode)
 	h.route("DELETE /api/v1/rooms/{room}/slowmode", adminOnly, h.clearSlowMode)
+	h.route("POST /api/v1/rooms/{room}/shadowbans", adminOnly, h.shadowBan)
+	h.route("DELETE /api/v1/rooms/{room}/shadowbans/{user}", adminOnly, h.unshadow)
 	h.route("POST /api/v1/filter/reload", adminOnly, h.reloadFilter)
 }
 
@@ -312,4 +314,28 @@ func (h *Handler) slowMode(c *call, roomID string, req SlowModeRequest) (any, er
 		return nil, err
 	}
 	return SlowModeResult{Room: roomID, Interval: req.Interval}, nil
+}
+
+// shadowBan shadow-bans a user in a room (docs/moderation.md): its
+// messages are accepted and shown to it only. Audited.
+func (h *Handler) shadowBan(c *call) (any, error) {
+	roomID, req, err := c.readModeration(true)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.act(room.Action{Room: roomID, Kind: room.ActShadowBan, Target: req.User, Duration: time.Duration(req.Duration), Reason: req.Reason}); err != nil {
+		return nil, err
+	}
+	return c.done(roomID, req.User, string(room.ActShadowBan), req.Duration)
+}
+
+func (h *Handler) unshadow(c *call) (any, error) {
+	roomID, user, err := c.pathModeration()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.act(room.Action{Room: roomID, Kind: room.ActUnshadow, Target: user}); err != nil {
+		return nil, err
+	}
+	return c.done(roomID, user, string(room.ActUnshadow), 0)
 }

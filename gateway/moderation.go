@@ -57,10 +57,12 @@ func (c *conn) deleteMessage(mod Moderation, id uint32, m *pb.DeleteMessage) {
 
 // frameActions maps the client protocol's actions to the room service's.
 var frameActions = map[pb.ModerateRoom_Action]room.ActionKind{
-	pb.ModerateRoom_MUTE:      room.ActMute,
-	pb.ModerateRoom_UNMUTE:    room.ActUnmute,
-	pb.ModerateRoom_KICK:      room.ActKick,
-	pb.ModerateRoom_SLOW_MODE: room.ActSlowMode,
+	pb.ModerateRoom_MUTE:       room.ActMute,
+	pb.ModerateRoom_UNMUTE:     room.ActUnmute,
+	pb.ModerateRoom_KICK:       room.ActKick,
+	pb.ModerateRoom_SLOW_MODE:  room.ActSlowMode,
+	pb.ModerateRoom_SHADOW_BAN: room.ActShadowBan,
+	pb.ModerateRoom_UNSHADOW:   room.ActUnshadow,
 }
 
 func (c *conn) moderateRoom(mod Moderation, id uint32, m *pb.ModerateRoom) {
