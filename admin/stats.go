@@ -35,6 +35,8 @@ type RoomStats struct {
 	Moderators []string `json:"moderators"`
 	// SlowModeMS is the slow mode interval in milliseconds (0: off).
 	SlowModeMS int64 `json:"slow_mode_ms"`
+	// Shadowed are the room's shadow-banned users.
+	Shadowed []string `json:"shadowed"`
 }
 
 // MessageStats are a room's message counters.
@@ -80,6 +82,7 @@ func (h *Handler) stats(c *call) (any, error) {
 			Dropped: inf.Stats.Dropped},
 		Joins: inf.Stats.Joins, Muted: nonNil(inf.Muted), Banned: nonNil(inf.Banned), Whitelist: nonNil(inf.Whitelist),
 		Hosts: nonNil(inf.Hosts), Moderators: nonNil(inf.Moderators), SlowModeMS: inf.SlowModeMS,
+		Shadowed: nonNil(inf.Shadowed),
 	}
 	if res.Messages.Dropped == nil {
 		res.Messages.Dropped = map[string]uint64{}
