@@ -63,6 +63,7 @@ async function refresh() {
     $("s-limit").textContent = `${s.limit.rate}/s, burst ${s.limit.burst}`;
     $("s-muted").textContent = list(s.muted);
     $("s-banned").textContent = list(s.banned);
+    $("s-shadowed").textContent = list(s.shadowed ?? []);
     $("s-whitelist").textContent = list(s.whitelist);
     $("s-hosts").textContent = list(s.hosts);
     $("s-moderators").textContent = list(s.moderators);
@@ -163,6 +164,8 @@ const moderation = {
   unmute: (u) => act(`unmute ${u}`, "DELETE", R() + "/mutes/" + encodeURIComponent(u)),
   ban: (u) => act(`ban ${u}`, "POST", R() + "/bans", { user: u, ...withDuration() }),
   unban: (u) => act(`unban ${u}`, "DELETE", R() + "/bans/" + encodeURIComponent(u)),
+  shadow: (u) => act(`shadow-ban ${u}`, "POST", R() + "/shadowbans", { user: u, ...withDuration() }),
+  unshadow: (u) => act(`lift ${u}'s shadow ban`, "DELETE", R() + "/shadowbans/" + encodeURIComponent(u)),
   kick: (u) => act(`kick ${u}`, "POST", R() + "/kicks", { user: u }),
   disconnect: (u) => act(`disconnect ${u}`, "POST", "/users/" + encodeURIComponent(u) + "/disconnect"),
   "wl-add": (u) => act(`whitelist ${u}`, "PUT", R() + "/whitelist/" + encodeURIComponent(u)),
