@@ -69,26 +69,67 @@ func NewKeyring(keys ...Key) (*Keyring, error) {
 
 // Identity is who a verified token speaks for.
 type Identity struct {
-	User    string
-	Roles   []string
-	Expires time.Time
+	User  string
+	Roles []string
+	// RoomRoles are the user's roles in given rooms (room id -> host or
+	// moderator), from the token's room_roles claim; nil: none.
+	RoomRoles map[string]string
+	Expires   time.Time
 }
 
 // Has reports whether the identity carries the role.
 func (id Identity) Has(role string) bool { return slices.Contains(id.Roles, role) }
 
+// RoomRole returns the identity's role in room from its token ("": none).
+func (id Identity) RoomRole(room string) string { return id.RoomRoles[room] }
+
+// Room roles a token may carry (room_roles claim); the room service gives
+// them the meaning of the roles granted through the admin API.
+const (
+	RoomRoleHost      = "host"
+	RoomRoleModerator = "moderator"
+)
+
+// MaxRoomRoles bounds the room_roles claim of one token.
+const MaxRoomRoles = 256
+
 type claims struct {
 	jwt.RegisteredClaims
 	Roles []string `json:"roles,omitempty"`
+	// RoomRoles: room id -> host or moderator.
+	RoomRoles map[string]string `json:"room_roles,omitempty"`
+}
+
+// checkRoomRoles refuses room roles other than host and moderator, empty
+// room ids and more than MaxRoomRoles entries.
+func checkRoomRoles(m map[string]string) error {
+	if len(m) > MaxRoomRoles {
+		return fmt.Errorf("more than %d room roles", MaxRoomRoles)
+	}
+	for room, role := range m {
+		if room == "" || (role != RoomRoleHost && role != RoomRoleModerator) {
+			return fmt.Errorf("room role %q in room %q: want host or moderator in a named room", role, room)
+		}
+	}
+	return nil
 }
 
 // Mint signs a token for user with the given roles, valid for ttl from now.
 func (k *Keyring) Mint(user string, roles []string, ttl time.Duration, now time.Time) (string, error) {
+	return k.MintRooms(user, roles, nil, ttl, now)
+}
+
+// MintRooms is Mint with roles in given rooms (room id -> host or
+// moderator): the room_roles claim.
+func (k *Keyring) MintRooms(user string, roles []string, rooms map[string]string, ttl time.Duration, now time.Time) (string, error) {
 	if user == "" {
 		return "", errors.New("auth: empty user")
 	}
 	if ttl <= 0 {
 		return "", errors.New("auth: ttl must be positive")
+	}
+	if err := checkRoomRoles(rooms); err != nil {
+		return "", fmt.Errorf("auth: %w", err)
 	}
 	c := claims{
 		RegisteredClaims: jwt.RegisteredClaims{
@@ -96,7 +137,8 @@ func (k *Keyring) Mint(user string, roles []string, ttl time.Duration, now time.
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 		},
-		Roles: roles,
+		Roles:     roles,
+		RoomRoles: rooms,
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
 	t.Header["kid"] = k.signID
@@ -137,5 +179,8 @@ func (k *Keyring) Verify(token string, now time.Time) (Identity, error) {
 	case c.Subject == "":
 		return Identity{}, fmt.Errorf("%w: no subject", ErrInvalid)
 	}
-	return Identity{User: c.Subject, Roles: c.Roles, Expires: c.ExpiresAt.Time}, nil
+	if err := checkRoomRoles(c.RoomRoles); err != nil {
+		return Identity{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return Identity{User: c.Subject, Roles: c.Roles, RoomRoles: c.RoomRoles, Expires: c.ExpiresAt.Time}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -135,3 +136,28 @@ func TestNewKeyringValidates(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestRoomRoles: room_roles round-trips; a token naming a role other than
+// host or moderator (or an empty room) is invalid, minted or forged.
+func TestRoomRoles(t *testing.T) {
+	k := mustKeyring(t, Key{ID: "a", Secret: secretA})
+	now := time.Now()
+	tok, err := k.MintRooms("mo", nil, map[string]string{"vip:42": RoomRoleModerator, "show": RoomRoleHost}, time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := k.Verify(tok, now)
+	if err != nil || id.RoomRole("vip:42") != "moderator" || id.RoomRole("show") != "host" || id.RoomRole("other") != "" {
+		t.Fatalf("verified %+v, %v", id, err)
+	}
+	if _, err := k.MintRooms("mo", nil, map[string]string{"r": "admin"}, time.Hour, now); err == nil {
+		t.Fatal("minted a room role admin")
+	}
+	exp := now.Add(time.Hour).Unix()
+	for _, rr := range []string{`{"r":"owner"}`, `{"":"host"}`} {
+		bad := forge(`{"alg":"HS256","typ":"JWT","kid":"a"}`, fmt.Sprintf(`{"sub":"mo","exp":%d,"room_roles":%s}`, exp, rr), secretA)
+		if _, err := k.Verify(bad, now); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("room_roles %s: %v, want invalid", rr, err)
+		}
+	}
+}

@@ -36,7 +36,8 @@ func (n *Node) DeleteMessage(ctx context.Context, req room.DeleteRequest) (room.
 		return err
 	}, func(ctx context.Context, owner string) error {
 		rep, err := n.call(ctx, owner, &cpb.Envelope{Body: &cpb.Envelope_ModerationDelete{ModerationDelete: &cpb.ModerationDelete{
-			Room: req.Room, Seq: req.Seq, Priority: req.Priority, By: req.By, Admin: req.Admin, Reason: req.Reason}}})
+			Room: req.Room, Seq: req.Seq, Priority: req.Priority, By: req.By, Admin: req.Admin, Reason: req.Reason,
+			ByRole: string(req.ByRole)}}})
 		if err != nil {
 			return err
 		}
@@ -51,7 +52,8 @@ func (n *Node) answerDelete(ctx context.Context, m *cpb.ModerationDelete) *cpb.E
 	if n.mod == nil {
 		return failure(room.ErrUnavailable)
 	}
-	d, err := n.mod.DeleteMessage(ctx, room.DeleteRequest{Room: m.Room, Seq: m.Seq, Priority: m.Priority, By: m.By, Admin: m.Admin, Reason: m.Reason})
+	d, err := n.mod.DeleteMessage(ctx, room.DeleteRequest{Room: m.Room, Seq: m.Seq, Priority: m.Priority, By: m.By, Admin: m.Admin, Reason: m.Reason,
+		ByRole: room.Role(m.ByRole)})
 	if err != nil {
 		return failure(err)
 	}
@@ -67,7 +69,7 @@ func (n *Node) Act(ctx context.Context, a room.Action) error {
 		return n.mod.Act(ctx, a)
 	}, func(ctx context.Context, owner string) error {
 		m := &cpb.ModerationAction{Room: a.Room, By: a.By, Admin: a.Admin, Kind: string(a.Kind), Target: a.Target,
-			DurationMs: a.Duration.Milliseconds(), Role: string(a.Role), Reason: a.Reason}
+			DurationMs: a.Duration.Milliseconds(), Role: string(a.Role), Reason: a.Reason, ByRole: string(a.ByRole)}
 		if a.Limit != nil {
 			m.Rate, m.Burst = a.Limit.Rate, int32(a.Limit.Burst)
 		}
@@ -81,7 +83,8 @@ func (n *Node) answerAct(ctx context.Context, m *cpb.ModerationAction) *cpb.Enve
 		return failure(room.ErrUnavailable)
 	}
 	a := room.Action{Room: m.Room, By: m.By, Admin: m.Admin, Kind: room.ActionKind(m.Kind), Target: m.Target,
-		Duration: time.Duration(m.DurationMs) * time.Millisecond, Role: room.Role(m.Role), Reason: m.Reason}
+		Duration: time.Duration(m.DurationMs) * time.Millisecond, Role: room.Role(m.Role), Reason: m.Reason,
+		ByRole: room.Role(m.ByRole)}
 	if a.Kind == room.ActSetLimit {
 		a.Limit = &room.Limit{Rate: m.Rate, Burst: int(m.Burst)}
 	}

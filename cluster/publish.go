@@ -13,12 +13,12 @@ import (
 // owner dedupes and classes it).
 func sendToWire(r room.SendRequest) *cpb.SendRequest {
 	return &cpb.SendRequest{Room: r.Room, From: r.From, Body: r.Body, Kind: r.Kind, Priority: r.Priority,
-		Privileged: r.Privileged, High: r.High, ClientMsgId: r.ClientMsgID, Roles: r.Roles}
+		Privileged: r.Privileged, High: r.High, ClientMsgId: r.ClientMsgID, Roles: r.Roles, TokenRole: string(r.TokenRole)}
 }
 
 func sendFromWire(s *cpb.SendRequest) room.SendRequest {
 	return room.SendRequest{Room: s.Room, From: s.From, Body: s.Body, Kind: s.Kind, Priority: s.Priority,
-		Privileged: s.Privileged, High: s.High, ClientMsgID: s.ClientMsgId, Roles: s.Roles}
+		Privileged: s.Privileged, High: s.High, ClientMsgID: s.ClientMsgId, Roles: s.Roles, TokenRole: room.Role(s.TokenRole)}
 }
 
 func acceptedToWire(a room.Accepted) *cpb.SendReply {

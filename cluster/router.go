@@ -128,7 +128,7 @@ func (n *Node) Join(ctx context.Context, req room.JoinRequest) (room.JoinInfo, e
 		info, err = n.rooms.Join(ctx, req)
 		return err
 	}, func(ctx context.Context, owner string) error {
-		rep, err := n.call(ctx, owner, &cpb.Envelope{Body: &cpb.Envelope_Join{Join: &cpb.JoinRequest{Room: req.Room, User: req.User}}})
+		rep, err := n.call(ctx, owner, &cpb.Envelope{Body: &cpb.Envelope_Join{Join: &cpb.JoinRequest{Room: req.Room, User: req.User, TokenRole: string(req.TokenRole)}}})
 		if err != nil {
 			return err
 		}
@@ -399,7 +399,7 @@ func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 		}
 		return nil
 	case *cpb.Envelope_Join:
-		info, err := n.rooms.Join(ctx, room.JoinRequest{Room: b.Join.Room, User: b.Join.User, Node: env.From})
+		info, err := n.rooms.Join(ctx, room.JoinRequest{Room: b.Join.Room, User: b.Join.User, Node: env.From, TokenRole: room.Role(b.Join.TokenRole)})
 		if err != nil {
 			return failure(err)
 		}

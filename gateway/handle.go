@@ -256,7 +256,8 @@ func (c *conn) join(id uint32, m *pb.Join) {
 	// On the connection's reader goroutine, which owns its lifetime: each
 	// request gets opTimeout.
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	info, err := c.g.d.Rooms.Join(ctx, room.JoinRequest{Room: roomID, User: c.ident.User, Node: c.g.d.Node})
+	info, err := c.g.d.Rooms.Join(ctx, room.JoinRequest{Room: roomID, User: c.ident.User, Node: c.g.d.Node,
+		TokenRole: room.Role(c.ident.RoomRole(roomID))})
 	cancel()
 	if err != nil {
 		fan.Unsubscribe(sub)

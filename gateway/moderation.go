@@ -45,7 +45,7 @@ func (c *conn) deleteMessage(mod Moderation, id uint32, m *pb.DeleteMessage) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	d, err := mod.DeleteMessage(ctx, room.DeleteRequest{Room: m.GetRoom(), Seq: m.GetSeq(), Priority: m.GetPriority(),
-		By: c.ident.User, Admin: c.ident.Has(auth.RoleAdmin), Reason: m.GetReason()})
+		By: c.ident.User, Admin: c.ident.Has(auth.RoleAdmin), Reason: m.GetReason(), ByRole: room.Role(c.ident.RoomRole(m.GetRoom()))})
 	cancel()
 	if err != nil {
 		c.failErr(id, err)
@@ -80,7 +80,8 @@ func (c *conn) moderateRoom(mod Moderation, id uint32, m *pb.ModerateRoom) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	err := mod.Act(ctx, room.Action{Room: m.GetRoom(), By: c.ident.User, Admin: c.ident.Has(auth.RoleAdmin), Kind: kind,
-		Target: m.GetUser(), Duration: time.Duration(m.GetDurationMs()) * time.Millisecond, Reason: m.GetReason()})
+		Target: m.GetUser(), Duration: time.Duration(m.GetDurationMs()) * time.Millisecond, Reason: m.GetReason(),
+		ByRole: room.Role(c.ident.RoomRole(m.GetRoom()))})
 	cancel()
 	if err != nil {
 		c.failErr(id, err)

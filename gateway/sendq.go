@@ -51,6 +51,7 @@ func (c *conn) queueSend(id uint32, m *pb.Send) {
 		Privileged:  c.ident.Has(auth.RoleAdmin) || c.ident.Has(auth.RoleSystem),
 		ClientMsgID: m.GetClientMsgId(),
 		Roles:       c.ident.Roles,
+		TokenRole:   room.Role(c.ident.RoomRole(roomID)),
 	}}
 	c.smu.Lock()
 	if len(c.sends.q) >= maxSendsInFlight {

@@ -64,7 +64,7 @@ func (c ClassConfig) withDefaults(roomRate float64) ClassConfig {
 func (s *Service) classOf(r *state, req SendRequest) pb.RoomMessage_Class {
 	c := &s.cfg.Classes
 	switch {
-	case r.roles[req.From] == RoleHost:
+	case r.roleLocked(req.From, req.TokenRole) == RoleHost:
 		return pb.RoomMessage_HIGH
 	case req.Kind != "" && slices.Contains(c.HighKinds, req.Kind) &&
 		(req.Privileged || slices.Contains(req.Roles, c.HighRole)):

@@ -187,7 +187,7 @@ func (s *Service) close(id, why string) error {
 	nodes := r.nodeList
 	r.perNode, r.nodeList, r.viewers = map[string]int{}, nil, 0
 	r.muted, r.banned, r.whitelist, r.limit, r.once = nil, nil, nil, nil, onceWindow{}
-	r.shadowed = nil
+	r.shadowed, r.tokenRoles = nil, nil
 	r.mu.Unlock()
 	if len(nodes) > 0 {
 		s.bc.Kick(id, "", pb.Kick_ROOM_CLOSED, nodes)

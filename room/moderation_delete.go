@@ -26,6 +26,8 @@ type DeleteRequest struct {
 	// any message at any time.
 	Admin  bool
 	Reason string
+	// ByRole is the caller's role in the room from its token, "" none.
+	ByRole Role
 }
 
 // Deleted describes a deletion.
@@ -66,7 +68,7 @@ func (s *Service) DeleteMessage(ctx context.Context, req DeleteRequest) (Deleted
 	if req.Priority {
 		head = r.pseq
 	}
-	role := r.roles[req.By]
+	role := r.roleLocked(req.By, req.ByRole)
 	r.mu.Unlock()
 	if req.Seq > head {
 		return Deleted{}, ErrMessageNotFound

@@ -73,6 +73,8 @@ type Action struct {
 	Role     Role          // grant
 	Limit    *Limit        // set_limit
 	Reason   string
+	// ByRole is the caller's role in the room from its token, "" none.
+	ByRole Role
 }
 
 // AuditEntry is one moderation action in a room's audit log.
@@ -194,7 +196,7 @@ func (s *Service) authorize(r *state, a Action) (string, error) {
 		return "admin", nil
 	}
 	r.mu.Lock()
-	mine, theirs := r.roles[a.By], r.roles[a.Target]
+	mine, theirs := r.roleLocked(a.By, a.ByRole), r.roleLocked(a.Target, "")
 	r.mu.Unlock()
 	switch {
 	case mine.rank() == 0:
@@ -211,7 +213,35 @@ func (s *Service) authorize(r *state, a Action) (string, error) {
 func (r *state) roleOf(user string) Role {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.roles[user]
+	return r.roleLocked(user, "")
+}
+
+// roleLocked is user's standing in the room: the higher of the role
+// granted through the admin API (stored), the role its token carried when
+// it joined here, and claimed (the role its token carries with the
+// request at hand, "" none). r.mu is held.
+func (r *state) roleLocked(user string, claimed Role) Role {
+	best := r.roles[user]
+	for _, x := range []Role{r.tokenRoles[user], claimed} {
+		if x.Valid() && x.rank() > best.rank() {
+			best = x
+		}
+	}
+	return best
+}
+
+// noteTokenRoleLocked remembers the role a joining viewer's token carries
+// (so it ranks as such when it is acted on); a join without one forgets
+// it. r.mu is held.
+func (r *state) noteTokenRoleLocked(user string, role Role) {
+	if !role.Valid() {
+		delete(r.tokenRoles, user)
+		return
+	}
+	if r.tokenRoles == nil {
+		r.tokenRoles = make(map[string]Role)
+	}
+	r.tokenRoles[user] = role
 }
 
 // audit writes one entry; a failure is logged and counted (the action

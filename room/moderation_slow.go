@@ -53,7 +53,7 @@ func (r *state) slowLocked(req SendRequest, now time.Time) (record bool, err err
 	if r.slow <= 0 || req.Privileged {
 		return false, nil
 	}
-	if _, ok := r.whitelist[req.From]; ok || r.roles[req.From].rank() > 0 {
+	if _, ok := r.whitelist[req.From]; ok || r.roleLocked(req.From, req.TokenRole).rank() > 0 {
 		return false, nil
 	}
 	if last, ok := r.lastSent[req.From]; ok {

@@ -134,8 +134,11 @@ type state struct {
 	shadowed  map[string]time.Time // shadow bans (moderation_shadow.go)
 	whitelist map[string]struct{}
 	roles     map[string]Role // hosts and moderators (moderation_roles.go)
-	slow      time.Duration   // slow mode interval, 0: off (moderation_slow.go)
-	lastSent  map[string]time.Time
+	// tokenRoles are roles the viewers' tokens carry for this room, as
+	// their joins told (moderation_roles.go); not stored.
+	tokenRoles map[string]Role
+	slow       time.Duration // slow mode interval, 0: off (moderation_slow.go)
+	lastSent   map[string]time.Time
 
 	stats      Stats
 	created    bool // made by CreateRoom (kept while RequireCreate)
@@ -338,6 +341,9 @@ type JoinRequest struct {
 	Room string
 	User string
 	Node string // node the viewer is connected to
+	// TokenRole is the user's role in the room from its token (the
+	// room_roles claim the gateway verified), "" none.
+	TokenRole Role
 }
 
 // JoinInfo is what a viewer needs to start reading a room.
@@ -368,6 +374,7 @@ func (s *Service) Join(ctx context.Context, req JoinRequest) (JoinInfo, error) {
 	if active(r.banned, req.User, now) {
 		return JoinInfo{}, ErrBanned
 	}
+	r.noteTokenRoleLocked(req.User, req.TokenRole)
 	r.perNode[req.Node]++
 	if r.perNode[req.Node] == 1 {
 		r.nodeList = append(slices.Clone(r.nodeList), req.Node)
@@ -443,6 +450,8 @@ type SendRequest struct {
 	Privileged bool
 	// Roles are the sender's token roles (traffic classes, classes.go).
 	Roles []string
+	// TokenRole is the sender's role in this room from its token, "" none.
+	TokenRole Role
 	// ClientMsgID is the client's id for the message, kept on resends
 	// (at most MaxClientMsgIDBytes); "" none. See dedupe.go. The admin
 	// publish API's idempotency key is one.

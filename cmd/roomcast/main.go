@@ -211,6 +211,8 @@ func token(args, environ []string, stdout, stderr io.Writer) error {
 	ttl := fs.Duration("ttl", time.Hour, "validity")
 	var roles multiFlag
 	fs.Var(&roles, "role", "role to grant (repeatable): admin, system")
+	var roomRoles multiFlag
+	fs.Var(&roomRoles, "room-role", "role in one room, ROOM=host or ROOM=moderator (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -228,7 +230,18 @@ func token(args, environ []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tok, err := keys.Mint(*user, roles, *ttl, time.Now())
+	var rooms map[string]string
+	for _, rr := range roomRoles {
+		room, role, ok := strings.Cut(rr, "=")
+		if !ok || room == "" {
+			return fmt.Errorf("-room-role %q: want ROOM=host or ROOM=moderator", rr)
+		}
+		if rooms == nil {
+			rooms = make(map[string]string)
+		}
+		rooms[room] = role
+	}
+	tok, err := keys.MintRooms(*user, roles, rooms, *ttl, time.Now())
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,19 @@ func TestTokenCommand(t *testing.T) {
 	if code := run([]string{"token"}, nil, &out, &errOut); code == 0 {
 		t.Fatal("token without -user succeeded")
 	}
+	out.Reset()
+	if code := run([]string{"token", "-user", "mo", "-room-role", "vip:42=moderator", "-room-role", "show=host"}, nil, &out, &errOut); code != 0 {
+		t.Fatalf("token with room roles: exit %d: %s", code, errOut.String())
+	}
+	id, err = keys.Verify(strings.TrimSpace(out.String()), time.Now())
+	if err != nil || id.RoomRole("vip:42") != "moderator" || id.RoomRole("show") != "host" {
+		t.Fatalf("room roles %+v, %v", id, err)
+	}
+	for _, bad := range []string{"vip:42=admin", "moderator"} {
+		if code := run([]string{"token", "-user", "mo", "-room-role", bad}, nil, &out, &errOut); code == 0 {
+			t.Fatalf("-room-role %s succeeded", bad)
+		}
+	}
 }
 
 func TestInvalidConfigNamesTheField(t *testing.T) {

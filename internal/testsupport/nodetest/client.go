@@ -35,6 +35,15 @@ func Token(user string, roles ...string) (string, error) {
 	return keys.Mint(user, roles, time.Hour, time.Now())
 }
 
+// RoomToken is Token with roles in given rooms (the room_roles claim:
+// room id -> host or moderator).
+func RoomToken(user string, rooms map[string]string, roles ...string) (string, error) {
+	if _, err := Token(user); err != nil {
+		return "", err
+	}
+	return keys.MintRooms(user, roles, rooms, time.Hour, time.Now())
+}
+
 // Viewer is an SDK client that records what it hands to the app: room
 // messages and missed counts per room, conversation messages per
 // conversation.
@@ -77,13 +86,16 @@ func Dial(t testing.TB, url, user string, roles ...string) *Viewer {
 
 // DialWith connects user (with roles) to url: tokens minted on every
 // (re)connect, backoff 20-300ms, requests bounded at 5s unless opt says
-// otherwise. The recording callbacks run first, then opt's own. The
+// otherwise; opt.TokenFunc, if set, replaces the minting (RoomToken). The
+// recording callbacks run first, then opt's own. The
 // client is closed at cleanup.
 func DialWith(t testing.TB, url, user string, opt client.Options, roles ...string) *Viewer {
 	t.Helper()
 	v := &Viewer{User: user, msgs: map[string][]*pb.RoomMessage{}, missed: map[string]uint64{}, convs: map[string][]*pb.ConvMessage{}}
 	opt.URL = url
-	opt.TokenFunc = func(context.Context) (string, error) { return Token(user, roles...) }
+	if opt.TokenFunc == nil {
+		opt.TokenFunc = func(context.Context) (string, error) { return Token(user, roles...) }
+	}
 	if opt.BackoffMin == 0 {
 		opt.BackoffMin, opt.BackoffMax = 20*time.Millisecond, 300*time.Millisecond
 	}
