@@ -95,6 +95,42 @@ func (s *suite) check() {
 	s.checkConvs("group", &s.groupLogs, readers)
 	s.checkRefusals()
 	s.checkTrolls()
+	s.checkShadow()
+}
+
+// checkShadow: the shadow-banned sender was acked like anyone and got its
+// own messages (each with the seq and msg_id it was acked with); no other
+// room client ever got one. (checkLive holds for the others as for any
+// message: the seqs they did not get were reported missed.)
+func (s *suite) checkShadow() {
+	t := s.t
+	acked := s.shadowLog.acks()
+	own := 0
+	for _, m := range s.shadow.Got(s.killed) {
+		if m.From != s.shadow.User {
+			continue
+		}
+		if id, ok := acked[m.Seq]; ok && id != m.MsgId {
+			t.Errorf("shadow-banned %s got its seq %d as msg_id %d, acked %d", s.shadow.User, m.Seq, m.MsgId, id)
+		}
+		own++
+	}
+	if len(acked) == 0 || own == 0 {
+		t.Errorf("shadow-banned %s: %d sends acked, %d of its own messages received", s.shadow.User, len(acked), own)
+	}
+	for _, v := range s.roomClients {
+		if v == s.shadow {
+			continue
+		}
+		for _, r := range s.rooms {
+			for _, m := range v.Got(r) {
+				if m.From == s.shadow.User {
+					t.Errorf("%s in %s got shadow-banned %s's message seq %d", v.User, r, m.From, m.Seq)
+				}
+			}
+		}
+	}
+	t.Logf("shadow-banned %s: %d sends acked, %d of its own messages received, none by anyone else", s.shadow.User, len(acked), own)
 }
 
 // checkLive: for each viewer and room, normal messages arrived in seq
@@ -150,7 +186,7 @@ func (s *suite) checkLive() {
 			missedTotal += v.Missed(r)
 		}
 	}
-	t.Logf("live rooms: viewers did not get %d messages (all evicted from rings while they were away) and were told they missed %d", lostTotal, missedTotal)
+	t.Logf("live rooms: viewers did not get %d messages (evicted from rings while they were away, or shown to their sender only) and were told they missed %d", lostTotal, missedTotal)
 	if s.lagger.Missed(s.paused) == 0 {
 		t.Error("the lagger missed nothing: the ring was never outrun")
 	}

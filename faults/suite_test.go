@@ -85,6 +85,11 @@ type suite struct {
 
 	trolls []*troll
 
+	// shadow is shadow-banned in the killed room and sends there;
+	// shadowLog has its acks (checkShadow).
+	shadow    *nodetest.Viewer
+	shadowLog *sendLog
+
 	mu       sync.Mutex
 	recovery []recoveryRecord
 	notes    []string
@@ -293,6 +298,8 @@ func (s *suite) offlineStore() *offline.RedisStore {
 //     offline;
 //   - one troll per node, muted in the paused room and banned from the
 //     killed one, trying to send and to join;
+//   - a user shadow-banned in the killed room sending there (5/s): acked
+//     like anyone, seen by itself only, missed by everyone else;
 //   - a user of n2 in the paused room who sends only while n2 is stopped.
 func (s *suite) setUp() {
 	t := s.t
@@ -324,6 +331,10 @@ func (s *suite) setUp() {
 		s.trolls = append(s.trolls, tl)
 	}
 	s.mustAdmin("PUT", "/api/v1/rooms/"+s.limited+"/limit", map[string]any{"rate": 20, "burst": 5})
+	su := s.user("n1", "shadowed", 0)
+	s.mustAdmin("POST", "/api/v1/rooms/"+s.killed+"/shadowbans", map[string]any{"user": su})
+	s.shadow, s.shadowLog = s.roomClient(su, client.Options{}), newSendLog()
+	s.join(s.shadow, s.killed)
 
 	// 1:1 streams between nodes, and the group.
 	for _, p := range [][2]string{{"n1", "n2"}, {"n2", "n3"}, {"n3", "n1"}} {
@@ -388,4 +399,5 @@ func (s *suite) setUp() {
 	for _, tl := range s.trolls {
 		s.tr.trollPump(tl, s.paused, s.killed)
 	}
+	s.tr.roomPump(s.shadow, s.killed, 200*time.Millisecond, false, s.shadowLog)
 }
