@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -54,6 +55,36 @@ func TestBrowserShadowBan(t *testing.T) {
 	for _, v := range []*tab{troll, bob} {
 		if msg := evalJS[string](v, `document.getElementById("error").textContent`); msg != "" {
 			t.Fatalf("a sender's page shows %q", msg)
+		}
+	}
+
+	// The JS SDK directly, in both encodings: the shadow-banned user's
+	// send resolves with a seq, and its "message" event brings that seq
+	// with the body, unmarked.
+	for _, enc := range []string{"json", "protobuf"} {
+		got := evalJS[string](troll, `(async () => {
+			const { RoomcastClient } = await import("/sdk/roomcast.js");
+			const tok = await (await fetch("/demo/token?user=troll")).json();
+			const c = new RoomcastClient({ url: "ws://" + location.host + "/ws", token: tok.token, encoding: "`+enc+`" });
+			await c.connect();
+			await c.join("sb");
+			const seen = new Promise((ok) => c.on("message", (r, m) => { if (m.body === "sdk `+enc+`") ok(m); }));
+			const sent = await c.send("sb", "sdk `+enc+`");
+			const m = await seen;
+			c.close();
+			return sent.seq + " " + m.seq + " " + m.from + " " + JSON.stringify(Object.keys(m).filter(k => /visible/i.test(k)));
+		})()`)
+		var sentSeq, gotSeq int
+		var from, marks string
+		if _, err := fmt.Sscan(got, &sentSeq, &gotSeq, &from, &marks); err != nil || sentSeq == 0 || sentSeq != gotSeq || from != "troll" || marks != "[]" {
+			t.Fatalf("JS SDK (%s): %q", enc, got)
+		}
+	}
+	say(bob, "after the sdk")
+	bob.waitJS("his message after the SDK sends", chatHas("after the sdk", "bob"))
+	for _, enc := range []string{"json", "protobuf"} {
+		if bob.evalBool(chatHas("sdk "+enc, "")) {
+			t.Fatalf("bob's page shows the shadow-banned SDK message (%s)", enc)
 		}
 	}
 
