@@ -45,6 +45,10 @@
 //     when the repair ends, a waiting delivery that opens a gap in either
 //     lane is repaired in turn, so a node that lost both lanes skips no
 //     priority message.
+//  8. A message marked visible_to one user (a shadow ban, the word
+//     filter's hold, the hook's shadow; hidden.go) is held like any other,
+//     unmarked, and read by that user's viewers only, in frames of their
+//     own; every other viewer's frames skip it and count it missed.
 //
 // Concurrency: all Service methods are safe for concurrent use. Start(ctx)
 // runs one goroutine per dispatcher shard, four gap repairers and the
