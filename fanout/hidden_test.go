@@ -160,3 +160,27 @@ func TestHiddenDeletionStaysHidden(t *testing.T) {
 		t.Fatal("ann got the body")
 	}
 }
+
+// TestHiddenMessageFromHistory: a node that fills a room from the room
+// store (a restart, a moved viewer) keeps the mark: the sender reads its
+// message, unmarked, and another viewer is told it missed it.
+func TestHiddenMessageFromHistory(t *testing.T) {
+	h := &slowHistory{release: make(chan struct{}), asked: make(chan struct{})}
+	close(h.release)
+	h.normal = []*pb.RoomMessage{msg(1, "a"), hiddenMsg(2, "troll", "kept-secret"), msg(3, "b")}
+	s, err := New(Deps{History: h}, Config{Shards: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	troll := &wireSession{fakeSession: fakeSession{user: "troll"}}
+	ann := &wireSession{fakeSession: fakeSession{user: "ann"}}
+	tsub, asub := s.Subscribe(troll, "r"), s.Subscribe(ann, "r")
+	s.Begin(tsub, 0, 0)
+	s.Begin(asub, 0, 0)
+	if res := wpull(t, s, tsub, troll, 0); len(res.Messages) != 3 || res.Messages[1].Body != "kept-secret" || res.Messages[1].VisibleTo != "" {
+		t.Fatalf("the sender read %v", res.Messages)
+	}
+	if res := wpull(t, s, asub, ann, 0); len(res.Messages) != 2 || res.Missed != 1 || ann.saw("kept-secret") {
+		t.Fatalf("another viewer read %v (missed %d)", res.Messages, res.Missed)
+	}
+}
