@@ -217,6 +217,7 @@ func (s *suite) checkSeqs() {
 		logs["normal "+r], logs["priority "+r] = s.normal[r], s.priority[r]
 	}
 	logs["stale "+s.paused] = s.staleLog
+	logs["shadow-banned "+s.killed] = s.shadowLog
 	for kind, cl := range map[string]*convLogs{"1:1": &s.directLogs, "group": &s.groupLogs} {
 		for conv, l := range cl.all() {
 			logs[kind+" "+conv] = l
@@ -242,6 +243,9 @@ func (s *suite) checkSeqs() {
 		}
 		for seq, id := range s.staleLog.acks() {
 			x.add(s.paused, false, seq, id, "acks of "+s.stale.User)
+		}
+		for seq, id := range s.shadowLog.acks() {
+			x.add(s.killed, false, seq, id, "acks of "+s.shadow.User)
 		}
 		for _, d := range x.twice {
 			t.Errorf("numbered twice: %s", d)
