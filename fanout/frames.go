@@ -103,18 +103,14 @@ type readFilter struct {
 	cap           *rateCap // nil: uncapped
 	viewer        string   // the user reading ("": anybody), hidden.go
 	shed, skipped int
-	// hidden: normal messages left out because another user alone may
-	// read them (counted in missed too). In the priority lane they are
-	// left out uncounted (priority misses are expiries only).
-	hidden int
 }
 
 func (f *readFilter) skip(priority bool, seq uint64, e entry) bool {
 	switch {
 	case e.only != "" && e.only != f.viewer:
-		if !priority {
-			f.hidden++
-		}
+		// Another user alone may read it: left out silently, not counted
+		// as missed, so nothing shown to the others marks where it was
+		// (docs/moderation.md). The viewer's cursor still moves past it.
 		return true
 	case priority:
 		return false
@@ -177,7 +173,7 @@ func (r *roomFeed) buildNotify(k frameKey, inlineBytes, lowWindow int, c *rateCa
 			nt.Complete = true
 			f.known, f.prioKnown = max(normal.Last, k.known), max(prio.Last, k.prioKnown)
 			nt.Messages = msgs
-			nt.Missed = normal.Missed + uint64(drop.shed+drop.skipped+drop.hidden)
+			nt.Missed = normal.Missed + uint64(drop.shed+drop.skipped)
 			f.missed = nt.Missed
 			f.classes, f.shed, f.skipped = classes, drop.shed, drop.skipped
 			nt.Seq, nt.Pseq = max(k.head, f.known), max(k.prioHead, f.prioKnown)
@@ -225,7 +221,7 @@ func (r *roomFeed) buildPull(k frameKey, id uint32, pullBytes, lowWindow int, c 
 		known:     normal.Last,
 		prioKnown: prio.Last,
 		more:      normal.More || prio.More,
-		missed:    normal.Missed + uint64(drop.shed+drop.skipped+drop.hidden),
+		missed:    normal.Missed + uint64(drop.shed+drop.skipped),
 		pmiss:     prio.Missed,
 		classes:   classes,
 		shed:      drop.shed,
