@@ -392,7 +392,7 @@ func (s *Service) release(r *roomFeed) {
 // backfill fills a new local room from History, then appends what was
 // delivered meanwhile.
 func (s *Service) backfill(r *roomFeed) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second) // Close ends it
 	normal, err := s.history.Tail(ctx, r.id, false, s.cfg.RingSize)
 	var prio []*pb.RoomMessage
 	if err == nil {
