@@ -24,7 +24,7 @@ func TestRedisKeysAreDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := newTransport(rdb, "t:", "n1", slog.New(slog.NewTextHandler(io.Discard, nil)), m,
+	tr := newTransport(context.Background(), rdb, "t:", "n1", slog.New(slog.NewTextHandler(io.Discard, nil)), m,
 		func(*cpb.Envelope) *cpb.Envelope { return nil })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
