@@ -85,13 +85,13 @@ type Gateway struct {
 	origins  []string
 	anyOrig  bool
 
-	core   *wsconn.Group // the connection core: framing, parking, writers, counters
+	core *wsconn.Group // the connection core: framing, parking, writers, counters
 	// ctx is the parent of the store and routing calls the gateway's own
 	// goroutines make (readers, senders, leaves); it ends when Close stops
 	// waiting for them, so a straggler's I/O does not outlive the gateway.
 	ctx    context.Context
 	cancel context.CancelFunc
-	clock  atomic.Int64  // coarse clock: core.Now() at the janitor's last round
+	clock  atomic.Int64 // coarse clock: core.Now() at the janitor's last round
 	nextID atomic.Uint64
 	conns  atomic.Int64
 	slots  atomic.Int64 // MaxConns slots taken: registered connections and handshakes in progress
