@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -346,6 +347,29 @@ func Load(path string, environ []string) (Config, error) {
 	return c.WithDefaults(), nil
 }
 
+// envSetting returns the YAML path of the setting the environment variable
+// name sets (ROOMCAST_FANOUT_RING_SIZE: fanout.ring_size), or name itself.
+func envSetting(t reflect.Type, prefix, name string) string {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if tag == "" || tag == "-" {
+			continue
+		}
+		p := prefix + tag
+		if f.Type.Kind() == reflect.Struct && f.Type != durationType {
+			if s := envSetting(f.Type, p+".", name); s != name {
+				return s
+			}
+			continue
+		}
+		if EnvPrefix+strings.ToUpper(strings.ReplaceAll(p, ".", "_")) == name {
+			return p
+		}
+	}
+	return name
+}
+
 // EnvPrefix starts every environment variable roomcast reads.
 const EnvPrefix = "ROOMCAST_"
 
@@ -366,6 +390,11 @@ func applyEnv(c *Config, environ []string) error {
 			OnSet:                 func(tag string, _ any, isDefault bool) { set = set || (tag == k && !isDefault) },
 		})
 		if err != nil {
+			var pe env.ParseError
+			if errors.As(err, &pe) {
+				return fmt.Errorf("config: environment variable %s (%s): cannot use %q: want %s",
+					k, envSetting(reflect.TypeOf(Config{}), "", k), v, want(pe.Type))
+			}
 			return fmt.Errorf("config: environment variable %s: %w", k, err)
 		}
 		if !set {

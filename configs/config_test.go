@@ -314,3 +314,23 @@ func TestParkAfterNeverAsDocumented(t *testing.T) {
 		t.Fatalf("park_after -1ns loaded as %v, want -1ns", c.Gateway.ParkAfter)
 	}
 }
+
+// TestEnvErrorsNameTheSetting: an environment variable of the wrong type
+// is refused with its name, the setting's YAML path and what it takes, not
+// the Go field and type.
+func TestEnvErrorsNameTheSetting(t *testing.T) {
+	for kv, want := range map[string]string{
+		"ROOMCAST_FANOUT_RING_SIZE=abc":              `ROOMCAST_FANOUT_RING_SIZE (fanout.ring_size): cannot use "abc": want an integer`,
+		"ROOMCAST_FANOUT_NOTIFY_MIN_INTERVAL=banana": `ROOMCAST_FANOUT_NOTIFY_MIN_INTERVAL (fanout.notify.min_interval): cannot use "banana": want a duration`,
+		"ROOMCAST_ROOM_RATE=fast":                    `ROOMCAST_ROOM_RATE (room.rate): cannot use "fast": want a number`,
+		"ROOMCAST_FANOUT_RINGSIZE=3":                 "unknown environment variable ROOMCAST_FANOUT_RINGSIZE",
+	} {
+		_, err := Load("", []string{kv})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want it to say %s", kv, err, want)
+		}
+		if err != nil && (strings.Contains(err.Error(), "RingSize") || strings.Contains(err.Error(), "time.Duration")) {
+			t.Errorf("%s: %v names the Go field or type", kv, err)
+		}
+	}
+}
