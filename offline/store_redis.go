@@ -204,22 +204,6 @@ func str(v any) string {
 	return s
 }
 
-// encodeEntry is the stored form of an entry (see scripts.go).
-func encodeEntry(e Entry) string {
-	var b strings.Builder
-	b.Grow(64 + len(e.From) + len(e.Kind) + len(e.ClientMsgID) + len(e.Body))
-	rec := "0"
-	if e.Recalled {
-		rec = "1"
-	}
-	fmt.Fprintf(&b, "%d,%d,%d,%s,%d,%d,%d,%d|", e.Seq, e.MsgID, e.TS, rec, e.RecallOf, len(e.From), len(e.Kind), len(e.ClientMsgID))
-	b.WriteString(e.From)
-	b.WriteString(e.Kind)
-	b.WriteString(e.ClientMsgID)
-	b.WriteString(e.Body)
-	return b.String()
-}
-
 var errBadEntry = fmt.Errorf("%w: malformed stored entry", ErrUnavailable)
 
 // decodeEntry parses the stored form.
