@@ -22,10 +22,7 @@ func (s *MemoryStore) Tombstone(_ context.Context, roomID string, term uint64, t
 	if err := s.fence(r, term); err != nil {
 		return false, err
 	}
-	l := r.log
-	if tomb.Priority {
-		l = r.plog
-	}
+	l := r.lane(tomb.Priority)
 	i, found := slices.BinarySearchFunc(l, tomb.Seq, bySeq)
 	if !found {
 		return false, nil
