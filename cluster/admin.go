@@ -71,16 +71,7 @@ func (n *Node) Top(k int) []room.Info {
 		}
 		all = append(all, part...)
 	})
-	sort.Slice(all, func(i, j int) bool {
-		if all[i].Viewers != all[j].Viewers {
-			return all[i].Viewers > all[j].Viewers
-		}
-		return all[i].ID < all[j].ID
-	})
-	if len(all) > k {
-		all = all[:k]
-	}
-	return all
+	return room.TopOf(all, k)
 }
 
 // Rooms returns every room id the cluster's owners hold.

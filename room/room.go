@@ -849,6 +849,12 @@ func (s *Service) Top(n int) []Info {
 		all = append(all, r.info(now))
 		r.mu.Unlock()
 	})
+	return TopOf(all, n)
+}
+
+// TopOf sorts rooms by viewers, most first (ties by id), and keeps the
+// first n: the order of Top, also for merging the tops of several nodes.
+func TopOf(all []Info, n int) []Info {
 	sort.Slice(all, func(i, j int) bool {
 		if all[i].Viewers != all[j].Viewers {
 			return all[i].Viewers > all[j].Viewers
