@@ -347,9 +347,10 @@ func Load(path string, environ []string) (Config, error) {
 	return c.WithDefaults(), nil
 }
 
-// envSetting returns the YAML path of the setting the environment variable
-// name sets (ROOMCAST_FANOUT_RING_SIZE: fanout.ring_size), or name itself.
-func envSetting(t reflect.Type, prefix, name string) string {
+// settingPaths lists the YAML paths of t's scalar settings (fanout.ring_size,
+// fanout.notify.min_interval, ...), prefixed by prefix.
+func settingPaths(t reflect.Type, prefix string) []string {
+	var out []string
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
@@ -358,12 +359,25 @@ func envSetting(t reflect.Type, prefix, name string) string {
 		}
 		p := prefix + tag
 		if f.Type.Kind() == reflect.Struct && f.Type != durationType {
-			if s := envSetting(f.Type, p+".", name); s != name {
-				return s
-			}
+			out = append(out, settingPaths(f.Type, p+".")...)
 			continue
 		}
-		if EnvPrefix+strings.ToUpper(strings.ReplaceAll(p, ".", "_")) == name {
+		out = append(out, p)
+	}
+	return out
+}
+
+// envName is the environment variable of a setting: its YAML path in upper
+// case, dots as underscores (fanout.ring_size: ROOMCAST_FANOUT_RING_SIZE).
+func envName(path string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(path, ".", "_"))
+}
+
+// envSetting returns the YAML path of the setting the environment variable
+// name sets, or name itself.
+func envSetting(name string) string {
+	for _, p := range settingPaths(reflect.TypeOf(Config{}), "") {
+		if envName(p) == name {
 			return p
 		}
 	}
@@ -393,7 +407,7 @@ func applyEnv(c *Config, environ []string) error {
 			var pe env.ParseError
 			if errors.As(err, &pe) {
 				return fmt.Errorf("config: environment variable %s (%s): cannot use %q: want %s",
-					k, envSetting(reflect.TypeOf(Config{}), "", k), v, want(pe.Type))
+					k, envSetting(k), v, want(pe.Type))
 			}
 			return fmt.Errorf("config: environment variable %s: %w", k, err)
 		}

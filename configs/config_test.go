@@ -26,7 +26,7 @@ func TestDocumentedFileIsTheDefaults(t *testing.T) {
 	}
 	// And it names every field.
 	data, _ := os.ReadFile("roomcast.yaml")
-	for _, path := range yamlPaths(reflect.TypeOf(Config{}), "") {
+	for _, path := range settingPaths(reflect.TypeOf(Config{}), "") {
 		key := path[strings.LastIndex(path, ".")+1:]
 		if !strings.Contains(string(data), key+":") {
 			t.Errorf("roomcast.yaml does not document %s", path)
@@ -34,29 +34,10 @@ func TestDocumentedFileIsTheDefaults(t *testing.T) {
 	}
 }
 
-// yamlPaths lists the dotted YAML path of every leaf setting.
-func yamlPaths(t reflect.Type, prefix string) []string {
-	var out []string
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if tag == "" || tag == "-" {
-			continue
-		}
-		p := prefix + tag
-		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
-			out = append(out, yamlPaths(f.Type, p+".")...)
-			continue
-		}
-		out = append(out, p)
-	}
-	return out
-}
-
 // TestEveryScalarSettingHasItsEnvVar checks that the environment name of a
 // setting is its YAML path in upper case, for every scalar setting.
 func TestEveryScalarSettingHasItsEnvVar(t *testing.T) {
-	for _, path := range yamlPaths(reflect.TypeOf(Config{}), "") {
+	for _, path := range settingPaths(reflect.TypeOf(Config{}), "") {
 		if path == "auth.previous" {
 			continue // a list of keys: YAML only
 		}
