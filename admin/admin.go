@@ -29,13 +29,8 @@ type Rooms interface {
 	// SetAttrs and GetAttrs change and read a room's attributes.
 	SetAttrs(ctx context.Context, roomID string, c room.AttrChange) (room.Attrs, error)
 	GetAttrs(roomID string) (room.Attrs, error)
-	Mute(roomID, user string, d time.Duration) error
-	Unmute(roomID, user string) error
-	Ban(roomID, user string, d time.Duration) error
-	Unban(roomID, user string) error
-	Kick(roomID, user string) error
-	Whitelist(roomID, user string, allow bool) error
-	SetLimit(roomID string, l *room.Limit) error
+	// The moderation changes (mute, ban, kick, whitelist, limit).
+	roomMutator
 	Info(id string) (room.Info, error)
 	Top(n int) []room.Info
 	// Rooms lists every room id (the targets of a notice to all rooms).

@@ -41,7 +41,7 @@ func (n *Node) WireAdmin(rooms LocalAdmin, stats LocalStats) { n.adm, n.stats = 
 func (n *Node) Info(id string) (room.Info, error) {
 	var inf room.Info
 	// The admin's Rooms.Info takes no ctx yet: bounded by two RPC timeouts.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*n.cfg.RPCTimeout)
+	ctx, cancel := context.WithTimeout(n.ctx, 2*n.cfg.RPCTimeout)
 	defer cancel()
 	err := n.route(ctx, "info", id, func() (err error) {
 		inf, err = n.adm.Info(id)
@@ -71,16 +71,7 @@ func (n *Node) Top(k int) []room.Info {
 		}
 		all = append(all, part...)
 	})
-	sort.Slice(all, func(i, j int) bool {
-		if all[i].Viewers != all[j].Viewers {
-			return all[i].Viewers > all[j].Viewers
-		}
-		return all[i].ID < all[j].ID
-	})
-	if len(all) > k {
-		all = all[:k]
-	}
-	return all
+	return room.TopOf(all, k)
 }
 
 // Rooms returns every room id the cluster's owners hold.
@@ -180,7 +171,7 @@ func (n *Node) everyNode(q *cpb.Query, fn func(local bool, rep *cpb.QueryReply))
 		go func(node placement.Node) {
 			defer wg.Done()
 			// A query goroutine of this call (it waits for them): one RPC timeout.
-			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.RPCTimeout)
+			ctx, cancel := context.WithTimeout(n.ctx, n.cfg.RPCTimeout)
 			defer cancel()
 			rep, err := n.call(ctx, node.ID, &cpb.Envelope{Body: &cpb.Envelope_Query{Query: q}})
 			if err != nil {

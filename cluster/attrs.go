@@ -21,7 +21,7 @@ func (n *Node) SetAttrs(ctx context.Context, roomID string, c room.AttrChange) (
 
 // GetAttrs returns a room's attributes from its owner.
 func (n *Node) GetAttrs(roomID string) (room.Attrs, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*n.cfg.RPCTimeout)
+	ctx, cancel := context.WithTimeout(n.ctx, 2*n.cfg.RPCTimeout)
 	defer cancel()
 	return n.attrs(ctx, &cpb.RoomAttrs{Room: roomID}, func() (room.Attrs, error) { return n.rooms.GetAttrs(roomID) })
 }

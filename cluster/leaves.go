@@ -81,7 +81,7 @@ func (n *Node) flushLeaves() {
 		return
 	}
 	// On the loop's goroutine, which owns its lifetime.
-	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.RPCTimeout)
+	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.RPCTimeout)
 	defer cancel()
 	byOwner := map[string]*cpb.LeaveBatch{}
 	for r, c := range p {

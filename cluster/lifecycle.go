@@ -24,7 +24,7 @@ func (n *Node) CloseRoom(roomID string) error {
 }
 
 func (n *Node) lifecycle(l *cpb.RoomLifecycle) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*n.cfg.RPCTimeout)
+	ctx, cancel := context.WithTimeout(n.ctx, 2*n.cfg.RPCTimeout)
 	defer cancel()
 	return n.route(ctx, "lifecycle", l.Room, func() error {
 		return n.applyLifecycle(l)

@@ -84,6 +84,12 @@ type Deps struct {
 // Node is one node's membership in the cluster: router, broadcaster,
 // receiver and hand-over.
 type Node struct {
+	// ctx is the parent of the node's own I/O: its goroutines' (loops,
+	// spawned publishes, outboxes, transport workers) and that of the
+	// methods whose API takes no ctx (admin, moderation, lifecycle). Close
+	// ends it once it stops waiting, or when its own ctx ends first.
+	ctx     context.Context
+	cancel  context.CancelFunc
 	cfg     Config
 	d       Deps
 	self    string
@@ -130,6 +136,7 @@ func New(d Deps, cfg Config) (*Node, error) {
 	cfg = cfg.WithDefaults()
 	n := &Node{cfg: cfg, d: d, self: d.Self.ID, log: d.Logger, outboxes: make(map[string]*outbox),
 		viewSig: make(chan struct{}, 1), stop: make(chan struct{})}
+	n.ctx, n.cancel = context.WithCancel(context.Background()) // the node's lifetime; see Node.ctx
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
 	}
@@ -138,7 +145,7 @@ func New(d Deps, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.metrics = m
-	n.t = newTransport(d.Redis, d.KeyPrefix, n.self, n.log, m, n.handle)
+	n.t = newTransport(n.ctx, d.Redis, d.KeyPrefix, n.self, n.log, m, n.handle)
 	return n, nil
 }
 
@@ -183,6 +190,9 @@ func (n *Node) Start(ctx context.Context) error {
 func (n *Node) Close(ctx context.Context) error {
 	var err error
 	n.closeOnce.Do(func() {
+		defer n.cancel()
+		// Past Close's deadline, the node's I/O still running stops.
+		defer context.AfterFunc(ctx, n.cancel)()
 		if !n.started.Load() {
 			return
 		}
@@ -372,7 +382,7 @@ func (n *Node) announceTo(owner string, counts map[string]int) {
 	}
 	// Called on the node's own goroutines (announce loop, hand-over loop,
 	// transport workers), which own their lifetime.
-	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.RPCTimeout)
+	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.RPCTimeout)
 	err := n.t.send(ctx, owner, &cpb.Envelope{Body: &cpb.Envelope_Announce{Announce: a}})
 	cancel()
 	if err != nil {
@@ -391,7 +401,7 @@ func (n *Node) requestAnnouncements(v placement.View) {
 			continue
 		}
 		// On the hand-over loop's goroutine, which owns its lifetime.
-		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.RPCTimeout)
+		ctx, cancel := context.WithTimeout(n.ctx, n.cfg.RPCTimeout)
 		err := n.t.send(ctx, o.ID, &cpb.Envelope{Body: &cpb.Envelope_AnnounceRequest{AnnounceRequest: &cpb.AnnounceRequest{}}})
 		cancel()
 		if err != nil {

@@ -32,7 +32,7 @@ func (n *Node) RoomsByNode() []room.NodeRooms {
 			defer wg.Done()
 			for nr.Attempts < 2 {
 				nr.Attempts++
-				ctx, cancel := context.WithTimeout(context.Background(), n.cfg.RPCTimeout)
+				ctx, cancel := context.WithTimeout(n.ctx, n.cfg.RPCTimeout)
 				rep, err := n.call(ctx, nr.Node, &cpb.Envelope{Body: &cpb.Envelope_Query{Query: query(cpb.Query_ROOMS, "", "", 0)}})
 				cancel()
 				nr.Err = err

@@ -94,7 +94,7 @@ func (o *outbox) flush() {
 func (o *outbox) publish(batch []*cpb.Delivery) {
 	env := &cpb.Envelope{Body: &cpb.Envelope_Deliveries{Deliveries: &cpb.Deliveries{Items: batch}}}
 	// On the outbox's own goroutine, which owns its lifetime.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(o.t.ctx, 5*time.Second)
 	defer cancel()
 	if err := o.t.send(ctx, o.node, env); err != nil {
 		o.m.outboxDrops.Add(float64(len(batch)))

@@ -58,7 +58,7 @@ func (b broadcaster) BroadcastCounts(perNode map[string][]room.RoomCount) {
 		}
 		env := &cpb.Envelope{Body: &cpb.Envelope_RoomCounts{RoomCounts: &cpb.RoomCounts{Items: items}}}
 		sent := n.spawn(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.RPCTimeout)
+			ctx, cancel := context.WithTimeout(n.ctx, n.cfg.RPCTimeout)
 			defer cancel()
 			if err := n.t.send(ctx, node, env); err != nil {
 				n.log.Debug("viewer counts not delivered", "node", node, "err", err)

@@ -102,7 +102,7 @@ func TestClusterOnRedisClusterSurvivesMasterFailover(t *testing.T) {
 	})
 
 	// Keep sending through the failover.
-	master, err := rc.MasterFor("t:{r:" + room + "}:m")
+	master, err := rc.MasterFor("t:{r:" + room + "}:meta")
 	if err != nil {
 		t.Fatal(err)
 	}

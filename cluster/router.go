@@ -231,7 +231,7 @@ func wholeRefusal(out []room.SendResult) error {
 // moderate routes one moderation operation to the room's owner.
 func (n *Node) moderate(roomID string, m *cpb.Moderate) error {
 	// The moderation API takes no ctx yet: bounded by two RPC timeouts.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*n.cfg.RPCTimeout)
+	ctx, cancel := context.WithTimeout(n.ctx, 2*n.cfg.RPCTimeout)
 	defer cancel()
 	m.Room = roomID
 	return n.route(ctx, "moderate", roomID, func() error {
@@ -351,7 +351,7 @@ func (b broadcaster) Kick(roomID, user string, reason pb.Kick_Reason, nodes []st
 		env := &cpb.Envelope{Body: &cpb.Envelope_Kick{Kick: &cpb.Kick{Room: roomID, User: user, Reason: int32(reason)}}}
 		sent := n.spawn(func() {
 			// A goroutine of the node's (spawn), which owns its lifetime.
-			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.RPCTimeout)
+			ctx, cancel := context.WithTimeout(n.ctx, n.cfg.RPCTimeout)
 			defer cancel()
 			if err := n.t.send(ctx, node, env); err != nil {
 				n.log.Warn("kick not delivered", "node", node, "room", roomID, "err", err)
@@ -367,7 +367,7 @@ func (b broadcaster) Kick(roomID, user string, reason pb.Kick_Reason, nodes []st
 func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 	// On a transport worker goroutine: a request carries no deadline of
 	// its sender's, so the RPC timeout bounds its work here.
-	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.RPCTimeout)
+	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.RPCTimeout)
 	defer cancel()
 	switch b := env.Body.(type) {
 	case *cpb.Envelope_Deliveries:

@@ -35,6 +35,7 @@ type handler func(env *cpb.Envelope) *cpb.Envelope
 
 // transport is one node's end of the Redis pub/sub mesh.
 type transport struct {
+	ctx     context.Context // the node's: the parent of the replies' sends
 	rdb     redis.UniversalClient
 	prefix  string
 	self    string
@@ -63,8 +64,8 @@ const (
 
 func nodeChannel(prefix, node string) string { return prefix + "node:{" + node + "}" }
 
-func newTransport(rdb redis.UniversalClient, prefix, self string, log *slog.Logger, m *metrics, h handler) *transport {
-	t := &transport{rdb: rdb, prefix: prefix, self: self, log: log, metrics: m, handle: h,
+func newTransport(ctx context.Context, rdb redis.UniversalClient, prefix, self string, log *slog.Logger, m *metrics, h handler) *transport {
+	t := &transport{ctx: ctx, rdb: rdb, prefix: prefix, self: self, log: log, metrics: m, handle: h,
 		pending: make(map[uint64]chan *cpb.Envelope), requestQ: make(chan *cpb.Envelope, queueLen)}
 	for i := 0; i < deliverWorkers; i++ {
 		t.deliverQ = append(t.deliverQ, make(chan *cpb.Envelope, queueLen))
@@ -173,7 +174,7 @@ func (t *transport) work(q <-chan *cpb.Envelope) {
 		}
 		reply.Id, reply.Reply = env.Id, true
 		// On a transport worker goroutine, which owns its lifetime.
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(t.ctx, 5*time.Second)
 		if err := t.send(ctx, env.From, reply); err != nil {
 			t.log.Debug("reply lost", "to", env.From, "err", err)
 		}

@@ -43,7 +43,7 @@ func (n *Node) Deliver(users []string, o *wire.Outbound) int {
 		env := &cpb.Envelope{Body: &cpb.Envelope_UserFrame{UserFrame: &cpb.UserFrame{Frame: bin, Users: us}}}
 		// offline.Deliverer takes no ctx (it must not block its caller): each
 		// publish is bounded by RPCTimeout.
-		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.RPCTimeout)
+		ctx, cancel := context.WithTimeout(n.ctx, n.cfg.RPCTimeout)
 		if err := n.t.send(ctx, node, env); err == nil {
 			total += len(us)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -346,6 +347,43 @@ func Load(path string, environ []string) (Config, error) {
 	return c.WithDefaults(), nil
 }
 
+// settingPaths lists the YAML paths of t's scalar settings (fanout.ring_size,
+// fanout.notify.min_interval, ...), prefixed by prefix.
+func settingPaths(t reflect.Type, prefix string) []string {
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if tag == "" || tag == "-" {
+			continue
+		}
+		p := prefix + tag
+		if f.Type.Kind() == reflect.Struct && f.Type != durationType {
+			out = append(out, settingPaths(f.Type, p+".")...)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// envName is the environment variable of a setting: its YAML path in upper
+// case, dots as underscores (fanout.ring_size: ROOMCAST_FANOUT_RING_SIZE).
+func envName(path string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(path, ".", "_"))
+}
+
+// envSetting returns the YAML path of the setting the environment variable
+// name sets, or name itself.
+func envSetting(name string) string {
+	for _, p := range settingPaths(reflect.TypeOf(Config{}), "") {
+		if envName(p) == name {
+			return p
+		}
+	}
+	return name
+}
+
 // EnvPrefix starts every environment variable roomcast reads.
 const EnvPrefix = "ROOMCAST_"
 
@@ -366,6 +404,11 @@ func applyEnv(c *Config, environ []string) error {
 			OnSet:                 func(tag string, _ any, isDefault bool) { set = set || (tag == k && !isDefault) },
 		})
 		if err != nil {
+			var pe env.ParseError
+			if errors.As(err, &pe) {
+				return fmt.Errorf("config: environment variable %s (%s): cannot use %q: want %s",
+					k, envSetting(k), v, want(pe.Type))
+			}
 			return fmt.Errorf("config: environment variable %s: %w", k, err)
 		}
 		if !set {

@@ -26,7 +26,7 @@ func TestDocumentedFileIsTheDefaults(t *testing.T) {
 	}
 	// And it names every field.
 	data, _ := os.ReadFile("roomcast.yaml")
-	for _, path := range yamlPaths(reflect.TypeOf(Config{}), "") {
+	for _, path := range settingPaths(reflect.TypeOf(Config{}), "") {
 		key := path[strings.LastIndex(path, ".")+1:]
 		if !strings.Contains(string(data), key+":") {
 			t.Errorf("roomcast.yaml does not document %s", path)
@@ -34,29 +34,10 @@ func TestDocumentedFileIsTheDefaults(t *testing.T) {
 	}
 }
 
-// yamlPaths lists the dotted YAML path of every leaf setting.
-func yamlPaths(t reflect.Type, prefix string) []string {
-	var out []string
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if tag == "" || tag == "-" {
-			continue
-		}
-		p := prefix + tag
-		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
-			out = append(out, yamlPaths(f.Type, p+".")...)
-			continue
-		}
-		out = append(out, p)
-	}
-	return out
-}
-
 // TestEveryScalarSettingHasItsEnvVar checks that the environment name of a
 // setting is its YAML path in upper case, for every scalar setting.
 func TestEveryScalarSettingHasItsEnvVar(t *testing.T) {
-	for _, path := range yamlPaths(reflect.TypeOf(Config{}), "") {
+	for _, path := range settingPaths(reflect.TypeOf(Config{}), "") {
 		if path == "auth.previous" {
 			continue // a list of keys: YAML only
 		}
@@ -312,5 +293,25 @@ func TestParkAfterNeverAsDocumented(t *testing.T) {
 	}
 	if c.Gateway.ParkAfter != -1 {
 		t.Fatalf("park_after -1ns loaded as %v, want -1ns", c.Gateway.ParkAfter)
+	}
+}
+
+// TestEnvErrorsNameTheSetting: an environment variable of the wrong type
+// is refused with its name, the setting's YAML path and what it takes, not
+// the Go field and type.
+func TestEnvErrorsNameTheSetting(t *testing.T) {
+	for kv, want := range map[string]string{
+		"ROOMCAST_FANOUT_RING_SIZE=abc":              `ROOMCAST_FANOUT_RING_SIZE (fanout.ring_size): cannot use "abc": want an integer`,
+		"ROOMCAST_FANOUT_NOTIFY_MIN_INTERVAL=banana": `ROOMCAST_FANOUT_NOTIFY_MIN_INTERVAL (fanout.notify.min_interval): cannot use "banana": want a duration`,
+		"ROOMCAST_ROOM_RATE=fast":                    `ROOMCAST_ROOM_RATE (room.rate): cannot use "fast": want a number`,
+		"ROOMCAST_FANOUT_RINGSIZE=3":                 "unknown environment variable ROOMCAST_FANOUT_RINGSIZE",
+	} {
+		_, err := Load("", []string{kv})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want it to say %s", kv, err, want)
+		}
+		if err != nil && (strings.Contains(err.Error(), "RingSize") || strings.Contains(err.Error(), "time.Duration")) {
+			t.Errorf("%s: %v names the Go field or type", kv, err)
+		}
 	}
 }

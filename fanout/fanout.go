@@ -89,8 +89,7 @@ type Service struct {
 	cancel  context.CancelFunc
 
 	startOnce sync.Once
-	stop      chan struct{}
-	wg        sync.WaitGroup
+	loops     loops.Group // the repairers, dispatcher shards and janitor
 }
 
 // repairQueue bounds the rooms waiting for a gap repair; a gap found while
@@ -223,7 +222,7 @@ func New(d Deps, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
-	s := &Service{cfg: cfg, history: d.History, log: d.Logger, pacer: d.Pacer, now: d.Now, stop: make(chan struct{})}
+	s := &Service{cfg: cfg, history: d.History, log: d.Logger, pacer: d.Pacer, now: d.Now}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -261,37 +260,22 @@ func (s *Service) Start(context.Context) error {
 func (s *Service) start() {
 	s.startOnce.Do(func() {
 		for range repairWorkers {
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				s.repairer(s.stop)
-			}()
+			s.loops.Go(s.repairer)
 		}
 		for _, sh := range s.shards {
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				sh.run(s.stop)
-			}()
+			s.loops.Go(sh.run)
 		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.janitor(s.stop)
-		}()
+		// The janitor forgets rooms whose last local viewer left
+		// RoomIdleTTL ago and expires old priority messages.
+		s.loops.Every(min(s.cfg.RoomIdleTTL/4, 10*time.Second), func(time.Time) { s.sweep(s.now()) })
 	})
 }
 
 // Close stops the goroutines Start started and waits for them, or until
 // ctx ends (then it returns ctx's error; they still stop).
 func (s *Service) Close(ctx context.Context) error {
-	select {
-	case <-s.stop:
-	default:
-		close(s.stop)
-		s.cancel()
-	}
-	return loops.Wait(ctx, &s.wg)
+	s.cancel() // ends a History read in progress
+	return s.loops.Close(ctx)
 }
 
 func (s *Service) roomShard(id string) *roomShard { return &s.rooms[shard.Index(id, numRoomShards)] }
@@ -398,7 +382,7 @@ func (s *Service) release(r *roomFeed) {
 // backfill fills a new local room from History, then appends what was
 // delivered meanwhile.
 func (s *Service) backfill(r *roomFeed) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second) // Close ends it
 	normal, err := s.history.Tail(ctx, r.id, false, s.cfg.RingSize)
 	var prio []*pb.RoomMessage
 	if err == nil {
@@ -733,22 +717,6 @@ func (s *Service) SetRingSize(roomID string, n int) error {
 
 // Viewers returns how many viewers (subscriptions) the node holds.
 func (s *Service) Viewers() int { return int(s.viewers.Load()) }
-
-// janitor forgets rooms whose last local viewer left RoomIdleTTL ago and
-// expires old priority messages.
-func (s *Service) janitor(stop <-chan struct{}) {
-	period := min(s.cfg.RoomIdleTTL/4, 10*time.Second)
-	t := time.NewTicker(period)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			s.sweep(s.now())
-		}
-	}
-}
 
 func (s *Service) sweep(now time.Time) (removed int) {
 	for i := range s.rooms {

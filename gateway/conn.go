@@ -128,7 +128,7 @@ func (c *conn) Kick(roomID string, reason pb.Kick_Reason) {
 		c.g.wg.Add(1)
 		go func() {
 			defer c.g.wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			ctx, cancel := context.WithTimeout(c.g.ctx, 5*time.Second)
 			defer cancel()
 			_ = c.g.d.Rooms.Leave(ctx, roomID, c.ident.User, c.g.d.Node)
 		}()
@@ -205,7 +205,7 @@ func (c *conn) Ended() {
 	c.rooms = nil
 	c.rmu.Unlock()
 	if len(rooms) > 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(c.g.ctx, 5*time.Second)
 		for _, r := range rooms {
 			if r.sub != nil {
 				c.g.d.Fanout.Unsubscribe(r.sub)

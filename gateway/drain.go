@@ -62,9 +62,6 @@ func drainDelay(window time.Duration, i, n int, u float64) time.Duration {
 	return time.Duration((float64(i) + u) * float64(window) / float64(n))
 }
 
-// Draining reports whether Drain was called.
-func (g *Gateway) Draining() bool { return g.draining.Load() }
-
 // refuseDraining answers a handshake that arrived while draining.
 func (g *Gateway) refuseDraining(w http.ResponseWriter) {
 	g.metrics.rejected.WithLabelValues(ReasonDrain).Inc()

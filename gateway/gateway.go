@@ -85,8 +85,13 @@ type Gateway struct {
 	origins  []string
 	anyOrig  bool
 
-	core   *wsconn.Group // the connection core: framing, parking, writers, counters
-	clock  atomic.Int64  // coarse clock: core.Now() at the janitor's last round
+	core *wsconn.Group // the connection core: framing, parking, writers, counters
+	// ctx is the parent of the store and routing calls the gateway's own
+	// goroutines make (readers, senders, leaves); it ends when Close stops
+	// waiting for them, so a straggler's I/O does not outlive the gateway.
+	ctx    context.Context
+	cancel context.CancelFunc
+	clock  atomic.Int64 // coarse clock: core.Now() at the janitor's last round
 	nextID atomic.Uint64
 	conns  atomic.Int64
 	slots  atomic.Int64 // MaxConns slots taken: registered connections and handshakes in progress
@@ -122,6 +127,9 @@ func New(d Deps, cfg Config) (*Gateway, error) {
 	}
 	cfg = cfg.WithDefaults()
 	g := &Gateway{cfg: cfg, d: d, log: d.Logger, stop: make(chan struct{})}
+	// The root of the gateway's own work: its lifetime is the gateway's
+	// (cancelled by Close), not any caller's.
+	g.ctx, g.cancel = context.WithCancel(context.Background())
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
@@ -497,11 +505,14 @@ func (g *Gateway) Close(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		// Force: break every connection so the readers return.
+		// Force: end the goroutines' I/O and break every connection so the
+		// readers return.
+		g.cancel()
 		g.each(func(c *conn) { c.ws.Kill() })
 		<-done
 		err = ctx.Err()
 	}
+	g.cancel()
 	if g.poller != nil {
 		g.poller.Close()
 	}

@@ -255,7 +255,7 @@ func (c *conn) join(id uint32, m *pb.Join) {
 	_ = fan.Cap(sub, int(m.GetMaxRate())) // validated above
 	// On the connection's reader goroutine, which owns its lifetime: each
 	// request gets opTimeout.
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	ctx, cancel := context.WithTimeout(c.g.ctx, opTimeout)
 	info, err := c.g.d.Rooms.Join(ctx, room.JoinRequest{Room: roomID, User: c.ident.User, Node: c.g.d.Node,
 		TokenRole: room.Role(c.ident.RoomRole(roomID))})
 	cancel()
@@ -279,7 +279,7 @@ func (c *conn) join(id uint32, m *pb.Join) {
 		fan.Unsubscribe(sub)
 		// Kick leaves only rooms fully joined: count this Join out.
 		// The reader goroutine owns its lifetime: opTimeout bounds the leave.
-		lctx, lcancel := context.WithTimeout(context.Background(), opTimeout)
+		lctx, lcancel := context.WithTimeout(c.g.ctx, opTimeout)
 		_ = c.g.d.Rooms.Leave(lctx, roomID, c.ident.User, c.g.d.Node)
 		lcancel()
 		c.failStatus(id, errcode.ForCode(pb.Error_UNAVAILABLE), "removed from the room while joining; join again")
@@ -320,7 +320,7 @@ func (c *conn) leave(id uint32, m *pb.Leave) {
 	}
 	c.g.d.Fanout.Unsubscribe(sub)
 	// The reader goroutine owns its lifetime: opTimeout bounds the leave.
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	ctx, cancel := context.WithTimeout(c.g.ctx, opTimeout)
 	_ = c.g.d.Rooms.Leave(ctx, roomID, c.ident.User, c.g.d.Node)
 	cancel()
 	c.reply(id, &pb.Frame{Body: &pb.Frame_Left{Left: &pb.Left{Room: roomID}}})

@@ -43,7 +43,7 @@ func (c *conn) deleteMessage(mod Moderation, id uint32, m *pb.DeleteMessage) {
 		c.fail(id, pb.Error_INVALID_ARGUMENT, "invalid room id")
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	ctx, cancel := context.WithTimeout(c.g.ctx, opTimeout)
 	d, err := mod.DeleteMessage(ctx, room.DeleteRequest{Room: m.GetRoom(), Seq: m.GetSeq(), Priority: m.GetPriority(),
 		By: c.ident.User, Admin: c.ident.Has(auth.RoleAdmin), Reason: m.GetReason(), ByRole: room.Role(c.ident.RoomRole(m.GetRoom()))})
 	cancel()
@@ -78,7 +78,7 @@ func (c *conn) moderateRoom(mod Moderation, id uint32, m *pb.ModerateRoom) {
 		c.fail(id, pb.Error_INVALID_ARGUMENT, "duration too long")
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	ctx, cancel := context.WithTimeout(c.g.ctx, opTimeout)
 	err := mod.Act(ctx, room.Action{Room: m.GetRoom(), By: c.ident.User, Admin: c.ident.Has(auth.RoleAdmin), Kind: kind,
 		Target: m.GetUser(), Duration: time.Duration(m.GetDurationMs()) * time.Millisecond, Reason: m.GetReason(),
 		ByRole: room.Role(c.ident.RoomRole(m.GetRoom()))})

@@ -94,7 +94,7 @@ func (c *conn) loggedIn() {
 	c.g.users.add(c)
 	c.indexed = true
 	// On the connection's reader goroutine, which owns its lifetime.
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	ctx, cancel := context.WithTimeout(c.g.ctx, opTimeout)
 	frames, err := off.Login(ctx, c.ident.User)
 	cancel()
 	if err != nil {
@@ -118,7 +118,7 @@ func (c *conn) offlineOp(id uint32, f *pb.Frame) bool {
 		return true
 	}
 	// On the connection's reader goroutine, which owns its lifetime.
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	ctx, cancel := context.WithTimeout(c.g.ctx, opTimeout)
 	res, err := off.Serve(ctx, c.ident.User, c.ident.Has(auth.RoleAdmin) || c.ident.Has(auth.RoleSystem), f)
 	cancel()
 	if err != nil {

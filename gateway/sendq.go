@@ -114,7 +114,7 @@ func (c *conn) runSends() {
 		}
 		// The connection's sender goroutine owns its lifetime: each batch
 		// gets opTimeout.
-		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		ctx, cancel := context.WithTimeout(c.g.ctx, opTimeout)
 		res := c.g.d.Rooms.SendMany(ctx, reqs)
 		cancel()
 		for i, qs := range batch {

@@ -1,6 +1,8 @@
 package offline
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -36,4 +38,21 @@ func FuzzListCursor(f *testing.F) {
 			t.Fatalf("%q -> %+v -> %+v %v", s, p, q, err)
 		}
 	})
+}
+
+// encodeEntry is the stored form of an entry, as the Lua scripts write
+// it (luaLib enc in scripts.go): the Go side only decodes.
+func encodeEntry(e Entry) string {
+	var b strings.Builder
+	b.Grow(64 + len(e.From) + len(e.Kind) + len(e.ClientMsgID) + len(e.Body))
+	rec := "0"
+	if e.Recalled {
+		rec = "1"
+	}
+	fmt.Fprintf(&b, "%d,%d,%d,%s,%d,%d,%d,%d|", e.Seq, e.MsgID, e.TS, rec, e.RecallOf, len(e.From), len(e.Kind), len(e.ClientMsgID))
+	b.WriteString(e.From)
+	b.WriteString(e.Kind)
+	b.WriteString(e.ClientMsgID)
+	b.WriteString(e.Body)
+	return b.String()
 }

@@ -122,13 +122,15 @@ local function sender_cursors(from, since, seq)
 end
 `
 
-// Conversation keys, in this order, for every conversation script:
+// Conversation keys, in this order, for every conversation script (their
+// suffixes are convKeys' constants, docs/redis-keys.md the table):
 // 1 meta (hash: seq, ts, floor, owner, name, created, jc, mver), 2 log
-// (zset), 3 received (hash user->seq), 4 read (hash), 5 member since
-// (hash user->seq), 6 member order (zset), 7 recalls (hash seq->recall
-// seq), 8 dedupe record (string; Append only), 9 own entries above the
-// read cursor (zset, score 0, members okey(user, seq)), 10 own counts
-// (hash user->number of own entries above the read cursor).
+// (zset), 3 recv (hash user->received seq), 4 read (hash user->read seq),
+// 5 members (hash user->since seq), 6 member-order (zset), 7 recalls (hash
+// seq->recall seq), 8 dedupe:<sender>|<client_msg_id> (string; Append
+// only), 9 own (zset of the own entries above the read cursor, score 0,
+// members okey(user, seq)), 10 own-count (hash user->number of own entries
+// above the read cursor).
 
 // ARGV: group, from, msgid, ts, kind, cmid, body, dedupe ttl ms, cutoff,
 // expire ms.
@@ -407,8 +409,8 @@ for _, u in ipairs(redis.call('ZRANGE', mz, 0, -1)) do out[#out + 1] = u end
 return out
 `)
 
-// User keys: 1 conversations (zset conv->ts), 2 unread (zset conv->ts),
-// 3 unread seqs (hash conv->seq), 4 groups (set).
+// User keys (userKeys): 1 direct (zset conv->ts), 2 unread (zset
+// conv->ts), 3 unread-seq (hash conv->seq), 4 groups (set).
 
 // ARGV: conv, ts, unread seq.
 var scriptIndexConv = redis.NewScript(`

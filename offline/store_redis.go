@@ -37,16 +37,41 @@ func NewRedisStore(rdb redis.UniversalClient, prefix string) (*RedisStore, error
 	return &RedisStore{rdb: rdb, prefix: prefix}, nil
 }
 
+// The suffixes of a conversation's keys, <prefix>{<conv>}:<suffix>, in the
+// order every conversation script takes them (scripts.go), and of a user's
+// keys, <prefix>{u:<user>}:<suffix>. Each is a row of docs/redis-keys.md
+// (TestRedisKeysAreDocumented checks it).
+const (
+	keyMeta        = "meta"         // hash: seq, ts, floor, group owner, name, created, jc, mver
+	keyLog         = "log"          // zset: the entries, score seq
+	keyReceived    = "recv"         // hash: member -> received cursor
+	keyRead        = "read"         // hash: member -> read cursor
+	keyMembers     = "members"      // hash: group member -> since seq
+	keyMemberOrder = "member-order" // zset: group members in join order
+	keyRecalls     = "recalls"      // hash: recalled seq -> recall entry seq
+	keyDedupe      = "dedupe:"      // string, + <sender>|<client_msg_id>: the first send
+	keyOwn         = "own"          // zset: own entries above the read cursor
+	keyOwnCount    = "own-count"    // hash: member -> own entries above the read cursor
+
+	keyDirect    = "direct"     // zset: the user's direct conversations by last activity
+	keyUnread    = "unread"     // zset: direct conversations with unread entries
+	keyUnreadSeq = "unread-seq" // hash: conv -> unread up to seq
+	keyGroups    = "groups"     // set: the user's groups
+)
+
 // convKeys are the keys of one conversation (see scripts.go), all in the
 // conversation's hash tag. dedupe is the (sender, client_msg_id) record.
 func (s *RedisStore) convKeys(conv, dedupe string) []string {
 	p := s.prefix + "{" + conv + "}:"
-	return []string{p + "m", p + "l", p + "rv", p + "rd", p + "mb", p + "mz", p + "rc", p + "i:" + dedupe, p + "ow", p + "on"}
+	return []string{p + keyMeta, p + keyLog, p + keyReceived, p + keyRead, p + keyMembers, p + keyMemberOrder,
+		p + keyRecalls, p + keyDedupe + dedupe, p + keyOwn, p + keyOwnCount}
 }
 
+// userKeys are the keys of one user, in the order the user scripts take
+// them (scripts.go).
 func (s *RedisStore) userKeys(user string) []string {
 	p := s.prefix + "{u:" + user + "}:"
-	return []string{p + "c", p + "u", p + "us", p + "g"}
+	return []string{p + keyDirect, p + keyUnread, p + keyUnreadSeq, p + keyGroups}
 }
 
 // scriptErrors translates the scripts' error replies.
@@ -177,22 +202,6 @@ func u64(v any) uint64 {
 func str(v any) string {
 	s, _ := v.(string)
 	return s
-}
-
-// encodeEntry is the stored form of an entry (see scripts.go).
-func encodeEntry(e Entry) string {
-	var b strings.Builder
-	b.Grow(64 + len(e.From) + len(e.Kind) + len(e.ClientMsgID) + len(e.Body))
-	rec := "0"
-	if e.Recalled {
-		rec = "1"
-	}
-	fmt.Fprintf(&b, "%d,%d,%d,%s,%d,%d,%d,%d|", e.Seq, e.MsgID, e.TS, rec, e.RecallOf, len(e.From), len(e.Kind), len(e.ClientMsgID))
-	b.WriteString(e.From)
-	b.WriteString(e.Kind)
-	b.WriteString(e.ClientMsgID)
-	b.WriteString(e.Body)
-	return b.String()
 }
 
 var errBadEntry = fmt.Errorf("%w: malformed stored entry", ErrUnavailable)

@@ -173,7 +173,7 @@ func TestRedisStoreKeysShareAHashTag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tag := regexp.MustCompile(`^tagged:\{(d:alice\|bob|g:g|u:alice|u:bob)\}:[a-z]+(:.*)?$`)
+	tag := regexp.MustCompile(`^tagged:\{(d:alice\|bob|g:g|u:alice|u:bob)\}:[a-z-]+(:.*)?$`)
 	tags := map[string]int{}
 	for _, k := range keys {
 		m := tag.FindStringSubmatch(k)

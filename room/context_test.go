@@ -7,71 +7,81 @@ import (
 	"time"
 
 	"github.com/roomcast/roomcast/internal/msgid"
-	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
 
-// stallingStore blocks every claim and write until the caller's context
-// ends, like a store that does not answer.
+// stallingStore blocks every Claim until its ctx ends.
 type stallingStore struct {
 	*MemoryStore
-	stall chan struct{} // closed: stall
-}
-
-func (s stallingStore) wait(ctx context.Context) error {
-	select {
-	case <-s.stall:
-		<-ctx.Done()
-		return ctx.Err()
-	default:
-		return nil
-	}
+	entered chan struct{}
 }
 
 func (s stallingStore) Claim(ctx context.Context, room string, term uint64) (Snapshot, error) {
-	if err := s.wait(ctx); err != nil {
-		return Snapshot{}, err
-	}
-	return s.MemoryStore.Claim(ctx, room, term)
+	s.entered <- struct{}{}
+	<-ctx.Done()
+	return Snapshot{}, ctx.Err()
 }
 
-func (s stallingStore) Append(ctx context.Context, room string, term uint64, msgs ...*pb.RoomMessage) error {
-	if err := s.wait(ctx); err != nil {
-		return err
-	}
-	return s.MemoryStore.Append(ctx, room, term, msgs...)
-}
-
-// TestCallersContextReachesTheStore: Join and SendMany give up when the
-// caller's ctx ends (well before opTimeout), answering ErrUnavailable.
-func TestCallersContextReachesTheStore(t *testing.T) {
-	store := stallingStore{MemoryStore: NewMemoryStore(StoreConfig{}), stall: make(chan struct{})}
+// TestCloseEndsStoreCallsWithoutACallersCtx: the moderation API takes no
+// ctx, so its store I/O runs under the service's; Close ends it at once
+// instead of letting it run to opTimeout.
+func TestCloseEndsStoreCallsWithoutACallersCtx(t *testing.T) {
 	ids, _ := msgid.New(1, nil)
-	s, err := New(Deps{Broadcaster: &recorder{}, IDs: ids, Store: store}, Config{})
+	st := stallingStore{MemoryStore: NewMemoryStore(StoreConfig{}), entered: make(chan struct{}, 1)}
+	s, err := New(Deps{Broadcaster: &recorder{}, IDs: ids, Store: st}, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Join(context.Background(), JoinRequest{Room: "held", User: "v", Node: "n1"}); err != nil {
+	if err := s.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	close(store.stall)
-	for name, call := range map[string]func(ctx context.Context) error{
-		"send (store write)": func(ctx context.Context) error {
-			return s.SendMany(ctx, []SendRequest{{Room: "held", From: "u", Body: "x"}})[0].Err
-		},
-		"join (store claim)": func(ctx context.Context) error {
-			_, err := s.Join(ctx, JoinRequest{Room: "new", User: "v", Node: "n1"})
-			return err
-		},
-	} {
-		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-		start := time.Now()
-		err := call(ctx)
-		cancel()
-		if took := time.Since(start); took > opTimeout/2 {
-			t.Errorf("%s: took %v: the caller's ctx did not reach the store", name, took)
-		}
-		if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("%s: err %v, want ErrUnavailable wrapping the deadline", name, err)
-		}
+	done := make(chan error, 1)
+	go func() { done <- s.Mute("lobby", "u", time.Minute) }()
+	<-st.entered
+	began := time.Now()
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
 	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrUnavailable) && !errors.Is(err, context.Canceled) {
+			t.Fatalf("Mute after Close: %v, want unavailable", err)
+		}
+		if d := time.Since(began); d > opTimeout/2 {
+			t.Fatalf("Mute returned %v after Close, want at once", d)
+		}
+	case <-time.After(opTimeout / 2):
+		t.Fatal("Mute still waiting on the store after Close")
+	}
+}
+
+// TestHookGetsTheSendersCtx: the before-send hook is asked under the
+// send's ctx, so a caller that gives up ends the hook call too.
+func TestHookGetsTheSendersCtx(t *testing.T) {
+	ids, _ := msgid.New(1, nil)
+	h := &ctxHook{got: make(chan context.Context, 1)}
+	s, err := New(Deps{Broadcaster: &recorder{}, IDs: ids, Hook: h}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Join(ctx, JoinRequest{Room: "lobby", User: "v", Node: "n1"}); err != nil {
+		t.Fatal(err)
+	}
+	type key struct{}
+	sctx := context.WithValue(ctx, key{}, "send")
+	if _, err := s.Send(sctx, SendRequest{Room: "lobby", From: "a", Body: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-h.got; got.Value(key{}) != "send" {
+		t.Fatal("the hook was not asked under the send's ctx")
+	}
+}
+
+type ctxHook struct{ got chan context.Context }
+
+func (h *ctxHook) Judge(ctx context.Context, room, from, body, kind string) (string, bool, bool) {
+	select {
+	case h.got <- ctx:
+	default:
+	}
+	return body, false, false
 }

@@ -16,9 +16,9 @@ import (
 // first messages up to its old cursor.
 
 // newEpoch draws and records a new epoch for a room starting over.
-func (s *Service) newEpoch(id string, term uint64) (uint64, error) {
+func (s *Service) newEpoch(ctx context.Context, id string, term uint64) (uint64, error) {
 	e := s.ids.Next()
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	if err := s.store.Moderate(ctx, id, term, Change{Kind: ChangeEpoch, Epoch: e}); err != nil {
 		return 0, s.storeErr(err)

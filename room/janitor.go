@@ -23,5 +23,10 @@ func (s *Service) Start(context.Context) error {
 	return nil
 }
 
-// Close stops the janitor and waits for it (or until ctx ends).
-func (s *Service) Close(ctx context.Context) error { return s.janitor.Close(ctx) }
+// Close stops the janitor and waits for it (or until ctx ends), then ends
+// the service's ctx: store I/O still running without a caller's ctx stops.
+func (s *Service) Close(ctx context.Context) error {
+	err := s.janitor.Close(ctx)
+	s.cancel()
+	return err
+}

@@ -119,7 +119,7 @@ func (s *Service) reopen(id string) (*state, error) {
 	if !owner {
 		return nil, ErrNotOwner
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	ctx, cancel := context.WithTimeout(s.ctx, opTimeout)
 	defer cancel()
 	if err := s.store.Moderate(ctx, id, term, Change{Kind: ChangeReopen}); err != nil {
 		return nil, s.storeErr(err)
@@ -134,7 +134,7 @@ func (s *Service) persist(r *state, c Change) error {
 		s.Forget(r.id)
 		return ErrNotOwner
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	ctx, cancel := context.WithTimeout(s.ctx, opTimeout)
 	defer cancel()
 	if err := s.store.Moderate(ctx, r.id, term, c); err != nil {
 		if errors.Is(err, ErrFenced) {
@@ -255,7 +255,7 @@ func (s *Service) expireStored(ids []string, now time.Time) {
 		if !owner {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		ctx, cancel := context.WithTimeout(s.ctx, opTimeout)
 		err := s.store.Moderate(ctx, id, term, Change{Kind: ChangeExpire, Until: now.Add(s.cfg.IdleTTL), TTL: s.cfg.IdleTTL})
 		cancel()
 		if err != nil {

@@ -101,8 +101,9 @@ func (s *Service) moderateLocked(r *state, c Change, then func(*state)) (forget 
 		return true, ErrNotOwner
 	}
 	// The moderation API takes no ctx yet (admin and cluster call it
-	// without one): the store write is bounded by opTimeout alone.
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	// without one): the store write is bounded by the service's ctx and
+	// opTimeout.
+	ctx, cancel := context.WithTimeout(s.ctx, opTimeout)
 	err = s.store.Moderate(ctx, r.id, term, c)
 	cancel()
 	switch {

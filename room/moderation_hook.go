@@ -20,8 +20,8 @@ type Hook interface {
 // privileged, all at once, before the room's lock is taken for the send.
 // The earlier checks are looked at under a short lock and run again, for
 // real, under the send's lock. verdicts (one per req, made if nil) takes
-// the answers; it returns verdicts.
-func (s *Service) hookAll(r *state, reqs []SendRequest, verdicts []filtered, now time.Time) []filtered {
+// the answers; it returns verdicts. ctx (the send's) bounds the calls.
+func (s *Service) hookAll(ctx context.Context, r *state, reqs []SendRequest, verdicts []filtered, now time.Time) []filtered {
 	if verdicts == nil {
 		verdicts = make([]filtered, len(reqs))
 		for i, req := range reqs {
@@ -46,7 +46,7 @@ func (s *Service) hookAll(r *state, reqs []SendRequest, verdicts []filtered, now
 	}
 	judge := func(i int) {
 		req := reqs[i]
-		body, blocked, shadow := s.hook.Judge(context.Background(), req.Room, req.From, verdicts[i].body, req.Kind)
+		body, blocked, shadow := s.hook.Judge(ctx, req.Room, req.From, verdicts[i].body, req.Kind)
 		verdicts[i].body, verdicts[i].hookBlocked, verdicts[i].hookShadow = body, blocked, shadow && !blocked
 	}
 	if len(ask) == 1 {

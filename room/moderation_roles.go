@@ -279,7 +279,7 @@ func (s *Service) Audit(ctx context.Context, roomID string, n int) ([]AuditEntry
 	out, err := s.store.Audit(ctx, roomID, n)
 	if err != nil {
 		s.metrics.storeErrors.Inc()
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	if out == nil {
 		out = []AuditEntry{}

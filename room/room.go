@@ -61,6 +61,8 @@ const numShards = 64
 
 // Service is the room service of one node.
 type Service struct {
+	ctx     context.Context // ended by Close; see New
+	cancel  context.CancelFunc
 	cfg     Config
 	bc      Broadcaster
 	store   Store
@@ -91,6 +93,10 @@ func New(d Deps, cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg.WithDefaults(), bc: d.Broadcaster, ids: d.IDs, store: d.Store, terms: d.Terms, log: d.Logger, now: d.Now,
 		hook: d.Hook, events: d.Events}
+	// The root of the store I/O of the operations whose API takes no ctx
+	// (moderation, lifecycle, Info) and of the janitor's: the service's
+	// lifetime, ended by Close.
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if s.store == nil {
 		s.store = NewMemoryStore(StoreConfig{})
 	}
@@ -244,9 +250,9 @@ const opTimeout = 5 * time.Second
 
 // lookup is lookupCtx for the operations whose API takes no ctx yet
 // (moderation, Info, viewer announcements, CreateRoom): their store claim
-// is bounded by opTimeout alone.
+// is bounded by the service's ctx (Close) and opTimeout.
 func (s *Service) lookup(id string, create bool) (*state, error) {
-	return s.lookupCtx(context.Background(), id, create)
+	return s.lookupCtx(s.ctx, id, create)
 }
 
 // lookupCtx returns the room, claiming it in the store (Store.Claim) when
@@ -271,8 +277,8 @@ func (s *Service) lookupCtx(ctx context.Context, id string, create bool) (*state
 	}
 	// Taking the room over raises its stored term: the old owner's writes
 	// are refused from now on, not only after our first write.
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
-	snap, err := s.store.Claim(ctx, id, term)
+	cctx, cancel := context.WithTimeout(ctx, opTimeout)
+	snap, err := s.store.Claim(cctx, id, term)
 	cancel()
 	if errors.Is(err, ErrFenced) {
 		s.metrics.fenced.Inc()
@@ -289,7 +295,7 @@ func (s *Service) lookupCtx(ctx context.Context, id string, create bool) (*state
 		return nil, ErrNotFound
 	}
 	if snap.Epoch == 0 && snap.Closed.IsZero() {
-		if snap.Epoch, err = s.newEpoch(id, term); err != nil {
+		if snap.Epoch, err = s.newEpoch(ctx, id, term); err != nil {
 			return nil, err
 		}
 	}
@@ -539,7 +545,7 @@ func (s *Service) sendRun(ctx context.Context, reqs []SendRequest, res []SendRes
 	verdicts := s.filterAll(reqs)
 	now := s.now()
 	if s.hook != nil {
-		verdicts = s.hookAll(r, reqs, verdicts, now)
+		verdicts = s.hookAll(ctx, r, reqs, verdicts, now)
 	}
 	r.mu.Lock()
 	var last *pendingAppend
@@ -872,6 +878,12 @@ func (s *Service) Top(n int) []Info {
 		all = append(all, r.info(now))
 		r.mu.Unlock()
 	})
+	return TopOf(all, n)
+}
+
+// TopOf sorts rooms by viewers, most first (ties by id), and keeps the
+// first n: the order of Top, also for merging the tops of several nodes.
+func TopOf(all []Info, n int) []Info {
 	sort.Slice(all, func(i, j int) bool {
 		if all[i].Viewers != all[j].Viewers {
 			return all[i].Viewers > all[j].Viewers

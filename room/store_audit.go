@@ -52,7 +52,7 @@ func (s *RedisStore) AppendAudit(ctx context.Context, roomID string, e AuditEntr
 	if err != nil {
 		return err
 	}
-	return translate("audit", auditScript.Run(ctx, s.rdb, s.keys(roomID, "audit"), b, s.cfg.KeepAudit).Err())
+	return translate("audit", auditScript.Run(ctx, s.rdb, s.keys(roomID, keyAudit), b, s.cfg.KeepAudit).Err())
 }
 
 // Audit implements Store.
@@ -61,7 +61,7 @@ func (s *RedisStore) Audit(ctx context.Context, roomID string, n int) ([]AuditEn
 	if n > 0 {
 		stop = int64(n) - 1
 	}
-	raw, err := s.rdb.LRange(ctx, s.keys(roomID, "audit")[0], 0, stop).Result()
+	raw, err := s.rdb.LRange(ctx, s.keys(roomID, keyAudit)[0], 0, stop).Result()
 	if err != nil {
 		return nil, translate("audit", err)
 	}

@@ -11,21 +11,28 @@ import (
 
 // Lifecycle in the Redis store. The meta hash gains created (1), close_at
 // and closed (unix ms) and idle_ms; a closed room keeps only its meta hash
-// {term, closed}, expiring when the tombstone ends; an idle room forgotten
-// by its owner has every key expire after room.idle_ttl unless a new
-// owner claims it first (Claim stops the expiry of an open room).
+// {term, closed}, expiring when the tombstone ends (every other key of the
+// room is deleted); an idle room forgotten by its owner has every key
+// expire after room.idle_ttl unless a new owner claims it first (Claim
+// stops the expiry of an open room).
 
-// lifecycleScript: KEYS meta, mod, log, plog; ARGV term, op, then per op:
+// lifecycleScript: KEYS lifecycleKeys (meta, moderation, log, priolog,
+// audit, dedupe, dedupe-order); ARGV term, op, then per op:
 // create: close_at ms (0: none), idle ms, limit ("rate burst" or "");
-// close: until ms, ttl ms; reopen: -; expire: ttl ms.
+// close: until ms, ttl ms; reopen: -; expire: ttl ms. The dedupe pair
+// always expires with its window (appendScript), so create and claim
+// leave it alone and expire only shortens it (LT: no key of a forgotten
+// room outlives room.idle_ttl); close and reopen delete it with the rest:
+// a new incarnation starts with no dedupe record pointing at the old
+// one's seqs.
 var lifecycleScript = redis.NewScript(fenceLua + `
 local op = ARGV[2]
 if op == 'create' then
   redis.call('HSET', KEYS[1], 'created', '1', 'close_at', ARGV[3], 'idle_ms', ARGV[4])
   if ARGV[5] == '' then redis.call('HDEL', KEYS[1], 'limit') else redis.call('HSET', KEYS[1], 'limit', ARGV[5]) end
-  for i = 1, 4 do redis.call('PERSIST', KEYS[i]) end
+  for i = 1, 5 do redis.call('PERSIST', KEYS[i]) end
 elseif op == 'close' or op == 'reopen' then
-  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+  redis.call('DEL', unpack(KEYS))
   redis.call('HSET', KEYS[1], 'term', ARGV[1])
   if op == 'close' then
     redis.call('HSET', KEYS[1], 'closed', ARGV[3])
@@ -39,7 +46,8 @@ elseif op == 'attrs' then
 elseif op == 'epoch' then
   redis.call('HSETNX', KEYS[1], 'epoch', ARGV[3])
 elseif op == 'expire' then
-  for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
+  for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
+  for i = 6, 7 do redis.call('PEXPIRE', KEYS[i], ARGV[3], 'LT') end
 end
 return 1
 `)
@@ -80,7 +88,7 @@ func (s *RedisStore) lifecycle(ctx context.Context, roomID string, term uint64, 
 			args = append(args, f)
 		}
 	}
-	err := lifecycleScript.Run(ctx, s.rdb, s.keys(roomID, "m", "mod", "log", "plog"), args...).Err()
+	err := lifecycleScript.Run(ctx, s.rdb, s.keys(roomID, lifecycleKeys...), args...).Err()
 	return translate("lifecycle", err)
 }
 

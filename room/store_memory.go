@@ -251,20 +251,13 @@ func (s *MemoryStore) Recent(_ context.Context, roomID string, priority bool, af
 	if r == nil {
 		return nil, nil
 	}
-	l := r.log
-	if priority {
-		l = r.plog
-	}
+	l := r.lane(priority)
 	i, _ := slices.BinarySearchFunc(l, after+1, bySeq)
 	l = l[i:]
 	if n > 0 && len(l) > n {
 		l = l[:n]
 	}
-	out := make([]*pb.RoomMessage, len(l))
-	for j, m := range l {
-		out[j] = proto.Clone(m).(*pb.RoomMessage)
-	}
-	return out, nil
+	return cloneAll(l), nil
 }
 
 // bySeq orders kept messages by seq, for binary searches.
@@ -278,18 +271,28 @@ func (s *MemoryStore) Tail(_ context.Context, roomID string, priority bool, n in
 	if r == nil {
 		return nil, nil
 	}
-	l := r.log
-	if priority {
-		l = r.plog
-	}
+	l := r.lane(priority)
 	if n > 0 && len(l) > n {
 		l = l[len(l)-n:]
 	}
+	return cloneAll(l), nil
+}
+
+// lane returns the kept messages of a lane, oldest first.
+func (r *memRoom) lane(priority bool) []*pb.RoomMessage {
+	if priority {
+		return r.plog
+	}
+	return r.log
+}
+
+// cloneAll copies kept messages for a caller, who may keep them.
+func cloneAll(l []*pb.RoomMessage) []*pb.RoomMessage {
 	out := make([]*pb.RoomMessage, len(l))
 	for j, m := range l {
 		out[j] = proto.Clone(m).(*pb.RoomMessage)
 	}
-	return out, nil
+	return out
 }
 
 // Forget drops everything kept for a room (an idle embedded room).

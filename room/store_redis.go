@@ -16,18 +16,8 @@ import (
 
 // RedisStore is the Store of cluster mode. Every key of a room shares the
 // hash tag {r:<room>}, so each write is one Lua script that Redis Cluster
-// can run on the room's slot:
-//
-//	<prefix>{r:<room>}:m     hash: term, seq, pseq, limit_rate, limit_burst,
-//	                         slow (ms)
-//	<prefix>{r:<room>}:log   zset: score seq, member the message (seq 0)
-//	<prefix>{r:<room>}:plog  zset: the same for the priority lane
-//	<prefix>{r:<room>}:mod   hash: m:<user> / b:<user> / s:<user> (shadow
-//	                         ban) -> until (unix ms, 0 no end); w:<user> -> 1;
-//	                         r:<user> -> role
-//	<prefix>{r:<room>}:audit list: the audit log, JSON entries, newest first
-//	<prefix>{r:<room>}:dd    hash: the Send dedupe window (appendScript)
-//	<prefix>{r:<room>}:ddq   list: its keys in the order recorded
+// can run on the room's slot. The keys (after <prefix>{r:<room>}:) are the
+// key* constants below; docs/redis-keys.md is their table.
 //
 // It is safe for concurrent use and starts no goroutines.
 type RedisStore struct {
@@ -37,6 +27,40 @@ type RedisStore struct {
 }
 
 var _ Store = (*RedisStore)(nil)
+
+// The suffixes of a room's keys, <prefix>{r:<room>}:<suffix>. Each is a row
+// of docs/redis-keys.md (TestRedisKeysAreDocumented checks it).
+const (
+	// keyMeta, hash: term, seq, pseq, limit, slow (ms) and the lifecycle
+	// and attribute fields (store_lifecycle.go).
+	keyMeta = "meta"
+	// keyLog and keyPrioLog, zsets: score seq, member the message (seq 0),
+	// of the normal and the priority lane.
+	keyLog     = "log"
+	keyPrioLog = "priolog"
+	// keyModeration, hash: m:<user> / b:<user> -> until (unix ms, 0 no
+	// end); w:<user> -> 1; r:<user> -> role.
+	keyModeration = "moderation"
+	// keyAudit, list: the audit log, JSON entries, newest first.
+	keyAudit = "audit"
+	// keyDedupe, hash: the Send dedupe window (appendScript);
+	// keyDedupeOrder, list: its keys in the order recorded.
+	keyDedupe      = "dedupe"
+	keyDedupeOrder = "dedupe-order"
+)
+
+// lifecycleKeys are the keys a room's lifecycle (claim, create, close,
+// reopen, expire) acts on, in the order its scripts take them: the first
+// five live as long as the room, the dedupe pair expires with its window.
+var lifecycleKeys = []string{keyMeta, keyModeration, keyLog, keyPrioLog, keyAudit, keyDedupe, keyDedupeOrder}
+
+// laneKey is the log key of a lane.
+func laneKey(priority bool) string {
+	if priority {
+		return keyPrioLog
+	}
+	return keyLog
+}
 
 // NewRedisStore returns a store over rdb; keys start with prefix.
 func NewRedisStore(rdb redis.UniversalClient, prefix string, cfg StoreConfig) *RedisStore {
@@ -62,14 +86,16 @@ if term > cur then redis.call('HSET', KEYS[1], 'term', ARGV[1]) end
 `
 
 // appendScript numbers and keeps a batch of messages, deduping those that
-// carry a key. KEYS meta, log, plog, dd, ddq; ARGV term, keep, keep
+// carry a key. KEYS meta, log, priolog, dedupe, dedupe-order; ARGV term,
+// keep, keep
 // priority, lanes (one byte per message: 0 normal, 1 priority), now (unix
 // ms), dedupe window (ms), dedupe keep, then per message its member, its
 // msg id and its dedupe key ("" none). It returns four strings per
 // message: seq, duplicate (0 or 1), and for a duplicate the first
 // acceptance's msg id and lane (1 priority).
 //
-// dd maps a key to "seq|msgid|lane|at"; ddq lists "at|key" oldest first.
+// dedupe maps a key to "seq|msgid|lane|at"; dedupe-order lists "at|key"
+// oldest first.
 // A key is forgotten when its window ends or when more than dedupe keep
 // were recorded after it; both keys expire with the window when the room
 // records no new key.
@@ -144,8 +170,8 @@ end
 return out
 `)
 
-// moderateScript: KEYS meta, mod; ARGV term, op, field, value.
-// op: set (HSET mod field value), del (HDEL mod field), limit (HSET meta
+// moderateScript: KEYS meta, moderation; ARGV term, op, field, value.
+// op: set (HSET moderation field value), del (HDEL moderation field), limit (HSET meta
 // limit fields; value "rate burst" or "" to clear), slow (HSET meta slow:
 // the slow mode interval in ms, "" to clear).
 var moderateScript = redis.NewScript(fenceLua + `
@@ -165,13 +191,14 @@ return 1
 
 // claimScript fences like a write, but only a room that exists, and
 // returns its state. An open room's keys stop expiring (see
-// store_lifecycle.go). KEYS meta, mod, log, plog; ARGV term. It returns
-// {meta, mod} as flat field/value lists.
+// store_lifecycle.go). KEYS lifecycleKeys (the first five stop
+// expiring); ARGV term. It returns {meta, moderation} as flat field/value
+// lists.
 var claimScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then
 ` + fenceLua + `
   if redis.call('HEXISTS', KEYS[1], 'closed') == 0 then
-    for i = 1, 4 do redis.call('PERSIST', KEYS[i]) end
+    for i = 1, 5 do redis.call('PERSIST', KEYS[i]) end
   end
 end
 return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
@@ -217,7 +244,7 @@ func (s *RedisStore) AppendOnce(ctx context.Context, roomID string, term uint64,
 	}
 	args[0], args[1], args[2], args[3] = term, s.cfg.Keep, s.cfg.KeepPriority, string(lanes)
 	args[4], args[5], args[6] = o.Now.UnixMilli(), max(o.Window.Milliseconds(), 1), max(o.Keep, 1)
-	out, err := appendScript.Run(ctx, s.rdb, s.keys(roomID, "m", "log", "plog", "dd", "ddq"), args...).StringSlice()
+	out, err := appendScript.Run(ctx, s.rdb, s.keys(roomID, keyMeta, keyLog, keyPrioLog, keyDedupe, keyDedupeOrder), args...).StringSlice()
 	if err != nil {
 		return nil, translate("append", err)
 	}
@@ -285,13 +312,13 @@ func (s *RedisStore) Moderate(ctx context.Context, roomID string, term uint64, c
 	default:
 		return fmt.Errorf("%w: unknown moderation change %d", ErrInvalid, c.Kind)
 	}
-	err := moderateScript.Run(ctx, s.rdb, s.keys(roomID, "m", "mod"), term, op, field, value).Err()
+	err := moderateScript.Run(ctx, s.rdb, s.keys(roomID, keyMeta, keyModeration), term, op, field, value).Err()
 	return translate("moderate", err)
 }
 
 // Load implements Store.
 func (s *RedisStore) Load(ctx context.Context, roomID string) (Snapshot, error) {
-	k := s.keys(roomID, "m", "mod")
+	k := s.keys(roomID, keyMeta, keyModeration)
 	pipe := s.rdb.Pipeline()
 	meta := pipe.HGetAll(ctx, k[0])
 	mod := pipe.HGetAll(ctx, k[1])
@@ -303,7 +330,7 @@ func (s *RedisStore) Load(ctx context.Context, roomID string) (Snapshot, error) 
 
 // Claim implements Store.
 func (s *RedisStore) Claim(ctx context.Context, roomID string, term uint64) (Snapshot, error) {
-	res, err := claimScript.Run(ctx, s.rdb, s.keys(roomID, "m", "mod", "log", "plog"), term).Slice()
+	res, err := claimScript.Run(ctx, s.rdb, s.keys(roomID, lifecycleKeys...), term).Slice()
 	if err != nil {
 		return Snapshot{}, translate("claim", err)
 	}
@@ -368,10 +395,7 @@ func snapshotOf(mv, modv map[string]string) Snapshot {
 
 // Recent implements Store.
 func (s *RedisStore) Recent(ctx context.Context, roomID string, priority bool, after uint64, n int) ([]*pb.RoomMessage, error) {
-	log := "log"
-	if priority {
-		log = "plog"
-	}
+	log := laneKey(priority)
 	by := &redis.ZRangeBy{Min: "(" + strconv.FormatUint(after, 10), Max: "+inf"}
 	if n > 0 {
 		by.Count = int64(n)
@@ -385,10 +409,7 @@ func (s *RedisStore) Recent(ctx context.Context, roomID string, priority bool, a
 
 // Tail implements Store.
 func (s *RedisStore) Tail(ctx context.Context, roomID string, priority bool, n int) ([]*pb.RoomMessage, error) {
-	log := "log"
-	if priority {
-		log = "plog"
-	}
+	log := laneKey(priority)
 	start := int64(0)
 	if n > 0 {
 		start = -int64(n)

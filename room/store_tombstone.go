@@ -22,10 +22,7 @@ func (s *MemoryStore) Tombstone(_ context.Context, roomID string, term uint64, t
 	if err := s.fence(r, term); err != nil {
 		return false, err
 	}
-	l := r.log
-	if tomb.Priority {
-		l = r.plog
-	}
+	l := r.lane(tomb.Priority)
 	i, found := slices.BinarySearchFunc(l, tomb.Seq, bySeq)
 	if !found {
 		return false, nil
@@ -34,8 +31,8 @@ func (s *MemoryStore) Tombstone(_ context.Context, roomID string, term uint64, t
 	return true, nil
 }
 
-// tombstoneScript replaces the member scored seq. KEYS meta, log; ARGV
-// term, seq, the tombstone member. It returns 1 when the seq was kept.
+// tombstoneScript replaces the member scored seq. KEYS meta, the lane's
+// log; ARGV term, seq, the tombstone member. It returns 1 when the seq was kept.
 var tombstoneScript = redis.NewScript(fenceLua + `
 local old = redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[2], ARGV[2])
 if #old == 0 then return 0 end
@@ -46,10 +43,7 @@ return 1
 
 // Tombstone implements Store.
 func (s *RedisStore) Tombstone(ctx context.Context, roomID string, term uint64, tomb *pb.RoomMessage) (bool, error) {
-	log := "log"
-	if tomb.Priority {
-		log = "plog"
-	}
+	log := laneKey(tomb.Priority)
 	m := proto.Clone(tomb).(*pb.RoomMessage)
 	seq := m.Seq
 	m.Seq = 0 // the seq is the score, not part of the member
@@ -57,7 +51,7 @@ func (s *RedisStore) Tombstone(ctx context.Context, roomID string, term uint64, 
 	if err != nil {
 		return false, err
 	}
-	n, err := tombstoneScript.Run(ctx, s.rdb, s.keys(roomID, "m", log), term, seq, member).Int()
+	n, err := tombstoneScript.Run(ctx, s.rdb, s.keys(roomID, keyMeta, log), term, seq, member).Int()
 	if err != nil {
 		return false, translate("tombstone", err)
 	}

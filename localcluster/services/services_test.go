@@ -77,7 +77,7 @@ func TestRedisClusterStartsAndFailsOver(t *testing.T) {
 	if ms := c.Masters(); len(ms) != 3 {
 		t.Fatalf("%d masters, want 3", len(ms))
 	}
-	m, err := c.MasterFor("{r:lobby}:m")
+	m, err := c.MasterFor("{r:lobby}:meta")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestRedisClusterStartsAndFailsOver(t *testing.T) {
 	if err := c.WaitFailover(3, 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	m2, err := c.MasterFor("{r:lobby}:m")
+	m2, err := c.MasterFor("{r:lobby}:meta")
 	if err != nil || m2 == m {
 		t.Fatalf("after failover the slot is served by %v (%v), want the promoted replica", m2, err)
 	}
