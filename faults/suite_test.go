@@ -46,7 +46,7 @@ type suite struct {
 	// rc, when set, is the Redis Cluster the nodes use instead of
 	// env.Redis (rediscluster_test.go).
 	rc *testenv.RedisCluster
-	zk   *zk.Conn      // the suite's own session, to read who is registered
+	zk *zk.Conn // the suite's own session, to read who is registered
 	// zkProxy is n3's link to ZooKeeper, which the suite cuts.
 	zkProxy *nodetest.Proxy
 	started map[string]time.Time // node -> when its current process started
