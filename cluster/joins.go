@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	cpb "github.com/roomcast/roomcast/proto/clusterpb"
@@ -53,7 +54,29 @@ type joinResult struct {
 
 // joinRemote joins req at owner through the owner's batch.
 func (n *Node) joinRemote(ctx context.Context, owner string, req *cpb.JoinRequest) (room.JoinInfo, error) {
-	b := &n.joins
+	return n.joins.join(ctx, owner, req, func(ctx context.Context, batch []*joinWaiter) ([]joinResult, error) {
+		// The batch answers other viewers too: the caller's cancellation
+		// must not cut it short; the RPC timeout bounds it.
+		rctx, cancel := n.rpcCtx(context.WithoutCancel(ctx))
+		defer cancel()
+		res, err := n.joinBatch(rctx, owner, batch)
+		result := "ok"
+		if err != nil {
+			result = "error"
+		}
+		n.metrics.rpcs.WithLabelValues("join_batch", result).Inc()
+		return res, err
+	})
+}
+
+// sendBatch sends one batch of joins to their owner and returns one
+// result per waiter, or an error that answers them all.
+type sendBatch func(ctx context.Context, batch []*joinWaiter) ([]joinResult, error)
+
+// join queues req for owner and waits for its answer; the caller that
+// finds the owner idle, or is handed the turn, sends the next batch with
+// send.
+func (b *joinBatcher) join(ctx context.Context, owner string, req *cpb.JoinRequest, send sendBatch) (room.JoinInfo, error) {
 	w := &joinWaiter{req: req, done: make(chan joinResult, 1)}
 	b.mu.Lock()
 	if b.owners == nil {
@@ -72,7 +95,7 @@ func (n *Node) joinRemote(ctx context.Context, owner string, req *cpb.JoinReques
 	b.mu.Unlock()
 	for {
 		if lead {
-			n.sendJoins(ctx, owner, q)
+			b.sendNext(ctx, q, send)
 			lead = false
 		}
 		select {
@@ -85,9 +108,9 @@ func (n *Node) joinRemote(ctx context.Context, owner string, req *cpb.JoinReques
 		case <-ctx.Done():
 			b.mu.Lock()
 			if !w.lead {
-				if i := indexOf(q.pending, w); i >= 0 {
+				if i := slices.Index(q.pending, w); i >= 0 {
 					// Not sent yet: give up the place.
-					q.pending = append(q.pending[:i], q.pending[i+1:]...)
+					q.pending = slices.Delete(q.pending, i, i+1)
 					b.mu.Unlock()
 					return room.JoinInfo{}, fmt.Errorf("%w: %s (waiting for the join batch): %w", ErrTimeout, owner, ctx.Err())
 				}
@@ -106,36 +129,20 @@ func (n *Node) joinRemote(ctx context.Context, owner string, req *cpb.JoinReques
 	}
 }
 
-func indexOf(ws []*joinWaiter, w *joinWaiter) int {
-	for i, x := range ws {
-		if x == w {
-			return i
-		}
-	}
-	return -1
-}
-
-// sendJoins takes up to maxJoinBatch waiting joins for owner, sends them
-// as one JoinBatch, answers each, and hands the owner's next batch to the
-// first join still waiting (or marks the owner idle).
-func (n *Node) sendJoins(ctx context.Context, owner string, q *ownerJoins) {
-	b := &n.joins
+// sendNext takes up to maxJoinBatch waiting joins of q, sends them,
+// answers each, and hands q's next batch to the first join still waiting
+// (or marks q idle).
+func (b *joinBatcher) sendNext(ctx context.Context, q *ownerJoins, send sendBatch) {
 	b.mu.Lock()
 	k := min(len(q.pending), maxJoinBatch)
 	batch := q.pending[:k:k]
-	q.pending = q.pending[k:]
+	q.pending = slices.Clone(q.pending[k:])
 	b.mu.Unlock()
 
-	// The batch answers other viewers too: the caller's cancellation must
-	// not cut it short; the RPC timeout bounds it.
-	rctx, cancel := n.rpcCtx(context.WithoutCancel(ctx))
-	res, err := n.joinBatch(rctx, owner, batch)
-	cancel()
-	result := "ok"
-	if err != nil {
-		result = "error"
+	res, err := send(ctx, batch)
+	if err == nil && len(res) != len(batch) {
+		err = fmt.Errorf("%w: join batch of %d answered with %d", ErrTimeout, len(batch), len(res))
 	}
-	n.metrics.rpcs.WithLabelValues("join_batch", result).Inc()
 	for i, w := range batch {
 		if err != nil {
 			w.done <- joinResult{err: err}
