@@ -11,21 +11,25 @@ import (
 )
 
 // Joins of viewers whose room another node owns go to the owner in
-// batches, one JoinBatch in flight per owner at a time (group commit): the
-// first join to an idle owner goes at once; joins that come while a batch
-// is in flight wait for it and go together as the next one, at most
-// maxJoinBatch per request. So the round of a batch is one round trip, a
-// quiet node adds no latency, and 100k viewers joining at once cost each
-// owner about one request per round trip per node instead of one per
-// viewer: no request queue overflows. The owner admits each item on its
+// batches, at most maxJoinsInFlight JoinBatches in flight per owner at a
+// time (group commit): a join that finds a free slot goes at once; joins
+// that come while every slot is taken wait and go together in the next
+// batch, at most maxJoinBatch per request. So the round of a batch is one
+// round trip, a quiet node adds no latency, and 100k viewers joining at
+// once cost each owner a few requests per round trip per node instead of
+// one per viewer: no request queue overflows. The owner admits each item on its
 // own (ban, closed room, require_create: the part that must answer the
 // viewer) and counts it before it replies, so its count is exact when the
 // last viewer has its Joined. No goroutine is started: the caller that
 // finds its owner idle sends the batch, then hands the next batch to one
 // of the joins waiting for it.
 
-// maxJoinBatch bounds one JoinBatch (and its reply).
-const maxJoinBatch = 1024
+// maxJoinBatch bounds one JoinBatch (and its reply); maxJoinsInFlight
+// bounds the batches going to one owner from this node at a time.
+const (
+	maxJoinBatch     = 1024
+	maxJoinsInFlight = 4
+)
 
 // joinBatcher is the joins waiting per owner.
 type joinBatcher struct {
@@ -34,8 +38,8 @@ type joinBatcher struct {
 }
 
 type ownerJoins struct {
-	busy    bool // a batch is in flight, or its sender is about to take one
-	pending []*joinWaiter
+	inFlight int // batches going, or about to (their senders hold the turn)
+	pending  []*joinWaiter
 }
 
 type joinWaiter struct {
@@ -73,9 +77,12 @@ func (n *Node) joinRemote(ctx context.Context, owner string, req *cpb.JoinReques
 // result per waiter, or an error that answers them all.
 type sendBatch func(ctx context.Context, batch []*joinWaiter) ([]joinResult, error)
 
-// join queues req for owner and waits for its answer; the caller that
-// finds the owner idle, or is handed the turn, sends the next batch with
-// send.
+// join queues req for owner and waits for its answer. A caller that
+// finds fewer than maxJoinsInFlight batches going to owner sends one
+// itself (its join first, then the oldest waiting ones); so does a
+// waiting join handed the turn by a batch that finished while others
+// wait (it is taken out of the queue when handed the turn, so no other
+// batch can carry it).
 func (b *joinBatcher) join(ctx context.Context, owner string, req *cpb.JoinRequest, send sendBatch) (room.JoinInfo, error) {
 	w := &joinWaiter{req: req, done: make(chan joinResult, 1)}
 	b.mu.Lock()
@@ -87,15 +94,17 @@ func (b *joinBatcher) join(ctx context.Context, owner string, req *cpb.JoinReque
 		q = &ownerJoins{}
 		b.owners[owner] = q
 	}
-	q.pending = append(q.pending, w)
-	lead := !q.busy
+	lead := q.inFlight < maxJoinsInFlight
 	if lead {
-		q.busy, w.lead = true, true
+		q.inFlight++
+		w.lead = true
+	} else {
+		q.pending = append(q.pending, w)
 	}
 	b.mu.Unlock()
 	for {
 		if lead {
-			b.sendNext(ctx, q, send)
+			b.sendNext(ctx, q, w, send)
 			lead = false
 		}
 		select {
@@ -116,8 +125,8 @@ func (b *joinBatcher) join(ctx context.Context, owner string, req *cpb.JoinReque
 				}
 			}
 			b.mu.Unlock()
-			// In flight (bounded by the RPC timeout), or this waiter
-			// must send the next batch: wait for it.
+			// In flight (bounded by the RPC timeout), or this waiter was
+			// handed the turn and must send its batch: wait for it.
 			r := <-w.done
 			if r.lead {
 				lead = true
@@ -129,13 +138,13 @@ func (b *joinBatcher) join(ctx context.Context, owner string, req *cpb.JoinReque
 	}
 }
 
-// sendNext takes up to maxJoinBatch waiting joins of q, sends them,
-// answers each, and hands q's next batch to the first join still waiting
-// (or marks q idle).
-func (b *joinBatcher) sendNext(ctx context.Context, q *ownerJoins, send sendBatch) {
+// sendNext sends self's join and up to maxJoinBatch-1 of the oldest
+// waiting ones of q, answers each, and hands the turn to the oldest join
+// still waiting (or gives up q's slot).
+func (b *joinBatcher) sendNext(ctx context.Context, q *ownerJoins, self *joinWaiter, send sendBatch) {
 	b.mu.Lock()
-	k := min(len(q.pending), maxJoinBatch)
-	batch := q.pending[:k:k]
+	k := min(len(q.pending), maxJoinBatch-1)
+	batch := append([]*joinWaiter{self}, q.pending[:k]...)
 	q.pending = slices.Clone(q.pending[k:])
 	b.mu.Unlock()
 
@@ -153,9 +162,10 @@ func (b *joinBatcher) sendNext(ctx context.Context, q *ownerJoins, send sendBatc
 
 	b.mu.Lock()
 	if len(q.pending) == 0 {
-		q.busy = false
+		q.inFlight--
 	} else {
 		next := q.pending[0]
+		q.pending = q.pending[1:]
 		next.lead = true
 		next.done <- joinResult{lead: true}
 	}

@@ -13,29 +13,27 @@ import (
 	"github.com/roomcast/roomcast/room"
 )
 
-// TestJoinBatcherGroupsWhileInFlight: the first join to an idle owner goes
-// alone; the joins that come while it is in flight go together in the
-// next batch (at most maxJoinBatch each), one batch in flight at a time;
-// every join gets its own answer; a join whose context ends before its
-// batch is sent leaves the queue, and the others still go.
+// TestJoinBatcherGroupsWhileInFlight: joins that find a free slot go at
+// once, alone (no latency added on a quiet node); joins that come while
+// maxJoinsInFlight batches are in flight go together in the next ones (at
+// most maxJoinBatch each), never more than maxJoinsInFlight at a time;
+// every join gets its own answer (a refused one its error); a join whose
+// context ends before its batch is sent leaves the queue.
 func TestJoinBatcherGroupsWhileInFlight(t *testing.T) {
 	var b joinBatcher
 	release := make(chan struct{})
-	var inFlight, maxInFlight atomic.Int32
+	var inFlight, maxInFlight, calls atomic.Int32
 	var mu sync.Mutex
 	var sizes []int
 	send := func(ctx context.Context, batch []*joinWaiter) ([]joinResult, error) {
-		if n := inFlight.Add(1); n > maxInFlight.Load() {
-			maxInFlight.Store(n)
-		}
+		n := inFlight.Add(1)
 		defer inFlight.Add(-1)
 		mu.Lock()
-		first := len(sizes) == 0
+		maxInFlight.Store(max(maxInFlight.Load(), n))
 		sizes = append(sizes, len(batch))
 		mu.Unlock()
-		if first {
-			<-release
-		}
+		calls.Add(1)
+		<-release
 		out := make([]joinResult, len(batch))
 		for i, w := range batch {
 			if w.req.User == "refused" {
@@ -50,21 +48,14 @@ func TestJoinBatcherGroupsWhileInFlight(t *testing.T) {
 		return b.join(ctx, "owner", &cpb.JoinRequest{Room: "r", User: user}, send)
 	}
 
-	firstDone := make(chan error, 1)
-	go func() { _, err := join(context.Background(), "first"); firstDone <- err }()
-	waitUntil(t, "the first batch in flight", func() bool { return inFlight.Load() == 1 })
-
 	const waiting = 2*maxJoinBatch + 10
+	total := maxJoinsInFlight + waiting
 	var wg sync.WaitGroup
-	errs := make(chan error, waiting)
-	for i := range waiting {
+	errs := make(chan error, total)
+	start := func(user string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			user := fmt.Sprintf("user-%d", i)
-			if i == 7 {
-				user = "refused"
-			}
 			info, err := join(context.Background(), user)
 			switch {
 			case user == "refused":
@@ -75,6 +66,17 @@ func TestJoinBatcherGroupsWhileInFlight(t *testing.T) {
 				errs <- fmt.Errorf("%s: %+v %v", user, info, err)
 			}
 		}()
+	}
+	for i := range maxJoinsInFlight {
+		start(fmt.Sprintf("first-%d", i))
+	}
+	waitUntil(t, "every slot in flight", func() bool { return calls.Load() == maxJoinsInFlight })
+	for i := range waiting {
+		if i == 7 {
+			start("refused")
+			continue
+		}
+		start(fmt.Sprintf("user-%d", i))
 	}
 	// One more that gives up while it waits.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -95,21 +97,29 @@ func TestJoinBatcherGroupsWhileInFlight(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if err := <-firstDone; err != nil {
-		t.Fatal(err)
-	}
 	mu.Lock()
 	defer mu.Unlock()
-	want := []int{1, maxJoinBatch, maxJoinBatch, 10}
-	if fmt.Sprint(sizes) != fmt.Sprint(want) {
-		t.Fatalf("batches of %v, want %v", sizes, want)
+	sum, full := 0, false
+	for i, n := range sizes {
+		if i < maxJoinsInFlight && n != 1 {
+			t.Errorf("batch %d of %d joins, want the first %d alone", i, n, maxJoinsInFlight)
+		}
+		if n > maxJoinBatch {
+			t.Errorf("a batch of %d joins, more than %d", n, maxJoinBatch)
+		}
+		full = full || n == maxJoinBatch
+		sum += n
 	}
-	if m := maxInFlight.Load(); m != 1 {
-		t.Fatalf("%d batches in flight at once, want 1", m)
+	if sum != total || !full || len(sizes) > 2*maxJoinsInFlight+(waiting+maxJoinBatch-1)/maxJoinBatch {
+		t.Fatalf("%d joins went in batches of %v, want %d in a few batches, some full", sum, sizes, total)
 	}
-	if b.owners["owner"].busy || len(b.owners["owner"].pending) != 0 {
+	if m := maxInFlight.Load(); m > maxJoinsInFlight {
+		t.Fatalf("%d batches in flight at once, want at most %d", m, maxJoinsInFlight)
+	}
+	if b.owners["owner"].inFlight != 0 || len(b.owners["owner"].pending) != 0 {
 		t.Fatal("the owner is not idle after the last batch")
 	}
+	t.Logf("%d joins in batches of %v", total, sizes)
 }
 
 // TestJoinBatcherErrorAnswersTheBatch: a batch that fails answers every

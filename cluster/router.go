@@ -128,8 +128,10 @@ func (n *Node) Join(ctx context.Context, req room.JoinRequest) (room.JoinInfo, e
 	err := n.route(ctx, "join", req.Room, func() (err error) {
 		info, err = n.rooms.Join(ctx, req)
 		return err
-	}, func(ctx context.Context, owner string) (err error) {
-		// Batched with this node's other joins to owner (joins.go).
+	}, func(_ context.Context, owner string) (err error) {
+		// Batched with this node's other joins to owner (joins.go). The
+		// wait for a batch is bounded by the caller's context, the batch
+		// in flight by the RPC timeout.
 		info, err = n.joinRemote(ctx, owner, &cpb.JoinRequest{Room: req.Room, User: req.User})
 		return err
 	})
