@@ -51,8 +51,8 @@ func TestUnknownFrameKindIsSkipped(t *testing.T) {
 				t.Fatalf("connect with an unknown frame before Connected: %v", err)
 			}
 			defer c.Close()
-			if f := (<-connect).GetFeatures(); !slices.Equal(f, []string{"room_count"}) {
-				t.Errorf("Connect.features = %v, want [room_count]", f)
+			if f := (<-connect).GetFeatures(); !slices.Equal(f, []string{"room_count", "counters_on_request"}) {
+				t.Errorf("Connect.features = %v, want [room_count counters_on_request] (a live-only client)", f)
 			}
 			if _, err := c.Join(context.Background(), "r"); err != nil {
 				t.Fatalf("join after an unknown frame: %v", err)

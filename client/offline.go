@@ -17,6 +17,11 @@ import (
 // pushes Counters after every (re)connect, and the app pulls the
 // conversations it shows (PullConv, SyncConv, PullAll). Messages sent while
 // the client is online are pushed live.
+//
+// A client with none of OnCounters, OnMessage, OnReceipt and Seen set is a
+// live-only viewer: it tells the server so (Connect.features
+// "counters_on_request"), gets no login counters, and its connect costs
+// the server's offline store nothing; Counters still fetches them.
 type OfflineOptions struct {
 	// OnCounters receives the login counters (after every connect and
 	// reconnect) and every Counters page fetched with Counters.
@@ -40,6 +45,12 @@ type OfflineOptions struct {
 	// GapTimeout: when live messages leave a gap in a conversation's seqs
 	// for this long, the client pulls the gap. Default 1s.
 	GapTimeout time.Duration
+}
+
+// used reports whether the app takes part in the offline flows (and so
+// wants the login counters).
+func (o *OfflineOptions) used() bool {
+	return o.OnCounters != nil || o.OnMessage != nil || o.OnReceipt != nil || o.Seen != nil
 }
 
 // OfflineStats count the offline side.

@@ -98,7 +98,7 @@ func (c *Client) connectOnce(ctx context.Context, target string) (*session, erro
 		_ = ws.SetReadDeadline(dl)
 	}
 	if err := s.write(&pb.Frame{Id: 1, Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: token, Client: "roomcast-go/1",
-		Features: clientFeatures.Names()}}}); err != nil {
+		Features: c.features().Names()}}}); err != nil {
 		ws.Close()
 		return nil, err
 	}
@@ -153,6 +153,17 @@ func (s *session) write(f *pb.Frame) error {
 // clientFeatures are the optional frame kinds this SDK understands
 // (Connect.features).
 const clientFeatures = wire.FeatureRoomCount
+
+// features are what this client names in Connect: the SDK's own, and
+// counters_on_request for a live-only app (no offline callback set), so
+// that its connects cost the server's offline store nothing; it can still
+// ask with Counters.
+func (c *Client) features() wire.Features {
+	if c.opt.Offline.used() {
+		return clientFeatures
+	}
+	return clientFeatures | wire.FeatureCountersOnRequest
+}
 
 // read returns the next frame. A frame of a kind this client does not
 // know (a newer server's) comes back without a body, for the caller to

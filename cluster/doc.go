@@ -10,6 +10,10 @@
 // (join, send, moderation) wait for a reply on the requester's channel;
 // deliveries are one-way, batched per destination node and ordered per
 // room; a receiver that sees a seq gap fills it from the room store.
+// Joins go to a remote owner in JoinBatches (joins.go: a few in flight per
+// owner, the joins that wait meanwhile grouped, sent by the callers
+// themselves, no goroutine of their own); leaves in LeaveBatches once per
+// cluster.leave_interval (leaves.go).
 //
 // Node.Start starts: the subscription drainer, delivery workers, request
 // workers, one publisher per destination node, the handover worker, the

@@ -112,7 +112,8 @@ type Node struct {
 
 	viewSig chan struct{}
 	prev    atomic.Pointer[placement.View]
-	leaves  leaveBatch // leaves of remote-owned rooms, flushed by leaveLoop
+	leaves  leaveBatch  // leaves of remote-owned rooms, flushed by leaveLoop
+	joins   joinBatcher // joins of remote-owned rooms waiting for a JoinBatch
 	// wasFenced is set whenever the node sees no usable view; the next
 	// hand-over on a usable view re-collects every viewer count (room
 	// state may have been dropped meanwhile, with or without a new view).

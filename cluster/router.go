@@ -121,21 +121,19 @@ func (n *Node) call(ctx context.Context, owner string, env *cpb.Envelope) (*cpb.
 	return rep, nil
 }
 
-// Join implements the gateway's Rooms: count the viewer in at the owner.
+// Join implements the gateway's Rooms: admit and count the viewer in at
+// the owner; a remote owner gets it in this node's next JoinBatch.
 func (n *Node) Join(ctx context.Context, req room.JoinRequest) (room.JoinInfo, error) {
 	var info room.JoinInfo
 	err := n.route(ctx, "join", req.Room, func() (err error) {
 		info, err = n.rooms.Join(ctx, req)
 		return err
-	}, func(ctx context.Context, owner string) error {
-		rep, err := n.call(ctx, owner, &cpb.Envelope{Body: &cpb.Envelope_Join{Join: &cpb.JoinRequest{Room: req.Room, User: req.User, TokenRole: string(req.TokenRole)}}})
-		if err != nil {
-			return err
-		}
-		j := rep.GetJoined()
-		info = room.JoinInfo{Seq: j.GetSeq(), PSeq: j.GetPseq(), Viewers: int(j.GetViewers()), Epoch: j.GetEpoch(),
-			Attrs: room.Attrs{Version: j.GetAttrsVersion(), Attrs: j.GetAttrs()}}
-		return nil
+	}, func(_ context.Context, owner string) (err error) {
+		// Batched with this node's other joins to owner (joins.go). The
+		// wait for a batch is bounded by the caller's context, the batch
+		// in flight by the RPC timeout.
+		info, err = n.joinRemote(ctx, owner, &cpb.JoinRequest{Room: req.Room, User: req.User, TokenRole: string(req.TokenRole)})
+		return err
 	})
 	return info, err
 }
@@ -403,8 +401,9 @@ func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 		if err != nil {
 			return failure(err)
 		}
-		return &cpb.Envelope{Body: &cpb.Envelope_Joined{Joined: &cpb.JoinReply{Seq: info.Seq, Pseq: info.PSeq, Viewers: uint64(max(info.Viewers, 0)), Epoch: info.Epoch,
-			Attrs: info.Attrs.Attrs, AttrsVersion: info.Attrs.Version}}}
+		return &cpb.Envelope{Body: &cpb.Envelope_Joined{Joined: joinInfoToWire(info)}}
+	case *cpb.Envelope_JoinBatch:
+		return n.answerJoinBatch(ctx, env.From, b.JoinBatch)
 	case *cpb.Envelope_LeaveBatch:
 		for _, it := range b.LeaveBatch.Items {
 			_ = n.rooms.LeaveMany(ctx, it.Room, env.From, int(it.Count))

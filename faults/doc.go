@@ -26,6 +26,11 @@
 // and reports how long each kind of traffic took to recover from each
 // fault (docs/reliability.md keeps the last figures).
 //
+// TestFaultsOnRedisCluster (rediscluster_test.go) runs the same traffic and
+// checker with the nodes on a real Redis Cluster (three masters, three
+// replicas) and kills one master with SIGKILL: the promoted replica must
+// lose nothing the checker can see.
+//
 // By default each fault happens once (about a minute, run by CI). A soak
 // runs the cycle of faults again and again for a while:
 //

@@ -16,6 +16,7 @@ import (
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
 	"github.com/roomcast/roomcast/internal/testsupport/nodetest"
+	"github.com/roomcast/roomcast/internal/testsupport/testenv"
 	"github.com/roomcast/roomcast/internal/zk"
 	"github.com/roomcast/roomcast/localcluster"
 	"github.com/roomcast/roomcast/offline"
@@ -41,8 +42,11 @@ type suite struct {
 	env  nodetest.Env
 	ps   []*nodetest.Proc // n1, n2, n3
 	view placement.View
-	rdb  *redis.Client // for the faults and the checks; reconnects by itself
-	zk   *zk.Conn      // the suite's own session, to read who is registered
+	rdb  redis.UniversalClient // for the faults and the checks; reconnects by itself
+	// rc, when set, is the Redis Cluster the nodes use instead of
+	// env.Redis (rediscluster_test.go).
+	rc *testenv.RedisCluster
+	zk *zk.Conn // the suite's own session, to read who is registered
 	// zkProxy is n3's link to ZooKeeper, which the suite cuts.
 	zkProxy *nodetest.Proxy
 	started map[string]time.Time // node -> when its current process started
@@ -130,6 +134,9 @@ func (s *suite) nodeConfig(id string, port int) configs.Config {
 		c.Fanout.PriorityMaxBytes = 64 << 20
 		c.Fanout.PriorityMaxAge = 24 * time.Hour
 		c.Admin.APIKeys = []string{apiKey}
+		if s.rc != nil {
+			c.Redis.Addrs = s.rc.Addrs
+		}
 		if shipped() {
 			d := configs.Default().WithDefaults().Cluster
 			c.Cluster.SessionTimeout, c.Cluster.AnnounceInterval, c.Cluster.RPCTimeout = d.SessionTimeout, d.AnnounceInterval, d.RPCTimeout
@@ -147,12 +154,20 @@ func startEnv(t *testing.T) nodetest.Env {
 }
 
 // startCluster starts ZooKeeper, Redis and three node processes.
-func startCluster(t *testing.T) *suite {
+func startCluster(t *testing.T) *suite { return startClusterOn(t, nil) }
+
+// startClusterOn is startCluster with the nodes on rc, a Redis Cluster,
+// when it is not nil.
+func startClusterOn(t *testing.T, rc *testenv.RedisCluster) *suite {
 	s := &suite{t: t, env: startEnv(t), view: nodetest.View(3), started: map[string]time.Time{},
 		normal: map[string]*sendLog{}, priority: map[string]*sendLog{}, joined: map[*nodetest.Viewer]map[string]*pb.Joined{},
 		directFailed: newSendLog(), groupFailed: newSendLog(), pagerTarget: make(chan string, 1), traces: map[string]*frameTrace{},
-		staleLog: newSendLog()}
-	s.rdb = redis.NewClient(&redis.Options{Addr: s.env.Redis.Addr, MaxRetries: -1})
+		staleLog: newSendLog(), rc: rc}
+	if rc != nil {
+		s.rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: rc.Addrs, MaxRetries: -1})
+	} else {
+		s.rdb = redis.NewClient(&redis.Options{Addr: s.env.Redis.Addr, MaxRetries: -1})
+	}
 	t.Cleanup(func() { _ = s.rdb.Close() })
 	conn, _, err := zk.Connect([]string{s.env.ZK.Addr}, 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(quietZK{}))
 	if err != nil {

@@ -85,7 +85,9 @@ func (g *Gateway) Deliver(users []string, o *wire.Outbound) int {
 
 // loggedIn runs after Connected went out: the connection joins the user
 // index (first, so nothing sent meanwhile is missed: it is either pushed
-// live or counted), then gets the login counters.
+// live or counted), then gets the login counters, unless the client said
+// it asks for them itself (wire.FeatureCountersOnRequest): then the
+// connect costs the offline store nothing.
 func (c *conn) loggedIn() {
 	off := c.g.d.Offline
 	if off == nil {
@@ -93,6 +95,9 @@ func (c *conn) loggedIn() {
 	}
 	c.g.users.add(c)
 	c.indexed = true
+	if c.Features().Has(wire.FeatureCountersOnRequest) {
+		return
+	}
 	// On the connection's reader goroutine, which owns its lifetime.
 	ctx, cancel := context.WithTimeout(c.g.ctx, opTimeout)
 	frames, err := off.Login(ctx, c.ident.User)

@@ -16,7 +16,8 @@ import (
 )
 
 // TestBrowserSDKSkipsUnknownFrameKinds: the JavaScript SDK in Chromium,
-// in both encodings, names the features it understands in Connect, and a
+// in both encodings, names the features it understands in Connect (and
+// counters_on_request unless the app listens to offline events), and a
 // frame of a kind it does not know (a newer server's), before Connected
 // or after Joined, is skipped: the SDK stays connected and applies the
 // Notify that follows. The server is a fake that sends such frames.
@@ -87,8 +88,23 @@ func TestBrowserSDKSkipsUnknownFrameKinds(t *testing.T) {
 			if err != nil || !ok {
 				t.Fatalf("connect and join past unknown frames: %v (page errors %v)", err, page.errors())
 			}
+			if f := <-features; !slices.Equal(f, []string{"room_count", "counters_on_request"}) {
+				t.Fatalf("Connect.features = %v, want [room_count counters_on_request] (a live-only client)", f)
+			}
+			// An app that listens to offline events asks for the login counters.
+			ok, err = chromedp.Run(page.ctx, chromedp.Evaluate[bool](fmt.Sprintf(`(async () => {
+				const { RoomcastClient } = await import("/sdk/roomcast.js");
+				window.c2 = new RoomcastClient({ url: %q, token: "t", encoding: %q, reconnect: false });
+				c2.on("convMessage", () => {});
+				await c2.connect();
+				c2.close();
+				return true;
+			})()`, fakeURL, encoding), chromedp.EvalAwaitPromise))
+			if err != nil || !ok {
+				t.Fatalf("connect an offline app: %v (page errors %v)", err, page.errors())
+			}
 			if f := <-features; !slices.Equal(f, []string{"room_count"}) {
-				t.Fatalf("Connect.features = %v, want [room_count]", f)
+				t.Fatalf("Connect.features = %v, want [room_count] (an app with a convMessage listener)", f)
 			}
 			page.waitJS("the message after the unknown frame", `log.msgs.join() === "after"`)
 			if !page.evalBool(`!log.states.includes(false) && c.stats().reconnects === 0`) {

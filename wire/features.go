@@ -12,6 +12,12 @@ type Features uint32
 const (
 	// FeatureRoomCount: RoomCount pushes (a joined room's viewer count).
 	FeatureRoomCount Features = 1 << iota
+	// FeatureCountersOnRequest: the client asks for its offline counters
+	// itself (ListCounters) when it wants them, so the server pushes none
+	// after Connected and a connect costs the offline store nothing. A
+	// client that does not name it gets the login push, as before
+	// (docs/offline.md, "Login").
+	FeatureCountersOnRequest
 )
 
 var featureNames = []struct {
@@ -19,6 +25,7 @@ var featureNames = []struct {
 	name string
 }{
 	{FeatureRoomCount, "room_count"},
+	{FeatureCountersOnRequest, "counters_on_request"},
 }
 
 // ParseFeatures returns the features named (each name may also be a

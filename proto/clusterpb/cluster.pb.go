@@ -95,7 +95,7 @@ func (x Moderate_Op) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Moderate_Op.Descriptor instead.
 func (Moderate_Op) EnumDescriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{15, 0}
+	return file_cluster_proto_rawDescGZIP(), []int{18, 0}
 }
 
 type Query_Op int32
@@ -167,7 +167,7 @@ func (x Query_Op) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Query_Op.Descriptor instead.
 func (Query_Op) EnumDescriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{20, 0}
+	return file_cluster_proto_rawDescGZIP(), []int{23, 0}
 }
 
 type RoomLifecycle_Op int32
@@ -216,7 +216,7 @@ func (x RoomLifecycle_Op) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RoomLifecycle_Op.Descriptor instead.
 func (RoomLifecycle_Op) EnumDescriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{27, 0}
+	return file_cluster_proto_rawDescGZIP(), []int{30, 0}
 }
 
 // Envelope is one pub/sub message.
@@ -256,6 +256,8 @@ type Envelope struct {
 	//	*Envelope_Lifecycle
 	//	*Envelope_RoomCounts
 	//	*Envelope_RoomAttrs
+	//	*Envelope_JoinBatch
+	//	*Envelope_JoinedBatch
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -553,6 +555,24 @@ func (x *Envelope) GetRoomAttrs() *RoomAttrs {
 	return nil
 }
 
+func (x *Envelope) GetJoinBatch() *JoinBatch {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_JoinBatch); ok {
+			return x.JoinBatch
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetJoinedBatch() *JoinBatchReply {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_JoinedBatch); ok {
+			return x.JoinedBatch
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Body interface {
 	isEnvelope_Body()
 }
@@ -683,6 +703,17 @@ type Envelope_RoomAttrs struct {
 	RoomAttrs *RoomAttrs `protobuf:"bytes,82,opt,name=room_attrs,json=roomAttrs,proto3,oneof"`
 }
 
+type Envelope_JoinBatch struct {
+	// h17 (150-159): node -> room owner, the joins a node gathered while
+	// its previous JoinBatch to that owner was in flight (one request for
+	// many viewers); answered with a JoinBatchReply.
+	JoinBatch *JoinBatch `protobuf:"bytes,150,opt,name=join_batch,json=joinBatch,proto3,oneof"`
+}
+
+type Envelope_JoinedBatch struct {
+	JoinedBatch *JoinBatchReply `protobuf:"bytes,151,opt,name=joined_batch,json=joinedBatch,proto3,oneof"`
+}
+
 func (*Envelope_Deliveries) isEnvelope_Body() {}
 
 func (*Envelope_Kick) isEnvelope_Body() {}
@@ -735,6 +766,163 @@ func (*Envelope_RoomCounts) isEnvelope_Body() {}
 
 func (*Envelope_RoomAttrs) isEnvelope_Body() {}
 
+func (*Envelope_JoinBatch) isEnvelope_Body() {}
+
+func (*Envelope_JoinedBatch) isEnvelope_Body() {}
+
+// JoinBatch is many viewers' joins, each admitted on its own (ban, closed
+// room, require_create) and counted for the sending node.
+type JoinBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*JoinRequest         `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinBatch) Reset() {
+	*x = JoinBatch{}
+	mi := &file_cluster_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinBatch) ProtoMessage() {}
+
+func (x *JoinBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinBatch.ProtoReflect.Descriptor instead.
+func (*JoinBatch) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *JoinBatch) GetItems() []*JoinRequest {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// JoinBatchReply answers a JoinBatch: one result per item, in order, and
+// the state of each room admitted into (once, after the whole batch).
+type JoinBatchReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*JoinResult          `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	Rooms         []*JoinReply           `protobuf:"bytes,2,rep,name=rooms,proto3" json:"rooms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinBatchReply) Reset() {
+	*x = JoinBatchReply{}
+	mi := &file_cluster_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinBatchReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinBatchReply) ProtoMessage() {}
+
+func (x *JoinBatchReply) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinBatchReply.ProtoReflect.Descriptor instead.
+func (*JoinBatchReply) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *JoinBatchReply) GetItems() []*JoinResult {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *JoinBatchReply) GetRooms() []*JoinReply {
+	if x != nil {
+		return x.Rooms
+	}
+	return nil
+}
+
+// JoinResult is one item's answer: admitted (rooms[room]) or refused.
+type JoinResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Room          uint32                 `protobuf:"varint,1,opt,name=room,proto3" json:"room,omitempty"`
+	Failure       *Failure               `protobuf:"bytes,2,opt,name=failure,proto3" json:"failure,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinResult) Reset() {
+	*x = JoinResult{}
+	mi := &file_cluster_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinResult) ProtoMessage() {}
+
+func (x *JoinResult) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinResult.ProtoReflect.Descriptor instead.
+func (*JoinResult) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *JoinResult) GetRoom() uint32 {
+	if x != nil {
+		return x.Room
+	}
+	return 0
+}
+
+func (x *JoinResult) GetFailure() *Failure {
+	if x != nil {
+		return x.Failure
+	}
+	return nil
+}
+
 type Deliveries struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Items         []*Delivery            `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
@@ -744,7 +932,7 @@ type Deliveries struct {
 
 func (x *Deliveries) Reset() {
 	*x = Deliveries{}
-	mi := &file_cluster_proto_msgTypes[1]
+	mi := &file_cluster_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -756,7 +944,7 @@ func (x *Deliveries) String() string {
 func (*Deliveries) ProtoMessage() {}
 
 func (x *Deliveries) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[1]
+	mi := &file_cluster_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -769,7 +957,7 @@ func (x *Deliveries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deliveries.ProtoReflect.Descriptor instead.
 func (*Deliveries) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{1}
+	return file_cluster_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Deliveries) GetItems() []*Delivery {
@@ -790,7 +978,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_cluster_proto_msgTypes[2]
+	mi := &file_cluster_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -802,7 +990,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[2]
+	mi := &file_cluster_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -815,7 +1003,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{2}
+	return file_cluster_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Delivery) GetRoom() string {
@@ -844,7 +1032,7 @@ type Kick struct {
 
 func (x *Kick) Reset() {
 	*x = Kick{}
-	mi := &file_cluster_proto_msgTypes[3]
+	mi := &file_cluster_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -856,7 +1044,7 @@ func (x *Kick) String() string {
 func (*Kick) ProtoMessage() {}
 
 func (x *Kick) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[3]
+	mi := &file_cluster_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -869,7 +1057,7 @@ func (x *Kick) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Kick.ProtoReflect.Descriptor instead.
 func (*Kick) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{3}
+	return file_cluster_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Kick) GetRoom() string {
@@ -903,7 +1091,7 @@ type Viewers struct {
 
 func (x *Viewers) Reset() {
 	*x = Viewers{}
-	mi := &file_cluster_proto_msgTypes[4]
+	mi := &file_cluster_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -915,7 +1103,7 @@ func (x *Viewers) String() string {
 func (*Viewers) ProtoMessage() {}
 
 func (x *Viewers) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[4]
+	mi := &file_cluster_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -928,7 +1116,7 @@ func (x *Viewers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Viewers.ProtoReflect.Descriptor instead.
 func (*Viewers) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{4}
+	return file_cluster_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Viewers) GetRoom() string {
@@ -956,7 +1144,7 @@ type Announce struct {
 
 func (x *Announce) Reset() {
 	*x = Announce{}
-	mi := &file_cluster_proto_msgTypes[5]
+	mi := &file_cluster_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -968,7 +1156,7 @@ func (x *Announce) String() string {
 func (*Announce) ProtoMessage() {}
 
 func (x *Announce) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[5]
+	mi := &file_cluster_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -981,7 +1169,7 @@ func (x *Announce) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Announce.ProtoReflect.Descriptor instead.
 func (*Announce) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{5}
+	return file_cluster_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Announce) GetRooms() []*Viewers {
@@ -999,7 +1187,7 @@ type AnnounceRequest struct {
 
 func (x *AnnounceRequest) Reset() {
 	*x = AnnounceRequest{}
-	mi := &file_cluster_proto_msgTypes[6]
+	mi := &file_cluster_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1011,7 +1199,7 @@ func (x *AnnounceRequest) String() string {
 func (*AnnounceRequest) ProtoMessage() {}
 
 func (x *AnnounceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[6]
+	mi := &file_cluster_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1024,7 +1212,7 @@ func (x *AnnounceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnnounceRequest.ProtoReflect.Descriptor instead.
 func (*AnnounceRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{6}
+	return file_cluster_proto_rawDescGZIP(), []int{9}
 }
 
 type JoinRequest struct {
@@ -1040,7 +1228,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_cluster_proto_msgTypes[7]
+	mi := &file_cluster_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1052,7 +1240,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[7]
+	mi := &file_cluster_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1065,7 +1253,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{7}
+	return file_cluster_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *JoinRequest) GetRoom() string {
@@ -1103,7 +1291,7 @@ type JoinReply struct {
 
 func (x *JoinReply) Reset() {
 	*x = JoinReply{}
-	mi := &file_cluster_proto_msgTypes[8]
+	mi := &file_cluster_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1115,7 +1303,7 @@ func (x *JoinReply) String() string {
 func (*JoinReply) ProtoMessage() {}
 
 func (x *JoinReply) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[8]
+	mi := &file_cluster_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1128,7 +1316,7 @@ func (x *JoinReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinReply.ProtoReflect.Descriptor instead.
 func (*JoinReply) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{8}
+	return file_cluster_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *JoinReply) GetSeq() uint64 {
@@ -1183,7 +1371,7 @@ type LeaveRequest struct {
 
 func (x *LeaveRequest) Reset() {
 	*x = LeaveRequest{}
-	mi := &file_cluster_proto_msgTypes[9]
+	mi := &file_cluster_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1195,7 +1383,7 @@ func (x *LeaveRequest) String() string {
 func (*LeaveRequest) ProtoMessage() {}
 
 func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[9]
+	mi := &file_cluster_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1208,7 +1396,7 @@ func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveRequest.ProtoReflect.Descriptor instead.
 func (*LeaveRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{9}
+	return file_cluster_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LeaveRequest) GetRoom() string {
@@ -1249,7 +1437,7 @@ type SendRequest struct {
 
 func (x *SendRequest) Reset() {
 	*x = SendRequest{}
-	mi := &file_cluster_proto_msgTypes[10]
+	mi := &file_cluster_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1261,7 +1449,7 @@ func (x *SendRequest) String() string {
 func (*SendRequest) ProtoMessage() {}
 
 func (x *SendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[10]
+	mi := &file_cluster_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1274,7 +1462,7 @@ func (x *SendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendRequest.ProtoReflect.Descriptor instead.
 func (*SendRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{10}
+	return file_cluster_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SendRequest) GetRoom() string {
@@ -1361,7 +1549,7 @@ type SendReply struct {
 
 func (x *SendReply) Reset() {
 	*x = SendReply{}
-	mi := &file_cluster_proto_msgTypes[11]
+	mi := &file_cluster_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1373,7 +1561,7 @@ func (x *SendReply) String() string {
 func (*SendReply) ProtoMessage() {}
 
 func (x *SendReply) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[11]
+	mi := &file_cluster_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1386,7 +1574,7 @@ func (x *SendReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendReply.ProtoReflect.Descriptor instead.
 func (*SendReply) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{11}
+	return file_cluster_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SendReply) GetSeq() uint64 {
@@ -1429,7 +1617,7 @@ type SendBatch struct {
 
 func (x *SendBatch) Reset() {
 	*x = SendBatch{}
-	mi := &file_cluster_proto_msgTypes[12]
+	mi := &file_cluster_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1441,7 +1629,7 @@ func (x *SendBatch) String() string {
 func (*SendBatch) ProtoMessage() {}
 
 func (x *SendBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[12]
+	mi := &file_cluster_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1454,7 +1642,7 @@ func (x *SendBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendBatch.ProtoReflect.Descriptor instead.
 func (*SendBatch) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{12}
+	return file_cluster_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SendBatch) GetItems() []*SendRequest {
@@ -1473,7 +1661,7 @@ type SendBatchReply struct {
 
 func (x *SendBatchReply) Reset() {
 	*x = SendBatchReply{}
-	mi := &file_cluster_proto_msgTypes[13]
+	mi := &file_cluster_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1485,7 +1673,7 @@ func (x *SendBatchReply) String() string {
 func (*SendBatchReply) ProtoMessage() {}
 
 func (x *SendBatchReply) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[13]
+	mi := &file_cluster_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1498,7 +1686,7 @@ func (x *SendBatchReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendBatchReply.ProtoReflect.Descriptor instead.
 func (*SendBatchReply) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{13}
+	return file_cluster_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SendBatchReply) GetItems() []*SendResult {
@@ -1519,7 +1707,7 @@ type SendResult struct {
 
 func (x *SendResult) Reset() {
 	*x = SendResult{}
-	mi := &file_cluster_proto_msgTypes[14]
+	mi := &file_cluster_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1531,7 +1719,7 @@ func (x *SendResult) String() string {
 func (*SendResult) ProtoMessage() {}
 
 func (x *SendResult) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[14]
+	mi := &file_cluster_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1544,7 +1732,7 @@ func (x *SendResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendResult.ProtoReflect.Descriptor instead.
 func (*SendResult) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{14}
+	return file_cluster_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SendResult) GetSent() *SendReply {
@@ -1576,7 +1764,7 @@ type Moderate struct {
 
 func (x *Moderate) Reset() {
 	*x = Moderate{}
-	mi := &file_cluster_proto_msgTypes[15]
+	mi := &file_cluster_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1588,7 +1776,7 @@ func (x *Moderate) String() string {
 func (*Moderate) ProtoMessage() {}
 
 func (x *Moderate) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[15]
+	mi := &file_cluster_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1601,7 +1789,7 @@ func (x *Moderate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Moderate.ProtoReflect.Descriptor instead.
 func (*Moderate) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{15}
+	return file_cluster_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Moderate) GetRoom() string {
@@ -1655,7 +1843,7 @@ type Done struct {
 
 func (x *Done) Reset() {
 	*x = Done{}
-	mi := &file_cluster_proto_msgTypes[16]
+	mi := &file_cluster_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1667,7 +1855,7 @@ func (x *Done) String() string {
 func (*Done) ProtoMessage() {}
 
 func (x *Done) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[16]
+	mi := &file_cluster_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1680,7 +1868,7 @@ func (x *Done) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Done.ProtoReflect.Descriptor instead.
 func (*Done) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{16}
+	return file_cluster_proto_rawDescGZIP(), []int{19}
 }
 
 // Failure is an error reply; code names the error (a room.Err* sentinel).
@@ -1696,7 +1884,7 @@ type Failure struct {
 
 func (x *Failure) Reset() {
 	*x = Failure{}
-	mi := &file_cluster_proto_msgTypes[17]
+	mi := &file_cluster_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1708,7 +1896,7 @@ func (x *Failure) String() string {
 func (*Failure) ProtoMessage() {}
 
 func (x *Failure) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[17]
+	mi := &file_cluster_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1721,7 +1909,7 @@ func (x *Failure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Failure.ProtoReflect.Descriptor instead.
 func (*Failure) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{17}
+	return file_cluster_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Failure) GetCode() string {
@@ -1758,7 +1946,7 @@ type UserFrame struct {
 
 func (x *UserFrame) Reset() {
 	*x = UserFrame{}
-	mi := &file_cluster_proto_msgTypes[18]
+	mi := &file_cluster_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1770,7 +1958,7 @@ func (x *UserFrame) String() string {
 func (*UserFrame) ProtoMessage() {}
 
 func (x *UserFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[18]
+	mi := &file_cluster_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1783,7 +1971,7 @@ func (x *UserFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserFrame.ProtoReflect.Descriptor instead.
 func (*UserFrame) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{18}
+	return file_cluster_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UserFrame) GetFrame() []byte {
@@ -1809,7 +1997,7 @@ type CloseUser struct {
 
 func (x *CloseUser) Reset() {
 	*x = CloseUser{}
-	mi := &file_cluster_proto_msgTypes[19]
+	mi := &file_cluster_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1821,7 +2009,7 @@ func (x *CloseUser) String() string {
 func (*CloseUser) ProtoMessage() {}
 
 func (x *CloseUser) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[19]
+	mi := &file_cluster_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1834,7 +2022,7 @@ func (x *CloseUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseUser.ProtoReflect.Descriptor instead.
 func (*CloseUser) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{19}
+	return file_cluster_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CloseUser) GetUser() string {
@@ -1857,7 +2045,7 @@ type Query struct {
 
 func (x *Query) Reset() {
 	*x = Query{}
-	mi := &file_cluster_proto_msgTypes[20]
+	mi := &file_cluster_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1869,7 +2057,7 @@ func (x *Query) String() string {
 func (*Query) ProtoMessage() {}
 
 func (x *Query) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[20]
+	mi := &file_cluster_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1882,7 +2070,7 @@ func (x *Query) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Query.ProtoReflect.Descriptor instead.
 func (*Query) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{20}
+	return file_cluster_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Query) GetOp() Query_Op {
@@ -1927,7 +2115,7 @@ type QueryReply struct {
 
 func (x *QueryReply) Reset() {
 	*x = QueryReply{}
-	mi := &file_cluster_proto_msgTypes[21]
+	mi := &file_cluster_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1939,7 +2127,7 @@ func (x *QueryReply) String() string {
 func (*QueryReply) ProtoMessage() {}
 
 func (x *QueryReply) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[21]
+	mi := &file_cluster_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1952,7 +2140,7 @@ func (x *QueryReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryReply.ProtoReflect.Descriptor instead.
 func (*QueryReply) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{21}
+	return file_cluster_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *QueryReply) GetJson() []byte {
@@ -1988,7 +2176,7 @@ type LeaveBatch struct {
 
 func (x *LeaveBatch) Reset() {
 	*x = LeaveBatch{}
-	mi := &file_cluster_proto_msgTypes[22]
+	mi := &file_cluster_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2000,7 +2188,7 @@ func (x *LeaveBatch) String() string {
 func (*LeaveBatch) ProtoMessage() {}
 
 func (x *LeaveBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[22]
+	mi := &file_cluster_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2013,7 +2201,7 @@ func (x *LeaveBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveBatch.ProtoReflect.Descriptor instead.
 func (*LeaveBatch) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{22}
+	return file_cluster_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *LeaveBatch) GetItems() []*LeaveCount {
@@ -2033,7 +2221,7 @@ type LeaveCount struct {
 
 func (x *LeaveCount) Reset() {
 	*x = LeaveCount{}
-	mi := &file_cluster_proto_msgTypes[23]
+	mi := &file_cluster_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2045,7 +2233,7 @@ func (x *LeaveCount) String() string {
 func (*LeaveCount) ProtoMessage() {}
 
 func (x *LeaveCount) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[23]
+	mi := &file_cluster_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2058,7 +2246,7 @@ func (x *LeaveCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveCount.ProtoReflect.Descriptor instead.
 func (*LeaveCount) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{23}
+	return file_cluster_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *LeaveCount) GetRoom() string {
@@ -2093,7 +2281,7 @@ type ModerationDelete struct {
 
 func (x *ModerationDelete) Reset() {
 	*x = ModerationDelete{}
-	mi := &file_cluster_proto_msgTypes[24]
+	mi := &file_cluster_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2105,7 +2293,7 @@ func (x *ModerationDelete) String() string {
 func (*ModerationDelete) ProtoMessage() {}
 
 func (x *ModerationDelete) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[24]
+	mi := &file_cluster_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2118,7 +2306,7 @@ func (x *ModerationDelete) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModerationDelete.ProtoReflect.Descriptor instead.
 func (*ModerationDelete) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{24}
+	return file_cluster_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ModerationDelete) GetRoom() string {
@@ -2181,7 +2369,7 @@ type ModerationDeleted struct {
 
 func (x *ModerationDeleted) Reset() {
 	*x = ModerationDeleted{}
-	mi := &file_cluster_proto_msgTypes[25]
+	mi := &file_cluster_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2193,7 +2381,7 @@ func (x *ModerationDeleted) String() string {
 func (*ModerationDeleted) ProtoMessage() {}
 
 func (x *ModerationDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[25]
+	mi := &file_cluster_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2206,7 +2394,7 @@ func (x *ModerationDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModerationDeleted.ProtoReflect.Descriptor instead.
 func (*ModerationDeleted) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{25}
+	return file_cluster_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ModerationDeleted) GetEventPseq() uint64 {
@@ -2246,7 +2434,7 @@ type ModerationAction struct {
 
 func (x *ModerationAction) Reset() {
 	*x = ModerationAction{}
-	mi := &file_cluster_proto_msgTypes[26]
+	mi := &file_cluster_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2258,7 +2446,7 @@ func (x *ModerationAction) String() string {
 func (*ModerationAction) ProtoMessage() {}
 
 func (x *ModerationAction) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[26]
+	mi := &file_cluster_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2271,7 +2459,7 @@ func (x *ModerationAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModerationAction.ProtoReflect.Descriptor instead.
 func (*ModerationAction) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{26}
+	return file_cluster_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ModerationAction) GetRoom() string {
@@ -2364,7 +2552,7 @@ type RoomLifecycle struct {
 
 func (x *RoomLifecycle) Reset() {
 	*x = RoomLifecycle{}
-	mi := &file_cluster_proto_msgTypes[27]
+	mi := &file_cluster_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2376,7 +2564,7 @@ func (x *RoomLifecycle) String() string {
 func (*RoomLifecycle) ProtoMessage() {}
 
 func (x *RoomLifecycle) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[27]
+	mi := &file_cluster_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2389,7 +2577,7 @@ func (x *RoomLifecycle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoomLifecycle.ProtoReflect.Descriptor instead.
 func (*RoomLifecycle) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{27}
+	return file_cluster_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RoomLifecycle) GetOp() RoomLifecycle_Op {
@@ -2423,7 +2611,7 @@ type RoomCounts struct {
 
 func (x *RoomCounts) Reset() {
 	*x = RoomCounts{}
-	mi := &file_cluster_proto_msgTypes[28]
+	mi := &file_cluster_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2435,7 +2623,7 @@ func (x *RoomCounts) String() string {
 func (*RoomCounts) ProtoMessage() {}
 
 func (x *RoomCounts) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[28]
+	mi := &file_cluster_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2448,7 +2636,7 @@ func (x *RoomCounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoomCounts.ProtoReflect.Descriptor instead.
 func (*RoomCounts) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{28}
+	return file_cluster_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RoomCounts) GetItems() []*RoomCountsItem {
@@ -2468,7 +2656,7 @@ type RoomCountsItem struct {
 
 func (x *RoomCountsItem) Reset() {
 	*x = RoomCountsItem{}
-	mi := &file_cluster_proto_msgTypes[29]
+	mi := &file_cluster_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2480,7 +2668,7 @@ func (x *RoomCountsItem) String() string {
 func (*RoomCountsItem) ProtoMessage() {}
 
 func (x *RoomCountsItem) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[29]
+	mi := &file_cluster_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2493,7 +2681,7 @@ func (x *RoomCountsItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoomCountsItem.ProtoReflect.Descriptor instead.
 func (*RoomCountsItem) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{29}
+	return file_cluster_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *RoomCountsItem) GetRoom() string {
@@ -2522,7 +2710,7 @@ type RoomAttrs struct {
 
 func (x *RoomAttrs) Reset() {
 	*x = RoomAttrs{}
-	mi := &file_cluster_proto_msgTypes[30]
+	mi := &file_cluster_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2534,7 +2722,7 @@ func (x *RoomAttrs) String() string {
 func (*RoomAttrs) ProtoMessage() {}
 
 func (x *RoomAttrs) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[30]
+	mi := &file_cluster_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2547,7 +2735,7 @@ func (x *RoomAttrs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoomAttrs.ProtoReflect.Descriptor instead.
 func (*RoomAttrs) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{30}
+	return file_cluster_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *RoomAttrs) GetRoom() string {
@@ -2568,7 +2756,7 @@ var File_cluster_proto protoreflect.FileDescriptor
 
 const file_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\rcluster.proto\x12\x13roomcast.cluster.v1\"\xe0\r\n" +
+	"\rcluster.proto\x12\x13roomcast.cluster.v1\"\xed\x0e\n" +
 	"\bEnvelope\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\x04R\x02id\x12\x14\n" +
@@ -2609,8 +2797,20 @@ const file_cluster_proto_rawDesc = "" +
 	"\vroom_counts\x18Q \x01(\v2\x1f.roomcast.cluster.v1.RoomCountsH\x00R\n" +
 	"roomCounts\x12?\n" +
 	"\n" +
-	"room_attrs\x18R \x01(\v2\x1e.roomcast.cluster.v1.RoomAttrsH\x00R\troomAttrsB\x06\n" +
-	"\x04body\"A\n" +
+	"room_attrs\x18R \x01(\v2\x1e.roomcast.cluster.v1.RoomAttrsH\x00R\troomAttrs\x12@\n" +
+	"\n" +
+	"join_batch\x18\x96\x01 \x01(\v2\x1e.roomcast.cluster.v1.JoinBatchH\x00R\tjoinBatch\x12I\n" +
+	"\fjoined_batch\x18\x97\x01 \x01(\v2#.roomcast.cluster.v1.JoinBatchReplyH\x00R\vjoinedBatchB\x06\n" +
+	"\x04body\"C\n" +
+	"\tJoinBatch\x126\n" +
+	"\x05items\x18\x01 \x03(\v2 .roomcast.cluster.v1.JoinRequestR\x05items\"}\n" +
+	"\x0eJoinBatchReply\x125\n" +
+	"\x05items\x18\x01 \x03(\v2\x1f.roomcast.cluster.v1.JoinResultR\x05items\x124\n" +
+	"\x05rooms\x18\x02 \x03(\v2\x1e.roomcast.cluster.v1.JoinReplyR\x05rooms\"X\n" +
+	"\n" +
+	"JoinResult\x12\x12\n" +
+	"\x04room\x18\x01 \x01(\rR\x04room\x126\n" +
+	"\afailure\x18\x02 \x01(\v2\x1c.roomcast.cluster.v1.FailureR\afailure\"A\n" +
 	"\n" +
 	"Deliveries\x123\n" +
 	"\x05items\x18\x01 \x03(\v2\x1d.roomcast.cluster.v1.DeliveryR\x05items\"8\n" +
@@ -2788,88 +2988,97 @@ func file_cluster_proto_rawDescGZIP() []byte {
 }
 
 var file_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_cluster_proto_goTypes = []any{
 	(Moderate_Op)(0),          // 0: roomcast.cluster.v1.Moderate.Op
 	(Query_Op)(0),             // 1: roomcast.cluster.v1.Query.Op
 	(RoomLifecycle_Op)(0),     // 2: roomcast.cluster.v1.RoomLifecycle.Op
 	(*Envelope)(nil),          // 3: roomcast.cluster.v1.Envelope
-	(*Deliveries)(nil),        // 4: roomcast.cluster.v1.Deliveries
-	(*Delivery)(nil),          // 5: roomcast.cluster.v1.Delivery
-	(*Kick)(nil),              // 6: roomcast.cluster.v1.Kick
-	(*Viewers)(nil),           // 7: roomcast.cluster.v1.Viewers
-	(*Announce)(nil),          // 8: roomcast.cluster.v1.Announce
-	(*AnnounceRequest)(nil),   // 9: roomcast.cluster.v1.AnnounceRequest
-	(*JoinRequest)(nil),       // 10: roomcast.cluster.v1.JoinRequest
-	(*JoinReply)(nil),         // 11: roomcast.cluster.v1.JoinReply
-	(*LeaveRequest)(nil),      // 12: roomcast.cluster.v1.LeaveRequest
-	(*SendRequest)(nil),       // 13: roomcast.cluster.v1.SendRequest
-	(*SendReply)(nil),         // 14: roomcast.cluster.v1.SendReply
-	(*SendBatch)(nil),         // 15: roomcast.cluster.v1.SendBatch
-	(*SendBatchReply)(nil),    // 16: roomcast.cluster.v1.SendBatchReply
-	(*SendResult)(nil),        // 17: roomcast.cluster.v1.SendResult
-	(*Moderate)(nil),          // 18: roomcast.cluster.v1.Moderate
-	(*Done)(nil),              // 19: roomcast.cluster.v1.Done
-	(*Failure)(nil),           // 20: roomcast.cluster.v1.Failure
-	(*UserFrame)(nil),         // 21: roomcast.cluster.v1.UserFrame
-	(*CloseUser)(nil),         // 22: roomcast.cluster.v1.CloseUser
-	(*Query)(nil),             // 23: roomcast.cluster.v1.Query
-	(*QueryReply)(nil),        // 24: roomcast.cluster.v1.QueryReply
-	(*LeaveBatch)(nil),        // 25: roomcast.cluster.v1.LeaveBatch
-	(*LeaveCount)(nil),        // 26: roomcast.cluster.v1.LeaveCount
-	(*ModerationDelete)(nil),  // 27: roomcast.cluster.v1.ModerationDelete
-	(*ModerationDeleted)(nil), // 28: roomcast.cluster.v1.ModerationDeleted
-	(*ModerationAction)(nil),  // 29: roomcast.cluster.v1.ModerationAction
-	(*RoomLifecycle)(nil),     // 30: roomcast.cluster.v1.RoomLifecycle
-	(*RoomCounts)(nil),        // 31: roomcast.cluster.v1.RoomCounts
-	(*RoomCountsItem)(nil),    // 32: roomcast.cluster.v1.RoomCountsItem
-	(*RoomAttrs)(nil),         // 33: roomcast.cluster.v1.RoomAttrs
-	nil,                       // 34: roomcast.cluster.v1.JoinReply.AttrsEntry
+	(*JoinBatch)(nil),         // 4: roomcast.cluster.v1.JoinBatch
+	(*JoinBatchReply)(nil),    // 5: roomcast.cluster.v1.JoinBatchReply
+	(*JoinResult)(nil),        // 6: roomcast.cluster.v1.JoinResult
+	(*Deliveries)(nil),        // 7: roomcast.cluster.v1.Deliveries
+	(*Delivery)(nil),          // 8: roomcast.cluster.v1.Delivery
+	(*Kick)(nil),              // 9: roomcast.cluster.v1.Kick
+	(*Viewers)(nil),           // 10: roomcast.cluster.v1.Viewers
+	(*Announce)(nil),          // 11: roomcast.cluster.v1.Announce
+	(*AnnounceRequest)(nil),   // 12: roomcast.cluster.v1.AnnounceRequest
+	(*JoinRequest)(nil),       // 13: roomcast.cluster.v1.JoinRequest
+	(*JoinReply)(nil),         // 14: roomcast.cluster.v1.JoinReply
+	(*LeaveRequest)(nil),      // 15: roomcast.cluster.v1.LeaveRequest
+	(*SendRequest)(nil),       // 16: roomcast.cluster.v1.SendRequest
+	(*SendReply)(nil),         // 17: roomcast.cluster.v1.SendReply
+	(*SendBatch)(nil),         // 18: roomcast.cluster.v1.SendBatch
+	(*SendBatchReply)(nil),    // 19: roomcast.cluster.v1.SendBatchReply
+	(*SendResult)(nil),        // 20: roomcast.cluster.v1.SendResult
+	(*Moderate)(nil),          // 21: roomcast.cluster.v1.Moderate
+	(*Done)(nil),              // 22: roomcast.cluster.v1.Done
+	(*Failure)(nil),           // 23: roomcast.cluster.v1.Failure
+	(*UserFrame)(nil),         // 24: roomcast.cluster.v1.UserFrame
+	(*CloseUser)(nil),         // 25: roomcast.cluster.v1.CloseUser
+	(*Query)(nil),             // 26: roomcast.cluster.v1.Query
+	(*QueryReply)(nil),        // 27: roomcast.cluster.v1.QueryReply
+	(*LeaveBatch)(nil),        // 28: roomcast.cluster.v1.LeaveBatch
+	(*LeaveCount)(nil),        // 29: roomcast.cluster.v1.LeaveCount
+	(*ModerationDelete)(nil),  // 30: roomcast.cluster.v1.ModerationDelete
+	(*ModerationDeleted)(nil), // 31: roomcast.cluster.v1.ModerationDeleted
+	(*ModerationAction)(nil),  // 32: roomcast.cluster.v1.ModerationAction
+	(*RoomLifecycle)(nil),     // 33: roomcast.cluster.v1.RoomLifecycle
+	(*RoomCounts)(nil),        // 34: roomcast.cluster.v1.RoomCounts
+	(*RoomCountsItem)(nil),    // 35: roomcast.cluster.v1.RoomCountsItem
+	(*RoomAttrs)(nil),         // 36: roomcast.cluster.v1.RoomAttrs
+	nil,                       // 37: roomcast.cluster.v1.JoinReply.AttrsEntry
 }
 var file_cluster_proto_depIdxs = []int32{
-	4,  // 0: roomcast.cluster.v1.Envelope.deliveries:type_name -> roomcast.cluster.v1.Deliveries
-	6,  // 1: roomcast.cluster.v1.Envelope.kick:type_name -> roomcast.cluster.v1.Kick
-	7,  // 2: roomcast.cluster.v1.Envelope.viewers:type_name -> roomcast.cluster.v1.Viewers
-	8,  // 3: roomcast.cluster.v1.Envelope.announce:type_name -> roomcast.cluster.v1.Announce
-	9,  // 4: roomcast.cluster.v1.Envelope.announce_request:type_name -> roomcast.cluster.v1.AnnounceRequest
-	10, // 5: roomcast.cluster.v1.Envelope.join:type_name -> roomcast.cluster.v1.JoinRequest
-	11, // 6: roomcast.cluster.v1.Envelope.joined:type_name -> roomcast.cluster.v1.JoinReply
-	12, // 7: roomcast.cluster.v1.Envelope.leave:type_name -> roomcast.cluster.v1.LeaveRequest
-	13, // 8: roomcast.cluster.v1.Envelope.send:type_name -> roomcast.cluster.v1.SendRequest
-	14, // 9: roomcast.cluster.v1.Envelope.sent:type_name -> roomcast.cluster.v1.SendReply
-	18, // 10: roomcast.cluster.v1.Envelope.moderate:type_name -> roomcast.cluster.v1.Moderate
-	19, // 11: roomcast.cluster.v1.Envelope.done:type_name -> roomcast.cluster.v1.Done
-	20, // 12: roomcast.cluster.v1.Envelope.failure:type_name -> roomcast.cluster.v1.Failure
-	15, // 13: roomcast.cluster.v1.Envelope.send_batch:type_name -> roomcast.cluster.v1.SendBatch
-	16, // 14: roomcast.cluster.v1.Envelope.sent_batch:type_name -> roomcast.cluster.v1.SendBatchReply
-	21, // 15: roomcast.cluster.v1.Envelope.user_frame:type_name -> roomcast.cluster.v1.UserFrame
-	22, // 16: roomcast.cluster.v1.Envelope.close_user:type_name -> roomcast.cluster.v1.CloseUser
-	23, // 17: roomcast.cluster.v1.Envelope.query:type_name -> roomcast.cluster.v1.Query
-	24, // 18: roomcast.cluster.v1.Envelope.query_reply:type_name -> roomcast.cluster.v1.QueryReply
-	25, // 19: roomcast.cluster.v1.Envelope.leave_batch:type_name -> roomcast.cluster.v1.LeaveBatch
-	27, // 20: roomcast.cluster.v1.Envelope.moderation_delete:type_name -> roomcast.cluster.v1.ModerationDelete
-	28, // 21: roomcast.cluster.v1.Envelope.moderation_deleted:type_name -> roomcast.cluster.v1.ModerationDeleted
-	29, // 22: roomcast.cluster.v1.Envelope.moderation_action:type_name -> roomcast.cluster.v1.ModerationAction
-	30, // 23: roomcast.cluster.v1.Envelope.lifecycle:type_name -> roomcast.cluster.v1.RoomLifecycle
-	31, // 24: roomcast.cluster.v1.Envelope.room_counts:type_name -> roomcast.cluster.v1.RoomCounts
-	33, // 25: roomcast.cluster.v1.Envelope.room_attrs:type_name -> roomcast.cluster.v1.RoomAttrs
-	5,  // 26: roomcast.cluster.v1.Deliveries.items:type_name -> roomcast.cluster.v1.Delivery
-	7,  // 27: roomcast.cluster.v1.Announce.rooms:type_name -> roomcast.cluster.v1.Viewers
-	34, // 28: roomcast.cluster.v1.JoinReply.attrs:type_name -> roomcast.cluster.v1.JoinReply.AttrsEntry
-	13, // 29: roomcast.cluster.v1.SendBatch.items:type_name -> roomcast.cluster.v1.SendRequest
-	17, // 30: roomcast.cluster.v1.SendBatchReply.items:type_name -> roomcast.cluster.v1.SendResult
-	14, // 31: roomcast.cluster.v1.SendResult.sent:type_name -> roomcast.cluster.v1.SendReply
-	20, // 32: roomcast.cluster.v1.SendResult.failure:type_name -> roomcast.cluster.v1.Failure
-	0,  // 33: roomcast.cluster.v1.Moderate.op:type_name -> roomcast.cluster.v1.Moderate.Op
-	1,  // 34: roomcast.cluster.v1.Query.op:type_name -> roomcast.cluster.v1.Query.Op
-	26, // 35: roomcast.cluster.v1.LeaveBatch.items:type_name -> roomcast.cluster.v1.LeaveCount
-	2,  // 36: roomcast.cluster.v1.RoomLifecycle.op:type_name -> roomcast.cluster.v1.RoomLifecycle.Op
-	32, // 37: roomcast.cluster.v1.RoomCounts.items:type_name -> roomcast.cluster.v1.RoomCountsItem
-	38, // [38:38] is the sub-list for method output_type
-	38, // [38:38] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	7,  // 0: roomcast.cluster.v1.Envelope.deliveries:type_name -> roomcast.cluster.v1.Deliveries
+	9,  // 1: roomcast.cluster.v1.Envelope.kick:type_name -> roomcast.cluster.v1.Kick
+	10, // 2: roomcast.cluster.v1.Envelope.viewers:type_name -> roomcast.cluster.v1.Viewers
+	11, // 3: roomcast.cluster.v1.Envelope.announce:type_name -> roomcast.cluster.v1.Announce
+	12, // 4: roomcast.cluster.v1.Envelope.announce_request:type_name -> roomcast.cluster.v1.AnnounceRequest
+	13, // 5: roomcast.cluster.v1.Envelope.join:type_name -> roomcast.cluster.v1.JoinRequest
+	14, // 6: roomcast.cluster.v1.Envelope.joined:type_name -> roomcast.cluster.v1.JoinReply
+	15, // 7: roomcast.cluster.v1.Envelope.leave:type_name -> roomcast.cluster.v1.LeaveRequest
+	16, // 8: roomcast.cluster.v1.Envelope.send:type_name -> roomcast.cluster.v1.SendRequest
+	17, // 9: roomcast.cluster.v1.Envelope.sent:type_name -> roomcast.cluster.v1.SendReply
+	21, // 10: roomcast.cluster.v1.Envelope.moderate:type_name -> roomcast.cluster.v1.Moderate
+	22, // 11: roomcast.cluster.v1.Envelope.done:type_name -> roomcast.cluster.v1.Done
+	23, // 12: roomcast.cluster.v1.Envelope.failure:type_name -> roomcast.cluster.v1.Failure
+	18, // 13: roomcast.cluster.v1.Envelope.send_batch:type_name -> roomcast.cluster.v1.SendBatch
+	19, // 14: roomcast.cluster.v1.Envelope.sent_batch:type_name -> roomcast.cluster.v1.SendBatchReply
+	24, // 15: roomcast.cluster.v1.Envelope.user_frame:type_name -> roomcast.cluster.v1.UserFrame
+	25, // 16: roomcast.cluster.v1.Envelope.close_user:type_name -> roomcast.cluster.v1.CloseUser
+	26, // 17: roomcast.cluster.v1.Envelope.query:type_name -> roomcast.cluster.v1.Query
+	27, // 18: roomcast.cluster.v1.Envelope.query_reply:type_name -> roomcast.cluster.v1.QueryReply
+	28, // 19: roomcast.cluster.v1.Envelope.leave_batch:type_name -> roomcast.cluster.v1.LeaveBatch
+	30, // 20: roomcast.cluster.v1.Envelope.moderation_delete:type_name -> roomcast.cluster.v1.ModerationDelete
+	31, // 21: roomcast.cluster.v1.Envelope.moderation_deleted:type_name -> roomcast.cluster.v1.ModerationDeleted
+	32, // 22: roomcast.cluster.v1.Envelope.moderation_action:type_name -> roomcast.cluster.v1.ModerationAction
+	33, // 23: roomcast.cluster.v1.Envelope.lifecycle:type_name -> roomcast.cluster.v1.RoomLifecycle
+	34, // 24: roomcast.cluster.v1.Envelope.room_counts:type_name -> roomcast.cluster.v1.RoomCounts
+	36, // 25: roomcast.cluster.v1.Envelope.room_attrs:type_name -> roomcast.cluster.v1.RoomAttrs
+	4,  // 26: roomcast.cluster.v1.Envelope.join_batch:type_name -> roomcast.cluster.v1.JoinBatch
+	5,  // 27: roomcast.cluster.v1.Envelope.joined_batch:type_name -> roomcast.cluster.v1.JoinBatchReply
+	13, // 28: roomcast.cluster.v1.JoinBatch.items:type_name -> roomcast.cluster.v1.JoinRequest
+	6,  // 29: roomcast.cluster.v1.JoinBatchReply.items:type_name -> roomcast.cluster.v1.JoinResult
+	14, // 30: roomcast.cluster.v1.JoinBatchReply.rooms:type_name -> roomcast.cluster.v1.JoinReply
+	23, // 31: roomcast.cluster.v1.JoinResult.failure:type_name -> roomcast.cluster.v1.Failure
+	8,  // 32: roomcast.cluster.v1.Deliveries.items:type_name -> roomcast.cluster.v1.Delivery
+	10, // 33: roomcast.cluster.v1.Announce.rooms:type_name -> roomcast.cluster.v1.Viewers
+	37, // 34: roomcast.cluster.v1.JoinReply.attrs:type_name -> roomcast.cluster.v1.JoinReply.AttrsEntry
+	16, // 35: roomcast.cluster.v1.SendBatch.items:type_name -> roomcast.cluster.v1.SendRequest
+	20, // 36: roomcast.cluster.v1.SendBatchReply.items:type_name -> roomcast.cluster.v1.SendResult
+	17, // 37: roomcast.cluster.v1.SendResult.sent:type_name -> roomcast.cluster.v1.SendReply
+	23, // 38: roomcast.cluster.v1.SendResult.failure:type_name -> roomcast.cluster.v1.Failure
+	0,  // 39: roomcast.cluster.v1.Moderate.op:type_name -> roomcast.cluster.v1.Moderate.Op
+	1,  // 40: roomcast.cluster.v1.Query.op:type_name -> roomcast.cluster.v1.Query.Op
+	29, // 41: roomcast.cluster.v1.LeaveBatch.items:type_name -> roomcast.cluster.v1.LeaveCount
+	2,  // 42: roomcast.cluster.v1.RoomLifecycle.op:type_name -> roomcast.cluster.v1.RoomLifecycle.Op
+	35, // 43: roomcast.cluster.v1.RoomCounts.items:type_name -> roomcast.cluster.v1.RoomCountsItem
+	44, // [44:44] is the sub-list for method output_type
+	44, // [44:44] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_cluster_proto_init() }
@@ -2904,6 +3113,8 @@ func file_cluster_proto_init() {
 		(*Envelope_Lifecycle)(nil),
 		(*Envelope_RoomCounts)(nil),
 		(*Envelope_RoomAttrs)(nil),
+		(*Envelope_JoinBatch)(nil),
+		(*Envelope_JoinedBatch)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2911,7 +3122,7 @@ func file_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   32,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -61,7 +61,12 @@
 //                               its beginning (the ring's oldest)
 //   frame       (frame)         every frame received, before it is acted on
 //   counters    (counters)      login counters (after every connect and reconnect,
-//                               when anything is unread) and every page from counters()
+//                               when anything is unread) and every page from counters();
+//                               a client with no counters, convMessage or receipt
+//                               listener and no offline.seen is live-only: it names
+//                               "counters_on_request" in Connect and gets no login
+//                               counters (its connect costs the server's offline
+//                               store nothing); counters() still fetches them
 //   convMessage (conv, msg)     each 1:1 or group entry once (live or pulled), deduped
 //                               by msgId; tombstones are skipped; a recall is an entry
 //                               with kind "recall" and recallOf set
@@ -549,6 +554,14 @@ export class RoomcastClient {
     }
   }
 
+  // features are what this client names in Connect: FEATURES, and
+  // "counters_on_request" when the app uses no offline feature (no
+  // counters, convMessage or receipt listener, no offline.seen).
+  features() {
+    const offline = ["counters", "convMessage", "receipt"].some((e) => this.listeners.get(e)?.size > 0) || this.opt.offline.seen;
+    return offline ? FEATURES : [...FEATURES, "counters_on_request"];
+  }
+
   // openOnce dials one WebSocket, sends Connect and resolves on Connected.
   async openOnce(url) {
     this.codec ??= await newCodec(this.opt.encoding, this.opt.protobufUrl);
@@ -572,7 +585,7 @@ export class RoomcastClient {
       }, this.opt.requestTimeoutMs);
       if (codec.binary) ws.binaryType = "arraybuffer";
       ws.onopen = () => {
-        ws.send(codec.encode({ id: 1, connect: { token, client: "roomcast-js/1", features: FEATURES } }));
+        ws.send(codec.encode({ id: 1, connect: { token, client: "roomcast-js/1", features: this.features() } }));
         this.lastSend = Date.now();
       };
       ws.onmessage = (ev) => {

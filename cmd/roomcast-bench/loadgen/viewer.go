@@ -177,7 +177,7 @@ func dialOnce(ctx context.Context, cfg ViewerConfig, stats *Stats, start time.Ti
 		_ = ws.SetDeadline(dl)
 	}
 	f, err := v.call(&pb.Frame{Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: cfg.Token, Client: "roomcast-loadgen",
-		Features: wire.FeatureRoomCount.Names()}}})
+		Features: (wire.FeatureRoomCount | wire.FeatureCountersOnRequest).Names()}}})
 	if err != nil {
 		ws.Close()
 		return nil, fmt.Errorf("%w: %w", ErrConnect, err)
