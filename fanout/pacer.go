@@ -223,6 +223,12 @@ func (p *MeasuredPacer) Observe(r Round) {
 	if !p.started {
 		p.started, p.start, p.cpu0 = true, r.At, p.cpu()
 	}
+	if p.notifies == 0 && r.Notifies > 0 && r.At.Sub(p.start) >= p.cfg.Window {
+		// Nothing was notified for a window or more (a pause: viewers
+		// joining, say): that window ends here, and its CPU is nobody's
+		// notifies. The round starts a window of its own.
+		p.close(r.At, r.At.Sub(p.start))
+	}
 	p.notifies += r.Notifies
 	p.busy += r.Busy
 	p.lag = max(p.lag, r.Lag)
