@@ -91,7 +91,18 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Namespace: "roomcast", Subsystem: "fanout", Name: "pacer_rate_per_second",
 				Help: "Notifications per second in the pacer's last window.",
-			}, func() float64 { return p.Stats().Rate }))
+			}, func() float64 { return p.Stats().Rate }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Namespace: "roomcast", Subsystem: "fanout", Name: "pacer_sustained_per_second",
+				Help: "Notifications per second smoothed over about a second (what stretches the interval, with the window's rate).",
+			}, func() float64 { return p.Stats().Sustained }))
+		for _, sig := range []string{"cost", "lag", "busy"} {
+			cols = append(cols, prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Namespace: "roomcast", Subsystem: "fanout", Name: "pacer_stretches_total",
+				Help:        "Pacer windows that doubled the node-wide notify interval, by the signal that did it: cost (notifications near what the node affords), lag (rounds late) or busy (dispatchers busy most of the time).",
+				ConstLabels: prometheus.Labels{"signal": sig},
+			}, func() float64 { return float64(p.Stats().Raised[sig]) }))
+		}
 	}
 	cols = append(cols, m.classes.collectors()...)
 	if reg != nil {

@@ -112,6 +112,16 @@ const (
 	minCostSamples = 200 // notifies in a window before its CPU cost per notify counts
 	costSmoothing  = 0.3 // weight of a new window in the cost per notify
 	busyHigh       = 0.8 // dispatcher busy share that counts as saturated
+	// loadHorizon is the time constant of the sustained rate, lag and busy
+	// share. A room fans a message out in one burst: 10,000 viewers at 4
+	// msg/s are 10,000 notifies in the 100 ms after each message and none
+	// in the 150 ms before the next, so one window alternates between
+	// twice what the node affords and nothing. Only what lasts for about
+	// a second stretches the interval.
+	loadHorizon = time.Second
+	// pausedBusy is the busy share under which a window longer than
+	// loadHorizon counts as a pause (see close).
+	pausedBusy = 0.1
 )
 
 // MeasuredPacer is the default Pacer. It starts at MinInterval (0) and
@@ -128,10 +138,19 @@ const (
 //     minCostSamples notifies (a node that sends few is not slowed by
 //     them, and stretching it would only add latency).
 //
-// Each Window the node's notification rate is set against what it affords:
-// at pressureHigh or more the node-wide interval doubles (from minStretch),
-// under pressureLow it halves (to 0 below minStretch); quiet windows halve
-// it once per Window that passed. With RoomBudget set, a room's interval
+// Each Window the node's notification rate is set against what it affords,
+// twice: the window's own rate, and the sustained rate (smoothed with a
+// time constant of loadHorizon, 1 s). Only when both are at pressureHigh
+// or more does the node-wide interval double (from minStretch), and only
+// when both are under pressureLow does it halve (to 0 below minStretch;
+// quiet windows halve it once per Window that passed). So the burst of
+// one big room's fan-out (a window at many times the sustained rate) does
+// not stretch the interval, which would only hold the room's next message
+// back, and a change shows in the window's rate at once, so the smoothed
+// rate's delay neither overshoots a stretch nor its undoing. Lag and busy
+// share likewise count only when the window's and the sustained value
+// both pass their targets: a burst makes rounds late, only overload
+// keeps them late. With RoomBudget set, a room's interval
 // is at least its local viewers divided by it. A viewer not notified
 // within the interval is
 // notified at once, so in a quiet room every message goes out when it
@@ -149,10 +168,18 @@ type MeasuredPacer struct {
 	busy     time.Duration
 	lag      time.Duration // max in the window
 	cost     float64       // CPU seconds per notify (smoothed); 0: unknown
+	sRate    float64       // sustained notifies/s
+	sLag     float64       // sustained max lag per window, seconds
+	sBusy    float64       // sustained busy share
 
 	node   atomic.Int64  // node-wide interval, ns
 	afford atomic.Uint64 // math.Float64bits of notifies/s the node affords; +Inf: unknown
 	rate   atomic.Uint64 // math.Float64bits of the last window's notifies/s
+	sus    atomic.Uint64 // math.Float64bits of the sustained notifies/s
+
+	// Windows that doubled the interval, by the signal that did it (the
+	// first that passed: cost, then lag, then busy).
+	raisedCost, raisedLag, raisedBusy atomic.Uint64
 }
 
 // NewMeasuredPacer returns a pacer; zero fields of cfg take their
@@ -196,6 +223,12 @@ func (p *MeasuredPacer) Observe(r Round) {
 	if !p.started {
 		p.started, p.start, p.cpu0 = true, r.At, p.cpu()
 	}
+	if p.notifies == 0 && r.Notifies > 0 && r.At.Sub(p.start) >= p.cfg.Window {
+		// Nothing was notified for a window or more (a pause: viewers
+		// joining, say): that window ends here, and its CPU is nobody's
+		// notifies. The round starts a window of its own.
+		p.close(r.At, r.At.Sub(p.start))
+	}
 	p.notifies += r.Notifies
 	p.busy += r.Busy
 	p.lag = max(p.lag, r.Lag)
@@ -209,7 +242,14 @@ func (p *MeasuredPacer) close(end time.Time, el time.Duration) {
 	secs := el.Seconds()
 	rate := float64(p.notifies) / secs
 	cpu := p.cpu()
-	if used := (cpu - p.cpu0).Seconds(); p.notifies >= minCostSamples && used > 0 {
+	busy := p.busy.Seconds() / (secs * p.cores)
+	// A window that spans a pause (longer than loadHorizon, dispatchers
+	// idle nearly all of it) measured the pause's work, not its notifies:
+	// the first window after viewers joined for seconds would make every
+	// Notify look as costly as a join and stretch the interval for the
+	// first messages of the room.
+	paused := el > loadHorizon && busy < pausedBusy
+	if used := (cpu - p.cpu0).Seconds(); p.notifies >= minCostSamples && used > 0 && !paused {
 		c := used / float64(p.notifies)
 		if p.cost == 0 {
 			p.cost = c
@@ -222,25 +262,45 @@ func (p *MeasuredPacer) close(end time.Time, el time.Duration) {
 		afford = p.cfg.CPUTarget * p.cores / p.cost
 	}
 	afford = p.capped(afford)
-	pressure := rate / afford
+	lag := p.lag.Seconds()
+	// The sustained values start at zero: a first window is as likely a
+	// burst as any other.
+	w := 1 - math.Exp(-secs/loadHorizon.Seconds())
+	p.sRate += w * (rate - p.sRate)
+	p.sLag += w * (lag - p.sLag)
+	p.sBusy += w * (busy - p.sBusy)
+	// Raise on what both the window and the sustained value pass (min),
+	// lower on what neither does (max).
+	up := min(rate, p.sRate) / afford
+	down := max(rate, p.sRate) / afford
+	raisedBy := &p.raisedCost
 	// Saturated, whatever the cost says: rounds wait, or dispatchers are
-	// busy most of the window. Both count only while notifications are a
-	// real load (as many as it takes to measure their cost): on a node
-	// that sends few, slow rounds come from something else (other work,
-	// other processes), and stretching would add latency and save nothing.
+	// busy most of the window, in this window and sustained. Both count
+	// only while notifications are a real load (as many as it takes to
+	// measure their cost): on a node that sends few, slow rounds come from
+	// something else (other work, other processes), and stretching would
+	// add latency and save nothing.
 	if p.notifies >= minCostSamples {
-		if p.lag >= p.cfg.LagTarget && p.cfg.LagTarget > 0 {
-			pressure = max(pressure, pressureHigh)
+		target := p.cfg.LagTarget.Seconds()
+		if target > 0 && min(lag, p.sLag) >= target {
+			if up < pressureHigh {
+				raisedBy = &p.raisedLag
+			}
+			up = max(up, pressureHigh)
 		}
-		if p.busy.Seconds()/(secs*p.cores) >= busyHigh {
-			pressure = max(pressure, pressureHigh)
+		if min(busy, p.sBusy) >= busyHigh {
+			if up < pressureHigh {
+				raisedBy = &p.raisedBusy
+			}
+			up = max(up, pressureHigh)
 		}
 	}
 	d := time.Duration(p.node.Load())
 	switch {
-	case pressure >= pressureHigh:
+	case up >= pressureHigh:
 		d = min(max(2*d, minStretch), p.cfg.MaxInterval)
-	case pressure < pressureLow:
+		raisedBy.Add(1)
+	case down < pressureLow:
 		// Halve once per Window that passed (an idle node has no rounds
 		// to observe: the first one after a pause catches up).
 		for n := el / p.cfg.Window; n > 0 && d > 0; n-- {
@@ -253,6 +313,7 @@ func (p *MeasuredPacer) close(end time.Time, el time.Duration) {
 	p.node.Store(int64(d))
 	p.afford.Store(math.Float64bits(afford))
 	p.rate.Store(math.Float64bits(rate))
+	p.sus.Store(math.Float64bits(p.sRate))
 	p.start, p.cpu0, p.notifies, p.busy, p.lag = end, cpu, 0, 0, 0
 }
 
@@ -261,6 +322,11 @@ type PacerStats struct {
 	NodeInterval time.Duration // the node-wide interval
 	Afford       float64       // notifies/s the node affords (+Inf: not measured yet)
 	Rate         float64       // notifies/s of the last window
+	Sustained    float64       // notifies/s smoothed over about a second
+	// Raised counts the windows that doubled the interval, by signal:
+	// "cost" (the notification rate near what the node affords), "lag"
+	// (rounds late) or "busy" (dispatchers busy most of the time).
+	Raised map[string]uint64
 }
 
 // Stats returns the pacer's current conclusions.
@@ -269,5 +335,8 @@ func (p *MeasuredPacer) Stats() PacerStats {
 		NodeInterval: time.Duration(p.node.Load()),
 		Afford:       math.Float64frombits(p.afford.Load()),
 		Rate:         math.Float64frombits(p.rate.Load()),
+		Sustained:    math.Float64frombits(p.sus.Load()),
+		Raised: map[string]uint64{"cost": p.raisedCost.Load(), "lag": p.raisedLag.Load(),
+			"busy": p.raisedBusy.Load()},
 	}
 }

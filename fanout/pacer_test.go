@@ -60,24 +60,35 @@ func TestMeasuredPacerStartsAtZero(t *testing.T) {
 }
 
 // TestMeasuredPacerStretchesUnderLoad: when the notification rate nears
-// what the measured cost says the node affords, the node interval doubles
-// each window; when the load goes away it shrinks back to zero.
+// what the measured cost says the node affords, for long enough that it is
+// load and not one burst (the sustained rate, about a second), the node
+// interval doubles each window; when the load goes away it shrinks back
+// to zero.
 func TestMeasuredPacerStretchesUnderLoad(t *testing.T) {
 	p, cpu, at := newTestPacer(PacerConfig{MaxInterval: time.Second})
 	cores := float64(runtime.GOMAXPROCS(0))
 	// Cost 0.5 x cores / 10,000 per notify: the node affords 10,000/s.
 	cost := time.Duration(0.5 * cores / 10_000 * float64(time.Second))
 	drive(p, cpu, &at, 1, 900, cost, 0) // 9,000/s: 90 % of it
-	d1 := p.Stats().NodeInterval
-	if d1 != minStretch {
-		t.Fatalf("after one loaded window: %v, want %v", d1, minStretch)
+	if d := p.Stats().NodeInterval; d != 0 {
+		t.Fatalf("after one loaded window: %v, want 0 (one window is no sustained load)", d)
+	}
+	windows := 1
+	for ; p.Stats().NodeInterval == 0 && windows < 40; windows++ {
+		drive(p, cpu, &at, 1, 900, cost, 0)
+	}
+	if d := p.Stats().NodeInterval; d != minStretch || windows < 5 {
+		t.Fatalf("after %d loaded windows: %v, want %v after 5 or more", windows, d, minStretch)
 	}
 	drive(p, cpu, &at, 3, 900, cost, 0)
 	if d := p.Stats().NodeInterval; d != 8*minStretch {
-		t.Fatalf("after four loaded windows: %v, want %v", d, 8*minStretch)
+		t.Fatalf("three windows later: %v, want %v", d, 8*minStretch)
 	}
 	if d := p.Interval(10, 10); d != 8*minStretch {
 		t.Fatalf("Interval = %v, want the node's %v", d, 8*minStretch)
+	}
+	if st := p.Stats(); st.Raised["cost"] != 4 || st.Raised["lag"]+st.Raised["busy"] != 0 {
+		t.Fatalf("stretches by signal %v, want 4 for cost", st.Raised)
 	}
 	// Between the thresholds (60 %) it holds.
 	drive(p, cpu, &at, 2, 600, cost, 0)
@@ -98,22 +109,28 @@ func TestMeasuredPacerStretchesUnderLoad(t *testing.T) {
 	}
 }
 
-// TestMeasuredPacerStretchesOnLag: rounds that start late mean the node is
-// saturated (a shared box) even when the CPU cost looks cheap, as long as
-// it sends enough notifications for them to matter.
+// TestMeasuredPacerStretchesOnLag: rounds that start late, window after
+// window, mean the node is saturated (a shared box) even when the CPU
+// cost looks cheap, as long as it sends enough notifications for them to
+// matter.
 func TestMeasuredPacerStretchesOnLag(t *testing.T) {
 	p, cpu, at := newTestPacer(PacerConfig{LagTarget: 20 * time.Millisecond})
 	drive(p, cpu, &at, 2, 300, time.Microsecond, 50*time.Millisecond)
-	if d := p.Stats().NodeInterval; d != 2*minStretch {
-		t.Fatalf("two lagging windows: %v, want %v", d, 2*minStretch)
+	if d := p.Stats().NodeInterval; d != 0 {
+		t.Fatalf("two lagging windows: %v, want 0 (not sustained yet)", d)
 	}
-	drive(p, cpu, &at, 2, 300, time.Microsecond, time.Millisecond)
+	drive(p, cpu, &at, 8, 300, time.Microsecond, 50*time.Millisecond)
+	st := p.Stats()
+	if st.NodeInterval < 2*minStretch || st.Raised["lag"] == 0 || st.Raised["cost"] != 0 {
+		t.Fatalf("ten lagging windows: stats %+v, want a stretch of %v or more, by lag", st, 2*minStretch)
+	}
+	drive(p, cpu, &at, 12, 300, time.Microsecond, time.Millisecond)
 	if d := p.Stats().NodeInterval; d != 0 {
 		t.Fatalf("lag gone: %v, want 0", d)
 	}
 	// A node that notifies little is not stretched by lag it did not
 	// cause: a quiet room keeps its latency on a starved box.
-	drive(p, cpu, &at, 5, 100, time.Microsecond, 500*time.Millisecond)
+	drive(p, cpu, &at, 30, 100, time.Microsecond, 500*time.Millisecond)
 	if d := p.Stats().NodeInterval; d != 0 {
 		t.Fatalf("lag with 1,000 notifies/s: %v, want 0", d)
 	}
@@ -126,8 +143,8 @@ func TestMeasuredPacerBudgetsAreCaps(t *testing.T) {
 	if d := p.Interval(100, 100); d != 200*time.Millisecond {
 		t.Fatalf("100-viewer room under room_budget 500: %v, want 200ms", d)
 	}
-	drive(p, cpu, &at, 1, 90, time.Microsecond, 0) // 900/s: cheap, but 90 % of the cap
-	if st := p.Stats(); st.Afford != 1000 || st.NodeInterval != minStretch {
+	drive(p, cpu, &at, 30, 90, time.Microsecond, 0) // 900/s: cheap, but 90 % of the cap
+	if st := p.Stats(); st.Afford != 1000 || st.NodeInterval == 0 {
 		t.Fatalf("stats %+v, want afford capped at 1000 and a stretch", st)
 	}
 	if err := (PacerConfig{CPUTarget: 2}).Validate(); err == nil {
@@ -175,4 +192,101 @@ func TestServicePacedByMeasuredCost(t *testing.T) {
 	if last.Seq < 390 {
 		t.Fatalf("last notify up to %d", last.Seq)
 	}
+}
+
+// fanOutBursts feeds a pacer what a node does for one room of viewers
+// at msgRate msg/s (windows of 100 ms): per message, one round per shard
+// (two), each queueing half the viewers' Notify frames over busy of wall
+// time, at cost of process CPU per Notify; the writes of a message are
+// done long before the next. Between messages, every 10 ms, a round of
+// the node's other, quiet rooms queues nothing. It returns the largest
+// node interval seen.
+func fanOutBursts(p *MeasuredPacer, cpu *fakeCPU, at *time.Time, viewers int, msgRate float64, dur, cost, busy time.Duration) (maxD time.Duration) {
+	gap := time.Duration(float64(time.Second) / msgRate)
+	for end := at.Add(dur); at.Before(end); *at = at.Add(gap) {
+		for sh := 0; sh < 2; sh++ {
+			cpu.used += time.Duration(viewers/2) * cost
+			p.Observe(Round{At: at.Add(time.Duration(sh) * time.Millisecond), Busy: busy, Notifies: viewers / 2})
+			maxD = max(maxD, p.Interval(viewers, viewers))
+		}
+		for t := busy + 10*time.Millisecond; t < gap; t += 10 * time.Millisecond {
+			p.Observe(Round{At: at.Add(t), Busy: 50 * time.Microsecond})
+			maxD = max(maxD, p.Interval(viewers, viewers))
+		}
+	}
+	return maxD
+}
+
+// TestMeasuredPacerIgnoresFanOutBursts: a big room at a low rate sends
+// each message to all its viewers in one burst, a window of many times
+// the sustained rate followed by empty ones. At a sustained rate within
+// what the node affords the interval is not stretched (a stretch would
+// only hold the next message back); the same rate sustained past what it
+// affords still stretches it.
+func TestMeasuredPacerIgnoresFanOutBursts(t *testing.T) {
+	cores := float64(runtime.GOMAXPROCS(0))
+	// Cost per Notify such that the node affords 80,000/s: 10,000 viewers
+	// at 4 msg/s are 40,000/s (half), each burst of 10,000 in a 100 ms
+	// window 100,000/s (1.25x).
+	cost := time.Duration(0.5 * cores / 80_000 * float64(time.Second))
+	p, cpu, at := newTestPacer(PacerConfig{})
+	if d := fanOutBursts(p, cpu, &at, 10_000, 4, 20*time.Second, cost, 40*time.Millisecond); d != 0 {
+		t.Fatalf("10,000 viewers at 4 msg/s, affording 80,000/s: interval reached %v, want 0 (stats %+v)", d, p.Stats())
+	}
+	if st := p.Stats(); st.Sustained < 30_000 || st.Sustained > 50_000 {
+		t.Fatalf("sustained rate %v, want about 40,000/s", st.Sustained)
+	}
+	// The same bursts at 10 msg/s: 100,000/s sustained, more than the
+	// node affords. The interval stretches until Notifies merge.
+	p, cpu, at = newTestPacer(PacerConfig{})
+	fanOutBursts(p, cpu, &at, 10_000, 10, 5*time.Second, cost, 40*time.Millisecond)
+	if st := p.Stats(); st.NodeInterval < 100*time.Millisecond || st.Raised["cost"] == 0 {
+		t.Fatalf("10,000 viewers at 10 msg/s, affording 80,000/s: stats %+v, want an interval of 100 ms or more, stretched for cost", st)
+	}
+}
+
+// TestMeasuredPacerSkipsPausedCost: the first window after a pause (say
+// viewers joining for seconds before the first message) holds the CPU of
+// whatever ran in it; it is not taken as the cost of its notifies, which
+// would make the node look as if it afforded a fraction of what it does
+// and stretch the room's first messages.
+func TestMeasuredPacerSkipsPausedCost(t *testing.T) {
+	cores := float64(runtime.GOMAXPROCS(0))
+	p, cpu, at := newTestPacer(PacerConfig{})
+	// Ten seconds of joins: 5 s of CPU, no rounds; then one round of
+	// 5,000 notifies.
+	at = at.Add(10 * time.Second)
+	cpu.used += 5 * time.Second
+	p.Observe(Round{At: at, Busy: 10 * time.Millisecond, Notifies: 5000})
+	if st := p.Stats(); !math.IsInf(st.Afford, 1) || st.NodeInterval != 0 {
+		t.Fatalf("after a paused window: stats %+v, want the cost not measured and no stretch", st)
+	}
+	cpu.used += 5000 * 10 * time.Microsecond // that round's writes
+	// The next windows measure it: 10 µs per notify.
+	drive(p, cpu, &at, 3, 1000, 10*time.Microsecond, 0)
+	wantAfford(t, p, 0.5*cores/10e-6)
+}
+
+// wantAfford fails unless the pacer affords want notifies/s, within 10 %
+// (a window that starts after a pause misses the CPU its first round spent
+// before it reported), and has not stretched.
+func wantAfford(t *testing.T, p *MeasuredPacer, want float64) {
+	t.Helper()
+	if st := p.Stats(); math.Abs(st.Afford-want) > want*0.1 || st.NodeInterval != 0 {
+		t.Fatalf("stats %+v, want afford %v and no stretch", st, want)
+	}
+}
+
+// TestMeasuredPacerPauseIsNoCost: a pause without notifies (viewers
+// joining for half a second, shorter than a paused window) is not
+// counted in the cost of the notifies that follow it.
+func TestMeasuredPacerPauseIsNoCost(t *testing.T) {
+	cores := float64(runtime.GOMAXPROCS(0))
+	p, cpu, at := newTestPacer(PacerConfig{})
+	at = at.Add(500 * time.Millisecond)
+	cpu.used += 500 * time.Millisecond // the joins
+	// Rounds of 300 notifies at 5 µs each: the first alone is enough to
+	// measure a cost from.
+	drive(p, cpu, &at, 3, 3000, 5*time.Microsecond, 0)
+	wantAfford(t, p, 0.5*cores/5e-6)
 }

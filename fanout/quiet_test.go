@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
@@ -125,8 +126,15 @@ func TestIdleViewerNotifiedAtOnce(t *testing.T) {
 		t.Fatalf("an idle service ran %d rounds in 50ms", got-idle)
 	}
 	// The pacer's view is exported: no stretch on this quiet node.
-	if n, err := testutil.GatherAndCount(reg, "roomcast_fanout_pacer_interval_seconds", "roomcast_fanout_pacer_afford_per_second", "roomcast_fanout_pacer_rate_per_second"); err != nil || n != 3 {
+	if n, err := testutil.GatherAndCount(reg, "roomcast_fanout_pacer_interval_seconds", "roomcast_fanout_pacer_afford_per_second", "roomcast_fanout_pacer_rate_per_second", "roomcast_fanout_pacer_sustained_per_second"); err != nil || n != 4 {
 		t.Fatalf("pacer gauges: %d, %v", n, err)
+	}
+	// One stretch counter per signal, all zero here.
+	if n, err := testutil.GatherAndCount(reg, "roomcast_fanout_pacer_stretches_total"); err != nil || n != 3 {
+		t.Fatalf("pacer stretch counters: %d, %v", n, err)
+	}
+	if got := sumStretches(t, reg); got != 0 {
+		t.Fatalf("stretches on a quiet node: %v", got)
 	}
 	if d := s.pacer.(*MeasuredPacer).Stats().NodeInterval; d != 0 {
 		t.Fatalf("node interval %v on a quiet node", d)
@@ -402,4 +410,21 @@ func TestGapFromAnEmptyLane(t *testing.T) {
 	if !slices.Equal(got, []uint64{1, 2, 3}) {
 		t.Fatalf("viewer got %v, want 1, 2, 3", got)
 	}
+}
+
+// sumStretches adds up roomcast_fanout_pacer_stretches_total over its signals.
+func sumStretches(t *testing.T, reg *prometheus.Registry) (sum float64) {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "roomcast_fanout_pacer_stretches_total" {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
 }
