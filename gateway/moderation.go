@@ -61,6 +61,7 @@ var frameActions = map[pb.ModerateRoom_Action]room.ActionKind{
 	pb.ModerateRoom_UNMUTE:    room.ActUnmute,
 	pb.ModerateRoom_KICK:      room.ActKick,
 	pb.ModerateRoom_SLOW_MODE: room.ActSlowMode,
+	pb.ModerateRoom_SET_ATTRS: room.ActSetAttrs,
 }
 
 func (c *conn) moderateRoom(mod Moderation, id uint32, m *pb.ModerateRoom) {
@@ -76,9 +77,13 @@ func (c *conn) moderateRoom(mod Moderation, id uint32, m *pb.ModerateRoom) {
 		c.fail(id, pb.Error_INVALID_ARGUMENT, "duration too long")
 		return
 	}
+	a := room.Action{Room: m.GetRoom(), By: c.ident.User, Admin: c.ident.Has(auth.RoleAdmin), Kind: kind,
+		Target: m.GetUser(), Duration: time.Duration(m.GetDurationMs()) * time.Millisecond, Reason: m.GetReason()}
+	if kind == room.ActSetAttrs {
+		a.Attrs = &room.AttrChange{Set: m.GetAttrsSet(), Delete: m.GetAttrsDelete()}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	err := mod.Act(ctx, room.Action{Room: m.GetRoom(), By: c.ident.User, Admin: c.ident.Has(auth.RoleAdmin), Kind: kind,
-		Target: m.GetUser(), Duration: time.Duration(m.GetDurationMs()) * time.Millisecond, Reason: m.GetReason()})
+	err := mod.Act(ctx, a)
 	cancel()
 	if err != nil {
 		c.failErr(id, err)

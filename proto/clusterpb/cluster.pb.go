@@ -2207,9 +2207,12 @@ type ModerationAction struct {
 	DurationMs int64  `protobuf:"varint,6,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
 	Role       string `protobuf:"bytes,7,opt,name=role,proto3" json:"role,omitempty"`
 	// set_limit.
-	Rate          float64 `protobuf:"fixed64,8,opt,name=rate,proto3" json:"rate,omitempty"`
-	Burst         int32   `protobuf:"varint,9,opt,name=burst,proto3" json:"burst,omitempty"`
-	Reason        string  `protobuf:"bytes,10,opt,name=reason,proto3" json:"reason,omitempty"`
+	Rate   float64 `protobuf:"fixed64,8,opt,name=rate,proto3" json:"rate,omitempty"`
+	Burst  int32   `protobuf:"varint,9,opt,name=burst,proto3" json:"burst,omitempty"`
+	Reason string  `protobuf:"bytes,10,opt,name=reason,proto3" json:"reason,omitempty"`
+	// set_attrs: the room.AttrChange (h16).
+	AttrsSet      map[string]string `protobuf:"bytes,120,rep,name=attrs_set,json=attrsSet,proto3" json:"attrs_set,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	AttrsDelete   []string          `protobuf:"bytes,121,rep,name=attrs_delete,json=attrsDelete,proto3" json:"attrs_delete,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2312,6 +2315,20 @@ func (x *ModerationAction) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *ModerationAction) GetAttrsSet() map[string]string {
+	if x != nil {
+		return x.AttrsSet
+	}
+	return nil
+}
+
+func (x *ModerationAction) GetAttrsDelete() []string {
+	if x != nil {
+		return x.AttrsDelete
+	}
+	return nil
 }
 
 // RoomLifecycle creates or closes a room at its owner (h7). The options of
@@ -2699,7 +2716,7 @@ const file_cluster_proto_rawDesc = "" +
 	"\x11ModerationDeleted\x12\x1d\n" +
 	"\n" +
 	"event_pseq\x18\x01 \x01(\x04R\teventPseq\x12\x15\n" +
-	"\x06msg_id\x18\x02 \x01(\x04R\x05msgId\"\xef\x01\n" +
+	"\x06msg_id\x18\x02 \x01(\x04R\x05msgId\"\xa1\x03\n" +
 	"\x10ModerationAction\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x0e\n" +
 	"\x02by\x18\x02 \x01(\tR\x02by\x12\x14\n" +
@@ -2712,7 +2729,12 @@ const file_cluster_proto_rawDesc = "" +
 	"\x04rate\x18\b \x01(\x01R\x04rate\x12\x14\n" +
 	"\x05burst\x18\t \x01(\x05R\x05burst\x12\x16\n" +
 	"\x06reason\x18\n" +
-	" \x01(\tR\x06reason\"\xa2\x01\n" +
+	" \x01(\tR\x06reason\x12P\n" +
+	"\tattrs_set\x18x \x03(\v23.roomcast.cluster.v1.ModerationAction.AttrsSetEntryR\battrsSet\x12!\n" +
+	"\fattrs_delete\x18y \x03(\tR\vattrsDelete\x1a;\n" +
+	"\rAttrsSetEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa2\x01\n" +
 	"\rRoomLifecycle\x125\n" +
 	"\x02op\x18\x01 \x01(\x0e2%.roomcast.cluster.v1.RoomLifecycle.OpR\x02op\x12\x12\n" +
 	"\x04room\x18\x02 \x01(\tR\x04room\x12\x18\n" +
@@ -2745,7 +2767,7 @@ func file_cluster_proto_rawDescGZIP() []byte {
 }
 
 var file_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_cluster_proto_goTypes = []any{
 	(Moderate_Op)(0),          // 0: roomcast.cluster.v1.Moderate.Op
 	(Query_Op)(0),             // 1: roomcast.cluster.v1.Query.Op
@@ -2782,6 +2804,7 @@ var file_cluster_proto_goTypes = []any{
 	(*RoomCountsItem)(nil),    // 32: roomcast.cluster.v1.RoomCountsItem
 	(*RoomAttrs)(nil),         // 33: roomcast.cluster.v1.RoomAttrs
 	nil,                       // 34: roomcast.cluster.v1.JoinReply.AttrsEntry
+	nil,                       // 35: roomcast.cluster.v1.ModerationAction.AttrsSetEntry
 }
 var file_cluster_proto_depIdxs = []int32{
 	4,  // 0: roomcast.cluster.v1.Envelope.deliveries:type_name -> roomcast.cluster.v1.Deliveries
@@ -2820,13 +2843,14 @@ var file_cluster_proto_depIdxs = []int32{
 	0,  // 33: roomcast.cluster.v1.Moderate.op:type_name -> roomcast.cluster.v1.Moderate.Op
 	1,  // 34: roomcast.cluster.v1.Query.op:type_name -> roomcast.cluster.v1.Query.Op
 	26, // 35: roomcast.cluster.v1.LeaveBatch.items:type_name -> roomcast.cluster.v1.LeaveCount
-	2,  // 36: roomcast.cluster.v1.RoomLifecycle.op:type_name -> roomcast.cluster.v1.RoomLifecycle.Op
-	32, // 37: roomcast.cluster.v1.RoomCounts.items:type_name -> roomcast.cluster.v1.RoomCountsItem
-	38, // [38:38] is the sub-list for method output_type
-	38, // [38:38] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	35, // 36: roomcast.cluster.v1.ModerationAction.attrs_set:type_name -> roomcast.cluster.v1.ModerationAction.AttrsSetEntry
+	2,  // 37: roomcast.cluster.v1.RoomLifecycle.op:type_name -> roomcast.cluster.v1.RoomLifecycle.Op
+	32, // 38: roomcast.cluster.v1.RoomCounts.items:type_name -> roomcast.cluster.v1.RoomCountsItem
+	39, // [39:39] is the sub-list for method output_type
+	39, // [39:39] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_cluster_proto_init() }
@@ -2868,7 +2892,7 @@ func file_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   32,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -31,8 +31,9 @@
 //   - 1:1 and group messages (docs/offline.md), as client/offline.go: see
 //     "Offline 1:1 and group messages" below;
 //   - live-room moderation (docs/moderation.md): deleteMessage(room, seq,
-//     {priority, reason}) and moderate(room, action, user, {durationMs,
-//     reason}); deletions reach every viewer as "deleted" events.
+//     {priority, reason}), moderate(room, action, user, {durationMs,
+//     reason}) and setAttrs(room, set, del, {reason}) for hosts and
+//     moderators; deletions reach every viewer as "deleted" events.
 //
 //   import { RoomcastClient } from "/sdk/roomcast.js";
 //   const c = new RoomcastClient({ url: "ws://127.0.0.1:8080/ws", token });
@@ -1038,6 +1039,19 @@ export class RoomcastClient {
   async moderate(room, action, user, { durationMs = 0, reason = "" } = {}) {
     const m = { room, action, user };
     if (durationMs > 0) m.durationMs = String(durationMs);
+    if (reason) m.reason = reason;
+    await this.request({ moderateRoom: m });
+  }
+
+  /**
+   * Sets and deletes attributes of a room (the pinned message, a poll) as
+   * its host or moderator, or with an admin token, as PATCH
+   * /api/v1/rooms/{room}/attrs does: every viewer gets an "attrs" event.
+   * set: {key: value}, del: [key]. Rejects with MODERATION_FORBIDDEN for
+   * other users.
+   */
+  async setAttrs(room, set = {}, del = [], { reason = "" } = {}) {
+    const m = { room, action: "SET_ATTRS", attrsSet: set, attrsDelete: del };
     if (reason) m.reason = reason;
     await this.request({ moderateRoom: m });
   }
