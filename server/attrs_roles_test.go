@@ -2,12 +2,17 @@ package server
 
 import (
 	"context"
+	"errors"
 	"maps"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
@@ -80,5 +85,61 @@ func TestHostSetsRoomAttrsEmbedded(t *testing.T) {
 	}
 	if code != http.StatusOK || n != 2 {
 		t.Fatalf("audit: %d, %d set_attrs entries in %v; want the two accepted changes", code, n, body)
+	}
+}
+
+// TestAttrsMapOnResume: a viewer away while the backend changes the
+// room's attributes twice (and a third viewer keeps the room on the node)
+// gets the whole new map when it resumes, through OnAttrs and
+// Client.Attrs, and no attribute change reaches OnMessage as chat.
+func TestAttrsMapOnResume(t *testing.T) {
+	s := adminNode(t, nil)
+	ctx := context.Background()
+	var blocked atomic.Bool
+	d := &websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if blocked.Load() {
+			return nil, errors.New("test: dials held back")
+		}
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}}
+	var mu sync.Mutex
+	var seen []map[string]string
+	v := dialViewer(t, s, "ann", client.Options{Dialer: d, BackoffMin: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
+		OnAttrs: func(room string, a map[string]string) {
+			mu.Lock()
+			seen = append(seen, maps.Clone(a))
+			mu.Unlock()
+		}})
+	keeper := dialViewer(t, s, "bob", client.Options{})
+	for _, x := range []*viewer{v, keeper} {
+		if _, err := x.Join(ctx, "stage"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adm := bearer("admin", token(t, s, "boss", "admin"))
+	must(t, s, adm, "PATCH", "/api/v1/rooms/stage/attrs", map[string]any{"set": map[string]string{"pinned": "first", "poll": "p1"}})
+	eventually(t, 5*time.Second, "the first map", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) > 0 && seen[len(seen)-1]["pinned"] == "first"
+	})
+	blocked.Store(true)
+	if n := s.Gateway().CloseUser("ann"); n != 1 {
+		t.Fatalf("closed %d connections", n)
+	}
+	must(t, s, adm, "PATCH", "/api/v1/rooms/stage/attrs", map[string]any{"set": map[string]string{"pinned": "second"}})
+	must(t, s, adm, "PATCH", "/api/v1/rooms/stage/attrs", map[string]any{"delete": []string{"poll"}})
+	blocked.Store(false)
+	eventually(t, 10*time.Second, "the whole new map after the resume", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		last := seen[len(seen)-1]
+		return len(seen) > 0 && len(last) == 1 && last["pinned"] == "second"
+	})
+	if a, ver := v.Attrs("stage"); len(a) != 1 || a["pinned"] != "second" || ver != 3 {
+		t.Fatalf("Client.Attrs after the resume: %v version %d, want pinned=second version 3", a, ver)
+	}
+	if got := v.received("stage"); len(got) != 0 {
+		t.Fatalf("attribute changes reached OnMessage: %v", got)
 	}
 }
