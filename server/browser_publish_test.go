@@ -16,7 +16,7 @@ import (
 // viewer without polling; the admin console publishes a high-class
 // message to a room; a viewer page shows it from the given sender (not as
 // a system notice), and the console logs the seq it was given; the
-// console's Close closes the room.
+// console's Close closes the room and the viewer page says so.
 func TestBrowserConsolePublish(t *testing.T) {
 	s := startServer(t, nil)
 	base := "http://" + s.Addr()
@@ -74,6 +74,8 @@ func TestBrowserConsolePublish(t *testing.T) {
 	console.evalBool(`(window.confirm = () => true, true)`)
 	console.run(chromedp.Click(chromedp.CSS("#close-room")))
 	console.waitJS("closed", `document.getElementById("log").textContent.includes("close show: ok")`)
+	// The page is told (Kick ROOM_CLOSED through the JS SDK's "kick" event).
+	viewer.waitJS("told the room closed", `!document.getElementById("error").hidden && document.getElementById("error").textContent === "This room was closed."`)
 	if _, err := s.Rooms().Join(context.Background(), room.JoinRequest{Room: "show", User: "x", Node: "test"}); !errors.Is(err, room.ErrClosed) {
 		t.Fatalf("join after the console closed the room: %v", err)
 	}
