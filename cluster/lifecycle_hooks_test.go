@@ -29,8 +29,10 @@ import (
 // sends one signed room.created event. When the lifetime has passed, the
 // owner's sweep closes the room: viewers on every node are kicked with
 // ROOM_CLOSED, joins are refused with ROOM_CLOSED, and one room.closed
-// event with reason "lifetime" follows. Every Redis key of the room left
-// then expires (the tombstone that refuses joins, after closed_ttl).
+// event with reason "lifetime" follows; a room created with an idle
+// timeout and left unused closes the same way (reason "idle"). Every
+// Redis key the first room left then expires (the tombstone that refuses
+// joins, after closed_ttl).
 func TestClusterRequireCreateLifetimeAndWebhooks(t *testing.T) {
 	const secret = "webhook-secret-0123456789"
 	var mu sync.Mutex
@@ -122,6 +124,25 @@ func TestClusterRequireCreateLifetimeAndWebhooks(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // no duplicate from another node
 	if evs := events(); len(evs) != 2 || evs[1].Type != webhook.RoomClosed || evs[1].Reason != "lifetime" || evs[1].Node != ownerID {
 		t.Fatalf("events %+v, want one room.closed (lifetime) from the owner", evs)
+	}
+	// A room created with an idle timeout and never used closes on its
+	// owner's sweep once the timeout has passed: one room.closed (idle).
+	const quiet = "intermission"
+	if code, out := adminPost(t, nodes[0], "/api/v1/rooms", map[string]any{"room": quiet, "idle_timeout": "1s"}); code != 200 {
+		t.Fatalf("create %s: %d %v", quiet, code, out)
+	}
+	eventually(t, 10*time.Second, "room.created of the idle room", func() bool { return len(events()) == 3 })
+	time.Sleep(1100 * time.Millisecond)
+	quietOwner, _ := ownerOf(t, nodes, quiet)
+	if n := quietOwner.Rooms().Sweep(time.Now()); n < 1 {
+		t.Fatalf("the idle room's owner's sweep closed %d rooms", n)
+	}
+	eventually(t, 10*time.Second, "room.closed of the idle room", func() bool { return len(events()) == 4 })
+	if ev := events()[3]; ev.Type != webhook.RoomClosed || ev.Room != quiet || ev.Reason != "idle" {
+		t.Fatalf("event %+v, want room.closed (idle) of %s", ev, quiet)
+	}
+	if _, err := vs[0].Join(ctx, quiet); client.Code(err) != pb.Error_ROOM_CLOSED {
+		t.Fatalf("join of the idle-closed room: %v", err)
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: e.Redis.Addr})
 	defer rdb.Close()
