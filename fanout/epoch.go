@@ -19,18 +19,27 @@ func (s *Service) SetEpoch(roomID string, epoch uint64) {
 	}
 	r.lmu.Lock()
 	r.buf.Reset(0, 0)
-	// A backfill or a gap repair under way appends what it reads and the
-	// deliveries that wait; otherwise read the new room now.
-	refill := s.history != nil && !r.loading
-	if refill {
-		r.loading = true
-	}
 	r.lmu.Unlock()
 	r.cmu.Lock()
 	r.cache = frameCache{}
 	r.cmu.Unlock()
 	s.metrics.epochResets.Inc()
-	if refill {
-		s.backfill(r)
+	s.refill(r)
+}
+
+// refill reads History into an existing local room (see backfill) unless
+// there is no History or a backfill or gap repair is under way (it
+// appends what it reads and the deliveries that wait).
+func (s *Service) refill(r *roomFeed) {
+	if s.history == nil {
+		return
 	}
+	r.lmu.Lock()
+	if r.loading {
+		r.lmu.Unlock()
+		return
+	}
+	r.loading = true
+	r.lmu.Unlock()
+	s.backfill(r)
 }
