@@ -45,6 +45,12 @@
 //     when the repair ends, a waiting delivery that opens a gap in either
 //     lane is repaired in turn, so a node that lost both lanes skips no
 //     priority message.
+//  8. A local room is read from History on the subscriber's goroutine
+//     when it is new, when it gets a viewer again after it had none (the
+//     owner sent it nothing meanwhile) and when SetEpoch finds another
+//     incarnation in it (the ring is emptied first), so a viewer joining
+//     or resuming reads what the room holds at once, not at the next
+//     delivery.
 //
 // Concurrency: all Service methods are safe for concurrent use. Start(ctx)
 // runs one goroutine per dispatcher shard, four gap repairers and the
