@@ -114,6 +114,12 @@ type Options struct {
 	OnDeleted func(room string, d *pb.Deletion)
 	// OnMissed reports normal messages the server no longer held.
 	OnMissed func(room string, n uint64)
+	// OnMissedPriority reports priority messages the server no longer
+	// held when the client pulled (PullResult.missed_priority: they
+	// expired from the room's priority queue, by fanout.priority_max_age,
+	// _max_items or _max_bytes, before this client read them). Rare: a
+	// client away longer than the queue keeps notices. Optional.
+	OnMissedPriority func(room string, n uint64)
 	// OnKick reports removal from a room (room empty: the connection).
 	OnKick func(room string, reason pb.Kick_Reason)
 	// OnReset is told that a room was reset while the client was away (it
@@ -169,8 +175,11 @@ type Stats struct {
 	Messages   uint64 // messages handed to OnMessage
 	Duplicates uint64 // messages dropped by msg_id dedupe
 	Missed     uint64 // messages reported missed
-	Reconnects uint64
-	FramesIn   uint64
+	// MissedPriority counts priority messages reported missed
+	// (PullResult.missed_priority), apart from Missed.
+	MissedPriority uint64
+	Reconnects     uint64
+	FramesIn       uint64
 	// Drains counts reconnects a draining node asked for (Kick SHUTDOWN
 	// with reconnect_after_ms): waited for, not counted as failures.
 	Drains uint64
@@ -196,7 +205,7 @@ type Client struct {
 	off    offlineClient // client/offline.go
 	nextID atomic.Uint32
 	stats  struct {
-		notifies, pulls, acks, messages, dupes, missed, reconnects, framesIn, drains, unknown atomic.Uint64
+		notifies, pulls, acks, messages, dupes, missed, missedPrio, reconnects, framesIn, drains, unknown atomic.Uint64
 	}
 
 	ctx    context.Context
@@ -258,7 +267,7 @@ func (c *Client) Close() error {
 func (c *Client) Stats() Stats {
 	return Stats{
 		Notifies: c.stats.notifies.Load(), Pulls: c.stats.pulls.Load(), Acks: c.stats.acks.Load(),
-		Messages: c.stats.messages.Load(), Duplicates: c.stats.dupes.Load(), Missed: c.stats.missed.Load(),
+		Messages: c.stats.messages.Load(), Duplicates: c.stats.dupes.Load(), Missed: c.stats.missed.Load(), MissedPriority: c.stats.missedPrio.Load(),
 		Reconnects: c.stats.reconnects.Load(), FramesIn: c.stats.framesIn.Load(), Drains: c.stats.drains.Load(), Unknown: c.stats.unknown.Load(),
 	}
 }

@@ -10,8 +10,9 @@
 // hands each message to OnMessage once, in seq order per lane. When the
 // connection breaks it reconnects with exponential backoff and resumes
 // every room from its last seq, so nothing the server's ring still holds is
-// lost (what it no longer holds is reported through OnMissed). A draining
-// node (a restart) asks it to wait first: Kick SHUTDOWN with
+// lost (what it no longer holds is reported through OnMissed, priority
+// messages that expired before it pulled through OnMissedPriority). A
+// draining node (a restart) asks it to wait first: Kick SHUTDOWN with
 // reconnect_after_ms, honoured with jitter and not counted as a failure
 // (client/drain.go, ErrNodeDraining).
 //

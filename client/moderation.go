@@ -46,3 +46,15 @@ func (c *Client) Moderate(ctx context.Context, room string, action pb.ModerateRo
 		Room: room, Action: action, User: user, DurationMs: uint64(max(d, 0) / time.Millisecond), Reason: reason}}})
 	return err
 }
+
+// SetAttrs sets and deletes attributes of a room (the pinned message, the
+// current poll) as its host or moderator, or with an admin token, as the
+// admin API's PATCH /api/v1/rooms/{room}/attrs does: every viewer's
+// OnAttrs gets the new map. reason goes to the room's audit log. Refused
+// with MODERATION_FORBIDDEN for other users, and as the API refuses a
+// change that is empty or too large.
+func (c *Client) SetAttrs(ctx context.Context, room string, set map[string]string, del []string, reason string) error {
+	_, err := c.do(ctx, &pb.Frame{Body: &pb.Frame_ModerateRoom{ModerateRoom: &pb.ModerateRoom{
+		Room: room, Action: pb.ModerateRoom_SET_ATTRS, AttrsSet: set, AttrsDelete: del, Reason: reason}}})
+	return err
+}

@@ -321,7 +321,7 @@ func (s *session) handle(f *pb.Frame) {
 }
 
 func (c *Client) onNotify(s *session, n *pb.Notify) {
-	c.apply(n.Room, n.Messages, n.Missed)
+	c.apply(n.Room, n.Messages, n.Missed, 0) // a Notify with a priority gap is never inline
 	if n.Complete {
 		// Everything new came inline: the cursors follow the heads and
 		// the server expects no answer.
@@ -381,7 +381,7 @@ func (c *Client) onPullResult(s *session, res *pb.PullResult) {
 		}
 	}
 	c.mu.Unlock()
-	c.apply(res.Room, res.Messages, res.Missed)
+	c.apply(res.Room, res.Messages, res.Missed, res.MissedPriority)
 	if !res.More || c.opt.ManualPull {
 		return
 	}
@@ -418,8 +418,10 @@ func (c *Client) onKick(k *pb.Kick) {
 }
 
 // apply moves the room's cursors over msgs and hands the new ones to
-// OnMessage, deduped by seq and msg_id.
-func (c *Client) apply(room string, msgs []*pb.RoomMessage, missed uint64) {
+// OnMessage, deduped by seq and msg_id; missed and missedPrio (normal and
+// priority messages the server no longer held) go to OnMissed and
+// OnMissedPriority.
+func (c *Client) apply(room string, msgs []*pb.RoomMessage, missed, missedPrio uint64) {
 	c.mu.Lock()
 	r := c.rooms[room]
 	if r == nil {
@@ -454,6 +456,12 @@ func (c *Client) apply(room string, msgs []*pb.RoomMessage, missed uint64) {
 		c.stats.missed.Add(missed)
 		if c.opt.OnMissed != nil {
 			c.opt.OnMissed(room, missed)
+		}
+	}
+	if missedPrio > 0 {
+		c.stats.missedPrio.Add(missedPrio)
+		if c.opt.OnMissedPriority != nil {
+			c.opt.OnMissedPriority(room, missedPrio)
 		}
 	}
 	fresh = c.takeModeration(room, fresh)

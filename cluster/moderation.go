@@ -73,6 +73,9 @@ func (n *Node) Act(ctx context.Context, a room.Action) error {
 		if a.Limit != nil {
 			m.Rate, m.Burst = a.Limit.Rate, int32(a.Limit.Burst)
 		}
+		if a.Attrs != nil {
+			m.AttrsSet, m.AttrsDelete = a.Attrs.Set, a.Attrs.Delete
+		}
 		_, err := n.call(ctx, owner, &cpb.Envelope{Body: &cpb.Envelope_ModerationAction{ModerationAction: m}})
 		return err
 	})
@@ -87,6 +90,9 @@ func (n *Node) answerAct(ctx context.Context, m *cpb.ModerationAction) *cpb.Enve
 		ByRole: room.Role(m.ByRole)}
 	if a.Kind == room.ActSetLimit {
 		a.Limit = &room.Limit{Rate: m.Rate, Burst: int(m.Burst)}
+	}
+	if a.Kind == room.ActSetAttrs {
+		a.Attrs = &room.AttrChange{Set: m.AttrsSet, Delete: m.AttrsDelete}
 	}
 	if err := n.mod.Act(ctx, a); err != nil {
 		return failure(err)

@@ -49,7 +49,13 @@
 //  8. A message marked visible_to one user (a shadow ban, the word
 //     filter's hold, the hook's shadow; hidden.go) is held like any other,
 //     unmarked, and read by that user's viewers only, in frames of their
-//     own; every other viewer's frames skip it and count it missed.
+//     own; every other viewer's frames skip it silently (no missed count).
+//  9. A local room is read from History on the subscriber's goroutine
+//     when it is new, when it gets a viewer again after it had none (the
+//     owner sent it nothing meanwhile) and when SetEpoch finds another
+//     incarnation in it (the ring is emptied first), so a viewer joining
+//     or resuming reads what the room holds at once, not at the next
+//     delivery.
 //
 // Concurrency: all Service methods are safe for concurrent use. Start(ctx)
 // runs one goroutine per dispatcher shard, four gap repairers and the

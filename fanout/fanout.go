@@ -305,10 +305,15 @@ func (s *Service) Subscribe(sess Session, roomID string) *Sub {
 		r.loading = s.history != nil
 		rs.rooms[roomID] = r
 	}
-	r.viewers.Add(1)
+	// A local room that outlived its last viewer got no deliveries since
+	// (the owner sends to nodes with viewers): read what it missed, as a
+	// new local room does.
+	revived := r.viewers.Add(1) == 1 && !created
 	rs.mu.Unlock()
 	if created && r.loading {
 		s.backfill(r)
+	} else if revived {
+		s.refill(r)
 	}
 
 	sub := &Sub{sess: sess, room: r, shard: int(s.next.Add(1) % uint64(len(s.shards)))}

@@ -80,3 +80,78 @@ func TestNewLocalRoomFillsFromHistory(t *testing.T) {
 		t.Fatalf("heads %d %d %v", seq, pseq, ok)
 	}
 }
+
+// TestEpochChangeRefillsFromHistory: a local room that outlived its last
+// viewer holds the old incarnation's seqs 1..5; the room started over and
+// sent seqs 1..3 since, all before this node had a viewer again. A viewer
+// joining the new incarnation reads those three at once, without waiting
+// for a later delivery to reveal the gap.
+func TestEpochChangeRefillsFromHistory(t *testing.T) {
+	h := &slowHistory{release: make(chan struct{}), asked: make(chan struct{})}
+	close(h.release)
+	for seq := uint64(1); seq <= 5; seq++ {
+		h.normal = append(h.normal, &pb.RoomMessage{Seq: seq, MsgId: seq, Body: "old"})
+	}
+	s, err := New(Deps{History: h}, Config{Shards: 1, RingSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := s.Subscribe(&fakeSession{user: "a"}, "r")
+	s.SetEpoch("r", 7)
+	s.Begin(first, 5, 0)
+	s.Unsubscribe(first)
+
+	h.normal = nil // the room was closed and created again: epoch 9
+	for seq := uint64(1); seq <= 3; seq++ {
+		h.normal = append(h.normal, &pb.RoomMessage{Seq: seq, MsgId: 100 + seq, Body: "new"})
+	}
+	h.asked = make(chan struct{})
+	sub := s.Subscribe(&fakeSession{user: "b"}, "r") // reads History: the room was left
+	h.asked = make(chan struct{})
+	s.SetEpoch("r", 9)
+	select {
+	case <-h.asked:
+	default:
+		t.Fatal("the epoch change did not read History")
+	}
+	s.Begin(sub, 0, 0)
+	res, err := s.pull(sub, 0, 0, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Messages) != 3 || res.Messages[0].MsgId != 101 || res.Messages[2].MsgId != 103 || res.Seq != 3 || res.Missed != 0 {
+		t.Fatalf("pull after the epoch change: %v (seq %d, missed %d), want the new room's 1..3", res.Messages, res.Seq, res.Missed)
+	}
+}
+
+// TestRevivedLocalRoomRefillsFromHistory: a local room that outlived its
+// last viewer got no deliveries while the room went on (seqs 4..6); the
+// next viewer to join reads them from History at once, without waiting
+// for a later delivery to reveal the gap.
+func TestRevivedLocalRoomRefillsFromHistory(t *testing.T) {
+	h := &slowHistory{release: make(chan struct{}), asked: make(chan struct{})}
+	close(h.release)
+	for seq := uint64(1); seq <= 3; seq++ {
+		h.normal = append(h.normal, &pb.RoomMessage{Seq: seq, MsgId: seq, Body: "before"})
+	}
+	s, err := New(Deps{History: h}, Config{Shards: 1, RingSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := s.Subscribe(&fakeSession{user: "a"}, "r")
+	s.Begin(first, 3, 0)
+	s.Unsubscribe(first)
+	for seq := uint64(4); seq <= 6; seq++ {
+		h.normal = append(h.normal, &pb.RoomMessage{Seq: seq, MsgId: seq, Body: "while away"})
+	}
+	h.asked = make(chan struct{})
+	sub := s.Subscribe(&fakeSession{user: "a"}, "r")
+	s.Begin(sub, 3, 0)
+	res, err := s.pull(sub, 3, 0, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Messages) != 3 || res.Messages[0].Seq != 4 || res.Messages[2].Seq != 6 || res.Seq != 6 || res.Missed != 0 {
+		t.Fatalf("pull after the revival: %v (seq %d, missed %d), want 4..6", res.Messages, res.Seq, res.Missed)
+	}
+}

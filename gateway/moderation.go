@@ -63,6 +63,7 @@ var frameActions = map[pb.ModerateRoom_Action]room.ActionKind{
 	pb.ModerateRoom_SLOW_MODE:  room.ActSlowMode,
 	pb.ModerateRoom_SHADOW_BAN: room.ActShadowBan,
 	pb.ModerateRoom_UNSHADOW:   room.ActUnshadow,
+	pb.ModerateRoom_SET_ATTRS:  room.ActSetAttrs,
 }
 
 func (c *conn) moderateRoom(mod Moderation, id uint32, m *pb.ModerateRoom) {
@@ -78,10 +79,14 @@ func (c *conn) moderateRoom(mod Moderation, id uint32, m *pb.ModerateRoom) {
 		c.fail(id, pb.Error_INVALID_ARGUMENT, "duration too long")
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.g.ctx, opTimeout)
-	err := mod.Act(ctx, room.Action{Room: m.GetRoom(), By: c.ident.User, Admin: c.ident.Has(auth.RoleAdmin), Kind: kind,
+	a := room.Action{Room: m.GetRoom(), By: c.ident.User, Admin: c.ident.Has(auth.RoleAdmin), Kind: kind,
 		Target: m.GetUser(), Duration: time.Duration(m.GetDurationMs()) * time.Millisecond, Reason: m.GetReason(),
-		ByRole: room.Role(c.ident.RoomRole(m.GetRoom()))})
+		ByRole: room.Role(c.ident.RoomRole(m.GetRoom()))}
+	if kind == room.ActSetAttrs {
+		a.Attrs = &room.AttrChange{Set: m.GetAttrsSet(), Delete: m.GetAttrsDelete()}
+	}
+	ctx, cancel := context.WithTimeout(c.g.ctx, opTimeout)
+	err := mod.Act(ctx, a)
 	cancel()
 	if err != nil {
 		c.failErr(id, err)

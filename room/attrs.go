@@ -12,15 +12,15 @@ import (
 
 // Room attributes: a small key-value map per room (the pinned message, the
 // current poll, "stream starts in 5 min"), set by the backend through the
-// admin API. Every change is stored with the room (the meta hash in Redis:
+// admin API (or by the room's hosts and moderators). Every change is stored with the room (the meta hash in Redis:
 // a new owner restores it) and delivered to viewers as a priority message
 // of kind AttrsKind, in order (changes of one room are serialized); Joined
 // carries the whole map and its version, so a viewer that joins or
 // resumes starts from the map and applies changes with a higher version.
 //
-// Roles hook: when hosts and moderators exist (roles, added elsewhere),
-// the gateway calls SetAttrs for them with by set to the user; nothing
-// here depends on who calls.
+// Hosts and moderators of the room set them from the client protocol too
+// (ModerateRoom SET_ATTRS): Act authorizes them and records the change in
+// the audit log, then calls SetAttrs; nothing here depends on who calls.
 
 // Bounds of a room's attributes.
 const (

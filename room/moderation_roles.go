@@ -11,9 +11,9 @@ import (
 // kept by the room's owner (and its store), so every node enforces it.
 type Role string
 
-// Room roles. Hosts and moderators may delete any message of their room
-// and mute, unmute and kick its users from the client protocol; only
-// users of a lower rank (a moderator cannot act on a host or another
+// Room roles. Hosts and moderators may delete any message of their room,
+// mute, unmute and kick its users and set its attributes from the client
+// protocol; only users of a lower rank (a moderator cannot act on a host or another
 // moderator; a host cannot act on another host). Everything else (bans,
 // the whitelist, limits, roles) is for admins.
 const (
@@ -54,11 +54,12 @@ const (
 	ActSlowMode        ActionKind = "slow_mode"  // Duration: the interval, 0 off
 	ActShadowBan       ActionKind = "shadow_ban" // Duration: 0 until lifted
 	ActUnshadow        ActionKind = "unshadow"
+	ActSetAttrs        ActionKind = "set_attrs" // Attrs: the change (see SetAttrs)
 )
 
 // staffActions are what hosts and moderators may do in their room.
 var staffActions = map[ActionKind]bool{ActMute: true, ActUnmute: true, ActKick: true, ActSlowMode: true,
-	ActShadowBan: true, ActUnshadow: true}
+	ActShadowBan: true, ActUnshadow: true, ActSetAttrs: true}
 
 // Action is one moderation action by a caller.
 type Action struct {
@@ -72,6 +73,7 @@ type Action struct {
 	Duration time.Duration // mute, ban; 0: until lifted
 	Role     Role          // grant
 	Limit    *Limit        // set_limit
+	Attrs    *AttrChange   // set_attrs
 	Reason   string
 	// ByRole is the caller's role in the room from its token, "" none.
 	ByRole Role
@@ -89,6 +91,8 @@ type AuditEntry struct {
 	Role   Role       `json:"role,omitempty"`
 	Until  *time.Time `json:"until,omitempty"`
 	Limit  *Limit     `json:"limit,omitempty"`
+	// Attrs is the attribute change of a set_attrs action.
+	Attrs *AttrChange `json:"attrs,omitempty"`
 	// Seq and Lane name a deleted message.
 	Seq  uint64 `json:"seq,omitempty"`
 	Lane string `json:"lane,omitempty"`
@@ -139,11 +143,13 @@ func (s *Service) Act(ctx context.Context, a Action) error {
 		err = s.ShadowBan(a.Room, a.Target, a.Duration)
 	case ActUnshadow:
 		err = s.Unshadow(a.Room, a.Target)
+	case ActSetAttrs:
+		_, err = s.SetAttrs(ctx, a.Room, *a.Attrs)
 	}
 	if err != nil {
 		return err
 	}
-	e := AuditEntry{At: s.now().UTC(), By: a.By, As: as, Action: a.Kind, Target: a.Target, Role: a.Role, Limit: a.Limit, Reason: a.Reason}
+	e := AuditEntry{At: s.now().UTC(), By: a.By, As: as, Action: a.Kind, Target: a.Target, Role: a.Role, Limit: a.Limit, Attrs: a.Attrs, Reason: a.Reason}
 	if a.Kind == ActSlowMode {
 		e.SlowModeMS = a.Duration.Milliseconds()
 	}
@@ -175,6 +181,11 @@ func (a Action) check() error {
 			return fmt.Errorf("%w: set_limit needs a limit", ErrInvalid)
 		}
 		return nil
+	case ActSetAttrs:
+		if a.Attrs == nil {
+			return fmt.Errorf("%w: set_attrs needs a change", ErrInvalid)
+		}
+		return nil // SetAttrs checks the change itself
 	case ActMute, ActUnmute, ActBan, ActUnban, ActKick, ActWhitelistAdd, ActWhitelistRemove, ActRevoke, ActShadowBan, ActUnshadow:
 	case ActGrant:
 		if !a.Role.Valid() {

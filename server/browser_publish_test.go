@@ -16,7 +16,8 @@ import (
 // viewer without polling; the admin console publishes a high-class
 // message to a room; a viewer page shows it from the given sender (not as
 // a system notice), and the console logs the seq it was given; the
-// console's Close closes the room.
+// console's Close closes the room and the viewer page says so; its
+// Create opens it again.
 func TestBrowserConsolePublish(t *testing.T) {
 	s := startServer(t, nil)
 	base := "http://" + s.Addr()
@@ -74,8 +75,16 @@ func TestBrowserConsolePublish(t *testing.T) {
 	console.evalBool(`(window.confirm = () => true, true)`)
 	console.run(chromedp.Click(chromedp.CSS("#close-room")))
 	console.waitJS("closed", `document.getElementById("log").textContent.includes("close show: ok")`)
+	// The page is told (Kick ROOM_CLOSED through the JS SDK's "kick" event).
+	viewer.waitJS("told the room closed", `!document.getElementById("error").hidden && document.getElementById("error").textContent === "This room was closed."`)
 	if _, err := s.Rooms().Join(context.Background(), room.JoinRequest{Room: "show", User: "x", Node: "test"}); !errors.Is(err, room.ErrClosed) {
 		t.Fatalf("join after the console closed the room: %v", err)
+	}
+	// The console's Create opens a new room of that id (with a lifetime).
+	console.run(chromedp.SendKeys(chromedp.CSS("#lifetime"), "2h"), chromedp.Click(chromedp.CSS("#create-room")))
+	console.waitJS("created", `document.getElementById("log").textContent.includes("create show: ok")`)
+	if _, err := s.Rooms().Join(context.Background(), room.JoinRequest{Room: "show", User: "x", Node: "test"}); err != nil {
+		t.Fatalf("join after the console created the room again: %v", err)
 	}
 	for _, tb := range []*tab{viewer, console} {
 		if errs := tb.errors(); len(errs) > 0 {

@@ -2427,7 +2427,10 @@ type ModerationAction struct {
 	Burst  int32   `protobuf:"varint,9,opt,name=burst,proto3" json:"burst,omitempty"`
 	Reason string  `protobuf:"bytes,10,opt,name=reason,proto3" json:"reason,omitempty"`
 	// The caller's role in this room from its token, "" none.
-	ByRole        string `protobuf:"bytes,132,opt,name=by_role,json=byRole,proto3" json:"by_role,omitempty"`
+	ByRole string `protobuf:"bytes,132,opt,name=by_role,json=byRole,proto3" json:"by_role,omitempty"`
+	// set_attrs: the room.AttrChange.
+	AttrsSet      map[string]string `protobuf:"bytes,120,rep,name=attrs_set,json=attrsSet,proto3" json:"attrs_set,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	AttrsDelete   []string          `protobuf:"bytes,121,rep,name=attrs_delete,json=attrsDelete,proto3" json:"attrs_delete,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2537,6 +2540,20 @@ func (x *ModerationAction) GetByRole() string {
 		return x.ByRole
 	}
 	return ""
+}
+
+func (x *ModerationAction) GetAttrsSet() map[string]string {
+	if x != nil {
+		return x.AttrsSet
+	}
+	return nil
+}
+
+func (x *ModerationAction) GetAttrsDelete() []string {
+	if x != nil {
+		return x.AttrsDelete
+	}
+	return nil
 }
 
 // RoomLifecycle creates or closes a room at its owner (h7). The options of
@@ -2941,7 +2958,7 @@ const file_cluster_proto_rawDesc = "" +
 	"\x11ModerationDeleted\x12\x1d\n" +
 	"\n" +
 	"event_pseq\x18\x01 \x01(\x04R\teventPseq\x12\x15\n" +
-	"\x06msg_id\x18\x02 \x01(\x04R\x05msgId\"\x89\x02\n" +
+	"\x06msg_id\x18\x02 \x01(\x04R\x05msgId\"\xbb\x03\n" +
 	"\x10ModerationAction\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x0e\n" +
 	"\x02by\x18\x02 \x01(\tR\x02by\x12\x14\n" +
@@ -2955,7 +2972,12 @@ const file_cluster_proto_rawDesc = "" +
 	"\x05burst\x18\t \x01(\x05R\x05burst\x12\x16\n" +
 	"\x06reason\x18\n" +
 	" \x01(\tR\x06reason\x12\x18\n" +
-	"\aby_role\x18\x84\x01 \x01(\tR\x06byRole\"\xa2\x01\n" +
+	"\aby_role\x18\x84\x01 \x01(\tR\x06byRole\x12P\n" +
+	"\tattrs_set\x18x \x03(\v23.roomcast.cluster.v1.ModerationAction.AttrsSetEntryR\battrsSet\x12!\n" +
+	"\fattrs_delete\x18y \x03(\tR\vattrsDelete\x1a;\n" +
+	"\rAttrsSetEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa2\x01\n" +
 	"\rRoomLifecycle\x125\n" +
 	"\x02op\x18\x01 \x01(\x0e2%.roomcast.cluster.v1.RoomLifecycle.OpR\x02op\x12\x12\n" +
 	"\x04room\x18\x02 \x01(\tR\x04room\x12\x18\n" +
@@ -2988,7 +3010,7 @@ func file_cluster_proto_rawDescGZIP() []byte {
 }
 
 var file_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_cluster_proto_goTypes = []any{
 	(Moderate_Op)(0),          // 0: roomcast.cluster.v1.Moderate.Op
 	(Query_Op)(0),             // 1: roomcast.cluster.v1.Query.Op
@@ -3028,6 +3050,7 @@ var file_cluster_proto_goTypes = []any{
 	(*RoomCountsItem)(nil),    // 35: roomcast.cluster.v1.RoomCountsItem
 	(*RoomAttrs)(nil),         // 36: roomcast.cluster.v1.RoomAttrs
 	nil,                       // 37: roomcast.cluster.v1.JoinReply.AttrsEntry
+	nil,                       // 38: roomcast.cluster.v1.ModerationAction.AttrsSetEntry
 }
 var file_cluster_proto_depIdxs = []int32{
 	7,  // 0: roomcast.cluster.v1.Envelope.deliveries:type_name -> roomcast.cluster.v1.Deliveries
@@ -3072,13 +3095,14 @@ var file_cluster_proto_depIdxs = []int32{
 	0,  // 39: roomcast.cluster.v1.Moderate.op:type_name -> roomcast.cluster.v1.Moderate.Op
 	1,  // 40: roomcast.cluster.v1.Query.op:type_name -> roomcast.cluster.v1.Query.Op
 	29, // 41: roomcast.cluster.v1.LeaveBatch.items:type_name -> roomcast.cluster.v1.LeaveCount
-	2,  // 42: roomcast.cluster.v1.RoomLifecycle.op:type_name -> roomcast.cluster.v1.RoomLifecycle.Op
-	35, // 43: roomcast.cluster.v1.RoomCounts.items:type_name -> roomcast.cluster.v1.RoomCountsItem
-	44, // [44:44] is the sub-list for method output_type
-	44, // [44:44] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	38, // 42: roomcast.cluster.v1.ModerationAction.attrs_set:type_name -> roomcast.cluster.v1.ModerationAction.AttrsSetEntry
+	2,  // 43: roomcast.cluster.v1.RoomLifecycle.op:type_name -> roomcast.cluster.v1.RoomLifecycle.Op
+	35, // 44: roomcast.cluster.v1.RoomCounts.items:type_name -> roomcast.cluster.v1.RoomCountsItem
+	45, // [45:45] is the sub-list for method output_type
+	45, // [45:45] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_cluster_proto_init() }
@@ -3122,7 +3146,7 @@ func file_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   35,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -452,6 +452,10 @@ const (
 	ModerateRoom_SHADOW_BAN ModerateRoom_Action = 130
 	// Lift a shadow ban.
 	ModerateRoom_UNSHADOW ModerateRoom_Action = 131
+	// set and delete room attributes (attrs_set, attrs_delete; no
+	// user), as PATCH /api/v1/rooms/{room}/attrs does. Hosts, moderators
+	// and admins.
+	ModerateRoom_SET_ATTRS ModerateRoom_Action = 120
 )
 
 // Enum value maps for ModerateRoom_Action.
@@ -464,6 +468,7 @@ var (
 		4:   "SLOW_MODE",
 		130: "SHADOW_BAN",
 		131: "UNSHADOW",
+		120: "SET_ATTRS",
 	}
 	ModerateRoom_Action_value = map[string]int32{
 		"UNSPECIFIED": 0,
@@ -473,6 +478,7 @@ var (
 		"SLOW_MODE":   4,
 		"SHADOW_BAN":  130,
 		"UNSHADOW":    131,
+		"SET_ATTRS":   120,
 	}
 )
 
@@ -4810,7 +4816,10 @@ type ModerateRoom struct {
 	// MUTE: how long (0: until lifted). SLOW_MODE: the interval (0: off).
 	DurationMs uint64 `protobuf:"varint,4,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
 	// Why (kept in the audit log), at most 256 bytes.
-	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// SET_ATTRS: the attributes to set and the keys to delete (h16).
+	AttrsSet      map[string]string `protobuf:"bytes,120,rep,name=attrs_set,json=attrsSet,proto3" json:"attrs_set,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	AttrsDelete   []string          `protobuf:"bytes,121,rep,name=attrs_delete,json=attrsDelete,proto3" json:"attrs_delete,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4878,6 +4887,20 @@ func (x *ModerateRoom) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *ModerateRoom) GetAttrsSet() map[string]string {
+	if x != nil {
+		return x.AttrsSet
+	}
+	return nil
+}
+
+func (x *ModerateRoom) GetAttrsDelete() []string {
+	if x != nil {
+		return x.AttrsDelete
+	}
+	return nil
 }
 
 // RoomModerated answers ModerateRoom.
@@ -5396,14 +5419,19 @@ const file_roomcast_proto_rawDesc = "" +
 	"\bDeletion\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x1a\n" +
 	"\bpriority\x18\x02 \x01(\bR\bpriority\x12\x15\n" +
-	"\x06msg_id\x18\x03 \x01(\x04R\x05msgId\"\x93\x02\n" +
+	"\x06msg_id\x18\x03 \x01(\x04R\x05msgId\"\xc8\x03\n" +
 	"\fModerateRoom\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x128\n" +
 	"\x06action\x18\x02 \x01(\x0e2 .roomcast.v1.ModerateRoom.ActionR\x06action\x12\x12\n" +
 	"\x04user\x18\x03 \x01(\tR\x04user\x12\x1f\n" +
 	"\vduration_ms\x18\x04 \x01(\x04R\n" +
 	"durationMs\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason\"h\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12D\n" +
+	"\tattrs_set\x18x \x03(\v2'.roomcast.v1.ModerateRoom.AttrsSetEntryR\battrsSet\x12!\n" +
+	"\fattrs_delete\x18y \x03(\tR\vattrsDelete\x1a;\n" +
+	"\rAttrsSetEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"w\n" +
 	"\x06Action\x12\x0f\n" +
 	"\vUNSPECIFIED\x10\x00\x12\b\n" +
 	"\x04MUTE\x10\x01\x12\n" +
@@ -5413,7 +5441,8 @@ const file_roomcast_proto_rawDesc = "" +
 	"\tSLOW_MODE\x10\x04\x12\x0f\n" +
 	"\n" +
 	"SHADOW_BAN\x10\x82\x01\x12\r\n" +
-	"\bUNSHADOW\x10\x83\x01\"q\n" +
+	"\bUNSHADOW\x10\x83\x01\x12\r\n" +
+	"\tSET_ATTRS\x10x\"q\n" +
 	"\rRoomModerated\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x128\n" +
 	"\x06action\x18\x02 \x01(\x0e2 .roomcast.v1.ModerateRoom.ActionR\x06action\x12\x12\n" +
@@ -5440,7 +5469,7 @@ func file_roomcast_proto_rawDescGZIP() []byte {
 }
 
 var file_roomcast_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_roomcast_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
+var file_roomcast_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
 var file_roomcast_proto_goTypes = []any{
 	(ConvType)(0),            // 0: roomcast.v1.ConvType
 	(Error_Code)(0),          // 1: roomcast.v1.Error.Code
@@ -5500,6 +5529,7 @@ var file_roomcast_proto_goTypes = []any{
 	(*RoomModerated)(nil),    // 55: roomcast.v1.RoomModerated
 	(*RoomCount)(nil),        // 56: roomcast.v1.RoomCount
 	nil,                      // 57: roomcast.v1.Joined.AttrsEntry
+	nil,                      // 58: roomcast.v1.ModerateRoom.AttrsSetEntry
 }
 var file_roomcast_proto_depIdxs = []int32{
 	6,  // 0: roomcast.v1.Frame.connect:type_name -> roomcast.v1.Connect
@@ -5565,12 +5595,13 @@ var file_roomcast_proto_depIdxs = []int32{
 	25, // 60: roomcast.v1.HistoryPage.messages:type_name -> roomcast.v1.ConvMessage
 	49, // 61: roomcast.v1.MemberList.members:type_name -> roomcast.v1.Member
 	4,  // 62: roomcast.v1.ModerateRoom.action:type_name -> roomcast.v1.ModerateRoom.Action
-	4,  // 63: roomcast.v1.RoomModerated.action:type_name -> roomcast.v1.ModerateRoom.Action
-	64, // [64:64] is the sub-list for method output_type
-	64, // [64:64] is the sub-list for method input_type
-	64, // [64:64] is the sub-list for extension type_name
-	64, // [64:64] is the sub-list for extension extendee
-	0,  // [0:64] is the sub-list for field type_name
+	58, // 63: roomcast.v1.ModerateRoom.attrs_set:type_name -> roomcast.v1.ModerateRoom.AttrsSetEntry
+	4,  // 64: roomcast.v1.RoomModerated.action:type_name -> roomcast.v1.ModerateRoom.Action
+	65, // [65:65] is the sub-list for method output_type
+	65, // [65:65] is the sub-list for method input_type
+	65, // [65:65] is the sub-list for extension type_name
+	65, // [65:65] is the sub-list for extension extendee
+	0,  // [0:65] is the sub-list for field type_name
 }
 
 func init() { file_roomcast_proto_init() }
@@ -5632,7 +5663,7 @@ func file_roomcast_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_roomcast_proto_rawDesc), len(file_roomcast_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   53,
+			NumMessages:   54,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -116,7 +116,15 @@ $("send-notice-all").addEventListener("click", async () => {
   const body = $("notice").value.trim();
   if (!body) return;
   const r = await act("notice to all rooms", "POST", "/notices", { body });
-  if (r) log(`reached ${r.rooms} rooms, ${r.failed} failed`);
+  if (!r) return;
+  // Per node (the API's nodes): what its rooms took, or that it never
+  // said which rooms it owns (asked twice), so none of them got it.
+  for (const n of r.nodes ?? []) {
+    log(n.error
+      ? `node ${n.node}: not reached after ${n.attempts} attempts (${n.error.code} ${n.error.message}): its rooms did not get the notice`
+      : `node ${n.node}: ${n.rooms} rooms, ${n.failed} failed`, !n.error && n.failed === 0);
+  }
+  log(`reached ${r.rooms} rooms, ${r.failed} failed, ${r.nodes_failed} node(s) not reached`, r.failed === 0 && r.nodes_failed === 0);
 });
 
 $("create-form").addEventListener("submit", (ev) => {

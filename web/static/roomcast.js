@@ -31,8 +31,9 @@
 //   - 1:1 and group messages (docs/offline.md), as client/offline.go: see
 //     "Offline 1:1 and group messages" below;
 //   - live-room moderation (docs/moderation.md): deleteMessage(room, seq,
-//     {priority, reason}) and moderate(room, action, user, {durationMs,
-//     reason}); deletions reach every viewer as "deleted" events.
+//     {priority, reason}), moderate(room, action, user, {durationMs,
+//     reason}) and setAttrs(room, set, del, {reason}) for hosts and
+//     moderators; deletions reach every viewer as "deleted" events.
 //
 //   import { RoomcastClient } from "/sdk/roomcast.js";
 //   const c = new RoomcastClient({ url: "ws://127.0.0.1:8080/ws", token });
@@ -50,6 +51,9 @@
 //                               never reach "message")
 //   missed      (room, n)       n normal messages were evicted before we got them,
 //                               shed (low class) or skipped by join's maxRate cap
+//   missedPriority (room, n)    n priority messages (notices, high class) had
+//                               expired from the room's priority queue before we
+//                               pulled (PullResult.missedPriority)
 //   kick        (room, reason)  removed from room ("" = the connection): NOT_PULLING, ADMIN, BANNED,
 //                               ROOM_CLOSED (the room was closed: do not rejoin), ...
 //   state       (connected, err) true once (re)connected and every room rejoined
@@ -475,7 +479,7 @@ export class RoomcastClient {
     this.lastProbe = 0; // when a Ping was last sent because nothing was heard
     this.pingIntervalMs = 25000;
     this.user = "";
-    this.st = { notifies: 0, pulls: 0, acks: 0, messages: 0, duplicates: 0, missed: 0, reconnects: 0, framesIn: 0, drains: 0 };
+    this.st = { notifies: 0, pulls: 0, acks: 0, messages: 0, duplicates: 0, missed: 0, missedPriority: 0, reconnects: 0, framesIn: 0, drains: 0 };
     // Offline side (as client/offline.go): conv id -> state, server hints.
     this.convs = new Map();
     this.serverAckEvery = 0;
@@ -928,7 +932,7 @@ export class RoomcastClient {
   onNotify(n) {
     this.st.notifies++;
     const room = n.room;
-    this.apply(room, n.messages, num(n.missed));
+    this.apply(room, n.messages, num(n.missed), 0); // a Notify with a priority gap is never inline
     const r = this.rooms.get(room);
     if (!r) return;
     if (n.complete) {
@@ -963,7 +967,7 @@ export class RoomcastClient {
       if (num(res.seq) < r.seq) r.seq = num(res.seq);
       if (num(res.pseq) < r.pseq) r.pseq = num(res.pseq);
     }
-    this.apply(res.room, res.messages, num(res.missed));
+    this.apply(res.room, res.messages, num(res.missed), num(res.missedPriority));
     const again = this.rooms.get(res.room);
     if (res.more && again && this.ws) {
       again.pullingAt = Date.now();
@@ -991,8 +995,9 @@ export class RoomcastClient {
     this.emit("kick", room, k.reason ?? "UNSPECIFIED");
   }
 
-  // apply moves the room's cursors over msgs and emits the new ones.
-  apply(room, msgs, missed) {
+  // apply moves the room's cursors over msgs and emits the new ones, and
+  // what the server no longer held as "missed" and "missedPriority".
+  apply(room, msgs, missed, missedPriority) {
     const r = this.rooms.get(room);
     if (!r) return;
     const fresh = [];
@@ -1013,6 +1018,10 @@ export class RoomcastClient {
     if (missed > 0) {
       this.st.missed += missed;
       this.emit("missed", room, missed);
+    }
+    if (missedPriority > 0) {
+      this.st.missedPriority += missedPriority;
+      this.emit("missedPriority", room, missedPriority);
     }
     const shown = fresh.filter((m) => !m.deletes && !m.deleted);
     this.st.messages += shown.length;
@@ -1043,6 +1052,19 @@ export class RoomcastClient {
   async moderate(room, action, user, { durationMs = 0, reason = "" } = {}) {
     const m = { room, action, user };
     if (durationMs > 0) m.durationMs = String(durationMs);
+    if (reason) m.reason = reason;
+    await this.request({ moderateRoom: m });
+  }
+
+  /**
+   * Sets and deletes attributes of a room (the pinned message, a poll) as
+   * its host or moderator, or with an admin token, as PATCH
+   * /api/v1/rooms/{room}/attrs does: every viewer gets an "attrs" event.
+   * set: {key: value}, del: [key]. Rejects with MODERATION_FORBIDDEN for
+   * other users.
+   */
+  async setAttrs(room, set = {}, del = [], { reason = "" } = {}) {
+    const m = { room, action: "SET_ATTRS", attrsSet: set, attrsDelete: del };
     if (reason) m.reason = reason;
     await this.request({ moderateRoom: m });
   }
