@@ -32,7 +32,7 @@ var jsonFields = map[protoreflect.FullName][]protoreflect.Name{
 	"roomcast.v1.Frame":       {"id"},
 	"roomcast.v1.Notify":      {"room", "seq", "pseq", "messages", "missed", "complete"},
 	"roomcast.v1.PullResult":  {"room", "messages", "seq", "pseq", "missed", "missed_priority", "more", "epoch"},
-	"roomcast.v1.RoomMessage": {"seq", "msg_id", "from", "ts", "body", "kind", "priority", "system", "deleted", "deletes", "class"},
+	"roomcast.v1.RoomMessage": {"seq", "msg_id", "from", "ts", "body", "kind", "priority", "system", "deleted", "deletes", "class", "folded", "like_total"},
 	"roomcast.v1.Deletion":    {"seq", "priority", "msg_id"},
 	"roomcast.v1.Sent":        {"room", "seq", "msg_id", "priority", "duplicate"},
 }
@@ -253,6 +253,8 @@ func appendRoomMessageJSON(dst []byte, m *pb.RoomMessage) ([]byte, bool) {
 	if c := m.GetClass(); c != pb.RoomMessage_NORMAL {
 		o.str("class", c.String()) // protojson writes an enum by name
 	}
+	o.u64("folded", m.GetFolded())
+	o.u64("likeTotal", m.GetLikeTotal())
 	return o.close()
 }
 

@@ -1721,7 +1721,10 @@ type Join struct {
 	// ones, and counts what it skipped in the missed of its Notify and
 	// PullResult frames. Anything else is INVALID_ARGUMENT.
 	// See docs/traffic-classes.md.
-	MaxRate       int32 `protobuf:"varint,92,opt,name=max_rate,json=maxRate,proto3" json:"max_rate,omitempty"`
+	MaxRate int32 `protobuf:"varint,92,opt,name=max_rate,json=maxRate,proto3" json:"max_rate,omitempty"`
+	// The room's like total (folded likes accepted so far); later changes
+	// arrive in RoomMessage.like_total.
+	LikeTotal     uint64 `protobuf:"varint,142,opt,name=like_total,json=likeTotal,proto3" json:"like_total,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1794,6 +1797,13 @@ func (x *Join) GetEpoch() uint64 {
 func (x *Join) GetMaxRate() int32 {
 	if x != nil {
 		return x.MaxRate
+	}
+	return 0
+}
+
+func (x *Join) GetLikeTotal() uint64 {
+	if x != nil {
+		return x.LikeTotal
 	}
 	return 0
 }
@@ -2193,8 +2203,16 @@ type RoomMessage struct {
 	Deleted bool `protobuf:"varint,40,opt,name=deleted,proto3" json:"deleted,omitempty"`
 	// Set on a deletion event (a system notice in the priority lane): the
 	// message it names was deleted. Clients remove it from what they show.
-	Deletes       *Deletion         `protobuf:"bytes,41,opt,name=deletes,proto3" json:"deletes,omitempty"`
-	Class         RoomMessage_Class `protobuf:"varint,90,opt,name=class,proto3,enum=roomcast.v1.RoomMessage_Class" json:"class,omitempty"`
+	Deletes *Deletion         `protobuf:"bytes,41,opt,name=deletes,proto3" json:"deletes,omitempty"`
+	Class   RoomMessage_Class `protobuf:"varint,90,opt,name=class,proto3,enum=roomcast.v1.RoomMessage_Class" json:"class,omitempty"`
+	// Folding (140-149); see docs/traffic-classes.md. Set on a folded item:
+	// the room's owner counted this many messages of this kind in one fold
+	// round (likes, join notices) and sent them as this one message; from
+	// and body are the round's first. 0 on every other message.
+	Folded uint64 `protobuf:"varint,140,opt,name=folded,proto3" json:"folded,omitempty"`
+	// On a folded item of the like kind: the room's like total after it
+	// (every like the room ever accepted, across owners).
+	LikeTotal     uint64 `protobuf:"varint,141,opt,name=like_total,json=likeTotal,proto3" json:"like_total,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2304,6 +2322,20 @@ func (x *RoomMessage) GetClass() RoomMessage_Class {
 		return x.Class
 	}
 	return RoomMessage_NORMAL
+}
+
+func (x *RoomMessage) GetFolded() uint64 {
+	if x != nil {
+		return x.Folded
+	}
+	return 0
+}
+
+func (x *RoomMessage) GetLikeTotal() uint64 {
+	if x != nil {
+		return x.LikeTotal
+	}
+	return 0
 }
 
 // Notify tells a viewer that a room moved on. At most one Notify per viewer
@@ -5127,7 +5159,7 @@ const file_roomcast_proto_rawDesc = "" +
 	"\bSHUTDOWN\x10\x06\x12\f\n" +
 	"\bPROTOCOL\x10\a\x12\t\n" +
 	"\x05MOVED\x10\b\x12\x0f\n" +
-	"\vROOM_CLOSED\x10\x19\"\x9f\x01\n" +
+	"\vROOM_CLOSED\x10\x19\"\xbf\x01\n" +
 	"\x04Join\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x16\n" +
 	"\x06resume\x18\x02 \x01(\bR\x06resume\x12\x1b\n" +
@@ -5135,7 +5167,9 @@ const file_roomcast_proto_rawDesc = "" +
 	"\n" +
 	"after_pseq\x18\x04 \x01(\x04R\tafterPseq\x12\x14\n" +
 	"\x05epoch\x18< \x01(\x04R\x05epoch\x12\x19\n" +
-	"\bmax_rate\x18\\ \x01(\x05R\amaxRate\"\xb8\x02\n" +
+	"\bmax_rate\x18\\ \x01(\x05R\amaxRate\x12\x1e\n" +
+	"\n" +
+	"like_total\x18\x8e\x01 \x01(\x04R\tlikeTotal\"\xb8\x02\n" +
 	"\x06Joined\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
@@ -5165,7 +5199,7 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x15\n" +
 	"\x06msg_id\x18\x03 \x01(\x04R\x05msgId\x12\x1a\n" +
 	"\bpriority\x18\x04 \x01(\bR\bpriority\x12\x1c\n" +
-	"\tduplicate\x18Z \x01(\bR\tduplicate\"\xdf\x02\n" +
+	"\tduplicate\x18Z \x01(\bR\tduplicate\"\x98\x03\n" +
 	"\vRoomMessage\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x15\n" +
 	"\x06msg_id\x18\x02 \x01(\x04R\x05msgId\x12\x12\n" +
@@ -5177,7 +5211,10 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x06system\x18\b \x01(\bR\x06system\x12\x18\n" +
 	"\adeleted\x18( \x01(\bR\adeleted\x12/\n" +
 	"\adeletes\x18) \x01(\v2\x15.roomcast.v1.DeletionR\adeletes\x124\n" +
-	"\x05class\x18Z \x01(\x0e2\x1e.roomcast.v1.RoomMessage.ClassR\x05class\"&\n" +
+	"\x05class\x18Z \x01(\x0e2\x1e.roomcast.v1.RoomMessage.ClassR\x05class\x12\x17\n" +
+	"\x06folded\x18\x8c\x01 \x01(\x04R\x06folded\x12\x1e\n" +
+	"\n" +
+	"like_total\x18\x8d\x01 \x01(\x04R\tlikeTotal\"&\n" +
 	"\x05Class\x12\n" +
 	"\n" +
 	"\x06NORMAL\x10\x00\x12\b\n" +
