@@ -74,6 +74,7 @@ type Service struct {
 	filter  filterRef                       // the word filter (moderation_filter.go)
 	hook    Hook                            // the before-send hook, nil: none
 	events  func(kind, room, reason string) // lifecycle.go; nil: none
+	folds   foldQueue                       // rooms with a fold round to send (fold.go)
 }
 
 type roomShard struct {
@@ -158,6 +159,7 @@ type state struct {
 	epoch       uint64     // the room's incarnation (epoch.go)
 	count       countState // the viewer count last pushed (counts.go)
 	attrs       attrState  // attributes (attrs.go)
+	fold        foldState  // folded sends and the like total (fold.go)
 }
 
 // Limit is a room's own upstream limit.
@@ -215,6 +217,7 @@ func (s *Service) newState(id string, snap Snapshot) *state {
 		closed:      snap.Closed,
 		epoch:       snap.Epoch,
 		attrs:       attrState{m: snap.Attrs, version: snap.AttrsVersion},
+		fold:        foldState{likes: snap.LikeTotal},
 	}
 	r.flushed.L = &r.mu
 	if len(snap.Whitelist) > 0 {
@@ -345,6 +348,8 @@ type JoinInfo struct {
 	Epoch uint64
 	// Attrs is the room's attribute map (attrs.go).
 	Attrs Attrs
+	// LikeTotal is the room's like total (fold.go).
+	LikeTotal uint64
 }
 
 // Join counts a viewer in. A banned user gets ErrBanned and changes nothing.
@@ -374,7 +379,7 @@ func (s *Service) Join(ctx context.Context, req JoinRequest) (JoinInfo, error) {
 	r.lastActive = now
 	r.touched[req.Node] = now
 	s.metrics.joins.Inc()
-	return JoinInfo{Seq: r.seq, PSeq: r.pseq, Viewers: r.viewers, Epoch: r.epoch, Attrs: r.attrsLocked()}, nil
+	return JoinInfo{Seq: r.seq, PSeq: r.pseq, Viewers: r.viewers, Epoch: r.epoch, Attrs: r.attrsLocked(), LikeTotal: r.fold.likes}, nil
 }
 
 // Leave counts a viewer out. Leaving a room that is gone is not an error.
@@ -530,9 +535,24 @@ func (s *Service) sendRun(ctx context.Context, reqs []SendRequest, res []SendRes
 	r.mu.Lock()
 	var last *pendingAppend
 	pending := make([]*pendingAppend, len(reqs))
+	var folded map[int]*foldGroup
 	for i, req := range reqs {
 		if verdicts != nil {
 			req.Body, req.blocked, req.hookBlocked = verdicts[i].body, verdicts[i].blocked, verdicts[i].hookBlocked
+		}
+		if s.foldable(req) {
+			// Counted into the room's round (fold.go): checked, never
+			// deduped, answered when the round's item is written.
+			if _, _, err := s.check(r, req, now); err != nil {
+				s.dropLocked(r, dropReason(err))
+				res[i].Err = err
+				continue
+			}
+			if folded == nil {
+				folded = make(map[int]*foldGroup)
+			}
+			folded[i] = s.foldLocked(r, req)
+			continue
 		}
 		key, acc, seen, err := s.seenLocked(r, req, now)
 		if seen {
@@ -574,6 +594,9 @@ func (s *Service) sendRun(ctx context.Context, reqs []SendRequest, res []SendRes
 		} else {
 			res[i].Accepted = Accepted{Seq: p.m.Seq, MsgID: p.m.MsgId, Priority: p.m.Priority, Duplicate: p.dup}
 		}
+	}
+	for i, g := range folded {
+		res[i].Accepted, res[i].Err = r.waitFoldLocked(g)
 	}
 	r.mu.Unlock()
 	if forget {
@@ -741,6 +764,13 @@ func (s *Service) check(r *state, req SendRequest, now time.Time) (priority bool
 	}
 	if req.hookBlocked {
 		return false, 0, ErrHookBlocked
+	}
+	if s.foldable(req) {
+		// Folded (fold.go): no budget, the round bounds its items.
+		if slowed {
+			r.sentLocked(req.From, now)
+		}
+		return false, pb.RoomMessage_LOW, nil
 	}
 	_, whitelisted := r.whitelist[req.From]
 	switch {
