@@ -134,7 +134,7 @@ func (n *Node) Join(ctx context.Context, req room.JoinRequest) (room.JoinInfo, e
 		}
 		j := rep.GetJoined()
 		info = room.JoinInfo{Seq: j.GetSeq(), PSeq: j.GetPseq(), Viewers: int(j.GetViewers()), Epoch: j.GetEpoch(),
-			Attrs: room.Attrs{Version: j.GetAttrsVersion(), Attrs: j.GetAttrs()}}
+			Attrs: room.Attrs{Version: j.GetAttrsVersion(), Attrs: j.GetAttrs()}, LikeTotal: j.GetLikeTotal()}
 		return nil
 	})
 	return info, err
@@ -404,7 +404,7 @@ func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 			return failure(err)
 		}
 		return &cpb.Envelope{Body: &cpb.Envelope_Joined{Joined: &cpb.JoinReply{Seq: info.Seq, Pseq: info.PSeq, Viewers: uint64(max(info.Viewers, 0)), Epoch: info.Epoch,
-			Attrs: info.Attrs.Attrs, AttrsVersion: info.Attrs.Version}}}
+			Attrs: info.Attrs.Attrs, AttrsVersion: info.Attrs.Version, LikeTotal: info.LikeTotal}}}
 	case *cpb.Envelope_LeaveBatch:
 		for _, it := range b.LeaveBatch.Items {
 			_ = n.rooms.LeaveMany(ctx, it.Room, env.From, int(it.Count))

@@ -1721,10 +1721,7 @@ type Join struct {
 	// ones, and counts what it skipped in the missed of its Notify and
 	// PullResult frames. Anything else is INVALID_ARGUMENT.
 	// See docs/traffic-classes.md.
-	MaxRate int32 `protobuf:"varint,92,opt,name=max_rate,json=maxRate,proto3" json:"max_rate,omitempty"`
-	// The room's like total (folded likes accepted so far); later changes
-	// arrive in RoomMessage.like_total.
-	LikeTotal     uint64 `protobuf:"varint,142,opt,name=like_total,json=likeTotal,proto3" json:"like_total,omitempty"`
+	MaxRate       int32 `protobuf:"varint,92,opt,name=max_rate,json=maxRate,proto3" json:"max_rate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1801,13 +1798,6 @@ func (x *Join) GetMaxRate() int32 {
 	return 0
 }
 
-func (x *Join) GetLikeTotal() uint64 {
-	if x != nil {
-		return x.LikeTotal
-	}
-	return 0
-}
-
 type Joined struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Room  string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
@@ -1829,7 +1819,10 @@ type Joined struct {
 	Attrs        map[string]string `protobuf:"bytes,62,rep,name=attrs,proto3" json:"attrs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	AttrsVersion uint64            `protobuf:"varint,63,opt,name=attrs_version,json=attrsVersion,proto3" json:"attrs_version,omitempty"`
 	// The cap in force for this viewer (Join.max_rate), messages/s; 0: none.
-	MaxRate       int32 `protobuf:"varint,92,opt,name=max_rate,json=maxRate,proto3" json:"max_rate,omitempty"`
+	MaxRate int32 `protobuf:"varint,92,opt,name=max_rate,json=maxRate,proto3" json:"max_rate,omitempty"`
+	// The room's like total (folded likes accepted so far); later changes
+	// arrive in RoomMessage.like_total.
+	LikeTotal     uint64 `protobuf:"varint,142,opt,name=like_total,json=likeTotal,proto3" json:"like_total,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1923,6 +1916,13 @@ func (x *Joined) GetAttrsVersion() uint64 {
 func (x *Joined) GetMaxRate() int32 {
 	if x != nil {
 		return x.MaxRate
+	}
+	return 0
+}
+
+func (x *Joined) GetLikeTotal() uint64 {
+	if x != nil {
+		return x.LikeTotal
 	}
 	return 0
 }
@@ -5159,7 +5159,7 @@ const file_roomcast_proto_rawDesc = "" +
 	"\bSHUTDOWN\x10\x06\x12\f\n" +
 	"\bPROTOCOL\x10\a\x12\t\n" +
 	"\x05MOVED\x10\b\x12\x0f\n" +
-	"\vROOM_CLOSED\x10\x19\"\xbf\x01\n" +
+	"\vROOM_CLOSED\x10\x19\"\x9f\x01\n" +
 	"\x04Join\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x16\n" +
 	"\x06resume\x18\x02 \x01(\bR\x06resume\x12\x1b\n" +
@@ -5167,9 +5167,7 @@ const file_roomcast_proto_rawDesc = "" +
 	"\n" +
 	"after_pseq\x18\x04 \x01(\x04R\tafterPseq\x12\x14\n" +
 	"\x05epoch\x18< \x01(\x04R\x05epoch\x12\x19\n" +
-	"\bmax_rate\x18\\ \x01(\x05R\amaxRate\x12\x1e\n" +
-	"\n" +
-	"like_total\x18\x8e\x01 \x01(\x04R\tlikeTotal\"\xb8\x02\n" +
+	"\bmax_rate\x18\\ \x01(\x05R\amaxRate\"\xd8\x02\n" +
 	"\x06Joined\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
@@ -5179,7 +5177,9 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x05reset\x18= \x01(\bR\x05reset\x124\n" +
 	"\x05attrs\x18> \x03(\v2\x1e.roomcast.v1.Joined.AttrsEntryR\x05attrs\x12#\n" +
 	"\rattrs_version\x18? \x01(\x04R\fattrsVersion\x12\x19\n" +
-	"\bmax_rate\x18\\ \x01(\x05R\amaxRate\x1a8\n" +
+	"\bmax_rate\x18\\ \x01(\x05R\amaxRate\x12\x1e\n" +
+	"\n" +
+	"like_total\x18\x8e\x01 \x01(\x04R\tlikeTotal\x1a8\n" +
 	"\n" +
 	"AttrsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
