@@ -39,11 +39,15 @@ type foldState struct {
 	likes  uint64       // the room's like total (written)
 }
 
-// foldGroup is one kind's count in a round, and its outcome once written.
+// foldGroup is one kind's count in a round, and its outcome once written:
+// acc and err are set before done is closed. Its senders wait on done
+// without the room's lock (a round may have thousands of them; waking
+// them on the room's group-commit signal made every chat write pay for
+// them).
 type foldGroup struct {
 	kind, from, body string
 	n                uint64
-	done             bool
+	done             chan struct{}
 	acc              Accepted
 	err              error
 }
@@ -69,7 +73,7 @@ func (s *Service) foldLocked(r *state, req SendRequest) *foldGroup {
 			return g
 		}
 	}
-	g := &foldGroup{kind: req.Kind, from: req.From, body: req.Body, n: 1}
+	g := &foldGroup{kind: req.Kind, from: req.From, body: req.Body, n: 1, done: make(chan struct{})}
 	r.fold.groups = append(r.fold.groups, g)
 	if !r.fold.queued {
 		r.fold.queued = true
@@ -138,20 +142,18 @@ func (s *Service) sendFolds(ctx context.Context, r *state) int {
 			defer s.Forget(r.id)
 		}
 	}
-	for _, g := range groups {
-		g.done = true
-	}
-	r.flushed.Broadcast()
 	r.mu.Unlock()
+	for _, g := range groups {
+		close(g.done)
+	}
 	return sent
 }
 
-// waitFoldLocked waits until g's round is written and returns its
-// outcome. r.mu is held (released while waiting).
-func (r *state) waitFoldLocked(g *foldGroup) (Accepted, error) {
-	for !g.done {
-		r.flushed.Wait()
-	}
+// wait waits until g's round is written and returns its outcome. The
+// round is sent within FoldConfig.Interval plus its store write (bounded
+// by opTimeout), and at Close.
+func (g *foldGroup) wait() (Accepted, error) {
+	<-g.done
 	return g.acc, g.err
 }
 

@@ -595,12 +595,12 @@ func (s *Service) sendRun(ctx context.Context, reqs []SendRequest, res []SendRes
 			res[i].Accepted = Accepted{Seq: p.m.Seq, MsgID: p.m.MsgId, Priority: p.m.Priority, Duplicate: p.dup}
 		}
 	}
-	for i, g := range folded {
-		res[i].Accepted, res[i].Err = r.waitFoldLocked(g)
-	}
 	r.mu.Unlock()
 	if forget {
 		s.Forget(r.id)
+	}
+	for i, g := range folded {
+		res[i].Accepted, res[i].Err = g.wait()
 	}
 }
 

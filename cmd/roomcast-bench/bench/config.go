@@ -54,8 +54,9 @@ type Config struct {
 	// prefix). Default 100.
 	Body int
 	// Storm traffic (storm.go, docs/traffic-classes.md): LikeRate likes
-	// per second (kind "like") from Likers plain connections (default
-	// ceil(LikeRate/100)); GiftRate gifts per second (kind "gift", the
+	// per second (kind "like") from Likers plain connections joined with
+	// max_rate 1 (default ceil(LikeRate/20): a folded like waits for its
+	// fold round, and a connection may have 64 sends waiting); GiftRate gifts per second (kind "gift", the
 	// priority lane) from Gifters connections with the gifter role
 	// (default ceil(GiftRate/8)). 0: none.
 	LikeRate float64
@@ -197,7 +198,7 @@ func (c Config) WithDefaults() Config {
 		c.DrainIdle = defaultDrainIdle
 	}
 	if c.Likers == 0 && c.LikeRate > 0 {
-		c.Likers = int(math.Ceil(c.LikeRate / 100))
+		c.Likers = int(math.Ceil(c.LikeRate / 20))
 	}
 	if c.Gifters == 0 && c.GiftRate > 0 {
 		c.Gifters = int(math.Ceil(c.GiftRate / 8))

@@ -127,8 +127,14 @@ func startStorm(ctx context.Context, cfg Config, rooms []string) (*storm, error)
 			}
 			prooms := publisherRooms(rooms, p, n)
 			dctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+			// Likers join capped at 1 message/s: they are there to send,
+			// and a connection must join to send.
+			var maxRate int32
+			if name == "liker" {
+				maxRate = 1
+			}
 			pub, err := loadgen.DialPublisher(dctx, loadgen.PublisherConfig{URL: cfg.URLs[p%len(cfg.URLs)], Token: tok, Rooms: prooms,
-				JSON: cfg.Encoding == "json"}, stats, &loadgen.Stats{})
+				JSON: cfg.Encoding == "json", MaxRate: maxRate}, stats, &loadgen.Stats{})
 			cancel()
 			if err != nil {
 				return nil, fmt.Errorf("bench: %s %d: %w", name, p, err)

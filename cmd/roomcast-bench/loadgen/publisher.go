@@ -22,6 +22,9 @@ type PublisherConfig struct {
 	Rooms     []string
 	LocalAddr string
 	JSON      bool
+	// MaxRate is the Join.max_rate of its rooms (a liker that reads
+	// little); 0: none.
+	MaxRate int32
 }
 
 // PublishStats count what publishers sent and how the server answered.
@@ -155,7 +158,7 @@ var ErrPublisherClosed = errors.New("loadgen: publisher closed")
 // DialPublisher connects, authenticates and joins cfg.Rooms. What the
 // publisher receives as a viewer is counted in vstats.
 func DialPublisher(ctx context.Context, cfg PublisherConfig, stats *PublishStats, vstats *Stats) (*Publisher, error) {
-	v, err := Dial(ctx, ViewerConfig{URL: cfg.URL, Token: cfg.Token, Rooms: cfg.Rooms, LocalAddr: cfg.LocalAddr, JSON: cfg.JSON}, vstats)
+	v, err := Dial(ctx, ViewerConfig{URL: cfg.URL, Token: cfg.Token, Rooms: cfg.Rooms, LocalAddr: cfg.LocalAddr, JSON: cfg.JSON, MaxRate: cfg.MaxRate}, vstats)
 	if err != nil {
 		return nil, err
 	}
