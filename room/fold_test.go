@@ -406,3 +406,23 @@ func TestStoreKeepsLikeTotal(t *testing.T) {
 		}
 	})
 }
+
+// TestFoldNotInPriorityLane: a like an admin sends in the priority lane is
+// a message of its own (not folded, no round); a banned user's like is
+// refused and not counted.
+func TestFoldNotInPriorityLane(t *testing.T) {
+	s, rec, _, _ := newSvc(t, Config{})
+	if _, err := s.Join(ctx, JoinRequest{Room: "r", User: "v", Node: "n1"}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Send(ctx, SendRequest{Room: "r", From: "ops", Body: "❤", Kind: "like", Priority: true, Privileged: true})
+	if err != nil || !a.Priority || len(rec.msgs) != 1 || rec.msgs[0].Folded != 0 || roundSize(s, "r") != 0 {
+		t.Fatalf("a priority like: %+v %v, broadcast %v", a, err, rec.msgs)
+	}
+	if err := s.Act(ctx, Action{Room: "r", By: "ops", Admin: true, Kind: ActBan, Target: "troll"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Send(ctx, SendRequest{Room: "r", From: "troll", Body: "❤", Kind: "like"}); !errors.Is(err, ErrBanned) || roundSize(s, "r") != 0 {
+		t.Fatalf("a banned user's like: %v (round %d), want ErrBanned and nothing counted", err, roundSize(s, "r"))
+	}
+}
