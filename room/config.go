@@ -100,7 +100,15 @@ type FoldConfig struct {
 	// LikeKind is the folded kind whose room total is kept, stored and
 	// sent on Join (Joined.like_total). Default "like".
 	LikeKind string `yaml:"like_kind"`
+	// SameBodyKinds are kinds folded per identical short body: sends of
+	// such a kind with the same body of at most MaxFoldBodyBytes fold
+	// into one item per body and round ("666 ×300"); a longer body is an
+	// ordinary message. Default [] (none).
+	SameBodyKinds []string `yaml:"same_body_kinds"`
 }
+
+// MaxFoldBodyBytes is the longest body FoldConfig.SameBodyKinds fold.
+const MaxFoldBodyBytes = 32
 
 const (
 	defaultRate    = 200
@@ -152,6 +160,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Fold.LikeKind == "" {
 		c.Fold.LikeKind = "like"
+	}
+	if c.Fold.SameBodyKinds == nil {
+		c.Fold.SameBodyKinds = []string{}
 	}
 	if c.CountRound == 0 {
 		c.CountRound = time.Second

@@ -10,8 +10,9 @@ import (
 )
 
 // Folding (docs/traffic-classes.md). Messages of a foldable kind
-// (FoldConfig.Kinds: likes, join notices) do not take a seq and a ring
-// slot each. The room's owner counts them per round; once per round
+// (FoldConfig.Kinds: likes, join notices; FoldConfig.SameBodyKinds:
+// identical short messages, per body) do not take a seq and a ring slot
+// each. The room's owner counts them per round; once per round
 // (FoldConfig.Interval, run by Start's fold loop) it sends one item per
 // kind: a low-class RoomMessage with the round's first sender and body,
 // folded = how many it stands for and, for the like kind, like_total =
@@ -58,17 +59,27 @@ type foldQueue struct {
 	rooms []*state
 }
 
-// foldable reports whether a send is folded: a foldable kind, not asking
-// for the priority lane.
+// foldable reports whether a send is folded: a foldable kind (or a
+// same-body kind with a short body), not asking for the priority lane.
 func (s *Service) foldable(req SendRequest) bool {
-	return !req.Priority && req.Kind != "" && slices.Contains(s.cfg.Fold.Kinds, req.Kind)
+	if req.Priority || req.Kind == "" {
+		return false
+	}
+	return slices.Contains(s.cfg.Fold.Kinds, req.Kind) ||
+		(len(req.Body) <= MaxFoldBodyBytes && slices.Contains(s.cfg.Fold.SameBodyKinds, req.Kind))
+}
+
+// byBody reports whether a kind folds per identical body.
+func (s *Service) byBody(kind string) bool {
+	return !slices.Contains(s.cfg.Fold.Kinds, kind) && slices.Contains(s.cfg.Fold.SameBodyKinds, kind)
 }
 
 // foldLocked counts req in the room's round and returns its group. r.mu
 // is held.
 func (s *Service) foldLocked(r *state, req SendRequest) *foldGroup {
+	same := s.byBody(req.Kind)
 	for _, g := range r.fold.groups {
-		if g.kind == req.Kind {
+		if g.kind == req.Kind && (!same || g.body == req.Body) {
 			g.n++
 			return g
 		}

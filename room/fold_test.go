@@ -426,3 +426,41 @@ func TestFoldNotInPriorityLane(t *testing.T) {
 		t.Fatalf("a banned user's like: %v (round %d), want ErrBanned and nothing counted", err, roundSize(s, "r"))
 	}
 }
+
+// TestFoldIdenticalShortMessages: a same-body kind folds per identical
+// short body (one item per body and round, with its count); a body longer
+// than MaxFoldBodyBytes is an ordinary message.
+func TestFoldIdenticalShortMessages(t *testing.T) {
+	s, rec, _, _ := newSvc(t, Config{Fold: FoldConfig{SameBodyKinds: []string{"cheer"}}})
+	if _, err := s.Join(ctx, JoinRequest{Room: "r", User: "v", Node: "n1"}); err != nil {
+		t.Fatal(err)
+	}
+	long := "6666666666666666666666666666666666" // 34 bytes
+	a, err := s.Send(ctx, SendRequest{Room: "r", From: "u", Body: long, Kind: "cheer"})
+	if err != nil || a.Seq != 1 || len(rec.msgs) != 1 || rec.msgs[0].Folded != 0 {
+		t.Fatalf("a long cheer: %+v %v, want an ordinary message", a, err)
+	}
+	var wg sync.WaitGroup
+	for _, b := range []string{"666", "233", "666", "666", "233"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.Send(ctx, SendRequest{Room: "r", From: "u", Body: b, Kind: "cheer"}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	waitFor(t, func() bool { return roundSize(s, "r") == 5 })
+	s.FoldRound(ctx)
+	wg.Wait()
+	got := map[string]uint64{}
+	for _, m := range rec.folds("cheer") {
+		got[m.Body] += m.Folded
+		if m.LikeTotal != 0 {
+			t.Fatalf("a cheer item carries a like total: %+v", m)
+		}
+	}
+	if len(rec.folds("cheer")) != 2 || got["666"] != 3 || got["233"] != 2 {
+		t.Fatalf("cheers folded into %v, want 666 x3 and 233 x2 in two items", got)
+	}
+}
