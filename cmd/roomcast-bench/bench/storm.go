@@ -39,6 +39,9 @@ type Storm struct {
 	ViewerLikeTotalMax uint64 `json:"viewer_like_total_max"`
 	ViewersReporting   int    `json:"viewers_reporting"`
 	ViewersAtAccepted  int    `json:"viewers_at_accepted"`
+	// The lowest like total an uncapped and a capped viewer saw.
+	UncappedLikeTotalMin uint64 `json:"uncapped_like_total_min"`
+	CappedLikeTotalMin   uint64 `json:"capped_like_total_min"`
 	// FoldedItems are the folded items viewers received (all viewers).
 	FoldedItems  uint64  `json:"folded_items"`
 	GiftRatePerS float64 `json:"gift_rate_per_s"`
@@ -68,6 +71,8 @@ type viewSummary struct {
 	Capped       int            `json:"capped"`
 	CappedNormal [2]uint64      `json:"capped_normal"` // min, max
 	CappedPrio   [2]uint64      `json:"capped_prio"`
+	CappedLike   [2]uint64      `json:"capped_like"`   // min, max like total of capped viewers
+	UncappedLike [2]uint64      `json:"uncapped_like"` // the same for the others
 }
 
 // views summarizes the worker's viewers (at the end of the run).
@@ -75,7 +80,8 @@ func (w *worker) views() *viewSummary {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	s := &viewSummary{LikeCounts: map[uint64]int{}, LikeMin: math.MaxUint64,
-		CappedNormal: [2]uint64{math.MaxUint64, 0}, CappedPrio: [2]uint64{math.MaxUint64, 0}}
+		CappedNormal: [2]uint64{math.MaxUint64, 0}, CappedPrio: [2]uint64{math.MaxUint64, 0},
+		CappedLike: [2]uint64{math.MaxUint64, 0}, UncappedLike: [2]uint64{math.MaxUint64, 0}}
 	for _, v := range w.viewers {
 		if v == nil {
 			continue
@@ -86,6 +92,11 @@ func (w *worker) views() *viewSummary {
 		if len(s.LikeCounts) < 64 {
 			s.LikeCounts[l]++
 		}
+		lk := &s.UncappedLike
+		if v.Capped() {
+			lk = &s.CappedLike
+		}
+		*lk = [2]uint64{min(lk[0], l), max(lk[1], l)}
 		if v.Capped() {
 			n, p := v.Received()
 			s.Capped++
@@ -233,6 +244,7 @@ func (st *storm) report(cfg Config, views []*viewSummary, folded uint64, windowS
 		Capped:        cfg.Capped, CapRate: cfg.CapRate,
 	}
 	r.ViewerLikeTotalMin = math.MaxUint64
+	r.UncappedLikeTotalMin, r.CappedLikeTotalMin = math.MaxUint64, math.MaxUint64
 	r.CappedNormalMin, r.CappedPrioMin = math.MaxUint64, math.MaxUint64
 	capped := 0
 	for _, v := range views {
@@ -243,6 +255,12 @@ func (st *storm) report(cfg Config, views []*viewSummary, folded uint64, windowS
 		r.ViewerLikeTotalMin = min(r.ViewerLikeTotalMin, v.LikeMin)
 		r.ViewerLikeTotalMax = max(r.ViewerLikeTotalMax, v.LikeMax)
 		r.ViewersAtAccepted += v.LikeCounts[r.LikesAccepted]
+		if v.Viewers > v.Capped {
+			r.UncappedLikeTotalMin = min(r.UncappedLikeTotalMin, v.UncappedLike[0])
+		}
+		if v.Capped > 0 {
+			r.CappedLikeTotalMin = min(r.CappedLikeTotalMin, v.CappedLike[0])
+		}
 		if v.Capped > 0 {
 			capped += v.Capped
 			r.CappedNormalMin = min(r.CappedNormalMin, v.CappedNormal[0])
@@ -253,6 +271,12 @@ func (st *storm) report(cfg Config, views []*viewSummary, folded uint64, windowS
 	}
 	if r.ViewersReporting == 0 {
 		r.ViewerLikeTotalMin = 0
+	}
+	if r.UncappedLikeTotalMin == math.MaxUint64 {
+		r.UncappedLikeTotalMin = 0
+	}
+	if r.CappedLikeTotalMin == math.MaxUint64 {
+		r.CappedLikeTotalMin = 0
 	}
 	if capped == 0 {
 		r.CappedNormalMin, r.CappedPrioMin = 0, 0
