@@ -135,6 +135,10 @@ type Options struct {
 	// (on join and resume, and for each change the server sends; see
 	// Attrs). Optional.
 	OnAttrs func(room string, attrs map[string]string)
+	// OnLikes receives a joined room's like total when it grows (on join
+	// and resume, and with each folded like item; see client/fold.go).
+	// Optional.
+	OnLikes func(room string, total uint64)
 	// OnState reports connection changes: true when (re)connected and every
 	// room rejoined, false when the connection broke.
 	OnState func(connected bool, err error)
@@ -224,6 +228,7 @@ type roomState struct {
 	epoch     uint64    // the room's incarnation (Joined.epoch)
 	attrs     roomAttrs // the room's attributes (attrs.go)
 	maxRate   int32     // JoinOptions.MaxRate, sent again on every resume
+	likes     uint64    // the room's like total (fold.go)
 }
 
 // Dial connects and authenticates. It returns once the first connection is
@@ -494,6 +499,7 @@ func (c *Client) onJoined(j *pb.Joined) {
 	if attrs != nil {
 		c.tellAttrs(j.Room, attrs)
 	}
+	c.likesFromJoined(j)
 }
 
 // recordJoin records the join under c.mu and reports whether the room

@@ -430,6 +430,7 @@ func (c *Client) apply(room string, msgs []*pb.RoomMessage, missed, missedPrio u
 	}
 	fresh := msgs[:0:0]
 	var attrs map[string]string // the map after an attribute change
+	likes := false              // the like total grew (fold.go)
 	for _, m := range msgs {
 		cur := &r.seq
 		if m.Priority {
@@ -440,6 +441,7 @@ func (c *Client) apply(room string, msgs []*pb.RoomMessage, missed, missedPrio u
 			continue
 		}
 		*cur = m.Seq
+		likes = r.raiseLikes(m.GetLikeTotal()) || likes
 		if isAttrs, changed := r.attrs.apply(m); isAttrs {
 			if changed {
 				attrs = maps.Clone(r.attrs.m)
@@ -448,9 +450,13 @@ func (c *Client) apply(room string, msgs []*pb.RoomMessage, missed, missedPrio u
 		}
 		fresh = append(fresh, m)
 	}
+	total := r.likes
 	c.mu.Unlock()
 	if attrs != nil {
 		c.tellAttrs(room, attrs)
+	}
+	if likes {
+		c.tellLikes(room, total)
 	}
 	if missed > 0 {
 		c.stats.missed.Add(missed)

@@ -227,10 +227,10 @@ func (n *Node) answerJoinBatch(ctx context.Context, from string, b *cpb.JoinBatc
 
 func joinInfoToWire(info room.JoinInfo) *cpb.JoinReply {
 	return &cpb.JoinReply{Seq: info.Seq, Pseq: info.PSeq, Viewers: uint64(max(info.Viewers, 0)), Epoch: info.Epoch,
-		Attrs: info.Attrs.Attrs, AttrsVersion: info.Attrs.Version}
+		Attrs: info.Attrs.Attrs, AttrsVersion: info.Attrs.Version, LikeTotal: info.LikeTotal}
 }
 
 func joinInfoFromWire(j *cpb.JoinReply) room.JoinInfo {
 	return room.JoinInfo{Seq: j.GetSeq(), PSeq: j.GetPseq(), Viewers: int(j.GetViewers()), Epoch: j.GetEpoch(),
-		Attrs: room.Attrs{Version: j.GetAttrsVersion(), Attrs: j.GetAttrs()}}
+		Attrs: room.Attrs{Version: j.GetAttrsVersion(), Attrs: j.GetAttrs()}, LikeTotal: j.GetLikeTotal()}
 }

@@ -136,3 +136,38 @@ func TestHighNeverEvictedByLowerClasses(t *testing.T) {
 		t.Fatalf("the gift did not survive the flood: %v (missed priority %d)", res.Messages, res.MissedPriority)
 	}
 }
+
+// TestFoldedItemsNeverShed: a folded item (low class, but standing for a
+// whole fold round and carrying the like total) is not shed while the
+// pacer stretches nor when the viewer is behind; a plain low message is.
+func TestFoldedItemsNeverShed(t *testing.T) {
+	clk := &clock{t: time.Unix(1_800_000_000, 0)}
+	s, err := New(Deps{Now: clk.now, Registerer: prometheus.NewRegistry(), Pacer: fixedPacer(50 * time.Millisecond)}, Config{Shards: 1, RingSize: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &fakeSession{user: "v"}
+	join(s, v, "r", 0, 0)
+	fold := classed(1, pb.RoomMessage_LOW)
+	fold.Kind, fold.Folded, fold.LikeTotal = "like", 532, 532
+	s.Deliver("r", fold)
+	s.Deliver("r", classed(2, pb.RoomMessage_LOW))
+	s.Deliver("r", classed(3, pb.RoomMessage_NORMAL))
+	s.roundAll()
+	n := v.notifies()
+	if len(n) != 1 || len(n[0].Messages) != 2 || n[0].Messages[0].Folded != 532 || n[0].Missed != 1 {
+		t.Fatalf("stretched notify %+v: want the folded item and the normal one, the plain low missed", n)
+	}
+	// Far behind (more than low_window, 10): the old folded item stays.
+	for seq := uint64(4); seq <= 30; seq++ {
+		s.Deliver("r", classed(seq, pb.RoomMessage_NORMAL))
+	}
+	far := join(s, &fakeSession{user: "w"}, "r", 0, 0)
+	res, err := s.pull(far, 0, 0, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Messages) == 0 || res.Messages[0].Folded != 532 || res.Missed != 1 {
+		t.Fatalf("pull from far behind: first %v, missed %d; want the folded item kept, the plain low shed", res.Messages[0], res.Missed)
+	}
+}

@@ -97,7 +97,9 @@ func (m *frameMemo) get(r *roomFeed, k frameKey, cfg *Config) *frame {
 // readFilter decides which messages of the normal lane a frame leaves
 // out, counting them: low-class ones at or before seq before (shed, see
 // shedLowBefore) and, for a capped viewer, those its cap refuses
-// (skipped, cap.go). Priority messages are never left out.
+// (skipped, cap.go). Priority messages are never left out, nor shed a
+// folded item (one per kind per fold round, carrying counts and the like
+// total: shedding it would lose what a whole round was worth).
 type readFilter struct {
 	before        uint64
 	cap           *rateCap // nil: uncapped
@@ -114,7 +116,7 @@ func (f *readFilter) skip(priority bool, seq uint64, e entry) bool {
 		return true
 	case priority:
 		return false
-	case seq <= f.before && e.m.GetClass() == pb.RoomMessage_LOW:
+	case seq <= f.before && e.m.GetClass() == pb.RoomMessage_LOW && e.m.GetFolded() == 0:
 		f.shed++
 		return true
 	case f.cap != nil && !f.cap.admit(e.m.GetClass()):

@@ -300,7 +300,7 @@ func (c *conn) join(id uint32, m *pb.Join) {
 	c.reply(id, &pb.Frame{Body: &pb.Frame_Joined{Joined: &pb.Joined{
 		Room: roomID, Seq: info.Seq, Pseq: info.PSeq, Viewers: uint64(max(info.Viewers, 0)),
 		Epoch: info.Epoch, Reset_: reset, Attrs: info.Attrs.Attrs, AttrsVersion: info.Attrs.Version,
-		MaxRate: m.GetMaxRate(),
+		MaxRate: m.GetMaxRate(), LikeTotal: info.LikeTotal,
 	}}})
 	fan.SetEpoch(roomID, info.Epoch)
 	fan.Begin(sub, seq, pseq)

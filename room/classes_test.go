@@ -13,7 +13,9 @@ import (
 // TestClassesBySenderRoleAndKind: the class comes from the sender's role
 // and the kind, never from the client alone; high takes the priority lane.
 func TestClassesBySenderRoleAndKind(t *testing.T) {
-	s, rec, _, _ := newSvc(t, Config{})
+	// Folding off: likes and join notices take a seq each (fold_test.go
+	// covers them folded).
+	s, rec, _, _ := newSvc(t, Config{Fold: noFold})
 	if _, err := s.Join(ctx, JoinRequest{Room: "r", User: "u", Node: "n1"}); err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +60,7 @@ func TestClassesBySenderRoleAndKind(t *testing.T) {
 // room's limit kept for high; high passes within it; low has a budget of
 // its own that takes nothing from the room's limit. Counted per class.
 func TestClassesUpstreamBudgets(t *testing.T) {
-	s, _, clk, _ := newSvc(t, Config{Rate: 10, Burst: 10, Classes: ClassConfig{LowRate: 3, LowBurst: 3}})
+	s, _, clk, _ := newSvc(t, Config{Rate: 10, Burst: 10, Classes: ClassConfig{LowRate: 3, LowBurst: 3}, Fold: noFold})
 	if _, err := s.Join(ctx, JoinRequest{Room: "r", User: "u", Node: "n1"}); err != nil {
 		t.Fatal(err)
 	}

@@ -42,6 +42,8 @@ type Config struct {
 	DedupeKeep int `yaml:"dedupe_keep"`
 	// Classes sets the traffic classes (classes.go, docs/traffic-classes.md).
 	Classes ClassConfig `yaml:"classes" envPrefix:"CLASSES_"`
+	// Fold sets folding (fold.go, docs/traffic-classes.md).
+	Fold FoldConfig `yaml:"fold" envPrefix:"FOLD_"`
 	// ClosedTTL is how long a closed room refuses joins (ROOM_CLOSED)
 	// unless created again; its stored tombstone expires with it and the
 	// id is then free (the first join or a create makes a new room).
@@ -85,6 +87,29 @@ type ClassConfig struct {
 	LowBurst int `yaml:"low_burst"`
 }
 
+// FoldConfig sets which messages the room's owner folds into counted
+// items, and how often. The zero value takes the defaults.
+type FoldConfig struct {
+	// Kinds are the message kinds that are folded: counted per round and
+	// sent as one item per kind. Default [like, enter]; [""] for none.
+	Kinds []string `yaml:"kinds"`
+	// Interval is the fold round: how often the owner sends a room's
+	// folded items, and at most how long a folded Send waits for its
+	// answer (plus the store write). 10ms..10s, default 250ms.
+	Interval time.Duration `yaml:"interval"`
+	// LikeKind is the folded kind whose room total is kept, stored and
+	// sent on Join (Joined.like_total). Default "like".
+	LikeKind string `yaml:"like_kind"`
+	// SameBodyKinds are kinds folded per identical short body: sends of
+	// such a kind with the same body of at most MaxFoldBodyBytes fold
+	// into one item per body and round ("666 ×300"); a longer body is an
+	// ordinary message. Default [] (none).
+	SameBodyKinds []string `yaml:"same_body_kinds"`
+}
+
+// MaxFoldBodyBytes is the longest body FoldConfig.SameBodyKinds fold.
+const MaxFoldBodyBytes = 32
+
 const (
 	defaultRate    = 200
 	defaultBody    = 4096
@@ -127,6 +152,18 @@ func (c Config) WithDefaults() Config {
 		c.DedupeKeep = defaultDedupeKeep
 	}
 	c.Classes = c.Classes.withDefaults(c.Rate)
+	if c.Fold.Kinds == nil {
+		c.Fold.Kinds = []string{"like", "enter"}
+	}
+	if c.Fold.Interval == 0 {
+		c.Fold.Interval = 250 * time.Millisecond
+	}
+	if c.Fold.LikeKind == "" {
+		c.Fold.LikeKind = "like"
+	}
+	if c.Fold.SameBodyKinds == nil {
+		c.Fold.SameBodyKinds = []string{}
+	}
 	if c.CountRound == 0 {
 		c.CountRound = time.Second
 	}
@@ -165,6 +202,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("room.classes.low_rate: must not be negative, got %v", c.Classes.LowRate)
 	case c.Classes.LowBurst < 0:
 		return fmt.Errorf("room.classes.low_burst: must not be negative, got %d", c.Classes.LowBurst)
+	case c.Fold.Interval != 0 && (c.Fold.Interval < 10*time.Millisecond || c.Fold.Interval > 10*time.Second):
+		return fmt.Errorf("room.fold.interval: must be within 10ms..10s, got %v", c.Fold.Interval)
 	case c.CountRound < 0:
 		return fmt.Errorf("room.count_round: must not be negative, got %v", c.CountRound)
 	case c.CountThreshold < 0:

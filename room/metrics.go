@@ -31,6 +31,8 @@ type metrics struct {
 	// refused by the class's upstream budget).
 	classes *prometheus.CounterVec
 	closed  *prometheus.CounterVec // reason (lifecycle.go)
+	// folded counts the sends counted into folded items (fold.go).
+	folded prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, error) {
@@ -91,6 +93,10 @@ func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, erro
 			Namespace: "roomcast", Subsystem: "room", Name: "closed_total",
 			Help: "Rooms closed, by reason (request, lifetime, idle).",
 		}, []string{"reason"}),
+		folded: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "room", Name: "folded_total",
+			Help: "Sends of foldable kinds (likes, join notices) a room owner counted into folded items that were written.",
+		}),
 		rooms: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "roomcast", Subsystem: "room", Name: "rooms",
 			Help: "Rooms this node owns.",
@@ -110,7 +116,7 @@ func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, erro
 	m.accepted.WithLabelValues("normal")
 	m.accepted.WithLabelValues("priority")
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.accepted, m.dropped, m.joins, m.leaves, m.rooms, m.fenced, m.storeErrors, m.deleted, m.hidden, m.auditErrors, m.filtered, m.duplicates, m.dedupeEvicted, m.classes, m.closed} {
+		for _, c := range []prometheus.Collector{m.accepted, m.dropped, m.joins, m.leaves, m.rooms, m.fenced, m.storeErrors, m.deleted, m.hidden, m.auditErrors, m.filtered, m.duplicates, m.dedupeEvicted, m.classes, m.closed, m.folded} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

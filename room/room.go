@@ -76,6 +76,7 @@ type Service struct {
 	filter  filterRef                       // the word filter (moderation_filter.go)
 	hook    Hook                            // the before-send hook, nil: none
 	events  func(kind, room, reason string) // lifecycle.go; nil: none
+	folds   foldQueue                       // rooms with a fold round to send (fold.go)
 }
 
 type roomShard struct {
@@ -168,6 +169,7 @@ type state struct {
 	epoch       uint64     // the room's incarnation (epoch.go)
 	count       countState // the viewer count last pushed (counts.go)
 	attrs       attrState  // attributes (attrs.go)
+	fold        foldState  // folded sends and the like total (fold.go)
 }
 
 // Limit is a room's own upstream limit.
@@ -226,6 +228,7 @@ func (s *Service) newState(id string, snap Snapshot) *state {
 		closed:      snap.Closed,
 		epoch:       snap.Epoch,
 		attrs:       attrState{m: snap.Attrs, version: snap.AttrsVersion},
+		fold:        foldState{likes: snap.LikeTotal},
 	}
 	r.flushed.L = &r.mu
 	if len(snap.Whitelist) > 0 {
@@ -360,6 +363,8 @@ type JoinInfo struct {
 	Epoch uint64
 	// Attrs is the room's attribute map (attrs.go).
 	Attrs Attrs
+	// LikeTotal is the room's like total (fold.go).
+	LikeTotal uint64
 }
 
 // Join counts a viewer in. A banned user gets ErrBanned and changes nothing.
@@ -390,7 +395,7 @@ func (s *Service) Join(ctx context.Context, req JoinRequest) (JoinInfo, error) {
 	r.lastActive = now
 	r.touched[req.Node] = now
 	s.metrics.joins.Inc()
-	return JoinInfo{Seq: r.seq, PSeq: r.pseq, Viewers: r.viewers, Epoch: r.epoch, Attrs: r.attrsLocked()}, nil
+	return JoinInfo{Seq: r.seq, PSeq: r.pseq, Viewers: r.viewers, Epoch: r.epoch, Attrs: r.attrsLocked(), LikeTotal: r.fold.likes}, nil
 }
 
 // Leave counts a viewer out. Leaving a room that is gone is not an error.
@@ -550,10 +555,27 @@ func (s *Service) sendRun(ctx context.Context, reqs []SendRequest, res []SendRes
 	r.mu.Lock()
 	var last *pendingAppend
 	pending := make([]*pendingAppend, len(reqs))
+	var folded map[int]*foldGroup
 	for i, req := range reqs {
 		if verdicts != nil {
 			v := verdicts[i]
 			req.Body, req.blocked, req.hookBlocked, req.held, req.hookShadow = v.body, v.blocked, v.hookBlocked, v.held, v.hookShadow
+		}
+		if s.foldable(req) && !s.hiddenLocked(r, req, now) {
+			// Counted into the room's round (fold.go): checked, never
+			// deduped, answered when the round's item is written. One
+			// shown to its sender only is not counted where everyone
+			// sees it: it goes the way of any hidden message below.
+			if _, _, _, err := s.check(r, req, now); err != nil {
+				s.dropLocked(r, dropReason(err))
+				res[i].Err = err
+				continue
+			}
+			if folded == nil {
+				folded = make(map[int]*foldGroup)
+			}
+			folded[i] = s.foldLocked(r, req)
+			continue
 		}
 		key, acc, seen, err := s.seenLocked(r, req, now)
 		if seen {
@@ -605,6 +627,9 @@ func (s *Service) sendRun(ctx context.Context, reqs []SendRequest, res []SendRes
 	r.mu.Unlock()
 	if forget {
 		s.Forget(r.id)
+	}
+	for i, g := range folded {
+		res[i].Accepted, res[i].Err = g.wait()
 	}
 }
 
@@ -743,6 +768,12 @@ func (s *Service) dropLocked(r *state, reason string) {
 	s.metrics.dropped.WithLabelValues(reason).Inc()
 }
 
+// hiddenLocked says whether req, if accepted, is shown to its sender only
+// (a shadow ban, the word filter's hold, the hook's shadow). r.mu is held.
+func (s *Service) hiddenLocked(r *state, req SendRequest, now time.Time) bool {
+	return !req.Privileged && (active(r.shadowed, req.From, now) || req.held || req.hookShadow)
+}
+
 // check runs every refusal rule in order and picks the lane; hidden says
 // the message, if accepted, is shown to its sender only (a shadow ban, the
 // word filter's hold, the hook's shadow). r.mu is held.
@@ -763,7 +794,7 @@ func (s *Service) check(r *state, req SendRequest, now time.Time) (priority bool
 	}
 	// A shadow-banned sender goes through every later check exactly like
 	// anyone else, so no refusal (or its absence) tells it apart.
-	hidden = !req.Privileged && (active(r.shadowed, req.From, now) || req.held || req.hookShadow)
+	hidden = s.hiddenLocked(r, req, now)
 	slowed, err := r.slowLocked(req, now)
 	if err != nil {
 		return false, 0, false, err
@@ -773,6 +804,13 @@ func (s *Service) check(r *state, req SendRequest, now time.Time) (priority bool
 	}
 	if req.hookBlocked {
 		return false, 0, false, ErrHookBlocked
+	}
+	if s.foldable(req) && !hidden {
+		// Folded (fold.go): no budget, the round bounds its items.
+		if slowed {
+			r.sentLocked(req.From, now)
+		}
+		return false, pb.RoomMessage_LOW, false, nil
 	}
 	_, whitelisted := r.whitelist[req.From]
 	switch {

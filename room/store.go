@@ -25,7 +25,9 @@ type Store interface {
 	// messages: all of them in one atomic write, or none (an error).
 	// Messages are unique by msg_id; RedisStore answers a message it
 	// already holds (a write sent again after its reply was lost) with
-	// the seq it has.
+	// the seq it has. A message with a like_total (a folded item, fold.go)
+	// records it as the room's like total (Snapshot.LikeTotal) in the
+	// same write, when it is above the one kept.
 	Append(ctx context.Context, room string, term uint64, msgs ...*pb.RoomMessage) error
 	// AppendOnce is Append with dedupe keys (o.Keys[i] for msgs[i], ""
 	// for none). A key the room recorded less than o.Window before o.Now
@@ -95,6 +97,8 @@ type Snapshot struct {
 	// Attrs and their version (attrs.go).
 	Attrs        map[string]string
 	AttrsVersion uint64
+	// LikeTotal is the room's like total (fold.go).
+	LikeTotal uint64
 }
 
 // ChangeKind names a moderation change.

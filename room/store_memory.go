@@ -88,6 +88,7 @@ func (s *MemoryStore) AppendOnce(_ context.Context, roomID string, term uint64, 
 			m.Seq = r.snap.Seq
 			r.log = trim(append(r.log, m), s.cfg.Keep)
 		}
+		r.snap.LikeTotal = max(r.snap.LikeTotal, m.GetLikeTotal())
 		if key != "" {
 			r.once.put(key, onceEntry{seq: m.Seq, msgID: m.MsgId, priority: m.Priority}, o.Now, o.Window, o.Keep)
 		}

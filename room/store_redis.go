@@ -90,7 +90,8 @@ if term > cur then redis.call('HSET', KEYS[1], 'term', ARGV[1]) end
 // keep, keep
 // priority, lanes (one byte per message: 0 normal, 1 priority), now (unix
 // ms), dedupe window (ms), dedupe keep, then per message its member, its
-// msg id and its dedupe key ("" none). It returns four strings per
+// msg id and its dedupe key ("" none), then the batch's highest like
+// total ("0" none; kept in meta when above its likes). It returns four strings per
 // message: seq, duplicate (0 or 1), and for a duplicate the first
 // acceptance's msg id and lane (1 priority).
 //
@@ -167,6 +168,10 @@ if keyed then
   redis.call('PEXPIRE', KEYS[4], window)
   redis.call('PEXPIRE', KEYS[5], window)
 end
+local likes = tonumber(ARGV[8 + 3 * #lanes] or '0')
+if likes > 0 and likes > tonumber(redis.call('HGET', KEYS[1], 'likes') or '0') then
+  redis.call('HSET', KEYS[1], 'likes', likes)
+end
 return out
 `)
 
@@ -242,6 +247,11 @@ func (s *RedisStore) AppendOnce(ctx context.Context, roomID string, term uint64,
 		}
 		args = append(args, member, strconv.FormatUint(m.MsgId, 10), o.key(i))
 	}
+	var likes uint64
+	for _, m := range msgs {
+		likes = max(likes, m.GetLikeTotal())
+	}
+	args = append(args, strconv.FormatUint(likes, 10))
 	args[0], args[1], args[2], args[3] = term, s.cfg.Keep, s.cfg.KeepPriority, string(lanes)
 	args[4], args[5], args[6] = o.Now.UnixMilli(), max(o.Window.Milliseconds(), 1), max(o.Keep, 1)
 	out, err := appendScript.Run(ctx, s.rdb, s.keys(roomID, keyMeta, keyLog, keyPrioLog, keyDedupe, keyDedupeOrder), args...).StringSlice()
@@ -358,6 +368,7 @@ func snapshotOf(mv, modv map[string]string) Snapshot {
 	snap.Seq, _ = strconv.ParseUint(mv["seq"], 10, 64)
 	snap.PSeq, _ = strconv.ParseUint(mv["pseq"], 10, 64)
 	snap.Term, _ = strconv.ParseUint(mv["term"], 10, 64)
+	snap.LikeTotal, _ = strconv.ParseUint(mv["likes"], 10, 64)
 	if ms, _ := strconv.ParseInt(mv["slow"], 10, 64); ms > 0 {
 		snap.SlowMode = time.Duration(ms) * time.Millisecond
 	}

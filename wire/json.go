@@ -32,7 +32,7 @@ var jsonFields = map[protoreflect.FullName][]protoreflect.Name{
 	"roomcast.v1.Frame":       {"id"},
 	"roomcast.v1.Notify":      {"room", "seq", "pseq", "messages", "missed", "complete"},
 	"roomcast.v1.PullResult":  {"room", "messages", "seq", "pseq", "missed", "missed_priority", "more", "epoch"},
-	"roomcast.v1.RoomMessage": {"seq", "msg_id", "from", "ts", "body", "kind", "priority", "system", "deleted", "deletes", "class", "visible_to"},
+	"roomcast.v1.RoomMessage": {"seq", "msg_id", "from", "ts", "body", "kind", "priority", "system", "deleted", "deletes", "class", "visible_to", "folded", "like_total"},
 	"roomcast.v1.Deletion":    {"seq", "priority", "msg_id"},
 	"roomcast.v1.Sent":        {"room", "seq", "msg_id", "priority", "duplicate"},
 }
@@ -256,6 +256,8 @@ func appendRoomMessageJSON(dst []byte, m *pb.RoomMessage) ([]byte, bool) {
 	// Never set on what a client gets (the fanout strips it), written
 	// for completeness like every field.
 	o.str("visibleTo", m.GetVisibleTo())
+	o.u64("folded", m.GetFolded())
+	o.u64("likeTotal", m.GetLikeTotal())
 	return o.close()
 }
 

@@ -363,6 +363,10 @@ func (d *jsonDecoder) roomMessage(m *pb.RoomMessage) bool {
 			v, known := pb.RoomMessage_Class_value[string(name)]
 			m.Class = pb.RoomMessage_Class(v)
 			return ok && known
+		case "folded":
+			return d.u64(&m.Folded)
+		case "likeTotal":
+			return d.u64(&m.LikeTotal)
 		}
 		return false
 	})

@@ -1285,6 +1285,7 @@ type JoinReply struct {
 	Epoch         uint64                 `protobuf:"varint,60,opt,name=epoch,proto3" json:"epoch,omitempty"`                                                                          // h7: the room's incarnation
 	Attrs         map[string]string      `protobuf:"bytes,61,rep,name=attrs,proto3" json:"attrs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"` // h7: the room's attributes
 	AttrsVersion  uint64                 `protobuf:"varint,62,opt,name=attrs_version,json=attrsVersion,proto3" json:"attrs_version,omitempty"`
+	LikeTotal     uint64                 `protobuf:"varint,140,opt,name=like_total,json=likeTotal,proto3" json:"like_total,omitempty"` // the room's like total (folding)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1357,6 +1358,13 @@ func (x *JoinReply) GetAttrs() map[string]string {
 func (x *JoinReply) GetAttrsVersion() uint64 {
 	if x != nil {
 		return x.AttrsVersion
+	}
+	return 0
+}
+
+func (x *JoinReply) GetLikeTotal() uint64 {
+	if x != nil {
+		return x.LikeTotal
 	}
 	return 0
 }
@@ -2848,14 +2856,16 @@ const file_cluster_proto_rawDesc = "" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
 	"\x04user\x18\x02 \x01(\tR\x04user\x12\x1e\n" +
 	"\n" +
-	"token_role\x18\x82\x01 \x01(\tR\ttokenRole\"\x81\x02\n" +
+	"token_role\x18\x82\x01 \x01(\tR\ttokenRole\"\xa1\x02\n" +
 	"\tJoinReply\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x12\n" +
 	"\x04pseq\x18\x02 \x01(\x04R\x04pseq\x12\x18\n" +
 	"\aviewers\x18\x03 \x01(\x04R\aviewers\x12\x14\n" +
 	"\x05epoch\x18< \x01(\x04R\x05epoch\x12?\n" +
 	"\x05attrs\x18= \x03(\v2).roomcast.cluster.v1.JoinReply.AttrsEntryR\x05attrs\x12#\n" +
-	"\rattrs_version\x18> \x01(\x04R\fattrsVersion\x1a8\n" +
+	"\rattrs_version\x18> \x01(\x04R\fattrsVersion\x12\x1e\n" +
+	"\n" +
+	"like_total\x18\x8c\x01 \x01(\x04R\tlikeTotal\x1a8\n" +
 	"\n" +
 	"AttrsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +

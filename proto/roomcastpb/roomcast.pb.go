@@ -1834,7 +1834,10 @@ type Joined struct {
 	Attrs        map[string]string `protobuf:"bytes,62,rep,name=attrs,proto3" json:"attrs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	AttrsVersion uint64            `protobuf:"varint,63,opt,name=attrs_version,json=attrsVersion,proto3" json:"attrs_version,omitempty"`
 	// The cap in force for this viewer (Join.max_rate), messages/s; 0: none.
-	MaxRate       int32 `protobuf:"varint,92,opt,name=max_rate,json=maxRate,proto3" json:"max_rate,omitempty"`
+	MaxRate int32 `protobuf:"varint,92,opt,name=max_rate,json=maxRate,proto3" json:"max_rate,omitempty"`
+	// The room's like total (folded likes accepted so far); later changes
+	// arrive in RoomMessage.like_total.
+	LikeTotal     uint64 `protobuf:"varint,142,opt,name=like_total,json=likeTotal,proto3" json:"like_total,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1928,6 +1931,13 @@ func (x *Joined) GetAttrsVersion() uint64 {
 func (x *Joined) GetMaxRate() int32 {
 	if x != nil {
 		return x.MaxRate
+	}
+	return 0
+}
+
+func (x *Joined) GetLikeTotal() uint64 {
+	if x != nil {
+		return x.LikeTotal
 	}
 	return 0
 }
@@ -2215,8 +2225,16 @@ type RoomMessage struct {
 	// shadow-banned sender's, one the word filter holds, one the before-send
 	// hook shadows). Kept between nodes and in the room's store; never sent
 	// to a client: the sender gets the message without it, every other
-	// viewer never gets the message (its seq counts as missed).
-	VisibleTo     string `protobuf:"bytes,130,opt,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
+	// viewer never gets the message (its seq is skipped silently).
+	VisibleTo string `protobuf:"bytes,130,opt,name=visible_to,json=visibleTo,proto3" json:"visible_to,omitempty"`
+	// Folding (140-149); see docs/traffic-classes.md. Set on a folded item:
+	// the room's owner counted this many messages of this kind in one fold
+	// round (likes, join notices) and sent them as this one message; from
+	// and body are the round's first. 0 on every other message.
+	Folded uint64 `protobuf:"varint,140,opt,name=folded,proto3" json:"folded,omitempty"`
+	// On a folded item of the like kind: the room's like total after it
+	// (every like the room ever accepted, across owners).
+	LikeTotal     uint64 `protobuf:"varint,141,opt,name=like_total,json=likeTotal,proto3" json:"like_total,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2333,6 +2351,20 @@ func (x *RoomMessage) GetVisibleTo() string {
 		return x.VisibleTo
 	}
 	return ""
+}
+
+func (x *RoomMessage) GetFolded() uint64 {
+	if x != nil {
+		return x.Folded
+	}
+	return 0
+}
+
+func (x *RoomMessage) GetLikeTotal() uint64 {
+	if x != nil {
+		return x.LikeTotal
+	}
+	return 0
 }
 
 // Notify tells a viewer that a room moved on. At most one Notify per viewer
@@ -5181,7 +5213,7 @@ const file_roomcast_proto_rawDesc = "" +
 	"\n" +
 	"after_pseq\x18\x04 \x01(\x04R\tafterPseq\x12\x14\n" +
 	"\x05epoch\x18< \x01(\x04R\x05epoch\x12\x19\n" +
-	"\bmax_rate\x18\\ \x01(\x05R\amaxRate\"\xb8\x02\n" +
+	"\bmax_rate\x18\\ \x01(\x05R\amaxRate\"\xd8\x02\n" +
 	"\x06Joined\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
@@ -5191,7 +5223,9 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x05reset\x18= \x01(\bR\x05reset\x124\n" +
 	"\x05attrs\x18> \x03(\v2\x1e.roomcast.v1.Joined.AttrsEntryR\x05attrs\x12#\n" +
 	"\rattrs_version\x18? \x01(\x04R\fattrsVersion\x12\x19\n" +
-	"\bmax_rate\x18\\ \x01(\x05R\amaxRate\x1a8\n" +
+	"\bmax_rate\x18\\ \x01(\x05R\amaxRate\x12\x1e\n" +
+	"\n" +
+	"like_total\x18\x8e\x01 \x01(\x04R\tlikeTotal\x1a8\n" +
 	"\n" +
 	"AttrsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -5211,7 +5245,7 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x15\n" +
 	"\x06msg_id\x18\x03 \x01(\x04R\x05msgId\x12\x1a\n" +
 	"\bpriority\x18\x04 \x01(\bR\bpriority\x12\x1c\n" +
-	"\tduplicate\x18Z \x01(\bR\tduplicate\"\xff\x02\n" +
+	"\tduplicate\x18Z \x01(\bR\tduplicate\"\xb8\x03\n" +
 	"\vRoomMessage\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x15\n" +
 	"\x06msg_id\x18\x02 \x01(\x04R\x05msgId\x12\x12\n" +
@@ -5225,7 +5259,10 @@ const file_roomcast_proto_rawDesc = "" +
 	"\adeletes\x18) \x01(\v2\x15.roomcast.v1.DeletionR\adeletes\x124\n" +
 	"\x05class\x18Z \x01(\x0e2\x1e.roomcast.v1.RoomMessage.ClassR\x05class\x12\x1e\n" +
 	"\n" +
-	"visible_to\x18\x82\x01 \x01(\tR\tvisibleTo\"&\n" +
+	"visible_to\x18\x82\x01 \x01(\tR\tvisibleTo\x12\x17\n" +
+	"\x06folded\x18\x8c\x01 \x01(\x04R\x06folded\x12\x1e\n" +
+	"\n" +
+	"like_total\x18\x8d\x01 \x01(\x04R\tlikeTotal\"&\n" +
 	"\x05Class\x12\n" +
 	"\n" +
 	"\x06NORMAL\x10\x00\x12\b\n" +

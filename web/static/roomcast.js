@@ -43,9 +43,13 @@
 //   await c.send("lobby", "hello");
 //
 // Events (c.on(name, fn) returns a function that removes fn):
-//   message     (room, msg)     msg = {seq, msgId, from, ts, body, kind, priority, system, cls}
+//   message     (room, msg)     msg = {seq, msgId, from, ts, body, kind, priority, system, cls,
+//                               folded, count, likeTotal}
 //                               (system: a notice from an admin or the system;
-//                               cls: the traffic class, "high", "normal" or "low")
+//                               cls: the traffic class, "high", "normal" or "low";
+//                               folded: a folded item's count of likes or join notices,
+//                               0 otherwise; count: how many messages msg stands for,
+//                               folded or 1; likeTotal: on a like item, the room's total)
 //   deleted     (room, del)     del = {seq, priority, msgId}: a message was deleted by
 //                               moderation; remove it (deletion events and tombstones
 //                               never reach "message")
@@ -59,6 +63,8 @@
 //   state       (connected, err) true once (re)connected and every room rejoined
 //   joined      (room, joined)  a Joined answer (fresh or resumed), with viewers and epoch
 //   attrs       (room, map)     the room's whole attribute map, on join/resume and each change
+//   likes       (room, total)   the room's like total when it grows (join/resume, like items);
+//                               like(room) sends one, likes(room) reads it
 //   viewers     (room, n)       the room's viewer count, pushed when it changes (no polling)
 //   reset       (room)          resumed with an earlier room's epoch: the room started over
 //                               while away; cursors restart and its messages follow from
@@ -243,6 +249,9 @@ function toRoomMessage(m) {
     deleted: !!m.deleted,
     deletes: m.deletes ? { seq: num(m.deletes.seq), priority: !!m.deletes.priority, msgId: String(m.deletes.msgId ?? "0") } : null,
     cls: toClass(m.class),
+    folded: num(m.folded),
+    count: num(m.folded) || 1,
+    likeTotal: num(m.likeTotal),
   };
 }
 
@@ -926,6 +935,7 @@ export class RoomcastClient {
     }
     r.resume = false;
     this.emit("joined", j.room, { room: j.room, seq, pseq, viewers: num(j.viewers), epoch: r.epoch });
+    this.raiseLikes(j.room, r, num(j.likeTotal));
     if (j.reset) this.emit("reset", j.room);
   }
 
@@ -1001,6 +1011,7 @@ export class RoomcastClient {
     const r = this.rooms.get(room);
     if (!r) return;
     const fresh = [];
+    let likes = 0; // the highest like total of these messages
     for (const raw of msgs ?? []) {
       const m = toRoomMessage(raw);
       const lane = m.priority ? "pseq" : "seq";
@@ -1009,12 +1020,14 @@ export class RoomcastClient {
         continue;
       }
       r[lane] = m.seq;
+      likes = Math.max(likes, m.likeTotal);
       if (m.system && m.kind === ATTRS_KIND) {
         this.applyAttrs(room, r, m);
         continue;
       }
       fresh.push(m);
     }
+    this.raiseLikes(room, r, likes);
     if (missed > 0) {
       this.st.missed += missed;
       this.emit("missed", room, missed);
@@ -1086,6 +1099,30 @@ export class RoomcastClient {
   attrs(room) {
     const r = this.rooms.get(room);
     return r && r.attrs ? { ...r.attrs } : null;
+  }
+
+  // ---- Folding (docs/traffic-classes.md) ----
+  // The room's owner counts likes and join notices per round and sends one
+  // item per kind: msg.folded (and msg.count) is how many it stands for,
+  // from/body are the round's first; a like item carries the room's total.
+
+  /** Sends one like (kind "like"); the room's owner folds it into the
+   * round's like item and answers when that is written (seq: the item's). */
+  like(room) {
+    return this.send(room, "\u2764", { kind: "like" });
+  }
+
+  /** A joined room's like total as known (Joined, then like items); 0 when not joined. */
+  likes(room) {
+    return this.rooms.get(room)?.likes ?? 0;
+  }
+
+  // raiseLikes raises a room's like total (totals only grow: an item read
+  // late changes nothing) and emits "likes" when it moved.
+  raiseLikes(room, r, total) {
+    if (!(total > (r.likes ?? 0))) return;
+    r.likes = total;
+    this.emit("likes", room, total);
   }
 
   // ---- Offline 1:1 and group messages (client/offline.go) ----

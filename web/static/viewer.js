@@ -6,6 +6,7 @@ const chat = $("chat");
 const danmaku = $("danmaku");
 const MAX_CHAT = 500;
 const MAX_DANMAKU = 60;
+const MAX_HEARTS = 40; // hearts on the stage at once; a folded item shows at most this many
 
 let client = null;
 let room = "";
@@ -73,6 +74,35 @@ function removeMessage(del) {
   }
 }
 
+// showFolded shows a folded item (docs/traffic-classes.md): a like item
+// as hearts, one per like up to what the stage holds; a join notice item
+// as one line ("Ann and 120 others entered").
+function showFolded(m) {
+  if (m.kind === "like") {
+    hearts(m.count);
+    return;
+  }
+  const others = m.count - 1;
+  const who = others > 0 ? `${m.body || m.from} and ${others} other${others === 1 ? "" : "s"}` : m.body || m.from;
+  const li = el("li", "system folded", m.kind === "enter" ? `${who} entered` : `${who}: ${m.kind} ×${m.count}`);
+  li.dataset.count = m.count;
+  addChat(li);
+}
+
+// hearts floats n hearts up the stage (no more than MAX_HEARTS at once);
+// the stage keeps the count of hearts it was asked for in data-shown.
+function hearts(n) {
+  const box = $("hearts");
+  box.dataset.shown = String(Number(box.dataset.shown ?? 0) + n);
+  for (let i = 0; i < n && box.children.length < MAX_HEARTS; i++) {
+    const h = el("span", "heart", "\u2764");
+    h.style.left = `${Math.floor(Math.random() * 70)}%`;
+    h.style.animationDelay = `${Math.random() * 0.4}s`;
+    h.addEventListener("animationend", () => h.remove());
+    box.append(h);
+  }
+}
+
 function addSkipped(n) {
   addChat(el("li", "missed", `${n} message${n === 1 ? "" : "s"} skipped`));
 }
@@ -92,7 +122,9 @@ async function start(roomName, user) {
     encoding: param("enc") === "json" ? "json" : "protobuf",
   });
   client = c;
-  c.on("message", (r, m) => r === room && addMessage(m));
+  c.on("message", (r, m) => r === room && (m.folded ? showFolded(m) : addMessage(m)));
+  // The room's like total: on join (and resume), then from each like item.
+  c.on("likes", (r, n) => r === room && ($("likes").textContent = n));
   c.on("missed", (r, n) => r === room && addSkipped(n));
   c.on("deleted", (r, del) => r === room && removeMessage(del));
   c.on("joined", (r, j) => r === room && ($("viewers").textContent = j.viewers));
@@ -121,6 +153,8 @@ async function start(roomName, user) {
     await c.connect();
     await c.join(room);
     setState("live", "on");
+    $("likes").textContent = c.likes(room);
+    $("like").disabled = false;
     enableSend(true);
     $("msg").focus();
   } catch (e) {
@@ -152,6 +186,15 @@ $("send-form").addEventListener("submit", async (ev) => {
       MESSAGE_BLOCKED: "the room's word filter blocked it",
       ROOM_NOT_JOINED: removedFor === "BANNED" ? "you were banned from this room" : "you are not in this room" }[code] ?? e.message;
     showError(`Not sent (${code}): ${why}`);
+  }
+});
+
+$("like").addEventListener("click", async () => {
+  if (!client) return;
+  try {
+    await client.like(room);
+  } catch (e) {
+    showError(`Like not sent (${e instanceof RoomcastError ? e.code : "ERROR"})`);
   }
 });
 

@@ -53,6 +53,20 @@ type Config struct {
 	// Body is the message size in bytes (at least 21: the send time
 	// prefix). Default 100.
 	Body int
+	// Storm traffic (storm.go, docs/traffic-classes.md): LikeRate likes
+	// per second (kind "like") from Likers plain connections joined with
+	// max_rate 1 (default ceil(LikeRate/20): a folded like waits for its
+	// fold round, and a connection may have 64 sends waiting); GiftRate gifts per second (kind "gift", the
+	// priority lane) from Gifters connections with the gifter role
+	// (default ceil(GiftRate/8)). 0: none.
+	LikeRate float64
+	Likers   int
+	GiftRate float64
+	Gifters  int
+	// Capped viewers (the first Capped of them) join with Join.max_rate
+	// CapRate. 0: none.
+	Capped  int
+	CapRate int
 	// Duration is how long to publish, after the ramp. Default 10s.
 	Duration time.Duration
 	// Drain bounds the wait for deliveries after publishing stopped; the
@@ -183,6 +197,12 @@ func (c Config) WithDefaults() Config {
 	if c.DrainIdle == 0 {
 		c.DrainIdle = defaultDrainIdle
 	}
+	if c.Likers == 0 && c.LikeRate > 0 {
+		c.Likers = int(math.Ceil(c.LikeRate / 20))
+	}
+	if c.Gifters == 0 && c.GiftRate > 0 {
+		c.Gifters = int(math.Ceil(c.GiftRate / 8))
+	}
 	if c.Publishers == 0 {
 		c.Publishers = max(int(math.Ceil(c.Rate/perConnSendRate)), (c.Rooms+maxRoomsPerConn-1)/maxRoomsPerConn, 1)
 	}
@@ -223,6 +243,10 @@ func (c Config) Validate() error {
 		return bad("--duration: must not be negative, got %v", c.Duration)
 	case c.Drain < 0 || c.DrainIdle < 0:
 		return bad("--drain: must not be negative")
+	case c.LikeRate < 0 || c.GiftRate < 0 || c.Likers < 0 || c.Gifters < 0:
+		return bad("--like-rate, --gift-rate, --likers, --gifters: must not be negative")
+	case c.Capped < 0 || c.CapRate < 0 || (c.Capped > 0 && (c.CapRate < 1 || c.CapRate > 10000)):
+		return bad("--capped, --cap-rate: --cap-rate must be 1..10000 with --capped, got %d", c.CapRate)
 	case c.Publishers < 0:
 		return bad("--publishers: must be positive, got %d", c.Publishers)
 	case c.Procs < 0:

@@ -51,6 +51,9 @@ type Report struct {
 	// Compare is set by --compare-push (virtual): the push baseline run and
 	// the ratios push / merged.
 	Compare *Comparison `json:"compare,omitempty"`
+	// Storm is set when the run had likes, gifts or capped viewers
+	// (storm.go).
+	Storm *Storm `json:"storm,omitempty"`
 
 	latency *hdrhistogram.Histogram // for the plot
 }

@@ -156,6 +156,8 @@ func splitJobs(cfg Config, rooms []string) []workerJob {
 			PullLimit:   cfg.PullLimit,
 			Every:       cfg.ReportEvery,
 			Server:      cfg.Server,
+			Capped:      cfg.Capped,
+			CapRate:     int32(cfg.CapRate),
 		}
 		first += n
 	}
@@ -442,6 +444,18 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 		return nil, err
 	}
 	defer closePubs()
+	st, err := startStorm(ctx, cfg, rooms)
+	if err != nil {
+		fl.stop(10 * time.Second)
+		return nil, err
+	}
+	defer st.close()
+	// expectedAll adds the gifts accepted to what viewers should get.
+	expectedAll := func() (uint64, uint64) {
+		en, ep := expected(rooms, roomViewers, pstats)
+		gn, gp := expected(rooms, roomViewers, st.gifts)
+		return en + gn, ep + gp
+	}
 
 	fl.snap(ctx, "start", nil)
 	servers.sample(phaseRun)
@@ -455,7 +469,7 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 			}
 			c, _, conn, _ := fl.counters()
 			t := tl.add(now, c.Messages, fl.takeInterval(), conn)
-			en, ep := expected(rooms, roomViewers, pstats)
+			en, ep := expectedAll()
 			prog.show("%-5s %5.1fs  delivered %s/s  p99 %.1fms  normal %d/%d  priority %d/%d  sent %d acc %d limited %d  kicks %d closed %d",
 				phase, t.T, si(t.DeliveredPer), t.P99MS, c.Messages-c.Priority, en, c.Priority, ep,
 				pstats.Sent.Load(), pstats.Accepted.Load(), pstats.RateLimited.Load()+pstats.ConnRateLimited.Load(), c.Kicks, c.Closed+c.Dropped)
@@ -464,7 +478,11 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 	pubDone := make(chan struct{})
 	go func() {
 		defer close(pubDone)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { defer wg.Done(); st.run(ctx, cfg, t0) }()
 		publishAll(ctx, cfg, t0, senders)
+		wg.Wait()
 	}()
 	fl.pump(ctx, cfg.ReportEvery, t0.Add(cfg.Duration), nil, tick("run"))
 	<-pubDone
@@ -472,8 +490,8 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 	fl.snap(ctx, "pubend", tick("run"))
 
 	// Answers to the last sends, then the deliveries.
-	fl.pump(ctx, 50*time.Millisecond, time.Now().Add(10*time.Second), func() bool { return pending() == 0 }, nil)
-	en, ep := expected(rooms, roomViewers, pstats)
+	fl.pump(ctx, 50*time.Millisecond, time.Now().Add(10*time.Second), func() bool { return pending()+st.pending() == 0 }, nil)
+	en, ep := expectedAll()
 	// Drain in rounds: every worker answers "snap drain-K" before round
 	// K+1 is asked, so "nothing new arrived" is judged on fresh counts even
 	// when busy workers report late.
@@ -512,6 +530,7 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 	servers.sample(phaseEnd)
 	self.sample(phaseEnd)
 	closePubs()
+	st.close()
 	fl.stop(30 * time.Second)
 
 	// The report.
@@ -580,6 +599,13 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 	rep.LatencyMS = latencyOf(latency)
 	rep.PriorityLatencyMS = latencyOf(prioLatency)
 	rep.Timeline = append([]Tick{}, tl.ticks...)
+	var views []*viewSummary
+	for _, wp := range fl.procs {
+		if wp.final != nil {
+			views = append(views, wp.final.Views)
+		}
+	}
+	rep.Storm = st.report(cfg, views, final.Folded, drainEnd.Sub(t0).Seconds())
 
 	runMsgs := final.Messages - c0.Messages
 	rep.Server.Processes = servers.procs(0)

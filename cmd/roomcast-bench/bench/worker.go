@@ -57,6 +57,9 @@ type workerJob struct {
 	// Centrifugo's protocol (JSON, or protobuf when not JSON), subscribe
 	// to CfChannel(room) and sign their JWT with Secret.
 	Server string `json:"server,omitempty"`
+	// Capped viewers (global index < Capped) join with MaxRate CapRate.
+	Capped  int   `json:"capped,omitempty"`
+	CapRate int32 `json:"cap_rate,omitempty"`
 }
 
 // workerMsg is one line a worker reports.
@@ -79,6 +82,8 @@ type workerMsg struct {
 	PrioHist    string `json:"prio_hist,omitempty"` // final line only
 	ConnectHist string `json:"connect_hist,omitempty"`
 	RoomViewers []int  `json:"room_viewers,omitempty"`
+	// Final line only: what its viewers saw of folding and the cap.
+	Views *viewSummary `json:"views,omitempty"`
 	// The worker's own process.
 	RSS    int64 `json:"rss"`
 	Peak   int64 `json:"peak"`
@@ -226,6 +231,7 @@ func (w *worker) run(ctx context.Context, lines *bufio.Scanner) error {
 			m.ConnectHist, _ = loadgen.EncodeHistogram(w.stats.ConnectTimes())
 			m.RoomViewers = w.roomViewers()
 			m.Errors = w.firstErrors()
+			m.Views = w.views()
 			return w.emit(m)
 		case <-dialed:
 			dialed = nil // a nil channel: never selected again
@@ -322,6 +328,9 @@ func (w *worker) dial(ctx context.Context, j int, readers *sync.WaitGroup) {
 		PullLimit: job.PullLimit,
 		NoAck:     job.NoAck,
 		Latency:   true,
+	}
+	if i < job.Capped {
+		cfg.MaxRate = job.CapRate
 	}
 	if len(job.SourceIPs) > 0 {
 		cfg.LocalAddr = job.SourceIPs[j%len(job.SourceIPs)]

@@ -226,12 +226,12 @@ func (s *scanned) scanBodyJSON(b []byte) error {
 }
 
 // eachMessageJSON is eachMessage for a JSON messages array.
-func (s *scanned) eachMessageJSON(fn func(seq uint64, priority bool, body []byte)) error {
+func (s *scanned) eachMessageJSON(fn msgFn) error {
 	if len(s.msgs) == 0 {
 		return nil
 	}
 	return jsonArray(s.msgs, func(m []byte) error {
-		var seq uint64
+		var seq, folded, likes uint64
 		var prio bool
 		var body []byte
 		err := jsonObject(m, func(key, val []byte) error {
@@ -243,13 +243,17 @@ func (s *scanned) eachMessageJSON(fn func(seq uint64, priority bool, body []byte
 				prio = jsonTrue(val)
 			case "body":
 				body, err = jsonString(val)
+			case "folded":
+				folded, err = jsonUint(val)
+			case "likeTotal":
+				likes, err = jsonUint(val)
 			}
 			return err
 		})
 		if err != nil {
 			return err
 		}
-		fn(seq, prio, body)
+		fn(seq, prio, body, folded, likes)
 		return nil
 	})
 }

@@ -41,7 +41,7 @@ func TestScanJSONMatchesGeneratedCode(t *testing.T) {
 			t.Fatalf("frame %d: more %v missed %d pseq %d", i, s.more, s.missed, s.pseq)
 		}
 		var got []*pb.RoomMessage
-		if err := s.eachMessage(func(seq uint64, prio bool, body []byte) {
+		if err := s.eachMessage(func(seq uint64, prio bool, body []byte, _, _ uint64) {
 			got = append(got, &pb.RoomMessage{Seq: seq, Priority: prio, Body: string(body)})
 		}); err != nil {
 			t.Fatal(err)
@@ -83,7 +83,7 @@ func TestScanJSONMalformed(t *testing.T) {
 	} {
 		s, err := scanFrameJSON([]byte(bad))
 		if err == nil {
-			err = s.eachMessage(func(uint64, bool, []byte) {})
+			err = s.eachMessage(func(uint64, bool, []byte, uint64, uint64) {})
 		}
 		if !errors.Is(err, errJSON) {
 			t.Errorf("%q: %v", bad, err)
@@ -104,7 +104,7 @@ func BenchmarkScanJSON(b *testing.B) {
 			b.Fatal(err)
 		}
 		n := 0
-		_ = s.eachMessage(func(uint64, bool, []byte) { n++ })
+		_ = s.eachMessage(func(uint64, bool, []byte, uint64, uint64) { n++ })
 		if n != 20 {
 			b.Fatal(n)
 		}

@@ -22,6 +22,9 @@ type PublisherConfig struct {
 	Rooms     []string
 	LocalAddr string
 	JSON      bool
+	// MaxRate is the Join.max_rate of its rooms (a liker that reads
+	// little); 0: none.
+	MaxRate int32
 }
 
 // PublishStats count what publishers sent and how the server answered.
@@ -155,7 +158,7 @@ var ErrPublisherClosed = errors.New("loadgen: publisher closed")
 // DialPublisher connects, authenticates and joins cfg.Rooms. What the
 // publisher receives as a viewer is counted in vstats.
 func DialPublisher(ctx context.Context, cfg PublisherConfig, stats *PublishStats, vstats *Stats) (*Publisher, error) {
-	v, err := Dial(ctx, ViewerConfig{URL: cfg.URL, Token: cfg.Token, Rooms: cfg.Rooms, LocalAddr: cfg.LocalAddr, JSON: cfg.JSON}, vstats)
+	v, err := Dial(ctx, ViewerConfig{URL: cfg.URL, Token: cfg.Token, Rooms: cfg.Rooms, LocalAddr: cfg.LocalAddr, JSON: cfg.JSON, MaxRate: cfg.MaxRate}, vstats)
 	if err != nil {
 		return nil, err
 	}
@@ -166,6 +169,13 @@ func DialPublisher(ctx context.Context, cfg PublisherConfig, stats *PublishStats
 // without waiting for the answer, which Run counts. Safe for concurrent
 // use with Run.
 func (p *Publisher) Send(room int, body string, priority bool) error {
+	return p.SendKind(room, body, "", priority)
+}
+
+// SendKind is Send with a message kind ("like", "gift": storm traffic).
+// The answer's priority flag (a gift the server put in the priority lane)
+// decides how it is counted.
+func (p *Publisher) SendKind(room int, body, kind string, priority bool) error {
 	p.mu.Lock()
 	if p.done {
 		p.mu.Unlock()
@@ -176,7 +186,7 @@ func (p *Publisher) Send(room int, body string, priority bool) error {
 	p.pending[id] = pendingSend{room: room, priority: priority}
 	p.mu.Unlock()
 	p.stats.CountSent(priority)
-	f := &pb.Frame{Id: id, Body: &pb.Frame_Send{Send: &pb.Send{Room: p.rooms[room], Body: body, Priority: priority}}}
+	f := &pb.Frame{Id: id, Body: &pb.Frame_Send{Send: &pb.Send{Room: p.rooms[room], Body: body, Kind: kind, Priority: priority}}}
 	if err := p.v.write(f); err != nil {
 		p.mu.Lock()
 		delete(p.pending, id)

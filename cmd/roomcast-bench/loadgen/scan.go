@@ -39,6 +39,10 @@ const (
 	fMsgSeq      = 1
 	fMsgBody     = 5
 	fMsgPriority = 7
+	// Folding (docs/traffic-classes.md): a folded item's count, and on a
+	// like item the room's like total.
+	fMsgFolded    = 140
+	fMsgLikeTotal = 141
 
 	fPullRoom   = 1
 	fPullAfter  = 2
@@ -180,8 +184,12 @@ func (s *scanned) scanBody(b []byte, room, seq, pseq, missed, more, complete pro
 	return nil
 }
 
+// msgFn receives one RoomMessage of a scanned frame: folded is a folded
+// item's count (0: a plain message), likeTotal a like item's room total.
+type msgFn func(seq uint64, priority bool, body []byte, folded, likeTotal uint64)
+
 // eachMessage calls fn for every RoomMessage of the scanned frame.
-func (s *scanned) eachMessage(fn func(seq uint64, priority bool, body []byte)) error {
+func (s *scanned) eachMessage(fn msgFn) error {
 	if s.json {
 		return s.eachMessageJSON(fn)
 	}
@@ -205,7 +213,7 @@ func (s *scanned) eachMessage(fn func(seq uint64, priority bool, body []byte)) e
 			return errScan
 		}
 		b = b[n:]
-		var seq uint64
+		var seq, folded, likes uint64
 		var prio bool
 		var body []byte
 		for len(m) > 0 {
@@ -223,6 +231,10 @@ func (s *scanned) eachMessage(fn func(seq uint64, priority bool, body []byte)) e
 				prio = v != 0
 			case num == fMsgBody && typ == protowire.BytesType:
 				body, n = protowire.ConsumeBytes(m)
+			case num == fMsgFolded && typ == protowire.VarintType:
+				folded, n = protowire.ConsumeVarint(m)
+			case num == fMsgLikeTotal && typ == protowire.VarintType:
+				likes, n = protowire.ConsumeVarint(m)
 			default:
 				n = protowire.ConsumeFieldValue(num, typ, m)
 			}
@@ -231,7 +243,7 @@ func (s *scanned) eachMessage(fn func(seq uint64, priority bool, body []byte)) e
 			}
 			m = m[n:]
 		}
-		fn(seq, prio, body)
+		fn(seq, prio, body, folded, likes)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+	"github.com/roomcast/roomcast/wire"
 )
 
 func TestScanMatchesGeneratedCode(t *testing.T) {
@@ -32,7 +33,7 @@ func TestScanMatchesGeneratedCode(t *testing.T) {
 			t.Fatalf("frame %d: more %v complete %v missed %d", i, s.more, s.complete, s.missed)
 		}
 		var got []*pb.RoomMessage
-		if err := s.eachMessage(func(seq uint64, prio bool, body []byte) {
+		if err := s.eachMessage(func(seq uint64, prio bool, body []byte, _, _ uint64) {
 			got = append(got, &pb.RoomMessage{Seq: seq, Priority: prio, Body: string(body)})
 		}); err != nil {
 			t.Fatal(err)
@@ -93,5 +94,34 @@ func TestAnswerLikeTheSDK(t *testing.T) {
 	}
 	if ack, pull := Answer(false, false, &cur, &pcur, 21, 2, true, &pulling, 5); ack || !pull {
 		t.Fatalf("pull result with more: ack %v pull %v", ack, pull)
+	}
+}
+
+// TestScanFoldedItems: both scanners read a folded item's count and like
+// total (RoomMessage.folded, like_total), as the generated code writes
+// them in each encoding.
+func TestScanFoldedItems(t *testing.T) {
+	msgs := []*pb.RoomMessage{{Seq: 5, MsgId: 1, Body: "❤", Kind: "like", Folded: 532, LikeTotal: 9000}, {Seq: 6, MsgId: 2, Body: "hi"}}
+	f := &pb.Frame{Body: &pb.Frame_Notify{Notify: &pb.Notify{Room: "r", Seq: 6, Messages: msgs}}}
+	bin, _ := proto.Marshal(f)
+	js, err := wire.Encode(wire.JSON, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, scan := range map[string]func() (scanned, error){
+		"binary": func() (scanned, error) { return scanFrame(bin) },
+		"json":   func() (scanned, error) { return scanFrameJSON(js) },
+	} {
+		s, err := scan()
+		if err != nil {
+			t.Fatal(name, err)
+		}
+		var folded, likes []uint64
+		if err := s.eachMessage(func(_ uint64, _ bool, _ []byte, f, l uint64) { folded, likes = append(folded, f), append(likes, l) }); err != nil {
+			t.Fatal(name, err)
+		}
+		if len(folded) != 2 || folded[0] != 532 || likes[0] != 9000 || folded[1] != 0 || likes[1] != 0 {
+			t.Fatalf("%s: folded %v like totals %v", name, folded, likes)
+		}
 	}
 }

@@ -30,6 +30,9 @@ type Stats struct {
 	// Unknown counts frames ignored because the viewer does not know
 	// their kind (a newer server's), or they came in the other encoding.
 	Unknown atomic.Uint64
+	// Folded counts folded items received (likes, join notices: one item
+	// stands for a fold round); they are not in Messages.
+	Folded atomic.Uint64
 
 	all  latSet // every message
 	prio latSet // priority messages only
@@ -198,6 +201,7 @@ type Counters struct {
 	Closed        uint64 `json:"closed"`
 	Dropped       uint64 `json:"dropped"`
 	Unknown       uint64 `json:"unknown"`
+	Folded        uint64 `json:"folded"`
 }
 
 // Counters returns the current counters.
@@ -218,12 +222,14 @@ func (s *Stats) Counters() Counters {
 		Closed:        s.Closed.Load(),
 		Dropped:       s.Dropped.Load(),
 		Unknown:       s.Unknown.Load(),
+		Folded:        s.Folded.Load(),
 	}
 }
 
 // Add adds o to c field by field (aggregating workers).
 func (c *Counters) Add(o Counters) {
 	c.Messages += o.Messages
+	c.Folded += o.Folded
 	c.Priority += o.Priority
 	c.Duplicates += o.Duplicates
 	c.Missed += o.Missed

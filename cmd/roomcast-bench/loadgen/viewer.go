@@ -33,6 +33,9 @@ type ViewerConfig struct {
 	// Latency records end-to-end latency of messages whose body starts with
 	// "<unix-nanos>|".
 	Latency bool
+	// MaxRate is Join.max_rate (a capped viewer, docs/traffic-classes.md);
+	// 0: none.
+	MaxRate int32
 }
 
 // Viewer is one lean client connection: a few hundred bytes of heap
@@ -52,6 +55,12 @@ type Viewer struct {
 	// lastWrite is when the viewer last sent a frame (Unix seconds), so
 	// the keep-alive loop pings only viewers that went quiet.
 	lastWrite atomic.Int64
+	// capped: joined with a MaxRate. likes is the highest like total its
+	// like items carried; normal and prio count the plain messages it got
+	// in each lane (folded items are counted in Stats.Folded instead).
+	capped       bool
+	likes        atomic.Uint64
+	normal, prio atomic.Uint64
 }
 
 // cursor is how far a viewer has read one room's two lanes.
@@ -169,7 +178,7 @@ func dialOnce(ctx context.Context, cfg ViewerConfig, stats *Stats, start time.Ti
 		return nil, err
 	}
 	v := &Viewer{c: ws, stats: stats, pullLimit: uint32(cfg.PullLimit), noAck: cfg.NoAck, latency: cfg.Latency,
-		cur: make([]cursor, 0, len(cfg.Rooms))}
+		cur: make([]cursor, 0, len(cfg.Rooms)), capped: cfg.MaxRate > 0}
 	if cfg.JSON {
 		v.enc = wire.JSON
 	}
@@ -188,12 +197,17 @@ func dialOnce(ctx context.Context, cfg ViewerConfig, stats *Stats, start time.Ti
 	}
 	v.ping = time.Duration(f.GetConnected().GetPingIntervalMs()) * time.Millisecond
 	for _, room := range cfg.Rooms {
-		f, err := v.call(&pb.Frame{Body: &pb.Frame_Join{Join: &pb.Join{Room: room}}})
+		f, err := v.call(&pb.Frame{Body: &pb.Frame_Join{Join: &pb.Join{Room: room, MaxRate: cfg.MaxRate}}})
 		if err != nil {
 			ws.Close()
 			return nil, fmt.Errorf("%w %s: %w", ErrJoin, room, err)
 		}
 		j := f.GetJoined()
+		if e := f.GetError(); e != nil {
+			ws.Close()
+			return nil, fmt.Errorf("%w %s: %s", ErrJoin, room, e.Code)
+		}
+		v.raiseLikes(j.GetLikeTotal())
 		v.cur = append(v.cur, cursor{room: room, seq: j.GetSeq(), pseq: j.GetPseq()})
 	}
 	_ = ws.SetDeadline(time.Time{})
@@ -357,13 +371,21 @@ func (v *Viewer) readFast(binary bool, data []byte) error {
 	fresh, prio, dups := 0, 0, 0
 	var latBuf [64]int64
 	lats := latBuf[:0]
-	err = s.eachMessage(func(seq uint64, priority bool, body []byte) {
+	folded := 0
+	err = s.eachMessage(func(seq uint64, priority bool, body []byte, fold, likeTotal uint64) {
 		lane := c.lane(priority)
 		if seq <= *lane {
 			dups++
 			return
 		}
 		*lane = seq
+		if fold > 0 {
+			// A folded item (likes, join notices): counted apart, no
+			// latency (its body is the round's first, not a send time).
+			folded++
+			v.raiseLikes(likeTotal)
+			return
+		}
 		fresh++
 		if priority {
 			prio++
@@ -391,6 +413,11 @@ func (v *Viewer) readFast(binary bool, data []byte) error {
 	if prio > 0 {
 		v.stats.Priority.Add(uint64(prio))
 	}
+	if folded > 0 {
+		v.stats.Folded.Add(uint64(folded))
+	}
+	v.prio.Add(uint64(prio))
+	v.normal.Add(uint64(fresh - prio))
 	if v.noAck {
 		return nil
 	}
@@ -529,6 +556,11 @@ func (v *Viewer) apply(room string, msgs []*pb.RoomMessage, missed uint64) *curs
 			continue
 		}
 		*lane = m.Seq
+		if m.Folded > 0 {
+			v.stats.Folded.Add(1)
+			v.raiseLikes(m.LikeTotal)
+			continue
+		}
 		fresh++
 		if m.Priority {
 			prio++
@@ -546,8 +578,30 @@ func (v *Viewer) apply(room string, msgs []*pb.RoomMessage, missed uint64) *curs
 	if prio > 0 {
 		v.stats.Priority.Add(uint64(prio))
 	}
+	v.prio.Add(uint64(prio))
+	v.normal.Add(uint64(fresh - prio))
 	return c
 }
+
+// raiseLikes keeps the highest like total seen (Joined, like items).
+func (v *Viewer) raiseLikes(total uint64) {
+	for {
+		cur := v.likes.Load()
+		if total <= cur || v.likes.CompareAndSwap(cur, total) {
+			return
+		}
+	}
+}
+
+// Likes is the highest like total the viewer saw (its Joined's, then its
+// like items'): the room's total as this viewer knows it.
+func (v *Viewer) Likes() uint64 { return v.likes.Load() }
+
+// Capped reports whether the viewer joined with a MaxRate.
+func (v *Viewer) Capped() bool { return v.capped }
+
+// Received is how many plain normal and priority messages the viewer got.
+func (v *Viewer) Received() (normal, priority uint64) { return v.normal.Load(), v.prio.Load() }
 
 // Body makes a message body that carries its send time for latency, padded
 // to size bytes.
