@@ -35,7 +35,7 @@ func TestCloseEndsStoreCallsWithoutACallersCtx(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- s.Mute("lobby", "u", time.Minute) }()
+	go func() { done <- s.Mute(ctx, "lobby", "u", time.Minute) }()
 	<-st.entered
 	began := time.Now()
 	if err := s.Close(ctx); err != nil {

@@ -248,9 +248,8 @@ func (s *Service) limiter(l *Limit) *rate.Limiter {
 // opTimeout bounds the store I/O of one operation.
 const opTimeout = 5 * time.Second
 
-// lookup is lookupCtx for the operations whose API takes no ctx yet
-// (moderation, Info, viewer announcements, CreateRoom): their store claim
-// is bounded by the service's ctx (Close) and opTimeout.
+// lookup is lookupCtx for work the service owns (the janitor's sweep):
+// its store claim is bounded by the service's ctx (Close) and opTimeout.
 func (s *Service) lookup(id string, create bool) (*state, error) {
 	return s.lookupCtx(s.ctx, id, create)
 }
@@ -823,8 +822,8 @@ type Info struct {
 }
 
 // Info returns a snapshot of one room.
-func (s *Service) Info(id string) (Info, error) {
-	r, err := s.lookup(id, false)
+func (s *Service) Info(ctx context.Context, id string) (Info, error) {
+	r, err := s.lookupCtx(ctx, id, false)
 	if err != nil {
 		return Info{}, err
 	}
@@ -973,8 +972,8 @@ func prune(m map[string]time.Time, now time.Time) {
 
 // SetViewers records that node holds n viewers of the room (a node
 // re-announcing its viewers to a new owner, or its periodic announcement).
-func (s *Service) SetViewers(roomID, node string, n int) error {
-	r, err := s.lookup(roomID, n > 0)
+func (s *Service) SetViewers(ctx context.Context, roomID, node string, n int) error {
+	r, err := s.lookupCtx(ctx, roomID, n > 0)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil
