@@ -86,7 +86,7 @@ type Deps struct {
 type Node struct {
 	// ctx is the parent of the node's own I/O: its goroutines' (loops,
 	// spawned publishes, outboxes, transport workers) and that of the
-	// methods whose API takes no ctx (admin, moderation, lifecycle). Close
+	// methods whose API takes no ctx (Top, Rooms, ReloadFilter). Close
 	// ends it once it stops waiting, or when its own ctx ends first.
 	ctx     context.Context
 	cancel  context.CancelFunc

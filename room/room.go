@@ -93,9 +93,9 @@ func New(d Deps, cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg.WithDefaults(), bc: d.Broadcaster, ids: d.IDs, store: d.Store, terms: d.Terms, log: d.Logger, now: d.Now,
 		hook: d.Hook, events: d.Events}
-	// The root of the store I/O of the operations whose API takes no ctx
-	// (moderation, lifecycle, Info) and of the janitor's: the service's
-	// lifetime, ended by Close.
+	// The root of the store I/O of the work the service owns (the
+	// janitor's sweep): the service's lifetime, ended by Close. Calls from
+	// outside run under their caller's ctx.
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if s.store == nil {
 		s.store = NewMemoryStore(StoreConfig{})
