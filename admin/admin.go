@@ -24,14 +24,14 @@ type Rooms interface {
 	// SendMany sends messages in order, one result each (batch publish).
 	SendMany(ctx context.Context, reqs []room.SendRequest) []room.SendResult
 	// Create creates a room with its options; CloseRoom closes it.
-	Create(roomID string, opts room.CreateOptions) error
-	CloseRoom(roomID string) error
+	Create(ctx context.Context, roomID string, opts room.CreateOptions) error
+	CloseRoom(ctx context.Context, roomID string) error
 	// SetAttrs and GetAttrs change and read a room's attributes.
 	SetAttrs(ctx context.Context, roomID string, c room.AttrChange) (room.Attrs, error)
-	GetAttrs(roomID string) (room.Attrs, error)
+	GetAttrs(ctx context.Context, roomID string) (room.Attrs, error)
 	// The moderation changes (mute, ban, kick, whitelist, limit).
 	roomMutator
-	Info(id string) (room.Info, error)
+	Info(ctx context.Context, id string) (room.Info, error)
 	Top(n int) []room.Info
 	// Rooms lists every room id (the targets of a notice to all rooms).
 	Rooms() []string

@@ -35,20 +35,20 @@ type fakeRooms struct {
 
 type unimplemented struct{}
 
-func (unimplemented) Mute(string, string, time.Duration) error { panic("unused") }
-func (unimplemented) Unmute(string, string) error              { panic("unused") }
-func (unimplemented) Ban(string, string, time.Duration) error  { panic("unused") }
-func (unimplemented) Unban(string, string) error               { panic("unused") }
-func (unimplemented) Kick(string, string) error                { panic("unused") }
-func (unimplemented) Whitelist(string, string, bool) error     { panic("unused") }
-func (unimplemented) SetLimit(string, *room.Limit) error       { panic("unused") }
-func (unimplemented) Top(int) []room.Info                      { panic("unused") }
-func (unimplemented) Create(string, room.CreateOptions) error  { panic("unused") }
-func (unimplemented) CloseRoom(string) error                   { panic("unused") }
+func (unimplemented) Mute(context.Context, string, string, time.Duration) error { panic("unused") }
+func (unimplemented) Unmute(context.Context, string, string) error              { panic("unused") }
+func (unimplemented) Ban(context.Context, string, string, time.Duration) error  { panic("unused") }
+func (unimplemented) Unban(context.Context, string, string) error               { panic("unused") }
+func (unimplemented) Kick(context.Context, string, string) error                { panic("unused") }
+func (unimplemented) Whitelist(context.Context, string, string, bool) error     { panic("unused") }
+func (unimplemented) SetLimit(context.Context, string, *room.Limit) error       { panic("unused") }
+func (unimplemented) Top(int) []room.Info                                       { panic("unused") }
+func (unimplemented) Create(context.Context, string, room.CreateOptions) error  { panic("unused") }
+func (unimplemented) CloseRoom(context.Context, string) error                   { panic("unused") }
 func (unimplemented) SetAttrs(context.Context, string, room.AttrChange) (room.Attrs, error) {
 	panic("unused")
 }
-func (unimplemented) GetAttrs(string) (room.Attrs, error) { panic("unused") }
+func (unimplemented) GetAttrs(context.Context, string) (room.Attrs, error) { panic("unused") }
 
 func (f *fakeRooms) Send(_ context.Context, req room.SendRequest) (room.Accepted, error) {
 	if f.err != nil {
@@ -65,7 +65,7 @@ func (f *fakeRooms) SendMany(ctx context.Context, reqs []room.SendRequest) []roo
 	return out
 }
 func (f *fakeRooms) Rooms() []string { return []string{"a", "b", "c"} }
-func (f *fakeRooms) Info(id string) (room.Info, error) {
+func (f *fakeRooms) Info(_ context.Context, id string) (room.Info, error) {
 	if f.err != nil {
 		return room.Info{}, f.err
 	}

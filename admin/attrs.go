@@ -23,7 +23,7 @@ func (h *Handler) getAttrs(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := h.d.Rooms.GetAttrs(roomID)
+	a, err := h.d.Rooms.GetAttrs(c.r.Context(), roomID)
 	if err != nil {
 		return nil, err
 	}

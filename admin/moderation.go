@@ -40,7 +40,7 @@ func (c *call) info() (room.Info, error) {
 	if err != nil {
 		return room.Info{}, err
 	}
-	return c.h.d.Rooms.Info(id)
+	return c.h.d.Rooms.Info(c.r.Context(), id)
 }
 
 // user returns the {user} path value, checked.
@@ -114,7 +114,7 @@ func (h *Handler) mute(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.rooms(req.Reason).Mute(roomID, req.User, time.Duration(req.Duration)); err != nil {
+	if err := c.rooms(req.Reason).Mute(c.r.Context(), roomID, req.User, time.Duration(req.Duration)); err != nil {
 		return nil, err
 	}
 	return c.done(roomID, req.User, "mute", req.Duration)
@@ -125,7 +125,7 @@ func (h *Handler) unmute(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.rooms("").Unmute(roomID, user); err != nil {
+	if err := c.rooms("").Unmute(c.r.Context(), roomID, user); err != nil {
 		return nil, err
 	}
 	return c.done(roomID, user, "unmute", 0)
@@ -136,7 +136,7 @@ func (h *Handler) ban(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.rooms(req.Reason).Ban(roomID, req.User, time.Duration(req.Duration)); err != nil {
+	if err := c.rooms(req.Reason).Ban(c.r.Context(), roomID, req.User, time.Duration(req.Duration)); err != nil {
 		return nil, err
 	}
 	return c.done(roomID, req.User, "ban", req.Duration)
@@ -147,7 +147,7 @@ func (h *Handler) unban(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.rooms("").Unban(roomID, user); err != nil {
+	if err := c.rooms("").Unban(c.r.Context(), roomID, user); err != nil {
 		return nil, err
 	}
 	return c.done(roomID, user, "unban", 0)
@@ -158,7 +158,7 @@ func (h *Handler) kick(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.rooms(req.Reason).Kick(roomID, req.User); err != nil {
+	if err := c.rooms(req.Reason).Kick(c.r.Context(), roomID, req.User); err != nil {
 		return nil, err
 	}
 	return c.done(roomID, req.User, "kick", 0)
@@ -199,7 +199,7 @@ func (h *Handler) whitelistSet(c *call, allow bool) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.rooms("").Whitelist(roomID, user, allow); err != nil {
+	if err := c.rooms("").Whitelist(c.r.Context(), roomID, user, allow); err != nil {
 		return nil, err
 	}
 	action := "whitelist_remove"
@@ -239,7 +239,7 @@ func (h *Handler) setLimit(c *call) (any, error) {
 		return nil, fmt.Errorf("%w: rate must be > 0 and burst >= 1", ErrInvalid)
 	}
 	l := room.Limit{Rate: req.Rate, Burst: req.Burst}
-	if err := c.rooms("").SetLimit(roomID, &l); err != nil {
+	if err := c.rooms("").SetLimit(c.r.Context(), roomID, &l); err != nil {
 		return nil, err
 	}
 	h.log.Info("admin: set limit", "by", c.who, "room", roomID, "rate", l.Rate, "burst", l.Burst)
@@ -251,10 +251,10 @@ func (h *Handler) resetLimit(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.rooms("").SetLimit(roomID, nil); err != nil {
+	if err := c.rooms("").SetLimit(c.r.Context(), roomID, nil); err != nil {
 		return nil, err
 	}
-	inf, err := h.d.Rooms.Info(roomID)
+	inf, err := h.d.Rooms.Info(c.r.Context(), roomID)
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +286,7 @@ func (h *Handler) setRing(c *call) (any, error) {
 	if req.Size == nil {
 		return nil, fmt.Errorf("%w: size is required (0 restores the default)", ErrInvalid)
 	}
-	if _, err := h.d.Rooms.Info(roomID); err != nil {
+	if _, err := h.d.Rooms.Info(c.r.Context(), roomID); err != nil {
 		return nil, err
 	}
 	if err := h.d.Fanout.SetRingSize(roomID, *req.Size); err != nil {

@@ -113,10 +113,10 @@ func TestPublishAnswersWithTheSeqAndDedupesRetries(t *testing.T) {
 // apply, each with its code, and a refused publish sends nothing.
 func TestPublishRefusesWhatAClientSendWouldNot(t *testing.T) {
 	h, rs, bc := publishAPI(t, room.Config{MaxBodyBytes: 16})
-	if err := rs.Mute("show", "loud", 0); err != nil {
+	if err := rs.Mute(context.Background(), "show", "loud", 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := rs.Ban("show", "troll", 0); err != nil {
+	if err := rs.Ban(context.Background(), "show", "troll", 0); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ path, body, code string }{
@@ -151,7 +151,7 @@ func TestPublishRefusesWhatAClientSendWouldNot(t *testing.T) {
 // message gets its error and the others are accepted.
 func TestPublishBatchAnswersEachMessage(t *testing.T) {
 	h, rs, bc := publishAPI(t, room.Config{})
-	if err := rs.Mute("show", "loud", 0); err != nil {
+	if err := rs.Mute(context.Background(), "show", "loud", 0); err != nil {
 		t.Fatal(err)
 	}
 	body := `{"messages":[

@@ -62,13 +62,13 @@ func (h *Handler) reloadFilter(c *call) (any, error) {
 
 // roomMutator is what the moderation handlers change a room with.
 type roomMutator interface {
-	Mute(roomID, user string, d time.Duration) error
-	Unmute(roomID, user string) error
-	Ban(roomID, user string, d time.Duration) error
-	Unban(roomID, user string) error
-	Kick(roomID, user string) error
-	Whitelist(roomID, user string, allow bool) error
-	SetLimit(roomID string, l *room.Limit) error
+	Mute(ctx context.Context, roomID, user string, d time.Duration) error
+	Unmute(ctx context.Context, roomID, user string) error
+	Ban(ctx context.Context, roomID, user string, d time.Duration) error
+	Unban(ctx context.Context, roomID, user string) error
+	Kick(ctx context.Context, roomID, user string) error
+	Whitelist(ctx context.Context, roomID, user string, allow bool) error
+	SetLimit(ctx context.Context, roomID string, l *room.Limit) error
 }
 
 // rooms returns what the call changes rooms through: with Moderation
@@ -87,13 +87,14 @@ type actor struct {
 	reason string
 }
 
-func (a actor) act(x room.Action) error {
+func (a actor) act(ctx context.Context, x room.Action) error {
 	x.Reason = a.reason
-	return a.c.act(x)
+	return a.c.act(ctx, x)
 }
 
-// act runs one moderation action as the caller (an admin), audited.
-func (c *call) act(x room.Action) error {
+// act runs one moderation action as the caller (an admin), audited,
+// within ctx (the request's) and moderationTimeout.
+func (c *call) act(ctx context.Context, x room.Action) error {
 	mod, err := c.h.moderation()
 	if err != nil {
 		return err
@@ -102,44 +103,44 @@ func (c *call) act(x room.Action) error {
 		return fmt.Errorf("%w: reason longer than %d bytes", ErrInvalid, room.MaxReasonBytes)
 	}
 	x.By, x.Admin = c.who, true
-	ctx, cancel := context.WithTimeout(c.r.Context(), moderationTimeout)
+	ctx, cancel := context.WithTimeout(ctx, moderationTimeout)
 	defer cancel()
 	return mod.Act(ctx, x)
 }
 
-func (a actor) Mute(roomID, user string, d time.Duration) error {
-	return a.act(room.Action{Room: roomID, Kind: room.ActMute, Target: user, Duration: d})
+func (a actor) Mute(ctx context.Context, roomID, user string, d time.Duration) error {
+	return a.act(ctx, room.Action{Room: roomID, Kind: room.ActMute, Target: user, Duration: d})
 }
 
-func (a actor) Unmute(roomID, user string) error {
-	return a.act(room.Action{Room: roomID, Kind: room.ActUnmute, Target: user})
+func (a actor) Unmute(ctx context.Context, roomID, user string) error {
+	return a.act(ctx, room.Action{Room: roomID, Kind: room.ActUnmute, Target: user})
 }
 
-func (a actor) Ban(roomID, user string, d time.Duration) error {
-	return a.act(room.Action{Room: roomID, Kind: room.ActBan, Target: user, Duration: d})
+func (a actor) Ban(ctx context.Context, roomID, user string, d time.Duration) error {
+	return a.act(ctx, room.Action{Room: roomID, Kind: room.ActBan, Target: user, Duration: d})
 }
 
-func (a actor) Unban(roomID, user string) error {
-	return a.act(room.Action{Room: roomID, Kind: room.ActUnban, Target: user})
+func (a actor) Unban(ctx context.Context, roomID, user string) error {
+	return a.act(ctx, room.Action{Room: roomID, Kind: room.ActUnban, Target: user})
 }
 
-func (a actor) Kick(roomID, user string) error {
-	return a.act(room.Action{Room: roomID, Kind: room.ActKick, Target: user})
+func (a actor) Kick(ctx context.Context, roomID, user string) error {
+	return a.act(ctx, room.Action{Room: roomID, Kind: room.ActKick, Target: user})
 }
 
-func (a actor) Whitelist(roomID, user string, allow bool) error {
+func (a actor) Whitelist(ctx context.Context, roomID, user string, allow bool) error {
 	kind := room.ActWhitelistRemove
 	if allow {
 		kind = room.ActWhitelistAdd
 	}
-	return a.act(room.Action{Room: roomID, Kind: kind, Target: user})
+	return a.act(ctx, room.Action{Room: roomID, Kind: kind, Target: user})
 }
 
-func (a actor) SetLimit(roomID string, l *room.Limit) error {
+func (a actor) SetLimit(ctx context.Context, roomID string, l *room.Limit) error {
 	if l == nil {
-		return a.act(room.Action{Room: roomID, Kind: room.ActResetLimit})
+		return a.act(ctx, room.Action{Room: roomID, Kind: room.ActResetLimit})
 	}
-	return a.act(room.Action{Room: roomID, Kind: room.ActSetLimit, Limit: l})
+	return a.act(ctx, room.Action{Room: roomID, Kind: room.ActSetLimit, Limit: l})
 }
 
 // RoleRequest grants a room role.
@@ -169,7 +170,7 @@ func (h *Handler) grantRole(c *call) (any, error) {
 	if !room.Role(req.Role).Valid() {
 		return nil, fmt.Errorf("%w: role must be host or moderator", ErrInvalid)
 	}
-	if err := c.act(room.Action{Room: roomID, Kind: room.ActGrant, Target: user, Role: room.Role(req.Role), Reason: req.Reason}); err != nil {
+	if err := c.act(c.r.Context(), room.Action{Room: roomID, Kind: room.ActGrant, Target: user, Role: room.Role(req.Role), Reason: req.Reason}); err != nil {
 		return nil, err
 	}
 	return RoleResult{Room: roomID, User: user, Role: req.Role}, nil
@@ -180,7 +181,7 @@ func (h *Handler) revokeRole(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.act(room.Action{Room: roomID, Kind: room.ActRevoke, Target: user}); err != nil {
+	if err := c.act(c.r.Context(), room.Action{Room: roomID, Kind: room.ActRevoke, Target: user}); err != nil {
 		return nil, err
 	}
 	return RoleResult{Room: roomID, User: user}, nil
@@ -310,7 +311,7 @@ func (h *Handler) slowMode(c *call, roomID string, req SlowModeRequest) (any, er
 	if time.Duration(req.Interval) > room.MaxSlowMode {
 		return nil, fmt.Errorf("%w: interval must be 0s (off) .. %v", ErrInvalid, room.MaxSlowMode)
 	}
-	if err := c.act(room.Action{Room: roomID, Kind: room.ActSlowMode, Duration: time.Duration(req.Interval), Reason: req.Reason}); err != nil {
+	if err := c.act(c.r.Context(), room.Action{Room: roomID, Kind: room.ActSlowMode, Duration: time.Duration(req.Interval), Reason: req.Reason}); err != nil {
 		return nil, err
 	}
 	return SlowModeResult{Room: roomID, Interval: req.Interval}, nil
@@ -323,7 +324,7 @@ func (h *Handler) shadowBan(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.act(room.Action{Room: roomID, Kind: room.ActShadowBan, Target: req.User, Duration: time.Duration(req.Duration), Reason: req.Reason}); err != nil {
+	if err := c.act(c.r.Context(), room.Action{Room: roomID, Kind: room.ActShadowBan, Target: req.User, Duration: time.Duration(req.Duration), Reason: req.Reason}); err != nil {
 		return nil, err
 	}
 	return c.done(roomID, req.User, string(room.ActShadowBan), req.Duration)
@@ -334,7 +335,7 @@ func (h *Handler) unshadow(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.act(room.Action{Room: roomID, Kind: room.ActUnshadow, Target: user}); err != nil {
+	if err := c.act(c.r.Context(), room.Action{Room: roomID, Kind: room.ActUnshadow, Target: user}); err != nil {
 		return nil, err
 	}
 	return c.done(roomID, user, string(room.ActUnshadow), 0)

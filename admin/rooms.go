@@ -58,7 +58,7 @@ func (h *Handler) createRoom(c *call) (any, error) {
 		return nil, fmt.Errorf("%w: ring_size must not be negative", ErrInvalid)
 	}
 	now := h.now()
-	if err := h.d.Rooms.Create(req.Room, opts); err != nil {
+	if err := h.d.Rooms.Create(c.r.Context(), req.Room, opts); err != nil {
 		return nil, err
 	}
 	if req.RingSize > 0 {
@@ -80,7 +80,7 @@ func (h *Handler) closeRoom(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := h.d.Rooms.CloseRoom(roomID); err != nil {
+	if err := h.d.Rooms.CloseRoom(c.r.Context(), roomID); err != nil {
 		return nil, err
 	}
 	h.log.Info("admin: close room", "by", c.who, "room", roomID)

@@ -139,7 +139,7 @@ func ExampleCode() {
 	if _, err := c.Join(ctx, "lobby"); err != nil {
 		log.Fatal(err)
 	}
-	_ = srv.Rooms().Mute("lobby", "troll", time.Minute) // what POST /api/v1/rooms/lobby/mutes does
+	_ = srv.Rooms().Mute(context.Background(), "lobby", "troll", time.Minute) // what POST /api/v1/rooms/lobby/mutes does
 	_, err = c.Send(ctx, "lobby", "spam", client.SendOptions{})
 	switch client.Code(err) {
 	case pb.Error_MUTED:

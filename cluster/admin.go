@@ -18,7 +18,7 @@ import (
 
 // LocalAdmin is what a node answers admin queries from.
 type LocalAdmin interface {
-	Info(id string) (room.Info, error)
+	Info(ctx context.Context, id string) (room.Info, error)
 	Top(n int) []room.Info
 	Rooms() []string
 }
@@ -38,13 +38,12 @@ var (
 func (n *Node) WireAdmin(rooms LocalAdmin, stats LocalStats) { n.adm, n.stats = rooms, stats }
 
 // Info returns the room's state from its owner.
-func (n *Node) Info(id string) (room.Info, error) {
+func (n *Node) Info(ctx context.Context, id string) (room.Info, error) {
 	var inf room.Info
-	// The admin's Rooms.Info takes no ctx yet: bounded by two RPC timeouts.
-	ctx, cancel := context.WithTimeout(n.ctx, 2*n.cfg.RPCTimeout)
+	ctx, cancel := context.WithTimeout(ctx, 2*n.cfg.RPCTimeout)
 	defer cancel()
 	err := n.route(ctx, "info", id, func() (err error) {
-		inf, err = n.adm.Info(id)
+		inf, err = n.adm.Info(ctx, id)
 		return err
 	}, func(ctx context.Context, owner string) error {
 		rep, err := n.call(ctx, owner, &cpb.Envelope{Body: &cpb.Envelope_Query{Query: query(cpb.Query_ROOM_INFO, id, "", 0)}})
@@ -187,12 +186,12 @@ func (n *Node) everyNode(q *cpb.Query, fn func(local bool, rep *cpb.QueryReply))
 }
 
 // answer runs a query on this node.
-func (n *Node) answer(q *cpb.Query) *cpb.Envelope {
+func (n *Node) answer(ctx context.Context, q *cpb.Query) *cpb.Envelope {
 	rep := &cpb.QueryReply{}
 	var v any
 	switch q.Op {
 	case cpb.Query_ROOM_INFO:
-		inf, err := n.adm.Info(q.Room)
+		inf, err := n.adm.Info(ctx, q.Room)
 		if err != nil && !errors.Is(err, room.ErrNotFound) {
 			return failure(err)
 		}

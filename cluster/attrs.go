@@ -20,10 +20,10 @@ func (n *Node) SetAttrs(ctx context.Context, roomID string, c room.AttrChange) (
 }
 
 // GetAttrs returns a room's attributes from its owner.
-func (n *Node) GetAttrs(roomID string) (room.Attrs, error) {
-	ctx, cancel := context.WithTimeout(n.ctx, 2*n.cfg.RPCTimeout)
+func (n *Node) GetAttrs(ctx context.Context, roomID string) (room.Attrs, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*n.cfg.RPCTimeout)
 	defer cancel()
-	return n.attrs(ctx, &cpb.RoomAttrs{Room: roomID}, func() (room.Attrs, error) { return n.rooms.GetAttrs(roomID) })
+	return n.attrs(ctx, &cpb.RoomAttrs{Room: roomID}, func() (room.Attrs, error) { return n.rooms.GetAttrs(ctx, roomID) })
 }
 
 func (n *Node) attrs(ctx context.Context, req *cpb.RoomAttrs, local func() (room.Attrs, error)) (room.Attrs, error) {
@@ -46,7 +46,7 @@ func (n *Node) answerAttrs(ctx context.Context, req *cpb.RoomAttrs) *cpb.Envelop
 	var out room.Attrs
 	var err error
 	if len(req.Change) == 0 {
-		out, err = n.rooms.GetAttrs(req.Room)
+		out, err = n.rooms.GetAttrs(ctx, req.Room)
 	} else {
 		var c room.AttrChange
 		if json.Unmarshal(req.Change, &c) != nil {

@@ -69,7 +69,7 @@ func TestClusterModeratorSetsRoomAttrs(t *testing.T) {
 		}
 		return true
 	})
-	if a, err := others[1].Cluster().GetAttrs(roomID); err != nil || a.Version != 1 || a.Attrs["poll"] != "p7" {
+	if a, err := others[1].Cluster().GetAttrs(context.Background(), roomID); err != nil || a.Version != 1 || a.Attrs["poll"] != "p7" {
 		t.Fatalf("the owner's attributes: %+v %v", a, err)
 	}
 }

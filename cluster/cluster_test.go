@@ -188,7 +188,7 @@ func TestClusterModerationOnEveryNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Ban through a node's cluster router (not the owner's room service).
-	if err := other.Cluster().Ban("mod-room", troll.User, 0); err != nil {
+	if err := other.Cluster().Ban(context.Background(), "mod-room", troll.User, 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := troll.Send(ctx, "mod-room", "after", client.SendOptions{}); client.Code(err) != pb.Error_ROOM_NOT_JOINED && client.Code(err) != pb.Error_BANNED {

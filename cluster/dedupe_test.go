@@ -28,7 +28,7 @@ func TestSendClientMsgIDAcrossNodesAndOwners(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := b.rooms.CreateRoom(r); err != nil {
+	if err := b.rooms.CreateRoom(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
 	req := room.SendRequest{Room: r, From: "u", Body: "hello", ClientMsgID: "k-1"}
@@ -78,7 +78,7 @@ func TestSendClassRolesCrossNodes(t *testing.T) {
 	r := roomOwned(v, "b", nil, "")
 	a.m.set(v, true)
 	b.m.set(v, true)
-	if err := b.rooms.CreateRoom(r); err != nil {
+	if err := b.rooms.CreateRoom(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

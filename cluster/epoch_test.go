@@ -80,7 +80,7 @@ func TestClusterEpochResetAfterCloseAndCreate(t *testing.T) {
 		t.Fatal("the viewer had no connection to break")
 	}
 	eventually(t, 10*time.Second, "the viewer gone from the room", func() bool {
-		inf, err := owner.Cluster().Info(roomID)
+		inf, err := owner.Cluster().Info(context.Background(), roomID)
 		return err == nil && inf.Viewers == 1
 	})
 	tok, _ := nodetest.Token("ops", "admin")

@@ -69,7 +69,7 @@ func TestMassJoinCountsExactWithinOneRound(t *testing.T) {
 		seq = s.Seq
 	}
 	banned := usersOn(view, "n2", "banned", 1)[0]
-	if err := nodes[0].Rooms().Ban(roomID, banned, time.Hour); err != nil {
+	if err := nodes[0].Rooms().Ban(context.Background(), roomID, banned, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 
@@ -110,7 +110,7 @@ func TestMassJoinCountsExactWithinOneRound(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	if inf, err := nodes[0].Rooms().Info(roomID); err != nil || inf.Viewers != 2*perNode+1 {
+	if inf, err := nodes[0].Rooms().Info(context.Background(), roomID); err != nil || inf.Viewers != 2*perNode+1 {
 		t.Fatalf("owner's count right after the last Joined: %v %v, want %d", inf.Viewers, err, 2*perNode+1)
 	}
 	wsRequests := scrape(t, nodes[0].Addr(), "roomcast_cluster_received_total", "kind=request") - requestsBefore
@@ -158,7 +158,7 @@ func TestMassJoinCountsExactWithinOneRound(t *testing.T) {
 		t.Fatalf("%v join batches failed (timed out: the box was too slow for the RPC timeout)", e)
 	}
 	want := 2*perNode + 1 + 2*mass
-	if inf, err := nodes[0].Rooms().Info(roomID); err != nil || inf.Viewers != want {
+	if inf, err := nodes[0].Rooms().Info(context.Background(), roomID); err != nil || inf.Viewers != want {
 		t.Fatalf("owner's count right after the last of %d joins returned: %v %v, want %d", 2*mass, inf.Viewers, err, want)
 	}
 	massRequests := scrape(t, nodes[0].Addr(), "roomcast_cluster_received_total", "kind=request") - requestsBefore

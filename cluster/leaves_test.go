@@ -50,7 +50,7 @@ func TestMassDisconnectCountsExactWithinOneRound(t *testing.T) {
 		}
 	}
 	eventually(t, 10*time.Second, "the owner counts every viewer", func() bool {
-		inf, err := nodes[0].Rooms().Info(room)
+		inf, err := nodes[0].Rooms().Info(context.Background(), room)
 		return err == nil && inf.Viewers == 2*perNode
 	})
 	requestsBefore := scrape(t, nodes[0].Addr(), "roomcast_cluster_received_total", "kind=request")
@@ -64,7 +64,7 @@ func TestMassDisconnectCountsExactWithinOneRound(t *testing.T) {
 	gone := time.Now()
 	left := -1
 	for deadline := time.Now().Add(5 * time.Second); left != 0; time.Sleep(10 * time.Millisecond) {
-		if inf, err := nodes[0].Rooms().Info(room); err == nil {
+		if inf, err := nodes[0].Rooms().Info(context.Background(), room); err == nil {
 			left = inf.Viewers
 		}
 		if left != 0 && time.Now().After(deadline) {

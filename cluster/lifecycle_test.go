@@ -39,7 +39,7 @@ func TestClusterCreateAndCloseAtTheOwner(t *testing.T) {
 		}
 		vs = append(vs, v)
 	}
-	inf, err := others[1].Cluster().Info(roomID)
+	inf, err := others[1].Cluster().Info(context.Background(), roomID)
 	if err != nil || inf.Limit.Rate != 7 || inf.Viewers != 3 {
 		t.Fatalf("the owner's room: %+v %v", inf, err)
 	}

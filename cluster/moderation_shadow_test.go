@@ -108,7 +108,7 @@ func TestClusterShadowBanAndHeldMessages(t *testing.T) {
 	}
 	// The ban is in Redis: every node reports it, and it is audited.
 	for i, n := range nodes {
-		inf, err := n.Cluster().Info(roomID)
+		inf, err := n.Cluster().Info(context.Background(), roomID)
 		if err != nil || !slices.Equal(inf.Shadowed, []string{vs[0].User}) {
 			t.Fatalf("info through %s: %v, %v", ids[i], inf.Shadowed, err)
 		}

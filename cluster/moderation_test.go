@@ -69,7 +69,7 @@ func TestClusterMuteAndBanOnEveryNode(t *testing.T) {
 	}
 	// Mute through a node that does not own the room.
 	for _, u := range users {
-		if err := others[0].Cluster().Mute(roomID, u.User, 0); err != nil {
+		if err := others[0].Cluster().Mute(context.Background(), roomID, u.User, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -80,7 +80,7 @@ func TestClusterMuteAndBanOnEveryNode(t *testing.T) {
 	}
 	// Unmute through the other one: they talk again.
 	for _, u := range users {
-		if err := others[1].Cluster().Unmute(roomID, u.User); err != nil {
+		if err := others[1].Cluster().Unmute(context.Background(), roomID, u.User); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -107,7 +107,7 @@ func TestClusterMuteAndBanOnEveryNode(t *testing.T) {
 	}
 	// Banned through the non-owners: kicked out, and refused back in.
 	for i, u := range users {
-		if err := others[i%2].Cluster().Ban(roomID, u.User, time.Hour); err != nil {
+		if err := others[i%2].Cluster().Ban(context.Background(), roomID, u.User, time.Hour); err != nil {
 			t.Fatal(err)
 		}
 	}

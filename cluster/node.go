@@ -28,23 +28,23 @@ type LocalRooms interface {
 	LeaveMany(ctx context.Context, roomID, node string, n int) error
 	Send(ctx context.Context, req room.SendRequest) (room.Accepted, error)
 	SendMany(ctx context.Context, reqs []room.SendRequest) []room.SendResult
-	SetViewers(roomID, node string, n int) error
-	AnnounceViewers(node string, counts map[string]int, grace time.Duration) (notOwned int)
+	SetViewers(ctx context.Context, roomID, node string, n int) error
+	AnnounceViewers(ctx context.Context, node string, counts map[string]int, grace time.Duration) (notOwned int)
 	DropNode(node string)
 	ForgetNotOwned() []string
-	Mute(roomID, user string, d time.Duration) error
-	Unmute(roomID, user string) error
-	Ban(roomID, user string, d time.Duration) error
-	Unban(roomID, user string) error
-	Kick(roomID, user string) error
-	Whitelist(roomID, user string, allow bool) error
-	SetLimit(roomID string, l *room.Limit) error
+	Mute(ctx context.Context, roomID, user string, d time.Duration) error
+	Unmute(ctx context.Context, roomID, user string) error
+	Ban(ctx context.Context, roomID, user string, d time.Duration) error
+	Unban(ctx context.Context, roomID, user string) error
+	Kick(ctx context.Context, roomID, user string) error
+	Whitelist(ctx context.Context, roomID, user string, allow bool) error
+	SetLimit(ctx context.Context, roomID string, l *room.Limit) error
 	// Lifecycle (lifecycle.go).
-	Create(roomID string, opts room.CreateOptions) error
-	CloseRoom(roomID string) error
+	Create(ctx context.Context, roomID string, opts room.CreateOptions) error
+	CloseRoom(ctx context.Context, roomID string) error
 	// Attributes (attrs.go).
 	SetAttrs(ctx context.Context, roomID string, c room.AttrChange) (room.Attrs, error)
-	GetAttrs(roomID string) (room.Attrs, error)
+	GetAttrs(ctx context.Context, roomID string) (room.Attrs, error)
 }
 
 // LocalFanout is this node's message service.
@@ -86,7 +86,7 @@ type Deps struct {
 type Node struct {
 	// ctx is the parent of the node's own I/O: its goroutines' (loops,
 	// spawned publishes, outboxes, transport workers) and that of the
-	// methods whose API takes no ctx (admin, moderation, lifecycle). Close
+	// methods whose API takes no ctx (Top, Rooms, ReloadFilter). Close
 	// ends it once it stops waiting, or when its own ctx ends first.
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -372,7 +372,8 @@ func (n *Node) viewersByOwner(v placement.View) map[string]map[string]int {
 // announceTo sends one owner this node's viewers of its rooms.
 func (n *Node) announceTo(owner string, counts map[string]int) {
 	if owner == n.self {
-		if refused := n.rooms.AnnounceViewers(n.self, counts, n.announceGrace()); refused > 0 {
+		// On the node's own goroutines (see below): n.ctx bounds the claims.
+		if refused := n.rooms.AnnounceViewers(n.ctx, n.self, counts, n.announceGrace()); refused > 0 {
 			n.metrics.announceRefused.Add(float64(refused))
 		}
 		return

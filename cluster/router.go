@@ -226,80 +226,80 @@ func wholeRefusal(out []room.SendResult) error {
 	return out[0].Err
 }
 
-// moderate routes one moderation operation to the room's owner.
-func (n *Node) moderate(roomID string, m *cpb.Moderate) error {
-	// The moderation API takes no ctx yet: bounded by two RPC timeouts.
-	ctx, cancel := context.WithTimeout(n.ctx, 2*n.cfg.RPCTimeout)
+// moderate routes one moderation operation to the room's owner, within
+// ctx and two RPC timeouts.
+func (n *Node) moderate(ctx context.Context, roomID string, m *cpb.Moderate) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*n.cfg.RPCTimeout)
 	defer cancel()
 	m.Room = roomID
 	return n.route(ctx, "moderate", roomID, func() error {
-		return n.applyModeration(m)
+		return n.applyModeration(ctx, m)
 	}, func(ctx context.Context, owner string) error {
 		_, err := n.call(ctx, owner, &cpb.Envelope{Body: &cpb.Envelope_Moderate{Moderate: m}})
 		return err
 	})
 }
 
-func (n *Node) applyModeration(m *cpb.Moderate) error {
+func (n *Node) applyModeration(ctx context.Context, m *cpb.Moderate) error {
 	d := time.Duration(m.DurationMs) * time.Millisecond
 	switch m.Op {
 	case cpb.Moderate_MUTE:
-		return n.rooms.Mute(m.Room, m.User, d)
+		return n.rooms.Mute(ctx, m.Room, m.User, d)
 	case cpb.Moderate_UNMUTE:
-		return n.rooms.Unmute(m.Room, m.User)
+		return n.rooms.Unmute(ctx, m.Room, m.User)
 	case cpb.Moderate_BAN:
-		return n.rooms.Ban(m.Room, m.User, d)
+		return n.rooms.Ban(ctx, m.Room, m.User, d)
 	case cpb.Moderate_UNBAN:
-		return n.rooms.Unban(m.Room, m.User)
+		return n.rooms.Unban(ctx, m.Room, m.User)
 	case cpb.Moderate_KICK:
-		return n.rooms.Kick(m.Room, m.User)
+		return n.rooms.Kick(ctx, m.Room, m.User)
 	case cpb.Moderate_ALLOW:
-		return n.rooms.Whitelist(m.Room, m.User, true)
+		return n.rooms.Whitelist(ctx, m.Room, m.User, true)
 	case cpb.Moderate_DISALLOW:
-		return n.rooms.Whitelist(m.Room, m.User, false)
+		return n.rooms.Whitelist(ctx, m.Room, m.User, false)
 	case cpb.Moderate_SET_LIMIT:
-		return n.rooms.SetLimit(m.Room, &room.Limit{Rate: m.Rate, Burst: int(m.Burst)})
+		return n.rooms.SetLimit(ctx, m.Room, &room.Limit{Rate: m.Rate, Burst: int(m.Burst)})
 	case cpb.Moderate_CLEAR_LIMIT:
-		return n.rooms.SetLimit(m.Room, nil)
+		return n.rooms.SetLimit(ctx, m.Room, nil)
 	}
 	return room.ErrInvalid
 }
 
 // Mute, Unmute, Ban, Unban, Kick, Whitelist and SetLimit run a moderation
 // operation at the room's owner, wherever that is.
-func (n *Node) Mute(roomID, user string, d time.Duration) error {
-	return n.moderate(roomID, &cpb.Moderate{Op: cpb.Moderate_MUTE, User: user, DurationMs: d.Milliseconds()})
+func (n *Node) Mute(ctx context.Context, roomID, user string, d time.Duration) error {
+	return n.moderate(ctx, roomID, &cpb.Moderate{Op: cpb.Moderate_MUTE, User: user, DurationMs: d.Milliseconds()})
 }
 
-func (n *Node) Unmute(roomID, user string) error {
-	return n.moderate(roomID, &cpb.Moderate{Op: cpb.Moderate_UNMUTE, User: user})
+func (n *Node) Unmute(ctx context.Context, roomID, user string) error {
+	return n.moderate(ctx, roomID, &cpb.Moderate{Op: cpb.Moderate_UNMUTE, User: user})
 }
 
-func (n *Node) Ban(roomID, user string, d time.Duration) error {
-	return n.moderate(roomID, &cpb.Moderate{Op: cpb.Moderate_BAN, User: user, DurationMs: d.Milliseconds()})
+func (n *Node) Ban(ctx context.Context, roomID, user string, d time.Duration) error {
+	return n.moderate(ctx, roomID, &cpb.Moderate{Op: cpb.Moderate_BAN, User: user, DurationMs: d.Milliseconds()})
 }
 
-func (n *Node) Unban(roomID, user string) error {
-	return n.moderate(roomID, &cpb.Moderate{Op: cpb.Moderate_UNBAN, User: user})
+func (n *Node) Unban(ctx context.Context, roomID, user string) error {
+	return n.moderate(ctx, roomID, &cpb.Moderate{Op: cpb.Moderate_UNBAN, User: user})
 }
 
-func (n *Node) Kick(roomID, user string) error {
-	return n.moderate(roomID, &cpb.Moderate{Op: cpb.Moderate_KICK, User: user})
+func (n *Node) Kick(ctx context.Context, roomID, user string) error {
+	return n.moderate(ctx, roomID, &cpb.Moderate{Op: cpb.Moderate_KICK, User: user})
 }
 
-func (n *Node) Whitelist(roomID, user string, allow bool) error {
+func (n *Node) Whitelist(ctx context.Context, roomID, user string, allow bool) error {
 	op := cpb.Moderate_DISALLOW
 	if allow {
 		op = cpb.Moderate_ALLOW
 	}
-	return n.moderate(roomID, &cpb.Moderate{Op: op, User: user})
+	return n.moderate(ctx, roomID, &cpb.Moderate{Op: op, User: user})
 }
 
-func (n *Node) SetLimit(roomID string, l *room.Limit) error {
+func (n *Node) SetLimit(ctx context.Context, roomID string, l *room.Limit) error {
 	if l == nil {
-		return n.moderate(roomID, &cpb.Moderate{Op: cpb.Moderate_CLEAR_LIMIT})
+		return n.moderate(ctx, roomID, &cpb.Moderate{Op: cpb.Moderate_CLEAR_LIMIT})
 	}
-	return n.moderate(roomID, &cpb.Moderate{Op: cpb.Moderate_SET_LIMIT, Rate: l.Rate, Burst: int32(l.Burst)})
+	return n.moderate(ctx, roomID, &cpb.Moderate{Op: cpb.Moderate_SET_LIMIT, Rate: l.Rate, Burst: int32(l.Burst)})
 }
 
 // Broadcaster returns the room.Broadcaster of this node's room service.
@@ -379,7 +379,7 @@ func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 		for _, r := range b.Announce.Rooms {
 			counts[r.Room] = int(r.Count)
 		}
-		if refused := n.rooms.AnnounceViewers(env.From, counts, n.announceGrace()); refused > 0 {
+		if refused := n.rooms.AnnounceViewers(ctx, env.From, counts, n.announceGrace()); refused > 0 {
 			// Not ours (yet): when this node adopts the view that gives it
 			// these rooms it asks the sender again.
 			n.metrics.announceRefused.Add(float64(refused))
@@ -392,7 +392,7 @@ func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 		}
 		return nil
 	case *cpb.Envelope_Viewers:
-		if err := n.rooms.SetViewers(b.Viewers.Room, env.From, int(b.Viewers.Count)); errors.Is(err, room.ErrNotOwner) {
+		if err := n.rooms.SetViewers(ctx, b.Viewers.Room, env.From, int(b.Viewers.Count)); errors.Is(err, room.ErrNotOwner) {
 			n.metrics.announceRefused.Inc()
 		}
 		return nil
@@ -450,12 +450,12 @@ func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 		}
 		return nil
 	case *cpb.Envelope_Lifecycle:
-		if err := n.applyLifecycle(b.Lifecycle); err != nil {
+		if err := n.applyLifecycle(ctx, b.Lifecycle); err != nil {
 			return failure(err)
 		}
 		return done()
 	case *cpb.Envelope_Moderate:
-		if err := n.applyModeration(b.Moderate); err != nil {
+		if err := n.applyModeration(ctx, b.Moderate); err != nil {
 			return failure(err)
 		}
 		return done()
@@ -477,7 +477,7 @@ func (n *Node) handle(env *cpb.Envelope) *cpb.Envelope {
 		if n.adm == nil || n.stats == nil {
 			return failure(room.ErrUnavailable)
 		}
-		return n.answer(b.Query)
+		return n.answer(ctx, b.Query)
 	}
 	return failure(room.ErrInvalid)
 }

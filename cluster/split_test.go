@@ -62,7 +62,7 @@ func TestSplitTiersRoomNodeAndTwoConnectionNodes(t *testing.T) {
 		t.Fatalf("viewers on %d connection nodes, want 2: %v", len(on), on)
 	}
 	eventually(t, 10*time.Second, "the room node counts 20 viewers on 2 nodes", func() bool {
-		inf, err := nodes[0].Rooms().Info(room)
+		inf, err := nodes[0].Rooms().Info(context.Background(), room)
 		return err == nil && inf.Viewers == 20 && inf.Nodes == 2
 	})
 	var senders []*viewer

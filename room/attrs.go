@@ -97,7 +97,7 @@ func (s *Service) SetAttrs(ctx context.Context, roomID string, c AttrChange) (At
 	if err := c.validate(); err != nil {
 		return Attrs{}, err
 	}
-	r, err := s.lookup(roomID, false)
+	r, err := s.lookupCtx(ctx, roomID, false)
 	if err != nil {
 		return Attrs{}, err
 	}
@@ -126,7 +126,7 @@ func (s *Service) SetAttrs(ctx context.Context, roomID string, c AttrChange) (At
 		return Attrs{}, fmt.Errorf("%w: a room holds at most %d attributes of %d bytes together (this change makes %d, %d bytes)",
 			ErrTooLarge, MaxAttrs, MaxAttrsBytes, len(next), size)
 	}
-	if err := s.persist(r, Change{Kind: ChangeAttrs, Attrs: &c, Epoch: version}); err != nil {
+	if err := s.persist(ctx, r, Change{Kind: ChangeAttrs, Attrs: &c, Epoch: version}); err != nil {
 		return Attrs{}, err
 	}
 	r.mu.Lock()
@@ -141,8 +141,8 @@ func (s *Service) SetAttrs(ctx context.Context, roomID string, c AttrChange) (At
 }
 
 // GetAttrs returns the room's attributes.
-func (s *Service) GetAttrs(roomID string) (Attrs, error) {
-	r, err := s.lookup(roomID, false)
+func (s *Service) GetAttrs(ctx context.Context, roomID string) (Attrs, error) {
+	r, err := s.lookupCtx(ctx, roomID, false)
 	if err != nil {
 		return Attrs{}, err
 	}

@@ -57,16 +57,16 @@ func TestAttrsAreSentInOrderKeptAndBounded(t *testing.T) {
 		if _, err := s.SetAttrs(ctx, "r", AttrChange{}); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("an empty change: %v", err)
 		}
-		if got, _ := s.GetAttrs("r"); got.Version != 2 || len(got.Attrs) != 1 {
+		if got, _ := s.GetAttrs(ctx, "r"); got.Version != 2 || len(got.Attrs) != 1 {
 			t.Fatalf("refused changes changed the map: %+v", got)
 		}
-		if err := s.CloseRoom("r"); err != nil {
+		if err := s.CloseRoom(ctx, "r"); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Create("r", CreateOptions{}); err != nil {
+		if err := s.Create(ctx, "r", CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := s.GetAttrs("r"); got.Version != 0 || len(got.Attrs) != 0 {
+		if got, _ := s.GetAttrs(ctx, "r"); got.Version != 0 || len(got.Attrs) != 0 {
 			t.Fatalf("the room created again kept the closed room's attributes: %+v", got)
 		}
 	})

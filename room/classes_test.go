@@ -22,7 +22,7 @@ func TestClassesBySenderRoleAndKind(t *testing.T) {
 	if err := s.Act(ctx, Action{Room: "r", By: "ops", Admin: true, Kind: ActGrant, Target: "hana", Role: RoleHost}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Whitelist("r", "wendy", true); err != nil {
+	if err := s.Whitelist(ctx, "r", "wendy", true); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {

@@ -39,7 +39,7 @@ func TestSendClientMsgIDIsAcceptedOnce(t *testing.T) {
 	if len(rec.msgs) != 3 {
 		t.Fatalf("%d broadcasts, want 3 (the resend posts nothing)", len(rec.msgs))
 	}
-	if inf, _ := s.Info("r"); inf.Stats.Accepted != 3 || inf.Seq != 3 {
+	if inf, _ := s.Info(ctx, "r"); inf.Stats.Accepted != 3 || inf.Seq != 3 {
 		t.Fatalf("room stats %+v seq %d, want 3 accepted", inf.Stats, inf.Seq)
 	}
 	if got := testutil.ToFloat64(s.metrics.duplicates.WithLabelValues("owner")); got != 1 {
@@ -81,7 +81,7 @@ func TestSendResendIsNotSlowed(t *testing.T) {
 	if _, err := s.Join(ctx, JoinRequest{Room: "r", User: "u", Node: "n1"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetSlowMode("r", time.Minute); err != nil {
+	if err := s.SetSlowMode(ctx, "r", time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	first, err := s.Send(ctx, SendRequest{Room: "r", From: "u", Body: "a", ClientMsgID: "s1"})

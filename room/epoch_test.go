@@ -28,17 +28,17 @@ func TestEpochNamesOneIncarnation(t *testing.T) {
 	if again := join(); again != first {
 		t.Fatalf("epoch %d after a reload, want %d", again, first)
 	}
-	if err := s.CloseRoom("r"); err != nil {
+	if err := s.CloseRoom(ctx, "r"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Create("r", CreateOptions{}); err != nil {
+	if err := s.Create(ctx, "r", CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	second := join()
 	if second == first {
 		t.Fatal("the room created again kept the closed room's epoch")
 	}
-	if err := s.CloseRoom("r"); err != nil {
+	if err := s.CloseRoom(ctx, "r"); err != nil {
 		t.Fatal(err)
 	}
 	clk.t = clk.t.Add(time.Hour) // the tombstone ends, then the id is free

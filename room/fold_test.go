@@ -245,7 +245,7 @@ func TestFoldStormKeepsBudgets(t *testing.T) {
 	for _, m := range rec.folds("like") {
 		sum += m.Folded
 	}
-	if info, _ := s.Info("r"); sum != 1000 || info.Stats.Dropped[DropMuted] != 1 {
+	if info, _ := s.Info(ctx, "r"); sum != 1000 || info.Stats.Dropped[DropMuted] != 1 {
 		t.Fatalf("folded %d likes, want 1000 (the muted one not counted); stats %+v", sum, info.Stats)
 	}
 }
@@ -474,7 +474,7 @@ func TestFoldLeavesHiddenLikesOut(t *testing.T) {
 	if _, err := s.Join(ctx, JoinRequest{Room: "r", User: "v", Node: "n1"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ShadowBan("r", "troll", 0); err != nil {
+	if err := s.ShadowBan(ctx, "r", "troll", 0); err != nil {
 		t.Fatal(err)
 	}
 	a, err := s.Send(ctx, SendRequest{Room: "r", From: "troll", Body: "❤", Kind: "like"})

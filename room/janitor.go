@@ -29,7 +29,7 @@ func (s *Service) Start(ctx context.Context) error {
 }
 
 // Close stops the janitor and waits for it (or until ctx ends), then ends
-// the service's ctx: store I/O still running without a caller's ctx stops.
+// the service's ctx: the sweep's store I/O still running stops.
 func (s *Service) Close(ctx context.Context) error {
 	err := s.janitor.Close(ctx)
 	s.cancel()

@@ -67,11 +67,11 @@ const (
 // Create makes a room exist with opts (needed before joins when
 // RequireCreate is set). Creating an open room applies opts to it;
 // creating a closed room opens a new one in its place (seqs from 0).
-func (s *Service) Create(id string, opts CreateOptions) error {
+func (s *Service) Create(ctx context.Context, id string, opts CreateOptions) error {
 	if err := opts.Validate(); err != nil {
 		return err
 	}
-	r, err := s.lookup(id, true)
+	r, err := s.lookupCtx(ctx, id, true)
 	if err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func (s *Service) Create(id string, opts CreateOptions) error {
 	closed := !r.closed.IsZero()
 	r.mu.Unlock()
 	if closed {
-		if r, err = s.reopen(id); err != nil {
+		if r, err = s.reopen(ctx, id); err != nil {
 			return err
 		}
 	}
@@ -88,7 +88,7 @@ func (s *Service) Create(id string, opts CreateOptions) error {
 	if opts.Lifetime > 0 {
 		c.Until = now.Add(opts.Lifetime)
 	}
-	if err := s.persist(r, c); err != nil {
+	if err := s.persist(ctx, r, c); err != nil {
 		return err
 	}
 	r.mu.Lock()
@@ -110,31 +110,34 @@ func (s *Service) Create(id string, opts CreateOptions) error {
 
 // CreateRoom makes a room exist with the service defaults (Create without
 // options).
-func (s *Service) CreateRoom(id string) error { return s.Create(id, CreateOptions{}) }
+func (s *Service) CreateRoom(ctx context.Context, id string) error {
+	return s.Create(ctx, id, CreateOptions{})
+}
 
 // reopen drops the closed room's local state so Create loads a fresh one.
-func (s *Service) reopen(id string) (*state, error) {
+func (s *Service) reopen(ctx context.Context, id string) (*state, error) {
 	s.Forget(id)
 	term, owner := s.terms.Term(id)
 	if !owner {
 		return nil, ErrNotOwner
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, opTimeout)
+	mctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	if err := s.store.Moderate(ctx, id, term, Change{Kind: ChangeReopen}); err != nil {
+	if err := s.store.Moderate(mctx, id, term, Change{Kind: ChangeReopen}); err != nil {
 		return nil, s.storeErr(err)
 	}
-	return s.lookup(id, true)
+	return s.lookupCtx(ctx, id, true)
 }
 
-// persist writes a lifecycle change under the room's current term.
-func (s *Service) persist(r *state, c Change) error {
+// persist writes a lifecycle change under the room's current term, within
+// ctx and opTimeout.
+func (s *Service) persist(ctx context.Context, r *state, c Change) error {
 	term, owner := s.terms.Term(r.id)
 	if !owner {
 		s.Forget(r.id)
 		return ErrNotOwner
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, opTimeout)
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	if err := s.store.Moderate(ctx, r.id, term, c); err != nil {
 		if errors.Is(err, ErrFenced) {
@@ -158,12 +161,12 @@ func (s *Service) storeErr(err error) error {
 // ROOM_CLOSED, joins and sends are refused with ErrClosed for ClosedTTL,
 // and its stored messages and moderation state are deleted (the tombstone
 // that refuses joins expires after ClosedTTL).
-func (s *Service) CloseRoom(id string) error {
-	return s.close(id, CloseByRequest)
+func (s *Service) CloseRoom(ctx context.Context, id string) error {
+	return s.close(ctx, id, CloseByRequest)
 }
 
-func (s *Service) close(id, why string) error {
-	r, err := s.lookup(id, false)
+func (s *Service) close(ctx context.Context, id, why string) error {
+	r, err := s.lookupCtx(ctx, id, false)
 	if err != nil {
 		return err
 	}
@@ -175,7 +178,7 @@ func (s *Service) close(id, why string) error {
 	}
 	now := s.now()
 	until := now.Add(s.cfg.ClosedTTL)
-	if err := s.persist(r, Change{Kind: ChangeClose, Until: until, TTL: s.cfg.ClosedTTL}); err != nil {
+	if err := s.persist(ctx, r, Change{Kind: ChangeClose, Until: until, TTL: s.cfg.ClosedTTL}); err != nil {
 		return err
 	}
 	r.mu.Lock()
@@ -230,7 +233,7 @@ func (s *Service) sweepLifecycle(now time.Time) int {
 	})
 	n := 0
 	for _, d := range closing {
-		if err := s.close(d.id, d.why); err != nil {
+		if err := s.close(s.ctx, d.id, d.why); err != nil {
 			s.log.Warn("room not closed", "room", d.id, "reason", d.why, "err", err)
 			continue
 		}

@@ -28,7 +28,7 @@ func TestCloseKicksRefusesAndFreesTheIDLater(t *testing.T) {
 	if _, err := s.Send(ctx, SendRequest{Room: "show", From: "a", Body: "hi"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CloseRoom("show"); err != nil {
+	if err := s.CloseRoom(ctx, "show"); err != nil {
 		t.Fatal(err)
 	}
 	rec.mu.Lock()
@@ -50,7 +50,7 @@ func TestCloseKicksRefusesAndFreesTheIDLater(t *testing.T) {
 	closedAt := clk.t
 	// Closing it again is refused and does not extend the tombstone.
 	clk.t = closedAt.Add(5 * time.Minute)
-	if err := s.CloseRoom("show"); !errors.Is(err, ErrClosed) {
+	if err := s.CloseRoom(ctx, "show"); !errors.Is(err, ErrClosed) {
 		t.Fatalf("closing twice: %v", err)
 	}
 	// Just before the tombstone ends the room still refuses joins.
@@ -75,35 +75,35 @@ func TestRequireCreateWithCreateAndReopen(t *testing.T) {
 	if _, err := s.Join(ctx, JoinRequest{Room: "show", User: "v", Node: "n1"}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("join before create: %v", err)
 	}
-	if err := s.Create("show", CreateOptions{Limit: &Limit{Rate: 5, Burst: 2}}); err != nil {
+	if err := s.Create(ctx, "show", CreateOptions{Limit: &Limit{Rate: 5, Burst: 2}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Join(ctx, JoinRequest{Room: "show", User: "v", Node: "n1"}); err != nil {
 		t.Fatal(err)
 	}
-	if inf, _ := s.Info("show"); inf.Limit != (Limit{Rate: 5, Burst: 2}) {
+	if inf, _ := s.Info(ctx, "show"); inf.Limit != (Limit{Rate: 5, Burst: 2}) {
 		t.Fatalf("created limit %+v", inf.Limit)
 	}
 	for range 3 {
 		_, _ = s.Send(ctx, SendRequest{Room: "show", From: "a", Body: "x"})
 	}
-	if err := s.CloseRoom("show"); err != nil {
+	if err := s.CloseRoom(ctx, "show"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Join(ctx, JoinRequest{Room: "show", User: "v", Node: "n1"}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("join of a closed room: %v", err)
 	}
-	if err := s.Create("show", CreateOptions{}); err != nil {
+	if err := s.Create(ctx, "show", CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	info, err := s.Join(ctx, JoinRequest{Room: "show", User: "v", Node: "n1"})
 	if err != nil || info.Seq != 0 {
 		t.Fatalf("join of the room created again: %+v %v", info, err)
 	}
-	if inf, _ := s.Info("show"); inf.Limit.Rate != 200 {
+	if inf, _ := s.Info(ctx, "show"); inf.Limit.Rate != 200 {
 		t.Fatalf("the new room kept the old limit: %+v", inf.Limit)
 	}
-	if err := s.Create("show", CreateOptions{Lifetime: -time.Second}); !errors.Is(err, ErrInvalid) {
+	if err := s.Create(ctx, "show", CreateOptions{Lifetime: -time.Second}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("a negative lifetime: %v", err)
 	}
 }
@@ -114,10 +114,10 @@ func TestRequireCreateWithCreateAndReopen(t *testing.T) {
 func TestLifetimeAndIdleTimeoutCloseRooms(t *testing.T) {
 	s, rec, clk, _ := newSvc(t, Config{})
 	start := clk.t
-	if err := s.Create("show", CreateOptions{Lifetime: time.Hour}); err != nil {
+	if err := s.Create(ctx, "show", CreateOptions{Lifetime: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Create("chat", CreateOptions{IdleTimeout: 10 * time.Minute}); err != nil {
+	if err := s.Create(ctx, "chat", CreateOptions{IdleTimeout: 10 * time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	_, _ = s.Join(ctx, JoinRequest{Room: "show", User: "v", Node: "n1"})
@@ -198,7 +198,7 @@ func TestRedisKeysOfClosedAndIdleRoomsGo(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := s.Mute(room, "m", 0); err != nil {
+		if err := s.Mute(ctx, room, "m", 0); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.store.AppendAudit(ctx, room, AuditEntry{Action: ActMute, By: "admin", Target: "m"}); err != nil {
@@ -217,7 +217,7 @@ func TestRedisKeysOfClosedAndIdleRoomsGo(t *testing.T) {
 		}
 	}
 	fill("closing")
-	if err := s.CloseRoom("closing"); err != nil {
+	if err := s.CloseRoom(ctx, "closing"); err != nil {
 		t.Fatal(err)
 	}
 	k := keys("closing")
@@ -228,7 +228,7 @@ func TestRedisKeysOfClosedAndIdleRoomsGo(t *testing.T) {
 
 	// Idle: forgotten by its owner, its keys expire.
 	fill("idle")
-	_ = s.Unmute("idle", "m") // no moderation state: the room may go idle
+	_ = s.Unmute(ctx, "idle", "m") // no moderation state: the room may go idle
 	_ = s.Leave(ctx, "idle", "v", "n1")
 	if n := s.Sweep(time.Now().Add(time.Hour)); n != 1 {
 		t.Fatalf("Sweep forgot %d rooms", n)
@@ -242,7 +242,7 @@ func TestRedisKeysOfClosedAndIdleRoomsGo(t *testing.T) {
 
 	// Idle, then used again before its keys expired: they stay.
 	fill("back")
-	_ = s.Unmute("back", "m")
+	_ = s.Unmute(ctx, "back", "m")
 	_ = s.Leave(ctx, "back", "v", "n1")
 	s.Sweep(time.Now().Add(time.Hour))
 	if _, err := s.Join(ctx, JoinRequest{Room: "back", User: "v", Node: "n1"}); err != nil {

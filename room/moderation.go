@@ -19,19 +19,19 @@ func until(now time.Time, d time.Duration) time.Time {
 
 // Mute stops user from sending to the room for d (0: until Unmute). The
 // user keeps watching.
-func (s *Service) Mute(roomID, user string, d time.Duration) error {
-	return s.moderate(roomID, Change{Kind: ChangeMute, User: user, Until: until(s.now(), d)}, nil)
+func (s *Service) Mute(ctx context.Context, roomID, user string, d time.Duration) error {
+	return s.moderate(ctx, roomID, Change{Kind: ChangeMute, User: user, Until: until(s.now(), d)}, nil)
 }
 
 // Unmute lets user send again.
-func (s *Service) Unmute(roomID, user string) error {
-	return s.moderate(roomID, Change{Kind: ChangeUnmute, User: user}, nil)
+func (s *Service) Unmute(ctx context.Context, roomID, user string) error {
+	return s.moderate(ctx, roomID, Change{Kind: ChangeUnmute, User: user}, nil)
 }
 
 // Ban removes user from the room for d (0: until Unban): their viewers are
 // kicked on every node and they can neither join nor send.
-func (s *Service) Ban(roomID, user string, d time.Duration) error {
-	return s.moderate(roomID, Change{Kind: ChangeBan, User: user, Until: until(s.now(), d)}, func(r *state) {
+func (s *Service) Ban(ctx context.Context, roomID, user string, d time.Duration) error {
+	return s.moderate(ctx, roomID, Change{Kind: ChangeBan, User: user, Until: until(s.now(), d)}, func(r *state) {
 		if len(r.nodeList) > 0 {
 			s.bc.Kick(r.id, user, pb.Kick_BANNED, r.nodeList)
 		}
@@ -39,13 +39,13 @@ func (s *Service) Ban(roomID, user string, d time.Duration) error {
 }
 
 // Unban lifts a ban.
-func (s *Service) Unban(roomID, user string) error {
-	return s.moderate(roomID, Change{Kind: ChangeUnban, User: user}, nil)
+func (s *Service) Unban(ctx context.Context, roomID, user string) error {
+	return s.moderate(ctx, roomID, Change{Kind: ChangeUnban, User: user}, nil)
 }
 
 // Kick removes user's viewers from the room on every node; they may join again.
-func (s *Service) Kick(roomID, user string) error {
-	r, err := s.lookup(roomID, false)
+func (s *Service) Kick(ctx context.Context, roomID, user string) error {
+	r, err := s.lookupCtx(ctx, roomID, false)
 	if err != nil {
 		return err
 	}
@@ -59,32 +59,33 @@ func (s *Service) Kick(roomID, user string) error {
 
 // Whitelist adds (allow) or removes a sender whose messages always take the
 // priority lane.
-func (s *Service) Whitelist(roomID, user string, allow bool) error {
+func (s *Service) Whitelist(ctx context.Context, roomID, user string, allow bool) error {
 	kind := ChangeDisallow
 	if allow {
 		kind = ChangeAllow
 	}
-	return s.moderate(roomID, Change{Kind: kind, User: user}, nil)
+	return s.moderate(ctx, roomID, Change{Kind: kind, User: user}, nil)
 }
 
 // SetLimit gives the room its own upstream limit; a nil limit restores the
 // service default. The new limiter starts with a full burst.
-func (s *Service) SetLimit(roomID string, l *Limit) error {
+func (s *Service) SetLimit(ctx context.Context, roomID string, l *Limit) error {
 	if l != nil && (l.Rate <= 0 || l.Burst < 1) {
 		return fmt.Errorf("%w: limit needs rate > 0 and burst >= 1", ErrInvalid)
 	}
-	return s.moderate(roomID, Change{Kind: ChangeLimit, Limit: l}, nil)
+	return s.moderate(ctx, roomID, Change{Kind: ChangeLimit, Limit: l}, nil)
 }
 
-// moderate persists c (fenced by this node's term), applies it to the
-// room's state and runs then (if any), all under the room's lock.
-func (s *Service) moderate(roomID string, c Change, then func(*state)) error {
-	r, err := s.lookup(roomID, false)
+// moderate persists c (fenced by this node's term, within ctx and
+// opTimeout), applies it to the room's state and runs then (if any), all
+// under the room's lock.
+func (s *Service) moderate(ctx context.Context, roomID string, c Change, then func(*state)) error {
+	r, err := s.lookupCtx(ctx, roomID, false)
 	if err != nil {
 		return err
 	}
 	r.mu.Lock()
-	forget, err := s.moderateLocked(r, c, then)
+	forget, err := s.moderateLocked(ctx, r, c, then)
 	r.mu.Unlock()
 	if forget {
 		// Not under r.mu: Sweep takes the shard's lock, then rooms' locks.
@@ -95,15 +96,12 @@ func (s *Service) moderate(roomID string, c Change, then func(*state)) error {
 
 // moderateLocked is moderate with r.mu held; forget reports that the room
 // must be forgotten (ownership lost).
-func (s *Service) moderateLocked(r *state, c Change, then func(*state)) (forget bool, err error) {
+func (s *Service) moderateLocked(ctx context.Context, r *state, c Change, then func(*state)) (forget bool, err error) {
 	term, owner := s.terms.Term(r.id)
 	if !owner {
 		return true, ErrNotOwner
 	}
-	// The moderation API takes no ctx yet (admin and cluster call it
-	// without one): the store write is bounded by the service's ctx and
-	// opTimeout.
-	ctx, cancel := context.WithTimeout(s.ctx, opTimeout)
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	err = s.store.Moderate(ctx, r.id, term, c)
 	cancel()
 	switch {

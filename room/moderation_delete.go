@@ -59,7 +59,7 @@ func (s *Service) DeleteMessage(ctx context.Context, req DeleteRequest) (Deleted
 	case req.By == "":
 		return Deleted{}, fmt.Errorf("%w: no caller", ErrInvalid)
 	}
-	r, err := s.lookup(req.Room, false)
+	r, err := s.lookupCtx(ctx, req.Room, false)
 	if err != nil {
 		return Deleted{}, err
 	}

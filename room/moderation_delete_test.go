@@ -67,7 +67,7 @@ func TestDeleteMessageRules(t *testing.T) {
 		t.Fatalf("deleted metric %v, want 1", got)
 	}
 	_ = reg
-	inf, _ := s.Info("r")
+	inf, _ := s.Info(ctx, "r")
 	if inf.Seq != 1 || inf.PSeq != 1 {
 		t.Fatalf("info seq %d pseq %d, want 1 1 (the seq stays)", inf.Seq, inf.PSeq)
 	}

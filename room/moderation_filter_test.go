@@ -43,7 +43,7 @@ func TestWordFilter(t *testing.T) {
 		t.Fatalf("privileged notice: %v", err)
 	}
 	// Order: slow mode before the filter.
-	if err := s.SetSlowMode("r", time.Minute); err != nil {
+	if err := s.SetSlowMode(ctx, "r", time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Send(ctx, SendRequest{Room: "r", From: "b", Body: "hi"}); err != nil {
@@ -61,13 +61,13 @@ func TestWordFilter(t *testing.T) {
 	}
 	_ = clk
 	s.SetFilter(nil)
-	if err := s.SetSlowMode("r", 0); err != nil {
+	if err := s.SetSlowMode(ctx, "r", 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Send(ctx, SendRequest{Room: "r", From: "a", Body: "spam"}); err != nil {
 		t.Fatalf("filter removed: %v", err)
 	}
-	inf, _ := s.Info("r")
+	inf, _ := s.Info(ctx, "r")
 	if inf.Stats.Dropped[DropFiltered] != 2 {
 		t.Fatalf("filtered drops %v", inf.Stats.Dropped)
 	}

@@ -92,7 +92,7 @@ func TestBeforeSendHook(t *testing.T) {
 	for len(seen) > 0 {
 		<-seen
 	}
-	if err := s.Mute("show", "m", 0); err != nil {
+	if err := s.Mute(ctx, "show", "m", 0); err != nil {
 		t.Fatal(err)
 	}
 	s.SetFilter(mustFilter(t, filter.Entry{Word: "darn", Action: filter.Block}))

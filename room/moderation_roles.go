@@ -108,7 +108,7 @@ func (s *Service) Act(ctx context.Context, a Action) error {
 	if err := a.check(); err != nil {
 		return err
 	}
-	r, err := s.lookup(a.Room, false)
+	r, err := s.lookupCtx(ctx, a.Room, false)
 	if err != nil {
 		return err
 	}
@@ -118,31 +118,31 @@ func (s *Service) Act(ctx context.Context, a Action) error {
 	}
 	switch a.Kind {
 	case ActMute:
-		err = s.Mute(a.Room, a.Target, a.Duration)
+		err = s.Mute(ctx, a.Room, a.Target, a.Duration)
 	case ActUnmute:
-		err = s.Unmute(a.Room, a.Target)
+		err = s.Unmute(ctx, a.Room, a.Target)
 	case ActBan:
-		err = s.Ban(a.Room, a.Target, a.Duration)
+		err = s.Ban(ctx, a.Room, a.Target, a.Duration)
 	case ActUnban:
-		err = s.Unban(a.Room, a.Target)
+		err = s.Unban(ctx, a.Room, a.Target)
 	case ActKick:
-		err = s.Kick(a.Room, a.Target)
+		err = s.Kick(ctx, a.Room, a.Target)
 	case ActWhitelistAdd, ActWhitelistRemove:
-		err = s.Whitelist(a.Room, a.Target, a.Kind == ActWhitelistAdd)
+		err = s.Whitelist(ctx, a.Room, a.Target, a.Kind == ActWhitelistAdd)
 	case ActSetLimit:
-		err = s.SetLimit(a.Room, a.Limit)
+		err = s.SetLimit(ctx, a.Room, a.Limit)
 	case ActResetLimit:
-		err = s.SetLimit(a.Room, nil)
+		err = s.SetLimit(ctx, a.Room, nil)
 	case ActGrant:
-		err = s.moderate(a.Room, Change{Kind: ChangeGrant, User: a.Target, Role: a.Role}, nil)
+		err = s.moderate(ctx, a.Room, Change{Kind: ChangeGrant, User: a.Target, Role: a.Role}, nil)
 	case ActRevoke:
-		err = s.moderate(a.Room, Change{Kind: ChangeRevoke, User: a.Target}, nil)
+		err = s.moderate(ctx, a.Room, Change{Kind: ChangeRevoke, User: a.Target}, nil)
 	case ActSlowMode:
-		err = s.SetSlowMode(a.Room, a.Duration)
+		err = s.SetSlowMode(ctx, a.Room, a.Duration)
 	case ActShadowBan:
-		err = s.ShadowBan(a.Room, a.Target, a.Duration)
+		err = s.ShadowBan(ctx, a.Room, a.Target, a.Duration)
 	case ActUnshadow:
-		err = s.Unshadow(a.Room, a.Target)
+		err = s.Unshadow(ctx, a.Room, a.Target)
 	case ActSetAttrs:
 		_, err = s.SetAttrs(ctx, a.Room, *a.Attrs)
 	}

@@ -28,7 +28,7 @@ func TestRolesAndAudit(t *testing.T) {
 	grant("host1", RoleHost)
 	grant("mod1", RoleModerator)
 	grant("mod2", RoleModerator)
-	inf, _ := s.Info("r")
+	inf, _ := s.Info(ctx, "r")
 	if fmt.Sprint(inf.Hosts, inf.Moderators) != "[host1] [mod1 mod2]" {
 		t.Fatalf("info roles %v %v", inf.Hosts, inf.Moderators)
 	}
@@ -122,7 +122,7 @@ func TestRolesOutliveTheOwner(t *testing.T) {
 			return s
 		}
 		a := mk(1)
-		if err := a.CreateRoom("r"); err != nil {
+		if err := a.CreateRoom(ctx, "r"); err != nil {
 			t.Fatal(err)
 		}
 		if err := a.Act(context.Background(), Action{Room: "r", By: "admin", Admin: true, Kind: ActGrant, Target: "mod", Role: RoleModerator}); err != nil {
@@ -167,7 +167,7 @@ func TestAuditFailureKeepsTheAction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateRoom("r"); err != nil {
+	if err := s.CreateRoom(ctx, "r"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Act(ctx, Action{Room: "r", By: "admin", Admin: true, Kind: ActMute, Target: "u"}); err != nil {

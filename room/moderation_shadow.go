@@ -1,6 +1,9 @@
 package room
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Messages shown to their sender only.
 //
@@ -14,13 +17,13 @@ import "time"
 
 // ShadowBan shadow-bans user in the room for d (0: until Unshadow): the
 // user's messages are accepted and shown to the user only.
-func (s *Service) ShadowBan(roomID, user string, d time.Duration) error {
-	return s.moderate(roomID, Change{Kind: ChangeShadow, User: user, Until: until(s.now(), d)}, nil)
+func (s *Service) ShadowBan(ctx context.Context, roomID, user string, d time.Duration) error {
+	return s.moderate(ctx, roomID, Change{Kind: ChangeShadow, User: user, Until: until(s.now(), d)}, nil)
 }
 
 // Unshadow lifts a shadow ban.
-func (s *Service) Unshadow(roomID, user string) error {
-	return s.moderate(roomID, Change{Kind: ChangeUnshadow, User: user}, nil)
+func (s *Service) Unshadow(ctx context.Context, roomID, user string) error {
+	return s.moderate(ctx, roomID, Change{Kind: ChangeUnshadow, User: user}, nil)
 }
 
 // Hidden-message causes, as counted in roomcast_room_messages_hidden_total.

@@ -43,22 +43,22 @@ func TestShadowBan(t *testing.T) {
 	if _, err := s.Send(ctx, SendRequest{Room: "r", From: "fan", Body: "hi"}); err != nil || rec.msgs[len(rec.msgs)-1].VisibleTo != "" {
 		t.Fatalf("another sender's message was marked: %v", err)
 	}
-	inf, _ := s.Info("r")
+	inf, _ := s.Info(ctx, "r")
 	if len(inf.Shadowed) != 1 || inf.Shadowed[0] != "troll" {
 		t.Fatalf("info lists shadowed %v", inf.Shadowed)
 	}
 	// Mute comes first.
-	if err := s.Mute("r", "troll", time.Minute); err != nil {
+	if err := s.Mute(ctx, "r", "troll", time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Send(ctx, SendRequest{Room: "r", From: "troll", Body: "x"}); !errors.Is(err, ErrMuted) {
 		t.Fatalf("muted and shadowed: %v", err)
 	}
-	if err := s.Unmute("r", "troll"); err != nil {
+	if err := s.Unmute(ctx, "r", "troll"); err != nil {
 		t.Fatal(err)
 	}
 	// Slow mode and the filter's block refuse it like anyone's.
-	if err := s.SetSlowMode("r", time.Minute); err != nil {
+	if err := s.SetSlowMode(ctx, "r", time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Send(ctx, SendRequest{Room: "r", From: "troll", Body: "one"}); err != nil {
@@ -68,7 +68,7 @@ func TestShadowBan(t *testing.T) {
 	if _, err := s.Send(ctx, SendRequest{Room: "r", From: "troll", Body: "two"}); !errors.As(err, &se) {
 		t.Fatalf("slow mode for a shadow-banned sender: %v", err)
 	}
-	if err := s.SetSlowMode("r", 0); err != nil {
+	if err := s.SetSlowMode(ctx, "r", 0); err != nil {
 		t.Fatal(err)
 	}
 	s.SetFilter(mustFilter(t, filter.Entry{Word: "spam", Action: filter.Block}))
@@ -93,7 +93,7 @@ func TestShadowBan(t *testing.T) {
 		t.Fatalf("audit %+v, %v", log, err)
 	}
 	// A timed shadow ban ends by itself.
-	if err := s.ShadowBan("r", "troll", time.Minute); err != nil {
+	if err := s.ShadowBan(ctx, "r", "troll", time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	clk.t = clk.t.Add(2 * time.Minute)
@@ -116,13 +116,13 @@ func TestShadowBanOutlivesTheOwner(t *testing.T) {
 			return s
 		}
 		a := mk(1)
-		if err := a.CreateRoom("r"); err != nil {
+		if err := a.CreateRoom(ctx, "r"); err != nil {
 			t.Fatal(err)
 		}
-		if err := a.ShadowBan("r", "troll", 0); err != nil {
+		if err := a.ShadowBan(ctx, "r", "troll", 0); err != nil {
 			t.Fatal(err)
 		}
-		if err := a.ShadowBan("r", "brief", time.Hour); err != nil {
+		if err := a.ShadowBan(ctx, "r", "brief", time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		b := mk(2)
@@ -143,7 +143,7 @@ func TestShadowBanOutlivesTheOwner(t *testing.T) {
 		if err != nil || len(kept) != 2 || kept[0].VisibleTo != "troll" {
 			t.Fatalf("store kept %v, %v", kept, err)
 		}
-		if err := b.Unshadow("r", "troll"); err != nil {
+		if err := b.Unshadow(ctx, "r", "troll"); err != nil {
 			t.Fatal(err)
 		}
 		if snap, _ := store.Load(context.Background(), "r"); len(snap.Shadowed) != 1 {

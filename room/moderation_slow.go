@@ -1,6 +1,7 @@
 package room
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -39,11 +40,11 @@ func RetryAfter(err error) (time.Duration, bool) {
 // SetSlowMode lets each user send one message per every in the room (0:
 // off). Hosts, moderators, whitelisted and privileged senders are exempt.
 // Use Act for a caller's action (it checks and audits).
-func (s *Service) SetSlowMode(roomID string, every time.Duration) error {
+func (s *Service) SetSlowMode(ctx context.Context, roomID string, every time.Duration) error {
 	if every < 0 || every > MaxSlowMode {
 		return fmt.Errorf("%w: slow mode must be 0 (off) .. %v", ErrInvalid, MaxSlowMode)
 	}
-	return s.moderate(roomID, Change{Kind: ChangeSlowMode, Slow: every}, nil)
+	return s.moderate(ctx, roomID, Change{Kind: ChangeSlowMode, Slow: every}, nil)
 }
 
 // slowLocked checks req against the room's slow mode. It reports whether

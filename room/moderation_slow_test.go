@@ -15,7 +15,7 @@ func TestSlowMode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.SetSlowMode("r", MaxSlowMode+1); !errors.Is(err, ErrInvalid) {
+	if err := s.SetSlowMode(ctx, "r", MaxSlowMode+1); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("slow mode over the bound: %v", err)
 	}
 	if err := s.Act(ctx, Action{Room: "r", By: "fan", Kind: ActSlowMode, Duration: time.Second}); !errors.Is(err, ErrNotModerator) {
@@ -33,7 +33,7 @@ func TestSlowMode(t *testing.T) {
 	if err := s.Act(ctx, Action{Room: "r", By: "mod", Kind: ActSlowMode, Duration: 10 * time.Second, Reason: "busy"}); err != nil {
 		t.Fatalf("a moderator setting slow mode: %v", err)
 	}
-	if inf, _ := s.Info("r"); inf.SlowModeMS != 10000 {
+	if inf, _ := s.Info(ctx, "r"); inf.SlowModeMS != 10000 {
 		t.Fatalf("info slow mode %d ms", inf.SlowModeMS)
 	}
 	send := func(from string, priv bool) error {
@@ -88,7 +88,7 @@ func TestSlowModeOrder(t *testing.T) {
 	if _, err := s.Join(ctx, JoinRequest{Room: "r", User: "a", Node: "n1"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetSlowMode("r", time.Minute); err != nil {
+	if err := s.SetSlowMode(ctx, "r", time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Send(ctx, SendRequest{Room: "r", From: "a", Body: "1"}); err != nil {
@@ -101,7 +101,7 @@ func TestSlowModeOrder(t *testing.T) {
 	if _, err := s.Send(ctx, SendRequest{Room: "r", From: "b", Body: "x"}); err != nil {
 		t.Fatalf("b after a slow-mode refusal: %v (the refusal spent the rate budget)", err)
 	}
-	if err := s.Mute("r", "a", 0); err != nil {
+	if err := s.Mute(ctx, "r", "a", 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Send(ctx, SendRequest{Room: "r", From: "a", Body: "3"}); !errors.Is(err, ErrMuted) {
@@ -112,21 +112,21 @@ func TestSlowModeOrder(t *testing.T) {
 func TestSlowModeOutlivesTheOwner(t *testing.T) {
 	forEachStore(t, StoreConfig{}, func(t *testing.T, store Store) {
 		a, _ := New(Deps{Broadcaster: &recorder{}, IDs: mustIDs(t), Store: store, Terms: fixedTerm(1)}, Config{})
-		if err := a.CreateRoom("r"); err != nil {
+		if err := a.CreateRoom(ctx, "r"); err != nil {
 			t.Fatal(err)
 		}
-		if err := a.SetSlowMode("r", 30*time.Second); err != nil {
+		if err := a.SetSlowMode(ctx, "r", 30*time.Second); err != nil {
 			t.Fatal(err)
 		}
 		b, _ := New(Deps{Broadcaster: &recorder{}, IDs: mustIDs(t), Store: store, Terms: fixedTerm(2)}, Config{})
-		if inf, err := b.Info("r"); err != nil || inf.SlowModeMS != 30000 {
+		if inf, err := b.Info(ctx, "r"); err != nil || inf.SlowModeMS != 30000 {
 			t.Fatalf("new owner's slow mode: %+v, %v", inf.SlowModeMS, err)
 		}
-		if err := b.SetSlowMode("r", 0); err != nil {
+		if err := b.SetSlowMode(ctx, "r", 0); err != nil {
 			t.Fatal(err)
 		}
 		c, _ := New(Deps{Broadcaster: &recorder{}, IDs: mustIDs(t), Store: store, Terms: fixedTerm(3)}, Config{})
-		if inf, _ := c.Info("r"); inf.SlowModeMS != 0 {
+		if inf, _ := c.Info(ctx, "r"); inf.SlowModeMS != 0 {
 			t.Fatalf("slow mode off did not persist: %d", inf.SlowModeMS)
 		}
 	})

@@ -30,7 +30,7 @@ func TestRedisKeysAreDocumented(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.Mute("lobby", "m", 0); err != nil {
+	if err := s.Mute(ctx, "lobby", "m", 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.store.AppendAudit(ctx, "lobby", AuditEntry{Action: ActMute, By: "admin", Target: "m"}); err != nil {

@@ -94,9 +94,9 @@ func New(d Deps, cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg.WithDefaults(), bc: d.Broadcaster, ids: d.IDs, store: d.Store, terms: d.Terms, log: d.Logger, now: d.Now,
 		hook: d.Hook, events: d.Events}
-	// The root of the store I/O of the operations whose API takes no ctx
-	// (moderation, lifecycle, Info) and of the janitor's: the service's
-	// lifetime, ended by Close.
+	// The root of the store I/O of the work the service owns (the
+	// janitor's sweep): the service's lifetime, ended by Close. Calls from
+	// outside run under their caller's ctx.
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if s.store == nil {
 		s.store = NewMemoryStore(StoreConfig{})
@@ -251,9 +251,8 @@ func (s *Service) limiter(l *Limit) *rate.Limiter {
 // opTimeout bounds the store I/O of one operation.
 const opTimeout = 5 * time.Second
 
-// lookup is lookupCtx for the operations whose API takes no ctx yet
-// (moderation, Info, viewer announcements, CreateRoom): their store claim
-// is bounded by the service's ctx (Close) and opTimeout.
+// lookup is lookupCtx for work the service owns (the janitor's sweep):
+// its store claim is bounded by the service's ctx (Close) and opTimeout.
 func (s *Service) lookup(id string, create bool) (*state, error) {
 	return s.lookupCtx(s.ctx, id, create)
 }
@@ -861,8 +860,8 @@ type Info struct {
 }
 
 // Info returns a snapshot of one room.
-func (s *Service) Info(id string) (Info, error) {
-	r, err := s.lookup(id, false)
+func (s *Service) Info(ctx context.Context, id string) (Info, error) {
+	r, err := s.lookupCtx(ctx, id, false)
 	if err != nil {
 		return Info{}, err
 	}
@@ -1011,8 +1010,8 @@ func prune(m map[string]time.Time, now time.Time) {
 
 // SetViewers records that node holds n viewers of the room (a node
 // re-announcing its viewers to a new owner, or its periodic announcement).
-func (s *Service) SetViewers(roomID, node string, n int) error {
-	r, err := s.lookup(roomID, n > 0)
+func (s *Service) SetViewers(ctx context.Context, roomID, node string, n int) error {
+	r, err := s.lookupCtx(ctx, roomID, n > 0)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil

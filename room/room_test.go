@@ -76,7 +76,7 @@ func TestJoinSendBroadcastsToNodesWithViewers(t *testing.T) {
 	if got := rec.nodes[1]; len(got) != 1 || got[0] != "n1" {
 		t.Fatalf("after n2 left, broadcast to %v", got)
 	}
-	inf, _ := s.Info("r")
+	inf, _ := s.Info(ctx, "r")
 	if inf.Viewers != 2 || inf.Seq != 2 || inf.Nodes != 1 {
 		t.Fatalf("info = %+v", inf)
 	}
@@ -128,7 +128,7 @@ func TestUpstreamLimitAndPriorityBypass(t *testing.T) {
 	if prio != 100 {
 		t.Fatalf("priority messages broadcast = %d, want 100", prio)
 	}
-	inf, _ := s.Info("r")
+	inf, _ := s.Info(ctx, "r")
 	if inf.PSeq != 100 || inf.Seq != uint64(accepted) || inf.Stats.Dropped[DropRateLimited] != uint64(limited) {
 		t.Fatalf("info = %+v", inf)
 	}
@@ -142,7 +142,7 @@ func TestModeration(t *testing.T) {
 		_, err := s.Send(ctx, SendRequest{Room: "r", From: from, Body: "m", Priority: prio})
 		return err
 	}
-	if err := s.Mute("r", "loud", time.Minute); err != nil {
+	if err := s.Mute(ctx, "r", "loud", time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if err := send("loud", false); !errors.Is(err, ErrMuted) {
@@ -152,7 +152,7 @@ func TestModeration(t *testing.T) {
 	if err := send("loud", false); err != nil {
 		t.Fatalf("mute did not end: %v", err)
 	}
-	_ = s.Ban("r", "bad", 0)
+	_ = s.Ban(ctx, "r", "bad", 0)
 	if len(rec.kicks) != 1 || rec.kicks[0] != "r/bad/BANNED" {
 		t.Fatalf("kicks = %v", rec.kicks)
 	}
@@ -162,19 +162,19 @@ func TestModeration(t *testing.T) {
 	if _, err := s.Join(ctx, JoinRequest{Room: "r", User: "bad", Node: "n"}); !errors.Is(err, ErrBanned) {
 		t.Fatalf("banned join: %v", err)
 	}
-	_ = s.Unban("r", "bad")
+	_ = s.Unban(ctx, "r", "bad")
 	if err := send("bad", false); err != nil {
 		t.Fatalf("after unban: %v", err)
 	}
 	if err := send("user", true); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("unprivileged priority: %v", err)
 	}
-	_ = s.Whitelist("r", "vip", true)
+	_ = s.Whitelist(ctx, "r", "vip", true)
 	a, err := s.Send(ctx, SendRequest{Room: "r", From: "vip", Body: "m"})
 	if err != nil || !a.Priority {
 		t.Fatalf("whitelisted send = %+v, %v", a, err)
 	}
-	inf, _ := s.Info("r")
+	inf, _ := s.Info(ctx, "r")
 	if len(inf.Whitelist) != 1 || len(inf.Banned) != 0 || inf.Stats.Dropped[DropMuted] != 1 ||
 		inf.Stats.Dropped[DropBanned] != 1 || inf.Stats.Dropped[DropForbidden] != 1 {
 		t.Fatalf("info = %+v", inf)
@@ -199,7 +199,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 			t.Errorf("%+v: err %v, want %v", c.req, err, c.want)
 		}
 	}
-	inf, _ := s.Info("r")
+	inf, _ := s.Info(ctx, "r")
 	if inf.Seq != 0 || len(rec.msgs) != 0 {
 		t.Fatal("a refused message changed the room")
 	}
@@ -213,7 +213,7 @@ func TestRequireCreateAndSweep(t *testing.T) {
 	if _, err := s.Join(ctx, JoinRequest{Room: "r", User: "u", Node: "n"}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("join uncreated: %v", err)
 	}
-	_ = s.CreateRoom("r")
+	_ = s.CreateRoom(ctx, "r")
 	if _, err := s.Join(ctx, JoinRequest{Room: "r", User: "u", Node: "n"}); err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestRequireCreateAndSweep(t *testing.T) {
 	_, _ = s2.Join(ctx, JoinRequest{Room: "b", User: "u", Node: "n"})
 	_ = s2.Leave(ctx, "a", "u", "n")
 	_ = s2.Leave(ctx, "b", "u", "n")
-	_ = s2.Mute("b", "x", 0)
+	_ = s2.Mute(ctx, "b", "x", 0)
 	clk2.t = clk2.t.Add(2 * time.Minute)
 	if n := s2.Sweep(clk2.t); n != 1 || s2.Len() != 1 {
 		t.Fatalf("sweep removed %d, left %d; want a removed, b kept (moderation state)", n, s2.Len())
@@ -240,7 +240,7 @@ func TestDropNode(t *testing.T) {
 	if len(rec.nodes[0]) != 1 || rec.nodes[0][0] != "n1" {
 		t.Fatalf("broadcast to %v after dropping n2", rec.nodes[0])
 	}
-	if inf, _ := s.Info("r"); inf.Viewers != 1 {
+	if inf, _ := s.Info(ctx, "r"); inf.Viewers != 1 {
 		t.Fatalf("viewers = %d", inf.Viewers)
 	}
 }
@@ -250,7 +250,7 @@ func TestSetLimitAndTop(t *testing.T) {
 	_, _ = s.Join(ctx, JoinRequest{Room: "big", User: "u", Node: "n"})
 	_, _ = s.Join(ctx, JoinRequest{Room: "big", User: "v", Node: "n"})
 	_, _ = s.Join(ctx, JoinRequest{Room: "small", User: "u", Node: "n"})
-	if err := s.SetLimit("big", &Limit{Rate: 1000, Burst: 100}); err != nil {
+	if err := s.SetLimit(ctx, "big", &Limit{Rate: 1000, Burst: 100}); err != nil {
 		t.Fatal(err)
 	}
 	ok := 0
@@ -264,10 +264,10 @@ func TestSetLimitAndTop(t *testing.T) {
 	if ok != 80 {
 		t.Fatalf("override: %d of 100 accepted, want 80", ok)
 	}
-	if err := s.SetLimit("big", &Limit{Rate: 0, Burst: 1}); !errors.Is(err, ErrInvalid) {
+	if err := s.SetLimit(ctx, "big", &Limit{Rate: 0, Burst: 1}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("bad limit: %v", err)
 	}
-	_ = s.SetLimit("big", nil)
+	_ = s.SetLimit(ctx, "big", nil)
 	clk.t = clk.t.Add(time.Hour)
 	if _, err := s.Send(ctx, SendRequest{Room: "big", From: "u", Body: "x"}); err != nil {
 		t.Fatal(err)
@@ -333,7 +333,7 @@ func TestOwnershipHandOverThroughTheStore(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_ = old.Ban("r", "troll", 0)
+	_ = old.Ban(ctx, "r", "troll", 0)
 
 	// The new owner serves the room: seq continues, the ban came along.
 	if _, err := next.Join(ctx, JoinRequest{Room: "r", User: "v", Node: "n1"}); !errors.Is(err, ErrNotOwner) {
@@ -393,7 +393,7 @@ func TestTakeoverFencesBeforeFirstWrite(t *testing.T) {
 		t.Fatalf("old owner's send after the takeover: %v", err)
 	}
 	_, _ = old.Join(ctx, JoinRequest{Room: "r", User: "v", Node: "n1"}) // reloads: refused too
-	if err := old.Unban("r", "x"); !errors.Is(err, ErrNotOwner) && !errors.Is(err, ErrFenced) {
+	if err := old.Unban(ctx, "r", "x"); !errors.Is(err, ErrNotOwner) && !errors.Is(err, ErrFenced) {
 		t.Fatalf("old owner's moderation after the takeover: %v", err)
 	}
 	if snap, _ := store.Load(ctx, "r"); snap.Seq != 1 || snap.Term != 6 {
@@ -409,7 +409,7 @@ func TestStoreRefusalAcceptsNothing(t *testing.T) {
 	if _, err := s.Send(ctx, SendRequest{Room: "r", From: "u", Body: "x"}); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("send with a refusing store: %v", err)
 	}
-	inf, _ := s.Info("r")
+	inf, _ := s.Info(ctx, "r")
 	if len(rec.msgs) != 0 || inf.Seq != 0 || inf.Stats.Accepted != 0 || inf.Stats.Dropped[DropUnavailable] != 1 {
 		t.Fatalf("refused write changed the room: %+v", inf)
 	}
@@ -417,20 +417,20 @@ func TestStoreRefusalAcceptsNothing(t *testing.T) {
 
 func TestSetViewers(t *testing.T) {
 	s, rec, _, _ := newSvc(t, Config{})
-	if err := s.SetViewers("r", "n1", 5); err != nil {
+	if err := s.SetViewers(ctx, "r", "n1", 5); err != nil {
 		t.Fatal(err)
 	}
-	_ = s.SetViewers("r", "n2", 3)
-	_ = s.SetViewers("r", "n1", 2)
-	if inf, _ := s.Info("r"); inf.Viewers != 5 || inf.Nodes != 2 {
+	_ = s.SetViewers(ctx, "r", "n2", 3)
+	_ = s.SetViewers(ctx, "r", "n1", 2)
+	if inf, _ := s.Info(ctx, "r"); inf.Viewers != 5 || inf.Nodes != 2 {
 		t.Fatalf("info %+v", inf)
 	}
-	_ = s.SetViewers("r", "n2", 0)
+	_ = s.SetViewers(ctx, "r", "n2", 0)
 	_, _ = s.Send(ctx, SendRequest{Room: "r", From: "u", Body: "x"})
 	if len(rec.nodes[0]) != 1 || rec.nodes[0][0] != "n1" {
 		t.Fatalf("broadcast to %v", rec.nodes[0])
 	}
-	if err := s.SetViewers("ghost", "n1", 0); err != nil || s.Len() != 1 {
+	if err := s.SetViewers(ctx, "ghost", "n1", 0); err != nil || s.Len() != 1 {
 		t.Fatalf("a zero announcement created a room: %v", err)
 	}
 }
@@ -523,7 +523,7 @@ func TestSendsWaitingForTheStoreAreWrittenTogether(t *testing.T) {
 			t.Fatalf("broadcast %d has seq %d: not in seq order", i, m.Seq)
 		}
 	}
-	if info, _ := s.Info("r"); info.Seq != senders || info.Stats.Accepted != senders {
+	if info, _ := s.Info(ctx, "r"); info.Seq != senders || info.Stats.Accepted != senders {
 		t.Fatalf("info %+v", info)
 	}
 }
@@ -574,7 +574,7 @@ func TestSendManyKeepsOrderAndRefusesOnlyTheBadOnes(t *testing.T) {
 func TestSystemNoticesAreMarked(t *testing.T) {
 	s, rec, _, _ := newSvc(t, Config{})
 	_, _ = s.Join(ctx, JoinRequest{Room: "r", User: "v", Node: "n1"})
-	if err := s.Whitelist("r", "vip", true); err != nil {
+	if err := s.Whitelist(ctx, "r", "vip", true); err != nil {
 		t.Fatal(err)
 	}
 	for _, req := range []SendRequest{

@@ -1,6 +1,7 @@
 package room
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"time"
@@ -13,7 +14,7 @@ import (
 // A room whose count for node a join or leave changed within the last
 // grace is left as it is: that change may be newer than the announcement.
 // It returns how many listed rooms this node does not own.
-func (s *Service) AnnounceViewers(node string, counts map[string]int, grace time.Duration) (notOwned int) {
+func (s *Service) AnnounceViewers(ctx context.Context, node string, counts map[string]int, grace time.Duration) (notOwned int) {
 	now := s.now()
 	s.each(func(r *state) {
 		if _, listed := counts[r.id]; listed {
@@ -26,7 +27,7 @@ func (s *Service) AnnounceViewers(node string, counts map[string]int, grace time
 		r.mu.Unlock()
 	})
 	for id, n := range counts {
-		r, err := s.lookup(id, n > 0)
+		r, err := s.lookupCtx(ctx, id, n > 0)
 		if err != nil {
 			if errors.Is(err, ErrNotOwner) {
 				notOwned++

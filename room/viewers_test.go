@@ -20,14 +20,14 @@ func TestAnnounceViewersIsAuthoritative(t *testing.T) {
 		}
 	}
 	viewers := func(r string) (int, int) {
-		inf, err := s.Info(r)
+		inf, err := s.Info(ctx, r)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return inf.Viewers, inf.Nodes
 	}
 	// Just joined: the announcement may predate the joins; they stand.
-	s.AnnounceViewers("n2", map[string]int{"a": 5}, time.Second)
+	s.AnnounceViewers(ctx, "n2", map[string]int{"a": 5}, time.Second)
 	if v, _ := viewers("a"); v != 1 {
 		t.Fatalf("a: %d viewers, want the join's 1", v)
 	}
@@ -35,7 +35,7 @@ func TestAnnounceViewersIsAuthoritative(t *testing.T) {
 		t.Fatalf("b: %d viewers, want the join's 1", v)
 	}
 	now = now.Add(2 * time.Second)
-	if n := s.AnnounceViewers("n2", map[string]int{"a": 5, "d": 2}, time.Second); n != 0 {
+	if n := s.AnnounceViewers(ctx, "n2", map[string]int{"a": 5, "d": 2}, time.Second); n != 0 {
 		t.Fatalf("%d refused", n)
 	}
 	for r, want := range map[string]int{"a": 5, "b": 0, "c": 0, "d": 2} {
@@ -48,7 +48,7 @@ func TestAnnounceViewersIsAuthoritative(t *testing.T) {
 		t.Fatal(err)
 	}
 	now = now.Add(2 * time.Second)
-	s.AnnounceViewers("n2", nil, time.Second)
+	s.AnnounceViewers(ctx, "n2", nil, time.Second)
 	if v, nodes := viewers("a"); v != 1 || nodes != 1 {
 		t.Fatalf("a after n2 announced none: %d viewers on %d nodes, want n3's 1", v, nodes)
 	}

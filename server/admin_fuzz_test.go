@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -35,7 +36,7 @@ func fuzzNode(f *testing.F) *Server {
 		c.Admin.APIKeys = []string{testAPIKey}
 		c.Admin.MaxBodyBytes = 4096
 	})
-	if err := s.Rooms().CreateRoom(fuzzRoom); err != nil {
+	if err := s.Rooms().CreateRoom(context.Background(), fuzzRoom); err != nil {
 		f.Fatal(err)
 	}
 	return s
@@ -119,7 +120,7 @@ func roomPath(roomID, suffix string) string {
 
 // roomState is what a refused request must leave as it was.
 func roomState(s *Server) room.Info {
-	inf, _ := s.Rooms().Info(fuzzRoom)
+	inf, _ := s.Rooms().Info(context.Background(), fuzzRoom)
 	return inf
 }
 

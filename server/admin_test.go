@@ -133,10 +133,10 @@ func routes(t testing.TB, s *Server) []string {
 // token and the API key are let through.
 func TestAdminAuth(t *testing.T) {
 	s := adminNode(t, nil)
-	if err := s.Rooms().CreateRoom("authroom"); err != nil {
+	if err := s.Rooms().CreateRoom(context.Background(), "authroom"); err != nil {
 		t.Fatal(err)
 	}
-	before, _ := s.Rooms().Info("authroom")
+	before, _ := s.Rooms().Info(context.Background(), "authroom")
 	expired, err := s.Keyring().Mint("old", []string{"admin"}, time.Minute, time.Now().Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +183,7 @@ func TestAdminAuth(t *testing.T) {
 	}
 	// Refused calls changed nothing (the allowed ones with empty bodies
 	// were refused by validation, or only read).
-	after, _ := s.Rooms().Info("authroom")
+	after, _ := s.Rooms().Info(context.Background(), "authroom")
 	if after.Seq != before.Seq || after.PSeq != before.PSeq || len(after.Banned)+len(after.Muted)+len(after.Whitelist) != 0 ||
 		after.Limit != before.Limit {
 		t.Fatalf("room changed by refused calls: before %+v after %+v", before, after)
@@ -237,7 +237,7 @@ func TestAdminNotices(t *testing.T) {
 	wantAPIError(t, api(t, s, adm, "POST", "/api/v1/rooms/r1/notices", map[string]any{"body": ""}), 400, admin.CodeInvalid)
 	wantAPIError(t, api(t, s, adm, "POST", "/api/v1/rooms/r1/notices", map[string]any{"body": strings.Repeat("x", 5000)}), 400, admin.CodeMessageTooLarge)
 	wantAPIError(t, api(t, s, adm, "POST", "/api/v1/rooms/r1/notices", map[string]any{"body": "x", "from": "a\nb"}), 400, admin.CodeInvalid)
-	if inf, _ := s.Rooms().Info("r1"); inf.PSeq != 2 {
+	if inf, _ := s.Rooms().Info(context.Background(), "r1"); inf.PSeq != 2 {
 		t.Fatalf("refused notices changed the priority lane: pseq %d", inf.PSeq)
 	}
 	if got := metric(t, s, "roomcast_admin_notices_total"); got != 3 {
@@ -281,7 +281,7 @@ func TestAdminModeration(t *testing.T) {
 	}
 	wantAPIError(t, api(t, s, adm, "POST", "/api/v1/rooms/mod/mutes", map[string]any{"user": "bob", "duration": "soon"}), 400, admin.CodeInvalid)
 	wantAPIError(t, api(t, s, adm, "POST", "/api/v1/rooms/mod/mutes", map[string]any{"user": "bob", "duration": 60}), 400, admin.CodeInvalid)
-	if inf, _ := s.Rooms().Info("mod"); len(inf.Muted) != 0 {
+	if inf, _ := s.Rooms().Info(context.Background(), "mod"); len(inf.Muted) != 0 {
 		t.Fatalf("a refused mute muted: %v", inf.Muted)
 	}
 
@@ -310,7 +310,7 @@ func TestAdminModeration(t *testing.T) {
 	if _, err := bob.Join(ctx, "mod"); client.Code(err) != pb.Error_BANNED {
 		t.Fatalf("join while banned: %v", err)
 	}
-	if inf, _ := s.Rooms().Info("mod"); !slices.Equal(inf.Banned, []string{"bob"}) {
+	if inf, _ := s.Rooms().Info(context.Background(), "mod"); !slices.Equal(inf.Banned, []string{"bob"}) {
 		t.Fatalf("banned = %v", inf.Banned)
 	}
 	must(t, s, adm, "DELETE", "/api/v1/rooms/mod/bans/bob", nil)
@@ -349,7 +349,7 @@ func TestAdminModeration(t *testing.T) {
 
 	// Moderating a room that does not exist is a 404 and creates nothing.
 	wantAPIError(t, api(t, s, adm, "POST", "/api/v1/rooms/ghost/bans", map[string]any{"user": "bob"}), 404, admin.CodeRoomNotFound)
-	if _, err := s.Rooms().Info("ghost"); err == nil {
+	if _, err := s.Rooms().Info(context.Background(), "ghost"); err == nil {
 		t.Fatal("a refused ban created the room")
 	}
 }
@@ -461,7 +461,7 @@ func mustJSON(v any) string {
 // errors and change nothing.
 func TestAdminBadRequests(t *testing.T) {
 	s := adminNode(t, func(c *configs.Config) { c.Admin.MaxBodyBytes = 1024 })
-	if err := s.Rooms().CreateRoom("room1"); err != nil {
+	if err := s.Rooms().CreateRoom(context.Background(), "room1"); err != nil {
 		t.Fatal(err)
 	}
 	adm := bearer("admin", token(t, s, "boss", "admin"))
@@ -515,7 +515,7 @@ func TestAdminBadRequests(t *testing.T) {
 			}
 		})
 	}
-	inf, _ := s.Rooms().Info("room1")
+	inf, _ := s.Rooms().Info(context.Background(), "room1")
 	if len(inf.Banned) != 0 || inf.PSeq != 0 {
 		t.Fatalf("bad requests changed the room: %+v", inf)
 	}
@@ -592,7 +592,7 @@ func TestAdminNoticeDuringFlood(t *testing.T) {
 			return got == notices
 		})
 	}
-	inf, _ := s.Rooms().Info("flood")
+	inf, _ := s.Rooms().Info(context.Background(), "flood")
 	if inf.Stats.Dropped[room.DropRateLimited] == 0 || metric(t, s, "roomcast_fanout_ring_evicted_total") == 0 {
 		t.Fatalf("the flood neither hit the limit nor evicted: %+v", inf.Stats)
 	}

@@ -141,11 +141,11 @@ func TestBadInputGetsTypedErrors(t *testing.T) {
 		wantError(t, r.reply(r.send(&pb.Frame{Body: &pb.Frame_Send{Send: &pb.Send{Room: "r", Body: ""}}})), pb.Error_INVALID_ARGUMENT)
 		wantError(t, r.reply(r.send(&pb.Frame{Body: &pb.Frame_Send{Send: &pb.Send{Room: "r", Body: "x", Priority: true}}})), pb.Error_FORBIDDEN)
 		wantError(t, r.reply(r.send(&pb.Frame{Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: "x"}}})), pb.Error_ALREADY_CONNECTED)
-		if err := s.Rooms().Mute("r", "rude", 0); err != nil {
+		if err := s.Rooms().Mute(context.Background(), "r", "rude", 0); err != nil {
 			t.Fatal(err)
 		}
 		wantError(t, r.reply(r.send(&pb.Frame{Body: &pb.Frame_Send{Send: &pb.Send{Room: "r", Body: "x"}}})), pb.Error_MUTED)
-		if err := s.Rooms().Ban("r", "rude", 0); err != nil {
+		if err := s.Rooms().Ban(context.Background(), "r", "rude", 0); err != nil {
 			t.Fatal(err)
 		}
 		k := r.await("kick", func(f *pb.Frame) bool { return f.GetKick() != nil }).GetKick()

@@ -157,7 +157,7 @@ func TestBrowserSDKEncodings(t *testing.T) {
 				t.Fatalf("error code in the page: %q", code)
 			}
 			// So does a Kick's reason.
-			if err := s.Rooms().Kick(room, user); err != nil {
+			if err := s.Rooms().Kick(context.Background(), room, user); err != nil {
 				t.Fatal(err)
 			}
 			tab.waitJS("kicked by an admin", fmt.Sprintf(`log.kicks.includes(%q)`, room+":ADMIN"))

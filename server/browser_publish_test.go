@@ -63,7 +63,7 @@ func TestBrowserConsolePublish(t *testing.T) {
 		t.Fatal("a high-class message shows as a system notice")
 	}
 	// Priority lane: two attribute changes, then the gift.
-	if inf, err := s.Rooms().Info("show"); err != nil || inf.PSeq != 3 || inf.Stats.AcceptedPriority != 3 {
+	if inf, err := s.Rooms().Info(context.Background(), "show"); err != nil || inf.PSeq != 3 || inf.Stats.AcceptedPriority != 3 {
 		t.Fatalf("room after the publish: %+v %v", inf, err)
 	}
 	// The console pins a message too.

@@ -282,7 +282,7 @@ func TestBrowserDemo(t *testing.T) {
 	if alice.evalBool(chatHas("can you hear me", "")) {
 		t.Fatal("the banned viewer's message reached the other viewer")
 	}
-	if inf, _ := s.Rooms().Info("demo"); len(inf.Banned) != 1 || inf.Banned[0] != "bob" || inf.Stats.Accepted != 2+burst || inf.Stats.AcceptedPriority != 1 {
+	if inf, _ := s.Rooms().Info(context.Background(), "demo"); len(inf.Banned) != 1 || inf.Banned[0] != "bob" || inf.Stats.Accepted != 2+burst || inf.Stats.AcceptedPriority != 1 {
 		t.Fatalf("room after the scenario: %+v", inf)
 	}
 	console.waitJS("stats show the ban", `document.getElementById("s-banned").textContent === "bob"`)

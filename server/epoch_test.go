@@ -174,7 +174,7 @@ func sweepAndRefill(t *testing.T, s *Server, pub *viewer, roomID string, n int) 
 		t.Fatal(err)
 	}
 	eventually(t, 5*time.Second, "the room empty", func() bool {
-		inf, err := s.Rooms().Info(roomID)
+		inf, err := s.Rooms().Info(context.Background(), roomID)
 		return err == nil && inf.Viewers == 0
 	})
 	if got := s.Rooms().Sweep(time.Now().Add(2 * time.Hour)); got != 1 {

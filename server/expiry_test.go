@@ -92,7 +92,7 @@ func TestTokenExpiryClosesOpenConnections(t *testing.T) {
 		t.Fatalf("a connection with a valid token: %v", f)
 	}
 	eventually(t, 5*time.Second, "expired connections leave the room", func() bool {
-		inf, err := s.Rooms().Info("r")
+		inf, err := s.Rooms().Info(context.Background(), "r")
 		return err == nil && inf.Viewers == 1
 	})
 	if got := metric(t, s, `roomcast_gateway_closes_total{reason="token_expired"}`); got != 2 {
@@ -122,7 +122,7 @@ func TestTokenExpiryRefusesTheNextOperation(t *testing.T) {
 	time.Sleep(time.Until(exp) + 50*time.Millisecond)
 	id := admin.send(&pb.Frame{Body: &pb.Frame_Send{Send: &pb.Send{Room: "r", Body: "after", Priority: true}}})
 	wantExpiredClose(t, admin, id, exp, time.Second)
-	inf, err := s.Rooms().Info("r")
+	inf, err := s.Rooms().Info(context.Background(), "r")
 	if err != nil {
 		t.Fatal(err)
 	}

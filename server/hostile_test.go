@@ -282,7 +282,7 @@ func TestJoinLeaveChurn(t *testing.T) {
 		t.Fatalf("viewers after churn %d, want %d", got, baseline)
 	}
 	for i := 0; i < 20; i++ {
-		if inf, err := s.Rooms().Info(fmt.Sprintf("churn-%d", i)); err == nil && inf.Viewers != 0 {
+		if inf, err := s.Rooms().Info(context.Background(), fmt.Sprintf("churn-%d", i)); err == nil && inf.Viewers != 0 {
 			t.Fatalf("room churn-%d still counts %d viewers", i, inf.Viewers)
 		}
 	}

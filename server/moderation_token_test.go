@@ -54,7 +54,7 @@ func TestTokenRoomRolesEmbedded(t *testing.T) {
 	if _, err := mod.Send(ctx, "stage", "x", client.SendOptions{}); client.Code(err) != pb.Error_MUTED {
 		t.Fatalf("the muted moderator sent: %v", err)
 	}
-	inf, err := s.Rooms().Info("stage")
+	inf, err := s.Rooms().Info(context.Background(), "stage")
 	if err != nil || len(inf.Shadowed) != 1 || inf.Shadowed[0] != "fan" || len(inf.Moderators) != 0 {
 		t.Fatalf("room info %+v, %v (token roles are not stored as grants)", inf, err)
 	}
