@@ -3,11 +3,14 @@ package server
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/roomcast/roomcast/client"
+	"github.com/roomcast/roomcast/configs"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
 
@@ -18,7 +21,7 @@ import (
 // in its stats) and shows the room's audit log; a moderator mutes from the
 // JS SDK.
 func TestBrowserModeration(t *testing.T) {
-	s := startServer(t, nil)
+	s := startServer(t, func(c *configs.Config) { c.Admin.APIKeys = []string{testAPIKey} })
 	base := "http://" + s.Addr()
 	bctx := browser(t)
 	joined := `document.getElementById("state").textContent === "live" && !document.getElementById("send").disabled`
@@ -79,6 +82,29 @@ func TestBrowserModeration(t *testing.T) {
 	})()`)
 	if _, err := pub.Send(context.Background(), "mod", "more", client.SendOptions{}); client.Code(err) != pb.Error_MUTED {
 		t.Fatalf("muted by bob from the browser, pub sent: %v", err)
+	}
+	// And shadow-bans, then lifts the shadow ban of, pub the same way.
+	for _, c := range []struct {
+		action string
+		want   []string
+	}{{"SHADOW_BAN", []string{"pub"}}, {"UNSHADOW", nil}} {
+		evalJS[bool](bob, fmt.Sprintf(`(async () => {
+			const { RoomcastClient } = await import("/sdk/roomcast.js");
+			const tok = await (await fetch("/demo/token?user=bob")).json();
+			const c = new RoomcastClient({ url: "ws://" + location.host + "/ws", token: tok.token });
+			await c.connect();
+			await c.moderate("mod", %q, "pub", { reason: "troll" });
+			c.close();
+			return true;
+		})()`, c.action))
+		code, body := adminCall(t, s, http.MethodGet, "/api/v1/rooms/mod", nil, false)
+		var got []string
+		if l, ok := body["shadowed"].([]any); ok {
+			got = toStrings(l)
+		}
+		if code != http.StatusOK || !slices.Equal(got, c.want) {
+			t.Fatalf("after bob's %s from the browser: room info %d, shadowed %v, want %v", c.action, code, got, c.want)
+		}
 	}
 	// Slow mode from the console: the viewer page's second message is
 	// refused with the wait shown.
