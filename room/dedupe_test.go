@@ -107,7 +107,7 @@ func TestSendDedupeKeepIsBoundedAndCounted(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r, _ := s.lookup("r", false)
+	r, _ := s.lookupCtx(ctx, "r", false)
 	r.mu.Lock()
 	held := r.once.len()
 	r.mu.Unlock()

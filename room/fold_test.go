@@ -173,7 +173,7 @@ func TestFoldJoinNoticesNameTheFirst(t *testing.T) {
 
 // roundSize is how many sends the room's current round has counted.
 func roundSize(s *Service, id string) uint64 {
-	r, err := s.lookup(id, false)
+	r, err := s.lookupCtx(ctx, id, false)
 	if err != nil {
 		return 0
 	}

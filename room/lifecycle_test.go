@@ -156,7 +156,7 @@ func TestLifetimeAndIdleTimeoutCloseRooms(t *testing.T) {
 
 // closedNow reports whether the room is closed, touching nothing.
 func (s *Service) closedNow(id string) bool {
-	r, err := s.lookup(id, false)
+	r, err := s.lookupCtx(ctx, id, false)
 	if err != nil {
 		return false
 	}

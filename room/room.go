@@ -251,12 +251,6 @@ func (s *Service) limiter(l *Limit) *rate.Limiter {
 // opTimeout bounds the store I/O of one operation.
 const opTimeout = 5 * time.Second
 
-// lookup is lookupCtx for work the service owns (the janitor's sweep):
-// its store claim is bounded by the service's ctx (Close) and opTimeout.
-func (s *Service) lookup(id string, create bool) (*state, error) {
-	return s.lookupCtx(s.ctx, id, create)
-}
-
 // lookupCtx returns the room, claiming it in the store (Store.Claim) when
 // this node owns it but does not hold it yet (within ctx and opTimeout),
 // and creating it when create is set. A room this node does not own is

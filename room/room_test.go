@@ -482,7 +482,7 @@ func TestSendsWaitingForTheStoreAreWrittenTogether(t *testing.T) {
 	// and Info go on meanwhile (the room's lock is not held across I/O).
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		r, _ := s.lookup("r", false)
+		r, _ := s.lookupCtx(ctx, "r", false)
 		r.mu.Lock()
 		queued := len(r.wq)
 		r.mu.Unlock()
@@ -613,7 +613,7 @@ func TestAWriterHandsOverOnceItsOwnMessageIsDone(t *testing.T) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			r, _ := s.lookup("r", false)
+			r, _ := s.lookupCtx(ctx, "r", false)
 			r.mu.Lock()
 			q := len(r.wq)
 			r.mu.Unlock()
