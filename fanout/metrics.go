@@ -94,7 +94,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 			}, func() float64 { return p.Stats().Rate }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Namespace: "roomcast", Subsystem: "fanout", Name: "pacer_sustained_per_second",
-				Help: "Notifications per second smoothed over about a second (what stretches the interval, with the window's rate).",
+				Help: "Notifications per second smoothed over about three seconds (what stretches the interval, with the window's rate).",
 			}, func() float64 { return p.Stats().Sustained }))
 		for _, sig := range []string{"cost", "lag", "busy"} {
 			cols = append(cols, prometheus.NewCounterFunc(prometheus.CounterOpts{

@@ -105,27 +105,41 @@ func (c PacerConfig) Validate() error {
 // Thresholds of the node's stretch controller: at or above pressureHigh
 // of what the node affords the interval doubles, below pressureLow it
 // halves (a factor of 2 apart, so one step lands between them).
+// pressureHigh is 1: the interval stretches on cost only when the
+// notifications' CPU, sustained, reaches CPUTarget, not when it nears it.
+// A stretch shorter than the gap between a room's messages merges nothing
+// (10,000 viewers at 4 msg/s get one Notify per message at any interval
+// under 250 ms) and only adds latency, so stretching early to keep a
+// margin cost quiet nodes their tail; real overload shows as lag or busy
+// dispatchers, which stretch on their own.
 const (
-	pressureHigh   = 0.8
-	pressureLow    = 0.4
+	pressureHigh   = 1.0
+	pressureLow    = 0.5
 	minStretch     = time.Millisecond
 	minCostSamples = 200 // notifies in a window before its CPU cost per notify counts
 	costSmoothing  = 0.3 // weight of a new window in the cost per notify
 	busyHigh       = 0.8 // dispatcher busy share that counts as saturated
-	// loadHorizon is the time constant of the sustained rate, lag and busy
-	// share. A room fans a message out in one burst: 10,000 viewers at 4
+	// loadHorizon is the time constant of the sustained lag and busy
+	// share: only what lasts for about a second counts.
+	loadHorizon = time.Second
+	// rateHorizon is the time constant of the sustained notification
+	// rate. A room fans a message out in one burst: 10,000 viewers at 4
 	// msg/s are 10,000 notifies in the 100 ms after each message and none
 	// in the 150 ms before the next, so one window alternates between
-	// twice what the node affords and nothing. Only what lasts for about
-	// a second stretches the interval.
-	loadHorizon = time.Second
+	// twice what the node affords and nothing, and a rate smoothed over
+	// one second still ripples by about a quarter of the message gap over
+	// the horizon (±12 % at 4 msg/s, ±25 % at 2 msg/s): enough to cross
+	// pressureHigh at a mean well under it. Three seconds keep the ripple
+	// under ±10 % at 2 msg/s; sustained overload still stretches within
+	// a few seconds, and lag within one.
+	rateHorizon = 3 * time.Second
 	// pausedBusy is the busy share under which a window longer than
 	// loadHorizon counts as a pause (see close).
 	pausedBusy = 0.1
 )
 
 // MeasuredPacer is the default Pacer. It starts at MinInterval (0) and
-// stretches the interval only when notifications near what the node
+// stretches the interval only when notifications reach what the node
 // affords, which it measures from what it observes:
 //
 //   - cost: process CPU time (rusage) per Notify queued, smoothed over
@@ -140,8 +154,8 @@ const (
 //
 // Each Window the node's notification rate is set against what it affords,
 // twice: the window's own rate, and the sustained rate (smoothed with a
-// time constant of loadHorizon, 1 s). Only when both are at pressureHigh
-// or more does the node-wide interval double (from minStretch), and only
+// time constant of rateHorizon, 3 s). Only when both are at pressureHigh
+// (all it affords) or more does the node-wide interval double (from minStretch), and only
 // when both are under pressureLow does it halve (to 0 below minStretch;
 // quiet windows halve it once per Window that passed). So the burst of
 // one big room's fan-out (a window at many times the sustained rate) does
@@ -149,7 +163,7 @@ const (
 // back, and a change shows in the window's rate at once, so the smoothed
 // rate's delay neither overshoots a stretch nor its undoing. Lag and busy
 // share likewise count only when the window's and the sustained value
-// both pass their targets: a burst makes rounds late, only overload
+// (time constant loadHorizon, 1 s) both pass their targets: a burst makes rounds late, only overload
 // keeps them late. With RoomBudget set, a room's interval
 // is at least its local viewers divided by it. A viewer not notified
 // within the interval is
@@ -266,7 +280,7 @@ func (p *MeasuredPacer) close(end time.Time, el time.Duration) {
 	// The sustained values start at zero: a first window is as likely a
 	// burst as any other.
 	w := 1 - math.Exp(-secs/loadHorizon.Seconds())
-	p.sRate += w * (rate - p.sRate)
+	p.sRate += (1 - math.Exp(-secs/rateHorizon.Seconds())) * (rate - p.sRate)
 	p.sLag += w * (lag - p.sLag)
 	p.sBusy += w * (busy - p.sBusy)
 	// Raise on what both the window and the sustained value pass (min),
@@ -322,7 +336,7 @@ type PacerStats struct {
 	NodeInterval time.Duration // the node-wide interval
 	Afford       float64       // notifies/s the node affords (+Inf: not measured yet)
 	Rate         float64       // notifies/s of the last window
-	Sustained    float64       // notifies/s smoothed over about a second
+	Sustained    float64       // notifies/s smoothed over about three seconds
 	// Raised counts the windows that doubled the interval, by signal:
 	// "cost" (the notification rate near what the node affords), "lag"
 	// (rounds late) or "busy" (dispatchers busy most of the time).
