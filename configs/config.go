@@ -287,6 +287,13 @@ func (c Config) Validate() error {
 		return fmt.Errorf("gateway.max_queue_bytes: %d is too small for fanout.pull_bytes %d (need at least twice pull_bytes + room.max_body_bytes)",
 			c.Gateway.MaxQueueBytes, c.Fanout.PullBytes)
 	}
+	// A backed-up viewer gets bare Notifies once its connection holds
+	// inline_bytes, and pulls: so it is never closed for a full queue
+	// while twice that plus a pull's answer fits.
+	if c.Fanout.InlineBytes > 0 && c.Gateway.MaxQueueBytes < 2*c.Fanout.InlineBytes+c.Fanout.PullBytes+c.Room.MaxBodyBytes {
+		return fmt.Errorf("fanout.inline_bytes: %d is too big for gateway.max_queue_bytes %d (need twice inline_bytes + fanout.pull_bytes + room.max_body_bytes at most)",
+			c.Fanout.InlineBytes, c.Gateway.MaxQueueBytes)
+	}
 	if err := c.Room.Validate(); err != nil {
 		return err
 	}

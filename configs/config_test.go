@@ -133,6 +133,7 @@ func TestErrorsNameTheField(t *testing.T) {
 		{"auth:\n  secret: short\n", "", "auth.secret"},
 		{"mode: galaxy\n", "", "mode"},
 		{"gateway:\n  max_queue_bytes: 70000\n", "", "gateway.max_queue_bytes"},
+		{"fanout:\n  inline_bytes: 500000\n", "", "fanout.inline_bytes"},
 		{"gateway:\n  drain_window: -2s\n", "", "gateway.drain_window"},
 		{"gateway:\n  drain_window: 2h\n", "", "gateway.drain_window"},
 		{"", "ROOMCAST_GATEWAY_DRAIN_WINDOW=soon", "ROOMCAST_GATEWAY_DRAIN_WINDOW"},

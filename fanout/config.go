@@ -31,8 +31,9 @@ type Config struct {
 	// (a Notify that carries every new message is complete: no answer is
 	// expected); -1 turns inlining off, so every Notify needs a pull. It
 	// is also the backlog past which a viewer gets no messages inline (see
-	// Backlogger). Keep twice it plus PullBytes below
-	// gateway.max_queue_bytes. Default 16384.
+	// Backlogger). Twice it plus PullBytes and room.max_body_bytes must
+	// fit in gateway.max_queue_bytes (the config is refused otherwise).
+	// Default 16384.
 	InlineBytes int `yaml:"inline_bytes"`
 	// PullLimit caps the messages one PullResult carries (and is the default
 	// when the client asks for 0). Default 200.
