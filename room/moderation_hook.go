@@ -38,6 +38,13 @@ func (s *Service) hookAll(ctx context.Context, r *state, reqs []SendRequest, ver
 		if _, err := r.slowLocked(req, now); err != nil {
 			continue
 		}
+		if req.ClientMsgID != "" {
+			// A resend the room already accepted is answered with the
+			// first acceptance and posts nothing: nothing to judge.
+			if _, ok := r.once.get(onceKey(req.From, req.ClientMsgID), now, s.cfg.DedupeWindow); ok {
+				continue
+			}
+		}
 		ask = append(ask, i)
 	}
 	r.mu.Unlock()
