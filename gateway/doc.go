@@ -6,7 +6,8 @@
 // Connections run on the connection core, gateway/wsconn: it reads and
 // checks frames (RFC 6455), parks idle connections in epoll so they hold
 // no goroutine and no read buffer, and writes with an on-demand writer
-// that exists only while the bounded outbound queue is non-empty; see its
+// that exists only while the bounded outbound queue is non-empty (a frame
+// for an idle plain-TCP connection is written inline instead); see its
 // doc.go for the goroutines, the lock order and why this departs from "one
 // reader goroutine, one writer". This package keeps the protocol: Connect,
 // Join, Send, Pull, limits. A connection that cannot keep up is closed

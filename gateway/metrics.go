@@ -17,6 +17,7 @@ type metrics struct {
 	messagesOut prometheus.CounterFunc
 	errors      *prometheus.CounterVec // code
 	parks       prometheus.CounterFunc
+	inline      []prometheus.Collector // inline_writes_total, by outcome
 	trims       prometheus.Counter
 	limits      *limitMetrics // every limit and its refusals (below)
 }
@@ -50,6 +51,16 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) (*metrics, error) {
 			Help: "Error frames sent to clients, by code.",
 		}, []string{"code"}),
 	}
+	for _, o := range []struct {
+		outcome string
+		v       *atomic.Uint64
+	}{{"whole", &g.core.InlineWrites}, {"rest", &g.core.InlineRest}, {"none", &g.core.InlineNone}} {
+		m.inline = append(m.inline, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "gateway", Name: "inline_writes_total",
+			Help:        "Frames for an idle plain-TCP connection written by the pusher itself, by what the socket took: whole, rest (part; the writer wrote the rest), none (the writer wrote it). Every other frame went through the writer's queue.",
+			ConstLabels: prometheus.Labels{"outcome": o.outcome},
+		}, func() float64 { return float64(o.v.Load()) }))
+	}
 	for _, r := range closeReasons {
 		m.closes.WithLabelValues(r)
 	}
@@ -79,6 +90,11 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) (*metrics, error) {
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.accepted, m.rejected, m.closes, m.framesIn, m.framesOut,
 			m.bytesOut, m.messagesOut, m.errors, m.parks, m.trims, conns, parked, queued, partial, m.limits.values, m.limits.vec} {
+			if err := reg.Register(col); err != nil {
+				return nil, err
+			}
+		}
+		for _, col := range m.inline {
 			if err := reg.Register(col); err != nil {
 				return nil, err
 			}

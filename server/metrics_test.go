@@ -210,4 +210,9 @@ func TestMetricsMatchWhatHappened(t *testing.T) {
 			t.Errorf("%s{%s} = %v, want %v", e.name, e.labels, got, e.want)
 		}
 	}
+	// Every client is on plain TCP: frames for idle connections went out
+	// inline, without a writer goroutine (gateway/wsconn writeInline).
+	if got := sc.get(t, "roomcast_gateway_inline_writes_total", "outcome=whole"); got == 0 {
+		t.Errorf("roomcast_gateway_inline_writes_total{outcome=whole} = 0, want frames written inline")
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -46,6 +47,10 @@ type item struct {
 	data []byte
 	msgs int32
 	op   Op
+	// framed: data is what an inline write left of a whole frame (the
+	// header is in it, or was written); hdrLeft of its bytes are header.
+	framed  bool
+	hdrLeft uint8
 }
 
 // Conn is one WebSocket connection after the upgrade: the core reads and
@@ -64,13 +69,15 @@ type Conn struct {
 	cleaned  atomic.Bool  // cleanup ran
 
 	// mu guards the outbound queue, the close state and the park state.
-	mu      sync.Mutex
-	writing bool // a writer goroutine runs
-	polled  bool // registered with the poller
-	parked  bool // waiting in the poller
-	q       *outQueue
-	cl      *closeState // nil while open
-	done    chan struct{}
+	mu       sync.Mutex
+	writing  bool  // a writer runs: the writer goroutine, or an inline write
+	polled   bool  // registered with the poller
+	parked   bool  // waiting in the poller
+	inline   bool  // plain TCP: a frame for an idle writer is written inline
+	inflight int32 // bytes taken for writing that the socket has not taken yet
+	q        *outQueue
+	cl       *closeState // nil while open
+	done     chan struct{}
 
 	wmu sync.Mutex // one writer of frames at a time (batches, pongs, close)
 
@@ -81,10 +88,9 @@ type Conn struct {
 
 // outQueue is the outbound queue; dropped when the writer drains it.
 type outQueue struct {
-	items    []item
-	spare    []item // the writer's last batch, reused while it runs
-	bytes    int
-	inflight int // bytes of the batch the writer is writing
+	items []item
+	spare []item // the writer's last batch, reused while it runs
+	bytes int
 }
 
 type closeState struct {
@@ -105,6 +111,7 @@ func New(grp *Group, id uint64, nc net.Conn, h Handler) *Conn {
 			_ = rc.Control(func(fd uintptr) { c.fd = int32(fd) })
 		}
 	}
+	c.inline = rawConnOf(nc) != nil
 	return c
 }
 
@@ -117,12 +124,27 @@ func (c *Conn) LastRead() int64 { return c.lastRead.Load() }
 // Push queues a data frame without blocking; msgs is how many application
 // messages it carries (counted in Stats.MessagesOut). On Full nothing is
 // queued: the caller closes the connection as a slow consumer.
+//
+// On a plain TCP connection whose queue is empty and whose writer is idle,
+// Push writes the frame itself, with one non-blocking writev (writeInline):
+// no writer goroutine is started for a frame the socket takes at once.
+// What the socket does not take goes to the writer, ahead of anything
+// queued meanwhile.
 func (c *Conn) Push(op Op, data []byte, msgs int) PushResult {
 	n := len(data)
 	c.mu.Lock()
 	if c.cl != nil {
 		c.mu.Unlock()
 		return Closed
+	}
+	if c.inline && !c.writing && c.q == nil && n <= c.grp.cfg.MaxQueueBytes {
+		// Taken for writing at once: like the writer's batch, it is
+		// counted in Backlog, not against MaxQueueBytes.
+		c.writing = true
+		c.inflight = int32(n)
+		c.mu.Unlock()
+		c.writeInline(op, data, msgs)
+		return Queued
 	}
 	if c.q == nil {
 		c.q = new(outQueue)
@@ -146,17 +168,91 @@ func (c *Conn) Push(op Op, data []byte, msgs int) PushResult {
 	return Queued
 }
 
+// writeInline writes one frame from Push's caller, as the connection's
+// writer (Push set writing): one writev that never waits. If the socket
+// took all of it, the frame is counted as written; otherwise what is left
+// of it goes first to the writer goroutine, which then writes it (and the
+// frames queued meanwhile) with the write deadline as usual, or meets the
+// socket's error and closes. The writer goroutine is also started when
+// frames were queued or a close began during the write.
+func (c *Conn) writeInline(op Op, data []byte, msgs int) {
+	var hb [10]byte
+	hdr := AppendHeader(hb[:0], op, len(data))
+	k := 0
+	if c.wmu.TryLock() { // a pong or close frame being written: let the writer wait
+		if rc := rawConnOf(c.nc); rc != nil {
+			k = writeNow(rc, hdr, data)
+			if k < 0 {
+				// The deadline the writer set for its last batch has
+				// passed; it bounds nothing now (every batch sets its
+				// own), and an inline write never waits.
+				_ = c.nc.SetWriteDeadline(time.Time{})
+				k = max(writeNow(rc, hdr, data), 0)
+			}
+		}
+		c.wmu.Unlock()
+	}
+	h := len(hdr)
+	left := k < h+len(data)
+	var rest item
+	switch {
+	case k == h+len(data):
+		c.grp.InlineWrites.Add(1)
+		c.grp.FramesOut.Add(1)
+		c.grp.BytesOut.Add(uint64(len(data)))
+		c.grp.MessagesOut.Add(uint64(msgs))
+	case k == 0:
+		c.grp.InlineNone.Add(1)
+		rest = item{data: data, msgs: int32(msgs), op: op}
+	case k < h:
+		c.grp.InlineRest.Add(1)
+		framed := append(append(make([]byte, 0, h-k+len(data)), hdr[k:]...), data...)
+		rest = item{data: framed, msgs: int32(msgs), op: op, framed: true, hdrLeft: uint8(h - k)}
+	default:
+		c.grp.InlineRest.Add(1)
+		c.grp.BytesOut.Add(uint64(k - h))
+		rest = item{data: data[k-h:], msgs: int32(msgs), op: op, framed: true}
+	}
+	c.mu.Lock()
+	c.inflight = 0
+	if left {
+		if c.cl != nil && c.cl.aborted {
+			rest = item{} // Abort dropped the queue, and this frame with it
+		} else {
+			if c.q == nil {
+				c.q = new(outQueue)
+			}
+			// Still taken for writing: ahead of the queue, in Backlog,
+			// not against MaxQueueBytes.
+			c.q.items = slices.Insert(c.q.items, 0, rest)
+			c.inflight = int32(len(rest.data))
+		}
+	}
+	if c.q != nil && len(c.q.items) == 0 {
+		c.q = nil
+	}
+	if c.q == nil && c.cl == nil {
+		c.writing = false
+		c.mu.Unlock()
+		return
+	}
+	c.grp.wg.Add(1) // counted under c.mu (see wake)
+	c.mu.Unlock()
+	go c.grp.run(c.writeLoop)
+}
+
 // Backlog is how many data bytes the connection holds that the socket
-// has not taken yet: queued, or in the batch the writer is writing (which
-// Stats.Queued and MaxQueueBytes no longer count). A client that reads
-// keeps it near zero.
+// has not taken yet: queued, or taken for writing (the writer's batch, an
+// inline write), which Stats.Queued and MaxQueueBytes no longer count. A
+// client that reads keeps it near zero.
 func (c *Conn) Backlog() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.q == nil {
-		return 0
+	n := int(c.inflight)
+	if c.q != nil {
+		n += c.q.bytes
 	}
-	return c.q.bytes + c.q.inflight
+	return n
 }
 
 // Closing reports whether the connection is being closed.
@@ -259,7 +355,7 @@ func (c *Conn) writeLoop() {
 		q.items, q.spare = q.spare[:0], nil
 		n := q.bytes
 		q.bytes = 0
-		q.inflight = n
+		c.inflight += int32(n) // and what an inline write left, if any
 		c.mu.Unlock()
 		c.grp.Queued.Add(-int64(n))
 
@@ -269,9 +365,9 @@ func (c *Conn) writeLoop() {
 		c.grp.BytesOut.Add(uint64(wrote))
 		c.grp.MessagesOut.Add(uint64(msgs))
 		c.mu.Lock()
+		c.inflight = 0
 		if c.q != nil {
 			c.q.spare = batch[:0]
-			c.q.inflight = 0
 		}
 		c.mu.Unlock()
 		if err != nil {
@@ -299,11 +395,16 @@ func (c *Conn) writeBatch(batch []item) (msgs, wrote int, err error) {
 	hdrs := make([]byte, 0, 10*len(batch))
 	bufs := make(net.Buffers, 0, 2*len(batch))
 	for _, it := range batch {
+		msgs += int(it.msgs)
+		if it.framed { // the rest of a frame begun inline
+			bufs = append(bufs, it.data)
+			wrote += len(it.data) - int(it.hdrLeft)
+			continue
+		}
 		at := len(hdrs)
 		hdrs = AppendHeader(hdrs, it.op, len(it.data))
 		bufs = append(bufs, hdrs[at:len(hdrs):len(hdrs)], it.data)
 		wrote += len(it.data)
-		msgs += int(it.msgs)
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()

@@ -22,7 +22,14 @@
 //     data arrives. The owner runs the first Serve.
 //   - the writer (writeLoop) is started by Push when the queue becomes
 //     non-empty and ends when it is drained, so an idle connection has no
-//     writer and no batch buffer.
+//     writer and no batch buffer. On plain TCP, a frame pushed while the
+//     queue is empty and no writer runs is written by Push's caller
+//     itself (writeInline), with one writev that never waits: a quiet
+//     room's delivery starts no goroutine. What the socket does not take
+//     (it is full, or took part of the frame) goes to the writer, ahead
+//     of the frames queued meanwhile; until then it counts in Backlog
+//     like the writer's batch, not against MaxQueueBytes. TLS
+//     connections use the writer for every frame.
 //   - Close of a parked connection starts a goroutine for its clean-up.
 //
 // # Why not one reader and one writer (STYLE.md rule 8)
@@ -31,10 +38,11 @@
 // a writer through which every write goes. Two goroutines and their
 // stacks per idle viewer are 8-16 KiB, more than everything else an idle
 // viewer costs here (about 4 KiB, BENCHMARKS.md). So the reader parks and
-// the writer exists only while there is something to write. One write
-// does not go through the writer: the pong, which the reader writes at
+// the writer exists only while there is something to write. Two writes
+// do not go through the writer: the pong, which the reader writes at
 // once (under wmu, between two batches), because starting the writer for
-// a pong would cost more than the pong. The close frame is written by the
+// a pong would cost more than the pong; and a data frame for an idle
+// connection that the socket takes at once (writeInline, above). The close frame is written by the
 // writer, after what was queued before it.
 //
 // # Lock order
@@ -46,7 +54,11 @@
 //	Conn.wmu (socket writes)      (alone)
 //
 // rmu and smu are never held together. smu is held while the send queue
-// asks Closing (which takes mu); neither is held across Push or Close.
+// asks Closing (which takes mu); neither is held across Push or Close. An
+// inline write only tries wmu (TryLock), with mu released, and leaves the
+// frame to the writer if a pong or close frame holds it. Push's caller may
+// hold its own locks (the fanout dispatcher holds a viewer's) across an
+// inline write: it is one writev that does not wait.
 // mu guards the queue, the close state and the park state and is never
 // held across I/O or a Handler call. wmu is held only for one write (a
 // batch, a pong, the close frame), never with mu. The Poller takes mu of

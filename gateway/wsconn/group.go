@@ -33,6 +33,13 @@ type Stats struct {
 	FramesOut   atomic.Uint64 // data frames written
 	BytesOut    atomic.Uint64 // their payload bytes
 	MessagesOut atomic.Uint64 // application messages in them (Push's msgs)
+
+	// What happened to the frames Push wrote inline (plain TCP, queue
+	// empty, writer idle); every other frame went through the writer
+	// goroutine's queue.
+	InlineWrites atomic.Uint64 // the socket took the whole frame
+	InlineRest   atomic.Uint64 // it took part: the writer wrote the rest
+	InlineNone   atomic.Uint64 // it took nothing (full, failed, a control frame being written): the writer wrote it
 }
 
 // Group is what the connections of one server share: configuration, the

@@ -21,6 +21,7 @@ type Poller struct {
 	lookup  func(id uint64) *Conn
 	log     *slog.Logger
 	epfd    int
+	stopfd  int // an eventfd in epfd (event id 0): Close wakes the wait
 	closing atomic.Bool
 	wg      sync.WaitGroup
 }
@@ -36,10 +37,22 @@ func NewPoller(lookup func(id uint64) *Conn, log *slog.Logger) (*Poller, error) 
 	if err != nil {
 		return nil, err
 	}
+	stop, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		_ = unix.Close(fd)
+		return nil, err
+	}
+	// Event data 0 is no connection's id (ids start at 1).
+	ev := unix.EpollEvent{Events: unix.EPOLLIN}
+	if err := unix.EpollCtl(fd, unix.EPOLL_CTL_ADD, stop, &ev); err != nil {
+		_ = unix.Close(stop)
+		_ = unix.Close(fd)
+		return nil, err
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Poller{lookup: lookup, log: log, epfd: fd}, nil
+	return &Poller{lookup: lookup, log: log, epfd: fd, stopfd: stop}, nil
 }
 
 // Start runs the poller's goroutine.
@@ -77,10 +90,15 @@ func (p *Poller) arm(c *Conn) error {
 	return nil
 }
 
+// run waits without a timeout: a wait that woke every so often would
+// wake the Go runtime's sysmon with it (a goroutine entering a syscall
+// wakes a sleeping sysmon, which then polls every 20 µs until every P is
+// idle again), which was most of an idle node's CPU. Close wakes it
+// through stopfd.
 func (p *Poller) run() {
 	events := make([]unix.EpollEvent, 512)
 	for !p.closing.Load() {
-		n, err := unix.EpollWait(p.epfd, events, 100)
+		n, err := unix.EpollWait(p.epfd, events, -1)
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
 				continue
@@ -90,6 +108,9 @@ func (p *Poller) run() {
 		}
 		for i := 0; i < n; i++ {
 			id := uint64(uint32(events[i].Fd)) | uint64(uint32(events[i].Pad))<<32
+			if id == 0 {
+				continue // stopfd: closing
+			}
 			if c := p.lookup(id); c != nil {
 				c.wake()
 			}
@@ -100,6 +121,10 @@ func (p *Poller) run() {
 // Close stops the poller and waits for its goroutine.
 func (p *Poller) Close() {
 	p.closing.Store(true)
+	var one [8]byte
+	one[0] = 1 // eventfd counter += 1 (host byte order; any non-zero value wakes)
+	_, _ = unix.Write(p.stopfd, one[:])
 	p.wg.Wait()
+	_ = unix.Close(p.stopfd)
 	_ = unix.Close(p.epfd)
 }
