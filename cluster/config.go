@@ -21,7 +21,9 @@ type Config struct {
 	// Roles this node serves: room (owns rooms), fanout (owns users).
 	// Default both.
 	Roles []string `yaml:"roles"`
-	// RPCTimeout bounds one request to another node. Default 3s.
+	// RPCTimeout bounds one request to another node; a join batch
+	// unanswered within it is sent again (same id) until its joins'
+	// deadline (joins.go). Default 3s.
 	RPCTimeout time.Duration `yaml:"rpc_timeout"`
 	// AnnounceInterval is how often a node re-announces its viewers to the
 	// rooms' owners (they are also announced on every membership change).

@@ -12,7 +12,9 @@
 // room; a receiver that sees a seq gap fills it from the room store.
 // Joins go to a remote owner in JoinBatches (joins.go: a few in flight per
 // owner, the joins that wait meanwhile grouped, sent by the callers
-// themselves, no goroutine of their own); leaves in LeaveBatches once per
+// themselves, no goroutine of their own; a batch unanswered within the
+// RPC timeout is sent again with its id, and the owner runs a request id
+// once: replymemo.go); leaves in LeaveBatches once per
 // cluster.leave_interval (leaves.go).
 //
 // Node.Start starts: the subscription drainer, delivery workers, request

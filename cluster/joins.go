@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	cpb "github.com/roomcast/roomcast/proto/clusterpb"
 	"github.com/roomcast/roomcast/room"
@@ -23,12 +24,27 @@ import (
 // last viewer has its Joined. No goroutine is started: the caller that
 // finds its owner idle sends the batch, then hands the next batch to one
 // of the joins waiting for it.
+//
+// A slow owner (stopped, starved of CPU) neither fails joins it would
+// admit nor counts them twice. A batch unanswered within
+// cluster.rpc_timeout is sent again with the same request id, which the
+// owner runs once (replyMemo); it waits as long as the latest deadline of
+// its joins (the gateway's 5s; joinPatience RPC timeouts for a join
+// without one), and is
+// never sent as a new request (route does not retry a join that timed
+// out: the owner may have counted it). A viewer whose own deadline ends
+// while its batch is out stops waiting at once; when the owner's answer
+// comes after all, an admitted join is counted out with the next
+// LeaveBatch, so the owner's count stays exact within a round.
 
 // maxJoinBatch bounds one JoinBatch (and its reply); maxJoinsInFlight
-// bounds the batches going to one owner from this node at a time.
+// bounds the batches going to one owner from this node at a time;
+// joinPatience is, in RPC timeouts, how long a batch waits for the reply
+// for a join whose caller set no deadline.
 const (
 	maxJoinBatch     = 1024
 	maxJoinsInFlight = 4
+	joinPatience     = 4
 )
 
 // joinBatcher is the joins waiting per owner.
@@ -43,11 +59,14 @@ type ownerJoins struct {
 }
 
 type joinWaiter struct {
-	req  *cpb.JoinRequest
-	done chan joinResult // 1 buffered: the result, or the turn to send
-	// lead: this waiter was handed the next batch to send (guarded by
-	// joinBatcher.mu); it must send it even if its own context ends.
-	lead bool
+	req      *cpb.JoinRequest
+	deadline time.Time       // the caller's; zero: none
+	done     chan joinResult // 1 buffered: the result, or the turn to send
+	// Guarded by joinBatcher.mu. lead: this waiter was handed the next
+	// batch to send; it must send it even if its own context ends. sent:
+	// in a batch on its way. answered: its result is in done. gaveUp: its
+	// caller stopped waiting while it was sent; its result goes to settle.
+	lead, sent, answered, gaveUp bool
 }
 
 type joinResult struct {
@@ -58,19 +77,55 @@ type joinResult struct {
 
 // joinRemote joins req at owner through the owner's batch.
 func (n *Node) joinRemote(ctx context.Context, owner string, req *cpb.JoinRequest) (room.JoinInfo, error) {
-	return n.joins.join(ctx, owner, req, func(ctx context.Context, batch []*joinWaiter) ([]joinResult, error) {
-		// The batch answers other viewers too: the caller's cancellation
-		// must not cut it short; the RPC timeout bounds it.
-		rctx, cancel := n.rpcCtx(context.WithoutCancel(ctx))
+	return n.joins.join(ctx, owner, req, func(_ context.Context, batch []*joinWaiter) ([]joinResult, error) {
+		// The batch answers other viewers too: it waits for as long as the
+		// latest of them, on the node's context, not the sender's, and is
+		// sent again each RPC timeout.
+		bctx, cancel := context.WithDeadline(n.ctx, batchDeadline(batch, time.Now().Add(joinPatience*n.cfg.RPCTimeout)))
 		defer cancel()
-		res, err := n.joinBatch(rctx, owner, batch)
+		res, err := n.joinBatch(bctx, owner, batch)
 		result := "ok"
 		if err != nil {
 			result = "error"
 		}
 		n.metrics.rpcs.WithLabelValues("join_batch", result).Inc()
 		return res, err
-	})
+	}, n.settleGivenUp)
+}
+
+// batchDeadline is the latest deadline of the batch's joins, a join
+// without one counting as none (the caller asked for no bound, so the
+// batch waits at most joinPatience RPC timeouts for it).
+func batchDeadline(batch []*joinWaiter, none time.Time) time.Time {
+	var latest time.Time
+	for _, w := range batch {
+		d := w.deadline
+		if d.IsZero() {
+			d = none
+		}
+		if d.After(latest) {
+			latest = d
+		}
+	}
+	return latest
+}
+
+// settleGivenUp takes the owner's answer to a join whose viewer stopped
+// waiting while its batch was out. An admitted one was counted at the
+// owner for a viewer this node does not hold: it is counted out. An error
+// of the whole batch (no reply in time) is settled by the late reply, if
+// one comes (joinBatch).
+func (n *Node) settleGivenUp(req *cpb.JoinRequest, err error) {
+	if err == nil {
+		n.countOut(req.Room)
+	}
+}
+
+// countOut reports, with the next LeaveBatch, a join the owner counted
+// for a viewer this node failed.
+func (n *Node) countOut(roomID string) {
+	n.leaves.add(roomID)
+	n.metrics.joinsCountedOut.Inc()
 }
 
 // sendBatch sends one batch of joins to their owner and returns one
@@ -82,9 +137,12 @@ type sendBatch func(ctx context.Context, batch []*joinWaiter) ([]joinResult, err
 // itself (its join first, then the oldest waiting ones); so does a
 // waiting join handed the turn by a batch that finished while others
 // wait (it is taken out of the queue when handed the turn, so no other
-// batch can carry it).
-func (b *joinBatcher) join(ctx context.Context, owner string, req *cpb.JoinRequest, send sendBatch) (room.JoinInfo, error) {
+// batch can carry it). A join whose ctx ends while another caller's batch
+// carries it returns at once; settle gets its answer when the batch has
+// one.
+func (b *joinBatcher) join(ctx context.Context, owner string, req *cpb.JoinRequest, send sendBatch, settle func(*cpb.JoinRequest, error)) (room.JoinInfo, error) {
 	w := &joinWaiter{req: req, done: make(chan joinResult, 1)}
+	w.deadline, _ = ctx.Deadline()
 	b.mu.Lock()
 	if b.owners == nil {
 		b.owners = make(map[string]*ownerJoins)
@@ -104,7 +162,7 @@ func (b *joinBatcher) join(ctx context.Context, owner string, req *cpb.JoinReque
 	b.mu.Unlock()
 	for {
 		if lead {
-			b.sendNext(ctx, q, w, send)
+			b.sendNext(ctx, q, w, send, settle)
 			lead = false
 		}
 		select {
@@ -116,51 +174,71 @@ func (b *joinBatcher) join(ctx context.Context, owner string, req *cpb.JoinReque
 			return r.info, r.err
 		case <-ctx.Done():
 			b.mu.Lock()
-			if !w.lead {
-				if i := slices.Index(q.pending, w); i >= 0 {
-					// Not sent yet: give up the place.
-					q.pending = slices.Delete(q.pending, i, i+1)
-					b.mu.Unlock()
-					return room.JoinInfo{}, fmt.Errorf("%w: %s (waiting for the join batch): %w", ErrTimeout, owner, ctx.Err())
+			switch {
+			case w.answered || (w.lead && !w.sent):
+				// The answer, or the turn to send (which must be taken
+				// even now), is in done.
+				b.mu.Unlock()
+				r := <-w.done
+				if r.lead {
+					lead = true
+					ctx = context.WithoutCancel(ctx)
+					continue
 				}
+				return r.info, r.err
+			case w.sent:
+				// Out in another caller's batch: stop waiting; settle
+				// gets the answer.
+				w.gaveUp = true
+				b.mu.Unlock()
+				return room.JoinInfo{}, fmt.Errorf("%w: %s (join batch unanswered): %w", ErrTimeout, owner, ctx.Err())
+			default:
+				// Not sent yet: give up the place.
+				if i := slices.Index(q.pending, w); i >= 0 {
+					q.pending = slices.Delete(q.pending, i, i+1)
+				}
+				b.mu.Unlock()
+				return room.JoinInfo{}, fmt.Errorf("%w: %s (waiting for the join batch): %w", ErrTimeout, owner, ctx.Err())
 			}
-			b.mu.Unlock()
-			// In flight (bounded by the RPC timeout), or this waiter was
-			// handed the turn and must send its batch: wait for it.
-			r := <-w.done
-			if r.lead {
-				lead = true
-				ctx = context.WithoutCancel(ctx)
-				continue
-			}
-			return r.info, r.err
 		}
 	}
 }
 
 // sendNext sends self's join and up to maxJoinBatch-1 of the oldest
-// waiting ones of q, answers each, and hands the turn to the oldest join
-// still waiting (or gives up q's slot).
-func (b *joinBatcher) sendNext(ctx context.Context, q *ownerJoins, self *joinWaiter, send sendBatch) {
+// waiting ones of q, answers each (settles those given up), and hands the
+// turn to the oldest join still waiting (or gives up q's slot).
+func (b *joinBatcher) sendNext(ctx context.Context, q *ownerJoins, self *joinWaiter, send sendBatch, settle func(*cpb.JoinRequest, error)) {
 	b.mu.Lock()
 	k := min(len(q.pending), maxJoinBatch-1)
 	batch := append([]*joinWaiter{self}, q.pending[:k]...)
 	q.pending = slices.Clone(q.pending[k:])
+	for _, w := range batch {
+		w.sent = true
+	}
 	b.mu.Unlock()
 
 	res, err := send(ctx, batch)
 	if err == nil && len(res) != len(batch) {
 		err = fmt.Errorf("%w: join batch of %d answered with %d", ErrTimeout, len(batch), len(res))
 	}
+	type givenUp struct {
+		req *cpb.JoinRequest
+		err error
+	}
+	var gone []givenUp
+	b.mu.Lock()
 	for i, w := range batch {
-		if err != nil {
-			w.done <- joinResult{err: err}
+		r := joinResult{err: err}
+		if err == nil {
+			r = res[i]
+		}
+		if w.gaveUp {
+			gone = append(gone, givenUp{w.req, r.err})
 			continue
 		}
-		w.done <- res[i]
+		w.answered = true
+		w.done <- r
 	}
-
-	b.mu.Lock()
 	if len(q.pending) == 0 {
 		q.inFlight--
 	} else {
@@ -170,6 +248,9 @@ func (b *joinBatcher) sendNext(ctx context.Context, q *ownerJoins, self *joinWai
 		next.done <- joinResult{lead: true}
 	}
 	b.mu.Unlock()
+	for _, g := range gone {
+		settle(g.req, g.err)
+	}
 }
 
 // joinBatch sends one JoinBatch and unpacks the reply, one result per
@@ -179,9 +260,21 @@ func (n *Node) joinBatch(ctx context.Context, owner string, batch []*joinWaiter)
 	for i, w := range batch {
 		items[i] = w.req
 	}
-	rep, err := n.call(ctx, owner, &cpb.Envelope{Body: &cpb.Envelope_JoinBatch{JoinBatch: &cpb.JoinBatch{Items: items}}})
+	rep, err := n.t.callResend(ctx, owner, &cpb.Envelope{Body: &cpb.Envelope_JoinBatch{JoinBatch: &cpb.JoinBatch{Items: items}}}, n.cfg.RPCTimeout,
+		func(late *cpb.Envelope) {
+			// Every join of the batch was failed: those the owner admitted
+			// after all are counted out.
+			for i, it := range late.GetJoinedBatch().GetItems() {
+				if it.GetFailure() == nil && i < len(items) {
+					n.countOut(items[i].Room)
+				}
+			}
+		})
 	if err != nil {
 		return nil, err
+	}
+	if f := rep.GetFailure(); f != nil {
+		return nil, failureErr(f)
 	}
 	jb := rep.GetJoinedBatch()
 	if len(jb.GetItems()) != len(batch) {

@@ -45,7 +45,7 @@ func TestJoinBatcherGroupsWhileInFlight(t *testing.T) {
 		return out, nil
 	}
 	join := func(ctx context.Context, user string) (room.JoinInfo, error) {
-		return b.join(ctx, "owner", &cpb.JoinRequest{Room: "r", User: user}, send)
+		return b.join(ctx, "owner", &cpb.JoinRequest{Room: "r", User: user}, send, nil)
 	}
 
 	const waiting = 2*maxJoinBatch + 10
@@ -133,10 +133,10 @@ func TestJoinBatcherErrorAnswersTheBatch(t *testing.T) {
 		}
 		return make([]joinResult, len(batch)), nil
 	}
-	if _, err := b.join(context.Background(), "o", &cpb.JoinRequest{Room: "r", User: "a"}, send); !errors.Is(err, ErrNoReceiver) {
+	if _, err := b.join(context.Background(), "o", &cpb.JoinRequest{Room: "r", User: "a"}, send, nil); !errors.Is(err, ErrNoReceiver) {
 		t.Fatalf("first: %v", err)
 	}
-	if _, err := b.join(context.Background(), "o", &cpb.JoinRequest{Room: "r", User: "b"}, send); err != nil {
+	if _, err := b.join(context.Background(), "o", &cpb.JoinRequest{Room: "r", User: "b"}, send, nil); err != nil {
 		t.Fatalf("second: %v", err)
 	}
 }
@@ -149,5 +149,82 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestJoinBatcherGivenUpJoinIsSettled: a join whose caller stops waiting
+// while another caller's batch carries it returns at once (the batch is
+// still out), and when the batch is answered its answer goes to settle
+// (admitted or refused), not to anyone waiting; the others in the batch
+// get theirs as usual.
+func TestJoinBatcherGivenUpJoinIsSettled(t *testing.T) {
+	var b joinBatcher
+	gate := make(chan struct{})
+	var calls atomic.Int32
+	send := func(ctx context.Context, batch []*joinWaiter) ([]joinResult, error) {
+		calls.Add(1)
+		<-gate
+		out := make([]joinResult, len(batch))
+		for i, w := range batch {
+			if w.req.User == "refused" {
+				out[i].err = room.ErrBanned
+			}
+		}
+		return out, nil
+	}
+	var smu sync.Mutex
+	settled := map[string]error{}
+	settle := func(req *cpb.JoinRequest, err error) {
+		smu.Lock()
+		settled[req.User] = err
+		smu.Unlock()
+	}
+	type answer struct {
+		user string
+		err  error
+	}
+	answers := make(chan answer, maxJoinsInFlight+3)
+	start := func(ctx context.Context, user string) {
+		go func() {
+			_, err := b.join(ctx, "o", &cpb.JoinRequest{Room: "r", User: user}, send, settle)
+			answers <- answer{user, err}
+		}()
+	}
+	for i := range maxJoinsInFlight {
+		start(context.Background(), fmt.Sprintf("lead-%d", i))
+	}
+	waitUntil(t, "every slot in flight", func() bool { return calls.Load() == maxJoinsInFlight })
+	ctxA, cancelA := context.WithCancel(context.Background())
+	ctxR, cancelR := context.WithCancel(context.Background())
+	start(context.Background(), "patient") // sends the next batch
+	waitUntil(t, "patient queued", func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.owners["o"].pending) == 1 })
+	start(ctxA, "admitted")
+	start(ctxR, "refused")
+	waitUntil(t, "all queued", func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.owners["o"].pending) == 3 })
+	gate <- struct{}{} // one lead answered: "patient" sends the three
+	if a := <-answers; a.err != nil || a.user[:4] != "lead" {
+		t.Fatalf("first answer: %+v, want a lead's", a)
+	}
+	waitUntil(t, "the next batch out", func() bool { return calls.Load() == maxJoinsInFlight+1 })
+	cancelA()
+	cancelR()
+	for range 2 {
+		a := <-answers // while the batch is still out
+		if (a.user != "admitted" && a.user != "refused") || !errors.Is(a.err, ErrTimeout) || !errors.Is(a.err, context.Canceled) {
+			t.Fatalf("a join that gave up while sent: %+v", a)
+		}
+	}
+	close(gate)
+	for range maxJoinsInFlight {
+		if a := <-answers; a.err != nil {
+			t.Fatalf("%s: %v", a.user, a.err)
+		}
+	}
+	// The sender settles after it answered its own join.
+	waitUntil(t, "both settled", func() bool { smu.Lock(); defer smu.Unlock(); return len(settled) == 2 })
+	smu.Lock()
+	defer smu.Unlock()
+	if len(settled) != 2 || settled["admitted"] != nil || !errors.Is(settled["refused"], room.ErrBanned) {
+		t.Fatalf("settled %v, want admitted: nil, refused: banned", settled)
 	}
 }

@@ -2,12 +2,15 @@ package cluster_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/roomcast/roomcast/client"
+	"github.com/roomcast/roomcast/cluster"
 	"github.com/roomcast/roomcast/configs"
 	"github.com/roomcast/roomcast/internal/testsupport/nodetest"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
@@ -36,9 +39,9 @@ func TestMassJoinCountsExactWithinOneRound(t *testing.T) {
 			// race detector, on a box shared with other builds); the
 			// tests' 1.5s sessions would expire. Shipped default: 6s.
 			c.Cluster.SessionTimeout = 6 * time.Second
-			// A batch that times out is sent again and may be counted
-			// twice until the next announcement (docs/cluster.md): give
-			// the batches the shipped RPC timeout (3s), not the tests' 1s.
+			// A batch that times out is sent again (counted once) and
+			// the test wants none: give the batches the shipped RPC
+			// timeout (3s), not the tests' 1s.
 			c.Cluster.RPCTimeout = 3 * time.Second
 			c.Gateway.MaxConnsPerIP, c.Gateway.MaxConnsPerUser = -1, -1
 		})))
@@ -177,4 +180,124 @@ func TestMassJoinCountsExactWithinOneRound(t *testing.T) {
 	}
 	t.Logf("%d WebSocket joins in %v requests; %d joins in %v: %v requests at the owner, %v JoinBatches, count exact when the last returned",
 		2*perNode+1, wsRequests, 2*mass, took.Round(time.Millisecond), massRequests, batches)
+}
+
+// TestSlowOwnerJoinsCountOnce: the room's owner (a process) is stopped
+// (SIGSTOP, still a member) while viewers join through another node, for
+// longer than the RPC timeout: every join batch goes unanswered and is
+// sent again. The owner must run each batch once when it runs again: its
+// joins_total grows by exactly the joins sent, however many copies it
+// got. Joins whose callers wait longer than the stop all get their
+// Joined (a banned one BANNED): the owner is slow, not refusing. Joins
+// whose deadline ends first fail, and the owner, which admits them when
+// it runs again, has them counted out within a leave round: its count is
+// exact (announcements are an hour apart).
+func TestSlowOwnerJoinsCountOnce(t *testing.T) {
+	e := nodetest.StartEnvTick(t, 500*time.Millisecond)
+	ports := freePorts(t, 2)
+	cfg := func(c *configs.Config) {
+		c.Cluster.AnnounceInterval = time.Hour
+		c.Cluster.SessionTimeout = 10 * time.Second // the stopped owner stays a member
+	}
+	owner := startProc(t, e.NodeConfig(t, "n1", ports[0], cfg))
+	n2 := startInProc(t, e.NodeConfig(t, "n2", ports[1], cfg)) // RPC timeout 1s
+	eventually(t, 15*time.Second, "two members", func() bool {
+		v, ok := n2.Cluster().View()
+		return ok && len(v.Nodes) == 2
+	})
+	view, _ := n2.Cluster().View()
+	roomID := roomOwnedBy(view, "n1", "slowowner")
+	node := n2.Cluster()
+	ctx := context.Background()
+	if _, err := node.Join(ctx, room.JoinRequest{Room: roomID, User: "first", Node: "n2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := node.Ban(ctx, roomID, "banned", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	joinsBefore := scrape(t, owner.Addr(), "roomcast_room_joins_total")
+	resends := func() float64 { return scrape(t, n2.Addr(), "roomcast_cluster_request_resends_total") }
+
+	owner.Signal(syscall.SIGSTOP)
+	stopped := true
+	defer func() {
+		if stopped {
+			owner.Signal(syscall.SIGCONT)
+		}
+	}()
+	type answer struct {
+		user string
+		err  error
+	}
+	join := func(ctx context.Context, user string, out chan<- answer) {
+		_, err := node.Join(ctx, room.JoinRequest{Room: roomID, User: user, Node: "n2"})
+		out <- answer{user, err}
+	}
+	// Impatient joins, one batch each: their deadline (1.5s) ends while
+	// the owner is stopped.
+	const impatient = cluster.MaxJoinsInFlight
+	impatientAns := make(chan answer, impatient)
+	for i := range impatient {
+		go func() {
+			ictx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+			defer cancel()
+			join(ictx, fmt.Sprintf("impatient-%d", i), impatientAns)
+		}()
+	}
+	for range impatient {
+		if a := <-impatientAns; !errors.Is(a.err, room.ErrUnavailable) {
+			t.Fatalf("%s, past its deadline with the owner stopped: %v, want UNAVAILABLE", a.user, a.err)
+		}
+	}
+	if r := resends(); r < impatient {
+		t.Fatalf("%v batches sent again, want each of the %d at least once (1.5s > the RPC timeout)", r, impatient)
+	}
+	// Patient joins: SIGCONT once their batches, too, went unanswered
+	// past the RPC timeout.
+	const patient = 2000
+	patientAns := make(chan answer, patient+1)
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	before := resends()
+	for i := range patient {
+		go join(pctx, fmt.Sprintf("patient-%d", i), patientAns)
+	}
+	go join(pctx, "banned", patientAns)
+	eventually(t, 10*time.Second, "the patient joins' batches sent again", func() bool {
+		return resends() >= before+cluster.MaxJoinsInFlight
+	})
+	owner.Signal(syscall.SIGCONT)
+	stopped = false
+	for range patient + 1 {
+		a := <-patientAns
+		if a.user == "banned" {
+			if !errors.Is(a.err, room.ErrBanned) {
+				t.Errorf("banned: %v, want BANNED", a.err)
+			}
+			continue
+		}
+		if a.err != nil {
+			t.Errorf("%s: %v", a.user, a.err)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	// Every copy the owner got was answered without running it again.
+	resent := resends()
+	eventually(t, 10*time.Second, "every copy seen by the owner", func() bool {
+		return scrape(t, owner.Addr(), "roomcast_cluster_duplicate_requests_total", "answer=replayed")+
+			scrape(t, owner.Addr(), "roomcast_cluster_duplicate_requests_total", "answer=dropped") >= resent
+	})
+	if got := scrape(t, owner.Addr(), "roomcast_room_joins_total") - joinsBefore; got != patient+impatient {
+		t.Fatalf("the owner counted %v joins for %d sent (%v copies sent again)", got, patient+impatient, resent)
+	}
+	eventually(t, 5*time.Second, "the failed joins counted out", func() bool {
+		inf, err := node.Info(ctx, roomID)
+		return err == nil && inf.Viewers == patient+1 // and the first
+	})
+	if c := scrape(t, n2.Addr(), "roomcast_cluster_joins_counted_out_total"); c != impatient {
+		t.Fatalf("%v joins counted out, want the %d failed", c, impatient)
+	}
+	t.Logf("%d joins through a stopped owner: %v copies sent again, each batch counted once", patient+impatient, resent)
 }

@@ -26,6 +26,14 @@ type metrics struct {
 	// re-collections of viewer counts after a fence.
 	announceRefused prometheus.Counter
 	resyncs         prometheus.Counter
+	// resends counts requests sent again with the same id (join batches
+	// unanswered within the RPC timeout); duplicates the copies this node
+	// received of a request it had run or was running (answer: replayed,
+	// dropped); joinsCountedOut the joins the owner admitted after this
+	// node had failed them (reported as leaves).
+	resends         prometheus.Counter
+	duplicates      *prometheus.CounterVec
+	joinsCountedOut prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -45,6 +53,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		fencedRefusals:  c("fenced_refusals_total", "Room operations refused while this node had no usable membership view (self-fence)."),
 		announceRefused: c("viewer_announcements_refused_total", "Rooms in viewer announcements refused because this node did not own them (yet); the sender is asked again when this node adopts the view."),
 		resyncs:         c("viewer_resyncs_total", "Times this node, usable again after a fence, re-collected every viewer count (announced its own, asked every node for theirs)."),
+		resends:         c("request_resends_total", "Requests sent again with the same id because no reply came within cluster.rpc_timeout (join batches; the receiver runs each once)."),
+		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "cluster", Name: "duplicate_requests_total",
+			Help: "Copies of a resent request that this node had already run (answer=replayed: its reply sent again) or was running (answer=dropped).",
+		}, []string{"answer"}),
+		joinsCountedOut: c("joins_counted_out_total", "Joins a room owner admitted after this node had failed them (the viewer's deadline ended, or the batch went unanswered in time): reported to the owner as leaves, so its count stays exact."),
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "roomcast", Subsystem: "cluster", Name: "received_total",
 			Help: "Envelopes received, by kind (deliveries, request, reply, malformed).",
@@ -81,10 +95,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, q := range []string{"request", "deliveries"} {
 		m.queueDrops.WithLabelValues(q)
 	}
+	for _, a := range []string{"replayed", "dropped"} {
+		m.duplicates.WithLabelValues(a)
+	}
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.deliveries, m.outboxDrops, m.publishes, m.received, m.queueDrops,
 			m.redirects, m.rpcs, m.rpcLatency, m.redisLatency, m.redisErrors,
-			m.viewChanges, m.fencedRefusals, m.fenced, m.zkVersion, m.announceRefused, m.resyncs} {
+			m.viewChanges, m.fencedRefusals, m.fenced, m.zkVersion, m.announceRefused, m.resyncs,
+			m.resends, m.duplicates, m.joinsCountedOut} {
 			if err := reg.Register(col); err != nil {
 				return nil, err
 			}

@@ -100,9 +100,11 @@ func (n *Node) route(ctx context.Context, op, roomID string, local func() error,
 		if err == nil || !(errors.Is(err, room.ErrNotOwner) || errors.Is(err, ErrNoReceiver) || errors.Is(err, ErrTimeout) || errors.Is(err, ErrFenced)) {
 			return err
 		}
-		if op == "send" && errors.Is(err, ErrTimeout) {
+		if (op == "send" || op == "join") && errors.Is(err, ErrTimeout) {
 			// The owner may have accepted the messages and lost only the
-			// reply: sending again would show them twice.
+			// reply: sending again would show them twice. A join batch was
+			// sent again already (same id, run once: joins.go); a new
+			// request would count its joins twice.
 			return wrapUnavailable(err)
 		}
 	}

@@ -1,0 +1,4 @@
+package cluster
+
+// MaxJoinsInFlight is maxJoinsInFlight, for the external tests.
+const MaxJoinsInFlight = maxJoinsInFlight
