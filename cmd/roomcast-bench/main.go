@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -37,7 +38,7 @@ import (
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "worker" {
-		os.Exit(worker())
+		os.Exit(worker(os.Args[2:]))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	var code int
@@ -53,19 +54,50 @@ func main() {
 // worker is the hidden worker mode: the coordinator re-executes this binary
 // with the argument "worker" and talks to it over stdin/stdout. Interrupts
 // are the coordinator's to handle: it stops its workers through stdin, and
-// a worker whose stdin closes stops by itself.
-func worker() int {
+// a worker whose stdin closes stops by itself. Its one flag,
+// -cpuprofile PREFIX, writes a CPU profile of the whole worker to
+// PREFIX.worker-<pid>.pprof (the coordinator's --cpuprofile).
+func worker(args []string) int {
 	signal.Ignore(os.Interrupt)
+	fs := flag.NewFlagSet("roomcast-bench worker", flag.ContinueOnError)
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to <prefix>.worker-<pid>.pprof")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
 	if os.Getenv("GOGC") == "" {
 		// A worker's heap is mostly long-lived viewer state: collect at
 		// 50% growth rather than 100% to keep RSS per viewer low.
 		debug.SetGCPercent(50)
+	}
+	if *cpuprofile != "" {
+		stop, err := startCPUProfile(fmt.Sprintf("%s.worker-%d.pprof", *cpuprofile, os.Getpid()))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "roomcast-bench worker:", err)
+			return 1
+		}
+		defer stop()
 	}
 	if err := bench.RunWorker(context.Background(), os.Stdin, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "roomcast-bench worker:", err)
 		return 1
 	}
 	return 0
+}
+
+// startCPUProfile profiles this process into path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // listFlag collects a repeatable flag whose values may also be comma lists.
@@ -166,6 +198,8 @@ flags (--flag and -flag are the same):
 	fs.StringVar(&plotFile, "plot", "", "write a latency plot to this .png or .svg file")
 	fs.BoolVar(&progress, "progress", false, "show progress on stderr even when it is not a terminal")
 	fs.DurationVar(&c.ReportEvery, "report-every", time.Second, "progress and timeline interval")
+	var cpuprofile string
+	fs.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of each worker process to <prefix>.worker-<pid>.pprof")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -179,6 +213,14 @@ flags (--flag and -flag are the same):
 	c.URLs = urls
 	c.ServerPIDs = pids
 	c.Environ = environ
+	if cpuprofile != "" {
+		exe, err := os.Executable()
+		if err != nil {
+			fmt.Fprintf(stderr, "roomcast-bench: --cpuprofile: %v\n", err)
+			return 2
+		}
+		c.WorkerCommand = []string{exe, "worker", "-cpuprofile", cpuprofile}
+	}
 	if srcIPs != "" {
 		ips, err := bench.ParseIPs(srcIPs)
 		if err != nil {

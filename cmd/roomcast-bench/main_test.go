@@ -20,7 +20,7 @@ import (
 // re-executes its own binary with the argument "worker".
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "worker" {
-		os.Exit(worker())
+		os.Exit(worker(os.Args[2:]))
 	}
 	if os.Getenv(serveEnv) == "1" {
 		os.Exit(serveForTest(os.Args[1:]))
@@ -144,6 +144,45 @@ func TestSmokeWebSocket(t *testing.T) {
 	svg, err := os.ReadFile(plot)
 	if err != nil || !bytes.Contains(svg, []byte("<svg")) {
 		t.Fatalf("plot: %v %.100q", err, svg)
+	}
+}
+
+// TestSmokeJSONProfiled runs JSON viewers against a real node with
+// --cpuprofile: every message and priority notice arrives once, in order
+// (no duplicates, nothing missed), and each worker process wrote its CPU
+// profile to <prefix>.worker-<pid>.pprof.
+func TestSmokeJSONProfiled(t *testing.T) {
+	s := startNode(t)
+	prefix := filepath.Join(t.TempDir(), "prof")
+	rep, _ := runTool(t,
+		"--url", "ws://"+s.Addr()+"/ws", "--encoding", "json",
+		"--viewers", "30", "--procs", "2",
+		"--rate", "40", "--priority-ratio", "0.25", "--duration", "2s",
+		"--ramp", "500", "--report-every", "250ms", "--drain-idle", "2s",
+		"--cpuprofile", prefix, "--json")
+	d, p := rep.Delivery, rep.Publish
+	if rep.Config.Encoding != "json" || p.Accepted == 0 || p.PriorityAccepted == 0 {
+		t.Fatalf("encoding %q, publish %+v", rep.Config.Encoding, p)
+	}
+	if !d.Complete || d.Normal != d.NormalExpected || d.Priority != d.PriorityExpected || d.PriorityExpected != p.PriorityAccepted*30 {
+		t.Fatalf("delivery: %+v", d)
+	}
+	if d.Duplicates != 0 || d.Missed != 0 || d.UnknownFrames != 0 || rep.LatencyMS.Samples != int64(d.Messages) {
+		t.Fatalf("delivery: %+v, latency samples %d", d, rep.LatencyMS.Samples)
+	}
+	workers := 0
+	for _, pr := range rep.Load.Processes {
+		if pr.Role != "worker" {
+			continue
+		}
+		workers++
+		data, err := os.ReadFile(fmt.Sprintf("%s.worker-%d.pprof", prefix, pr.PID))
+		if err != nil || len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b { // a gzipped profile
+			t.Fatalf("worker %d profile: %v, %d bytes", pr.PID, err, len(data))
+		}
+	}
+	if workers != 2 {
+		t.Fatalf("%d workers", workers)
 	}
 }
 

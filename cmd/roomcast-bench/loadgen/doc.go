@@ -5,8 +5,9 @@
 // is in flight, dedupe by seq per lane: Answer) but keeps almost no state
 // (a few hundred bytes of heap), so one process can hold ~19k of them; it
 // reads binary frames with an allocation-free scanner (scan.go) and JSON
-// frames with an allocation-free walker (jsonscan.go), and counts frames
-// of a kind it does not know (Stats.Unknown) instead of failing. A
+// frames with an allocation-free one-pass reader (jsonscan.go), and
+// counts frames of a kind it does not know (Stats.Unknown) instead of
+// failing. A
 // Publisher is a connection that sends room messages and counts every
 // answer (accepted, RATE_LIMITED, CONN_RATE_LIMITED, other errors) in
 // PublishStats. Publishers put their send time in the body (Body:

@@ -74,9 +74,10 @@ type scanned struct {
 	seq, pseq uint64
 	missed    uint64
 	more      bool
-	complete  bool   // Notify.complete: nothing to answer
-	json      bool   // scanned from JSON: msgs is the messages array
-	msgs      []byte // the concatenated message fields, walked by eachMessage
+	complete  bool      // Notify.complete: nothing to answer
+	json      bool      // scanned from JSON: the messages are in recs
+	msgs      []byte    // binary: the concatenated message fields, walked by eachMessage
+	recs      []jsonMsg // JSON: the messages, read by scanFrameJSON
 	msgField  protowire.Number
 }
 

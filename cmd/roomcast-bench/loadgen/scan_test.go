@@ -110,7 +110,7 @@ func TestScanFoldedItems(t *testing.T) {
 	}
 	for name, scan := range map[string]func() (scanned, error){
 		"binary": func() (scanned, error) { return scanFrame(bin) },
-		"json":   func() (scanned, error) { return scanFrameJSON(js) },
+		"json":   func() (scanned, error) { return scanFrameJSON(js, nil) },
 	} {
 		s, err := scan()
 		if err != nil {

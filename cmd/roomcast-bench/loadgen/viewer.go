@@ -335,20 +335,41 @@ func (r *viewerReader) Closed(code int, _ error) { r.stats.recordClose(code) }
 // Frames of a kind the viewer does not know (a newer server's), or in the
 // other encoding, are counted in Stats.Unknown and ignored.
 func (v *Viewer) readFast(binary bool, data []byte) error {
-	var s scanned
-	var err error
 	switch {
 	case binary && v.enc == wire.Binary:
-		s, err = scanFrame(data)
+		s, err := scanFrame(data)
+		if err != nil {
+			return err
+		}
+		return v.act(&s)
 	case !binary && v.enc == wire.JSON:
-		s, err = scanFrameJSON(data)
-	default:
-		v.stats.Unknown.Add(1)
-		return nil
-	}
-	if err != nil {
+		rp := jsonMsgBufs.Get().(*[]jsonMsg)
+		s, err := scanFrameJSON(data, *rp)
+		if err == nil {
+			err = v.act(&s)
+		}
+		if cap(s.recs) <= maxPooledMsgs {
+			clear(s.recs) // the bodies alias the frame: keep no frame alive
+			*rp = s.recs[:0]
+		}
+		jsonMsgBufs.Put(rp)
 		return err
 	}
+	v.stats.Unknown.Add(1)
+	return nil
+}
+
+// jsonMsgBufs holds the slices JSON frames' messages are read into (one
+// per goroutine reading at a time: the poller's, or Run's).
+var jsonMsgBufs = sync.Pool{New: func() any { b := make([]jsonMsg, 0, 64); return &b }}
+
+// maxPooledMsgs bounds the slices jsonMsgBufs keeps (a rare huge
+// PullResult's goes to the collector).
+const maxPooledMsgs = 4096
+
+// act does what a scanned frame asks: counts it, applies its messages to
+// the cursors and answers it (ack or pull) as the SDK would.
+func (v *Viewer) act(s *scanned) error {
 	switch s.kind {
 	case kindKick:
 		v.kick()
@@ -372,7 +393,7 @@ func (v *Viewer) readFast(binary bool, data []byte) error {
 	var latBuf [64]int64
 	lats := latBuf[:0]
 	folded := 0
-	err = s.eachMessage(func(seq uint64, priority bool, body []byte, fold, likeTotal uint64) {
+	err := s.eachMessage(func(seq uint64, priority bool, body []byte, fold, likeTotal uint64) {
 		lane := c.lane(priority)
 		if seq <= *lane {
 			dups++
