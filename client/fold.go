@@ -34,7 +34,9 @@ func (c *Client) Like(ctx context.Context, room string) (*pb.Sent, error) {
 }
 
 // Likes returns a joined room's like total as the client knows it: the
-// Joined's (join and resume), raised by every like item read since.
+// Joined's (join and resume), raised by every like item read since and
+// by the like total of every Notify and PullResult (also when the item
+// itself was sampled away by a cap or evicted before a pull).
 func (c *Client) Likes(room string) uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()

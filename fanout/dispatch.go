@@ -174,6 +174,7 @@ func (sh *dispatcher) walk(r *roomFeed, now time.Time) (due time.Time, later boo
 	svc := sh.svc
 	cfg := &svc.cfg
 	head, prioHead := r.buf.Heads()
+	likes := r.likes.Load() // after the heads: at least their items' total (likes.go)
 
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -248,7 +249,7 @@ func (sh *dispatcher) walk(r *roomFeed, now time.Time) (due time.Time, later boo
 			}
 		}
 		k := frameKey{known: sub.known, prioKnown: sub.prioKnown, head: head, prioHead: prioHead, bare: bare, stretched: stretched,
-			viewer: r.hidden.viewer(sub.sess.User(), sub.known, sub.prioKnown)}
+			viewer: r.hidden.viewer(sub.sess.User(), sub.known, sub.prioKnown), likes: sub.likesToSend(likes)}
 		var n *frame
 		if sub.cap != nil || k.viewer != "" {
 			// A capped viewer gets a frame of its own (cap.go), and so
@@ -273,6 +274,7 @@ func (sh *dispatcher) walk(r *roomFeed, now time.Time) (due time.Time, later boo
 		}
 		// Pushed under the viewer's lock: see Pull.
 		if sub.sess.Push(n.out) {
+			sub.sentLikes(k.likes)
 			sent++
 			merged += max(n.covers-1, 0)
 			inlined += n.messages

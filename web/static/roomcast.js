@@ -63,7 +63,8 @@
 //   state       (connected, err) true once (re)connected and every room rejoined
 //   joined      (room, joined)  a Joined answer (fresh or resumed), with viewers and epoch
 //   attrs       (room, map)     the room's whole attribute map, on join/resume and each change
-//   likes       (room, total)   the room's like total when it grows (join/resume, like items);
+//   likes       (room, total)   the room's like total when it grows (join/resume, like items,
+//                               the likeTotal of a Notify or PullResult);
 //                               like(room) sends one, likes(room) reads it
 //   viewers     (room, n)       the room's viewer count, pushed when it changes (no polling)
 //   reset       (room)          resumed with an earlier room's epoch: the room started over
@@ -942,7 +943,7 @@ export class RoomcastClient {
   onNotify(n) {
     this.st.notifies++;
     const room = n.room;
-    this.apply(room, n.messages, num(n.missed), 0); // a Notify with a priority gap is never inline
+    this.apply(room, n.messages, num(n.missed), 0, num(n.likeTotal)); // a Notify with a priority gap is never inline
     const r = this.rooms.get(room);
     if (!r) return;
     if (n.complete) {
@@ -977,7 +978,7 @@ export class RoomcastClient {
       if (num(res.seq) < r.seq) r.seq = num(res.seq);
       if (num(res.pseq) < r.pseq) r.pseq = num(res.pseq);
     }
-    this.apply(res.room, res.messages, num(res.missed), num(res.missedPriority));
+    this.apply(res.room, res.messages, num(res.missed), num(res.missedPriority), num(res.likeTotal));
     const again = this.rooms.get(res.room);
     if (res.more && again && this.ws) {
       again.pullingAt = Date.now();
@@ -1007,11 +1008,14 @@ export class RoomcastClient {
 
   // apply moves the room's cursors over msgs and emits the new ones, and
   // what the server no longer held as "missed" and "missedPriority".
-  apply(room, msgs, missed, missedPriority) {
+  // likeTotal is the frame's like total (0: none): it raises the room's
+  // like total like a like item, also when the item itself was not given
+  // (a maxRate cap sampled it) or was evicted before the pull.
+  apply(room, msgs, missed, missedPriority, likeTotal) {
     const r = this.rooms.get(room);
     if (!r) return;
     const fresh = [];
-    let likes = 0; // the highest like total of these messages
+    let likes = likeTotal || 0; // the highest like total of the frame and its messages
     for (const raw of msgs ?? []) {
       const m = toRoomMessage(raw);
       const lane = m.priority ? "pseq" : "seq";
