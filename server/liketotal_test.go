@@ -9,6 +9,7 @@ import (
 
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
+	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
 
 // likeAll sends n likes from v at once and fails on any refusal.
@@ -114,5 +115,55 @@ func TestLikeTotalReachesLappedViewerEmbedded(t *testing.T) {
 	}
 	if got := slow.Likes("show"); got != 25 {
 		t.Fatalf("the lapped viewer's like total is %d, want 25", got)
+	}
+}
+
+// TestLikeBatchCountedEmbedded: a like Send with count n (an SDK's batch
+// of taps) is counted n times end to end; it takes n tokens of the
+// connection's send rate (burst 20, refilled at 1/s: 15 then 10 is
+// refused CONN_RATE_LIMITED); a count above the burst or above 1000, or
+// above 1 on chat, is refused INVALID_ARGUMENT; nothing refused is
+// counted.
+func TestLikeBatchCountedEmbedded(t *testing.T) {
+	s := startServer(t, func(c *configs.Config) { c.Gateway.SendRate, c.Gateway.SendBurst = 1, 20 })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	v := dialViewer(t, s, "fan", client.Options{})
+	w := dialViewer(t, s, "watch", client.Options{})
+	for _, x := range []*viewer{v, w} {
+		if _, err := x.Join(ctx, "show"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	batch := func(n uint32, kind string) error {
+		_, err := v.Send(ctx, "show", "❤", client.SendOptions{Kind: kind, Count: n, NoResend: true})
+		return err
+	}
+	if err := batch(15, client.LikeKind); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		n    uint32
+		kind string
+		want pb.Error_Code
+	}{
+		{10, client.LikeKind, pb.Error_CONN_RATE_LIMITED}, // 5 tokens left
+		{21, client.LikeKind, pb.Error_INVALID_ARGUMENT},  // above the burst
+		{1001, client.LikeKind, pb.Error_INVALID_ARGUMENT},
+		{2, "text", pb.Error_INVALID_ARGUMENT},
+	} {
+		if err := batch(c.n, c.kind); client.Code(err) != c.want {
+			t.Fatalf("count %d kind %s: %v, want %v", c.n, c.kind, err, c.want)
+		}
+	}
+	eventually(t, 10*time.Second, "the batch's 15 likes", func() bool { return w.Likes("show") == 15 })
+	// 3 of the 5 tokens are left (the chat of count 2 took 2 before the
+	// room refused it).
+	if err := batch(3, client.LikeKind); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "18 likes", func() bool { return w.Likes("show") == 18 })
+	if got := likeItems(w, "show"); got != 18 {
+		t.Fatalf("like items worth %d, want 18: a refused batch was counted", got)
 	}
 }

@@ -2049,8 +2049,9 @@ type Send struct {
 	ClientMsgId string `protobuf:"bytes,90,opt,name=client_msg_id,json=clientMsgId,proto3" json:"client_msg_id,omitempty"`
 	// How many sends this one stands for, for a kind the room folds (likes a
 	// client batched over a short window): 1..1000; 0 or absent means 1.
-	// Refused with INVALID_ARGUMENT above 1000 or above 1 for a kind that
-	// is not folded. It takes count tokens of the connection's send rate.
+	// Refused with INVALID_ARGUMENT above 1000, above the connection's send
+	// burst (gateway.send_burst) or above 1 for a kind that is not folded.
+	// It takes count tokens of the connection's send rate.
 	Count         uint32 `protobuf:"varint,160,opt,name=count,proto3" json:"count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

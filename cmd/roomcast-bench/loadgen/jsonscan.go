@@ -218,6 +218,8 @@ func (s *scanned) scanBodyJSON(b []byte) error {
 			s.more = jsonTrue(val)
 		case "complete":
 			s.complete = jsonTrue(val)
+		case "likeTotal":
+			s.likeTotal, err = jsonUint(val)
 		case "messages":
 			s.msgs = val
 		}

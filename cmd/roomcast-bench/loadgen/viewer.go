@@ -367,6 +367,7 @@ func (v *Viewer) readFast(binary bool, data []byte) error {
 		v.stats.Notifies.Add(1)
 	}
 	v.stats.Missed.Add(s.missed)
+	v.raiseLikes(s.likeTotal)
 	var now int64
 	fresh, prio, dups := 0, 0, 0
 	var latBuf [64]int64
@@ -517,6 +518,7 @@ func (v *Viewer) handle(f *pb.Frame) {
 	case *pb.Frame_Notify:
 		n := b.Notify
 		v.stats.Notifies.Add(1)
+		v.raiseLikes(n.GetLikeTotal())
 		c := v.apply(n.Room, n.Messages, n.Missed)
 		if c == nil || v.noAck {
 			return
@@ -528,6 +530,7 @@ func (v *Viewer) handle(f *pb.Frame) {
 		v.answer(c, true, false, n.Seq, n.Pseq, false)
 	case *pb.Frame_PullResult:
 		r := b.PullResult
+		v.raiseLikes(r.GetLikeTotal())
 		c := v.apply(r.Room, r.Messages, r.Missed)
 		if c == nil || v.noAck {
 			return
@@ -583,7 +586,8 @@ func (v *Viewer) apply(room string, msgs []*pb.RoomMessage, missed uint64) *curs
 	return c
 }
 
-// raiseLikes keeps the highest like total seen (Joined, like items).
+// raiseLikes keeps the highest like total seen (Joined, like items, the
+// like_total of a Notify or PullResult).
 func (v *Viewer) raiseLikes(total uint64) {
 	for {
 		cur := v.likes.Load()
