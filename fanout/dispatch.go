@@ -211,7 +211,10 @@ func (sh *dispatcher) walk(r *roomFeed, now time.Time) (due time.Time, later boo
 		if sub.pulling {
 			wait = cfg.PullWindow
 		}
-		if sub.known >= head && sub.prioKnown >= prioHead {
+		// Up to date, unless its like total is behind the room's: a frame
+		// may read past the head its key names (messages delivered while it
+		// was built) with the total of before them (likes.go).
+		if sub.known >= head && sub.prioKnown >= prioHead && sub.likesToSend(likes) == 0 {
 			nb = min(nb, nanos(sub.notifiedAt, wait))
 			sub.mu.Unlock()
 			continue

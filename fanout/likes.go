@@ -16,6 +16,14 @@ import "sync/atomic"
 // The total is part of the frame key: viewers at the same cursors that
 // were sent the same total keep sharing their frames, and in a like storm
 // they all were (every Notify of theirs carried the previous round's).
+//
+// A frame reads the ring up to its end when it is built, which may be past
+// the head its key names (a message delivered meanwhile), while its total
+// was read with that head: so a viewer's cursors may pass a like item
+// whose total it was not sent. The walk therefore notifies a viewer whose
+// total is behind the room's even when its cursors are at the head (a
+// Notify with no message, carrying the total); the delivery that raised
+// the total marked the room for a walk.
 
 // raise sets v to x if x is higher.
 func raise(v *atomic.Uint64, x uint64) {

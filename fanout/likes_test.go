@@ -52,3 +52,38 @@ func TestLikeTotalInFrames(t *testing.T) {
 		t.Fatalf("a later viewer's first Notify: %v, want like_total 7", got)
 	}
 }
+
+// TestLikeTotalReachesViewerAtHead: a viewer whose cursors are at the
+// head but whose like total is behind the room's (a frame read a like
+// item delivered while it was built, with the total of before it) is
+// notified with the total, capped or not; once sent, not again.
+func TestLikeTotalReachesViewerAtHead(t *testing.T) {
+	s, clk, capped, free := cappedRoom(t, 1)
+	s.Deliver("r", classed(1, pb.RoomMessage_NORMAL))
+	s.roundAll()
+	before := map[*fakeSession]int{capped: len(capped.notifies()), free: len(free.notifies())}
+	// The race's outcome: the room's total is above what either viewer
+	// was sent while both are at the head.
+	raise(&s.lookup("r").likes, 42)
+	for _, sh := range s.shards {
+		sh.markPending(s.lookup("r"))
+	}
+	clk.add(2e9)
+	s.roundAll()
+	for v, n := range before {
+		ns := v.notifies()
+		if len(ns) != n+1 || ns[n].GetLikeTotal() != 42 || len(ns[n].Messages) != 0 || !ns[n].Complete {
+			t.Fatalf("%s: notifies %v after %d, want one complete, empty Notify with like_total 42", v.user, ns, n)
+		}
+	}
+	clk.add(2e9)
+	for _, sh := range s.shards {
+		sh.markPending(s.lookup("r"))
+	}
+	s.roundAll()
+	for v, n := range before {
+		if got := len(v.notifies()); got != n+1 {
+			t.Fatalf("%s: %d notifies, want the total sent once", v.user, got-n)
+		}
+	}
+}
