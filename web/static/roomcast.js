@@ -440,6 +440,10 @@ export class RoomcastClient {
    * @param {number} [opt.backoffMaxMs=10000]
    * @param {number} [opt.requestTimeoutMs=10000]
    * @param {number} [opt.dedupeWindow=4096]  msgIds remembered per room and per conversation
+   * @param {number} [opt.likeWindowMs=200]  like() sends a room's taps of this window as one
+   *        Send carrying their count; negative: one Send per tap
+   * @param {number} [opt.likeBatchMax=20]  taps per Send at most (a full batch goes at once;
+   *        the server refuses a count above its gateway.send_burst, default 20)
    * @param {object} [opt.offline]      1:1 and group messages:
    * @param {(conv: string, msgId: string) => boolean} [opt.offline.seen]  asked before
    *        "convMessage" whether the app already has the message (its local
@@ -464,8 +468,8 @@ export class RoomcastClient {
       backoffMaxMs: 10000,
       requestTimeoutMs: 10000,
       dedupeWindow: 4096,
-      likeWindowMs: 200, // like() batches a room's taps this long (< 0: one Send per tap)
-      likeBatchMax: 20, // taps per Send at most (the server's default gateway.send_burst)
+      likeWindowMs: 200,
+      likeBatchMax: 20,
       WebSocket: globalThis.WebSocket,
       encoding: "protobuf",
       protobufUrl: PROTOBUF_URL,
