@@ -104,6 +104,14 @@ type Options struct {
 	// ManualPull stops the client from pulling and acknowledging by itself
 	// (for tests of the protocol; you then call Pull).
 	ManualPull bool
+	// LikeWindow is how long Like collects a room's taps into one Send
+	// (Send.count; client/fold.go). Default 200ms; negative: every Like
+	// is a Send of its own.
+	LikeWindow time.Duration
+	// LikeBatchMax is the most taps one Send carries: a batch that
+	// reaches it goes at once. Default 20 (the server's default
+	// gateway.send_burst, which a batch may not exceed), at most 1000.
+	LikeBatchMax int
 
 	// OnMessage receives each room message once, in order per lane.
 	OnMessage func(room string, m *pb.RoomMessage)
@@ -166,6 +174,13 @@ func (o *Options) defaults() {
 	if o.DedupeWindow <= 0 {
 		o.DedupeWindow = 4096
 	}
+	if o.LikeWindow == 0 {
+		o.LikeWindow = 200 * time.Millisecond
+	}
+	if o.LikeBatchMax <= 0 {
+		o.LikeBatchMax = 20
+	}
+	o.LikeBatchMax = min(o.LikeBatchMax, 1000)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -207,6 +222,7 @@ type Client struct {
 	cond    *sync.Cond // signalled when session changes
 
 	off    offlineClient // client/offline.go
+	likes  likeBatcher   // client/fold.go
 	nextID atomic.Uint32
 	stats  struct {
 		notifies, pulls, acks, messages, dupes, missed, missedPrio, reconnects, framesIn, drains, unknown atomic.Uint64
@@ -255,7 +271,10 @@ func Dial(ctx context.Context, opt Options) (*Client, error) {
 }
 
 // Close ends the connection and stops every goroutine of the client.
+// Like taps still collecting are sent first, and answered (each send
+// bounded by Options.RequestTimeout).
 func (c *Client) Close() error {
+	c.flushLikes(c.ctx, "") // taps still collected go out first (fold.go)
 	c.cancel()
 	c.mu.Lock()
 	s := c.session
@@ -532,8 +551,10 @@ func (c *Client) recordJoin(j *pb.Joined) (reset bool, attrs map[string]string) 
 	return false, attrs
 }
 
-// Leave exits a room.
+// Leave exits a room, after sending the room's Like taps still
+// collecting.
 func (c *Client) Leave(ctx context.Context, room string) error {
+	c.flushLikes(ctx, room) // the room's taps still collected go out first (fold.go)
 	c.mu.Lock()
 	delete(c.rooms, room)
 	c.mu.Unlock()
@@ -552,6 +573,9 @@ type SendOptions struct {
 	ClientMsgID string
 	// NoResend sends once: a refusal or disconnect is returned as is.
 	NoResend bool
+	// Count is how many sends of a folded kind this one stands for
+	// (Send.count: a batch of likes, 1..1000); 0 means 1. Like sets it.
+	Count uint32
 }
 
 // Send posts a message to a joined room and returns its seq and msg_id.
@@ -561,7 +585,7 @@ type SendOptions struct {
 // is posted once.
 func (c *Client) Send(ctx context.Context, room, body string, o SendOptions) (*pb.Sent, error) {
 	frame := func(cmid string) *pb.Frame {
-		return &pb.Frame{Body: &pb.Frame_Send{Send: &pb.Send{Room: room, Body: body, Kind: o.Kind, Priority: o.Priority, ClientMsgId: cmid}}}
+		return &pb.Frame{Body: &pb.Frame_Send{Send: &pb.Send{Room: room, Body: body, Kind: o.Kind, Priority: o.Priority, ClientMsgId: cmid, Count: o.Count}}}
 	}
 	var f *pb.Frame
 	var err error

@@ -321,7 +321,7 @@ func (s *session) handle(f *pb.Frame) {
 }
 
 func (c *Client) onNotify(s *session, n *pb.Notify) {
-	c.apply(n.Room, n.Messages, n.Missed, 0) // a Notify with a priority gap is never inline
+	c.apply(n.Room, n.Messages, n.Missed, 0, n.GetLikeTotal()) // a Notify with a priority gap is never inline
 	if n.Complete {
 		// Everything new came inline: the cursors follow the heads and
 		// the server expects no answer.
@@ -381,7 +381,7 @@ func (c *Client) onPullResult(s *session, res *pb.PullResult) {
 		}
 	}
 	c.mu.Unlock()
-	c.apply(res.Room, res.Messages, res.Missed, res.MissedPriority)
+	c.apply(res.Room, res.Messages, res.Missed, res.MissedPriority, res.GetLikeTotal())
 	if !res.More || c.opt.ManualPull {
 		return
 	}
@@ -420,8 +420,9 @@ func (c *Client) onKick(k *pb.Kick) {
 // apply moves the room's cursors over msgs and hands the new ones to
 // OnMessage, deduped by seq and msg_id; missed and missedPrio (normal and
 // priority messages the server no longer held) go to OnMissed and
-// OnMissedPriority.
-func (c *Client) apply(room string, msgs []*pb.RoomMessage, missed, missedPrio uint64) {
+// OnMissedPriority. likeTotal is the frame's like total (0: none), which
+// raises the room's like total like a like item (fold.go).
+func (c *Client) apply(room string, msgs []*pb.RoomMessage, missed, missedPrio, likeTotal uint64) {
 	c.mu.Lock()
 	r := c.rooms[room]
 	if r == nil {
@@ -429,8 +430,8 @@ func (c *Client) apply(room string, msgs []*pb.RoomMessage, missed, missedPrio u
 		return
 	}
 	fresh := msgs[:0:0]
-	var attrs map[string]string // the map after an attribute change
-	likes := false              // the like total grew (fold.go)
+	var attrs map[string]string      // the map after an attribute change
+	likes := r.raiseLikes(likeTotal) // the like total grew (fold.go)
 	for _, m := range msgs {
 		cur := &r.seq
 		if m.Priority {

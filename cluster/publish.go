@@ -9,16 +9,16 @@ import (
 
 // sendToWire and sendFromWire carry a room send between nodes: a
 // connection's send, an admin notice or a backend publish (client_msg_id
-// or idempotency key, the sender's roles and the high mark included, so the
-// owner dedupes and classes it).
+// or idempotency key, the sender's roles, the high mark and the count of a
+// batched like included, so the owner dedupes, classes and counts it).
 func sendToWire(r room.SendRequest) *cpb.SendRequest {
 	return &cpb.SendRequest{Room: r.Room, From: r.From, Body: r.Body, Kind: r.Kind, Priority: r.Priority,
-		Privileged: r.Privileged, High: r.High, ClientMsgId: r.ClientMsgID, Roles: r.Roles, TokenRole: string(r.TokenRole)}
+		Privileged: r.Privileged, High: r.High, ClientMsgId: r.ClientMsgID, Roles: r.Roles, TokenRole: string(r.TokenRole), Count: r.Count}
 }
 
 func sendFromWire(s *cpb.SendRequest) room.SendRequest {
 	return room.SendRequest{Room: s.Room, From: s.From, Body: s.Body, Kind: s.Kind, Priority: s.Priority,
-		Privileged: s.Privileged, High: s.High, ClientMsgID: s.ClientMsgId, Roles: s.Roles, TokenRole: room.Role(s.TokenRole)}
+		Privileged: s.Privileged, High: s.High, ClientMsgID: s.ClientMsgId, Roles: s.Roles, TokenRole: room.Role(s.TokenRole), Count: s.Count}
 }
 
 func acceptedToWire(a room.Accepted) *cpb.SendReply {

@@ -174,6 +174,7 @@ func (sh *dispatcher) walk(r *roomFeed, now time.Time) (due time.Time, later boo
 	svc := sh.svc
 	cfg := &svc.cfg
 	head, prioHead := r.buf.Heads()
+	likes := r.likes.Load() // after the heads: at least their items' total (likes.go)
 
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -210,7 +211,10 @@ func (sh *dispatcher) walk(r *roomFeed, now time.Time) (due time.Time, later boo
 		if sub.pulling {
 			wait = cfg.PullWindow
 		}
-		if sub.known >= head && sub.prioKnown >= prioHead {
+		// Up to date, unless its like total is behind the room's: a frame
+		// may read past the head its key names (messages delivered while it
+		// was built) with the total of before them (likes.go).
+		if sub.known >= head && sub.prioKnown >= prioHead && sub.likesToSend(likes) == 0 {
 			nb = min(nb, nanos(sub.notifiedAt, wait))
 			sub.mu.Unlock()
 			continue
@@ -248,7 +252,7 @@ func (sh *dispatcher) walk(r *roomFeed, now time.Time) (due time.Time, later boo
 			}
 		}
 		k := frameKey{known: sub.known, prioKnown: sub.prioKnown, head: head, prioHead: prioHead, bare: bare, stretched: stretched,
-			viewer: r.hidden.viewer(sub.sess.User(), sub.known, sub.prioKnown)}
+			viewer: r.hidden.viewer(sub.sess.User(), sub.known, sub.prioKnown), likes: sub.likesToSend(likes)}
 		var n *frame
 		if sub.cap != nil || k.viewer != "" {
 			// A capped viewer gets a frame of its own (cap.go), and so
@@ -273,6 +277,7 @@ func (sh *dispatcher) walk(r *roomFeed, now time.Time) (due time.Time, later boo
 		}
 		// Pushed under the viewer's lock: see Pull.
 		if sub.sess.Push(n.out) {
+			sub.sentLikes(k.likes)
 			sent++
 			merged += max(n.covers-1, 0)
 			inlined += n.messages

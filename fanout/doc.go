@@ -56,6 +56,10 @@
 //     incarnation in it (the ring is emptied first), so a viewer joining
 //     or resuming reads what the room holds at once, not at the next
 //     delivery.
+//  10. The room's like total (the highest like_total of the folded like
+//     items delivered here; likes.go) rides in a viewer's next Notify or
+//     PullResult when it is above what that viewer was last sent, so a
+//     capped or lapped viewer that was not given the item still has it.
 //
 // Concurrency: all Service methods are safe for concurrent use. Start(ctx)
 // runs one goroutine per dispatcher shard, four gap repairers and the

@@ -158,6 +158,11 @@ type roomFeed struct {
 
 	// hidden knows which users have messages only they may read (hidden.go).
 	hidden hiddenIndex
+
+	// likes is the highest like total of a folded like item delivered to
+	// this node (RoomMessage.like_total), raised before the item enters
+	// the ring: Notify and PullResult carry it (likes.go).
+	likes atomic.Uint64
 }
 
 type gapRepair struct {
@@ -205,6 +210,9 @@ type Sub struct {
 	// cap samples the viewer's normal and low messages (cap.go); nil:
 	// uncapped, the viewer shares its frames with the room.
 	cap *rateCap
+	// likes is the like total last sent to the viewer in a Notify or
+	// PullResult (likes.go).
+	likes uint64
 }
 
 // Room returns the room id of the subscription.
@@ -604,6 +612,11 @@ func (s *Service) appendOne(r *roomFeed, m *pb.RoomMessage, at time.Time) (entry
 		return entry{}, false
 	}
 	e := entry{m: m, bin: bin, only: only}
+	if lt := m.GetLikeTotal(); lt > 0 && only == "" {
+		// Before the ring holds the item: a frame built at its head
+		// carries at least its total.
+		raise(&r.likes, lt)
+	}
 	if m.Deletes != nil {
 		// A deletion event: the message it names becomes a tombstone here
 		// before the event is held, so a viewer that reads the event's

@@ -21,6 +21,8 @@ type frameKey struct {
 	// viewer: the frame of one user that may read messages nobody else
 	// may (hidden.go); "": the shared rendering, which skips them all.
 	viewer string
+	// likes: the room's like total the frame carries; 0: none (likes.go).
+	likes uint64
 }
 
 // frame is a built frame shared by every viewer with the same key.
@@ -144,7 +146,7 @@ func inlineFor(k frameKey, cfg *Config) int {
 // sampled through c; a Notify that turns out bare gives back the tokens
 // it took, since its messages are pulled (and sampled) later.
 func (r *roomFeed) buildNotify(k frameKey, inlineBytes, lowWindow int, c *rateCap) *frame {
-	nt := &pb.Notify{Room: r.id, Seq: k.head, Pseq: k.prioHead}
+	nt := &pb.Notify{Room: r.id, Seq: k.head, Pseq: k.prioHead, LikeTotal: k.likes}
 	f := &frame{covers: int(k.head-min(k.known, k.head)) + int(k.prioHead-min(k.prioKnown, k.prioHead))}
 	var bins [][]byte
 	if inlineBytes > 0 {
@@ -238,6 +240,7 @@ func (r *roomFeed) buildPull(k frameKey, id uint32, pullBytes, lowWindow int, c 
 		MissedPriority: prio.Missed,
 		More:           f.more,
 		Epoch:          r.epoch.Load(),
+		LikeTotal:      k.likes,
 	}
 	fr := &pb.Frame{Id: id, Body: &pb.Frame_PullResult{PullResult: res}}
 	if id == 0 && c == nil && k.viewer == "" {

@@ -31,6 +31,7 @@ func (s *Service) Pull(sub *Sub, id uint32, after, pafter uint64, limit int, ack
 	r.pulls.Add(1)
 
 	head, prioHead := r.buf.Heads()
+	likes := r.likes.Load() // after the heads, as in walk
 	if ack && after >= head && pafter >= prioHead {
 		// Nothing after the cursors: the common acknowledgement, no read.
 		sub.known = max(sub.known, min(after, head))
@@ -39,7 +40,7 @@ func (s *Service) Pull(sub *Sub, id uint32, after, pafter uint64, limit int, ack
 		return nil
 	}
 	k := frameKey{pull: true, limit: limit, known: after, prioKnown: pafter, head: head, prioHead: prioHead,
-		viewer: r.hidden.viewer(sub.sess.User(), after, pafter)}
+		viewer: r.hidden.viewer(sub.sess.User(), after, pafter), likes: sub.likesToSend(likes)}
 	var f *frame
 	switch {
 	case sub.cap != nil || k.viewer != "":
@@ -80,6 +81,8 @@ func (s *Service) Pull(sub *Sub, id uint32, after, pafter uint64, limit int, ack
 	s.metrics.missed.Add(float64(f.missed))
 	s.metrics.countClasses(&f.classes, f.shed)
 	s.metrics.classes.skipped.Add(float64(f.skipped))
-	sub.sess.Push(f.out)
+	if sub.sess.Push(f.out) {
+		sub.sentLikes(k.likes)
+	}
 	return nil
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"time"
 
 	"golang.org/x/time/rate"
 
@@ -39,7 +40,19 @@ func (c *conn) queueSend(id uint32, m *pb.Send) {
 		c.fail(id, pb.Error_ROOM_NOT_JOINED, "join the room before sending")
 		return
 	}
-	if !c.allowSend(id) {
+	// A batch of likes (Send.count) is as many sends to the connection's
+	// send rate: batching changes the frames, not how many likes a
+	// connection may add per second.
+	n := max(m.GetCount(), 1)
+	switch {
+	case n > room.MaxSendCount:
+		c.fail(id, pb.Error_INVALID_ARGUMENT, "count above 1000")
+		return
+	case int(n) > c.g.cfg.SendBurst:
+		c.fail(id, pb.Error_INVALID_ARGUMENT, "count above gateway.send_burst: send fewer at a time")
+		return
+	}
+	if !c.allowSendN(id, int(n)) {
 		return
 	}
 	qs := queuedSend{id: id, req: room.SendRequest{
@@ -50,6 +63,7 @@ func (c *conn) queueSend(id uint32, m *pb.Send) {
 		Priority:    m.GetPriority(),
 		Privileged:  c.ident.Has(auth.RoleAdmin) || c.ident.Has(auth.RoleSystem),
 		ClientMsgID: m.GetClientMsgId(),
+		Count:       m.GetCount(),
 		Roles:       c.ident.Roles,
 		TokenRole:   room.Role(c.ident.RoomRole(roomID)),
 	}}
@@ -74,11 +88,15 @@ func (c *conn) queueSend(id uint32, m *pb.Send) {
 
 // allowSend applies the connection's send rate (room and offline sends
 // alike) and refuses the frame when it is spent. Reader goroutine only.
-func (c *conn) allowSend(id uint32) bool {
+func (c *conn) allowSend(id uint32) bool { return c.allowSendN(id, 1) }
+
+// allowSendN is allowSend for a frame that stands for n sends (a batch of
+// likes), at most the burst.
+func (c *conn) allowSendN(id uint32, n int) bool {
 	if c.sendLim == nil {
 		c.sendLim = rate.NewLimiter(rate.Limit(c.g.cfg.SendRate), c.g.cfg.SendBurst)
 	}
-	if c.sendLim.Allow() {
+	if c.sendLim.AllowN(time.Now(), n) {
 		return true
 	}
 	c.g.metrics.errors.WithLabelValues(pb.Error_CONN_RATE_LIMITED.String()).Inc()

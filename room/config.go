@@ -126,6 +126,9 @@ const (
 	MaxKindBytes = 32
 	// MaxIDBytes bounds room ids.
 	MaxIDBytes = 128
+	// MaxSendCount bounds SendRequest.Count: the folded sends (likes a
+	// client batched) one Send may stand for (fold.go).
+	MaxSendCount = 1000
 )
 
 // WithDefaults returns c with every zero field set to its default.

@@ -29,6 +29,12 @@ import (
 // nor of the low budget (their items are bounded by the round), and
 // their client_msg_id is not deduped (a like is worth its count).
 //
+// A Send may stand for several sends of a folded kind (SendRequest.Count,
+// 1..MaxSendCount: the SDKs batch a viewer's like taps over a short
+// window): it is counted Count times and checked once (ban, mute, slow
+// mode, filter, hook, shadow ban). A shadow-banned sender's batch is shown
+// to it as one message, like its single likes.
+//
 // Because the owner alone counts (sends for a room are routed to it), the
 // totals are exact in a cluster.
 
@@ -74,17 +80,18 @@ func (s *Service) byBody(kind string) bool {
 	return !slices.Contains(s.cfg.Fold.Kinds, kind) && slices.Contains(s.cfg.Fold.SameBodyKinds, kind)
 }
 
-// foldLocked counts req in the room's round and returns its group. r.mu
-// is held.
+// foldLocked counts req in the room's round (Count sends: a client's
+// batch of likes) and returns its group. r.mu is held.
 func (s *Service) foldLocked(r *state, req SendRequest) *foldGroup {
 	same := s.byBody(req.Kind)
+	n := uint64(max(req.Count, 1))
 	for _, g := range r.fold.groups {
 		if g.kind == req.Kind && (!same || g.body == req.Body) {
-			g.n++
+			g.n += n
 			return g
 		}
 	}
-	g := &foldGroup{kind: req.Kind, from: req.From, body: req.Body, n: 1, done: make(chan struct{})}
+	g := &foldGroup{kind: req.Kind, from: req.From, body: req.Body, n: n, done: make(chan struct{})}
 	r.fold.groups = append(r.fold.groups, g)
 	if !r.fold.queued {
 		r.fold.queued = true

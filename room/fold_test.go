@@ -493,3 +493,78 @@ func TestFoldLeavesHiddenLikesOut(t *testing.T) {
 		t.Fatalf("folded items %v, want one counting the fan's like only (total 1)", f)
 	}
 }
+
+// TestFoldCountsBatches: a Send with Count n (a client's batch of likes)
+// is counted n times, 0 and 1 meaning one; a count above MaxSendCount,
+// or above 1 for a kind that is not folded, is refused with ErrInvalid
+// and counts nothing; a muted sender's batch is refused whole; a
+// shadow-banned sender's batch is accepted as one message shown to it
+// only, counting nothing (nothing tells it apart).
+func TestFoldCountsBatches(t *testing.T) {
+	s, rec, _, _ := newSvc(t, Config{Rate: 1e6, Burst: 1e6})
+	if _, err := s.Join(ctx, JoinRequest{Room: "r", User: "v", Node: "n1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ShadowBan(ctx, "r", "troll", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Mute(ctx, "r", "quiet", 0); err != nil {
+		t.Fatal(err)
+	}
+	like := func(from string, n uint32) error {
+		_, err := s.Send(ctx, SendRequest{Room: "r", From: from, Body: "❤", Kind: "like", Count: n})
+		return err
+	}
+	for _, bad := range []SendRequest{
+		{Room: "r", From: "a", Body: "❤", Kind: "like", Count: MaxSendCount + 1},
+		{Room: "r", From: "a", Body: "hi", Kind: "text", Count: 2},
+		{Room: "r", From: "a", Body: "hi", Count: 2},
+	} {
+		if _, err := s.Send(ctx, bad); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("send %+v: %v, want ErrInvalid", bad, err)
+		}
+	}
+	if err := like("quiet", 10); !errors.Is(err, ErrMuted) {
+		t.Fatalf("a muted sender's batch: %v, want ErrMuted", err)
+	}
+	if err := like("troll", 5); err != nil || roundSize(s, "r") != 0 {
+		t.Fatalf("a shadow-banned sender's batch: %v (round %d), want accepted, nothing counted", err, roundSize(s, "r"))
+	}
+	if m := rec.msgs[len(rec.msgs)-1]; m.VisibleTo != "troll" || m.Folded != 0 {
+		t.Fatalf("the shadowed batch was broadcast as %v, want one message shown to troll only", m)
+	}
+	stop := rounds(s)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for _, c := range []struct {
+		from string
+		n    uint32
+	}{{"a", 250}, {"b", 0}, {"c", 1}, {"d", MaxSendCount}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := like(c.from, c.n); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	stop()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	const want = 250 + 1 + 1 + MaxSendCount
+	var sum, total uint64
+	for _, m := range rec.folds("like") {
+		sum += m.Folded
+		total = max(total, m.LikeTotal)
+	}
+	j, err := s.Join(ctx, JoinRequest{Room: "r", User: "late", Node: "n1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum != want || total != want || j.LikeTotal != want {
+		t.Fatalf("batches counted %d (item total %d, join %d), want %d", sum, total, j.LikeTotal, want)
+	}
+}

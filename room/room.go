@@ -460,6 +460,10 @@ type SendRequest struct {
 	// (at most MaxClientMsgIDBytes); "" none. See dedupe.go. The admin
 	// publish API's idempotency key is one.
 	ClientMsgID string
+	// Count is how many sends this one stands for (likes a client batched
+	// over a short window; fold.go): 1..MaxSendCount, 0 means 1, above 1
+	// only for a kind that is folded (else ErrInvalid).
+	Count uint32
 	// High marks a privileged sender's message as high-class traffic (a
 	// gift, a host's words from the backend): it travels the priority lane
 	// but is not a system notice.
@@ -780,6 +784,10 @@ func (s *Service) check(r *state, req SendRequest, now time.Time) (priority bool
 		return false, 0, false, ErrTooLarge
 	case len(req.Kind) > MaxKindBytes:
 		return false, 0, false, fmt.Errorf("%w: kind longer than %d bytes", ErrInvalid, MaxKindBytes)
+	case req.Count > MaxSendCount:
+		return false, 0, false, fmt.Errorf("%w: count above %d", ErrInvalid, MaxSendCount)
+	case req.Count > 1 && !s.foldable(req):
+		return false, 0, false, fmt.Errorf("%w: count above 1 for a kind that is not folded", ErrInvalid)
 	case active(r.banned, req.From, now):
 		return false, 0, false, ErrBanned
 	case active(r.muted, req.From, now):

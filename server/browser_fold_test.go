@@ -14,10 +14,12 @@ import (
 )
 
 // TestBrowserDemoLikes: two viewer pages (binary and JSON frames) in one
-// room; alice clicks the like button 5 times while five Go clients send
-// 200 likes at once (40 each: a connection may have 64 sends waiting). Both pages show the room's like total, 205, and float
-// hearts from the folded items' counts (the counts they were given add up
-// to 205); a page that joins later shows 205 from its Joined. A join
+// room; alice clicks the like button 5 times and bob 3 times (the JS SDK
+// batches a page's taps into like Sends carrying their count, in either
+// encoding) while five Go clients send 200 likes at once (40 each, also
+// batched by the Go SDK). Both pages show the room's like total, 208, and
+// float hearts from the folded items' counts (the counts they were given
+// add up to 208); a page that joins later shows 208 from its Joined. A join
 // notice folds into one line naming its sender.
 func TestBrowserDemoLikes(t *testing.T) {
 	s := startServer(t, func(c *configs.Config) { lenient(c) })
@@ -31,6 +33,9 @@ func TestBrowserDemoLikes(t *testing.T) {
 
 	for i := 0; i < 5; i++ {
 		alice.run(chromedp.Click(chromedp.CSS("#like")))
+	}
+	for i := 0; i < 3; i++ {
+		bob.run(chromedp.Click(chromedp.CSS("#like")))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -56,8 +61,8 @@ func TestBrowserDemoLikes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []*tab{alice, bob} {
-		p.waitJS("the like total and the hearts", `document.getElementById("likes").textContent === "205" &&
-			document.getElementById("hearts").dataset.shown === "205"`)
+		p.waitJS("the like total and the hearts", `document.getElementById("likes").textContent === "208" &&
+			document.getElementById("hearts").dataset.shown === "208"`)
 		p.waitJS("the folded join notice", `[...document.querySelectorAll("#chat li.folded")].some(li => li.textContent === "Fan entered")`)
 		if !p.evalBool(`document.querySelectorAll("#hearts .heart").length > 0`) {
 			t.Fatalf("%s: no heart on the stage", p.name)
@@ -65,7 +70,7 @@ func TestBrowserDemoLikes(t *testing.T) {
 	}
 	late := openTab(t, bctx, "late", base+"/?room=likes&user=late")
 	late.waitJS("joined", joined)
-	late.waitJS("the like total from Joined", `document.getElementById("likes").textContent === "205"`)
+	late.waitJS("the like total from Joined", `document.getElementById("likes").textContent === "208"`)
 	if got := late.evalBool(`(document.getElementById("hearts").dataset.shown ?? "0") === "0"`); !got {
 		t.Fatal("the late page floated hearts for likes sent before it joined")
 	}

@@ -36,11 +36,11 @@ func AppendFrame(dst []byte, f *pb.Frame, msgs [][]byte) ([]byte, error) {
 		// The body without its messages (built field by field: generated
 		// messages must not be copied).
 		n := b.Notify
-		head = &pb.Notify{Room: n.Room, Seq: n.Seq, Pseq: n.Pseq, Missed: n.Missed, Complete: n.Complete}
+		head = &pb.Notify{Room: n.Room, Seq: n.Seq, Pseq: n.Pseq, Missed: n.Missed, Complete: n.Complete, LikeTotal: n.LikeTotal}
 		bodyField, msgField = fieldFrameNotify, fieldNotifyMessages
 	case *pb.Frame_PullResult:
 		r := b.PullResult
-		head = &pb.PullResult{Room: r.Room, Seq: r.Seq, Pseq: r.Pseq, Missed: r.Missed, MissedPriority: r.MissedPriority, More: r.More, Epoch: r.Epoch}
+		head = &pb.PullResult{Room: r.Room, Seq: r.Seq, Pseq: r.Pseq, Missed: r.Missed, MissedPriority: r.MissedPriority, More: r.More, Epoch: r.Epoch, LikeTotal: r.LikeTotal}
 		bodyField, msgField = fieldFramePullResult, fieldPullMessages
 	default:
 		return nil, fmt.Errorf("protocol: AppendFrame: %T carries no messages", f.Body)

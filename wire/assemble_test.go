@@ -22,8 +22,8 @@ func TestAppendFrameEqualsMarshal(t *testing.T) {
 		enc = append(enc, b)
 	}
 	frames := []*pb.Frame{
-		{Body: &pb.Frame_Notify{Notify: &pb.Notify{Room: "r", Seq: 1, Pseq: 9, Missed: 2, Messages: msgs, Complete: true}}},
-		{Id: 77, Body: &pb.Frame_PullResult{PullResult: &pb.PullResult{Room: "r", Seq: 1, Pseq: 9, More: true, MissedPriority: 1, Epoch: 1 << 60, Messages: msgs}}},
+		{Body: &pb.Frame_Notify{Notify: &pb.Notify{Room: "r", Seq: 1, Pseq: 9, Missed: 2, Messages: msgs, Complete: true, LikeTotal: 1234}}},
+		{Id: 77, Body: &pb.Frame_PullResult{PullResult: &pb.PullResult{Room: "r", Seq: 1, Pseq: 9, More: true, MissedPriority: 1, Epoch: 1 << 60, Messages: msgs, LikeTotal: 1 << 40}}},
 		{Id: 3, Body: &pb.Frame_PullResult{PullResult: &pb.PullResult{Room: "r"}}},
 	}
 	for i, f := range frames {
@@ -55,10 +55,10 @@ func TestAppendFrameEqualsMarshal(t *testing.T) {
 	}
 	// AppendFrame copies the non-message fields one by one: a new field in
 	// Notify or PullResult must be added there (and here).
-	if n := (&pb.Notify{}).ProtoReflect().Descriptor().Fields().Len(); n != 6 {
+	if n := (&pb.Notify{}).ProtoReflect().Descriptor().Fields().Len(); n != 7 {
 		t.Fatalf("Notify has %d fields: update AppendFrame", n)
 	}
-	if n := (&pb.PullResult{}).ProtoReflect().Descriptor().Fields().Len(); n != 8 {
+	if n := (&pb.PullResult{}).ProtoReflect().Descriptor().Fields().Len(); n != 9 {
 		t.Fatalf("PullResult has %d fields: update AppendFrame", n)
 	}
 	if _, err := AppendFrame(nil, &pb.Frame{Body: &pb.Frame_Ping{}}, nil); err == nil {

@@ -30,8 +30,8 @@ import (
 // below are encoded by protojson).
 var jsonFields = map[protoreflect.FullName][]protoreflect.Name{
 	"roomcast.v1.Frame":       {"id"},
-	"roomcast.v1.Notify":      {"room", "seq", "pseq", "messages", "missed", "complete"},
-	"roomcast.v1.PullResult":  {"room", "messages", "seq", "pseq", "missed", "missed_priority", "more", "epoch"},
+	"roomcast.v1.Notify":      {"room", "seq", "pseq", "messages", "missed", "complete", "like_total"},
+	"roomcast.v1.PullResult":  {"room", "messages", "seq", "pseq", "missed", "missed_priority", "more", "epoch", "like_total"},
 	"roomcast.v1.RoomMessage": {"seq", "msg_id", "from", "ts", "body", "kind", "priority", "system", "deleted", "deletes", "class", "visible_to", "folded", "like_total"},
 	"roomcast.v1.Deletion":    {"seq", "priority", "msg_id"},
 	"roomcast.v1.Sent":        {"room", "seq", "msg_id", "priority", "duplicate"},
@@ -206,6 +206,7 @@ func appendNotifyJSON(dst []byte, n *pb.Notify) ([]byte, bool) {
 	o.messages("messages", n.GetMessages())
 	o.u64("missed", n.GetMissed())
 	o.boolean("complete", n.GetComplete())
+	o.u64("likeTotal", n.GetLikeTotal())
 	return o.close()
 }
 
@@ -219,6 +220,7 @@ func appendPullResultJSON(dst []byte, r *pb.PullResult) ([]byte, bool) {
 	o.u64("missedPriority", r.GetMissedPriority())
 	o.boolean("more", r.GetMore())
 	o.u64("epoch", r.GetEpoch())
+	o.u64("likeTotal", r.GetLikeTotal())
 	return o.close()
 }
 

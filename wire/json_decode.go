@@ -282,6 +282,8 @@ func (d *jsonDecoder) notify(n *pb.Notify) bool {
 			v, ok := d.boolean()
 			n.Complete = v
 			return ok
+		case "likeTotal":
+			return d.u64(&n.LikeTotal)
 		}
 		return false
 	})
@@ -302,6 +304,8 @@ func (d *jsonDecoder) pullResult(r *pb.PullResult) bool {
 			return d.u64(&r.MissedPriority)
 		case "epoch":
 			return d.u64(&r.Epoch)
+		case "likeTotal":
+			return d.u64(&r.LikeTotal)
 		case "more":
 			v, ok := d.boolean()
 			r.More = v

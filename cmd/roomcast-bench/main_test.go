@@ -252,3 +252,36 @@ func TestFlagErrors(t *testing.T) {
 		t.Errorf("--help: exit %d: %s", code, stderr.String())
 	}
 }
+
+// TestSmokeLikeStorm: 40 viewers (10 capped at 1 message/s) and 4 likers
+// sending 400 likes/s for 2s: the likes go batched (one Send per liker
+// and 200 ms window, far fewer frames than likes), every like is
+// accepted, and every viewer, capped ones included, ends with exactly the
+// room's total. With --like-window -1ms each like is a Send of its own.
+func TestSmokeLikeStorm(t *testing.T) {
+	s := startNode(t)
+	for _, c := range []struct {
+		window  string
+		batched bool
+	}{{"200ms", true}, {"-1ms", false}} {
+		rep, _ := runTool(t,
+			"--url", "ws://"+s.Addr()+"/ws", "--room", "storm"+strings.TrimPrefix(c.window, "-"),
+			"--viewers", "40", "--procs", "1", "--capped", "10", "--cap-rate", "1",
+			"--rate", "5", "--like-rate", "400", "--likers", "4", "--like-window", c.window,
+			"--duration", "2s", "--ramp", "500", "--drain-idle", "2s", "--json")
+		st := rep.Storm
+		if st == nil || st.LikesSent == 0 || st.LikesAccepted != st.LikesSent || st.LikesRefused != 0 || st.LikesUnanswered != 0 {
+			t.Fatalf("window %s: likes %+v", c.window, st)
+		}
+		if c.batched && st.LikeFrames*5 > st.LikesSent {
+			t.Fatalf("batched: %d Send frames for %d likes", st.LikeFrames, st.LikesSent)
+		}
+		if !c.batched && st.LikeFrames != st.LikesSent {
+			t.Fatalf("unbatched: %d Send frames for %d likes", st.LikeFrames, st.LikesSent)
+		}
+		if st.ViewersReporting != 40 || st.ViewersAtAccepted != 40 || st.CappedLikeTotalMin != st.LikesAccepted {
+			t.Fatalf("window %s: %d of %d viewers at the total %d (capped min %d, min %d)", c.window,
+				st.ViewersAtAccepted, st.ViewersReporting, st.LikesAccepted, st.CappedLikeTotalMin, st.ViewerLikeTotalMin)
+		}
+	}
+}

@@ -1438,7 +1438,9 @@ type SendRequest struct {
 	// The sender's token roles (traffic classes: docs/traffic-classes.md).
 	Roles []string `protobuf:"bytes,91,rep,name=roles,proto3" json:"roles,omitempty"`
 	// The sender's role in this room from its token, "" none.
-	TokenRole     string `protobuf:"bytes,131,opt,name=token_role,json=tokenRole,proto3" json:"token_role,omitempty"`
+	TokenRole string `protobuf:"bytes,131,opt,name=token_role,json=tokenRole,proto3" json:"token_role,omitempty"`
+	// Send.count: how many folded sends this one stands for; 0 means 1.
+	Count         uint32 `protobuf:"varint,160,opt,name=count,proto3" json:"count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1541,6 +1543,13 @@ func (x *SendRequest) GetTokenRole() string {
 		return x.TokenRole
 	}
 	return ""
+}
+
+func (x *SendRequest) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
 }
 
 type SendReply struct {
@@ -2872,7 +2881,7 @@ const file_cluster_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"6\n" +
 	"\fLeaveRequest\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
-	"\x04user\x18\x02 \x01(\tR\x04user\"\x87\x02\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\"\x9e\x02\n" +
 	"\vSendRequest\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12\x12\n" +
@@ -2886,7 +2895,8 @@ const file_cluster_proto_rawDesc = "" +
 	"\rclient_msg_id\x18Z \x01(\tR\vclientMsgId\x12\x14\n" +
 	"\x05roles\x18[ \x03(\tR\x05roles\x12\x1e\n" +
 	"\n" +
-	"token_role\x18\x83\x01 \x01(\tR\ttokenRole\"n\n" +
+	"token_role\x18\x83\x01 \x01(\tR\ttokenRole\x12\x15\n" +
+	"\x05count\x18\xa0\x01 \x01(\rR\x05count\"n\n" +
 	"\tSendReply\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x15\n" +
 	"\x06msg_id\x18\x02 \x01(\x04R\x05msgId\x12\x1a\n" +

@@ -2046,7 +2046,13 @@ type Send struct {
 	// room.dedupe_keep per room, default 1024): a resend of an accepted id
 	// is not accepted again but answered with the first acceptance's seq and
 	// msg_id, and duplicate set. See docs/protocol.md.
-	ClientMsgId   string `protobuf:"bytes,90,opt,name=client_msg_id,json=clientMsgId,proto3" json:"client_msg_id,omitempty"`
+	ClientMsgId string `protobuf:"bytes,90,opt,name=client_msg_id,json=clientMsgId,proto3" json:"client_msg_id,omitempty"`
+	// How many sends this one stands for, for a kind the room folds (likes a
+	// client batched over a short window): 1..1000; 0 or absent means 1.
+	// Refused with INVALID_ARGUMENT above 1000, above the connection's send
+	// burst (gateway.send_burst) or above 1 for a kind that is not folded.
+	// It takes count tokens of the connection's send rate.
+	Count         uint32 `protobuf:"varint,160,opt,name=count,proto3" json:"count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2114,6 +2120,13 @@ func (x *Send) GetClientMsgId() string {
 		return x.ClientMsgId
 	}
 	return ""
+}
+
+func (x *Send) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
 }
 
 type Sent struct {
@@ -2385,7 +2398,13 @@ type Notify struct {
 	// client sets its cursors to seq and pseq and answers nothing. Unset, the
 	// client must answer with a Pull (ack set when the inline messages
 	// already brought it up to seq and pseq).
-	Complete      bool `protobuf:"varint,20,opt,name=complete,proto3" json:"complete,omitempty"`
+	Complete bool `protobuf:"varint,20,opt,name=complete,proto3" json:"complete,omitempty"`
+	// The room's like total as this node last had it from a folded like item
+	// (RoomMessage.like_total), also when this viewer was not given the item
+	// (a cap sampled it, the ring evicted it). Sent when it changed since
+	// this viewer's last Notify or PullResult; 0: unchanged. Totals only
+	// grow: clients keep the highest they saw.
+	LikeTotal     uint64 `protobuf:"varint,160,opt,name=like_total,json=likeTotal,proto3" json:"like_total,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2460,6 +2479,13 @@ func (x *Notify) GetComplete() bool {
 		return x.Complete
 	}
 	return false
+}
+
+func (x *Notify) GetLikeTotal() uint64 {
+	if x != nil {
+		return x.LikeTotal
+	}
+	return 0
 }
 
 // Pull asks for what follows the client's cursors; it also acknowledges
@@ -2559,7 +2585,9 @@ type PullResult struct {
 	More bool `protobuf:"varint,7,opt,name=more,proto3" json:"more,omitempty"`
 	// h7: the epoch (Joined.epoch) of the room these messages belong to; 0
 	// when the node does not know it yet.
-	Epoch         uint64 `protobuf:"varint,60,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Epoch uint64 `protobuf:"varint,60,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// The room's like total, as in Notify.like_total.
+	LikeTotal     uint64 `protobuf:"varint,160,opt,name=like_total,json=likeTotal,proto3" json:"like_total,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2646,6 +2674,13 @@ func (x *PullResult) GetMore() bool {
 func (x *PullResult) GetEpoch() uint64 {
 	if x != nil {
 		return x.Epoch
+	}
+	return 0
+}
+
+func (x *PullResult) GetLikeTotal() uint64 {
+	if x != nil {
+		return x.LikeTotal
 	}
 	return 0
 }
@@ -5233,13 +5268,14 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x05Leave\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\"\x1a\n" +
 	"\x04Left\x12\x12\n" +
-	"\x04room\x18\x01 \x01(\tR\x04room\"\x82\x01\n" +
+	"\x04room\x18\x01 \x01(\tR\x04room\"\x99\x01\n" +
 	"\x04Send\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
 	"\x04body\x18\x02 \x01(\tR\x04body\x12\x12\n" +
 	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x1a\n" +
 	"\bpriority\x18\x04 \x01(\bR\bpriority\x12\"\n" +
-	"\rclient_msg_id\x18Z \x01(\tR\vclientMsgId\"}\n" +
+	"\rclient_msg_id\x18Z \x01(\tR\vclientMsgId\x12\x15\n" +
+	"\x05count\x18\xa0\x01 \x01(\rR\x05count\"}\n" +
 	"\x04Sent\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x15\n" +
@@ -5267,21 +5303,23 @@ const file_roomcast_proto_rawDesc = "" +
 	"\n" +
 	"\x06NORMAL\x10\x00\x12\b\n" +
 	"\x04HIGH\x10\x01\x12\a\n" +
-	"\x03LOW\x10\x02\"\xac\x01\n" +
+	"\x03LOW\x10\x02\"\xcc\x01\n" +
 	"\x06Notify\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
 	"\x04pseq\x18\x03 \x01(\x04R\x04pseq\x124\n" +
 	"\bmessages\x18\x04 \x03(\v2\x18.roomcast.v1.RoomMessageR\bmessages\x12\x16\n" +
 	"\x06missed\x18\x05 \x01(\x04R\x06missed\x12\x1a\n" +
-	"\bcomplete\x18\x14 \x01(\bR\bcomplete\"~\n" +
+	"\bcomplete\x18\x14 \x01(\bR\bcomplete\x12\x1e\n" +
+	"\n" +
+	"like_total\x18\xa0\x01 \x01(\x04R\tlikeTotal\"~\n" +
 	"\x04Pull\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x1b\n" +
 	"\tafter_seq\x18\x02 \x01(\x04R\bafterSeq\x12\x1d\n" +
 	"\n" +
 	"after_pseq\x18\x03 \x01(\x04R\tafterPseq\x12\x14\n" +
 	"\x05limit\x18\x04 \x01(\rR\x05limit\x12\x10\n" +
-	"\x03ack\x18\x05 \x01(\bR\x03ack\"\xe7\x01\n" +
+	"\x03ack\x18\x05 \x01(\bR\x03ack\"\x87\x02\n" +
 	"\n" +
 	"PullResult\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x124\n" +
@@ -5291,7 +5329,9 @@ const file_roomcast_proto_rawDesc = "" +
 	"\x06missed\x18\x05 \x01(\x04R\x06missed\x12'\n" +
 	"\x0fmissed_priority\x18\x06 \x01(\x04R\x0emissedPriority\x12\x12\n" +
 	"\x04more\x18\a \x01(\bR\x04more\x12\x14\n" +
-	"\x05epoch\x18< \x01(\x04R\x05epoch\"h\n" +
+	"\x05epoch\x18< \x01(\x04R\x05epoch\x12\x1e\n" +
+	"\n" +
+	"like_total\x18\xa0\x01 \x01(\x04R\tlikeTotal\"h\n" +
 	"\n" +
 	"SendDirect\x12\x0e\n" +
 	"\x02to\x18\x01 \x01(\tR\x02to\x12\x12\n" +

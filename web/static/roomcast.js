@@ -63,8 +63,11 @@
 //   state       (connected, err) true once (re)connected and every room rejoined
 //   joined      (room, joined)  a Joined answer (fresh or resumed), with viewers and epoch
 //   attrs       (room, map)     the room's whole attribute map, on join/resume and each change
-//   likes       (room, total)   the room's like total when it grows (join/resume, like items);
-//                               like(room) sends one, likes(room) reads it
+//   likes       (room, total)   the room's like total when it grows (join/resume, like items,
+//                               the likeTotal of a Notify or PullResult);
+//                               like(room) adds a tap (a room's taps are sent
+//                               batched: one Send per opt.likeWindowMs, default 200,
+//                               carrying their count), likes(room) reads it
 //   viewers     (room, n)       the room's viewer count, pushed when it changes (no polling)
 //   reset       (room)          resumed with an earlier room's epoch: the room started over
 //                               while away; cursors restart and its messages follow from
@@ -437,6 +440,10 @@ export class RoomcastClient {
    * @param {number} [opt.backoffMaxMs=10000]
    * @param {number} [opt.requestTimeoutMs=10000]
    * @param {number} [opt.dedupeWindow=4096]  msgIds remembered per room and per conversation
+   * @param {number} [opt.likeWindowMs=200]  like() sends a room's taps of this window as one
+   *        Send carrying their count; negative: one Send per tap
+   * @param {number} [opt.likeBatchMax=20]  taps per Send at most (a full batch goes at once;
+   *        the server refuses a count above its gateway.send_burst, default 20)
    * @param {object} [opt.offline]      1:1 and group messages:
    * @param {(conv: string, msgId: string) => boolean} [opt.offline.seen]  asked before
    *        "convMessage" whether the app already has the message (its local
@@ -461,6 +468,8 @@ export class RoomcastClient {
       backoffMaxMs: 10000,
       requestTimeoutMs: 10000,
       dedupeWindow: 4096,
+      likeWindowMs: 200,
+      likeBatchMax: 20,
       WebSocket: globalThis.WebSocket,
       encoding: "protobuf",
       protobufUrl: PROTOBUF_URL,
@@ -479,6 +488,7 @@ export class RoomcastClient {
     this.connected = false;
     this.closed = false;
     this.waiters = []; // resolved when connected
+    this.likeBatches = new Map(); // room -> {n, timer, waiters: [{resolve, reject}]}: like() taps collecting
     this.pingTimer = null;
     this.offTimer = null;
     this.offBusy = false;
@@ -539,6 +549,12 @@ export class RoomcastClient {
 
   /** Ends the connection for good and stops reconnecting. */
   close() {
+    // Taps still collected go out first (their answers are not awaited).
+    for (const room of [...this.likeBatches.keys()]) {
+      const b = this.takeLikes(room);
+      if (this.ws && this.connected) this.write({ send: { room, body: "\u2764", kind: "like", count: b.n } });
+      for (const w of b.waiters) w.reject(new ClosedError());
+    }
     this.closed = true;
     this.stopTimers();
     if (this.ws) this.ws.close(1000, "client");
@@ -856,6 +872,7 @@ export class RoomcastClient {
 
   /** Leaves a room. */
   async leave(room) {
+    await this.flushLikes(room).catch(() => {}); // the room's collected taps go out first
     this.rooms.delete(room);
     await this.request({ leave: { room } });
   }
@@ -866,13 +883,14 @@ export class RoomcastClient {
    * backoff, until the room answers or timeoutMs (default
    * requestTimeoutMs) passes: the room posts it once, and answers a resend
    * of an accepted one with its first seq and msgId (duplicate true). */
-  async send(room, body, { kind = "", priority = false, clientMsgId = "", timeoutMs } = {}) {
+  async send(room, body, { kind = "", priority = false, clientMsgId = "", timeoutMs, count = 0 } = {}) {
     let cmid = "";
     const f = await this.sendOnce((id) => {
       cmid = id;
       const send = { room, body, clientMsgId: id };
       if (kind) send.kind = kind;
       if (priority) send.priority = true;
+      if (count > 1) send.count = count;
       return { send };
     }, { clientMsgId, timeoutMs });
     const s = f.sent;
@@ -942,7 +960,7 @@ export class RoomcastClient {
   onNotify(n) {
     this.st.notifies++;
     const room = n.room;
-    this.apply(room, n.messages, num(n.missed), 0); // a Notify with a priority gap is never inline
+    this.apply(room, n.messages, num(n.missed), 0, num(n.likeTotal)); // a Notify with a priority gap is never inline
     const r = this.rooms.get(room);
     if (!r) return;
     if (n.complete) {
@@ -977,7 +995,7 @@ export class RoomcastClient {
       if (num(res.seq) < r.seq) r.seq = num(res.seq);
       if (num(res.pseq) < r.pseq) r.pseq = num(res.pseq);
     }
-    this.apply(res.room, res.messages, num(res.missed), num(res.missedPriority));
+    this.apply(res.room, res.messages, num(res.missed), num(res.missedPriority), num(res.likeTotal));
     const again = this.rooms.get(res.room);
     if (res.more && again && this.ws) {
       again.pullingAt = Date.now();
@@ -1007,11 +1025,14 @@ export class RoomcastClient {
 
   // apply moves the room's cursors over msgs and emits the new ones, and
   // what the server no longer held as "missed" and "missedPriority".
-  apply(room, msgs, missed, missedPriority) {
+  // likeTotal is the frame's like total (0: none): it raises the room's
+  // like total like a like item, also when the item itself was not given
+  // (a maxRate cap sampled it) or was evicted before the pull.
+  apply(room, msgs, missed, missedPriority, likeTotal) {
     const r = this.rooms.get(room);
     if (!r) return;
     const fresh = [];
-    let likes = 0; // the highest like total of these messages
+    let likes = likeTotal || 0; // the highest like total of the frame and its messages
     for (const raw of msgs ?? []) {
       const m = toRoomMessage(raw);
       const lane = m.priority ? "pseq" : "seq";
@@ -1106,10 +1127,45 @@ export class RoomcastClient {
   // item per kind: msg.folded (and msg.count) is how many it stands for,
   // from/body are the round's first; a like item carries the room's total.
 
-  /** Sends one like (kind "like"); the room's owner folds it into the
-   * round's like item and answers when that is written (seq: the item's). */
+  /** Adds one like (a tap). A room's taps of opt.likeWindowMs (default
+   * 200) go as one Send of kind "like" whose count is how many (at most
+   * opt.likeBatchMax: a full batch goes at once; leave() and close() send
+   * what is collected). The room's owner counts the batch into the round's
+   * like item and answers when that is written: the promise resolves with
+   * the batch's answer (seq: the item's), the same for every tap in it. */
   like(room) {
-    return this.send(room, "\u2764", { kind: "like" });
+    if (this.opt.likeWindowMs < 0) return this.send(room, "\u2764", { kind: "like" });
+    let b = this.likeBatches.get(room);
+    if (!b) {
+      b = { n: 0, waiters: [], timer: setTimeout(() => this.flushLikes(room).catch(() => {}), this.opt.likeWindowMs) };
+      this.likeBatches.set(room, b);
+    }
+    b.n++;
+    const p = new Promise((resolve, reject) => b.waiters.push({ resolve, reject }));
+    if (b.n >= this.opt.likeBatchMax) this.flushLikes(room).catch(() => {});
+    return p;
+  }
+
+  // takeLikes takes a room's collecting batch out (stopping its timer).
+  takeLikes(room) {
+    const b = this.likeBatches.get(room);
+    if (!b) return null;
+    this.likeBatches.delete(room);
+    clearTimeout(b.timer);
+    return b;
+  }
+
+  // flushLikes sends a room's collected taps as one Send now and settles
+  // their promises with its answer.
+  async flushLikes(room) {
+    const b = this.takeLikes(room);
+    if (!b) return;
+    try {
+      const sent = await this.send(room, "\u2764", { kind: "like", count: b.n });
+      for (const w of b.waiters) w.resolve(sent);
+    } catch (e) {
+      for (const w of b.waiters) w.reject(e);
+    }
   }
 
   /** A joined room's like total as known (Joined, then like items); 0 when not joined. */

@@ -61,8 +61,12 @@ type Config struct {
 	// (default ceil(GiftRate/8)). 0: none.
 	LikeRate float64
 	Likers   int
-	GiftRate float64
-	Gifters  int
+	// LikeWindow batches likes as the SDKs do: a liker's likes of one
+	// window (per room) go as one Send whose count is how many (at most
+	// 1000; storm.go). Default 200ms; negative: one Send per like.
+	LikeWindow time.Duration
+	GiftRate   float64
+	Gifters    int
 	// Capped viewers (the first Capped of them) join with Join.max_rate
 	// CapRate. 0: none.
 	Capped  int
@@ -128,23 +132,25 @@ func CfChannel(room string) string { return CfNamespace + ":" + room }
 
 // Defaults.
 const (
-	DefaultURL       = "ws://127.0.0.1:8080/ws"
-	DefaultCfURL     = "ws://127.0.0.1:8000/connection/websocket"
-	DefaultCfAPIURL  = "http://127.0.0.1:8000/api"
-	maxPerWorker     = 18000
-	maxRoomsPerConn  = 16
-	minBody          = 21
-	defaultKeyID     = "k1"
-	perConnSendRate  = 8 // messages/s a publisher sends: under the default gateway.send_rate of 10
-	ephemeralPorts   = 28000
-	defaultRoomName  = "bench"
-	defaultRamp      = 2000
-	defaultRate      = 10
-	defaultViewers   = 100
-	defaultBody      = 100
-	defaultDuration  = 10 * time.Second
-	defaultDrain     = 30 * time.Second
-	defaultDrainIdle = 3 * time.Second
+	DefaultURL      = "ws://127.0.0.1:8080/ws"
+	DefaultCfURL    = "ws://127.0.0.1:8000/connection/websocket"
+	DefaultCfAPIURL = "http://127.0.0.1:8000/api"
+	maxPerWorker    = 18000
+	maxRoomsPerConn = 16
+	minBody         = 21
+	defaultKeyID    = "k1"
+	perConnSendRate = 8 // messages/s a publisher sends: under the default gateway.send_rate of 10
+	// defaultLikeWindow is Config.LikeWindow's default: the SDKs'.
+	defaultLikeWindow = 200 * time.Millisecond
+	ephemeralPorts    = 28000
+	defaultRoomName   = "bench"
+	defaultRamp       = 2000
+	defaultRate       = 10
+	defaultViewers    = 100
+	defaultBody       = 100
+	defaultDuration   = 10 * time.Second
+	defaultDrain      = 30 * time.Second
+	defaultDrainIdle  = 3 * time.Second
 )
 
 // ErrConfig wraps every configuration error.
@@ -196,6 +202,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.DrainIdle == 0 {
 		c.DrainIdle = defaultDrainIdle
+	}
+	if c.LikeWindow == 0 {
+		c.LikeWindow = defaultLikeWindow
 	}
 	if c.Likers == 0 && c.LikeRate > 0 {
 		c.Likers = int(math.Ceil(c.LikeRate / 20))

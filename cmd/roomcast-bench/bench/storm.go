@@ -26,6 +26,11 @@ type Storm struct {
 	LikeRatePerS float64 `json:"like_rate_per_s"`
 	Likers       int     `json:"likers"`
 	LikesSent    uint64  `json:"likes_sent"`
+	// LikeFrames are the Send frames the likes took: one per liker, room
+	// and LikeWindowMs (batched as the SDKs do), or one per like when the
+	// window is negative.
+	LikeFrames   uint64  `json:"like_frames"`
+	LikeWindowMs float64 `json:"like_window_ms"`
 	// LikesAccepted are the likes answered Sent: the room's like total
 	// must end at exactly this (a fresh room).
 	LikesAccepted   uint64            `json:"likes_accepted"`
@@ -111,6 +116,7 @@ func (w *worker) views() *viewSummary {
 type storm struct {
 	likes, gifts    *loadgen.PublishStats
 	likers, gifters []publisher
+	batch           *likeBatcher // nil: one Send per like
 	pubs            []*loadgen.Publisher
 	readers         sync.WaitGroup
 	stop            context.CancelFunc
@@ -129,6 +135,9 @@ func startStorm(ctx context.Context, cfg Config, rooms []string) (*storm, error)
 	}
 	rctx, stop := context.WithCancel(context.Background())
 	st.stop = stop
+	if cfg.LikeWindow > 0 {
+		st.batch = &likeBatcher{}
+	}
 	dial := func(name string, roles []string, n int, stats *loadgen.PublishStats) ([]publisher, error) {
 		var out []publisher
 		for p := range n {
@@ -160,6 +169,14 @@ func startStorm(ctx context.Context, cfg Config, rooms []string) (*storm, error)
 			if name == "gifter" {
 				kind = "gift"
 			}
+			if name == "liker" && st.batch != nil {
+				i := st.batch.addLiker(pub)
+				out = append(out, publisher{rooms: prooms, send: func(local int, _ bool) error {
+					st.batch.add(i, local)
+					return nil
+				}})
+				continue
+			}
 			out = append(out, publisher{rooms: prooms, send: func(local int, _ bool) error {
 				if kind == "gift" {
 					body = loadgen.Body(cfg.Body) // gifts carry a send time: their latency is measured
@@ -185,12 +202,15 @@ func startStorm(ctx context.Context, cfg Config, rooms []string) (*storm, error)
 }
 
 // run sends likes and gifts at their rates from t0 for cfg.Duration.
+// Batched likes are sent every cfg.LikeWindow while the likes run, and
+// once more when they end.
 func (st *storm) run(ctx context.Context, cfg Config, t0 time.Time) {
 	var wg sync.WaitGroup
 	for _, x := range []struct {
-		rate float64
-		pubs []publisher
-	}{{cfg.LikeRate, st.likers}, {cfg.GiftRate, st.gifters}} {
+		rate  float64
+		pubs  []publisher
+		batch *likeBatcher
+	}{{cfg.LikeRate, st.likers, st.batch}, {cfg.GiftRate, st.gifters, nil}} {
 		if x.rate == 0 || len(x.pubs) == 0 {
 			continue
 		}
@@ -199,10 +219,87 @@ func (st *storm) run(ctx context.Context, cfg Config, t0 time.Time) {
 			defer wg.Done()
 			c := cfg
 			c.Rate, c.PriorityRatio = x.rate, 0
+			if x.batch != nil {
+				defer x.batch.start(cfg.LikeWindow)()
+			}
 			publishAll(ctx, c, t0, x.pubs)
 		}()
 	}
 	wg.Wait()
+}
+
+// likeBatcher collects each liker's likes per room and sends them as one
+// Send per window, carrying their count, as the SDKs batch taps (Like,
+// like()): so a like storm costs the server far fewer frames.
+type likeBatcher struct {
+	mu      sync.Mutex
+	pubs    []*loadgen.Publisher
+	pending []map[int]uint32 // by liker: room (local index) -> likes
+}
+
+// addLiker registers a liker's connection and returns its index.
+func (b *likeBatcher) addLiker(p *loadgen.Publisher) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.pubs = append(b.pubs, p)
+	b.pending = append(b.pending, map[int]uint32{})
+	return len(b.pubs) - 1
+}
+
+// add counts one like of liker i to its local room.
+func (b *likeBatcher) add(i, local int) {
+	b.mu.Lock()
+	b.pending[i][local]++
+	b.mu.Unlock()
+}
+
+// flush sends every liker's collected likes, one Send per room (more when
+// above the server's bound of 1000 a Send).
+func (b *likeBatcher) flush() {
+	b.mu.Lock()
+	type out struct {
+		i, room int
+		n       uint32
+	}
+	var outs []out
+	for i, m := range b.pending {
+		for room, n := range m {
+			outs = append(outs, out{i, room, n})
+		}
+		clear(m)
+	}
+	b.mu.Unlock()
+	for _, o := range outs {
+		for n := o.n; n > 0; {
+			k := min(n, maxLikeCount)
+			_ = b.pubs[o.i].SendCount(o.room, "\u2764", "like", k)
+			n -= k
+		}
+	}
+}
+
+// maxLikeCount is the most likes one Send may carry (room.MaxSendCount).
+const maxLikeCount = 1000
+
+// start flushes every window until the returned stop, which flushes once
+// more (the last window's likes) and waits for the goroutine.
+func (b *likeBatcher) start(window time.Duration) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(window)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				b.flush()
+			case <-quit:
+				b.flush()
+				return
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
 }
 
 // pending is how many likes and gifts await their answer.
@@ -234,7 +331,8 @@ func (st *storm) report(cfg Config, views []*viewSummary, folded uint64, windowS
 	}
 	r := &Storm{
 		LikeRatePerS: cfg.LikeRate, Likers: cfg.Likers,
-		LikesSent: st.likes.Sent.Load(), LikesAccepted: st.likes.Accepted.Load(),
+		LikesSent: st.likes.Sent.Load(), LikeFrames: st.likes.Frames.Load(), LikeWindowMs: float64(cfg.LikeWindow.Milliseconds()),
+		LikesAccepted:   st.likes.Accepted.Load(),
 		LikesRefused:    st.likes.RateLimited.Load() + st.likes.ConnRateLimited.Load() + st.likes.Failed.Load(),
 		LikeErrors:      st.likes.Errors(),
 		LikesUnanswered: st.likes.Unanswered(),

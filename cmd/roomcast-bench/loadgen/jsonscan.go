@@ -470,6 +470,8 @@ func (s *scanned) scanBodyJSON(r *jsonReader) error {
 			} else {
 				err = r.skip()
 			}
+		case "likeTotal", "like_total":
+			s.likeTotal, err = r.uint()
 		case "messages":
 			s.recs, err = readMessagesJSON(r, s.recs[:0])
 		default:

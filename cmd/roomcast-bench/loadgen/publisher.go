@@ -30,8 +30,9 @@ type PublisherConfig struct {
 // PublishStats count what publishers sent and how the server answered.
 // Every method is safe for concurrent use.
 type PublishStats struct {
-	Sent             atomic.Uint64 // Send frames written
-	Accepted         atomic.Uint64 // answered Sent
+	Sent             atomic.Uint64 // messages sent (a Send of a batch of n likes counts n)
+	Frames           atomic.Uint64 // Send frames written (a batch of likes is one)
+	Accepted         atomic.Uint64 // messages answered Sent
 	RateLimited      atomic.Uint64 // RATE_LIMITED: the room's upstream limit
 	ConnRateLimited  atomic.Uint64 // CONN_RATE_LIMITED: the connection's own limits
 	Failed           atomic.Uint64 // any other error
@@ -78,10 +79,13 @@ func (s *PublishStats) Rejoins() uint64 { return s.rejoins.Load() }
 
 // Accept counts one accepted message (publishers call it for every Sent;
 // in-process publishers may call it directly).
-func (s *PublishStats) Accept(room string, priority bool) {
-	s.Accepted.Add(1)
+func (s *PublishStats) Accept(room string, priority bool) { s.acceptN(room, priority, 1) }
+
+// acceptN counts n accepted messages (one Send of a batch of n likes).
+func (s *PublishStats) acceptN(room string, priority bool, n uint64) {
+	s.Accepted.Add(n)
 	if priority {
-		s.PriorityAccepted.Add(1)
+		s.PriorityAccepted.Add(n)
 	}
 	s.mu.Lock()
 	r := s.rooms[room]
@@ -90,33 +94,40 @@ func (s *PublishStats) Accept(room string, priority bool) {
 		s.rooms[room] = r
 	}
 	if priority {
-		r.priority++
+		r.priority += n
 	} else {
-		r.normal++
+		r.normal += n
 	}
 	s.mu.Unlock()
 }
 
 // CountSent counts one message sent (in-process publishers).
-func (s *PublishStats) CountSent(priority bool) {
-	s.Sent.Add(1)
+func (s *PublishStats) CountSent(priority bool) { s.countSentN(priority, 1) }
+
+// countSentN counts one Send frame standing for n messages.
+func (s *PublishStats) countSentN(priority bool, n uint64) {
+	s.Frames.Add(1)
+	s.Sent.Add(n)
 	if priority {
-		s.PrioritySent.Add(1)
+		s.PrioritySent.Add(n)
 	}
 }
 
 // Refuse counts one refused message by its error code.
-func (s *PublishStats) Refuse(code pb.Error_Code) {
+func (s *PublishStats) Refuse(code pb.Error_Code) { s.refuseN(code, 1) }
+
+// refuseN counts n refused messages (one Send of a batch of n likes).
+func (s *PublishStats) refuseN(code pb.Error_Code, n uint64) {
 	switch code {
 	case pb.Error_RATE_LIMITED:
-		s.RateLimited.Add(1)
+		s.RateLimited.Add(n)
 	case pb.Error_CONN_RATE_LIMITED:
-		s.ConnRateLimited.Add(1)
+		s.ConnRateLimited.Add(n)
 	default:
-		s.Failed.Add(1)
+		s.Failed.Add(n)
 	}
 	s.mu.Lock()
-	s.errs[code.String()]++
+	s.errs[code.String()] += n
 	s.mu.Unlock()
 }
 
@@ -150,6 +161,7 @@ type Publisher struct {
 type pendingSend struct {
 	room     int
 	priority bool
+	n        uint64 // messages the Send stands for (a batch of likes)
 }
 
 // ErrPublisherClosed is returned by Send after the connection ended.
@@ -176,6 +188,18 @@ func (p *Publisher) Send(room int, body string, priority bool) error {
 // The answer's priority flag (a gift the server put in the priority lane)
 // decides how it is counted.
 func (p *Publisher) SendKind(room int, body, kind string, priority bool) error {
+	return p.send(room, &pb.Send{Body: body, Kind: kind, Priority: priority})
+}
+
+// SendCount sends one Send standing for n messages of a folded kind (a
+// batch of likes, Send.count; at most 1000), counted as n in the stats.
+func (p *Publisher) SendCount(room int, body, kind string, n uint32) error {
+	return p.send(room, &pb.Send{Body: body, Kind: kind, Count: n})
+}
+
+func (p *Publisher) send(room int, sd *pb.Send) error {
+	priority := sd.Priority
+	n := uint64(max(sd.Count, 1))
 	p.mu.Lock()
 	if p.done {
 		p.mu.Unlock()
@@ -183,15 +207,16 @@ func (p *Publisher) SendKind(room int, body, kind string, priority bool) error {
 	}
 	p.next++
 	id := p.next
-	p.pending[id] = pendingSend{room: room, priority: priority}
+	p.pending[id] = pendingSend{room: room, priority: priority, n: n}
 	p.mu.Unlock()
-	p.stats.CountSent(priority)
-	f := &pb.Frame{Id: id, Body: &pb.Frame_Send{Send: &pb.Send{Room: p.rooms[room], Body: body, Kind: kind, Priority: priority}}}
+	p.stats.countSentN(priority, n)
+	sd.Room = p.rooms[room]
+	f := &pb.Frame{Id: id, Body: &pb.Frame_Send{Send: sd}}
 	if err := p.v.write(f); err != nil {
 		p.mu.Lock()
 		delete(p.pending, id)
 		p.mu.Unlock()
-		p.stats.unsent.Add(1)
+		p.stats.unsent.Add(n)
 		return err
 	}
 	return nil
@@ -254,14 +279,14 @@ func (p *Publisher) Run(ctx context.Context) error {
 			p.mu.Unlock()
 			if ok {
 				if e := f.GetError(); e != nil {
-					p.stats.Refuse(e.Code)
+					p.stats.refuseN(e.Code, ps.n)
 					if e.Code == pb.Error_ROOM_NOT_JOINED && !p.rejoining(p.rooms[ps.room]) {
 						// A kick whose rejoin was lost: join again.
 						p.stats.rejoins.Add(1)
 						p.rejoin(p.rooms[ps.room])
 					}
 				} else {
-					p.stats.Accept(p.rooms[ps.room], f.GetSent().GetPriority())
+					p.stats.acceptN(p.rooms[ps.room], f.GetSent().GetPriority(), ps.n)
 				}
 				continue
 			}
@@ -316,10 +341,13 @@ const rejoinIDs = 1 << 31
 func (p *Publisher) finish() {
 	p.mu.Lock()
 	p.done = true
-	n := len(p.pending)
+	var n uint64
+	for _, ps := range p.pending {
+		n += ps.n
+	}
 	clear(p.pending)
 	p.mu.Unlock()
-	p.stats.unsent.Add(uint64(n))
+	p.stats.unsent.Add(n)
 }
 
 // Close closes the connection; Run returns.

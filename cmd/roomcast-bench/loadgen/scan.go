@@ -43,6 +43,9 @@ const (
 	// like item the room's like total.
 	fMsgFolded    = 140
 	fMsgLikeTotal = 141
+	// fLikeTotal is Notify.like_total and PullResult.like_total (the
+	// room's like total when it changed for this viewer).
+	fLikeTotal = 160
 
 	fPullRoom   = 1
 	fPullAfter  = 2
@@ -75,6 +78,7 @@ type scanned struct {
 	missed    uint64
 	more      bool
 	complete  bool      // Notify.complete: nothing to answer
+	likeTotal uint64    // Notify/PullResult.like_total (0: unchanged)
 	json      bool      // scanned from JSON: the messages are in recs
 	msgs      []byte    // binary: the concatenated message fields, walked by eachMessage
 	recs      []jsonMsg // JSON: the messages, read by scanFrameJSON
@@ -151,7 +155,7 @@ func (s *scanned) scanBody(b []byte, room, seq, pseq, missed, more, complete pro
 			b = b[n:]
 			last = len(start) - len(b)
 			continue
-		case typ == protowire.VarintType && (num == seq || num == pseq || num == missed || (more != 0 && num == more) || (complete != 0 && num == complete)):
+		case typ == protowire.VarintType && (num == seq || num == pseq || num == missed || num == fLikeTotal || (more != 0 && num == more) || (complete != 0 && num == complete)):
 			v, n := protowire.ConsumeVarint(b)
 			if n < 0 {
 				return errScan
@@ -166,6 +170,8 @@ func (s *scanned) scanBody(b []byte, room, seq, pseq, missed, more, complete pro
 				s.missed = v
 			case complete:
 				s.complete = v != 0
+			case fLikeTotal:
+				s.likeTotal = v
 			default:
 				s.more = v != 0
 			}

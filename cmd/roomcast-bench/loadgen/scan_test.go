@@ -125,3 +125,33 @@ func TestScanFoldedItems(t *testing.T) {
 		}
 	}
 }
+
+// TestScanFrameLikeTotal: both scanners read Notify.like_total and
+// PullResult.like_total (field 160, checked against the generated code),
+// which the viewer takes as its like total.
+func TestScanFrameLikeTotal(t *testing.T) {
+	for _, m := range []proto.Message{&pb.Notify{}, &pb.PullResult{}} {
+		if fd := m.ProtoReflect().Descriptor().Fields().ByName("like_total"); fd == nil || fd.Number() != fLikeTotal {
+			t.Fatalf("%T.like_total is not field %d", m, fLikeTotal)
+		}
+	}
+	for _, f := range []*pb.Frame{
+		{Body: &pb.Frame_Notify{Notify: &pb.Notify{Room: "r", Seq: 6, LikeTotal: 9001}}},
+		{Body: &pb.Frame_PullResult{PullResult: &pb.PullResult{Room: "r", Seq: 6, LikeTotal: 9001}}},
+	} {
+		bin, _ := proto.Marshal(f)
+		js, err := wire.Encode(wire.JSON, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, scan := range map[string]func() (scanned, error){
+			"binary": func() (scanned, error) { return scanFrame(bin) },
+			"json":   func() (scanned, error) { return scanFrameJSON(js, nil) },
+		} {
+			s, err := scan()
+			if err != nil || s.likeTotal != 9001 {
+				t.Fatalf("%s %v: like total %d, %v; want 9001", name, f, s.likeTotal, err)
+			}
+		}
+	}
+}

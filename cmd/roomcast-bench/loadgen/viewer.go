@@ -388,6 +388,7 @@ func (v *Viewer) act(s *scanned) error {
 		v.stats.Notifies.Add(1)
 	}
 	v.stats.Missed.Add(s.missed)
+	v.raiseLikes(s.likeTotal)
 	var now int64
 	fresh, prio, dups := 0, 0, 0
 	var latBuf [64]int64
@@ -538,6 +539,7 @@ func (v *Viewer) handle(f *pb.Frame) {
 	case *pb.Frame_Notify:
 		n := b.Notify
 		v.stats.Notifies.Add(1)
+		v.raiseLikes(n.GetLikeTotal())
 		c := v.apply(n.Room, n.Messages, n.Missed)
 		if c == nil || v.noAck {
 			return
@@ -549,6 +551,7 @@ func (v *Viewer) handle(f *pb.Frame) {
 		v.answer(c, true, false, n.Seq, n.Pseq, false)
 	case *pb.Frame_PullResult:
 		r := b.PullResult
+		v.raiseLikes(r.GetLikeTotal())
 		c := v.apply(r.Room, r.Messages, r.Missed)
 		if c == nil || v.noAck {
 			return
@@ -604,7 +607,8 @@ func (v *Viewer) apply(room string, msgs []*pb.RoomMessage, missed uint64) *curs
 	return c
 }
 
-// raiseLikes keeps the highest like total seen (Joined, like items).
+// raiseLikes keeps the highest like total seen (Joined, like items, the
+// like_total of a Notify or PullResult).
 func (v *Viewer) raiseLikes(total uint64) {
 	for {
 		cur := v.likes.Load()
