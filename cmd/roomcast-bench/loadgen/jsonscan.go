@@ -14,10 +14,11 @@ import (
 // Centrifugo's JSON replies) that reads a frame in one pass, without
 // reflection and without allocating: a Notify's or PullResult's messages
 // go into a reused slice of records (jsonMsg) that eachMessage then hands
-// on, their bodies aliasing the frame. Long strings (bodies) are crossed
-// with bytes.IndexByte. It keeps a JSON viewer's cost in the load tool
-// near a binary one's, so that the tool does not take the CPU of the
-// server it measures (BENCHMARKS.md, "The load tool's JSON frames").
+// on, their bodies aliasing the frame. Strings are crossed eight bytes
+// at a time, long ones (bodies) with bytes.IndexByte. It keeps a JSON
+// viewer's cost in the load tool near a binary one's, so that the tool
+// does not take the CPU of the server it measures (BENCHMARKS.md, "The
+// load tool's JSON frames").
 //
 // What it reads (the objects and arrays it walks, and the values it
 // takes) it validates: members and elements separated by single commas,
