@@ -237,8 +237,13 @@ func TestSlowlorisAndHalfOpenConnections(t *testing.T) {
 	probe.finish(t, 300*time.Millisecond)
 }
 
-// TestJoinLeaveChurn: thousands of joins and leaves per second leave no
-// viewer behind and do not slow a bystander.
+// TestJoinLeaveChurn: 8,000 joins and leaves as fast as 8 connections
+// can send them leave no viewer behind, are each counted once, and do not
+// slow a bystander. The rate is logged, not asserted (a loaded box is
+// slower; performance is for benchmarks).
+// churnCycles is each churning connection's joins (and leaves).
+const churnCycles = 500
+
 func TestJoinLeaveChurn(t *testing.T) {
 	s := startServer(t, func(c *configs.Config) {
 		lenient(c)
@@ -256,7 +261,7 @@ func TestJoinLeaveChurn(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 0; time.Since(start) < 2*time.Second; i++ {
+			for i := 0; i < churnCycles; i++ {
 				roomID := fmt.Sprintf("churn-%d", i%20)
 				jf := r.reply(r.send(&pb.Frame{Body: &pb.Frame_Join{Join: &pb.Join{Room: roomID}}}))
 				if jf.GetJoined() == nil {
@@ -275,8 +280,8 @@ func TestJoinLeaveChurn(t *testing.T) {
 	wg.Wait()
 	rate := float64(ops.Load()) / time.Since(start).Seconds()
 	t.Logf("%d joins+leaves (%.0f/s)", ops.Load(), rate)
-	if rate < 1000 {
-		t.Fatalf("only %.0f joins+leaves per second", rate)
+	if got := ops.Load(); got != 8*2*churnCycles {
+		t.Fatalf("%d joins+leaves answered, want %d", got, 8*2*churnCycles)
 	}
 	if got := s.Fanout().Viewers(); got != baseline {
 		t.Fatalf("viewers after churn %d, want %d", got, baseline)
