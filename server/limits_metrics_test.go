@@ -46,6 +46,7 @@ func TestLimitsVisibleInMetrics(t *testing.T) {
 		c.Gateway.MaxRoomsPerConn = 3
 		c.Gateway.MaxFrameBytes = 1024
 		c.Gateway.MaxQueueBytes = 8192
+		c.Fanout.InlineBytes = 2048 // twice it plus a pull's answer fit in the queue
 		c.Fanout.PullBytes, c.Room.MaxBodyBytes, c.Offline.PageBytes = 2048, 1000, 4096
 		c.Gateway.FrameRate, c.Gateway.FrameBurst = 5, 10
 		c.Gateway.SendRate, c.Gateway.SendBurst = 0.5, 2
