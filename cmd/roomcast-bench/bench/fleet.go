@@ -21,7 +21,7 @@ import (
 type fleet struct {
 	procs    []*workerProc
 	events   chan event
-	interval *hdrhistogram.Histogram // merged interval latencies since takeInterval
+	interval loadgen.SparseCounts // interval latencies since takeInterval
 }
 
 type workerProc struct {
@@ -46,7 +46,7 @@ type event struct {
 
 // startFleet starts one worker process per job.
 func startFleet(argv []string, jobs []workerJob) (*fleet, error) {
-	f := &fleet{events: make(chan event, 64*len(jobs)+64), interval: loadgen.NewHistogram()}
+	f := &fleet{events: make(chan event, 64*len(jobs)+64)}
 	for i, job := range jobs {
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Stderr = os.Stderr
@@ -116,19 +116,13 @@ func (f *fleet) absorb(ev event) {
 	if m.Tag != "" {
 		wp.snaps[m.Tag] = m
 	}
-	if m.Type == "progress" && m.Hist != "" {
-		if h, err := loadgen.DecodeHistogram(m.Hist); err == nil {
-			f.interval.Merge(h)
-		}
+	if m.Type == "progress" {
+		_ = f.interval.Add(m.Interval) // a malformed line adds nothing
 	}
 }
 
 // takeInterval returns the latencies reported since the last call.
-func (f *fleet) takeInterval() *hdrhistogram.Histogram {
-	h := f.interval
-	f.interval = loadgen.NewHistogram()
-	return h
-}
+func (f *fleet) takeInterval() *hdrhistogram.Histogram { return f.interval.Take() }
 
 // pump absorbs events until cond holds (checked after every event and
 // every tick), ctx ends, or the deadline passes; onTick runs every tick.

@@ -76,9 +76,11 @@ type workerMsg struct {
 	Counters  loadgen.Counters `json:"counters"`
 	Closes    map[int]uint64   `json:"closes,omitempty"`
 	// Hist is the latency histogram (µs, loadgen.EncodeHistogram) of the
-	// samples since the previous progress line, or of the whole run in
-	// the final line.
-	Hist        string `json:"hist,omitempty"`
+	// whole run, in the final line.
+	Hist string `json:"hist,omitempty"`
+	// Interval is a progress line's latencies since the previous line
+	// (µs, loadgen.EncodeSparse).
+	Interval    string `json:"interval,omitempty"`
 	PrioHist    string `json:"prio_hist,omitempty"` // final line only
 	ConnectHist string `json:"connect_hist,omitempty"`
 	RoomViewers []int  `json:"room_viewers,omitempty"`
@@ -154,6 +156,7 @@ func RunWorker(ctx context.Context, in io.Reader, out io.Writer) error {
 func (w *worker) run(ctx context.Context, lines *bufio.Scanner) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	w.stats.Warm() // while connecting, not at the run's first message
 	if err := w.emit(&workerMsg{Type: "hello"}); err != nil {
 		return err
 	}
@@ -212,6 +215,7 @@ func (w *worker) run(ctx context.Context, lines *bufio.Scanner) error {
 	dialed := dialDone // set to nil once seen
 
 	total := loadgen.NewHistogram()
+	iv := loadgen.NewHistogram() // reused by every progress line
 	tick := time.NewTicker(w.job.Every)
 	defer tick.Stop()
 	for {
@@ -245,23 +249,25 @@ func (w *worker) run(ctx context.Context, lines *bufio.Scanner) error {
 				return err
 			}
 		case tag := <-snaps:
-			if err := w.emitProgress(tag, total); err != nil {
+			if err := w.emitProgress(tag, total, iv); err != nil {
 				return err
 			}
 		case <-tick.C:
-			if err := w.emitProgress("", total); err != nil {
+			if err := w.emitProgress("", total, iv); err != nil {
 				return err
 			}
 		}
 	}
 }
 
-// emitProgress sends a progress line with the latencies since the last.
-func (w *worker) emitProgress(tag string, total *hdrhistogram.Histogram) error {
+// emitProgress sends a progress line with the latencies since the last,
+// taken into iv. It runs every second beside the viewers' reads, so it
+// allocates little: no histogram and no compressor per line.
+func (w *worker) emitProgress(tag string, total, iv *hdrhistogram.Histogram) error {
 	m := w.progress("progress", tag)
-	h := w.stats.TakeLatency()
-	total.Merge(h)
-	m.Hist, _ = loadgen.EncodeHistogram(h)
+	w.stats.TakeLatencyInto(iv)
+	total.Merge(iv)
+	m.Interval = loadgen.EncodeSparse(iv)
 	return w.emit(m)
 }
 

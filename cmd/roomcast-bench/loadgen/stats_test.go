@@ -1,6 +1,8 @@
 package loadgen
 
 import (
+	"errors"
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -85,5 +87,86 @@ func TestCountersAdd(t *testing.T) {
 	a.Add(Counters{Messages: 10, Priority: 20, FramesIn: 30, KickedViewers: 40, Dropped: 50, Pings: 1, Unknown: 60})
 	if a != (Counters{Messages: 11, Priority: 22, FramesIn: 33, KickedViewers: 44, Dropped: 55, Pings: 1, Unknown: 66}) {
 		t.Fatalf("%+v", a)
+	}
+}
+
+func TestSparseRoundTrip(t *testing.T) {
+	h := NewHistogram()
+	for _, v := range []int64{1, 2, 999, 1500, 1500, 12_345, 9_876_543, 600_000_000} {
+		if err := h.RecordValue(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var sc SparseCounts
+	if err := sc.Add(EncodeSparse(h)); err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Add(EncodeSparse(h)); err != nil {
+		t.Fatal(err)
+	}
+	got := sc.Take()
+	want := NewHistogram()
+	want.Merge(h)
+	want.Merge(h)
+	if !got.Equals(want) {
+		t.Fatalf("sparse round trip: got %v samples, want %v", got.TotalCount(), want.TotalCount())
+	}
+	for _, q := range []float64{0, 50, 90, 99, 100} {
+		if a, b := got.ValueAtQuantile(q), want.ValueAtQuantile(q); a != b {
+			t.Errorf("q%v: %d, want %d", q, a, b)
+		}
+	}
+	if again := sc.Take(); again.TotalCount() != 0 {
+		t.Errorf("Take did not start over: %d samples", again.TotalCount())
+	}
+	if EncodeSparse(NewHistogram()) != "" {
+		t.Error("empty histogram encodes to something")
+	}
+}
+
+func TestSparseRejectsMalformed(t *testing.T) {
+	for _, enc := range []string{"x", "1", "1:", ":1", "1:0", "1:-2", "-1:3", "1:2,", ",1:2", "99999999:1", "1:2,3", "1:2;3:4"} {
+		var sc SparseCounts
+		if err := sc.Add("5:1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := sc.Add(enc); !errors.Is(err, ErrSparse) {
+			t.Errorf("Add(%q) = %v, want ErrSparse", enc, err)
+		}
+		if n := sc.Take().TotalCount(); n != 1 {
+			t.Errorf("after Add(%q): %d samples, want the 1 added before", enc, n)
+		}
+	}
+}
+
+func TestTakeLatencyIntoResets(t *testing.T) {
+	var s Stats
+	s.Warm()
+	s.RecordLatencies([]int64{100, 200, 300})
+	dst := NewHistogram()
+	_ = dst.RecordValue(7) // stale: must be dropped
+	s.TakeLatencyInto(dst)
+	if dst.TotalCount() != 3 || dst.Min() != 100 {
+		t.Fatalf("first take: %d samples, min %d; want 3, 100", dst.TotalCount(), dst.Min())
+	}
+	s.RecordLatency(400)
+	s.TakeLatencyInto(dst)
+	if dst.TotalCount() != 1 || dst.Min() < 399 {
+		t.Fatalf("second take: %d samples, min %d; want only the 400", dst.TotalCount(), dst.Min())
+	}
+}
+
+func TestWarmAllocatesBeforeTheFirstSample(t *testing.T) {
+	var s Stats
+	s.Warm()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	s.RecordLatencies([]int64{1500, 1600}) // the run's first message
+	s.RecordPriorityLatency(1500)
+	runtime.ReadMemStats(&after)
+	// A histogram is about 170 KiB; without Warm the first samples
+	// allocate two.
+	if d := after.TotalAlloc - before.TotalAlloc; d > 64<<10 {
+		t.Fatalf("the first samples after Warm allocated %d bytes", d)
 	}
 }
