@@ -35,10 +35,10 @@ func (c *conn) handle(f *pb.Frame, decodeErr error) bool {
 		}
 		return c.refuse(id, errcode.Of(decodeErr).Code, msg)
 	}
-	if !c.frameLim.Allow() {
+	if now := time.Now(); !c.frameLim.AllowN(now, 1) {
 		c.g.metrics.errors.WithLabelValues(pb.Error_CONN_RATE_LIMITED.String()).Inc()
 		c.g.metrics.limits.refused(LimitFrameRate)
-		return c.refuseRetry(id, pb.Error_CONN_RATE_LIMITED, "too many frames on this connection", c.frameLim)
+		return c.refuseRetry(id, pb.Error_CONN_RATE_LIMITED, "too many frames on this connection", c.frameLim, now, 1)
 	}
 	if !c.authed.Load() {
 		conn, ok := f.Body.(*pb.Frame_Connect)
@@ -116,9 +116,13 @@ func (c *conn) refuse(id uint32, code pb.Error_Code, msg string) bool {
 	return true
 }
 
-func (c *conn) refuseRetry(id uint32, code pb.Error_Code, msg string, lim *rate.Limiter) bool {
-	retry := uint32(time.Second / time.Duration(max(float64(lim.Limit()), 1)) / time.Millisecond)
-	c.push(id, &pb.Frame{Body: &pb.Frame_Error{Error: &pb.Error{Code: code, Message: msg, RetryAfterMs: max(retry, 1)}}})
+// refuseRetry answers a frame that needed n tokens of lim and found fewer:
+// its retryAfterMs is when n are there (tokenWait), so a batch of likes is
+// told when the whole batch would pass, not when one like would. Like
+// refuse, it closes the connection after MaxBadFrames in a row.
+func (c *conn) refuseRetry(id uint32, code pb.Error_Code, msg string, lim *rate.Limiter, now time.Time, n int) bool {
+	retry := tokenWait(lim, now, n)
+	c.push(id, &pb.Frame{Body: &pb.Frame_Error{Error: &pb.Error{Code: code, Message: msg, RetryAfterMs: retryMs(retry)}}})
 	c.bad++
 	if c.bad >= c.g.cfg.MaxBadFrames {
 		c.closeWith(ReasonProtocol, "flood: too many rate-limited frames")

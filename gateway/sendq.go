@@ -91,17 +91,19 @@ func (c *conn) queueSend(id uint32, m *pb.Send) {
 func (c *conn) allowSend(id uint32) bool { return c.allowSendN(id, 1) }
 
 // allowSendN is allowSend for a frame that stands for n sends (a batch of
-// likes), at most the burst.
+// likes), at most the burst: it takes n tokens or none, and a refusal's
+// retryAfterMs is when n tokens are there.
 func (c *conn) allowSendN(id uint32, n int) bool {
 	if c.sendLim == nil {
 		c.sendLim = rate.NewLimiter(rate.Limit(c.g.cfg.SendRate), c.g.cfg.SendBurst)
 	}
-	if c.sendLim.AllowN(time.Now(), n) {
+	now := time.Now()
+	if c.sendLim.AllowN(now, n) { // refused, it takes nothing
 		return true
 	}
 	c.g.metrics.errors.WithLabelValues(pb.Error_CONN_RATE_LIMITED.String()).Inc()
 	c.g.metrics.limits.refused(LimitSendRate)
-	c.refuseRetry(id, pb.Error_CONN_RATE_LIMITED, "sending too fast", c.sendLim)
+	c.refuseRetry(id, pb.Error_CONN_RATE_LIMITED, "sending too fast", c.sendLim, now, n)
 	return false
 }
 

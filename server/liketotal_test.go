@@ -167,3 +167,56 @@ func TestLikeBatchCountedEmbedded(t *testing.T) {
 		t.Fatalf("like items worth %d, want 18: a refused batch was counted", got)
 	}
 }
+
+// TestLikeBatchRetryAfterCoversCount: a like batch refused
+// CONN_RATE_LIMITED carries the wait until its whole count is there, not
+// one like's: at 1 token per 100 s (burst 5), after a batch of 3 a batch
+// of 5 (3 short) is told about 300 s, then a batch of 2 still passes (the
+// refusal took nothing) and a single like is told about 100 s. Only the
+// accepted 5 likes are counted.
+func TestLikeBatchRetryAfterCoversCount(t *testing.T) {
+	const perToken = 100 * time.Second
+	s := startServer(t, func(c *configs.Config) {
+		c.Gateway.SendRate, c.Gateway.SendBurst = float64(time.Second)/float64(perToken), 5
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	v := dialViewer(t, s, "fan", client.Options{})
+	w := dialViewer(t, s, "watch", client.Options{})
+	for _, x := range []*viewer{v, w} {
+		if _, err := x.Join(ctx, "show"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	batch := func(n uint32) error {
+		_, err := v.Send(ctx, "show", "❤", client.SendOptions{Kind: client.LikeKind, Count: n, NoResend: true})
+		return err
+	}
+	// refused checks a refusal whose wait is for missing tokens: at most
+	// missing*perToken, and less only by what refilled since the bucket
+	// was last drawn (far under one token's worth in this test's time).
+	refused := func(n uint32, missing int) {
+		t.Helper()
+		err := batch(n)
+		if client.Code(err) != pb.Error_CONN_RATE_LIMITED {
+			t.Fatalf("count %d: %v, want CONN_RATE_LIMITED", n, err)
+		}
+		most := time.Duration(missing) * perToken
+		if got := client.RetryAfter(err); got > most || got <= most-perToken {
+			t.Fatalf("count %d with %d tokens missing: retry after %v, want at most %v and more than %v",
+				n, missing, got, most, most-perToken)
+		}
+	}
+	if err := batch(3); err != nil {
+		t.Fatal(err)
+	}
+	refused(5, 3) // 2 tokens left
+	if err := batch(2); err != nil {
+		t.Fatalf("count 2 with 2 tokens left: %v (did the refusal take tokens?)", err)
+	}
+	refused(1, 1)
+	eventually(t, 10*time.Second, "the 5 accepted likes", func() bool { return w.Likes("show") == 5 })
+	if got := likeItems(w, "show"); got != 5 {
+		t.Fatalf("like items worth %d, want 5: a refused batch was counted", got)
+	}
+}
