@@ -8,6 +8,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/roomcast/roomcast/fanout"
 )
 
 // TestDocumentedFileIsTheDefaults keeps configs/roomcast.yaml honest: it
@@ -129,6 +133,8 @@ func TestErrorsNameTheField(t *testing.T) {
 		{"gateway:\n  idle_timeout: 1s\n  ping_interval: 2s\n", "", "gateway.idle_timeout"},
 		{"fanout:\n  inline_bytes: -5\n", "", "fanout.inline_bytes"},
 		{"fanout:\n  notify:\n    min_interval: -1s\n", "", "fanout.notify.min_interval"},
+		{"fanout:\n  notify:\n    pull_rtt_target: -1s\n", "", "fanout.notify.pull_rtt_target"},
+		{"", "ROOMCAST_FANOUT_NOTIFY_PULL_RTT_TARGET=-5ms", "fanout.notify.pull_rtt_target"},
 		{"log:\n  level: loud\n", "", "log.level"},
 		{"auth:\n  secret: short\n", "", "auth.secret"},
 		{"mode: galaxy\n", "", "mode"},
@@ -313,6 +319,48 @@ func TestEnvErrorsNameTheSetting(t *testing.T) {
 		}
 		if err != nil && (strings.Contains(err.Error(), "RingSize") || strings.Contains(err.Error(), "time.Duration")) {
 			t.Errorf("%s: %v names the Go field or type", kv, err)
+		}
+	}
+}
+
+// TestPullRTTTargetReachesThePacer: fanout.notify.pull_rtt_target, set
+// in the file or by ROOMCAST_FANOUT_NOTIFY_PULL_RTT_TARGET, is what the
+// node's pacer holds the pull round trip against (its exported
+// threshold); unset, the documented 500ms.
+func TestPullRTTTargetReachesThePacer(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "rtt.yaml")
+	if err := os.WriteFile(p, []byte("fanout:\n  notify:\n    pull_rtt_target: 300ms\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path string
+		env  []string
+		want float64
+	}{
+		{"roomcast.yaml", nil, 0.5},
+		{p, nil, 0.3},
+		{p, []string{"ROOMCAST_FANOUT_NOTIFY_PULL_RTT_TARGET=250ms"}, 0.25},
+	} {
+		cfg, err := Load(c.path, c.env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg := prometheus.NewRegistry()
+		if _, err := fanout.New(fanout.Deps{Registerer: reg}, cfg.Fanout); err != nil {
+			t.Fatal(err)
+		}
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := -1.0
+		for _, mf := range mfs {
+			if mf.GetName() == "roomcast_fanout_pacer_rtt_threshold_seconds" {
+				got = mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		if got != c.want {
+			t.Errorf("%s %v: pacer round trip threshold %v, want %v", c.path, c.env, got, c.want)
 		}
 	}
 }

@@ -265,9 +265,19 @@ func (sh *dispatcher) walk(r *roomFeed, now time.Time) (due time.Time, later boo
 			sub.known, sub.prioKnown = n.known, n.prioKnown
 			sub.pulling = false
 			sub.notifies = 0
+			sub.asked = 0
 		} else {
 			sub.pulling = true
 			sub.notifies++
+			switch {
+			case bare:
+				// Its pull waits for its client to read its backlog: the
+				// client's pace, not the node's, so not a round trip the
+				// pacer should see.
+				sub.asked = 0
+			case sub.asked == 0:
+				sub.asked = now.UnixNano()
+			}
 		}
 		sub.notifiedAt = now
 		if sub.pulling {

@@ -32,10 +32,12 @@
 //     MeasuredPacer starts at zero (a message for a viewer not notified
 //     recently goes out at once) and stretches the interval only when the
 //     node's notification rate nears what the node affords, which it
-//     measures (process CPU per Notify, dispatcher lag and busy time),
-//     in the last window and sustained over about a second, so one big
-//     room's fan-out burst does not stretch it; Config.Notify's budgets
-//     only cap it. Big rooms are served in larger, rarer batches.
+//     measures (process CPU per Notify, dispatcher lag and busy time, and
+//     the round trip from a Notify that needs a pull to the pull, which
+//     Pull reports to a Pacer that is a PullObserver), in the last window
+//     and sustained over about a second, so one big room's fan-out burst
+//     does not stretch it; Config.Notify's budgets only cap it. Big rooms
+//     are served in larger, rarer batches.
 //  6. A viewer may be capped (Cap, from Join.max_rate; cap.go): its
 //     normal and low messages are sampled through a token bucket of its
 //     own, high and priority ones always given, the skipped ones counted

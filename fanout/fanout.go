@@ -74,6 +74,7 @@ type Service struct {
 	history History
 	log     *slog.Logger
 	pacer   Pacer
+	pulls   PullObserver // the pacer, if it is one; nil: round trips not measured
 	now     func() time.Time
 	metrics *metrics
 
@@ -205,7 +206,8 @@ type Sub struct {
 	prioKnown  uint64
 	pulling    bool
 	notifiedAt time.Time
-	notifies   int // sent since the last pull
+	notifies   int   // sent since the last pull
+	asked      int64 // round of the first Notify since then that needs a pull (Unix ns; 0: none); see Pull
 	gone       bool
 	// cap samples the viewer's normal and low messages (cap.go); nil:
 	// uncapped, the viewer shares its frames with the room.
@@ -237,6 +239,7 @@ func New(d Deps, cfg Config) (*Service, error) {
 	if s.pacer == nil {
 		s.pacer = NewMeasuredPacer(cfg.Notify, nil)
 	}
+	s.pulls, _ = s.pacer.(PullObserver)
 	if s.now == nil {
 		s.now = time.Now
 	}

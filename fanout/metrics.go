@@ -95,11 +95,19 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Namespace: "roomcast", Subsystem: "fanout", Name: "pacer_sustained_per_second",
 				Help: "Notifications per second smoothed over about three seconds (what stretches the interval, with the window's rate).",
-			}, func() float64 { return p.Stats().Sustained }))
-		for _, sig := range []string{"cost", "lag", "busy"} {
+			}, func() float64 { return p.Stats().Sustained }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Namespace: "roomcast", Subsystem: "fanout", Name: "pull_rtt_seconds",
+				Help: "Median time from a Notify that needs a pull to the viewer's pull, smoothed over about a second, of the pacer windows with enough such pulls (0: none yet; complete Notifies need no pull).",
+			}, func() float64 { return p.Stats().PullRTT.Seconds() }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Namespace: "roomcast", Subsystem: "fanout", Name: "pacer_rtt_threshold_seconds",
+				Help: "The pull round trip at which the pacer stretches the interval: fanout.notify.pull_rtt_target, or four times the lowest median of the last minute of pulls measured when higher.",
+			}, func() float64 { return p.Stats().RTTThreshold.Seconds() }))
+		for _, sig := range []string{"cost", "lag", "busy", "rtt"} {
 			cols = append(cols, prometheus.NewCounterFunc(prometheus.CounterOpts{
 				Namespace: "roomcast", Subsystem: "fanout", Name: "pacer_stretches_total",
-				Help:        "Pacer windows that doubled the node-wide notify interval, by the signal that did it: cost (notifications near what the node affords), lag (rounds late) or busy (dispatchers busy most of the time).",
+				Help:        "Pacer windows that doubled the node-wide notify interval, by the signal that did it: cost (notifications near what the node affords), lag (rounds late), busy (dispatchers busy most of the time) or rtt (pulls late).",
 				ConstLabels: prometheus.Labels{"signal": sig},
 			}, func() float64 { return float64(p.Stats().Raised[sig]) }))
 		}

@@ -57,6 +57,17 @@ type PacerConfig struct {
 	// before the node counts as saturated (a starved or shared box).
 	// Default 20ms.
 	LagTarget time.Duration `yaml:"lag_target"`
+	// PullRTTTarget is the notify-to-pull round trip at which the node
+	// counts as saturated: the median time from a Notify that needs a
+	// pull to the viewer's pull, in a window and sustained over about a
+	// second. What the node measured raises it: the threshold is the
+	// higher of this and rttOverBase (4) times the lowest median of the
+	// last minute in which pulls were measured, so viewers far away (a long network round trip) do
+	// not count as a saturated node, and a round trip that stays high
+	// for a minute (stretching did not cure it) stops stretching. A
+	// target longer than any viewer stays unkicked (1h) turns the signal
+	// off. Default 500ms.
+	PullRTTTarget time.Duration `yaml:"pull_rtt_target" env:"PULL_RTT_TARGET"`
 	// Window is how often the pacer turns its observations into a new
 	// interval. Default 100ms.
 	Window time.Duration `yaml:"window"`
@@ -72,6 +83,9 @@ func (c PacerConfig) WithDefaults() PacerConfig {
 	}
 	if c.LagTarget == 0 {
 		c.LagTarget = 20 * time.Millisecond
+	}
+	if c.PullRTTTarget == 0 {
+		c.PullRTTTarget = 500 * time.Millisecond
 	}
 	if c.Window == 0 {
 		c.Window = 100 * time.Millisecond
@@ -96,6 +110,8 @@ func (c PacerConfig) Validate() error {
 		return fmt.Errorf("fanout.notify.cpu_target: must be 0 (default) .. 1, got %v", c.CPUTarget)
 	case c.LagTarget < 0:
 		return fmt.Errorf("fanout.notify.lag_target: must not be negative, got %v", c.LagTarget)
+	case c.PullRTTTarget < 0:
+		return fmt.Errorf("fanout.notify.pull_rtt_target: must not be negative, got %v", c.PullRTTTarget)
 	case c.Window < 0:
 		return fmt.Errorf("fanout.notify.window: must not be negative, got %v", c.Window)
 	}
@@ -136,6 +152,21 @@ const (
 	// pausedBusy is the busy share under which a window longer than
 	// loadHorizon counts as a pause (see close).
 	pausedBusy = 0.1
+	// minRTTSamples is how many notify-to-pull round trips a window needs
+	// before its median counts (fewer are dropped): a node whose viewers
+	// pull that rarely is not slowed by them.
+	minRTTSamples = 16
+	// rttOverBase and rttBaseHorizon derive the round trip threshold from
+	// what the node measured: at least rttOverBase times the lowest window
+	// median of the last rttBaseHorizon in which it measured any (the
+	// round trip of its viewers' network and clients when the node is not
+	// the bottleneck).
+	rttOverBase    = 4
+	rttBaseHorizon = time.Minute
+	rttBaseSlots   = 6 // the lowest median is kept per rttBaseHorizon/rttBaseSlots
+	// rttMaxGap caps the weight of one window in the sustained round
+	// trip (see observeRTT).
+	rttMaxGap = loadHorizon / 2
 )
 
 // MeasuredPacer is the default Pacer. It starts at MinInterval (0) and
@@ -150,7 +181,19 @@ const (
 //     the node is at what it affords whatever the cost says (a shared
 //     box, a starved process); both count only in windows with at least
 //     minCostSamples notifies (a node that sends few is not slowed by
-//     them, and stretching it would only add latency).
+//     them, and stretching it would only add latency);
+//   - round trip: the median time from a Notify that needs a pull to the
+//     viewer's pull (ObservePull), in windows with at least minRTTSamples
+//     of them, reaching the higher of PullRTTTarget and rttOverBase times
+//     the lowest window median of the last minute of measurements (a
+//     spell without pulls does not age it) means the node (or
+//     its viewers) cannot keep up: writes queue, pulls wait to be read.
+//     Complete Notifies need no pull, so quiet rooms give no samples. It
+//     raises the interval like lag does (window and sustained median
+//     past the threshold), and while either is above half of it the
+//     interval is not lowered. A median that stays high for a minute
+//     becomes the baseline: a lateness the stretch did not cure is the
+//     viewers' own.
 //
 // Each Window the node's notification rate is set against what it affords,
 // twice: the window's own rate, and the sustained rate (smoothed with a
@@ -185,15 +228,29 @@ type MeasuredPacer struct {
 	sRate    float64       // sustained notifies/s
 	sLag     float64       // sustained max lag per window, seconds
 	sBusy    float64       // sustained busy share
+	// Round trips: rttCounts is the drained window, sRTT the sustained
+	// median (seconds) of the windows that had enough, the last of which
+	// ended at rttAt; rttMins the lowest window median of each of the
+	// last rttBaseSlots periods of rttBaseHorizon/rttBaseSlots that had
+	// any (see observeRTT).
+	rttCounts [rttBuckets]uint64
+	sRTT      float64
+	rttAt     time.Time
+	rttMins   [rttBaseSlots]rttMin
+
+	// rtts takes ObservePull's round trips without the lock.
+	rtts rttHist
 
 	node   atomic.Int64  // node-wide interval, ns
 	afford atomic.Uint64 // math.Float64bits of notifies/s the node affords; +Inf: unknown
 	rate   atomic.Uint64 // math.Float64bits of the last window's notifies/s
 	sus    atomic.Uint64 // math.Float64bits of the sustained notifies/s
+	rtt    atomic.Int64  // sustained median round trip, ns
+	rttThr atomic.Int64  // round trip threshold, ns
 
 	// Windows that doubled the interval, by the signal that did it (the
-	// first that passed: cost, then lag, then busy).
-	raisedCost, raisedLag, raisedBusy atomic.Uint64
+	// first that passed: cost, then lag, then busy, then rtt).
+	raisedCost, raisedLag, raisedBusy, raisedRTT atomic.Uint64
 }
 
 // NewMeasuredPacer returns a pacer; zero fields of cfg take their
@@ -205,8 +262,12 @@ func NewMeasuredPacer(cfg PacerConfig, cpu func() time.Duration) *MeasuredPacer 
 	}
 	p := &MeasuredPacer{cfg: cfg.WithDefaults(), cores: float64(runtime.GOMAXPROCS(0)), cpu: cpu}
 	p.afford.Store(math.Float64bits(p.capped(math.Inf(1))))
+	p.rttThr.Store(int64(p.cfg.PullRTTTarget))
 	return p
 }
+
+// ObservePull implements PullObserver: one atomic add, no lock.
+func (p *MeasuredPacer) ObservePull(rtt time.Duration) { p.rtts.add(rtt) }
 
 func (p *MeasuredPacer) capped(afford float64) float64 {
 	if p.cfg.NodeBudget > 0 {
@@ -309,6 +370,19 @@ func (p *MeasuredPacer) close(end time.Time, el time.Duration) {
 			up = max(up, pressureHigh)
 		}
 	}
+	// Round trips: late pulls, in the window and sustained, mean the node
+	// does not keep up with what it sends; while either is above half
+	// the threshold the interval holds. A window without enough of them
+	// neither raises nor holds it (the sustained median may be old).
+	if rtt, thr, measured := p.observeRTT(end, el); measured {
+		if min(rtt, p.sRTT) >= thr {
+			if up < pressureHigh {
+				raisedBy = &p.raisedRTT
+			}
+			up = max(up, pressureHigh)
+		}
+		down = max(down, max(rtt, p.sRTT)/thr)
+	}
 	d := time.Duration(p.node.Load())
 	switch {
 	case up >= pressureHigh:
@@ -328,7 +402,58 @@ func (p *MeasuredPacer) close(end time.Time, el time.Duration) {
 	p.afford.Store(math.Float64bits(afford))
 	p.rate.Store(math.Float64bits(rate))
 	p.sus.Store(math.Float64bits(p.sRate))
+	p.rtt.Store(int64(p.sRTT * float64(time.Second)))
 	p.start, p.cpu0, p.notifies, p.busy, p.lag = end, cpu, 0, 0, 0
+}
+
+// observeRTT drains the round trips of the window that ends at end, el
+// long. With at least minRTTSamples of them (measured) it returns their
+// median and updates the sustained median and the baseline; it returns
+// the threshold either way (seconds). The sustained median moves by the
+// time since the last window that counted (time constant loadHorizon),
+// as if at most rttMaxGap had passed: windows without enough pulls say
+// nothing (viewers notified together pull together), and one window
+// after a quiet spell moves it at most 40 % of the way, so a single
+// fan-out burst answered late does not pass for sustained lateness.
+func (p *MeasuredPacer) observeRTT(end time.Time, el time.Duration) (rtt, thr float64, measured bool) {
+	if n := p.rtts.drain(&p.rttCounts); n >= minRTTSamples {
+		rtt, measured = median(&p.rttCounts, n).Seconds(), true
+		gap := el
+		if !p.rttAt.IsZero() {
+			gap = end.Sub(p.rttAt)
+		}
+		gap = min(max(gap, 0), rttMaxGap)
+		p.sRTT += (1 - math.Exp(-gap.Seconds()/loadHorizon.Seconds())) * (rtt - p.sRTT)
+		p.rttAt = end
+		period := end.UnixNano() / int64(rttBaseHorizon/rttBaseSlots)
+		if m := &p.rttMins[period%rttBaseSlots]; m.period != period {
+			*m = rttMin{period: period, rtt: rtt}
+		} else {
+			m.rtt = min(m.rtt, rtt)
+		}
+	}
+	// The baseline: the lowest median of the last rttBaseSlots periods
+	// that measured any (a minute of them, the current one included; a
+	// period without pulls replaces nothing), 0 before the first.
+	base := math.Inf(1)
+	for _, m := range p.rttMins {
+		if m.period != 0 {
+			base = min(base, m.rtt)
+		}
+	}
+	if math.IsInf(base, 1) {
+		base = 0
+	}
+	thr = max(p.cfg.PullRTTTarget.Seconds(), rttOverBase*base)
+	p.rttThr.Store(int64(thr * float64(time.Second)))
+	return rtt, thr, measured
+}
+
+// rttMin is the lowest window median round trip (seconds) of one period
+// of rttBaseHorizon/rttBaseSlots (numbered from the Unix epoch; 0: unused).
+type rttMin struct {
+	period int64
+	rtt    float64
 }
 
 // PacerStats is what a MeasuredPacer concluded from its last window.
@@ -337,9 +462,14 @@ type PacerStats struct {
 	Afford       float64       // notifies/s the node affords (+Inf: not measured yet)
 	Rate         float64       // notifies/s of the last window
 	Sustained    float64       // notifies/s smoothed over about three seconds
+	// PullRTT is the median notify-to-pull round trip smoothed over about
+	// a second (0: not measured yet), RTTThreshold what it is held
+	// against (PullRTTTarget, or more after what the node measured).
+	PullRTT, RTTThreshold time.Duration
 	// Raised counts the windows that doubled the interval, by signal:
 	// "cost" (the notification rate near what the node affords), "lag"
-	// (rounds late) or "busy" (dispatchers busy most of the time).
+	// (rounds late), "busy" (dispatchers busy most of the time) or "rtt"
+	// (pulls late).
 	Raised map[string]uint64
 }
 
@@ -350,7 +480,9 @@ func (p *MeasuredPacer) Stats() PacerStats {
 		Afford:       math.Float64frombits(p.afford.Load()),
 		Rate:         math.Float64frombits(p.rate.Load()),
 		Sustained:    math.Float64frombits(p.sus.Load()),
+		PullRTT:      time.Duration(p.rtt.Load()),
+		RTTThreshold: time.Duration(p.rttThr.Load()),
 		Raised: map[string]uint64{"cost": p.raisedCost.Load(), "lag": p.raisedLag.Load(),
-			"busy": p.raisedBusy.Load()},
+			"busy": p.raisedBusy.Load(), "rtt": p.raisedRTT.Load()},
 	}
 }

@@ -3,6 +3,7 @@ package fanout
 import (
 	"math"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 )
@@ -315,4 +316,215 @@ func TestMeasuredPacerPauseIsNoCost(t *testing.T) {
 	// measure a cost from.
 	drive(p, cpu, &at, 3, 3000, 5*time.Microsecond, 0)
 	wantAfford(t, p, 0.5*cores/5e-6)
+}
+
+// drivePulls is drive with round trips: each window also takes pulls
+// answers to Notifies that needed one, spread over its rounds, their
+// round trips taken from rtts in turn. It returns the node interval after
+// each window.
+func drivePulls(p *MeasuredPacer, cpu *fakeCPU, at *time.Time, windows, notifies, pulls int, cost time.Duration, rtts ...time.Duration) []time.Duration {
+	var out []time.Duration
+	k := 0
+	for w := 0; w < windows; w++ {
+		for r := 1; r <= 10; r++ {
+			for j := 0; j < pulls/10 && len(rtts) > 0; j++ {
+				p.ObservePull(rtts[k%len(rtts)])
+				k++
+			}
+			cpu.used += time.Duration(notifies/10) * cost
+			p.Observe(Round{At: at.Add(time.Duration(r)*10*time.Millisecond - time.Millisecond), Busy: time.Millisecond, Notifies: notifies / 10})
+		}
+		*at = at.Add(100 * time.Millisecond)
+		out = append(out, p.Stats().NodeInterval)
+	}
+	return out
+}
+
+// TestMeasuredPacerHealthyPullsChangeNothing: a hot room whose viewers
+// pull after every Notify, answering in a few ms to tens of ms, is paced
+// exactly as without pulls: quiet, nothing stretches; overloaded on cost,
+// the interval moves window by window as it did without them.
+func TestMeasuredPacerHealthyPullsChangeNothing(t *testing.T) {
+	healthy := []time.Duration{3 * time.Millisecond, 8 * time.Millisecond, 15 * time.Millisecond,
+		40 * time.Millisecond, 70 * time.Millisecond, 120 * time.Millisecond, 5 * time.Millisecond}
+	p, cpu, at := newTestPacer(PacerConfig{})
+	for _, d := range drivePulls(p, cpu, &at, 300, 2000, 2000, 10*time.Microsecond, healthy...) {
+		if d != 0 {
+			t.Fatalf("20,000 notifies and pulls/s, round trips of 3-120 ms: interval %v, want 0 (stats %+v)", d, p.Stats())
+		}
+	}
+	st := p.Stats()
+	if st.Raised["rtt"] != 0 || st.PullRTT < 12*time.Millisecond || st.PullRTT > 20*time.Millisecond {
+		t.Fatalf("stats %+v, want no rtt stretch and a round trip near the median, 15ms", st)
+	}
+	if st.RTTThreshold != 500*time.Millisecond {
+		t.Fatalf("threshold %v, want the default target 500ms (4 x the 15ms baseline is under it)", st.RTTThreshold)
+	}
+	// Past what the node affords, then back under it: the same intervals
+	// with and without the pulls.
+	cores := float64(runtime.GOMAXPROCS(0))
+	cost := time.Duration(0.5 * cores / 10_000 * float64(time.Second)) // affords 10,000/s
+	trace := func(rtts ...time.Duration) []time.Duration {
+		p, cpu, at := newTestPacer(PacerConfig{})
+		out := drivePulls(p, cpu, &at, 120, 1200, 1200, cost, rtts...)
+		return append(out, drivePulls(p, cpu, &at, 60, 300, 300, cost, rtts...)...)
+	}
+	with, without := trace(healthy...), trace()
+	if !slices.Equal(with, without) {
+		t.Fatalf("intervals with healthy pulls\n%v\ndiffer from without\n%v", with, without)
+	}
+	if slices.Max(with) == 0 {
+		t.Fatal("the overload did not stretch: the comparison shows nothing")
+	}
+}
+
+// TestMeasuredPacerStretchesOnLatePulls: viewers that answer their
+// Notifies late, window after window, stretch the interval (counted as
+// rtt); while the round trip stays above half the threshold the interval
+// holds, and once it falls under that it shrinks back to zero.
+func TestMeasuredPacerStretchesOnLatePulls(t *testing.T) {
+	p, cpu, at := newTestPacer(PacerConfig{})
+	const notifies, pulls, cost = 300, 200, time.Microsecond
+	drivePulls(p, cpu, &at, 20, notifies, pulls, cost, 10*time.Millisecond)
+	if st := p.Stats(); st.NodeInterval != 0 {
+		t.Fatalf("round trips of 10ms: stats %+v, want no stretch", st)
+	}
+	// 800 ms: past the 500 ms target. One window is no sustained round trip.
+	drivePulls(p, cpu, &at, 1, notifies, pulls, cost, 800*time.Millisecond)
+	if d := p.Stats().NodeInterval; d != 0 {
+		t.Fatalf("one late window: %v, want 0", d)
+	}
+	windows := 1
+	for ; p.Stats().NodeInterval == 0 && windows < 50; windows++ {
+		drivePulls(p, cpu, &at, 1, notifies, pulls, cost, 800*time.Millisecond)
+	}
+	// The sustained median (from 10 ms towards the 738 ms the bucket of
+	// 800 ms reads) passes 500 ms after about 1 s x ln(728/238), 1.1 s.
+	if d := p.Stats().NodeInterval; d != minStretch || windows < 5 || windows > 15 {
+		t.Fatalf("after %d late windows: %v, want %v after 5-15", windows, d, minStretch)
+	}
+	drivePulls(p, cpu, &at, 3, notifies, pulls, cost, 800*time.Millisecond)
+	st := p.Stats()
+	if st.NodeInterval != 8*minStretch || st.Raised["rtt"] != 4 || st.Raised["cost"]+st.Raised["lag"]+st.Raised["busy"] != 0 {
+		t.Fatalf("three windows later: stats %+v, want %v after 4 stretches, all by rtt", st, 8*minStretch)
+	}
+	if st.PullRTT < 500*time.Millisecond || st.PullRTT > 900*time.Millisecond {
+		t.Fatalf("sustained round trip %v, want on its way to 800ms", st.PullRTT)
+	}
+	// 300 ms: under the threshold, over half of it: it holds.
+	held := drivePulls(p, cpu, &at, 30, notifies, pulls, cost, 300*time.Millisecond)
+	for _, d := range held {
+		if d != 8*minStretch {
+			t.Fatalf("round trips of 300ms: intervals %v, want held at %v", held, 8*minStretch)
+		}
+	}
+	// 20 ms: it falls back to zero within a couple of seconds.
+	drivePulls(p, cpu, &at, 20, notifies, pulls, cost, 20*time.Millisecond)
+	if st := p.Stats(); st.NodeInterval != 0 || st.Raised["rtt"] != 4 {
+		t.Fatalf("round trips back to 20ms: stats %+v, want 0 and no more stretches", st)
+	}
+}
+
+// TestMeasuredPacerRTTNeedsSustainedSamples: a single fan-out burst
+// answered late after a quiet spell does not stretch the interval, and
+// neither do late pulls too few to measure in a window.
+func TestMeasuredPacerRTTNeedsSustainedSamples(t *testing.T) {
+	p, cpu, at := newTestPacer(PacerConfig{})
+	drivePulls(p, cpu, &at, 20, 300, 200, time.Microsecond, 10*time.Millisecond)
+	drivePulls(p, cpu, &at, 100, 300, 0, time.Microsecond) // 10 s without pulls
+	if d := drivePulls(p, cpu, &at, 1, 300, 5000, time.Microsecond, time.Second); d[0] != 0 {
+		t.Fatalf("one burst of 5,000 pulls 1s late: %v, want 0 (stats %+v)", d[0], p.Stats())
+	}
+	p, cpu, at = newTestPacer(PacerConfig{})
+	for _, d := range drivePulls(p, cpu, &at, 100, 300, minRTTSamples-1, time.Microsecond, 2*time.Second) {
+		if d != 0 {
+			t.Fatalf("%d pulls a window, 2s late: interval %v, want 0 (too few to measure)", minRTTSamples-1, d)
+		}
+	}
+	if st := p.Stats(); st.PullRTT != 0 {
+		t.Fatalf("stats %+v, want no round trip measured", st)
+	}
+}
+
+// TestMeasuredPacerRTTThresholdFollowsBaseline: viewers far away answer
+// in 300 ms when the node keeps up; the threshold is then four times
+// that, so 700 ms (past the 500 ms target) does not stretch and 1.5 s
+// does (also after a minute without pulls), until it has lasted a
+// minute and is the new baseline. A
+// configured pull_rtt_target is used as given; 1h turns the signal off.
+func TestMeasuredPacerRTTThresholdFollowsBaseline(t *testing.T) {
+	p, cpu, at := newTestPacer(PacerConfig{})
+	drivePulls(p, cpu, &at, 50, 300, 200, time.Microsecond, 300*time.Millisecond)
+	if st := p.Stats(); st.RTTThreshold < 1100*time.Millisecond || st.RTTThreshold > 1300*time.Millisecond {
+		t.Fatalf("baseline 300ms: threshold %v, want about 1.2s", st.RTTThreshold)
+	}
+	for _, d := range drivePulls(p, cpu, &at, 50, 300, 200, time.Microsecond, 700*time.Millisecond) {
+		if d != 0 {
+			t.Fatalf("700ms against a 300ms baseline: interval %v, want 0 (stats %+v)", d, p.Stats())
+		}
+	}
+	// A quiet spell without pulls keeps the baseline: it is the last
+	// minute of round trips measured, not of the clock.
+	drivePulls(p, cpu, &at, 700, 300, 0, time.Microsecond)
+	drivePulls(p, cpu, &at, 30, 300, 200, time.Microsecond, 1500*time.Millisecond)
+	if st := p.Stats(); st.NodeInterval == 0 || st.Raised["rtt"] == 0 {
+		t.Fatalf("1.5s against a 300ms baseline: stats %+v, want a stretch by rtt", st)
+	}
+	// A round trip that stays there for a minute, stretched or not, is
+	// the viewers' own: it becomes the baseline and the interval relaxes.
+	drivePulls(p, cpu, &at, 600, 300, 200, time.Microsecond, 1500*time.Millisecond)
+	if st := p.Stats(); st.NodeInterval != 0 || st.RTTThreshold < 5*time.Second {
+		t.Fatalf("a minute more at 1.5s: stats %+v, want the threshold at about 6s and no stretch", st)
+	}
+	// The baseline only raises the target: with round trips of 20 ms
+	// (4 x 20 ms is under it) pull_rtt_target 100ms stretches at 200 ms.
+	p, cpu, at = newTestPacer(PacerConfig{PullRTTTarget: 100 * time.Millisecond})
+	drivePulls(p, cpu, &at, 30, 300, 200, time.Microsecond, 20*time.Millisecond)
+	drivePulls(p, cpu, &at, 30, 300, 200, time.Microsecond, 200*time.Millisecond)
+	if st := p.Stats(); st.RTTThreshold != 100*time.Millisecond || st.Raised["rtt"] == 0 {
+		t.Fatalf("pull_rtt_target 100ms, round trips from 20 to 200ms: stats %+v, want a stretch by rtt at 100ms", st)
+	}
+	// A target longer than any viewer stays unkicked turns it off.
+	p, cpu, at = newTestPacer(PacerConfig{PullRTTTarget: time.Hour})
+	drivePulls(p, cpu, &at, 30, 300, 200, time.Microsecond, 20*time.Millisecond)
+	for _, d := range drivePulls(p, cpu, &at, 100, 300, 200, time.Microsecond, 5*time.Second) {
+		if d != 0 {
+			t.Fatalf("pull_rtt_target 1h, round trips 5s: interval %v, want 0", d)
+		}
+	}
+	if err := (PacerConfig{PullRTTTarget: -time.Second}).Validate(); err == nil {
+		t.Fatal("negative pull_rtt_target accepted")
+	}
+}
+
+// TestRTTHistMedian: the median read from the histogram is within its
+// bucket width (a quarter of a doubling) of the true one, from 100 µs to
+// seconds.
+func TestRTTHistMedian(t *testing.T) {
+	for _, want := range []time.Duration{100 * time.Microsecond, 700 * time.Microsecond, 3 * time.Millisecond,
+		47 * time.Millisecond, 500 * time.Millisecond, 1900 * time.Millisecond} {
+		var h rttHist
+		h.add(want)
+		for i := 2; i <= 50; i++ { // 49 shorter, 49 far longer
+			h.add(want / time.Duration(i))
+			h.add(want * time.Duration(i))
+		}
+		var c [rttBuckets]uint64
+		n := h.drain(&c)
+		got := median(&c, n)
+		if n != 99 || math.Abs(got.Seconds()/want.Seconds()-1) > 0.2 {
+			t.Fatalf("median of 99 round trips around %v: %v (n %d)", want, got, n)
+		}
+		if n := h.drain(&c); n != 0 {
+			t.Fatalf("drained twice: %d left", n)
+		}
+	}
+	// Bounds grow, and each bucket (but the empty ones of the first
+	// doublings) holds its own lower bound.
+	for i := 1; i < rttBuckets; i++ {
+		lo := rttLower(i)
+		if lo < rttLower(i-1) || lo != rttLower(i-1) && rttBucket(lo) != i {
+			t.Fatalf("bucket %d starts at %v (in bucket %d), bucket %d at %v", i, lo, rttBucket(lo), i-1, rttLower(i-1))
+		}
+	}
 }

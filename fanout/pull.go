@@ -1,5 +1,7 @@
 package fanout
 
+import "time"
+
 // Pull answers a viewer's pull: what follows the client's cursors in the
 // priority queue and the ring (at most limit messages; 0 or too many means
 // Config.PullLimit; about Config.PullBytes at most), the heads, and what it
@@ -25,6 +27,14 @@ func (s *Service) Pull(sub *Sub, id uint32, after, pafter uint64, limit int, ack
 	}
 	if sub.pulling {
 		r.byShard[sub.shard].unblock()
+	}
+	if sub.asked != 0 {
+		// The answer to a Notify that needed a pull: the pacer learns how
+		// long it took, from the round that queued the first such Notify.
+		if s.pulls != nil {
+			s.pulls.ObservePull(time.Duration(s.now().UnixNano() - sub.asked))
+		}
+		sub.asked = 0
 	}
 	sub.pulling = false
 	sub.notifies = 0

@@ -126,11 +126,16 @@ func TestIdleViewerNotifiedAtOnce(t *testing.T) {
 		t.Fatalf("an idle service ran %d rounds in 50ms", got-idle)
 	}
 	// The pacer's view is exported: no stretch on this quiet node.
-	if n, err := testutil.GatherAndCount(reg, "roomcast_fanout_pacer_interval_seconds", "roomcast_fanout_pacer_afford_per_second", "roomcast_fanout_pacer_rate_per_second", "roomcast_fanout_pacer_sustained_per_second"); err != nil || n != 4 {
+	if n, err := testutil.GatherAndCount(reg, "roomcast_fanout_pacer_interval_seconds", "roomcast_fanout_pacer_afford_per_second", "roomcast_fanout_pacer_rate_per_second", "roomcast_fanout_pacer_sustained_per_second",
+		"roomcast_fanout_pull_rtt_seconds", "roomcast_fanout_pacer_rtt_threshold_seconds"); err != nil || n != 6 {
 		t.Fatalf("pacer gauges: %d, %v", n, err)
 	}
+	// Complete Notifies need no pull: no round trip to measure.
+	if got := gathered(t, reg, "roomcast_fanout_pull_rtt_seconds", ""); got != 0 {
+		t.Fatalf("pull round trip %v on a quiet node, want 0 (none measured)", got)
+	}
 	// One stretch counter per signal, all zero here.
-	if n, err := testutil.GatherAndCount(reg, "roomcast_fanout_pacer_stretches_total"); err != nil || n != 3 {
+	if n, err := testutil.GatherAndCount(reg, "roomcast_fanout_pacer_stretches_total"); err != nil || n != 4 {
 		t.Fatalf("pacer stretch counters: %d, %v", n, err)
 	}
 	if got := sumStretches(t, reg); got != 0 {
