@@ -43,7 +43,7 @@ func silentNode(t *testing.T) string {
 // TestRampStall: half the viewers go to a node that never answers their
 // Connect, and each worker may have 4 dials in flight, so every worker's
 // dialling stops with 4 viewers connected and 4 dials hanging. With
-// --ramp-stall the ramp ends 1 s after the count stopped growing: the
+// --ramp-stall the ramp ends 3 s after the count stopped growing: the
 // hanging dials are cancelled (neither failed nor connected), the report
 // says the ramp stalled and at how many viewers, and the run goes on with
 // the 8 viewers connected: a priority notice reaches every one of them,
@@ -53,17 +53,17 @@ func TestRampStall(t *testing.T) {
 	rep, table := runTool(t,
 		"--url", "ws://"+s.Addr()+"/ws", "--url", silentNode(t),
 		"--viewers", "40", "--procs", "2", "--connect-concurrency", "4",
-		"--ramp", "500", "--ramp-stall", "1s", "--report-every", "200ms",
+		"--ramp", "500", "--ramp-stall", "3s", "--report-every", "200ms",
 		"--rate", "4", "--priority-ratio", "1", "--duration", "1s", "--drain-idle", "2s",
 		"--json")
 	c, p, d := rep.Connect, rep.Publish, rep.Delivery
-	if c.RampEnd != bench.RampStalled || rep.Config.RampStallS != 1 {
+	if c.RampEnd != bench.RampStalled || rep.Config.RampStallS != 3 {
 		t.Fatalf("ramp_end %q, ramp_stall_s %v", c.RampEnd, rep.Config.RampStallS)
 	}
 	if c.Established != 8 || c.Cancelled != 8 || c.Failed != 0 || c.Attempted != 16 || c.RampEndConnected != 8 {
 		t.Fatalf("connect: %+v", c)
 	}
-	if c.WorkersStartedS <= 0 || c.WorkersStartedS > c.RampEndS || c.LastGrowthS <= 0 || c.RampEndS-c.LastGrowthS < 1 || c.Seconds < c.RampEndS {
+	if c.WorkersStartedS <= 0 || c.WorkersStartedS > c.RampEndS || c.LastGrowthS <= 0 || c.RampEndS-c.LastGrowthS < 3 || c.Seconds < c.RampEndS {
 		t.Fatalf("workers started at %vs, last growth at %vs, ended at %vs, ramp %vs", c.WorkersStartedS, c.LastGrowthS, c.RampEndS, c.Seconds)
 	}
 	if len(c.Timeline) < 2 {
@@ -92,18 +92,18 @@ func TestRampStall(t *testing.T) {
 }
 
 // TestRampDeadline: a ramp that would take 10 s is ended by
-// --ramp-deadline 1s, and the run goes on with the viewers connected by
+// --ramp-deadline 2s, and the run goes on with the viewers connected by
 // then: every one of them gets every priority notice.
 func TestRampDeadline(t *testing.T) {
 	s := startNode(t)
 	rep, _ := runTool(t,
 		"--url", "ws://"+s.Addr()+"/ws",
-		"--viewers", "200", "--procs", "1", "--ramp", "20", "--ramp-deadline", "1s",
+		"--viewers", "200", "--procs", "1", "--ramp", "20", "--ramp-deadline", "2s",
 		"--report-every", "200ms",
 		"--rate", "4", "--priority-ratio", "1", "--duration", "1s", "--drain-idle", "2s",
 		"--json")
 	c, p, d := rep.Connect, rep.Publish, rep.Delivery
-	if c.RampEnd != bench.RampDeadline || rep.Config.RampDeadlineS != 1 || c.RampEndS < 1 {
+	if c.RampEnd != bench.RampDeadline || rep.Config.RampDeadlineS != 2 || c.RampEndS < 2 {
 		t.Fatalf("ramp_end %q at %vs, ramp_deadline_s %v", c.RampEnd, c.RampEndS, rep.Config.RampDeadlineS)
 	}
 	if c.Established <= 0 || c.Established >= 200 || c.Failed != 0 || c.Established+c.Cancelled != c.Attempted {

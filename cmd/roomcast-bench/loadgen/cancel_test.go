@@ -89,3 +89,47 @@ func TestDialEndsWhenCancelled(t *testing.T) {
 		})
 	}
 }
+
+// TestCfDialEndsWhenCancelled: the same for a Centrifugo viewer waiting
+// for the answer to its connect command.
+func TestCfDialEndsWhenCancelled(t *testing.T) {
+	stuck := make(chan struct{}, 1)
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		if _, _, err := ws.ReadMessage(); err != nil { // the connect command, never answered
+			return
+		}
+		stuck <- struct{}{}
+		for {
+			if _, _, err := ws.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		v, err := DialCentrifugo(ctx, CfViewerConfig{URL: "ws" + strings.TrimPrefix(srv.URL, "http"), Channel: "room:bench", Token: "t"}, &Stats{})
+		if v != nil {
+			_ = v.Close()
+		}
+		done <- err
+	}()
+	<-stuck
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a cancelled dial succeeded")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("DialCentrifugo still waiting 20 s after its context was cancelled")
+	}
+}
