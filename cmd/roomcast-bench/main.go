@@ -170,6 +170,8 @@ flags (--flag and -flag are the same):
 	fs.Float64Var(&c.Ramp, "ramp", 2000, "connect rate, connections/s (all workers together)")
 	fs.IntVar(&c.ConnectConcurrency, "connect-concurrency", 256, "dials in flight per worker process")
 	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", 30*time.Second, "bound on one viewer's dial + connect + join")
+	fs.DurationVar(&c.RampStall, "ramp-stall", 0, "end the ramp when the number connected has not grown for this long (e.g. 60s; at least 2x --report-every), and go on with the viewers connected (0: never)")
+	fs.DurationVar(&c.RampDeadline, "ramp-deadline", 0, "end the ramp when it has run this long, and go on with the viewers connected (0: never)")
 	fs.Float64Var(&c.Rate, "rate", 10, "messages/s published (all rooms together)")
 	fs.Float64Var(&c.PriorityRatio, "priority-ratio", 0, "share of messages sent as priority notices, 0..1")
 	fs.Float64Var(&c.LikeRate, "like-rate", 0, "likes per second (kind like, folded by the room's owner), all rooms together")

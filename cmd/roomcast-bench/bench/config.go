@@ -45,6 +45,15 @@ type Config struct {
 	ConnectConcurrency int
 	// ConnectTimeout bounds one viewer's dial + connect + join. Default 30s.
 	ConnectTimeout time.Duration
+	// RampStall ends the ramp when the number of viewers connected has
+	// not grown for this long (0: never); RampDeadline ends it when it
+	// has run this long (0: never). The workers then stop dialling
+	// (dials in flight are cancelled) and the run goes on with the
+	// viewers connected. Both are judged every ReportEvery from the
+	// workers' progress lines, so RampStall must be at least twice
+	// ReportEvery. WebSocket runs only.
+	RampStall    time.Duration
+	RampDeadline time.Duration
 	// Rate is the publishing rate, messages per second (all rooms). Default 10.
 	Rate float64
 	// PriorityRatio is the share of messages sent as priority notices
@@ -262,6 +271,10 @@ func (c Config) Validate() error {
 		return bad("--procs: must be positive, got %d", c.Procs)
 	case c.ConnectConcurrency < 0:
 		return bad("--connect-concurrency: must be positive, got %d", c.ConnectConcurrency)
+	case c.RampStall < 0 || c.RampDeadline < 0:
+		return bad("--ramp-stall, --ramp-deadline: must not be negative")
+	case c.RampStall > 0 && c.RampStall < 2*c.WithDefaults().ReportEvery:
+		return bad("--ramp-stall: %v is under two --report-every (%v): the connected count is read from the workers' progress lines", c.RampStall, c.WithDefaults().ReportEvery)
 	case c.Encoding != "" && c.Encoding != "binary" && c.Encoding != "json":
 		return bad("--encoding: want binary or json, got %q", c.Encoding)
 	case c.PullLimit < 0:

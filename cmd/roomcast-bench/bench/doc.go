@@ -12,7 +12,11 @@
 // with the system role), samples the server processes named by
 // Config.ServerPIDs from /proc at the phase boundaries (before, connected,
 // publishing, end), drains, stops the workers and merges everything into a
-// Report (JSON schema Schema, documented in docs/load-tool.md).
+// Report (JSON schema Schema, documented in docs/load-tool.md). The ramp
+// ends when every worker has dialled its viewers, or early (ramp.go:
+// Config.RampStall, Config.RampDeadline) when the coordinator tells the
+// workers to stop dialling; the run then goes on with the viewers they
+// hold.
 //
 // A virtual run builds a room service and fanout in process with virtual
 // viewers (cmd/roomcast-bench/virtual) and reports the same way, labelled VIRTUAL.

@@ -77,6 +77,10 @@ type ReportConfig struct {
 	SourceIPs     int      `json:"source_ips"`
 	NoAck         bool     `json:"no_ack"`
 	Encoding      string   `json:"encoding"`
+	// RampStallS and RampDeadlineS are --ramp-stall and --ramp-deadline
+	// (absent: not set).
+	RampStallS    float64 `json:"ramp_stall_s,omitempty"`
+	RampDeadlineS float64 `json:"ramp_deadline_s,omitempty"`
 }
 
 // Connect describes the ramp.
@@ -91,6 +95,31 @@ type Connect struct {
 	P50MS float64 `json:"p50_ms"`
 	P99MS float64 `json:"p99_ms"`
 	MaxMS float64 `json:"max_ms"`
+	// RampEnd is how the ramp ended (WebSocket runs): RampComplete,
+	// RampStalled (--ramp-stall) or RampDeadline (--ramp-deadline).
+	RampEnd string `json:"ramp_end,omitempty"`
+	// WorkersStartedS is when, from the start of the ramp, every worker
+	// had started (seen every --report-every; absent when the ramp ended
+	// sooner): --ramp-stall and --ramp-deadline count from then.
+	WorkersStartedS float64 `json:"workers_started_s,omitempty"`
+	// When the ramp was ended early: the seconds from its start and the
+	// viewers connected then (by the workers' latest progress lines;
+	// Established is the count once every worker stopped dialling).
+	RampEndS         float64 `json:"ramp_end_s,omitempty"`
+	RampEndConnected int64   `json:"ramp_end_connected,omitempty"`
+	// LastGrowthS is when, from the start of the ramp, the number
+	// connected last grew (by Timeline).
+	LastGrowthS float64 `json:"last_growth_s"`
+	// Cancelled counts the dials in flight when the ramp was ended: not
+	// failures, not connected.
+	Cancelled int64 `json:"cancelled"`
+	// ClosedBeforePublish counts viewer connections that had ended by the
+	// time publishing began: Established (and the expected counts)
+	// include them, but they receive nothing.
+	ClosedBeforePublish uint64 `json:"closed_before_publish"`
+	// Timeline has one entry per --report-every of the ramp, and a last
+	// one with the final counts.
+	Timeline []RampTick `json:"timeline,omitempty"`
 }
 
 // Publish counts what the publishers sent and how the server answered.
@@ -107,6 +136,9 @@ type Publish struct {
 	Errors           map[string]uint64 `json:"errors"`
 	Seconds          float64           `json:"seconds"`
 	RatePerS         float64           `json:"rate_per_s"`
+	// Error is why nothing was published: the publishers could not
+	// connect (the run then reports its ramp, and exits 1).
+	Error string `json:"error,omitempty"`
 }
 
 // Delivery counts what the viewers received.
@@ -341,6 +373,13 @@ func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintln(tw, "connect")
 	row("established", "%d of %d (%d failed) in %.1fs, %.0f/s", c.Established, c.Attempted, c.Failed, c.Seconds, c.RatePerS)
 	row("connect time", "p50 %.1f ms, p99 %.1f ms, max %.1f ms", c.P50MS, c.P99MS, c.MaxMS)
+	if c.RampEnd == RampStalled || c.RampEnd == RampDeadline {
+		row("ramp ended", "%s at %.1fs with %d of %d viewers connected (last growth at %.1fs); %d dials in flight cancelled",
+			strings.ToUpper(c.RampEnd), c.RampEndS, c.RampEndConnected, r.Config.Viewers, c.LastGrowthS, c.Cancelled)
+	}
+	if c.ClosedBeforePublish > 0 {
+		row("closed", "%d viewer connections ended before publishing (counted in expected)", c.ClosedBeforePublish)
+	}
 	for _, e := range c.FirstErrors {
 		row("error", "%s", e)
 	}
@@ -349,6 +388,9 @@ func (r *Report) WriteTable(w io.Writer) {
 	row("sent", "%d (%d priority) in %.1fs, %.1f/s", p.Sent, p.PrioritySent, p.Seconds, p.RatePerS)
 	row("accepted", "%d (%d priority)", p.Accepted, p.PriorityAccepted)
 	row("refused", "%d rate-limited (room), %d conn-rate-limited, %d other, %d unanswered; %d publisher rejoins after a kick", p.RateLimited, p.ConnRateLimited, p.OtherErrors, p.Unanswered, p.Rejoins)
+	if p.Error != "" {
+		row("error", "nothing published: %s", p.Error)
+	}
 	d := r.Delivery
 	fmt.Fprintln(tw, "delivery")
 	row("delivered", "%d of %d expected (complete: %v), %.0f msg/s while publishing", d.Messages, d.Expected, d.Complete, d.PerSecond)

@@ -21,7 +21,9 @@ import (
 // Run performs one benchmark run (WebSocket viewers in worker processes,
 // or the virtual mode) and returns its report. Progress goes to prog
 // (nil: none). Cancelling ctx stops the run early; the report then covers
-// what happened so far.
+// what happened so far. When the publishers could not connect, Run
+// returns the report (the ramp, nothing published, Publish.Error) and
+// the error.
 func Run(ctx context.Context, cfg Config, prog *Progress) (*Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -59,6 +61,8 @@ func newReport(cfg Config, mode string) *Report {
 			SourceIPs:     len(cfg.SourceIPs),
 			NoAck:         cfg.NoAck,
 			Encoding:      cfg.Encoding,
+			RampStallS:    cfg.RampStall.Seconds(),
+			RampDeadlineS: cfg.RampDeadline.Seconds(),
 		},
 		Timeline: []Tick{},
 	}
@@ -200,6 +204,16 @@ func (tl *timeline) add(now time.Time, delivered uint64, iv *hdrhistogram.Histog
 	tl.last, tl.delivered = now, delivered
 	tl.ticks = append(tl.ticks, t)
 	return &tl.ticks[len(tl.ticks)-1]
+}
+
+// allStarted reports whether every worker has said hello (or exited).
+func allStarted(fl *fleet) bool {
+	for _, wp := range fl.procs {
+		if wp.hello == nil && !wp.exited {
+			return false
+		}
+	}
+	return true
 }
 
 // publisher is one paced sender: its rooms (ids) and how it sends.
@@ -408,14 +422,24 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 		return nil, err
 	}
 	defer fl.kill()
-	var lastConnected int64
-	lastTick := rampStart
+	// The ramp ends when every worker has dialled its viewers, or early
+	// (endramp) when the connected count stalls or the deadline passes.
+	rw := newRampWatch(rampStart, cfg.RampStall, cfg.RampDeadline)
 	fl.pump(ctx, cfg.ReportEvery, time.Time{}, fl.allConnected, func(now time.Time) {
+		if allStarted(fl) {
+			rw.begin(now)
+		}
 		_, att, conn, failed := fl.counters()
-		rate := float64(conn-lastConnected) / now.Sub(lastTick).Seconds()
-		lastConnected, lastTick = conn, now
-		prog.show("ramp  %s %d/%d viewers  %s/s  failed %d  attempted %d  %.0fs",
-			bar(conn+failed, int64(cfg.Viewers)), conn, cfg.Viewers, si(rate), failed, att, now.Sub(rampStart).Seconds())
+		if why := rw.observe(now, att, conn, failed); why != "" {
+			fl.command("endramp")
+		}
+		rate := rw.ticks[len(rw.ticks)-1].ConnectPer
+		state := "ramp "
+		if rw.ended != "" {
+			state = "ramp " + rw.ended + ", ending"
+		}
+		prog.show("%s %s %d/%d viewers  %s/s  failed %d  attempted %d  %.0fs",
+			state, bar(conn+failed, int64(cfg.Viewers)), conn, cfg.Viewers, si(rate), failed, att, now.Sub(rampStart).Seconds())
 	})
 	rampEnd := time.Now()
 	if ctx.Err() != nil {
@@ -425,10 +449,12 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 	servers.sample(phaseConnect)
 	self.sample(phaseConnect)
 	roomViewers := make([]int, len(rooms))
-	var established int64
+	var established, rampAttempted, rampFailed int64
 	for _, wp := range fl.procs {
 		if wp.conn != nil {
 			established += wp.conn.Connected
+			rampAttempted += wp.conn.Attempted
+			rampFailed += wp.conn.Failed
 			for i, n := range wp.conn.RoomViewers {
 				if i < len(roomViewers) {
 					roomViewers[i] += n
@@ -436,15 +462,27 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 			}
 		}
 	}
+	rw.record(rampEnd, rampAttempted, established, rampFailed)
+	if rw.ended != "" {
+		prog.show("ramp %s: %d of %d viewers connected; going on with them", rw.ended, established, cfg.Viewers)
+	}
 
 	pstats := loadgen.NewPublishStats()
-	senders, pending, closePubs, err := startPublishers(ctx, cfg, rooms, pstats)
-	if err != nil {
-		fl.stop(10 * time.Second)
-		return nil, err
+	senders, pending, closePubs, pubErr := startPublishers(ctx, cfg, rooms, pstats)
+	stormCfg := cfg
+	if pubErr != nil {
+		if ctx.Err() != nil {
+			fl.stop(10 * time.Second)
+			return nil, pubErr
+		}
+		// The publishers could not connect (a saturated box after a
+		// stalled ramp): the run goes on without publishing, so the
+		// report still says what the ramp reached, and the error.
+		senders, pending, closePubs = nil, func() int { return 0 }, func() {}
+		stormCfg.LikeRate, stormCfg.GiftRate = 0, 0
 	}
 	defer closePubs()
-	st, err := startStorm(ctx, cfg, rooms)
+	st, err := startStorm(ctx, stormCfg, rooms)
 	if err != nil {
 		fl.stop(10 * time.Second)
 		return nil, err
@@ -476,15 +514,21 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 		}
 	}
 	pubDone := make(chan struct{})
-	go func() {
-		defer close(pubDone)
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() { defer wg.Done(); st.run(ctx, cfg, t0) }()
-		publishAll(ctx, cfg, t0, senders)
-		wg.Wait()
-	}()
-	fl.pump(ctx, cfg.ReportEvery, t0.Add(cfg.Duration), nil, tick("run"))
+	pubWindow := cfg.Duration
+	if pubErr != nil {
+		pubWindow = 0
+		close(pubDone)
+	} else {
+		go func() {
+			defer close(pubDone)
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() { defer wg.Done(); st.run(ctx, cfg, t0) }()
+			publishAll(ctx, cfg, t0, senders)
+			wg.Wait()
+		}()
+	}
+	fl.pump(ctx, cfg.ReportEvery, t0.Add(pubWindow), nil, tick("run"))
 	<-pubDone
 	pubEnd := time.Now()
 	fl.snap(ctx, "pubend", tick("run"))
@@ -538,7 +582,7 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 	var final loadgen.Counters
 	closes := map[int]uint64{}
 	latency, prioLatency, connect := loadgen.NewHistogram(), loadgen.NewHistogram(), loadgen.NewHistogram()
-	var attempted, failed int64
+	var attempted, failed, cancelled int64
 	var errs []string
 	for i, wp := range fl.procs {
 		m := wp.final
@@ -552,6 +596,7 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 		final.Add(m.Counters)
 		attempted += m.Attempted
 		failed += m.Failed
+		cancelled += m.Cancelled
 		for code, n := range m.Closes {
 			closes[code] += n
 		}
@@ -585,10 +630,14 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 		P99MS:       ms(connect.ValueAtQuantile(99)),
 		MaxMS:       ms(connect.Max()),
 	}
+	rw.fill(&rep.Connect, cancelled, c0)
 	if rep.Connect.FirstErrors == nil {
 		rep.Connect.FirstErrors = []string{}
 	}
 	fillPublish(rep, pstats, pubEnd.Sub(t0).Seconds())
+	if pubErr != nil {
+		rep.Publish.Error = pubErr.Error()
+	}
 	rep.Delivery.Expected = en + ep
 	rep.Delivery.NormalExpected, rep.Delivery.PriorityExpected = en, ep
 	rep.Delivery.fill(final, closes)
@@ -636,5 +685,5 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 	if err := ctx.Err(); err != nil {
 		return rep, err
 	}
-	return rep, nil
+	return rep, pubErr
 }

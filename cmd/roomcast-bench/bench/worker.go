@@ -28,6 +28,8 @@ import (
 // JSON line (workerJob) to its stdin, then commands, one a line:
 //
 //	snap TAG   report now, with TAG in the progress line
+//	endramp    stop dialling: cancel the dials in flight, keep the viewers
+//	           connected, send the "connected" line (the ramp stalled)
 //	stop       close every viewer, send the final line and exit
 //
 // End of stdin means stop (a worker never outlives its coordinator). The
@@ -72,6 +74,7 @@ type workerMsg struct {
 	Attempted int64            `json:"attempted"`
 	Connected int64            `json:"connected"`
 	Failed    int64            `json:"failed"`
+	Cancelled int64            `json:"cancelled,omitempty"` // dials in flight when the ramp was ended (endramp)
 	Errors    []string         `json:"errors,omitempty"`
 	Counters  loadgen.Counters `json:"counters"`
 	Closes    map[int]uint64   `json:"closes,omitempty"`
@@ -106,7 +109,7 @@ type worker struct {
 	stats *loadgen.Stats
 	out   *json.Encoder
 
-	attempted, connected, failed atomic.Int64
+	attempted, connected, failed, cancelled atomic.Int64
 
 	// poller reads every viewer (nil where the platform has none: each
 	// viewer then has a reader goroutine).
@@ -157,6 +160,9 @@ func (w *worker) run(ctx context.Context, lines *bufio.Scanner) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w.stats.Warm() // while connecting, not at the run's first message
+	// dialCtx ends the ramp (endramp) without ending the viewers.
+	dialCtx, endRamp := context.WithCancel(ctx)
+	defer endRamp()
 	if err := w.emit(&workerMsg{Type: "hello"}); err != nil {
 		return err
 	}
@@ -172,6 +178,8 @@ func (w *worker) run(ctx context.Context, lines *bufio.Scanner) error {
 			switch cmd {
 			case "stop":
 				return
+			case "endramp":
+				endRamp()
 			case "snap":
 				select {
 				case snaps <- arg:
@@ -210,7 +218,7 @@ func (w *worker) run(ctx context.Context, lines *bufio.Scanner) error {
 	dialDone := make(chan struct{})
 	go func() {
 		defer close(dialDone)
-		w.dialAll(ctx, &readers)
+		w.dialAll(ctx, dialCtx, &readers)
 	}()
 	dialed := dialDone // set to nil once seen
 
@@ -278,6 +286,7 @@ func (w *worker) progress(typ, tag string) *workerMsg {
 		Attempted: w.attempted.Load(),
 		Connected: w.connected.Load(),
 		Failed:    w.failed.Load(),
+		Cancelled: w.cancelled.Load(),
 		Counters:  w.stats.Counters(),
 		Closes:    w.stats.Closes(),
 	}
@@ -294,37 +303,40 @@ func (w *worker) emit(m *workerMsg) error {
 }
 
 // dialAll connects the worker's viewers at its share of the ramp, at most
-// job.Concurrency at a time, and starts each one's reader.
-func (w *worker) dialAll(ctx context.Context, readers *sync.WaitGroup) {
+// job.Concurrency at a time, and starts each one's reader. It returns when
+// every viewer was dialled, or when dialCtx ends (the ramp was ended, or
+// the worker stops) and the dials in flight, cancelled, have returned.
+// Viewers live on ctx.
+func (w *worker) dialAll(ctx, dialCtx context.Context, readers *sync.WaitGroup) {
 	job := w.job
 	lim := rate.NewLimiter(rate.Limit(job.Ramp), 1)
 	sem := make(chan struct{}, max(job.Concurrency, 1))
 	var dials sync.WaitGroup
 	defer dials.Wait()
 	for j := 0; j < job.Count; j++ {
-		if err := lim.Wait(ctx); err != nil {
+		if err := lim.Wait(dialCtx); err != nil {
 			return
 		}
 		select {
 		case sem <- struct{}{}:
-		case <-ctx.Done():
+		case <-dialCtx.Done():
 			return
 		}
 		dials.Add(1)
 		go func() {
 			defer dials.Done()
 			defer func() { <-sem }()
-			w.dial(ctx, j, readers)
+			w.dial(ctx, dialCtx, j, readers)
 		}()
 	}
 }
 
-func (w *worker) dial(ctx context.Context, j int, readers *sync.WaitGroup) {
+func (w *worker) dial(ctx, dialCtx context.Context, j int, readers *sync.WaitGroup) {
 	job := w.job
 	i := job.First + j
 	w.attempted.Add(1)
 	if job.Server == ServerCentrifugo {
-		w.dialCentrifugo(ctx, j, readers)
+		w.dialCentrifugo(ctx, dialCtx, j, readers)
 		return
 	}
 	cfg := loadgen.ViewerConfig{
@@ -347,10 +359,10 @@ func (w *worker) dial(ctx context.Context, j int, readers *sync.WaitGroup) {
 		return
 	}
 	cfg.Token = tok
-	dctx, cancel := context.WithTimeout(ctx, job.Timeout)
+	dctx, cancel := context.WithTimeout(dialCtx, job.Timeout)
 	v, err := loadgen.Dial(dctx, cfg, w.stats)
 	cancel()
-	w.started(ctx, err, i%len(job.Rooms), func() { w.viewers[j] = v }, v, readers)
+	w.started(ctx, dialCtx, err, i%len(job.Rooms), func() { w.viewers[j] = v }, v, readers)
 }
 
 // polledViewer is a viewer the worker's poller can read, or Run can.
@@ -359,13 +371,18 @@ type polledViewer interface {
 	Run(ctx context.Context) error
 }
 
-// started records the outcome of a dial: a failure (unless the worker is
+// started records the outcome of a dial: a failure, a dial cancelled by
+// the end of the ramp (dialCtx ended; nothing when the worker is
 // stopping), or a viewer of room that store keeps and the poller reads
-// until the worker stops (a reader goroutine when the poller cannot:
+// until the worker stops (ctx; a reader goroutine when the poller cannot:
 // wss://, or no poller on this platform).
-func (w *worker) started(ctx context.Context, err error, room int, store func(), v polledViewer, readers *sync.WaitGroup) {
+func (w *worker) started(ctx, dialCtx context.Context, err error, room int, store func(), v polledViewer, readers *sync.WaitGroup) {
 	if err != nil {
-		if ctx.Err() == nil {
+		switch {
+		case ctx.Err() != nil:
+		case dialCtx.Err() != nil:
+			w.cancelled.Add(1)
+		default:
 			w.fail(err)
 		}
 		return
@@ -390,7 +407,7 @@ func (w *worker) started(ctx context.Context, err error, room int, store func(),
 
 // dialCentrifugo connects viewer j to Centrifugo and subscribes it to its
 // room's channel.
-func (w *worker) dialCentrifugo(ctx context.Context, j int, readers *sync.WaitGroup) {
+func (w *worker) dialCentrifugo(ctx, dialCtx context.Context, j int, readers *sync.WaitGroup) {
 	job := w.job
 	i := job.First + j
 	room := i % len(job.Rooms)
@@ -409,10 +426,10 @@ func (w *worker) dialCentrifugo(ctx context.Context, j int, readers *sync.WaitGr
 		return
 	}
 	cfg.Token = tok
-	dctx, cancel := context.WithTimeout(ctx, job.Timeout)
+	dctx, cancel := context.WithTimeout(dialCtx, job.Timeout)
 	v, err := loadgen.DialCentrifugo(dctx, cfg, w.stats)
 	cancel()
-	w.started(ctx, err, room, func() { w.cf[j] = v }, v, readers)
+	w.started(ctx, dialCtx, err, room, func() { w.cf[j] = v }, v, readers)
 }
 
 func (w *worker) fail(err error) {

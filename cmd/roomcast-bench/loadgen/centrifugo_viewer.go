@@ -64,6 +64,8 @@ func DialCentrifugo(ctx context.Context, cfg CfViewerConfig, stats *Stats) (*CfV
 	if dl, ok := ctx.Deadline(); ok {
 		_ = ws.SetDeadline(dl)
 	}
+	stop := interruptOnDone(ctx, ws)
+	defer stop()
 	r, err := v.call(1, CfConnectCommand(cfg.Protobuf, 1, cfg.Token, "roomcast-bench"))
 	if err != nil {
 		ws.Close()
@@ -73,6 +75,10 @@ func DialCentrifugo(ctx context.Context, cfg CfViewerConfig, stats *Stats) (*CfV
 	if _, err := v.call(2, CfSubscribeCommand(cfg.Protobuf, 2, cfg.Channel)); err != nil {
 		ws.Close()
 		return nil, fmt.Errorf("%w %s: %w", ErrJoin, cfg.Channel, err)
+	}
+	if !stop() {
+		ws.Close()
+		return nil, fmt.Errorf("%w: %w", ErrDial, context.Cause(ctx))
 	}
 	_ = ws.SetDeadline(time.Time{})
 	stats.RecordConnect(time.Since(start).Microseconds())

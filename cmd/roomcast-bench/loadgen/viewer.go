@@ -140,7 +140,8 @@ var (
 )
 
 // Dial connects, authenticates and joins the rooms, and records how long
-// that took in stats (RecordConnect).
+// that took in stats (RecordConnect). Cancelling ctx ends the dial at any
+// step; a dial whose ctx ended returns an error, never a viewer.
 func Dial(ctx context.Context, cfg ViewerConfig, stats *Stats) (*Viewer, error) {
 	start := time.Now()
 	// A cluster node answers Connect with REDIRECT when the user lives on
@@ -172,6 +173,15 @@ func dialWS(ctx context.Context, url, localAddr string) (*wspoll.Conn, error) {
 	return c, nil
 }
 
+// interruptOnDone makes the end of ctx interrupt ws's reads and writes:
+// Connect and Join wait on the connection's deadline, not on ctx, and a
+// dial cancelled mid-way (the ramp ended) must not wait out its timeout.
+// stop reports false when ctx ended first: the connection's deadline may
+// be in the past, and the dial must not keep it.
+func interruptOnDone(ctx context.Context, ws *wspoll.Conn) (stop func() bool) {
+	return context.AfterFunc(ctx, func() { _ = ws.SetDeadline(time.Unix(1, 0)) })
+}
+
 func dialOnce(ctx context.Context, cfg ViewerConfig, stats *Stats, start time.Time) (*Viewer, error) {
 	ws, err := dialWS(ctx, cfg.URL, cfg.LocalAddr)
 	if err != nil {
@@ -185,6 +195,8 @@ func dialOnce(ctx context.Context, cfg ViewerConfig, stats *Stats, start time.Ti
 	if dl, ok := ctx.Deadline(); ok {
 		_ = ws.SetDeadline(dl)
 	}
+	stop := interruptOnDone(ctx, ws)
+	defer stop()
 	f, err := v.call(&pb.Frame{Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: cfg.Token, Client: "roomcast-loadgen",
 		Features: (wire.FeatureRoomCount | wire.FeatureCountersOnRequest).Names()}}})
 	if err != nil {
@@ -209,6 +221,10 @@ func dialOnce(ctx context.Context, cfg ViewerConfig, stats *Stats, start time.Ti
 		}
 		v.raiseLikes(j.GetLikeTotal())
 		v.cur = append(v.cur, cursor{room: room, seq: j.GetSeq(), pseq: j.GetPseq()})
+	}
+	if !stop() {
+		ws.Close()
+		return nil, fmt.Errorf("%w: %w", ErrDial, context.Cause(ctx))
 	}
 	_ = ws.SetDeadline(time.Time{})
 	stats.RecordConnect(time.Since(start).Microseconds())
