@@ -75,6 +75,16 @@ func (h *hiddenIndex) trimLocked() {
 	}
 }
 
+// readPast reports whether a shared frame (inline: it read the ring)
+// whose cursors end at (known, prioKnown) read past the heads (head,
+// prioHead) at which viewer was asked, while the room has such messages:
+// a message delivered meanwhile may be one only the viewer's user may
+// read, and viewer must be asked again. add indexes a message before the
+// ring holds it, so a frame that read it finds it indexed then. O(1).
+func (h *hiddenIndex) readPast(inline bool, known, prioKnown, head, prioHead uint64) bool {
+	return inline && h.n.Load() > 0 && (known > head || prioKnown > prioHead)
+}
+
 // viewer returns user when the ring may hold a message only user may read
 // after the cursors (known, prioKnown); "" (the shared rendering)
 // otherwise. O(1) and lock-free while no such message exists.
