@@ -253,13 +253,31 @@ func (sh *dispatcher) walk(r *roomFeed, now time.Time) (due time.Time, later boo
 		}
 		k := frameKey{known: sub.known, prioKnown: sub.prioKnown, head: head, prioHead: prioHead, bare: bare, stretched: stretched,
 			viewer: r.hidden.viewer(sub.sess.User(), sub.known, sub.prioKnown), likes: sub.likesToSend(likes)}
+		if testHookKeyed != nil {
+			testHookKeyed(sub)
+		}
 		var n *frame
+		var saved rateCap
+		if sub.cap != nil {
+			saved = *sub.cap
+		}
 		if sub.cap != nil || k.viewer != "" {
 			// A capped viewer gets a frame of its own (cap.go), and so
 			// does one that may read a message nobody else may (hidden.go).
 			n = r.buildNotify(k, inlineFor(k, cfg), cfg.LowWindow, sub.cap)
 		} else {
 			n = memo.get(r, k, cfg)
+		}
+		if k.viewer == "" && r.hidden.readPast(n.inline, n.known, n.prioKnown, head, prioHead) {
+			// It read past the heads the check above was made at, maybe
+			// a message only this viewer's user may read: then the
+			// viewer's own frame, read again (the cap as it was).
+			if k.viewer = r.hidden.viewer(sub.sess.User(), sub.known, sub.prioKnown); k.viewer != "" {
+				if sub.cap != nil {
+					*sub.cap = saved
+				}
+				n = r.buildNotify(k, inlineFor(k, cfg), cfg.LowWindow, sub.cap)
+			}
 		}
 		if n.inline {
 			sub.known, sub.prioKnown = n.known, n.prioKnown
@@ -317,6 +335,10 @@ func (sh *dispatcher) walk(r *roomFeed, now time.Time) (due time.Time, later boo
 	svc.metrics.classes.skipped.Add(float64(skipped))
 	return due, later, sent
 }
+
+// testHookKeyed, when set (tests only), runs in walk and Pull once a
+// viewer's frame key is made, before its frame is read.
+var testHookKeyed func(*Sub)
 
 // backedUp reports whether the viewer holds more than limit bytes that
 // its client has not taken (see Backlogger); never with inlining off.

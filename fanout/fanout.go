@@ -620,6 +620,11 @@ func (s *Service) appendOne(r *roomFeed, m *pb.RoomMessage, at time.Time) (entry
 		// carries at least its total.
 		raise(&r.likes, lt)
 	}
+	if only != "" {
+		// Before the ring holds it: a frame that reads it finds it
+		// indexed when it checks again (hidden.go).
+		r.hidden.add(only, m.Priority, m.Seq)
+	}
 	if m.Deletes != nil {
 		// A deletion event: the message it names becomes a tombstone here
 		// before the event is held, so a viewer that reads the event's
@@ -641,12 +646,11 @@ func (s *Service) appendOne(r *roomFeed, m *pb.RoomMessage, at time.Time) (entry
 		s.metrics.evicted.Add(float64(evicted))
 	}
 	if err != nil {
-		// A replayed or out-of-order seq: already held, nothing to do.
+		// A replayed or out-of-order seq: already held, nothing to do
+		// (an index entry it made names a seq at or below the head: at
+		// most a viewer of its user reads one frame of its own).
 		s.metrics.deliverStale.Inc()
 		return entry{}, false
-	}
-	if only != "" {
-		r.hidden.add(only, m.Priority, m.Seq)
 	}
 	return e, true
 }

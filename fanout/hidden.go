@@ -11,10 +11,12 @@ import (
 // The room's owner marks such a message with VisibleTo. Here it is held
 // in the ring like any other (entry.only names the user; the entry's
 // message and encoding carry no mark, so the user gets exactly what any
-// accepted message looks like). Frames read for anybody else skip it and
-// count its seq as missed, like a low-class message shed: every seq a
-// viewer does not get stays counted, so the client's cursors, the gap
-// repair and the missed counts work as for every message. A viewer whose
+// accepted message looks like). Frames read for anybody else skip it
+// silently: not carried and not counted as missed, so nothing shown to
+// the others marks where it was (docs/protocol.md); their cursors still
+// move past its seq, so the gap repair works as for every message. (A
+// range evicted before a viewer read it is counted whole, hidden seqs
+// included: the node no longer knows them.) A viewer whose
 // user has such entries after its cursors gets a frame of its own (a
 // frameKey with viewer set); everybody else keeps sharing one.
 
@@ -23,7 +25,7 @@ import (
 // ring which viewers need their own frame. It lives as long as the room's
 // local state; past maxHiddenUsers users the older half (by normal seq)
 // is forgotten: such a user's viewers then read the shared frames, which
-// skip its older messages as for everybody (counted as missed).
+// skip its older messages as for everybody (silently).
 type hiddenIndex struct {
 	n     atomic.Int32 // len(users), read without mu on the hot path
 	mu    sync.Mutex
@@ -71,6 +73,16 @@ func (h *hiddenIndex) trimLocked() {
 			delete(h.users, u)
 		}
 	}
+}
+
+// readPast reports whether a shared frame (inline: it read the ring)
+// whose cursors end at (known, prioKnown) read past the heads (head,
+// prioHead) at which viewer was asked, while the room has such messages:
+// a message delivered meanwhile may be one only the viewer's user may
+// read, and viewer must be asked again. add indexes a message before the
+// ring holds it, so a frame that read it finds it indexed then. O(1).
+func (h *hiddenIndex) readPast(inline bool, known, prioKnown, head, prioHead uint64) bool {
+	return inline && h.n.Load() > 0 && (known > head || prioKnown > prioHead)
 }
 
 // viewer returns user when the ring may hold a message only user may read

@@ -184,3 +184,47 @@ func TestHiddenMessageFromHistory(t *testing.T) {
 		t.Fatalf("another viewer read %v (missed %d)", res.Messages, res.Missed)
 	}
 }
+
+// TestHiddenMessageDeliveredWhileAFrameIsMade: a message shown to its
+// sender only, delivered after the walk (or the sender's pull) decided
+// which frame the sender reads and before that frame reads the ring: the
+// frame reads past the heads it was keyed at, so it carries the message
+// for the sender instead of skipping it untold.
+func TestHiddenMessageDeliveredWhileAFrameIsMade(t *testing.T) {
+	for _, viaPull := range []bool{false, true} {
+		s, _, _ := newTestService(t, Config{})
+		troll := &fakeSession{user: "troll"}
+		tsub := join(s, troll, "r", 0, 0)
+		s.Deliver("r", msg(1, "hello"))
+		once := false
+		testHookKeyed = func(sub *Sub) {
+			if sub == tsub && !once {
+				once = true
+				s.Deliver("r", hiddenMsg(2, "troll", "mine"))
+			}
+		}
+		var msgs []*pb.RoomMessage
+		var seq uint64
+		if viaPull {
+			res, err := s.pull(tsub, 0, 0, 0, false)
+			if err != nil || res == nil {
+				t.Fatalf("pull: %v %v", res, err)
+			}
+			msgs, seq = res.Messages, res.Seq
+		} else {
+			s.roundAll()
+			ns := troll.notifies()
+			if len(ns) != 1 || !ns[0].Complete {
+				t.Fatalf("notifies %v, want one complete", ns)
+			}
+			msgs, seq = ns[0].Messages, ns[0].Seq
+		}
+		testHookKeyed = nil
+		if !once {
+			t.Fatal("the hook never ran")
+		}
+		if len(msgs) != 2 || msgs[1].Seq != 2 || msgs[1].Body != "mine" || seq != 2 {
+			t.Fatalf("pull %v: the sender got %v up to seq %d, want seqs 1 and its own 2", viaPull, msgs, seq)
+		}
+	}
+}

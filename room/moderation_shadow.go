@@ -12,8 +12,9 @@ import (
 // numbered, stored, broadcast to every node with viewers and answered
 // with their seq. The room's owner marks them with VisibleTo (the sender);
 // each node's fanout gives such a message to that user's viewers only and
-// counts its seq as missed for everybody else, so seqs, gap repair and
-// missed counts stay what they are for every message.
+// skips it silently for everybody else (not counted as missed: nothing
+// shown to the others marks where it was; docs/protocol.md), while its
+// seq keeps seqs and gap repair what they are for every message.
 
 // ShadowBan shadow-bans user in the room for d (0: until Unshadow): the
 // user's messages are accepted and shown to the user only.

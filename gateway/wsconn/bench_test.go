@@ -56,7 +56,7 @@ func BenchmarkWriteBatch(b *testing.B) {
 	}
 	b.SetBytes(int64(16 * len(data)))
 	for b.Loop() {
-		if _, _, err := c.writeBatch(batch); err != nil {
+		if _, _, err := c.writeBatch(batch, false); err != nil {
 			b.Fatal(err)
 		}
 	}

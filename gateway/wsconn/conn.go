@@ -75,9 +75,13 @@ type Conn struct {
 	parked   bool  // waiting in the poller
 	inline   bool  // plain TCP: a frame for an idle writer is written inline
 	inflight int32 // bytes taken for writing that the socket has not taken yet
-	q        *outQueue
-	cl       *closeState // nil while open
-	done     chan struct{}
+	// handed: an inline write left a frame half written and kept wmu
+	// locked for the writer goroutine, which writes the rest first
+	// (writeInline): nothing else may reach the socket in between.
+	handed bool
+	q      *outQueue
+	cl     *closeState // nil while open
+	done   chan struct{}
 
 	wmu sync.Mutex // one writer of frames at a time (batches, pongs, close)
 
@@ -179,7 +183,8 @@ func (c *Conn) writeInline(op Op, data []byte, msgs int) {
 	var hb [10]byte
 	hdr := AppendHeader(hb[:0], op, len(data))
 	k := 0
-	if c.wmu.TryLock() { // a pong or close frame being written: let the writer wait
+	locked := c.wmu.TryLock() // false: a pong or close frame being written: let the writer wait
+	if locked {
 		if rc := rawConnOf(c.nc); rc != nil {
 			k = writeNow(rc, hdr, data)
 			if k < 0 {
@@ -190,10 +195,18 @@ func (c *Conn) writeInline(op Op, data []byte, msgs int) {
 				k = max(writeNow(rc, hdr, data), 0)
 			}
 		}
-		c.wmu.Unlock()
 	}
 	h := len(hdr)
 	left := k < h+len(data)
+	// A frame begun on the socket keeps wmu locked until the writer has
+	// written its rest: a pong written in between would land inside it.
+	half := locked && k > 0 && left
+	if locked && !half {
+		c.wmu.Unlock()
+	}
+	if half && testHookHalfWritten != nil {
+		testHookHalfWritten(c)
+	}
 	var rest item
 	switch {
 	case k == h+len(data):
@@ -218,6 +231,9 @@ func (c *Conn) writeInline(op Op, data []byte, msgs int) {
 	if left {
 		if c.cl != nil && c.cl.aborted {
 			rest = item{} // Abort dropped the queue, and this frame with it
+			if half {
+				c.wmu.Unlock() // the socket is broken: nothing follows
+			}
 		} else {
 			if c.q == nil {
 				c.q = new(outQueue)
@@ -226,6 +242,7 @@ func (c *Conn) writeInline(op Op, data []byte, msgs int) {
 			// not against MaxQueueBytes.
 			c.q.items = slices.Insert(c.q.items, 0, rest)
 			c.inflight = int32(len(rest.data))
+			c.handed = half
 		}
 	}
 	if c.q != nil && len(c.q.items) == 0 {
@@ -240,6 +257,10 @@ func (c *Conn) writeInline(op Op, data []byte, msgs int) {
 	c.mu.Unlock()
 	go c.grp.run(c.writeLoop)
 }
+
+// testHookHalfWritten, when set (tests only), runs in writeInline after
+// the socket took part of a frame, before the rest is queued.
+var testHookHalfWritten func(*Conn)
 
 // Backlog is how many data bytes the connection holds that the socket
 // has not taken yet: queued, or taken for writing (the writer's batch, an
@@ -340,7 +361,13 @@ func (c *Conn) writeLoop() {
 	for {
 		c.mu.Lock()
 		q := c.q
+		held := c.handed // wmu, locked by the inline write for this writer
+		c.handed = false
 		if q == nil || len(q.items) == 0 {
+			// Abort dropped the queue, the half frame with it.
+			if held {
+				c.wmu.Unlock()
+			}
 			c.q = nil // an idle connection keeps no queue
 			if c.cl != nil {
 				c.mu.Unlock()
@@ -359,7 +386,7 @@ func (c *Conn) writeLoop() {
 		c.mu.Unlock()
 		c.grp.Queued.Add(-int64(n))
 
-		msgs, wrote, err := c.writeBatch(batch)
+		msgs, wrote, err := c.writeBatch(batch, held)
 		clear(batch)
 		c.grp.FramesOut.Add(uint64(len(batch)))
 		c.grp.BytesOut.Add(uint64(wrote))
@@ -390,8 +417,9 @@ func (c *Conn) writeLoop() {
 // writeBatch writes queued frames with one writev: a small header per
 // frame (server frames are not masked) in front of the payload, which
 // shared frames share between every connection. wmu keeps the reader's
-// pongs out of the middle of a batch.
-func (c *Conn) writeBatch(batch []item) (msgs, wrote int, err error) {
+// pongs out of the middle of a batch; held: the caller holds it already
+// (handed over by an inline write, for the rest of its frame).
+func (c *Conn) writeBatch(batch []item, held bool) (msgs, wrote int, err error) {
 	hdrs := make([]byte, 0, 10*len(batch))
 	bufs := make(net.Buffers, 0, 2*len(batch))
 	for _, it := range batch {
@@ -406,7 +434,9 @@ func (c *Conn) writeBatch(batch []item) (msgs, wrote int, err error) {
 		bufs = append(bufs, hdrs[at:len(hdrs):len(hdrs)], it.data)
 		wrote += len(it.data)
 	}
-	c.wmu.Lock()
+	if !held {
+		c.wmu.Lock()
+	}
 	defer c.wmu.Unlock()
 	_ = c.nc.SetWriteDeadline(time.Now().Add(c.grp.cfg.WriteTimeout))
 	_, err = bufs.WriteTo(c.nc)

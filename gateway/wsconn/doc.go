@@ -28,7 +28,9 @@
 //     room's delivery starts no goroutine. What the socket does not take
 //     (it is full, or took part of the frame) goes to the writer, ahead
 //     of the frames queued meanwhile; until then it counts in Backlog
-//     like the writer's batch, not against MaxQueueBytes. TLS
+//     like the writer's batch, not against MaxQueueBytes. A frame the
+//     socket took part of keeps wmu locked, handed to the writer, until
+//     its rest is written: a pong in between would land inside it. TLS
 //     connections use the writer for every frame.
 //   - Close of a parked connection starts a goroutine for its clean-up.
 //
@@ -61,7 +63,10 @@
 // inline write: it is one writev that does not wait.
 // mu guards the queue, the close state and the park state and is never
 // held across I/O or a Handler call. wmu is held only for one write (a
-// batch, a pong, the close frame), never with mu. The Poller takes mu of
+// batch, a pong, the close frame), never taken with mu held; the one
+// write that spans two holders is a frame an inline write began: it
+// keeps wmu, takes mu to queue the rest, and the writer it starts
+// unlocks wmu once the rest is written (or dropped by Abort). The Poller takes mu of
 // the connection it arms or wakes, and nothing else.
 //
 // # Safe for concurrent use

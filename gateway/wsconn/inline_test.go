@@ -305,3 +305,54 @@ func TestCloseAfterInlineWritesSendsCloseFrameLast(t *testing.T) {
 	c.End()
 	wg.Wait()
 }
+
+// TestPongNeverLandsInsideAHalfWrittenFrame: while the socket holds part
+// of a frame written inline and the writer has not written its rest yet,
+// the reader's pong (the one other write that does not go through the
+// writer) cannot reach the socket: it would land inside the frame and the
+// client would read garbage. The pong goes out after the frame, whole.
+func TestPongNeverLandsInsideAHalfWrittenFrame(t *testing.T) {
+	var wg sync.WaitGroup
+	const size = 4 << 20
+	grp := inlineGroup(&wg, size)
+	server, client := tcpPair(t, 16<<10)
+	defer client.Close()
+	c := New(grp, 1, server, nopHandler{})
+	free := false
+	pong := make(chan struct{})
+	testHookHalfWritten = func(hc *Conn) {
+		// What a pong written now would meet: a free wmu lets it in.
+		if hc.wmu.TryLock() {
+			free = true
+			hc.wmu.Unlock()
+		}
+		go func() { // the reader answering a ping meanwhile
+			defer close(pong)
+			hc.event(Event{Kind: KindPing, Data: []byte("hb")})
+		}()
+	}
+	defer func() { testHookHalfWritten = nil }()
+	payload := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+	if got := c.Push(OpBinary, payload, 1); got != Queued {
+		t.Fatalf("Push = %v", got)
+	}
+	if grp.InlineRest.Load() != 1 {
+		t.Fatalf("InlineRest = %d (whole %d, none %d), want 1: the frame was not split", grp.InlineRest.Load(), grp.InlineWrites.Load(), grp.InlineNone.Load())
+	}
+	if free {
+		t.Error("wmu was free while a frame was half written: a pong could land inside it")
+	}
+	r := bufio.NewReader(client)
+	op, p, err := readFrame(r)
+	if err != nil || op != OpBinary || !bytes.Equal(p, payload) {
+		t.Fatalf("data frame: op %v, %d bytes, whole %v, err %v", op, len(p), bytes.Equal(p, payload), err)
+	}
+	op, p, err = readFrame(r)
+	if err != nil || op != OpPong || string(p) != "hb" {
+		t.Fatalf("pong: %v %q %v", op, p, err)
+	}
+	<-pong
+	c.Close(ReasonClient, CloseNormal, "bye")
+	c.End()
+	wg.Wait()
+}
