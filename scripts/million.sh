@@ -23,6 +23,8 @@
 #                              the nodes refuse ROOMCAST_ variables they do not know)
 #   OUT=/tmp/million-<UTC time>   CLUSTER_DIR=$OUT/cluster (fresh by default)
 #   EXTRA="..."                   more roomcast-bench flags
+#   ROOM_NICE=(none)              nice value for the room node, Redis and
+#                                 ZooKeeper (all threads), e.g. -10
 #
 # Ports: the nodes listen on 127.0.0.1:8081..8081+NODES, Redis on 26379 and
 # ZooKeeper on 22181 (configs/cluster-node1.yaml); the script stops if one
@@ -153,6 +155,17 @@ echo "every node ready after $(( $(date +%s) - deadline + READY_TIMEOUT ))s" >&2
 children() { ps -o pid=,args= --ppid "$cpid"; }
 node_pids=$(children | awk '/ serve -config / {print $1}')
 [ "$(echo "$node_pids" | wc -w)" -eq $((NODES + 1)) ] || die "found $(echo "$node_pids" | wc -w) node processes, want $((NODES + 1))"
+
+# ROOM_NICE (e.g. -10): run the room node, Redis and ZooKeeper at this
+# nice value, every thread of them (a Go process runs on many), so 100+
+# busy processes on a small box do not starve the ones every join
+# crosses: what a deployment gets by giving them cores of their own.
+if [ -n "${ROOM_NICE:-}" ]; then
+	for p in $(children | awk '/ serve -config .*noderoom\.yaml/ || $2 ~ /redis-server/ || /zookeeper|QuorumPeerMain/ {print $1}'); do
+		for t in /proc/"$p"/task/*; do renice -n "$ROOM_NICE" -p "${t##*/}" > /dev/null; done
+		echo "reniced pid $p ($(ps -o comm= -p "$p")) to $ROOM_NICE" >&2
+	done
+fi
 
 # Nodes whose metrics are kept: the room node and three connection nodes.
 scraped=$(printf '%s\n' 1 $(( (NODES + 1) / 2 )) "$NODES" | sort -nu | sed 's/^/node/')
