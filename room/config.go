@@ -59,6 +59,14 @@ type Config struct {
 	// CountInterval pushes a count that changed less than that once it is
 	// this old. Default 5s.
 	CountInterval time.Duration `yaml:"count_interval"`
+	// CountRate bounds the RoomCount frames one room costs, all nodes
+	// together: a room is pushed its count at most every V/CountRate
+	// seconds, V the larger of its count now and the count last pushed,
+	// whatever changed (a count frame is one write
+	// per viewer, and during a big room's ramp its count changes every
+	// round). Default 10000 (100,000 viewers: every 10 s; 1,000,000:
+	// every 100 s); -1: no bound.
+	CountRate int `yaml:"count_rate"`
 }
 
 // ClassConfig sets how messages are classed (high, normal, low) and the
@@ -176,6 +184,9 @@ func (c Config) WithDefaults() Config {
 	if c.CountInterval == 0 {
 		c.CountInterval = 5 * time.Second
 	}
+	if c.CountRate == 0 {
+		c.CountRate = 10000
+	}
 	if c.ClosedTTL == 0 {
 		c.ClosedTTL = defaultClosedTTL
 	}
@@ -213,6 +224,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("room.count_threshold: must not be negative, got %v", c.CountThreshold)
 	case c.CountInterval < 0:
 		return fmt.Errorf("room.count_interval: must not be negative, got %v", c.CountInterval)
+	case c.CountRate < -1:
+		return fmt.Errorf("room.count_rate: must be -1 (no bound) or above 0, got %d", c.CountRate)
 	case c.ClosedTTL < 0:
 		return fmt.Errorf("room.closed_ttl: must not be negative, got %v", c.ClosedTTL)
 	}

@@ -9,7 +9,8 @@ import "time"
 // last sent Config.CountInterval ago, to their nodes: one message per node
 // per round carrying one number per room, whatever the number of joins.
 // Each node pushes the number to its local viewers (a RoomCount frame,
-// encoded once per room).
+// encoded once per room). A push costs one write per viewer, so a room of
+// V viewers is pushed at most every V/Config.CountRate seconds.
 
 // CountBroadcaster is the optional part of a Broadcaster that takes the
 // counts of a round: node -> its rooms' counts.
@@ -42,7 +43,7 @@ func (s *Service) CountRound(now time.Time) int {
 	s.each(func(r *state) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		if !r.closed.IsZero() || len(r.nodeList) == 0 || !r.countDue(now, s.cfg.CountThreshold, s.cfg.CountInterval) {
+		if !r.closed.IsZero() || len(r.nodeList) == 0 || !r.countDue(now, s.cfg.CountThreshold, s.cfg.CountInterval, s.cfg.CountRate) {
 			return
 		}
 		r.count = countState{sent: r.viewers, sentAt: now, ever: true}
@@ -58,7 +59,7 @@ func (s *Service) CountRound(now time.Time) int {
 }
 
 // countDue reports whether the room's count must be sent now. r.mu is held.
-func (r *state) countDue(now time.Time, threshold float64, interval time.Duration) bool {
+func (r *state) countDue(now time.Time, threshold float64, interval time.Duration, rate int) bool {
 	c := r.count
 	if !c.ever {
 		return true
@@ -66,6 +67,9 @@ func (r *state) countDue(now time.Time, threshold float64, interval time.Duratio
 	d := r.viewers - c.sent
 	if d == 0 {
 		return false
+	}
+	if rate > 0 && now.Sub(c.sentAt) < time.Duration(float64(max(r.viewers, c.sent))/float64(rate)*float64(time.Second)) {
+		return false // a push to this many viewers is not due yet, whatever changed
 	}
 	if d < 0 {
 		d = -d
