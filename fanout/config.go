@@ -33,7 +33,10 @@ type Config struct {
 	// is also the backlog past which a viewer gets no messages inline (see
 	// Backlogger). Twice it plus PullBytes and room.max_body_bytes must
 	// fit in gateway.max_queue_bytes (the config is refused otherwise).
-	// Default 16384.
+	// Default 65536: a round of a busy chat room (200 messages of about
+	// 150 bytes a second, at the pacer's longest default interval of
+	// 1 s) fits, so its viewers get it inline instead of each sending a
+	// Pull for it.
 	InlineBytes int `yaml:"inline_bytes"`
 	// PullLimit caps the messages one PullResult carries (and is the default
 	// when the client asks for 0). Default 200.
@@ -83,7 +86,7 @@ func (c Config) WithDefaults() Config {
 		c.MaxUnanswered = 3
 	}
 	if c.InlineBytes == 0 {
-		c.InlineBytes = 16384
+		c.InlineBytes = 65536
 	}
 	if c.PullLimit == 0 {
 		c.PullLimit = 200
