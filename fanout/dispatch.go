@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"math"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,9 @@ type dispatcher struct {
 	deferred map[*roomFeed]time.Time
 	spare    []*roomFeed
 	kicks    []*Sub
+	// ended is when the last round ended: a room marked while it ran
+	// waited for that round, not for the CPU (see Round.Lag).
+	ended time.Time
 
 	rounds atomic.Uint64 // rounds run (tests: an idle shard runs none)
 }
@@ -93,7 +97,11 @@ func (sh *dispatcher) round(now time.Time) (next time.Time, deferred bool) {
 	sh.rounds.Add(1)
 	var lag time.Duration
 	if len(list) > 0 {
-		lag = max(now.Sub(since), 0)
+		from := since
+		if sh.ended.After(from) {
+			from = sh.ended
+		}
+		lag = max(now.Sub(from), 0)
 	}
 
 	// Deferred rooms that are due join this round; the others wait. A room
@@ -107,8 +115,12 @@ func (sh *dispatcher) round(now time.Time) (next time.Time, deferred bool) {
 	}
 	if len(list) == 0 {
 		sh.spare = list
+		sh.ended = now
 		return sh.nextDue()
 	}
+	// The round's own CPU (Round.CPU), read on one thread.
+	runtime.LockOSThread()
+	cpu0 := sh.svc.cpu()
 	seen := make(map[*roomFeed]struct{}, len(list))
 	sent := 0
 	for _, r := range list {
@@ -137,7 +149,11 @@ func (sh *dispatcher) round(now time.Time) (next time.Time, deferred bool) {
 		}
 		sh.kicks = sh.kicks[:0]
 	}
-	sh.svc.pacer.Observe(Round{At: now, Busy: sh.svc.now().Sub(now), Lag: lag, Notifies: sent})
+	cpu := max(sh.svc.cpu()-cpu0, 0)
+	runtime.UnlockOSThread()
+	sh.ended = sh.svc.now()
+	sh.svc.metrics.roundCPU.Add(cpu.Seconds())
+	sh.svc.pacer.Observe(Round{At: now, Busy: sh.ended.Sub(now), Lag: lag, Notifies: sent, CPU: cpu})
 	return sh.nextDue()
 }
 

@@ -64,6 +64,10 @@ type Deps struct {
 	Registerer prometheus.Registerer // nil: metrics kept, not exported
 	Pacer      Pacer                 // nil: NewMeasuredPacer(Config.Notify, nil)
 	Now        func() time.Time      // nil: time.Now
+	// ThreadCPU is the calling thread's CPU time so far, read at the
+	// start and end of each dispatcher round (Round.CPU); nil: the
+	// thread's clock where the platform has one (Linux).
+	ThreadCPU func() time.Duration
 }
 
 const numRoomShards = 64
@@ -76,6 +80,7 @@ type Service struct {
 	pacer   Pacer
 	pulls   PullObserver // the pacer, if it is one; nil: round trips not measured
 	now     func() time.Time
+	cpu     func() time.Duration // the thread's CPU clock (Deps.ThreadCPU)
 	metrics *metrics
 
 	rooms   [numRoomShards]roomShard
@@ -242,6 +247,9 @@ func New(d Deps, cfg Config) (*Service, error) {
 	s.pulls, _ = s.pacer.(PullObserver)
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.cpu = d.ThreadCPU; s.cpu == nil {
+		s.cpu = threadCPU
 	}
 	for i := range s.rooms {
 		s.rooms[i].rooms = make(map[string]*roomFeed)

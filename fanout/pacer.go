@@ -24,11 +24,19 @@ type Round struct {
 	At   time.Time
 	Busy time.Duration
 	// Lag is how long the oldest room the round served waited for it
-	// (from Deliver marking it pending to the round's start): it grows
-	// when the dispatcher cannot keep up or the node is starved of CPU.
+	// (from Deliver marking it pending, or from the end of the previous
+	// round if it was marked while that ran, to this round's start): it
+	// grows when the node is starved of CPU. A room marked during a long
+	// walk waited for the dispatcher, not the CPU: rounds back to back
+	// show as Busy. (Counting that wait as lag stretched a room whose
+	// walk alone took LagTarget, however idle the rest of the node.)
 	Lag time.Duration
 	// Notifies is how many Notify frames the round queued.
 	Notifies int
+	// CPU is the CPU time the round took on its thread (building the
+	// frames and the writes made inline, their kernel work included);
+	// 0 where the platform does not tell it.
+	CPU time.Duration
 }
 
 // PacerConfig configures the default MeasuredPacer. The node measures
@@ -49,8 +57,9 @@ type PacerConfig struct {
 	// 0 or -1: no cap beyond what the node affords (default).
 	RoomBudget float64 `yaml:"room_budget"`
 	// CPUTarget is the share of the node's cores (GOMAXPROCS) its
-	// notifications may use, measured as the process's CPU time per
-	// Notify; the rest stays for reads, writes of other traffic and
+	// notifications may use, measured as the CPU time the dispatcher
+	// rounds take per Notify (on Linux; elsewhere the process's CPU time
+	// per Notify); the rest stays for reads, writes of other traffic and
 	// whatever shares the box. Default 0.5.
 	CPUTarget float64 `yaml:"cpu_target"`
 	// LagTarget is how long a room may wait for its dispatcher round
@@ -173,9 +182,16 @@ const (
 // stretches the interval only when notifications reach what the node
 // affords, which it measures from what it observes:
 //
-//   - cost: process CPU time (rusage) per Notify queued, smoothed over
-//     windows with enough notifies; the node affords
-//     CPUTarget x GOMAXPROCS / cost notifies per second (NodeBudget caps it);
+//   - cost: the CPU time the dispatcher rounds take on their threads per
+//     Notify queued (Round.CPU: building frames and the writes made
+//     inline), smoothed over windows with enough notifies; where rounds
+//     do not report it, the process's CPU time (rusage) per Notify. The
+//     node affords CPUTarget x GOMAXPROCS / cost notifies per second
+//     (NodeBudget caps it). The process's CPU also charges the notifies
+//     with everything else it does (a like storm's sends and answers),
+//     the more so the fewer notifies there are: a storm's room stretched
+//     to MaxInterval, and the stretch itself raised the ratio that held
+//     it there;
 //   - saturation: a dispatcher round that started LagTarget or more after
 //     its room was marked, or dispatchers busy most of the window, mean
 //     the node is at what it affords whatever the cost says (a shared
@@ -223,6 +239,7 @@ type MeasuredPacer struct {
 	cpu0     time.Duration
 	notifies int
 	busy     time.Duration
+	roundCPU time.Duration // Round.CPU summed over the window
 	lag      time.Duration // max in the window
 	cost     float64       // CPU seconds per notify (smoothed); 0: unknown
 	sRate    float64       // sustained notifies/s
@@ -306,6 +323,7 @@ func (p *MeasuredPacer) Observe(r Round) {
 	}
 	p.notifies += r.Notifies
 	p.busy += r.Busy
+	p.roundCPU += r.CPU
 	p.lag = max(p.lag, r.Lag)
 	if el := r.At.Add(r.Busy).Sub(p.start); el >= p.cfg.Window {
 		p.close(r.At.Add(r.Busy), el)
@@ -324,7 +342,13 @@ func (p *MeasuredPacer) close(end time.Time, el time.Duration) {
 	// Notify look as costly as a join and stretch the interval for the
 	// first messages of the room.
 	paused := el > loadHorizon && busy < pausedBusy
-	if used := (cpu - p.cpu0).Seconds(); p.notifies >= minCostSamples && used > 0 && !paused {
+	used := (cpu - p.cpu0).Seconds()
+	if p.roundCPU > 0 {
+		// The rounds' own CPU: what the notifies took, not what the
+		// process did meanwhile (see MeasuredPacer).
+		used = p.roundCPU.Seconds()
+	}
+	if p.notifies >= minCostSamples && used > 0 && !paused {
 		c := used / float64(p.notifies)
 		if p.cost == 0 {
 			p.cost = c
@@ -403,7 +427,7 @@ func (p *MeasuredPacer) close(end time.Time, el time.Duration) {
 	p.rate.Store(math.Float64bits(rate))
 	p.sus.Store(math.Float64bits(p.sRate))
 	p.rtt.Store(int64(p.sRTT * float64(time.Second)))
-	p.start, p.cpu0, p.notifies, p.busy, p.lag = end, cpu, 0, 0, 0
+	p.start, p.cpu0, p.notifies, p.busy, p.roundCPU, p.lag = end, cpu, 0, 0, 0, 0
 }
 
 // observeRTT drains the round trips of the window that ends at end, el

@@ -170,7 +170,10 @@ func TestServicePacedByMeasuredCost(t *testing.T) {
 	cores := float64(runtime.GOMAXPROCS(0))
 	clk := &clock{t: time.Unix(1_800_000_000, 0)}
 	p := NewMeasuredPacer(PacerConfig{}, cpu.now)
-	s, err := New(Deps{Now: clk.now, Pacer: p}, Config{Shards: 1})
+	// The rounds' own CPU is the cost the test sets: the fake process
+	// clock moves by it, and rounds report none of their own (as where
+	// the platform has no thread clock).
+	s, err := New(Deps{Now: clk.now, Pacer: p, ThreadCPU: func() time.Duration { return 0 }}, Config{Shards: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -526,5 +529,32 @@ func TestRTTHistMedian(t *testing.T) {
 		if lo < rttLower(i-1) || lo != rttLower(i-1) && rttBucket(lo) != i {
 			t.Fatalf("bucket %d starts at %v (in bucket %d), bucket %d at %v", i, lo, rttBucket(lo), i-1, rttLower(i-1))
 		}
+	}
+}
+
+// TestCostIsTheRoundsOwnCPU: a process that spends most of its CPU on
+// something else (0.8 of a core: a like storm's sends) and notifies in
+// one burst a second is charged what its rounds took per notify (5 µs),
+// not the 85 µs its process CPU per notify comes to. Charged the process
+// CPU, a stretch (fewer notifies, the same background) raised the cost
+// further and held the interval at its maximum.
+func TestCostIsTheRoundsOwnCPU(t *testing.T) {
+	p, cpu, at := newTestPacer(PacerConfig{})
+	const bg = 0.8 // cores
+	for w := 0; w < 60; w++ {
+		notifies := 0
+		if w%10 == 0 {
+			notifies = 10_000
+		}
+		own := time.Duration(notifies) * 5 * time.Microsecond
+		cpu.used += time.Duration(bg*float64(100*time.Millisecond)) + own
+		p.Observe(Round{At: at.Add(99 * time.Millisecond), Busy: time.Millisecond, Notifies: notifies, CPU: own})
+		at = at.Add(100 * time.Millisecond)
+	}
+	cores := float64(runtime.GOMAXPROCS(0))
+	want := 0.5 * cores / 5e-6
+	if st := p.Stats(); math.Abs(st.Afford-want) > want*0.01 {
+		t.Fatalf("afford %.0f/s, want %.0f/s (5 µs per notify); the process's CPU gives %.0f/s",
+			st.Afford, want, 0.5*cores/85e-6)
 	}
 }
