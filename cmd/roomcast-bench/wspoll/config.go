@@ -5,8 +5,11 @@ import "errors"
 // Config of a Poller.
 type Config struct {
 	// ReadBuffer is the one buffer the Poller reads every connection into,
-	// in bytes; 0: 32 KiB. A frame longer than what one read brings is
-	// kept in its connection until complete.
+	// in bytes; 0: 256 KiB. A frame longer than what one read brings is
+	// kept in its connection until complete, in a buffer of its own: so
+	// the default takes a whole PullResult (fanout.pull_bytes, 128 KiB)
+	// or Notify in one read, and a run whose viewers get big frames does
+	// not make garbage of each one.
 	ReadBuffer int
 	// MaxPending bounds the bytes a connection may hold that its socket
 	// did not take yet (a server that stopped reading); past it the

@@ -39,7 +39,7 @@ const wakeSlot = -1
 // NewPoller returns a Poller; Start runs it. No I/O, no goroutine.
 func NewPoller(cfg Config) *Poller {
 	if cfg.ReadBuffer <= 0 {
-		cfg.ReadBuffer = 32 << 10
+		cfg.ReadBuffer = 256 << 10
 	}
 	if cfg.MaxPending <= 0 {
 		cfg.MaxPending = 1 << 20
