@@ -188,7 +188,14 @@ func (c Config) WithDefaults() Config {
 	}
 	c.Gateway = c.Gateway.WithDefaults()
 	c.Room = c.Room.WithDefaults()
+	inlineUnset := c.Fanout.InlineBytes == 0
 	c.Fanout = c.Fanout.WithDefaults()
+	if fit := (c.Gateway.MaxQueueBytes - c.Fanout.PullBytes - c.Room.MaxBodyBytes) / 2; inlineUnset && fit > 0 && fit < c.Fanout.InlineBytes {
+		// The default inline budget shrinks to what the queue bound
+		// (Validate) leaves: a config that lowered max_queue_bytes loads
+		// as it did under the old 16 KiB default, with at least that.
+		c.Fanout.InlineBytes = fit
+	}
 	c.Redis = c.Redis.WithDefaults()
 	c.Cluster = c.Cluster.WithDefaults()
 	if c.Cluster.AdvertiseURL == "" && c.Gateway.Listen != "" && !strings.HasSuffix(c.Gateway.Listen, ":0") {

@@ -364,3 +364,47 @@ func TestPullRTTTargetReachesThePacer(t *testing.T) {
 		}
 	}
 }
+
+// TestInlineDefaultFitsTheQueue: unset, fanout.inline_bytes is 64 KiB,
+// or what gateway.max_queue_bytes leaves for it when that is less (a
+// config that lowered the queue bound loads as under the old 16 KiB
+// default); set, it is checked against the bound as before.
+func TestInlineDefaultFitsTheQueue(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		yaml    string
+		want    int
+		wantErr string
+	}{
+		{"", 65536, ""},
+		{"gateway:\n  max_queue_bytes: 300000\n", 65536, ""},
+		// (100000 - 32768 pull_bytes - 4096 max_body_bytes) / 2
+		{"gateway:\n  max_queue_bytes: 100000\nfanout:\n  pull_bytes: 32768\n", 31568, ""},
+		// The smallest bound the old default allowed.
+		{"gateway:\n  max_queue_bytes: 65536\nfanout:\n  pull_bytes: 16384\nroom:\n  max_body_bytes: 16384\n", 16384, ""},
+		{"gateway:\n  max_queue_bytes: 100000\nfanout:\n  pull_bytes: 32768\n  inline_bytes: 65536\n", 0, "fanout.inline_bytes"},
+		{"gateway:\n  max_queue_bytes: 100000\nfanout:\n  pull_bytes: 32768\n  inline_bytes: -1\n", -1, ""},
+	} {
+		p := filepath.Join(dir, "c.yaml")
+		if err := os.WriteFile(p, []byte(c.yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := Load(p, nil)
+		if err == nil {
+			err = cfg.Validate()
+		}
+		if c.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("%q: error %v, want one naming %s", c.yaml, err, c.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", c.yaml, err)
+			continue
+		}
+		if cfg.Fanout.InlineBytes != c.want {
+			t.Errorf("%q: inline_bytes %d, want %d", c.yaml, cfg.Fanout.InlineBytes, c.want)
+		}
+	}
+}

@@ -36,7 +36,9 @@ type Config struct {
 	// Default 65536: a round of a busy chat room (200 messages of about
 	// 150 bytes a second, at the pacer's longest default interval of
 	// 1 s) fits, so its viewers get it inline instead of each sending a
-	// Pull for it.
+	// Pull for it. A node's config (package configs) lowers the default
+	// to (gateway.max_queue_bytes - pull_bytes - room.max_body_bytes) / 2
+	// when that is less.
 	InlineBytes int `yaml:"inline_bytes"`
 	// PullLimit caps the messages one PullResult carries (and is the default
 	// when the client asks for 0). Default 200.

@@ -27,6 +27,7 @@ func TestLaggingReaderKeepsItsConnection(t *testing.T) {
 		lenient(c)
 		c.Gateway.MaxQueueBytes = 64 << 10
 		c.Fanout.PullBytes = 16 << 10
+		c.Fanout.InlineBytes = 16 << 10 // what fits the 64 KiB queue
 		c.Fanout.PullWindow = time.Minute
 		c.Fanout.RingSize = most + after
 		c.Fanout.Shards = 1

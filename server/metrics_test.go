@@ -64,6 +64,7 @@ func TestMetricsMatchWhatHappened(t *testing.T) {
 		c.Gateway.MaxFrameBytes = 4096
 		c.Gateway.MaxQueueBytes = 64 << 10
 		c.Fanout.PullBytes = 16 << 10
+		c.Fanout.InlineBytes = 16 << 10 // what fits the 64 KiB queue
 		c.Fanout.PullWindow = time.Minute
 	})
 	ctx := context.Background()
