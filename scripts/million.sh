@@ -45,8 +45,11 @@
 #   metrics/<node>.tsv   time + the /metrics lines of roomcast_cluster_rpc_seconds,
 #                    _rpcs_total, _redis_publish_seconds, _request_resends_total,
 #                    _duplicate_requests_total, _viewer_resyncs_total, _fenced,
-#                    _fenced_refusals_total and roomcast_room_fenced_writes_total
-#                    of noderoom and three connection nodes
+#                    _fenced_refusals_total, roomcast_room_fenced_writes_total,
+#                    roomcast_gateway_closes_total (by reason: what closed
+#                    viewers), roomcast_gateway_connections and
+#                    roomcast_zookeeper_fences_total of noderoom and three
+#                    connection nodes
 #   scrapes.tsv      each /metrics request: node, HTTP status, seconds
 #   loadavg.tsv, cpu.tsv, sockstat.tsv   /proc/loadavg, the box's /proc/stat
 #                    cpu line (ticks), /proc/net/sockstat (sockets used, TCP
@@ -171,7 +174,7 @@ fi
 scraped=$(printf '%s\n' 1 $(( (NODES + 1) / 2 )) "$NODES" | sort -nu | sed 's/^/node/')
 scraped="noderoom $scraped"
 port_of() { case $1 in noderoom) echo "$room_port" ;; node*) echo $((8080 + ${1#node})) ;; esac; }
-metric_re='^roomcast_(cluster_(rpc_seconds|rpcs_total|redis_publish_seconds|request_resends_total|duplicate_requests_total|viewer_resyncs_total|fenced|fenced_refusals_total)|room_fenced_writes_total)'
+metric_re='^roomcast_(cluster_(rpc_seconds|rpcs_total|redis_publish_seconds|request_resends_total|duplicate_requests_total|viewer_resyncs_total|fenced|fenced_refusals_total)|room_fenced_writes_total|gateway_(closes_total|connections )|zookeeper_fences_total)'
 
 printf 't_unix\trole\tpid\tthreads\tleader_run_ns\tleader_wait_ns\tleader_slices\tsum_run_ns\tsum_wait_ns\tsum_slices\tutime_ticks\tstime_ticks\trss_kib\n' > "$OUT/sched.tsv"
 printf 't_unix\tload1\tload5\tload15\trunnable_total\tlast_pid\n' > "$OUT/loadavg.tsv"
@@ -245,7 +248,7 @@ for p in $node_pids; do args+=(--server-pid "$p"); done
 [ -n "$EXTRA" ] && args+=($EXTRA)
 {
 	echo "# $(date -u +%FT%TZ), in $repo"
-	env | grep -E '^ROOMCAST_' | sort | sed 's/^/export /'
+	env | grep -E '^(ROOMCAST_|GOMAXPROCS=|GOGC=|GOMEMLIMIT=)' | sort | sed 's/^/export /'
 	echo "$SERVER_BIN cluster -nodes $NODES -room-node -dir $CLUSTER_DIR &"
 	printf '%q ' "$BENCH_BIN" "${args[@]}"
 	echo "> report.json 2> bench.log"
