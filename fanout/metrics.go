@@ -109,7 +109,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 		for _, sig := range []string{"cost", "lag", "busy", "rtt"} {
 			cols = append(cols, prometheus.NewCounterFunc(prometheus.CounterOpts{
 				Namespace: "roomcast", Subsystem: "fanout", Name: "pacer_stretches_total",
-				Help:        "Pacer windows that doubled the node-wide notify interval, by the signal that did it: cost (notifications near what the node affords), lag (rounds late), busy (dispatchers busy most of the time) or rtt (pulls late).",
+				Help:        "Pacer windows that raised the node-wide notify interval, by the signal that did it: cost (notifications near what the node affords), lag (rounds late), busy (dispatchers busy most of the time) or rtt (pulls late).",
 				ConstLabels: prometheus.Labels{"signal": sig},
 			}, func() float64 { return float64(p.Stats().Raised[sig]) }))
 		}

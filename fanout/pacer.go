@@ -128,8 +128,14 @@ func (c PacerConfig) Validate() error {
 }
 
 // Thresholds of the node's stretch controller: at or above pressureHigh
-// of what the node affords the interval doubles, below pressureLow it
-// halves (a factor of 2 apart, so one step lands between them).
+// of what the node affords the interval is raised, below pressureLow it
+// is lowered, each step by the factor that brings the pressure to
+// pressureAim (the notification rate of a room whose messages come
+// faster than the interval goes as 1/interval), at most maxStep either
+// way (so a raise is ×4/3 to ×2). A fixed doubling made the
+// interval jump between levels a factor of 2 apart (64, 128, 256 ms...)
+// and no level fitted: a room swung from 31 ms to 1 s within seconds, and
+// its latency with it.
 // pressureHigh is 1: the interval stretches on cost only when the
 // notifications' CPU, sustained, reaches CPUTarget, not when it nears it.
 // A stretch shorter than the gap between a room's messages merges nothing
@@ -140,6 +146,8 @@ func (c PacerConfig) Validate() error {
 const (
 	pressureHigh   = 1.0
 	pressureLow    = 0.5
+	pressureAim    = 0.75 // the middle of the band, where a step aims
+	maxStep        = 2.0  // the most one window multiplies or divides it by
 	minStretch     = time.Millisecond
 	minCostSamples = 200 // notifies in a window before its CPU cost per notify counts
 	costSmoothing  = 0.3 // weight of a new window in the cost per notify
@@ -214,9 +222,12 @@ const (
 // Each Window the node's notification rate is set against what it affords,
 // twice: the window's own rate, and the sustained rate (smoothed with a
 // time constant of rateHorizon, 3 s). Only when both are at pressureHigh
-// (all it affords) or more does the node-wide interval double (from minStretch), and only
-// when both are under pressureLow does it halve (to 0 below minStretch;
-// quiet windows halve it once per Window that passed). So the burst of
+// (all it affords) or more is the node-wide interval raised (from
+// minStretch), and only when both are under pressureLow (and lag, busy
+// share and round trip under half their targets) is it lowered (to 0
+// below minStretch; quiet windows halve it once per further Window that
+// passed). A step multiplies it by what brings the pressure to
+// pressureAim: ×4/3 to ×2 up, ÷2 at most down. So the burst of
 // one big room's fan-out (a window at many times the sustained rate) does
 // not stretch the interval, which would only hold the room's next message
 // back, and a change shows in the window's rate at once, so the smoothed
@@ -265,7 +276,7 @@ type MeasuredPacer struct {
 	rtt    atomic.Int64  // sustained median round trip, ns
 	rttThr atomic.Int64  // round trip threshold, ns
 
-	// Windows that doubled the interval, by the signal that did it (the
+	// Windows that raised the interval, by the signal that did it (the
 	// first that passed: cost, then lag, then busy, then rtt).
 	raisedCost, raisedLag, raisedBusy, raisedRTT atomic.Uint64
 }
@@ -379,20 +390,34 @@ func (p *MeasuredPacer) close(end time.Time, el time.Duration) {
 	// measure their cost): on a node that sends few, slow rounds come from
 	// something else (other work, other processes), and stretching would
 	// add latency and save nothing.
+	// Each is a pressure too (its share of its target), so the step
+	// follows how far past its target it is. While either, in the window
+	// or sustained, is above half its target, the interval is not
+	// lowered: lowering it as soon as the rate fell under half of what
+	// the cost says the node affords, while the dispatchers were still
+	// busy, made it swing. A window that notified nobody keeps the
+	// sustained values' hold (a stretched room notifies in one window of
+	// several); one that notified a few does not (a quiet node).
+	target := p.cfg.LagTarget.Seconds()
 	if p.notifies >= minCostSamples {
-		target := p.cfg.LagTarget.Seconds()
 		if target > 0 && min(lag, p.sLag) >= target {
 			if up < pressureHigh {
 				raisedBy = &p.raisedLag
 			}
-			up = max(up, pressureHigh)
+			up = max(up, min(lag, p.sLag)/target)
 		}
 		if min(busy, p.sBusy) >= busyHigh {
 			if up < pressureHigh {
 				raisedBy = &p.raisedBusy
 			}
-			up = max(up, pressureHigh)
+			up = max(up, min(busy, p.sBusy)/busyHigh)
 		}
+	}
+	if p.notifies >= minCostSamples || p.notifies == 0 {
+		if target > 0 {
+			down = max(down, max(lag, p.sLag)/target)
+		}
+		down = max(down, max(busy, p.sBusy)/busyHigh)
 	}
 	// Round trips: late pulls, in the window and sustained, mean the node
 	// does not keep up with what it sends; while either is above half
@@ -403,19 +428,22 @@ func (p *MeasuredPacer) close(end time.Time, el time.Duration) {
 			if up < pressureHigh {
 				raisedBy = &p.raisedRTT
 			}
-			up = max(up, pressureHigh)
+			up = max(up, min(rtt, p.sRTT)/thr)
 		}
 		down = max(down, max(rtt, p.sRTT)/thr)
 	}
 	d := time.Duration(p.node.Load())
 	switch {
 	case up >= pressureHigh:
-		d = min(max(2*d, minStretch), p.cfg.MaxInterval)
+		f := min(up/pressureAim, maxStep)
+		d = min(max(time.Duration(float64(d)*f), minStretch), p.cfg.MaxInterval)
 		raisedBy.Add(1)
 	case down < pressureLow:
-		// Halve once per Window that passed (an idle node has no rounds
-		// to observe: the first one after a pause catches up).
-		for n := el / p.cfg.Window; n > 0 && d > 0; n-- {
+		// Lower by the window's step, then halve once more per further
+		// Window that passed (an idle node has no rounds to observe: the
+		// first one after a pause catches up).
+		d = time.Duration(float64(d) * max(down/pressureAim, 1/maxStep))
+		for n := el/p.cfg.Window - 1; n > 0 && d > 0; n-- {
 			d /= 2
 		}
 		if d < minStretch {
@@ -490,7 +518,7 @@ type PacerStats struct {
 	// a second (0: not measured yet), RTTThreshold what it is held
 	// against (PullRTTTarget, or more after what the node measured).
 	PullRTT, RTTThreshold time.Duration
-	// Raised counts the windows that doubled the interval, by signal:
+	// Raised counts the windows that raised the interval, by signal:
 	// "cost" (the notification rate near what the node affords), "lag"
 	// (rounds late), "busy" (dispatchers busy most of the time) or "rtt"
 	// (pulls late).
