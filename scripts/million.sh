@@ -229,7 +229,8 @@ sampler() {
 		sample
 		next=$((next + INTERVAL))
 		while [ "$next" -le "$(date +%s)" ]; do next=$((next + INTERVAL)); done # behind: skip
-		sleep $((next - $(date +%s)))
+		wait_s=$((next - $(date +%s)))
+		[ "$wait_s" -le 0 ] || sleep "$wait_s" # a slow sample may have used it up
 	done
 }
 sampler &
@@ -266,7 +267,7 @@ if [ -s "$OUT/report.json" ]; then
 		"connect rate \(.connect.rate_per_s)/s; connect time p50 \(.connect.p50_ms) ms, p99 \(.connect.p99_ms) ms",
 		"notice       \(.delivery.priority) of \(.delivery.priority_expected) expected (\(.publish.priority_accepted) accepted)\(if .publish.error then "; " + .publish.error else "" end)",
 		"spread       p50 \(.priority_latency_ms.p50) ms, p99 \(.priority_latency_ms.p99) ms, max \(.priority_latency_ms.max) ms",
-		"closed       \(.connect.closed_before_publish) before publishing; by code \(.delivery.closed | tostring)",
+		"closed       \(.connect.closed_before_publish) before publishing; by code \(.delivery.closed | tostring); without a close frame \(.delivery.dropped // {} | tostring)",
 		"RSS          servers \(.server.rss_bytes) B (\(.server.rss_bytes_per_viewer) B/viewer), tool \(.load.rss_bytes) B (\(.load.rss_bytes_per_viewer) B/viewer)"' \
 		"$OUT/report.json" > "$OUT/summary.txt" 2>/dev/null
 	echo "load average at the end: $(cat /proc/loadavg)" >> "$OUT/summary.txt"

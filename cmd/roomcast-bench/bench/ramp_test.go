@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -175,5 +177,30 @@ func TestValidateRampStall(t *testing.T) {
 		if err := c.Validate(); err != nil {
 			t.Errorf("%+v: %v", c, err)
 		}
+	}
+}
+
+// The report carries how connections without a close frame broke, in its
+// JSON (delivery.dropped) and its table, next to the close codes.
+func TestReportCarriesDrops(t *testing.T) {
+	var r Report
+	r.Delivery.fill(loadgen.Counters{Closed: 1, Dropped: 3}, map[int]uint64{0: 3, 4002: 1}, map[string]uint64{"eof": 2, "reset": 1})
+	if r.Delivery.Closed["0"] != 3 || r.Delivery.Closed["4002"] != 1 || len(r.Delivery.Dropped) != 2 || r.Delivery.Dropped["eof"] != 2 || r.Delivery.Dropped["reset"] != 1 {
+		t.Fatalf("closed %v, dropped %v", r.Delivery.Closed, r.Delivery.Dropped)
+	}
+	b, err := json.Marshal(r.Delivery)
+	if err != nil || !strings.Contains(string(b), `"dropped":{"eof":2,"reset":1}`) {
+		t.Fatalf("JSON %s (%v), want delivery.dropped", b, err)
+	}
+	var tbl bytes.Buffer
+	r.WriteTable(&tbl)
+	if !strings.Contains(tbl.String(), "without a close frame  [eof:2 reset:1]") {
+		t.Fatalf("table lacks the drops:\n%s", tbl.String())
+	}
+	// A run where nothing broke has no dropped field.
+	var q Report
+	q.Delivery.fill(loadgen.Counters{}, nil, nil)
+	if b, _ := json.Marshal(q.Delivery); strings.Contains(string(b), "dropped") {
+		t.Fatalf("JSON %s, want no dropped field", b)
 	}
 }

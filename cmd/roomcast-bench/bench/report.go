@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -178,6 +179,11 @@ type Delivery struct {
 	// Closed counts viewer connections the server closed, by close code
 	// ("0": broken without a close frame).
 	Closed map[string]uint64 `json:"closed"`
+	// Dropped counts the connections of Closed["0"] by how they broke
+	// (loadgen.DropKind: "eof", "reset", "broken_pipe", "timeout",
+	// "tool_backlog", "protocol", "other"): the server's end or the
+	// tool's.
+	Dropped map[string]uint64 `json:"dropped,omitempty"`
 	// UnknownFrames counts frames viewers ignored: a kind they do not
 	// know (a newer server's), or in the other encoding.
 	UnknownFrames uint64 `json:"unknown_frames"`
@@ -336,7 +342,7 @@ func (d *Delivery) fillRun(c0, c loadgen.Counters) {
 }
 
 // fillDelivery derives the per-message figures of d.
-func (d *Delivery) fill(c loadgen.Counters, closes map[int]uint64) {
+func (d *Delivery) fill(c loadgen.Counters, closes map[int]uint64, drops map[string]uint64) {
 	d.Messages = c.Messages
 	d.Priority = c.Priority
 	d.Normal = c.Messages - c.Priority
@@ -352,6 +358,9 @@ func (d *Delivery) fill(c loadgen.Counters, closes map[int]uint64) {
 	d.Closed = make(map[string]uint64, len(closes))
 	for code, n := range closes {
 		d.Closed[strconv.Itoa(code)] = n
+	}
+	if len(drops) > 0 {
+		d.Dropped = maps.Clone(drops)
 	}
 	d.Complete = d.Normal >= d.NormalExpected && d.Priority >= d.PriorityExpected
 }
@@ -404,6 +413,14 @@ func (r *Report) WriteTable(w io.Writer) {
 	}
 	slices.Sort(closes)
 	row("kicks / closes", "%d kicks (%d viewers), closed by code [%s]", d.Kicks, d.KickedViewers, strings.Join(closes, " "))
+	if len(d.Dropped) > 0 {
+		drops := make([]string, 0, len(d.Dropped))
+		for k, n := range d.Dropped {
+			drops = append(drops, fmt.Sprintf("%s:%d", k, n))
+		}
+		slices.Sort(drops)
+		row("without a close frame", "[%s]", strings.Join(drops, " "))
+	}
 	if d.UnknownFrames > 0 {
 		row("unknown frames", "%d ignored (a kind the tool does not know)", d.UnknownFrames)
 	}

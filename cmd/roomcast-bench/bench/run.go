@@ -580,7 +580,7 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 	// The report.
 	c0 := fl.snapCounters("start")
 	var final loadgen.Counters
-	closes := map[int]uint64{}
+	closes, drops := map[int]uint64{}, map[string]uint64{}
 	latency, prioLatency, connect := loadgen.NewHistogram(), loadgen.NewHistogram(), loadgen.NewHistogram()
 	var attempted, failed, cancelled int64
 	var errs []string
@@ -599,6 +599,9 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 		cancelled += m.Cancelled
 		for code, n := range m.Closes {
 			closes[code] += n
+		}
+		for kind, n := range m.Drops {
+			drops[kind] += n
 		}
 		if h, err := loadgen.DecodeHistogram(m.Hist); err == nil && m.Type == "final" {
 			latency.Merge(h)
@@ -640,7 +643,7 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 	}
 	rep.Delivery.Expected = en + ep
 	rep.Delivery.NormalExpected, rep.Delivery.PriorityExpected = en, ep
-	rep.Delivery.fill(final, closes)
+	rep.Delivery.fill(final, closes, drops)
 	rep.Delivery.fillRun(c0, final)
 	rep.Delivery.PerSecond = round(fl.rate("start", "pubend"), 1)
 	rep.Delivery.DrainSeconds = secs(drainEnd.Sub(pubEnd))

@@ -213,7 +213,7 @@ func runVirtualOnce(ctx context.Context, cfg Config, srv configs.Config, prog *P
 	fillPublish(rep, pstats, pubEnd.Sub(t0).Seconds())
 	rep.Delivery.Expected = en + ep
 	rep.Delivery.NormalExpected, rep.Delivery.PriorityExpected = en, ep
-	rep.Delivery.fill(final, stats.Closes())
+	rep.Delivery.fill(final, stats.Closes(), stats.Drops())
 	// A virtual viewer dropped as a slow consumer has no close code.
 	if final.Closed > 0 {
 		rep.Delivery.Closed["slow_consumer"] = final.Closed

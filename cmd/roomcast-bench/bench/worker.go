@@ -66,18 +66,19 @@ type workerJob struct {
 
 // workerMsg is one line a worker reports.
 type workerMsg struct {
-	Type      string           `json:"type"` // hello, progress, connected, final
-	Worker    int              `json:"worker"`
-	PID       int              `json:"pid"`
-	Tag       string           `json:"tag,omitempty"`
-	At        int64            `json:"at"` // when the line was made, Unix ns
-	Attempted int64            `json:"attempted"`
-	Connected int64            `json:"connected"`
-	Failed    int64            `json:"failed"`
-	Cancelled int64            `json:"cancelled,omitempty"` // dials in flight when the ramp was ended (endramp)
-	Errors    []string         `json:"errors,omitempty"`
-	Counters  loadgen.Counters `json:"counters"`
-	Closes    map[int]uint64   `json:"closes,omitempty"`
+	Type      string            `json:"type"` // hello, progress, connected, final
+	Worker    int               `json:"worker"`
+	PID       int               `json:"pid"`
+	Tag       string            `json:"tag,omitempty"`
+	At        int64             `json:"at"` // when the line was made, Unix ns
+	Attempted int64             `json:"attempted"`
+	Connected int64             `json:"connected"`
+	Failed    int64             `json:"failed"`
+	Cancelled int64             `json:"cancelled,omitempty"` // dials in flight when the ramp was ended (endramp)
+	Errors    []string          `json:"errors,omitempty"`
+	Counters  loadgen.Counters  `json:"counters"`
+	Closes    map[int]uint64    `json:"closes,omitempty"`
+	Drops     map[string]uint64 `json:"drops,omitempty"` // code 0 of Closes by loadgen.DropKind
 	// Hist is the latency histogram (µs, loadgen.EncodeHistogram) of the
 	// whole run, in the final line.
 	Hist string `json:"hist,omitempty"`
@@ -289,6 +290,7 @@ func (w *worker) progress(typ, tag string) *workerMsg {
 		Cancelled: w.cancelled.Load(),
 		Counters:  w.stats.Counters(),
 		Closes:    w.stats.Closes(),
+		Drops:     w.stats.Drops(),
 	}
 	return m
 }

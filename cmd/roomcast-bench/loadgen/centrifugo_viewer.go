@@ -210,7 +210,7 @@ func (r *cfReader) Message(_ bool, data []byte) error {
 	return (*CfViewer)(r).readOne(data)
 }
 
-func (r *cfReader) Closed(code int, _ error) { r.stats.recordClose(code) }
+func (r *cfReader) Closed(code int, err error) { r.stats.recordClose(code, err) }
 
 // readOne handles the replies of one frame.
 func (v *CfViewer) readOne(data []byte) error {

@@ -249,29 +249,11 @@ func TestUnknownFrameKindsAreCountedNotFatal(t *testing.T) {
 // A polled viewer's connection that the server closes is counted by its
 // close code, like one read by Run.
 func TestPolledViewerCountsCloses(t *testing.T) {
-	up := websocket.Upgrader{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
+	srv := connectJoinServer(func(ws *websocket.Conn) {
 		defer ws.Close()
-		for range 2 {
-			_, data, err := ws.ReadMessage()
-			if err != nil {
-				return
-			}
-			f, _ := wire.Decode(wire.Binary, data)
-			a := &pb.Frame{Id: f.Id, Body: &pb.Frame_Connected{Connected: &pb.Connected{PingIntervalMs: 60000}}}
-			if f.GetJoin() != nil {
-				a = &pb.Frame{Id: f.Id, Body: &pb.Frame_Joined{Joined: &pb.Joined{Room: "r"}}}
-			}
-			out, _ := wire.Encode(wire.Binary, a)
-			_ = ws.WriteMessage(websocket.BinaryMessage, out)
-		}
 		_ = ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(4002, "slow_consumer"))
 		_, _, _ = ws.ReadMessage()
-	}))
+	})
 	defer srv.Close()
 	stats := &Stats{}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -287,4 +269,57 @@ func TestPolledViewerCountsCloses(t *testing.T) {
 	if c := stats.Closes(); c[4002] != 1 || len(c) != 1 {
 		t.Fatalf("closes %v, want one 4002", c)
 	}
+}
+
+// A viewer whose server ends the TCP connection without a close frame is
+// counted as code 0 and, by how it broke, as "eof", whether Run or a
+// Poller reads it.
+func TestViewerCountsDropsByKind(t *testing.T) {
+	for _, polled := range []bool{false, true} {
+		srv := connectJoinServer(func(ws *websocket.Conn) {
+			_ = ws.NetConn().Close() // no close frame
+		})
+		stats := &Stats{}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		v, err := Dial(ctx, ViewerConfig{URL: "ws" + strings.TrimPrefix(srv.URL, "http"), Token: "t", Rooms: []string{"r"}}, stats)
+		if err != nil {
+			t.Fatal(err)
+		}
+		startReading(t, ctx, v, polled)
+		for stats.Dropped.Load() == 0 && ctx.Err() == nil {
+			time.Sleep(2 * time.Millisecond)
+		}
+		if c, d := stats.Closes(), stats.Drops(); c[0] != 1 || len(c) != 1 || d["eof"] != 1 || len(d) != 1 {
+			t.Fatalf("polled=%v: closes %v, drops %v; want one code 0, as eof", polled, c, d)
+		}
+		cancel()
+		srv.Close()
+	}
+}
+
+// connectJoinServer answers a viewer's Connect and Join (room "r"), then
+// hands the connection to then.
+func connectJoinServer(then func(ws *websocket.Conn)) *httptest.Server {
+	up := websocket.Upgrader{}
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		for range 2 {
+			_, data, err := ws.ReadMessage()
+			if err != nil {
+				ws.Close()
+				return
+			}
+			f, _ := wire.Decode(wire.Binary, data)
+			a := &pb.Frame{Id: f.Id, Body: &pb.Frame_Connected{Connected: &pb.Connected{PingIntervalMs: 60000}}}
+			if f.GetJoin() != nil {
+				a = &pb.Frame{Id: f.Id, Body: &pb.Frame_Joined{Joined: &pb.Joined{Room: "r"}}}
+			}
+			out, _ := wire.Encode(wire.Binary, a)
+			_ = ws.WriteMessage(websocket.BinaryMessage, out)
+		}
+		then(ws)
+	}))
 }

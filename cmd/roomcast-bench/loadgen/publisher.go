@@ -241,7 +241,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			p.v.stats.recordClose(wspoll.CloseCode(err))
+			p.v.stats.recordClose(wspoll.CloseCode(err), err)
 			return err
 		}
 		if f.Id >= rejoinIDs {

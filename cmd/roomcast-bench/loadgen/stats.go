@@ -2,13 +2,19 @@ package loadgen
 
 import (
 	"errors"
+	"io"
 	"maps"
+	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/roomcast/roomcast/cmd/roomcast-bench/wspoll"
 )
 
 // Stats aggregate what a set of viewers received. Every method is safe for
@@ -43,6 +49,7 @@ type Stats struct {
 	cmu     sync.Mutex
 	connect *hdrhistogram.Histogram // connect times, µs
 	closes  map[int]uint64          // close code -> connections
+	drops   map[string]uint64       // DropKind -> connections closed without a close frame
 }
 
 // latSet is a latency histogram striped over locks, so concurrent
@@ -196,8 +203,8 @@ func (s *Stats) ConnectTimes() *hdrhistogram.Histogram {
 }
 
 // recordClose counts a connection the server closed with code (0: no close
-// frame).
-func (s *Stats) recordClose(code int) {
+// frame; err says how it broke, see DropKind).
+func (s *Stats) recordClose(code int, err error) {
 	if code == 0 {
 		s.Dropped.Add(1)
 	} else {
@@ -208,7 +215,57 @@ func (s *Stats) recordClose(code int) {
 		s.closes = make(map[int]uint64)
 	}
 	s.closes[code]++
+	if code == 0 {
+		if s.drops == nil {
+			s.drops = make(map[string]uint64)
+		}
+		s.drops[DropKind(err)]++
+	}
 	s.cmu.Unlock()
+}
+
+// Drops returns how many connections ended without a close frame, by
+// DropKind. Kinds are few and bounded.
+func (s *Stats) Drops() map[string]uint64 {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	return maps.Clone(s.drops)
+}
+
+// DropKind names how a connection that ended without a close frame broke,
+// from the error its reader or its last write saw:
+//
+//   - "eof": the server's end closed the TCP connection (FIN) without a
+//     close frame;
+//   - "reset": the server's end reset it (ECONNRESET);
+//   - "broken_pipe": a write of the tool found it closed (EPIPE);
+//   - "timeout": a deadline of the tool passed;
+//   - "tool_backlog": the tool's own unsent bytes passed its limit (the
+//     server did not read), and the tool closed it;
+//   - "protocol": the tool refused a frame that breaks RFC 6455 and
+//     closed it;
+//   - "other": anything else.
+//
+// A 1M run's closes before the notice (BENCHMARKS.md) are told apart by
+// it: the server's end giving up ("eof", "reset") or the tool's.
+func DropKind(err error) string {
+	var pe *wspoll.ProtocolError
+	var ne net.Error
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "eof"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "reset"
+	case errors.Is(err, syscall.EPIPE):
+		return "broken_pipe"
+	case errors.Is(err, wspoll.ErrPending):
+		return "tool_backlog"
+	case errors.As(err, &pe):
+		return "protocol"
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	}
+	return "other"
 }
 
 // Closes returns how many connections ended, by WebSocket close code (0:

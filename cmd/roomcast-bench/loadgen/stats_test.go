@@ -2,9 +2,16 @@ package loadgen
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
 	"runtime"
 	"sync"
+	"syscall"
 	"testing"
+
+	"github.com/roomcast/roomcast/cmd/roomcast-bench/wspoll"
 )
 
 func TestTakeLatencyLosesNothing(t *testing.T) {
@@ -46,11 +53,14 @@ func TestPriorityLatencyAndCloses(t *testing.T) {
 	if s.PriorityLatency().TotalCount() != 1 {
 		t.Fatal("TakeLatency reset the priority histogram")
 	}
-	s.recordClose(4002)
-	s.recordClose(4002)
-	s.recordClose(0)
+	s.recordClose(4002, nil)
+	s.recordClose(4002, nil)
+	s.recordClose(0, io.EOF)
 	if c := s.Closes(); c[4002] != 2 || c[0] != 1 || s.Closed.Load() != 2 || s.Dropped.Load() != 1 {
 		t.Fatalf("closes %v", c)
+	}
+	if d := s.Drops(); len(d) != 1 || d["eof"] != 1 {
+		t.Fatalf("drops %v, want the one close without a frame as eof", d)
 	}
 	s.RecordConnect(1500)
 	if s.ConnectTimes().Max() < 1500 {
@@ -168,5 +178,33 @@ func TestWarmAllocatesBeforeTheFirstSample(t *testing.T) {
 	// allocate two.
 	if d := after.TotalAlloc - before.TotalAlloc; d > 64<<10 {
 		t.Fatalf("the first samples after Warm allocated %d bytes", d)
+	}
+}
+
+// TestDropKind: a connection that broke without a close frame is told by
+// the error its reader or last write saw, wrapped as the net package and
+// the poller wrap them.
+func TestDropKind(t *testing.T) {
+	sys := func(op string, e syscall.Errno) error {
+		return &net.OpError{Op: op, Net: "tcp", Err: os.NewSyscallError(op, e)}
+	}
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{io.EOF, "eof"},
+		{fmt.Errorf("read: %w", io.ErrUnexpectedEOF), "eof"},
+		{sys("read", syscall.ECONNRESET), "reset"},
+		{syscall.ECONNRESET, "reset"},
+		{sys("write", syscall.EPIPE), "broken_pipe"},
+		{&net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}, "timeout"},
+		{wspoll.ErrPending, "tool_backlog"},
+		{&wspoll.ProtocolError{Code: wspoll.CloseProtocol, Reason: "masked frame"}, "protocol"},
+		{errors.New("something else"), "other"},
+		{nil, "other"},
+	} {
+		if got := DropKind(c.err); got != c.want {
+			t.Errorf("DropKind(%v) = %q, want %q", c.err, got, c.want)
+		}
 	}
 }

@@ -344,7 +344,7 @@ func (r *viewerReader) Message(binary bool, data []byte) error {
 	return v.readFast(binary, data)
 }
 
-func (r *viewerReader) Closed(code int, _ error) { r.stats.recordClose(code) }
+func (r *viewerReader) Closed(code int, err error) { r.stats.recordClose(code, err) }
 
 // readFast acts on one frame without decoding it into messages: binary
 // frames with scan.go's scanner, JSON ones with jsonscan.go's walker.
