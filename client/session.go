@@ -301,14 +301,6 @@ func (s *session) handle(f *pb.Frame) {
 		c.opt.OnViewers(rc.Room, rc.Viewers)
 	}
 	c.onOfflineFrame(s, f)
-	if f.Id != 0 {
-		s.pmu.Lock()
-		ch := s.pending[f.Id]
-		s.pmu.Unlock()
-		if ch != nil {
-			ch <- f
-		}
-	}
 	switch b := f.Body.(type) {
 	case *pb.Frame_Notify:
 		c.stats.notifies.Add(1)
@@ -317,6 +309,16 @@ func (s *session) handle(f *pb.Frame) {
 		c.onPullResult(s, b.PullResult)
 	case *pb.Frame_Kick:
 		c.onKick(b.Kick)
+	}
+	// The caller waiting for this answer is woken last: Pull returns with
+	// its answer applied (messages given, cursors and like total moved).
+	if f.Id != 0 {
+		s.pmu.Lock()
+		ch := s.pending[f.Id]
+		s.pmu.Unlock()
+		if ch != nil {
+			ch <- f
+		}
 	}
 }
 
