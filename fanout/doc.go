@@ -57,7 +57,11 @@
 //     owner sent it nothing meanwhile) and when SetEpoch finds another
 //     incarnation in it (the ring is emptied first), so a viewer joining
 //     or resuming reads what the room holds at once, not at the next
-//     delivery.
+//     delivery. What the room's owner accepted after such a read and
+//     before it admitted the viewer (it sends the room to this node only
+//     from then on) is read by a repair goroutine once CatchUp gives the
+//     admission's heads (catchup.go): in a quiet room no delivery would
+//     reveal that gap.
 //  10. The room's like total (the highest like_total of the folded like
 //     items delivered here; likes.go) rides in a viewer's next Notify or
 //     PullResult when it is above what that viewer was last sent, so a

@@ -39,7 +39,7 @@ func (s *Service) refill(r *roomFeed) {
 		r.lmu.Unlock()
 		return
 	}
-	r.loading = true
+	r.loading, r.unsure = true, true
 	r.lmu.Unlock()
 	s.backfill(r)
 }

@@ -157,6 +157,12 @@ type roomFeed struct {
 	// gets seq 3 lost 1 and 2 (delivered before this node was in the
 	// owner's list). Without it a head of 0 says nothing.
 	filled bool
+	// unsure: the ring was read from History (a new, revived or reset
+	// local room) and no viewer's admission has been checked against it
+	// yet; want holds the lane heads (normal, priority) the admissions
+	// reported meanwhile (CatchUp; catchup.go).
+	unsure bool
+	want   [2]uint64
 	// ringSize is the normal ring's capacity: a repair fetches no more.
 	ringSize int
 
@@ -171,9 +177,15 @@ type roomFeed struct {
 	likes atomic.Uint64
 }
 
+// gapRepair is the range a repair reads from History: the lane's seqs
+// after head and before end. A delivery's gap ends at the delivery (the
+// first waiting one); a catch-up's (catchup.go) at the head an admission
+// reported, plus one, with no delivery behind it.
 type gapRepair struct {
 	priority bool
 	head     uint64
+	end      uint64
+	catchUp  bool
 }
 
 // shardViewers holds the viewers of a room that live in one dispatcher shard.
@@ -322,6 +334,7 @@ func (s *Service) Subscribe(sess Session, roomID string) *Sub {
 		}
 		r = &roomFeed{id: roomID, buf: ringbuf.NewBuffer[entry](bc), byShard: make([]shardViewers, len(s.shards)), born: s.now(), ringSize: bc.RingSize}
 		r.loading = s.history != nil
+		r.unsure = r.loading
 		rs.rooms[roomID] = r
 	}
 	// A local room that outlived its last viewer got no deliveries since
@@ -439,8 +452,9 @@ func (s *Service) backfill(r *roomFeed) {
 // order. With repair set, the first of them that opens a seq gap in its
 // lane (either lane: a node that was away lost both, and the first gap
 // found was only one of them) is handed to the repair goroutine with
-// every delivery after it; r then stays loading until that is done.
-// repaired says the first delivery is the one a repair just ran for: it
+// every delivery after it; r then stays loading until that is done. So
+// it does when, with every delivery appended, a lane is still behind the
+// heads an admission reported meanwhile (catchup.go). repaired says the first delivery is the one a repair just ran for: it
 // is appended even if the gap remains (History no longer had it). The
 // caller holds r.lmu.
 func (s *Service) settle(r *roomFeed, repair, repaired bool) (repairing bool) {
@@ -461,26 +475,34 @@ func (s *Service) settle(r *roomFeed, repair, repaired bool) (repairing bool) {
 	}
 	clear(r.pending)
 	r.loading, r.pending, r.gap = false, nil, gapRepair{}
-	return false
+	// Admissions that came while r was loading are checked now (with
+	// repair: not when the service is closing).
+	return repair && s.catchUpLocked(r)
 }
 
 // queueRepair hands r's gap before m (after head) to the repair
 // goroutine without waiting; false (counted) when its queue is full. The
 // caller holds r.lmu; r is loading once it returns true.
 func (s *Service) queueRepair(r *roomFeed, m *pb.RoomMessage, head uint64) bool {
+	return s.queueGap(r, gapRepair{priority: m.Priority, head: head, end: m.Seq})
+}
+
+// queueGap hands the gap g of r to the repair goroutine (see
+// queueRepair).
+func (s *Service) queueGap(r *roomFeed, g gapRepair) bool {
 	select {
 	case s.repairs <- r:
 		// No more than the lane keeps: the older part of a longer gap
 		// would be evicted at once (the viewers are told they missed it).
 		keep := uint64(max(s.cfg.PriorityMaxItems, 1))
-		if !m.Priority {
+		if !g.priority {
 			keep = uint64(max(r.ringSize, 1))
 		}
-		if m.Seq-1-head > keep {
-			head = m.Seq - 1 - keep
+		if g.end-1-g.head > keep {
+			g.head = g.end - 1 - keep
 		}
 		r.loading = true
-		r.gap = gapRepair{priority: m.Priority, head: head}
+		r.gap = g
 		return true
 	default:
 		s.metrics.repairSkipped.Inc()
@@ -554,18 +576,22 @@ func (s *Service) gapBefore(r *roomFeed, m *pb.RoomMessage) (head uint64, gap bo
 	return head, (head > 0 || r.filled) && m.Seq > head+1
 }
 
-// fillWith appends what History returned for a gap (head, seq). The
-// caller holds r.lmu.
-func (s *Service) fillWith(r *roomFeed, missing []*pb.RoomMessage, err error, head, seq uint64) {
+// fillWith appends what History returned for the gap g. The caller
+// holds r.lmu.
+func (s *Service) fillWith(r *roomFeed, missing []*pb.RoomMessage, err error, g gapRepair) {
 	if err != nil {
 		s.metrics.repairErrors.Inc()
-		s.log.Warn("seq gap not repaired: viewers will be told they missed messages", "room", r.id, "head", head, "seq", seq, "err", err)
+		s.log.Warn("seq gap not repaired: viewers will be told they missed messages", "room", r.id, "head", g.head, "seq", g.end, "catch_up", g.catchUp, "err", err)
 		return
 	}
+	filled := s.metrics.repaired
+	if g.catchUp {
+		filled = s.metrics.caughtUp
+	}
 	for _, x := range missing {
-		if x.Seq < seq {
+		if x.Seq < g.end {
 			if _, ok := s.appendOne(r, x, time.UnixMilli(x.Ts)); ok {
-				s.metrics.repaired.Inc()
+				filled.Inc()
 			}
 		}
 	}
@@ -588,12 +614,12 @@ func (s *Service) repairer(stop <-chan struct{}) {
 			}
 		case r := <-s.repairs:
 			r.lmu.Lock()
-			g, first := r.gap, r.pending[0].Seq
+			g := r.gap
 			r.lmu.Unlock()
 			// The read runs without any lock: Deliver keeps queueing. Close
 			// cancels it.
 			rctx, rcancel := context.WithTimeout(s.ctx, 2*time.Second)
-			missing, err := s.history.Recent(rctx, r.id, g.priority, g.head, int(first-g.head-1))
+			missing, err := s.history.Recent(rctx, r.id, g.priority, g.head, int(g.end-g.head-1))
 			rcancel()
 			s.finishRepair(r, missing, err, true)
 		}
@@ -602,12 +628,15 @@ func (s *Service) repairer(stop <-chan struct{}) {
 
 // finishRepair appends what History returned for r's gap, then every
 // delivery that waited, and lets Deliver append directly again, unless
-// (more set) a waiting delivery opens another gap, which is queued for
-// repair in turn.
+// (more set) a waiting delivery opens another gap, or a lane is still
+// behind what an admission reported, which is queued for repair in turn.
+// After a catch-up every waiting delivery is checked for a gap: none of
+// them is the one the repair ran for.
 func (s *Service) finishRepair(r *roomFeed, missing []*pb.RoomMessage, err error, more bool) {
 	r.lmu.Lock()
-	s.fillWith(r, missing, err, r.gap.head, r.pending[0].Seq)
-	s.settle(r, more, true)
+	g := r.gap
+	s.fillWith(r, missing, err, g)
+	s.settle(r, more, !g.catchUp)
 	r.lmu.Unlock()
 	for _, sh := range s.shards {
 		sh.markPending(r)

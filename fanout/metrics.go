@@ -25,6 +25,7 @@ type metrics struct {
 	backfilled      prometheus.Counter
 	backfillErrors  prometheus.Counter
 	repaired        prometheus.Counter
+	caughtUp        prometheus.Counter // catchup.go
 	repairErrors    prometheus.Counter
 	repairSkipped   prometheus.Counter
 	notifyComplete  prometheus.Counter
@@ -54,6 +55,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 		backfilled:      c("backfilled_total", "Messages a new local room took from the room store's history."),
 		backfillErrors:  c("backfill_errors_total", "New local rooms whose history could not be read (they start empty)."),
 		repaired:        c("gap_repaired_total", "Messages fetched from the room store to fill a seq gap (deliveries lost between nodes)."),
+		caughtUp:        c("caught_up_total", "Messages a local room read from the room store because the owner accepted them after the room's history was read and before it admitted this node's viewer (never delivered here)."),
 		repairErrors:    c("gap_repair_errors_total", "Seq gaps that could not be filled (viewers are told they missed messages)."),
 		repairSkipped:   c("gap_repair_skipped_total", "Seq gaps not repaired because the repair queue was full or the service was closing (viewers are told they missed messages)."),
 		notifyComplete:  c("notify_complete_total", "Notify frames that carried every new message (complete: no answer expected, the viewer is not pulling)."),
@@ -117,7 +119,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 	cols = append(cols, m.classes.collectors()...)
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.delivered, m.deliverNoRoom, m.deliverStale, m.evicted, m.notifySent, m.roundCPU,
-			m.notifyMerged, m.inlineDelivered, m.pullDelivered, m.missed, m.pulls, m.kicks, m.backfilled, m.backfillErrors, m.repaired, m.repairErrors, m.repairSkipped, m.notifyComplete, m.notifyBackedUp, m.tombstoned, m.priorityDropped, m.epochResets, m.countsPushed} {
+			m.notifyMerged, m.inlineDelivered, m.pullDelivered, m.missed, m.pulls, m.kicks, m.backfilled, m.backfillErrors, m.repaired, m.caughtUp, m.repairErrors, m.repairSkipped, m.notifyComplete, m.notifyBackedUp, m.tombstoned, m.priorityDropped, m.epochResets, m.countsPushed} {
 			cols = append(cols, col)
 		}
 		for _, col := range cols {

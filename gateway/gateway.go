@@ -44,6 +44,10 @@ type Fanout interface {
 	SetEpoch(roomID string, epoch uint64)
 	// Cap sets a viewer's Join.max_rate (0: none) before Begin.
 	Cap(sub *fanout.Sub, perSecond int) error
+	// CatchUp gives the room's heads from the owner's admission (after
+	// SetEpoch, before Begin): a local room read from History before the
+	// owner counted this node reads what the owner accepted in between.
+	CatchUp(roomID string, seq, pseq uint64)
 	Unsubscribe(sub *fanout.Sub)
 	Pull(sub *fanout.Sub, id uint32, after, pafter uint64, limit int, ack bool) error
 }

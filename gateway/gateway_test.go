@@ -45,6 +45,7 @@ func (noFanout) Begin(*fanout.Sub, uint64, uint64)                         {}
 func (noFanout) SetEpoch(string, uint64)                                   {}
 func (noFanout) Unsubscribe(*fanout.Sub)                                   {}
 func (noFanout) Cap(*fanout.Sub, int) error                                { return nil }
+func (noFanout) CatchUp(string, uint64, uint64)                            {}
 func (noFanout) Pull(*fanout.Sub, uint32, uint64, uint64, int, bool) error { return nil }
 
 // verifierFunc adapts a function to Verifier.

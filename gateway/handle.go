@@ -253,7 +253,10 @@ func (c *conn) join(id uint32, m *pb.Join) {
 	c.rmu.Unlock()
 
 	// Subscribe first, so nothing broadcast between the join and the
-	// subscription is missed; Begin once the cursors are known.
+	// subscription is missed; Begin once the cursors are known. What the
+	// owner accepted after Subscribe read the room's history here but
+	// before it admitted the join (it then counted this node) was never
+	// sent here: CatchUp reads it.
 	fan := c.g.d.Fanout
 	sub := fan.Subscribe(c, roomID)
 	_ = fan.Cap(sub, int(m.GetMaxRate())) // validated above
@@ -307,6 +310,7 @@ func (c *conn) join(id uint32, m *pb.Join) {
 		MaxRate: m.GetMaxRate(), LikeTotal: info.LikeTotal,
 	}}})
 	fan.SetEpoch(roomID, info.Epoch)
+	fan.CatchUp(roomID, info.Seq, info.PSeq)
 	fan.Begin(sub, seq, pseq)
 }
 
