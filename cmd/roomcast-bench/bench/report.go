@@ -180,7 +180,7 @@ type Delivery struct {
 	// ("0": broken without a close frame).
 	Closed map[string]uint64 `json:"closed"`
 	// Dropped counts the connections of Closed["0"] by how they broke
-	// (loadgen.DropKind: "eof", "reset", "broken_pipe", "timeout",
+	// (loadgen.DropKind: "eof", "reset", "broken_pipe", "etimedout", "timeout",
 	// "tool_backlog", "protocol", "other"): the server's end or the
 	// tool's.
 	Dropped map[string]uint64 `json:"dropped,omitempty"`

@@ -239,6 +239,8 @@ func (s *Stats) Drops() map[string]uint64 {
 //     close frame;
 //   - "reset": the server's end reset it (ECONNRESET);
 //   - "broken_pipe": a write of the tool found it closed (EPIPE);
+//   - "etimedout": the kernel gave the connection up (ETIMEDOUT: its
+//     retransmissions or keep-alive probes went unanswered);
 //   - "timeout": a deadline of the tool passed;
 //   - "tool_backlog": the tool's own unsent bytes passed its limit (the
 //     server did not read), and the tool closed it;
@@ -262,6 +264,8 @@ func DropKind(err error) string {
 		return "tool_backlog"
 	case errors.As(err, &pe):
 		return "protocol"
+	case errors.Is(err, syscall.ETIMEDOUT):
+		return "etimedout"
 	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return "timeout"
 	}

@@ -198,6 +198,8 @@ func TestDropKind(t *testing.T) {
 		{syscall.ECONNRESET, "reset"},
 		{sys("write", syscall.EPIPE), "broken_pipe"},
 		{&net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}, "timeout"},
+		{syscall.ETIMEDOUT, "etimedout"},
+		{sys("read", syscall.ETIMEDOUT), "etimedout"},
 		{wspoll.ErrPending, "tool_backlog"},
 		{&wspoll.ProtocolError{Code: wspoll.CloseProtocol, Reason: "masked frame"}, "protocol"},
 		{errors.New("something else"), "other"},
