@@ -79,14 +79,7 @@ func TestCatchUpReadsWhatTheOwnerAcceptedBeforeTheAdmission(t *testing.T) {
 		whileRead bool
 	}{{"after the read", false}, {"while the read returns", true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := &storeLog{}
-			h.add(1, 5)
-			s, err := New(Deps{History: h}, Config{Shards: 1, RingSize: 10})
-			if err != nil {
-				t.Fatal(err)
-			}
-			_ = s.Start(context.Background())
-			defer func() { _ = s.Close(context.Background()) }()
+			h, s := startWithHistory(t)
 
 			v := &fakeSession{user: "v"}
 			var sub *Sub
@@ -140,14 +133,7 @@ func TestCatchUpReadsWhatTheOwnerAcceptedBeforeTheAdmission(t *testing.T) {
 // this node before the read, or accepted nothing in between) reads no
 // more.
 func TestCatchUpReadsNothingWhenTheRingHasTheHeads(t *testing.T) {
-	h := &storeLog{}
-	h.add(1, 5)
-	s, err := New(Deps{History: h}, Config{Shards: 1, RingSize: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = s.Start(context.Background())
-	defer func() { _ = s.Close(context.Background()) }()
+	h, s := startWithHistory(t)
 	sub := s.Subscribe(&fakeSession{user: "v"}, "r")
 	s.CatchUp("r", 5, 0)
 	s.Begin(sub, 5, 0)
@@ -158,4 +144,19 @@ func TestCatchUpReadsNothingWhenTheRingHasTheHeads(t *testing.T) {
 	if n := h.reads(); n != 0 || testutil.ToFloat64(s.metrics.caughtUp) != 0 {
 		t.Fatalf("%d history reads, caught up %v: want none", n, testutil.ToFloat64(s.metrics.caughtUp))
 	}
+}
+
+// startWithHistory starts a one-shard service (ring of 10) whose History
+// holds seqs 1..5 of its rooms; it is closed when the test ends.
+func startWithHistory(t *testing.T) (*storeLog, *Service) {
+	t.Helper()
+	h := &storeLog{}
+	h.add(1, 5)
+	s, err := New(Deps{History: h}, Config{Shards: 1, RingSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Start(context.Background())
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	return h, s
 }

@@ -2,13 +2,11 @@ package gateway
 
 import (
 	"context"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/roomcast/roomcast/auth"
@@ -109,27 +107,13 @@ func TestResumeReadsWhatTheOwnerAcceptedBeforeItAdmittedTheNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = g.Start(context.Background())
-	srv := httptest.NewServer(g)
-	defer srv.Close()
+	url := startGateway(t, g)
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = g.Close(ctx)
 	}()
-
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/ws", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
-	write := func(f *pb.Frame) {
-		t.Helper()
-		b, _ := proto.Marshal(f)
-		if err := ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ws, write := dialBinary(t, url)
 	token, _ := keys.Mint("u1", nil, time.Hour, time.Now())
 	write(&pb.Frame{Id: 1, Body: &pb.Frame_Connect{Connect: &pb.Connect{Token: token}}})
 	deadline := time.Now().Add(10 * time.Second)

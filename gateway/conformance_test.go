@@ -48,6 +48,24 @@ func startGateway(t *testing.T, g *Gateway) string {
 	return "ws" + strings.TrimPrefix(srv.URL, "http")
 }
 
+// dialBinary opens a WebSocket to a gateway's url (startGateway), closed
+// when the test ends, and returns it with a writer of binary frames.
+func dialBinary(t *testing.T, url string) (*websocket.Conn, func(*pb.Frame)) {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial(url+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	return ws, func(f *pb.Frame) {
+		t.Helper()
+		b, _ := proto.Marshal(f)
+		if err := ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // closeCodeAfter writes raw bytes on an authenticated connection and
 // returns the close code the server ends it with, and the error frames it
 // sent before.

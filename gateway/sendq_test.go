@@ -2,13 +2,11 @@ package gateway
 
 import (
 	"context"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/roomcast/roomcast/auth"
@@ -71,27 +69,13 @@ func TestSendsWaitingForTheRoomDoNotBlockTheReader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = g.Start(context.Background())
-	srv := httptest.NewServer(g)
-	defer srv.Close()
+	url := startGateway(t, g)
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = g.Close(ctx)
 	}()
-
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/ws", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
-	write := func(f *pb.Frame) {
-		t.Helper()
-		b, _ := proto.Marshal(f)
-		if err := ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ws, write := dialBinary(t, url)
 	read := func() *pb.Frame {
 		t.Helper()
 		_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
