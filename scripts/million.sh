@@ -54,6 +54,12 @@
 #   loadavg.tsv, cpu.tsv, sockstat.tsv   /proc/loadavg, the box's /proc/stat
 #                    cpu line (ticks), /proc/net/sockstat (sockets used, TCP
 #                    inuse, orphan, tw, alloc, mem pages)
+#   netstat.tsv      the kernel's TCP counters that say how connections end
+#                    (/proc/net/netstat TcpExt, /proc/net/snmp Tcp; cumulative
+#                    since boot): aborts on timeout, data, close, memory;
+#                    memory pressure, prunes and queue drops; keep-alive
+#                    probes; retransmission timeouts; resets sent and
+#                    received; listen overflows
 set -u
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -181,6 +187,8 @@ printf 't_unix\tload1\tload5\tload15\trunnable_total\tlast_pid\n' > "$OUT/loadav
 printf 't_unix\tuser\tnice\tsystem\tidle\tiowait\tirq\tsoftirq\tsteal\n' > "$OUT/cpu.tsv"
 printf 't_unix\tsockets_used\ttcp_inuse\ttcp_orphan\ttcp_tw\ttcp_alloc\ttcp_mem_pages\n' > "$OUT/sockstat.tsv"
 printf 't_unix\tnode\thttp_status\tseconds\n' > "$OUT/scrapes.tsv"
+netstat_keys="TcpExt:TCPAbortOnTimeout TcpExt:TCPAbortOnData TcpExt:TCPAbortOnClose TcpExt:TCPAbortOnMemory TcpExt:TCPAbortFailed TcpExt:TCPMemoryPressures TcpExt:PruneCalled TcpExt:RcvPruned TcpExt:TCPRcvQDrop TcpExt:TCPBacklogDrop TcpExt:TCPZeroWindowDrop TcpExt:TCPKeepAlive TcpExt:TCPTimeouts TcpExt:ListenOverflows TcpExt:ListenDrops Tcp:EstabResets Tcp:OutRsts Tcp:RetransSegs Tcp:CurrEstab"
+printf 't_unix\t%s\n' "$(echo $netstat_keys | tr ' ' '\t')" > "$OUT/netstat.tsv"
 
 # proc_line T ROLE PID: one sched.tsv line.
 proc_line() {
@@ -209,6 +217,11 @@ sample() {
 	awk -v t="$t" '$1 == "cpu" {printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t, $2, $3, $4, $5, $6, $7, $8, $9}' /proc/stat >> "$OUT/cpu.tsv"
 	awk -v t="$t" '$1 == "sockets:" {used = $3} $1 == "TCP:" {for (i = 2; i < NF; i += 2) v[$i] = $(i + 1)}
 		END {printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t, used, v["inuse"], v["orphan"], v["tw"], v["alloc"], v["mem"]}' /proc/net/sockstat >> "$OUT/sockstat.tsv"
+	# Each file is pairs of lines, names then values, both starting "Proto:".
+	cat /proc/net/netstat /proc/net/snmp | awk -v t="$t" -v keys="$netstat_keys" '
+		$1 == last {for (i = 2; i <= NF; i++) v[$1 names[i]] = $i; last = ""; next}
+		{last = $1; for (i = 2; i <= NF; i++) names[i] = $i}
+		END {n = split(keys, k, " "); printf "%s", t; for (i = 1; i <= n; i++) printf "\t%s", (k[i] in v) ? v[k[i]] : "-"; printf "\n"}' >> "$OUT/netstat.tsv"
 	for n in $scraped; do
 		port=$(port_of "$n")
 		(

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -282,6 +283,75 @@ func TestSmokeLikeStorm(t *testing.T) {
 		if st.ViewersReporting != 40 || st.ViewersAtAccepted != 40 || st.CappedLikeTotalMin != st.LikesAccepted {
 			t.Fatalf("window %s: %d of %d viewers at the total %d (capped min %d, min %d)", c.window,
 				st.ViewersAtAccepted, st.ViewersReporting, st.LikesAccepted, st.CappedLikeTotalMin, st.ViewerLikeTotalMin)
+		}
+	}
+}
+
+// TestWorkerSendsItsFinalLineBeforeClosingItsViewers: told to stop, a
+// worker writes its final line while its viewers are still connected,
+// and closes them after. On a loaded box the closes took longer than the
+// coordinator waits, and the line (with the only copy of the latency
+// histograms) was lost with the killed worker. The final line waits on
+// the pipe until it is read, so the node must still count every viewer
+// meanwhile.
+func TestWorkerSendsItsFinalLineBeforeClosingItsViewers(t *testing.T) {
+	s := startNode(t)
+	const n = 5
+	job, err := json.Marshal(map[string]any{
+		"urls": []string{"ws://" + s.Addr() + "/ws"}, "rooms": []string{"final-first"},
+		"count": n, "ramp": 500, "concurrency": n, "timeout": int64(5 * time.Second),
+		"secret": configs.DevSecret, "key_id": "k1",
+		"every": int64(time.Hour), // no progress line between stop and the final one
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := bench.RunWorker(context.Background(), inR, outW)
+		_ = outW.Close()
+		done <- err
+	}()
+	t.Cleanup(func() { _ = inW.Close(); _ = outR.Close() })
+	if _, err := inW.Write(append(job, '\n')); err != nil {
+		t.Fatal(err)
+	}
+	lines := json.NewDecoder(outR)
+	next := func() map[string]any {
+		t.Helper()
+		var m map[string]any
+		if err := lines.Decode(&m); err != nil {
+			t.Fatalf("worker line: %v", err)
+		}
+		return m
+	}
+	for m := next(); m["type"] != "connected"; m = next() {
+	}
+	waitFor(t, func() bool { return s.Gateway().Conns() == n })
+	if _, err := io.WriteString(inW, "stop\n"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the final line waits in the pipe
+	if c := s.Gateway().Conns(); c != n {
+		t.Fatalf("%d of %d viewers connected while the final line waits to be read", c, n)
+	}
+	m := next()
+	if m["type"] != "final" || m["connected"] != float64(n) {
+		t.Fatalf("line after stop: type %v, connected %v", m["type"], m["connected"])
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("worker: %v", err)
+	}
+	waitFor(t, func() bool { return s.Gateway().Conns() == 0 })
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("timed out")
 		}
 	}
 }

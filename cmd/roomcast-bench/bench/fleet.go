@@ -35,6 +35,7 @@ type workerProc struct {
 	snaps   map[string]*workerMsg
 	exited  bool
 	exitErr error
+	badLine error // the first line that did not parse
 }
 
 type event struct {
@@ -101,6 +102,9 @@ func (f *fleet) absorb(ev event) {
 	}
 	m := ev.m
 	if m == nil {
+		if ev.err != nil && wp.badLine == nil {
+			wp.badLine = ev.err // the report says it (a lost final line)
+		}
 		return
 	}
 	switch m.Type {

@@ -588,7 +588,14 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 		m := wp.final
 		if m == nil {
 			m = wp.last
-			errs = append(errs, fmt.Sprintf("worker %d sent no final report (exit: %v)", i, wp.exitErr))
+			state := fmt.Sprintf("exit: %v", wp.exitErr)
+			if !wp.exited {
+				state = "still running, killed"
+			}
+			errs = append(errs, fmt.Sprintf("worker %d sent no final report (%s)", i, state))
+		}
+		if wp.badLine != nil {
+			errs = append(errs, wp.badLine.Error())
 		}
 		if m == nil {
 			continue

@@ -30,7 +30,7 @@ import (
 //	snap TAG   report now, with TAG in the progress line
 //	endramp    stop dialling: cancel the dials in flight, keep the viewers
 //	           connected, send the "connected" line (the ramp stalled)
-//	stop       close every viewer, send the final line and exit
+//	stop       send the final line, then close every viewer and exit
 //
 // End of stdin means stop (a worker never outlives its coordinator). The
 // worker writes JSON lines (workerMsg) to stdout: "hello" once started,
@@ -232,11 +232,12 @@ func (w *worker) run(ctx context.Context, lines *bufio.Scanner) error {
 		case <-ctx.Done():
 			<-dialDone
 			<-pingDone
-			w.closeAll()
-			readers.Wait()
-			if w.poller != nil {
-				w.poller.Close()
-			}
+			// The final line first, then the closes: on a loaded box,
+			// closing thousands of viewers took longer than the
+			// coordinator's grace, and it reported without the line (and
+			// without the latency histograms only the line carries).
+			// What the line counts is the run's, not the worker's own
+			// closes.
 			m := w.progress("final", "")
 			total.Merge(w.stats.TakeLatency())
 			m.Hist, _ = loadgen.EncodeHistogram(total)
@@ -245,7 +246,13 @@ func (w *worker) run(ctx context.Context, lines *bufio.Scanner) error {
 			m.RoomViewers = w.roomViewers()
 			m.Errors = w.firstErrors()
 			m.Views = w.views()
-			return w.emit(m)
+			err := w.emit(m)
+			w.closeAll()
+			readers.Wait()
+			if w.poller != nil {
+				w.poller.Close()
+			}
+			return err
 		case <-dialed:
 			dialed = nil // a nil channel: never selected again
 			if ctx.Err() != nil {
