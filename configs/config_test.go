@@ -131,6 +131,8 @@ func TestErrorsNameTheField(t *testing.T) {
 		{"room:\n  rate: -1\n", "", "room.rate"},
 		{"gateway:\n  max_frame_bytes: 10\n", "", "gateway.max_frame_bytes"},
 		{"gateway:\n  idle_timeout: 1s\n  ping_interval: 2s\n", "", "gateway.idle_timeout"},
+		{"gateway:\n  tcp_keepalive: -1s\n", "", "gateway.tcp_keepalive"},
+		{"", "ROOMCAST_GATEWAY_TCP_KEEPALIVE=-15s", "gateway.tcp_keepalive"},
 		{"fanout:\n  inline_bytes: -5\n", "", "fanout.inline_bytes"},
 		{"fanout:\n  notify:\n    min_interval: -1s\n", "", "fanout.notify.min_interval"},
 		{"fanout:\n  notify:\n    pull_rtt_target: -1s\n", "", "fanout.notify.pull_rtt_target"},

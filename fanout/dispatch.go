@@ -153,6 +153,7 @@ func (sh *dispatcher) round(now time.Time) (next time.Time, deferred bool) {
 	runtime.UnlockOSThread()
 	sh.ended = sh.svc.now()
 	sh.svc.metrics.roundCPU.Add(cpu.Seconds())
+	sh.svc.metrics.roundWall.Add(sh.ended.Sub(now).Seconds())
 	sh.svc.pacer.Observe(Round{At: now, Busy: sh.ended.Sub(now), Lag: lag, Notifies: sent, CPU: cpu})
 	return sh.nextDue()
 }

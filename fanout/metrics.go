@@ -16,6 +16,7 @@ type metrics struct {
 	priorityDropped prometheus.Counter
 	notifySent      prometheus.Counter
 	roundCPU        prometheus.Counter
+	roundWall       prometheus.Counter
 	notifyMerged    prometheus.Counter
 	inlineDelivered prometheus.Counter
 	pullDelivered   prometheus.Counter
@@ -48,6 +49,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 		priorityDropped: c("priority_dropped_total", "Priority messages removed from local priority queues because a bound (fanout.priority_max_items or _max_bytes) was exceeded; system notices go last. Expiry by age is not counted."),
 		notifySent:      c("notify_sent_total", "Notify frames queued to viewers."),
 		roundCPU:        c("round_cpu_seconds_total", "CPU time the dispatcher rounds took on their threads: building Notify frames and the writes made inline (Linux only)."),
+		roundWall:       c("round_seconds_total", "Wall time the dispatcher rounds took (their busy time; more than round_cpu_seconds_total when their threads wait for a core)."),
 		notifyMerged:    c("notify_merged_total", "Messages that rode on a Notify made for an earlier message (merged, so no Notify of their own)."),
 		inlineDelivered: c("messages_inline_total", "Room messages delivered inside Notify frames."),
 		pullDelivered:   c("messages_pulled_total", "Room messages delivered in PullResult frames."),
@@ -118,7 +120,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 	}
 	cols = append(cols, m.classes.collectors()...)
 	if reg != nil {
-		for _, col := range []prometheus.Collector{m.delivered, m.deliverNoRoom, m.deliverStale, m.evicted, m.notifySent, m.roundCPU,
+		for _, col := range []prometheus.Collector{m.delivered, m.deliverNoRoom, m.deliverStale, m.evicted, m.notifySent, m.roundCPU, m.roundWall,
 			m.notifyMerged, m.inlineDelivered, m.pullDelivered, m.missed, m.pulls, m.kicks, m.backfilled, m.backfillErrors, m.repaired, m.caughtUp, m.repairErrors, m.repairSkipped, m.notifyComplete, m.notifyBackedUp, m.tombstoned, m.priorityDropped, m.epochResets, m.countsPushed} {
 			cols = append(cols, col)
 		}

@@ -143,7 +143,7 @@ func (s *Server) Start(ctx context.Context) error {
 		_ = s.closeOffline() // the node will not run: release the pool
 		return fmt.Errorf("server: %w", err)
 	}
-	ln, err := net.Listen("tcp", s.cfg.Gateway.Listen)
+	ln, err := listen(ctx, s.cfg.Gateway.Listen, s.cfg.Gateway.TCPKeepAlive)
 	if err == nil {
 		if a, ok := ln.Addr().(*net.TCPAddr); ok && s.cfg.UsesDevSecret() && !a.IP.IsLoopback() {
 			// Validate allows only loopback names; this catches a localhost

@@ -101,7 +101,11 @@ func Dial(ctx context.Context, rawURL string, o Options) (*Conn, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	nd := &net.Dialer{Control: o.Control}
+	// No TCP keep-alive probes (Go's default: every 15 s of silence):
+	// viewers ping the server, and a million idle sockets' probes on
+	// one box were packets the kernel dropped (BENCHMARKS.md, the
+	// eighth 1M attempt).
+	nd := &net.Dialer{Control: o.Control, KeepAlive: -1}
 	if o.LocalAddr != "" {
 		ip := net.ParseIP(o.LocalAddr)
 		if ip == nil {
