@@ -12,8 +12,15 @@ import (
 // keep-alive off (viewers ping; probes on a million sockets were packets
 // the kernel dropped).
 func TestDialSendsNoKeepAliveProbes(t *testing.T) {
-	c := dial(t, server(t, 0, func(ws *websocket.Conn) { _, _, _ = ws.ReadMessage() }))
+	c := dial(t, server(t, 0, func(ws *websocket.Conn) {
+		_ = ws.WriteMessage(websocket.BinaryMessage, []byte("hi"))
+		_, _, _ = ws.ReadMessage()
+	}))
 	defer c.Close()
+	// The server's handler is past its setup once its message arrives.
+	if _, _, err := c.ReadMessage(); err != nil {
+		t.Fatal(err)
+	}
 	raw, err := c.nc.(*net.TCPConn).SyscallConn()
 	if err != nil {
 		t.Fatal(err)
