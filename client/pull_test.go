@@ -9,7 +9,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/wire"
 )
 
 // TestPullReturnsAfterItsAnswerIsApplied: Pull returns once its answer is
@@ -19,15 +18,7 @@ import (
 func TestPullReturnsAfterItsAnswerIsApplied(t *testing.T) {
 	url := fakeServer(t, func(_ int, ws *websocket.Conn, c *pb.Frame, write func(*pb.Frame)) {
 		write(connected(c.Id))
-		for {
-			_, data, err := ws.ReadMessage()
-			if err != nil {
-				return
-			}
-			f, err := wire.Decode(wire.Binary, data)
-			if err != nil {
-				return
-			}
+		eachFrame(ws, func(f *pb.Frame) {
 			switch {
 			case f.GetJoin() != nil:
 				write(&pb.Frame{Id: f.Id, Body: &pb.Frame_Joined{Joined: &pb.Joined{Room: "r"}}})
@@ -35,7 +26,7 @@ func TestPullReturnsAfterItsAnswerIsApplied(t *testing.T) {
 				write(&pb.Frame{Id: f.Id, Body: &pb.Frame_PullResult{PullResult: &pb.PullResult{Room: "r", Seq: 1, Missed: 9, LikeTotal: 25,
 					Messages: []*pb.RoomMessage{{Seq: 1, MsgId: 7, Body: "after the lap"}}}}})
 			}
-		}
+		})
 	})
 	var given atomic.Int32
 	c, err := Dial(context.Background(), Options{URL: url, Token: "t", ManualPull: true,

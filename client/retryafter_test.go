@@ -115,27 +115,19 @@ func TestSendDirectWaitsForRetryAfter(t *testing.T) {
 	tries := make(chan try, 4)
 	url := fakeServer(t, func(_ int, ws *websocket.Conn, c *pb.Frame, write func(*pb.Frame)) {
 		write(connected(c.Id))
-		for i := 0; ; i++ {
-			_, data, err := ws.ReadMessage()
-			if err != nil {
-				return
-			}
-			f, err := wire.Decode(wire.Binary, data)
-			if err != nil {
-				return
-			}
+		eachFrame(ws, func(f *pb.Frame) {
 			sd := f.GetSendDirect()
 			if sd == nil {
-				continue
+				return
 			}
 			tries <- try{time.Now(), sd.ClientMsgId}
 			if len(tries) == 1 {
 				write(&pb.Frame{Id: f.Id, Body: &pb.Frame_Error{Error: &pb.Error{Code: pb.Error_STORE_UNAVAILABLE,
 					Message: "store down", RetryAfterMs: uint32(asked.Milliseconds())}}})
-				continue
+				return
 			}
 			write(&pb.Frame{Id: f.Id, Body: &pb.Frame_ConvSent{ConvSent: &pb.ConvSent{Conv: "d:u|v", Seq: 1, ClientMsgId: sd.ClientMsgId}}})
-		}
+		})
 	})
 	c, err := Dial(context.Background(), Options{URL: url, Token: "t", BackoffMin: 5 * time.Millisecond, BackoffMax: 10 * time.Millisecond})
 	if err != nil {
@@ -150,5 +142,21 @@ func TestSendDirectWaitsForRetryAfter(t *testing.T) {
 	first, second := <-tries, <-tries
 	if gap := second.at.Sub(first.at); gap < asked || first.cmid != second.cmid {
 		t.Fatalf("resent after %v (asked %v), client_msg_ids %q %q", gap, asked, first.cmid, second.cmid)
+	}
+}
+
+// eachFrame calls fn with every frame a fake server reads after the
+// Connect (binary), until the connection ends or a frame does not decode.
+func eachFrame(ws *websocket.Conn, fn func(f *pb.Frame)) {
+	for {
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			return
+		}
+		f, err := wire.Decode(wire.Binary, data)
+		if err != nil {
+			return
+		}
+		fn(f)
 	}
 }

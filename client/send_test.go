@@ -10,7 +10,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
-	"github.com/roomcast/roomcast/wire"
 )
 
 // TestSendResendsWithTheSameClientMsgID: a room Send carries a
@@ -27,28 +26,20 @@ func TestSendResendsWithTheSameClientMsgID(t *testing.T) {
 	url := fakeServer(t, func(_ int, ws *websocket.Conn, c *pb.Frame, write func(*pb.Frame)) {
 		write(connected(c.Id))
 		refuse := true
-		for {
-			_, data, err := ws.ReadMessage()
-			if err != nil {
-				return
-			}
-			f, err := wire.Decode(wire.Binary, data)
-			if err != nil {
-				return
-			}
+		eachFrame(ws, func(f *pb.Frame) {
 			sd := f.GetSend()
 			if sd == nil {
-				continue
+				return
 			}
 			tries <- try{time.Now(), sd.ClientMsgId}
 			if refuse || sd.Body == "always refused" {
 				refuse = false
 				write(&pb.Frame{Id: f.Id, Body: &pb.Frame_Error{Error: &pb.Error{Code: pb.Error_UNAVAILABLE,
 					Message: "the owner may have accepted", RetryAfterMs: uint32(asked.Milliseconds())}}})
-				continue
+				return
 			}
 			write(&pb.Frame{Id: f.Id, Body: &pb.Frame_Sent{Sent: &pb.Sent{Room: sd.Room, Seq: 7, MsgId: 70, Duplicate: true}}})
-		}
+		})
 	})
 	c, err := Dial(context.Background(), Options{URL: url, Token: "t", BackoffMin: 5 * time.Millisecond, BackoffMax: 10 * time.Millisecond})
 	if err != nil {
@@ -91,15 +82,7 @@ func TestLikeBatchesTaps(t *testing.T) {
 	counts := make(chan uint32, 16)
 	url := fakeServer(t, func(_ int, ws *websocket.Conn, c *pb.Frame, write func(*pb.Frame)) {
 		write(connected(c.Id))
-		for {
-			_, data, err := ws.ReadMessage()
-			if err != nil {
-				return
-			}
-			f, err := wire.Decode(wire.Binary, data)
-			if err != nil {
-				return
-			}
+		eachFrame(ws, func(f *pb.Frame) {
 			if sd := f.GetSend(); sd != nil {
 				if sd.Kind != LikeKind {
 					t.Errorf("a like sent as kind %q", sd.Kind)
@@ -107,7 +90,7 @@ func TestLikeBatchesTaps(t *testing.T) {
 				counts <- sd.Count
 				write(&pb.Frame{Id: f.Id, Body: &pb.Frame_Sent{Sent: &pb.Sent{Room: sd.Room, Seq: 9, MsgId: 90}}})
 			}
-		}
+		})
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
