@@ -117,6 +117,9 @@ func TestSmokeWebSocket(t *testing.T) {
 	if pl := rep.PriorityLatencyMS; pl.Samples != int64(d.Priority) || pl.Max > rep.LatencyMS.Max {
 		t.Fatalf("priority latency: %+v (priority %d)", pl, d.Priority)
 	}
+	if rep.ArrivalLatencyMS != nil || rep.OwnerLatencyMS != nil {
+		t.Fatalf("latency at the socket without --kernel-times: %+v %+v", rep.ArrivalLatencyMS, rep.OwnerLatencyMS)
+	}
 	if len(rep.Timeline) == 0 {
 		t.Fatal("no timeline")
 	}
@@ -184,6 +187,45 @@ func TestSmokeJSONProfiled(t *testing.T) {
 	}
 	if workers != 2 {
 		t.Fatalf("%d workers", workers)
+	}
+}
+
+// With --kernel-times, the report gives each delivered message's latency
+// to its arrival at the viewer's socket, from its send and from the room
+// owner's acceptance, in both encodings: the first no later than the
+// viewer's read (the end-to-end latency), the second no longer than the
+// first but for the owner's whole-ms stamp.
+func TestKernelTimes(t *testing.T) {
+	for _, enc := range []string{"binary", "json"} {
+		t.Run(enc, func(t *testing.T) {
+			s := startNode(t)
+			rep, table := runTool(t,
+				"--url", "ws://"+s.Addr()+"/ws", "--encoding", enc, "--kernel-times",
+				"--viewers", "30", "--procs", "1",
+				"--rate", "40", "--priority-ratio", "0.25", "--duration", "2s",
+				"--ramp", "500", "--report-every", "250ms", "--drain-idle", "2s", "--json")
+			d, l, a, o := rep.Delivery, rep.LatencyMS, rep.ArrivalLatencyMS, rep.OwnerLatencyMS
+			if !d.Complete || d.Messages == 0 || l.Samples != int64(d.Messages) {
+				t.Fatalf("delivery %+v, latency %+v", d, l)
+			}
+			if a == nil || o == nil {
+				t.Fatalf("no latency at the socket: %+v %+v", a, o)
+			}
+			// Frames the kernel stamped: all but those that came before
+			// it began (it turns stamping on a little after it is asked).
+			if a.Samples < l.Samples*9/10 || a.Samples > l.Samples || o.Samples != a.Samples {
+				t.Fatalf("samples: end to end %d, at the socket %d, from the owner %d", l.Samples, a.Samples, o.Samples)
+			}
+			if a.P50 > l.P50 || a.Max > l.Max || a.Min > l.Max {
+				t.Fatalf("at the socket %+v later than read %+v", a, l)
+			}
+			if o.P50 > a.P50+1 || o.Max > a.Max+1 {
+				t.Fatalf("from the owner %+v longer than from the send %+v", o, a)
+			}
+			if !strings.Contains(table, "to the socket p50 / p99") || !strings.Contains(table, "owner to socket") {
+				t.Errorf("table lacks the socket latencies:\n%s", table)
+			}
+		})
 	}
 }
 

@@ -80,6 +80,12 @@ type Config struct {
 	// CapRate. 0: none.
 	Capped  int
 	CapRate int
+	// KernelTimes has viewers read the kernel's receive stamp of every
+	// frame (SO_TIMESTAMPNS), so the report also gives the latency to when
+	// a message reached a viewer's socket (ArrivalLatencyMS, from its send;
+	// OwnerLatencyMS, from its acceptance by the room's owner): the time
+	// a loaded tool took to read it is left out.
+	KernelTimes bool
 	// Duration is how long to publish, after the ramp. Default 10s.
 	Duration time.Duration
 	// Drain bounds the wait for deliveries after publishing stopped; the

@@ -46,9 +46,19 @@ type Report struct {
 	// PriorityLatencyMS is the latency of priority notices only; its max
 	// is the time the slowest viewer took to get a notice.
 	PriorityLatencyMS Latency `json:"priority_latency_ms"`
-	Timeline          []Tick  `json:"timeline"`
-	Server            Procs   `json:"server"`
-	Load              Procs   `json:"load"`
+	// With --kernel-times: the latency of every delivered message to when
+	// the kernel received it at the viewer's socket (Linux, polled
+	// viewers), from its send (ArrivalLatencyMS) and from the room
+	// owner's acceptance (OwnerLatencyMS; RoomMessage.ts is whole ms, so
+	// up to 1 ms high). What LatencyMS adds to ArrivalLatencyMS is the
+	// time the tool took to read what had arrived; what ArrivalLatencyMS
+	// adds to OwnerLatencyMS, the publisher's send and the way to the
+	// room's owner.
+	ArrivalLatencyMS *Latency `json:"latency_at_socket_ms,omitempty"`
+	OwnerLatencyMS   *Latency `json:"owner_to_socket_ms,omitempty"`
+	Timeline         []Tick   `json:"timeline"`
+	Server           Procs    `json:"server"`
+	Load             Procs    `json:"load"`
 	// Compare is set by --compare-push (virtual): the push baseline run and
 	// the ratios push / merged.
 	Compare *Comparison `json:"compare,omitempty"`
@@ -431,6 +441,12 @@ func (r *Report) WriteTable(w io.Writer) {
 	row("min / mean / max", "%.1f / %.1f / %.1f (%d samples)", l.Min, l.Mean, l.Max, l.Samples)
 	if pl := r.PriorityLatencyMS; pl.Samples > 0 {
 		row("priority p50 / p99 / max", "%.1f / %.1f / %.1f (max: the last viewer reached)", pl.P50, pl.P99, pl.Max)
+	}
+	if a := r.ArrivalLatencyMS; a != nil {
+		row("to the socket p50 / p99", "%.1f / %.1f (%d samples; the kernel's receipt, not the tool's read)", a.P50, a.P99, a.Samples)
+	}
+	if o := r.OwnerLatencyMS; o != nil {
+		row("owner to socket p50 / p99", "%.1f / %.1f (from the room owner's acceptance)", o.P50, o.P99)
 	}
 	for _, g := range []struct {
 		name string

@@ -162,6 +162,7 @@ func splitJobs(cfg Config, rooms []string) []workerJob {
 			Server:      cfg.Server,
 			Capped:      cfg.Capped,
 			CapRate:     int32(cfg.CapRate),
+			KernelTimes: cfg.KernelTimes,
 		}
 		first += n
 	}
@@ -582,6 +583,7 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 	var final loadgen.Counters
 	closes, drops := map[int]uint64{}, map[string]uint64{}
 	latency, prioLatency, connect := loadgen.NewHistogram(), loadgen.NewHistogram(), loadgen.NewHistogram()
+	arrive, owner := loadgen.NewHistogram(), loadgen.NewHistogram()
 	var attempted, failed, cancelled int64
 	var errs []string
 	for i, wp := range fl.procs {
@@ -615,6 +617,12 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 		}
 		if h, err := loadgen.DecodeHistogram(m.PrioHist); err == nil {
 			prioLatency.Merge(h)
+		}
+		if h, err := loadgen.DecodeHistogram(m.ArriveHist); err == nil && m.ArriveHist != "" {
+			arrive.Merge(h)
+		}
+		if h, err := loadgen.DecodeHistogram(m.OwnerHist); err == nil && m.OwnerHist != "" {
+			owner.Merge(h)
 		}
 		if h, err := loadgen.DecodeHistogram(m.ConnectHist); err == nil {
 			connect.Merge(h)
@@ -657,6 +665,10 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 	rep.latency = latency
 	rep.LatencyMS = latencyOf(latency)
 	rep.PriorityLatencyMS = latencyOf(prioLatency)
+	if cfg.KernelTimes {
+		a, o := latencyOf(arrive), latencyOf(owner)
+		rep.ArrivalLatencyMS, rep.OwnerLatencyMS = &a, &o
+	}
 	rep.Timeline = append([]Tick{}, tl.ticks...)
 	var views []*viewSummary
 	for _, wp := range fl.procs {

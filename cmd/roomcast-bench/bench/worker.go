@@ -62,6 +62,8 @@ type workerJob struct {
 	// Capped viewers (global index < Capped) join with MaxRate CapRate.
 	Capped  int   `json:"capped,omitempty"`
 	CapRate int32 `json:"cap_rate,omitempty"`
+	// KernelTimes: read the kernel's receive stamps (Config.KernelTimes).
+	KernelTimes bool `json:"kernel_times,omitempty"`
 }
 
 // workerMsg is one line a worker reports.
@@ -84,8 +86,12 @@ type workerMsg struct {
 	Hist string `json:"hist,omitempty"`
 	// Interval is a progress line's latencies since the previous line
 	// (µs, loadgen.EncodeSparse).
-	Interval    string `json:"interval,omitempty"`
-	PrioHist    string `json:"prio_hist,omitempty"` // final line only
+	Interval string `json:"interval,omitempty"`
+	PrioHist string `json:"prio_hist,omitempty"` // final line only
+	// Final line only, with job.KernelTimes: the latencies to the
+	// kernel's receipt (loadgen.Stats.ArrivalLatency, OwnerLatency).
+	ArriveHist  string `json:"arrive_hist,omitempty"`
+	OwnerHist   string `json:"owner_hist,omitempty"`
 	ConnectHist string `json:"connect_hist,omitempty"`
 	RoomViewers []int  `json:"room_viewers,omitempty"`
 	// Final line only: what its viewers saw of folding and the cap.
@@ -192,7 +198,7 @@ func (w *worker) run(ctx context.Context, lines *bufio.Scanner) error {
 	}()
 
 	// One poller reads every viewer: no goroutine per idle viewer.
-	w.poller = wspoll.NewPoller(wspoll.Config{})
+	w.poller = wspoll.NewPoller(wspoll.Config{Timestamps: w.job.KernelTimes})
 	if err := w.poller.Start(); err != nil {
 		fmt.Fprintf(os.Stderr, "bench worker: no poller (%v): one reader goroutine per viewer\n", err)
 		w.poller = nil
@@ -242,6 +248,10 @@ func (w *worker) run(ctx context.Context, lines *bufio.Scanner) error {
 			total.Merge(w.stats.TakeLatency())
 			m.Hist, _ = loadgen.EncodeHistogram(total)
 			m.PrioHist, _ = loadgen.EncodeHistogram(w.stats.PriorityLatency())
+			if w.job.KernelTimes {
+				m.ArriveHist, _ = loadgen.EncodeHistogram(w.stats.ArrivalLatency())
+				m.OwnerHist, _ = loadgen.EncodeHistogram(w.stats.OwnerLatency())
+			}
 			m.ConnectHist, _ = loadgen.EncodeHistogram(w.stats.ConnectTimes())
 			m.RoomViewers = w.roomViewers()
 			m.Errors = w.firstErrors()

@@ -230,6 +230,47 @@ func (r *jsonReader) uint() (uint64, error) {
 	return n, nil
 }
 
+// int reads a signed integer, quoted (protojson's 64-bit form) or not,
+// or null (0).
+func (r *jsonReader) int() (int64, error) {
+	if null, err := r.null(); null || err != nil {
+		return 0, err
+	}
+	quoted := r.i < len(r.b) && r.b[r.i] == '"'
+	if quoted {
+		r.i++
+	}
+	neg := r.i < len(r.b) && r.b[r.i] == '-'
+	if neg {
+		r.i++
+	}
+	start := r.i
+	var n uint64
+	for ; r.i < len(r.b); r.i++ {
+		d := r.b[r.i] - '0'
+		if d > 9 {
+			break
+		}
+		if n > (math.MaxInt64+1-uint64(d))/10 {
+			return 0, r.fail()
+		}
+		n = n*10 + uint64(d)
+	}
+	if r.i == start || (!neg && n > math.MaxInt64) {
+		return 0, r.fail()
+	}
+	if quoted {
+		if r.i == len(r.b) || r.b[r.i] != '"' {
+			return 0, r.fail()
+		}
+		r.i++
+	}
+	if neg {
+		return -int64(n), nil
+	}
+	return int64(n), nil
+}
+
 // boolean reads true, false or null (false).
 func (r *jsonReader) boolean() (bool, error) {
 	switch r.peek() {
@@ -488,6 +529,7 @@ func (s *scanned) scanBodyJSON(r *jsonReader) error {
 // body aliases the frame.
 type jsonMsg struct {
 	seq, folded, likes uint64
+	ts                 int64 // Unix ms
 	body               []byte
 	prio               bool
 }
@@ -530,6 +572,8 @@ func readMessagesJSON(r *jsonReader, recs []jsonMsg) ([]jsonMsg, error) {
 				m.body, err = r.strOrNull()
 			case "folded":
 				m.folded, err = r.uint()
+			case "ts":
+				m.ts, err = r.int()
 			case "likeTotal", "like_total":
 				m.likes, err = r.uint()
 			default:
@@ -547,7 +591,7 @@ func readMessagesJSON(r *jsonReader, recs []jsonMsg) ([]jsonMsg, error) {
 func (s *scanned) eachMessageJSON(fn msgFn) error {
 	for i := range s.recs {
 		m := &s.recs[i]
-		fn(m.seq, m.prio, m.body, m.folded, m.likes)
+		fn(m.seq, m.prio, m.body, m.folded, m.likes, m.ts)
 	}
 	return nil
 }

@@ -32,6 +32,7 @@ type msgView struct {
 	Priority      bool
 	Body          string
 	Folded, Likes uint64
+	Ts            int64
 }
 
 // viewOf is the frameView of a frame, read from the generated code.
@@ -51,7 +52,7 @@ func viewOf(f *pb.Frame) frameView {
 		v.Kind = kindKick
 	}
 	for _, m := range msgs {
-		v.Msgs = append(v.Msgs, msgView{m.Seq, m.Priority, m.Body, m.Folded, m.LikeTotal})
+		v.Msgs = append(v.Msgs, msgView{m.Seq, m.Priority, m.Body, m.Folded, m.LikeTotal, m.Ts})
 	}
 	return v
 }
@@ -76,12 +77,12 @@ func viewScanned(s scanned) (frameView, error) {
 		return frameView{Kind: v.Kind}, nil
 	}
 	var serr error
-	err = s.eachMessage(func(seq uint64, prio bool, body []byte, folded, likes uint64) {
+	err = s.eachMessage(func(seq uint64, prio bool, body []byte, folded, likes uint64, ts int64) {
 		b, err := str(body)
 		if err != nil && serr == nil {
 			serr = err
 		}
-		v.Msgs = append(v.Msgs, msgView{seq, prio, b, folded, likes})
+		v.Msgs = append(v.Msgs, msgView{seq, prio, b, folded, likes, ts})
 	})
 	if err == nil {
 		err = serr
@@ -241,7 +242,7 @@ func TestScanJSONMalformed(t *testing.T) {
 	} {
 		s, err := scanFrameJSON([]byte(bad), nil)
 		if err == nil {
-			err = s.eachMessage(func(uint64, bool, []byte, uint64, uint64) {})
+			err = s.eachMessage(func(uint64, bool, []byte, uint64, uint64, int64) {})
 		}
 		if !errors.Is(err, errJSON) {
 			t.Errorf("%q: %v, want errJSON", bad, err)

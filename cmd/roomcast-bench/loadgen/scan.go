@@ -37,6 +37,7 @@ const (
 	fResMore   = 7
 
 	fMsgSeq      = 1
+	fMsgTs       = 4
 	fMsgBody     = 5
 	fMsgPriority = 7
 	// Folding (docs/traffic-classes.md): a folded item's count, and on a
@@ -192,8 +193,9 @@ func (s *scanned) scanBody(b []byte, room, seq, pseq, missed, more, complete pro
 }
 
 // msgFn receives one RoomMessage of a scanned frame: folded is a folded
-// item's count (0: a plain message), likeTotal a like item's room total.
-type msgFn func(seq uint64, priority bool, body []byte, folded, likeTotal uint64)
+// item's count (0: a plain message), likeTotal a like item's room total,
+// ts when the room's owner accepted it (Unix ms; 0: not set).
+type msgFn func(seq uint64, priority bool, body []byte, folded, likeTotal uint64, ts int64)
 
 // eachMessage calls fn for every RoomMessage of the scanned frame.
 func (s *scanned) eachMessage(fn msgFn) error {
@@ -220,7 +222,7 @@ func (s *scanned) eachMessage(fn msgFn) error {
 			return errScan
 		}
 		b = b[n:]
-		var seq, folded, likes uint64
+		var seq, folded, likes, ts uint64
 		var prio bool
 		var body []byte
 		for len(m) > 0 {
@@ -238,6 +240,8 @@ func (s *scanned) eachMessage(fn msgFn) error {
 				prio = v != 0
 			case num == fMsgBody && typ == protowire.BytesType:
 				body, n = protowire.ConsumeBytes(m)
+			case num == fMsgTs && typ == protowire.VarintType:
+				ts, n = protowire.ConsumeVarint(m)
 			case num == fMsgFolded && typ == protowire.VarintType:
 				folded, n = protowire.ConsumeVarint(m)
 			case num == fMsgLikeTotal && typ == protowire.VarintType:
@@ -250,7 +254,7 @@ func (s *scanned) eachMessage(fn msgFn) error {
 			}
 			m = m[n:]
 		}
-		fn(seq, prio, body, folded, likes)
+		fn(seq, prio, body, folded, likes, int64(ts))
 	}
 	return nil
 }

@@ -33,7 +33,7 @@ func TestScanMatchesGeneratedCode(t *testing.T) {
 			t.Fatalf("frame %d: more %v complete %v missed %d", i, s.more, s.complete, s.missed)
 		}
 		var got []*pb.RoomMessage
-		if err := s.eachMessage(func(seq uint64, prio bool, body []byte, _, _ uint64) {
+		if err := s.eachMessage(func(seq uint64, prio bool, body []byte, _, _ uint64, _ int64) {
 			got = append(got, &pb.RoomMessage{Seq: seq, Priority: prio, Body: string(body)})
 		}); err != nil {
 			t.Fatal(err)
@@ -117,7 +117,9 @@ func TestScanFoldedItems(t *testing.T) {
 			t.Fatal(name, err)
 		}
 		var folded, likes []uint64
-		if err := s.eachMessage(func(_ uint64, _ bool, _ []byte, f, l uint64) { folded, likes = append(folded, f), append(likes, l) }); err != nil {
+		if err := s.eachMessage(func(_ uint64, _ bool, _ []byte, f, l uint64, _ int64) {
+			folded, likes = append(folded, f), append(likes, l)
+		}); err != nil {
 			t.Fatal(name, err)
 		}
 		if len(folded) != 2 || folded[0] != 532 || likes[0] != 9000 || folded[1] != 0 || likes[1] != 0 {

@@ -57,7 +57,7 @@ func BenchmarkScan(b *testing.B) {
 						b.Fatal(err)
 					}
 					got := 0
-					if err := s.eachMessage(func(_ uint64, _ bool, body []byte, _, _ uint64) {
+					if err := s.eachMessage(func(_ uint64, _ bool, body []byte, _, _ uint64, _ int64) {
 						if _, ok := SentAt(body); ok {
 							got++
 						}

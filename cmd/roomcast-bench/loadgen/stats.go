@@ -45,6 +45,11 @@ type Stats struct {
 
 	all  latSet // every message
 	prio latSet // priority messages only
+	// With the kernel's receive stamps (wspoll.Config.Timestamps), the
+	// latency to when a message reached the viewer's socket rather than
+	// when the viewer read it: from its send time (arrive) and from its
+	// acceptance by the room's owner (owner: RoomMessage.ts, whole ms).
+	arrive, owner latSet
 
 	cmu     sync.Mutex
 	connect *hdrhistogram.Histogram // connect times, µs
@@ -151,6 +156,22 @@ func (s *Stats) RecordLatency(us int64) { s.all.record(us) }
 // RecordLatencies adds several samples (microseconds) at once.
 func (s *Stats) RecordLatencies(us []int64) { s.all.recordBatch(us) }
 
+// RecordArrivals adds latencies to the kernel's receipt (µs): from the
+// send times (arrive) and from the owner's acceptance (owner).
+func (s *Stats) RecordArrivals(arrive, owner []int64) {
+	s.arrive.recordBatch(arrive)
+	s.owner.recordBatch(owner)
+}
+
+// ArrivalLatency merges the latencies from send to the kernel's receipt
+// (µs; empty without the kernel's stamps).
+func (s *Stats) ArrivalLatency() *hdrhistogram.Histogram { return s.arrive.merge(false) }
+
+// OwnerLatency merges the latencies from the room owner's acceptance to
+// the kernel's receipt (µs; whole-ms acceptance times, so up to 1 ms
+// high).
+func (s *Stats) OwnerLatency() *hdrhistogram.Histogram { return s.owner.merge(false) }
+
 // RecordPriorityLatency adds the latency of a priority message to the
 // priority-only histogram (record it with RecordLatency as well).
 func (s *Stats) RecordPriorityLatency(us int64) { s.prio.record(us) }
@@ -178,6 +199,8 @@ func (s *Stats) TakeLatencyInto(dst *hdrhistogram.Histogram) {
 func (s *Stats) ResetLatency() {
 	s.all.merge(true)
 	s.prio.merge(true)
+	s.arrive.merge(true)
+	s.owner.merge(true)
 }
 
 // RecordConnect adds the time one viewer took to connect, authenticate and

@@ -407,10 +407,11 @@ func (v *Viewer) act(s *scanned) error {
 	v.raiseLikes(s.likeTotal)
 	var now int64
 	fresh, prio, dups := 0, 0, 0
-	var latBuf [64]int64
-	lats := latBuf[:0]
+	var latBuf, arrBuf, srvBuf [64]int64
+	lats, arrs, srvs := latBuf[:0], arrBuf[:0], srvBuf[:0]
+	arrived := v.c.Arrived()
 	folded := 0
-	err := s.eachMessage(func(seq uint64, priority bool, body []byte, fold, likeTotal uint64) {
+	err := s.eachMessage(func(seq uint64, priority bool, body []byte, fold, likeTotal uint64, ts int64) {
 		lane := c.lane(priority)
 		if seq <= *lane {
 			dups++
@@ -437,10 +438,17 @@ func (v *Viewer) act(s *scanned) error {
 					v.stats.RecordPriorityLatency((now - sent) / 1000)
 				}
 				lats = append(lats, (now-sent)/1000)
+				if arrived != 0 {
+					arrs = append(arrs, (arrived-sent)/1000)
+					if ts > 0 {
+						srvs = append(srvs, (arrived-ts*1e6)/1000)
+					}
+				}
 			}
 		}
 	})
 	v.stats.RecordLatencies(lats)
+	v.stats.RecordArrivals(arrs, srvs)
 	if dups > 0 {
 		v.stats.Duplicates.Add(uint64(dups))
 	}
@@ -527,6 +535,19 @@ func (v *Viewer) record(ns int64, priority bool) {
 	}
 }
 
+// recordArrival adds the latencies to when the kernel received a message
+// (arrived, Unix ns): from its send time (sent, Unix ns) and from its
+// acceptance by the room's owner (ts, Unix ms; 0: not set).
+func (v *Viewer) recordArrival(arrived, sent, ts int64) {
+	arr := [1]int64{(arrived - sent) / 1000}
+	if ts <= 0 {
+		v.stats.RecordArrivals(arr[:], nil)
+		return
+	}
+	srv := [1]int64{(arrived - ts*1e6) / 1000}
+	v.stats.RecordArrivals(arr[:], srv[:])
+}
+
 func (v *Viewer) kick() {
 	v.stats.Kicks.Add(1)
 	if !v.kicked.Swap(true) {
@@ -589,6 +610,7 @@ func (v *Viewer) apply(room string, msgs []*pb.RoomMessage, missed uint64) *curs
 	v.stats.Missed.Add(missed)
 	var now int64
 	fresh, prio := 0, 0
+	arrived := v.c.Arrived()
 	for _, m := range msgs {
 		lane := c.lane(m.Priority)
 		if m.Seq <= *lane {
@@ -611,6 +633,9 @@ func (v *Viewer) apply(room string, msgs []*pb.RoomMessage, missed uint64) *curs
 					now = time.Now().UnixNano()
 				}
 				v.record(now-sent, m.Priority)
+				if arrived != 0 {
+					v.recordArrival(arrived, sent, m.Ts)
+				}
 			}
 		}
 	}

@@ -15,6 +15,11 @@ type Config struct {
 	// did not take yet (a server that stopped reading); past it the
 	// connection fails. 0: 1 MiB.
 	MaxPending int
+	// Timestamps has the kernel stamp what the Poller reads with when it
+	// arrived (SO_TIMESTAMPNS): Conn.Arrived reports it to a Handler, so a
+	// load run can tell the time its viewers' frames waited in their
+	// sockets (the load tool's own delay) from the time before.
+	Timestamps bool
 }
 
 // Errors of Poller.Add and Start.

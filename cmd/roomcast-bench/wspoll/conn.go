@@ -70,7 +70,18 @@ type Conn struct {
 	// The reading side (one goroutine at a time).
 	in   []byte    // read and not consumed: an incomplete frame (nil: none)
 	frag *fragment // a fragmented message in progress (nil: none)
+	// arrived is when the kernel received the last byte of the read being
+	// handled, Unix ns (0: unknown); see Arrived.
+	arrived int64
 }
+
+// Arrived is when the kernel received the last byte of the read that
+// brought the message a Handler is being given, Unix ns: no earlier than
+// any byte of that message arrived, and before the Poller read it. It is
+// 0 when unknown: Config.Timestamps is off, the message was read before
+// a Poller held the Conn, or the kernel stamped nothing. Only a Handler's
+// Message may call it (it is the reading side's).
+func (c *Conn) Arrived() int64 { return c.arrived }
 
 // acceptGUID is the RFC 6455 §1.3 GUID.
 const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"

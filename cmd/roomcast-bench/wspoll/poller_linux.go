@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,6 +24,7 @@ type Poller struct {
 	epfd int
 	evfd int // eventfd that wakes the loop for Close
 	buf  []byte
+	oob  []byte       // control messages of a read (Config.Timestamps)
 	held atomic.Int64 // bytes connections hold for their reading side
 	done chan struct{}
 
@@ -71,6 +73,9 @@ func (p *Poller) Start() error {
 	}
 	p.epfd, p.evfd, p.started = epfd, evfd, true
 	p.buf = make([]byte, p.cfg.ReadBuffer)
+	if p.cfg.Timestamps {
+		p.oob = make([]byte, unix.CmsgSpace(int(unsafe.Sizeof(unix.Timespec{})))*2)
+	}
 	go p.loop()
 	return nil
 }
@@ -117,6 +122,10 @@ func (p *Poller) Add(c *Conn, h Handler) error {
 	c.mu.Unlock()
 	_ = nc.Close()
 
+	if p.cfg.Timestamps {
+		// Without it the kernel stamps nothing and Arrived stays 0.
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	}
 	if err := c.drain(h); err != nil {
 		p.end(c, err, false)
 		return nil
@@ -207,9 +216,9 @@ func (p *Poller) read(c *Conn) {
 	if fd < 0 {
 		return
 	}
-	n, err := unix.Read(fd, p.buf)
+	n, err := p.readFD(c, fd)
 	for err == unix.EINTR {
-		n, err = unix.Read(fd, p.buf)
+		n, err = p.readFD(c, fd)
 	}
 	switch {
 	case err == unix.EAGAIN:
@@ -230,6 +239,33 @@ func (p *Poller) read(c *Conn) {
 	if d := c.buffered() - before; d != 0 {
 		p.held.Add(int64(d))
 	}
+}
+
+// readFD reads fd into p.buf; with Config.Timestamps, it also sets
+// c.arrived from the kernel's stamp (0 when there is none).
+func (p *Poller) readFD(c *Conn, fd int) (int, error) {
+	if p.oob == nil {
+		return unix.Read(fd, p.buf)
+	}
+	n, oobn, _, _, err := unix.Recvmsg(fd, p.buf, p.oob, 0)
+	c.arrived = arrivedAt(p.oob[:max(oobn, 0)])
+	return n, err
+}
+
+// arrivedAt finds SCM_TIMESTAMPNS in control messages: Unix ns, 0 if none.
+func arrivedAt(oob []byte) int64 {
+	for len(oob) > 0 {
+		h, data, rest, err := unix.ParseOneSocketControlMessage(oob)
+		if err != nil {
+			return 0
+		}
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && len(data) >= int(unsafe.Sizeof(unix.Timespec{})) {
+			ts := (*unix.Timespec)(unsafe.Pointer(&data[0]))
+			return ts.Nano()
+		}
+		oob = rest
+	}
+	return 0
 }
 
 // end closes c's socket and frees its slot (registered: it has one), and
