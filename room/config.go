@@ -102,8 +102,10 @@ type FoldConfig struct {
 	// sent as one item per kind. Default [like, enter]; [""] for none.
 	Kinds []string `yaml:"kinds"`
 	// Interval is the fold round: how often the owner sends a room's
-	// folded items, and at most how long a folded Send waits for its
-	// answer (plus the store write). 10ms..10s, default 250ms.
+	// folded items while sends are folded, and at most how long a folded
+	// Send waits for its answer (plus the store write). A round begins
+	// with the first folded Send after the last round: with nothing to
+	// fold, no round runs. 10ms..10s, default 250ms.
 	Interval time.Duration `yaml:"interval"`
 	// LikeKind is the folded kind whose room total is kept, stored and
 	// sent on Join (Joined.like_total). Default "like".

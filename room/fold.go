@@ -59,10 +59,13 @@ type foldGroup struct {
 	err              error
 }
 
-// foldQueue is the set of rooms with a round to send.
+// foldQueue is the set of rooms with a round to send. wake (capacity 1)
+// is signalled when the set stops being empty, so the fold loop sleeps
+// while nothing is folded instead of waking every round.
 type foldQueue struct {
 	mu    sync.Mutex
 	rooms []*state
+	wake  chan struct{}
 }
 
 // foldable reports whether a send is folded: a foldable kind (or a
@@ -97,7 +100,14 @@ func (s *Service) foldLocked(r *state, req SendRequest) *foldGroup {
 		r.fold.queued = true
 		s.folds.mu.Lock()
 		s.folds.rooms = append(s.folds.rooms, r)
+		first := len(s.folds.rooms) == 1
 		s.folds.mu.Unlock()
+		if first {
+			select {
+			case s.folds.wake <- struct{}{}:
+			default: // already signalled
+			}
+		}
 	}
 	return g
 }
@@ -175,19 +185,32 @@ func (g *foldGroup) wait() (Accepted, error) {
 	return g.acc, g.err
 }
 
-// foldLoop runs FoldRound every Interval until stop, and once more at
-// stop so no folded Send is left waiting.
+// foldLoop runs the fold rounds until stop, and one more at stop so no
+// folded Send is left waiting. It sleeps until something is folded; a
+// round then collects for Interval from its first fold and is sent.
 func (s *Service) foldLoop(ctx context.Context, stop <-chan struct{}) {
-	t := time.NewTicker(s.cfg.Fold.Interval)
-	defer t.Stop()
+	last := func() {
+		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		s.FoldRound(ctx)
+		cancel()
+	}
+	t := time.NewTimer(time.Hour)
+	t.Stop()
 	for {
+		select {
+		case <-s.folds.wake:
+		case <-stop:
+			last()
+			return
+		}
+		t.Reset(s.cfg.Fold.Interval)
 		select {
 		case <-t.C:
 			s.FoldRound(ctx)
+			s.metrics.foldRounds.Inc()
 		case <-stop:
-			ctx, cancel := context.WithTimeout(ctx, opTimeout)
-			s.FoldRound(ctx)
-			cancel()
+			t.Stop()
+			last()
 			return
 		}
 	}

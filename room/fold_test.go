@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/roomcast/roomcast/internal/msgid"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
 )
@@ -373,6 +375,44 @@ func TestFoldLoopStartClose(t *testing.T) {
 	}
 	if items := rec.folds("like"); len(items) != 2 || items[1].LikeTotal != 2 {
 		t.Fatalf("items %+v, want 2 with the total 2", items)
+	}
+}
+
+// TestFoldLoopSleepsWhileNothingIsFolded: the loop runs no round while
+// nothing is folded (an idle node is not woken every interval); a like
+// starts a round, answered no sooner than one interval after it, and
+// the loop sleeps again after it.
+func TestFoldLoopSleepsWhileNothingIsFolded(t *testing.T) {
+	const interval = 50 * time.Millisecond
+	s, rec, _, _ := newSvc(t, Config{Fold: FoldConfig{Interval: interval}})
+	if _, err := s.Join(ctx, JoinRequest{Room: "r", User: "v", Node: "n1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(ctx) })
+	rounds := func() float64 { return testutil.ToFloat64(s.metrics.foldRounds) }
+	time.Sleep(10 * interval)
+	if n := rounds(); n != 0 {
+		t.Fatalf("%v fold rounds with nothing folded", n)
+	}
+	for i := 1; i <= 3; i++ {
+		start := time.Now()
+		a, err := s.Send(ctx, SendRequest{Room: "r", From: "u", Body: "❤", Kind: "like"})
+		if err != nil || a.Seq != uint64(i) {
+			t.Fatalf("like %d: %+v %v", i, a, err)
+		}
+		if took := time.Since(start); took < interval {
+			t.Fatalf("like %d answered after %v, before its round of %v ended", i, took, interval)
+		}
+		time.Sleep(5 * interval)
+		if n := rounds(); n != float64(i) {
+			t.Fatalf("%v fold rounds after %d likes each in a round of its own", n, i)
+		}
+	}
+	if items := rec.folds("like"); len(items) != 3 || items[2].LikeTotal != 3 {
+		t.Fatalf("items %+v, want 3 with the total 3", items)
 	}
 }
 

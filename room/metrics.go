@@ -33,6 +33,9 @@ type metrics struct {
 	closed  *prometheus.CounterVec // reason (lifecycle.go)
 	// folded counts the sends counted into folded items (fold.go).
 	folded prometheus.Counter
+	// foldRounds counts the fold loop's rounds (fold.go): none while
+	// nothing is folded.
+	foldRounds prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, error) {
@@ -97,6 +100,10 @@ func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, erro
 			Namespace: "roomcast", Subsystem: "room", Name: "folded_total",
 			Help: "Sends of foldable kinds (likes, join notices) a room owner counted into folded items that were written.",
 		}),
+		foldRounds: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "room", Name: "fold_rounds_total",
+			Help: "Fold rounds the room owner ran (one per fold interval while something is folded; none while nothing is).",
+		}),
 		rooms: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "roomcast", Subsystem: "room", Name: "rooms",
 			Help: "Rooms this node owns.",
@@ -116,7 +123,7 @@ func newMetrics(reg prometheus.Registerer, rooms func() float64) (*metrics, erro
 	m.accepted.WithLabelValues("normal")
 	m.accepted.WithLabelValues("priority")
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.accepted, m.dropped, m.joins, m.leaves, m.rooms, m.fenced, m.storeErrors, m.deleted, m.hidden, m.auditErrors, m.filtered, m.duplicates, m.dedupeEvicted, m.classes, m.closed, m.folded} {
+		for _, c := range []prometheus.Collector{m.accepted, m.dropped, m.joins, m.leaves, m.rooms, m.fenced, m.storeErrors, m.deleted, m.hidden, m.auditErrors, m.filtered, m.duplicates, m.dedupeEvicted, m.classes, m.closed, m.folded, m.foldRounds} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -113,6 +113,7 @@ func New(d Deps, cfg Config) (*Service, error) {
 	for i := range s.shards {
 		s.shards[i].rooms = make(map[string]*state)
 	}
+	s.folds.wake = make(chan struct{}, 1)
 	m, err := newMetrics(d.Registerer, func() float64 { return float64(s.Len()) })
 	if err != nil {
 		return nil, err
