@@ -203,7 +203,7 @@ flags (--flag and -flag are the same):
 	fs.BoolVar(&progress, "progress", false, "show progress on stderr even when it is not a terminal")
 	fs.DurationVar(&c.ReportEvery, "report-every", time.Second, "progress and timeline interval")
 	var cpuprofile string
-	fs.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of each worker process to <prefix>.worker-<pid>.pprof")
+	fs.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of each worker process to <prefix>.worker-<pid>.pprof, and of the coordinator (publishers, likers, gifters) to <prefix>.coordinator.pprof")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -249,6 +249,14 @@ flags (--flag and -flag are the same):
 		prog = &bench.Progress{W: stderr, TTY: true}
 	} else if progress {
 		prog = &bench.Progress{W: stderr}
+	}
+	if cpuprofile != "" {
+		stop, err := startCPUProfile(cpuprofile + ".coordinator.pprof")
+		if err != nil {
+			fmt.Fprintf(stderr, "roomcast-bench: %v\n", err)
+			return 2
+		}
+		defer stop()
 	}
 	rep, err := bench.Run(ctx, c, prog)
 	if rep != nil {

@@ -153,8 +153,9 @@ func TestSmokeWebSocket(t *testing.T) {
 
 // TestSmokeJSONProfiled runs JSON viewers against a real node with
 // --cpuprofile: every message and priority notice arrives once, in order
-// (no duplicates, nothing missed), and each worker process wrote its CPU
-// profile to <prefix>.worker-<pid>.pprof.
+// (no duplicates, nothing missed), each worker process wrote its CPU
+// profile to <prefix>.worker-<pid>.pprof, and the coordinator its own to
+// <prefix>.coordinator.pprof.
 func TestSmokeJSONProfiled(t *testing.T) {
 	s := startNode(t)
 	prefix := filepath.Join(t.TempDir(), "prof")
@@ -187,6 +188,9 @@ func TestSmokeJSONProfiled(t *testing.T) {
 	}
 	if workers != 2 {
 		t.Fatalf("%d workers", workers)
+	}
+	if data, err := os.ReadFile(prefix + ".coordinator.pprof"); err != nil || len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b {
+		t.Fatalf("coordinator profile: %v, %d bytes", err, len(data))
 	}
 }
 
@@ -297,8 +301,8 @@ func TestFlagErrors(t *testing.T) {
 }
 
 // TestSmokeLikeStorm: 40 viewers (10 capped at 1 message/s) and 4 likers
-// sending 400 likes/s for 2s: the likes go batched (one Send per liker
-// and 200 ms window, far fewer frames than likes), every like is
+// sending 400 likes/s for 2s: all 800 likes go, batched (one Send per
+// liker and 200 ms window, far fewer frames than likes), every like is
 // accepted, and every viewer, capped ones included, ends with exactly the
 // room's total. With --like-window -1ms each like is a Send of its own.
 func TestSmokeLikeStorm(t *testing.T) {
@@ -313,7 +317,7 @@ func TestSmokeLikeStorm(t *testing.T) {
 			"--rate", "5", "--like-rate", "400", "--likers", "4", "--like-window", c.window,
 			"--duration", "2s", "--ramp", "500", "--drain-idle", "2s", "--json")
 		st := rep.Storm
-		if st == nil || st.LikesSent == 0 || st.LikesAccepted != st.LikesSent || st.LikesRefused != 0 || st.LikesUnanswered != 0 {
+		if st == nil || st.LikesSent != 800 || st.LikesAccepted != st.LikesSent || st.LikesRefused != 0 || st.LikesUnanswered != 0 {
 			t.Fatalf("window %s: likes %+v", c.window, st)
 		}
 		if c.batched && st.LikeFrames*5 > st.LikesSent {

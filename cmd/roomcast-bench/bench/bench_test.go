@@ -173,3 +173,39 @@ func TestRunWorkerRejectsBadJobs(t *testing.T) {
 		}
 	}
 }
+
+// scheduleDue gives the batcher the likes of publishAll's schedule that
+// are due, each to the liker and room publishAll would send it from, and
+// exactly Rate x Duration of them in all.
+func TestScheduleDueFollowsPublishAll(t *testing.T) {
+	type like struct{ pub, local int }
+	var got []like
+	pubs := make([]publisher, 3)
+	for p := range pubs {
+		pubs[p] = publisher{rooms: []string{"a", "b"}, send: func(local int, prio bool) error {
+			if prio {
+				t.Errorf("a like sent as a priority notice")
+			}
+			got = append(got, like{p, local})
+			return nil
+		}}
+	}
+	t0 := time.Unix(1000, 0)
+	end := t0.Add(time.Second)
+	const rate = 100 // one like every 10 ms: 100 in all
+	g, done := scheduleDue(0, t0.Add(-time.Nanosecond), t0, end, rate, pubs)
+	if g != 0 || done || len(got) != 0 {
+		t.Fatalf("before t0: next %d done %v, %d sent", g, done, len(got))
+	}
+	if g, done = scheduleDue(g, t0.Add(105*time.Millisecond), t0, end, rate, pubs); g != 11 || done || len(got) != 11 {
+		t.Fatalf("at 105 ms: next %d done %v, %d sent; want 11 (0 ms..100 ms)", g, done, len(got))
+	}
+	if g, done = scheduleDue(g, end.Add(time.Minute), t0, end, rate, pubs); g != 100 || !done || len(got) != 100 {
+		t.Fatalf("after the end: next %d done %v, %d sent; want 100", g, done, len(got))
+	}
+	for i, l := range got {
+		if want := (like{i % 3, (i / 3) % 2}); l != want {
+			t.Fatalf("like %d went to %+v, want %+v (publishAll's)", i, l, want)
+		}
+	}
+}
