@@ -6,11 +6,13 @@
 // the CPU and memory of the server and of itself. --virtual drives the
 // room service and fanout in process instead, with no sockets. --server
 // centrifugo drives a Centrifugo server the same way, and the compare
-// subcommand runs roomcast and Centrifugo side by side.
+// subcommand runs roomcast and Centrifugo side by side. The storm
+// subcommand checks issue 15's like and gift storm against chat only.
 //
 //	roomcast-bench --viewers 10000 --rate 200 --duration 30s --server-pid $(pgrep -n roomcast)
 //	roomcast-bench --virtual --viewers 1000000 --rate 1 --priority-ratio 1
 //	roomcast-bench compare -rows all -repeats 2 -roomcast /tmp/roomcast -out bench-results/compare-20261206.json
+//	roomcast-bench storm -pairs 5 -roomcast /tmp/roomcast -out bench-results/storm-20261207.json
 //
 // docs/load-tool.md describes every flag and the --json schema. cmd is
 // wiring only: flags -> bench.Config -> bench.Run under
@@ -44,6 +46,8 @@ func main() {
 	var code int
 	if len(os.Args) > 1 && os.Args[1] == "compare" {
 		code = runCompare(ctx, os.Args[2:], os.Environ(), os.Stdout, os.Stderr)
+	} else if len(os.Args) > 1 && os.Args[1] == "storm" {
+		code = runStorm(ctx, os.Args[2:], os.Environ(), os.Stdout, os.Stderr)
 	} else {
 		code = run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
 	}

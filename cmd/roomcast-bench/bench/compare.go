@@ -498,7 +498,7 @@ func RunCompare(ctx context.Context, cc CompareConfig, prog *Progress, log io.Wr
 	rep := &CompareReport{
 		Schema:   CompareSchema,
 		Started:  time.Now().UTC().Truncate(time.Second),
-		Machine:  Machine{CPUs: runtime.NumCPU(), CPUModel: cpuModel(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH},
+		Machine:  ThisMachine(),
 		Drive:    map[string]string{},
 		Servers:  map[string]string{},
 		Versions: map[string]string{},
@@ -615,6 +615,11 @@ func binaryVersion(path string) string {
 }
 
 // cpuModel is the first "model name" of /proc/cpuinfo ("" elsewhere).
+// ThisMachine describes the box the tool runs on.
+func ThisMachine() Machine {
+	return Machine{CPUs: runtime.NumCPU(), CPUModel: cpuModel(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}
+}
+
 func cpuModel() string {
 	data, err := os.ReadFile("/proc/cpuinfo")
 	if err != nil {
