@@ -199,76 +199,63 @@ func (r *jsonReader) literal(lit string) error {
 // uint reads an unsigned integer written as a number or, as protojson
 // writes 64-bit integers, as a string of digits; null is 0.
 func (r *jsonReader) uint() (uint64, error) {
-	if null, err := r.null(); null || err != nil {
+	n, neg, err := r.integer(false)
+	if neg {
+		return 0, r.fail()
+	}
+	return n, err
+}
+
+// int reads a signed integer, quoted (protojson's 64-bit form) or not,
+// or null (0).
+func (r *jsonReader) int() (int64, error) {
+	n, neg, err := r.integer(true)
+	switch {
+	case err != nil:
 		return 0, err
+	case neg && n > math.MaxInt64+1, !neg && n > math.MaxInt64:
+		return 0, r.fail()
+	case neg:
+		return -int64(n-1) - 1, nil
+	}
+	return int64(n), nil
+}
+
+// integer reads an integer's magnitude, quoted or not (null: 0), and
+// whether it had a minus sign (allowed only when signed).
+func (r *jsonReader) integer(signed bool) (n uint64, neg bool, err error) {
+	if null, err := r.null(); null || err != nil {
+		return 0, false, err
 	}
 	quoted := r.i < len(r.b) && r.b[r.i] == '"'
 	if quoted {
 		r.i++
 	}
+	if signed && r.i < len(r.b) && r.b[r.i] == '-' {
+		neg = true
+		r.i++
+	}
 	start := r.i
-	var n uint64
 	for ; r.i < len(r.b); r.i++ {
 		d := r.b[r.i] - '0'
 		if d > 9 {
 			break
 		}
 		if n > (math.MaxUint64-uint64(d))/10 {
-			return 0, r.fail()
+			return 0, false, r.fail()
 		}
 		n = n*10 + uint64(d)
 	}
 	if r.i == start {
-		return 0, r.fail()
+		return 0, false, r.fail()
 	}
 	if quoted {
 		if r.i == len(r.b) || r.b[r.i] != '"' {
-			return 0, r.fail()
+			return 0, false, r.fail()
 		}
 		r.i++
 	}
-	return n, nil
-}
-
-// int reads a signed integer, quoted (protojson's 64-bit form) or not,
-// or null (0).
-func (r *jsonReader) int() (int64, error) {
-	if null, err := r.null(); null || err != nil {
-		return 0, err
-	}
-	quoted := r.i < len(r.b) && r.b[r.i] == '"'
-	if quoted {
-		r.i++
-	}
-	neg := r.i < len(r.b) && r.b[r.i] == '-'
-	if neg {
-		r.i++
-	}
-	start := r.i
-	var n uint64
-	for ; r.i < len(r.b); r.i++ {
-		d := r.b[r.i] - '0'
-		if d > 9 {
-			break
-		}
-		if n > (math.MaxInt64+1-uint64(d))/10 {
-			return 0, r.fail()
-		}
-		n = n*10 + uint64(d)
-	}
-	if r.i == start || (!neg && n > math.MaxInt64) {
-		return 0, r.fail()
-	}
-	if quoted {
-		if r.i == len(r.b) || r.b[r.i] != '"' {
-			return 0, r.fail()
-		}
-		r.i++
-	}
-	if neg {
-		return -int64(n), nil
-	}
-	return int64(n), nil
+	return n, neg, nil
 }
 
 // boolean reads true, false or null (false).
