@@ -236,7 +236,18 @@ func (p *Publisher) Run(ctx context.Context) error {
 	defer stop()
 	defer p.finish()
 	for {
-		f, err := p.v.read()
+		bin, data, err := p.v.readRaw()
+		var f *pb.Frame
+		if err == nil {
+			// The room's traffic is acted on without decoding it.
+			var handled bool
+			if handled, err = p.v.roomTraffic(bin, data); handled && err == nil {
+				continue
+			}
+			if err == nil {
+				f, err = p.v.decode(bin, data)
+			}
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil

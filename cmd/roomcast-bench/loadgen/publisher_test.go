@@ -25,10 +25,15 @@ func TestPublisherCountsAnswers(t *testing.T) {
 	defer s.Close(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	var seen *loadgen.Stats // what the first publisher's connection received of the rooms
 	dial := func(user string, roles ...string) (*loadgen.Publisher, *loadgen.PublishStats) {
 		tok, _ := s.Keyring().Mint(user, roles, time.Hour, time.Now())
 		ps := loadgen.NewPublishStats()
-		p, err := loadgen.DialPublisher(ctx, loadgen.PublisherConfig{URL: "ws://" + s.Addr() + "/ws", Token: tok, Rooms: []string{"r1", "r2"}}, ps, &loadgen.Stats{})
+		vs := &loadgen.Stats{}
+		if seen == nil {
+			seen = vs
+		}
+		p, err := loadgen.DialPublisher(ctx, loadgen.PublisherConfig{URL: "ws://" + s.Addr() + "/ws", Token: tok, Rooms: []string{"r1", "r2"}}, ps, vs)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,6 +65,16 @@ func TestPublisherCountsAnswers(t *testing.T) {
 	n2, p2 := ps.RoomAccepted("r2")
 	if n1+p1+n2+p2 != acc || p1+p2 != ps.PriorityAccepted.Load() {
 		t.Fatalf("per room %d+%d %d+%d, accepted %d", n1, p1, n2, p2, acc)
+	}
+
+	// A publisher is in its rooms: it reads their traffic (without
+	// decoding it) and gets every accepted message once.
+	for seen.Messages.Load() < acc && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if seen.Messages.Load() != acc || seen.Priority.Load() != ps.PriorityAccepted.Load() || seen.Duplicates.Load() != 0 || seen.Unknown.Load() != 0 {
+		t.Fatalf("the publisher's connection got %d messages (%d priority, %d duplicates, %d unknown frames); %d accepted",
+			seen.Messages.Load(), seen.Priority.Load(), seen.Duplicates.Load(), seen.Unknown.Load(), acc)
 	}
 
 	// Priority without the role is refused as FORBIDDEN (another error).
