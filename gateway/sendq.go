@@ -109,15 +109,19 @@ func (c *conn) allowSendN(id uint32, n int) bool {
 
 // runSends hands the queued Sends to the room service, everything queued
 // at once (one batch per room owner round trip) and in order, until none
-// is left. Sends still queued when the connection closes are dropped
-// unanswered (the client is gone).
+// is left. Sends still queued when the connection closes are handed over
+// too: the server read them, and a client that sends and then closes
+// (the SDKs' close flushes the like taps still collected) means them to
+// count; their answers cannot reach it and are dropped. There are at most
+// maxSendsInFlight, each bounded by opTimeout, and a node shutting down
+// ends them with its context.
 func (c *conn) runSends() {
 	defer c.g.wg.Done()
 	var batch []queuedSend
 	var reqs []room.SendRequest
 	for {
 		c.smu.Lock()
-		if len(c.sends.q) == 0 || c.isClosed() {
+		if len(c.sends.q) == 0 {
 			clear(c.sends.q)
 			c.sends.q = c.sends.q[:0]
 			c.sends.running = false
@@ -151,9 +155,4 @@ func (c *conn) answerSend(qs queuedSend, r room.SendResult) {
 		return
 	}
 	c.reply(qs.id, &pb.Frame{Body: &pb.Frame_Sent{Sent: &pb.Sent{Room: qs.req.Room, Seq: r.Seq, MsgId: r.MsgID, Priority: r.Priority, Duplicate: r.Duplicate}}})
-}
-
-// isClosed reports whether the connection stopped taking frames.
-func (c *conn) isClosed() bool {
-	return c.ws.Closing()
 }

@@ -6,9 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/roomcast/roomcast/client"
 	"github.com/roomcast/roomcast/configs"
 	pb "github.com/roomcast/roomcast/proto/roomcastpb"
+	"github.com/roomcast/roomcast/wire"
 )
 
 // TestFoldLikesEmbedded: viewers like concurrently while chatting; every
@@ -148,4 +151,30 @@ func TestFoldJoinNoticesEmbedded(t *testing.T) {
 	if total != 3 || watcher.Likes("show") != 0 {
 		t.Fatalf("join notices counted %d (likes %d), want 3 (and 0)", total, watcher.Likes("show"))
 	}
+}
+
+// TestSendsReadBeforeACloseAreKept: a client that sends a like batch,
+// then another while the first waits for its fold round, then closes
+// cleanly (as the SDKs' close flushes the taps still collected) has both
+// batches counted: the server read them before the close, so it hands
+// them to the room even though no answer can reach the client.
+func TestSendsReadBeforeACloseAreKept(t *testing.T) {
+	s := startServer(t, func(c *configs.Config) { c.Room.Fold.Interval = time.Second })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	r := dialRaw(t, s, wire.Binary, "")
+	r.connect(token(t, s, "fan"))
+	r.join("show")
+	r.send(&pb.Frame{Body: &pb.Frame_Send{Send: &pb.Send{Room: "show", Body: "❤", Kind: "like", Count: 5}}})
+	time.Sleep(200 * time.Millisecond) // the first batch now waits for its round
+	r.send(&pb.Frame{Body: &pb.Frame_Send{Send: &pb.Send{Room: "show", Body: "❤", Kind: "like", Count: 3}}})
+	_ = r.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye"))
+	_ = r.ws.Close()
+
+	// A viewer's like total: the Joined's, then raised by the like items.
+	v := dialViewer(t, s, "watcher", client.Options{})
+	if _, err := v.Join(ctx, "show"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the like total to reach 8", func() bool { return v.Likes("show") == 8 })
 }
