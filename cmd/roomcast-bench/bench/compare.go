@@ -570,28 +570,19 @@ func RunCompare(ctx context.Context, cc CompareConfig, prog *Progress, log io.Wr
 // compareOne starts a fresh server, runs the load against it and stops it;
 // stopErr says the server had to be killed.
 func compareOne(ctx context.Context, cc CompareConfig, row Row, srv, enc, tag string, prog *Progress) (rep *Report, stopErr, err error) {
-	p, err := startServer(ctx, cc.Spec, srv, tag)
-	if err != nil {
-		return nil, nil, err
-	}
 	c := cc.Base
 	c.Server = srv
-	ws, api := p.urls()
-	c.URLs = []string{ws}
-	c.APIURL = api
 	c.Viewers, c.Rate, c.Publishers, c.Rooms = row.Viewers, row.Rate, row.Publishers, 1
 	c.Encoding = enc
 	if row.Duration > 0 {
 		c.Duration = row.Duration
 	}
-	c.ServerPIDs = []int{p.pid()}
 	c.Virtual, c.ComparePush, c.NoAck = false, false, false
 	if srv == ServerCentrifugo {
 		c.Secret, c.APIKey = CfHMACKey, CfAPIKey
 		c.PullLimit = 0
 	}
-	r, err := Run(ctx, c, prog)
-	stopErr = p.stop()
+	r, stopErr, err := runOnFreshServer(ctx, cc.Spec, srv, tag, c, prog)
 	if err == nil && r != nil && r.Server.Processes[0].Error != "" {
 		err = fmt.Errorf("%w: server process: %s", ErrCompare, r.Server.Processes[0].Error)
 	}

@@ -264,7 +264,12 @@ func publishAll(ctx context.Context, cfg Config, t0 time.Time, pubs []publisher)
 	}
 	wg.Wait()
 	// The window is the whole Duration, not up to the last send.
-	if d := time.Until(end); d > 0 {
+	waitUntil(ctx, end)
+}
+
+// waitUntil returns at t, or when ctx ends.
+func waitUntil(ctx context.Context, t time.Time) {
+	if d := time.Until(t); d > 0 {
 		select {
 		case <-ctx.Done():
 		case <-time.After(d):

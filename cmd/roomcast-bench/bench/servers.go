@@ -163,6 +163,20 @@ func startServer(ctx context.Context, spec ServerSpec, kind, tag string) (*serve
 	}
 }
 
+// runOnFreshServer starts a fresh server of kind, runs c against it (c's
+// URLs, APIURL and ServerPIDs are the server's) and stops it; stopErr
+// says it had to be killed. err is the start's or the run's.
+func runOnFreshServer(ctx context.Context, spec ServerSpec, kind, tag string, c Config, prog *Progress) (rep *Report, stopErr, err error) {
+	p, err := startServer(ctx, spec, kind, tag)
+	if err != nil {
+		return nil, nil, err
+	}
+	ws, api := p.urls()
+	c.URLs, c.APIURL, c.ServerPIDs = []string{ws}, api, []int{p.pid()}
+	rep, err = Run(ctx, c, prog)
+	return rep, p.stop(), err
+}
+
 func (p *serverProc) addr() string { return "127.0.0.1:" + strconv.Itoa(p.port) }
 
 func (p *serverProc) pid() int { return p.cmd.Process.Pid }

@@ -308,13 +308,7 @@ func (b *likeBatcher) publish(ctx context.Context, cfg Config, t0 time.Time, pub
 		case <-t.C:
 		}
 	}
-	// The window is the whole Duration, as in publishAll.
-	if d := time.Until(end); d > 0 {
-		select {
-		case <-ctx.Done():
-		case <-time.After(d):
-		}
-	}
+	waitUntil(ctx, end) // the window is the whole Duration, as in publishAll
 }
 
 // scheduleDue sends (to the batcher, through pubs' send) the likes of the

@@ -74,14 +74,7 @@ func RunStormPairs(ctx context.Context, sp StormPairs, prog *Progress, log io.Wr
 				c.LikeRate, c.GiftRate, c.Likers, c.Gifters = 0, 0, 0, 0
 			}
 			c.RoomPrefix = sp.Load.RoomPrefix + "-" + tag
-			p, err := startServer(ctx, sp.Spec, ServerRoomcast, tag)
-			if err != nil {
-				return chats, storms, err
-			}
-			ws, _ := p.urls()
-			c.URLs, c.ServerPIDs = []string{ws}, []int{p.pid()}
-			r, err := Run(ctx, c, prog)
-			stopErr := p.stop()
+			r, stopErr, err := runOnFreshServer(ctx, sp.Spec, ServerRoomcast, tag, c, prog)
 			if err == nil && r != nil && r.Server.Processes[0].Error != "" {
 				err = fmt.Errorf("bench: %s: server process: %s", tag, r.Server.Processes[0].Error)
 			}

@@ -365,28 +365,11 @@ func (r *viewerReader) Closed(code int, err error) { r.stats.recordClose(code, e
 // Frames of a kind the viewer does not know (a newer server's), or in the
 // other encoding, are counted in Stats.Unknown and ignored.
 func (v *Viewer) readFast(binary bool, data []byte) error {
-	switch {
-	case binary && v.enc == wire.Binary:
-		s, err := scanFrame(data)
-		if err != nil {
-			return err
-		}
-		return v.act(&s)
-	case !binary && v.enc == wire.JSON:
-		rp := jsonMsgBufs.Get().(*[]jsonMsg)
-		s, err := scanFrameJSON(data, *rp)
-		if err == nil {
-			err = v.act(&s)
-		}
-		if cap(s.recs) <= maxPooledMsgs {
-			clear(s.recs) // the bodies alias the frame: keep no frame alive
-			*rp = s.recs[:0]
-		}
-		jsonMsgBufs.Put(rp)
-		return err
+	handled, err := v.scanAct(binary, data, false)
+	if !handled {
+		v.stats.Unknown.Add(1)
 	}
-	v.stats.Unknown.Add(1)
-	return nil
+	return err
 }
 
 // roomTraffic acts on a Notify or PullResult the way readFast does,
@@ -395,30 +378,41 @@ func (v *Viewer) readFast(binary bool, data []byte) error {
 // gets the room's traffic: decoding every Notify was most of what
 // reading cost the 1,000 likers of a storm run.
 func (v *Viewer) roomTraffic(binary bool, data []byte) (handled bool, err error) {
+	return v.scanAct(binary, data, true)
+}
+
+// scanAct scans a frame in the viewer's encoding and acts on it (with
+// roomOnly, only on a Notify or PullResult). handled: acted on, or it
+// did not scan (err); not handled: the other encoding, or, with roomOnly,
+// another kind or a frame that did not scan, left to the caller.
+func (v *Viewer) scanAct(binary bool, data []byte, roomOnly bool) (handled bool, err error) {
+	var s scanned
 	switch {
 	case binary && v.enc == wire.Binary:
-		s, err := scanFrame(data)
-		if err != nil || (s.kind != kindNotify && s.kind != kindPullResult) {
-			return false, nil
-		}
-		return true, v.act(&s)
+		s, err = scanFrame(data)
 	case !binary && v.enc == wire.JSON:
 		rp := jsonMsgBufs.Get().(*[]jsonMsg)
-		defer jsonMsgBufs.Put(rp)
-		s, err := scanFrameJSON(data, *rp)
-		if err == nil && (s.kind == kindNotify || s.kind == kindPullResult) {
-			err = v.act(&s)
-			handled = true
-		} else {
-			err = nil
-		}
-		if cap(s.recs) <= maxPooledMsgs {
-			clear(s.recs)
-			*rp = s.recs[:0]
-		}
-		return handled, err
+		defer func() {
+			if cap(s.recs) <= maxPooledMsgs {
+				clear(s.recs) // the bodies alias the frame: keep no frame alive
+				*rp = s.recs[:0]
+			}
+			jsonMsgBufs.Put(rp)
+		}()
+		s, err = scanFrameJSON(data, *rp)
+	default:
+		return false, nil
 	}
-	return false, nil
+	if err != nil {
+		if roomOnly {
+			return false, nil // the caller decodes it (and says what is wrong)
+		}
+		return true, err
+	}
+	if roomOnly && s.kind != kindNotify && s.kind != kindPullResult {
+		return false, nil
+	}
+	return true, v.act(&s)
 }
 
 // jsonMsgBufs holds the slices JSON frames' messages are read into (one
