@@ -105,7 +105,7 @@ type Options struct {
 	// (for tests of the protocol; you then call Pull).
 	ManualPull bool
 	// LikeWindow is how long Like collects a room's taps into one Send
-	// (Send.count; client/fold.go). Default 200ms; negative: every Like
+	// (Send.count; client/fold.go). Default 1s; negative: every Like
 	// is a Send of its own.
 	LikeWindow time.Duration
 	// LikeBatchMax is the most taps one Send carries: a batch that
@@ -175,7 +175,7 @@ func (o *Options) defaults() {
 		o.DedupeWindow = 4096
 	}
 	if o.LikeWindow == 0 {
-		o.LikeWindow = 200 * time.Millisecond
+		o.LikeWindow = time.Second
 	}
 	if o.LikeBatchMax <= 0 {
 		o.LikeBatchMax = 20

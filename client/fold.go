@@ -29,7 +29,7 @@ func Count(m *pb.RoomMessage) uint64 {
 }
 
 // Like adds one like (a tap) to a joined room. Taps are batched: the
-// room's taps of Options.LikeWindow (default 200ms) go as one Send of kind
+// room's taps of Options.LikeWindow (default 1s) go as one Send of kind
 // LikeKind, body "❤", whose count is how many (at most
 // Options.LikeBatchMax: a full batch goes at once; Close and Leave send
 // what is collected). The room's owner counts the batch into the round's

@@ -54,7 +54,7 @@ const likeBatchJS = `(async () => {
 
 // TestBrowserSDKBatchesLikeTaps: the JavaScript SDK in Chromium, against
 // the embedded server, sends a room's like taps as Sends carrying their
-// count. 7 taps within one window (default likeWindowMs, 200 ms) go as
+// count. 7 taps within one window (default likeWindowMs, 1000 ms) go as
 // one Send of count 7 and every tap resolves with its answer; 2 taps after
 // it are a new batch. 45 taps with likeBatchMax 20 (and a window that
 // never ends in the test) go as two Sends of 20 at once, and leave()

@@ -181,7 +181,7 @@ flags (--flag and -flag are the same):
 	fs.Float64Var(&c.LikeRate, "like-rate", 0, "likes per second (kind like, folded by the room's owner), all rooms together")
 	fs.IntVar(&c.Likers, "likers", 0, "connections sending likes, joined with max_rate 1 (default ceil(like-rate/20))")
 	fs.BoolVar(&c.KernelTimes, "kernel-times", false, "also measure latency to the kernel's receipt of each frame at the viewer's socket (SO_TIMESTAMPNS), without the tool's own reading delay: latency_at_socket_ms (from the send) and owner_to_socket_ms (from the room owner's acceptance) in the report")
-	fs.DurationVar(&c.LikeWindow, "like-window", 200*time.Millisecond, "a liker's likes of one window go as one Send with their count, as the SDKs batch taps; negative: one Send per like")
+	fs.DurationVar(&c.LikeWindow, "like-window", time.Second, "a liker's likes of one window go as one Send with their count, as the SDKs batch taps; negative: one Send per like")
 	fs.Float64Var(&c.GiftRate, "gift-rate", 0, "gifts per second (kind gift from gifter-role connections: the priority lane)")
 	fs.IntVar(&c.Gifters, "gifters", 0, "connections sending gifts (default ceil(gift-rate/8))")
 	fs.IntVar(&c.Capped, "capped", 0, "the first N viewers join with --cap-rate (Join.max_rate)")

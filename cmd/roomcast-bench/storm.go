@@ -64,6 +64,8 @@ flags (--flag and -flag are the same):
 	fs.Float64Var(&c.Rate, "rate", 200, "chat messages/s")
 	fs.Float64Var(&c.LikeRate, "like-rate", 20000, "storm runs: likes/s")
 	fs.Float64Var(&c.GiftRate, "gift-rate", 20, "storm runs: gifts/s")
+	fs.DurationVar(&c.LikeWindow, "like-window", time.Second, "storm runs: a liker's likes of one window go as one Send, as the SDKs batch taps")
+	fs.IntVar(&c.Likers, "likers", 0, "storm runs: connections sending likes (default ceil(like-rate/20))")
 	fs.IntVar(&c.Capped, "capped", 100, "viewers joined with max_rate -cap-rate (both runs)")
 	fs.IntVar(&c.CapRate, "cap-rate", 10, "their cap, messages/s")
 	fs.DurationVar(&c.Duration, "duration", 20*time.Second, "publishing time of each run, after its ramp")

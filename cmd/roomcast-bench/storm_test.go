@@ -29,7 +29,7 @@ func TestStormEndToEnd(t *testing.T) {
 	defer cancel()
 	code := runStorm(ctx, []string{
 		"-pairs", "1", "-roomcast", exe, "-roomcast-config", filepath.Join("..", "..", "configs", "bench.yaml"),
-		"-viewers", "40", "-rate", "10", "-like-rate", "200", "-gift-rate", "4", "-capped", "5", "-cap-rate", "2",
+		"-viewers", "40", "-rate", "10", "-like-rate", "200", "-likers", "4", "-like-window", "500ms", "-gift-rate", "4", "-capped", "5", "-cap-rate", "2",
 		"-duration", "2s", "-drain-idle", "1s", "-report-every", "250ms", "-out", out, "-dir", filepath.Join(dir, "logs"),
 	}, append(os.Environ(), serveEnv+"=1"), &stdout, &stderr)
 	if code != 0 && code != 1 {
@@ -50,7 +50,8 @@ func TestStormEndToEnd(t *testing.T) {
 		t.Fatalf("exit %d with verdict met %v", code, rep.Verdict.Met)
 	}
 	chat, storm := rep.Chat[0], rep.Storm[0]
-	if chat.Storm.LikeRatePerS != 0 || storm.Storm.LikesAccepted != 400 || storm.Storm.GiftsAccepted != 8 {
+	if chat.Storm.LikeRatePerS != 0 || storm.Storm.LikesAccepted != 400 || storm.Storm.GiftsAccepted != 8 ||
+		storm.Storm.Likers != 4 || storm.Storm.LikeWindowMs != 500 {
 		t.Fatalf("chat storm %+v, storm %+v", chat.Storm, storm.Storm)
 	}
 	if chat.Server.Processes[0].PID == storm.Server.Processes[0].PID {

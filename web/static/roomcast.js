@@ -66,7 +66,7 @@
 //   likes       (room, total)   the room's like total when it grows (join/resume, like items,
 //                               the likeTotal of a Notify or PullResult);
 //                               like(room) adds a tap (a room's taps are sent
-//                               batched: one Send per opt.likeWindowMs, default 200,
+//                               batched: one Send per opt.likeWindowMs, default 1000,
 //                               carrying their count), likes(room) reads it
 //   viewers     (room, n)       the room's viewer count, pushed when it changes (no polling)
 //   reset       (room)          resumed with an earlier room's epoch: the room started over
@@ -440,7 +440,7 @@ export class RoomcastClient {
    * @param {number} [opt.backoffMaxMs=10000]
    * @param {number} [opt.requestTimeoutMs=10000]
    * @param {number} [opt.dedupeWindow=4096]  msgIds remembered per room and per conversation
-   * @param {number} [opt.likeWindowMs=200]  like() sends a room's taps of this window as one
+   * @param {number} [opt.likeWindowMs=1000]  like() sends a room's taps of this window as one
    *        Send carrying their count; negative: one Send per tap
    * @param {number} [opt.likeBatchMax=20]  taps per Send at most (a full batch goes at once;
    *        the server refuses a count above its gateway.send_burst, default 20)
@@ -468,7 +468,7 @@ export class RoomcastClient {
       backoffMaxMs: 10000,
       requestTimeoutMs: 10000,
       dedupeWindow: 4096,
-      likeWindowMs: 200,
+      likeWindowMs: 1000,
       likeBatchMax: 20,
       WebSocket: globalThis.WebSocket,
       encoding: "protobuf",
@@ -1128,7 +1128,7 @@ export class RoomcastClient {
   // from/body are the round's first; a like item carries the room's total.
 
   /** Adds one like (a tap). A room's taps of opt.likeWindowMs (default
-   * 200) go as one Send of kind "like" whose count is how many (at most
+   * 1000) go as one Send of kind "like" whose count is how many (at most
    * opt.likeBatchMax: a full batch goes at once; leave() and close() send
    * what is collected). The room's owner counts the batch into the round's
    * like item and answers when that is written: the promise resolves with

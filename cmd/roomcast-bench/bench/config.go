@@ -72,7 +72,7 @@ type Config struct {
 	Likers   int
 	// LikeWindow batches likes as the SDKs do: a liker's likes of one
 	// window (per room) go as one Send whose count is how many (at most
-	// 1000; storm.go). Default 200ms; negative: one Send per like.
+	// 1000; storm.go). Default 1s; negative: one Send per like.
 	LikeWindow time.Duration
 	GiftRate   float64
 	Gifters    int
@@ -156,7 +156,7 @@ const (
 	defaultKeyID    = "k1"
 	perConnSendRate = 8 // messages/s a publisher sends: under the default gateway.send_rate of 10
 	// defaultLikeWindow is Config.LikeWindow's default: the SDKs'.
-	defaultLikeWindow = 200 * time.Millisecond
+	defaultLikeWindow = time.Second
 	ephemeralPorts    = 28000
 	defaultRoomName   = "bench"
 	defaultRamp       = 2000
