@@ -219,15 +219,18 @@ const (
 //     becomes the baseline: a lateness the stretch did not cure is the
 //     viewers' own.
 //
-// Each Window the node's notification rate is set against what it affords,
+// Each Window (or interval, when that is longer: see Observe) the node's
+// notification rate is set against what it affords,
 // twice: the window's own rate, and the sustained rate (smoothed with a
 // time constant of rateHorizon, 3 s). Only when both are at pressureHigh
 // (all it affords) or more is the node-wide interval raised (from
-// minStretch), and only when both are under pressureLow (and lag, busy
+// minStretch, and at least to the window's mean walk), and only when both
+// are under pressureLow (and lag, busy
 // share and round trip under half their targets) is it lowered (to 0
 // below minStretch; quiet windows halve it once per further Window that
 // passed). A step multiplies it by what brings the pressure to
-// pressureAim: ×4/3 to ×2 up, ÷2 at most down. So the burst of
+// pressureAim: ×4/3 to ×2 up; down, ÷2 at most per loadHorizon (after
+// a pause, ÷2 per Window that passed). So the burst of
 // one big room's fan-out (a window at many times the sustained rate) does
 // not stretch the interval, which would only hold the room's next message
 // back, and a change shows in the window's rate at once, so the smoothed
@@ -251,11 +254,16 @@ type MeasuredPacer struct {
 	notifies int
 	busy     time.Duration
 	roundCPU time.Duration // Round.CPU summed over the window
-	lag      time.Duration // max in the window
-	cost     float64       // CPU seconds per notify (smoothed); 0: unknown
-	sRate    float64       // sustained notifies/s
-	sLag     float64       // sustained max lag per window, seconds
-	sBusy    float64       // sustained busy share
+	// walks and walked: the rounds of the window that notified anyone,
+	// and their wall time (the spacing of a room's notifications while
+	// rounds run back to back; see close).
+	walks  int
+	walked time.Duration
+	lag    time.Duration // max in the window
+	cost   float64       // CPU seconds per notify (smoothed); 0: unknown
+	sRate  float64       // sustained notifies/s
+	sLag   float64       // sustained max lag per window, seconds
+	sBusy  float64       // sustained busy share
 	// Round trips: rttCounts is the drained window, sRTT the sustained
 	// median (seconds) of the windows that had enough, the last of which
 	// ended at rttAt; rttMins the lowest window median of each of the
@@ -326,7 +334,16 @@ func (p *MeasuredPacer) Observe(r Round) {
 	if !p.started {
 		p.started, p.start, p.cpu0 = true, r.At, p.cpu()
 	}
-	if p.notifies == 0 && r.Notifies > 0 && r.At.Sub(p.start) >= p.cfg.Window {
+	// A window spans Window, and at least the interval: a stretched
+	// room's notifications come a walk at a time, so a window shorter
+	// than the interval held one walk and read as busy all of it, at the
+	// rate of the walk (or held only the gap between two walks); a
+	// window of one interval or more holds a walk and the gap after it.
+	// Those walk-long windows passed both checks of a raise right after
+	// a big one (the sustained values still carried the time before
+	// it) and stretched the interval past what the node needed.
+	window := max(p.cfg.Window, time.Duration(p.node.Load()))
+	if p.notifies == 0 && r.Notifies > 0 && r.At.Sub(p.start) >= window {
 		// Nothing was notified for a window or more (a pause: viewers
 		// joining, say): that window ends here, and its CPU is nobody's
 		// notifies. The round starts a window of its own.
@@ -335,8 +352,12 @@ func (p *MeasuredPacer) Observe(r Round) {
 	p.notifies += r.Notifies
 	p.busy += r.Busy
 	p.roundCPU += r.CPU
+	if r.Notifies > 0 {
+		p.walks++
+		p.walked += r.Busy
+	}
 	p.lag = max(p.lag, r.Lag)
-	if el := r.At.Add(r.Busy).Sub(p.start); el >= p.cfg.Window {
+	if el := r.At.Add(r.Busy).Sub(p.start); el >= window {
 		p.close(r.At.Add(r.Busy), el)
 	}
 }
@@ -436,15 +457,34 @@ func (p *MeasuredPacer) close(end time.Time, el time.Duration) {
 	switch {
 	case up >= pressureHigh:
 		f := min(up/pressureAim, maxStep)
-		d = min(max(time.Duration(float64(d)*f), minStretch), p.cfg.MaxInterval)
+		// An interval shorter than a walk changes nothing: rounds back to
+		// back already space a room's notifications a walk apart. So a
+		// raise goes at least to the window's mean walk (from 0, stepping
+		// up from minStretch took seconds of overload to reach the first
+		// interval that merged anything).
+		walk := time.Duration(0)
+		if p.walks > 0 {
+			walk = p.walked / time.Duration(p.walks)
+		}
+		d = min(max(time.Duration(float64(d)*f), minStretch, walk), p.cfg.MaxInterval)
 		raisedBy.Add(1)
 	case down < pressureLow:
-		// Lower by the window's step, then halve once more per further
-		// Window that passed (an idle node has no rounds to observe: the
-		// first one after a pause catches up).
-		d = time.Duration(float64(d) * max(down/pressureAim, 1/maxStep))
-		for n := el/p.cfg.Window - 1; n > 0 && d > 0; n-- {
-			d /= 2
+		// Lower by the window's step, by at most half per loadHorizon:
+		// the sustained busy share and lag follow the window's about that
+		// late, so halving every window undid a stretch before they
+		// could tell it was still needed, and the interval swung from
+		// 0.56 s to 66 ms and back within seconds (BENCHMARKS.md, "Like
+		// windows of one second"). After a pause (nothing to do for
+		// longer than loadHorizon) it halves once per Window that passed
+		// instead: an idle node has no rounds to observe, and the first
+		// one after a pause catches up.
+		if paused {
+			d = time.Duration(float64(d) * max(down/pressureAim, 1/maxStep))
+			for n := el/p.cfg.Window - 1; n > 0 && d > 0; n-- {
+				d /= 2
+			}
+		} else {
+			d = time.Duration(float64(d) * max(down/pressureAim, math.Exp2(-secs/loadHorizon.Seconds())))
 		}
 		if d < minStretch {
 			d = 0
@@ -456,6 +496,7 @@ func (p *MeasuredPacer) close(end time.Time, el time.Duration) {
 	p.sus.Store(math.Float64bits(p.sRate))
 	p.rtt.Store(int64(p.sRTT * float64(time.Second)))
 	p.start, p.cpu0, p.notifies, p.busy, p.roundCPU, p.lag = end, cpu, 0, 0, 0, 0
+	p.walks, p.walked = 0, 0
 }
 
 // observeRTT drains the round trips of the window that ends at end, el

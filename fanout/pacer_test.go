@@ -141,15 +141,32 @@ func TestMeasuredPacerStretchesOnLag(t *testing.T) {
 		t.Fatalf("ten lagging windows: stats %+v, want a stretch of %v or more, by lag", st, 2*minStretch)
 	}
 	// Lag gone: while the sustained lag is above half the target (about
-	// 1 s x ln(50/10), 1.6 s) the interval holds, then it falls to zero.
+	// 1 s x ln(50/10), 1.6 s) the interval holds, then it falls to zero,
+	// by at most half per second (loadHorizon) while the node still
+	// notifies many: window after window, never below 2^-0.1 of the
+	// window before.
 	stretched := st.NodeInterval
 	drive(p, cpu, &at, 12, 300, time.Microsecond, time.Millisecond)
 	if d := p.Stats().NodeInterval; d != stretched {
 		t.Fatalf("1.2 s after the lag went: %v, want held at %v", d, stretched)
 	}
-	drive(p, cpu, &at, 20, 300, time.Microsecond, time.Millisecond)
-	if d := p.Stats().NodeInterval; d != 0 {
-		t.Fatalf("lag gone: %v, want 0", d)
+	prev, fell := stretched, 0
+	for w := 0; p.Stats().NodeInterval != 0; w++ {
+		if w == 100 {
+			t.Fatalf("lag gone for 10 s more: %v, want 0", p.Stats().NodeInterval)
+		}
+		drive(p, cpu, &at, 1, 300, time.Microsecond, time.Millisecond)
+		d := p.Stats().NodeInterval
+		if d != 0 && float64(d) < float64(prev)*math.Exp2(-0.1)*0.999 {
+			t.Fatalf("window %d after the hold: %v after %v, want at most half per second lower", w+1, d, prev)
+		}
+		if d < prev {
+			fell++
+		}
+		prev = d
+	}
+	if fell < 5 {
+		t.Fatalf("fell to 0 in %d steps from %v, want gradually", fell, stretched)
 	}
 	// A node that notifies little is not stretched by lag it did not
 	// cause: a quiet room keeps its latency on a starved box.
@@ -629,6 +646,44 @@ func TestMeasuredPacerSettlesInAHotRoom(t *testing.T) {
 		}
 		if busy := float64(viewers) * cost.Seconds() * wallPerCPU / cores / lo.Seconds(); busy >= busyHigh {
 			t.Fatalf("wall %.1fx CPU: settled at %v with dispatchers busy %.2f, want under %v", wallPerCPU, lo, busy, busyHigh)
+		}
+	}
+}
+
+// TestMeasuredPacerReachesAHotRoomsIntervalFast: a room that turns hot
+// (10,000 viewers, a message every 5 ms) from an idle node gets the
+// interval it settles at within 2.5 s, not after seconds of overload:
+// the first raise goes at least to a walk's length (an interval shorter
+// than rounds that run back to back merges nothing), and windows span
+// the interval, so walk-long windows do not raise it past the band. The
+// old pacer stepped up from 1 ms and took 4-5 s there (and past it,
+// with the jump alone, when walks were 2.5 times their CPU).
+func TestMeasuredPacerReachesAHotRoomsIntervalFast(t *testing.T) {
+	cores := float64(runtime.GOMAXPROCS(0))
+	const viewers, afford = 10_000, 40_000.0
+	cost := time.Duration(0.5 * cores / afford * float64(time.Second))
+	for _, wallPerCPU := range []float64{1, 1.6, 2.5} {
+		p, _, at := newTestPacer(PacerConfig{})
+		var at25, final time.Duration
+		raises := 0
+		prev := time.Duration(0)
+		hotRoom(p, &at, viewers, 20*time.Second, cost, wallPerCPU, func(since, d time.Duration) {
+			if since <= 2500*time.Millisecond {
+				at25 = d
+			}
+			if d > prev {
+				raises++
+			}
+			prev, final = d, d
+		})
+		if at25 < final*2/3 || at25 > final*3/2 {
+			t.Fatalf("wall %.1fx CPU: %v after 2.5 s, settled at %v: want within 1.5x of it by then", wallPerCPU, at25, final)
+		}
+		if pressure := viewers / final.Seconds() / afford; pressure < pressureLow || pressure >= pressureHigh {
+			t.Fatalf("wall %.1fx CPU: settled at %v, pressure %.2f, want %v to %v", wallPerCPU, final, pressure, pressureLow, pressureHigh)
+		}
+		if raises > 6 {
+			t.Fatalf("wall %.1fx CPU: %d raises to %v, want a few", wallPerCPU, raises, final)
 		}
 	}
 }
