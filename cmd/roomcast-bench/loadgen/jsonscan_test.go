@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -344,8 +343,18 @@ func FuzzScanJSON(f *testing.F) {
 		if err != nil || bytes.IndexByte(data, '\\') >= 0 {
 			return // forms the server does not write: rejecting them is fine
 		}
-		if want.Kind == kindOther && hasUnknownKey(data) {
-			want.Kind = kindUnknown
+		if want.Kind == kindOther {
+			unknown, strict := hasUnknownKey(data)
+			if !strict {
+				// protojson skips an unknown member's value more
+				// leniently than JSON allows ({"":0E}); the server
+				// writes no such frame, and what the reader makes of it
+				// is not compared.
+				return
+			}
+			if unknown {
+				want.Kind = kindUnknown
+			}
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("%s:\nread %+v\nwant %+v", data, got, want)
@@ -354,18 +363,19 @@ func FuzzScanJSON(f *testing.F) {
 }
 
 // hasUnknownKey reports whether a JSON object has a non-null member whose
-// key is no Frame field.
-func hasUnknownKey(data []byte) bool {
+// key is no Frame field; strict is false when data is not valid JSON
+// (encoding/json refuses it).
+func hasUnknownKey(data []byte) (unknown, strict bool) {
 	var m map[string]json.RawMessage
 	if json.Unmarshal(data, &m) != nil {
-		panic(fmt.Sprintf("protojson read %q, encoding/json did not", data))
+		return false, false
 	}
 	for k, v := range m {
 		if !frameKeys[k] && string(bytes.TrimSpace(v)) != "null" {
-			return true
+			return true, true
 		}
 	}
-	return false
+	return false, true
 }
 
 func TestAppendPullJSONMatchesGeneratedCode(t *testing.T) {
