@@ -62,12 +62,7 @@ flags (--flag and -flag are the same):
 	fs.StringVar(&sp.Spec.RoomcastConfig, "roomcast-config", "configs/bench.yaml", "roomcast config file; each node listens on a free 127.0.0.1 port")
 	fs.IntVar(&c.Viewers, "viewers", 10000, "viewers of the one room")
 	fs.Float64Var(&c.Rate, "rate", 200, "chat messages/s")
-	fs.Float64Var(&c.LikeRate, "like-rate", 20000, "storm runs: likes/s")
-	fs.Float64Var(&c.GiftRate, "gift-rate", 20, "storm runs: gifts/s")
-	fs.DurationVar(&c.LikeWindow, "like-window", time.Second, "storm runs: a liker's likes of one window go as one Send, as the SDKs batch taps")
-	fs.IntVar(&c.Likers, "likers", 0, "storm runs: connections sending likes (default ceil(like-rate/20))")
-	fs.IntVar(&c.Capped, "capped", 100, "viewers joined with max_rate -cap-rate (both runs)")
-	fs.IntVar(&c.CapRate, "cap-rate", 10, "their cap, messages/s")
+	stormFlags(fs, c, stormDefaults{likeRate: 20000, giftRate: 20, capped: 100, capRate: 10})
 	fs.DurationVar(&c.Duration, "duration", 20*time.Second, "publishing time of each run, after its ramp")
 	fs.DurationVar(&c.DrainIdle, "drain-idle", 3*time.Second, "stop draining when nothing arrived this long")
 	fs.Float64Var(&c.Ramp, "ramp", 2000, "connect rate, connections/s")
@@ -183,4 +178,23 @@ func readReport(path string) (*bench.Report, error) {
 		return nil, fmt.Errorf("%s: schema %q, want %q", path, r.Schema, bench.Schema)
 	}
 	return &r, nil
+}
+
+// stormDefaults are the defaults of the storm traffic flags: zero for a
+// plain run, issue 15's load for the storm verdict.
+type stormDefaults struct {
+	likeRate, giftRate float64
+	capped, capRate    int
+}
+
+// stormFlags registers the like, gift and capped-viewer flags on fs,
+// shared by a run (main.go) and the storm verdict (chat-only runs of a
+// pair leave the likes and gifts out).
+func stormFlags(fs *flag.FlagSet, c *bench.Config, d stormDefaults) {
+	fs.Float64Var(&c.LikeRate, "like-rate", d.likeRate, "likes per second (kind like, folded by the room's owner), all rooms together")
+	fs.IntVar(&c.Likers, "likers", 0, "connections sending likes, joined with max_rate 1 (default ceil(like-rate/20))")
+	fs.DurationVar(&c.LikeWindow, "like-window", time.Second, "a liker's likes of one window go as one Send with their count, as the SDKs batch taps; negative: one Send per like")
+	fs.Float64Var(&c.GiftRate, "gift-rate", d.giftRate, "gifts per second (kind gift from gifter-role connections: the priority lane)")
+	fs.IntVar(&c.Capped, "capped", d.capped, "the first N viewers join with --cap-rate (Join.max_rate)")
+	fs.IntVar(&c.CapRate, "cap-rate", d.capRate, "messages per second the capped viewers ask for, 1..10000")
 }
