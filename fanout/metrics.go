@@ -117,6 +117,10 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 				ConstLabels: prometheus.Labels{"signal": sig},
 			}, func() float64 { return float64(p.Stats().Raised[sig]) }))
 		}
+		cols = append(cols, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "roomcast", Subsystem: "fanout", Name: "pacer_drifts_total",
+			Help: "Pacer windows that moved a stretched interval, neither raised nor lowered, toward where the strongest sustained pressure is at three quarters of its threshold.",
+		}, func() float64 { return float64(p.Stats().Drifts) }))
 	}
 	cols = append(cols, m.classes.collectors()...)
 	if reg != nil {

@@ -184,6 +184,11 @@ const (
 	// rttMaxGap caps the weight of one window in the sustained round
 	// trip (see observeRTT).
 	rttMaxGap = loadHorizon / 2
+	// driftHorizon is the time constant of a held interval's drift to
+	// the middle of the band (see close): longer than the sustained
+	// values' own (loadHorizon), so the drift does not overshoot what
+	// they have yet to show.
+	driftHorizon = 4 * time.Second
 )
 
 // MeasuredPacer is the default Pacer. It starts at MinInterval (0) and
@@ -230,7 +235,10 @@ const (
 // below minStretch; quiet windows halve it once per further Window that
 // passed). A step multiplies it by what brings the pressure to
 // pressureAim: ×4/3 to ×2 up; down, ÷2 at most per loadHorizon (after
-// a pause, ÷2 per Window that passed). So the burst of
+// a pause, ÷2 per Window that passed). Between the two, a stretched
+// interval drifts to where the strongest sustained pressure is at
+// pressureAim (time constant driftHorizon), so the same load settles at
+// the same interval whatever came before. So the burst of
 // one big room's fan-out (a window at many times the sustained rate) does
 // not stretch the interval, which would only hold the room's next message
 // back, and a change shows in the window's rate at once, so the smoothed
@@ -287,6 +295,9 @@ type MeasuredPacer struct {
 	// Windows that raised the interval, by the signal that did it (the
 	// first that passed: cost, then lag, then busy, then rtt).
 	raisedCost, raisedLag, raisedBusy, raisedRTT atomic.Uint64
+	// drifted counts windows that moved a held interval toward the
+	// middle of the band.
+	drifted atomic.Uint64
 }
 
 // NewMeasuredPacer returns a pacer; zero fields of cfg take their
@@ -444,6 +455,15 @@ func (p *MeasuredPacer) close(end time.Time, el time.Duration) {
 	// does not keep up with what it sends; while either is above half
 	// the threshold the interval holds. A window without enough of them
 	// neither raises nor holds it (the sustained median may be old).
+	// held is the strongest sustained pressure, where a held interval
+	// drifts to (see the switch below).
+	held := p.sBusy / busyHigh
+	if !math.IsInf(afford, 1) {
+		held = max(held, p.sRate/afford)
+	}
+	if target > 0 {
+		held = max(held, p.sLag/target)
+	}
 	if rtt, thr, measured := p.observeRTT(end, el); measured {
 		if min(rtt, p.sRTT) >= thr {
 			if up < pressureHigh {
@@ -452,6 +472,7 @@ func (p *MeasuredPacer) close(end time.Time, el time.Duration) {
 			up = max(up, min(rtt, p.sRTT)/thr)
 		}
 		down = max(down, max(rtt, p.sRTT)/thr)
+		held = max(held, p.sRTT/thr)
 	}
 	d := time.Duration(p.node.Load())
 	switch {
@@ -489,6 +510,17 @@ func (p *MeasuredPacer) close(end time.Time, el time.Duration) {
 		if d < minStretch {
 			d = 0
 		}
+	case d > 0 && p.notifies >= minCostSamples:
+		// Between the thresholds a stretched interval drifts to where the
+		// strongest sustained pressure is at pressureAim, by its share of
+		// driftHorizon. Held wherever it landed, a hot room's interval
+		// settled anywhere in the band (dispatchers busy 40 % to 80 %):
+		// the same load ran at 180 ms in one run and 308 ms in the next,
+		// and its latency with it (BENCHMARKS.md, "A pacer that drifts to
+		// the middle of its band").
+		f := math.Pow(held/pressureAim, min(secs/driftHorizon.Seconds(), 1))
+		d = min(max(time.Duration(float64(d)*f), minStretch), p.cfg.MaxInterval)
+		p.drifted.Add(1)
 	}
 	p.node.Store(int64(d))
 	p.afford.Store(math.Float64bits(afford))
@@ -564,6 +596,9 @@ type PacerStats struct {
 	// (rounds late), "busy" (dispatchers busy most of the time) or "rtt"
 	// (pulls late).
 	Raised map[string]uint64
+	// Drifts counts the windows that moved a held interval toward the
+	// middle of the band.
+	Drifts uint64
 }
 
 // Stats returns the pacer's current conclusions.
@@ -577,5 +612,6 @@ func (p *MeasuredPacer) Stats() PacerStats {
 		RTTThreshold: time.Duration(p.rttThr.Load()),
 		Raised: map[string]uint64{"cost": p.raisedCost.Load(), "lag": p.raisedLag.Load(),
 			"busy": p.raisedBusy.Load(), "rtt": p.raisedRTT.Load()},
+		Drifts: p.drifted.Load(),
 	}
 }

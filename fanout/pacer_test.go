@@ -106,11 +106,17 @@ func TestMeasuredPacerStretchesUnderLoad(t *testing.T) {
 		t.Fatalf("stretches by signal %v, want 4 for cost", st.Raised)
 	}
 	// Between the thresholds (80 % in the window, the sustained rate on
-	// its way down from 120 %) it holds.
+	// its way down from 120 %) it takes no step: it drifts toward where
+	// the sustained pressure is at 0.75, by (pressure/0.75)^(0.1 s/4 s)
+	// a window, a percent or two here.
 	drive(p, cpu, &at, 2, 800, cost, 0)
-	if d := p.Stats().NodeInterval; d != stretched {
-		t.Fatalf("at 80 %%: %v, want held at %v", d, stretched)
+	if d := p.Stats().NodeInterval; float64(d) < 0.99*float64(stretched) || float64(d) > 1.03*float64(stretched) {
+		t.Fatalf("at 80 %%: %v, want within a drift's few percent of %v", d, stretched)
 	}
+	if st := p.Stats(); st.Raised["cost"] != 4 || st.Drifts != 2 {
+		t.Fatalf("at 80 %%: stretches %v and %d drifts, want still 4 and 2", st.Raised, st.Drifts)
+	}
+	stretched = p.Stats().NodeInterval
 	// A big room gets the node's interval, no more: its load is what
 	// stretched it.
 	if d := p.Interval(5000, 5000); d != stretched {
@@ -141,16 +147,19 @@ func TestMeasuredPacerStretchesOnLag(t *testing.T) {
 		t.Fatalf("ten lagging windows: stats %+v, want a stretch of %v or more, by lag", st, 2*minStretch)
 	}
 	// Lag gone: while the sustained lag is above half the target (about
-	// 1 s x ln(50/10), 1.6 s) the interval holds, then it falls to zero,
+	// 1 s x ln(50/10), 1.6 s) the interval is not lowered (it drifts up
+	// a little, toward a lag of 0.75 of the target from the sustained
+	// lag over it), then it falls to zero,
 	// by at most half per second (loadHorizon) while the node still
 	// notifies many: window after window, never below 2^-0.1 of the
 	// window before.
 	stretched := st.NodeInterval
 	drive(p, cpu, &at, 12, 300, time.Microsecond, time.Millisecond)
-	if d := p.Stats().NodeInterval; d != stretched {
-		t.Fatalf("1.2 s after the lag went: %v, want held at %v", d, stretched)
+	d := p.Stats().NodeInterval
+	if d < stretched || float64(d) > 1.1*float64(stretched) {
+		t.Fatalf("1.2 s after the lag went: %v, want held at %v or drifted a little up", d, stretched)
 	}
-	prev, fell := stretched, 0
+	prev, fell := d, 0
 	for w := 0; p.Stats().NodeInterval != 0; w++ {
 		if w == 100 {
 			t.Fatalf("lag gone for 10 s more: %v, want 0", p.Stats().NodeInterval)
@@ -414,7 +423,8 @@ func TestMeasuredPacerHealthyPullsChangeNothing(t *testing.T) {
 // TestMeasuredPacerStretchesOnLatePulls: viewers that answer their
 // Notifies late, window after window, stretch the interval (counted as
 // rtt); while the round trip stays above half the threshold the interval
-// holds, and once it falls under that it shrinks back to zero.
+// takes no step (it drifts toward a round trip of 0.75 of the threshold),
+// and once it falls under half it shrinks back to zero.
 func TestMeasuredPacerStretchesOnLatePulls(t *testing.T) {
 	p, cpu, at := newTestPacer(PacerConfig{})
 	const notifies, pulls, cost = 300, 200, time.Microsecond
@@ -445,12 +455,18 @@ func TestMeasuredPacerStretchesOnLatePulls(t *testing.T) {
 	if st.PullRTT < 500*time.Millisecond || st.PullRTT > 900*time.Millisecond {
 		t.Fatalf("sustained round trip %v, want on its way to 800ms", st.PullRTT)
 	}
-	// 300 ms: under the threshold, over half of it: it holds.
+	// 300 ms: under the threshold, over half of it: no step. It drifts
+	// toward the middle, by (pressure/0.75)^(0.1 s/4 s) a window: over 3 s
+	// at most (0.6/0.75)^(3/4) down, or up while the sustained round trip
+	// still passes 375 ms.
 	held := drivePulls(p, cpu, &at, 30, notifies, pulls, cost, 300*time.Millisecond)
 	for _, d := range held {
-		if d != stretched {
-			t.Fatalf("round trips of 300ms: intervals %v, want held at %v", held, stretched)
+		if float64(d) < 0.84*float64(stretched) || float64(d) > 1.1*float64(stretched) {
+			t.Fatalf("round trips of 300ms: intervals %v, want within a drift of %v", held, stretched)
 		}
+	}
+	if st := p.Stats(); st.Raised["rtt"] != 4 || st.Drifts != 30 {
+		t.Fatalf("round trips of 300ms: stretches %v, %d drifts, want still 4 and 30", st.Raised, st.Drifts)
 	}
 	// 20 ms: it falls back to zero within a couple of seconds.
 	drivePulls(p, cpu, &at, 20, notifies, pulls, cost, 20*time.Millisecond)
@@ -620,9 +636,10 @@ func hotRoom(p *MeasuredPacer, at *time.Time, viewers int, dur, cost time.Durati
 
 // TestMeasuredPacerSettlesInAHotRoom: a room that needs a stretch (10,000
 // viewers, a message every 5 ms, the node affording 40,000 notifies/s)
-// gets an interval that settles where the pressure is inside the band
-// (half to all of what the node affords, dispatchers busy under 80 %)
-// and stays there, whether cost or busy dispatchers bind. Raising and
+// gets an interval that settles where the stronger pressure is in the
+// middle of the band (three quarters of what the node affords, or
+// dispatchers busy 60 % of the time) and stays there, whether cost or
+// busy dispatchers bind. Raising and
 // lowering by a fixed factor of 2 could not: no level fitted, and the
 // interval swung between 250 ms and 500 ms, or 125 ms and 1 s, for as
 // long as the load lasted (and the room's latency with it).
@@ -641,8 +658,7 @@ func TestMeasuredPacerSettlesInAHotRoom(t *testing.T) {
 	for _, wallPerCPU := range []float64{1, 1.6, 2.5} {
 		p, _, at := newTestPacer(PacerConfig{})
 		lo, hi := time.Duration(math.MaxInt64), time.Duration(0)
-		var at25, prev time.Duration
-		raises := 0
+		var at25 time.Duration
 		hotRoom(p, &at, viewers, 40*time.Second, cost, wallPerCPU, func(since, d time.Duration) {
 			if since >= 20*time.Second {
 				lo, hi = min(lo, d), max(hi, d)
@@ -650,22 +666,54 @@ func TestMeasuredPacerSettlesInAHotRoom(t *testing.T) {
 			if since <= 2500*time.Millisecond {
 				at25 = d
 			}
-			if d > prev {
-				raises++
-			}
-			prev = d
 		})
+		raises := 0
+		for _, n := range p.Stats().Raised {
+			raises += int(n)
+		}
 		if at25 < lo*2/3 || at25 > hi*3/2 || raises > 6 {
 			t.Fatalf("wall %.1fx CPU: %v after 2.5 s in %d raises, settled at %v-%v: want within 1.5x of it by then, in 6 raises or fewer", wallPerCPU, at25, raises, lo, hi)
 		}
 		if float64(hi) > 1.5*float64(lo) {
 			t.Fatalf("wall %.1fx CPU: interval %v to %v over the last 20 s, want settled (within 1.5x)", wallPerCPU, lo, hi)
 		}
-		if pressure := viewers / lo.Seconds() / afford; pressure < pressureLow || pressure >= pressureHigh {
-			t.Fatalf("wall %.1fx CPU: settled at %v, pressure %.2f, want %v to %v", wallPerCPU, lo, pressure, pressureLow, pressureHigh)
+		// Where it settles, the stronger of the two pressures (the rate
+		// against what the node affords, the busy share against 80 %) is
+		// in the middle of the band, 0.75, whichever binds.
+		rate := viewers / hi.Seconds() / afford
+		busy := float64(viewers) * cost.Seconds() * wallPerCPU / cores / hi.Seconds() / busyHigh
+		if pressure := max(rate, busy); math.Abs(pressure-pressureAim) > 0.05 {
+			t.Fatalf("wall %.1fx CPU: settled at %v, pressure %.2f (rate %.2f, busy %.2f), want %v±0.05", wallPerCPU, hi, pressure, rate, busy, pressureAim)
 		}
-		if busy := float64(viewers) * cost.Seconds() * wallPerCPU / cores / lo.Seconds(); busy >= busyHigh {
-			t.Fatalf("wall %.1fx CPU: settled at %v with dispatchers busy %.2f, want under %v", wallPerCPU, lo, busy, busyHigh)
+	}
+}
+
+// TestMeasuredPacerSettlesWhereverItCameFrom: the interval a hot room
+// settles at depends on its load, not on the way there. A room whose
+// walks took 2.5 times their CPU for 20 s (a busy box) and then 1.6 times
+// ends within 5 % of a room that took 1.6 times all along. A pacer that
+// held the interval anywhere inside the band kept the first spell's
+// 449 ms against the other room's 283 ms: the same load, 1.6 times the
+// latency, for as long as it lasted.
+func TestMeasuredPacerSettlesWhereverItCameFrom(t *testing.T) {
+	cores := float64(runtime.GOMAXPROCS(0))
+	const viewers = 10_000
+	cost := time.Duration(0.5 * cores / 40_000 * float64(time.Second))
+	settled := func(spells ...float64) time.Duration {
+		p, _, at := newTestPacer(PacerConfig{})
+		for _, wallPerCPU := range spells {
+			hotRoom(p, &at, viewers, 30*time.Second, cost, wallPerCPU, func(time.Duration, time.Duration) {})
 		}
+		return p.Stats().NodeInterval
+	}
+	all, after := settled(1.6), settled(2.5, 1.6)
+	if r := float64(after) / float64(all); r < 0.95 || r > 1.05 {
+		t.Fatalf("after a slow spell: %v; without one: %v (x%.2f), want within 5 %%", after, all, r)
+	}
+	// And the other way: after a spell of cheaper walks the room ends
+	// where one that was slow all along does.
+	slow, later := settled(2.5), settled(1, 2.5)
+	if r := float64(later) / float64(slow); r < 0.95 || r > 1.05 {
+		t.Fatalf("after a cheap spell: %v; without one: %v (x%.2f), want within 5 %%", later, slow, r)
 	}
 }

@@ -121,6 +121,9 @@ func TestLatePullsStretchTheInterval(t *testing.T) {
 	if got := gathered(t, reg, "roomcast_fanout_pacer_stretches_total", "rtt"); got != float64(st.Raised["rtt"]) {
 		t.Fatalf(`roomcast_fanout_pacer_stretches_total{signal="rtt"} = %v, want %d`, got, st.Raised["rtt"])
 	}
+	if got := gathered(t, reg, "roomcast_fanout_pacer_drifts_total", ""); got != float64(st.Drifts) {
+		t.Fatalf("roomcast_fanout_pacer_drifts_total = %v, want %d", got, st.Drifts)
+	}
 	if got := gathered(t, reg, "roomcast_fanout_pull_rtt_seconds", ""); got < 0.6 || got > 1 {
 		t.Fatalf("roomcast_fanout_pull_rtt_seconds = %v, want about 0.8", got)
 	}
