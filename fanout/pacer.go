@@ -189,6 +189,9 @@ const (
 	// values' own (loadHorizon), so the drift does not overshoot what
 	// they have yet to show.
 	driftHorizon = 4 * time.Second
+	// driftCeiling bounds a drift up: to this many times the interval
+	// the last raise set (see close).
+	driftCeiling = 1.5
 )
 
 // MeasuredPacer is the default Pacer. It starts at MinInterval (0) and
@@ -237,8 +240,9 @@ const (
 // pressureAim: ×4/3 to ×2 up; down, ÷2 at most per loadHorizon (after
 // a pause, ÷2 per Window that passed). Between the two, a stretched
 // interval drifts to where the strongest sustained pressure is at
-// pressureAim (time constant driftHorizon), so the same load settles at
-// the same interval whatever came before. So the burst of
+// pressureAim (time constant driftHorizon), up to driftCeiling times
+// the interval the last raise set, so the same load settles at the same
+// interval whatever came before. So the burst of
 // one big room's fan-out (a window at many times the sustained rate) does
 // not stretch the interval, which would only hold the room's next message
 // back, and a change shows in the window's rate at once, so the smoothed
@@ -267,11 +271,13 @@ type MeasuredPacer struct {
 	// rounds run back to back; see close).
 	walks  int
 	walked time.Duration
-	lag    time.Duration // max in the window
-	cost   float64       // CPU seconds per notify (smoothed); 0: unknown
-	sRate  float64       // sustained notifies/s
-	sLag   float64       // sustained max lag per window, seconds
-	sBusy  float64       // sustained busy share
+	// raisedTo is the interval the last raise set (the drift's ceiling).
+	raisedTo time.Duration
+	lag      time.Duration // max in the window
+	cost     float64       // CPU seconds per notify (smoothed); 0: unknown
+	sRate    float64       // sustained notifies/s
+	sLag     float64       // sustained max lag per window, seconds
+	sBusy    float64       // sustained busy share
 	// Round trips: rttCounts is the drained window, sRTT the sustained
 	// median (seconds) of the windows that had enough, the last of which
 	// ended at rttAt; rttMins the lowest window median of each of the
@@ -488,6 +494,7 @@ func (p *MeasuredPacer) close(end time.Time, el time.Duration) {
 			walk = p.walked / time.Duration(p.walks)
 		}
 		d = min(max(time.Duration(float64(d)*f), minStretch, walk), p.cfg.MaxInterval)
+		p.raisedTo = d
 		raisedBy.Add(1)
 	case down < pressureLow:
 		// Lower by the window's step, by at most half per loadHorizon:
@@ -518,8 +525,17 @@ func (p *MeasuredPacer) close(end time.Time, el time.Duration) {
 		// the same load ran at 180 ms in one run and 308 ms in the next,
 		// and its latency with it (BENCHMARKS.md, "A pacer that drifts to
 		// the middle of its band").
+		// Up, it goes no further than driftCeiling times the interval
+		// the last raise set: a load the interval does not relieve (the
+		// node's cost per message, not per Notify) keeps the pressure
+		// over the aim at any interval, and an unbounded drift would
+		// take the room to MaxInterval for it.
 		f := math.Pow(held/pressureAim, min(secs/driftHorizon.Seconds(), 1))
-		d = min(max(time.Duration(float64(d)*f), minStretch), p.cfg.MaxInterval)
+		to := time.Duration(float64(d) * f)
+		if f > 1 {
+			to = min(to, max(d, time.Duration(driftCeiling*float64(p.raisedTo))))
+		}
+		d = min(max(to, minStretch), p.cfg.MaxInterval)
 		p.drifted.Add(1)
 	}
 	p.node.Store(int64(d))

@@ -717,3 +717,52 @@ func TestMeasuredPacerSettlesWhereverItCameFrom(t *testing.T) {
 		t.Fatalf("after a cheap spell: %v; without one: %v (x%.2f), want within 5 %%", later, slow, r)
 	}
 }
+
+// hotRoomMsgs is hotRoom where a round also costs perMsg of CPU per
+// message it carries (a message every 5 ms, so the interval divided by
+// 5 ms of them), on each shard: the part of a walk (bytes written) that
+// a longer interval does not save.
+func hotRoomMsgs(p *MeasuredPacer, at *time.Time, viewers int, dur, cost, perMsg time.Duration, wallPerCPU float64, f func(since, d time.Duration)) {
+	start := *at
+	var last time.Time
+	for t := time.Duration(0); t < dur; t += 5 * time.Millisecond {
+		now := start.Add(t)
+		if now.Before(*at) {
+			continue // the previous walk still runs
+		}
+		if d := p.Interval(viewers, viewers); last.IsZero() || now.Sub(last) >= d {
+			msgs := time.Duration(1)
+			if !last.IsZero() {
+				msgs = now.Sub(last) / (5 * time.Millisecond)
+			}
+			cpu := time.Duration(viewers/2)*cost + msgs*perMsg
+			busy := time.Duration(float64(cpu) * wallPerCPU)
+			for sh := 0; sh < 2; sh++ {
+				p.Observe(Round{At: now, Busy: busy, Notifies: viewers / 2, CPU: cpu})
+			}
+			last, *at = now, now.Add(busy)
+		} else {
+			p.Observe(Round{At: now, Busy: 50 * time.Microsecond})
+		}
+		f(t, p.Interval(viewers, viewers))
+	}
+}
+
+// TestMeasuredPacerDriftIsBounded: where most of a walk's cost is per
+// message (bytes written), a longer interval saves little, and the
+// pressure stays over the middle of the band at any interval. The drift
+// takes such a room no further than 1.5 times the interval its last raise
+// set; unbounded, it took the room (rounds' CPU a third of the node's per
+// message, 10,000 viewers at 200 msg/s) from 470 ms to MaxInterval, 1 s.
+func TestMeasuredPacerDriftIsBounded(t *testing.T) {
+	cores := float64(runtime.GOMAXPROCS(0))
+	cost := time.Duration(0.5 * cores / 40_000 * float64(time.Second))
+	perMsg := time.Duration(0.3 * cores / 400 * float64(time.Second)) // 30 % of the node's CPU at 200 msg/s
+	p, _, at := newTestPacer(PacerConfig{MaxInterval: time.Second})
+	var hi time.Duration
+	hotRoomMsgs(p, &at, 10_000, 40*time.Second, cost, perMsg, 1, func(_, d time.Duration) { hi = max(hi, d) })
+	st := p.Stats()
+	if hi > time.Duration(1.5*float64(p.raisedTo))+time.Millisecond || hi >= time.Second || st.Drifts == 0 {
+		t.Fatalf("interval up to %v after a raise to %v (%d drifts), want at most 1.5 times that, under 1s", hi, p.raisedTo, st.Drifts)
+	}
+}
