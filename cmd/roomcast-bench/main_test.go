@@ -286,6 +286,9 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--server-pid", "abc"}, "server-pid"},
 		{[]string{"--viewers", "10", "--rooms", "11"}, "--rooms"},
 		{[]string{"--rooms", "40", "--viewers", "40", "--publishers", "2"}, "--publishers"},
+		{[]string{"--likers-from", "elsewhere"}, "--likers-from"},
+		{[]string{"--viewers", "10", "--capped", "4", "--cap-rate", "1", "--like-rate", "100", "--likers", "7"}, "--likers"},
+		{[]string{"--like-rate", "100", "--like-window", "-1ms"}, "--like-window"},
 		{[]string{"extra"}, "unexpected argument"},
 	} {
 		var stdout, stderr bytes.Buffer
@@ -304,21 +307,23 @@ func TestFlagErrors(t *testing.T) {
 // sending 400 likes/s for 2s: all 800 likes go, batched (one Send per
 // liker and 200 ms window, far fewer frames than likes), every like is
 // accepted, and every viewer, capped ones included, ends with exactly the
-// room's total. With --like-window -1ms each like is a Send of its own.
+// room's total; whether the likers are four of the viewers (the default)
+// or connections of their own. With --like-window -1ms each like is a
+// Send of its own (connections only: viewers batch their taps).
 func TestSmokeLikeStorm(t *testing.T) {
 	s := startNode(t)
 	for _, c := range []struct {
-		window  string
-		batched bool
-	}{{"200ms", true}, {"-1ms", false}} {
+		window, from string
+		batched      bool
+	}{{"200ms", "viewers", true}, {"200ms", "connections", true}, {"-1ms", "connections", false}} {
 		rep, _ := runTool(t,
-			"--url", "ws://"+s.Addr()+"/ws", "--room", "storm"+strings.TrimPrefix(c.window, "-"),
+			"--url", "ws://"+s.Addr()+"/ws", "--room", "storm"+strings.TrimPrefix(c.window, "-")+c.from,
 			"--viewers", "40", "--procs", "1", "--capped", "10", "--cap-rate", "1",
-			"--rate", "5", "--like-rate", "400", "--likers", "4", "--like-window", c.window,
+			"--rate", "5", "--like-rate", "400", "--likers", "4", "--likers-from", c.from, "--like-window", c.window,
 			"--duration", "2s", "--ramp", "500", "--drain-idle", "2s", "--json")
 		st := rep.Storm
-		if st == nil || st.LikesSent != 800 || st.LikesAccepted != st.LikesSent || st.LikesRefused != 0 || st.LikesUnanswered != 0 {
-			t.Fatalf("window %s: likes %+v", c.window, st)
+		if st == nil || st.LikersFrom != c.from || st.LikesSent != 800 || st.LikesAccepted != st.LikesSent || st.LikesRefused != 0 || st.LikesUnanswered != 0 {
+			t.Fatalf("window %s, likers from %s: likes %+v", c.window, c.from, st)
 		}
 		if c.batched && st.LikeFrames*5 > st.LikesSent {
 			t.Fatalf("batched: %d Send frames for %d likes", st.LikeFrames, st.LikesSent)

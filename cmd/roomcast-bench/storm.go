@@ -192,7 +192,8 @@ type stormDefaults struct {
 // pair leave the likes and gifts out).
 func stormFlags(fs *flag.FlagSet, c *bench.Config, d stormDefaults) {
 	fs.Float64Var(&c.LikeRate, "like-rate", d.likeRate, "likes per second (kind like, folded by the room's owner), all rooms together")
-	fs.IntVar(&c.Likers, "likers", 0, "connections sending likes, joined with max_rate 1 (default ceil(like-rate/20))")
+	fs.IntVar(&c.Likers, "likers", 0, "likers, each tapping like-rate/likers times a second (default ceil(like-rate/20))")
+	fs.StringVar(&c.LikersFrom, "likers-from", bench.LikersFromViewers, "who the likers are: viewers (the viewers after the capped ones tap, as in a live room) or connections (connections of their own, joined with max_rate 1)")
 	fs.DurationVar(&c.LikeWindow, "like-window", time.Second, "a liker's likes of one window go as one Send with their count, as the SDKs batch taps; negative: one Send per like")
 	fs.Float64Var(&c.GiftRate, "gift-rate", d.giftRate, "gifts per second (kind gift from gifter-role connections: the priority lane)")
 	fs.IntVar(&c.Capped, "capped", d.capped, "the first N viewers join with --cap-rate (Join.max_rate)")

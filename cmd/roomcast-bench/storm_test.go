@@ -51,7 +51,7 @@ func TestStormEndToEnd(t *testing.T) {
 	}
 	chat, storm := rep.Chat[0], rep.Storm[0]
 	if chat.Storm.LikeRatePerS != 0 || storm.Storm.LikesAccepted != 400 || storm.Storm.GiftsAccepted != 8 ||
-		storm.Storm.Likers != 4 || storm.Storm.LikeWindowMs != 500 {
+		storm.Storm.Likers != 4 || storm.Storm.LikersFrom != "viewers" || storm.Storm.LikeWindowMs != 500 || storm.Storm.ViewersAtAccepted != 40 {
 		t.Fatalf("chat storm %+v, storm %+v", chat.Storm, storm.Storm)
 	}
 	if chat.Server.Processes[0].PID == storm.Server.Processes[0].PID {

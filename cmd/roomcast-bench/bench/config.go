@@ -63,13 +63,19 @@ type Config struct {
 	// prefix). Default 100.
 	Body int
 	// Storm traffic (storm.go, docs/traffic-classes.md): LikeRate likes
-	// per second (kind "like") from Likers plain connections joined with
-	// max_rate 1 (default ceil(LikeRate/20): a folded like waits for its
-	// fold round, and a connection may have 64 sends waiting); GiftRate gifts per second (kind "gift", the
-	// priority lane) from Gifters connections with the gifter role
-	// (default ceil(GiftRate/8)). 0: none.
+	// per second (kind "like") from Likers likers (default
+	// ceil(LikeRate/20): a folded like waits for its fold round, and a
+	// connection may have 64 sends waiting); GiftRate gifts per second
+	// (kind "gift", the priority lane) from Gifters connections with the
+	// gifter role (default ceil(GiftRate/8)). 0: none.
 	LikeRate float64
 	Likers   int
+	// LikersFrom is who the likers are: "viewers" (default), viewers of
+	// the run right after the capped ones, tapping as a live room's
+	// viewers do; or "connections", plain connections of their own in
+	// the coordinator, joined with max_rate 1, which the server also
+	// notifies.
+	LikersFrom string
 	// LikeWindow batches likes as the SDKs do: a liker's likes of one
 	// window (per room) go as one Send whose count is how many (at most
 	// 1000; storm.go). Default 1s; negative: one Send per like.
@@ -155,6 +161,9 @@ const (
 	minBody         = 21
 	defaultKeyID    = "k1"
 	perConnSendRate = 8 // messages/s a publisher sends: under the default gateway.send_rate of 10
+	// Config.LikersFrom's values.
+	LikersFromViewers     = "viewers"
+	LikersFromConnections = "connections"
 	// defaultLikeWindow is Config.LikeWindow's default: the SDKs'.
 	defaultLikeWindow = time.Second
 	ephemeralPorts    = 28000
@@ -224,6 +233,9 @@ func (c Config) WithDefaults() Config {
 	if c.Likers == 0 && c.LikeRate > 0 {
 		c.Likers = int(math.Ceil(c.LikeRate / 20))
 	}
+	if c.LikersFrom == "" {
+		c.LikersFrom = LikersFromViewers
+	}
 	if c.Gifters == 0 && c.GiftRate > 0 {
 		c.Gifters = int(math.Ceil(c.GiftRate / 8))
 	}
@@ -244,6 +256,10 @@ func (c Config) WithDefaults() Config {
 	}
 	return c
 }
+
+// likersAreViewers reports whether the likers are viewers of the run
+// (LikersFrom "viewers", or not set).
+func (c Config) likersAreViewers() bool { return c.LikersFrom != LikersFromConnections }
 
 // Validate reports the first invalid field by its flag name.
 func (c Config) Validate() error {
@@ -269,6 +285,14 @@ func (c Config) Validate() error {
 		return bad("--drain: must not be negative")
 	case c.LikeRate < 0 || c.GiftRate < 0 || c.Likers < 0 || c.Gifters < 0:
 		return bad("--like-rate, --gift-rate, --likers, --gifters: must not be negative")
+	case c.LikersFrom != "" && c.LikersFrom != LikersFromViewers && c.LikersFrom != LikersFromConnections:
+		return bad("--likers-from: %q or %q, got %q", LikersFromViewers, LikersFromConnections, c.LikersFrom)
+	case c.LikeRate > 0 && c.likersAreViewers() && c.Capped+c.Likers > c.Viewers:
+		return bad("--likers: %d likers from the viewers after %d capped ones, but only %d viewers", c.Likers, c.Capped, c.Viewers)
+	case c.LikeRate > 0 && c.likersAreViewers() && c.LikeWindow < 0:
+		return bad("--like-window: likers from the viewers batch their taps; a window must be positive")
+	case c.LikeRate > 0 && c.likersAreViewers() && c.Server == ServerCentrifugo:
+		return bad("--likers-from viewers: roomcast viewers only")
 	case c.Capped < 0 || c.CapRate < 0 || (c.Capped > 0 && (c.CapRate < 1 || c.CapRate > 10000)):
 		return bad("--capped, --cap-rate: --cap-rate must be 1..10000 with --capped, got %d", c.CapRate)
 	case c.Publishers < 0:

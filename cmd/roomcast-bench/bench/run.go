@@ -164,6 +164,10 @@ func splitJobs(cfg Config, rooms []string) []workerJob {
 			CapRate:     int32(cfg.CapRate),
 			KernelTimes: cfg.KernelTimes,
 		}
+		if cfg.LikeRate > 0 && cfg.likersAreViewers() && cfg.Likers > 0 {
+			jobs[w].Likers, jobs[w].LikeWindow = cfg.Likers, cfg.LikeWindow
+			jobs[w].LikeRate = cfg.LikeRate / float64(cfg.Likers)
+		}
 		first += n
 	}
 	return jobs
@@ -525,6 +529,10 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 		pubWindow = 0
 		close(pubDone)
 	} else {
+		if stormCfg.LikeRate > 0 && cfg.likersAreViewers() {
+			// The workers' liking viewers tap from t0 (storm.go, tap).
+			fl.command("likes " + likeSpan{T0: t0, Duration: cfg.Duration}.String())
+		}
 		go func() {
 			defer close(pubDone)
 			var wg sync.WaitGroup

@@ -25,7 +25,10 @@ import (
 type Storm struct {
 	LikeRatePerS float64 `json:"like_rate_per_s"`
 	Likers       int     `json:"likers"`
-	LikesSent    uint64  `json:"likes_sent"`
+	// LikersFrom: "viewers" (likers are viewers of the run) or
+	// "connections" (connections of their own; Config.LikersFrom).
+	LikersFrom string `json:"likers_from"`
+	LikesSent  uint64 `json:"likes_sent"`
 	// LikeFrames are the Send frames the likes took: one per liker, room
 	// and LikeWindowMs (batched as the SDKs do), or one per like when the
 	// window is negative.
@@ -78,6 +81,9 @@ type viewSummary struct {
 	CappedPrio   [2]uint64      `json:"capped_prio"`
 	CappedLike   [2]uint64      `json:"capped_like"`   // min, max like total of capped viewers
 	UncappedLike [2]uint64      `json:"uncapped_like"` // the same for the others
+	// Likes is what its liking viewers sent and how the server answered
+	// (job.Likers); nil: none.
+	Likes *loadgen.Tally `json:"likes,omitempty"`
 }
 
 // views summarizes the worker's viewers (at the end of the run).
@@ -102,6 +108,7 @@ func (w *worker) views() *viewSummary {
 			lk = &s.CappedLike
 		}
 		*lk = [2]uint64{min(lk[0], l), max(lk[1], l)}
+		v.FinishLikes()
 		if v.Capped() {
 			n, p := v.Received()
 			s.Capped++
@@ -109,7 +116,85 @@ func (w *worker) views() *viewSummary {
 			s.CappedPrio = [2]uint64{min(s.CappedPrio[0], p), max(s.CappedPrio[1], p)}
 		}
 	}
+	if w.job.Likers > 0 {
+		t := w.likes.Tally() // after every FinishLikes
+		s.Likes = &t
+	}
 	return s
+}
+
+// liking reports whether the viewer of global index i taps the like
+// button (job.Likers: the ones right after the capped viewers).
+func (w *worker) liking(i int) bool {
+	return w.job.Likers > 0 && i >= w.job.Capped && i < w.job.Capped+w.job.Likers
+}
+
+// likeSpan is when a run's likes are sent: from T0 for Duration.
+type likeSpan struct {
+	T0       time.Time
+	Duration time.Duration
+}
+
+// String is the "likes" command's argument (parseLikeSpan reads it).
+func (sp likeSpan) String() string {
+	return fmt.Sprintf("%d %d", sp.T0.UnixNano(), sp.Duration.Nanoseconds())
+}
+
+func parseLikeSpan(arg string) (likeSpan, error) {
+	var t0, d int64
+	if _, err := fmt.Sscanf(arg, "%d %d", &t0, &d); err != nil || d < 0 {
+		return likeSpan{}, fmt.Errorf("likes %q: want <t0 unix ns> <duration ns>", arg)
+	}
+	return likeSpan{T0: time.Unix(0, t0), Duration: time.Duration(d)}, nil
+}
+
+// tap sends the worker's liking viewers' taps over sp: each taps
+// job.LikeRate times a second from sp.T0, and every job.LikeWindow (and
+// once at the end) sends the taps that came due since its last Send as
+// one, as the SDKs batch them. A viewer gone (kicked, closed) sends no
+// more. So every liker sends floor(LikeRate x Duration) likes in all.
+func (w *worker) tap(ctx context.Context, sp likeSpan) {
+	if w.job.Likers == 0 || w.job.LikeRate <= 0 || w.job.LikeWindow <= 0 {
+		return
+	}
+	type tapper struct {
+		v    *loadgen.Viewer
+		sent uint64
+		gone bool // a write failed: the connection is lost
+	}
+	var tappers []tapper
+	w.mu.Lock()
+	for j, v := range w.viewers {
+		if v != nil && w.liking(w.job.First+j) {
+			tappers = append(tappers, tapper{v: v})
+		}
+	}
+	w.mu.Unlock()
+	end := sp.T0.Add(sp.Duration)
+	t := time.NewTicker(w.job.LikeWindow)
+	defer t.Stop()
+	for {
+		now := time.Now()
+		el := min(now.Sub(sp.T0), sp.Duration)
+		due := uint64(max(0, math.Floor(w.job.LikeRate*el.Seconds())))
+		for i := range tappers {
+			tp := &tappers[i]
+			for tp.sent < due && !tp.gone && !tp.v.Kicked() {
+				n := uint32(min(due-tp.sent, loadgen.MaxLikeCount))
+				tp.gone = tp.v.SendLikes(n) != nil // counted unanswered then
+				tp.sent += uint64(n)
+			}
+		}
+		if !now.Before(end) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-time.After(time.Until(end)):
+		}
+	}
 }
 
 // storm is the running storm traffic.
@@ -186,7 +271,7 @@ func startStorm(ctx context.Context, cfg Config, rooms []string) (*storm, error)
 		}
 		return out, nil
 	}
-	if cfg.LikeRate > 0 {
+	if cfg.LikeRate > 0 && !cfg.likersAreViewers() {
 		if st.likers, err = dial("liker", nil, cfg.Likers, st.likes); err != nil {
 			st.close()
 			return nil, err
@@ -356,8 +441,13 @@ func (st *storm) report(cfg Config, views []*viewSummary, folded uint64, windowS
 	if cfg.LikeRate == 0 && cfg.GiftRate == 0 && cfg.Capped == 0 {
 		return nil
 	}
+	for _, v := range views {
+		if v != nil && v.Likes != nil {
+			st.likes.AddTally(*v.Likes) // likers from the viewers
+		}
+	}
 	r := &Storm{
-		LikeRatePerS: cfg.LikeRate, Likers: cfg.Likers,
+		LikeRatePerS: cfg.LikeRate, Likers: cfg.Likers, LikersFrom: cfg.LikersFrom,
 		LikesSent: st.likes.Sent.Load(), LikeFrames: st.likes.Frames.Load(), LikeWindowMs: float64(cfg.LikeWindow.Milliseconds()),
 		LikesAccepted:   st.likes.Accepted.Load(),
 		LikesRefused:    st.likes.RateLimited.Load() + st.likes.ConnRateLimited.Load() + st.likes.Failed.Load(),

@@ -30,6 +30,8 @@ import (
 //	snap TAG   report now, with TAG in the progress line
 //	endramp    stop dialling: cancel the dials in flight, keep the viewers
 //	           connected, send the "connected" line (the ramp stalled)
+//	likes T0 D the liking viewers (job.Likers) tap from T0 (Unix ns) for
+//	           D (ns); once a run
 //	stop       send the final line, then close every viewer and exit
 //
 // End of stdin means stop (a worker never outlives its coordinator). The
@@ -64,6 +66,12 @@ type workerJob struct {
 	CapRate int32 `json:"cap_rate,omitempty"`
 	// KernelTimes: read the kernel's receive stamps (Config.KernelTimes).
 	KernelTimes bool `json:"kernel_times,omitempty"`
+	// Liking viewers (Config.LikersFrom "viewers"): those of global index
+	// Capped to Capped+Likers-1 tap LikeRate times a second each, from the
+	// "likes" command, sending their taps of each LikeWindow as one Send.
+	Likers     int           `json:"likers,omitempty"`
+	LikeRate   float64       `json:"like_rate,omitempty"`
+	LikeWindow time.Duration `json:"like_window,omitempty"`
 }
 
 // workerMsg is one line a worker reports.
@@ -122,6 +130,9 @@ type worker struct {
 	// viewer then has a reader goroutine).
 	poller *wspoll.Poller
 
+	// likes counts what its liking viewers sent (job.Likers).
+	likes *loadgen.PublishStats
+
 	mu      sync.Mutex
 	viewers []*loadgen.Viewer
 	cf      []*loadgen.CfViewer // Centrifugo viewers (Server "centrifugo")
@@ -152,6 +163,7 @@ func RunWorker(ctx context.Context, in io.Reader, out io.Writer) error {
 		job:   job,
 		keys:  keys,
 		stats: &loadgen.Stats{},
+		likes: loadgen.NewPublishStats(),
 		out:   json.NewEncoder(out),
 		rooms: make([]int, len(job.Rooms)),
 	}
@@ -178,6 +190,7 @@ func (w *worker) run(ctx context.Context, lines *bufio.Scanner) error {
 	// coordinator closes it on stop); when RunWorker returns for another
 	// reason it is left blocked in the read until the process exits.
 	snaps := make(chan string, 16)
+	likes := make(chan likeSpan, 1)
 	go func() {
 		defer cancel()
 		for lines.Scan() {
@@ -187,6 +200,15 @@ func (w *worker) run(ctx context.Context, lines *bufio.Scanner) error {
 				return
 			case "endramp":
 				endRamp()
+			case "likes":
+				if sp, err := parseLikeSpan(arg); err == nil {
+					select {
+					case likes <- sp:
+					default: // one run has one span
+					}
+				} else {
+					fmt.Fprintf(os.Stderr, "bench worker: %v\n", err)
+				}
 			case "snap":
 				select {
 				case snaps <- arg:
@@ -228,6 +250,15 @@ func (w *worker) run(ctx context.Context, lines *bufio.Scanner) error {
 		w.dialAll(ctx, dialCtx, &readers)
 	}()
 	dialed := dialDone // set to nil once seen
+	likesDone := make(chan struct{})
+	go func() {
+		defer close(likesDone)
+		select {
+		case sp := <-likes:
+			w.tap(ctx, sp)
+		case <-ctx.Done():
+		}
+	}()
 
 	total := loadgen.NewHistogram()
 	iv := loadgen.NewHistogram() // reused by every progress line
@@ -238,6 +269,7 @@ func (w *worker) run(ctx context.Context, lines *bufio.Scanner) error {
 		case <-ctx.Done():
 			<-dialDone
 			<-pingDone
+			<-likesDone
 			// The final line first, then the closes: on a loaded box,
 			// closing thousands of viewers took longer than the
 			// coordinator's grace, and it reported without the line (and
@@ -381,6 +413,9 @@ func (w *worker) dial(ctx, dialCtx context.Context, j int, readers *sync.WaitGro
 	dctx, cancel := context.WithTimeout(dialCtx, job.Timeout)
 	v, err := loadgen.Dial(dctx, cfg, w.stats)
 	cancel()
+	if err == nil && w.liking(i) {
+		v.MakeLiker(w.likes)
+	}
 	w.started(ctx, dialCtx, err, i%len(job.Rooms), func() { w.viewers[j] = v }, v, readers)
 }
 

@@ -12,7 +12,10 @@
 // answer (accepted, RATE_LIMITED, CONN_RATE_LIMITED, other errors) in
 // PublishStats. Publishers put their send time in the body (Body:
 // "<unix-nanos>|...") so viewers record end-to-end latency in Stats'
-// HdrHistograms (all messages, and priority notices separately).
+// HdrHistograms (all messages, and priority notices separately). A
+// Viewer made a liker (MakeLiker) also taps the like button: SendLikes
+// sends a batch of taps as one Send, as the SDKs do, and its reader
+// counts the answers in a PublishStats (likes.go).
 //
 // Concurrency: Stats and PublishStats are shared by many connections and
 // goroutine-safe. A viewer is read either by its Run on the caller's

@@ -6,23 +6,12 @@ import (
 	"time"
 
 	"github.com/roomcast/roomcast/cmd/roomcast-bench/loadgen"
-	"github.com/roomcast/roomcast/configs"
-	"github.com/roomcast/roomcast/server"
 )
 
 // A publisher against a real node with the default per-connection limits:
 // every answer is counted under its outcome.
 func TestPublisherCountsAnswers(t *testing.T) {
-	cfg := configs.Default()
-	cfg.Node.ID, cfg.Gateway.Listen, cfg.Log.Level = "pubtest", "127.0.0.1:0", "error"
-	s, err := server.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(context.Background())
+	s := startNode(t, "pubtest")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var seen *loadgen.Stats // what the first publisher's connection received of the rooms

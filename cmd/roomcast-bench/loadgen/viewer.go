@@ -61,6 +61,8 @@ type Viewer struct {
 	capped       bool
 	likes        atomic.Uint64
 	normal, prio atomic.Uint64
+	// liker: the viewer taps the like button (MakeLiker); nil: it does not.
+	liker *liker
 }
 
 // cursor is how far a viewer has read one room's two lanes.
@@ -411,6 +413,9 @@ func (v *Viewer) scanAct(binary bool, data []byte, roomOnly bool) (handled bool,
 	}
 	if roomOnly && s.kind != kindNotify && s.kind != kindPullResult {
 		return false, nil
+	}
+	if s.kind == kindOther && v.liker != nil {
+		v.likeAnswer(binary, data) // an answer to its likes, maybe
 	}
 	return true, v.act(&s)
 }
