@@ -79,7 +79,11 @@ func (z *ZooKeeper) Ruok() error {
 		return err
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
+	// The answer may take a while from a JVM on a loaded box (the test
+	// suite runs packages in parallel): a second was once too short for
+	// a server that had just answered (TestZooKeeperStarts). A server
+	// that is not listening fails the dial at once.
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c.Write([]byte("ruok")); err != nil {
 		return err
 	}
