@@ -613,25 +613,7 @@ func TestCostIsTheRoundsOwnCPU(t *testing.T) {
 // other processes stretches the walk); other rounds queue nothing. f
 // sees the interval after each step.
 func hotRoom(p *MeasuredPacer, at *time.Time, viewers int, dur, cost time.Duration, wallPerCPU float64, f func(since, d time.Duration)) {
-	start := *at
-	var last time.Time
-	for t := time.Duration(0); t < dur; t += 5 * time.Millisecond {
-		now := start.Add(t)
-		if now.Before(*at) {
-			continue // the previous walk still runs
-		}
-		if d := p.Interval(viewers, viewers); last.IsZero() || now.Sub(last) >= d {
-			cpu := time.Duration(viewers/2) * cost
-			busy := time.Duration(float64(cpu) * wallPerCPU)
-			for sh := 0; sh < 2; sh++ {
-				p.Observe(Round{At: now, Busy: busy, Notifies: viewers / 2, CPU: cpu})
-			}
-			last, *at = now, now.Add(busy)
-		} else {
-			p.Observe(Round{At: now, Busy: 50 * time.Microsecond})
-		}
-		f(t, p.Interval(viewers, viewers))
-	}
+	hotRoomMsgs(p, at, viewers, dur, cost, 0, wallPerCPU, f)
 }
 
 // TestMeasuredPacerSettlesInAHotRoom: a room that needs a stretch (10,000
