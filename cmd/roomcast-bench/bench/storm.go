@@ -357,15 +357,13 @@ func (b *likeBatcher) flush() {
 	b.mu.Unlock()
 	for _, o := range outs {
 		for n := o.n; n > 0; {
-			k := min(n, maxLikeCount)
+			k := min(n, loadgen.MaxLikeCount)
 			_ = b.pubs[o.i].SendCount(o.room, "\u2764", "like", k)
 			n -= k
 		}
 	}
 }
 
-// maxLikeCount is the most likes one Send may carry (room.MaxSendCount).
-const maxLikeCount = 1000
 
 // publish runs publishAll's schedule of cfg.Rate likes a second from t0
 // for cfg.Duration over pubs (like g of the schedule is pubs[g %
