@@ -364,7 +364,6 @@ func (b *likeBatcher) flush() {
 	}
 }
 
-
 // publish runs publishAll's schedule of cfg.Rate likes a second from t0
 // for cfg.Duration over pubs (like g of the schedule is pubs[g %
 // len(pubs)]'s, at t0 + g/Rate), batched: every cfg.LikeWindow it counts
