@@ -159,9 +159,19 @@ func TestTimeline(t *testing.T) {
 	if tk.DeliveredPer != 500 || tk.P99MS != 2 || tk.Connected != 7 {
 		t.Fatalf("%+v", tk)
 	}
+	tl.lateShare(tk, 200, 10)
 	tk = tl.add(t0.Add(1500*time.Millisecond), 1000, nil, 7)
 	if tk.DeliveredPer != 1000 || tk.T != 1.5 {
 		t.Fatalf("%+v", tk)
+	}
+	tl.lateShare(tk, 300, 35) // 25 of this tick's 100 Notifies
+	if tl.ticks[0].LateShare != 0.05 || tk.LateShare != 0.25 {
+		t.Fatalf("late shares %v, %v; want 0.05, 0.25", tl.ticks[0].LateShare, tk.LateShare)
+	}
+	var d Delivery
+	d.fill(loadgen.Counters{Notifies: 400, LateNotifies: 100}, nil, nil)
+	if d.LateNotifies != 100 || d.LateShare != 0.25 {
+		t.Fatalf("delivery late %d, share %v; want 100, 0.25", d.LateNotifies, d.LateShare)
 	}
 }
 

@@ -186,6 +186,13 @@ type Delivery struct {
 	RunFramesOutPerMessage float64 `json:"run_frames_out_per_message"`
 	Kicks                  uint64  `json:"kicks"`
 	KickedViewers          uint64  `json:"kicked_viewers"`
+	// LateNotifies counts Notifies a viewer read together with its next
+	// Notify (one read brought both): the tool was at least the time
+	// between them late reading that socket, so the latencies of such a
+	// run include the tool's own backlog (loadgen.Stats.LateNotifies).
+	LateNotifies uint64 `json:"late_notifies"`
+	// LateShare is LateNotifies over Notifies.
+	LateShare float64 `json:"late_notify_share"`
 	// Closed counts viewer connections the server closed, by close code
 	// ("0": broken without a close frame).
 	Closed map[string]uint64 `json:"closed"`
@@ -219,6 +226,9 @@ type Tick struct {
 	P50MS        float64 `json:"p50_ms"`
 	P99MS        float64 `json:"p99_ms"`
 	Connected    int64   `json:"connected"`
+	// LateShare: of the Notifies viewers read this second, the share
+	// read together with the viewer's next Notify (Delivery.LateNotifies).
+	LateShare float64 `json:"late_notify_share"`
 }
 
 // Procs are the CPU and memory of a set of processes (the servers given by
@@ -360,6 +370,10 @@ func (d *Delivery) fill(c loadgen.Counters, closes map[int]uint64, drops map[str
 	d.Notifies, d.Pulls, d.Acks, d.Pings = c.Notifies, c.Pulls, c.Acks, c.Pings
 	d.FramesIn, d.BytesIn = c.FramesIn, c.BytesIn
 	d.Kicks, d.KickedViewers = c.Kicks, c.KickedViewers
+	d.LateNotifies = c.LateNotifies
+	if c.Notifies > 0 {
+		d.LateShare = round(float64(c.LateNotifies)/float64(c.Notifies), 4)
+	}
 	d.UnknownFrames = c.Unknown
 	if c.Messages > 0 {
 		d.FramesPerMessage = round(float64(c.FramesIn)/float64(c.Messages), 4)
@@ -416,6 +430,7 @@ func (r *Report) WriteTable(w io.Writer) {
 	row("priority notices", "%d of %d expected", d.Priority, d.PriorityExpected)
 	row("normal", "%d of %d expected, %d missed (evicted), %d duplicates", d.Normal, d.NormalExpected, d.Missed, d.Duplicates)
 	row("frames / message", "%.4f (%d frames, %d notifies, %d pulls, %d acks); while publishing %.4f in, %.4f out", d.FramesPerMessage, d.FramesIn, d.Notifies, d.Pulls, d.Acks, d.RunFramesInPerMessage, d.RunFramesOutPerMessage)
+	row("read late", "%d notifies (%.2f%%) read together with the viewer's next: the tool was behind", d.LateNotifies, 100*d.LateShare)
 	row("bytes / message", "%.1f (%d bytes)", d.BytesPerMessage, d.BytesIn)
 	closes := make([]string, 0, len(d.Closed))
 	for k, n := range d.Closed {

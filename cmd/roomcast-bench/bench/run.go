@@ -192,6 +192,17 @@ type timeline struct {
 	last      time.Time
 	delivered uint64
 	ticks     []Tick
+	// notifies and late: the counters at the last tick.
+	notifies, late uint64
+}
+
+// lateShare sets t's LateShare from the fleet's Notifies and LateNotifies
+// counters.
+func (tl *timeline) lateShare(t *Tick, notifies, late uint64) {
+	if dn := notifies - min(tl.notifies, notifies); dn > 0 {
+		t.LateShare = round(float64(late-min(tl.late, late))/float64(dn), 4)
+	}
+	tl.notifies, tl.late = notifies, late
 }
 
 func (tl *timeline) add(now time.Time, delivered uint64, iv *hdrhistogram.Histogram, connected int64) *Tick {
@@ -517,6 +528,7 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 			}
 			c, _, conn, _ := fl.counters()
 			t := tl.add(now, c.Messages, fl.takeInterval(), conn)
+			tl.lateShare(t, c.Notifies, c.LateNotifies)
 			en, ep := expectedAll()
 			prog.show("%-5s %5.1fs  delivered %s/s  p99 %.1fms  normal %d/%d  priority %d/%d  sent %d acc %d limited %d  kicks %d closed %d",
 				phase, t.T, si(t.DeliveredPer), t.P99MS, c.Messages-c.Priority, en, c.Priority, ep,

@@ -40,6 +40,7 @@ const (
 	CheckCapped  = "capped viewers get no more than their cap, and every gift"
 	checkServer  = "the server's part of the p99 (owner to socket), for information"
 	serverSuffix = " (--kernel-times)"
+	checkLate    = "Notifies the tool read late (with the next one), chat only / storm, for information"
 )
 
 // StormPairs says how to run the pairs of the storm verdict.
@@ -167,7 +168,12 @@ type StormVerdict struct {
 	// ServerP99 are the pairs' ratios of the server's part of the p99
 	// (owner_to_socket_ms), sorted, when both runs had --kernel-times.
 	ServerP99 []float64 `json:"server_p99_ratios,omitempty"`
-	Met       bool      `json:"met"` // every criterion in every pair
+	// LateShares are each pair's Delivery.LateShare, chat-only run then
+	// storm run: how far the tool itself fell behind reading its viewers
+	// (a late read also stretches owner_to_socket_ms: a read's stamp is
+	// its last byte's).
+	LateShares [][2]float64 `json:"late_notify_shares"`
+	Met        bool         `json:"met"` // every criterion in every pair
 }
 
 // CheckSummary is one criterion over every pair.
@@ -190,6 +196,7 @@ func Verdict(chats, storms []*Report) (*StormVerdict, error) {
 			return nil, fmt.Errorf("pair %d: %w", i+1, err)
 		}
 		v.Pairs = append(v.Pairs, checks)
+		v.LateShares = append(v.LateShares, [2]float64{chats[i].Delivery.LateShare, storms[i].Delivery.LateShare})
 		if a, b := chats[i].OwnerLatencyMS, storms[i].OwnerLatencyMS; a != nil && b != nil && a.Samples > 0 && b.Samples > 0 {
 			v.ServerP99 = append(v.ServerP99, ratio(b.P99, a.P99))
 		}
@@ -236,6 +243,11 @@ func (v *StormVerdict) WriteTable(w io.Writer) {
 	if len(v.ServerP99) > 0 {
 		fmt.Fprintf(w, "%s%s: %s\n", checkServer, serverSuffix, strings.TrimPrefix(ratiosStr(v.ServerP99), ", "))
 	}
+	late := make([]string, len(v.LateShares))
+	for i, l := range v.LateShares {
+		late[i] = fmt.Sprintf("%.2f%% / %.2f%%", 100*l[0], 100*l[1])
+	}
+	fmt.Fprintf(w, "%s: %s\n", checkLate, strings.Join(late, ", "))
 }
 
 func metStr(ok bool) string {

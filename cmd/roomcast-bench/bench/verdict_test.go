@@ -101,6 +101,7 @@ func TestVerdictNeedsEveryPair(t *testing.T) {
 	c1, s1 := stormPair()
 	c2, s2 := stormPair()
 	s2.LatencyMS.P99 = 1000
+	s2.Delivery.LateShare = 0.125 // its tool fell behind: said, not judged
 	v, err := Verdict([]*Report{c1, c2}, []*Report{s1, s2})
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +119,11 @@ func TestVerdictNeedsEveryPair(t *testing.T) {
 	}
 	var b bytes.Buffer
 	v.WriteTable(&b)
-	if !strings.Contains(b.String(), "NOT MET  1000 ms against 500 ms (2.00x)") || !strings.Contains(b.String(), "in 1 of 2 pairs") {
+	if len(v.LateShares) != 2 || v.LateShares[1] != [2]float64{0, 0.125} {
+		t.Errorf("late shares %v", v.LateShares)
+	}
+	if !strings.Contains(b.String(), "NOT MET  1000 ms against 500 ms (2.00x)") || !strings.Contains(b.String(), "in 1 of 2 pairs") ||
+		!strings.Contains(b.String(), "0.00% / 0.00%, 0.00% / 12.50%") {
 		t.Errorf("table:\n%s", b.String())
 	}
 	v, err = Verdict([]*Report{c1}, []*Report{s1})

@@ -63,6 +63,9 @@ type Viewer struct {
 	normal, prio atomic.Uint64
 	// liker: the viewer taps the like button (MakeLiker); nil: it does not.
 	liker *liker
+	// notifyRead is the read (wspoll.Conn.Reads) that brought the last
+	// Notify; the reading side's.
+	notifyRead uint64
 }
 
 // cursor is how far a viewer has read one room's two lanes.
@@ -447,6 +450,11 @@ func (v *Viewer) act(s *scanned) error {
 	}
 	if s.kind == kindNotify {
 		v.stats.Notifies.Add(1)
+		r := v.c.Reads()
+		if r != 0 && r == v.notifyRead {
+			v.stats.LateNotifies.Add(1)
+		}
+		v.notifyRead = r
 	}
 	v.stats.Missed.Add(s.missed)
 	v.raiseLikes(s.likeTotal)

@@ -73,6 +73,8 @@ type Conn struct {
 	// arrived is when the kernel received the last byte of the read being
 	// handled, Unix ns (0: unknown); see Arrived.
 	arrived int64
+	// reads counts the reads that brought bytes; see Reads.
+	reads uint64
 }
 
 // Arrived is when the kernel received the last byte of the read that
@@ -82,6 +84,13 @@ type Conn struct {
 // a Poller held the Conn, or the kernel stamped nothing. Only a Handler's
 // Message may call it (it is the reading side's).
 func (c *Conn) Arrived() int64 { return c.arrived }
+
+// Reads is how many reads of the socket brought bytes so far, the one
+// that brought the message a Handler is being given included: two
+// messages given with the same count came in one read, so the first
+// waited in the socket at least until the second arrived. Only a
+// Handler's Message may call it (it is the reading side's).
+func (c *Conn) Reads() uint64 { return c.reads }
 
 // acceptGUID is the RFC 6455 §1.3 GUID.
 const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -287,6 +296,7 @@ func (c *Conn) Run(ctx context.Context, h Handler) error {
 	for err == nil {
 		n, rerr := nc.Read(buf)
 		if n > 0 {
+			c.reads++
 			err = c.feed(buf[:n], h)
 		}
 		if err == nil && rerr != nil {

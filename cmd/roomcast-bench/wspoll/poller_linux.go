@@ -230,6 +230,7 @@ func (p *Poller) read(c *Conn) {
 		p.end(c, io.EOF, true)
 		return
 	}
+	c.reads++
 	before := c.buffered()
 	if err := c.feed(p.buf[:n], c.h); err != nil {
 		p.held.Add(-int64(before))

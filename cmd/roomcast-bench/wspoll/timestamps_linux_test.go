@@ -3,6 +3,7 @@
 package wspoll
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"sync"
@@ -131,6 +132,71 @@ func TestArrivedIsTheKernelsTimeNotTheRead(t *testing.T) {
 			}
 			if waited := time.Duration(handed - arrived); waited < hold/2 {
 				t.Fatalf("Arrived only %v before the message was handed over; the Poller was busy for %v", waited, hold)
+			}
+		})
+	}
+}
+
+// counted is a Handler that keeps Conn.Reads for every message; the
+// first message's call tells first and blocks the reader for hold.
+type counted struct {
+	c     *Conn
+	hold  time.Duration
+	first chan struct{}
+	mu    sync.Mutex
+	reads []uint64
+}
+
+func (h *counted) Message(_ bool, _ []byte) error {
+	h.mu.Lock()
+	h.reads = append(h.reads, h.c.Reads())
+	n := len(h.reads)
+	h.mu.Unlock()
+	if n == 1 {
+		close(h.first)
+		time.Sleep(h.hold)
+	}
+	return nil
+}
+
+func (h *counted) Closed(int, error) {}
+
+// Reads tells messages that came in one read: two messages the server
+// sent while the reader was busy with the first are given with the same
+// count, above the first's (0 when it came with the handshake's
+// answer), whether a Poller or Run reads the Conn.
+func TestReadsTellsWhatCameInOneRead(t *testing.T) {
+	for _, polled := range []bool{true, false} {
+		t.Run(fmt.Sprintf("polled=%v", polled), func(t *testing.T) {
+			first := make(chan struct{})
+			url := server(t, 0, func(ws *websocket.Conn) {
+				_ = ws.WriteMessage(websocket.BinaryMessage, []byte("one"))
+				<-first
+				_ = ws.WriteMessage(websocket.BinaryMessage, []byte("two"))
+				_ = ws.WriteMessage(websocket.BinaryMessage, []byte("three"))
+				_, _, _ = ws.ReadMessage() // until the client goes
+			})
+			c := dial(t, url)
+			defer c.Close()
+			h := &counted{c: c, hold: 300 * time.Millisecond, first: first}
+			if polled {
+				p := startPoller(t, Config{})
+				if err := p.Add(c, h); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan struct{})
+				go func() { defer close(done); _ = c.Run(ctx, h) }()
+				defer func() { cancel(); <-done }()
+			}
+			waitFor(t, "three messages", func() bool { h.mu.Lock(); defer h.mu.Unlock(); return len(h.reads) == 3 })
+			h.mu.Lock()
+			r := append([]uint64(nil), h.reads...)
+			h.mu.Unlock()
+			// The first may have come with the handshake's answer (0).
+			if r[1] <= r[0] || r[2] != r[1] {
+				t.Fatalf("Reads %v: want the other two equal, above the first's", r)
 			}
 		})
 	}
