@@ -178,6 +178,7 @@ flags (--flag and -flag are the same):
 	fs.DurationVar(&c.RampDeadline, "ramp-deadline", 0, "end the ramp when it has run this long, and go on with the viewers connected (0: never)")
 	fs.Float64Var(&c.Rate, "rate", 10, "messages/s published (all rooms together)")
 	fs.Float64Var(&c.PriorityRatio, "priority-ratio", 0, "share of messages sent as priority notices, 0..1")
+	fs.DurationVar(&c.SteadyAfter, "steady-after", 0, "also give the latency of the messages read after this much publishing, the start's left out (steady_latency_ms in the report; 0: not given)")
 	fs.BoolVar(&c.KernelTimes, "kernel-times", false, "also measure latency to the kernel's receipt of each frame at the viewer's socket (SO_TIMESTAMPNS), without the tool's own reading delay: latency_at_socket_ms (from the send) and owner_to_socket_ms (from the room owner's acceptance) in the report")
 	stormFlags(fs, &c, stormDefaults{})
 	fs.IntVar(&c.Gifters, "gifters", 0, "connections sending gifts (default ceil(gift-rate/8))")

@@ -204,7 +204,7 @@ func TestKernelTimes(t *testing.T) {
 		t.Run(enc, func(t *testing.T) {
 			s := startNode(t)
 			rep, table := runTool(t,
-				"--url", "ws://"+s.Addr()+"/ws", "--encoding", enc, "--kernel-times",
+				"--url", "ws://"+s.Addr()+"/ws", "--encoding", enc, "--kernel-times", "--steady-after", "1s",
 				"--viewers", "30", "--procs", "1",
 				"--rate", "40", "--priority-ratio", "0.25", "--duration", "2s",
 				"--ramp", "500", "--report-every", "250ms", "--drain-idle", "2s", "--json")
@@ -228,6 +228,14 @@ func TestKernelTimes(t *testing.T) {
 			}
 			if !strings.Contains(table, "to the socket p50 / p99") || !strings.Contains(table, "owner to socket") {
 				t.Errorf("table lacks the socket latencies:\n%s", table)
+			}
+			// --steady-after 1s: what was read in the first second of two
+			// is left out of the steady latency, the rest kept.
+			if st := rep.SteadyLatencyMS; st == nil || rep.SteadyAfterS != 1 || st.Samples <= 0 || st.Samples >= l.Samples || st.Max > l.Max {
+				t.Fatalf("steady latency %+v after %vs; the whole run's %+v", st, rep.SteadyAfterS, l)
+			}
+			if !strings.Contains(table, "steady p50 / p99") {
+				t.Errorf("table lacks the steady latency:\n%s", table)
 			}
 		})
 	}
@@ -289,6 +297,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--likers-from", "elsewhere"}, "--likers-from"},
 		{[]string{"--viewers", "10", "--capped", "4", "--cap-rate", "1", "--like-rate", "100", "--likers", "7"}, "--likers"},
 		{[]string{"--like-rate", "100", "--like-window", "-1ms"}, "--like-window"},
+		{[]string{"--steady-after", "-1s"}, "--steady-after"},
 		{[]string{"extra"}, "unexpected argument"},
 	} {
 		var stdout, stderr bytes.Buffer

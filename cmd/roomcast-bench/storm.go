@@ -69,6 +69,7 @@ flags (--flag and -flag are the same):
 	fs.IntVar(&c.Procs, "procs", 0, "worker processes (0: ceil(viewers/18000))")
 	fs.StringVar(&srcIPs, "src-ips", "", "loopback source addresses for the viewers, e.g. 127.0.0.2-127.0.0.5")
 	fs.BoolVar(&c.KernelTimes, "kernel-times", true, "also measure latency to the viewers' sockets (the server's part: owner_to_socket_ms)")
+	fs.DurationVar(&c.SteadyAfter, "steady-after", 5*time.Second, "also give the latency of what was read after this much publishing (steady_latency_ms; 0: not given)")
 	fs.StringVar(&c.Secret, "secret", getenv(environ, "ROOMCAST_AUTH_SECRET"), "roomcast's auth.secret (default $ROOMCAST_AUTH_SECRET, else the embedded dev secret)")
 	fs.DurationVar(&c.ReportEvery, "report-every", time.Second, "progress and timeline interval")
 	fs.StringVar(&out, "out", "", "write the verdict and every run's report to this JSON file")

@@ -30,7 +30,7 @@ func TestStormEndToEnd(t *testing.T) {
 	code := runStorm(ctx, []string{
 		"-pairs", "1", "-roomcast", exe, "-roomcast-config", filepath.Join("..", "..", "configs", "bench.yaml"),
 		"-viewers", "40", "-rate", "10", "-like-rate", "200", "-likers", "4", "-like-window", "500ms", "-gift-rate", "4", "-capped", "5", "-cap-rate", "2",
-		"-duration", "2s", "-drain-idle", "1s", "-report-every", "250ms", "-out", out, "-dir", filepath.Join(dir, "logs"),
+		"-duration", "2s", "-drain-idle", "1s", "-report-every", "250ms", "-steady-after", "1s", "-out", out, "-dir", filepath.Join(dir, "logs"),
 	}, append(os.Environ(), serveEnv+"=1"), &stdout, &stderr)
 	if code != 0 && code != 1 {
 		t.Fatalf("exit %d\n%s", code, stderr.String())
@@ -53,6 +53,9 @@ func TestStormEndToEnd(t *testing.T) {
 	if chat.Storm.LikeRatePerS != 0 || storm.Storm.LikesAccepted != 400 || storm.Storm.GiftsAccepted != 8 ||
 		storm.Storm.Likers != 4 || storm.Storm.LikersFrom != "viewers" || storm.Storm.LikeWindowMs != 500 || storm.Storm.ViewersAtAccepted != 40 {
 		t.Fatalf("chat storm %+v, storm %+v", chat.Storm, storm.Storm)
+	}
+	if chat.SteadyLatencyMS == nil || storm.SteadyLatencyMS == nil || len(rep.Verdict.SteadyP99) != 1 || len(rep.Verdict.LateShares) != 1 {
+		t.Fatalf("steady latencies %+v, %+v; verdict's ratios %v, late shares %v", chat.SteadyLatencyMS, storm.SteadyLatencyMS, rep.Verdict.SteadyP99, rep.Verdict.LateShares)
 	}
 	if chat.Server.Processes[0].PID == storm.Server.Processes[0].PID {
 		t.Fatal("the two runs shared a node")

@@ -92,6 +92,10 @@ type Config struct {
 	// OwnerLatencyMS, from its acceptance by the room's owner): the time
 	// a loaded tool took to read it is left out.
 	KernelTimes bool
+	// SteadyAfter: the report also gives the latency of the messages read
+	// after this much publishing (SteadyLatencyMS), without the start's.
+	// 0: not given.
+	SteadyAfter time.Duration
 	// Duration is how long to publish, after the ramp. Default 10s.
 	Duration time.Duration
 	// Drain bounds the wait for deliveries after publishing stopped; the
@@ -281,6 +285,8 @@ func (c Config) Validate() error {
 		return bad("--body: must be at least %d bytes (the send-time prefix), got %d", minBody, c.Body)
 	case c.Duration < 0:
 		return bad("--duration: must not be negative, got %v", c.Duration)
+	case c.SteadyAfter < 0:
+		return bad("--steady-after: must not be negative, got %v", c.SteadyAfter)
 	case c.Drain < 0 || c.DrainIdle < 0:
 		return bad("--drain: must not be negative")
 	case c.LikeRate < 0 || c.GiftRate < 0 || c.Likers < 0 || c.Gifters < 0:

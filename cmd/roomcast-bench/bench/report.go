@@ -56,7 +56,12 @@ type Report struct {
 	// room's owner.
 	ArrivalLatencyMS *Latency `json:"latency_at_socket_ms,omitempty"`
 	OwnerLatencyMS   *Latency `json:"owner_to_socket_ms,omitempty"`
-	Timeline         []Tick   `json:"timeline"`
+	// With --steady-after: the latency of the messages read from the
+	// first report (--report-every) that began after that much publishing,
+	// as the workers reported them: LatencyMS without the start's.
+	SteadyLatencyMS *Latency `json:"steady_latency_ms,omitempty"`
+	SteadyAfterS    float64  `json:"steady_after_s,omitempty"`
+	Timeline        []Tick   `json:"timeline"`
 	Server           Procs    `json:"server"`
 	Load             Procs    `json:"load"`
 	// Compare is set by --compare-push (virtual): the push baseline run and
@@ -462,6 +467,9 @@ func (r *Report) WriteTable(w io.Writer) {
 	}
 	if o := r.OwnerLatencyMS; o != nil {
 		row("owner to socket p50 / p99", "%.1f / %.1f (from the room owner's acceptance)", o.P50, o.P99)
+	}
+	if s := r.SteadyLatencyMS; s != nil {
+		row("steady p50 / p99", "%.1f / %.1f (%d samples read after the first %gs)", s.P50, s.P99, s.Samples, r.SteadyAfterS)
 	}
 	for _, g := range []struct {
 		name string

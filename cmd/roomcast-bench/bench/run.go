@@ -521,13 +521,20 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 	self.sample(phaseRun)
 	t0 := time.Now()
 	tl := &timeline{t0: t0, every: cfg.ReportEvery}
+	// start: the latencies of the reports that began before
+	// cfg.SteadyAfter (SteadyLatencyMS is the rest).
+	start := loadgen.NewHistogram()
 	tick := func(phase string) func(time.Time) {
 		return func(now time.Time) {
 			if now.Sub(tl.last) < cfg.ReportEvery*9/10 && !tl.last.IsZero() {
 				return
 			}
 			c, _, conn, _ := fl.counters()
-			t := tl.add(now, c.Messages, fl.takeInterval(), conn)
+			iv := fl.takeInterval()
+			if cfg.SteadyAfter > 0 && (tl.last.IsZero() || tl.last.Sub(t0) < cfg.SteadyAfter) {
+				start.Merge(iv)
+			}
+			t := tl.add(now, c.Messages, iv, conn)
 			tl.lateShare(t, c.Notifies, c.LateNotifies)
 			en, ep := expectedAll()
 			prog.show("%-5s %5.1fs  delivered %s/s  p99 %.1fms  normal %d/%d  priority %d/%d  sent %d acc %d limited %d  kicks %d closed %d",
@@ -693,6 +700,10 @@ func runSockets(ctx context.Context, cfg Config, prog *Progress) (*Report, error
 	if cfg.KernelTimes {
 		a, o := latencyOf(arrive), latencyOf(owner)
 		rep.ArrivalLatencyMS, rep.OwnerLatencyMS = &a, &o
+	}
+	if cfg.SteadyAfter > 0 {
+		s := latencyOf(loadgen.Without(latency, start))
+		rep.SteadyLatencyMS, rep.SteadyAfterS = &s, cfg.SteadyAfter.Seconds()
 	}
 	rep.Timeline = append([]Tick{}, tl.ticks...)
 	var views []*viewSummary

@@ -41,6 +41,7 @@ const (
 	checkServer  = "the server's part of the p99 (owner to socket), for information"
 	serverSuffix = " (--kernel-times)"
 	checkLate    = "Notifies the tool read late (with the next one), chat only / storm, for information"
+	checkSteady  = "the p99 of what was read after the start (steady_latency_ms), pair by pair, for information"
 )
 
 // StormPairs says how to run the pairs of the storm verdict.
@@ -173,7 +174,10 @@ type StormVerdict struct {
 	// (a late read also stretches owner_to_socket_ms: a read's stamp is
 	// its last byte's).
 	LateShares [][2]float64 `json:"late_notify_shares"`
-	Met        bool         `json:"met"` // every criterion in every pair
+	// SteadyP99 are the pairs' ratios of the p99 of what was read after
+	// the start (SteadyLatencyMS), in pair order, when both runs have it.
+	SteadyP99 []float64 `json:"steady_p99_ratios,omitempty"`
+	Met       bool      `json:"met"` // every criterion in every pair
 }
 
 // CheckSummary is one criterion over every pair.
@@ -197,6 +201,9 @@ func Verdict(chats, storms []*Report) (*StormVerdict, error) {
 		}
 		v.Pairs = append(v.Pairs, checks)
 		v.LateShares = append(v.LateShares, [2]float64{chats[i].Delivery.LateShare, storms[i].Delivery.LateShare})
+		if a, b := chats[i].SteadyLatencyMS, storms[i].SteadyLatencyMS; a != nil && b != nil && a.Samples > 0 && b.Samples > 0 {
+			v.SteadyP99 = append(v.SteadyP99, ratio(b.P99, a.P99))
+		}
 		if a, b := chats[i].OwnerLatencyMS, storms[i].OwnerLatencyMS; a != nil && b != nil && a.Samples > 0 && b.Samples > 0 {
 			v.ServerP99 = append(v.ServerP99, ratio(b.P99, a.P99))
 		}
@@ -219,6 +226,9 @@ func Verdict(chats, storms []*Report) (*StormVerdict, error) {
 	}
 	if len(v.ServerP99) != len(v.Pairs) {
 		v.ServerP99 = nil
+	}
+	if len(v.SteadyP99) != len(v.Pairs) {
+		v.SteadyP99 = nil
 	}
 	slices.Sort(v.ServerP99)
 	return v, nil
@@ -248,6 +258,9 @@ func (v *StormVerdict) WriteTable(w io.Writer) {
 		late[i] = fmt.Sprintf("%.2f%% / %.2f%%", 100*l[0], 100*l[1])
 	}
 	fmt.Fprintf(w, "%s: %s\n", checkLate, strings.Join(late, ", "))
+	if len(v.SteadyP99) > 0 {
+		fmt.Fprintf(w, "%s: %s\n", checkSteady, strings.TrimPrefix(ratiosStr(v.SteadyP99), ", "))
+	}
 }
 
 func metStr(ok bool) string {

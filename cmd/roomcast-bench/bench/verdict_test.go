@@ -102,6 +102,10 @@ func TestVerdictNeedsEveryPair(t *testing.T) {
 	c2, s2 := stormPair()
 	s2.LatencyMS.P99 = 1000
 	s2.Delivery.LateShare = 0.125 // its tool fell behind: said, not judged
+	for _, r := range []*Report{c1, c2, s1} {
+		r.SteadyLatencyMS = &Latency{Samples: 100, P99: 400}
+	}
+	s2.SteadyLatencyMS = &Latency{Samples: 100, P99: 440}
 	v, err := Verdict([]*Report{c1, c2}, []*Report{s1, s2})
 	if err != nil {
 		t.Fatal(err)
@@ -121,6 +125,9 @@ func TestVerdictNeedsEveryPair(t *testing.T) {
 	v.WriteTable(&b)
 	if len(v.LateShares) != 2 || v.LateShares[1] != [2]float64{0, 0.125} {
 		t.Errorf("late shares %v", v.LateShares)
+	}
+	if len(v.SteadyP99) != 2 || v.SteadyP99[0] != 1 || v.SteadyP99[1] != 1.1 || !strings.Contains(b.String(), "steady_latency_ms), pair by pair, for information: ratios 1.00 1.10x") {
+		t.Errorf("steady ratios %v; table:\n%s", v.SteadyP99, b.String())
 	}
 	if !strings.Contains(b.String(), "NOT MET  1000 ms against 500 ms (2.00x)") || !strings.Contains(b.String(), "in 1 of 2 pairs") ||
 		!strings.Contains(b.String(), "0.00% / 0.00%, 0.00% / 12.50%") {

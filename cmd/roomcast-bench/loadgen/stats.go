@@ -429,6 +429,21 @@ func EncodeSparse(h *hdrhistogram.Histogram) string {
 	return string(b)
 }
 
+// Without returns the histogram of what total holds beyond part (both of
+// NewHistogram's geometry), bucket by bucket: the samples of a run left
+// once those of its start are taken out. A bucket part holds more of
+// than total counts none.
+func Without(total, part *hdrhistogram.Histogram) *hdrhistogram.Histogram {
+	t, p := total.Export(), part.Export()
+	if len(t.Counts) != countsLen || len(p.Counts) != countsLen {
+		return NewHistogram()
+	}
+	for i, c := range p.Counts {
+		t.Counts[i] = max(t.Counts[i]-c, 0)
+	}
+	return hdrhistogram.Import(t)
+}
+
 // ErrSparse is returned by SparseCounts.Add for a malformed encoding.
 var ErrSparse = errors.New("loadgen: malformed sparse histogram")
 

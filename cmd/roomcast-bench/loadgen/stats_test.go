@@ -211,6 +211,25 @@ func TestDropKind(t *testing.T) {
 	}
 }
 
+// Without takes a run's start out of its whole, bucket by bucket, and
+// never counts below zero.
+func TestWithout(t *testing.T) {
+	total, part := NewHistogram(), NewHistogram()
+	for _, v := range []int64{100, 200, 300, 300_000, 900_000} {
+		_ = total.RecordValue(v)
+	}
+	_ = part.RecordValue(100)
+	_ = part.RecordValue(900_000)
+	_ = part.RecordValue(5) // more than total holds there
+	rest := Without(total, part)
+	if rest.TotalCount() != 3 || rest.Min() != 200 || rest.Max() < 300_000 || rest.Max() > 300_500 {
+		t.Fatalf("rest: %d samples, %d..%d; want 200, 300, 300000", rest.TotalCount(), rest.Min(), rest.Max())
+	}
+	if total.TotalCount() != 5 || part.TotalCount() != 3 {
+		t.Fatal("Without changed its arguments")
+	}
+}
+
 // BenchmarkRecordFrames records what one reader goroutine (the worker's
 // poller) records for a run's Notifies: batches of 40 latencies between
 // 100 ms and 900 ms, into the three sets a --kernel-times run fills.
