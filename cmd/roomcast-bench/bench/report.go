@@ -62,8 +62,8 @@ type Report struct {
 	SteadyLatencyMS *Latency `json:"steady_latency_ms,omitempty"`
 	SteadyAfterS    float64  `json:"steady_after_s,omitempty"`
 	Timeline        []Tick   `json:"timeline"`
-	Server           Procs    `json:"server"`
-	Load             Procs    `json:"load"`
+	Server          Procs    `json:"server"`
+	Load            Procs    `json:"load"`
 	// Compare is set by --compare-push (virtual): the push baseline run and
 	// the ratios push / merged.
 	Compare *Comparison `json:"compare,omitempty"`
