@@ -4,24 +4,20 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/roomcast/roomcast/internal/freeport"
 )
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago,
+// below the kernel's ephemeral range so that no outgoing connection takes
+// it before it is listened on (internal/freeport).
+func FreePort() (int, error) { return freeport.Pick() }
 
 // placeOf fills in a launcher's working directory (a new temp dir named
 // prefix* when empty) and port (a free one when 0).

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/roomcast/roomcast/internal/freeport"
 )
 
 // The compare mode starts every server itself, fresh for each run, on a
@@ -89,15 +91,9 @@ type ServerSpec struct {
 	Environ []string
 }
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// freePort returns a loopback port that was free a moment ago, below the
+// ephemeral range (internal/freeport).
+func freePort() (int, error) { return freeport.Pick() }
 
 // startServer starts a fresh server of kind and waits until it accepts
 // connections (at most 30 s). tag names its log file.
