@@ -68,7 +68,7 @@ flags (--flag and -flag are the same):
 	fs.Float64Var(&c.Ramp, "ramp", 2000, "connect rate, connections/s")
 	fs.IntVar(&c.Procs, "procs", 0, "worker processes (0: ceil(viewers/18000))")
 	fs.StringVar(&srcIPs, "src-ips", "", "loopback source addresses for the viewers, e.g. 127.0.0.2-127.0.0.5")
-	fs.BoolVar(&c.KernelTimes, "kernel-times", true, "also measure latency to the viewers' sockets (the server's part: owner_to_socket_ms)")
+	fs.BoolVar(&c.KernelTimes, "kernel-times", false, "also measure latency to the viewers' sockets (owner_to_socket_ms: the server's part, while the tool keeps up)")
 	fs.DurationVar(&c.SteadyAfter, "steady-after", 5*time.Second, "also give the latency of what was read after this much publishing (steady_latency_ms; 0: not given)")
 	fs.StringVar(&c.Secret, "secret", getenv(environ, "ROOMCAST_AUTH_SECRET"), "roomcast's auth.secret (default $ROOMCAST_AUTH_SECRET, else the embedded dev secret)")
 	fs.DurationVar(&c.ReportEvery, "report-every", time.Second, "progress and timeline interval")

@@ -57,6 +57,10 @@ func TestStormEndToEnd(t *testing.T) {
 	if chat.SteadyLatencyMS == nil || storm.SteadyLatencyMS == nil || len(rep.Verdict.SteadyP99) != 1 || len(rep.Verdict.LateShares) != 1 {
 		t.Fatalf("steady latencies %+v, %+v; verdict's ratios %v, late shares %v", chat.SteadyLatencyMS, storm.SteadyLatencyMS, rep.Verdict.SteadyP99, rep.Verdict.LateShares)
 	}
+	// -kernel-times is off by default: no socket latencies, no ratios of them.
+	if chat.OwnerLatencyMS != nil || storm.ArrivalLatencyMS != nil || rep.Verdict.ServerP99 != nil {
+		t.Fatalf("socket latencies without -kernel-times: %+v %+v %v", chat.OwnerLatencyMS, storm.ArrivalLatencyMS, rep.Verdict.ServerP99)
+	}
 	if chat.Server.Processes[0].PID == storm.Server.Processes[0].PID {
 		t.Fatal("the two runs shared a node")
 	}
