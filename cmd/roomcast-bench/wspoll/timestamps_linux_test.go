@@ -138,13 +138,14 @@ func TestArrivedIsTheKernelsTimeNotTheRead(t *testing.T) {
 }
 
 // counted is a Handler that keeps Conn.Reads for every message; the
-// first message's call tells first and blocks the reader for hold.
+// first message's call tells first and blocks the reader until release
+// is closed (at most 10 s).
 type counted struct {
-	c     *Conn
-	hold  time.Duration
-	first chan struct{}
-	mu    sync.Mutex
-	reads []uint64
+	c       *Conn
+	first   chan struct{}
+	release chan struct{}
+	mu      sync.Mutex
+	reads   []uint64
 }
 
 func (h *counted) Message(_ bool, _ []byte) error {
@@ -154,7 +155,10 @@ func (h *counted) Message(_ bool, _ []byte) error {
 	h.mu.Unlock()
 	if n == 1 {
 		close(h.first)
-		time.Sleep(h.hold)
+		select {
+		case <-h.release:
+		case <-time.After(10 * time.Second):
+		}
 	}
 	return nil
 }
@@ -162,23 +166,24 @@ func (h *counted) Message(_ bool, _ []byte) error {
 func (h *counted) Closed(int, error) {}
 
 // Reads tells messages that came in one read: two messages the server
-// sent while the reader was busy with the first are given with the same
-// count, above the first's (0 when it came with the handshake's
-// answer), whether a Poller or Run reads the Conn.
+// sent in one write while the reader was busy with the first are given
+// with the same count, above the first's (0 when it came with the
+// handshake's answer), whether a Poller or Run reads the Conn.
 func TestReadsTellsWhatCameInOneRead(t *testing.T) {
 	for _, polled := range []bool{true, false} {
 		t.Run(fmt.Sprintf("polled=%v", polled), func(t *testing.T) {
-			first := make(chan struct{})
+			first, release := make(chan struct{}), make(chan struct{})
 			url := server(t, 0, func(ws *websocket.Conn) {
 				_ = ws.WriteMessage(websocket.BinaryMessage, []byte("one"))
 				<-first
-				_ = ws.WriteMessage(websocket.BinaryMessage, []byte("two"))
-				_ = ws.WriteMessage(websocket.BinaryMessage, []byte("three"))
+				// Two binary frames in one write: they arrive together.
+				_, _ = ws.NetConn().Write([]byte("\x82\x03two\x82\x05three"))
+				close(release)
 				_, _, _ = ws.ReadMessage() // until the client goes
 			})
 			c := dial(t, url)
 			defer c.Close()
-			h := &counted{c: c, hold: 300 * time.Millisecond, first: first}
+			h := &counted{c: c, first: first, release: release}
 			if polled {
 				p := startPoller(t, Config{})
 				if err := p.Add(c, h); err != nil {
