@@ -64,29 +64,8 @@ func fakeNodeWith(t *testing.T, enc wire.Encoding, early, frames [][]byte) (stri
 			return
 		}
 		defer ws.Close()
-		write := func(f *pb.Frame) {
-			data, _ := wire.Encode(enc, f)
-			_ = ws.WriteMessage(enc.MessageType(), data)
-		}
-		for range 2 {
-			mt, data, err := ws.ReadMessage()
-			if err != nil {
-				return
-			}
-			e, _ := wire.EncodingOf(mt)
-			f, err := wire.Decode(e, data)
-			if err != nil {
-				return
-			}
-			for _, data := range early {
-				_ = ws.WriteMessage(enc.MessageType(), data)
-			}
-			switch {
-			case f.GetConnect() != nil:
-				write(&pb.Frame{Id: f.Id, Body: &pb.Frame_Connected{Connected: &pb.Connected{PingIntervalMs: 60000}}})
-			case f.GetJoin() != nil:
-				write(&pb.Frame{Id: f.Id, Body: &pb.Frame_Joined{Joined: &pb.Joined{Room: f.GetJoin().Room, Seq: 10, Pseq: 2}}})
-			}
+		if !fakeHandshake(ws, enc, early) {
+			return
 		}
 		for _, data := range frames {
 			_ = ws.WriteMessage(enc.MessageType(), data)
@@ -104,6 +83,37 @@ func fakeNodeWith(t *testing.T, enc wire.Encoding, early, frames [][]byte) (stri
 	}))
 	t.Cleanup(srv.Close)
 	return "ws" + strings.TrimPrefix(srv.URL, "http"), got
+}
+
+// fakeHandshake answers a viewer's Connect and Join as fakeNode does
+// (the room at seq 10, pseq 2), sending early before each answer; false
+// when the connection failed.
+func fakeHandshake(ws *websocket.Conn, enc wire.Encoding, early [][]byte) bool {
+	write := func(f *pb.Frame) {
+		data, _ := wire.Encode(enc, f)
+		_ = ws.WriteMessage(enc.MessageType(), data)
+	}
+	for range 2 {
+		mt, data, err := ws.ReadMessage()
+		if err != nil {
+			return false
+		}
+		e, _ := wire.EncodingOf(mt)
+		f, err := wire.Decode(e, data)
+		if err != nil {
+			return false
+		}
+		for _, data := range early {
+			_ = ws.WriteMessage(enc.MessageType(), data)
+		}
+		switch {
+		case f.GetConnect() != nil:
+			write(&pb.Frame{Id: f.Id, Body: &pb.Frame_Connected{Connected: &pb.Connected{PingIntervalMs: 60000}}})
+		case f.GetJoin() != nil:
+			write(&pb.Frame{Id: f.Id, Body: &pb.Frame_Joined{Joined: &pb.Joined{Room: f.GetJoin().Room, Seq: 10, Pseq: 2}}})
+		}
+	}
+	return true
 }
 
 // A complete Notify is applied and not answered; the Notify after it,

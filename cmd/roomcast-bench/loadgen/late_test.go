@@ -49,19 +49,8 @@ func TestViewerCountsNotifiesReadLate(t *testing.T) {
 					f, _ := wire.Decode(wire.Binary, data)
 					return f
 				}
-				for range 2 { // Connect, Join
-					f := answer()
-					if f == nil {
-						return
-					}
-					var out *pb.Frame
-					if f.GetConnect() != nil {
-						out = &pb.Frame{Id: f.Id, Body: &pb.Frame_Connected{Connected: &pb.Connected{PingIntervalMs: 60000}}}
-					} else {
-						out = &pb.Frame{Id: f.Id, Body: &pb.Frame_Joined{Joined: &pb.Joined{Room: "r", Seq: 10, Pseq: 2}}}
-					}
-					data, _ := wire.Encode(wire.Binary, out)
-					_ = ws.WriteMessage(websocket.BinaryMessage, data)
+				if !fakeHandshake(ws, wire.Binary, nil) {
+					return
 				}
 				_ = ws.WriteMessage(websocket.BinaryMessage, notify(11))
 				if f := answer(); f.GetPull() == nil { // its ack: it was read
