@@ -3,6 +3,7 @@ package virtual
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -117,9 +118,18 @@ func TestNoAckViewersAreKicked(t *testing.T) {
 
 // A worker queue that overflows drops the viewer like a slow consumer.
 func TestQueueOverflowDropsViewers(t *testing.T) {
+	// The worker plays nothing until all 20 messages are published, so
+	// every viewer's frames pile up past MaxPending however fast it is.
+	hold := make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(hold) }) }
+	testHookPlay = func() { <-hold }
+	t.Cleanup(func() { testHookPlay = nil })
 	cfg := Config{Viewers: 100, NoAck: true, Workers: 1, MaxPending: 3, Room: room.Config{Rate: 1e6}, Fanout: fanout.Config{Push: true}}
 	sw, stats := start(t, cfg)
+	t.Cleanup(release) // before the swarm's Close, which waits for the worker
 	publish(t, sw, 0, 20, 0) // 20 frames at once for every viewer
+	release()
 	eventually(t, "drops", func() bool { return stats.Closed.Load() > 0 })
 	eventually(t, "dropped viewers leave", func() bool { return sw.Viewers() == 100-int(stats.Closed.Load()) })
 }

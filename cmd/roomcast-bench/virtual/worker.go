@@ -121,7 +121,14 @@ func (c *counts) flush(st *loadgen.Stats) {
 }
 
 // play applies one frame to its session and answers it.
+// testHookPlay, when set (before Start), runs before a worker plays a
+// frame: a test holds the workers there.
+var testHookPlay func()
+
 func (w *worker) play(it item, now int64, c *counts) {
+	if testHookPlay != nil {
+		testHookPlay()
+	}
 	s := it.s
 	if it.o == nil {
 		s.closed.Store(true)
