@@ -127,7 +127,7 @@ func TestQueueOverflowDropsViewers(t *testing.T) {
 	t.Cleanup(func() { testHookPlay = nil })
 	cfg := Config{Viewers: 100, NoAck: true, Workers: 1, MaxPending: 3, Room: room.Config{Rate: 1e6}, Fanout: fanout.Config{Push: true}}
 	sw, stats := start(t, cfg)
-	t.Cleanup(release) // before the swarm's Close, which waits for the worker
+	t.Cleanup(release)       // before the swarm's Close, which waits for the worker
 	publish(t, sw, 0, 20, 0) // 20 frames at once for every viewer
 	release()
 	eventually(t, "drops", func() bool { return stats.Closed.Load() > 0 })
